@@ -1,0 +1,56 @@
+# dataall-installer: `make demo` installs the platform in the embedded sandbox,
+# `make test` runs every test. Both set up .venv on a fresh machine first.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+PYTEST_WORKERS ?= 2
+
+.PHONY: setup demo test test-unit test-infrastructure test-sandbox test-faults check build bench clean
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[build,sandbox,dev]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+## demo: build the release and install it in an embedded sandbox, with live progress
+demo: setup
+	$(BIN)/dataall-installer deploy --sandbox
+
+## test: the whole suite (unit, infrastructure, sandbox end-to-end)
+test: setup
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup tests
+
+test-unit: setup
+	$(BIN)/pytest tests/unit
+
+test-infrastructure: setup
+	$(BIN)/pytest tests/infrastructure
+
+test-sandbox: setup
+	$(BIN)/pytest tests/sandbox
+
+## test-faults: the full fault matrix (every stage x every fault kind)
+test-faults: setup
+	$(BIN)/pytest -m faults tests/sandbox --run-faults
+
+## check: lint, format and type checks
+check: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy installer lambdas blueprints bootstrap_stack.py tests
+
+build: setup
+	$(BIN)/dataall-installer build
+
+bench: setup
+	$(BIN)/python bench/install.py
+	$(BIN)/python bench/noop.py
+	$(BIN)/python bench/cost.py
+
+clean:
+	rm -rf dist cdk.out .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,172 @@
+"""What every stage blueprint shares.
+
+A stage is one CDK stack, prebuilt into plain CloudFormation by `dataall-installer build`.
+The stack declares its own wiring: each `StageStack.parameter(...)` is both a
+CloudFormation parameter and the manifest expression that fills it at deploy time
+(`${param:Option}` from installer options, `${stage:other.Output}` from an earlier stage),
+so the manifest is generated from the blueprints and never written twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import aws_cdk as cdk
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_s3 as s3
+from cdk_nag import AwsSolutionsChecks
+from constructs import Construct
+
+from installer.assets import LAMBDA_RUNTIME, Asset, AssetRegistry
+
+FUNCTIONS_DIR = Path(__file__).parent / "functions"
+
+
+@dataclass(frozen=True)
+class StageSpec:
+    """How the workflow runs a stage: what the manifest says about it."""
+
+    name: str
+    description: str
+    depends_on: tuple[str, ...] = ()
+    when: Mapping[str, Any] | None = None
+    stateful: bool = False
+    timeout: int = 1800
+    capabilities: tuple[str, ...] = ("CAPABILITY_IAM", "CAPABILITY_NAMED_IAM")
+
+
+@dataclass
+class BuildContext:
+    """Shared by every stack of one build."""
+
+    assets: AssetRegistry
+    layer: Asset | None = None
+    nag: bool = True
+    acknowledgements: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+
+
+class StageStack(cdk.Stack):
+    """Base of every blueprint. Subclasses set `SPEC` and build resources in `__init__`."""
+
+    SPEC: ClassVar[StageSpec]
+
+    def __init__(self, scope: Construct, context: BuildContext, **kwargs: Any) -> None:
+        super().__init__(
+            scope,
+            f"stage-{self.SPEC.name}",
+            stack_name=f"dataall-{self.SPEC.name}",
+            description=f"dataall-installer stage {self.SPEC.name}: {self.SPEC.description}",
+            synthesizer=cdk.BootstraplessSynthesizer(),
+            analytics_reporting=False,
+            **kwargs,
+        )
+        self.context = context
+        self.wiring: dict[str, str] = {}
+        self._assets_bucket: s3.IBucket | None = None
+        self.prefix = self.parameter(
+            "ResourcePrefix",
+            "${param:ResourcePrefix}",
+            description="Prefix of every resource name",
+            allowed_pattern="^[a-z][a-z0-9-]{1,19}$",
+        ).value_as_string
+        self.env_name = self.parameter(
+            "EnvName",
+            "${param:EnvName}",
+            description="Environment name (dev, test, prod ...)",
+            allowed_pattern="^[a-z][a-z0-9]{0,9}$",
+        ).value_as_string
+        if context.nag:
+            cdk.Validations.of(self).add_plugins(AwsSolutionsChecks(verbose=True))
+
+    # ---------------------------------------------------------------- wiring
+    def parameter(
+        self,
+        name: str,
+        source: str,
+        *,
+        description: str,
+        type: str = "String",  # noqa: A002 - CloudFormation's own word
+        **kwargs: Any,
+    ) -> cdk.CfnParameter:
+        """A CloudFormation parameter filled at deploy time from `source`.
+
+        `source` is a manifest expression: `${param:Option}`, `${stage:vpc.VpcId}`, or text.
+        """
+        self.wiring[name] = source
+        return cdk.CfnParameter(self, name, type=type, description=description, **kwargs)
+
+    def output(self, name: str, value: str, description: str) -> cdk.CfnOutput:
+        """An output other stages may read as `${stage:<this stage>.<name>}`."""
+        return cdk.CfnOutput(self, name, value=value, description=description)
+
+    def resource_name(self, suffix: str) -> str:
+        """`{prefix}-{env}-{suffix}`: names scoped to the installation (the service role's scope)."""
+        return cdk.Fn.join("-", [self.prefix, self.env_name, suffix])
+
+    # ---------------------------------------------------------------- code
+    @property
+    def assets_bucket(self) -> s3.IBucket:
+        if self._assets_bucket is None:
+            name = self.parameter(
+                "AssetsBucket",
+                "${param:AssetsBucket}",
+                description="The installer's artifacts bucket, which holds the Lambda packages",
+            ).value_as_string
+            self._assets_bucket = s3.Bucket.from_bucket_name(self, "Assets", name)
+        return self._assets_bucket
+
+    def function_code(self, name: str) -> lambda_.Code:
+        """The package of `blueprints/functions/<name>/`, zipped by the build."""
+        asset = self.context.assets.add_tree(f"function-{name}", [(FUNCTIONS_DIR / name, "")])
+        return lambda_.Code.from_bucket(self.assets_bucket, asset.key)
+
+    def dependency_layer(self) -> lambda_.ILayerVersion:
+        """The release's third-party dependencies (pg8000, Powertools ...), one layer per stack."""
+        if self.context.layer is None:
+            raise RuntimeError("this build has no dependency layer")
+        return lambda_.LayerVersion(
+            self,
+            "Dependencies",
+            code=lambda_.Code.from_bucket(self.assets_bucket, self.context.layer.key),
+            compatible_runtimes=[runtime()],
+            description="Third-party packages of the platform's functions",
+        )
+
+    # ---------------------------------------------------------------- nag
+    def acknowledge(
+        self,
+        rule: str,
+        reason: str,
+        scope: Construct | None = None,
+        findings: list[str] | None = None,
+    ) -> None:
+        """Accept a cdk-nag finding (e.g. `AwsSolutions-S1`) on `scope`, with the reason."""
+        acknowledge(scope or self, rule, reason, findings)
+        self.context.acknowledgements.setdefault(self.SPEC.name, []).append((rule, reason))
+
+
+def acknowledge(scope: Construct, rule: str, reason: str, findings: list[str] | None = None) -> None:
+    """Accept a cdk-nag finding on `scope` and everything under it; the reason is required.
+
+    Granular rules (IAM4, IAM5) report one finding per wildcard: cdk-nag 3 wants each one
+    acknowledged by name (`Resource::*`, `Action::s3:*` ...), so a new wildcard is never
+    waved through by an old acknowledgement.
+    """
+    if len(reason) < 20:
+        raise ValueError(f"acknowledging {rule} needs a real reason, got {reason!r}")
+    ids = [f"AwsSolutions::{rule}[{finding}]" for finding in findings] if findings else [f"AwsSolutions::{rule}"]
+    for finding_id in ids:
+        cdk.Validations.of(scope).acknowledge(cdk.Acknowledgment(id=finding_id, reason=reason))
+
+
+def arn_of(construct: Construct, attribute: str = "Arn") -> str:
+    """How cdk-nag names a `Fn::GetAtt` of a construct in a finding: `<LogicalId.Arn>`."""
+    resource = construct.node.default_child or construct
+    return f"<{cdk.Stack.of(construct).get_logical_id(resource)}.{attribute}>"  # type: ignore[arg-type]
+
+
+def runtime() -> lambda_.Runtime:
+    return lambda_.Runtime(LAMBDA_RUNTIME, lambda_.RuntimeFamily.PYTHON)

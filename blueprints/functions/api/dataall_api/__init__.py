@@ -1,0 +1,1 @@
+"""The platform's API: a health query over the metadata database."""

@@ -1,0 +1,1 @@
+"""API Gateway TOKEN authorizer that verifies the platform's Cognito JWTs."""

@@ -1,0 +1,1 @@
+"""The platform's web page: published to S3 (CloudFront) or served to an internal ALB."""

@@ -1,0 +1,1 @@
+"""The platform's worker: takes work items from the FIFO queue."""

@@ -1,0 +1,689 @@
+"""The bootstrap stack: what a quick-create link creates, and the CDK app (`cdk.json`).
+
+It is small and self-contained: no CDK bootstrap (no BootstrapVersion parameter or
+rule), Lambda code read from the regional release bucket, and parameters with defaults
+and allowed patterns so the console form is safe to fill. Creating it starts an install;
+updating it starts an upgrade or a redeploy (see `lambdas/trigger.py`).
+
+    python bootstrap_stack.py     synthesizes it alone into cdk.out/
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+
+import aws_cdk as cdk
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_stepfunctions as sfn
+from cdk_nag import AwsSolutionsChecks
+from constructs import Construct
+
+from blueprints.common import BuildContext, acknowledge, arn_of, runtime
+from installer.assets import Asset
+
+ROOT = Path(__file__).resolve().parent
+ASL = ROOT / "state_machine" / "installer.asl.json"
+DEFAULT_RELEASE_BUCKET_PREFIX = "dataall-installer-releases"
+
+#: The workflow's Lambdas: (construct id, module, timeout seconds, memory MB).
+WORKFLOW_FUNCTIONS = (
+    ("Plan", "plan", 300, 1024),
+    ("DeployStage", "deploy_stage", 120, 512),
+    ("StageStatus", "stage_status", 120, 512),
+    ("Rollback", "rollback", 300, 512),
+    ("Finalize", "finalize", 120, 512),
+)
+
+#: What the blueprints create, by service: the CloudFormation service role may do this, no more.
+STAGE_SERVICES = (
+    "apigateway",
+    "application-autoscaling",
+    "aoss",
+    "cloudfront",
+    "cloudwatch",
+    "cognito-idp",
+    "dynamodb",
+    "ec2",
+    "ecs",
+    "elasticloadbalancing",
+    "es",
+    "events",
+    "kms",
+    "lambda",
+    "logs",
+    "rds",
+    "rum",
+    "s3",
+    "scheduler",
+    "secretsmanager",
+    "sns",
+    "sqs",
+    "ssm",
+    "states",
+    "synthetics",
+    "wafv2",
+    "xray",
+)
+
+
+class BootstrapStack(cdk.Stack):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        context: BuildContext,
+        version: str,
+        installer_code: Asset,
+        options: dict[str, dict[str, Any]],
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(
+            scope,
+            construct_id,
+            stack_name="dataall-installer",
+            description=f"dataall-installer {version}: the installer of the data.all platform",
+            synthesizer=cdk.BootstraplessSynthesizer(),
+            analytics_reporting=False,
+            **kwargs,
+        )
+        self.version = version
+        if context.nag:
+            cdk.Validations.of(self).add_plugins(AwsSolutionsChecks(verbose=True))
+        self._parameters(options)
+        self.scope_prefix = cdk.Fn.join("-", [self.prefix.value_as_string, self.env_name.value_as_string])
+
+        self.release_bucket = s3.Bucket.from_bucket_name(
+            self, "ReleaseBucket", cdk.Fn.sub("${ReleaseBucketPrefix}-${AWS::Region}")
+        )
+        self._storage()
+        self._notifications()
+        self.service_role = self._cloudformation_service_role()
+        layer = self._layer(context)
+        self.functions = {
+            module: self._function(construct_id_, module, timeout, memory, installer_code, layer)
+            for construct_id_, module, timeout, memory in WORKFLOW_FUNCTIONS
+        }
+        self._grant_workflow()
+        self.state_machine = self._state_machine()
+        self.trigger_function = self._function("Trigger", "trigger", 60, 256, installer_code, layer)
+        self._trigger()
+        self._alarm()
+        self._outputs()
+
+    # ------------------------------------------------------------------ parameters
+    def _parameters(self, options: dict[str, dict[str, Any]]) -> None:
+        self.prefix = cdk.CfnParameter(
+            self,
+            "ResourcePrefix",
+            default="dataall",
+            allowed_pattern="^[a-z][a-z0-9-]{1,19}$",
+            description="Prefix of every name the installer creates (lower case, 2-20 characters)",
+            constraint_description="lower-case letters, digits and hyphens, starting with a letter, 2-20 characters",
+        )
+        self.env_name = cdk.CfnParameter(
+            self,
+            "EnvName",
+            default="prod",
+            allowed_pattern="^[a-z][a-z0-9]{0,9}$",
+            description="Environment name: dev, test, prod ... (part of every stack name)",
+            constraint_description="lower-case letters and digits, starting with a letter, 1-10 characters",
+        )
+        self.release_version = cdk.CfnParameter(
+            self,
+            "ReleaseVersion",
+            default=self.version,
+            allowed_pattern=r"^[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z.]+)?$",
+            description="Release of the platform to install; change it to upgrade",
+            constraint_description="a version like 2.8.0",
+        )
+        self.release_bucket_prefix = cdk.CfnParameter(
+            self,
+            "ReleaseBucketPrefix",
+            default=DEFAULT_RELEASE_BUCKET_PREFIX,
+            allowed_pattern="^[a-z0-9][a-z0-9.-]{1,40}[a-z0-9]$",
+            description="Releases are read from the bucket <prefix>-<region>",
+            constraint_description="an S3 bucket name prefix",
+        )
+        self.admin_email = cdk.CfnParameter(
+            self,
+            "AdminEmail",
+            default="",
+            allowed_pattern=r"^$|^[^@\s]+@[^@\s]+\.[^@\s]+$",
+            description="E-mail address that receives one message per run (optional)",
+            constraint_description="an e-mail address, or empty",
+        )
+        self.on_delete = cdk.CfnParameter(
+            self,
+            "OnDelete",
+            default="Retain",
+            allowed_values=["Retain", "Destroy"],
+            description="When this stack is deleted: Retain keeps the platform's stacks, Destroy removes them",
+        )
+        self.options: dict[str, cdk.CfnParameter] = {}
+        groups: dict[str, list[str]] = {}
+        labels: dict[str, dict[str, str]] = {}
+        for name, spec in options.items():
+            kwargs: dict[str, Any] = {"description": spec.get("description", name)}
+            if spec["type"] == "boolean":
+                kwargs.update(
+                    type="String", default="true" if spec["default"] else "false", allowed_values=["true", "false"]
+                )
+            elif spec["type"] == "integer":
+                kwargs.update(type="Number", default=str(spec["default"]))
+                if "allowed" in spec:
+                    kwargs["allowed_values"] = [str(v) for v in spec["allowed"]]
+            else:
+                kwargs.update(type="String", default=spec["default"])
+                if "pattern" in spec:
+                    kwargs["allowed_pattern"] = spec["pattern"]
+                if "allowed" in spec:
+                    kwargs["allowed_values"] = list(spec["allowed"])
+            self.options[name] = cdk.CfnParameter(self, name, **kwargs)
+            groups.setdefault(spec.get("group", "Platform options"), []).append(name)
+            labels[name] = {"default": spec.get("label", name)}
+        for name, label in (
+            ("ResourcePrefix", "Resource prefix"),
+            ("EnvName", "Environment name"),
+            ("ReleaseVersion", "Release version"),
+            ("ReleaseBucketPrefix", "Release bucket prefix"),
+            ("AdminEmail", "Administrator e-mail"),
+            ("OnDelete", "When this stack is deleted"),
+        ):
+            labels[name] = {"default": label}
+        self.template_options.metadata = {
+            "AWS::CloudFormation::Interface": {
+                "ParameterGroups": [
+                    {
+                        "Label": {"default": "Installation"},
+                        "Parameters": ["ResourcePrefix", "EnvName", "ReleaseVersion", "AdminEmail", "OnDelete"],
+                    },
+                    *[{"Label": {"default": group}, "Parameters": names} for group, names in groups.items()],
+                    {"Label": {"default": "Release source"}, "Parameters": ["ReleaseBucketPrefix"]},
+                ],
+                "ParameterLabels": labels,
+            }
+        }
+
+    # ------------------------------------------------------------------ storage
+    def _storage(self) -> None:
+        self.access_logs = s3.Bucket(
+            self,
+            "AccessLogs",
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            lifecycle_rules=[s3.LifecycleRule(expiration=cdk.Duration.days(365))],
+            removal_policy=cdk.RemovalPolicy.RETAIN,
+        )
+        acknowledge(
+            self.access_logs,
+            "AwsSolutions-S1",
+            "This bucket receives the artifacts bucket's server access logs; logging it too would loop.",
+        )
+        self.artifacts = s3.Bucket(
+            self,
+            "Artifacts",
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            versioned=True,
+            server_access_logs_bucket=self.access_logs,
+            server_access_logs_prefix="artifacts/",
+            lifecycle_rules=[s3.LifecycleRule(noncurrent_version_expiration=cdk.Duration.days(90))],
+            removal_policy=cdk.RemovalPolicy.RETAIN,
+        )
+        self.ledger = dynamodb.Table(
+            self,
+            "Ledger",
+            table_name=cdk.Fn.join("-", [self.scope_prefix, "installer-ledger"]),
+            partition_key=dynamodb.Attribute(name="pk", type=dynamodb.AttributeType.STRING),
+            sort_key=dynamodb.Attribute(name="sk", type=dynamodb.AttributeType.STRING),
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
+            time_to_live_attribute="expires_at",
+            removal_policy=cdk.RemovalPolicy.RETAIN,
+        )
+
+    def _notifications(self) -> None:
+        self.topic = sns.Topic(
+            self,
+            "Notifications",
+            display_name="dataall-installer",
+            master_key=kms.Alias.from_alias_name(self, "SnsKey", "alias/aws/sns"),
+            enforce_ssl=True,
+        )
+        has_email = cdk.CfnCondition(
+            self,
+            "HasAdminEmail",
+            expression=cdk.Fn.condition_not(cdk.Fn.condition_equals(self.admin_email.value_as_string, "")),
+        )
+        subscription = sns.CfnSubscription(
+            self,
+            "AdminSubscription",
+            topic_arn=self.topic.topic_arn,
+            protocol="email",
+            endpoint=self.admin_email.value_as_string,
+        )
+        subscription.cfn_options.condition = has_email
+
+    # ------------------------------------------------------------------ roles
+    def _cloudformation_service_role(self) -> iam.Role:
+        """The role CloudFormation uses for the stage stacks: the blueprints' services, in this
+        account and region, IAM only on names under the installation's prefix."""
+        role = iam.Role(
+            self,
+            "CloudFormationServiceRole",
+            assumed_by=iam.ServicePrincipal("cloudformation.amazonaws.com"),
+            description="Used by CloudFormation to create the platform's stage stacks",
+        )
+        scoped = f"{self.scope_prefix}-*"
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="StageServices",
+                actions=[f"{service}:*" for service in STAGE_SERVICES],
+                resources=["*"],
+                conditions={"StringEquals": {"aws:RequestedRegion": self.region}},
+            )
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="GlobalServices",
+                actions=["cloudfront:*", "wafv2:*", "iam:CreateServiceLinkedRole"],
+                resources=["*"],
+            )
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="StageRolesUnderPrefix",
+                actions=[
+                    "iam:CreateRole",
+                    "iam:DeleteRole",
+                    "iam:GetRole",
+                    "iam:UpdateRole",
+                    "iam:UpdateAssumeRolePolicy",
+                    "iam:TagRole",
+                    "iam:UntagRole",
+                    "iam:PassRole",
+                    "iam:PutRolePolicy",
+                    "iam:DeleteRolePolicy",
+                    "iam:GetRolePolicy",
+                    "iam:AttachRolePolicy",
+                    "iam:DetachRolePolicy",
+                    "iam:ListRolePolicies",
+                    "iam:ListAttachedRolePolicies",
+                    "iam:CreatePolicy",
+                    "iam:DeletePolicy",
+                    "iam:GetPolicy",
+                    "iam:GetPolicyVersion",
+                    "iam:CreatePolicyVersion",
+                    "iam:DeletePolicyVersion",
+                    "iam:ListPolicyVersions",
+                    "iam:TagPolicy",
+                    "iam:CreateInstanceProfile",
+                    "iam:DeleteInstanceProfile",
+                    "iam:GetInstanceProfile",
+                    "iam:AddRoleToInstanceProfile",
+                    "iam:RemoveRoleFromInstanceProfile",
+                ],
+                resources=[
+                    self.format_arn(service="iam", region="", resource="role", resource_name=scoped),
+                    self.format_arn(service="iam", region="", resource="policy", resource_name=scoped),
+                    self.format_arn(service="iam", region="", resource="instance-profile", resource_name=scoped),
+                ],
+            )
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="ReleaseTemplatesAndCode",
+                actions=["s3:GetObject", "s3:GetObjectVersion"],
+                resources=[self.artifacts.arn_for_objects("*")],
+            )
+        )
+        acknowledge(
+            role,
+            "AwsSolutions-IAM5",
+            "CloudFormation creates the platform's resources with this role: whole services are needed "
+            "(EC2, RDS ... have no name to scope by), limited to this region; IAM is limited to names "
+            "under the installation's prefix, S3 reads to the release's objects.",
+            findings=[
+                *[f"Action::{service}:*" for service in sorted({*STAGE_SERVICES, "cloudfront", "wafv2"})],
+                "Resource::*",
+                *[
+                    f"Resource::arn:<AWS::Partition>:iam::<AWS::AccountId>:{kind}/<ResourcePrefix>-<EnvName>-*"
+                    for kind in ("role", "policy", "instance-profile")
+                ],
+                f"Resource::{arn_of(self.artifacts)}/*",
+            ],
+        )
+        return role
+
+    def _layer(self, context: BuildContext) -> lambda_.ILayerVersion | None:
+        if context.layer is None:
+            return None
+        return lambda_.LayerVersion(
+            self,
+            "Dependencies",
+            code=lambda_.Code.from_bucket(self.release_bucket, context.layer.key),
+            compatible_runtimes=[runtime()],
+            description="Third-party packages of the installer's functions",
+        )
+
+    def _function(
+        self,
+        construct_id: str,
+        module: str,
+        timeout: int,
+        memory: int,
+        code: Asset,
+        layer: lambda_.ILayerVersion | None,
+    ) -> lambda_.Function:
+        log_group = logs.LogGroup(
+            self,
+            f"{construct_id}Logs",
+            retention=logs.RetentionDays.THREE_MONTHS,
+            removal_policy=cdk.RemovalPolicy.DESTROY,
+        )
+        role = iam.Role(
+            self,
+            f"{construct_id}Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"dataall-installer {module} step",
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="Logs",
+                actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                resources=[log_group.log_group_arn],
+            )
+        )
+        function = lambda_.Function(
+            self,
+            construct_id,
+            runtime=runtime(),
+            handler=f"lambdas.{module}.handler",
+            code=lambda_.Code.from_bucket(self.release_bucket, code.key),
+            layers=[layer] if layer else [],
+            timeout=cdk.Duration.seconds(timeout),
+            memory_size=memory,
+            role=role,
+            log_group=log_group,
+            tracing=lambda_.Tracing.ACTIVE,
+            description=f"dataall-installer: {module.replace('_', ' ')} step",
+            environment={
+                "POWERTOOLS_SERVICE_NAME": "dataall-installer",
+                "POWERTOOLS_METRICS_NAMESPACE": "DataallInstaller",
+                "LEDGER_TABLE": self.ledger.table_name,
+                "ARTIFACTS_BUCKET": self.artifacts.bucket_name,
+                "RELEASE_BUCKET": self.release_bucket.bucket_name,
+                "RESOURCE_PREFIX": self.prefix.value_as_string,
+                "ENV_NAME": self.env_name.value_as_string,
+                "CLOUDFORMATION_ROLE_ARN": self.service_role.role_arn,
+                "TOPIC_ARN": self.topic.topic_arn,
+            },
+        )
+        acknowledge(
+            role,
+            "AwsSolutions-IAM5",
+            "X-Ray accepts trace segments only on Resource '*' (it has no resource-level permissions).",
+            findings=["Resource::*"],
+        )
+        return function
+
+    def _grant_workflow(self) -> None:
+        """Each step may use the ledger, the artifacts bucket and the installation's stacks."""
+        stacks = self.format_arn(service="cloudformation", resource="stack", resource_name=f"{self.scope_prefix}-*/*")
+        change_sets = self.format_arn(
+            service="cloudformation", resource="changeSet", resource_name=f"{self.scope_prefix}-*/*"
+        )
+        release_objects = cdk.Fn.sub("arn:${AWS::Partition}:s3:::${ReleaseBucketPrefix}-${AWS::Region}/*")
+        for module, function in self.functions.items():
+            function.add_to_role_policy(
+                iam.PolicyStatement(
+                    sid="Ledger",
+                    actions=[
+                        "dynamodb:GetItem",
+                        "dynamodb:PutItem",
+                        "dynamodb:UpdateItem",
+                        "dynamodb:DeleteItem",
+                        "dynamodb:Query",
+                        "dynamodb:Scan",
+                        "dynamodb:ConditionCheckItem",
+                    ],
+                    resources=[self.ledger.table_arn],
+                )
+            )
+            function.add_to_role_policy(
+                iam.PolicyStatement(
+                    sid="Artifacts",
+                    actions=["s3:GetObject", "s3:PutObject"],
+                    resources=[self.artifacts.arn_for_objects("*")],
+                )
+            )
+            function.add_to_role_policy(
+                iam.PolicyStatement(
+                    sid="ArtifactsList", actions=["s3:ListBucket"], resources=[self.artifacts.bucket_arn]
+                )
+            )
+            function.add_to_role_policy(
+                iam.PolicyStatement(
+                    sid="StageStacks",
+                    actions=[
+                        "cloudformation:CreateChangeSet",
+                        "cloudformation:DescribeChangeSet",
+                        "cloudformation:ExecuteChangeSet",
+                        "cloudformation:DeleteChangeSet",
+                        "cloudformation:DescribeStacks",
+                        "cloudformation:DescribeStackEvents",
+                        "cloudformation:GetTemplate",
+                        "cloudformation:UpdateStack",
+                        "cloudformation:DeleteStack",
+                        "cloudformation:CancelUpdateStack",
+                        "cloudformation:ContinueUpdateRollback",
+                        "cloudformation:UpdateTerminationProtection",
+                        "cloudformation:DescribeStackResources",
+                        "cloudformation:DetectStackDrift",
+                        "cloudformation:DescribeStackDriftDetectionStatus",
+                        "cloudformation:DescribeStackResourceDrifts",
+                    ],
+                    resources=[stacks, change_sets],
+                )
+            )
+            function.add_to_role_policy(
+                iam.PolicyStatement(
+                    sid="PassServiceRole", actions=["iam:PassRole"], resources=[self.service_role.role_arn]
+                )
+            )
+            findings = [
+                f"Resource::{arn_of(self.artifacts)}/*",
+                "Resource::arn:<AWS::Partition>:cloudformation:<AWS::Region>:<AWS::AccountId>:stack/<ResourcePrefix>-<EnvName>-*/*",
+                "Resource::arn:<AWS::Partition>:cloudformation:<AWS::Region>:<AWS::AccountId>:changeSet/<ResourcePrefix>-<EnvName>-*/*",
+            ]
+            if module == "plan":
+                function.add_to_role_policy(
+                    iam.PolicyStatement(sid="ReleaseBucket", actions=["s3:GetObject"], resources=[release_objects])
+                )
+                findings.append("Resource::arn:<AWS::Partition>:s3:::<ReleaseBucketPrefix>-<AWS::Region>/*")
+            if module == "finalize":
+                function.add_to_role_policy(
+                    iam.PolicyStatement(sid="Notify", actions=["sns:Publish"], resources=[self.topic.topic_arn])
+                )
+            acknowledge(
+                function.role,  # type: ignore[arg-type]
+                "AwsSolutions-IAM5",
+                "Object keys of the installer's own artifacts bucket, the release bucket's objects, and "
+                "the stacks and change sets named under the installation's prefix: the names are only "
+                "known at run time, the prefix bounds them.",
+                findings=findings,
+            )
+
+    # ------------------------------------------------------------------ workflow
+    def _state_machine(self) -> sfn.StateMachine:
+        log_group = logs.LogGroup(
+            self,
+            "WorkflowLogs",
+            retention=logs.RetentionDays.ONE_YEAR,
+            removal_policy=cdk.RemovalPolicy.DESTROY,
+        )
+        machine = sfn.StateMachine(
+            self,
+            "Workflow",
+            state_machine_name=cdk.Fn.join("-", [self.scope_prefix, "installer"]),
+            # Inline, not from_file: from_file makes an S3 asset, which a quick-create template cannot carry.
+            definition_body=sfn.DefinitionBody.from_string(ASL.read_text()),
+            definition_substitutions={
+                "PlanFunctionArn": self.functions["plan"].function_arn,
+                "DeployStageFunctionArn": self.functions["deploy_stage"].function_arn,
+                "StageStatusFunctionArn": self.functions["stage_status"].function_arn,
+                "RollbackFunctionArn": self.functions["rollback"].function_arn,
+                "FinalizeFunctionArn": self.functions["finalize"].function_arn,
+            },
+            tracing_enabled=True,
+            logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=False),
+        )
+        machine.add_to_role_policy(
+            iam.PolicyStatement(
+                sid="InvokeSteps",
+                actions=["lambda:InvokeFunction"],
+                resources=[function.function_arn for function in self.functions.values()],
+            )
+        )
+        self.functions["plan"].add_to_role_policy(
+            iam.PolicyStatement(
+                sid="LockHolderStatus",
+                actions=["states:DescribeExecution"],
+                resources=[
+                    self.format_arn(
+                        service="states",
+                        resource="execution",
+                        arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+                        resource_name=cdk.Fn.join("", [self.scope_prefix, "-installer:*"]),
+                    )
+                ],
+            )
+        )
+        acknowledge(
+            machine,
+            "AwsSolutions-IAM5",
+            "Step Functions delivers logs (CreateLogDelivery ...) and X-Ray traces through APIs that "
+            "have no resource-level permissions.",
+            findings=["Resource::*"],
+        )
+        acknowledge(
+            self.functions["plan"].role,  # type: ignore[arg-type]
+            "AwsSolutions-IAM5",
+            "The plan step reads the status of the run that holds the lock: any execution of this "
+            "installation's state machine.",
+            findings=[
+                "Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:<ResourcePrefix>-<EnvName>-installer:*"
+            ],
+        )
+        return machine
+
+    def _trigger(self) -> None:
+        self.trigger_function.add_to_role_policy(
+            iam.PolicyStatement(
+                sid="StartRuns",
+                actions=["states:StartExecution"],
+                resources=[self.state_machine.state_machine_arn],
+            )
+        )
+        trigger = cdk.CustomResource(
+            self,
+            "InstallerRun",
+            service_token=self.trigger_function.function_arn,
+            resource_type="Custom::InstallerRun",
+            properties={
+                "StateMachineArn": self.state_machine.state_machine_arn,
+                "ReleaseVersion": self.release_version.value_as_string,
+                "OnDelete": self.on_delete.value_as_string,
+                "Options": {name: cdk.Token.as_string(param.value) for name, param in self.options.items()},
+            },
+        )
+        # Everything the run uses must exist (and be allowed) before the run starts; the state
+        # machine is already a dependency through its ARN.
+        for function in self.functions.values():
+            trigger.node.add_dependency(function)
+        self.trigger = trigger
+
+    def _alarm(self) -> None:
+        alarm = cloudwatch.Alarm(
+            self,
+            "RunFailedAlarm",
+            alarm_description="An installer run failed (see the notification for the report)",
+            metric=self.state_machine.metric_failed(period=cdk.Duration.minutes(5), statistic="Sum"),
+            threshold=1,
+            evaluation_periods=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        alarm.add_alarm_action(cloudwatch_actions.SnsAction(self.topic))
+
+    def _outputs(self) -> None:
+        cdk.CfnOutput(
+            self,
+            "StateMachineArn",
+            value=self.state_machine.state_machine_arn,
+            description="The installer workflow: start runs here",
+        )
+        cdk.CfnOutput(self, "LedgerTableName", value=self.ledger.table_name, description="The installer's ledger")
+        cdk.CfnOutput(
+            self,
+            "ArtifactsBucketName",
+            value=self.artifacts.bucket_name,
+            description="Releases, Lambda packages and rollback points",
+        )
+        cdk.CfnOutput(self, "NotificationTopicArn", value=self.topic.topic_arn, description="One message per run")
+        cdk.CfnOutput(
+            self,
+            "RunExecutionArn",
+            value=self.trigger.get_att_string("ExecutionArn"),
+            description="The run started by the latest create or update of this stack",
+        )
+        cdk.CfnOutput(
+            self,
+            "CloudFormationServiceRoleArn",
+            value=self.service_role.role_arn,
+            description="The role CloudFormation uses for the stage stacks",
+        )
+
+
+def main() -> None:
+    """`cdk synth` / `python bootstrap_stack.py`: the bootstrap stack alone, into cdk.out/."""
+    from blueprints import release
+    from installer import layer_requirements
+    from installer.assets import AssetRegistry, build_layer
+    from installer.build import CDK_CONTEXT, LAMBDAS_DIR
+
+    assets = AssetRegistry()
+    layer = assets.add("layer", build_layer(list(layer_requirements())))
+    context = BuildContext(assets=assets, layer=layer)
+    app = cdk.App(analytics_reporting=False, context=CDK_CONTEXT)
+    BootstrapStack(
+        app,
+        "bootstrap",
+        context=context,
+        version=release.VERSION,
+        installer_code=assets.add_tree("installer-lambdas", [(LAMBDAS_DIR, "lambdas")]),
+        options=release.OPTIONS,
+    )
+    app.synth()
+
+
+if __name__ == "__main__":
+    main()

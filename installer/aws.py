@@ -1,0 +1,106 @@
+"""AWS access for the CLI: the same code against AWS, a sandbox server or an embedded sandbox.
+
+Only the endpoint differs: `--endpoint-url` (or `AWS_ENDPOINT_URL`) points every client at
+one endpoint, as the sandbox is; without it boto3 talks to AWS with the operator's usual
+credentials.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+_CONFIG = Config(retries={"mode": "standard", "max_attempts": 10}, user_agent_extra="dataall-installer-cli")
+
+
+@dataclass
+class Aws:
+    region: str
+    endpoint_url: str | None = None
+    _clients: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def session(self) -> boto3.session.Session:
+        if self.endpoint_url and not os.environ.get("AWS_ACCESS_KEY_ID"):
+            # A local endpoint accepts any credentials; don't make the operator invent some.
+            return boto3.session.Session(
+                aws_access_key_id="sandbox",
+                aws_secret_access_key="sandbox",  # noqa: S106 - not a secret: a local endpoint
+                region_name=self.region,
+            )
+        return boto3.session.Session(region_name=self.region)
+
+    def client(self, service: str) -> Any:
+        if service not in self._clients:
+            self._clients[service] = self.session.client(
+                service,  # type: ignore[call-overload]
+                endpoint_url=self.endpoint_url,
+                config=_CONFIG,
+            )
+        return self._clients[service]
+
+    def table(self, name: str) -> Any:
+        return self.session.resource("dynamodb", endpoint_url=self.endpoint_url, config=_CONFIG).Table(name)
+
+
+def default_region() -> str:
+    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+
+
+@contextlib.contextmanager
+def connect(
+    *,
+    sandbox: bool,
+    endpoint_url: str | None,
+    region: str | None,
+    scale: float = 0.01,
+    faults: list[str] | None = None,
+    database_url: str | None = None,
+) -> Iterator[Aws]:
+    """An `Aws` for one command; with `sandbox=True`, an embedded sandbox lives as long as it."""
+    if sandbox and endpoint_url:
+        raise ValueError("--sandbox and --endpoint-url exclude each other: choose one endpoint")
+    if not sandbox:
+        url = endpoint_url or os.environ.get("AWS_ENDPOINT_URL") or None
+        if faults:
+            if not url:
+                raise ValueError("--fault needs a sandbox: use --sandbox or a sandbox's --endpoint-url")
+            add_faults(url, faults)
+        yield Aws(region=region or default_region(), endpoint_url=url)
+        return
+    from installer.sandbox.server import Sandbox
+
+    quiet_sandbox_logs()
+    with Sandbox(scale=scale, database_url=database_url) as box:
+        for spec in faults or []:
+            box.faults.add(spec)
+        yield Aws(region=region or box.region, endpoint_url=box.endpoint)
+
+
+def add_faults(endpoint_url: str, specs: list[str]) -> None:
+    """Arm faults in a running sandbox (`dataall-installer sandbox serve`)."""
+    import json
+    import urllib.request
+
+    body = json.dumps({"faults": specs}).encode()
+    request = urllib.request.Request(  # noqa: S310 - the operator's own sandbox endpoint
+        f"{endpoint_url.rstrip('/')}/_sandbox/faults",
+        data=body,
+        method="POST",
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+        response.read()
+
+
+def quiet_sandbox_logs() -> None:
+    """moto logs every failed state and werkzeug every request: noise next to live progress."""
+    for name in ("moto", "werkzeug", "botocore", "urllib3"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)

@@ -1,0 +1,196 @@
+"""`dataall-installer build`: the source tree becomes a release folder.
+
+```
+release/<version>/
+  manifest.json                      version, stages, actions, options, sha256 of every file
+  blueprints/<stage>.template.json   plain CloudFormation
+  assets/<sha256>.zip                Lambda code (installer, blueprints) and the dependency layer
+  bootstrap.template.json            the bootstrap stack, self-contained for quick-create
+```
+
+One CDK synthesis makes every template (blueprints and bootstrap), with cdk-nag
+AwsSolutions attached: an unacknowledged finding fails the build.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from installer import layer_requirements
+from installer.assets import AssetRegistry, build_layer
+from lambdas.manifest import Manifest, ManifestError, sha256_file
+
+ROOT = Path(__file__).resolve().parent.parent
+LAMBDAS_DIR = ROOT / "lambdas"
+MANIFEST_NAME = "manifest.json"
+BOOTSTRAP_TEMPLATE = "bootstrap.template.json"
+
+
+#: CDK feature flags the release is built with.
+CDK_CONTEXT: dict[str, Any] = {
+    # Access logs delivered under a bucket policy, not the legacy LogDeliveryWrite ACL.
+    "@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy": True,
+}
+
+
+class BuildError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class Release:
+    """A built release folder."""
+
+    path: Path
+    manifest: Manifest
+
+    @property
+    def version(self) -> str:
+        return self.manifest.version
+
+    @classmethod
+    def load(cls, path: Path) -> Release:
+        manifest_path = path / MANIFEST_NAME
+        if not manifest_path.exists():
+            raise BuildError(f"{path} is not a release folder: it has no {MANIFEST_NAME}")
+        manifest = Manifest.from_json(manifest_path.read_bytes())
+        return cls(path=path, manifest=manifest)
+
+    def verify(self) -> None:
+        """Every file the manifest lists is here with the right sha256."""
+        bad = []
+        for name, digest in self.manifest.files.items():
+            file = self.path / name
+            if not file.exists():
+                bad.append(f"{name} is missing")
+            elif sha256_file(file) != digest:
+                bad.append(f"{name} does not match its sha256")
+        if bad:
+            raise BuildError(f"release {self.path} is damaged: " + "; ".join(bad))
+
+    def files(self) -> list[str]:
+        return [MANIFEST_NAME, *sorted(self.manifest.files)]
+
+    def template(self, stage: str) -> dict[str, Any]:
+        step = self.manifest.steps[stage]
+        assert step.template is not None
+        document: dict[str, Any] = json.loads((self.path / step.template).read_text())
+        return document
+
+    @property
+    def bootstrap_template(self) -> dict[str, Any]:
+        document: dict[str, Any] = json.loads((self.path / BOOTSTRAP_TEMPLATE).read_text())
+        return document
+
+
+def _write_json(path: Path, document: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(document, indent=1, sort_keys=True) + "\n")
+
+
+def build_release(
+    out_dir: Path,
+    version: str | None = None,
+    *,
+    layer: bool = True,
+    nag: bool = True,
+    overrides: dict[str, Any] | None = None,
+) -> Release:
+    """Synthesize every template, package every asset, write and check the manifest.
+
+    `overrides` lets a test build a variant of the release (e.g. an upgrade that changes
+    one stage): it is passed to the blueprints as CDK context.
+    """
+    os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+    import aws_cdk as cdk
+
+    import bootstrap_stack
+    from blueprints import release as source
+    from blueprints.common import BuildContext
+
+    version = version or source.VERSION
+    assets = AssetRegistry()
+    layer_asset = assets.add("layer", build_layer(list(layer_requirements()))) if layer else None
+    context = BuildContext(assets=assets, layer=layer_asset, nag=nag)
+    installer_code = assets.add_tree("installer-lambdas", [(LAMBDAS_DIR, "lambdas")])
+
+    with tempfile.TemporaryDirectory(prefix="cdk-out-") as cdk_out:
+        app = cdk.App(outdir=cdk_out, analytics_reporting=False, context={**CDK_CONTEXT, **(overrides or {})})
+        stacks = source.synthesize(app, context)
+        bootstrap = bootstrap_stack.BootstrapStack(
+            app,
+            "bootstrap",
+            context=context,
+            version=version,
+            installer_code=installer_code,
+            options=source.OPTIONS,
+        )
+        try:
+            assembly = app.synth()
+        except RuntimeError as error:  # cdk-nag findings, synthesis errors
+            raise BuildError(f"synthesis failed: {error}") from error
+        templates = {name: assembly.get_stack_by_name(s.stack_name).template for name, s in stacks.items()}
+        bootstrap_template = assembly.get_stack_by_name(bootstrap.stack_name).template
+
+    stage_documents = []
+    for name, stack in stacks.items():
+        spec = stack.SPEC
+        document: dict[str, Any] = {
+            "name": name,
+            "description": spec.description,
+            "template": f"blueprints/{name}.template.json",
+            "parameters": dict(stack.wiring),
+            "depends_on": list(spec.depends_on),
+            "stateful": spec.stateful,
+            "timeout": spec.timeout,
+            "outputs": sorted(templates[name].get("Outputs", {})),
+            "capabilities": list(spec.capabilities),
+        }
+        if spec.when is not None:
+            document["when"] = dict(spec.when)
+        stage_documents.append(document)
+
+    target = out_dir / version
+    out_dir.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{version}-", dir=out_dir))
+    try:
+        for name, template in templates.items():
+            _write_json(staging / "blueprints" / f"{name}.template.json", template)
+        _write_json(staging / BOOTSTRAP_TEMPLATE, bootstrap_template)
+        for asset in assets:
+            path = staging / asset.key
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(asset.data)
+        files = {
+            path.relative_to(staging).as_posix(): sha256_file(path)
+            for path in sorted(staging.rglob("*"))
+            if path.is_file()
+        }
+        manifest = {
+            "format": 1,
+            "name": source.NAME,
+            "version": version,
+            "options": source.OPTIONS,
+            "rules": source.RULES,
+            "stages": stage_documents,
+            "actions": source.ACTIONS,
+            "files": files,
+        }
+        try:
+            checked = Manifest.from_document(manifest)
+        except ManifestError as error:
+            raise BuildError(f"the release graph is not installable: {error}") from error
+        _write_json(staging / MANIFEST_NAME, manifest)
+        if target.exists():
+            shutil.rmtree(target)
+        staging.rename(target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return Release(path=target, manifest=checked)

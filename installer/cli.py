@@ -1,0 +1,297 @@
+"""`dataall-installer`: build, deploy and watch the installer, against AWS or a local sandbox."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from installer import __version__
+
+app = typer.Typer(
+    name="dataall-installer",
+    help="A serverless, self-deploying installer for a data.all-shaped platform on AWS.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+sandbox_app = typer.Typer(help="The local AWS sandbox.", no_args_is_help=True)
+app.add_typer(sandbox_app, name="sandbox")
+
+DEFAULT_OUT = Path("dist/release")
+
+# ---------------------------------------------------------------------- shared options
+SandboxOpt = Annotated[bool, typer.Option("--sandbox", help="Run against an embedded sandbox for this command.")]
+EndpointOpt = Annotated[
+    str | None,
+    typer.Option("--endpoint-url", envvar="AWS_ENDPOINT_URL", help="AWS endpoint (a sandbox: http://127.0.0.1:4566)."),
+]
+RegionOpt = Annotated[str | None, typer.Option("--region", help="AWS region (default: AWS_REGION or us-east-1).")]
+PrefixOpt = Annotated[str, typer.Option("--prefix", help="Resource prefix of the installation.")]
+EnvOpt = Annotated[str, typer.Option("--env", help="Environment name of the installation.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="End with one JSON line: the run's result.")]
+FaultOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--fault", help="Sandbox only: make STAGE fail as KIND (create, update, timeout, crash, throttle, rollback)."
+    ),
+]
+ScaleOpt = Annotated[
+    float, typer.Option("--scale", help="Sandbox only: wall seconds per modelled second (0.01 = 100x faster).")
+]
+
+
+def _fail(message: str, code: int = 2) -> None:
+    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(code)
+
+
+def _params(pairs: list[str] | None) -> dict[str, str]:
+    result = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            _fail(f"--param {pair!r} is not KEY=VALUE")
+        result[key] = value
+    return result
+
+
+def _release(path: Path | None, *, json_mode: bool) -> Any:
+    from installer.build import BuildError, Release, build_release
+
+    try:
+        if path is not None:
+            return Release.load(path)
+        if not json_mode:
+            typer.echo("building the release (CDK synthesis, cdk-nag) ...")
+        return build_release(DEFAULT_OUT)
+    except BuildError as error:
+        _fail(str(error))
+
+
+# ---------------------------------------------------------------------- build
+@app.command()
+def build(
+    out: Annotated[Path, typer.Option("--out", help="Folder that receives release/<version>/.")] = DEFAULT_OUT,
+    version: Annotated[str | None, typer.Option("--version", help="Release version (default: the source's).")] = None,
+) -> None:
+    """Synthesize the blueprints and the bootstrap stack into a release folder."""
+    from installer.build import BuildError, build_release
+
+    started = time.monotonic()
+    try:
+        release = build_release(out, version)
+    except BuildError as error:
+        _fail(str(error))
+    stages = [s.name for s in release.manifest.stages()]
+    typer.echo(
+        f"release {release.version} -> {release.path} ({len(release.manifest.files)} files, "
+        f"{len(stages)} stages) in {time.monotonic() - started:.1f} s"
+    )
+
+
+# ---------------------------------------------------------------------- deploy
+@app.command()
+def deploy(
+    sandbox: SandboxOpt = False,
+    endpoint_url: EndpointOpt = None,
+    region: RegionOpt = None,
+    prefix: PrefixOpt = "dataall",
+    env: EnvOpt = "prod",
+    release_dir: Annotated[
+        Path | None, typer.Option("--release", help="A built release folder (default: build one).")
+    ] = None,
+    param: Annotated[
+        list[str] | None, typer.Option("--param", help="Bootstrap parameter KEY=VALUE (repeatable).")
+    ] = None,
+    bucket_prefix: Annotated[
+        str, typer.Option("--bucket-prefix", help="Release bucket: <prefix>-<region>.")
+    ] = "dataall-installer-releases",
+    json_mode: JsonOpt = False,
+    fault: FaultOpt = None,
+    scale: ScaleOpt = 0.01,
+    database_url: Annotated[
+        str | None, typer.Option("--database-url", help="Sandbox only: PostgreSQL URL for the metadata database.")
+    ] = None,
+) -> None:
+    """Create or update the bootstrap stack from a release, then follow the run it starts."""
+    from installer.aws import connect
+    from installer.operations import (
+        Installation,
+        OperationError,
+        RunReader,
+        bootstrap_parameters,
+        deploy_bootstrap,
+        publish,
+        result_document,
+    )
+    from installer.progress import Progress
+
+    release = _release(release_dir, json_mode=json_mode)
+    installation = Installation(prefix=prefix, env=env)
+    progress = Progress(json_mode=json_mode)
+    try:
+        params = bootstrap_parameters(release, installation, bucket_prefix, _params(param))
+        with connect(
+            sandbox=sandbox,
+            endpoint_url=endpoint_url,
+            region=region,
+            scale=scale,
+            faults=fault,
+            database_url=database_url,
+        ) as aws:
+            where = f"sandbox {aws.endpoint_url}" if sandbox else (aws.endpoint_url or f"AWS {aws.region}")
+            progress.note(f"release {release.version} -> {where}")
+            bucket = publish(aws, release, bucket_prefix)
+            progress.note(f"published to s3://{bucket}")
+            seen: list[str] = []
+
+            def on_status(status: str) -> None:
+                if not seen or seen[-1] != status:
+                    seen.append(status)
+                    progress.note(f"bootstrap stack {installation.stack_name}: {status}")
+
+            changed, outputs = deploy_bootstrap(aws, release, installation, bucket, params, on_status)
+            reader = RunReader(aws, installation, outputs)
+            execution_arn = outputs.get("RunExecutionArn") if changed else None
+            if not execution_arn:
+                progress.note("the bootstrap stack is unchanged: no run started; the latest run:")
+                execution_arn = reader.latest_execution()
+                if execution_arn is None:
+                    _fail("no run has ever started in this installation")
+            view = progress.follow(reader, str(execution_arn))
+            result = result_document(view, reader.transitions(str(execution_arn)))
+    except (OperationError, ValueError) as error:
+        _fail(str(error))
+    _finish(result, json_mode)
+
+
+def _finish(result: dict[str, Any], json_mode: bool) -> None:
+    if json_mode:
+        sys.stdout.write(json.dumps(result, default=str) + "\n")
+    else:
+        typer.echo(
+            f"{result['action']} {result['version']}: {result['status']} ({result['transitions']} state transitions)"
+        )
+    raise typer.Exit(0 if result["status"] == "SUCCEEDED" else 1)
+
+
+# ---------------------------------------------------------------------- status
+@app.command()
+def status(
+    sandbox: SandboxOpt = False,
+    endpoint_url: EndpointOpt = None,
+    region: RegionOpt = None,
+    prefix: PrefixOpt = "dataall",
+    env: EnvOpt = "prod",
+    follow: Annotated[bool, typer.Option("--follow", help="Follow a running run until it ends.")] = False,
+    json_mode: JsonOpt = False,
+) -> None:
+    """The latest run and every stage, from the ledger and Step Functions."""
+    from installer.aws import connect
+    from installer.operations import Installation, OperationError, RunReader, bootstrap_outputs, result_document
+    from installer.progress import Progress, render
+
+    installation = Installation(prefix=prefix, env=env)
+    try:
+        with connect(sandbox=sandbox, endpoint_url=endpoint_url, region=region) as aws:
+            reader = RunReader(aws, installation, bootstrap_outputs(aws, installation))
+            execution_arn = reader.latest_execution()
+            if execution_arn is None:
+                _fail("no run has started in this installation yet")
+            progress = Progress(json_mode=json_mode)
+            if follow:
+                view = progress.follow(reader, str(execution_arn))
+            else:
+                view = reader.view(str(execution_arn))
+                progress.console.print(render(view))
+            result = result_document(view, reader.transitions(str(execution_arn)))
+    except OperationError as error:
+        _fail(str(error))
+    if json_mode:
+        sys.stdout.write(json.dumps(result, default=str) + "\n")
+
+
+# ---------------------------------------------------------------------- run
+@app.command()
+def run(
+    action: Annotated[str, typer.Argument(help="install, upgrade, redeploy or uninstall")],
+    version: Annotated[str | None, typer.Option("--version", help="Release version (upgrade, install).")] = None,
+    option: Annotated[list[str] | None, typer.Option("--option", help="Installer option KEY=VALUE.")] = None,
+    sandbox: SandboxOpt = False,
+    endpoint_url: EndpointOpt = None,
+    region: RegionOpt = None,
+    prefix: PrefixOpt = "dataall",
+    env: EnvOpt = "prod",
+    json_mode: JsonOpt = False,
+    fault: FaultOpt = None,
+) -> None:
+    """Start a run by hand (as from the console) and follow it."""
+    from installer.aws import connect
+    from installer.operations import Installation, OperationError, RunReader, bootstrap_outputs, result_document, start
+    from installer.progress import Progress
+    from lambdas.errors import InvalidInput
+
+    document: dict[str, Any] = {"action": action, "source": "cli"}
+    if version:
+        document["version"] = version
+    if option:
+        document["options"] = _params(option)
+    installation = Installation(prefix=prefix, env=env)
+    try:
+        with connect(sandbox=sandbox, endpoint_url=endpoint_url, region=region, faults=fault) as aws:
+            outputs = bootstrap_outputs(aws, installation)
+            execution_arn = start(aws, outputs, document)
+            reader = RunReader(aws, installation, outputs)
+            view = Progress(json_mode=json_mode).follow(reader, execution_arn)
+            result = result_document(view, reader.transitions(execution_arn))
+    except (OperationError, InvalidInput, ValueError) as error:
+        _fail(str(error))
+    _finish(result, json_mode)
+
+
+# ---------------------------------------------------------------------- sandbox
+@sandbox_app.command("serve")
+def sandbox_serve(
+    port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 4566,
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    scale: ScaleOpt = 0.01,
+    fault: FaultOpt = None,
+    no_latency: Annotated[bool, typer.Option("--no-latency", help="No modelled CloudFormation delays.")] = False,
+) -> None:
+    """Run a local AWS endpoint in the foreground until stopped (Ctrl-C)."""
+    from installer.aws import quiet_sandbox_logs
+    from installer.sandbox.server import Sandbox
+
+    quiet_sandbox_logs()
+    box = Sandbox(host=host, port=port, scale=scale, latency=not no_latency)
+    box.start()
+    for spec in fault or []:
+        box.faults.add(spec)
+    typer.echo(f"sandbox listening on {box.endpoint} (time scale {scale}); Ctrl-C stops it")
+    typer.echo(f"  export AWS_ENDPOINT_URL={box.endpoint} AWS_ACCESS_KEY_ID=sandbox AWS_SECRET_ACCESS_KEY=sandbox")
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        typer.echo("stopping the sandbox")
+    finally:
+        box.stop()
+
+
+@app.command()
+def version() -> None:
+    """The installer's own version."""
+    typer.echo(__version__)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,364 @@
+"""What the CLI does to an account: publish a release, create or update the bootstrap stack,
+start runs, and read a run's state back from the ledger and Step Functions."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from installer.aws import Aws
+from installer.build import Release
+from lambdas.ledger import Ledger
+from lambdas.manifest import Manifest
+from lambdas.releases import ReleaseStore, release_key
+from lambdas.runs import start_run
+from lambdas.stacks import FAILED_CREATE, in_progress
+
+DEFAULT_BUCKET_PREFIX = "dataall-installer-releases"
+CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"]
+
+
+class OperationError(RuntimeError):
+    """Something the operator asked for cannot be done; the message says what and why."""
+
+
+@dataclass(frozen=True)
+class Installation:
+    prefix: str = "dataall"
+    env: str = "prod"
+
+    @property
+    def stack_name(self) -> str:
+        return f"{self.prefix}-{self.env}-installer"
+
+    def stage_stack(self, stage: str) -> str:
+        return f"{self.prefix}-{self.env}-{stage}"
+
+
+# ---------------------------------------------------------------------- publish
+def release_bucket(aws: Aws, bucket_prefix: str) -> str:
+    return f"{bucket_prefix}-{aws.region}"
+
+
+def publish(aws: Aws, release: Release, bucket_prefix: str = DEFAULT_BUCKET_PREFIX) -> str:
+    """Upload a release to `<bucket_prefix>-<region>` (created if missing); returns the bucket."""
+    release.verify()
+    s3 = aws.client("s3")
+    bucket = release_bucket(aws, bucket_prefix)
+    try:
+        s3.head_bucket(Bucket=bucket)
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") not in ("404", "NoSuchBucket", "NotFound"):
+            raise
+        kwargs: dict[str, Any] = {"Bucket": bucket}
+        if aws.region != "us-east-1":
+            kwargs["CreateBucketConfiguration"] = {"LocationConstraint": aws.region}
+        s3.create_bucket(**kwargs)
+        s3.put_public_access_block(
+            Bucket=bucket,
+            PublicAccessBlockConfiguration={
+                "BlockPublicAcls": True,
+                "IgnorePublicAcls": True,
+                "BlockPublicPolicy": True,
+                "RestrictPublicBuckets": True,
+            },
+        )
+    for name in release.files():
+        key = release_key(release.version, name)
+        if name.startswith("assets/") and _exists(s3, bucket, key):
+            continue  # content-addressed: same key, same bytes
+        s3.upload_file(str(release.path / name), bucket, key)
+    return bucket
+
+
+def _exists(s3: Any, bucket: str, key: str) -> bool:
+    try:
+        s3.head_object(Bucket=bucket, Key=key)
+        return True
+    except ClientError:
+        return False
+
+
+def template_url(aws: Aws, bucket: str, key: str) -> str:
+    if aws.endpoint_url:
+        return f"{aws.endpoint_url.rstrip('/')}/{bucket}/{key}"
+    return f"https://{bucket}.s3.{aws.region}.amazonaws.com/{key}"
+
+
+# ---------------------------------------------------------------------- bootstrap stack
+def bootstrap_parameters(
+    release: Release, installation: Installation, bucket_prefix: str, params: dict[str, str]
+) -> dict[str, str]:
+    declared = release.bootstrap_template.get("Parameters", {})
+    unknown = sorted(set(params) - set(declared))
+    if unknown:
+        raise OperationError(
+            f"unknown parameter(s) {', '.join(unknown)}; the bootstrap stack takes: {', '.join(sorted(declared))}"
+        )
+    return {
+        **params,
+        "ResourcePrefix": installation.prefix,
+        "EnvName": installation.env,
+        "ReleaseVersion": release.version,
+        "ReleaseBucketPrefix": bucket_prefix,
+    }
+
+
+def stack_status(aws: Aws, name: str) -> dict[str, Any] | None:
+    try:
+        stacks = aws.client("cloudformation").describe_stacks(StackName=name)["Stacks"]
+    except ClientError as error:
+        if "does not exist" in str(error):
+            return None
+        raise
+    return stacks[0] if stacks and stacks[0]["StackStatus"] != "DELETE_COMPLETE" else None
+
+
+def deploy_bootstrap(
+    aws: Aws,
+    release: Release,
+    installation: Installation,
+    bucket: str,
+    parameters: dict[str, str],
+    on_status: Callable[[str], None] = lambda status: None,
+) -> tuple[bool, dict[str, str]]:
+    """Create or update the bootstrap stack; (changed, outputs). Waits until it is stable."""
+    cfn = aws.client("cloudformation")
+    url = template_url(aws, bucket, release_key(release.version, "bootstrap.template.json"))
+    existing = stack_status(aws, installation.stack_name)
+    if existing is not None and in_progress(existing["StackStatus"]):
+        raise OperationError(
+            f"stack {installation.stack_name} is {existing['StackStatus']}: wait for it, then deploy again"
+        )
+    if existing is not None and existing["StackStatus"] in FAILED_CREATE:
+        cfn.delete_stack(StackName=existing["StackId"])
+        _wait_stack(aws, existing["StackId"], on_status)
+        existing = None
+    given = [{"ParameterKey": k, "ParameterValue": v} for k, v in sorted(parameters.items())]
+    if existing is None:
+        cfn.create_stack(
+            StackName=installation.stack_name,
+            TemplateURL=url,
+            Parameters=given,
+            Capabilities=CAPABILITIES,
+            Tags=[{"Key": "dataall-installer:installation", "Value": f"{installation.prefix}-{installation.env}"}],
+        )
+    else:
+        previous = [
+            {"ParameterKey": p["ParameterKey"], "UsePreviousValue": True}
+            for p in existing.get("Parameters", [])
+            if p["ParameterKey"] not in parameters and p["ParameterKey"] in release.bootstrap_template["Parameters"]
+        ]
+        try:
+            cfn.update_stack(
+                StackName=installation.stack_name,
+                TemplateURL=url,
+                Parameters=given + previous,
+                Capabilities=CAPABILITIES,
+            )
+        except ClientError as error:
+            if "No updates are to be performed" in str(error):
+                return False, _outputs(existing)
+            raise
+    final = _wait_stack(aws, installation.stack_name, on_status)
+    if final["StackStatus"] not in ("CREATE_COMPLETE", "UPDATE_COMPLETE"):
+        events = cfn.describe_stack_events(StackName=final["StackId"])["StackEvents"]
+        reasons = [
+            f"{e['LogicalResourceId']}: {e.get('ResourceStatusReason', '')}"
+            for e in events
+            if e.get("ResourceStatus", "").endswith("FAILED")
+        ]
+        raise OperationError(
+            f"bootstrap stack {installation.stack_name} ended {final['StackStatus']}: " + "; ".join(reasons[:3])
+        )
+    return True, _outputs(final)
+
+
+def _outputs(stack: dict[str, Any]) -> dict[str, str]:
+    return {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", []) or []}
+
+
+def _wait_stack(aws: Aws, name: str, on_status: Callable[[str], None], timeout: float = 3600) -> dict[str, Any]:
+    cfn = aws.client("cloudformation")
+    deadline = time.monotonic() + timeout
+    while True:
+        stack = cfn.describe_stacks(StackName=name)["Stacks"][0]
+        on_status(stack["StackStatus"])
+        if not in_progress(stack["StackStatus"]):
+            return dict(stack)
+        if time.monotonic() > deadline:
+            raise OperationError(f"stack {name} is still {stack['StackStatus']} after {timeout:.0f} s")
+        time.sleep(0.5 if aws.endpoint_url else 5)
+
+
+def bootstrap_outputs(aws: Aws, installation: Installation) -> dict[str, str]:
+    stack = stack_status(aws, installation.stack_name)
+    if stack is None:
+        raise OperationError(
+            f"no installation here: stack {installation.stack_name} does not exist in {aws.region} "
+            "(deploy first, or pass --prefix/--env)"
+        )
+    return _outputs(stack)
+
+
+def start(aws: Aws, outputs: dict[str, str], document: dict[str, Any]) -> str:
+    return start_run(aws.client("stepfunctions"), outputs["StateMachineArn"], document)
+
+
+# ---------------------------------------------------------------------- reading a run
+@dataclass
+class StageView:
+    name: str
+    stack: str
+    status: str
+    phase: str = ""
+    elapsed: float | None = None
+
+
+@dataclass
+class RunView:
+    execution_arn: str
+    run: str
+    status: str
+    action: str | None
+    version: str | None
+    stages: list[StageView]
+    error: dict[str, Any] | None
+    started: datetime | None
+    stopped: datetime | None
+
+    @property
+    def finished(self) -> bool:
+        return self.status != "RUNNING"
+
+
+def _parse_time(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
+
+
+class RunReader:
+    """Reads a run from Step Functions, the ledger and CloudFormation (one call each per look)."""
+
+    def __init__(self, aws: Aws, installation: Installation, outputs: dict[str, str]) -> None:
+        self.aws = aws
+        self.installation = installation
+        self.outputs = outputs
+        self.ledger = Ledger(aws.table(outputs["LedgerTableName"]))
+        self.store = ReleaseStore(aws.client("s3"), outputs["ArtifactsBucketName"])
+        self._manifests: dict[str, Manifest] = {}
+
+    def latest_execution(self) -> str | None:
+        runs = self.ledger.latest_runs(1)
+        if runs:
+            return str(runs[0]["execution_arn"])
+        executions = self.aws.client("stepfunctions").list_executions(
+            stateMachineArn=self.outputs["StateMachineArn"], maxResults=1
+        )["executions"]
+        return executions[0]["executionArn"] if executions else None
+
+    def manifest(self, version: str) -> Manifest | None:
+        if version not in self._manifests:
+            try:
+                self._manifests[version] = self.store.manifest(version)
+            except ClientError:
+                return None
+        return self._manifests[version]
+
+    def stacks(self) -> dict[str, dict[str, Any]]:
+        prefix = f"{self.installation.prefix}-{self.installation.env}-"
+        found: dict[str, dict[str, Any]] = {}
+        for page in self.aws.client("cloudformation").get_paginator("describe_stacks").paginate():
+            for stack in page["Stacks"]:
+                if stack["StackName"].startswith(prefix):
+                    found[stack["StackName"]] = stack
+        return found
+
+    def view(self, execution_arn: str) -> RunView:
+        execution = self.aws.client("stepfunctions").describe_execution(executionArn=execution_arn)
+        run = execution["name"]
+        meta = self.ledger.run(run) or {}
+        steps = self.ledger.steps(run) if meta else {}
+        version = meta.get("version") or json.loads(execution.get("input") or "{}").get("version")
+        manifest = self.manifest(version) if version else None
+        active = [n for wave in meta.get("waves", []) for n in wave]
+        names = [s.name for s in manifest.stages()] if manifest else active
+        stacks = self.stacks()
+        now = datetime.now(UTC)
+        views = []
+        for name in names:
+            if manifest is not None and not manifest.steps[name].is_stage:
+                continue
+            stack_name = self.installation.stage_stack(name)
+            step = steps.get(name, {})
+            stack = stacks.get(stack_name)
+            if stack is not None:
+                status = stack["StackStatus"]
+            elif step.get("rolled_back") == "DELETED":
+                status = "DELETE_COMPLETE"
+            elif name in active or not meta:
+                status = "PENDING" if execution["status"] == "RUNNING" else "NOT_CREATED"
+            else:
+                status = "SKIPPED"
+            begun, ended = _parse_time(step.get("started")), _parse_time(step.get("finished"))
+            elapsed = ((ended or now) - begun).total_seconds() if begun else None
+            views.append(
+                StageView(
+                    name=name,
+                    stack=stack_name,
+                    status=status,
+                    phase=step.get("result") or step.get("phase", ""),
+                    elapsed=elapsed,
+                )
+            )
+        return RunView(
+            execution_arn=execution_arn,
+            run=run,
+            status=execution["status"],
+            action=meta.get("action") or json.loads(execution.get("input") or "{}").get("action"),
+            version=version,
+            stages=views,
+            error=meta.get("error") or _execution_error(execution),
+            started=execution.get("startDate"),
+            stopped=execution.get("stopDate"),
+        )
+
+    def transitions(self, execution_arn: str) -> int:
+        """State transitions of a run: the states it entered (what Step Functions bills)."""
+        count = 0
+        for page in (
+            self.aws.client("stepfunctions").get_paginator("get_execution_history").paginate(executionArn=execution_arn)
+        ):
+            count += sum(1 for event in page["events"] if event["type"].endswith("StateEntered"))
+        return count
+
+
+def _execution_error(execution: dict[str, Any]) -> dict[str, Any] | None:
+    if execution["status"] in ("RUNNING", "SUCCEEDED"):
+        return None
+    return {"error": execution.get("error"), "reason": execution.get("cause")}
+
+
+def result_document(view: RunView, transitions: int) -> dict[str, Any]:
+    """The `--json` result: the last line a command prints."""
+    error = None
+    if view.error:
+        error = {
+            "stage": view.error.get("stage"),
+            "reason": view.error.get("reason"),
+            **{k: v for k, v in view.error.items() if k not in ("stage", "reason") and v not in (None, [], {})},
+        }
+    return {
+        "action": view.action,
+        "status": view.status,
+        "version": view.version,
+        "execution_arn": view.execution_arn,
+        "stages": {s.name: {"stack": s.stack, "status": s.status} for s in view.stages},
+        "transitions": transitions,
+        "error": error,
+    }

@@ -1,0 +1,303 @@
+"""What the sandbox's CloudFormation remembers: stacks, their resources, events, change sets.
+
+Every stack has a lock. An operation's thread changes the stack under it; API calls read
+a consistent view under it. Nothing here runs an operation (that is `engine`), and
+nothing here knows the wire format (that is `api`).
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from installer.sandbox.cloudformation.intrinsics import Evaluator, ResourceResolver
+from installer.sandbox.cloudformation.parameters import ResolvedParameters
+from installer.sandbox.cloudformation.providers.base import Provisioned, StackContext
+from installer.sandbox.cloudformation.template import Template
+
+STACK_TYPE = "AWS::CloudFormation::Stack"
+COMPLETE_STATES = frozenset(
+    {
+        "CREATE_COMPLETE",
+        "UPDATE_COMPLETE",
+        "UPDATE_ROLLBACK_COMPLETE",
+        "IMPORT_COMPLETE",
+        "IMPORT_ROLLBACK_COMPLETE",
+    }
+)
+#: states from which UpdateStack / an UPDATE change set are accepted
+UPDATABLE_STATES = COMPLETE_STATES
+TERMINAL_FAILED_STATES = frozenset(
+    {"CREATE_FAILED", "ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "DELETE_FAILED"}
+)
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """What one stack operation deploys: a template and its parameters, tags and options."""
+
+    template: Template
+    parameters: ResolvedParameters
+    tags: list[dict[str, str]] = field(default_factory=list)
+    capabilities: list[str] = field(default_factory=list)
+    notification_arns: list[str] = field(default_factory=list)
+    role_arn: str | None = None
+
+    def evaluator(self, stack: StackContext, resources: ResourceResolver | None = None) -> Evaluator:
+        evaluator = Evaluator(
+            parameters=self.parameters.values(),
+            pseudo={
+                "AWS::AccountId": stack.account_id,
+                "AWS::NotificationARNs": list(self.notification_arns),
+                "AWS::Partition": stack.partition,
+                "AWS::Region": stack.region,
+                "AWS::StackId": stack.stack_id,
+                "AWS::StackName": stack.stack_name,
+                "AWS::URLSuffix": (
+                    "amazonaws.com.cn" if stack.partition == "aws-cn" else "amazonaws.com"
+                ),
+            },
+            mappings=self.template.mappings,
+            condition_definitions=self.template.conditions,
+        )
+        return evaluator.with_resources(resources) if resources is not None else evaluator
+
+    def included_resources(self, stack: StackContext) -> dict[str, dict[str, Any]]:
+        """The template's resources whose Condition holds."""
+        evaluator = self.evaluator(stack)
+        return {
+            logical_id: resource
+            for logical_id, resource in self.template.resources.items()
+            if "Condition" not in resource or evaluator.condition(str(resource["Condition"]))
+        }
+
+
+@dataclass
+class StackEvent:
+    stack_id: str
+    stack_name: str
+    logical_id: str
+    physical_id: str | None
+    resource_type: str
+    status: str
+    reason: str | None
+    properties: str | None = None
+    timestamp: datetime = field(default_factory=now)
+    event_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "StackId": self.stack_id,
+            "EventId": self.event_id,
+            "StackName": self.stack_name,
+            "LogicalResourceId": self.logical_id,
+            "PhysicalResourceId": self.physical_id,
+            "ResourceType": self.resource_type,
+            "Timestamp": self.timestamp,
+            "ResourceStatus": self.status,
+            "ResourceStatusReason": self.reason,
+            "ResourceProperties": self.properties,
+        }
+
+
+@dataclass
+class StackResource:
+    """One resource of a stack: its last status and what its provider made."""
+
+    logical_id: str
+    resource_type: str
+    status: str
+    status_reason: str | None = None
+    provisioned: Provisioned | None = None
+    #: the evaluated properties the resource has now
+    properties: dict[str, Any] | None = None
+    metadata: Any = None
+    description: str | None = None
+    last_updated: datetime = field(default_factory=now)
+
+    @property
+    def physical_id(self) -> str | None:
+        return self.provisioned.physical_id if self.provisioned else None
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "LogicalResourceId": self.logical_id,
+            "PhysicalResourceId": self.physical_id,
+            "ResourceType": self.resource_type,
+            "LastUpdatedTimestamp": self.last_updated,
+            "ResourceStatus": self.status,
+            "ResourceStatusReason": self.status_reason,
+            "DriftInformation": {"StackResourceDriftStatus": "NOT_CHECKED"},
+        }
+
+
+@dataclass
+class ChangeSet:
+    change_set_id: str
+    name: str
+    stack_id: str
+    stack_name: str
+    change_set_type: str
+    deployment: Deployment
+    description: str | None = None
+    on_stack_failure: str | None = None
+    status: str = "CREATE_PENDING"
+    status_reason: str | None = None
+    execution_status: str = "UNAVAILABLE"
+    changes: list[dict[str, Any]] = field(default_factory=list)
+    creation_time: datetime = field(default_factory=now)
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "StackId": self.stack_id,
+            "StackName": self.stack_name,
+            "ChangeSetId": self.change_set_id,
+            "ChangeSetName": self.name,
+            "ExecutionStatus": self.execution_status,
+            "Status": self.status,
+            "StatusReason": self.status_reason,
+            "CreationTime": self.creation_time,
+            "Description": self.description,
+            "IncludeNestedStacks": False,
+        }
+
+
+@dataclass
+class Stack:
+    stack_id: str
+    name: str
+    context: StackContext
+    deployment: Deployment | None
+    status: str
+    status_reason: str | None = None
+    creation_time: datetime = field(default_factory=now)
+    last_updated_time: datetime | None = None
+    deletion_time: datetime | None = None
+    disable_rollback: bool = False
+    timeout_in_minutes: int | None = None
+    termination_protection: bool = False
+    stack_policy: str | None = None
+    outputs: list[dict[str, Any]] = field(default_factory=list)
+    resources: dict[str, StackResource] = field(default_factory=dict)
+    events: list[StackEvent] = field(default_factory=list)
+    #: export names this stack's template imports (Fn::ImportValue)
+    imports: set[str] = field(default_factory=set)
+    change_set_id: str | None = None
+    lock: threading.RLock = field(default_factory=threading.RLock)
+
+    # ------------------------------------------------------------------ status
+    @property
+    def in_progress(self) -> bool:
+        return self.status.endswith("_IN_PROGRESS") and self.status != "REVIEW_IN_PROGRESS"
+
+    @property
+    def deleted(self) -> bool:
+        return self.status == "DELETE_COMPLETE"
+
+    def set_status(self, status: str, reason: str | None = None) -> None:
+        with self.lock:
+            self.status = status
+            self.status_reason = reason
+            if status == "DELETE_COMPLETE":
+                self.deletion_time = now()
+            self.events.append(
+                StackEvent(
+                    self.stack_id, self.name, self.name, self.stack_id, STACK_TYPE, status, reason
+                )
+            )
+
+    def resource_event(
+        self,
+        resource: StackResource,
+        status: str,
+        reason: str | None = None,
+        *,
+        physical_id: str | None = None,
+        properties: str | None = None,
+    ) -> None:
+        """Record a resource's new status (`physical_id`: of an old copy being removed)."""
+        with self.lock:
+            if physical_id is None:
+                resource.status = status
+                resource.status_reason = reason
+                resource.last_updated = now()
+            self.events.append(
+                StackEvent(
+                    self.stack_id,
+                    self.name,
+                    resource.logical_id,
+                    physical_id or resource.physical_id or "",
+                    resource.resource_type,
+                    status,
+                    reason,
+                    properties,
+                )
+            )
+
+    # ------------------------------------------------------------------ views
+    def exports(self) -> dict[str, str]:
+        with self.lock:
+            return {
+                output["ExportName"]: output["OutputValue"]
+                for output in self.outputs
+                if output.get("ExportName")
+            }
+
+    def describe(self) -> dict[str, Any]:
+        with self.lock:
+            deployment = self.deployment
+            description: dict[str, Any] = {
+                "StackId": self.stack_id,
+                "StackName": self.name,
+                "ChangeSetId": self.change_set_id,
+                "CreationTime": self.creation_time,
+                "DeletionTime": self.deletion_time,
+                "LastUpdatedTime": self.last_updated_time,
+                "StackStatus": self.status,
+                "StackStatusReason": self.status_reason,
+                "DisableRollback": self.disable_rollback,
+                "TimeoutInMinutes": self.timeout_in_minutes,
+                "EnableTerminationProtection": self.termination_protection,
+                "RollbackConfiguration": {},
+                "DriftInformation": {"StackDriftStatus": "NOT_CHECKED"},
+                "Outputs": [dict(output) for output in self.outputs] or None,
+            }
+            if deployment is not None:
+                description.update(
+                    {
+                        "Description": deployment.template.description,
+                        "Parameters": deployment.parameters.describe() or None,
+                        "NotificationARNs": list(deployment.notification_arns),
+                        "Capabilities": list(deployment.capabilities) or None,
+                        "RoleARN": deployment.role_arn,
+                        "Tags": [dict(tag) for tag in deployment.tags],
+                    }
+                )
+            return description
+
+    def summary(self) -> dict[str, Any]:
+        with self.lock:
+            return {
+                "StackId": self.stack_id,
+                "StackName": self.name,
+                "TemplateDescription": (
+                    self.deployment.template.description if self.deployment else None
+                ),
+                "CreationTime": self.creation_time,
+                "LastUpdatedTime": self.last_updated_time,
+                "DeletionTime": self.deletion_time,
+                "StackStatus": self.status,
+                "StackStatusReason": self.status_reason,
+                "DriftInformation": {"StackDriftStatus": "NOT_CHECKED"},
+            }
+
+    def listed_resources(self) -> list[StackResource]:
+        with self.lock:
+            return list(self.resources.values())

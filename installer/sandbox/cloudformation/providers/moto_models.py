@@ -1,0 +1,347 @@
+"""Resource types moto's CloudFormation knows, created through moto's own models.
+
+`create_from_cloudformation_json` / `update_from_cloudformation_json` / delete of moto's
+`CloudFormationModel` classes put the resources in moto's service backends, where every
+other API sees them. What moto gets wrong for CloudFormation is mended here, each with
+the AWS behaviour it restores:
+
+- a non-empty S3 bucket cannot be deleted (moto deletes it with its objects);
+- `AWS::SSM::Parameter` without `Name` gets a generated one (moto needs it);
+- `AWS::KMS::Key` without `KeyPolicy` gets the default key policy (moto needs one), and
+  `Fn::GetAtt KeyId`;
+- `AWS::EC2::Subnet` `Fn::GetAtt AvailabilityZone` and `VpcId` (moto has neither);
+- `AWS::RDS::DBInstance` `Endpoint.Port` is the engine's port (moto says 3306 for all);
+- `AWS::SSM::Parameter` `Fn::GetAtt Type` and `Value`;
+- types moto's models create but cannot delete (route tables, internet gateways, managed
+  policies ...) are deleted through the service's API, so a stack delete leaves nothing.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from installer.sandbox import moto_internals
+from installer.sandbox.cloudformation.providers.base import (
+    Provisioned,
+    ResourceFailed,
+    ResourceProvider,
+    ResourceRequest,
+    UnsupportedAttribute,
+    handler_message,
+)
+from installer.sandbox.cloudformation.providers.clients import ServiceClients
+
+DEFAULT_PORTS = {
+    "aurora-postgresql": 5432,
+    "postgres": 5432,
+    "aurora-mysql": 3306,
+    "aurora": 3306,
+    "mysql": 3306,
+    "mariadb": 3306,
+    "oracle-ee": 1521,
+    "oracle-se2": 1521,
+    "sqlserver-ex": 1433,
+    "sqlserver-se": 1433,
+    "sqlserver-ee": 1433,
+    "sqlserver-web": 1433,
+}
+
+
+@dataclass
+class MotoResource:
+    """A moto model, the properties it was made from, and its region."""
+
+    model: Any
+    properties: dict[str, Any]
+    region: str
+
+
+def _default_key_policy(account_id: str, partition: str) -> dict[str, Any]:
+    """The key policy AWS gives a KMS key created without one."""
+    return {
+        "Version": "2012-10-17",
+        "Id": "key-default-1",
+        "Statement": [
+            {
+                "Sid": "Enable IAM User Permissions",
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:{partition}:iam::{account_id}:root"},
+                "Action": "kms:*",
+                "Resource": "*",
+            }
+        ],
+    }
+
+
+class MotoModelProvider(ResourceProvider):
+    def __init__(self, clients: ServiceClients) -> None:
+        self._clients = clients
+        self.types = moto_internals.cfn_model_types()
+
+    # ------------------------------------------------------------------ interface
+    def name_property(self, resource_type: str) -> str | None:
+        return moto_internals.cfn_name_property(resource_type)
+
+    def create(self, request: ResourceRequest) -> Provisioned:
+        properties = self._complete(request)
+        name = self._name(request, properties)
+        model = _moto_call(
+            request.resource_type,
+            lambda: moto_internals.cfn_create(
+                request.resource_type,
+                name,
+                copy.deepcopy(properties),
+                account_id=request.stack.account_id,
+                region=request.stack.region,
+                logical_id=request.logical_id,
+                stack_id=request.stack.stack_id,
+            ),
+        )
+        return Provisioned(
+            moto_internals.cfn_physical_id(model) or name,
+            MotoResource(model, properties, request.stack.region),
+        )
+
+    def update(
+        self, request: ResourceRequest, current: Provisioned, previous: Mapping[str, Any]
+    ) -> Provisioned:
+        properties = self._complete(request)
+        if not moto_internals.cfn_supports_update(request.resource_type):
+            # moto cannot change this type in place: remove and make it again, as a
+            # replacement would, under the same name when the template fixes one
+            self.delete(request, current, snapshot=False)
+            return self.create(request)
+        state: MotoResource = current.state
+        name = self._name(request, properties)
+        model = _moto_call(
+            request.resource_type,
+            lambda: moto_internals.cfn_update(
+                request.resource_type,
+                state.model,
+                name,
+                copy.deepcopy(properties),
+                account_id=request.stack.account_id,
+                region=request.stack.region,
+            ),
+        )
+        physical_id = moto_internals.cfn_physical_id(model) or current.physical_id
+        return Provisioned(physical_id, MotoResource(model, properties, request.stack.region))
+
+    def delete(self, request: ResourceRequest, current: Provisioned, *, snapshot: bool) -> None:
+        state: MotoResource = current.state
+        kind = request.resource_type
+        if kind == "AWS::S3::Bucket":
+            self._refuse_non_empty_bucket(current.physical_id, request.stack.region)
+        deleted = _moto_call(
+            kind,
+            lambda: moto_internals.cfn_delete(
+                kind,
+                state.model,
+                copy.deepcopy(state.properties),
+                account_id=request.stack.account_id,
+                region=request.stack.region,
+            ),
+        )
+        api_delete = _API_DELETES.get(kind)
+        if not deleted and api_delete is not None:
+            _api_call(
+                kind,
+                lambda: api_delete(
+                    self._clients, request.stack.region, current.physical_id, state.properties
+                ),
+            )
+
+    def get_att(self, resource_type: str, current: Provisioned, attribute: str) -> Any:
+        state: MotoResource = current.state
+        override = _ATTRIBUTES.get((resource_type, attribute))
+        if override is not None:
+            return override(self._clients, current, state)
+        try:
+            return moto_internals.cfn_attribute(state.model, attribute)
+        except LookupError as error:
+            raise UnsupportedAttribute(attribute) from error
+
+    # ------------------------------------------------------------------ mending moto
+    def _complete(self, request: ResourceRequest) -> dict[str, Any]:
+        properties = dict(request.properties)
+        if request.resource_type == "AWS::SSM::Parameter":
+            properties.setdefault("Name", request.physical_name)
+        if request.resource_type == "AWS::KMS::Key":
+            properties.setdefault(
+                "KeyPolicy", _default_key_policy(request.stack.account_id, request.stack.partition)
+            )
+        return properties
+
+    def _name(self, request: ResourceRequest, properties: Mapping[str, Any]) -> str:
+        name_property = self.name_property(request.resource_type)
+        if name_property and properties.get(name_property):
+            return str(properties[name_property])
+        return request.physical_name
+
+    def _refuse_non_empty_bucket(self, bucket: str, region: str) -> None:
+        listing = self._clients("s3", region).list_objects_v2(Bucket=bucket, MaxKeys=1)
+        if listing.get("KeyCount", 0):
+            raise ResourceFailed(
+                handler_message(
+                    "The bucket you tried to delete is not empty", service="S3", status=409
+                )
+            )
+
+
+def _moto_call(resource_type: str, call: Callable[[], Any]) -> Any:
+    """Run a moto model call; a moto error fails the resource with the service's words."""
+    try:
+        return call()
+    except ResourceFailed:
+        raise
+    except Exception as error:  # noqa: BLE001 - any handler error fails the resource
+        details = moto_internals.service_error(error)
+        service = resource_type.split("::")[1]
+        if details is not None:
+            code, message, status = details
+            raise ResourceFailed(
+                handler_message(f"{message}", service=service, status=status)
+            ) from error
+        raise ResourceFailed(
+            handler_message(
+                f"Properties validation failed for resource of type {resource_type}: "
+                f"{type(error).__name__}: {error}"
+            )
+        ) from error
+
+
+def _api_call(resource_type: str, call: Callable[[], Any]) -> Any:
+    from botocore.exceptions import ClientError
+
+    try:
+        return call()
+    except ClientError as error:
+        service = resource_type.split("::")[1]
+        raise ResourceFailed(
+            handler_message(
+                error.response["Error"].get("Message", str(error)),
+                service=service,
+                status=error.response["ResponseMetadata"].get("HTTPStatusCode", 400),
+            )
+        ) from error
+
+
+# --------------------------------------------------------------------------- attributes
+AttributeOverride = Callable[[ServiceClients, Provisioned, MotoResource], Any]
+
+
+def _subnet_attribute(field: str) -> AttributeOverride:
+    def read(clients: ServiceClients, current: Provisioned, state: MotoResource) -> Any:
+        ec2 = clients("ec2", state.region)
+        return ec2.describe_subnets(SubnetIds=[current.physical_id])["Subnets"][0][field]
+
+    return read
+
+
+def _db_instance_port(clients: ServiceClients, current: Provisioned, state: MotoResource) -> str:
+    if state.properties.get("Port"):
+        return str(state.properties["Port"])
+    return str(DEFAULT_PORTS.get(str(state.properties.get("Engine", "")).lower(), 3306))
+
+
+def _property(name: str) -> AttributeOverride:
+    return lambda clients, current, state: state.properties[name]
+
+
+_ATTRIBUTES: dict[tuple[str, str], AttributeOverride] = {
+    ("AWS::EC2::Subnet", "AvailabilityZone"): _subnet_attribute("AvailabilityZone"),
+    ("AWS::EC2::Subnet", "VpcId"): _subnet_attribute("VpcId"),
+    ("AWS::KMS::Key", "KeyId"): lambda clients, current, state: current.physical_id,
+    ("AWS::RDS::DBInstance", "Endpoint.Port"): _db_instance_port,
+    ("AWS::SSM::Parameter", "Type"): _property("Type"),
+    ("AWS::SSM::Parameter", "Value"): _property("Value"),
+}
+
+
+# --------------------------------------------------------------------------- deletes
+ApiDelete = Callable[[ServiceClients, str, str, Mapping[str, Any]], None]
+
+
+def _delete_managed_policy(
+    clients: ServiceClients, region: str, arn: str, properties: Mapping[str, Any]
+) -> None:
+    iam = clients("iam", region)
+    entities = iam.list_entities_for_policy(PolicyArn=arn)
+    for role in entities.get("PolicyRoles", []):
+        iam.detach_role_policy(RoleName=role["RoleName"], PolicyArn=arn)
+    for user in entities.get("PolicyUsers", []):
+        iam.detach_user_policy(UserName=user["UserName"], PolicyArn=arn)
+    for group in entities.get("PolicyGroups", []):
+        iam.detach_group_policy(GroupName=group["GroupName"], PolicyArn=arn)
+    iam.delete_policy(PolicyArn=arn)
+
+
+def _delete_route(
+    clients: ServiceClients, region: str, physical_id: str, properties: Mapping[str, Any]
+) -> None:
+    route_table, _, destination = physical_id.partition("~")
+    clients("ec2", region).delete_route(
+        RouteTableId=route_table, DestinationCidrBlock=destination
+    )
+
+
+def _delete_association(
+    clients: ServiceClients, region: str, physical_id: str, properties: Mapping[str, Any]
+) -> None:
+    ec2 = clients("ec2", region)
+    tables = ec2.describe_route_tables(RouteTableIds=[properties["RouteTableId"]])
+    for association in tables["RouteTables"][0].get("Associations", []):
+        if association.get("SubnetId") == properties["SubnetId"]:
+            ec2.disassociate_route_table(AssociationId=association["RouteTableAssociationId"])
+
+
+def _detach_gateway(
+    clients: ServiceClients, region: str, physical_id: str, properties: Mapping[str, Any]
+) -> None:
+    if properties.get("InternetGatewayId"):
+        clients("ec2", region).detach_internet_gateway(
+            InternetGatewayId=properties["InternetGatewayId"], VpcId=properties["VpcId"]
+        )
+
+
+def _ec2(method: str, parameter: str, *, as_list: bool = False) -> ApiDelete:
+    def delete(
+        clients: ServiceClients, region: str, physical_id: str, properties: Mapping[str, Any]
+    ) -> None:
+        value: Any = [physical_id] if as_list else physical_id
+        getattr(clients("ec2", region), method)(**{parameter: value})
+
+    return delete
+
+
+def _delete_rest_api(
+    clients: ServiceClients, region: str, physical_id: str, properties: Mapping[str, Any]
+) -> None:
+    clients("apigateway", region).delete_rest_api(restApiId=physical_id)
+
+
+def _remove_permission(
+    clients: ServiceClients, region: str, physical_id: str, properties: Mapping[str, Any]
+) -> None:
+    statement_id = physical_id.rsplit(":", 1)[-1] if ":" in physical_id else physical_id
+    clients("lambda", region).remove_permission(
+        FunctionName=properties["FunctionName"], StatementId=statement_id
+    )
+
+
+_API_DELETES: dict[str, ApiDelete] = {
+    "AWS::IAM::ManagedPolicy": _delete_managed_policy,
+    "AWS::EC2::Route": _delete_route,
+    "AWS::EC2::SubnetRouteTableAssociation": _delete_association,
+    "AWS::EC2::VPCGatewayAttachment": _detach_gateway,
+    "AWS::EC2::RouteTable": _ec2("delete_route_table", "RouteTableId"),
+    "AWS::EC2::InternetGateway": _ec2("delete_internet_gateway", "InternetGatewayId"),
+    "AWS::EC2::NatGateway": _ec2("delete_nat_gateway", "NatGatewayId"),
+    "AWS::EC2::VPCEndpoint": _ec2("delete_vpc_endpoints", "VpcEndpointIds", as_list=True),
+    "AWS::EC2::FlowLog": _ec2("delete_flow_logs", "FlowLogIds", as_list=True),
+    "AWS::ApiGateway::RestApi": _delete_rest_api,
+    "AWS::Lambda::Permission": _remove_permission,
+}

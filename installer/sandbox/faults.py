@@ -1,0 +1,97 @@
+"""Fault injection: make a given stage fail the way AWS can fail.
+
+A fault is `STAGE:KIND`. STAGE is a stage name (the stack `{prefix}-{env}-{stage}`) or `*`.
+Kinds:
+- `create`   a resource of the stage's stack fails on create (the stack rolls back)
+- `update`   a resource fails on update (UPDATE_ROLLBACK_COMPLETE)
+- `timeout`  the stack never finishes: it stays *_IN_PROGRESS past the stage timeout
+- `crash`    the workflow Lambda that works on this stage raises (an unhandled error)
+- `throttle` CloudFormation answers Throttling to calls about this stack, `count` times
+- `rollback` the update fails and so does CloudFormation's own rollback (UPDATE_ROLLBACK_FAILED)
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import asdict, dataclass
+from typing import Any
+
+KINDS = ("create", "update", "timeout", "crash", "throttle", "rollback")
+_SPEC = re.compile(r"^(?P<stage>\*|[a-z][a-z0-9-]*):(?P<kind>[a-z]+)(?:@(?P<count>[0-9]+))?$")
+
+
+class FaultSpecError(ValueError):
+    pass
+
+
+@dataclass
+class Fault:
+    stage: str
+    kind: str
+    #: how many times it fires before it is spent; None = every time
+    count: int | None = None
+    fired: int = 0
+
+    @property
+    def spent(self) -> bool:
+        return self.count is not None and self.fired >= self.count
+
+    def matches_stack(self, stack_name: str) -> bool:
+        return self.stage == "*" or stack_name.endswith(f"-{self.stage}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def parse_fault(spec: str) -> Fault:
+    """`vpc:create`, `aurora:throttle@3` (fires three times), `*:crash`."""
+    match = _SPEC.match(spec.strip())
+    if not match:
+        raise FaultSpecError(f"fault {spec!r} is not STAGE:KIND[@COUNT] (KIND one of {', '.join(KINDS)})")
+    kind = match.group("kind")
+    if kind not in KINDS:
+        raise FaultSpecError(f"fault {spec!r}: unknown kind {kind!r} (one of {', '.join(KINDS)})")
+    count = match.group("count")
+    default_count = 3 if kind == "throttle" else None
+    return Fault(stage=match.group("stage"), kind=kind, count=int(count) if count else default_count)
+
+
+class FaultRegistry:
+    """The faults armed in one sandbox. Thread-safe: the engine and the runtime both ask."""
+
+    def __init__(self) -> None:
+        self._faults: list[Fault] = []
+        self._lock = threading.Lock()
+
+    def add(self, fault: Fault | str) -> Fault:
+        if isinstance(fault, str):
+            fault = parse_fault(fault)
+        with self._lock:
+            self._faults.append(fault)
+        return fault
+
+    def clear(self) -> None:
+        with self._lock:
+            self._faults.clear()
+
+    def list(self) -> list[Fault]:
+        with self._lock:
+            return [Fault(**f.to_dict()) for f in self._faults]
+
+    def fire(self, kind: str, stack_name: str) -> Fault | None:
+        """The armed fault of `kind` for this stack, counted as fired; None if there is none."""
+        with self._lock:
+            for fault in self._faults:
+                if fault.kind == kind and not fault.spent and fault.matches_stack(stack_name):
+                    fault.fired += 1
+                    return Fault(**fault.to_dict())
+        return None
+
+    def armed(self, kind: str, stack_name: str) -> bool:
+        with self._lock:
+            return any(f.kind == kind and not f.spent and f.matches_stack(stack_name) for f in self._faults)
+
+    def fire_for_stage(self, kind: str, stage: str) -> Fault | None:
+        """As `fire`, for callers that know the stage name rather than the stack name."""
+        return self.fire(kind, f"-{stage}")

@@ -1,0 +1,404 @@
+"""Every reach into moto 5.2.5's internals, in one place.
+
+moto is pinned exactly (`moto==5.2.5`): each function here depends on a private detail of
+that version. Each one has a test in `tests/unit/sandbox/test_moto_internals.py` that pins
+the AWS behaviour it imitates, so an upgrade of moto shows at once what moved.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import moto
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.core.config import default_user_config
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+MOTO_VERSION = "5.2.5"
+if moto.__version__ != MOTO_VERSION:  # pragma: no cover - guarded by the pin
+    raise ImportError(
+        f"the sandbox is written against moto {MOTO_VERSION}, found {moto.__version__}; "
+        "rerun tests/unit/sandbox/test_moto_internals.py before moving the pin"
+    )
+
+ACCOUNT_ID = DEFAULT_ACCOUNT_ID
+_lock = threading.Lock()
+
+
+# --------------------------------------------------------------------------- server
+def backend_app() -> Any:
+    """moto's WSGI application for every service (the sandbox puts its own in front)."""
+    return DomainDispatcherApplication(create_backend_app)
+
+
+def reset_backends() -> None:
+    """Forget every resource of every service, as `POST /moto-api/reset` does."""
+    from moto.moto_api._internal.models import moto_api_backend
+
+    moto_api_backend.reset()
+
+
+# --------------------------------------------------------------------------- backends
+def backend(service: str, region: str, account_id: str = ACCOUNT_ID) -> Any:
+    """moto's backend object for a service in one account and region."""
+    from moto.backends import get_backend
+
+    return get_backend(service)[account_id][region]  # type: ignore[call-overload]
+
+
+# --------------------------------------------------------------------------- step functions
+def enable_stepfunctions_execution() -> None:
+    """Make moto run state machines (its ASL interpreter) instead of only storing them.
+
+    AWS: StartExecution runs the definition; stock moto only records the call.
+    """
+    default_user_config.setdefault("stepfunctions", {})["execute_state_machine"] = True
+
+
+def stepfunctions_backend(region: str, account_id: str = ACCOUNT_ID) -> Any:
+    """The executing Step Functions backend (the one the API answers from)."""
+    from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+
+    return stepfunctions_parser_backends[account_id][region]
+
+
+def install_time_scale(clock: Any) -> None:
+    """Scale Step Functions' `Wait` states and `Retry` back-off by the sandbox clock.
+
+    AWS: a `Wait` of 30 s takes 30 s. The sandbox keeps the modelled duration in the
+    execution's history and makes it pass `clock.scale` times faster.
+    """
+    import types
+
+    from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+    from moto.stepfunctions.parser.asl.component.state.wait.wait_function import wait_function
+
+    def _wait_interval(self: Any, env: Any, wait_seconds: int) -> None:
+        if wait_seconds > 0:
+            env.program_state_event.wait(clock.wall(wait_seconds))
+
+    wait_function.WaitFunction._wait_interval = _wait_interval  # type: ignore[method-assign]
+    retrier_decl.time = types.SimpleNamespace(sleep=clock.sleep)  # type: ignore[attr-defined]
+
+
+def fix_jsonpath_singleton() -> None:
+    """`$.a[0].b` selects the value "x", not the list ["x"], as in AWS.
+
+    moto's `extract_json` wraps a match in a list whenever the path went through an
+    index; AWS does that only for wildcards, slices, filters and deep scans. The fix swaps
+    the function's code in place, so every module that imported it sees the fix.
+    """
+    from moto.stepfunctions.parser.asl.utils import json_path
+
+    json_path._sandbox_is_multi_select = _is_multi_select  # type: ignore[attr-defined]
+    json_path.extract_json.__code__ = _aws_extract_json.__code__
+
+
+def _aws_extract_json(path: str, data: Any) -> Any:
+    """Runs with the globals of moto's json_path module (see fix_jsonpath_singleton)."""
+    matches = parse(path).find(data)  # type: ignore[name-defined] # noqa: F821
+    if not matches:
+        if _contains_slice_or_wildcard_array(path):  # type: ignore[name-defined] # noqa: F821
+            return []
+        raise NoSuchJsonPathError(json_path=path, data=data)  # type: ignore[name-defined] # noqa: F821
+    if len(matches) > 1 or _sandbox_is_multi_select(path):  # type: ignore[name-defined] # noqa: F821
+        return [match.value for match in matches]
+    return matches[0].value
+
+
+def _is_multi_select(path: str) -> bool:
+    """A path that selects a list of matches: a wildcard, a slice, a filter, a deep scan."""
+    return bool(re.search(r"\[\*\]|\.\*|\[\?|\.\.|\[-?\d*:-?\d*(:-?\d*)?\]", path))
+
+
+# --------------------------------------------------------------------------- lambda
+LambdaInvoker = Callable[[Any, Any], tuple[str, bool, str]]
+
+
+def install_lambda_runtime(invoke: LambdaInvoker) -> None:
+    """Route every Lambda invocation (API, Step Functions task, custom resource) to `invoke`.
+
+    `invoke(function, event)` receives moto's LambdaFunction and the decoded event and
+    returns `(payload_json, errored, logs)`. AWS: the function's own package runs with its
+    own environment; stock moto needs Docker for that.
+    """
+    from moto.awslambda.models import LambdaFunction
+
+    def _invoke_lambda(self: Any, event: Any = None) -> tuple[str, bool, str]:
+        return invoke(self, event)
+
+    LambdaFunction._invoke_lambda = _invoke_lambda  # type: ignore[method-assign]
+
+
+def lambda_function_details(function: Any) -> dict[str, Any]:
+    """What the sandbox's runtime needs of moto's LambdaFunction."""
+    return {
+        "name": function.function_name,
+        "arn": function.function_arn,
+        "handler": function.handler,
+        "runtime": function.run_time,
+        "timeout": int(function.timeout or 3),
+        "memory": int(function.memory_size or 128),
+        "environment": dict(function.environment_vars or {}),
+        "code_sha256": function.code_sha_256,
+        "code": function.code_bytes,
+        "layers": [layer["Arn"] if isinstance(layer, dict) else layer for layer in function.layers],
+        "region": function.region,
+        "role": function.role,
+    }
+
+
+def write_function_logs(function: Any, request_id: str, text: str) -> None:
+    """Append an invocation's output to the function's log group, as Lambda does."""
+    import time
+
+    group = function.logs_group_name
+    stream = f"sandbox/[$LATEST]{request_id.replace('-', '')}"
+    logs = function.logs_backend
+    logs.ensure_log_group(group)
+    if stream not in logs.groups[group].streams:
+        logs.create_log_stream(group, stream)
+    now = int(time.time() * 1000)
+    events = [{"timestamp": now, "message": line} for line in text.splitlines() if line] or [
+        {"timestamp": now, "message": f"END RequestId: {request_id}"}
+    ]
+    logs.put_log_events(group, stream, events)
+
+
+def lambda_function(name_or_arn: str, region: str, account_id: str = ACCOUNT_ID) -> Any:
+    return backend("lambda", region, account_id).get_function(name_or_arn)
+
+
+def invoke_function_async(name_or_arn: str, region: str, event: dict[str, Any]) -> None:
+    """Invoke a function as InvocationType=Event does: the caller does not wait."""
+    function = lambda_function(name_or_arn, region)
+    body = json.dumps(event)
+    threading.Thread(target=function.invoke, args=(body, {"x-amz-invocation-type": "Event"}, {}), daemon=True).start()
+
+
+# --------------------------------------------------------------------------- cloudformation resource models
+# The sandbox's own CloudFormation (`installer.sandbox.cloudformation`) creates resources
+# through moto's `CloudFormationModel` classes, so they exist in moto's service backends
+# and every other API sees them. What it reads of moto is here.
+
+#: types whose moto model the sandbox does not use: a nested stack would land in moto's own
+#: CloudFormation, a state machine in the Step Functions backend that does not execute
+_CFN_MODELS_NOT_USED = frozenset({"AWS::CloudFormation::Stack", "AWS::StepFunctions::StateMachine"})
+
+
+def _cfn_model_map() -> dict[str, Any]:
+    from moto.cloudformation.parsing import get_model_map  # imports every model module
+
+    return get_model_map()
+
+
+def cfn_model_types() -> frozenset[str]:
+    """The resource types moto's CloudFormation models can create."""
+    return frozenset(
+        kind
+        for kind in _cfn_model_map()
+        if kind.startswith("AWS::")
+        and kind != "AWS::SERVICE::RESOURCE"  # the abstract base class's placeholder
+        and kind not in _CFN_MODELS_NOT_USED
+    )
+
+
+def cfn_name_property(resource_type: str) -> str | None:
+    """The property that names a resource of this type, as moto's model reads it."""
+    return _cfn_model_map()[resource_type].cloudformation_name_type() or None
+
+
+def cfn_create(
+    resource_type: str,
+    resource_name: str,
+    properties: dict[str, Any],
+    *,
+    account_id: str,
+    region: str,
+    logical_id: str,
+    stack_id: str,
+) -> Any:
+    """Create a resource the way moto's CloudFormation does; returns moto's model object."""
+    model = _cfn_model_map()[resource_type].create_from_cloudformation_json(
+        resource_name,
+        {"Type": resource_type, "Properties": properties},
+        account_id,
+        region,
+        LogicalId=logical_id,
+        StackId=stack_id,
+        ResourceType=resource_type,
+    )
+    model.cf_resource_type = resource_type
+    model.logical_resource_id = logical_id
+    return model
+
+
+def cfn_supports_update(resource_type: str) -> bool:
+    method = _cfn_model_map()[resource_type].update_from_cloudformation_json
+    return not hasattr(method, "__isabstractmethod__")
+
+
+def cfn_update(
+    resource_type: str,
+    model: Any,
+    resource_name: str,
+    properties: dict[str, Any],
+    *,
+    account_id: str,
+    region: str,
+) -> Any:
+    """Update in place through the model (only when `cfn_supports_update`)."""
+    updated = _cfn_model_map()[resource_type].update_from_cloudformation_json(
+        original_resource=model,
+        new_resource_name=resource_name,
+        cloudformation_json={"Type": resource_type, "Properties": properties},
+        account_id=account_id,
+        region_name=region,
+    )
+    updated.cf_resource_type = resource_type
+    updated.logical_resource_id = model.logical_resource_id
+    return updated
+
+
+def cfn_delete(resource_type: str, model: Any, properties: dict[str, Any], *, account_id: str, region: str) -> bool:
+    """Delete as moto's CloudFormation does (the model's `delete`, else the class's
+    `delete_from_cloudformation_json`); False when moto has no way to delete this type."""
+    delete = getattr(model, "delete", None)
+    if delete is not None:
+        try:
+            delete(account_id, region)
+            return True
+        except TypeError:  # a `delete` with another signature: not CloudFormation's
+            pass
+    model_class = _cfn_model_map()[resource_type]
+    if hasattr(model_class.delete_from_cloudformation_json, "__isabstractmethod__"):
+        return False
+    model_class.delete_from_cloudformation_json(
+        cfn_physical_id(model),
+        {"Type": resource_type, "Properties": properties},
+        account_id,
+        region,
+    )
+    return True
+
+
+def cfn_physical_id(model: Any) -> str:
+    """What `Ref` answers for a moto model."""
+    return str(getattr(model, "physical_resource_id", None) or "")
+
+
+def cfn_attribute(model: Any, attribute: str) -> Any:
+    """`Fn::GetAtt` through the model; LookupError when the model does not know it."""
+    from moto.cloudformation.exceptions import UnformattedGetAttTemplateException
+
+    try:
+        return model.get_cfn_attribute(attribute)
+    except (UnformattedGetAttTemplateException, NotImplementedError, AttributeError) as error:
+        raise LookupError(attribute) from error
+
+
+def service_error(error: BaseException) -> tuple[str, str, int] | None:
+    """(code, message, HTTP status) of an error a moto backend raised, None for others."""
+    from moto.core.exceptions import ServiceException
+    from werkzeug.exceptions import HTTPException
+
+    if isinstance(error, ServiceException):
+        return error.code, error.message, 400
+    if isinstance(error, HTTPException):
+        code = str(getattr(error, "error_type", "") or type(error).__name__)
+        message = str(getattr(error, "message", "") or error.description or code)
+        return code, message, int(error.code or 400)
+    return None
+
+
+def s3_object(bucket: str, key: str, account_id: str = ACCOUNT_ID) -> bytes:
+    """An object's bytes (a TemplateURL); KeyError when there is none."""
+    from moto.s3.exceptions import MissingBucket, MissingKey
+
+    try:
+        found = backend("s3", "aws", account_id).get_object(bucket, key)
+    except (MissingBucket, MissingKey) as error:
+        raise KeyError(f"s3://{bucket}/{key}") from error
+    if found is None:
+        raise KeyError(f"s3://{bucket}/{key}")
+    return bytes(found.value)
+
+
+def ssm_parameter_value(name: str, region: str, account_id: str = ACCOUNT_ID) -> str:
+    """A Parameter Store value (AWS::SSM::Parameter::Value<...> parameters); KeyError if none."""
+    parameter = backend("ssm", region, account_id).get_parameter(name)
+    if parameter is None:
+        raise KeyError(name)
+    return str(parameter.value)
+
+
+def ec2_resource_exists(kind: str, resource_id: str, region: str, account_id: str = ACCOUNT_ID) -> bool:
+    """Whether a VPC, subnet, security group or key pair exists (AWS::EC2::*::Id parameters)."""
+    ec2 = backend("ec2", region, account_id)
+    if kind == "vpc":
+        return resource_id in ec2.vpcs
+    if kind == "subnet":
+        return any(resource_id in subnets for subnets in ec2.subnets.values())
+    if kind == "security-group":
+        return ec2.get_security_group_from_id(resource_id) is not None
+    if kind == "key-pair":
+        return resource_id in ec2.keypairs
+    raise ValueError(f"unknown EC2 resource kind {kind!r}")
+
+
+def availability_zones(region: str, account_id: str = ACCOUNT_ID) -> list[str]:
+    """The region's zones as EC2 describes them (Fn::GetAZs)."""
+    zones = backend("ec2", region, account_id).describe_availability_zones()
+    return sorted(zone.name for zone in zones)
+
+
+def state_machine_create(
+    region: str,
+    *,
+    name: str,
+    definition: str,
+    role_arn: str,
+    tags: list[dict[str, str]],
+    logging_configuration: dict[str, Any] | None,
+    tracing_configuration: dict[str, Any] | None,
+) -> str:
+    """Create a state machine in the executing backend; returns its ARN.
+
+    AWS: a state machine made by CloudFormation runs like any other; moto's own
+    CloudFormation puts it in the backend that only stores it.
+    """
+    machine = stepfunctions_backend(region).create_state_machine(
+        name=name,
+        definition=definition,
+        roleArn=role_arn,
+        tags=[{"key": tag["Key"], "value": tag["Value"]} for tag in tags],
+        loggingConfiguration=logging_configuration,
+        tracingConfiguration=tracing_configuration,
+    )
+    return str(machine.arn)
+
+
+def state_machine_update(
+    region: str,
+    arn: str,
+    *,
+    definition: str,
+    role_arn: str,
+    logging_configuration: dict[str, Any] | None,
+    tracing_configuration: dict[str, Any] | None,
+) -> None:
+    stepfunctions_backend(region).update_state_machine(
+        arn,
+        definition=definition,
+        role_arn=role_arn,
+        logging_configuration=logging_configuration,
+        tracing_configuration=tracing_configuration,
+    )
+
+
+def state_machine_delete(region: str, arn: str) -> None:
+    stepfunctions_backend(region).delete_state_machine(arn)

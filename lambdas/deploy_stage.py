@@ -1,0 +1,22 @@
+"""Step: DeployStage. Record the rollback point and create the stage's change set."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lambdas.deployment import StageDeployment
+from lambdas.deps import Deps
+from lambdas.models import StepState
+from lambdas.observability import logger, metrics, tracer
+
+
+@logger.inject_lambda_context(log_event=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    state = StepState.model_validate(event)
+    logger.append_keys(run=state.run, stage=state.step.name)
+    result = StageDeployment(Deps.from_env(context), state).start()
+    if result.result == "UNCHANGED":
+        metrics.add_metric(name="StagesUnchanged", unit="Count", value=1)
+    return result.model_dump()

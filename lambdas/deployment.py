@@ -1,0 +1,304 @@
+"""Deploying one stage: rollback point, change set, execute, poll — one call at a time.
+
+`start` prepares (and recovers a stack from states that need care); `advance` moves a
+step one phase on. Both are idempotent: Step Functions may call either again after a
+timeout or a retry, and the ledger's step record says what was already done.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from lambdas.deps import Deps
+from lambdas.errors import StageFailed, StageTimedOut
+from lambdas.ledger import now_iso
+from lambdas.manifest import Step, resolve_parameters
+from lambdas.models import StepState
+from lambdas.stacks import (
+    FAILED_CREATE,
+    NO_CHANGES,
+    STABLE,
+    SUCCESS,
+    StackInfo,
+    error_code,
+    in_progress,
+    normalized_sha256,
+)
+
+#: Modelled seconds between polls: the first poll, and the ceiling of the back-off.
+CHANGE_SET_POLL = 5
+FIRST_POLL = 10
+MAX_POLL = 60
+INSTALLER_TAG = "dataall-installer:stage"
+
+
+def _epoch() -> int:
+    return int(time.time())
+
+
+def _outputs_reader(deps: Deps, stage: str) -> Any:
+    cache: dict[str, dict[str, Any]] = {}
+
+    def read(name: str, output: str) -> str:
+        if name not in cache:
+            record = deps.ledger.stage(name)
+            if record is None:
+                raise StageFailed(stage, f"stage {name} has not been deployed, its outputs are unknown")
+            cache[name] = record
+        outputs = cache[name].get("outputs", {})
+        if output not in outputs:
+            raise StageFailed(stage, f"stage {name} has no output {output}")
+        return str(outputs[output])
+
+    return read
+
+
+class StageDeployment:
+    """The deployment of one stage within one run."""
+
+    def __init__(self, deps: Deps, state: StepState) -> None:
+        self.deps = deps
+        self.state = state
+        self.run_id = state.run
+        self.name = state.step.name
+        self.meta = deps.ledger.run(self.run_id) or {}
+        if not self.meta:
+            raise StageFailed(self.name, f"run {self.run_id} has no record in the ledger")
+        self.version: str = self.meta["version"]
+        self.manifest = deps.store.manifest(self.version)
+        self.spec: Step = self.manifest.steps[self.name]
+        self.stack_name = deps.settings.stack_name(self.name)
+        self.record = deps.ledger.step(self.run_id, self.name)
+
+    # ------------------------------------------------------------------ helpers
+    def _next(self, phase: str, wait: int = 0, result: str | None = None) -> StepState:
+        return self.state.model_copy(
+            update={"phase": phase, "wait": wait, "polls": self.state.polls + 1, "result": result}
+        )
+
+    def _desired(self) -> tuple[str, dict[str, str]]:
+        """The release's template (its sha256) and the stage's resolved parameters."""
+        assert self.spec.template is not None
+        body = self.deps.store.template_body(self.version, self.spec.template)
+        params = resolve_parameters(self.spec, self.meta["params"], _outputs_reader(self.deps, self.name))
+        return normalized_sha256(body), params
+
+    def _record_stage(self, stack: StackInfo, sha: str, params: dict[str, str]) -> None:
+        self.deps.ledger.put_stage(
+            self.name,
+            {
+                "stack_name": stack.name,
+                "stack_id": stack.stack_id,
+                "version": self.version,
+                "template_sha256": sha,
+                "parameters": params,
+                "outputs": stack.outputs,
+                "status": stack.status,
+                "stateful": self.spec.stateful,
+                "run": self.run_id,
+            },
+        )
+
+    def _check_timeout(self) -> None:
+        started = int(self.record.get("started_epoch", _epoch()))
+        if _epoch() - started > self.spec.timeout:
+            raise StageTimedOut(
+                self.name,
+                f"stage {self.name} did not finish within its timeout of {self.spec.timeout} s",
+                stack=self.stack_name,
+            )
+
+    # ------------------------------------------------------------------ start
+    def start(self) -> StepState:
+        if self.record.get("executed"):
+            return self._next("executing", FIRST_POLL)  # a retried call: the change set already runs
+        stack = self.deps.stacks.describe(self.stack_name)
+        if stack is not None:
+            wait = self._recover(stack)
+            if wait is not None:
+                return self._next("busy", wait)
+        sha, params = self._desired()
+        if stack is not None and stack.status in STABLE:
+            current_sha = normalized_sha256(self.deps.stacks.template(stack.stack_id))
+            current_params = {k: stack.parameters.get(k) for k in params}
+            if current_sha == sha and current_params == params and not self._extra_parameters(stack, params):
+                self._record_stage(stack, sha, params)
+                self.deps.ledger.update_step(self.run_id, self.name, {"result": "UNCHANGED", "finished": now_iso()})
+                return self._next("done", result="UNCHANGED")
+        change_type = "UPDATE" if stack is not None and stack.status in STABLE else "CREATE"
+        self._save_rollback_point(stack if change_type == "UPDATE" else None)
+        change_set_id = self.deps.stacks.create_change_set(
+            StackName=self.stack_name,
+            ChangeSetName=f"{self.run_id}-{self.name}"[:128],
+            ChangeSetType=change_type,
+            TemplateURL=self.deps.store.template_url(self.deps.region, self.version, self.spec.template or ""),
+            Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in sorted(params.items())],
+            Capabilities=list(self.spec.capabilities),
+            Tags=[{"Key": INSTALLER_TAG, "Value": self.name}],
+            Description=f"dataall-installer {self.meta.get('action')} {self.version} ({self.run_id})",
+            ClientToken=f"{self.run_id}-{self.name}"[:128],
+            **(
+                {"RoleARN": self.deps.settings.cloudformation_role_arn}
+                if self.deps.settings.cloudformation_role_arn
+                else {}
+            ),
+        )
+        self.deps.ledger.update_step(
+            self.run_id,
+            self.name,
+            {
+                "change_type": change_type,
+                "change_set_id": change_set_id,
+                "template_sha256": sha,
+                "parameters": params,
+                "stack_name": self.stack_name,
+                "phase": "changeset",
+            },
+        )
+        return self._next("changeset", CHANGE_SET_POLL)
+
+    @staticmethod
+    def _extra_parameters(stack: StackInfo, params: dict[str, str]) -> bool:
+        return bool(set(stack.parameters) - set(params))
+
+    def _recover(self, stack: StackInfo) -> int | None:
+        """Bring a stack in a state that needs care back to one we can deploy on.
+
+        Returns seconds to wait before starting again, or None when the stack is ready.
+        """
+        status = stack.status
+        if status in STABLE or status == "REVIEW_IN_PROGRESS":
+            return None
+        if in_progress(status):  # someone else's operation: wait for it, never collide
+            return FIRST_POLL
+        if status in FAILED_CREATE:  # a failed create blocks the stage: delete it, create again
+            self.deps.stacks.call("delete_stack", StackName=stack.stack_id, **self._role())
+            self.deps.ledger.update_step(self.run_id, self.name, {"recovered": f"deleted {status} stack"})
+            return FIRST_POLL
+        if status == "UPDATE_ROLLBACK_FAILED":
+            self.deps.stacks.call("continue_update_rollback", StackName=stack.stack_id, **self._role())
+            self.deps.ledger.update_step(
+                self.run_id, self.name, {"recovered": "continued UPDATE_ROLLBACK_FAILED rollback"}
+            )
+            return FIRST_POLL
+        raise StageFailed(
+            self.name,
+            f"stack {stack.name} is {status}: {stack.reason}".strip(": "),
+            stack=stack.name,
+            action="inspect the stack in the CloudFormation console and delete it, then run again",
+        )
+
+    def _role(self) -> dict[str, str]:
+        role = self.deps.settings.cloudformation_role_arn
+        return {"RoleARN": role} if role else {}
+
+    def _save_rollback_point(self, stack: StackInfo | None) -> None:
+        previous = self.deps.ledger.stage(self.name)
+        if stack is None:
+            point: dict[str, Any] = {"absent": True, "ledger": previous}
+        else:
+            point = {
+                "absent": False,
+                "stack_id": stack.stack_id,
+                "status": stack.status,
+                "template": self.deps.stacks.template(stack.stack_id),
+                "parameters": stack.parameters,
+                "tags": stack.tags,
+                "ledger": previous,
+            }
+        key = self.deps.store.save_rollback_point(self.run_id, self.name, point)
+        self.deps.ledger.update_step(
+            self.run_id,
+            self.name,
+            {"rollback_key": key, "started": now_iso(), "started_epoch": _epoch(), "existed": stack is not None},
+        )
+        self.record["started_epoch"] = _epoch()
+
+    # ------------------------------------------------------------------ advance
+    def advance(self) -> StepState:
+        phase = self.state.phase
+        if phase == "changeset":
+            return self._poll_change_set()
+        if phase == "executing":
+            return self._poll_stack()
+        if phase == "busy":
+            stack = self.deps.stacks.describe(self.stack_name)
+            if stack is not None and in_progress(stack.status):
+                return self._next("busy", min(MAX_POLL, max(FIRST_POLL, self.state.wait * 2)))
+            return self._next("start")
+        raise StageFailed(self.name, f"unknown phase {phase}")
+
+    def _poll_change_set(self) -> StepState:
+        change_set_id = self.record["change_set_id"]
+        change_set = self.deps.stacks.describe_change_set(change_set_id)
+        status = change_set["Status"]
+        if status in ("CREATE_PENDING", "CREATE_IN_PROGRESS"):
+            return self._next("changeset", CHANGE_SET_POLL)
+        if status == "FAILED":
+            reason = change_set.get("StatusReason", "")
+            if NO_CHANGES in reason:
+                return self._no_changes(change_set_id)
+            raise StageFailed(self.name, f"change set failed: {reason}", stack=self.stack_name)
+        self.deps.stacks.call(
+            "execute_change_set",
+            ChangeSetName=change_set_id,
+            ClientRequestToken=f"{self.run_id}-{self.name}"[:128],
+        )
+        self.deps.ledger.update_step(
+            self.run_id,
+            self.name,
+            {"executed": True, "executed_at": now_iso(), "stack_id": change_set["StackId"], "phase": "executing"},
+        )
+        return self._next("executing", FIRST_POLL)
+
+    def _no_changes(self, change_set_id: str) -> StepState:
+        try:
+            self.deps.stacks.call("delete_change_set", ChangeSetName=change_set_id)
+        except ClientError as error:
+            if error_code(error) != "ChangeSetNotFound":
+                raise
+        stack = self.deps.stacks.describe(self.stack_name)
+        assert stack is not None
+        self._record_stage(stack, self.record["template_sha256"], self.record["parameters"])
+        self.deps.ledger.update_step(
+            self.run_id, self.name, {"result": "NO_CHANGES", "finished": now_iso(), "phase": "done"}
+        )
+        return self._next("done", result="NO_CHANGES")
+
+    def _poll_stack(self) -> StepState:
+        stack = self.deps.stacks.describe(self.record.get("stack_id") or self.stack_name)
+        if stack is None:
+            raise StageFailed(self.name, f"stack {self.stack_name} disappeared while it was deployed")
+        if in_progress(stack.status):
+            self._check_timeout()
+            return self._next("executing", min(MAX_POLL, max(FIRST_POLL, int(self.state.wait * 1.5))))
+        if stack.status in SUCCESS:
+            if self.spec.stateful and not stack.termination_protection:
+                self.deps.stacks.call(
+                    "update_termination_protection",
+                    StackName=stack.stack_id,
+                    EnableTerminationProtection=True,
+                )
+            self._record_stage(stack, self.record["template_sha256"], self.record["parameters"])
+            result = "CREATED" if self.record.get("change_type") == "CREATE" else "UPDATED"
+            self.deps.ledger.update_step(
+                self.run_id,
+                self.name,
+                {"result": result, "finished": now_iso(), "phase": "done", "status": stack.status},
+            )
+            return self._next("done", result=result)
+        failure = self.deps.stacks.failure(stack.stack_id)
+        self.deps.ledger.update_step(
+            self.run_id, self.name, {"result": "FAILED", "status": stack.status, "failure": failure}
+        )
+        raise StageFailed(
+            self.name,
+            failure["reason"],
+            resource=failure["resource"],
+            resource_type=failure["resource_type"],
+            status=stack.status,
+            stack=stack.name,
+        )

@@ -1,0 +1,43 @@
+"""Errors a step raises on purpose. The class name is the Step Functions error name
+(`errorType`), so the state machine's Retry and Catch can tell them apart."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+
+class InstallerError(Exception):
+    """Base: an error the workflow reports with its message as the cause."""
+
+
+class InvalidInput(InstallerError):
+    """The execution input does not match the run-input schema; nothing was changed."""
+
+
+class InvalidOptions(InstallerError):
+    """The options cannot be installed with this release; nothing was changed."""
+
+
+class LockHeld(InstallerError):
+    """Another run holds the installer's lock; this run changed nothing."""
+
+
+class ReleaseInvalid(InstallerError):
+    """The release is missing, or its files do not match the manifest; nothing was changed."""
+
+
+class Throttled(InstallerError):
+    """AWS throttled us past the SDK's own retries; the state machine retries with back-off."""
+
+
+class StageFailed(InstallerError):
+    """A stage's stack operation failed; the cause is a JSON report (stage, resource, reason)."""
+
+    def __init__(self, stage: str, reason: str, **details: Any) -> None:
+        self.report = {"stage": stage, "reason": reason, **details}
+        super().__init__(json.dumps(self.report, sort_keys=True, default=str))
+
+
+class StageTimedOut(StageFailed):
+    """A stage did not finish within its timeout."""

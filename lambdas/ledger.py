@@ -1,0 +1,223 @@
+"""The ledger: one DynamoDB table, the installer's memory.
+
+    pk                sk            what
+    LOCK              LOCK          the run that may change stages now (execution ARN, since)
+    RELEASE           CURRENT       the release installed now: version, options
+    STAGE#<name>      CURRENT       what a stage runs now: template sha256, parameters, outputs
+    RUN#<run>         META          a run: action, version, plan, status, error report
+    RUN#<run>         STEP#<name>   a step of a run: phase, change set, rollback point, result
+    RUNS              <start>#<run> the run history, newest last
+
+Version bookkeeping lives here, not in stack tags: a changed stack tag propagates to
+every resource of the stack and forces an update of all of them.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from lambdas.errors import LockHeld
+
+RUN_RETENTION_SECONDS = 400 * 24 * 3600
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def plain(value: Any) -> Any:
+    """DynamoDB's Decimals back to ints/floats, recursively."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    return value
+
+
+def _conditional_failed(error: ClientError) -> bool:
+    return bool(error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException")
+
+
+class Ledger:
+    def __init__(self, table: Any) -> None:
+        self.table = table
+
+    # ------------------------------------------------------------------ generic
+    def _get(self, pk: str, sk: str) -> dict[str, Any] | None:
+        item = self.table.get_item(Key={"pk": pk, "sk": sk}, ConsistentRead=True).get("Item")
+        return plain(item) if item else None
+
+    def _update(self, pk: str, sk: str, values: dict[str, Any], remove: tuple[str, ...] = ()) -> None:
+        names = {f"#k{i}": key for i, key in enumerate(values)}
+        expr_values = {f":v{i}": value for i, value in enumerate(values.values())}
+        expression = "SET " + ", ".join(f"#k{i} = :v{i}" for i in range(len(values)))
+        if remove:
+            names.update({f"#r{i}": key for i, key in enumerate(remove)})
+            expression += " REMOVE " + ", ".join(f"#r{i}" for i in range(len(remove)))
+        self.table.update_item(
+            Key={"pk": pk, "sk": sk},
+            UpdateExpression=expression,
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=expr_values,
+        )
+
+    # ------------------------------------------------------------------ lock
+    def acquire_lock(self, holder: str, run: str, is_running: Callable[[str], bool]) -> dict[str, Any] | None:
+        """Take the lock for `holder` (an execution ARN).
+
+        A lock whose holder is no longer RUNNING is stale and is taken over; the previous
+        holder is returned so the plan can say so. Another RUNNING holder: LockHeld.
+        """
+        item = {"pk": "LOCK", "sk": "LOCK", "holder": holder, "run": run, "since": now_iso()}
+        try:
+            self.table.put_item(
+                Item=item,
+                ConditionExpression="attribute_not_exists(pk) OR holder = :me",
+                ExpressionAttributeValues={":me": holder},
+            )
+            return None
+        except ClientError as error:
+            if not _conditional_failed(error):
+                raise
+        current = self._get("LOCK", "LOCK")
+        if current is None:  # released between our two calls: try once more
+            return self.acquire_lock(holder, run, is_running)
+        if is_running(current["holder"]):
+            raise LockHeld(
+                f"run {current.get('run')} holds the installer lock since {current.get('since')} "
+                f"({current['holder']}); wait for it to finish, this run changed nothing"
+            )
+        try:
+            self.table.put_item(
+                Item=item,
+                ConditionExpression="holder = :old",
+                ExpressionAttributeValues={":old": current["holder"]},
+            )
+        except ClientError as error:
+            if _conditional_failed(error):
+                raise LockHeld("another run took the installer lock first; this run changed nothing") from None
+            raise
+        return current
+
+    def release_lock(self, holder: str) -> bool:
+        """Release the lock if `holder` has it; True if it was released."""
+        try:
+            self.table.delete_item(
+                Key={"pk": "LOCK", "sk": "LOCK"},
+                ConditionExpression="holder = :me",
+                ExpressionAttributeValues={":me": holder},
+            )
+            return True
+        except ClientError as error:
+            if _conditional_failed(error):
+                return False
+            raise
+
+    def lock(self) -> dict[str, Any] | None:
+        return self._get("LOCK", "LOCK")
+
+    # ------------------------------------------------------------------ release
+    def current_release(self) -> dict[str, Any] | None:
+        return self._get("RELEASE", "CURRENT")
+
+    def set_current_release(self, version: str, options: dict[str, Any], run: str) -> None:
+        self.table.put_item(
+            Item={
+                "pk": "RELEASE",
+                "sk": "CURRENT",
+                "version": version,
+                "options": options,
+                "run": run,
+                "updated_at": now_iso(),
+            }
+        )
+
+    # ------------------------------------------------------------------ stages
+    def stage(self, name: str) -> dict[str, Any] | None:
+        return self._get(f"STAGE#{name}", "CURRENT")
+
+    def stages(self) -> dict[str, dict[str, Any]]:
+        found: dict[str, dict[str, Any]] = {}
+        kwargs: dict[str, Any] = {
+            "FilterExpression": "begins_with(pk, :p) AND sk = :s",
+            "ExpressionAttributeValues": {":p": "STAGE#", ":s": "CURRENT"},
+            "ConsistentRead": True,
+        }
+        while True:
+            page = self.table.scan(**kwargs)
+            for item in page.get("Items", []):
+                found[item["stage"]] = plain(item)
+            if "LastEvaluatedKey" not in page:
+                return found
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def put_stage(self, name: str, record: dict[str, Any]) -> None:
+        self.table.put_item(
+            Item={"pk": f"STAGE#{name}", "sk": "CURRENT", "stage": name, "updated_at": now_iso(), **record}
+        )
+
+    def delete_stage(self, name: str) -> None:
+        self.table.delete_item(Key={"pk": f"STAGE#{name}", "sk": "CURRENT"})
+
+    # ------------------------------------------------------------------ runs
+    def put_run(self, run: str, record: dict[str, Any]) -> None:
+        started = record.get("started") or now_iso()
+        expires = int(time.time()) + RUN_RETENTION_SECONDS
+        self.table.put_item(
+            Item={"pk": f"RUN#{run}", "sk": "META", "run": run, "started": started, "expires_at": expires, **record}
+        )
+        self.table.put_item(
+            Item={
+                "pk": "RUNS",
+                "sk": f"{started}#{run}",
+                "run": run,
+                "action": record.get("action"),
+                "version": record.get("version"),
+                "execution_arn": record.get("execution_arn"),
+                "expires_at": expires,
+            }
+        )
+
+    def run(self, run: str) -> dict[str, Any] | None:
+        return self._get(f"RUN#{run}", "META")
+
+    def update_run(self, run: str, values: dict[str, Any]) -> None:
+        self._update(f"RUN#{run}", "META", values)
+
+    def latest_runs(self, limit: int = 1) -> list[dict[str, Any]]:
+        page = self.table.query(
+            KeyConditionExpression="pk = :p",
+            ExpressionAttributeValues={":p": "RUNS"},
+            ScanIndexForward=False,
+            Limit=limit,
+        )
+        return [plain(item) for item in page.get("Items", [])]
+
+    def step(self, run: str, name: str) -> dict[str, Any]:
+        return self._get(f"RUN#{run}", f"STEP#{name}") or {"name": name}
+
+    def steps(self, run: str) -> dict[str, dict[str, Any]]:
+        found: dict[str, dict[str, Any]] = {}
+        kwargs: dict[str, Any] = {
+            "KeyConditionExpression": "pk = :p AND begins_with(sk, :s)",
+            "ExpressionAttributeValues": {":p": f"RUN#{run}", ":s": "STEP#"},
+            "ConsistentRead": True,
+        }
+        while True:
+            page = self.table.query(**kwargs)
+            for item in page.get("Items", []):
+                found[item["name"]] = plain(item)
+            if "LastEvaluatedKey" not in page:
+                return found
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def update_step(self, run: str, name: str, values: dict[str, Any], remove: tuple[str, ...] = ()) -> None:
+        self._update(f"RUN#{run}", f"STEP#{name}", {"name": name, "updated_at": now_iso(), **values}, remove)

@@ -1,0 +1,410 @@
+"""The release manifest: the contract between `dataall-installer build` and the workflow.
+
+One implementation serves both sides: the build rejects a bad graph before a release
+exists, and the plan step rejects it again before anything changes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+
+SCHEMA_DIR = Path(__file__).parent / "schemas"
+
+#: Parameters the installer itself supplies to every stage, besides the release's options.
+CONTEXT_PARAMETERS = ("ResourcePrefix", "EnvName", "AssetsBucket", "Region", "AccountId")
+
+REFERENCE = re.compile(r"\$\{(param|stage):([^}]*)\}")
+STAGE_REFERENCE = re.compile(r"^([a-z][a-z0-9-]*)\.([A-Za-z0-9]+)$")
+
+OptionValue = str | bool | int
+
+
+class ManifestError(ValueError):
+    """A manifest, a graph or a set of options that cannot be installed, with the reason."""
+
+
+@cache
+def load_schema(name: str) -> dict[str, Any]:
+    schema: dict[str, Any] = json.loads((SCHEMA_DIR / f"{name}.schema.json").read_text())
+    return schema
+
+
+def schema_errors(document: Any, schema_name: str) -> list[str]:
+    """Every way `document` breaks the schema, each naming the field (`options.Foo: ...`)."""
+    validator = jsonschema.Draft202012Validator(load_schema(schema_name))
+    messages = []
+    for error in sorted(validator.iter_errors(document), key=lambda e: list(e.absolute_path)):
+        where = ".".join(str(p) for p in error.absolute_path) or "(top level)"
+        messages.append(f"{where}: {_short(error)}")
+    return messages
+
+
+def _short(error: jsonschema.ValidationError) -> str:
+    if error.validator == "additionalProperties":
+        return str(error.message).replace("Additional properties are not allowed", "unknown field")
+    if error.validator == "required" and isinstance(error.validator_value, list):
+        return str(error.message)
+    return str(error.message)
+
+
+@dataclass(frozen=True)
+class Option:
+    name: str
+    type: str
+    default: OptionValue
+    description: str = ""
+    label: str = ""
+    group: str = ""
+    pattern: str | None = None
+    allowed: tuple[OptionValue, ...] | None = None
+
+    def coerce(self, value: Any) -> OptionValue:
+        """The option's value from JSON or from a CloudFormation parameter string."""
+        if self.type == "boolean":
+            if isinstance(value, bool):
+                return value
+            if isinstance(value, str) and value.lower() in ("true", "false"):
+                return value.lower() == "true"
+            raise ManifestError(f"option {self.name}: {value!r} is not a boolean (true or false)")
+        if self.type == "integer":
+            if isinstance(value, bool):
+                raise ManifestError(f"option {self.name}: {value!r} is not an integer")
+            try:
+                number = int(value)
+            except (TypeError, ValueError):
+                raise ManifestError(f"option {self.name}: {value!r} is not an integer") from None
+            if self.allowed is not None and number not in self.allowed:
+                raise ManifestError(f"option {self.name}: {number} is not one of {list(self.allowed)}")
+            return number
+        if not isinstance(value, str):
+            raise ManifestError(f"option {self.name}: {value!r} is not a string")
+        if self.pattern is not None and not re.fullmatch(self.pattern, value):
+            raise ManifestError(f"option {self.name}: {value!r} does not match {self.pattern}")
+        if self.allowed is not None and value not in self.allowed:
+            raise ManifestError(f"option {self.name}: {value!r} is not one of {list(self.allowed)}")
+        return value
+
+
+@dataclass(frozen=True)
+class Step:
+    """A node of the release graph: a stage (one stack) or an action (e.g. `migrate`)."""
+
+    name: str
+    kind: str  # "stage" or an action kind
+    depends_on: tuple[str, ...]
+    timeout: int
+    parameters: Mapping[str, str] = field(default_factory=dict)
+    when: Mapping[str, Any] | None = None
+    template: str | None = None
+    stateful: bool = False
+    outputs: tuple[str, ...] = ()
+    capabilities: tuple[str, ...] = ()
+    description: str = ""
+
+    @property
+    def is_stage(self) -> bool:
+        return self.kind == "stage"
+
+    def stage_references(self) -> list[tuple[str, str]]:
+        """The (stage, output) pairs this step's parameters read."""
+        found = []
+        for value in self.parameters.values():
+            for kind, ref in REFERENCE.findall(value):
+                if kind == "stage":
+                    match = STAGE_REFERENCE.match(ref)
+                    found.append((match.group(1), match.group(2)) if match else (ref, ""))
+        return found
+
+    def dependencies(self) -> set[str]:
+        return set(self.depends_on) | {stage for stage, _ in self.stage_references()}
+
+
+@dataclass(frozen=True)
+class Manifest:
+    name: str
+    version: str
+    options: Mapping[str, Option]
+    rules: tuple[tuple[Mapping[str, Any], str], ...]
+    steps: Mapping[str, Step]
+    files: Mapping[str, str]
+    document: Mapping[str, Any]
+
+    # ----------------------------------------------------------------- loading
+    @classmethod
+    def from_document(cls, document: Any) -> Manifest:
+        errors = schema_errors(document, "manifest")
+        if errors:
+            raise ManifestError("manifest does not match its schema: " + "; ".join(errors))
+        options = {
+            name: Option(
+                name=name,
+                type=spec["type"],
+                default=spec["default"],
+                description=spec.get("description", ""),
+                label=spec.get("label", ""),
+                group=spec.get("group", ""),
+                pattern=spec.get("pattern"),
+                allowed=tuple(spec["allowed"]) if "allowed" in spec else None,
+            )
+            for name, spec in document["options"].items()
+        }
+        steps: dict[str, Step] = {}
+        for spec in document["stages"]:
+            step = Step(
+                name=spec["name"],
+                kind="stage",
+                depends_on=tuple(spec["depends_on"]),
+                timeout=spec["timeout"],
+                parameters=dict(spec["parameters"]),
+                when=spec.get("when"),
+                template=spec["template"],
+                stateful=spec["stateful"],
+                outputs=tuple(spec["outputs"]),
+                capabilities=tuple(spec.get("capabilities", ())),
+                description=spec.get("description", ""),
+            )
+            cls._add(steps, step)
+        for spec in document["actions"]:
+            step = Step(
+                name=spec["name"],
+                kind=spec["kind"],
+                depends_on=tuple(spec["depends_on"]),
+                timeout=spec["timeout"],
+                parameters=dict(spec.get("parameters", {})),
+                when=spec.get("when"),
+                description=spec.get("description", ""),
+            )
+            cls._add(steps, step)
+        manifest = cls(
+            name=document["name"],
+            version=document["version"],
+            options=options,
+            rules=tuple((rule["when"], rule["message"]) for rule in document.get("rules", [])),
+            steps=steps,
+            files=dict(document["files"]),
+            document=document,
+        )
+        manifest.check()
+        return manifest
+
+    @staticmethod
+    def _add(steps: dict[str, Step], step: Step) -> None:
+        if step.name in steps:
+            raise ManifestError(f"step {step.name!r} is declared twice")
+        steps[step.name] = step
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> Manifest:
+        try:
+            document = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise ManifestError(f"manifest is not valid JSON: {error}") from None
+        return cls.from_document(document)
+
+    # ----------------------------------------------------------------- checks
+    def check(self) -> None:
+        """Reject unknown references, undeclared outputs, unknown options and cycles."""
+        problems = [problem for step in self.steps.values() for problem in self._check_step(step)]
+        for condition, message in self.rules:
+            problems.extend(
+                f"rule {message!r} reads unknown option {option!r}"
+                for option in _condition_options(condition)
+                if option not in self.options
+            )
+        if problems:
+            raise ManifestError("; ".join(problems))
+        cycle = find_cycle({name: step.dependencies() for name, step in self.steps.items()})
+        if cycle:
+            raise ManifestError("dependency cycle: " + " -> ".join(cycle))
+
+    def _check_step(self, step: Step) -> list[str]:
+        problems = [
+            f"step {step.name!r} depends on unknown step {dep!r}" for dep in step.depends_on if dep not in self.steps
+        ]
+        known_params = set(CONTEXT_PARAMETERS) | set(self.options)
+        for key, value in step.parameters.items():
+            for kind, ref in REFERENCE.findall(value):
+                if kind == "param" and ref not in known_params:
+                    problems.append(f"step {step.name!r} parameter {key} reads unknown option {ref!r}")
+                if kind == "stage":
+                    problems.extend(self._check_stage_reference(step, key, ref))
+        if step.template is not None and step.template not in self.files:
+            problems.append(f"stage {step.name!r} template {step.template} is not in files")
+        problems.extend(
+            f"step {step.name!r} condition reads unknown option {option!r}"
+            for option in _condition_options(step.when)
+            if option not in self.options
+        )
+        return problems
+
+    def _check_stage_reference(self, step: Step, key: str, ref: str) -> list[str]:
+        match = STAGE_REFERENCE.match(ref)
+        if not match:
+            return [f"step {step.name!r} parameter {key}: ${{stage:{ref}}} is not stage.Output"]
+        stage_name, output = match.groups()
+        target = self.steps.get(stage_name)
+        if target is None or not target.is_stage:
+            return [f"step {step.name!r} parameter {key} reads unknown stage {stage_name!r}"]
+        if output not in target.outputs:
+            return [
+                f"step {step.name!r} parameter {key} reads output {output!r} "
+                f"that stage {stage_name!r} does not declare (it has: {', '.join(target.outputs)})"
+            ]
+        return []
+
+    # ----------------------------------------------------------------- options
+    def resolve_options(self, *layers: Mapping[str, Any] | None) -> dict[str, OptionValue]:
+        """Defaults, then each layer on top (current installation, then the run's input)."""
+        resolved: dict[str, OptionValue] = {n: o.default for n, o in self.options.items()}
+        for layer in layers:
+            for name, value in (layer or {}).items():
+                option = self.options.get(name)
+                if option is None:
+                    raise ManifestError(
+                        f"options.{name}: unknown option; this release accepts " + ", ".join(sorted(self.options))
+                    )
+                resolved[name] = option.coerce(value)
+        broken = [message for condition, message in self.rules if evaluate(condition, resolved)]
+        if broken:
+            raise ManifestError("options cannot be combined: " + "; ".join(broken))
+        return resolved
+
+    # ----------------------------------------------------------------- graph
+    def active_steps(self, options: Mapping[str, OptionValue]) -> dict[str, Step]:
+        active = {n: s for n, s in self.steps.items() if s.when is None or evaluate(s.when, options)}
+        for step in active.values():
+            for stage, output in step.stage_references():
+                if stage not in active:
+                    raise ManifestError(
+                        f"step {step.name!r} reads {stage}.{output}, but stage {stage!r} is off with these options"
+                    )
+        return active
+
+    def waves(self, options: Mapping[str, OptionValue]) -> list[list[str]]:
+        """Topological levels of the active graph; a dependency that is off is ignored."""
+        active = self.active_steps(options)
+        deps = {n: {d for d in s.dependencies() if d in active} for n, s in active.items()}
+        return topological_levels(deps)
+
+    def stages(self) -> list[Step]:
+        return [s for s in self.steps.values() if s.is_stage]
+
+
+def topological_levels(deps: Mapping[str, Iterable[str]]) -> list[list[str]]:
+    remaining = {name: set(d) for name, d in deps.items()}
+    levels: list[list[str]] = []
+    done: set[str] = set()
+    while remaining:
+        level = sorted(n for n, d in remaining.items() if d <= done)
+        if not level:
+            cycle = find_cycle(remaining) or sorted(remaining)
+            raise ManifestError("dependency cycle: " + " -> ".join(cycle))
+        levels.append(level)
+        done.update(level)
+        for name in level:
+            del remaining[name]
+    return levels
+
+
+def find_cycle(deps: Mapping[str, Iterable[str]]) -> list[str] | None:
+    """One cycle of the graph as a closed path (a -> b -> a), or None."""
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        stack.append(node)
+        for nxt in sorted(deps.get(node, ())):
+            if nxt not in deps:
+                continue
+            if state.get(nxt) == 1:
+                return [*stack[stack.index(nxt) :], nxt]
+            if nxt not in state:
+                found = visit(nxt)
+                if found:
+                    return found
+        stack.pop()
+        state[node] = 2
+        return None
+
+    for node in sorted(deps):
+        if node not in state:
+            found = visit(node)
+            if found:
+                return found
+    return None
+
+
+def evaluate(condition: Mapping[str, Any] | None, options: Mapping[str, OptionValue]) -> bool:
+    if condition is None:
+        return True
+    if "not" in condition:
+        return not evaluate(condition["not"], options)
+    if "all" in condition:
+        return all(evaluate(c, options) for c in condition["all"])
+    if "any" in condition:
+        return any(evaluate(c, options) for c in condition["any"])
+    value = options.get(condition["option"])
+    if "equals" in condition:
+        return bool(value == condition["equals"])
+    if "not_equals" in condition:
+        return bool(value != condition["not_equals"])
+    return bool(value)
+
+
+def _condition_options(condition: Mapping[str, Any] | None) -> list[str]:
+    if condition is None:
+        return []
+    if "not" in condition:
+        return _condition_options(condition["not"])
+    for key in ("all", "any"):
+        if key in condition:
+            return [o for c in condition[key] for o in _condition_options(c)]
+    return [condition["option"]]
+
+
+def render_value(value: OptionValue) -> str:
+    """An option as CloudFormation parameter text."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def resolve_parameters(
+    step: Step,
+    params: Mapping[str, OptionValue],
+    stage_output: Callable[[str, str], str],
+) -> dict[str, str]:
+    """The step's parameters with every `${param:…}` and `${stage:…}` filled in."""
+
+    def substitute(match: re.Match[str]) -> str:
+        kind, ref = match.groups()
+        if kind == "param":
+            if ref not in params:
+                raise ManifestError(f"step {step.name!r} reads unknown parameter {ref!r}")
+            return render_value(params[ref])
+        stage, output = ref.split(".", 1)
+        return stage_output(stage, output)
+
+    return {key: REFERENCE.sub(substitute, value) for key, value in step.parameters.items()}
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()

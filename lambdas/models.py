@@ -1,0 +1,59 @@
+"""The typed shapes that travel between the state machine and the step Lambdas.
+
+State payloads stay small (Step Functions caps them at 256 KB): names and phases only;
+everything else is in the ledger.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Phase = Literal["start", "changeset", "executing", "busy", "done"]
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class StepRef(Model):
+    name: str = Field(pattern=r"^[a-z][a-z0-9-]{0,23}$")
+    kind: str = "stage"
+
+
+class StepState(Model):
+    """One step's progress, passed around the deploy / wait / status loop."""
+
+    run: str
+    step: StepRef
+    phase: Phase = "start"
+    wait: int = 0
+    polls: int = 0
+    result: str | None = None
+
+
+class ExecutionRef(Model):
+    id: str = Field(alias="Id")
+    name: str = Field(alias="Name")
+    start_time: str | None = Field(default=None, alias="StartTime")
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+
+class PlanRequest(Model):
+    input: dict[str, Any]
+    execution: ExecutionRef
+
+
+class RollbackState(Model):
+    run: str
+    error: dict[str, Any] = Field(default_factory=dict)
+    done: bool = False
+    wait: int = 0
+
+
+class FinalizeRequest(Model):
+    run: str
+    outcome: Literal["SUCCEEDED", "FAILED", "ROLLBACK_FAILED"]
+    error: dict[str, Any] | None = None

@@ -1,0 +1,40 @@
+"""The environment of the installer Lambdas, typed and checked once per cold start."""
+
+from __future__ import annotations
+
+import os
+from functools import cache
+
+from pydantic import BaseModel, Field
+
+
+class Settings(BaseModel):
+    ledger_table: str = Field(min_length=3)
+    artifacts_bucket: str = Field(min_length=3)
+    release_bucket: str = ""
+    resource_prefix: str = Field(pattern=r"^[a-z][a-z0-9-]{1,19}$")
+    env_name: str = Field(pattern=r"^[a-z][a-z0-9]{0,9}$")
+    cloudformation_role_arn: str = ""
+    topic_arn: str = ""
+    state_machine_arn: str = ""
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        return cls(
+            ledger_table=os.environ.get("LEDGER_TABLE", ""),
+            artifacts_bucket=os.environ.get("ARTIFACTS_BUCKET", ""),
+            release_bucket=os.environ.get("RELEASE_BUCKET", ""),
+            resource_prefix=os.environ.get("RESOURCE_PREFIX", ""),
+            env_name=os.environ.get("ENV_NAME", ""),
+            cloudformation_role_arn=os.environ.get("CLOUDFORMATION_ROLE_ARN", ""),
+            topic_arn=os.environ.get("TOPIC_ARN", ""),
+            state_machine_arn=os.environ.get("STATE_MACHINE_ARN", ""),
+        )
+
+    def stack_name(self, stage: str) -> str:
+        return f"{self.resource_prefix}-{self.env_name}-{stage}"
+
+
+@cache
+def settings() -> Settings:
+    return Settings.from_env()

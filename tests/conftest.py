@@ -1,0 +1,74 @@
+"""Fixtures shared by every tier.
+
+The release is built (CDK synthesized, cdk-nag checked) once for a given source tree and
+shared: by every test of the session, by the xdist workers (a file lock lets one build
+while the other waits), and by the next session while the sources are unchanged. The
+infrastructure tests read its templates, the sandbox tests install it.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+
+ROOT = Path(__file__).resolve().parent.parent
+SOURCES = (
+    "blueprints",
+    "lambdas",
+    "state_machine",
+    "installer/build.py",
+    "installer/assets.py",
+    "installer/__init__.py",
+    "bootstrap_stack.py",
+    "constraints.txt",
+)
+CACHE = ROOT / ".cache" / "test-releases"
+
+
+def source_digest(extra: str = "") -> str:
+    digest = hashlib.sha256(extra.encode())
+    for source in SOURCES:
+        path = ROOT / source
+        files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+        for file in files:
+            if "__pycache__" in file.parts:
+                continue
+            digest.update(file.relative_to(ROOT).as_posix().encode())
+            digest.update(file.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def cached_release(version: str | None = None, overrides: dict[str, Any] | None = None) -> Any:
+    """A release built from the current sources (and `overrides`), built at most once."""
+    from installer.build import Release, build_release
+
+    key = source_digest(json.dumps([version, overrides], sort_keys=True))
+    folder = CACHE / key
+    folder.mkdir(parents=True, exist_ok=True)
+    with (folder / ".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        built = [p for p in folder.iterdir() if p.is_dir() and (p / "manifest.json").exists()]
+        if built:
+            return Release.load(built[0])
+        return build_release(folder, version, overrides=overrides)
+
+
+@pytest.fixture(scope="session")
+def release() -> Iterator[Any]:
+    """The default release (`dataall-installer build`)."""
+    yield cached_release()
+
+
+@pytest.fixture(scope="session")
+def bootstrap_template(release: Any) -> dict[str, Any]:
+    template: dict[str, Any] = release.bootstrap_template
+    return template

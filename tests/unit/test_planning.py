@@ -1,0 +1,131 @@
+"""The plan step refuses bad input, a held lock, a damaged release and impossible options,
+each with a message that names what is wrong, and changes nothing when it does."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import boto3
+import pytest
+
+from lambdas.deps import Deps
+from lambdas.errors import InvalidInput, InvalidOptions, LockHeld, ReleaseInvalid
+from lambdas.ledger import Ledger
+from lambdas.models import PlanRequest
+from lambdas.planning import plan
+from lambdas.releases import ReleaseStore, release_key
+from lambdas.settings import Settings
+from lambdas.stacks import Stacks
+from tests.unit.conftest import REGION, ledger_table
+
+ARTIFACTS = "dataall-test-artifacts"
+
+
+@pytest.fixture
+def deps(aws: None, bootstrap_template: dict[str, Any], release: Any) -> Deps:
+    s3 = boto3.client("s3", region_name=REGION)
+    s3.create_bucket(Bucket=ARTIFACTS)
+    for name in release.files():
+        s3.upload_file(str(release.path / name), ARTIFACTS, release_key(release.version, name))
+    settings = Settings(
+        ledger_table="dataall-test-installer-ledger",
+        artifacts_bucket=ARTIFACTS,
+        resource_prefix="dataall",
+        env_name="test",
+    )
+    return Deps(
+        settings=settings,
+        ledger=Ledger(ledger_table(bootstrap_template)),
+        store=ReleaseStore(s3, ARTIFACTS),
+        stacks=Stacks(boto3.client("cloudformation", region_name=REGION)),
+        sfn=boto3.client("stepfunctions", region_name=REGION),
+        sns=boto3.client("sns", region_name=REGION),
+        region=REGION,
+        account_id="000000000000",
+    )
+
+
+def request(document: dict[str, Any], name: str = "install-2-8-0-abc") -> PlanRequest:
+    return PlanRequest.model_validate(
+        {
+            "input": document,
+            "execution": {"Id": f"arn:aws:states:{REGION}:000000000000:execution:sm:{name}", "Name": name},
+        }
+    )
+
+
+def nothing_changed(deps: Deps) -> bool:
+    return deps.ledger.lock() is None and deps.ledger.latest_runs(5) == []
+
+
+def test_a_valid_install_takes_the_lock_and_records_the_plan(deps: Deps, release: Any) -> None:
+    result = plan(deps, request({"action": "install", "version": release.version}))
+
+    assert result["waves"] == [
+        [{"name": n, "kind": release.manifest.steps[n].kind} for n in wave]
+        for wave in release.manifest.waves(release.manifest.resolve_options())
+    ]
+    lock = deps.ledger.lock()
+    assert lock is not None and lock["run"] == "install-2-8-0-abc"
+    run = deps.ledger.run("install-2-8-0-abc")
+    assert run is not None and run["status"] == "RUNNING" and run["params"]["ResourcePrefix"] == "dataall"
+
+
+@pytest.mark.parametrize(
+    ("document", "field"),
+    [
+        ({"action": "reinstall", "version": "2.8.0"}, "action"),
+        ({"action": "upgrade"}, "version"),
+        ({"action": "upgrade", "version": "latest"}, "version"),
+        ({"action": "redeploy", "colour": "blue"}, "colour"),
+        ({"action": "redeploy", "options": {"ProdSizing": ["yes"]}}, "options.ProdSizing"),
+    ],
+)
+def test_bad_input_names_the_field_and_changes_nothing(deps: Deps, document: dict[str, Any], field: str) -> None:
+    with pytest.raises(InvalidInput, match=field):
+        plan(deps, request(document))
+
+    assert nothing_changed(deps)
+
+
+def test_a_second_run_while_one_holds_the_lock_fails_at_once(deps: Deps, release: Any) -> None:
+    deps.ledger.acquire_lock("arn:other", "install-other", is_running=lambda arn: True)
+    deps.sfn = _Running()
+
+    with pytest.raises(LockHeld, match="install-other"):
+        plan(deps, request({"action": "install", "version": release.version}))
+
+    assert deps.ledger.run("install-2-8-0-abc") is None
+
+
+def test_a_tampered_release_file_is_refused_naming_the_file(deps: Deps, release: Any) -> None:
+    stage = release.manifest.stages()[0]
+    key = release_key(release.version, stage.template)
+    boto3.client("s3", region_name=REGION).put_object(Bucket=ARTIFACTS, Key=key, Body=b"{}")
+
+    with pytest.raises(ReleaseInvalid, match=f"file {stage.template} does not match"):
+        plan(deps, request({"action": "install", "version": release.version}))
+
+    assert nothing_changed(deps)
+
+
+def test_a_release_that_is_nowhere_is_refused(deps: Deps) -> None:
+    with pytest.raises(ReleaseInvalid, match=r"release 9\.9\.9 is not in the artifacts bucket"):
+        plan(deps, request({"action": "upgrade", "version": "9.9.9"}))
+
+    assert nothing_changed(deps)
+
+
+def test_an_unknown_option_is_refused_with_the_options_the_release_takes(deps: Deps, release: Any) -> None:
+    with pytest.raises(InvalidOptions, match=r"options.Colour: unknown option; this release accepts"):
+        plan(deps, request({"action": "install", "version": release.version, "options": {"Colour": "blue"}}))
+
+    assert nothing_changed(deps)
+
+
+class _Running:
+    """A Step Functions client whose every execution is RUNNING."""
+
+    def describe_execution(self, executionArn: str) -> dict[str, Any]:
+        return {"status": "RUNNING", "executionArn": executionArn, "input": json.dumps({})}
