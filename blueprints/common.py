@@ -88,7 +88,7 @@ class StageStack(cdk.Stack):
         source: str,
         *,
         description: str,
-        type: str = "String",  # noqa: A002 - CloudFormation's own word
+        type: str = "String",
         **kwargs: Any,
     ) -> cdk.CfnParameter:
         """A CloudFormation parameter filled at deploy time from `source`.

@@ -10,9 +10,14 @@ from typing import Any
 import aws_cdk as cdk
 
 from blueprints.common import BuildContext, StageStack
+from blueprints.stages.aurora import AuroraStage
+from blueprints.stages.cognito import CognitoStage
+from blueprints.stages.lambda_api import LambdaApiStage
 from blueprints.stages.monitoring import MonitoringStage
+from blueprints.stages.opensearch import OpenSearchStage
 from blueprints.stages.params import ParamsStage
 from blueprints.stages.s3 import S3Stage
+from blueprints.stages.secrets import SecretsStage
 from blueprints.stages.sqs import SqsStage
 from blueprints.stages.vpc import VpcStage
 from blueprints.toolkit import LOG_RETENTION_DAYS, SUBNET_IDS_PATTERN, VPC_ID_PATTERN
@@ -84,6 +89,37 @@ OPTIONS: dict[str, dict[str, Any]] = {
         "Address range of the VPC the installer creates (/16 to /20)",
         default="10.0.0.0/16",
     ),
+    "InternetFacing": _boolean(
+        True,
+        "Internet-facing",
+        "Network",
+        "Serve the platform from CloudFront with a public API; false: an internal load "
+        "balancer and a private API, reachable only from networks routed into the VPC",
+    ),
+    "OpenSearchServerless": _boolean(
+        False,
+        "OpenSearch Serverless",
+        "Platform",
+        "Index the catalog in an OpenSearch Serverless collection instead of a domain",
+    ),
+    "OidcIssuerUrl": _text(
+        r"^$|^https://\S+$",
+        "OIDC issuer URL",
+        "Identity",
+        "Issuer URL of an external OpenID Connect provider to federate (empty: none)",
+    ),
+    "OidcClientId": _text(
+        r"^$|^\S+$",
+        "OIDC client id",
+        "Identity",
+        "With OidcIssuerUrl: the platform's client id at the provider",
+    ),
+    "OidcClientSecretArn": _text(
+        r"^$|^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:[A-Za-z0-9/_+=.@-]+$",
+        "OIDC client secret",
+        "Identity",
+        "With OidcIssuerUrl: the Secrets Manager secret whose value is the client secret",
+    ),
 }
 
 #: Option combinations that cannot be installed, refused by the plan step with this message.
@@ -95,8 +131,7 @@ RULES: list[dict[str, Any]] = [
                 {"option": "ExistingPrivateSubnetIds", "equals": ""},
             ]
         },
-        "message": "ExistingVpcId needs ExistingPrivateSubnetIds: name two or more private "
-        "subnets of that VPC",
+        "message": "ExistingVpcId needs ExistingPrivateSubnetIds: name two or more private subnets of that VPC",
     },
     {
         "when": {
@@ -110,7 +145,18 @@ RULES: list[dict[str, Any]] = [
     },
 ]
 
-STAGES: list[type[StageStack]] = [VpcStage, SqsStage, S3Stage, ParamsStage, MonitoringStage]
+STAGES: list[type[StageStack]] = [
+    VpcStage,
+    SqsStage,
+    S3Stage,
+    SecretsStage,
+    CognitoStage,
+    ParamsStage,
+    MonitoringStage,
+    AuroraStage,
+    OpenSearchStage,
+    LambdaApiStage,
+]
 
 ACTIONS: list[dict[str, Any]] = []
 

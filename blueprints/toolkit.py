@@ -33,16 +33,12 @@ def flag(stack: StageStack, option: str, description: str) -> cdk.CfnCondition:
         description=description,
         allowed_values=["true", "false"],
     ).value_as_string
-    return cdk.CfnCondition(
-        stack, f"{option}On", expression=cdk.Fn.condition_equals(value, "true")
-    )
+    return cdk.CfnCondition(stack, f"{option}On", expression=cdk.Fn.condition_equals(value, "true"))
 
 
 def given(stack: Construct, condition_id: str, value: str) -> cdk.CfnCondition:
     """The condition "this optional text parameter is not empty"."""
-    return cdk.CfnCondition(
-        stack, condition_id, expression=cdk.Fn.condition_not(cdk.Fn.condition_equals(value, ""))
-    )
+    return cdk.CfnCondition(stack, condition_id, expression=cdk.Fn.condition_not(cdk.Fn.condition_equals(value, "")))
 
 
 def when(scope: IConstruct, condition: cdk.CfnCondition) -> None:
@@ -57,8 +53,28 @@ def if_(condition: cdk.CfnCondition, then: Any, otherwise: Any) -> str:
     return cdk.Token.as_string(cdk.Fn.condition_if(condition.logical_id, then, otherwise))
 
 
-def no_value() -> str:
-    return cdk.Aws.NO_VALUE
+def accept_validation(stack: StageStack, rule: str, reason: str) -> None:
+    """Accept a finding of CDK's own template validation (`W1001` ...) on the stack."""
+    cdk.Validations.of(stack).acknowledge(cdk.Acknowledgment(id=f"CloudFormation-Validate::{rule}", reason=reason))
+
+
+def accept_conditional_outputs(stack: StageStack) -> None:
+    """CDK's validation flags a conditional resource read inside `Fn::If` on its own condition."""
+    accept_validation(
+        stack,
+        "W1001",
+        "Outputs read conditional resources only inside Fn::If on the resources' own condition.",
+    )
+
+
+def accept_arn_parameters(stack: StageStack) -> None:
+    """CDK's validation takes parameters named `...Secret...` for passwords."""
+    accept_validation(
+        stack,
+        "W2509",
+        "The parameters named after secrets carry ARNs of secrets and keys, not secret values; "
+        "NoEcho would only hide the stage's wiring from the operator.",
+    )
 
 
 def log_retention(stack: StageStack) -> cdk.CfnParameter:
@@ -75,17 +91,13 @@ def log_retention(stack: StageStack) -> cdk.CfnParameter:
     )
 
 
-def log_group(
-    stack: StageStack, construct_id: str, name: str, scope: Construct | None = None
-) -> logs.LogGroup:
+def log_group(stack: StageStack, construct_id: str, name: str, scope: Construct | None = None) -> logs.LogGroup:
     """A named log group with the installation's retention, under `scope` (default: stack).
 
     Deleted with the stack: a retained log group with a fixed name would make the next
     create of the stage fail after a rollback deleted it.
     """
-    group = logs.LogGroup(
-        scope or stack, construct_id, log_group_name=name, removal_policy=cdk.RemovalPolicy.DESTROY
-    )
+    group = logs.LogGroup(scope or stack, construct_id, log_group_name=name, removal_policy=cdk.RemovalPolicy.DESTROY)
     cfn = group.node.default_child
     assert isinstance(cfn, logs.CfnLogGroup)
     cfn.add_property_override("RetentionInDays", log_retention(stack).value_as_number)
@@ -99,27 +111,19 @@ def ssm_path(stack: StageStack, *parts: str) -> str:
 
 def bucket_name(stack: StageStack, kind: str) -> str:
     """A globally unique bucket name, still scoped to the prefix (at most 63 characters)."""
-    return cdk.Fn.join(
-        "-", [stack.prefix, stack.env_name, kind, cdk.Aws.ACCOUNT_ID, cdk.Aws.REGION]
-    )
+    return cdk.Fn.join("-", [stack.prefix, stack.env_name, kind, cdk.Aws.ACCOUNT_ID, cdk.Aws.REGION])
 
 
-def stage_parameter(
-    stack: StageStack, name: str, stage_output: str, description: str, **kwargs: Any
-) -> str:
+def stage_parameter(stack: StageStack, name: str, stage_output: str, description: str, **kwargs: Any) -> str:
     """A parameter filled from another stage's output (`stage.Output`): the wiring."""
-    return stack.parameter(
-        name, f"${{stage:{stage_output}}}", description=description, **kwargs
-    ).value_as_string
+    return stack.parameter(name, f"${{stage:{stage_output}}}", description=description, **kwargs).value_as_string
 
 
 class VpcPlacement:
     """Where a stage puts its network interfaces: the vpc stage's outputs, as parameters."""
 
     def __init__(self, stack: StageStack) -> None:
-        self.vpc_id = stage_parameter(
-            stack, "VpcId", "vpc.VpcId", "VPC of the platform", type="AWS::EC2::VPC::Id"
-        )
+        self.vpc_id = stage_parameter(stack, "VpcId", "vpc.VpcId", "VPC of the platform", type="AWS::EC2::VPC::Id")
         self.subnet_ids = stack.parameter(
             "PrivateSubnetIds",
             "${stage:vpc.PrivateSubnetIds}",
@@ -152,16 +156,14 @@ class PlatformFunction(Construct):
         name: str,
         description: str,
         environment: Mapping[str, str] | None = None,
-        timeout: cdk.Duration = cdk.Duration.seconds(30),
+        timeout_seconds: int = 30,
         memory_size: int = 512,
         placement: VpcPlacement | None = None,
         layer: lambda_.ILayerVersion | None = None,
     ) -> None:
         super().__init__(stack, construct_id)
         function_name = stack.resource_name(name)
-        self.log_group = log_group(
-            stack, f"{construct_id}Logs", cdk.Fn.join("", ["/aws/lambda/", function_name])
-        )
+        self.log_group = log_group(stack, f"{construct_id}Logs", cdk.Fn.join("", ["/aws/lambda/", function_name]))
         self.role = iam.Role(
             self,
             "Role",
@@ -189,7 +191,7 @@ class PlatformFunction(Construct):
                 "LOG_LEVEL": "INFO",
                 **(environment or {}),
             },
-            timeout=timeout,
+            timeout=cdk.Duration.seconds(timeout_seconds),
             memory_size=memory_size,
             layers=[layer] if layer is not None else None,
             log_group=self.log_group,
@@ -208,18 +210,17 @@ class PlatformFunction(Construct):
                 },
             )
             self.role.add_managed_policy(
-                iam.ManagedPolicy.from_aws_managed_policy_name(
-                    "service-role/AWSLambdaVPCAccessExecutionRole"
-                )
+                iam.ManagedPolicy.from_aws_managed_policy_name("service-role/AWSLambdaVPCAccessExecutionRole")
             )
             stack.acknowledge(
-                "AwsSolutions-IAM4",
+                "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+                "AWSLambdaVPCAccessExecutionRole]",
                 "AWSLambdaVPCAccessExecutionRole is AWS's own minimal policy for the network "
                 "interfaces of a function in a VPC; AWS keeps it current with Lambda's needs.",
                 self.role,
             )
         stack.acknowledge(
-            "AwsSolutions-IAM5",
+            "AwsSolutions-IAM5[Resource::*]",
             "X-Ray's PutTraceSegments and PutTelemetryRecords have no resource-level "
             "permissions, so the tracing statement CDK adds must name every resource.",
             self.role,

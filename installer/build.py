@@ -89,6 +89,33 @@ class Release:
         return document
 
 
+def synthesize(app: Any, cdk_out: Path) -> Any:
+    """`app.synth()`, with cdk-nag's unacknowledged findings as a readable BuildError."""
+    try:
+        return app.synth()
+    except RuntimeError as error:  # cdk-nag findings, synthesis errors
+        findings = _validation_findings(cdk_out / "validation-report.json")
+        if findings:
+            raise BuildError(
+                f"cdk-nag found {len(findings)} unacknowledged finding(s):\n  " + "\n  ".join(findings[:40])
+            ) from error
+        raise BuildError(f"synthesis failed: {error}") from error
+
+
+def _validation_findings(report: Path) -> list[str]:
+    """`AwsSolutions-S1 at stage-s3/Bucket/Resource: <why>`, one per violation."""
+    if not report.exists():
+        return []
+    findings = []
+    for plugin in json.loads(report.read_text()).get("pluginReports", []):
+        for violation in plugin.get("violations", []):
+            for construct in violation.get("violatingConstructs", []):
+                findings.append(
+                    f"{violation['ruleName']} at {construct['constructPath']}: {violation.get('description', '')[:160]}"
+                )
+    return sorted(set(findings))
+
+
 def _write_json(path: Path, document: Any) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(document, indent=1, sort_keys=True) + "\n")
@@ -131,10 +158,7 @@ def build_release(
             installer_code=installer_code,
             options=source.OPTIONS,
         )
-        try:
-            assembly = app.synth()
-        except RuntimeError as error:  # cdk-nag findings, synthesis errors
-            raise BuildError(f"synthesis failed: {error}") from error
+        assembly = synthesize(app, Path(cdk_out))
         templates = {name: assembly.get_stack_by_name(s.stack_name).template for name, s in stacks.items()}
         bootstrap_template = assembly.get_stack_by_name(bootstrap.stack_name).template
 

@@ -72,3 +72,24 @@ def release() -> Iterator[Any]:
 def bootstrap_template(release: Any) -> dict[str, Any]:
     template: dict[str, Any] = release.bootstrap_template
     return template
+
+
+@pytest.fixture(scope="session")
+def sandbox_session() -> Iterator[Any]:
+    """One sandbox per test process (moto's backends are process-wide)."""
+    from installer.aws import quiet_sandbox_logs
+    from installer.sandbox.server import Sandbox
+
+    quiet_sandbox_logs()
+    box = Sandbox(scale=0.002)
+    box.start()
+    yield box
+    box.stop()
+
+
+@pytest.fixture
+def sandbox(sandbox_session: Any) -> Iterator[Any]:
+    """The session's sandbox, emptied for this test: no stacks, no resources, no faults."""
+    sandbox_session.reset()
+    yield sandbox_session
+    sandbox_session.faults.clear()

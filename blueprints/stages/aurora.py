@@ -16,10 +16,10 @@ from aws_cdk import aws_rds as rds
 from constructs import Construct
 
 from blueprints.common import BuildContext, StageSpec, StageStack
-from blueprints.toolkit import VpcPlacement, flag, if_, stage_parameter, when
+from blueprints.toolkit import VpcPlacement, accept_arn_parameters, flag, if_, stage_parameter, when
 
 ENGINE = "aurora-postgresql"
-ENGINE_VERSION = "16.6"
+ENGINE_VERSION = "16.9"
 PARAMETER_GROUP_FAMILY = "aurora-postgresql16"
 DATABASE_NAME = "dataall"
 MASTER_USERNAME = "dataall_admin"
@@ -41,6 +41,7 @@ class AuroraStage(StageStack):
             self, "SecretsKeyArn", "secrets.SecretsKeyArn", "KMS key of the platform's secrets"
         )
         prod = flag(self, "ProdSizing", "Production sizing: more capacity, a reader, 30-day backups")
+        accept_arn_parameters(self)
 
         key = kms.Key(
             self,
@@ -103,7 +104,7 @@ class AuroraStage(StageStack):
             storage_encrypted=True,
             kms_key_id=key.key_arn,
             deletion_protection=True,
-            iam_database_authentication_enabled=True,
+            enable_iam_database_authentication=True,
             enable_cloudwatch_logs_exports=["postgresql"],
             copy_tags_to_snapshot=True,
             backup_retention_period=cdk.Token.as_number(if_(prod, 30, 7)),
@@ -138,14 +139,10 @@ class AuroraStage(StageStack):
             "Secret with the master user's username and password (managed by RDS)",
         )
         self.output("DatabaseName", DATABASE_NAME, "Name of the platform's database")
-        self.output(
-            "DatabaseSecurityGroupId", security_group.attr_group_id, "Security group of the cluster"
-        )
+        self.output("DatabaseSecurityGroupId", security_group.attr_group_id, "Security group of the cluster")
         self.output("StorageKeyArn", key.key_arn, "KMS key of the cluster's storage")
 
-    def _instance(
-        self, construct_id: str, name: str, cluster: rds.CfnDBCluster, key: kms.Key
-    ) -> rds.CfnDBInstance:
+    def _instance(self, construct_id: str, name: str, cluster: rds.CfnDBCluster, key: kms.Key) -> rds.CfnDBInstance:
         instance = rds.CfnDBInstance(
             self,
             construct_id,

@@ -14,7 +14,7 @@ from aws_cdk import aws_cognito as cognito
 from constructs import Construct
 
 from blueprints.common import BuildContext, StageSpec, StageStack
-from blueprints.toolkit import flag, given, if_, when
+from blueprints.toolkit import accept_arn_parameters, flag, given, if_, when
 
 ADMIN_GROUP = "DAAdministrators"
 OIDC_PROVIDER = "Corporate"
@@ -52,6 +52,7 @@ class CognitoStage(StageStack):
             description="Secrets Manager secret that holds the provider's client secret",
         ).value_as_string
         use_oidc = given(self, "UseOidc", issuer)
+        accept_arn_parameters(self)
 
         pool = cognito.CfnUserPool(
             self,
@@ -63,13 +64,9 @@ class CognitoStage(StageStack):
             ),
             username_attributes=["email"],
             auto_verified_attributes=["email"],
-            username_configuration=cognito.CfnUserPool.UsernameConfigurationProperty(
-                case_sensitive=False
-            ),
+            username_configuration=cognito.CfnUserPool.UsernameConfigurationProperty(case_sensitive=False),
             account_recovery_setting=cognito.CfnUserPool.AccountRecoverySettingProperty(
-                recovery_mechanisms=[
-                    cognito.CfnUserPool.RecoveryOptionProperty(name="verified_email", priority=1)
-                ]
+                recovery_mechanisms=[cognito.CfnUserPool.RecoveryOptionProperty(name="verified_email", priority=1)]
             ),
             policies=cognito.CfnUserPool.PoliciesProperty(
                 password_policy=cognito.CfnUserPool.PasswordPolicyProperty(
@@ -96,6 +93,12 @@ class CognitoStage(StageStack):
             "active user); a non-production install keeps the Essentials plan.",
             pool,
         )
+        self.acknowledge(
+            "AwsSolutions-COG8",
+            "The Plus feature plan is chosen by ProdSizing (Fn::If, which cdk-nag cannot "
+            "evaluate); a non-production install keeps the Essentials plan.",
+            pool,
+        )
         domain = cognito.CfnUserPoolDomain(
             self,
             "Domain",
@@ -119,9 +122,7 @@ class CognitoStage(StageStack):
             provider_type="OIDC",
             provider_details={
                 "client_id": client_id,
-                "client_secret": cdk.Fn.join(
-                    "", ["{{resolve:secretsmanager:", client_secret_arn, ":SecretString}}"]
-                ),
+                "client_secret": cdk.Fn.join("", ["{{resolve:secretsmanager:", client_secret_arn, ":SecretString}}"]),
                 "oidc_issuer": issuer,
                 "authorize_scopes": "openid email profile",
                 "attributes_request_method": "GET",

@@ -30,9 +30,7 @@ class MonitoringStage(StageStack):
 
     def __init__(self, scope: Construct, context: BuildContext, **kwargs: Any) -> None:
         super().__init__(scope, context, **kwargs)
-        queue_name = stage_parameter(
-            self, "QueueName", "sqs.QueueName", "Name of the worker queue"
-        )
+        queue_name = stage_parameter(self, "QueueName", "sqs.QueueName", "Name of the worker queue")
         dead_letter_queue_name = stage_parameter(
             self, "DeadLetterQueueName", "sqs.DeadLetterQueueName", "Name of the dead-letter queue"
         )
@@ -77,9 +75,12 @@ class MonitoringStage(StageStack):
             )
         )
         subscription = sns.CfnSubscription(
-            self, "AlarmEmailSubscription", topic_arn=topic.topic_arn, protocol="email",
+            self,
+            "AlarmEmailSubscription",
+            topic_arn=topic.topic_arn,
+            protocol="email",
             endpoint=email,
-        )  # fmt: skip
+        )
         when(subscription, given(self, "AlarmEmailGiven", email))
 
         dead_letters = cloudwatch.Metric(
@@ -141,9 +142,7 @@ class MonitoringStage(StageStack):
             default_interval=cdk.Duration.hours(24),
         )
         dashboard.add_widgets(
-            cloudwatch.AlarmStatusWidget(
-                title="Alarms", alarms=[dead_letter_alarm, backlog_alarm], width=24, height=3
-            ),
+            cloudwatch.AlarmStatusWidget(title="Alarms", alarms=[dead_letter_alarm, backlog_alarm], width=24, height=3),
             cloudwatch.GraphWidget(title="Worker queue", left=[received], right=[oldest], width=12),
             cloudwatch.GraphWidget(title="Dead-letter queue", left=[dead_letters], width=12),
         )

@@ -8,7 +8,6 @@ same. Stateful: the index lives here; domain and collection are retained.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import aws_cdk as cdk
@@ -20,7 +19,7 @@ from aws_cdk import aws_opensearchservice as opensearch
 from constructs import Construct
 
 from blueprints.common import BuildContext, StageSpec, StageStack
-from blueprints.toolkit import VpcPlacement, flag, if_, log_group, when
+from blueprints.toolkit import VpcPlacement, accept_conditional_outputs, flag, if_, log_group, when
 
 ENGINE_VERSION = "OpenSearch_2.19"
 #: The platform's roles that read and write the index (named by the lambda-api stage).
@@ -40,9 +39,7 @@ class OpenSearchStage(StageStack):
         placement = VpcPlacement(self)
         prod = flag(self, "ProdSizing", "Production sizing: zone-aware data nodes, dedicated masters")
         serverless = flag(self, "OpenSearchServerless", "A serverless collection instead of a domain")
-        provisioned = cdk.CfnCondition(
-            self, "ProvisionedDomain", expression=cdk.Fn.condition_not(serverless)
-        )
+        provisioned = cdk.CfnCondition(self, "ProvisionedDomain", expression=cdk.Fn.condition_not(serverless))
         key = kms.Key(
             self,
             "SearchKey",
@@ -75,9 +72,8 @@ class OpenSearchStage(StageStack):
         roles = [
             cdk.Fn.join(
                 "",
-                ["arn:", cdk.Aws.PARTITION, ":iam::", cdk.Aws.ACCOUNT_ID, ":role/",
-                 self.resource_name(role)],
-            )  # fmt: skip
+                ["arn:", cdk.Aws.PARTITION, ":iam::", cdk.Aws.ACCOUNT_ID, ":role/", self.resource_name(role)],
+            )
             for role in SEARCH_ROLES
         ]
         domain = self._domain(placement, prod, key, security_group, roles)
@@ -89,13 +85,7 @@ class OpenSearchStage(StageStack):
         assert isinstance(domain_resource, opensearch.CfnDomain)
         collection_resource = collection.node.default_child
         assert isinstance(collection_resource, aoss.CfnCollection)
-        cdk.Validations.of(self).acknowledge(
-            cdk.Acknowledgment(
-                id="CloudFormation-Validate::W1001",
-                reason="Each output reads the domain or the collection only inside Fn::If on "
-                "that resource's own condition.",
-            )
-        )
+        accept_conditional_outputs(self)
         self.output(
             "SearchEndpoint",
             if_(
@@ -115,9 +105,7 @@ class OpenSearchStage(StageStack):
             if_(serverless, "aoss", "es"),
             "SigV4 service name of the endpoint: es (domain) or aoss (serverless)",
         )
-        self.output(
-            "SearchSecurityGroupId", security_group.attr_group_id, "Security group of the endpoint"
-        )
+        self.output("SearchSecurityGroupId", security_group.attr_group_id, "Security group of the endpoint")
 
     def _domain(
         self,
@@ -132,9 +120,7 @@ class OpenSearchStage(StageStack):
             kind: log_group(
                 self,
                 kind.title().replace("_", ""),
-                cdk.Fn.join(
-                    "", ["/aws/opensearch/", self.resource_name(kind.lower().replace("_", "-"))]
-                ),
+                cdk.Fn.join("", ["/aws/opensearch/", self.resource_name(kind.lower().replace("_", "-"))]),
                 scope=scope,
             )
             for kind in ("SEARCH_SLOW_LOGS", "INDEX_SLOW_LOGS", "ES_APPLICATION_LOGS")
@@ -166,9 +152,7 @@ class OpenSearchStage(StageStack):
                 instance_type=if_(prod, "r6g.large.search", "t3.medium.search"),
                 instance_count=cdk.Token.as_number(if_(prod, 2, 1)),
                 zone_awareness_enabled=cdk.Token.as_any(if_(prod, True, False)),
-                zone_awareness_config=cdk.Token.as_any(
-                    if_(prod, {"AvailabilityZoneCount": 2}, cdk.Aws.NO_VALUE)
-                ),
+                zone_awareness_config=cdk.Token.as_any(if_(prod, {"AvailabilityZoneCount": 2}, cdk.Aws.NO_VALUE)),
                 dedicated_master_enabled=cdk.Token.as_any(if_(prod, True, False)),
                 dedicated_master_type=if_(prod, "m6g.large.search", cdk.Aws.NO_VALUE),
                 dedicated_master_count=cdk.Token.as_number(if_(prod, 3, cdk.Aws.NO_VALUE)),
@@ -180,17 +164,13 @@ class OpenSearchStage(StageStack):
             ),
             vpc_options=opensearch.CfnDomain.VPCOptionsProperty(
                 # A domain without zone awareness takes exactly one subnet.
-                subnet_ids=cdk.Token.as_list(
-                    if_(prod, placement.subnet_ids, [cdk.Fn.select(0, placement.subnet_ids)])
-                ),
+                subnet_ids=cdk.Token.as_list(if_(prod, placement.subnet_ids, [cdk.Fn.select(0, placement.subnet_ids)])),
                 security_group_ids=[security_group.attr_group_id],
             ),
             encryption_at_rest_options=opensearch.CfnDomain.EncryptionAtRestOptionsProperty(
                 enabled=True, kms_key_id=key.key_id
             ),
-            node_to_node_encryption_options=opensearch.CfnDomain.NodeToNodeEncryptionOptionsProperty(
-                enabled=True
-            ),
+            node_to_node_encryption_options=opensearch.CfnDomain.NodeToNodeEncryptionOptionsProperty(enabled=True),
             domain_endpoint_options=opensearch.CfnDomain.DomainEndpointOptionsProperty(
                 enforce_https=True, tls_security_policy="Policy-Min-TLS-1-2-PFS-2023-10"
             ),
@@ -200,15 +180,14 @@ class OpenSearchStage(StageStack):
                     {
                         "Effect": "Allow",
                         "Principal": {"AWS": roles},
-                        "Action": ["es:ESHttpGet", "es:ESHttpHead", "es:ESHttpPost",
-                                   "es:ESHttpPut", "es:ESHttpDelete"],
+                        "Action": ["es:ESHttpGet", "es:ESHttpHead", "es:ESHttpPost", "es:ESHttpPut", "es:ESHttpDelete"],
                         "Resource": cdk.Fn.join(
-                            "", ["arn:", cdk.Aws.PARTITION, ":es:", cdk.Aws.REGION, ":",
-                                 cdk.Aws.ACCOUNT_ID, ":domain/*"],
+                            "",
+                            ["arn:", cdk.Aws.PARTITION, ":es:", cdk.Aws.REGION, ":", cdk.Aws.ACCOUNT_ID, ":domain/*"],
                         ),
                     }
                 ],
-            },  # fmt: skip
+            },
             log_publishing_options={
                 kind: opensearch.CfnDomain.LogPublishingOptionProperty(
                     cloud_watch_logs_log_group_arn=group.log_group_arn, enabled=True
@@ -264,9 +243,7 @@ class OpenSearchStage(StageStack):
             description="The collection is encrypted with the platform's search key",
             policy=cdk.Fn.to_json_string(
                 {
-                    "Rules": [
-                        {"ResourceType": "collection", "Resource": [cdk.Fn.join("", ["collection/", name])]}
-                    ],
+                    "Rules": [{"ResourceType": "collection", "Resource": [cdk.Fn.join("", ["collection/", name])]}],
                     "AWSOwnedKey": False,
                     "KmsARN": key.key_arn,
                 }
@@ -281,9 +258,7 @@ class OpenSearchStage(StageStack):
             policy=cdk.Fn.to_json_string(
                 [
                     {
-                        "Rules": [
-                            {"ResourceType": "collection", "Resource": [cdk.Fn.join("", ["collection/", name])]}
-                        ],
+                        "Rules": [{"ResourceType": "collection", "Resource": [cdk.Fn.join("", ["collection/", name])]}],
                         "AllowFromPublic": False,
                         "SourceVPCEs": [endpoint.attr_id],
                     }
@@ -303,21 +278,29 @@ class OpenSearchStage(StageStack):
                             {
                                 "ResourceType": "index",
                                 "Resource": [cdk.Fn.join("", ["index/", name, "/*"])],
-                                "Permission": ["aoss:ReadDocument", "aoss:WriteDocument", "aoss:CreateIndex",
-                                               "aoss:DescribeIndex", "aoss:UpdateIndex"],
+                                "Permission": [
+                                    "aoss:ReadDocument",
+                                    "aoss:WriteDocument",
+                                    "aoss:CreateIndex",
+                                    "aoss:DescribeIndex",
+                                    "aoss:UpdateIndex",
+                                ],
                             },
                             {
                                 "ResourceType": "collection",
                                 "Resource": [cdk.Fn.join("", ["collection/", name])],
-                                "Permission": ["aoss:DescribeCollectionItems", "aoss:CreateCollectionItems",
-                                               "aoss:UpdateCollectionItems"],
+                                "Permission": [
+                                    "aoss:DescribeCollectionItems",
+                                    "aoss:CreateCollectionItems",
+                                    "aoss:UpdateCollectionItems",
+                                ],
                             },
                         ],
                         "Principal": roles,
                     }
                 ]
             ),
-        )  # fmt: skip
+        )
         collection = aoss.CfnCollection(
             scope,
             "Resource",

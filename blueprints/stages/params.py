@@ -17,18 +17,24 @@ from blueprints.toolkit import ssm_path, stage_parameter
 #: (SSM path under /{prefix}/{env}, stack parameter, stage output, description)
 PUBLISHED = (
     ("vpc/id", "VpcId", "vpc.VpcId", "VPC of the platform"),
-    ("vpc/private-subnet-ids", "PrivateSubnetIds", "vpc.PrivateSubnetIds",
-     "Private subnets of the platform, comma-separated"),
-    ("vpc/platform-security-group-id", "PlatformSecurityGroupId", "vpc.PlatformSecurityGroupId",
-     "Security group of the platform's functions and tasks"),
+    (
+        "vpc/private-subnet-ids",
+        "PrivateSubnetIds",
+        "vpc.PrivateSubnetIds",
+        "Private subnets of the platform, comma-separated",
+    ),
+    (
+        "vpc/platform-security-group-id",
+        "PlatformSecurityGroupId",
+        "vpc.PlatformSecurityGroupId",
+        "Security group of the platform's functions and tasks",
+    ),
     ("sqs/queue-url", "QueueUrl", "sqs.QueueUrl", "URL of the worker queue"),
     ("sqs/queue-arn", "QueueArn", "sqs.QueueArn", "ARN of the worker queue"),
-    ("s3/resources-bucket-name", "ResourcesBucketName", "s3.ResourcesBucketName",
-     "The platform's resources bucket"),
-    ("s3/access-logs-bucket-name", "AccessLogsBucketName", "s3.AccessLogsBucketName",
-     "The access-logs bucket"),
+    ("s3/resources-bucket-name", "ResourcesBucketName", "s3.ResourcesBucketName", "The platform's resources bucket"),
+    ("s3/access-logs-bucket-name", "AccessLogsBucketName", "s3.AccessLogsBucketName", "The access-logs bucket"),
     ("s3/bucket-key-arn", "BucketKeyArn", "s3.BucketKeyArn", "KMS key of the resources bucket"),
-)  # fmt: skip
+)
 
 
 class ParamsStage(StageStack):

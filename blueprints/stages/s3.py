@@ -89,6 +89,9 @@ class S3Stage(StageStack):
         cfn.logging_configuration = s3.CfnBucket.LoggingConfigurationProperty(
             destination_bucket_name=access_logs.bucket_name, log_file_prefix="s3/resources/"
         )
+        installation_buckets = cdk.Fn.join(
+            "", ["arn:", cdk.Aws.PARTITION, ":s3:::", self.resource_name("*")]
+        )
         access_logs.add_to_resource_policy(
             iam.PolicyStatement(
                 sid="ServerAccessLogs",
@@ -97,8 +100,17 @@ class S3Stage(StageStack):
                 resources=[access_logs.arn_for_objects("s3/*")],
                 conditions={
                     "StringEquals": {"aws:SourceAccount": cdk.Aws.ACCOUNT_ID},
-                    "ArnLike": {"aws:SourceArn": resources.bucket_arn},
+                    "ArnLike": {"aws:SourceArn": installation_buckets},
                 },
+            )
+        )
+        access_logs.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="LoadBalancerAccessLogs",
+                principals=[iam.ServicePrincipal("logdelivery.elasticloadbalancing.amazonaws.com")],
+                actions=["s3:PutObject"],
+                resources=[access_logs.arn_for_objects("alb/*")],
+                conditions={"StringEquals": {"aws:SourceAccount": cdk.Aws.ACCOUNT_ID}},
             )
         )
         self.output("ResourcesBucketName", resources.bucket_name, "The platform's resources bucket")

@@ -19,6 +19,7 @@ from blueprints.common import BuildContext, StageSpec, StageStack
 from blueprints.toolkit import (
     SUBNET_IDS_PATTERN,
     VPC_ID_PATTERN,
+    accept_conditional_outputs,
     flag,
     if_,
     log_group,
@@ -27,9 +28,18 @@ from blueprints.toolkit import (
 
 #: Interface endpoints the platform's functions and tasks use from private subnets.
 INTERFACE_ENDPOINTS = (
-    "ecr.api", "ecr.dkr", "logs", "monitoring", "secretsmanager", "sqs", "ssm", "sts",
-    "kms", "xray", "events",
-)  # fmt: skip
+    "ecr.api",
+    "ecr.dkr",
+    "logs",
+    "monitoring",
+    "secretsmanager",
+    "sqs",
+    "ssm",
+    "sts",
+    "kms",
+    "xray",
+    "events",
+)
 GATEWAY_ENDPOINTS = ("s3", "dynamodb")
 ZONES = (0, 1)
 
@@ -62,12 +72,8 @@ class VpcStage(StageStack):
             allowed_pattern=r"^(\d{1,3}\.){3}\d{1,3}/(1[6-9]|20)$",
         ).value_as_string
         prod = flag(self, "ProdSizing", "Production sizing: one NAT gateway per zone")
-        create = cdk.CfnCondition(
-            self, "CreateVpc", expression=cdk.Fn.condition_equals(existing_vpc, "")
-        )
-        create_second_nat = cdk.CfnCondition(
-            self, "CreateSecondNat", expression=cdk.Fn.condition_and(create, prod)
-        )
+        create = cdk.CfnCondition(self, "CreateVpc", expression=cdk.Fn.condition_equals(existing_vpc, ""))
+        create_second_nat = cdk.CfnCondition(self, "CreateSecondNat", expression=cdk.Fn.condition_and(create, prod))
 
         network = Construct(self, "Network")
         vpc = ec2.CfnVPC(
@@ -154,9 +160,7 @@ class VpcStage(StageStack):
                 nat_gateway_id=nat_id,
             )
 
-        flow_logs = log_group(
-            self, "FlowLogs", cdk.Fn.join("", ["/", self.resource_name("vpc-flow-logs")])
-        )
+        flow_logs = log_group(self, "FlowLogs", cdk.Fn.join("", ["/", self.resource_name("vpc-flow-logs")]))
         flow_role = iam.Role(
             network,
             "FlowLogsRole",
@@ -218,14 +222,7 @@ class VpcStage(StageStack):
         for second in (nats[1], addresses[1]):
             second.cfn_options.condition = create_second_nat
 
-        # The outputs read the created VPC only in the branch where it exists.
-        not_created_when_read = (
-            "CloudFormation-Validate::W1001",
-            "The output reads the created VPC only inside Fn::If on CreateVpc, its own condition.",
-        )
-        cdk.Validations.of(self).acknowledge(
-            cdk.Acknowledgment(id=not_created_when_read[0], reason=not_created_when_read[1])
-        )
+        accept_conditional_outputs(self)
         self.output("VpcId", vpc_id, "VPC of the platform")
         self.output(
             "PrivateSubnetIds",

@@ -57,9 +57,7 @@ def graphql(body: str | None) -> dict[str, Any]:
         return response(400, {"errors": [{"message": f"bad request: {error}"}]})
     unknown = [name for name in fields if name != "health"]
     if unknown:
-        return response(
-            200, {"errors": [{"message": f"Cannot query field {name!r}"} for name in unknown]}
-        )
+        return response(200, {"errors": [{"message": f"Cannot query field {name!r}"} for name in unknown]})
     return response(200, {"data": {"health": health().as_json()}})
 
 

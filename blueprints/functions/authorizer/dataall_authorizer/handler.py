@@ -46,9 +46,7 @@ def client_ids(ssm: Any = None) -> frozenset[str]:
     if time.monotonic() - fetched_at > CLIENTS_TTL or not clients:
         ssm = ssm or boto3.client("ssm")
         found: set[str] = set()
-        pages = ssm.get_paginator("get_parameters_by_path").paginate(
-            Path=os.environ["CLIENTS_PATH"], Recursive=True
-        )
+        pages = ssm.get_paginator("get_parameters_by_path").paginate(Path=os.environ["CLIENTS_PATH"], Recursive=True)
         for page in pages:
             found.update(parameter["Value"] for parameter in page["Parameters"])
         _clients = (time.monotonic(), frozenset(found))
@@ -97,7 +95,7 @@ def handler(event: dict[str, Any], _context: Any) -> dict[str, Any]:
     except InvalidToken as error:
         logger.info("token refused", extra={"reason": str(error)})
         # API Gateway answers 401 for exactly this error message.
-        raise Exception("Unauthorized") from error  # noqa: TRY002
+        raise Exception("Unauthorized") from error
     groups = claims.get("cognito:groups") or []
     return policy(
         str(claims["sub"]),

@@ -21,6 +21,9 @@ from typing import Any
 #: DER prefix of a DigestInfo holding a SHA-256 digest (RFC 8017, section 9.2, note 1).
 SHA256_DIGEST_INFO = bytes.fromhex("3031300d060960864801650304020105000420")
 
+#: The claim that names the app client, by `token_use`.
+CLIENT_CLAIM = {"id": "aud", "access": "client_id"}
+
 #: Clock skew tolerated on `exp`, `iat` and `nbf`, in seconds.
 LEEWAY = 60
 
@@ -124,13 +127,10 @@ def check_claims(
     moment = time.time() if now is None else now
     if claims.get("iss") != issuer:
         raise InvalidToken(f"issuer {claims.get('iss')!r} is not {issuer!r}")
-    token_use = claims.get("token_use")
-    if token_use == "id":
-        client = claims.get("aud")
-    elif token_use == "access":
-        client = claims.get("client_id")
-    else:
-        raise InvalidToken(f"token_use {token_use!r} is neither id nor access")
+    kind = claims.get("token_use")
+    if kind not in CLIENT_CLAIM:
+        raise InvalidToken(f"token_use {kind!r} is neither id nor access")
+    client = claims.get(CLIENT_CLAIM[kind])
     if client not in client_ids:
         raise InvalidToken(f"client {client!r} is not a client of this platform")
     expires = claims.get("exp")

@@ -80,8 +80,7 @@ def answer(event: Mapping[str, Any], status: str, data: dict[str, Any], reason: 
         {
             "Status": status,
             "Reason": reason[:1000] or "See the function's log",
-            "PhysicalResourceId": event.get("PhysicalResourceId")
-            or f"{event['ResourceProperties']['Bucket']}/site",
+            "PhysicalResourceId": event.get("PhysicalResourceId") or f"{event['ResourceProperties']['Bucket']}/site",
             "StackId": event["StackId"],
             "RequestId": event["RequestId"],
             "LogicalResourceId": event["LogicalResourceId"],

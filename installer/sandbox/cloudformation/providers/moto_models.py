@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from installer.sandbox import moto_internals
@@ -52,10 +52,11 @@ DEFAULT_PORTS = {
 
 @dataclass
 class MotoResource:
-    """A moto model, the properties it was made from, and its region."""
+    """A moto model, the properties and name it was made with, and its region."""
 
     model: Any
     properties: dict[str, Any]
+    name: str
     region: str
 
 
@@ -86,8 +87,8 @@ class MotoModelProvider(ResourceProvider):
         return moto_internals.cfn_name_property(resource_type)
 
     def create(self, request: ResourceRequest) -> Provisioned:
-        properties = self._complete(request)
-        name = self._name(request, properties)
+        name = self._name(request, default=request.physical_name)
+        properties = self._complete(request, name)
         model = _moto_call(
             request.resource_type,
             lambda: moto_internals.cfn_create(
@@ -102,20 +103,20 @@ class MotoModelProvider(ResourceProvider):
         )
         return Provisioned(
             moto_internals.cfn_physical_id(model) or name,
-            MotoResource(model, properties, request.stack.region),
+            MotoResource(model, properties, name, request.stack.region),
         )
 
     def update(
         self, request: ResourceRequest, current: Provisioned, previous: Mapping[str, Any]
     ) -> Provisioned:
-        properties = self._complete(request)
-        if not moto_internals.cfn_supports_update(request.resource_type):
-            # moto cannot change this type in place: remove and make it again, as a
-            # replacement would, under the same name when the template fixes one
-            self.delete(request, current, snapshot=False)
-            return self.create(request)
         state: MotoResource = current.state
-        name = self._name(request, properties)
+        if not moto_internals.cfn_supports_update(request.resource_type):
+            # moto cannot change this type in place: remove and make it again under the
+            # same name, as CloudFormation's handler would have changed it
+            self.delete(request, current, snapshot=False)
+            return self.create(replace(request, physical_name=state.name))
+        name = self._name(request, default=state.name)
+        properties = self._complete(request, name)
         model = _moto_call(
             request.resource_type,
             lambda: moto_internals.cfn_update(
@@ -128,7 +129,7 @@ class MotoModelProvider(ResourceProvider):
             ),
         )
         physical_id = moto_internals.cfn_physical_id(model) or current.physical_id
-        return Provisioned(physical_id, MotoResource(model, properties, request.stack.region))
+        return Provisioned(physical_id, MotoResource(model, properties, name, state.region))
 
     def delete(self, request: ResourceRequest, current: Provisioned, *, snapshot: bool) -> None:
         state: MotoResource = current.state
@@ -165,21 +166,21 @@ class MotoModelProvider(ResourceProvider):
             raise UnsupportedAttribute(attribute) from error
 
     # ------------------------------------------------------------------ mending moto
-    def _complete(self, request: ResourceRequest) -> dict[str, Any]:
+    def _complete(self, request: ResourceRequest, name: str) -> dict[str, Any]:
         properties = dict(request.properties)
         if request.resource_type == "AWS::SSM::Parameter":
-            properties.setdefault("Name", request.physical_name)
+            properties.setdefault("Name", name)
         if request.resource_type == "AWS::KMS::Key":
             properties.setdefault(
                 "KeyPolicy", _default_key_policy(request.stack.account_id, request.stack.partition)
             )
         return properties
 
-    def _name(self, request: ResourceRequest, properties: Mapping[str, Any]) -> str:
+    def _name(self, request: ResourceRequest, *, default: str) -> str:
         name_property = self.name_property(request.resource_type)
-        if name_property and properties.get(name_property):
-            return str(properties[name_property])
-        return request.physical_name
+        if name_property and request.properties.get(name_property):
+            return str(request.properties[name_property])
+        return default
 
     def _refuse_non_empty_bucket(self, bucket: str, region: str) -> None:
         listing = self._clients("s3", region).list_objects_v2(Bucket=bucket, MaxKeys=1)

@@ -1,0 +1,428 @@
+"""Emulated types made real in the service moto has, through that service's public API.
+
+Each binding does what the type's CloudFormation handler does in AWS: create, update and
+delete calls on the service, and it records the ids and endpoints the service chose, from
+which the type's physical id and `Fn::GetAtt` attributes are read.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+from installer.sandbox.cloudformation.providers.api_params import api_params
+from installer.sandbox.cloudformation.providers.clients import ServiceClients
+from installer.sandbox.cloudformation.providers.emulated import Emulation
+
+
+def _json(document: Any) -> str:
+    return document if isinstance(document, str) else json.dumps(document)
+
+
+# --------------------------------------------------------------------------- policies
+class BucketPolicy:
+    """AWS::S3::BucketPolicy: the bucket's policy (GetBucketPolicy sees it)."""
+
+    def create(self, clients: ServiceClients, resource: Emulation) -> None:
+        clients("s3", resource.region).put_bucket_policy(
+            Bucket=resource.prop("Bucket"), Policy=_json(resource.prop("PolicyDocument"))
+        )
+
+    def update(self, clients: ServiceClients, resource: Emulation, previous: Emulation) -> None:
+        self.create(clients, resource)
+
+    def delete(self, clients: ServiceClients, resource: Emulation, *, snapshot: bool) -> None:
+        clients("s3", resource.region).delete_bucket_policy(Bucket=resource.prop("Bucket"))
+
+
+class QueuePolicy:
+    """AWS::SQS::QueuePolicy: the `Policy` attribute of each queue in `Queues` (URLs)."""
+
+    def create(self, clients: ServiceClients, resource: Emulation) -> None:
+        policy = _json(resource.prop("PolicyDocument"))
+        for url in resource.prop("Queues", []):
+            clients("sqs", resource.region).set_queue_attributes(
+                QueueUrl=url, Attributes={"Policy": policy}
+            )
+
+    def update(self, clients: ServiceClients, resource: Emulation, previous: Emulation) -> None:
+        dropped = set(previous.prop("Queues", [])) - set(resource.prop("Queues", []))
+        self._clear(clients, resource.region, dropped)
+        self.create(clients, resource)
+
+    def delete(self, clients: ServiceClients, resource: Emulation, *, snapshot: bool) -> None:
+        self._clear(clients, resource.region, resource.prop("Queues", []))
+
+    @staticmethod
+    def _clear(clients: ServiceClients, region: str, urls: Any) -> None:
+        for url in urls:
+            clients("sqs", region).set_queue_attributes(QueueUrl=url, Attributes={"Policy": ""})
+
+
+# --------------------------------------------------------------------------- messaging
+class Subscription:
+    """AWS::SNS::Subscription: a subscription ListSubscriptions shows; Ref is its ARN."""
+
+    ATTRIBUTES = ("FilterPolicy", "FilterPolicyScope", "RawMessageDelivery", "RedrivePolicy",
+                  "DeliveryPolicy", "SubscriptionRoleArn")
+
+    def create(self, clients: ServiceClients, resource: Emulation) -> None:
+        answer = clients("sns", resource.region).subscribe(
+            TopicArn=resource.prop("TopicArn"),
+            Protocol=resource.prop("Protocol"),
+            Endpoint=resource.prop("Endpoint"),
+            Attributes=self._attributes(resource),
+            ReturnSubscriptionArn=True,
+        )
+        resource.data["arn"] = answer["SubscriptionArn"]
+
+    def update(self, clients: ServiceClients, resource: Emulation, previous: Emulation) -> None:
+        for name, value in self._attributes(resource).items():
+            clients("sns", resource.region).set_subscription_attributes(
+                SubscriptionArn=resource.data["arn"], AttributeName=name, AttributeValue=value
+            )
+
+    def delete(self, clients: ServiceClients, resource: Emulation, *, snapshot: bool) -> None:
+        clients("sns", resource.region).unsubscribe(SubscriptionArn=resource.data["arn"])
+
+    def _attributes(self, resource: Emulation) -> dict[str, str]:
+        attributes = {}
+        for name in self.ATTRIBUTES:
+            value = resource.prop(name)
+            if value is None:
+                continue
+            if isinstance(value, bool):
+                value = "true" if value else "false"
+            attributes[name] = _json(value) if isinstance(value, dict | list) else str(value)
+        return attributes
+
+
+class Schedule:
+    """AWS::Scheduler::Schedule: a schedule in EventBridge Scheduler."""
+
+    def create(self, clients: ServiceClients, resource: Emulation) -> None:
+        client = clients("scheduler", resource.region)
+        answer = client.create_schedule(
+            **api_params(client, "CreateSchedule", resource.properties, Name=resource.name)
+        )
+        resource.data["arn"] = answer["ScheduleArn"]
+
+    def update(self, clients: ServiceClients, resource: Emulation, previous: Emulation) -> None:
+        client = clients("scheduler", resource.region)
+        client.update_schedule(
+            **api_params(client, "UpdateSchedule", resource.properties, Name=resource.name)
+        )
+
+    def delete(self, clients: ServiceClients, resource: Emulation, *, snapshot: bool) -> None:
+        clients("scheduler", resource.region).delete_schedule(
+            Name=resource.name, GroupName=resource.prop("GroupName", "default")
+        )
+
+
+class Alarm:
+    """AWS::CloudWatch::Alarm: PutMetricAlarm, as the handler calls it for create and update."""
+
+    def create(self, clients: ServiceClients, resource: Emulation) -> None:
+        client = clients("cloudwatch", resource.region)
+        client.put_metric_alarm(
+            **api_params(client, "PutMetricAlarm", resource.properties, AlarmName=resource.name)
+        )
+
+    def update(self, clients: ServiceClients, resource: Emulation, previous: Emulation) -> None:
+        self.create(clients, resource)
+
+    def delete(self, clients: ServiceClients, resource: Emulation, *, snapshot: bool) -> None:
+        clients("cloudwatch", resource.region).delete_alarms(AlarmNames=[resource.name])
+
+
+# --------------------------------------------------------------------------- secrets
+class Secret:
+    """AWS::SecretsManager::Secret, with `GenerateSecretString` generated as AWS does: a
+    random password, alone or under `GenerateStringKey` in `SecretStringTemplate`."""
+
+    def create(self, clients: ServiceClients, resource: Emulation) -> None:
+        client = clients("secretsmanager", resource.region)
+        answer = client.create_secret(
+            **api_params(
+                client,
+                "CreateSecret",
+                resource.properties,
+                Name=resource.name,
+                SecretString=self._secret_string(client, resource),
+            )
+        )
+        resource.data["arn"] = answer["ARN"]
+
+    def update(self, clients: ServiceClients, resource: Emulation, previous: Emulation) -> None:
+        client = clients("secretsmanager", resource.region)
+        changed_value = any(
+            resource.prop(name) != previous.prop(name)
+            for name in ("SecretString", "GenerateSecretString")
+        )
+        client.update_secret(
+            **api_params(
+                client,
+                "UpdateSecret",
+                resource.properties,
+                SecretId=resource.data["arn"],
+                SecretString=self._secret_string(client, resource) if changed_value else None,
+            )
+        )
+
+    def delete(self, clients: ServiceClients, resource: Emulation, *, snapshot: bool) -> None:
+        clients("secretsmanager", resource.region).delete_secret(
+            SecretId=resource.data["arn"], ForceDeleteWithoutRecovery=True
+        )
+
+    @staticmethod
+    def _secret_string(client: Any, resource: Emulation) -> str | None:
+        generate = resource.prop("GenerateSecretString")
+        if generate is None:
+            value = resource.prop("SecretString")
+            return None if value is None else str(value)
+        password = client.get_random_password(
+            **api_params(client, "GetRandomPassword", generate)
+        )["RandomPassword"]
+        template = generate.get("SecretStringTemplate")
+        if template is None:
+            return str(password)
+        document = json.loads(template)
+        document[generate.get("GenerateStringKey", "password")] = password
+        return json.dumps(document)
+
+
+class SecretTargetAttachment:
+    """AWS::SecretsManager::SecretTargetAttachment: AWS adds the database's connection
+    fields (engine, host, port, identifier) to the secret's JSON; detaching leaves them."""
+
+    def create(self, clients: ServiceClients, resource: Emulation) -> None:
+        target_type = str(resource.prop("TargetType", ""))
+        target_id = str(resource.prop("TargetId"))
+        rds = clients("rds", resource.region)
+        if target_type == "AWS::RDS::DBCluster":
+            cluster = rds.describe_db_clusters(DBClusterIdentifier=target_id)["DBClusters"][0]
+            fields = {
+                "engine": cluster["Engine"],
+                "host": cluster["Endpoint"],
+                "port": cluster["Port"],
+                "dbClusterIdentifier": target_id,
+            }
+        else:
+            instance = rds.describe_db_instances(DBInstanceIdentifier=target_id)["DBInstances"][0]
+            fields = {
+                "engine": instance["Engine"],
+                "host": instance["Endpoint"]["Address"],
+                "port": instance["Endpoint"]["Port"],
+                "dbInstanceIdentifier": target_id,
+            }
+        secrets = clients("secretsmanager", resource.region)
+        secret_id = resource.prop("SecretId")
+        document = json.loads(secrets.get_secret_value(SecretId=secret_id)["SecretString"])
+        document.update(fields)
+        secrets.put_secret_value(SecretId=secret_id, SecretString=json.dumps(document))
+
+    def update(self, clients: ServiceClients, resource: Emulation, previous: Emulation) -> None:
+        self.create(clients, resource)
+
+    def delete(self, clients: ServiceClients, resource: Emulation, *, snapshot: bool) -> None:
+        """Nothing to undo: AWS leaves the connection fields in the secret."""
+
+
+# --------------------------------------------------------------------------- databases
+class DBCluster:
+    """AWS::RDS::DBCluster in RDS; DeletionPolicy Snapshot takes a final snapshot."""
+
+    def create(self, clients: ServiceClients, resource: Emulation) -> None:
+        rds = clients("rds", resource.region)
+        cluster = rds.create_db_cluster(
+            **api_params(
+                rds, "CreateDBCluster", resource.properties, DBClusterIdentifier=resource.name
+            )
+        )["DBCluster"]
+        resource.data["cluster"] = cluster
+
+    def update(self, clients: ServiceClients, resource: Emulation, previous: Emulation) -> None:
+        rds = clients("rds", resource.region)
+        cluster = rds.modify_db_cluster(
+            **api_params(
+                rds,
+                "ModifyDBCluster",
+                resource.properties,
+                DBClusterIdentifier=resource.name,
+                ApplyImmediately=True,
+            )
+        )["DBCluster"]
+        resource.data["cluster"] = cluster
+
+    def delete(self, clients: ServiceClients, resource: Emulation, *, snapshot: bool) -> None:
+        final = f"{resource.name}-final-{uuid.uuid4().hex[:8]}" if snapshot else None
+        clients("rds", resource.region).delete_db_cluster(
+            **api_params(
+                clients("rds", resource.region),
+                "DeleteDBCluster",
+                {},
+                DBClusterIdentifier=resource.name,
+                SkipFinalSnapshot=not snapshot,
+                FinalDBSnapshotIdentifier=final,
+            )
+        )
+
+
+class Domain:
+    """AWS::OpenSearchService::Domain in OpenSearch."""
+
+    def create(self, clients: ServiceClients, resource: Emulation) -> None:
+        client = clients("opensearch", resource.region)
+        status = client.create_domain(
+            **api_params(
+                client,
+                "CreateDomain",
+                resource.properties,
+                DomainName=resource.name,
+                TagList=resource.prop("Tags"),
+            )
+        )["DomainStatus"]
+        resource.data["domain"] = status
+
+    def update(self, clients: ServiceClients, resource: Emulation, previous: Emulation) -> None:
+        client = clients("opensearch", resource.region)
+        client.update_domain_config(
+            **api_params(client, "UpdateDomainConfig", resource.properties, DomainName=resource.name)
+        )
+
+    def delete(self, clients: ServiceClients, resource: Emulation, *, snapshot: bool) -> None:
+        clients("opensearch", resource.region).delete_domain(DomainName=resource.name)
+
+
+# --------------------------------------------------------------------------- cognito
+class UserPool:
+    def create(self, clients: ServiceClients, resource: Emulation) -> None:
+        client = clients("cognito-idp", resource.region)
+        pool = client.create_user_pool(
+            **api_params(
+                client,
+                "CreateUserPool",
+                resource.properties,
+                PoolName=resource.prop("UserPoolName") or resource.name,
+            )
+        )["UserPool"]
+        resource.data.update(id=pool["Id"], arn=pool["Arn"])
+
+    def update(self, clients: ServiceClients, resource: Emulation, previous: Emulation) -> None:
+        client = clients("cognito-idp", resource.region)
+        client.update_user_pool(
+            **api_params(client, "UpdateUserPool", resource.properties, UserPoolId=resource.data["id"])
+        )
+
+    def delete(self, clients: ServiceClients, resource: Emulation, *, snapshot: bool) -> None:
+        clients("cognito-idp", resource.region).delete_user_pool(UserPoolId=resource.data["id"])
+
+
+class UserPoolClient:
+    def create(self, clients: ServiceClients, resource: Emulation) -> None:
+        client = clients("cognito-idp", resource.region)
+        created = client.create_user_pool_client(
+            **api_params(
+                client,
+                "CreateUserPoolClient",
+                resource.properties,
+                ClientName=resource.prop("ClientName") or resource.name,
+            )
+        )["UserPoolClient"]
+        resource.data.update(id=created["ClientId"], secret=created.get("ClientSecret"))
+
+    def update(self, clients: ServiceClients, resource: Emulation, previous: Emulation) -> None:
+        client = clients("cognito-idp", resource.region)
+        client.update_user_pool_client(
+            **api_params(
+                client, "UpdateUserPoolClient", resource.properties, ClientId=resource.data["id"]
+            )
+        )
+
+    def delete(self, clients: ServiceClients, resource: Emulation, *, snapshot: bool) -> None:
+        clients("cognito-idp", resource.region).delete_user_pool_client(
+            UserPoolId=resource.prop("UserPoolId"), ClientId=resource.data["id"]
+        )
+
+
+class UserPoolDomain:
+    def create(self, clients: ServiceClients, resource: Emulation) -> None:
+        client = clients("cognito-idp", resource.region)
+        answer = client.create_user_pool_domain(
+            **api_params(client, "CreateUserPoolDomain", resource.properties)
+        )
+        resource.data["cloudfront"] = answer.get("CloudFrontDomain")
+
+    def update(self, clients: ServiceClients, resource: Emulation, previous: Emulation) -> None:
+        client = clients("cognito-idp", resource.region)
+        client.update_user_pool_domain(
+            **api_params(client, "UpdateUserPoolDomain", resource.properties)
+        )
+
+    def delete(self, clients: ServiceClients, resource: Emulation, *, snapshot: bool) -> None:
+        clients("cognito-idp", resource.region).delete_user_pool_domain(
+            Domain=resource.prop("Domain"), UserPoolId=resource.prop("UserPoolId")
+        )
+
+
+class UserPoolGroup:
+    def create(self, clients: ServiceClients, resource: Emulation) -> None:
+        client = clients("cognito-idp", resource.region)
+        client.create_group(
+            **api_params(client, "CreateGroup", resource.properties, GroupName=resource.name)
+        )
+
+    def update(self, clients: ServiceClients, resource: Emulation, previous: Emulation) -> None:
+        client = clients("cognito-idp", resource.region)
+        client.update_group(
+            **api_params(client, "UpdateGroup", resource.properties, GroupName=resource.name)
+        )
+
+    def delete(self, clients: ServiceClients, resource: Emulation, *, snapshot: bool) -> None:
+        clients("cognito-idp", resource.region).delete_group(
+            GroupName=resource.name, UserPoolId=resource.prop("UserPoolId")
+        )
+
+
+# --------------------------------------------------------------------------- cloudfront
+class Distribution:
+    """AWS::CloudFront::Distribution. Delete disables first, as the handler must."""
+
+    def create(self, clients: ServiceClients, resource: Emulation) -> None:
+        client = clients("cloudfront", resource.region)
+        config = self._config(client, resource, caller_reference=str(uuid.uuid4()))
+        distribution = client.create_distribution(DistributionConfig=config)["Distribution"]
+        resource.data.update(
+            id=distribution["Id"],
+            domain=distribution["DomainName"],
+            caller_reference=config["CallerReference"],
+        )
+
+    def update(self, clients: ServiceClients, resource: Emulation, previous: Emulation) -> None:
+        client = clients("cloudfront", resource.region)
+        current = client.get_distribution_config(Id=resource.data["id"])
+        config = self._config(client, resource, caller_reference=resource.data["caller_reference"])
+        client.update_distribution(
+            Id=resource.data["id"], IfMatch=current["ETag"], DistributionConfig=config
+        )
+
+    def delete(self, clients: ServiceClients, resource: Emulation, *, snapshot: bool) -> None:
+        client = clients("cloudfront", resource.region)
+        current = client.get_distribution_config(Id=resource.data["id"])
+        etag = current["ETag"]
+        if current["DistributionConfig"].get("Enabled"):
+            config = dict(current["DistributionConfig"], Enabled=False)
+            etag = client.update_distribution(
+                Id=resource.data["id"], IfMatch=etag, DistributionConfig=config
+            )["ETag"]
+        client.delete_distribution(Id=resource.data["id"], IfMatch=etag)
+
+    @staticmethod
+    def _config(client: Any, resource: Emulation, *, caller_reference: str) -> dict[str, Any]:
+        given = dict(resource.prop("DistributionConfig", {}))
+        given.setdefault("Comment", "")
+        config = api_params(client, "CreateDistribution", {"DistributionConfig": given})
+        distribution_config: dict[str, Any] = config["DistributionConfig"]
+        distribution_config["CallerReference"] = caller_reference
+        return distribution_config

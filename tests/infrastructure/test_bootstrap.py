@@ -1,0 +1,117 @@
+"""The bootstrap stack as synthesized: self-contained for quick-create, safe console form,
+scoped roles, and the real ASL with every substitution filled."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+ASL = json.loads((ROOT / "state_machine" / "installer.asl.json").read_text())
+LAMBDA_SERVICE_ERRORS = {"Lambda.ServiceException", "Lambda.TooManyRequestsException", "Lambda.SdkClientException"}
+
+
+def resources(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
+    return {k: v for k, v in template["Resources"].items() if v["Type"] == kind}
+
+
+def test_the_template_needs_no_cdk_bootstrap(bootstrap_template: dict[str, Any]) -> None:
+    assert "BootstrapVersion" not in bootstrap_template.get("Parameters", {})
+    assert "CheckBootstrapVersion" not in bootstrap_template.get("Rules", {})
+    text = json.dumps(bootstrap_template)
+    assert "cdk-hnb659fds" not in text
+    assert not resources(bootstrap_template, "AWS::CDK::Metadata")
+
+
+def test_every_parameter_has_a_default_and_a_constraint(bootstrap_template: dict[str, Any]) -> None:
+    for name, spec in bootstrap_template["Parameters"].items():
+        assert "Default" in spec, name
+        assert {"AllowedPattern", "AllowedValues"} & set(spec), f"{name} accepts anything"
+        assert spec.get("Description"), name
+
+
+def test_the_console_form_groups_and_labels_every_parameter(bootstrap_template: dict[str, Any]) -> None:
+    interface = bootstrap_template["Metadata"]["AWS::CloudFormation::Interface"]
+    grouped = [p for group in interface["ParameterGroups"] for p in group["Parameters"]]
+    assert sorted(grouped) == sorted(bootstrap_template["Parameters"])
+    assert set(interface["ParameterLabels"]) == set(bootstrap_template["Parameters"])
+
+
+def test_lambda_code_comes_from_the_regional_release_bucket(bootstrap_template: dict[str, Any], release: Any) -> None:
+    functions = resources(bootstrap_template, "AWS::Lambda::Function")
+    assert len(functions) == 6
+    for function in functions.values():
+        code = function["Properties"]["Code"]
+        assert code["S3Bucket"] == {"Fn::Sub": "${ReleaseBucketPrefix}-${AWS::Region}"}
+        assert code["S3Key"].startswith("assets/") and code["S3Key"] in release.manifest.files
+
+
+def test_the_state_machine_is_the_asl_file_with_every_substitution_filled(bootstrap_template: dict[str, Any]) -> None:
+    machine = next(iter(resources(bootstrap_template, "AWS::StepFunctions::StateMachine").values()))
+    props = machine["Properties"]
+    placeholders = set(re.findall(r"\$\{(\w+)\}", json.dumps(ASL)))
+    assert placeholders == set(props["DefinitionSubstitutions"])
+    assert json.loads(props["DefinitionString"]) == ASL
+
+
+def tasks(states: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    found = []
+    for name, state in states.items():
+        if state["Type"] == "Task":
+            found.append((name, state))
+        if state["Type"] == "Map":
+            found.extend(tasks(state["ItemProcessor"]["States"]))
+    return found
+
+
+@pytest.mark.parametrize(("name", "state"), tasks(ASL["States"]))
+def test_every_lambda_task_retries_lambda_service_errors_and_throttling(name: str, state: dict[str, Any]) -> None:
+    retried = {e for retrier in state.get("Retry", []) for e in retrier["ErrorEquals"]}
+    assert retried >= LAMBDA_SERVICE_ERRORS | {"Throttled"}, name
+
+
+def test_a_failure_in_the_waves_leads_to_rollback_then_a_failed_run() -> None:
+    waves = ASL["States"]["Waves"]
+    assert waves["Catch"][0]["ErrorEquals"] == ["States.ALL"] and waves["Catch"][0]["Next"] == "Rollback"
+    assert ASL["States"]["ReportFailure"]["Next"] == "RunFailed"
+    assert ASL["States"]["RunFailed"]["Type"] == "Fail"
+
+
+def test_polling_waits_read_their_interval_from_the_state() -> None:
+    step_states = ASL["States"]["Waves"]["ItemProcessor"]["States"]["Steps"]["ItemProcessor"]["States"]
+    assert step_states["StepWait"]["SecondsPath"] == "$.wait"
+    assert ASL["States"]["RollbackWait"]["SecondsPath"] == "$.rollback.wait"
+
+
+def test_no_policy_allows_every_action(bootstrap_template: dict[str, Any]) -> None:
+    for name, policy in resources(bootstrap_template, "AWS::IAM::Policy").items():
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            assert "*" not in actions, name
+
+
+def test_the_service_role_manages_iam_only_under_the_installation_prefix(bootstrap_template: dict[str, Any]) -> None:
+    policies = resources(bootstrap_template, "AWS::IAM::Policy")
+    statements = [
+        s
+        for p in policies.values()
+        if "CloudFormationServiceRole" in json.dumps(p["Properties"]["Roles"])
+        for s in p["Properties"]["PolicyDocument"]["Statement"]
+    ]
+    iam_statements = [s for s in statements if any(str(a).startswith("iam:") and a != "iam:CreateServiceLinkedRole"
+                                                   for a in s["Action"])]  # fmt: skip
+    assert iam_statements
+    for statement in iam_statements:
+        for resource in statement["Resource"]:
+            assert "ResourcePrefix" in json.dumps(resource) and "EnvName" in json.dumps(resource)
+
+
+def test_the_ledger_table_keeps_history_recoverable(bootstrap_template: dict[str, Any]) -> None:
+    table = next(iter(resources(bootstrap_template, "AWS::DynamoDB::Table").values()))
+    assert table["Properties"]["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
+    assert table["DeletionPolicy"] == "Retain"
+    assert [k["AttributeName"] for k in table["Properties"]["KeySchema"]] == ["pk", "sk"]
