@@ -118,10 +118,13 @@ class StageStack(cdk.Stack):
             self._assets_bucket = s3.Bucket.from_bucket_name(self, "Assets", name)
         return self._assets_bucket
 
+    def code_asset(self, name: str) -> Asset:
+        """The zip of `blueprints/functions/<name>/` (one per content, however often asked)."""
+        return self.context.assets.add_tree(f"function-{name}", [(FUNCTIONS_DIR / name, "")])
+
     def function_code(self, name: str) -> lambda_.Code:
         """The package of `blueprints/functions/<name>/`, zipped by the build."""
-        asset = self.context.assets.add_tree(f"function-{name}", [(FUNCTIONS_DIR / name, "")])
-        return lambda_.Code.from_bucket(self.assets_bucket, asset.key)
+        return lambda_.Code.from_bucket(self.assets_bucket, self.code_asset(name).key)
 
     def dependency_layer(self) -> lambda_.ILayerVersion:
         """The release's third-party dependencies (pg8000, Powertools ...), one layer per stack."""

@@ -10,12 +10,17 @@ from typing import Any
 import aws_cdk as cdk
 
 from blueprints.common import BuildContext, StageStack
+from blueprints.stages.albfront import AlbFrontStage
 from blueprints.stages.aurora import AuroraStage
+from blueprints.stages.canaries import CanariesStage
+from blueprints.stages.cloudfront import CloudFrontStage
 from blueprints.stages.cognito import CognitoStage
+from blueprints.stages.container import DEFAULT_IMAGE, ContainerStage
 from blueprints.stages.lambda_api import LambdaApiStage
 from blueprints.stages.monitoring import MonitoringStage
 from blueprints.stages.opensearch import OpenSearchStage
 from blueprints.stages.params import ParamsStage
+from blueprints.stages.rum import RumStage
 from blueprints.stages.s3 import S3Stage
 from blueprints.stages.secrets import SecretsStage
 from blueprints.stages.sqs import SqsStage
@@ -120,7 +125,63 @@ OPTIONS: dict[str, dict[str, Any]] = {
         "Identity",
         "With OidcIssuerUrl: the Secrets Manager secret whose value is the client secret",
     ),
+    "CustomDomainName": _text(
+        r"^$|^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$",
+        "Custom domain",
+        "Domain",
+        "Host name of the platform's page, e.g. dataall.example.com (empty: CloudFront's "
+        "own name). Required when InternetFacing is false",
+    ),
+    "HostedZoneId": _text(
+        r"^$|^Z[A-Z0-9]{1,31}$",
+        "Hosted zone",
+        "Domain",
+        "With CustomDomainName: the Route 53 public or private hosted zone that holds it",
+    ),
+    "CertificateArn": _text(
+        r"^$|^arn:aws[a-z-]*:acm:[a-z0-9-]+:[0-9]{12}:certificate/[0-9a-f-]{36}$",
+        "Certificate",
+        "Domain",
+        "With CustomDomainName: its ACM certificate; in us-east-1 when InternetFacing "
+        "(CloudFront's rule), in the platform's region otherwise",
+    ),
+    "EnableCanaries": _boolean(
+        False,
+        "Canaries",
+        "Monitoring",
+        "Check the API's health every 15 minutes with a CloudWatch Synthetics canary",
+    ),
+    "EnableRum": _boolean(
+        False,
+        "Real-user monitoring",
+        "Monitoring",
+        "Create a CloudWatch RUM app monitor for the platform's page",
+    ),
+    "ContainerImage": _text(
+        r"^[a-z0-9][a-z0-9./_:@-]*$",
+        "Scheduled-task image",
+        "Platform",
+        "Image of the nightly database-maintenance task; it must provide psql",
+        default=DEFAULT_IMAGE,
+    ),
 }
+
+
+def _together(options: tuple[str, ...], what: str) -> list[dict[str, Any]]:
+    """Rules for options that are given all together or not at all, one per missing option."""
+    return [
+        {
+            "when": {
+                "all": [
+                    {"any": [{"option": other, "not_equals": ""} for other in options if other != missing]},
+                    {"option": missing, "equals": ""},
+                ]
+            },
+            "message": f"{missing} is missing: {what} ({', '.join(options)} go together)",
+        }
+        for missing in options
+    ]
+
 
 #: Option combinations that cannot be installed, refused by the plan step with this message.
 RULES: list[dict[str, Any]] = [
@@ -143,6 +204,24 @@ RULES: list[dict[str, Any]] = [
         "message": "ExistingPrivateSubnetIds is only used with ExistingVpcId: give the VPC too, "
         "or leave both empty to create a VPC",
     },
+    *_together(
+        ("CustomDomainName", "HostedZoneId", "CertificateArn"),
+        "a custom domain needs its hosted zone and certificate",
+    ),
+    *_together(
+        ("OidcIssuerUrl", "OidcClientId", "OidcClientSecretArn"),
+        "an external OpenID Connect provider needs its issuer, client id and client secret",
+    ),
+    {
+        "when": {
+            "all": [
+                {"option": "InternetFacing", "equals": False},
+                {"option": "CustomDomainName", "equals": ""},
+            ]
+        },
+        "message": "InternetFacing=false serves the platform from an internal load balancer over "
+        "HTTPS, which needs CustomDomainName, HostedZoneId and CertificateArn",
+    },
 ]
 
 STAGES: list[type[StageStack]] = [
@@ -156,6 +235,11 @@ STAGES: list[type[StageStack]] = [
     AuroraStage,
     OpenSearchStage,
     LambdaApiStage,
+    ContainerStage,
+    CloudFrontStage,
+    AlbFrontStage,
+    CanariesStage,
+    RumStage,
 ]
 
 ACTIONS: list[dict[str, Any]] = []

@@ -8,12 +8,14 @@ that pattern in one place.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from functools import cached_property
+from typing import Any, cast
 
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct, IConstruct
 
 from blueprints.common import StageStack, runtime
@@ -39,6 +41,23 @@ def flag(stack: StageStack, option: str, description: str) -> cdk.CfnCondition:
 def given(stack: Construct, condition_id: str, value: str) -> cdk.CfnCondition:
     """The condition "this optional text parameter is not empty"."""
     return cdk.CfnCondition(stack, condition_id, expression=cdk.Fn.condition_not(cdk.Fn.condition_equals(value, "")))
+
+
+def negation(stack: Construct, condition_id: str, condition: cdk.CfnCondition) -> cdk.CfnCondition:
+    return cdk.CfnCondition(stack, condition_id, expression=cdk.Fn.condition_not(_expression(condition)))
+
+
+def conjunction(stack: Construct, condition_id: str, *conditions: cdk.CfnCondition) -> cdk.CfnCondition:
+    return cdk.CfnCondition(
+        stack,
+        condition_id,
+        expression=cdk.Fn.condition_and(*(_expression(c) for c in conditions)),
+    )
+
+
+def _expression(condition: cdk.CfnCondition) -> cdk.ICfnConditionExpression:
+    # A CfnCondition is a condition expression in CDK; its Python typing misses that.
+    return cast(cdk.ICfnConditionExpression, condition)
 
 
 def when(scope: IConstruct, condition: cdk.CfnCondition) -> None:
@@ -120,23 +139,34 @@ def stage_parameter(stack: StageStack, name: str, stage_output: str, description
 
 
 class VpcPlacement:
-    """Where a stage puts its network interfaces: the vpc stage's outputs, as parameters."""
+    """Where a stage puts its network interfaces: the vpc stage's outputs, as parameters.
+
+    The VPC id and security group are declared on first use (cfn-lint rejects unused
+    parameters).
+    """
 
     def __init__(self, stack: StageStack) -> None:
-        self.vpc_id = stage_parameter(stack, "VpcId", "vpc.VpcId", "VPC of the platform", type="AWS::EC2::VPC::Id")
+        self._stack = stack
         self.subnet_ids = stack.parameter(
             "PrivateSubnetIds",
             "${stage:vpc.PrivateSubnetIds}",
             description="Private subnets of the platform",
             type="List<AWS::EC2::Subnet::Id>",
         ).value_as_list
-        self.security_group_id = stage_parameter(
-            stack,
+
+    @cached_property
+    def security_group_id(self) -> str:
+        return stage_parameter(
+            self._stack,
             "PlatformSecurityGroupId",
             "vpc.PlatformSecurityGroupId",
             "Security group of the platform's functions and tasks",
             type="AWS::EC2::SecurityGroup::Id",
         )
+
+    @cached_property
+    def vpc_id(self) -> str:
+        return stage_parameter(self._stack, "VpcId", "vpc.VpcId", "VPC of the platform", type="AWS::EC2::VPC::Id")
 
 
 class PlatformFunction(Construct):
@@ -234,3 +264,48 @@ class PlatformFunction(Construct):
 
     def allow(self, actions: Sequence[str], resources: Sequence[str]) -> None:
         self.role.add_to_policy(iam.PolicyStatement(actions=list(actions), resources=list(resources)))
+
+
+def web_acl(stack: StageStack, construct_id: str, name: str, *, scope: str) -> wafv2.CfnWebACL:
+    """A WAF web ACL: a per-address rate limit and AWS's baseline managed rule groups."""
+
+    def visibility(metric: str) -> wafv2.CfnWebACL.VisibilityConfigProperty:
+        return wafv2.CfnWebACL.VisibilityConfigProperty(
+            cloud_watch_metrics_enabled=True, metric_name=metric, sampled_requests_enabled=True
+        )
+
+    def managed(group: str, priority: int) -> wafv2.CfnWebACL.RuleProperty:
+        return wafv2.CfnWebACL.RuleProperty(
+            name=group,
+            priority=priority,
+            override_action=wafv2.CfnWebACL.OverrideActionProperty(none={}),
+            statement=wafv2.CfnWebACL.StatementProperty(
+                managed_rule_group_statement=wafv2.CfnWebACL.ManagedRuleGroupStatementProperty(
+                    vendor_name="AWS", name=group
+                )
+            ),
+            visibility_config=visibility(group),
+        )
+
+    return wafv2.CfnWebACL(
+        stack,
+        construct_id,
+        name=stack.resource_name(name),
+        scope=scope,
+        default_action=wafv2.CfnWebACL.DefaultActionProperty(allow={}),
+        visibility_config=visibility(name),
+        rules=[
+            wafv2.CfnWebACL.RuleProperty(
+                name="RateLimitPerAddress",
+                priority=0,
+                action=wafv2.CfnWebACL.RuleActionProperty(block={}),
+                statement=wafv2.CfnWebACL.StatementProperty(
+                    rate_based_statement=wafv2.CfnWebACL.RateBasedStatementProperty(limit=2000, aggregate_key_type="IP")
+                ),
+                visibility_config=visibility("RateLimitPerAddress"),
+            ),
+            managed("AWSManagedRulesAmazonIpReputationList", 1),
+            managed("AWSManagedRulesCommonRuleSet", 2),
+            managed("AWSManagedRulesKnownBadInputsRuleSet", 3),
+        ],
+    )

@@ -104,7 +104,6 @@ class CognitoStage(StageStack):
             "Domain",
             user_pool_id=pool.ref,
             domain=cdk.Fn.join("-", [self.prefix, self.env_name, cdk.Aws.ACCOUNT_ID]),
-            managed_login_version=2,
         )
         for name, description in GROUPS.items():
             cognito.CfnUserPoolGroup(

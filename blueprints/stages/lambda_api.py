@@ -15,6 +15,7 @@ import aws_cdk as cdk
 from aws_cdk import aws_apigateway as apigateway
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
@@ -28,8 +29,10 @@ from blueprints.toolkit import (
     flag,
     if_,
     log_group,
+    negation,
     ssm_path,
     stage_parameter,
+    web_acl,
     when,
 )
 
@@ -49,7 +52,7 @@ class LambdaApiStage(StageStack):
         super().__init__(scope, context, **kwargs)
         placement = VpcPlacement(self)
         internet_facing = flag(self, "InternetFacing", "The API is public (REGIONAL), else PRIVATE")
-        internal = cdk.CfnCondition(self, "Internal", expression=cdk.Fn.condition_not(internet_facing))
+        internal = negation(self, "Internal", internet_facing)
         wired = {
             name: stage_parameter(self, name, source, description)
             for name, source, description in (
@@ -310,6 +313,9 @@ class LambdaApiStage(StageStack):
                 cdk.Aws.NO_VALUE,
             ),
         )
+        cloudwatch_role = api.node.find_child("CloudWatchRole").node.default_child
+        assert isinstance(cloudwatch_role, iam.CfnRole)
+        cloudwatch_role.role_name = self.resource_name("apigateway-logs")
         self.acknowledge(
             "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
             "AmazonAPIGatewayPushToCloudWatchLogs]",
@@ -377,48 +383,7 @@ class LambdaApiStage(StageStack):
         return api
 
     def _web_acl(self, api: apigateway.RestApi) -> None:
-        def managed(name: str, priority: int) -> wafv2.CfnWebACL.RuleProperty:
-            return wafv2.CfnWebACL.RuleProperty(
-                name=name,
-                priority=priority,
-                override_action=wafv2.CfnWebACL.OverrideActionProperty(none={}),
-                statement=wafv2.CfnWebACL.StatementProperty(
-                    managed_rule_group_statement=wafv2.CfnWebACL.ManagedRuleGroupStatementProperty(
-                        vendor_name="AWS", name=name
-                    )
-                ),
-                visibility_config=visibility(name),
-            )
-
-        def visibility(name: str) -> wafv2.CfnWebACL.VisibilityConfigProperty:
-            return wafv2.CfnWebACL.VisibilityConfigProperty(
-                cloud_watch_metrics_enabled=True, metric_name=name, sampled_requests_enabled=True
-            )
-
-        acl = wafv2.CfnWebACL(
-            self,
-            "WebAcl",
-            name=self.resource_name("api"),
-            scope="REGIONAL",
-            default_action=wafv2.CfnWebACL.DefaultActionProperty(allow={}),
-            visibility_config=visibility("api"),
-            rules=[
-                wafv2.CfnWebACL.RuleProperty(
-                    name="RateLimitPerAddress",
-                    priority=0,
-                    action=wafv2.CfnWebACL.RuleActionProperty(block={}),
-                    statement=wafv2.CfnWebACL.StatementProperty(
-                        rate_based_statement=wafv2.CfnWebACL.RateBasedStatementProperty(
-                            limit=2000, aggregate_key_type="IP"
-                        )
-                    ),
-                    visibility_config=visibility("RateLimitPerAddress"),
-                ),
-                managed("AWSManagedRulesAmazonIpReputationList", 1),
-                managed("AWSManagedRulesCommonRuleSet", 2),
-                managed("AWSManagedRulesKnownBadInputsRuleSet", 3),
-            ],
-        )
+        acl = web_acl(self, "WebAcl", "api", scope="REGIONAL")
         wafv2.CfnWebACLAssociation(
             self,
             "WebAclAssociation",

@@ -19,7 +19,7 @@ from aws_cdk import aws_opensearchservice as opensearch
 from constructs import Construct
 
 from blueprints.common import BuildContext, StageSpec, StageStack
-from blueprints.toolkit import VpcPlacement, accept_conditional_outputs, flag, if_, log_group, when
+from blueprints.toolkit import VpcPlacement, accept_conditional_outputs, flag, if_, log_group, negation, when
 
 ENGINE_VERSION = "OpenSearch_2.19"
 #: The platform's roles that read and write the index (named by the lambda-api stage).
@@ -39,7 +39,7 @@ class OpenSearchStage(StageStack):
         placement = VpcPlacement(self)
         prod = flag(self, "ProdSizing", "Production sizing: zone-aware data nodes, dedicated masters")
         serverless = flag(self, "OpenSearchServerless", "A serverless collection instead of a domain")
-        provisioned = cdk.CfnCondition(self, "ProvisionedDomain", expression=cdk.Fn.condition_not(serverless))
+        provisioned = negation(self, "ProvisionedDomain", serverless)
         key = kms.Key(
             self,
             "SearchKey",

@@ -89,9 +89,7 @@ class S3Stage(StageStack):
         cfn.logging_configuration = s3.CfnBucket.LoggingConfigurationProperty(
             destination_bucket_name=access_logs.bucket_name, log_file_prefix="s3/resources/"
         )
-        installation_buckets = cdk.Fn.join(
-            "", ["arn:", cdk.Aws.PARTITION, ":s3:::", self.resource_name("*")]
-        )
+        installation_buckets = cdk.Fn.join("", ["arn:", cdk.Aws.PARTITION, ":s3:::", self.resource_name("*")])
         access_logs.add_to_resource_policy(
             iam.PolicyStatement(
                 sid="ServerAccessLogs",

@@ -20,6 +20,7 @@ from blueprints.toolkit import (
     SUBNET_IDS_PATTERN,
     VPC_ID_PATTERN,
     accept_conditional_outputs,
+    conjunction,
     flag,
     if_,
     log_group,
@@ -73,7 +74,7 @@ class VpcStage(StageStack):
         ).value_as_string
         prod = flag(self, "ProdSizing", "Production sizing: one NAT gateway per zone")
         create = cdk.CfnCondition(self, "CreateVpc", expression=cdk.Fn.condition_equals(existing_vpc, ""))
-        create_second_nat = cdk.CfnCondition(self, "CreateSecondNat", expression=cdk.Fn.condition_and(create, prod))
+        create_second_nat = conjunction(self, "CreateSecondNat", create, prod)
 
         network = Construct(self, "Network")
         vpc = ec2.CfnVPC(

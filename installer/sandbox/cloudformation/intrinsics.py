@@ -57,9 +57,7 @@ class NoResources:
         )
 
     def get_att(self, logical_id: str, attribute: str) -> Any:
-        raise TemplateError(
-            f"Template error: Fn::GetAtt of {logical_id}.{attribute} cannot be used here"
-        )
+        raise TemplateError(f"Template error: Fn::GetAtt of {logical_id}.{attribute} cannot be used here")
 
     def import_value(self, export_name: str) -> Any:
         raise TemplateError(f"Template error: Fn::ImportValue of {export_name} cannot be used here")
@@ -97,7 +95,7 @@ class Evaluator:
             raise TemplateError(f"Template error: circular condition dependency {name}")
         self._evaluating.add(name)
         try:
-            result = self._truth(self.condition_definitions[name])
+            result = self.truth(self.condition_definitions[name])
         finally:
             self._evaluating.discard(name)
         self._conditions[name] = result
@@ -109,9 +107,7 @@ class Evaluator:
 
     def with_resources(self, resources: ResourceResolver) -> Evaluator:
         """The same parameters and conditions, resolving resources through `resources`."""
-        other = Evaluator(
-            self.parameters, self.pseudo, self.mappings, self.condition_definitions, resources
-        )
+        other = Evaluator(self.parameters, self.pseudo, self.mappings, self.condition_definitions, resources)
         other._conditions = self._conditions
         return other
 
@@ -157,13 +153,9 @@ class Evaluator:
         elif isinstance(argument, list) and len(argument) == 2:
             resource, attribute = argument[0], self._value(argument[1])
         else:
-            raise TemplateError(
-                "Template error: every Fn::GetAtt object requires two non-empty parameters"
-            )
+            raise TemplateError("Template error: every Fn::GetAtt object requires two non-empty parameters")
         if not resource or not attribute:
-            raise TemplateError(
-                "Template error: every Fn::GetAtt object requires two non-empty parameters"
-            )
+            raise TemplateError("Template error: every Fn::GetAtt object requires two non-empty parameters")
         return self.resources.get_att(str(resource), str(attribute))
 
     def _sub(self, argument: Any) -> str:
@@ -213,12 +205,10 @@ class Evaluator:
             position = int(index)
         except (TypeError, ValueError) as error:
             raise TemplateError(
-                "Template error: Fn::Select requires a list argument with two elements: "
-                "an integer index and a list"
+                "Template error: Fn::Select requires a list argument with two elements: an integer index and a list"
             ) from error
         if not isinstance(items, list) or not 0 <= position < len(items):
-            raise TemplateError("Template error: Fn::Select cannot select nonexistent value at index "
-                                f"{position}")
+            raise TemplateError(f"Template error: Fn::Select cannot select nonexistent value at index {position}")
         return items[position]
 
     def _split(self, argument: Any) -> list[str]:
@@ -229,9 +219,7 @@ class Evaluator:
 
     def _if(self, argument: Any) -> Any:
         if not (isinstance(argument, list) and len(argument) == 3 and isinstance(argument[0], str)):
-            raise TemplateError(
-                "Template error: Fn::If requires a list argument with three elements"
-            )
+            raise TemplateError("Template error: Fn::If requires a list argument with three elements")
         chosen = argument[1] if self.condition(argument[0]) else argument[2]
         return self._value(chosen)
 
@@ -284,7 +272,8 @@ class Evaluator:
         return json.dumps(self._value(argument), separators=(",", ":"))
 
     # ------------------------------------------------------------------ conditions
-    def _truth(self, node: Any) -> bool:
+    def truth(self, node: Any) -> bool:
+        """The value of a condition expression (Conditions, Rules)."""
         if isinstance(node, bool):
             return node
         if isinstance(node, str) and node.lower() in ("true", "false"):
@@ -297,11 +286,11 @@ class Evaluator:
                 left, right = (self._value(item) for item in _pair(argument, function))
                 return text(left) == text(right) if _scalar(left, right) else left == right
             if function == "Fn::Not":
-                return not self._truth(_single(argument, function))
+                return not self.truth(_single(argument, function))
             if function == "Fn::And":
-                return all(self._truth(item) for item in _many(argument, function))
+                return all(self.truth(item) for item in _many(argument, function))
             if function == "Fn::Or":
-                return any(self._truth(item) for item in _many(argument, function))
+                return any(self.truth(item) for item in _many(argument, function))
             if function == "Fn::Contains":
                 items, wanted = (self._value(item) for item in _pair(argument, function))
                 return text(wanted) in [text(item) for item in items]
@@ -357,8 +346,8 @@ _FUNCTIONS: dict[str, Callable[[Evaluator, Any], Any]] = {
     "Fn::Cidr": Evaluator._cidr,
     "Fn::Length": Evaluator._length,
     "Fn::ToJsonString": Evaluator._to_json_string,
-    "Fn::Equals": lambda evaluator, argument: evaluator._truth({"Fn::Equals": argument}),
-    "Fn::And": lambda evaluator, argument: evaluator._truth({"Fn::And": argument}),
-    "Fn::Or": lambda evaluator, argument: evaluator._truth({"Fn::Or": argument}),
-    "Fn::Not": lambda evaluator, argument: evaluator._truth({"Fn::Not": argument}),
+    "Fn::Equals": lambda evaluator, argument: evaluator.truth({"Fn::Equals": argument}),
+    "Fn::And": lambda evaluator, argument: evaluator.truth({"Fn::And": argument}),
+    "Fn::Or": lambda evaluator, argument: evaluator.truth({"Fn::Or": argument}),
+    "Fn::Not": lambda evaluator, argument: evaluator.truth({"Fn::Not": argument}),
 }

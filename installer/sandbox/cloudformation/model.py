@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from installer.sandbox.cloudformation.intrinsics import Evaluator, ResourceResolver
+from installer.sandbox.cloudformation.intrinsics import Evaluator, ResourceResolver, text
 from installer.sandbox.cloudformation.parameters import ResolvedParameters
 from installer.sandbox.cloudformation.providers.base import Provisioned, StackContext
 from installer.sandbox.cloudformation.template import Template
@@ -30,9 +30,7 @@ COMPLETE_STATES = frozenset(
 )
 #: states from which UpdateStack / an UPDATE change set are accepted
 UPDATABLE_STATES = COMPLETE_STATES
-TERMINAL_FAILED_STATES = frozenset(
-    {"CREATE_FAILED", "ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "DELETE_FAILED"}
-)
+TERMINAL_FAILED_STATES = frozenset({"CREATE_FAILED", "ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "DELETE_FAILED"})
 
 
 def now() -> datetime:
@@ -60,14 +58,27 @@ class Deployment:
                 "AWS::Region": stack.region,
                 "AWS::StackId": stack.stack_id,
                 "AWS::StackName": stack.stack_name,
-                "AWS::URLSuffix": (
-                    "amazonaws.com.cn" if stack.partition == "aws-cn" else "amazonaws.com"
-                ),
+                "AWS::URLSuffix": ("amazonaws.com.cn" if stack.partition == "aws-cn" else "amazonaws.com"),
             },
             mappings=self.template.mappings,
             condition_definitions=self.template.conditions,
         )
         return evaluator.with_resources(resources) if resources is not None else evaluator
+
+    def outputs(self, evaluator: Evaluator) -> list[dict[str, Any]]:
+        """The stack's `Outputs` as DescribeStacks shows them."""
+        outputs = []
+        for key, output in self.template.outputs.items():
+            if "Condition" in output and not evaluator.condition(str(output["Condition"])):
+                continue
+            entry = {"OutputKey": key, "OutputValue": text(evaluator.evaluate(output.get("Value")))}
+            if output.get("Description") is not None:
+                entry["Description"] = text(evaluator.evaluate(output["Description"]))
+            export = output.get("Export")
+            if isinstance(export, dict) and export.get("Name") is not None:
+                entry["ExportName"] = text(evaluator.evaluate(export["Name"]))
+            outputs.append(entry)
+        return outputs
 
     def included_resources(self, stack: StackContext) -> dict[str, dict[str, Any]]:
         """The template's resources whose Condition holds."""
@@ -208,9 +219,7 @@ class Stack:
             if status == "DELETE_COMPLETE":
                 self.deletion_time = now()
             self.events.append(
-                StackEvent(
-                    self.stack_id, self.name, self.name, self.stack_id, STACK_TYPE, status, reason
-                )
+                StackEvent(self.stack_id, self.name, self.name, self.stack_id, STACK_TYPE, status, reason)
             )
 
     def resource_event(
@@ -244,11 +253,7 @@ class Stack:
     # ------------------------------------------------------------------ views
     def exports(self) -> dict[str, str]:
         with self.lock:
-            return {
-                output["ExportName"]: output["OutputValue"]
-                for output in self.outputs
-                if output.get("ExportName")
-            }
+            return {output["ExportName"]: output["OutputValue"] for output in self.outputs if output.get("ExportName")}
 
     def describe(self) -> dict[str, Any]:
         with self.lock:
@@ -287,9 +292,7 @@ class Stack:
             return {
                 "StackId": self.stack_id,
                 "StackName": self.name,
-                "TemplateDescription": (
-                    self.deployment.template.description if self.deployment else None
-                ),
+                "TemplateDescription": (self.deployment.template.description if self.deployment else None),
                 "CreationTime": self.creation_time,
                 "LastUpdatedTime": self.last_updated_time,
                 "DeletionTime": self.deletion_time,

@@ -195,18 +195,12 @@ def _check_one(declaration: Declaration, value: str, lookups: Lookups) -> None:
         except ValueError as error:
             raise ValidationError(f"Parameter '{key}' must be a number.") from error
         if declaration.min_value is not None and number < declaration.min_value:
-            raise _constraint(
-                declaration, f"must be a number not less than {_plain(declaration.min_value)}"
-            )
+            raise _constraint(declaration, f"must be a number not less than {_plain(declaration.min_value)}")
         if declaration.max_value is not None and number > declaration.max_value:
-            raise _constraint(
-                declaration, f"must be a number not greater than {_plain(declaration.max_value)}"
-            )
+            raise _constraint(declaration, f"must be a number not greater than {_plain(declaration.max_value)}")
     if declaration.allowed_values is not None and value not in declaration.allowed_values:
         raise _constraint(declaration, "must be one of AllowedValues")
-    if declaration.allowed_pattern is not None and not re.fullmatch(
-        declaration.allowed_pattern, value
-    ):
+    if declaration.allowed_pattern is not None and not re.fullmatch(declaration.allowed_pattern, value):
         raise _constraint(declaration, f"must match pattern {declaration.allowed_pattern}")
     if declaration.min_length is not None and len(value) < declaration.min_length:
         raise _constraint(declaration, f"must contain at least {declaration.min_length} characters")
@@ -215,8 +209,7 @@ def _check_one(declaration: Declaration, value: str, lookups: Lookups) -> None:
     kind = EXISTENCE_CHECKED.get(declaration.element_type)
     if kind is not None and not lookups.ec2_resource_exists(kind, value):
         raise ValidationError(
-            f"Parameter validation failed: parameter value {value} for parameter name {key} "
-            "does not exist"
+            f"Parameter validation failed: parameter value {value} for parameter name {key} does not exist"
         )
 
 
@@ -224,8 +217,7 @@ def _constraint(declaration: Declaration, rule: str) -> ValidationError:
     """AWS names the rule, or the template's ConstraintDescription when it has one."""
     if declaration.constraint_description:
         return ValidationError(
-            f"Parameter '{declaration.key}' failed to satisfy constraint: "
-            f"{declaration.constraint_description}"
+            f"Parameter '{declaration.key}' failed to satisfy constraint: {declaration.constraint_description}"
         )
     return ValidationError(f"Parameter '{declaration.key}' {rule}")
 

@@ -96,7 +96,7 @@ class Scheduler:
         def work(logical_id: str) -> None:
             try:
                 step = tasks[logical_id]()
-            except Exception as error:  # noqa: BLE001 - a task that cannot start has failed
+            except Exception as error:
                 LOG.exception("resource %s could not start", logical_id)
                 finish(logical_id, "failed", error)
                 return
@@ -110,9 +110,7 @@ class Scheduler:
                 if not stop.is_set():
                     for logical_id in self._ready(tasks, dependencies, outcome, running):
                         running.add(logical_id)
-                        threading.Thread(
-                            target=work, args=(logical_id,), name=f"cfn-{logical_id}", daemon=True
-                        ).start()
+                        threading.Thread(target=work, args=(logical_id,), name=f"cfn-{logical_id}", daemon=True).start()
                 if not running:
                     break
                 condition.wait(timeout=0.5)

@@ -197,8 +197,7 @@ def parse_template(body: str) -> Template:
             document = json.loads(body)
         except json.JSONDecodeError as error:
             raise TemplateError(
-                f"Template format error: JSON not well-formed. "
-                f"(line {error.lineno},  column {error.colno})"
+                f"Template format error: JSON not well-formed. (line {error.lineno},  column {error.colno})"
             ) from error
     else:
         try:
@@ -339,19 +338,14 @@ def validate(template: Template) -> None:
     document = template.document
     unknown = sorted(set(document) - SECTIONS)
     if unknown:
-        raise TemplateError(
-            f"Template format error: Invalid template property or properties [{', '.join(unknown)}]"
-        )
+        raise TemplateError(f"Template format error: Invalid template property or properties [{', '.join(unknown)}]")
     resources = document.get("Resources")
     if not isinstance(resources, dict) or not resources:
-        raise TemplateError(
-            "Template format error: At least one Resources member must be defined."
-        )
+        raise TemplateError("Template format error: At least one Resources member must be defined.")
     for logical_id, resource in resources.items():
         if not isinstance(resource, dict) or "Type" not in resource:
             raise TemplateError(
-                f"Template format error: [/Resources/{logical_id}] "
-                "Every Resources object must contain a Type member."
+                f"Template format error: [/Resources/{logical_id}] Every Resources object must contain a Type member."
             )
         unknown_attributes = sorted(set(resource) - RESOURCE_ATTRIBUTES)
         if unknown_attributes:
@@ -373,8 +367,7 @@ def _check_references(template: Template) -> None:
             for ref in references(entry):
                 if ref.attribute is not None and ref.name not in resources:
                     raise TemplateError(
-                        f"Template error: instance of Fn::GetAtt references undefined resource "
-                        f"{ref.name}"
+                        f"Template error: instance of Fn::GetAtt references undefined resource {ref.name}"
                     )
                 if ref.attribute is None and ref.name not in declared:
                     unresolved.append(ref.name)
@@ -395,8 +388,7 @@ def _check_conditions(template: Template) -> None:
             condition = entry.get("Condition") if isinstance(entry, dict) else None
             if condition is not None and condition not in declared:
                 raise TemplateError(
-                    f"Template error: unresolved condition dependency {condition} "
-                    f"in {block} {logical_id}"
+                    f"Template error: unresolved condition dependency {condition} in {block} {logical_id}"
                 )
     for name in _if_conditions(template.document):
         if name not in declared:

@@ -28,9 +28,7 @@ class UnsupportedProvider(ResourceProvider):
     def create(self, request: ResourceRequest) -> Provisioned:
         raise ResourceFailed(f"Resource type {request.resource_type} is not supported by the sandbox")
 
-    def update(
-        self, request: ResourceRequest, current: Provisioned, previous: Mapping[str, Any]
-    ) -> Provisioned:
+    def update(self, request: ResourceRequest, current: Provisioned, previous: Mapping[str, Any]) -> Provisioned:
         return self.create(request)
 
     def delete(self, request: ResourceRequest, current: Provisioned, *, snapshot: bool) -> None:

@@ -12,15 +12,13 @@ wants CloudFront's `{Quantity, Items}` wrapper is wrapped.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from botocore.model import ListShape, MapShape, Shape, StructureShape
 
 
-def api_params(
-    client: Any, operation: str, properties: Mapping[str, Any], **fixed: Any
-) -> dict[str, Any]:
+def api_params(client: Any, operation: str, properties: Mapping[str, Any], **fixed: Any) -> dict[str, Any]:
     """`properties` fitted to `operation`'s input; `fixed` parameters win (None: left out)."""
     shape = client.meta.service_model.operation_model(operation).input_shape
     params = _structure(shape, properties) if shape is not None else {}
@@ -35,9 +33,7 @@ def _structure(shape: StructureShape, value: Any) -> dict[str, Any]:
         return {}
     given = {str(key).lower(): item for key, item in value.items() if item is not None}
     return {
-        name: _coerce(member, given[name.lower()])
-        for name, member in shape.members.items()
-        if name.lower() in given
+        name: _coerce(member, given[name.lower()]) for name, member in shape.members.items() if name.lower() in given
     }
 
 
@@ -49,15 +45,22 @@ def _coerce(shape: Shape, value: Any) -> Any:
         return [_coerce(shape.member, item) for item in items]
     if isinstance(shape, MapShape):
         return {str(key): _coerce(shape.value, item) for key, item in dict(value).items()}
-    kind = shape.type_name
-    if kind in ("integer", "long"):
-        return int(value)
-    if kind in ("float", "double"):
-        return float(value)
-    if kind == "boolean":
-        return value if isinstance(value, bool) else str(value).lower() == "true"
-    if kind == "string" and isinstance(value, dict | list):
+    return _SCALARS.get(shape.type_name, lambda value: value)(value)
+
+
+def _string(value: Any) -> str:
+    if isinstance(value, dict | list):
         return json.dumps(value)
-    if kind == "string":
-        return "true" if value is True else "false" if value is False else str(value)
-    return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+_SCALARS: dict[str, Callable[[Any], Any]] = {
+    "integer": int,
+    "long": int,
+    "float": float,
+    "double": float,
+    "boolean": lambda value: value if isinstance(value, bool) else str(value).lower() == "true",
+    "string": _string,
+}

@@ -73,9 +73,7 @@ class UnsupportedAttribute(Exception):
 def handler_message(message: str, *, service: str | None = None, status: int = 400) -> str:
     """A failure reason worded like CloudFormation's resource handlers word theirs."""
     if service:
-        message = (
-            f"{message} (Service: {service}, Status Code: {status}, Request ID: {uuid.uuid4()})"
-        )
+        message = f"{message} (Service: {service}, Status Code: {status}, Request ID: {uuid.uuid4()})"
     return (
         f'Resource handler returned message: "{message}" '
         f"(RequestToken: {uuid.uuid4()}, HandlerErrorCode: GeneralServiceException)"
@@ -89,9 +87,7 @@ class ResourceProvider(ABC):
     def create(self, request: ResourceRequest) -> Provisioned: ...
 
     @abstractmethod
-    def update(
-        self, request: ResourceRequest, current: Provisioned, previous: Mapping[str, Any]
-    ) -> Provisioned:
+    def update(self, request: ResourceRequest, current: Provisioned, previous: Mapping[str, Any]) -> Provisioned:
         """Apply `request.properties` (was `previous`). A different physical id in the
         result means the resource was replaced: the engine deletes `current` in the
         cleanup phase."""

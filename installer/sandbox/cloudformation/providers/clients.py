@@ -33,7 +33,7 @@ class ServiceClients:
             client = self._clients.get((service, region))
             if client is None:
                 client = self._session.client(
-                    service,  # type: ignore[call-overload]
+                    service,
                     region_name=region,
                     endpoint_url=self._endpoint,
                     config=Config(

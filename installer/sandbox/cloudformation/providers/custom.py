@@ -77,9 +77,7 @@ class CustomResourceProvider(ResourceProvider):
 
     @staticmethod
     def handles(resource_type: str) -> bool:
-        return resource_type.startswith("Custom::") or (
-            resource_type == "AWS::CloudFormation::CustomResource"
-        )
+        return resource_type.startswith("Custom::") or (resource_type == "AWS::CloudFormation::CustomResource")
 
     # ------------------------------------------------------------------ answers
     def respond(self, token: str, body: bytes) -> bool:
@@ -102,9 +100,7 @@ class CustomResourceProvider(ResourceProvider):
         physical_id = str(answer.get("PhysicalResourceId") or request.request_id)
         return Provisioned(physical_id, _state(answer, request))
 
-    def update(
-        self, request: ResourceRequest, current: Provisioned, previous: Mapping[str, Any]
-    ) -> Provisioned:
+    def update(self, request: ResourceRequest, current: Provisioned, previous: Mapping[str, Any]) -> Provisioned:
         if request.properties.get("ServiceToken") != previous.get("ServiceToken"):
             raise ResourceFailed("Modifying service token is not allowed.")
         answer = self._send("Update", request, physical_id=current.physical_id, old=previous)
@@ -173,10 +169,8 @@ class CustomResourceProvider(ResourceProvider):
         region = service_token.split(":")[3] or request.stack.region
         try:
             self._invoke(service_token, region, event)
-        except Exception as error:  # noqa: BLE001 - any delivery error fails the resource
-            raise ResourceFailed(
-                f"Failed to invoke the custom resource's function {service_token}: {error}"
-            ) from error
+        except Exception as error:
+            raise ResourceFailed(f"Failed to invoke the custom resource's function {service_token}: {error}") from error
 
     def _wait(self, pending: _Pending, request: ResourceRequest) -> None:
         remaining = self._wall_seconds(self.timeout)

@@ -131,9 +131,7 @@ class EmulatedProvider(ResourceProvider):
             _service_call(spec, lambda: spec.service.create(self._clients, emulation))  # type: ignore[union-attr]
         return self._provisioned(spec, emulation)
 
-    def update(
-        self, request: ResourceRequest, current: Provisioned, previous: Mapping[str, Any]
-    ) -> Provisioned:
+    def update(self, request: ResourceRequest, current: Provisioned, previous: Mapping[str, Any]) -> Provisioned:
         spec = self._types[request.resource_type]
         before: EmulatedState = current.state
         emulation = self._emulation(request, data=copy.deepcopy(before.emulation.data))

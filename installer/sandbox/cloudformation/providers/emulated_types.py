@@ -15,8 +15,8 @@ from installer.sandbox.cloudformation.providers.emulated import (
     HEX,
     UPPER_ALNUM,
     Attribute,
-    Emulation,
     EmulatedType,
+    Emulation,
 )
 
 
@@ -47,9 +47,7 @@ def _arn(service: str, pattern: str, *, global_service: bool = False) -> Attribu
     id and properties (`{name}`, `{physical}`, `{p[Key]}`)."""
 
     def build(resource: Emulation) -> str:
-        part = pattern.format(
-            name=resource.name, physical=resource.data.get("physical_id"), p=resource.properties
-        )
+        part = pattern.format(name=resource.name, physical=resource.data.get("physical_id"), p=resource.properties)
         return resource.arn(service, part, region="" if global_service else None)
 
     return build
@@ -69,9 +67,7 @@ def _waf(kind: str) -> EmulatedType:
 
     attributes: dict[str, Attribute] = {"Arn": arn, "Id": lambda resource: resource.uuid()}
     if kind in ("webacl", "rulegroup"):
-        attributes["LabelNamespace"] = lambda resource: (
-            f"awswaf:{resource.account}:{kind}:{resource.name}:"
-        )
+        attributes["LabelNamespace"] = lambda resource: f"awswaf:{resource.account}:{kind}:{resource.name}:"
     if kind == "webacl":
         attributes["Capacity"] = lambda resource: 0
     return EmulatedType(
@@ -88,189 +84,358 @@ def _types() -> list[EmulatedType]:
     cluster_endpoint = _data("cluster", "Endpoint")
     return [
         EmulatedType("AWS::CDK::Metadata"),
-        EmulatedType("AWS::CloudFormation::WaitConditionHandle",
-                     physical_id=lambda r: f"https://cloudformation-waitcondition-{r.region}.s3.amazonaws.com/{r.uuid()}"),  # noqa: E501
+        EmulatedType(
+            "AWS::CloudFormation::WaitConditionHandle",
+            physical_id=lambda r: f"https://cloudformation-waitcondition-{r.region}.s3.amazonaws.com/{r.uuid()}",
+        ),
         EmulatedType("AWS::CloudFormation::WaitCondition", attributes={"Data": lambda r: "{}"}),
         # ----------------------------------------------------------------- policies
-        EmulatedType("AWS::S3::BucketPolicy", create_only=frozenset({"Bucket"}),
-                     service=services.BucketPolicy()),
-        EmulatedType("AWS::SQS::QueuePolicy", attributes={"Id": _physical},
-                     service=services.QueuePolicy()),
+        EmulatedType("AWS::S3::BucketPolicy", create_only=frozenset({"Bucket"}), service=services.BucketPolicy()),
+        EmulatedType("AWS::SQS::QueuePolicy", attributes={"Id": _physical}, service=services.QueuePolicy()),
         EmulatedType("AWS::SNS::TopicPolicy", attributes={"Id": _physical}),
-        EmulatedType("AWS::IAM::RolePolicy", physical_id=_prop("PolicyName"),
-                     create_only=frozenset({"PolicyName", "RoleName"})),
-        EmulatedType("AWS::IAM::ServiceLinkedRole",
-                     physical_id=lambda r: "AWSServiceRoleFor" + str(r.prop("AWSServiceName", "")).split(".")[0].title()),  # noqa: E501
-        EmulatedType("AWS::Lambda::Url", physical_id=_prop("TargetFunctionArn"),
-                     attributes={"FunctionArn": _prop("TargetFunctionArn"),
-                                 "FunctionUrl": lambda r: f"https://{r.random('url', 32)}.lambda-url.{r.region}.on.aws/"}),  # noqa: E501
-        EmulatedType("AWS::Lambda::EventInvokeConfig",
-                     physical_id=lambda r: f"{r.prop('FunctionName')}:{r.prop('Qualifier')}"),
+        EmulatedType(
+            "AWS::IAM::RolePolicy", physical_id=_prop("PolicyName"), create_only=frozenset({"PolicyName", "RoleName"})
+        ),
+        EmulatedType(
+            "AWS::IAM::ServiceLinkedRole",
+            physical_id=lambda r: "AWSServiceRoleFor" + str(r.prop("AWSServiceName", "")).split(".")[0].title(),
+        ),
+        EmulatedType(
+            "AWS::Lambda::Url",
+            physical_id=_prop("TargetFunctionArn"),
+            attributes={
+                "FunctionArn": _prop("TargetFunctionArn"),
+                "FunctionUrl": lambda r: f"https://{r.random('url', 32)}.lambda-url.{r.region}.on.aws/",
+            },
+        ),
+        EmulatedType(
+            "AWS::Lambda::EventInvokeConfig", physical_id=lambda r: f"{r.prop('FunctionName')}:{r.prop('Qualifier')}"
+        ),
         # ----------------------------------------------------------------- messaging
-        EmulatedType("AWS::SNS::Subscription", physical_id=_data("arn"),
-                     attributes={"Arn": _data("arn")},
-                     create_only=frozenset({"TopicArn", "Protocol", "Endpoint"}),
-                     service=services.Subscription()),
-        EmulatedType("AWS::Scheduler::Schedule", physical_id=_name, name_property="Name",
-                     attributes={"Arn": _data("arn")},
-                     create_only=frozenset({"GroupName"}), service=services.Schedule()),
-        EmulatedType("AWS::Scheduler::ScheduleGroup", physical_id=_name, name_property="Name",
-                     attributes={"Arn": _arn("scheduler", "schedule-group/{name}")}),
-        EmulatedType("AWS::Events::Connection", physical_id=_name, name_property="Name",
-                     attributes={"Arn": _arn("events", "connection/{name}/" + "{physical}"),
-                                 "SecretArn": _arn("secretsmanager", "secret:events!connection/{name}")}),  # noqa: E501
-        EmulatedType("AWS::Events::ApiDestination", physical_id=_name, name_property="Name",
-                     attributes={"Arn": _arn("events", "api-destination/{name}")}),
-        EmulatedType("AWS::StepFunctions::Activity", physical_id=_arn("states", "activity:{name}"),
-                     name_property="Name", attributes={"Name": _name}),
+        EmulatedType(
+            "AWS::SNS::Subscription",
+            physical_id=_data("arn"),
+            attributes={"Arn": _data("arn")},
+            create_only=frozenset({"TopicArn", "Protocol", "Endpoint"}),
+            service=services.Subscription(),
+        ),
+        EmulatedType(
+            "AWS::Scheduler::Schedule",
+            physical_id=_name,
+            name_property="Name",
+            attributes={"Arn": _data("arn")},
+            create_only=frozenset({"GroupName"}),
+            service=services.Schedule(),
+        ),
+        EmulatedType(
+            "AWS::Scheduler::ScheduleGroup",
+            physical_id=_name,
+            name_property="Name",
+            attributes={"Arn": _arn("scheduler", "schedule-group/{name}")},
+        ),
+        EmulatedType(
+            "AWS::Events::Connection",
+            physical_id=_name,
+            name_property="Name",
+            attributes={
+                "Arn": _arn("events", "connection/{name}/" + "{physical}"),
+                "SecretArn": _arn("secretsmanager", "secret:events!connection/{name}"),
+            },
+        ),
+        EmulatedType(
+            "AWS::Events::ApiDestination",
+            physical_id=_name,
+            name_property="Name",
+            attributes={"Arn": _arn("events", "api-destination/{name}")},
+        ),
+        EmulatedType(
+            "AWS::StepFunctions::Activity",
+            physical_id=_arn("states", "activity:{name}"),
+            name_property="Name",
+            attributes={"Name": _name},
+        ),
         # ----------------------------------------------------------------- networking
-        EmulatedType("AWS::EC2::SecurityGroupEgress",
-                     physical_id=lambda r: f"sgr-{r.random('id', 17, HEX)}",
-                     attributes={"Id": _physical},
-                     create_only=frozenset({"GroupId", "IpProtocol", "FromPort", "ToPort", "CidrIp",
-                                            "CidrIpv6", "DestinationSecurityGroupId",
-                                            "DestinationPrefixListId"})),
-        EmulatedType("AWS::EC2::NetworkAcl", physical_id=lambda r: f"acl-{r.random('id', 17, HEX)}",
-                     attributes={"Id": _physical}),
-        EmulatedType("AWS::EC2::NetworkAclEntry",
-                     physical_id=lambda r: f"{r.prop('NetworkAclId')}|{r.prop('RuleNumber')}"),
-        EmulatedType("AWS::EC2::SubnetNetworkAclAssociation",
-                     physical_id=lambda r: f"aclassoc-{r.random('id', 17, HEX)}",
-                     attributes={"AssociationId": _physical}),
-        EmulatedType("AWS::ElasticLoadBalancingV2::ListenerCertificate",
-                     physical_id=_prop("ListenerArn")),
+        EmulatedType(
+            "AWS::EC2::SecurityGroupEgress",
+            physical_id=lambda r: f"sgr-{r.random('id', 17, HEX)}",
+            attributes={"Id": _physical},
+            create_only=frozenset(
+                {
+                    "GroupId",
+                    "IpProtocol",
+                    "FromPort",
+                    "ToPort",
+                    "CidrIp",
+                    "CidrIpv6",
+                    "DestinationSecurityGroupId",
+                    "DestinationPrefixListId",
+                }
+            ),
+        ),
+        EmulatedType(
+            "AWS::EC2::NetworkAcl", physical_id=lambda r: f"acl-{r.random('id', 17, HEX)}", attributes={"Id": _physical}
+        ),
+        EmulatedType(
+            "AWS::EC2::NetworkAclEntry", physical_id=lambda r: f"{r.prop('NetworkAclId')}|{r.prop('RuleNumber')}"
+        ),
+        EmulatedType(
+            "AWS::EC2::SubnetNetworkAclAssociation",
+            physical_id=lambda r: f"aclassoc-{r.random('id', 17, HEX)}",
+            attributes={"AssociationId": _physical},
+        ),
+        EmulatedType("AWS::ElasticLoadBalancingV2::ListenerCertificate", physical_id=_prop("ListenerArn")),
         EmulatedType("AWS::ECS::ClusterCapacityProviderAssociations", physical_id=_prop("Cluster")),
         EmulatedType("AWS::ECS::CapacityProvider", physical_id=_name, name_property="Name"),
-        EmulatedType("AWS::ServiceDiscovery::PrivateDnsNamespace",
-                     physical_id=lambda r: f"ns-{r.random('id', 16)}",
-                     attributes={"Id": _physical, "Arn": _arn("servicediscovery", "namespace/{physical}"),  # noqa: E501
-                                 "HostedZoneId": lambda r: "Z" + r.random("zone", 20, UPPER_ALNUM)}),
+        EmulatedType(
+            "AWS::ServiceDiscovery::PrivateDnsNamespace",
+            physical_id=lambda r: f"ns-{r.random('id', 16)}",
+            attributes={
+                "Id": _physical,
+                "Arn": _arn("servicediscovery", "namespace/{physical}"),
+                "HostedZoneId": lambda r: "Z" + r.random("zone", 20, UPPER_ALNUM),
+            },
+        ),
         # ----------------------------------------------------------------- api gateway
-        EmulatedType("AWS::ApiGateway::Stage", physical_id=_prop("StageName"),
-                     create_only=frozenset({"RestApiId", "StageName"})),
-        EmulatedType("AWS::ApiGateway::Authorizer", physical_id=lambda r: r.random("id", 6),
-                     attributes={"AuthorizerId": _physical}),
+        EmulatedType(
+            "AWS::ApiGateway::Stage", physical_id=_prop("StageName"), create_only=frozenset({"RestApiId", "StageName"})
+        ),
+        EmulatedType(
+            "AWS::ApiGateway::Authorizer",
+            physical_id=lambda r: r.random("id", 6),
+            attributes={"AuthorizerId": _physical},
+        ),
         EmulatedType("AWS::ApiGateway::Account", physical_id=lambda r: r.random("id", 12, UPPER_ALNUM)),
-        EmulatedType("AWS::ApiGateway::RequestValidator", physical_id=lambda r: r.random("id", 6),
-                     attributes={"RequestValidatorId": _physical}),
+        EmulatedType(
+            "AWS::ApiGateway::RequestValidator",
+            physical_id=lambda r: r.random("id", 6),
+            attributes={"RequestValidatorId": _physical},
+        ),
         EmulatedType("AWS::ApiGateway::GatewayResponse", physical_id=lambda r: r.random("id", 6)),
         EmulatedType("AWS::ApiGateway::Model", physical_id=_name, name_property="Name"),
-        EmulatedType("AWS::ApiGateway::UsagePlan", physical_id=lambda r: r.random("id", 6),
-                     attributes={"Id": _physical}),
-        EmulatedType("AWS::ApiGateway::ApiKey", physical_id=lambda r: r.random("id", 10),
-                     attributes={"APIKeyId": _physical}),
+        EmulatedType(
+            "AWS::ApiGateway::UsagePlan", physical_id=lambda r: r.random("id", 6), attributes={"Id": _physical}
+        ),
+        EmulatedType(
+            "AWS::ApiGateway::ApiKey", physical_id=lambda r: r.random("id", 10), attributes={"APIKeyId": _physical}
+        ),
         EmulatedType("AWS::ApiGateway::UsagePlanKey", physical_id=_prop("KeyId")),
-        EmulatedType("AWS::ApiGateway::DomainName", physical_id=_prop("DomainName"),
-                     attributes={"DistributionDomainName": lambda r: f"d{r.random('cf', 13)}.cloudfront.net",  # noqa: E501
-                                 "RegionalDomainName": lambda r: f"d-{r.random('regional', 10)}.execute-api.{r.region}.amazonaws.com",  # noqa: E501
-                                 "DistributionHostedZoneId": lambda r: "Z2FDTNDATAQYW2",
-                                 "RegionalHostedZoneId": lambda r: "Z1UJRXOUMOOFQ8"}),
-        EmulatedType("AWS::ApiGateway::BasePathMapping",
-                     physical_id=lambda r: f"{r.prop('DomainName')}/{r.prop('BasePath', '(none)')}"),
+        EmulatedType(
+            "AWS::ApiGateway::DomainName",
+            physical_id=_prop("DomainName"),
+            attributes={
+                "DistributionDomainName": lambda r: f"d{r.random('cf', 13)}.cloudfront.net",
+                "RegionalDomainName": lambda r: f"d-{r.random('regional', 10)}.execute-api.{r.region}.amazonaws.com",
+                "DistributionHostedZoneId": lambda r: "Z2FDTNDATAQYW2",
+                "RegionalHostedZoneId": lambda r: "Z1UJRXOUMOOFQ8",
+            },
+        ),
+        EmulatedType(
+            "AWS::ApiGateway::BasePathMapping",
+            physical_id=lambda r: f"{r.prop('DomainName')}/{r.prop('BasePath', '(none)')}",
+        ),
         # ----------------------------------------------------------------- security
         _waf("webacl"),
         _waf("ipset"),
         _waf("rulegroup"),
-        EmulatedType("AWS::WAFv2::WebACLAssociation",
-                     physical_id=lambda r: f"{r.prop('ResourceArn')}|{r.prop('WebACLArn')}"),
+        EmulatedType(
+            "AWS::WAFv2::WebACLAssociation", physical_id=lambda r: f"{r.prop('ResourceArn')}|{r.prop('WebACLArn')}"
+        ),
         EmulatedType("AWS::WAFv2::LoggingConfiguration", physical_id=_prop("ResourceArn")),
-        EmulatedType("AWS::SecretsManager::Secret", physical_id=_data("arn"), name_property="Name",
-                     attributes={"Id": _data("arn")}, service=services.Secret()),
-        EmulatedType("AWS::SecretsManager::SecretTargetAttachment", physical_id=_prop("SecretId"),
-                     attributes={"Id": _prop("SecretId")},
-                     service=services.SecretTargetAttachment()),
+        EmulatedType(
+            "AWS::SecretsManager::Secret",
+            physical_id=_data("arn"),
+            name_property="Name",
+            attributes={"Id": _data("arn")},
+            service=services.Secret(),
+        ),
+        EmulatedType(
+            "AWS::SecretsManager::SecretTargetAttachment",
+            physical_id=_prop("SecretId"),
+            attributes={"Id": _prop("SecretId")},
+            service=services.SecretTargetAttachment(),
+        ),
         EmulatedType("AWS::SecretsManager::RotationSchedule", physical_id=_prop("SecretId")),
-        EmulatedType("AWS::SecretsManager::ResourcePolicy", physical_id=_prop("SecretId"),
-                     attributes={"Id": _prop("SecretId")}),
-        EmulatedType("AWS::IAM::OIDCProvider",
-                     physical_id=lambda r: r.arn("iam", "oidc-provider/" + str(r.prop("Url", "")).removeprefix("https://"), region=""),  # noqa: E501
-                     attributes={"Arn": _physical}),
+        EmulatedType(
+            "AWS::SecretsManager::ResourcePolicy", physical_id=_prop("SecretId"), attributes={"Id": _prop("SecretId")}
+        ),
+        EmulatedType(
+            "AWS::IAM::OIDCProvider",
+            physical_id=lambda r: r.arn(
+                "iam", "oidc-provider/" + str(r.prop("Url", "")).removeprefix("https://"), region=""
+            ),
+            attributes={"Arn": _physical},
+        ),
         # ----------------------------------------------------------------- cognito
-        EmulatedType("AWS::Cognito::UserPool", physical_id=_data("id"), name_property="UserPoolName",
-                     attributes={"Arn": _data("arn"), "UserPoolId": _data("id"),
-                                 "ProviderName": lambda r: f"cognito-idp.{r.region}.amazonaws.com/{r.data['id']}",  # noqa: E501
-                                 "ProviderURL": lambda r: f"https://cognito-idp.{r.region}.amazonaws.com/{r.data['id']}"},  # noqa: E501
-                     service=services.UserPool()),
-        EmulatedType("AWS::Cognito::UserPoolClient", physical_id=_data("id"),
-                     attributes={"ClientId": _data("id"), "ClientSecret": _data("secret"),
-                                 "Name": lambda r: r.prop("ClientName") or r.name},
-                     create_only=frozenset({"UserPoolId", "GenerateSecret"}),
-                     service=services.UserPoolClient()),
-        EmulatedType("AWS::Cognito::UserPoolDomain", physical_id=_prop("Domain"),
-                     attributes={"CloudFrontDistribution": _data("cloudfront")},
-                     create_only=frozenset({"Domain", "UserPoolId"}),
-                     service=services.UserPoolDomain()),
-        EmulatedType("AWS::Cognito::UserPoolGroup", physical_id=_name, name_property="GroupName",
-                     create_only=frozenset({"UserPoolId"}), service=services.UserPoolGroup()),
+        EmulatedType(
+            "AWS::Cognito::UserPool",
+            physical_id=_data("id"),
+            name_property="UserPoolName",
+            attributes={
+                "Arn": _data("arn"),
+                "UserPoolId": _data("id"),
+                "ProviderName": lambda r: f"cognito-idp.{r.region}.amazonaws.com/{r.data['id']}",
+                "ProviderURL": lambda r: f"https://cognito-idp.{r.region}.amazonaws.com/{r.data['id']}",
+            },
+            service=services.UserPool(),
+        ),
+        EmulatedType(
+            "AWS::Cognito::UserPoolClient",
+            physical_id=_data("id"),
+            attributes={
+                "ClientId": _data("id"),
+                "ClientSecret": _data("secret"),
+                "Name": lambda r: r.prop("ClientName") or r.name,
+            },
+            create_only=frozenset({"UserPoolId", "GenerateSecret"}),
+            service=services.UserPoolClient(),
+        ),
+        EmulatedType(
+            "AWS::Cognito::UserPoolDomain",
+            physical_id=_prop("Domain"),
+            attributes={"CloudFrontDistribution": _data("cloudfront")},
+            create_only=frozenset({"Domain", "UserPoolId"}),
+            service=services.UserPoolDomain(),
+        ),
+        EmulatedType(
+            "AWS::Cognito::UserPoolGroup",
+            physical_id=_name,
+            name_property="GroupName",
+            create_only=frozenset({"UserPoolId"}),
+            service=services.UserPoolGroup(),
+        ),
         EmulatedType("AWS::Cognito::UserPoolResourceServer", physical_id=_prop("Identifier")),
-        EmulatedType("AWS::Cognito::UserPoolUICustomizationAttachment", physical_id=_prop("UserPoolId")),  # noqa: E501
-        EmulatedType("AWS::Cognito::IdentityPool", physical_id=lambda r: f"{r.region}:{r.uuid()}",
-                     attributes={"Id": _physical, "Name": lambda r: r.prop("IdentityPoolName") or r.name}),  # noqa: E501
-        EmulatedType("AWS::Cognito::IdentityPoolRoleAttachment",
-                     physical_id=lambda r: f"{r.prop('IdentityPoolId')}"),
+        EmulatedType("AWS::Cognito::UserPoolUICustomizationAttachment", physical_id=_prop("UserPoolId")),
+        EmulatedType(
+            "AWS::Cognito::IdentityPool",
+            physical_id=lambda r: f"{r.region}:{r.uuid()}",
+            attributes={"Id": _physical, "Name": lambda r: r.prop("IdentityPoolName") or r.name},
+        ),
+        EmulatedType("AWS::Cognito::IdentityPoolRoleAttachment", physical_id=lambda r: f"{r.prop('IdentityPoolId')}"),
         # ----------------------------------------------------------------- data
-        EmulatedType("AWS::RDS::DBCluster", physical_id=_name, name_property="DBClusterIdentifier",
-                     attributes={"Endpoint.Address": cluster_endpoint,
-                                 "Endpoint.Port": lambda r: str(r.data["cluster"]["Port"]),
-                                 "ReadEndpoint.Address": _data("cluster", "ReaderEndpoint"),
-                                 "DBClusterArn": _data("cluster", "DBClusterArn"),
-                                 "DBClusterResourceId": _data("cluster", "DbClusterResourceId"),
-                                 "MasterUserSecret.SecretArn": lambda r: r.data["cluster"].get("MasterUserSecret", {}).get("SecretArn")},  # noqa: E501
-                     create_only=frozenset({"Engine", "DatabaseName", "StorageEncrypted", "KmsKeyId",
-                                            "DBSubnetGroupName", "MasterUsername"}),
-                     service=services.DBCluster()),
-        EmulatedType("AWS::RDS::DBClusterParameterGroup",
-                     physical_id=lambda r: r.name.lower(), name_property="DBClusterParameterGroupName"),  # noqa: E501
-        EmulatedType("AWS::OpenSearchService::Domain", physical_id=_name, name_property="DomainName",
-                     attributes={"Arn": _data("domain", "ARN"), "DomainArn": _data("domain", "ARN"),
-                                 "DomainEndpoint": lambda r: r.data["domain"].get("Endpoint") or r.data["domain"].get("Endpoints", {}).get("vpc"),  # noqa: E501
-                                 "Id": _data("domain", "DomainId")},
-                     service=services.Domain()),
-        EmulatedType("AWS::OpenSearchServerless::Collection", physical_id=lambda r: r.random("id", 20),
-                     name_property="Name",
-                     attributes={"Id": _physical, "Arn": _arn("aoss", "collection/{physical}"),
-                                 "CollectionEndpoint": lambda r: f"https://{r.data['physical_id']}.{r.region}.aoss.amazonaws.com",  # noqa: E501
-                                 "DashboardEndpoint": lambda r: f"https://{r.data['physical_id']}.{r.region}.aoss.amazonaws.com/_dashboards"}),  # noqa: E501
-        EmulatedType("AWS::OpenSearchServerless::SecurityPolicy",
-                     physical_id=lambda r: f"{r.prop('Name')}|{r.prop('Type')}"),
-        EmulatedType("AWS::OpenSearchServerless::AccessPolicy",
-                     physical_id=lambda r: f"{r.prop('Name')}|{r.prop('Type')}"),
-        EmulatedType("AWS::OpenSearchServerless::VpcEndpoint",
-                     physical_id=lambda r: f"vpce-{r.random('id', 17, HEX)}", attributes={"Id": _physical}),  # noqa: E501
+        EmulatedType(
+            "AWS::RDS::DBCluster",
+            physical_id=_name,
+            name_property="DBClusterIdentifier",
+            attributes={
+                "Endpoint.Address": cluster_endpoint,
+                "Endpoint.Port": lambda r: str(r.data["cluster"]["Port"]),
+                "ReadEndpoint.Address": _data("cluster", "ReaderEndpoint"),
+                "DBClusterArn": _data("cluster", "DBClusterArn"),
+                "DBClusterResourceId": _data("cluster", "DbClusterResourceId"),
+                "MasterUserSecret.SecretArn": lambda r: r.data["cluster"].get("MasterUserSecret", {}).get("SecretArn"),
+            },
+            create_only=frozenset(
+                {"Engine", "DatabaseName", "StorageEncrypted", "KmsKeyId", "DBSubnetGroupName", "MasterUsername"}
+            ),
+            service=services.DBCluster(),
+        ),
+        EmulatedType(
+            "AWS::RDS::DBClusterParameterGroup",
+            physical_id=lambda r: r.name.lower(),
+            name_property="DBClusterParameterGroupName",
+        ),
+        EmulatedType(
+            "AWS::OpenSearchService::Domain",
+            physical_id=_name,
+            name_property="DomainName",
+            attributes={
+                "Arn": _data("domain", "ARN"),
+                "DomainArn": _data("domain", "ARN"),
+                "DomainEndpoint": lambda r: (
+                    r.data["domain"].get("Endpoint") or r.data["domain"].get("Endpoints", {}).get("vpc")
+                ),
+                "Id": _data("domain", "DomainId"),
+            },
+            service=services.Domain(),
+        ),
+        EmulatedType(
+            "AWS::OpenSearchServerless::Collection",
+            physical_id=lambda r: r.random("id", 20),
+            name_property="Name",
+            attributes={
+                "Id": _physical,
+                "Arn": _arn("aoss", "collection/{physical}"),
+                "CollectionEndpoint": lambda r: f"https://{r.data['physical_id']}.{r.region}.aoss.amazonaws.com",
+                "DashboardEndpoint": lambda r: (
+                    f"https://{r.data['physical_id']}.{r.region}.aoss.amazonaws.com/_dashboards"
+                ),
+            },
+        ),
+        EmulatedType(
+            "AWS::OpenSearchServerless::SecurityPolicy", physical_id=lambda r: f"{r.prop('Name')}|{r.prop('Type')}"
+        ),
+        EmulatedType(
+            "AWS::OpenSearchServerless::AccessPolicy", physical_id=lambda r: f"{r.prop('Name')}|{r.prop('Type')}"
+        ),
+        EmulatedType(
+            "AWS::OpenSearchServerless::VpcEndpoint",
+            physical_id=lambda r: f"vpce-{r.random('id', 17, HEX)}",
+            attributes={"Id": _physical},
+        ),
         # ----------------------------------------------------------------- edge
-        EmulatedType("AWS::CloudFront::Distribution", physical_id=_data("id"),
-                     attributes={"DomainName": _data("domain"), "Id": _data("id")},
-                     service=services.Distribution()),
-        EmulatedType("AWS::CloudFront::OriginAccessControl",
-                     physical_id=lambda r: "E" + r.random("id", 13, UPPER_ALNUM), attributes={"Id": _physical}),  # noqa: E501
-        EmulatedType("AWS::CloudFront::CloudFrontOriginAccessIdentity",
-                     physical_id=lambda r: "E" + r.random("id", 13, UPPER_ALNUM),
-                     attributes={"Id": _physical, "S3CanonicalUserId": lambda r: r.random("canonical", 96, HEX)}),  # noqa: E501
-        EmulatedType("AWS::CloudFront::CachePolicy", physical_id=lambda r: r.uuid(),
-                     attributes={"Id": _physical}),
-        EmulatedType("AWS::CloudFront::OriginRequestPolicy", physical_id=lambda r: r.uuid(),
-                     attributes={"Id": _physical}),
-        EmulatedType("AWS::CloudFront::ResponseHeadersPolicy", physical_id=lambda r: r.uuid(),
-                     attributes={"Id": _physical}),
-        EmulatedType("AWS::CloudFront::Function", physical_id=_arn("cloudfront", "function/{name}", global_service=True),  # noqa: E501
-                     name_property="Name",
-                     attributes={"FunctionARN": _physical, "FunctionMetadata.FunctionARN": _physical}),
+        EmulatedType(
+            "AWS::CloudFront::Distribution",
+            physical_id=_data("id"),
+            attributes={"DomainName": _data("domain"), "Id": _data("id")},
+            service=services.Distribution(),
+        ),
+        EmulatedType(
+            "AWS::CloudFront::OriginAccessControl",
+            physical_id=lambda r: "E" + r.random("id", 13, UPPER_ALNUM),
+            attributes={"Id": _physical},
+        ),
+        EmulatedType(
+            "AWS::CloudFront::CloudFrontOriginAccessIdentity",
+            physical_id=lambda r: "E" + r.random("id", 13, UPPER_ALNUM),
+            attributes={"Id": _physical, "S3CanonicalUserId": lambda r: r.random("canonical", 96, HEX)},
+        ),
+        EmulatedType("AWS::CloudFront::CachePolicy", physical_id=lambda r: r.uuid(), attributes={"Id": _physical}),
+        EmulatedType(
+            "AWS::CloudFront::OriginRequestPolicy", physical_id=lambda r: r.uuid(), attributes={"Id": _physical}
+        ),
+        EmulatedType(
+            "AWS::CloudFront::ResponseHeadersPolicy", physical_id=lambda r: r.uuid(), attributes={"Id": _physical}
+        ),
+        EmulatedType(
+            "AWS::CloudFront::Function",
+            physical_id=_arn("cloudfront", "function/{name}", global_service=True),
+            name_property="Name",
+            attributes={"FunctionARN": _physical, "FunctionMetadata.FunctionARN": _physical},
+        ),
         # ----------------------------------------------------------------- observability
-        EmulatedType("AWS::CloudWatch::Alarm", physical_id=_name, name_property="AlarmName",
-                     attributes={"Arn": _arn("cloudwatch", "alarm:{name}")}, service=services.Alarm()),
-        EmulatedType("AWS::CloudWatch::CompositeAlarm", physical_id=_name, name_property="AlarmName",
-                     attributes={"Arn": _arn("cloudwatch", "alarm:{name}")}),
+        EmulatedType(
+            "AWS::CloudWatch::Alarm",
+            physical_id=_name,
+            name_property="AlarmName",
+            attributes={"Arn": _arn("cloudwatch", "alarm:{name}")},
+            service=services.Alarm(),
+        ),
+        EmulatedType(
+            "AWS::CloudWatch::CompositeAlarm",
+            physical_id=_name,
+            name_property="AlarmName",
+            attributes={"Arn": _arn("cloudwatch", "alarm:{name}")},
+        ),
         EmulatedType("AWS::Logs::MetricFilter", physical_id=_name, name_property="FilterName"),
         EmulatedType("AWS::Logs::SubscriptionFilter", physical_id=_name, name_property="FilterName"),
         EmulatedType("AWS::Logs::LogStream", physical_id=_name, name_property="LogStreamName"),
-        EmulatedType("AWS::Logs::QueryDefinition", physical_id=lambda r: r.uuid(),
-                     attributes={"QueryDefinitionId": _physical}),
-        EmulatedType("AWS::Synthetics::Canary", physical_id=_name, name_property="Name",
-                     attributes={"Id": lambda r: r.uuid(), "State": lambda r: "RUNNING"}),
-        EmulatedType("AWS::RUM::AppMonitor", physical_id=_name, name_property="Name",
-                     attributes={"Id": lambda r: r.uuid()}),
-        EmulatedType("AWS::Lambda::Alias", physical_id=lambda r: f"{r.prop('FunctionName')}:{r.prop('Name')}",  # noqa: E501
-                     attributes={"AliasArn": lambda r: f"{r.prop('FunctionName')}:{r.prop('Name')}"}),
+        EmulatedType(
+            "AWS::Logs::QueryDefinition", physical_id=lambda r: r.uuid(), attributes={"QueryDefinitionId": _physical}
+        ),
+        EmulatedType(
+            "AWS::Synthetics::Canary",
+            physical_id=_name,
+            name_property="Name",
+            attributes={"Id": lambda r: r.uuid(), "State": lambda r: "RUNNING"},
+        ),
+        EmulatedType(
+            "AWS::RUM::AppMonitor", physical_id=_name, name_property="Name", attributes={"Id": lambda r: r.uuid()}
+        ),
+        EmulatedType(
+            "AWS::Lambda::Alias",
+            physical_id=lambda r: f"{r.prop('FunctionName')}:{r.prop('Name')}",
+            attributes={"AliasArn": lambda r: f"{r.prop('FunctionName')}:{r.prop('Name')}"},
+        ),
     ]
 
 

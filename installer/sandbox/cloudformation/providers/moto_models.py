@@ -7,8 +7,8 @@ the AWS behaviour it restores:
 
 - a non-empty S3 bucket cannot be deleted (moto deletes it with its objects);
 - `AWS::SSM::Parameter` without `Name` gets a generated one (moto needs it);
-- `AWS::KMS::Key` without `KeyPolicy` gets the default key policy (moto needs one), and
-  `Fn::GetAtt KeyId`;
+- `AWS::KMS::Key` without `KeyPolicy` gets the default key policy (moto needs one), the
+  policy is kept as JSON text (GetKeyPolicy answers text), and `Fn::GetAtt KeyId`;
 - `AWS::EC2::Subnet` `Fn::GetAtt AvailabilityZone` and `VpcId` (moto has neither);
 - `AWS::RDS::DBInstance` `Endpoint.Port` is the engine's port (moto says 3306 for all);
 - `AWS::SSM::Parameter` `Fn::GetAtt Type` and `Value`;
@@ -19,6 +19,7 @@ the AWS behaviour it restores:
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
@@ -106,9 +107,7 @@ class MotoModelProvider(ResourceProvider):
             MotoResource(model, properties, name, request.stack.region),
         )
 
-    def update(
-        self, request: ResourceRequest, current: Provisioned, previous: Mapping[str, Any]
-    ) -> Provisioned:
+    def update(self, request: ResourceRequest, current: Provisioned, previous: Mapping[str, Any]) -> Provisioned:
         state: MotoResource = current.state
         if not moto_internals.cfn_supports_update(request.resource_type):
             # moto cannot change this type in place: remove and make it again under the
@@ -150,9 +149,7 @@ class MotoModelProvider(ResourceProvider):
         if not deleted and api_delete is not None:
             _api_call(
                 kind,
-                lambda: api_delete(
-                    self._clients, request.stack.region, current.physical_id, state.properties
-                ),
+                lambda: api_delete(self._clients, request.stack.region, current.physical_id, state.properties),
             )
 
     def get_att(self, resource_type: str, current: Provisioned, attribute: str) -> Any:
@@ -171,9 +168,8 @@ class MotoModelProvider(ResourceProvider):
         if request.resource_type == "AWS::SSM::Parameter":
             properties.setdefault("Name", name)
         if request.resource_type == "AWS::KMS::Key":
-            properties.setdefault(
-                "KeyPolicy", _default_key_policy(request.stack.account_id, request.stack.partition)
-            )
+            policy = properties.get("KeyPolicy") or _default_key_policy(request.stack.account_id, request.stack.partition)
+            properties["KeyPolicy"] = policy if isinstance(policy, str) else json.dumps(policy)
         return properties
 
     def _name(self, request: ResourceRequest, *, default: str) -> str:
@@ -186,9 +182,7 @@ class MotoModelProvider(ResourceProvider):
         listing = self._clients("s3", region).list_objects_v2(Bucket=bucket, MaxKeys=1)
         if listing.get("KeyCount", 0):
             raise ResourceFailed(
-                handler_message(
-                    "The bucket you tried to delete is not empty", service="S3", status=409
-                )
+                handler_message("The bucket you tried to delete is not empty", service="S3", status=409)
             )
 
 
@@ -198,18 +192,15 @@ def _moto_call(resource_type: str, call: Callable[[], Any]) -> Any:
         return call()
     except ResourceFailed:
         raise
-    except Exception as error:  # noqa: BLE001 - any handler error fails the resource
+    except Exception as error:
         details = moto_internals.service_error(error)
         service = resource_type.split("::")[1]
         if details is not None:
-            code, message, status = details
-            raise ResourceFailed(
-                handler_message(f"{message}", service=service, status=status)
-            ) from error
+            _code, message, status = details
+            raise ResourceFailed(handler_message(f"{message}", service=service, status=status)) from error
         raise ResourceFailed(
             handler_message(
-                f"Properties validation failed for resource of type {resource_type}: "
-                f"{type(error).__name__}: {error}"
+                f"Properties validation failed for resource of type {resource_type}: {type(error).__name__}: {error}"
             )
         ) from error
 
@@ -266,9 +257,7 @@ _ATTRIBUTES: dict[tuple[str, str], AttributeOverride] = {
 ApiDelete = Callable[[ServiceClients, str, str, Mapping[str, Any]], None]
 
 
-def _delete_managed_policy(
-    clients: ServiceClients, region: str, arn: str, properties: Mapping[str, Any]
-) -> None:
+def _delete_managed_policy(clients: ServiceClients, region: str, arn: str, properties: Mapping[str, Any]) -> None:
     iam = clients("iam", region)
     entities = iam.list_entities_for_policy(PolicyArn=arn)
     for role in entities.get("PolicyRoles", []):
@@ -280,18 +269,12 @@ def _delete_managed_policy(
     iam.delete_policy(PolicyArn=arn)
 
 
-def _delete_route(
-    clients: ServiceClients, region: str, physical_id: str, properties: Mapping[str, Any]
-) -> None:
+def _delete_route(clients: ServiceClients, region: str, physical_id: str, properties: Mapping[str, Any]) -> None:
     route_table, _, destination = physical_id.partition("~")
-    clients("ec2", region).delete_route(
-        RouteTableId=route_table, DestinationCidrBlock=destination
-    )
+    clients("ec2", region).delete_route(RouteTableId=route_table, DestinationCidrBlock=destination)
 
 
-def _delete_association(
-    clients: ServiceClients, region: str, physical_id: str, properties: Mapping[str, Any]
-) -> None:
+def _delete_association(clients: ServiceClients, region: str, physical_id: str, properties: Mapping[str, Any]) -> None:
     ec2 = clients("ec2", region)
     tables = ec2.describe_route_tables(RouteTableIds=[properties["RouteTableId"]])
     for association in tables["RouteTables"][0].get("Associations", []):
@@ -299,9 +282,7 @@ def _delete_association(
             ec2.disassociate_route_table(AssociationId=association["RouteTableAssociationId"])
 
 
-def _detach_gateway(
-    clients: ServiceClients, region: str, physical_id: str, properties: Mapping[str, Any]
-) -> None:
+def _detach_gateway(clients: ServiceClients, region: str, physical_id: str, properties: Mapping[str, Any]) -> None:
     if properties.get("InternetGatewayId"):
         clients("ec2", region).detach_internet_gateway(
             InternetGatewayId=properties["InternetGatewayId"], VpcId=properties["VpcId"]
@@ -309,28 +290,20 @@ def _detach_gateway(
 
 
 def _ec2(method: str, parameter: str, *, as_list: bool = False) -> ApiDelete:
-    def delete(
-        clients: ServiceClients, region: str, physical_id: str, properties: Mapping[str, Any]
-    ) -> None:
+    def delete(clients: ServiceClients, region: str, physical_id: str, properties: Mapping[str, Any]) -> None:
         value: Any = [physical_id] if as_list else physical_id
         getattr(clients("ec2", region), method)(**{parameter: value})
 
     return delete
 
 
-def _delete_rest_api(
-    clients: ServiceClients, region: str, physical_id: str, properties: Mapping[str, Any]
-) -> None:
+def _delete_rest_api(clients: ServiceClients, region: str, physical_id: str, properties: Mapping[str, Any]) -> None:
     clients("apigateway", region).delete_rest_api(restApiId=physical_id)
 
 
-def _remove_permission(
-    clients: ServiceClients, region: str, physical_id: str, properties: Mapping[str, Any]
-) -> None:
+def _remove_permission(clients: ServiceClients, region: str, physical_id: str, properties: Mapping[str, Any]) -> None:
     statement_id = physical_id.rsplit(":", 1)[-1] if ":" in physical_id else physical_id
-    clients("lambda", region).remove_permission(
-        FunctionName=properties["FunctionName"], StatementId=statement_id
-    )
+    clients("lambda", region).remove_permission(FunctionName=properties["FunctionName"], StatementId=statement_id)
 
 
 _API_DELETES: dict[str, ApiDelete] = {

@@ -42,9 +42,7 @@ class QueuePolicy:
     def create(self, clients: ServiceClients, resource: Emulation) -> None:
         policy = _json(resource.prop("PolicyDocument"))
         for url in resource.prop("Queues", []):
-            clients("sqs", resource.region).set_queue_attributes(
-                QueueUrl=url, Attributes={"Policy": policy}
-            )
+            clients("sqs", resource.region).set_queue_attributes(QueueUrl=url, Attributes={"Policy": policy})
 
     def update(self, clients: ServiceClients, resource: Emulation, previous: Emulation) -> None:
         dropped = set(previous.prop("Queues", [])) - set(resource.prop("Queues", []))
@@ -64,8 +62,14 @@ class QueuePolicy:
 class Subscription:
     """AWS::SNS::Subscription: a subscription ListSubscriptions shows; Ref is its ARN."""
 
-    ATTRIBUTES = ("FilterPolicy", "FilterPolicyScope", "RawMessageDelivery", "RedrivePolicy",
-                  "DeliveryPolicy", "SubscriptionRoleArn")
+    ATTRIBUTES = (
+        "FilterPolicy",
+        "FilterPolicyScope",
+        "RawMessageDelivery",
+        "RedrivePolicy",
+        "DeliveryPolicy",
+        "SubscriptionRoleArn",
+    )
 
     def create(self, clients: ServiceClients, resource: Emulation) -> None:
         answer = clients("sns", resource.region).subscribe(
@@ -103,16 +107,12 @@ class Schedule:
 
     def create(self, clients: ServiceClients, resource: Emulation) -> None:
         client = clients("scheduler", resource.region)
-        answer = client.create_schedule(
-            **api_params(client, "CreateSchedule", resource.properties, Name=resource.name)
-        )
+        answer = client.create_schedule(**api_params(client, "CreateSchedule", resource.properties, Name=resource.name))
         resource.data["arn"] = answer["ScheduleArn"]
 
     def update(self, clients: ServiceClients, resource: Emulation, previous: Emulation) -> None:
         client = clients("scheduler", resource.region)
-        client.update_schedule(
-            **api_params(client, "UpdateSchedule", resource.properties, Name=resource.name)
-        )
+        client.update_schedule(**api_params(client, "UpdateSchedule", resource.properties, Name=resource.name))
 
     def delete(self, clients: ServiceClients, resource: Emulation, *, snapshot: bool) -> None:
         clients("scheduler", resource.region).delete_schedule(
@@ -125,9 +125,7 @@ class Alarm:
 
     def create(self, clients: ServiceClients, resource: Emulation) -> None:
         client = clients("cloudwatch", resource.region)
-        client.put_metric_alarm(
-            **api_params(client, "PutMetricAlarm", resource.properties, AlarmName=resource.name)
-        )
+        client.put_metric_alarm(**api_params(client, "PutMetricAlarm", resource.properties, AlarmName=resource.name))
 
     def update(self, clients: ServiceClients, resource: Emulation, previous: Emulation) -> None:
         self.create(clients, resource)
@@ -157,8 +155,7 @@ class Secret:
     def update(self, clients: ServiceClients, resource: Emulation, previous: Emulation) -> None:
         client = clients("secretsmanager", resource.region)
         changed_value = any(
-            resource.prop(name) != previous.prop(name)
-            for name in ("SecretString", "GenerateSecretString")
+            resource.prop(name) != previous.prop(name) for name in ("SecretString", "GenerateSecretString")
         )
         client.update_secret(
             **api_params(
@@ -181,9 +178,7 @@ class Secret:
         if generate is None:
             value = resource.prop("SecretString")
             return None if value is None else str(value)
-        password = client.get_random_password(
-            **api_params(client, "GetRandomPassword", generate)
-        )["RandomPassword"]
+        password = client.get_random_password(**api_params(client, "GetRandomPassword", generate))["RandomPassword"]
         template = generate.get("SecretStringTemplate")
         if template is None:
             return str(password)
@@ -236,9 +231,7 @@ class DBCluster:
     def create(self, clients: ServiceClients, resource: Emulation) -> None:
         rds = clients("rds", resource.region)
         cluster = rds.create_db_cluster(
-            **api_params(
-                rds, "CreateDBCluster", resource.properties, DBClusterIdentifier=resource.name
-            )
+            **api_params(rds, "CreateDBCluster", resource.properties, DBClusterIdentifier=resource.name)
         )["DBCluster"]
         resource.data["cluster"] = cluster
 
@@ -335,9 +328,7 @@ class UserPoolClient:
     def update(self, clients: ServiceClients, resource: Emulation, previous: Emulation) -> None:
         client = clients("cognito-idp", resource.region)
         client.update_user_pool_client(
-            **api_params(
-                client, "UpdateUserPoolClient", resource.properties, ClientId=resource.data["id"]
-            )
+            **api_params(client, "UpdateUserPoolClient", resource.properties, ClientId=resource.data["id"])
         )
 
     def delete(self, clients: ServiceClients, resource: Emulation, *, snapshot: bool) -> None:
@@ -349,16 +340,12 @@ class UserPoolClient:
 class UserPoolDomain:
     def create(self, clients: ServiceClients, resource: Emulation) -> None:
         client = clients("cognito-idp", resource.region)
-        answer = client.create_user_pool_domain(
-            **api_params(client, "CreateUserPoolDomain", resource.properties)
-        )
+        answer = client.create_user_pool_domain(**api_params(client, "CreateUserPoolDomain", resource.properties))
         resource.data["cloudfront"] = answer.get("CloudFrontDomain")
 
     def update(self, clients: ServiceClients, resource: Emulation, previous: Emulation) -> None:
         client = clients("cognito-idp", resource.region)
-        client.update_user_pool_domain(
-            **api_params(client, "UpdateUserPoolDomain", resource.properties)
-        )
+        client.update_user_pool_domain(**api_params(client, "UpdateUserPoolDomain", resource.properties))
 
     def delete(self, clients: ServiceClients, resource: Emulation, *, snapshot: bool) -> None:
         clients("cognito-idp", resource.region).delete_user_pool_domain(
@@ -369,15 +356,11 @@ class UserPoolDomain:
 class UserPoolGroup:
     def create(self, clients: ServiceClients, resource: Emulation) -> None:
         client = clients("cognito-idp", resource.region)
-        client.create_group(
-            **api_params(client, "CreateGroup", resource.properties, GroupName=resource.name)
-        )
+        client.create_group(**api_params(client, "CreateGroup", resource.properties, GroupName=resource.name))
 
     def update(self, clients: ServiceClients, resource: Emulation, previous: Emulation) -> None:
         client = clients("cognito-idp", resource.region)
-        client.update_group(
-            **api_params(client, "UpdateGroup", resource.properties, GroupName=resource.name)
-        )
+        client.update_group(**api_params(client, "UpdateGroup", resource.properties, GroupName=resource.name))
 
     def delete(self, clients: ServiceClients, resource: Emulation, *, snapshot: bool) -> None:
         clients("cognito-idp", resource.region).delete_group(
@@ -403,9 +386,7 @@ class Distribution:
         client = clients("cloudfront", resource.region)
         current = client.get_distribution_config(Id=resource.data["id"])
         config = self._config(client, resource, caller_reference=resource.data["caller_reference"])
-        client.update_distribution(
-            Id=resource.data["id"], IfMatch=current["ETag"], DistributionConfig=config
-        )
+        client.update_distribution(Id=resource.data["id"], IfMatch=current["ETag"], DistributionConfig=config)
 
     def delete(self, clients: ServiceClients, resource: Emulation, *, snapshot: bool) -> None:
         client = clients("cloudfront", resource.region)
@@ -413,15 +394,16 @@ class Distribution:
         etag = current["ETag"]
         if current["DistributionConfig"].get("Enabled"):
             config = dict(current["DistributionConfig"], Enabled=False)
-            etag = client.update_distribution(
-                Id=resource.data["id"], IfMatch=etag, DistributionConfig=config
-            )["ETag"]
+            etag = client.update_distribution(Id=resource.data["id"], IfMatch=etag, DistributionConfig=config)["ETag"]
         client.delete_distribution(Id=resource.data["id"], IfMatch=etag)
 
     @staticmethod
     def _config(client: Any, resource: Emulation, *, caller_reference: str) -> dict[str, Any]:
         given = dict(resource.prop("DistributionConfig", {}))
         given.setdefault("Comment", "")
+        for origin in given.get("Origins", []):
+            if "S3OriginConfig" in origin:  # optional in CloudFormation, required by the API
+                origin["S3OriginConfig"] = {"OriginAccessIdentity": "", **origin["S3OriginConfig"]}
         config = api_params(client, "CreateDistribution", {"DistributionConfig": given})
         distribution_config: dict[str, Any] = config["DistributionConfig"]
         distribution_config["CallerReference"] = caller_reference

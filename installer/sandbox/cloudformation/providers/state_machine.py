@@ -51,9 +51,7 @@ class StateMachineProvider(ResourceProvider):
         )
         return Provisioned(arn, {"Name": name})
 
-    def update(
-        self, request: ResourceRequest, current: Provisioned, previous: Mapping[str, Any]
-    ) -> Provisioned:
+    def update(self, request: ResourceRequest, current: Provisioned, previous: Mapping[str, Any]) -> Provisioned:
         properties = request.properties
         _call(
             lambda: moto_internals.state_machine_update(
@@ -87,9 +85,7 @@ def definition(properties: Mapping[str, Any], account_id: str) -> str:
     elif "DefinitionS3Location" in properties:
         location = properties["DefinitionS3Location"]
         try:
-            text = moto_internals.s3_object(
-                location["Bucket"], location["Key"], account_id
-            ).decode()
+            text = moto_internals.s3_object(location["Bucket"], location["Key"], account_id).decode()
         except KeyError as error:
             raise ResourceFailed(
                 handler_message(f"Definition not found at {error.args[0]}", service="S3", status=404)
@@ -97,8 +93,7 @@ def definition(properties: Mapping[str, Any], account_id: str) -> str:
     else:
         raise ResourceFailed(
             handler_message(
-                "Properties validation failed: one of DefinitionString, Definition or "
-                "DefinitionS3Location is required"
+                "Properties validation failed: one of DefinitionString, Definition or DefinitionS3Location is required"
             )
         )
     for key, value in (properties.get("DefinitionSubstitutions") or {}).items():
@@ -121,9 +116,7 @@ def _call(call: Any) -> Any:
         return call()
     except ResourceFailed:
         raise
-    except Exception as error:  # noqa: BLE001 - any backend error fails the resource
+    except Exception as error:
         details = moto_internals.service_error(error)
         message = details[1] if details else str(error)
-        raise ResourceFailed(
-            handler_message(message, service="AWSStepFunctions", status=400)
-        ) from error
+        raise ResourceFailed(handler_message(message, service="AWSStepFunctions", status=400)) from error

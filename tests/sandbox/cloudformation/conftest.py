@@ -1,0 +1,72 @@
+"""The sandbox's CloudFormation, driven with boto3 through the sandbox endpoint."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+import boto3
+import pytest
+
+Clients = Callable[..., Any]
+
+
+@pytest.fixture
+def clients(sandbox: Any) -> Clients:
+    def make(service: str, region: str | None = None) -> Any:
+        return boto3.client(
+            service,
+            endpoint_url=sandbox.endpoint,
+            region_name=region or sandbox.region,
+            aws_access_key_id="sandbox",
+            aws_secret_access_key="sandbox",  # noqa: S106 - the sandbox accepts any
+        )
+
+    return make
+
+
+@pytest.fixture
+def cfn(clients: Clients) -> Any:
+    return clients("cloudformation")
+
+
+def body(resources: dict[str, Any], **sections: Any) -> str:
+    return json.dumps({"Resources": resources, **sections})
+
+
+def settle(cfn: Any, stack: str, timeout: float = 60) -> dict[str, Any]:
+    """The stack once no operation is in progress (DescribeStacks polled, as a client does)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        described: dict[str, Any] = cfn.describe_stacks(StackName=stack)["Stacks"][0]
+        status = described["StackStatus"]
+        if not status.endswith("_IN_PROGRESS") or status == "REVIEW_IN_PROGRESS":
+            return described
+        if time.monotonic() > deadline:
+            raise AssertionError(f"stack {stack} still {status} after {timeout} s")
+        time.sleep(0.02)
+
+
+def settle_change_set(cfn: Any, stack: str, name: str, timeout: float = 30) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        described: dict[str, Any] = cfn.describe_change_set(StackName=stack, ChangeSetName=name)
+        if described["Status"] not in ("CREATE_PENDING", "CREATE_IN_PROGRESS"):
+            return described
+        if time.monotonic() > deadline:
+            raise AssertionError(f"change set {name} still {described['Status']}")
+        time.sleep(0.02)
+
+
+def events(cfn: Any, stack: str) -> list[tuple[str, str, str | None]]:
+    """(logical id, status, reason) of every event, oldest first."""
+    found = cfn.describe_stack_events(StackName=stack)["StackEvents"]
+    return [(e["LogicalResourceId"], e["ResourceStatus"], e.get("ResourceStatusReason")) for e in reversed(found)]
+
+
+def stack_statuses(cfn: Any, stack: str) -> list[str]:
+    """The stack's own statuses (name or id), oldest first."""
+    found = cfn.describe_stack_events(StackName=stack)["StackEvents"]
+    return [e["ResourceStatus"] for e in reversed(found) if e["ResourceType"] == "AWS::CloudFormation::Stack"]

@@ -1,0 +1,134 @@
+"""Change sets: computed in the background, with CloudFormation's statuses and Changes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from tests.sandbox.cloudformation.conftest import body, settle, settle_change_set, stack_statuses
+
+TOPIC = {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": "alerts"}}
+QUEUE = {"Type": "AWS::SQS::Queue", "Properties": {"VisibilityTimeout": 30}}
+PARAMETER = {"Type": "AWS::SSM::Parameter", "Properties": {"Type": "String", "Value": {"Ref": "Topic"}}}
+
+
+def test_a_create_change_set_puts_a_new_stack_in_review_in_progress(cfn: Any) -> None:
+    """AWS: ChangeSetType CREATE makes the stack REVIEW_IN_PROGRESS; the change set goes
+    CREATE_PENDING → CREATE_IN_PROGRESS → CREATE_COMPLETE; executing it creates the stack."""
+    answer = cfn.create_change_set(
+        StackName="app", ChangeSetName="first", ChangeSetType="CREATE", TemplateBody=body({"Topic": TOPIC})
+    )
+
+    first = cfn.describe_change_set(ChangeSetName=answer["Id"])
+    assert first["Status"] in ("CREATE_PENDING", "CREATE_IN_PROGRESS")
+    assert first["ExecutionStatus"] == "UNAVAILABLE"
+    assert cfn.describe_stacks(StackName="app")["Stacks"][0]["StackStatus"] == "REVIEW_IN_PROGRESS"
+    done = settle_change_set(cfn, "app", "first")
+    assert (done["Status"], done["ExecutionStatus"]) == ("CREATE_COMPLETE", "AVAILABLE")
+    assert [c["ResourceChange"]["Action"] for c in done["Changes"]] == ["Add"]
+
+    cfn.execute_change_set(StackName="app", ChangeSetName="first")
+
+    assert settle(cfn, "app")["StackStatus"] == "CREATE_COMPLETE"
+    assert stack_statuses(cfn, "app") == ["REVIEW_IN_PROGRESS", "CREATE_IN_PROGRESS", "CREATE_COMPLETE"]
+    assert cfn.describe_change_set(StackName="app", ChangeSetName="first")["ExecutionStatus"] == "EXECUTE_COMPLETE"
+    assert cfn.describe_stacks(StackName="app")["Stacks"][0]["ChangeSetId"] == answer["Id"]
+
+
+def test_an_update_change_set_lists_add_modify_and_remove(cfn: Any) -> None:
+    cfn.create_stack(StackName="app", TemplateBody=body({"Topic": TOPIC, "Queue": QUEUE}))
+    settle(cfn, "app")
+    renamed = {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": "alarms"}}
+
+    cfn.create_change_set(
+        StackName="app", ChangeSetName="next", TemplateBody=body({"Topic": renamed, "Parameter": PARAMETER})
+    )
+    described = settle_change_set(cfn, "app", "next")
+
+    changes = {c["ResourceChange"]["LogicalResourceId"]: c["ResourceChange"] for c in described["Changes"]}
+    assert changes["Topic"]["Action"] == "Modify"
+    assert changes["Topic"]["Replacement"] == "True"
+    assert changes["Topic"]["Scope"] == ["Properties"]
+    assert changes["Topic"]["PhysicalResourceId"].endswith(":alerts")
+    assert changes["Topic"]["Details"] == [
+        {
+            "Target": {"Attribute": "Properties", "Name": "TopicName", "RequiresRecreation": "Always"},
+            "Evaluation": "Static",
+            "ChangeSource": "DirectModification",
+        }
+    ]
+    assert changes["Parameter"]["Action"] == "Add"
+    assert changes["Queue"]["Action"] == "Remove"
+
+
+def test_an_in_place_property_change_is_no_replacement(cfn: Any) -> None:
+    cfn.create_stack(StackName="app", TemplateBody=body({"Queue": QUEUE}))
+    settle(cfn, "app")
+    longer = {"Type": "AWS::SQS::Queue", "Properties": {"VisibilityTimeout": 60}}
+
+    cfn.create_change_set(StackName="app", ChangeSetName="next", TemplateBody=body({"Queue": longer}))
+
+    change = settle_change_set(cfn, "app", "next")["Changes"][0]["ResourceChange"]
+    assert (change["Action"], change["Replacement"]) == ("Modify", "False")
+
+
+def test_a_change_set_without_changes_fails_with_aws_reason(cfn: Any) -> None:
+    """AWS: FAILED, "The submitted information didn't contain changes. Submit different
+    information to create a change set.", ExecutionStatus UNAVAILABLE."""
+    cfn.create_stack(StackName="app", TemplateBody=body({"Topic": TOPIC}))
+    settle(cfn, "app")
+
+    cfn.create_change_set(StackName="app", ChangeSetName="same", TemplateBody=body({"Topic": TOPIC}))
+    described = settle_change_set(cfn, "app", "same")
+
+    assert described["Status"] == "FAILED"
+    assert described["ExecutionStatus"] == "UNAVAILABLE"
+    assert described["StatusReason"] == (
+        "The submitted information didn't contain changes. Submit different information to create a change set."
+    )
+    with pytest.raises(ClientError) as raised:
+        cfn.execute_change_set(StackName="app", ChangeSetName="same")
+    assert raised.value.response["Error"]["Code"] == "InvalidChangeSetStatus"
+
+
+def test_executing_an_update_change_set_updates_the_stack(cfn: Any, clients: Any) -> None:
+    cfn.create_stack(StackName="app", TemplateBody=body({"Topic": TOPIC}))
+    settle(cfn, "app")
+    cfn.create_change_set(StackName="app", ChangeSetName="add", TemplateBody=body({"Topic": TOPIC, "Parameter": PARAMETER}))
+    settle_change_set(cfn, "app", "add")
+
+    cfn.execute_change_set(StackName="app", ChangeSetName="add")
+
+    assert settle(cfn, "app")["StackStatus"] == "UPDATE_COMPLETE"
+    value = clients("ssm").describe_parameters()["Parameters"]
+    assert len(value) == 1
+
+
+def test_list_and_delete_change_sets(cfn: Any) -> None:
+    cfn.create_stack(StackName="app", TemplateBody=body({"Topic": TOPIC}))
+    settle(cfn, "app")
+    cfn.create_change_set(StackName="app", ChangeSetName="one", TemplateBody=body({"Queue": QUEUE}))
+    cfn.create_change_set(StackName="app", ChangeSetName="two", TemplateBody=body({"Topic": TOPIC, "Queue": QUEUE}))
+
+    assert sorted(s["ChangeSetName"] for s in cfn.list_change_sets(StackName="app")["Summaries"]) == ["one", "two"]
+    cfn.delete_change_set(StackName="app", ChangeSetName="one")
+    assert [s["ChangeSetName"] for s in cfn.list_change_sets(StackName="app")["Summaries"]] == ["two"]
+    with pytest.raises(ClientError) as raised:
+        cfn.describe_change_set(StackName="app", ChangeSetName="one")
+    assert raised.value.response["Error"]["Code"] == "ChangeSetNotFound"
+
+
+def test_a_create_change_set_for_an_existing_stack_is_refused(cfn: Any) -> None:
+    cfn.create_stack(StackName="app", TemplateBody=body({"Topic": TOPIC}))
+
+    with pytest.raises(ClientError, match=r"Stack \[app\] already exists and cannot be created again"):
+        cfn.create_change_set(StackName="app", ChangeSetName="c", ChangeSetType="CREATE", TemplateBody=body({"Topic": TOPIC}))
+
+
+def test_get_template_of_a_change_set(cfn: Any) -> None:
+    yaml_body = "Resources:\n  Topic:\n    Type: AWS::SNS::Topic\n"
+    cfn.create_change_set(StackName="app", ChangeSetName="c", ChangeSetType="CREATE", TemplateBody=yaml_body)
+
+    assert cfn.get_template(StackName="app", ChangeSetName="c")["TemplateBody"] == yaml_body
