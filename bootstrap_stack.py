@@ -10,6 +10,7 @@ updating it starts an upgrade or a redeploy (see `lambdas/trigger.py`).
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_stepfunctions as sfn
 from cdk_nag import AwsSolutionsChecks
@@ -118,8 +120,13 @@ class BootstrapStack(cdk.Stack):
         }
         self._grant_workflow()
         self.state_machine = self._state_machine()
-        self.trigger_function = self._function("Trigger", "trigger", 60, 256, installer_code, layer)
+        self.trigger_name = cdk.Fn.join("-", [self.scope_prefix, "installer-trigger"])
+        self.trigger_function = self._function(
+            "Trigger", "trigger", 900, 256, installer_code, layer, function_name=self.trigger_name,
+            environment={"STATE_MACHINE_ARN": self.state_machine.state_machine_arn},
+        )  # fmt: skip
         self._trigger()
+        self._schedule()
         self._alarm()
         self._outputs()
 
@@ -201,6 +208,8 @@ class BootstrapStack(cdk.Stack):
             ("ReleaseBucketPrefix", "Release bucket prefix"),
             ("AdminEmail", "Administrator e-mail"),
             ("OnDelete", "When this stack is deleted"),
+            ("RedeploySchedule", "Redeploy schedule"),
+            ("RedeployTimezone", "Schedule time zone"),
         ):
             labels[name] = {"default": label}
         self.template_options.metadata = {
@@ -211,6 +220,10 @@ class BootstrapStack(cdk.Stack):
                         "Parameters": ["ResourcePrefix", "EnvName", "ReleaseVersion", "AdminEmail", "OnDelete"],
                     },
                     *[{"Label": {"default": group}, "Parameters": names} for group, names in groups.items()],
+                    {
+                        "Label": {"default": "Scheduled redeploys"},
+                        "Parameters": ["RedeploySchedule", "RedeployTimezone"],
+                    },
                     {"Label": {"default": "Release source"}, "Parameters": ["ReleaseBucketPrefix"]},
                 ],
                 "ParameterLabels": labels,
@@ -392,6 +405,9 @@ class BootstrapStack(cdk.Stack):
         memory: int,
         code: Asset,
         layer: lambda_.ILayerVersion | None,
+        *,
+        function_name: str | None = None,
+        environment: dict[str, str] | None = None,
     ) -> lambda_.Function:
         log_group = logs.LogGroup(
             self,
@@ -425,7 +441,9 @@ class BootstrapStack(cdk.Stack):
             log_group=log_group,
             tracing=lambda_.Tracing.ACTIVE,
             description=f"dataall-installer: {module.replace('_', ' ')} step",
+            function_name=function_name,
             environment={
+                **(environment or {}),
                 "POWERTOOLS_SERVICE_NAME": "dataall-installer",
                 "POWERTOOLS_METRICS_NAMESPACE": "DataallInstaller",
                 "LEDGER_TABLE": self.ledger.table_name,
@@ -596,12 +614,30 @@ class BootstrapStack(cdk.Stack):
         return machine
 
     def _trigger(self) -> None:
-        self.trigger_function.add_to_role_policy(
-            iam.PolicyStatement(
-                sid="StartRuns",
-                actions=["states:StartExecution"],
-                resources=[self.state_machine.state_machine_arn],
-            )
+        """Stack events and schedules become runs; a Destroy waits for its uninstall to finish."""
+        executions = self.format_arn(
+            service="states", resource="execution", arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+            resource_name=cdk.Fn.join("", [self.scope_prefix, "-installer:*"]),
+        )  # fmt: skip
+        own_arn = self.format_arn(
+            service="lambda", resource="function", arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+            resource_name=self.trigger_name,
+        )  # fmt: skip
+        for sid, actions, resources in (
+            ("StartRuns", ["states:StartExecution"], [self.state_machine.state_machine_arn]),
+            ("FollowRuns", ["states:DescribeExecution"], [executions]),
+            ("KeepWaiting", ["lambda:InvokeFunction"], [own_arn]),
+            ("Notify", ["sns:Publish"], [self.topic.topic_arn]),
+        ):
+            self.trigger_function.add_to_role_policy(iam.PolicyStatement(sid=sid, actions=actions, resources=resources))
+        acknowledge(
+            self.trigger_function.role,  # type: ignore[arg-type]
+            "AwsSolutions-IAM5",
+            "The trigger follows the runs it starts: any execution of this installation's state machine.",
+            findings=[
+                "Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:"
+                "<ResourcePrefix>-<EnvName>-installer:*"
+            ],
         )
         trigger = cdk.CustomResource(
             self,
@@ -620,6 +656,47 @@ class BootstrapStack(cdk.Stack):
         for function in self.functions.values():
             trigger.node.add_dependency(function)
         self.trigger = trigger
+
+    def _schedule(self) -> None:
+        """Scheduled redeploys (off unless a schedule is given): the trigger starts them."""
+        expression = cdk.CfnParameter(
+            self, "RedeploySchedule", default="", allowed_pattern=r"^$|^(cron|rate)\(.+\)$",
+            description="EventBridge Scheduler expression for redeploys, e.g. cron(0 3 ? * SUN *) (empty: off)",
+            constraint_description="empty, or cron(...) / rate(...)",
+        )  # fmt: skip
+        timezone = cdk.CfnParameter(
+            self, "RedeployTimezone", default="UTC", allowed_pattern=r"^[A-Za-z]+(?:[/_+-][A-Za-z0-9_+-]+)*$",
+            description="Time zone of the redeploy schedule (IANA name, e.g. Europe/Paris)",
+            constraint_description="an IANA time zone name",
+        )  # fmt: skip
+        enabled = cdk.CfnCondition(
+            self, "HasRedeploySchedule", expression=cdk.Fn.condition_not(cdk.Fn.condition_equals(expression.value_as_string, ""))
+        )  # fmt: skip
+        role = iam.Role(
+            self,
+            "SchedulerRole",
+            assumed_by=iam.ServicePrincipal("scheduler.amazonaws.com"),
+            description="EventBridge Scheduler starts scheduled redeploys through the trigger",
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(actions=["lambda:InvokeFunction"], resources=[self.trigger_function.function_arn])
+        )
+        schedule = scheduler.CfnSchedule(
+            self,
+            "Redeploys",
+            schedule_expression=expression.value_as_string,
+            schedule_expression_timezone=timezone.value_as_string,
+            flexible_time_window=scheduler.CfnSchedule.FlexibleTimeWindowProperty(mode="OFF"),
+            description="dataall-installer: scheduled redeploy",
+            target=scheduler.CfnSchedule.TargetProperty(
+                arn=self.trigger_function.function_arn,
+                role_arn=role.role_arn,
+                input=json.dumps({"action": "redeploy", "source": "schedule"}),
+                retry_policy=scheduler.CfnSchedule.RetryPolicyProperty(maximum_retry_attempts=2),
+            ),
+        )
+        schedule.cfn_options.condition = enabled
+        self.schedule_parameters = (expression, timezone)
 
     def _alarm(self) -> None:
         alarm = cloudwatch.Alarm(

@@ -15,7 +15,7 @@ import subprocess
 import sys
 import tempfile
 import zipfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -93,7 +93,7 @@ class AssetRegistry:
     def add_tree(self, name: str, sources: Iterable[tuple[Path, str]]) -> Asset:
         return self.add(name, zip_tree(sources))
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[Asset]:
         return iter(sorted(self._assets.values(), key=lambda a: a.sha256))
 
     def __len__(self) -> int:

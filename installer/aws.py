@@ -39,11 +39,7 @@ class Aws:
 
     def client(self, service: str) -> Any:
         if service not in self._clients:
-            self._clients[service] = self.session.client(
-                service,  # type: ignore[call-overload]
-                endpoint_url=self.endpoint_url,
-                config=_CONFIG,
-            )
+            self._clients[service] = self.session.client(service, endpoint_url=self.endpoint_url, config=_CONFIG)
         return self._clients[service]
 
     def table(self, name: str) -> Any:

@@ -95,6 +95,42 @@ def build(
 
 
 # ---------------------------------------------------------------------- deploy
+BucketPrefixOpt = Annotated[str, typer.Option("--bucket-prefix", help="Release bucket: <prefix>-<region>.")]
+ParamOpt = Annotated[list[str] | None, typer.Option("--param", help="Bootstrap parameter KEY=VALUE (repeatable).")]
+DatabaseOpt = Annotated[
+    str | None, typer.Option("--database-url", help="Sandbox only: a PostgreSQL URL for the metadata database.")
+]
+
+
+def _deploy_release(aws: Any, release: Any, installation: Any, params: dict[str, str], bucket_prefix: str,
+                    progress: Any) -> dict[str, Any]:  # fmt: skip
+    """Publish, create or update the bootstrap stack, follow the run it starts; the run's result."""
+    from installer.operations import RunReader, bootstrap_parameters, deploy_bootstrap, publish, result_document
+
+    parameters = bootstrap_parameters(release, installation, bucket_prefix, params)
+    where = aws.endpoint_url or f"AWS {aws.region}"
+    progress.note(f"release {release.version} -> {where}")
+    bucket = publish(aws, release, bucket_prefix)
+    progress.note(f"published to s3://{bucket}")
+    seen: list[str] = []
+
+    def on_status(status: str) -> None:
+        if not seen or seen[-1] != status:
+            seen.append(status)
+            progress.note(f"bootstrap stack {installation.stack_name}: {status}")
+
+    changed, outputs = deploy_bootstrap(aws, release, installation, bucket, parameters, on_status)
+    reader = RunReader(aws, installation, outputs)
+    execution_arn = outputs.get("RunExecutionArn") if changed else None
+    if not execution_arn:
+        progress.note("the bootstrap stack is unchanged: no run started; the latest run:")
+        execution_arn = reader.latest_execution()
+        if execution_arn is None:
+            _fail("no run has ever started in this installation")
+    view = progress.follow(reader, str(execution_arn))
+    return result_document(view, reader.transitions(str(execution_arn)))
+
+
 @app.command()
 def deploy(
     sandbox: SandboxOpt = False,
@@ -105,69 +141,159 @@ def deploy(
     release_dir: Annotated[
         Path | None, typer.Option("--release", help="A built release folder (default: build one).")
     ] = None,
-    param: Annotated[
-        list[str] | None, typer.Option("--param", help="Bootstrap parameter KEY=VALUE (repeatable).")
-    ] = None,
-    bucket_prefix: Annotated[
-        str, typer.Option("--bucket-prefix", help="Release bucket: <prefix>-<region>.")
-    ] = "dataall-installer-releases",
+    param: ParamOpt = None,
+    bucket_prefix: BucketPrefixOpt = "dataall-installer-releases",
     json_mode: JsonOpt = False,
     fault: FaultOpt = None,
     scale: ScaleOpt = 0.01,
-    database_url: Annotated[
-        str | None, typer.Option("--database-url", help="Sandbox only: PostgreSQL URL for the metadata database.")
-    ] = None,
+    database_url: DatabaseOpt = None,
 ) -> None:
     """Create or update the bootstrap stack from a release, then follow the run it starts."""
+    from installer.aws import connect
+    from installer.operations import Installation, OperationError
+    from installer.progress import Progress
+
+    release = _release(release_dir, json_mode=json_mode)
+    progress = Progress(json_mode=json_mode)
+    try:
+        with connect(sandbox=sandbox, endpoint_url=endpoint_url, region=region, scale=scale,
+                     faults=fault, database_url=database_url) as aws:  # fmt: skip
+            result = _deploy_release(aws, release, Installation(prefix, env), _params(param), bucket_prefix, progress)
+    except (OperationError, ValueError) as error:
+        _fail(str(error))
+    _finish(result, json_mode)
+
+
+@app.command()
+def upgrade(
+    release_dir: Annotated[Path, typer.Option("--release", help="The release folder to upgrade to.")],
+    from_dir: Annotated[
+        Path | None,
+        typer.Option("--from", help="With --sandbox: install this release first (default: build the source's)."),
+    ] = None,
+    sandbox: SandboxOpt = False,
+    endpoint_url: EndpointOpt = None,
+    region: RegionOpt = None,
+    prefix: PrefixOpt = "dataall",
+    env: EnvOpt = "prod",
+    param: ParamOpt = None,
+    bucket_prefix: BucketPrefixOpt = "dataall-installer-releases",
+    json_mode: JsonOpt = False,
+    fault: FaultOpt = None,
+    scale: ScaleOpt = 0.01,
+) -> None:
+    """Upgrade an installation to a release folder (the bootstrap stack's ReleaseVersion changes).
+
+    With --sandbox the embedded sandbox is empty, so the previous release is installed first.
+    Faults are armed for the upgrade only.
+    """
+    from installer.aws import add_faults, connect
+    from installer.operations import Installation, OperationError, bootstrap_outputs
+    from installer.progress import Progress
+
+    target = _release(release_dir, json_mode=json_mode)
+    progress = Progress(json_mode=json_mode)
+    installation = Installation(prefix, env)
+    try:
+        with connect(sandbox=sandbox, endpoint_url=endpoint_url, region=region, scale=scale) as aws:
+            if sandbox:
+                first = _deploy_release(aws, _release(from_dir, json_mode=json_mode), installation,
+                                        _params(param), bucket_prefix, progress)  # fmt: skip
+                if first["status"] != "SUCCEEDED":
+                    _fail(f"the first install failed: {first['error']}")
+            else:
+                bootstrap_outputs(aws, installation)  # an upgrade needs an installation
+            if fault:
+                add_faults(str(aws.endpoint_url), fault)
+            result = _deploy_release(aws, target, installation, _params(param), bucket_prefix, progress)
+    except (OperationError, ValueError) as error:
+        _fail(str(error))
+    _finish(result, json_mode)
+
+
+@app.command()
+def uninstall(
+    retain_data: Annotated[
+        bool, typer.Option("--retain-data", help="Keep the stateful stages (database, search, buckets, users).")
+    ] = False,
+    sandbox: SandboxOpt = False,
+    endpoint_url: EndpointOpt = None,
+    region: RegionOpt = None,
+    prefix: PrefixOpt = "dataall",
+    env: EnvOpt = "prod",
+    json_mode: JsonOpt = False,
+) -> None:
+    """Remove the stages in reverse order, then the bootstrap stack (what OnDelete=Destroy does)."""
     from installer.aws import connect
     from installer.operations import (
         Installation,
         OperationError,
         RunReader,
-        bootstrap_parameters,
-        deploy_bootstrap,
-        publish,
+        bootstrap_outputs,
+        delete_bootstrap,
         result_document,
+        start,
     )
     from installer.progress import Progress
 
-    release = _release(release_dir, json_mode=json_mode)
-    installation = Installation(prefix=prefix, env=env)
+    installation = Installation(prefix, env)
     progress = Progress(json_mode=json_mode)
     try:
-        params = bootstrap_parameters(release, installation, bucket_prefix, _params(param))
-        with connect(
-            sandbox=sandbox,
-            endpoint_url=endpoint_url,
-            region=region,
-            scale=scale,
-            faults=fault,
-            database_url=database_url,
-        ) as aws:
-            where = f"sandbox {aws.endpoint_url}" if sandbox else (aws.endpoint_url or f"AWS {aws.region}")
-            progress.note(f"release {release.version} -> {where}")
-            bucket = publish(aws, release, bucket_prefix)
-            progress.note(f"published to s3://{bucket}")
-            seen: list[str] = []
-
-            def on_status(status: str) -> None:
-                if not seen or seen[-1] != status:
-                    seen.append(status)
-                    progress.note(f"bootstrap stack {installation.stack_name}: {status}")
-
-            changed, outputs = deploy_bootstrap(aws, release, installation, bucket, params, on_status)
+        with connect(sandbox=sandbox, endpoint_url=endpoint_url, region=region) as aws:
+            outputs = bootstrap_outputs(aws, installation)
+            execution_arn = start(aws, outputs, {"action": "uninstall", "source": "cli", "retain_data": retain_data})
             reader = RunReader(aws, installation, outputs)
-            execution_arn = outputs.get("RunExecutionArn") if changed else None
-            if not execution_arn:
-                progress.note("the bootstrap stack is unchanged: no run started; the latest run:")
-                execution_arn = reader.latest_execution()
-                if execution_arn is None:
-                    _fail("no run has ever started in this installation")
-            view = progress.follow(reader, str(execution_arn))
-            result = result_document(view, reader.transitions(str(execution_arn)))
-    except (OperationError, ValueError) as error:
+            view = progress.follow(reader, execution_arn)
+            result = result_document(view, reader.transitions(execution_arn))
+            if result["status"] == "SUCCEEDED":
+                delete_bootstrap(aws, installation, lambda status: progress.note(f"bootstrap stack: {status}"))
+    except OperationError as error:
         _fail(str(error))
     _finish(result, json_mode)
+
+
+# ---------------------------------------------------------------------- quick-create
+@app.command()
+def publish(
+    bucket_prefix: BucketPrefixOpt = "dataall-installer-releases",
+    regions: Annotated[str, typer.Option("--regions", help="Comma-separated regions, one bucket each.")] = "us-east-1",
+    release_dir: Annotated[
+        Path | None, typer.Option("--release", help="A built release folder (default: build one).")
+    ] = None,
+    stack_name: Annotated[
+        str, typer.Option("--stack-name", help="Stack name in the quick-create form.")
+    ] = "dataall-prod-installer",
+    param: ParamOpt = None,
+    public: Annotated[bool, typer.Option("--public", help="Let any account read the release (public link).")] = False,
+    endpoint_url: EndpointOpt = None,
+) -> None:
+    """Upload a release to <bucket-prefix>-<region> buckets and print one quick-create URL per region."""
+    from installer.aws import Aws
+    from installer.operations import make_public, public_template_url, quick_create_url
+    from installer.operations import publish as upload
+
+    release = _release(release_dir, json_mode=False)
+    params = {"ReleaseBucketPrefix": bucket_prefix, **_params(param)}
+    for region in [r.strip() for r in regions.split(",") if r.strip()]:
+        aws = Aws(region=region, endpoint_url=endpoint_url)
+        bucket = upload(aws, release, bucket_prefix)
+        if public:
+            make_public(aws, bucket)
+        url = public_template_url(bucket, region, release.version)
+        typer.echo(f"{region}: {quick_create_url(region, url, stack_name, params)}")
+
+
+@app.command()
+def link(
+    template_url: Annotated[str, typer.Option("--template-url", help="S3 URL of bootstrap.template.json.")],
+    region: Annotated[str, typer.Option("--region", help="Region of the console form.")],
+    stack_name: Annotated[str, typer.Option("--stack-name", help="Stack name in the form.")] = "dataall-prod-installer",
+    param: ParamOpt = None,
+) -> None:
+    """Print the quick-create URL of a published bootstrap template."""
+    from installer.operations import quick_create_url
+
+    typer.echo(quick_create_url(region, template_url, stack_name, _params(param)))
 
 
 def _finish(result: dict[str, Any], json_mode: bool) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -83,6 +84,38 @@ def _exists(s3: Any, bucket: str, key: str) -> bool:
         return True
     except ClientError:
         return False
+
+
+def make_public(aws: Aws, bucket: str) -> None:
+    """Let anyone read the release (templates and Lambda code), as a public quick-create link needs."""
+    s3 = aws.client("s3")
+    s3.put_public_access_block(
+        Bucket=bucket,
+        PublicAccessBlockConfiguration={"BlockPublicAcls": True, "IgnorePublicAcls": True,
+                                        "BlockPublicPolicy": False, "RestrictPublicBuckets": False},
+    )  # fmt: skip
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Sid": "PublicRelease", "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
+             "Resource": [f"arn:aws:s3:::{bucket}/releases/*", f"arn:aws:s3:::{bucket}/assets/*"]},
+            {"Sid": "TlsOnly", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
+             "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"],
+             "Condition": {"Bool": {"aws:SecureTransport": "false"}}},
+        ],
+    }  # fmt: skip
+    s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(policy))
+
+
+def public_template_url(bucket: str, region: str, version: str) -> str:
+    return f"https://{bucket}.s3.{region}.amazonaws.com/{release_key(version, 'bootstrap.template.json')}"
+
+
+def quick_create_url(region: str, template: str, stack_name: str, params: dict[str, str]) -> str:
+    """The console link that opens the bootstrap stack's create form, filled in."""
+    query = {"templateURL": template, "stackName": stack_name, **{f"param_{k}": v for k, v in sorted(params.items())}}
+    fragment = "/stacks/quickcreate?" + urllib.parse.urlencode(query, quote_via=urllib.parse.quote)
+    return f"https://{region}.console.aws.amazon.com/cloudformation/home?region={region}#{fragment}"
 
 
 def template_url(aws: Aws, bucket: str, key: str) -> str:
@@ -195,6 +228,31 @@ def _wait_stack(aws: Aws, name: str, on_status: Callable[[str], None], timeout: 
         if time.monotonic() > deadline:
             raise OperationError(f"stack {name} is still {stack['StackStatus']} after {timeout:.0f} s")
         time.sleep(0.5 if aws.endpoint_url else 5)
+
+
+def delete_bootstrap(aws: Aws, installation: Installation, on_status: Callable[[str], None]) -> None:
+    """Delete the bootstrap stack after an uninstall; OnDelete is set to Retain first, so its
+    trigger does not act on the stages again (they are gone, or kept on purpose)."""
+    cfn = aws.client("cloudformation")
+    stack = stack_status(aws, installation.stack_name)
+    if stack is None:
+        return
+    on_delete = {p["ParameterKey"]: p["ParameterValue"] for p in stack.get("Parameters", [])}.get("OnDelete")
+    if on_delete == "Destroy":
+        keep = [
+            {"ParameterKey": p["ParameterKey"], "UsePreviousValue": True}
+            for p in stack["Parameters"]
+            if p["ParameterKey"] != "OnDelete"
+        ]
+        cfn.update_stack(
+            StackName=stack["StackId"], UsePreviousTemplate=True, Capabilities=CAPABILITIES,
+            Parameters=[*keep, {"ParameterKey": "OnDelete", "ParameterValue": "Retain"}],
+        )  # fmt: skip
+        _wait_stack(aws, stack["StackId"], on_status)
+    cfn.delete_stack(StackName=stack["StackId"])
+    final = _wait_stack(aws, stack["StackId"], on_status)
+    if final["StackStatus"] != "DELETE_COMPLETE":
+        raise OperationError(f"bootstrap stack {installation.stack_name} ended {final['StackStatus']}")
 
 
 def bootstrap_outputs(aws: Aws, installation: Installation) -> dict[str, str]:

@@ -13,7 +13,7 @@ _CONFIG = Config(retries={"mode": "standard", "max_attempts": 8}, user_agent_ext
 
 @cache
 def client(service: str) -> Any:
-    return boto3.client(service, config=_CONFIG)  # type: ignore[call-overload]
+    return boto3.client(service, config=_CONFIG)
 
 
 @cache

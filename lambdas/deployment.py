@@ -8,6 +8,7 @@ timeout or a retry, and the ledger's step record says what was already done.
 from __future__ import annotations
 
 import time
+from functools import cached_property
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -33,6 +34,8 @@ CHANGE_SET_POLL = 5
 FIRST_POLL = 10
 MAX_POLL = 60
 INSTALLER_TAG = "dataall-installer:stage"
+#: An uninstall waits this long for a stack to be deleted (OpenSearch takes half an hour).
+DELETE_TIMEOUT = 7200
 
 
 def _epoch() -> int:
@@ -68,10 +71,13 @@ class StageDeployment:
         if not self.meta:
             raise StageFailed(self.name, f"run {self.run_id} has no record in the ledger")
         self.version: str = self.meta["version"]
-        self.manifest = deps.store.manifest(self.version)
-        self.spec: Step = self.manifest.steps[self.name]
         self.stack_name = deps.settings.stack_name(self.name)
         self.record = deps.ledger.step(self.run_id, self.name)
+
+    @cached_property
+    def spec(self) -> Step:
+        """The stage as the run's release describes it (not needed to delete a stage)."""
+        return self.deps.store.manifest(self.version).steps[self.name]
 
     # ------------------------------------------------------------------ helpers
     def _next(self, phase: str, wait: int = 0, result: str | None = None) -> StepState:
@@ -104,15 +110,18 @@ class StageDeployment:
 
     def _check_timeout(self) -> None:
         started = int(self.record.get("started_epoch", _epoch()))
-        if _epoch() - started > self.spec.timeout:
+        timeout = DELETE_TIMEOUT if self.state.step.op == "delete" else self.spec.timeout
+        if _epoch() - started > timeout:
             raise StageTimedOut(
                 self.name,
-                f"stage {self.name} did not finish within its timeout of {self.spec.timeout} s",
+                f"stage {self.name} did not finish within its timeout of {timeout} s",
                 stack=self.stack_name,
             )
 
     # ------------------------------------------------------------------ start
     def start(self) -> StepState:
+        if self.state.step.op == "delete":
+            return self._start_delete()
         if self.record.get("executed"):
             return self._next("executing", FIRST_POLL)  # a retried call: the change set already runs
         stack = self.deps.stacks.describe(self.stack_name)
@@ -159,6 +168,38 @@ class StageDeployment:
             },
         )
         return self._next("changeset", CHANGE_SET_POLL)
+
+    def _start_delete(self) -> StepState:
+        """Uninstall: delete the stage's stack (stateful resources keep their Retain/Snapshot)."""
+        if self.record.get("executed"):
+            return self._next("executing", FIRST_POLL)
+        stack = self.deps.stacks.describe(self.stack_name)
+        if stack is None:
+            self.deps.ledger.delete_stage(self.name)
+            self.deps.ledger.update_step(self.run_id, self.name, {"result": "DELETED", "finished": now_iso()})
+            return self._next("done", result="DELETED")
+        if in_progress(stack.status):
+            return self._next("busy", FIRST_POLL)
+        if stack.termination_protection:
+            self.deps.stacks.call(
+                "update_termination_protection", StackName=stack.stack_id, EnableTerminationProtection=False
+            )
+        self.deps.stacks.call("delete_stack", StackName=stack.stack_id, **self._role())
+        self.deps.ledger.update_step(
+            self.run_id,
+            self.name,
+            {
+                "op": "delete",
+                "executed": True,
+                "executed_at": now_iso(),
+                "started": now_iso(),
+                "started_epoch": _epoch(),
+                "stack_id": stack.stack_id,
+                "stack_name": stack.name,
+                "phase": "executing",
+            },
+        )
+        return self._next("executing", FIRST_POLL)
 
     @staticmethod
     def _extra_parameters(stack: StackInfo, params: dict[str, str]) -> bool:
@@ -270,12 +311,19 @@ class StageDeployment:
 
     def _poll_stack(self) -> StepState:
         stack = self.deps.stacks.describe(self.record.get("stack_id") or self.stack_name)
+        deleting = self.state.step.op == "delete"
+        if stack is None and deleting:
+            self.deps.ledger.delete_stage(self.name)
+            self.deps.ledger.update_step(
+                self.run_id, self.name, {"result": "DELETED", "finished": now_iso(), "phase": "done"}
+            )
+            return self._next("done", result="DELETED")
         if stack is None:
             raise StageFailed(self.name, f"stack {self.stack_name} disappeared while it was deployed")
         if in_progress(stack.status):
             self._check_timeout()
             return self._next("executing", min(MAX_POLL, max(FIRST_POLL, int(self.state.wait * 1.5))))
-        if stack.status in SUCCESS:
+        if stack.status in SUCCESS and not deleting:
             if self.spec.stateful and not stack.termination_protection:
                 self.deps.stacks.call(
                     "update_termination_protection",

@@ -140,6 +140,9 @@ class Ledger:
             }
         )
 
+    def clear_current_release(self) -> None:
+        self.table.delete_item(Key={"pk": "RELEASE", "sk": "CURRENT"})
+
     # ------------------------------------------------------------------ stages
     def stage(self, name: str) -> dict[str, Any] | None:
         return self._get(f"STAGE#{name}", "CURRENT")

@@ -20,6 +20,8 @@ class Model(BaseModel):
 class StepRef(Model):
     name: str = Field(pattern=r"^[a-z][a-z0-9-]{0,23}$")
     kind: str = "stage"
+    #: "deploy" brings the step to the release; "delete" removes its stack (uninstall).
+    op: Literal["deploy", "delete"] = "deploy"
 
 
 class StepState(Model):

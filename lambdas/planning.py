@@ -6,6 +6,7 @@ already going, a missing or damaged release, impossible options) leaves nothing 
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -13,7 +14,7 @@ from botocore.exceptions import ClientError
 from lambdas.deps import Deps
 from lambdas.errors import InvalidInput, InvalidOptions
 from lambdas.ledger import now_iso
-from lambdas.manifest import ManifestError, OptionValue, schema_errors
+from lambdas.manifest import ManifestError, OptionValue, schema_errors, topological_levels
 from lambdas.models import PlanRequest
 
 
@@ -34,27 +35,56 @@ def execution_running(sfn: Any, execution_arn: str) -> bool:
         raise
 
 
+@dataclass
+class Plan:
+    """What a run will do, recorded in the ledger before anything changes."""
+
+    action: str
+    version: str
+    options: dict[str, OptionValue]
+    params: dict[str, OptionValue]
+    #: waves of step names, and the same as step references for the state machine
+    waves: list[list[str]]
+    items: list[list[dict[str, str]]]
+    steps: dict[str, dict[str, str]] = field(default_factory=dict)
+
+
 def plan(deps: Deps, request: PlanRequest) -> dict[str, Any]:
     document = validate_input(request.input)
     run = request.execution.name
     holder = request.execution.id
     previous_holder = deps.ledger.acquire_lock(holder, run, lambda arn: execution_running(deps.sfn, arn))
     try:
-        return _plan_locked(deps, document, run, holder, previous_holder)
+        current = deps.ledger.current_release()
+        if document["action"] == "uninstall":
+            chosen = _plan_uninstall(deps, document, current)
+        else:
+            chosen = _plan_deploy(deps, document, current)
+        deps.ledger.put_run(
+            run,
+            {
+                "action": chosen.action,
+                "version": chosen.version,
+                "source": document.get("source", "console"),
+                "execution_arn": holder,
+                "status": "RUNNING",
+                "options": chosen.options,
+                "params": chosen.params,
+                "previous": {"version": current["version"], "options": current["options"]} if current else None,
+                "took_over_lock_from": (previous_holder or {}).get("run"),
+                "waves": chosen.waves,
+                "steps": chosen.steps,
+                "started": now_iso(),
+            },
+        )
     except BaseException:
         deps.ledger.release_lock(holder)
         raise
+    return {"run": run, "action": chosen.action, "version": chosen.version, "waves": chosen.items}
 
 
-def _plan_locked(
-    deps: Deps,
-    document: dict[str, Any],
-    run: str,
-    holder: str,
-    previous_holder: dict[str, Any] | None,
-) -> dict[str, Any]:
+def _plan_deploy(deps: Deps, document: dict[str, Any], current: dict[str, Any] | None) -> Plan:
     action = document["action"]
-    current = deps.ledger.current_release()
     version = document.get("version") or (current or {}).get("version")
     if not version:
         raise InvalidInput(f"version: required for {action}, nothing is installed yet")
@@ -71,39 +101,42 @@ def _plan_locked(
         "AssetsBucket": deps.settings.artifacts_bucket,
         "Region": deps.region,
         "AccountId": deps.account_id,
+        "PivotRoleProviderArn": deps.settings.pivot_role_provider_arn,
     }
     deployed = deps.ledger.stages()
     steps = {}
     for name in (n for wave in waves for n in wave):
         step = manifest.steps[name]
-        record = deployed.get(name)
-        if not step.is_stage:
-            change = "action"
-        elif record is None:
-            change = "new"
-        else:
-            change = "check"
+        change = "action" if not step.is_stage else ("check" if name in deployed else "new")
         steps[name] = {"kind": step.kind, "change": change}
-    deps.ledger.put_run(
-        run,
-        {
-            "action": action,
-            "version": version,
-            "source": document.get("source", "console"),
-            "execution_arn": holder,
-            "status": "RUNNING",
-            "options": options,
-            "params": params,
-            "previous": {"version": current["version"], "options": current["options"]} if current else None,
-            "took_over_lock_from": (previous_holder or {}).get("run"),
-            "waves": waves,
-            "steps": steps,
-            "started": now_iso(),
-        },
+    return Plan(
+        action=action,
+        version=version,
+        options=options,
+        params=params,
+        waves=waves,
+        items=[[{"name": name, "kind": manifest.steps[name].kind} for name in wave] for wave in waves],
+        steps=steps,
     )
-    return {
-        "run": run,
-        "action": action,
-        "version": version,
-        "waves": [[{"name": name, "kind": manifest.steps[name].kind} for name in wave] for wave in waves],
-    }
+
+
+def _plan_uninstall(deps: Deps, document: dict[str, Any], current: dict[str, Any] | None) -> Plan:
+    """Every deployed stage, deleted in reverse dependency order (stateful ones kept on request)."""
+    deployed = deps.ledger.stages()
+    version = (current or {}).get("version") or document.get("version") or ""
+    order: list[list[str]] = [sorted(deployed)]
+    if version and deployed:
+        manifest = deps.store.ensure(version)
+        known = {name: manifest.steps[name].dependencies() if name in manifest.steps else set() for name in deployed}
+        order = list(reversed(topological_levels({n: {d for d in ds if d in deployed} for n, ds in known.items()})))
+    retain = bool(document.get("retain_data"))
+    waves = [wave for wave in ([n for n in w if not (retain and deployed[n].get("stateful"))] for w in order) if wave]
+    return Plan(
+        action="uninstall",
+        version=version or "0.0.0",
+        options=(current or {}).get("options", {}),
+        params={},
+        waves=waves,
+        items=[[{"name": name, "kind": "stage", "op": "delete"} for name in wave] for wave in waves],
+        steps={name: {"kind": "stage", "change": "delete"} for wave in waves for name in wave},
+    )

@@ -55,6 +55,14 @@ class Rollback:
 
     def _undo(self, record: dict[str, Any]) -> int | None:
         """None when this stage is settled; else seconds to wait before the next call."""
+        if record.get("op") == "delete":
+            self._mark(
+                record,
+                "IRREVERSIBLE",
+                reason="the uninstall deleted this stage's stack",
+                action="run an install to create the stage again",
+            )
+            return None
         point = self.deps.store.rollback_point(record["rollback_key"])
         stack = self.deps.stacks.describe(record.get("stack_id") or record["stack_name"])
         if stack is not None and in_progress(stack.status):

@@ -61,7 +61,10 @@ def finalize(deps: Deps, request: FinalizeRequest) -> dict[str, Any]:
     meta = deps.ledger.run(request.run) or {}
     steps = deps.ledger.steps(request.run)
     outcome = request.outcome
-    if outcome == "SUCCEEDED":
+    if outcome == "SUCCEEDED" and meta.get("action") == "uninstall":
+        deps.ledger.clear_current_release()
+        report = None
+    elif outcome == "SUCCEEDED":
         deps.ledger.set_current_release(meta["version"], meta["options"], request.run)
         report = None
     else:

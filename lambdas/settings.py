@@ -17,6 +17,7 @@ class Settings(BaseModel):
     cloudformation_role_arn: str = ""
     topic_arn: str = ""
     state_machine_arn: str = ""
+    pivot_role_provider_arn: str = ""
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -29,6 +30,7 @@ class Settings(BaseModel):
             cloudformation_role_arn=os.environ.get("CLOUDFORMATION_ROLE_ARN", ""),
             topic_arn=os.environ.get("TOPIC_ARN", ""),
             state_machine_arn=os.environ.get("STATE_MACHINE_ARN", ""),
+            pivot_role_provider_arn=os.environ.get("PIVOT_ROLE_PROVIDER_ARN", ""),
         )
 
     def stack_name(self, stage: str) -> str:

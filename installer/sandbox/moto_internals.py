@@ -82,7 +82,7 @@ def install_time_scale(clock: Any) -> None:
             env.program_state_event.wait(clock.wall(wait_seconds))
 
     wait_function.WaitFunction._wait_interval = _wait_interval  # type: ignore[method-assign]
-    retrier_decl.time = types.SimpleNamespace(sleep=clock.sleep)  # type: ignore[attr-defined]
+    retrier_decl.time = types.SimpleNamespace(sleep=clock.sleep)  # type: ignore[assignment]
 
 
 def fix_jsonpath_singleton() -> None:

@@ -29,6 +29,7 @@ from botocore.exceptions import ClientError
 from installer.sandbox.clock import Clock
 from installer.sandbox.cloudformation import dynamic_references, names
 from installer.sandbox.cloudformation.errors import CloudFormationError, TemplateError
+from installer.sandbox.cloudformation.intrinsics import Evaluator
 from installer.sandbox.cloudformation.latency import LatencyModel, Operation
 from installer.sandbox.cloudformation.model import Deployment, Stack, StackResource, now
 from installer.sandbox.cloudformation.providers import ProviderRegistry
@@ -93,23 +94,23 @@ class LiveResolver:
     def __init__(self, run: Run) -> None:
         self._run = run
 
-    def _record(self, logical_id: str) -> StackResource:
+    def _record(self, logical_id: str) -> tuple[StackResource, Provisioned]:
         record = self._run.stack.resources.get(logical_id)
         if record is None or record.provisioned is None:
             raise TemplateError(
                 f"Template format error: Unresolved resource dependencies [{logical_id}] "
                 "in the Resources block of the template"
             )
-        return record
+        return record, record.provisioned
 
     def ref(self, logical_id: str) -> Any:
-        return self._record(logical_id).physical_id
+        return self._record(logical_id)[1].physical_id
 
     def get_att(self, logical_id: str, attribute: str) -> Any:
-        record = self._record(logical_id)
+        record, provisioned = self._record(logical_id)
         provider = self._run.env.providers.provider(record.resource_type)
         try:
-            return provider.get_att(record.resource_type, record.provisioned, attribute)  # type: ignore[arg-type]
+            return provider.get_att(record.resource_type, provisioned, attribute)
         except UnsupportedAttribute as error:
             message = str(error)
             if message == attribute:
@@ -202,8 +203,14 @@ class Run:
         return self.engine.scheduler.run(tasks, graph, self.stop, stop_on_failure=stop_on_failure)
 
     # ------------------------------------------------------------------ evaluation
-    def evaluator(self, deployment: Deployment) -> Any:
+    def evaluator(self, deployment: Deployment) -> Evaluator:
         return deployment.evaluator(self.stack.context, LiveResolver(self))
+
+    def evaluate(self, deployment: Deployment, resource: Mapping[str, Any]) -> tuple[dict[str, Any], Any]:
+        """A resource's properties and metadata as its handler gets them now."""
+        evaluator = self.evaluator(deployment)
+        properties: dict[str, Any] = evaluator.evaluate(resource.get("Properties") or {})
+        return properties, evaluator.evaluate(resource.get("Metadata"))
 
     def request(
         self,
@@ -288,11 +295,9 @@ class Run:
             with self.stack.lock:
                 self.stack.resources[logical_id] = record
             self.stack.resource_event(record, "CREATE_IN_PROGRESS")
-            evaluator = self.evaluator(deployment)
             try:
-                properties = evaluator.evaluate(resource.get("Properties") or {})
-                record.metadata = evaluator.evaluate(resource.get("Metadata"))
-            except CloudFormationError as error:
+                properties, record.metadata = self.evaluate(deployment, resource)
+            except Exception as error:  # noqa: BLE001 - whatever stops the evaluation fails the resource
                 return self._failing_step(record, "CREATE_FAILED", "create", error)
 
             def perform() -> None:
@@ -334,11 +339,9 @@ class Run:
 
         def start() -> Step | None:
             record = self.stack.resources[logical_id]
-            evaluator = self.evaluator(deployment)
             try:
-                properties = evaluator.evaluate(resource.get("Properties") or {})
-                metadata = evaluator.evaluate(resource.get("Metadata"))
-            except CloudFormationError as error:
+                properties, metadata = self.evaluate(deployment, resource)
+            except Exception as error:  # noqa: BLE001 - whatever stops the evaluation fails the resource
                 plan.before[logical_id] = _Before(record.provisioned, record.properties, record.metadata)
                 self.stack.resource_event(record, "UPDATE_IN_PROGRESS")
                 return self._failing_step(record, "UPDATE_FAILED", "update", error)
@@ -476,6 +479,15 @@ class Run:
         self.stack.resource_event(record, status, f"Resource {noun} cancelled")
 
 
+#: where a stack is left when the engine itself fails during an operation
+_INTERNAL_FAILURE_STATUS = {
+    "create": "CREATE_FAILED",
+    "update": "UPDATE_ROLLBACK_FAILED",
+    "update_rollback": "UPDATE_ROLLBACK_FAILED",
+    "delete": "DELETE_FAILED",
+}
+
+
 def _and(names: list[str]) -> str:
     return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
 
@@ -528,7 +540,7 @@ class Engine:
                 body(run)
             except Exception:
                 LOG.exception("%s of stack %s failed in the sandbox's engine", name, stack.name)
-                stack.set_status(f"{name.upper()}_FAILED", "Internal failure of the sandbox's engine")
+                stack.set_status(_INTERNAL_FAILURE_STATUS[name], "Internal failure of the sandbox's engine")
             finally:
                 with self._lock:
                     if self._runs.get(stack.stack_id) is run:
@@ -600,13 +612,14 @@ class Engine:
             for logical_id in order
         }
         outcome = run.run_graph(tasks, graph)
-        intent = run.take_intent()
-        if intent == "delete":
+        if run.cancel_intent is None:  # neither a DeleteStack nor a shutdown stopped it
+            self._settle_create(run, deployment, outcome, on_failure)
+        if run.take_intent() == "delete":  # AWS: DeleteStack during a create cancels it, then deletes
             run.fresh_stop()
             self._delete_resources_and_stack(run, deployment, retain=set())
-            return
-        if intent == "shutdown":
-            return
+
+    def _settle_create(self, run: Run, deployment: Deployment, outcome: Outcome, on_failure: str) -> None:
+        stack = run.stack
         reason = failure_summary(run.failed)
         if outcome.succeeded:
             reason = self._finish_outputs(run, deployment) or ""
@@ -651,7 +664,8 @@ class Engine:
                     previous_status, f"Export {name} cannot be deleted as it is in use by {_and(importers)}"
                 )
                 return
-        if stack.deployment is None:
+        if stack.deployment is None:  # REVIEW_IN_PROGRESS: nothing was ever created
+            run.store.drop_change_sets(stack.stack_id)
             stack.set_status("DELETE_COMPLETE")
             return
         run.overhead("delete")
@@ -763,7 +777,7 @@ class Engine:
             try:
                 if evaluator.evaluate(resources[logical_id].get("Properties") or {}) != record.properties:
                     return logical_id
-            except CloudFormationError:
+            except Exception:  # noqa: BLE001 - not evaluable before the update: it depends on a change
                 return logical_id
         return order[-1] if order else None
 

@@ -21,7 +21,7 @@ def clients(sandbox: Any) -> Clients:
             endpoint_url=sandbox.endpoint,
             region_name=region or sandbox.region,
             aws_access_key_id="sandbox",
-            aws_secret_access_key="sandbox",  # noqa: S106 - the sandbox accepts any
+            aws_secret_access_key="sandbox",
         )
 
     return make

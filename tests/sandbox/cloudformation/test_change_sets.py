@@ -96,7 +96,9 @@ def test_a_change_set_without_changes_fails_with_aws_reason(cfn: Any) -> None:
 def test_executing_an_update_change_set_updates_the_stack(cfn: Any, clients: Any) -> None:
     cfn.create_stack(StackName="app", TemplateBody=body({"Topic": TOPIC}))
     settle(cfn, "app")
-    cfn.create_change_set(StackName="app", ChangeSetName="add", TemplateBody=body({"Topic": TOPIC, "Parameter": PARAMETER}))
+    cfn.create_change_set(
+        StackName="app", ChangeSetName="add", TemplateBody=body({"Topic": TOPIC, "Parameter": PARAMETER})
+    )
     settle_change_set(cfn, "app", "add")
 
     cfn.execute_change_set(StackName="app", ChangeSetName="add")
@@ -124,7 +126,9 @@ def test_a_create_change_set_for_an_existing_stack_is_refused(cfn: Any) -> None:
     cfn.create_stack(StackName="app", TemplateBody=body({"Topic": TOPIC}))
 
     with pytest.raises(ClientError, match=r"Stack \[app\] already exists and cannot be created again"):
-        cfn.create_change_set(StackName="app", ChangeSetName="c", ChangeSetType="CREATE", TemplateBody=body({"Topic": TOPIC}))
+        cfn.create_change_set(
+            StackName="app", ChangeSetName="c", ChangeSetType="CREATE", TemplateBody=body({"Topic": TOPIC})
+        )
 
 
 def test_get_template_of_a_change_set(cfn: Any) -> None:

@@ -17,7 +17,10 @@ STACK = "dataall-test-params"
 
 def parameter_template(value: str, *, extra: bool = False) -> str:
     resources: dict[str, Any] = {
-        "Setting": {"Type": "AWS::SSM::Parameter", "Properties": {"Name": "/app/setting", "Type": "String", "Value": value}},
+        "Setting": {
+            "Type": "AWS::SSM::Parameter",
+            "Properties": {"Name": "/app/setting", "Type": "String", "Value": value},
+        },
         "Queue": {"Type": "AWS::SQS::Queue"},
     }
     if extra:
@@ -143,7 +146,7 @@ def test_throttle_fault_answers_throttling_rate_exceeded(cfn: Any, sandbox: Any)
         endpoint_url=sandbox.endpoint,
         region_name=sandbox.region,
         aws_access_key_id="sandbox",
-        aws_secret_access_key="sandbox",  # noqa: S106
+        aws_secret_access_key="sandbox",
         config=Config(retries={"total_max_attempts": 1}),  # botocore would retry Throttling
     )
 
@@ -176,7 +179,8 @@ def test_a_non_empty_bucket_fails_delete_and_retain_resources_finishes_it(cfn: A
 
 def test_deletion_policy_retain_skips_the_resource(cfn: Any, clients: Clients) -> None:
     stack_id = created(
-        cfn, body({"Topic": {"Type": "AWS::SNS::Topic", "DeletionPolicy": "Retain", "Properties": {"TopicName": "keep"}}})
+        cfn,
+        body({"Topic": {"Type": "AWS::SNS::Topic", "DeletionPolicy": "Retain", "Properties": {"TopicName": "keep"}}}),
     )["StackId"]
 
     cfn.delete_stack(StackName=STACK)
@@ -191,19 +195,24 @@ def test_a_new_name_replaces_the_resource_and_the_old_goes_in_cleanup(cfn: Any, 
     in UPDATE_COMPLETE_CLEANUP_IN_PROGRESS."""
     created(cfn, body({"Topic": {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": "first"}}}))
 
-    cfn.update_stack(StackName=STACK, TemplateBody=body({"Topic": {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": "second"}}}))
+    cfn.update_stack(
+        StackName=STACK,
+        TemplateBody=body({"Topic": {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": "second"}}}),
+    )
 
     assert settle(cfn, STACK)["StackStatus"] == "UPDATE_COMPLETE"
     assert [t["TopicArn"].rsplit(":", 1)[1] for t in clients("sns").list_topics()["Topics"]] == ["second"]
-    reasons = [reason for lid, status, reason in events(cfn, STACK) if lid == "Topic" and status == "UPDATE_IN_PROGRESS"]
+    reasons = [
+        reason for lid, status, reason in events(cfn, STACK) if lid == "Topic" and status == "UPDATE_IN_PROGRESS"
+    ]
     assert "Requested update requires the creation of a new physical resource; hence creating one." in reasons
 
 
 def test_a_custom_named_resource_that_needs_replacing_is_refused(cfn: Any) -> None:
     """AWS: "CloudFormation cannot update a stack when a custom-named resource requires replacing"."""
-    queue = {"Type": "AWS::Scheduler::ScheduleGroup", "Properties": {"Name": "group-a"}}
-    created(cfn, body({"Group": queue}))
-    schedule = {
+    group = {"Type": "AWS::Scheduler::ScheduleGroup", "Properties": {"Name": "group-a"}}
+    created(cfn, body({"Group": group}))
+    schedule: dict[str, Any] = {
         "Type": "AWS::Scheduler::Schedule",
         "Properties": {
             "Name": "nightly",
@@ -212,11 +221,11 @@ def test_a_custom_named_resource_that_needs_replacing_is_refused(cfn: Any) -> No
             "Target": {"Arn": "arn:aws:sqs:us-east-1:123456789012:q", "RoleArn": "arn:aws:iam::123456789012:role/r"},
         },
     }
-    cfn.update_stack(StackName=STACK, TemplateBody=body({"Group": queue, "Schedule": schedule}))
+    cfn.update_stack(StackName=STACK, TemplateBody=body({"Group": group, "Schedule": schedule}))
     assert settle(cfn, STACK)["StackStatus"] == "UPDATE_COMPLETE"
     moved = {**schedule, "Properties": {**schedule["Properties"], "GroupName": "group-a"}}
 
-    cfn.update_stack(StackName=STACK, TemplateBody=body({"Group": queue, "Schedule": moved}))
+    cfn.update_stack(StackName=STACK, TemplateBody=body({"Group": group, "Schedule": moved}))
 
     assert settle(cfn, STACK)["StackStatus"] == "UPDATE_ROLLBACK_COMPLETE"
     reason = next(r for lid, status, r in events(cfn, STACK) if lid == "Schedule" and status == "UPDATE_FAILED")
@@ -235,7 +244,12 @@ def exporter(value: str) -> str:
 
 
 IMPORTER = body(
-    {"Param": {"Type": "AWS::SSM::Parameter", "Properties": {"Type": "String", "Value": {"Fn::ImportValue": "shared-value"}}}}
+    {
+        "Param": {
+            "Type": "AWS::SSM::Parameter",
+            "Properties": {"Type": "String", "Value": {"Fn::ImportValue": "shared-value"}},
+        }
+    }
 )
 
 
@@ -261,9 +275,11 @@ def test_an_imported_export_cannot_change_its_value(cfn: Any) -> None:
 
     described = settle(cfn, "producer")
     assert described["StackStatus"] == "UPDATE_ROLLBACK_COMPLETE"
-    assert ("producer", "UPDATE_ROLLBACK_IN_PROGRESS", "Export shared-value cannot be updated as it is in use by consumer") in (
-        events(cfn, "producer")
-    )
+    assert (
+        "producer",
+        "UPDATE_ROLLBACK_IN_PROGRESS",
+        "Export shared-value cannot be updated as it is in use by consumer",
+    ) in (events(cfn, "producer"))
 
 
 def test_an_export_name_is_unique_in_the_region(cfn: Any) -> None:

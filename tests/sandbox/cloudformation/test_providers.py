@@ -14,7 +14,10 @@ STATE_MACHINE = {
     "Type": "AWS::StepFunctions::StateMachine",
     "Properties": {
         "RoleArn": ROLE_ARN,
-        "Definition": {"StartAt": "Hello", "States": {"Hello": {"Type": "Pass", "Result": {"greeting": "${Greeting}"}, "End": True}}},
+        "Definition": {
+            "StartAt": "Hello",
+            "States": {"Hello": {"Type": "Pass", "Result": {"greeting": "${Greeting}"}, "End": True}},
+        },
         "DefinitionSubstitutions": {"Greeting": {"Fn::Sub": "hello from ${AWS::StackName}"}},
     },
 }
@@ -24,8 +27,12 @@ def outputs(described: dict[str, Any]) -> dict[str, str]:
     return {output["OutputKey"]: output["OutputValue"] for output in described.get("Outputs", [])}
 
 
-def deploy(cfn: Any, resources: dict[str, Any], outputs_: dict[str, Any] | None = None, name: str = "app") -> dict[str, Any]:
-    cfn.create_stack(StackName=name, TemplateBody=body(resources, Outputs=outputs_ or {}), Capabilities=["CAPABILITY_IAM"])
+def deploy(
+    cfn: Any, resources: dict[str, Any], outputs_: dict[str, Any] | None = None, name: str = "app"
+) -> dict[str, Any]:
+    cfn.create_stack(
+        StackName=name, TemplateBody=body(resources, Outputs=outputs_ or {}), Capabilities=["CAPABILITY_IAM"]
+    )
     described = settle(cfn, name)
     failures = [e for e in events(cfn, name) if e[1].endswith("FAILED")]
     assert described["StackStatus"] == "CREATE_COMPLETE", failures
@@ -56,7 +63,9 @@ def test_a_state_machine_made_by_cloudformation_executes(cfn: Any, clients: Clie
 
 def test_a_state_machine_update_changes_its_definition_in_place(cfn: Any, clients: Clients) -> None:
     deploy(cfn, {"Machine": STATE_MACHINE})
-    arn = cfn.describe_stack_resource(StackName="app", LogicalResourceId="Machine")["StackResourceDetail"]["PhysicalResourceId"]
+    arn = cfn.describe_stack_resource(StackName="app", LogicalResourceId="Machine")["StackResourceDetail"][
+        "PhysicalResourceId"
+    ]
     changed = json.loads(json.dumps(STATE_MACHINE))
     changed["Properties"]["DefinitionSubstitutions"]["Greeting"] = "changed"
 
@@ -69,7 +78,9 @@ def test_a_state_machine_update_changes_its_definition_in_place(cfn: Any, client
 
 def test_emulated_service_resources_exist_in_their_services(cfn: Any, clients: Clients) -> None:
     """Bucket and queue policies, alarms, subscriptions and schedules are visible through
-    their services' APIs, as the ones CloudFormation makes in AWS are."""
+    their services' APIs, as the ones CloudFormation makes in AWS are. A bucket policy keeps
+    only the statements moto can enforce: moto denies whatever a conditional statement names,
+    where AWS would not match a request over its HTTPS endpoint."""
     s3, sqs = clients("s3"), clients("sqs")
     deploy(
         cfn,
@@ -79,9 +90,23 @@ def test_emulated_service_resources_exist_in_their_services(cfn: Any, clients: C
                 "Type": "AWS::S3::BucketPolicy",
                 "Properties": {
                     "Bucket": {"Ref": "Bucket"},
-                    "PolicyDocument": {"Statement": [{"Effect": "Deny", "Principal": "*", "Action": "s3:*",
-                                                      "Resource": {"Fn::Sub": "${Bucket.Arn}/*"},
-                                                      "Condition": {"Bool": {"aws:SecureTransport": "false"}}}]},
+                    "PolicyDocument": {
+                        "Statement": [
+                            {
+                                "Effect": "Deny",
+                                "Principal": "*",
+                                "Action": "s3:*",
+                                "Resource": {"Fn::Sub": "${Bucket.Arn}/*"},
+                                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                            },
+                            {
+                                "Effect": "Allow",
+                                "Principal": {"AWS": {"Fn::Sub": "arn:aws:iam::${AWS::AccountId}:root"}},
+                                "Action": "s3:GetObject",
+                                "Resource": {"Fn::Sub": "${Bucket.Arn}/*"},
+                            },
+                        ]
+                    },
                 },
             },
             "Queue": {"Type": "AWS::SQS::Queue"},
@@ -92,19 +117,33 @@ def test_emulated_service_resources_exist_in_their_services(cfn: Any, clients: C
             "Topic": {"Type": "AWS::SNS::Topic"},
             "Subscription": {
                 "Type": "AWS::SNS::Subscription",
-                "Properties": {"TopicArn": {"Ref": "Topic"}, "Protocol": "sqs", "Endpoint": {"Fn::GetAtt": ["Queue", "Arn"]},
-                               "RawMessageDelivery": True},
+                "Properties": {
+                    "TopicArn": {"Ref": "Topic"},
+                    "Protocol": "sqs",
+                    "Endpoint": {"Fn::GetAtt": ["Queue", "Arn"]},
+                    "RawMessageDelivery": True,
+                },
             },
             "Alarm": {
                 "Type": "AWS::CloudWatch::Alarm",
-                "Properties": {"MetricName": "Errors", "Namespace": "AWS/Lambda", "Statistic": "Sum", "Period": "60",
-                               "EvaluationPeriods": 1, "Threshold": "1", "ComparisonOperator": "GreaterThanOrEqualToThreshold",
-                               "AlarmActions": [{"Ref": "Topic"}]},
+                "Properties": {
+                    "MetricName": "Errors",
+                    "Namespace": "AWS/Lambda",
+                    "Statistic": "Sum",
+                    "Period": "60",
+                    "EvaluationPeriods": 1,
+                    "Threshold": "1",
+                    "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+                    "AlarmActions": [{"Ref": "Topic"}],
+                },
             },
             "Schedule": {
                 "Type": "AWS::Scheduler::Schedule",
-                "Properties": {"ScheduleExpression": "rate(1 day)", "FlexibleTimeWindow": {"Mode": "OFF"},
-                               "Target": {"Arn": {"Fn::GetAtt": ["Queue", "Arn"]}, "RoleArn": ROLE_ARN}},
+                "Properties": {
+                    "ScheduleExpression": "rate(1 day)",
+                    "FlexibleTimeWindow": {"Mode": "OFF"},
+                    "Target": {"Arn": {"Fn::GetAtt": ["Queue", "Arn"]}, "RoleArn": ROLE_ARN},
+                },
             },
         },
         {
@@ -118,7 +157,11 @@ def test_emulated_service_resources_exist_in_their_services(cfn: Any, clients: C
         "PhysicalResourceId"
     ]
 
-    assert json.loads(s3.get_bucket_policy(Bucket="assets")["Policy"])["Statement"][0]["Resource"] == "arn:aws:s3:::assets/*"
+    policy = json.loads(s3.get_bucket_policy(Bucket="assets")["Policy"])
+    assert [(st["Effect"], st["Resource"]) for st in policy["Statement"]] == [("Allow", "arn:aws:s3:::assets/*")]
+    s3.put_object(Bucket="assets", Key="page.html", Body=b"<p>")  # the TLS-only Deny does not lock the sandbox out
+    assert s3.get_object(Bucket="assets", Key="page.html")["Body"].read() == b"<p>"
+    s3.delete_object(Bucket="assets", Key="page.html")
     assert "Policy" in sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["Policy"])["Attributes"]
     subscriptions = clients("sns").list_subscriptions()["Subscriptions"]
     assert [s["SubscriptionArn"] for s in subscriptions] == [described["Subscription"]]
@@ -144,9 +187,12 @@ def test_an_aurora_cluster_and_its_generated_secret(cfn: Any, clients: Clients) 
             "Secret": {
                 "Type": "AWS::SecretsManager::Secret",
                 "Properties": {
-                    "GenerateSecretString": {"SecretStringTemplate": '{"username": "platform"}',
-                                             "GenerateStringKey": "password", "PasswordLength": 24,
-                                             "ExcludeCharacters": "\"@/\\"},
+                    "GenerateSecretString": {
+                        "SecretStringTemplate": '{"username": "platform"}',
+                        "GenerateStringKey": "password",
+                        "PasswordLength": 24,
+                        "ExcludeCharacters": '"@/\\',
+                    },
                 },
             },
             "Cluster": {
@@ -154,14 +200,19 @@ def test_an_aurora_cluster_and_its_generated_secret(cfn: Any, clients: Clients) 
                 "Properties": {
                     "Engine": "aurora-postgresql",
                     "MasterUsername": "platform",
-                    "MasterUserPassword": {"Fn::Join": ["", ["{{resolve:secretsmanager:", {"Ref": "Secret"},
-                                                            ":SecretString:password::}}"]]},
+                    "MasterUserPassword": {
+                        "Fn::Join": ["", ["{{resolve:secretsmanager:", {"Ref": "Secret"}, ":SecretString:password::}}"]]
+                    },
                     "StorageEncrypted": "true",
                 },
             },
             "Attachment": {
                 "Type": "AWS::SecretsManager::SecretTargetAttachment",
-                "Properties": {"SecretId": {"Ref": "Secret"}, "TargetId": {"Ref": "Cluster"}, "TargetType": "AWS::RDS::DBCluster"},
+                "Properties": {
+                    "SecretId": {"Ref": "Secret"},
+                    "TargetId": {"Ref": "Cluster"},
+                    "TargetType": "AWS::RDS::DBCluster",
+                },
             },
         },
         {
@@ -184,12 +235,22 @@ def test_cognito_pool_client_domain_and_group_exist_in_cognito(cfn: Any, clients
     described = deploy(
         cfn,
         {
-            "Pool": {"Type": "AWS::Cognito::UserPool", "Properties": {"UserPoolName": "platform-users",
-                                                                      "AutoVerifiedAttributes": ["email"]}},
-            "Client": {"Type": "AWS::Cognito::UserPoolClient",
-                       "Properties": {"UserPoolId": {"Ref": "Pool"}, "GenerateSecret": False}},
-            "Domain": {"Type": "AWS::Cognito::UserPoolDomain", "Properties": {"UserPoolId": {"Ref": "Pool"}, "Domain": "platform-login"}},
-            "Admins": {"Type": "AWS::Cognito::UserPoolGroup", "Properties": {"UserPoolId": {"Ref": "Pool"}, "GroupName": "admins"}},
+            "Pool": {
+                "Type": "AWS::Cognito::UserPool",
+                "Properties": {"UserPoolName": "platform-users", "AutoVerifiedAttributes": ["email"]},
+            },
+            "Client": {
+                "Type": "AWS::Cognito::UserPoolClient",
+                "Properties": {"UserPoolId": {"Ref": "Pool"}, "GenerateSecret": False},
+            },
+            "Domain": {
+                "Type": "AWS::Cognito::UserPoolDomain",
+                "Properties": {"UserPoolId": {"Ref": "Pool"}, "Domain": "platform-login"},
+            },
+            "Admins": {
+                "Type": "AWS::Cognito::UserPoolGroup",
+                "Properties": {"UserPoolId": {"Ref": "Pool"}, "GroupName": "admins"},
+            },
         },
         {
             "PoolId": {"Value": {"Ref": "Pool"}},
@@ -216,11 +277,13 @@ def test_opensearch_domain_and_cloudfront_distribution_exist_in_their_services(c
             "Search": {"Type": "AWS::OpenSearchService::Domain", "Properties": {"EngineVersion": "OpenSearch_2.11"}},
             "Cdn": {
                 "Type": "AWS::CloudFront::Distribution",
-                "Properties": {"DistributionConfig": {
-                    "Enabled": True,
-                    "Origins": [{"Id": "site", "DomainName": "site.s3.amazonaws.com", "S3OriginConfig": {}}],
-                    "DefaultCacheBehavior": {"TargetOriginId": "site", "ViewerProtocolPolicy": "redirect-to-https"},
-                }},
+                "Properties": {
+                    "DistributionConfig": {
+                        "Enabled": True,
+                        "Origins": [{"Id": "site", "DomainName": "site.s3.amazonaws.com", "S3OriginConfig": {}}],
+                        "DefaultCacheBehavior": {"TargetOriginId": "site", "ViewerProtocolPolicy": "redirect-to-https"},
+                    }
+                },
             },
         },
         {
@@ -247,8 +310,15 @@ def test_pure_emulations_answer_ref_and_getatt_in_aws_formats(cfn: Any) -> None:
     described = deploy(
         cfn,
         {
-            "Acl": {"Type": "AWS::WAFv2::WebACL", "Properties": {"Name": "edge", "Scope": "CLOUDFRONT",
-                                                                 "DefaultAction": {"Allow": {}}, "VisibilityConfig": {}}},
+            "Acl": {
+                "Type": "AWS::WAFv2::WebACL",
+                "Properties": {
+                    "Name": "edge",
+                    "Scope": "CLOUDFRONT",
+                    "DefaultAction": {"Allow": {}},
+                    "VisibilityConfig": {},
+                },
+            },
             "Egress": {"Type": "AWS::EC2::SecurityGroupEgress", "Properties": {"GroupId": "sg-1", "IpProtocol": "-1"}},
             "Metadata": {"Type": "AWS::CDK::Metadata", "Properties": {"Analytics": "v2"}},
         },
@@ -273,15 +343,20 @@ def test_getatt_of_an_attribute_the_type_lacks_fails_the_dependant(cfn: Any) -> 
         TemplateBody=body(
             {
                 "Topic": {"Type": "AWS::SNS::Topic"},
-                "Param": {"Type": "AWS::SSM::Parameter", "Properties": {"Type": "String", "Value": {"Fn::GetAtt": ["Topic", "Nope"]}}},
+                "Param": {
+                    "Type": "AWS::SSM::Parameter",
+                    "Properties": {"Type": "String", "Value": {"Fn::GetAtt": ["Topic", "Nope"]}},
+                },
             }
         ),
     )
 
     assert settle(cfn, "app")["StackStatus"] == "ROLLBACK_COMPLETE"
-    assert ("Param", "CREATE_FAILED", "Template error: resource Topic does not support attribute type Nope in Fn::GetAtt") in (
-        events(cfn, "app")
-    )
+    assert (
+        "Param",
+        "CREATE_FAILED",
+        "Template error: resource Topic does not support attribute type Nope in Fn::GetAtt",
+    ) in (events(cfn, "app"))
 
 
 def test_moto_quirks_are_mended(cfn: Any, clients: Clients) -> None:
@@ -291,14 +366,29 @@ def test_moto_quirks_are_mended(cfn: Any, clients: Clients) -> None:
         cfn,
         {
             "Vpc": {"Type": "AWS::EC2::VPC", "Properties": {"CidrBlock": "10.0.0.0/16"}},
-            "Subnet": {"Type": "AWS::EC2::Subnet", "Properties": {
-                "VpcId": {"Ref": "Vpc"}, "CidrBlock": {"Fn::Select": [0, {"Fn::Cidr": ["10.0.0.0/16", 2, 8]}]},
-                "AvailabilityZone": {"Fn::Select": [1, {"Fn::GetAZs": ""}]}}},
+            "Subnet": {
+                "Type": "AWS::EC2::Subnet",
+                "Properties": {
+                    "VpcId": {"Ref": "Vpc"},
+                    "CidrBlock": {"Fn::Select": [0, {"Fn::Cidr": ["10.0.0.0/16", 2, 8]}]},
+                    "AvailabilityZone": {"Fn::Select": [1, {"Fn::GetAZs": ""}]},
+                },
+            },
             "Key": {"Type": "AWS::KMS::Key", "Properties": {"Description": "no policy given"}},
-            "Param": {"Type": "AWS::SSM::Parameter", "Properties": {"Type": "String", "Value": {"Fn::GetAtt": ["Key", "KeyId"]}}},
-            "Db": {"Type": "AWS::RDS::DBInstance", "Properties": {"Engine": "postgres", "DBInstanceClass": "db.t3.micro",
-                                                                 "MasterUsername": "u", "MasterUserPassword": "password1",
-                                                                 "AllocatedStorage": "20"}},
+            "Param": {
+                "Type": "AWS::SSM::Parameter",
+                "Properties": {"Type": "String", "Value": {"Fn::GetAtt": ["Key", "KeyId"]}},
+            },
+            "Db": {
+                "Type": "AWS::RDS::DBInstance",
+                "Properties": {
+                    "Engine": "postgres",
+                    "DBInstanceClass": "db.t3.micro",
+                    "MasterUsername": "u",
+                    "MasterUserPassword": "password1",
+                    "AllocatedStorage": "20",
+                },
+            },
         },
         {
             "Az": {"Value": {"Fn::GetAtt": ["Subnet", "AvailabilityZone"]}},
@@ -330,14 +420,29 @@ def test_stack_delete_removes_what_moto_models_cannot_delete(cfn: Any, clients: 
         {
             "Vpc": {"Type": "AWS::EC2::VPC", "Properties": {"CidrBlock": "10.1.0.0/16"}},
             "Gateway": {"Type": "AWS::EC2::InternetGateway"},
-            "Attach": {"Type": "AWS::EC2::VPCGatewayAttachment",
-                       "Properties": {"VpcId": {"Ref": "Vpc"}, "InternetGatewayId": {"Ref": "Gateway"}}},
+            "Attach": {
+                "Type": "AWS::EC2::VPCGatewayAttachment",
+                "Properties": {"VpcId": {"Ref": "Vpc"}, "InternetGatewayId": {"Ref": "Gateway"}},
+            },
             "Routes": {"Type": "AWS::EC2::RouteTable", "Properties": {"VpcId": {"Ref": "Vpc"}}},
-            "Default": {"Type": "AWS::EC2::Route", "DependsOn": "Attach",
-                        "Properties": {"RouteTableId": {"Ref": "Routes"}, "DestinationCidrBlock": "0.0.0.0/0",
-                                       "GatewayId": {"Ref": "Gateway"}}},
-            "Policy": {"Type": "AWS::IAM::ManagedPolicy", "Properties": {"PolicyDocument": {
-                "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]}}},
+            "Default": {
+                "Type": "AWS::EC2::Route",
+                "DependsOn": "Attach",
+                "Properties": {
+                    "RouteTableId": {"Ref": "Routes"},
+                    "DestinationCidrBlock": "0.0.0.0/0",
+                    "GatewayId": {"Ref": "Gateway"},
+                },
+            },
+            "Policy": {
+                "Type": "AWS::IAM::ManagedPolicy",
+                "Properties": {
+                    "PolicyDocument": {
+                        "Version": "2012-10-17",
+                        "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}],
+                    }
+                },
+            },
         },
     )
 

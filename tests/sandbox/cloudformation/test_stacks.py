@@ -248,7 +248,10 @@ def test_iam_resources_need_the_iam_capability(cfn: Any) -> None:
 def test_parameters_outputs_and_no_echo_in_describe_stacks(cfn: Any) -> None:
     template = body(
         {"Queue": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": {"Fn::Sub": "${Env}-work"}}}},
-        Parameters={"Env": {"Type": "String", "AllowedValues": ["dev", "prod"]}, "Token": {"Type": "String", "NoEcho": True}},
+        Parameters={
+            "Env": {"Type": "String", "AllowedValues": ["dev", "prod"]},
+            "Token": {"Type": "String", "NoEcho": True},
+        },
         Outputs={"Name": {"Value": {"Fn::GetAtt": ["Queue", "QueueName"]}, "Description": "queue name"}},
     )
     cfn.create_stack(
@@ -273,7 +276,9 @@ def test_a_parameter_failing_its_pattern_is_refused(cfn: Any) -> None:
     template = body(QUEUE, Parameters={"Env": {"Type": "String", "AllowedPattern": "[a-z]+"}})
 
     with pytest.raises(ClientError) as raised:
-        cfn.create_stack(StackName="app", TemplateBody=template, Parameters=[{"ParameterKey": "Env", "ParameterValue": "X1"}])
+        cfn.create_stack(
+            StackName="app", TemplateBody=template, Parameters=[{"ParameterKey": "Env", "ParameterValue": "X1"}]
+        )
     assert error_of(raised) == ("ValidationError", "Parameter 'Env' must match pattern [a-z]+")
 
 
@@ -316,7 +321,9 @@ def test_validate_template_and_summary_describe_parameters_and_capabilities(cfn:
     template = body(
         {"Role": {"Type": "AWS::IAM::Role", "Properties": {"RoleName": "fixed", "AssumeRolePolicyDocument": {}}}},
         Description="demo",
-        Parameters={"Env": {"Type": "String", "Default": "dev", "AllowedValues": ["dev", "prod"], "Description": "where"}},
+        Parameters={
+            "Env": {"Type": "String", "Default": "dev", "AllowedValues": ["dev", "prod"], "Description": "where"}
+        },
     )
 
     validated = cfn.validate_template(TemplateBody=template)
@@ -324,7 +331,9 @@ def test_validate_template_and_summary_describe_parameters_and_capabilities(cfn:
 
     assert validated["Description"] == "demo"
     assert validated["Capabilities"] == ["CAPABILITY_NAMED_IAM"]
-    assert validated["Parameters"] == [{"ParameterKey": "Env", "DefaultValue": "dev", "NoEcho": False, "Description": "where"}]
+    assert validated["Parameters"] == [
+        {"ParameterKey": "Env", "DefaultValue": "dev", "NoEcho": False, "Description": "where"}
+    ]
     assert summary["Parameters"][0]["ParameterConstraints"] == {"AllowedValues": ["dev", "prod"]}
     assert summary["ResourceTypes"] == ["AWS::IAM::Role"]
 
@@ -338,5 +347,5 @@ def test_an_unknown_action_names_it(sandbox: Any) -> None:
         headers={"Authorization": "AWS4-HMAC-SHA256 Credential=x/20260101/us-east-1/cloudformation/aws4_request, x"},
     )
     with pytest.raises(urllib.error.HTTPError) as raised:
-        urllib.request.urlopen(request)  # noqa: S310 - the local sandbox
+        urllib.request.urlopen(request)
     assert b"The action Frobnicate is not valid for this web service." in raised.value.read()

@@ -43,14 +43,20 @@ def _name(resource: Emulation) -> str:
 
 
 def _arn(service: str, pattern: str, *, global_service: bool = False) -> Attribute:
-    """An ARN whose resource part is `pattern` formatted with the resource's name, physical
-    id and properties (`{name}`, `{physical}`, `{p[Key]}`)."""
+    """An ARN whose resource part is `pattern` with the resource's `{name}` and `{physical}` id."""
 
     def build(resource: Emulation) -> str:
-        part = pattern.format(name=resource.name, physical=resource.data.get("physical_id"), p=resource.properties)
+        part = pattern.format(name=resource.name, physical=resource.data.get("physical_id"))
         return resource.arn(service, part, region="" if global_service else None)
 
     return build
+
+
+def _alias_arn(resource: Emulation) -> str:
+    function = str(resource.prop("FunctionName"))
+    if not function.startswith("arn:"):
+        function = resource.arn("lambda", f"function:{function}")
+    return f"{function}:{resource.prop('Name')}"
 
 
 # --------------------------------------------------------------------------- WAF
@@ -58,7 +64,9 @@ def _waf_scope(resource: Emulation) -> str:
     return "global" if resource.prop("Scope") == "CLOUDFRONT" else "regional"
 
 
-def _waf(kind: str) -> EmulatedType:
+def _waf(resource_type: str, kind: str) -> EmulatedType:
+    """WAFv2 entities: Ref is `name|id|scope`, the ARN global for CloudFront's scope."""
+
     def physical(resource: Emulation) -> str:
         return f"{resource.name}|{resource.uuid()}|{resource.prop('Scope', 'REGIONAL')}"
 
@@ -71,7 +79,7 @@ def _waf(kind: str) -> EmulatedType:
     if kind == "webacl":
         attributes["Capacity"] = lambda resource: 0
     return EmulatedType(
-        f"AWS::WAFv2::{ {'webacl': 'WebACL', 'ipset': 'IPSet', 'rulegroup': 'RuleGroup'}[kind] }",
+        resource_type,
         physical_id=physical,
         attributes=attributes,
         name_property="Name",
@@ -138,7 +146,7 @@ def _types() -> list[EmulatedType]:
             physical_id=_name,
             name_property="Name",
             attributes={
-                "Arn": _arn("events", "connection/{name}/" + "{physical}"),
+                "Arn": lambda r: r.arn("events", f"connection/{r.name}/{r.uuid()}"),
                 "SecretArn": _arn("secretsmanager", "secret:events!connection/{name}"),
             },
         ),
@@ -234,9 +242,9 @@ def _types() -> list[EmulatedType]:
             physical_id=lambda r: f"{r.prop('DomainName')}/{r.prop('BasePath', '(none)')}",
         ),
         # ----------------------------------------------------------------- security
-        _waf("webacl"),
-        _waf("ipset"),
-        _waf("rulegroup"),
+        _waf("AWS::WAFv2::WebACL", "webacl"),
+        _waf("AWS::WAFv2::IPSet", "ipset"),
+        _waf("AWS::WAFv2::RuleGroup", "rulegroup"),
         EmulatedType(
             "AWS::WAFv2::WebACLAssociation", physical_id=lambda r: f"{r.prop('ResourceArn')}|{r.prop('WebACLArn')}"
         ),
@@ -310,7 +318,7 @@ def _types() -> list[EmulatedType]:
             physical_id=lambda r: f"{r.region}:{r.uuid()}",
             attributes={"Id": _physical, "Name": lambda r: r.prop("IdentityPoolName") or r.name},
         ),
-        EmulatedType("AWS::Cognito::IdentityPoolRoleAttachment", physical_id=lambda r: f"{r.prop('IdentityPoolId')}"),
+        EmulatedType("AWS::Cognito::IdentityPoolRoleAttachment", physical_id=_prop("IdentityPoolId")),
         # ----------------------------------------------------------------- data
         EmulatedType(
             "AWS::RDS::DBCluster",
@@ -433,8 +441,9 @@ def _types() -> list[EmulatedType]:
         ),
         EmulatedType(
             "AWS::Lambda::Alias",
-            physical_id=lambda r: f"{r.prop('FunctionName')}:{r.prop('Name')}",
-            attributes={"AliasArn": lambda r: f"{r.prop('FunctionName')}:{r.prop('Name')}"},
+            physical_id=_alias_arn,
+            attributes={"AliasArn": _alias_arn},
+            create_only=frozenset({"FunctionName", "Name"}),
         ),
     ]
 

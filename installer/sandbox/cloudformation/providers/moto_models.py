@@ -168,7 +168,8 @@ class MotoModelProvider(ResourceProvider):
         if request.resource_type == "AWS::SSM::Parameter":
             properties.setdefault("Name", name)
         if request.resource_type == "AWS::KMS::Key":
-            policy = properties.get("KeyPolicy") or _default_key_policy(request.stack.account_id, request.stack.partition)
+            stack = request.stack
+            policy = properties.get("KeyPolicy") or _default_key_policy(stack.account_id, stack.partition)
             properties["KeyPolicy"] = policy if isinstance(policy, str) else json.dumps(policy)
         return properties
 

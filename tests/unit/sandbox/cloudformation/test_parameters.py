@@ -126,7 +126,11 @@ def test_ssm_parameter_types_read_parameter_store_at_submission() -> None:
     resolved = resolve(declared, [], LOOKUPS)
 
     assert resolved.values() == {"Vpc": "vpc-1", "Subnets": ["subnet-1", "subnet-2"]}
-    assert resolved.describe()[0] == {"ParameterKey": "Vpc", "ParameterValue": "/platform/vpc", "ResolvedValue": "vpc-1"}
+    assert resolved.describe()[0] == {
+        "ParameterKey": "Vpc",
+        "ParameterValue": "/platform/vpc",
+        "ResolvedValue": "vpc-1",
+    }
 
 
 def test_a_missing_ssm_parameter_is_refused_with_aws_words() -> None:

@@ -75,7 +75,9 @@ def test_dynamic_references_resolve_ssm_and_secrets_manager_json_keys() -> None:
 
     value = {
         "Name": "{{resolve:ssm:/app/name}}-db",
-        "Password": "{{resolve:secretsmanager:arn:aws:secretsmanager:us-east-1:1:secret:db-AbCdEf:SecretString:password::}}",
+        "Password": (
+            "{{resolve:secretsmanager:arn:aws:secretsmanager:us-east-1:1:secret:db-AbCdEf:SecretString:password::}}"
+        ),
         "Plain": 5,
     }
 

@@ -84,7 +84,11 @@ def test_an_operation_without_output_answers_only_its_request_id() -> None:
 def test_timestamps_are_iso_8601_in_utc_with_milliseconds() -> None:
     body = protocol.encode_response(
         "DescribeStackEvents",
-        {"StackEvents": [{"StackId": "s", "EventId": "e", "StackName": "n", "Timestamp": datetime(2026, 5, 6, tzinfo=UTC)}]},
+        {
+            "StackEvents": [
+                {"StackId": "s", "EventId": "e", "StackName": "n", "Timestamp": datetime(2026, 5, 6, tzinfo=UTC)}
+            ]
+        },
         "r",
     )
 
@@ -107,5 +111,5 @@ def test_throttling_is_aws_code_and_message() -> None:
 
 
 def test_an_unknown_action_is_an_error_naming_it() -> None:
-    with pytest.raises(InvalidActionError, match="The action Frobnicate is not valid for this web service."):
+    with pytest.raises(InvalidActionError, match=r"^The action Frobnicate is not valid for this web service\.$"):
         protocol.decode_request("Frobnicate", {})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
@@ -133,7 +134,7 @@ def test_a_circle_of_dependencies_names_the_resources_in_it() -> None:
 
 
 def test_dependencies_come_from_ref_getatt_sub_and_depends_on() -> None:
-    resources = {
+    resources: dict[str, dict[str, Any]] = {
         "A": {"Type": "T"},
         "B": {"Type": "T", "Properties": {"X": {"Ref": "A"}}},
         "C": {"Type": "T", "Properties": {"X": {"Fn::Sub": "${B.Arn}"}}, "DependsOn": "A"},

@@ -1,0 +1,1 @@
+"""The alembic project: `env.py`, the revision template and `versions/`."""

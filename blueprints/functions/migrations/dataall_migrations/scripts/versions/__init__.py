@@ -1,0 +1,1 @@
+"""The metadata database's revisions, oldest first. Each has a working downgrade."""

@@ -1,0 +1,64 @@
+"""Sandbox tier: the real bootstrap template, ASL, Lambda packages and blueprints, installed
+in the local AWS sandbox through the same code the CLI runs."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from installer.aws import Aws
+from installer.operations import (
+    DEFAULT_BUCKET_PREFIX,
+    Installation,
+    RunReader,
+    bootstrap_parameters,
+    deploy_bootstrap,
+    publish,
+    result_document,
+    start,
+)
+
+INSTALLATION = Installation(prefix="dataall", env="test")
+
+
+@dataclass
+class Outcome:
+    result: dict[str, Any]
+    reader: RunReader
+    outputs: dict[str, str]
+    changed: bool = True
+
+
+@pytest.fixture
+def aws(sandbox: Any) -> Aws:
+    return Aws(region=sandbox.region, endpoint_url=sandbox.endpoint)
+
+
+def wait(reader: RunReader, execution_arn: str, timeout: float = 600) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        view = reader.view(execution_arn)
+        if view.finished:
+            return result_document(view, reader.transitions(execution_arn))
+        if time.monotonic() > deadline:
+            raise AssertionError(f"run {execution_arn} still {view.status} after {timeout} s")
+        time.sleep(0.2)
+
+
+def deploy(aws: Aws, release: Any, params: dict[str, str] | None = None) -> Outcome:
+    """`dataall-installer deploy`: publish, create or update the bootstrap stack, follow the run."""
+    bucket = publish(aws, release, DEFAULT_BUCKET_PREFIX)
+    parameters = bootstrap_parameters(release, INSTALLATION, DEFAULT_BUCKET_PREFIX, params or {})
+    changed, outputs = deploy_bootstrap(aws, release, INSTALLATION, bucket, parameters)
+    reader = RunReader(aws, INSTALLATION, outputs)
+    if not changed:
+        return Outcome(result={}, reader=reader, outputs=outputs, changed=False)
+    return Outcome(result=wait(reader, outputs["RunExecutionArn"]), reader=reader, outputs=outputs)
+
+
+def run(aws: Aws, outcome: Outcome, document: dict[str, Any]) -> dict[str, Any]:
+    """`dataall-installer run ...` against an installation."""
+    return wait(outcome.reader, start(aws, outcome.outputs, document))

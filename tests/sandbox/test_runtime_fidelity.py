@@ -1,0 +1,242 @@
+"""The sandbox's Lambda runtime and Step Functions fixes, each pinned to the AWS behaviour
+it imitates (see installer/sandbox/moto_internals.py)."""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+import zipfile
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import boto3
+import pytest
+
+HANDLER = '''
+import json, os, time
+import boto3
+
+CALLS = 0
+
+
+def handler(event, context):
+    global CALLS
+    CALLS += 1
+    if event.get("raise"):
+        raise KeyError(event["raise"])
+    if event.get("sleep"):
+        time.sleep(event["sleep"])
+    return {
+        "greeting": os.environ.get("GREETING"),
+        "calls": CALLS,
+        "pid": os.getpid(),
+        "function": context.function_name,
+        "remaining_ms": context.get_remaining_time_in_millis(),
+        "queues": boto3.client("sqs").list_queues().get("QueueUrls", []),
+    }
+'''
+
+
+def package(files: dict[str, str]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, text in files.items():
+            archive.writestr(name, text)
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def clients(sandbox: Any) -> Callable[[str], Any]:
+    def make(service: str) -> Any:
+        return boto3.client(
+            service, endpoint_url=sandbox.endpoint, region_name=sandbox.region,
+            aws_access_key_id="sandbox", aws_secret_access_key="sandbox",
+        )  # fmt: skip
+
+    return make
+
+
+@pytest.fixture
+def function(clients: Callable[[str], Any]) -> Callable[..., str]:
+    iam = clients("iam")
+    role = iam.create_role(RoleName="fn-role", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+
+    def create(name: str = "probe", files: dict[str, str] | None = None, handler: str = "app.handler", timeout: int = 5) -> str:
+        clients("lambda").create_function(
+            FunctionName=name, Runtime="python3.14", Role=role, Handler=handler, Timeout=timeout,
+            Code={"ZipFile": package(files or {"app.py": HANDLER})},
+            Environment={"Variables": {"GREETING": "hello"}},
+        )  # fmt: skip
+        return name
+
+    return create
+
+
+def invoke(clients: Callable[[str], Any], name: str, event: dict[str, Any]) -> tuple[str | None, Any]:
+    response = clients("lambda").invoke(FunctionName=name, Payload=json.dumps(event))
+    return response.get("FunctionError"), json.loads(response["Payload"].read())
+
+
+def test_a_function_runs_its_own_package_with_its_environment_against_the_sandbox(clients, function) -> None:
+    clients("sqs").create_queue(QueueName="seen-by-the-function")
+    name = function()
+
+    error, payload = invoke(clients, name, {})
+
+    assert error is None
+    assert payload["greeting"] == "hello"
+    assert payload["function"] == name
+    assert 0 < payload["remaining_ms"] <= 5000
+    assert any(url.endswith("/seen-by-the-function") for url in payload["queues"])
+
+
+def test_a_warm_function_keeps_its_module_state_between_calls(clients, function) -> None:
+    name = function()
+
+    first, second = invoke(clients, name, {})[1], invoke(clients, name, {})[1]
+
+    assert (first["calls"], second["calls"]) == (1, 2)
+    assert first["pid"] == second["pid"]
+
+
+def test_concurrent_invocations_run_in_separate_environments(clients, function) -> None:
+    name = function()
+
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        results = list(pool.map(lambda _: invoke(clients, name, {"sleep": 0.5})[1], range(3)))
+
+    assert len({r["pid"] for r in results}) == 3
+
+
+def test_an_unhandled_exception_is_a_function_error_named_by_its_type(clients, function) -> None:
+    name = function()
+
+    error, payload = invoke(clients, name, {"raise": "missing"})
+
+    assert error is not None
+    assert payload["errorType"] == "KeyError"
+    assert payload["errorMessage"] == "'missing'"
+
+
+def test_a_module_left_out_of_the_package_fails_as_in_lambda(clients, function) -> None:
+    name = function(files={"app.py": "import helper\n\ndef handler(e, c):\n    return helper.X\n"})
+
+    error, payload = invoke(clients, name, {})
+
+    assert error is not None
+    assert payload["errorType"] == "Runtime.ImportModuleError"
+    assert "Unable to import module 'app'" in payload["errorMessage"]
+
+
+def test_the_project_source_tree_is_not_importable_from_a_package(clients, function) -> None:
+    """AWS runs only the zip: a handler naming the installer's own module must not find it."""
+    name = function(files={"app.py": "x = 1\n"}, handler="lambdas.plan.handler")
+
+    error, payload = invoke(clients, name, {})
+
+    assert error is not None and payload["errorType"] == "Runtime.ImportModuleError"
+
+
+def test_a_function_past_its_timeout_is_stopped(clients, function) -> None:
+    name = function(timeout=1)
+    started = time.monotonic()
+
+    error, payload = invoke(clients, name, {"sleep": 30})
+
+    assert error is not None
+    assert payload["errorType"] == "Sandbox.Timedout"
+    assert payload["errorMessage"] == "Task timed out after 1.00 seconds"
+    assert time.monotonic() - started < 10
+
+
+def test_an_invocation_writes_its_log_to_the_functions_log_group(clients, function) -> None:
+    name = function(files={"app.py": "def handler(e, c):\n    print('hello from the handler')\n"})
+
+    invoke(clients, name, {})
+
+    logs = clients("logs")
+    events = logs.filter_log_events(logGroupName=f"/aws/lambda/{name}")["events"]
+    assert any("hello from the handler" in e["message"] for e in events)
+
+
+def test_a_crash_fault_makes_the_step_for_that_stage_raise(sandbox, clients, function) -> None:
+    name = function()
+    sandbox.faults.add("vpc:crash@1")
+
+    crashed = invoke(clients, name, {"step": {"name": "vpc"}})
+    after = invoke(clients, name, {"step": {"name": "vpc"}})
+
+    assert crashed[0] is not None and crashed[1]["errorType"] == "InjectedCrash"
+    assert after[0] is None
+
+
+# --------------------------------------------------------------------------- step functions
+def run_machine(clients: Callable[[str], Any], definition: dict[str, Any], document: dict[str, Any]) -> dict[str, Any]:
+    sfn = clients("stepfunctions")
+    role = clients("iam").create_role(RoleName=f"sm-{time.monotonic_ns()}", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    machine = sfn.create_state_machine(name=f"m{time.monotonic_ns()}", definition=json.dumps(definition), roleArn=role)
+    arn = sfn.start_execution(stateMachineArn=machine["stateMachineArn"], name="e1", input=json.dumps(document))[
+        "executionArn"
+    ]
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        execution = sfn.describe_execution(executionArn=arn)
+        if execution["status"] != "RUNNING":
+            return dict(execution)
+        time.sleep(0.05)
+    raise AssertionError("execution did not finish")
+
+
+def test_state_machines_execute_their_definition(clients) -> None:
+    definition = {"StartAt": "P", "States": {"P": {"Type": "Pass", "Result": {"ok": True}, "End": True}}}
+
+    execution = run_machine(clients, definition, {})
+
+    assert execution["status"] == "SUCCEEDED"
+    assert json.loads(execution["output"]) == {"ok": True}
+
+
+def test_a_wait_lasts_its_modelled_seconds_scaled_by_the_clock(sandbox, clients) -> None:
+    definition = {"StartAt": "W", "States": {"W": {"Type": "Wait", "SecondsPath": "$.s", "End": True}}}
+    started = time.monotonic()
+
+    execution = run_machine(clients, definition, {"s": 1000})
+
+    elapsed = time.monotonic() - started
+    assert execution["status"] == "SUCCEEDED"
+    assert sandbox.clock.wall(1000) * 0.8 <= elapsed < 1000 * 0.1
+
+
+def test_a_singleton_index_in_a_path_selects_the_value_not_a_list(clients) -> None:
+    """AWS: `$.a[0].b` is "x"; `$.a[*].b` is ["x", "y"] (moto wrapped the first in a list)."""
+    definition = {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True,
+                  "Parameters": {"one.$": "$.a[0].b", "all.$": "$.a[*].b"}}}}  # fmt: skip
+
+    execution = run_machine(clients, definition, {"a": [{"b": "x"}, {"b": "y"}]})
+
+    assert json.loads(execution["output"]) == {"one": "x", "all": ["x", "y"]}
+
+
+def test_a_lambda_error_is_caught_by_its_error_name(clients, function) -> None:
+    name = function()
+    arn = clients("lambda").get_function(FunctionName=name)["Configuration"]["FunctionArn"]
+    definition = {
+        "StartAt": "Call",
+        "States": {
+            "Call": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+                     "Parameters": {"FunctionName": arn, "Payload.$": "$"},
+                     "Retry": [{"ErrorEquals": ["KeyError"], "IntervalSeconds": 100, "MaxAttempts": 1}],
+                     "Catch": [{"ErrorEquals": ["KeyError"], "ResultPath": "$.caught", "Next": "Caught"}],
+                     "End": True},
+            "Caught": {"Type": "Pass", "End": True},
+        },
+    }  # fmt: skip
+
+    execution = run_machine(clients, definition, {"raise": "boom"})
+
+    output = json.loads(execution["output"])
+    assert output["caught"]["Error"] == "KeyError"
+    calls = invoke(clients, name, {})[1]["calls"]
+    assert calls == 3  # two attempts (one retry after a scaled 100 s back-off), then this call
