@@ -10,7 +10,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-Phase = Literal["start", "changeset", "executing", "busy", "done"]
+#: Stage steps: changeset, executing, busy; the migrate step: snapshot, upgrade.
+Phase = Literal["start", "changeset", "executing", "busy", "snapshot", "upgrade", "done"]
 
 
 class Model(BaseModel):

@@ -13,11 +13,9 @@ answered, FAILED with the reason on any error: CloudFormation is never left wait
 
 from __future__ import annotations
 
-import json
-import urllib.request
 from typing import Any
 
-from lambdas import aws
+from lambdas import aws, cfn_response
 from lambdas.observability import logger, metrics, tracer
 from lambdas.runs import start_run
 
@@ -40,22 +38,8 @@ def decide(event: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def answer(event: dict[str, Any], status: str, reason: str = "", data: dict[str, Any] | None = None) -> None:
-    body = json.dumps(
-        {
-            "Status": status,
-            "Reason": reason[:3000] or status,
-            "PhysicalResourceId": event.get("PhysicalResourceId") or f"{event['StackId'].split('/')[1]}-installer",
-            "StackId": event["StackId"],
-            "RequestId": event["RequestId"],
-            "LogicalResourceId": event["LogicalResourceId"],
-            "Data": data or {},
-        }
-    ).encode()
-    request = urllib.request.Request(  # noqa: S310 - the URL is CloudFormation's pre-signed S3 URL
-        event["ResponseURL"], data=body, method="PUT", headers={"Content-Type": "", "Content-Length": str(len(body))}
-    )
-    with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
-        response.read()
+    physical_id = event.get("PhysicalResourceId") or f"{event['StackId'].split('/')[1]}-installer"
+    cfn_response.send(event, status, physical_resource_id=physical_id, reason=reason, data=data)
 
 
 @logger.inject_lambda_context(log_event=True)

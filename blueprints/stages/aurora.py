@@ -3,6 +3,10 @@
 Aurora Serverless v2 PostgreSQL in the private subnets. RDS manages the master user's
 secret (created, encrypted with the secrets stage's key, rotated) so no rotation function
 is deployed. Stateful: snapshot on delete and on replacement, deletion protection on.
+
+The migration function lives here, next to the cluster: the installer's own Lambdas run
+outside the VPC and cannot reach the database, so its `migrate` step invokes this one
+(`blueprints/functions/migrations`), which runs the release's alembic revisions.
 """
 
 from __future__ import annotations
@@ -16,7 +20,15 @@ from aws_cdk import aws_rds as rds
 from constructs import Construct
 
 from blueprints.common import BuildContext, StageSpec, StageStack
-from blueprints.toolkit import VpcPlacement, accept_arn_parameters, flag, if_, stage_parameter, when
+from blueprints.toolkit import (
+    PlatformFunction,
+    VpcPlacement,
+    accept_arn_parameters,
+    flag,
+    if_,
+    stage_parameter,
+    when,
+)
 
 ENGINE = "aurora-postgresql"
 ENGINE_VERSION = "16.9"
@@ -24,6 +36,8 @@ PARAMETER_GROUP_FAMILY = "aurora-postgresql16"
 DATABASE_NAME = "dataall"
 MASTER_USERNAME = "dataall_admin"
 PORT = 5432
+#: Lambda's limit is 900 s; the installer's migrate step waits for the answer up to 870 s.
+MIGRATION_TIMEOUT_SECONDS = 840
 
 
 class AuroraStage(StageStack):
@@ -129,6 +143,8 @@ class AuroraStage(StageStack):
         reader.node.add_dependency(writer)
         when(reader, prod)
 
+        migrations = self._migration_function(placement, cluster, secrets_key)
+
         self.output("ClusterEndpoint", cluster.attr_endpoint_address, "Writer endpoint of the cluster")
         self.output("ReaderEndpoint", cluster.attr_read_endpoint_address, "Reader endpoint of the cluster")
         self.output("ClusterPort", cluster.attr_endpoint_port, "Port of the cluster")
@@ -141,6 +157,39 @@ class AuroraStage(StageStack):
         self.output("DatabaseName", DATABASE_NAME, "Name of the platform's database")
         self.output("DatabaseSecurityGroupId", security_group.attr_group_id, "Security group of the cluster")
         self.output("StorageKeyArn", key.key_arn, "KMS key of the cluster's storage")
+        self.output(
+            "MigrationFunctionName",
+            migrations.function.function_name,
+            "Function that migrates the database's schema (invoked by the installer's migrate step)",
+        )
+
+    def _migration_function(
+        self, placement: VpcPlacement, cluster: rds.CfnDBCluster, secrets_key: str
+    ) -> PlatformFunction:
+        function = PlatformFunction(
+            self,
+            "MigrationFunction",
+            code="migrations",
+            handler="dataall_migrations.handler.handler",
+            name="migrations",
+            description="the metadata database's schema migrations",
+            environment={
+                "DB_HOST": cluster.attr_endpoint_address,
+                "DB_PORT": cluster.attr_endpoint_port,
+                "DB_NAME": DATABASE_NAME,
+                "DB_SECRET_ARN": cluster.attr_master_user_secret_secret_arn,
+                # TLS is enforced (rds.force_ssl); the RDS certificate authority is not in
+                # the runtime's trust store and the package does not ship it yet.
+                "DB_SSLMODE": "require",
+            },
+            timeout_seconds=MIGRATION_TIMEOUT_SECONDS,
+            memory_size=512,
+            placement=placement,
+            layer=self.dependency_layer(),
+        )
+        function.allow(["secretsmanager:GetSecretValue"], [cluster.attr_master_user_secret_secret_arn])
+        function.allow(["kms:Decrypt"], [secrets_key])
+        return function
 
     def _instance(self, construct_id: str, name: str, cluster: rds.CfnDBCluster, key: kms.Key) -> rds.CfnDBInstance:
         instance = rds.CfnDBInstance(

@@ -346,7 +346,7 @@ def ec2_resource_exists(kind: str, resource_id: str, region: str, account_id: st
     if kind == "security-group":
         return ec2.get_security_group_from_id(resource_id) is not None
     if kind == "key-pair":
-        return resource_id in ec2.keypairs
+        return resource_id in ec2.key_pairs
     raise ValueError(f"unknown EC2 resource kind {kind!r}")
 
 

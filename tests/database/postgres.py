@@ -8,7 +8,6 @@ root (CI containers) the cluster belongs to the `postgres` user, or to `nobody`.
 from __future__ import annotations
 
 import contextlib
-import glob
 import os
 import pwd
 import secrets
@@ -16,6 +15,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -25,7 +25,8 @@ from typing import Any
 
 import pg8000.native
 
-SEARCH_PATTERN = "/usr/lib/postgresql/*/bin"
+INSTALLATIONS = Path("/usr/lib/postgresql")
+SEARCH_PATTERN = f"{INSTALLATIONS}/*/bin"
 ADMIN = "postgres"
 #: The platform's database user, like Aurora's master user: not a superuser.
 OWNER = "dataall_admin"
@@ -44,9 +45,10 @@ def find_binaries() -> Path:
     initdb = shutil.which("initdb")
     if initdb and shutil.which("pg_ctl"):
         return Path(initdb).resolve().parent
-    for folder in sorted(glob.glob(SEARCH_PATTERN), reverse=True):
-        if (Path(folder) / "initdb").exists() and (Path(folder) / "pg_ctl").exists():
-            return Path(folder)
+    installed = [folder for folder in INSTALLATIONS.glob("*/bin") if folder.parent.name.isdigit()]
+    for folder in sorted(installed, key=lambda f: int(f.parent.name), reverse=True):
+        if (folder / "initdb").exists() and (folder / "pg_ctl").exists():
+            return folder
     raise PostgresMissing(
         "PostgreSQL server binaries (initdb, pg_ctl) are in neither PATH nor "
         f"{SEARCH_PATTERN}: install the `postgresql` package (CI does)"
@@ -160,6 +162,7 @@ class PostgresCluster:
             port=self.port,
             database=database,
             application_name="dataall-tests",
+            ssl_context=False,
             timeout=30,
         )
 
@@ -185,6 +188,25 @@ class PostgresCluster:
             connection.run(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
         finally:
             connection.close()
+
+    def terminate(self, pid: int) -> None:
+        connection = self.connect(admin=True)
+        try:
+            connection.run("SELECT pg_terminate_backend(:pid)", pid=pid)
+        finally:
+            connection.close()
+
+    @contextlib.contextmanager
+    def terminated_after(self, pid: int, seconds: float) -> Iterator[None]:
+        """End session `pid` after `seconds`: code that waits on its locks forever fails the test
+        instead of hanging it."""
+        timer = threading.Timer(seconds, self.terminate, args=(pid,))
+        timer.daemon = True
+        timer.start()
+        try:
+            yield
+        finally:
+            timer.cancel()
 
     def secret(self, database: str) -> dict[str, Any]:
         """The database's credentials in the shape of an RDS secret."""

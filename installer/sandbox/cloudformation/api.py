@@ -347,11 +347,7 @@ class CloudFormationApi:
 
     def _list_change_sets(self, store: RegionStore, request: dict[str, Any]) -> dict[str, Any]:
         stack = store.find(request["StackName"])
-        summaries = []
-        for change_set in store.change_sets_of(stack.stack_id):
-            self._settle(change_set, stack)
-            summaries.append(change_set.summary())
-        return {"Summaries": summaries}
+        return {"Summaries": [change_set.summary() for change_set in store.change_sets_of(stack.stack_id)]}
 
     def _execute_change_set(self, store: RegionStore, request: dict[str, Any]) -> dict[str, Any]:
         change_set = store.change_set(request["ChangeSetName"], request.get("StackName"))

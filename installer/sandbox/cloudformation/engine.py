@@ -373,6 +373,7 @@ class Run:
                 plan.applied.add(logical_id)
                 request = self.request(logical_id, record.resource_type, properties)
                 current = record.provisioned
+                assert current is not None  # only resources that exist are updated
                 if replace:
                     self.stack.resource_event(
                         record,
@@ -381,8 +382,8 @@ class Run:
                     )
                     updated = provider.create(request)
                 else:
-                    updated = provider.update(request, current, old)  # type: ignore[arg-type]
-                if current is not None and updated.physical_id != current.physical_id:
+                    updated = provider.update(request, current, old)
+                if updated.physical_id != current.physical_id:
                     plan.replacements.append((logical_id, record.resource_type, updated, properties))
                 with self.stack.lock:
                     record.provisioned = updated
@@ -408,8 +409,9 @@ class Run:
 
     def delete_task(self, record: StackResource, *, retain: bool, snapshot: bool = False) -> Task:
         def start() -> Step | None:
-            if record.provisioned is None or retain:
-                status = "DELETE_SKIPPED" if retain and record.provisioned else "DELETE_COMPLETE"
+            provisioned = record.provisioned
+            if provisioned is None or retain:
+                status = "DELETE_SKIPPED" if retain and provisioned else "DELETE_COMPLETE"
                 self.stack.resource_event(record, status)
                 return None
             self.stack.resource_event(record, "DELETE_IN_PROGRESS")
@@ -417,7 +419,7 @@ class Run:
             def perform() -> None:
                 provider = self.env.providers.provider(record.resource_type)
                 request = self.request(record.logical_id, record.resource_type, record.properties or {}, resolve=False)
-                provider.delete(request, record.provisioned, snapshot=snapshot)  # type: ignore[arg-type]
+                provider.delete(request, provisioned, snapshot=snapshot)
                 self.stack.resource_event(record, "DELETE_COMPLETE")
 
             def failed(error: BaseException) -> None:
@@ -528,9 +530,14 @@ class Engine:
             thread.join(timeout)
         with self._lock:
             self._runs.clear()
-            self._threads.clear()
+            self._threads = [thread for thread in threads if thread.is_alive()]
             self._rollback_plans.clear()
         self._stopping = threading.Event()
+
+    def running_operations(self) -> int:
+        """Threads of operations and change sets still running."""
+        with self._lock:
+            return sum(1 for thread in self._threads if thread.is_alive())
 
     def _start(self, stack: Stack, store: RegionStore, name: str, body: Callable[[Run], None]) -> None:
         run = Run(self, stack, store)
@@ -815,7 +822,6 @@ class Engine:
             for logical_id in removed:
                 stack.resources.pop(logical_id, None)
             stack.imports = set(run.imports)
-        run.store.drop_change_sets(stack.stack_id, keep=stack.change_set_id)
         stack.set_status("UPDATE_COMPLETE")
 
     # ------------------------------------------------------------------ rollback

@@ -49,6 +49,14 @@ class InvalidActionError(CloudFormationError):
     code = "InvalidAction"
 
 
+class InternalFailureError(CloudFormationError):
+    """The sandbox itself failed: AWS's answer to a fault of its own."""
+
+    code = "InternalFailure"
+    status = 500
+    sender_fault = False
+
+
 class TemplateError(ValidationError):
     """A template that cannot be read or evaluated. Raised before anything is created, or,
     when only a running operation can tell (a GetAtt of a resource that does not support the

@@ -19,6 +19,7 @@ from installer.sandbox.cloudformation.providers.base import Provisioned, StackCo
 from installer.sandbox.cloudformation.template import Template
 
 STACK_TYPE = "AWS::CloudFormation::Stack"
+#: the last operation completed: only from these does AWS accept an update
 COMPLETE_STATES = frozenset(
     {
         "CREATE_COMPLETE",
@@ -28,9 +29,6 @@ COMPLETE_STATES = frozenset(
         "IMPORT_ROLLBACK_COMPLETE",
     }
 )
-#: states from which UpdateStack / an UPDATE change set are accepted
-UPDATABLE_STATES = COMPLETE_STATES
-TERMINAL_FAILED_STATES = frozenset({"CREATE_FAILED", "ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "DELETE_FAILED"})
 
 
 def now() -> datetime:
@@ -164,6 +162,10 @@ class ChangeSet:
     execution_status: str = "UNAVAILABLE"
     changes: list[dict[str, Any]] = field(default_factory=list)
     creation_time: datetime = field(default_factory=now)
+
+    @property
+    def executed(self) -> bool:
+        return self.execution_status.startswith("EXECUTE_")
 
     def summary(self) -> dict[str, Any]:
         return {

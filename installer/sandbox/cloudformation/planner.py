@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from installer.sandbox.cloudformation.errors import ValidationError
-from installer.sandbox.cloudformation.intrinsics import ResourceResolver
+from installer.sandbox.cloudformation.intrinsics import Evaluator, ResourceResolver
 from installer.sandbox.cloudformation.model import Deployment, Stack, StackResource
 from installer.sandbox.cloudformation.providers.base import ResourceProvider
 from installer.sandbox.cloudformation.template import resource_dependencies, topological_order
@@ -123,7 +123,7 @@ def _changes(
 def _modification(
     record: StackResource,
     resource: dict[str, Any],
-    evaluator: Any,
+    evaluator: Evaluator,
     provider: ResourceProvider,
 ) -> dict[str, Any] | None:
     old = record.properties or {}

@@ -17,7 +17,7 @@ from installer.sandbox import moto_internals
 from installer.sandbox.cloudformation import protocol
 from installer.sandbox.cloudformation.api import CloudFormationApi, stack_name_of
 from installer.sandbox.cloudformation.engine import Engine, Environment
-from installer.sandbox.cloudformation.errors import CloudFormationError, ThrottlingError
+from installer.sandbox.cloudformation.errors import CloudFormationError, InternalFailureError, ThrottlingError
 from installer.sandbox.cloudformation.latency import LatencyModel
 from installer.sandbox.cloudformation.providers import ProviderRegistry
 from installer.sandbox.cloudformation.providers.clients import ServiceClients
@@ -90,6 +90,10 @@ class CloudFormationService:
             body, status = protocol.encode_response(action, result, request_id), "200 OK"
         except CloudFormationError as error:
             body, status = protocol.encode_error(error, request_id), f"{error.status} Error"
+        except Exception:
+            LOG.exception("CloudFormation %s failed in the sandbox", action)
+            failure = InternalFailureError(f"The sandbox failed to process {action}; see its log.")
+            body, status = protocol.encode_error(failure, request_id), "500 Internal Server Error"
         start_response(
             status,
             [

@@ -55,17 +55,15 @@ class RegionStore:
             return sorted(self.stacks.values(), key=lambda stack: stack.creation_time, reverse=True)
 
     # ------------------------------------------------------------------ change sets
+    # AWS: an executed change set is found by its ARN only; by name, and in ListChangeSets,
+    # a stack has only its change sets not yet executed.
     def change_set(self, name_or_id: str, stack_name: str | None) -> ChangeSet:
         with self.lock:
             found = self.change_sets.get(name_or_id)
             if found is None and stack_name:
                 stack = self.live(stack_name) or self.stacks.get(stack_name)
                 found = next(
-                    (
-                        change_set
-                        for change_set in self.change_sets.values()
-                        if change_set.name == name_or_id and stack is not None and change_set.stack_id == stack.stack_id
-                    ),
+                    (cs for cs in self.change_sets_of(stack.stack_id) if cs.name == name_or_id) if stack else iter(()),
                     None,
                 )
         if found is None:
@@ -73,12 +71,18 @@ class RegionStore:
         return found
 
     def change_sets_of(self, stack_id: str) -> list[ChangeSet]:
+        """The stack's change sets not yet executed."""
         with self.lock:
-            return [cs for cs in self.change_sets.values() if cs.stack_id == stack_id]
+            return [cs for cs in self.change_sets.values() if cs.stack_id == stack_id and not cs.executed]
 
     def drop_change_sets(self, stack_id: str, keep: str | None = None) -> None:
+        """Forget the stack's change sets (executing one drops the others; a delete, all)."""
         with self.lock:
-            for change_set_id in [cs.change_set_id for cs in self.change_sets_of(stack_id) if cs.change_set_id != keep]:
+            for change_set_id in [
+                cs.change_set_id
+                for cs in self.change_sets.values()
+                if cs.stack_id == stack_id and cs.change_set_id != keep
+            ]:
                 del self.change_sets[change_set_id]
 
     # ------------------------------------------------------------------ exports

@@ -33,8 +33,23 @@ def test_a_create_change_set_puts_a_new_stack_in_review_in_progress(cfn: Any) ->
 
     assert settle(cfn, "app")["StackStatus"] == "CREATE_COMPLETE"
     assert stack_statuses(cfn, "app") == ["REVIEW_IN_PROGRESS", "CREATE_IN_PROGRESS", "CREATE_COMPLETE"]
-    assert cfn.describe_change_set(StackName="app", ChangeSetName="first")["ExecutionStatus"] == "EXECUTE_COMPLETE"
     assert cfn.describe_stacks(StackName="app")["Stacks"][0]["ChangeSetId"] == answer["Id"]
+
+
+def test_an_executed_change_set_is_found_by_its_arn_only(cfn: Any) -> None:
+    """AWS: once executed, a change set is no longer the stack's by name, nor listed."""
+    answer = cfn.create_change_set(
+        StackName="app", ChangeSetName="first", ChangeSetType="CREATE", TemplateBody=body({"Topic": TOPIC})
+    )
+    settle_change_set(cfn, "app", "first")
+    cfn.execute_change_set(StackName="app", ChangeSetName="first")
+    settle(cfn, "app")
+
+    assert cfn.describe_change_set(ChangeSetName=answer["Id"])["ExecutionStatus"] == "EXECUTE_COMPLETE"
+    assert cfn.list_change_sets(StackName="app")["Summaries"] == []
+    with pytest.raises(ClientError) as raised:
+        cfn.describe_change_set(StackName="app", ChangeSetName="first")
+    assert raised.value.response["Error"]["Code"] == "ChangeSetNotFound"
 
 
 def test_an_update_change_set_lists_add_modify_and_remove(cfn: Any) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -72,6 +73,24 @@ def test_update_fault_rolls_back_to_the_previous_properties(cfn: Any, clients: C
     assert resources == {"Setting", "Queue"}
     template = cfn.get_template(StackName=STACK)["TemplateBody"]  # botocore reads JSON bodies
     assert template["Resources"]["Setting"]["Properties"]["Value"] == "one"
+
+
+def test_a_failed_update_never_deleted_the_resources_it_removes(cfn: Any, clients: Clients, sandbox: Any) -> None:
+    """AWS: removed resources go only in the cleanup of a successful update, so a rollback
+    finds them still there."""
+    created(cfn, parameter_template("one"))
+    queue_url = cfn.describe_stack_resource(StackName=STACK, LogicalResourceId="Queue")["StackResourceDetail"][
+        "PhysicalResourceId"
+    ]
+    sandbox.faults.add("params:update")
+    without_queue = json.loads(parameter_template("two"))
+    del without_queue["Resources"]["Queue"]
+
+    cfn.update_stack(StackName=STACK, TemplateBody=json.dumps(without_queue))
+
+    assert settle(cfn, STACK)["StackStatus"] == "UPDATE_ROLLBACK_COMPLETE"
+    assert clients("sqs").get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]
+    assert not [event for event in events(cfn, STACK) if event[0] == "Queue" and event[1].startswith("DELETE")]
 
 
 def test_rollback_fault_leaves_update_rollback_failed_and_continue_finishes_it(

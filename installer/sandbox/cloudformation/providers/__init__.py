@@ -59,6 +59,3 @@ class ProviderRegistry:
             if resource_type in types:
                 return provider
         return self._unsupported
-
-    def supported(self, resource_type: str) -> bool:
-        return self.provider(resource_type) is not self._unsupported

@@ -40,9 +40,9 @@ Invoke = Callable[[str, str, dict[str, Any]], None]
 
 @dataclass
 class CustomState:
+    """The `Data` of the function's last answer: what `Fn::GetAtt` reads."""
+
     data: dict[str, Any] = field(default_factory=dict)
-    no_echo: bool = False
-    request_id: str = ""
 
 
 @dataclass
@@ -98,14 +98,14 @@ class CustomResourceProvider(ResourceProvider):
     def create(self, request: ResourceRequest) -> Provisioned:
         answer = self._send("Create", request, physical_id=None, old=None)
         physical_id = str(answer.get("PhysicalResourceId") or request.request_id)
-        return Provisioned(physical_id, _state(answer, request))
+        return Provisioned(physical_id, _state(answer))
 
     def update(self, request: ResourceRequest, current: Provisioned, previous: Mapping[str, Any]) -> Provisioned:
         if request.properties.get("ServiceToken") != previous.get("ServiceToken"):
             raise ResourceFailed("Modifying service token is not allowed.")
         answer = self._send("Update", request, physical_id=current.physical_id, old=previous)
         physical_id = str(answer.get("PhysicalResourceId") or current.physical_id)
-        return Provisioned(physical_id, _state(answer, request))
+        return Provisioned(physical_id, _state(answer))
 
     def delete(self, request: ResourceRequest, current: Provisioned, *, snapshot: bool) -> None:
         self._send("Delete", request, physical_id=current.physical_id, old=None)
@@ -200,20 +200,14 @@ class CustomResourceProvider(ResourceProvider):
             raise CustomResourceFailed(
                 f"Received response status [FAILED] from custom resource. Message returned: "
                 f"{reason} (RequestId: {request.request_id})",
-                Provisioned(str(named), CustomState(request_id=request.request_id))
-                if named and physical_id is None
-                else None,
+                Provisioned(str(named), CustomState()) if named and physical_id is None else None,
             )
         return answer
 
 
-def _state(answer: Mapping[str, Any], request: ResourceRequest) -> CustomState:
+def _state(answer: Mapping[str, Any]) -> CustomState:
     data = answer.get("Data") or {}
-    return CustomState(
-        data=dict(data) if isinstance(data, dict) else {},
-        no_echo=bool(answer.get("NoEcho")),
-        request_id=request.request_id,
-    )
+    return CustomState(data=dict(data) if isinstance(data, dict) else {})
 
 
 def stringify(value: Any) -> Any:

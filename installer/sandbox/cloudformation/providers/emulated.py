@@ -127,29 +127,26 @@ class EmulatedProvider(ResourceProvider):
     def create(self, request: ResourceRequest) -> Provisioned:
         spec = self._types[request.resource_type]
         emulation = self._emulation(request, data={})
-        if spec.service is not None:
-            _service_call(spec, lambda: spec.service.create(self._clients, emulation))  # type: ignore[union-attr]
+        service = spec.service
+        if service is not None:
+            _service_call(spec, lambda: service.create(self._clients, emulation))
         return self._provisioned(spec, emulation)
 
     def update(self, request: ResourceRequest, current: Provisioned, previous: Mapping[str, Any]) -> Provisioned:
         spec = self._types[request.resource_type]
         before: EmulatedState = current.state
         emulation = self._emulation(request, data=copy.deepcopy(before.emulation.data))
-        if spec.service is not None:
-            _service_call(
-                spec,
-                lambda: spec.service.update(self._clients, emulation, before.emulation),  # type: ignore[union-attr]
-            )
+        service = spec.service
+        if service is not None:
+            _service_call(spec, lambda: service.update(self._clients, emulation, before.emulation))
         return self._provisioned(spec, emulation)
 
     def delete(self, request: ResourceRequest, current: Provisioned, *, snapshot: bool) -> None:
         spec = self._types[request.resource_type]
         state: EmulatedState = current.state
-        if spec.service is not None:
-            _service_call(
-                spec,
-                lambda: spec.service.delete(self._clients, state.emulation, snapshot=snapshot),  # type: ignore[union-attr]
-            )
+        service = spec.service
+        if service is not None:
+            _service_call(spec, lambda: service.delete(self._clients, state.emulation, snapshot=snapshot))
 
     def get_att(self, resource_type: str, current: Provisioned, attribute: str) -> Any:
         state: EmulatedState = current.state

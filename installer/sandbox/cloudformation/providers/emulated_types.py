@@ -338,6 +338,21 @@ def _types() -> list[EmulatedType]:
             service=services.DBCluster(),
         ),
         EmulatedType(
+            "AWS::RDS::DBInstance",
+            physical_id=_name,
+            name_property="DBInstanceIdentifier",
+            attributes={
+                "Endpoint.Address": _data("instance", "Endpoint", "Address"),
+                "Endpoint.Port": lambda r: str(r.data["instance"]["Endpoint"]["Port"]),
+                "DBInstanceArn": _data("instance", "DBInstanceArn"),
+                "DbiResourceId": _data("instance", "DbiResourceId"),
+            },
+            create_only=frozenset(
+                {"DBClusterIdentifier", "DBName", "MasterUsername", "KmsKeyId", "StorageEncrypted", "CharacterSetName"}
+            ),
+            service=services.DBInstance(),
+        ),
+        EmulatedType(
             "AWS::RDS::DBClusterParameterGroup",
             physical_id=lambda r: r.name.lower(),
             name_property="DBClusterParameterGroupName",

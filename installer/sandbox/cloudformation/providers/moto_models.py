@@ -10,10 +10,11 @@ the AWS behaviour it restores:
 - `AWS::KMS::Key` without `KeyPolicy` gets the default key policy (moto needs one), the
   policy is kept as JSON text (GetKeyPolicy answers text), and `Fn::GetAtt KeyId`;
 - `AWS::EC2::Subnet` `Fn::GetAtt AvailabilityZone` and `VpcId` (moto has neither);
-- `AWS::RDS::DBInstance` `Endpoint.Port` is the engine's port (moto says 3306 for all);
 - `AWS::SSM::Parameter` `Fn::GetAtt Type` and `Value`;
 - types moto's models create but cannot delete (route tables, internet gateways, managed
   policies ...) are deleted through the service's API, so a stack delete leaves nothing.
+
+`AWS::RDS::DBInstance` is not made here: see `services.DBInstance`.
 """
 
 from __future__ import annotations
@@ -34,21 +35,6 @@ from installer.sandbox.cloudformation.providers.base import (
     handler_message,
 )
 from installer.sandbox.cloudformation.providers.clients import ServiceClients
-
-DEFAULT_PORTS = {
-    "aurora-postgresql": 5432,
-    "postgres": 5432,
-    "aurora-mysql": 3306,
-    "aurora": 3306,
-    "mysql": 3306,
-    "mariadb": 3306,
-    "oracle-ee": 1521,
-    "oracle-se2": 1521,
-    "sqlserver-ex": 1433,
-    "sqlserver-se": 1433,
-    "sqlserver-ee": 1433,
-    "sqlserver-web": 1433,
-}
 
 
 @dataclass
@@ -234,12 +220,6 @@ def _subnet_attribute(field: str) -> AttributeOverride:
     return read
 
 
-def _db_instance_port(clients: ServiceClients, current: Provisioned, state: MotoResource) -> str:
-    if state.properties.get("Port"):
-        return str(state.properties["Port"])
-    return str(DEFAULT_PORTS.get(str(state.properties.get("Engine", "")).lower(), 3306))
-
-
 def _property(name: str) -> AttributeOverride:
     return lambda clients, current, state: state.properties[name]
 
@@ -248,7 +228,6 @@ _ATTRIBUTES: dict[tuple[str, str], AttributeOverride] = {
     ("AWS::EC2::Subnet", "AvailabilityZone"): _subnet_attribute("AvailabilityZone"),
     ("AWS::EC2::Subnet", "VpcId"): _subnet_attribute("VpcId"),
     ("AWS::KMS::Key", "KeyId"): lambda clients, current, state: current.physical_id,
-    ("AWS::RDS::DBInstance", "Endpoint.Port"): _db_instance_port,
     ("AWS::SSM::Parameter", "Type"): _property("Type"),
     ("AWS::SSM::Parameter", "Value"): _property("Value"),
 }

@@ -275,6 +275,48 @@ class DBCluster:
         )
 
 
+class DBInstance:
+    """AWS::RDS::DBInstance through RDS's API rather than moto's model: the model cannot make
+    a cluster member (it looks for a default version of `aurora-postgresql`) and says 3306
+    for every engine's port; the API takes the cluster's engine version and the engine's port."""
+
+    def create(self, clients: ServiceClients, resource: Emulation) -> None:
+        rds = clients("rds", resource.region)
+        instance = rds.create_db_instance(
+            **api_params(
+                rds,
+                "CreateDBInstance",
+                resource.properties,
+                DBInstanceIdentifier=resource.name,
+                VpcSecurityGroupIds=resource.prop("VPCSecurityGroups"),
+            )
+        )["DBInstance"]
+        resource.data["instance"] = instance
+
+    def update(self, clients: ServiceClients, resource: Emulation, previous: Emulation) -> None:
+        rds = clients("rds", resource.region)
+        instance = rds.modify_db_instance(
+            **api_params(
+                rds,
+                "ModifyDBInstance",
+                resource.properties,
+                DBInstanceIdentifier=resource.name,
+                VpcSecurityGroupIds=resource.prop("VPCSecurityGroups"),
+                ApplyImmediately=True,
+            )
+        )["DBInstance"]
+        resource.data["instance"] = instance
+
+    def delete(self, clients: ServiceClients, resource: Emulation, *, snapshot: bool) -> None:
+        """A cluster member has no snapshot of its own: the cluster's DeletionPolicy takes it."""
+        final = snapshot and not resource.prop("DBClusterIdentifier")
+        clients("rds", resource.region).delete_db_instance(
+            DBInstanceIdentifier=resource.name,
+            SkipFinalSnapshot=not final,
+            **({"FinalDBSnapshotIdentifier": f"{resource.name}-final-{uuid.uuid4().hex[:8]}"} if final else {}),
+        )
+
+
 class Domain:
     """AWS::OpenSearchService::Domain in OpenSearch."""
 

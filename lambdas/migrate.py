@@ -1,0 +1,23 @@
+"""Step: Migrate. Move the platform database to the release's schema, one phase per call."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lambdas.deps import Deps
+from lambdas.migration import MigrationStep
+from lambdas.models import StepState
+from lambdas.observability import logger, metrics, tracer
+
+
+@logger.inject_lambda_context(log_event=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    state = StepState.model_validate(event)
+    logger.append_keys(run=state.run, stage=state.step.name)
+    step = MigrationStep(Deps.from_env(context), state)
+    result = step.start() if state.phase == "start" else step.advance()
+    if result.result in ("MIGRATED", "SYNCED"):
+        metrics.add_metric(name="DatabaseMigrations", unit="Count", value=1)
+    return result.model_dump()
