@@ -669,9 +669,8 @@ class BootstrapStack(cdk.Stack):
             description="Time zone of the redeploy schedule (IANA name, e.g. Europe/Paris)",
             constraint_description="an IANA time zone name",
         )  # fmt: skip
-        enabled = cdk.CfnCondition(
-            self, "HasRedeploySchedule", expression=cdk.Fn.condition_not(cdk.Fn.condition_equals(expression.value_as_string, ""))
-        )  # fmt: skip
+        off = cdk.Fn.condition_equals(expression.value_as_string, "")
+        enabled = cdk.CfnCondition(self, "HasRedeploySchedule", expression=cdk.Fn.condition_not(off))
         role = iam.Role(
             self,
             "SchedulerRole",

@@ -142,7 +142,8 @@ def serve(
                 "FAILED",
                 physical_resource_id=failed_physical_id,
                 reason=f"Timeout: the {what} was still running {WATCHDOG_MARGIN_SECONDS:.0f} s before the "
-                "provider's Lambda timeout, so it was stopped and answered FAILED; see the function's log",
+                "provider's Lambda timeout; answered FAILED rather than leave CloudFormation waiting (see the "
+                "function's log for what it was doing)",
             )
         except Exception:  # noqa: BLE001 - a thread has nobody to raise to
             logger.exception("the watchdog could not answer CloudFormation")

@@ -157,7 +157,7 @@ class Ledger:
         while True:
             page = self.table.scan(**kwargs)
             for item in page.get("Items", []):
-                found[item["stage"]] = plain(item)
+                found[item["pk"].split("#", 1)[1]] = plain(item)
             if "LastEvaluatedKey" not in page:
                 return found
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
@@ -217,7 +217,7 @@ class Ledger:
         while True:
             page = self.table.query(**kwargs)
             for item in page.get("Items", []):
-                found[item["name"]] = plain(item)
+                found[item["sk"].split("#", 1)[1]] = {"name": item["sk"].split("#", 1)[1], **plain(item)}
             if "LastEvaluatedKey" not in page:
                 return found
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]

@@ -315,7 +315,8 @@ def environment_template(
             "Type": "AWS::IAM::ManagedPolicy",
             "Properties": {
                 "ManagedPolicyName": policy_name(role_name, number),
-                "Description": f"Pivot role {role_name}: policy {number} of {len(policies)}",
+                # Stable: a changed Description would make CloudFormation replace a named policy.
+                "Description": f"Pivot role {role_name}: managed policy {number}",
                 "PolicyDocument": _with_sub(document(statements)),
             },
         }

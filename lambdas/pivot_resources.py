@@ -371,8 +371,8 @@ class PivotRoles:
         request, owner = event["RequestType"], str(event["StackId"])
         if request == "Delete":
             physical = str(event.get("PhysicalResourceId", ""))
-            stack_set = (event.get("ResourceProperties") or {}).get("StackSetName")
-            if isinstance(stack_set, str) and stack_set:
+            stack_set = _stack_set_of(event.get("ResourceProperties"))
+            if stack_set:
                 self.stack_sets.remove(stack_set, owner, role_name=physical)
             self.delete_role(physical, owner)
             return Outcome(physical)
@@ -381,7 +381,7 @@ class PivotRoles:
         previous = str(event.get("PhysicalResourceId", "")) if request == "Update" else ""
         journal = Journal()
         try:
-            return self.converge(plan, owner, journal)
+            return self.converge(plan, owner, journal, _stack_set_of(event.get("OldResourceProperties")))
         except Exception:
             if previous and previous != props.role_name and journal.created_role:
                 # A failed replacement: CloudFormation keeps the old role and will not
@@ -475,14 +475,17 @@ class PivotRoles:
         return str(value)
 
     # ------------------------------------------------------------------ converge
-    def converge(self, plan: RolePlan, owner: str, journal: Journal) -> Outcome:
+    def converge(self, plan: RolePlan, owner: str, journal: Journal, old_stack_set: str = "") -> Outcome:
+        """Make the role match the plan; `old_stack_set` is the StackSet the previous
+        properties rolled out, removed unless the plan still uses it."""
         props = plan.props
         role_arn = self._ensure_role(plan, owner, journal)
         policies = self._converge_policies(props.role_name, plan.documents, owner)
+        if old_stack_set and (plan.environments is None or plan.environments.name != old_stack_set):
+            # First: a renamed StackSet's instances create roles of the same names.
+            self.stack_sets.remove(old_stack_set, owner)
         if plan.environments is not None:
             self.stack_sets.converge(plan.environments, owner, props.role_name)
-        elif props.stack_set_name:
-            self.stack_sets.remove(props.stack_set_name, owner)
         data = {
             "RoleName": props.role_name,
             "RoleArn": role_arn,
@@ -661,6 +664,19 @@ class PivotRoles:
         except ClientError as error:
             if _code(error) != "NoSuchEntity":
                 raise
+
+
+def _stack_set_of(properties: Any) -> str:
+    """The StackSet that properties roll the role out with, "" when they list no account.
+
+    Only properties that list accounts lead to StackSet calls: an installation without
+    environment accounts needs neither the StackSet permissions nor the API.
+    """
+    properties = properties if isinstance(properties, Mapping) else {}
+    name = properties.get("StackSetName")
+    if isinstance(name, str) and name and _names(properties.get("EnvironmentAccounts")):
+        return name
+    return ""
 
 
 def _decoded(document: Any) -> Any:

@@ -115,6 +115,85 @@ def _is_multi_select(path: str) -> bool:
     return bool(re.search(r"\[\*\]|\.\*|\[\?|\.\.|\[-?\d*:-?\d*(:-?\d*)?\]", path))
 
 
+def conditions_match(condition: dict[str, Any], context: dict[str, str]) -> bool:
+    """IAM condition evaluation for the operators policies of this project use.
+
+    A key the request does not carry matches only `...IfExists`; an operator this
+    function does not know never matches, so such a statement does not apply.
+    """
+    import fnmatch
+
+    compare = {
+        "Bool": lambda want, got: want.lower() == got.lower(),
+        "StringEquals": lambda want, got: want == got,
+        "StringNotEquals": lambda want, got: want != got,
+        "StringEqualsIgnoreCase": lambda want, got: want.lower() == got.lower(),
+        "StringLike": lambda want, got: fnmatch.fnmatchcase(got, want),
+        "StringNotLike": lambda want, got: not fnmatch.fnmatchcase(got, want),
+        "ArnEquals": lambda want, got: want == got,
+        "ArnLike": lambda want, got: fnmatch.fnmatchcase(got, want),
+    }
+    for operator, keys in condition.items():
+        base = operator.removesuffix("IfExists")
+        if base not in compare:
+            return False
+        for key, wanted in keys.items():
+            if key not in context:
+                if operator.endswith("IfExists"):
+                    continue
+                return False
+            options = wanted if isinstance(wanted, list) else [wanted]
+            negated = base.startswith(("StringNot",))
+            results = [compare[base](str(option), context[key]) for option in options]
+            if not (all(results) if negated else any(results)):
+                return False
+    return True
+
+
+#: What AWS knows of every request to its endpoints, which the sandbox's HTTP cannot show.
+REQUEST_CONTEXT = {"aws:SecureTransport": "true"}
+
+
+def fix_policy_conditions() -> None:
+    """Evaluate bucket-policy conditions as AWS does.
+
+    AWS: a request to S3's endpoint carries `aws:SecureTransport` = "true" (HTTPS), and a
+    statement whose Condition does not match does not apply. moto evaluated bucket
+    policies with no request context, and answered DENIED for any statement whose
+    condition did not match, Allow or Deny alike: CDK's TLS-only bucket policy (Deny when
+    aws:SecureTransport is false) locked every client out of the bucket.
+    """
+    from moto.iam.access_control import IAMPolicy, IAMPolicyStatement, PermissionResult
+    from moto.s3.models import FakeBucket
+
+    original = IAMPolicyStatement.is_action_permitted
+    if getattr(original, "_sandbox_fixed", False):
+        return
+
+    def is_action_permitted(
+        self: Any, action: str, resource: str = "*", principal: str | None = None,
+        incoming_condition_values: dict[str, str] | None = None,
+    ) -> Any:  # fmt: skip
+        condition = self._statement.get("Condition")
+        if not condition:
+            return original(self, action, resource, principal, incoming_condition_values)
+        if not conditions_match(condition, incoming_condition_values or {}):
+            return PermissionResult.NEUTRAL
+        unconditional = IAMPolicyStatement({k: v for k, v in self._statement.items() if k != "Condition"})
+        return original(unconditional, action, resource, principal, incoming_condition_values)
+
+    def get_permission(self: Any, action: str, resource: str) -> Any:
+        if self.policy is None:
+            return PermissionResult.NEUTRAL
+        return IAMPolicy(self.policy.decode()).is_action_permitted(
+            action, resource, incoming_condition_values=dict(REQUEST_CONTEXT)
+        )
+
+    is_action_permitted._sandbox_fixed = True  # type: ignore[attr-defined]
+    IAMPolicyStatement.is_action_permitted = is_action_permitted  # type: ignore[method-assign]
+    FakeBucket.get_permission = get_permission  # type: ignore[method-assign]
+
+
 # --------------------------------------------------------------------------- lambda
 LambdaInvoker = Callable[[Any, Any], tuple[str, bool, str]]
 

@@ -124,6 +124,7 @@ class Sandbox:
         moto_internals.enable_stepfunctions_execution()
         moto_internals.install_time_scale(self.clock)
         moto_internals.fix_jsonpath_singleton()
+        moto_internals.fix_policy_conditions()
         self.runtime = LambdaRuntime(self)
         moto_internals.install_lambda_runtime(self.runtime.invoke)
         self.cloudformation = CloudFormationService(self)

@@ -32,7 +32,9 @@ def test_an_install_from_nothing_creates_every_stage_with_its_outputs_wired(aws:
         assert deployed[INSTALLATION.stage_stack(stage)]["StackStatus"] == "CREATE_COMPLETE"
     wired = 0
     for stage in active_stages(release):
-        parameters = {p["ParameterKey"]: p["ParameterValue"] for p in deployed[INSTALLATION.stage_stack(stage)]["Parameters"]}
+        parameters = {
+            p["ParameterKey"]: p["ParameterValue"] for p in deployed[INSTALLATION.stage_stack(stage)]["Parameters"]
+        }
         for key, source in release.manifest.steps[stage].parameters.items():
             reference = re.fullmatch(r"\$\{stage:([a-z0-9-]+)\.(\w+)\}", source)
             if reference:

@@ -104,9 +104,10 @@ def template(code: dict[str, str], documents: list[dict[str, Any]], **extra: Any
                     "TrustedRolePatterns": ["acme-test-*"],
                     "MaxSessionDuration": 43200,
                     "PolicyDocuments": documents,
-                    # No StackSetName: the sandbox's CloudFormation has no StackSet API (the
-                    # unit tests cover the StackSet against moto).
+                    # No environment account: the sandbox's CloudFormation has no StackSet API
+                    # (the unit tests cover the StackSet against moto).
                     "EnvironmentAccounts": "",
+                    "StackSetName": "acme-test-pivot-role",
                 },
             },
             **extra,

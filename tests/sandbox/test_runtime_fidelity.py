@@ -14,7 +14,7 @@ from typing import Any
 import boto3
 import pytest
 
-HANDLER = '''
+HANDLER = """
 import json, os, time
 import boto3
 
@@ -36,7 +36,7 @@ def handler(event, context):
         "remaining_ms": context.get_remaining_time_in_millis(),
         "queues": boto3.client("sqs").list_queues().get("QueueUrls", []),
     }
-'''
+"""
 
 
 def package(files: dict[str, str]) -> bytes:
@@ -63,7 +63,9 @@ def function(clients: Callable[[str], Any]) -> Callable[..., str]:
     iam = clients("iam")
     role = iam.create_role(RoleName="fn-role", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
 
-    def create(name: str = "probe", files: dict[str, str] | None = None, handler: str = "app.handler", timeout: int = 5) -> str:
+    def create(
+        name: str = "probe", files: dict[str, str] | None = None, handler: str = "app.handler", timeout: int = 5
+    ) -> str:
         clients("lambda").create_function(
             FunctionName=name, Runtime="python3.14", Role=role, Handler=handler, Timeout=timeout,
             Code={"ZipFile": package(files or {"app.py": HANDLER})},
@@ -175,7 +177,9 @@ def test_a_crash_fault_makes_the_step_for_that_stage_raise(sandbox, clients, fun
 # --------------------------------------------------------------------------- step functions
 def run_machine(clients: Callable[[str], Any], definition: dict[str, Any], document: dict[str, Any]) -> dict[str, Any]:
     sfn = clients("stepfunctions")
-    role = clients("iam").create_role(RoleName=f"sm-{time.monotonic_ns()}", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    role = clients("iam").create_role(RoleName=f"sm-{time.monotonic_ns()}", AssumeRolePolicyDocument="{}")["Role"][
+        "Arn"
+    ]
     machine = sfn.create_state_machine(name=f"m{time.monotonic_ns()}", definition=json.dumps(definition), roleArn=role)
     arn = sfn.start_execution(stateMachineArn=machine["stateMachineArn"], name="e1", input=json.dumps(document))[
         "executionArn"

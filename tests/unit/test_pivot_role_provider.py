@@ -709,3 +709,50 @@ def test_the_provider_reads_the_release_documents_as_the_stage_passes_them() -> 
     files = [json.loads(p.read_text()) for p in sorted(Path("blueprints/pivot_role/policies").glob("*.json"))]
 
     assert len(statements_of(files)) > 20
+
+
+class NoStackSets:
+    """CloudFormation without its StackSet API (the sandbox's, or a role without the permissions)."""
+
+    def __init__(self, real: Any) -> None:
+        self._real = real
+
+    def __getattr__(self, name: str) -> Any:
+        if "stack_set" in name or "stack_instances" in name:
+            raise AssertionError(f"{name} called for a pivot role without environment accounts")
+        return getattr(self._real, name)
+
+
+def test_without_environment_accounts_no_stack_set_call_is_made(provider: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    external_id(provider)
+    real = pivot_resources.Services.from_context
+    monkeypatch.setattr(
+        pivot_resources.Services,
+        "from_context",
+        staticmethod(lambda context: replace(real(context), cloudformation=NoStackSets(real(context).cloudformation))),
+    )
+    before, after = role_properties(), role_properties(PolicyDocuments=documents(30))
+
+    answers = [
+        provider(pivot_resources.PIVOT_ROLE_TYPE, "Create", before),
+        provider(pivot_resources.PIVOT_ROLE_TYPE, "Update", after, physical=ROLE, old=before),
+        provider(pivot_resources.PIVOT_ROLE_TYPE, "Delete", after, physical=ROLE),
+    ]
+
+    assert [a["Status"] for a in answers] == ["SUCCESS"] * 3, answers
+
+
+def test_a_renamed_stack_set_replaces_the_old_one(provider: Any) -> None:
+    external_id(provider)
+    before = role_properties(EnvironmentAccounts=ENVIRONMENT_ACCOUNTS[0])
+    provider(pivot_resources.PIVOT_ROLE_TYPE, "Create", before)
+    # Another account: moto leaves a deleted instance's resources behind, AWS does not.
+    after = {**before, "StackSetName": "acme-test-pivot-role-2", "EnvironmentAccounts": ENVIRONMENT_ACCOUNTS[1]}
+
+    answer = provider(pivot_resources.PIVOT_ROLE_TYPE, "Update", after, physical=ROLE, old=before)
+
+    assert answer["Status"] == "SUCCESS", answer
+    assert answer["Data"]["StackSetName"] == "acme-test-pivot-role-2"
+    with pytest.raises(cloudformation().exceptions.StackSetNotFoundException):
+        cloudformation().describe_stack_set(StackSetName="acme-test-pivot-role")
+    assert stack_set_instances("acme-test-pivot-role-2") == {(ENVIRONMENT_ACCOUNTS[1], REGION)}

@@ -158,7 +158,14 @@ def test_emulated_service_resources_exist_in_their_services(cfn: Any, clients: C
     ]
 
     policy = json.loads(s3.get_bucket_policy(Bucket="assets")["Policy"])
-    assert [(st["Effect"], st["Resource"]) for st in policy["Statement"]] == [("Allow", "arn:aws:s3:::assets/*")]
+    assert [(st["Effect"], st["Resource"]) for st in policy["Statement"]] == [
+        ("Deny", "arn:aws:s3:::assets/*"),
+        ("Allow", "arn:aws:s3:::assets/*"),
+    ]
+    # The TLS-only Deny does not apply to a client of the (HTTPS, in AWS) endpoint.
+    s3.put_object(Bucket="assets", Key="k", Body=b"v")
+    assert s3.get_object(Bucket="assets", Key="k")["Body"].read() == b"v"
+    s3.delete_object(Bucket="assets", Key="k")
     s3.put_object(Bucket="assets", Key="page.html", Body=b"<p>")  # the TLS-only Deny does not lock the sandbox out
     assert s3.get_object(Bucket="assets", Key="page.html")["Body"].read() == b"<p>"
     s3.delete_object(Bucket="assets", Key="page.html")

@@ -22,25 +22,12 @@ def _json(document: Any) -> str:
 
 # --------------------------------------------------------------------------- policies
 class BucketPolicy:
-    """AWS::S3::BucketPolicy: the bucket's policy, as far as moto can enforce it.
-
-    moto's S3 cannot evaluate conditions: it denies every request a statement with a
-    `Condition` names, Allow or Deny. CDK's buckets all carry such statements (deny when
-    `aws:SecureTransport` is false), which in AWS never match a client of its HTTPS
-    endpoints. So the bucket gets the statements without conditions; with none left, no
-    policy. GetBucketPolicy shows that reduced policy.
-    """
+    """AWS::S3::BucketPolicy: the bucket's policy, enforced by moto's S3."""
 
     def create(self, clients: ServiceClients, resource: Emulation) -> None:
-        s3 = clients("s3", resource.region)
-        document = resource.prop("PolicyDocument")
-        document = json.loads(document) if isinstance(document, str) else dict(document)
-        statements = document.get("Statement", [])
-        kept = [s for s in (statements if isinstance(statements, list) else [statements]) if "Condition" not in s]
-        if kept:
-            s3.put_bucket_policy(Bucket=resource.prop("Bucket"), Policy=json.dumps({**document, "Statement": kept}))
-        else:
-            s3.delete_bucket_policy(Bucket=resource.prop("Bucket"))
+        clients("s3", resource.region).put_bucket_policy(
+            Bucket=resource.prop("Bucket"), Policy=_json(resource.prop("PolicyDocument"))
+        )
 
     def update(self, clients: ServiceClients, resource: Emulation, previous: Emulation) -> None:
         self.create(clients, resource)
