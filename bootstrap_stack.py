@@ -44,8 +44,9 @@ WORKFLOW_FUNCTIONS = (
     ("Plan", "plan", 300, 1024),
     ("DeployStage", "deploy_stage", 120, 512),
     ("StageStatus", "stage_status", 120, 512),
-    ("Rollback", "rollback", 300, 512),
+    ("Rollback", "rollback", 900, 512),
     ("Finalize", "finalize", 120, 512),
+    ("Migrate", "migrate", 900, 256),
 )
 
 #: What the blueprints create, by service: the CloudFormation service role may do this, no more.
@@ -114,6 +115,12 @@ class BootstrapStack(cdk.Stack):
         self._notifications()
         self.service_role = self._cloudformation_service_role()
         layer = self._layer(context)
+        self.pivot_role_name = cdk.Fn.join("-", [self.scope_prefix, "installer-pivot-role"])
+        self.pivot_role_arn = self.format_arn(
+            service="lambda", resource="function", arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+            resource_name=self.pivot_role_name,
+        )  # fmt: skip
+        self.pivot_role_provider = self._pivot_role_provider(installer_code, layer)
         self.functions = {
             module: self._function(construct_id_, module, timeout, memory, installer_code, layer)
             for construct_id_, module, timeout, memory in WORKFLOW_FUNCTIONS
@@ -453,6 +460,7 @@ class BootstrapStack(cdk.Stack):
                 "ENV_NAME": self.env_name.value_as_string,
                 "CLOUDFORMATION_ROLE_ARN": self.service_role.role_arn,
                 "TOPIC_ARN": self.topic.topic_arn,
+                "PIVOT_ROLE_PROVIDER_ARN": self.pivot_role_arn,
             },
         )
         acknowledge(
@@ -537,6 +545,12 @@ class BootstrapStack(cdk.Stack):
                     iam.PolicyStatement(sid="ReleaseBucket", actions=["s3:GetObject"], resources=[release_objects])
                 )
                 findings.append("Resource::arn:<AWS::Partition>:s3:::<ReleaseBucketPrefix>-<AWS::Region>/*")
+            if module in ("migrate", "rollback"):
+                self._grant_migrations(function)
+                findings += [
+                    "Resource::arn:<AWS::Partition>:rds:<AWS::Region>:<AWS::AccountId>:cluster-snapshot:"
+                    "<ResourcePrefix>-<EnvName>-*",
+                ]
             if module == "finalize":
                 function.add_to_role_policy(
                     iam.PolicyStatement(sid="Notify", actions=["sns:Publish"], resources=[self.topic.topic_arn])
@@ -549,6 +563,108 @@ class BootstrapStack(cdk.Stack):
                 "known at run time, the prefix bounds them.",
                 findings=findings,
             )
+
+    def _grant_migrations(self, function: lambda_.Function) -> None:
+        """The migrate step drives the aurora stage's migration function and snapshots the cluster;
+        a rollback calls the same function to downgrade."""
+        function.add_to_role_policy(
+            iam.PolicyStatement(
+                sid="MigrationFunction",
+                actions=["lambda:InvokeFunction"],
+                resources=[
+                    self.format_arn(
+                        service="lambda",
+                        resource="function",
+                        arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+                        resource_name=cdk.Fn.join("-", [self.scope_prefix, "migrations"]),
+                    )
+                ],  # fmt: skip
+            )
+        )
+        function.add_to_role_policy(
+            iam.PolicyStatement(
+                sid="ClusterSnapshots",
+                actions=["rds:CreateDBClusterSnapshot", "rds:DescribeDBClusterSnapshots", "rds:AddTagsToResource"],
+                resources=[
+                    self.format_arn(
+                        service="rds",
+                        resource="cluster",
+                        arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+                        resource_name=cdk.Fn.join("-", [self.scope_prefix, "aurora"]),
+                    ),
+                    self.format_arn(
+                        service="rds",
+                        resource="cluster-snapshot",
+                        arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+                        resource_name=f"{self.scope_prefix}-*",
+                    ),
+                ],  # fmt: skip
+            )
+        )
+
+    def _pivot_role_provider(self, code: Asset, layer: lambda_.ILayerVersion | None) -> lambda_.Function:
+        """The pivot-role custom resources' provider (the pivot-role stage's ServiceToken)."""
+        provider = self._function(
+            "PivotRoleProvider", "pivot_role", 900, 256, code, layer, function_name=self.pivot_role_name
+        )
+        scoped = f"{self.scope_prefix}-*"
+        statements = (
+            ("PivotRoles", [
+                "iam:CreateRole", "iam:GetRole", "iam:UpdateRole", "iam:UpdateAssumeRolePolicy", "iam:DeleteRole",
+                "iam:TagRole", "iam:ListAttachedRolePolicies", "iam:AttachRolePolicy", "iam:DetachRolePolicy",
+                "iam:ListRolePolicies", "iam:DeleteRolePolicy", "iam:ListInstanceProfilesForRole",
+             ], [self.format_arn(service="iam", region="", resource="role", resource_name=scoped)]),
+            ("PivotInstanceProfiles", ["iam:RemoveRoleFromInstanceProfile"],
+             [self.format_arn(service="iam", region="", resource="instance-profile", resource_name=scoped)]),
+            ("PivotPolicies", [
+                "iam:CreatePolicy", "iam:GetPolicy", "iam:GetPolicyVersion", "iam:ListPolicyVersions",
+                "iam:CreatePolicyVersion", "iam:DeletePolicyVersion", "iam:DeletePolicy", "iam:TagPolicy",
+                "iam:ListEntitiesForPolicy",
+             ], [self.format_arn(service="iam", region="", resource="policy", resource_name=scoped)]),
+            ("ExternalId", [
+                "ssm:GetParameter", "ssm:PutParameter", "ssm:DeleteParameter", "ssm:AddTagsToResource",
+                "ssm:ListTagsForResource",
+             ], [self.format_arn(service="ssm", resource="parameter",
+                                 resource_name=cdk.Fn.join("/", [self.prefix.value_as_string,
+                                                                self.env_name.value_as_string, "pivot-role", "*"]))]),
+            ("EnvironmentAccounts", [
+                "cloudformation:CreateStackSet", "cloudformation:UpdateStackSet", "cloudformation:DeleteStackSet",
+                "cloudformation:DescribeStackSet", "cloudformation:CreateStackInstances",
+                "cloudformation:DeleteStackInstances", "cloudformation:ListStackInstances",
+                "cloudformation:DescribeStackSetOperation", "cloudformation:ListStackSetOperations",
+                "cloudformation:ListStackSetOperationResults", "cloudformation:TagResource",
+             ], [self.format_arn(service="cloudformation", resource="stackset", resource_name=f"{scoped}:*")]),
+        )  # fmt: skip
+        for sid, actions, resources in statements:
+            provider.add_to_role_policy(iam.PolicyStatement(sid=sid, actions=actions, resources=resources))
+        provider.add_to_role_policy(
+            iam.PolicyStatement(
+                sid="StackSetAdministration",
+                actions=["iam:PassRole"],
+                resources=[self.format_arn(service="iam", region="", resource="role",
+                                           resource_name="AWSCloudFormationStackSetAdministrationRole")],
+                conditions={"StringEquals": {"iam:PassedToService": "cloudformation.amazonaws.com"}},
+            )
+        )  # fmt: skip
+        self.service_role.add_to_policy(
+            iam.PolicyStatement(
+                sid="PivotRoleProvider", actions=["lambda:InvokeFunction"], resources=[self.pivot_role_arn]
+            )
+        )
+        acknowledge(
+            provider.role,  # type: ignore[arg-type]
+            "AwsSolutions-IAM5",
+            "The pivot role, its policies, its external-id parameter and its StackSet are named under the "
+            "installation's prefix; their full names come from the release.",
+            findings=[
+                "Resource::arn:<AWS::Partition>:iam::<AWS::AccountId>:role/<ResourcePrefix>-<EnvName>-*",
+                "Resource::arn:<AWS::Partition>:iam::<AWS::AccountId>:instance-profile/<ResourcePrefix>-<EnvName>-*",
+                "Resource::arn:<AWS::Partition>:iam::<AWS::AccountId>:policy/<ResourcePrefix>-<EnvName>-*",
+                "Resource::arn:<AWS::Partition>:ssm:<AWS::Region>:<AWS::AccountId>:parameter/<ResourcePrefix>/<EnvName>/pivot-role/*",
+                "Resource::arn:<AWS::Partition>:cloudformation:<AWS::Region>:<AWS::AccountId>:stackset/<ResourcePrefix>-<EnvName>-*:*",
+            ],
+        )
+        return provider
 
     # ------------------------------------------------------------------ workflow
     def _state_machine(self) -> sfn.StateMachine:
@@ -570,6 +686,7 @@ class BootstrapStack(cdk.Stack):
                 "StageStatusFunctionArn": self.functions["stage_status"].function_arn,
                 "RollbackFunctionArn": self.functions["rollback"].function_arn,
                 "FinalizeFunctionArn": self.functions["finalize"].function_arn,
+                "MigrateFunctionArn": self.functions["migrate"].function_arn,
             },
             tracing_enabled=True,
             logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=False),
@@ -724,6 +841,11 @@ class BootstrapStack(cdk.Stack):
             value=self.artifacts.bucket_name,
             description="Releases, Lambda packages and rollback points",
         )
+        cdk.CfnOutput(
+            self, "PivotRoleProviderArn", value=self.pivot_role_provider.function_arn,
+            description="Serves Custom::PivotRole and Custom::PivotRoleExternalId",
+            export_name=cdk.Fn.join("-", [self.scope_prefix, "pivot-role-provider-arn"]),
+        )  # fmt: skip
         cdk.CfnOutput(self, "NotificationTopicArn", value=self.topic.topic_arn, description="One message per run")
         cdk.CfnOutput(
             self,

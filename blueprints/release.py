@@ -20,6 +20,7 @@ from blueprints.stages.lambda_api import LambdaApiStage
 from blueprints.stages.monitoring import MonitoringStage
 from blueprints.stages.opensearch import OpenSearchStage
 from blueprints.stages.params import ParamsStage
+from blueprints.stages.pivot_role import PivotRoleStage
 from blueprints.stages.rum import RumStage
 from blueprints.stages.s3 import S3Stage
 from blueprints.stages.secrets import SecretsStage
@@ -54,6 +55,13 @@ def _text(pattern: str, label: str, group: str, description: str, default: str =
 
 #: Installer options: bootstrap-stack parameters that flow into stage conditions and parameters.
 OPTIONS: dict[str, dict[str, Any]] = {
+    "PivotRoleEnvironmentAccounts": _text(
+        r"^$|^[0-9]{12}(,[0-9]{12})*$",
+        "Pivot role environment accounts",
+        "Pivot role",
+        "AWS accounts (comma-separated ids) that get the pivot role through a self-managed StackSet "
+        "(empty: the platform's account only)",
+    ),
     "LogRetentionDays": {
         "type": "integer",
         "default": 30,
@@ -240,9 +248,26 @@ STAGES: list[type[StageStack]] = [
     AlbFrontStage,
     CanariesStage,
     RumStage,
+    PivotRoleStage,
 ]
 
-ACTIONS: list[dict[str, Any]] = []
+#: Steps that are not stacks, in the same graph.
+ACTIONS: list[dict[str, Any]] = [
+    {
+        "name": "migrate",
+        "kind": "migrate",
+        "depends_on": ["aurora"],
+        "description": "Snapshot the metadata database, then migrate its schema to the release's head",
+        "parameters": {
+            "FunctionName": "${stage:aurora.MigrationFunctionName}",
+            "ClusterIdentifier": "${stage:aurora.ClusterIdentifier}",
+            "DatabaseSecretArn": "${stage:aurora.DatabaseSecretArn}",
+            "LockTimeoutMs": "5000",
+            "StatementTimeoutMs": "300000",
+        },
+        "timeout": 3600,
+    }
+]
 
 
 def synthesize(app: cdk.App, context: BuildContext) -> dict[str, StageStack]:

@@ -17,6 +17,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from lambdas import migration
 from lambdas.deps import Deps
 from lambdas.ledger import now_iso
 from lambdas.models import RollbackState
@@ -24,6 +25,8 @@ from lambdas.stacks import FAILED_CREATE, STABLE, StackInfo, error_code, in_prog
 
 POLL = 10
 MAX_ROLLBACK_ATTEMPTS = 2
+#: Calls a rollback waits for a busy migration function before it reports the snapshot.
+MAX_MIGRATION_WAITS = 20
 
 
 class Rollback:
@@ -55,6 +58,8 @@ class Rollback:
 
     def _undo(self, record: dict[str, Any]) -> int | None:
         """None when this stage is settled; else seconds to wait before the next call."""
+        if record.get("kind") == "migrate":
+            return self._undo_migration(record)
         if record.get("op") == "delete":
             self._mark(
                 record,
@@ -157,6 +162,19 @@ class Rollback:
         )
         self._count_attempt(record)
         return POLL
+
+    def _undo_migration(self, record: dict[str, Any]) -> int | None:
+        """Downgrade the database to the revision it had before this run (or name the snapshot)."""
+        result = migration.downgrade(self.deps, record)
+        outcome = result.pop("outcome")
+        if outcome == "WAIT":
+            if int(record.get("rollback_attempts", 0)) >= MAX_MIGRATION_WAITS:
+                self._mark(record, "FAILED", **migration.restore_report(self.deps, record, "the downgrade never started"))
+                return None
+            self._count_attempt(record)
+            return int(result.get("wait", POLL))
+        self._mark(record, outcome, **result)
+        return None
 
     # ------------------------------------------------------------------ helpers
     def _matches(self, stack: StackInfo, point: dict[str, Any]) -> bool:

@@ -46,6 +46,8 @@ class ContainerStage(StageStack):
         name="container",
         description="ECS Fargate cluster and the platform's scheduled tasks",
         timeout=1800,
+        # Its code reads the metadata database: the schema must be at the release's head first.
+        depends_on=("migrate",),
     )
 
     def __init__(self, scope: Construct, context: BuildContext, **kwargs: Any) -> None:

@@ -46,6 +46,8 @@ class LambdaApiStage(StageStack):
         name="lambda-api",
         description="API Gateway with its JWT authorizer, API and worker functions, WAF",
         timeout=1800,
+        # Its code reads the metadata database: the schema must be at the release's head first.
+        depends_on=("migrate",),
     )
 
     def __init__(self, scope: Construct, context: BuildContext, **kwargs: Any) -> None:

@@ -194,6 +194,23 @@ def fix_policy_conditions() -> None:
     FakeBucket.get_permission = get_permission  # type: ignore[method-assign]
 
 
+#: S3 resources that live in a region, whose ARNs carry it (AWS S3 service authorization reference).
+S3_REGIONAL_RESOURCES = ("accesspoint/", "access-grants/", "job/", "storage-lens/", "storage-lens-group/",
+                         "async-request/", "outpost/")  # fmt: skip
+
+
+def fix_s3_regional_arns() -> None:
+    """IAM accepts ARNs of S3's regional resources (access grants, jobs, Storage Lens ...).
+
+    AWS: `arn:aws:s3:us-east-1:111122223333:access-grants/default` is valid in a policy;
+    moto refused every S3 ARN with a region but access points (MalformedPolicyDocument).
+    """
+    from moto.iam import policy_validation
+
+    s3_rules = policy_validation.SERVICE_TYPE_REGION_INFORMATION_ERROR_ASSOCIATIONS["s3"]
+    s3_rules["valid_starting_values"] = sorted({*s3_rules.get("valid_starting_values", []), *S3_REGIONAL_RESOURCES})
+
+
 # --------------------------------------------------------------------------- lambda
 LambdaInvoker = Callable[[Any, Any], tuple[str, bool, str]]
 

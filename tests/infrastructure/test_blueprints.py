@@ -176,8 +176,9 @@ def test_the_default_install_deploys_independent_stages_in_parallel_waves(releas
     waves = manifest.waves(manifest.resolve_options())
 
     assert waves == [
-        ["cognito", "s3", "secrets", "sqs", "vpc"],
+        ["cognito", "pivot-role", "s3", "secrets", "sqs", "vpc"],
         ["aurora", "monitoring", "opensearch", "params"],
+        ["migrate"],
         ["container", "lambda-api"],
         ["cloudfront"],
     ]
@@ -189,7 +190,7 @@ def test_options_choose_the_frontend_and_the_optional_stages(release: Any) -> No
 
     waves = manifest.waves(options)
 
-    assert waves[0] == ["cognito", "rum", "s3", "secrets", "sqs", "vpc"]
+    assert waves[0] == ["cognito", "pivot-role", "rum", "s3", "secrets", "sqs", "vpc"]
     assert waves[-1] == ["albfront", "canaries"]
     assert "cloudfront" not in {stage for wave in waves for stage in wave}
 

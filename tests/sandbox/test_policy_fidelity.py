@@ -45,3 +45,25 @@ def test_an_unconditional_deny_still_denies(s3: Any) -> None:
 
     with pytest.raises(ClientError, match=r"\(403\)"):
         s3.get_object(Bucket="policy-probe", Key="object")
+
+
+def test_iam_accepts_the_arns_of_s3_regional_resources(sandbox: Any) -> None:
+    """AWS: S3 Access Grants, Batch Operations jobs and Storage Lens have regional ARNs."""
+    iam = boto3.client(
+        "iam", endpoint_url=sandbox.endpoint, region_name=sandbox.region,
+        aws_access_key_id="sandbox", aws_secret_access_key="sandbox",
+    )  # fmt: skip
+    document = policy(
+        {"Effect": "Allow", "Action": "s3:GetAccessGrantsInstance",
+         "Resource": f"arn:aws:s3:{sandbox.region}:{sandbox.account_id}:access-grants/default"},
+    )  # fmt: skip
+
+    created = iam.create_policy(PolicyName="access-grants-reader", PolicyDocument=document)
+
+    assert created["Policy"]["PolicyName"] == "access-grants-reader"
+    with pytest.raises(ClientError, match="MalformedPolicyDocument"):
+        iam.create_policy(
+            PolicyName="bucket-with-region",
+            PolicyDocument=policy({"Effect": "Allow", "Action": "s3:GetObject",
+                                   "Resource": f"arn:aws:s3:{sandbox.region}:{sandbox.account_id}:bucket/x"}),
+        )  # fmt: skip

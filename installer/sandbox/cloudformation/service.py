@@ -20,7 +20,7 @@ from installer.sandbox.cloudformation.engine import Engine, Environment
 from installer.sandbox.cloudformation.errors import CloudFormationError, InternalFailureError, ThrottlingError
 from installer.sandbox.cloudformation.latency import LatencyModel
 from installer.sandbox.cloudformation.providers import ProviderRegistry
-from installer.sandbox.cloudformation.providers.clients import ServiceClients
+from installer.sandbox.cloudformation.providers.clients import Databases, ServiceClients
 from installer.sandbox.cloudformation.providers.custom import CustomResourceProvider
 from installer.sandbox.cloudformation.store import RegionStore
 
@@ -37,7 +37,9 @@ class CloudFormationService:
 
         self._sandbox = sandbox
         self._region_of = _region_of
-        clients = ServiceClients(sandbox.endpoint)
+        clients = ServiceClients(
+            sandbox.endpoint, Databases(root=sandbox.work_dir / "databases", url=sandbox.database_url)
+        )
         self.custom_resources = CustomResourceProvider(
             sandbox.invoke_lambda_async, sandbox.endpoint, sandbox.clock.wall
         )

@@ -226,7 +226,11 @@ class SecretTargetAttachment:
 
 # --------------------------------------------------------------------------- databases
 class DBCluster:
-    """AWS::RDS::DBCluster in RDS; DeletionPolicy Snapshot takes a final snapshot."""
+    """AWS::RDS::DBCluster in RDS; DeletionPolicy Snapshot takes a final snapshot.
+
+    The master secret RDS manages says where the sandbox's database really is (see
+    `clients.Databases`): an embedded SQLite file, or the PostgreSQL of `--database-url`.
+    """
 
     def create(self, clients: ServiceClients, resource: Emulation) -> None:
         rds = clients("rds", resource.region)
@@ -234,6 +238,15 @@ class DBCluster:
             **api_params(rds, "CreateDBCluster", resource.properties, DBClusterIdentifier=resource.name)
         )["DBCluster"]
         resource.data["cluster"] = cluster
+        secret_arn = cluster.get("MasterUserSecret", {}).get("SecretArn")
+        if secret_arn:
+            secrets = clients("secretsmanager", resource.region)
+            current = json.loads(secrets.get_secret_value(SecretId=secret_arn)["SecretString"])
+            located = clients.databases.secret_for(
+                resource.name, current.get("username", resource.prop("MasterUsername", "postgres")),
+                current.get("password", ""),
+            )  # fmt: skip
+            secrets.put_secret_value(SecretId=secret_arn, SecretString=json.dumps({**current, **located}))
 
     def update(self, clients: ServiceClients, resource: Emulation, previous: Emulation) -> None:
         rds = clients("rds", resource.region)
