@@ -336,10 +336,17 @@ def status(
                 view = reader.view(str(execution_arn))
                 progress.console.print(render(view))
             result = result_document(view, reader.transitions(str(execution_arn)))
+            result["database"] = reader.database()
+            result["pivot_role"] = reader.pivot_role()
     except OperationError as error:
         _fail(str(error))
     if json_mode:
         sys.stdout.write(json.dumps(result, default=str) + "\n")
+    else:
+        database = result["database"]
+        typer.echo(f"database: revision {database['revision']} (release head {database['head']})")
+        if result["pivot_role"]:
+            typer.echo(f"pivot role: {result['pivot_role']['name']} ({len(result['pivot_role']['policies'])} policies)")
 
 
 # ---------------------------------------------------------------------- run

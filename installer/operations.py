@@ -277,6 +277,7 @@ class StageView:
     status: str
     phase: str = ""
     elapsed: float | None = None
+    kind: str = "stage"
 
 
 @dataclass
@@ -345,15 +346,16 @@ class RunReader:
         version = meta.get("version") or json.loads(execution.get("input") or "{}").get("version")
         manifest = self.manifest(version) if version else None
         active = [n for wave in meta.get("waves", []) for n in wave]
-        names = [s.name for s in manifest.stages()] if manifest else active
+        names = list(manifest.steps) if manifest else active
         stacks = self.stacks()
         now = datetime.now(UTC)
         views = []
         for name in names:
+            step = steps.get(name, {})
             if manifest is not None and not manifest.steps[name].is_stage:
+                views.append(self._action_view(name, step, name in active, execution["status"], now))
                 continue
             stack_name = self.installation.stage_stack(name)
-            step = steps.get(name, {})
             stack = stacks.get(stack_name)
             if stack is not None:
                 status = stack["StackStatus"]
@@ -386,6 +388,54 @@ class RunReader:
             stopped=execution.get("stopDate"),
         )
 
+    @staticmethod
+    def _action_view(name: str, step: dict[str, Any], active: bool, run_status: str, now: datetime) -> StageView:
+        """An action (e.g. migrate) is not a stack: its status is its step's."""
+        if step.get("rolled_back"):
+            status = f"ROLLED_BACK ({step['rolled_back']})"
+        elif step.get("result"):
+            status = str(step["result"])
+        elif step:
+            status = "IN_PROGRESS" if run_status == "RUNNING" else "INTERRUPTED"
+        elif active:
+            status = "PENDING" if run_status == "RUNNING" else "NOT_RUN"
+        else:
+            status = "SKIPPED"
+        begun, ended = _parse_time(step.get("started")), _parse_time(step.get("finished"))
+        elapsed = ((ended or now) - begun).total_seconds() if begun else None
+        return StageView(
+            name=name, stack="", status=status, phase=step.get("phase", ""), elapsed=elapsed, kind="action"
+        )
+
+    def database(self) -> dict[str, Any]:
+        """The metadata database's revision and the release's head, asked of the migration function."""
+        function = f"{self.installation.prefix}-{self.installation.env}-migrations"
+        try:
+            answer = self.aws.client("lambda").invoke(FunctionName=function, Payload=json.dumps({"command": "status"}))
+        except ClientError as error:
+            return {"revision": None, "head": None, "error": str(error)}
+        payload = json.loads(answer["Payload"].read() or b"{}")
+        if answer.get("FunctionError"):
+            return {
+                "revision": None,
+                "head": None,
+                "error": f"{payload.get('errorType')}: {payload.get('errorMessage')}",
+            }
+        return {"revision": payload.get("revision"), "head": payload.get("head")}
+
+    def pivot_role(self) -> dict[str, Any] | None:
+        """The pivot role's name and policies, from IAM (None when the stage is not installed)."""
+        from lambdas.pivot_resources import describe_pivot_role
+
+        record = self.ledger.stage("pivot-role")
+        name = (record or {}).get("outputs", {}).get("PivotRoleName")
+        if not name:
+            return None
+        role = describe_pivot_role(self.aws.client("iam"), name)
+        if role is None:
+            return {"name": name, "exists": False, "policies": []}
+        return {"name": role["RoleName"], "arn": role["RoleArn"], "policies": role["PolicyNames"]}
+
     def transitions(self, execution_arn: str) -> int:
         """State transitions of a run: the states it entered (what Step Functions bills)."""
         count = 0
@@ -416,7 +466,8 @@ def result_document(view: RunView, transitions: int) -> dict[str, Any]:
         "status": view.status,
         "version": view.version,
         "execution_arn": view.execution_arn,
-        "stages": {s.name: {"stack": s.stack, "status": s.status} for s in view.stages},
+        "stages": {s.name: {"stack": s.stack, "status": s.status} for s in view.stages if s.kind == "stage"},
+        "actions": {s.name: {"status": s.status} for s in view.stages if s.kind != "stage"},
         "transitions": transitions,
         "error": error,
     }

@@ -47,6 +47,12 @@ def test_an_install_from_nothing_creates_every_stage_with_its_outputs_wired(aws:
     current = outcome.reader.ledger.current_release()
     assert current is not None and current["version"] == release.version
     assert outcome.result["transitions"] > 0
+    assert outcome.result["actions"]["migrate"]["status"] == "MIGRATED"
+    database = outcome.reader.database()
+    assert database["revision"] is not None and database["revision"] == database["head"]
+    pivot_role = outcome.reader.pivot_role()
+    assert pivot_role is not None and pivot_role["policies"]
+    assert pivot_role["name"].startswith(f"{INSTALLATION.prefix}-{INSTALLATION.env}-")
 
 
 def test_nothing_changed_means_no_run_and_a_redeploy_executes_no_change_set(aws: Aws, release: Any) -> None:
