@@ -745,6 +745,7 @@ class BootstrapStack(cdk.Stack):
             ("FollowRuns", ["states:DescribeExecution"], [executions]),
             ("KeepWaiting", ["lambda:InvokeFunction"], [own_arn]),
             ("Notify", ["sns:Publish"], [self.topic.topic_arn]),
+            ("RetainedStages", ["dynamodb:Scan", "dynamodb:GetItem"], [self.ledger.table_arn]),
         ):
             self.trigger_function.add_to_role_policy(iam.PolicyStatement(sid=sid, actions=actions, resources=resources))
         acknowledge(
@@ -768,9 +769,10 @@ class BootstrapStack(cdk.Stack):
                 "Options": {name: cdk.Token.as_string(param.value) for name, param in self.options.items()},
             },
         )
-        # Everything the run uses must exist (and be allowed) before the run starts; the state
+        # Everything a run uses must exist (and be allowed) before the run starts, and must
+        # outlive the uninstall a Destroy runs while this resource is deleted; the state
         # machine is already a dependency through its ARN.
-        for function in self.functions.values():
+        for function in (*self.functions.values(), self.pivot_role_provider):
             trigger.node.add_dependency(function)
         self.trigger = trigger
 

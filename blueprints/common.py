@@ -23,6 +23,9 @@ from constructs import Construct
 from installer.assets import LAMBDA_RUNTIME, Asset, AssetRegistry
 
 FUNCTIONS_DIR = Path(__file__).parent / "functions"
+#: CDK context key: the stage (or comma-separated stages) whose template gets `touch`ed
+TOUCH_CONTEXT = "dataall-installer:touch"
+TOUCH_LOGICAL_ID = "InstallerTouch"
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,7 @@ class StageStack(cdk.Stack):
         self.context = context
         self.wiring: dict[str, str] = {}
         self._assets_bucket: s3.IBucket | None = None
+        self._protected: cdk.CfnCondition | None = None
         self.prefix = self.parameter(
             "ResourcePrefix",
             "${param:ResourcePrefix}",
@@ -80,6 +84,22 @@ class StageStack(cdk.Stack):
         ).value_as_string
         if context.nag:
             cdk.Validations.of(self).add_plugins(AwsSolutionsChecks(verbose=True))
+        self._touch()
+
+    def _touch(self) -> None:
+        """Add one inert resource when the build's context names this stage in `TOUCH_CONTEXT`.
+
+        Benchmarks and tests need releases in which exactly one stage changes (an upgrade
+        of one stage): `build_release(..., overrides={TOUCH_CONTEXT: "params"})`.
+        CloudFormation updates a stack for a change to its resources, outputs, parameters
+        or tags, but a resource's `Metadata` cannot be updated by itself (AWS's documentation
+        of the Metadata attribute). So the touch adds a resource, the most harmless one: an
+        `AWS::CloudFormation::WaitConditionHandle` has no properties, makes nothing outside
+        CloudFormation, costs nothing, and nothing refers to it.
+        """
+        touched = str(self.node.try_get_context(TOUCH_CONTEXT) or "")
+        if self.SPEC.name in {name.strip() for name in touched.split(",")}:
+            cdk.CfnResource(self, TOUCH_LOGICAL_ID, type="AWS::CloudFormation::WaitConditionHandle")
 
     # ---------------------------------------------------------------- wiring
     def parameter(
@@ -97,6 +117,23 @@ class StageStack(cdk.Stack):
         """
         self.wiring[name] = source
         return cdk.CfnParameter(self, name, type=type, description=description, **kwargs)
+
+    @property
+    def protected(self) -> cdk.CfnCondition:
+        """Deletion protection of the stage's data resources: on for every deploy; an uninstall
+        turns it off (a stack update, `DeletionProtection=false`) just before it deletes the
+        stack, so CloudFormation can delete it while DeletionPolicy keeps the final snapshot."""
+        if self._protected is None:
+            flag = self.parameter(
+                "DeletionProtection",
+                "${param:DeletionProtection}",
+                description="Deletion protection of the data resources (turned off only to uninstall)",
+                allowed_values=["true", "false"],
+            )
+            self._protected = cdk.CfnCondition(
+                self, "Protected", expression=cdk.Fn.condition_equals(flag.value_as_string, "true")
+            )
+        return self._protected
 
     def output(self, name: str, value: str, description: str) -> cdk.CfnOutput:
         """An output other stages may read as `${stage:<this stage>.<name>}`."""

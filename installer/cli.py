@@ -123,7 +123,7 @@ def _deploy_release(aws: Any, release: Any, installation: Any, params: dict[str,
     reader = RunReader(aws, installation, outputs)
     execution_arn = outputs.get("RunExecutionArn") if changed else None
     if not execution_arn:
-        progress.note("the bootstrap stack is unchanged: no run started; the latest run:")
+        progress.note("nothing the installer uses changed: no run started; the latest run:")
         execution_arn = reader.latest_execution()
         if execution_arn is None:
             _fail("no run has ever started in this installation")

@@ -161,7 +161,10 @@ def deploy_bootstrap(
     parameters: dict[str, str],
     on_status: Callable[[str], None] = lambda status: None,
 ) -> tuple[bool, dict[str, str]]:
-    """Create or update the bootstrap stack; (changed, outputs). Waits until it is stable."""
+    """Create or update the bootstrap stack and wait until it is stable.
+
+    Returns (a run started, outputs); `RunExecutionArn` is the run this call started, or "".
+    """
     cfn = aws.client("cloudformation")
     url = template_url(aws, bucket, release_key(release.version, "bootstrap.template.json"))
     existing = stack_status(aws, installation.stack_name)
@@ -210,7 +213,11 @@ def deploy_bootstrap(
         raise OperationError(
             f"bootstrap stack {installation.stack_name} ended {final['StackStatus']}: " + "; ".join(reasons[:3])
         )
-    return True, _outputs(final)
+    outputs = _outputs(final)
+    started = outputs.get("RunExecutionArn", "")
+    if existing is not None and started == _outputs(existing).get("RunExecutionArn", ""):
+        started = ""  # the trigger was not updated: nothing the installer uses changed
+    return bool(started), {**outputs, "RunExecutionArn": started}
 
 
 def _outputs(stack: dict[str, Any]) -> dict[str, str]:

@@ -180,6 +180,9 @@ class StageDeployment:
             return self._next("done", result="DELETED")
         if in_progress(stack.status):
             return self._next("busy", FIRST_POLL)
+        if stack.parameters.get("DeletionProtection") == "true":
+            self._unprotect(stack)
+            return self._next("busy", FIRST_POLL)
         if stack.termination_protection:
             self.deps.stacks.call(
                 "update_termination_protection", StackName=stack.stack_id, EnableTerminationProtection=False
@@ -200,6 +203,21 @@ class StageDeployment:
             },
         )
         return self._next("executing", FIRST_POLL)
+
+    def _unprotect(self, stack: StackInfo) -> None:
+        """Turn the stage's deletion protection off (same template), so the stack can be deleted."""
+        parameters = [
+            {"ParameterKey": key, "UsePreviousValue": True} for key in stack.parameters if key != "DeletionProtection"
+        ]
+        self.deps.stacks.call(
+            "update_stack",
+            StackName=stack.stack_id,
+            UsePreviousTemplate=True,
+            Parameters=[*parameters, {"ParameterKey": "DeletionProtection", "ParameterValue": "false"}],
+            Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"],
+            **self._role(),
+        )
+        self.deps.ledger.update_step(self.run_id, self.name, {"unprotected": now_iso()})
 
     @staticmethod
     def _extra_parameters(stack: StackInfo, params: dict[str, str]) -> bool:

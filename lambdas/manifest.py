@@ -20,7 +20,15 @@ import jsonschema
 SCHEMA_DIR = Path(__file__).parent / "schemas"
 
 #: Parameters the installer itself supplies to every stage, besides the release's options.
-CONTEXT_PARAMETERS = ("ResourcePrefix", "EnvName", "AssetsBucket", "Region", "AccountId", "PivotRoleProviderArn")
+CONTEXT_PARAMETERS = (
+    "ResourcePrefix",
+    "EnvName",
+    "AssetsBucket",
+    "Region",
+    "AccountId",
+    "PivotRoleProviderArn",
+    "DeletionProtection",
+)
 
 REFERENCE = re.compile(r"\$\{(param|stage):([^}]*)\}")
 STAGE_REFERENCE = re.compile(r"^([a-z][a-z0-9-]*)\.([A-Za-z0-9]+)$")

@@ -102,6 +102,8 @@ def _plan_deploy(deps: Deps, document: dict[str, Any], current: dict[str, Any] |
         "Region": deps.region,
         "AccountId": deps.account_id,
         "PivotRoleProviderArn": deps.settings.pivot_role_provider_arn,
+        # Off only while an uninstall deletes a stage (see StageDeployment._start_delete).
+        "DeletionProtection": "true",
     }
     deployed = deps.ledger.stages()
     steps = {}

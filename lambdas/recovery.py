@@ -169,7 +169,9 @@ class Rollback:
         outcome = result.pop("outcome")
         if outcome == "WAIT":
             if int(record.get("rollback_attempts", 0)) >= MAX_MIGRATION_WAITS:
-                self._mark(record, "FAILED", **migration.restore_report(self.deps, record, "the downgrade never started"))
+                self._mark(
+                    record, "FAILED", **migration.restore_report(self.deps, record, "the downgrade never started")
+                )
                 return None
             self._count_attempt(record)
             return int(result.get("wait", POLL))

@@ -58,7 +58,7 @@ class CognitoStage(StageStack):
             self,
             "UserPool",
             user_pool_name=self.resource_name("users"),
-            deletion_protection="ACTIVE",
+            deletion_protection=cdk.Fn.condition_if(self.protected.logical_id, "ACTIVE", "INACTIVE").to_string(),
             admin_create_user_config=cognito.CfnUserPool.AdminCreateUserConfigProperty(
                 allow_admin_create_user_only=True
             ),

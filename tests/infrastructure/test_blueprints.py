@@ -26,7 +26,7 @@ DOMAIN = {
     "HostedZoneId": "Z0123456789ABCDEFGHIJ",
     "CertificateArn": "arn:aws:acm:eu-west-1:111122223333:certificate/0123abcd-0123-4567-89ab-0123456789ab",
 }
-CONTEXT = {"ResourcePrefix": "acme", "EnvName": "test", "AssetsBucket": "acme-artifacts"}
+CONTEXT = {"ResourcePrefix": "acme", "EnvName": "test", "AssetsBucket": "acme-artifacts", "DeletionProtection": "true"}
 
 
 # ---------------------------------------------------------------------- condition evaluation
@@ -444,13 +444,10 @@ def test_stateful_stages_keep_their_data_when_deleted_or_replaced(templates: dic
     assert checked >= 10
 
 
-def test_stores_that_have_deletion_protection_have_it_on(templates: dict[str, Any]) -> None:
+def test_the_database_is_encrypted(templates: dict[str, Any]) -> None:
     (cluster,) = [r for r in templates["aurora"]["Resources"].values() if r["Type"] == "AWS::RDS::DBCluster"]
-    (pool,) = [r for r in templates["cognito"]["Resources"].values() if r["Type"] == "AWS::Cognito::UserPool"]
 
-    assert cluster["Properties"]["DeletionProtection"] is True
     assert cluster["Properties"]["StorageEncrypted"] is True
-    assert pool["Properties"]["DeletionProtection"] == "ACTIVE"
 
 
 # ---------------------------------------------------------------------- bars on every template
@@ -555,3 +552,17 @@ def test_every_function_and_layer_comes_from_the_release_s_own_assets(templates:
             assert location["S3Bucket"] == {"Ref": "AssetsBucket"}, (stage, logical_id)
             assert location["S3Key"] in release.manifest.files, (stage, logical_id)
     assert packages >= 9
+
+
+def test_deletion_protection_is_on_unless_an_uninstall_turns_it_off(release: Any) -> None:
+    def protections(protection: str) -> list[Any]:
+        found = []
+        for stage, kind in (("aurora", "AWS::RDS::DBCluster"), ("cognito", "AWS::Cognito::UserPool")):
+            d = deployment(release, stage)
+            d = Deployment(d.template, {**d.parameters, "DeletionProtection": protection})
+            (resource,) = d.created(kind).values()
+            found.append(d.resolve(resource["Properties"])["DeletionProtection"])
+        return found
+
+    assert protections("true") == [True, "ACTIVE"]
+    assert protections("false") == [False, "INACTIVE"]

@@ -16,6 +16,7 @@ from urllib.parse import parse_qsl
 from installer.sandbox import moto_internals
 from installer.sandbox.cloudformation import protocol
 from installer.sandbox.cloudformation.api import CloudFormationApi, stack_name_of
+from installer.sandbox.cloudformation.calls import ApiCalls
 from installer.sandbox.cloudformation.engine import Engine, Environment
 from installer.sandbox.cloudformation.errors import CloudFormationError, InternalFailureError, ThrottlingError
 from installer.sandbox.cloudformation.latency import LatencyModel
@@ -37,9 +38,11 @@ class CloudFormationService:
 
         self._sandbox = sandbox
         self._region_of = _region_of
-        clients = ServiceClients(
-            sandbox.endpoint, Databases(root=sandbox.work_dir / "databases", url=sandbox.database_url)
-        )
+        # What moto's services get wrong for the resources templates make and name.
+        moto_internals.fix_route53_zone_ids()
+        moto_internals.fix_aoss_collection_encryption()
+        self.databases = Databases(root=sandbox.work_dir / "databases", url=sandbox.database_url)
+        clients = ServiceClients(sandbox.endpoint, self.databases)
         self.custom_resources = CustomResourceProvider(
             sandbox.invoke_lambda_async, sandbox.endpoint, sandbox.clock.wall
         )
@@ -57,6 +60,8 @@ class CloudFormationService:
         self._regions: dict[str, RegionStore] = {}
         self._lock = threading.Lock()
         self.api = CloudFormationApi(self.engine, sandbox.account_id, self.region)
+        #: the API calls answered so far, per action (benchmarks read them)
+        self.calls = ApiCalls()
 
     # ------------------------------------------------------------------ lifecycle
     def region(self, name: str) -> RegionStore:
@@ -67,9 +72,11 @@ class CloudFormationService:
             return store
 
     def reset(self) -> None:
-        """Forget every stack and stop every operation."""
+        """Forget every stack and stop every operation, and the data of the clusters they made."""
         self.engine.stop_all()
         self.custom_resources.forget_all()
+        self.databases.forget_all()
+        self.calls.clear()
         with self._lock:
             self._regions.clear()
 
@@ -85,6 +92,8 @@ class CloudFormationService:
         request_id = protocol.new_request_id()
         form = self._form(environ)
         action = form.get("Action", "")
+        if action:
+            self.calls.record(action)
         try:
             request = protocol.decode_request(action, form)
             self._throttle(request)

@@ -61,9 +61,10 @@ def function_code(clients: Clients) -> dict[str, str]:
 def short_timeout(sandbox: Any) -> Iterator[None]:
     """CloudFormation waits an hour for an answer; a test waits a modelled ten minutes."""
     provider = sandbox.cloudformation.custom_resources
-    saved, provider.timeout = provider.timeout, 600
+    saved = provider.timeout, provider.wall_floor
+    provider.timeout, provider.wall_floor = 600, 0.0
     yield
-    provider.timeout = saved
+    provider.timeout, provider.wall_floor = saved
 
 
 def template(code: dict[str, str], thing: dict[str, Any], **extra: Any) -> str:

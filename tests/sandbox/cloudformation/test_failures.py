@@ -209,6 +209,16 @@ def test_deletion_policy_retain_skips_the_resource(cfn: Any, clients: Clients) -
     assert [t["TopicArn"].rsplit(":", 1)[1] for t in clients("sns").list_topics()["Topics"]] == ["keep"]
 
 
+def test_a_resource_already_deleted_out_of_band_does_not_block_the_stack_delete(cfn: Any, clients: Clients) -> None:
+    """AWS: a resource handler's delete reports success when the resource no longer exists."""
+    stack_id = created(cfn, parameter_template("v1"))["StackId"]
+    clients("ssm").delete_parameter(Name="/app/setting")
+
+    cfn.delete_stack(StackName=STACK)
+
+    assert settle(cfn, stack_id)["StackStatus"] == "DELETE_COMPLETE"
+
+
 def test_a_new_name_replaces_the_resource_and_the_old_goes_in_cleanup(cfn: Any, clients: Clients) -> None:
     """AWS: changing a name property creates a new physical resource; the old one is deleted
     in UPDATE_COMPLETE_CLEANUP_IN_PROGRESS."""

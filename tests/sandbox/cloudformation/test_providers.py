@@ -3,10 +3,18 @@
 
 from __future__ import annotations
 
+import io
 import json
+import re
 import time
+import zipfile
+from pathlib import Path
 from typing import Any
 
+import pytest
+from botocore.exceptions import ClientError
+
+from tests.sandbox.certificates import issued_certificate
 from tests.sandbox.cloudformation.conftest import Clients, body, events, settle
 
 ROLE_ARN = "arn:aws:iam::123456789012:role/service-role"
@@ -460,3 +468,426 @@ def test_stack_delete_removes_what_moto_models_cannot_delete(cfn: Any, clients: 
     assert ec2.describe_internet_gateways()["InternetGateways"] == []
     assert [v for v in ec2.describe_vpcs()["Vpcs"] if v["CidrBlock"] == "10.1.0.0/16"] == []
     assert clients("iam").list_policies(Scope="Local")["Policies"] == []
+
+
+def test_a_layer_version_refs_its_arn_and_a_function_using_it_updates(cfn: Any, clients: Clients) -> None:
+    """AWS: `Ref` of AWS::Lambda::LayerVersion is the version's ARN; a function listing it in
+    `Layers` can be updated (moto's model has no physical id, so its Ref was a name)."""
+    import io
+    import zipfile
+
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as package:
+        package.writestr("app.py", "def handler(event, context):\n    return 1\n")
+    clients("s3").create_bucket(Bucket="layer-code")
+    clients("s3").put_object(Bucket="layer-code", Key="code.zip", Body=archive.getvalue())
+    code = {"S3Bucket": "layer-code", "S3Key": "code.zip"}
+
+    def resources(setting: str) -> dict[str, Any]:
+        return {
+            "Role": {"Type": "AWS::IAM::Role", "Properties": {"AssumeRolePolicyDocument": {"Statement": []}}},
+            "Layer": {"Type": "AWS::Lambda::LayerVersion", "Properties": {"Content": code}},
+            "Function": {
+                "Type": "AWS::Lambda::Function",
+                "Properties": {
+                    "Runtime": "python3.14", "Handler": "app.handler", "Role": {"Fn::GetAtt": ["Role", "Arn"]},
+                    "Code": code,
+                    "Layers": [{"Ref": "Layer"}], "Environment": {"Variables": {"SETTING": setting}},
+                },
+            },
+        }  # fmt: skip
+
+    described = deploy(cfn, resources("one"), {"LayerArn": {"Value": {"Ref": "Layer"}}})
+    assert outputs(described)["LayerArn"].startswith("arn:aws:lambda:us-east-1:")
+    assert ":layer:" in outputs(described)["LayerArn"]
+
+    cfn.update_stack(StackName="app", TemplateBody=body(resources("two")), Capabilities=["CAPABILITY_IAM"])
+
+    assert settle(cfn, "app")["StackStatus"] == "UPDATE_COMPLETE"
+    name = cfn.describe_stack_resource(StackName="app", LogicalResourceId="Function")["StackResourceDetail"][
+        "PhysicalResourceId"
+    ]
+    function = clients("lambda").get_function_configuration(FunctionName=name)
+    assert function["Environment"]["Variables"]["SETTING"] == "two"
+
+
+def serverless_template(name: str) -> dict[str, Any]:
+    """An OpenSearch Serverless collection with its three policies and VPC endpoint, as the
+    opensearch stage makes them (the collection depends on its encryption and network policies)."""
+    rules = [{"ResourceType": "collection", "Resource": [f"collection/{name}"]}]
+    return {
+        "Key": {"Type": "AWS::KMS::Key", "Properties": {"Description": "search"}},
+        "Encryption": {
+            "Type": "AWS::OpenSearchServerless::SecurityPolicy",
+            "Properties": {
+                "Name": name,
+                "Type": "encryption",
+                "Policy": {
+                    "Fn::Join": [
+                        "",
+                        [
+                            '{"Rules":',
+                            json.dumps(rules),
+                            ',"AWSOwnedKey":false,"KmsARN":"',
+                            {"Fn::GetAtt": ["Key", "Arn"]},
+                            '"}',
+                        ],
+                    ]
+                },
+            },
+        },
+        "Endpoint": {
+            "Type": "AWS::OpenSearchServerless::VpcEndpoint",
+            "Properties": {"Name": name, "VpcId": "vpc-0123456789abcdef0", "SubnetIds": ["subnet-0123456789abcdef0"]},
+        },
+        "Network": {
+            "Type": "AWS::OpenSearchServerless::SecurityPolicy",
+            "Properties": {
+                "Name": name,
+                "Type": "network",
+                "Policy": {
+                    "Fn::Join": [
+                        "",
+                        [
+                            '[{"Rules":',
+                            json.dumps(rules),
+                            ',"AllowFromPublic":false,"SourceVPCEs":["',
+                            {"Ref": "Endpoint"},
+                            '"]}]',
+                        ],
+                    ]
+                },
+            },
+        },
+        "Access": {
+            "Type": "AWS::OpenSearchServerless::AccessPolicy",
+            "Properties": {
+                "Name": name,
+                "Type": "data",
+                "Policy": json.dumps([{"Rules": rules, "Principal": ["arn:aws:iam::123456789012:role/api"]}]),
+            },
+        },
+        "Collection": {
+            "Type": "AWS::OpenSearchServerless::Collection",
+            "DependsOn": ["Encryption", "Network"],
+            "Properties": {"Name": name, "Type": "SEARCH", "StandbyReplicas": "DISABLED", "Description": "catalog"},
+        },
+    }
+
+
+def test_an_opensearch_serverless_collection_and_its_policies_exist_in_the_service(cfn: Any, clients: Clients) -> None:
+    """AWS: the collection CloudFormation makes is one BatchGetCollection finds, with the key of
+    its encryption policy; Ref is its id. Deleting the stack deletes collection and policies,
+    so the same stack can be made again."""
+    aoss = clients("opensearchserverless")
+    collection_outputs = {
+        "Id": {"Value": {"Ref": "Collection"}},
+        "Arn": {"Value": {"Fn::GetAtt": ["Collection", "Arn"]}},
+        "Endpoint": {"Value": {"Fn::GetAtt": ["Collection", "CollectionEndpoint"]}},
+        "KeyArn": {"Value": {"Fn::GetAtt": ["Key", "Arn"]}},
+    }
+    described = deploy(cfn, serverless_template("catalog"), collection_outputs)
+    found = outputs(described)
+
+    (collection,) = aoss.batch_get_collection(ids=[found["Id"]])["collectionDetails"]
+    assert (collection["name"], collection["arn"], collection["collectionEndpoint"]) == (
+        "catalog",
+        found["Arn"],
+        found["Endpoint"],
+    )
+    assert collection["kmsKeyArn"] == found["KeyArn"]
+    assert aoss.get_security_policy(name="catalog", type="network")["securityPolicyDetail"]["type"] == "network"
+
+    cfn.delete_stack(StackName="app")
+    assert settle(cfn, described["StackId"])["StackStatus"] == "DELETE_COMPLETE"
+    assert aoss.list_collections()["collectionSummaries"] == []
+    with pytest.raises(ClientError):
+        aoss.get_security_policy(name="catalog", type="encryption")
+    deploy(cfn, serverless_template("catalog"), collection_outputs)
+
+
+def test_an_oidc_provider_an_identity_pool_and_a_canary_exist_in_their_services(cfn: Any, clients: Clients) -> None:
+    """AWS: UserPoolIdentityProvider (Ref: its name) is a provider of the pool, with the client
+    secret its dynamic reference reads; IdentityPool (Ref: its id) is a pool of Cognito
+    identity; a canary with StartCanaryAfterCreation is RUNNING. A stack delete removes them."""
+    secret = clients("secretsmanager").create_secret(Name="oidc", SecretString="s3cret")["ARN"]
+    described = deploy(
+        cfn,
+        {
+            "Pool": {"Type": "AWS::Cognito::UserPool", "Properties": {"UserPoolName": "platform-users"}},
+            "Provider": {
+                "Type": "AWS::Cognito::UserPoolIdentityProvider",
+                "Properties": {
+                    "UserPoolId": {"Ref": "Pool"},
+                    "ProviderName": "Corporate",
+                    "ProviderType": "OIDC",
+                    "ProviderDetails": {
+                        "client_id": "platform",
+                        "client_secret": f"{{{{resolve:secretsmanager:{secret}:SecretString}}}}",
+                        "oidc_issuer": "https://login.example.com",
+                        "authorize_scopes": "openid email",
+                    },
+                    "AttributeMapping": {"email": "email"},
+                },
+            },
+            "Guests": {
+                "Type": "AWS::Cognito::IdentityPool",
+                "Properties": {"AllowUnauthenticatedIdentities": True, "AllowClassicFlow": False},
+            },
+            "Canary": {
+                "Type": "AWS::Synthetics::Canary",
+                "Properties": {
+                    "Name": "api-health",
+                    "RuntimeVersion": "syn-python-selenium-7.0",
+                    "ExecutionRoleArn": ROLE_ARN,
+                    "ArtifactS3Location": "s3://artifacts/canaries",
+                    "Code": {"Handler": "canary.handler", "S3Bucket": "code", "S3Key": "canary.zip"},
+                    "Schedule": {"Expression": "rate(15 minutes)"},
+                    "SuccessRetentionPeriod": 7,
+                    "FailureRetentionPeriod": 31,
+                    "StartCanaryAfterCreation": True,
+                    "Tags": [{"Key": "team", "Value": "data"}],
+                },
+            },
+        },
+        {
+            "Provider": {"Value": {"Ref": "Provider"}},
+            "PoolId": {"Value": {"Ref": "Pool"}},
+            "Guests": {"Value": {"Ref": "Guests"}},
+            "GuestsName": {"Value": {"Fn::GetAtt": ["Guests", "Name"]}},
+            "CanaryId": {"Value": {"Fn::GetAtt": ["Canary", "Id"]}},
+            "CanaryState": {"Value": {"Fn::GetAtt": ["Canary", "State"]}},
+        },
+    )
+    found = outputs(described)
+    idp, identity, synthetics = clients("cognito-idp"), clients("cognito-identity"), clients("synthetics")
+
+    assert found["Provider"] == "Corporate"
+    provider = idp.describe_identity_provider(UserPoolId=found["PoolId"], ProviderName="Corporate")["IdentityProvider"]
+    assert provider["ProviderType"] == "OIDC"
+    assert provider["ProviderDetails"]["client_secret"] == "s3cret"
+    pool = identity.describe_identity_pool(IdentityPoolId=found["Guests"])
+    assert (pool["IdentityPoolName"], pool["AllowUnauthenticatedIdentities"]) == (found["GuestsName"], True)
+    assert re.fullmatch(r"us-east-1:[0-9a-f-]{36}", found["Guests"])
+    canary = synthetics.get_canary(Name="api-health")["Canary"]
+    assert (canary["Id"], canary["Status"]["State"], found["CanaryState"]) == (found["CanaryId"], "RUNNING", "RUNNING")
+    assert (canary["SuccessRetentionPeriodInDays"], canary["FailureRetentionPeriodInDays"]) == (7, 31)
+    assert canary["Tags"] == {"team": "data"}
+
+    cfn.delete_stack(StackName="app")
+    assert settle(cfn, described["StackId"])["StackStatus"] == "DELETE_COMPLETE"
+    assert synthetics.describe_canaries()["Canaries"] == []
+    assert identity.list_identity_pools(MaxResults=10)["IdentityPools"] == []
+    assert idp.list_user_pools(MaxResults=10)["UserPools"] == []
+
+
+def distribution(alias: str, certificate: str) -> dict[str, Any]:
+    return {
+        "Type": "AWS::CloudFront::Distribution",
+        "Properties": {
+            "DistributionConfig": {
+                "Enabled": True,
+                "Aliases": [alias],
+                "ViewerCertificate": {
+                    "AcmCertificateArn": certificate,
+                    "SslSupportMethod": "sni-only",
+                    "MinimumProtocolVersion": "TLSv1.2_2021",
+                },
+                "Origins": [{"Id": "site", "DomainName": "site.s3.amazonaws.com", "S3OriginConfig": {}}],
+                "DefaultCacheBehavior": {"TargetOriginId": "site", "ViewerProtocolPolicy": "redirect-to-https"},
+            }
+        },
+    }
+
+
+@pytest.mark.parametrize(
+    ("alias", "certificate", "reason"),
+    [
+        ("www.example.com", "issued:*.example.com", None),
+        ("www.example.com", "issued:example.com", "doesn't cover the alternate domain name"),
+        ("a.b.example.com", "issued:*.example.com", "doesn't cover the alternate domain name"),
+        ("www.example.com", "requested:www.example.com", "doesn't exist, isn't in us-east-1 region, isn't valid"),
+        ("www.example.com", "issued-elsewhere:www.example.com", "doesn't exist, isn't in us-east-1 region"),
+    ],
+)
+def test_cloudfront_takes_only_an_issued_us_east_1_certificate_that_names_its_aliases(
+    cfn: Any, clients: Clients, alias: str, certificate: str, reason: str | None
+) -> None:
+    """AWS: InvalidViewerCertificate unless the ACM certificate is in us-east-1, issued, and
+    names every alias (a `*.` name stands for one label)."""
+    kind, _, name = certificate.partition(":")
+    if kind == "requested":  # PENDING_VALIDATION until DNS validation
+        arn = clients("acm").request_certificate(DomainName=name, ValidationMethod="DNS")["CertificateArn"]
+    else:
+        arn = issued_certificate(clients("acm", "eu-west-1" if kind == "issued-elsewhere" else None), name)
+
+    cfn.create_stack(StackName="app", TemplateBody=body({"Cdn": distribution(alias, arn)}))
+    described = settle(cfn, "app")
+
+    if reason is None:
+        assert described["StackStatus"] == "CREATE_COMPLETE"
+        (item,) = clients("cloudfront").list_distributions()["DistributionList"]["Items"]
+        assert item["Aliases"]["Items"] == [alias]
+        return
+    assert described["StackStatus"] == "ROLLBACK_COMPLETE"
+    failures = [e for e in events(cfn, "app") if e[0] == "Cdn" and e[1] == "CREATE_FAILED"]
+    assert len(failures) == 1
+    assert "InvalidViewerCertificate" in str(failures[0][2])
+    assert reason in str(failures[0][2])
+    assert clients("cloudfront").list_distributions()["DistributionList"].get("Items", []) == []
+
+
+def test_load_balancer_rest_api_and_log_group_answer_as_in_aws(cfn: Any, clients: Clients) -> None:
+    """ELBv2 GetAtt CanonicalHostedZoneID / LoadBalancerFullName / SecurityGroups as
+    DescribeLoadBalancers has them; a REST API's endpoint type in GetRestApi; a log group's
+    retention from a Number parameter an integer in DescribeLogGroups."""
+    cfn.create_stack(
+        StackName="app",
+        TemplateBody=body(
+            {
+                "Vpc": {"Type": "AWS::EC2::VPC", "Properties": {"CidrBlock": "10.2.0.0/16"}},
+                **{
+                    f"Subnet{n}": {
+                        "Type": "AWS::EC2::Subnet",
+                        "Properties": {
+                            "VpcId": {"Ref": "Vpc"},
+                            "CidrBlock": f"10.2.{n}.0/24",
+                            "AvailabilityZone": {"Fn::Select": [n, {"Fn::GetAZs": ""}]},
+                        },
+                    }
+                    for n in (0, 1)
+                },
+                "Group": {
+                    "Type": "AWS::EC2::SecurityGroup",
+                    "Properties": {"GroupDescription": "balancer", "VpcId": {"Ref": "Vpc"}},
+                },
+                "Balancer": {
+                    "Type": "AWS::ElasticLoadBalancingV2::LoadBalancer",
+                    "Properties": {
+                        "Name": "internal-site",
+                        "Scheme": "internal",
+                        "Subnets": [{"Ref": "Subnet0"}, {"Ref": "Subnet1"}],
+                        "SecurityGroups": [{"Fn::GetAtt": ["Group", "GroupId"]}],
+                    },
+                },
+                "Api": {
+                    "Type": "AWS::ApiGateway::RestApi",
+                    "Properties": {"Name": "private-api", "EndpointConfiguration": {"Types": ["PRIVATE"]}},
+                },
+                "Logs": {
+                    "Type": "AWS::Logs::LogGroup",
+                    "Properties": {"LogGroupName": "/app/logs", "RetentionInDays": {"Ref": "Retention"}},
+                },
+            },
+            Parameters={"Retention": {"Type": "Number", "AllowedValues": ["30", "90"]}},
+            Outputs={
+                "Zone": {"Value": {"Fn::GetAtt": ["Balancer", "CanonicalHostedZoneID"]}},
+                "FullName": {"Value": {"Fn::GetAtt": ["Balancer", "LoadBalancerFullName"]}},
+                "Groups": {"Value": {"Fn::Join": [",", {"Fn::GetAtt": ["Balancer", "SecurityGroups"]}]}},
+                "Group": {"Value": {"Fn::GetAtt": ["Group", "GroupId"]}},
+                "Arn": {"Value": {"Ref": "Balancer"}},
+                "Api": {"Value": {"Ref": "Api"}},
+            },
+        ),
+        Parameters=[{"ParameterKey": "Retention", "ParameterValue": "90"}],
+    )
+    described = settle(cfn, "app")
+    assert described["StackStatus"] == "CREATE_COMPLETE", [e for e in events(cfn, "app") if e[1].endswith("FAILED")]
+    found = outputs(described)
+
+    (balancer,) = clients("elbv2").describe_load_balancers(LoadBalancerArns=[found["Arn"]])["LoadBalancers"]
+    assert found["Zone"] == balancer["CanonicalHostedZoneId"]
+    assert found["FullName"] == found["Arn"].split(":loadbalancer/", 1)[1]
+    assert re.fullmatch(r"app/internal-site/[0-9a-f]+", found["FullName"])
+    assert found["Groups"] == found["Group"]
+    assert clients("apigateway").get_rest_api(restApiId=found["Api"])["endpointConfiguration"]["types"] == ["PRIVATE"]
+    (group,) = clients("logs").describe_log_groups(logGroupNamePrefix="/app/logs")["logGroups"]
+    assert group["retentionInDays"] == 90
+
+
+def test_deleting_a_lambda_permission_removes_its_statement_from_the_functions_policy(
+    cfn: Any, clients: Clients
+) -> None:
+    """AWS: the permission is a statement of the function's policy, with the resource's
+    physical id as its Sid; an update that removes the resource removes the statement."""
+    s3 = clients("s3")
+    s3.create_bucket(Bucket="code")
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as package:
+        package.writestr("index.py", "def handler(event, context):\n    return {}\n")
+    s3.put_object(Bucket="code", Key="fn.zip", Body=archive.getvalue())
+    function = {
+        "Role": {
+            "Type": "AWS::IAM::Role",
+            "Properties": {
+                "AssumeRolePolicyDocument": {
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Action": "sts:AssumeRole",
+                            "Principal": {"Service": "lambda.amazonaws.com"},
+                        }
+                    ]
+                }
+            },
+        },
+        "Function": {
+            "Type": "AWS::Lambda::Function",
+            "Properties": {
+                "Code": {"S3Bucket": "code", "S3Key": "fn.zip"},
+                "Handler": "index.handler",
+                "Runtime": "python3.12",
+                "Role": {"Fn::GetAtt": ["Role", "Arn"]},
+            },
+        },
+    }
+    permission = {
+        "Type": "AWS::Lambda::Permission",
+        "Properties": {
+            "Action": "lambda:InvokeFunction",
+            "FunctionName": {"Fn::GetAtt": ["Function", "Arn"]},
+            "Principal": "elasticloadbalancing.amazonaws.com",
+        },
+    }
+    described = deploy(cfn, {**function, "Invoke": permission})
+    lambda_ = clients("lambda")
+    name = cfn.describe_stack_resource(StackName="app", LogicalResourceId="Function")["StackResourceDetail"][
+        "PhysicalResourceId"
+    ]
+    sid = cfn.describe_stack_resource(StackName="app", LogicalResourceId="Invoke")["StackResourceDetail"][
+        "PhysicalResourceId"
+    ]
+    policy = json.loads(lambda_.get_policy(FunctionName=name)["Policy"])
+    assert [statement["Sid"] for statement in policy["Statement"]] == [sid]
+
+    cfn.update_stack(StackName="app", TemplateBody=body(function), Capabilities=["CAPABILITY_IAM"])
+
+    assert settle(cfn, described["StackId"])["StackStatus"] == "UPDATE_COMPLETE"
+    with pytest.raises(ClientError) as raised:
+        lambda_.get_policy(FunctionName=name)
+    assert raised.value.response["Error"]["Code"] == "ResourceNotFoundException"
+
+
+def test_a_reset_sandbox_has_no_database_left_from_its_clusters(cfn: Any, clients: Clients, sandbox: Any) -> None:
+    """AWS: a new account has no clusters; a cluster made again under the same name starts empty."""
+    cluster = {
+        "Type": "AWS::RDS::DBCluster",
+        "Properties": {
+            "DBClusterIdentifier": "metadata",
+            "Engine": "aurora-postgresql",
+            "MasterUsername": "platform",
+            "ManageMasterUserPassword": True,
+        },
+    }
+    described = deploy(
+        cfn, {"Cluster": cluster}, {"Secret": {"Value": {"Fn::GetAtt": ["Cluster", "MasterUserSecret.SecretArn"]}}}
+    )
+    secret = json.loads(
+        clients("secretsmanager").get_secret_value(SecretId=outputs(described)["Secret"])["SecretString"]
+    )
+    database = Path(secret["dbname"])
+    database.write_bytes(b"SQLite format 3\x00")  # what the migrations would have written
+
+    sandbox.reset()
+
+    assert not database.exists()

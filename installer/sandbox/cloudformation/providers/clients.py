@@ -9,6 +9,7 @@ as AWS words them.
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 import threading
 import urllib.parse
@@ -33,6 +34,13 @@ class Databases:
 
     root: Path
     url: str | None = None
+
+    def forget_all(self) -> None:
+        """Remove every embedded database: a reset account has no clusters, and a cluster made
+        again under the same name starts empty. The PostgreSQL of `url` is the operator's own
+        server, never dropped."""
+        if not self.url:
+            shutil.rmtree(self.root, ignore_errors=True)
 
     def secret_for(self, cluster_id: str, username: str, password: str) -> dict[str, Any]:
         if not self.url:

@@ -59,6 +59,10 @@ class CustomResourceFailed(ResourceFailed):
         self.provisioned = provisioned
 
 
+#: The longest a Lambda function runs (its timeout's maximum).
+LAMBDA_MAX_SECONDS = 900.0
+
+
 class CustomResourceProvider(ResourceProvider):
     def __init__(
         self,
@@ -72,6 +76,9 @@ class CustomResourceProvider(ResourceProvider):
         self._wall_seconds = wall_seconds
         #: modelled seconds CloudFormation waits for an answer
         self.timeout = timeout
+        #: ...but never less than this in wall seconds: the answer comes from a function that
+        #: runs in real time (up to Lambda's 900 s) and may follow modelled work meanwhile
+        self.wall_floor = LAMBDA_MAX_SECONDS
         self._pending: dict[str, _Pending] = {}
         self._lock = threading.Lock()
 
@@ -173,7 +180,7 @@ class CustomResourceProvider(ResourceProvider):
             raise ResourceFailed(f"Failed to invoke the custom resource's function {service_token}: {error}") from error
 
     def _wait(self, pending: _Pending, request: ResourceRequest) -> None:
-        remaining = self._wall_seconds(self.timeout)
+        remaining = max(self._wall_seconds(self.timeout), self.wall_floor)
         while not pending.answered.wait(min(_POLL_SECONDS, max(remaining, 0.0))):
             if request.cancel.is_set():
                 raise OperationCancelled

@@ -311,12 +311,20 @@ def _types() -> list[EmulatedType]:
             create_only=frozenset({"UserPoolId"}),
             service=services.UserPoolGroup(),
         ),
+        EmulatedType(
+            "AWS::Cognito::UserPoolIdentityProvider",
+            physical_id=_name,
+            name_property="ProviderName",
+            create_only=frozenset({"UserPoolId", "ProviderType"}),
+            service=services.UserPoolIdentityProvider(),
+        ),
         EmulatedType("AWS::Cognito::UserPoolResourceServer", physical_id=_prop("Identifier")),
         EmulatedType("AWS::Cognito::UserPoolUICustomizationAttachment", physical_id=_prop("UserPoolId")),
         EmulatedType(
             "AWS::Cognito::IdentityPool",
-            physical_id=lambda r: f"{r.region}:{r.uuid()}",
-            attributes={"Id": _physical, "Name": lambda r: r.prop("IdentityPoolName") or r.name},
+            physical_id=_data("id"),
+            attributes={"Id": _data("id"), "Name": services.IdentityPool.pool_name},
+            service=services.IdentityPool(),
         ),
         EmulatedType("AWS::Cognito::IdentityPoolRoleAttachment", physical_id=_prop("IdentityPoolId")),
         # ----------------------------------------------------------------- data
@@ -373,19 +381,23 @@ def _types() -> list[EmulatedType]:
         ),
         EmulatedType(
             "AWS::OpenSearchServerless::Collection",
-            physical_id=lambda r: r.random("id", 20),
+            physical_id=_data("collection", "id"),
             name_property="Name",
             attributes={
-                "Id": _physical,
-                "Arn": _arn("aoss", "collection/{physical}"),
-                "CollectionEndpoint": lambda r: f"https://{r.data['physical_id']}.{r.region}.aoss.amazonaws.com",
-                "DashboardEndpoint": lambda r: (
-                    f"https://{r.data['physical_id']}.{r.region}.aoss.amazonaws.com/_dashboards"
-                ),
+                "Id": _data("collection", "id"),
+                "Arn": _data("collection", "arn"),
+                "CollectionEndpoint": _data("collection", "collectionEndpoint"),
+                "DashboardEndpoint": _data("collection", "dashboardEndpoint"),
             },
+            create_only=frozenset({"Type", "StandbyReplicas"}),
+            service=services.ServerlessCollection(),
         ),
         EmulatedType(
-            "AWS::OpenSearchServerless::SecurityPolicy", physical_id=lambda r: f"{r.prop('Name')}|{r.prop('Type')}"
+            "AWS::OpenSearchServerless::SecurityPolicy",
+            physical_id=lambda r: f"{r.name}|{r.prop('Type')}",
+            name_property="Name",
+            create_only=frozenset({"Type"}),
+            service=services.ServerlessSecurityPolicy(),
         ),
         EmulatedType(
             "AWS::OpenSearchServerless::AccessPolicy", physical_id=lambda r: f"{r.prop('Name')}|{r.prop('Type')}"
@@ -449,7 +461,8 @@ def _types() -> list[EmulatedType]:
             "AWS::Synthetics::Canary",
             physical_id=_name,
             name_property="Name",
-            attributes={"Id": lambda r: r.uuid(), "State": lambda r: "RUNNING"},
+            attributes={"Id": _data("id"), "State": _data("state")},
+            service=services.Canary(),
         ),
         EmulatedType(
             "AWS::RUM::AppMonitor", physical_id=_name, name_property="Name", attributes={"Id": lambda r: r.uuid()}

@@ -11,6 +11,14 @@ the AWS behaviour it restores:
   policy is kept as JSON text (GetKeyPolicy answers text), and `Fn::GetAtt KeyId`;
 - `AWS::EC2::Subnet` `Fn::GetAtt AvailabilityZone` and `VpcId` (moto has neither);
 - `AWS::SSM::Parameter` `Fn::GetAtt Type` and `Value`;
+- `AWS::Logs::LogGroup` `RetentionInDays` as the integer of the type's schema (a `Ref` to
+  a Number parameter is text, which moto kept: DescribeLogGroups answered "90");
+- `AWS::ApiGateway::RestApi` `EndpointConfiguration` in the API's keys (`types`), so
+  GetRestApi answers the endpoint type (moto kept CloudFormation's `Types`, and answered none);
+- `AWS::ElasticLoadBalancingV2::LoadBalancer` `Fn::GetAtt CanonicalHostedZoneID`,
+  `LoadBalancerFullName` and `SecurityGroups` (moto raises for all three);
+- `AWS::Lambda::Permission`'s statement carries the physical id as its `Sid`, so the
+  delete removes it (moto drew a random one, and the delete could not find it);
 - types moto's models create but cannot delete (route tables, internet gateways, managed
   policies ...) are deleted through the service's API, so a stack delete leaves nothing.
 
@@ -130,6 +138,7 @@ class MotoModelProvider(ResourceProvider):
                 account_id=request.stack.account_id,
                 region=request.stack.region,
             ),
+            missing_is_done=True,
         )
         api_delete = _API_DELETES.get(kind)
         if not deleted and api_delete is not None:
@@ -153,6 +162,22 @@ class MotoModelProvider(ResourceProvider):
         properties = dict(request.properties)
         if request.resource_type == "AWS::SSM::Parameter":
             properties.setdefault("Name", name)
+        if request.resource_type == "AWS::Lambda::Permission":
+            # CloudFormation adds the statement under the resource's physical id, and
+            # removes that statement on delete.
+            properties["StatementId"] = name
+        if request.resource_type == "AWS::Logs::LogGroup" and properties.get("RetentionInDays") is not None:
+            # An integer in the type's schema; a `Ref` to a Number parameter gives text, which
+            # CloudFormation converts and moto would keep (DescribeLogGroups answering "90").
+            properties["RetentionInDays"] = int(properties["RetentionInDays"])
+        if request.resource_type == "AWS::ApiGateway::RestApi" and properties.get("EndpointConfiguration"):
+            # moto keeps the object as given; its API answers the API's own (camelCase) keys.
+            given = properties["EndpointConfiguration"]
+            properties["EndpointConfiguration"] = {
+                key: given[name]
+                for name, key in (("Types", "types"), ("VpcEndpointIds", "vpcEndpointIds"))
+                if name in given
+            }
         if request.resource_type == "AWS::KMS::Key":
             stack = request.stack
             policy = properties.get("KeyPolicy") or _default_key_policy(stack.account_id, stack.partition)
@@ -173,8 +198,19 @@ class MotoModelProvider(ResourceProvider):
             )
 
 
-def _moto_call(resource_type: str, call: Callable[[], Any]) -> Any:
-    """Run a moto model call; a moto error fails the resource with the service's words."""
+def is_missing(code: str, status: int) -> bool:
+    """A service's "it does not exist" answer, in any of the ways AWS services word it."""
+    return (
+        status == 404 or code.startswith("NoSuch") or code.endswith(("NotFound", "NotFoundException", "DoesNotExist"))
+    )
+
+
+def _moto_call(resource_type: str, call: Callable[[], Any], *, missing_is_done: bool = False) -> Any:
+    """Run a moto model call; a moto error fails the resource with the service's words.
+
+    With `missing_is_done` (a delete), "not found" means the resource is already gone:
+    CloudFormation's handlers report such a delete as complete.
+    """
     try:
         return call()
     except ResourceFailed:
@@ -182,6 +218,8 @@ def _moto_call(resource_type: str, call: Callable[[], Any]) -> Any:
     except Exception as error:
         details = moto_internals.service_error(error)
         service = resource_type.split("::")[1]
+        if details is not None and missing_is_done and is_missing(details[0], details[2]):
+            return True
         if details is not None:
             _code, message, status = details
             raise ResourceFailed(handler_message(f"{message}", service=service, status=status)) from error
@@ -220,6 +258,19 @@ def _subnet_attribute(field: str) -> AttributeOverride:
     return read
 
 
+def _load_balancer_attribute(read_field: Callable[[dict[str, Any]], Any]) -> AttributeOverride:
+    def read(clients: ServiceClients, current: Provisioned, state: MotoResource) -> Any:
+        elbv2 = clients("elbv2", state.region)
+        return read_field(elbv2.describe_load_balancers(LoadBalancerArns=[current.physical_id])["LoadBalancers"][0])
+
+    return read
+
+
+def _load_balancer_full_name(balancer: dict[str, Any]) -> str:
+    """`app/<name>/<id>`: the ARN's resource after `loadbalancer/` (CloudWatch's dimension)."""
+    return str(balancer["LoadBalancerArn"]).split(":loadbalancer/", 1)[1]
+
+
 def _property(name: str) -> AttributeOverride:
     return lambda clients, current, state: state.properties[name]
 
@@ -227,6 +278,15 @@ def _property(name: str) -> AttributeOverride:
 _ATTRIBUTES: dict[tuple[str, str], AttributeOverride] = {
     ("AWS::EC2::Subnet", "AvailabilityZone"): _subnet_attribute("AvailabilityZone"),
     ("AWS::EC2::Subnet", "VpcId"): _subnet_attribute("VpcId"),
+    ("AWS::ElasticLoadBalancingV2::LoadBalancer", "CanonicalHostedZoneID"): _load_balancer_attribute(
+        lambda balancer: balancer["CanonicalHostedZoneId"]
+    ),
+    ("AWS::ElasticLoadBalancingV2::LoadBalancer", "LoadBalancerFullName"): _load_balancer_attribute(
+        _load_balancer_full_name
+    ),
+    ("AWS::ElasticLoadBalancingV2::LoadBalancer", "SecurityGroups"): _load_balancer_attribute(
+        lambda balancer: balancer.get("SecurityGroups", [])
+    ),
     ("AWS::KMS::Key", "KeyId"): lambda clients, current, state: current.physical_id,
     ("AWS::SSM::Parameter", "Type"): _property("Type"),
     ("AWS::SSM::Parameter", "Value"): _property("Value"),

@@ -8,10 +8,15 @@ which the type's physical id and `Fn::GetAtt` attributes are read.
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from typing import Any
 
+from botocore.exceptions import ClientError
+
+from installer.sandbox import moto_internals
 from installer.sandbox.cloudformation.providers.api_params import api_params
+from installer.sandbox.cloudformation.providers.base import ResourceFailed, handler_message
 from installer.sandbox.cloudformation.providers.clients import ServiceClients
 from installer.sandbox.cloudformation.providers.emulated import Emulation
 
@@ -423,13 +428,191 @@ class UserPoolGroup:
         )
 
 
+class UserPoolIdentityProvider:
+    """AWS::Cognito::UserPoolIdentityProvider: a federated provider of the pool (Ref: its name)."""
+
+    def create(self, clients: ServiceClients, resource: Emulation) -> None:
+        client = clients("cognito-idp", resource.region)
+        client.create_identity_provider(**api_params(client, "CreateIdentityProvider", resource.properties))
+
+    def update(self, clients: ServiceClients, resource: Emulation, previous: Emulation) -> None:
+        client = clients("cognito-idp", resource.region)
+        client.update_identity_provider(**api_params(client, "UpdateIdentityProvider", resource.properties))
+
+    def delete(self, clients: ServiceClients, resource: Emulation, *, snapshot: bool) -> None:
+        clients("cognito-idp", resource.region).delete_identity_provider(
+            UserPoolId=resource.prop("UserPoolId"), ProviderName=resource.prop("ProviderName")
+        )
+
+
+class IdentityPool:
+    """AWS::Cognito::IdentityPool in Cognito identity (Ref: the pool's id)."""
+
+    def create(self, clients: ServiceClients, resource: Emulation) -> None:
+        client = clients("cognito-identity", resource.region)
+        pool = client.create_identity_pool(
+            **api_params(client, "CreateIdentityPool", resource.properties, IdentityPoolName=self.pool_name(resource))
+        )
+        resource.data["id"] = pool["IdentityPoolId"]
+
+    def update(self, clients: ServiceClients, resource: Emulation, previous: Emulation) -> None:
+        client = clients("cognito-identity", resource.region)
+        client.update_identity_pool(
+            **api_params(
+                client,
+                "UpdateIdentityPool",
+                resource.properties,
+                IdentityPoolId=resource.data["id"],
+                IdentityPoolName=self.pool_name(resource),
+                AllowUnauthenticatedIdentities=bool(resource.prop("AllowUnauthenticatedIdentities", False)),
+            )
+        )
+
+    def delete(self, clients: ServiceClients, resource: Emulation, *, snapshot: bool) -> None:
+        clients("cognito-identity", resource.region).delete_identity_pool(IdentityPoolId=resource.data["id"])
+
+    @staticmethod
+    def pool_name(resource: Emulation) -> str:
+        """The given name, else the generated one in the characters a pool name allows."""
+        return str(resource.prop("IdentityPoolName") or re.sub(r"[^\w ]", "_", resource.name))
+
+
+# --------------------------------------------------------------------------- synthetics
+class Canary:
+    """AWS::Synthetics::Canary in CloudWatch Synthetics; `StartCanaryAfterCreation` starts it.
+
+    moto has CreateCanary but no UpdateCanary, StartCanary or DeleteCanary: an update makes
+    the canary again under its name and id, and the delete removes it from moto's backend.
+    """
+
+    #: CloudFormation's names of the properties whose API parameters are named otherwise
+    RENAMED = {
+        "SuccessRetentionPeriod": "SuccessRetentionPeriodInDays",
+        "FailureRetentionPeriod": "FailureRetentionPeriodInDays",
+    }
+
+    def create(self, clients: ServiceClients, resource: Emulation) -> None:
+        client = clients("synthetics", resource.region)
+        # Tags: CloudFormation's list of Key/Value, the API's map
+        properties = {self.RENAMED.get(key, key): value for key, value in resource.properties.items() if key != "Tags"}
+        properties["Tags"] = {tag["Key"]: tag["Value"] for tag in resource.prop("Tags", [])}
+        canary = client.create_canary(**api_params(client, "CreateCanary", properties, Name=resource.name))["Canary"]
+        resource.data.setdefault("id", canary["Id"])
+        state = "RUNNING" if resource.prop("StartCanaryAfterCreation") in (True, "true") else "READY"
+        resource.data["state"] = state
+        moto_internals.synthetics_keep_canary(
+            resource.region, resource.name, canary_id=resource.data["id"], state=state, account_id=resource.account
+        )
+
+    def update(self, clients: ServiceClients, resource: Emulation, previous: Emulation) -> None:
+        moto_internals.synthetics_delete_canary(resource.region, resource.name, account_id=resource.account)
+        self.create(clients, resource)
+
+    def delete(self, clients: ServiceClients, resource: Emulation, *, snapshot: bool) -> None:
+        if not moto_internals.synthetics_delete_canary(resource.region, resource.name, account_id=resource.account):
+            raise ResourceFailed(
+                handler_message(f"Canary {resource.name} does not exist.", service="Synthetics", status=404)
+            )
+
+
+# --------------------------------------------------------------------------- opensearch serverless
+def _not_found(message: str) -> ResourceFailed:
+    return ResourceFailed(handler_message(message, service="OpenSearchServerless", status=404))
+
+
+class ServerlessSecurityPolicy:
+    """AWS::OpenSearchServerless::SecurityPolicy (encryption, network) in OpenSearch Serverless.
+
+    moto has no DeleteSecurityPolicy: the delete removes the policy from moto's backend, so
+    a policy of the same name and type can be created again, as in AWS.
+    """
+
+    def create(self, clients: ServiceClients, resource: Emulation) -> None:
+        client = clients("opensearchserverless", resource.region)
+        client.create_security_policy(**api_params(client, "CreateSecurityPolicy", resource.properties))
+
+    def update(self, clients: ServiceClients, resource: Emulation, previous: Emulation) -> None:
+        client = clients("opensearchserverless", resource.region)
+        current = client.get_security_policy(name=resource.prop("Name"), type=resource.prop("Type"))
+        client.update_security_policy(
+            **api_params(
+                client,
+                "UpdateSecurityPolicy",
+                resource.properties,
+                policyVersion=current["securityPolicyDetail"]["policyVersion"],
+            )
+        )
+
+    def delete(self, clients: ServiceClients, resource: Emulation, *, snapshot: bool) -> None:
+        name, kind = str(resource.prop("Name")), str(resource.prop("Type"))
+        if not moto_internals.aoss_delete_security_policy(resource.region, name, kind, account_id=resource.account):
+            raise _not_found(f"Policy with name {name} and type {kind} is not found")
+
+
+class ServerlessCollection:
+    """AWS::OpenSearchServerless::Collection; its encryption policy must exist first, as in AWS."""
+
+    def create(self, clients: ServiceClients, resource: Emulation) -> None:
+        client = clients("opensearchserverless", resource.region)
+        created = client.create_collection(
+            **api_params(client, "CreateCollection", resource.properties, name=resource.name)
+        )["createCollectionDetail"]
+        found = client.batch_get_collection(ids=[created["id"]])["collectionDetails"][0]
+        resource.data["collection"] = {
+            key: found[key] for key in ("id", "arn", "collectionEndpoint", "dashboardEndpoint")
+        }
+
+    def update(self, clients: ServiceClients, resource: Emulation, previous: Emulation) -> None:
+        """Only the description changes in place (the rest replaces the collection)."""
+        collection_id = resource.data["collection"]["id"]
+        description = str(resource.prop("Description", ""))
+        if not moto_internals.aoss_update_collection(
+            resource.region, collection_id, description=description, account_id=resource.account
+        ):
+            raise _not_found(f"Collection with ID {collection_id} cannot be found.")
+
+    def delete(self, clients: ServiceClients, resource: Emulation, *, snapshot: bool) -> None:
+        clients("opensearchserverless", resource.region).delete_collection(id=resource.data["collection"]["id"])
+
+
 # --------------------------------------------------------------------------- cloudfront
+#: The region of every certificate CloudFront uses (its global endpoint's home).
+CLOUDFRONT_CERTIFICATE_REGION = "us-east-1"
+_MISSING_CERTIFICATE = (
+    "The specified SSL certificate doesn't exist, isn't in us-east-1 region, isn't valid, "
+    "or doesn't include a valid certificate chain."
+)
+_UNCOVERED_ALIAS = (
+    "The certificate that is attached to your distribution doesn't cover the alternate domain "
+    "name (CNAME) that you're trying to add. For more details, see: "
+    "https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/CNAMEs.html#alternate-domain-names-requirements"
+)
+
+
+def _invalid_certificate(message: str) -> ResourceFailed:
+    return ResourceFailed(handler_message(f"InvalidViewerCertificate: {message}", service="CloudFront"))
+
+
+def _covers(pattern: str, host: str) -> bool:
+    """A certificate name covers a host: the same name, or `*.` standing for one label."""
+    pattern, host = pattern.lower().rstrip("."), host.lower().rstrip(".")
+    if pattern.startswith("*."):
+        first, _, rest = host.partition(".")
+        return bool(first) and rest == pattern[2:]
+    return pattern == host
+
+
 class Distribution:
-    """AWS::CloudFront::Distribution. Delete disables first, as the handler must."""
+    """AWS::CloudFront::Distribution. Delete disables first, as the handler must.
+
+    An ACM certificate is checked as CloudFront checks it (moto does not): it exists in
+    us-east-1, is issued, and names every alias (InvalidViewerCertificate otherwise).
+    """
 
     def create(self, clients: ServiceClients, resource: Emulation) -> None:
         client = clients("cloudfront", resource.region)
         config = self._config(client, resource, caller_reference=str(uuid.uuid4()))
+        self._check_certificate(clients, config)
         distribution = client.create_distribution(DistributionConfig=config)["Distribution"]
         resource.data.update(
             id=distribution["Id"],
@@ -441,6 +624,7 @@ class Distribution:
         client = clients("cloudfront", resource.region)
         current = client.get_distribution_config(Id=resource.data["id"])
         config = self._config(client, resource, caller_reference=resource.data["caller_reference"])
+        self._check_certificate(clients, config)
         client.update_distribution(Id=resource.data["id"], IfMatch=current["ETag"], DistributionConfig=config)
 
     def delete(self, clients: ServiceClients, resource: Emulation, *, snapshot: bool) -> None:
@@ -451,6 +635,26 @@ class Distribution:
             config = dict(current["DistributionConfig"], Enabled=False)
             etag = client.update_distribution(Id=resource.data["id"], IfMatch=etag, DistributionConfig=config)["ETag"]
         client.delete_distribution(Id=resource.data["id"], IfMatch=etag)
+
+    @staticmethod
+    def _check_certificate(clients: ServiceClients, config: dict[str, Any]) -> None:
+        arn = config.get("ViewerCertificate", {}).get("ACMCertificateArn")
+        if not arn:
+            return
+        refused = _invalid_certificate(_MISSING_CERTIFICATE)
+        if arn.split(":")[3:4] != [CLOUDFRONT_CERTIFICATE_REGION]:
+            raise refused
+        try:
+            certificate = clients("acm", CLOUDFRONT_CERTIFICATE_REGION).describe_certificate(CertificateArn=arn)
+        except ClientError as error:
+            raise refused from error
+        described = certificate["Certificate"]
+        if described.get("Status") != "ISSUED":
+            raise refused
+        names = [described.get("DomainName", ""), *described.get("SubjectAlternativeNames", [])]
+        for alias in config.get("Aliases", {}).get("Items", []):
+            if not any(_covers(name, alias) for name in names if name):
+                raise _invalid_certificate(_UNCOVERED_ALIAS)
 
     @staticmethod
     def _config(client: Any, resource: Emulation, *, caller_reference: str) -> dict[str, Any]:

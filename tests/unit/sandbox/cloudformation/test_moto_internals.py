@@ -5,10 +5,12 @@ pinned, so a move of the moto pin shows at once what changed."""
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 
 from installer.sandbox import moto_internals
 
@@ -111,3 +113,84 @@ def test_state_machines_land_in_the_backend_that_executes(aws: None) -> None:
     moto_internals.state_machine_delete(REGION, arn)
     machines, _ = moto_internals.stepfunctions_backend(REGION).list_state_machines()
     assert machines == []
+
+
+def test_hosted_zone_ids_have_aws_format(aws: None) -> None:
+    """AWS: `Z` and upper-case letters and digits (what a `HostedZoneId` parameter checks)."""
+    moto_internals.fix_route53_zone_ids()
+    route53 = boto3.client("route53", region_name=REGION)
+
+    ids = [
+        route53.create_hosted_zone(Name=f"zone{n}.example.com", CallerReference=str(n))["HostedZone"]["Id"]
+        for n in range(40)
+    ]
+
+    assert all(re.fullmatch(r"/hostedzone/Z[A-Z0-9]{20}", zone_id) for zone_id in ids), ids
+    assert len(set(ids)) == len(ids)
+
+
+def serverless_policy(client: Any, name: str, kind: str, rules: list[str], **extra: Any) -> None:
+    rule_list = [{"ResourceType": "collection", "Resource": rules}]
+    document: Any = {"Rules": rule_list, **extra} if kind == "encryption" else [{"Rules": rule_list, **extra}]
+    client.create_security_policy(name=name, type=kind, policy=json.dumps(document))
+
+
+def test_a_collection_takes_the_key_of_the_encryption_policy_that_matches_it(aws: None) -> None:
+    """AWS: the encryption policy matching `collection/<name>` (exactly or by pattern) gives
+    the key; a network policy made afterwards plays no part ("auto" for AWS's own key)."""
+    moto_internals.fix_aoss_collection_encryption()
+    aoss = boto3.client("opensearchserverless", region_name=REGION)
+    key = "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555"
+    serverless_policy(aoss, "catalog", "encryption", ["collection/catalog"], AWSOwnedKey=False, KmsARN=key)
+    serverless_policy(aoss, "catalog", "network", ["collection/catalog"], AllowFromPublic=True)
+    serverless_policy(aoss, "logs", "encryption", ["collection/logs-*"], AWSOwnedKey=True)
+
+    catalog = aoss.create_collection(name="catalog", type="SEARCH")["createCollectionDetail"]
+    logs = aoss.create_collection(name="logs-2026", type="TIMESERIES", tags=[{"key": "team", "value": "data"}])
+
+    assert catalog["kmsKeyArn"] == key
+    assert logs["createCollectionDetail"]["kmsKeyArn"] == "auto"
+    with pytest.raises(ClientError) as raised:
+        aoss.create_collection(name="unencrypted", type="SEARCH")
+    assert raised.value.response["Error"]["Code"] == "ValidationException"
+    assert "No matching security policy of encryption type" in raised.value.response["Error"]["Message"]
+
+
+def test_serverless_policies_are_deleted_and_collections_updated_in_the_backend(aws: None) -> None:
+    """What moto's OpenSearch Serverless lacks: DeleteSecurityPolicy (the name is free again)
+    and UpdateCollection (its description)."""
+    moto_internals.fix_aoss_collection_encryption()
+    aoss = boto3.client("opensearchserverless", region_name=REGION)
+    serverless_policy(aoss, "catalog", "encryption", ["collection/catalog"], AWSOwnedKey=True)
+    collection = aoss.create_collection(name="catalog", type="SEARCH", description="old")["createCollectionDetail"]
+
+    assert moto_internals.aoss_update_collection(REGION, collection["id"], description="new")
+    assert aoss.batch_get_collection(ids=[collection["id"]])["collectionDetails"][0]["description"] == "new"
+    assert not moto_internals.aoss_update_collection(REGION, "missing", description="new")
+    assert moto_internals.aoss_delete_security_policy(REGION, "catalog", "encryption")
+    assert not moto_internals.aoss_delete_security_policy(REGION, "catalog", "encryption")
+    with pytest.raises(ClientError):
+        aoss.get_security_policy(name="catalog", type="encryption")
+    serverless_policy(aoss, "catalog", "encryption", ["collection/catalog"], AWSOwnedKey=True)
+
+
+def test_a_canary_keeps_its_id_and_state_and_is_deleted_in_the_backend(aws: None) -> None:
+    """What moto's Synthetics lacks: StartCanary (RUNNING), an id kept through an update, DeleteCanary."""
+    synthetics = boto3.client("synthetics", region_name=REGION)
+    canary = synthetics.create_canary(
+        Name="health",
+        Code={"Handler": "canary.handler", "S3Bucket": "code", "S3Key": "canary.zip"},
+        ArtifactS3Location="s3://artifacts/canaries",
+        ExecutionRoleArn="arn:aws:iam::123456789012:role/canary",
+        Schedule={"Expression": "rate(15 minutes)"},
+        RuntimeVersion="syn-python-selenium-7.0",
+    )["Canary"]
+    assert canary["Status"]["State"] == "READY"
+
+    assert moto_internals.synthetics_keep_canary(REGION, "health", canary_id="kept-id", state="RUNNING")
+    found = synthetics.get_canary(Name="health")["Canary"]
+    assert (found["Id"], found["Status"]["State"]) == ("kept-id", "RUNNING")
+    assert moto_internals.synthetics_delete_canary(REGION, "health")
+    assert not moto_internals.synthetics_delete_canary(REGION, "health")
+    assert not moto_internals.synthetics_keep_canary(REGION, "health", canary_id="x", state="RUNNING")
+    assert synthetics.describe_canaries()["Canaries"] == []

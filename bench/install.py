@@ -1,0 +1,251 @@
+"""A full install of the default release in the sandbox, against its floor.
+
+    python bench/install.py [--scale 0.005] [--release DIR]
+
+The last lines are the figures:
+
+  install_s         the install run, modelled: the workflow's execution from its start to
+                    its stop (Plan and Finalize included), wall time / scale. The bootstrap
+                    stack that starts it is measured apart (bootstrap_s).
+  critical_path_s   the floor: the longest chain of steps that depend on each other (the
+                    release graph, with the run's options), each step taking what the
+                    sandbox's latency model says, with nothing for the installer itself.
+  ratio             install_s / critical_path_s (the goal: at most 1.10).
+  sequential_s      the same steps, one at a time, in data.all's pipeline order, each taking
+                    its floor: the floor of an installer that deploys one stack after the
+                    other. data.all's CodePipeline adds source, synth, build and asset
+                    publishing on top; they are not modelled, so this is a lower bound of it.
+  sequential_ratio  sequential_s / critical_path_s.
+
+Above them, how much of install_s the run's own critical chain (Plan, in each wave the
+step that finished last, Finalize) spent in the installer's Lambda tasks
+(lambda_on_path_s: real time / scale, most of a run at small scales) and in Wait states
+(waits_on_path_s: the polling intervals, modelled). The two do not add up to a floor:
+CloudFormation works on while a Lambda runs, so a faster Lambda would not shorten the
+run by all its time. To see how much of the ratio is the sandbox's unscaled Lambda time,
+run at a larger scale (0.02, 0.05): the modelled CloudFormation and Wait time stay, the
+Lambda share shrinks.
+
+What is modelled (`bench/critical_path.py`): each stage is the creation of its stack
+through a change set, as the sandbox's CloudFormation runs it (`latency.csv`): change set
+creation + stack overhead + the longest chain of its resources, each taking its type's
+create time. Custom resources take the model's dispatch time; the `migrate` action takes
+the model's cluster-snapshot time. Everything else is the installer's overhead: Plan,
+Finalize, the wave barriers, polling, and Lambda execution, which the sandbox does not
+scale (at scale 0.005 one real second of Lambda is 200 modelled seconds; `lambda_on_path_s`
+says how much of the run that is).
+
+data.all's pipeline order (`/work/shared/reference/dataall-deploy-page.md`): the VpcStack,
+then the BackendStage's BackendStack, its sub-stacks as the page lists them (Aurora, Idp,
+Container, Canaries, Rum, DBMigration, LambdaApi, Monitoring, OpenSearch, ParamStore,
+S3Resources, SecretsManager, Sqs), each after those it needs; then the pivot role; then
+the frontend stage (CloudfrontStage, or AlbFrontStage when not internet-facing). A sum does
+not depend on the order; it is printed so that it can be checked.
+
+Before the figures: where the install's time goes per step (waiting for the previous wave
+versus its own work, split into Lambda, Wait states and the rest) and per wave, and where
+its state transitions go.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+if __package__ in (None, ""):  # run as a script: `python bench/install.py`
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import (
+    INSTALLATION,
+    BenchError,
+    BenchSandbox,
+    RunMeasurement,
+    arguments,
+    chosen_release,
+    print_figures,
+    transitions_lines,
+)
+from bench.critical_path import ReleaseFloor, migrate_estimate, release_floor
+from installer.build import Release
+from installer.sandbox.cloudformation.latency import LatencyModel
+
+#: data.all's stacks in the order its pipeline deploys them, as this release's steps
+DATAALL_PIPELINE = (
+    "vpc",
+    "aurora",
+    "cognito",
+    "container",
+    "canaries",
+    "rum",
+    "migrate",
+    "lambda-api",
+    "monitoring",
+    "opensearch",
+    "params",
+    "s3",
+    "secrets",
+    "sqs",
+    "pivot-role",
+    "cloudfront",
+    "albfront",
+)
+
+
+def floor_of(release: Release, install: RunMeasurement, model: LatencyModel) -> ReleaseFloor:
+    """The floor of the run's steps, each stage with the parameters the run gave its stack."""
+    steps = release.manifest.steps
+    active = install.active_steps
+    templates = {name: release.template(name) for name in active if steps[name].is_stage}
+    actions: dict[str, float] = {}
+    for name in active:
+        if steps[name].is_stage:
+            continue
+        if steps[name].kind != "migrate":
+            raise BenchError(f"no estimate for a {steps[name].kind} action ({name})")
+        actions[name] = migrate_estimate(model, took_snapshot=bool(install.steps[name].get("snapshot_id")))
+    return release_floor(
+        templates=templates,
+        parameters={name: install.steps[name].get("parameters", {}) for name in templates},
+        dependencies={name: steps[name].dependencies() for name in active},
+        actions=actions,
+        model=model,
+    )
+
+
+def pipeline_order(steps: Iterable[str], dependencies: Mapping[str, Iterable[str]]) -> list[str]:
+    """`steps` one at a time in data.all's order, each preceded by what it needs."""
+    chosen = set(steps)
+
+    def rank(name: str) -> tuple[int, str]:
+        return (DATAALL_PIPELINE.index(name) if name in DATAALL_PIPELINE else len(DATAALL_PIPELINE), name)
+
+    order: list[str] = []
+
+    def visit(name: str, path: tuple[str, ...]) -> None:
+        if name in path:
+            raise BenchError("dependency cycle: " + " -> ".join((*path, name)))
+        if name in order:
+            return
+        for needed in sorted(set(dependencies.get(name, ())) & chosen, key=rank):
+            visit(needed, (*path, name))
+        order.append(name)
+
+    for name in sorted(chosen, key=rank):
+        visit(name, ())
+    return order
+
+
+def _since(moment: datetime, started: datetime) -> float:
+    return (moment - started).total_seconds()
+
+
+def stack_times(events: list[dict[str, Any]], stack: str, started: datetime) -> tuple[float, float] | None:
+    """Wall seconds (since the run started) at which the stack's create began and completed."""
+    own = [e for e in events if e["LogicalResourceId"] == stack]
+    began = next((e for e in own if e["ResourceStatus"] == "CREATE_IN_PROGRESS"), None)
+    done = next((e for e in reversed(own) if e["ResourceStatus"] == "CREATE_COMPLETE"), None)
+    if began is None or done is None:
+        return None
+    return _since(began["Timestamp"], started), _since(done["Timestamp"], started)
+
+
+def breakdown(
+    install: RunMeasurement, floor: ReleaseFloor, release: Release, events: Mapping[str, list[dict[str, Any]]]
+) -> list[str]:
+    """Per step and per wave, in modelled seconds since the run started."""
+    run, m, plan = install.timeline, install.modelled, floor.schedule
+    waves_start = run.waves[0].start if run.waves else 0.0
+    lines = [
+        "per step, modelled s since the run started. floor: its modelled duration; ideal: when it would start "
+        "with no overhead (Plan excluded); ready: when its last dependency had finished; barrier: start - ready "
+        "(waiting for the rest of the previous wave); own: start to finish = lambda + waits + other; "
+        "cfn: the stack operation as the sandbox ran it; noticed: stack complete to step done (polling)",
+        f"  {'step':<12}{'wave':>5}{'floor':>8}{'ideal':>8}{'ready':>8}{'start':>8}{'barrier':>9}{'own':>8}"
+        f"{'lambda':>8}{'waits':>8}{'other':>8}{'cfn':>8}{'noticed':>9}{'trans':>7}",
+    ]
+    for index, wave in enumerate(install.meta.get("waves", [])):
+        for name in wave:
+            step = run.steps[name]
+            deps = [d for d in release.manifest.steps[name].dependencies() if d in run.steps]
+            ready = max((run.steps[d].end for d in deps), default=waves_start)
+            cfn, noticed = "-", "-"
+            times = stack_times(events.get(name, []), INSTALLATION.stage_stack(name), install.started)
+            if times is not None:
+                cfn = f"{m(times[1] - times[0]):.0f}"
+                noticed = f"{m(step.end - times[1]):.0f}"
+            lines.append(
+                f"  {name:<12}{index + 1:>5}{plan.durations[name]:>8.0f}{plan.start[name]:>8.0f}{m(ready):>8.0f}"
+                f"{m(step.start):>8.0f}{m(step.start - ready):>9.0f}{m(step.seconds):>8.0f}"
+                f"{m(step.lambda_seconds):>8.0f}{m(step.wait_seconds):>8.0f}{m(step.other_seconds):>8.0f}"
+                f"{cfn:>8}{noticed:>9}{sum(step.transitions.values()):>7}"
+            )
+    lines.append("per wave, modelled s: span, the step that finished last, and the largest floor in the wave")
+    for index, (wave, span) in enumerate(zip(install.meta.get("waves", []), run.waves, strict=False)):
+        last = max(wave, key=lambda n: run.steps[n].end)
+        lines.append(
+            f"  wave {index + 1}: {m(span.seconds):>7.0f}  last {last} ({m(run.steps[last].seconds):.0f}), "
+            f"largest floor {max(plan.durations[n] for n in wave):.0f}  [{', '.join(wave)}]"
+        )
+    for task, span in run.tasks.items():
+        lines.append(f"  {task}: {m(span.seconds):.0f} (Lambda, real time {span.seconds:.2f} s)")
+    return lines
+
+
+def path_split(install: RunMeasurement) -> tuple[float, float]:
+    """Wall seconds of the run's own critical chain (Plan, in each wave the step that finished
+    last, Finalize) spent in Lambda tasks and in Wait states."""
+    run = install.timeline
+    lambda_wall = sum(span.seconds for span in run.tasks.values())
+    waits_wall = 0.0
+    for wave in install.meta.get("waves", []):
+        last = run.steps[max(wave, key=lambda n: run.steps[n].end)]
+        lambda_wall += last.lambda_seconds
+        waits_wall += last.wait_seconds
+    return lambda_wall, waits_wall
+
+
+def main() -> int:
+    args = arguments(__doc__)
+    release = chosen_release(args.release)
+    model = LatencyModel.load()
+    with BenchSandbox(args.scale) as bench:
+        install = bench.deploy(release)
+        events = {
+            name: bench.stack_events(name) for name in install.active_steps if release.manifest.steps[name].is_stage
+        }
+    floor = floor_of(release, install, model)
+    plan = floor.schedule
+    dependencies = {name: release.manifest.steps[name].dependencies() for name in plan.durations}
+    order = pipeline_order(plan.durations, dependencies)
+    for line in [*breakdown(install, floor, release, events), *transitions_lines(install)]:
+        print(line)
+    slack = " ".join(f"{name}={plan.slack(name):.0f}" for name in plan.durations if plan.slack(name) > 0)
+    print(f"slack off the critical path, modelled s: {slack}")
+    lambda_wall, waits_wall = path_split(install)
+    assert install.bootstrap_wall is not None
+    print_figures(
+        [
+            ("scale", args.scale),
+            ("bootstrap_s", round(install.modelled(install.bootstrap_wall), 1)),
+            ("lambda_on_path_s", round(install.modelled(lambda_wall), 1)),
+            ("waits_on_path_s", round(install.modelled(waits_wall), 1)),
+            ("transitions", install.transitions),
+            ("change_sets", install.change_sets_created),
+            ("lambda_invocations", install.counters.lambda_invocations),
+            ("critical_path", ">".join(plan.path)),
+            ("sequential_order", ">".join(order)),
+            ("install_s", round(install.modelled_seconds, 1)),
+            ("critical_path_s", round(plan.length, 1)),
+            ("ratio", round(install.modelled_seconds / plan.length, 3)),
+            ("sequential_s", round(plan.total, 1)),
+            ("sequential_ratio", round(plan.total / plan.length, 3)),
+        ]
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
