@@ -578,7 +578,7 @@ class BootstrapStack(cdk.Stack):
                         arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
                         resource_name=cdk.Fn.join("-", [self.scope_prefix, "migrations"]),
                     )
-                ],  # fmt: skip
+                ],
             )
         )
         function.add_to_role_policy(
@@ -598,7 +598,7 @@ class BootstrapStack(cdk.Stack):
                         arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
                         resource_name=f"{self.scope_prefix}-*",
                     ),
-                ],  # fmt: skip
+                ],
             )
         )
 

@@ -117,7 +117,7 @@ class AuroraStage(StageStack):
             vpc_security_group_ids=[security_group.attr_group_id],
             storage_encrypted=True,
             kms_key_id=key.key_arn,
-            deletion_protection=cdk.Fn.condition_if(self.protected.logical_id, True, False),  # type: ignore[arg-type]
+            deletion_protection=cdk.Fn.condition_if(self.protected.logical_id, True, False),
             enable_iam_database_authentication=True,
             enable_cloudwatch_logs_exports=["postgresql"],
             copy_tags_to_snapshot=True,

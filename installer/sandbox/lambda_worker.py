@@ -23,7 +23,7 @@ import uuid
 class LambdaContext:
     """The `context` object a Python handler receives in AWS."""
 
-    def __init__(self, request: dict) -> None:  # type: ignore[type-arg]
+    def __init__(self, request: dict) -> None:
         self.function_name = os.environ["AWS_LAMBDA_FUNCTION_NAME"]
         self.function_version = os.environ.get("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
         self.invoked_function_arn = request["invoked_function_arn"]
@@ -39,7 +39,7 @@ class LambdaContext:
         return max(0, int((self._deadline - time.monotonic()) * 1000))
 
 
-def _error(exc: BaseException, error_type: str | None = None) -> dict:  # type: ignore[type-arg]
+def _error(exc: BaseException, error_type: str | None = None) -> dict:
     # The first frame is this runtime calling the handler; AWS shows the function's frames only.
     frames = traceback.format_list(traceback.extract_tb(exc.__traceback__)[1:])
     return {
@@ -50,7 +50,7 @@ def _error(exc: BaseException, error_type: str | None = None) -> dict:  # type: 
     }
 
 
-def _load_handler(spec: str):  # type: ignore[no-untyped-def]
+def _load_handler(spec: str):
     module_name, _, function_name = spec.rpartition(".")
     if not module_name:
         raise ValueError(f"Bad handler '{spec}': not enough values to unpack")

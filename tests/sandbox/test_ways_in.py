@@ -156,7 +156,8 @@ def test_the_schedule_starts_a_redeploy(aws: Aws, release: Any, installed: Outco
     result = wait(installed.reader, execution_arn)
 
     assert result["action"] == "redeploy" and result["status"] == "SUCCEEDED", result["error"]
-    assert installed.reader.ledger.run(execution_arn.rsplit(":", 1)[1])["source"] == "schedule"
+    record = installed.reader.ledger.run(execution_arn.rsplit(":", 1)[1])
+    assert record is not None and record["source"] == "schedule"
 
 
 def test_deleting_the_bootstrap_stack_with_retain_keeps_every_stage(aws: Aws, installed: Outcome) -> None:

@@ -8,7 +8,7 @@ import pytest
 
 from lambdas.trigger import decide
 
-BASE = {"StateMachineArn": "arn:sm", "ReleaseVersion": "2.8.0", "OnDelete": "Retain",
+BASE: dict[str, Any] = {"StateMachineArn": "arn:sm", "ReleaseVersion": "2.8.0", "OnDelete": "Retain",
         "Options": {"ProdSizing": "false", "LogRetentionDays": "30"}}  # fmt: skip
 
 
