@@ -36,7 +36,7 @@ test-sandbox: setup
 
 ## test-faults: the full fault matrix (every stage x every fault kind)
 test-faults: setup
-	$(BIN)/pytest -m faults tests/sandbox --run-faults
+	$(BIN)/pytest -n $(PYTEST_WORKERS) -m faults --run-faults tests/sandbox/test_fault_matrix.py
 
 ## check: lint, format and type checks
 check: setup

@@ -47,6 +47,7 @@ WORKFLOW_FUNCTIONS = (
     ("Rollback", "rollback", 900, 512),
     ("Finalize", "finalize", 120, 512),
     ("Migrate", "migrate", 900, 256),
+    ("WaitTurn", "wait_turn", 60, 256),
 )
 
 #: What the blueprints create, by service: the CloudFormation service role may do this, no more.
@@ -105,6 +106,13 @@ class BootstrapStack(cdk.Stack):
         self.version = version
         if context.nag:
             cdk.Validations.of(self).add_plugins(AwsSolutionsChecks(verbose=True))
+        cdk.Validations.of(self).acknowledge(
+            cdk.Acknowledgment(
+                id="CloudFormation-Validate::W2509",
+                reason="The options named after secrets (OidcClientSecretArn) carry the ARN of a secret, not "
+                "a secret value; NoEcho would only hide the installation's wiring from its operator.",
+            )
+        )
         self._parameters(options)
         self.scope_prefix = cdk.Fn.join("-", [self.prefix.value_as_string, self.env_name.value_as_string])
 
@@ -545,6 +553,11 @@ class BootstrapStack(cdk.Stack):
                     iam.PolicyStatement(sid="ReleaseBucket", actions=["s3:GetObject"], resources=[release_objects])
                 )
                 findings.append("Resource::arn:<AWS::Partition>:s3:::<ReleaseBucketPrefix>-<AWS::Region>/*")
+            if module in ("deploy_stage", "stage_status", "migrate", "wait_turn"):
+                # A finished step releases the steps parked on it (task tokens: no resource scope).
+                function.add_to_role_policy(
+                    iam.PolicyStatement(sid="ReleaseSteps", actions=["states:SendTaskSuccess"], resources=["*"])
+                )
             if module in ("migrate", "rollback"):
                 self._grant_migrations(function)
                 findings += [
@@ -687,6 +700,7 @@ class BootstrapStack(cdk.Stack):
                 "RollbackFunctionArn": self.functions["rollback"].function_arn,
                 "FinalizeFunctionArn": self.functions["finalize"].function_arn,
                 "MigrateFunctionArn": self.functions["migrate"].function_arn,
+                "WaitTurnFunctionArn": self.functions["wait_turn"].function_arn,
             },
             tracing_enabled=True,
             logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=False),

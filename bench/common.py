@@ -18,6 +18,7 @@ they are.
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -278,13 +279,19 @@ def figure(value: object) -> str:
     if not isinstance(value, float):
         return str(value)
     text = f"{value:.6g}"
-    return f"{value:.8f}".rstrip("0").rstrip(".") if "e" in text else text
+    return f"{value:.10f}".rstrip("0").rstrip(".") if "e" in text else text
 
 
 def print_figures(figures: Iterable[tuple[str, object]]) -> None:
     """`key=value` lines: the last lines of a benchmark's output, for scripts to read."""
     for key, value in figures:
         print(f"{key}={figure(value)}", flush=True)
+
+
+def context_figures(scale: float) -> list[tuple[str, object]]:
+    """The scale, and how busy this machine was: wall-time figures (Lambda time above all)
+    grow when other processes share its cores, so a load above the CPU count flags them."""
+    return [("scale", scale), ("cpus", os.cpu_count() or 1), ("load_average", round(os.getloadavg()[0], 2))]
 
 
 def transitions_lines(measurement: RunMeasurement) -> list[str]:

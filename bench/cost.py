@@ -39,6 +39,7 @@ from bench.common import (
     BenchSandbox,
     RunMeasurement,
     argument_parser,
+    context_figures,
     figure,
     parse,
     print_figures,
@@ -154,9 +155,9 @@ def main() -> int:
         print(f"{name} {run.result['version']}: {summary}")
     print(
         f"prices: ${STEP_FUNCTIONS_USD_PER_TRANSITION * 1000:g} per 1,000 transitions, "
-        f"${LAMBDA_USD_PER_GB_SECOND} per GB-s, ${LAMBDA_USD_PER_REQUEST * 1e6:g} per million requests"
+        f"${figure(LAMBDA_USD_PER_GB_SECOND)} per GB-s, ${LAMBDA_USD_PER_REQUEST * 1e6:g} per million requests"
     )
-    print(f"scale={figure(args.scale)}")
+    print_figures(context_figures(args.scale))
     for name, run in runs.items():
         print(scenario_line(name, run))
     print_figures([("install_cost_usd", Cost.of(runs["install"]).total_usd)])

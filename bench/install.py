@@ -17,14 +17,18 @@ The last lines are the figures:
                     publishing on top; they are not modelled, so this is a lower bound of it.
   sequential_ratio  sequential_s / critical_path_s.
 
-Above them, how much of install_s the run's own critical chain (Plan, in each wave the
-step that finished last, Finalize) spent in the installer's Lambda tasks
-(lambda_on_path_s: real time / scale, most of a run at small scales) and in Wait states
-(waits_on_path_s: the polling intervals, modelled). The two do not add up to a floor:
-CloudFormation works on while a Lambda runs, so a faster Lambda would not shorten the
-run by all its time. To see how much of the ratio is the sandbox's unscaled Lambda time,
-run at a larger scale (0.02, 0.05): the modelled CloudFormation and Wait time stay, the
-Lambda share shrinks.
+Above them:
+  waves_floor_s     the floor of the workflow's wave-by-wave schedule: each wave as long as
+                    the largest floor in it, and no other overhead (waves_floor_ratio: over
+                    critical_path_s). What install_s has beyond it is per-step overhead.
+  lambda_on_path_s  of install_s, the time the run's own critical chain (Plan, in each wave
+                    the step that finished last, Finalize) spent in the installer's Lambda
+                    tasks: real time / scale, most of a run at small scales;
+  waits_on_path_s   and in Wait states (the polling intervals, modelled).
+The last two are not a floor: CloudFormation works on while a Lambda runs, so a faster
+Lambda would not shorten the run by all of its time. To see how much of the ratio is the
+sandbox's unscaled Lambda time, run at a larger scale (0.02, 0.05): the modelled
+CloudFormation and Wait time stay, the Lambda share shrinks.
 
 What is modelled (`bench/critical_path.py`): each stage is the creation of its stack
 through a change set, as the sandbox's CloudFormation runs it (`latency.csv`): change set
@@ -65,6 +69,7 @@ from bench.common import (
     RunMeasurement,
     arguments,
     chosen_release,
+    context_figures,
     print_figures,
     transitions_lines,
 )
@@ -156,7 +161,7 @@ def breakdown(
     install: RunMeasurement, floor: ReleaseFloor, release: Release, events: Mapping[str, list[dict[str, Any]]]
 ) -> list[str]:
     """Per step and per wave, in modelled seconds since the run started."""
-    run, m, plan = install.timeline, install.modelled, floor.schedule
+    run, modelled, plan = install.timeline, install.modelled, floor.schedule
     waves_start = run.waves[0].start if run.waves else 0.0
     lines = [
         "per step, modelled s since the run started. floor: its modelled duration; ideal: when it would start "
@@ -174,23 +179,24 @@ def breakdown(
             cfn, noticed = "-", "-"
             times = stack_times(events.get(name, []), INSTALLATION.stage_stack(name), install.started)
             if times is not None:
-                cfn = f"{m(times[1] - times[0]):.0f}"
-                noticed = f"{m(step.end - times[1]):.0f}"
+                cfn = f"{modelled(times[1] - times[0]):.0f}"
+                noticed = f"{modelled(step.end - times[1]):.0f}"
             lines.append(
-                f"  {name:<12}{index + 1:>5}{plan.durations[name]:>8.0f}{plan.start[name]:>8.0f}{m(ready):>8.0f}"
-                f"{m(step.start):>8.0f}{m(step.start - ready):>9.0f}{m(step.seconds):>8.0f}"
-                f"{m(step.lambda_seconds):>8.0f}{m(step.wait_seconds):>8.0f}{m(step.other_seconds):>8.0f}"
+                f"  {name:<12}{index + 1:>5}{plan.durations[name]:>8.0f}{plan.start[name]:>8.0f}{modelled(ready):>8.0f}"
+                f"{modelled(step.start):>8.0f}{modelled(step.start - ready):>9.0f}{modelled(step.seconds):>8.0f}"
+                f"{modelled(step.lambda_seconds):>8.0f}{modelled(step.wait_seconds):>8.0f}{modelled(step.other_seconds):>8.0f}"
                 f"{cfn:>8}{noticed:>9}{sum(step.transitions.values()):>7}"
             )
     lines.append("per wave, modelled s: span, the step that finished last, and the largest floor in the wave")
     for index, (wave, span) in enumerate(zip(install.meta.get("waves", []), run.waves, strict=False)):
         last = max(wave, key=lambda n: run.steps[n].end)
         lines.append(
-            f"  wave {index + 1}: {m(span.seconds):>7.0f}  last {last} ({m(run.steps[last].seconds):.0f}), "
-            f"largest floor {max(plan.durations[n] for n in wave):.0f}  [{', '.join(wave)}]"
+            f"  wave {index + 1}: {modelled(span.seconds):>7.0f}  last {last} "
+            f"({modelled(run.steps[last].seconds):.0f}), largest floor {max(plan.durations[n] for n in wave):.0f}"
+            f"  [{', '.join(wave)}]"
         )
     for task, span in run.tasks.items():
-        lines.append(f"  {task}: {m(span.seconds):.0f} (Lambda, real time {span.seconds:.2f} s)")
+        lines.append(f"  {task}: {modelled(span.seconds):.0f} (Lambda, real time {span.seconds:.2f} s)")
     return lines
 
 
@@ -224,11 +230,12 @@ def main() -> int:
         print(line)
     slack = " ".join(f"{name}={plan.slack(name):.0f}" for name in plan.durations if plan.slack(name) > 0)
     print(f"slack off the critical path, modelled s: {slack}")
+    waves_floor = sum(max(plan.durations[name] for name in wave) for wave in install.meta.get("waves", []))
     lambda_wall, waits_wall = path_split(install)
     assert install.bootstrap_wall is not None
     print_figures(
         [
-            ("scale", args.scale),
+            *context_figures(args.scale),
             ("bootstrap_s", round(install.modelled(install.bootstrap_wall), 1)),
             ("lambda_on_path_s", round(install.modelled(lambda_wall), 1)),
             ("waits_on_path_s", round(install.modelled(waits_wall), 1)),
@@ -237,6 +244,8 @@ def main() -> int:
             ("lambda_invocations", install.counters.lambda_invocations),
             ("critical_path", ">".join(plan.path)),
             ("sequential_order", ">".join(order)),
+            ("waves_floor_s", round(waves_floor, 1)),
+            ("waves_floor_ratio", round(waves_floor / plan.length, 3)),
             ("install_s", round(install.modelled_seconds, 1)),
             ("critical_path_s", round(plan.length, 1)),
             ("ratio", round(install.modelled_seconds / plan.length, 3)),

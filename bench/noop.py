@@ -25,7 +25,15 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: `python bench/noop.py`
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import REDEPLOY, BenchSandbox, arguments, chosen_release, print_figures, transitions_lines
+from bench.common import (
+    REDEPLOY,
+    BenchSandbox,
+    arguments,
+    chosen_release,
+    context_figures,
+    print_figures,
+    transitions_lines,
+)
 
 
 def main() -> int:
@@ -43,7 +51,7 @@ def main() -> int:
     steps = len(redeploy.active_steps)
     print_figures(
         [
-            ("scale", args.scale),
+            *context_figures(args.scale),
             ("change_sets_in_ledger", redeploy.change_sets_recorded),
             ("lambda_gb_s", round(redeploy.counters.lambda_gb_seconds, 3)),
             ("steps", steps),

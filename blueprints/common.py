@@ -26,6 +26,8 @@ FUNCTIONS_DIR = Path(__file__).parent / "functions"
 #: CDK context key: the stage (or comma-separated stages) whose template gets `touch`ed
 TOUCH_CONTEXT = "dataall-installer:touch"
 TOUCH_LOGICAL_ID = "InstallerTouch"
+#: With a revision, the touch is a parameter whose value is the revision (see `_touch`)
+TOUCH_REVISION_CONTEXT = "dataall-installer:touch-revision"
 
 
 @dataclass(frozen=True)
@@ -98,8 +100,24 @@ class StageStack(cdk.Stack):
         CloudFormation, costs nothing, and nothing refers to it.
         """
         touched = str(self.node.try_get_context(TOUCH_CONTEXT) or "")
-        if self.SPEC.name in {name.strip() for name in touched.split(",")}:
+        if self.SPEC.name not in {name.strip() for name in touched.split(",")}:
+            return
+        revision = self.node.try_get_context(TOUCH_REVISION_CONTEXT)
+        if revision is None:
             cdk.CfnResource(self, TOUCH_LOGICAL_ID, type="AWS::CloudFormation::WaitConditionHandle")
+            return
+        # Two releases with different revisions differ by a property (a Modify, not an Add):
+        # what an upgrade must change for a failed update's rollback to have something to undo.
+        cdk.CfnResource(
+            self,
+            TOUCH_LOGICAL_ID,
+            type="AWS::SSM::Parameter",
+            properties={
+                "Name": cdk.Fn.join("/", ["", self.prefix, self.env_name, "installer-touch", self.SPEC.name]),
+                "Type": "String",
+                "Value": str(revision),
+            },
+        )
 
     # ---------------------------------------------------------------- wiring
     def parameter(

@@ -454,9 +454,12 @@ class RunReader:
 
 
 def _execution_error(execution: dict[str, Any]) -> dict[str, Any] | None:
+    """A run that ended before it recorded a report (e.g. refused by Plan): its error, readable."""
     if execution["status"] in ("RUNNING", "SUCCEEDED"):
         return None
-    return {"error": execution.get("error"), "reason": execution.get("cause")}
+    from lambdas.reporting import failure_detail
+
+    return failure_detail({"Error": execution.get("error") or execution["status"], "Cause": execution.get("cause")})
 
 
 def result_document(view: RunView, transitions: int) -> dict[str, Any]:

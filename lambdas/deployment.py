@@ -301,15 +301,17 @@ class StageDeployment:
             if NO_CHANGES in reason:
                 return self._no_changes(change_set_id)
             raise StageFailed(self.name, f"change set failed: {reason}", stack=self.stack_name)
-        self.deps.stacks.call(
-            "execute_change_set",
-            ChangeSetName=change_set_id,
-            ClientRequestToken=f"{self.run_id}-{self.name}"[:128],
-        )
+        # Recorded before the call: if this Lambda dies right after it, the rollback still
+        # knows the stage may have changed, and checks it.
         self.deps.ledger.update_step(
             self.run_id,
             self.name,
             {"executed": True, "executed_at": now_iso(), "stack_id": change_set["StackId"], "phase": "executing"},
+        )
+        self.deps.stacks.call(
+            "execute_change_set",
+            ChangeSetName=change_set_id,
+            ClientRequestToken=f"{self.run_id}-{self.name}"[:128],
         )
         return self._next("executing", FIRST_POLL)
 

@@ -222,5 +222,21 @@ class Ledger:
                 return found
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
+    def claim_turn(self, run: str, name: str) -> str | None:
+        """The step's parked task token, claimed once (None if absent or already claimed)."""
+        try:
+            answer = self.table.update_item(
+                Key={"pk": f"RUN#{run}", "sk": f"STEP#{name}"},
+                UpdateExpression="SET turn_released = :now",
+                ConditionExpression="attribute_exists(turn_token) AND attribute_not_exists(turn_released)",
+                ExpressionAttributeValues={":now": now_iso()},
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as error:
+            if _conditional_failed(error):
+                return None
+            raise
+        return str(answer["Attributes"]["turn_token"])
+
     def update_step(self, run: str, name: str, values: dict[str, Any], remove: tuple[str, ...] = ()) -> None:
         self._update(f"RUN#{run}", f"STEP#{name}", {"name": name, "updated_at": now_iso(), **values}, remove)

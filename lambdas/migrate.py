@@ -8,6 +8,7 @@ from lambdas.deps import Deps
 from lambdas.migration import MigrationStep
 from lambdas.models import StepState
 from lambdas.observability import logger, metrics, tracer
+from lambdas.schedule import finished
 
 
 @logger.inject_lambda_context(log_event=True)
@@ -16,8 +17,11 @@ from lambdas.observability import logger, metrics, tracer
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     state = StepState.model_validate(event)
     logger.append_keys(run=state.run, stage=state.step.name)
-    step = MigrationStep(Deps.from_env(context), state)
+    deps = Deps.from_env(context)
+    step = MigrationStep(deps, state)
     result = step.start() if state.phase == "start" else step.advance()
     if result.result in ("MIGRATED", "SYNCED"):
         metrics.add_metric(name="DatabaseMigrations", unit="Count", value=1)
+    if result.phase == "done":
+        finished(deps, result.run, result.step.name)
     return result.model_dump()

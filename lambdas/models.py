@@ -23,6 +23,8 @@ class StepRef(Model):
     kind: str = "stage"
     #: "deploy" brings the step to the release; "delete" removes its stack (uninstall).
     op: Literal["deploy", "delete"] = "deploy"
+    #: the step waits for other steps of the run (see `lambdas.schedule`)
+    waits: bool = False
 
 
 class StepState(Model):
@@ -33,6 +35,8 @@ class StepState(Model):
     phase: Phase = "start"
     wait: int = 0
     polls: int = 0
+    #: seconds this step has spent in Wait states (state-machine time: a stage's timeout counts it)
+    waited: int = 0
     result: str | None = None
 
 
@@ -47,6 +51,14 @@ class ExecutionRef(Model):
 class PlanRequest(Model):
     input: dict[str, Any]
     execution: ExecutionRef
+
+
+class TurnRequest(Model):
+    """A step parked until the steps it waits for are done."""
+
+    run: str
+    step: StepRef
+    token: str
 
 
 class RollbackState(Model):

@@ -23,35 +23,58 @@ def _seconds_since(started: str | None) -> int:
     return int((datetime.now(UTC) - begun).total_seconds())
 
 
-def failure_report(error: dict[str, Any] | None, steps: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """What failed, where and why, what was undone, and what needs a person."""
+def _json(text: Any) -> Any:
+    if not isinstance(text, str):
+        return text
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def failure_detail(error: dict[str, Any] | None) -> dict[str, Any]:
+    """What failed, from the state machine's error, unwrapping its layers:
+
+    the step's failure (`{"stage", "error", "cause"}`, added by the StepFailed state) ->
+    a Lambda error payload (`{"errorType", "errorMessage"}`) -> a StageFailed report (JSON).
+    """
     error = error or {}
     cause = error.get("Cause") or error.get("cause") or ""
-    try:
-        detail = json.loads(cause) if cause else {}
-        if isinstance(detail, dict) and "errorMessage" in detail:  # an unhandled Lambda error
-            inner = detail.get("errorMessage", "")
-            try:
-                detail = json.loads(inner)
-            except (TypeError, ValueError):
-                detail = {"reason": inner, "error_type": detail.get("errorType")}
-    except ValueError:
-        detail = {"reason": cause}
-    if not isinstance(detail, dict):
-        detail = {"reason": str(detail)}
+    detail: dict[str, Any] = {"error": error.get("Error") or error.get("error") or "Unknown"}
+    layer = _json(cause)
+    if isinstance(layer, dict) and "stage" in layer and "cause" in layer:
+        detail.update(stage=layer["stage"], error=layer.get("error") or detail["error"])
+        cause = layer["cause"]
+        layer = _json(cause)
+    if isinstance(layer, dict) and "errorMessage" in layer:
+        inner = _json(layer["errorMessage"])
+        if isinstance(inner, dict):
+            detail.update(inner)
+        else:
+            detail.update(reason=layer["errorMessage"], error_type=layer.get("errorType"))
+    elif isinstance(layer, dict):
+        detail.update(layer)
+    else:
+        detail["reason"] = str(cause)
+    return detail
+
+
+def failure_report(error: dict[str, Any] | None, steps: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """What failed, where and why, what was undone, and what needs a person."""
+    detail = failure_detail(error)
     rolled_back = {n: s["rolled_back"] for n, s in sorted(steps.items()) if s.get("rolled_back")}
     left = [
-        {"stage": n, "reason": s.get("reason", ""), "action": s.get("action", "")}
+        {"stage": n, "reason": s.get("reason", ""), "action": s.get("action", ""), "snapshot": s.get("snapshot")}
         for n, s in sorted(steps.items())
         if s.get("rolled_back") == "FAILED"
     ]
     return {
-        "error": error.get("Error") or error.get("error") or "Unknown",
+        "error": detail.get("error"),
         "stage": detail.get("stage"),
         "resource": detail.get("resource"),
         "resource_type": detail.get("resource_type"),
         "status": detail.get("status"),
-        "reason": detail.get("reason") or cause,
+        "reason": detail.get("reason"),
         "rolled_back": rolled_back,
         "left_for_a_person": left,
     }

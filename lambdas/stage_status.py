@@ -8,6 +8,7 @@ from lambdas.deployment import StageDeployment
 from lambdas.deps import Deps
 from lambdas.models import StepState
 from lambdas.observability import logger, metrics, tracer
+from lambdas.schedule import finished
 
 
 @logger.inject_lambda_context(log_event=True)
@@ -16,7 +17,10 @@ from lambdas.observability import logger, metrics, tracer
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     state = StepState.model_validate(event)
     logger.append_keys(run=state.run, stage=state.step.name)
-    result = StageDeployment(Deps.from_env(context), state).advance()
+    deps = Deps.from_env(context)
+    result = StageDeployment(deps, state).advance()
     if result.result in ("CREATED", "UPDATED"):
         metrics.add_metric(name=f"Stages{result.result.title()}", unit="Count", value=1)
+    if result.phase == "done":
+        finished(deps, result.run, result.step.name)
     return result.model_dump()

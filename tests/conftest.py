@@ -62,6 +62,42 @@ def cached_release(version: str | None = None, overrides: dict[str, Any] | None 
         return build_release(folder, version, overrides=overrides)
 
 
+# ---------------------------------------------------------------------- the fault matrix
+MATRIX = "tests/sandbox/test_fault_matrix.py::"
+_matrix_outcomes: dict[str, str] = {}
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--run-faults", action="store_true", help="run the whole fault matrix, not its sample")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Without --run-faults, only the matrix's sample runs (the rest is deselected, not skipped)."""
+    if config.getoption("--run-faults"):
+        return
+    kept: list[pytest.Item] = []
+    dropped: list[pytest.Item] = []
+    for item in items:
+        in_matrix = item.get_closest_marker("faults") is not None
+        (dropped if in_matrix and item.get_closest_marker("faults_sample") is None else kept).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.nodeid.startswith(MATRIX) and (report.when == "call" or report.outcome != "passed"):
+        previous = _matrix_outcomes.get(report.nodeid)
+        if previous is None or previous == "passed":
+            _matrix_outcomes[report.nodeid] = report.outcome
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if _matrix_outcomes:
+        survived = sum(outcome == "passed" for outcome in _matrix_outcomes.values())
+        terminalreporter.write_line(f"fault matrix: {survived} cases survived / {len(_matrix_outcomes)} cases run")
+
+
 @pytest.fixture(scope="session")
 def release() -> Iterator[Any]:
     """The default release (`dataall-installer build`)."""

@@ -43,7 +43,7 @@ def test_the_console_form_groups_and_labels_every_parameter(bootstrap_template: 
 
 def test_lambda_code_comes_from_the_regional_release_bucket(bootstrap_template: dict[str, Any], release: Any) -> None:
     functions = resources(bootstrap_template, "AWS::Lambda::Function")
-    assert len(functions) == 8  # 6 workflow steps, the trigger, the pivot-role provider
+    assert len(functions) == 9  # 7 workflow steps, the trigger, the pivot-role provider
     for function in functions.values():
         code = function["Properties"]["Code"]
         assert code["S3Bucket"] == {"Fn::Sub": "${ReleaseBucketPrefix}-${AWS::Region}"}
@@ -74,15 +74,15 @@ def test_every_lambda_task_retries_lambda_service_errors_and_throttling(name: st
     assert retried >= LAMBDA_SERVICE_ERRORS | {"Throttled"}, name
 
 
-def test_a_failure_in_the_waves_leads_to_rollback_then_a_failed_run() -> None:
-    waves = ASL["States"]["Waves"]
-    assert waves["Catch"][0]["ErrorEquals"] == ["States.ALL"] and waves["Catch"][0]["Next"] == "Rollback"
+def test_a_failure_in_any_step_leads_to_rollback_then_a_failed_run() -> None:
+    steps = ASL["States"]["Steps"]
+    assert steps["Catch"][0]["ErrorEquals"] == ["States.ALL"] and steps["Catch"][0]["Next"] == "Rollback"
     assert ASL["States"]["ReportFailure"]["Next"] == "RunFailed"
     assert ASL["States"]["RunFailed"]["Type"] == "Fail"
 
 
 def test_polling_waits_read_their_interval_from_the_state() -> None:
-    step_states = ASL["States"]["Waves"]["ItemProcessor"]["States"]["Steps"]["ItemProcessor"]["States"]
+    step_states = ASL["States"]["Steps"]["ItemProcessor"]["States"]
     assert step_states["StepWait"]["SecondsPath"] == "$.wait"
     assert ASL["States"]["RollbackWait"]["SecondsPath"] == "$.rollback.wait"
 

@@ -59,17 +59,22 @@ def nothing_changed(deps: Deps) -> bool:
     return deps.ledger.lock() is None and deps.ledger.latest_runs(5) == []
 
 
-def test_a_valid_install_takes_the_lock_and_records_the_plan(deps: Deps, release: Any) -> None:
+def test_a_valid_install_takes_the_lock_and_plans_every_step_after_what_it_waits_for(deps: Deps, release: Any) -> None:
+    manifest = release.manifest
+    options = manifest.resolve_options()
+
     result = plan(deps, request({"action": "install", "version": release.version}))
 
-    assert result["waves"] == [
-        [{"name": n, "kind": release.manifest.steps[n].kind} for n in wave]
-        for wave in release.manifest.waves(release.manifest.resolve_options())
-    ]
+    steps = result["steps"]
+    assert [s["name"] for s in steps] == [n for wave in manifest.waves(options) for n in wave]
+    active = manifest.active_steps(options)
+    for step in steps:
+        assert step["waits"] == bool(active[step["name"]].dependencies() & set(active)), step
     lock = deps.ledger.lock()
     assert lock is not None and lock["run"] == "install-2-8-0-abc"
     run = deps.ledger.run("install-2-8-0-abc")
     assert run is not None and run["status"] == "RUNNING" and run["params"]["ResourcePrefix"] == "dataall"
+    assert run["after"]["lambda-api"] == sorted(active["lambda-api"].dependencies())
 
 
 @pytest.mark.parametrize(

@@ -606,6 +606,16 @@ def test_an_opensearch_serverless_collection_and_its_policies_exist_in_the_servi
     deploy(cfn, serverless_template("catalog"), collection_outputs)
 
 
+def test_a_collection_deleted_by_hand_does_not_fail_the_stack_delete(cfn: Any, clients: Clients) -> None:
+    """AWS: CloudFormation's delete takes the handler's "not found" as done."""
+    described = deploy(cfn, serverless_template("catalog"), {"Id": {"Value": {"Ref": "Collection"}}})
+    clients("opensearchserverless").delete_collection(id=outputs(described)["Id"])
+
+    cfn.delete_stack(StackName="app")
+
+    assert settle(cfn, described["StackId"])["StackStatus"] == "DELETE_COMPLETE"
+
+
 def test_an_oidc_provider_an_identity_pool_and_a_canary_exist_in_their_services(cfn: Any, clients: Clients) -> None:
     """AWS: UserPoolIdentityProvider (Ref: its name) is a provider of the pool, with the client
     secret its dynamic reference reads; IdentityPool (Ref: its id) is a pool of Cognito

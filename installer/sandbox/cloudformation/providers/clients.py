@@ -42,6 +42,12 @@ class Databases:
         if not self.url:
             shutil.rmtree(self.root, ignore_errors=True)
 
+    def drop(self, cluster_id: str) -> None:
+        """A deleted cluster's embedded database goes with it (its final snapshot, if any, is
+        RDS's record); a cluster made again under the same name starts empty, as in AWS."""
+        if not self.url:
+            (self.root / f"{cluster_id}.sqlite3").unlink(missing_ok=True)
+
     def secret_for(self, cluster_id: str, username: str, password: str) -> dict[str, Any]:
         if not self.url:
             self.root.mkdir(parents=True, exist_ok=True)

@@ -278,6 +278,7 @@ class DBCluster:
                 FinalDBSnapshotIdentifier=final,
             )
         )
+        clients.databases.drop(resource.name)
 
 
 class DBInstance:
@@ -509,10 +510,8 @@ class Canary:
         self.create(clients, resource)
 
     def delete(self, clients: ServiceClients, resource: Emulation, *, snapshot: bool) -> None:
-        if not moto_internals.synthetics_delete_canary(resource.region, resource.name, account_id=resource.account):
-            raise ResourceFailed(
-                handler_message(f"Canary {resource.name} does not exist.", service="Synthetics", status=404)
-            )
+        """A canary already gone is deleted: CloudFormation takes "not found" as done."""
+        moto_internals.synthetics_delete_canary(resource.region, resource.name, account_id=resource.account)
 
 
 # --------------------------------------------------------------------------- opensearch serverless
@@ -544,9 +543,10 @@ class ServerlessSecurityPolicy:
         )
 
     def delete(self, clients: ServiceClients, resource: Emulation, *, snapshot: bool) -> None:
-        name, kind = str(resource.prop("Name")), str(resource.prop("Type"))
-        if not moto_internals.aoss_delete_security_policy(resource.region, name, kind, account_id=resource.account):
-            raise _not_found(f"Policy with name {name} and type {kind} is not found")
+        """A policy already gone is deleted: CloudFormation takes "not found" as done."""
+        moto_internals.aoss_delete_security_policy(
+            resource.region, resource.name, str(resource.prop("Type")), account_id=resource.account
+        )
 
 
 class ServerlessCollection:
@@ -572,7 +572,12 @@ class ServerlessCollection:
             raise _not_found(f"Collection with ID {collection_id} cannot be found.")
 
     def delete(self, clients: ServiceClients, resource: Emulation, *, snapshot: bool) -> None:
-        clients("opensearchserverless", resource.region).delete_collection(id=resource.data["collection"]["id"])
+        """A collection already gone is deleted: CloudFormation takes "not found" as done."""
+        try:
+            clients("opensearchserverless", resource.region).delete_collection(id=resource.data["collection"]["id"])
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "ResourceNotFoundException":
+                raise
 
 
 # --------------------------------------------------------------------------- cloudfront

@@ -1,0 +1,138 @@
+"""Whole-release rollback, proven by fault injection: every stage x every fault kind, on a
+first install and on an upgrade from a previous release.
+
+After each failed run: the run is FAILED and names the stage; every stage runs what it ran
+before (template, parameters, outputs) — for an install, nothing is left but retained
+stateful stages —; the lock is free; and the next run, with the fault removed, succeeds.
+
+`make test` runs a sample (`faults_sample`); `make test-faults` runs the whole matrix.
+A count of cases survived / cases run is printed at the end of the session.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+import pytest
+
+from blueprints.common import TOUCH_CONTEXT, TOUCH_REVISION_CONTEXT
+from installer.aws import Aws
+from tests.conftest import cached_release
+from tests.sandbox.conftest import INSTALLATION, deploy, run
+
+pytestmark = pytest.mark.xdist_group("fault-matrix")
+
+#: Kinds that can hit a first install, and an upgrade (update and rollback need an update).
+INSTALL_KINDS = ("create", "timeout", "crash", "throttle")
+UPGRADE_KINDS = ("update", "rollback", "timeout", "crash", "throttle")
+#: Throttling that outlasts every retry, so that the run must fail (a few throttles are survived).
+FAULT_SPECS = {"throttle": "{stage}:throttle@100000"}
+SAMPLE = {
+    ("install", "params", "create"),
+    ("install", "aurora", "crash"),
+    ("install", "sqs", "timeout"),
+    ("upgrade", "lambda-api", "update"),
+    ("upgrade", "monitoring", "rollback"),
+    ("upgrade", "vpc", "throttle"),
+    ("upgrade", "migrate", "crash"),
+}
+
+
+def _steps(kinds: tuple[str, ...], lifecycle: str) -> list[Any]:
+    release = cached_release()
+    manifest = release.manifest
+    active = [name for wave in manifest.waves(manifest.resolve_options()) for name in wave]
+    cases = []
+    for name in active:
+        kinds_here = kinds if manifest.steps[name].is_stage else ("crash",)
+        for kind in kinds_here:
+            marks = [pytest.mark.faults]
+            if (lifecycle, name, kind) in SAMPLE:
+                marks.append(pytest.mark.faults_sample)
+            cases.append(pytest.param(name, kind, marks=marks, id=f"{lifecycle}-{name}-{kind}"))
+    return cases
+
+
+def _fault(stage: str, kind: str) -> str:
+    return FAULT_SPECS.get(kind, "{stage}:{kind}").format(stage=stage, kind=kind)
+
+
+def _state(aws: Aws) -> dict[str, Any]:
+    """What every stage stack runs: template (hashed), parameters, outputs, status."""
+    cfn = aws.client("cloudformation")
+    found = {}
+    for page in cfn.get_paginator("describe_stacks").paginate():
+        for stack in page["Stacks"]:
+            name = stack["StackName"]
+            if name == INSTALLATION.stack_name or stack["StackStatus"] == "DELETE_COMPLETE":
+                continue
+            body = cfn.get_template(StackName=name)["TemplateBody"]
+            document = json.loads(body) if isinstance(body, str) else body
+            found[name] = {
+                "template": hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest(),
+                "parameters": {p["ParameterKey"]: p.get("ParameterValue") for p in stack.get("Parameters", [])},
+                "outputs": {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", []) or []},
+                "status_ok": stack["StackStatus"] in ("CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE"),
+            }
+    return found
+
+
+def _releases() -> tuple[Any, Any]:
+    """A previous and a next release in which every stage changes (a real Modify in each)."""
+    stages = ",".join(step.name for step in cached_release().manifest.stages())
+    before = cached_release(version="2.8.0", overrides={TOUCH_CONTEXT: stages, TOUCH_REVISION_CONTEXT: "1"})
+    after = cached_release(version="2.9.0", overrides={TOUCH_CONTEXT: stages, TOUCH_REVISION_CONTEXT: "2"})
+    return before, after
+
+
+def _assert_failed_naming(result: dict[str, Any], stage: str) -> None:
+    assert result["status"] == "FAILED", result
+    assert result["error"] is not None and result["error"]["stage"] == stage, result["error"]
+
+
+@pytest.mark.parametrize(("stage", "kind"), _steps(INSTALL_KINDS, "install"))
+def test_a_failed_install_leaves_nothing_but_retained_data_and_the_next_run_succeeds(
+    sandbox: Any, release: Any, stage: str, kind: str
+) -> None:
+    aws = Aws(region=sandbox.region, endpoint_url=sandbox.endpoint)
+    sandbox.faults.add(_fault(stage, kind))
+
+    outcome = deploy(aws, release)
+
+    _assert_failed_naming(outcome.result, stage)
+    stateful = {INSTALLATION.stage_stack(s.name) for s in release.manifest.stages() if s.stateful}
+    left = _state(aws)
+    assert set(left) <= stateful, sorted(set(left) - stateful)
+    assert all(stack["status_ok"] for stack in left.values()), left
+    assert outcome.reader.ledger.lock() is None
+    assert outcome.reader.ledger.current_release() is None
+
+    sandbox.faults.clear()
+    again = run(aws, outcome, {"action": "install", "version": release.version})
+
+    assert again["status"] == "SUCCEEDED", again["error"]
+
+
+@pytest.mark.parametrize(("stage", "kind"), _steps(UPGRADE_KINDS, "upgrade"))
+def test_a_failed_upgrade_puts_every_stage_back_and_the_next_run_succeeds(sandbox: Any, stage: str, kind: str) -> None:
+    aws = Aws(region=sandbox.region, endpoint_url=sandbox.endpoint)
+    before, after = _releases()
+    installed = deploy(aws, before)
+    assert installed.result["status"] == "SUCCEEDED", installed.result["error"]
+    state_before = _state(aws)
+    sandbox.faults.add(_fault(stage, kind))
+
+    outcome = deploy(aws, after)
+
+    _assert_failed_naming(outcome.result, stage)
+    assert _state(aws) == state_before
+    assert outcome.reader.ledger.lock() is None
+    current = outcome.reader.ledger.current_release()
+    assert current is not None and current["version"] == before.version
+
+    sandbox.faults.clear()
+    again = run(aws, outcome, {"action": "upgrade", "version": after.version})
+
+    assert again["status"] == "SUCCEEDED", again["error"]
