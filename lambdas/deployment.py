@@ -82,7 +82,13 @@ class StageDeployment:
     # ------------------------------------------------------------------ helpers
     def _next(self, phase: str, wait: int = 0, result: str | None = None) -> StepState:
         return self.state.model_copy(
-            update={"phase": phase, "wait": wait, "polls": self.state.polls + 1, "result": result}
+            update={
+                "phase": phase,
+                "wait": wait,
+                "polls": self.state.polls + 1,
+                "waited": self.state.waited + self.state.wait,
+                "result": result,
+            }
         )
 
     def _desired(self) -> tuple[str, dict[str, str]]:
@@ -109,17 +115,28 @@ class StageDeployment:
         )
 
     def _check_timeout(self) -> None:
+        """A stage past its timeout fails. Elapsed is the longer of the wall clock and the time
+        the step spent in Wait states (state-machine time, which is what a sandbox scales)."""
         started = int(self.record.get("started_epoch", _epoch()))
         timeout = DELETE_TIMEOUT if self.state.step.op == "delete" else self.spec.timeout
-        if _epoch() - started > timeout:
+        if max(_epoch() - started, self.state.waited + self.state.wait) > timeout:
             raise StageTimedOut(
                 self.name,
                 f"stage {self.name} did not finish within its timeout of {timeout} s",
                 stack=self.stack_name,
             )
 
-    # ------------------------------------------------------------------ start
+    # ------------------------------------------------------------------ entry points
     def start(self) -> StepState:
+        with self.deps.ledger.acting(self.run_id, self.name):
+            return self._start()
+
+    def advance(self) -> StepState:
+        with self.deps.ledger.acting(self.run_id, self.name):
+            return self._advance()
+
+    # ------------------------------------------------------------------ start
+    def _start(self) -> StepState:
         if self.state.step.op == "delete":
             return self._start_delete()
         if self.record.get("executed"):
@@ -277,7 +294,7 @@ class StageDeployment:
         self.record["started_epoch"] = _epoch()
 
     # ------------------------------------------------------------------ advance
-    def advance(self) -> StepState:
+    def _advance(self) -> StepState:
         phase = self.state.phase
         if phase == "changeset":
             return self._poll_change_set()

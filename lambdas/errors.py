@@ -27,6 +27,10 @@ class ReleaseInvalid(InstallerError):
     """The release is missing, or its files do not match the manifest; nothing was changed."""
 
 
+class RunAborted(InstallerError):
+    """The run is rolling back: a step that was still going makes no further change."""
+
+
 class Throttled(InstallerError):
     """AWS throttled us past the SDK's own retries; the state machine retries with back-off."""
 

@@ -14,15 +14,16 @@ every resource of the stack and forces an update of all of them.
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from lambdas.errors import LockHeld
+from lambdas.errors import LockHeld, RunAborted
 
 RUN_RETENTION_SECONDS = 400 * 24 * 3600
 
@@ -237,6 +238,48 @@ class Ledger:
                 return None
             raise
         return str(answer["Attributes"]["turn_token"])
+
+    @contextlib.contextmanager
+    def acting(self, run: str, name: str) -> Iterator[None]:
+        """A step may change things only while its run is RUNNING, and says it is doing so.
+
+        One transaction checks the run's status and marks the step `acting`: a rollback sets
+        the run ROLLING_BACK first and then waits until no step is acting, so a step still
+        going when the run failed either registered before (and is waited for) or is
+        refused here (RunAborted) and changes nothing.
+        """
+        client = self.table.meta.client
+        try:
+            client.transact_write_items(
+                TransactItems=[
+                    {
+                        "ConditionCheck": {
+                            "TableName": self.table.name,
+                            "Key": {"pk": f"RUN#{run}", "sk": "META"},
+                            "ConditionExpression": "#status = :running",
+                            "ExpressionAttributeNames": {"#status": "status"},
+                            "ExpressionAttributeValues": {":running": "RUNNING"},
+                        }
+                    },
+                    {
+                        "Update": {
+                            "TableName": self.table.name,
+                            "Key": {"pk": f"RUN#{run}", "sk": f"STEP#{name}"},
+                            "UpdateExpression": "SET acting = :now, acting_epoch = :epoch, #name = :name",
+                            "ExpressionAttributeNames": {"#name": "name"},
+                            "ExpressionAttributeValues": {":now": now_iso(), ":epoch": int(time.time()), ":name": name},
+                        }
+                    },
+                ]
+            )
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "TransactionCanceledException":
+                raise RunAborted(f"run {run} is no longer running: step {name} makes no change") from None
+            raise
+        try:
+            yield
+        finally:
+            self._update(f"RUN#{run}", f"STEP#{name}", {"name": name}, remove=("acting", "acting_epoch"))
 
     def update_step(self, run: str, name: str, values: dict[str, Any], remove: tuple[str, ...] = ()) -> None:
         self._update(f"RUN#{run}", f"STEP#{name}", {"name": name, "updated_at": now_iso(), **values}, remove)

@@ -234,8 +234,17 @@ class MigrationStep:
         self._update({"result": "FAILED", "finished": now_iso(), "failure": {"reason": reason, **details}})
         return StageFailed(self.name, reason, **details)
 
-    # ------------------------------------------------------------------ start
+    # ------------------------------------------------------------------ entry points
     def start(self) -> StepState:
+        with self.deps.ledger.acting(self.run_id, self.name):
+            return self._start()
+
+    def advance(self) -> StepState:
+        with self.deps.ledger.acting(self.run_id, self.name):
+            return self._advance()
+
+    # ------------------------------------------------------------------ start
+    def _start(self) -> StepState:
         phase = self.record.get("phase")
         if phase == "done" and self.record.get("result") != "FAILED":  # a retried call: already done
             return self._next("done", result=self.record.get("result"))
@@ -273,6 +282,9 @@ class MigrationStep:
         if revision == head and not status.get("pending_permissions"):
             self._update({"result": "UNCHANGED", "finished": now_iso(), "phase": "done"})
             return self._next("done", result="UNCHANGED")
+        if revision is None:  # an empty database (a first install): no data a snapshot would keep
+            self._update({"phase": "upgrade", "snapshot_skipped": "the database was empty"})
+            return self._next("upgrade")
         snapshot_id = snapshot_identifier(self.deps.settings.resource_prefix, self.deps.settings.env_name, self.run_id)
         if not self._create_snapshot(snapshot_id, params.cluster_identifier, revision):
             return self._backoff("start", SNAPSHOT_POLL)
@@ -302,10 +314,10 @@ class MigrationStep:
         return True
 
     # ------------------------------------------------------------------ advance
-    def advance(self) -> StepState:
+    def _advance(self) -> StepState:
         phase = self.state.phase
         if phase == "start":
-            return self.start()
+            return self._start()
         if phase == "snapshot":
             return self._poll_snapshot()
         if phase == "upgrade":

@@ -13,6 +13,7 @@ or re-run rollback converges, because every decision is made from the actual sta
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -25,6 +26,9 @@ from lambdas.stacks import FAILED_CREATE, STABLE, StackInfo, error_code, in_prog
 
 POLL = 10
 MAX_ROLLBACK_ATTEMPTS = 2
+#: A step marked acting longer than this died mid-call (the longest step Lambda runs 900 s).
+ACTING_GRACE = 960
+SETTLE_POLL = 5
 MAX_POLL = 60
 #: Polls a rollback waits for a stateful stage still being created (about an hour, with the
 #: back-off) before it deletes it anyway.
@@ -41,7 +45,15 @@ class Rollback:
         self.role = {"RoleARN": deps.settings.cloudformation_role_arn} if deps.settings.cloudformation_role_arn else {}
 
     def step(self) -> RollbackState:
+        meta = self.deps.ledger.run(self.run_id) or {}
+        if meta.get("status") == "RUNNING":
+            # From now on no step of this run may change anything (see Ledger.acting).
+            self.deps.ledger.update_run(self.run_id, {"status": "ROLLING_BACK", "rollback_started": now_iso()})
         steps = self.deps.ledger.steps(self.run_id)
+        now = int(time.time())
+        if any(s.get("acting") and now - int(s.get("acting_epoch", 0)) < ACTING_GRACE for s in steps.values()):
+            # A step that was going when the run failed is still finishing its call.
+            return self.state.model_copy(update={"done": False, "wait": SETTLE_POLL})
         pending = [s for s in steps.values() if s.get("executed") and not s.get("rolled_back")]
         pending.sort(key=lambda s: s.get("executed_at", ""), reverse=True)
         for record in pending:
@@ -49,7 +61,8 @@ class Rollback:
             if wait is not None:
                 return self.state.model_copy(update={"done": False, "wait": wait})
         for record in steps.values():
-            if record.get("change_set_id") and not record.get("executed") and not record.get("rolled_back"):
+            prepared = record.get("change_set_id") or record.get("rollback_key")
+            if prepared and not record.get("executed") and not record.get("rolled_back"):
                 self._discard_change_set(record)
         self.deps.ledger.update_run(self.run_id, {"rollback_finished": now_iso()})
         return self.state.model_copy(update={"done": True, "wait": 0})
@@ -105,6 +118,11 @@ class Rollback:
         if manifest_step and stack.status not in FAILED_CREATE:
             self._restore_ledger(record, point)
             self._mark(record, "RETAINED", reason="stateful stage: kept, it may hold data")
+            return None
+        needed_by = self._retained_dependant(record["name"])
+        if needed_by and stack.status not in FAILED_CREATE:
+            self._restore_ledger(record, point)
+            self._mark(record, "RETAINED", reason=f"kept: retained stage {needed_by} runs on it")
             return None
         if stack.status == "DELETE_FAILED" and record.get("rollback_attempts", 0) >= MAX_ROLLBACK_ATTEMPTS:
             failure = self.deps.stacks.failure(stack.stack_id)
@@ -193,10 +211,22 @@ class Rollback:
         current = normalized_sha256(self.deps.stacks.template(stack.stack_id))
         return current == normalized_sha256(point["template"]) and stack.parameters == point["parameters"]
 
-    def _stateful(self, record: dict[str, Any]) -> bool:
+    def _retained_dependant(self, name: str) -> str | None:
+        """A stage this run kept that needs `name` (its network, its key ...): then `name` stays
+        too. AWS would refuse the delete anyway (a VPC with a database's interfaces in it)."""
+        manifest = self._manifest()
+        for other, record in sorted(self.deps.ledger.steps(self.run_id).items()):
+            step = manifest.steps.get(other)
+            if record.get("rolled_back") == "RETAINED" and step is not None and name in step.dependencies():
+                return other
+        return None
+
+    def _manifest(self) -> Any:
         meta = self.deps.ledger.run(self.run_id) or {}
-        manifest = self.deps.store.manifest(meta["version"])
-        step = manifest.steps.get(record["name"])
+        return self.deps.store.manifest(meta["version"])
+
+    def _stateful(self, record: dict[str, Any]) -> bool:
+        step = self._manifest().steps.get(record["name"])
         return bool(step and step.stateful)
 
     def _restore_ledger(self, record: dict[str, Any], point: dict[str, Any]) -> None:
@@ -213,10 +243,13 @@ class Rollback:
         self.deps.ledger.update_step(self.run_id, record["name"], {"rollback_attempts": attempts})
 
     def _discard_change_set(self, record: dict[str, Any]) -> None:
+        """A change set made but never executed: delete it, and the empty stack a CREATE one made."""
+        stack_name = record.get("stack_name") or self.deps.settings.stack_name(record["name"])
+        change_set = record.get("change_set_id") or f"{self.run_id}-{record['name']}"[:128]
         self._ignore_validation(
-            lambda: self.deps.stacks.call("delete_change_set", ChangeSetName=record["change_set_id"])
+            lambda: self.deps.stacks.call("delete_change_set", ChangeSetName=change_set, StackName=stack_name)
         )
-        stack = self.deps.stacks.describe(record["stack_name"])
+        stack = self.deps.stacks.describe(stack_name)
         if stack is not None and stack.status == "REVIEW_IN_PROGRESS":
             self.deps.stacks.call("delete_stack", StackName=stack.stack_id, **self.role)
         self._mark(record, "DISCARDED")

@@ -16,6 +16,7 @@ from urllib.parse import unquote, urlparse
 
 from installer.sandbox import moto_internals
 from installer.sandbox.cloudformation import parameters as params
+from installer.sandbox.cloudformation.drift import DriftDetector
 from installer.sandbox.cloudformation.engine import Engine, LiveResolver, Run
 from installer.sandbox.cloudformation.errors import (
     AlreadyExistsError,
@@ -60,6 +61,12 @@ class CloudFormationApi:
         self._engine = engine
         self._account_id = account_id
         self._store_of = store_of
+        self._drift = DriftDetector(
+            engine.env.clients,
+            wait=engine.scheduler.wait,
+            spawn=engine.spawn,
+            duration=engine.env.latency.drift_detection,
+        )
 
     def call(self, action: str, region: str, request: dict[str, Any]) -> dict[str, Any]:
         operation = getattr(self, f"_{_snake(action)}", None)
@@ -414,6 +421,29 @@ class CloudFormationApi:
             raise ValidationError("CancelUpdateStack cannot be called from current stack status")
         return {}
 
+    # ------------------------------------------------------------------ drift
+    def _detect_stack_drift(self, store: RegionStore, request: dict[str, Any]) -> dict[str, Any]:
+        stack = store.find(request["StackName"])
+        detection = self._drift.detect_stack(stack, request.get("LogicalResourceIds"))
+        return {"StackDriftDetectionId": detection.detection_id}
+
+    def _describe_stack_drift_detection_status(self, store: RegionStore, request: dict[str, Any]) -> dict[str, Any]:
+        detection = self._drift.detection(store.all(), request["StackDriftDetectionId"])
+        stack = store.find(detection.stack_id)
+        with stack.lock:
+            return detection.describe()
+
+    def _describe_stack_resource_drifts(self, store: RegionStore, request: dict[str, Any]) -> dict[str, Any]:
+        stack = store.find(request["StackName"])
+        drifts = self._drift.resource_drifts(stack, request.get("StackResourceDriftStatusFilters"))
+        page, next_token = _page(drifts, request.get("NextToken"), request.get("MaxResults") or 100)
+        return {"StackResourceDrifts": page, "NextToken": next_token}
+
+    def _detect_stack_resource_drift(self, store: RegionStore, request: dict[str, Any]) -> dict[str, Any]:
+        stack = store.find(request["StackName"])
+        record, drift = self._drift.detect_resource(stack, request["LogicalResourceId"])
+        return {"StackResourceDrift": drift.describe(stack.stack_id, record.logical_id, record.resource_type)}
+
     # ------------------------------------------------------------------ settings
     def _update_termination_protection(self, store: RegionStore, request: dict[str, Any]) -> dict[str, Any]:
         stack = store.find(request["StackName"])
@@ -592,6 +622,17 @@ def _read_s3_url(url: str, account_id: str) -> str:
         raise ValidationError("TemplateURL must reference a valid S3 object to which you have access.") from error
 
 
+def _page(items: list[dict[str, Any]], token: str | None, size: int) -> tuple[list[dict[str, Any]], str | None]:
+    """One page of a listing and the NextToken of the next, if any (the token is an offset)."""
+    start = 0
+    if token is not None:
+        if not token.isdigit() or int(token) > len(items):
+            raise ValidationError("Invalid NextToken")
+        start = int(token)
+    end = start + size
+    return items[start:end], (str(end) if end < len(items) else None)
+
+
 def _detail(stack: Stack, record: Any) -> dict[str, Any]:
     return {
         "StackName": stack.name,
@@ -604,5 +645,5 @@ def _detail(stack: Stack, record: Any) -> dict[str, Any]:
         "ResourceStatusReason": record.status_reason,
         "Description": record.description,
         "Metadata": json.dumps(record.metadata) if record.metadata is not None else None,
-        "DriftInformation": {"StackResourceDriftStatus": "NOT_CHECKED"},
+        "DriftInformation": record.drift_information(),
     }

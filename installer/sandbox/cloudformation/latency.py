@@ -20,6 +20,7 @@ Operation = Literal["create", "update", "delete"]
 LATENCY_CSV = Path(__file__).with_name("latency.csv")
 STACK_OVERHEAD = "(stack overhead)"
 CHANGE_SET_CREATE = "(change set create)"
+DRIFT_DETECTION = "(DetectStackDrift)"
 IN_A_VPC = " (in a VPC)"
 
 
@@ -72,6 +73,10 @@ class LatencyModel:
 
     def change_set_create(self) -> float:
         return self._special(CHANGE_SET_CREATE, "create")
+
+    def drift_detection(self) -> float:
+        """How long a DetectStackDrift takes from the call to DETECTION_COMPLETE."""
+        return self._special(DRIFT_DETECTION, "create")
 
     def _special(self, row: str, operation: Operation) -> float:
         durations = self._rows.get(row)

@@ -1,4 +1,5 @@
-"""What the sandbox's CloudFormation remembers: stacks, their resources, events, change sets.
+"""What the sandbox's CloudFormation remembers: stacks, their resources, events, change sets,
+drift results.
 
 Every stack has a lock. An operation's thread changes the stack under it; API calls read
 a consistent view under it. Nothing here runs an operation (that is `engine`), and
@@ -7,6 +8,7 @@ nothing here knows the wire format (that is `api`).
 
 from __future__ import annotations
 
+import json
 import threading
 import uuid
 from dataclasses import dataclass, field
@@ -33,6 +35,96 @@ COMPLETE_STATES = frozenset(
 
 def now() -> datetime:
     return datetime.now(UTC)
+
+
+# --------------------------------------------------------------------------- drift
+@dataclass(frozen=True)
+class PropertyDifference:
+    """One property whose live value is not the template's (AWS's `PropertyDifference`)."""
+
+    path: str
+    expected: str
+    actual: str
+    #: ADD | REMOVE | NOT_EQUAL
+    kind: str
+
+    def describe(self) -> dict[str, str]:
+        return {
+            "PropertyPath": self.path,
+            "ExpectedValue": self.expected,
+            "ActualValue": self.actual,
+            "DifferenceType": self.kind,
+        }
+
+
+@dataclass(frozen=True)
+class ResourceDrift:
+    """What the last drift check of one resource found."""
+
+    #: IN_SYNC | MODIFIED | DELETED | UNKNOWN (the check itself failed: `reason` says why)
+    status: str
+    physical_id: str | None
+    timestamp: datetime = field(default_factory=now)
+    #: the properties compared, as the template set them and as the service has them
+    expected: dict[str, Any] | None = None
+    actual: dict[str, Any] | None = None
+    differences: tuple[PropertyDifference, ...] = ()
+    reason: str | None = None
+
+    def information(self) -> dict[str, Any]:
+        """`DriftInformation` of DescribeStackResources and ListStackResources."""
+        return {"StackResourceDriftStatus": self.status, "LastCheckTimestamp": self.timestamp}
+
+    def describe(self, stack_id: str, logical_id: str, resource_type: str) -> dict[str, Any]:
+        """AWS's `StackResourceDrift`."""
+        return {
+            "StackId": stack_id,
+            "LogicalResourceId": logical_id,
+            "PhysicalResourceId": self.physical_id,
+            "ResourceType": resource_type,
+            "ExpectedProperties": _compact_json(self.expected),
+            "ActualProperties": _compact_json(self.actual),
+            "PropertyDifferences": [difference.describe() for difference in self.differences],
+            "StackResourceDriftStatus": self.status,
+            "Timestamp": self.timestamp,
+            "DriftStatusReason": self.reason,
+        }
+
+
+@dataclass
+class DriftDetection:
+    """One DetectStackDrift operation (DescribeStackDriftDetectionStatus answers from it)."""
+
+    detection_id: str
+    stack_id: str
+    #: the resources to check (DetectStackDrift's LogicalResourceIds); None: every resource
+    logical_ids: tuple[str, ...] | None
+    timestamp: datetime = field(default_factory=now)
+    #: DETECTION_IN_PROGRESS | DETECTION_COMPLETE | DETECTION_FAILED
+    status: str = "DETECTION_IN_PROGRESS"
+    reason: str | None = "User Initiated"
+    #: DRIFTED | IN_SYNC | UNKNOWN, once the detection has ended
+    stack_drift_status: str | None = None
+    drifted_count: int | None = None
+
+    @property
+    def in_progress(self) -> bool:
+        return self.status == "DETECTION_IN_PROGRESS"
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "StackId": self.stack_id,
+            "StackDriftDetectionId": self.detection_id,
+            "StackDriftStatus": self.stack_drift_status,
+            "DetectionStatus": self.status,
+            "DetectionStatusReason": self.reason,
+            "DriftedStackResourceCount": self.drifted_count,
+            "Timestamp": self.timestamp,
+        }
+
+
+def _compact_json(value: dict[str, Any] | None) -> str | None:
+    return None if value is None else json.dumps(value, separators=(",", ":"))
 
 
 @dataclass(frozen=True)
@@ -130,10 +222,17 @@ class StackResource:
     metadata: Any = None
     description: str | None = None
     last_updated: datetime = field(default_factory=now)
+    #: what the last drift check of this resource found (None: never checked)
+    drift: ResourceDrift | None = None
 
     @property
     def physical_id(self) -> str | None:
         return self.provisioned.physical_id if self.provisioned else None
+
+    def drift_information(self) -> dict[str, Any]:
+        """NOT_CHECKED until a drift check (types without drift detection stay so)."""
+        drift = self.drift
+        return drift.information() if drift is not None else {"StackResourceDriftStatus": "NOT_CHECKED"}
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -143,7 +242,7 @@ class StackResource:
             "LastUpdatedTimestamp": self.last_updated,
             "ResourceStatus": self.status,
             "ResourceStatusReason": self.status_reason,
-            "DriftInformation": {"StackResourceDriftStatus": "NOT_CHECKED"},
+            "DriftInformation": self.drift_information(),
         }
 
 
@@ -203,6 +302,11 @@ class Stack:
     #: export names this stack's template imports (Fn::ImportValue)
     imports: set[str] = field(default_factory=set)
     change_set_id: str | None = None
+    #: what the last DetectStackDrift found, and when the last drift check began
+    drift_status: str = "NOT_CHECKED"
+    drift_checked: datetime | None = None
+    #: drift detections by id, the newest last (a few are kept, as AWS keeps a few)
+    drift_detections: dict[str, DriftDetection] = field(default_factory=dict)
     lock: threading.RLock = field(default_factory=threading.RLock)
 
     # ------------------------------------------------------------------ status
@@ -253,6 +357,10 @@ class Stack:
             )
 
     # ------------------------------------------------------------------ views
+    def drift_information(self) -> dict[str, Any]:
+        with self.lock:
+            return {"StackDriftStatus": self.drift_status, "LastCheckTimestamp": self.drift_checked}
+
     def exports(self) -> dict[str, str]:
         with self.lock:
             return {output["ExportName"]: output["OutputValue"] for output in self.outputs if output.get("ExportName")}
@@ -273,7 +381,7 @@ class Stack:
                 "TimeoutInMinutes": self.timeout_in_minutes,
                 "EnableTerminationProtection": self.termination_protection,
                 "RollbackConfiguration": {},
-                "DriftInformation": {"StackDriftStatus": "NOT_CHECKED"},
+                "DriftInformation": self.drift_information(),
                 "Outputs": [dict(output) for output in self.outputs] or None,
             }
             if deployment is not None:
@@ -300,7 +408,7 @@ class Stack:
                 "DeletionTime": self.deletion_time,
                 "StackStatus": self.status,
                 "StackStatusReason": self.status_reason,
-                "DriftInformation": {"StackDriftStatus": "NOT_CHECKED"},
+                "DriftInformation": self.drift_information(),
             }
 
     def listed_resources(self) -> list[StackResource]:

@@ -6,6 +6,8 @@ other API sees them. What moto gets wrong for CloudFormation is mended here, eac
 the AWS behaviour it restores:
 
 - a non-empty S3 bucket cannot be deleted (moto deletes it with its objects);
+- an S3 bucket's `VersioningConfiguration` is applied (moto's model ignored it, and
+  GetBucketVersioning answered no status: drift detection saw every versioned bucket drift);
 - `AWS::SSM::Parameter` without `Name` gets a generated one (moto needs it);
 - `AWS::KMS::Key` without `KeyPolicy` gets the default key policy (moto needs one), the
   policy is kept as JSON text (GetKeyPolicy answers text), and `Fn::GetAtt KeyId`;
@@ -96,10 +98,12 @@ class MotoModelProvider(ResourceProvider):
                 stack_id=request.stack.stack_id,
             ),
         )
-        return Provisioned(
+        provisioned = Provisioned(
             moto_internals.cfn_physical_id(model) or name,
             MotoResource(model, properties, name, request.stack.region),
         )
+        self._apply_what_moto_ignores(request, provisioned.physical_id)
+        return provisioned
 
     def update(self, request: ResourceRequest, current: Provisioned, previous: Mapping[str, Any]) -> Provisioned:
         state: MotoResource = current.state
@@ -122,6 +126,7 @@ class MotoModelProvider(ResourceProvider):
             ),
         )
         physical_id = moto_internals.cfn_physical_id(model) or current.physical_id
+        self._apply_what_moto_ignores(request, physical_id)
         return Provisioned(physical_id, MotoResource(model, properties, name, state.region))
 
     def delete(self, request: ResourceRequest, current: Provisioned, *, snapshot: bool) -> None:
@@ -183,6 +188,12 @@ class MotoModelProvider(ResourceProvider):
             policy = properties.get("KeyPolicy") or _default_key_policy(stack.account_id, stack.partition)
             properties["KeyPolicy"] = policy if isinstance(policy, str) else json.dumps(policy)
         return properties
+
+    def _apply_what_moto_ignores(self, request: ResourceRequest, physical_id: str) -> None:
+        apply = _APPLIED_THROUGH_THE_API.get(request.resource_type)
+        if apply is not None:
+            region = request.stack.region
+            _api_call(request.resource_type, lambda: apply(self._clients, region, physical_id, request.properties))
 
     def _name(self, request: ResourceRequest, *, default: str) -> str:
         name_property = self.name_property(request.resource_type)
@@ -291,6 +302,22 @@ _ATTRIBUTES: dict[tuple[str, str], AttributeOverride] = {
     ("AWS::SSM::Parameter", "Type"): _property("Type"),
     ("AWS::SSM::Parameter", "Value"): _property("Value"),
 }
+
+
+# --------------------------------------------------------------------------- properties moto ignores
+ApiApply = Callable[[ServiceClients, str, str, Mapping[str, Any]], None]
+
+
+def _bucket_versioning(clients: ServiceClients, region: str, bucket: str, properties: Mapping[str, Any]) -> None:
+    configuration = properties.get("VersioningConfiguration")
+    if isinstance(configuration, Mapping) and configuration.get("Status"):
+        clients("s3", region).put_bucket_versioning(
+            Bucket=bucket, VersioningConfiguration={"Status": str(configuration["Status"])}
+        )
+
+
+#: properties moto's model takes but does not apply, applied through the service's API
+_APPLIED_THROUGH_THE_API: dict[str, ApiApply] = {"AWS::S3::Bucket": _bucket_versioning}
 
 
 # --------------------------------------------------------------------------- deletes
