@@ -48,6 +48,7 @@ WORKFLOW_FUNCTIONS = (
     ("Finalize", "finalize", 120, 512),
     ("Migrate", "migrate", 900, 256),
     ("WaitTurn", "wait_turn", 60, 256),
+    ("CheckDrift", "check_drift", 120, 256),
 )
 
 #: What the blueprints create, by service: the CloudFormation service role may do this, no more.
@@ -701,6 +702,7 @@ class BootstrapStack(cdk.Stack):
                 "FinalizeFunctionArn": self.functions["finalize"].function_arn,
                 "MigrateFunctionArn": self.functions["migrate"].function_arn,
                 "WaitTurnFunctionArn": self.functions["wait_turn"].function_arn,
+                "CheckDriftFunctionArn": self.functions["check_drift"].function_arn,
             },
             tracing_enabled=True,
             logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=False),

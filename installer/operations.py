@@ -298,6 +298,7 @@ class RunView:
     error: dict[str, Any] | None
     started: datetime | None
     stopped: datetime | None
+    drift: dict[str, Any] | None = None
 
     @property
     def finished(self) -> bool:
@@ -393,6 +394,7 @@ class RunReader:
             error=meta.get("error") or _execution_error(execution),
             started=execution.get("startDate"),
             stopped=execution.get("stopDate"),
+            drift=meta.get("drift") or None,
         )
 
     @staticmethod
@@ -480,4 +482,5 @@ def result_document(view: RunView, transitions: int) -> dict[str, Any]:
         "actions": {s.name: {"status": s.status} for s in view.stages if s.kind != "stage"},
         "transitions": transitions,
         "error": error,
+        "drift": view.drift,
     }

@@ -61,6 +61,10 @@ class TurnRequest(Model):
     token: str
 
 
+class DriftRequest(Model):
+    run: str
+
+
 class RollbackState(Model):
     run: str
     error: dict[str, Any] = Field(default_factory=dict)

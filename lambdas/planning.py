@@ -18,6 +18,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from lambdas.deps import Deps
+from lambdas.drift import start_detections
 from lambdas.errors import InvalidInput, InvalidOptions
 from lambdas.ledger import now_iso
 from lambdas.manifest import Manifest, ManifestError, OptionValue, resolve_parameters, schema_errors, topological_levels
@@ -80,6 +81,7 @@ def plan(deps: Deps, request: PlanRequest) -> dict[str, Any]:
             chosen = _plan_uninstall(deps, document, current)
         else:
             chosen = _plan_deploy(deps, document, current)
+        detections = start_detections(deps, deps.ledger.stages()) if chosen.action == "redeploy" else {}
         for name in chosen.unchanged:
             deps.ledger.update_step(run, name, {"kind": chosen.kinds[name], "result": "UNCHANGED", "planned": True,
                                                 "finished": now_iso()})  # fmt: skip
@@ -98,6 +100,7 @@ def plan(deps: Deps, request: PlanRequest) -> dict[str, Any]:
                 "order": chosen.order,
                 "after": chosen.after,
                 "unchanged": chosen.unchanged,
+                "drift_detections": detections,
                 "waves": chosen.levels(),
                 "started": now_iso(),
             },
@@ -105,7 +108,13 @@ def plan(deps: Deps, request: PlanRequest) -> dict[str, Any]:
     except BaseException:
         deps.ledger.release_lock(holder)
         raise
-    return {"run": run, "action": chosen.action, "version": chosen.version, "steps": chosen.items()}
+    return {
+        "run": run,
+        "action": chosen.action,
+        "version": chosen.version,
+        "steps": chosen.items(),
+        "drift": bool(detections),
+    }
 
 
 def _context(deps: Deps, options: dict[str, OptionValue]) -> dict[str, OptionValue]:

@@ -103,6 +103,7 @@ def finalize(deps: Deps, request: FinalizeRequest) -> dict[str, Any]:
             name: step.get("result") or step.get("rolled_back") or "NOT_RUN" for name, step in sorted(steps.items())
         },
         "error": report,
+        "drift": meta.get("drift") or None,
     }
     deps.ledger.update_run(
         request.run,
@@ -125,6 +126,12 @@ def notify(deps: Deps, summary: dict[str, Any]) -> None:
         "Stages:",
         *[f"  {name}: {result}" for name, result in summary["stages"].items()],
     ]
+    for stage, found in sorted((summary.get("drift") or {}).items()):
+        if found.get("status") == "DRIFTED":
+            lines.append(f"Drift: stage {stage} was changed outside CloudFormation:")
+            for resource in found.get("resources", []):
+                changes = ", ".join(f"{d['path']} {d['expected']} -> {d['actual']}" for d in resource["differences"])
+                lines.append(f"  {resource['resource']} ({resource['type']}) {resource['status']} {changes}".rstrip())
     report = summary.get("error")
     if report:
         lines += [

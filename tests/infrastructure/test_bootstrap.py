@@ -43,7 +43,7 @@ def test_the_console_form_groups_and_labels_every_parameter(bootstrap_template: 
 
 def test_lambda_code_comes_from_the_regional_release_bucket(bootstrap_template: dict[str, Any], release: Any) -> None:
     functions = resources(bootstrap_template, "AWS::Lambda::Function")
-    assert len(functions) == 9  # 7 workflow steps, the trigger, the pivot-role provider
+    assert len(functions) == 10  # 8 workflow steps, the trigger, the pivot-role provider
     for function in functions.values():
         code = function["Properties"]["Code"]
         assert code["S3Bucket"] == {"Fn::Sub": "${ReleaseBucketPrefix}-${AWS::Region}"}

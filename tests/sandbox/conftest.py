@@ -59,6 +59,17 @@ def deploy(aws: Aws, release: Any, params: dict[str, str] | None = None) -> Outc
     return Outcome(result=wait(reader, outputs["RunExecutionArn"]), reader=reader, outputs=outputs)
 
 
+def stateful_and_what_they_run_on(release: Any) -> set[str]:
+    """The stages a failed install may leave: stateful ones, and the stages they need."""
+    steps = release.manifest.steps
+    kept = {name for name, step in steps.items() if step.is_stage and step.stateful}
+    frontier = set(kept)
+    while frontier:
+        frontier = {d for name in frontier for d in steps[name].dependencies() if steps[d].is_stage} - kept
+        kept |= frontier
+    return kept
+
+
 def run(aws: Aws, outcome: Outcome, document: dict[str, Any]) -> dict[str, Any]:
     """`dataall-installer run ...` against an installation."""
     return wait(outcome.reader, start(aws, outcome.outputs, document))

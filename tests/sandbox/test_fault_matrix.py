@@ -23,7 +23,7 @@ import pytest
 from blueprints.common import TOUCH_CONTEXT, TOUCH_REVISION_CONTEXT
 from installer.aws import Aws
 from tests.conftest import cached_release
-from tests.sandbox.conftest import INSTALLATION, deploy, run
+from tests.sandbox.conftest import INSTALLATION, deploy, run, stateful_and_what_they_run_on
 
 pytestmark = pytest.mark.xdist_group("fault-matrix")
 
@@ -112,17 +112,6 @@ def _state(aws: Aws) -> dict[str, Any]:
     return found
 
 
-def _stateful_and_what_they_run_on(release: Any) -> set[str]:
-    """The stages a failed install may leave: stateful ones, and the stages they need."""
-    steps = release.manifest.steps
-    kept = {name for name, step in steps.items() if step.is_stage and step.stateful}
-    frontier = set(kept)
-    while frontier:
-        frontier = {d for name in frontier for d in steps[name].dependencies() if steps[d].is_stage} - kept
-        kept |= frontier
-    return kept
-
-
 def _releases() -> tuple[Any, Any]:
     """A previous and a next release in which every stage changes (a real Modify in each)."""
     stages = ",".join(step.name for step in cached_release().manifest.stages())
@@ -146,7 +135,7 @@ def test_a_failed_install_leaves_nothing_but_retained_data_and_the_next_run_succ
         outcome = deploy(aws, release)
 
     _assert_failed_naming(outcome.result, stage)
-    kept = {INSTALLATION.stage_stack(name) for name in _stateful_and_what_they_run_on(release)}
+    kept = {INSTALLATION.stage_stack(name) for name in stateful_and_what_they_run_on(release)}
     left = _state(aws)
     assert set(left) <= kept, sorted(set(left) - kept)
     assert all(stack["status_ok"] for stack in left.values()), left

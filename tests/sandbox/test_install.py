@@ -6,7 +6,7 @@ import re
 from typing import Any
 
 from installer.aws import Aws
-from tests.sandbox.conftest import INSTALLATION, deploy, run
+from tests.sandbox.conftest import INSTALLATION, deploy, run, stateful_and_what_they_run_on
 
 
 def stacks(aws: Aws) -> dict[str, dict[str, Any]]:
@@ -84,8 +84,8 @@ def test_a_stage_failing_on_create_fails_the_run_naming_it_and_removes_what_the_
     assert outcome.result["error"]["stage"] == "params"
     assert "injected" in outcome.result["error"]["reason"].lower()
     left = {name for name, s in stacks(aws).items() if s["StackStatus"] != "DELETE_COMPLETE"}
-    stateful = {INSTALLATION.stage_stack(s.name) for s in release.manifest.stages() if s.stateful}
+    kept = {INSTALLATION.stage_stack(name) for name in stateful_and_what_they_run_on(release)}
     stage_stacks = {INSTALLATION.stage_stack(s) for s in active_stages(release)}
-    assert (left & stage_stacks) <= stateful
+    assert (left & stage_stacks) <= kept
     assert outcome.reader.ledger.lock() is None
     assert outcome.result["stages"]["params"]["status"] in ("DELETE_COMPLETE", "NOT_CREATED")

@@ -138,6 +138,19 @@ def test_a_console_redeploy_puts_back_a_stage_deleted_by_hand_and_one_edited_by_
     assert "HandMade" not in (json.loads(body) if isinstance(body, str) else body)["Resources"]
 
 
+def test_a_redeploy_reports_drift_made_outside_cloudformation(aws: Aws, installed: Outcome) -> None:
+    queue_url = installed.reader.ledger.stage("sqs")["outputs"]["QueueUrl"]  # type: ignore[index]
+    aws.client("sqs").set_queue_attributes(QueueUrl=queue_url, Attributes={"VisibilityTimeout": "42"})
+
+    result = run(aws, installed, {"action": "redeploy"})
+
+    assert result["status"] == "SUCCEEDED", result["error"]
+    assert result["drift"]["sqs"]["status"] == "DRIFTED"
+    assert result["drift"]["params"]["status"] == "IN_SYNC"
+    (queue,) = [r for r in result["drift"]["sqs"]["resources"] if r["type"] == "AWS::SQS::Queue"]
+    assert {"path": "/VisibilityTimeout", "expected": "900", "actual": "42"} in queue["differences"]
+
+
 def test_the_schedule_starts_a_redeploy(aws: Aws, release: Any, installed: Outcome) -> None:
     outcome = deploy(aws, cached_release(version="2.9.0"),
                      {"LogRetentionDays": "60", "RedeploySchedule": "cron(0 3 ? * SUN *)"})  # fmt: skip
