@@ -175,8 +175,9 @@ class RunMeasurement:
 
     @property
     def active_steps(self) -> list[str]:
-        """The run's steps (stages and actions), wave by wave."""
-        return [name for wave in self.meta.get("waves", []) for name in wave]
+        """The release's steps for this run (stages and actions): the ones the run works on, in
+        dependency order, then the ones Plan found already running the release."""
+        return [*self.meta.get("order", []), *self.meta.get("unchanged", [])]
 
     @property
     def change_sets_created(self) -> int:

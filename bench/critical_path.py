@@ -2,7 +2,7 @@
 taking what the sandbox's latency model says it takes.
 
 A stage's duration is the creation of its stack through a change set, exactly as the
-sandbox's CloudFormation models it (`installer/sandbox/cloudformation/`: `latency.csv`
+sandbox's CloudFormation models it (`installer/sandbox/cloudformation/`, with `lambdas/latency.csv`
 read by `LatencyModel`, the resource graph by `resource_dependencies`, the resources a
 template's conditions include by `Deployment`):
 
@@ -36,7 +36,7 @@ from typing import Any
 
 from installer.sandbox.cloudformation import parameters as stack_parameters
 from installer.sandbox.cloudformation.intrinsics import NoResources
-from installer.sandbox.cloudformation.latency import LatencyModel
+from lambdas.latency import LatencyModel
 from installer.sandbox.cloudformation.model import Deployment
 from installer.sandbox.cloudformation.providers.base import StackContext
 from installer.sandbox.cloudformation.template import parse_template, resource_dependencies

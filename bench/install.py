@@ -18,14 +18,15 @@ The last lines are the figures:
   sequential_ratio  sequential_s / critical_path_s.
 
 Above them:
-  waves_floor_s     the floor of the workflow's wave-by-wave schedule: each wave as long as
-                    the largest floor in it, and no other overhead (waves_floor_ratio: over
-                    critical_path_s). What install_s has beyond it is per-step overhead.
-  lambda_on_path_s  of install_s, the time the run's own critical chain (Plan, in each wave
-                    the step that finished last, Finalize) spent in the installer's Lambda
-                    tasks: real time / scale, most of a run at small scales;
-  waits_on_path_s   and in Wait states (the polling intervals, modelled).
-The last two are not a floor: CloudFormation works on while a Lambda runs, so a faster
+  run_chain         the run's own critical chain: the step that finished last, the step it
+                    waited for that finished last, and so on. Steps start when what they
+                    wait for is done (no waves), so it should be the critical path.
+  lambda_on_path_s  of install_s, the time that chain (with Plan and Finalize) spent in the
+                    installer's Lambda tasks: real time / scale, most of a run at small scales;
+  waits_on_path_s   in Wait states (the polling intervals, modelled);
+  handovers_on_path_s  and between a step's end and the start of the next step of the chain
+                    (the release of a parked step: a Lambda call and a SendTaskSuccess).
+The Lambda and Wait figures are not a floor: CloudFormation works on while a Lambda runs, so a faster
 Lambda would not shorten the run by all of its time. To see how much of the ratio is the
 sandbox's unscaled Lambda time, run at a larger scale (0.02, 0.05): the modelled
 CloudFormation and Wait time stay, the Lambda share shrinks.
@@ -35,7 +36,7 @@ through a change set, as the sandbox's CloudFormation runs it (`latency.csv`): c
 creation + stack overhead + the longest chain of its resources, each taking its type's
 create time. Custom resources take the model's dispatch time; the `migrate` action takes
 the model's cluster-snapshot time. Everything else is the installer's overhead: Plan,
-Finalize, the wave barriers, polling, and Lambda execution, which the sandbox does not
+Finalize, handovers, polling, and Lambda execution, which the sandbox does not
 scale (at scale 0.005 one real second of Lambda is 200 modelled seconds; `lambda_on_path_s`
 says how much of the run that is).
 
@@ -46,9 +47,9 @@ S3Resources, SecretsManager, Sqs), each after those it needs; then the pivot rol
 the frontend stage (CloudfrontStage, or AlbFrontStage when not internet-facing). A sum does
 not depend on the order; it is printed so that it can be checked.
 
-Before the figures: where the install's time goes per step (waiting for the previous wave
-versus its own work, split into Lambda, Wait states and the rest) and per wave, and where
-its state transitions go.
+Before the figures: where the install's time goes per step (waiting for what it depends on
+versus its own work, split into Lambda, Wait states and the rest), and where its state
+transitions go.
 """
 
 from __future__ import annotations
@@ -74,8 +75,9 @@ from bench.common import (
     transitions_lines,
 )
 from bench.critical_path import ReleaseFloor, migrate_estimate, release_floor
+from bench.timeline import RunTimeline
 from installer.build import Release
-from installer.sandbox.cloudformation.latency import LatencyModel
+from lambdas.latency import LatencyModel
 
 #: data.all's stacks in the order its pipeline deploys them, as this release's steps
 DATAALL_PIPELINE = (
@@ -160,57 +162,69 @@ def stack_times(events: list[dict[str, Any]], stack: str, started: datetime) -> 
 def breakdown(
     install: RunMeasurement, floor: ReleaseFloor, release: Release, events: Mapping[str, list[dict[str, Any]]]
 ) -> list[str]:
-    """Per step and per wave, in modelled seconds since the run started."""
+    """Per step, in modelled seconds since the run started."""
     run, modelled, plan = install.timeline, install.modelled, floor.schedule
-    waves_start = run.waves[0].start if run.waves else 0.0
+    opened = run.steps_span.start if run.steps_span else 0.0
     lines = [
         "per step, modelled s since the run started. floor: its modelled duration; ideal: when it would start "
-        "with no overhead (Plan excluded); ready: when its last dependency had finished; barrier: start - ready "
-        "(waiting for the rest of the previous wave); own: start to finish = lambda + waits + other; "
-        "cfn: the stack operation as the sandbox ran it; noticed: stack complete to step done (polling)",
-        f"  {'step':<12}{'wave':>5}{'floor':>8}{'ideal':>8}{'ready':>8}{'start':>8}{'barrier':>9}{'own':>8}"
+        "with no overhead (Plan excluded); ready: when the last step it waits for had finished; began: when it "
+        "began its own work; handover: began - ready (the release from WaitTurn); own: began to finish = "
+        "lambda + waits + other; cfn: the stack operation as the sandbox ran it; noticed: stack complete to "
+        "step done (polling)",
+        f"  {'step':<12}{'floor':>8}{'ideal':>8}{'ready':>8}{'began':>8}{'handover':>9}{'own':>8}"
         f"{'lambda':>8}{'waits':>8}{'other':>8}{'cfn':>8}{'noticed':>9}{'trans':>7}",
     ]
-    for index, wave in enumerate(install.meta.get("waves", [])):
-        for name in wave:
-            step = run.steps[name]
-            deps = [d for d in release.manifest.steps[name].dependencies() if d in run.steps]
-            ready = max((run.steps[d].end for d in deps), default=waves_start)
-            cfn, noticed = "-", "-"
-            times = stack_times(events.get(name, []), INSTALLATION.stage_stack(name), install.started)
-            if times is not None:
-                cfn = f"{modelled(times[1] - times[0]):.0f}"
-                noticed = f"{modelled(step.end - times[1]):.0f}"
-            lines.append(
-                f"  {name:<12}{index + 1:>5}{plan.durations[name]:>8.0f}{plan.start[name]:>8.0f}{modelled(ready):>8.0f}"
-                f"{modelled(step.start):>8.0f}{modelled(step.start - ready):>9.0f}{modelled(step.seconds):>8.0f}"
-                f"{modelled(step.lambda_seconds):>8.0f}{modelled(step.wait_seconds):>8.0f}{modelled(step.other_seconds):>8.0f}"
-                f"{cfn:>8}{noticed:>9}{sum(step.transitions.values()):>7}"
-            )
-    lines.append("per wave, modelled s: span, the step that finished last, and the largest floor in the wave")
-    for index, (wave, span) in enumerate(zip(install.meta.get("waves", []), run.waves, strict=False)):
-        last = max(wave, key=lambda n: run.steps[n].end)
+    for name in sorted(install.meta.get("order", []), key=lambda n: run.steps[n].began):
+        step = run.steps[name]
+        ready = max((run.steps[d].end for d in waits_for(release, run, name)), default=opened)
+        cfn, noticed = "-", "-"
+        times = stack_times(events.get(name, []), INSTALLATION.stage_stack(name), install.started)
+        if times is not None:
+            cfn = f"{modelled(times[1] - times[0]):.0f}"
+            noticed = f"{modelled(step.end - times[1]):.0f}"
         lines.append(
-            f"  wave {index + 1}: {modelled(span.seconds):>7.0f}  last {last} "
-            f"({modelled(run.steps[last].seconds):.0f}), largest floor {max(plan.durations[n] for n in wave):.0f}"
-            f"  [{', '.join(wave)}]"
+            f"  {name:<12}{plan.durations[name]:>8.0f}{plan.start[name]:>8.0f}{modelled(ready):>8.0f}"
+            f"{modelled(step.began):>8.0f}{modelled(step.began - ready):>9.0f}{modelled(step.seconds):>8.0f}"
+            f"{modelled(step.lambda_seconds):>8.0f}{modelled(step.wait_seconds):>8.0f}{modelled(step.other_seconds):>8.0f}"
+            f"{cfn:>8}{noticed:>9}{sum(step.transitions.values()):>7}"
         )
     for task, span in run.tasks.items():
         lines.append(f"  {task}: {modelled(span.seconds):.0f} (Lambda, real time {span.seconds:.2f} s)")
     return lines
 
 
-def path_split(install: RunMeasurement) -> tuple[float, float]:
-    """Wall seconds of the run's own critical chain (Plan, in each wave the step that finished
-    last, Finalize) spent in Lambda tasks and in Wait states."""
+def waits_for(release: Release, run: RunTimeline, name: str) -> list[str]:
+    """The steps of this run that `name` waits for."""
+    return [d for d in release.manifest.steps[name].dependencies() if d in run.steps]
+
+
+def run_chain(release: Release, install: RunMeasurement) -> list[str]:
+    """The run's own critical chain: the step that finished last, the step it waited for that
+    finished last, and so on back to a step that waited for nothing."""
+    run = install.timeline
+    if not run.steps:
+        return []
+    chain = [max(run.steps, key=lambda n: run.steps[n].end)]
+    while before := waits_for(release, run, chain[-1]):
+        chain.append(max(before, key=lambda n: run.steps[n].end))
+    return chain[::-1]
+
+
+def path_split(release: Release, install: RunMeasurement) -> tuple[float, float, float]:
+    """Wall seconds of the run's own critical chain (Plan, its chain of steps, Finalize) spent
+    in Lambda tasks, in Wait states, and in handovers (a step's dependency done to it beginning)."""
     run = install.timeline
     lambda_wall = sum(span.seconds for span in run.tasks.values())
-    waits_wall = 0.0
-    for wave in install.meta.get("waves", []):
-        last = run.steps[max(wave, key=lambda n: run.steps[n].end)]
-        lambda_wall += last.lambda_seconds
-        waits_wall += last.wait_seconds
-    return lambda_wall, waits_wall
+    waits_wall = handover_wall = 0.0
+    previous: float | None = None
+    for name in run_chain(release, install):
+        step = run.steps[name]
+        lambda_wall += step.lambda_seconds
+        waits_wall += step.wait_seconds
+        if previous is not None:
+            handover_wall += step.began - previous
+        previous = step.end
+    return lambda_wall, waits_wall, handover_wall
 
 
 def main() -> int:
@@ -230,8 +244,7 @@ def main() -> int:
         print(line)
     slack = " ".join(f"{name}={plan.slack(name):.0f}" for name in plan.durations if plan.slack(name) > 0)
     print(f"slack off the critical path, modelled s: {slack}")
-    waves_floor = sum(max(plan.durations[name] for name in wave) for wave in install.meta.get("waves", []))
-    lambda_wall, waits_wall = path_split(install)
+    lambda_wall, waits_wall, handover_wall = path_split(release, install)
     assert install.bootstrap_wall is not None
     print_figures(
         [
@@ -239,13 +252,13 @@ def main() -> int:
             ("bootstrap_s", round(install.modelled(install.bootstrap_wall), 1)),
             ("lambda_on_path_s", round(install.modelled(lambda_wall), 1)),
             ("waits_on_path_s", round(install.modelled(waits_wall), 1)),
+            ("handovers_on_path_s", round(install.modelled(handover_wall), 1)),
             ("transitions", install.transitions),
             ("change_sets", install.change_sets_created),
             ("lambda_invocations", install.counters.lambda_invocations),
             ("critical_path", ">".join(plan.path)),
             ("sequential_order", ">".join(order)),
-            ("waves_floor_s", round(waves_floor, 1)),
-            ("waves_floor_ratio", round(waves_floor / plan.length, 3)),
+            ("run_chain", ">".join(run_chain(release, install))),
             ("install_s", round(install.modelled_seconds, 1)),
             ("critical_path_s", round(plan.length, 1)),
             ("ratio", round(install.modelled_seconds / plan.length, 3)),

@@ -39,8 +39,13 @@ class StepTimeline:
     """One step (a stage or an action) within a run."""
 
     name: str
+    #: when the run reached it (the Steps map starts every step at once)
     start: float = float("inf")
+    #: when it began its own work (after any WaitTurn: what it waits for is done)
+    began: float = float("inf")
     end: float = 0.0
+    #: wall seconds parked in WaitTurn, waiting for the steps it depends on
+    parked_seconds: float = 0.0
     #: wall seconds inside Lambda tasks (DeployStage, StageStatus, Migrate)
     lambda_seconds: float = 0.0
     #: wall seconds in Wait states (the polling intervals)
@@ -52,11 +57,12 @@ class StepTimeline:
 
     @property
     def seconds(self) -> float:
-        return self.end - self.start
+        """Its own work: from the end of its wait for other steps to its end."""
+        return self.end - self.began
 
     @property
     def other_seconds(self) -> float:
-        """The step's time neither in a Lambda task nor in a Wait state."""
+        """The step's own time neither in a Lambda task nor in a Wait state."""
         return self.seconds - self.lambda_seconds - self.wait_seconds
 
 
@@ -65,8 +71,8 @@ class RunTimeline:
     steps: dict[str, StepTimeline]
     #: the run's own Task states (Plan, Finalize, Rollback ...), by name
     tasks: dict[str, Span]
-    #: one span per wave, in order
-    waves: list[Span]
+    #: the Steps map: from its start to its last step's end
+    steps_span: Span | None
     #: transitions per state name, over the whole run
     by_state: Counter[str]
     #: transitions of the run's own states, not of any step
@@ -104,11 +110,23 @@ def _phase(state: str, document: Mapping[str, Any]) -> str:
     return str(document.get("phase") or "start")
 
 
+def _exited(step: StepTimeline, state: str, kind: str, began: float, at: float) -> None:
+    """Count the time a step spent in `state` (entered at `began`, left at `at`)."""
+    step.end = max(step.end, at)
+    if state == "WaitTurn":
+        step.parked_seconds += at - began
+    elif kind == "TaskStateExited":
+        step.lambda_seconds += at - began
+        step.calls += 1
+    elif kind == "WaitStateExited":
+        step.wait_seconds += at - began
+
+
 def timeline(events: Iterable[Mapping[str, Any]], started: datetime) -> RunTimeline:
     """Read a run from its history (`GetExecutionHistory`'s events, oldest first)."""
     steps: dict[str, StepTimeline] = {}
     tasks: dict[str, Span] = {}
-    waves: dict[int, list[float]] = {}
+    steps_span: list[float] | None = None
     by_state: Counter[str] = Counter()
     run_transitions = 0
     entered: dict[tuple[str | None, str], float] = {}
@@ -118,8 +136,8 @@ def timeline(events: Iterable[Mapping[str, Any]], started: datetime) -> RunTimel
         at = (event["timestamp"] - started).total_seconds()
         if kind.startswith("MapIteration"):
             iteration: Mapping[str, Any] = next((v for k, v in event.items() if k.endswith("EventDetails")), {})
-            if iteration.get("name") == "Waves":
-                waves.setdefault(int(iteration["index"]), [at, at])[1] = at
+            if iteration.get("name") == "Steps":
+                steps_span = [at, at] if steps_span is None else [steps_span[0], at]
             continue
         if kind.endswith("StateEntered"):
             details = event["stateEnteredEventDetails"]
@@ -132,6 +150,8 @@ def timeline(events: Iterable[Mapping[str, Any]], started: datetime) -> RunTimel
                 continue
             step = steps.setdefault(name, StepTimeline(name))
             step.start = min(step.start, at)
+            if state == "StepKind":
+                step.began = min(step.began, at)
             step.end = max(step.end, at)
             step.transitions[_phase(state, document)] += 1
         elif kind.endswith("StateExited"):
@@ -145,17 +165,11 @@ def timeline(events: Iterable[Mapping[str, Any]], started: datetime) -> RunTimel
                 if kind == "TaskStateExited":
                     tasks[state] = Span(began, at)
                 continue
-            step = steps[name]
-            step.end = max(step.end, at)
-            if kind == "TaskStateExited":
-                step.lambda_seconds += at - began
-                step.calls += 1
-            elif kind == "WaitStateExited":
-                step.wait_seconds += at - began
+            _exited(steps[name], state, kind, began, at)
     return RunTimeline(
         steps=steps,
         tasks=tasks,
-        waves=[Span(*waves[index]) for index in sorted(waves)],
+        steps_span=Span(*steps_span) if steps_span else None,
         by_state=by_state,
         run_transitions=run_transitions,
     )

@@ -7,14 +7,16 @@ timeout or a retry, and the ledger's step record says what was already done.
 
 from __future__ import annotations
 
+import json
 import time
-from functools import cached_property
+from functools import cache, cached_property
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from lambdas.deps import Deps
 from lambdas.errors import StageFailed, StageTimedOut
+from lambdas.latency import LatencyModel, Operation, expected_seconds
 from lambdas.ledger import now_iso
 from lambdas.manifest import Step, resolve_parameters
 from lambdas.models import StepState
@@ -29,10 +31,19 @@ from lambdas.stacks import (
     normalized_sha256,
 )
 
-#: Modelled seconds between polls: the first poll, and the ceiling of the back-off.
+#: Seconds between polls of a change set being created, after the first (which waits the
+#: typical creation time).
 CHANGE_SET_POLL = 5
+#: Seconds between polls of a stack operation: the shortest and the longest.
 FIRST_POLL = 10
 MAX_POLL = 60
+#: A stack operation expected to take E seconds is first looked at around EARLY * E (no
+#: single wait longer than MAX_EARLY_WAIT, so a failure is noticed within minutes), then
+#: every TAIL * elapsed seconds (within FIRST_POLL..MAX_POLL): a late stack is noticed
+#: within a few percent of its time, and an early one costs a few polls.
+EARLY = 0.9
+MAX_EARLY_WAIT = 300
+TAIL = 0.02
 INSTALLER_TAG = "dataall-installer:stage"
 #: An uninstall waits this long for a stack to be deleted (OpenSearch takes half an hour).
 DELETE_TIMEOUT = 7200
@@ -40,6 +51,23 @@ DELETE_TIMEOUT = 7200
 
 def _epoch() -> int:
     return int(time.time())
+
+
+@cache
+def _latency() -> LatencyModel:
+    return LatencyModel.load()
+
+
+def next_poll(elapsed: float, expected: float | None, previous: int) -> int:
+    """Seconds to wait before looking at a stack operation again, `elapsed` seconds after it
+    began. With no expectation (deletes, someone else's operation), a back-off from
+    FIRST_POLL by half each time, up to MAX_POLL."""
+    if expected is None:
+        return min(MAX_POLL, max(FIRST_POLL, int(previous * 1.5)))
+    target = EARLY * expected
+    if elapsed + FIRST_POLL < target:
+        return int(min(MAX_EARLY_WAIT, target - elapsed))
+    return int(min(MAX_POLL, max(FIRST_POLL, TAIL * elapsed)))
 
 
 def _outputs_reader(deps: Deps, stage: str) -> Any:
@@ -184,7 +212,7 @@ class StageDeployment:
                 "phase": "changeset",
             },
         )
-        return self._next("changeset", CHANGE_SET_POLL)
+        return self._next("changeset", max(CHANGE_SET_POLL, int(_latency().change_set_create())))
 
     def _start_delete(self) -> StepState:
         """Uninstall: delete the stage's stack (stateful resources keep their Retain/Snapshot)."""
@@ -330,7 +358,32 @@ class StageDeployment:
             ChangeSetName=change_set_id,
             ClientRequestToken=f"{self.run_id}-{self.name}"[:128],
         )
-        return self._next("executing", FIRST_POLL)
+        expected = self._expected(change_set)
+        self.deps.ledger.update_step(
+            self.run_id, self.name, {"expected_seconds": expected, "executed_waited": self._waited_now()}
+        )
+        return self._next("executing", next_poll(0, expected, 0))
+
+    def _waited_now(self) -> int:
+        """State-machine time this step has spent waiting, up to this call."""
+        return self.state.waited + self.state.wait
+
+    def _expected(self, change_set: dict[str, Any]) -> int | None:
+        """Typical seconds the change set's stack operation takes (None: no estimate)."""
+        changes = list(change_set.get("Changes") or [])
+        token = change_set.get("NextToken")
+        while token:
+            page = self.deps.stacks.call(
+                "describe_change_set", ChangeSetName=change_set["ChangeSetId"], NextToken=token
+            )
+            changes.extend(page.get("Changes") or [])
+            token = page.get("NextToken")
+        try:
+            template = json.loads(self.deps.store.template_body(self.version, self.spec.template or ""))
+        except (ValueError, ClientError):
+            return None
+        operation: Operation = "create" if self.record.get("change_type") == "CREATE" else "update"
+        return round(expected_seconds(_latency(), template, changes, operation))
 
     def _no_changes(self, change_set_id: str) -> StepState:
         try:
@@ -359,7 +412,11 @@ class StageDeployment:
             raise StageFailed(self.name, f"stack {self.stack_name} disappeared while it was deployed")
         if in_progress(stack.status):
             self._check_timeout()
-            return self._next("executing", min(MAX_POLL, max(FIRST_POLL, int(self.state.wait * 1.5))))
+            expected = self.record.get("expected_seconds")
+            elapsed = self._waited_now() - int(self.record.get("executed_waited", 0))
+            return self._next(
+                "executing", next_poll(elapsed, float(expected) if expected is not None else None, self.state.wait)
+            )
         if stack.status in SUCCESS and not deleting:
             if self.spec.stateful and not stack.termination_protection:
                 self.deps.stacks.call(

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from bench.critical_path import migrate_estimate, release_floor, schedule, stack_create_estimate
-from installer.sandbox.cloudformation.latency import CUSTOM_RESOURCE_DISPATCH, Durations, LatencyModel
+from lambdas.latency import CUSTOM_RESOURCE_DISPATCH, Durations, LatencyModel
 from lambdas.manifest import ManifestError
 
 MODEL = LatencyModel(

@@ -30,7 +30,7 @@ from installer.sandbox.clock import Clock
 from installer.sandbox.cloudformation import dynamic_references, names
 from installer.sandbox.cloudformation.errors import CloudFormationError, TemplateError
 from installer.sandbox.cloudformation.intrinsics import Evaluator
-from installer.sandbox.cloudformation.latency import LatencyModel, Operation
+from lambdas.latency import LatencyModel, Operation
 from installer.sandbox.cloudformation.model import Deployment, Stack, StackResource, now
 from installer.sandbox.cloudformation.providers import ProviderRegistry
 from installer.sandbox.cloudformation.providers.base import (

@@ -19,7 +19,7 @@ from installer.sandbox.cloudformation.api import CloudFormationApi, stack_name_o
 from installer.sandbox.cloudformation.calls import ApiCalls
 from installer.sandbox.cloudformation.engine import Engine, Environment
 from installer.sandbox.cloudformation.errors import CloudFormationError, InternalFailureError, ThrottlingError
-from installer.sandbox.cloudformation.latency import LatencyModel
+from lambdas.latency import LatencyModel
 from installer.sandbox.cloudformation.providers import ProviderRegistry
 from installer.sandbox.cloudformation.providers.clients import Databases, ServiceClients
 from installer.sandbox.cloudformation.providers.custom import CustomResourceProvider

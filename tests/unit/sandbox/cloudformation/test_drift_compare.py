@@ -19,7 +19,7 @@ from installer.sandbox.cloudformation.drift import (
     values_equal,
 )
 from installer.sandbox.cloudformation.errors import ValidationError
-from installer.sandbox.cloudformation.latency import LatencyModel
+from lambdas.latency import LatencyModel
 from installer.sandbox.cloudformation.model import PropertyDifference, Stack, StackResource
 from installer.sandbox.cloudformation.providers.base import Provisioned, StackContext
 from installer.sandbox.cloudformation.providers.clients import ServiceClients

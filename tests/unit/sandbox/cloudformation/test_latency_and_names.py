@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from installer.sandbox.cloudformation.latency import DEFAULT, LatencyModel
+from lambdas.latency import DEFAULT, LatencyModel
 from installer.sandbox.cloudformation.names import generated_name
 
 
