@@ -59,14 +59,16 @@ class BenchError(RuntimeError):
 
 
 # --------------------------------------------------------------------------- inputs
-def argument_parser(doc: str | None, *, release_option: bool = True) -> argparse.ArgumentParser:
+def argument_parser(
+    doc: str | None, *, release_option: bool = True, scale: float = DEFAULT_SCALE
+) -> argparse.ArgumentParser:
     """`--scale` (and `--release`), with the script's docstring as its help."""
     parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument(
         "--scale",
         type=float,
-        default=DEFAULT_SCALE,
-        help=f"sandbox time scale: wall seconds per modelled second (default {DEFAULT_SCALE})",
+        default=scale,
+        help=f"sandbox time scale: wall seconds per modelled second (default {scale})",
     )
     if release_option:
         parser.add_argument(
@@ -85,8 +87,8 @@ def parse(parser: argparse.ArgumentParser) -> argparse.Namespace:
     return parsed
 
 
-def arguments(doc: str | None) -> argparse.Namespace:
-    return parse(argument_parser(doc))
+def arguments(doc: str | None, *, scale: float = DEFAULT_SCALE) -> argparse.Namespace:
+    return parse(argument_parser(doc, scale=scale))
 
 
 def source_release(version: str | None = None, overrides: Mapping[str, Any] | None = None) -> Release:

@@ -36,10 +36,10 @@ from typing import Any
 
 from installer.sandbox.cloudformation import parameters as stack_parameters
 from installer.sandbox.cloudformation.intrinsics import NoResources
-from lambdas.latency import LatencyModel
 from installer.sandbox.cloudformation.model import Deployment
 from installer.sandbox.cloudformation.providers.base import StackContext
 from installer.sandbox.cloudformation.template import parse_template, resource_dependencies
+from lambdas.latency import LatencyModel
 from lambdas.manifest import topological_levels
 
 #: the latency row of the snapshot the migrate step takes before it migrates

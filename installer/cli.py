@@ -161,7 +161,7 @@ def deploy(
             result = _deploy_release(aws, release, Installation(prefix, env), _params(param), bucket_prefix, progress)
     except (OperationError, ValueError) as error:
         _fail(str(error))
-    _finish(result, json_mode)
+    _finish(result, json_mode, scale if sandbox else None)
 
 
 @app.command()
@@ -208,7 +208,7 @@ def upgrade(
             result = _deploy_release(aws, target, installation, _params(param), bucket_prefix, progress)
     except (OperationError, ValueError) as error:
         _fail(str(error))
-    _finish(result, json_mode)
+    _finish(result, json_mode, scale if sandbox else None)
 
 
 @app.command()
@@ -296,14 +296,37 @@ def link(
     typer.echo(quick_create_url(region, template_url, stack_name, _params(param)))
 
 
-def _finish(result: dict[str, Any], json_mode: bool) -> None:
+def _finish(result: dict[str, Any], json_mode: bool, scale: float | None = None) -> None:
+    """Print the result (the summary line, or the JSON document) and exit 0 only on success.
+
+    `scale`: the embedded sandbox's time scale, to give the run's modelled time (wall / scale).
+    """
+    duration = result.get("duration_s")
+    if scale and duration is not None:
+        result["modelled_s"] = round(duration / scale)
     if json_mode:
         sys.stdout.write(json.dumps(result, default=str) + "\n")
     else:
-        typer.echo(
-            f"{result['action']} {result['version']}: {result['status']} ({result['transitions']} state transitions)"
-        )
+        parts = [
+            f"{_count(len(result.get('stages', {})), 'stage')}, {_count(len(result.get('actions', {})), 'action')}",
+            f"{result['transitions']} state transitions",
+        ]
+        if duration is not None:
+            took = f"run {_minutes(duration)}"
+            if "modelled_s" in result:
+                took += f" ({_minutes(result['modelled_s'])} modelled at scale {scale:g})"
+            parts.append(took)
+        typer.echo(f"{result['action']} {result['version']}: {result['status']} · " + " · ".join(parts))
     raise typer.Exit(0 if result["status"] == "SUCCEEDED" else 1)
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
+
+
+def _minutes(seconds: float) -> str:
+    whole = round(seconds)
+    return f"{whole // 60} min {whole % 60:02d} s" if whole >= 60 else f"{whole} s"
 
 
 # ---------------------------------------------------------------------- status

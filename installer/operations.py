@@ -481,6 +481,9 @@ def result_document(view: RunView, transitions: int) -> dict[str, Any]:
         "stages": {s.name: {"stack": s.stack, "status": s.status} for s in view.stages if s.kind == "stage"},
         "actions": {s.name: {"status": s.status} for s in view.stages if s.kind != "stage"},
         "transitions": transitions,
+        "duration_s": round((view.stopped - view.started).total_seconds(), 1)
+        if view.started and view.stopped
+        else None,
         "error": error,
         "drift": view.drift,
     }

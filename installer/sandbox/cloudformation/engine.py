@@ -30,7 +30,6 @@ from installer.sandbox.clock import Clock
 from installer.sandbox.cloudformation import dynamic_references, names
 from installer.sandbox.cloudformation.errors import CloudFormationError, TemplateError
 from installer.sandbox.cloudformation.intrinsics import Evaluator
-from lambdas.latency import LatencyModel, Operation
 from installer.sandbox.cloudformation.model import Deployment, Stack, StackResource, now
 from installer.sandbox.cloudformation.providers import ProviderRegistry
 from installer.sandbox.cloudformation.providers.base import (
@@ -46,6 +45,7 @@ from installer.sandbox.cloudformation.scheduler import Outcome, Scheduler, Step,
 from installer.sandbox.cloudformation.store import RegionStore
 from installer.sandbox.cloudformation.template import resource_dependencies, topological_order
 from installer.sandbox.faults import FaultRegistry
+from lambdas.latency import LatencyModel, Operation
 
 LOG = logging.getLogger("dataall_installer.sandbox.cloudformation")
 INJECTED = "(injected by the sandbox)"

@@ -19,11 +19,11 @@ from installer.sandbox.cloudformation.api import CloudFormationApi, stack_name_o
 from installer.sandbox.cloudformation.calls import ApiCalls
 from installer.sandbox.cloudformation.engine import Engine, Environment
 from installer.sandbox.cloudformation.errors import CloudFormationError, InternalFailureError, ThrottlingError
-from lambdas.latency import LatencyModel
 from installer.sandbox.cloudformation.providers import ProviderRegistry
 from installer.sandbox.cloudformation.providers.clients import Databases, ServiceClients
 from installer.sandbox.cloudformation.providers.custom import CustomResourceProvider
 from installer.sandbox.cloudformation.store import RegionStore
+from lambdas.latency import LatencyModel
 
 LOG = logging.getLogger("dataall_installer.sandbox.cloudformation")
 

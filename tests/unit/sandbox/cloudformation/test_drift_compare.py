@@ -19,11 +19,11 @@ from installer.sandbox.cloudformation.drift import (
     values_equal,
 )
 from installer.sandbox.cloudformation.errors import ValidationError
-from lambdas.latency import LatencyModel
 from installer.sandbox.cloudformation.model import PropertyDifference, Stack, StackResource
 from installer.sandbox.cloudformation.providers.base import Provisioned, StackContext
 from installer.sandbox.cloudformation.providers.clients import ServiceClients
 from installer.sandbox.cloudformation.providers.readers import ReadFailed, ReadRequest, ResourceReader
+from lambdas.latency import LatencyModel
 
 TAGS = [{"Key": "team", "Value": "data"}, {"Key": "env", "Value": "dev"}]
 

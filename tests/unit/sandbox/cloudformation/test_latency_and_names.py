@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from lambdas.latency import DEFAULT, LatencyModel
 from installer.sandbox.cloudformation.names import generated_name
+from lambdas.latency import DEFAULT, LatencyModel
 
 
 @pytest.fixture(scope="module")
