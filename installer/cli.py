@@ -307,14 +307,18 @@ def _finish(result: dict[str, Any], json_mode: bool, scale: float | None = None)
     if json_mode:
         sys.stdout.write(json.dumps(result, default=str) + "\n")
     else:
+        stages = result.get("stages", {})
+        skipped = sum(1 for stage in stages.values() if stage.get("status") == "SKIPPED")
         parts = [
-            f"{_count(len(result.get('stages', {})), 'stage')}, {_count(len(result.get('actions', {})), 'action')}",
+            f"{_count(len(stages) - skipped, 'stage')}"
+            + (f" ({skipped} off with these options)" if skipped else "")
+            + f", {_count(len(result.get('actions', {})), 'action')}",
             f"{result['transitions']} state transitions",
         ]
         if duration is not None:
             took = f"run {_minutes(duration)}"
             if "modelled_s" in result:
-                took += f" ({_minutes(result['modelled_s'])} modelled at scale {scale:g})"
+                took += f" ({_minutes(result['modelled_s'])} modelled at scale {scale:g}, Lambda time unscaled)"
             parts.append(took)
         typer.echo(f"{result['action']} {result['version']}: {result['status']} · " + " · ".join(parts))
     raise typer.Exit(0 if result["status"] == "SUCCEEDED" else 1)

@@ -25,6 +25,7 @@ def view(status: str = "SUCCEEDED", seconds: float | None = 47.3) -> RunView:
         stages=[
             StageView(name="vpc", stack="dataall-prod-vpc", status="CREATE_COMPLETE", phase="done", elapsed=10.0),
             StageView(name="s3", stack="dataall-prod-s3", status="CREATE_COMPLETE", phase="done", elapsed=5.0),
+            StageView(name="rum", stack="dataall-prod-rum", status="SKIPPED"),
             StageView(name="migrate", stack="", status="MIGRATED", phase="done", elapsed=2.0, kind="action"),
         ],
         error=None,
@@ -44,8 +45,8 @@ def test_the_summary_gives_stages_transitions_and_the_modelled_time(capsys: pyte
     line = capsys.readouterr().out.strip()
     assert code == 0
     assert line == (
-        "install 2.8.0: SUCCEEDED · 2 stages, 1 action · 213 state transitions"
-        " · run 47 s (78 min 50 s modelled at scale 0.01)"
+        "install 2.8.0: SUCCEEDED · 2 stages (1 off with these options), 1 action · 213 state transitions"
+        " · run 47 s (78 min 50 s modelled at scale 0.01, Lambda time unscaled)"
     )
 
 
@@ -59,7 +60,7 @@ def test_the_json_document_has_the_durations_and_a_failure_exits_1(capsys: pytes
     document = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert code == 1
     assert document["duration_s"] == 47.3 and document["modelled_s"] == 95
-    assert sorted(document["stages"]) == ["s3", "vpc"] and list(document["actions"]) == ["migrate"]
+    assert sorted(document["stages"]) == ["rum", "s3", "vpc"] and list(document["actions"]) == ["migrate"]
 
 
 def test_a_run_still_going_has_no_duration() -> None:
