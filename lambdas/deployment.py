@@ -45,6 +45,8 @@ EARLY = 0.9
 MAX_EARLY_WAIT = 300
 TAIL = 0.02
 INSTALLER_TAG = "dataall-installer:stage"
+#: The stage parameter that turns the deletion protection of its resources on and off.
+PROTECTION = "DeletionProtection"
 #: An uninstall waits this long for a stack to be deleted (OpenSearch takes half an hour).
 DELETE_TIMEOUT = 7200
 
@@ -184,12 +186,17 @@ class StageDeployment:
                 return self._next("done", result="UNCHANGED")
         change_type = "UPDATE" if stack is not None and stack.status in STABLE else "CREATE"
         self._save_rollback_point(stack if change_type == "UPDATE" else None)
+        # A stack is created unprotected and protected once it exists: CloudFormation cannot
+        # roll back a failed create through a deletion-protected resource, and the stage
+        # would be stuck in ROLLBACK_FAILED with a new, empty database no one can delete.
+        protect_after = change_type == "CREATE" and params.get(PROTECTION) == "true"
+        given = {**params, PROTECTION: "false"} if protect_after else params
         change_set_id = self.deps.stacks.create_change_set(
             StackName=self.stack_name,
             ChangeSetName=f"{self.run_id}-{self.name}"[:128],
             ChangeSetType=change_type,
             TemplateURL=self.deps.store.template_url(self.deps.region, self.version, self.spec.template or ""),
-            Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in sorted(params.items())],
+            Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in sorted(given.items())],
             Capabilities=list(self.spec.capabilities),
             Tags=[{"Key": INSTALLER_TAG, "Value": self.name}],
             Description=f"dataall-installer {self.meta.get('action')} {self.version} ({self.run_id})",
@@ -205,6 +212,7 @@ class StageDeployment:
             self.name,
             {
                 "change_type": change_type,
+                "protect_after": protect_after,
                 "change_set_id": change_set_id,
                 "template_sha256": sha,
                 "parameters": params,
@@ -251,18 +259,20 @@ class StageDeployment:
 
     def _unprotect(self, stack: StackInfo) -> None:
         """Turn the stage's deletion protection off (same template), so the stack can be deleted."""
-        parameters = [
-            {"ParameterKey": key, "UsePreviousValue": True} for key in stack.parameters if key != "DeletionProtection"
-        ]
+        self._set_protection(stack, on=False)
+        self.deps.ledger.update_step(self.run_id, self.name, {"unprotected": now_iso()})
+
+    def _set_protection(self, stack: StackInfo, *, on: bool) -> None:
+        """A stack update that changes only the stage's DeletionProtection parameter."""
+        parameters = [{"ParameterKey": key, "UsePreviousValue": True} for key in stack.parameters if key != PROTECTION]
         self.deps.stacks.call(
             "update_stack",
             StackName=stack.stack_id,
             UsePreviousTemplate=True,
-            Parameters=[*parameters, {"ParameterKey": "DeletionProtection", "ParameterValue": "false"}],
+            Parameters=[*parameters, {"ParameterKey": PROTECTION, "ParameterValue": "true" if on else "false"}],
             Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"],
             **self._role(),
         )
-        self.deps.ledger.update_step(self.run_id, self.name, {"unprotected": now_iso()})
 
     @staticmethod
     def _extra_parameters(stack: StackInfo, params: dict[str, str]) -> bool:
@@ -418,6 +428,14 @@ class StageDeployment:
                 "executing", next_poll(elapsed, float(expected) if expected is not None else None, self.state.wait)
             )
         if stack.status in SUCCESS and not deleting:
+            if self.record.get("protect_after") and stack.parameters.get(PROTECTION) != "true":
+                self._set_protection(stack, on=True)
+                self.deps.ledger.update_step(
+                    self.run_id,
+                    self.name,
+                    {"protected": now_iso(), "expected_seconds": None, "executed_waited": self._waited_now()},
+                )
+                return self._next("executing", FIRST_POLL)
             if self.spec.stateful and not stack.termination_protection:
                 self.deps.stacks.call(
                     "update_termination_protection",

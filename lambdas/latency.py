@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import csv
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -120,7 +120,7 @@ def template_references(value: Any) -> set[str]:
 
 
 def expected_seconds(
-    model: LatencyModel, template: Mapping[str, Any], changes: list[Mapping[str, Any]], stack_operation: Operation
+    model: LatencyModel, template: Mapping[str, Any], changes: Sequence[Mapping[str, Any]], stack_operation: Operation
 ) -> float:
     """Typical seconds from executing a change set to its stack operation being complete.
 

@@ -63,7 +63,7 @@ class AuroraStage(StageStack):
             description="Encrypts the metadata database's storage and snapshots",
             alias=cdk.Fn.join("", ["alias/", self.resource_name("aurora")]),
             enable_key_rotation=True,
-            removal_policy=cdk.RemovalPolicy.RETAIN,
+            removal_policy=cdk.RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
         )
         security_group = ec2.CfnSecurityGroup(
             self,

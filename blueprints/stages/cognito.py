@@ -86,7 +86,7 @@ class CognitoStage(StageStack):
                 advanced_security_mode=if_(prod, "ENFORCED", "OFF")
             ),
         )
-        pool.apply_removal_policy(cdk.RemovalPolicy.RETAIN)
+        pool.apply_removal_policy(cdk.RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE)
         self.acknowledge(
             "AwsSolutions-COG3",
             "Threat protection is ENFORCED with ProdSizing (Cognito's Plus plan, charged per "

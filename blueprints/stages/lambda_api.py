@@ -270,7 +270,8 @@ class LambdaApiStage(StageStack):
             description="The data.all platform's API",
             endpoint_types=[apigateway.EndpointType.REGIONAL],
             cloud_watch_role=True,
-            cloud_watch_role_removal_policy=cdk.RemovalPolicy.RETAIN,
+            # Deleted with the stage: a retained role keeps its name and blocks the next create.
+            cloud_watch_role_removal_policy=cdk.RemovalPolicy.DESTROY,
             deploy_options=apigateway.StageOptions(
                 stage_name=STAGE_NAME,
                 access_log_destination=apigateway.LogGroupLogDestination(access_logs),

@@ -46,7 +46,7 @@ class OpenSearchStage(StageStack):
             description="Encrypts the platform's search index",
             alias=cdk.Fn.join("", ["alias/", self.resource_name("search")]),
             enable_key_rotation=True,
-            removal_policy=cdk.RemovalPolicy.RETAIN,
+            removal_policy=cdk.RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
         )
         security_group = ec2.CfnSecurityGroup(
             self,
@@ -199,7 +199,7 @@ class OpenSearchStage(StageStack):
             ),
         )
         domain.node.add_dependency(publishing)
-        domain.cfn_options.deletion_policy = cdk.CfnDeletionPolicy.RETAIN
+        domain.cfn_options.deletion_policy = cdk.CfnDeletionPolicy.RETAIN_EXCEPT_ON_CREATE
         domain.cfn_options.update_replace_policy = cdk.CfnDeletionPolicy.RETAIN
         for rule in ("AwsSolutions-OS4", "AwsSolutions-OS7"):
             self.acknowledge(
@@ -311,6 +311,6 @@ class OpenSearchStage(StageStack):
         )
         collection.node.add_dependency(encryption)
         collection.node.add_dependency(network)
-        collection.cfn_options.deletion_policy = cdk.CfnDeletionPolicy.RETAIN
+        collection.cfn_options.deletion_policy = cdk.CfnDeletionPolicy.RETAIN_EXCEPT_ON_CREATE
         collection.cfn_options.update_replace_policy = cdk.CfnDeletionPolicy.RETAIN
         return scope

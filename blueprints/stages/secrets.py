@@ -32,7 +32,7 @@ class SecretsStage(StageStack):
             description="Encrypts the platform's secrets",
             alias=cdk.Fn.join("", ["alias/", self.resource_name("secrets")]),
             enable_key_rotation=True,
-            removal_policy=cdk.RemovalPolicy.RETAIN,
+            removal_policy=cdk.RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
         )
         # Secrets Manager and RDS use the key on behalf of principals of this account only.
         key.add_to_resource_policy(

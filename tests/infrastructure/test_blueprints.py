@@ -421,13 +421,17 @@ def test_the_cloudfront_page_is_published_by_the_release_s_own_function(template
 
 
 # ---------------------------------------------------------------------- stateful stages
+#: DeletionPolicy and UpdateReplacePolicy of every resource that holds data. Retained on
+#: delete and on replacement, except when its own create is rolled back (it is new and empty
+#: then, and a retained copy would block the next create with its name).
 DATA_TYPES = {
-    "AWS::RDS::DBCluster": "Snapshot",
-    "AWS::S3::Bucket": "Retain",
-    "AWS::KMS::Key": "Retain",
-    "AWS::Cognito::UserPool": "Retain",
-    "AWS::OpenSearchService::Domain": "Retain",
-    "AWS::OpenSearchServerless::Collection": "Retain",
+    "AWS::RDS::DBCluster": ("Snapshot", "Snapshot"),
+    "AWS::S3::Bucket": ("RetainExceptOnCreate", "Retain"),
+    "AWS::KMS::Key": ("RetainExceptOnCreate", "Retain"),
+    "AWS::Cognito::UserPool": ("RetainExceptOnCreate", "Retain"),
+    "AWS::OpenSearchService::Domain": ("RetainExceptOnCreate", "Retain"),
+    "AWS::OpenSearchServerless::Collection": ("RetainExceptOnCreate", "Retain"),
+    "AWS::SecretsManager::Secret": ("RetainExceptOnCreate", "Retain"),
 }
 
 
@@ -439,8 +443,8 @@ def test_stateful_stages_keep_their_data_when_deleted_or_replaced(templates: dic
             if expected is None:
                 continue
             checked += 1
-            assert resource.get("DeletionPolicy") == expected, (stage, logical_id)
-            assert resource.get("UpdateReplacePolicy") == expected, (stage, logical_id)
+            policies = (resource.get("DeletionPolicy"), resource.get("UpdateReplacePolicy"))
+            assert policies == expected, (stage, logical_id)
     assert checked >= 10
 
 

@@ -112,6 +112,13 @@ def _state(aws: Aws) -> dict[str, Any]:
     return found
 
 
+def _statuses(aws: Aws) -> dict[str, str]:
+    """Every stack's status (for a failure message)."""
+    cfn = aws.client("cloudformation")
+    pages = cfn.get_paginator("describe_stacks").paginate()
+    return {stack["StackName"]: stack["StackStatus"] for page in pages for stack in page["Stacks"]}
+
+
 def _releases() -> tuple[Any, Any]:
     """A previous and a next release in which every stage changes (a real Modify in each)."""
     stages = ",".join(step.name for step in cached_release().manifest.stages())
@@ -138,7 +145,7 @@ def test_a_failed_install_leaves_nothing_but_retained_data_and_the_next_run_succ
     kept = {INSTALLATION.stage_stack(name) for name in stateful_and_what_they_run_on(release)}
     left = _state(aws)
     assert set(left) <= kept, sorted(set(left) - kept)
-    assert all(stack["status_ok"] for stack in left.values()), left
+    assert all(stack["status_ok"] for stack in left.values()), _statuses(aws)
     assert outcome.reader.ledger.lock() is None
     assert outcome.reader.ledger.current_release() is None
 

@@ -27,9 +27,18 @@ def test_an_install_from_nothing_creates_every_stage_with_its_outputs_wired(aws:
 
     assert outcome.result["status"] == "SUCCEEDED", outcome.result["error"]
     deployed = stacks(aws)
+    protected = 0
     for stage in active_stages(release):
-        assert outcome.result["stages"][stage]["status"] == "CREATE_COMPLETE"
-        assert deployed[INSTALLATION.stage_stack(stage)]["StackStatus"] == "CREATE_COMPLETE"
+        stack = deployed[INSTALLATION.stage_stack(stage)]
+        given = {p["ParameterKey"]: p["ParameterValue"] for p in stack["Parameters"]}
+        # created unprotected, then protected by an update of that one parameter
+        expected = "UPDATE_COMPLETE" if given.get("DeletionProtection") == "true" else "CREATE_COMPLETE"
+        protected += expected == "UPDATE_COMPLETE"
+        assert outcome.result["stages"][stage]["status"] == expected, stage
+        assert stack["StackStatus"] == expected, stage
+    assert protected >= 2  # aurora, cognito
+    (cluster,) = aws.client("rds").describe_db_clusters()["DBClusters"]
+    assert cluster["DeletionProtection"] is True
     wired = 0
     for stage in active_stages(release):
         parameters = {

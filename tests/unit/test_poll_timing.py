@@ -20,7 +20,7 @@ def change(logical_id: str, resource_type: str, action: str = "Add", replacement
     return {"Type": "Resource", "ResourceChange": detail}
 
 
-NETWORK = {
+NETWORK: dict[str, Any] = {
     "Resources": {
         "Vpc": {"Type": "AWS::EC2::VPC", "Properties": {"CidrBlock": "10.0.0.0/16"}},
         "Subnet": {"Type": "AWS::EC2::Subnet", "Properties": {"VpcId": {"Ref": "Vpc"}}},

@@ -901,3 +901,42 @@ def test_a_reset_sandbox_has_no_database_left_from_its_clusters(cfn: Any, client
     sandbox.reset()
 
     assert not database.exists()
+
+
+def test_updating_a_cluster_keeps_its_managed_master_secret(cfn: Any, clients: Clients) -> None:
+    """AWS: a cluster whose master password RDS manages keeps its secret (same ARN, same
+    contents) through an update that does not touch the password, such as turning deletion
+    protection on. moto's ModifyDBCluster would make a new secret for ManageMasterUserPassword."""
+
+    def template(protected: bool) -> dict[str, Any]:
+        return {
+            "Cluster": {
+                "Type": "AWS::RDS::DBCluster",
+                "Properties": {
+                    "DBClusterIdentifier": "platform",
+                    "Engine": "aurora-postgresql",
+                    "MasterUsername": "platform",
+                    "ManageMasterUserPassword": True,
+                    "DeletionProtection": protected,
+                },
+            }
+        }
+
+    secret_output = {"Secret": {"Value": {"Fn::GetAtt": ["Cluster", "MasterUserSecret.SecretArn"]}}}
+    before = outputs(deploy(cfn, template(False), secret_output))["Secret"]
+    secrets = clients("secretsmanager")
+    contents = secrets.get_secret_value(SecretId=before)["SecretString"]
+
+    cfn.update_stack(StackName="app", TemplateBody=body(template(True), Outputs=secret_output))
+    described = settle(cfn, "app")
+
+    assert described["StackStatus"] == "UPDATE_COMPLETE", [e for e in events(cfn, "app") if "FAILED" in e[1]]
+    assert outputs(described)["Secret"] == before
+    (cluster,) = clients("rds").describe_db_clusters()["DBClusters"]
+    assert cluster["DeletionProtection"] is True and cluster["MasterUserSecret"]["SecretArn"] == before
+    assert secrets.get_secret_value(SecretId=before)["SecretString"] == contents
+    assert json.loads(contents)["password"]
+    cfn.update_stack(StackName="app", TemplateBody=body(template(False), Outputs=secret_output))
+    assert settle(cfn, "app")["StackStatus"] == "UPDATE_COMPLETE"
+    cfn.delete_stack(StackName="app")
+    assert settle(cfn, described["StackId"])["StackStatus"] == "DELETE_COMPLETE"

@@ -243,28 +243,36 @@ class DBCluster:
             **api_params(rds, "CreateDBCluster", resource.properties, DBClusterIdentifier=resource.name)
         )["DBCluster"]
         resource.data["cluster"] = cluster
+        self._locate(clients, resource, cluster)
+
+    @staticmethod
+    def _locate(clients: ServiceClients, resource: Emulation, cluster: dict[str, Any]) -> None:
+        """Point the cluster's master secret at where its database really is."""
         secret_arn = cluster.get("MasterUserSecret", {}).get("SecretArn")
-        if secret_arn:
-            secrets = clients("secretsmanager", resource.region)
-            current = json.loads(secrets.get_secret_value(SecretId=secret_arn)["SecretString"])
-            located = clients.databases.secret_for(
-                resource.name, current.get("username", resource.prop("MasterUsername", "postgres")),
-                current.get("password", ""),
-            )  # fmt: skip
+        if not secret_arn:
+            return
+        secrets = clients("secretsmanager", resource.region)
+        current = json.loads(secrets.get_secret_value(SecretId=secret_arn)["SecretString"])
+        located = clients.databases.secret_for(
+            resource.name, current.get("username", resource.prop("MasterUsername", "postgres")),
+            current.get("password", ""),
+        )  # fmt: skip
+        if {**current, **located} != current:
             secrets.put_secret_value(SecretId=secret_arn, SecretString=json.dumps({**current, **located}))
 
     def update(self, clients: ServiceClients, resource: Emulation, previous: Emulation) -> None:
         rds = clients("rds", resource.region)
-        cluster = rds.modify_db_cluster(
-            **api_params(
-                rds,
-                "ModifyDBCluster",
-                resource.properties,
-                DBClusterIdentifier=resource.name,
-                ApplyImmediately=True,
-            )
-        )["DBCluster"]
+        params = api_params(
+            rds, "ModifyDBCluster", resource.properties, DBClusterIdentifier=resource.name, ApplyImmediately=True
+        )
+        if previous.data.get("cluster", {}).get("MasterUserSecret") and params.get("ManageMasterUserPassword"):
+            # Already managed: AWS keeps the secret. moto would make a new one (a new ARN,
+            # without what the sandbox wrote into the old one), so the flag is not sent again.
+            params.pop("ManageMasterUserPassword")
+            params.pop("MasterUserSecretKmsKeyId", None)
+        cluster = rds.modify_db_cluster(**params)["DBCluster"]
         resource.data["cluster"] = cluster
+        self._locate(clients, resource, cluster)
 
     def delete(self, clients: ServiceClients, resource: Emulation, *, snapshot: bool) -> None:
         final = f"{resource.name}-final-{uuid.uuid4().hex[:8]}" if snapshot else None
