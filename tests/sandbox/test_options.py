@@ -84,12 +84,18 @@ def stage_stacks(aws: Aws, release: Any) -> list[str]:
 
 
 def assert_installed(outcome: Outcome, release: Any, optional: set[str]) -> None:
-    """The run SUCCEEDED: every stage CREATE_COMPLETE but the optional ones not chosen,
-    SKIPPED; the database migrated; the lock released."""
+    """The run SUCCEEDED: every stage CREATE_COMPLETE (UPDATE_COMPLETE when it has deletion
+    protection, turned on by an update once the stack exists) but the optional ones not
+    chosen, SKIPPED; the database migrated; the lock released."""
     result = outcome.result
     assert result["status"] == "SUCCEEDED", result["error"]
+
+    def created(name: str) -> str:
+        protected = "DeletionProtection" in release.template(name).get("Parameters", {})
+        return "UPDATE_COMPLETE" if protected else "CREATE_COMPLETE"
+
     expected = {
-        stage.name: "SKIPPED" if stage.name in OPTIONAL_STAGES - optional else "CREATE_COMPLETE"
+        stage.name: "SKIPPED" if stage.name in OPTIONAL_STAGES - optional else created(stage.name)
         for stage in release.manifest.stages()
     }
     assert {name: stage["status"] for name, stage in result["stages"].items()} == expected
