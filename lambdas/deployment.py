@@ -116,7 +116,7 @@ class StageDeployment:
                 "phase": phase,
                 "wait": wait,
                 "polls": self.state.polls + 1,
-                "waited": self.state.waited + self.state.wait,
+                "waited": self._waited_now(),
                 "result": result,
             }
         )
@@ -149,7 +149,7 @@ class StageDeployment:
         the step spent in Wait states (state-machine time, which is what a sandbox scales)."""
         started = int(self.record.get("started_epoch", _epoch()))
         timeout = DELETE_TIMEOUT if self.state.step.op == "delete" else self.spec.timeout
-        if max(_epoch() - started, self.state.waited + self.state.wait) > timeout:
+        if max(_epoch() - started, self._waited_now()) > timeout:
             raise StageTimedOut(
                 self.name,
                 f"stage {self.name} did not finish within its timeout of {timeout} s",
