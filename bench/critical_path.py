@@ -1,13 +1,13 @@
 """The floor of an install: the longest chain of steps that depend on each other, each step
 taking what the sandbox's latency model says it takes.
 
-A stage's duration is the creation of its stack through a change set, exactly as the
-sandbox's CloudFormation models it (`installer/sandbox/cloudformation/`, with `lambdas/latency.csv`
-read by `LatencyModel`, the resource graph by `resource_dependencies`, the resources a
-template's conditions include by `Deployment`):
+A stage's duration is the creation of its stack (CreateStack, as the installer creates a
+stage: no change set), exactly as the sandbox's CloudFormation models it
+(`installer/sandbox/cloudformation/`, with `lambdas/latency.csv` read by `LatencyModel`,
+the resource graph by `resource_dependencies`, the resources a template's conditions
+include by `Deployment`):
 
-    change set creation  ("(change set create)" row)
-  + stack overhead       ("(stack overhead)" row, create)
+    stack overhead       ("(stack overhead)" row, create)
   + the longest chain through the stack's resources, each resource taking its type's
     create time (a Lambda function with subnets takes its "(in a VPC)" row); independent
     resources run in parallel, as the sandbox's scheduler runs them.
@@ -112,9 +112,8 @@ def schedule(durations: Mapping[str, float], dependencies: Mapping[str, Iterable
 # --------------------------------------------------------------------------- stacks
 @dataclass(frozen=True)
 class StackEstimate:
-    """Modelled seconds to create one stack through a change set, as the sandbox does it."""
+    """Modelled seconds to create one stack (CreateStack), as the sandbox does it."""
 
-    change_set: float
     overhead: float
     #: the longest chain through the stack's resources
     resources: float
@@ -123,7 +122,7 @@ class StackEstimate:
 
     @property
     def seconds(self) -> float:
-        return self.change_set + self.overhead + self.resources
+        return self.overhead + self.resources
 
 
 class _Placeholders:
@@ -159,7 +158,7 @@ def stack_create_estimate(
     stack_name: str = "stage",
 ) -> StackEstimate:
     """The modelled creation of a stack from `template` with `parameters` (as given to
-    CreateChangeSet; the template's defaults fill the rest, its conditions pick the
+    CreateStack; the template's defaults fill the rest, its conditions pick the
     resources)."""
     parsed = parse_template(json.dumps(template))
     given = [{"ParameterKey": key, "ParameterValue": value} for key, value in parameters.items()]
@@ -185,7 +184,6 @@ def stack_create_estimate(
     }
     chain = schedule(seconds, graph)
     return StackEstimate(
-        change_set=model.change_set_create(),
         overhead=model.stack_overhead("create"),
         resources=chain.length,
         chain=chain.path,

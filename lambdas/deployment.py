@@ -16,7 +16,7 @@ from botocore.exceptions import ClientError
 
 from lambdas.deps import Deps
 from lambdas.errors import StageFailed, StageTimedOut
-from lambdas.latency import LatencyModel, Operation, expected_seconds
+from lambdas.latency import LatencyModel, Operation, create_changes, expected_seconds
 from lambdas.ledger import now_iso
 from lambdas.manifest import Step, resolve_parameters
 from lambdas.models import StepState
@@ -70,6 +70,15 @@ def next_poll(elapsed: float, expected: float | None, previous: int) -> int:
     if elapsed + FIRST_POLL < target:
         return int(min(MAX_EARLY_WAIT, target - elapsed))
     return int(min(MAX_POLL, max(FIRST_POLL, TAIL * elapsed)))
+
+
+def creation_timeout_minutes(stage_timeout: int) -> int:
+    """CloudFormation's creation timeout for a stage (whole minutes, at least the stage's)."""
+    return max(1, -(-stage_timeout // 60))
+
+
+def _parameters(values: dict[str, str]) -> list[dict[str, str]]:
+    return [{"ParameterKey": key, "ParameterValue": value} for key, value in sorted(values.items())]
 
 
 def _outputs_reader(deps: Deps, stage: str) -> Any:
@@ -186,33 +195,25 @@ class StageDeployment:
                 return self._next("done", result="UNCHANGED")
         change_type = "UPDATE" if stack is not None and stack.status in STABLE else "CREATE"
         self._save_rollback_point(stack if change_type == "UPDATE" else None)
-        # A stack is created unprotected and protected once it exists: CloudFormation cannot
-        # roll back a failed create through a deletion-protected resource, and the stage
-        # would be stuck in ROLLBACK_FAILED with a new, empty database no one can delete.
-        protect_after = change_type == "CREATE" and params.get(PROTECTION) == "true"
-        given = {**params, PROTECTION: "false"} if protect_after else params
+        if change_type == "CREATE":
+            return self._start_create(sha, params)
         change_set_id = self.deps.stacks.create_change_set(
             StackName=self.stack_name,
             ChangeSetName=f"{self.run_id}-{self.name}"[:128],
             ChangeSetType=change_type,
-            TemplateURL=self.deps.store.template_url(self.deps.region, self.version, self.spec.template or ""),
-            Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in sorted(given.items())],
+            TemplateURL=self._template_url(),
+            Parameters=_parameters(params),
             Capabilities=list(self.spec.capabilities),
             Tags=[{"Key": INSTALLER_TAG, "Value": self.name}],
             Description=f"dataall-installer {self.meta.get('action')} {self.version} ({self.run_id})",
             ClientToken=f"{self.run_id}-{self.name}"[:128],
-            **(
-                {"RoleARN": self.deps.settings.cloudformation_role_arn}
-                if self.deps.settings.cloudformation_role_arn
-                else {}
-            ),
+            **self._role(),
         )
         self.deps.ledger.update_step(
             self.run_id,
             self.name,
             {
                 "change_type": change_type,
-                "protect_after": protect_after,
                 "change_set_id": change_set_id,
                 "template_sha256": sha,
                 "parameters": params,
@@ -221,6 +222,70 @@ class StageDeployment:
             },
         )
         return self._next("changeset", max(CHANGE_SET_POLL, int(_latency().change_set_create())))
+
+    def _template_url(self) -> str:
+        return self.deps.store.template_url(self.deps.region, self.version, self.spec.template or "")
+
+    def _start_create(self, sha: str, params: dict[str, str]) -> StepState:
+        """A new stage: CreateStack, with CloudFormation's own creation timeout.
+
+        No change set: every change of a create is an addition. The timeout is the point:
+        a create that never finishes is failed and rolled back by CloudFormation, and a
+        create's rollback deletes even the resources a deletion keeps (RetainExceptOnCreate),
+        so nothing is left to block the next create with its name. (DeleteStack during the
+        create would keep them.)
+        """
+        # A stack is created unprotected and protected once it exists: CloudFormation cannot
+        # roll back a failed create through a deletion-protected resource, and the stage
+        # would be stuck in ROLLBACK_FAILED with a new, empty database no one can delete.
+        protect_after = params.get(PROTECTION) == "true"
+        update = {
+            "change_type": "CREATE",
+            "protect_after": protect_after,
+            "given": {**params, PROTECTION: "false"} if protect_after else params,
+            "template_sha256": sha,
+            "parameters": params,
+            "stack_name": self.stack_name,
+            # Recorded before the call: if this Lambda dies right after it, the rollback
+            # still knows the stage may exist, and checks it.
+            "executed": True,
+            "executed_at": now_iso(),
+            "phase": "executing",
+        }
+        self.deps.ledger.update_step(self.run_id, self.name, update)
+        self.record.update(update)
+        return self._create_stack()
+
+    def _create_stack(self) -> StepState:
+        """Issue the stage's CreateStack (again, after a retried call: the token makes it one)."""
+        given: dict[str, str] = self.record["given"]
+        token = f"{self.run_id}-{self.name}"[:128]
+        try:
+            stack_id = self.deps.stacks.call(
+                "create_stack",
+                StackName=self.stack_name,
+                TemplateURL=self._template_url(),
+                Parameters=_parameters(given),
+                Capabilities=list(self.spec.capabilities),
+                Tags=[{"Key": INSTALLER_TAG, "Value": self.name}],
+                TimeoutInMinutes=creation_timeout_minutes(self.spec.timeout),
+                OnFailure="ROLLBACK",
+                ClientRequestToken=token,
+                **self._role(),
+            )["StackId"]
+        except ClientError as error:
+            existing = self.deps.stacks.describe(self.stack_name)
+            if error_code(error) != "AlreadyExistsException" or existing is None:
+                raise
+            stack_id = existing.stack_id  # the first attempt of a retried call created it
+        expected = self._expected("create")
+        self.deps.ledger.update_step(
+            self.run_id,
+            self.name,
+            {"stack_id": stack_id, "expected_seconds": expected, "executed_waited": self._waited_now()},
+        )
+        self.record["stack_id"] = stack_id
+        return self._next("executing", next_poll(0, expected, 0))
 
     def _start_delete(self) -> StepState:
         """Uninstall: delete the stage's stack (stateful resources keep their Retain/Snapshot)."""
@@ -284,8 +349,12 @@ class StageDeployment:
         Returns seconds to wait before starting again, or None when the stack is ready.
         """
         status = stack.status
-        if status in STABLE or status == "REVIEW_IN_PROGRESS":
+        if status in STABLE:
             return None
+        if status == "REVIEW_IN_PROGRESS":  # a CREATE change set never executed holds the name, nothing else
+            self.deps.stacks.call("delete_stack", StackName=stack.stack_id, **self._role())
+            self.deps.ledger.update_step(self.run_id, self.name, {"recovered": f"deleted {status} stack"})
+            return FIRST_POLL
         if in_progress(status):  # someone else's operation: wait for it, never collide
             return FIRST_POLL
         if status in FAILED_CREATE:  # a failed create blocks the stage: delete it, create again
@@ -368,7 +437,7 @@ class StageDeployment:
             ChangeSetName=change_set_id,
             ClientRequestToken=f"{self.run_id}-{self.name}"[:128],
         )
-        expected = self._expected(change_set)
+        expected = self._expected("update", self._change_set_changes(change_set))
         self.deps.ledger.update_step(
             self.run_id, self.name, {"expected_seconds": expected, "executed_waited": self._waited_now()}
         )
@@ -378,8 +447,8 @@ class StageDeployment:
         """State-machine time this step has spent waiting, up to this call."""
         return self.state.waited + self.state.wait
 
-    def _expected(self, change_set: dict[str, Any]) -> int | None:
-        """Typical seconds the change set's stack operation takes (None: no estimate)."""
+    def _change_set_changes(self, change_set: dict[str, Any]) -> list[dict[str, Any]]:
+        """Every change of a change set (DescribeChangeSet pages them)."""
         changes = list(change_set.get("Changes") or [])
         token = change_set.get("NextToken")
         while token:
@@ -388,11 +457,23 @@ class StageDeployment:
             )
             changes.extend(page.get("Changes") or [])
             token = page.get("NextToken")
+        return changes
+
+    def _template_document(self) -> dict[str, Any] | None:
         try:
-            template = json.loads(self.deps.store.template_body(self.version, self.spec.template or ""))
+            document = json.loads(self.deps.store.template_body(self.version, self.spec.template or ""))
         except (ValueError, ClientError):
             return None
-        operation: Operation = "create" if self.record.get("change_type") == "CREATE" else "update"
+        return document if isinstance(document, dict) else None
+
+    def _expected(self, operation: Operation, changes: list[dict[str, Any]] | None = None) -> int | None:
+        """Typical seconds the stack operation takes (None: no estimate). A create's changes
+        are the template's resources whose conditions hold."""
+        template = self._template_document()
+        if template is None:
+            return None
+        if changes is None:
+            changes = create_changes(template, self.record.get("given") or {})
         return round(expected_seconds(_latency(), template, changes, operation))
 
     def _no_changes(self, change_set_id: str) -> StepState:
@@ -418,6 +499,8 @@ class StageDeployment:
                 self.run_id, self.name, {"result": "DELETED", "finished": now_iso(), "phase": "done"}
             )
             return self._next("done", result="DELETED")
+        if stack is None and self.record.get("change_type") == "CREATE" and not self.record.get("stack_id"):
+            return self._create_stack()  # the call that was to create it died before it could
         if stack is None:
             raise StageFailed(self.name, f"stack {self.stack_name} disappeared while it was deployed")
         if in_progress(stack.status):

@@ -158,3 +158,62 @@ def expected_seconds(
 
     chain = max((finished(logical_id, frozenset()) for logical_id in seconds), default=0.0)
     return model.stack_overhead(stack_operation) + chain + removed
+
+
+def create_changes(template: Mapping[str, Any], parameters: Mapping[str, str]) -> list[dict[str, Any]]:
+    """The changes of a stack create, as a change set would list them: an `Add` for every
+    resource whose `Condition` holds with these parameters (a condition that cannot be
+    evaluated here counts as holding: the expectation errs on the long side)."""
+    declared = template.get("Parameters") or {}
+    values = {name: str(spec.get("Default", "")) for name, spec in declared.items() if isinstance(spec, dict)}
+    values.update(parameters)
+    conditions: Mapping[str, Any] = template.get("Conditions") or {}
+    known: dict[str, bool | None] = {}
+
+    def condition(name: str, path: frozenset[str] = frozenset()) -> bool | None:
+        if name not in known:
+            known[name] = (
+                None if name in path else _holds(conditions.get(name), values, lambda n: condition(n, path | {name}))
+            )
+        return known[name]
+
+    return [
+        {
+            "Type": "Resource",
+            "ResourceChange": {
+                "Action": "Add",
+                "LogicalResourceId": logical_id,
+                "ResourceType": resource.get("Type", ""),
+            },
+        }
+        for logical_id, resource in (template.get("Resources") or {}).items()
+        if not resource.get("Condition") or condition(str(resource["Condition"])) is not False
+    ]
+
+
+def _holds(expression: Any, values: Mapping[str, str], condition: Any) -> bool | None:
+    """A condition expression's value; None when it needs something unknown here."""
+    if not isinstance(expression, dict) or len(expression) != 1:
+        return None
+    ((function, argument),) = expression.items()
+    if function == "Condition":
+        return condition(str(argument))
+    if function == "Fn::Equals" and isinstance(argument, list) and len(argument) == 2:
+        left, right = (_scalar(item, values) for item in argument)
+        return None if left is None or right is None else left == right
+    if function in ("Fn::Not", "Fn::And", "Fn::Or") and isinstance(argument, list):
+        parts = [_holds(item, values, condition) for item in argument]
+        if function == "Fn::Not":
+            return None if len(parts) != 1 or parts[0] is None else not parts[0]
+        if function == "Fn::And":
+            return False if False in parts else None if None in parts else True
+        return True if True in parts else None if None in parts else False
+    return None
+
+
+def _scalar(value: Any, values: Mapping[str, str]) -> str | None:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and set(value) == {"Ref"} and value["Ref"] in values:
+        return values[value["Ref"]]
+    return None

@@ -30,8 +30,8 @@ MAX_ROLLBACK_ATTEMPTS = 2
 ACTING_GRACE = 960
 SETTLE_POLL = 5
 MAX_POLL = 60
-#: Polls a rollback waits for a stateful stage still being created (about an hour, with the
-#: back-off) before it deletes it anyway.
+#: Polls a rollback waits for a stateful stage still being created without a creation
+#: timeout (about an hour, with the back-off) before it deletes it anyway.
 MAX_CREATE_WAITS = 70
 #: Calls a rollback waits for a busy migration function before it reports the snapshot.
 MAX_MIGRATION_WAITS = 20
@@ -99,10 +99,13 @@ class Rollback:
             self._ignore_validation(lambda: self.deps.stacks.call("cancel_update_stack", StackName=stack.stack_id))
             self.deps.ledger.update_step(self.run_id, record["name"], {"rollback_cancelled": True})
         elif stack.status == "CREATE_IN_PROGRESS" and not record.get("rollback_cancelled"):
-            # A stateful stage is left to finish (it is kept either way, and deleting it
-            # mid-create would orphan the resources it retains), unless it never finishes.
+            # A create is left to end: deleting a stack mid-create keeps the resources it
+            # retains on deletion (RetainExceptOnCreate: named buckets, user pools...), and
+            # they would block the next create; a failed create's own rollback deletes them.
+            # CloudFormation's creation timeout ends it. A stack created without one (by
+            # hand, or by an older installer) is waited for a while if stateful, then deleted.
             waits = int(record.get("rollback_waits", 0))
-            if self._stateful(record) and waits < MAX_CREATE_WAITS:
+            if stack.timeout_in_minutes or (self._stateful(record) and waits < MAX_CREATE_WAITS):
                 self.deps.ledger.update_step(self.run_id, record["name"], {"rollback_waits": waits + 1})
                 return min(MAX_POLL, POLL * (waits + 1))
             self.deps.stacks.call("delete_stack", StackName=stack.stack_id, **self.role)

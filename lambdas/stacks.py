@@ -57,6 +57,8 @@ class StackInfo:
     outputs: dict[str, str] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
     termination_protection: bool = False
+    #: CloudFormation's creation timeout (None: the stack was created without one)
+    timeout_in_minutes: int | None = None
 
     @classmethod
     def from_api(cls, stack: dict[str, Any]) -> StackInfo:
@@ -69,6 +71,7 @@ class StackInfo:
             outputs={o["OutputKey"]: o.get("OutputValue", "") for o in stack.get("Outputs", []) or []},
             tags={t["Key"]: t["Value"] for t in stack.get("Tags", []) or []},
             termination_protection=bool(stack.get("EnableTerminationProtection", False)),
+            timeout_in_minutes=stack.get("TimeoutInMinutes"),
         )
 
 

@@ -25,7 +25,8 @@ MODEL = LatencyModel(
         "AWS::RDS::DBClusterSnapshot": Durations(create=180, update=0, delete=30),
     }
 )
-CHANGE_SET_AND_OVERHEAD = 10 + 25
+#: a create is CreateStack: the stack overhead, no change set
+CREATE_OVERHEAD = 25
 
 #: a key, a queue encrypted with it, and a topic beside them: the chain is key -> queue
 QUEUE: dict[str, Any] = {
@@ -60,12 +61,12 @@ NETWORK: dict[str, Any] = {
 APP: dict[str, Any] = {"Resources": {"Thing": {"Type": "Custom::Thing", "Properties": {"ServiceToken": "arn"}}}}
 
 
-def test_a_stack_takes_change_set_overhead_and_its_longest_resource_chain() -> None:
+def test_a_stack_takes_the_stack_overhead_and_its_longest_resource_chain() -> None:
     estimate = stack_create_estimate(QUEUE, {}, MODEL)
 
     assert estimate.chain == ("Key", "Queue")
     assert estimate.resources == 20 + 60
-    assert estimate.seconds == CHANGE_SET_AND_OVERHEAD + 80
+    assert estimate.seconds == CREATE_OVERHEAD + 80
 
 
 @pytest.mark.parametrize(
@@ -96,16 +97,15 @@ def test_the_figures_are_the_sandboxs_own_latency_model() -> None:
     estimate = stack_create_estimate(QUEUE, {}, model)
 
     assert estimate.seconds == (
-        model.change_set_create()
-        + model.stack_overhead("create")
+        model.stack_overhead("create")
         + model.resource("AWS::KMS::Key", "create")
         + model.resource("AWS::SQS::Queue", "create")
     )
 
 
 def test_the_critical_path_is_the_longest_chain_of_stages_and_actions() -> None:
-    """network 95 ─┐
-    queue 115 ─ migrate 180 ─ app 36: the chain through migrate is the longest (331)."""
+    """network 85 ─┐
+    queue 105 ─ migrate 180 ─ app 26: the chain through migrate is the longest (311)."""
     floor = release_floor(
         templates={"network": NETWORK, "queue": QUEUE, "app": APP},
         parameters={"network": {"Subnets": "subnet-1"}},
@@ -115,12 +115,12 @@ def test_the_critical_path_is_the_longest_chain_of_stages_and_actions() -> None:
     )
     plan = floor.schedule
 
-    assert plan.durations == {"network": 95, "queue": 115, "app": 36, "migrate": 180}
+    assert plan.durations == {"network": 85, "queue": 105, "app": 26, "migrate": 180}
     assert plan.path == ("queue", "migrate", "app")
-    assert plan.length == 115 + 180 + 36
-    assert plan.start["app"] == 295
-    assert plan.total == 95 + 115 + 180 + 36, "one at a time: the sum"
-    assert plan.slack("network") == 295 - 95
+    assert plan.length == 105 + 180 + 26
+    assert plan.start["app"] == 285
+    assert plan.total == 85 + 105 + 180 + 26, "one at a time: the sum"
+    assert plan.slack("network") == 285 - 85
     assert plan.slack("migrate") == 0
 
 

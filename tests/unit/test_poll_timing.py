@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from lambdas.deployment import EARLY, FIRST_POLL, MAX_EARLY_WAIT, MAX_POLL, next_poll
-from lambdas.latency import LatencyModel, expected_seconds, template_references
+from lambdas.latency import LatencyModel, create_changes, expected_seconds, template_references
 
 MODEL = LatencyModel.load()
 
@@ -77,6 +77,40 @@ def test_an_update_counts_only_what_changes_and_deletes_last() -> None:
 
 def test_nothing_changed_is_the_stack_overhead_alone() -> None:
     assert expected_seconds(MODEL, NETWORK, [], "update") == MODEL.stack_overhead("update")
+
+
+OPTIONAL: dict[str, Any] = {
+    "Parameters": {"Prod": {"Type": "String", "Default": "false"}, "Name": {"Type": "String", "Default": ""}},
+    "Conditions": {
+        "ProdOn": {"Fn::Equals": [{"Ref": "Prod"}, "true"]},
+        "Named": {"Fn::Not": [{"Fn::Equals": [{"Ref": "Name"}, ""]}]},
+        "NamedProd": {"Fn::And": [{"Condition": "ProdOn"}, {"Condition": "Named"}]},
+        "InRegion": {"Fn::Equals": [{"Ref": "AWS::Region"}, "eu-west-1"]},
+    },
+    "Resources": {
+        "Queue": {"Type": "AWS::SQS::Queue"},
+        "Nat": {"Type": "AWS::EC2::NatGateway", "Condition": "ProdOn"},
+        "Alias": {"Type": "AWS::KMS::Alias", "Condition": "NamedProd"},
+        "Regional": {"Type": "AWS::SNS::Topic", "Condition": "InRegion"},
+    },
+}
+
+
+@pytest.mark.parametrize(
+    ("parameters", "created"),
+    [
+        ({}, ["Queue", "Regional"]),
+        ({"Prod": "true"}, ["Queue", "Nat", "Regional"]),
+        ({"Prod": "true", "Name": "x"}, ["Queue", "Nat", "Alias", "Regional"]),
+    ],
+)
+def test_a_create_adds_the_resources_whose_conditions_hold(parameters: dict[str, str], created: list[str]) -> None:
+    """Defaults fill what is not given; a condition on what is unknown here (a pseudo
+    parameter) counts as holding, so the expectation errs long."""
+    changes = create_changes(OPTIONAL, parameters)
+
+    assert [c["ResourceChange"]["LogicalResourceId"] for c in changes] == created
+    assert {c["ResourceChange"]["Action"] for c in changes} == {"Add"}
 
 
 def test_dependency_cycles_do_not_hang() -> None:

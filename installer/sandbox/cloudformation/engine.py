@@ -18,9 +18,11 @@ under the stack's lock. Faults armed in the sandbox (`create`, `update`, `timeou
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
-from collections.abc import Callable, Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -63,6 +65,10 @@ class Environment:
     providers: ProviderRegistry
     clients: ServiceClients
     availability_zones: Callable[[str], list[str]]
+
+
+#: the stack's reason when a create outlasts its TimeoutInMinutes
+CREATE_TIMED_OUT = "Stack creation time exceeded the specified timeout. "
 
 
 def injected_failure(stack_name: str, kind: str) -> ResourceFailed:
@@ -174,12 +180,38 @@ class Run:
         self.imports: set[str] = set()
         self.failed: dict[str, str] = {}
         self._lock = threading.Lock()
+        #: resources inside a provider call (real work, which modelled latency stands for)
+        self._working = 0
 
     # ------------------------------------------------------------------ control
     def cancel(self, intent: str) -> None:
         with self._lock:
             self.cancel_intent = intent
             self.stop.set()
+
+    def cancel_unless_cancelled(self, intent: str) -> bool:
+        """Cancel for `intent` unless something else (a DeleteStack, a shutdown) already did."""
+        with self._lock:
+            if self.cancel_intent is not None:
+                return False
+            self.cancel_intent = intent
+            self.stop.set()
+            return True
+
+    @contextlib.contextmanager
+    def real_work(self) -> Iterator[None]:
+        with self._lock:
+            self._working += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._working -= 1
+
+    @property
+    def working(self) -> bool:
+        with self._lock:
+            return self._working > 0
 
     def fresh_stop(self) -> threading.Event:
         """A new stop event for the next phase; a cancel for shutdown or delete carries over."""
@@ -304,7 +336,8 @@ class Run:
                 if fault == "create":
                     raise injected_failure(self.stack.name, "create")
                 provider = self.env.providers.provider(resource_type)
-                provisioned = provider.create(self.request(logical_id, resource_type, properties))
+                with self.real_work():
+                    provisioned = provider.create(self.request(logical_id, resource_type, properties))
                 with self.stack.lock:
                     record.provisioned = provisioned
                     record.properties = properties
@@ -603,6 +636,9 @@ class Engine:
     # ------------------------------------------------------------------ create
     def _create(self, run: Run, deployment: Deployment, on_failure: str) -> None:
         stack = run.stack
+        created = threading.Event()
+        if stack.timeout_in_minutes:
+            self._creation_timeout(run, float(stack.timeout_in_minutes) * 60, created)
         faults = self.env.faults
         fault = (
             "create" if faults.fire("create", stack.name) else "timeout" if faults.fire("timeout", stack.name) else None
@@ -619,16 +655,45 @@ class Engine:
             for logical_id in order
         }
         outcome = run.run_graph(tasks, graph)
-        if run.cancel_intent is None:  # neither a DeleteStack nor a shutdown stopped it
+        created.set()
+        if run.cancel_intent == "timeout":  # AWS: past TimeoutInMinutes the create fails, and rolls back
+            run.take_intent()
+            self._settle_create(run, deployment, outcome, on_failure, timed_out=True)
+        elif run.cancel_intent is None:  # neither a DeleteStack nor a shutdown stopped it
             self._settle_create(run, deployment, outcome, on_failure)
         if run.take_intent() == "delete":  # AWS: DeleteStack during a create cancels it, then deletes
             run.fresh_stop()
             self._delete_resources_and_stack(run, deployment, retain=set())
 
-    def _settle_create(self, run: Run, deployment: Deployment, outcome: Outcome, on_failure: str) -> None:
+    def _creation_timeout(self, run: Run, seconds: float, created: threading.Event) -> None:
+        """CreateStack's TimeoutInMinutes: a create still going then is cancelled, as failed.
+
+        The deadline's clock runs while the create waits out modelled latency and stops while
+        a provider does real work (a custom resource's function, a service call): in AWS that
+        work is what the modelled latency stands for, and at a small time scale its real
+        seconds would otherwise count as hours.
+        """
+        budget = self.env.clock.wall(seconds) if self.env.latency_enabled else seconds
+        tick = min(0.25, max(0.005, budget / 200))
+
+        def watch(stopping: threading.Event) -> None:
+            left = budget
+            while left > 0:
+                began = time.monotonic()
+                if created.wait(min(tick, left)) or stopping.is_set():
+                    return
+                if not run.working:
+                    left -= time.monotonic() - began
+            run.cancel_unless_cancelled("timeout")
+
+        self.spawn(f"create-timeout-{run.stack.name}", watch)
+
+    def _settle_create(
+        self, run: Run, deployment: Deployment, outcome: Outcome, on_failure: str, *, timed_out: bool = False
+    ) -> None:
         stack = run.stack
-        reason = failure_summary(run.failed)
-        if outcome.succeeded:
+        reason = CREATE_TIMED_OUT if timed_out else failure_summary(run.failed)
+        if outcome.succeeded and not timed_out:
             reason = self._finish_outputs(run, deployment) or ""
             if not reason:
                 stack.imports = set(run.imports)

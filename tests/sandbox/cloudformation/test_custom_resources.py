@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import time
 import zipfile
 from collections.abc import Iterator
 from typing import Any
@@ -226,3 +227,22 @@ def test_a_missing_data_key_fails_the_getatt(cfn: Any, function_code: dict[str, 
     assert "CustomResource attribute error: Vendor response doesn't contain Nope key" in str(
         next(r for lid, status, r in events(cfn, "app") if lid == "app" and status == "ROLLBACK_IN_PROGRESS")
     )
+
+
+def test_a_functions_real_run_time_does_not_count_against_the_creation_timeout(
+    cfn: Any, clients: Clients, function_code: dict[str, str], sandbox: Any
+) -> None:
+    """The sandbox's creation deadline runs on modelled time: the real seconds of a custom
+    resource's function (hours at the tests' time scale) stand for the modelled dispatch."""
+    budget = sandbox.cloudformation.engine.env.clock.wall(3 * 60)
+    began = time.monotonic()
+
+    cfn.create_stack(
+        StackName="app",
+        TemplateBody=template(function_code, {"Name": "a"}),
+        Capabilities=["CAPABILITY_IAM"],
+        TimeoutInMinutes=3,
+    )
+
+    assert settle(cfn, "app")["StackStatus"] == "CREATE_COMPLETE"
+    assert time.monotonic() - began > budget, "the create took longer in real time than the scaled timeout"

@@ -139,6 +139,41 @@ def test_timeout_fault_keeps_a_create_in_progress_until_deleted(cfn: Any, sandbo
     assert any(reason == "Resource creation cancelled" for _, _, reason in events(cfn, stack_id))
 
 
+def test_a_create_past_its_timeout_in_minutes_rolls_back_and_deletes_what_a_deletion_keeps(
+    cfn: Any, clients: Clients, sandbox: Any
+) -> None:
+    """AWS: CreateStack's TimeoutInMinutes fails a create still going ("Resource creation
+    cancelled") and rolls it back; a create's rollback deletes RetainExceptOnCreate resources."""
+    template = body(
+        {
+            "Topic": {"Type": "AWS::SNS::Topic", "DeletionPolicy": "RetainExceptOnCreate"},
+            "Setting": {
+                "Type": "AWS::SSM::Parameter",
+                "DependsOn": "Topic",
+                "Properties": {"Type": "String", "Value": "one"},
+            },
+        }
+    )
+    sandbox.faults.add("params:timeout")
+
+    cfn.create_stack(StackName=STACK, TemplateBody=template, TimeoutInMinutes=1)
+
+    described = settle(cfn, STACK)
+    assert described["StackStatus"] == "ROLLBACK_COMPLETE"
+    assert described["TimeoutInMinutes"] == 1
+    assert ("Setting", "CREATE_FAILED", "Resource creation cancelled") in events(cfn, STACK)
+    reasons = [reason for lid, status, reason in events(cfn, STACK) if status == "ROLLBACK_IN_PROGRESS"]
+    assert reasons == ["Stack creation time exceeded the specified timeout. Rollback requested by user."]
+    assert clients("sns").list_topics()["Topics"] == [], "the create's rollback deletes a RetainExceptOnCreate topic"
+
+
+def test_a_create_within_its_timeout_in_minutes_completes(cfn: Any) -> None:
+    """The queue's create is modelled at 60 s, the stack's own overhead at 25 s."""
+    cfn.create_stack(StackName=STACK, TemplateBody=parameter_template("one"), TimeoutInMinutes=2)
+
+    assert settle(cfn, STACK)["StackStatus"] == "CREATE_COMPLETE"
+
+
 def test_timeout_fault_on_update_is_ended_by_cancel_update_stack(cfn: Any, clients: Clients, sandbox: Any) -> None:
     """AWS: CancelUpdateStack rolls an update back ("Resource update cancelled")."""
     created(cfn, parameter_template("one"))
