@@ -33,8 +33,8 @@ each has its own): the smaller the scale, the more of the ratio is this machine.
 default of 0.2 (a run of about eight minutes); 0.05 runs in two and shows the effect.
 
 What is modelled (`bench/critical_path.py`): each stage is the creation of its stack
-through a change set, as the sandbox's CloudFormation runs it (`latency.csv`): change set
-creation + stack overhead + the longest chain of its resources, each taking its type's
+(CreateStack, as the installer creates a stage), as the sandbox's CloudFormation runs it
+(`latency.csv`): stack overhead + the longest chain of its resources, each taking its type's
 create time. Custom resources take the model's dispatch time; the `migrate` action takes
 the model's cluster-snapshot time. Everything else is the installer's overhead: Plan,
 Finalize, handovers, polling, and Lambda execution, which the sandbox does not

@@ -67,6 +67,8 @@ class Environment:
     availability_zones: Callable[[str], list[str]]
 
 
+#: wall seconds a creation timeout comes late in the sandbox (see `Engine._creation_timeout`)
+CREATION_TIMEOUT_GRACE = 5.0
 #: the stack's reason when a create outlasts its TimeoutInMinutes
 CREATE_TIMED_OUT = "Stack creation time exceeded the specified timeout. "
 
@@ -180,8 +182,8 @@ class Run:
         self.imports: set[str] = set()
         self.failed: dict[str, str] = {}
         self._lock = threading.Lock()
-        #: resources inside a provider call (real work, which modelled latency stands for)
-        self._working = 0
+        #: resources (and the stack itself) waiting out their modelled latency
+        self._waiting = 0
 
     # ------------------------------------------------------------------ control
     def cancel(self, intent: str) -> None:
@@ -199,19 +201,20 @@ class Run:
             return True
 
     @contextlib.contextmanager
-    def real_work(self) -> Iterator[None]:
+    def modelled_wait(self) -> Iterator[None]:
         with self._lock:
-            self._working += 1
+            self._waiting += 1
         try:
             yield
         finally:
             with self._lock:
-                self._working -= 1
+                self._waiting -= 1
 
     @property
-    def working(self) -> bool:
+    def waiting(self) -> bool:
+        """Something of this operation is waiting out modelled latency (or hangs)."""
         with self._lock:
-            return self._working > 0
+            return self._waiting > 0
 
     def fresh_stop(self) -> threading.Event:
         """A new stop event for the next phase; a cancel for shutdown or delete carries over."""
@@ -227,12 +230,15 @@ class Run:
             return intent
 
     def overhead(self, operation: Operation) -> None:
-        self.engine.scheduler.wait(self.env.latency.stack_overhead(operation), self.stop)
+        with self.modelled_wait():
+            self.engine.scheduler.wait(self.env.latency.stack_overhead(operation), self.stop)
 
     def run_graph(
         self, tasks: Mapping[str, Task], graph: Mapping[str, set[str]], *, stop_on_failure: bool = True
     ) -> Outcome:
-        return self.engine.scheduler.run(tasks, graph, self.stop, stop_on_failure=stop_on_failure)
+        return self.engine.scheduler.run(
+            tasks, graph, self.stop, stop_on_failure=stop_on_failure, waiting=self.modelled_wait
+        )
 
     # ------------------------------------------------------------------ evaluation
     def evaluator(self, deployment: Deployment) -> Evaluator:
@@ -336,8 +342,7 @@ class Run:
                 if fault == "create":
                     raise injected_failure(self.stack.name, "create")
                 provider = self.env.providers.provider(resource_type)
-                with self.real_work():
-                    provisioned = provider.create(self.request(logical_id, resource_type, properties))
+                provisioned = provider.create(self.request(logical_id, resource_type, properties))
                 with self.stack.lock:
                     record.provisioned = provisioned
                     record.properties = properties
@@ -534,6 +539,7 @@ class Engine:
     def __init__(self, env: Environment) -> None:
         self.env = env
         self.scheduler = Scheduler(env.clock, env.latency_enabled)
+        self.creation_timeout_grace = CREATION_TIMEOUT_GRACE
         self._runs: dict[str, Run] = {}
         self._threads: list[threading.Thread] = []
         self._rollback_plans: dict[str, RollbackPlan] = {}
@@ -668,12 +674,12 @@ class Engine:
     def _creation_timeout(self, run: Run, seconds: float, created: threading.Event) -> None:
         """CreateStack's TimeoutInMinutes: a create still going then is cancelled, as failed.
 
-        The deadline's clock runs while the create waits out modelled latency and stops while
-        a provider does real work (a custom resource's function, a service call): in AWS that
-        work is what the modelled latency stands for, and at a small time scale its real
-        seconds would otherwise count as hours.
+        The deadline's clock runs only while the create waits out modelled latency (or
+        hangs): the real time of providers' work and of a busy machine's threads is not
+        CloudFormation's, and at a small time scale its seconds would count as hours. It
+        comes `creation_timeout_grace` wall seconds late, for waits a busy machine wakes late.
         """
-        budget = self.env.clock.wall(seconds) if self.env.latency_enabled else seconds
+        budget = (self.env.clock.wall(seconds) if self.env.latency_enabled else seconds) + self.creation_timeout_grace
         tick = min(0.25, max(0.005, budget / 200))
 
         def watch(stopping: threading.Event) -> None:
@@ -682,7 +688,7 @@ class Engine:
                 began = time.monotonic()
                 if created.wait(min(tick, left)) or stopping.is_set():
                     return
-                if not run.working:
+                if run.waiting:
                     left -= time.monotonic() - began
             run.cancel_unless_cancelled("timeout")
 

@@ -10,6 +10,7 @@ provider call finish.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from collections.abc import Callable, Mapping
@@ -70,11 +71,12 @@ class Scheduler:
         stop: threading.Event,
         *,
         stop_on_failure: bool = True,
+        waiting: Callable[[], contextlib.AbstractContextManager[None]] | None = None,
     ) -> Outcome:
         """Run `tasks` in dependency order until all are done or nothing more can start.
 
         `stop` set from outside (a cancel) ends the run like a failure does: nothing new
-        starts and waiting steps are cancelled.
+        starts and waiting steps are cancelled. `waiting` wraps each step's modelled wait.
         """
         outcome = Outcome()
         running: set[str] = set()
@@ -103,7 +105,7 @@ class Scheduler:
             if step is None:
                 finish(logical_id, "completed")
                 return
-            finish(logical_id, *self._perform(step, stop))
+            finish(logical_id, *self._perform(step, stop, waiting or contextlib.nullcontext))
 
         with condition:
             while True:
@@ -117,11 +119,14 @@ class Scheduler:
         outcome.not_started = set(tasks) - outcome.completed - outcome.cancelled - set(outcome.failed)
         return outcome
 
-    def _perform(self, step: Step, stop: threading.Event) -> tuple[str, BaseException | None]:
-        interrupted = self.wait(step.seconds, stop)
-        if step.hang and not interrupted:
-            stop.wait()
-            interrupted = True
+    def _perform(
+        self, step: Step, stop: threading.Event, waiting: Callable[[], contextlib.AbstractContextManager[None]]
+    ) -> tuple[str, BaseException | None]:
+        with waiting():
+            interrupted = self.wait(step.seconds, stop)
+            if step.hang and not interrupted:
+                stop.wait()
+                interrupted = True
         if interrupted:
             step.cancelled()
             return "cancelled", None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import boto3
@@ -25,6 +25,15 @@ def clients(sandbox: Any) -> Clients:
         )
 
     return make
+
+
+@pytest.fixture
+def exact_creation_timeout(sandbox: Any) -> Iterator[None]:
+    """Creation timeouts exactly on time (the sandbox gives a busy machine a few seconds)."""
+    engine = sandbox.cloudformation.engine
+    saved, engine.creation_timeout_grace = engine.creation_timeout_grace, 0.0
+    yield
+    engine.creation_timeout_grace = saved
 
 
 @pytest.fixture

@@ -230,7 +230,7 @@ def test_a_missing_data_key_fails_the_getatt(cfn: Any, function_code: dict[str, 
 
 
 def test_a_functions_real_run_time_does_not_count_against_the_creation_timeout(
-    cfn: Any, clients: Clients, function_code: dict[str, str], sandbox: Any
+    cfn: Any, clients: Clients, function_code: dict[str, str], sandbox: Any, exact_creation_timeout: None
 ) -> None:
     """The sandbox's creation deadline runs on modelled time: the real seconds of a custom
     resource's function (hours at the tests' time scale) stand for the modelled dispatch."""

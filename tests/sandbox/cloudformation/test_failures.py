@@ -140,7 +140,7 @@ def test_timeout_fault_keeps_a_create_in_progress_until_deleted(cfn: Any, sandbo
 
 
 def test_a_create_past_its_timeout_in_minutes_rolls_back_and_deletes_what_a_deletion_keeps(
-    cfn: Any, clients: Clients, sandbox: Any
+    cfn: Any, clients: Clients, sandbox: Any, exact_creation_timeout: None
 ) -> None:
     """AWS: CreateStack's TimeoutInMinutes fails a create still going ("Resource creation
     cancelled") and rolls it back; a create's rollback deletes RetainExceptOnCreate resources."""
@@ -167,11 +167,17 @@ def test_a_create_past_its_timeout_in_minutes_rolls_back_and_deletes_what_a_dele
     assert clients("sns").list_topics()["Topics"] == [], "the create's rollback deletes a RetainExceptOnCreate topic"
 
 
-def test_a_create_within_its_timeout_in_minutes_completes(cfn: Any) -> None:
+def test_a_create_within_its_timeout_in_minutes_completes(cfn: Any, exact_creation_timeout: None) -> None:
     """The queue's create is modelled at 60 s, the stack's own overhead at 25 s."""
     cfn.create_stack(StackName=STACK, TemplateBody=parameter_template("one"), TimeoutInMinutes=2)
 
     assert settle(cfn, STACK)["StackStatus"] == "CREATE_COMPLETE"
+
+
+def test_a_create_past_its_timeout_in_minutes_fails_without_a_fault(cfn: Any, exact_creation_timeout: None) -> None:
+    cfn.create_stack(StackName=STACK, TemplateBody=parameter_template("one"), TimeoutInMinutes=1)
+
+    assert settle(cfn, STACK)["StackStatus"] == "ROLLBACK_COMPLETE"
 
 
 def test_timeout_fault_on_update_is_ended_by_cancel_update_stack(cfn: Any, clients: Clients, sandbox: Any) -> None:
