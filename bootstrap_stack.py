@@ -21,6 +21,8 @@ import aws_cdk as cdk
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
@@ -48,8 +50,13 @@ WORKFLOW_FUNCTIONS = (
     ("Finalize", "finalize", 120, 512),
     ("Migrate", "migrate", 900, 256),
     ("WaitTurn", "wait_turn", 60, 256),
+    ("AwaitStack", "await_stack", 60, 256),
     ("CheckDrift", "check_drift", 120, 256),
+    # Not a state of the workflow: EventBridge calls it when a stage stack's status changes.
+    ("StackChanged", "stack_changed", 60, 256),
 )
+#: Workflow functions the state machine does not invoke.
+EVENT_TARGETS = ("stack_changed",)
 
 #: What the blueprints create, by service: the CloudFormation service role may do this, no more.
 STAGE_SERVICES = (
@@ -135,6 +142,7 @@ class BootstrapStack(cdk.Stack):
             for construct_id_, module, timeout, memory in WORKFLOW_FUNCTIONS
         }
         self._grant_workflow()
+        self._stack_events()
         self.state_machine = self._state_machine()
         self.trigger_name = cdk.Fn.join("-", [self.scope_prefix, "installer-trigger"])
         self.trigger_function = self._function(
@@ -554,8 +562,9 @@ class BootstrapStack(cdk.Stack):
                     iam.PolicyStatement(sid="ReleaseBucket", actions=["s3:GetObject"], resources=[release_objects])
                 )
                 findings.append("Resource::arn:<AWS::Partition>:s3:::<ReleaseBucketPrefix>-<AWS::Region>/*")
-            if module in ("deploy_stage", "stage_status", "migrate", "wait_turn"):
-                # A finished step releases the steps parked on it (task tokens: no resource scope).
+            if module in ("deploy_stage", "stage_status", "migrate", "wait_turn", "await_stack", "stack_changed"):
+                # A finished step releases the steps parked on it, a settled stack the step waiting
+                # on it (task tokens: no resource scope).
                 function.add_to_role_policy(
                     iam.PolicyStatement(sid="ReleaseSteps", actions=["states:SendTaskSuccess"], resources=["*"])
                 )
@@ -577,6 +586,32 @@ class BootstrapStack(cdk.Stack):
                 "known at run time, the prefix bounds them.",
                 findings=findings,
             )
+
+    def _stack_events(self) -> None:
+        """CloudFormation's status changes of the installation's stacks resume the step that
+        waits on them (`lambdas/stack_events.py`); polling stays as the fallback."""
+        stacks = cdk.Fn.join(
+            "",
+            ["arn:", cdk.Aws.PARTITION, ":cloudformation:", cdk.Aws.REGION, ":", cdk.Aws.ACCOUNT_ID, ":stack/",
+             self.scope_prefix, "-"],
+        )  # fmt: skip
+        events.Rule(
+            self,
+            "StackStatusChanges",
+            description="dataall-installer: a stage stack's status changed: resume the step waiting on it",
+            event_pattern=events.EventPattern(
+                source=["aws.cloudformation"],
+                detail_type=["CloudFormation Stack Status Change"],
+                detail={"stack-id": [{"prefix": stacks}]},
+            ),
+            targets=[
+                targets.LambdaFunction(
+                    self.functions["stack_changed"],
+                    retry_attempts=3,
+                    max_event_age=cdk.Duration.minutes(10),
+                )
+            ],
+        )
 
     def _grant_migrations(self, function: lambda_.Function) -> None:
         """The migrate step drives the aurora stage's migration function and snapshots the cluster;
@@ -702,6 +737,7 @@ class BootstrapStack(cdk.Stack):
                 "FinalizeFunctionArn": self.functions["finalize"].function_arn,
                 "MigrateFunctionArn": self.functions["migrate"].function_arn,
                 "WaitTurnFunctionArn": self.functions["wait_turn"].function_arn,
+                "AwaitStackFunctionArn": self.functions["await_stack"].function_arn,
                 "CheckDriftFunctionArn": self.functions["check_drift"].function_arn,
             },
             tracing_enabled=True,
@@ -711,7 +747,9 @@ class BootstrapStack(cdk.Stack):
             iam.PolicyStatement(
                 sid="InvokeSteps",
                 actions=["lambda:InvokeFunction"],
-                resources=[function.function_arn for function in self.functions.values()],
+                resources=[
+                    function.function_arn for module, function in self.functions.items() if module not in EVENT_TARGETS
+                ],
             )
         )
         self.functions["plan"].add_to_role_policy(

@@ -20,6 +20,7 @@ from lambdas.latency import LatencyModel, Operation, create_changes, expected_se
 from lambdas.ledger import now_iso
 from lambdas.manifest import Step, resolve_parameters
 from lambdas.models import StepState
+from lambdas.stack_events import WATCHED_PHASES
 from lambdas.stacks import (
     FAILED_CREATE,
     NO_CHANGES,
@@ -44,6 +45,8 @@ MAX_POLL = 60
 EARLY = 0.9
 MAX_EARLY_WAIT = 300
 TAIL = 0.02
+#: With CloudFormation's events resuming a waiting step, the least time between two polls.
+EVENT_FALLBACK = 120
 INSTALLER_TAG = "dataall-installer:stage"
 #: The stage parameter that turns the deletion protection of its resources on and off.
 PROTECTION = "DeletionProtection"
@@ -79,6 +82,14 @@ def creation_timeout_minutes(stage_timeout: int) -> int:
 
 def _parameters(values: dict[str, str]) -> list[dict[str, str]]:
     return [{"ParameterKey": key, "ParameterValue": value} for key, value in sorted(values.items())]
+
+
+def fallback_wait(poll: int) -> int:
+    """The wait of a step whose stack's status-change events are watched (`stack_events`):
+    the event resumes it within seconds; the poll is only the fallback (an event lost or
+    late), so it comes no sooner than EVENT_FALLBACK. A stack already settled when the step
+    parks resumes it at once, so no wait is too long to begin with."""
+    return max(poll, EVENT_FALLBACK)
 
 
 def _outputs_reader(deps: Deps, stage: str) -> Any:
@@ -123,10 +134,11 @@ class StageDeployment:
         return self.state.model_copy(
             update={
                 "phase": phase,
-                "wait": wait,
+                "wait": fallback_wait(wait) if phase in WATCHED_PHASES else wait,
                 "polls": self.state.polls + 1,
                 "waited": self._waited_now(),
                 "result": result,
+                "resumed": False,
             }
         )
 
@@ -444,8 +456,10 @@ class StageDeployment:
         return self._next("executing", next_poll(0, expected, 0))
 
     def _waited_now(self) -> int:
-        """State-machine time this step has spent waiting, up to this call."""
-        return self.state.waited + self.state.wait
+        """State-machine time this step has spent waiting, up to this call. A wait that the
+        stack's event ended early counts nothing (its length is unknown here): the stage's
+        timeout then rests on the wall clock, which in AWS is the same time."""
+        return self.state.waited + (0 if self.state.resumed else self.state.wait)
 
     def _change_set_changes(self, change_set: dict[str, Any]) -> list[dict[str, Any]]:
         """Every change of a change set (DescribeChangeSet pages them)."""

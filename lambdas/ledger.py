@@ -171,6 +171,39 @@ class Ledger:
     def delete_stage(self, name: str) -> None:
         self.table.delete_item(Key={"pk": f"STAGE#{name}", "sk": "CURRENT"})
 
+    # ------------------------------------------------------------------ steps waiting on stacks
+    def park_on_stack(self, stack_name: str, token: str, run: str, step: str) -> None:
+        """Keep the task token of the step waiting on this stack (the latest wait replaces any)."""
+        self.table.put_item(
+            Item={
+                "pk": f"AWAIT#{stack_name}",
+                "sk": "TOKEN",
+                "token": token,
+                "run": run,
+                "step": step,
+                "since": now_iso(),
+            }
+        )
+
+    def claim_stack_waiter(self, stack_name: str, token: str | None = None) -> dict[str, Any] | None:
+        """The step waiting on this stack, claimed once (None if none, or not `token`'s)."""
+        condition: dict[str, Any] = (
+            {"ConditionExpression": "#token = :token", "ExpressionAttributeNames": {"#token": "token"},
+             "ExpressionAttributeValues": {":token": token}}
+            if token is not None
+            else {"ConditionExpression": "attribute_exists(#token)", "ExpressionAttributeNames": {"#token": "token"}}
+        )  # fmt: skip
+        try:
+            answer = self.table.delete_item(
+                Key={"pk": f"AWAIT#{stack_name}", "sk": "TOKEN"}, ReturnValues="ALL_OLD", **condition
+            )
+        except ClientError as error:
+            if _conditional_failed(error):
+                return None
+            raise
+        item = answer.get("Attributes")
+        return plain(item) if item else None
+
     # ------------------------------------------------------------------ runs
     def put_run(self, run: str, record: dict[str, Any]) -> None:
         started = record.get("started") or now_iso()

@@ -38,6 +38,8 @@ class StepState(Model):
     #: seconds this step has spent in Wait states (state-machine time: a stage's timeout counts it)
     waited: int = 0
     result: str | None = None
+    #: the last wait ended early: CloudFormation's event for the stack resumed it (AwaitStack)
+    resumed: bool = False
 
 
 class ExecutionRef(Model):
@@ -51,6 +53,13 @@ class ExecutionRef(Model):
 class PlanRequest(Model):
     input: dict[str, Any]
     execution: ExecutionRef
+
+
+class AwaitRequest(Model):
+    """A step parked until its stack settles (or its poll interval passes)."""
+
+    state: StepState
+    token: str
 
 
 class TurnRequest(Model):

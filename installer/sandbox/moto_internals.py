@@ -1,13 +1,15 @@
 """Every reach into moto 5.2.5's internals, in one place.
 
 moto is pinned exactly (`moto==5.2.5`): each function here depends on a private detail of
-that version. Each one has a test in `tests/unit/sandbox/test_moto_internals.py` that pins
-the AWS behaviour it imitates, so an upgrade of moto shows at once what moved.
+that version. Each one has a test in `tests/unit/sandbox/test_moto_internals.py` (or, where
+it needs a running sandbox, in `tests/sandbox/`) that pins the AWS behaviour it imitates, so
+an upgrade of moto shows at once what moved.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import re
 import threading
 from collections.abc import Callable
@@ -26,6 +28,7 @@ if moto.__version__ != MOTO_VERSION:  # pragma: no cover - guarded by the pin
     )
 
 ACCOUNT_ID = DEFAULT_ACCOUNT_ID
+LOG = logging.getLogger("dataall_installer.sandbox")
 _lock = threading.Lock()
 
 
@@ -67,22 +70,36 @@ def stepfunctions_backend(region: str, account_id: str = ACCOUNT_ID) -> Any:
 
 
 def install_time_scale(clock: Any) -> None:
-    """Scale Step Functions' `Wait` states and `Retry` back-off by the sandbox clock.
+    """Scale Step Functions' `Wait` states, `Retry` back-off and task-token timeouts by the
+    sandbox clock.
 
-    AWS: a `Wait` of 30 s takes 30 s. The sandbox keeps the modelled duration in the
-    execution's history and makes it pass `clock.scale` times faster.
+    AWS: a `Wait` of 30 s takes 30 s, and a `.waitForTaskToken` task whose token is not
+    sent back within its `TimeoutSeconds` (or `TimeoutSecondsPath`) fails with
+    `States.Timeout`. The sandbox keeps the modelled duration in the execution's history
+    and makes it pass `clock.scale` times faster. Only the wait for the token is scaled:
+    the task's own call (a real Lambda invocation) takes the time it takes, and moto's
+    timeout of the whole task, in real seconds, stays as a backstop.
     """
     import types
 
     from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_callback
     from moto.stepfunctions.parser.asl.component.state.wait.wait_function import wait_function
 
     def _wait_interval(self: Any, env: Any, wait_seconds: int) -> None:
         if wait_seconds > 0:
             env.program_state_event.wait(clock.wall(wait_seconds))
 
+    def _wait_for_task_token_timeout(self: Any, timeout_seconds: int | None, callback_endpoint: Any) -> Any:
+        # None: no answer in time; moto then raises CallbackTimeoutError, a TimeoutError,
+        # which the task reports as States.Timeout (TaskTimedOut in the history).
+        wall = None if timeout_seconds is None else clock.wall(timeout_seconds)
+        return callback_endpoint.wait(timeout=wall)
+
     wait_function.WaitFunction._wait_interval = _wait_interval  # type: ignore[method-assign]
     retrier_decl.time = types.SimpleNamespace(sleep=clock.sleep)  # type: ignore[assignment]
+    callback_task = state_task_service_callback.StateTaskServiceCallback
+    callback_task._wait_for_task_token_timeout = _wait_for_task_token_timeout  # type: ignore[method-assign]
 
 
 def fix_jsonpath_singleton() -> None:
@@ -269,11 +286,116 @@ def lambda_function(name_or_arn: str, region: str, account_id: str = ACCOUNT_ID)
     return backend("lambda", region, account_id).get_function(name_or_arn)
 
 
-def invoke_function_async(name_or_arn: str, region: str, event: dict[str, Any]) -> None:
+def invoke_function_async(name_or_arn: str, region: str, event: dict[str, Any], account_id: str = ACCOUNT_ID) -> None:
     """Invoke a function as InvocationType=Event does: the caller does not wait."""
-    function = lambda_function(name_or_arn, region)
+    function = lambda_function(name_or_arn, region, account_id)
     body = json.dumps(event)
     threading.Thread(target=function.invoke, args=(body, {"x-amz-invocation-type": "Event"}, {}), daemon=True).start()
+
+
+# --------------------------------------------------------------------------- eventbridge
+def put_default_bus_event(region: str, account_id: str, entry: dict[str, Any]) -> None:
+    """Put one event on the default event bus of an account and region, as an AWS service
+    puts its own events (CloudFormation's `aws.cloudformation` "Stack Status Change").
+
+    AWS: the rules of the default bus that match the event deliver it to their targets.
+    `entry` is a PutEvents entry (`Source`, `DetailType`, `Detail` as JSON text,
+    `Resources`, `Time` in epoch seconds). Raises ValueError when the bus refuses it.
+    """
+    answers = backend("events", region, account_id).put_events([entry])
+    refused = [answer for answer in answers if answer.get("ErrorCode")]
+    if refused:
+        raise ValueError(f"the default bus refused the event: {refused[0]}")
+
+
+def _lambda_target(arn: str) -> tuple[str, str] | None:
+    """(region, account) of a Lambda function ARN (`arn:aws:lambda:REGION:ACCOUNT:function:NAME`)."""
+    parts = arn.split(":")
+    if len(parts) >= 7 and parts[0] == "arn" and parts[2] == "lambda" and parts[5] == "function":
+        return parts[3], parts[4]
+    return None
+
+
+def _aws_event(event: dict[str, Any]) -> dict[str, Any]:
+    """An event as AWS hands it to a target: `time` in ISO 8601, no moto bookkeeping."""
+    from datetime import UTC, datetime
+
+    shaped = {key: value for key, value in event.items() if key != "ingestion-time"}
+    if isinstance(shaped.get("time"), int | float):
+        shaped["time"] = datetime.fromtimestamp(float(shaped["time"]), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return shaped
+
+
+def _target_input(target: dict[str, Any], event: dict[str, Any], transform_input: bool) -> Any:
+    """What a target receives: the event, or what its Input, InputPath or InputTransformer makes
+    of it (AWS: at most one of the three)."""
+    from moto.events.utils import EventTemplateParser
+
+    if transform_input:
+        if target.get("Input") is not None:
+            return json.loads(target["Input"])
+        if target.get("InputPath"):
+            from jsonpath_ng.ext import parse
+
+            matches = parse(target["InputPath"]).find(_aws_event(event))
+            return matches[0].value if matches else None
+        transformer = target.get("InputTransformer")
+        if transformer:
+            return EventTemplateParser.parse(
+                input_template=transformer.get("InputTemplate"),
+                input_paths_map=transformer.get("InputPathsMap", {}),
+                event=event,  # type: ignore[arg-type]
+            )
+    return _aws_event(event)
+
+
+def install_event_lambda_targets() -> None:
+    """EventBridge rules deliver to Lambda functions.
+
+    AWS: a rule's target `arn:aws:lambda:REGION:ACCOUNT:function:NAME` is invoked
+    asynchronously (InvocationType=Event) with the matched event, in the shape every event
+    has (`version`, `id`, `detail-type`, `source`, `account`, `time` in ISO 8601, `region`,
+    `resources`, `detail`), or with what the target's Input, InputPath or InputTransformer
+    makes of it. A delivery that fails (no such function) fails neither the PutEvents nor
+    the other targets. A DISABLED rule, and a rule with only a ScheduleExpression, match no
+    event.
+
+    moto 5.2.5's `Rule.send_to_targets` raised NotImplementedError for a Lambda target (a
+    PutEvents answered HTTP 500), and sent events to disabled and schedule-only rules.
+    Other kinds of targets keep moto's delivery.
+    """
+    import copy
+
+    from moto.events.models import Rule
+
+    original = Rule.send_to_targets
+    if getattr(original, "_sandbox_fixed", False):
+        return
+
+    def send_to_targets(self: Any, original_event: Any, transform_input: bool = True) -> None:
+        if self.state == "DISABLED" or (self.scheduled_expression and not self.event_pattern.get_pattern()):
+            return
+        lambdas = [target for target in self.targets if _lambda_target(target["Arn"])]
+        if not lambdas:
+            original(self, original_event, transform_input)
+            return
+        if not self.event_pattern.matches_event(original_event):
+            return
+        for target in lambdas:
+            region, account_id = _lambda_target(target["Arn"]) or ("", "")
+            try:
+                event = _target_input(target, dict(original_event), transform_input)
+                invoke_function_async(target["Arn"], region, event, account_id)
+            except Exception:  # AWS: a failed delivery is a metric, not the caller's error
+                LOG.exception("rule %s could not deliver an event to %s", self.name, target["Arn"])
+        others = [target for target in self.targets if not _lambda_target(target["Arn"])]
+        if others:
+            rest = copy.copy(self)
+            rest.targets = others
+            original(rest, original_event, transform_input)
+
+    send_to_targets._sandbox_fixed = True  # type: ignore[attr-defined]
+    Rule.send_to_targets = send_to_targets  # type: ignore[method-assign]
 
 
 # --------------------------------------------------------------------------- cloudformation resource models

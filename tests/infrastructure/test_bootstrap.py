@@ -43,7 +43,7 @@ def test_the_console_form_groups_and_labels_every_parameter(bootstrap_template: 
 
 def test_lambda_code_comes_from_the_regional_release_bucket(bootstrap_template: dict[str, Any], release: Any) -> None:
     functions = resources(bootstrap_template, "AWS::Lambda::Function")
-    assert len(functions) == 10  # 8 workflow steps, the trigger, the pivot-role provider
+    assert len(functions) == 12  # 9 workflow steps, the stack-event target, the trigger, the pivot-role provider
     for function in functions.values():
         code = function["Properties"]["Code"]
         assert code["S3Bucket"] == {"Fn::Sub": "${ReleaseBucketPrefix}-${AWS::Region}"}
@@ -83,8 +83,31 @@ def test_a_failure_in_any_step_leads_to_rollback_then_a_failed_run() -> None:
 
 def test_polling_waits_read_their_interval_from_the_state() -> None:
     step_states = ASL["States"]["Steps"]["ItemProcessor"]["States"]
-    assert step_states["StepWait"]["SecondsPath"] == "$.wait"
+    assert step_states["StepWait"]["TimeoutSecondsPath"] == "$.wait"
     assert ASL["States"]["RollbackWait"]["SecondsPath"] == "$.rollback.wait"
+
+
+def test_a_stage_waits_on_a_task_token_with_its_poll_as_the_fallback() -> None:
+    """The stack's status-change event resumes the step; the timeout is the next poll."""
+    step_states = ASL["States"]["Steps"]["ItemProcessor"]["States"]
+    wait = step_states["StepWait"]
+    assert wait["Resource"] == "arn:aws:states:::lambda:invoke.waitForTaskToken"
+    assert wait["Parameters"]["Payload"] == {"state.$": "$", "token.$": "$$.Task.Token"}
+    timeout = next(c for c in wait["Catch"] if c["ErrorEquals"] == ["States.Timeout"])
+    assert (timeout["Next"], timeout["ResultPath"], wait["Next"]) == ("StageStatus", None, "StageStatus")
+    assert wait["ResultPath"] == "$.resumed"
+
+
+def test_stage_stack_status_changes_reach_the_stack_event_function(bootstrap_template: dict[str, Any]) -> None:
+    (rule,) = resources(bootstrap_template, "AWS::Events::Rule").values()
+    pattern = rule["Properties"]["EventPattern"]
+    assert pattern["source"] == ["aws.cloudformation"]
+    assert pattern["detail-type"] == ["CloudFormation Stack Status Change"]
+    assert "prefix" in pattern["detail"]["stack-id"][0], "only the installation's own stacks"
+    (target,) = rule["Properties"]["Targets"]
+    functions = resources(bootstrap_template, "AWS::Lambda::Function")
+    (changed,) = [n for n, f in functions.items() if f["Properties"]["Handler"] == "lambdas.stack_changed.handler"]
+    assert target["Arn"] == {"Fn::GetAtt": [changed, "Arn"]}
 
 
 def test_no_policy_allows_every_action(bootstrap_template: dict[str, Any]) -> None:

@@ -244,3 +244,88 @@ def test_a_lambda_error_is_caught_by_its_error_name(clients, function) -> None:
     assert output["caught"]["Error"] == "KeyError"
     calls = invoke(clients, name, {})[1]["calls"]
     assert calls == 3  # two attempts (one retry after a scaled 100 s back-off), then this call
+
+
+# --------------------------------------------------------------------------- task tokens
+def token_machine(clients: Callable[[str], Any], function: Callable[..., str]) -> str:
+    """A `.waitForTaskToken` Lambda task (the function ignores the token) whose timeout is
+    `$.wait`, its States.Timeout caught into a Pass state."""
+    arn = clients("lambda").get_function(FunctionName=function())["Configuration"]["FunctionArn"]
+    definition = {
+        "StartAt": "Ask",
+        "States": {
+            "Ask": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken",
+                    "Parameters": {"FunctionName": arn, "Payload": {"token.$": "$$.Task.Token"}},
+                    "TimeoutSecondsPath": "$.wait", "ResultPath": "$.answer",
+                    "Catch": [{"ErrorEquals": ["States.Timeout"], "ResultPath": "$.caught", "Next": "TimedOut"}],
+                    "Next": "Answered"},
+            "TimedOut": {"Type": "Pass", "End": True},
+            "Answered": {"Type": "Pass", "End": True},
+        },
+    }  # fmt: skip
+    role = clients("iam").create_role(RoleName=f"sm-{time.monotonic_ns()}", AssumeRolePolicyDocument="{}")["Role"]
+    machine = clients("stepfunctions").create_state_machine(
+        name=f"m{time.monotonic_ns()}", definition=json.dumps(definition), roleArn=role["Arn"]
+    )
+    return str(machine["stateMachineArn"])
+
+
+def finished(sfn: Any, execution_arn: str, timeout: float) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        execution = sfn.describe_execution(executionArn=execution_arn)
+        if execution["status"] != "RUNNING":
+            return dict(execution)
+        time.sleep(0.05)
+    raise AssertionError(f"execution still running after {timeout} s")
+
+
+def history(sfn: Any, execution_arn: str) -> list[dict[str, Any]]:
+    return list(sfn.get_execution_history(executionArn=execution_arn, maxResults=1000)["events"])
+
+
+def test_a_task_token_wait_times_out_after_its_modelled_seconds_with_states_timeout(sandbox, clients, function) -> None:
+    """AWS: a `.waitForTaskToken` task not answered within TimeoutSeconds(Path) fails with
+    States.Timeout, which a Catch handles. The sandbox waits the modelled 300 s scaled by its
+    clock; the history keeps 300 s."""
+    sfn = clients("stepfunctions")
+    machine = token_machine(clients, function)
+    started = time.monotonic()
+
+    arn = sfn.start_execution(stateMachineArn=machine, name="late", input=json.dumps({"wait": 300}))["executionArn"]
+    execution = finished(sfn, arn, timeout=30)
+
+    elapsed = time.monotonic() - started
+    assert execution["status"] == "SUCCEEDED"
+    assert json.loads(execution["output"])["caught"]["Error"] == "States.Timeout"
+    assert sandbox.clock.wall(300) * 0.8 <= elapsed < 30
+    events = history(sfn, arn)
+    assert [e["stateEnteredEventDetails"]["name"] for e in events if e["type"] == "PassStateEntered"] == ["TimedOut"]
+    assert any(e["type"] == "TaskTimedOut" for e in events)
+    scheduled = next(e["taskScheduledEventDetails"] for e in events if e["type"] == "TaskScheduled")
+    assert scheduled["timeoutInSeconds"] == 300
+
+
+def test_a_task_token_sent_back_in_time_continues_the_normal_path(clients, function) -> None:
+    """AWS: SendTaskSuccess with the task's token before the timeout: the task succeeds with
+    the output sent."""
+    sfn = clients("stepfunctions")
+    machine = token_machine(clients, function)
+    arn = sfn.start_execution(stateMachineArn=machine, name="answered", input=json.dumps({"wait": 100000}))[
+        "executionArn"
+    ]
+
+    deadline = time.monotonic() + 30
+    while not (submitted := [e for e in history(sfn, arn) if e["type"] == "TaskSubmitted"]):
+        assert time.monotonic() < deadline, "the task was never submitted"
+        time.sleep(0.05)
+    scheduled = next(e["taskScheduledEventDetails"] for e in history(sfn, arn) if e["type"] == "TaskScheduled")
+    token = json.loads(scheduled["parameters"])["Payload"]["token"]
+    sfn.send_task_success(taskToken=token, output=json.dumps({"answer": 42}))
+    execution = finished(sfn, arn, timeout=30)
+
+    assert submitted
+    assert execution["status"] == "SUCCEEDED"
+    assert json.loads(execution["output"]) == {"wait": 100000, "answer": {"answer": 42}}
+    names = [e["stateEnteredEventDetails"]["name"] for e in history(sfn, arn) if e["type"] == "PassStateEntered"]
+    assert names == ["Answered"]

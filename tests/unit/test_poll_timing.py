@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from lambdas.deployment import EARLY, FIRST_POLL, MAX_EARLY_WAIT, MAX_POLL, next_poll
+from lambdas.deployment import EARLY, EVENT_FALLBACK, FIRST_POLL, MAX_EARLY_WAIT, MAX_POLL, fallback_wait, next_poll
 from lambdas.latency import LatencyModel, create_changes, expected_seconds, template_references
 
 MODEL = LatencyModel.load()
@@ -159,3 +159,9 @@ def test_an_expected_operation_costs_half_the_polls_and_is_noticed_sooner() -> N
     backoff_polls, backoff_late = _polls(None, actual)
     assert polls * 2 <= backoff_polls
     assert late <= 0.02 * actual + 1 < backoff_late
+
+
+@pytest.mark.parametrize(("poll", "wait"), [(10, EVENT_FALLBACK), (60, EVENT_FALLBACK), (300, 300)])
+def test_a_wait_that_events_end_polls_no_sooner_than_the_fallback(poll: int, wait: int) -> None:
+    """The stack's status-change event resumes the step; the poll is there for a lost event."""
+    assert fallback_wait(poll) == wait

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -281,6 +282,10 @@ class ChangeSet:
         }
 
 
+#: what a stack tells of each of its status changes: the stack and the change's event
+StatusListener = Callable[["Stack", StackEvent], None]
+
+
 @dataclass
 class Stack:
     stack_id: str
@@ -308,6 +313,9 @@ class Stack:
     #: drift detections by id, the newest last (a few are kept, as AWS keeps a few)
     drift_detections: dict[str, DriftDetection] = field(default_factory=dict)
     lock: threading.RLock = field(default_factory=threading.RLock)
+    #: told of every status change, under the stack's lock, so in the order of the changes;
+    #: it must not block (the region's store sets it: `RegionStore.on_status`)
+    on_status: StatusListener | None = field(default=None, repr=False, compare=False)
 
     # ------------------------------------------------------------------ status
     @property
@@ -324,9 +332,10 @@ class Stack:
             self.status_reason = reason
             if status == "DELETE_COMPLETE":
                 self.deletion_time = now()
-            self.events.append(
-                StackEvent(self.stack_id, self.name, self.name, self.stack_id, STACK_TYPE, status, reason)
-            )
+            event = StackEvent(self.stack_id, self.name, self.name, self.stack_id, STACK_TYPE, status, reason)
+            self.events.append(event)
+            if self.on_status is not None:
+                self.on_status(self, event)
 
     def resource_event(
         self,

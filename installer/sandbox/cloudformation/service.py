@@ -22,6 +22,7 @@ from installer.sandbox.cloudformation.errors import CloudFormationError, Interna
 from installer.sandbox.cloudformation.providers import ProviderRegistry
 from installer.sandbox.cloudformation.providers.clients import Databases, ServiceClients
 from installer.sandbox.cloudformation.providers.custom import CustomResourceProvider
+from installer.sandbox.cloudformation.status_events import StatusChangeEvents
 from installer.sandbox.cloudformation.store import RegionStore
 from lambdas.latency import LatencyModel
 
@@ -57,6 +58,10 @@ class CloudFormationService:
                 availability_zones=moto_internals.availability_zones,
             )
         )
+        #: every stack status change, on EventBridge's default bus of the stack's region
+        self.status_events = StatusChangeEvents(moto_internals.put_default_bus_event)
+        # moto makes its first events backend slowly (~0.1 s): now, not in the first stack operation
+        moto_internals.backend("events", sandbox.region, sandbox.account_id)
         self._regions: dict[str, RegionStore] = {}
         self._lock = threading.Lock()
         self.api = CloudFormationApi(self.engine, sandbox.account_id, self.region)
@@ -68,12 +73,13 @@ class CloudFormationService:
         with self._lock:
             store = self._regions.get(name)
             if store is None:
-                store = self._regions[name] = RegionStore(name)
+                store = self._regions[name] = RegionStore(name, on_status=self.status_events.publish)
             return store
 
     def reset(self) -> None:
         """Forget every stack and stop every operation, and the data of the clusters they made."""
         self.engine.stop_all()
+        self.status_events.forget_all()
         self.custom_resources.forget_all()
         self.databases.forget_all()
         self.calls.clear()
@@ -82,6 +88,7 @@ class CloudFormationService:
 
     def shutdown(self) -> None:
         self.engine.stop_all()
+        self.status_events.shutdown()
 
     def custom_resource_response(self, token: str, body: bytes) -> None:
         if not self.custom_resources.respond(token, body):

@@ -11,7 +11,7 @@ import threading
 from dataclasses import dataclass, field
 
 from installer.sandbox.cloudformation.errors import ChangeSetNotFoundError, ValidationError
-from installer.sandbox.cloudformation.model import ChangeSet, Stack
+from installer.sandbox.cloudformation.model import ChangeSet, Stack, StatusListener
 
 
 @dataclass(frozen=True)
@@ -28,10 +28,13 @@ class RegionStore:
     stacks: dict[str, Stack] = field(default_factory=dict)
     change_sets: dict[str, ChangeSet] = field(default_factory=dict)
     lock: threading.RLock = field(default_factory=threading.RLock)
+    #: told of every status change of the region's stacks (see `Stack.on_status`)
+    on_status: StatusListener | None = None
 
     # ------------------------------------------------------------------ stacks
     def add(self, stack: Stack) -> None:
         with self.lock:
+            stack.on_status = self.on_status
             self.stacks[stack.stack_id] = stack
 
     def live(self, name: str) -> Stack | None:
