@@ -940,3 +940,27 @@ def test_updating_a_cluster_keeps_its_managed_master_secret(cfn: Any, clients: C
     assert settle(cfn, "app")["StackStatus"] == "UPDATE_COMPLETE"
     cfn.delete_stack(StackName="app")
     assert settle(cfn, described["StackId"])["StackStatus"] == "DELETE_COMPLETE"
+
+
+def test_deleting_a_cluster_removes_its_automated_backups_so_its_name_can_be_used_again(
+    cfn: Any, clients: Clients
+) -> None:
+    """AWS: DeleteDBCluster removes the cluster's automated backups (DeleteAutomatedBackups
+    defaults to true); a final snapshot stays. A cluster of the same name can be created at once."""
+    cluster = {
+        "Cluster": {
+            "Type": "AWS::RDS::DBCluster",
+            "DeletionPolicy": "Snapshot",
+            "Properties": {"DBClusterIdentifier": "platform", "Engine": "aurora-postgresql", "MasterUsername": "u",
+                           "ManageMasterUserPassword": True},
+        }
+    }  # fmt: skip
+    rds = clients("rds")
+    stack_id = deploy(cfn, cluster)["StackId"]
+    assert [s["SnapshotType"] for s in rds.describe_db_cluster_snapshots()["DBClusterSnapshots"]] == ["automated"]
+
+    cfn.delete_stack(StackName="app")
+    assert settle(cfn, stack_id)["StackStatus"] == "DELETE_COMPLETE"
+
+    assert [s["SnapshotType"] for s in rds.describe_db_cluster_snapshots()["DBClusterSnapshots"]] == ["manual"]
+    assert deploy(cfn, cluster)["StackStatus"] == "CREATE_COMPLETE"

@@ -286,7 +286,21 @@ class DBCluster:
                 FinalDBSnapshotIdentifier=final,
             )
         )
+        self._delete_automated_backups(clients("rds", resource.region), resource.name)
         clients.databases.drop(resource.name)
+
+    @staticmethod
+    def _delete_automated_backups(rds: Any, cluster: str) -> None:
+        """AWS: DeleteDBCluster removes the cluster's automated backups (DeleteAutomatedBackups
+        defaults to true). moto keeps its automated snapshot, named `rds:ID-YYYY-MM-DD-HH-MM`,
+        and a cluster of the same name created within that minute then fails on it."""
+        pages = rds.get_paginator("describe_db_cluster_snapshots").paginate(DBClusterIdentifier=cluster)
+        for page in pages:
+            for snapshot in page["DBClusterSnapshots"]:
+                if snapshot.get("SnapshotType") == "automated" or snapshot["DBClusterSnapshotIdentifier"].startswith(
+                    "rds:"
+                ):
+                    rds.delete_db_cluster_snapshot(DBClusterSnapshotIdentifier=snapshot["DBClusterSnapshotIdentifier"])
 
 
 class DBInstance:
