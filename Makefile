@@ -51,6 +51,7 @@ bench: setup
 	$(BIN)/python bench/install.py
 	$(BIN)/python bench/noop.py
 	$(BIN)/python bench/cost.py
+	$(BIN)/python bench/waiting.py
 
 clean:
 	rm -rf dist cdk.out .pytest_cache .mypy_cache .ruff_cache

@@ -20,6 +20,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+#: Task states that are waits: a step parked on a task token until its stack's event (or
+#: the poll that is its timeout) resumes it
+WAIT_TASKS = frozenset({"StepWait"})
 #: transitions that belong to no step: the run's own states (Plan, the Maps, Finalize ...)
 RUN = "(run)"
 
@@ -48,7 +51,8 @@ class StepTimeline:
     parked_seconds: float = 0.0
     #: wall seconds inside Lambda tasks (DeployStage, StageStatus, Migrate)
     lambda_seconds: float = 0.0
-    #: wall seconds in Wait states (the polling intervals)
+    #: wall seconds waiting for its stack: Wait states, and StepWait parked on a task token until
+    #: the stack's event or the poll that is its timeout
     wait_seconds: float = 0.0
     #: Lambda tasks called (the first call and every poll)
     calls: int = 0
@@ -115,11 +119,11 @@ def _exited(step: StepTimeline, state: str, kind: str, began: float, at: float) 
     step.end = max(step.end, at)
     if state == "WaitTurn":
         step.parked_seconds += at - began
+    elif state in WAIT_TASKS or kind == "WaitStateExited":
+        step.wait_seconds += at - began
     elif kind == "TaskStateExited":
         step.lambda_seconds += at - began
         step.calls += 1
-    elif kind == "WaitStateExited":
-        step.wait_seconds += at - began
 
 
 def timeline(events: Iterable[Mapping[str, Any]], started: datetime) -> RunTimeline:
