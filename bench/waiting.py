@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -89,22 +89,19 @@ class Tally:
     transitions: int = 0
     invocations: int = 0
     #: modelled seconds from an operation's end to its being noticed, per stage
-    delays: dict[str, float] | None = None
+    delays: dict[str, float] = field(default_factory=dict)
 
     def add(self, stage: str, transitions: int, invocations: int, delay: float) -> None:
         self.transitions += transitions
         self.invocations += invocations
-        if self.delays is None:
-            self.delays = {}
         self.delays[stage] = self.delays.get(stage, 0.0) + delay
 
     @property
     def mean_delay(self) -> float:
-        delays = list((self.delays or {}).values())
-        return sum(delays) / len(delays) if delays else 0.0
+        return sum(self.delays.values()) / len(self.delays) if self.delays else 0.0
 
     def chain_delay(self, chain: Iterable[str]) -> float:
-        return sum((self.delays or {}).get(stage, 0.0) for stage in chain)
+        return sum(self.delays.get(stage, 0.0) for stage in chain)
 
     @property
     def usd(self) -> float:
@@ -190,11 +187,12 @@ def replay(ops: list[StackOperation], factor: float, latency: float) -> tuple[Ta
     return polling, events
 
 
-def modelled_durations(release: Release, stage: str, record: Mapping[str, Any]) -> tuple[float, float]:
+def modelled_durations(
+    release: Release, stage: str, record: Mapping[str, Any], model: LatencyModel
+) -> tuple[float, float]:
     """The stage's create, as the deploy step expects it, and the update that turns its
     deletion protection on (the resources that read the parameter are modified)."""
     template = release.template(stage)
-    model = LatencyModel.load()
     given = record.get("given") or record.get("parameters") or {}
     create = expected_seconds(model, template, create_changes(template, given), "create")
     protected = [
@@ -209,8 +207,9 @@ def stage_operations(
     release: Release, install: RunMeasurement, events: Mapping[str, list[dict[str, Any]]], installation: Installation
 ) -> list[StackOperation]:
     found = []
+    model = LatencyModel.load()
     for stage, stage_events in events.items():
-        durations = modelled_durations(release, stage, install.steps.get(stage, {}))
+        durations = modelled_durations(release, stage, install.steps.get(stage, {}), model)
         found.extend(
             operations(stage, stage_events, installation.stage_stack(stage), install.started, install.scale, durations)
         )

@@ -144,8 +144,7 @@ class StageDeployment:
 
     def _desired(self) -> tuple[str, dict[str, str]]:
         """The release's template (its sha256) and the stage's resolved parameters."""
-        assert self.spec.template is not None
-        body = self.deps.store.template_body(self.version, self.spec.template)
+        body = self._template_body
         params = resolve_parameters(self.spec, self.meta["params"], _outputs_reader(self.deps, self.name))
         return normalized_sha256(body), params
 
@@ -473,9 +472,15 @@ class StageDeployment:
             token = page.get("NextToken")
         return changes
 
+    @cached_property
+    def _template_body(self) -> str:
+        """The release's template of this stage, read once per call."""
+        assert self.spec.template is not None
+        return self.deps.store.template_body(self.version, self.spec.template)
+
     def _template_document(self) -> dict[str, Any] | None:
         try:
-            document = json.loads(self.deps.store.template_body(self.version, self.spec.template or ""))
+            document = json.loads(self._template_body)
         except (ValueError, ClientError):
             return None
         return document if isinstance(document, dict) else None
