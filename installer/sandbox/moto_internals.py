@@ -228,6 +228,34 @@ def fix_s3_regional_arns() -> None:
     s3_rules["valid_starting_values"] = sorted({*s3_rules.get("valid_starting_values", []), *S3_REGIONAL_RESOURCES})
 
 
+# --------------------------------------------------------------------------- dynamodb
+def fix_dynamodb_isolation() -> None:
+    """DynamoDB requests apply one at a time: a transaction is atomic and isolated.
+
+    AWS: TransactWriteItems is all or nothing, and serializable with every other write.
+    moto 5.2.5 deep-copies each table a transaction touches and, when one of its conditions
+    fails, puts the copy back: every write another request made in between is lost (the
+    installer's ledger lost a step's `executed` mark when a refused step's `acting` check ran
+    beside it, and the rollback left that stack behind). The copy, taken while another
+    request writes, also fails with "dictionary changed size during iteration" (HTTP 500).
+    One lock around moto's DynamoDB requests makes the copy and its restore see only the
+    transaction's own writes.
+    """
+    from moto.dynamodb.responses import DynamoHandler
+
+    original = DynamoHandler.call_action
+    if getattr(original, "_sandbox_fixed", False):
+        return
+    lock = threading.RLock()
+
+    def call_action(self: Any) -> Any:
+        with lock:
+            return original(self)
+
+    call_action._sandbox_fixed = True  # type: ignore[attr-defined]
+    DynamoHandler.call_action = call_action  # type: ignore[method-assign]
+
+
 # --------------------------------------------------------------------------- lambda
 LambdaInvoker = Callable[[Any, Any], tuple[str, bool, str]]
 

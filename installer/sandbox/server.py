@@ -126,6 +126,7 @@ class Sandbox:
         moto_internals.fix_jsonpath_singleton()
         moto_internals.fix_policy_conditions()
         moto_internals.fix_s3_regional_arns()
+        moto_internals.fix_dynamodb_isolation()
         moto_internals.install_event_lambda_targets()
         self.runtime = LambdaRuntime(self)
         moto_internals.install_lambda_runtime(self.runtime.invoke)
