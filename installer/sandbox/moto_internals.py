@@ -34,8 +34,19 @@ _lock = threading.Lock()
 
 # --------------------------------------------------------------------------- server
 def backend_app() -> Any:
-    """moto's WSGI application for every service (the sandbox puts its own in front)."""
-    return DomainDispatcherApplication(create_backend_app)
+    """moto's WSGI application for every service (the sandbox puts its own in front).
+
+    Each service's Flask app lets an unexpected exception through (PROPAGATE_EXCEPTIONS)
+    instead of answering an HTML 500 page and logging to moto's (silenced) logger: the
+    sandbox logs the traceback and answers as AWS does, `InternalFailure` with HTTP 500.
+    """
+
+    def create_app(service: Any) -> Any:
+        app = create_backend_app(service)
+        app.config["PROPAGATE_EXCEPTIONS"] = True
+        return app
+
+    return DomainDispatcherApplication(create_app)
 
 
 def reset_backends() -> None:

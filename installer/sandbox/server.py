@@ -92,6 +92,8 @@ class Sandbox:
         self.clock = Clock(scale)
         self.latency = latency
         self.faults = FaultRegistry()
+        #: Requests the sandbox itself failed on (each logged with its traceback).
+        self.internal_failures = 0
         self.database_url = database_url
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         if work_dir is None:
@@ -193,8 +195,25 @@ class Sandbox:
         if _service_of(environ) == "cloudformation":
             result: Iterable[bytes] = self.cloudformation.wsgi(environ, start_response)
             return result
-        result = self._moto_app(environ, start_response)
+        try:
+            result = self._moto_app(environ, start_response)
+        except Exception as error:  # noqa: BLE001 - a sandbox bug: AWS would answer 500 InternalFailure
+            return self._internal_failure(environ, start_response, error)
         return result
+
+    def _internal_failure(
+        self, environ: dict[str, Any], start_response: StartResponse, error: Exception
+    ) -> Iterable[bytes]:
+        """Log a request the sandbox failed on (with its traceback) and answer as AWS does."""
+        target = environ.get("HTTP_X_AMZ_TARGET") or environ.get("PATH_INFO", "")
+        LOG.error("sandbox failed on %s %s (%s)", _service_of(environ), target, error, exc_info=error)
+        self.internal_failures += 1
+        data = json.dumps({"__type": "InternalFailure", "message": f"sandbox failure: {error}"}).encode()
+        start_response(
+            "500 Internal Server Error",
+            [("Content-Type", "application/x-amz-json-1.0"), ("Content-Length", str(len(data)))],
+        )
+        return [data]
 
     def _control(self, environ: dict[str, Any], start_response: StartResponse, route: str) -> Iterable[bytes]:
         method = environ.get("REQUEST_METHOD", "GET")

@@ -329,3 +329,32 @@ def test_a_task_token_sent_back_in_time_continues_the_normal_path(clients, funct
     assert json.loads(execution["output"]) == {"wait": 100000, "answer": {"answer": 42}}
     names = [e["stateEnteredEventDetails"]["name"] for e in history(sfn, arn) if e["type"] == "PassStateEntered"]
     assert names == ["Answered"]
+
+
+def test_a_request_the_sandbox_fails_on_is_a_logged_internal_failure(sandbox, clients, monkeypatch, caplog) -> None:
+    from botocore.config import Config
+    from botocore.exceptions import ClientError
+
+    from installer.sandbox import moto_internals
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("dictionary changed size during iteration")
+
+    monkeypatch.setattr(moto_internals.stepfunctions_backend(sandbox.region), "list_state_machines", broken)
+    before = sandbox.internal_failures
+    sfn = boto3.client(
+        "stepfunctions", endpoint_url=sandbox.endpoint, region_name=sandbox.region,
+        aws_access_key_id="sandbox", aws_secret_access_key="sandbox",
+        config=Config(retries={"total_max_attempts": 1}),
+    )  # fmt: skip
+
+    with caplog.at_level("ERROR", logger="dataall_installer.sandbox"), pytest.raises(ClientError) as raised:
+        sfn.list_state_machines()
+
+    assert raised.value.response["ResponseMetadata"]["HTTPStatusCode"] == 500
+    assert raised.value.response["Error"]["Code"] == "InternalFailure"
+    assert sandbox.internal_failures == before + 1
+    logged = [r for r in caplog.records if r.name == "dataall_installer.sandbox" and r.exc_info]
+    assert logged and "dictionary changed size" in logged[-1].getMessage()
+    monkeypatch.undo()
+    assert clients("stepfunctions").list_state_machines()["stateMachines"] == []  # the next request is served
