@@ -125,7 +125,14 @@ def sandbox_session() -> Iterator[Any]:
 
 @pytest.fixture
 def sandbox(sandbox_session: Any) -> Iterator[Any]:
-    """The session's sandbox, emptied for this test: no stacks, no resources, no faults."""
+    """The session's sandbox, emptied for this test: no stacks, no resources, no faults.
+
+    A request the sandbox itself failed on (HTTP 500, logged with its traceback) fails the
+    test: AWS would have answered it, so what the test saw is not what AWS would show.
+    """
     sandbox_session.reset()
+    failures = sandbox_session.internal_failures
     yield sandbox_session
     sandbox_session.faults.clear()
+    grown = sandbox_session.internal_failures - failures
+    assert grown == 0, f"the sandbox failed on {grown} request(s): see the log of dataall_installer.sandbox"
