@@ -155,4 +155,12 @@ class Stacks:
                     "resource_type": event.get("ResourceType", ""),
                     "reason": reason,
                 }
+        # No resource failed by itself: the stack's own reason (a creation timeout, a
+        # cancelled update), from the stack event that turned the operation to failure.
+        for event in reversed(operation):
+            status = event.get("ResourceStatus", "")
+            reason = event.get("ResourceStatusReason", "")
+            own = event.get("LogicalResourceId") == event.get("StackName")
+            if own and reason and reason != "User Initiated" and ("FAILED" in status or "ROLLBACK" in status):
+                return {"resource": "", "resource_type": event.get("ResourceType", ""), "reason": reason}
         return {"resource": "", "resource_type": "", "reason": "no resource reported a failure"}

@@ -127,6 +127,20 @@ def _releases() -> tuple[Any, Any]:
     return before, after
 
 
+def _why_left(outcome: Any, stacks: set[str]) -> dict[str, Any]:
+    """For a failure message: what the run's ledger says of the stages whose stacks were left."""
+    run = outcome.result["execution_arn"].rsplit(":", 1)[-1]
+    ledger = outcome.reader.ledger
+    fields = ("phase", "executed", "executed_at", "acting", "stack_id", "rolled_back", "rolled_back_at", "reason")
+    steps = {
+        name: {k: v for k, v in record.items() if k in fields}
+        for name, record in ledger.steps(run).items()
+        if INSTALLATION.stage_stack(name) in stacks
+    }
+    meta = {k: v for k, v in (ledger.run(run) or {}).items() if "status" in k or "rollback" in k}
+    return {"left": sorted(stacks), "steps": steps, "run": meta, "error": outcome.result.get("error")}
+
+
 def _assert_failed_naming(result: dict[str, Any], stage: str) -> None:
     assert result["status"] == "FAILED", result
     assert result["error"] is not None and result["error"]["stage"] == stage, result["error"]
@@ -144,7 +158,7 @@ def test_a_failed_install_leaves_nothing_but_retained_data_and_the_next_run_succ
     _assert_failed_naming(outcome.result, stage)
     kept = {INSTALLATION.stage_stack(name) for name in stateful_and_what_they_run_on(release)}
     left = _state(aws)
-    assert set(left) <= kept, sorted(set(left) - kept)
+    assert set(left) <= kept, _why_left(outcome, set(left) - kept)
     assert all(stack["status_ok"] for stack in left.values()), _statuses(aws)
     assert outcome.reader.ledger.lock() is None
     assert outcome.reader.ledger.current_release() is None

@@ -182,8 +182,9 @@ class Run:
         self.imports: set[str] = set()
         self.failed: dict[str, str] = {}
         self._lock = threading.Lock()
-        #: resources (and the stack itself) waiting out their modelled latency
-        self._waiting = 0
+        #: resources (and the stack itself) waiting out their modelled latency: when each
+        #: wait's modelled time ends, in wall seconds (None: a hang, which never ends)
+        self._waits: dict[object, float | None] = {}
 
     # ------------------------------------------------------------------ control
     def cancel(self, intent: str) -> None:
@@ -201,20 +202,28 @@ class Run:
             return True
 
     @contextlib.contextmanager
-    def modelled_wait(self) -> Iterator[None]:
+    def modelled_wait(self, seconds: float | None) -> Iterator[None]:
+        """Wait out `seconds` of modelled latency (None: hang until stopped)."""
+        ends = None
+        if seconds is not None:
+            ends = time.monotonic() + (self.env.clock.wall(seconds) if self.env.latency_enabled else 0.0)
+        key = object()
         with self._lock:
-            self._waiting += 1
+            self._waits[key] = ends
         try:
             yield
         finally:
             with self._lock:
-                self._waiting -= 1
+                del self._waits[key]
 
     @property
     def waiting(self) -> bool:
-        """Something of this operation is waiting out modelled latency (or hangs)."""
+        """Something of this operation is waiting out modelled latency, or hangs. A wait whose
+        modelled time is over but whose thread a busy machine has not woken yet is not: that
+        time is the machine's, not CloudFormation's."""
+        now = time.monotonic()
         with self._lock:
-            return self._waiting > 0
+            return any(ends is None or now < ends for ends in self._waits.values())
 
     def fresh_stop(self) -> threading.Event:
         """A new stop event for the next phase; a cancel for shutdown or delete carries over."""
@@ -230,8 +239,9 @@ class Run:
             return intent
 
     def overhead(self, operation: Operation) -> None:
-        with self.modelled_wait():
-            self.engine.scheduler.wait(self.env.latency.stack_overhead(operation), self.stop)
+        seconds = self.env.latency.stack_overhead(operation)
+        with self.modelled_wait(seconds):
+            self.engine.scheduler.wait(seconds, self.stop)
 
     def run_graph(
         self, tasks: Mapping[str, Task], graph: Mapping[str, set[str]], *, stop_on_failure: bool = True

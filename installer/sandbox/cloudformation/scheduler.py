@@ -39,6 +39,12 @@ class Step:
 #: called when a resource's turn comes: records its start, returns its step (None: nothing
 #: to do, the resource counts as done at once)
 Task = Callable[[], Step | None]
+#: Wraps a step's modelled wait of so many seconds (None: a hang), for a deadline's clock.
+Waiting = Callable[[float | None], contextlib.AbstractContextManager[None]]
+
+
+def _unwatched(seconds: float | None) -> contextlib.AbstractContextManager[None]:
+    return contextlib.nullcontext()
 
 
 @dataclass
@@ -71,12 +77,12 @@ class Scheduler:
         stop: threading.Event,
         *,
         stop_on_failure: bool = True,
-        waiting: Callable[[], contextlib.AbstractContextManager[None]] | None = None,
+        waiting: Waiting | None = None,
     ) -> Outcome:
         """Run `tasks` in dependency order until all are done or nothing more can start.
 
         `stop` set from outside (a cancel) ends the run like a failure does: nothing new
-        starts and waiting steps are cancelled. `waiting` wraps each step's modelled wait.
+        starts and waiting steps are cancelled. `waiting` wraps each step's modelled wait, and its hang.
         """
         outcome = Outcome()
         running: set[str] = set()
@@ -105,7 +111,7 @@ class Scheduler:
             if step is None:
                 finish(logical_id, "completed")
                 return
-            finish(logical_id, *self._perform(step, stop, waiting or contextlib.nullcontext))
+            finish(logical_id, *self._perform(step, stop, waiting or _unwatched))
 
         with condition:
             while True:
@@ -119,14 +125,13 @@ class Scheduler:
         outcome.not_started = set(tasks) - outcome.completed - outcome.cancelled - set(outcome.failed)
         return outcome
 
-    def _perform(
-        self, step: Step, stop: threading.Event, waiting: Callable[[], contextlib.AbstractContextManager[None]]
-    ) -> tuple[str, BaseException | None]:
-        with waiting():
+    def _perform(self, step: Step, stop: threading.Event, waiting: Waiting) -> tuple[str, BaseException | None]:
+        with waiting(step.seconds):
             interrupted = self.wait(step.seconds, stop)
-            if step.hang and not interrupted:
+        if step.hang and not interrupted:
+            with waiting(None):
                 stop.wait()
-                interrupted = True
+            interrupted = True
         if interrupted:
             step.cancelled()
             return "cancelled", None

@@ -174,6 +174,27 @@ def test_a_create_within_its_timeout_in_minutes_completes(cfn: Any, exact_creati
     assert settle(cfn, STACK)["StackStatus"] == "CREATE_COMPLETE"
 
 
+def test_a_busy_machine_waking_a_wait_late_does_not_count_against_the_creation_timeout(
+    cfn: Any, sandbox: Any, exact_creation_timeout: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only modelled latency (and a hang) is CloudFormation's time: a thread woken late by a
+    loaded machine is not a slow AWS. Every wait here ends half a wall second late, many times
+    the whole two-minute budget at the sandbox's time scale."""
+    scheduler = sandbox.cloudformation.engine.scheduler
+    original = scheduler.wait
+
+    def late(seconds: float, stop: Any) -> bool:
+        interrupted = original(seconds, stop)
+        time.sleep(0.5)
+        return bool(interrupted)
+
+    monkeypatch.setattr(scheduler, "wait", late)
+
+    cfn.create_stack(StackName=STACK, TemplateBody=parameter_template("one"), TimeoutInMinutes=2)
+
+    assert settle(cfn, STACK)["StackStatus"] == "CREATE_COMPLETE"
+
+
 def test_a_create_past_its_timeout_in_minutes_fails_without_a_fault(cfn: Any, exact_creation_timeout: None) -> None:
     cfn.create_stack(StackName=STACK, TemplateBody=parameter_template("one"), TimeoutInMinutes=1)
 
