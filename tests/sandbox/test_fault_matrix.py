@@ -74,7 +74,7 @@ def _fault_until_rollback(sandbox: Any, aws: Aws, spec: str) -> Iterator[None]:
 
     def watch() -> None:
         sfn = aws.client("stepfunctions")
-        while not stop.wait(0.05):
+        while not stop.wait(0.2):  # reading the history is costly: 5 times a second
             for machine in sfn.list_state_machines()["stateMachines"]:
                 for execution in sfn.list_executions(stateMachineArn=machine["stateMachineArn"],
                                                      statusFilter="RUNNING")["executions"]:  # fmt: skip
