@@ -146,6 +146,9 @@ class Stacks:
                 and event.get("ResourceStatusReason") == "User Initiated"
             ):
                 break
+        # The first resource that failed by itself; else the stack's own reason (a creation
+        # timeout, where every resource still going is "cancelled").
+        own_reason: dict[str, str] | None = None
         for event in reversed(operation):
             status = event.get("ResourceStatus", "")
             reason = event.get("ResourceStatusReason", "")
@@ -155,12 +158,15 @@ class Stacks:
                     "resource_type": event.get("ResourceType", ""),
                     "reason": reason,
                 }
-        # No resource failed by itself: the stack's own reason (a creation timeout, a
-        # cancelled update), from the stack event that turned the operation to failure.
-        for event in reversed(operation):
-            status = event.get("ResourceStatus", "")
-            reason = event.get("ResourceStatusReason", "")
-            own = event.get("LogicalResourceId") == event.get("StackName")
-            if own and reason and reason != "User Initiated" and ("FAILED" in status or "ROLLBACK" in status):
-                return {"resource": "", "resource_type": event.get("ResourceType", ""), "reason": reason}
+            stack_event = event.get("LogicalResourceId") == event.get("StackName")
+            if (
+                own_reason is None
+                and stack_event
+                and reason
+                and reason != "User Initiated"
+                and ("FAILED" in status or "ROLLBACK" in status)
+            ):
+                own_reason = {"resource": "", "resource_type": event.get("ResourceType", ""), "reason": reason}
+        if own_reason is not None:
+            return own_reason
         return {"resource": "", "resource_type": "", "reason": "no resource reported a failure"}
