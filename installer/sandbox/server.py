@@ -94,6 +94,7 @@ class Sandbox:
         self.faults = FaultRegistry()
         #: Requests the sandbox itself failed on (each logged with its traceback).
         self.internal_failures = 0
+        self._internal_failures_lock = threading.Lock()
         self.database_url = database_url
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         if work_dir is None:
@@ -207,7 +208,8 @@ class Sandbox:
         """Log a request the sandbox failed on (with its traceback) and answer as AWS does."""
         target = environ.get("HTTP_X_AMZ_TARGET") or environ.get("PATH_INFO", "")
         LOG.error("sandbox failed on %s %s (%s)", _service_of(environ), target, error, exc_info=error)
-        self.internal_failures += 1
+        with self._internal_failures_lock:  # requests are served on many threads
+            self.internal_failures += 1
         data = json.dumps({"__type": "InternalFailure", "message": f"sandbox failure: {error}"}).encode()
         start_response(
             "500 Internal Server Error",
