@@ -208,7 +208,7 @@ class Run:
         """Wait out `seconds` of modelled latency (None: hang until stopped)."""
         ends = None
         if seconds is not None:
-            ends = time.monotonic() + (self.env.clock.wall(seconds) if self.env.latency_enabled else 0.0)
+            ends = time.monotonic() + self.engine.scheduler.wall(seconds)
         key = object()
         with self._lock:
             self._waits[key] = ends

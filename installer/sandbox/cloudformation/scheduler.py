@@ -64,6 +64,10 @@ class Scheduler:
         self._clock = clock
         self._latency = latency
 
+    def wall(self, modelled_seconds: float) -> float:
+        """Wall seconds `wait` takes for a modelled time (none with latency off)."""
+        return self._clock.wall(modelled_seconds) if self._latency else 0.0
+
     def wait(self, modelled_seconds: float, stop: threading.Event) -> bool:
         """Wait a modelled time; True if `stop` was set first."""
         if not self._latency:
