@@ -42,7 +42,7 @@ test-faults: setup
 check: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy installer lambdas blueprints bootstrap_stack.py tests
+	$(BIN)/mypy installer lambdas blueprints sandbox bootstrap_stack.py tests
 
 build: setup
 	$(BIN)/dataall-installer build

@@ -3,9 +3,9 @@
 It is small and self-contained: no CDK bootstrap (no BootstrapVersion parameter or
 rule), Lambda code read from the regional release bucket, and parameters with defaults
 and allowed patterns so the console form is safe to fill. Creating it starts an install;
-updating it starts an upgrade or a redeploy (see `lambdas/trigger.py`).
+updating it starts an upgrade or a redeploy (see `lambdas/handlers/trigger.py`).
 
-    python bootstrap_stack.py     synthesizes it alone into cdk.out/
+    python app.py                 synthesizes it alone into cdk.out/
 """
 
 from __future__ import annotations
@@ -34,8 +34,8 @@ from aws_cdk import aws_stepfunctions as sfn
 from cdk_nag import AwsSolutionsChecks
 from constructs import Construct
 
+from blueprints.assets import Asset
 from blueprints.common import BuildContext, acknowledge, arn_of, runtime
-from installer.assets import Asset
 
 ROOT = Path(__file__).resolve().parent
 ASL = ROOT / "state_machine" / "installer.asl.json"
@@ -456,7 +456,7 @@ class BootstrapStack(cdk.Stack):
             self,
             construct_id,
             runtime=runtime(),
-            handler=f"lambdas.{module}.handler",
+            handler=f"lambdas.handlers.{module}.handler",
             code=lambda_.Code.from_bucket(self.release_bucket, code.key),
             layers=[layer] if layer else [],
             timeout=cdk.Duration.seconds(timeout),
@@ -589,7 +589,7 @@ class BootstrapStack(cdk.Stack):
 
     def _stack_events(self) -> None:
         """CloudFormation's status changes of the installation's stacks resume the step that
-        waits on them (`lambdas/stack_events.py`); polling stays as the fallback."""
+        waits on them (`lambdas/stage/events.py`); polling stays as the fallback."""
         stacks = cdk.Fn.join(
             "",
             ["arn:", cdk.Aws.PARTITION, ":cloudformation:", cdk.Aws.REGION, ":", cdk.Aws.ACCOUNT_ID, ":stack/",
@@ -915,29 +915,3 @@ class BootstrapStack(cdk.Stack):
             value=self.service_role.role_arn,
             description="The role CloudFormation uses for the stage stacks",
         )
-
-
-def main() -> None:
-    """`cdk synth` / `python bootstrap_stack.py`: the bootstrap stack alone, into cdk.out/."""
-    from blueprints import release
-    from installer import layer_requirements
-    from installer.assets import AssetRegistry, build_layer
-    from installer.build import CDK_CONTEXT, LAMBDAS_DIR
-
-    assets = AssetRegistry()
-    layer = assets.add("layer", build_layer(list(layer_requirements())))
-    context = BuildContext(assets=assets, layer=layer)
-    app = cdk.App(analytics_reporting=False, context=CDK_CONTEXT)
-    BootstrapStack(
-        app,
-        "bootstrap",
-        context=context,
-        version=release.VERSION,
-        installer_code=assets.add_tree("installer-lambdas", [(LAMBDAS_DIR, "lambdas")]),
-        options=release.OPTIONS,
-    )
-    app.synth()
-
-
-if __name__ == "__main__":
-    main()

@@ -40,7 +40,7 @@ from installer.operations import (
     result_document,
     start,
 )
-from installer.sandbox.server import Sandbox
+from sandbox.server import Sandbox
 
 ROOT = Path(__file__).resolve().parent.parent
 #: modelled seconds pass 200 times faster: a ~30 min install takes ~1 min here

@@ -3,7 +3,7 @@ taking what the sandbox's latency model says it takes.
 
 A stage's duration is the creation of its stack (CreateStack, as the installer creates a
 stage: no change set), exactly as the sandbox's CloudFormation models it
-(`installer/sandbox/cloudformation/`, with `lambdas/latency.csv` read by `LatencyModel`,
+(`sandbox/cloudformation/`, with `lambdas/stage/latency.csv` read by `LatencyModel`,
 the resource graph by `resource_dependencies`, the resources a template's conditions
 include by `Deployment`):
 
@@ -34,13 +34,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from installer.sandbox.cloudformation import parameters as stack_parameters
-from installer.sandbox.cloudformation.intrinsics import NoResources
-from installer.sandbox.cloudformation.model import Deployment
-from installer.sandbox.cloudformation.providers.base import StackContext
-from installer.sandbox.cloudformation.template import parse_template, resource_dependencies
-from lambdas.latency import LatencyModel
-from lambdas.manifest import topological_levels
+from lambdas.release.manifest import topological_levels
+from lambdas.stage.latency import LatencyModel
+from sandbox.cloudformation import parameters as stack_parameters
+from sandbox.cloudformation.intrinsics import NoResources
+from sandbox.cloudformation.model import Deployment
+from sandbox.cloudformation.providers.base import StackContext
+from sandbox.cloudformation.template import parse_template, resource_dependencies
 
 #: the latency row of the snapshot the migrate step takes before it migrates
 SNAPSHOT_TYPE = "AWS::RDS::DBClusterSnapshot"

@@ -78,7 +78,7 @@ from bench.common import (
 from bench.critical_path import ReleaseFloor, migrate_estimate, release_floor
 from bench.timeline import RunTimeline
 from installer.build import Release
-from lambdas.latency import LatencyModel
+from lambdas.stage.latency import LatencyModel
 
 #: The default scale: large enough that the sandbox's Lambda time (real, not scaled: at
 #: 0.005 a second of it is 200 modelled seconds) does not swamp the installer's own overhead.

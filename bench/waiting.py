@@ -6,16 +6,16 @@ events through EventBridge resuming a `.waitForTaskToken` task, with polling as 
 One install runs in the sandbox. Every stack operation a stage waited on (its create, and
 the parameter-only update that protects a stateful stage) is read back from the stack's own
 events: how many status changes it went through (each is one EventBridge event); its length
-is what the latency model says (`lambdas/latency.csv`, which the sandbox imposes; the
+is what the latency model says (`lambdas/stage/latency.csv`, which the sandbox imposes; the
 sandbox's wall time adds this machine's Lambda time, unscaled). Each operation is then
 replayed under both ways of waiting, with the installer's own functions:
 
-  polling   polls alone (`lambdas.deployment.next_poll`): first look near the operation's
+  polling   polls alone (`lambdas.stage.deployment.next_poll`): first look near the operation's
             expected time (from the template and the latency table), then every 2 % of the
             elapsed time; each poll is a Wait state, a StageStatus task and its Choice (3 state
             transitions) and one Lambda invocation.
   events    what the installer does: the step parks on a task token (AwaitStack), which the
-            stack's status-change event hands back (`lambdas/stack_events.py`); the task's
+            stack's status-change event hands back (`lambdas/stage/events.py`); the task's
             timeout is the poll, no sooner than 2 minutes (`fallback_wait`), in case an event
             is lost (EventBridge delivery of AWS service events is best effort). Each wait is
             3 transitions (AwaitStack, StageStatus, its Choice) and 2 invocations (AwaitStack,
@@ -56,8 +56,8 @@ from bench.cost import LAMBDA_USD_PER_REQUEST, STEP_FUNCTIONS_USD_PER_TRANSITION
 from bench.install import floor_of
 from installer.build import Release
 from installer.operations import Installation
-from lambdas.deployment import PROTECTION, fallback_wait, next_poll
-from lambdas.latency import LatencyModel, create_changes, expected_seconds, template_references
+from lambdas.stage.deployment import PROTECTION, fallback_wait, next_poll
+from lambdas.stage.latency import LatencyModel, create_changes, expected_seconds, template_references
 
 #: State transitions of one poll (StepWait, StageStatus, StepProgress) and of one resumption
 #: of a parked step (AwaitStack, StageStatus, StepProgress).

@@ -20,7 +20,7 @@ from aws_cdk import aws_s3 as s3
 from cdk_nag import AwsSolutionsChecks
 from constructs import Construct
 
-from installer.assets import LAMBDA_RUNTIME, Asset, AssetRegistry
+from blueprints.assets import LAMBDA_RUNTIME, Asset, AssetRegistry
 
 FUNCTIONS_DIR = Path(__file__).parent / "functions"
 #: CDK context key: the stage (or comma-separated stages) whose template gets `touch`ed

@@ -258,7 +258,7 @@ class PlatformFunction(Construct):
         stack.acknowledge(
             "AwsSolutions-L1",
             "Functions run on the runtime the release's dependency layer is built for "
-            "(installer.assets.LAMBDA_RUNTIME); the runtime moves with the layer.",
+            "(blueprints.assets.LAMBDA_RUNTIME); the runtime moves with the layer.",
             self.function,
         )
 

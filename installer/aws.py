@@ -71,7 +71,7 @@ def connect(
             add_faults(url, faults)
         yield Aws(region=region or default_region(), endpoint_url=url)
         return
-    from installer.sandbox.server import Sandbox
+    from sandbox.server import Sandbox
 
     quiet_sandbox_logs()
     with Sandbox(scale=scale, database_url=database_url) as box:

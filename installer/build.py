@@ -22,21 +22,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from installer import layer_requirements
-from installer.assets import AssetRegistry, build_layer
-from lambdas.manifest import Manifest, ManifestError, sha256_file
+from blueprints.assets import CDK_CONTEXT, LAMBDAS_DIR, AssetRegistry, build_layer, layer_requirements
+from lambdas.release.manifest import Manifest, ManifestError, sha256_file
 
 ROOT = Path(__file__).resolve().parent.parent
-LAMBDAS_DIR = ROOT / "lambdas"
 MANIFEST_NAME = "manifest.json"
 BOOTSTRAP_TEMPLATE = "bootstrap.template.json"
-
-
-#: CDK feature flags the release is built with.
-CDK_CONTEXT: dict[str, Any] = {
-    # Access logs delivered under a bucket policy, not the legacy LogDeliveryWrite ACL.
-    "@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy": True,
-}
 
 
 class BuildError(RuntimeError):

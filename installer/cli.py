@@ -394,7 +394,7 @@ def run(
     from installer.aws import connect
     from installer.operations import Installation, OperationError, RunReader, bootstrap_outputs, result_document, start
     from installer.progress import Progress
-    from lambdas.errors import InvalidInput
+    from lambdas.core.errors import InvalidInput
 
     document: dict[str, Any] = {"action": action, "source": "cli"}
     if version:
@@ -425,7 +425,7 @@ def sandbox_serve(
 ) -> None:
     """Run a local AWS endpoint in the foreground until stopped (Ctrl-C)."""
     from installer.aws import quiet_sandbox_logs
-    from installer.sandbox.server import Sandbox
+    from sandbox.server import Sandbox
 
     quiet_sandbox_logs()
     box = Sandbox(host=host, port=port, scale=scale, latency=not no_latency)

@@ -15,11 +15,11 @@ from botocore.exceptions import ClientError
 
 from installer.aws import Aws
 from installer.build import Release
-from lambdas.ledger import Ledger
-from lambdas.manifest import Manifest
-from lambdas.releases import ReleaseStore, release_key
-from lambdas.runs import start_run
-from lambdas.stacks import FAILED_CREATE, in_progress
+from lambdas.data.ledger import Ledger
+from lambdas.data.releases import ReleaseStore, release_key
+from lambdas.data.stacks import FAILED_CREATE, in_progress
+from lambdas.release.manifest import Manifest
+from lambdas.run.starting import start_run
 
 DEFAULT_BUCKET_PREFIX = "dataall-installer-releases"
 CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"]
@@ -434,7 +434,7 @@ class RunReader:
 
     def pivot_role(self) -> dict[str, Any] | None:
         """The pivot role's name and policies, from IAM (None when the stage is not installed)."""
-        from lambdas.pivot_resources import describe_pivot_role
+        from lambdas.pivot_role.resources import describe_pivot_role
 
         record = self.ledger.stage("pivot-role")
         name = (record or {}).get("outputs", {}).get("PivotRoleName")
@@ -459,7 +459,7 @@ def _execution_error(execution: dict[str, Any]) -> dict[str, Any] | None:
     """A run that ended before it recorded a report (e.g. refused by Plan): its error, readable."""
     if execution["status"] in ("RUNNING", "SUCCEEDED"):
         return None
-    from lambdas.reporting import failure_detail
+    from lambdas.run.reporting import failure_detail
 
     return failure_detail({"Error": execution.get("error") or execution["status"], "Cause": execution.get("cause")})
 

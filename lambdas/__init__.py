@@ -1,6 +1,8 @@
-"""The code that runs in AWS: one module per workflow step, plus the shared domain code.
+"""The code that runs in AWS.
 
-Handlers are wiring (Powertools decorators, a typed input, one domain call); the domain
-modules (`manifest`, `ledger`, `releases`, `stacks`, `runs`) take their AWS clients as
-parameters so tests hand in clients of the sandbox.
+`handlers/` holds one thin module per state of the workflow (and per event target); the
+domain rooms say what they do: `run/` (a run's life), `stage/` (one stage's deploy),
+`rollback/`, `migration/`, `pivot_role/`; `release/` is the release model the build shares;
+`data/` is the one room that creates AWS clients (ledger, stacks, release store); `core/` is
+what every step shares.
 """

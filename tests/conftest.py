@@ -26,8 +26,6 @@ SOURCES = (
     "lambdas",
     "state_machine",
     "installer/build.py",
-    "installer/assets.py",
-    "installer/__init__.py",
     "bootstrap_stack.py",
     "constraints.txt",
 )
@@ -114,7 +112,7 @@ def bootstrap_template(release: Any) -> dict[str, Any]:
 def sandbox_session() -> Iterator[Any]:
     """One sandbox per test process (moto's backends are process-wide)."""
     from installer.aws import quiet_sandbox_logs
-    from installer.sandbox.server import Sandbox
+    from sandbox.server import Sandbox
 
     quiet_sandbox_logs()
     box = Sandbox(scale=0.002)

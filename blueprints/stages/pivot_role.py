@@ -2,7 +2,7 @@
 environment accounts (data.all's PivotRole stack).
 
 Its two custom resources are served by the installer's pivot-role provider (the bootstrap
-stack exports the function; `lambdas/pivot_role.py`): the external id in an SSM
+stack exports the function; `lambdas/handlers/pivot_role.py`): the external id in an SSM
 SecureString, and the role with its managed policies and the StackSet that rolls it out
 to the environment accounts.
 
@@ -27,7 +27,7 @@ from constructs import Construct
 
 from blueprints.common import BuildContext, StageSpec, StageStack
 from blueprints.toolkit import ssm_path
-from lambdas.pivot_policies import (
+from lambdas.pivot_role.policies import (
     MAX_MANAGED_POLICIES,
     MAX_POLICY_CHARACTERS,
     characters,

@@ -15,14 +15,14 @@ from typing import Any
 
 import boto3
 
-from lambdas.deps import Deps
-from lambdas.ledger import Ledger
-from lambdas.manifest import sha256_bytes
-from lambdas.migration import MigrationClients
-from lambdas.models import StepRef, StepState
-from lambdas.releases import ReleaseStore, release_key
-from lambdas.settings import Settings
-from lambdas.stacks import Stacks
+from lambdas.core.deps import Deps
+from lambdas.core.messages import StepRef, StepState
+from lambdas.core.settings import Settings
+from lambdas.data.ledger import Ledger
+from lambdas.data.releases import ReleaseStore, release_key
+from lambdas.data.stacks import Stacks
+from lambdas.migration.step import MigrationClients
+from lambdas.release.manifest import sha256_bytes
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"

@@ -24,10 +24,10 @@ from dataall_migrations.errors import BadRequest, DatabaseUnreachable
 from dataall_migrations.runner import Migrations
 from moto import mock_aws
 
-from lambdas.deps import Deps
-from lambdas.errors import StageFailed
-from lambdas.migration import MigrationClients, MigrationStep, downgrade
-from lambdas.releases import release_key
+from lambdas.core.deps import Deps
+from lambdas.core.errors import StageFailed
+from lambdas.data.releases import release_key
+from lambdas.migration.step import MigrationClients, MigrationStep, downgrade
 from tests.database.data import fingerprint, revision_of, seed, upgrade_to
 from tests.database.installer import (
     ARTIFACTS,

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from lambdas.manifest import ManifestError
+from lambdas.release.manifest import ManifestError
 
 pytestmark = pytest.mark.infrastructure
 
@@ -95,7 +95,7 @@ CONDITION_FUNCTIONS: dict[str, Callable[[Deployment, Any], Any]] = {
 
 def deployment(release: Any, stage: str, **options: Any) -> Deployment:
     """The stage as the workflow would deploy it with these options (and default others)."""
-    from lambdas.manifest import render_value
+    from lambdas.release.manifest import render_value
 
     manifest = release.manifest
     resolved = manifest.resolve_options(options)

@@ -106,7 +106,9 @@ def test_stage_stack_status_changes_reach_the_stack_event_function(bootstrap_tem
     assert "prefix" in pattern["detail"]["stack-id"][0], "only the installation's own stacks"
     (target,) = rule["Properties"]["Targets"]
     functions = resources(bootstrap_template, "AWS::Lambda::Function")
-    (changed,) = [n for n, f in functions.items() if f["Properties"]["Handler"] == "lambdas.stack_changed.handler"]
+    (changed,) = [
+        n for n, f in functions.items() if f["Properties"]["Handler"] == "lambdas.handlers.stack_changed.handler"
+    ]
     assert target["Arn"] == {"Fn::GetAtt": [changed, "Arn"]}
 
 

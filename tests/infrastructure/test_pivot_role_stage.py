@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from lambdas.pivot_policies import MAX_POLICY_CHARACTERS, characters, resolver, split, statements_of
+from lambdas.pivot_role.policies import MAX_POLICY_CHARACTERS, characters, resolver, split, statements_of
 
 pytestmark = pytest.mark.infrastructure
 
@@ -21,9 +21,9 @@ pytestmark = pytest.mark.infrastructure
 def synthesized(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any], Any]:
     import aws_cdk as cdk
 
+    from blueprints.assets import AssetRegistry
     from blueprints.common import BuildContext
     from blueprints.stages.pivot_role import PivotRoleStage
-    from installer.assets import AssetRegistry
     from installer.build import synthesize
 
     out = tmp_path_factory.mktemp("pivot-role")
@@ -123,7 +123,7 @@ def test_the_template_stays_far_below_cloudformations_limits(synthesized: tuple[
 def test_the_environment_accounts_template_is_cfn_lint_clean_and_fits_a_template_body(tmp_path: Path) -> None:
     """The template the provider generates for the StackSet, from the release's documents."""
     from blueprints.stages.pivot_role import TRUSTED_SERVICES, policy_documents
-    from lambdas.pivot_policies import MAX_TEMPLATE_BODY_BYTES, environment_template, minified, substitute
+    from lambdas.pivot_role.policies import MAX_TEMPLATE_BODY_BYTES, environment_template, minified, substitute
 
     static = {"ResourcePrefix": "dataall", "EnvName": "prod", "PivotRoleName": "dataall-prod-pivot-role",
               "PlatformAccountId": "111122223333"}  # fmt: skip

@@ -16,10 +16,10 @@ def synthesized(context: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """The sqs and secrets stages' templates, synthesized with `context` (no cdk-nag, no layer)."""
     import aws_cdk as cdk
 
+    from blueprints.assets import AssetRegistry
     from blueprints.common import BuildContext
     from blueprints.stages.secrets import SecretsStage
     from blueprints.stages.sqs import SqsStage
-    from installer.assets import AssetRegistry
 
     app = cdk.App(analytics_reporting=False, context=context)
     build = BuildContext(assets=AssetRegistry(), nag=False)

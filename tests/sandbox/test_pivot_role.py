@@ -14,7 +14,7 @@ from typing import Any
 import boto3
 import pytest
 
-from installer.assets import LAMBDA_RUNTIME, zip_tree
+from blueprints.assets import LAMBDA_RUNTIME, zip_tree
 from tests.sandbox.cloudformation.conftest import Clients, body, events, settle
 
 pytestmark = pytest.mark.sandbox
@@ -82,7 +82,7 @@ def template(code: dict[str, str], documents: list[dict[str, Any]], **extra: Any
                 "Type": "AWS::Lambda::Function",
                 "Properties": {
                     "Code": code,
-                    "Handler": "lambdas.pivot_role.handler",
+                    "Handler": "lambdas.handlers.pivot_role.handler",
                     "Runtime": LAMBDA_RUNTIME,
                     "Timeout": 120,
                     "Role": {"Fn::GetAtt": ["ProviderRole", "Arn"]},

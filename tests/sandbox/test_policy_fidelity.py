@@ -1,4 +1,4 @@
-"""Bucket policies in the sandbox behave as in AWS (installer/sandbox/moto_internals.py:
+"""Bucket policies in the sandbox behave as in AWS (sandbox/moto_internals.py:
 fix_policy_conditions)."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """The sandbox's Lambda runtime and Step Functions fixes, each pinned to the AWS behaviour
-it imitates (see installer/sandbox/moto_internals.py)."""
+it imitates (see sandbox/moto_internals.py)."""
 
 from __future__ import annotations
 
@@ -134,7 +134,7 @@ def test_a_module_left_out_of_the_package_fails_as_in_lambda(clients, function) 
 
 def test_the_project_source_tree_is_not_importable_from_a_package(clients, function) -> None:
     """AWS runs only the zip: a handler naming the installer's own module must not find it."""
-    name = function(files={"app.py": "x = 1\n"}, handler="lambdas.plan.handler")
+    name = function(files={"app.py": "x = 1\n"}, handler="lambdas.handlers.plan.handler")
 
     error, payload = invoke(clients, name, {})
 
@@ -335,7 +335,7 @@ def test_a_request_the_sandbox_fails_on_is_a_logged_internal_failure(sandbox, cl
     from botocore.config import Config
     from botocore.exceptions import ClientError
 
-    from installer.sandbox import moto_internals
+    from sandbox import moto_internals
 
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("dictionary changed size during iteration")

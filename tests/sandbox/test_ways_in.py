@@ -107,7 +107,7 @@ def test_a_bad_console_run_fails_at_once_naming_what_is_wrong_and_changes_nothin
 
 
 def test_an_input_the_schema_refuses_never_starts_an_execution(aws: Aws, installed: Outcome) -> None:
-    from lambdas.errors import InvalidInput
+    from lambdas.core.errors import InvalidInput
 
     with pytest.raises(InvalidInput, match="action"):
         start(aws, installed.outputs, {"action": "reinstall"})

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from bench.critical_path import migrate_estimate, release_floor, schedule, stack_create_estimate
-from lambdas.latency import CUSTOM_RESOURCE_DISPATCH, Durations, LatencyModel
-from lambdas.manifest import ManifestError
+from lambdas.release.manifest import ManifestError
+from lambdas.stage.latency import CUSTOM_RESOURCE_DISPATCH, Durations, LatencyModel
 
 MODEL = LatencyModel(
     {

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from lambdas.errors import LockHeld
-from lambdas.ledger import Ledger
+from lambdas.core.errors import LockHeld
+from lambdas.data.ledger import Ledger
 from tests.unit.conftest import ledger_table
 
 RUN_A = "arn:aws:states:us-east-1:000000000000:execution:sm:install-a"

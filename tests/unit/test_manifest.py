@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from lambdas.manifest import Manifest, ManifestError, resolve_parameters, schema_errors
+from lambdas.release.manifest import Manifest, ManifestError, resolve_parameters, schema_errors
 
 SHA = "0" * 64
 

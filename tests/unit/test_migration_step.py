@@ -13,10 +13,11 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError, ReadTimeoutError
 
-from lambdas import migrate as migrate_handler
-from lambdas.deps import Deps
-from lambdas.errors import StageFailed, StageTimedOut, Throttled
-from lambdas.migration import (
+from lambdas.core.deps import Deps
+from lambdas.core.errors import StageFailed, StageTimedOut, Throttled
+from lambdas.core.messages import StepState
+from lambdas.handlers import migrate as migrate_handler
+from lambdas.migration.step import (
     MigrationClients,
     MigrationRunner,
     MigrationStep,
@@ -25,7 +26,6 @@ from lambdas.migration import (
     downgrade,
     snapshot_identifier,
 )
-from lambdas.models import StepState
 from tests.database.installer import (
     CLUSTER,
     FUNCTION,
@@ -362,7 +362,7 @@ def test_the_handler_validates_the_state_and_returns_the_next_one(
 ) -> None:
     migration_clients, _ = clients(Function())
     monkeypatch.setattr(migrate_handler.Deps, "from_env", classmethod(lambda cls, _context: deps))
-    monkeypatch.setattr("lambdas.migration.default_clients", lambda: migration_clients)
+    monkeypatch.setattr("lambdas.migration.step.default_clients", lambda: migration_clients)
     state = start_run(deps, RUN).model_dump()
 
     answers = [state]

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from lambdas.pivot_policies import (
+from lambdas.pivot_role.policies import (
     MAX_MANAGED_POLICIES,
     MAX_POLICY_CHARACTERS,
     PolicyError,

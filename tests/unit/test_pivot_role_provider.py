@@ -16,9 +16,11 @@ from typing import Any
 import boto3
 import pytest
 
-from lambdas import aws as lambda_aws
-from lambdas import cfn_response, pivot_resources, pivot_role
-from lambdas.pivot_policies import MAX_POLICY_CHARACTERS, characters, statements_of
+from lambdas.core import cfn_response
+from lambdas.data import aws as lambda_aws
+from lambdas.handlers import pivot_role
+from lambdas.pivot_role import resources as pivot_resources
+from lambdas.pivot_role.policies import MAX_POLICY_CHARACTERS, characters, statements_of
 from tests.unit.conftest import REGION
 
 ACCOUNT = "123456789012"  # moto's account

@@ -9,14 +9,14 @@ from typing import Any
 import boto3
 import pytest
 
-from lambdas.deps import Deps
-from lambdas.errors import InvalidInput, InvalidOptions, LockHeld, ReleaseInvalid
-from lambdas.ledger import Ledger
-from lambdas.models import PlanRequest
-from lambdas.planning import plan
-from lambdas.releases import ReleaseStore, release_key
-from lambdas.settings import Settings
-from lambdas.stacks import Stacks
+from lambdas.core.deps import Deps
+from lambdas.core.errors import InvalidInput, InvalidOptions, LockHeld, ReleaseInvalid
+from lambdas.core.messages import PlanRequest
+from lambdas.core.settings import Settings
+from lambdas.data.ledger import Ledger
+from lambdas.data.releases import ReleaseStore, release_key
+from lambdas.data.stacks import Stacks
+from lambdas.run.planning import plan
 from tests.unit.conftest import REGION, ledger_table
 
 ARTIFACTS = "dataall-test-artifacts"

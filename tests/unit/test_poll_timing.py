@@ -7,8 +7,16 @@ from typing import Any
 
 import pytest
 
-from lambdas.deployment import EARLY, EVENT_FALLBACK, FIRST_POLL, MAX_EARLY_WAIT, MAX_POLL, fallback_wait, next_poll
-from lambdas.latency import LatencyModel, create_changes, expected_seconds, template_references
+from lambdas.stage.deployment import (
+    EARLY,
+    EVENT_FALLBACK,
+    FIRST_POLL,
+    MAX_EARLY_WAIT,
+    MAX_POLL,
+    fallback_wait,
+    next_poll,
+)
+from lambdas.stage.latency import LatencyModel, create_changes, expected_seconds, template_references
 
 MODEL = LatencyModel.load()
 

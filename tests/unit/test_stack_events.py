@@ -1,5 +1,5 @@
 """A step waiting on its stack is resumed by CloudFormation's status-change event, once, and
-never misses an event that came before it parked (`lambdas/stack_events.py`)."""
+never misses an event that came before it parked (`lambdas/stage/events.py`)."""
 
 from __future__ import annotations
 
@@ -9,12 +9,12 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from lambdas.deps import Deps
-from lambdas.ledger import Ledger
-from lambdas.models import StepState
-from lambdas.settings import Settings
-from lambdas.stack_events import on_status_change, park, resume, stack_name_of
-from lambdas.stacks import StackInfo
+from lambdas.core.deps import Deps
+from lambdas.core.messages import StepState
+from lambdas.core.settings import Settings
+from lambdas.data.ledger import Ledger
+from lambdas.data.stacks import StackInfo
+from lambdas.stage.events import on_status_change, park, resume, stack_name_of
 from tests.unit.conftest import ledger_table
 
 STACK = "dataall-test-vpc"

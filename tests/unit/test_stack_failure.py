@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from lambdas.stacks import Stacks
+from lambdas.data.stacks import Stacks
 
 STACK = "dataall-prod-sqs"
 TIMED_OUT = "Stack creation time exceeded the specified timeout. Rollback requested by user."

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from lambdas.trigger import decide
+from lambdas.handlers.trigger import decide
 
 BASE: dict[str, Any] = {"StateMachineArn": "arn:sm", "ReleaseVersion": "2.8.0", "OnDelete": "Retain",
         "Options": {"ProdSizing": "false", "LogRetentionDays": "30"}}  # fmt: skip

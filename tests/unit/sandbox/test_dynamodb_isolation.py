@@ -14,7 +14,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from installer.sandbox import moto_internals
+from sandbox import moto_internals
 
 REGION = "us-east-1"
 WRITES = 150

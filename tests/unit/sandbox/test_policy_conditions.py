@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from installer.sandbox.moto_internals import conditions_match
+from sandbox.moto_internals import conditions_match
 
 CONTEXT = {"aws:SecureTransport": "true", "aws:SourceArn": "arn:aws:s3:::logs-bucket"}
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from installer.sandbox.cloudformation.calls import ApiCalls
+from sandbox.cloudformation.calls import ApiCalls
 
 
 def test_each_call_counts_once_under_its_action() -> None:

@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from installer.sandbox.cloudformation.drift import (
+from lambdas.stage.latency import LatencyModel
+from sandbox.cloudformation.drift import (
     DETECTIONS_KEPT,
     DriftDetector,
     compared_properties,
@@ -18,12 +19,11 @@ from installer.sandbox.cloudformation.drift import (
     typed_like,
     values_equal,
 )
-from installer.sandbox.cloudformation.errors import ValidationError
-from installer.sandbox.cloudformation.model import PropertyDifference, Stack, StackResource
-from installer.sandbox.cloudformation.providers.base import Provisioned, StackContext
-from installer.sandbox.cloudformation.providers.clients import ServiceClients
-from installer.sandbox.cloudformation.providers.readers import ReadFailed, ReadRequest, ResourceReader
-from lambdas.latency import LatencyModel
+from sandbox.cloudformation.errors import ValidationError
+from sandbox.cloudformation.model import PropertyDifference, Stack, StackResource
+from sandbox.cloudformation.providers.base import Provisioned, StackContext
+from sandbox.cloudformation.providers.clients import ServiceClients
+from sandbox.cloudformation.providers.readers import ReadFailed, ReadRequest, ResourceReader
 
 TAGS = [{"Key": "team", "Value": "data"}, {"Key": "env", "Value": "dev"}]
 

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from installer.sandbox.cloudformation.errors import TemplateError
-from installer.sandbox.cloudformation.intrinsics import Evaluator
+from sandbox.cloudformation.errors import TemplateError
+from sandbox.cloudformation.intrinsics import Evaluator
 
 PSEUDO = {
     "AWS::Region": "eu-west-1",

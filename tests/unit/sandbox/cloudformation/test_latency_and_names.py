@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from installer.sandbox.cloudformation.names import generated_name
-from lambdas.latency import DEFAULT, LatencyModel
+from lambdas.stage.latency import DEFAULT, LatencyModel
+from sandbox.cloudformation.names import generated_name
 
 
 @pytest.fixture(scope="module")

@@ -1,5 +1,5 @@
 """The reaches into moto's internals that the sandbox's CloudFormation makes (the
-`cloudformation resource models` section of installer/sandbox/moto_internals.py), each
+`cloudformation resource models` section of sandbox/moto_internals.py), each
 pinned, so a move of the moto pin shows at once what changed."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from installer.sandbox import moto_internals
+from sandbox import moto_internals
 
 REGION = "us-east-1"
 CONTEXT = {"account_id": moto_internals.ACCOUNT_ID, "region": REGION}

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from installer.sandbox.cloudformation.errors import ValidationError
-from installer.sandbox.cloudformation.parameters import Lookups, ResolvedParameters, resolve
-from installer.sandbox.cloudformation.template import Template, parse_template
+from sandbox.cloudformation.errors import ValidationError
+from sandbox.cloudformation.parameters import Lookups, ResolvedParameters, resolve
+from sandbox.cloudformation.template import Template, parse_template
 
 SSM = {"/platform/vpc": "vpc-1", "/platform/subnets": "subnet-1,subnet-2"}
 EXISTING = {("vpc", "vpc-1"), ("subnet", "subnet-1")}

@@ -8,10 +8,10 @@ import json
 import boto3
 import pytest
 
-from installer.sandbox.cloudformation.dynamic_references import resolve
-from installer.sandbox.cloudformation.providers.api_params import api_params
-from installer.sandbox.cloudformation.providers.base import ResourceFailed
-from installer.sandbox.cloudformation.providers.custom import stringify
+from sandbox.cloudformation.dynamic_references import resolve
+from sandbox.cloudformation.providers.api_params import api_params
+from sandbox.cloudformation.providers.base import ResourceFailed
+from sandbox.cloudformation.providers.custom import stringify
 
 
 def client(service: str) -> object:

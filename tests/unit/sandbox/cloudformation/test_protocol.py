@@ -11,8 +11,8 @@ import pytest
 from botocore.parsers import QueryParser
 from botocore.serialize import QuerySerializer
 
-from installer.sandbox.cloudformation import protocol
-from installer.sandbox.cloudformation.errors import InvalidActionError, ThrottlingError, ValidationError
+from sandbox.cloudformation import protocol
+from sandbox.cloudformation.errors import InvalidActionError, ThrottlingError, ValidationError
 
 
 def sent_by_botocore(action: str, params: dict[str, Any]) -> dict[str, str]:

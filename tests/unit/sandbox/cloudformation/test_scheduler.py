@@ -7,9 +7,9 @@ import threading
 import time
 from collections.abc import Callable
 
-from installer.sandbox.clock import Clock
-from installer.sandbox.cloudformation.providers.base import ResourceFailed
-from installer.sandbox.cloudformation.scheduler import Scheduler, Step, Task
+from sandbox.clock import Clock
+from sandbox.cloudformation.providers.base import ResourceFailed
+from sandbox.cloudformation.scheduler import Scheduler, Step, Task
 
 
 class Journal:

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from installer.sandbox.cloudformation.errors import TemplateError
-from installer.sandbox.cloudformation.template import (
+from sandbox.cloudformation.errors import TemplateError
+from sandbox.cloudformation.template import (
     Reference,
     parse_template,
     references,

@@ -1,0 +1,2 @@
+"""Data access: the only room that creates AWS clients. The ledger (DynamoDB), the stage
+stacks (CloudFormation), the release store (S3)."""

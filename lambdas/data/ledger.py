@@ -1,0 +1,318 @@
+"""The ledger: one DynamoDB table, the installer's memory.
+
+    pk                sk            what
+    LOCK              LOCK          the run that may change stages now (execution ARN, since)
+    RELEASE           CURRENT       the release installed now: version, options
+    STAGE#<name>      CURRENT       what a stage runs now: template sha256, parameters, outputs
+    RUN#<run>         META          a run: action, version, plan, status, error report
+    RUN#<run>         STEP#<name>   a step of a run: phase, change set, rollback point, result
+    RUNS              <start>#<run> the run history, newest last
+
+Version bookkeeping lives here, not in stack tags: a changed stack tag propagates to
+every resource of the stack and forces an update of all of them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from lambdas.core.errors import LockHeld, RunAborted
+
+RUN_RETENTION_SECONDS = 400 * 24 * 3600
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def plain(value: Any) -> Any:
+    """DynamoDB's Decimals back to ints/floats, recursively."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    return value
+
+
+def _conditional_failed(error: ClientError) -> bool:
+    return bool(error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException")
+
+
+class Ledger:
+    def __init__(self, table: Any) -> None:
+        self.table = table
+
+    # ------------------------------------------------------------------ generic
+    def _get(self, pk: str, sk: str) -> dict[str, Any] | None:
+        item = self.table.get_item(Key={"pk": pk, "sk": sk}, ConsistentRead=True).get("Item")
+        return plain(item) if item else None
+
+    def _update(self, pk: str, sk: str, values: dict[str, Any], remove: tuple[str, ...] = ()) -> None:
+        names = {f"#k{i}": key for i, key in enumerate(values)}
+        expr_values = {f":v{i}": value for i, value in enumerate(values.values())}
+        expression = "SET " + ", ".join(f"#k{i} = :v{i}" for i in range(len(values)))
+        if remove:
+            names.update({f"#r{i}": key for i, key in enumerate(remove)})
+            expression += " REMOVE " + ", ".join(f"#r{i}" for i in range(len(remove)))
+        self.table.update_item(
+            Key={"pk": pk, "sk": sk},
+            UpdateExpression=expression,
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=expr_values,
+        )
+
+    # ------------------------------------------------------------------ lock
+    def acquire_lock(self, holder: str, run: str, is_running: Callable[[str], bool]) -> dict[str, Any] | None:
+        """Take the lock for `holder` (an execution ARN).
+
+        A lock whose holder is no longer RUNNING is stale and is taken over; the previous
+        holder is returned so the plan can say so. Another RUNNING holder: LockHeld.
+        """
+        item = {"pk": "LOCK", "sk": "LOCK", "holder": holder, "run": run, "since": now_iso()}
+        try:
+            self.table.put_item(
+                Item=item,
+                ConditionExpression="attribute_not_exists(pk) OR holder = :me",
+                ExpressionAttributeValues={":me": holder},
+            )
+            return None
+        except ClientError as error:
+            if not _conditional_failed(error):
+                raise
+        current = self._get("LOCK", "LOCK")
+        if current is None:  # released between our two calls: try once more
+            return self.acquire_lock(holder, run, is_running)
+        if is_running(current["holder"]):
+            raise LockHeld(
+                f"run {current.get('run')} holds the installer lock since {current.get('since')} "
+                f"({current['holder']}); wait for it to finish, this run changed nothing"
+            )
+        try:
+            self.table.put_item(
+                Item=item,
+                ConditionExpression="holder = :old",
+                ExpressionAttributeValues={":old": current["holder"]},
+            )
+        except ClientError as error:
+            if _conditional_failed(error):
+                raise LockHeld("another run took the installer lock first; this run changed nothing") from None
+            raise
+        return current
+
+    def release_lock(self, holder: str) -> bool:
+        """Release the lock if `holder` has it; True if it was released."""
+        try:
+            self.table.delete_item(
+                Key={"pk": "LOCK", "sk": "LOCK"},
+                ConditionExpression="holder = :me",
+                ExpressionAttributeValues={":me": holder},
+            )
+            return True
+        except ClientError as error:
+            if _conditional_failed(error):
+                return False
+            raise
+
+    def lock(self) -> dict[str, Any] | None:
+        return self._get("LOCK", "LOCK")
+
+    # ------------------------------------------------------------------ release
+    def current_release(self) -> dict[str, Any] | None:
+        return self._get("RELEASE", "CURRENT")
+
+    def set_current_release(self, version: str, options: dict[str, Any], run: str) -> None:
+        self.table.put_item(
+            Item={
+                "pk": "RELEASE",
+                "sk": "CURRENT",
+                "version": version,
+                "options": options,
+                "run": run,
+                "updated_at": now_iso(),
+            }
+        )
+
+    def clear_current_release(self) -> None:
+        self.table.delete_item(Key={"pk": "RELEASE", "sk": "CURRENT"})
+
+    # ------------------------------------------------------------------ stages
+    def stage(self, name: str) -> dict[str, Any] | None:
+        return self._get(f"STAGE#{name}", "CURRENT")
+
+    def stages(self) -> dict[str, dict[str, Any]]:
+        found: dict[str, dict[str, Any]] = {}
+        kwargs: dict[str, Any] = {
+            "FilterExpression": "begins_with(pk, :p) AND sk = :s",
+            "ExpressionAttributeValues": {":p": "STAGE#", ":s": "CURRENT"},
+            "ConsistentRead": True,
+        }
+        while True:
+            page = self.table.scan(**kwargs)
+            for item in page.get("Items", []):
+                found[item["pk"].split("#", 1)[1]] = plain(item)
+            if "LastEvaluatedKey" not in page:
+                return found
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def put_stage(self, name: str, record: dict[str, Any]) -> None:
+        self.table.put_item(
+            Item={"pk": f"STAGE#{name}", "sk": "CURRENT", "stage": name, "updated_at": now_iso(), **record}
+        )
+
+    def delete_stage(self, name: str) -> None:
+        self.table.delete_item(Key={"pk": f"STAGE#{name}", "sk": "CURRENT"})
+
+    # ------------------------------------------------------------------ steps waiting on stacks
+    def park_on_stack(self, stack_name: str, token: str, run: str, step: str) -> None:
+        """Keep the task token of the step waiting on this stack (the latest wait replaces any)."""
+        self.table.put_item(
+            Item={
+                "pk": f"AWAIT#{stack_name}",
+                "sk": "TOKEN",
+                "token": token,
+                "run": run,
+                "step": step,
+                "since": now_iso(),
+            }
+        )
+
+    def claim_stack_waiter(self, stack_name: str, token: str | None = None) -> dict[str, Any] | None:
+        """The step waiting on this stack, claimed once (None if none, or not `token`'s)."""
+        condition: dict[str, Any] = (
+            {"ConditionExpression": "#token = :token", "ExpressionAttributeNames": {"#token": "token"},
+             "ExpressionAttributeValues": {":token": token}}
+            if token is not None
+            else {"ConditionExpression": "attribute_exists(#token)", "ExpressionAttributeNames": {"#token": "token"}}
+        )  # fmt: skip
+        try:
+            answer = self.table.delete_item(
+                Key={"pk": f"AWAIT#{stack_name}", "sk": "TOKEN"}, ReturnValues="ALL_OLD", **condition
+            )
+        except ClientError as error:
+            if _conditional_failed(error):
+                return None
+            raise
+        item = answer.get("Attributes")
+        return plain(item) if item else None
+
+    # ------------------------------------------------------------------ runs
+    def put_run(self, run: str, record: dict[str, Any]) -> None:
+        started = record.get("started") or now_iso()
+        expires = int(time.time()) + RUN_RETENTION_SECONDS
+        self.table.put_item(
+            Item={"pk": f"RUN#{run}", "sk": "META", "run": run, "started": started, "expires_at": expires, **record}
+        )
+        self.table.put_item(
+            Item={
+                "pk": "RUNS",
+                "sk": f"{started}#{run}",
+                "run": run,
+                "action": record.get("action"),
+                "version": record.get("version"),
+                "execution_arn": record.get("execution_arn"),
+                "expires_at": expires,
+            }
+        )
+
+    def run(self, run: str) -> dict[str, Any] | None:
+        return self._get(f"RUN#{run}", "META")
+
+    def update_run(self, run: str, values: dict[str, Any]) -> None:
+        self._update(f"RUN#{run}", "META", values)
+
+    def latest_runs(self, limit: int = 1) -> list[dict[str, Any]]:
+        page = self.table.query(
+            KeyConditionExpression="pk = :p",
+            ExpressionAttributeValues={":p": "RUNS"},
+            ScanIndexForward=False,
+            Limit=limit,
+        )
+        return [plain(item) for item in page.get("Items", [])]
+
+    def step(self, run: str, name: str) -> dict[str, Any]:
+        return self._get(f"RUN#{run}", f"STEP#{name}") or {"name": name}
+
+    def steps(self, run: str) -> dict[str, dict[str, Any]]:
+        found: dict[str, dict[str, Any]] = {}
+        kwargs: dict[str, Any] = {
+            "KeyConditionExpression": "pk = :p AND begins_with(sk, :s)",
+            "ExpressionAttributeValues": {":p": f"RUN#{run}", ":s": "STEP#"},
+            "ConsistentRead": True,
+        }
+        while True:
+            page = self.table.query(**kwargs)
+            for item in page.get("Items", []):
+                found[item["sk"].split("#", 1)[1]] = {"name": item["sk"].split("#", 1)[1], **plain(item)}
+            if "LastEvaluatedKey" not in page:
+                return found
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def claim_turn(self, run: str, name: str) -> str | None:
+        """The step's parked task token, claimed once (None if absent or already claimed)."""
+        try:
+            answer = self.table.update_item(
+                Key={"pk": f"RUN#{run}", "sk": f"STEP#{name}"},
+                UpdateExpression="SET turn_released = :now",
+                ConditionExpression="attribute_exists(turn_token) AND attribute_not_exists(turn_released)",
+                ExpressionAttributeValues={":now": now_iso()},
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as error:
+            if _conditional_failed(error):
+                return None
+            raise
+        return str(answer["Attributes"]["turn_token"])
+
+    @contextlib.contextmanager
+    def acting(self, run: str, name: str) -> Iterator[None]:
+        """A step may change things only while its run is RUNNING, and says it is doing so.
+
+        One transaction checks the run's status and marks the step `acting`: a rollback sets
+        the run ROLLING_BACK first and then waits until no step is acting, so a step still
+        going when the run failed either registered before (and is waited for) or is
+        refused here (RunAborted) and changes nothing.
+        """
+        client = self.table.meta.client
+        try:
+            client.transact_write_items(
+                TransactItems=[
+                    {
+                        "ConditionCheck": {
+                            "TableName": self.table.name,
+                            "Key": {"pk": f"RUN#{run}", "sk": "META"},
+                            "ConditionExpression": "#status = :running",
+                            "ExpressionAttributeNames": {"#status": "status"},
+                            "ExpressionAttributeValues": {":running": "RUNNING"},
+                        }
+                    },
+                    {
+                        "Update": {
+                            "TableName": self.table.name,
+                            "Key": {"pk": f"RUN#{run}", "sk": f"STEP#{name}"},
+                            "UpdateExpression": "SET acting = :now, acting_epoch = :epoch, #name = :name",
+                            "ExpressionAttributeNames": {"#name": "name"},
+                            "ExpressionAttributeValues": {":now": now_iso(), ":epoch": int(time.time()), ":name": name},
+                        }
+                    },
+                ]
+            )
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "TransactionCanceledException":
+                raise RunAborted(f"run {run} is no longer running: step {name} makes no change") from None
+            raise
+        try:
+            yield
+        finally:
+            self._update(f"RUN#{run}", f"STEP#{name}", {"name": name}, remove=("acting", "acting_epoch"))
+
+    def update_step(self, run: str, name: str, values: dict[str, Any], remove: tuple[str, ...] = ()) -> None:
+        self._update(f"RUN#{run}", f"STEP#{name}", {"name": name, "updated_at": now_iso(), **values}, remove)

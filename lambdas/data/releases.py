@@ -1,0 +1,152 @@
+"""Releases in the artifacts bucket.
+
+    releases/<version>/manifest.json, blueprints/…, bootstrap.template.json
+    assets/<sha256>.zip                 content-addressed, shared by every release
+    runs/<run>/rollback/<stage>.json    what a stage ran before a run changed it
+
+A release is copied from the regional release bucket the first time a run asks for it,
+and every file is checked against the manifest's sha256 before anything changes: the
+installer refuses a damaged or tampered release, and later rollbacks never depend on
+the publisher's bucket still holding the old version.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from functools import lru_cache
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from lambdas.core.errors import ReleaseInvalid
+from lambdas.release.manifest import Manifest, ManifestError
+
+ASSET_PREFIX = "assets/"
+
+
+def release_key(version: str, name: str) -> str:
+    """Where a manifest file lives in a bucket (assets are shared across versions)."""
+    if name.startswith(ASSET_PREFIX):
+        return name
+    return f"releases/{version}/{name}"
+
+
+def _missing(error: ClientError) -> bool:
+    return error.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NotFound", "NoSuchBucket")
+
+
+class ReleaseStore:
+    def __init__(self, s3: Any, artifacts_bucket: str, release_bucket: str = "") -> None:
+        self.s3 = s3
+        self.bucket = artifacts_bucket
+        self.release_bucket = release_bucket
+
+    # ------------------------------------------------------------------ reading
+    def _read(self, bucket: str, key: str) -> bytes:
+        body: bytes = self.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        return body
+
+    def manifest(self, version: str) -> Manifest:
+        """The manifest of a release already in the artifacts bucket (checked on copy)."""
+        return _parse_manifest(self._read(self.bucket, release_key(version, "manifest.json")))
+
+    def template_body(self, version: str, path: str) -> str:
+        return self._read(self.bucket, release_key(version, path)).decode()
+
+    def template_url(self, region: str, version: str, path: str) -> str:
+        return self.url_for_key(region, release_key(version, path))
+
+    def url_for_key(self, region: str, key: str) -> str:
+        """The S3 URL CloudFormation reads a template from (TemplateURL)."""
+        return f"https://{self.bucket}.s3.{region}.amazonaws.com/{key}"
+
+    # ------------------------------------------------------------------ fetching
+    def ensure(self, version: str) -> Manifest:
+        """The release `version`, present in the artifacts bucket and verified.
+
+        Raises ReleaseInvalid, naming the file, when it is in neither bucket or a file's
+        sha256 differs from the manifest's.
+        """
+        manifest_key = release_key(version, "manifest.json")
+        try:
+            raw = self._read(self.bucket, manifest_key)
+            source = self.bucket
+        except ClientError as error:
+            if not _missing(error):
+                raise
+            raw, source = self._from_release_bucket(version, manifest_key), self.release_bucket
+        try:
+            manifest = Manifest.from_json(raw)
+        except ManifestError as error:
+            raise ReleaseInvalid(f"release {version}: {error}") from None
+        if manifest.version != version:
+            raise ReleaseInvalid(f"release {version}: its manifest says version {manifest.version}")
+        for name, digest in sorted(manifest.files.items()):
+            self._verified_copy(source, release_key(version, name), digest, version, name)
+        if source != self.bucket:
+            self.s3.put_object(Bucket=self.bucket, Key=manifest_key, Body=raw)
+        return manifest
+
+    def _from_release_bucket(self, version: str, key: str) -> bytes:
+        if not self.release_bucket:
+            raise ReleaseInvalid(
+                f"release {version} is not in the artifacts bucket {self.bucket} and no release bucket is configured"
+            )
+        try:
+            return self._read(self.release_bucket, key)
+        except ClientError as error:
+            if _missing(error):
+                raise ReleaseInvalid(
+                    f"release {version} is in neither the artifacts bucket {self.bucket} "
+                    f"nor the release bucket {self.release_bucket} (looked for {key})"
+                ) from None
+            raise
+
+    def _verified_copy(self, source: str, key: str, digest: str, version: str, name: str) -> None:
+        target_has_it = source == self.bucket
+        if not target_has_it and self._matches(self.bucket, key, digest):
+            return
+        try:
+            data = self._read(source, key)
+        except ClientError as error:
+            if _missing(error):
+                raise ReleaseInvalid(f"release {version}: file {name} is missing ({source}/{key})") from None
+            raise
+        if hashlib.sha256(data).hexdigest() != digest:
+            raise ReleaseInvalid(f"release {version}: file {name} does not match the sha256 in its manifest")
+        if not target_has_it:
+            self.s3.put_object(Bucket=self.bucket, Key=key, Body=data)
+
+    def _matches(self, bucket: str, key: str, digest: str) -> bool:
+        try:
+            data = self._read(bucket, key)
+        except ClientError as error:
+            if _missing(error):
+                return False
+            raise
+        return hashlib.sha256(data).hexdigest() == digest
+
+    # ------------------------------------------------------------------ rollback points
+    def save_rollback_point(self, run: str, stage: str, point: dict[str, Any]) -> str:
+        key = f"runs/{run}/rollback/{stage}.json"
+        self.s3.put_object(Bucket=self.bucket, Key=key, Body=json.dumps(point).encode())
+        return key
+
+    def save_template(self, run: str, stage: str, body: str) -> str:
+        """A previous template, stored where CloudFormation can read it back (TemplateURL)."""
+        key = f"runs/{run}/rollback/{stage}.template.json"
+        self.s3.put_object(Bucket=self.bucket, Key=key, Body=body.encode())
+        return key
+
+    def rollback_point(self, key: str) -> dict[str, Any]:
+        point: dict[str, Any] = json.loads(self._read(self.bucket, key))
+        return point
+
+
+@lru_cache(maxsize=8)
+def _parse_manifest(raw: bytes) -> Manifest:
+    try:
+        return Manifest.from_json(raw)
+    except ManifestError as error:
+        raise ReleaseInvalid(str(error)) from None

@@ -1,0 +1,1 @@
+"""The `migrate` action: snapshot, migrations, and their undo."""

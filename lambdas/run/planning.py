@@ -1,0 +1,225 @@
+"""The plan step: check the input, take the lock, load and verify the release, plan the steps.
+
+Everything here happens before any stage changes, so every refusal (bad input, a run
+already going, a missing or damaged release, impossible options) leaves nothing changed.
+
+The plan is the release's graph, not waves: every step of the run starts as soon as the
+steps it waits for are done (`lambdas.run.turns`), so the install takes the critical path
+of the graph, not the sum of its slowest wave members. A stage that already runs exactly
+what the release asks (its template and parameters, checked against the stack itself) and
+reads nothing that changes is left out: a redeploy with nothing to do does nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from lambdas.core.deps import Deps
+from lambdas.core.errors import InvalidInput, InvalidOptions
+from lambdas.core.messages import PlanRequest
+from lambdas.data.ledger import now_iso
+from lambdas.data.stacks import STABLE, normalized_sha256
+from lambdas.release.manifest import (
+    Manifest,
+    ManifestError,
+    OptionValue,
+    resolve_parameters,
+    schema_errors,
+    topological_levels,
+)
+from lambdas.run.drift import start_detections
+
+
+def validate_input(document: Any) -> dict[str, Any]:
+    errors = schema_errors(document, "run-input")
+    if errors:
+        raise InvalidInput("the run input is not valid: " + "; ".join(errors))
+    result: dict[str, Any] = document
+    return result
+
+
+def execution_running(sfn: Any, execution_arn: str) -> bool:
+    try:
+        return bool(sfn.describe_execution(executionArn=execution_arn)["status"] == "RUNNING")
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") in ("ExecutionDoesNotExist", "InvalidArn"):
+            return False
+        raise
+
+
+@dataclass
+class Plan:
+    """What a run will do, recorded in the ledger before anything changes."""
+
+    action: str
+    version: str
+    options: dict[str, OptionValue]
+    params: dict[str, OptionValue]
+    #: the run's steps in a topological order, and what each waits for (within the run)
+    order: list[str]
+    after: dict[str, list[str]]
+    kinds: dict[str, str]
+    op: str = "deploy"
+    #: steps left out because they already run what the release asks
+    unchanged: list[str] = field(default_factory=list)
+
+    def items(self) -> list[dict[str, Any]]:
+        """The Map's items: one per step, small (state payloads are capped at 256 KB)."""
+        return [{"name": n, "kind": self.kinds[n], "op": self.op, "waits": bool(self.after[n])} for n in self.order]
+
+    def levels(self) -> list[list[str]]:
+        return topological_levels({name: set(self.after[name]) for name in self.order}) if self.order else []
+
+
+def plan(deps: Deps, request: PlanRequest) -> dict[str, Any]:
+    document = validate_input(request.input)
+    run = request.execution.name
+    holder = request.execution.id
+    previous_holder = deps.ledger.acquire_lock(holder, run, lambda arn: execution_running(deps.sfn, arn))
+    try:
+        if previous_holder and previous_holder.get("run"):
+            # Its execution died without releasing the lock (aborted, timed out): say so.
+            deps.ledger.update_run(previous_holder["run"], {"status": "ABANDONED", "abandoned_for": run})
+        current = deps.ledger.current_release()
+        if document["action"] == "uninstall":
+            chosen = _plan_uninstall(deps, document, current)
+        else:
+            chosen = _plan_deploy(deps, document, current)
+        detections = start_detections(deps, deps.ledger.stages()) if chosen.action == "redeploy" else {}
+        for name in chosen.unchanged:
+            deps.ledger.update_step(run, name, {"kind": chosen.kinds[name], "result": "UNCHANGED", "planned": True,
+                                                "finished": now_iso()})  # fmt: skip
+        deps.ledger.put_run(
+            run,
+            {
+                "action": chosen.action,
+                "version": chosen.version,
+                "source": document.get("source", "console"),
+                "execution_arn": holder,
+                "status": "RUNNING",
+                "options": chosen.options,
+                "params": chosen.params,
+                "previous": {"version": current["version"], "options": current["options"]} if current else None,
+                "took_over_lock_from": (previous_holder or {}).get("run"),
+                "order": chosen.order,
+                "after": chosen.after,
+                "unchanged": chosen.unchanged,
+                "drift_detections": detections,
+                "waves": chosen.levels(),
+                "started": now_iso(),
+            },
+        )
+    except BaseException:
+        deps.ledger.release_lock(holder)
+        raise
+    return {
+        "run": run,
+        "action": chosen.action,
+        "version": chosen.version,
+        "steps": chosen.items(),
+        "drift": bool(detections),
+    }
+
+
+def _context(deps: Deps, options: dict[str, OptionValue]) -> dict[str, OptionValue]:
+    return {
+        **options,
+        "ResourcePrefix": deps.settings.resource_prefix,
+        "EnvName": deps.settings.env_name,
+        "AssetsBucket": deps.settings.artifacts_bucket,
+        "Region": deps.region,
+        "AccountId": deps.account_id,
+        "PivotRoleProviderArn": deps.settings.pivot_role_provider_arn,
+        # Off only while an uninstall deletes a stage (see StageDeployment._start_delete).
+        "DeletionProtection": "true",
+    }
+
+
+def _plan_deploy(deps: Deps, document: dict[str, Any], current: dict[str, Any] | None) -> Plan:
+    action = document["action"]
+    version = document.get("version") or (current or {}).get("version")
+    if not version:
+        raise InvalidInput(f"version: required for {action}, nothing is installed yet")
+    manifest = deps.store.ensure(version)
+    try:
+        options = manifest.resolve_options((current or {}).get("options"), document.get("options"))
+        active = manifest.active_steps(options)
+    except ManifestError as error:
+        raise InvalidOptions(str(error)) from None
+    params = _context(deps, options)
+    order = [name for level in manifest.waves(options) for name in level]
+    unchanged = _unchanged(deps, manifest, version, order, params)
+    included = [name for name in order if name not in unchanged]
+    return Plan(
+        action=action,
+        version=version,
+        options=options,
+        params=params,
+        order=included,
+        after={n: sorted(d for d in active[n].dependencies() if d in included) for n in included},
+        kinds={name: manifest.steps[name].kind for name in order},
+        unchanged=sorted(unchanged),
+    )
+
+
+def _unchanged(
+    deps: Deps, manifest: Manifest, version: str, order: list[str], params: dict[str, OptionValue]
+) -> set[str]:
+    """Stages that run exactly what this release asks, reading only stages that do too.
+
+    Checked against each stack itself (status, template via GetTemplate, parameters), not
+    only the ledger: a stack deleted or edited by hand is not unchanged.
+    """
+    deployed = deps.ledger.stages()
+    unchanged: set[str] = set()
+    for name in order:
+        step = manifest.steps[name]
+        record = deployed.get(name)
+        if not step.is_stage or record is None or step.template is None:
+            continue
+        if any(stage not in unchanged for stage, _ in step.stage_references()):
+            continue
+        try:
+            wanted = resolve_parameters(step, params, lambda stage, output: str(deployed[stage]["outputs"][output]))
+        except KeyError:
+            continue
+        sha = normalized_sha256(deps.store.template_body(version, step.template))
+        if record.get("template_sha256") != sha or record.get("parameters") != wanted:
+            continue
+        stack = deps.stacks.describe(deps.settings.stack_name(name))
+        if stack is None or stack.status not in STABLE or stack.parameters != wanted:
+            continue
+        if normalized_sha256(deps.stacks.template(stack.stack_id)) != sha:
+            continue
+        unchanged.add(name)
+    return unchanged
+
+
+def _plan_uninstall(deps: Deps, document: dict[str, Any], current: dict[str, Any] | None) -> Plan:
+    """Every deployed stage, deleted after the stages that read it (stateful ones kept on request)."""
+    deployed = deps.ledger.stages()
+    version = (current or {}).get("version") or document.get("version") or ""
+    retain = bool(document.get("retain_data"))
+    doomed = sorted(n for n in deployed if not (retain and deployed[n].get("stateful")))
+    needs: dict[str, set[str]] = {name: set() for name in doomed}
+    if version and doomed:
+        manifest = deps.store.ensure(version)
+        for name in doomed:
+            if name in manifest.steps:
+                needs[name] = {d for d in manifest.steps[name].dependencies() if d in needs}
+    # A stage goes after every stage that needs it: the graph, reversed.
+    after = {name: sorted(n for n, ds in needs.items() if name in ds) for name in doomed}
+    order = [name for level in topological_levels({n: set(a) for n, a in after.items()}) for name in level]
+    return Plan(
+        action="uninstall",
+        version=version or "0.0.0",
+        options=(current or {}).get("options", {}),
+        params={},
+        order=order,
+        after=after,
+        kinds={name: "stage" for name in doomed},
+        op="delete",
+    )

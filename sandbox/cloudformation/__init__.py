@@ -1,0 +1,12 @@
+"""The sandbox's own CloudFormation: AWS's API, statuses and timing, resources in moto.
+
+moto's CloudFormation is synchronous, knows no failure states and drops resource types
+it does not know. This one runs each stack operation in the background on a latency
+model, with CloudFormation's statuses, events, rollbacks, change sets, exports, custom
+resources and drift detection, and creates every resource through moto's models, the
+executing Step Functions backend, emulations, or the custom resource's Lambda.
+"""
+
+from sandbox.cloudformation.service import CloudFormationService
+
+__all__ = ["CloudFormationService"]

@@ -1,0 +1,479 @@
+"""The table of emulated resource types: physical id and `Fn::GetAtt` of each, as AWS has them.
+
+Types a CDK app commonly emits that moto's CloudFormation does not know. The formats
+follow the CloudFormation resource reference (`Ref` and `Fn::GetAtt` return values); a
+type with a `service` binding is also made in moto's backend of that service.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sandbox.cloudformation.providers import services
+from sandbox.cloudformation.providers.emulated import (
+    HEX,
+    UPPER_ALNUM,
+    Attribute,
+    EmulatedType,
+    Emulation,
+)
+
+
+def _physical(resource: Emulation) -> str:
+    return str(resource.data["physical_id"])
+
+
+def _data(*path: str) -> Attribute:
+    def read(resource: Emulation) -> Any:
+        value: Any = resource.data
+        for key in path:
+            value = value[key]
+        return value
+
+    return read
+
+
+def _prop(name: str) -> Attribute:
+    return lambda resource: resource.prop(name)
+
+
+def _name(resource: Emulation) -> str:
+    return resource.name
+
+
+def _arn(service: str, pattern: str, *, global_service: bool = False) -> Attribute:
+    """An ARN whose resource part is `pattern` with the resource's `{name}` and `{physical}` id."""
+
+    def build(resource: Emulation) -> str:
+        part = pattern.format(name=resource.name, physical=resource.data.get("physical_id"))
+        return resource.arn(service, part, region="" if global_service else None)
+
+    return build
+
+
+def _alias_arn(resource: Emulation) -> str:
+    function = str(resource.prop("FunctionName"))
+    if not function.startswith("arn:"):
+        function = resource.arn("lambda", f"function:{function}")
+    return f"{function}:{resource.prop('Name')}"
+
+
+# --------------------------------------------------------------------------- WAF
+def _waf_scope(resource: Emulation) -> str:
+    return "global" if resource.prop("Scope") == "CLOUDFRONT" else "regional"
+
+
+def _waf(resource_type: str, kind: str) -> EmulatedType:
+    """WAFv2 entities: Ref is `name|id|scope`, the ARN global for CloudFront's scope."""
+
+    def physical(resource: Emulation) -> str:
+        return f"{resource.name}|{resource.uuid()}|{resource.prop('Scope', 'REGIONAL')}"
+
+    def arn(resource: Emulation) -> str:
+        return resource.arn("wafv2", f"{_waf_scope(resource)}/{kind}/{resource.name}/{resource.uuid()}")
+
+    attributes: dict[str, Attribute] = {"Arn": arn, "Id": lambda resource: resource.uuid()}
+    if kind in ("webacl", "rulegroup"):
+        attributes["LabelNamespace"] = lambda resource: f"awswaf:{resource.account}:{kind}:{resource.name}:"
+    if kind == "webacl":
+        attributes["Capacity"] = lambda resource: 0
+    return EmulatedType(
+        resource_type,
+        physical_id=physical,
+        attributes=attributes,
+        name_property="Name",
+        create_only=frozenset({"Scope"}),
+    )
+
+
+# --------------------------------------------------------------------------- the table
+def _types() -> list[EmulatedType]:
+    cluster_endpoint = _data("cluster", "Endpoint")
+    return [
+        EmulatedType("AWS::CDK::Metadata"),
+        EmulatedType(
+            "AWS::CloudFormation::WaitConditionHandle",
+            physical_id=lambda r: f"https://cloudformation-waitcondition-{r.region}.s3.amazonaws.com/{r.uuid()}",
+        ),
+        EmulatedType("AWS::CloudFormation::WaitCondition", attributes={"Data": lambda r: "{}"}),
+        # ----------------------------------------------------------------- policies
+        EmulatedType("AWS::S3::BucketPolicy", create_only=frozenset({"Bucket"}), service=services.BucketPolicy()),
+        EmulatedType("AWS::SQS::QueuePolicy", attributes={"Id": _physical}, service=services.QueuePolicy()),
+        EmulatedType("AWS::SNS::TopicPolicy", attributes={"Id": _physical}),
+        EmulatedType(
+            "AWS::IAM::RolePolicy", physical_id=_prop("PolicyName"), create_only=frozenset({"PolicyName", "RoleName"})
+        ),
+        EmulatedType(
+            "AWS::IAM::ServiceLinkedRole",
+            physical_id=lambda r: "AWSServiceRoleFor" + str(r.prop("AWSServiceName", "")).split(".")[0].title(),
+        ),
+        EmulatedType(
+            "AWS::Lambda::Url",
+            physical_id=_prop("TargetFunctionArn"),
+            attributes={
+                "FunctionArn": _prop("TargetFunctionArn"),
+                "FunctionUrl": lambda r: f"https://{r.random('url', 32)}.lambda-url.{r.region}.on.aws/",
+            },
+        ),
+        EmulatedType(
+            "AWS::Lambda::EventInvokeConfig", physical_id=lambda r: f"{r.prop('FunctionName')}:{r.prop('Qualifier')}"
+        ),
+        # ----------------------------------------------------------------- messaging
+        EmulatedType(
+            "AWS::SNS::Subscription",
+            physical_id=_data("arn"),
+            attributes={"Arn": _data("arn")},
+            create_only=frozenset({"TopicArn", "Protocol", "Endpoint"}),
+            service=services.Subscription(),
+        ),
+        EmulatedType(
+            "AWS::Scheduler::Schedule",
+            physical_id=_name,
+            name_property="Name",
+            attributes={"Arn": _data("arn")},
+            create_only=frozenset({"GroupName"}),
+            service=services.Schedule(),
+        ),
+        EmulatedType(
+            "AWS::Scheduler::ScheduleGroup",
+            physical_id=_name,
+            name_property="Name",
+            attributes={"Arn": _arn("scheduler", "schedule-group/{name}")},
+        ),
+        EmulatedType(
+            "AWS::Events::Connection",
+            physical_id=_name,
+            name_property="Name",
+            attributes={
+                "Arn": lambda r: r.arn("events", f"connection/{r.name}/{r.uuid()}"),
+                "SecretArn": _arn("secretsmanager", "secret:events!connection/{name}"),
+            },
+        ),
+        EmulatedType(
+            "AWS::Events::ApiDestination",
+            physical_id=_name,
+            name_property="Name",
+            attributes={"Arn": _arn("events", "api-destination/{name}")},
+        ),
+        EmulatedType(
+            "AWS::StepFunctions::Activity",
+            physical_id=_arn("states", "activity:{name}"),
+            name_property="Name",
+            attributes={"Name": _name},
+        ),
+        # ----------------------------------------------------------------- networking
+        EmulatedType(
+            "AWS::EC2::SecurityGroupEgress",
+            physical_id=lambda r: f"sgr-{r.random('id', 17, HEX)}",
+            attributes={"Id": _physical},
+            create_only=frozenset(
+                {
+                    "GroupId",
+                    "IpProtocol",
+                    "FromPort",
+                    "ToPort",
+                    "CidrIp",
+                    "CidrIpv6",
+                    "DestinationSecurityGroupId",
+                    "DestinationPrefixListId",
+                }
+            ),
+        ),
+        EmulatedType(
+            "AWS::EC2::NetworkAcl", physical_id=lambda r: f"acl-{r.random('id', 17, HEX)}", attributes={"Id": _physical}
+        ),
+        EmulatedType(
+            "AWS::EC2::NetworkAclEntry", physical_id=lambda r: f"{r.prop('NetworkAclId')}|{r.prop('RuleNumber')}"
+        ),
+        EmulatedType(
+            "AWS::EC2::SubnetNetworkAclAssociation",
+            physical_id=lambda r: f"aclassoc-{r.random('id', 17, HEX)}",
+            attributes={"AssociationId": _physical},
+        ),
+        EmulatedType("AWS::ElasticLoadBalancingV2::ListenerCertificate", physical_id=_prop("ListenerArn")),
+        EmulatedType("AWS::ECS::ClusterCapacityProviderAssociations", physical_id=_prop("Cluster")),
+        EmulatedType("AWS::ECS::CapacityProvider", physical_id=_name, name_property="Name"),
+        EmulatedType(
+            "AWS::ServiceDiscovery::PrivateDnsNamespace",
+            physical_id=lambda r: f"ns-{r.random('id', 16)}",
+            attributes={
+                "Id": _physical,
+                "Arn": _arn("servicediscovery", "namespace/{physical}"),
+                "HostedZoneId": lambda r: "Z" + r.random("zone", 20, UPPER_ALNUM),
+            },
+        ),
+        # ----------------------------------------------------------------- api gateway
+        EmulatedType(
+            "AWS::ApiGateway::Stage", physical_id=_prop("StageName"), create_only=frozenset({"RestApiId", "StageName"})
+        ),
+        EmulatedType(
+            "AWS::ApiGateway::Authorizer",
+            physical_id=lambda r: r.random("id", 6),
+            attributes={"AuthorizerId": _physical},
+        ),
+        EmulatedType("AWS::ApiGateway::Account", physical_id=lambda r: r.random("id", 12, UPPER_ALNUM)),
+        EmulatedType(
+            "AWS::ApiGateway::RequestValidator",
+            physical_id=lambda r: r.random("id", 6),
+            attributes={"RequestValidatorId": _physical},
+        ),
+        EmulatedType("AWS::ApiGateway::GatewayResponse", physical_id=lambda r: r.random("id", 6)),
+        EmulatedType("AWS::ApiGateway::Model", physical_id=_name, name_property="Name"),
+        EmulatedType(
+            "AWS::ApiGateway::UsagePlan", physical_id=lambda r: r.random("id", 6), attributes={"Id": _physical}
+        ),
+        EmulatedType(
+            "AWS::ApiGateway::ApiKey", physical_id=lambda r: r.random("id", 10), attributes={"APIKeyId": _physical}
+        ),
+        EmulatedType("AWS::ApiGateway::UsagePlanKey", physical_id=_prop("KeyId")),
+        EmulatedType(
+            "AWS::ApiGateway::DomainName",
+            physical_id=_prop("DomainName"),
+            attributes={
+                "DistributionDomainName": lambda r: f"d{r.random('cf', 13)}.cloudfront.net",
+                "RegionalDomainName": lambda r: f"d-{r.random('regional', 10)}.execute-api.{r.region}.amazonaws.com",
+                "DistributionHostedZoneId": lambda r: "Z2FDTNDATAQYW2",
+                "RegionalHostedZoneId": lambda r: "Z1UJRXOUMOOFQ8",
+            },
+        ),
+        EmulatedType(
+            "AWS::ApiGateway::BasePathMapping",
+            physical_id=lambda r: f"{r.prop('DomainName')}/{r.prop('BasePath', '(none)')}",
+        ),
+        # ----------------------------------------------------------------- security
+        _waf("AWS::WAFv2::WebACL", "webacl"),
+        _waf("AWS::WAFv2::IPSet", "ipset"),
+        _waf("AWS::WAFv2::RuleGroup", "rulegroup"),
+        EmulatedType(
+            "AWS::WAFv2::WebACLAssociation", physical_id=lambda r: f"{r.prop('ResourceArn')}|{r.prop('WebACLArn')}"
+        ),
+        EmulatedType("AWS::WAFv2::LoggingConfiguration", physical_id=_prop("ResourceArn")),
+        EmulatedType(
+            "AWS::SecretsManager::Secret",
+            physical_id=_data("arn"),
+            name_property="Name",
+            attributes={"Id": _data("arn")},
+            service=services.Secret(),
+        ),
+        EmulatedType(
+            "AWS::SecretsManager::SecretTargetAttachment",
+            physical_id=_prop("SecretId"),
+            attributes={"Id": _prop("SecretId")},
+            service=services.SecretTargetAttachment(),
+        ),
+        EmulatedType("AWS::SecretsManager::RotationSchedule", physical_id=_prop("SecretId")),
+        EmulatedType(
+            "AWS::SecretsManager::ResourcePolicy", physical_id=_prop("SecretId"), attributes={"Id": _prop("SecretId")}
+        ),
+        EmulatedType(
+            "AWS::IAM::OIDCProvider",
+            physical_id=lambda r: r.arn(
+                "iam", "oidc-provider/" + str(r.prop("Url", "")).removeprefix("https://"), region=""
+            ),
+            attributes={"Arn": _physical},
+        ),
+        # ----------------------------------------------------------------- cognito
+        EmulatedType(
+            "AWS::Cognito::UserPool",
+            physical_id=_data("id"),
+            name_property="UserPoolName",
+            attributes={
+                "Arn": _data("arn"),
+                "UserPoolId": _data("id"),
+                "ProviderName": lambda r: f"cognito-idp.{r.region}.amazonaws.com/{r.data['id']}",
+                "ProviderURL": lambda r: f"https://cognito-idp.{r.region}.amazonaws.com/{r.data['id']}",
+            },
+            service=services.UserPool(),
+        ),
+        EmulatedType(
+            "AWS::Cognito::UserPoolClient",
+            physical_id=_data("id"),
+            attributes={
+                "ClientId": _data("id"),
+                "ClientSecret": _data("secret"),
+                "Name": lambda r: r.prop("ClientName") or r.name,
+            },
+            create_only=frozenset({"UserPoolId", "GenerateSecret"}),
+            service=services.UserPoolClient(),
+        ),
+        EmulatedType(
+            "AWS::Cognito::UserPoolDomain",
+            physical_id=_prop("Domain"),
+            attributes={"CloudFrontDistribution": _data("cloudfront")},
+            create_only=frozenset({"Domain", "UserPoolId"}),
+            service=services.UserPoolDomain(),
+        ),
+        EmulatedType(
+            "AWS::Cognito::UserPoolGroup",
+            physical_id=_name,
+            name_property="GroupName",
+            create_only=frozenset({"UserPoolId"}),
+            service=services.UserPoolGroup(),
+        ),
+        EmulatedType(
+            "AWS::Cognito::UserPoolIdentityProvider",
+            physical_id=_name,
+            name_property="ProviderName",
+            create_only=frozenset({"UserPoolId", "ProviderType"}),
+            service=services.UserPoolIdentityProvider(),
+        ),
+        EmulatedType("AWS::Cognito::UserPoolResourceServer", physical_id=_prop("Identifier")),
+        EmulatedType("AWS::Cognito::UserPoolUICustomizationAttachment", physical_id=_prop("UserPoolId")),
+        EmulatedType(
+            "AWS::Cognito::IdentityPool",
+            physical_id=_data("id"),
+            attributes={"Id": _data("id"), "Name": services.IdentityPool.pool_name},
+            service=services.IdentityPool(),
+        ),
+        EmulatedType("AWS::Cognito::IdentityPoolRoleAttachment", physical_id=_prop("IdentityPoolId")),
+        # ----------------------------------------------------------------- data
+        EmulatedType(
+            "AWS::RDS::DBCluster",
+            physical_id=_name,
+            name_property="DBClusterIdentifier",
+            attributes={
+                "Endpoint.Address": cluster_endpoint,
+                "Endpoint.Port": lambda r: str(r.data["cluster"]["Port"]),
+                "ReadEndpoint.Address": _data("cluster", "ReaderEndpoint"),
+                "DBClusterArn": _data("cluster", "DBClusterArn"),
+                "DBClusterResourceId": _data("cluster", "DbClusterResourceId"),
+                "MasterUserSecret.SecretArn": lambda r: r.data["cluster"].get("MasterUserSecret", {}).get("SecretArn"),
+            },
+            create_only=frozenset(
+                {"Engine", "DatabaseName", "StorageEncrypted", "KmsKeyId", "DBSubnetGroupName", "MasterUsername"}
+            ),
+            service=services.DBCluster(),
+        ),
+        EmulatedType(
+            "AWS::RDS::DBInstance",
+            physical_id=_name,
+            name_property="DBInstanceIdentifier",
+            attributes={
+                "Endpoint.Address": _data("instance", "Endpoint", "Address"),
+                "Endpoint.Port": lambda r: str(r.data["instance"]["Endpoint"]["Port"]),
+                "DBInstanceArn": _data("instance", "DBInstanceArn"),
+                "DbiResourceId": _data("instance", "DbiResourceId"),
+            },
+            create_only=frozenset(
+                {"DBClusterIdentifier", "DBName", "MasterUsername", "KmsKeyId", "StorageEncrypted", "CharacterSetName"}
+            ),
+            service=services.DBInstance(),
+        ),
+        EmulatedType(
+            "AWS::RDS::DBClusterParameterGroup",
+            physical_id=lambda r: r.name.lower(),
+            name_property="DBClusterParameterGroupName",
+        ),
+        EmulatedType(
+            "AWS::OpenSearchService::Domain",
+            physical_id=_name,
+            name_property="DomainName",
+            attributes={
+                "Arn": _data("domain", "ARN"),
+                "DomainArn": _data("domain", "ARN"),
+                "DomainEndpoint": lambda r: (
+                    r.data["domain"].get("Endpoint") or r.data["domain"].get("Endpoints", {}).get("vpc")
+                ),
+                "Id": _data("domain", "DomainId"),
+            },
+            service=services.Domain(),
+        ),
+        EmulatedType(
+            "AWS::OpenSearchServerless::Collection",
+            physical_id=_data("collection", "id"),
+            name_property="Name",
+            attributes={
+                "Id": _data("collection", "id"),
+                "Arn": _data("collection", "arn"),
+                "CollectionEndpoint": _data("collection", "collectionEndpoint"),
+                "DashboardEndpoint": _data("collection", "dashboardEndpoint"),
+            },
+            create_only=frozenset({"Type", "StandbyReplicas"}),
+            service=services.ServerlessCollection(),
+        ),
+        EmulatedType(
+            "AWS::OpenSearchServerless::SecurityPolicy",
+            physical_id=lambda r: f"{r.name}|{r.prop('Type')}",
+            name_property="Name",
+            create_only=frozenset({"Type"}),
+            service=services.ServerlessSecurityPolicy(),
+        ),
+        EmulatedType(
+            "AWS::OpenSearchServerless::AccessPolicy", physical_id=lambda r: f"{r.prop('Name')}|{r.prop('Type')}"
+        ),
+        EmulatedType(
+            "AWS::OpenSearchServerless::VpcEndpoint",
+            physical_id=lambda r: f"vpce-{r.random('id', 17, HEX)}",
+            attributes={"Id": _physical},
+        ),
+        # ----------------------------------------------------------------- edge
+        EmulatedType(
+            "AWS::CloudFront::Distribution",
+            physical_id=_data("id"),
+            attributes={"DomainName": _data("domain"), "Id": _data("id")},
+            service=services.Distribution(),
+        ),
+        EmulatedType(
+            "AWS::CloudFront::OriginAccessControl",
+            physical_id=lambda r: "E" + r.random("id", 13, UPPER_ALNUM),
+            attributes={"Id": _physical},
+        ),
+        EmulatedType(
+            "AWS::CloudFront::CloudFrontOriginAccessIdentity",
+            physical_id=lambda r: "E" + r.random("id", 13, UPPER_ALNUM),
+            attributes={"Id": _physical, "S3CanonicalUserId": lambda r: r.random("canonical", 96, HEX)},
+        ),
+        EmulatedType("AWS::CloudFront::CachePolicy", physical_id=lambda r: r.uuid(), attributes={"Id": _physical}),
+        EmulatedType(
+            "AWS::CloudFront::OriginRequestPolicy", physical_id=lambda r: r.uuid(), attributes={"Id": _physical}
+        ),
+        EmulatedType(
+            "AWS::CloudFront::ResponseHeadersPolicy", physical_id=lambda r: r.uuid(), attributes={"Id": _physical}
+        ),
+        EmulatedType(
+            "AWS::CloudFront::Function",
+            physical_id=_arn("cloudfront", "function/{name}", global_service=True),
+            name_property="Name",
+            attributes={"FunctionARN": _physical, "FunctionMetadata.FunctionARN": _physical},
+        ),
+        # ----------------------------------------------------------------- observability
+        EmulatedType(
+            "AWS::CloudWatch::Alarm",
+            physical_id=_name,
+            name_property="AlarmName",
+            attributes={"Arn": _arn("cloudwatch", "alarm:{name}")},
+            service=services.Alarm(),
+        ),
+        EmulatedType(
+            "AWS::CloudWatch::CompositeAlarm",
+            physical_id=_name,
+            name_property="AlarmName",
+            attributes={"Arn": _arn("cloudwatch", "alarm:{name}")},
+        ),
+        EmulatedType("AWS::Logs::MetricFilter", physical_id=_name, name_property="FilterName"),
+        EmulatedType("AWS::Logs::SubscriptionFilter", physical_id=_name, name_property="FilterName"),
+        EmulatedType("AWS::Logs::LogStream", physical_id=_name, name_property="LogStreamName"),
+        EmulatedType(
+            "AWS::Logs::QueryDefinition", physical_id=lambda r: r.uuid(), attributes={"QueryDefinitionId": _physical}
+        ),
+        EmulatedType(
+            "AWS::Synthetics::Canary",
+            physical_id=_name,
+            name_property="Name",
+            attributes={"Id": _data("id"), "State": _data("state")},
+            service=services.Canary(),
+        ),
+        EmulatedType(
+            "AWS::RUM::AppMonitor", physical_id=_name, name_property="Name", attributes={"Id": lambda r: r.uuid()}
+        ),
+        EmulatedType(
+            "AWS::Lambda::Alias",
+            physical_id=_alias_arn,
+            attributes={"AliasArn": _alias_arn},
+            create_only=frozenset({"FunctionName", "Name"}),
+        ),
+    ]
+
+
+EMULATED_TYPES: Mapping[str, EmulatedType] = {spec.resource_type: spec for spec in _types()}

@@ -1,0 +1,388 @@
+"""Resource types moto's CloudFormation knows, created through moto's own models.
+
+`create_from_cloudformation_json` / `update_from_cloudformation_json` / delete of moto's
+`CloudFormationModel` classes put the resources in moto's service backends, where every
+other API sees them. What moto gets wrong for CloudFormation is mended here, each with
+the AWS behaviour it restores:
+
+- a non-empty S3 bucket cannot be deleted (moto deletes it with its objects);
+- an S3 bucket's `VersioningConfiguration` is applied (moto's model ignored it, and
+  GetBucketVersioning answered no status: drift detection saw every versioned bucket drift);
+- `AWS::SSM::Parameter` without `Name` gets a generated one (moto needs it);
+- `AWS::KMS::Key` without `KeyPolicy` gets the default key policy (moto needs one), the
+  policy is kept as JSON text (GetKeyPolicy answers text), and `Fn::GetAtt KeyId`;
+- `AWS::EC2::Subnet` `Fn::GetAtt AvailabilityZone` and `VpcId` (moto has neither);
+- `AWS::SSM::Parameter` `Fn::GetAtt Type` and `Value`;
+- `AWS::Logs::LogGroup` `RetentionInDays` as the integer of the type's schema (a `Ref` to
+  a Number parameter is text, which moto kept: DescribeLogGroups answered "90");
+- `AWS::ApiGateway::RestApi` `EndpointConfiguration` in the API's keys (`types`), so
+  GetRestApi answers the endpoint type (moto kept CloudFormation's `Types`, and answered none);
+- `AWS::ElasticLoadBalancingV2::LoadBalancer` `Fn::GetAtt CanonicalHostedZoneID`,
+  `LoadBalancerFullName` and `SecurityGroups` (moto raises for all three);
+- `AWS::Lambda::Permission`'s statement carries the physical id as its `Sid`, so the
+  delete removes it (moto drew a random one, and the delete could not find it);
+- types moto's models create but cannot delete (route tables, internet gateways, managed
+  policies ...) are deleted through the service's API, so a stack delete leaves nothing.
+
+`AWS::RDS::DBInstance` is not made here: see `services.DBInstance`.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+from sandbox import moto_internals
+from sandbox.cloudformation.providers.base import (
+    Provisioned,
+    ResourceFailed,
+    ResourceProvider,
+    ResourceRequest,
+    UnsupportedAttribute,
+    handler_message,
+)
+from sandbox.cloudformation.providers.clients import ServiceClients
+
+
+@dataclass
+class MotoResource:
+    """A moto model, the properties and name it was made with, and its region."""
+
+    model: Any
+    properties: dict[str, Any]
+    name: str
+    region: str
+
+
+def _default_key_policy(account_id: str, partition: str) -> dict[str, Any]:
+    """The key policy AWS gives a KMS key created without one."""
+    return {
+        "Version": "2012-10-17",
+        "Id": "key-default-1",
+        "Statement": [
+            {
+                "Sid": "Enable IAM User Permissions",
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:{partition}:iam::{account_id}:root"},
+                "Action": "kms:*",
+                "Resource": "*",
+            }
+        ],
+    }
+
+
+class MotoModelProvider(ResourceProvider):
+    def __init__(self, clients: ServiceClients) -> None:
+        self._clients = clients
+        self.types = moto_internals.cfn_model_types()
+
+    # ------------------------------------------------------------------ interface
+    def name_property(self, resource_type: str) -> str | None:
+        return moto_internals.cfn_name_property(resource_type)
+
+    def create(self, request: ResourceRequest) -> Provisioned:
+        name = self._name(request, default=request.physical_name)
+        properties = self._complete(request, name)
+        model = _moto_call(
+            request.resource_type,
+            lambda: moto_internals.cfn_create(
+                request.resource_type,
+                name,
+                copy.deepcopy(properties),
+                account_id=request.stack.account_id,
+                region=request.stack.region,
+                logical_id=request.logical_id,
+                stack_id=request.stack.stack_id,
+            ),
+        )
+        provisioned = Provisioned(
+            moto_internals.cfn_physical_id(model) or name,
+            MotoResource(model, properties, name, request.stack.region),
+        )
+        self._apply_what_moto_ignores(request, provisioned.physical_id)
+        return provisioned
+
+    def update(self, request: ResourceRequest, current: Provisioned, previous: Mapping[str, Any]) -> Provisioned:
+        state: MotoResource = current.state
+        if not moto_internals.cfn_supports_update(request.resource_type):
+            # moto cannot change this type in place: remove and make it again under the
+            # same name, as CloudFormation's handler would have changed it
+            self.delete(request, current, snapshot=False)
+            return self.create(replace(request, physical_name=state.name))
+        name = self._name(request, default=state.name)
+        properties = self._complete(request, name)
+        model = _moto_call(
+            request.resource_type,
+            lambda: moto_internals.cfn_update(
+                request.resource_type,
+                state.model,
+                name,
+                copy.deepcopy(properties),
+                account_id=request.stack.account_id,
+                region=request.stack.region,
+            ),
+        )
+        physical_id = moto_internals.cfn_physical_id(model) or current.physical_id
+        self._apply_what_moto_ignores(request, physical_id)
+        return Provisioned(physical_id, MotoResource(model, properties, name, state.region))
+
+    def delete(self, request: ResourceRequest, current: Provisioned, *, snapshot: bool) -> None:
+        state: MotoResource = current.state
+        kind = request.resource_type
+        if kind == "AWS::S3::Bucket":
+            self._refuse_non_empty_bucket(current.physical_id, request.stack.region)
+        deleted = _moto_call(
+            kind,
+            lambda: moto_internals.cfn_delete(
+                kind,
+                state.model,
+                copy.deepcopy(state.properties),
+                account_id=request.stack.account_id,
+                region=request.stack.region,
+            ),
+            missing_is_done=True,
+        )
+        api_delete = _API_DELETES.get(kind)
+        if not deleted and api_delete is not None:
+            _api_call(
+                kind,
+                lambda: api_delete(self._clients, request.stack.region, current.physical_id, state.properties),
+            )
+
+    def get_att(self, resource_type: str, current: Provisioned, attribute: str) -> Any:
+        state: MotoResource = current.state
+        override = _ATTRIBUTES.get((resource_type, attribute))
+        if override is not None:
+            return override(self._clients, current, state)
+        try:
+            return moto_internals.cfn_attribute(state.model, attribute)
+        except LookupError as error:
+            raise UnsupportedAttribute(attribute) from error
+
+    # ------------------------------------------------------------------ mending moto
+    def _complete(self, request: ResourceRequest, name: str) -> dict[str, Any]:
+        properties = dict(request.properties)
+        if request.resource_type == "AWS::SSM::Parameter":
+            properties.setdefault("Name", name)
+        if request.resource_type == "AWS::Lambda::Permission":
+            # CloudFormation adds the statement under the resource's physical id, and
+            # removes that statement on delete.
+            properties["StatementId"] = name
+        if request.resource_type == "AWS::Logs::LogGroup" and properties.get("RetentionInDays") is not None:
+            # An integer in the type's schema; a `Ref` to a Number parameter gives text, which
+            # CloudFormation converts and moto would keep (DescribeLogGroups answering "90").
+            properties["RetentionInDays"] = int(properties["RetentionInDays"])
+        if request.resource_type == "AWS::ApiGateway::RestApi" and properties.get("EndpointConfiguration"):
+            # moto keeps the object as given; its API answers the API's own (camelCase) keys.
+            given = properties["EndpointConfiguration"]
+            properties["EndpointConfiguration"] = {
+                key: given[name]
+                for name, key in (("Types", "types"), ("VpcEndpointIds", "vpcEndpointIds"))
+                if name in given
+            }
+        if request.resource_type == "AWS::KMS::Key":
+            stack = request.stack
+            policy = properties.get("KeyPolicy") or _default_key_policy(stack.account_id, stack.partition)
+            properties["KeyPolicy"] = policy if isinstance(policy, str) else json.dumps(policy)
+        return properties
+
+    def _apply_what_moto_ignores(self, request: ResourceRequest, physical_id: str) -> None:
+        apply = _APPLIED_THROUGH_THE_API.get(request.resource_type)
+        if apply is not None:
+            region = request.stack.region
+            _api_call(request.resource_type, lambda: apply(self._clients, region, physical_id, request.properties))
+
+    def _name(self, request: ResourceRequest, *, default: str) -> str:
+        name_property = self.name_property(request.resource_type)
+        if name_property and request.properties.get(name_property):
+            return str(request.properties[name_property])
+        return default
+
+    def _refuse_non_empty_bucket(self, bucket: str, region: str) -> None:
+        listing = self._clients("s3", region).list_objects_v2(Bucket=bucket, MaxKeys=1)
+        if listing.get("KeyCount", 0):
+            raise ResourceFailed(
+                handler_message("The bucket you tried to delete is not empty", service="S3", status=409)
+            )
+
+
+def is_missing(code: str, status: int) -> bool:
+    """A service's "it does not exist" answer, in any of the ways AWS services word it."""
+    return (
+        status == 404 or code.startswith("NoSuch") or code.endswith(("NotFound", "NotFoundException", "DoesNotExist"))
+    )
+
+
+def _moto_call(resource_type: str, call: Callable[[], Any], *, missing_is_done: bool = False) -> Any:
+    """Run a moto model call; a moto error fails the resource with the service's words.
+
+    With `missing_is_done` (a delete), "not found" means the resource is already gone:
+    CloudFormation's handlers report such a delete as complete.
+    """
+    try:
+        return call()
+    except ResourceFailed:
+        raise
+    except Exception as error:
+        details = moto_internals.service_error(error)
+        service = resource_type.split("::")[1]
+        if details is not None and missing_is_done and is_missing(details[0], details[2]):
+            return True
+        if details is not None:
+            _code, message, status = details
+            raise ResourceFailed(handler_message(f"{message}", service=service, status=status)) from error
+        raise ResourceFailed(
+            handler_message(
+                f"Properties validation failed for resource of type {resource_type}: {type(error).__name__}: {error}"
+            )
+        ) from error
+
+
+def _api_call(resource_type: str, call: Callable[[], Any]) -> Any:
+    from botocore.exceptions import ClientError
+
+    try:
+        return call()
+    except ClientError as error:
+        service = resource_type.split("::")[1]
+        raise ResourceFailed(
+            handler_message(
+                error.response["Error"].get("Message", str(error)),
+                service=service,
+                status=error.response["ResponseMetadata"].get("HTTPStatusCode", 400),
+            )
+        ) from error
+
+
+# --------------------------------------------------------------------------- attributes
+AttributeOverride = Callable[[ServiceClients, Provisioned, MotoResource], Any]
+
+
+def _subnet_attribute(field: str) -> AttributeOverride:
+    def read(clients: ServiceClients, current: Provisioned, state: MotoResource) -> Any:
+        ec2 = clients("ec2", state.region)
+        return ec2.describe_subnets(SubnetIds=[current.physical_id])["Subnets"][0][field]
+
+    return read
+
+
+def _load_balancer_attribute(read_field: Callable[[dict[str, Any]], Any]) -> AttributeOverride:
+    def read(clients: ServiceClients, current: Provisioned, state: MotoResource) -> Any:
+        elbv2 = clients("elbv2", state.region)
+        return read_field(elbv2.describe_load_balancers(LoadBalancerArns=[current.physical_id])["LoadBalancers"][0])
+
+    return read
+
+
+def _load_balancer_full_name(balancer: dict[str, Any]) -> str:
+    """`app/<name>/<id>`: the ARN's resource after `loadbalancer/` (CloudWatch's dimension)."""
+    return str(balancer["LoadBalancerArn"]).split(":loadbalancer/", 1)[1]
+
+
+def _property(name: str) -> AttributeOverride:
+    return lambda clients, current, state: state.properties[name]
+
+
+_ATTRIBUTES: dict[tuple[str, str], AttributeOverride] = {
+    ("AWS::EC2::Subnet", "AvailabilityZone"): _subnet_attribute("AvailabilityZone"),
+    ("AWS::EC2::Subnet", "VpcId"): _subnet_attribute("VpcId"),
+    ("AWS::ElasticLoadBalancingV2::LoadBalancer", "CanonicalHostedZoneID"): _load_balancer_attribute(
+        lambda balancer: balancer["CanonicalHostedZoneId"]
+    ),
+    ("AWS::ElasticLoadBalancingV2::LoadBalancer", "LoadBalancerFullName"): _load_balancer_attribute(
+        _load_balancer_full_name
+    ),
+    ("AWS::ElasticLoadBalancingV2::LoadBalancer", "SecurityGroups"): _load_balancer_attribute(
+        lambda balancer: balancer.get("SecurityGroups", [])
+    ),
+    ("AWS::KMS::Key", "KeyId"): lambda clients, current, state: current.physical_id,
+    ("AWS::SSM::Parameter", "Type"): _property("Type"),
+    ("AWS::SSM::Parameter", "Value"): _property("Value"),
+}
+
+
+# --------------------------------------------------------------------------- properties moto ignores
+ApiApply = Callable[[ServiceClients, str, str, Mapping[str, Any]], None]
+
+
+def _bucket_versioning(clients: ServiceClients, region: str, bucket: str, properties: Mapping[str, Any]) -> None:
+    configuration = properties.get("VersioningConfiguration")
+    if isinstance(configuration, Mapping) and configuration.get("Status"):
+        clients("s3", region).put_bucket_versioning(
+            Bucket=bucket, VersioningConfiguration={"Status": str(configuration["Status"])}
+        )
+
+
+#: properties moto's model takes but does not apply, applied through the service's API
+_APPLIED_THROUGH_THE_API: dict[str, ApiApply] = {"AWS::S3::Bucket": _bucket_versioning}
+
+
+# --------------------------------------------------------------------------- deletes
+ApiDelete = Callable[[ServiceClients, str, str, Mapping[str, Any]], None]
+
+
+def _delete_managed_policy(clients: ServiceClients, region: str, arn: str, properties: Mapping[str, Any]) -> None:
+    iam = clients("iam", region)
+    entities = iam.list_entities_for_policy(PolicyArn=arn)
+    for role in entities.get("PolicyRoles", []):
+        iam.detach_role_policy(RoleName=role["RoleName"], PolicyArn=arn)
+    for user in entities.get("PolicyUsers", []):
+        iam.detach_user_policy(UserName=user["UserName"], PolicyArn=arn)
+    for group in entities.get("PolicyGroups", []):
+        iam.detach_group_policy(GroupName=group["GroupName"], PolicyArn=arn)
+    iam.delete_policy(PolicyArn=arn)
+
+
+def _delete_route(clients: ServiceClients, region: str, physical_id: str, properties: Mapping[str, Any]) -> None:
+    route_table, _, destination = physical_id.partition("~")
+    clients("ec2", region).delete_route(RouteTableId=route_table, DestinationCidrBlock=destination)
+
+
+def _delete_association(clients: ServiceClients, region: str, physical_id: str, properties: Mapping[str, Any]) -> None:
+    ec2 = clients("ec2", region)
+    tables = ec2.describe_route_tables(RouteTableIds=[properties["RouteTableId"]])
+    for association in tables["RouteTables"][0].get("Associations", []):
+        if association.get("SubnetId") == properties["SubnetId"]:
+            ec2.disassociate_route_table(AssociationId=association["RouteTableAssociationId"])
+
+
+def _detach_gateway(clients: ServiceClients, region: str, physical_id: str, properties: Mapping[str, Any]) -> None:
+    if properties.get("InternetGatewayId"):
+        clients("ec2", region).detach_internet_gateway(
+            InternetGatewayId=properties["InternetGatewayId"], VpcId=properties["VpcId"]
+        )
+
+
+def _ec2(method: str, parameter: str, *, as_list: bool = False) -> ApiDelete:
+    def delete(clients: ServiceClients, region: str, physical_id: str, properties: Mapping[str, Any]) -> None:
+        value: Any = [physical_id] if as_list else physical_id
+        getattr(clients("ec2", region), method)(**{parameter: value})
+
+    return delete
+
+
+def _delete_rest_api(clients: ServiceClients, region: str, physical_id: str, properties: Mapping[str, Any]) -> None:
+    clients("apigateway", region).delete_rest_api(restApiId=physical_id)
+
+
+def _remove_permission(clients: ServiceClients, region: str, physical_id: str, properties: Mapping[str, Any]) -> None:
+    statement_id = physical_id.rsplit(":", 1)[-1] if ":" in physical_id else physical_id
+    clients("lambda", region).remove_permission(FunctionName=properties["FunctionName"], StatementId=statement_id)
+
+
+_API_DELETES: dict[str, ApiDelete] = {
+    "AWS::IAM::ManagedPolicy": _delete_managed_policy,
+    "AWS::EC2::Route": _delete_route,
+    "AWS::EC2::SubnetRouteTableAssociation": _delete_association,
+    "AWS::EC2::VPCGatewayAttachment": _detach_gateway,
+    "AWS::EC2::RouteTable": _ec2("delete_route_table", "RouteTableId"),
+    "AWS::EC2::InternetGateway": _ec2("delete_internet_gateway", "InternetGatewayId"),
+    "AWS::EC2::NatGateway": _ec2("delete_nat_gateway", "NatGatewayId"),
+    "AWS::EC2::VPCEndpoint": _ec2("delete_vpc_endpoints", "VpcEndpointIds", as_list=True),
+    "AWS::EC2::FlowLog": _ec2("delete_flow_logs", "FlowLogIds", as_list=True),
+    "AWS::ApiGateway::RestApi": _delete_rest_api,
+    "AWS::Lambda::Permission": _remove_permission,
+}

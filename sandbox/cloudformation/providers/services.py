@@ -1,0 +1,696 @@
+"""Emulated types made real in the service moto has, through that service's public API.
+
+Each binding does what the type's CloudFormation handler does in AWS: create, update and
+delete calls on the service, and it records the ids and endpoints the service chose, from
+which the type's physical id and `Fn::GetAtt` attributes are read.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from sandbox import moto_internals
+from sandbox.cloudformation.providers.api_params import api_params
+from sandbox.cloudformation.providers.base import ResourceFailed, handler_message
+from sandbox.cloudformation.providers.clients import ServiceClients
+from sandbox.cloudformation.providers.emulated import Emulation
+
+
+def _json(document: Any) -> str:
+    return document if isinstance(document, str) else json.dumps(document)
+
+
+# --------------------------------------------------------------------------- policies
+class BucketPolicy:
+    """AWS::S3::BucketPolicy: the bucket's policy, enforced by moto's S3."""
+
+    def create(self, clients: ServiceClients, resource: Emulation) -> None:
+        clients("s3", resource.region).put_bucket_policy(
+            Bucket=resource.prop("Bucket"), Policy=_json(resource.prop("PolicyDocument"))
+        )
+
+    def update(self, clients: ServiceClients, resource: Emulation, previous: Emulation) -> None:
+        self.create(clients, resource)
+
+    def delete(self, clients: ServiceClients, resource: Emulation, *, snapshot: bool) -> None:
+        clients("s3", resource.region).delete_bucket_policy(Bucket=resource.prop("Bucket"))
+
+
+class QueuePolicy:
+    """AWS::SQS::QueuePolicy: the `Policy` attribute of each queue in `Queues` (URLs)."""
+
+    def create(self, clients: ServiceClients, resource: Emulation) -> None:
+        policy = _json(resource.prop("PolicyDocument"))
+        for url in resource.prop("Queues", []):
+            clients("sqs", resource.region).set_queue_attributes(QueueUrl=url, Attributes={"Policy": policy})
+
+    def update(self, clients: ServiceClients, resource: Emulation, previous: Emulation) -> None:
+        dropped = set(previous.prop("Queues", [])) - set(resource.prop("Queues", []))
+        self._clear(clients, resource.region, dropped)
+        self.create(clients, resource)
+
+    def delete(self, clients: ServiceClients, resource: Emulation, *, snapshot: bool) -> None:
+        self._clear(clients, resource.region, resource.prop("Queues", []))
+
+    @staticmethod
+    def _clear(clients: ServiceClients, region: str, urls: Any) -> None:
+        for url in urls:
+            clients("sqs", region).set_queue_attributes(QueueUrl=url, Attributes={"Policy": ""})
+
+
+# --------------------------------------------------------------------------- messaging
+class Subscription:
+    """AWS::SNS::Subscription: a subscription ListSubscriptions shows; Ref is its ARN."""
+
+    ATTRIBUTES = (
+        "FilterPolicy",
+        "FilterPolicyScope",
+        "RawMessageDelivery",
+        "RedrivePolicy",
+        "DeliveryPolicy",
+        "SubscriptionRoleArn",
+    )
+
+    def create(self, clients: ServiceClients, resource: Emulation) -> None:
+        answer = clients("sns", resource.region).subscribe(
+            TopicArn=resource.prop("TopicArn"),
+            Protocol=resource.prop("Protocol"),
+            Endpoint=resource.prop("Endpoint"),
+            Attributes=self._attributes(resource),
+            ReturnSubscriptionArn=True,
+        )
+        resource.data["arn"] = answer["SubscriptionArn"]
+
+    def update(self, clients: ServiceClients, resource: Emulation, previous: Emulation) -> None:
+        for name, value in self._attributes(resource).items():
+            clients("sns", resource.region).set_subscription_attributes(
+                SubscriptionArn=resource.data["arn"], AttributeName=name, AttributeValue=value
+            )
+
+    def delete(self, clients: ServiceClients, resource: Emulation, *, snapshot: bool) -> None:
+        clients("sns", resource.region).unsubscribe(SubscriptionArn=resource.data["arn"])
+
+    def _attributes(self, resource: Emulation) -> dict[str, str]:
+        attributes = {}
+        for name in self.ATTRIBUTES:
+            value = resource.prop(name)
+            if value is None:
+                continue
+            if isinstance(value, bool):
+                value = "true" if value else "false"
+            attributes[name] = _json(value) if isinstance(value, dict | list) else str(value)
+        return attributes
+
+
+class Schedule:
+    """AWS::Scheduler::Schedule: a schedule in EventBridge Scheduler."""
+
+    def create(self, clients: ServiceClients, resource: Emulation) -> None:
+        client = clients("scheduler", resource.region)
+        answer = client.create_schedule(**api_params(client, "CreateSchedule", resource.properties, Name=resource.name))
+        resource.data["arn"] = answer["ScheduleArn"]
+
+    def update(self, clients: ServiceClients, resource: Emulation, previous: Emulation) -> None:
+        client = clients("scheduler", resource.region)
+        client.update_schedule(**api_params(client, "UpdateSchedule", resource.properties, Name=resource.name))
+
+    def delete(self, clients: ServiceClients, resource: Emulation, *, snapshot: bool) -> None:
+        clients("scheduler", resource.region).delete_schedule(
+            Name=resource.name, GroupName=resource.prop("GroupName", "default")
+        )
+
+
+class Alarm:
+    """AWS::CloudWatch::Alarm: PutMetricAlarm, as the handler calls it for create and update."""
+
+    def create(self, clients: ServiceClients, resource: Emulation) -> None:
+        client = clients("cloudwatch", resource.region)
+        client.put_metric_alarm(**api_params(client, "PutMetricAlarm", resource.properties, AlarmName=resource.name))
+
+    def update(self, clients: ServiceClients, resource: Emulation, previous: Emulation) -> None:
+        self.create(clients, resource)
+
+    def delete(self, clients: ServiceClients, resource: Emulation, *, snapshot: bool) -> None:
+        clients("cloudwatch", resource.region).delete_alarms(AlarmNames=[resource.name])
+
+
+# --------------------------------------------------------------------------- secrets
+class Secret:
+    """AWS::SecretsManager::Secret, with `GenerateSecretString` generated as AWS does: a
+    random password, alone or under `GenerateStringKey` in `SecretStringTemplate`."""
+
+    def create(self, clients: ServiceClients, resource: Emulation) -> None:
+        client = clients("secretsmanager", resource.region)
+        answer = client.create_secret(
+            **api_params(
+                client,
+                "CreateSecret",
+                resource.properties,
+                Name=resource.name,
+                SecretString=self._secret_string(client, resource),
+            )
+        )
+        resource.data["arn"] = answer["ARN"]
+
+    def update(self, clients: ServiceClients, resource: Emulation, previous: Emulation) -> None:
+        client = clients("secretsmanager", resource.region)
+        changed_value = any(
+            resource.prop(name) != previous.prop(name) for name in ("SecretString", "GenerateSecretString")
+        )
+        client.update_secret(
+            **api_params(
+                client,
+                "UpdateSecret",
+                resource.properties,
+                SecretId=resource.data["arn"],
+                SecretString=self._secret_string(client, resource) if changed_value else None,
+            )
+        )
+
+    def delete(self, clients: ServiceClients, resource: Emulation, *, snapshot: bool) -> None:
+        clients("secretsmanager", resource.region).delete_secret(
+            SecretId=resource.data["arn"], ForceDeleteWithoutRecovery=True
+        )
+
+    @staticmethod
+    def _secret_string(client: Any, resource: Emulation) -> str | None:
+        generate = resource.prop("GenerateSecretString")
+        if generate is None:
+            value = resource.prop("SecretString")
+            return None if value is None else str(value)
+        password = client.get_random_password(**api_params(client, "GetRandomPassword", generate))["RandomPassword"]
+        template = generate.get("SecretStringTemplate")
+        if template is None:
+            return str(password)
+        document = json.loads(template)
+        document[generate.get("GenerateStringKey", "password")] = password
+        return json.dumps(document)
+
+
+class SecretTargetAttachment:
+    """AWS::SecretsManager::SecretTargetAttachment: AWS adds the database's connection
+    fields (engine, host, port, identifier) to the secret's JSON; detaching leaves them."""
+
+    def create(self, clients: ServiceClients, resource: Emulation) -> None:
+        target_type = str(resource.prop("TargetType", ""))
+        target_id = str(resource.prop("TargetId"))
+        rds = clients("rds", resource.region)
+        if target_type == "AWS::RDS::DBCluster":
+            cluster = rds.describe_db_clusters(DBClusterIdentifier=target_id)["DBClusters"][0]
+            fields = {
+                "engine": cluster["Engine"],
+                "host": cluster["Endpoint"],
+                "port": cluster["Port"],
+                "dbClusterIdentifier": target_id,
+            }
+        else:
+            instance = rds.describe_db_instances(DBInstanceIdentifier=target_id)["DBInstances"][0]
+            fields = {
+                "engine": instance["Engine"],
+                "host": instance["Endpoint"]["Address"],
+                "port": instance["Endpoint"]["Port"],
+                "dbInstanceIdentifier": target_id,
+            }
+        secrets = clients("secretsmanager", resource.region)
+        secret_id = resource.prop("SecretId")
+        document = json.loads(secrets.get_secret_value(SecretId=secret_id)["SecretString"])
+        document.update(fields)
+        secrets.put_secret_value(SecretId=secret_id, SecretString=json.dumps(document))
+
+    def update(self, clients: ServiceClients, resource: Emulation, previous: Emulation) -> None:
+        self.create(clients, resource)
+
+    def delete(self, clients: ServiceClients, resource: Emulation, *, snapshot: bool) -> None:
+        """Nothing to undo: AWS leaves the connection fields in the secret."""
+
+
+# --------------------------------------------------------------------------- databases
+class DBCluster:
+    """AWS::RDS::DBCluster in RDS; DeletionPolicy Snapshot takes a final snapshot.
+
+    The master secret RDS manages says where the sandbox's database really is (see
+    `clients.Databases`): an embedded SQLite file, or the PostgreSQL of `--database-url`.
+    """
+
+    def create(self, clients: ServiceClients, resource: Emulation) -> None:
+        rds = clients("rds", resource.region)
+        cluster = rds.create_db_cluster(
+            **api_params(rds, "CreateDBCluster", resource.properties, DBClusterIdentifier=resource.name)
+        )["DBCluster"]
+        resource.data["cluster"] = cluster
+        self._locate(clients, resource, cluster)
+
+    @staticmethod
+    def _locate(clients: ServiceClients, resource: Emulation, cluster: dict[str, Any]) -> None:
+        """Point the cluster's master secret at where its database really is."""
+        secret_arn = cluster.get("MasterUserSecret", {}).get("SecretArn")
+        if not secret_arn:
+            return
+        secrets = clients("secretsmanager", resource.region)
+        current = json.loads(secrets.get_secret_value(SecretId=secret_arn)["SecretString"])
+        located = clients.databases.secret_for(
+            resource.name, current.get("username", resource.prop("MasterUsername", "postgres")),
+            current.get("password", ""),
+        )  # fmt: skip
+        if {**current, **located} != current:
+            secrets.put_secret_value(SecretId=secret_arn, SecretString=json.dumps({**current, **located}))
+
+    def update(self, clients: ServiceClients, resource: Emulation, previous: Emulation) -> None:
+        rds = clients("rds", resource.region)
+        params = api_params(
+            rds, "ModifyDBCluster", resource.properties, DBClusterIdentifier=resource.name, ApplyImmediately=True
+        )
+        if previous.data.get("cluster", {}).get("MasterUserSecret") and params.get("ManageMasterUserPassword"):
+            # Already managed: AWS keeps the secret. moto would make a new one (a new ARN,
+            # without what the sandbox wrote into the old one), so the flag is not sent again.
+            params.pop("ManageMasterUserPassword")
+            params.pop("MasterUserSecretKmsKeyId", None)
+        cluster = rds.modify_db_cluster(**params)["DBCluster"]
+        resource.data["cluster"] = cluster
+        self._locate(clients, resource, cluster)
+
+    def delete(self, clients: ServiceClients, resource: Emulation, *, snapshot: bool) -> None:
+        final = f"{resource.name}-final-{uuid.uuid4().hex[:8]}" if snapshot else None
+        clients("rds", resource.region).delete_db_cluster(
+            **api_params(
+                clients("rds", resource.region),
+                "DeleteDBCluster",
+                {},
+                DBClusterIdentifier=resource.name,
+                SkipFinalSnapshot=not snapshot,
+                FinalDBSnapshotIdentifier=final,
+            )
+        )
+        self._delete_automated_backups(clients("rds", resource.region), resource.name)
+        clients.databases.drop(resource.name)
+
+    @staticmethod
+    def _delete_automated_backups(rds: Any, cluster: str) -> None:
+        """AWS: DeleteDBCluster removes the cluster's automated backups (DeleteAutomatedBackups
+        defaults to true). moto keeps its automated snapshot, named `rds:ID-YYYY-MM-DD-HH-MM`,
+        and a cluster of the same name created within that minute then fails on it."""
+        pages = rds.get_paginator("describe_db_cluster_snapshots").paginate(DBClusterIdentifier=cluster)
+        for page in pages:
+            for snapshot in page["DBClusterSnapshots"]:
+                if snapshot.get("SnapshotType") == "automated" or snapshot["DBClusterSnapshotIdentifier"].startswith(
+                    "rds:"
+                ):
+                    rds.delete_db_cluster_snapshot(DBClusterSnapshotIdentifier=snapshot["DBClusterSnapshotIdentifier"])
+
+
+class DBInstance:
+    """AWS::RDS::DBInstance through RDS's API rather than moto's model: the model cannot make
+    a cluster member (it looks for a default version of `aurora-postgresql`) and says 3306
+    for every engine's port; the API takes the cluster's engine version and the engine's port."""
+
+    def create(self, clients: ServiceClients, resource: Emulation) -> None:
+        rds = clients("rds", resource.region)
+        instance = rds.create_db_instance(
+            **api_params(
+                rds,
+                "CreateDBInstance",
+                resource.properties,
+                DBInstanceIdentifier=resource.name,
+                VpcSecurityGroupIds=resource.prop("VPCSecurityGroups"),
+            )
+        )["DBInstance"]
+        resource.data["instance"] = instance
+
+    def update(self, clients: ServiceClients, resource: Emulation, previous: Emulation) -> None:
+        rds = clients("rds", resource.region)
+        instance = rds.modify_db_instance(
+            **api_params(
+                rds,
+                "ModifyDBInstance",
+                resource.properties,
+                DBInstanceIdentifier=resource.name,
+                VpcSecurityGroupIds=resource.prop("VPCSecurityGroups"),
+                ApplyImmediately=True,
+            )
+        )["DBInstance"]
+        resource.data["instance"] = instance
+
+    def delete(self, clients: ServiceClients, resource: Emulation, *, snapshot: bool) -> None:
+        """A cluster member has no snapshot of its own: the cluster's DeletionPolicy takes it."""
+        final = snapshot and not resource.prop("DBClusterIdentifier")
+        clients("rds", resource.region).delete_db_instance(
+            DBInstanceIdentifier=resource.name,
+            SkipFinalSnapshot=not final,
+            **({"FinalDBSnapshotIdentifier": f"{resource.name}-final-{uuid.uuid4().hex[:8]}"} if final else {}),
+        )
+
+
+class Domain:
+    """AWS::OpenSearchService::Domain in OpenSearch."""
+
+    def create(self, clients: ServiceClients, resource: Emulation) -> None:
+        client = clients("opensearch", resource.region)
+        status = client.create_domain(
+            **api_params(
+                client,
+                "CreateDomain",
+                resource.properties,
+                DomainName=resource.name,
+                TagList=resource.prop("Tags"),
+            )
+        )["DomainStatus"]
+        resource.data["domain"] = status
+
+    def update(self, clients: ServiceClients, resource: Emulation, previous: Emulation) -> None:
+        client = clients("opensearch", resource.region)
+        client.update_domain_config(
+            **api_params(client, "UpdateDomainConfig", resource.properties, DomainName=resource.name)
+        )
+
+    def delete(self, clients: ServiceClients, resource: Emulation, *, snapshot: bool) -> None:
+        clients("opensearch", resource.region).delete_domain(DomainName=resource.name)
+
+
+# --------------------------------------------------------------------------- cognito
+class UserPool:
+    def create(self, clients: ServiceClients, resource: Emulation) -> None:
+        client = clients("cognito-idp", resource.region)
+        pool = client.create_user_pool(
+            **api_params(
+                client,
+                "CreateUserPool",
+                resource.properties,
+                PoolName=resource.prop("UserPoolName") or resource.name,
+            )
+        )["UserPool"]
+        resource.data.update(id=pool["Id"], arn=pool["Arn"])
+
+    def update(self, clients: ServiceClients, resource: Emulation, previous: Emulation) -> None:
+        client = clients("cognito-idp", resource.region)
+        client.update_user_pool(
+            **api_params(client, "UpdateUserPool", resource.properties, UserPoolId=resource.data["id"])
+        )
+
+    def delete(self, clients: ServiceClients, resource: Emulation, *, snapshot: bool) -> None:
+        clients("cognito-idp", resource.region).delete_user_pool(UserPoolId=resource.data["id"])
+
+
+class UserPoolClient:
+    def create(self, clients: ServiceClients, resource: Emulation) -> None:
+        client = clients("cognito-idp", resource.region)
+        created = client.create_user_pool_client(
+            **api_params(
+                client,
+                "CreateUserPoolClient",
+                resource.properties,
+                ClientName=resource.prop("ClientName") or resource.name,
+            )
+        )["UserPoolClient"]
+        resource.data.update(id=created["ClientId"], secret=created.get("ClientSecret"))
+
+    def update(self, clients: ServiceClients, resource: Emulation, previous: Emulation) -> None:
+        client = clients("cognito-idp", resource.region)
+        client.update_user_pool_client(
+            **api_params(client, "UpdateUserPoolClient", resource.properties, ClientId=resource.data["id"])
+        )
+
+    def delete(self, clients: ServiceClients, resource: Emulation, *, snapshot: bool) -> None:
+        clients("cognito-idp", resource.region).delete_user_pool_client(
+            UserPoolId=resource.prop("UserPoolId"), ClientId=resource.data["id"]
+        )
+
+
+class UserPoolDomain:
+    def create(self, clients: ServiceClients, resource: Emulation) -> None:
+        client = clients("cognito-idp", resource.region)
+        answer = client.create_user_pool_domain(**api_params(client, "CreateUserPoolDomain", resource.properties))
+        resource.data["cloudfront"] = answer.get("CloudFrontDomain")
+
+    def update(self, clients: ServiceClients, resource: Emulation, previous: Emulation) -> None:
+        client = clients("cognito-idp", resource.region)
+        client.update_user_pool_domain(**api_params(client, "UpdateUserPoolDomain", resource.properties))
+
+    def delete(self, clients: ServiceClients, resource: Emulation, *, snapshot: bool) -> None:
+        clients("cognito-idp", resource.region).delete_user_pool_domain(
+            Domain=resource.prop("Domain"), UserPoolId=resource.prop("UserPoolId")
+        )
+
+
+class UserPoolGroup:
+    def create(self, clients: ServiceClients, resource: Emulation) -> None:
+        client = clients("cognito-idp", resource.region)
+        client.create_group(**api_params(client, "CreateGroup", resource.properties, GroupName=resource.name))
+
+    def update(self, clients: ServiceClients, resource: Emulation, previous: Emulation) -> None:
+        client = clients("cognito-idp", resource.region)
+        client.update_group(**api_params(client, "UpdateGroup", resource.properties, GroupName=resource.name))
+
+    def delete(self, clients: ServiceClients, resource: Emulation, *, snapshot: bool) -> None:
+        clients("cognito-idp", resource.region).delete_group(
+            GroupName=resource.name, UserPoolId=resource.prop("UserPoolId")
+        )
+
+
+class UserPoolIdentityProvider:
+    """AWS::Cognito::UserPoolIdentityProvider: a federated provider of the pool (Ref: its name)."""
+
+    def create(self, clients: ServiceClients, resource: Emulation) -> None:
+        client = clients("cognito-idp", resource.region)
+        client.create_identity_provider(**api_params(client, "CreateIdentityProvider", resource.properties))
+
+    def update(self, clients: ServiceClients, resource: Emulation, previous: Emulation) -> None:
+        client = clients("cognito-idp", resource.region)
+        client.update_identity_provider(**api_params(client, "UpdateIdentityProvider", resource.properties))
+
+    def delete(self, clients: ServiceClients, resource: Emulation, *, snapshot: bool) -> None:
+        clients("cognito-idp", resource.region).delete_identity_provider(
+            UserPoolId=resource.prop("UserPoolId"), ProviderName=resource.prop("ProviderName")
+        )
+
+
+class IdentityPool:
+    """AWS::Cognito::IdentityPool in Cognito identity (Ref: the pool's id)."""
+
+    def create(self, clients: ServiceClients, resource: Emulation) -> None:
+        client = clients("cognito-identity", resource.region)
+        pool = client.create_identity_pool(
+            **api_params(client, "CreateIdentityPool", resource.properties, IdentityPoolName=self.pool_name(resource))
+        )
+        resource.data["id"] = pool["IdentityPoolId"]
+
+    def update(self, clients: ServiceClients, resource: Emulation, previous: Emulation) -> None:
+        client = clients("cognito-identity", resource.region)
+        client.update_identity_pool(
+            **api_params(
+                client,
+                "UpdateIdentityPool",
+                resource.properties,
+                IdentityPoolId=resource.data["id"],
+                IdentityPoolName=self.pool_name(resource),
+                AllowUnauthenticatedIdentities=bool(resource.prop("AllowUnauthenticatedIdentities", False)),
+            )
+        )
+
+    def delete(self, clients: ServiceClients, resource: Emulation, *, snapshot: bool) -> None:
+        clients("cognito-identity", resource.region).delete_identity_pool(IdentityPoolId=resource.data["id"])
+
+    @staticmethod
+    def pool_name(resource: Emulation) -> str:
+        """The given name, else the generated one in the characters a pool name allows."""
+        return str(resource.prop("IdentityPoolName") or re.sub(r"[^\w ]", "_", resource.name))
+
+
+# --------------------------------------------------------------------------- synthetics
+class Canary:
+    """AWS::Synthetics::Canary in CloudWatch Synthetics; `StartCanaryAfterCreation` starts it.
+
+    moto has CreateCanary but no UpdateCanary, StartCanary or DeleteCanary: an update makes
+    the canary again under its name and id, and the delete removes it from moto's backend.
+    """
+
+    #: CloudFormation's names of the properties whose API parameters are named otherwise
+    RENAMED = {
+        "SuccessRetentionPeriod": "SuccessRetentionPeriodInDays",
+        "FailureRetentionPeriod": "FailureRetentionPeriodInDays",
+    }
+
+    def create(self, clients: ServiceClients, resource: Emulation) -> None:
+        client = clients("synthetics", resource.region)
+        # Tags: CloudFormation's list of Key/Value, the API's map
+        properties = {self.RENAMED.get(key, key): value for key, value in resource.properties.items() if key != "Tags"}
+        properties["Tags"] = {tag["Key"]: tag["Value"] for tag in resource.prop("Tags", [])}
+        canary = client.create_canary(**api_params(client, "CreateCanary", properties, Name=resource.name))["Canary"]
+        resource.data.setdefault("id", canary["Id"])
+        state = "RUNNING" if resource.prop("StartCanaryAfterCreation") in (True, "true") else "READY"
+        resource.data["state"] = state
+        moto_internals.synthetics_keep_canary(
+            resource.region, resource.name, canary_id=resource.data["id"], state=state, account_id=resource.account
+        )
+
+    def update(self, clients: ServiceClients, resource: Emulation, previous: Emulation) -> None:
+        moto_internals.synthetics_delete_canary(resource.region, resource.name, account_id=resource.account)
+        self.create(clients, resource)
+
+    def delete(self, clients: ServiceClients, resource: Emulation, *, snapshot: bool) -> None:
+        """A canary already gone is deleted: CloudFormation takes "not found" as done."""
+        moto_internals.synthetics_delete_canary(resource.region, resource.name, account_id=resource.account)
+
+
+# --------------------------------------------------------------------------- opensearch serverless
+def _not_found(message: str) -> ResourceFailed:
+    return ResourceFailed(handler_message(message, service="OpenSearchServerless", status=404))
+
+
+class ServerlessSecurityPolicy:
+    """AWS::OpenSearchServerless::SecurityPolicy (encryption, network) in OpenSearch Serverless.
+
+    moto has no DeleteSecurityPolicy: the delete removes the policy from moto's backend, so
+    a policy of the same name and type can be created again, as in AWS.
+    """
+
+    def create(self, clients: ServiceClients, resource: Emulation) -> None:
+        client = clients("opensearchserverless", resource.region)
+        client.create_security_policy(**api_params(client, "CreateSecurityPolicy", resource.properties))
+
+    def update(self, clients: ServiceClients, resource: Emulation, previous: Emulation) -> None:
+        client = clients("opensearchserverless", resource.region)
+        current = client.get_security_policy(name=resource.prop("Name"), type=resource.prop("Type"))
+        client.update_security_policy(
+            **api_params(
+                client,
+                "UpdateSecurityPolicy",
+                resource.properties,
+                policyVersion=current["securityPolicyDetail"]["policyVersion"],
+            )
+        )
+
+    def delete(self, clients: ServiceClients, resource: Emulation, *, snapshot: bool) -> None:
+        """A policy already gone is deleted: CloudFormation takes "not found" as done."""
+        moto_internals.aoss_delete_security_policy(
+            resource.region, resource.name, str(resource.prop("Type")), account_id=resource.account
+        )
+
+
+class ServerlessCollection:
+    """AWS::OpenSearchServerless::Collection; its encryption policy must exist first, as in AWS."""
+
+    def create(self, clients: ServiceClients, resource: Emulation) -> None:
+        client = clients("opensearchserverless", resource.region)
+        created = client.create_collection(
+            **api_params(client, "CreateCollection", resource.properties, name=resource.name)
+        )["createCollectionDetail"]
+        found = client.batch_get_collection(ids=[created["id"]])["collectionDetails"][0]
+        resource.data["collection"] = {
+            key: found[key] for key in ("id", "arn", "collectionEndpoint", "dashboardEndpoint")
+        }
+
+    def update(self, clients: ServiceClients, resource: Emulation, previous: Emulation) -> None:
+        """Only the description changes in place (the rest replaces the collection)."""
+        collection_id = resource.data["collection"]["id"]
+        description = str(resource.prop("Description", ""))
+        if not moto_internals.aoss_update_collection(
+            resource.region, collection_id, description=description, account_id=resource.account
+        ):
+            raise _not_found(f"Collection with ID {collection_id} cannot be found.")
+
+    def delete(self, clients: ServiceClients, resource: Emulation, *, snapshot: bool) -> None:
+        """A collection already gone is deleted: CloudFormation takes "not found" as done."""
+        try:
+            clients("opensearchserverless", resource.region).delete_collection(id=resource.data["collection"]["id"])
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "ResourceNotFoundException":
+                raise
+
+
+# --------------------------------------------------------------------------- cloudfront
+#: The region of every certificate CloudFront uses (its global endpoint's home).
+CLOUDFRONT_CERTIFICATE_REGION = "us-east-1"
+_MISSING_CERTIFICATE = (
+    "The specified SSL certificate doesn't exist, isn't in us-east-1 region, isn't valid, "
+    "or doesn't include a valid certificate chain."
+)
+_UNCOVERED_ALIAS = (
+    "The certificate that is attached to your distribution doesn't cover the alternate domain "
+    "name (CNAME) that you're trying to add. For more details, see: "
+    "https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/CNAMEs.html#alternate-domain-names-requirements"
+)
+
+
+def _invalid_certificate(message: str) -> ResourceFailed:
+    return ResourceFailed(handler_message(f"InvalidViewerCertificate: {message}", service="CloudFront"))
+
+
+def _covers(pattern: str, host: str) -> bool:
+    """A certificate name covers a host: the same name, or `*.` standing for one label."""
+    pattern, host = pattern.lower().rstrip("."), host.lower().rstrip(".")
+    if pattern.startswith("*."):
+        first, _, rest = host.partition(".")
+        return bool(first) and rest == pattern[2:]
+    return pattern == host
+
+
+class Distribution:
+    """AWS::CloudFront::Distribution. Delete disables first, as the handler must.
+
+    An ACM certificate is checked as CloudFront checks it (moto does not): it exists in
+    us-east-1, is issued, and names every alias (InvalidViewerCertificate otherwise).
+    """
+
+    def create(self, clients: ServiceClients, resource: Emulation) -> None:
+        client = clients("cloudfront", resource.region)
+        config = self._config(client, resource, caller_reference=str(uuid.uuid4()))
+        self._check_certificate(clients, config)
+        distribution = client.create_distribution(DistributionConfig=config)["Distribution"]
+        resource.data.update(
+            id=distribution["Id"],
+            domain=distribution["DomainName"],
+            caller_reference=config["CallerReference"],
+        )
+
+    def update(self, clients: ServiceClients, resource: Emulation, previous: Emulation) -> None:
+        client = clients("cloudfront", resource.region)
+        current = client.get_distribution_config(Id=resource.data["id"])
+        config = self._config(client, resource, caller_reference=resource.data["caller_reference"])
+        self._check_certificate(clients, config)
+        client.update_distribution(Id=resource.data["id"], IfMatch=current["ETag"], DistributionConfig=config)
+
+    def delete(self, clients: ServiceClients, resource: Emulation, *, snapshot: bool) -> None:
+        client = clients("cloudfront", resource.region)
+        current = client.get_distribution_config(Id=resource.data["id"])
+        etag = current["ETag"]
+        if current["DistributionConfig"].get("Enabled"):
+            config = dict(current["DistributionConfig"], Enabled=False)
+            etag = client.update_distribution(Id=resource.data["id"], IfMatch=etag, DistributionConfig=config)["ETag"]
+        client.delete_distribution(Id=resource.data["id"], IfMatch=etag)
+
+    @staticmethod
+    def _check_certificate(clients: ServiceClients, config: dict[str, Any]) -> None:
+        arn = config.get("ViewerCertificate", {}).get("ACMCertificateArn")
+        if not arn:
+            return
+        refused = _invalid_certificate(_MISSING_CERTIFICATE)
+        if arn.split(":")[3:4] != [CLOUDFRONT_CERTIFICATE_REGION]:
+            raise refused
+        try:
+            certificate = clients("acm", CLOUDFRONT_CERTIFICATE_REGION).describe_certificate(CertificateArn=arn)
+        except ClientError as error:
+            raise refused from error
+        described = certificate["Certificate"]
+        if described.get("Status") != "ISSUED":
+            raise refused
+        names = [described.get("DomainName", ""), *described.get("SubjectAlternativeNames", [])]
+        for alias in config.get("Aliases", {}).get("Items", []):
+            if not any(_covers(name, alias) for name in names if name):
+                raise _invalid_certificate(_UNCOVERED_ALIAS)
+
+    @staticmethod
+    def _config(client: Any, resource: Emulation, *, caller_reference: str) -> dict[str, Any]:
+        given = dict(resource.prop("DistributionConfig", {}))
+        given.setdefault("Comment", "")
+        for origin in given.get("Origins", []):
+            if "S3OriginConfig" in origin:  # optional in CloudFormation, required by the API
+                origin["S3OriginConfig"] = {"OriginAccessIdentity": "", **origin["S3OriginConfig"]}
+        config = api_params(client, "CreateDistribution", {"DistributionConfig": given})
+        distribution_config: dict[str, Any] = config["DistributionConfig"]
+        distribution_config["CallerReference"] = caller_reference
+        return distribution_config

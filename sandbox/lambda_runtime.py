@@ -1,0 +1,365 @@
+"""The sandbox's Lambda runtime: each function runs from its own deployment package.
+
+moto keeps the zip that CloudFormation (or CreateFunction) gave it; here that zip is
+unpacked and run by warm worker processes (`lambda_worker.py`), one per concurrent
+invocation, with the function's own environment variables and the sandbox as its AWS.
+A packaging mistake (a module left out of the zip, a wrong handler string) fails here
+as it fails in AWS. Third-party packages come from this machine's installation, standing
+in for the layer: the layer's wheels are built for Lambda's Python and processor.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import hashlib
+import io
+import json
+import logging
+import os
+import select
+import subprocess
+import sys
+import sysconfig
+import threading
+import time
+import uuid
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sandbox import moto_internals
+
+if TYPE_CHECKING:
+    from sandbox.server import Sandbox
+
+LOG = logging.getLogger("dataall_installer.sandbox.lambda")
+WORKER_SCRIPT = Path(__file__).with_name("lambda_worker.py")
+MAX_WORKERS_PER_FUNCTION = 16
+
+
+def dependency_paths() -> list[str]:
+    """The site-packages of this interpreter: the stand-in for a function's layer."""
+    paths = {sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}
+    return sorted(paths)
+
+
+@dataclass
+class Invocation:
+    function: str
+    request_id: str
+    started: float
+    duration: float = 0.0
+    error: str | None = None
+    logs: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "function": self.function,
+            "request_id": self.request_id,
+            "duration_ms": round(self.duration * 1000, 1),
+            "error": self.error,
+            "logs": self.logs[-4000:],
+        }
+
+
+@dataclass
+class _Worker:
+    process: subprocess.Popen[bytes]
+    answers: Any  # the read end of the worker's answer pipe
+    log_path: Path
+    log_offset: int = 0
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def kill(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            self.process.kill()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.process.wait(timeout=5)
+        for stream in (self.process.stdin, self.answers):
+            with contextlib.suppress(OSError):
+                stream.close()  # type: ignore[union-attr]
+
+    def read_new_logs(self) -> str:
+        with self.log_path.open("rb") as handle:
+            handle.seek(self.log_offset)
+            data = handle.read()
+        self.log_offset += len(data)
+        return data.decode("utf-8", errors="replace")
+
+
+@dataclass
+class _Pool:
+    key: str
+    idle: list[_Worker] = field(default_factory=list)
+    busy: int = 0
+    cond: threading.Condition = field(default_factory=threading.Condition)
+
+
+class LambdaRuntime:
+    """Runs Lambda invocations for the sandbox (installed into moto by the server)."""
+
+    def __init__(self, sandbox: Sandbox) -> None:
+        self.sandbox = sandbox
+        self.root = sandbox.work_dir / "lambda"
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._pools: dict[str, _Pool] = {}
+        self._lock = threading.Lock()
+        self._recent: collections.deque[Invocation] = collections.deque(maxlen=200)
+        self.invocation_count = 0
+        self.billed_ms_by_memory: collections.Counter[int] = collections.Counter()
+
+    # ------------------------------------------------------------------ moto hook
+    def invoke(self, function: Any, event: Any) -> tuple[str, bool, str]:
+        """moto's `_invoke_lambda`: returns (payload_json, errored, logs)."""
+        details = moto_internals.lambda_function_details(function)
+        if isinstance(event, str | bytes):
+            event = json.loads(event or "{}")
+        request_id = str(uuid.uuid4())
+        record = Invocation(function=details["name"], request_id=request_id, started=time.time())
+        with self._lock:
+            self.invocation_count += 1
+        try:
+            payload, errored, logs = self._invoke(details, event, request_id)
+        except Exception as exc:
+            LOG.exception("sandbox runtime failed to invoke %s", details["name"])
+            payload = {"errorType": "Runtime.SandboxError", "errorMessage": str(exc)}
+            errored, logs = True, ""
+        record.duration = time.time() - record.started
+        record.logs = logs
+        record.error = payload.get("errorType") if errored and isinstance(payload, dict) else None
+        with self._lock:
+            self._recent.append(record)
+            billed = max(1, int(record.duration * 1000 + 0.999))
+            self.billed_ms_by_memory[details["memory"]] += billed
+        with contextlib.suppress(Exception):  # logs are best effort, never the invocation's fate
+            moto_internals.write_function_logs(function, request_id, logs)
+        return json.dumps(payload), errored, logs
+
+    def _invoke(self, details: dict[str, Any], event: Any, request_id: str) -> tuple[Any, bool, str]:
+        crash = self._injected_crash(event)
+        if crash is not None:
+            return crash, True, f"injected crash: {crash['errorMessage']}\n"
+        if not str(details["runtime"] or "").startswith("python"):
+            message = f"the sandbox runs Python functions only, not {details['runtime']}"
+            return {"errorType": "Runtime.InvalidRuntime", "errorMessage": message}, True, ""
+        pool = self._pool(details)
+        worker = self._acquire(pool, details)
+        request = {
+            "event": event,
+            "request_id": request_id,
+            "invoked_function_arn": details["arn"],
+            "timeout": details["timeout"],
+        }
+        healthy = True
+        try:
+            assert worker.process.stdin is not None
+            worker.process.stdin.write((json.dumps(request) + "\n").encode())
+            worker.process.stdin.flush()
+            answer = self._read_answer(worker, details["timeout"])
+            logs = worker.read_new_logs()
+            if answer is None:
+                healthy = False
+                alive = worker.alive()
+                message = (
+                    f"Task timed out after {details['timeout']:.2f} seconds" if alive else "Runtime exited unexpectedly"
+                )
+                error_type = "Sandbox.Timedout" if alive else "Runtime.ExitError"
+                return {"errorType": error_type, "errorMessage": message}, True, logs
+            return answer["payload"], bool(answer["errored"]), logs
+        finally:
+            self._release(pool, worker, healthy)
+
+    def _injected_crash(self, event: Any) -> dict[str, Any] | None:
+        """A `STAGE:crash` fault: the Lambda working on that stage raises."""
+        stage = _stage_of(event)
+        if stage is None or self.sandbox.faults.fire_for_stage("crash", stage) is None:
+            return None
+        return {
+            "errorType": "InjectedCrash",
+            "errorMessage": f"the sandbox crashed this invocation for stage {stage} (fault {stage}:crash)",
+            "stackTrace": [],
+        }
+
+    # ------------------------------------------------------------------ workers
+    def _pool(self, details: dict[str, Any]) -> _Pool:
+        key = hashlib.sha256(
+            json.dumps(
+                [
+                    details["arn"],
+                    details["code_sha256"],
+                    details["handler"],
+                    details["environment"],
+                    details["timeout"],
+                    details["memory"],
+                    details["layers"],
+                ],
+                sort_keys=True,
+            ).encode()
+        ).hexdigest()[:20]
+        with self._lock:
+            return self._pools.setdefault(key, _Pool(key=key))
+
+    def _acquire(self, pool: _Pool, details: dict[str, Any]) -> _Worker:
+        with pool.cond:
+            while True:
+                while pool.idle:
+                    worker = pool.idle.pop()
+                    if worker.alive():
+                        pool.busy += 1
+                        return worker
+                    worker.kill()
+                if pool.busy < MAX_WORKERS_PER_FUNCTION:
+                    pool.busy += 1
+                    break
+                pool.cond.wait()
+        try:
+            return self._spawn(details)
+        except BaseException:
+            with pool.cond:
+                pool.busy -= 1
+                pool.cond.notify()
+            raise
+
+    def _release(self, pool: _Pool, worker: _Worker, healthy: bool) -> None:
+        with pool.cond:
+            pool.busy -= 1
+            if healthy and worker.alive():
+                pool.idle.append(worker)
+            else:
+                worker.kill()
+            pool.cond.notify()
+
+    def _spawn(self, details: dict[str, Any]) -> _Worker:
+        code_dir = self._unpack(details)
+        env = self._environment(details, code_dir)
+        log_path = self.root / "logs" / f"{details['name']}-{uuid.uuid4().hex[:8]}.log"
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        read_fd, write_fd = os.pipe()
+        with log_path.open("ab") as log:
+            process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-S",
+                    "-u",
+                    str(WORKER_SCRIPT),
+                    str(code_dir),
+                    os.pathsep.join(dependency_paths()),
+                    str(write_fd),
+                ],
+                stdin=subprocess.PIPE,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
+                cwd=code_dir,
+                pass_fds=(write_fd,),
+            )
+        os.close(write_fd)
+        return _Worker(process=process, answers=os.fdopen(read_fd, "rb"), log_path=log_path)
+
+    @staticmethod
+    def _read_answer(worker: _Worker, timeout: float) -> dict[str, Any] | None:
+        deadline = time.monotonic() + timeout
+        buffer = b""
+        fd = worker.answers.fileno()
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            ready, _, _ = select.select([fd], [], [], remaining)
+            if not ready:
+                return None
+            chunk = os.read(fd, 1 << 16)
+            if not chunk:
+                return None  # the worker died
+            buffer += chunk
+            if buffer.endswith(b"\n"):
+                answer: dict[str, Any] = json.loads(buffer)
+                return answer
+
+    def _unpack(self, details: dict[str, Any]) -> Path:
+        digest = hashlib.sha256(details["code"]).hexdigest()
+        target = self.root / "code" / digest
+        if target.exists():
+            return target
+        partial = target.with_name(f".{digest}-{uuid.uuid4().hex[:6]}")
+        partial.mkdir(parents=True)
+        with zipfile.ZipFile(io.BytesIO(details["code"])) as archive:
+            for member in archive.infolist():
+                destination = (partial / member.filename).resolve()
+                if not destination.is_relative_to(partial.resolve()):
+                    raise ValueError(f"zip entry {member.filename} escapes the package")
+            archive.extractall(partial)
+        try:
+            partial.rename(target)
+        except OSError:  # another invocation unpacked it first
+            import shutil
+
+            shutil.rmtree(partial, ignore_errors=True)
+        return target
+
+    def _environment(self, details: dict[str, Any], code_dir: Path) -> dict[str, str]:
+        """What Lambda puts in a function's environment, and nothing of the caller's."""
+        region = details["region"]
+        env = {
+            "PATH": "/usr/local/bin:/usr/bin:/bin",
+            "LANG": "en_US.UTF-8",
+            "TZ": ":UTC",
+            "HOME": str(self.root),
+            "LAMBDA_TASK_ROOT": str(code_dir),
+            "LAMBDA_RUNTIME_DIR": str(WORKER_SCRIPT.parent),
+            "_HANDLER": details["handler"] or "",
+            "AWS_EXECUTION_ENV": f"AWS_Lambda_{details['runtime']}",
+            "AWS_LAMBDA_FUNCTION_NAME": details["name"],
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(details["memory"]),
+            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+            "AWS_LAMBDA_FUNCTION_TIMEOUT": str(details["timeout"]),
+            "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{details['name']}",
+            "AWS_LAMBDA_LOG_STREAM_NAME": "sandbox/[$LATEST]",
+            "AWS_REGION": region,
+            "AWS_DEFAULT_REGION": region,
+            "AWS_ACCESS_KEY_ID": "sandbox",
+            "AWS_SECRET_ACCESS_KEY": "sandbox",
+            "AWS_SESSION_TOKEN": "sandbox",
+            "AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:2000",
+            "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR",
+            "AWS_ENDPOINT_URL": self.sandbox.endpoint,
+            "PYTHONDONTWRITEBYTECODE": "1",
+        }
+        env.update({k: str(v) for k, v in details["environment"].items()})
+        return env
+
+    # ------------------------------------------------------------------ admin
+    def recent_logs(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [record.to_dict() for record in self._recent]
+
+    def reset(self) -> None:
+        self.shutdown()
+        with self._lock:
+            self._recent.clear()
+            self.invocation_count = 0
+            self.billed_ms_by_memory.clear()
+
+    def shutdown(self) -> None:
+        with self._lock:
+            pools = list(self._pools.values())
+            self._pools.clear()
+        for pool in pools:
+            with pool.cond:
+                for worker in pool.idle:
+                    worker.kill()
+                pool.idle.clear()
+
+
+def _stage_of(event: Any) -> str | None:
+    """The stage a workflow step works on, if the event names one (`{"step": {"name": …}}`)."""
+    if not isinstance(event, dict):
+        return None
+    step = event.get("step")
+    if isinstance(step, dict) and isinstance(step.get("name"), str):
+        return str(step["name"])
+    return None

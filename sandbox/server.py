@@ -1,0 +1,260 @@
+"""The sandbox: a local AWS endpoint for the installer, with no AWS account.
+
+One HTTP endpoint, like a regional AWS endpoint:
+- CloudFormation is the sandbox's own (`sandbox.cloudformation`): asynchronous
+  stack operations on a latency model, failure and rollback states, custom resources,
+  every resource type either created through moto or emulated, fault injection;
+- every other service is moto (server mode), with Step Functions executing real ASL and
+  Lambda running each function's own package (`sandbox.lambda_runtime`);
+- `/_sandbox/...` is the sandbox's control API (health, faults, custom-resource answers).
+
+Code under test cannot tell: it only gets a different endpoint URL.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import tempfile
+import threading
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+
+from sandbox import moto_internals
+from sandbox.clock import Clock
+from sandbox.faults import FaultRegistry, FaultSpecError
+
+LOG = logging.getLogger("dataall_installer.sandbox")
+CONTROL_PREFIX = "/_sandbox/"
+DEFAULT_REGION = "us-east-1"
+
+StartResponse = Callable[..., Any]
+
+_active: Sandbox | None = None
+_active_lock = threading.Lock()
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_request(self, *args: Any, **kwargs: Any) -> None:  # one line per API call is noise
+        return
+
+
+def _service_of(environ: dict[str, Any]) -> str | None:
+    """The signing service of a SigV4 request (`.../us-east-1/cloudformation/aws4_request`)."""
+    auth = environ.get("HTTP_AUTHORIZATION", "")
+    try:
+        scope = auth.split(",")[0].split()[1]
+        return scope.split("/")[3].lower()
+    except (IndexError, ValueError):
+        return None
+
+
+def _region_of(environ: dict[str, Any]) -> str:
+    auth = environ.get("HTTP_AUTHORIZATION", "")
+    try:
+        return auth.split(",")[0].split()[1].split("/")[2]
+    except (IndexError, ValueError):
+        return DEFAULT_REGION
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+class Sandbox:
+    """A local AWS endpoint. Use as a context manager, or `start()` / `stop()`.
+
+    Only one sandbox runs per process: moto's backends and the hooks into them are
+    process-wide.
+    """
+
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        scale: float = 0.01,
+        latency: bool = True,
+        work_dir: Path | None = None,
+        database_url: str | None = None,
+    ) -> None:
+        self.host = host
+        self.port = port or free_port(host)
+        self.account_id = moto_internals.ACCOUNT_ID
+        self.region = DEFAULT_REGION
+        self.clock = Clock(scale)
+        self.latency = latency
+        self.faults = FaultRegistry()
+        #: Requests the sandbox itself failed on (each logged with its traceback).
+        self.internal_failures = 0
+        self._internal_failures_lock = threading.Lock()
+        self.database_url = database_url
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        if work_dir is None:
+            self._tmp = tempfile.TemporaryDirectory(prefix="dataall-sandbox-")
+            work_dir = Path(self._tmp.name)
+        self.work_dir = work_dir
+        self._server: BaseWSGIServer | None = None
+        self._thread: threading.Thread | None = None
+        self._moto_app: Any = None
+        # Created in start(): they import moto, which is slow, and hook into it.
+        self.runtime: Any = None
+        self.cloudformation: Any = None
+
+    # ------------------------------------------------------------------ lifecycle
+    @property
+    def endpoint(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def start(self) -> Sandbox:
+        global _active  # noqa: PLW0603 - one sandbox per process, by moto's design
+        with _active_lock:
+            if _active is not None:
+                raise RuntimeError(f"a sandbox already runs in this process at {_active.endpoint}")
+            _active = self
+        from sandbox.cloudformation import CloudFormationService
+        from sandbox.lambda_runtime import LambdaRuntime
+
+        # moto's Step Functions interpreter calls Lambda back through this port.
+        os.environ["MOTO_PORT"] = str(self.port)
+        moto_internals.enable_stepfunctions_execution()
+        moto_internals.install_time_scale(self.clock)
+        moto_internals.fix_jsonpath_singleton()
+        moto_internals.fix_policy_conditions()
+        moto_internals.fix_s3_regional_arns()
+        moto_internals.fix_dynamodb_isolation()
+        moto_internals.install_event_lambda_targets()
+        self.runtime = LambdaRuntime(self)
+        moto_internals.install_lambda_runtime(self.runtime.invoke)
+        self.cloudformation = CloudFormationService(self)
+        self._moto_app = moto_internals.backend_app()
+        self._server = make_server(self.host, self.port, self.wsgi, threaded=True, request_handler=_QuietHandler)
+        self._thread = threading.Thread(target=self._server.serve_forever, name="sandbox-http", daemon=True)
+        self._thread.start()
+        LOG.info("sandbox listening on %s (time scale %s)", self.endpoint, self.clock.scale)
+        return self
+
+    def stop(self) -> None:
+        global _active  # noqa: PLW0603
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        if self.cloudformation is not None:
+            self.cloudformation.shutdown()
+        if self.runtime is not None:
+            self.runtime.shutdown()
+        moto_internals.reset_backends()
+        if self._tmp is not None:
+            self._tmp.cleanup()
+        with _active_lock:
+            if _active is self:
+                _active = None
+
+    def reset(self) -> None:
+        """Back to an empty account: no stacks, no resources, no faults."""
+        self.faults.clear()
+        if self.cloudformation is not None:
+            self.cloudformation.reset()
+        if self.runtime is not None:
+            self.runtime.reset()
+        moto_internals.reset_backends()
+
+    def __enter__(self) -> Sandbox:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def client_environment(self) -> dict[str, str]:
+        """What a process needs in its environment to use this sandbox as its AWS."""
+        return {
+            "AWS_ENDPOINT_URL": self.endpoint,
+            "AWS_ACCESS_KEY_ID": "sandbox",
+            "AWS_SECRET_ACCESS_KEY": "sandbox",
+            "AWS_DEFAULT_REGION": self.region,
+            "AWS_REGION": self.region,
+        }
+
+    def invoke_lambda_async(self, function: str, region: str, event: dict[str, Any]) -> None:
+        """Invoke a function by name or ARN as InvocationType=Event: no waiting for it."""
+        moto_internals.invoke_function_async(function, region, event)
+
+    # ------------------------------------------------------------------ http
+    def wsgi(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        if path.startswith(CONTROL_PREFIX):
+            return self._control(environ, start_response, path[len(CONTROL_PREFIX) :])
+        if _service_of(environ) == "cloudformation":
+            result: Iterable[bytes] = self.cloudformation.wsgi(environ, start_response)
+            return result
+        try:
+            result = self._moto_app(environ, start_response)
+        except Exception as error:  # noqa: BLE001 - a sandbox bug: AWS would answer 500 InternalFailure
+            return self._internal_failure(environ, start_response, error)
+        return result
+
+    def _internal_failure(
+        self, environ: dict[str, Any], start_response: StartResponse, error: Exception
+    ) -> Iterable[bytes]:
+        """Log a request the sandbox failed on (with its traceback) and answer as AWS does."""
+        target = environ.get("HTTP_X_AMZ_TARGET") or environ.get("PATH_INFO", "")
+        LOG.error("sandbox failed on %s %s (%s)", _service_of(environ), target, error, exc_info=error)
+        with self._internal_failures_lock:  # requests are served on many threads
+            self.internal_failures += 1
+        data = json.dumps({"__type": "InternalFailure", "message": f"sandbox failure: {error}"}).encode()
+        start_response(
+            "500 Internal Server Error",
+            [("Content-Type", "application/x-amz-json-1.0"), ("Content-Length", str(len(data)))],
+        )
+        return [data]
+
+    def _control(self, environ: dict[str, Any], start_response: StartResponse, route: str) -> Iterable[bytes]:
+        method = environ.get("REQUEST_METHOD", "GET")
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length) if length else b""
+        try:
+            status, payload = self._route(method, route, body)
+        except (FaultSpecError, ValueError, KeyError) as error:
+            status, payload = "400 Bad Request", {"error": str(error)}
+        data = json.dumps(payload).encode()
+        start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(data)))])
+        return [data]
+
+    def _route(self, method: str, route: str, body: bytes) -> tuple[str, Any]:
+        if route == "health":
+            return "200 OK", {"status": "ok", "endpoint": self.endpoint, "scale": self.clock.scale}
+        if route == "faults":
+            if method == "POST":
+                specs = json.loads(body or b"{}").get("faults", [])
+                added = [self.faults.add(spec).to_dict() for spec in specs]
+                return "200 OK", {"added": added}
+            if method == "DELETE":
+                self.faults.clear()
+            return "200 OK", {"faults": [f.to_dict() for f in self.faults.list()]}
+        if route.startswith("cfn-response/") and method in ("PUT", "POST"):
+            self.cloudformation.custom_resource_response(route.split("/", 1)[1], body)
+            return "200 OK", {}
+        if route == "reset" and method == "POST":
+            self.reset()
+            return "200 OK", {}
+        if route == "lambda-logs":
+            return "200 OK", self.runtime.recent_logs()
+        return "404 Not Found", {"error": f"no sandbox route {method} /{route}"}
+
+
+def sandbox_environment(endpoint: str) -> dict[str, str]:
+    return {
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_ACCESS_KEY_ID": "sandbox",
+        "AWS_SECRET_ACCESS_KEY": "sandbox",
+        "AWS_DEFAULT_REGION": DEFAULT_REGION,
+    }
