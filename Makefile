@@ -42,7 +42,8 @@ test-faults: setup
 check: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy installer lambdas blueprints sandbox bootstrap_stack.py tests
+	$(BIN)/mypy installer lambdas blueprints sandbox tools bootstrap_stack.py app.py tests
+	$(BIN)/python -m tools.import_graph
 
 build: setup
 	$(BIN)/dataall-installer build

@@ -1,0 +1,27 @@
+"""The import-graph check that `make check` runs (`python -m tools.import_graph`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tools.import_graph import circles, forbidden, graph
+
+
+def test_a_circle_of_three_modules_is_found_and_a_chain_is_not() -> None:
+    edges = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}, "e": set()}
+    assert circles(edges) == [["a", "b", "c"]]
+    assert circles({"a": {"b"}, "b": {"c"}, "c": set()}) == []
+
+
+def test_the_code_that_runs_in_aws_may_not_import_the_operators_tools() -> None:
+    edges = {"lambdas.run.planning": {"installer.build", "lambdas.data.ledger"}, "installer.cli": {"lambdas.core"}}
+    assert forbidden(edges) == ["lambdas.run.planning imports installer.build"]
+
+
+def test_a_lazy_import_inside_a_function_counts(tmp_path: Path) -> None:
+    (tmp_path / "lambdas").mkdir()
+    (tmp_path / "lambdas" / "__init__.py").write_text("")
+    (tmp_path / "lambdas" / "a.py").write_text("def f():\n    from lambdas import b\n")
+    (tmp_path / "lambdas" / "b.py").write_text("from . import a\n")
+    edges = graph(tmp_path)
+    assert circles(edges) == [["lambdas.a", "lambdas.b"]]

@@ -1,0 +1,1 @@
+"""Checks of the project's own source, run by `make check`."""
