@@ -1,144 +1,40 @@
-"""The bootstrap stack's trigger: stack events and schedules become runs.
-
-    stack Create                         -> an install run
-    Update with a new ReleaseVersion     -> an upgrade run
-    Update of the installer's options    -> a redeploy run with the new options
-    Update with nothing of ours changed  -> no run
-    Delete, OnDelete=Retain              -> no run; the stage stacks stay, the notification says so
-    Delete, OnDelete=Destroy             -> an uninstall run; the answer waits for its end
-    a schedule's event                   -> a redeploy run
-
-A run lasts longer than a custom resource may wait, so Create and Update answer
-CloudFormation at once; the run's outcome reaches the operator by SNS and the stack's
-outputs. A Destroy must finish before CloudFormation deletes the workflow itself, so the
-trigger follows the uninstall, handing the wait on to a fresh invocation of itself before
-Lambda's timeout. Every request is answered, FAILED with the reason on any error:
-CloudFormation is never left waiting.
-"""
+"""The bootstrap stack's trigger (`lambdas/run/trigger.py`): a CloudFormation custom-resource
+request (the bootstrap stack's create, update or delete) or a schedule's event (a redeploy)."""
 
 from __future__ import annotations
 
-import json
-import os
-import time
 from typing import Any
 
-from lambdas.core import cfn_response
 from lambdas.core.observability import logger, metrics, tracer
 from lambdas.core.settings import settings
 from lambdas.data import aws
 from lambdas.data.ledger import Ledger
-from lambdas.run.starting import start_run
-
-#: Hand the wait on to a fresh invocation this long before Lambda's timeout.
-HANDOVER_MARGIN_SECONDS = 60
-POLL_SECONDS = 15
+from lambdas.run import trigger
 
 
-def decide(event: dict[str, Any]) -> dict[str, Any] | None:
-    """The run a CloudFormation request asks for, or None."""
-    request = event["RequestType"]
-    new = event.get("ResourceProperties", {})
-    options = {k: v for k, v in (new.get("Options") or {}).items() if v != ""}
-    if request == "Create":
-        return {"action": "install", "version": new["ReleaseVersion"], "options": options, "source": "trigger"}
-    if request == "Update":
-        old = event.get("OldResourceProperties", {})
-        if new.get("ReleaseVersion") != old.get("ReleaseVersion"):
-            return {"action": "upgrade", "version": new["ReleaseVersion"], "options": options, "source": "trigger"}
-        if (new.get("Options") or {}) != (old.get("Options") or {}):
-            return {"action": "redeploy", "version": new["ReleaseVersion"], "options": options, "source": "trigger"}
-        return None
-    if request == "Delete" and new.get("OnDelete") == "Destroy":
-        return {"action": "uninstall", "source": "trigger"}
-    return None
-
-
-def answer(event: dict[str, Any], status: str, reason: str = "", data: dict[str, Any] | None = None) -> None:
-    physical_id = event.get("PhysicalResourceId") or f"{event['StackId'].split('/')[1]}-installer"
-    cfn_response.send(event, status, physical_resource_id=physical_id, reason=reason, data=data)
-
-
-def notify(subject: str, message: str) -> None:
-    topic = os.environ.get("TOPIC_ARN")
-    if topic:
-        aws.client("sns").publish(TopicArn=topic, Subject=subject[:100], Message=message)
-
-
-def retained_stages() -> list[str]:
+def _trigger() -> trigger.Trigger:
     config = settings()
-    return sorted(
-        record.get("stack_name") or config.stack_name(name)
-        for name, record in Ledger(aws.table(config.ledger_table)).stages().items()
+    return trigger.Trigger(
+        settings=config,
+        ledger=Ledger(aws.table(config.ledger_table)),
+        sfn=aws.client("stepfunctions"),
+        sns=aws.client("sns"),
+        lambda_=aws.client("lambda"),
     )
-
-
-def follow_uninstall(event: dict[str, Any], context: Any, execution_arn: str) -> None:
-    """Wait for the uninstall; answer when it ends, or hand the wait on before the timeout."""
-    sfn = aws.client("stepfunctions")
-    while True:
-        execution = sfn.describe_execution(executionArn=execution_arn)
-        if execution["status"] == "SUCCEEDED":
-            answer(event, "SUCCESS", data={"Action": "uninstall", "ExecutionArn": execution_arn})
-            return
-        if execution["status"] != "RUNNING":
-            answer(
-                event,
-                "FAILED",
-                reason=f"the uninstall run {execution_arn} ended {execution['status']}: "
-                f"{execution.get('cause') or execution.get('error') or ''}; the stack stays so it can be "
-                "deleted again once the cause is fixed",
-            )
-            return
-        if context.get_remaining_time_in_millis() / 1000 < HANDOVER_MARGIN_SECONDS + POLL_SECONDS:
-            aws.client("lambda").invoke(
-                FunctionName=context.invoked_function_arn,
-                InvocationType="Event",
-                Payload=json.dumps({**event, "WaitFor": execution_arn}).encode(),
-            )
-            logger.info("handed the wait for the uninstall on", extra={"execution": execution_arn})
-            return
-        time.sleep(POLL_SECONDS)
-
-
-def custom_resource(event: dict[str, Any], context: Any) -> None:
-    if event.get("WaitFor"):
-        follow_uninstall(event, context, event["WaitFor"])
-        return
-    document = decide(event)
-    state_machine = event["ResourceProperties"]["StateMachineArn"]
-    if document is None:
-        if event["RequestType"] == "Delete":
-            stacks = retained_stages()
-            notify(
-                "dataall-installer: bootstrap stack deleted, platform retained",
-                "The installer's bootstrap stack was deleted with OnDelete=Retain. These stage stacks stay "
-                "and keep running; delete them by hand (newest dependants first) if you mean to remove the "
-                "platform:\n" + "\n".join(f"  {name}" for name in stacks),
-            )
-            logger.info("stage stacks retained", extra={"stacks": stacks})
-        answer(event, "SUCCESS", data={"Action": "none", "ExecutionArn": ""})
-        return
-    arn = start_run(aws.client("stepfunctions"), state_machine, document)
-    metrics.add_metric(name="RunsTriggered", unit="Count", value=1)
-    logger.info("started a run", extra={"action": document["action"], "execution": arn})
-    if document["action"] == "uninstall":
-        follow_uninstall(event, context, arn)
-    else:
-        answer(event, "SUCCESS", data={"Action": document["action"], "ExecutionArn": arn})
 
 
 @logger.inject_lambda_context(log_event=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any] | None:
-    if "RequestType" not in event:  # a schedule's event: start the run it names
-        arn = start_run(aws.client("stepfunctions"), os.environ["STATE_MACHINE_ARN"], event)
+    if "RequestType" not in event:
+        arn = trigger.scheduled_run(_trigger(), event)
         metrics.add_metric(name="RunsScheduled", unit="Count", value=1)
         return {"executionArn": arn}
     try:
-        custom_resource(event, context)
+        if trigger.custom_resource(_trigger(), event, context):
+            metrics.add_metric(name="RunsTriggered", unit="Count", value=1)
     except Exception as error:  # noqa: BLE001 - every failure must reach CloudFormation as FAILED
         logger.exception("trigger failed")
-        answer(event, "FAILED", reason=f"{type(error).__name__}: {error}")
+        trigger.answer(event, "FAILED", reason=f"{type(error).__name__}: {error}")
     return None
