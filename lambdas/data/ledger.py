@@ -32,6 +32,11 @@ def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def epoch() -> int:
+    """Whole seconds since the epoch, as the records' `*_epoch` fields keep time."""
+    return int(time.time())
+
+
 def plain(value: Any) -> Any:
     """DynamoDB's Decimals back to ints/floats, recursively."""
     if isinstance(value, Decimal):

@@ -31,10 +31,11 @@ from botocore.exceptions import ClientError, ConnectionError, ReadTimeoutError
 from lambdas.core.deps import Deps
 from lambdas.core.errors import StageFailed, StageTimedOut, Throttled
 from lambdas.core.messages import StepState
-from lambdas.data.ledger import now_iso
+from lambdas.data.ledger import epoch, now_iso
 from lambdas.data.stacks import THROTTLING, error_code, error_message
 from lambdas.release.manifest import Step, resolve_parameters
-from lambdas.stage.deployment import FIRST_POLL, MAX_POLL, _epoch, _outputs_reader
+from lambdas.stage.deployment import FIRST_POLL, MAX_POLL
+from lambdas.stage.outputs import outputs_reader
 
 SNAPSHOT_POLL = 30
 #: How long to wait when the function says another session is migrating (a retried call).
@@ -200,7 +201,7 @@ class MigrationStep:
 
     @cached_property
     def parameters(self) -> MigrationParameters:
-        values = resolve_parameters(self.spec, self.meta["params"], _outputs_reader(self.deps, self.name))
+        values = resolve_parameters(self.spec, self.meta["params"], outputs_reader(self.deps, self.name))
         return MigrationParameters.parse(self.name, values)
 
     @cached_property
@@ -218,8 +219,8 @@ class MigrationStep:
         self.record.update(values)
 
     def _check_timeout(self) -> None:
-        started = int(self.record.get("started_epoch", _epoch()))
-        if _epoch() - started > self.spec.timeout:
+        started = int(self.record.get("started_epoch", epoch()))
+        if epoch() - started > self.spec.timeout:
             raise StageTimedOut(
                 self.name,
                 f"the migration did not finish within its timeout of {self.spec.timeout} s",
@@ -251,7 +252,7 @@ class MigrationStep:
         if phase in ("snapshot", "upgrade"):  # a retried call: carry on
             return self._next(str(phase), FIRST_POLL)
         if "started_epoch" not in self.record:
-            self._update({"kind": "migrate", "started": now_iso(), "started_epoch": _epoch(), "phase": "start"})
+            self._update({"kind": "migrate", "started": now_iso(), "started_epoch": epoch(), "phase": "start"})
         params = self.parameters
         try:
             status = self.runner.call(params.command("status"))

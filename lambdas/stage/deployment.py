@@ -8,7 +8,6 @@ timeout or a retry, and the ledger's step record says what was already done.
 from __future__ import annotations
 
 import json
-import time
 from functools import cache, cached_property
 from typing import Any
 
@@ -17,7 +16,7 @@ from botocore.exceptions import ClientError
 from lambdas.core.deps import Deps
 from lambdas.core.errors import StageFailed, StageTimedOut
 from lambdas.core.messages import StepState
-from lambdas.data.ledger import now_iso
+from lambdas.data.ledger import epoch, now_iso
 from lambdas.data.stacks import (
     FAILED_CREATE,
     NO_CHANGES,
@@ -31,6 +30,7 @@ from lambdas.data.stacks import (
 from lambdas.release.manifest import Step, resolve_parameters
 from lambdas.stage.events import WATCHED_PHASES
 from lambdas.stage.latency import LatencyModel, Operation, create_changes, expected_seconds
+from lambdas.stage.outputs import outputs_reader
 
 #: Seconds between polls of a change set being created, after the first (which waits the
 #: typical creation time).
@@ -52,10 +52,6 @@ INSTALLER_TAG = "dataall-installer:stage"
 PROTECTION = "DeletionProtection"
 #: An uninstall waits this long for a stack to be deleted (OpenSearch takes half an hour).
 DELETE_TIMEOUT = 7200
-
-
-def _epoch() -> int:
-    return int(time.time())
 
 
 @cache
@@ -90,23 +86,6 @@ def fallback_wait(poll: int) -> int:
     late), so it comes no sooner than EVENT_FALLBACK. A stack already settled when the step
     parks resumes it at once, so no wait is too long to begin with."""
     return max(poll, EVENT_FALLBACK)
-
-
-def _outputs_reader(deps: Deps, stage: str) -> Any:
-    cache: dict[str, dict[str, Any]] = {}
-
-    def read(name: str, output: str) -> str:
-        if name not in cache:
-            record = deps.ledger.stage(name)
-            if record is None:
-                raise StageFailed(stage, f"stage {name} has not been deployed, its outputs are unknown")
-            cache[name] = record
-        outputs = cache[name].get("outputs", {})
-        if output not in outputs:
-            raise StageFailed(stage, f"stage {name} has no output {output}")
-        return str(outputs[output])
-
-    return read
 
 
 class StageDeployment:
@@ -145,7 +124,7 @@ class StageDeployment:
     def _desired(self) -> tuple[str, dict[str, str]]:
         """The release's template (its sha256) and the stage's resolved parameters."""
         body = self._template_body
-        params = resolve_parameters(self.spec, self.meta["params"], _outputs_reader(self.deps, self.name))
+        params = resolve_parameters(self.spec, self.meta["params"], outputs_reader(self.deps, self.name))
         return normalized_sha256(body), params
 
     def _record_stage(self, stack: StackInfo, sha: str, params: dict[str, str]) -> None:
@@ -167,9 +146,9 @@ class StageDeployment:
     def _check_timeout(self) -> None:
         """A stage past its timeout fails. Elapsed is the longer of the wall clock and the time
         the step spent in Wait states (state-machine time, which is what a sandbox scales)."""
-        started = int(self.record.get("started_epoch", _epoch()))
+        started = int(self.record.get("started_epoch", epoch()))
         timeout = DELETE_TIMEOUT if self.state.step.op == "delete" else self.spec.timeout
-        if max(_epoch() - started, self._waited_now()) > timeout:
+        if max(epoch() - started, self._waited_now()) > timeout:
             raise StageTimedOut(
                 self.name,
                 f"stage {self.name} did not finish within its timeout of {timeout} s",
@@ -325,7 +304,7 @@ class StageDeployment:
                 "executed": True,
                 "executed_at": now_iso(),
                 "started": now_iso(),
-                "started_epoch": _epoch(),
+                "started_epoch": epoch(),
                 "stack_id": stack.stack_id,
                 "stack_name": stack.name,
                 "phase": "executing",
@@ -407,9 +386,9 @@ class StageDeployment:
         self.deps.ledger.update_step(
             self.run_id,
             self.name,
-            {"rollback_key": key, "started": now_iso(), "started_epoch": _epoch(), "existed": stack is not None},
+            {"rollback_key": key, "started": now_iso(), "started_epoch": epoch(), "existed": stack is not None},
         )
-        self.record["started_epoch"] = _epoch()
+        self.record["started_epoch"] = epoch()
 
     # ------------------------------------------------------------------ advance
     def _advance(self) -> StepState:
