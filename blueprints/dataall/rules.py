@@ -1,0 +1,142 @@
+"""What the import changes in an upstream template: each change is one rule, applied by code.
+
+Nothing of data.all's templates is edited by hand. `RULES` is the list the README shows; a
+rule never touches `Metadata`, `Mappings` or `Conditions` (CDK's region tables live there, and
+their values may not be intrinsic functions).
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+#: The context parameter the installer gives every stage: the bucket holding the release's assets.
+ASSETS_BUCKET = "AssetsBucket"
+_ONE_VARIABLE = re.compile(r"\$\{([A-Za-z0-9:]+)\}")
+
+
+@dataclass(frozen=True)
+class Synthesis:
+    """What the upstream synthesis baked into its templates, which a release must not keep."""
+
+    account: str
+    region: str
+    asset_buckets: frozenset[str]
+    #: the upstream asset's object key -> the release's object key
+    asset_keys: Mapping[str, str]
+
+
+Rule = Callable[[dict[str, Any], Synthesis], None]
+
+
+def no_bootstrap_check(template: dict[str, Any], _synthesis: Synthesis) -> None:
+    """CDK's bootstrap check goes: the `BootstrapVersion` parameter (an SSM lookup of the CDK
+    bootstrap stack's version) and the `CheckBootstrapVersion` rule. A release needs no CDK
+    bootstrap: its assets are in the installer's own bucket."""
+    template.get("Parameters", {}).pop("BootstrapVersion", None)
+    if not template.get("Parameters"):
+        template.pop("Parameters", None)
+    template.get("Rules", {}).pop("CheckBootstrapVersion", None)
+    if not template.get("Rules"):
+        template.pop("Rules", None)
+
+
+def assets_from_the_release(template: dict[str, Any], synthesis: Synthesis) -> None:
+    """Asset locations are the release's: CDK's asset bucket (`cdk-hnb659fds-assets-…`) becomes
+    the `AssetsBucket` parameter the installer passes, and each asset's object key the key the
+    release stores it under (`assets/<sha256>.zip`)."""
+    used = False
+
+    def rewrite(text: str) -> str:
+        nonlocal used
+        for bucket in synthesis.asset_buckets:
+            if bucket in text:
+                used = True
+                text = text.replace(bucket, "${" + ASSETS_BUCKET + "}")
+        return synthesis.asset_keys.get(text, text)
+
+    _rewrite_strings(template, rewrite)
+    if used:
+        template.setdefault("Parameters", {})[ASSETS_BUCKET] = {
+            "Type": "String",
+            "Description": "The bucket that holds the release's assets (set by the installer)",
+        }
+
+
+def account_and_region_neutral(template: dict[str, Any], synthesis: Synthesis) -> None:
+    """The account and region the upstream was synthesized for (data.all's offline synthesis:
+    `111111111111` / `eu-west-1`) become `${AWS::AccountId}` and `${AWS::Region}`: a release is
+    installed into any account and region."""
+    literals = {synthesis.account: "${AWS::AccountId}", synthesis.region: "${AWS::Region}"}
+    literals.pop("", None)
+    if not literals:
+        return
+    pattern = re.compile("|".join(re.escape(k) for k in sorted(literals, key=len, reverse=True)))
+
+    def rewrite(text: str) -> str:
+        return pattern.sub(lambda m: literals[m.group(0)], text)
+
+    _rewrite_strings(template, rewrite)
+
+
+#: In order. `assets_from_the_release` runs before `account_and_region_neutral`: the asset
+#: bucket's name holds the account and region too.
+RULES: tuple[Rule, ...] = (no_bootstrap_check, assets_from_the_release, account_and_region_neutral)
+
+
+def apply(template: Mapping[str, Any], synthesis: Synthesis, rules: tuple[Rule, ...] = RULES) -> dict[str, Any]:
+    """A copy of `template` with every rule applied."""
+    result = copy.deepcopy(dict(template))
+    for rule in rules:
+        rule(result, synthesis)
+    return result
+
+
+def _rewrite_strings(template: dict[str, Any], rewrite: Callable[[str], str]) -> None:
+    """Apply `rewrite` to every string value of the template's resources and outputs.
+
+    `rewrite` may put `${AWS::Region}`-style variables into a string: a plain string that gains
+    one becomes an `Fn::Sub` (with its own `${` escaped as `${!`), a string that is already an
+    `Fn::Sub` template takes them as they are. Resource `Metadata`, and `Ref`, `Fn::GetAtt`,
+    `Condition` (names, not values), are left alone.
+    """
+    for section in ("Resources", "Outputs"):
+        for body in template.get(section, {}).values():
+            for key in list(body):
+                if key in ("Properties", "Value", "Export"):
+                    body[key] = _walk(body[key], rewrite, in_sub=False)
+
+
+def _walk(node: Any, rewrite: Callable[[str], str], *, in_sub: bool) -> Any:
+    if isinstance(node, str):
+        return _string(node, rewrite, in_sub=in_sub)
+    if isinstance(node, list):
+        return [_walk(item, rewrite, in_sub=False) for item in node]
+    if not isinstance(node, dict):
+        return node
+    if len(node) == 1:
+        ((key, value),) = node.items()
+        if key in ("Ref", "Fn::GetAtt", "Condition", "Fn::ImportValue"):
+            return node
+        if key == "Fn::Sub" and isinstance(value, str):
+            return {key: _string(value, rewrite, in_sub=True)}
+        if key == "Fn::Sub" and isinstance(value, list) and value:
+            first, *rest = value
+            return {key: [_string(first, rewrite, in_sub=True), *[_walk(v, rewrite, in_sub=False) for v in rest]]}
+    return {k: _walk(v, rewrite, in_sub=False) for k, v in node.items()}
+
+
+def _string(text: str, rewrite: Callable[[str], str], *, in_sub: bool) -> Any:
+    if in_sub:
+        return rewrite(text)
+    escaped = text.replace("${", "${!")
+    result = rewrite(escaped)
+    if result == escaped:
+        return text
+    whole = _ONE_VARIABLE.fullmatch(result)
+    if whole:
+        return {"Ref": whole.group(1)}
+    return {"Fn::Sub": result} if "${" in result.replace("${!", "") else result
