@@ -27,12 +27,10 @@ import uuid
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sandbox import moto_internals
-
-if TYPE_CHECKING:
-    from sandbox.server import Sandbox
+from sandbox.host import SandboxHost
 
 LOG = logging.getLogger("dataall_installer.sandbox.lambda")
 WORKER_SCRIPT = Path(__file__).with_name("lambda_worker.py")
@@ -102,9 +100,9 @@ class _Pool:
 class LambdaRuntime:
     """Runs Lambda invocations for the sandbox (installed into moto by the server)."""
 
-    def __init__(self, sandbox: Sandbox) -> None:
-        self.sandbox = sandbox
-        self.root = sandbox.work_dir / "lambda"
+    def __init__(self, host: SandboxHost) -> None:
+        self.host = host
+        self.root = host.work_dir / "lambda"
         self.root.mkdir(parents=True, exist_ok=True)
         self._pools: dict[str, _Pool] = {}
         self._lock = threading.Lock()
@@ -176,7 +174,7 @@ class LambdaRuntime:
     def _injected_crash(self, event: Any) -> dict[str, Any] | None:
         """A `STAGE:crash` fault: the Lambda working on that stage raises."""
         stage = _stage_of(event)
-        if stage is None or self.sandbox.faults.fire_for_stage("crash", stage) is None:
+        if stage is None or self.host.faults.fire_for_stage("crash", stage) is None:
             return None
         return {
             "errorType": "InjectedCrash",
@@ -326,7 +324,7 @@ class LambdaRuntime:
             "AWS_SESSION_TOKEN": "sandbox",
             "AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:2000",
             "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR",
-            "AWS_ENDPOINT_URL": self.sandbox.endpoint,
+            "AWS_ENDPOINT_URL": self.host.endpoint,
             "PYTHONDONTWRITEBYTECODE": "1",
         }
         env.update({k: str(v) for k, v in details["environment"].items()})

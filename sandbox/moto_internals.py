@@ -56,6 +56,32 @@ def reset_backends() -> None:
     moto_api_backend.reset()
 
 
+# --------------------------------------------------------------------------- the process's sandbox
+#: The endpoint of the sandbox that moto's hooks serve (its clock, its Lambda runtime). moto's
+#: backends, and the classes the hooks below patch, are process-wide, so a process hosts one
+#: sandbox at a time. This is the sandbox's only process-level state, and it names the sandbox:
+#: it does not hold it (each service is handed its host).
+_process_owner: str | None = None
+_process_lock = threading.Lock()
+
+
+def claim_process(owner: str) -> None:
+    """Make the sandbox at `owner` the one this process hosts; fails if another one runs."""
+    global _process_owner  # noqa: PLW0603 - moto's hooks are process-wide (see above)
+    with _process_lock:
+        if _process_owner is not None:
+            raise RuntimeError(f"a sandbox already runs in this process at {_process_owner}")
+        _process_owner = owner
+
+
+def release_process(owner: str) -> None:
+    """The sandbox at `owner` has stopped: another one may start."""
+    global _process_owner  # noqa: PLW0603
+    with _process_lock:
+        if _process_owner == owner:
+            _process_owner = None
+
+
 # --------------------------------------------------------------------------- backends
 def backend(service: str, region: str, account_id: str = ACCOUNT_ID) -> Any:
     """moto's backend object for a service in one account and region."""

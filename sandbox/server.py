@@ -21,45 +21,28 @@ import tempfile
 import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from sandbox import moto_internals
 from sandbox.clock import Clock
 from sandbox.faults import FaultRegistry, FaultSpecError
+from sandbox.sigv4 import DEFAULT_REGION, service_of
+
+if TYPE_CHECKING:
+    from sandbox.cloudformation.service import CloudFormationService
+    from sandbox.lambda_runtime import LambdaRuntime
 
 LOG = logging.getLogger("dataall_installer.sandbox")
 CONTROL_PREFIX = "/_sandbox/"
-DEFAULT_REGION = "us-east-1"
 
 StartResponse = Callable[..., Any]
-
-_active: Sandbox | None = None
-_active_lock = threading.Lock()
 
 
 class _QuietHandler(WSGIRequestHandler):
     def log_request(self, *args: Any, **kwargs: Any) -> None:  # one line per API call is noise
         return
-
-
-def _service_of(environ: dict[str, Any]) -> str | None:
-    """The signing service of a SigV4 request (`.../us-east-1/cloudformation/aws4_request`)."""
-    auth = environ.get("HTTP_AUTHORIZATION", "")
-    try:
-        scope = auth.split(",")[0].split()[1]
-        return scope.split("/")[3].lower()
-    except (IndexError, ValueError):
-        return None
-
-
-def _region_of(environ: dict[str, Any]) -> str:
-    auth = environ.get("HTTP_AUTHORIZATION", "")
-    try:
-        return auth.split(",")[0].split()[1].split("/")[2]
-    except (IndexError, ValueError):
-        return DEFAULT_REGION
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -71,8 +54,9 @@ def free_port(host: str = "127.0.0.1") -> int:
 class Sandbox:
     """A local AWS endpoint. Use as a context manager, or `start()` / `stop()`.
 
-    Only one sandbox runs per process: moto's backends and the hooks into them are
-    process-wide.
+    It hosts its services (`sandbox.host.SandboxHost`). Only one sandbox runs per process at a
+    time: moto's backends and the hooks into them are process-wide
+    (`moto_internals.claim_process`).
     """
 
     def __init__(
@@ -105,21 +89,29 @@ class Sandbox:
         self._thread: threading.Thread | None = None
         self._moto_app: Any = None
         # Created in start(): they import moto, which is slow, and hook into it.
-        self.runtime: Any = None
-        self.cloudformation: Any = None
+        self._runtime: LambdaRuntime | None = None
+        self._cloudformation: CloudFormationService | None = None
 
     # ------------------------------------------------------------------ lifecycle
     @property
     def endpoint(self) -> str:
         return f"http://{self.host}:{self.port}"
 
+    @property
+    def runtime(self) -> LambdaRuntime:
+        if self._runtime is None:
+            raise RuntimeError("the sandbox is not started")
+        return self._runtime
+
+    @property
+    def cloudformation(self) -> CloudFormationService:
+        if self._cloudformation is None:
+            raise RuntimeError("the sandbox is not started")
+        return self._cloudformation
+
     def start(self) -> Sandbox:
-        global _active  # noqa: PLW0603 - one sandbox per process, by moto's design
-        with _active_lock:
-            if _active is not None:
-                raise RuntimeError(f"a sandbox already runs in this process at {_active.endpoint}")
-            _active = self
-        from sandbox.cloudformation import CloudFormationService
+        moto_internals.claim_process(self.endpoint)
+        from sandbox.cloudformation.service import CloudFormationService
         from sandbox.lambda_runtime import LambdaRuntime
 
         # moto's Step Functions interpreter calls Lambda back through this port.
@@ -131,9 +123,9 @@ class Sandbox:
         moto_internals.fix_s3_regional_arns()
         moto_internals.fix_dynamodb_isolation()
         moto_internals.install_event_lambda_targets()
-        self.runtime = LambdaRuntime(self)
-        moto_internals.install_lambda_runtime(self.runtime.invoke)
-        self.cloudformation = CloudFormationService(self)
+        self._runtime = LambdaRuntime(self)
+        moto_internals.install_lambda_runtime(self._runtime.invoke)
+        self._cloudformation = CloudFormationService(self)
         self._moto_app = moto_internals.backend_app()
         self._server = make_server(self.host, self.port, self.wsgi, threaded=True, request_handler=_QuietHandler)
         self._thread = threading.Thread(target=self._server.serve_forever, name="sandbox-http", daemon=True)
@@ -142,30 +134,27 @@ class Sandbox:
         return self
 
     def stop(self) -> None:
-        global _active  # noqa: PLW0603
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
         if self._thread is not None:
             self._thread.join(timeout=10)
-        if self.cloudformation is not None:
-            self.cloudformation.shutdown()
-        if self.runtime is not None:
-            self.runtime.shutdown()
+        if self._cloudformation is not None:
+            self._cloudformation.shutdown()
+        if self._runtime is not None:
+            self._runtime.shutdown()
         moto_internals.reset_backends()
         if self._tmp is not None:
             self._tmp.cleanup()
-        with _active_lock:
-            if _active is self:
-                _active = None
+        moto_internals.release_process(self.endpoint)
 
     def reset(self) -> None:
         """Back to an empty account: no stacks, no resources, no faults."""
         self.faults.clear()
-        if self.cloudformation is not None:
-            self.cloudformation.reset()
-        if self.runtime is not None:
-            self.runtime.reset()
+        if self._cloudformation is not None:
+            self._cloudformation.reset()
+        if self._runtime is not None:
+            self._runtime.reset()
         moto_internals.reset_backends()
 
     def __enter__(self) -> Sandbox:
@@ -193,7 +182,7 @@ class Sandbox:
         path = environ.get("PATH_INFO", "")
         if path.startswith(CONTROL_PREFIX):
             return self._control(environ, start_response, path[len(CONTROL_PREFIX) :])
-        if _service_of(environ) == "cloudformation":
+        if service_of(environ) == "cloudformation":
             result: Iterable[bytes] = self.cloudformation.wsgi(environ, start_response)
             return result
         try:
@@ -207,7 +196,7 @@ class Sandbox:
     ) -> Iterable[bytes]:
         """Log a request the sandbox failed on (with its traceback) and answer as AWS does."""
         target = environ.get("HTTP_X_AMZ_TARGET") or environ.get("PATH_INFO", "")
-        LOG.error("sandbox failed on %s %s (%s)", _service_of(environ), target, error, exc_info=error)
+        LOG.error("sandbox failed on %s %s (%s)", service_of(environ), target, error, exc_info=error)
         with self._internal_failures_lock:  # requests are served on many threads
             self.internal_failures += 1
         data = json.dumps({"__type": "InternalFailure", "message": f"sandbox failure: {error}"}).encode()

@@ -5,8 +5,7 @@ it does not know. This one runs each stack operation in the background on a late
 model, with CloudFormation's statuses, events, rollbacks, change sets, exports, custom
 resources and drift detection, and creates every resource through moto's models, the
 executing Step Functions backend, emulations, or the custom resource's Lambda.
+
+The endpoint is `service.CloudFormationService`. The package itself imports nothing: its
+modules import each other by their own names.
 """
-
-from sandbox.cloudformation.service import CloudFormationService
-
-__all__ = ["CloudFormationService"]

@@ -34,7 +34,6 @@ from sandbox.cloudformation import dynamic_references, names
 from sandbox.cloudformation.errors import CloudFormationError, TemplateError
 from sandbox.cloudformation.intrinsics import Evaluator
 from sandbox.cloudformation.model import Deployment, Stack, StackResource, now
-from sandbox.cloudformation.providers import ProviderRegistry
 from sandbox.cloudformation.providers.base import (
     Provisioned,
     ResourceFailed,
@@ -44,6 +43,7 @@ from sandbox.cloudformation.providers.base import (
 )
 from sandbox.cloudformation.providers.clients import ServiceClients
 from sandbox.cloudformation.providers.custom import CustomResourceFailed
+from sandbox.cloudformation.providers.registry import ProviderRegistry
 from sandbox.cloudformation.scheduler import Outcome, Scheduler, Step, Task
 from sandbox.cloudformation.store import RegionStore
 from sandbox.cloudformation.template import resource_dependencies, topological_order

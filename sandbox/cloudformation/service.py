@@ -20,11 +20,13 @@ from sandbox.cloudformation.api import CloudFormationApi, stack_name_of
 from sandbox.cloudformation.calls import ApiCalls
 from sandbox.cloudformation.engine import Engine, Environment
 from sandbox.cloudformation.errors import CloudFormationError, InternalFailureError, ThrottlingError
-from sandbox.cloudformation.providers import ProviderRegistry
 from sandbox.cloudformation.providers.clients import Databases, ServiceClients
 from sandbox.cloudformation.providers.custom import CustomResourceProvider
+from sandbox.cloudformation.providers.registry import ProviderRegistry
 from sandbox.cloudformation.status_events import StatusChangeEvents
 from sandbox.cloudformation.store import RegionStore
+from sandbox.host import SandboxHost
+from sandbox.sigv4 import region_of
 
 LOG = logging.getLogger("dataall_installer.sandbox.cloudformation")
 
@@ -34,25 +36,20 @@ StartResponse = Callable[..., Any]
 class CloudFormationService:
     """CloudFormation for one sandbox: its API, its engine, its stacks per region."""
 
-    def __init__(self, sandbox: Any) -> None:
-        from sandbox.server import _region_of
-
-        self._sandbox = sandbox
-        self._region_of = _region_of
+    def __init__(self, host: SandboxHost) -> None:
+        self._host = host
         # What moto's services get wrong for the resources templates make and name.
         moto_internals.fix_route53_zone_ids()
         moto_internals.fix_aoss_collection_encryption()
-        self.databases = Databases(root=sandbox.work_dir / "databases", url=sandbox.database_url)
-        clients = ServiceClients(sandbox.endpoint, self.databases)
-        self.custom_resources = CustomResourceProvider(
-            sandbox.invoke_lambda_async, sandbox.endpoint, sandbox.clock.wall
-        )
+        self.databases = Databases(root=host.work_dir / "databases", url=host.database_url)
+        clients = ServiceClients(host.endpoint, self.databases)
+        self.custom_resources = CustomResourceProvider(host.invoke_lambda_async, host.endpoint, host.clock.wall)
         self.engine = Engine(
             Environment(
-                clock=sandbox.clock,
-                latency_enabled=sandbox.latency,
+                clock=host.clock,
+                latency_enabled=host.latency,
                 latency=LatencyModel.load(),
-                faults=sandbox.faults,
+                faults=host.faults,
                 providers=ProviderRegistry(clients, self.custom_resources),
                 clients=clients,
                 availability_zones=moto_internals.availability_zones,
@@ -61,10 +58,10 @@ class CloudFormationService:
         #: every stack status change, on EventBridge's default bus of the stack's region
         self.status_events = StatusChangeEvents(moto_internals.put_default_bus_event)
         # moto makes its first events backend slowly (~0.1 s): now, not in the first stack operation
-        moto_internals.backend("events", sandbox.region, sandbox.account_id)
+        moto_internals.backend("events", host.region, host.account_id)
         self._regions: dict[str, RegionStore] = {}
         self._lock = threading.Lock()
-        self.api = CloudFormationApi(self.engine, sandbox.account_id, self.region)
+        self.api = CloudFormationApi(self.engine, host.account_id, self.region)
         #: the API calls answered so far, per action (benchmarks read them)
         self.calls = ApiCalls()
 
@@ -104,7 +101,7 @@ class CloudFormationService:
         try:
             request = protocol.decode_request(action, form)
             self._throttle(request)
-            result = self.api.call(action, self._region_of(environ), request)
+            result = self.api.call(action, region_of(environ), request)
             body, status = protocol.encode_response(action, result, request_id), "200 OK"
         except CloudFormationError as error:
             body, status = protocol.encode_error(error, request_id), f"{error.status} Error"
@@ -125,7 +122,7 @@ class CloudFormationService:
     def _throttle(self, request: dict[str, Any]) -> None:
         """A stack with an armed `throttle` fault: AWS's `Throttling: Rate exceeded`."""
         name = request.get("StackName")
-        if name and self._sandbox.faults.fire("throttle", stack_name_of(str(name))):
+        if name and self._host.faults.fire("throttle", stack_name_of(str(name))):
             raise ThrottlingError("Rate exceeded")
 
     @staticmethod

@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 
 from installer.aws import Aws
-from sandbox.cloudformation.providers import UnsupportedProvider
+from sandbox.cloudformation.providers.registry import UnsupportedProvider
 from tests.sandbox.certificates import issued_certificate
 from tests.sandbox.conftest import INSTALLATION, Outcome, deploy
 

@@ -25,3 +25,10 @@ def test_a_lazy_import_inside_a_function_counts(tmp_path: Path) -> None:
     (tmp_path / "lambdas" / "b.py").write_text("from . import a\n")
     edges = graph(tmp_path)
     assert circles(edges) == [["lambdas.a", "lambdas.b"]]
+
+
+def test_the_projects_own_modules_import_in_no_circle_and_only_the_rooms_below_them() -> None:
+    edges = graph()
+
+    assert circles(edges) == []
+    assert forbidden(edges) == []
