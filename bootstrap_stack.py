@@ -36,6 +36,7 @@ from constructs import Construct
 
 from blueprints.assets import Asset
 from blueprints.common import BuildContext, acknowledge, arn_of, runtime
+from lambdas.data import ledger_table
 
 ROOT = Path(__file__).resolve().parent
 ASL = ROOT / "state_machine" / "installer.asl.json"
@@ -287,13 +288,13 @@ class BootstrapStack(cdk.Stack):
             self,
             "Ledger",
             table_name=cdk.Fn.join("-", [self.scope_prefix, "installer-ledger"]),
-            partition_key=dynamodb.Attribute(name="pk", type=dynamodb.AttributeType.STRING),
-            sort_key=dynamodb.Attribute(name="sk", type=dynamodb.AttributeType.STRING),
+            partition_key=dynamodb.Attribute(name=ledger_table.PARTITION_KEY, type=dynamodb.AttributeType.STRING),
+            sort_key=dynamodb.Attribute(name=ledger_table.SORT_KEY, type=dynamodb.AttributeType.STRING),
             billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
             point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
                 point_in_time_recovery_enabled=True
             ),
-            time_to_live_attribute="expires_at",
+            time_to_live_attribute=ledger_table.TTL_ATTRIBUTE,
             removal_policy=cdk.RemovalPolicy.RETAIN,
         )
 

@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 
+from lambdas.data.ledger_table import TTL_ATTRIBUTE, attribute_definitions, key_schema
+
 ROOT = Path(__file__).resolve().parents[2]
 ASL = json.loads((ROOT / "state_machine" / "installer.asl.json").read_text())
 LAMBDA_SERVICE_ERRORS = {"Lambda.ServiceException", "Lambda.TooManyRequestsException", "Lambda.SdkClientException"}
@@ -139,4 +141,10 @@ def test_the_ledger_table_keeps_history_recoverable(bootstrap_template: dict[str
     table = next(iter(resources(bootstrap_template, "AWS::DynamoDB::Table").values()))
     assert table["Properties"]["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
     assert table["DeletionPolicy"] == "Retain"
-    assert [k["AttributeName"] for k in table["Properties"]["KeySchema"]] == ["pk", "sk"]
+    assert table["Properties"]["TimeToLiveSpecification"] == {"AttributeName": TTL_ATTRIBUTE, "Enabled": True}
+
+
+def test_the_ledger_table_has_the_keys_the_unit_tests_create_it_with(bootstrap_template: dict[str, Any]) -> None:
+    table = next(iter(resources(bootstrap_template, "AWS::DynamoDB::Table").values()))
+    assert table["Properties"]["KeySchema"] == key_schema()
+    assert table["Properties"]["AttributeDefinitions"] == attribute_definitions()
