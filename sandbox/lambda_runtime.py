@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import datetime
 import hashlib
 import io
 import json
@@ -35,6 +36,10 @@ from sandbox.host import SandboxHost
 LOG = logging.getLogger("dataall_installer.sandbox.lambda")
 WORKER_SCRIPT = Path(__file__).with_name("lambda_worker.py")
 MAX_WORKERS_PER_FUNCTION = 16
+#: The Invoke response's `FunctionError`: an error the function's runtime reported, and one Lambda
+#: detected itself (a timeout). moto 5.2.5 answered every error as "Handled"; the sandbox keeps that
+#: for the runtime's errors.
+HANDLED, UNHANDLED = "Handled", "Unhandled"
 
 
 def dependency_paths() -> list[str]:
@@ -111,8 +116,9 @@ class LambdaRuntime:
         self.billed_ms_by_memory: collections.Counter[int] = collections.Counter()
 
     # ------------------------------------------------------------------ moto hook
-    def invoke(self, function: Any, event: Any) -> tuple[str, bool, str]:
-        """moto's `_invoke_lambda`: returns (payload_json, errored, logs)."""
+    def invoke(self, function: Any, event: Any) -> tuple[str, str | None, str]:
+        """moto's Lambda invocation: returns (payload_json, function_error, logs), function_error
+        being the Invoke response's `FunctionError` (None on success)."""
         details = moto_internals.lambda_function_details(function)
         if isinstance(event, str | bytes):
             event = json.loads(event or "{}")
@@ -121,29 +127,30 @@ class LambdaRuntime:
         with self._lock:
             self.invocation_count += 1
         try:
-            payload, errored, logs = self._invoke(details, event, request_id)
+            payload, function_error, logs = self._invoke(details, event, request_id)
         except Exception as exc:
             LOG.exception("sandbox runtime failed to invoke %s", details["name"])
             payload = {"errorType": "Runtime.SandboxError", "errorMessage": str(exc)}
-            errored, logs = True, ""
+            function_error, logs = HANDLED, ""
         record.duration = time.time() - record.started
         record.logs = logs
-        record.error = payload.get("errorType") if errored and isinstance(payload, dict) else None
+        if function_error is not None:
+            record.error = (payload.get("errorType") if isinstance(payload, dict) else None) or function_error
         with self._lock:
             self._recent.append(record)
             billed = max(1, int(record.duration * 1000 + 0.999))
             self.billed_ms_by_memory[details["memory"]] += billed
         with contextlib.suppress(Exception):  # logs are best effort, never the invocation's fate
             moto_internals.write_function_logs(function, request_id, logs)
-        return json.dumps(payload), errored, logs
+        return json.dumps(payload), function_error, logs
 
-    def _invoke(self, details: dict[str, Any], event: Any, request_id: str) -> tuple[Any, bool, str]:
+    def _invoke(self, details: dict[str, Any], event: Any, request_id: str) -> tuple[Any, str | None, str]:
         crash = self._injected_crash(event)
         if crash is not None:
-            return crash, True, f"injected crash: {crash['errorMessage']}\n"
+            return crash, HANDLED, f"injected crash: {crash['errorMessage']}\n"
         if not str(details["runtime"] or "").startswith("python"):
             message = f"the sandbox runs Python functions only, not {details['runtime']}"
-            return {"errorType": "Runtime.InvalidRuntime", "errorMessage": message}, True, ""
+            return {"errorType": "Runtime.InvalidRuntime", "errorMessage": message}, HANDLED, ""
         pool = self._pool(details)
         worker = self._acquire(pool, details)
         request = {
@@ -161,13 +168,10 @@ class LambdaRuntime:
             logs = worker.read_new_logs()
             if answer is None:
                 healthy = False
-                alive = worker.alive()
-                message = (
-                    f"Task timed out after {details['timeout']:.2f} seconds" if alive else "Runtime exited unexpectedly"
-                )
-                error_type = "Sandbox.Timedout" if alive else "Runtime.ExitError"
-                return {"errorType": error_type, "errorMessage": message}, True, logs
-            return answer["payload"], bool(answer["errored"]), logs
+                if worker.alive():
+                    return timed_out(request_id, details["timeout"]), UNHANDLED, logs
+                return {"errorType": "Runtime.ExitError", "errorMessage": "Runtime exited unexpectedly"}, HANDLED, logs
+            return answer["payload"], HANDLED if answer["errored"] else None, logs
         finally:
             self._release(pool, worker, healthy)
 
@@ -351,6 +355,15 @@ class LambdaRuntime:
                 for worker in pool.idle:
                     worker.kill()
                 pool.idle.clear()
+
+
+def timed_out(request_id: str, timeout: float) -> dict[str, Any]:
+    """The payload of an invocation Lambda stopped at the function's timeout: a message and no
+    `errorType`, as Lambda reports what it detects itself (FunctionError "Unhandled"). Step
+    Functions names such a failure `Lambda.Unknown` (see `moto_internals.fix_lambda_unknown_error`).
+    """
+    stamp = datetime.datetime.now(datetime.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return {"errorMessage": f"{stamp} {request_id} Task timed out after {timeout:.2f} seconds"}
 
 
 def _stage_of(event: Any) -> str | None:

@@ -294,22 +294,100 @@ def fix_dynamodb_isolation() -> None:
 
 
 # --------------------------------------------------------------------------- lambda
-LambdaInvoker = Callable[[Any, Any], tuple[str, bool, str]]
+#: `invoke(function, event)` -> `(payload_json, function_error, logs)`, function_error None on success
+LambdaInvoker = Callable[[Any, Any], tuple[str, str | None, str]]
 
 
 def install_lambda_runtime(invoke: LambdaInvoker) -> None:
     """Route every Lambda invocation (API, Step Functions task, custom resource) to `invoke`.
 
     `invoke(function, event)` receives moto's LambdaFunction and the decoded event and
-    returns `(payload_json, errored, logs)`. AWS: the function's own package runs with its
-    own environment; stock moto needs Docker for that.
+    returns `(payload_json, function_error, logs)`: function_error is None on success, else
+    the Invoke response's `FunctionError`. AWS: the function's own package runs with its
+    own environment; stock moto needs Docker for that. AWS's Invoke answers `FunctionError`
+    "Unhandled" for an error Lambda itself detects, such as a timeout (Lambda API reference,
+    Invoke, FunctionError); moto 5.2.5 answered "Handled" for every error.
     """
+    import base64
+
     from moto.awslambda.models import LambdaFunction
 
     def _invoke_lambda(self: Any, event: Any = None) -> tuple[str, bool, str]:
-        return invoke(self, event)
+        payload, function_error, logs = invoke(self, event)
+        return payload, function_error is not None, logs
+
+    def invoke_function(self: Any, body: str, request_headers: Any, response_headers: Any) -> str | bytes:
+        payload, function_error, logs = invoke(self, json.loads(body) if body else {})
+        if function_error is not None:
+            response_headers["x-amz-function-error"] = function_error
+        if request_headers.get("x-amz-invocation-type", "RequestResponse") != "RequestResponse":
+            return payload
+        response_headers["x-amz-log-result"] = base64.b64encode(logs.encode()).decode()
+        return payload.encode()
 
     LambdaFunction._invoke_lambda = _invoke_lambda  # type: ignore[method-assign]
+    LambdaFunction.invoke = invoke_function  # type: ignore[method-assign]
+
+
+#: The error name Step Functions gives a Lambda task whose function failed without an error type.
+LAMBDA_UNKNOWN = "Lambda.Unknown"
+
+
+def fix_lambda_unknown_error() -> None:
+    """A `lambda:invoke` task whose function fails without an `errorType` fails with
+    `Lambda.Unknown`.
+
+    AWS (Step Functions developer guide, "Handle Lambda service exceptions"): unhandled errors
+    in Lambda are reported as `Lambda.Unknown` in the error output, out-of-memory errors and
+    function timeouts among them. Lambda answers such an invocation with FunctionError
+    "Unhandled" and a payload that has an `errorMessage` and no `errorType`. moto 5.2.5 named
+    the error "Exception".
+    """
+    from moto.stepfunctions.parser.api import HistoryEventType, TaskFailedEventDetails
+    from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import CustomErrorName
+    from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import FailureEvent
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.lambda_eval_utils import (
+        LambdaFunctionErrorException,
+    )
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_lambda import (
+        StateTaskServiceLambda,
+    )
+    from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
+
+    original = StateTaskServiceLambda._from_error
+    if getattr(original, "_sandbox_fixed", False):
+        return
+
+    def _from_error(self: Any, env: Any, ex: Exception) -> Any:
+        if not isinstance(ex, LambdaFunctionErrorException) or _has_error_type(ex.payload):
+            return original(self, env, ex)
+        cause = (
+            "The cause could not be determined because Lambda did not return an error type. "
+            f"Returned payload: {ex.payload}"
+        )
+        details = TaskFailedEventDetails(
+            error=LAMBDA_UNKNOWN,
+            cause=cause,
+            resource=self._get_sfn_resource(),
+            resourceType=self._get_sfn_resource_type(),
+        )
+        return FailureEvent(
+            env=env,
+            error_name=CustomErrorName(LAMBDA_UNKNOWN),
+            event_type=HistoryEventType.TaskFailed,
+            event_details=EventDetails(taskFailedEventDetails=details),  # type: ignore[typeddict-item]
+        )
+
+    _from_error._sandbox_fixed = True  # type: ignore[attr-defined]
+    StateTaskServiceLambda._from_error = _from_error  # type: ignore[method-assign]
+
+
+def _has_error_type(payload: str) -> bool:
+    try:
+        answer = json.loads(payload)
+    except ValueError:
+        return False
+    return isinstance(answer, dict) and bool(answer.get("errorType"))
 
 
 def lambda_function_details(function: Any) -> dict[str, Any]:

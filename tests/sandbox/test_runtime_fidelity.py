@@ -5,14 +5,18 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import time
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
+
+ASL = Path(__file__).resolve().parents[2] / "state_machine" / "installer.asl.json"
 
 HANDLER = """
 import json, os, time
@@ -141,16 +145,31 @@ def test_the_project_source_tree_is_not_importable_from_a_package(clients, funct
     assert error is not None and payload["errorType"] == "Runtime.ImportModuleError"
 
 
-def test_a_function_past_its_timeout_is_stopped(clients, function) -> None:
+def test_a_function_past_its_timeout_is_stopped_and_lambda_reports_it_unhandled(clients, function) -> None:
+    """AWS (Lambda API reference, Invoke: FunctionError "Unhandled", the runtime did not handle the
+    error, for example the function timed out): the payload is Lambda's own message,
+    `{"errorMessage": "<time> <request id> Task timed out after 1.00 seconds"}`, with no `errorType`."""
     name = function(timeout=1)
     started = time.monotonic()
 
     error, payload = invoke(clients, name, {"sleep": 30})
 
-    assert error is not None
-    assert payload["errorType"] == "Sandbox.Timedout"
-    assert payload["errorMessage"] == "Task timed out after 1.00 seconds"
+    assert error == "Unhandled"
+    assert "errorType" not in payload
+    assert re.fullmatch(
+        r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z [0-9a-f-]{36} Task timed out after 1\.00 seconds",
+        payload["errorMessage"],
+    )
     assert time.monotonic() - started < 10
+
+
+def test_an_error_the_function_raises_keeps_its_type_and_is_not_lambdas_own(clients, function) -> None:
+    name = function()
+
+    error, payload = invoke(clients, name, {"raise": "boom"})
+
+    assert error == "Handled"
+    assert payload["errorType"] == "KeyError"
 
 
 def test_an_invocation_writes_its_log_to_the_functions_log_group(clients, function) -> None:
@@ -244,6 +263,61 @@ def test_a_lambda_error_is_caught_by_its_error_name(clients, function) -> None:
     assert output["caught"]["Error"] == "KeyError"
     calls = invoke(clients, name, {})[1]["calls"]
     assert calls == 3  # two attempts (one retry after a scaled 100 s back-off), then this call
+
+
+def test_a_timed_out_function_fails_its_lambda_invoke_task_with_lambda_unknown(clients, function) -> None:
+    """AWS (Step Functions developer guide, "Handle Lambda service exceptions"): unhandled errors
+    in Lambda, function timeouts and out-of-memory errors among them, are reported as
+    `Lambda.Unknown`, which a Retry or Catch matches (as does States.TaskFailed or States.ALL)."""
+    arn = clients("lambda").get_function(FunctionName=function(timeout=1))["Configuration"]["FunctionArn"]
+    definition = {
+        "StartAt": "Call",
+        "States": {
+            "Call": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+                     "Parameters": {"FunctionName": arn, "Payload.$": "$"},
+                     "Catch": [{"ErrorEquals": ["Lambda.Unknown"], "ResultPath": "$.caught", "Next": "Caught"}],
+                     "End": True},
+            "Caught": {"Type": "Pass", "End": True},
+        },
+    }  # fmt: skip
+
+    execution = run_machine(clients, definition, {"sleep": 30})
+
+    caught = json.loads(execution["output"])["caught"]
+    assert execution["status"] == "SUCCEEDED"
+    assert caught["Error"] == "Lambda.Unknown"
+    assert "Task timed out after 1.00 seconds" in caught["Cause"]
+
+
+def lambda_tasks(states: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    for name, state in states.items():
+        if str(state.get("Resource", "")).startswith("arn:aws:states:::lambda:invoke"):
+            yield name, state
+        for branch in state.get("Branches", []):
+            yield from lambda_tasks(branch["States"])
+        for key in ("ItemProcessor", "Iterator"):
+            if key in state:
+                yield from lambda_tasks(state[key]["States"])
+
+
+def test_the_installers_lambda_tasks_retry_what_aws_raises_and_nothing_of_the_sandboxs_own() -> None:
+    """AWS (Step Functions developer guide, "Handle Lambda service exceptions"): retry
+    Lambda.ClientExecutionTimeoutException, Lambda.ServiceException, Lambda.AWSLambdaException and
+    Lambda.SdkClientException; a throttled invocation is Lambda.TooManyRequestsException and an
+    unhandled error (a timeout, out of memory) Lambda.Unknown. No error name of the sandbox's own."""
+    definition = json.loads(ASL.read_text())
+    aws_errors = {
+        "Lambda.ClientExecutionTimeoutException", "Lambda.ServiceException", "Lambda.AWSLambdaException",
+        "Lambda.SdkClientException", "Lambda.TooManyRequestsException", "Lambda.Unknown",
+    }  # fmt: skip
+
+    tasks = dict(lambda_tasks(definition["States"]))
+
+    assert tasks
+    for name, task in tasks.items():
+        retried = [set(retrier["ErrorEquals"]) for retrier in task["Retry"]]
+        assert aws_errors in retried, name
+    assert "Sandbox." not in ASL.read_text()
 
 
 # --------------------------------------------------------------------------- task tokens
