@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import ast
 import sys
-from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
@@ -59,10 +58,11 @@ def _imported(module: str, file: Path, known: Mapping[str, Path]) -> set[str]:
     targets = set()
     for name in names:
         # `import a.b.c` imports a, a.b and a.b.c: the deepest one that is ours is the edge.
-        while name and name not in known:
-            name = name.rpartition(".")[0]
-        if name and name != module:
-            targets.add(name)
+        ours = name
+        while ours and ours not in known:
+            ours = ours.rpartition(".")[0]
+        if ours and ours != module:
+            targets.add(ours)
     return targets
 
 
