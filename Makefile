@@ -5,6 +5,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# The AWS SDK for JavaScript v3 the sandbox's Node.js functions get, as Lambda's Node.js runtimes give it.
+NODE_SDK := sandbox/node
+NODE_STAMP := $(NODE_SDK)/node_modules/.installed
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 PYTEST_WORKERS ?= 2
 
@@ -15,7 +18,11 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[build,sandbox,dev]'
 	touch $(STAMP)
 
-setup: $(STAMP)
+$(NODE_STAMP): $(NODE_SDK)/package.json $(NODE_SDK)/package-lock.json
+	npm ci --prefix $(NODE_SDK) --ignore-scripts --no-audit --no-fund --loglevel=error
+	touch $(NODE_STAMP)
+
+setup: $(STAMP) $(NODE_STAMP)
 
 ## demo: build the release and install it in an embedded sandbox, with live progress
 demo: setup
