@@ -10,8 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-#: Stage steps: changeset, executing, busy; the migrate step: snapshot, upgrade.
-Phase = Literal["start", "changeset", "executing", "busy", "snapshot", "upgrade", "done"]
+from lambdas.core.phases import Phase
 
 
 class Model(BaseModel):
@@ -32,7 +31,8 @@ class StepState(Model):
 
     run: str
     step: StepRef
-    phase: Phase = "start"
+    #: where the step is: see `lambdas.core.phases` for what the state machine does next
+    phase: Phase = Phase.START
     wait: int = 0
     polls: int = 0
     #: seconds this step has spent in Wait states (state-machine time: a stage's timeout counts it)

@@ -7,6 +7,7 @@ from typing import Any
 from lambdas.core.deps import Deps
 from lambdas.core.messages import StepState
 from lambdas.core.observability import logger, metrics, tracer
+from lambdas.core.phases import Phase
 from lambdas.run.turns import finished
 from lambdas.stage.deployment import StageDeployment
 
@@ -21,6 +22,6 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     result = StageDeployment(deps, state).start()
     if result.result == "UNCHANGED":
         metrics.add_metric(name="StagesUnchanged", unit="Count", value=1)
-    if result.phase == "done":
+    if result.phase == Phase.DONE:
         finished(deps, result.run, result.step.name)
     return result.model_dump()

@@ -20,9 +20,10 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cache, cached_property
-from typing import Any
+from typing import Any, ClassVar
 
 import boto3
 from botocore.config import Config
@@ -31,6 +32,7 @@ from botocore.exceptions import ClientError, ConnectionError, ReadTimeoutError
 from lambdas.core.deps import Deps
 from lambdas.core.errors import StageFailed, StageTimedOut, Throttled
 from lambdas.core.messages import StepState
+from lambdas.core.phases import Phase
 from lambdas.data.ledger import epoch, now_iso
 from lambdas.data.stacks import THROTTLING, error_code, error_message
 from lambdas.release.manifest import Step, resolve_parameters
@@ -209,7 +211,7 @@ class MigrationStep:
         return MigrationRunner(self.clients.lambda_, self.parameters.function_name)
 
     # ------------------------------------------------------------------ helpers
-    def _next(self, phase: str, wait: int = 0, result: str | None = None) -> StepState:
+    def _next(self, phase: Phase, wait: int = 0, result: str | None = None) -> StepState:
         return self.state.model_copy(
             update={"phase": phase, "wait": wait, "polls": self.state.polls + 1, "result": result}
         )
@@ -227,7 +229,7 @@ class MigrationStep:
                 snapshot=self.record.get("snapshot_id"),
             )
 
-    def _backoff(self, phase: str, first: int) -> StepState:
+    def _backoff(self, phase: Phase, first: int) -> StepState:
         self._check_timeout()
         return self._next(phase, min(MAX_POLL, max(first, int(self.state.wait * 1.5))))
 
@@ -248,9 +250,9 @@ class MigrationStep:
     def _start(self) -> StepState:
         phase = self.record.get("phase")
         if phase == "done" and self.record.get("result") != "FAILED":  # a retried call: already done
-            return self._next("done", result=self.record.get("result"))
+            return self._next(Phase.DONE, result=self.record.get("result"))
         if phase in ("snapshot", "upgrade"):  # a retried call: carry on
-            return self._next(str(phase), FIRST_POLL)
+            return self._next(Phase(phase), FIRST_POLL)
         if "started_epoch" not in self.record:
             self._update({"kind": "migrate", "started": now_iso(), "started_epoch": epoch(), "phase": "start"})
         params = self.parameters
@@ -263,7 +265,7 @@ class MigrationStep:
                 function=params.function_name,
             ) from failure
         except RunnerUnanswered:
-            return self._backoff("start", FIRST_POLL)
+            return self._backoff(Phase.START, FIRST_POLL)
         revision, head = status.get("revision"), status.get("head")
         if not status.get("known", True):
             raise self._fail(
@@ -282,15 +284,15 @@ class MigrationStep:
         )
         if revision == head and not status.get("pending_permissions"):
             self._update({"result": "UNCHANGED", "finished": now_iso(), "phase": "done"})
-            return self._next("done", result="UNCHANGED")
+            return self._next(Phase.DONE, result="UNCHANGED")
         if revision is None:  # an empty database (a first install): no data a snapshot would keep
             self._update({"phase": "upgrade", "snapshot_skipped": "the database was empty"})
-            return self._next("upgrade")
+            return self._next(Phase.UPGRADE)
         snapshot_id = snapshot_identifier(self.deps.settings.resource_prefix, self.deps.settings.env_name, self.run_id)
         if not self._create_snapshot(snapshot_id, params.cluster_identifier, revision):
-            return self._backoff("start", SNAPSHOT_POLL)
+            return self._backoff(Phase.START, SNAPSHOT_POLL)
         self._update({"snapshot_id": snapshot_id, "snapshot_requested": now_iso(), "phase": "snapshot"})
-        return self._next("snapshot", SNAPSHOT_POLL)
+        return self._next(Phase.SNAPSHOT, SNAPSHOT_POLL)
 
     def _create_snapshot(self, snapshot_id: str, cluster: str, revision: str | None) -> bool:
         """True once the snapshot exists or is being made; False when the cluster is busy."""
@@ -316,14 +318,10 @@ class MigrationStep:
 
     # ------------------------------------------------------------------ advance
     def _advance(self) -> StepState:
-        phase = self.state.phase
-        if phase == "start":
-            return self._start()
-        if phase == "snapshot":
-            return self._poll_snapshot()
-        if phase == "upgrade":
-            return self._upgrade()
-        raise StageFailed(self.name, f"unknown phase {phase} of a migrate step")
+        advance = self.ADVANCES.get(self.state.phase)
+        if advance is None:
+            raise StageFailed(self.name, f"a migrate step does not wait in phase {self.state.phase}")
+        return advance(self)
 
     def _poll_snapshot(self) -> StepState:
         snapshot_id = str(self.record["snapshot_id"])
@@ -337,9 +335,9 @@ class MigrationStep:
         status = str(snapshots[0].get("Status", "")).lower() if snapshots else "missing"
         if status == "available":
             self._update({"snapshot_available": now_iso(), "phase": "upgrade"})
-            return self._next("upgrade")
+            return self._next(Phase.UPGRADE)
         if status in SNAPSHOT_WAITING:
-            return self._backoff("snapshot", SNAPSHOT_POLL)
+            return self._backoff(Phase.SNAPSHOT, SNAPSHOT_POLL)
         raise self._fail(
             f"snapshot {snapshot_id} of cluster {self.record.get('cluster_identifier')} is {status}; "
             "the database was not migrated",
@@ -356,7 +354,7 @@ class MigrationStep:
             result = self.runner.call(self.parameters.command("upgrade"))
         except RunnerFailed as failure:
             if failure.error_type == "MigrationInProgress":
-                return self._backoff("upgrade", IN_PROGRESS_POLL)
+                return self._backoff(Phase.UPGRADE, IN_PROGRESS_POLL)
             raise self._fail(
                 failure.message,
                 error=failure.error_type,
@@ -365,7 +363,7 @@ class MigrationStep:
                 function=self.parameters.function_name,
             ) from failure
         except RunnerUnanswered:
-            return self._backoff("upgrade", IN_PROGRESS_POLL)
+            return self._backoff(Phase.UPGRADE, IN_PROGRESS_POLL)
         previous = self.record.get("previous_revision")
         outcome = "MIGRATED" if result.get("revision") != previous else "SYNCED"
         self._update(
@@ -378,7 +376,14 @@ class MigrationStep:
                 "phase": "done",
             }
         )
-        return self._next("done", result=outcome)
+        return self._next(Phase.DONE, result=outcome)
+
+    #: What the Migrate task does after the wait of each phase in which the step waits (`MIGRATE.waiting`).
+    ADVANCES: ClassVar[Mapping[Phase, Callable[[MigrationStep], StepState]]] = {
+        Phase.START: _start,
+        Phase.SNAPSHOT: _poll_snapshot,
+        Phase.UPGRADE: _upgrade,
+    }
 
 
 # ---------------------------------------------------------------------- rollback

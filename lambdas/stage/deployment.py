@@ -8,14 +8,16 @@ timeout or a retry, and the ledger's step record says what was already done.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Mapping
 from functools import cache, cached_property
-from typing import Any
+from typing import Any, ClassVar
 
 from botocore.exceptions import ClientError
 
 from lambdas.core.deps import Deps
 from lambdas.core.errors import StageFailed, StageTimedOut
 from lambdas.core.messages import StepState
+from lambdas.core.phases import STAGE, Phase
 from lambdas.data.ledger import epoch, now_iso
 from lambdas.data.stacks import (
     FAILED_CREATE,
@@ -28,7 +30,6 @@ from lambdas.data.stacks import (
     normalized_sha256,
 )
 from lambdas.release.manifest import Step, resolve_parameters
-from lambdas.stage.events import WATCHED_PHASES
 from lambdas.stage.latency import LatencyModel, Operation, create_changes, expected_seconds
 from lambdas.stage.outputs import outputs_reader
 
@@ -109,11 +110,11 @@ class StageDeployment:
         return self.deps.store.manifest(self.version).steps[self.name]
 
     # ------------------------------------------------------------------ helpers
-    def _next(self, phase: str, wait: int = 0, result: str | None = None) -> StepState:
+    def _next(self, phase: Phase, wait: int = 0, result: str | None = None) -> StepState:
         return self.state.model_copy(
             update={
                 "phase": phase,
-                "wait": fallback_wait(wait) if phase in WATCHED_PHASES else wait,
+                "wait": fallback_wait(wait) if STAGE.rule(phase).watched else wait,
                 "polls": self.state.polls + 1,
                 "waited": self._waited_now(),
                 "result": result,
@@ -169,12 +170,12 @@ class StageDeployment:
         if self.state.step.op == "delete":
             return self._start_delete()
         if self.record.get("executed"):
-            return self._next("executing", FIRST_POLL)  # a retried call: the change set already runs
+            return self._next(Phase.EXECUTING, FIRST_POLL)  # a retried call: the change set already runs
         stack = self.deps.stacks.describe(self.stack_name)
         if stack is not None:
             wait = self._recover(stack)
             if wait is not None:
-                return self._next("busy", wait)
+                return self._next(Phase.BUSY, wait)
         sha, params = self._desired()
         if stack is not None and stack.status in STABLE:
             current_sha = normalized_sha256(self.deps.stacks.template(stack.stack_id))
@@ -182,7 +183,7 @@ class StageDeployment:
             if current_sha == sha and current_params == params and not self._extra_parameters(stack, params):
                 self._record_stage(stack, sha, params)
                 self.deps.ledger.update_step(self.run_id, self.name, {"result": "UNCHANGED", "finished": now_iso()})
-                return self._next("done", result="UNCHANGED")
+                return self._next(Phase.DONE, result="UNCHANGED")
         change_type = "UPDATE" if stack is not None and stack.status in STABLE else "CREATE"
         self._save_rollback_point(stack if change_type == "UPDATE" else None)
         if change_type == "CREATE":
@@ -211,7 +212,7 @@ class StageDeployment:
                 "phase": "changeset",
             },
         )
-        return self._next("changeset", max(CHANGE_SET_POLL, int(_latency().change_set_create())))
+        return self._next(Phase.CHANGESET, max(CHANGE_SET_POLL, int(_latency().change_set_create())))
 
     def _template_url(self) -> str:
         return self.deps.store.template_url(self.deps.region, self.version, self.spec.template or "")
@@ -275,22 +276,22 @@ class StageDeployment:
             {"stack_id": stack_id, "expected_seconds": expected, "executed_waited": self._waited_now()},
         )
         self.record["stack_id"] = stack_id
-        return self._next("executing", next_poll(0, expected, 0))
+        return self._next(Phase.EXECUTING, next_poll(0, expected, 0))
 
     def _start_delete(self) -> StepState:
         """Uninstall: delete the stage's stack (stateful resources keep their Retain/Snapshot)."""
         if self.record.get("executed"):
-            return self._next("executing", FIRST_POLL)
+            return self._next(Phase.EXECUTING, FIRST_POLL)
         stack = self.deps.stacks.describe(self.stack_name)
         if stack is None:
             self.deps.ledger.delete_stage(self.name)
             self.deps.ledger.update_step(self.run_id, self.name, {"result": "DELETED", "finished": now_iso()})
-            return self._next("done", result="DELETED")
+            return self._next(Phase.DONE, result="DELETED")
         if in_progress(stack.status):
-            return self._next("busy", FIRST_POLL)
+            return self._next(Phase.BUSY, FIRST_POLL)
         if stack.parameters.get("DeletionProtection") == "true":
             self._unprotect(stack)
-            return self._next("busy", FIRST_POLL)
+            return self._next(Phase.BUSY, FIRST_POLL)
         if stack.termination_protection:
             self.deps.stacks.call(
                 "update_termination_protection", StackName=stack.stack_id, EnableTerminationProtection=False
@@ -310,7 +311,7 @@ class StageDeployment:
                 "phase": "executing",
             },
         )
-        return self._next("executing", FIRST_POLL)
+        return self._next(Phase.EXECUTING, FIRST_POLL)
 
     def _unprotect(self, stack: StackInfo) -> None:
         """Turn the stage's deletion protection off (same template), so the stack can be deleted."""
@@ -392,24 +393,23 @@ class StageDeployment:
 
     # ------------------------------------------------------------------ advance
     def _advance(self) -> StepState:
-        phase = self.state.phase
-        if phase == "changeset":
-            return self._poll_change_set()
-        if phase == "executing":
-            return self._poll_stack()
-        if phase == "busy":
-            stack = self.deps.stacks.describe(self.stack_name)
-            if stack is not None and in_progress(stack.status):
-                return self._next("busy", min(MAX_POLL, max(FIRST_POLL, self.state.wait * 2)))
-            return self._next("start")
-        raise StageFailed(self.name, f"unknown phase {phase}")
+        advance = self.ADVANCES.get(self.state.phase)
+        if advance is None:
+            raise StageFailed(self.name, f"a stage does not wait in phase {self.state.phase}")
+        return advance(self)
+
+    def _poll_busy(self) -> StepState:
+        stack = self.deps.stacks.describe(self.stack_name)
+        if stack is not None and in_progress(stack.status):
+            return self._next(Phase.BUSY, min(MAX_POLL, max(FIRST_POLL, self.state.wait * 2)))
+        return self._next(Phase.START)
 
     def _poll_change_set(self) -> StepState:
         change_set_id = self.record["change_set_id"]
         change_set = self.deps.stacks.describe_change_set(change_set_id)
         status = change_set["Status"]
         if status in ("CREATE_PENDING", "CREATE_IN_PROGRESS"):
-            return self._next("changeset", CHANGE_SET_POLL)
+            return self._next(Phase.CHANGESET, CHANGE_SET_POLL)
         if status == "FAILED":
             reason = change_set.get("StatusReason", "")
             if NO_CHANGES in reason:
@@ -431,7 +431,7 @@ class StageDeployment:
         self.deps.ledger.update_step(
             self.run_id, self.name, {"expected_seconds": expected, "executed_waited": self._waited_now()}
         )
-        return self._next("executing", next_poll(0, expected, 0))
+        return self._next(Phase.EXECUTING, next_poll(0, expected, 0))
 
     def _waited_now(self) -> int:
         """State-machine time this step has spent waiting, up to this call. A wait that the
@@ -486,7 +486,7 @@ class StageDeployment:
         self.deps.ledger.update_step(
             self.run_id, self.name, {"result": "NO_CHANGES", "finished": now_iso(), "phase": "done"}
         )
-        return self._next("done", result="NO_CHANGES")
+        return self._next(Phase.DONE, result="NO_CHANGES")
 
     def _poll_stack(self) -> StepState:
         stack = self.deps.stacks.describe(self.record.get("stack_id") or self.stack_name)
@@ -496,7 +496,7 @@ class StageDeployment:
             self.deps.ledger.update_step(
                 self.run_id, self.name, {"result": "DELETED", "finished": now_iso(), "phase": "done"}
             )
-            return self._next("done", result="DELETED")
+            return self._next(Phase.DONE, result="DELETED")
         if stack is None and self.record.get("change_type") == "CREATE" and not self.record.get("stack_id"):
             return self._create_stack()  # the call that was to create it died before it could
         if stack is None:
@@ -506,7 +506,7 @@ class StageDeployment:
             expected = self.record.get("expected_seconds")
             elapsed = self._waited_now() - int(self.record.get("executed_waited", 0))
             return self._next(
-                "executing", next_poll(elapsed, float(expected) if expected is not None else None, self.state.wait)
+                Phase.EXECUTING, next_poll(elapsed, float(expected) if expected is not None else None, self.state.wait)
             )
         if stack.status in SUCCESS and not deleting:
             if self.record.get("protect_after") and stack.parameters.get(PROTECTION) != "true":
@@ -516,7 +516,7 @@ class StageDeployment:
                     self.name,
                     {"protected": now_iso(), "expected_seconds": None, "executed_waited": self._waited_now()},
                 )
-                return self._next("executing", FIRST_POLL)
+                return self._next(Phase.EXECUTING, FIRST_POLL)
             if self.spec.stateful and not stack.termination_protection:
                 self.deps.stacks.call(
                     "update_termination_protection",
@@ -530,7 +530,7 @@ class StageDeployment:
                 self.name,
                 {"result": result, "finished": now_iso(), "phase": "done", "status": stack.status},
             )
-            return self._next("done", result=result)
+            return self._next(Phase.DONE, result=result)
         failure = self.deps.stacks.failure(stack.stack_id)
         self.deps.ledger.update_step(
             self.run_id, self.name, {"result": "FAILED", "status": stack.status, "failure": failure}
@@ -543,3 +543,10 @@ class StageDeployment:
             status=stack.status,
             stack=stack.name,
         )
+
+    #: What StageStatus does after the wait of each phase in which a stage waits (`STAGE.waiting`).
+    ADVANCES: ClassVar[Mapping[Phase, Callable[[StageDeployment], StepState]]] = {
+        Phase.CHANGESET: _poll_change_set,
+        Phase.EXECUTING: _poll_stack,
+        Phase.BUSY: _poll_busy,
+    }

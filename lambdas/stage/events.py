@@ -23,12 +23,10 @@ from botocore.exceptions import ClientError
 
 from lambdas.core.deps import Deps
 from lambdas.core.messages import StepState
+from lambdas.core.phases import WATCHED_PHASES
 from lambdas.data.ledger import now_iso
 from lambdas.data.stacks import error_code, in_progress
 
-#: Phases in which a step waits on its stack's status (not, e.g., on a change set being
-#: computed: that changes no stack status, so the wait is a plain poll).
-WATCHED_PHASES = frozenset({"executing", "busy"})
 #: A token whose task is gone: the wait timed out (the step polled) or its run ended.
 GONE = frozenset({"TaskTimedOut", "InvalidToken", "TaskDoesNotExist"})
 
