@@ -45,7 +45,6 @@ from bench.common import (
     print_figures,
     source_release,
 )
-from blueprints.common import TOUCH_CONTEXT
 from installer.build import Release
 
 # List prices, us-east-1, read 2025 (https://aws.amazon.com/step-functions/pricing/ and
@@ -110,6 +109,10 @@ def upgraded(release: Release, stage: str) -> Release:
     """The release with exactly `stage` changed, as the next patch version."""
     if stage not in release.manifest.steps or not release.manifest.steps[stage].is_stage:
         raise BenchError(f"{stage} is not a stage of release {release.version}")
+    # Here, not at the top: blueprints.common starts the CDK's Node process when imported, and
+    # bench.waiting (unit-tested without Node) reads this module's prices.
+    from blueprints.common import TOUCH_CONTEXT
+
     variant = source_release(next_version(release.version), {TOUCH_CONTEXT: stage})
     changed = changed_stages(release, variant)
     if changed != [stage]:
