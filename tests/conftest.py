@@ -29,7 +29,8 @@ SOURCES = (
     "bootstrap_stack.py",
     "constraints.txt",
 )
-CACHE = ROOT / ".cache" / "test-releases"
+#: Where built releases are kept between sessions (another folder: a cold build, e.g. to time one).
+CACHE = Path(os.environ.get("DATAALL_TEST_RELEASE_CACHE") or ROOT / ".cache" / "test-releases")
 
 
 def source_digest(extra: str = "") -> str:

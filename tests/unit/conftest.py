@@ -1,15 +1,120 @@
-"""Unit tier: no network. AWS is moto in-process (`mock_aws`), never a server."""
+"""Unit tier: no network, no Node, no release build. AWS is moto in-process (`mock_aws`).
+
+Every test here runs behind a guard: building a release, starting a process (Node for the
+CDK, pip for the layer) or reaching anything but this process's own loopback servers
+fails the test at once, naming what it tried. What a test needs from the infrastructure
+comes from the small sources the infrastructure is built from (the ledger table's shape:
+`lambdas.data.ledger_table`), or from a release made in code (`tests.unit.releases`); a
+test that needs a synthesized template belongs in tests/infrastructure.
+"""
 
 from __future__ import annotations
 
+import ipaddress
+import socket
+import subprocess
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, NoReturn
 
 import boto3
 import pytest
 from moto import mock_aws
 
+import tests.conftest
+from lambdas.data.ledger_table import attribute_definitions, key_schema
+
 REGION = "us-east-1"
+LEDGER = "dataall-test-installer-ledger"
+
+
+class UnitTierBoundary(AssertionError):
+    """A unit test reached for something the unit tier does without."""
+
+
+def _refuse(what: str) -> NoReturn:
+    raise UnitTierBoundary(
+        f"the unit tier {what}; give the test what it needs in code, or move it to "
+        "tests/infrastructure (a synthesized release) or tests/sandbox (a local AWS)"
+    )
+
+
+def _local(host: Any) -> bool:
+    if host is None or host in ("localhost", ""):
+        return True
+    try:
+        return ipaddress.ip_address(str(host).split("%")[0]).is_loopback
+    except ValueError:
+        return False
+
+
+@pytest.fixture(scope="session", autouse=True)
+def listening() -> Iterator[set[int]]:
+    """The ports this process's own sockets listen on (recording only: it refuses nothing)."""
+    ports: set[int] = set()
+    listen = socket.socket.listen
+
+    def recording_listen(self: socket.socket, *args: Any) -> None:
+        listen(self, *args)
+        if self.family in (socket.AF_INET, socket.AF_INET6):
+            ports.add(self.getsockname()[1])
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(socket.socket, "listen", recording_listen)
+        yield ports
+
+
+@pytest.fixture(autouse=True)
+def unit_tier_boundary(monkeypatch: pytest.MonkeyPatch, listening: set[int]) -> None:
+    """Fail loudly on a release build, a subprocess, or a socket beyond this process.
+
+    A loopback connection is allowed only to a port a socket of this process listens on
+    (a test's stand-in server, like the custom-resource response URL's).
+    """
+    connect = socket.socket.connect
+    connect_ex = socket.socket.connect_ex
+    getaddrinfo = socket.getaddrinfo
+
+    def allowed(self: socket.socket, address: Any) -> None:
+        if self.family not in (socket.AF_INET, socket.AF_INET6):
+            return
+        host, port = address[0], address[1]
+        if not (_local(host) and port in listening):
+            _refuse(f"opens no socket: connect to {host}:{port}")
+
+    def guarded_connect(self: socket.socket, address: Any) -> None:
+        allowed(self, address)
+        connect(self, address)
+
+    def guarded_connect_ex(self: socket.socket, address: Any) -> int:
+        allowed(self, address)
+        return connect_ex(self, address)
+
+    def guarded_getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
+        if not _local(host.decode() if isinstance(host, bytes) else host):
+            _refuse(f"looks up no host name: {host}")
+        return getaddrinfo(host, *args, **kwargs)
+
+    def no_process(self: subprocess.Popen[Any], args: Any, *rest: Any, **kwargs: Any) -> NoReturn:
+        _refuse(f"starts no process (Node, pip ...): {args!r}")
+
+    def no_build(*args: Any, **kwargs: Any) -> NoReturn:
+        _refuse("builds no release")
+
+    monkeypatch.setattr(socket.socket, "connect", guarded_connect)
+    monkeypatch.setattr(socket.socket, "connect_ex", guarded_connect_ex)
+    monkeypatch.setattr(socket, "getaddrinfo", guarded_getaddrinfo)
+    monkeypatch.setattr(subprocess.Popen, "_execute_child", no_process)
+    monkeypatch.setattr(tests.conftest, "cached_release", no_build)
+
+
+@pytest.fixture(scope="session")
+def release() -> NoReturn:
+    _refuse("builds no release (the `release` fixture)")
+
+
+@pytest.fixture(scope="session")
+def bootstrap_template() -> NoReturn:
+    _refuse("synthesizes no bootstrap template (the `bootstrap_template` fixture)")
 
 
 @pytest.fixture
@@ -23,15 +128,13 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         yield
 
 
-def ledger_table(bootstrap_template: dict[str, Any], name: str = "dataall-test-installer-ledger") -> Any:
-    """The ledger table, created with the key schema the bootstrap stack declares."""
-    spec = next(r for r in bootstrap_template["Resources"].values() if r["Type"] == "AWS::DynamoDB::Table")
-    props = spec["Properties"]
+def ledger_table(name: str = LEDGER) -> Any:
+    """The ledger table (within `mock_aws`), with the keys the bootstrap stack declares it with."""
     client = boto3.client("dynamodb", region_name=REGION)
     client.create_table(
         TableName=name,
-        KeySchema=props["KeySchema"],
-        AttributeDefinitions=props["AttributeDefinitions"],
-        BillingMode=props["BillingMode"],
+        KeySchema=key_schema(),
+        AttributeDefinitions=attribute_definitions(),
+        BillingMode="PAY_PER_REQUEST",
     )
     return boto3.resource("dynamodb", region_name=REGION).Table(name)

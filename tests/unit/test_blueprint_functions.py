@@ -433,7 +433,7 @@ def test_the_publisher_writes_the_page_and_empties_the_bucket_on_delete(aws: Non
     assert "Contents" not in s3.list_objects_v2(Bucket="acme-test-web")
 
 
-def test_the_publisher_answers_failed_with_the_reason(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_publisher_answers_failed_with_the_reason(aws: None, monkeypatch: pytest.MonkeyPatch) -> None:
     answers: list[tuple[str, str]] = []
     monkeypatch.setattr(site, "answer", lambda event, status, data, reason="": answers.append((status, reason)))
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
 from lambdas.core.errors import LockHeld
@@ -15,8 +13,8 @@ RUN_B = "arn:aws:states:us-east-1:000000000000:execution:sm:install-b"
 
 
 @pytest.fixture
-def ledger(aws: None, bootstrap_template: dict[str, Any]) -> Ledger:
-    return Ledger(ledger_table(bootstrap_template))
+def ledger(aws: None) -> Ledger:
+    return Ledger(ledger_table())
 
 
 def test_a_second_run_while_the_first_runs_is_refused_and_the_lock_stays(ledger: Ledger) -> None:

@@ -18,16 +18,21 @@ from lambdas.data.releases import ReleaseStore, release_key
 from lambdas.data.stacks import Stacks
 from lambdas.run.planning import plan
 from tests.unit.conftest import REGION, ledger_table
+from tests.unit.releases import SmallRelease, platform
 
 ARTIFACTS = "dataall-test-artifacts"
 
 
 @pytest.fixture
-def deps(aws: None, bootstrap_template: dict[str, Any], release: Any) -> Deps:
+def release() -> SmallRelease:
+    return platform()
+
+
+@pytest.fixture
+def deps(aws: None, release: SmallRelease) -> Deps:
     s3 = boto3.client("s3", region_name=REGION)
     s3.create_bucket(Bucket=ARTIFACTS)
-    for name in release.files():
-        s3.upload_file(str(release.path / name), ARTIFACTS, release_key(release.version, name))
+    release.publish(s3, ARTIFACTS)
     settings = Settings(
         ledger_table="dataall-test-installer-ledger",
         artifacts_bucket=ARTIFACTS,
@@ -36,7 +41,7 @@ def deps(aws: None, bootstrap_template: dict[str, Any], release: Any) -> Deps:
     )
     return Deps(
         settings=settings,
-        ledger=Ledger(ledger_table(bootstrap_template)),
+        ledger=Ledger(ledger_table()),
         store=ReleaseStore(s3, ARTIFACTS),
         stacks=Stacks(boto3.client("cloudformation", region_name=REGION)),
         sfn=boto3.client("stepfunctions", region_name=REGION),
@@ -59,7 +64,9 @@ def nothing_changed(deps: Deps) -> bool:
     return deps.ledger.lock() is None and deps.ledger.latest_runs(5) == []
 
 
-def test_a_valid_install_takes_the_lock_and_plans_every_step_after_what_it_waits_for(deps: Deps, release: Any) -> None:
+def test_a_valid_install_takes_the_lock_and_plans_every_step_after_what_it_waits_for(
+    deps: Deps, release: SmallRelease
+) -> None:
     manifest = release.manifest
     options = manifest.resolve_options()
 
@@ -75,6 +82,7 @@ def test_a_valid_install_takes_the_lock_and_plans_every_step_after_what_it_waits
     run = deps.ledger.run("install-2-8-0-abc")
     assert run is not None and run["status"] == "RUNNING" and run["params"]["ResourcePrefix"] == "dataall"
     assert run["after"]["lambda-api"] == sorted(active["lambda-api"].dependencies())
+    assert "cloudfront" not in run["order"]  # left out: InternetFacing is off
 
 
 @pytest.mark.parametrize(
@@ -94,7 +102,7 @@ def test_bad_input_names_the_field_and_changes_nothing(deps: Deps, document: dic
     assert nothing_changed(deps)
 
 
-def test_a_second_run_while_one_holds_the_lock_fails_at_once(deps: Deps, release: Any) -> None:
+def test_a_second_run_while_one_holds_the_lock_fails_at_once(deps: Deps, release: SmallRelease) -> None:
     deps.ledger.acquire_lock("arn:other", "install-other", is_running=lambda arn: True)
     deps.sfn = _Running()
 
@@ -104,7 +112,7 @@ def test_a_second_run_while_one_holds_the_lock_fails_at_once(deps: Deps, release
     assert deps.ledger.run("install-2-8-0-abc") is None
 
 
-def test_a_tampered_release_file_is_refused_naming_the_file(deps: Deps, release: Any) -> None:
+def test_a_tampered_release_file_is_refused_naming_the_file(deps: Deps, release: SmallRelease) -> None:
     stage = release.manifest.stages()[0]
     key = release_key(release.version, stage.template)
     boto3.client("s3", region_name=REGION).put_object(Bucket=ARTIFACTS, Key=key, Body=b"{}")
@@ -122,7 +130,7 @@ def test_a_release_that_is_nowhere_is_refused(deps: Deps) -> None:
     assert nothing_changed(deps)
 
 
-def test_an_unknown_option_is_refused_with_the_options_the_release_takes(deps: Deps, release: Any) -> None:
+def test_an_unknown_option_is_refused_with_the_options_the_release_takes(deps: Deps, release: SmallRelease) -> None:
     with pytest.raises(InvalidOptions, match=r"options.Colour: unknown option; this release accepts"):
         plan(deps, request({"action": "install", "version": release.version, "options": {"Colour": "blue"}}))
 

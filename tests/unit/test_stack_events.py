@@ -46,8 +46,8 @@ def deps_with(ledger: Ledger, status: str | None, sfn: FakeStepFunctions) -> Dep
 
 
 @pytest.fixture
-def ledger(aws: None, bootstrap_template: dict[str, Any]) -> Ledger:
-    return Ledger(ledger_table(bootstrap_template))
+def ledger(aws: None) -> Ledger:
+    return Ledger(ledger_table())
 
 
 def executing(phase: str = "executing") -> StepState:
