@@ -11,7 +11,7 @@ NODE_STAMP := $(NODE_SDK)/node_modules/.installed
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 PYTEST_WORKERS ?= 2
 
-.PHONY: setup demo test test-unit test-infrastructure test-sandbox test-faults check build bench clean
+.PHONY: setup demo test test-unit test-database test-infrastructure test-sandbox test-faults check build bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -28,16 +28,24 @@ setup: $(STAMP) $(NODE_STAMP)
 demo: setup
 	$(BIN)/dataall-installer deploy --sandbox
 
-## test: the whole suite (unit, infrastructure, sandbox end-to-end)
+## test: the whole suite (unit, database, infrastructure, sandbox end-to-end)
 test: setup
 	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup tests
 
-test-unit: setup
-	$(BIN)/pytest tests/unit
+## test-unit: no network, no Node, no release build (a guard fails a test that reaches for one);
+## it needs the venv only, not the sandbox's Node SDK
+test-unit: $(STAMP)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) tests/unit
 
+## test-database: the migrations against a real PostgreSQL the tests start (needs postgresql)
+test-database: $(STAMP)
+	$(BIN)/pytest tests/database
+
+## test-infrastructure: the synthesized templates (builds the release once, then cached)
 test-infrastructure: setup
 	$(BIN)/pytest tests/infrastructure
 
+## test-sandbox: end to end in the embedded local AWS
 test-sandbox: setup
 	$(BIN)/pytest tests/sandbox
 
