@@ -171,17 +171,45 @@ def build_release(
             document["when"] = dict(spec.when)
         stage_documents.append(document)
 
+    return write_release(
+        out_dir,
+        name=source.NAME,
+        version=version,
+        options=source.OPTIONS,
+        rules=source.RULES,
+        stages=stage_documents,
+        actions=source.ACTIONS,
+        templates={f"blueprints/{name}.template.json": template for name, template in templates.items()},
+        bootstrap_template=bootstrap_template,
+        assets={asset.key: asset.data for asset in assets},
+    )
+
+
+def write_release(
+    out_dir: Path,
+    *,
+    name: str,
+    version: str,
+    options: dict[str, Any],
+    rules: list[dict[str, Any]],
+    stages: list[dict[str, Any]],
+    actions: list[dict[str, Any]],
+    templates: dict[str, dict[str, Any]],
+    bootstrap_template: dict[str, Any],
+    assets: dict[str, bytes],
+) -> Release:
+    """Write `out_dir/<version>/` whole or not at all: every file, then the checked manifest."""
     target = out_dir / version
     out_dir.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{version}-", dir=out_dir))
     try:
-        for name, template in templates.items():
-            _write_json(staging / "blueprints" / f"{name}.template.json", template)
+        for file_name, template in templates.items():
+            _write_json(staging / file_name, template)
         _write_json(staging / BOOTSTRAP_TEMPLATE, bootstrap_template)
-        for asset in assets:
-            path = staging / asset.key
+        for key, data in assets.items():
+            path = staging / key
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(asset.data)
+            path.write_bytes(data)
         files = {
             path.relative_to(staging).as_posix(): sha256_file(path)
             for path in sorted(staging.rglob("*"))
@@ -189,12 +217,12 @@ def build_release(
         }
         manifest = {
             "format": 1,
-            "name": source.NAME,
+            "name": name,
             "version": version,
-            "options": source.OPTIONS,
-            "rules": source.RULES,
-            "stages": stage_documents,
-            "actions": source.ACTIONS,
+            "options": options,
+            "rules": rules,
+            "stages": stages,
+            "actions": actions,
             "files": files,
         }
         try:

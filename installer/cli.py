@@ -78,13 +78,39 @@ def _release(path: Path | None, *, json_mode: bool) -> Any:
 def build(
     out: Annotated[Path, typer.Option("--out", help="Folder that receives release/<version>/.")] = DEFAULT_OUT,
     version: Annotated[str | None, typer.Option("--version", help="Release version (default: the source's).")] = None,
+    upstream: Annotated[
+        Path | None,
+        typer.Option(
+            "--upstream",
+            help="Build data.all itself from this cloud assembly, folder holding cdk.out/, or data.all source tree.",
+        ),
+    ] = None,
+    dataall: Annotated[
+        bool,
+        typer.Option(
+            "--dataall",
+            help="Build data.all itself from the default upstream: $DATAALL_UPSTREAM, then ../shared/upstream/"
+            "dataall/<version>, else a clone of the pinned tag.",
+        ),
+    ] = False,
 ) -> None:
     """Synthesize the blueprints and the bootstrap stack into a release folder."""
     from installer.build import BuildError, build_release
 
     started = time.monotonic()
     try:
-        release = build_release(out, version)
+        if upstream is not None or dataall:
+            from installer.dataall import build_dataall_release
+            from installer.upstream import UpstreamError, resolve
+
+            try:
+                source = resolve(upstream, version)
+            except UpstreamError as error:
+                _fail(str(error))
+            typer.echo(f"data.all {source.version} from {source.origin}")
+            release = build_dataall_release(out, source)
+        else:
+            release = build_release(out, version)
     except BuildError as error:
         _fail(str(error))
     stages = [s.name for s in release.manifest.stages()]

@@ -1,0 +1,175 @@
+"""The data.all release: data.all's own stacks, imported from its cloud assembly, as stages.
+
+`dataall-installer build --upstream PATH` (see `installer.upstream` for where PATH may point).
+Of data.all's assembly:
+- the backend stage's stack: each nested stack is a stage, its root's own resources one more
+  (`blueprints.dataall.stages`), with the import's rules applied (`blueprints.dataall.rules`);
+- data.all's migration triggers (DbSnapshots -> DbMigrations -> SavePerms) are dropped: the
+  installer's `migrate` action replaces them;
+- the CDK Pipelines stacks (cicd, its us-east-1 support stack) and the ECR stack are dropped:
+  no build servers;
+- the CloudFront stage lives in us-east-1; until the workflow deploys a stage in another
+  region, it is left out and the build says so.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from blueprints.assets import CDK_CONTEXT, LAMBDAS_DIR, AssetRegistry, build_layer, layer_requirements, zip_tree
+from blueprints.dataall import rules
+from blueprints.dataall.assembly import CloudAssembly, FileAsset, StackArtifact
+from blueprints.dataall.stages import ImportedStage, split_stack
+from installer.build import BuildError, Release, synthesize, write_release
+from installer.upstream import Upstream
+
+NAME = "dataall"
+ROOT_STAGE = "backend"
+#: data.all's construct names -> the stage names an operator reads in `status`.
+NAMING = {
+    "SqsStack": "sqs",
+    "S3Resources": "s3",
+    "CWDashboards": "dashboards",
+    "OpenSearch": "opensearch",
+    "ParamStore": "params",
+}
+#: Nested stacks the installer replaces.
+DROPPED_NESTED = {
+    "DbSnapshots": "replaced by the installer's migrate action (a cluster snapshot before migrating)",
+    "DbMigrations": "replaced by the installer's migrate action (alembic upgrade, undone on rollback)",
+    "SavePerms": "replaced by the installer's migrate action (data.all's post-migration step)",
+}
+#: Stacks of the assembly that are not the platform, by the end of their stack name.
+DROPPED_STACKS = {
+    "-cicd-stack": "data.all's CDK Pipelines stack: the installer deploys without build servers",
+    "-support-us-east-1": "the cicd stack's cross-region support stack",
+    "-ecr-stack": "the ECR repository of data.all's pipeline: the release names its images instead",
+    "-cloudfront-stack": "the CloudFront stage lives in us-east-1; the workflow deploys stages in its own region only",
+}
+#: CloudFormation's creation timeout of a stage, in seconds (a database or a search domain takes long).
+TIMEOUTS = {"aurora": 3600, "opensearch": 3600}
+DEFAULT_TIMEOUT = 1800
+ASSET_PREFIX = "assets/"
+
+
+@dataclass
+class ImportReport:
+    stages: list[ImportedStage]
+    dropped: list[tuple[str, str]] = field(default_factory=list)
+    assets: dict[str, bytes] = field(default_factory=dict)
+
+
+def backend_stack(assembly: CloudAssembly) -> StackArtifact:
+    found = [s for s in assembly.stacks() if s.stack_name.endswith("-backend-stack")]
+    if len(found) != 1:
+        names = ", ".join(sorted(s.stack_name for s in assembly.stacks()))
+        raise BuildError(f"{assembly.directory}: expected one data.all backend stack (*-backend-stack), found: {names}")
+    return found[0]
+
+
+def package_assets(assets: Iterable[FileAsset]) -> dict[str, tuple[str, bytes]]:
+    """upstream object key -> (release key, bytes): directories zipped deterministically,
+    files as they are; the release key is the content's sha256."""
+    packaged: dict[str, tuple[str, bytes]] = {}
+    for asset in assets:
+        if asset.key in packaged or asset.source.suffix == ".json":  # nested templates are stages
+            continue
+        if asset.packaging == "zip" and asset.source.is_dir():
+            data, suffix = zip_tree([(asset.source, "")]), ".zip"
+        elif asset.source.is_file():
+            data, suffix = asset.source.read_bytes(), "".join(asset.source.suffixes[-1:]) or ""
+        else:
+            raise BuildError(f"asset {asset.id} of the upstream is missing: {asset.source}")
+        packaged[asset.key] = (f"{ASSET_PREFIX}{hashlib.sha256(data).hexdigest()}{suffix}", data)
+    return packaged
+
+
+def import_stages(assembly: CloudAssembly) -> ImportReport:
+    """data.all's platform as stages, with the assets they read, and what was left out."""
+    dropped = [
+        (stack.stack_name, why)
+        for stack in assembly.stacks()
+        for suffix, why in DROPPED_STACKS.items()
+        if stack.stack_name.endswith(suffix)
+    ]
+    backend = backend_stack(assembly)
+    packaged = package_assets(backend.assets)
+    synthesis = rules.Synthesis(
+        account=backend.account,
+        region=backend.region,
+        asset_buckets=frozenset(asset.bucket for asset in backend.assets),
+        asset_keys={upstream: key for upstream, (key, _) in packaged.items()},
+    )
+    imported = split_stack(backend, root_name=ROOT_STAGE, drop=DROPPED_NESTED, naming=NAMING, synthesis=synthesis)
+    used = {a.key for stage in imported.stages for a in stage.assets}
+    return ImportReport(
+        stages=imported.stages,
+        dropped=dropped + imported.dropped,
+        assets={key: data for upstream, (key, data) in packaged.items() if upstream in used},
+    )
+
+
+def stage_document(stage: ImportedStage) -> dict[str, Any]:
+    parameters = dict(stage.parameters)
+    if rules.ASSETS_BUCKET in stage.template.get("Parameters", {}):
+        parameters[rules.ASSETS_BUCKET] = "${param:" + rules.ASSETS_BUCKET + "}"
+    capabilities = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"]
+    if stage.template.get("Transform"):
+        capabilities.append("CAPABILITY_AUTO_EXPAND")
+    return {
+        "name": stage.name,
+        "description": f"data.all: {stage.source}",
+        "template": f"blueprints/{stage.name}.template.json",
+        "parameters": parameters,
+        "depends_on": list(stage.depends_on),
+        "stateful": stage.stateful,
+        "timeout": TIMEOUTS.get(stage.name, DEFAULT_TIMEOUT),
+        "outputs": sorted(stage.outputs),
+        "capabilities": capabilities,
+    }
+
+
+def build_dataall_release(out_dir: Path, upstream: Upstream, *, layer: bool = True, nag: bool = True) -> Release:
+    """Import data.all's assembly and write it as a release (`out_dir/<version>/`)."""
+    report = import_stages(upstream.assembly)
+    bootstrap_template, installer_assets = _bootstrap(upstream.version, layer=layer, nag=nag)
+    return write_release(
+        out_dir,
+        name=NAME,
+        version=upstream.version,
+        options={},
+        rules=[],
+        stages=[stage_document(stage) for stage in report.stages],
+        actions=[],
+        templates={f"blueprints/{stage.name}.template.json": stage.template for stage in report.stages},
+        bootstrap_template=bootstrap_template,
+        assets={**report.assets, **installer_assets},
+    )
+
+
+def _bootstrap(version: str, *, layer: bool, nag: bool) -> tuple[dict[str, Any], dict[str, bytes]]:
+    """The bootstrap stack's template for this release, and the installer's own assets."""
+    os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+    import tempfile
+
+    import aws_cdk as cdk
+
+    from blueprints.common import BuildContext
+    from bootstrap_stack import BootstrapStack
+
+    assets = AssetRegistry()
+    layer_asset = assets.add("layer", build_layer(list(layer_requirements()))) if layer else None
+    context = BuildContext(assets=assets, layer=layer_asset, nag=nag)
+    installer_code = assets.add_tree("installer-lambdas", [(LAMBDAS_DIR, "lambdas")])
+    with tempfile.TemporaryDirectory(prefix="cdk-out-") as cdk_out:
+        app = cdk.App(outdir=cdk_out, analytics_reporting=False, context=dict(CDK_CONTEXT))
+        stack = BootstrapStack(
+            app, "bootstrap", context=context, version=version, installer_code=installer_code, options={}
+        )
+        template = synthesize(app, Path(cdk_out)).get_stack_by_name(stack.stack_name).template
+    return template, {asset.key: asset.data for asset in assets}

@@ -1,0 +1,80 @@
+"""data.all's own release (`dataall-installer build --dataall`), built from its cloud assembly in
+`../shared/upstream/dataall` (read, never copied)."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from installer.dataall import DROPPED_NESTED, build_dataall_release
+from installer.upstream import resolve, shared_upstream
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.skipif(not shared_upstream("2.9.0").is_dir(), reason="../shared/upstream/dataall is not here")
+
+
+@pytest.fixture(scope="module")
+def dataall_release(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    yield build_dataall_release(tmp_path_factory.mktemp("dataall"), resolve(None, "2.9.0"), layer=False)
+
+
+def test_every_nested_stack_of_the_backend_is_a_stage_of_the_release(dataall_release: Any) -> None:
+    counts = {
+        step.name: len(dataall_release.template(step.name)["Resources"]) for step in dataall_release.manifest.stages()
+    }
+
+    assert counts == {
+        "backend": 3, "vpc": 86, "params": 12, "s3": 20, "cognito": 32, "sqs": 9, "lambdas": 89, "ecs": 97,
+        "aurora": 36, "dashboards": 30, "opensearch": 30,
+    }  # fmt: skip
+    assert dataall_release.manifest.steps["aurora"].stateful and not dataall_release.manifest.steps["vpc"].stateful
+    assert set(dataall_release.manifest.steps["lambdas"].dependencies()) == {"cognito", "sqs", "vpc"}
+
+
+def test_the_import_keeps_data_alls_own_cdk_nag_suppressions(dataall_release: Any) -> None:
+    upstream = resolve(None, "2.9.0").assembly
+    backend = next(s for s in upstream.stacks() if s.stack_name.endswith("-backend-stack"))
+    suppressed = {
+        nested.construct_name: nested.template["Metadata"]["cdk_nag"]
+        for nested in backend.nested().values()
+        if nested.construct_name not in DROPPED_NESTED
+    }
+    kept = {
+        step.description.rpartition("/")[2]: dataall_release.template(step.name)["Metadata"]["cdk_nag"]
+        for step in dataall_release.manifest.stages()
+        if step.name != "backend"
+    }
+
+    assert len(suppressed) == 10 and kept == suppressed
+    assert dataall_release.template("backend")["Metadata"]["cdk_nag"] == backend.template["Metadata"]["cdk_nag"]
+
+
+def test_cfn_lint_finds_no_error_in_the_imported_templates(dataall_release: Any) -> None:
+    templates = sorted((dataall_release.path / "blueprints").glob("*.json"))
+
+    result = subprocess.run(
+        [str(Path(sys.executable).with_name("cfn-lint")), "--format", "parseable", *map(str, templates)],
+        capture_output=True, text=True, cwd=ROOT, check=False,
+    )  # fmt: skip
+
+    # cfn-lint's exit code is a bit mask: 2 errors, 4 warnings (data.all's deprecated Aurora
+    # engine version is a warning), 8 informational.
+    errors = [line for line in result.stdout.splitlines() if re.search(r":\d+:\d+:\d+:\d+:E\d+:", line)]
+    assert result.returncode & 2 == 0 and not errors, result.stdout
+
+
+def test_the_release_says_nothing_of_the_synthesis_account_or_cdk_bootstrap(dataall_release: Any) -> None:
+    for template in (dataall_release.path / "blueprints").glob("*.json"):
+        text = template.read_text()
+        assert "111111111111" not in text and "cdk-hnb659fds-assets" not in text, template.name
+    manifest = json.loads((dataall_release.path / "manifest.json").read_text())
+    assert {s["name"] for s in manifest["stages"] if "AssetsBucket" in s["parameters"]} == {
+        "params", "s3", "cognito", "lambdas", "opensearch",
+    }  # fmt: skip

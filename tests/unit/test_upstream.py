@@ -1,0 +1,61 @@
+"""Where data.all comes from (`installer.upstream`): the order of the sources, and refusals that
+name what is wrong."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from installer import upstream
+from installer.upstream import UpstreamError, resolve
+
+
+def assembly(folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "manifest.json").write_text(json.dumps({"version": "45.0.0", "artifacts": {}}))
+    return folder
+
+
+def test_an_explicit_upstream_comes_before_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(upstream.UPSTREAM_ENV, str(assembly(tmp_path / "from-env")))
+
+    chosen = resolve(assembly(tmp_path / "given"), "2.9.0")
+
+    assert chosen.origin.startswith("--upstream") and chosen.assembly.directory == tmp_path / "given"
+
+
+def test_the_environment_comes_before_the_shared_upstream(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(upstream.UPSTREAM_ENV, str(tmp_path / "release"))
+    assembly(tmp_path / "release" / "cdk.out")
+
+    chosen = resolve(None, "2.9.0")
+
+    assert chosen.origin.startswith(upstream.UPSTREAM_ENV) and chosen.assembly.directory.name == "cdk.out"
+
+
+def test_a_folder_that_is_no_upstream_is_refused_saying_what_was_looked_for(tmp_path: Path) -> None:
+    with pytest.raises(UpstreamError, match=r"neither a cloud assembly .* nor a data.all source tree"):
+        resolve(tmp_path, "2.9.0")
+
+
+def test_a_version_the_installer_does_not_know_is_refused_with_the_known_ones() -> None:
+    with pytest.raises(UpstreamError, match=r"2\.7\.0 is not a release this installer knows \(2\.8\.0, 2\.9\.0\)"):
+        upstream.tag_of("2.7.0")
+
+
+def test_a_symlink_a_checkout_wrote_as_a_text_file_is_restored(tmp_path: Path) -> None:
+    """data.all links deploy/stacks/runtime_options.py to the backend's module; git writes such a
+    link as a file holding its target where symlinks are off."""
+    (tmp_path / "backend" / "dataall").mkdir(parents=True)
+    (tmp_path / "backend" / "dataall" / "runtime_options.py").write_text("OPTIONS = 1\n")
+    (tmp_path / "deploy" / "stacks").mkdir(parents=True)
+    placeholder = tmp_path / "deploy" / "stacks" / "runtime_options.py"
+    placeholder.write_text("../../backend/dataall/runtime_options.py")
+    (tmp_path / "deploy" / "note.txt").write_text("./missing-target")
+
+    restored = upstream.restore_symlinks(tmp_path)
+
+    assert restored == [placeholder] and placeholder.is_symlink() and placeholder.read_text() == "OPTIONS = 1\n"
+    assert not (tmp_path / "deploy" / "note.txt").is_symlink()
