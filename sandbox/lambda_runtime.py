@@ -1,8 +1,9 @@
 """The sandbox's Lambda runtime: each function runs from its own deployment package.
 
 moto keeps the zip that CloudFormation (or CreateFunction) gave it; here that zip is
-unpacked and run by warm worker processes (`lambda_worker.py`), one per concurrent
-invocation, with the function's own environment variables and the sandbox as its AWS.
+unpacked and run by warm worker processes (`lambda_worker.py`; `lambda_worker_node.mjs` for
+Node.js functions), one per concurrent invocation, with the function's own environment
+variables and the sandbox as its AWS.
 A packaging mistake (a module left out of the zip, a wrong handler string) fails here
 as it fails in AWS. Third-party packages come from this machine's installation, standing
 in for the layer: the layer's wheels are built for Lambda's Python and processor.
@@ -19,6 +20,7 @@ import json
 import logging
 import os
 import select
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -35,6 +37,9 @@ from sandbox.host import SandboxHost
 
 LOG = logging.getLogger("dataall_installer.sandbox.lambda")
 WORKER_SCRIPT = Path(__file__).with_name("lambda_worker.py")
+NODE_WORKER_SCRIPT = Path(__file__).with_name("lambda_worker_node.mjs")
+#: The AWS SDK for JavaScript v3 standing in for the one Lambda's Node.js runtimes provide (`make setup`).
+NODE_SDK = Path(__file__).with_name("node") / "node_modules"
 MAX_WORKERS_PER_FUNCTION = 16
 #: The Invoke response's `FunctionError`: an error the function's runtime reported, and one Lambda
 #: detected itself (a timeout). moto 5.2.5 answered every error as "Handled"; the sandbox keeps that
@@ -124,6 +129,7 @@ class LambdaRuntime:
             event = json.loads(event or "{}")
         request_id = str(uuid.uuid4())
         record = Invocation(function=details["name"], request_id=request_id, started=time.time())
+        runtime_family(details["runtime"])  # AWS fails the Invoke call itself for a runtime it does not run
         with self._lock:
             self.invocation_count += 1
         try:
@@ -148,9 +154,6 @@ class LambdaRuntime:
         crash = self._injected_crash(event)
         if crash is not None:
             return crash, HANDLED, f"injected crash: {crash['errorMessage']}\n"
-        if not str(details["runtime"] or "").startswith("python"):
-            message = f"the sandbox runs Python functions only, not {details['runtime']}"
-            return {"errorType": "Runtime.InvalidRuntime", "errorMessage": message}, HANDLED, ""
         pool = self._pool(details)
         worker = self._acquire(pool, details)
         request = {
@@ -241,17 +244,20 @@ class LambdaRuntime:
         log_path = self.root / "logs" / f"{details['name']}-{uuid.uuid4().hex[:8]}.log"
         log_path.parent.mkdir(parents=True, exist_ok=True)
         read_fd, write_fd = os.pipe()
+        if runtime_family(details["runtime"]) == "nodejs":
+            # Lambda's NODE_PATH: the runtime's SDK, then the task root. npm stays offline: a handler
+            # that installs a newer SDK (CDK's AwsCustomResource) falls back to this one.
+            env["NODE_PATH"] = os.pathsep.join([str(NODE_SDK), str(code_dir)])
+            env.setdefault("npm_config_offline", "true")
+            node = shutil.which("node") or "node"
+            command = [node, "--expose-gc", "--max-http-header-size", "81920", str(NODE_WORKER_SCRIPT)]
+            command += [str(code_dir), str(write_fd)]
+        else:
+            command = [sys.executable, "-S", "-u", str(WORKER_SCRIPT), str(code_dir)]
+            command += [os.pathsep.join(dependency_paths()), str(write_fd)]
         with log_path.open("ab") as log:
             process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-S",
-                    "-u",
-                    str(WORKER_SCRIPT),
-                    str(code_dir),
-                    os.pathsep.join(dependency_paths()),
-                    str(write_fd),
-                ],
+                command,
                 stdin=subprocess.PIPE,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -364,6 +370,15 @@ def timed_out(request_id: str, timeout: float) -> dict[str, Any]:
     """
     stamp = datetime.datetime.now(datetime.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
     return {"errorMessage": f"{stamp} {request_id} Task timed out after {timeout:.2f} seconds"}
+
+
+def runtime_family(runtime: str | None) -> str:
+    """The worker a function runs on ("python" or "nodejs"); any other runtime is AWS's
+    InvalidRuntimeException."""
+    for family in ("python", "nodejs"):
+        if str(runtime or "").startswith(family):
+            return family
+    raise moto_internals.lambda_invalid_runtime(str(runtime))
 
 
 def _stage_of(event: Any) -> str | None:

@@ -329,6 +329,21 @@ def install_lambda_runtime(invoke: LambdaInvoker) -> None:
     LambdaFunction.invoke = invoke_function  # type: ignore[method-assign]
 
 
+def lambda_invalid_runtime(runtime: str) -> Exception:
+    """The error Lambda's Invoke answers, as an HTTP 502, for a function whose runtime it does not
+    run: `InvalidRuntimeException`, "The runtime or runtime version specified is not supported"
+    (Lambda API reference, Invoke, Errors). moto renders it as the Invoke call's answer."""
+    from moto.core.exceptions import JsonRESTError
+
+    error = JsonRESTError(
+        "InvalidRuntimeException",
+        f"The runtime or runtime version specified is not supported: {runtime} "
+        "(the sandbox runs Python and Node.js functions)",
+    )
+    error.code = 502
+    return error
+
+
 #: The error name Step Functions gives a Lambda task whose function failed without an error type.
 LAMBDA_UNKNOWN = "Lambda.Unknown"
 
