@@ -1,0 +1,43 @@
+"""data.all's source tree synthesized by the build (`installer.upstream.synthesize`): data.all's own
+pinned toolchain, offline, gives the same platform as the cloud assembly made beside it.
+
+The first run installs data.all's deploy requirements and the CDK CLI into the cache (about two
+minutes); later runs take the cached assembly.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+
+from installer.dataall import import_stages
+from installer.upstream import load, shared_upstream, synthesize
+
+SOURCE = shared_upstream("2.9.0") / "source"
+
+
+def _comparable(template: dict[str, Any]) -> str:
+    """A template without what differs on every synthesis (README of ../shared/upstream/dataall):
+    CDK's analytics metadata, the pivot role's random external id, and the key of the custom
+    authorizer's asset (pip writes the venv's path into its scripts' shebang lines)."""
+    resources = {
+        logical_id: resource
+        for logical_id, resource in template["Resources"].items()
+        if resource["Type"] != "AWS::CDK::Metadata" and not logical_id.startswith("dataallExternalId")
+    }
+    return re.sub(r"assets/[0-9a-f]{64}", "assets/*", json.dumps({**template, "Resources": resources}, sort_keys=True))
+
+
+@pytest.mark.skipif(not SOURCE.is_dir(), reason="../shared/upstream/dataall/2.9.0/source is not here")
+def test_the_source_tree_synthesizes_to_the_platform_of_its_cloud_assembly() -> None:
+    synthesized = import_stages(load(synthesize(SOURCE, "2.9.0")))
+    shipped = import_stages(load(shared_upstream("2.9.0")))
+
+    assert [s.name for s in synthesized.stages] == [s.name for s in shipped.stages]
+    for ours, theirs in zip(synthesized.stages, shipped.stages, strict=True):
+        assert _comparable(ours.template) == _comparable(theirs.template), ours.name
+    assert len(synthesized.assets) == len(shipped.assets)
+    assert len(set(synthesized.assets) - set(shipped.assets)) <= 1  # the custom authorizer's bundle
