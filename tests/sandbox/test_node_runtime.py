@@ -1,0 +1,337 @@
+"""The sandbox's Node.js Lambda runtime (`sandbox/lambda_worker_node.mjs`): what AWS's Node.js
+runtimes do, each test naming the behaviour and the AWS documentation it follows."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+
+from sandbox.lambda_runtime import HANDLED, NODE_SDK
+
+ROOT = Path(__file__).resolve().parents[2]
+#: CDK's S3 auto-delete-objects handler as data.all 2.9.0's cloud assembly ships it (read in place).
+CDK_AUTO_DELETE = (
+    Path(__file__).resolve().parents[3]
+    / "shared/upstream/dataall/2.9.0/cdk.out"
+    / "asset.faa95a81ae7d7373f3e1f242268f904eb748d8d0fdd306e8a6fe515a1905a7d6/index.js"
+)
+
+pytestmark = pytest.mark.skipif(
+    not (NODE_SDK / "@aws-sdk").is_dir(), reason="the sandbox's Node.js SDK is not installed: run make setup"
+)
+
+
+def package(files: dict[str, str]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, text in files.items():
+            archive.writestr(name, text)
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def clients(sandbox: Any) -> Callable[[str], Any]:
+    def make(service: str) -> Any:
+        return boto3.client(
+            service, endpoint_url=sandbox.endpoint, region_name=sandbox.region,
+            aws_access_key_id="sandbox", aws_secret_access_key="sandbox",
+        )  # fmt: skip
+
+    return make
+
+
+@pytest.fixture
+def node_function(clients: Callable[[str], Any]) -> Callable[..., str]:
+    role = clients("iam").create_role(RoleName="node-role", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+
+    def create(
+        files: dict[str, str], handler: str = "index.handler", name: str = "node-probe", runtime: str = "nodejs22.x"
+    ) -> str:
+        clients("lambda").create_function(
+            FunctionName=name, Runtime=runtime, Role=role, Handler=handler, Timeout=10, MemorySize=256,
+            Code={"ZipFile": package(files)}, Environment={"Variables": {"GREETING": "hello"}},
+        )  # fmt: skip
+        return name
+
+    return create
+
+
+def invoke(clients: Callable[[str], Any], name: str, event: Any) -> tuple[str | None, Any]:
+    response = clients("lambda").invoke(FunctionName=name, Payload=json.dumps(event))
+    return response.get("FunctionError"), json.loads(response["Payload"].read())
+
+
+# --------------------------------------------------------------------------- handlers
+ASYNC_HANDLER = """
+exports.handler = async (event, context) => ({
+  echo: event,
+  greeting: process.env.GREETING,
+  requestId: context.awsRequestId,
+  functionName: context.functionName,
+  arn: context.invokedFunctionArn,
+  memory: context.memoryLimitInMB,
+  logGroup: context.logGroupName,
+  logStream: context.logStreamName,
+  remaining: context.getRemainingTimeInMillis(),
+  waits: context.callbackWaitsForEmptyEventLoop,
+});
+"""
+
+
+def test_an_async_handler_answers_with_the_context_lambda_gives(clients, node_function) -> None:
+    """AWS, "Define Lambda function handler in Node.js" and "Using the Lambda context object to
+    retrieve Node.js function information": an async handler's resolved value is the answer; the
+    context has awsRequestId, functionName, invokedFunctionArn, memoryLimitInMB (a string, from
+    the environment), logGroupName, logStreamName, getRemainingTimeInMillis() and
+    callbackWaitsForEmptyEventLoop (true by default)."""
+    name = node_function({"index.js": ASYNC_HANDLER})
+
+    error, payload = invoke(clients, name, {"a": [1, 2]})
+
+    assert error is None
+    arn = clients("lambda").get_function(FunctionName=name)["Configuration"]["FunctionArn"]
+    assert payload["echo"] == {"a": [1, 2]}
+    assert payload["greeting"] == "hello"
+    assert payload["functionName"] == name and payload["arn"] == arn
+    assert payload["memory"] == "256"
+    assert payload["logGroup"] == f"/aws/lambda/{name}" and payload["logStream"]
+    assert 0 < payload["remaining"] <= 10_000
+    assert payload["waits"] is True
+    assert len(payload["requestId"]) == 36
+
+
+CALLBACK_HANDLER = """
+exports.handler = (event, context, callback) => {
+  context.callbackWaitsForEmptyEventLoop = event.wait;
+  setTimeout(() => console.log("the timer the callback left behind ran"), 300);
+  callback(null, { answered: "by callback" });
+};
+"""
+
+
+def log_of(response: dict[str, Any]) -> str:
+    return base64.b64decode(response.get("LogResult", "")).decode()
+
+
+def test_a_callback_handler_answers_once_the_event_loop_is_empty(clients, node_function) -> None:
+    """AWS, "Define Lambda function handler in Node.js" (callback-based handlers) and "Lambda
+    context object in Node.js": `callback(null, result)` answers `result`; with
+    callbackWaitsForEmptyEventLoop true (the default) Lambda waits for the event loop to be
+    empty (the timer runs within the invocation), with false it answers at once and the pending
+    timer waits, frozen, for a later invocation."""
+    name = node_function({"index.js": CALLBACK_HANDLER})
+    lam = clients("lambda")
+
+    waiting = lam.invoke(FunctionName=name, Payload=json.dumps({"wait": True}), LogType="Tail")
+    at_once = lam.invoke(FunctionName=name, Payload=json.dumps({"wait": False}), LogType="Tail")
+
+    assert "FunctionError" not in waiting and "FunctionError" not in at_once
+    assert json.loads(waiting["Payload"].read()) == {"answered": "by callback"}
+    assert json.loads(at_once["Payload"].read()) == {"answered": "by callback"}
+    assert "the timer the callback left behind ran" in log_of(waiting)
+    assert "the timer the callback left behind ran" not in log_of(at_once)
+
+
+def test_console_output_is_logged_in_lambdas_node_format(clients, node_function) -> None:
+    """AWS, "Log and monitor Node.js Lambda functions": each console line is
+    `<timestamp>\\t<request id>\\t<LEVEL>\\t<message>` between START and END of the request."""
+    name = node_function({"index.js": "exports.handler = async () => { console.warn('careful', 42); };"})
+
+    response = clients("lambda").invoke(FunctionName=name, Payload=b"{}", LogType="Tail")
+
+    lines = log_of(response).splitlines()
+    warning = next(line for line in lines if line.endswith("careful 42"))
+    stamp, logged_id, level, _ = warning.split("\t")
+    assert stamp.endswith("Z") and level == "WARN" and len(logged_id) == 36
+    assert lines[0].startswith("START RequestId: ") and any(line.startswith("END RequestId: ") for line in lines)
+    assert json.loads(response["Payload"].read()) is None
+
+
+ES_MODULE = """
+import { S3Client } from "@aws-sdk/client-s3";
+const started = await Promise.resolve("top-level await");
+export const handler = async (event) => ({ kind: "es module", started, sdk: typeof S3Client, echo: event });
+"""
+
+
+@pytest.mark.parametrize(
+    "files",
+    [
+        {"index.mjs": ES_MODULE},
+        {"index.js": ES_MODULE, "package.json": json.dumps({"type": "module"})},
+    ],
+    ids=["mjs", "js-in-a-type-module-package"],
+)
+def test_an_es_module_handler_runs_and_imports_the_runtimes_sdk(clients, node_function, files) -> None:
+    """AWS, "Define Lambda function handler in Node.js" (ES module handlers): `.mjs`, or `.js`
+    under a package.json with "type": "module", load as ES modules with top-level await, and an
+    ES module imports the SDK the runtime includes ("Runtime-included SDK versions")."""
+    name = node_function(files)
+
+    error, payload = invoke(clients, name, {"n": 1})
+
+    assert error is None
+    assert payload == {"kind": "es module", "started": "top-level await", "sdk": "function", "echo": {"n": 1}}
+
+
+def test_a_commonjs_handler_in_a_folder_with_a_cjs_file(clients, node_function) -> None:
+    """AWS: the handler `lib/app.handler` names `lib/app` under the task root; a `.cjs` file
+    loads as CommonJS (nodejs-handler page, file extensions the runtime tries)."""
+    name = node_function({"lib/app.cjs": "module.exports.handler = async () => 'from a cjs file';"}, "lib/app.handler")
+
+    assert invoke(clients, name, {}) == (None, "from a cjs file")
+
+
+THROWING = """
+exports.handler = async (event) => {
+  if (event.kind === "string") throw "just a string";
+  throw new TypeError("the input is not a list");
+};
+exports.calls_back = (event, context, callback) => callback(new RangeError("out of range"));
+"""
+
+
+def test_a_thrown_error_arrives_in_lambdas_node_error_document(clients, node_function) -> None:
+    """AWS, "AWS Lambda function errors in Node.js": an error the handler throws is answered as
+    `{"errorType", "errorMessage", "trace"}`, the trace being the error's stack as lines, with
+    the Invoke response's FunctionError set (as the sandbox sets it for a Python function's
+    error); a thrown non-Error is named by its JavaScript type, with an empty trace."""
+    name = node_function({"index.js": THROWING})
+
+    error, payload = invoke(clients, name, {})
+    string_error, string_payload = invoke(clients, name, {"kind": "string"})
+
+    assert error == HANDLED
+    assert set(payload) == {"errorType", "errorMessage", "trace"}
+    assert (payload["errorType"], payload["errorMessage"]) == ("TypeError", "the input is not a list")
+    assert payload["trace"][0] == "TypeError: the input is not a list"
+    assert any("index.js" in line for line in payload["trace"][1:])
+    assert string_error == HANDLED
+    assert string_payload == {"errorType": "string", "errorMessage": "just a string", "trace": []}
+
+
+def test_an_error_passed_to_the_callback_is_the_functions_error(clients, node_function) -> None:
+    """AWS, "AWS Lambda function errors in Node.js": `callback(error)` fails the invocation
+    with the same error document as a thrown error."""
+    name = node_function({"index.js": THROWING}, handler="index.calls_back")
+
+    error, payload = invoke(clients, name, {})
+
+    assert error == HANDLED
+    assert (payload["errorType"], payload["errorMessage"]) == ("RangeError", "out of range")
+    assert payload["trace"][0] == "RangeError: out of range"
+
+
+def test_the_same_error_of_a_python_function_has_the_same_function_error(clients, node_function) -> None:
+    """The sandbox answers FunctionError alike for both runtimes' errors."""
+    python = node_function(
+        {"app.py": "def handler(e, c):\n    raise ValueError('x')\n"}, "app.handler", "py", "python3.12"
+    )
+    node = node_function({"index.js": THROWING})
+
+    assert invoke(clients, python, {})[0] == invoke(clients, node, {})[0] is not None
+
+
+@pytest.mark.parametrize(
+    ("files", "handler", "error_type", "message"),
+    [
+        ({"other.js": "exports.handler = async () => 1;"}, "index.handler", "Runtime.ImportModuleError",
+         "Error: Cannot find module 'index'"),
+        ({"index.js": "require('left-out-of-the-zip');\nexports.handler = async () => 1;"}, "index.handler",
+         "Runtime.ImportModuleError", "Error: Cannot find module 'left-out-of-the-zip'"),
+        ({"index.js": "exports.other = async () => 1;"}, "index.handler", "Runtime.HandlerNotFound",
+         "index.handler is undefined or not exported"),
+        ({"index.js": "exports.handler = 42;"}, "index.handler", "Runtime.HandlerNotFound",
+         "index.handler is not a function"),
+        ({"index.js": "exports.handler = async () => {"}, "index.handler", "Runtime.UserCodeSyntaxError",
+         "SyntaxError: Unexpected end of input"),
+        ({"index.js": "exports.handler = async () => 1;"}, "index", "Runtime.MalformedHandlerName", "Bad handler"),
+    ],
+    ids=["no-module", "missing-dependency", "no-export", "not-a-function", "syntax-error", "malformed-name"],
+)  # fmt: skip
+def test_a_package_that_cannot_start_fails_with_the_runtimes_init_error(
+    clients, node_function, files, handler, error_type, message
+) -> None:
+    """AWS, "Troubleshoot invocation issues in Lambda" and "AWS Lambda function errors in
+    Node.js": the Node.js runtime fails a function it cannot load with Runtime.ImportModuleError
+    (a module not found, `Error: Cannot find module ...`), Runtime.HandlerNotFound (`<handler> is
+    undefined or not exported`), Runtime.UserCodeSyntaxError or Runtime.MalformedHandlerName; the
+    trace starts with the error type."""
+    name = node_function(files, handler)
+
+    error, payload = invoke(clients, name, {})
+
+    assert error is not None
+    assert payload["errorType"] == error_type
+    assert payload["errorMessage"].startswith(message)
+    assert payload["trace"][0].startswith(f"{error_type}: {message}")
+
+
+def test_a_node_package_sees_its_own_files_and_the_runtimes_sdk_only(clients, node_function) -> None:
+    """AWS runs the zip with the runtime's own modules (NODE_PATH: the runtime's SDK, then the
+    task root): nothing of the project around the sandbox is on a function's module paths but
+    the SDK that stands in for the runtime's."""
+    name = node_function({"index.js": "exports.handler = async () => require.resolve.paths('anything');"})
+
+    error, paths = invoke(clients, name, {})
+
+    assert error is None
+    project = ROOT.as_posix() + "/"
+    assert [p for p in paths if p.startswith(project)] == [NODE_SDK.as_posix()]
+
+
+SDK_HANDLER = """
+const { S3Client, PutObjectCommand, GetObjectCommand } = require("@aws-sdk/client-s3");
+const { SSMClient, PutParameterCommand, GetParameterCommand } = require("@aws-sdk/client-ssm");
+const s3 = new S3Client({});
+const ssm = new SSMClient({});
+
+exports.handler = async (event) => {
+  await s3.send(new PutObjectCommand({ Bucket: event.bucket, Key: "note.txt", Body: "written by node" }));
+  const object = await s3.send(new GetObjectCommand({ Bucket: event.bucket, Key: "note.txt" }));
+  await ssm.send(new PutParameterCommand({ Name: "/node/greeting", Value: process.env.GREETING, Type: "String" }));
+  const parameter = await ssm.send(new GetParameterCommand({ Name: "/node/greeting" }));
+  return {
+    body: await object.Body.transformToString(),
+    parameter: parameter.Parameter.Value,
+    region: await s3.config.region(),
+  };
+};
+"""
+
+
+def test_a_handler_calls_the_sandbox_with_the_runtimes_sdk(sandbox, clients, node_function) -> None:
+    """AWS, "Runtime-included SDK versions" and "Using Lambda environment variables": Node.js
+    18+ runtimes include the AWS SDK for JavaScript v3, and the function's credentials and
+    region come from its environment; the SDK honours AWS_ENDPOINT_URL ("Service-specific
+    endpoints", AWS SDKs and Tools reference guide), so its calls reach the sandbox."""
+    clients("s3").create_bucket(Bucket="node-notes")
+    name = node_function({"index.js": SDK_HANDLER})
+
+    error, payload = invoke(clients, name, {"bucket": "node-notes"})
+
+    assert error is None, payload
+    assert payload == {"body": "written by node", "parameter": "hello", "region": sandbox.region}
+    assert clients("s3").get_object(Bucket="node-notes", Key="note.txt")["Body"].read() == b"written by node"
+    assert clients("ssm").get_parameter(Name="/node/greeting")["Parameter"]["Value"] == "hello"
+
+
+def test_a_runtime_the_sandbox_does_not_run_fails_the_invoke_call(clients, node_function) -> None:
+    """AWS, Lambda API reference, Invoke, Errors: InvalidRuntimeException, "The runtime or runtime
+    version specified is not supported", HTTP 502; the call fails, there is no function answer."""
+    name = node_function({"Handler.java": "class Handler {}"}, "example.Handler::handleRequest", "jvm", "java21")
+
+    with pytest.raises(ClientError) as raised:
+        clients("lambda").invoke(FunctionName=name, Payload=b"{}")
+
+    assert raised.value.response["Error"]["Code"] == "InvalidRuntimeException"
+    assert raised.value.response["ResponseMetadata"]["HTTPStatusCode"] == 502
