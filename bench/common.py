@@ -40,6 +40,7 @@ from installer.operations import (
     result_document,
     start,
 )
+from lambdas.data.records import RunRecord, StepRecord
 from sandbox.server import Sandbox
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -152,9 +153,9 @@ class RunMeasurement:
     stopped: datetime
     history: list[dict[str, Any]]
     #: the ledger's RUN record (action, waves, options ...)
-    meta: dict[str, Any]
+    meta: RunRecord
     #: the ledger's STEP records of this run, by step name
-    steps: dict[str, dict[str, Any]]
+    steps: dict[str, StepRecord]
     #: counted while the command ran (for a deploy: publish, bootstrap stack and run)
     counters: Counters
     #: wall seconds the bootstrap stack took to create or update (None: the run was started directly)
@@ -179,7 +180,7 @@ class RunMeasurement:
     def active_steps(self) -> list[str]:
         """The release's steps for this run (stages and actions): the ones the run works on, in
         dependency order, then the ones Plan found already running the release."""
-        return [*self.meta.get("order", []), *self.meta.get("unchanged", [])]
+        return [*self.meta.order, *self.meta.unchanged]
 
     @property
     def change_sets_created(self) -> int:
@@ -189,7 +190,7 @@ class RunMeasurement:
     @property
     def change_sets_recorded(self) -> int:
         """Steps of this run whose ledger record names a change set."""
-        return sum(1 for record in self.steps.values() if record.get("change_set_id"))
+        return sum(1 for record in self.steps.values() if record.change_set_id)
 
     @cached_property
     def timeline(self) -> RunTimeline:
@@ -263,13 +264,16 @@ class BenchSandbox:
         if result["status"] != "SUCCEEDED":
             raise BenchError(f"{result['action']} {result['version']} ended {result['status']}: {result['error']}")
         run = execution["name"]
+        meta = reader.ledger.run(run)
+        if meta is None:
+            raise BenchError(f"run {run} has no record in the ledger")
         return RunMeasurement(
             result=result,
             scale=self.scale,
             started=execution["startDate"],
             stopped=execution["stopDate"],
             history=history,
-            meta=reader.ledger.run(run) or {},
+            meta=meta,
             steps=reader.ledger.steps(run),
             counters=counters,
             bootstrap_wall=bootstrap_wall,

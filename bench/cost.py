@@ -153,7 +153,7 @@ def main() -> int:
     for name, run in runs.items():
         results: dict[str, list[str]] = {}
         for step, record in sorted(run.steps.items()):
-            results.setdefault(str(record.get("result")), []).append(step)
+            results.setdefault(str(record.result), []).append(step)
         summary = "; ".join(f"{result}: {', '.join(steps)}" for result, steps in sorted(results.items()))
         print(f"{name} {run.result['version']}: {summary}")
     print(

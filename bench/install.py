@@ -117,10 +117,10 @@ def floor_of(release: Release, install: RunMeasurement, model: LatencyModel) -> 
             continue
         if steps[name].kind != "migrate":
             raise BenchError(f"no estimate for a {steps[name].kind} action ({name})")
-        actions[name] = migrate_estimate(model, took_snapshot=bool(install.steps[name].get("snapshot_id")))
+        actions[name] = migrate_estimate(model, took_snapshot=bool(install.steps[name].snapshot_id))
     return release_floor(
         templates=templates,
-        parameters={name: install.steps[name].get("parameters", {}) for name in templates},
+        parameters={name: install.steps[name].parameters or {} for name in templates},
         dependencies={name: steps[name].dependencies() for name in active},
         actions=actions,
         model=model,
@@ -179,7 +179,7 @@ def breakdown(
         f"  {'step':<12}{'floor':>8}{'ideal':>8}{'ready':>8}{'began':>8}{'handover':>9}{'own':>8}"
         f"{'lambda':>8}{'waits':>8}{'other':>8}{'cfn':>8}{'noticed':>9}{'trans':>7}",
     ]
-    for name in sorted(install.meta.get("order", []), key=lambda n: run.steps[n].began):
+    for name in sorted(install.meta.order, key=lambda n: run.steps[n].began):
         step = run.steps[name]
         ready = max((run.steps[d].end for d in waits_for(release, run, name)), default=opened)
         cfn, noticed = "-", "-"

@@ -44,7 +44,7 @@ def main() -> int:
         redeploy = bench.run(dict(REDEPLOY))
     for line in transitions_lines(redeploy):
         print(line)
-    results = sorted({str(record.get("result")) for record in redeploy.steps.values()})
+    results = sorted({str(record.result) for record in redeploy.steps.values()})
     print(f"step results: {', '.join(results)}")
     calls = " ".join(f"{action}={count}" for action, count in sorted(redeploy.counters.cloudformation_calls.items()))
     print(f"CloudFormation calls: {calls}")

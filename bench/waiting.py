@@ -56,6 +56,7 @@ from bench.cost import LAMBDA_USD_PER_REQUEST, STEP_FUNCTIONS_USD_PER_TRANSITION
 from bench.install import floor_of
 from installer.build import Release
 from installer.operations import Installation
+from lambdas.data.records import StepRecord
 from lambdas.stage.deployment import PROTECTION, fallback_wait, next_poll
 from lambdas.stage.latency import LatencyModel, create_changes, expected_seconds, template_references
 
@@ -188,12 +189,12 @@ def replay(ops: list[StackOperation], factor: float, latency: float) -> tuple[Ta
 
 
 def modelled_durations(
-    release: Release, stage: str, record: Mapping[str, Any], model: LatencyModel
+    release: Release, stage: str, record: StepRecord | None, model: LatencyModel
 ) -> tuple[float, float]:
     """The stage's create, as the deploy step expects it, and the update that turns its
     deletion protection on (the resources that read the parameter are modified)."""
     template = release.template(stage)
-    given = record.get("given") or record.get("parameters") or {}
+    given = (record.given or record.parameters or {}) if record else {}
     create = expected_seconds(model, template, create_changes(template, given), "create")
     protected = [
         {"ResourceChange": {"Action": "Modify", "LogicalResourceId": logical_id, "ResourceType": resource["Type"]}}
@@ -209,7 +210,7 @@ def stage_operations(
     found = []
     model = LatencyModel.load()
     for stage, stage_events in events.items():
-        durations = modelled_durations(release, stage, install.steps.get(stage, {}), model)
+        durations = modelled_durations(release, stage, install.steps.get(stage), model)
         found.extend(
             operations(stage, stage_events, installation.stage_stack(stage), install.started, install.scale, durations)
         )
@@ -228,7 +229,7 @@ def main() -> int:
     release = chosen_release(args.release)
     with BenchSandbox(args.scale) as bench:
         install = bench.deploy(release)
-        stages = [name for name in install.meta.get("order", []) if release.manifest.steps[name].is_stage]
+        stages = [name for name in install.meta.order if release.manifest.steps[name].is_stage]
         events = {name: bench.stack_events(name) for name in stages}
     ops = stage_operations(release, install, events, INSTALLATION)
     chain = list(floor_of(release, install, LatencyModel.load()).schedule.path)

@@ -16,6 +16,7 @@ from botocore.exceptions import ClientError
 from installer.aws import Aws
 from installer.build import Release
 from lambdas.data.ledger import Ledger
+from lambdas.data.records import StepRecord
 from lambdas.data.releases import ReleaseStore, release_key
 from lambdas.data.stacks import FAILED_CREATE, in_progress
 from lambdas.release.manifest import Manifest
@@ -323,7 +324,7 @@ class RunReader:
     def latest_execution(self) -> str | None:
         runs = self.ledger.latest_runs(1)
         if runs:
-            return str(runs[0]["execution_arn"])
+            return str(runs[0].execution_arn)
         executions = self.aws.client("stepfunctions").list_executions(
             stateMachineArn=self.outputs["StateMachineArn"], maxResults=1
         )["executions"]
@@ -349,38 +350,38 @@ class RunReader:
     def view(self, execution_arn: str) -> RunView:
         execution = self.aws.client("stepfunctions").describe_execution(executionArn=execution_arn)
         run = execution["name"]
-        meta = self.ledger.run(run) or {}
+        meta = self.ledger.run(run)
         steps = self.ledger.steps(run) if meta else {}
-        version = meta.get("version") or json.loads(execution.get("input") or "{}").get("version")
+        version = (meta.version if meta else None) or json.loads(execution.get("input") or "{}").get("version")
         manifest = self.manifest(version) if version else None
-        active = [n for wave in meta.get("waves", []) for n in wave]
+        active = [n for wave in meta.waves for n in wave] if meta else []
         names = list(manifest.steps) if manifest else active
         stacks = self.stacks()
         now = datetime.now(UTC)
         views = []
         for name in names:
-            step = steps.get(name, {})
             if manifest is not None and not manifest.steps[name].is_stage:
-                views.append(self._action_view(name, step, name in active, execution["status"], now))
+                views.append(self._action_view(name, steps.get(name), name in active, execution["status"], now))
                 continue
+            step = steps.get(name) or StepRecord(name=name)
             stack_name = self.installation.stage_stack(name)
             stack = stacks.get(stack_name)
             if stack is not None:
                 status = stack["StackStatus"]
-            elif step.get("rolled_back") == "DELETED":
+            elif step.rolled_back == "DELETED":
                 status = "DELETE_COMPLETE"
             elif name in active or not meta:
                 status = "PENDING" if execution["status"] == "RUNNING" else "NOT_CREATED"
             else:
                 status = "SKIPPED"
-            begun, ended = _parse_time(step.get("started")), _parse_time(step.get("finished"))
+            begun, ended = _parse_time(step.started), _parse_time(step.finished)
             elapsed = ((ended or now) - begun).total_seconds() if begun else None
             views.append(
                 StageView(
                     name=name,
                     stack=stack_name,
                     status=status,
-                    phase=step.get("result") or step.get("phase", ""),
+                    phase=step.result or step.phase or "",
                     elapsed=elapsed,
                 )
             )
@@ -388,33 +389,32 @@ class RunReader:
             execution_arn=execution_arn,
             run=run,
             status=execution["status"],
-            action=meta.get("action") or json.loads(execution.get("input") or "{}").get("action"),
+            action=(meta.action if meta else None) or json.loads(execution.get("input") or "{}").get("action"),
             version=version,
             stages=views,
-            error=meta.get("error") or _execution_error(execution),
+            error=(meta.error if meta else None) or _execution_error(execution),
             started=execution.get("startDate"),
             stopped=execution.get("stopDate"),
-            drift=meta.get("drift") or None,
+            drift=(meta.drift if meta else None) or None,
         )
 
     @staticmethod
-    def _action_view(name: str, step: dict[str, Any], active: bool, run_status: str, now: datetime) -> StageView:
+    def _action_view(name: str, record: StepRecord | None, active: bool, run_status: str, now: datetime) -> StageView:
         """An action (e.g. migrate) is not a stack: its status is its step's."""
-        if step.get("rolled_back"):
-            status = f"ROLLED_BACK ({step['rolled_back']})"
-        elif step.get("result"):
-            status = str(step["result"])
-        elif step:
+        step = record or StepRecord(name=name)
+        if step.rolled_back:
+            status = f"ROLLED_BACK ({step.rolled_back})"
+        elif step.result:
+            status = str(step.result)
+        elif record is not None:
             status = "IN_PROGRESS" if run_status == "RUNNING" else "INTERRUPTED"
         elif active:
             status = "PENDING" if run_status == "RUNNING" else "NOT_RUN"
         else:
             status = "SKIPPED"
-        begun, ended = _parse_time(step.get("started")), _parse_time(step.get("finished"))
+        begun, ended = _parse_time(step.started), _parse_time(step.finished)
         elapsed = ((ended or now) - begun).total_seconds() if begun else None
-        return StageView(
-            name=name, stack="", status=status, phase=step.get("phase", ""), elapsed=elapsed, kind="action"
-        )
+        return StageView(name=name, stack="", status=status, phase=step.phase or "", elapsed=elapsed, kind="action")
 
     def database(self) -> dict[str, Any]:
         """The metadata database's revision and the release's head, asked of the migration function."""
@@ -437,7 +437,7 @@ class RunReader:
         from lambdas.pivot_role.resources import describe_pivot_role
 
         record = self.ledger.stage("pivot-role")
-        name = (record or {}).get("outputs", {}).get("PivotRoleName")
+        name = record.outputs.get("PivotRoleName") if record else None
         if not name:
             return None
         role = describe_pivot_role(self.aws.client("iam"), name)

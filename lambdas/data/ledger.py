@@ -1,15 +1,17 @@
 """The ledger: one DynamoDB table, the installer's memory.
 
-    pk                sk            what
-    LOCK              LOCK          the run that may change stages now (execution ARN, since)
-    RELEASE           CURRENT       the release installed now: version, options
-    STAGE#<name>      CURRENT       what a stage runs now: template sha256, parameters, outputs
-    RUN#<run>         META          a run: action, version, plan, status, error report
-    RUN#<run>         STEP#<name>   a step of a run: phase, change set, rollback point, result
-    RUNS              <start>#<run> the run history, newest last
+    pk                sk            what                                                   record
+    LOCK              LOCK          the run that may change stages now (execution ARN)     LockRecord
+    RELEASE           CURRENT       the release installed now: version, options            ReleaseRecord
+    STAGE#<name>      CURRENT       what a stage runs now: template sha256, parameters...  StageRecord
+    AWAIT#<stack>     TOKEN         the step waiting on the stack's status-change event    StackWaiter
+    RUN#<run>         META          a run: action, version, plan, status, error report     RunRecord
+    RUN#<run>         STEP#<name>   a step of a run: phase, change set, rollback point...  StepRecord
+    RUNS              <start>#<run> the run history, newest last                           RunIndexEntry
 
-Version bookkeeping lives here, not in stack tags: a changed stack tag propagates to
-every resource of the stack and forces an update of all of them.
+Every item goes in and out as its record (`lambdas.data.records`): an unknown or missing key
+fails loudly. Version bookkeeping lives here, not in stack tags: a changed stack tag
+propagates to every resource of the stack and forces an update of all of them.
 """
 
 from __future__ import annotations
@@ -18,12 +20,23 @@ import contextlib
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from lambdas.core.errors import LockHeld, RunAborted
+from lambdas.data.records import (
+    SCHEMA_VERSION,
+    LockRecord,
+    ReleaseRecord,
+    RunIndexEntry,
+    RunRecord,
+    RunUpdate,
+    StackWaiter,
+    StageRecord,
+    StepRecord,
+    StepUpdate,
+)
 
 RUN_RETENTION_SECONDS = 400 * 24 * 3600
 
@@ -37,17 +50,6 @@ def epoch() -> int:
     return int(time.time())
 
 
-def plain(value: Any) -> Any:
-    """DynamoDB's Decimals back to ints/floats, recursively."""
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, dict):
-        return {k: plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [plain(v) for v in value]
-    return value
-
-
 def _conditional_failed(error: ClientError) -> bool:
     return bool(error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException")
 
@@ -58,8 +60,11 @@ class Ledger:
 
     # ------------------------------------------------------------------ generic
     def _get(self, pk: str, sk: str) -> dict[str, Any] | None:
-        item = self.table.get_item(Key={"pk": pk, "sk": sk}, ConsistentRead=True).get("Item")
-        return plain(item) if item else None
+        item: dict[str, Any] | None = self.table.get_item(Key={"pk": pk, "sk": sk}, ConsistentRead=True).get("Item")
+        return item or None
+
+    def _put(self, pk: str, sk: str, record: dict[str, Any], **conditions: Any) -> None:
+        self.table.put_item(Item={"pk": pk, "sk": sk, **record}, **conditions)
 
     def _update(self, pk: str, sk: str, values: dict[str, Any], remove: tuple[str, ...] = ()) -> None:
         names = {f"#k{i}": key for i, key in enumerate(values)}
@@ -75,17 +80,23 @@ class Ledger:
             ExpressionAttributeValues=expr_values,
         )
 
+    @staticmethod
+    def _changes(update: RunUpdate | StepUpdate) -> dict[str, Any]:
+        return update.model_dump(exclude_unset=True, exclude={"schema_version"})
+
     # ------------------------------------------------------------------ lock
-    def acquire_lock(self, holder: str, run: str, is_running: Callable[[str], bool]) -> dict[str, Any] | None:
+    def acquire_lock(self, holder: str, run: str, is_running: Callable[[str], bool]) -> LockRecord | None:
         """Take the lock for `holder` (an execution ARN).
 
         A lock whose holder is no longer RUNNING is stale and is taken over; the previous
         holder is returned so the plan can say so. Another RUNNING holder: LockHeld.
         """
-        item = {"pk": "LOCK", "sk": "LOCK", "holder": holder, "run": run, "since": now_iso()}
+        item = LockRecord(holder=holder, run=run, since=now_iso()).written()
         try:
-            self.table.put_item(
-                Item=item,
+            self._put(
+                "LOCK",
+                "LOCK",
+                item,
                 ConditionExpression="attribute_not_exists(pk) OR holder = :me",
                 ExpressionAttributeValues={":me": holder},
             )
@@ -93,19 +104,21 @@ class Ledger:
         except ClientError as error:
             if not _conditional_failed(error):
                 raise
-        current = self._get("LOCK", "LOCK")
+        current = self.lock()
         if current is None:  # released between our two calls: try once more
             return self.acquire_lock(holder, run, is_running)
-        if is_running(current["holder"]):
+        if is_running(current.holder):
             raise LockHeld(
-                f"run {current.get('run')} holds the installer lock since {current.get('since')} "
-                f"({current['holder']}); wait for it to finish, this run changed nothing"
+                f"run {current.run} holds the installer lock since {current.since} "
+                f"({current.holder}); wait for it to finish, this run changed nothing"
             )
         try:
-            self.table.put_item(
-                Item=item,
+            self._put(
+                "LOCK",
+                "LOCK",
+                item,
                 ConditionExpression="holder = :old",
-                ExpressionAttributeValues={":old": current["holder"]},
+                ExpressionAttributeValues={":old": current.holder},
             )
         except ClientError as error:
             if _conditional_failed(error):
@@ -127,34 +140,28 @@ class Ledger:
                 return False
             raise
 
-    def lock(self) -> dict[str, Any] | None:
-        return self._get("LOCK", "LOCK")
+    def lock(self) -> LockRecord | None:
+        item = self._get("LOCK", "LOCK")
+        return LockRecord.from_item(item) if item else None
 
     # ------------------------------------------------------------------ release
-    def current_release(self) -> dict[str, Any] | None:
-        return self._get("RELEASE", "CURRENT")
+    def current_release(self) -> ReleaseRecord | None:
+        item = self._get("RELEASE", "CURRENT")
+        return ReleaseRecord.from_item(item) if item else None
 
-    def set_current_release(self, version: str, options: dict[str, Any], run: str) -> None:
-        self.table.put_item(
-            Item={
-                "pk": "RELEASE",
-                "sk": "CURRENT",
-                "version": version,
-                "options": options,
-                "run": run,
-                "updated_at": now_iso(),
-            }
-        )
+    def set_current_release(self, record: ReleaseRecord) -> None:
+        self._put("RELEASE", "CURRENT", {**record.written(), "updated_at": now_iso()})
 
     def clear_current_release(self) -> None:
         self.table.delete_item(Key={"pk": "RELEASE", "sk": "CURRENT"})
 
     # ------------------------------------------------------------------ stages
-    def stage(self, name: str) -> dict[str, Any] | None:
-        return self._get(f"STAGE#{name}", "CURRENT")
+    def stage(self, name: str) -> StageRecord | None:
+        item = self._get(f"STAGE#{name}", "CURRENT")
+        return StageRecord.from_item(item) if item else None
 
-    def stages(self) -> dict[str, dict[str, Any]]:
-        found: dict[str, dict[str, Any]] = {}
+    def stages(self) -> dict[str, StageRecord]:
+        found: dict[str, StageRecord] = {}
         kwargs: dict[str, Any] = {
             "FilterExpression": "begins_with(pk, :p) AND sk = :s",
             "ExpressionAttributeValues": {":p": "STAGE#", ":s": "CURRENT"},
@@ -163,15 +170,13 @@ class Ledger:
         while True:
             page = self.table.scan(**kwargs)
             for item in page.get("Items", []):
-                found[item["pk"].split("#", 1)[1]] = plain(item)
+                found[item["pk"].split("#", 1)[1]] = StageRecord.from_item(item)
             if "LastEvaluatedKey" not in page:
                 return found
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
-    def put_stage(self, name: str, record: dict[str, Any]) -> None:
-        self.table.put_item(
-            Item={"pk": f"STAGE#{name}", "sk": "CURRENT", "stage": name, "updated_at": now_iso(), **record}
-        )
+    def put_stage(self, record: StageRecord) -> None:
+        self._put(f"STAGE#{record.stage}", "CURRENT", {**record.written(), "updated_at": now_iso()})
 
     def delete_stage(self, name: str) -> None:
         self.table.delete_item(Key={"pk": f"STAGE#{name}", "sk": "CURRENT"})
@@ -179,18 +184,10 @@ class Ledger:
     # ------------------------------------------------------------------ steps waiting on stacks
     def park_on_stack(self, stack_name: str, token: str, run: str, step: str) -> None:
         """Keep the task token of the step waiting on this stack (the latest wait replaces any)."""
-        self.table.put_item(
-            Item={
-                "pk": f"AWAIT#{stack_name}",
-                "sk": "TOKEN",
-                "token": token,
-                "run": run,
-                "step": step,
-                "since": now_iso(),
-            }
-        )
+        waiter = StackWaiter(token=token, run=run, step=step, since=now_iso())
+        self._put(f"AWAIT#{stack_name}", "TOKEN", waiter.written())
 
-    def claim_stack_waiter(self, stack_name: str, token: str | None = None) -> dict[str, Any] | None:
+    def claim_stack_waiter(self, stack_name: str, token: str | None = None) -> StackWaiter | None:
         """The step waiting on this stack, claimed once (None if none, or not `token`'s)."""
         condition: dict[str, Any] = (
             {"ConditionExpression": "#token = :token", "ExpressionAttributeNames": {"#token": "token"},
@@ -207,47 +204,44 @@ class Ledger:
                 return None
             raise
         item = answer.get("Attributes")
-        return plain(item) if item else None
+        return StackWaiter.from_item(item) if item else None
 
     # ------------------------------------------------------------------ runs
-    def put_run(self, run: str, record: dict[str, Any]) -> None:
-        started = record.get("started") or now_iso()
+    def put_run(self, record: RunRecord) -> None:
         expires = int(time.time()) + RUN_RETENTION_SECONDS
-        self.table.put_item(
-            Item={"pk": f"RUN#{run}", "sk": "META", "run": run, "started": started, "expires_at": expires, **record}
+        record = record.model_copy(update={"expires_at": expires})
+        self._put(f"RUN#{record.run}", "META", record.written())
+        entry = RunIndexEntry(
+            run=record.run,
+            action=record.action,
+            version=record.version,
+            execution_arn=record.execution_arn,
+            expires_at=expires,
         )
-        self.table.put_item(
-            Item={
-                "pk": "RUNS",
-                "sk": f"{started}#{run}",
-                "run": run,
-                "action": record.get("action"),
-                "version": record.get("version"),
-                "execution_arn": record.get("execution_arn"),
-                "expires_at": expires,
-            }
-        )
+        self._put("RUNS", f"{record.started}#{record.run}", entry.written())
 
-    def run(self, run: str) -> dict[str, Any] | None:
-        return self._get(f"RUN#{run}", "META")
+    def run(self, run: str) -> RunRecord | None:
+        item = self._get(f"RUN#{run}", "META")
+        return RunRecord.from_item(item) if item else None
 
-    def update_run(self, run: str, values: dict[str, Any]) -> None:
-        self._update(f"RUN#{run}", "META", values)
+    def update_run(self, run: str, changes: RunUpdate) -> None:
+        self._update(f"RUN#{run}", "META", self._changes(changes))
 
-    def latest_runs(self, limit: int = 1) -> list[dict[str, Any]]:
+    def latest_runs(self, limit: int = 1) -> list[RunIndexEntry]:
         page = self.table.query(
             KeyConditionExpression="pk = :p",
             ExpressionAttributeValues={":p": "RUNS"},
             ScanIndexForward=False,
             Limit=limit,
         )
-        return [plain(item) for item in page.get("Items", [])]
+        return [RunIndexEntry.from_item(item) for item in page.get("Items", [])]
 
-    def step(self, run: str, name: str) -> dict[str, Any]:
-        return self._get(f"RUN#{run}", f"STEP#{name}") or {"name": name}
+    def step(self, run: str, name: str) -> StepRecord:
+        item = self._get(f"RUN#{run}", f"STEP#{name}")
+        return StepRecord.from_item(item, name=name) if item else StepRecord(name=name)
 
-    def steps(self, run: str) -> dict[str, dict[str, Any]]:
-        found: dict[str, dict[str, Any]] = {}
+    def steps(self, run: str) -> dict[str, StepRecord]:
+        found: dict[str, StepRecord] = {}
         kwargs: dict[str, Any] = {
             "KeyConditionExpression": "pk = :p AND begins_with(sk, :s)",
             "ExpressionAttributeValues": {":p": f"RUN#{run}", ":s": "STEP#"},
@@ -256,7 +250,8 @@ class Ledger:
         while True:
             page = self.table.query(**kwargs)
             for item in page.get("Items", []):
-                found[item["sk"].split("#", 1)[1]] = {"name": item["sk"].split("#", 1)[1], **plain(item)}
+                name = item["sk"].split("#", 1)[1]
+                found[name] = StepRecord.from_item(item, name=name)
             if "LastEvaluatedKey" not in page:
                 return found
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
@@ -319,5 +314,7 @@ class Ledger:
         finally:
             self._update(f"RUN#{run}", f"STEP#{name}", {"name": name}, remove=("acting", "acting_epoch"))
 
-    def update_step(self, run: str, name: str, values: dict[str, Any], remove: tuple[str, ...] = ()) -> None:
-        self._update(f"RUN#{run}", f"STEP#{name}", {"name": name, "updated_at": now_iso(), **values}, remove)
+    def update_step(self, run: str, name: str, changes: StepUpdate) -> None:
+        """Write the keys `changes` sets (the step's first write creates its record)."""
+        values = {"name": name, "updated_at": now_iso(), "schema_version": SCHEMA_VERSION, **self._changes(changes)}
+        self._update(f"RUN#{run}", f"STEP#{name}", values)

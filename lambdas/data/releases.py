@@ -20,6 +20,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from lambdas.core.errors import ReleaseInvalid
+from lambdas.data.records import RollbackPoint
 from lambdas.release.manifest import Manifest, ManifestError
 
 ASSET_PREFIX = "assets/"
@@ -128,9 +129,9 @@ class ReleaseStore:
         return hashlib.sha256(data).hexdigest() == digest
 
     # ------------------------------------------------------------------ rollback points
-    def save_rollback_point(self, run: str, stage: str, point: dict[str, Any]) -> str:
+    def save_rollback_point(self, run: str, stage: str, point: RollbackPoint) -> str:
         key = f"runs/{run}/rollback/{stage}.json"
-        self.s3.put_object(Bucket=self.bucket, Key=key, Body=json.dumps(point).encode())
+        self.s3.put_object(Bucket=self.bucket, Key=key, Body=json.dumps(point.written()).encode())
         return key
 
     def save_template(self, run: str, stage: str, body: str) -> str:
@@ -139,9 +140,8 @@ class ReleaseStore:
         self.s3.put_object(Bucket=self.bucket, Key=key, Body=body.encode())
         return key
 
-    def rollback_point(self, key: str) -> dict[str, Any]:
-        point: dict[str, Any] = json.loads(self._read(self.bucket, key))
-        return point
+    def rollback_point(self, key: str) -> RollbackPoint:
+        return RollbackPoint.from_item(json.loads(self._read(self.bucket, key)), where=f"rollback point {key}")
 
 
 @lru_cache(maxsize=8)

@@ -34,6 +34,7 @@ from lambdas.core.errors import StageFailed, StageTimedOut, Throttled
 from lambdas.core.messages import StepState
 from lambdas.core.phases import Phase
 from lambdas.data.ledger import epoch, now_iso
+from lambdas.data.records import StepRecord, StepUpdate
 from lambdas.data.stacks import THROTTLING, error_code, error_message
 from lambdas.release.manifest import Step, resolve_parameters
 from lambdas.stage.deployment import FIRST_POLL, MAX_POLL
@@ -190,10 +191,11 @@ class MigrationStep:
         self.state = state
         self.run_id = state.run
         self.name = state.step.name
-        self.meta = deps.ledger.run(self.run_id) or {}
-        if not self.meta:
+        meta = deps.ledger.run(self.run_id)
+        if meta is None:
             raise StageFailed(self.name, f"run {self.run_id} has no record in the ledger")
-        self.version: str = self.meta["version"]
+        self.meta = meta
+        self.version: str = meta.version
         self.record = deps.ledger.step(self.run_id, self.name)
         self.clients = clients or default_clients()
 
@@ -203,7 +205,7 @@ class MigrationStep:
 
     @cached_property
     def parameters(self) -> MigrationParameters:
-        values = resolve_parameters(self.spec, self.meta["params"], outputs_reader(self.deps, self.name))
+        values = resolve_parameters(self.spec, self.meta.params, outputs_reader(self.deps, self.name))
         return MigrationParameters.parse(self.name, values)
 
     @cached_property
@@ -216,17 +218,17 @@ class MigrationStep:
             update={"phase": phase, "wait": wait, "polls": self.state.polls + 1, "result": result}
         )
 
-    def _update(self, values: dict[str, Any]) -> None:
-        self.deps.ledger.update_step(self.run_id, self.name, values)
-        self.record.update(values)
+    def _update(self, changes: StepUpdate) -> None:
+        self.deps.ledger.update_step(self.run_id, self.name, changes)
+        self.record = self.record.merged(changes)
 
     def _check_timeout(self) -> None:
-        started = int(self.record.get("started_epoch", epoch()))
+        started = self.record.started_epoch or epoch()
         if epoch() - started > self.spec.timeout:
             raise StageTimedOut(
                 self.name,
                 f"the migration did not finish within its timeout of {self.spec.timeout} s",
-                snapshot=self.record.get("snapshot_id"),
+                snapshot=self.record.snapshot_id,
             )
 
     def _backoff(self, phase: Phase, first: int) -> StepState:
@@ -234,7 +236,7 @@ class MigrationStep:
         return self._next(phase, min(MAX_POLL, max(first, int(self.state.wait * 1.5))))
 
     def _fail(self, reason: str, **details: Any) -> StageFailed:
-        self._update({"result": "FAILED", "finished": now_iso(), "failure": {"reason": reason, **details}})
+        self._update(StepUpdate(result="FAILED", finished=now_iso(), failure={"reason": reason, **details}))
         return StageFailed(self.name, reason, **details)
 
     # ------------------------------------------------------------------ entry points
@@ -248,13 +250,13 @@ class MigrationStep:
 
     # ------------------------------------------------------------------ start
     def _start(self) -> StepState:
-        phase = self.record.get("phase")
-        if phase == "done" and self.record.get("result") != "FAILED":  # a retried call: already done
-            return self._next(Phase.DONE, result=self.record.get("result"))
+        phase = self.record.phase
+        if phase == "done" and self.record.result != "FAILED":  # a retried call: already done
+            return self._next(Phase.DONE, result=self.record.result)
         if phase in ("snapshot", "upgrade"):  # a retried call: carry on
             return self._next(Phase(phase), FIRST_POLL)
-        if "started_epoch" not in self.record:
-            self._update({"kind": "migrate", "started": now_iso(), "started_epoch": epoch(), "phase": "start"})
+        if self.record.started_epoch is None:
+            self._update(StepUpdate(kind="migrate", started=now_iso(), started_epoch=epoch(), phase="start"))
         params = self.parameters
         try:
             status = self.runner.call(params.command("status"))
@@ -274,24 +276,24 @@ class MigrationStep:
                 action="install the release that migrated the database, or restore a snapshot taken before it",
             )
         self._update(
-            {
-                "migration_function": params.function_name,
-                "cluster_identifier": params.cluster_identifier,
-                "previous_revision": revision,
-                "head": head,
-                "downgrade_command": params.command("downgrade"),
-            }
+            StepUpdate(
+                migration_function=params.function_name,
+                cluster_identifier=params.cluster_identifier,
+                previous_revision=revision,
+                head=head,
+                downgrade_command=params.command("downgrade"),
+            )
         )
         if revision == head and not status.get("pending_permissions"):
-            self._update({"result": "UNCHANGED", "finished": now_iso(), "phase": "done"})
+            self._update(StepUpdate(result="UNCHANGED", finished=now_iso(), phase="done"))
             return self._next(Phase.DONE, result="UNCHANGED")
         if revision is None:  # an empty database (a first install): no data a snapshot would keep
-            self._update({"phase": "upgrade", "snapshot_skipped": "the database was empty"})
+            self._update(StepUpdate(phase="upgrade", snapshot_skipped="the database was empty"))
             return self._next(Phase.UPGRADE)
         snapshot_id = snapshot_identifier(self.deps.settings.resource_prefix, self.deps.settings.env_name, self.run_id)
         if not self._create_snapshot(snapshot_id, params.cluster_identifier, revision):
             return self._backoff(Phase.START, SNAPSHOT_POLL)
-        self._update({"snapshot_id": snapshot_id, "snapshot_requested": now_iso(), "phase": "snapshot"})
+        self._update(StepUpdate(snapshot_id=snapshot_id, snapshot_requested=now_iso(), phase="snapshot"))
         return self._next(Phase.SNAPSHOT, SNAPSHOT_POLL)
 
     def _create_snapshot(self, snapshot_id: str, cluster: str, revision: str | None) -> bool:
@@ -324,7 +326,7 @@ class MigrationStep:
         return advance(self)
 
     def _poll_snapshot(self) -> StepState:
-        snapshot_id = str(self.record["snapshot_id"])
+        snapshot_id = str(self.record.snapshot_id)
         try:
             found = self.clients.rds.describe_db_cluster_snapshots(DBClusterSnapshotIdentifier=snapshot_id)
         except ClientError as error:
@@ -334,22 +336,22 @@ class MigrationStep:
         snapshots = found.get("DBClusterSnapshots", [])
         status = str(snapshots[0].get("Status", "")).lower() if snapshots else "missing"
         if status == "available":
-            self._update({"snapshot_available": now_iso(), "phase": "upgrade"})
+            self._update(StepUpdate(snapshot_available=now_iso(), phase="upgrade"))
             return self._next(Phase.UPGRADE)
         if status in SNAPSHOT_WAITING:
             return self._backoff(Phase.SNAPSHOT, SNAPSHOT_POLL)
         raise self._fail(
-            f"snapshot {snapshot_id} of cluster {self.record.get('cluster_identifier')} is {status}; "
+            f"snapshot {snapshot_id} of cluster {self.record.cluster_identifier} is {status}; "
             "the database was not migrated",
             snapshot=snapshot_id,
         )
 
     def _upgrade(self) -> StepState:
-        if not self.record.get("executed"):
+        if not self.record.executed:
             # Recorded before the call: if this Lambda dies after the function committed,
             # rollback still knows to downgrade (a downgrade to where it is is a no-op).
-            self._update({"executed": True, "executed_at": now_iso()})
-        snapshot_id = self.record.get("snapshot_id")
+            self._update(StepUpdate(executed=True, executed_at=now_iso()))
+        snapshot_id = self.record.snapshot_id
         try:
             result = self.runner.call(self.parameters.command("upgrade"))
         except RunnerFailed as failure:
@@ -359,22 +361,22 @@ class MigrationStep:
                 failure.message,
                 error=failure.error_type,
                 snapshot=snapshot_id,
-                revision=_revision(self.record.get("previous_revision")),
+                revision=_revision(self.record.previous_revision),
                 function=self.parameters.function_name,
             ) from failure
         except RunnerUnanswered:
             return self._backoff(Phase.UPGRADE, IN_PROGRESS_POLL)
-        previous = self.record.get("previous_revision")
+        previous = self.record.previous_revision
         outcome = "MIGRATED" if result.get("revision") != previous else "SYNCED"
         self._update(
-            {
-                "revision": result.get("revision"),
-                "applied": result.get("applied", []),
-                "permissions": result.get("permissions", {}),
-                "result": outcome,
-                "finished": now_iso(),
-                "phase": "done",
-            }
+            StepUpdate(
+                revision=result.get("revision"),
+                applied=result.get("applied", []),
+                permissions=result.get("permissions", {}),
+                result=outcome,
+                finished=now_iso(),
+                phase="done",
+            )
         )
         return self._next(Phase.DONE, result=outcome)
 
@@ -387,7 +389,7 @@ class MigrationStep:
 
 
 # ---------------------------------------------------------------------- rollback
-def downgrade(deps: Deps, record: dict[str, Any], clients: MigrationClients | None = None) -> dict[str, Any]:
+def downgrade(deps: Deps, record: StepRecord, clients: MigrationClients | None = None) -> dict[str, Any]:
     """Take the database back to the revision it had before this run's migration.
 
     Returns `outcome`: NOTHING_TO_UNDO (the migration never ran), UNCHANGED (already
@@ -396,10 +398,10 @@ def downgrade(deps: Deps, record: dict[str, Any], clients: MigrationClients | No
     `reason`, `snapshot` and `action` saying which snapshot to restore and how.
     Throttled propagates, for the state machine's retry.
     """
-    if not record.get("executed"):
+    if not record.executed:
         return {"outcome": "NOTHING_TO_UNDO", "reason": "this run did not migrate the database"}
-    runner = MigrationRunner((clients or default_clients()).lambda_, str(record.get("migration_function", "")))
-    payload = {**record.get("downgrade_command", {"command": "downgrade"}), "revision": record.get("previous_revision")}
+    runner = MigrationRunner((clients or default_clients()).lambda_, record.migration_function or "")
+    payload = {**(record.downgrade_command or {"command": "downgrade"}), "revision": record.previous_revision}
     try:
         result = runner.call(payload)
     except RunnerFailed as failure:
@@ -416,11 +418,11 @@ def downgrade(deps: Deps, record: dict[str, Any], clients: MigrationClients | No
     }
 
 
-def restore_report(deps: Deps, record: dict[str, Any], reason: str) -> dict[str, Any]:
+def restore_report(deps: Deps, record: StepRecord, reason: str) -> dict[str, Any]:
     """FAILED, with the snapshot taken before the migration and how to put it back."""
-    snapshot = record.get("snapshot_id")
-    cluster = record.get("cluster_identifier") or deps.settings.stack_name("aurora")
-    previous = _revision(record.get("previous_revision"))
+    snapshot = record.snapshot_id
+    cluster = record.cluster_identifier or deps.settings.stack_name("aurora")
+    previous = _revision(record.previous_revision)
     if not snapshot:
         action = (
             f"no snapshot was taken before this migration: bring the database back to revision {previous} "
@@ -439,6 +441,6 @@ def restore_report(deps: Deps, record: dict[str, Any], reason: str) -> dict[str,
         "reason": reason,
         "snapshot": snapshot,
         "cluster": cluster,
-        "revision": record.get("previous_revision"),
+        "revision": record.previous_revision,
         "action": action,
     }

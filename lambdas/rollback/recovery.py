@@ -21,6 +21,7 @@ from botocore.exceptions import ClientError
 from lambdas.core.deps import Deps
 from lambdas.core.messages import RollbackState
 from lambdas.data.ledger import now_iso
+from lambdas.data.records import RecordInvalid, RollbackPoint, RunUpdate, StepRecord, StepUpdate
 from lambdas.data.stacks import FAILED_CREATE, STABLE, StackInfo, error_code, in_progress, normalized_sha256
 from lambdas.migration import step as migration
 
@@ -45,39 +46,39 @@ class Rollback:
         self.role = {"RoleARN": deps.settings.cloudformation_role_arn} if deps.settings.cloudformation_role_arn else {}
 
     def step(self) -> RollbackState:
-        meta = self.deps.ledger.run(self.run_id) or {}
-        if meta.get("status") == "RUNNING":
+        meta = self.deps.ledger.run(self.run_id)
+        if meta is not None and meta.status == "RUNNING":
             # From now on no step of this run may change anything (see Ledger.acting).
-            self.deps.ledger.update_run(self.run_id, {"status": "ROLLING_BACK", "rollback_started": now_iso()})
+            self.deps.ledger.update_run(self.run_id, RunUpdate(status="ROLLING_BACK", rollback_started=now_iso()))
         steps = self.deps.ledger.steps(self.run_id)
         now = int(time.time())
-        if any(s.get("acting") and now - int(s.get("acting_epoch", 0)) < ACTING_GRACE for s in steps.values()):
+        if any(s.acting and now - (s.acting_epoch or 0) < ACTING_GRACE for s in steps.values()):
             # A step that was going when the run failed is still finishing its call.
             return self.state.model_copy(update={"done": False, "wait": SETTLE_POLL})
-        pending = [s for s in steps.values() if s.get("executed") and not s.get("rolled_back")]
-        pending.sort(key=lambda s: s.get("executed_at", ""), reverse=True)
+        pending = [s for s in steps.values() if s.executed and not s.rolled_back]
+        pending.sort(key=lambda s: s.executed_at or "", reverse=True)
         for record in pending:
             wait = self._undo(record)
             if wait is not None:
                 return self.state.model_copy(update={"done": False, "wait": wait})
         for record in steps.values():
-            prepared = record.get("change_set_id") or record.get("rollback_key")
-            if prepared and not record.get("executed") and not record.get("rolled_back"):
+            prepared = record.change_set_id or record.rollback_key
+            if prepared and not record.executed and not record.rolled_back:
                 self._discard_change_set(record)
-        self.deps.ledger.update_run(self.run_id, {"rollback_finished": now_iso()})
+        self.deps.ledger.update_run(self.run_id, RunUpdate(rollback_finished=now_iso()))
         return self.state.model_copy(update={"done": True, "wait": 0})
 
     # ------------------------------------------------------------------ one stage
-    def _mark(self, record: dict[str, Any], outcome: str, **extra: Any) -> None:
+    def _mark(self, record: StepRecord, outcome: str, **extra: Any) -> None:
         self.deps.ledger.update_step(
-            self.run_id, record["name"], {"rolled_back": outcome, "rolled_back_at": now_iso(), **extra}
+            self.run_id, record.name, StepUpdate(rolled_back=outcome, rolled_back_at=now_iso(), **extra)
         )
 
-    def _undo(self, record: dict[str, Any]) -> int | None:
+    def _undo(self, record: StepRecord) -> int | None:
         """None when this stage is settled; else seconds to wait before the next call."""
-        if record.get("kind") == "migrate":
+        if record.kind == "migrate":
             return self._undo_migration(record)
-        if record.get("op") == "delete":
+        if record.op == "delete":
             self._mark(
                 record,
                 "IRREVERSIBLE",
@@ -85,34 +86,34 @@ class Rollback:
                 action="run an install to create the stage again",
             )
             return None
-        point = self.deps.store.rollback_point(record["rollback_key"])
-        stack = self.deps.stacks.describe(record.get("stack_id") or record["stack_name"])
+        point = self.deps.store.rollback_point(_required(record.rollback_key, record, "rollback_key"))
+        stack = self.deps.stacks.describe(record.stack_id or _required(record.stack_name, record, "stack_name"))
         if stack is not None and in_progress(stack.status):
             return self._stop(stack, record)
-        if point["absent"]:
+        if point.absent:
             return self._undo_create(record, stack, point)
         return self._undo_update(record, stack, point)
 
-    def _stop(self, stack: StackInfo, record: dict[str, Any]) -> int:
+    def _stop(self, stack: StackInfo, record: StepRecord) -> int:
         """A stack still working: cancel what can be cancelled, then wait for it."""
-        if stack.status == "UPDATE_IN_PROGRESS" and not record.get("rollback_cancelled"):
+        if stack.status == "UPDATE_IN_PROGRESS" and not record.rollback_cancelled:
             self._ignore_validation(lambda: self.deps.stacks.call("cancel_update_stack", StackName=stack.stack_id))
-            self.deps.ledger.update_step(self.run_id, record["name"], {"rollback_cancelled": True})
-        elif stack.status == "CREATE_IN_PROGRESS" and not record.get("rollback_cancelled"):
+            self.deps.ledger.update_step(self.run_id, record.name, StepUpdate(rollback_cancelled=True))
+        elif stack.status == "CREATE_IN_PROGRESS" and not record.rollback_cancelled:
             # A create is left to end: deleting a stack mid-create keeps the resources it
             # retains on deletion (RetainExceptOnCreate: named buckets, user pools...), and
             # they would block the next create; a failed create's own rollback deletes them.
             # CloudFormation's creation timeout ends it. A stack created without one (by
             # hand, or by an older installer) is waited for a while if stateful, then deleted.
-            waits = int(record.get("rollback_waits", 0))
+            waits = record.rollback_waits or 0
             if stack.timeout_in_minutes or (self._stateful(record) and waits < MAX_CREATE_WAITS):
-                self.deps.ledger.update_step(self.run_id, record["name"], {"rollback_waits": waits + 1})
+                self.deps.ledger.update_step(self.run_id, record.name, StepUpdate(rollback_waits=waits + 1))
                 return min(MAX_POLL, POLL * (waits + 1))
             self.deps.stacks.call("delete_stack", StackName=stack.stack_id, **self.role)
-            self.deps.ledger.update_step(self.run_id, record["name"], {"rollback_cancelled": True})
+            self.deps.ledger.update_step(self.run_id, record.name, StepUpdate(rollback_cancelled=True))
         return POLL
 
-    def _undo_create(self, record: dict[str, Any], stack: StackInfo | None, point: dict[str, Any]) -> int | None:
+    def _undo_create(self, record: StepRecord, stack: StackInfo | None, point: RollbackPoint) -> int | None:
         manifest_step = self._stateful(record)
         if stack is None:
             self._restore_ledger(record, point)
@@ -122,12 +123,12 @@ class Rollback:
             self._restore_ledger(record, point)
             self._mark(record, "RETAINED", reason="stateful stage: kept, it may hold data")
             return None
-        needed_by = self._retained_dependant(record["name"])
+        needed_by = self._retained_dependant(record.name)
         if needed_by and stack.status not in FAILED_CREATE:
             self._restore_ledger(record, point)
             self._mark(record, "RETAINED", reason=f"kept: retained stage {needed_by} runs on it")
             return None
-        if stack.status == "DELETE_FAILED" and record.get("rollback_attempts", 0) >= MAX_ROLLBACK_ATTEMPTS:
+        if stack.status == "DELETE_FAILED" and (record.rollback_attempts or 0) >= MAX_ROLLBACK_ATTEMPTS:
             failure = self.deps.stacks.failure(stack.stack_id)
             self._mark(
                 record,
@@ -145,7 +146,7 @@ class Rollback:
         self._count_attempt(record)
         return POLL
 
-    def _undo_update(self, record: dict[str, Any], stack: StackInfo | None, point: dict[str, Any]) -> int | None:
+    def _undo_update(self, record: StepRecord, stack: StackInfo | None, point: RollbackPoint) -> int | None:
         if stack is None:
             self._mark(
                 record,
@@ -155,7 +156,7 @@ class Rollback:
             )
             return None
         if stack.status == "UPDATE_ROLLBACK_FAILED":
-            if record.get("rollback_attempts", 0) >= MAX_ROLLBACK_ATTEMPTS:
+            if (record.rollback_attempts or 0) >= MAX_ROLLBACK_ATTEMPTS:
                 self._mark(
                     record,
                     "FAILED",
@@ -171,7 +172,7 @@ class Rollback:
             self._restore_ledger(record, point)
             self._mark(record, "RESTORED")
             return None
-        if stack.status not in STABLE or record.get("rollback_attempts", 0) >= MAX_ROLLBACK_ATTEMPTS:
+        if stack.status not in STABLE or (record.rollback_attempts or 0) >= MAX_ROLLBACK_ATTEMPTS:
             failure = self.deps.stacks.failure(stack.stack_id)
             self._mark(
                 record,
@@ -181,28 +182,27 @@ class Rollback:
                 action=f"stack {stack.name} is {stack.status}: update it back by hand or run again",
             )
             return None
-        key = self.deps.store.save_template(self.run_id, record["name"], point["template"])
+        key = self.deps.store.save_template(self.run_id, record.name, _required(point.template, record, "template"))
         self.deps.stacks.call(
             "update_stack",
             StackName=stack.stack_id,
             TemplateURL=self.deps.store.url_for_key(self.deps.region, key),
-            Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in sorted(point["parameters"].items())],
-            Tags=[{"Key": k, "Value": v} for k, v in sorted(point["tags"].items())],
+            Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in sorted(point.parameters.items())],
+            Tags=[{"Key": k, "Value": v} for k, v in sorted(point.tags.items())],
             Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"],
             **self.role,
         )
         self._count_attempt(record)
         return POLL
 
-    def _undo_migration(self, record: dict[str, Any]) -> int | None:
+    def _undo_migration(self, record: StepRecord) -> int | None:
         """Downgrade the database to the revision it had before this run (or name the snapshot)."""
         result = migration.downgrade(self.deps, record)
         outcome = result.pop("outcome")
         if outcome == "WAIT":
-            if int(record.get("rollback_attempts", 0)) >= MAX_MIGRATION_WAITS:
-                self._mark(
-                    record, "FAILED", **migration.restore_report(self.deps, record, "the downgrade never started")
-                )
+            if (record.rollback_attempts or 0) >= MAX_MIGRATION_WAITS:
+                report = migration.restore_report(self.deps, record, "the downgrade never started")
+                self._mark(record, str(report.pop("outcome")), **report)
                 return None
             self._count_attempt(record)
             return int(result.get("wait", POLL))
@@ -210,9 +210,9 @@ class Rollback:
         return None
 
     # ------------------------------------------------------------------ helpers
-    def _matches(self, stack: StackInfo, point: dict[str, Any]) -> bool:
+    def _matches(self, stack: StackInfo, point: RollbackPoint) -> bool:
         current = normalized_sha256(self.deps.stacks.template(stack.stack_id))
-        return current == normalized_sha256(point["template"]) and stack.parameters == point["parameters"]
+        return current == normalized_sha256(point.template or "") and stack.parameters == point.parameters
 
     def _retained_dependant(self, name: str) -> str | None:
         """A stage this run kept that needs `name` (its network, its key ...): then `name` stays
@@ -220,35 +220,34 @@ class Rollback:
         manifest = self._manifest()
         for other, record in sorted(self.deps.ledger.steps(self.run_id).items()):
             step = manifest.steps.get(other)
-            if record.get("rolled_back") == "RETAINED" and step is not None and name in step.dependencies():
+            if record.rolled_back == "RETAINED" and step is not None and name in step.dependencies():
                 return other
         return None
 
     def _manifest(self) -> Any:
-        meta = self.deps.ledger.run(self.run_id) or {}
-        return self.deps.store.manifest(meta["version"])
+        meta = self.deps.ledger.run(self.run_id)
+        if meta is None:
+            raise RecordInvalid(f"run {self.run_id} has no record in the ledger: its release is unknown")
+        return self.deps.store.manifest(meta.version)
 
-    def _stateful(self, record: dict[str, Any]) -> bool:
-        step = self._manifest().steps.get(record["name"])
+    def _stateful(self, record: StepRecord) -> bool:
+        step = self._manifest().steps.get(record.name)
         return bool(step and step.stateful)
 
-    def _restore_ledger(self, record: dict[str, Any], point: dict[str, Any]) -> None:
-        previous = point.get("ledger")
-        if previous:
-            self.deps.ledger.put_stage(
-                record["name"], {k: v for k, v in previous.items() if k not in ("pk", "sk", "stage", "updated_at")}
-            )
-        elif point["absent"]:
-            self.deps.ledger.delete_stage(record["name"])
+    def _restore_ledger(self, record: StepRecord, point: RollbackPoint) -> None:
+        if point.ledger is not None:
+            self.deps.ledger.put_stage(point.ledger.model_copy(update={"stage": record.name}))
+        elif point.absent:
+            self.deps.ledger.delete_stage(record.name)
 
-    def _count_attempt(self, record: dict[str, Any]) -> None:
-        attempts = int(record.get("rollback_attempts", 0)) + 1
-        self.deps.ledger.update_step(self.run_id, record["name"], {"rollback_attempts": attempts})
+    def _count_attempt(self, record: StepRecord) -> None:
+        attempts = (record.rollback_attempts or 0) + 1
+        self.deps.ledger.update_step(self.run_id, record.name, StepUpdate(rollback_attempts=attempts))
 
-    def _discard_change_set(self, record: dict[str, Any]) -> None:
+    def _discard_change_set(self, record: StepRecord) -> None:
         """A change set made but never executed: delete it, and the empty stack a CREATE one made."""
-        stack_name = record.get("stack_name") or self.deps.settings.stack_name(record["name"])
-        change_set = record.get("change_set_id") or f"{self.run_id}-{record['name']}"[:128]
+        stack_name = record.stack_name or self.deps.settings.stack_name(record.name)
+        change_set = record.change_set_id or f"{self.run_id}-{record.name}"[:128]
         self._ignore_validation(
             lambda: self.deps.stacks.call("delete_change_set", ChangeSetName=change_set, StackName=stack_name)
         )
@@ -264,3 +263,10 @@ class Rollback:
         except ClientError as error:
             if error_code(error) not in ("ValidationError", "ChangeSetNotFound", "ChangeSetNotFoundException"):
                 raise
+
+
+def _required(value: str | None, record: StepRecord, key: str) -> str:
+    """A key the step's record must hold by now (it executed): its absence fails loudly."""
+    if value is None:
+        raise RecordInvalid(f"step {record.name} executed but its record has no {key}")
+    return value

@@ -14,12 +14,13 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from lambdas.core.deps import Deps
+from lambdas.data.records import RunUpdate, StageRecord
 from lambdas.data.stacks import STABLE, guard_throttling
 
 POLL = 15
 
 
-def start_detections(deps: Deps, stages: dict[str, dict[str, Any]]) -> dict[str, str]:
+def start_detections(deps: Deps, stages: dict[str, StageRecord]) -> dict[str, str]:
     """Start a drift detection on every deployed stage whose stack is settled: {stage: id}."""
     started = {}
     for name in sorted(stages):
@@ -37,8 +38,8 @@ def start_detections(deps: Deps, stages: dict[str, dict[str, Any]]) -> dict[str,
 
 def collect(deps: Deps, run: str) -> dict[str, Any]:
     """{"done", "wait", "drift"}: the detections' results, once all of them have finished."""
-    meta = deps.ledger.run(run) or {}
-    detections: dict[str, str] = meta.get("drift_detections") or {}
+    meta = deps.ledger.run(run)
+    detections = meta.drift_detections if meta is not None else {}
     report: dict[str, Any] = {}
     for stage, detection in sorted(detections.items()):
         try:
@@ -53,7 +54,7 @@ def collect(deps: Deps, run: str) -> dict[str, Any]:
         if status.get("StackDriftStatus") == "DRIFTED":
             report[stage]["resources"] = _drifted_resources(deps, status["StackId"])
     drifted = sorted(stage for stage, found in report.items() if found["status"] == "DRIFTED")
-    deps.ledger.update_run(run, {"drift": report, "drifted_stages": drifted})
+    deps.ledger.update_run(run, RunUpdate(drift=report, drifted_stages=drifted))
     return {"done": True, "wait": 0, "drifted": drifted}
 
 

@@ -21,6 +21,7 @@ from lambdas.core.deps import Deps
 from lambdas.core.errors import InvalidInput, InvalidOptions
 from lambdas.core.messages import PlanRequest
 from lambdas.data.ledger import now_iso
+from lambdas.data.records import ReleaseRecord, RunRecord, RunUpdate, StepUpdate
 from lambdas.data.stacks import STABLE, normalized_sha256
 from lambdas.release.manifest import (
     Manifest,
@@ -80,9 +81,9 @@ def plan(deps: Deps, request: PlanRequest) -> dict[str, Any]:
     holder = request.execution.id
     previous_holder = deps.ledger.acquire_lock(holder, run, lambda arn: execution_running(deps.sfn, arn))
     try:
-        if previous_holder and previous_holder.get("run"):
+        if previous_holder and previous_holder.run:
             # Its execution died without releasing the lock (aborted, timed out): say so.
-            deps.ledger.update_run(previous_holder["run"], {"status": "ABANDONED", "abandoned_for": run})
+            deps.ledger.update_run(previous_holder.run, RunUpdate(status="ABANDONED", abandoned_for=run))
         current = deps.ledger.current_release()
         if document["action"] == "uninstall":
             chosen = _plan_uninstall(deps, document, current)
@@ -90,27 +91,28 @@ def plan(deps: Deps, request: PlanRequest) -> dict[str, Any]:
             chosen = _plan_deploy(deps, document, current)
         detections = start_detections(deps, deps.ledger.stages()) if chosen.action == "redeploy" else {}
         for name in chosen.unchanged:
-            deps.ledger.update_step(run, name, {"kind": chosen.kinds[name], "result": "UNCHANGED", "planned": True,
-                                                "finished": now_iso()})  # fmt: skip
+            deps.ledger.update_step(
+                run, name, StepUpdate(kind=chosen.kinds[name], result="UNCHANGED", planned=True, finished=now_iso())
+            )
         deps.ledger.put_run(
-            run,
-            {
-                "action": chosen.action,
-                "version": chosen.version,
-                "source": document.get("source", "console"),
-                "execution_arn": holder,
-                "status": "RUNNING",
-                "options": chosen.options,
-                "params": chosen.params,
-                "previous": {"version": current["version"], "options": current["options"]} if current else None,
-                "took_over_lock_from": (previous_holder or {}).get("run"),
-                "order": chosen.order,
-                "after": chosen.after,
-                "unchanged": chosen.unchanged,
-                "drift_detections": detections,
-                "waves": chosen.levels(),
-                "started": now_iso(),
-            },
+            RunRecord(
+                run=run,
+                action=chosen.action,
+                version=chosen.version,
+                source=document.get("source", "console"),
+                execution_arn=holder,
+                status="RUNNING",
+                options=chosen.options,
+                params=chosen.params,
+                previous={"version": current.version, "options": current.options} if current else None,
+                took_over_lock_from=previous_holder.run if previous_holder else None,
+                order=chosen.order,
+                after=chosen.after,
+                unchanged=chosen.unchanged,
+                drift_detections=detections,
+                waves=chosen.levels(),
+                started=now_iso(),
+            )
         )
     except BaseException:
         deps.ledger.release_lock(holder)
@@ -138,14 +140,14 @@ def _context(deps: Deps, options: dict[str, OptionValue]) -> dict[str, OptionVal
     }
 
 
-def _plan_deploy(deps: Deps, document: dict[str, Any], current: dict[str, Any] | None) -> Plan:
+def _plan_deploy(deps: Deps, document: dict[str, Any], current: ReleaseRecord | None) -> Plan:
     action = document["action"]
-    version = document.get("version") or (current or {}).get("version")
+    version = document.get("version") or (current.version if current else None)
     if not version:
         raise InvalidInput(f"version: required for {action}, nothing is installed yet")
     manifest = deps.store.ensure(version)
     try:
-        options = manifest.resolve_options((current or {}).get("options"), document.get("options"))
+        options = manifest.resolve_options(current.options if current else None, document.get("options"))
         active = manifest.active_steps(options)
     except ManifestError as error:
         raise InvalidOptions(str(error)) from None
@@ -183,11 +185,11 @@ def _unchanged(
         if any(stage not in unchanged for stage, _ in step.stage_references()):
             continue
         try:
-            wanted = resolve_parameters(step, params, lambda stage, output: str(deployed[stage]["outputs"][output]))
+            wanted = resolve_parameters(step, params, lambda stage, output: str(deployed[stage].outputs[output]))
         except KeyError:
             continue
         sha = normalized_sha256(deps.store.template_body(version, step.template))
-        if record.get("template_sha256") != sha or record.get("parameters") != wanted:
+        if record.template_sha256 != sha or record.parameters != wanted:
             continue
         stack = deps.stacks.describe(deps.settings.stack_name(name))
         if stack is None or stack.status not in STABLE or stack.parameters != wanted:
@@ -198,12 +200,12 @@ def _unchanged(
     return unchanged
 
 
-def _plan_uninstall(deps: Deps, document: dict[str, Any], current: dict[str, Any] | None) -> Plan:
+def _plan_uninstall(deps: Deps, document: dict[str, Any], current: ReleaseRecord | None) -> Plan:
     """Every deployed stage, deleted after the stages that read it (stateful ones kept on request)."""
     deployed = deps.ledger.stages()
-    version = (current or {}).get("version") or document.get("version") or ""
+    version = (current.version if current else None) or document.get("version") or ""
     retain = bool(document.get("retain_data"))
-    doomed = sorted(n for n in deployed if not (retain and deployed[n].get("stateful")))
+    doomed = sorted(n for n in deployed if not (retain and deployed[n].stateful))
     needs: dict[str, set[str]] = {name: set() for name in doomed}
     if version and doomed:
         manifest = deps.store.ensure(version)
@@ -216,7 +218,7 @@ def _plan_uninstall(deps: Deps, document: dict[str, Any], current: dict[str, Any
     return Plan(
         action="uninstall",
         version=version or "0.0.0",
-        options=(current or {}).get("options", {}),
+        options=current.options if current else {},
         params={},
         order=order,
         after=after,

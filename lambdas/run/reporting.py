@@ -14,6 +14,7 @@ from typing import Any
 from lambdas.core.deps import Deps
 from lambdas.core.messages import FinalizeRequest
 from lambdas.data.ledger import now_iso
+from lambdas.data.records import RecordInvalid, ReleaseRecord, RunUpdate, StepRecord
 
 
 def _seconds_since(started: str | None) -> int:
@@ -59,14 +60,14 @@ def failure_detail(error: dict[str, Any] | None) -> dict[str, Any]:
     return detail
 
 
-def failure_report(error: dict[str, Any] | None, steps: dict[str, dict[str, Any]]) -> dict[str, Any]:
+def failure_report(error: dict[str, Any] | None, steps: dict[str, StepRecord]) -> dict[str, Any]:
     """What failed, where and why, what was undone, and what needs a person."""
     detail = failure_detail(error)
-    rolled_back = {n: s["rolled_back"] for n, s in sorted(steps.items()) if s.get("rolled_back")}
+    rolled_back = {n: s.rolled_back for n, s in sorted(steps.items()) if s.rolled_back}
     left = [
-        {"stage": n, "reason": s.get("reason", ""), "action": s.get("action", ""), "snapshot": s.get("snapshot")}
+        {"stage": n, "reason": s.reason or "", "action": s.action or "", "snapshot": s.snapshot}
         for n, s in sorted(steps.items())
-        if s.get("rolled_back") == "FAILED"
+        if s.rolled_back == "FAILED"
     ]
     return {
         "error": detail.get("error"),
@@ -81,35 +82,34 @@ def failure_report(error: dict[str, Any] | None, steps: dict[str, dict[str, Any]
 
 
 def finalize(deps: Deps, request: FinalizeRequest) -> dict[str, Any]:
-    meta = deps.ledger.run(request.run) or {}
+    meta = deps.ledger.run(request.run)
+    if meta is None:
+        raise RecordInvalid(f"run {request.run} has no record in the ledger: nothing to finalize")
     steps = deps.ledger.steps(request.run)
     outcome = request.outcome
-    if outcome == "SUCCEEDED" and meta.get("action") == "uninstall":
+    if outcome == "SUCCEEDED" and meta.action == "uninstall":
         deps.ledger.clear_current_release()
         report = None
     elif outcome == "SUCCEEDED":
-        deps.ledger.set_current_release(meta["version"], meta["options"], request.run)
+        deps.ledger.set_current_release(ReleaseRecord(version=meta.version, options=meta.options, run=request.run))
         report = None
     else:
         report = failure_report(request.error, steps)
-    duration = _seconds_since(meta.get("started"))
+    duration = _seconds_since(meta.started)
     summary = {
         "run": request.run,
-        "action": meta.get("action"),
-        "version": meta.get("version"),
+        "action": meta.action,
+        "version": meta.version,
         "status": outcome,
         "duration_seconds": duration,
-        "stages": {
-            name: step.get("result") or step.get("rolled_back") or "NOT_RUN" for name, step in sorted(steps.items())
-        },
+        "stages": {name: step.result or step.rolled_back or "NOT_RUN" for name, step in sorted(steps.items())},
         "error": report,
-        "drift": meta.get("drift") or None,
+        "drift": meta.drift or None,
     }
     deps.ledger.update_run(
-        request.run,
-        {"status": outcome, "finished": now_iso(), "duration_seconds": duration, "error": report},
+        request.run, RunUpdate(status=outcome, finished=now_iso(), duration_seconds=duration, error=report)
     )
-    deps.ledger.release_lock(meta.get("execution_arn", ""))
+    deps.ledger.release_lock(meta.execution_arn or "")
     notify(deps, summary)
     return summary
 

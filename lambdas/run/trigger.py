@@ -77,10 +77,7 @@ def notify(trigger: Trigger, subject: str, message: str) -> None:
 
 
 def retained_stages(trigger: Trigger) -> list[str]:
-    return sorted(
-        record.get("stack_name") or trigger.settings.stack_name(name)
-        for name, record in trigger.ledger.stages().items()
-    )
+    return sorted(record.stack_name for record in trigger.ledger.stages().values())
 
 
 def follow_uninstall(trigger: Trigger, event: dict[str, Any], context: Any, execution_arn: str) -> None:

@@ -10,41 +10,46 @@ them send it, so no step starts twice or is forgotten. No step polls while it wa
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from botocore.exceptions import ClientError
 
 from lambdas.core.deps import Deps
 from lambdas.data.ledger import now_iso
+from lambdas.data.records import StepRecord, StepUpdate
 
 
-def _done(step: dict[str, Any]) -> bool:
-    return bool(step.get("result")) and step.get("result") != "FAILED"
+def _done(step: StepRecord | None) -> bool:
+    return step is not None and bool(step.result) and step.result != "FAILED"
+
+
+def _after(deps: Deps, run: str) -> dict[str, list[str]]:
+    meta = deps.ledger.run(run)
+    return meta.after if meta is not None else {}
 
 
 def wait_turn(deps: Deps, run: str, name: str, token: str) -> None:
     """Park a step: keep its token; release it at once if what it waits for is done."""
-    deps.ledger.update_step(run, name, {"turn_token": token, "waiting_since": now_iso()})
-    meta = deps.ledger.run(run) or {}
+    deps.ledger.update_step(run, name, StepUpdate(turn_token=token, waiting_since=now_iso()))
+    after = _after(deps, run)
     steps = deps.ledger.steps(run)
-    if all(_done(steps.get(other, {})) for other in meta.get("after", {}).get(name, [])):
+    if all(_done(steps.get(other)) for other in after.get(name, [])):
         release(deps, run, name)
 
 
 def finished(deps: Deps, run: str, name: str) -> list[str]:
     """A step is done: release every step that was waiting only for it (and others done)."""
-    meta = deps.ledger.run(run) or {}
-    after: dict[str, list[str]] = meta.get("after", {})
+    after = _after(deps, run)
     dependants = [other for other, waits in after.items() if name in waits]
     if not dependants:
         return []
     steps = deps.ledger.steps(run)
     released = []
     for other in dependants:
-        record = steps.get(other, {})
+        record = steps.get(other)
         if (
-            record.get("turn_token")
-            and all(_done(steps.get(w, {})) for w in after[other])
+            record is not None
+            and record.turn_token
+            and all(_done(steps.get(w)) for w in after[other])
             and release(deps, run, other)
         ):
             released.append(other)

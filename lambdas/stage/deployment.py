@@ -19,6 +19,7 @@ from lambdas.core.errors import StageFailed, StageTimedOut
 from lambdas.core.messages import StepState
 from lambdas.core.phases import STAGE, Phase
 from lambdas.data.ledger import epoch, now_iso
+from lambdas.data.records import RollbackPoint, StageRecord, StepUpdate
 from lambdas.data.stacks import (
     FAILED_CREATE,
     NO_CHANGES,
@@ -97,10 +98,11 @@ class StageDeployment:
         self.state = state
         self.run_id = state.run
         self.name = state.step.name
-        self.meta = deps.ledger.run(self.run_id) or {}
-        if not self.meta:
+        meta = deps.ledger.run(self.run_id)
+        if meta is None:
             raise StageFailed(self.name, f"run {self.run_id} has no record in the ledger")
-        self.version: str = self.meta["version"]
+        self.meta = meta
+        self.version: str = meta.version
         self.stack_name = deps.settings.stack_name(self.name)
         self.record = deps.ledger.step(self.run_id, self.name)
 
@@ -125,29 +127,36 @@ class StageDeployment:
     def _desired(self) -> tuple[str, dict[str, str]]:
         """The release's template (its sha256) and the stage's resolved parameters."""
         body = self._template_body
-        params = resolve_parameters(self.spec, self.meta["params"], outputs_reader(self.deps, self.name))
+        params = resolve_parameters(self.spec, self.meta.params, outputs_reader(self.deps, self.name))
         return normalized_sha256(body), params
 
     def _record_stage(self, stack: StackInfo, sha: str, params: dict[str, str]) -> None:
         self.deps.ledger.put_stage(
-            self.name,
-            {
-                "stack_name": stack.name,
-                "stack_id": stack.stack_id,
-                "version": self.version,
-                "template_sha256": sha,
-                "parameters": params,
-                "outputs": stack.outputs,
-                "status": stack.status,
-                "stateful": self.spec.stateful,
-                "run": self.run_id,
-            },
+            StageRecord(
+                stage=self.name,
+                stack_name=stack.name,
+                stack_id=stack.stack_id,
+                version=self.version,
+                template_sha256=sha,
+                parameters=params,
+                outputs=stack.outputs,
+                status=stack.status,
+                stateful=self.spec.stateful,
+                run=self.run_id,
+            )
         )
+
+    def _deployed(self) -> tuple[str, dict[str, str]]:
+        """The template sha256 and parameters this step deployed, as its record keeps them."""
+        sha, params = self.record.template_sha256, self.record.parameters
+        if sha is None or params is None:
+            raise StageFailed(self.name, f"step {self.name} deployed but its record has no template or parameters")
+        return sha, params
 
     def _check_timeout(self) -> None:
         """A stage past its timeout fails. Elapsed is the longer of the wall clock and the time
         the step spent in Wait states (state-machine time, which is what a sandbox scales)."""
-        started = int(self.record.get("started_epoch", epoch()))
+        started = self.record.started_epoch or epoch()
         timeout = DELETE_TIMEOUT if self.state.step.op == "delete" else self.spec.timeout
         if max(epoch() - started, self._waited_now()) > timeout:
             raise StageTimedOut(
@@ -169,7 +178,7 @@ class StageDeployment:
     def _start(self) -> StepState:
         if self.state.step.op == "delete":
             return self._start_delete()
-        if self.record.get("executed"):
+        if self.record.executed:
             return self._next(Phase.EXECUTING, FIRST_POLL)  # a retried call: the change set already runs
         stack = self.deps.stacks.describe(self.stack_name)
         if stack is not None:
@@ -182,7 +191,7 @@ class StageDeployment:
             current_params = {k: stack.parameters.get(k) for k in params}
             if current_sha == sha and current_params == params and not self._extra_parameters(stack, params):
                 self._record_stage(stack, sha, params)
-                self.deps.ledger.update_step(self.run_id, self.name, {"result": "UNCHANGED", "finished": now_iso()})
+                self.deps.ledger.update_step(self.run_id, self.name, StepUpdate(result="UNCHANGED", finished=now_iso()))
                 return self._next(Phase.DONE, result="UNCHANGED")
         change_type = "UPDATE" if stack is not None and stack.status in STABLE else "CREATE"
         self._save_rollback_point(stack if change_type == "UPDATE" else None)
@@ -196,21 +205,21 @@ class StageDeployment:
             Parameters=_parameters(params),
             Capabilities=list(self.spec.capabilities),
             Tags=[{"Key": INSTALLER_TAG, "Value": self.name}],
-            Description=f"dataall-installer {self.meta.get('action')} {self.version} ({self.run_id})",
+            Description=f"dataall-installer {self.meta.action} {self.version} ({self.run_id})",
             ClientToken=f"{self.run_id}-{self.name}"[:128],
             **self._role(),
         )
         self.deps.ledger.update_step(
             self.run_id,
             self.name,
-            {
-                "change_type": change_type,
-                "change_set_id": change_set_id,
-                "template_sha256": sha,
-                "parameters": params,
-                "stack_name": self.stack_name,
-                "phase": "changeset",
-            },
+            StepUpdate(
+                change_type=change_type,
+                change_set_id=change_set_id,
+                template_sha256=sha,
+                parameters=params,
+                stack_name=self.stack_name,
+                phase="changeset",
+            ),
         )
         return self._next(Phase.CHANGESET, max(CHANGE_SET_POLL, int(_latency().change_set_create())))
 
@@ -230,26 +239,28 @@ class StageDeployment:
         # roll back a failed create through a deletion-protected resource, and the stage
         # would be stuck in ROLLBACK_FAILED with a new, empty database no one can delete.
         protect_after = params.get(PROTECTION) == "true"
-        update = {
-            "change_type": "CREATE",
-            "protect_after": protect_after,
-            "given": {**params, PROTECTION: "false"} if protect_after else params,
-            "template_sha256": sha,
-            "parameters": params,
-            "stack_name": self.stack_name,
+        update = StepUpdate(
+            change_type="CREATE",
+            protect_after=protect_after,
+            given={**params, PROTECTION: "false"} if protect_after else params,
+            template_sha256=sha,
+            parameters=params,
+            stack_name=self.stack_name,
             # Recorded before the call: if this Lambda dies right after it, the rollback
             # still knows the stage may exist, and checks it.
-            "executed": True,
-            "executed_at": now_iso(),
-            "phase": "executing",
-        }
+            executed=True,
+            executed_at=now_iso(),
+            phase="executing",
+        )
         self.deps.ledger.update_step(self.run_id, self.name, update)
-        self.record.update(update)
+        self.record = self.record.merged(update)
         return self._create_stack()
 
     def _create_stack(self) -> StepState:
         """Issue the stage's CreateStack (again, after a retried call: the token makes it one)."""
-        given: dict[str, str] = self.record["given"]
+        given = self.record.given
+        if given is None:
+            raise StageFailed(self.name, f"step {self.name} creates its stack but its record has no given parameters")
         token = f"{self.run_id}-{self.name}"[:128]
         try:
             stack_id = self.deps.stacks.call(
@@ -273,19 +284,19 @@ class StageDeployment:
         self.deps.ledger.update_step(
             self.run_id,
             self.name,
-            {"stack_id": stack_id, "expected_seconds": expected, "executed_waited": self._waited_now()},
+            StepUpdate(stack_id=stack_id, expected_seconds=expected, executed_waited=self._waited_now()),
         )
-        self.record["stack_id"] = stack_id
+        self.record.stack_id = stack_id
         return self._next(Phase.EXECUTING, next_poll(0, expected, 0))
 
     def _start_delete(self) -> StepState:
         """Uninstall: delete the stage's stack (stateful resources keep their Retain/Snapshot)."""
-        if self.record.get("executed"):
+        if self.record.executed:
             return self._next(Phase.EXECUTING, FIRST_POLL)
         stack = self.deps.stacks.describe(self.stack_name)
         if stack is None:
             self.deps.ledger.delete_stage(self.name)
-            self.deps.ledger.update_step(self.run_id, self.name, {"result": "DELETED", "finished": now_iso()})
+            self.deps.ledger.update_step(self.run_id, self.name, StepUpdate(result="DELETED", finished=now_iso()))
             return self._next(Phase.DONE, result="DELETED")
         if in_progress(stack.status):
             return self._next(Phase.BUSY, FIRST_POLL)
@@ -300,23 +311,23 @@ class StageDeployment:
         self.deps.ledger.update_step(
             self.run_id,
             self.name,
-            {
-                "op": "delete",
-                "executed": True,
-                "executed_at": now_iso(),
-                "started": now_iso(),
-                "started_epoch": epoch(),
-                "stack_id": stack.stack_id,
-                "stack_name": stack.name,
-                "phase": "executing",
-            },
+            StepUpdate(
+                op="delete",
+                executed=True,
+                executed_at=now_iso(),
+                started=now_iso(),
+                started_epoch=epoch(),
+                stack_id=stack.stack_id,
+                stack_name=stack.name,
+                phase="executing",
+            ),
         )
         return self._next(Phase.EXECUTING, FIRST_POLL)
 
     def _unprotect(self, stack: StackInfo) -> None:
         """Turn the stage's deletion protection off (same template), so the stack can be deleted."""
         self._set_protection(stack, on=False)
-        self.deps.ledger.update_step(self.run_id, self.name, {"unprotected": now_iso()})
+        self.deps.ledger.update_step(self.run_id, self.name, StepUpdate(unprotected=now_iso()))
 
     def _set_protection(self, stack: StackInfo, *, on: bool) -> None:
         """A stack update that changes only the stage's DeletionProtection parameter."""
@@ -344,18 +355,18 @@ class StageDeployment:
             return None
         if status == "REVIEW_IN_PROGRESS":  # a CREATE change set never executed holds the name, nothing else
             self.deps.stacks.call("delete_stack", StackName=stack.stack_id, **self._role())
-            self.deps.ledger.update_step(self.run_id, self.name, {"recovered": f"deleted {status} stack"})
+            self.deps.ledger.update_step(self.run_id, self.name, StepUpdate(recovered=f"deleted {status} stack"))
             return FIRST_POLL
         if in_progress(status):  # someone else's operation: wait for it, never collide
             return FIRST_POLL
         if status in FAILED_CREATE:  # a failed create blocks the stage: delete it, create again
             self.deps.stacks.call("delete_stack", StackName=stack.stack_id, **self._role())
-            self.deps.ledger.update_step(self.run_id, self.name, {"recovered": f"deleted {status} stack"})
+            self.deps.ledger.update_step(self.run_id, self.name, StepUpdate(recovered=f"deleted {status} stack"))
             return FIRST_POLL
         if status == "UPDATE_ROLLBACK_FAILED":
             self.deps.stacks.call("continue_update_rollback", StackName=stack.stack_id, **self._role())
             self.deps.ledger.update_step(
-                self.run_id, self.name, {"recovered": "continued UPDATE_ROLLBACK_FAILED rollback"}
+                self.run_id, self.name, StepUpdate(recovered="continued UPDATE_ROLLBACK_FAILED rollback")
             )
             return FIRST_POLL
         raise StageFailed(
@@ -372,24 +383,24 @@ class StageDeployment:
     def _save_rollback_point(self, stack: StackInfo | None) -> None:
         previous = self.deps.ledger.stage(self.name)
         if stack is None:
-            point: dict[str, Any] = {"absent": True, "ledger": previous}
+            point = RollbackPoint(absent=True, ledger=previous)
         else:
-            point = {
-                "absent": False,
-                "stack_id": stack.stack_id,
-                "status": stack.status,
-                "template": self.deps.stacks.template(stack.stack_id),
-                "parameters": stack.parameters,
-                "tags": stack.tags,
-                "ledger": previous,
-            }
+            point = RollbackPoint(
+                absent=False,
+                stack_id=stack.stack_id,
+                status=stack.status,
+                template=self.deps.stacks.template(stack.stack_id),
+                parameters=stack.parameters,
+                tags=stack.tags,
+                ledger=previous,
+            )
         key = self.deps.store.save_rollback_point(self.run_id, self.name, point)
         self.deps.ledger.update_step(
             self.run_id,
             self.name,
-            {"rollback_key": key, "started": now_iso(), "started_epoch": epoch(), "existed": stack is not None},
+            StepUpdate(rollback_key=key, started=now_iso(), started_epoch=epoch(), existed=stack is not None),
         )
-        self.record["started_epoch"] = epoch()
+        self.record.started_epoch = epoch()
 
     # ------------------------------------------------------------------ advance
     def _advance(self) -> StepState:
@@ -405,7 +416,9 @@ class StageDeployment:
         return self._next(Phase.START)
 
     def _poll_change_set(self) -> StepState:
-        change_set_id = self.record["change_set_id"]
+        change_set_id = self.record.change_set_id
+        if change_set_id is None:
+            raise StageFailed(self.name, f"step {self.name} polls a change set but its record names none")
         change_set = self.deps.stacks.describe_change_set(change_set_id)
         status = change_set["Status"]
         if status in ("CREATE_PENDING", "CREATE_IN_PROGRESS"):
@@ -420,7 +433,7 @@ class StageDeployment:
         self.deps.ledger.update_step(
             self.run_id,
             self.name,
-            {"executed": True, "executed_at": now_iso(), "stack_id": change_set["StackId"], "phase": "executing"},
+            StepUpdate(executed=True, executed_at=now_iso(), stack_id=change_set["StackId"], phase="executing"),
         )
         self.deps.stacks.call(
             "execute_change_set",
@@ -429,7 +442,7 @@ class StageDeployment:
         )
         expected = self._expected("update", self._change_set_changes(change_set))
         self.deps.ledger.update_step(
-            self.run_id, self.name, {"expected_seconds": expected, "executed_waited": self._waited_now()}
+            self.run_id, self.name, StepUpdate(expected_seconds=expected, executed_waited=self._waited_now())
         )
         return self._next(Phase.EXECUTING, next_poll(0, expected, 0))
 
@@ -471,7 +484,7 @@ class StageDeployment:
         if template is None:
             return None
         if changes is None:
-            changes = create_changes(template, self.record.get("given") or {})
+            changes = create_changes(template, self.record.given or {})
         return round(expected_seconds(_latency(), template, changes, operation))
 
     def _no_changes(self, change_set_id: str) -> StepState:
@@ -482,39 +495,39 @@ class StageDeployment:
                 raise
         stack = self.deps.stacks.describe(self.stack_name)
         assert stack is not None
-        self._record_stage(stack, self.record["template_sha256"], self.record["parameters"])
+        self._record_stage(stack, *self._deployed())
         self.deps.ledger.update_step(
-            self.run_id, self.name, {"result": "NO_CHANGES", "finished": now_iso(), "phase": "done"}
+            self.run_id, self.name, StepUpdate(result="NO_CHANGES", finished=now_iso(), phase="done")
         )
         return self._next(Phase.DONE, result="NO_CHANGES")
 
     def _poll_stack(self) -> StepState:
-        stack = self.deps.stacks.describe(self.record.get("stack_id") or self.stack_name)
+        stack = self.deps.stacks.describe(self.record.stack_id or self.stack_name)
         deleting = self.state.step.op == "delete"
         if stack is None and deleting:
             self.deps.ledger.delete_stage(self.name)
             self.deps.ledger.update_step(
-                self.run_id, self.name, {"result": "DELETED", "finished": now_iso(), "phase": "done"}
+                self.run_id, self.name, StepUpdate(result="DELETED", finished=now_iso(), phase="done")
             )
             return self._next(Phase.DONE, result="DELETED")
-        if stack is None and self.record.get("change_type") == "CREATE" and not self.record.get("stack_id"):
+        if stack is None and self.record.change_type == "CREATE" and not self.record.stack_id:
             return self._create_stack()  # the call that was to create it died before it could
         if stack is None:
             raise StageFailed(self.name, f"stack {self.stack_name} disappeared while it was deployed")
         if in_progress(stack.status):
             self._check_timeout()
-            expected = self.record.get("expected_seconds")
-            elapsed = self._waited_now() - int(self.record.get("executed_waited", 0))
+            expected = self.record.expected_seconds
+            elapsed = self._waited_now() - (self.record.executed_waited or 0)
             return self._next(
                 Phase.EXECUTING, next_poll(elapsed, float(expected) if expected is not None else None, self.state.wait)
             )
         if stack.status in SUCCESS and not deleting:
-            if self.record.get("protect_after") and stack.parameters.get(PROTECTION) != "true":
+            if self.record.protect_after and stack.parameters.get(PROTECTION) != "true":
                 self._set_protection(stack, on=True)
                 self.deps.ledger.update_step(
                     self.run_id,
                     self.name,
-                    {"protected": now_iso(), "expected_seconds": None, "executed_waited": self._waited_now()},
+                    StepUpdate(protected=now_iso(), expected_seconds=None, executed_waited=self._waited_now()),
                 )
                 return self._next(Phase.EXECUTING, FIRST_POLL)
             if self.spec.stateful and not stack.termination_protection:
@@ -523,17 +536,17 @@ class StageDeployment:
                     StackName=stack.stack_id,
                     EnableTerminationProtection=True,
                 )
-            self._record_stage(stack, self.record["template_sha256"], self.record["parameters"])
-            result = "CREATED" if self.record.get("change_type") == "CREATE" else "UPDATED"
+            self._record_stage(stack, *self._deployed())
+            result = "CREATED" if self.record.change_type == "CREATE" else "UPDATED"
             self.deps.ledger.update_step(
                 self.run_id,
                 self.name,
-                {"result": result, "finished": now_iso(), "phase": "done", "status": stack.status},
+                StepUpdate(result=result, finished=now_iso(), phase="done", status=stack.status),
             )
             return self._next(Phase.DONE, result=result)
         failure = self.deps.stacks.failure(stack.stack_id)
         self.deps.ledger.update_step(
-            self.run_id, self.name, {"result": "FAILED", "status": stack.status, "failure": failure}
+            self.run_id, self.name, StepUpdate(result="FAILED", status=stack.status, failure=failure)
         )
         raise StageFailed(
             self.name,

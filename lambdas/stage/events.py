@@ -25,6 +25,7 @@ from lambdas.core.deps import Deps
 from lambdas.core.messages import StepState
 from lambdas.core.phases import WATCHED_PHASES
 from lambdas.data.ledger import now_iso
+from lambdas.data.records import StepUpdate
 from lambdas.data.stacks import error_code, in_progress
 
 #: A token whose task is gone: the wait timed out (the step polled) or its run ended.
@@ -68,10 +69,10 @@ def resume(deps: Deps, stack_name: str, token: str | None = None) -> str | None:
     if waiter is None:
         return None
     try:
-        deps.sfn.send_task_success(taskToken=waiter["token"], output=json.dumps(True))
+        deps.sfn.send_task_success(taskToken=waiter.token, output=json.dumps(True))
     except ClientError as error:
         if error_code(error) not in GONE:
             raise
         return None
-    deps.ledger.update_step(waiter["run"], waiter["step"], {"resumed_at": now_iso()})
-    return str(waiter["step"])
+    deps.ledger.update_step(waiter.run, waiter.step, StepUpdate(resumed_at=now_iso()))
+    return waiter.step

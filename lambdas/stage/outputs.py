@@ -7,16 +7,16 @@ records each stage runs now.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from lambdas.core.deps import Deps
 from lambdas.core.errors import StageFailed
+from lambdas.data.records import StageRecord
 
 
 def outputs_reader(deps: Deps, step: str) -> Callable[[str, str], str]:
     """`read(stage, output)` for `resolve_parameters`, reading each stage's record once; a stage
     not deployed, or without that output, fails `step`."""
-    cache: dict[str, dict[str, Any]] = {}
+    cache: dict[str, StageRecord] = {}
 
     def read(name: str, output: str) -> str:
         if name not in cache:
@@ -24,7 +24,7 @@ def outputs_reader(deps: Deps, step: str) -> Callable[[str, str], str]:
             if record is None:
                 raise StageFailed(step, f"stage {name} has not been deployed, its outputs are unknown")
             cache[name] = record
-        outputs = cache[name].get("outputs", {})
+        outputs = cache[name].outputs
         if output not in outputs:
             raise StageFailed(step, f"stage {name} has no output {output}")
         return str(outputs[output])

@@ -18,7 +18,8 @@ import boto3
 from lambdas.core.deps import Deps
 from lambdas.core.messages import StepRef, StepState
 from lambdas.core.settings import Settings
-from lambdas.data.ledger import Ledger
+from lambdas.data.ledger import Ledger, now_iso
+from lambdas.data.records import RunRecord, StageRecord
 from lambdas.data.releases import ReleaseStore, release_key
 from lambdas.data.stacks import Stacks
 from lambdas.migration.step import MigrationClients
@@ -115,13 +116,20 @@ def make_deps(manifest: dict[str, Any] | None = None) -> Deps:
 
 def start_run(deps: Deps, run: str, **outputs: str) -> StepState:
     """A run of the release whose aurora stage is deployed: the migrate step's first state."""
-    deps.ledger.put_run(run, {"action": "upgrade", "version": VERSION, "params": {}, "status": "RUNNING"})
+    deps.ledger.put_run(RunRecord(run=run, action="upgrade", version=VERSION, status="RUNNING", started=now_iso()))
     deps.ledger.put_stage(
-        "aurora",
-        {
-            "version": VERSION,
-            "outputs": {"ClusterIdentifier": CLUSTER, "MigrationFunctionName": FUNCTION, **outputs},
-        },
+        StageRecord(
+            stage="aurora",
+            stack_name=deps.settings.stack_name("aurora"),
+            stack_id=f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/{deps.settings.stack_name('aurora')}/1",
+            version=VERSION,
+            template_sha256="0" * 64,
+            parameters={},
+            outputs={"ClusterIdentifier": CLUSTER, "MigrationFunctionName": FUNCTION, **outputs},
+            status="CREATE_COMPLETE",
+            stateful=True,
+            run=run,
+        )
     )
     return StepState(run=run, step=StepRef(name="migrate", kind="migrate"))
 

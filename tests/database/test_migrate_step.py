@@ -129,8 +129,8 @@ def test_an_install_migrates_an_empty_database_then_a_redeploy_changes_nothing(
     assert snapshots() == []
     assert lambda_.commands() == ["status", "upgrade", "status"]
     assert fingerprint(pg_engine) == after_install
-    assert deps.ledger.step("install-2-8-0-a", "migrate")["previous_revision"] is None
-    assert deps.ledger.step("redeploy-2-8-0-b", "migrate")["previous_revision"] == "0003"
+    assert deps.ledger.step("install-2-8-0-a", "migrate").previous_revision is None
+    assert deps.ledger.step("redeploy-2-8-0-b", "migrate").previous_revision == "0003"
 
 
 def test_the_step_names_the_database_from_the_aurora_stage_outputs(

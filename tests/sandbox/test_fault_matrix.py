@@ -133,11 +133,13 @@ def _why_left(outcome: Any, stacks: set[str]) -> dict[str, Any]:
     ledger = outcome.reader.ledger
     fields = ("phase", "executed", "executed_at", "acting", "stack_id", "rolled_back", "rolled_back_at", "reason")
     steps = {
-        name: {k: v for k, v in record.items() if k in fields}
+        name: record.model_dump(include=set(fields), exclude_none=True)
         for name, record in ledger.steps(run).items()
         if INSTALLATION.stage_stack(name) in stacks
     }
-    meta = {k: v for k, v in (ledger.run(run) or {}).items() if "status" in k or "rollback" in k}
+    run_record = ledger.run(run)
+    written = run_record.model_dump(exclude_none=True) if run_record else {}
+    meta = {k: v for k, v in written.items() if "status" in k or "rollback" in k}
     return {"left": sorted(stacks), "steps": steps, "run": meta, "error": outcome.result.get("error")}
 
 
@@ -184,7 +186,7 @@ def test_a_failed_upgrade_puts_every_stage_back_and_the_next_run_succeeds(sandbo
     assert _state(aws) == state_before
     assert outcome.reader.ledger.lock() is None
     current = outcome.reader.ledger.current_release()
-    assert current is not None and current["version"] == before.version
+    assert current is not None and current.version == before.version
 
     sandbox.faults.clear()
     again = run(aws, outcome, {"action": "upgrade", "version": after.version})

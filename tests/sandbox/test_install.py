@@ -54,7 +54,7 @@ def test_an_install_from_nothing_creates_every_stage_with_its_outputs_wired(aws:
     assert wired > 0
     assert outcome.reader.ledger.lock() is None
     current = outcome.reader.ledger.current_release()
-    assert current is not None and current["version"] == release.version
+    assert current is not None and current.version == release.version
     assert outcome.result["transitions"] > 0
     assert outcome.result["actions"]["migrate"]["status"] == "MIGRATED"
     database = outcome.reader.database()
@@ -75,8 +75,8 @@ def test_nothing_changed_means_no_run_and_a_redeploy_executes_no_change_set(aws:
     assert redeploy["status"] == "SUCCEEDED"
     run_id = redeploy["execution_arn"].rsplit(":", 1)[1]
     steps = first.reader.ledger.steps(run_id)
-    assert {s["result"] for s in steps.values()} == {"UNCHANGED"}
-    assert not any("change_set_id" in s for s in steps.values())
+    assert {s.result for s in steps.values()} == {"UNCHANGED"}
+    assert not any(s.change_set_id for s in steps.values())
     cfn = aws.client("cloudformation")
     for stage in active_stages(release):
         assert cfn.list_change_sets(StackName=INSTALLATION.stage_stack(stage))["Summaries"] == []

@@ -16,7 +16,9 @@ def test_deleting_the_bootstrap_stack_with_destroy_uninstalls_in_reverse_order_k
     outcome = deploy(aws, release, {"OnDelete": "Destroy"})
     assert outcome.result["status"] == "SUCCEEDED", outcome.result["error"]
     cfn = aws.client("cloudformation")
-    data_bucket = outcome.reader.ledger.stage("s3")["outputs"]["ResourcesBucketName"]  # type: ignore[index]
+    s3 = outcome.reader.ledger.stage("s3")
+    assert s3 is not None
+    data_bucket = s3.outputs["ResourcesBucketName"]
 
     cfn.delete_stack(StackName=INSTALLATION.stack_name)
     final = settle(aws, INSTALLATION.stack_name, timeout=600)
@@ -24,9 +26,9 @@ def test_deleting_the_bootstrap_stack_with_destroy_uninstalls_in_reverse_order_k
     assert final == "DELETE_COMPLETE"
     assert stack_names(aws) == set()
     uninstall = outcome.reader.ledger.latest_runs(1)[0]
-    assert uninstall["action"] == "uninstall"
-    steps = outcome.reader.ledger.steps(uninstall["run"])
-    finished = sorted(steps, key=lambda name: steps[name]["finished"])
+    assert uninstall.action == "uninstall"
+    steps = outcome.reader.ledger.steps(uninstall.run)
+    finished = sorted(steps, key=lambda name: steps[name].finished or "")
     assert finished.index("lambda-api") < finished.index("aurora") < finished.index("vpc")
     assert aws.client("rds").describe_db_cluster_snapshots(SnapshotType="manual")["DBClusterSnapshots"]
     assert data_bucket in {b["Name"] for b in aws.client("s3").list_buckets()["Buckets"]}

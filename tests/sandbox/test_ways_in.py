@@ -54,12 +54,12 @@ def stack_names(aws: Aws) -> set[str]:
 
 
 def test_an_update_of_nothing_the_installer_uses_starts_no_run(aws: Aws, release: Any, installed: Outcome) -> None:
-    before = installed.reader.ledger.latest_runs(1)[0]["run"]
+    before = installed.reader.ledger.latest_runs(1)[0].run
 
     outcome = deploy(aws, release, {"AdminEmail": "ops@example.com"})
 
     assert outcome.changed is False
-    assert installed.reader.ledger.latest_runs(1)[0]["run"] == before
+    assert installed.reader.ledger.latest_runs(1)[0].run == before
 
 
 def test_an_option_change_starts_a_redeploy_with_the_new_option(aws: Aws, release: Any, installed: Outcome) -> None:
@@ -68,7 +68,7 @@ def test_an_option_change_starts_a_redeploy_with_the_new_option(aws: Aws, releas
     assert outcome.result["action"] == "redeploy"
     assert outcome.result["status"] == "SUCCEEDED", outcome.result["error"]
     current = installed.reader.ledger.current_release()
-    assert current is not None and current["options"]["LogRetentionDays"] == 60
+    assert current is not None and current.options["LogRetentionDays"] == 60
 
 
 def test_a_new_release_version_starts_an_upgrade(aws: Aws, installed: Outcome) -> None:
@@ -79,7 +79,7 @@ def test_a_new_release_version_starts_an_upgrade(aws: Aws, installed: Outcome) -
     assert (outcome.result["action"], outcome.result["version"]) == ("upgrade", "2.9.0")
     assert outcome.result["status"] == "SUCCEEDED", outcome.result["error"]
     current = installed.reader.ledger.current_release()
-    assert current is not None and current["version"] == "2.9.0"
+    assert current is not None and current.version == "2.9.0"
 
 
 @pytest.mark.parametrize(
@@ -139,7 +139,9 @@ def test_a_console_redeploy_puts_back_a_stage_deleted_by_hand_and_one_edited_by_
 
 
 def test_a_redeploy_reports_drift_made_outside_cloudformation(aws: Aws, installed: Outcome) -> None:
-    queue_url = installed.reader.ledger.stage("sqs")["outputs"]["QueueUrl"]  # type: ignore[index]
+    sqs = installed.reader.ledger.stage("sqs")
+    assert sqs is not None
+    queue_url = sqs.outputs["QueueUrl"]
     aws.client("sqs").set_queue_attributes(QueueUrl=queue_url, Attributes={"VisibilityTimeout": "42"})
 
     result = run(aws, installed, {"action": "redeploy"})
@@ -175,7 +177,7 @@ def test_the_schedule_starts_a_redeploy(aws: Aws, release: Any, installed: Outco
 
     assert result["action"] == "redeploy" and result["status"] == "SUCCEEDED", result["error"]
     record = outcome.reader.ledger.run(execution_arn.rsplit(":", 1)[1])
-    assert record is not None and record["source"] == "schedule"
+    assert record is not None and record.source == "schedule"
 
 
 def test_deleting_the_bootstrap_stack_with_retain_keeps_every_stage(aws: Aws, installed: Outcome) -> None:

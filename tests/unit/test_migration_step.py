@@ -16,6 +16,7 @@ from botocore.exceptions import ClientError, ReadTimeoutError
 from lambdas.core.deps import Deps
 from lambdas.core.errors import StageFailed, StageTimedOut, Throttled
 from lambdas.core.messages import StepState
+from lambdas.data.records import StepUpdate
 from lambdas.handlers import migrate as migrate_handler
 from lambdas.migration.step import (
     MigrationClients,
@@ -109,8 +110,8 @@ def test_a_database_at_head_is_unchanged_and_no_snapshot_is_taken(deps: Deps) ->
     assert function.commands() == ["status"]
     assert snapshots() == []
     record = deps.ledger.step(RUN, "migrate")
-    assert record["previous_revision"] == "0003" and record["result"] == "UNCHANGED"
-    assert "executed" not in record and "snapshot_id" not in record
+    assert record.previous_revision == "0003" and record.result == "UNCHANGED"
+    assert record.executed is None and record.snapshot_id is None
 
 
 def test_an_older_database_is_snapshotted_then_migrated(deps: Deps) -> None:
@@ -133,12 +134,12 @@ def test_an_older_database_is_snapshotted_then_migrated(deps: Deps) -> None:
         "dataall-installer:revision": "0001",
     }.items()
     record = deps.ledger.step(RUN, "migrate")
-    assert record["previous_revision"] == "0001"
-    assert record["snapshot_id"] == SNAPSHOT
-    assert record["executed"] is True and record["executed_at"]
-    assert record["migration_function"] == FUNCTION
-    assert record["cluster_identifier"] == CLUSTER
-    assert record["revision"] == "0003" and record["result"] == "MIGRATED"
+    assert record.previous_revision == "0001"
+    assert record.snapshot_id == SNAPSHOT
+    assert record.executed is True and record.executed_at
+    assert record.migration_function == FUNCTION
+    assert record.cluster_identifier == CLUSTER
+    assert record.revision == "0003" and record.result == "MIGRATED"
 
 
 def test_only_a_permissions_change_is_synced_after_a_snapshot(deps: Deps) -> None:
@@ -159,8 +160,8 @@ def test_the_first_install_migrates_an_empty_database_without_a_snapshot(deps: D
 
     assert states[-1].result == "MIGRATED"
     record = deps.ledger.step(RUN, "migrate")
-    assert record["previous_revision"] is None and record["snapshot_skipped"]
-    assert "snapshot_id" not in record
+    assert record.previous_revision is None and record.snapshot_skipped
+    assert record.snapshot_id is None
     assert snapshots() == []
 
 
@@ -195,7 +196,7 @@ def test_the_step_polls_a_snapshot_until_it_is_available_and_backs_off(deps: Dep
     assert (first.phase, first.wait) == ("snapshot", 45)
     assert (second.phase, second.wait) == ("snapshot", 60)
     assert (ready.phase, ready.wait) == ("upgrade", 0)
-    assert "executed" not in deps.ledger.step(RUN, "migrate")
+    assert deps.ledger.step(RUN, "migrate").executed is None
 
 
 def test_a_snapshot_that_takes_longer_than_the_step_timeout_fails_it(aws: None) -> None:
@@ -203,7 +204,7 @@ def test_a_snapshot_that_takes_longer_than_the_step_timeout_fails_it(aws: None) 
     rds = SlowSnapshots()
     migration_clients = MigrationClients(rds=rds, lambda_=clients(Function())[1])
     state = migrate(deps, start_run(deps, RUN), migration_clients)
-    deps.ledger.update_step(RUN, "migrate", {"started_epoch": 1})
+    deps.ledger.update_step(RUN, "migrate", StepUpdate(started_epoch=1))
 
     with pytest.raises(StageTimedOut) as failure:
         migrate(deps, state, migration_clients)
@@ -221,7 +222,7 @@ def test_a_failed_snapshot_fails_the_step_before_the_database_is_touched(deps: D
     with pytest.raises(StageFailed, match=f"snapshot {SNAPSHOT} of cluster {CLUSTER} is failed"):
         migrate(deps, state, migration_clients)
     assert function.commands() == ["status"]
-    assert deps.ledger.step(RUN, "migrate")["result"] == "FAILED"
+    assert deps.ledger.step(RUN, "migrate").result == "FAILED"
 
 
 def test_a_busy_cluster_is_snapshotted_when_it_is_available_again(deps: Deps) -> None:
@@ -242,7 +243,7 @@ def test_a_busy_cluster_is_snapshotted_when_it_is_available_again(deps: Deps) ->
 
     waiting = migrate(deps, state, migration_clients)
     assert (waiting.phase, waiting.wait) == ("start", 30)
-    assert "snapshot_id" not in deps.ledger.step(RUN, "migrate")
+    assert deps.ledger.step(RUN, "migrate").snapshot_id is None
     assert migrate(deps, waiting, migration_clients).phase == "snapshot"
     assert len(snapshots()) == 1
 
@@ -288,8 +289,8 @@ def test_a_failed_upgrade_fails_the_step_naming_the_reason_and_the_snapshot(deps
     assert report["snapshot"] == SNAPSHOT
     assert report["revision"] == "0001"
     record = deps.ledger.step(RUN, "migrate")
-    assert record["result"] == "FAILED" and record["executed"] is True
-    assert record["failure"]["error"] == "MigrationLockTimeout"
+    assert record.result == "FAILED" and record.executed is True
+    assert record.failure is not None and record.failure["error"] == "MigrationLockTimeout"
 
 
 def test_a_migration_already_running_is_waited_for(deps: Deps) -> None:
@@ -305,7 +306,7 @@ def test_a_migration_already_running_is_waited_for(deps: Deps) -> None:
 
     assert (waiting.phase, waiting.wait) == ("upgrade", 30)
     assert done.result == "MIGRATED"
-    assert deps.ledger.step(RUN, "migrate")["previous_revision"] == "0001"
+    assert deps.ledger.step(RUN, "migrate").previous_revision == "0001"
 
 
 def test_the_database_named_by_the_aurora_outputs_is_passed_to_every_command(aws: None) -> None:
@@ -533,7 +534,7 @@ def test_the_report_can_be_kept_in_the_ledger_step_record(migrated: Migrated) ->
     result = downgrade(deps, deps.ledger.step(RUN, "migrate"), MigrationClients(rds=None, lambda_=function))
 
     outcome = result.pop("outcome")
-    deps.ledger.update_step(RUN, "migrate", {"rolled_back": outcome, **result})
+    deps.ledger.update_step(RUN, "migrate", StepUpdate(rolled_back=outcome, **result))
     record = deps.ledger.step(RUN, "migrate")
-    assert record["rolled_back"] == "FAILED" and record["snapshot"] == SNAPSHOT
-    assert json.loads(json.dumps(record))["action"] == result["action"]
+    assert record.rolled_back == "FAILED" and record.snapshot == SNAPSHOT
+    assert json.loads(record.model_dump_json())["action"] == result["action"]

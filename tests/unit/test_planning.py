@@ -78,11 +78,11 @@ def test_a_valid_install_takes_the_lock_and_plans_every_step_after_what_it_waits
     for step in steps:
         assert step["waits"] == bool(active[step["name"]].dependencies() & set(active)), step
     lock = deps.ledger.lock()
-    assert lock is not None and lock["run"] == "install-2-8-0-abc"
+    assert lock is not None and lock.run == "install-2-8-0-abc"
     run = deps.ledger.run("install-2-8-0-abc")
-    assert run is not None and run["status"] == "RUNNING" and run["params"]["ResourcePrefix"] == "dataall"
-    assert run["after"]["lambda-api"] == sorted(active["lambda-api"].dependencies())
-    assert "cloudfront" not in run["order"]  # left out: InternetFacing is off
+    assert run is not None and run.status == "RUNNING" and run.params["ResourcePrefix"] == "dataall"
+    assert run.after["lambda-api"] == sorted(active["lambda-api"].dependencies())
+    assert "cloudfront" not in run.order  # left out: InternetFacing is off
 
 
 @pytest.mark.parametrize(

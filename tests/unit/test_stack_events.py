@@ -73,7 +73,7 @@ def test_a_settled_status_resumes_the_parked_step_once(ledger: Ledger) -> None:
     assert on_status_change(deps, event("CREATE_COMPLETE")) is None, "an event delivered twice resumes nothing"
 
     assert sfn.sent == [("token-1", True)]
-    assert ledger.step("run-1", "vpc").get("resumed_at")
+    assert ledger.step("run-1", "vpc").resumed_at
 
 
 def test_a_stack_that_settled_before_the_step_parked_resumes_it_at_once(ledger: Ledger) -> None:
