@@ -202,3 +202,11 @@ def test_assets_are_read_from_the_release_bucket_under_the_releases_keys() -> No
     assert result["Resources"]["F"]["Properties"]["Code"] == {"S3Bucket": {"Ref": "AssetsBucket"},
                                                              "S3Key": "assets/0123.zip"}  # fmt: skip
     assert list(result["Parameters"]) == ["AssetsBucket"] and "Rules" not in result
+
+
+def test_the_readme_lists_every_rule_of_the_import_in_order() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+
+    positions = [readme.find(f"`{rule.__name__}`") for rule in rules.RULES]
+
+    assert -1 not in positions and positions == sorted(positions)
