@@ -16,6 +16,8 @@ import pytest
 from botocore.exceptions import ClientError
 
 from sandbox.lambda_runtime import HANDLED, NODE_SDK
+from tests.sandbox.cloudformation.conftest import events, settle
+from tests.sandbox.cloudformation.test_custom_resources import apply, outputs, requests, template
 
 ROOT = Path(__file__).resolve().parents[2]
 #: CDK's S3 auto-delete-objects handler as data.all 2.9.0's cloud assembly ships it (read in place).
@@ -335,3 +337,95 @@ def test_a_runtime_the_sandbox_does_not_run_fails_the_invoke_call(clients, node_
 
     assert raised.value.response["Error"]["Code"] == "InvalidRuntimeException"
     assert raised.value.response["ResponseMetadata"]["HTTPStatusCode"] == 502
+
+
+# --------------------------------------------------------------------------- custom resources
+CUSTOM_RESOURCE = """
+const { S3Client, PutObjectCommand } = require("@aws-sdk/client-s3");
+const s3 = new S3Client({});
+
+exports.handler = async (event) => {
+  const props = event.ResourceProperties;
+  const key = `${BigInt(Date.now()) * 1000000n}-${event.RequestType}`;
+  await s3.send(new PutObjectCommand({ Bucket: "requests", Key: key, Body: JSON.stringify(event) }));
+  if (props.Silent === "yes") return;
+  const status = (props.FailOn || "").split(",").includes(event.RequestType) ? "FAILED" : "SUCCESS";
+  let physical = event.PhysicalResourceId || `thing-${props.Name}`;
+  if (event.RequestType === "Update" && props.Name !== event.OldResourceProperties.Name) {
+    physical = `thing-${props.Name}`;
+  }
+  const answer = {
+    Status: status,
+    Reason: status === "FAILED" ? `${event.RequestType} refused` : "",
+    PhysicalResourceId: physical,
+    StackId: event.StackId,
+    RequestId: event.RequestId,
+    LogicalResourceId: event.LogicalResourceId,
+    Data: { Greeting: `hello ${props.Name}` },
+  };
+  const response = await fetch(event.ResponseURL, {
+    method: "PUT", body: JSON.stringify(answer), headers: { "content-type": "" },
+  });
+  if (!response.ok) throw new Error(`Unsuccessful HTTP response: ${response.status}`);
+};
+"""
+
+
+def node_template(thing: dict[str, Any], **extra: Any) -> str:
+    """test_custom_resources' template, its handler a Node.js function."""
+    document = json.loads(template({"S3Bucket": "code", "S3Key": "handler.zip"}, thing, **extra))
+    document["Resources"]["Handler"]["Properties"]["Runtime"] = "nodejs22.x"
+    return json.dumps(document)
+
+
+@pytest.fixture
+def node_custom_resource(clients: Callable[[str], Any]) -> None:
+    s3 = clients("s3")
+    for bucket in ("code", "requests"):
+        s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket="code", Key="handler.zip", Body=package({"index.js": CUSTOM_RESOURCE}))
+
+
+def test_a_node_custom_resource_follows_cloudformations_protocol_as_a_python_one(
+    sandbox, clients, node_custom_resource
+) -> None:
+    """AWS, CloudFormation user guide, "Custom resources" (request and response objects): as
+    tests/sandbox/cloudformation/test_custom_resources.py pins for a Python function, a Node.js
+    function gets Create, then Update with OldResourceProperties, then Delete on stack delete,
+    and the Data it answers is what GetAtt reads."""
+    cfn = clients("cloudformation")
+
+    described = apply(cfn, node_template({"Name": "one", "Count": 3}), create=True)
+    apply(cfn, node_template({"Name": "one", "Count": 4}))
+    cfn.delete_stack(StackName="app")
+    deleted = settle(cfn, described["StackId"])
+
+    assert described["StackStatus"] == "CREATE_COMPLETE"
+    assert outputs(described) == {"Greeting": "hello one", "Id": "thing-one"}
+    assert deleted["StackStatus"] == "DELETE_COMPLETE"
+    sent = requests(clients)
+    assert [(r["RequestType"], r.get("PhysicalResourceId")) for r in sent] == [
+        ("Create", None),
+        ("Update", "thing-one"),
+        ("Delete", "thing-one"),
+    ]
+    assert sent[0]["ResponseURL"].startswith(f"{sandbox.endpoint}/_sandbox/cfn-response/")
+    assert (sent[1]["OldResourceProperties"]["Count"], sent[1]["ResourceProperties"]["Count"]) == ("3", "4")
+
+
+def test_a_failed_answer_from_a_node_function_rolls_back_as_a_python_ones(clients, node_custom_resource) -> None:
+    """AWS: "Received response status [FAILED] from custom resource. Message returned: ..."; the
+    rollback sends Delete for the physical id the failed answer named (the same as for Python)."""
+    cfn = clients("cloudformation")
+
+    described = apply(cfn, node_template({"Name": "one", "FailOn": "Create"}), create=True)
+
+    assert described["StackStatus"] == "ROLLBACK_COMPLETE"
+    reason = next(r for lid, status, r in events(cfn, "app") if lid == "Thing" and status == "CREATE_FAILED")
+    assert str(reason).startswith(
+        "Received response status [FAILED] from custom resource. Message returned: Create refused"
+    )
+    assert [(r["RequestType"], r.get("PhysicalResourceId")) for r in requests(clients)] == [
+        ("Create", None),
+        ("Delete", "thing-one"),
+    ]
