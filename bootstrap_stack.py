@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -42,22 +44,81 @@ ROOT = Path(__file__).resolve().parent
 ASL = ROOT / "state_machine" / "installer.asl.json"
 DEFAULT_RELEASE_BUCKET_PREFIX = "dataall-installer-releases"
 
-#: The workflow's Lambdas: (construct id, module, timeout seconds, memory MB).
-WORKFLOW_FUNCTIONS = (
-    ("Plan", "plan", 300, 1024),
-    ("DeployStage", "deploy_stage", 120, 512),
-    ("StageStatus", "stage_status", 120, 512),
-    ("Rollback", "rollback", 900, 512),
-    ("Finalize", "finalize", 120, 512),
-    ("Migrate", "migrate", 900, 256),
-    ("WaitTurn", "wait_turn", 60, 256),
-    ("AwaitStack", "await_stack", 60, 256),
-    ("CheckDrift", "check_drift", 120, 256),
-    # Not a state of the workflow: EventBridge calls it when a stage stack's status changes.
-    ("StackChanged", "stack_changed", 60, 256),
-)
-#: Workflow functions the state machine does not invoke.
-EVENT_TARGETS = ("stack_changed",)
+
+class Can(StrEnum):
+    """What an installer function may do besides writing its logs and traces: each names IAM
+    statements (and the cdk-nag acknowledgements of their wildcards), see `BootstrapStack._grant`."""
+
+    #: what every step of a run uses: the ledger, the artifacts bucket, the installation's stacks
+    #: and change sets, and the CloudFormation service role to hand them
+    RUN_STEPS = "run steps"
+    #: read the regional release bucket (the plan copies and verifies the release)
+    READ_RELEASE = "read release"
+    #: read the status of any run of this installation (the plan takes over a stale lock)
+    CHECK_LOCK_HOLDER = "check lock holder"
+    #: hand back a parked step's task token (a finished step, a settled stack)
+    RESUME_STEPS = "resume steps"
+    #: invoke the aurora stage's migration function and snapshot its cluster
+    MIGRATE_DATABASE = "migrate database"
+    #: publish to the installer's topic
+    NOTIFY = "notify"
+    #: start runs of the state machine, whose ARN it reads from STATE_MACHINE_ARN
+    START_RUNS = "start runs"
+    #: follow the runs it started
+    FOLLOW_RUNS = "follow runs"
+    #: invoke itself again, to keep waiting past its own timeout
+    KEEP_WAITING = "keep waiting"
+    #: read the stages the ledger records (which ones an uninstall keeps)
+    READ_STAGES = "read stages"
+    #: manage the pivot role, its policies, external id and StackSet; CloudFormation may invoke it
+    MANAGE_PIVOT_ROLE = "manage pivot role"
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    """One of the installer's Lambda functions."""
+
+    construct_id: str
+    #: its handler is `lambdas/handlers/<module>.py`
+    module: str
+    timeout: int
+    memory: int
+    can: tuple[Can, ...]
+    #: a task of the workflow: the ASL names it `${<construct_id>FunctionArn}` and the state machine invokes it
+    task: bool = True
+    #: its name after the installation's prefix, for those invoked by name (otherwise CloudFormation names it)
+    name: str | None = None
+
+    @property
+    def substitution(self) -> str:
+        return f"{self.construct_id}FunctionArn"
+
+
+#: The installer's functions: a new workflow step is one row here, its handler module and its ASL state.
+FUNCTIONS = (
+    FunctionSpec("Plan", "plan", 300, 1024, (Can.RUN_STEPS, Can.READ_RELEASE, Can.CHECK_LOCK_HOLDER)),
+    FunctionSpec("DeployStage", "deploy_stage", 120, 512, (Can.RUN_STEPS, Can.RESUME_STEPS)),
+    FunctionSpec("StageStatus", "stage_status", 120, 512, (Can.RUN_STEPS, Can.RESUME_STEPS)),
+    FunctionSpec("Rollback", "rollback", 900, 512, (Can.RUN_STEPS, Can.MIGRATE_DATABASE)),
+    FunctionSpec("Finalize", "finalize", 120, 512, (Can.RUN_STEPS, Can.NOTIFY)),
+    FunctionSpec("Migrate", "migrate", 900, 256, (Can.RUN_STEPS, Can.RESUME_STEPS, Can.MIGRATE_DATABASE)),
+    FunctionSpec("WaitTurn", "wait_turn", 60, 256, (Can.RUN_STEPS, Can.RESUME_STEPS)),
+    FunctionSpec("AwaitStack", "await_stack", 60, 256, (Can.RUN_STEPS, Can.RESUME_STEPS)),
+    FunctionSpec("CheckDrift", "check_drift", 120, 256, (Can.RUN_STEPS,)),
+    # EventBridge calls it when a stage stack's status changes (`_stack_events`).
+    FunctionSpec("StackChanged", "stack_changed", 60, 256, (Can.RUN_STEPS, Can.RESUME_STEPS), task=False),
+    # The bootstrap stack's custom resource and the redeploy schedule start runs through it (`_trigger`).
+    FunctionSpec(
+        "Trigger", "trigger", 900, 256,
+        (Can.START_RUNS, Can.FOLLOW_RUNS, Can.KEEP_WAITING, Can.NOTIFY, Can.READ_STAGES),
+        task=False, name="installer-trigger",
+    ),
+    # The pivot-role stage's custom resources (their ServiceToken).
+    FunctionSpec(
+        "PivotRoleProvider", "pivot_role", 900, 256, (Can.MANAGE_PIVOT_ROLE,), task=False, name="installer-pivot-role"
+    ),
+)  # fmt: skip
+SPECS = {spec.module: spec for spec in FUNCTIONS}
 
 #: What the blueprints create, by service: the CloudFormation service role may do this, no more.
 STAGE_SERVICES = (
@@ -132,24 +193,14 @@ class BootstrapStack(cdk.Stack):
         self._notifications()
         self.service_role = self._cloudformation_service_role()
         layer = self._layer(context)
-        self.pivot_role_name = cdk.Fn.join("-", [self.scope_prefix, "installer-pivot-role"])
-        self.pivot_role_arn = self.format_arn(
-            service="lambda", resource="function", arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
-            resource_name=self.pivot_role_name,
-        )  # fmt: skip
-        self.pivot_role_provider = self._pivot_role_provider(installer_code, layer)
-        self.functions = {
-            module: self._function(construct_id_, module, timeout, memory, installer_code, layer)
-            for construct_id_, module, timeout, memory in WORKFLOW_FUNCTIONS
-        }
-        self._grant_workflow()
+        self.pivot_role_arn = self._function_arn(SPECS["pivot_role"])
+        self.functions = {spec.module: self._function(spec, installer_code, layer) for spec in FUNCTIONS}
+        self.pivot_role_provider = self.functions["pivot_role"]
+        self.trigger_function = self.functions["trigger"]
         self._stack_events()
         self.state_machine = self._state_machine()
-        self.trigger_name = cdk.Fn.join("-", [self.scope_prefix, "installer-trigger"])
-        self.trigger_function = self._function(
-            "Trigger", "trigger", 900, 256, installer_code, layer, function_name=self.trigger_name,
-            environment={"STATE_MACHINE_ARN": self.state_machine.state_machine_arn},
-        )  # fmt: skip
+        for spec in FUNCTIONS:
+            self._grant(spec)
         self._trigger()
         self._schedule()
         self._alarm()
@@ -422,18 +473,18 @@ class BootstrapStack(cdk.Stack):
             description="Third-party packages of the installer's functions",
         )
 
-    def _function(
-        self,
-        construct_id: str,
-        module: str,
-        timeout: int,
-        memory: int,
-        code: Asset,
-        layer: lambda_.ILayerVersion | None,
-        *,
-        function_name: str | None = None,
-        environment: dict[str, str] | None = None,
-    ) -> lambda_.Function:
+    def _function_name(self, spec: FunctionSpec) -> str | None:
+        return cdk.Fn.join("-", [self.scope_prefix, spec.name]) if spec.name else None
+
+    def _function_arn(self, spec: FunctionSpec) -> str:
+        """The ARN of a function invoked by name, known before the function (no reference to it)."""
+        return self.format_arn(
+            service="lambda", resource="function", arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+            resource_name=self._function_name(spec),
+        )  # fmt: skip
+
+    def _function(self, spec: FunctionSpec, code: Asset, layer: lambda_.ILayerVersion | None) -> lambda_.Function:
+        construct_id, module = spec.construct_id, spec.module
         log_group = logs.LogGroup(
             self,
             f"{construct_id}Logs",
@@ -460,15 +511,14 @@ class BootstrapStack(cdk.Stack):
             handler=f"lambdas.handlers.{module}.handler",
             code=lambda_.Code.from_bucket(self.release_bucket, code.key),
             layers=[layer] if layer else [],
-            timeout=cdk.Duration.seconds(timeout),
-            memory_size=memory,
+            timeout=cdk.Duration.seconds(spec.timeout),
+            memory_size=spec.memory,
             role=role,
             log_group=log_group,
             tracing=lambda_.Tracing.ACTIVE,
             description=f"dataall-installer: {module.replace('_', ' ')} step",
-            function_name=function_name,
+            function_name=self._function_name(spec),
             environment={
-                **(environment or {}),
                 "POWERTOOLS_SERVICE_NAME": "dataall-installer",
                 "POWERTOOLS_METRICS_NAMESPACE": "DataallInstaller",
                 "LEDGER_TABLE": self.ledger.table_name,
@@ -489,132 +539,147 @@ class BootstrapStack(cdk.Stack):
         )
         return function
 
-    def _grant_workflow(self) -> None:
-        """Each step may use the ledger, the artifacts bucket and the installation's stacks."""
+    # ------------------------------------------------------------------ grants
+    def _grant(self, spec: FunctionSpec) -> None:
+        """Each of the function's capabilities (`Can`), in the table's order."""
+        function = self.functions[spec.module]
+        grants = {
+            Can.RUN_STEPS: self._can_run_steps,
+            Can.READ_RELEASE: self._can_read_release,
+            Can.CHECK_LOCK_HOLDER: self._can_check_lock_holder,
+            Can.RESUME_STEPS: self._can_resume_steps,
+            Can.MIGRATE_DATABASE: self._can_migrate_database,
+            Can.NOTIFY: self._can_notify,
+            Can.START_RUNS: self._can_start_runs,
+            Can.FOLLOW_RUNS: self._can_follow_runs,
+            Can.KEEP_WAITING: self._can_keep_waiting,
+            Can.READ_STAGES: self._can_read_stages,
+            Can.MANAGE_PIVOT_ROLE: self._can_manage_pivot_role,
+        }
+        for capability in spec.can:
+            grants[capability](function, spec)
+
+    def _allow(self, function: lambda_.Function, sid: str, actions: list[str], resources: list[str]) -> None:
+        function.add_to_role_policy(iam.PolicyStatement(sid=sid, actions=actions, resources=resources))
+
+    def _can_run_steps(self, function: lambda_.Function, spec: FunctionSpec) -> None:
         stacks = self.format_arn(service="cloudformation", resource="stack", resource_name=f"{self.scope_prefix}-*/*")
         change_sets = self.format_arn(
             service="cloudformation", resource="changeSet", resource_name=f"{self.scope_prefix}-*/*"
         )
-        release_objects = cdk.Fn.sub("arn:${AWS::Partition}:s3:::${ReleaseBucketPrefix}-${AWS::Region}/*")
-        for module, function in self.functions.items():
-            function.add_to_role_policy(
-                iam.PolicyStatement(
-                    sid="Ledger",
-                    actions=[
-                        "dynamodb:GetItem",
-                        "dynamodb:PutItem",
-                        "dynamodb:UpdateItem",
-                        "dynamodb:DeleteItem",
-                        "dynamodb:Query",
-                        "dynamodb:Scan",
-                        "dynamodb:ConditionCheckItem",
-                    ],
-                    resources=[self.ledger.table_arn],
-                )
-            )
-            function.add_to_role_policy(
-                iam.PolicyStatement(
-                    sid="Artifacts",
-                    actions=["s3:GetObject", "s3:PutObject"],
-                    resources=[self.artifacts.arn_for_objects("*")],
-                )
-            )
-            function.add_to_role_policy(
-                iam.PolicyStatement(
-                    sid="ArtifactsList", actions=["s3:ListBucket"], resources=[self.artifacts.bucket_arn]
-                )
-            )
-            function.add_to_role_policy(
-                iam.PolicyStatement(
-                    sid="StageStacks",
-                    actions=[
-                        "cloudformation:CreateChangeSet",
-                        "cloudformation:DescribeChangeSet",
-                        "cloudformation:ExecuteChangeSet",
-                        "cloudformation:DeleteChangeSet",
-                        "cloudformation:DescribeStacks",
-                        "cloudformation:DescribeStackEvents",
-                        "cloudformation:GetTemplate",
-                        "cloudformation:UpdateStack",
-                        "cloudformation:DeleteStack",
-                        "cloudformation:CancelUpdateStack",
-                        "cloudformation:ContinueUpdateRollback",
-                        "cloudformation:UpdateTerminationProtection",
-                        "cloudformation:DescribeStackResources",
-                        "cloudformation:DetectStackDrift",
-                        "cloudformation:DescribeStackDriftDetectionStatus",
-                        "cloudformation:DescribeStackResourceDrifts",
-                    ],
-                    resources=[stacks, change_sets],
-                )
-            )
-            function.add_to_role_policy(
-                iam.PolicyStatement(
-                    sid="PassServiceRole", actions=["iam:PassRole"], resources=[self.service_role.role_arn]
-                )
-            )
-            findings = [
+        self._allow(
+            function,
+            "Ledger",
+            [
+                "dynamodb:GetItem",
+                "dynamodb:PutItem",
+                "dynamodb:UpdateItem",
+                "dynamodb:DeleteItem",
+                "dynamodb:Query",
+                "dynamodb:Scan",
+                "dynamodb:ConditionCheckItem",
+            ],
+            [self.ledger.table_arn],
+        )
+        self._allow(function, "Artifacts", ["s3:GetObject", "s3:PutObject"], [self.artifacts.arn_for_objects("*")])
+        self._allow(function, "ArtifactsList", ["s3:ListBucket"], [self.artifacts.bucket_arn])
+        self._allow(
+            function,
+            "StageStacks",
+            [
+                "cloudformation:CreateChangeSet",
+                "cloudformation:DescribeChangeSet",
+                "cloudformation:ExecuteChangeSet",
+                "cloudformation:DeleteChangeSet",
+                "cloudformation:DescribeStacks",
+                "cloudformation:DescribeStackEvents",
+                "cloudformation:GetTemplate",
+                "cloudformation:UpdateStack",
+                "cloudformation:DeleteStack",
+                "cloudformation:CancelUpdateStack",
+                "cloudformation:ContinueUpdateRollback",
+                "cloudformation:UpdateTerminationProtection",
+                "cloudformation:DescribeStackResources",
+                "cloudformation:DetectStackDrift",
+                "cloudformation:DescribeStackDriftDetectionStatus",
+                "cloudformation:DescribeStackResourceDrifts",
+            ],
+            [stacks, change_sets],
+        )
+        self._allow(function, "PassServiceRole", ["iam:PassRole"], [self.service_role.role_arn])
+        acknowledge(
+            function.role,  # type: ignore[arg-type]
+            "AwsSolutions-IAM5",
+            "Object keys of the installer's own artifacts bucket, and the stacks and change sets named "
+            "under the installation's prefix: the names are only known at run time, the prefix bounds them.",
+            findings=[
                 f"Resource::{arn_of(self.artifacts)}/*",
                 "Resource::arn:<AWS::Partition>:cloudformation:<AWS::Region>:<AWS::AccountId>:stack/<ResourcePrefix>-<EnvName>-*/*",
                 "Resource::arn:<AWS::Partition>:cloudformation:<AWS::Region>:<AWS::AccountId>:changeSet/<ResourcePrefix>-<EnvName>-*/*",
-            ]
-            if module == "plan":
-                function.add_to_role_policy(
-                    iam.PolicyStatement(sid="ReleaseBucket", actions=["s3:GetObject"], resources=[release_objects])
-                )
-                findings.append("Resource::arn:<AWS::Partition>:s3:::<ReleaseBucketPrefix>-<AWS::Region>/*")
-            if module in ("deploy_stage", "stage_status", "migrate", "wait_turn", "await_stack", "stack_changed"):
-                # A finished step releases the steps parked on it, a settled stack the step waiting
-                # on it (task tokens: no resource scope).
-                function.add_to_role_policy(
-                    iam.PolicyStatement(sid="ReleaseSteps", actions=["states:SendTaskSuccess"], resources=["*"])
-                )
-            if module in ("migrate", "rollback"):
-                self._grant_migrations(function)
-                findings += [
-                    "Resource::arn:<AWS::Partition>:rds:<AWS::Region>:<AWS::AccountId>:cluster-snapshot:"
-                    "<ResourcePrefix>-<EnvName>-*",
-                ]
-            if module == "finalize":
-                function.add_to_role_policy(
-                    iam.PolicyStatement(sid="Notify", actions=["sns:Publish"], resources=[self.topic.topic_arn])
-                )
-            acknowledge(
-                function.role,  # type: ignore[arg-type]
-                "AwsSolutions-IAM5",
-                "Object keys of the installer's own artifacts bucket, the release bucket's objects, and "
-                "the stacks and change sets named under the installation's prefix: the names are only "
-                "known at run time, the prefix bounds them.",
-                findings=findings,
-            )
-
-    def _stack_events(self) -> None:
-        """CloudFormation's status changes of the installation's stacks resume the step that
-        waits on them (`lambdas/stage/events.py`); polling stays as the fallback."""
-        stacks = cdk.Fn.join(
-            "",
-            ["arn:", cdk.Aws.PARTITION, ":cloudformation:", cdk.Aws.REGION, ":", cdk.Aws.ACCOUNT_ID, ":stack/",
-             self.scope_prefix, "-"],
-        )  # fmt: skip
-        events.Rule(
-            self,
-            "StackStatusChanges",
-            description="dataall-installer: a stage stack's status changed: resume the step waiting on it",
-            event_pattern=events.EventPattern(
-                source=["aws.cloudformation"],
-                detail_type=["CloudFormation Stack Status Change"],
-                detail={"stack-id": [{"prefix": stacks}]},
-            ),
-            targets=[
-                targets.LambdaFunction(
-                    self.functions["stack_changed"],
-                    retry_attempts=3,
-                    max_event_age=cdk.Duration.minutes(10),
-                )
             ],
         )
 
-    def _grant_migrations(self, function: lambda_.Function) -> None:
+    def _can_read_release(self, function: lambda_.Function, spec: FunctionSpec) -> None:
+        release_objects = cdk.Fn.sub("arn:${AWS::Partition}:s3:::${ReleaseBucketPrefix}-${AWS::Region}/*")
+        self._allow(function, "ReleaseBucket", ["s3:GetObject"], [release_objects])
+        acknowledge(
+            function.role,  # type: ignore[arg-type]
+            "AwsSolutions-IAM5",
+            "The release bucket's objects: the release's files are only known at run time.",
+            findings=["Resource::arn:<AWS::Partition>:s3:::<ReleaseBucketPrefix>-<AWS::Region>/*"],
+        )
+
+    def _executions(self) -> str:
+        """Any execution of this installation's state machine."""
+        return self.format_arn(
+            service="states", resource="execution", arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+            resource_name=cdk.Fn.join("", [self.scope_prefix, "-installer:*"]),
+        )  # fmt: skip
+
+    def _can_check_lock_holder(self, function: lambda_.Function, spec: FunctionSpec) -> None:
+        self._allow(function, "LockHolderStatus", ["states:DescribeExecution"], [self._executions()])
+        acknowledge(
+            function.role,  # type: ignore[arg-type]
+            "AwsSolutions-IAM5",
+            "The plan step reads the status of the run that holds the lock: any execution of this "
+            "installation's state machine.",
+            findings=[
+                "Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:<ResourcePrefix>-<EnvName>-installer:*"
+            ],
+        )
+
+    def _can_resume_steps(self, function: lambda_.Function, spec: FunctionSpec) -> None:
+        # A finished step releases the steps parked on it, a settled stack the step waiting on it
+        # (task tokens: no resource scope).
+        self._allow(function, "ReleaseSteps", ["states:SendTaskSuccess"], ["*"])
+
+    def _can_notify(self, function: lambda_.Function, spec: FunctionSpec) -> None:
+        self._allow(function, "Notify", ["sns:Publish"], [self.topic.topic_arn])
+
+    def _can_start_runs(self, function: lambda_.Function, spec: FunctionSpec) -> None:
+        function.add_environment("STATE_MACHINE_ARN", self.state_machine.state_machine_arn)
+        self._allow(function, "StartRuns", ["states:StartExecution"], [self.state_machine.state_machine_arn])
+
+    def _can_follow_runs(self, function: lambda_.Function, spec: FunctionSpec) -> None:
+        self._allow(function, "FollowRuns", ["states:DescribeExecution"], [self._executions()])
+        acknowledge(
+            function.role,  # type: ignore[arg-type]
+            "AwsSolutions-IAM5",
+            "The trigger follows the runs it starts: any execution of this installation's state machine.",
+            findings=[
+                "Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:"
+                "<ResourcePrefix>-<EnvName>-installer:*"
+            ],
+        )
+
+    def _can_keep_waiting(self, function: lambda_.Function, spec: FunctionSpec) -> None:
+        # By name: the function's own ARN attribute would make its policy depend on it, a cycle.
+        self._allow(function, "KeepWaiting", ["lambda:InvokeFunction"], [self._function_arn(spec)])
+
+    def _can_read_stages(self, function: lambda_.Function, spec: FunctionSpec) -> None:
+        self._allow(function, "RetainedStages", ["dynamodb:Scan", "dynamodb:GetItem"], [self.ledger.table_arn])
+
+    def _can_migrate_database(self, function: lambda_.Function, spec: FunctionSpec) -> None:
         """The migrate step drives the aurora stage's migration function and snapshots the cluster;
         a rollback calls the same function to downgrade."""
         function.add_to_role_policy(
@@ -651,12 +716,18 @@ class BootstrapStack(cdk.Stack):
                 ],
             )
         )
-
-    def _pivot_role_provider(self, code: Asset, layer: lambda_.ILayerVersion | None) -> lambda_.Function:
-        """The pivot-role custom resources' provider (the pivot-role stage's ServiceToken)."""
-        provider = self._function(
-            "PivotRoleProvider", "pivot_role", 900, 256, code, layer, function_name=self.pivot_role_name
+        acknowledge(
+            function.role,  # type: ignore[arg-type]
+            "AwsSolutions-IAM5",
+            "The snapshots a migration takes are named after the run, under the installation's prefix.",
+            findings=[
+                "Resource::arn:<AWS::Partition>:rds:<AWS::Region>:<AWS::AccountId>:cluster-snapshot:"
+                "<ResourcePrefix>-<EnvName>-*",
+            ],
         )
+
+    def _can_manage_pivot_role(self, provider: lambda_.Function, spec: FunctionSpec) -> None:
+        """The pivot-role custom resources' provider (the pivot-role stage's ServiceToken)."""
         scoped = f"{self.scope_prefix}-*"
         statements = (
             ("PivotRoles", [
@@ -714,9 +785,34 @@ class BootstrapStack(cdk.Stack):
                 "Resource::arn:<AWS::Partition>:cloudformation:<AWS::Region>:<AWS::AccountId>:stackset/<ResourcePrefix>-<EnvName>-*:*",
             ],
         )
-        return provider
 
     # ------------------------------------------------------------------ workflow
+    def _stack_events(self) -> None:
+        """CloudFormation's status changes of the installation's stacks resume the step that
+        waits on them (`lambdas/stage/events.py`); polling stays as the fallback."""
+        stacks = cdk.Fn.join(
+            "",
+            ["arn:", cdk.Aws.PARTITION, ":cloudformation:", cdk.Aws.REGION, ":", cdk.Aws.ACCOUNT_ID, ":stack/",
+             self.scope_prefix, "-"],
+        )  # fmt: skip
+        events.Rule(
+            self,
+            "StackStatusChanges",
+            description="dataall-installer: a stage stack's status changed: resume the step waiting on it",
+            event_pattern=events.EventPattern(
+                source=["aws.cloudformation"],
+                detail_type=["CloudFormation Stack Status Change"],
+                detail={"stack-id": [{"prefix": stacks}]},
+            ),
+            targets=[
+                targets.LambdaFunction(
+                    self.functions["stack_changed"],
+                    retry_attempts=3,
+                    max_event_age=cdk.Duration.minutes(10),
+                )
+            ],
+        )
+
     def _state_machine(self) -> sfn.StateMachine:
         log_group = logs.LogGroup(
             self,
@@ -731,15 +827,7 @@ class BootstrapStack(cdk.Stack):
             # Inline, not from_file: from_file makes an S3 asset, which a quick-create template cannot carry.
             definition_body=sfn.DefinitionBody.from_string(ASL.read_text()),
             definition_substitutions={
-                "PlanFunctionArn": self.functions["plan"].function_arn,
-                "DeployStageFunctionArn": self.functions["deploy_stage"].function_arn,
-                "StageStatusFunctionArn": self.functions["stage_status"].function_arn,
-                "RollbackFunctionArn": self.functions["rollback"].function_arn,
-                "FinalizeFunctionArn": self.functions["finalize"].function_arn,
-                "MigrateFunctionArn": self.functions["migrate"].function_arn,
-                "WaitTurnFunctionArn": self.functions["wait_turn"].function_arn,
-                "AwaitStackFunctionArn": self.functions["await_stack"].function_arn,
-                "CheckDriftFunctionArn": self.functions["check_drift"].function_arn,
+                spec.substitution: self.functions[spec.module].function_arn for spec in FUNCTIONS if spec.task
             },
             tracing_enabled=True,
             logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=False),
@@ -748,23 +836,7 @@ class BootstrapStack(cdk.Stack):
             iam.PolicyStatement(
                 sid="InvokeSteps",
                 actions=["lambda:InvokeFunction"],
-                resources=[
-                    function.function_arn for module, function in self.functions.items() if module not in EVENT_TARGETS
-                ],
-            )
-        )
-        self.functions["plan"].add_to_role_policy(
-            iam.PolicyStatement(
-                sid="LockHolderStatus",
-                actions=["states:DescribeExecution"],
-                resources=[
-                    self.format_arn(
-                        service="states",
-                        resource="execution",
-                        arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
-                        resource_name=cdk.Fn.join("", [self.scope_prefix, "-installer:*"]),
-                    )
-                ],
+                resources=[self.functions[spec.module].function_arn for spec in FUNCTIONS if spec.task],
             )
         )
         acknowledge(
@@ -774,44 +846,10 @@ class BootstrapStack(cdk.Stack):
             "have no resource-level permissions.",
             findings=["Resource::*"],
         )
-        acknowledge(
-            self.functions["plan"].role,  # type: ignore[arg-type]
-            "AwsSolutions-IAM5",
-            "The plan step reads the status of the run that holds the lock: any execution of this "
-            "installation's state machine.",
-            findings=[
-                "Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:<ResourcePrefix>-<EnvName>-installer:*"
-            ],
-        )
         return machine
 
     def _trigger(self) -> None:
         """Stack events and schedules become runs; a Destroy waits for its uninstall to finish."""
-        executions = self.format_arn(
-            service="states", resource="execution", arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
-            resource_name=cdk.Fn.join("", [self.scope_prefix, "-installer:*"]),
-        )  # fmt: skip
-        own_arn = self.format_arn(
-            service="lambda", resource="function", arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
-            resource_name=self.trigger_name,
-        )  # fmt: skip
-        for sid, actions, resources in (
-            ("StartRuns", ["states:StartExecution"], [self.state_machine.state_machine_arn]),
-            ("FollowRuns", ["states:DescribeExecution"], [executions]),
-            ("KeepWaiting", ["lambda:InvokeFunction"], [own_arn]),
-            ("Notify", ["sns:Publish"], [self.topic.topic_arn]),
-            ("RetainedStages", ["dynamodb:Scan", "dynamodb:GetItem"], [self.ledger.table_arn]),
-        ):
-            self.trigger_function.add_to_role_policy(iam.PolicyStatement(sid=sid, actions=actions, resources=resources))
-        acknowledge(
-            self.trigger_function.role,  # type: ignore[arg-type]
-            "AwsSolutions-IAM5",
-            "The trigger follows the runs it starts: any execution of this installation's state machine.",
-            findings=[
-                "Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:"
-                "<ResourcePrefix>-<EnvName>-installer:*"
-            ],
-        )
         trigger = cdk.CustomResource(
             self,
             "InstallerRun",
@@ -827,8 +865,9 @@ class BootstrapStack(cdk.Stack):
         # Everything a run uses must exist (and be allowed) before the run starts, and must
         # outlive the uninstall a Destroy runs while this resource is deleted; the state
         # machine is already a dependency through its ARN.
-        for function in (*self.functions.values(), self.pivot_role_provider):
-            trigger.node.add_dependency(function)
+        for module, function in self.functions.items():
+            if module != "trigger":
+                trigger.node.add_dependency(function)
         self.trigger = trigger
 
     def _schedule(self) -> None:
