@@ -429,3 +429,46 @@ def test_a_failed_answer_from_a_node_function_rolls_back_as_a_python_ones(client
         ("Create", None),
         ("Delete", "thing-one"),
     ]
+
+
+# --------------------------------------------------------------------------- CDK's own handlers
+def read_policy(bucket: str) -> dict[str, Any]:
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::123456789012:root"}, "Action": "s3:GetObject",
+             "Resource": f"arn:aws:s3:::{bucket}/*"},
+        ],
+    }  # fmt: skip
+
+
+@pytest.mark.skipif(not CDK_AUTO_DELETE.is_file(), reason="data.all 2.9.0's cloud assembly is not on this machine")
+def test_cdks_s3_auto_delete_handler_empties_a_tagged_bucket(clients, node_function) -> None:
+    """CDK's `autoDeleteObjects` handler as data.all 2.9.0 ships it (aws-cdk-lib, custom-resource
+    handler `aws-s3/auto-delete-objects-handler`), run unchanged on nodejs22.x: on Delete it denies
+    new objects in the bucket's policy, then deletes every object version and delete marker, but
+    only in a bucket tagged `aws-cdk:auto-delete-objects=true`. Its exported `autoDeleteHandler`
+    is the part the CDK provider wrapper calls before answering CloudFormation."""
+    s3 = clients("s3")
+    for bucket, tag in (("tagged-for-deletion", "aws-cdk:auto-delete-objects"), ("not-tagged", "owner")):
+        s3.create_bucket(Bucket=bucket)
+        s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+        s3.put_bucket_tagging(Bucket=bucket, Tagging={"TagSet": [{"Key": tag, "Value": "true"}]})
+        s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(read_policy(bucket)))
+        for key in ("a.txt", "a.txt", "b/c.txt"):
+            s3.put_object(Bucket=bucket, Key=key, Body=b"data")
+        s3.delete_object(Bucket=bucket, Key="b/c.txt")
+    name = node_function({"index.js": CDK_AUTO_DELETE.read_text()}, handler="index.autoDeleteHandler")
+
+    results = [
+        invoke(clients, name, {"RequestType": "Delete", "ResourceProperties": {"BucketName": bucket}})
+        for bucket in ("tagged-for-deletion", "not-tagged", "no-such-bucket")
+    ]
+
+    assert results == [(None, None)] * 3
+    emptied = s3.list_object_versions(Bucket="tagged-for-deletion")
+    assert emptied.get("Versions", []) == [] and emptied.get("DeleteMarkers", []) == []
+    statement = json.loads(s3.get_bucket_policy(Bucket="tagged-for-deletion")["Policy"])["Statement"][-1]
+    assert (statement["Effect"], statement["Action"]) == ("Deny", ["s3:PutObject"])
+    kept = s3.list_object_versions(Bucket="not-tagged")
+    assert (len(kept["Versions"]), len(kept["DeleteMarkers"])) == (3, 1)
