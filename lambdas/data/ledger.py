@@ -66,7 +66,9 @@ class Ledger:
     def _put(self, pk: str, sk: str, record: dict[str, Any], **conditions: Any) -> None:
         self.table.put_item(Item={"pk": pk, "sk": sk, **record}, **conditions)
 
-    def _update(self, pk: str, sk: str, values: dict[str, Any], remove: tuple[str, ...] = ()) -> None:
+    def _update(
+        self, pk: str, sk: str, values: dict[str, Any], remove: tuple[str, ...] = (), condition: str | None = None
+    ) -> None:
         names = {f"#k{i}": key for i, key in enumerate(values)}
         expr_values = {f":v{i}": value for i, value in enumerate(values.values())}
         expression = "SET " + ", ".join(f"#k{i} = :v{i}" for i in range(len(values)))
@@ -78,6 +80,7 @@ class Ledger:
             UpdateExpression=expression,
             ExpressionAttributeNames=names,
             ExpressionAttributeValues=expr_values,
+            **({"ConditionExpression": condition} if condition else {}),
         )
 
     @staticmethod
@@ -226,6 +229,18 @@ class Ledger:
 
     def update_run(self, run: str, changes: RunUpdate) -> None:
         self._update(f"RUN#{run}", "META", self._changes(changes))
+
+    def abandon_run(self, run: str, successor: str) -> bool:
+        """Mark ABANDONED a run whose execution died holding the lock. False when it died before
+        it wrote its record: none is made for it (a record with only a status would not load)."""
+        changes = RunUpdate(status="ABANDONED", abandoned_for=successor)
+        try:
+            self._update(f"RUN#{run}", "META", self._changes(changes), condition="attribute_exists(pk)")
+        except ClientError as error:
+            if _conditional_failed(error):
+                return False
+            raise
+        return True
 
     def latest_runs(self, limit: int = 1) -> list[RunIndexEntry]:
         page = self.table.query(

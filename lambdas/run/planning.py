@@ -21,7 +21,7 @@ from lambdas.core.deps import Deps
 from lambdas.core.errors import InvalidInput, InvalidOptions
 from lambdas.core.messages import PlanRequest
 from lambdas.data.ledger import now_iso
-from lambdas.data.records import ReleaseRecord, RunRecord, RunUpdate, StepUpdate
+from lambdas.data.records import ReleaseRecord, RunRecord, StepUpdate
 from lambdas.data.stacks import STABLE, normalized_sha256
 from lambdas.release.manifest import (
     Manifest,
@@ -83,7 +83,7 @@ def plan(deps: Deps, request: PlanRequest) -> dict[str, Any]:
     try:
         if previous_holder and previous_holder.run:
             # Its execution died without releasing the lock (aborted, timed out): say so.
-            deps.ledger.update_run(previous_holder.run, RunUpdate(status="ABANDONED", abandoned_for=run))
+            deps.ledger.abandon_run(previous_holder.run, run)
         current = deps.ledger.current_release()
         if document["action"] == "uninstall":
             chosen = _plan_uninstall(deps, document, current)

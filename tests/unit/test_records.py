@@ -232,3 +232,16 @@ def test_a_misspelt_key_is_refused_before_it_is_written(ledger: Ledger) -> None:
         RunUpdate.model_validate({"abandonned_for": RUN})
 
     assert ledger.steps(RUN) == {}
+
+
+def test_a_lock_taken_over_marks_the_dead_run_abandoned_but_makes_no_record_for_a_run_that_wrote_none(
+    ledger: Ledger,
+) -> None:
+    ledger.put_run(run_record())
+
+    assert ledger.abandon_run(RUN, "redeploy-2-8-0-def") is True
+    assert ledger.abandon_run("install-2-8-0-never", "redeploy-2-8-0-def") is False
+
+    run = ledger.run(RUN)
+    assert run is not None and (run.status, run.abandoned_for) == ("ABANDONED", "redeploy-2-8-0-def")
+    assert ledger.run("install-2-8-0-never") is None
