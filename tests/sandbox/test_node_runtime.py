@@ -56,10 +56,14 @@ def node_function(clients: Callable[[str], Any]) -> Callable[..., str]:
     role = clients("iam").create_role(RoleName="node-role", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
 
     def create(
-        files: dict[str, str], handler: str = "index.handler", name: str = "node-probe", runtime: str = "nodejs22.x"
+        files: dict[str, str],
+        handler: str = "index.handler",
+        name: str = "node-probe",
+        runtime: str = "nodejs22.x",
+        timeout: int = 10,
     ) -> str:
         clients("lambda").create_function(
-            FunctionName=name, Runtime=runtime, Role=role, Handler=handler, Timeout=10, MemorySize=256,
+            FunctionName=name, Runtime=runtime, Role=role, Handler=handler, Timeout=timeout, MemorySize=256,
             Code={"ZipFile": package(files)}, Environment={"Variables": {"GREETING": "hello"}},
         )  # fmt: skip
         return name
@@ -241,6 +245,51 @@ def test_the_same_error_of_a_python_function_has_the_same_function_error(clients
     node = node_function({"index.js": THROWING})
 
     assert invoke(clients, python, {})[0] == invoke(clients, node, {})[0] is not None
+
+
+STRAY_ERRORS = """
+let calls = 0;
+exports.handler = async (event) => {
+  calls += 1;
+  if (event.stray === "exception") setTimeout(() => { throw new Error("thrown in a timer"); }, 10);
+  if (event.stray === "rejection") Promise.reject(new Error("nobody catches this"));
+  if (event.stray) await new Promise((resolve) => setTimeout(resolve, 300));
+  if (event.sleep) await new Promise((resolve) => setTimeout(resolve, event.sleep * 1000));
+  return { calls };
+};
+"""
+
+
+def test_an_error_outside_the_handlers_promise_fails_the_invocation(clients, node_function) -> None:
+    """AWS's Node.js runtime interface client: an uncaught exception (a throwing timer) fails the
+    invocation with that error, an unhandled promise rejection with
+    Runtime.UnhandledPromiseRejection; the next invocation is served. (AWS then starts a new
+    environment; the sandbox keeps the warm one.)"""
+    name = node_function({"index.js": STRAY_ERRORS})
+
+    thrown = invoke(clients, name, {"stray": "exception"})
+    rejected = invoke(clients, name, {"stray": "rejection"})
+    after = invoke(clients, name, {})
+
+    assert thrown[0] is not None
+    assert (thrown[1]["errorType"], thrown[1]["errorMessage"]) == ("Error", "thrown in a timer")
+    assert rejected[0] is not None
+    assert rejected[1]["errorType"] == "Runtime.UnhandledPromiseRejection"
+    assert rejected[1]["errorMessage"] == "Error: nobody catches this"
+    assert after[0] is None
+
+
+def test_a_node_function_past_its_timeout_is_stopped_as_a_python_one(clients, node_function) -> None:
+    """AWS, "Configure Lambda function timeout": Lambda stops the function at its timeout and
+    answers "Task timed out after N.00 seconds" (the same answer the sandbox gives for Python)."""
+    name = node_function({"index.js": STRAY_ERRORS}, timeout=1)
+
+    error, payload = invoke(clients, name, {"sleep": 30})
+    again = invoke(clients, name, {})
+
+    assert error is not None
+    assert payload["errorMessage"].endswith("Task timed out after 1.00 seconds")
+    assert again == (None, {"calls": 1})  # a new environment
 
 
 @pytest.mark.parametrize(
