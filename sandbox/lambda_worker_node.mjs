@@ -15,12 +15,14 @@
 // Between invocations the worker blocks reading stdin: like a frozen Lambda environment, nothing
 // of the function (a timer, a socket left open) runs until the next invocation thaws it. During an
 // invocation nothing of the worker's keeps the event loop alive, so `callbackWaitsForEmptyEventLoop`
-// means what it means in AWS.
+// means what it means in AWS. One difference: after an uncaught exception or an unhandled rejection
+// AWS's runtime exits and the next invocation gets a new environment; this worker answers the
+// error as AWS does and stays warm (an answer followed by an exit would race the pool's reuse).
 
 import fs from "node:fs";
 import path from "node:path";
 import util from "node:util";
-import { createRequire, register } from "node:module";
+import { createRequire, register, syncBuiltinESMExports } from "node:module";
 import { pathToFileURL } from "node:url";
 
 const require = createRequire(import.meta.url);
@@ -112,6 +114,38 @@ export async function resolve(specifier, context, next) {
   }
 }`;
 register(`data:text/javascript,${encodeURIComponent(sdkResolver)}`);
+
+// ---------------------------------------------------------------- the sandbox's network
+// In AWS a custom resource's ResponseURL is a pre-signed https URL of S3, and CDK's handlers PUT to
+// it with https.request({hostname, path}): port 443, whatever the URL said. The sandbox answers on
+// its endpoint over http, so https to the endpoint's host on the default port goes there.
+const endpoint = process.env.AWS_ENDPOINT_URL ? new URL(process.env.AWS_ENDPOINT_URL) : null;
+if (endpoint?.protocol === "http:") {
+  const http = require("node:http");
+  const https = require("node:https");
+  const toEndpoint = (host, port) => host === endpoint.hostname && [undefined, null, "", 443, "443"].includes(port);
+  const reroute = (args) => {
+    const [first, ...rest] = args;
+    if (typeof first === "string" || first instanceof URL) {
+      const url = new URL(first);
+      if (!toEndpoint(url.hostname, url.port)) return null;
+      const options = rest.length && typeof rest[0] === "object" ? rest.shift() : {};
+      return [{ ...options, protocol: "http:", hostname: endpoint.hostname, port: endpoint.port,
+        path: `${url.pathname}${url.search}`, agent: undefined }, ...rest];
+    }
+    if (!first || typeof first !== "object" || !toEndpoint(first.hostname ?? first.host, first.port)) return null;
+    return [{ ...first, protocol: "http:", host: undefined, hostname: endpoint.hostname, port: endpoint.port,
+      agent: undefined }, ...rest];
+  };
+  for (const method of ["request", "get"]) {
+    const original = https[method];
+    https[method] = function (...args) {
+      const routed = reroute(args);
+      return routed ? http[method](...routed) : original.apply(this, args);
+    };
+  }
+  syncBuiltinESMExports();
+}
 
 // ---------------------------------------------------------------- loading the handler
 function packageSaysModule(folder) {

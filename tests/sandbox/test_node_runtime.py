@@ -521,3 +521,55 @@ def test_cdks_s3_auto_delete_handler_empties_a_tagged_bucket(clients, node_funct
     assert (statement["Effect"], statement["Action"]) == ("Deny", ["s3:PutObject"])
     kept = s3.list_object_versions(Bucket="not-tagged")
     assert (len(kept["Versions"]), len(kept["DeleteMarkers"])) == (3, 1)
+
+
+@pytest.mark.skipif(not CDK_AUTO_DELETE.is_file(), reason="data.all 2.9.0's cloud assembly is not on this machine")
+def test_cdks_auto_delete_custom_resource_empties_its_bucket_when_the_stack_is_deleted(clients) -> None:
+    """CDK's `Custom::S3AutoDeleteObjects` as a CDK app synthesizes it: CloudFormation sends
+    Create, then Delete on stack delete, to CDK's handler (`index.handler`, its provider wrapper
+    included), which empties the bucket and answers through the ResponseURL with https, so the
+    bucket can go and the stack ends DELETE_COMPLETE (AWS: a bucket must be empty to be deleted)."""
+    s3, cfn = clients("s3"), clients("cloudformation")
+    s3.create_bucket(Bucket="code")
+    s3.put_object(Bucket="code", Key="auto-delete.zip", Body=package({"index.js": CDK_AUTO_DELETE.read_text()}))
+    trust = {"Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                            "Principal": {"Service": "lambda.amazonaws.com"}}]}  # fmt: skip
+    stack = {
+        "Resources": {
+            "Role": {"Type": "AWS::IAM::Role", "Properties": {"AssumeRolePolicyDocument": trust}},
+            "Data": {
+                "Type": "AWS::S3::Bucket",
+                "Properties": {
+                    "BucketName": "cdk-data",
+                    "Tags": [{"Key": "aws-cdk:auto-delete-objects", "Value": "true"}],
+                },
+            },
+            "Provider": {
+                "Type": "AWS::Lambda::Function",
+                "Properties": {
+                    "Code": {"S3Bucket": "code", "S3Key": "auto-delete.zip"},
+                    "Handler": "index.handler",
+                    "Runtime": "nodejs22.x",
+                    "Timeout": 900,
+                    "MemorySize": 128,
+                    "Role": {"Fn::GetAtt": ["Role", "Arn"]},
+                },
+            },
+            "AutoDeleteObjects": {
+                "Type": "Custom::S3AutoDeleteObjects",
+                "Properties": {"ServiceToken": {"Fn::GetAtt": ["Provider", "Arn"]}, "BucketName": {"Ref": "Data"}},
+                "UpdateReplacePolicy": "Delete",
+                "DeletionPolicy": "Delete",
+            },
+        }
+    }
+
+    created = apply(cfn, json.dumps(stack), create=True)
+    for key in ("a.txt", "b/c.txt"):
+        s3.put_object(Bucket="cdk-data", Key=key, Body=b"data")
+    cfn.delete_stack(StackName="app")
+    deleted = settle(cfn, created["StackId"])
+
+    assert created["StackStatus"] == "CREATE_COMPLETE"
+    assert deleted["StackStatus"] == "DELETE_COMPLETE", events(cfn, created["StackId"])
+    assert "cdk-data" not in [bucket["Name"] for bucket in s3.list_buckets()["Buckets"]]
