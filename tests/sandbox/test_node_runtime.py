@@ -26,6 +26,10 @@ CDK_AUTO_DELETE = (
     / "shared/upstream/dataall/2.9.0/cdk.out"
     / "asset.faa95a81ae7d7373f3e1f242268f904eb748d8d0fdd306e8a6fe515a1905a7d6/index.js"
 )
+#: CDK's AwsCustomResource handler (`Custom::AWS` and its kin), from the same assembly.
+CDK_AWS_CUSTOM_RESOURCE = CDK_AUTO_DELETE.parents[1] / (
+    "asset.c099eb4e32cbf1c3da9c45a3b280efe2bed38d27d74aa72702b67d86d1b52354/index.js"
+)
 
 pytestmark = pytest.mark.skipif(
     not (NODE_SDK / "@aws-sdk").is_dir(), reason="the sandbox's Node.js SDK is not installed: run make setup"
@@ -573,3 +577,67 @@ def test_cdks_auto_delete_custom_resource_empties_its_bucket_when_the_stack_is_d
     assert created["StackStatus"] == "CREATE_COMPLETE"
     assert deleted["StackStatus"] == "DELETE_COMPLETE", events(cfn, created["StackId"])
     assert "cdk-data" not in [bucket["Name"] for bucket in s3.list_buckets()["Buckets"]]
+
+
+@pytest.mark.skipif(
+    not CDK_AWS_CUSTOM_RESOURCE.is_file(), reason="data.all 2.9.0's cloud assembly is not on this machine"
+)
+def test_cdks_aws_custom_resource_calls_the_sdk_client_it_names(clients) -> None:
+    """CDK's AwsCustomResource handler as data.all's OpenSearch stack uses it
+    (`Custom::CloudwatchLogResourcePolicy`): it loads `@aws-sdk/client-cloudwatch-logs` by the
+    service's name, calls putResourcePolicy on Create and deleteResourcePolicy on Delete, and
+    answers CloudFormation. With InstallLatestAwsSdk it first tries `npm install` of the latest
+    client and falls back to the runtime's SDK when that fails (the sandbox keeps npm offline)."""
+    s3, cfn, logs = clients("s3"), clients("cloudformation"), clients("logs")
+    s3.create_bucket(Bucket="code")
+    code = package({"index.js": CDK_AWS_CUSTOM_RESOURCE.read_text()})
+    s3.put_object(Bucket="code", Key="aws-custom-resource.zip", Body=code)
+    policy = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "logs:PutLogEvents",
+                         "Principal": {"Service": "es.amazonaws.com"}, "Resource": "*"}]})  # fmt: skip
+    calls = {
+        "Create": {"service": "CloudWatchLogs", "action": "putResourcePolicy",
+                   "parameters": {"policyName": "ESLogPolicy", "policyDocument": policy},
+                   "physicalResourceId": {"id": "ESLogGroupPolicy"}},
+        "Delete": {"service": "CloudWatchLogs", "action": "deleteResourcePolicy",
+                   "parameters": {"policyName": "ESLogPolicy"},
+                   "ignoreErrorCodesMatching": "ResourceNotFoundException"},
+    }  # fmt: skip
+    trust = {"Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                            "Principal": {"Service": "lambda.amazonaws.com"}}]}  # fmt: skip
+    stack = {
+        "Resources": {
+            "Role": {"Type": "AWS::IAM::Role", "Properties": {"AssumeRolePolicyDocument": trust}},
+            "Provider": {
+                "Type": "AWS::Lambda::Function",
+                "Properties": {
+                    "Code": {"S3Bucket": "code", "S3Key": "aws-custom-resource.zip"},
+                    "Handler": "index.handler",
+                    "Runtime": "nodejs22.x",
+                    "Timeout": 120,
+                    "Role": {"Fn::GetAtt": ["Role", "Arn"]},
+                },
+            },
+            "LogPolicy": {
+                "Type": "Custom::CloudwatchLogResourcePolicy",
+                "Properties": {
+                    "ServiceToken": {"Fn::GetAtt": ["Provider", "Arn"]},
+                    **{request: json.dumps(call) for request, call in calls.items()},
+                    "InstallLatestAwsSdk": True,
+                },
+            },
+        },
+        "Outputs": {"Id": {"Value": {"Ref": "LogPolicy"}}},
+    }
+
+    created = apply(cfn, json.dumps(stack), create=True)
+    policies = logs.describe_resource_policies()["resourcePolicies"]
+    cfn.delete_stack(StackName="app")
+    deleted = settle(cfn, created["StackId"])
+
+    assert created["StackStatus"] == "CREATE_COMPLETE", events(cfn, "app")
+    assert outputs(created) == {"Id": "ESLogGroupPolicy"}
+    assert [(p["policyName"], json.loads(p["policyDocument"])) for p in policies] == [
+        ("ESLogPolicy", json.loads(policy))
+    ]
+    assert deleted["StackStatus"] == "DELETE_COMPLETE"
+    assert logs.describe_resource_policies()["resourcePolicies"] == []
