@@ -245,10 +245,12 @@ class LambdaRuntime:
         log_path.parent.mkdir(parents=True, exist_ok=True)
         read_fd, write_fd = os.pipe()
         if runtime_family(details["runtime"]) == "nodejs":
-            # Lambda's NODE_PATH: the runtime's SDK, then the task root. npm stays offline: a handler
-            # that installs a newer SDK (CDK's AwsCustomResource) falls back to this one.
+            # Lambda's NODE_PATH: the runtime's SDK, then the task root. npm stays offline (and
+            # writes no log files in the machine's /tmp): a handler that installs a newer SDK
+            # (CDK's AwsCustomResource) falls back to this one.
             env["NODE_PATH"] = os.pathsep.join([str(NODE_SDK), str(code_dir)])
             env.setdefault("npm_config_offline", "true")
+            env.setdefault("npm_config_logs_max", "0")
             node = shutil.which("node") or "node"
             command = [node, "--expose-gc", "--max-http-header-size", "81920", str(NODE_WORKER_SCRIPT)]
             command += [str(code_dir), str(write_fd)]
