@@ -327,6 +327,7 @@ function hex(length) {
 let handler = null;
 let initError = null;
 let pending = Buffer.alloc(0);
+const pause = new Int32Array(new SharedArrayBuffer(4));
 
 function readRequest() {
   // Blocking on purpose: the environment is frozen until the next invocation.
@@ -342,9 +343,9 @@ function readRequest() {
     try {
       read = fs.readSync(0, chunk, 0, chunk.length, null);
     } catch (error) {
-      if (error.code === "EAGAIN") continue;
-      if (error.code === "EOF") return null;
-      throw error;
+      if (error.code !== "EAGAIN") throw error;
+      Atomics.wait(pause, 0, 0, 10); // stdin was made non-blocking by someone: wait, do not spin
+      continue;
     }
     if (read === 0) return null;
     pending = Buffer.concat([pending, chunk.subarray(0, read)]);
