@@ -43,7 +43,9 @@ from sandbox.cloudformation.template import (
 )
 
 NAME_PATTERN = re.compile(r"[a-zA-Z][-a-zA-Z0-9]{0,127}")
-SUPPORTED_TRANSFORMS = frozenset({"AWS::LanguageExtensions"})
+#: The SAM transform's types are providers' like any other (AWS::Serverless::Application is
+#: emulated, see `emulated_types`); one no provider knows fails its resource, naming the type.
+SUPPORTED_TRANSFORMS = frozenset({"AWS::LanguageExtensions", "AWS::Serverless-2016-10-31"})
 _S3_HOST = re.compile(r"^(?:(?P<bucket>.+)\.)?s3(?:[.-](?P<region>[a-z0-9-]+))?\.amazonaws\.com$")
 
 

@@ -6,7 +6,8 @@ object where the API wants JSON text. The API operation's input shape (botocore'
 says what each parameter is, so one function converts any properties for any operation,
 and drops what the operation does not take. Names match without regard to case
 (`AcmCertificateArn` is the API's `ACMCertificateArn`), and a list given where the API
-wants CloudFront's `{Quantity, Items}` wrapper is wrapped.
+wants CloudFront's `{Quantity, Items}` wrapper is wrapped. Tags fit either way: a list of
+Key/Value pairs where the API takes a map, a map where it takes a list of pairs.
 """
 
 from __future__ import annotations
@@ -41,11 +42,30 @@ def _coerce(shape: Shape, value: Any) -> Any:
     if isinstance(shape, StructureShape):
         return _structure(shape, value)
     if isinstance(shape, ListShape):
+        if isinstance(value, Mapping) and _is_pair(shape.member):
+            # tags given as CloudFormation's map where the API wants a list of pairs
+            key_name, value_name = _pair_names(shape.member)
+            value = [{key_name: key, value_name: item} for key, item in value.items()]
         items = value if isinstance(value, list) else [value]
         return [_coerce(shape.member, item) for item in items]
     if isinstance(shape, MapShape):
+        if isinstance(value, list):
+            # tags given as CloudFormation's list of Key/Value pairs where the API wants a map
+            value = {entry["Key"]: entry.get("Value", "") for entry in value if isinstance(entry, Mapping)}
         return {str(key): _coerce(shape.value, item) for key, item in dict(value).items()}
     return _SCALARS.get(shape.type_name, lambda value: value)(value)
+
+
+def _pair_names(shape: Shape) -> tuple[str, str]:
+    members = list(getattr(shape, "members", {}))
+    for key_name, value_name in (("Key", "Value"), ("TagKey", "TagValue"), ("key", "value")):
+        if key_name in members and value_name in members:
+            return key_name, value_name
+    return "", ""
+
+
+def _is_pair(shape: Shape) -> bool:
+    return isinstance(shape, StructureShape) and _pair_names(shape) != ("", "")
 
 
 def _string(value: Any) -> str:

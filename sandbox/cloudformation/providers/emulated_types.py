@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from sandbox.cloudformation.providers import services
+from sandbox.cloudformation.providers.base import ResourceFailed, handler_message
+from sandbox.cloudformation.providers.clients import ServiceClients
 from sandbox.cloudformation.providers.emulated import (
     HEX,
     UPPER_ALNUM,
@@ -87,11 +89,104 @@ def _waf(resource_type: str, kind: str) -> EmulatedType:
     )
 
 
+# --------------------------------------------------------------------------- security group rules
+def _security_group_rule(resource_type: str, direction: str) -> EmulatedType:
+    """Ref and `Fn::GetAtt Id`: the rule's id (`sgr-...`); a rule EC2 already had keeps a
+    drawn one (see `services.SecurityGroupRule`)."""
+    peer = "Source" if direction == "ingress" else "Destination"
+
+    def rule_id(resource: Emulation) -> str:
+        return str(resource.data.get("id") or f"sgr-{resource.random('drawn', 17, HEX)}")
+
+    return EmulatedType(
+        resource_type,
+        physical_id=rule_id,
+        attributes={"Id": _physical},
+        create_only=frozenset(
+            {
+                "GroupId",
+                "GroupName",
+                "IpProtocol",
+                "FromPort",
+                "ToPort",
+                "CidrIp",
+                "CidrIpv6",
+                f"{peer}PrefixListId",
+                f"{peer}SecurityGroupId",
+                f"{peer}SecurityGroupName",
+                f"{peer}SecurityGroupOwnerId",
+            }
+        ),
+        service=services.SecurityGroupRule(direction),
+    )
+
+
+# --------------------------------------------------------------------------- SAM
+#: The Serverless Application Repository's Secrets Manager rotation applications (what CDK's
+#: `DatabaseSecret.addRotationSingleUser` / `HostedRotation` deploy): one output each.
+_ROTATION_APPLICATION = "applications/SecretsManager"
+
+
+def _application_output(resource: Emulation) -> str:
+    """`Outputs.RotationLambdaARN`: the ARN of the function the application would make,
+    named by its `functionName` parameter."""
+    return resource.arn("lambda", f"function:{resource.prop('Parameters')['functionName']}")
+
+
+def _serverless_application() -> EmulatedType:
+    """AWS::Serverless::Application, which the SAM transform (`AWS::Serverless-2016-10-31`)
+    turns into a nested stack of the application's template from the Serverless Application
+    Repository.
+
+    The sandbox has no Serverless Application Repository: it makes none of the application's
+    resources (for the rotation applications: the rotation function, its role and security
+    group), and answers the nested stack's `Ref` (a stack ARN) and the one output the
+    rotation applications have, `Outputs.RotationLambdaARN` (the function's would-be ARN,
+    from the `functionName` parameter), so a template that reads it (a
+    `AWS::SecretsManager::RotationSchedule`) creates. Any other output fails the `Fn::GetAtt`
+    naming the attribute; other `AWS::Serverless::*` types fail as unsupported.
+    """
+
+    def stack_arn(resource: Emulation) -> str:
+        name = f"{resource.stack.stack_name}-{resource.logical_id}-{resource.random('suffix', 12, UPPER_ALNUM)}"
+        return resource.arn("cloudformation", f"stack/{name}/{resource.uuid()}")
+
+    return EmulatedType(
+        "AWS::Serverless::Application",
+        physical_id=stack_arn,
+        attributes={"Outputs.RotationLambdaARN": _application_output},
+        create_only=frozenset({"Location"}),
+        service=_RotationApplication(),
+    )
+
+
+class _RotationApplication:
+    """Refuses an application the sandbox cannot answer for (nothing is made for any)."""
+
+    def create(self, clients: ServiceClients, resource: Emulation) -> None:
+        location = resource.prop("Location") or {}
+        application = location.get("ApplicationId", location) if isinstance(location, dict) else location
+        if _ROTATION_APPLICATION not in str(application) or not (resource.prop("Parameters") or {}).get("functionName"):
+            raise ResourceFailed(
+                handler_message(
+                    f"AWS::Serverless::Application property Location: {application} is not emulated by the "
+                    "sandbox (only the Secrets Manager rotation applications, with a functionName parameter)"
+                )
+            )
+
+    def update(self, clients: ServiceClients, resource: Emulation, previous: Emulation) -> None:
+        self.create(clients, resource)
+
+    def delete(self, clients: ServiceClients, resource: Emulation, *, snapshot: bool) -> None:
+        """Nothing was made."""
+
+
 # --------------------------------------------------------------------------- the table
 def _types() -> list[EmulatedType]:
     cluster_endpoint = _data("cluster", "Endpoint")
     return [
         EmulatedType("AWS::CDK::Metadata"),
+        _serverless_application(),
         EmulatedType(
             "AWS::CloudFormation::WaitConditionHandle",
             physical_id=lambda r: f"https://cloudformation-waitcondition-{r.region}.s3.amazonaws.com/{r.uuid()}",
@@ -163,23 +258,8 @@ def _types() -> list[EmulatedType]:
             attributes={"Name": _name},
         ),
         # ----------------------------------------------------------------- networking
-        EmulatedType(
-            "AWS::EC2::SecurityGroupEgress",
-            physical_id=lambda r: f"sgr-{r.random('id', 17, HEX)}",
-            attributes={"Id": _physical},
-            create_only=frozenset(
-                {
-                    "GroupId",
-                    "IpProtocol",
-                    "FromPort",
-                    "ToPort",
-                    "CidrIp",
-                    "CidrIpv6",
-                    "DestinationSecurityGroupId",
-                    "DestinationPrefixListId",
-                }
-            ),
-        ),
+        _security_group_rule("AWS::EC2::SecurityGroupIngress", "ingress"),
+        _security_group_rule("AWS::EC2::SecurityGroupEgress", "egress"),
         EmulatedType(
             "AWS::EC2::NetworkAcl", physical_id=lambda r: f"acl-{r.random('id', 17, HEX)}", attributes={"Id": _physical}
         ),
@@ -209,8 +289,15 @@ def _types() -> list[EmulatedType]:
         ),
         EmulatedType(
             "AWS::ApiGateway::Authorizer",
-            physical_id=lambda r: r.random("id", 6),
-            attributes={"AuthorizerId": _physical},
+            physical_id=_data("id"),
+            attributes={"AuthorizerId": _data("id")},
+            create_only=frozenset({"RestApiId"}),
+            service=services.RestApiAuthorizer(),
+        ),
+        EmulatedType(
+            "AWS::ApiGateway::Method",
+            create_only=frozenset({"RestApiId", "ResourceId", "HttpMethod"}),
+            service=services.RestApiMethod(),
         ),
         EmulatedType("AWS::ApiGateway::Account", physical_id=lambda r: r.random("id", 12, UPPER_ALNUM)),
         EmulatedType(
@@ -438,6 +525,13 @@ def _types() -> list[EmulatedType]:
             attributes={"FunctionARN": _physical, "FunctionMetadata.FunctionARN": _physical},
         ),
         # ----------------------------------------------------------------- observability
+        EmulatedType(
+            "AWS::CloudTrail::Trail",
+            physical_id=_name,
+            name_property="TrailName",
+            attributes={"Arn": _data("arn"), "SnsTopicArn": _data("topic")},
+            service=services.Trail(),
+        ),
         EmulatedType(
             "AWS::CloudWatch::Alarm",
             physical_id=_name,

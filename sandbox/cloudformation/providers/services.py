@@ -694,3 +694,209 @@ class Distribution:
         distribution_config: dict[str, Any] = config["DistributionConfig"]
         distribution_config["CallerReference"] = caller_reference
         return distribution_config
+
+
+# --------------------------------------------------------------------------- security group rules
+class SecurityGroupRule:
+    """AWS::EC2::SecurityGroupIngress / SecurityGroupEgress: one rule of a security group,
+    authorized through EC2's API (moto's model left out IPv6 ranges and prefix lists, and
+    never revoked the rule).
+
+    A rule EC2 already has (the same protocol, ports and peer, whatever its description;
+    e.g. given twice, or also inline in the group's `SecurityGroupIngress`) is not an
+    error: CloudFormation's handler takes EC2's `InvalidPermission.Duplicate` as created,
+    and the rule exists once. Deleting either resource revokes that one rule, as in AWS
+    (aws-cloudformation/cloudformation-coverage-roadmap#612, #1534).
+    """
+
+    def __init__(self, direction: str) -> None:
+        self.direction = direction  # "ingress" or "egress"
+
+    def create(self, clients: ServiceClients, resource: Emulation) -> None:
+        ec2 = clients("ec2", resource.region)
+        authorize = getattr(ec2, f"authorize_security_group_{self.direction}")
+        try:
+            answer = authorize(**self._group(resource), IpPermissions=[self._permission(resource)])
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "InvalidPermission.Duplicate":
+                raise
+            resource.data["duplicate"] = True
+            return
+        rules = answer.get("SecurityGroupRules") or []
+        if rules:
+            resource.data["id"] = rules[0]["SecurityGroupRuleId"]
+
+    def update(self, clients: ServiceClients, resource: Emulation, previous: Emulation) -> None:
+        """Only `Description` changes in place (every other property replaces the rule)."""
+        ec2 = clients("ec2", resource.region)
+        update = getattr(ec2, f"update_security_group_rule_descriptions_{self.direction}")
+        update(**self._group(resource), IpPermissions=[self._permission(resource)])
+
+    def delete(self, clients: ServiceClients, resource: Emulation, *, snapshot: bool) -> None:
+        """A rule already gone is deleted: CloudFormation takes "not found" as done."""
+        ec2 = clients("ec2", resource.region)
+        revoke = getattr(ec2, f"revoke_security_group_{self.direction}")
+        # By its id when it has one: moto's revoke by permission misses IPv6 egress rules.
+        rule = {"SecurityGroupRuleIds": [resource.data["id"]]} if resource.data.get("id") else {}
+        try:
+            revoke(**self._group(resource), **(rule or {"IpPermissions": [self._permission(resource)]}))
+        except ClientError as error:
+            code = str(error.response.get("Error", {}).get("Code", ""))
+            if code not in ("InvalidPermission.NotFound", "InvalidGroup.NotFound"):
+                raise
+
+    @staticmethod
+    def _group(resource: Emulation) -> dict[str, Any]:
+        if resource.prop("GroupId"):
+            return {"GroupId": str(resource.prop("GroupId"))}
+        return {"GroupName": str(resource.prop("GroupName"))}
+
+    def _permission(self, resource: Emulation) -> dict[str, Any]:
+        protocol = str(resource.prop("IpProtocol"))
+        permission: dict[str, Any] = {"IpProtocol": protocol}
+        for name in ("FromPort", "ToPort"):
+            if resource.prop(name) is not None:
+                permission[name] = int(resource.prop(name))
+        described = {"Description": str(resource.prop("Description"))} if resource.prop("Description") else {}
+        peer = "Source" if self.direction == "ingress" else "Destination"
+        if resource.prop("CidrIp"):
+            permission["IpRanges"] = [{"CidrIp": str(resource.prop("CidrIp")), **described}]
+        elif resource.prop("CidrIpv6"):
+            permission["Ipv6Ranges"] = [{"CidrIpv6": str(resource.prop("CidrIpv6")), **described}]
+        elif resource.prop(f"{peer}PrefixListId"):
+            permission["PrefixListIds"] = [{"PrefixListId": str(resource.prop(f"{peer}PrefixListId")), **described}]
+        else:
+            pair = {
+                key: str(resource.prop(f"{peer}SecurityGroup{field}"))
+                for key, field in (("GroupId", "Id"), ("GroupName", "Name"), ("UserId", "OwnerId"))
+                if resource.prop(f"{peer}SecurityGroup{field}")
+            }
+            if not pair:
+                raise ResourceFailed(
+                    handler_message(
+                        f"{resource.resource_type} needs one of CidrIp, CidrIpv6, {peer}PrefixListId or "
+                        f"{peer}SecurityGroupId"
+                    )
+                )
+            permission["UserIdGroupPairs"] = [{**pair, **described}]
+        return permission
+
+
+# --------------------------------------------------------------------------- cloudtrail
+class Trail:
+    """AWS::CloudTrail::Trail: CreateTrail (its `Tags` as the API's `TagsList`), then what the
+    handler applies with other calls: `EventSelectors` / `InsightSelectors`, and `IsLogging`
+    (StartLogging / StopLogging)."""
+
+    def create(self, clients: ServiceClients, resource: Emulation) -> None:
+        client = clients("cloudtrail", resource.region)
+        trail = client.create_trail(
+            **api_params(client, "CreateTrail", resource.properties, Name=resource.name, TagsList=resource.prop("Tags"))
+        )
+        resource.data["arn"] = trail["TrailARN"]
+        resource.data["topic"] = trail.get("SnsTopicARN")
+        self._apply(client, resource)
+
+    def update(self, clients: ServiceClients, resource: Emulation, previous: Emulation) -> None:
+        client = clients("cloudtrail", resource.region)
+        trail = client.update_trail(**api_params(client, "UpdateTrail", resource.properties, Name=resource.name))
+        resource.data["topic"] = trail.get("SnsTopicARN")
+        self._apply(client, resource)
+
+    def delete(self, clients: ServiceClients, resource: Emulation, *, snapshot: bool) -> None:
+        clients("cloudtrail", resource.region).delete_trail(Name=resource.name)
+
+    @staticmethod
+    def _apply(client: Any, resource: Emulation) -> None:
+        if resource.prop("EventSelectors"):
+            client.put_event_selectors(
+                **api_params(client, "PutEventSelectors", resource.properties, TrailName=resource.name)
+            )
+        if resource.prop("InsightSelectors"):
+            client.put_insight_selectors(
+                **api_params(client, "PutInsightSelectors", resource.properties, TrailName=resource.name)
+            )
+        logging = resource.prop("IsLogging")
+        if logging in (True, "true", "True"):
+            client.start_logging(Name=resource.name)
+        else:
+            client.stop_logging(Name=resource.name)
+
+
+# --------------------------------------------------------------------------- api gateway
+class RestApiMethod:
+    """AWS::ApiGateway::Method through API Gateway's API: PutMethod, PutIntegration, and a
+    PutMethodResponse / PutIntegrationResponse for each of `MethodResponses` and the
+    integration's `IntegrationResponses`, as the handler does. A `MOCK` integration (CORS's
+    `OPTIONS` methods) has no `IntegrationHttpMethod` and no `Uri` (moto's model required
+    both, and dropped authorizers and responses). An update puts the method again."""
+
+    def create(self, clients: ServiceClients, resource: Emulation) -> None:
+        client = clients("apigateway", resource.region)
+        where = self._where(resource)
+        client.put_method(**api_params(client, "PutMethod", resource.properties, **where))
+        for response in resource.prop("MethodResponses") or []:
+            client.put_method_response(**api_params(client, "PutMethodResponse", response, **where))
+        integration = resource.prop("Integration")
+        if not integration:
+            return
+        client.put_integration(**api_params(client, "PutIntegration", integration, **where))
+        for response in integration.get("IntegrationResponses") or []:
+            client.put_integration_response(**api_params(client, "PutIntegrationResponse", response, **where))
+
+    def update(self, clients: ServiceClients, resource: Emulation, previous: Emulation) -> None:
+        self.delete(clients, previous, snapshot=False)
+        self.create(clients, resource)
+
+    def delete(self, clients: ServiceClients, resource: Emulation, *, snapshot: bool) -> None:
+        """A method already gone (its API deleted first) is deleted."""
+        try:
+            clients("apigateway", resource.region).delete_method(**self._where(resource))
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "NotFoundException":
+                raise
+
+    @staticmethod
+    def _where(resource: Emulation) -> dict[str, str]:
+        return {
+            "restApiId": str(resource.prop("RestApiId")),
+            "resourceId": str(resource.prop("ResourceId")),
+            "httpMethod": str(resource.prop("HttpMethod")),
+        }
+
+
+class RestApiAuthorizer:
+    """AWS::ApiGateway::Authorizer: CreateAuthorizer (Ref: the authorizer's id)."""
+
+    def create(self, clients: ServiceClients, resource: Emulation) -> None:
+        client = clients("apigateway", resource.region)
+        created = client.create_authorizer(
+            **api_params(client, "CreateAuthorizer", resource.properties, name=resource.prop("Name") or resource.name)
+        )
+        resource.data["id"] = created["id"]
+
+    def update(self, clients: ServiceClients, resource: Emulation, previous: Emulation) -> None:
+        client = clients("apigateway", resource.region)
+        operations = [
+            {"op": "replace", "path": f"/{path}", "value": str(resource.prop(name))}
+            for name, path in (
+                ("AuthorizerUri", "authorizerUri"),
+                ("IdentitySource", "identitySource"),
+                ("AuthorizerResultTtlInSeconds", "authorizerResultTtlInSeconds"),
+                ("AuthorizerCredentials", "authorizerCredentials"),
+            )
+            if resource.prop(name) is not None and resource.prop(name) != previous.prop(name)
+        ]
+        if operations:
+            client.update_authorizer(
+                restApiId=resource.prop("RestApiId"), authorizerId=resource.data["id"], patchOperations=operations
+            )
+
+    def delete(self, clients: ServiceClients, resource: Emulation, *, snapshot: bool) -> None:
+        try:
+            clients("apigateway", resource.region).delete_authorizer(
+                restApiId=resource.prop("RestApiId"), authorizerId=resource.data["id"]
+            )
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "NotFoundException":
+                raise

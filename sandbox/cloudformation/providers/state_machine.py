@@ -22,6 +22,7 @@ from sandbox.cloudformation.providers.base import (
     UnsupportedAttribute,
     handler_message,
 )
+from sandbox.cloudformation.providers.tags import tag_list
 
 TYPE = "AWS::StepFunctions::StateMachine"
 
@@ -44,7 +45,7 @@ class StateMachineProvider(ResourceProvider):
                 name=name,
                 definition=definition(properties, request.stack.account_id),
                 role_arn=str(properties.get("RoleArn", "")),
-                tags=list(properties.get("Tags") or []),
+                tags=tag_list(properties.get("Tags"), TYPE),
                 logging_configuration=_camel(properties.get("LoggingConfiguration")),
                 tracing_configuration=_camel(properties.get("TracingConfiguration")),
             )

@@ -334,7 +334,21 @@ def test_pure_emulations_answer_ref_and_getatt_in_aws_formats(cfn: Any) -> None:
                     "VisibilityConfig": {},
                 },
             },
-            "Egress": {"Type": "AWS::EC2::SecurityGroupEgress", "Properties": {"GroupId": "sg-1", "IpProtocol": "-1"}},
+            "Vpc": {"Type": "AWS::EC2::VPC", "Properties": {"CidrBlock": "10.0.0.0/16"}},
+            "Group": {
+                "Type": "AWS::EC2::SecurityGroup",
+                "Properties": {"GroupDescription": "rules", "VpcId": {"Ref": "Vpc"}},
+            },
+            "Egress": {
+                "Type": "AWS::EC2::SecurityGroupEgress",
+                "Properties": {
+                    "GroupId": {"Fn::GetAtt": ["Group", "GroupId"]},
+                    "IpProtocol": "tcp",
+                    "FromPort": 443,
+                    "ToPort": 443,
+                    "CidrIp": "10.1.0.0/16",
+                },
+            },
             "Metadata": {"Type": "AWS::CDK::Metadata", "Properties": {"Analytics": "v2"}},
         },
         {

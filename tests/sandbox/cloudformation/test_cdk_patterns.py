@@ -1,0 +1,410 @@
+"""What real CDK output needs from the sandbox's CloudFormation, each as AWS does it.
+
+Shapes and types found in data.all's synthesized cloud assembly
+(`../shared/upstream/dataall/*/cdk.out`): tags in every documented shape, security group
+rules AWS accepts twice, CloudTrail trails, CORS `OPTIONS` methods on a `MOCK` integration,
+and the SAM transform's `AWS::Serverless::Application`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from tests.sandbox.cloudformation.conftest import Clients, body, events, settle
+from tests.sandbox.cloudformation.test_providers import deploy, outputs
+
+REFERENCE = "https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference"
+TAGS = [{"Key": "Application", "Value": "dataall-dev"}, {"Key": "team", "Value": "data"}]
+WANTED = {"Application": "dataall-dev", "team": "data"}
+VPC = {"Type": "AWS::EC2::VPC", "Properties": {"CidrBlock": "10.0.0.0/16"}}
+ROLE: dict[str, Any] = {
+    "Type": "AWS::IAM::Role",
+    "Properties": {
+        "AssumeRolePolicyDocument": {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
+            ],
+        }
+    },
+}
+
+
+def _pairs(found: list[dict[str, str]], key: str = "Key", value: str = "Value") -> dict[str, str]:
+    return {pair[key]: pair[value] for pair in found if not pair[key].startswith("aws:")}
+
+
+def _physical(cfn: Any, logical_id: str) -> str:
+    detail = cfn.describe_stack_resource(StackName="app", LogicalResourceId=logical_id)["StackResourceDetail"]
+    return str(detail["PhysicalResourceId"])
+
+
+Reader = Callable[[Clients, Any], dict[str, str]]
+
+
+def _ssm(clients: Clients, cfn: Any) -> dict[str, str]:
+    found = clients("ssm").list_tags_for_resource(ResourceType="Parameter", ResourceId=_physical(cfn, "Tagged"))
+    return _pairs(found["TagList"])
+
+
+def _kms(clients: Clients, cfn: Any) -> dict[str, str]:
+    found = clients("kms").list_resource_tags(KeyId=_physical(cfn, "Tagged"))["Tags"]
+    return _pairs(found, "TagKey", "TagValue")
+
+
+def _ec2(clients: Clients, cfn: Any) -> dict[str, str]:
+    found = clients("ec2").describe_tags(Filters=[{"Name": "resource-id", "Values": [_physical(cfn, "Tagged")]}])
+    return _pairs(found["Tags"])
+
+
+def _s3(clients: Clients, cfn: Any) -> dict[str, str]:
+    return _pairs(clients("s3").get_bucket_tagging(Bucket=_physical(cfn, "Tagged"))["TagSet"])
+
+
+def _sqs(clients: Clients, cfn: Any) -> dict[str, str]:
+    return dict(clients("sqs").list_queue_tags(QueueUrl=_physical(cfn, "Tagged")).get("Tags", {}))
+
+
+def _sns(clients: Clients, cfn: Any) -> dict[str, str]:
+    return _pairs(clients("sns").list_tags_for_resource(ResourceArn=_physical(cfn, "Tagged"))["Tags"])
+
+
+def _role(clients: Clients, cfn: Any) -> dict[str, str]:
+    return _pairs(clients("iam").list_role_tags(RoleName=_physical(cfn, "Tagged"))["Tags"])
+
+
+def _logs(clients: Clients, cfn: Any) -> dict[str, str]:
+    return dict(clients("logs").list_tags_log_group(logGroupName=_physical(cfn, "Tagged"))["tags"])
+
+
+def _by_arn(service: str, read: Callable[[Any, str], Any]) -> Reader:
+    def reader(clients: Clients, cfn: Any) -> dict[str, str]:
+        arn = outputs(cfn.describe_stacks(StackName="app")["Stacks"][0])["Arn"]
+        found = read(clients(service), arn)
+        return found if isinstance(found, dict) else _pairs(found)
+
+    reader.by_arn = True  # type: ignore[attr-defined]
+    return reader
+
+
+#: (resource type, its properties, other resources it needs, how its service lists its tags,
+#: the documentation page)
+TAGGED: list[tuple[str, dict[str, Any], dict[str, Any], Reader, str]] = [
+    # a JSON map of string to string
+    ("AWS::SSM::Parameter", {"Type": "String", "Value": "v", "Tags": WANTED}, {}, _ssm, "aws-resource-ssm-parameter"),
+    # Key/Value, though KMS's own API says TagKey/TagValue
+    ("AWS::KMS::Key", {"Tags": TAGS}, {}, _kms, "aws-resource-kms-key"),
+    ("AWS::EC2::VPC", {"CidrBlock": "10.1.0.0/16", "Tags": TAGS}, {}, _ec2, "aws-resource-ec2-vpc"),
+    (
+        "AWS::EC2::SecurityGroup",
+        {"GroupDescription": "tagged", "VpcId": {"Ref": "Vpc"}, "Tags": TAGS},
+        {"Vpc": VPC},
+        _ec2,
+        "aws-resource-ec2-securitygroup",
+    ),
+    (
+        "AWS::EC2::Subnet",
+        {"CidrBlock": "10.0.1.0/24", "VpcId": {"Ref": "Vpc"}, "Tags": TAGS},
+        {"Vpc": VPC},
+        _ec2,
+        "aws-resource-ec2-subnet",
+    ),
+    ("AWS::S3::Bucket", {"Tags": TAGS}, {}, _s3, "aws-resource-s3-bucket"),
+    ("AWS::SQS::Queue", {"Tags": TAGS}, {}, _sqs, "aws-resource-sqs-queue"),
+    ("AWS::SNS::Topic", {"Tags": TAGS}, {}, _sns, "aws-resource-sns-topic"),
+    ("AWS::IAM::Role", {**ROLE["Properties"], "Tags": TAGS}, {}, _role, "aws-resource-iam-role"),
+    ("AWS::Logs::LogGroup", {"Tags": TAGS}, {}, _logs, "aws-resource-logs-loggroup"),
+    (
+        "AWS::DynamoDB::Table",
+        {
+            "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
+            "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}],
+            "BillingMode": "PAY_PER_REQUEST",
+            "Tags": TAGS,
+        },
+        {},
+        _by_arn("dynamodb", lambda client, arn: client.list_tags_of_resource(ResourceArn=arn)["Tags"]),
+        "aws-resource-dynamodb-table",
+    ),
+    (
+        "AWS::ECS::Cluster",
+        {"Tags": TAGS},
+        {},
+        _by_arn(
+            "ecs",
+            lambda client, arn: {t["key"]: t["value"] for t in client.list_tags_for_resource(resourceArn=arn)["tags"]},
+        ),
+        "aws-resource-ecs-cluster",
+    ),
+    (
+        "AWS::Events::Rule",
+        {"ScheduleExpression": "rate(1 day)", "Tags": TAGS},
+        {},
+        _by_arn("events", lambda client, arn: client.list_tags_for_resource(ResourceARN=arn)["Tags"]),
+        "aws-resource-events-rule",
+    ),
+    (
+        "AWS::CloudTrail::Trail",
+        {"IsLogging": True, "S3BucketName": {"Ref": "Logs"}, "Tags": TAGS},
+        {"Logs": {"Type": "AWS::S3::Bucket"}},
+        _by_arn(
+            "cloudtrail",
+            lambda client, arn: client.list_tags(ResourceIdList=[arn])["ResourceTagList"][0]["TagsList"],
+        ),
+        "aws-resource-cloudtrail-trail",
+    ),
+    (
+        "AWS::SecretsManager::Secret",
+        {"SecretString": "s", "Tags": TAGS},
+        {},
+        lambda clients, cfn: _pairs(
+            clients("secretsmanager").describe_secret(SecretId=_physical(cfn, "Tagged"))["Tags"]
+        ),
+        "aws-resource-secretsmanager-secret",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("resource_type", "properties", "needs", "read", "page"), TAGGED, ids=[case[0] for case in TAGGED]
+)
+def test_tags_in_the_documented_shape_are_read_back_through_the_service(
+    cfn: Any,
+    clients: Clients,
+    resource_type: str,
+    properties: dict[str, Any],
+    needs: dict[str, Any],
+    read: Reader,
+    page: str,
+) -> None:
+    """AWS: the type's `Tags` (in the shape its reference page documents, `{REFERENCE}/<page>.html`)
+    are on the resource, as the service's own tag API lists them."""
+    arn = {"Arn": {"Value": {"Fn::GetAtt": ["Tagged", "Arn"]}}} if getattr(read, "by_arn", False) else {}
+
+    deploy(cfn, {**needs, "Tagged": {"Type": resource_type, "Properties": properties}}, arn)
+
+    assert read(clients, cfn) == WANTED, f"{REFERENCE}/{page}.html"
+
+
+def test_an_update_tags_and_untags_the_difference(cfn: Any, clients: Clients) -> None:
+    """AWS (`aws-resource-ssm-parameter`): a stack update adds, changes and removes the
+    parameter's tags (AddTagsToResource / RemoveTagsFromResource)."""
+    parameter: dict[str, Any] = {
+        "Type": "AWS::SSM::Parameter",
+        "Properties": {"Type": "String", "Value": "v", "Tags": WANTED},
+    }
+    deploy(cfn, {"Tagged": parameter})
+
+    parameter["Properties"]["Tags"] = {"team": "platform", "cost": "42"}
+    cfn.update_stack(StackName="app", TemplateBody=body({"Tagged": parameter}))
+
+    assert settle(cfn, "app")["StackStatus"] == "UPDATE_COMPLETE"
+    assert _ssm(clients, cfn) == {"team": "platform", "cost": "42"}
+
+
+def test_tags_in_a_shape_no_type_documents_fail_naming_the_type_and_property(cfn: Any) -> None:
+    """AWS: a property of the wrong type fails the resource (the sandbox never drops it)."""
+    cfn.create_stack(
+        StackName="app",
+        TemplateBody=body({"Tagged": {"Type": "AWS::SQS::Queue", "Properties": {"Tags": ["team"]}}}),
+    )
+
+    assert settle(cfn, "app")["StackStatus"] == "ROLLBACK_COMPLETE"
+    reasons = [reason or "" for logical_id, status, reason in events(cfn, "app") if status == "CREATE_FAILED"]
+    assert any("Property Tags of AWS::SQS::Queue" in reason for reason in reasons), reasons
+
+
+# --------------------------------------------------------------------------- security group rules
+def _rule(group: str, description: str) -> dict[str, Any]:
+    return {
+        "Type": "AWS::EC2::SecurityGroupIngress",
+        "Properties": {
+            "GroupId": {"Fn::GetAtt": [group, "GroupId"]},
+            "IpProtocol": "tcp",
+            "FromPort": 443,
+            "ToPort": 443,
+            "CidrIp": {"Fn::GetAtt": ["Vpc", "CidrBlock"]},
+            "Description": description,
+        },
+    }
+
+
+def test_a_rule_ec2_already_has_is_created_once(cfn: Any, clients: Clients) -> None:
+    """AWS (`aws-resource-ec2-securitygroupingress`; aws-cloudformation/
+    cloudformation-coverage-roadmap#612, #1532): the handler takes EC2's
+    InvalidPermission.Duplicate as done, so the same rule given by several resources, differing
+    only by description, or also inline in the group, creates; EC2 has it once. data.all's Vpc
+    stack gives one rule 28 times."""
+    inline = {"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "CidrIp": "10.0.0.0/16"}
+    resources = {
+        "Vpc": VPC,
+        "Group": {
+            "Type": "AWS::EC2::SecurityGroup",
+            "Properties": {"GroupDescription": "rules", "VpcId": {"Ref": "Vpc"}, "SecurityGroupIngress": [inline]},
+        },
+        "Same": _rule("Group", "from the VPC"),
+        "SameAgain": _rule("Group", "from the VPC"),
+        "OtherWords": _rule("Group", "another description"),
+    }
+
+    deploy(cfn, resources, {"Group": {"Value": {"Fn::GetAtt": ["Group", "GroupId"]}}})
+
+    group_id = outputs(cfn.describe_stacks(StackName="app")["Stacks"][0])["Group"]
+    group = clients("ec2").describe_security_groups(GroupIds=[group_id])["SecurityGroups"][0]
+    https = [rule for rule in group["IpPermissions"] if rule.get("FromPort") == 443]
+    assert [[r["CidrIp"] for r in rule["IpRanges"]] for rule in https] == [["10.0.0.0/16"]]
+    assert all(_physical(cfn, name).startswith("sgr-") for name in ("Same", "SameAgain", "OtherWords"))
+
+
+def test_rules_are_revoked_with_their_stack(cfn: Any, clients: Clients) -> None:
+    """AWS: deleting an ingress or egress resource revokes its rule (moto's model never did)."""
+    group = clients("ec2").create_security_group(GroupName="kept", Description="outside the stack")["GroupId"]
+    egress = {
+        "Type": "AWS::EC2::SecurityGroupEgress",
+        "Properties": {"GroupId": group, "IpProtocol": "tcp", "FromPort": 5432, "ToPort": 5432, "CidrIpv6": "::/0"},
+    }
+    ingress = {
+        "Type": "AWS::EC2::SecurityGroupIngress",
+        "Properties": {"GroupId": group, "IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "CidrIp": "10.9.0.0/16"},
+    }
+    stack_id = deploy(cfn, {"Out": egress, "In": ingress})["StackId"]
+    described = clients("ec2").describe_security_groups(GroupIds=[group])["SecurityGroups"][0]
+    assert [rule["Ipv6Ranges"] for rule in described["IpPermissionsEgress"] if rule.get("FromPort") == 5432] == [
+        [{"CidrIpv6": "::/0"}]
+    ]
+
+    cfn.delete_stack(StackName="app")
+    assert settle(cfn, stack_id)["StackStatus"] == "DELETE_COMPLETE"
+
+    described = clients("ec2").describe_security_groups(GroupIds=[group])["SecurityGroups"][0]
+    assert [rule for rule in described["IpPermissions"] if rule.get("FromPort") == 22] == []
+    assert [rule for rule in described["IpPermissionsEgress"] if rule.get("FromPort") == 5432] == []
+
+
+# --------------------------------------------------------------------------- cloudtrail
+def test_a_trail_logs_with_its_event_selectors(cfn: Any, clients: Clients) -> None:
+    """AWS (`aws-resource-cloudtrail-trail`): Ref is the trail's name, `Fn::GetAtt Arn` its
+    ARN; `IsLogging` starts it and `EventSelectors` are put."""
+    selectors = [
+        {
+            "DataResources": [{"Type": "AWS::S3::Object", "Values": ["arn:aws:s3:::assets/"]}],
+            "IncludeManagementEvents": True,
+            "ReadWriteType": "All",
+        }
+    ]
+    trail = {
+        "Type": "AWS::CloudTrail::Trail",
+        "Properties": {
+            "IsLogging": True,
+            "IsMultiRegionTrail": True,
+            "EnableLogFileValidation": True,
+            "S3BucketName": {"Ref": "Logs"},
+            "EventSelectors": selectors,
+        },
+    }
+    described = deploy(
+        cfn,
+        {"Logs": {"Type": "AWS::S3::Bucket"}, "Trail": trail},
+        {"Name": {"Value": {"Ref": "Trail"}}, "Arn": {"Value": {"Fn::GetAtt": ["Trail", "Arn"]}}},
+    )
+    found = outputs(described)
+    cloudtrail = clients("cloudtrail")
+
+    assert found["Arn"] == f"arn:aws:cloudtrail:us-east-1:123456789012:trail/{found['Name']}"
+    assert cloudtrail.get_trail_status(Name=found["Name"])["IsLogging"] is True
+    put = cloudtrail.get_event_selectors(TrailName=found["Name"])["EventSelectors"]
+    assert put[0]["DataResources"] == selectors[0]["DataResources"]
+
+
+# --------------------------------------------------------------------------- api gateway
+def test_an_options_method_on_a_mock_integration_answers_cors(cfn: Any, clients: Clients) -> None:
+    """AWS (`aws-resource-apigateway-method`, `aws-properties-apigateway-method-integration`):
+    `IntegrationHttpMethod` and `Uri` are for HTTP and Lambda integrations only; a `MOCK`
+    integration (CDK's CORS preflight) has neither. Its method and integration responses are put."""
+    headers = "method.response.header.Access-Control-Allow-Origin"
+    resources = {
+        "Api": {"Type": "AWS::ApiGateway::RestApi", "Properties": {"Name": "api"}},
+        "Proxy": {
+            "Type": "AWS::ApiGateway::Resource",
+            "Properties": {
+                "RestApiId": {"Ref": "Api"},
+                "ParentId": {"Fn::GetAtt": ["Api", "RootResourceId"]},
+                "PathPart": "{proxy+}",
+            },
+        },
+        "Options": {
+            "Type": "AWS::ApiGateway::Method",
+            "Properties": {
+                "ApiKeyRequired": False,
+                "AuthorizationType": "NONE",
+                "HttpMethod": "OPTIONS",
+                "ResourceId": {"Ref": "Proxy"},
+                "RestApiId": {"Ref": "Api"},
+                "Integration": {
+                    "Type": "MOCK",
+                    "RequestTemplates": {"application/json": "{ statusCode: 200 }"},
+                    "IntegrationResponses": [{"StatusCode": "204", "ResponseParameters": {headers: "'*'"}}],
+                },
+                "MethodResponses": [{"StatusCode": "204", "ResponseParameters": {headers: True}}],
+            },
+        },
+    }
+    described = deploy(cfn, resources, {"Api": {"Value": {"Ref": "Api"}}, "Proxy": {"Value": {"Ref": "Proxy"}}})
+    found = outputs(described)
+
+    method = clients("apigateway").get_method(restApiId=found["Api"], resourceId=found["Proxy"], httpMethod="OPTIONS")
+    assert method["methodIntegration"]["type"] == "MOCK"
+    assert method["methodResponses"]["204"]["responseParameters"] == {headers: True}
+    assert method["methodIntegration"]["integrationResponses"]["204"]["responseParameters"] == {headers: "'*'"}
+
+
+# --------------------------------------------------------------------------- SAM
+ROTATION = "arn:aws:serverlessrepo:us-east-1:297356227824:applications/SecretsManagerRDSPostgreSQLRotationSingleUser"
+
+
+def _application(application_id: str) -> dict[str, Any]:
+    return {
+        "Type": "AWS::Serverless::Application",
+        "Properties": {
+            "Location": {"ApplicationId": application_id, "SemanticVersion": "1.1.367"},
+            "Parameters": {"functionName": "rotate-db", "endpoint": "https://secretsmanager.us-east-1.amazonaws.com"},
+            "Tags": {"Application": "dataall-dev"},
+        },
+    }
+
+
+def test_a_secret_rotation_application_answers_its_output(cfn: Any) -> None:
+    """AWS (`transform-aws-serverless`, SAM's `AWS::Serverless::Application`): the SAM
+    transform makes the application a nested stack; the rotation applications output
+    `RotationLambdaARN`. The sandbox makes none of the application's resources (see
+    `emulated_types._serverless_application`) and answers that output."""
+    template = body(
+        {"Rotation": _application(ROTATION)},
+        Transform="AWS::Serverless-2016-10-31",
+        Outputs={
+            "Stack": {"Value": {"Ref": "Rotation"}},
+            "Function": {"Value": {"Fn::GetAtt": ["Rotation", "Outputs.RotationLambdaARN"]}},
+        },
+    )
+
+    cfn.create_stack(StackName="app", TemplateBody=template, Capabilities=["CAPABILITY_AUTO_EXPAND"])
+
+    found = outputs(settle(cfn, "app"))
+    assert found["Function"] == "arn:aws:lambda:us-east-1:123456789012:function:rotate-db"
+    assert found["Stack"].startswith("arn:aws:cloudformation:us-east-1:123456789012:stack/app-Rotation-")
+
+
+def test_an_application_the_sandbox_cannot_answer_for_fails_naming_it(cfn: Any) -> None:
+    template = body(
+        {"App": _application("arn:aws:serverlessrepo:us-east-1:1:applications/Other")},
+        Transform="AWS::Serverless-2016-10-31",
+    )
+
+    cfn.create_stack(StackName="app", TemplateBody=template, Capabilities=["CAPABILITY_AUTO_EXPAND"])
+
+    assert settle(cfn, "app")["StackStatus"] == "ROLLBACK_COMPLETE"
+    reasons = [reason or "" for logical_id, status, reason in events(cfn, "app") if status == "CREATE_FAILED"]
+    assert any("AWS::Serverless::Application property Location" in reason for reason in reasons), reasons
