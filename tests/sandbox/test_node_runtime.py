@@ -20,16 +20,16 @@ from tests.sandbox.cloudformation.conftest import events, settle
 from tests.sandbox.cloudformation.test_custom_resources import apply, outputs, requests, template
 
 ROOT = Path(__file__).resolve().parents[2]
-#: CDK's S3 auto-delete-objects handler as data.all 2.9.0's cloud assembly ships it (read in place).
-CDK_AUTO_DELETE = (
-    Path(__file__).resolve().parents[3]
-    / "shared/upstream/dataall/2.9.0/cdk.out"
-    / "asset.faa95a81ae7d7373f3e1f242268f904eb748d8d0fdd306e8a6fe515a1905a7d6/index.js"
+#: data.all 2.9.0's cloud assembly, where CDK's own Node.js handlers are read (in place, never copied).
+CDK_ASSEMBLY = ROOT.parent / "shared/upstream/dataall/2.9.0/cdk.out"
+#: CDK's S3 auto-delete-objects handler.
+CDK_AUTO_DELETE = CDK_ASSEMBLY / "asset.faa95a81ae7d7373f3e1f242268f904eb748d8d0fdd306e8a6fe515a1905a7d6/index.js"
+#: CDK's AwsCustomResource handler (`Custom::AWS` and its kin).
+CDK_AWS_CUSTOM_RESOURCE = (
+    CDK_ASSEMBLY / "asset.c099eb4e32cbf1c3da9c45a3b280efe2bed38d27d74aa72702b67d86d1b52354/index.js"
 )
-#: CDK's AwsCustomResource handler (`Custom::AWS` and its kin), from the same assembly.
-CDK_AWS_CUSTOM_RESOURCE = CDK_AUTO_DELETE.parents[1] / (
-    "asset.c099eb4e32cbf1c3da9c45a3b280efe2bed38d27d74aa72702b67d86d1b52354/index.js"
-)
+#: CDK's custom-resource Provider framework (`custom_resources.Provider`).
+CDK_PROVIDER_FRAMEWORK = CDK_ASSEMBLY / "asset.bdc104ed9cab1b5b6421713c8155f0b753380595356f710400609664d3635eca"
 
 pytestmark = pytest.mark.skipif(
     not (NODE_SDK / "@aws-sdk").is_dir(), reason="the sandbox's Node.js SDK is not installed: run make setup"
@@ -641,3 +641,64 @@ def test_cdks_aws_custom_resource_calls_the_sdk_client_it_names(clients) -> None
     ]
     assert deleted["StackStatus"] == "DELETE_COMPLETE"
     assert logs.describe_resource_policies()["resourcePolicies"] == []
+
+
+USER_ON_EVENT = """
+def handler(event, context):
+    if event["ResourceProperties"].get("Fail") == "yes":
+        raise ValueError("the user function refused " + event["RequestType"])
+    return {"PhysicalResourceId": "config-" + event["ResourceProperties"]["Name"], "Data": {"Answer": "42"}}
+"""
+
+
+@pytest.mark.skipif(
+    not CDK_PROVIDER_FRAMEWORK.is_dir(), reason="data.all 2.9.0's cloud assembly is not on this machine"
+)
+@pytest.mark.parametrize("fail", [False, True], ids=["answers", "user-function-fails"])
+def test_cdks_provider_framework_invokes_a_python_user_function(clients, fail) -> None:
+    """CDK's `custom_resources.Provider` as data.all uses it (its Cognito configuration): the
+    framework's Node.js `framework.onEvent` invokes the user's onEvent function (Python here) with
+    @aws-sdk/client-lambda, answers CloudFormation with the PhysicalResourceId and Data it
+    returned, and when the user function fails answers FAILED with its errorMessage, the stack
+    rolling back (the framework ignores the Delete for its CREATE_FAILED marker)."""
+    s3, cfn = clients("s3"), clients("cloudformation")
+    s3.create_bucket(Bucket="code")
+    framework = {f.name: f.read_text() for f in CDK_PROVIDER_FRAMEWORK.glob("*.js")}
+    s3.put_object(Bucket="code", Key="framework.zip", Body=package(framework))
+    s3.put_object(Bucket="code", Key="user.zip", Body=package({"index.py": USER_ON_EVENT}))
+    trust = {"Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                            "Principal": {"Service": "lambda.amazonaws.com"}}]}  # fmt: skip
+    role = {"Fn::GetAtt": ["Role", "Arn"]}
+    stack = {
+        "Resources": {
+            "Role": {"Type": "AWS::IAM::Role", "Properties": {"AssumeRolePolicyDocument": trust}},
+            "OnEvent": {
+                "Type": "AWS::Lambda::Function",
+                "Properties": {"Code": {"S3Bucket": "code", "S3Key": "user.zip"}, "Handler": "index.handler",
+                               "Runtime": "python3.12", "Timeout": 60, "Role": role},
+            },
+            "Framework": {
+                "Type": "AWS::Lambda::Function",
+                "Properties": {"Code": {"S3Bucket": "code", "S3Key": "framework.zip"}, "Handler": "framework.onEvent",
+                               "Runtime": "nodejs22.x", "Timeout": 900, "Role": role,
+                               "Environment": {"Variables": {"USER_ON_EVENT_FUNCTION_ARN": {
+                                   "Fn::GetAtt": ["OnEvent", "Arn"]}}}},
+            },
+            "Config": {
+                "Type": "Custom::CognitoConfig",
+                "Properties": {"ServiceToken": {"Fn::GetAtt": ["Framework", "Arn"]}, "Name": "one",
+                               "Fail": "yes" if fail else "no"},
+            },
+        },
+        "Outputs": {"Answer": {"Value": {"Fn::GetAtt": ["Config", "Answer"]}}, "Id": {"Value": {"Ref": "Config"}}},
+    }  # fmt: skip
+
+    described = apply(cfn, json.dumps(stack), create=True)
+
+    if not fail:
+        assert described["StackStatus"] == "CREATE_COMPLETE", events(cfn, "app")
+        assert outputs(described) == {"Answer": "42", "Id": "config-one"}
+        return
+    assert described["StackStatus"] == "ROLLBACK_COMPLETE"
+    reason = next(r for lid, status, r in events(cfn, "app") if lid == "Config" and status == "CREATE_FAILED")
+    assert "the user function refused Create" in str(reason)
