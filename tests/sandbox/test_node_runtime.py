@@ -18,6 +18,7 @@ from botocore.exceptions import ClientError
 from sandbox.lambda_runtime import HANDLED, NODE_SDK
 from tests.sandbox.cloudformation.conftest import events, settle
 from tests.sandbox.cloudformation.test_custom_resources import apply, outputs, requests, template
+from tests.sandbox.test_runtime_fidelity import run_machine
 
 ROOT = Path(__file__).resolve().parents[2]
 #: data.all 2.9.0's cloud assembly, where CDK's own Node.js handlers are read (in place, never copied).
@@ -294,6 +295,42 @@ def test_a_node_function_past_its_timeout_is_stopped_as_a_python_one(clients, no
     assert error is not None
     assert payload["errorMessage"].endswith("Task timed out after 1.00 seconds")
     assert again == (None, {"calls": 1})  # a new environment
+
+
+NAMED_ERROR = """
+class StackNotReady extends Error {
+  constructor(message) {
+    super(message);
+    this.name = "StackNotReady";
+  }
+}
+exports.handler = async () => { throw new StackNotReady("still creating"); };
+"""
+
+
+def test_a_step_functions_task_catches_a_node_error_by_its_name(clients, node_function) -> None:
+    """AWS, Step Functions developer guide, "Handling errors in Step Functions workflows": a
+    Lambda task fails with the function's errorType (a Node.js error's `name`), which Retry and
+    Catch match."""
+    arn = clients("lambda").get_function(FunctionName=node_function({"index.js": NAMED_ERROR}))["Configuration"][
+        "FunctionArn"
+    ]
+    definition = {
+        "StartAt": "Call",
+        "States": {
+            "Call": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+                     "Parameters": {"FunctionName": arn, "Payload.$": "$"},
+                     "Catch": [{"ErrorEquals": ["StackNotReady"], "ResultPath": "$.caught", "Next": "Caught"}],
+                     "End": True},
+            "Caught": {"Type": "Pass", "End": True},
+        },
+    }  # fmt: skip
+
+    execution = run_machine(clients, definition, {})
+
+    caught = json.loads(execution["output"])["caught"]
+    assert caught["Error"] == "StackNotReady"
+    assert json.loads(caught["Cause"])["errorMessage"] == "still creating"
 
 
 @pytest.mark.parametrize(
