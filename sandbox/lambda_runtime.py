@@ -248,6 +248,8 @@ class LambdaRuntime:
             # Lambda's NODE_PATH: the runtime's SDK, then the task root. npm stays offline (and
             # writes no log files in the machine's /tmp): a handler that installs a newer SDK
             # (CDK's AwsCustomResource) falls back to this one.
+            if not NODE_SDK.is_dir():
+                LOG.warning("the sandbox's Node.js SDK is missing (%s): make setup installs it", NODE_SDK)
             env["NODE_PATH"] = os.pathsep.join([str(NODE_SDK), str(code_dir)])
             env.setdefault("npm_config_offline", "true")
             env.setdefault("npm_config_logs_max", "0")
