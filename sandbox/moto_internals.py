@@ -909,3 +909,19 @@ def synthetics_keep_canary(region: str, name: str, *, canary_id: str, state: str
     canary.id = canary_id
     canary.state = state
     return True
+
+
+# --------------------------------------------------------------------------- api gateway
+def apigateway_tag_rest_api(
+    region: str, api_id: str, tags: dict[str, str], *, removed: list[str], account_id: str = ACCOUNT_ID
+) -> None:
+    """Tag a REST API, as TagResource on its ARN (`arn:aws:apigateway:REGION::/restapis/ID`)
+    does; GetRestApi and GetTags answer them.
+
+    moto routes TagResource for stage ARNs only (a REST API's ARN answers 404), and its
+    CloudFormation model of AWS::ApiGateway::RestApi ignores `Tags`.
+    """
+    api = backend("apigateway", region, account_id).get_rest_api(api_id)
+    for key in removed:
+        api.tags.pop(key, None)
+    api.tags.update(tags)

@@ -212,6 +212,13 @@ def _types() -> list[EmulatedType]:
             },
         ),
         EmulatedType(
+            "AWS::Lambda::Version",
+            physical_id=_data("arn"),
+            attributes={"FunctionArn": _data("arn"), "Version": _data("version")},
+            create_only=frozenset({"FunctionName", "CodeSha256", "Description"}),
+            service=services.FunctionVersion(),
+        ),
+        EmulatedType(
             "AWS::Lambda::EventInvokeConfig", physical_id=lambda r: f"{r.prop('FunctionName')}:{r.prop('Qualifier')}"
         ),
         # ----------------------------------------------------------------- messaging

@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from sandbox import moto_internals
 from sandbox.cloudformation.providers.base import ResourceFailed, handler_message
 
 
@@ -294,11 +295,14 @@ MOTO_MODEL_TAGGERS: Mapping[str, Tagger] = {
         lambda kinesis, name, tags: kinesis.add_tags_to_stream(StreamName=name, Tags=tags),
         lambda kinesis, name, keys: kinesis.remove_tags_from_stream(StreamName=name, TagKeys=keys),
     ),
-    "AWS::ApiGateway::RestApi": _arn_tagger(
+    "AWS::ApiGateway::RestApi": Tagger(
         "apigateway",
-        lambda api, arn, tags: api.tag_resource(resourceArn=arn, tags=tags),
-        lambda api, arn, keys: api.untag_resource(resourceArn=arn, tagKeys=keys),
-        lambda target: f"arn:{target.partition}:apigateway:{target.region}::/restapis/{target.physical_id}",
+        lambda api, api_id, tags: moto_internals.apigateway_tag_rest_api(
+            api.meta.region_name, api_id, tags, removed=[]
+        ),
+        lambda api, api_id, keys: moto_internals.apigateway_tag_rest_api(
+            api.meta.region_name, api_id, {}, removed=keys
+        ),
     ),
 }
 

@@ -8,6 +8,8 @@ and the SAM transform's `AWS::Serverless::Application`.
 
 from __future__ import annotations
 
+import io
+import zipfile
 from collections.abc import Callable
 from typing import Any
 
@@ -155,6 +157,13 @@ TAGGED: list[tuple[str, dict[str, Any], dict[str, Any], Reader, str]] = [
             lambda client, arn: client.list_tags(ResourceIdList=[arn])["ResourceTagList"][0]["TagsList"],
         ),
         "aws-resource-cloudtrail-trail",
+    ),
+    (
+        "AWS::ApiGateway::RestApi",
+        {"Name": "api", "Tags": TAGS},
+        {},
+        lambda clients, cfn: dict(clients("apigateway").get_rest_api(restApiId=_physical(cfn, "Tagged"))["tags"]),
+        "aws-resource-apigateway-restapi",
     ),
     (
         "AWS::SecretsManager::Secret",
@@ -408,3 +417,43 @@ def test_an_application_the_sandbox_cannot_answer_for_fails_naming_it(cfn: Any) 
     assert settle(cfn, "app")["StackStatus"] == "ROLLBACK_COMPLETE"
     reasons = [reason or "" for logical_id, status, reason in events(cfn, "app") if status == "CREATE_FAILED"]
     assert any("AWS::Serverless::Application property Location" in reason for reason in reasons), reasons
+
+
+# --------------------------------------------------------------------------- lambda versions
+def test_a_version_refs_its_arn_which_names_the_published_version(cfn: Any, clients: Clients) -> None:
+    """AWS (`aws-resource-lambda-version`): Ref and `Fn::GetAtt FunctionArn` are the version's
+    ARN, `Version` its number; the ARN names a function (a CDK Trigger's `HandlerArn`)."""
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as package:
+        package.writestr("app.py", "def handler(event, context):\n    return 1\n")
+    clients("s3").create_bucket(Bucket="code")
+    clients("s3").put_object(Bucket="code", Key="code.zip", Body=archive.getvalue())
+    resources = {
+        "Role": ROLE,
+        "Function": {
+            "Type": "AWS::Lambda::Function",
+            "Properties": {
+                "Runtime": "python3.12",
+                "Handler": "app.handler",
+                "Role": {"Fn::GetAtt": ["Role", "Arn"]},
+                "Code": {"S3Bucket": "code", "S3Key": "code.zip"},
+            },
+        },
+        "Version": {"Type": "AWS::Lambda::Version", "Properties": {"FunctionName": {"Ref": "Function"}}},
+    }
+    found = outputs(
+        deploy(
+            cfn,
+            resources,
+            {
+                "Ref": {"Value": {"Ref": "Version"}},
+                "Arn": {"Value": {"Fn::GetAtt": ["Version", "FunctionArn"]}},
+                "Number": {"Value": {"Fn::GetAtt": ["Version", "Version"]}},
+            },
+        )
+    )
+
+    assert found["Ref"] == found["Arn"]
+    assert found["Number"] == "1"
+    assert found["Ref"].endswith(":1")
+    assert clients("lambda").get_function(FunctionName=found["Ref"])["Configuration"]["Version"] == "1"

@@ -194,3 +194,13 @@ def test_a_canary_keeps_its_id_and_state_and_is_deleted_in_the_backend(aws: None
     assert not moto_internals.synthetics_delete_canary(REGION, "health")
     assert not moto_internals.synthetics_keep_canary(REGION, "health", canary_id="x", state="RUNNING")
     assert synthetics.describe_canaries()["Canaries"] == []
+
+
+def test_a_rest_api_is_tagged_as_tag_resource_would(aws: None) -> None:
+    """AWS: TagResource / UntagResource on a REST API's ARN; GetRestApi answers its tags."""
+    apigateway = boto3.client("apigateway", region_name=REGION)
+    api_id = apigateway.create_rest_api(name="api", tags={"kept": "1", "gone": "2"})["id"]
+
+    moto_internals.apigateway_tag_rest_api(REGION, api_id, {"team": "data"}, removed=["gone"])
+
+    assert apigateway.get_rest_api(restApiId=api_id)["tags"] == {"kept": "1", "team": "data"}
