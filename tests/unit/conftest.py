@@ -10,6 +10,7 @@ test that needs a synthesized template belongs in tests/infrastructure.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import socket
 import subprocess
@@ -117,24 +118,34 @@ def bootstrap_template() -> NoReturn:
     _refuse("synthesizes no bootstrap template (the `bootstrap_template` fixture)")
 
 
+@contextlib.contextmanager
+def moto_aws() -> Iterator[None]:
+    """AWS as moto in this process: test credentials, and none of the host's endpoint or profile."""
+    with pytest.MonkeyPatch.context() as patch:
+        for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
+            patch.delenv(name, raising=False)
+        patch.setenv("AWS_ACCESS_KEY_ID", "testing")
+        patch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+        patch.setenv("AWS_DEFAULT_REGION", REGION)
+        with mock_aws():
+            yield
+
+
 @pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    with mock_aws():
+def aws() -> Iterator[None]:
+    with moto_aws():
         yield
 
 
-def ledger_table(name: str = LEDGER) -> Any:
-    """The ledger table (within `mock_aws`), with the keys the bootstrap stack declares it with."""
-    client = boto3.client("dynamodb", region_name=REGION)
-    client.create_table(
+def ledger_table(name: str = LEDGER, dynamodb: Any = None) -> Any:
+    """The ledger table (within `mock_aws`), with the keys the bootstrap stack declares it with.
+
+    `dynamodb`: a DynamoDB resource to reuse (making one costs more than the table).
+    """
+    dynamodb = dynamodb or boto3.resource("dynamodb", region_name=REGION)
+    return dynamodb.create_table(
         TableName=name,
         KeySchema=key_schema(),
         AttributeDefinitions=attribute_definitions(),
         BillingMode="PAY_PER_REQUEST",
     )
-    return boto3.resource("dynamodb", region_name=REGION).Table(name)

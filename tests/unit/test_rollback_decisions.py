@@ -10,6 +10,8 @@ the rollback makes instead of carrying them out: each case looks at one decision
 from __future__ import annotations
 
 import json
+import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,7 +37,7 @@ from lambdas.rollback.recovery import (
     Rollback,
 )
 from tests.database.installer import LocalLambda
-from tests.unit.conftest import REGION, ledger_table
+from tests.unit.conftest import REGION, ledger_table, moto_aws
 from tests.unit.releases import platform
 
 ACCOUNT = "123456789012"
@@ -298,20 +300,31 @@ def _at(order: int) -> str:
 
 
 # ---------------------------------------------------------------------- fixtures
+@dataclass(frozen=True)
+class Moto:
+    s3: Any
+    dynamodb: Any
+    rds: Any
+
+
+@pytest.fixture(scope="module")
+def moto() -> Iterator[Moto]:
+    """One moto for the module, with the release published: each test gets its own ledger
+    table, and writes every rollback point it reads (making the clients costs the most)."""
+    with moto_aws():
+        s3 = boto3.client("s3", region_name=REGION)
+        s3.create_bucket(Bucket=ARTIFACTS)
+        platform(VERSION).publish(s3, ARTIFACTS)
+        yield Moto(s3, boto3.resource("dynamodb", region_name=REGION), boto3.client("rds", region_name=REGION))
+
+
 @pytest.fixture
-def deps(aws: None) -> Deps:
-    s3 = boto3.client("s3", region_name=REGION)
-    s3.create_bucket(Bucket=ARTIFACTS)
-    platform(VERSION).publish(s3, ARTIFACTS)
+def deps(moto: Moto) -> Deps:
+    table = f"dataall-test-ledger-{uuid.uuid4().hex[:12]}"
     return Deps(
-        settings=Settings(
-            ledger_table="dataall-test-installer-ledger",
-            artifacts_bucket=ARTIFACTS,
-            resource_prefix="dataall",
-            env_name="test",
-        ),
-        ledger=Ledger(ledger_table()),
-        store=ReleaseStore(s3, ARTIFACTS),
+        settings=Settings(ledger_table=table, artifacts_bucket=ARTIFACTS, resource_prefix="dataall", env_name="test"),
+        ledger=Ledger(ledger_table(table, moto.dynamodb)),
+        store=ReleaseStore(moto.s3, ARTIFACTS),
         stacks=Stacks(FakeCloudFormation()),
         sfn=None,
         sns=None,
@@ -667,13 +680,13 @@ MIGRATIONS = [
 
 @pytest.mark.parametrize(("function", "attempts", "decision"), MIGRATIONS)
 def test_a_migration_the_run_ran_is_downgraded_or_its_snapshot_named(
-    deps: Deps, monkeypatch: pytest.MonkeyPatch, function: Function, attempts: int, decision: Decision
+    deps: Deps, moto: Moto, monkeypatch: pytest.MonkeyPatch, function: Function, attempts: int, decision: Decision
 ) -> None:
     workflow = Workflow(deps)
     workflow.migrated()
     workflow.attempted("migrate", attempts)
     local = LocalLambda(function)
-    clients = MigrationClients(rds=boto3.client("rds", region_name=REGION), lambda_=local)
+    clients = MigrationClients(rds=moto.rds, lambda_=local)
     monkeypatch.setattr("lambdas.migration.step.default_clients", lambda: clients)
 
     state = rollback_once(deps)
