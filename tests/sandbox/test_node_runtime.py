@@ -31,6 +31,8 @@ CDK_AWS_CUSTOM_RESOURCE = (
 )
 #: CDK's custom-resource Provider framework (`custom_resources.Provider`).
 CDK_PROVIDER_FRAMEWORK = CDK_ASSEMBLY / "asset.bdc104ed9cab1b5b6421713c8155f0b753380595356f710400609664d3635eca"
+#: CDK's Trigger provider (`triggers.Trigger`: invokes a function version when the stack deploys).
+CDK_TRIGGER_PROVIDER = CDK_ASSEMBLY / "asset.b585179dc46d9100f31367c1eb03e063c4e1a396f99a6a188ac4a05a16ae4fa5"
 
 pytestmark = pytest.mark.skipif(
     not (NODE_SDK / "@aws-sdk").is_dir(), reason="the sandbox's Node.js SDK is not installed: run make setup"
@@ -739,3 +741,72 @@ def test_cdks_provider_framework_invokes_a_python_user_function(clients, fail) -
     assert described["StackStatus"] == "ROLLBACK_COMPLETE"
     reason = next(r for lid, status, r in events(cfn, "app") if lid == "Config" and status == "CREATE_FAILED")
     assert "the user function refused Create" in str(reason)
+
+
+TRIGGERED = """
+import os
+import boto3
+
+
+def handler(event, context):
+    if os.environ["FAIL"] == "yes":
+        raise RuntimeError("the migration failed")
+    boto3.client("ssm").put_parameter(Name="/trigger/ran", Value=context.invoked_function_arn, Type="String")
+    return {"ok": True}
+"""
+
+
+@pytest.mark.skipif(not CDK_TRIGGER_PROVIDER.is_dir(), reason="data.all 2.9.0's cloud assembly is not on this machine")
+@pytest.mark.parametrize("fail", [False, True], ids=["runs", "handler-fails"])
+def test_cdks_trigger_invokes_its_function_version_when_the_stack_deploys(clients, fail) -> None:
+    """CDK's `triggers.Trigger` as data.all uses it (Cognito configuration, database migrations):
+    the provider (`__entrypoint__.handler`, nodejs22.x) invokes the function version HandlerArn
+    names with @aws-sdk/client-lambda on Create; the function's error fails the resource with its
+    errorMessage and the stack rolls back."""
+    s3, cfn, ssm = clients("s3"), clients("cloudformation"), clients("ssm")
+    s3.create_bucket(Bucket="code")
+    provider = {f.name: f.read_text() for f in CDK_TRIGGER_PROVIDER.glob("*.js")}
+    s3.put_object(Bucket="code", Key="trigger.zip", Body=package(provider))
+    s3.put_object(Bucket="code", Key="target.zip", Body=package({"index.py": TRIGGERED}))
+    trust = {"Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                            "Principal": {"Service": "lambda.amazonaws.com"}}]}  # fmt: skip
+    role = {"Fn::GetAtt": ["Role", "Arn"]}
+    stack = {
+        "Resources": {
+            "Role": {"Type": "AWS::IAM::Role", "Properties": {"AssumeRolePolicyDocument": trust}},
+            "Target": {
+                "Type": "AWS::Lambda::Function",
+                "Properties": {"Code": {"S3Bucket": "code", "S3Key": "target.zip"}, "Handler": "index.handler",
+                               "Runtime": "python3.12", "Timeout": 60, "Role": role,
+                               "Environment": {"Variables": {"FAIL": "yes" if fail else "no"}}},
+            },
+            "TargetVersion": {"Type": "AWS::Lambda::Version", "Properties": {"FunctionName": {"Ref": "Target"}}},
+            "Provider": {
+                "Type": "AWS::Lambda::Function",
+                "Properties": {"Code": {"S3Bucket": "code", "S3Key": "trigger.zip"},
+                               "Handler": "__entrypoint__.handler", "Runtime": "nodejs22.x", "Timeout": 900,
+                               "MemorySize": 128, "Role": role},
+            },
+            "Trigger": {
+                "Type": "Custom::Trigger",
+                "Properties": {"ServiceToken": {"Fn::GetAtt": ["Provider", "Arn"]},
+                               "HandlerArn": {"Ref": "TargetVersion"}, "InvocationType": "RequestResponse",
+                               "Timeout": "900000", "ExecuteOnHandlerChange": True},
+            },
+        },
+    }  # fmt: skip
+
+    described = apply(cfn, json.dumps(stack), create=True)
+
+    if not fail:
+        assert described["StackStatus"] == "CREATE_COMPLETE", events(cfn, "app")
+        version = next(
+            r["PhysicalResourceId"]
+            for r in cfn.describe_stack_resources(StackName="app")["StackResources"]
+            if r["LogicalResourceId"] == "TargetVersion"
+        )
+        assert ssm.get_parameter(Name="/trigger/ran")["Parameter"]["Value"] == version
+        return
+    assert described["StackStatus"] == "ROLLBACK_COMPLETE"
+    reason = next(r for lid, status, r in events(cfn, "app") if lid == "Trigger" and status == "CREATE_FAILED")
+    assert "the migration failed" in str(reason)
