@@ -19,6 +19,7 @@ from lambdas.core.deps import Deps
 from lambdas.core.messages import StepRef, StepState
 from lambdas.core.settings import Settings
 from lambdas.data.ledger import Ledger, now_iso
+from lambdas.data.ledger_table import attribute_definitions, key_schema
 from lambdas.data.records import RunRecord, StageRecord
 from lambdas.data.releases import ReleaseStore, release_key
 from lambdas.data.stacks import Stacks
@@ -89,11 +90,8 @@ def make_deps(manifest: dict[str, Any] | None = None) -> Deps:
     dynamodb = boto3.resource("dynamodb", region_name=REGION)
     table = dynamodb.create_table(
         TableName=LEDGER,
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        AttributeDefinitions=[
-            {"AttributeName": "pk", "AttributeType": "S"},
-            {"AttributeName": "sk", "AttributeType": "S"},
-        ],
+        KeySchema=key_schema(),
+        AttributeDefinitions=attribute_definitions(),
         BillingMode="PAY_PER_REQUEST",
     )
     boto3.client("rds", region_name=REGION).create_db_cluster(
