@@ -448,16 +448,32 @@ def sandbox_serve(
     scale: ScaleOpt = 0.01,
     fault: FaultOpt = None,
     no_latency: Annotated[bool, typer.Option("--no-latency", help="No modelled CloudFormation delays.")] = False,
+    image: Annotated[
+        list[str] | None,
+        typer.Option("--image", help="URI=PATH: hold the image root PATH as the container image URI (repeatable)."),
+    ] = None,
 ) -> None:
     """Run a local AWS endpoint in the foreground until stopped (Ctrl-C)."""
     from installer.aws import quiet_sandbox_logs
+    from sandbox.images import ImageError, parse_image_option
     from sandbox.server import Sandbox
 
     quiet_sandbox_logs()
+    try:
+        images = [parse_image_option(option) for option in image or []]
+    except ImageError as error:
+        _fail(str(error))
     box = Sandbox(host=host, port=port, scale=scale, latency=not no_latency)
     box.start()
     for spec in fault or []:
         box.faults.add(spec)
+    for uri, root in images:
+        try:
+            registered = box.register_image(uri, root)
+        except ImageError as error:
+            box.stop()
+            _fail(str(error))
+        typer.echo(f"image {uri} ({registered.digest[:19]}…) from {registered.root}")
     typer.echo(f"sandbox listening on {box.endpoint} (time scale {scale}); Ctrl-C stops it")
     typer.echo(f"  export AWS_ENDPOINT_URL={box.endpoint} AWS_ACCESS_KEY_ID=sandbox AWS_SECRET_ACCESS_KEY=sandbox")
     try:

@@ -12,6 +12,7 @@ from typing import Any, Protocol
 
 from sandbox.clock import Clock
 from sandbox.faults import FaultRegistry
+from sandbox.images import ImageRegistry
 
 
 class SandboxHost(Protocol):
@@ -46,6 +47,10 @@ class SandboxHost(Protocol):
     @property
     def database_url(self) -> str | None:
         """The PostgreSQL the clusters' databases live in; None: an embedded SQLite file each."""
+
+    @property
+    def images(self) -> ImageRegistry:
+        """The container images the sandbox holds (`uri -> image root`), each also in its ECR."""
 
     def invoke_lambda_async(self, function: str, region: str, event: dict[str, Any]) -> None:
         """Invoke a function by name or ARN as InvocationType=Event: no waiting for it."""

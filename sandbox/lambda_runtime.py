@@ -7,6 +7,8 @@ variables and the sandbox as its AWS.
 A packaging mistake (a module left out of the zip, a wrong handler string) fails here
 as it fails in AWS. Third-party packages come from this machine's installation, standing
 in for the layer: the layer's wheels are built for Lambda's Python and processor.
+A container-image function (`PackageType: Image`) runs from its image root instead
+(`sandbox.images`): its code and its own packages, none of this machine's.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from typing import Any
 
 from sandbox import moto_internals
 from sandbox.host import SandboxHost
+from sandbox.images import Image
 
 LOG = logging.getLogger("dataall_installer.sandbox.lambda")
 WORKER_SCRIPT = Path(__file__).with_name("lambda_worker.py")
@@ -45,6 +48,10 @@ MAX_WORKERS_PER_FUNCTION = 16
 #: detected itself (a timeout). moto 5.2.5 answered every error as "Handled"; the sandbox keeps that
 #: for the runtime's errors.
 HANDLED, UNHANDLED = "Handled", "Unhandled"
+#: The entry points of images the sandbox runs with its Python worker: an AWS base image's, and
+#: the Python runtime interface client's (`python -m awslambdaric HANDLER`, as data.all's image).
+AWS_BASE_ENTRYPOINT = "/lambda-entrypoint.sh"
+PYTHON_RIC = "awslambdaric"
 
 
 def dependency_paths() -> list[str]:
@@ -129,7 +136,10 @@ class LambdaRuntime:
             event = json.loads(event or "{}")
         request_id = str(uuid.uuid4())
         record = Invocation(function=details["name"], request_id=request_id, started=time.time())
-        runtime_family(details["runtime"])  # AWS fails the Invoke call itself for a runtime it does not run
+        if details["package_type"] == "Image":
+            details["image"] = self._image(function, details)  # a Failed function's Invoke is refused
+        else:
+            runtime_family(details["runtime"])  # AWS fails the Invoke call itself for a runtime it does not run
         with self._lock:
             self.invocation_count += 1
         try:
@@ -154,6 +164,10 @@ class LambdaRuntime:
         crash = self._injected_crash(event)
         if crash is not None:
             return crash, HANDLED, f"injected crash: {crash['errorMessage']}\n"
+        if details.get("image") is not None:
+            problem = image_entrypoint_problem(details["image"], details["image_config"])
+            if problem is not None:
+                return problem, HANDLED, f"{problem['errorType']}: {problem['errorMessage']}\n"
         pool = self._pool(details)
         worker = self._acquire(pool, details)
         request = {
@@ -201,6 +215,7 @@ class LambdaRuntime:
                     details["timeout"],
                     details["memory"],
                     details["layers"],
+                    details["image_config"] if details["package_type"] == "Image" else None,
                 ],
                 sort_keys=True,
             ).encode()
@@ -238,13 +253,32 @@ class LambdaRuntime:
                 worker.kill()
             pool.cond.notify()
 
+    def _image(self, function: Any, details: dict[str, Any]) -> Image:
+        """The image an image function resolved when it was created, if the sandbox and ECR still
+        hold it; otherwise the function is Failed (ImageDeleted) and Invoke is refused."""
+        image = None
+        if details["state"] == "Active" and details["image_uri"]:
+            image = self.host.images.by_digest(details["image_uri"], f"sha256:{details['code_sha256']}")
+        if image is None:
+            if details["state"] == "Active":
+                moto_internals.lambda_image_gone(function)
+            raise moto_internals.lambda_function_not_active("Failed")
+        return image
+
     def _spawn(self, details: dict[str, Any]) -> _Worker:
-        code_dir = self._unpack(details)
+        image: Image | None = details.get("image")
+        code_dir = image_working_dir(image, details["image_config"]) if image else self._unpack(details)
         env = self._environment(details, code_dir)
         log_path = self.root / "logs" / f"{details['name']}-{uuid.uuid4().hex[:8]}.log"
         log_path.parent.mkdir(parents=True, exist_ok=True)
         read_fd, write_fd = os.pipe()
-        if runtime_family(details["runtime"]) == "nodejs":
+        if image is not None:
+            env = {**dict(image.config.env), **env}
+            env["_HANDLER"] = image_handler(image, details["image_config"]) or ""
+            env.pop("AWS_EXECUTION_ENV", None)  # Lambda sets it for its managed runtimes only
+            command = [sys.executable, "-S", "-u", str(WORKER_SCRIPT), str(code_dir)]
+            command += [os.pathsep.join(str(p) for p in image.site_packages()), str(write_fd), str(image.root)]
+        elif runtime_family(details["runtime"]) == "nodejs":
             # Lambda's NODE_PATH: the runtime's SDK, then the task root. npm stays offline (and
             # writes no log files in the machine's /tmp): a handler that installs a newer SDK
             # (CDK's AwsCustomResource) falls back to this one.
@@ -383,6 +417,52 @@ def runtime_family(runtime: str | None) -> str:
         if str(runtime or "").startswith(family):
             return family
     raise moto_internals.lambda_invalid_runtime(str(runtime))
+
+
+def image_working_dir(image: Image, image_config: dict[str, Any]) -> Path:
+    """The function's working directory in its image: `ImageConfig.WorkingDirectory`, else the
+    image's WORKDIR (Lambda API reference, ImageConfig: the values override the image's)."""
+    return image.path(image_config.get("WorkingDirectory") or image.config.working_dir)
+
+
+def image_handler(image: Image, image_config: dict[str, Any]) -> str | None:
+    """The handler an image runs: the first argument of its command, `ImageConfig.Command` or the
+    image's CMD, as the AWS base images' entry point and the runtime interface client take it."""
+    command = image_config.get("Command") or list(image.config.cmd)
+    return str(command[0]) if command else None
+
+
+def image_entrypoint_problem(image: Image, image_config: dict[str, Any]) -> dict[str, Any] | None:
+    """The error of an image whose entry point the sandbox cannot start, None if it can.
+
+    The sandbox's Python worker stands in for the runtime interface client an image starts:
+    `/lambda-entrypoint.sh` of the AWS base images, or `python -m awslambdaric` (directly or in
+    the script the entry point names). An entry point missing from the image is AWS's
+    `Runtime.InvalidEntrypoint` (Lambda developer guide, "Troubleshoot invocation issues").
+    """
+    entrypoint = list(image_config.get("EntryPoint") or image.config.entrypoint)
+    if _starts_python_runtime(image, entrypoint):
+        problem = None if image_handler(image, image_config) else "the image has no command: no handler to run"
+    elif entrypoint[0].startswith("/") and not image.path(entrypoint[0]).is_file():
+        problem = f"Couldn't find the entry point {entrypoint[0]} in the image"
+    else:
+        problem = (
+            f"the sandbox runs Python images started by {AWS_BASE_ENTRYPOINT} or `python -m {PYTHON_RIC}`; "
+            f"this one's entry point is {entrypoint}"
+        )
+    if problem is None:
+        return None
+    return {"errorType": "Runtime.InvalidEntrypoint", "errorMessage": problem}
+
+
+def _starts_python_runtime(image: Image, entrypoint: list[str]) -> bool:
+    if not entrypoint or entrypoint == [AWS_BASE_ENTRYPOINT] or PYTHON_RIC in entrypoint:
+        return True
+    script = image.path(entrypoint[0])
+    try:
+        return entrypoint[0].startswith("/") and f"-m {PYTHON_RIC}" in script.read_text(errors="replace")
+    except OSError:
+        return False
 
 
 def _stage_of(event: Any) -> str | None:

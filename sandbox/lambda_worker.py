@@ -6,6 +6,11 @@ in the environment Lambda would give the function (its variables, credentials, r
 first, then the dependency directories that stand in for its layer: the project's own
 source tree is not on it, so a module the package forgot fails here as it would in AWS.
 
+A container-image function is started with a fourth argument, its image root
+(`python -S lambda_worker.py WORKING_DIR SITE_PACKAGES FD IMAGE_ROOT`): the dependency
+directories are the image's own site directories (their `.pth` files apply, as in the image's
+Python), and a handler module may come from anywhere in the image.
+
 Protocol: one JSON request per line on stdin, one JSON answer per line on file
 descriptor FD; the handler's prints and logs go to stdout/stderr (the runtime keeps them
 as the invocation's log).
@@ -14,6 +19,7 @@ as the invocation's log).
 import importlib
 import json
 import os
+import site
 import sys
 import time
 import traceback
@@ -50,7 +56,7 @@ def _error(exc: BaseException, error_type: str | None = None) -> dict:
     }
 
 
-def _load_handler(spec: str):
+def _load_handler(spec: str, package_root: str):
     module_name, _, function_name = spec.rpartition(".")
     if not module_name:
         raise ValueError(f"Bad handler '{spec}': not enough values to unpack")
@@ -59,9 +65,8 @@ def _load_handler(spec: str):
         module = importlib.import_module(module_path)
     except ImportError as exc:
         raise _InitError("Runtime.ImportModuleError", f"Unable to import module '{module_name}': {exc}") from exc
-    code_dir = os.environ["LAMBDA_TASK_ROOT"]
     module_file = os.path.realpath(getattr(module, "__file__", "") or "")
-    if not module_file.startswith(os.path.realpath(code_dir) + os.sep):
+    if not module_file.startswith(os.path.realpath(package_root) + os.sep):
         raise _InitError(
             "Runtime.ImportModuleError",
             f"Unable to import module '{module_name}': it is not in the deployment package",
@@ -80,14 +85,21 @@ class _InitError(Exception):
 
 def main() -> None:
     code_dir, dependency_paths, answer_fd = sys.argv[1], sys.argv[2], int(sys.argv[3])
-    sys.path[:] = [code_dir, *[p for p in dependency_paths.split(os.pathsep) if p], *sys.path[1:]]
+    dependencies = [p for p in dependency_paths.split(os.pathsep) if p]
+    sys.path[:] = [code_dir, *dependencies, *sys.path[1:]]
+    # Where a handler module may come from: the .zip package, or anywhere in a container image.
+    package_root = os.environ["LAMBDA_TASK_ROOT"]
+    if len(sys.argv) > 4:
+        package_root = sys.argv[4]
+        for directory in dependencies:
+            site.addsitedir(directory)
     os.chdir(code_dir)
     answers = os.fdopen(answer_fd, "w", buffering=1)
     requests = sys.stdin
     handler = None
     init_error = None
     try:
-        handler = _load_handler(os.environ["_HANDLER"])
+        handler = _load_handler(os.environ["_HANDLER"], package_root)
     except _InitError as exc:
         init_error = {"errorMessage": str(exc), "errorType": exc.error_type, "stackTrace": []}
     except Exception as exc:  # noqa: BLE001 - an init failure is the function's answer

@@ -8,6 +8,7 @@ an upgrade of moto shows at once what moved.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import re
@@ -416,10 +417,18 @@ def lambda_function_details(function: Any) -> dict[str, Any]:
         "memory": int(function.memory_size or 128),
         "environment": dict(function.environment_vars or {}),
         "code_sha256": function.code_sha_256,
-        "code": function.code_bytes,
+        "code": getattr(function, "code_bytes", b""),  # an image function has none
         "layers": [layer["Arn"] if isinstance(layer, dict) else layer for layer in function.layers],
         "region": function.region,
         "role": function.role,
+        "package_type": function.package_type,
+        "image_uri": function.code.get("ImageUri"),
+        "image_config": {
+            "Command": list(function.image_config.cmd or []),
+            "EntryPoint": list(function.image_config.entry_point or []),
+            "WorkingDirectory": function.image_config.working_directory,
+        },
+        "state": function.state,
     }
 
 
@@ -449,6 +458,151 @@ def invoke_function_async(name_or_arn: str, region: str, event: dict[str, Any], 
     function = lambda_function(name_or_arn, region, account_id)
     body = json.dumps(event)
     threading.Thread(target=function.invoke, args=(body, {"x-amz-invocation-type": "Event"}, {}), daemon=True).start()
+
+
+# --------------------------------------------------------------------------- lambda: container images
+#: Resolves a function's `ImageUri` when the function is created or its code updated:
+#: `resolve(uri, account_id, region)` -> (digest hex, size); ValueError(message) if the image is not there.
+ImageResolver = Callable[[str, str, str], tuple[str, int]]
+#: Whether the image a function resolved is still there: `present(uri, digest_hex)`.
+ImagePresence = Callable[[str, str], bool]
+#: The state reason of a function whose image left ECR (Lambda API reference, FunctionConfiguration,
+#: StateReasonCode `ImageDeleted`).
+IMAGE_DELETED = "ImageDeleted"
+
+
+def install_lambda_images(resolve: ImageResolver, present: ImagePresence) -> None:
+    """`PackageType: Image` functions resolve their image in the sandbox, through CreateFunction,
+    UpdateFunctionCode and CloudFormation alike.
+
+    AWS: Lambda resolves the image URI's tag to the image's digest when the function is created
+    or its code updated, and answers `CodeSha256` and `ResolvedImageUri` with that digest; an
+    image ECR does not hold fails the call with InvalidParameterValueException ("Source image …
+    is not valid. Provide a valid source image."). Lambda periodically fetches the image: once
+    ECR no longer holds it, the function enters the `Failed` state (Lambda developer guide,
+    "Invoking functions defined as container images", Function lifecycle), with StateReasonCode
+    `ImageDeleted`. moto 5.2.5 took any URI (its ECR check is off by default, and looks only in
+    the function's own account) and kept no code, so an invoke failed on `code_bytes`.
+    """
+    from moto.awslambda.exceptions import InvalidParameterValueException
+    from moto.awslambda.models import LambdaFunction
+
+    original_set_code = LambdaFunction._set_function_code
+    if getattr(original_set_code, "_sandbox_fixed", False):
+        return
+    original_configuration = LambdaFunction.get_configuration
+
+    def _set_function_code(self: Any, updated_spec: dict[str, Any]) -> None:
+        if "ImageUri" not in updated_spec:
+            original_set_code(self, updated_spec)
+            return
+        from_update = updated_spec is not self.code
+        if from_update and updated_spec.get("DryRun"):
+            return
+        try:
+            digest, size = resolve(updated_spec["ImageUri"], self.account_id, self.region)
+        except ValueError as error:
+            raise InvalidParameterValueException(str(error)) from None
+        self.code_sha_256, self.code_size, self.code_bytes = digest, size, b""
+        self.state = "Active"
+        self.sandbox_state_reason = None
+        if from_update:
+            self.code["ImageUri"] = updated_spec["ImageUri"]
+
+    def get_configuration(self: Any, on_create: bool = False) -> dict[str, Any]:
+        if self.package_type == "Image" and self.state == "Active":
+            uri = self.code.get("ImageUri")
+            if uri and not present(uri, self.code_sha_256):
+                lambda_image_gone(self)
+        config: dict[str, Any] = original_configuration(self, on_create)
+        reason = getattr(self, "sandbox_state_reason", None)
+        if reason is not None:
+            config["StateReasonCode"], config["StateReason"] = reason
+        return config
+
+    _set_function_code._sandbox_fixed = True  # type: ignore[attr-defined]
+    LambdaFunction._set_function_code = _set_function_code  # type: ignore[method-assign]
+    LambdaFunction.get_configuration = get_configuration  # type: ignore[method-assign]
+    _fix_lambda_image_config()
+
+
+def _fix_lambda_image_config() -> None:
+    """`PackageType` and `ImageConfig` are kept as AWS keeps them: moto 5.2.5's CloudFormation
+    model of AWS::Lambda::Function dropped both (the function became a .zip one), and its
+    UpdateFunctionConfiguration ignored `ImageConfig` (Lambda API reference,
+    UpdateFunctionConfiguration: ImageConfig overrides the image's values)."""
+    from moto.awslambda.models import ImageConfig, LambdaFunction
+
+    original_update_configuration = LambdaFunction.update_configuration
+    original_cfn_create = LambdaFunction.create_from_cloudformation_json.__func__  # type: ignore[attr-defined]
+    original_cfn_update = LambdaFunction.update_from_cloudformation_json.__func__  # type: ignore[attr-defined]
+
+    def update_configuration(self: Any, config_updates: dict[str, Any]) -> dict[str, Any]:
+        if "ImageConfig" in config_updates:
+            self.image_config = ImageConfig(config_updates.get("ImageConfig") or {})
+        return original_update_configuration(self, config_updates)
+
+    def create_from_cloudformation_json(
+        cls: Any, name: str, template: dict[str, Any], *args: Any, **kwargs: Any
+    ) -> Any:
+        function = original_cfn_create(cls, name, template, *args, **kwargs)
+        properties = template["Properties"]
+        function.package_type = properties.get("PackageType", "Zip")
+        function.image_config = ImageConfig(properties.get("ImageConfig") or {})
+        return function
+
+    def update_from_cloudformation_json(cls: Any, original_resource: Any, *args: Any, **kwargs: Any) -> Any:
+        function = original_cfn_update(cls, original_resource, *args, **kwargs)
+        template = kwargs.get("cloudformation_json", args[1] if len(args) > 1 else {})
+        function.image_config = ImageConfig(template.get("Properties", {}).get("ImageConfig") or {})
+        return function
+
+    LambdaFunction.update_configuration = update_configuration  # type: ignore[method-assign]
+    LambdaFunction.create_from_cloudformation_json = classmethod(create_from_cloudformation_json)  # type: ignore[method-assign,assignment]
+    LambdaFunction.update_from_cloudformation_json = classmethod(update_from_cloudformation_json)  # type: ignore[method-assign,assignment]
+
+
+def lambda_image_gone(function: Any) -> None:
+    """The function's image left ECR: the function is `Failed`, reason `ImageDeleted`."""
+    function.state = "Failed"
+    function.sandbox_state_reason = (
+        IMAGE_DELETED,
+        f"The image {function.code.get('ImageUri')} (sha256:{function.code_sha_256}) no longer exists in Amazon ECR.",
+    )
+
+
+def lambda_function_not_active(state: str) -> Exception:
+    """The error Invoke answers for a function that is not `Active`: ResourceConflictException
+    (HTTP 409), "The operation cannot be performed at this time. The function is currently in
+    the following state: …" (Lambda developer guide, "Troubleshoot invocation issues",
+    ResourceConflictException; Invoke, Errors)."""
+    from moto.core.exceptions import JsonRESTError
+
+    error = JsonRESTError(
+        "ResourceConflictException",
+        f"The operation cannot be performed at this time. The function is currently in the following state: {state}",
+    )
+    error.code = 409
+    return error
+
+
+def ecr_push_image(account_id: str, region: str, repository: str, tag: str, manifest: str, digest: str) -> None:
+    """Put an image manifest in an account's ECR repository (created if missing), as `docker push`
+    does, keeping the digest the sandbox computed."""
+    from moto.ecr.exceptions import ImageAlreadyExistsException
+
+    ecr = backend("ecr", region, account_id)
+    if repository not in ecr.repositories:
+        ecr.create_repository(repository, account_id, {}, {}, "MUTABLE", [])
+    with contextlib.suppress(ImageAlreadyExistsException):
+        ecr.put_image(repository, manifest, tag, digest=digest)
+
+
+def ecr_holds_image(account_id: str, region: str, repository: str, digest: str) -> bool:
+    """Whether an account's ECR still holds an image, by digest."""
+    ecr = backend("ecr", region, account_id)
+    found = ecr.repositories.get(repository)
+    return found is not None and any(image.get_image_digest() == digest for image in found.images)
 
 
 # --------------------------------------------------------------------------- eventbridge

@@ -28,6 +28,7 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from sandbox import moto_internals
 from sandbox.clock import Clock
 from sandbox.faults import FaultRegistry, FaultSpecError
+from sandbox.images import Image, ImageError, ImageRegistry
 from sandbox.sigv4 import DEFAULT_REGION, service_of
 
 if TYPE_CHECKING:
@@ -76,6 +77,8 @@ class Sandbox:
         self.clock = Clock(scale)
         self.latency = latency
         self.faults = FaultRegistry()
+        #: Container images (`register_image`): image roots pushed to the sandbox's ECR.
+        self.images = ImageRegistry(push=moto_internals.ecr_push_image, in_ecr=moto_internals.ecr_holds_image)
         #: Requests the sandbox itself failed on (each logged with its traceback).
         self.internal_failures = 0
         self._internal_failures_lock = threading.Lock()
@@ -124,6 +127,7 @@ class Sandbox:
         moto_internals.fix_s3_regional_arns()
         moto_internals.fix_dynamodb_isolation()
         moto_internals.install_event_lambda_targets()
+        moto_internals.install_lambda_images(self._resolve_image, self._image_present)
         self._runtime = LambdaRuntime(self)
         moto_internals.install_lambda_runtime(self._runtime.invoke)
         self._cloudformation = CloudFormationService(self)
@@ -157,6 +161,7 @@ class Sandbox:
         if self._runtime is not None:
             self._runtime.reset()
         moto_internals.reset_backends()
+        self.images.republish()
 
     def __enter__(self) -> Sandbox:
         return self.start()
@@ -177,6 +182,26 @@ class Sandbox:
     def invoke_lambda_async(self, function: str, region: str, event: dict[str, Any]) -> None:
         """Invoke a function by name or ARN as InvocationType=Event: no waiting for it."""
         moto_internals.invoke_function_async(function, region, event)
+
+    # ------------------------------------------------------------------ container images
+    def register_image(self, uri: str, root: Path | str) -> Image:
+        """Hold the image root `root` as the image `uri` (`ACCOUNT.dkr.ecr.REGION.SUFFIX/REPO:TAG`),
+        pushed to the sandbox's ECR: `PackageType: Image` functions naming it run from it."""
+        return self.images.register(uri, root)
+
+    def _resolve_image(self, uri: str, account_id: str, region: str) -> tuple[str, int]:
+        """A function's ImageUri at CreateFunction: the image must be in the function's Region
+        (Lambda developer guide, "Create a Lambda function using a container image")."""
+        image = self.images.resolve(uri)
+        if image.reference.region != region:
+            raise ImageError(f"Source image {uri} is not valid. Provide a valid source image.")
+        return image.digest.removeprefix("sha256:"), image.size
+
+    def _image_present(self, uri: str, digest_hex: str) -> bool:
+        try:
+            return self.images.by_digest(uri, f"sha256:{digest_hex}") is not None
+        except ImageError:
+            return False
 
     # ------------------------------------------------------------------ http
     def wsgi(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
@@ -238,7 +263,16 @@ class Sandbox:
             return "200 OK", {}
         if route == "lambda-logs":
             return "200 OK", self.runtime.recent_logs()
+        if route == "images":
+            if method == "POST":
+                request = json.loads(body or b"{}")
+                self.register_image(request["uri"], request["root"])
+            return "200 OK", {"images": [_image_summary(image) for image in self.images.images()]}
         return "404 Not Found", {"error": f"no sandbox route {method} /{route}"}
+
+
+def _image_summary(image: Image) -> dict[str, Any]:
+    return {"uri": image.reference.uri, "digest": image.digest, "root": str(image.root), "size": image.size}
 
 
 def sandbox_environment(endpoint: str) -> dict[str, str]:
