@@ -13,6 +13,7 @@ the AWS behaviour it restores:
   policy is kept as JSON text (GetKeyPolicy answers text), and `Fn::GetAtt KeyId`;
 - `AWS::EC2::Subnet` `Fn::GetAtt AvailabilityZone` and `VpcId` (moto has neither);
 - `AWS::SSM::Parameter` `Fn::GetAtt Type` and `Value`;
+- `AWS::ECS::TaskDefinition` `Fn::GetAtt TaskDefinitionArn` (its Ref, the ARN);
 - `AWS::Logs::LogGroup` `RetentionInDays` as the integer of the type's schema (a `Ref` to
   a Number parameter is text, which moto kept: DescribeLogGroups answered "90");
 - `AWS::ApiGateway::RestApi` `EndpointConfiguration` in the API's keys (`types`), so
@@ -341,6 +342,7 @@ _ATTRIBUTES: dict[tuple[str, str], AttributeOverride] = {
         lambda balancer: balancer.get("SecurityGroups", [])
     ),
     ("AWS::KMS::Key", "KeyId"): lambda clients, current, state: current.physical_id,
+    ("AWS::ECS::TaskDefinition", "TaskDefinitionArn"): lambda clients, current, state: current.physical_id,
     ("AWS::SSM::Parameter", "Type"): _property("Type"),
     ("AWS::SSM::Parameter", "Value"): _property("Value"),
 }

@@ -457,3 +457,28 @@ def test_a_version_refs_its_arn_which_names_the_published_version(cfn: Any, clie
     assert found["Number"] == "1"
     assert found["Ref"].endswith(":1")
     assert clients("lambda").get_function(FunctionName=found["Ref"])["Configuration"]["Version"] == "1"
+
+
+def test_a_task_definition_answers_its_arn_as_an_attribute_too(cfn: Any) -> None:
+    """AWS (`aws-resource-ecs-taskdefinition`): Ref and `Fn::GetAtt TaskDefinitionArn` are both
+    the task definition's ARN (data.all's ECS stack keeps it in an SSM parameter)."""
+    task = {
+        "Type": "AWS::ECS::TaskDefinition",
+        "Properties": {
+            "Family": "cdkproxy",
+            "ContainerDefinitions": [
+                {"Name": "app", "Image": "public.ecr.aws/docker/library/python:3.12", "Memory": 512}
+            ],
+        },
+    }
+
+    found = outputs(
+        deploy(
+            cfn,
+            {"Task": task},
+            {"Ref": {"Value": {"Ref": "Task"}}, "Arn": {"Value": {"Fn::GetAtt": ["Task", "TaskDefinitionArn"]}}},
+        )
+    )
+
+    assert found["Arn"] == found["Ref"]
+    assert found["Arn"].startswith("arn:aws:ecs:us-east-1:123456789012:task-definition/cdkproxy:")
