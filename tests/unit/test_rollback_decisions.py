@@ -4,7 +4,8 @@ did to the stage, the one undo a rollback call makes (or the wait, or the mark i
 The run's records are written the way the workflow's steps write them, through the ledger's
 and the release store's own writers (moto's DynamoDB and S3); CloudFormation is a stand-in
 that holds the stack in any state, most of which moto cannot reach, and records the calls
-the rollback makes instead of carrying them out: each case looks at one decision.
+the rollback makes instead of carrying them out: each case looks at one decision. The last
+test runs a whole rollback on moto's own CloudFormation, for the states moto reaches.
 """
 
 from __future__ import annotations
@@ -44,16 +45,11 @@ ACCOUNT = "123456789012"
 ARTIFACTS = "dataall-test-artifacts"
 RUN = "upgrade-2-9-0-abc123"
 VERSION = "2.9.0"
-#: What a stage ran before the run, and what the run deployed.
-OLD = json.dumps({"Resources": {"Handle": {"Type": "AWS::CloudFormation::WaitConditionHandle"}}})
-NEW = json.dumps(
-    {
-        "Resources": {
-            "Handle": {"Type": "AWS::CloudFormation::WaitConditionHandle"},
-            "Queue": {"Type": "AWS::SQS::Queue"},
-        }
-    }
-)
+#: What a stage ran before the run, and what the run deployed (valid for moto's CloudFormation too).
+SIZE = {"Size": {"Type": "String"}}
+QUEUE = {"Type": "AWS::SQS::Queue"}
+OLD = json.dumps({"Parameters": SIZE, "Resources": {"Queue": QUEUE}})
+NEW = json.dumps({"Parameters": SIZE, "Resources": {"Queue": QUEUE, "Topic": {"Type": "AWS::SNS::Topic"}}})
 OLD_PARAMETERS = {"Size": "small"}
 NEW_PARAMETERS = {"Size": "large"}
 TAGS = {"dataall-installer:stage": "params"}
@@ -171,14 +167,19 @@ class Workflow:
     def __init__(self, deps: Deps) -> None:
         self.deps = deps
         self.ledger = deps.ledger
+        #: the stacks' ids, where CloudFormation gave them (else made up from the name)
+        self.ids: dict[str, str] = {}
         self.ledger.put_run(RunRecord(run=RUN, action="upgrade", version=VERSION, status="RUNNING", started=now_iso()))
+
+    def id(self, stage: str) -> str:
+        return self.ids.get(stage) or stack_id(stage)
 
     def deployed_before(self, stage: str) -> StageRecord:
         """The stage as the previous run left it in the ledger."""
         record = StageRecord(
             stage=stage,
             stack_name=stack_name(stage),
-            stack_id=stack_id(stage),
+            stack_id=self.id(stage),
             version="2.8.0",
             template_sha256=normalized_sha256(OLD),
             parameters=OLD_PARAMETERS,
@@ -213,7 +214,7 @@ class Workflow:
                 phase="executing",
             ),
         )
-        self.ledger.update_step(RUN, stage, StepUpdate(stack_id=stack_id(stage), expected_seconds=60))
+        self.ledger.update_step(RUN, stage, StepUpdate(stack_id=self.id(stage), expected_seconds=60))
 
     def prepared(self, stage: str, change_type: str = "UPDATE") -> None:
         """An existing stage: its rollback point, then a change set (not executed yet)."""
@@ -222,7 +223,7 @@ class Workflow:
         else:
             point = RollbackPoint(
                 absent=False,
-                stack_id=stack_id(stage),
+                stack_id=self.id(stage),
                 status="UPDATE_COMPLETE",
                 template=OLD,
                 parameters=OLD_PARAMETERS,
@@ -247,7 +248,7 @@ class Workflow:
         """An existing stage: its rollback point, a change set, executed."""
         self.prepared(stage)
         self.ledger.update_step(
-            RUN, stage, StepUpdate(executed=True, executed_at=_at(at), stack_id=stack_id(stage), phase="executing")
+            RUN, stage, StepUpdate(executed=True, executed_at=_at(at), stack_id=self.id(stage), phase="executing")
         )
 
     def unchanged(self, stage: str) -> None:
@@ -265,7 +266,7 @@ class Workflow:
                 executed_at=_at(at),
                 started=now_iso(),
                 started_epoch=epoch(),
-                stack_id=stack_id(stage),
+                stack_id=self.id(stage),
                 stack_name=stack_name(stage),
                 phase="executing",
             ),
@@ -696,3 +697,35 @@ def test_a_migration_the_run_ran_is_downgraded_or_its_snapshot_named(
     assert step.rolled_back == decision.mark
     assert (state.done, state.wait) == (decision.wait == 0, decision.wait)
     assert decision.says in f"{step.reason} {step.action}"
+
+
+# ---------------------------------------------------------------------- with moto's CloudFormation
+def test_with_motos_cloudformation_a_run_is_undone_call_after_call_to_where_it_started(deps: Deps) -> None:
+    # Given params ran OLD before the run; the run updated it to NEW, then created vpc
+    cfn = boto3.client("cloudformation", region_name=REGION)
+    deps.stacks = Stacks(cfn)
+    workflow = Workflow(deps)
+    small = [{"ParameterKey": "Size", "ParameterValue": "small"}]
+    large = [{"ParameterKey": "Size", "ParameterValue": "large"}]
+    tags = [{"Key": k, "Value": v} for k, v in TAGS.items()]
+    workflow.ids["params"] = cfn.create_stack(
+        StackName=stack_name("params"), TemplateBody=OLD, Parameters=small, Tags=tags
+    )["StackId"]
+    workflow.updated("params", at=1)
+    cfn.update_stack(StackName=workflow.id("params"), TemplateBody=NEW, Parameters=large, Tags=tags)
+    workflow.ids["vpc"] = cfn.create_stack(StackName=stack_name("vpc"), TemplateBody=NEW, Parameters=large)["StackId"]
+    workflow.created("vpc", at=2)
+
+    # When the state machine calls the rollback until it is done
+    states = [rollback_once(deps)]
+    while not states[-1].done and len(states) < 6:
+        states.append(rollback_once(deps))
+
+    # Then vpc is gone and params runs what it ran before, each undo in its own call
+    assert [s.done for s in states] == [False, False, True]
+    assert deps.stacks.describe(stack_name("vpc")) is None
+    params = deps.stacks.describe(stack_name("params"))
+    assert params is not None and params.parameters == OLD_PARAMETERS
+    assert normalized_sha256(deps.stacks.template(params.stack_id)) == normalized_sha256(OLD)
+    marks = {name: step.rolled_back for name, step in deps.ledger.steps(RUN).items()}
+    assert marks == {"vpc": "DELETED", "params": "RESTORED"}
