@@ -292,7 +292,10 @@ def _types() -> list[EmulatedType]:
         ),
         # ----------------------------------------------------------------- api gateway
         EmulatedType(
-            "AWS::ApiGateway::Stage", physical_id=_prop("StageName"), create_only=frozenset({"RestApiId", "StageName"})
+            "AWS::ApiGateway::Stage",
+            physical_id=_prop("StageName"),
+            create_only=frozenset({"RestApiId", "StageName"}),
+            service=services.RestApiStage(),
         ),
         EmulatedType(
             "AWS::ApiGateway::Authorizer",

@@ -19,6 +19,7 @@ from sandbox.cloudformation.providers.api_params import api_params
 from sandbox.cloudformation.providers.base import ResourceFailed, handler_message
 from sandbox.cloudformation.providers.clients import ServiceClients
 from sandbox.cloudformation.providers.emulated import Emulation
+from sandbox.cloudformation.providers.tags import tag_map
 
 
 def _json(document: Any) -> str:
@@ -640,7 +641,16 @@ class Distribution:
         client = clients("cloudfront", resource.region)
         config = self._config(client, resource, caller_reference=str(uuid.uuid4()))
         self._check_certificate(clients, config)
-        distribution = client.create_distribution(DistributionConfig=config)["Distribution"]
+        tags = tag_map(resource.prop("Tags"), resource.resource_type)
+        if tags:  # as the handler does: CreateDistributionWithTags
+            distribution = client.create_distribution_with_tags(
+                DistributionConfigWithTags={
+                    "DistributionConfig": config,
+                    "Tags": {"Items": [{"Key": key, "Value": value} for key, value in tags.items()]},
+                }
+            )["Distribution"]
+        else:
+            distribution = client.create_distribution(DistributionConfig=config)["Distribution"]
         resource.data.update(
             id=distribution["Id"],
             domain=distribution["DomainName"],
@@ -922,4 +932,43 @@ class FunctionVersion:
             clients("lambda", resource.region).delete_function(FunctionName=resource.data["arn"])
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") != "ResourceNotFoundException":
+                raise
+
+
+class RestApiStage:
+    """AWS::ApiGateway::Stage: CreateStage (`Tags`, CloudFormation's list, as the API's map);
+    an update points the stage at its new deployment and description, and retags it.
+    `MethodSettings` and `AccessLogSetting` are kept as properties, not applied (moto's
+    stages do not act on them)."""
+
+    def create(self, clients: ServiceClients, resource: Emulation) -> None:
+        client = clients("apigateway", resource.region)
+        client.create_stage(**api_params(client, "CreateStage", resource.properties))
+
+    def update(self, clients: ServiceClients, resource: Emulation, previous: Emulation) -> None:
+        client = clients("apigateway", resource.region)
+        operations = [
+            {"op": "replace", "path": f"/{path}", "value": str(resource.prop(name, ""))}
+            for name, path in (("DeploymentId", "deploymentId"), ("Description", "description"))
+            if resource.prop(name) != previous.prop(name)
+        ]
+        where = {"restApiId": str(resource.prop("RestApiId")), "stageName": str(resource.prop("StageName"))}
+        if operations:
+            client.update_stage(**where, patchOperations=operations)
+        stage = f"/restapis/{where['restApiId']}/stages/{where['stageName']}"
+        arn = f"arn:{resource.stack.partition}:apigateway:{resource.region}::{stage}"
+        tags = tag_map(resource.prop("Tags"), resource.resource_type)
+        dropped = sorted(set(tag_map(previous.prop("Tags"), resource.resource_type)) - set(tags))
+        if dropped:
+            client.untag_resource(resourceArn=arn, tagKeys=dropped)
+        if tags:
+            client.tag_resource(resourceArn=arn, tags=tags)
+
+    def delete(self, clients: ServiceClients, resource: Emulation, *, snapshot: bool) -> None:
+        try:
+            clients("apigateway", resource.region).delete_stage(
+                restApiId=str(resource.prop("RestApiId")), stageName=str(resource.prop("StageName"))
+            )
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "NotFoundException":
                 raise

@@ -166,6 +166,73 @@ TAGGED: list[tuple[str, dict[str, Any], dict[str, Any], Reader, str]] = [
         "aws-resource-apigateway-restapi",
     ),
     (
+        "AWS::CloudWatch::Alarm",
+        {
+            "MetricName": "Errors",
+            "Namespace": "AWS/Lambda",
+            "Statistic": "Sum",
+            "Period": 60,
+            "EvaluationPeriods": 1,
+            "Threshold": 1,
+            "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+            "Tags": TAGS,
+        },
+        {},
+        _by_arn("cloudwatch", lambda client, arn: client.list_tags_for_resource(ResourceARN=arn)["Tags"]),
+        "aws-resource-cloudwatch-alarm",
+    ),
+    (
+        # a JSON map, under its own name
+        "AWS::Cognito::UserPool",
+        {"UserPoolTags": WANTED},
+        {},
+        # moto 5.2.5's Cognito has no ListTagsForResource; DescribeUserPool answers the tags too
+        lambda clients, cfn: dict(
+            clients("cognito-idp").describe_user_pool(UserPoolId=_physical(cfn, "Tagged"))["UserPool"]["UserPoolTags"]
+        ),
+        "aws-resource-cognito-userpool",
+    ),
+    (
+        "AWS::OpenSearchService::Domain",
+        {"EngineVersion": "OpenSearch_2.11", "Tags": TAGS},
+        {},
+        _by_arn("opensearch", lambda client, arn: client.list_tags(ARN=arn)["TagList"]),
+        "aws-resource-opensearchservice-domain",
+    ),
+    (
+        "AWS::StepFunctions::StateMachine",
+        {
+            "RoleArn": "arn:aws:iam::123456789012:role/machine",
+            "DefinitionString": '{"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}',
+            "Tags": TAGS,
+        },
+        {},
+        lambda clients, cfn: _pairs(
+            clients("stepfunctions").list_tags_for_resource(resourceArn=_physical(cfn, "Tagged"))["tags"],
+            "key",
+            "value",
+        ),
+        "aws-resource-stepfunctions-statemachine",
+    ),
+    (
+        "AWS::CloudFront::Distribution",
+        {
+            "DistributionConfig": {
+                "Enabled": True,
+                "Origins": [{"Id": "site", "DomainName": "site.s3.amazonaws.com", "S3OriginConfig": {}}],
+                "DefaultCacheBehavior": {"TargetOriginId": "site", "ViewerProtocolPolicy": "redirect-to-https"},
+            },
+            "Tags": TAGS,
+        },
+        {},
+        lambda clients, cfn: _pairs(
+            clients("cloudfront").list_tags_for_resource(
+                Resource=f"arn:aws:cloudfront::123456789012:distribution/{_physical(cfn, 'Tagged')}"
+            )["Tags"]["Items"]
+        ),
+        "aws-resource-cloudfront-distribution",
+    ),
+    (
         "AWS::SecretsManager::Secret",
         {"SecretString": "s", "Tags": TAGS},
         {},
@@ -482,3 +549,47 @@ def test_a_task_definition_answers_its_arn_as_an_attribute_too(cfn: Any) -> None
 
     assert found["Arn"] == found["Ref"]
     assert found["Arn"].startswith("arn:aws:ecs:us-east-1:123456789012:task-definition/cdkproxy:")
+
+
+def test_a_stage_is_created_for_its_deployment_with_its_tags(cfn: Any, clients: Clients) -> None:
+    """AWS (`aws-resource-apigateway-stage`): the stage exists for its deployment; its `Tags`
+    (Key/Value pairs) are the stage's tags, as GetTags on its ARN lists them; an update retags."""
+    resources: dict[str, Any] = {
+        "Api": {"Type": "AWS::ApiGateway::RestApi", "Properties": {"Name": "api"}},
+        "Get": {
+            "Type": "AWS::ApiGateway::Method",
+            "Properties": {
+                "RestApiId": {"Ref": "Api"},
+                "ResourceId": {"Fn::GetAtt": ["Api", "RootResourceId"]},
+                "HttpMethod": "GET",
+                "AuthorizationType": "NONE",
+                "Integration": {"Type": "MOCK"},
+            },
+        },
+        "Deployment": {
+            "Type": "AWS::ApiGateway::Deployment",
+            "Properties": {"RestApiId": {"Ref": "Api"}},
+            "DependsOn": ["Get"],
+        },
+        "Stage": {
+            "Type": "AWS::ApiGateway::Stage",
+            "Properties": {
+                "RestApiId": {"Ref": "Api"},
+                "DeploymentId": {"Ref": "Deployment"},
+                "StageName": "prod",
+                "Tags": TAGS,
+            },
+        },
+    }
+    api_id = outputs(deploy(cfn, resources, {"Api": {"Value": {"Ref": "Api"}}}))["Api"]
+    apigateway = clients("apigateway")
+    arn = f"arn:aws:apigateway:us-east-1::/restapis/{api_id}/stages/prod"
+
+    assert apigateway.get_stage(restApiId=api_id, stageName="prod")["deploymentId"] == _physical(cfn, "Deployment")
+    assert apigateway.get_tags(resourceArn=arn)["tags"] == WANTED
+
+    resources["Stage"]["Properties"]["Tags"] = [{"Key": "team", "Value": "platform"}]
+    cfn.update_stack(StackName="app", TemplateBody=body(resources))
+
+    assert settle(cfn, "app")["StackStatus"] == "UPDATE_COMPLETE"
+    assert apigateway.get_tags(resourceArn=arn)["tags"] == {"team": "platform"}
