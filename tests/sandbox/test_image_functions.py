@@ -4,6 +4,7 @@ Each test names the AWS behaviour it pins and where AWS documents it."""
 
 from __future__ import annotations
 
+import base64
 import json
 import sys
 import time
@@ -369,3 +370,141 @@ def settle(cfn: Any, stack: str, timeout: float = 60) -> str:
         if time.monotonic() > deadline:
             raise AssertionError(f"stack {stack} still {status} after {timeout} s")
         time.sleep(0.05)
+
+
+# ---------------------------------------------------------------------- roots built from data.all's source
+FAKE_DOCKERFILE = """FROM public.ecr.aws/amazonlinux/amazonlinux:2023
+ARG FUNCTION_DIR="/home/app/"
+ARG PYTHON_VERSION=python3.12
+ENV PYTHON_VERSION=${PYTHON_VERSION}
+WORKDIR ${FUNCTION_DIR}
+COPY backend/requirements.txt ./requirements.txt
+RUN ${PYTHON_VERSION} -m pip install -r requirements.txt --prefix=/usr/local
+COPY backend/. ./
+ENV config_location="config.json"
+COPY config.json ./config.json
+COPY --chmod=755 <<EOT /awslambdaric.sh
+#!/usr/bin/env bash
+${PYTHON_VERSION} -m awslambdaric \\$@
+EOT
+ENTRYPOINT [ "/awslambdaric.sh" ]
+CMD ["probe_handler.handler"]
+"""
+PROBE = """
+import json, os
+
+import tinydep
+
+
+def handler(event, context):
+    with open(os.environ["config_location"]) as config:
+        modules = sorted(json.load(config)["modules"])
+    return {"tinydep": tinydep.__file__, "modules": modules, "cwd": os.getcwd()}
+"""
+
+
+def tiny_wheel(folder: Path) -> Path:
+    """A pure-Python wheel pip installs with no index (`tinydep`)."""
+    import hashlib
+    import zipfile
+
+    files = {
+        "tinydep/__init__.py": "VALUE = 1\n",
+        "tinydep-1.0.dist-info/METADATA": "Metadata-Version: 2.1\nName: tinydep\nVersion: 1.0\n",
+        "tinydep-1.0.dist-info/WHEEL": "Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+    }
+    record = [
+        f"{name},sha256={base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()).rstrip(b'=').decode()},{len(text)}"
+        for name, text in files.items()
+    ]
+    files["tinydep-1.0.dist-info/RECORD"] = "\n".join([*record, "tinydep-1.0.dist-info/RECORD,,"]) + "\n"
+    wheel = folder / "tinydep-1.0-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as archive:
+        for name, text in files.items():
+            archive.writestr(name, text)
+    return wheel
+
+
+def fake_dataall_source(folder: Path) -> Path:
+    wheels = folder / "wheels"
+    wheels.mkdir(parents=True)
+    wheel = tiny_wheel(wheels)
+    return write(
+        folder / "source",
+        {
+            "config.json": json.dumps({"modules": {"datasets": {"active": True}, "omics": {"active": False}}}),
+            "backend/requirements.txt": f"{wheel}\n",
+            "backend/probe_handler.py": PROBE,
+            "backend/docker/prod/lambda/Dockerfile": FAKE_DOCKERFILE,
+        },
+    )
+
+
+def test_a_root_built_from_a_dataall_source_tree_runs_as_its_lambda_image(
+    sandbox: Any, clients: Clients, role: str, tmp_path: Path
+) -> None:
+    """data.all's Lambda image (backend/docker/prod/lambda/Dockerfile): the requirements under
+    /usr/local, the backend's code and config.json in /home/app/, `config_location`, the
+    runtime interface client as entry point and the CMD's handler; built without Docker."""
+    from sandbox.image_build import build_dataall_image_root
+
+    root = build_dataall_image_root(
+        fake_dataall_source(tmp_path), cache_dir=tmp_path / "cache", pip_options=["--no-index"], extra_packages=[]
+    )
+    uri = image_uri(sandbox, repository="dataall-main-ecr-repository", tag="lambdas-test")
+    sandbox.register_image(uri, root)
+    create_image_function(clients, role, uri)  # no ImageConfig: the image's CMD
+
+    error, payload = invoke(clients, "image-fn")
+
+    assert error is None, payload
+    assert Path(payload["tinydep"]).is_relative_to(root / "usr" / "local")
+    assert payload["modules"] == ["datasets", "omics"]
+    assert Path(payload["cwd"]) == root / "home" / "app"
+    assert json.loads((root / "image.json").read_text())["Entrypoint"] == ["/awslambdaric.sh"]
+    assert "-m awslambdaric $@" in (root / "awslambdaric.sh").read_text()
+
+
+def test_a_built_root_is_cached_by_a_digest_of_its_inputs(tmp_path: Path) -> None:
+    """A root is built once per digest of its inputs; a changed backend file is a new root."""
+    from sandbox.image_build import build_dataall_image_root
+
+    source = write(tmp_path / "source", {"backend/app.py": "X = 1\n", "config.json": "{}"})
+    first = build_dataall_image_root(source, cache_dir=tmp_path / "cache", extra_packages=[])
+    again = build_dataall_image_root(source, cache_dir=tmp_path / "cache", extra_packages=[])
+    write(source, {"backend/app.py": "X = 2\n"})
+    changed = build_dataall_image_root(source, cache_dir=tmp_path / "cache", extra_packages=[])
+
+    assert first == again
+    assert changed != first
+    assert (changed / "app.py").read_text() == "X = 2\n"  # no Dockerfile: WORKDIR /
+
+
+#: data.all 2.9.0's source, read in place (never copied into this repository).
+DATAALL_SOURCE = Path(__file__).resolve().parents[2].parent / "shared/upstream/dataall/2.9.0/source"
+
+
+@pytest.mark.skipif(not (DATAALL_SOURCE / "backend").is_dir(), reason="data.all 2.9.0's source is not on this machine")
+def test_dataall_worker_function_answers_from_a_root_built_from_dataall_source(
+    sandbox: Any, clients: Clients, role: str
+) -> None:
+    """data.all's AWS worker (`aws_handler.handler`, the Lambdas stack's worker function with
+    `ImageConfig.Command`) runs from its image built from data.all 2.9.0's source: it loads every
+    module's handlers from the image's code and packages and consumes an empty SQS batch, with no
+    database or OpenSearch behind it. The first build takes about a minute (pip), then it is
+    cached under ~/.cache/dataall-installer/images/."""
+    from sandbox.image_build import build_dataall_image_root
+
+    root = build_dataall_image_root(DATAALL_SOURCE)
+    uri = image_uri(sandbox, repository="dataall-main-ecr-repository", tag="lambdas-2.9.0")
+    sandbox.register_image(uri, root)
+    create_image_function(
+        clients, role, uri, name="dataall-main-worker", ImageConfig={"Command": ["aws_handler.handler"]},
+    )  # fmt: skip
+
+    response = clients("lambda").invoke(FunctionName="dataall-main-worker", Payload=b'{"Records": []}', LogType="Tail")
+    logs = base64.b64decode(response["LogResult"]).decode()
+
+    assert response.get("FunctionError") is None, response["Payload"].read()
+    assert json.loads(response["Payload"].read()) is None
+    assert "All modules have been imported" in logs
