@@ -588,12 +588,20 @@ def lambda_function_not_active(state: str) -> Exception:
 
 def ecr_push_image(account_id: str, region: str, repository: str, tag: str, manifest: str, digest: str) -> None:
     """Put an image manifest in an account's ECR repository (created if missing), as `docker push`
-    does, keeping the digest the sandbox computed."""
+    does, keeping the digest the sandbox computed.
+
+    AWS: a tag pushed again moves to the new image and the image it leaves stays in the
+    repository, untagged (ECR user guide, "Image tag mutability"). moto 5.2.5 deleted it.
+    """
     from moto.ecr.exceptions import ImageAlreadyExistsException
 
     ecr = backend("ecr", region, account_id)
     if repository not in ecr.repositories:
         ecr.create_repository(repository, account_id, {}, {}, "MUTABLE", [])
+    for image in ecr.repositories[repository].images:
+        if tag in image.image_tags and image.get_image_digest() != digest:
+            image.image_tags.remove(tag)
+            image.image_tag = image.image_tags[0] if image.image_tags else None
     with contextlib.suppress(ImageAlreadyExistsException):
         ecr.put_image(repository, manifest, tag, digest=digest)
 

@@ -167,6 +167,35 @@ def test_the_tag_resolves_to_the_images_digest_which_ecr_describes(
     assert [(d["imageDigest"], d["imageTags"]) for d in described] == [(image.digest, ["2.9.0"])]
 
 
+def test_a_function_keeps_the_digest_it_resolved_until_its_code_is_updated(
+    sandbox: Any, clients: Clients, role: str, tmp_path: Path
+) -> None:
+    """AWS: the tag is resolved to a digest at CreateFunction; "To update the function to a newer
+    image version, you must ... use the UpdateFunctionCode API operation" (Lambda developer
+    guide, "Deploying Lambda functions as container images"). A tag pushed again moves to the
+    new image and the old one stays in ECR, untagged (ECR user guide, "Image tag mutability")."""
+    uri = image_uri(sandbox)
+    old = sandbox.register_image(uri, write(tmp_path / "old", {"var/task/app.py": OTHER}))
+    create_image_function(clients, role, uri, ImageConfig={"Command": ["app.handler"]})
+    create_image_function(
+        clients, role, uri.replace(":v1", f"@{old.digest}"), name="by-digest", ImageConfig={"Command": ["app.handler"]}
+    )
+    new_root = write(tmp_path / "new", {"var/task/app.py": "def handler(event, context):\n    return {'new': True}\n"})
+    new = sandbox.register_image(uri, new_root)
+
+    before = invoke(clients, "image-fn")
+    clients("lambda").update_function_code(FunctionName="image-fn", ImageUri=uri)
+    after = invoke(clients, "image-fn")
+    described = clients("ecr").describe_images(repositoryName="fn-images")["imageDetails"]
+
+    assert before == (None, {"other": True})
+    assert after == (None, {"new": True})
+    assert invoke(clients, "by-digest") == (None, {"other": True})
+    assert sorted((d["imageDigest"], tuple(d.get("imageTags", []))) for d in described) == sorted(
+        [(old.digest, ()), (new.digest, ("v1",))]
+    )
+
+
 def test_the_images_cmd_is_the_handler_unless_image_config_overrides_it(
     sandbox: Any, clients: Clients, role: str, tmp_path: Path
 ) -> None:
