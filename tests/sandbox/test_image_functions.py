@@ -30,12 +30,18 @@ def handler(event, context):
         machine_package = pytest.__file__
     except ImportError:
         machine_package = None
+    try:
+        import pthdep  # on a path the image's .pth file adds
+        through_pth = pthdep.WHERE
+    except ImportError:
+        through_pth = None
     return {
         "greeting": os.environ.get("GREETING"),
         "from_image_env": os.environ.get("config_location"),
         "dependency": imagedep.__file__,
         "dependency_says": imagedep.SAYS,
         "machine_package": machine_package,
+        "through_pth": through_pth,
         "cwd": os.getcwd(),
         "module": __file__,
         "function": context.function_name,
@@ -103,6 +109,8 @@ def dataall_like_root(root: Path, **config: Any) -> Path:
             "home/app/other.py": OTHER,
             "home/app/config.json": "{}",
             f"{SITE}/imagedep/__init__.py": "SAYS = 'from the image'\n",
+            f"{SITE}/vendored.pth": "vendored\n",
+            f"{SITE}/vendored/pthdep.py": "WHERE = 'vendored'\n",
         },
     )
 
@@ -142,6 +150,7 @@ def test_an_image_function_runs_its_handler_from_the_image_root_with_the_images_
     assert payload["dependency_says"] == "from the image"
     assert Path(payload["dependency"]).is_relative_to(root / SITE)
     assert payload["machine_package"] is None  # this machine's packages are not the image's
+    assert payload["through_pth"] == "vendored"  # the image's site-packages are site directories
     assert Path(payload["cwd"]) == root / "home" / "app"
     assert Path(payload["module"]) == root / "home" / "app" / "app.py"
 
