@@ -18,6 +18,8 @@ from collections.abc import Iterator
 from typing import Any, NoReturn
 
 import boto3
+import botocore.loaders
+import botocore.session
 import pytest
 from moto import mock_aws
 
@@ -118,6 +120,11 @@ def bootstrap_template() -> NoReturn:
     _refuse("synthesizes no bootstrap template (the `bootstrap_template` fixture)")
 
 
+#: botocore's service models, parsed once for the process. moto gives every test a new boto3
+#: default session, whose own loader would parse them again: most of a small test's time.
+_MODELS = botocore.loaders.create_loader()
+
+
 @contextlib.contextmanager
 def moto_aws() -> Iterator[None]:
     """AWS as moto in this process: test credentials, and none of the host's endpoint or profile."""
@@ -128,6 +135,9 @@ def moto_aws() -> Iterator[None]:
         patch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
         patch.setenv("AWS_DEFAULT_REGION", REGION)
         with mock_aws():
+            core = botocore.session.get_session()
+            core.register_component("data_loader", _MODELS)
+            boto3.setup_default_session(botocore_session=core)  # moto puts its own back when it stops
             yield
 
 
