@@ -1087,3 +1087,111 @@ def apigateway_tag_rest_api(
     for key in removed:
         api.tags.pop(key, None)
     api.tags.update(tags)
+
+
+# --------------------------------------------------------------------------- ssm service settings
+#: Systems Manager's account-level settings (UpdateServiceSetting's documented setting ids) and
+#: the value AWS defines for each until it is updated (ResetServiceSetting puts it back).
+SSM_SERVICE_SETTINGS = {
+    "/ssm/parameter-store/default-parameter-tier": "Standard",
+    "/ssm/parameter-store/high-throughput-enabled": "false",
+    "/ssm/managed-instance/activation-tier": "standard",
+    "/ssm/managed-instance/default-ec2-instance-management-role": "",
+    "/ssm/automation/customer-script-log-destination": "none",
+    "/ssm/automation/customer-script-log-group-name": "",
+    "/ssm/opsinsights/opscenter": "Disabled",
+}
+
+
+def install_ssm_service_settings() -> None:
+    """GetServiceSetting, UpdateServiceSetting and ResetServiceSetting, which moto 5.2.5 lacks
+    ("The update_service_setting action has not been implemented"): CDK's AwsCustomResource in
+    data.all's ParamStore stack turns on the parameter store's high throughput with it.
+
+    AWS: a setting is named by its id or its ARN
+    (`arn:aws:ssm:REGION:ACCOUNT:servicesetting/ssm/parameter-store/high-throughput-enabled`);
+    an id AWS does not define answers ServiceSettingNotFound; Status is Default until updated,
+    then Customized.
+    """
+    from moto.core.exceptions import JsonRESTError
+    from moto.core.responses import ActionResult
+    from moto.core.utils import utcnow
+    from moto.ssm.responses import SimpleSystemManagerResponse
+
+    if getattr(getattr(SimpleSystemManagerResponse, "update_service_setting", None), "_sandbox_fixed", False):
+        return
+
+    def setting_id(response: Any) -> str:
+        given = str(response._get_param("SettingId") or "")
+        setting = given.split(":servicesetting", 1)[1] if ":servicesetting" in given else given
+        if setting not in SSM_SERVICE_SETTINGS:
+            raise JsonRESTError("ServiceSettingNotFound", f"No setting found for SettingId: {given}")
+        return setting
+
+    def settings(response: Any) -> dict[str, dict[str, Any]]:
+        backend = response.ssm_backend
+        if not hasattr(backend, "sandbox_service_settings"):
+            backend.sandbox_service_settings = {}
+        found: dict[str, dict[str, Any]] = backend.sandbox_service_settings
+        return found
+
+    def described(response: Any, setting: str) -> dict[str, Any]:
+        changed = settings(response).get(setting)
+        return {
+            "SettingId": setting,
+            "SettingValue": changed["value"] if changed else SSM_SERVICE_SETTINGS[setting],
+            "LastModifiedDate": changed["at"] if changed else utcnow(),
+            "LastModifiedUser": "System",
+            "ARN": f"arn:aws:ssm:{response.region}:{response.current_account}:servicesetting{setting}",
+            "Status": "Customized" if changed else "Default",
+        }
+
+    def get_service_setting(self: Any) -> ActionResult:
+        return ActionResult({"ServiceSetting": described(self, setting_id(self))})
+
+    def update_service_setting(self: Any) -> ActionResult:
+        setting = setting_id(self)
+        settings(self)[setting] = {"value": str(self._get_param("SettingValue")), "at": utcnow()}
+        return ActionResult({})
+
+    def reset_service_setting(self: Any) -> ActionResult:
+        setting = setting_id(self)
+        settings(self).pop(setting, None)
+        return ActionResult({"ServiceSetting": described(self, setting)})
+
+    for method in (get_service_setting, update_service_setting, reset_service_setting):
+        method._sandbox_fixed = True  # type: ignore[attr-defined]
+        setattr(SimpleSystemManagerResponse, method.__name__, method)
+
+
+# --------------------------------------------------------------------------- cognito
+def fix_cognito_client_dates() -> None:
+    """DescribeUserPoolClient (and Create/Update/List) answer the client's CreationDate and
+    LastModifiedDate, as AWS does; moto 5.2.5 left both out, and data.all's cognito_urls.py
+    (its FrontendCognitoConfig Trigger) deletes them from the answer before updating the client."""
+    from moto.cognitoidp.models import CognitoIdpBackend, CognitoIdpUserPoolClient
+    from moto.core.utils import utcnow
+
+    original = CognitoIdpUserPoolClient.to_json
+    if getattr(original, "_sandbox_fixed", False):
+        return
+
+    def to_json(self: Any, extended: bool = False) -> dict[str, Any]:
+        answer: dict[str, Any] = original(self, extended)
+        if extended:
+            created = self.__dict__.setdefault("sandbox_created", utcnow())
+            answer.setdefault("CreationDate", created)
+            answer.setdefault("LastModifiedDate", self.__dict__.get("sandbox_modified", created))
+        return answer
+
+    original_update = CognitoIdpBackend.update_user_pool_client
+
+    def update_user_pool_client(self: Any, user_pool_id: str, client_id: str, extended_config: Any) -> Any:
+        client = original_update(self, user_pool_id, client_id, extended_config)
+        client.__dict__.setdefault("sandbox_created", utcnow())
+        client.__dict__["sandbox_modified"] = utcnow()
+        return client
+
+    to_json._sandbox_fixed = True  # type: ignore[attr-defined]
+    CognitoIdpUserPoolClient.to_json = to_json  # type: ignore[method-assign]
+    CognitoIdpBackend.update_user_pool_client = update_user_pool_client  # type: ignore[method-assign]

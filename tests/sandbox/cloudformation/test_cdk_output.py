@@ -1,12 +1,13 @@
-"""data.all's own synthesized backend stage, created in the sandbox one nested stack at a time.
+"""data.all's own synthesized platform stages, created in the sandbox one nested stack at a time.
 
 The templates are read in place from `../shared/upstream/dataall/<version>/cdk.out` (never
-copied). As `cdk deploy` would, the file assets are published to the bootstrap bucket the
-templates name, and `cdk bootstrap`'s version parameter is there; the backend stack's own
-resources (a KMS key and its alias) are created first, then each nested template, in the
-order its parent's `DependsOn` and references give, with the parameters the parent passes
-(the outputs of the nested stacks created before it). Every resource of a stack that creates
-must reach CREATE_COMPLETE.
+copied). The backend stage first (eu-west-1), then the cloudfront stage (us-east-1), as data.all's
+pipeline deploys them. As `cdk deploy` would, a stage's file assets are published to the bootstrap
+bucket its templates name, and `cdk bootstrap`'s version parameter is there; the stage stack's own
+resources (the backend's KMS key and its alias) are created first, then each nested template, in
+the order its parent's `DependsOn` and references give, with the parameters the parent passes (the
+outputs of the nested stacks created before it). Every resource of a stack that creates must reach
+CREATE_COMPLETE.
 
 What still fails is listed in `STILL_FAILING`, each with the resource type and the words of
 its failure, and pinned: the day it creates, its test says so.
@@ -31,8 +32,8 @@ from installer.upstream import shared_upstream
 
 VERSION = "2.9.0"
 ASSEMBLY = shared_upstream(VERSION) / "cdk.out"
-#: the assembly's environment (`CDK_DEFAULT_REGION` of its synthesis)
-REGION = "eu-west-1"
+#: each platform stage and its region (the assembly's environments), in deployment order
+STAGES = {"backend": "eu-west-1", "cloudfront": "us-east-1"}
 CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"]
 
 pytestmark = [
@@ -42,15 +43,15 @@ pytestmark = [
 ]
 
 #: Nested stacks that create every resource.
-CREATES = ["Vpc", "Cognito", "SqsStack", "Lambdas", "ECS", "Aurora", "OpenSearch", "CWDashboards"]
+CREATES = [
+    *("Vpc", "ParamStore", "Cognito", "SqsStack", "Lambdas", "ECS", "Aurora", "OpenSearch", "CWDashboards"),
+    *("CloudFront", "FrontendCognitoConfig"),
+]
 
 _FAILED_ANSWER = "Received response status [FAILED] from custom resource"
 
 #: Nested stacks that still fail: (the failing resource's type, words of its reason), and why.
 STILL_FAILING: dict[str, tuple[str, str]] = {
-    # CDK's AwsCustomResource (Node.js) calls SSM UpdateServiceSetting (the parameter store's
-    # high-throughput setting), which moto 5.2.5 does not implement.
-    "ParamStore": ("Custom::AWS", "update_service_setting action has not been implemented"),
     # CDK's BucketDeployment handler (Python) runs `/opt/awscli/aws` from its AWS CLI layer;
     # the sandbox's Lambda runtime does not mount layers at /opt.
     "S3Resources": ("Custom::CDKBucketDeployment", "/opt/awscli/aws"),
@@ -77,8 +78,8 @@ class Created:
     template_resources: int = 0
 
 
-def _stage() -> Path:
-    return next(ASSEMBLY.glob("assembly-*-backend-stage"))
+def _stage(name: str) -> Path:
+    return next(ASSEMBLY.glob(f"assembly-*-{name}-stage"))
 
 
 def _root_template(stage: Path) -> Path:
@@ -90,7 +91,7 @@ def _short(logical_id: str) -> str:
     return logical_id.split("NestedStack", 1)[0]
 
 
-def _publish_assets(stage: Path, s3: Any) -> None:
+def _publish_assets(stage: Path, s3: Any, region: str) -> None:
     """What `cdk deploy` publishes: every file asset, a directory zipped, to its bucket."""
     manifest = json.loads(next(stage.glob("*.assets.json")).read_text())
     buckets: set[str] = set()
@@ -98,7 +99,10 @@ def _publish_assets(stage: Path, s3: Any) -> None:
         destination = next(iter(asset["destinations"].values()))
         bucket = destination["bucketName"]
         if bucket not in buckets:
-            s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
+            configuration = (
+                {} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}
+            )
+            s3.create_bucket(Bucket=bucket, **configuration)
             buckets.add(bucket)
         source = (stage / asset["source"]["path"]).resolve()
         if asset["source"].get("packaging") == "zip" and source.is_dir():
@@ -209,12 +213,12 @@ def _references(value: Any) -> list[tuple[str, str | None]]:
     return []
 
 
-def _create_stage(sandbox: Any, images: Path) -> dict[str, Created]:
-    """The backend stack's own resources, then every nested stack, as its parent would."""
-    session = boto3.session.Session(aws_access_key_id="sandbox", aws_secret_access_key="sandbox", region_name=REGION)
+def _create_stage(sandbox: Any, images: Path, name: str, region: str) -> dict[str, Created]:
+    """The stage stack's own resources, then every nested stack, as its parent would."""
+    session = boto3.session.Session(aws_access_key_id="sandbox", aws_secret_access_key="sandbox", region_name=region)
     cfn = session.client("cloudformation", endpoint_url=sandbox.endpoint)
-    stage = _stage()
-    _publish_assets(stage, session.client("s3", endpoint_url=sandbox.endpoint))
+    stage = _stage(name)
+    _publish_assets(stage, session.client("s3", endpoint_url=sandbox.endpoint), region)
     _push_stand_in_images(sandbox, stage, images)
     # what `cdk bootstrap` leaves: the version the templates' CheckBootstrapVersion rule reads
     session.client("ssm", endpoint_url=sandbox.endpoint).put_parameter(
@@ -241,7 +245,7 @@ def _create_stage(sandbox: Any, images: Path) -> dict[str, Created]:
         }
         for logical_id, attribute in sorted(wanted, key=str)
     }
-    root = _create(cfn, "backend-stack", root_template, {}, [])
+    root = _create(cfn, f"{name}-stack", root_template, {}, [])
     assert root.status == "CREATE_COMPLETE", root.failures
 
     created: dict[str, Created] = {}
@@ -272,26 +276,30 @@ def _create_stage(sandbox: Any, images: Path) -> dict[str, Created]:
                 created[logical_id] = Created(status=f"NOT_CREATED: no {missing} to pass")
                 continue
             created[logical_id] = _create(
-                cfn, f"backend-{_short(logical_id)}", template, parameters, properties.get("Tags")
+                cfn, f"{name}-{_short(logical_id)}", template, parameters, properties.get("Tags")
             )
     return {_short(logical_id): result for logical_id, result in created.items()}
 
 
 @pytest.fixture(scope="module")
-def backend_stage(sandbox_session: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Created]]:
+def platform(sandbox_session: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Created]]:
     sandbox_session.reset()
-    yield _create_stage(sandbox_session, tmp_path_factory.mktemp("stand-in-image"))
+    images = tmp_path_factory.mktemp("stand-in-image")
+    created: dict[str, Created] = {}
+    for name, region in STAGES.items():
+        created.update(_create_stage(sandbox_session, images, name, region))
+    yield created
     sandbox_session.reset()
 
 
-def test_every_nested_stack_is_either_created_or_a_known_failure(backend_stage: dict[str, Created]) -> None:
-    assert sorted(backend_stage) == sorted([*CREATES, *STILL_FAILING])
+def test_every_nested_stack_is_either_created_or_a_known_failure(platform: dict[str, Created]) -> None:
+    assert sorted(platform) == sorted([*CREATES, *STILL_FAILING])
 
 
 @pytest.mark.parametrize("stack", CREATES)
-def test_a_nested_stack_creates_every_resource(backend_stage: dict[str, Created], stack: str) -> None:
+def test_a_nested_stack_creates_every_resource(platform: dict[str, Created], stack: str) -> None:
     """AWS: data.all deploys this template; every resource reaches CREATE_COMPLETE."""
-    created = backend_stage[stack]
+    created = platform[stack]
 
     assert created.status == "CREATE_COMPLETE", created.failures
     assert len(created.resources) == created.template_resources
@@ -300,11 +308,11 @@ def test_a_nested_stack_creates_every_resource(backend_stage: dict[str, Created]
 
 @pytest.mark.parametrize("stack", sorted(STILL_FAILING))
 def test_a_nested_stack_the_sandbox_cannot_create_yet_fails_naming_the_type(
-    backend_stage: dict[str, Created], stack: str
+    platform: dict[str, Created], stack: str
 ) -> None:
     """Never skipped silently: the stack rolls back, and its failure names the resource type
     and says why (see `STILL_FAILING`)."""
-    created = backend_stage[stack]
+    created = platform[stack]
     resource_type, words = STILL_FAILING[stack]
 
     assert created.status == "ROLLBACK_COMPLETE", created.status

@@ -204,3 +204,41 @@ def test_a_rest_api_is_tagged_as_tag_resource_would(aws: None) -> None:
     moto_internals.apigateway_tag_rest_api(REGION, api_id, {"team": "data"}, removed=["gone"])
 
     assert apigateway.get_rest_api(restApiId=api_id)["tags"] == {"kept": "1", "team": "data"}
+
+
+def test_ssm_service_settings_are_read_updated_and_reset(aws: None) -> None:
+    """AWS (Systems Manager API, GetServiceSetting / UpdateServiceSetting / ResetServiceSetting):
+    a setting has its AWS-defined value until updated (Status Customized), by id or ARN;
+    an id AWS does not define is ServiceSettingNotFound."""
+    moto_internals.install_ssm_service_settings()
+    ssm = boto3.client("ssm", region_name=REGION)
+    setting = "/ssm/parameter-store/high-throughput-enabled"
+    arn = f"arn:aws:ssm:{REGION}:{moto_internals.ACCOUNT_ID}:servicesetting{setting}"
+
+    before = ssm.get_service_setting(SettingId=setting)["ServiceSetting"]
+    ssm.update_service_setting(SettingId=setting, SettingValue="true")
+    after = ssm.get_service_setting(SettingId=arn)["ServiceSetting"]
+    reset = ssm.reset_service_setting(SettingId=setting)["ServiceSetting"]
+
+    assert (before["SettingValue"], before["Status"], before["ARN"]) == ("false", "Default", arn)
+    assert (after["SettingValue"], after["Status"]) == ("true", "Customized")
+    assert (reset["SettingValue"], reset["Status"]) == ("false", "Default")
+    with pytest.raises(ClientError, match="ServiceSettingNotFound"):
+        ssm.get_service_setting(SettingId="/ssm/no/such-setting")
+
+
+def test_a_user_pool_client_answers_its_creation_and_modification_dates(aws: None) -> None:
+    """AWS (Cognito API, UserPoolClientType): DescribeUserPoolClient answers CreationDate and
+    LastModifiedDate; an update moves LastModifiedDate."""
+    moto_internals.fix_cognito_client_dates()
+    cognito = boto3.client("cognito-idp", region_name=REGION)
+    pool = cognito.create_user_pool(PoolName="pool")["UserPool"]["Id"]
+    client = cognito.create_user_pool_client(UserPoolId=pool, ClientName="app")["UserPoolClient"]["ClientId"]
+
+    created = cognito.describe_user_pool_client(UserPoolId=pool, ClientId=client)["UserPoolClient"]
+    cognito.update_user_pool_client(UserPoolId=pool, ClientId=client, CallbackURLs=["https://example.org"])
+    updated = cognito.describe_user_pool_client(UserPoolId=pool, ClientId=client)["UserPoolClient"]
+
+    assert created["CreationDate"] == updated["CreationDate"]
+    assert updated["LastModifiedDate"] >= created["LastModifiedDate"]
+    assert updated["CallbackURLs"] == ["https://example.org"]
