@@ -400,6 +400,8 @@ TABLE = [
     Case("created", "CREATE_COMPLETE", UNPROTECT_AND_DELETE, protected=True),
     Case("created", "ROLLBACK_COMPLETE", DELETE),
     Case("created", "ROLLBACK_FAILED", DELETE),
+    Case("created", "UPDATE_ROLLBACK_COMPLETE", DELETE),  # its protection update failed
+    Case("created", "UPDATE_ROLLBACK_FAILED", DELETE),
     Case("created", "DELETE_FAILED", DELETE, attempts=1),
     Case("created", "DELETE_FAILED", marked("FAILED", "delete stack dataall-test-params by hand"), attempts=MAX),
     # ... once CloudFormation is done with it: a create ends by itself (its timeout), an
@@ -413,6 +415,7 @@ TABLE = [
     Case("created stateful", None, marked("DELETED")),
     Case("created stateful", "CREATE_COMPLETE", marked("RETAINED", "stateful stage")),
     Case("created stateful", "UPDATE_COMPLETE", marked("RETAINED", "stateful stage")),
+    Case("created stateful", "UPDATE_ROLLBACK_FAILED", marked("RETAINED", "stateful stage")),
     Case("created stateful", "ROLLBACK_COMPLETE", DELETE),
     Case("created stateful", "CREATE_IN_PROGRESS", Decision(wait=MAX_POLL), waits=MAX_CREATE_WAITS - 1),
     Case("created stateful", "CREATE_IN_PROGRESS", DELETE, waits=MAX_CREATE_WAITS),
