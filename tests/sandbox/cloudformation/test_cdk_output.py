@@ -319,3 +319,47 @@ def test_a_nested_stack_the_sandbox_cannot_create_yet_fails_naming_the_type(
     assert [(kind, words in reason) for _, kind, reason in created.failures][:1] == [(resource_type, True)], (
         created.failures
     )
+
+
+def _tagged(stage: str, stack: str, resource_type: str) -> dict[str, Any]:
+    """logical id -> `Tags` of each resource of `resource_type` in a nested template."""
+    path = next(_stage(stage).glob(f"*{stack}*.nested.template.json"))
+    resources = json.loads(path.read_text())["Resources"]
+    return {
+        logical_id: resource["Properties"]["Tags"]
+        for logical_id, resource in resources.items()
+        if resource["Type"] == resource_type and "Tags" in resource.get("Properties", {})
+    }
+
+
+def _physical_ids(sandbox: Any, stack: str) -> dict[str, str]:
+    cfn = boto3.client(
+        "cloudformation", endpoint_url=sandbox.endpoint, region_name=STAGES["backend"],
+        aws_access_key_id="sandbox", aws_secret_access_key="sandbox",
+    )  # fmt: skip
+    resources = cfn.describe_stack_resources(StackName=f"backend-{stack}")["StackResources"]
+    return {resource["LogicalResourceId"]: resource["PhysicalResourceId"] for resource in resources}
+
+
+def test_data_alls_tags_are_on_its_resources_in_both_shapes(platform: dict[str, Created], sandbox_session: Any) -> None:
+    """AWS: ParamStore's parameters carry their `Tags` map (`aws-resource-ssm-parameter`), the
+    queue key its Key/Value list (`aws-resource-kms-key`), as SSM's and KMS's tag APIs list them."""
+    session = boto3.session.Session(
+        aws_access_key_id="sandbox", aws_secret_access_key="sandbox", region_name=STAGES["backend"]
+    )
+    ssm = session.client("ssm", endpoint_url=sandbox_session.endpoint)
+    kms = session.client("kms", endpoint_url=sandbox_session.endpoint)
+    parameters = _physical_ids(sandbox_session, "ParamStore")
+    keys = _physical_ids(sandbox_session, "SqsStack")
+
+    tagged_parameters = _tagged("backend", "ParamStore", "AWS::SSM::Parameter")
+    tagged_keys = _tagged("backend", "SqsStack", "AWS::KMS::Key")
+    assert tagged_parameters
+    assert tagged_keys
+
+    for logical_id, tags in tagged_parameters.items():
+        found = ssm.list_tags_for_resource(ResourceType="Parameter", ResourceId=parameters[logical_id])["TagList"]
+        assert {tag["Key"]: tag["Value"] for tag in found} == tags, logical_id
+    for logical_id, tags in tagged_keys.items():
+        found = kms.list_resource_tags(KeyId=keys[logical_id])["Tags"]
+        assert [{"Key": tag["TagKey"], "Value": tag["TagValue"]} for tag in found] == tags, logical_id
