@@ -126,10 +126,30 @@ def forbidden(edges: Mapping[str, Iterable[str]]) -> list[str]:
     return problems
 
 
+#: Only `lambdas.data` creates AWS clients or catches botocore's errors (the others import them from it).
+AWS_SDK = ("boto3", "botocore")
+DATA_ACCESS = "lambdas.data"
+
+
+def aws_sdk_outside_data_access(root: Path = ROOT) -> list[str]:
+    """`lambdas` modules outside `lambdas.data` that import boto3 or botocore themselves."""
+    problems = []
+    for module, file in sorted(modules(root).items()):
+        if not module.startswith("lambdas") or module == DATA_ACCESS or module.startswith(DATA_ACCESS + "."):
+            continue
+        for node in ast.walk(ast.parse(file.read_text(), str(file))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and not node.level:
+                names = [node.module or ""]
+            problems += [f"{module} imports {n}" for n in names if n.split(".")[0] in AWS_SDK]
+    return problems
+
+
 def main() -> int:
     edges = graph()
     problems = [f"import circle: {' <-> '.join(c)}" for c in circles(edges)]
     problems += [f"forbidden import: {p}" for p in forbidden(edges)]
+    problems += [f"AWS SDK outside {DATA_ACCESS}: {p}" for p in aws_sdk_outside_data_access()]
     for problem in problems:
         print(problem)
     print(f"{len(edges)} modules, {sum(len(t) for t in edges.values())} imports, {len(problems)} problem(s)")

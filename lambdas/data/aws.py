@@ -12,6 +12,7 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import ClientError, ConnectionError, ReadTimeoutError
 
 _CONFIG = Config(retries={"mode": "standard", "max_attempts": 8}, user_agent_extra="dataall-installer")
 _BRIEF = Config(retries={"mode": "standard", "max_attempts": 3}, user_agent_extra="dataall-installer")
@@ -27,3 +28,19 @@ def client(service: str) -> Any:
 @cache
 def table(name: str) -> Any:
     return boto3.resource("dynamodb", config=_CONFIG).Table(name)
+
+
+#: What the domain rooms catch: an AWS error answer, and a call that got no answer in time.
+#: They import these names from here, so this room alone depends on boto3 and botocore.
+__all__ = ["ClientError", "ConnectionError", "ReadTimeoutError", "client", "configured_client", "table"]
+
+
+def configured_client(service: str, *, read_timeout: int | None = None, max_attempts: int | None = None) -> Any:
+    """A client with its own timeouts and retries (not cached: its caller keeps it)."""
+    retries: dict[str, Any] = (
+        {"total_max_attempts": max_attempts} if max_attempts is not None else {"mode": "standard", "max_attempts": 8}
+    )
+    options: dict[str, Any] = {"retries": retries, "user_agent_extra": "dataall-installer"}
+    if read_timeout is not None:
+        options.update(read_timeout=read_timeout, connect_timeout=10)
+    return boto3.client(service, config=Config(**options))

@@ -25,14 +25,12 @@ from dataclasses import dataclass
 from functools import cache, cached_property
 from typing import Any, ClassVar
 
-import boto3
-from botocore.config import Config
-from botocore.exceptions import ClientError, ConnectionError, ReadTimeoutError
-
 from lambdas.core.deps import Deps
 from lambdas.core.errors import StageFailed, StageTimedOut, Throttled
 from lambdas.core.messages import StepState
 from lambdas.core.phases import Phase
+from lambdas.data import aws
+from lambdas.data.aws import ClientError, ConnectionError, ReadTimeoutError
 from lambdas.data.ledger import epoch, now_iso
 from lambdas.data.records import StepRecord, StepUpdate
 from lambdas.data.stacks import THROTTLING, error_code, error_message
@@ -68,15 +66,9 @@ class MigrationClients:
 def default_clients() -> MigrationClients:
     # No retries on Invoke: after a read timeout a retry would start a second migration
     # next to the first. Throttling comes back as Throttled, which the state machine retries.
-    invoke_config = Config(
-        read_timeout=RUNNER_READ_TIMEOUT,
-        connect_timeout=10,
-        retries={"total_max_attempts": 1},
-        user_agent_extra="dataall-installer",
-    )
-    rds_config = Config(retries={"mode": "standard", "max_attempts": 8}, user_agent_extra="dataall-installer")
     return MigrationClients(
-        rds=boto3.client("rds", config=rds_config), lambda_=boto3.client("lambda", config=invoke_config)
+        rds=aws.configured_client("rds"),
+        lambda_=aws.configured_client("lambda", read_timeout=RUNNER_READ_TIMEOUT, max_attempts=1),
     )
 
 

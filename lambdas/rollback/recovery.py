@@ -16,10 +16,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from lambdas.core.deps import Deps
 from lambdas.core.messages import RollbackState
+from lambdas.data.aws import ClientError
 from lambdas.data.ledger import now_iso
 from lambdas.data.records import RecordInvalid, RollbackPoint, RunUpdate, StepRecord, StepUpdate
 from lambdas.data.stacks import FAILED_CREATE, STABLE, StackInfo, error_code, in_progress, normalized_sha256

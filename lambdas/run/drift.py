@@ -11,9 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from lambdas.core.deps import Deps
+from lambdas.data.aws import ClientError
 from lambdas.data.records import RunUpdate, StageRecord
 from lambdas.data.stacks import STABLE, guard_throttling
 

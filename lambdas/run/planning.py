@@ -15,11 +15,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from lambdas.core.deps import Deps
 from lambdas.core.errors import InvalidInput, InvalidOptions
 from lambdas.core.messages import PlanRequest
+from lambdas.data.aws import ClientError
 from lambdas.data.ledger import now_iso
 from lambdas.data.records import ReleaseRecord, RunRecord, StepUpdate
 from lambdas.data.stacks import STABLE, normalized_sha256

@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import json
 
-from botocore.exceptions import ClientError
-
 from lambdas.core.deps import Deps
+from lambdas.data.aws import ClientError
 from lambdas.data.ledger import now_iso
 from lambdas.data.records import StepRecord, StepUpdate
 

@@ -12,12 +12,11 @@ from collections.abc import Callable, Mapping
 from functools import cache, cached_property
 from typing import Any, ClassVar
 
-from botocore.exceptions import ClientError
-
 from lambdas.core.deps import Deps
 from lambdas.core.errors import StageFailed, StageTimedOut
 from lambdas.core.messages import StepState
 from lambdas.core.phases import STAGE, Phase
+from lambdas.data.aws import ClientError
 from lambdas.data.ledger import epoch, now_iso
 from lambdas.data.records import RollbackPoint, StageRecord, StepUpdate
 from lambdas.data.stacks import (

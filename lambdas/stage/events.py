@@ -19,11 +19,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from lambdas.core.deps import Deps
 from lambdas.core.messages import StepState
 from lambdas.core.phases import WATCHED_PHASES
+from lambdas.data.aws import ClientError
 from lambdas.data.ledger import now_iso
 from lambdas.data.records import StepUpdate
 from lambdas.data.stacks import error_code, in_progress

@@ -32,3 +32,16 @@ def test_the_projects_own_modules_import_in_no_circle_and_only_the_rooms_below_t
 
     assert circles(edges) == []
     assert forbidden(edges) == []
+
+
+def test_only_the_data_access_room_imports_the_aws_sdk(tmp_path: Path) -> None:
+    from tools.import_graph import aws_sdk_outside_data_access
+
+    for room in ("lambdas", "lambdas/data", "lambdas/run"):
+        (tmp_path / room).mkdir(parents=True, exist_ok=True)
+        (tmp_path / room / "__init__.py").write_text("")
+    (tmp_path / "lambdas" / "data" / "aws.py").write_text("import boto3\nfrom botocore.exceptions import ClientError\n")
+    (tmp_path / "lambdas" / "run" / "plan.py").write_text("from botocore.exceptions import ClientError\n")
+
+    assert aws_sdk_outside_data_access(tmp_path) == ["lambdas.run.plan imports botocore.exceptions"]
+    assert aws_sdk_outside_data_access() == []

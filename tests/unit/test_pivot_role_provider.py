@@ -19,6 +19,7 @@ import pytest
 from lambdas.core import cfn_response
 from lambdas.data import aws as lambda_aws
 from lambdas.handlers import pivot_role
+from lambdas.pivot_role import common, role, stack_sets
 from lambdas.pivot_role import resources as pivot_resources
 from lambdas.pivot_role.policies import MAX_POLICY_CHARACTERS, characters, statements_of
 from tests.unit.conftest import REGION
@@ -324,13 +325,13 @@ def test_status_reads_the_role_and_its_policies(provider: Any) -> None:
     external_id(provider)
     provider(pivot_resources.PIVOT_ROLE_TYPE, "Create", role_properties())
 
-    status = pivot_resources.describe_pivot_role(iam(), ROLE)
+    status = role.describe_pivot_role(iam(), ROLE)
 
     assert status is not None
     assert status["RoleArn"] == f"arn:aws:iam::{ACCOUNT}:role/{ROLE}"
     assert status["PolicyNames"] == [f"{ROLE}-policy-{n}" for n in range(1, len(status["Policies"]) + 1)]
     assert all(0 < p["Characters"] <= MAX_POLICY_CHARACTERS for p in status["Policies"])
-    assert pivot_resources.describe_pivot_role(iam(), "no-such-role") is None
+    assert role.describe_pivot_role(iam(), "no-such-role") is None
 
 
 # ---------------------------------------------------------------------- pivot role: update
@@ -586,7 +587,7 @@ def test_environment_accounts_get_the_pivot_role_through_a_stack_set(provider: A
         stack_set["AdministrationRoleARN"] == f"arn:aws:iam::{ACCOUNT}:role/AWSCloudFormationStackSetAdministrationRole"
     )
     assert stack_set["ExecutionRoleName"] == "AWSCloudFormationStackSetExecutionRole"
-    assert {t["Key"]: t["Value"] for t in stack_set["Tags"]}[pivot_resources.OWNER_TAG] == STACK_ID
+    assert {t["Key"]: t["Value"] for t in stack_set["Tags"]}[common.OWNER_TAG] == STACK_ID
     template = json.loads(stack_set["TemplateBody"])
     assert stored_id() not in stack_set["TemplateBody"]
     role = template["Resources"]["PivotRole"]["Properties"]
@@ -692,7 +693,7 @@ def test_a_stack_set_operation_that_outlasts_the_lambda_is_answered_failed_namin
         return replace(services, cloudformation=SlowStackSets(services.cloudformation), sleep=lambda _: None)
 
     monkeypatch.setattr(pivot_resources.Services, "from_context", staticmethod(slow))
-    monkeypatch.setattr(pivot_resources, "STACK_SET_MARGIN_SECONDS", 899.0)
+    monkeypatch.setattr(stack_sets, "STACK_SET_MARGIN_SECONDS", 899.0)
 
     answer = provider(
         pivot_resources.PIVOT_ROLE_TYPE, "Create", role_properties(EnvironmentAccounts=ENVIRONMENT_ACCOUNTS[0])
