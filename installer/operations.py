@@ -434,7 +434,7 @@ class RunReader:
 
     def pivot_role(self) -> dict[str, Any] | None:
         """The pivot role's name and policies, from IAM (None when the stage is not installed)."""
-        from lambdas.pivot_role.resources import describe_pivot_role
+        from lambdas.pivot_role.role import describe_pivot_role
 
         record = self.ledger.stage("pivot-role")
         name = record.outputs.get("PivotRoleName") if record else None
