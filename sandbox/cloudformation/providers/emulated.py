@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, ParamValidationError
 
 from sandbox.cloudformation.providers.base import (
     Provisioned,
@@ -180,6 +180,11 @@ def _service_call(spec: EmulatedType, call: Callable[[], None]) -> None:
     """A service's refusal fails the resource with the service's own words."""
     try:
         call()
+    except ParamValidationError as error:
+        # a required property left out, or one of the wrong type: the type's schema refuses it
+        raise ResourceFailed(
+            handler_message(f"Properties validation failed for resource of type {spec.resource_type}: {error}")
+        ) from error
     except ClientError as error:
         details = error.response.get("Error", {})
         raise ResourceFailed(

@@ -19,6 +19,7 @@ from sandbox.cloudformation.providers.emulated import (
     Attribute,
     EmulatedType,
     Emulation,
+    ServiceBinding,
 )
 
 
@@ -66,8 +67,9 @@ def _waf_scope(resource: Emulation) -> str:
     return "global" if resource.prop("Scope") == "CLOUDFRONT" else "regional"
 
 
-def _waf(resource_type: str, kind: str) -> EmulatedType:
-    """WAFv2 entities: Ref is `name|id|scope`, the ARN global for CloudFront's scope."""
+def _waf(resource_type: str, kind: str, service: ServiceBinding | None = None) -> EmulatedType:
+    """WAFv2 entities: Ref is `name|id|scope`, the ARN global for CloudFront's scope (a
+    `service` binding draws the id in WAFv2 itself)."""
 
     def physical(resource: Emulation) -> str:
         return f"{resource.name}|{resource.uuid()}|{resource.prop('Scope', 'REGIONAL')}"
@@ -86,6 +88,7 @@ def _waf(resource_type: str, kind: str) -> EmulatedType:
         attributes=attributes,
         name_property="Name",
         create_only=frozenset({"Scope"}),
+        service=service,
     )
 
 
@@ -339,11 +342,14 @@ def _types() -> list[EmulatedType]:
             physical_id=lambda r: f"{r.prop('DomainName')}/{r.prop('BasePath', '(none)')}",
         ),
         # ----------------------------------------------------------------- security
-        _waf("AWS::WAFv2::WebACL", "webacl"),
+        _waf("AWS::WAFv2::WebACL", "webacl", services.WebAcl()),
         _waf("AWS::WAFv2::IPSet", "ipset"),
         _waf("AWS::WAFv2::RuleGroup", "rulegroup"),
         EmulatedType(
-            "AWS::WAFv2::WebACLAssociation", physical_id=lambda r: f"{r.prop('ResourceArn')}|{r.prop('WebACLArn')}"
+            "AWS::WAFv2::WebACLAssociation",
+            physical_id=lambda r: f"{r.prop('ResourceArn')}|{r.prop('WebACLArn')}",
+            create_only=frozenset({"ResourceArn", "WebACLArn"}),
+            service=services.WebAclAssociation(),
         ),
         EmulatedType("AWS::WAFv2::LoggingConfiguration", physical_id=_prop("ResourceArn")),
         EmulatedType(

@@ -233,6 +233,20 @@ TAGGED: list[tuple[str, dict[str, Any], dict[str, Any], Reader, str]] = [
         "aws-resource-cloudfront-distribution",
     ),
     (
+        "AWS::WAFv2::WebACL",
+        {
+            "Scope": "REGIONAL",
+            "DefaultAction": {"Allow": {}},
+            "VisibilityConfig": {"SampledRequestsEnabled": True, "CloudWatchMetricsEnabled": True, "MetricName": "acl"},
+            "Tags": TAGS,
+        },
+        {},
+        _by_arn(
+            "wafv2", lambda client, arn: client.list_tags_for_resource(ResourceARN=arn)["TagInfoForResource"]["TagList"]
+        ),
+        "aws-resource-wafv2-webacl",
+    ),
+    (
         "AWS::SecretsManager::Secret",
         {"SecretString": "s", "Tags": TAGS},
         {},
@@ -593,3 +607,38 @@ def test_a_stage_is_created_for_its_deployment_with_its_tags(cfn: Any, clients: 
 
     assert settle(cfn, "app")["StackStatus"] == "UPDATE_COMPLETE"
     assert apigateway.get_tags(resourceArn=arn)["tags"] == {"team": "platform"}
+
+
+# --------------------------------------------------------------------------- waf
+def test_a_web_acl_is_associated_with_a_user_pool(cfn: Any, clients: Clients) -> None:
+    """AWS (`aws-resource-wafv2-webaclassociation`): the ACL protects the resource, as
+    GetWebACLForResource answers; deleting the stack disassociates and deletes the ACL."""
+    visibility = {"SampledRequestsEnabled": True, "CloudWatchMetricsEnabled": True, "MetricName": "acl"}
+    resources = {
+        "Pool": {"Type": "AWS::Cognito::UserPool", "Properties": {"UserPoolName": "users"}},
+        "Acl": {
+            "Type": "AWS::WAFv2::WebACL",
+            "Properties": {"Scope": "REGIONAL", "DefaultAction": {"Allow": {}}, "VisibilityConfig": visibility},
+        },
+        "Association": {
+            "Type": "AWS::WAFv2::WebACLAssociation",
+            "Properties": {
+                "ResourceArn": {"Fn::GetAtt": ["Pool", "Arn"]},
+                "WebACLArn": {"Fn::GetAtt": ["Acl", "Arn"]},
+            },
+        },
+    }
+    described = deploy(
+        cfn,
+        resources,
+        {"Pool": {"Value": {"Fn::GetAtt": ["Pool", "Arn"]}}, "Acl": {"Value": {"Fn::GetAtt": ["Acl", "Arn"]}}},
+    )
+    found = outputs(described)
+    wafv2 = clients("wafv2")
+
+    assert wafv2.get_web_acl_for_resource(ResourceArn=found["Pool"])["WebACL"]["ARN"] == found["Acl"]
+
+    cfn.delete_stack(StackName="app")
+
+    assert settle(cfn, described["StackId"])["StackStatus"] == "DELETE_COMPLETE"
+    assert wafv2.list_web_acls(Scope="REGIONAL")["WebACLs"] == []

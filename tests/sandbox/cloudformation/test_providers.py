@@ -331,7 +331,11 @@ def test_pure_emulations_answer_ref_and_getatt_in_aws_formats(cfn: Any) -> None:
                     "Name": "edge",
                     "Scope": "CLOUDFRONT",
                     "DefaultAction": {"Allow": {}},
-                    "VisibilityConfig": {},
+                    "VisibilityConfig": {
+                        "SampledRequestsEnabled": False,
+                        "CloudWatchMetricsEnabled": False,
+                        "MetricName": "edge",
+                    },
                 },
             },
             "Vpc": {"Type": "AWS::EC2::VPC", "Properties": {"CidrBlock": "10.0.0.0/16"}},
