@@ -29,6 +29,7 @@ from sandbox.cloudformation.errors import (
 )
 from sandbox.cloudformation.model import (
     COMPLETE_STATES,
+    NESTED_IN,
     ChangeSet,
     Deployment,
     Stack,
@@ -46,7 +47,7 @@ NAME_PATTERN = re.compile(r"[a-zA-Z][-a-zA-Z0-9]{0,127}")
 #: The SAM transform's types are providers' like any other (AWS::Serverless::Application is
 #: emulated, see `emulated_types`); one no provider knows fails its resource, naming the type.
 SUPPORTED_TRANSFORMS = frozenset({"AWS::LanguageExtensions", "AWS::Serverless-2016-10-31"})
-_S3_HOST = re.compile(r"^(?:(?P<bucket>.+)\.)?s3(?:[.-](?P<region>[a-z0-9-]+))?\.amazonaws\.com$")
+_S3_HOST = re.compile(r"^(?:(?P<bucket>.+)\.)?s3(?:[.-](?P<region>[a-z0-9-]+))?\.amazonaws\.com(?:\.cn)?$")
 
 
 def stack_name_of(name_or_id: str) -> str:
@@ -93,6 +94,9 @@ class CloudFormationApi:
             stack.timeout_in_minutes = request.get("TimeoutInMinutes")
             stack.termination_protection = bool(request.get("EnableTerminationProtection"))
             stack.stack_policy = request.get("StackPolicyBody")
+            if request.get(NESTED_IN):
+                parent = store.find(request[NESTED_IN])
+                stack.parent_id, stack.root_id = parent.stack_id, parent.root_id or parent.stack_id
             store.add(stack)
             self._engine.create(stack, store, deployment, on_failure)
         return {"StackId": stack.stack_id}

@@ -42,7 +42,6 @@ from sandbox.cloudformation.providers.base import (
     handler_message,
 )
 from sandbox.cloudformation.providers.clients import ServiceClients
-from sandbox.cloudformation.providers.custom import CustomResourceFailed
 from sandbox.cloudformation.providers.registry import ProviderRegistry
 from sandbox.cloudformation.scheduler import Outcome, Scheduler, Step, Task
 from sandbox.cloudformation.store import RegionStore
@@ -361,7 +360,7 @@ class Run:
                 self.stack.resource_event(record, "CREATE_COMPLETE")
 
             def failed(error: BaseException) -> None:
-                if isinstance(error, CustomResourceFailed) and error.provisioned is not None:
+                if isinstance(error, ResourceFailed) and error.provisioned is not None:
                     record.provisioned = error.provisioned
                     record.properties = properties
                 self.failed[logical_id] = "create"

@@ -22,6 +22,8 @@ from sandbox.cloudformation.providers.base import Provisioned, StackContext
 from sandbox.cloudformation.template import Template
 
 STACK_TYPE = "AWS::CloudFormation::Stack"
+#: CreateStack's request key, in process only, naming the parent of a nested stack
+NESTED_IN = "sandbox:ParentId"
 #: the last operation completed: only from these does AWS accept an update
 COMPLETE_STATES = frozenset(
     {
@@ -301,6 +303,9 @@ class Stack:
     timeout_in_minutes: int | None = None
     termination_protection: bool = False
     stack_policy: str | None = None
+    #: of a nested stack: its direct parent's id and its root stack's
+    parent_id: str | None = None
+    root_id: str | None = None
     outputs: list[dict[str, Any]] = field(default_factory=list)
     resources: dict[str, StackResource] = field(default_factory=dict)
     events: list[StackEvent] = field(default_factory=list)
@@ -392,6 +397,8 @@ class Stack:
                 "RollbackConfiguration": {},
                 "DriftInformation": self.drift_information(),
                 "Outputs": [dict(output) for output in self.outputs] or None,
+                "ParentId": self.parent_id,
+                "RootId": self.root_id,
             }
             if deployment is not None:
                 description.update(
@@ -418,6 +425,8 @@ class Stack:
                 "StackStatus": self.status,
                 "StackStatusReason": self.status_reason,
                 "DriftInformation": self.drift_information(),
+                "ParentId": self.parent_id,
+                "RootId": self.root_id,
             }
 
     def listed_resources(self) -> list[StackResource]:

@@ -62,6 +62,7 @@ class CloudFormationService:
         self._regions: dict[str, RegionStore] = {}
         self._lock = threading.Lock()
         self.api = CloudFormationApi(self.engine, host.account_id, self.region)
+        self.engine.env.providers.nested_stacks.bind(self.api.call)
         #: the API calls answered so far, per action (benchmarks read them)
         self.calls = ApiCalls()
 

@@ -55,11 +55,13 @@ class Provisioned:
 
 
 class ResourceFailed(Exception):
-    """The handler failed; the message is the resource's status reason."""
+    """The handler failed; the message is the resource's status reason. `provisioned`: what
+    the failed create left that the rollback must delete (a nested stack that rolled back)."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, provisioned: Provisioned | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.provisioned = provisioned
 
 
 class OperationCancelled(Exception):

@@ -19,6 +19,7 @@ from sandbox.cloudformation.providers.custom import CustomResourceProvider
 from sandbox.cloudformation.providers.emulated import EmulatedProvider
 from sandbox.cloudformation.providers.emulated_types import EMULATED_TYPES
 from sandbox.cloudformation.providers.moto_models import MotoModelProvider
+from sandbox.cloudformation.providers.nested_stack import NestedStackProvider
 from sandbox.cloudformation.providers.state_machine import StateMachineProvider
 
 
@@ -45,7 +46,10 @@ class ProviderRegistry:
         state_machines = StateMachineProvider()
         emulated = EmulatedProvider(EMULATED_TYPES, clients)
         moto = MotoModelProvider(clients)
+        #: nested stacks: bound to the CloudFormation API once it exists (`NestedStackProvider.bind`)
+        self.nested_stacks = NestedStackProvider()
         self._families = [
+            (self.nested_stacks.types, self.nested_stacks),
             (state_machines.types, state_machines),
             (emulated.types, emulated),
             (moto.types, moto),
