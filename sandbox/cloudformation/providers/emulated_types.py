@@ -204,7 +204,9 @@ def _types() -> list[EmulatedType]:
         ),
         EmulatedType(
             "AWS::IAM::ServiceLinkedRole",
-            physical_id=lambda r: "AWSServiceRoleFor" + str(r.prop("AWSServiceName", "")).split(".")[0].title(),
+            physical_id=_data("role"),
+            create_only=frozenset({"AWSServiceName", "CustomSuffix"}),
+            service=services.ServiceLinkedRole(),
         ),
         EmulatedType(
             "AWS::Lambda::Url",
@@ -222,7 +224,10 @@ def _types() -> list[EmulatedType]:
             service=services.FunctionVersion(),
         ),
         EmulatedType(
-            "AWS::Lambda::EventInvokeConfig", physical_id=lambda r: f"{r.prop('FunctionName')}:{r.prop('Qualifier')}"
+            "AWS::Lambda::EventInvokeConfig",
+            physical_id=lambda r: f"{r.prop('FunctionName')}:{r.prop('Qualifier')}",
+            create_only=frozenset({"FunctionName", "Qualifier"}),
+            service=services.EventInvokeConfig(),
         ),
         # ----------------------------------------------------------------- messaging
         EmulatedType(
@@ -367,7 +372,11 @@ def _types() -> list[EmulatedType]:
         ),
         EmulatedType("AWS::SecretsManager::RotationSchedule", physical_id=_prop("SecretId")),
         EmulatedType(
-            "AWS::SecretsManager::ResourcePolicy", physical_id=_prop("SecretId"), attributes={"Id": _prop("SecretId")}
+            "AWS::SecretsManager::ResourcePolicy",
+            physical_id=_prop("SecretId"),
+            attributes={"Id": _prop("SecretId")},
+            create_only=frozenset({"SecretId"}),
+            service=services.SecretResourcePolicy(),
         ),
         EmulatedType(
             "AWS::IAM::OIDCProvider",
@@ -561,7 +570,13 @@ def _types() -> list[EmulatedType]:
             name_property="AlarmName",
             attributes={"Arn": _arn("cloudwatch", "alarm:{name}")},
         ),
-        EmulatedType("AWS::Logs::MetricFilter", physical_id=_name, name_property="FilterName"),
+        EmulatedType(
+            "AWS::Logs::MetricFilter",
+            physical_id=_name,
+            name_property="FilterName",
+            create_only=frozenset({"LogGroupName"}),
+            service=services.MetricFilter(),
+        ),
         EmulatedType("AWS::Logs::SubscriptionFilter", physical_id=_name, name_property="FilterName"),
         EmulatedType("AWS::Logs::LogStream", physical_id=_name, name_property="LogStreamName"),
         EmulatedType(

@@ -1033,3 +1033,87 @@ class WebAclAssociation:
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") != "WAFNonexistentItemException":
                 raise
+
+
+# --------------------------------------------------------------------------- small bindings
+def _ignore_missing(call: Any, *codes: str) -> None:
+    """A delete of what is already gone is done, as CloudFormation's handlers take it."""
+    try:
+        call()
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") not in {"ResourceNotFoundException", *codes}:
+            raise
+
+
+class MetricFilter:
+    """AWS::Logs::MetricFilter: PutMetricFilter on its log group (an update puts it again)."""
+
+    def create(self, clients: ServiceClients, resource: Emulation) -> None:
+        client = clients("logs", resource.region)
+        client.put_metric_filter(**api_params(client, "PutMetricFilter", resource.properties, filterName=resource.name))
+
+    def update(self, clients: ServiceClients, resource: Emulation, previous: Emulation) -> None:
+        self.create(clients, resource)
+
+    def delete(self, clients: ServiceClients, resource: Emulation, *, snapshot: bool) -> None:
+        client = clients("logs", resource.region)
+        _ignore_missing(
+            lambda: client.delete_metric_filter(logGroupName=resource.prop("LogGroupName"), filterName=resource.name)
+        )
+
+
+class EventInvokeConfig:
+    """AWS::Lambda::EventInvokeConfig: PutFunctionEventInvokeConfig (an update puts it again)."""
+
+    def create(self, clients: ServiceClients, resource: Emulation) -> None:
+        client = clients("lambda", resource.region)
+        client.put_function_event_invoke_config(
+            **api_params(client, "PutFunctionEventInvokeConfig", resource.properties)
+        )
+
+    def update(self, clients: ServiceClients, resource: Emulation, previous: Emulation) -> None:
+        self.create(clients, resource)
+
+    def delete(self, clients: ServiceClients, resource: Emulation, *, snapshot: bool) -> None:
+        client = clients("lambda", resource.region)
+        _ignore_missing(
+            lambda: client.delete_function_event_invoke_config(
+                FunctionName=resource.prop("FunctionName"), Qualifier=resource.prop("Qualifier")
+            )
+        )
+
+
+class SecretResourcePolicy:
+    """AWS::SecretsManager::ResourcePolicy: PutResourcePolicy on the secret (its document as JSON
+    text); deleting it removes the policy."""
+
+    def create(self, clients: ServiceClients, resource: Emulation) -> None:
+        client = clients("secretsmanager", resource.region)
+        client.put_resource_policy(**api_params(client, "PutResourcePolicy", resource.properties))
+
+    def update(self, clients: ServiceClients, resource: Emulation, previous: Emulation) -> None:
+        self.create(clients, resource)
+
+    def delete(self, clients: ServiceClients, resource: Emulation, *, snapshot: bool) -> None:
+        client = clients("secretsmanager", resource.region)
+        _ignore_missing(lambda: client.delete_resource_policy(SecretId=resource.prop("SecretId")))
+
+
+class ServiceLinkedRole:
+    """AWS::IAM::ServiceLinkedRole: CreateServiceLinkedRole (Ref: the role's name, as IAM names
+    it for the service); deleting it deletes the role."""
+
+    def create(self, clients: ServiceClients, resource: Emulation) -> None:
+        client = clients("iam", resource.region)
+        role = client.create_service_linked_role(**api_params(client, "CreateServiceLinkedRole", resource.properties))
+        resource.data["role"] = role["Role"]["RoleName"]
+
+    def update(self, clients: ServiceClients, resource: Emulation, previous: Emulation) -> None:
+        if resource.prop("Description") != previous.prop("Description"):
+            clients("iam", resource.region).update_role_description(
+                RoleName=resource.data["role"], Description=str(resource.prop("Description") or "")
+            )
+
+    def delete(self, clients: ServiceClients, resource: Emulation, *, snapshot: bool) -> None:
+        client = clients("iam", resource.region)
+        _ignore_missing(lambda: client.delete_service_linked_role(RoleName=resource.data["role"]), "NoSuchEntity")

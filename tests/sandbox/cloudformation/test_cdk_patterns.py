@@ -9,11 +9,13 @@ and the SAM transform's `AWS::Serverless::Application`.
 from __future__ import annotations
 
 import io
+import json
 import zipfile
 from collections.abc import Callable
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
 from tests.sandbox.cloudformation.conftest import Clients, body, events, settle
 from tests.sandbox.cloudformation.test_providers import deploy, outputs
@@ -501,15 +503,14 @@ def test_an_application_the_sandbox_cannot_answer_for_fails_naming_it(cfn: Any) 
 
 
 # --------------------------------------------------------------------------- lambda versions
-def test_a_version_refs_its_arn_which_names_the_published_version(cfn: Any, clients: Clients) -> None:
-    """AWS (`aws-resource-lambda-version`): Ref and `Fn::GetAtt FunctionArn` are the version's
-    ARN, `Version` its number; the ARN names a function (a CDK Trigger's `HandlerArn`)."""
+def _function(clients: Clients) -> dict[str, Any]:
+    """A role and a Python function whose package is in S3 (as CDK's assets are)."""
     archive = io.BytesIO()
     with zipfile.ZipFile(archive, "w") as package:
         package.writestr("app.py", "def handler(event, context):\n    return 1\n")
     clients("s3").create_bucket(Bucket="code")
     clients("s3").put_object(Bucket="code", Key="code.zip", Body=archive.getvalue())
-    resources = {
+    return {
         "Role": ROLE,
         "Function": {
             "Type": "AWS::Lambda::Function",
@@ -520,6 +521,14 @@ def test_a_version_refs_its_arn_which_names_the_published_version(cfn: Any, clie
                 "Code": {"S3Bucket": "code", "S3Key": "code.zip"},
             },
         },
+    }
+
+
+def test_a_version_refs_its_arn_which_names_the_published_version(cfn: Any, clients: Clients) -> None:
+    """AWS (`aws-resource-lambda-version`): Ref and `Fn::GetAtt FunctionArn` are the version's
+    ARN, `Version` its number; the ARN names a function (a CDK Trigger's `HandlerArn`)."""
+    resources = {
+        **_function(clients),
         "Version": {"Type": "AWS::Lambda::Version", "Properties": {"FunctionName": {"Ref": "Function"}}},
     }
     found = outputs(
@@ -642,3 +651,74 @@ def test_a_web_acl_is_associated_with_a_user_pool(cfn: Any, clients: Clients) ->
 
     assert settle(cfn, described["StackId"])["StackStatus"] == "DELETE_COMPLETE"
     assert wafv2.list_web_acls(Scope="REGIONAL")["WebACLs"] == []
+
+
+# --------------------------------------------------------------------------- small bindings
+def test_filters_policies_invoke_configs_and_service_roles_are_made_in_their_services(
+    cfn: Any, clients: Clients
+) -> None:
+    """AWS: `aws-resource-logs-metricfilter` (DescribeMetricFilters lists it),
+    `aws-resource-secretsmanager-resourcepolicy` (GetResourcePolicy), `aws-resource-lambda-
+    eventinvokeconfig` (GetFunctionEventInvokeConfig), `aws-resource-iam-servicelinkedrole`
+    (Ref: the role IAM names for the service); a stack delete removes all four."""
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Deny",
+                "Principal": {"AWS": "arn:aws:iam::123456789012:root"},
+                "Action": "secretsmanager:DeleteSecret",
+                "Resource": "*",
+            }
+        ],
+    }
+    resources = {
+        **_function(clients),
+        "Logs": {"Type": "AWS::Logs::LogGroup", "Properties": {"LogGroupName": "/app/worker"}},
+        "Errors": {
+            "Type": "AWS::Logs::MetricFilter",
+            "Properties": {
+                "LogGroupName": {"Ref": "Logs"},
+                "FilterPattern": "ERROR",
+                "MetricTransformations": [{"MetricName": "errors", "MetricNamespace": "app", "MetricValue": "1"}],
+            },
+        },
+        "Secret": {"Type": "AWS::SecretsManager::Secret", "Properties": {"SecretString": "s"}},
+        "SecretPolicy": {
+            "Type": "AWS::SecretsManager::ResourcePolicy",
+            "Properties": {"SecretId": {"Ref": "Secret"}, "ResourcePolicy": policy},
+        },
+        "Retries": {
+            "Type": "AWS::Lambda::EventInvokeConfig",
+            "Properties": {"FunctionName": {"Ref": "Function"}, "Qualifier": "$LATEST", "MaximumRetryAttempts": 0},
+        },
+        "SearchRole": {
+            "Type": "AWS::IAM::ServiceLinkedRole",
+            "Properties": {"AWSServiceName": "opensearchservice.amazonaws.com"},
+        },
+    }
+    described = deploy(
+        cfn,
+        resources,
+        {
+            "Secret": {"Value": {"Ref": "Secret"}},
+            "Function": {"Value": {"Ref": "Function"}},
+            "Role": {"Value": {"Ref": "SearchRole"}},
+        },
+    )
+    found = outputs(described)
+    logs, secrets, lambdas, iam = clients("logs"), clients("secretsmanager"), clients("lambda"), clients("iam")
+
+    filters = logs.describe_metric_filters(logGroupName="/app/worker")["metricFilters"]
+    assert [(f["filterName"], f["filterPattern"]) for f in filters] == [(_physical(cfn, "Errors"), "ERROR")]
+    assert json.loads(secrets.get_resource_policy(SecretId=found["Secret"])["ResourcePolicy"]) == policy
+    retries = lambdas.get_function_event_invoke_config(FunctionName=found["Function"], Qualifier="$LATEST")
+    assert retries["MaximumRetryAttempts"] == 0
+    assert iam.get_role(RoleName=found["Role"])["Role"]["Path"] == "/aws-service-role/opensearchservice.amazonaws.com/"
+
+    cfn.delete_stack(StackName="app")
+
+    assert settle(cfn, described["StackId"])["StackStatus"] == "DELETE_COMPLETE"
+    assert logs.describe_log_groups(logGroupNamePrefix="/app/worker")["logGroups"] == []
+    with pytest.raises(ClientError):
+        iam.get_role(RoleName=found["Role"])
