@@ -24,9 +24,11 @@ from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
+from lambdas.data.ledger_table import PARTITION_KEY, SORT_KEY
+
 SCHEMA_VERSION: Literal[1] = 1
 #: The item's keys: where a record is, not what it says.
-KEYS = ("pk", "sk")
+KEYS = (PARTITION_KEY, SORT_KEY)
 
 
 def plain(value: Any) -> Any:
