@@ -3,10 +3,14 @@ in the local AWS sandbox through the same code the CLI runs."""
 
 from __future__ import annotations
 
+import io
 import time
+import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import boto3
 import pytest
 
 from installer.aws import Aws
@@ -22,6 +26,31 @@ from installer.operations import (
 )
 
 INSTALLATION = Installation(prefix="dataall", env="test")
+#: `clients(service, region=None)`: a boto3 client of the sandbox, as any AWS client would be made.
+Clients = Callable[..., Any]
+
+
+@pytest.fixture
+def clients(sandbox: Any) -> Clients:
+    def make(service: str, region: str | None = None) -> Any:
+        return boto3.client(
+            service,
+            endpoint_url=sandbox.endpoint,
+            region_name=region or sandbox.region,
+            aws_access_key_id="sandbox",
+            aws_secret_access_key="sandbox",
+        )
+
+    return make
+
+
+def package(files: dict[str, str]) -> bytes:
+    """A function's deployment package (zip) holding these files."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, text in files.items():
+            archive.writestr(name, text)
+    return buffer.getvalue()
 
 
 @dataclass

@@ -8,13 +8,14 @@ import base64
 import json
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
+
+from tests.sandbox.conftest import Clients
 
 HANDLER = """
 import os, sys
@@ -49,19 +50,6 @@ def handler(event, context):
 """
 OTHER = "def handler(event, context):\n    return {'other': True}\n"
 SITE = f"usr/local/lib/python{sys.version_info.major}.{sys.version_info.minor}/site-packages"
-
-Clients = Callable[[str], Any]
-
-
-@pytest.fixture
-def clients(sandbox: Any) -> Clients:
-    def make(service: str) -> Any:
-        return boto3.client(
-            service, endpoint_url=sandbox.endpoint, region_name=sandbox.region,
-            aws_access_key_id="sandbox", aws_secret_access_key="sandbox",
-        )  # fmt: skip
-
-    return make
 
 
 @pytest.fixture(autouse=True)

@@ -4,20 +4,18 @@ runtimes do, each test naming the behaviour and the AWS documentation it follows
 from __future__ import annotations
 
 import base64
-import io
 import json
-import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
 
 from sandbox.lambda_runtime import HANDLED, NODE_SDK
 from tests.sandbox.cloudformation.conftest import events, settle
 from tests.sandbox.cloudformation.test_custom_resources import apply, outputs, requests, template
+from tests.sandbox.conftest import package
 from tests.sandbox.test_runtime_fidelity import run_machine
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -37,25 +35,6 @@ CDK_TRIGGER_PROVIDER = CDK_ASSEMBLY / "asset.b585179dc46d9100f31367c1eb03e063c4e
 pytestmark = pytest.mark.skipif(
     not (NODE_SDK / "@aws-sdk").is_dir(), reason="the sandbox's Node.js SDK is not installed: run make setup"
 )
-
-
-def package(files: dict[str, str]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for name, text in files.items():
-            archive.writestr(name, text)
-    return buffer.getvalue()
-
-
-@pytest.fixture
-def clients(sandbox: Any) -> Callable[[str], Any]:
-    def make(service: str) -> Any:
-        return boto3.client(
-            service, endpoint_url=sandbox.endpoint, region_name=sandbox.region,
-            aws_access_key_id="sandbox", aws_secret_access_key="sandbox",
-        )  # fmt: skip
-
-    return make
 
 
 @pytest.fixture

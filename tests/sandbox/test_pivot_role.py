@@ -11,28 +11,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
 from blueprints.assets import LAMBDA_RUNTIME, zip_tree
-from tests.sandbox.cloudformation.conftest import Clients, body, events, settle
+from tests.sandbox.cloudformation.conftest import body, events, settle
+from tests.sandbox.conftest import Clients
 
 pytestmark = pytest.mark.sandbox
 
 ROOT = Path(__file__).resolve().parents[2]
 ROLE = "acme-test-pivot-role"
 PARAMETER = "/acme/test/pivot-role/external-id"
-
-
-@pytest.fixture
-def clients(sandbox: Any) -> Clients:
-    def make(service: str) -> Any:
-        return boto3.client(
-            service, endpoint_url=sandbox.endpoint, region_name=sandbox.region,
-            aws_access_key_id="sandbox", aws_secret_access_key="sandbox",
-        )  # fmt: skip
-
-    return make
 
 
 @pytest.fixture

@@ -3,11 +3,9 @@ it imitates (see sandbox/moto_internals.py)."""
 
 from __future__ import annotations
 
-import io
 import json
 import re
 import time
-import zipfile
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -15,6 +13,8 @@ from typing import Any
 
 import boto3
 import pytest
+
+from tests.sandbox.conftest import package
 
 ASL = Path(__file__).resolve().parents[2] / "state_machine" / "installer.asl.json"
 
@@ -41,25 +41,6 @@ def handler(event, context):
         "queues": boto3.client("sqs").list_queues().get("QueueUrls", []),
     }
 """
-
-
-def package(files: dict[str, str]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for name, text in files.items():
-            archive.writestr(name, text)
-    return buffer.getvalue()
-
-
-@pytest.fixture
-def clients(sandbox: Any) -> Callable[[str], Any]:
-    def make(service: str) -> Any:
-        return boto3.client(
-            service, endpoint_url=sandbox.endpoint, region_name=sandbox.region,
-            aws_access_key_id="sandbox", aws_secret_access_key="sandbox",
-        )  # fmt: skip
-
-    return make
 
 
 @pytest.fixture

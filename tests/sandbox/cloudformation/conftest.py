@@ -4,27 +4,12 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
 
-Clients = Callable[..., Any]
-
-
-@pytest.fixture
-def clients(sandbox: Any) -> Clients:
-    def make(service: str, region: str | None = None) -> Any:
-        return boto3.client(
-            service,
-            endpoint_url=sandbox.endpoint,
-            region_name=region or sandbox.region,
-            aws_access_key_id="sandbox",
-            aws_secret_access_key="sandbox",
-        )
-
-    return make
+from tests.sandbox.conftest import Clients
 
 
 @pytest.fixture
