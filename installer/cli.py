@@ -485,6 +485,53 @@ def sandbox_serve(
         box.stop()
 
 
+@sandbox_app.command("conformance")
+def sandbox_conformance(
+    assembly: Annotated[Path, typer.Option("--assembly", help="A CDK cloud assembly (cdk.out) to deploy.")],
+    stack: Annotated[
+        list[str] | None,
+        typer.Option("--stack", help="GLOB: deploy only the stacks whose name matches (repeatable; default: all)."),
+    ] = None,
+    update_from: Annotated[
+        Path | None,
+        typer.Option("--update-from", help="Deploy this assembly first, then --assembly as an update."),
+    ] = None,
+    delete: Annotated[bool, typer.Option("--delete", help="Delete the stacks afterwards; name what is left.")] = False,
+    scale: ScaleOpt = 0.002,
+    json_mode: JsonOpt = False,
+) -> None:
+    """Deploy a CDK cloud assembly into a fresh embedded sandbox as `cdk deploy` would, and report
+    per stack its status, its resources (nested stacks' included) and every failure."""
+    from installer.aws import quiet_sandbox_logs
+    from sandbox import conformance
+    from sandbox.server import Sandbox
+
+    quiet_sandbox_logs()
+    box = Sandbox(scale=scale)
+    box.start()
+    try:
+        report = conformance.run(
+            box, assembly, list(stack or []), update_from=update_from, delete=delete, log=typer.echo
+        )
+    except conformance.AssemblyError as error:
+        _fail(str(error))
+    finally:
+        box.stop()
+    summary = report.summary()
+    for failure in summary["failures"]:
+        typer.echo(f"  failed: {failure['stack']}/{failure['logical_id']} ({failure['type']}): {failure['reason']}")
+    for left in summary.get("left", []):
+        typer.echo(f"  left: {left}")
+    typer.echo(
+        f"{summary['stacks_complete']}/{summary['stacks']} stacks complete, "
+        f"{summary['resources_complete']}/{summary['resources']} resources, {summary['seconds']} s"
+    )
+    if json_mode:
+        typer.echo(json.dumps(summary))
+    if summary["stacks_complete"] != summary["stacks"] or summary.get("left"):
+        raise typer.Exit(1)
+
+
 @app.command()
 def version() -> None:
     """The installer's own version."""

@@ -1,0 +1,584 @@
+"""Conformance: a CDK cloud assembly deployed into the sandbox the way `cdk deploy` deploys it.
+
+`cdk deploy` reads the assembly's `manifest.json` (and its nested assemblies', one per CDK Stage),
+publishes each stack's file assets from its `*.assets.json` to the buckets they name (a directory
+zipped when its `packaging` is `zip`), checks the bootstrap version in SSM
+(`/cdk-bootstrap/hnb659fds/version`), then creates or updates each stack, in the order of the
+manifest's dependencies, with its tags and with its template from its published asset. The
+sandbox does the same, then reports per stack its status and how many of its resources (nested
+stacks' included) reached CREATE_COMPLETE or UPDATE_COMPLETE, and every failure with the stack,
+logical id, type and reason. Container images the templates name (built outside CDK, as data.all's
+are) get an empty stand-in image root each, so their functions can be created; running them is
+not what this checks.
+
+The reader here is a small one of the sandbox's own: the sandbox imports nothing of `blueprints`.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import io
+import json
+import re
+import tempfile
+import time
+import zipfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+import boto3
+from botocore.exceptions import ClientError
+
+STACK_ARTIFACT = "aws:cloudformation:stack"
+NESTED_ASSEMBLY = "cdk:cloud-assembly"
+ASSET_MANIFEST = "cdk:asset-manifest"
+NESTED_STACK = "AWS::CloudFormation::Stack"
+BOOTSTRAP_PARAMETER = "/cdk-bootstrap/hnb659fds/version"
+#: what `cdk bootstrap` of aws-cdk 2.1149 leaves in the bootstrap version parameter
+BOOTSTRAP_VERSION = "21"
+CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"]
+COMPLETE = frozenset({"CREATE_COMPLETE", "UPDATE_COMPLETE"})
+_IMAGE_IN_JOIN = ".dkr.ecr."
+_SETTLE_SECONDS = 3600.0
+
+Log = Callable[[str], None]
+
+
+class AssemblyError(ValueError):
+    """A cloud assembly that cannot be read, naming the file and what is wrong with it."""
+
+
+class Host(Protocol):
+    """What the conformance run uses of a started `sandbox.server.Sandbox`."""
+
+    @property
+    def endpoint(self) -> str: ...
+
+    @property
+    def account_id(self) -> str: ...
+
+    @property
+    def region(self) -> str: ...
+
+    def register_image(self, uri: str, root: Path | str) -> Any: ...
+
+
+# --------------------------------------------------------------------------- the assembly
+@dataclass(frozen=True)
+class AssemblyStack:
+    """One stack artifact of a cloud assembly (or of one of its nested assemblies)."""
+
+    artifact_id: str
+    stack_name: str
+    display_name: str
+    region: str
+    directory: Path
+    template_file: str
+    tags: dict[str, str]
+    asset_manifests: tuple[str, ...]
+    #: the stack artifacts of the same assembly this one depends on
+    dependencies: tuple[str, ...]
+    template_url: str | None = None
+    bootstrap_parameter: str | None = None
+
+    @property
+    def key(self) -> tuple[Path, str]:
+        return self.directory, self.artifact_id
+
+    def template(self) -> dict[str, Any]:
+        return _read_json(self.directory / self.template_file)
+
+    def matches(self, patterns: list[str]) -> bool:
+        return not patterns or any(
+            fnmatch.fnmatchcase(name, pattern)
+            for pattern in patterns
+            for name in (self.stack_name, self.display_name, self.artifact_id)
+        )
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise AssemblyError(f"{path} does not exist") from None
+    except json.JSONDecodeError as error:
+        raise AssemblyError(f"{path} is not JSON: {error}") from None
+
+
+def read_assembly(directory: Path, default_region: str) -> list[AssemblyStack]:
+    """Every stack of the assembly and of its nested assemblies, each assembly's in an order
+    that puts a stack after the stacks it depends on."""
+    manifest = _read_json(directory / "manifest.json")
+    if not isinstance(manifest, dict) or "artifacts" not in manifest:
+        raise AssemblyError(f"{directory / 'manifest.json'} is not a cloud assembly manifest (no artifacts)")
+    artifacts: dict[str, Any] = manifest["artifacts"]
+    found: list[AssemblyStack] = []
+    for artifact_id, artifact in artifacts.items():
+        kind = artifact.get("type")
+        properties = artifact.get("properties") or {}
+        if kind == NESTED_ASSEMBLY:
+            found.extend(read_assembly(directory / properties["directoryName"], default_region))
+        if kind != STACK_ARTIFACT:
+            continue
+        region = _region(artifact.get("environment", ""), default_region)
+        dependencies = artifact.get("dependencies") or []
+        found.append(
+            AssemblyStack(
+                artifact_id=artifact_id,
+                stack_name=properties.get("stackName", artifact_id),
+                display_name=str(artifact.get("displayName", artifact_id)),
+                region=region,
+                directory=directory,
+                template_file=properties["templateFile"],
+                tags=dict(properties.get("tags") or {}),
+                asset_manifests=tuple(
+                    artifacts[d]["properties"]["file"]
+                    for d in dependencies
+                    if artifacts.get(d, {}).get("type") == ASSET_MANIFEST
+                ),
+                dependencies=tuple(d for d in dependencies if artifacts.get(d, {}).get("type") == STACK_ARTIFACT),
+                template_url=properties.get("stackTemplateAssetObjectUrl"),
+                bootstrap_parameter=properties.get("bootstrapStackVersionSsmParameter"),
+            )
+        )
+    return _in_dependency_order(found)
+
+
+def _region(environment: str, default: str) -> str:
+    """`aws://111111111111/eu-west-1` -> `eu-west-1` (an environment-agnostic stack: the default)."""
+    region = environment.removeprefix("aws://").partition("/")[2]
+    return default if not region or region.startswith("unknown-") else region
+
+
+def _in_dependency_order(stacks: list[AssemblyStack]) -> list[AssemblyStack]:
+    ordered: list[AssemblyStack] = []
+    done: set[tuple[Path, str]] = set()
+    pending = list(stacks)
+    known = {stack.key for stack in stacks}
+    while pending:
+        ready = [
+            stack
+            for stack in pending
+            if all((stack.directory, d) in done or (stack.directory, d) not in known for d in stack.dependencies)
+        ]
+        if not ready:
+            raise AssemblyError(f"the stacks {[s.stack_name for s in pending]} depend on each other in a circle")
+        for stack in ready:
+            ordered.append(stack)
+            done.add(stack.key)
+            pending.remove(stack)
+    return ordered
+
+
+def nested_templates(directory: Path, template: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(logical id, template) of each nested stack whose template is in the assembly."""
+    for logical_id, resource in (template.get("Resources") or {}).items():
+        path = (resource.get("Metadata") or {}).get("aws:asset:path")
+        if resource.get("Type") == NESTED_STACK and path and (directory / path).is_file():
+            yield logical_id, _read_json(directory / path)
+
+
+def count_resources(directory: Path, template: dict[str, Any]) -> int:
+    """The template's resources and, recursively, its nested stacks'."""
+    own = len(template.get("Resources") or {})
+    return own + sum(count_resources(directory, nested) for _, nested in nested_templates(directory, template))
+
+
+def image_uris(value: Any) -> set[str]:
+    """The ECR image URIs a template names (`Fn::Join` with `AWS::URLSuffix`, as CDK writes them)."""
+    found: set[str] = set()
+    if isinstance(value, dict):
+        join = value.get("Fn::Join")
+        if isinstance(join, list) and len(join) == 2 and isinstance(join[1], list):
+            parts = join[1]
+            if any(_IMAGE_IN_JOIN in str(part) for part in parts if isinstance(part, str)):
+                suffix = {"Ref": "AWS::URLSuffix"}
+                if all(isinstance(part, str) or part == suffix for part in parts):
+                    found.add(str(join[0]).join("amazonaws.com" if part == suffix else part for part in parts))
+                    return found
+        for item in value.values():
+            found |= image_uris(item)
+    elif isinstance(value, list):
+        for item in value:
+            found |= image_uris(item)
+    elif isinstance(value, str) and re.fullmatch(r"\d{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com/\S+", value):
+        found.add(value)
+    return found
+
+
+# --------------------------------------------------------------------------- results
+@dataclass
+class Failure:
+    stack: str
+    logical_id: str
+    type: str
+    reason: str
+    operation: str = ""
+
+    def as_dict(self) -> dict[str, str]:
+        return {
+            "stack": self.stack,
+            "logical_id": self.logical_id,
+            "type": self.type,
+            "reason": self.reason,
+            "operation": self.operation,
+        }
+
+
+@dataclass
+class StackResult:
+    stack_name: str
+    region: str
+    operation: str
+    status: str
+    resources: int
+    resources_complete: int
+    failures: list[Failure] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def complete(self) -> bool:
+        return self.status in COMPLETE
+
+    def line(self) -> str:
+        return (
+            f"{self.stack_name} ({self.region}) {self.operation}: {self.status}, "
+            f"{self.resources_complete}/{self.resources} resources complete, "
+            f"{len(self.failures)} failure(s), {self.seconds:.1f} s"
+        )
+
+
+@dataclass
+class Report:
+    results: list[StackResult] = field(default_factory=list)
+    stand_in_images: list[str] = field(default_factory=list)
+    #: with delete: what is left (stacks not DELETE_COMPLETE, resources retained or not deleted)
+    left: list[str] = field(default_factory=list)
+    deleted: bool = False
+    seconds: float = 0.0
+
+    def summary(self) -> dict[str, Any]:
+        """The last results of each stack (an update's, when the assembly was updated)."""
+        last: dict[tuple[str, str], StackResult] = {}
+        for result in self.results:
+            if result.operation != "delete":
+                last[(result.region, result.stack_name)] = result
+        final = list(last.values())
+        failures = [failure for result in self.results for failure in result.failures]
+        summary: dict[str, Any] = {
+            "stacks": len(final),
+            "stacks_complete": sum(1 for result in final if result.complete),
+            "resources": sum(result.resources for result in final),
+            "resources_complete": sum(result.resources_complete for result in final),
+            "failures": [failure.as_dict() for failure in failures],
+            "seconds": round(self.seconds, 1),
+            "stand_in_images": list(self.stand_in_images),
+        }
+        if self.deleted:
+            summary["left"] = list(self.left)
+        return summary
+
+
+# --------------------------------------------------------------------------- the run
+class Conformance:
+    """Deploys assemblies into a started sandbox as `cdk deploy` would, and reads back the outcome."""
+
+    def __init__(self, host: Host, *, log: Log | None = None, image_root: Path | None = None) -> None:
+        self._host = host
+        self._log = log or (lambda line: None)
+        self._published: set[tuple[str, str]] = set()
+        self._images: set[str] = set()
+        self._image_root = image_root
+        self.report = Report()
+
+    def client(self, service: str, region: str) -> Any:
+        return boto3.client(
+            service,
+            endpoint_url=self._host.endpoint,
+            region_name=region,
+            aws_access_key_id="sandbox",
+            aws_secret_access_key="sandbox",  # noqa: S106 - not a secret: the sandbox accepts any
+        )
+
+    def deploy(self, stacks: list[AssemblyStack]) -> list[StackResult]:
+        results = []
+        for stack in stacks:
+            result = self._deploy_one(stack)
+            self._log(result.line())
+            results.append(result)
+            self.report.results.append(result)
+        return results
+
+    def delete(self, stacks: list[AssemblyStack]) -> None:
+        """Delete the stacks, dependants first, and name whatever is left."""
+        self.report.deleted = True
+        for stack in reversed(stacks):
+            cfn = self.client("cloudformation", stack.region)
+            began = time.monotonic()
+            try:
+                stack_id = cfn.describe_stacks(StackName=stack.stack_name)["Stacks"][0]["StackId"]
+            except ClientError:
+                continue
+            since = datetime.now(UTC)
+            cfn.delete_stack(StackName=stack_id)
+            described = _settle(cfn, stack_id)
+            failures = self._failures(cfn, stack_id, since, "delete")
+            result = StackResult(
+                stack.stack_name, stack.region, "delete", described["StackStatus"], 0, 0, failures,
+                time.monotonic() - began,
+            )  # fmt: skip
+            self._log(result.line())
+            self.report.results.append(result)
+            self.report.left.extend(self._left(cfn, stack_id))
+
+    # ------------------------------------------------------------------ one stack
+    def _deploy_one(self, stack: AssemblyStack) -> StackResult:
+        began = time.monotonic()
+        self._publish(stack)
+        self._bootstrap(stack)
+        template = stack.template()
+        self._stand_in_images(stack, template)
+        cfn = self.client("cloudformation", stack.region)
+        arguments: dict[str, Any] = {
+            "StackName": stack.stack_name,
+            "Capabilities": CAPABILITIES,
+            "Tags": [{"Key": key, "Value": value} for key, value in stack.tags.items()],
+            **self._template_argument(stack),
+        }
+        existing = _live_stack(cfn, stack.stack_name)
+        since = datetime.now(UTC)
+        operation = "update" if existing else "create"
+        if existing:
+            try:
+                stack_id = cfn.update_stack(**arguments)["StackId"]
+            except ClientError as error:
+                if "No updates are to be performed" not in str(error):
+                    raise
+                stack_id = existing["StackId"]
+                operation = "update (no changes)"
+        else:
+            stack_id = cfn.create_stack(**arguments)["StackId"]
+        described = _settle(cfn, stack_id)
+        completed = self._completed(cfn, stack_id, stack.directory, template)
+        return StackResult(
+            stack_name=stack.stack_name,
+            region=stack.region,
+            operation=operation,
+            status=described["StackStatus"],
+            resources=count_resources(stack.directory, template),
+            resources_complete=completed,
+            failures=self._failures(cfn, stack_id, since, operation),
+            seconds=time.monotonic() - began,
+        )
+
+    def _template_argument(self, stack: AssemblyStack) -> dict[str, str]:
+        """The template as `cdk deploy` passes it: the URL of its published asset, else its body."""
+        url = self._substitute(stack.template_url or "", stack.region)
+        if url.startswith("s3://"):
+            bucket, _, key = url.removeprefix("s3://").partition("/")
+            if (bucket, key) in self._published:
+                return {"TemplateURL": f"https://s3.{stack.region}.amazonaws.com/{bucket}/{key}"}
+        return {"TemplateBody": (stack.directory / stack.template_file).read_text()}
+
+    def _substitute(self, text: str, region: str) -> str:
+        return (
+            text.replace("${AWS::AccountId}", self._host.account_id)
+            .replace("${AWS::Region}", region)
+            .replace("${AWS::Partition}", "aws")
+        )
+
+    def _publish(self, stack: AssemblyStack) -> None:
+        """Every file asset of the stack's asset manifests, to the bucket it names."""
+        for manifest_file in stack.asset_manifests:
+            manifest = _read_json(stack.directory / manifest_file)
+            if manifest.get("dockerImages"):
+                self._log(f"{manifest_file}: {len(manifest['dockerImages'])} image asset(s) not built (no Docker)")
+            for asset in (manifest.get("files") or {}).values():
+                source = (stack.directory / asset["source"]["path"]).resolve()
+                for destination in asset["destinations"].values():
+                    region = self._substitute(str(destination.get("region") or stack.region), stack.region)
+                    bucket = self._substitute(destination["bucketName"], region)
+                    key = self._substitute(destination["objectKey"], region)
+                    if (bucket, key) in self._published:
+                        continue
+                    s3 = self.client("s3", region)
+                    self._bucket(s3, bucket, region)
+                    s3.put_object(Bucket=bucket, Key=key, Body=_asset_body(source, asset["source"].get("packaging")))
+                    self._published.add((bucket, key))
+
+    @staticmethod
+    def _bucket(s3: Any, bucket: str, region: str) -> None:
+        configuration = {} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}
+        try:
+            s3.create_bucket(Bucket=bucket, **configuration)
+        except ClientError as error:
+            if error.response["Error"]["Code"] not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
+                raise
+
+    def _bootstrap(self, stack: AssemblyStack) -> None:
+        """What `cdk bootstrap` leaves: the version the templates' CheckBootstrapVersion rule reads."""
+        self.client("ssm", stack.region).put_parameter(
+            Name=stack.bootstrap_parameter or BOOTSTRAP_PARAMETER,
+            Value=BOOTSTRAP_VERSION,
+            Type="String",
+            Overwrite=True,
+        )
+
+    def _stand_in_images(self, stack: AssemblyStack, template: dict[str, Any]) -> None:
+        uris = image_uris(template)
+        for _, nested in _all_nested(stack.directory, template):
+            uris |= image_uris(nested)
+        for uri in sorted(uris - self._images):
+            if self._image_root is None:
+                self._image_root = Path(tempfile.mkdtemp(prefix="stand-in-image-"))
+            self._host.register_image(uri, self._image_root)
+            self._images.add(uri)
+            self.report.stand_in_images.append(uri)
+            self._log(f"image {uri}: an empty stand-in image root (the image is built outside CDK)")
+
+    # ------------------------------------------------------------------ reading back
+    def _nested_stacks(self, cfn: Any, stack_id: str) -> dict[str, list[str]]:
+        """logical id -> ids of the nested stacks made for it (deleted ones too)."""
+        described = cfn.describe_stacks(StackName=stack_id)["Stacks"][0]
+        prefix = f"{described['StackName']}-"
+        found: dict[str, list[str]] = {}
+        for page in cfn.get_paginator("list_stacks").paginate():
+            for summary in page["StackSummaries"]:
+                if summary.get("ParentId") == stack_id and summary["StackName"].startswith(prefix):
+                    logical_id = summary["StackName"].removeprefix(prefix).rpartition("-")[0]
+                    found.setdefault(logical_id, []).append(summary["StackId"])
+        return found
+
+    def _completed(self, cfn: Any, stack_id: str, directory: Path, template: dict[str, Any]) -> int:
+        """The template's resources that reached CREATE_COMPLETE or UPDATE_COMPLETE (a rollback
+        may have removed them since), nested stacks' included."""
+        reached = {
+            event["LogicalResourceId"]
+            for event in _events(cfn, stack_id)
+            if event["ResourceStatus"] in COMPLETE and event["LogicalResourceId"] != event["StackName"]
+        }
+        count = len(reached & set(template.get("Resources") or {}))
+        nested = self._nested_stacks(cfn, stack_id)
+        for logical_id, nested_template in nested_templates(directory, template):
+            best = 0
+            for nested_id in nested.get(logical_id, []):
+                best = max(best, self._completed(cfn, nested_id, directory, nested_template))
+            count += best
+        return count
+
+    def _failures(self, cfn: Any, stack_id: str, since: datetime, operation: str) -> list[Failure]:
+        """Each resource's failure since `since` in the stack and its nested stacks; a nested
+        stack's resource that fails only because its nested stack did ("Embedded stack …") is told
+        by the latter."""
+        failures = []
+        for event in reversed(_events(cfn, stack_id)):
+            reason = event.get("ResourceStatusReason") or ""
+            if (
+                event["Timestamp"] < since
+                or not event["ResourceStatus"].endswith("_FAILED")
+                or event["LogicalResourceId"] == event["StackName"]
+                or reason.endswith("cancelled")
+                or reason.startswith("Embedded stack ")
+            ):
+                continue
+            failures.append(
+                Failure(event["StackName"], event["LogicalResourceId"], event["ResourceType"], reason, operation)
+            )
+        for nested_ids in self._nested_stacks(cfn, stack_id).values():
+            for nested_id in nested_ids:
+                failures.extend(self._failures(cfn, nested_id, since, operation))
+        return failures
+
+    def _left(self, cfn: Any, stack_id: str) -> list[str]:
+        """What a delete left: a stack not deleted, a resource retained or not deleted."""
+        left = []
+        described = cfn.describe_stacks(StackName=stack_id)["Stacks"][0]
+        if described["StackStatus"] != "DELETE_COMPLETE":
+            left.append(f"stack {described['StackName']}: {described['StackStatus']}")
+        for resource in cfn.describe_stack_resources(StackName=stack_id)["StackResources"]:
+            if resource["ResourceStatus"] != "DELETE_COMPLETE":
+                left.append(
+                    f"{described['StackName']}/{resource['LogicalResourceId']} ({resource['ResourceType']}): "
+                    f"{resource['ResourceStatus']} {resource.get('PhysicalResourceId') or ''}".rstrip()
+                )
+        for nested_ids in self._nested_stacks(cfn, stack_id).values():
+            for nested_id in nested_ids:
+                left.extend(self._left(cfn, nested_id))
+        return left
+
+
+def _all_nested(directory: Path, template: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    for logical_id, nested in nested_templates(directory, template):
+        yield logical_id, nested
+        yield from _all_nested(directory, nested)
+
+
+def _asset_body(source: Path, packaging: str | None) -> bytes:
+    if packaging == "zip" and source.is_dir():
+        archive = io.BytesIO()
+        with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as package:
+            for path in sorted(source.rglob("*")):
+                if path.is_file():
+                    package.write(path, path.relative_to(source))
+        return archive.getvalue()
+    return source.read_bytes()
+
+
+def _live_stack(cfn: Any, name: str) -> dict[str, Any] | None:
+    try:
+        described: dict[str, Any] = cfn.describe_stacks(StackName=name)["Stacks"][0]
+    except ClientError:
+        return None
+    return None if described["StackStatus"] == "DELETE_COMPLETE" else described
+
+
+def _events(cfn: Any, stack_id: str) -> list[dict[str, Any]]:
+    events: list[dict[str, Any]] = []
+    for page in cfn.get_paginator("describe_stack_events").paginate(StackName=stack_id):
+        events.extend(page["StackEvents"])
+    return events
+
+
+def _settle(cfn: Any, stack_id: str, timeout: float = _SETTLE_SECONDS) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        described: dict[str, Any] = cfn.describe_stacks(StackName=stack_id)["Stacks"][0]
+        if not described["StackStatus"].endswith("_IN_PROGRESS"):
+            return described
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{described['StackName']} still {described['StackStatus']} after {timeout:.0f} s")
+        time.sleep(0.2)
+
+
+def select(stacks: list[AssemblyStack], patterns: list[str]) -> list[AssemblyStack]:
+    chosen = [stack for stack in stacks if stack.matches(patterns)]
+    if not chosen:
+        names = ", ".join(stack.stack_name for stack in stacks)
+        raise AssemblyError(f"no stack matches {patterns} (the assembly has: {names})")
+    return chosen
+
+
+def run(
+    host: Host,
+    assembly: Path,
+    patterns: list[str],
+    *,
+    update_from: Path | None = None,
+    delete: bool = False,
+    log: Log | None = None,
+) -> Report:
+    """Deploy `assembly`'s chosen stacks (after `update_from`'s, which this then updates), and
+    delete them afterwards if asked."""
+    began = time.monotonic()
+    conformance = Conformance(host, log=log)
+    stacks = select(read_assembly(assembly, host.region), patterns)
+    if update_from is not None:
+        conformance.deploy(select(read_assembly(update_from, host.region), patterns))
+    conformance.deploy(stacks)
+    if delete:
+        conformance.delete(stacks)
+    conformance.report.seconds = time.monotonic() - began
+    return conformance.report

@@ -1,0 +1,266 @@
+"""`dataall-installer sandbox conformance`: a CDK cloud assembly deployed into the sandbox as
+`cdk deploy` deploys it (assets published, the bootstrap version answered, stacks in dependency
+order with their nested stacks), on a small assembly written here and on data.all's platform."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from installer.upstream import shared_upstream
+from sandbox import conformance
+
+ROOT = Path(__file__).resolve().parents[2]
+DATAALL = shared_upstream("2.9.0") / "cdk.out"
+BUCKET = "cdk-hnb659fds-assets-${AWS::AccountId}-${AWS::Region}"
+
+
+def cdk_template(resources: dict[str, Any], outputs: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A template as CDK's default synthesizer writes one: the bootstrap version parameter and rule."""
+    return {
+        "Parameters": {
+            "BootstrapVersion": {
+                "Type": "AWS::SSM::Parameter::Value<String>",
+                "Default": "/cdk-bootstrap/hnb659fds/version",
+            }
+        },
+        "Resources": resources,
+        "Outputs": outputs or {},
+        "Rules": {
+            "CheckBootstrapVersion": {
+                "Assertions": [
+                    {
+                        "Assert": {
+                            "Fn::Not": [{"Fn::Contains": [["1", "2", "3", "4", "5"], {"Ref": "BootstrapVersion"}]}]
+                        },
+                        "AssertDescription": "CDK bootstrap stack version 6 required.",
+                    }
+                ]
+            }
+        },
+    }
+
+
+def write_assembly(root: Path, value: str) -> Path:
+    """A cloud assembly with one CDK Stage (a nested assembly) of two stacks, `app` depending on
+    `base`; `app` holds a nested stack and a Python function whose code is a directory asset."""
+    stage = root / "assembly-Stage"
+    stage.mkdir(parents=True)
+    code = root / "asset.code"
+    code.mkdir()
+    (code / "index.py").write_text(f"def handler(event, context):\n    return {value!r}\n")
+
+    def digest(document: Any) -> str:
+        return hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()
+
+    nested = {
+        "Parameters": {"Value": {"Type": "String"}},
+        "Resources": {
+            "Setting": {"Type": "AWS::SSM::Parameter", "Properties": {"Type": "String", "Value": {"Ref": "Value"}}}
+        },
+        "Outputs": {"Name": {"Value": {"Ref": "Setting"}}},
+    }
+    nested_key = f"{digest(nested)}.json"
+    (stage / "StageappInner.nested.template.json").write_text(json.dumps(nested))
+    function_role = {
+        "Type": "AWS::IAM::Role",
+        "Properties": {
+            "AssumeRolePolicyDocument": {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
+                ],
+            }
+        },
+    }
+    app = cdk_template(
+        {
+            "InnerNestedStackInnerNestedStackResource": {
+                "Type": "AWS::CloudFormation::Stack",
+                "Properties": {
+                    "TemplateURL": {
+                        "Fn::Join": [
+                            "",
+                            [
+                                "https://s3.",
+                                {"Ref": "AWS::Region"},
+                                ".",
+                                {"Ref": "AWS::URLSuffix"},
+                                "/",
+                                {"Fn::Sub": BUCKET},
+                                f"/{nested_key}",
+                            ],
+                        ]
+                    },
+                    "Parameters": {"Value": value},
+                },
+                "Metadata": {"aws:asset:path": "StageappInner.nested.template.json"},
+            },
+            "Role": function_role,
+            "Function": {
+                "Type": "AWS::Lambda::Function",
+                "Properties": {
+                    "Runtime": "python3.12",
+                    "Handler": "index.handler",
+                    "Role": {"Fn::GetAtt": ["Role", "Arn"]},
+                    "Code": {"S3Bucket": {"Fn::Sub": BUCKET}, "S3Key": "code.zip"},
+                },
+            },
+        }
+    )
+    base = cdk_template({"Queue": {"Type": "AWS::SQS::Queue"}})
+    destination = {"d": {"bucketName": BUCKET, "objectKey": "", "region": "eu-west-1"}}
+
+    def assets(files: dict[str, tuple[str, str, str | None]]) -> dict[str, Any]:
+        return {
+            "version": "45.0.0",
+            "files": {
+                name: {
+                    "source": {"path": path, **({"packaging": packaging} if packaging else {})},
+                    "destinations": {"d": {**destination["d"], "objectKey": key}},
+                }
+                for name, (path, key, packaging) in files.items()
+            },
+            "dockerImages": {},
+        }
+
+    (stage / "Stageapp.template.json").write_text(json.dumps(app))
+    (stage / "Stagebase.template.json").write_text(json.dumps(base))
+    app_key, base_key = f"{digest(app)}.json", f"{digest(base)}.json"
+    (stage / "Stageapp.assets.json").write_text(
+        json.dumps(
+            assets(
+                {
+                    "code": ("../asset.code", "code.zip", "zip"),
+                    "nested": ("StageappInner.nested.template.json", nested_key, None),
+                    "template": ("Stageapp.template.json", app_key, None),
+                }
+            )
+        )
+    )
+    (stage / "Stagebase.assets.json").write_text(
+        json.dumps(assets({"template": ("Stagebase.template.json", base_key, None)}))
+    )
+
+    def stack(name: str, key: str, dependencies: list[str]) -> dict[str, Any]:
+        return {
+            "type": "aws:cloudformation:stack",
+            "environment": "aws://unknown-account/eu-west-1",
+            "displayName": f"Stage/{name}",
+            "properties": {
+                "templateFile": f"Stage{name}.template.json",
+                "stackName": f"Stage-{name}",
+                "tags": {"Application": "conformance"},
+                "stackTemplateAssetObjectUrl": f"s3://{BUCKET}/{key}",
+                "bootstrapStackVersionSsmParameter": "/cdk-bootstrap/hnb659fds/version",
+            },
+            "dependencies": [f"Stage{name}.assets", *dependencies],
+        }
+
+    manifest = {
+        "version": "45.0.0",
+        "artifacts": {
+            "Stageapp": stack("app", app_key, ["Stagebase"]),
+            "Stageapp.assets": {"type": "cdk:asset-manifest", "properties": {"file": "Stageapp.assets.json"}},
+            "Stagebase.assets": {"type": "cdk:asset-manifest", "properties": {"file": "Stagebase.assets.json"}},
+            "Stagebase": stack("base", base_key, []),
+        },
+    }
+    (stage / "manifest.json").write_text(json.dumps(manifest))
+    (root / "manifest.json").write_text(
+        json.dumps(
+            {
+                "version": "45.0.0",
+                "artifacts": {
+                    "assembly-Stage": {"type": "cdk:cloud-assembly", "properties": {"directoryName": "assembly-Stage"}}
+                },
+            }
+        )
+    )
+    return root
+
+
+def test_the_assembly_is_read_with_its_nested_assemblies_in_dependency_order(tmp_path: Path) -> None:
+    """cdk deploy: a stack after those it depends on; nested assemblies (CDK Stages) included."""
+    stacks = conformance.read_assembly(write_assembly(tmp_path, "one"), "us-east-1")
+
+    assert [stack.stack_name for stack in stacks] == ["Stage-base", "Stage-app"]
+    assert {stack.region for stack in stacks} == {"eu-west-1"}
+    assert [s.stack_name for s in conformance.select(stacks, ["*-app"])] == ["Stage-app"]
+    assert [s.stack_name for s in conformance.select(stacks, ["Stage/base"])] == ["Stage-base"]
+    with pytest.raises(conformance.AssemblyError, match="no stack matches"):
+        conformance.select(stacks, ["nothing*"])
+
+
+def test_an_assembly_deploys_with_its_nested_stacks_and_deletes_leaving_nothing(sandbox: Any, tmp_path: Path) -> None:
+    lines: list[str] = []
+
+    report = conformance.run(sandbox, write_assembly(tmp_path, "one"), [], delete=True, log=lines.append)
+
+    summary = report.summary()
+    assert summary["stacks"] == summary["stacks_complete"] == 2
+    # base: its queue; app: role, function, the nested stack resource and the nested stack's parameter
+    assert summary["resources"] == summary["resources_complete"] == 5
+    assert summary["failures"] == []
+    assert summary["left"] == []
+    assert [line.split(":")[0] for line in lines] == [
+        "Stage-base (eu-west-1) create",
+        "Stage-app (eu-west-1) create",
+        "Stage-app (eu-west-1) delete",
+        "Stage-base (eu-west-1) delete",
+    ]
+
+
+def test_an_assembly_updates_one_deployed_before(sandbox: Any, tmp_path: Path) -> None:
+    """--update-from: the old assembly first, then this one as an update (its nested stack's
+    parameter changed; the stack without changes is left as it is)."""
+    old = write_assembly(tmp_path / "old", "one")
+    new = write_assembly(tmp_path / "new", "two")
+
+    report = conformance.run(sandbox, new, [], update_from=old)
+
+    summary = report.summary()
+    assert [(result.stack_name, result.operation, result.status) for result in report.results] == [
+        ("Stage-base", "create", "CREATE_COMPLETE"),
+        ("Stage-app", "create", "CREATE_COMPLETE"),
+        ("Stage-base", "update (no changes)", "CREATE_COMPLETE"),
+        ("Stage-app", "update", "UPDATE_COMPLETE"),
+    ]
+    assert summary["stacks"] == summary["stacks_complete"] == 2
+    assert summary["resources"] == summary["resources_complete"] == 5
+
+
+@pytest.mark.skipif(not DATAALL.is_dir(), reason=f"data.all's cloud assembly is not at {DATAALL}")
+def test_data_alls_platform_stacks_through_the_command(tmp_path: Path) -> None:
+    """The command itself, in a process of its own (one sandbox per process), on data.all 2.9.0's
+    backend and cloudfront stages: its JSON line's shape, and figures that add up."""
+    command = [
+        *(sys.executable, "-m", "installer.cli", "sandbox", "conformance", "--assembly", str(DATAALL)),
+        *("--stack", "*backend-stack", "--stack", "*cloudfront-stack", "--json"),
+    ]
+    env = {**os.environ, "HOME": os.environ.get("HOME", str(tmp_path))}
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800, check=False)
+
+    assert done.returncode in (0, 1), done.stderr[-3000:]
+    summary = json.loads(done.stdout.strip().splitlines()[-1])
+    print(done.stdout[-6000:])  # the figures, for the record (pytest -s)
+    assert set(summary) >= {"stacks", "stacks_complete", "resources", "resources_complete", "failures", "seconds"}
+    assert summary["stacks"] == 2
+    assert 0 <= summary["stacks_complete"] <= summary["stacks"]
+    # the README's count of the platform's resources, nested stacks included
+    assert summary["resources"] == 541
+    assert 0 <= summary["resources_complete"] <= summary["resources"]
+    assert summary["seconds"] > 0
+    for failure in summary["failures"]:
+        assert set(failure) >= {"stack", "logical_id", "type", "reason"}
+        assert failure["reason"]
+    assert (summary["stacks_complete"] == summary["stacks"]) == (done.returncode == 0)
+    assert (summary["stacks_complete"] < summary["stacks"]) <= bool(summary["failures"])
+    assert summary["stand_in_images"]  # data.all's images are built outside CDK
