@@ -29,6 +29,7 @@ from sandbox.cloudformation.providers.base import (
     handler_message,
 )
 from sandbox.cloudformation.providers.clients import ServiceClients
+from sandbox.cloudformation.providers.tags import Tagger, TagTarget, apply_tags, tag_map
 
 LOWER_ALNUM = string.ascii_lowercase + string.digits
 UPPER_ALNUM = string.ascii_uppercase + string.digits
@@ -102,6 +103,9 @@ class EmulatedType:
     #: properties (besides the name) whose change makes CloudFormation replace the resource
     create_only: frozenset[str] = frozenset()
     service: ServiceBinding | None = None
+    #: how the service's tag API retags the resource on update, where the binding's update
+    #: call takes no tags (its create does)
+    tagger: Tagger | None = None
 
 
 @dataclass
@@ -135,11 +139,23 @@ class EmulatedProvider(ResourceProvider):
     def update(self, request: ResourceRequest, current: Provisioned, previous: Mapping[str, Any]) -> Provisioned:
         spec = self._types[request.resource_type]
         before: EmulatedState = current.state
-        emulation = self._emulation(request, data=copy.deepcopy(before.emulation.data))
+        emulation = self._emulation(request, data=copy.deepcopy(before.emulation.data), name=before.emulation.name)
         service = spec.service
         if service is not None:
             _service_call(spec, lambda: service.update(self._clients, emulation, before.emulation))
-        return self._provisioned(spec, emulation)
+        updated = self._provisioned(spec, emulation)
+        tagger = spec.tagger
+        if tagger is not None:
+            kind = request.resource_type
+            tags, earlier = tag_map(request.properties.get("Tags"), kind), tag_map(previous.get("Tags"), kind)
+            if tags != earlier:
+                state: EmulatedState = updated.state
+                stack = request.stack
+                target = TagTarget(
+                    updated.physical_id, stack.region, stack.account_id, stack.partition, state.attributes.__getitem__
+                )
+                _service_call(spec, lambda: apply_tags(self._clients, tagger, target, tags, earlier))
+        return updated
 
     def delete(self, request: ResourceRequest, current: Provisioned, *, snapshot: bool) -> None:
         spec = self._types[request.resource_type]
@@ -155,9 +171,11 @@ class EmulatedProvider(ResourceProvider):
         return state.attributes[attribute]
 
     # ------------------------------------------------------------------ helpers
-    def _emulation(self, request: ResourceRequest, *, data: dict[str, Any]) -> Emulation:
+    def _emulation(self, request: ResourceRequest, *, data: dict[str, Any], name: str | None = None) -> Emulation:
+        """`name`: the name the resource already has (an update keeps the name CloudFormation
+        generated; only a new value of the name property replaces the resource)."""
         spec = self._types[request.resource_type]
-        name = request.physical_name
+        name = name or request.physical_name
         if spec.name_property and request.properties.get(spec.name_property):
             name = str(request.properties[spec.name_property])
         return Emulation(

@@ -21,6 +21,7 @@ from sandbox.cloudformation.providers.emulated import (
     Emulation,
     ServiceBinding,
 )
+from sandbox.cloudformation.providers.tags import EMULATED_TAGGERS
 
 
 def _physical(resource: Emulation) -> str:
@@ -363,6 +364,7 @@ def _types() -> list[EmulatedType]:
             name_property="Name",
             attributes={"Id": _data("arn")},
             service=services.Secret(),
+            tagger=EMULATED_TAGGERS["AWS::SecretsManager::Secret"],
         ),
         EmulatedType(
             "AWS::SecretsManager::SecretTargetAttachment",
@@ -456,6 +458,7 @@ def _types() -> list[EmulatedType]:
                 {"Engine", "DatabaseName", "StorageEncrypted", "KmsKeyId", "DBSubnetGroupName", "MasterUsername"}
             ),
             service=services.DBCluster(),
+            tagger=EMULATED_TAGGERS["AWS::RDS::DBCluster"],
         ),
         EmulatedType(
             "AWS::RDS::DBInstance",
@@ -471,6 +474,7 @@ def _types() -> list[EmulatedType]:
                 {"DBClusterIdentifier", "DBName", "MasterUsername", "KmsKeyId", "StorageEncrypted", "CharacterSetName"}
             ),
             service=services.DBInstance(),
+            tagger=EMULATED_TAGGERS["AWS::RDS::DBInstance"],
         ),
         EmulatedType(
             "AWS::RDS::DBClusterParameterGroup",
@@ -490,6 +494,7 @@ def _types() -> list[EmulatedType]:
                 "Id": _data("domain", "DomainId"),
             },
             service=services.Domain(),
+            tagger=EMULATED_TAGGERS["AWS::OpenSearchService::Domain"],
         ),
         EmulatedType(
             "AWS::OpenSearchServerless::Collection",
@@ -556,6 +561,7 @@ def _types() -> list[EmulatedType]:
             name_property="TrailName",
             attributes={"Arn": _data("arn"), "SnsTopicArn": _data("topic")},
             service=services.Trail(),
+            tagger=EMULATED_TAGGERS["AWS::CloudTrail::Trail"],
         ),
         EmulatedType(
             "AWS::CloudWatch::Alarm",
@@ -563,6 +569,7 @@ def _types() -> list[EmulatedType]:
             name_property="AlarmName",
             attributes={"Arn": _arn("cloudwatch", "alarm:{name}")},
             service=services.Alarm(),
+            tagger=EMULATED_TAGGERS["AWS::CloudWatch::Alarm"],
         ),
         EmulatedType(
             "AWS::CloudWatch::CompositeAlarm",

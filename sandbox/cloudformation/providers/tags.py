@@ -331,3 +331,40 @@ def moto_model_tags(resource_type: str, value: Any) -> Any:
     if shape == "map":
         return tag_map(value, resource_type)
     return value
+
+
+#: emulated types whose service binding's update takes no tags: how their service retags them
+EMULATED_TAGGERS: Mapping[str, Tagger] = {
+    "AWS::SecretsManager::Secret": Tagger(
+        "secretsmanager",
+        lambda client, arn, tags: client.tag_resource(SecretId=arn, Tags=_pairs(tags)),
+        lambda client, arn, keys: client.untag_resource(SecretId=arn, TagKeys=keys),
+    ),
+    "AWS::CloudWatch::Alarm": _arn_tagger(
+        "cloudwatch",
+        lambda client, arn, tags: client.tag_resource(ResourceARN=arn, Tags=_pairs(tags)),
+        lambda client, arn, keys: client.untag_resource(ResourceARN=arn, TagKeys=keys),
+    ),
+    "AWS::CloudTrail::Trail": _arn_tagger(
+        "cloudtrail",
+        lambda client, arn, tags: client.add_tags(ResourceId=arn, TagsList=_pairs(tags)),
+        lambda client, arn, keys: client.remove_tags(ResourceId=arn, TagsList=[{"Key": key} for key in keys]),
+    ),
+    "AWS::OpenSearchService::Domain": _arn_tagger(
+        "opensearch",
+        lambda client, arn, tags: client.add_tags(ARN=arn, TagList=_pairs(tags)),
+        lambda client, arn, keys: client.remove_tags(ARN=arn, TagKeys=keys),
+    ),
+    "AWS::RDS::DBCluster": _arn_tagger(
+        "rds",
+        lambda rds, arn, tags: rds.add_tags_to_resource(ResourceName=arn, Tags=_pairs(tags)),
+        lambda rds, arn, keys: rds.remove_tags_from_resource(ResourceName=arn, TagKeys=keys),
+        lambda target: str(target.attribute("DBClusterArn")),
+    ),
+    "AWS::RDS::DBInstance": _arn_tagger(
+        "rds",
+        lambda rds, arn, tags: rds.add_tags_to_resource(ResourceName=arn, Tags=_pairs(tags)),
+        lambda rds, arn, keys: rds.remove_tags_from_resource(ResourceName=arn, TagKeys=keys),
+        lambda target: str(target.attribute("DBInstanceArn")),
+    ),
+}

@@ -722,3 +722,48 @@ def test_filters_policies_invoke_configs_and_service_roles_are_made_in_their_ser
     assert logs.describe_log_groups(logGroupNamePrefix="/app/worker")["logGroups"] == []
     with pytest.raises(ClientError):
         iam.get_role(RoleName=found["Role"])
+
+
+def test_an_update_retags_resources_whose_service_update_takes_no_tags(cfn: Any, clients: Clients) -> None:
+    """AWS: a stack update adds, changes and removes a secret's, an alarm's and a trail's tags
+    (UpdateSecret, PutMetricAlarm and UpdateTrail leave tags alone: TagResource / UntagResource,
+    AddTags / RemoveTags do it)."""
+    alarm = {
+        "MetricName": "Errors",
+        "Namespace": "AWS/Lambda",
+        "Statistic": "Sum",
+        "Period": 60,
+        "EvaluationPeriods": 1,
+        "Threshold": 1,
+        "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+    }
+
+    def resources(tags: list[dict[str, str]]) -> dict[str, Any]:
+        return {
+            "Logs": {"Type": "AWS::S3::Bucket"},
+            "Secret": {"Type": "AWS::SecretsManager::Secret", "Properties": {"SecretString": "s", "Tags": tags}},
+            "Alarm": {"Type": "AWS::CloudWatch::Alarm", "Properties": {**alarm, "Tags": tags}},
+            "Trail": {
+                "Type": "AWS::CloudTrail::Trail",
+                "Properties": {"IsLogging": True, "S3BucketName": {"Ref": "Logs"}, "Tags": tags},
+            },
+        }
+
+    arns = {
+        "Secret": {"Value": {"Ref": "Secret"}},
+        "Alarm": {"Value": {"Fn::GetAtt": ["Alarm", "Arn"]}},
+        "Trail": {"Value": {"Fn::GetAtt": ["Trail", "Arn"]}},
+    }
+    found = outputs(deploy(cfn, resources(TAGS), arns))
+
+    cfn.update_stack(
+        StackName="app",
+        TemplateBody=body(resources([{"Key": "team", "Value": "platform"}]), Outputs=arns),
+    )
+
+    assert settle(cfn, "app")["StackStatus"] == "UPDATE_COMPLETE", [e for e in events(cfn, "app") if "FAILED" in e[1]]
+    wanted = {"team": "platform"}
+    assert _pairs(clients("secretsmanager").describe_secret(SecretId=found["Secret"])["Tags"]) == wanted
+    assert _pairs(clients("cloudwatch").list_tags_for_resource(ResourceARN=found["Alarm"])["Tags"]) == wanted
+    trail_tags = clients("cloudtrail").list_tags(ResourceIdList=[found["Trail"]])["ResourceTagList"][0]["TagsList"]
+    assert _pairs(trail_tags) == wanted
