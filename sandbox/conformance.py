@@ -440,16 +440,16 @@ class Conformance:
             self._log(f"image {uri}: an empty stand-in image root (the image is built outside CDK)")
 
     # ------------------------------------------------------------------ reading back
-    def _nested_stacks(self, cfn: Any, stack_id: str) -> dict[str, list[str]]:
-        """logical id -> ids of the nested stacks made for it (deleted ones too)."""
-        described = cfn.describe_stacks(StackName=stack_id)["Stacks"][0]
-        prefix = f"{described['StackName']}-"
+    @staticmethod
+    def _nested_stacks(cfn: Any, stack_id: str) -> dict[str, list[str]]:
+        """`<parent>-<LogicalId>` (cut as CloudFormation cuts a long name) -> ids of the nested
+        stacks made for it, deleted ones too."""
         found: dict[str, list[str]] = {}
         for page in cfn.get_paginator("list_stacks").paginate():
             for summary in page["StackSummaries"]:
-                if summary.get("ParentId") == stack_id and summary["StackName"].startswith(prefix):
-                    logical_id = summary["StackName"].removeprefix(prefix).rpartition("-")[0]
-                    found.setdefault(logical_id, []).append(summary["StackId"])
+                if summary.get("ParentId") == stack_id:
+                    head = summary["StackName"].rpartition("-")[0]
+                    found.setdefault(head, []).append(summary["StackId"])
         return found
 
     def _completed(self, cfn: Any, stack_id: str, directory: Path, template: dict[str, Any]) -> int:
@@ -462,9 +462,11 @@ class Conformance:
         }
         count = len(reached & set(template.get("Resources") or {}))
         nested = self._nested_stacks(cfn, stack_id)
+        name = cfn.describe_stacks(StackName=stack_id)["Stacks"][0]["StackName"]
         for logical_id, nested_template in nested_templates(directory, template):
             best = 0
-            for nested_id in nested.get(logical_id, []):
+            made = [i for head, ids in nested.items() if f"{name}-{logical_id}".startswith(head) for i in ids]
+            for nested_id in made:
                 best = max(best, self._completed(cfn, nested_id, directory, nested_template))
             count += best
         return count

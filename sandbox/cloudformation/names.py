@@ -35,6 +35,7 @@ _LIMITS: dict[str, tuple[int, bool]] = {
     "AWS::Synthetics::Canary": (21, True),
     "AWS::Scheduler::Schedule": (64, False),
     "AWS::CloudWatch::Alarm": (255, False),
+    "AWS::CloudTrail::Trail": (128, False),
 }
 
 

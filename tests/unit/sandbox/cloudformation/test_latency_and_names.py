@@ -54,6 +54,17 @@ def test_generated_names_respect_the_types_length_limit(resource_type: str, limi
     assert len(name) <= limit
 
 
+def test_a_trail_in_a_nested_stack_gets_a_name_cloudtrail_takes() -> None:
+    """A nested stack's name (`<parent>-<LogicalId>-<random>`) is long: the trail's generated name
+    is cut to CloudTrail's 128 characters, as data.all's S3Resources and CloudFront trails need."""
+    nested = (
+        "dataall-dev-backend-stage-backend-stack-"
+        "S3ResourcesNestedStackS3ResourcesNestedStackResourceEF3D2964-ZHXF5KK8CN6T"
+    )
+
+    assert len(generated_name("AWS::CloudTrail::Trail", nested, "S3CloudTrail9B4C955D")) <= 128
+
+
 def test_bucket_names_are_lower_case() -> None:
     name = generated_name("AWS::S3::Bucket", "Stack", "Assets")
 
