@@ -230,7 +230,12 @@ class MotoModelProvider(ResourceProvider):
             stack.partition,
             lambda attribute: self.get_att(request.resource_type, provisioned, attribute),
         )
-        _api_call(request.resource_type, lambda: apply_tags(self._clients, tagger, target, tags, before))
+        try:
+            _api_call(request.resource_type, lambda: apply_tags(self._clients, tagger, target, tags, before))
+        except UnsupportedAttribute as error:
+            raise ResourceFailed(
+                handler_message(f"Property Tags of {request.resource_type}: the sandbox cannot name it to tag it")
+            ) from error
 
     def _apply_what_moto_ignores(self, request: ResourceRequest, physical_id: str) -> None:
         apply = _APPLIED_THROUGH_THE_API.get(request.resource_type)

@@ -273,7 +273,7 @@ MOTO_MODEL_TAGGERS: Mapping[str, Tagger] = {
     "AWS::Events::Rule": _EVENTS,
     "AWS::Events::EventBus": _EVENTS,
     "AWS::ECS::Cluster": _ECS,
-    "AWS::ECS::Service": _arn_tagger("ecs", _ECS.tag, _ECS.untag, lambda target: str(target.attribute("ServiceArn"))),
+    "AWS::ECS::Service": _arn_tagger("ecs", _ECS.tag, _ECS.untag, lambda target: target.physical_id),
     "AWS::ECS::TaskDefinition": _arn_tagger("ecs", _ECS.tag, _ECS.untag, lambda target: target.physical_id),
     "AWS::ECR::Repository": _arn_tagger(
         "ecr",
