@@ -12,10 +12,9 @@ does not name is not compared: a write-only one (a function's `Code`), or one th
 sandbox does not apply when it creates the resource, which would otherwise show as drift
 on every untouched stack. Among those: a role's `ManagedPolicyArns` (not attached) and
 `Policies` (GetRolePolicy answers the Python text of the document, not JSON), a function's
-`Layers`, `Architectures`, `TracingConfig` and `EphemeralStorage`, a topic's `Tags`, a
-table's `PointInTimeRecoverySpecification` and `TimeToLiveSpecification`, a bucket's
-`BucketEncryption` (`BucketKeyEnabled` reads false) and `PublicAccessBlockConfiguration`,
-a parameter's `Tags`.
+`Layers`, `Architectures`, `TracingConfig` and `EphemeralStorage`, a table's
+`PointInTimeRecoverySpecification` and `TimeToLiveSpecification`, a bucket's
+`BucketEncryption` (`BucketKeyEnabled` reads false) and `PublicAccessBlockConfiguration`.
 
 A type without a reader is not checked (NOT_CHECKED), as a type AWS cannot check for
 drift is not.
@@ -111,6 +110,9 @@ def _ssm_parameter(clients: ServiceClients, request: ReadRequest) -> dict[str, A
         )["Parameters"]
         if described:
             actual.update(_pick(described[0], ("Description", "AllowedPattern", "Tier", "DataType")))
+    if request.wants("Tags"):  # a map in the type's schema
+        found_tags = ssm.list_tags_for_resource(ResourceType="Parameter", ResourceId=request.physical_id)["TagList"]
+        actual["Tags"] = {pair["Key"]: pair["Value"] for pair in _tags(found_tags)}
     return actual
 
 
@@ -163,6 +165,8 @@ def _sns_topic(clients: ServiceClients, request: ReadRequest) -> dict[str, Any] 
             {"Endpoint": subscription["Endpoint"], "Protocol": subscription["Protocol"]}
             for subscription in subscriptions
         ]
+    if request.wants("Tags"):
+        actual["Tags"] = _tags(sns.list_tags_for_resource(ResourceArn=arn).get("Tags"))
     return actual
 
 
@@ -275,7 +279,7 @@ _BY_KEY = {"Tags": "Key"}
 READERS: Mapping[str, ResourceReader] = {
     "AWS::SSM::Parameter": ResourceReader(
         _ssm_parameter,
-        frozenset({"Name", "Type", "Value", "Description", "AllowedPattern", "Tier", "DataType"}),
+        frozenset({"Name", "Type", "Value", "Description", "AllowedPattern", "Tier", "DataType", "Tags"}),
     ),
     "AWS::SQS::Queue": ResourceReader(
         _sqs_queue,
@@ -284,8 +288,8 @@ READERS: Mapping[str, ResourceReader] = {
     ),
     "AWS::SNS::Topic": ResourceReader(
         _sns_topic,
-        frozenset({"TopicName", "DisplayName", "KmsMasterKeyId", "Subscription"}),
-        {"Subscription": None},
+        frozenset({"TopicName", "DisplayName", "KmsMasterKeyId", "Subscription", "Tags"}),
+        {"Subscription": None, **_BY_KEY},
     ),
     "AWS::Lambda::Function": ResourceReader(
         _lambda_function,

@@ -767,3 +767,31 @@ def test_an_update_retags_resources_whose_service_update_takes_no_tags(cfn: Any,
     assert _pairs(clients("cloudwatch").list_tags_for_resource(ResourceARN=found["Alarm"])["Tags"]) == wanted
     trail_tags = clients("cloudtrail").list_tags(ResourceIdList=[found["Trail"]])["ResourceTagList"][0]["TagsList"]
     assert _pairs(trail_tags) == wanted
+
+
+def test_tags_changed_outside_the_stack_show_as_drift(cfn: Any, clients: Clients) -> None:
+    """AWS (Detecting unmanaged configuration changes, drift detection): the resource's tags
+    are compared with the template's, in the type's own shape (a parameter's map, a topic's list)."""
+    from tests.sandbox.cloudformation.test_drift import detect, differences, resource_drifts
+
+    deploy(
+        cfn,
+        {
+            "Parameter": {
+                "Type": "AWS::SSM::Parameter",
+                "Properties": {"Type": "String", "Value": "v", "Tags": WANTED},
+            },
+            "Topic": {"Type": "AWS::SNS::Topic", "Properties": {"Tags": TAGS}},
+        },
+    )
+    assert detect(cfn)["StackDriftStatus"] == "IN_SYNC"
+
+    clients("ssm").add_tags_to_resource(
+        ResourceType="Parameter", ResourceId=_physical(cfn, "Parameter"), Tags=[{"Key": "team", "Value": "ops"}]
+    )
+    clients("sns").untag_resource(ResourceArn=_physical(cfn, "Topic"), TagKeys=["team"])
+
+    assert detect(cfn)["StackDriftStatus"] == "DRIFTED"
+    drifts = resource_drifts(cfn)
+    assert differences(drifts["Parameter"]) == [("/Tags/team", "data", "ops", "NOT_EQUAL")]
+    assert [d[3] for d in differences(drifts["Topic"])] == ["REMOVE"]
