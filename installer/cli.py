@@ -497,6 +497,9 @@ def sandbox_conformance(
         typer.Option("--update-from", help="Deploy this assembly first, then --assembly as an update."),
     ] = None,
     delete: Annotated[bool, typer.Option("--delete", help="Delete the stacks afterwards; name what is left.")] = False,
+    no_rollback: Annotated[
+        bool, typer.Option("--no-rollback", help="As cdk deploy --no-rollback: a failed create keeps what it made.")
+    ] = False,
     scale: ScaleOpt = 0.002,
     json_mode: JsonOpt = False,
 ) -> None:
@@ -511,7 +514,13 @@ def sandbox_conformance(
     box.start()
     try:
         report = conformance.run(
-            box, assembly, list(stack or []), update_from=update_from, delete=delete, log=typer.echo
+            box,
+            assembly,
+            list(stack or []),
+            update_from=update_from,
+            delete=delete,
+            rollback=not no_rollback,
+            log=typer.echo,
         )
     except conformance.AssemblyError as error:
         _fail(str(error))
@@ -519,7 +528,8 @@ def sandbox_conformance(
         box.stop()
     summary = report.summary()
     for failure in summary["failures"]:
-        typer.echo(f"  failed: {failure['stack']}/{failure['logical_id']} ({failure['type']}): {failure['reason']}")
+        first_line = failure["reason"].splitlines()[0]
+        typer.echo(f"  failed: {failure['stack']}/{failure['logical_id']} ({failure['type']}): {first_line}")
     for left in summary.get("left", []):
         typer.echo(f"  left: {left}")
     typer.echo(

@@ -286,8 +286,12 @@ class Report:
 class Conformance:
     """Deploys assemblies into a started sandbox as `cdk deploy` would, and reads back the outcome."""
 
-    def __init__(self, host: Host, *, log: Log | None = None, image_root: Path | None = None) -> None:
+    def __init__(
+        self, host: Host, *, log: Log | None = None, image_root: Path | None = None, rollback: bool = True
+    ) -> None:
         self._host = host
+        #: False: `cdk deploy --no-rollback` (a failed create stays CREATE_FAILED, nested stacks too)
+        self._rollback = rollback
         self._log = log or (lambda line: None)
         self._published: set[tuple[str, str]] = set()
         self._images: set[str] = set()
@@ -349,18 +353,32 @@ class Conformance:
             **self._template_argument(stack),
         }
         existing = _live_stack(cfn, stack.stack_name)
+        if existing and existing["StackStatus"] == "ROLLBACK_COMPLETE":
+            # cdk deploy: a stack whose creation failed and rolled back is deleted, then created again
+            cfn.delete_stack(StackName=existing["StackId"])
+            _settle(cfn, existing["StackId"])
+            existing = None
         since = datetime.now(UTC)
         operation = "update" if existing else "create"
-        if existing:
-            try:
-                stack_id = cfn.update_stack(**arguments)["StackId"]
-            except ClientError as error:
-                if "No updates are to be performed" not in str(error):
-                    raise
+        try:
+            if existing:
                 stack_id = existing["StackId"]
+                cfn.update_stack(**arguments)
+            else:
+                stack_id = cfn.create_stack(**arguments, DisableRollback=not self._rollback)["StackId"]
+        except ClientError as error:
+            message = error.response["Error"].get("Message", str(error))
+            if existing and message == "No updates are to be performed.":
                 operation = "update (no changes)"
-        else:
-            stack_id = cfn.create_stack(**arguments)["StackId"]
+            else:  # refused (a stack not updatable in its state, a rule's assertion): nothing ran
+                refused = Failure(stack.stack_name, stack.stack_name, NESTED_STACK, message, operation)
+                status = existing["StackStatus"] if existing else "NOT_CREATED"
+                resources = count_resources(stack.directory, template)
+                completed = self._completed(cfn, existing["StackId"], stack.directory, template) if existing else 0
+                return StackResult(
+                    stack.stack_name, stack.region, f"{operation} refused", status, resources, completed, [refused],
+                    time.monotonic() - began,
+                )  # fmt: skip
         described = _settle(cfn, stack_id)
         completed = self._completed(cfn, stack_id, stack.directory, template)
         return StackResult(
@@ -570,12 +588,13 @@ def run(
     *,
     update_from: Path | None = None,
     delete: bool = False,
+    rollback: bool = True,
     log: Log | None = None,
 ) -> Report:
     """Deploy `assembly`'s chosen stacks (after `update_from`'s, which this then updates), and
     delete them afterwards if asked."""
     began = time.monotonic()
-    conformance = Conformance(host, log=log)
+    conformance = Conformance(host, log=log, rollback=rollback)
     stacks = select(read_assembly(assembly, host.region), patterns)
     if update_from is not None:
         conformance.deploy(select(read_assembly(update_from, host.region), patterns))

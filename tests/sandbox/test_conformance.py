@@ -48,7 +48,7 @@ def cdk_template(resources: dict[str, Any], outputs: dict[str, Any] | None = Non
     }
 
 
-def write_assembly(root: Path, value: str) -> Path:
+def write_assembly(root: Path, value: str, *, broken: bool = False) -> Path:
     """A cloud assembly with one CDK Stage (a nested assembly) of two stacks, `app` depending on
     `base`; `app` holds a nested stack and a Python function whose code is a directory asset."""
     stage = root / "assembly-Stage"
@@ -67,6 +67,8 @@ def write_assembly(root: Path, value: str) -> Path:
         },
         "Outputs": {"Name": {"Value": {"Ref": "Setting"}}},
     }
+    if broken:
+        nested["Resources"]["Broken"] = {"Type": "AWS::Sandbox::Nothing", "DependsOn": "Setting"}
     nested_key = f"{digest(nested)}.json"
     (stage / "StageappInner.nested.template.json").write_text(json.dumps(nested))
     function_role = {
@@ -264,3 +266,42 @@ def test_data_alls_platform_stacks_through_the_command(tmp_path: Path) -> None:
     assert (summary["stacks_complete"] == summary["stacks"]) == (done.returncode == 0)
     assert (summary["stacks_complete"] < summary["stacks"]) <= bool(summary["failures"])
     assert summary["stand_in_images"]  # data.all's images are built outside CDK
+
+
+def test_a_failure_in_a_nested_stack_is_named_and_the_stack_is_created_again_next_time(
+    sandbox: Any, tmp_path: Path
+) -> None:
+    """The failure names the nested stack, the logical id, the type and the reason; cdk deploy
+    deletes a stack left ROLLBACK_COMPLETE before it creates it again."""
+    broken = write_assembly(tmp_path / "broken", "one", broken=True)
+    fixed = write_assembly(tmp_path / "fixed", "two")
+
+    report = conformance.run(sandbox, fixed, [], update_from=broken)
+
+    first, second = report.results[1], report.results[3]
+    assert (first.stack_name, first.operation, first.status) == ("Stage-app", "create", "ROLLBACK_COMPLETE")
+    assert [(f.logical_id, f.type) for f in first.failures] == [("Broken", "AWS::Sandbox::Nothing")]
+    assert first.failures[0].stack.startswith("Stage-app-InnerNestedStackInnerNestedStackResource-")
+    assert "not supported by the sandbox" in first.failures[0].reason
+    assert first.resources == 5  # role, function, the nested stack, its parameter and the broken one
+    assert first.resources_complete < first.resources
+    assert (second.operation, second.status) == ("create", "CREATE_COMPLETE")
+    summary = report.summary()
+    assert summary["stacks"] == summary["stacks_complete"] == 2
+    assert len(summary["failures"]) == 1
+
+
+def test_without_rollback_a_failed_stack_stays_and_its_update_is_refused(sandbox: Any, tmp_path: Path) -> None:
+    """cdk deploy --no-rollback: the failed stack and its nested stack stay CREATE_FAILED with what
+    they made; CloudFormation refuses to update a stack in CREATE_FAILED, and the report says so."""
+    broken = write_assembly(tmp_path / "broken", "one", broken=True)
+    fixed = write_assembly(tmp_path / "fixed", "two")
+
+    report = conformance.run(sandbox, fixed, ["*-app"], update_from=broken, rollback=False)
+
+    first, second = report.results
+    assert first.status == "CREATE_FAILED"
+    assert first.resources_complete == 3  # role, function and the nested stack's parameter
+    assert (second.operation, second.status) == ("update refused", "CREATE_FAILED")
+    assert "CREATE_FAILED state and can not be updated" in second.failures[0].reason
+    assert report.summary()["stacks_complete"] == 0

@@ -5,7 +5,7 @@ The nested stack is a stack of its own in the parent's region, named
 and "Nested stacks" in the CloudFormation User Guide). Its template comes from `TemplateURL`
 (an S3 URL of the sandbox's buckets); its parameters, tags (the parent's stack tags, then the
 resource's `Tags`), `NotificationARNs` and `TimeoutInMinutes` from the resource; its
-capabilities are the parent's. The resource waits for the nested stack's operation:
+capabilities and DisableRollback are the parent's. The resource waits for the nested stack's operation:
 
 - create: CREATE_COMPLETE, or the resource fails with "Embedded stack … was not successfully
   created: <the nested stack's reason>"; the failed nested stack is the resource's physical id,
@@ -75,6 +75,8 @@ class NestedStackProvider(ResourceProvider):
             "StackName": nested_stack_name(request.stack.stack_name, request.logical_id),
             **self._deployed(properties, parent),
             "Capabilities": list(parent.get("Capabilities") or []),
+            # the root's DisableRollback holds for its nested stacks: a failed one stays CREATE_FAILED
+            "DisableRollback": bool(parent.get("DisableRollback")),
             NESTED_IN: request.stack.stack_id,
         }
         if properties.get("TimeoutInMinutes") is not None:

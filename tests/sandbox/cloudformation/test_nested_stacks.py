@@ -180,6 +180,21 @@ def test_a_failure_inside_the_nested_stack_fails_the_parent_and_its_rollback_del
     assert clients("ssm").describe_parameters()["Parameters"] == []
 
 
+def test_a_parent_created_without_rollback_keeps_its_failed_nested_stack(cfn: Any, publish: Any) -> None:
+    """CreateStack's DisableRollback holds for the nested stacks too: the failed nested stack stays
+    CREATE_FAILED with what it created, for a person to look at."""
+    key = publish("child.json", child_template(broken=True))
+
+    parent = create(cfn, parent_template(cdk_url(key)), DisableRollback=True)
+
+    assert parent["StackStatus"] == "CREATE_FAILED"
+    child = child_of(cfn)
+    assert child["StackStatus"] == "CREATE_FAILED"
+    assert child["DisableRollback"] is True
+    resources = cfn.describe_stack_resources(StackName=child["StackId"])["StackResources"]
+    assert {r["LogicalResourceId"]: r["ResourceStatus"] for r in resources}["Setting"] == "CREATE_COMPLETE"
+
+
 def test_the_nested_stack_is_updated_only_when_its_template_or_parameters_change(
     cfn: Any, clients: Clients, publish: Any
 ) -> None:
