@@ -60,7 +60,7 @@ def write_assembly(root: Path, value: str, *, broken: bool = False) -> Path:
     def digest(document: Any) -> str:
         return hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()
 
-    nested = {
+    nested: dict[str, Any] = {
         "Parameters": {"Value": {"Type": "String"}},
         "Resources": {
             "Setting": {"Type": "AWS::SSM::Parameter", "Properties": {"Type": "String", "Value": {"Ref": "Value"}}}
