@@ -7,7 +7,8 @@ bucket its templates name, and `cdk bootstrap`'s version parameter is there; the
 resources (the backend's KMS key and its alias) are created first, then each nested template, in
 the order its parent's `DependsOn` and references give, with the parameters the parent passes (the
 outputs of the nested stacks created before it). Every resource of a stack that creates must reach
-CREATE_COMPLETE.
+CREATE_COMPLETE. A stack whose `DependsOn` failed is still tried (its parent would not start it),
+to show what it does itself; one that needs an output of a failed stack is not.
 
 What still fails is listed in `STILL_FAILING`, each with the resource type and the words of
 its failure, and pinned: the day it creates, its test says so.
@@ -76,6 +77,8 @@ class Created:
     failures: list[tuple[str, str, str]] = field(default_factory=list)
     outputs: dict[str, str] = field(default_factory=dict)
     template_resources: int = 0
+    #: resources that reached CREATE_COMPLETE (before a rollback deleted them)
+    completed: int = 0
 
 
 def _stage(name: str) -> Path:
@@ -177,6 +180,13 @@ def _create(cfn: Any, name: str, template: dict[str, Any], parameters: dict[str,
         for event in events
         if event["ResourceStatus"] == "CREATE_FAILED" and "cancelled" not in (event.get("ResourceStatusReason") or "")
     ]
+    created.completed = len(
+        {
+            event["LogicalResourceId"]
+            for event in events
+            if event["ResourceStatus"] == "CREATE_COMPLETE" and event["PhysicalResourceId"] != stack_id
+        }
+    )
     created.resources = {
         resource["LogicalResourceId"]: (resource["ResourceType"], resource["ResourceStatus"])
         for resource in cfn.describe_stack_resources(StackName=stack_id)["StackResources"]
@@ -311,11 +321,14 @@ def test_a_nested_stack_the_sandbox_cannot_create_yet_fails_naming_the_type(
     platform: dict[str, Created], stack: str
 ) -> None:
     """Never skipped silently: the stack rolls back, and its failure names the resource type
-    and says why (see `STILL_FAILING`)."""
+    and says why (see `STILL_FAILING`); every resource of another type had been created."""
     created = platform[stack]
     resource_type, words = STILL_FAILING[stack]
+    template = json.loads(next(_stage("backend").glob(f"*{stack}*.nested.template.json")).read_text())
+    of_that_type = sum(resource["Type"] == resource_type for resource in template["Resources"].values())
 
     assert created.status == "ROLLBACK_COMPLETE", created.status
+    assert created.completed == created.template_resources - of_that_type
     assert [(kind, words in reason) for _, kind, reason in created.failures][:1] == [(resource_type, True)], (
         created.failures
     )
