@@ -195,6 +195,18 @@ TAGGED: list[tuple[str, dict[str, Any], dict[str, Any], Reader, str]] = [
         "aws-resource-cognito-userpool",
     ),
     (
+        # Key/Value pairs under its own name, where Cognito's API takes a map
+        "AWS::Cognito::IdentityPool",
+        {"AllowUnauthenticatedIdentities": False, "IdentityPoolTags": TAGS},
+        {},
+        lambda clients, cfn: dict(
+            clients("cognito-identity").describe_identity_pool(IdentityPoolId=_physical(cfn, "Tagged"))[
+                "IdentityPoolTags"
+            ]
+        ),
+        "aws-resource-cognito-identitypool",
+    ),
+    (
         "AWS::OpenSearchService::Domain",
         {"EngineVersion": "OpenSearch_2.11", "Tags": TAGS},
         {},
