@@ -928,6 +928,16 @@ def state_machine_create(
     return str(machine.arn)
 
 
+def state_machine_retag(region: str, arn: str, tags: dict[str, str], *, removed: list[str]) -> None:
+    """TagResource / UntagResource on a state machine of the executing backend (CloudFormation
+    retags it on a stack update; moto's UpdateStateMachine takes no tags)."""
+    backend = stepfunctions_backend(region)
+    if removed:
+        backend.untag_resource(arn, removed)
+    if tags:
+        backend.tag_resource(arn, tags)
+
+
 def state_machine_update(
     region: str,
     arn: str,

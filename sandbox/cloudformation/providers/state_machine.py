@@ -22,7 +22,7 @@ from sandbox.cloudformation.providers.base import (
     UnsupportedAttribute,
     handler_message,
 )
-from sandbox.cloudformation.providers.tags import tag_list
+from sandbox.cloudformation.providers.tags import tag_list, tag_map
 
 TYPE = "AWS::StepFunctions::StateMachine"
 
@@ -64,6 +64,13 @@ class StateMachineProvider(ResourceProvider):
                 tracing_configuration=_camel(properties.get("TracingConfiguration")),
             )
         )
+        tags, before = tag_map(properties.get("Tags"), TYPE), tag_map(previous.get("Tags"), TYPE)
+        if tags != before:
+            _call(
+                lambda: moto_internals.state_machine_retag(
+                    request.stack.region, current.physical_id, tags, removed=sorted(set(before) - set(tags))
+                )
+            )
         return Provisioned(current.physical_id, current.state)
 
     def delete(self, request: ResourceRequest, current: Provisioned, *, snapshot: bool) -> None:

@@ -807,3 +807,26 @@ def test_tags_changed_outside_the_stack_show_as_drift(cfn: Any, clients: Clients
     drifts = resource_drifts(cfn)
     assert differences(drifts["Parameter"]) == [("/Tags/team", "data", "ops", "NOT_EQUAL")]
     assert [d[3] for d in differences(drifts["Topic"])] == ["REMOVE"]
+
+
+def test_a_state_machine_is_retagged_by_a_stack_update(cfn: Any, clients: Clients) -> None:
+    """AWS (`aws-resource-stepfunctions-statemachine`, Tags: update requires no interruption)."""
+
+    def machine(tags: list[dict[str, str]]) -> dict[str, Any]:
+        return {
+            "Machine": {
+                "Type": "AWS::StepFunctions::StateMachine",
+                "Properties": {
+                    "RoleArn": "arn:aws:iam::123456789012:role/machine",
+                    "DefinitionString": '{"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}',
+                    "Tags": tags,
+                },
+            }
+        }
+
+    deploy(cfn, machine(TAGS))
+    cfn.update_stack(StackName="app", TemplateBody=body(machine([{"Key": "team", "Value": "platform"}])))
+
+    assert settle(cfn, "app")["StackStatus"] == "UPDATE_COMPLETE"
+    found = clients("stepfunctions").list_tags_for_resource(resourceArn=_physical(cfn, "Machine"))["tags"]
+    assert _pairs(found, "key", "value") == {"team": "platform"}

@@ -242,3 +242,22 @@ def test_a_user_pool_client_answers_its_creation_and_modification_dates(aws: Non
     assert created["CreationDate"] == updated["CreationDate"]
     assert updated["LastModifiedDate"] >= created["LastModifiedDate"]
     assert updated["CallbackURLs"] == ["https://example.org"]
+
+
+def test_a_state_machine_is_retagged_where_it_executes(aws: None) -> None:
+    """AWS: TagResource / UntagResource change the tags ListTagsForResource answers."""
+    definition = json.dumps({"StartAt": "A", "States": {"A": {"Type": "Pass", "End": True}}})
+    arn = moto_internals.state_machine_create(
+        REGION,
+        name="tagged",
+        definition=definition,
+        role_arn="arn:aws:iam::123456789012:role/r",
+        tags=[{"Key": "team", "Value": "data"}, {"Key": "gone", "Value": "1"}],
+        logging_configuration=None,
+        tracing_configuration=None,
+    )
+
+    moto_internals.state_machine_retag(REGION, arn, {"team": "platform"}, removed=["gone"])
+
+    tags = moto_internals.stepfunctions_backend(REGION).get_tags_list_for_state_machine(arn)
+    assert tags == [{"key": "team", "value": "platform"}]
