@@ -44,6 +44,9 @@ NODE_WORKER_SCRIPT = Path(__file__).with_name("lambda_worker_node.mjs")
 #: The AWS SDK for JavaScript v3 standing in for the one Lambda's Node.js runtimes provide (`make setup`).
 NODE_SDK = Path(__file__).with_name("node") / "node_modules"
 MAX_WORKERS_PER_FUNCTION = 16
+#: Lambda's Init phase may take 10 s ("Lambda execution environment lifecycle"); a function with a
+#: longer timeout keeps that long, so the sandbox is never stricter than it was with one clock.
+INIT_LIMIT_SECONDS = 10.0
 #: The Invoke response's `FunctionError`: an error the function's runtime reported, and one Lambda
 #: detected itself (a timeout). moto 5.2.5 answered every error as "Handled"; the sandbox keeps that
 #: for the runtime's errors.
@@ -85,6 +88,8 @@ class _Worker:
     answers: Any  # the read end of the worker's answer pipe
     log_path: Path
     log_offset: int = 0
+    #: what was read from the answer pipe past the last complete line
+    pending: bytes = b""
 
     def alive(self) -> bool:
         return self.process.poll() is None
@@ -304,27 +309,35 @@ class LambdaRuntime:
                 pass_fds=(write_fd,),
             )
         os.close(write_fd)
-        return _Worker(process=process, answers=os.fdopen(read_fd, "rb"), log_path=log_path)
+        worker = _Worker(process=process, answers=os.fdopen(read_fd, "rb"), log_path=log_path)
+        # Lambda's Init phase (starting the runtime, loading the handler) has a limit of its own
+        # and does not count against the invocation's timeout. A worker that is not ready by then,
+        # or that died, is found out by the invocation that reads from it.
+        self._read_answer(worker, max(INIT_LIMIT_SECONDS, float(details["timeout"])), ready=True)
+        return worker
 
     @staticmethod
-    def _read_answer(worker: _Worker, timeout: float) -> dict[str, Any] | None:
+    def _read_answer(worker: _Worker, timeout: float, *, ready: bool = False) -> dict[str, Any] | None:
+        """The worker's next answer (or, with `ready`, its end of Init), None when it does not come
+        in time or the worker died. A late end of Init is skipped by the invocation that reads it."""
         deadline = time.monotonic() + timeout
-        buffer = b""
         fd = worker.answers.fileno()
         while True:
+            while b"\n" in worker.pending:
+                line, _, worker.pending = worker.pending.partition(b"\n")
+                answer: dict[str, Any] = json.loads(line)
+                if ready or "ready" not in answer:
+                    return answer
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return None
-            ready, _, _ = select.select([fd], [], [], remaining)
-            if not ready:
+            readable, _, _ = select.select([fd], [], [], remaining)
+            if not readable:
                 return None
             chunk = os.read(fd, 1 << 16)
             if not chunk:
                 return None  # the worker died
-            buffer += chunk
-            if buffer.endswith(b"\n"):
-                answer: dict[str, Any] = json.loads(buffer)
-                return answer
+            worker.pending += chunk
 
     def _unpack(self, details: dict[str, Any]) -> Path:
         digest = hashlib.sha256(details["code"]).hexdigest()

@@ -11,9 +11,9 @@ A container-image function is started with a fourth argument, its image root
 directories are the image's own site directories (their `.pth` files apply, as in the image's
 Python), and a handler module may come from anywhere in the image.
 
-Protocol: one JSON request per line on stdin, one JSON answer per line on file
-descriptor FD; the handler's prints and logs go to stdout/stderr (the runtime keeps them
-as the invocation's log).
+Protocol: `{"ready": true}` on file descriptor FD once the handler is loaded (Lambda's Init
+phase), then one JSON request per line on stdin, one JSON answer per line on FD; the handler's
+prints and logs go to stdout/stderr (the runtime keeps them as the invocation's log).
 """
 
 import importlib
@@ -104,6 +104,8 @@ def main() -> None:
         init_error = {"errorMessage": str(exc), "errorType": exc.error_type, "stackTrace": []}
     except Exception as exc:  # noqa: BLE001 - an init failure is the function's answer
         init_error = _error(exc, "Runtime.UserCodeSyntaxError" if isinstance(exc, SyntaxError) else None)
+    # The Init phase is over: the invocation's timeout starts with the first request.
+    answers.write(json.dumps({"ready": True}) + "\n")
 
     for line in requests:
         request = json.loads(line)

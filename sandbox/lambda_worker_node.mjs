@@ -8,8 +8,9 @@
 // extensionless file, `.js` as CommonJS unless the package says "type": "module", `.mjs`, `.cjs`),
 // and the project's own source tree is nowhere on the way.
 //
-// Protocol (the same as lambda_worker.py's): one JSON request per line on stdin, one JSON answer
-// per line on file descriptor FD (`{"errored": bool, "payload": ...}`). The handler's console
+// Protocol (the same as lambda_worker.py's): `{"ready": true}` on file descriptor FD once the
+// handler is loaded (the Init phase), then one JSON request per line on stdin, one JSON answer
+// per line on FD (`{"errored": bool, "payload": ...}`). The handler's console
 // output goes to stdout, as Lambda's log lines (time, request id, level, message).
 //
 // Between invocations the worker blocks reading stdin: like a frozen Lambda environment, nothing
@@ -388,4 +389,6 @@ try {
   log("ERROR", "Init Error", formatted(error));
   initError = errorPayload(error);
 }
+// The Init phase is over: the invocation's timeout starts with the first request.
+fs.writeSync(answerFd, `${JSON.stringify({ ready: true })}\n`);
 setImmediate(next);

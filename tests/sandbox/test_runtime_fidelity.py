@@ -414,3 +414,25 @@ def test_a_request_the_sandbox_fails_on_is_a_logged_internal_failure(sandbox, cl
     assert logged and "dictionary changed size" in logged[-1].getMessage()
     monkeypatch.undo()
     assert clients("stepfunctions").list_state_machines()["stateMachines"] == []  # the next request is served
+
+
+SLOW_INIT = """
+import time
+
+time.sleep(1.5)  # a slow import: Lambda's Init phase
+
+
+def handler(event, context):
+    return {"ok": True}
+"""
+
+
+def test_a_slow_init_does_not_count_against_the_invocations_timeout(function, clients) -> None:
+    """AWS, Lambda developer guide, "Understanding the Lambda execution environment lifecycle": the
+    Init phase (starting the runtime, running the function's static code) is limited to 10 seconds
+    of its own; the function's timeout applies to the Invoke phase."""
+    name = function(files={"app.py": SLOW_INIT}, handler="app.handler", timeout=1)
+
+    answer = clients("lambda").invoke(FunctionName=name, Payload=b"{}")
+
+    assert "FunctionError" not in answer and json.loads(answer["Payload"].read()) == {"ok": True}
