@@ -57,7 +57,7 @@ test-faults: setup
 check: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy installer lambdas blueprints sandbox tools bootstrap_stack.py app.py tests
+	$(BIN)/mypy installer lambdas blueprints sandbox cloud_assembly tools bootstrap_stack.py app.py tests
 	$(BIN)/python -m tools.import_graph
 
 build: setup

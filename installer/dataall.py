@@ -23,8 +23,8 @@ from typing import Any
 
 from blueprints.assets import CDK_CONTEXT, LAMBDAS_DIR, AssetRegistry, build_layer, layer_requirements, zip_tree
 from blueprints.dataall import rules
-from blueprints.dataall.assembly import CloudAssembly, FileAsset, StackArtifact
 from blueprints.dataall.stages import ImportedStage, split_stack
+from cloud_assembly.reader import CloudAssembly, FileAsset, StackArtifact
 from installer.build import BuildError, Release, synthesize, write_release
 from installer.upstream import Upstream
 

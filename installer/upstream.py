@@ -22,7 +22,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from blueprints.dataall.assembly import AssemblyError, CloudAssembly
+from cloud_assembly.reader import AssemblyError, CloudAssembly
 
 ROOT = Path(__file__).resolve().parent.parent
 UPSTREAM_ENV = "DATAALL_UPSTREAM"

@@ -11,20 +11,18 @@ logical id, type and reason. Container images the templates name (built outside 
 are) get an empty stand-in image root each, so their functions can be created; running them is
 not what this checks.
 
-The reader here is a small one of the sandbox's own: the sandbox imports nothing of `blueprints`.
+The assembly is read by `cloud_assembly.reader`, the same reader the release build uses.
 """
 
 from __future__ import annotations
 
-import fnmatch
 import io
-import json
 import re
 import tempfile
 import time
 import zipfile
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -32,10 +30,16 @@ from typing import Any, Protocol
 import boto3
 from botocore.exceptions import ClientError
 
-STACK_ARTIFACT = "aws:cloudformation:stack"
-NESTED_ASSEMBLY = "cdk:cloud-assembly"
-ASSET_MANIFEST = "cdk:asset-manifest"
-NESTED_STACK = "AWS::CloudFormation::Stack"
+from cloud_assembly.reader import (
+    NESTED_STACK,
+    AssemblyError,
+    CloudAssembly,
+    StackArtifact,
+    count_resources,
+    nested_templates,
+    read_json,
+)
+
 BOOTSTRAP_PARAMETER = "/cdk-bootstrap/hnb659fds/version"
 #: what `cdk bootstrap` of aws-cdk 2.1149 leaves in the bootstrap version parameter
 BOOTSTRAP_VERSION = "21"
@@ -45,10 +49,6 @@ _IMAGE_IN_JOIN = ".dkr.ecr."
 _SETTLE_SECONDS = 3600.0
 
 Log = Callable[[str], None]
-
-
-class AssemblyError(ValueError):
-    """A cloud assembly that cannot be read, naming the file and what is wrong with it."""
 
 
 class Host(Protocol):
@@ -67,124 +67,11 @@ class Host(Protocol):
 
 
 # --------------------------------------------------------------------------- the assembly
-@dataclass(frozen=True)
-class AssemblyStack:
-    """One stack artifact of a cloud assembly (or of one of its nested assemblies)."""
-
-    artifact_id: str
-    stack_name: str
-    display_name: str
-    region: str
-    directory: Path
-    template_file: str
-    tags: dict[str, str]
-    asset_manifests: tuple[str, ...]
-    #: the stack artifacts of the same assembly this one depends on
-    dependencies: tuple[str, ...]
-    template_url: str | None = None
-    bootstrap_parameter: str | None = None
-
-    @property
-    def key(self) -> tuple[Path, str]:
-        return self.directory, self.artifact_id
-
-    def template(self) -> dict[str, Any]:
-        return _read_json(self.directory / self.template_file)
-
-    def matches(self, patterns: list[str]) -> bool:
-        return not patterns or any(
-            fnmatch.fnmatchcase(name, pattern)
-            for pattern in patterns
-            for name in (self.stack_name, self.display_name, self.artifact_id)
-        )
-
-
-def _read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text())
-    except FileNotFoundError:
-        raise AssemblyError(f"{path} does not exist") from None
-    except json.JSONDecodeError as error:
-        raise AssemblyError(f"{path} is not JSON: {error}") from None
-
-
-def read_assembly(directory: Path, default_region: str) -> list[AssemblyStack]:
-    """Every stack of the assembly and of its nested assemblies, each assembly's in an order
-    that puts a stack after the stacks it depends on."""
-    manifest = _read_json(directory / "manifest.json")
-    if not isinstance(manifest, dict) or "artifacts" not in manifest:
-        raise AssemblyError(f"{directory / 'manifest.json'} is not a cloud assembly manifest (no artifacts)")
-    artifacts: dict[str, Any] = manifest["artifacts"]
-    found: list[AssemblyStack] = []
-    for artifact_id, artifact in artifacts.items():
-        kind = artifact.get("type")
-        properties = artifact.get("properties") or {}
-        if kind == NESTED_ASSEMBLY:
-            found.extend(read_assembly(directory / properties["directoryName"], default_region))
-        if kind != STACK_ARTIFACT:
-            continue
-        region = _region(artifact.get("environment", ""), default_region)
-        dependencies = artifact.get("dependencies") or []
-        found.append(
-            AssemblyStack(
-                artifact_id=artifact_id,
-                stack_name=properties.get("stackName", artifact_id),
-                display_name=str(artifact.get("displayName", artifact_id)),
-                region=region,
-                directory=directory,
-                template_file=properties["templateFile"],
-                tags=dict(properties.get("tags") or {}),
-                asset_manifests=tuple(
-                    artifacts[d]["properties"]["file"]
-                    for d in dependencies
-                    if artifacts.get(d, {}).get("type") == ASSET_MANIFEST
-                ),
-                dependencies=tuple(d for d in dependencies if artifacts.get(d, {}).get("type") == STACK_ARTIFACT),
-                template_url=properties.get("stackTemplateAssetObjectUrl"),
-                bootstrap_parameter=properties.get("bootstrapStackVersionSsmParameter"),
-            )
-        )
-    return _in_dependency_order(found)
-
-
-def _region(environment: str, default: str) -> str:
-    """`aws://111111111111/eu-west-1` -> `eu-west-1` (an environment-agnostic stack: the default)."""
-    region = environment.removeprefix("aws://").partition("/")[2]
-    return default if not region or region.startswith("unknown-") else region
-
-
-def _in_dependency_order(stacks: list[AssemblyStack]) -> list[AssemblyStack]:
-    ordered: list[AssemblyStack] = []
-    done: set[tuple[Path, str]] = set()
-    pending = list(stacks)
-    known = {stack.key for stack in stacks}
-    while pending:
-        ready = [
-            stack
-            for stack in pending
-            if all((stack.directory, d) in done or (stack.directory, d) not in known for d in stack.dependencies)
-        ]
-        if not ready:
-            raise AssemblyError(f"the stacks {[s.stack_name for s in pending]} depend on each other in a circle")
-        for stack in ready:
-            ordered.append(stack)
-            done.add(stack.key)
-            pending.remove(stack)
-    return ordered
-
-
-def nested_templates(directory: Path, template: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
-    """(logical id, template) of each nested stack whose template is in the assembly."""
-    for logical_id, resource in (template.get("Resources") or {}).items():
-        path = (resource.get("Metadata") or {}).get("aws:asset:path")
-        if resource.get("Type") == NESTED_STACK and path and (directory / path).is_file():
-            yield logical_id, _read_json(directory / path)
-
-
-def count_resources(directory: Path, template: dict[str, Any]) -> int:
-    """The template's resources and, recursively, its nested stacks'."""
-    own = len(template.get("Resources") or {})
-    return own + sum(count_resources(directory, nested) for _, nested in nested_templates(directory, template))
+def read_assembly(directory: Path, default_region: str) -> list[StackArtifact]:
+    """Every stack of the assembly and of its nested assemblies, each after the stacks it depends
+    on; an environment-agnostic stack in `default_region`."""
+    stacks = CloudAssembly.load(directory).in_dependency_order()
+    return [stack if stack.region else replace(stack, region=default_region) for stack in stacks]
 
 
 def image_uris(value: Any) -> set[str]:
@@ -307,7 +194,7 @@ class Conformance:
             aws_secret_access_key="sandbox",  # noqa: S106 - not a secret: the sandbox accepts any
         )
 
-    def deploy(self, stacks: list[AssemblyStack]) -> list[StackResult]:
+    def deploy(self, stacks: list[StackArtifact]) -> list[StackResult]:
         results = []
         for stack in stacks:
             result = self._deploy_one(stack)
@@ -316,7 +203,7 @@ class Conformance:
             self.report.results.append(result)
         return results
 
-    def delete(self, stacks: list[AssemblyStack]) -> None:
+    def delete(self, stacks: list[StackArtifact]) -> None:
         """Delete the stacks, dependants first, and name whatever is left."""
         self.report.deleted = True
         for stack in reversed(stacks):
@@ -339,11 +226,11 @@ class Conformance:
             self.report.left.extend(self._left(cfn, stack_id))
 
     # ------------------------------------------------------------------ one stack
-    def _deploy_one(self, stack: AssemblyStack) -> StackResult:
+    def _deploy_one(self, stack: StackArtifact) -> StackResult:
         began = time.monotonic()
         self._publish(stack)
         self._bootstrap(stack)
-        template = stack.template()
+        template = stack.template
         self._stand_in_images(stack, template)
         cfn = self.client("cloudformation", stack.region)
         arguments: dict[str, Any] = {
@@ -392,7 +279,7 @@ class Conformance:
             seconds=time.monotonic() - began,
         )
 
-    def _template_argument(self, stack: AssemblyStack) -> dict[str, str]:
+    def _template_argument(self, stack: StackArtifact) -> dict[str, str]:
         """The template as `cdk deploy` passes it: the URL of its published asset, else its body."""
         url = self._substitute(stack.template_url or "", stack.region)
         if url.startswith("s3://"):
@@ -408,10 +295,10 @@ class Conformance:
             .replace("${AWS::Partition}", "aws")
         )
 
-    def _publish(self, stack: AssemblyStack) -> None:
+    def _publish(self, stack: StackArtifact) -> None:
         """Every file asset of the stack's asset manifests, to the bucket it names."""
         for manifest_file in stack.asset_manifests:
-            manifest = _read_json(stack.directory / manifest_file)
+            manifest = read_json(stack.directory / manifest_file)
             if manifest.get("dockerImages"):
                 self._log(f"{manifest_file}: {len(manifest['dockerImages'])} image asset(s) not built (no Docker)")
             for asset in (manifest.get("files") or {}).values():
@@ -436,7 +323,7 @@ class Conformance:
             if error.response["Error"]["Code"] not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
                 raise
 
-    def _bootstrap(self, stack: AssemblyStack) -> None:
+    def _bootstrap(self, stack: StackArtifact) -> None:
         """What `cdk bootstrap` leaves: the version the templates' CheckBootstrapVersion rule reads."""
         self.client("ssm", stack.region).put_parameter(
             Name=stack.bootstrap_parameter or BOOTSTRAP_PARAMETER,
@@ -445,7 +332,7 @@ class Conformance:
             Overwrite=True,
         )
 
-    def _stand_in_images(self, stack: AssemblyStack, template: dict[str, Any]) -> None:
+    def _stand_in_images(self, stack: StackArtifact, template: dict[str, Any]) -> None:
         uris = image_uris(template)
         for _, nested in _all_nested(stack.directory, template):
             uris |= image_uris(nested)
@@ -573,7 +460,7 @@ def _settle(cfn: Any, stack_id: str, timeout: float = _SETTLE_SECONDS) -> dict[s
         time.sleep(0.2)
 
 
-def select(stacks: list[AssemblyStack], patterns: list[str]) -> list[AssemblyStack]:
+def select(stacks: list[StackArtifact], patterns: list[str]) -> list[StackArtifact]:
     chosen = [stack for stack in stacks if stack.matches(patterns)]
     if not chosen:
         names = ", ".join(stack.stack_name for stack in stacks)

@@ -15,7 +15,17 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 #: The project's top-level packages and modules.
-PACKAGES = ("lambdas", "sandbox", "installer", "blueprints", "bootstrap_stack", "app", "bench", "tools")
+PACKAGES = (
+    "lambdas",
+    "sandbox",
+    "installer",
+    "blueprints",
+    "cloud_assembly",
+    "bootstrap_stack",
+    "app",
+    "bench",
+    "tools",
+)
 #: What each room may not import (by prefix): the code that runs in AWS knows nothing of the
 #: operator's tools, the release content and the bootstrap stack nothing of the CLI, the local AWS
 #: nothing of the CLI or the release build.
@@ -24,6 +34,7 @@ FORBIDDEN: Mapping[str, tuple[str, ...]] = {
     "blueprints": ("installer", "sandbox", "bench", "app"),
     "bootstrap_stack": ("installer", "sandbox", "bench", "app"),
     "sandbox": ("installer", "blueprints", "bootstrap_stack", "app", "bench"),
+    "cloud_assembly": ("lambdas", "sandbox", "installer", "blueprints", "bootstrap_stack", "app", "bench", "tools"),
 }
 
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from blueprints.dataall import rules
-from blueprints.dataall.assembly import AssemblyError, FileAsset, StackArtifact
+from cloud_assembly.reader import AssemblyError, FileAsset, StackArtifact
 
 #: Resource types that hold data: a stage with one of them is never deleted by a rollback.
 DATA_TYPES = frozenset(

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from blueprints.dataall import rules
-from blueprints.dataall.assembly import AssemblyError, CloudAssembly
 from blueprints.dataall.stages import Imported, split_stack, stage_name
+from cloud_assembly.reader import AssemblyError, CloudAssembly
 
 UPSTREAM = Path(__file__).resolve().parents[2].parent / "shared" / "upstream" / "dataall"
 BACKEND = "dataall-dev-backend-stage-backend-stack"

@@ -9,6 +9,7 @@ it). Nothing here is specific to data.all.
 
 from __future__ import annotations
 
+import fnmatch
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -26,7 +27,8 @@ class AssemblyError(ValueError):
     """A cloud assembly that cannot be read, naming the file and what is wrong with it."""
 
 
-def _read_json(path: Path) -> Any:
+def read_json(path: Path) -> Any:
+    """A JSON file of the assembly, or an AssemblyError naming it."""
     try:
         return json.loads(path.read_text())
     except FileNotFoundError:
@@ -48,7 +50,9 @@ class FileAsset:
 
 @dataclass(frozen=True)
 class StackArtifact:
-    """One stack of the assembly, with its template and the nested stacks it holds."""
+    """One stack of the assembly, with its template and the nested stacks it holds.
+
+    `account` and `region` are "" for an environment-agnostic stack."""
 
     artifact_id: str
     stack_name: str
@@ -57,11 +61,32 @@ class StackArtifact:
     directory: Path
     template_file: str
     assets: tuple[FileAsset, ...] = ()
+    #: the stack artifacts of the same assembly this one depends on
     dependencies: tuple[str, ...] = ()
+    display_name: str = ""
+    tags: Mapping[str, str] = field(default_factory=dict)
+    #: the asset manifests (`*.assets.json`) the stack's assets are published from
+    asset_manifests: tuple[str, ...] = ()
+    #: where `cdk deploy` uploads the template (`stackTemplateAssetObjectUrl`), if anywhere
+    template_url: str | None = None
+    #: the SSM parameter holding the CDK bootstrap version, if the stack checks it
+    bootstrap_parameter: str | None = None
+
+    @property
+    def key(self) -> tuple[Path, str]:
+        return self.directory, self.artifact_id
+
+    def matches(self, patterns: list[str]) -> bool:
+        """No pattern, or a glob matching its stack name, display name or artifact id."""
+        return not patterns or any(
+            fnmatch.fnmatchcase(name, pattern)
+            for pattern in patterns
+            for name in (self.stack_name, self.display_name, self.artifact_id)
+        )
 
     @cached_property
     def template(self) -> dict[str, Any]:
-        document: dict[str, Any] = _read_json(self.directory / self.template_file)
+        document: dict[str, Any] = read_json(self.directory / self.template_file)
         return document
 
     def nested(self) -> dict[str, NestedStack]:
@@ -96,7 +121,7 @@ class NestedStack:
 
     @cached_property
     def template(self) -> dict[str, Any]:
-        document: dict[str, Any] = _read_json(self.directory / self.template_file)
+        document: dict[str, Any] = read_json(self.directory / self.template_file)
         return document
 
     @property
@@ -116,7 +141,7 @@ class CloudAssembly:
 
     @classmethod
     def load(cls, directory: Path) -> CloudAssembly:
-        manifest = _read_json(directory / "manifest.json")
+        manifest = read_json(directory / "manifest.json")
         if not isinstance(manifest, dict) or "artifacts" not in manifest:
             raise AssemblyError(f"{directory / 'manifest.json'} is not a cloud assembly manifest (no artifacts)")
         children = tuple(
@@ -138,12 +163,12 @@ class CloudAssembly:
                 continue
             properties = artifact.get("properties", {})
             account, region = _environment(artifact.get("environment", ""))
-            asset_ids = [
-                d for d in artifact.get("dependencies", []) if artifacts.get(d, {}).get("type") == ASSET_MANIFEST
-            ]
-            assets: list[FileAsset] = []
-            for asset_id in asset_ids:
-                assets.extend(self._file_assets(artifacts[asset_id]["properties"]["file"]))
+            dependencies = artifact.get("dependencies") or []
+            manifests = tuple(
+                artifacts[d]["properties"]["file"]
+                for d in dependencies
+                if artifacts.get(d, {}).get("type") == ASSET_MANIFEST
+            )
             yield StackArtifact(
                 artifact_id=artifact_id,
                 stack_name=properties.get("stackName", artifact_id),
@@ -151,11 +176,36 @@ class CloudAssembly:
                 region=region,
                 directory=self.directory,
                 template_file=properties["templateFile"],
-                assets=tuple(assets),
-                dependencies=tuple(d for d in artifact.get("dependencies", []) if d not in asset_ids),
+                assets=tuple(asset for file in manifests for asset in self._file_assets(file)),
+                dependencies=tuple(d for d in dependencies if artifacts.get(d, {}).get("type") == STACK),
+                display_name=str(artifact.get("displayName", artifact_id)),
+                tags=dict(properties.get("tags") or {}),
+                asset_manifests=manifests,
+                template_url=properties.get("stackTemplateAssetObjectUrl"),
+                bootstrap_parameter=properties.get("bootstrapStackVersionSsmParameter"),
             )
         for child in self.children:
             yield from child.stacks()
+
+    def in_dependency_order(self) -> list[StackArtifact]:
+        """Every stack, each after the stacks of its own assembly it depends on."""
+        pending = list(self.stacks())
+        known = {stack.key for stack in pending}
+        ordered: list[StackArtifact] = []
+        done: set[tuple[Path, str]] = set()
+        while pending:
+            ready = [
+                stack
+                for stack in pending
+                if all((stack.directory, d) in done or (stack.directory, d) not in known for d in stack.dependencies)
+            ]
+            if not ready:
+                raise AssemblyError(f"the stacks {[s.stack_name for s in pending]} depend on each other in a circle")
+            for stack in ready:
+                ordered.append(stack)
+                done.add(stack.key)
+                pending.remove(stack)
+        return ordered
 
     def stack(self, stack_name: str) -> StackArtifact:
         found = [s for s in self.stacks() if s.stack_name == stack_name]
@@ -165,7 +215,7 @@ class CloudAssembly:
         return found[0]
 
     def _file_assets(self, file_name: str) -> Iterator[FileAsset]:
-        document = _read_json(self.directory / file_name)
+        document = read_json(self.directory / file_name)
         for asset_id, asset in document.get("files", {}).items():
             for destination in asset.get("destinations", {}).values():
                 yield FileAsset(
@@ -178,8 +228,22 @@ class CloudAssembly:
 
 
 def _environment(environment: str) -> tuple[str, str]:
-    """`aws://111111111111/eu-west-1` -> (account, region)."""
+    """`aws://111111111111/eu-west-1` -> (account, region); `unknown-…` (environment-agnostic) -> ""."""
     if not environment.startswith("aws://"):
         return "", ""
     account, _, region = environment.removeprefix("aws://").partition("/")
-    return account, region
+    return ("" if account.startswith("unknown-") else account), ("" if region.startswith("unknown-") else region)
+
+
+def nested_templates(directory: Path, template: Mapping[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(logical id, template) of each nested stack whose template is in the assembly."""
+    for logical_id, resource in (template.get("Resources") or {}).items():
+        path = (resource.get("Metadata") or {}).get("aws:asset:path")
+        if resource.get("Type") == NESTED_STACK and path and (directory / path).is_file():
+            yield logical_id, read_json(directory / path)
+
+
+def count_resources(directory: Path, template: Mapping[str, Any]) -> int:
+    """The template's resources and, recursively, its nested stacks'."""
+    own = len(template.get("Resources") or {})
+    return own + sum(count_resources(directory, nested) for _, nested in nested_templates(directory, template))
