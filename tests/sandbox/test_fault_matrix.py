@@ -33,13 +33,14 @@ UPGRADE_KINDS = ("update", "rollback", "timeout", "crash", "throttle")
 #: Throttling that outlasts every retry of the step, so that the run fails; it stops when the
 #: run starts its rollback ("for a while"). A few throttles alone are survived by the retries.
 FAULT_SPECS = {"throttle": "{stage}:throttle@100000"}
+#: One case per way a run can end badly that no other test of `make test` reaches: a stage
+#: refused on create (install), CloudFormation's own rollback failing a stage (upgrade), and the
+#: migration crashing after the stages moved (upgrade: the data.all #1500 case). Timeouts and
+#: throttling have tests of their own (tests/sandbox/test_runtime_fidelity.py,
+#: tests/sandbox/cloudformation/test_failures.py); the whole matrix runs in `make test-faults`.
 SAMPLE = {
     ("install", "params", "create"),
-    ("install", "aurora", "crash"),
-    ("install", "sqs", "timeout"),
-    ("upgrade", "lambda-api", "update"),
     ("upgrade", "monitoring", "rollback"),
-    ("upgrade", "vpc", "throttle"),
     ("upgrade", "migrate", "crash"),
 }
 

@@ -25,6 +25,7 @@ def handler(event, context):
     )
     if props.get("Silent") == "yes":
         return
+    time.sleep(float(props.get("SleepSeconds", "0")))
     failing = props.get("FailOn", "").split(",")
     status = "FAILED" if event["RequestType"] in failing else "SUCCESS"
     physical = event.get("PhysicalResourceId") or f"thing-{props['Name']}"
@@ -239,7 +240,8 @@ def test_a_functions_real_run_time_does_not_count_against_the_creation_timeout(
 
     cfn.create_stack(
         StackName="app",
-        TemplateBody=template(function_code, {"Name": "a"}),
+        # The function itself outlasts the scaled timeout, however fast the machine.
+        TemplateBody=template(function_code, {"Name": "a", "SleepSeconds": str(round(2 * budget, 3))}),
         Capabilities=["CAPABILITY_IAM"],
         TimeoutInMinutes=3,
     )
