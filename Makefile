@@ -8,6 +8,9 @@ STAMP := $(VENV)/.installed
 # The AWS SDK for JavaScript v3 the sandbox's Node.js functions get, as Lambda's Node.js runtimes give it.
 NODE_SDK := sandbox/node
 NODE_STAMP := $(NODE_SDK)/node_modules/.installed
+# The AWS CDK CLI, pinned, that tests/sandbox/test_cdk_cli.py runs against `sandbox serve`.
+CDK_CLI := sandbox/cdk_cli
+CDK_CLI_STAMP := $(CDK_CLI)/node_modules/.installed
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 PYTEST_WORKERS ?= 2
 
@@ -22,7 +25,11 @@ $(NODE_STAMP): $(NODE_SDK)/package.json $(NODE_SDK)/package-lock.json
 	npm ci --prefix $(NODE_SDK) --ignore-scripts --no-audit --no-fund --loglevel=error
 	touch $(NODE_STAMP)
 
-setup: $(STAMP) $(NODE_STAMP)
+$(CDK_CLI_STAMP): $(CDK_CLI)/package.json $(CDK_CLI)/package-lock.json
+	npm ci --prefix $(CDK_CLI) --ignore-scripts --no-audit --no-fund --loglevel=error
+	touch $(CDK_CLI_STAMP)
+
+setup: $(STAMP) $(NODE_STAMP) $(CDK_CLI_STAMP)
 
 ## demo: build the release and install it in an embedded sandbox, with live progress
 demo: setup

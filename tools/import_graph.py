@@ -45,7 +45,7 @@ def modules(root: Path = ROOT) -> dict[str, Path]:
         if single.is_file():
             found[name] = single
         for file in sorted((root / name).rglob("*.py")) if (root / name).is_dir() else []:
-            if "__pycache__" in file.parts:
+            if "__pycache__" in file.parts or "node_modules" in file.parts:  # npm packages' templates
                 continue
             parts = file.relative_to(root).with_suffix("").parts
             module = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)

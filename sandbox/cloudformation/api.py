@@ -20,6 +20,7 @@ from sandbox.cloudformation.drift import DriftDetector
 from sandbox.cloudformation.engine import Engine, LiveResolver, Run
 from sandbox.cloudformation.errors import (
     AlreadyExistsError,
+    ChangeSetNotFoundError,
     CloudFormationError,
     InsufficientCapabilitiesError,
     InvalidActionError,
@@ -192,7 +193,8 @@ class CloudFormationApi:
         else:
             stack = store.find(request["StackName"])
             if stack.deployment is None:
-                raise ValidationError(f"Stack with id {request['StackName']} does not exist")
+                # A stack a CREATE change set made has no template until the change set runs.
+                return {"StagesAvailable": ["Original", "Processed"]}
             deployment = stack.deployment
         return {
             "TemplateBody": deployment.template.body,
@@ -389,7 +391,15 @@ class CloudFormationApi:
         return {}
 
     def _delete_change_set(self, store: RegionStore, request: dict[str, Any]) -> dict[str, Any]:
-        change_set = store.change_set(request["ChangeSetName"], request.get("StackName"))
+        name, stack_name = request["ChangeSetName"], request.get("StackName")
+        try:
+            change_set = store.change_set(name, stack_name)
+        except ChangeSetNotFoundError:
+            # AWS: deleting a change set the stack does not have, by name, succeeds.
+            if name.startswith("arn:") or not stack_name:
+                raise
+            store.find(stack_name)
+            return {}
         if change_set.execution_status == "EXECUTE_IN_PROGRESS":
             raise InvalidChangeSetStatusError(
                 f"ChangeSet [{change_set.change_set_id}] cannot be deleted in its current "

@@ -151,3 +151,38 @@ def test_get_template_of_a_change_set(cfn: Any) -> None:
     cfn.create_change_set(StackName="app", ChangeSetName="c", ChangeSetType="CREATE", TemplateBody=yaml_body)
 
     assert cfn.get_template(StackName="app", ChangeSetName="c")["TemplateBody"] == yaml_body
+
+
+def test_a_stack_in_review_has_no_template_until_its_change_set_runs(cfn: Any) -> None:
+    """AWS: a CREATE change set makes "a stack with a unique stack ID, but no template or
+    resources", REVIEW_IN_PROGRESS until the change set is executed
+    (https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_CreateChangeSet.html,
+    ChangeSetType). DescribeStacks and GetTemplate answer for it, GetTemplate with no
+    TemplateBody; the CDK CLI reads both for the stack its own change set left in review."""
+    cfn.create_change_set(
+        StackName="app", ChangeSetName="c", ChangeSetType="CREATE", TemplateBody=body({"Topic": TOPIC})
+    )
+
+    assert cfn.describe_stacks(StackName="app")["Stacks"][0]["StackStatus"] == "REVIEW_IN_PROGRESS"
+    in_review = cfn.get_template(StackName="app", TemplateStage="Original")
+    assert "TemplateBody" not in in_review
+    assert cfn.list_stack_resources(StackName="app")["StackResourceSummaries"] == []
+
+    settle_change_set(cfn, "app", "c")
+    cfn.execute_change_set(StackName="app", ChangeSetName="c")
+    settle(cfn, "app")
+    assert cfn.get_template(StackName="app")["TemplateBody"] == {"Resources": {"Topic": TOPIC}}
+
+
+def test_deleting_a_change_set_the_stack_does_not_have_succeeds(cfn: Any) -> None:
+    """AWS: DeleteChangeSet's only error is InvalidChangeSetStatus
+    (https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_DeleteChangeSet.html):
+    deleting by name a change set the stack does not have succeeds while the stack exists. The
+    CDK CLI deletes its change set name before every deploy (`cdk deploy`'s cleanupOldChangeset)."""
+    cfn.create_stack(StackName="app", TemplateBody=body({"Topic": TOPIC}))
+    settle(cfn, "app")
+
+    cfn.delete_change_set(StackName="app", ChangeSetName="cdk-deploy-change-set")
+
+    with pytest.raises(ClientError, match="Stack with id gone does not exist"):
+        cfn.delete_change_set(StackName="gone", ChangeSetName="cdk-deploy-change-set")
