@@ -95,9 +95,10 @@ class Stacks:
         return StackInfo.from_api(stacks[0])
 
     def template(self, name_or_id: str) -> str:
-        """The template the stack runs now, as JSON text."""
+        """The template the stack runs now, as JSON text ("{}" for a stack in REVIEW_IN_PROGRESS, whose
+        change set has not run: CloudFormation answers it with no TemplateBody)."""
         try:
-            body = self.cfn.get_template(StackName=name_or_id, TemplateStage="Original")["TemplateBody"]
+            body = self.cfn.get_template(StackName=name_or_id, TemplateStage="Original").get("TemplateBody", "{}")
         except ClientError as error:
             guard_throttling(error)
             raise

@@ -74,3 +74,21 @@ def test_an_earlier_operations_failure_is_not_this_ones() -> None:
     ])  # fmt: skip
 
     assert Stacks(events).failure(STACK)["reason"] == "no resource reported a failure"
+
+
+class _Templates:
+    """GetTemplate as CloudFormation answers it: no TemplateBody for a stack in REVIEW_IN_PROGRESS."""
+
+    def __init__(self, answer: dict[str, Any]) -> None:
+        self.answer = answer
+
+    def get_template(self, StackName: str, TemplateStage: str) -> dict[str, Any]:
+        return self.answer
+
+
+def test_a_stack_whose_change_set_has_not_run_has_an_empty_template() -> None:
+    """CreateChangeSet (ChangeSetType CREATE) leaves a stack in REVIEW_IN_PROGRESS with "no template
+    or resources" until the change set runs; GetTemplate then has no TemplateBody
+    (https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_CreateChangeSet.html)."""
+    assert Stacks(_Templates({"StagesAvailable": ["Original"]})).template(STACK) == "{}"
+    assert Stacks(_Templates({"TemplateBody": {"Resources": {}}})).template(STACK) == '{"Resources": {}}'
