@@ -6,7 +6,9 @@ Node.js functions), one per concurrent invocation, with the function's own envir
 variables and the sandbox as its AWS.
 A packaging mistake (a module left out of the zip, a wrong handler string) fails here
 as it fails in AWS. Third-party packages come from this machine's installation, standing
-in for the layer: the layer's wheels are built for Lambda's Python and processor.
+in for the runtime's own and for layers the sandbox does not hold (another account's). The
+function's layers the sandbox holds are its /opt (`sandbox.layers`), after this machine's
+packages on a Python function's path: a layer's wheels are built for Lambda's Python and processor.
 A container-image function (`PackageType: Image`) runs from its image root instead
 (`sandbox.images`): its code and its own packages, none of this machine's.
 """
@@ -34,7 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sandbox import moto_internals
+from sandbox import layers, moto_internals
 from sandbox.host import SandboxHost
 from sandbox.images import Image
 
@@ -145,6 +147,7 @@ class LambdaRuntime:
             details["image"] = self._image(function, details)  # a Failed function's Invoke is refused
         else:
             runtime_family(details["runtime"])  # AWS fails the Invoke call itself for a runtime it does not run
+            details["layer_code"] = moto_internals.lambda_layer_code(function)
         with self._lock:
             self.invocation_count += 1
         try:
@@ -273,7 +276,10 @@ class LambdaRuntime:
     def _spawn(self, details: dict[str, Any]) -> _Worker:
         image: Image | None = details.get("image")
         code_dir = image_working_dir(image, details["image_config"]) if image else self._unpack(details)
-        env = self._environment(details, code_dir)
+        layer_dir = layers.extract(self.root, details["layer_code"]) if details.get("layer_code") else None
+        # where the function sees its layers: /opt in a mount namespace of its own, else their folder
+        opt = None if layer_dir is None else layers.OPT if layers.private_opt_supported() else layer_dir
+        env = self._environment(details, code_dir, opt)
         log_path = self.root / "logs" / f"{details['name']}-{uuid.uuid4().hex[:8]}.log"
         log_path.parent.mkdir(parents=True, exist_ok=True)
         read_fd, write_fd = os.pipe()
@@ -289,15 +295,19 @@ class LambdaRuntime:
             # (CDK's AwsCustomResource) falls back to this one.
             if not NODE_SDK.is_dir():
                 LOG.warning("the sandbox's Node.js SDK is missing (%s): make setup installs it", NODE_SDK)
-            env["NODE_PATH"] = os.pathsep.join([str(NODE_SDK), str(code_dir)])
+            layer_paths = layers.node_paths(opt, details["runtime"]) if opt else []
+            env["NODE_PATH"] = os.pathsep.join([*layer_paths, str(NODE_SDK), str(code_dir)])
             env.setdefault("npm_config_offline", "true")
             env.setdefault("npm_config_logs_max", "0")
             node = shutil.which("node") or "node"
             command = [node, "--expose-gc", "--max-http-header-size", "81920", str(NODE_WORKER_SCRIPT)]
             command += [str(code_dir), str(write_fd)]
         else:
+            layer_paths = layers.python_paths(opt, details["runtime"]) if opt else []
             command = [sys.executable, "-S", "-u", str(WORKER_SCRIPT), str(code_dir)]
-            command += [os.pathsep.join(dependency_paths()), str(write_fd)]
+            command += [os.pathsep.join([*dependency_paths(), *layer_paths]), str(write_fd)]
+        if layer_dir is not None and opt == layers.OPT:
+            command = layers.mount_command(layer_dir, command)
         with log_path.open("ab") as log:
             process = subprocess.Popen(
                 command,
@@ -360,8 +370,10 @@ class LambdaRuntime:
             shutil.rmtree(partial, ignore_errors=True)
         return target
 
-    def _environment(self, details: dict[str, Any], code_dir: Path) -> dict[str, str]:
-        """What Lambda puts in a function's environment, and nothing of the caller's."""
+    def _environment(self, details: dict[str, Any], code_dir: Path, opt: Path | None = None) -> dict[str, str]:
+        """What Lambda puts in a function's environment, and nothing of the caller's; with layers
+        (seen at `opt`) their bin/ on PATH and lib/ on LD_LIBRARY_PATH, which the function's own
+        variables may extend, as in Lambda."""
         region = details["region"]
         env = {
             "PATH": "/usr/local/bin:/usr/bin:/bin",
@@ -388,6 +400,8 @@ class LambdaRuntime:
             "AWS_ENDPOINT_URL": self.host.endpoint,
             "PYTHONDONTWRITEBYTECODE": "1",
         }
+        if opt is not None:
+            env.update(layers.environment(opt, env["PATH"]))
         env.update({k: str(v) for k, v in details["environment"].items()})
         return env
 

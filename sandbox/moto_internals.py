@@ -527,10 +527,12 @@ def install_lambda_images(resolve: ImageResolver, present: ImagePresence) -> Non
 
 
 def _fix_lambda_image_config() -> None:
-    """`PackageType` and `ImageConfig` are kept as AWS keeps them: moto 5.2.5's CloudFormation
-    model of AWS::Lambda::Function dropped both (the function became a .zip one), and its
+    """`PackageType`, `ImageConfig` and `Layers` are kept as AWS keeps them: moto 5.2.5's
+    CloudFormation model of AWS::Lambda::Function dropped all three (the function became a .zip
+    one without layers; an update kept layers the template no longer lists), and its
     UpdateFunctionConfiguration ignored `ImageConfig` (Lambda API reference,
-    UpdateFunctionConfiguration: ImageConfig overrides the image's values)."""
+    UpdateFunctionConfiguration: ImageConfig overrides the image's values). A layer is looked up
+    in the account and region its ARN names (see `_lambda_layers_data`)."""
     from moto.awslambda.models import ImageConfig, LambdaFunction
 
     original_update_configuration = LambdaFunction.update_configuration
@@ -545,21 +547,94 @@ def _fix_lambda_image_config() -> None:
     def create_from_cloudformation_json(
         cls: Any, name: str, template: dict[str, Any], *args: Any, **kwargs: Any
     ) -> Any:
-        function = original_cfn_create(cls, name, template, *args, **kwargs)
         properties = template["Properties"]
+        account_id = kwargs.get("account_id", args[0] if args else ACCOUNT_ID)
+        # checked before the function exists: a function whose layer is not there is never made
+        layers = _lambda_layers_data(properties.get("Layers") or [], account_id)
+        function = original_cfn_create(cls, name, template, *args, **kwargs)
         function.package_type = properties.get("PackageType", "Zip")
         function.image_config = ImageConfig(properties.get("ImageConfig") or {})
+        function.layers = layers
         return function
 
     def update_from_cloudformation_json(cls: Any, original_resource: Any, *args: Any, **kwargs: Any) -> Any:
         function = original_cfn_update(cls, original_resource, *args, **kwargs)
         template = kwargs.get("cloudformation_json", args[1] if len(args) > 1 else {})
         function.image_config = ImageConfig(template.get("Properties", {}).get("ImageConfig") or {})
+        if not template.get("Properties", {}).get("Layers"):
+            function.layers = []
         return function
 
+    def _get_layers_data(self: Any, arns: list[str]) -> list[dict[str, Any]]:
+        return _lambda_layers_data(arns, self.account_id)
+
     LambdaFunction.update_configuration = update_configuration  # type: ignore[method-assign]
+    LambdaFunction._get_layers_data = _get_layers_data  # type: ignore[method-assign,assignment]
     LambdaFunction.create_from_cloudformation_json = classmethod(create_from_cloudformation_json)  # type: ignore[method-assign,assignment]
     LambdaFunction.update_from_cloudformation_json = classmethod(update_from_cloudformation_json)  # type: ignore[method-assign,assignment]
+
+
+#: A layer version's ARN: arn:PARTITION:lambda:REGION:ACCOUNT:layer:NAME:VERSION
+_LAYER_VERSION_ARN = re.compile(r"arn:[\w-]+:lambda:[\w-]+:\d{12}:layer:[\w-]+:\d+")
+
+
+def _lambda_layer_version(arn: str) -> Any:
+    """moto's LayerVersion of a layer version ARN, None when moto does not hold it: looked up in
+    the account and region the ARN names (moto 5.2.5 looked in the function's own, by name only)."""
+    from moto.awslambda.models import lambda_backends
+    from moto.awslambda.utils import split_layer_arn
+
+    try:
+        parts = split_layer_arn(arn)
+    except ValueError:
+        return None
+    if parts.account not in lambda_backends:  # a plain dict's `in`: no backend is made to find out
+        return None
+    made = list(lambda_backends[parts.account])  # its `in` answers True for any region moto knows
+    if parts.region not in made:
+        return None
+    return lambda_backends[parts.account][parts.region]._layers.get_layer_version_by_arn(arn)
+
+
+def _lambda_layers_data(arns: list[str], account_id: str) -> list[dict[str, Any]]:
+    """A function's `Layers` as GetFunction answers them (`Arn`, `CodeSize`).
+
+    AWS: a layer version of the function's own account must exist (ResourceNotFoundException,
+    as moto says it); one of another account that shares it with the function's may be used,
+    AWS's own published layers among them (data.all's authorizer names a Klayers ARN). moto
+    holds no copy of those: they are kept by ARN, with no code (see `lambda_layer_code`).
+    """
+    from moto.awslambda.exceptions import UnknownLayerVersionException
+
+    layers = []
+    for arn in arns:
+        version = _lambda_layer_version(arn)
+        if version is not None:
+            layers.append({"Arn": version.arn, "CodeSize": version.code_size})
+        elif _LAYER_VERSION_ARN.fullmatch(arn) and arn.split(":")[4] != account_id:
+            layers.append({"Arn": arn, "CodeSize": 0})
+        else:
+            raise UnknownLayerVersionException(arns)
+    return layers
+
+
+def lambda_layer_code(function: Any) -> list[bytes]:
+    """The .zip of each of the function's layers, in the function's order (Lambda extracts them
+    into /opt in that order, a later layer's files overwriting an earlier one's).
+
+    A layer version moto does not hold is left out: one of another account (an AWS-published
+    layer, a public one such as Klayers) that the function names by ARN. Its content is not in
+    the sandbox; this machine's packages stand in for it, as they do for the runtime's own.
+    """
+    codes = []
+    for layer in function.layers:
+        arn = layer["Arn"] if isinstance(layer, dict) else layer
+        version = _lambda_layer_version(arn)
+        if version is None:
+            LOG.debug("layer %s of %s is not in the sandbox: left out", arn, function.function_name)
+        else:
+            codes.append(version.code_bytes)
+    return codes
 
 
 def lambda_image_gone(function: Any) -> None:
