@@ -14,7 +14,7 @@ from installer import __version__
 
 app = typer.Typer(
     name="dataall-installer",
-    help="A serverless, self-deploying installer for a data.all-shaped platform on AWS.",
+    help="A serverless, self-deploying installer for data.all on AWS.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
@@ -60,17 +60,61 @@ def _params(pairs: list[str] | None) -> dict[str, str]:
     return result
 
 
-def _release(path: Path | None, *, json_mode: bool) -> Any:
-    from installer.build import BuildError, Release, build_release
+UpstreamOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--upstream",
+        help="data.all from this cloud assembly, folder holding cdk.out/, or data.all source tree "
+        "(default: $DATAALL_UPSTREAM, then ../shared/upstream/dataall/<version>, else a clone of the pinned tag).",
+    ),
+]
+SyntheticOpt = Annotated[
+    bool,
+    typer.Option(
+        "--synthetic",
+        help="The project's small synthetic release (its own re-creation of data.all's stacks, a test fixture) "
+        "instead of data.all.",
+    ),
+]
 
+
+def _build(out: Path, version: str | None, upstream: Path | None, synthetic: bool, *, quiet: bool) -> Any:
+    """Build a release: data.all from its upstream (the default), or the synthetic test fixture."""
+    from installer.build import BuildError, build_release
+
+    if synthetic and upstream is not None:
+        _fail("--synthetic and --upstream name two different releases: give one")
     try:
-        if path is not None:
-            return Release.load(path)
-        if not json_mode:
-            typer.echo("building the release (CDK synthesis, cdk-nag) ...")
-        return build_release(DEFAULT_OUT)
+        if synthetic:
+            if not quiet:
+                typer.echo("building the synthetic release (CDK synthesis, cdk-nag) ...")
+            return build_release(out, version)
+        from installer.dataall import build_dataall_release
+        from installer.upstream import UpstreamError, resolve
+
+        try:
+            source = resolve(upstream, version)
+        except UpstreamError as error:
+            _fail(str(error))
+        if not quiet:
+            typer.echo(f"building data.all {source.version} from {source.origin} ...")
+        return build_dataall_release(out, source)
     except BuildError as error:
         _fail(str(error))
+
+
+def _release(path: Path | None, *, json_mode: bool, upstream: Path | None = None, synthetic: bool = False) -> Any:
+    """The release folder given, else one built (data.all by default)."""
+    from installer.build import BuildError, Release
+
+    if path is not None:
+        if upstream is not None or synthetic:
+            _fail("--release names a built release: give it alone, without --upstream or --synthetic")
+        try:
+            return Release.load(path)
+        except BuildError as error:
+            _fail(str(error))
+    return _build(DEFAULT_OUT, None, upstream, synthetic, quiet=json_mode)
 
 
 # ---------------------------------------------------------------------- build
@@ -78,41 +122,13 @@ def _release(path: Path | None, *, json_mode: bool) -> Any:
 def build(
     out: Annotated[Path, typer.Option("--out", help="Folder that receives release/<version>/.")] = DEFAULT_OUT,
     version: Annotated[str | None, typer.Option("--version", help="Release version (default: the source's).")] = None,
-    upstream: Annotated[
-        Path | None,
-        typer.Option(
-            "--upstream",
-            help="Build data.all itself from this cloud assembly, folder holding cdk.out/, or data.all source tree.",
-        ),
-    ] = None,
-    dataall: Annotated[
-        bool,
-        typer.Option(
-            "--dataall",
-            help="Build data.all itself from the default upstream: $DATAALL_UPSTREAM, then ../shared/upstream/"
-            "dataall/<version>, else a clone of the pinned tag.",
-        ),
-    ] = False,
+    upstream: UpstreamOpt = None,
+    synthetic: SyntheticOpt = False,
 ) -> None:
-    """Synthesize the blueprints and the bootstrap stack into a release folder."""
-    from installer.build import BuildError, build_release
-
+    """Build a release folder: data.all's own stacks from its source or cloud assembly (the default), as
+    stage blueprints, assets and the bootstrap stack."""
     started = time.monotonic()
-    try:
-        if upstream is not None or dataall:
-            from installer.dataall import build_dataall_release
-            from installer.upstream import UpstreamError, resolve
-
-            try:
-                source = resolve(upstream, version)
-            except UpstreamError as error:
-                _fail(str(error))
-            typer.echo(f"data.all {source.version} from {source.origin}")
-            release = build_dataall_release(out, source)
-        else:
-            release = build_release(out, version)
-    except BuildError as error:
-        _fail(str(error))
+    release = _build(out, version, upstream, synthetic, quiet=False)
     stages = [s.name for s in release.manifest.stages()]
     typer.echo(
         f"release {release.version} -> {release.path} ({len(release.manifest.files)} files, "
@@ -129,10 +145,15 @@ DatabaseOpt = Annotated[
 
 
 def _deploy_release(aws: Any, release: Any, installation: Any, params: dict[str, str], bucket_prefix: str,
-                    progress: Any) -> dict[str, Any]:  # fmt: skip
-    """Publish, create or update the bootstrap stack, follow the run it starts; the run's result."""
+                    progress: Any, *, sandbox: bool = False) -> dict[str, Any]:  # fmt: skip
+    """Publish, create or update the bootstrap stack, follow the run it starts; the run's result.
+
+    `sandbox`: the embedded sandbox, which is given an image root for each image the release names.
+    """
     from installer.operations import RunReader, bootstrap_parameters, deploy_bootstrap, publish, result_document
 
+    if sandbox:
+        _sandbox_images(aws, release, progress)
     parameters = bootstrap_parameters(release, installation, bucket_prefix, params)
     where = aws.endpoint_url or f"AWS {aws.region}"
     progress.note(f"release {release.version} -> {where}")
@@ -157,6 +178,16 @@ def _deploy_release(aws: Any, release: Any, installation: Any, params: dict[str,
     return result_document(view, reader.transitions(str(execution_arn)))
 
 
+def _sandbox_images(aws: Any, release: Any, progress: Any) -> None:
+    from installer.images import register_sandbox_images
+
+    account = str(aws.client("sts").get_caller_identity()["Account"])
+    try:
+        register_sandbox_images(str(aws.endpoint_url), account, aws.region, release, progress.note)
+    except (FileNotFoundError, RuntimeError) as error:
+        _fail(str(error))
+
+
 @app.command()
 def deploy(
     sandbox: SandboxOpt = False,
@@ -165,8 +196,10 @@ def deploy(
     prefix: PrefixOpt = "dataall",
     env: EnvOpt = "prod",
     release_dir: Annotated[
-        Path | None, typer.Option("--release", help="A built release folder (default: build one).")
+        Path | None, typer.Option("--release", help="A built release folder (default: build data.all).")
     ] = None,
+    upstream: UpstreamOpt = None,
+    synthetic: SyntheticOpt = False,
     param: ParamOpt = None,
     bucket_prefix: BucketPrefixOpt = "dataall-installer-releases",
     json_mode: JsonOpt = False,
@@ -179,12 +212,13 @@ def deploy(
     from installer.operations import Installation, OperationError
     from installer.progress import Progress
 
-    release = _release(release_dir, json_mode=json_mode)
+    release = _release(release_dir, json_mode=json_mode, upstream=upstream, synthetic=synthetic)
     progress = Progress(json_mode=json_mode)
     try:
         with connect(sandbox=sandbox, endpoint_url=endpoint_url, region=region, scale=scale,
                      faults=fault, database_url=database_url) as aws:  # fmt: skip
-            result = _deploy_release(aws, release, Installation(prefix, env), _params(param), bucket_prefix, progress)
+            result = _deploy_release(aws, release, Installation(prefix, env), _params(param), bucket_prefix, progress,
+                                     sandbox=sandbox)  # fmt: skip
     except (OperationError, ValueError) as error:
         _fail(str(error))
     _finish(result, json_mode, scale if sandbox else None)
@@ -192,11 +226,19 @@ def deploy(
 
 @app.command()
 def upgrade(
-    release_dir: Annotated[Path, typer.Option("--release", help="The release folder to upgrade to.")],
+    release_dir: Annotated[
+        Path | None, typer.Option("--release", help="The release folder to upgrade to (default: build data.all).")
+    ] = None,
     from_dir: Annotated[
         Path | None,
-        typer.Option("--from", help="With --sandbox: install this release first (default: build the source's)."),
+        typer.Option(
+            "--from",
+            help="With --sandbox: install this release folder first (default: data.all's release before the "
+            "target's, or with --synthetic the same source).",
+        ),
     ] = None,
+    upstream: UpstreamOpt = None,
+    synthetic: SyntheticOpt = False,
     sandbox: SandboxOpt = False,
     endpoint_url: EndpointOpt = None,
     region: RegionOpt = None,
@@ -208,7 +250,7 @@ def upgrade(
     fault: FaultOpt = None,
     scale: ScaleOpt = 0.01,
 ) -> None:
-    """Upgrade an installation to a release folder (the bootstrap stack's ReleaseVersion changes).
+    """Upgrade an installation to a release (the bootstrap stack's ReleaseVersion changes).
 
     With --sandbox the embedded sandbox is empty, so the previous release is installed first.
     Faults are armed for the upgrade only.
@@ -217,24 +259,38 @@ def upgrade(
     from installer.operations import Installation, OperationError, bootstrap_outputs
     from installer.progress import Progress
 
-    target = _release(release_dir, json_mode=json_mode)
+    target = _release(release_dir, json_mode=json_mode, upstream=upstream, synthetic=synthetic)
     progress = Progress(json_mode=json_mode)
     installation = Installation(prefix, env)
     try:
         with connect(sandbox=sandbox, endpoint_url=endpoint_url, region=region, scale=scale) as aws:
             if sandbox:
-                first = _deploy_release(aws, _release(from_dir, json_mode=json_mode), installation,
-                                        _params(param), bucket_prefix, progress)  # fmt: skip
+                previous = _previous(from_dir, target, synthetic, json_mode=json_mode)
+                first = _deploy_release(aws, previous, installation, _params(param), bucket_prefix, progress,
+                                        sandbox=True)  # fmt: skip
                 if first["status"] != "SUCCEEDED":
                     _fail(f"the first install failed: {first['error']}")
             else:
                 bootstrap_outputs(aws, installation)  # an upgrade needs an installation
             if fault:
                 add_faults(str(aws.endpoint_url), fault)
-            result = _deploy_release(aws, target, installation, _params(param), bucket_prefix, progress)
+            result = _deploy_release(aws, target, installation, _params(param), bucket_prefix, progress,
+                                     sandbox=sandbox)  # fmt: skip
     except (OperationError, ValueError) as error:
         _fail(str(error))
     _finish(result, json_mode, scale if sandbox else None)
+
+
+def _previous(from_dir: Path | None, target: Any, synthetic: bool, *, json_mode: bool) -> Any:
+    """The release an upgrade in the empty embedded sandbox starts from."""
+    if from_dir is not None or synthetic:
+        return _release(from_dir, json_mode=json_mode, synthetic=synthetic and from_dir is None)
+    from installer.upstream import TAGS
+
+    versions = [tag.version for tag in TAGS]
+    if target.version not in versions or versions.index(target.version) == 0:
+        _fail(f"no data.all release before {target.version} is known: name the first one with --from")
+    return _build(Path("dist/previous"), versions[versions.index(target.version) - 1], None, False, quiet=json_mode)
 
 
 @app.command()
