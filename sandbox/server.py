@@ -13,6 +13,7 @@ Code under test cannot tell: it only gets a different endpoint URL.
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import os
@@ -213,6 +214,10 @@ class Sandbox:
         if service_of(environ) == "cloudformation":
             result: Iterable[bytes] = self.cloudformation.wsgi(environ, start_response)
             return result
+        if service_of(environ) == "states" and environ.get("HTTP_X_AMZ_TARGET", "").endswith(".StartExecution"):
+            refusal = _start_execution_refusal(environ)
+            if refusal is not None:
+                return _aws_error(start_response, *refusal)
         try:
             result = self._moto_app(environ, start_response)
         except Exception as error:  # noqa: BLE001 - a sandbox bug: AWS would answer 500 InternalFailure
@@ -271,6 +276,57 @@ class Sandbox:
                 self.register_image(request["uri"], request["root"])
             return "200 OK", {"images": [_image_summary(image) for image in self.images.images()]}
         return "404 Not Found", {"error": f"no sandbox route {method} /{route}"}
+
+
+#: StartExecution's `input`: "Length Constraints: Maximum length of 262144", in bytes of UTF-8
+#: (https://docs.aws.amazon.com/step-functions/latest/apireference/API_StartExecution.html).
+START_EXECUTION_MAX_INPUT_BYTES = 262144
+
+
+def _start_execution_refusal(environ: dict[str, Any]) -> tuple[str, str] | None:
+    """What Step Functions answers a StartExecution that moto would take (or fail on), or None.
+
+    An input over the API's length constraint is a `ValidationException` (the API reference's
+    error for input that "does not satisfy the constraints specified by an AWS service"; moto
+    5.2.5 took a 300 KB input); input that is not JSON is `InvalidExecutionInput` ("The provided
+    JSON input data is not valid."; moto answered a nesting deeper than Python parses with an
+    error that had no code). The body is put back for moto.
+    """
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    body = environ["wsgi.input"].read(length) if length else b""
+    environ["wsgi.input"] = io.BytesIO(body)
+    try:
+        request = json.loads(body or b"{}")
+    except ValueError:
+        return None  # moto answers a malformed request itself
+    text = request.get("input") if isinstance(request, dict) else None
+    if not isinstance(text, str):
+        return None
+    size = len(text.encode("utf-8", "surrogatepass"))
+    if size > START_EXECUTION_MAX_INPUT_BYTES:
+        return (
+            "ValidationException",
+            f"1 validation error detected: Value at 'input' failed to satisfy constraint: Member must have length "
+            f"less than or equal to {START_EXECUTION_MAX_INPUT_BYTES} (it is {size} bytes)",
+        )
+    try:
+        json.loads(text)
+    except RecursionError:
+        return (
+            "InvalidExecutionInput",
+            "The provided JSON input data is not valid: it nests deeper than the sandbox can parse",
+        )
+    except ValueError as error:
+        return "InvalidExecutionInput", f"The provided JSON input data is not valid: {error}"
+    return None
+
+
+def _aws_error(start_response: StartResponse, code: str, message: str) -> Iterable[bytes]:
+    data = json.dumps({"__type": code, "message": message}).encode()
+    start_response(
+        "400 Bad Request", [("Content-Type", "application/x-amz-json-1.0"), ("Content-Length", str(len(data)))]
+    )
+    return [data]
 
 
 def _image_summary(image: Image) -> dict[str, Any]:

@@ -11,19 +11,32 @@ class InstallerError(Exception):
     """Base: an error the workflow reports with its message as the cause."""
 
 
-class InvalidInput(InstallerError):
+class Refused(InstallerError):
+    """Plan refused the run before anything changed: a refusal, not a failure.
+
+    `field` names what is at fault (`options.LogRetentionDays`, `version`, a stage's
+    parameter, a release file), when one thing is; the run ends REFUSED (see
+    `lambdas.run.refusals`).
+    """
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class InvalidInput(Refused):
     """The execution input does not match the run-input schema; nothing was changed."""
 
 
-class InvalidOptions(InstallerError):
+class InvalidOptions(Refused):
     """The options cannot be installed with this release; nothing was changed."""
 
 
-class LockHeld(InstallerError):
+class LockHeld(Refused):
     """Another run holds the installer's lock; this run changed nothing."""
 
 
-class ReleaseInvalid(InstallerError):
+class ReleaseInvalid(Refused):
     """The release is missing, or its files do not match the manifest; nothing was changed."""
 
 

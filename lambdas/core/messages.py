@@ -51,7 +51,12 @@ class ExecutionRef(Model):
 
 
 class PlanRequest(Model):
-    input: dict[str, Any]
+    """Plan's payload. The state machine sends the execution's input as JSON text
+    (`States.JsonToString($)`), whatever its type, so Plan checks it; `input` is the parsed
+    document, for callers in Python."""
+
+    input: Any = None
+    input_text: str | None = None
     execution: ExecutionRef
 
 

@@ -46,9 +46,28 @@ def load_schema(name: str) -> dict[str, Any]:
     return schema
 
 
+def _pattern_whole(validator: Any, pattern: str, instance: Any, schema: Mapping[str, Any]) -> Any:
+    """`pattern`, matched against the whole string (`re.fullmatch`).
+
+    JSON Schema's `pattern` is a search (https://json-schema.org/draft/2020-12/json-schema-validation#name-pattern)
+    and Python's `$` matches before a final newline: `^1$` let `"1\\n"` through. Our schemas
+    anchor every pattern; this makes the anchoring exact.
+    """
+    if isinstance(instance, str) and not re.fullmatch(pattern, instance):
+        yield jsonschema.ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+FullmatchValidator = jsonschema.validators.extend(jsonschema.Draft202012Validator, {"pattern": _pattern_whole})
+
+
+def fullmatch_validator(schema: Mapping[str, Any]) -> Any:
+    """A Draft 2020-12 validator whose patterns must match the whole string."""
+    return FullmatchValidator(schema)
+
+
 def schema_errors(document: Any, schema_name: str) -> list[str]:
     """Every way `document` breaks the schema, each naming the field (`options.Foo: ...`)."""
-    validator = jsonschema.Draft202012Validator(load_schema(schema_name))
+    validator = fullmatch_validator(load_schema(schema_name))
     messages = []
     for error in sorted(validator.iter_errors(document), key=lambda e: list(e.absolute_path)):
         where = ".".join(str(p) for p in error.absolute_path) or "(top level)"
@@ -404,6 +423,93 @@ def resolve_parameters(
         return stage_output(stage, output)
 
     return {key: REFERENCE.sub(substitute, value) for key, value in step.parameters.items()}
+
+
+def template_problems(
+    steps: Mapping[str, Step], templates: Mapping[str, Mapping[str, Any]], params: Mapping[str, OptionValue]
+) -> list[tuple[str, str]]:
+    """(field, reason) for every way the stages' parameters disagree with their templates.
+
+    `templates` holds each active stage's template, parsed. Checked, as CloudFormation would
+    check them only once a stack is already changing: every parameter a stage passes is
+    declared by its template (CreateStack/CreateChangeSet refuse an undeclared one), every
+    declared parameter without a `Default` is passed, a value known before deploying (a
+    literal or an option) keeps the template's `AllowedValues`, `AllowedPattern` (matched
+    whole), `MinLength`/`MaxLength` and `MinValue`/`MaxValue`
+    (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/parameters-section-structure.html),
+    and every `${stage:name.Output}` names an output the template of `name` declares in its
+    `Outputs` (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/outputs-section-structure.html).
+    """
+    problems: list[tuple[str, str]] = []
+    for name in sorted(templates):
+        step = steps[name]
+        declared = templates[name].get("Parameters") or {}
+        for key, value in sorted(step.parameters.items()):
+            field_name = f"stages.{name}.parameters.{key}"
+            if key not in declared:
+                problems.append((field_name, f"template {step.template} declares no parameter {key}"))
+                continue
+            problems.extend((field_name, reason) for reason in _reference_problems(step, value, steps, templates))
+            if not any(kind == "stage" for kind, _ in REFERENCE.findall(value)):
+                literal = REFERENCE.sub(lambda m: render_value(params.get(m.group(2), "")), value)
+                problems.extend((field_name, reason) for reason in _constraint_problems(declared[key], literal))
+        problems.extend(
+            (
+                f"stages.{name}.parameters.{key}",
+                f"template {step.template} requires it (no Default); the stage gives none",
+            )
+            for key, spec in sorted(declared.items())
+            if isinstance(spec, Mapping) and "Default" not in spec and key not in step.parameters
+        )
+    return problems
+
+
+def _reference_problems(
+    step: Step, value: str, steps: Mapping[str, Step], templates: Mapping[str, Mapping[str, Any]]
+) -> list[str]:
+    problems = []
+    for kind, ref in REFERENCE.findall(value):
+        match = STAGE_REFERENCE.match(ref) if kind == "stage" else None
+        if match is None or match.group(1) not in templates:
+            continue
+        stage, output = match.groups()
+        outputs = templates[stage].get("Outputs") or {}
+        if output not in outputs:
+            problems.append(
+                f"reads {stage}.{output}, which template {steps[stage].template} does not declare "
+                f"(its outputs: {', '.join(sorted(outputs)) or 'none'})"
+            )
+    return problems
+
+
+def _constraint_problems(spec: Mapping[str, Any], value: str) -> list[str]:
+    shown = value if len(value) <= 40 else value[:39] + "…"
+    problems = []
+    allowed = spec.get("AllowedValues")
+    if isinstance(allowed, list) and value not in [str(v) for v in allowed]:
+        problems.append(f"{shown!r} is not one of the template's AllowedValues {allowed}")
+    pattern = spec.get("AllowedPattern")
+    if isinstance(pattern, str) and spec.get("Type", "String") == "String":
+        try:
+            matched = re.fullmatch(pattern, value) is not None
+        except re.error:
+            matched = True  # a Java pattern Python cannot read: left to CloudFormation
+        if not matched:
+            problems.append(f"{shown!r} does not match the template's AllowedPattern {pattern}")
+    if "MaxLength" in spec and len(value) > int(spec["MaxLength"]):
+        problems.append(f"longer than the template's MaxLength {spec['MaxLength']}")
+    if "MinLength" in spec and len(value) < int(spec["MinLength"]):
+        problems.append(f"shorter than the template's MinLength {spec['MinLength']}")
+    if spec.get("Type") == "Number" and ("MinValue" in spec or "MaxValue" in spec):
+        try:
+            number = float(value)
+        except ValueError:
+            return [*problems, f"{shown!r} is not a number"]
+        if "MinValue" in spec and number < float(spec["MinValue"]):
+            problems.append(f"{shown} is below the template's MinValue {spec['MinValue']}")
+        if "MaxValue" in spec and number > float(spec["MaxValue"]):
+            problems.append(f"{shown} is above the template's MaxValue {spec['MaxValue']}")
+    return problems
 
 
 def sha256_bytes(data: bytes) -> str:

@@ -12,11 +12,13 @@ reads nothing that changes is left out: a redeploy with nothing to do does nothi
 
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from lambdas.core.deps import Deps
-from lambdas.core.errors import InvalidInput, InvalidOptions
+from lambdas.core.errors import InvalidInput, InvalidOptions, ReleaseInvalid
 from lambdas.core.messages import PlanRequest
 from lambdas.data.aws import ClientError
 from lambdas.data.ledger import now_iso
@@ -27,18 +29,19 @@ from lambdas.release.manifest import (
     ManifestError,
     OptionValue,
     resolve_parameters,
-    schema_errors,
+    template_problems,
     topological_levels,
 )
 from lambdas.run.drift import start_detections
+from lambdas.run.run_input import check_run_input, read_run_input
+
+#: The option a ManifestError's message is about: "options.Foo: ..." or "option Foo: ...".
+_OPTION_IN_MESSAGE = re.compile(r"^options?[ .]([A-Za-z0-9]+):")
 
 
 def validate_input(document: Any) -> dict[str, Any]:
-    errors = schema_errors(document, "run-input")
-    if errors:
-        raise InvalidInput("the run input is not valid: " + "; ".join(errors))
-    result: dict[str, Any] = document
-    return result
+    """A run input as Python hands it (the trigger, the CLI): the same checks Plan makes."""
+    return check_run_input(document)
 
 
 def execution_running(sfn: Any, execution_arn: str) -> bool:
@@ -75,7 +78,8 @@ class Plan:
 
 
 def plan(deps: Deps, request: PlanRequest) -> dict[str, Any]:
-    document = validate_input(request.input)
+    text = request.input_text
+    document = read_run_input(text) if text is not None else check_run_input(request.input)
     run = request.execution.name
     holder = request.execution.id
     previous_holder = deps.ledger.acquire_lock(holder, run, lambda arn: execution_running(deps.sfn, arn))
@@ -143,16 +147,19 @@ def _plan_deploy(deps: Deps, document: dict[str, Any], current: ReleaseRecord | 
     action = document["action"]
     version = document.get("version") or (current.version if current else None)
     if not version:
-        raise InvalidInput(f"version: required for {action}, nothing is installed yet")
+        raise InvalidInput(f"version: required for {action}, nothing is installed yet", field="version")
     manifest = deps.store.ensure(version)
     try:
         options = manifest.resolve_options(current.options if current else None, document.get("options"))
         active = manifest.active_steps(options)
     except ManifestError as error:
-        raise InvalidOptions(str(error)) from None
+        found = _OPTION_IN_MESSAGE.match(str(error))
+        raise InvalidOptions(str(error), field=f"options.{found.group(1)}" if found else "options") from None
     params = _context(deps, options)
     order = [name for level in manifest.waves(options) for name in level]
-    unchanged = _unchanged(deps, manifest, version, order, params)
+    bodies = _templates(deps, manifest, version, order)
+    _check_templates(manifest, bodies, params)
+    unchanged = _unchanged(deps, manifest, version, order, params, bodies)
     included = [name for name in order if name not in unchanged]
     return Plan(
         action=action,
@@ -166,8 +173,46 @@ def _plan_deploy(deps: Deps, document: dict[str, Any], current: ReleaseRecord | 
     )
 
 
+def _templates(deps: Deps, manifest: Manifest, version: str, order: list[str]) -> dict[str, str]:
+    """The template of every stage the run may deploy, as the release holds it (verified)."""
+    return {
+        name: deps.store.template_body(version, step.template)
+        for name in order
+        if (step := manifest.steps[name]).is_stage and step.template is not None
+    }
+
+
+def _check_templates(manifest: Manifest, bodies: dict[str, str], params: dict[str, OptionValue]) -> None:
+    """Refuse, before any stage changes, what CloudFormation would refuse only mid-run.
+
+    A stage reading an output its producer's template no longer declares was accepted,
+    updated, then restored; see `lambdas.release.manifest.template_problems`.
+    """
+    templates: dict[str, dict[str, Any]] = {}
+    for name, body in bodies.items():
+        try:
+            parsed = json.loads(body)
+        except ValueError as error:
+            raise ReleaseInvalid(
+                f"stage {name}: template {manifest.steps[name].template} is not JSON: {error}",
+                field=manifest.steps[name].template,
+            ) from None
+        templates[name] = parsed if isinstance(parsed, dict) else {}
+    problems = template_problems(manifest.steps, templates, params)
+    if problems:
+        raise ReleaseInvalid(
+            f"release {manifest.version}: " + "; ".join(f"{field}: {reason}" for field, reason in problems[:10]),
+            field=problems[0][0],
+        )
+
+
 def _unchanged(
-    deps: Deps, manifest: Manifest, version: str, order: list[str], params: dict[str, OptionValue]
+    deps: Deps,
+    manifest: Manifest,
+    version: str,
+    order: list[str],
+    params: dict[str, OptionValue],
+    bodies: dict[str, str],
 ) -> set[str]:
     """Stages that run exactly what this release asks, reading only stages that do too.
 
@@ -187,7 +232,7 @@ def _unchanged(
             wanted = resolve_parameters(step, params, lambda stage, output: str(deployed[stage].outputs[output]))
         except KeyError:
             continue
-        sha = normalized_sha256(deps.store.template_body(version, step.template))
+        sha = normalized_sha256(bodies[name])
         if record.template_sha256 != sha or record.parameters != wanted:
             continue
         stack = deps.stacks.describe(deps.settings.stack_name(name))

@@ -28,6 +28,7 @@ from lambdas.core import cfn_response
 from lambdas.core.observability import logger
 from lambdas.core.settings import Settings
 from lambdas.data.ledger import Ledger
+from lambdas.run.refusals import refused
 from lambdas.run.starting import start_run
 
 #: Hand the wait on to a fresh invocation this long before Lambda's timeout.
@@ -89,6 +90,16 @@ def follow_uninstall(trigger: Trigger, event: dict[str, Any], context: Any, exec
     """
     while True:
         execution = trigger.sfn.describe_execution(executionArn=execution_arn)
+        refusal = refused(execution)
+        if refusal is not None:
+            # Nothing was uninstalled: deleting the workflow now would orphan every stage.
+            answer(
+                event,
+                "FAILED",
+                reason=f"the uninstall run {execution_arn} was refused ({refusal.get('code')}): "
+                f"{refusal.get('reason')}; nothing was uninstalled, the stack stays so it can be deleted again",
+            )
+            return
         if execution["status"] == "SUCCEEDED":
             answer(event, "SUCCESS", data={"Action": "uninstall", "ExecutionArn": execution_arn})
             return

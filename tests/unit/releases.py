@@ -19,12 +19,15 @@ from lambdas.release.manifest import Manifest, sha256_bytes
 VERSION = "2.8.0"
 
 
-def template(outputs: tuple[str, ...] = ()) -> bytes:
-    """A stage's template: one resource that creates nothing, and the outputs it declares."""
-    document = {
+def template(outputs: tuple[str, ...] = (), parameters: tuple[str, ...] = ()) -> bytes:
+    """A stage's template: one resource that creates nothing, the parameters its stage passes
+    (Plan refuses a parameter the template does not declare) and the outputs it declares."""
+    document: dict[str, Any] = {
         "Resources": {"Handle": {"Type": "AWS::CloudFormation::WaitConditionHandle"}},
         "Outputs": {name: {"Value": name.lower()} for name in outputs},
     }
+    if parameters:
+        document["Parameters"] = {name: {"Type": "String"} for name in parameters}
     return json.dumps(document, indent=1, sort_keys=True).encode()
 
 
@@ -74,7 +77,7 @@ def small_release(
     options: dict[str, Any] | None = None,
     actions: tuple[dict[str, Any], ...] = (),
 ) -> SmallRelease:
-    files = {s["template"]: template(tuple(s["outputs"])) for s in stages}
+    files = {s["template"]: template(tuple(s["outputs"]), tuple(s["parameters"])) for s in stages}
     document = {
         "format": 1,
         "name": "dataall",
