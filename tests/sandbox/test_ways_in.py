@@ -14,6 +14,7 @@ from botocore.exceptions import ClientError
 
 from installer.aws import Aws
 from installer.operations import start
+from lambdas.run.refusals import refused
 from tests.conftest import cached_release
 from tests.sandbox.conftest import INSTALLATION, Outcome, deploy, run, wait
 
@@ -91,7 +92,7 @@ def test_a_new_release_version_starts_an_upgrade(aws: Aws, installed: Outcome) -
         ({"action": "redeploy", "options": {"InternetFacing": "false"}}, "CustomDomainName"),
     ],
 )
-def test_a_bad_console_run_fails_at_once_naming_what_is_wrong_and_changes_nothing(
+def test_a_bad_console_run_is_refused_at_once_naming_what_is_wrong_and_changes_nothing(
     aws: Aws, installed: Outcome, document: dict[str, Any], named: str
 ) -> None:
     stacks_before = stack_names(aws)
@@ -99,8 +100,10 @@ def test_a_bad_console_run_fails_at_once_naming_what_is_wrong_and_changes_nothin
 
     result = console_run(aws, installed, document)
 
-    assert result["status"] == "FAILED"
-    assert named in json.dumps(result["error"])
+    execution = aws.client("stepfunctions").describe_execution(executionArn=result["execution_arn"])
+    refusal = refused(execution)
+    assert execution["status"] == "SUCCEEDED"  # a refusal, not a failure: no failed-run alarm
+    assert refusal is not None and named in json.dumps(refusal)
     assert stack_names(aws) == stacks_before
     assert installed.reader.ledger.current_release() == current_before
     assert installed.reader.ledger.lock() is None
