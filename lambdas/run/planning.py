@@ -199,11 +199,23 @@ def _check_templates(manifest: Manifest, bodies: dict[str, str], params: dict[st
             ) from None
         templates[name] = parsed if isinstance(parsed, dict) else {}
     problems = template_problems(manifest.steps, templates, params)
+    for field_name, reason in problems:
+        option = _option_behind(manifest, field_name)
+        if option is not None and "the template's" in reason:
+            # The release is fine; the option's value is not one this stage's template takes.
+            raise InvalidOptions(f"options.{option}: {reason} (it is {field_name})", field=f"options.{option}")
     if problems:
         raise ReleaseInvalid(
             f"release {manifest.version}: " + "; ".join(f"{field}: {reason}" for field, reason in problems[:10]),
             field=problems[0][0],
         )
+
+
+def _option_behind(manifest: Manifest, field_name: str) -> str | None:
+    """The option a stage parameter (`stages.S.parameters.K`) is, when its value is just `${param:Option}`."""
+    _, stage, _, key = field_name.split(".", 3)
+    found = re.fullmatch(r"\$\{param:([A-Za-z0-9]+)\}", manifest.steps[stage].parameters.get(key, ""))
+    return found.group(1) if found and found.group(1) in manifest.options else None
 
 
 def _unchanged(

@@ -17,7 +17,7 @@ import boto3
 import pytest
 
 from lambdas.core.deps import Deps
-from lambdas.core.errors import InvalidInput, LockHeld, ReleaseInvalid
+from lambdas.core.errors import InvalidInput, InvalidOptions, LockHeld, ReleaseInvalid
 from lambdas.core.settings import Settings
 from lambdas.data.ledger import Ledger
 from lambdas.data.releases import ReleaseStore
@@ -129,6 +129,21 @@ def test_plan_refuses_a_literal_value_that_breaks_the_templates_allowed_pattern(
 
     assert refused_plan.value.field == "stages.params.parameters.Mode"
     assert "does not match the template's AllowedPattern ^[a-z]+$" in str(refused_plan.value)
+    assert nothing_changed(deps)
+
+
+def test_an_option_whose_value_a_stages_template_refuses_is_refused_naming_the_option(aws: None) -> None:
+    release = platform()
+    release.document["options"]["Mode"] = {"type": "string", "default": "fast"}
+    release.document["stages"][3]["parameters"]["Mode"] = "${param:Mode}"
+    release = with_template(release, "params", declare("Mode", AllowedValues=["fast", "safe"]))
+    deps = make_deps(release)
+
+    with pytest.raises(InvalidOptions) as refused_plan:
+        plan(deps, request({"action": "install", "version": "2.8.0", "options": {"Mode": "reckless"}}))
+
+    assert refused_plan.value.field == "options.Mode"
+    assert "'reckless' is not one of the template's AllowedValues ['fast', 'safe']" in str(refused_plan.value)
     assert nothing_changed(deps)
 
 
