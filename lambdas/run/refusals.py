@@ -2,9 +2,11 @@
 
 A run Plan refuses (bad input, a run already going, a missing or damaged release, options or
 stage parameters the release cannot take) has changed nothing, so it must not read as a
-failure: no failed execution (the alarm counts those, `ExecutionsFailed`), no failure
-report, no rollback. Plan returns the refusal; the state machine's `Refused` state ends the
-execution SUCCEEDED with the output
+failure: no failed execution (the bootstrap stack's alarm counts Step Functions'
+`ExecutionsFailed`, https://docs.aws.amazon.com/step-functions/latest/dg/procedure-cw-metrics.html),
+no failure report or notification, no rollback (Plan counts refusals in its `RunsRefused`
+metric). Plan returns the refusal; the state machine's `Refused` state ends the execution
+SUCCEEDED with the output
 
     {"result": {"status": "REFUSED", "error": {"code", "field", "reason"}}}
 

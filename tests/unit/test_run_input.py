@@ -11,12 +11,16 @@ runs a few through the state machine).
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from lambdas.core.errors import InvalidInput
 from lambdas.run.run_input import MAX_DEPTH, MAX_INPUT_BYTES, TOP, read_run_input
+from tests.unit.conftest import REGION
+
+ASL = Path(__file__).parents[2] / "state_machine" / "installer.asl.json"
 
 
 def text(document: Any) -> str:
@@ -150,3 +154,29 @@ def test_nesting_up_to_the_limit_is_parsed_and_then_checked_by_the_schema() -> N
         read_run_input('{"action": "redeploy", "options": {"A": ' + nested + "}}")
 
     assert refused.value.field == "options.A"
+
+
+def test_plan_refuses_every_malformed_input_of_the_table_before_the_lock(aws: None) -> None:
+    from lambdas.core.messages import PlanRequest
+    from lambdas.run.planning import plan
+    from tests.unit.releases import platform
+    from tests.unit.test_plan_refusals import make_deps
+    from tests.unit.test_planning import nothing_changed
+
+    deps = make_deps(platform())
+    execution = {"Id": f"arn:aws:states:{REGION}:000000000000:execution:sm:by-hand", "Name": "by-hand"}
+
+    for case, input_text, field in MALFORMED:
+        with pytest.raises(InvalidInput) as refused:
+            plan(deps, PlanRequest(input_text=input_text, execution=execution))  # type: ignore[arg-type]
+
+        assert refused.value.field == field, case
+        assert nothing_changed(deps), case
+
+
+def test_the_state_machines_own_refusal_of_a_large_input_states_plans_limit() -> None:
+    definition = json.loads(ASL.read_text())
+
+    reason = definition["States"]["InputTooLarge"]["Parameters"]["result"]["error"]["reason"]
+
+    assert f"at most {MAX_INPUT_BYTES} bytes" in reason
