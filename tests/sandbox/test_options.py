@@ -9,7 +9,7 @@ Three installs and one refused run cover the options of the bootstrap stack betw
   CloudFront and an alarm e-mail;
 * imported: an existing VPC and subnets, an OIDC provider, RUM without a custom domain,
   `LogRetentionDays`;
-* refused: an impossible combination fails in Plan with `InvalidOptions`, creating nothing.
+* refused: an impossible combination is refused in Plan with `InvalidOptions`, creating nothing.
 
 Each install runs the real bootstrap template, ASL, Lambda packages and blueprints through
 the same `deploy` the CLI runs; the assertions read the services' own APIs.
@@ -25,6 +25,7 @@ from typing import Any
 import pytest
 
 from installer.aws import Aws
+from lambdas.run.refusals import refused
 from sandbox.cloudformation.providers.registry import UnsupportedProvider
 from tests.sandbox.certificates import issued_certificate
 from tests.sandbox.conftest import INSTALLATION, Outcome, deploy
@@ -296,13 +297,14 @@ def test_an_impossible_combination_is_refused_in_plan_naming_the_option_and_crea
     outcome = deploy(aws, release, {"InternetFacing": "false"})
 
     result = outcome.result
-    assert result["status"] == "FAILED"
-    assert result["error"]["error"] == "InvalidOptions"
-    assert "InternetFacing=false" in result["error"]["reason"]
-    assert "CustomDomainName" in result["error"]["reason"]
+    execution = aws.client("stepfunctions").describe_execution(executionArn=result["execution_arn"])
+    refusal = refused(execution)  # a refusal, not a failure: the execution SUCCEEDED
+    assert refusal is not None and refusal["code"] == "InvalidOptions" and refusal["field"] == "options"
+    assert "InternetFacing=false" in refusal["reason"]
+    assert "CustomDomainName" in refusal["reason"]
     history = aws.client("stepfunctions").get_execution_history(executionArn=result["execution_arn"])["events"]
     entered = [e["stateEnteredEventDetails"]["name"] for e in history if e["type"].endswith("StateEntered")]
-    assert entered == ["Plan", "PlanFailed"]
+    assert entered == ["Plan", "Planned", "Refused", "RefusedEnd"]
     assert stage_stacks(aws, release) == []
     assert {stage["status"] for stage in result["stages"].values()} == {"NOT_CREATED"}
     assert outcome.reader.ledger.stages() == {}
