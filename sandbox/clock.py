@@ -17,6 +17,7 @@ class Clock:
             raise ValueError("time scale must be positive")
         self.scale = scale
         self._started = time.monotonic()
+        self._offset = 0.0
 
     def wall(self, modelled_seconds: float) -> float:
         """Wall-clock seconds for a modelled duration."""
@@ -32,4 +33,15 @@ class Clock:
 
     def modelled_now(self) -> float:
         """Modelled seconds since the sandbox started."""
-        return (time.monotonic() - self._started) / self.scale
+        return self._offset + (time.monotonic() - self._started) / self.scale
+
+    def rescale(self, scale: float) -> float:
+        """Pass time at another pace from now on (modelled time goes on from where it is: it never
+        runs backwards); the previous scale."""
+        if scale <= 0:
+            raise ValueError("time scale must be positive")
+        now = time.monotonic()
+        self._offset += (now - self._started) / self.scale
+        self._started = now
+        previous, self.scale = self.scale, scale
+        return previous

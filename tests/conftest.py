@@ -26,6 +26,8 @@ SOURCES = (
     "lambdas",
     "state_machine",
     "installer/build.py",
+    "installer/dataall.py",
+    "cloud_assembly",
     "bootstrap_stack.py",
     "constraints.txt",
 )
@@ -59,6 +61,23 @@ def cached_release(version: str | None = None, overrides: dict[str, Any] | None 
         if built:
             return Release.load(built[0])
         return build_release(folder, version, overrides=overrides)
+
+
+def cached_dataall_release(version: str) -> Any:
+    """data.all's release at `version`, imported from the shared upstream, built at most once."""
+    from installer.build import Release
+    from installer.dataall import build_dataall_release
+    from installer.upstream import resolve, shared_upstream
+
+    key = source_digest(json.dumps(["dataall", version, str(shared_upstream(version))]))
+    folder = CACHE / key
+    folder.mkdir(parents=True, exist_ok=True)
+    with (folder / ".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        built = [p for p in folder.iterdir() if p.is_dir() and (p / "manifest.json").exists()]
+        if built:
+            return Release.load(built[0])
+        return build_dataall_release(folder, resolve(None, version))
 
 
 # ---------------------------------------------------------------------- the fault matrix

@@ -18,6 +18,10 @@ STABLE = frozenset(
 #: A stack whose creation failed: it can only be deleted (then created again).
 FAILED_CREATE = frozenset({"ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "CREATE_FAILED"})
 SUCCESS = frozenset({"CREATE_COMPLETE", "UPDATE_COMPLETE"})
+#: How a service's refusal to delete a resource protected against deletion reads (RDS: "Cannot
+#: delete protected Cluster, please disable deletion protection and try again"; DynamoDB: "…
+#: currently protected against deletion"; Cognito: "… DeletionProtection is active").
+PROTECTED_MARKS = ("deletion protection", "protected against deletion", "deletionprotection is active")
 NO_CHANGES = "The submitted information didn't contain changes"
 THROTTLING = frozenset({"Throttling", "ThrottlingException", "TooManyRequestsException", "RequestLimitExceeded"})
 
@@ -131,6 +135,27 @@ class Stacks:
             guard_throttling(error)
             raise
         return result
+
+    def deletion_protected(self, stack_id: str) -> list[str]:
+        """The resources a failed DeleteStack could not delete because their own deletion protection
+        is on (an Aurora cluster's `DeletionProtection`, a table's, a user pool's), from the events of
+        the latest operation; CloudFormation then deletes the stack with them in RetainResources."""
+        try:
+            events = self.cfn.describe_stack_events(StackName=stack_id)["StackEvents"]
+        except ClientError as error:
+            guard_throttling(error)
+            raise
+        protected: list[str] = []
+        for event in events:  # newest first, back to the delete's "User Initiated" start
+            if event.get("LogicalResourceId") == event.get("StackName"):
+                if event.get("ResourceStatusReason") == "User Initiated":
+                    break
+                continue
+            reason = event.get("ResourceStatusReason", "").lower()
+            failed = event.get("ResourceStatus") == "DELETE_FAILED" and any(m in reason for m in PROTECTED_MARKS)
+            if failed and event["LogicalResourceId"] not in protected:
+                protected.append(event["LogicalResourceId"])
+        return protected
 
     def failure(self, stack_id: str) -> dict[str, str]:
         """Why the latest operation on a stack failed: the first resource that failed, from events."""

@@ -323,6 +323,19 @@ class StageDeployment:
         )
         return self._next(Phase.EXECUTING, FIRST_POLL)
 
+    def _delete_keeping(self, stack: StackInfo, protected: list[str]) -> StepState:
+        """An uninstall keeps what its owner protected against deletion: DeleteStack again with those
+        resources in RetainResources (CloudFormation allows it on a DELETE_FAILED stack), so the stack
+        goes and the database (or table, or user pool) stays, as DeletionPolicy Retain keeps data."""
+        self.deps.stacks.call("delete_stack", StackName=stack.stack_id, RetainResources=protected, **self._role())
+        kept = ", ".join(protected)
+        self.deps.ledger.update_step(
+            self.run_id,
+            self.name,
+            StepUpdate(recovered=f"kept {kept}: deletion protection is on, the resource and its data stay"),
+        )
+        return self._next(Phase.EXECUTING, FIRST_POLL)
+
     def _unprotect(self, stack: StackInfo) -> None:
         """Turn the stage's deletion protection off (same template), so the stack can be deleted."""
         self._set_protection(stack, on=False)
@@ -520,6 +533,10 @@ class StageDeployment:
             return self._next(
                 Phase.EXECUTING, next_poll(elapsed, float(expected) if expected is not None else None, self.state.wait)
             )
+        if deleting and stack.status == "DELETE_FAILED":
+            protected = self.deps.stacks.deletion_protected(stack.stack_id)
+            if protected:
+                return self._delete_keeping(stack, protected)
         if stack.status in SUCCESS and not deleting:
             if self.record.protect_after and stack.parameters.get(PROTECTION) != "true":
                 self._set_protection(stack, on=True)

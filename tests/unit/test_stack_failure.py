@@ -92,3 +92,25 @@ def test_a_stack_whose_change_set_has_not_run_has_an_empty_template() -> None:
     (https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_CreateChangeSet.html)."""
     assert Stacks(_Templates({"StagesAvailable": ["Original"]})).template(STACK) == "{}"
     assert Stacks(_Templates({"TemplateBody": {"Resources": {}}})).template(STACK) == '{"Resources": {}}'
+
+
+def test_a_delete_refused_by_deletion_protection_names_the_protected_resources_only() -> None:
+    """RDS refuses to delete a cluster whose DeletionProtection is on ("Cannot delete protected
+    Cluster, please disable deletion protection and try again"); CloudFormation's DeleteStack on the
+    DELETE_FAILED stack may then keep it with RetainResources
+    (https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_DeleteStack.html)."""
+    protected = "Cannot delete protected Cluster, please disable deletion protection and try again."
+    events = _Events(
+        [
+            (STACK, "DELETE_IN_PROGRESS", "Earlier"),
+            ("Old", "DELETE_FAILED", protected),  # an earlier operation: not this delete's
+            (STACK, "DELETE_IN_PROGRESS", "User Initiated"),
+            ("Cluster", "DELETE_FAILED", protected),
+            ("Queue", "DELETE_FAILED", "Access denied"),
+            ("Table", "DELETE_FAILED", "Resource cannot be deleted as it is currently protected against deletion."),
+            (STACK, "DELETE_FAILED", "The following resource(s) failed to delete: [Cluster, Queue, Table]."),
+        ]
+    )
+
+    assert Stacks(events).deletion_protected(STACK) == ["Table", "Cluster"]
+    assert Stacks(_Events([(STACK, "DELETE_IN_PROGRESS", "User Initiated")])).deletion_protected(STACK) == []

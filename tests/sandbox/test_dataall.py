@@ -1,0 +1,101 @@
+"""data.all itself, installed by the installer in the sandbox: its own stacks, imported from its
+cloud assembly at two release tags (../shared/upstream/dataall), one stage per nested stack.
+
+One lifecycle, in the order an operator meets it: install the older release, redeploy it (no
+change), upgrade to the newer with a fault in its last stage (every stage back on the older),
+upgrade again, uninstall (keeping what data.all protects against deletion: its database).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from installer.aws import Aws
+from installer.images import register_sandbox_images
+from installer.upstream import shared_upstream
+from tests.conftest import cached_dataall_release
+from tests.sandbox.conftest import INSTALLATION, deploy, run
+from tests.sandbox.test_fault_matrix import _state, _statuses
+from tests.sandbox.test_ways_in import settle, stack_names
+
+pytestmark = [
+    pytest.mark.skipif(
+        not (shared_upstream("2.8.0").is_dir() and shared_upstream("2.9.0").is_dir()),
+        reason="../shared/upstream/dataall holds data.all's releases",
+    ),
+    pytest.mark.xdist_group("dataall"),
+]
+
+
+@pytest.fixture
+def data_all_pace(sandbox: Any) -> Iterator[None]:
+    """The sandbox at 100x rather than the tests' 500x: data.all's custom resources (BucketDeployment's
+    `aws s3 sync`, the Node.js providers) take real seconds, which at 500x would count as most of a
+    stage's 1,800 modelled seconds."""
+    previous = sandbox.clock.rescale(0.01)
+    yield
+    sandbox.clock.rescale(previous)
+
+
+def _created_as_templated(aws: Aws, release: Any) -> dict[str, tuple[int, int]]:
+    """Stage -> (resources its template declares that its conditions keep, resources in the stack)."""
+    cfn = aws.client("cloudformation")
+    counts = {}
+    for stage in release.manifest.stages():
+        template = json.loads((release.path / stage.template).read_text())
+        declared = len(template["Resources"])
+        stack = INSTALLATION.stage_stack(stage.name)
+        pages = cfn.get_paginator("list_stack_resources").paginate(StackName=stack)
+        complete = [
+            r
+            for page in pages
+            for r in page["StackResourceSummaries"]
+            if r["ResourceStatus"] in ("CREATE_COMPLETE", "UPDATE_COMPLETE")
+        ]
+        counts[stage.name] = (declared, len(complete))
+    return counts
+
+
+def test_data_all_installs_upgrades_rolls_back_as_a_whole_and_uninstalls(sandbox: Any, data_all_pace: None) -> None:
+    aws = Aws(region=sandbox.region, endpoint_url=sandbox.endpoint)
+    older, newer = cached_dataall_release("2.8.0"), cached_dataall_release("2.9.0")
+    last = [stage.name for stage in newer.manifest.stages()][-1]
+    account = aws.client("sts").get_caller_identity()["Account"]
+    for release in (older, newer):
+        register_sandbox_images(sandbox.endpoint, account, sandbox.region, release, lambda _: None)
+
+    installed = deploy(aws, older, {"OnDelete": "Destroy"})
+
+    assert installed.result["status"] == "SUCCEEDED", installed.result["error"]
+    counts = _created_as_templated(aws, older)
+    assert all(declared == created for declared, created in counts.values()), counts
+    on_older = _state(aws)
+
+    again = run(aws, installed, {"action": "redeploy"})
+    assert again["status"] == "SUCCEEDED", again["error"]
+    assert _state(aws) == on_older
+
+    sandbox.faults.add(f"{last}:update")
+    failed = deploy(aws, newer, {"OnDelete": "Destroy"})
+    sandbox.faults.clear()
+
+    assert failed.result["status"] == "FAILED" and failed.result["error"]["stage"] == last, failed.result
+    assert _state(aws) == on_older, _statuses(aws)
+    current = failed.reader.ledger.current_release()
+    assert current is not None and current.version == older.version
+
+    upgraded = run(aws, failed, {"action": "upgrade", "version": newer.version})
+    assert upgraded["status"] == "SUCCEEDED", upgraded["error"]
+    counts = _created_as_templated(aws, newer)
+    assert all(declared == created for declared, created in counts.values()), counts
+
+    aws.client("cloudformation").delete_stack(StackName=INSTALLATION.stack_name)
+    assert settle(aws, INSTALLATION.stack_name, timeout=600) == "DELETE_COMPLETE"
+    assert stack_names(aws) == set()
+    # data.all's database has deletion protection on: the uninstall kept it (and its data).
+    clusters = aws.client("rds").describe_db_clusters()["DBClusters"]
+    assert [c["DeletionProtection"] for c in clusters] == [True]
