@@ -1,0 +1,142 @@
+"""The migration function's package of a data.all release, built from data.all's source.
+
+Why a zip built here rather than data.all's own migration image (`lambdas-<tag>`, whose
+DbMigrations trigger runs `alembic upgrade head`): the installer's step needs more than that
+handler answers (the database's revision, one transaction with a lock timeout and a statement
+timeout, a downgrade to a named revision, the permissions step in the same transaction), and an
+image cannot take the installer's runner without a container build, which the installer does
+without. The zip holds what data.all's image holds for this job: `backend/dataall`,
+`backend/migrations`, `config.json` and data.all's pinned `backend/requirements.txt`, plus the
+runner (`blueprints/dataall/migration_function`). It runs the same in Lambda (inside the VPC, in
+the DbMigrations stage data.all defines, with its role, security group and environment) and in
+the sandbox's Python runtime.
+
+Two departures, each for Lambda's runtime: PyGreSQL (data.all 2.8.0's driver) publishes no wheel
+for Linux, so psycopg2-binary stands in for it (data.all 2.9.0's own driver); boto3, botocore and
+s3transfer are left to the runtime, which ships them, keeping the package under Lambda's 250 MB.
+pip installs with this interpreter, so the function's runtime is this interpreter's version.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from blueprints.assets import default_cache_dir, deterministic_zip
+
+RUNNER = Path(__file__).resolve().parent.parent / "blueprints" / "dataall" / "migration_function"
+HANDLER = "dataall_installer_migrate.handler.handler"
+#: psycopg2-binary at the version data.all 2.9.0's `psycopg2-binary>=2.9.9` resolves to today.
+PSYCOPG2 = "psycopg2-binary==2.9.10"
+#: Shipped by Lambda's Python runtimes: left out of the package.
+RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer")
+#: Lambda's limit on a function's unzipped code.
+UNZIPPED_LIMIT = 250 * 1024 * 1024
+_SKIP = re.compile(r"(^|/)(__pycache__|tests?)(/|$)|\.py[co]$")
+
+
+class PackageError(RuntimeError):
+    pass
+
+
+def runtime() -> str:
+    """The Lambda runtime the package is built for: this interpreter's Python."""
+    return f"python{sys.version_info.major}.{sys.version_info.minor}"
+
+
+def requirements(source: Path) -> list[str]:
+    """data.all's `backend/requirements.txt`, PyGreSQL served by psycopg2-binary, boto3 left to the runtime."""
+    found = []
+    for line in (source / "backend" / "requirements.txt").read_text().splitlines():
+        text = line.split("#", 1)[0].strip().replace(" ", "")
+        if not text:
+            continue
+        name = re.split(r"[<>=!~\[;]", text, maxsplit=1)[0].lower()
+        if name in RUNTIME_PROVIDED:
+            continue
+        found.append(PSYCOPG2 if name == "pygresql" else text)
+    return found
+
+
+def dependencies(source: Path, cache_dir: Path | None = None) -> Path:
+    """data.all's requirements installed for this interpreter, cached by the requirement list."""
+    wanted = requirements(source)
+    if platform.system() != "Linux" or platform.machine() not in ("x86_64", "AMD64"):
+        raise PackageError(f"the migration package is built on Linux x86_64 (Lambda's), not {platform.platform()}")
+    key = hashlib.sha256("\n".join([runtime(), *wanted]).encode()).hexdigest()[:16]
+    target = (cache_dir or default_cache_dir()) / "migration-deps" / key
+    if (target / ".complete").exists():
+        return target
+    with tempfile.TemporaryDirectory(prefix="migration-deps-") as tmp:
+        staging = Path(tmp) / "deps"
+        command = [sys.executable, "-m", "pip", "install", "--quiet", "--no-compile", "--disable-pip-version-check"]
+        command += ["--target", str(staging), *wanted]
+        # SQLAlchemy 1.3 builds from source: its optional C extensions left out, it is pure Python.
+        environment = {**os.environ, "DISABLE_SQLALCHEMY_CEXT": "1"}
+        result = subprocess.run(command, capture_output=True, text=True, check=False, env=environment)
+        if result.returncode != 0:
+            raise PackageError(f"pip could not install data.all's requirements {wanted}:\n{result.stderr[-3000:]}")
+        for name in (*RUNTIME_PROVIDED, "bin"):
+            shutil.rmtree(staging / name, ignore_errors=True)
+        for junk in staging.glob("*.dist-info/direct_url.json"):
+            junk.unlink()
+        (staging / ".complete").write_text("\n".join(wanted) + "\n")
+        if target.exists():
+            shutil.rmtree(target)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(str(staging), str(target))
+    return target
+
+
+def code_tree(source: Path, into: Path) -> Path:
+    """data.all's files the function needs and the runner, laid out as the package's root."""
+    backend = source / "backend"
+    into.mkdir(parents=True, exist_ok=True)
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    shutil.copytree(backend / "dataall", into / "dataall", ignore=ignore, dirs_exist_ok=True)
+    shutil.copytree(backend / "migrations", into / "migrations", ignore=ignore, dirs_exist_ok=True)
+    shutil.copy2(source / "config.json", into / "config.json")
+    shutil.copytree(
+        RUNNER / "dataall_installer_migrate", into / "dataall_installer_migrate", ignore=ignore, dirs_exist_ok=True
+    )
+    return into
+
+
+def _entries(root: Path) -> list[tuple[str, bytes, int]]:
+    entries = []
+    for path in sorted(root.rglob("*")):
+        name = path.relative_to(root).as_posix()
+        if path.is_dir() or _SKIP.search(name) or name == ".complete":
+            continue
+        entries.append((name, path.read_bytes(), 0o755 if os.access(path, os.X_OK) else 0o644))
+    return entries
+
+
+def package(source: Path, cache_dir: Path | None = None) -> bytes:
+    """The function's zip: data.all's code and migrations, its requirements, the runner."""
+    deps = dependencies(source, cache_dir)
+    with tempfile.TemporaryDirectory(prefix="migration-code-") as tmp:
+        entries = {name: (name, data, mode) for name, data, mode in _entries(deps)}
+        entries.update({name: (name, data, mode) for name, data, mode in _entries(code_tree(source, Path(tmp)))})
+    size = sum(len(data) for _, data, _ in entries.values())
+    if size > UNZIPPED_LIMIT:
+        raise PackageError(f"data.all's migration package is {size / 2**20:.0f} MB unzipped, over Lambda's 250 MB")
+    key = hashlib.sha256(
+        b"".join(name.encode() + hashlib.sha256(data).digest() for name, data, _ in sorted(entries.values()))
+    ).hexdigest()[:16]
+    cached = (cache_dir or default_cache_dir()) / "migration-packages" / f"{key}.zip"
+    if cached.exists():
+        return cached.read_bytes()
+    data = deterministic_zip(entries.values())
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    partial = cached.with_suffix(".partial")
+    partial.write_bytes(data)
+    partial.replace(cached)
+    return data
