@@ -44,6 +44,17 @@ def validate_input(document: Any) -> dict[str, Any]:
     return check_run_input(document)
 
 
+def execution_input(sfn: Any, execution_arn: str) -> str:
+    """The run's own input, as StartExecution received it (any JSON, up to 256 KiB).
+
+    Read here rather than passed in the task's payload: the payload after `Parameters` counts
+    against Step Functions' 256 KiB per state, and `States.DataLimitExceeded` is a terminal
+    error no Catch can turn into a refusal
+    (https://docs.aws.amazon.com/step-functions/latest/dg/concepts-error-handling.html).
+    """
+    return str(sfn.describe_execution(executionArn=execution_arn).get("input") or "{}")
+
+
 def execution_running(sfn: Any, execution_arn: str) -> bool:
     try:
         return bool(sfn.describe_execution(executionArn=execution_arn)["status"] == "RUNNING")
@@ -78,8 +89,11 @@ class Plan:
 
 
 def plan(deps: Deps, request: PlanRequest) -> dict[str, Any]:
-    text = request.input_text
-    document = read_run_input(text) if text is not None else check_run_input(request.input)
+    if request.input_text is None and request.input is not None:
+        document = check_run_input(request.input)
+    else:
+        text = request.input_text
+        document = read_run_input(text if text is not None else execution_input(deps.sfn, request.execution.id))
     run = request.execution.name
     holder = request.execution.id
     previous_holder = deps.ledger.acquire_lock(holder, run, lambda arn: execution_running(deps.sfn, arn))

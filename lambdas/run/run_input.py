@@ -3,9 +3,9 @@
 An execution's input is any JSON text of up to 256 KiB (Step Functions' StartExecution:
 `input`, "Length Constraints: Maximum length of 262144", bytes of UTF-8,
 https://docs.aws.amazon.com/step-functions/latest/apireference/API_StartExecution.html).
-The state machine hands it to Plan as text (`States.JsonToString($)`), so that a list, a
-string, `null`, a number or a nesting too deep for Lambda's runtime to unmarshal still
-reaches this module, which refuses it naming the field at fault, before the lock:
+Plan reads it as text with DescribeExecution (`lambdas.run.planning.execution_input`), so
+that a list, a string, `null`, a number, 256 KiB or a nesting too deep for Lambda's runtime to
+unmarshal still reaches this module, which refuses it naming the field at fault, before the lock:
 
 - the text: at most `MAX_INPUT_BYTES` bytes of UTF-8 (a run input is a few hundred bytes;
   the bound keeps the run's ledger item far below DynamoDB's 400 KB item size,

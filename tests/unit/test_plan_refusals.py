@@ -18,6 +18,7 @@ import pytest
 
 from lambdas.core.deps import Deps
 from lambdas.core.errors import InvalidInput, InvalidOptions, LockHeld, ReleaseInvalid
+from lambdas.core.messages import PlanRequest
 from lambdas.core.settings import Settings
 from lambdas.data.ledger import Ledger
 from lambdas.data.releases import ReleaseStore
@@ -202,3 +203,39 @@ def test_a_refused_uninstall_fails_the_bootstrap_stacks_delete_rather_than_orpha
     ((status, reason),) = answers
     assert status == "FAILED"
     assert "was refused (LockHeld)" in reason and "holds the installer lock" in reason
+
+
+class _Execution:
+    """A Step Functions client that knows one execution, started with `input`."""
+
+    def __init__(self, input_text: str) -> None:
+        self.input_text = input_text
+        self.asked: list[str] = []
+
+    def describe_execution(self, executionArn: str) -> dict[str, Any]:
+        self.asked.append(executionArn)
+        return {"executionArn": executionArn, "status": "RUNNING", "input": self.input_text}
+
+
+@pytest.mark.parametrize(
+    ("input_text", "refused_field"),
+    [("[1, 2]", "(top level)"), ('"install"', "(top level)"), ('{"action": "install", "version": "2.8.0"}', None)],
+)
+def test_plan_reads_its_own_executions_input_whatever_its_type(
+    aws: None, input_text: str, refused_field: str | None
+) -> None:
+    """The state machine sends Plan only the execution: no input of any size is carried in the
+    task's payload, where Step Functions' 256 KiB per state would end the run uncaught."""
+    deps = make_deps(platform())
+    deps.sfn = _Execution(input_text)
+    execution = {"Id": f"arn:aws:states:{REGION}:000000000000:execution:sm:by-hand", "Name": "by-hand"}
+
+    if refused_field is None:
+        result = plan(deps, PlanRequest.model_validate({"execution": execution}))
+        assert result["action"] == "install"
+    else:
+        with pytest.raises(InvalidInput) as refused_plan:
+            plan(deps, PlanRequest.model_validate({"execution": execution}))
+        assert refused_plan.value.field == refused_field
+        assert nothing_changed(deps)
+    assert deps.sfn.asked[0] == execution["Id"]

@@ -1,17 +1,15 @@
 """Plan refuses any malformed execution input, whatever its JSON type or size, naming the field.
 
-Each case is the execution's input as Step Functions hands it to Plan: JSON text
-(`States.JsonToString($)`). The table covers every JSON type at the top and in each field,
-sizes at and past each limit, patterns that only a whole-string match refuses (a trailing
-newline), unknown fields and injection in names. Plan refuses each before the lock
-(tests/unit/test_planning.py pins that nothing changes; tests/sandbox/test_refused_runs.py
-runs a few through the state machine).
+Each case is the execution's input as Plan reads it: JSON text (DescribeExecution's
+`input`). The table covers every JSON type at the top and in each field, sizes at and past
+each limit, patterns that only a whole-string match refuses (a trailing newline), unknown
+fields and injection in names. Plan refuses each before the lock, changing nothing (the last
+test here; tests/sandbox/test_refused_runs.py runs a few through the state machine).
 """
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,8 +17,6 @@ import pytest
 from lambdas.core.errors import InvalidInput
 from lambdas.run.run_input import MAX_DEPTH, MAX_INPUT_BYTES, TOP, read_run_input
 from tests.unit.conftest import REGION
-
-ASL = Path(__file__).parents[2] / "state_machine" / "installer.asl.json"
 
 
 def text(document: Any) -> str:
@@ -172,11 +168,3 @@ def test_plan_refuses_every_malformed_input_of_the_table_before_the_lock(aws: No
 
         assert refused.value.field == field, case
         assert nothing_changed(deps), case
-
-
-def test_the_state_machines_own_refusal_of_a_large_input_states_plans_limit() -> None:
-    definition = json.loads(ASL.read_text())
-
-    reason = definition["States"]["InputTooLarge"]["Parameters"]["result"]["error"]["reason"]
-
-    assert f"at most {MAX_INPUT_BYTES} bytes" in reason
