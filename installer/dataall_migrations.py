@@ -19,8 +19,10 @@ pip installs with this interpreter, so the function's runtime is this interprete
 
 from __future__ import annotations
 
+import compileall
 import hashlib
 import os
+import py_compile
 import platform
 import re
 import shutil
@@ -39,7 +41,7 @@ PSYCOPG2 = "psycopg2-binary==2.9.10"
 RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer")
 #: Lambda's limit on a function's unzipped code.
 UNZIPPED_LIMIT = 250 * 1024 * 1024
-_SKIP = re.compile(r"(^|/)(__pycache__|tests?)(/|$)|\.py[co]$")
+_SKIP = re.compile(r"(^|/)tests?(/|$)|\.pyo$")
 
 
 class PackageError(RuntimeError):
@@ -70,7 +72,7 @@ def dependencies(source: Path, cache_dir: Path | None = None) -> Path:
     wanted = requirements(source)
     if platform.system() != "Linux" or platform.machine() not in ("x86_64", "AMD64"):
         raise PackageError(f"the migration package is built on Linux x86_64 (Lambda's), not {platform.platform()}")
-    key = hashlib.sha256("\n".join([runtime(), *wanted]).encode()).hexdigest()[:16]
+    key = hashlib.sha256("\n".join([runtime(), "unchecked-hash-pyc", *wanted]).encode()).hexdigest()[:16]
     target = (cache_dir or default_cache_dir()) / "migration-deps" / key
     if (target / ".complete").exists():
         return target
@@ -87,12 +89,20 @@ def dependencies(source: Path, cache_dir: Path | None = None) -> Path:
             shutil.rmtree(staging / name, ignore_errors=True)
         for junk in staging.glob("*.dist-info/direct_url.json"):
             junk.unlink()
+        _compile(staging)
         (staging / ".complete").write_text("\n".join(wanted) + "\n")
         if target.exists():
             shutil.rmtree(target)
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.move(str(staging), str(target))
     return target
+
+
+def _compile(root: Path) -> None:
+    """Bytecode for the runtime's Python, shipped: Lambda's code folder is read-only, so a cold
+    start would compile data.all and its requirements (numpy, langchain ...) every time, seconds
+    of its init. Hash-based and unchecked, so the bytes do not depend on the files' times."""
+    compileall.compile_dir(root, quiet=2, workers=1, invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
 
 
 def code_tree(source: Path, into: Path) -> Path:
@@ -106,6 +116,7 @@ def code_tree(source: Path, into: Path) -> Path:
     shutil.copytree(
         RUNNER / "dataall_installer_migrate", into / "dataall_installer_migrate", ignore=ignore, dirs_exist_ok=True
     )
+    _compile(into)
     return into
 
 
