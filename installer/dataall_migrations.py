@@ -22,8 +22,8 @@ from __future__ import annotations
 import compileall
 import hashlib
 import os
-import py_compile
 import platform
+import py_compile
 import re
 import shutil
 import subprocess
