@@ -105,6 +105,34 @@ def test_malformed_executions_are_refused_and_change_nothing(aws: Aws, installed
     assert ledger(aws, installed) == ledger_before
 
 
+def test_a_run_started_while_another_holds_the_lock_is_refused_not_failed(aws: Aws, installed: Outcome) -> None:
+    """The issue's case: a second run while one is going was refused correctly but ended
+    FAILED, and the failed-run alarm fired for a run that changed nothing. The lock's holder
+    here is an execution that only waits, so the lock is held for as long as the test needs."""
+    sfn = aws.client("stepfunctions")
+    waiting = sfn.create_state_machine(
+        name=f"holds-the-lock-{time.monotonic_ns()}",
+        definition=json.dumps({"StartAt": "Hold", "States": {"Hold": {"Type": "Wait", "Seconds": 600, "End": True}}}),
+        roleArn="arn:aws:iam::123456789012:role/holder",
+    )["stateMachineArn"]
+    holder = sfn.start_execution(stateMachineArn=waiting, name="holder", input="{}")["executionArn"]
+    installed.reader.ledger.acquire_lock(holder, "redeploy-current-holder", lambda arn: False)
+    try:
+        stacks_before, ledger_before = stacks(aws), ledger(aws, installed)
+
+        execution = start_and_wait(aws, installed, json.dumps({"action": "redeploy"}))
+
+        assert execution["status"] == "SUCCEEDED", execution.get("cause")
+        refusal = refused(execution)
+        assert refusal is not None and refusal["code"] == "LockHeld", run_result(execution)
+        assert "redeploy-current-holder holds the installer lock" in refusal["reason"]
+        assert stacks(aws) == stacks_before
+        assert ledger(aws, installed) == ledger_before
+    finally:
+        installed.reader.ledger.release_lock(holder)
+        sfn.stop_execution(executionArn=holder)
+
+
 def test_an_input_over_256_kib_is_refused_by_start_execution_as_aws_does(aws: Aws, installed: Outcome) -> None:
     with pytest.raises(ClientError) as refused_start:
         aws.client("stepfunctions").start_execution(
