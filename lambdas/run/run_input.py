@@ -35,6 +35,8 @@ from lambdas.release.manifest import fullmatch_validator, load_schema
 
 MAX_INPUT_BYTES = 32 * 1024
 MAX_DEPTH = 8
+#: CloudFormation's "Maximum size of a parameter value": 4,096 bytes (see the module's docstring).
+MAX_OPTION_BYTES = 4096
 TOP = "(top level)"
 _SHOWN = 40
 
@@ -136,10 +138,15 @@ def check_run_input(document: Any) -> dict[str, Any]:
 
 
 def run_input_problems(document: Any) -> Iterator[tuple[str, str]]:
-    """(field, message) for every way the document breaks the run-input schema."""
+    """(field, message) for every way the document breaks the run-input schema, and every
+    option string over CloudFormation's 4,096 bytes (the schema counts characters)."""
     validator = fullmatch_validator(load_schema("run-input"))
     for error in validator.iter_errors(document):
         yield _field(error), _message(error)
+    options = document.get("options") if isinstance(document, dict) else None
+    for name, value in (options or {}).items() if isinstance(options, dict) else ():
+        if isinstance(value, str) and len(value.encode("utf-8", "surrogatepass")) > MAX_OPTION_BYTES:
+            yield _join("options", name), f"longer than {MAX_OPTION_BYTES} bytes of UTF-8"
 
 
 def _path(parts: Any) -> str:

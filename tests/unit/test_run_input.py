@@ -53,6 +53,7 @@ MALFORMED: list[tuple[str, str, str]] = [
     ("deep nesting in an option", '{"action": "redeploy", "options": {"A": ' + "[" * 50 + "]" * 50 + "}}", TOP),
     ("a 100,000-character option value", redeploy(Name="x" * 100_000), TOP),
     ("an option value one past CloudFormation's 4,096", redeploy(Name="x" * 4097), "options.Name"),
+    ("an option value of 4,096 characters but 8,192 bytes", redeploy(Name="é" * 4096), "options.Name"),
     ("a 65-character option name", redeploy(**{"A" * 65: "x"}), "options." + "A" * 63 + "…"),
     ("65 options", redeploy(**{f"Option{i}": "x" for i in range(65)}), "options"),
     ("an integer past 2**53", redeploy(Count=2**53), "options.Count"),
