@@ -13,7 +13,7 @@ import json
 import logging
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import moto
@@ -292,6 +292,77 @@ def fix_dynamodb_isolation() -> None:
 
     call_action._sandbox_fixed = True  # type: ignore[attr-defined]
     DynamoHandler.call_action = call_action  # type: ignore[method-assign]
+
+
+# --------------------------------------------------------------------------- concurrency
+#: Services whose requests are serialized, one lock each: their handlers return at once (no
+#: long poll, no invoke), and moto's backends are plain dicts that another thread may grow
+#: while a request iterates them. Not Lambda (an Invoke runs the function, which calls back),
+#: not SQS (ReceiveMessage waits), not DynamoDB (`fix_dynamodb_isolation` has its own lock).
+SERIALIZED_SERVICES = frozenset(
+    {
+        "iam", "ec2", "ssm", "kms", "logs", "events", "cognito-idp", "cognito-identity", "secretsmanager",
+        "ecs", "elbv2", "rds", "apigateway", "cloudwatch", "sns", "ecr", "opensearch", "es", "cloudtrail",
+    }
+)  # fmt: skip
+#: CloudFormation's type namespaces (`AWS::<namespace>::...`) -> the services their models write.
+_NAMESPACE_SERVICES = {
+    "IAM": ("iam",),
+    "EC2": ("ec2",),
+    "SSM": ("ssm",),
+    "KMS": ("kms",),
+    "Logs": ("logs",),
+    "Events": ("events",),
+    "Cognito": ("cognito-identity", "cognito-idp"),
+    "SecretsManager": ("secretsmanager",),
+    "ECS": ("ecs",),
+    "ElasticLoadBalancingV2": ("elbv2",),
+    "RDS": ("rds",),
+    "ApiGateway": ("apigateway",),
+    "CloudWatch": ("cloudwatch",),
+    "SNS": ("sns",),
+    "ECR": ("ecr",),
+    "OpenSearchService": ("opensearch",),
+    "Elasticsearch": ("es",),
+    "CloudTrail": ("cloudtrail",),
+}
+_service_locks = {service: threading.RLock() for service in SERIALIZED_SERVICES}
+
+
+@contextlib.contextmanager
+def _serialized(resource_type: str) -> Iterator[None]:
+    """Hold the locks of the services a CloudFormation model of `resource_type` writes."""
+    namespace = resource_type.split("::")[1] if resource_type.count("::") >= 2 else ""
+    with contextlib.ExitStack() as stack:
+        for service in _NAMESPACE_SERVICES.get(namespace, ()):
+            stack.enter_context(_service_locks[service])
+        yield
+
+
+def fix_concurrent_requests() -> None:
+    """One request at a time per service in `SERIALIZED_SERVICES`, and the sandbox's CloudFormation
+    creating that service's resources through moto's models takes the same lock.
+
+    AWS serves concurrent requests (a stack creating roles while a custom resource reads them);
+    moto 5.2.5's server answers each request in its own thread against shared dicts, and a read
+    iterating one while another thread adds to it failed with HTTP 500 "dictionary changed size
+    during iteration" (data.all's Lambdas stage: IAM GetRole beside the stack's role creation).
+    """
+    from moto.core.responses import BaseResponse
+
+    original = BaseResponse.call_action
+    if getattr(original, "_sandbox_fixed", False):
+        return
+
+    def call_action(self: Any) -> Any:
+        lock = _service_locks.get(getattr(self, "service_name", None) or "")
+        if lock is None:
+            return original(self)
+        with lock:
+            return original(self)
+
+    call_action._sandbox_fixed = True  # type: ignore[attr-defined]
+    BaseResponse.call_action = call_action  # type: ignore[method-assign]
 
 
 # --------------------------------------------------------------------------- lambda
@@ -836,15 +907,16 @@ def cfn_create(
     stack_id: str,
 ) -> Any:
     """Create a resource the way moto's CloudFormation does; returns moto's model object."""
-    model = _cfn_model_map()[resource_type].create_from_cloudformation_json(
-        resource_name,
-        {"Type": resource_type, "Properties": properties},
-        account_id,
-        region,
-        LogicalId=logical_id,
-        StackId=stack_id,
-        ResourceType=resource_type,
-    )
+    with _serialized(resource_type):
+        model = _cfn_model_map()[resource_type].create_from_cloudformation_json(
+            resource_name,
+            {"Type": resource_type, "Properties": properties},
+            account_id,
+            region,
+            LogicalId=logical_id,
+            StackId=stack_id,
+            ResourceType=resource_type,
+        )
     model.cf_resource_type = resource_type
     model.logical_resource_id = logical_id
     return model
@@ -865,13 +937,14 @@ def cfn_update(
     region: str,
 ) -> Any:
     """Update in place through the model (only when `cfn_supports_update`)."""
-    updated = _cfn_model_map()[resource_type].update_from_cloudformation_json(
-        original_resource=model,
-        new_resource_name=resource_name,
-        cloudformation_json={"Type": resource_type, "Properties": properties},
-        account_id=account_id,
-        region_name=region,
-    )
+    with _serialized(resource_type):
+        updated = _cfn_model_map()[resource_type].update_from_cloudformation_json(
+            original_resource=model,
+            new_resource_name=resource_name,
+            cloudformation_json={"Type": resource_type, "Properties": properties},
+            account_id=account_id,
+            region_name=region,
+        )
     updated.cf_resource_type = resource_type
     updated.logical_resource_id = model.logical_resource_id
     return updated
@@ -880,6 +953,11 @@ def cfn_update(
 def cfn_delete(resource_type: str, model: Any, properties: dict[str, Any], *, account_id: str, region: str) -> bool:
     """Delete as moto's CloudFormation does (the model's `delete`, else the class's
     `delete_from_cloudformation_json`); False when moto has no way to delete this type."""
+    with _serialized(resource_type):
+        return _cfn_delete(resource_type, model, properties, account_id=account_id, region=region)
+
+
+def _cfn_delete(resource_type: str, model: Any, properties: dict[str, Any], *, account_id: str, region: str) -> bool:
     delete = getattr(model, "delete", None)
     if delete is not None:
         try:
