@@ -148,12 +148,18 @@ def _deploy_release(aws: Any, release: Any, installation: Any, params: dict[str,
                     progress: Any, *, sandbox: bool = False) -> dict[str, Any]:  # fmt: skip
     """Publish, create or update the bootstrap stack, follow the run it starts; the run's result.
 
-    `sandbox`: the embedded sandbox, which is given an image root for each image the release names.
+    `sandbox`: the embedded sandbox. A sandbox (embedded, or `sandbox serve` at the endpoint) is given
+    an image root for each image the release names.
     """
     from installer.operations import RunReader, bootstrap_parameters, deploy_bootstrap, publish, result_document
 
     if sandbox:
         _sandbox_images(aws, release, progress)
+    else:
+        from installer.images import is_sandbox, release_images
+
+        if release_images(release) and is_sandbox(aws.endpoint_url):
+            _sandbox_images(aws, release, progress)
     parameters = bootstrap_parameters(release, installation, bucket_prefix, params)
     where = aws.endpoint_url or f"AWS {aws.region}"
     progress.note(f"release {release.version} -> {where}")

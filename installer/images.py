@@ -110,6 +110,17 @@ def register_sandbox_images(
     return registered
 
 
+def is_sandbox(endpoint_url: str | None) -> bool:
+    """Whether `endpoint_url` is a sandbox (`dataall-installer sandbox serve`): its control API answers."""
+    if not endpoint_url:
+        return False
+    try:
+        with urllib.request.urlopen(f"{endpoint_url.rstrip('/')}/_sandbox/health", timeout=5) as response:  # noqa: S310
+            return bool(json.loads(response.read()).get("status") == "ok")
+    except (OSError, ValueError):
+        return False
+
+
 def _register(endpoint_url: str, uri: str, root: Path) -> None:
     body = json.dumps({"uri": uri, "root": str(root)}).encode()
     request = urllib.request.Request(  # noqa: S310 - the sandbox's own endpoint
