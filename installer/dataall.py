@@ -4,8 +4,11 @@
 Of data.all's assembly:
 - the backend stage's stack: each nested stack is a stage, its root's own resources one more
   (`blueprints.dataall.stages`), with the import's rules applied (`blueprints.dataall.rules`);
-- data.all's migration triggers (DbSnapshots -> DbMigrations -> SavePerms) are dropped: the
-  installer's `migrate` action replaces them;
+- data.all's migration triggers (DbSnapshots -> DbMigrations -> SavePerms) give way to the
+  installer's `migrate` action (`blueprints.dataall.migrations`): DbMigrations stays as the
+  `migrations` stage, holding data.all's migration function without its trigger, which runs the
+  release's migration package (`installer.dataall_migrations`, built from data.all's source);
+  DbSnapshots and SavePerms are dropped (the action snapshots and saves the permissions);
 - the CDK Pipelines stacks (cicd, its us-east-1 support stack) and the ECR stack are dropped:
   no build servers;
 - the CloudFront stage lives in us-east-1; until the workflow deploys a stage in another
@@ -22,9 +25,10 @@ from pathlib import Path
 from typing import Any
 
 from blueprints.assets import CDK_CONTEXT, LAMBDAS_DIR, AssetRegistry, build_layer, layer_requirements, zip_tree
-from blueprints.dataall import rules
+from blueprints.dataall import migrations, rules
 from blueprints.dataall.stages import ImportedStage, split_stack
 from cloud_assembly.reader import CloudAssembly, FileAsset, StackArtifact
+from installer import dataall_migrations
 from installer.build import BuildError, Release, synthesize, write_release
 from installer.upstream import Upstream
 
@@ -37,13 +41,17 @@ NAMING = {
     "CWDashboards": "dashboards",
     "OpenSearch": "opensearch",
     "ParamStore": "params",
+    migrations.MIGRATIONS_NESTED: migrations.MIGRATIONS_STAGE,
 }
 #: Nested stacks the installer replaces.
 DROPPED_NESTED = {
     "DbSnapshots": "replaced by the installer's migrate action (a cluster snapshot before migrating)",
-    "DbMigrations": "replaced by the installer's migrate action (alembic upgrade, undone on rollback)",
     "SavePerms": "replaced by the installer's migrate action (data.all's post-migration step)",
 }
+NO_SOURCE = (
+    "replaced by the installer's migrate action, which this release lacks: no data.all source beside "
+    "the assembly to build the migration package from (give a source tree, or the shared upstream)"
+)
 #: Stacks of the assembly that are not the platform, by the end of their stack name.
 DROPPED_STACKS = {
     "-cicd-stack": "data.all's CDK Pipelines stack: the installer deploys without build servers",
@@ -89,8 +97,11 @@ def package_assets(assets: Iterable[FileAsset]) -> dict[str, tuple[str, bytes]]:
     return packaged
 
 
-def import_stages(assembly: CloudAssembly) -> ImportReport:
-    """data.all's platform as stages, with the assets they read, and what was left out."""
+def import_stages(assembly: CloudAssembly, package: migrations.MigrationPackage | None = None) -> ImportReport:
+    """data.all's platform as stages, with the assets they read, and what was left out.
+
+    With `package` (the release's migration package), data.all's DbMigrations stack is the
+    `migrations` stage running it; without, it is dropped with the other triggers."""
     dropped = [
         (stack.stack_name, why)
         for stack in assembly.stacks()
@@ -105,7 +116,17 @@ def import_stages(assembly: CloudAssembly) -> ImportReport:
         asset_buckets=frozenset(asset.bucket for asset in backend.assets),
         asset_keys={upstream: key for upstream, (key, _) in packaged.items()},
     )
-    imported = split_stack(backend, root_name=ROOT_STAGE, drop=DROPPED_NESTED, naming=NAMING, synthesis=synthesis)
+    drop = dict(DROPPED_NESTED)
+    transforms = {}
+    if package is None:
+        drop[migrations.MIGRATIONS_NESTED] = NO_SOURCE
+    else:
+        transforms[migrations.MIGRATIONS_NESTED] = lambda template: migrations.migration_function_from_the_release(
+            template, package
+        )
+    imported = split_stack(
+        backend, root_name=ROOT_STAGE, drop=drop, naming=NAMING, synthesis=synthesis, transforms=transforms
+    )
     used = {a.key for stage in imported.stages for a in stage.assets}
     return ImportReport(
         stages=imported.stages,
@@ -134,9 +155,39 @@ def stage_document(stage: ImportedStage) -> dict[str, Any]:
     }
 
 
+def upstream_source(upstream: Upstream) -> Path | None:
+    """data.all's source tree the upstream's assembly was synthesized from, when it is beside it:
+    a checkout, the shared layout (`<version>/source` beside `<version>/cdk.out`), a clone."""
+    folder = Path(upstream.origin.partition(": ")[2])
+    for candidate in (folder, folder / "source", folder.parent / "source"):
+        if (candidate / "backend" / "migrations" / "versions").is_dir() and (candidate / "config.json").is_file():
+            return candidate
+    return None
+
+
+def migration_package(upstream: Upstream) -> tuple[migrations.MigrationPackage, bytes] | None:
+    """The release's migration function package, built from data.all's source (None: no source)."""
+    source = upstream_source(upstream)
+    if source is None:
+        return None
+    try:
+        data = dataall_migrations.package(source)
+    except dataall_migrations.PackageError as error:
+        raise BuildError(f"data.all's migration package: {error}") from error
+    key = f"{ASSET_PREFIX}{hashlib.sha256(data).hexdigest()}.zip"
+    return migrations.MigrationPackage(key, dataall_migrations.runtime(), dataall_migrations.HANDLER), data
+
+
 def build_dataall_release(out_dir: Path, upstream: Upstream, *, layer: bool = True, nag: bool = True) -> Release:
     """Import data.all's assembly and write it as a release (`out_dir/<version>/`)."""
-    report = import_stages(upstream.assembly)
+    built = migration_package(upstream)
+    report = import_stages(upstream.assembly, built[0] if built else None)
+    actions = []
+    if built is not None:
+        package, data = built
+        report.assets[package.key] = data
+        aurora = next(stage for stage in report.stages if stage.name == "aurora")
+        actions.append(migrations.migrate_action([s.name for s in report.stages], aurora.name, aurora.template))
     bootstrap_template, installer_assets = _bootstrap(upstream.version, layer=layer, nag=nag)
     return write_release(
         out_dir,
@@ -145,7 +196,7 @@ def build_dataall_release(out_dir: Path, upstream: Upstream, *, layer: bool = Tr
         options={},
         rules=[],
         stages=[stage_document(stage) for stage in report.stages],
-        actions=[],
+        actions=actions,
         templates={f"blueprints/{stage.name}.template.json": stage.template for stage in report.stages},
         bootstrap_template=bootstrap_template,
         assets={**report.assets, **installer_assets},

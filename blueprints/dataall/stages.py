@@ -12,7 +12,7 @@ migration triggers) are dropped, with the reason, and nothing may depend on them
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -79,11 +79,13 @@ def split_stack(
     drop: Mapping[str, str] | None = None,
     naming: Mapping[str, str] | None = None,
     synthesis: rules.Synthesis,
+    transforms: Mapping[str, Callable[[dict[str, Any]], None]] | None = None,
 ) -> Imported:
     """The stages of one stack: its nested stacks (less `drop`, by construct name) and its root.
 
     A nested stack's stage is named by `naming` (construct name -> stage name), else after its
-    construct (`stage_name`)."""
+    construct (`stage_name`). `transforms` (construct name -> rule) change one nested stack's
+    template after the rules every stage gets (data.all's DbMigrations stack, for one)."""
     drop = drop or {}
     chosen = naming or {}
     nested = stack.nested()
@@ -100,9 +102,11 @@ def split_stack(
         if logical_id in dropped:
             continue
         parameters: dict[str, str] = {}
-        depends = {names[d] for d in _depends_on(child.resource) if d in names}
+        depends = {names[d] for d in _depends_on(child.resource) if d in names and d not in dropped}
         for d in _depends_on(child.resource):
-            if d in dropped:
+            # A transformed stack's order after a dropped one was the order of what the transform
+            # takes out (data.all's DbMigrations trigger ran after DbSnapshots' trigger).
+            if d in dropped and child.construct_name not in (transforms or {}):
                 raise AssemblyError(
                     f"{child.construct_name} depends on {nested[d].construct_name}, which the import drops"
                 )
@@ -112,6 +116,8 @@ def split_stack(
             )
             depends.update(_stages_read(parameters[parameter]))
         template = rules.apply(child.template, synthesis)
+        if transforms and child.construct_name in transforms:
+            transforms[child.construct_name](template)
         result.stages.append(
             ImportedStage(
                 name=names[logical_id],

@@ -32,7 +32,7 @@ def test_every_nested_stack_of_the_backend_is_a_stage_of_the_release(dataall_rel
 
     assert counts == {
         "backend": 3, "vpc": 86, "params": 12, "s3": 20, "cognito": 32, "sqs": 9, "lambdas": 89, "ecs": 97,
-        "aurora": 36, "dashboards": 30, "opensearch": 30,
+        "aurora": 36, "migrations": 14, "dashboards": 30, "opensearch": 30,
     }  # fmt: skip
     assert dataall_release.manifest.steps["aurora"].stateful and not dataall_release.manifest.steps["vpc"].stateful
     assert set(dataall_release.manifest.steps["lambdas"].dependencies()) == {"cognito", "sqs", "vpc"}
@@ -52,7 +52,7 @@ def test_the_import_keeps_data_alls_own_cdk_nag_suppressions(dataall_release: An
         if step.name != "backend"
     }
 
-    assert len(suppressed) == 10 and kept == suppressed
+    assert len(suppressed) == 11 and kept == suppressed
     assert dataall_release.template("backend")["Metadata"]["cdk_nag"] == backend.template["Metadata"]["cdk_nag"]
 
 
@@ -76,5 +76,27 @@ def test_the_release_says_nothing_of_the_synthesis_account_or_cdk_bootstrap(data
         assert "111111111111" not in text and "cdk-hnb659fds-assets" not in text, template.name
     manifest = json.loads((dataall_release.path / "manifest.json").read_text())
     assert {s["name"] for s in manifest["stages"] if "AssetsBucket" in s["parameters"]} == {
-        "params", "s3", "cognito", "lambdas", "opensearch",
+        "params", "s3", "cognito", "lambdas", "opensearch", "migrations",
     }  # fmt: skip
+
+
+def test_data_alls_migration_function_runs_the_release_package_when_the_migrate_action_asks(
+    dataall_release: Any,
+) -> None:
+    """DbMigrations is the `migrations` stage without its trigger (nothing migrates during the
+    stack's deploy); its function runs the release's package inside the VPC, with data.all's role,
+    security group and envname; the migrate action follows it and the aurora stage."""
+    template = dataall_release.template("migrations")
+    types = sorted(body["Type"] for body in template["Resources"].values())
+    (function,) = [b["Properties"] for b in template["Resources"].values() if b["Type"] == "AWS::Lambda::Function"]
+    migrate = dataall_release.manifest.steps["migrate"]
+
+    assert "Custom::Trigger" not in types and types.count("AWS::Lambda::Function") == 1
+    assert function["Code"]["S3Key"].startswith("assets/") and "ImageUri" not in function["Code"]
+    assert (dataall_release.path / function["Code"]["S3Key"]).is_file()
+    assert function["Handler"] == "dataall_installer_migrate.handler.handler"
+    assert function["FunctionName"] == "dataall-dev-migrations" and function["Timeout"] == 840
+    assert function["Environment"]["Variables"]["envname"] == "dev" and function["VpcConfig"]["SubnetIds"]
+    assert set(migrate.dependencies()) == {"migrations", "aurora"}
+    assert migrate.parameters["FunctionName"] == "${stage:migrations.MigrationFunctionName}"
+    assert migrate.parameters["ClusterIdentifier"].startswith("${stage:aurora.")
