@@ -8,7 +8,9 @@ Of data.all's assembly:
   installer's `migrate` action (`blueprints.dataall.migrations`): DbMigrations stays as the
   `migrations` stage, holding data.all's migration function without its trigger, which runs the
   release's migration package (`installer.dataall_migrations`, built from data.all's source);
-  DbSnapshots and SavePerms are dropped (the action snapshots and saves the permissions);
+  DbSnapshots and SavePerms are dropped (the action snapshots and saves the permissions). Built on
+  request for now (`migrate=True`, `DATAALL_INSTALLER_MIGRATE=1`; see MIGRATE_ENV), else all three
+  are dropped;
 - the CDK Pipelines stacks (cicd, its us-east-1 support stack) and the ECR stack are dropped:
   no build servers;
 - the CloudFront stage lives in us-east-1; until the workflow deploys a stage in another
@@ -48,10 +50,14 @@ DROPPED_NESTED = {
     "DbSnapshots": "replaced by the installer's migrate action (a cluster snapshot before migrating)",
     "SavePerms": "replaced by the installer's migrate action (data.all's post-migration step)",
 }
-NO_SOURCE = (
-    "replaced by the installer's migrate action, which this release lacks: no data.all source beside "
-    "the assembly to build the migration package from (give a source tree, or the shared upstream)"
+NO_MIGRATE = (
+    "replaced by the installer's migrate action, which this release was built without: it is built on "
+    "request (migrate=True, or DATAALL_INSTALLER_MIGRATE=1) and from data.all's source beside the assembly"
 )
+#: Set to 1 to build data.all's release with its migrate action by default. Off until the sandbox's
+#: Aurora serves data.all's database on a real PostgreSQL (issue 19 item 4): without one, a sandbox
+#: install (`make demo`) would fail at `migrate`, unable to reach the database.
+MIGRATE_ENV = "DATAALL_INSTALLER_MIGRATE"
 #: Stacks of the assembly that are not the platform, by the end of their stack name.
 DROPPED_STACKS = {
     "-cicd-stack": "data.all's CDK Pipelines stack: the installer deploys without build servers",
@@ -119,7 +125,7 @@ def import_stages(assembly: CloudAssembly, package: migrations.MigrationPackage 
     drop = dict(DROPPED_NESTED)
     transforms = {}
     if package is None:
-        drop[migrations.MIGRATIONS_NESTED] = NO_SOURCE
+        drop[migrations.MIGRATIONS_NESTED] = NO_MIGRATE
     else:
         transforms[migrations.MIGRATIONS_NESTED] = lambda template: migrations.migration_function_from_the_release(
             template, package
@@ -178,9 +184,18 @@ def migration_package(upstream: Upstream) -> tuple[migrations.MigrationPackage, 
     return migrations.MigrationPackage(key, dataall_migrations.runtime(), dataall_migrations.HANDLER), data
 
 
-def build_dataall_release(out_dir: Path, upstream: Upstream, *, layer: bool = True, nag: bool = True) -> Release:
-    """Import data.all's assembly and write it as a release (`out_dir/<version>/`)."""
-    built = migration_package(upstream)
+def build_dataall_release(
+    out_dir: Path, upstream: Upstream, *, layer: bool = True, nag: bool = True, migrate: bool | None = None
+) -> Release:
+    """Import data.all's assembly and write it as a release (`out_dir/<version>/`).
+
+    With `migrate` (default: `$DATAALL_INSTALLER_MIGRATE` is 1) and data.all's source beside the
+    assembly, the release has the `migrations` stage and the `migrate` action."""
+    if migrate is None:
+        migrate = os.environ.get(MIGRATE_ENV) == "1"
+    built = migration_package(upstream) if migrate else None
+    if migrate and built is None:
+        raise BuildError(f"{upstream.origin}: no data.all source beside the assembly to build its migrations from")
     report = import_stages(upstream.assembly, built[0] if built else None)
     actions = []
     if built is not None:

@@ -22,7 +22,7 @@ pytestmark = pytest.mark.skipif(not shared_upstream("2.9.0").is_dir(), reason=".
 
 @pytest.fixture(scope="module")
 def dataall_release(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    yield build_dataall_release(tmp_path_factory.mktemp("dataall"), resolve(None, "2.9.0"), layer=False)
+    yield build_dataall_release(tmp_path_factory.mktemp("dataall"), resolve(None, "2.9.0"), layer=False, migrate=True)
 
 
 def test_every_nested_stack_of_the_backend_is_a_stage_of_the_release(dataall_release: Any) -> None:
