@@ -29,6 +29,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import warnings
 from pathlib import Path
 
 from blueprints.assets import default_cache_dir, deterministic_zip
@@ -102,7 +103,11 @@ def _compile(root: Path) -> None:
     """Bytecode for the runtime's Python, shipped: Lambda's code folder is read-only, so a cold
     start would compile data.all and its requirements (numpy, langchain ...) every time, seconds
     of its init. Hash-based and unchecked, so the bytes do not depend on the files' times."""
-    compileall.compile_dir(root, quiet=2, workers=1, invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
+    with warnings.catch_warnings():  # data.all's source warns (invalid escapes): not this build's to say
+        warnings.simplefilter("ignore")
+        compileall.compile_dir(
+            root, quiet=2, workers=1, invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH
+        )
 
 
 def code_tree(source: Path, into: Path) -> Path:
