@@ -233,3 +233,30 @@ def downgrade():
 '''
     )
     return folder
+
+
+def revision_failing_its_downgrade(folder: Path, down_revision: str) -> tuple[Path, str]:
+    """A revision after `down_revision` that upgrades (a table) and whose downgrade raises."""
+    folder.mkdir(parents=True, exist_ok=True)
+    revision = hashlib.sha256(f"downgrade-{down_revision}".encode()).hexdigest()[:12]
+    (folder / f"{revision}_no_way_back.py").write_text(
+        f'''"""no way back"""
+from alembic import op
+import sqlalchemy as sa
+
+revision = "{revision}"
+down_revision = "{down_revision}"
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    op.create_table("one_way", sa.Column("id", sa.Integer, primary_key=True))
+
+
+def downgrade():
+    op.drop_table("one_way")
+    raise RuntimeError("this revision cannot be downgraded, on purpose")
+'''
+    )
+    return folder, revision

@@ -31,6 +31,7 @@ from tests.database.dataall_chain import (
     Installation,
     Package,
     failing_revision,
+    revision_failing_its_downgrade,
     seed,
     upstream_source,
 )
@@ -98,13 +99,15 @@ def test_fresh_database_reaches_the_release_head_with_its_permissions(
     report("fresh install of 2.9.0", dataall)
 
 
-def step_for(dataall: Installation, package: Package) -> tuple[Any, Any, installer.LocalLambda]:
+def step_for(
+    dataall: Installation, package: Package, extra_versions: tuple[Path, ...] = ()
+) -> tuple[Any, Any, installer.LocalLambda]:
     """The installer's migrate step of an upgrade run whose migration function is `package`."""
     deps = installer.make_deps(installer.manifest_document())
     # mock_aws resets moto's backends, which the function's moto server shares: data.all's
     # settings are published again.
     dataall.publish_settings()
-    clients, function = installer.clients(lambda event: dataall.call(package, event))
+    clients, function = installer.clients(lambda event: dataall.call(package, event, extra_versions))
     return deps, clients, function
 
 
@@ -195,3 +198,27 @@ def test_a_held_lock_fails_the_migration_within_its_lock_timeout(
     assert installed.revision() == HEADS[OLDER]
     assert installed.checksums() == checksums
     report("held lock", installed, failed_after=round(elapsed, 2))
+
+
+def test_a_downgrade_that_fails_leaves_the_database_untouched_and_names_the_snapshot(
+    installed: Installation, packages: dict[str, Package], tmp_path: Path
+) -> None:
+    """The new release's chain ends with a revision whose downgrade raises: the rollback's
+    downgrade fails in one transaction (the database stays at the new head, every row as the
+    upgrade left it) and its report names the snapshot taken before the migration, the revision
+    to go back to and the revision that failed."""
+    extra, last = revision_failing_its_downgrade(tmp_path / "versions", HEADS[NEWER])
+    with mock_aws():
+        deps, clients, _ = step_for(installed, packages[NEWER], (extra,))
+        state = installer.start_run(deps, "run-one-way")
+        installer.drive(lambda s: MigrationStep(deps, s, clients), state)
+        record = deps.ledger.step("run-one-way", "migrate")
+        upgraded = installed.checksums()
+        undone = downgrade(deps, record, clients)
+
+    assert record.applied == [*ADDED, last]
+    assert undone["outcome"] == "FAILED" and undone["snapshot"] == record.snapshot_id
+    assert undone["revision"] == HEADS[OLDER] and HEADS[OLDER] in undone["action"]
+    assert f"downgrade revision {last} failed" in undone["reason"] and "cannot be downgraded" in undone["reason"]
+    assert installed.revision() == last and installed.checksums() == upgraded
+    report("downgrade failing", installed)
