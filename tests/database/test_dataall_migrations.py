@@ -222,3 +222,26 @@ def test_a_downgrade_that_fails_leaves_the_database_untouched_and_names_the_snap
     assert f"downgrade revision {last} failed" in undone["reason"] and "cannot be downgraded" in undone["reason"]
     assert installed.revision() == last and installed.checksums() == upgraded
     report("downgrade failing", installed)
+
+
+def test_one_of_data_alls_own_revisions_failing_midway_leaves_the_older_head_and_every_row(
+    installed: Installation, packages: dict[str, Package]
+) -> None:
+    """data.all's third new revision (89c3bfe59cad renames `consumptionrole` to
+    `consumptionprincipals`) fails on a table of that name made by hand, after the two before it
+    ran in the same upgrade: the database is at 2.8.0's head with every row, and the failure names
+    the revision and the server's reason."""
+    installed.execute(
+        "CREATE TABLE consumptionprincipals (note text)", "INSERT INTO consumptionprincipals VALUES ('x')"
+    )
+    checksums = installed.checksums()
+
+    with pytest.raises(FunctionFailed) as failure:
+        installed.call(packages[NEWER], {"command": "upgrade"})
+
+    assert failure.value.error_type == "MigrationFailed"
+    assert failure.value.message.startswith(f"upgrade revision {ADDED[2]} failed")
+    assert "already exists" in failure.value.message and f"still at {HEADS[OLDER]}" in failure.value.message
+    assert installed.revision() == HEADS[OLDER]
+    assert installed.checksums() == checksums
+    report("data.all revision failing midway", installed)
