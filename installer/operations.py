@@ -348,11 +348,15 @@ class RunReader:
         return found
 
     def view(self, execution_arn: str) -> RunView:
+        from lambdas.run.refusals import refused
+
         execution = self.aws.client("stepfunctions").describe_execution(executionArn=execution_arn)
         run = execution["name"]
         meta = self.ledger.run(run)
         steps = self.ledger.steps(run) if meta else {}
-        version = (meta.version if meta else None) or json.loads(execution.get("input") or "{}").get("version")
+        given = _input_object(execution)
+        refusal = refused(execution)
+        version = (meta.version if meta else None) or _text(given.get("version"))
         manifest = self.manifest(version) if version else None
         active = [n for wave in meta.waves for n in wave] if meta else []
         names = list(manifest.steps) if manifest else active
@@ -388,11 +392,13 @@ class RunReader:
         return RunView(
             execution_arn=execution_arn,
             run=run,
-            status=execution["status"],
-            action=(meta.action if meta else None) or json.loads(execution.get("input") or "{}").get("action"),
+            status="REFUSED" if refusal is not None else execution["status"],
+            action=(meta.action if meta else None) or _text(given.get("action")),
             version=version,
             stages=views,
-            error=(meta.error if meta else None) or _execution_error(execution),
+            error=_refusal_error(refusal)
+            if refusal is not None
+            else (meta.error if meta else None) or _execution_error(execution),
             started=execution.get("startDate"),
             stopped=execution.get("stopDate"),
             drift=(meta.drift if meta else None) or None,
@@ -453,6 +459,29 @@ class RunReader:
         ):
             count += sum(1 for event in page["events"] if event["type"].endswith("StateEntered"))
         return count
+
+
+def _input_object(execution: dict[str, Any]) -> dict[str, Any]:
+    """The execution's input when it is a JSON object (Plan refuses any other; the view still reads)."""
+    try:
+        given = json.loads(execution.get("input") or "{}")
+    except (ValueError, RecursionError):
+        return {}
+    return given if isinstance(given, dict) else {}
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _refusal_error(refusal: dict[str, Any]) -> dict[str, Any]:
+    """A refused run's error as the result shows it: nothing changed, why, and the field at fault."""
+    return {
+        "stage": None,
+        "reason": f"refused, nothing changed: {refusal.get('reason') or refusal.get('code')}",
+        "error": refusal.get("code"),
+        "field": refusal.get("field"),
+    }
 
 
 def _execution_error(execution: dict[str, Any]) -> dict[str, Any] | None:

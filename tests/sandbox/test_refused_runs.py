@@ -162,3 +162,17 @@ def test_a_well_formed_run_after_the_refusals_still_succeeds(aws: Aws, installed
     assert execution["status"] == "SUCCEEDED", execution.get("cause")
     result = run_result(execution)
     assert result is not None and result["status"] == "SUCCEEDED"
+
+
+def test_the_cli_reads_a_refused_run_as_refused_naming_the_field(aws: Aws, installed: Outcome) -> None:
+    """The operator's view of a refused run (status, `--json`): REFUSED, nothing changed, the field
+    at fault, even for an input that is not a JSON object."""
+    from installer.operations import result_document
+
+    for text, field in (('"install"', "(top level)"), (json.dumps({"action": "upgrade", "version": "2.8.0\n"}),
+                                                         "version")):  # fmt: skip
+        execution = start_and_wait(aws, installed, text)
+        result = result_document(installed.reader.view(execution["executionArn"]), 0)
+
+        assert result["status"] == "REFUSED", result
+        assert result["error"]["field"] == field and result["error"]["reason"].startswith("refused, nothing changed")
