@@ -14,7 +14,11 @@ the sandbox's Python runtime.
 Two departures, each for Lambda's runtime: PyGreSQL (data.all 2.8.0's driver) publishes no wheel
 for Linux, so psycopg2-binary stands in for it (data.all 2.9.0's own driver); boto3, botocore and
 s3transfer are left to the runtime, which ships them, keeping the package under Lambda's 250 MB.
-pip installs with this interpreter, so the function's runtime is this interpreter's version.
+pip installs with this interpreter, so the function's runtime is this interpreter's version (a
+cross-build for another Python would need wheels for all of data.all's pins; SQLAlchemy 1.3 has
+none), and the sandbox, which runs a zip with its own Python, runs the same package. Lambda
+deprecates python3.11 on 2027-06-30 (create blocked from 2027-07-31): build with a newer Python
+by then.
 """
 
 from __future__ import annotations
