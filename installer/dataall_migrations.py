@@ -24,6 +24,7 @@ by then.
 from __future__ import annotations
 
 import compileall
+import fcntl
 import hashlib
 import os
 import platform
@@ -81,7 +82,17 @@ def dependencies(source: Path, cache_dir: Path | None = None) -> Path:
     target = (cache_dir or default_cache_dir()) / "migration-deps" / key
     if (target / ".complete").exists():
         return target
-    with tempfile.TemporaryDirectory(prefix="migration-deps-") as tmp:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # Test tiers and builds run side by side: one installs, the others wait for it.
+    with (target.parent / f"{key}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (target / ".complete").exists():
+            _install(wanted, target)
+    return target
+
+
+def _install(wanted: list[str], target: Path) -> None:
+    with tempfile.TemporaryDirectory(prefix="migration-deps-", dir=target.parent) as tmp:
         staging = Path(tmp) / "deps"
         command = [sys.executable, "-m", "pip", "install", "--quiet", "--no-compile", "--disable-pip-version-check"]
         command += ["--target", str(staging), *wanted]
@@ -98,9 +109,7 @@ def dependencies(source: Path, cache_dir: Path | None = None) -> Path:
         (staging / ".complete").write_text("\n".join(wanted) + "\n")
         if target.exists():
             shutil.rmtree(target)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.move(str(staging), str(target))
-    return target
+        staging.rename(target)
 
 
 def _compile(root: Path) -> None:
@@ -129,6 +138,34 @@ def code_tree(source: Path, into: Path) -> Path:
     return into
 
 
+def compiled_code(source: Path, cache_dir: Path | None = None) -> Path:
+    """`code_tree`, compiled once per content and kept: marshal's bytes vary from one compile to
+    the next (its reference flags follow reference counts), and a package whose bytes changed
+    would be a new asset, and a change of the migrations stage, at every build."""
+    digest = hashlib.sha256(runtime().encode())
+    backend = source / "backend"
+    for root in (backend / "dataall", backend / "migrations", RUNNER / "dataall_installer_migrate"):
+        for path in sorted(root.rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
+                digest.update(path.relative_to(root.parent).as_posix().encode() + b"\0" + path.read_bytes())
+    digest.update((source / "config.json").read_bytes())
+    key = digest.hexdigest()[:16]
+    target = (cache_dir or default_cache_dir()) / "migration-code" / key
+    if (target / ".complete").exists():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with (target.parent / f"{key}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (target / ".complete").exists():
+            with tempfile.TemporaryDirectory(prefix="migration-code-", dir=target.parent) as tmp:
+                staging = code_tree(source, Path(tmp) / "code")
+                (staging / ".complete").write_text(key + "\n")
+                if target.exists():
+                    shutil.rmtree(target)
+                staging.rename(target)
+    return target
+
+
 def _entries(root: Path) -> list[tuple[str, bytes, int]]:
     entries = []
     for path in sorted(root.rglob("*")):
@@ -142,9 +179,8 @@ def _entries(root: Path) -> list[tuple[str, bytes, int]]:
 def package(source: Path, cache_dir: Path | None = None) -> bytes:
     """The function's zip: data.all's code and migrations, its requirements, the runner."""
     deps = dependencies(source, cache_dir)
-    with tempfile.TemporaryDirectory(prefix="migration-code-") as tmp:
-        entries = {name: (name, data, mode) for name, data, mode in _entries(deps)}
-        entries.update({name: (name, data, mode) for name, data, mode in _entries(code_tree(source, Path(tmp)))})
+    entries = {name: (name, data, mode) for name, data, mode in _entries(deps)}
+    entries.update({name: (name, data, mode) for name, data, mode in _entries(compiled_code(source, cache_dir))})
     size = sum(len(data) for _, data, _ in entries.values())
     if size > UNZIPPED_LIMIT:
         raise PackageError(f"data.all's migration package is {size / 2**20:.0f} MB unzipped, over Lambda's 250 MB")
@@ -156,7 +192,7 @@ def package(source: Path, cache_dir: Path | None = None) -> bytes:
         return cached.read_bytes()
     data = deterministic_zip(entries.values())
     cached.parent.mkdir(parents=True, exist_ok=True)
-    partial = cached.with_suffix(".partial")
+    partial = cached.with_suffix(f".{os.getpid()}.partial")
     partial.write_bytes(data)
     partial.replace(cached)
     return data

@@ -41,12 +41,12 @@ pytestmark = pytest.mark.postgres
 
 
 @pytest.fixture(scope="session")
-def packages(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Package]:
-    """Each release's migration package, as the build makes it (its dependencies cached)."""
+def packages() -> dict[str, Package]:
+    """Each release's migration package as the build makes it (code and dependencies, cached)."""
     built = {}
     for version in (OLDER, NEWER):
         source = upstream_source(version)
-        code = dataall_migrations.code_tree(source, tmp_path_factory.mktemp(f"migrations-{version}"))
+        code = dataall_migrations.compiled_code(source)
         built[version] = Package(version, code, dataall_migrations.dependencies(source))
     return built
 
