@@ -108,11 +108,14 @@ def test_malformed_executions_are_refused_and_change_nothing(aws: Aws, installed
 def test_a_run_started_while_another_holds_the_lock_is_refused_not_failed(aws: Aws, installed: Outcome) -> None:
     """The issue's case: a second run while one is going was refused correctly but ended
     FAILED, and the failed-run alarm fired for a run that changed nothing. The lock's holder
-    here is an execution that only waits, so the lock is held for as long as the test needs."""
+    here is an execution that only waits (a year of modelled time: the sandbox's clock runs
+    hundreds of times faster), so the lock is held for as long as the test needs."""
     sfn = aws.client("stepfunctions")
     waiting = sfn.create_state_machine(
         name=f"holds-the-lock-{time.monotonic_ns()}",
-        definition=json.dumps({"StartAt": "Hold", "States": {"Hold": {"Type": "Wait", "Seconds": 600, "End": True}}}),
+        definition=json.dumps(
+            {"StartAt": "Hold", "States": {"Hold": {"Type": "Wait", "Seconds": 31_536_000, "End": True}}}
+        ),
         roleArn="arn:aws:iam::123456789012:role/holder",
     )["stateMachineArn"]
     holder = sfn.start_execution(stateMachineArn=waiting, name="holder", input="{}")["executionArn"]
