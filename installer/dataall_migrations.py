@@ -35,6 +35,7 @@ import subprocess
 import sys
 import tempfile
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 from blueprints.assets import default_cache_dir, deterministic_zip
@@ -79,37 +80,41 @@ def dependencies(source: Path, cache_dir: Path | None = None) -> Path:
     if platform.system() != "Linux" or platform.machine() not in ("x86_64", "AMD64"):
         raise PackageError(f"the migration package is built on Linux x86_64 (Lambda's), not {platform.platform()}")
     key = hashlib.sha256("\n".join([runtime(), "unchecked-hash-pyc", *wanted]).encode()).hexdigest()[:16]
-    target = (cache_dir or default_cache_dir()) / "migration-deps" / key
+    return _built_once((cache_dir or default_cache_dir()) / "migration-deps" / key, lambda into: _install(wanted, into))
+
+
+def _install(wanted: list[str], into: Path) -> None:
+    command = [sys.executable, "-m", "pip", "install", "--quiet", "--no-compile", "--disable-pip-version-check"]
+    command += ["--target", str(into), *wanted]
+    # SQLAlchemy 1.3 builds from source: its optional C extensions left out, it is pure Python.
+    environment = {**os.environ, "DISABLE_SQLALCHEMY_CEXT": "1"}
+    result = subprocess.run(command, capture_output=True, text=True, check=False, env=environment)
+    if result.returncode != 0:
+        raise PackageError(f"pip could not install data.all's requirements {wanted}:\n{result.stderr[-3000:]}")
+    for name in (*RUNTIME_PROVIDED, "bin"):
+        shutil.rmtree(into / name, ignore_errors=True)
+    for junk in into.glob("*.dist-info/direct_url.json"):
+        junk.unlink()
+    _compile(into)
+
+
+def _built_once(target: Path, build: Callable[[Path], object]) -> Path:
+    """`target`, built by `build` into a staging folder the first time and kept (`.complete`
+    marks it whole). Test tiers and builds run side by side: one builds, the others wait for it."""
     if (target / ".complete").exists():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
-    # Test tiers and builds run side by side: one installs, the others wait for it.
-    with (target.parent / f"{key}.lock").open("w") as lock:
+    with (target.parent / f"{target.name}.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not (target / ".complete").exists():
-            _install(wanted, target)
+            with tempfile.TemporaryDirectory(prefix=f"{target.parent.name}-", dir=target.parent) as tmp:
+                staging = Path(tmp) / target.name
+                build(staging)
+                (staging / ".complete").write_text(target.name + "\n")
+                if target.exists():
+                    shutil.rmtree(target)
+                staging.rename(target)
     return target
-
-
-def _install(wanted: list[str], target: Path) -> None:
-    with tempfile.TemporaryDirectory(prefix="migration-deps-", dir=target.parent) as tmp:
-        staging = Path(tmp) / "deps"
-        command = [sys.executable, "-m", "pip", "install", "--quiet", "--no-compile", "--disable-pip-version-check"]
-        command += ["--target", str(staging), *wanted]
-        # SQLAlchemy 1.3 builds from source: its optional C extensions left out, it is pure Python.
-        environment = {**os.environ, "DISABLE_SQLALCHEMY_CEXT": "1"}
-        result = subprocess.run(command, capture_output=True, text=True, check=False, env=environment)
-        if result.returncode != 0:
-            raise PackageError(f"pip could not install data.all's requirements {wanted}:\n{result.stderr[-3000:]}")
-        for name in (*RUNTIME_PROVIDED, "bin"):
-            shutil.rmtree(staging / name, ignore_errors=True)
-        for junk in staging.glob("*.dist-info/direct_url.json"):
-            junk.unlink()
-        _compile(staging)
-        (staging / ".complete").write_text("\n".join(wanted) + "\n")
-        if target.exists():
-            shutil.rmtree(target)
-        staging.rename(target)
 
 
 def _compile(root: Path) -> None:
@@ -149,21 +154,8 @@ def compiled_code(source: Path, cache_dir: Path | None = None) -> Path:
             if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
                 digest.update(path.relative_to(root.parent).as_posix().encode() + b"\0" + path.read_bytes())
     digest.update((source / "config.json").read_bytes())
-    key = digest.hexdigest()[:16]
-    target = (cache_dir or default_cache_dir()) / "migration-code" / key
-    if (target / ".complete").exists():
-        return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with (target.parent / f"{key}.lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not (target / ".complete").exists():
-            with tempfile.TemporaryDirectory(prefix="migration-code-", dir=target.parent) as tmp:
-                staging = code_tree(source, Path(tmp) / "code")
-                (staging / ".complete").write_text(key + "\n")
-                if target.exists():
-                    shutil.rmtree(target)
-                staging.rename(target)
-    return target
+    target = (cache_dir or default_cache_dir()) / "migration-code" / digest.hexdigest()[:16]
+    return _built_once(target, lambda into: code_tree(source, into))
 
 
 def _entries(root: Path) -> list[tuple[str, bytes, int]]:
