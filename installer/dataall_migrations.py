@@ -170,18 +170,17 @@ def _entries(root: Path) -> list[tuple[str, bytes, int]]:
 
 def package(source: Path, cache_dir: Path | None = None) -> bytes:
     """The function's zip: data.all's code and migrations, its requirements, the runner."""
-    deps = dependencies(source, cache_dir)
+    deps, code = dependencies(source, cache_dir), compiled_code(source, cache_dir)
+    # Each tree is named by the key of what it was built from and never changes once built: the
+    # zip of the two is named by their names, found without reading (or hashing) either again.
+    cached = (cache_dir or default_cache_dir()) / "migration-packages" / f"{deps.name}-{code.name}.zip"
+    if cached.exists():
+        return cached.read_bytes()
     entries = {name: (name, data, mode) for name, data, mode in _entries(deps)}
-    entries.update({name: (name, data, mode) for name, data, mode in _entries(compiled_code(source, cache_dir))})
+    entries.update({name: (name, data, mode) for name, data, mode in _entries(code)})
     size = sum(len(data) for _, data, _ in entries.values())
     if size > UNZIPPED_LIMIT:
         raise PackageError(f"data.all's migration package is {size / 2**20:.0f} MB unzipped, over Lambda's 250 MB")
-    key = hashlib.sha256(
-        b"".join(name.encode() + hashlib.sha256(data).digest() for name, data, _ in sorted(entries.values()))
-    ).hexdigest()[:16]
-    cached = (cache_dir or default_cache_dir()) / "migration-packages" / f"{key}.zip"
-    if cached.exists():
-        return cached.read_bytes()
     data = deterministic_zip(entries.values())
     cached.parent.mkdir(parents=True, exist_ok=True)
     partial = cached.with_suffix(f".{os.getpid()}.partial")
