@@ -37,7 +37,15 @@ OptionValue = str | bool | int
 
 
 class ManifestError(ValueError):
-    """A manifest, a graph or a set of options that cannot be installed, with the reason."""
+    """A manifest, a graph or a set of options that cannot be installed, with the reason.
+
+    `option` names the one option at fault, when one is (an unknown option, a value its type,
+    pattern or allowed values refuse).
+    """
+
+    def __init__(self, message: str, option: str | None = None) -> None:
+        super().__init__(message)
+        self.option = option
 
 
 @cache
@@ -101,24 +109,27 @@ class Option:
                 return value
             if isinstance(value, str) and value.lower() in ("true", "false"):
                 return value.lower() == "true"
-            raise ManifestError(f"option {self.name}: {value!r} is not a boolean (true or false)")
+            raise self._refused(f"{value!r} is not a boolean (true or false)")
         if self.type == "integer":
             if isinstance(value, bool):
-                raise ManifestError(f"option {self.name}: {value!r} is not an integer")
+                raise self._refused(f"{value!r} is not an integer")
             try:
                 number = int(value)
             except (TypeError, ValueError):
-                raise ManifestError(f"option {self.name}: {value!r} is not an integer") from None
+                raise self._refused(f"{value!r} is not an integer") from None
             if self.allowed is not None and number not in self.allowed:
-                raise ManifestError(f"option {self.name}: {number} is not one of {list(self.allowed)}")
+                raise self._refused(f"{number} is not one of {list(self.allowed)}")
             return number
         if not isinstance(value, str):
-            raise ManifestError(f"option {self.name}: {value!r} is not a string")
+            raise self._refused(f"{value!r} is not a string")
         if self.pattern is not None and not re.fullmatch(self.pattern, value):
-            raise ManifestError(f"option {self.name}: {value!r} does not match {self.pattern}")
+            raise self._refused(f"{value!r} does not match {self.pattern}")
         if self.allowed is not None and value not in self.allowed:
-            raise ManifestError(f"option {self.name}: {value!r} is not one of {list(self.allowed)}")
+            raise self._refused(f"{value!r} is not one of {list(self.allowed)}")
         return value
+
+    def _refused(self, reason: str) -> ManifestError:
+        return ManifestError(f"option {self.name}: {reason}", option=self.name)
 
 
 @dataclass(frozen=True)
@@ -297,7 +308,8 @@ class Manifest:
                 option = self.options.get(name)
                 if option is None:
                     raise ManifestError(
-                        f"options.{name}: unknown option; this release accepts " + ", ".join(sorted(self.options))
+                        f"options.{name}: unknown option; this release accepts " + ", ".join(sorted(self.options)),
+                        option=name,
                     )
                 resolved[name] = option.coerce(value)
         broken = [message for condition, message in self.rules if evaluate(condition, resolved)]

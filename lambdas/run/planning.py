@@ -35,9 +35,6 @@ from lambdas.release.manifest import (
 from lambdas.run.drift import start_detections
 from lambdas.run.run_input import check_run_input, read_run_input
 
-#: The option a ManifestError's message is about: "options.Foo: ..." or "option Foo: ...".
-_OPTION_IN_MESSAGE = re.compile(r"^options?[ .]([A-Za-z0-9]+):")
-
 
 def validate_input(document: Any) -> dict[str, Any]:
     """A run input as Python hands it (the trigger, the CLI): the same checks Plan makes."""
@@ -167,8 +164,7 @@ def _plan_deploy(deps: Deps, document: dict[str, Any], current: ReleaseRecord | 
         options = manifest.resolve_options(current.options if current else None, document.get("options"))
         active = manifest.active_steps(options)
     except ManifestError as error:
-        found = _OPTION_IN_MESSAGE.match(str(error))
-        raise InvalidOptions(str(error), field=f"options.{found.group(1)}" if found else "options") from None
+        raise InvalidOptions(str(error), field=f"options.{error.option}" if error.option else "options") from None
     params = _context(deps, options)
     order = [name for level in manifest.waves(options) for name in level]
     bodies = _templates(deps, manifest, version, order)
