@@ -142,6 +142,7 @@ class Chain:
         self.envname = envname
         self.version_locations = tuple(version_locations)
         self._engine: Any = None
+        self._script: Any = None
 
     # ------------------------------------------------------------------ alembic
     def config(self, connection: Any = None, applied: list[str] | None = None) -> Any:
@@ -158,9 +159,12 @@ class Chain:
         return config
 
     def script(self) -> Any:
-        from alembic.script import ScriptDirectory
+        """The chain's revisions, read once (every one of data.all's revision files imported)."""
+        if self._script is None:
+            from alembic.script import ScriptDirectory
 
-        return ScriptDirectory.from_config(self.config())
+            self._script = ScriptDirectory.from_config(self.config())
+        return self._script
 
     def head(self) -> str:
         head = self.script().get_current_head()
@@ -244,9 +248,7 @@ class Chain:
                 revision = self.current(connection)
                 pending = None
                 if revision == head:
-                    before = _count(connection, PERMISSION_TABLES)
-                    save_permissions(connection)
-                    pending = _count(connection, PERMISSION_TABLES) - before
+                    pending = sum(save_permissions(connection).values())
                     # Only looked: what the step added goes with the transaction.
                     raise _Rollback(revision, pending)
         except _Rollback as rolled_back:
@@ -368,13 +370,11 @@ class _Rollback(Exception):
 
 def save_permissions(connection: Any) -> dict[str, int]:
     """data.all's SavePerms trigger (`deployment_triggers/saveperms_handler.py`) on this connection:
-    its API modules loaded, then `TenantPolicyService.save_permissions_with_tenant`."""
-    from dataall.base.loader import ImportMode, load_modules
+    `TenantPolicyService.save_permissions_with_tenant`, its API modules loaded (`load_dataall`)."""
     from dataall.core.permissions.services.tenant_policy_service import (
         TenantPolicyService,
     )
 
-    load_modules(modes={ImportMode.API})  # loaded already by `load_dataall`: a no-op
     before = _counts(connection, PERMISSION_TABLES)
     TenantPolicyService.save_permissions_with_tenant(_SessionOn(connection))
     after = _counts(connection, PERMISSION_TABLES)
@@ -388,10 +388,6 @@ def _counts(connection: Any, tables: Sequence[str]) -> dict[str, int]:
     for table in tables:  # PERMISSION_TABLES, names of data.all's tables
         counts[table] = int(connection.execute(sa.text(f'SELECT count(*) FROM "{table}"')).scalar())  # noqa: S608
     return counts
-
-
-def _count(connection: Any, tables: Sequence[str]) -> int:
-    return sum(_counts(connection, tables).values())
 
 
 def _failing(plan: list[str], applied: list[str], direction: str) -> str:
