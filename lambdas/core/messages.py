@@ -52,11 +52,10 @@ class ExecutionRef(Model):
 
 class PlanRequest(Model):
     """Plan's payload. The state machine sends only the execution: Plan reads its input with
-    DescribeExecution, as JSON text whatever its type or size, and checks it. `input_text`
-    (the text) or `input` (a parsed document) stand in for it when Plan is called from Python."""
+    DescribeExecution, as JSON text whatever its type or size, and checks it. `input` (a parsed
+    document) stands in for it when Plan is called from Python."""
 
     input: Any = None
-    input_text: str | None = None
     execution: ExecutionRef
 
 

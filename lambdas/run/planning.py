@@ -86,11 +86,10 @@ class Plan:
 
 
 def plan(deps: Deps, request: PlanRequest) -> dict[str, Any]:
-    if request.input_text is None and request.input is not None:
+    if request.input is not None:
         document = check_run_input(request.input)
     else:
-        text = request.input_text
-        document = read_run_input(text if text is not None else execution_input(deps.sfn, request.execution.id))
+        document = read_run_input(execution_input(deps.sfn, request.execution.id))
     run = request.execution.name
     holder = request.execution.id
     previous_holder = deps.ledger.acquire_lock(holder, run, lambda arn: execution_running(deps.sfn, arn))

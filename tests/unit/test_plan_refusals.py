@@ -205,8 +205,8 @@ def test_a_refused_uninstall_fails_the_bootstrap_stacks_delete_rather_than_orpha
     assert "was refused (LockHeld)" in reason and "holds the installer lock" in reason
 
 
-class _Execution:
-    """A Step Functions client that knows one execution, started with `input`."""
+class StartedWith:
+    """A Step Functions client that knows one execution, started with `input_text`."""
 
     def __init__(self, input_text: str) -> None:
         self.input_text = input_text
@@ -227,7 +227,7 @@ def test_plan_reads_its_own_executions_input_whatever_its_type(
     """The state machine sends Plan only the execution: no input of any size is carried in the
     task's payload, where Step Functions' 256 KiB per state would end the run uncaught."""
     deps = make_deps(platform())
-    deps.sfn = _Execution(input_text)
+    deps.sfn = StartedWith(input_text)
     execution = {"Id": f"arn:aws:states:{REGION}:000000000000:execution:sm:by-hand", "Name": "by-hand"}
 
     if refused_field is None:

@@ -157,15 +157,16 @@ def test_plan_refuses_every_malformed_input_of_the_table_before_the_lock(aws: No
     from lambdas.core.messages import PlanRequest
     from lambdas.run.planning import plan
     from tests.unit.releases import platform
-    from tests.unit.test_plan_refusals import make_deps
+    from tests.unit.test_plan_refusals import StartedWith, make_deps
     from tests.unit.test_planning import nothing_changed
 
     deps = make_deps(platform())
     execution = {"Id": f"arn:aws:states:{REGION}:000000000000:execution:sm:by-hand", "Name": "by-hand"}
 
     for case, input_text, field in MALFORMED:
+        deps.sfn = StartedWith(input_text)
         with pytest.raises(InvalidInput) as refused:
-            plan(deps, PlanRequest(input_text=input_text, execution=execution))  # type: ignore[arg-type]
+            plan(deps, PlanRequest.model_validate({"execution": execution}))
 
         assert refused.value.field == field, case
         assert nothing_changed(deps), case
