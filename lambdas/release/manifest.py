@@ -456,15 +456,18 @@ def template_problems(
     for name in sorted(templates):
         step = steps[name]
         declared = templates[name].get("Parameters") or {}
+        # A stage's output is not known before deploying: a value reading one is not checked.
+        known = resolve_parameters(step, params, lambda stage, output: "")
         for key, value in sorted(step.parameters.items()):
             field_name = f"stages.{name}.parameters.{key}"
             if key not in declared:
                 problems.append((field_name, f"template {step.template} declares no parameter {key}"))
                 continue
-            problems.extend((field_name, reason) for reason in _reference_problems(step, value, steps, templates))
-            if not any(kind == "stage" for kind, _ in REFERENCE.findall(value)):
-                literal = REFERENCE.sub(lambda m: render_value(params.get(m.group(2), "")), value)
-                problems.extend((field_name, reason) for reason in _constraint_problems(declared[key], literal))
+            reads = [ref for kind, ref in REFERENCE.findall(value) if kind == "stage"]
+            reasons = (
+                _output_problems(reads, steps, templates) if reads else _constraint_problems(declared[key], known[key])
+            )
+            problems.extend((field_name, reason) for reason in reasons)
         problems.extend(
             (
                 f"stages.{name}.parameters.{key}",
@@ -476,12 +479,13 @@ def template_problems(
     return problems
 
 
-def _reference_problems(
-    step: Step, value: str, steps: Mapping[str, Step], templates: Mapping[str, Mapping[str, Any]]
+def _output_problems(
+    reads: list[str], steps: Mapping[str, Step], templates: Mapping[str, Mapping[str, Any]]
 ) -> list[str]:
+    """Every `stage.Output` of `reads` whose stage's template does not declare the output."""
     problems = []
-    for kind, ref in REFERENCE.findall(value):
-        match = STAGE_REFERENCE.match(ref) if kind == "stage" else None
+    for ref in reads:
+        match = STAGE_REFERENCE.match(ref)
         if match is None or match.group(1) not in templates:
             continue
         stage, output = match.groups()

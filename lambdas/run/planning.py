@@ -13,7 +13,6 @@ reads nothing that changes is left out: a redeploy with nothing to do does nothi
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +24,7 @@ from lambdas.data.ledger import now_iso
 from lambdas.data.records import ReleaseRecord, RunRecord, StepUpdate
 from lambdas.data.stacks import STABLE, normalized_sha256
 from lambdas.release.manifest import (
+    REFERENCE,
     Manifest,
     ManifestError,
     OptionValue,
@@ -223,8 +223,8 @@ def _check_templates(manifest: Manifest, bodies: dict[str, str], params: dict[st
 def _option_behind(manifest: Manifest, field_name: str) -> str | None:
     """The option a stage parameter (`stages.S.parameters.K`) is, when its value is just `${param:Option}`."""
     _, stage, _, key = field_name.split(".", 3)
-    found = re.fullmatch(r"\$\{param:([A-Za-z0-9]+)\}", manifest.steps[stage].parameters.get(key, ""))
-    return found.group(1) if found and found.group(1) in manifest.options else None
+    found = REFERENCE.fullmatch(manifest.steps[stage].parameters.get(key, ""))
+    return found.group(2) if found and found.group(1) == "param" and found.group(2) in manifest.options else None
 
 
 def _unchanged(
