@@ -42,7 +42,7 @@ _SHOWN = 40
 
 
 class _Invalid(ValueError):
-    def __init__(self, message: str, field: str = "(top level)") -> None:
+    def __init__(self, message: str, field: str = TOP) -> None:
         super().__init__(message)
         self.field = field
 
@@ -73,7 +73,7 @@ def read_run_input(text: str) -> dict[str, Any]:
 
 
 def parse_run_input(text: str) -> Any:
-    size = len(text.encode("utf-8", "surrogatepass"))
+    size = _utf8_bytes(text)
     if size > MAX_INPUT_BYTES:
         raise InvalidInput(
             f"the run input is {size} bytes; a run input is at most {MAX_INPUT_BYTES} bytes of JSON", field=TOP
@@ -87,6 +87,10 @@ def parse_run_input(text: str) -> Any:
         raise InvalidInput(f"the run input is not valid JSON: {error}", field=error.field) from None
     except ValueError as error:
         raise InvalidInput(f"the run input is not valid JSON: {error}", field=TOP) from None
+
+
+def _utf8_bytes(text: str) -> int:
+    return len(text.encode("utf-8", "surrogatepass"))
 
 
 def _depth(text: str) -> int:
@@ -137,15 +141,15 @@ def check_run_input(document: Any) -> dict[str, Any]:
     return document
 
 
-def run_input_problems(document: Any) -> Iterator[tuple[str, str]]:
+def run_input_problems(document: dict[str, Any]) -> Iterator[tuple[str, str]]:
     """(field, message) for every way the document breaks the run-input schema, and every
     option string over CloudFormation's 4,096 bytes (the schema counts characters)."""
     validator = fullmatch_validator(load_schema("run-input"))
     for error in validator.iter_errors(document):
         yield _field(error), _message(error)
-    options = document.get("options") if isinstance(document, dict) else None
-    for name, value in (options or {}).items() if isinstance(options, dict) else ():
-        if isinstance(value, str) and len(value.encode("utf-8", "surrogatepass")) > MAX_OPTION_BYTES:
+    options = document.get("options")
+    for name, value in options.items() if isinstance(options, dict) else ():
+        if isinstance(value, str) and _utf8_bytes(value) > MAX_OPTION_BYTES:
             yield _join("options", name), f"longer than {MAX_OPTION_BYTES} bytes of UTF-8"
 
 
