@@ -7,9 +7,10 @@ timeout, a downgrade to a named revision, the permissions step in the same trans
 image cannot take the installer's runner without a container build, which the installer does
 without. The zip holds what data.all's image holds for this job: `backend/dataall`,
 `backend/migrations`, `config.json` and data.all's pinned `backend/requirements.txt`, plus the
-runner (`blueprints/dataall/migration_function`). It runs the same in Lambda (inside the VPC, in
-the DbMigrations stage data.all defines, with its role, security group and environment) and in
-the sandbox's Python runtime.
+runner (`blueprints/dataall/migration_function`) with the modules it shares with the project's
+own migration function (`SHARED`: the protocol's checks and errors, standard library only). It
+runs the same in Lambda (inside the VPC, in the DbMigrations stage data.all defines, with its
+role, security group and environment) and in the sandbox's Python runtime.
 
 Two departures, each for Lambda's runtime: PyGreSQL (data.all 2.8.0's driver) publishes no wheel
 for Linux, so psycopg2-binary stands in for it (data.all 2.9.0's own driver); boto3, botocore and
@@ -41,6 +42,9 @@ from pathlib import Path
 from blueprints.assets import default_cache_dir, deterministic_zip
 
 RUNNER = Path(__file__).resolve().parent.parent / "blueprints" / "dataall" / "migration_function"
+#: The project's migration function's modules the runner shares: its protocol's checks and errors.
+SHARED = Path(__file__).resolve().parent.parent / "blueprints" / "functions" / "migrations" / "dataall_migrations"
+SHARED_MODULES = ("__init__.py", "errors.py", "protocol.py")
 HANDLER = "dataall_installer_migrate.handler.handler"
 #: psycopg2-binary at the version data.all 2.9.0's `psycopg2-binary>=2.9.9` resolves to today.
 PSYCOPG2 = "psycopg2-binary==2.9.10"
@@ -139,6 +143,9 @@ def code_tree(source: Path, into: Path) -> Path:
     shutil.copytree(
         RUNNER / "dataall_installer_migrate", into / "dataall_installer_migrate", ignore=ignore, dirs_exist_ok=True
     )
+    (into / SHARED.name).mkdir(exist_ok=True)
+    for module in SHARED_MODULES:
+        shutil.copy2(SHARED / module, into / SHARED.name / module)
     _compile(into)
     return into
 
@@ -153,6 +160,8 @@ def compiled_code(source: Path, cache_dir: Path | None = None) -> Path:
         for path in sorted(root.rglob("*")):
             if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
                 digest.update(path.relative_to(root.parent).as_posix().encode() + b"\0" + path.read_bytes())
+    for module in SHARED_MODULES:
+        digest.update(f"{SHARED.name}/{module}".encode() + b"\0" + (SHARED / module).read_bytes())
     digest.update((source / "config.json").read_bytes())
     target = (cache_dir or default_cache_dir()) / "migration-code" / digest.hexdigest()[:16]
     return _built_once(target, lambda into: code_tree(source, into))

@@ -19,14 +19,12 @@ import ast
 import importlib
 import logging
 import os
-import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dataall_installer_migrate.errors import (
+from dataall_migrations.errors import (
     DatabaseUnreachable,
     MigrationError,
     MigrationFailed,
@@ -35,9 +33,11 @@ from dataall_installer_migrate.errors import (
     MigrationStatementTimeout,
     UnknownRevision,
 )
+from dataall_migrations.protocol import Timeouts
 
 LOG = logging.getLogger(__name__)
-#: The package's root: data.all's `dataall/`, `migrations/`, `config.json`, and this package.
+#: The package's root: data.all's `dataall/`, `migrations/`, `config.json`, this package and the
+#: project's `dataall_migrations` modules it shares (`installer.dataall_migrations.SHARED`).
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPTS = Path(__file__).resolve().parent / "scripts"
 DATAALL_MIGRATIONS = ROOT / "migrations"
@@ -47,24 +47,9 @@ ADVISORY_LOCK_KEY = int.from_bytes(b"dataall-", "big") & 0x7FFF_FFFF_FFFF_FFFF
 LOCK_TIMEOUT = "55P03"
 QUERY_CANCELED = "57014"
 IDLE_IN_TRANSACTION_TIMEOUT_MS = 60_000
-DEFAULT_LOCK_TIMEOUT_MS = 5_000
-DEFAULT_STATEMENT_TIMEOUT_MS = 300_000
 BASE = "base (empty)"
 #: Tables whose rows data.all's post-migration step adds (`save_permissions_with_tenant`).
 PERMISSION_TABLES = ("permission", "tenant", "tenant_policy", "tenant_policy_permission")
-
-
-@dataclass(frozen=True)
-class Timeouts:
-    lock_ms: int = DEFAULT_LOCK_TIMEOUT_MS
-    statement_ms: int = DEFAULT_STATEMENT_TIMEOUT_MS
-    #: `time.monotonic()` by which the command must be over (the function's own timeout).
-    deadline: float | None = None
-
-    def statement_budget_ms(self) -> int:
-        if self.deadline is None:
-            return self.statement_ms
-        return max(1, min(self.statement_ms, int((self.deadline - time.monotonic()) * 1000)))
 
 
 def prepare() -> None:

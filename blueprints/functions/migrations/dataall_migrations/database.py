@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import ssl
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -24,6 +23,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.pool import NullPool
 
 from dataall_migrations.errors import BadRequest, DatabaseUnreachable
+from dataall_migrations.protocol import Timeouts
 
 Dialect = Literal["postgresql", "sqlite"]
 SslMode = Literal["disable", "require", "verify-full"]
@@ -48,33 +48,10 @@ ENVIRONMENT = {
     "ssl_root_cert": "DB_SSL_ROOT_CERT",
 }
 
-DEFAULT_LOCK_TIMEOUT_MS = 5_000
-DEFAULT_STATEMENT_TIMEOUT_MS = 300_000
 #: A session the function abandons mid-transaction (it was stopped) gives its locks back.
 IDLE_IN_TRANSACTION_TIMEOUT_MS = 60_000
 #: The socket gives up this long after the server should have cancelled a statement.
 SOCKET_MARGIN_S = 30
-
-
-@dataclass(frozen=True)
-class Timeouts:
-    """How long a statement may wait for a lock, how long it may run, when the command must end."""
-
-    lock_ms: int = DEFAULT_LOCK_TIMEOUT_MS
-    statement_ms: int = DEFAULT_STATEMENT_TIMEOUT_MS
-    #: `time.monotonic()` by which the command must be over (the function's own timeout).
-    deadline: float | None = None
-
-    def remaining_ms(self) -> int | None:
-        if self.deadline is None:
-            return None
-        return max(0, int((self.deadline - time.monotonic()) * 1000))
-
-    def statement_budget_ms(self) -> int:
-        """The statement timeout, never beyond the time the command has left."""
-        remaining = self.remaining_ms()
-        budget = self.statement_ms if remaining is None else min(self.statement_ms, remaining)
-        return max(1, budget)
 
 
 @dataclass(frozen=True)

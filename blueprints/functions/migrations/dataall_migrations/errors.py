@@ -1,5 +1,6 @@
 """Failures of a migration command. The class name is what the installer sees (Lambda's
-`errorType`), the message says what happened and what state the database is in."""
+`errorType`), the message says what happened and what state the database is in. data.all's
+migration function raises these too (its package ships this module, as `protocol`)."""
 
 from __future__ import annotations
 
@@ -33,4 +34,4 @@ class MigrationStatementTimeout(MigrationError):
 
 
 class MigrationFailed(MigrationError):
-    """A revision failed; its transaction was rolled back."""
+    """A revision, or the permissions step, failed; its transaction was rolled back."""

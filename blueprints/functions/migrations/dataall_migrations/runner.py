@@ -29,7 +29,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
 from dataall_migrations import permissions as release_permissions
-from dataall_migrations.database import IDLE_IN_TRANSACTION_TIMEOUT_MS, Timeouts
+from dataall_migrations.database import IDLE_IN_TRANSACTION_TIMEOUT_MS
 from dataall_migrations.errors import (
     DatabaseUnreachable,
     MigrationError,
@@ -39,6 +39,7 @@ from dataall_migrations.errors import (
     MigrationStatementTimeout,
     UnknownRevision,
 )
+from dataall_migrations.protocol import Timeouts
 
 LOG = logging.getLogger(__name__)
 SCRIPTS = Path(__file__).resolve().parent / "scripts"
