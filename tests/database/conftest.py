@@ -19,7 +19,7 @@ sys.path.insert(0, str(MIGRATIONS_PACKAGE))
 
 from dataall_migrations.database import Location, Timeouts, create_engine  # noqa: E402
 
-from tests.database.postgres import PostgresCluster, PostgresMissing  # noqa: E402
+from tests.database.postgres import PostgresCluster, PostgresMissing, running_cluster  # noqa: E402
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -34,14 +34,10 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[PostgresCluster]:
     try:
-        cluster = PostgresCluster()
+        with running_cluster() as cluster:
+            yield cluster
     except PostgresMissing as missing:
         pytest.fail(str(missing), pytrace=False)
-    try:
-        cluster.start()
-        yield cluster
-    finally:
-        cluster.stop()
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ import pytest
 
 from installer import dataall_migrations
 from tests.database.dataall_chain import ADDED, HEADS, NEWER, OLDER, upstream_source
-from tests.database.postgres import OWNER, PostgresCluster, PostgresMissing
+from tests.database.postgres import OWNER, PostgresCluster, PostgresMissing, running_cluster
 from tests.sandbox.conftest import Clients
 
 pytestmark = [
@@ -38,14 +38,10 @@ TRUST = {
 @pytest.fixture(scope="module")
 def postgres() -> Iterator[PostgresCluster]:
     try:
-        cluster = PostgresCluster()
+        with running_cluster() as cluster:
+            yield cluster
     except PostgresMissing as missing:
         pytest.fail(str(missing), pytrace=False)
-    try:
-        cluster.start()
-        yield cluster
-    finally:
-        cluster.stop()
 
 
 def _invoke(lambda_: Any, event: dict[str, Any]) -> tuple[dict[str, Any], float]:
