@@ -222,8 +222,7 @@ class BenchSandbox:
         """`dataall-installer deploy`: publish, create or update the bootstrap stack, follow its run."""
         from installer.images import register_sandbox_images
 
-        account = self.aws.client("sts").get_caller_identity()["Account"]
-        register_sandbox_images(self.sandbox.endpoint, account, self.sandbox.region, release, lambda _: None)
+        register_sandbox_images(self.aws, release, lambda _: None)
         before = self.counters()
         bucket = publish(self.aws, release, DEFAULT_BUCKET_PREFIX)
         parameters = bootstrap_parameters(release, INSTALLATION, DEFAULT_BUCKET_PREFIX, dict(params or {}))

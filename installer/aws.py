@@ -82,18 +82,23 @@ def connect(
 
 def add_faults(endpoint_url: str, specs: list[str]) -> None:
     """Arm faults in a running sandbox (`dataall-installer sandbox serve`)."""
+    sandbox_control(endpoint_url, "faults", {"faults": specs})
+
+
+def sandbox_control(endpoint_url: str, route: str, payload: Any = None, timeout: float = 30) -> Any:
+    """Ask a sandbox's control API (`/_sandbox/<route>`): POST `payload` as JSON, or GET without
+    one; the JSON answer."""
     import json
     import urllib.request
 
-    body = json.dumps({"faults": specs}).encode()
     request = urllib.request.Request(  # noqa: S310 - the operator's own sandbox endpoint
-        f"{endpoint_url.rstrip('/')}/_sandbox/faults",
-        data=body,
-        method="POST",
+        f"{endpoint_url.rstrip('/')}/_sandbox/{route}",
+        data=None if payload is None else json.dumps(payload).encode(),
+        method="GET" if payload is None else "POST",
         headers={"Content-Type": "application/json"},
     )
-    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
-        response.read()
+    with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+        return json.loads(response.read() or b"null")
 
 
 def quiet_sandbox_logs() -> None:

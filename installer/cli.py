@@ -151,15 +151,11 @@ def _deploy_release(aws: Any, release: Any, installation: Any, params: dict[str,
     `sandbox`: the embedded sandbox. A sandbox (embedded, or `sandbox serve` at the endpoint) is given
     an image root for each image the release names.
     """
+    from installer.images import is_sandbox
     from installer.operations import RunReader, bootstrap_parameters, deploy_bootstrap, publish, result_document
 
-    if sandbox:
+    if sandbox or is_sandbox(aws.endpoint_url):
         _sandbox_images(aws, release, progress)
-    else:
-        from installer.images import is_sandbox, release_images
-
-        if release_images(release) and is_sandbox(aws.endpoint_url):
-            _sandbox_images(aws, release, progress)
     parameters = bootstrap_parameters(release, installation, bucket_prefix, params)
     where = aws.endpoint_url or f"AWS {aws.region}"
     progress.note(f"release {release.version} -> {where}")
@@ -187,9 +183,8 @@ def _deploy_release(aws: Any, release: Any, installation: Any, params: dict[str,
 def _sandbox_images(aws: Any, release: Any, progress: Any) -> None:
     from installer.images import register_sandbox_images
 
-    account = str(aws.client("sts").get_caller_identity()["Account"])
     try:
-        register_sandbox_images(str(aws.endpoint_url), account, aws.region, release, progress.note)
+        register_sandbox_images(aws, release, progress.note)
     except (FileNotFoundError, RuntimeError) as error:
         _fail(str(error))
 

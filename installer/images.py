@@ -15,13 +15,13 @@ services are created, as ECS creates them without pulling the image).
 
 from __future__ import annotations
 
-import json
 import re
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from installer.aws import Aws, sandbox_control
 
 #: The repository and tag after `AWS::URLSuffix` in an image URI as CDK joins it:
 #: `{"Fn::Join": ["", [{"Fn::Sub": "${AWS::AccountId}.dkr.ecr.${AWS::Region}."}, {"Ref": "AWS::URLSuffix"},
@@ -70,29 +70,28 @@ def dataall_source(version: str) -> Path | None:
 
 
 def register_sandbox_images(
-    endpoint_url: str,
-    account: str,
-    region: str,
+    aws: Aws,
     release: Any,
     note: Callable[[str], None],
     *,
     source: Path | None = None,
     cache_dir: Path | None = None,
 ) -> list[str]:
-    """Register an image root for every image of `release` in the sandbox at `endpoint_url` (its
+    """Register an image root for every image of `release` in the sandbox `aws` reaches (its
     control API, as `sandbox serve --image` does); the URIs registered."""
     from sandbox.image_build import build_dataall_image_root, default_cache_dir
 
     images = release_images(release)
-    if not images:
+    if not images or not aws.endpoint_url:
         return []
+    account = str(aws.client("sts").get_caller_identity()["Account"])
     source = source or dataall_source(release.version)
     cache = (cache_dir or default_cache_dir()).expanduser()
     empty = cache / "empty-root"
     empty.mkdir(parents=True, exist_ok=True)
     registered = []
     for image in images:
-        uri = image.uri(account, region)
+        uri = image.uri(account, aws.region)
         if image.runs_on_lambda:
             if source is None:
                 raise FileNotFoundError(
@@ -105,7 +104,7 @@ def register_sandbox_images(
         else:
             note(f"image {image.repository}:{image.tag}: an empty root (the sandbox runs no ECS task)")
             root = empty
-        _register(endpoint_url, uri, root)
+        sandbox_control(aws.endpoint_url, "images", {"uri": uri, "root": str(root)})
         registered.append(uri)
     return registered
 
@@ -115,19 +114,7 @@ def is_sandbox(endpoint_url: str | None) -> bool:
     if not endpoint_url:
         return False
     try:
-        with urllib.request.urlopen(f"{endpoint_url.rstrip('/')}/_sandbox/health", timeout=5) as response:  # noqa: S310
-            return bool(json.loads(response.read()).get("status") == "ok")
+        answer = sandbox_control(endpoint_url, "health", timeout=5)
     except (OSError, ValueError):
         return False
-
-
-def _register(endpoint_url: str, uri: str, root: Path) -> None:
-    body = json.dumps({"uri": uri, "root": str(root)}).encode()
-    request = urllib.request.Request(  # noqa: S310 - the sandbox's own endpoint
-        f"{endpoint_url.rstrip('/')}/_sandbox/images",
-        data=body,
-        method="POST",
-        headers={"Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
-        response.read()
+    return isinstance(answer, dict) and answer.get("status") == "ok"

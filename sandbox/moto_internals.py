@@ -266,47 +266,21 @@ def fix_s3_regional_arns() -> None:
     s3_rules["valid_starting_values"] = sorted({*s3_rules.get("valid_starting_values", []), *S3_REGIONAL_RESOURCES})
 
 
-# --------------------------------------------------------------------------- dynamodb
-def fix_dynamodb_isolation() -> None:
-    """DynamoDB requests apply one at a time: a transaction is atomic and isolated.
-
-    AWS: TransactWriteItems is all or nothing, and serializable with every other write.
-    moto 5.2.5 deep-copies each table a transaction touches and, when one of its conditions
-    fails, puts the copy back: every write another request made in between is lost (the
-    installer's ledger lost a step's `executed` mark when a refused step's `acting` check ran
-    beside it, and the rollback left that stack behind). The copy, taken while another
-    request writes, also fails with "dictionary changed size during iteration" (HTTP 500).
-    One lock around moto's DynamoDB requests makes the copy and its restore see only the
-    transaction's own writes.
-    """
-    from moto.dynamodb.responses import DynamoHandler
-
-    original = DynamoHandler.call_action
-    if getattr(original, "_sandbox_fixed", False):
-        return
-    lock = threading.RLock()
-
-    def call_action(self: Any) -> Any:
-        with lock:
-            return original(self)
-
-    call_action._sandbox_fixed = True  # type: ignore[attr-defined]
-    DynamoHandler.call_action = call_action  # type: ignore[method-assign]
-
-
 # --------------------------------------------------------------------------- concurrency
 #: Services whose requests are serialized, one lock each: their handlers return at once (no
 #: long poll, no invoke), and moto's backends are plain dicts that another thread may grow
 #: while a request iterates them. Not Lambda (an Invoke runs the function, which calls back),
-#: not SQS (ReceiveMessage waits), not DynamoDB (`fix_dynamodb_isolation` has its own lock).
+#: not SQS (ReceiveMessage waits). DynamoDB's handler has a `call_action` of its own, which
+#: `fix_dynamodb_isolation` wraps with the same lock.
 SERIALIZED_SERVICES = frozenset(
     {
-        "iam", "ec2", "ssm", "kms", "logs", "events", "cognito-idp", "cognito-identity", "secretsmanager",
+        "dynamodb", "iam", "ec2", "ssm", "kms", "logs", "events", "cognito-idp", "cognito-identity", "secretsmanager",
         "ecs", "elbv2", "rds", "apigateway", "cloudwatch", "sns", "ecr", "opensearch", "es", "cloudtrail",
     }
 )  # fmt: skip
 #: CloudFormation's type namespaces (`AWS::<namespace>::...`) -> the services their models write.
 _NAMESPACE_SERVICES = {
+    "DynamoDB": ("dynamodb",),
     "IAM": ("iam",),
     "EC2": ("ec2",),
     "SSM": ("ssm",),
@@ -363,6 +337,34 @@ def fix_concurrent_requests() -> None:
 
     call_action._sandbox_fixed = True  # type: ignore[attr-defined]
     BaseResponse.call_action = call_action  # type: ignore[method-assign]
+
+
+# --------------------------------------------------------------------------- dynamodb
+def fix_dynamodb_isolation() -> None:
+    """DynamoDB requests apply one at a time: a transaction is atomic and isolated.
+
+    AWS: TransactWriteItems is all or nothing, and serializable with every other write.
+    moto 5.2.5 deep-copies each table a transaction touches and, when one of its conditions
+    fails, puts the copy back: every write another request made in between is lost (the
+    installer's ledger lost a step's `executed` mark when a refused step's `acting` check ran
+    beside it, and the rollback left that stack behind). The copy, taken while another
+    request writes, also fails with "dictionary changed size during iteration" (HTTP 500).
+    One lock around moto's DynamoDB requests (the service's lock of `fix_concurrent_requests`)
+    makes the copy and its restore see only the transaction's own writes.
+    """
+    from moto.dynamodb.responses import DynamoHandler
+
+    original = DynamoHandler.call_action
+    if getattr(original, "_sandbox_fixed", False):
+        return
+    lock = _service_locks["dynamodb"]
+
+    def call_action(self: Any) -> Any:
+        with lock:
+            return original(self)
+
+    call_action._sandbox_fixed = True  # type: ignore[attr-defined]
+    DynamoHandler.call_action = call_action  # type: ignore[method-assign]
 
 
 # --------------------------------------------------------------------------- lambda

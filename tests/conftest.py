@@ -12,7 +12,7 @@ import fcntl
 import hashlib
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -48,11 +48,11 @@ def source_digest(extra: str = "") -> str:
     return digest.hexdigest()[:16]
 
 
-def cached_release(version: str | None = None, overrides: dict[str, Any] | None = None) -> Any:
-    """A release built from the current sources (and `overrides`), built at most once."""
-    from installer.build import Release, build_release
+def _built_once(key: str, build: Callable[[Path], Any]) -> Any:
+    """The release cached under `key`, built into its folder by `build` the first time (one
+    builder at a time across test workers)."""
+    from installer.build import Release
 
-    key = source_digest(json.dumps([version, overrides], sort_keys=True))
     folder = CACHE / key
     folder.mkdir(parents=True, exist_ok=True)
     with (folder / ".lock").open("w") as lock:
@@ -60,24 +60,24 @@ def cached_release(version: str | None = None, overrides: dict[str, Any] | None 
         built = [p for p in folder.iterdir() if p.is_dir() and (p / "manifest.json").exists()]
         if built:
             return Release.load(built[0])
-        return build_release(folder, version, overrides=overrides)
+        return build(folder)
+
+
+def cached_release(version: str | None = None, overrides: dict[str, Any] | None = None) -> Any:
+    """A release built from the current sources (and `overrides`), built at most once."""
+    from installer.build import build_release
+
+    key = source_digest(json.dumps([version, overrides], sort_keys=True))
+    return _built_once(key, lambda folder: build_release(folder, version, overrides=overrides))
 
 
 def cached_dataall_release(version: str) -> Any:
     """data.all's release at `version`, imported from the shared upstream, built at most once."""
-    from installer.build import Release
     from installer.dataall import build_dataall_release
     from installer.upstream import resolve, shared_upstream
 
     key = source_digest(json.dumps(["dataall", version, str(shared_upstream(version))]))
-    folder = CACHE / key
-    folder.mkdir(parents=True, exist_ok=True)
-    with (folder / ".lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        built = [p for p in folder.iterdir() if p.is_dir() and (p / "manifest.json").exists()]
-        if built:
-            return Release.load(built[0])
-        return build_dataall_release(folder, resolve(None, version))
+    return _built_once(key, lambda folder: build_dataall_release(folder, resolve(None, version)))
 
 
 # ---------------------------------------------------------------------- the fault matrix

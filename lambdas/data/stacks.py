@@ -136,21 +136,29 @@ class Stacks:
             raise
         return result
 
-    def deletion_protected(self, stack_id: str) -> list[str]:
-        """The resources a failed DeleteStack could not delete because their own deletion protection
-        is on (an Aurora cluster's `DeletionProtection`, a table's, a user pool's), from the events of
-        the latest operation; CloudFormation then deletes the stack with them in RetainResources."""
+    def _latest_operation(self, stack_id: str) -> list[dict[str, Any]]:
+        """The events of the stack's latest operation, newest first, back to its "User Initiated" start."""
         try:
             events = self.cfn.describe_stack_events(StackName=stack_id)["StackEvents"]
         except ClientError as error:
             guard_throttling(error)
             raise
+        operation: list[dict[str, Any]] = []
+        for event in events:
+            operation.append(event)
+            if (
+                event.get("LogicalResourceId") == event.get("StackName")
+                and event.get("ResourceStatusReason") == "User Initiated"
+            ):
+                break
+        return operation
+
+    def deletion_protected(self, stack_id: str) -> list[str]:
+        """The resources a failed DeleteStack could not delete because their own deletion protection
+        is on (an Aurora cluster's `DeletionProtection`, a table's, a user pool's), from the events of
+        the latest operation; CloudFormation then deletes the stack with them in RetainResources."""
         protected: list[str] = []
-        for event in events:  # newest first, back to the delete's "User Initiated" start
-            if event.get("LogicalResourceId") == event.get("StackName"):
-                if event.get("ResourceStatusReason") == "User Initiated":
-                    break
-                continue
+        for event in self._latest_operation(stack_id):
             reason = event.get("ResourceStatusReason", "").lower()
             failed = event.get("ResourceStatus") == "DELETE_FAILED" and any(m in reason for m in PROTECTED_MARKS)
             if failed and event["LogicalResourceId"] not in protected:
@@ -159,19 +167,7 @@ class Stacks:
 
     def failure(self, stack_id: str) -> dict[str, str]:
         """Why the latest operation on a stack failed: the first resource that failed, from events."""
-        try:
-            events = self.cfn.describe_stack_events(StackName=stack_id)["StackEvents"]
-        except ClientError as error:
-            guard_throttling(error)
-            raise
-        operation: list[dict[str, Any]] = []
-        for event in events:  # newest first: stop at the operation's "User Initiated" start
-            operation.append(event)
-            if (
-                event.get("LogicalResourceId") == event.get("StackName")
-                and event.get("ResourceStatusReason") == "User Initiated"
-            ):
-                break
+        operation = self._latest_operation(stack_id)
         # The first resource that failed by itself; else the stack's own reason (a creation
         # timeout, where every resource still going is "cancelled").
         own_reason: dict[str, str] | None = None

@@ -64,9 +64,8 @@ def test_data_all_installs_upgrades_rolls_back_as_a_whole_and_uninstalls(sandbox
     aws = Aws(region=sandbox.region, endpoint_url=sandbox.endpoint)
     older, newer = cached_dataall_release("2.8.0"), cached_dataall_release("2.9.0")
     last = [stage.name for stage in newer.manifest.stages()][-1]
-    account = aws.client("sts").get_caller_identity()["Account"]
     for release in (older, newer):
-        register_sandbox_images(sandbox.endpoint, account, sandbox.region, release, lambda _: None)
+        register_sandbox_images(aws, release, lambda _: None)
 
     installed = deploy(aws, older, {"OnDelete": "Destroy"})
 
