@@ -42,6 +42,8 @@ class ReleaseStore:
         self.s3 = s3
         self.bucket = artifacts_bucket
         self.release_bucket = release_bucket
+        #: the release files (not assets) `ensure` verified, by key: read once per call
+        self._verified: dict[str, bytes] = {}
 
     # ------------------------------------------------------------------ reading
     def _read(self, bucket: str, key: str) -> bytes:
@@ -53,7 +55,10 @@ class ReleaseStore:
         return _parse_manifest(self._read(self.bucket, release_key(version, "manifest.json")))
 
     def template_body(self, version: str, path: str) -> str:
-        return self._read(self.bucket, release_key(version, path)).decode()
+        """A template of the release: the bytes `ensure` verified, else read from the artifacts bucket."""
+        key = release_key(version, path)
+        data = self._verified.get(key)
+        return (data if data is not None else self._read(self.bucket, key)).decode()
 
     def template_url(self, region: str, version: str, path: str) -> str:
         return self.url_for_key(region, release_key(version, path))
@@ -106,7 +111,7 @@ class ReleaseStore:
 
     def _verified_copy(self, source: str, key: str, digest: str, version: str, name: str) -> None:
         target_has_it = source == self.bucket
-        if not target_has_it and self._matches(self.bucket, key, digest):
+        if not target_has_it and self._matches(self.bucket, key, digest, name):
             return
         try:
             data = self._read(source, key)
@@ -116,17 +121,26 @@ class ReleaseStore:
             raise
         if hashlib.sha256(data).hexdigest() != digest:
             raise ReleaseInvalid(f"release {version}: file {name} does not match the sha256 in its manifest")
+        self._keep(key, name, data)
         if not target_has_it:
             self.s3.put_object(Bucket=self.bucket, Key=key, Body=data)
 
-    def _matches(self, bucket: str, key: str, digest: str) -> bool:
+    def _matches(self, bucket: str, key: str, digest: str, name: str) -> bool:
         try:
             data = self._read(bucket, key)
         except ClientError as error:
             if _missing(error):
                 return False
             raise
-        return hashlib.sha256(data).hexdigest() == digest
+        if hashlib.sha256(data).hexdigest() != digest:
+            return False
+        self._keep(key, name, data)
+        return True
+
+    def _keep(self, key: str, name: str, data: bytes) -> None:
+        """Keep a verified release file for `template_body` (assets, which may be large, are not kept)."""
+        if not name.startswith(ASSET_PREFIX):
+            self._verified[key] = data
 
     # ------------------------------------------------------------------ rollback points
     def save_rollback_point(self, run: str, stage: str, point: RollbackPoint) -> str:

@@ -142,3 +142,25 @@ class _Running:
 
     def describe_execution(self, executionArn: str) -> dict[str, Any]:
         return {"status": "RUNNING", "executionArn": executionArn, "input": json.dumps({})}
+
+
+def test_plan_reads_each_release_template_once(deps: Deps, release: SmallRelease) -> None:
+    """Plan verifies every file of the release (sha256) and then checks the templates it read:
+    a template is fetched from S3 once per Plan, not once more for the checks."""
+    reads: list[str] = []
+    s3 = deps.store.s3
+    get_object = s3.get_object
+
+    def counted(**kwargs: Any) -> Any:
+        reads.append(kwargs["Key"])
+        return get_object(**kwargs)
+
+    s3.get_object = counted
+    try:
+        plan(deps, request({"action": "install", "version": release.version}))
+    finally:
+        s3.get_object = get_object
+
+    templates = [key for key in reads if key.endswith(".template.json")]
+    assert templates, reads
+    assert len(templates) == len(set(templates)), sorted(templates)
