@@ -14,7 +14,7 @@ CDK_CLI_STAMP := $(CDK_CLI)/node_modules/.installed
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 PYTEST_WORKERS ?= 2
 
-.PHONY: setup demo test test-unit test-database test-infrastructure test-sandbox test-faults check build bench clean
+.PHONY: setup demo test test-unit test-database test-infrastructure test-sandbox test-faults test-slow check build bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -59,6 +59,10 @@ test-sandbox: setup
 ## test-faults: the full fault matrix (every stage x every fault kind)
 test-faults: setup
 	$(BIN)/pytest -n $(PYTEST_WORKERS) -m faults --run-faults tests/sandbox/test_fault_matrix.py
+
+## test-slow: the slow end-to-end cases of the matrices `make test` samples (option combinations)
+test-slow: setup
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup -m slow --run-slow tests/sandbox
 
 ## check: lint, format and type checks
 check: setup

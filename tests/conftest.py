@@ -87,20 +87,40 @@ _matrix_outcomes: dict[str, str] = {}
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--run-faults", action="store_true", help="run the whole fault matrix, not its sample")
+    parser.addoption("--run-slow", action="store_true", help="run the slow end-to-end cases left out of make test")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Without --run-faults, only the matrix's sample runs (the rest is deselected, not skipped)."""
-    if config.getoption("--run-faults"):
-        return
+    """Without --run-faults, only the matrix's sample runs; without --run-slow, no `slow` case
+    runs (the rest is deselected, not skipped)."""
+    run_faults, run_slow = config.getoption("--run-faults"), config.getoption("--run-slow")
     kept: list[pytest.Item] = []
     dropped: list[pytest.Item] = []
     for item in items:
         in_matrix = item.get_closest_marker("faults") is not None
-        (dropped if in_matrix and item.get_closest_marker("faults_sample") is None else kept).append(item)
+        sampled = item.get_closest_marker("faults_sample") is not None
+        left_out = (in_matrix and not sampled and not run_faults) or (
+            item.get_closest_marker("slow") is not None and not run_slow
+        )
+        (dropped if left_out else kept).append(item)
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         items[:] = kept
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Under `--dist loadgroup`, every test marked `xdist_group` must carry its group in its node id
+    (how pytest-xdist keeps a group on one worker). pytest 9.2 ignored xdist 3.8's renaming: each
+    group's module fixtures (a whole install) ran on both workers."""
+    config = session.config
+    if not (hasattr(config, "workerinput") and config.getvalue("loadgroup")):
+        return
+    ungrouped = [i.nodeid for i in session.items if i.get_closest_marker("xdist_group") and "@" not in i.nodeid]
+    if ungrouped:
+        raise pytest.UsageError(
+            f"pytest-xdist did not apply xdist_group to {len(ungrouped)} tests (e.g. {ungrouped[0]}): "
+            "the pinned pytest and pytest-xdist do not work together"
+        )
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:

@@ -123,6 +123,9 @@ def function_configuration(aws: Aws, name: str) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------- the installs
+# Each install takes about a minute: `make test` runs one (the existing VPC, which changes the
+# graph most); the other combinations are `slow` (`make test-slow`).
+@pytest.mark.slow
 def test_an_internal_install_serves_the_page_from_an_internal_load_balancer_on_its_domain(
     aws: Aws, release: Any
 ) -> None:
@@ -170,6 +173,7 @@ def test_an_internal_install_serves_the_page_from_an_internal_load_balancer_on_i
     assert cluster_config["InstanceCount"] == 2
 
 
+@pytest.mark.slow
 def test_canaries_rum_serverless_search_production_sizing_and_a_domain_on_cloudfront(aws: Aws, release: Any) -> None:
     """EnableCanaries + EnableRum + OpenSearchServerless + ProdSizing, with a custom domain on
     CloudFront and an alarm e-mail: every optional internet-facing stage."""
