@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -14,7 +15,17 @@ QUEUE = {"Type": "AWS::SQS::Queue", "Properties": {"VisibilityTimeout": 30}}
 PARAMETER = {"Type": "AWS::SSM::Parameter", "Properties": {"Type": "String", "Value": {"Ref": "Topic"}}}
 
 
-def test_a_create_change_set_puts_a_new_stack_in_review_in_progress(cfn: Any) -> None:
+@pytest.fixture
+def slow_clock(sandbox: Any) -> Iterator[None]:
+    """The modelled 10 s of a change set's computation last 1 s of wall time, so that a describe
+    right after CreateChangeSet sees it still computing even on a loaded machine (at the suite's
+    scale it lasts 20 ms, which a busy worker can outlast before its next request)."""
+    previous = sandbox.clock.rescale(0.1)
+    yield
+    sandbox.clock.rescale(previous)
+
+
+def test_a_create_change_set_puts_a_new_stack_in_review_in_progress(cfn: Any, slow_clock: None) -> None:
     """AWS: ChangeSetType CREATE makes the stack REVIEW_IN_PROGRESS; the change set goes
     CREATE_PENDING → CREATE_IN_PROGRESS → CREATE_COMPLETE; executing it creates the stack."""
     answer = cfn.create_change_set(
