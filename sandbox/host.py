@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from sandbox.clock import Clock
+from sandbox.databases import Databases
 from sandbox.faults import FaultRegistry
 from sandbox.images import ImageRegistry
 
@@ -45,8 +46,9 @@ class SandboxHost(Protocol):
         """Where a service keeps its files (unpacked packages, databases) for the sandbox's life."""
 
     @property
-    def database_url(self) -> str | None:
-        """The PostgreSQL the clusters' databases live in; None: an embedded SQLite file each."""
+    def databases(self) -> Databases:
+        """Where the database clusters' data lives (`sandbox.databases`), and what the sandbox's
+        network gives a function to reach it."""
 
     @property
     def images(self) -> ImageRegistry:

@@ -224,6 +224,7 @@ class LambdaRuntime:
                     details["memory"],
                     details["layers"],
                     details["image_config"] if details["package_type"] == "Image" else None,
+                    self.host.databases.client_environment(),
                 ],
                 sort_keys=True,
             ).encode()
@@ -402,6 +403,8 @@ class LambdaRuntime:
         }
         if opt is not None:
             env.update(layers.environment(opt, env["PATH"]))
+        # the sandbox's network: its database clusters' endpoints lead to its PostgreSQL server
+        env.update(self.host.databases.client_environment())
         env.update({k: str(v) for k, v in details["environment"].items()})
         return env
 

@@ -28,6 +28,7 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from sandbox import moto_internals
 from sandbox.clock import Clock
+from sandbox.databases import Databases, Mode
 from sandbox.faults import FaultRegistry, FaultSpecError
 from sandbox.images import Image, ImageError, ImageRegistry
 from sandbox.sigv4 import DEFAULT_REGION, service_of
@@ -70,6 +71,7 @@ class Sandbox:
         latency: bool = True,
         work_dir: Path | None = None,
         database_url: str | None = None,
+        database_mode: Mode | None = None,
     ) -> None:
         self.host = host
         self.port = port or free_port(host)
@@ -83,12 +85,15 @@ class Sandbox:
         #: Requests the sandbox itself failed on (each logged with its traceback).
         self.internal_failures = 0
         self._internal_failures_lock = threading.Lock()
-        self.database_url = database_url
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         if work_dir is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="dataall-sandbox-")
             work_dir = Path(self._tmp.name)
         self.work_dir = work_dir
+        #: The database clusters' data: a PostgreSQL server the sandbox starts (`database_mode`
+        #: "server", the default where PostgreSQL is installed), the server of `database_url`,
+        #: or SQLite files ("sqlite").
+        self.databases = Databases(work_dir / "databases", url=database_url, mode=database_mode)
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
         self._moto_app: Any = None
@@ -152,6 +157,7 @@ class Sandbox:
             self._cloudformation.shutdown()
         if self._runtime is not None:
             self._runtime.shutdown()
+        self.databases.close()
         moto_internals.reset_backends()
         if self._tmp is not None:
             self._tmp.cleanup()

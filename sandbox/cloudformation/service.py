@@ -20,7 +20,7 @@ from sandbox.cloudformation.api import CloudFormationApi, stack_name_of
 from sandbox.cloudformation.calls import ApiCalls
 from sandbox.cloudformation.engine import Engine, Environment
 from sandbox.cloudformation.errors import CloudFormationError, InternalFailureError, ThrottlingError
-from sandbox.cloudformation.providers.clients import Databases, ServiceClients
+from sandbox.cloudformation.providers.clients import ServiceClients
 from sandbox.cloudformation.providers.custom import CustomResourceProvider
 from sandbox.cloudformation.providers.registry import ProviderRegistry
 from sandbox.cloudformation.status_events import StatusChangeEvents
@@ -41,7 +41,7 @@ class CloudFormationService:
         # What moto's services get wrong for the resources templates make and name.
         moto_internals.fix_route53_zone_ids()
         moto_internals.fix_aoss_collection_encryption()
-        self.databases = Databases(root=host.work_dir / "databases", url=host.database_url)
+        self.databases = host.databases
         clients = ServiceClients(host.endpoint, self.databases)
         self.custom_resources = CustomResourceProvider(host.invoke_lambda_async, host.endpoint, host.clock.wall)
         self.engine = Engine(

@@ -22,8 +22,12 @@ from dataall_migrations.database import Location, Timeouts, create_engine  # noq
 from tests.database.postgres import PostgresCluster, PostgresMissing, running_cluster  # noqa: E402
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    # One worker runs the whole tier, so xdist starts one server, not one per worker.
+    # One worker runs the whole tier, so xdist starts one server, not one per worker. First: the
+    # group must be marked before pytest-xdist adds it to the node ids, which its own hook does
+    # after this one only when this conftest was loaded during collection (`pytest tests`), not
+    # when it is an initial conftest (`pytest tests/database`).
     for item in items:
         if Path(str(item.fspath)).is_relative_to(Path(__file__).parent):
             item.add_marker(pytest.mark.xdist_group("database"))

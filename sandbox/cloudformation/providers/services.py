@@ -234,8 +234,9 @@ class SecretTargetAttachment:
 class DBCluster:
     """AWS::RDS::DBCluster in RDS; DeletionPolicy Snapshot takes a final snapshot.
 
-    The master secret RDS manages says where the sandbox's database really is (see
-    `clients.Databases`): an embedded SQLite file, or the PostgreSQL of `--database-url`.
+    A PostgreSQL cluster's master user and database are made in the sandbox's database server
+    (`sandbox.databases`), reached at the cluster's endpoint; the master secret RDS manages
+    also says where that is (or the embedded SQLite file, or the PostgreSQL of `--database-url`).
     """
 
     def create(self, clients: ServiceClients, resource: Emulation) -> None:
@@ -248,14 +249,22 @@ class DBCluster:
 
     @staticmethod
     def _locate(clients: ServiceClients, resource: Emulation, cluster: dict[str, Any]) -> None:
-        """Point the cluster's master secret at where its database really is."""
+        """Make the cluster's master user and database in the sandbox's server, and point the
+        master secret RDS manages at where its database really is."""
         secret_arn = cluster.get("MasterUserSecret", {}).get("SecretArn")
+        secrets = clients("secretsmanager", resource.region)
+        current = json.loads(secrets.get_secret_value(SecretId=secret_arn)["SecretString"]) if secret_arn else {}
+        clients.databases.provision(
+            cluster["DBClusterIdentifier"],
+            str(resource.prop("Engine", "")),
+            resource.prop("DatabaseName"),
+            str(current.get("username") or resource.prop("MasterUsername", "")),
+            str(current.get("password") or resource.prop("MasterUserPassword", "")),
+        )
         if not secret_arn:
             return
-        secrets = clients("secretsmanager", resource.region)
-        current = json.loads(secrets.get_secret_value(SecretId=secret_arn)["SecretString"])
         located = clients.databases.secret_for(
-            resource.name, current.get("username", resource.prop("MasterUsername", "postgres")),
+            cluster["DBClusterIdentifier"], current.get("username", resource.prop("MasterUsername", "postgres")),
             current.get("password", ""),
         )  # fmt: skip
         if {**current, **located} != current:
@@ -288,7 +297,7 @@ class DBCluster:
             )
         )
         self._delete_automated_backups(clients("rds", resource.region), resource.name)
-        clients.databases.drop(resource.name)
+        clients.databases.drop(resource.data.get("cluster", {}).get("DBClusterIdentifier", resource.name))
 
     @staticmethod
     def _delete_automated_backups(rds: Any, cluster: str) -> None:

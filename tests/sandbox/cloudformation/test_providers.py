@@ -8,7 +8,6 @@ import json
 import re
 import time
 import zipfile
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -894,31 +893,6 @@ def test_deleting_a_lambda_permission_removes_its_statement_from_the_functions_p
     with pytest.raises(ClientError) as raised:
         lambda_.get_policy(FunctionName=name)
     assert raised.value.response["Error"]["Code"] == "ResourceNotFoundException"
-
-
-def test_a_reset_sandbox_has_no_database_left_from_its_clusters(cfn: Any, clients: Clients, sandbox: Any) -> None:
-    """AWS: a new account has no clusters; a cluster made again under the same name starts empty."""
-    cluster = {
-        "Type": "AWS::RDS::DBCluster",
-        "Properties": {
-            "DBClusterIdentifier": "metadata",
-            "Engine": "aurora-postgresql",
-            "MasterUsername": "platform",
-            "ManageMasterUserPassword": True,
-        },
-    }
-    described = deploy(
-        cfn, {"Cluster": cluster}, {"Secret": {"Value": {"Fn::GetAtt": ["Cluster", "MasterUserSecret.SecretArn"]}}}
-    )
-    secret = json.loads(
-        clients("secretsmanager").get_secret_value(SecretId=outputs(described)["Secret"])["SecretString"]
-    )
-    database = Path(secret["dbname"])
-    database.write_bytes(b"SQLite format 3\x00")  # what the migrations would have written
-
-    sandbox.reset()
-
-    assert not database.exists()
 
 
 def test_updating_a_cluster_keeps_its_managed_master_secret(cfn: Any, clients: Clients) -> None:
