@@ -557,6 +557,13 @@ def sandbox_conformance(
     no_rollback: Annotated[
         bool, typer.Option("--no-rollback", help="As cdk deploy --no-rollback: a failed create keeps what it made.")
     ] = False,
+    source: Annotated[
+        Path | None,
+        typer.Option(
+            "--source",
+            help="data.all's source tree, to build its Lambda image from (default: the source/ beside each assembly).",
+        ),
+    ] = None,
     scale: ScaleOpt = 0.002,
     json_mode: JsonOpt = False,
 ) -> None:
@@ -578,6 +585,7 @@ def sandbox_conformance(
             delete=delete,
             rollback=not no_rollback,
             log=typer.echo,
+            source=source,
         )
     except conformance.AssemblyError as error:
         _fail(str(error))
@@ -589,6 +597,8 @@ def sandbox_conformance(
         typer.echo(f"  failed: {failure['stack']}/{failure['logical_id']} ({failure['type']}): {first_line}")
     for left in summary.get("left", []):
         typer.echo(f"  left: {left}")
+    for kept in summary.get("retained", []):
+        typer.echo(f"  retained (DeletionPolicy): {kept}")
     typer.echo(
         f"{summary['stacks_complete']}/{summary['stacks']} stacks complete, "
         f"{summary['resources_complete']}/{summary['resources']} resources, {summary['seconds']} s"

@@ -22,13 +22,12 @@ from pathlib import Path
 from typing import Any
 
 from installer.aws import Aws, sandbox_control
+from sandbox.image_build import LAMBDA_IMAGE_PREFIX
 
 #: The repository and tag after `AWS::URLSuffix` in an image URI as CDK joins it:
 #: `{"Fn::Join": ["", [{"Fn::Sub": "${AWS::AccountId}.dkr.ecr.${AWS::Region}."}, {"Ref": "AWS::URLSuffix"},
 #: "/REPOSITORY:TAG"]]}`.
 IMAGE_PATH = re.compile(r'"/([a-z0-9][a-z0-9._/-]*):([A-Za-z0-9_][A-Za-z0-9_.-]{0,127})"')
-#: The tag prefix of data.all's Lambda image (its `backend/docker/prod/lambda/Dockerfile`).
-LAMBDA_IMAGE_PREFIX = "lambdas-"
 
 
 @dataclass(frozen=True)

@@ -7,9 +7,12 @@ zipped when its `packaging` is `zip`), checks the bootstrap version in SSM
 manifest's dependencies, with its tags and with its template from its published asset. The
 sandbox does the same, then reports per stack its status and how many of its resources (nested
 stacks' included) reached CREATE_COMPLETE or UPDATE_COMPLETE, and every failure with the stack,
-logical id, type and reason. Container images the templates name (built outside CDK, as data.all's
-are) get an empty stand-in image root each, so their functions can be created; running them is
-not what this checks.
+logical id, type and reason. Container images the templates name are built outside CDK (data.all's
+pipeline builds and pushes them): data.all's Lambda image (tag `lambdas-…`) is built without
+Docker from the data.all source tree beside the assembly (`<assembly>/../source`, or the one
+given), as `sandbox.image_build` lays it out, so the custom resources that run it (its database
+migration, snapshot and permission triggers) really run; any other image gets an empty stand-in
+root, so its functions and task definitions can be created.
 
 The assembly is read by `cloud_assembly.reader`, the same reader the release build uses.
 """
@@ -39,12 +42,15 @@ from cloud_assembly.reader import (
     nested_templates,
     read_json,
 )
+from sandbox.image_build import DOCKERFILE, LAMBDA_IMAGE_PREFIX, build_dataall_image_root
 
 BOOTSTRAP_PARAMETER = "/cdk-bootstrap/hnb659fds/version"
 #: what `cdk bootstrap` of aws-cdk 2.1149 leaves in the bootstrap version parameter
 BOOTSTRAP_VERSION = "21"
 CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"]
 COMPLETE = frozenset({"CREATE_COMPLETE", "UPDATE_COMPLETE"})
+#: RDS's refusal to delete a protected cluster or instance, as CloudFormation's event quotes it
+PROTECTED = re.compile(r"Cannot delete protected (Cluster|DB Instance)")
 _IMAGE_IN_JOIN = ".dkr.ecr."
 _SETTLE_SECONDS = 3600.0
 
@@ -142,8 +148,12 @@ class StackResult:
 class Report:
     results: list[StackResult] = field(default_factory=list)
     stand_in_images: list[str] = field(default_factory=list)
-    #: with delete: what is left (stacks not DELETE_COMPLETE, resources retained or not deleted)
+    #: images built from a data.all source tree
+    built_images: list[str] = field(default_factory=list)
+    #: with delete: what is left (stacks not DELETE_COMPLETE, resources not deleted) ...
     left: list[str] = field(default_factory=list)
+    #: ... and what the templates keep on purpose (DeletionPolicy Retain: DELETE_SKIPPED)
+    retained: list[str] = field(default_factory=list)
     deleted: bool = False
     seconds: float = 0.0
 
@@ -163,9 +173,11 @@ class Report:
             "failures": [failure.as_dict() for failure in failures],
             "seconds": round(self.seconds, 1),
             "stand_in_images": list(self.stand_in_images),
+            "built_images": list(self.built_images),
         }
         if self.deleted:
             summary["left"] = list(self.left)
+            summary["retained"] = list(self.retained)
         return summary
 
 
@@ -194,17 +206,22 @@ class Conformance:
             aws_secret_access_key="sandbox",  # noqa: S106 - not a secret: the sandbox accepts any
         )
 
-    def deploy(self, stacks: list[StackArtifact]) -> list[StackResult]:
+    def deploy(self, stacks: list[StackArtifact], source: Path | None = None) -> list[StackResult]:
+        """Deploy `stacks`; data.all's Lambda image from the source tree `source`, if given."""
         results = []
         for stack in stacks:
-            result = self._deploy_one(stack)
+            result = self._deploy_one(stack, source)
             self._log(result.line())
             results.append(result)
             self.report.results.append(result)
         return results
 
     def delete(self, stacks: list[StackArtifact]) -> None:
-        """Delete the stacks, dependants first, and name whatever is left."""
+        """Delete the stacks, dependants first, and name whatever is left.
+
+        A database the template protects from deletion (`DeletionProtection`, as data.all's Aurora
+        cluster is) fails the delete in AWS too ("Cannot delete protected Cluster"); the operator
+        turns the protection off and deletes again, and so does this, saying so."""
         self.report.deleted = True
         for stack in reversed(stacks):
             cfn = self.client("cloudformation", stack.region)
@@ -217,21 +234,42 @@ class Conformance:
             cfn.delete_stack(StackName=stack_id)
             described = _settle(cfn, stack_id)
             failures = self._failures(cfn, stack_id, since, "delete")
+            protected = [f for f in failures if PROTECTED.search(f.reason)]
+            if described["StackStatus"] == "DELETE_FAILED" and protected and len(protected) == len(failures):
+                for failure in protected:
+                    self._unprotect(stack.region, failure)
+                since = datetime.now(UTC)
+                cfn.delete_stack(StackName=stack_id)
+                described = _settle(cfn, stack_id)
+                failures = self._failures(cfn, stack_id, since, "delete")
             result = StackResult(
                 stack.stack_name, stack.region, "delete", described["StackStatus"], 0, 0, failures,
                 time.monotonic() - began,
             )  # fmt: skip
             self._log(result.line())
             self.report.results.append(result)
-            self.report.left.extend(self._left(cfn, stack_id))
+            for line in self._left(cfn, stack_id):
+                (self.report.retained if " DELETE_SKIPPED" in line else self.report.left).append(line)
+
+    def _unprotect(self, region: str, failure: Failure) -> None:
+        rds = self.client("rds", region)
+        cfn = self.client("cloudformation", region)
+        physical = cfn.describe_stack_resource(StackName=failure.stack, LogicalResourceId=failure.logical_id)[
+            "StackResourceDetail"
+        ]["PhysicalResourceId"]
+        if failure.type == "AWS::RDS::DBCluster":
+            rds.modify_db_cluster(DBClusterIdentifier=physical, DeletionProtection=False, ApplyImmediately=True)
+        else:
+            rds.modify_db_instance(DBInstanceIdentifier=physical, DeletionProtection=False, ApplyImmediately=True)
+        self._log(f"{failure.type} {physical}: deletion protection turned off, as an operator does, to delete again")
 
     # ------------------------------------------------------------------ one stack
-    def _deploy_one(self, stack: StackArtifact) -> StackResult:
+    def _deploy_one(self, stack: StackArtifact, source: Path | None) -> StackResult:
         began = time.monotonic()
         self._publish(stack)
         self._bootstrap(stack)
         template = stack.template
-        self._stand_in_images(stack, template)
+        self._images_of(stack, template, source)
         cfn = self.client("cloudformation", stack.region)
         arguments: dict[str, Any] = {
             "StackName": stack.stack_name,
@@ -332,11 +370,17 @@ class Conformance:
             Overwrite=True,
         )
 
-    def _stand_in_images(self, stack: StackArtifact, template: dict[str, Any]) -> None:
+    def _images_of(self, stack: StackArtifact, template: dict[str, Any], source: Path | None) -> None:
         uris = image_uris(template)
         for _, nested in _all_nested(stack.directory, template):
             uris |= image_uris(nested)
         for uri in sorted(uris - self._images):
+            if source is not None and uri.rpartition(":")[2].startswith(LAMBDA_IMAGE_PREFIX):
+                self._log(f"image {uri}: built from data.all's source {source} (cached after the first time)")
+                self._host.register_image(uri, build_dataall_image_root(source))
+                self._images.add(uri)
+                self.report.built_images.append(uri)
+                continue
             if self._image_root is None:
                 self._image_root = Path(tempfile.mkdtemp(prefix="stand-in-image-"))
             self._host.register_image(uri, self._image_root)
@@ -468,6 +512,13 @@ def select(stacks: list[StackArtifact], patterns: list[str]) -> list[StackArtifa
     return chosen
 
 
+def dataall_source_of(assembly: Path) -> Path | None:
+    """The data.all source tree beside a cloud assembly (`<version>/cdk.out` and `<version>/source`,
+    as `../shared/upstream/dataall` holds them), if there is one."""
+    source = assembly.resolve().parent / "source"
+    return source if (source / DOCKERFILE).is_file() else None
+
+
 def run(
     host: Host,
     assembly: Path,
@@ -477,15 +528,19 @@ def run(
     delete: bool = False,
     rollback: bool = True,
     log: Log | None = None,
+    source: Path | None = None,
 ) -> Report:
     """Deploy `assembly`'s chosen stacks (after `update_from`'s, which this then updates), and
-    delete them afterwards if asked."""
+    delete them afterwards if asked. data.all's Lambda image is built from `source`, or from the
+    source tree beside each assembly."""
+    if source is not None and not (source / DOCKERFILE).is_file():
+        raise AssemblyError(f"--source {source}: no {DOCKERFILE} (not a data.all source tree)")
     began = time.monotonic()
     conformance = Conformance(host, log=log, rollback=rollback)
     stacks = select(read_assembly(assembly, host.region), patterns)
     if update_from is not None:
-        conformance.deploy(select(read_assembly(update_from, host.region), patterns))
-    conformance.deploy(stacks)
+        conformance.deploy(select(read_assembly(update_from, host.region), patterns), dataall_source_of(update_from))
+    conformance.deploy(stacks, source or dataall_source_of(assembly))
     if delete:
         conformance.delete(stacks)
     conformance.report.seconds = time.monotonic() - began

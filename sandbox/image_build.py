@@ -33,6 +33,8 @@ from sandbox.images import CONFIG_FILE
 
 DOCKERFILE = Path("backend/docker/prod/lambda/Dockerfile")
 REQUIREMENTS = Path("backend/requirements.txt")
+#: The tag prefix of data.all's Lambda image (`lambdas-<version>`, as its pipeline tags it).
+LAMBDA_IMAGE_PREFIX = "lambdas-"
 #: Changes when the layout this module builds changes (a new key, a new build).
 BUILDER_VERSION = "1"
 SKIPPED = ("__pycache__", ".pytest_cache", ".mypy_cache")
