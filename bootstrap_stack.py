@@ -152,6 +152,14 @@ STAGE_SERVICES = (
 )
 
 
+@dataclass(frozen=True)
+class DatabaseNames:
+    """What the migrate step calls and snapshots, when the release names them."""
+
+    migration_function: str
+    cluster: str
+
+
 class BootstrapStack(cdk.Stack):
     def __init__(
         self,
@@ -162,8 +170,12 @@ class BootstrapStack(cdk.Stack):
         version: str,
         installer_code: Asset,
         options: dict[str, dict[str, Any]],
+        database_names: DatabaseNames | None = None,
         **kwargs: Any,
     ) -> None:
+        """`database_names`: the migration function and the cluster a release names itself (data.all's
+        templates name theirs at synthesis); by default the installation's own, `<prefix>-<env>-…`."""
+        self.database_names = database_names
         super().__init__(
             scope,
             construct_id,
@@ -682,6 +694,7 @@ class BootstrapStack(cdk.Stack):
     def _can_migrate_database(self, function: lambda_.Function, spec: FunctionSpec) -> None:
         """The migrate step drives the aurora stage's migration function and snapshots the cluster;
         a rollback calls the same function to downgrade."""
+        names = self.database_names
         function.add_to_role_policy(
             iam.PolicyStatement(
                 sid="MigrationFunction",
@@ -691,7 +704,9 @@ class BootstrapStack(cdk.Stack):
                         service="lambda",
                         resource="function",
                         arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
-                        resource_name=cdk.Fn.join("-", [self.scope_prefix, "migrations"]),
+                        resource_name=names.migration_function
+                        if names
+                        else cdk.Fn.join("-", [self.scope_prefix, "migrations"]),
                     )
                 ],
             )
@@ -705,7 +720,7 @@ class BootstrapStack(cdk.Stack):
                         service="rds",
                         resource="cluster",
                         arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
-                        resource_name=cdk.Fn.join("-", [self.scope_prefix, "aurora"]),
+                        resource_name=names.cluster if names else cdk.Fn.join("-", [self.scope_prefix, "aurora"]),
                     ),
                     self.format_arn(
                         service="rds",

@@ -8,9 +8,9 @@ Of data.all's assembly:
   installer's `migrate` action (`blueprints.dataall.migrations`): DbMigrations stays as the
   `migrations` stage, holding data.all's migration function without its trigger, which runs the
   release's migration package (`installer.dataall_migrations`, built from data.all's source);
-  DbSnapshots and SavePerms are dropped (the action snapshots and saves the permissions). Built on
-  request for now (`migrate=True`, `DATAALL_INSTALLER_MIGRATE=1`; see MIGRATE_ENV), else all three
-  are dropped;
+  DbSnapshots and SavePerms are dropped (the action snapshots and saves the permissions). A
+  release built without (`migrate=False`, `DATAALL_INSTALLER_MIGRATE=0`; see MIGRATE_ENV) drops
+  all three and never migrates its database;
 - the CDK Pipelines stacks (cicd, its us-east-1 support stack) and the ECR stack are dropped:
   no build servers;
 - the CloudFront stage lives in us-east-1; until the workflow deploys a stage in another
@@ -24,7 +24,7 @@ import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from blueprints.assets import CDK_CONTEXT, LAMBDAS_DIR, AssetRegistry, build_layer, layer_requirements, zip_tree
 from blueprints.dataall import migrations, rules
@@ -33,6 +33,9 @@ from cloud_assembly.reader import CloudAssembly, FileAsset, StackArtifact
 from installer import dataall_migrations
 from installer.build import BuildError, Release, synthesize, write_release
 from installer.upstream import Upstream
+
+if TYPE_CHECKING:
+    from bootstrap_stack import DatabaseNames
 
 NAME = "dataall"
 ROOT_STAGE = "backend"
@@ -51,12 +54,11 @@ DROPPED_NESTED = {
     "SavePerms": "replaced by the installer's migrate action (data.all's post-migration step)",
 }
 NO_MIGRATE = (
-    "replaced by the installer's migrate action, which this release was built without: it is built on "
-    "request (migrate=True, or DATAALL_INSTALLER_MIGRATE=1) and from data.all's source beside the assembly"
+    "replaced by the installer's migrate action, which this release was built without "
+    "(DATAALL_INSTALLER_MIGRATE=0, or migrate=False): its database is never migrated"
 )
-#: Set to 1 to build data.all's release with its migrate action by default. Off until the sandbox's
-#: Aurora serves data.all's database on a real PostgreSQL (issue 19 item 4): without one, a sandbox
-#: install (`make demo`) would fail at `migrate`, unable to reach the database.
+#: Set to 0 to build data.all's release without its migrate action (it needs data.all's source
+#: beside the assembly; the database is then never migrated).
 MIGRATE_ENV = "DATAALL_INSTALLER_MIGRATE"
 #: Stacks of the assembly that are not the platform, by the end of their stack name.
 DROPPED_STACKS = {
@@ -189,13 +191,17 @@ def build_dataall_release(
 ) -> Release:
     """Import data.all's assembly and write it as a release (`out_dir/<version>/`).
 
-    With `migrate` (default: `$DATAALL_INSTALLER_MIGRATE` is 1) and data.all's source beside the
-    assembly, the release has the `migrations` stage and the `migrate` action."""
+    With `migrate` (the default, unless `$DATAALL_INSTALLER_MIGRATE` is 0) the release has the
+    `migrations` stage and the `migrate` action, built from data.all's source beside the assembly."""
     if migrate is None:
-        migrate = os.environ.get(MIGRATE_ENV) == "1"
+        migrate = os.environ.get(MIGRATE_ENV, "1") != "0"
     built = migration_package(upstream) if migrate else None
     if migrate and built is None:
-        raise BuildError(f"{upstream.origin}: no data.all source beside the assembly to build its migrations from")
+        raise BuildError(
+            f"{upstream.origin}: no data.all source beside the assembly to build its migrations from "
+            f"(a `source/` holding backend/migrations and config.json); {MIGRATE_ENV}=0 builds a release "
+            "that never migrates its database"
+        )
     report = import_stages(upstream.assembly, built[0] if built else None)
     actions = []
     if built is not None:
@@ -203,7 +209,9 @@ def build_dataall_release(
         report.assets[package.key] = data
         aurora = next(stage for stage in report.stages if stage.name == "aurora")
         actions.append(migrations.migrate_action([s.name for s in report.stages], aurora.name, aurora.template))
-    bootstrap_template, installer_assets = _bootstrap(upstream.version, layer=layer, nag=nag)
+    bootstrap_template, installer_assets = _bootstrap(
+        upstream.version, layer=layer, nag=nag, database_names=_database_names(report.stages) if built else None
+    )
     return write_release(
         out_dir,
         name=NAME,
@@ -218,7 +226,32 @@ def build_dataall_release(
     )
 
 
-def _bootstrap(version: str, *, layer: bool, nag: bool) -> tuple[dict[str, Any], dict[str, bytes]]:
+def _named(template: dict[str, Any], resource_type: str, name_property: str) -> str:
+    names = [
+        resource.get("Properties", {}).get(name_property)
+        for resource in template.get("Resources", {}).values()
+        if resource.get("Type") == resource_type
+    ]
+    if len(names) != 1 or not isinstance(names[0], str):
+        raise BuildError(f"expected one {resource_type} with a literal {name_property}, found {names!r}")
+    return names[0]
+
+
+def _database_names(stages: list[Any]) -> DatabaseNames:
+    """The migration function and the cluster data.all's templates name (at synthesis: its
+    `resource_prefix` and `envname`), which the bootstrap stack grants the migrate step."""
+    from bootstrap_stack import DatabaseNames
+
+    by_name = {stage.name: stage.template for stage in stages}
+    return DatabaseNames(
+        migration_function=_named(by_name[migrations.MIGRATIONS_STAGE], "AWS::Lambda::Function", "FunctionName"),
+        cluster=_named(by_name["aurora"], "AWS::RDS::DBCluster", "DBClusterIdentifier"),
+    )
+
+
+def _bootstrap(
+    version: str, *, layer: bool, nag: bool, database_names: DatabaseNames | None = None
+) -> tuple[dict[str, Any], dict[str, bytes]]:
     """The bootstrap stack's template for this release, and the installer's own assets."""
     os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
     import tempfile
@@ -235,7 +268,13 @@ def _bootstrap(version: str, *, layer: bool, nag: bool) -> tuple[dict[str, Any],
     with tempfile.TemporaryDirectory(prefix="cdk-out-") as cdk_out:
         app = cdk.App(outdir=cdk_out, analytics_reporting=False, context=dict(CDK_CONTEXT))
         stack = BootstrapStack(
-            app, "bootstrap", context=context, version=version, installer_code=installer_code, options={}
+            app,
+            "bootstrap",
+            context=context,
+            version=version,
+            installer_code=installer_code,
+            options={},
+            database_names=database_names,
         )
         template = synthesize(app, Path(cdk_out)).get_stack_by_name(stack.stack_name).template
     return template, {asset.key: asset.data for asset in assets}

@@ -100,3 +100,21 @@ def test_data_alls_migration_function_runs_the_release_package_when_the_migrate_
     assert set(migrate.dependencies()) == {"migrations", "aurora"}
     assert migrate.parameters["FunctionName"] == "${stage:migrations.MigrationFunctionName}"
     assert migrate.parameters["ClusterIdentifier"].startswith("${stage:aurora.")
+
+
+def test_the_migrate_step_may_call_and_snapshot_what_data_alls_templates_name(dataall_release: Any) -> None:
+    """data.all names its migration function and its cluster at synthesis (`dataall-dev-…`), not
+    after the installation's prefix: the bootstrap stack grants the migrate step those."""
+    statements = [
+        statement
+        for resource in dataall_release.bootstrap_template["Resources"].values()
+        if resource["Type"] == "AWS::IAM::Policy"
+        for statement in resource["Properties"]["PolicyDocument"]["Statement"]
+        if statement.get("Sid") in ("MigrationFunction", "ClusterSnapshots")
+    ]
+    text = json.dumps(statements)
+
+    assert {statement["Sid"] for statement in statements} == {"MigrationFunction", "ClusterSnapshots"}
+    assert ":function:dataall-dev-migrations" in text
+    assert ":cluster:dataall-dev-db-v2" in text
+    assert "aurora" not in text

@@ -102,3 +102,26 @@ def stateful_and_what_they_run_on(release: Any) -> set[str]:
 def run(aws: Aws, outcome: Outcome, document: dict[str, Any]) -> dict[str, Any]:
     """`dataall-installer run ...` against an installation."""
     return wait(outcome.reader, start(aws, outcome.outputs, document))
+
+
+def dataall_revisions(sandbox: Any, schema: str = "dev") -> dict[str, str]:
+    """database -> the alembic revision data.all's schema (its `envname`) is at, in the sandbox's
+    PostgreSQL server."""
+    server = sandbox.databases.server
+    assert server is not None, "no PostgreSQL cluster was created"
+    admin = server.admin()
+    try:
+        names = [row[0] for row in admin.run("SELECT datname FROM pg_database WHERE NOT datistemplate")]
+    finally:
+        admin.close()
+    found = {}
+    for name in names:
+        connection = server.admin(name)
+        try:
+            if connection.run(
+                "SELECT 1 FROM pg_tables WHERE schemaname = :schema AND tablename = 'alembic_version'", schema=schema
+            ):
+                found[name] = connection.run(f"SELECT version_num FROM {schema}.alembic_version")[0][0]
+        finally:
+            connection.close()
+    return found

@@ -16,6 +16,7 @@ import pytest
 
 from installer.upstream import shared_upstream
 from sandbox import conformance
+from tests.sandbox.conftest import dataall_revisions
 
 ROOT = Path(__file__).resolve().parents[2]
 DATAALL = shared_upstream("2.9.0") / "cdk.out"
@@ -260,26 +261,6 @@ def test_the_command_deploys_updates_and_deletes_printing_one_json_line(tmp_path
     assert summary["seconds"] > 0
 
 
-def _dataall_revisions(sandbox: Any) -> dict[str, str]:
-    """database -> the alembic revision data.all's schema `dev` is at, in the sandbox's server."""
-    server = sandbox.databases.server
-    assert server is not None, "no PostgreSQL cluster was created"
-    admin = server.admin()
-    try:
-        names = [row[0] for row in admin.run("SELECT datname FROM pg_database WHERE NOT datistemplate")]
-    finally:
-        admin.close()
-    found = {}
-    for name in names:
-        connection = server.admin(name)
-        try:
-            if connection.run("SELECT 1 FROM pg_tables WHERE schemaname = 'dev' AND tablename = 'alembic_version'"):
-                found[name] = connection.run("SELECT version_num FROM dev.alembic_version")[0][0]
-        finally:
-            connection.close()
-    return found
-
-
 @pytest.mark.skipif(not (DATAALL.is_dir() and OLDER.is_dir()), reason="data.all's cloud assemblies are not there")
 def test_data_alls_platform_installs_migrates_upgrades_and_deletes_as_synthesized(sandbox: Any) -> None:
     """data.all's backend and cloudfront stacks (541 resources, nested stacks included) at 2.8.0,
@@ -297,10 +278,10 @@ def test_data_alls_platform_installs_migrates_upgrades_and_deletes_as_synthesize
     runner.deploy(
         conformance.select(conformance.read_assembly(OLDER, sandbox.region), patterns), OLDER.parent / "source"
     )
-    assert _dataall_revisions(sandbox) == {"devdb": "ba2da94739ab"}
+    assert dataall_revisions(sandbox) == {"devdb": "ba2da94739ab"}
     newer = conformance.select(conformance.read_assembly(DATAALL, sandbox.region), patterns)
     runner.deploy(newer, DATAALL.parent / "source")
-    assert _dataall_revisions(sandbox) == {"devdb": "2258cd8d6e9f"}
+    assert dataall_revisions(sandbox) == {"devdb": "2258cd8d6e9f"}
     runner.delete(newer)
 
     summary = runner.report.summary()

@@ -18,7 +18,8 @@ from installer.aws import Aws
 from installer.images import register_sandbox_images
 from installer.upstream import shared_upstream
 from tests.conftest import cached_dataall_release
-from tests.sandbox.conftest import INSTALLATION, deploy, run
+from tests.database.dataall_chain import HEADS
+from tests.sandbox.conftest import INSTALLATION, dataall_revisions, deploy, run
 from tests.sandbox.test_fault_matrix import _state, _statuses
 from tests.sandbox.test_ways_in import settle, stack_names
 
@@ -70,6 +71,9 @@ def test_data_all_installs_upgrades_rolls_back_as_a_whole_and_uninstalls(sandbox
     installed = deploy(aws, older, {"OnDelete": "Destroy"})
 
     assert installed.result["status"] == "SUCCEEDED", installed.result["error"]
+    # data.all's own alembic chain, run by the migrate action in the sandbox's PostgreSQL
+    assert installed.result["actions"]["migrate"]["status"] == "MIGRATED"
+    assert list(dataall_revisions(sandbox).values()) == [HEADS[older.version]]
     counts = _created_as_templated(aws, older)
     assert all(declared == created for declared, created in counts.values()), counts
     on_older = _state(aws)
@@ -84,11 +88,14 @@ def test_data_all_installs_upgrades_rolls_back_as_a_whole_and_uninstalls(sandbox
 
     assert failed.result["status"] == "FAILED" and failed.result["error"]["stage"] == last, failed.result
     assert _state(aws) == on_older, _statuses(aws)
+    # migrated to 2.9.0's head before the fault (migrate runs before the last stage), then downgraded
+    assert list(dataall_revisions(sandbox).values()) == [HEADS[older.version]]
     current = failed.reader.ledger.current_release()
     assert current is not None and current.version == older.version
 
     upgraded = run(aws, failed, {"action": "upgrade", "version": newer.version})
     assert upgraded["status"] == "SUCCEEDED", upgraded["error"]
+    assert list(dataall_revisions(sandbox).values()) == [HEADS[newer.version]]
     counts = _created_as_templated(aws, newer)
     assert all(declared == created for declared, created in counts.values()), counts
 
