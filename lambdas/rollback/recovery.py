@@ -55,7 +55,11 @@ class Rollback:
             # A step that was going when the run failed is still finishing its call.
             return self.state.model_copy(update={"done": False, "wait": SETTLE_POLL})
         pending = [s for s in steps.values() if s.executed and not s.rolled_back]
+        # Newest first, but the database before any stage: its downgrade runs with the new
+        # release's scripts (the migrations stage not yet put back), and no stage's old code
+        # runs on the new schema (data.all #1500), whenever the stage finished.
         pending.sort(key=lambda s: s.executed_at or "", reverse=True)
+        pending.sort(key=lambda s: s.kind != "migrate")
         for record in pending:
             wait = self._undo(record)
             if wait is not None:

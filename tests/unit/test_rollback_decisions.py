@@ -702,6 +702,38 @@ def test_a_migration_the_run_ran_is_downgraded_or_its_snapshot_named(
     assert decision.says in f"{step.reason} {step.action}"
 
 
+def test_the_database_is_downgraded_before_any_stage_goes_back_even_one_that_finished_after(
+    deps: Deps, moto: Moto, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 19: the downgrade runs before every stage's rollback, so the migrations stage still holds
+    the new release's scripts and no stage's old code meets the new schema."""
+    workflow = Workflow(deps)
+    workflow.migrated(at=1)
+    workflow.created("dashboards", at=2)  # finished after the migration
+    cloudformation = with_stacks(deps, FakeStack("dashboards", "CREATE_COMPLETE"))
+    order: list[str] = []
+    function = Function()
+
+    def downgrade(event: dict[str, Any]) -> dict[str, Any]:
+        order.append(f"downgrade to {event['revision']}")
+        return function(event)
+
+    clients = MigrationClients(rds=moto.rds, lambda_=LocalLambda(downgrade))
+    monkeypatch.setattr("lambdas.migration.step.default_clients", lambda: clients)
+    asked = cloudformation.delete_stack
+
+    def delete_stack(**kwargs: Any) -> Any:
+        order.append(f"delete {kwargs['StackName']}")
+        return asked(**kwargs)
+
+    monkeypatch.setattr(cloudformation, "delete_stack", delete_stack)
+
+    rollback_once(deps)
+
+    assert order == ["downgrade to 0006", f"delete {stack_id('dashboards')}"]
+    assert deps.ledger.step(RUN, "migrate").rolled_back == "DOWNGRADED"
+
+
 # ---------------------------------------------------------------------- with moto's CloudFormation
 def test_with_motos_cloudformation_a_run_is_undone_call_after_call_to_where_it_started(deps: Deps) -> None:
     # Given params ran OLD before the run; the run updated it to NEW, then created vpc
