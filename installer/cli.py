@@ -447,6 +447,8 @@ def status(
                 progress.console.print(render(view))
             result = result_document(view, reader.transitions(str(execution_arn)))
             result["database"] = reader.database()
+            installed = reader.ledger.current_release()
+            result["installed_version"] = installed.version if installed else None
             result["pivot_role"] = reader.pivot_role()
     except OperationError as error:
         _fail(str(error))
@@ -454,7 +456,10 @@ def status(
         sys.stdout.write(json.dumps(result, default=str) + "\n")
     else:
         database = result["database"]
-        typer.echo(f"database: revision {database['revision']} (release head {database['head']})")
+        typer.echo(
+            f"installed release: {result['installed_version'] or 'none'} · database: revision "
+            f"{database['revision']} (release head {database['head']})"
+        )
         if result["pivot_role"]:
             typer.echo(f"pivot role: {result['pivot_role']['name']} ({len(result['pivot_role']['policies'])} policies)")
 

@@ -423,8 +423,10 @@ class RunReader:
         return StageView(name=name, stack="", status=status, phase=step.phase or "", elapsed=elapsed, kind="action")
 
     def database(self) -> dict[str, Any]:
-        """The metadata database's revision and the release's head, asked of the migration function."""
-        function = f"{self.installation.prefix}-{self.installation.env}-migrations"
+        """The metadata database's revision and the release's head, asked of the migration function
+        the installed stages name (`MigrationFunctionName`: the aurora stage's own, or data.all's
+        migrations stage's, which data.all names at synthesis)."""
+        function = self.migration_function()
         try:
             answer = self.aws.client("lambda").invoke(FunctionName=function, Payload=json.dumps({"command": "status"}))
         except ClientError as error:
@@ -436,7 +438,14 @@ class RunReader:
                 "head": None,
                 "error": f"{payload.get('errorType')}: {payload.get('errorMessage')}",
             }
-        return {"revision": payload.get("revision"), "head": payload.get("head")}
+        return {"revision": payload.get("revision"), "head": payload.get("head"), "function": function}
+
+    def migration_function(self) -> str:
+        for record in self.ledger.stages().values():
+            name = record.outputs.get("MigrationFunctionName")
+            if name:
+                return name
+        return f"{self.installation.prefix}-{self.installation.env}-migrations"
 
     def pivot_role(self) -> dict[str, Any] | None:
         """The pivot role's name and policies, from IAM (None when the stage is not installed)."""

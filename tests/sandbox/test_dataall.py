@@ -96,6 +96,11 @@ def test_data_all_installs_upgrades_rolls_back_as_a_whole_and_uninstalls(sandbox
     upgraded = run(aws, failed, {"action": "upgrade", "version": newer.version})
     assert upgraded["status"] == "SUCCEEDED", upgraded["error"]
     assert list(dataall_revisions(sandbox).values()) == [HEADS[newer.version]]
+    # what `dataall-installer status` shows, asked of data.all's own migration function
+    assert failed.reader.database() == {
+        "revision": HEADS[newer.version], "head": HEADS[newer.version], "function": "dataall-dev-migrations"
+    }  # fmt: skip
+    assert failed.reader.ledger.current_release().version == newer.version
     counts = _created_as_templated(aws, newer)
     assert all(declared == created for declared, created in counts.values()), counts
 
