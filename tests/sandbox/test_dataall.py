@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -18,7 +19,7 @@ from installer.aws import Aws
 from installer.images import register_sandbox_images
 from installer.upstream import shared_upstream
 from tests.conftest import cached_dataall_release
-from tests.database.dataall_chain import HEADS
+from tests.database.dataall_chain import HEADS, Installation, seed
 from tests.sandbox.conftest import INSTALLATION, dataall_revisions, deploy, run
 from tests.sandbox.test_fault_matrix import _state, _statuses
 from tests.sandbox.test_ways_in import settle, stack_names
@@ -61,6 +62,22 @@ def _created_as_templated(aws: Aws, release: Any) -> dict[str, tuple[int, int]]:
     return counts
 
 
+@dataclass
+class _SandboxServer:
+    """The sandbox's PostgreSQL as tests.database's helpers reach a server (`connect(database)`)."""
+
+    sandbox: Any
+
+    def connect(self, database: str) -> Any:
+        return self.sandbox.databases.server.admin(database)
+
+
+def _sandbox_database(sandbox: Any) -> Installation:
+    """data.all's database in the sandbox's server (its schema is its envname, `dev`)."""
+    (name,) = dataall_revisions(sandbox)
+    return Installation(postgres=_SandboxServer(sandbox), database=name, endpoint=sandbox.endpoint, envname="dev")  # type: ignore[arg-type]
+
+
 def test_data_all_installs_upgrades_rolls_back_as_a_whole_and_uninstalls(sandbox: Any, data_all_pace: None) -> None:
     aws = Aws(region=sandbox.region, endpoint_url=sandbox.endpoint)
     older, newer = cached_dataall_release("2.8.0"), cached_dataall_release("2.9.0")
@@ -77,6 +94,10 @@ def test_data_all_installs_upgrades_rolls_back_as_a_whole_and_uninstalls(sandbox
     counts = _created_as_templated(aws, older)
     assert all(declared == created for declared, created in counts.values()), counts
     on_older = _state(aws)
+    # rows in data.all's own tables, which the failed upgrade below must give back as they were
+    database = _sandbox_database(sandbox)
+    seed(database)
+    checksums, roles = database.checksums(), database.rows("consumptionrole")
 
     again = run(aws, installed, {"action": "redeploy"})
     assert again["status"] == "SUCCEEDED", again["error"]
@@ -90,6 +111,17 @@ def test_data_all_installs_upgrades_rolls_back_as_a_whole_and_uninstalls(sandbox
     assert _state(aws) == on_older, _statuses(aws)
     # migrated to 2.9.0's head before the fault (migrate runs before the last stage), then downgraded
     assert list(dataall_revisions(sandbox).values()) == [HEADS[older.version]]
+    migrated = failed.reader.ledger.step(failed.result["execution_arn"].rsplit(":", 1)[1], "migrate")
+    assert migrated is not None and migrated.rolled_back == "DOWNGRADED", migrated
+    # every table as before but data.all's own `updated` stamps (its downgrade of 77c3f1b2bec8
+    # rewrites each consumption role through its ORM; tests/database checks the same)
+    after = database.checksums()
+    assert {t: c for t, c in after.items() if t != "consumptionrole"} == {
+        t: c for t, c in checksums.items() if t != "consumptionrole"
+    }
+    assert database.rows("consumptionrole", without=("updated",)) == [
+        {k: v for k, v in row.items() if k != "updated"} for row in roles
+    ]
     current = failed.reader.ledger.current_release()
     assert current is not None and current.version == older.version
 
@@ -100,7 +132,8 @@ def test_data_all_installs_upgrades_rolls_back_as_a_whole_and_uninstalls(sandbox
     assert failed.reader.database() == {
         "revision": HEADS[newer.version], "head": HEADS[newer.version], "function": "dataall-dev-migrations"
     }  # fmt: skip
-    assert failed.reader.ledger.current_release().version == newer.version
+    installed_now = failed.reader.ledger.current_release()
+    assert installed_now is not None and installed_now.version == newer.version
     counts = _created_as_templated(aws, newer)
     assert all(declared == created for declared, created in counts.values()), counts
 
