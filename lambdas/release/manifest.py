@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -516,11 +517,13 @@ def _constraint_problems(spec: Mapping[str, Any], value: str) -> list[str]:
         problems.append(f"longer than the template's MaxLength {spec['MaxLength']}")
     if "MinLength" in spec and len(value) < int(spec["MinLength"]):
         problems.append(f"shorter than the template's MinLength {spec['MinLength']}")
-    if spec.get("Type") == "Number" and ("MinValue" in spec or "MaxValue" in spec):
+    if spec.get("Type") == "Number":
         try:
             number = float(value)
         except ValueError:
-            return [*problems, f"{shown!r} is not a number"]
+            number = math.nan
+        if not math.isfinite(number):
+            return [*problems, f"{shown!r} is not a number, which the template's Type Number requires"]
         if "MinValue" in spec and number < float(spec["MinValue"]):
             problems.append(f"{shown} is below the template's MinValue {spec['MinValue']}")
         if "MaxValue" in spec and number > float(spec["MaxValue"]):

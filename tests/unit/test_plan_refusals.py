@@ -148,6 +148,34 @@ def test_an_option_whose_value_a_stages_template_refuses_is_refused_naming_the_o
     assert nothing_changed(deps)
 
 
+@pytest.mark.parametrize(
+    ("spec", "value", "said"),
+    [
+        ({}, "ninety", "'ninety' is not a number, which the template's Type Number requires"),
+        ({"MinValue": 1}, "nan", "'nan' is not a number, which the template's Type Number requires"),
+        ({"MaxValue": 3653}, "9000", "9000 is above the template's MaxValue 3653"),
+    ],
+    ids=["not a number", "not a finite number", "above MaxValue"],
+)
+def test_an_option_feeding_a_number_parameter_is_refused_as_the_options_fault(
+    aws: None, spec: dict[str, Any], value: str, said: str
+) -> None:
+    """The release is fine; the option's value is not a number the template takes (it was refused
+    as ReleaseInvalid when it was not a number at all)."""
+    release = platform()
+    release.document["options"]["Days"] = {"type": "string", "default": "30"}
+    release.document["stages"][3]["parameters"]["Days"] = "${param:Days}"
+    release = with_template(release, "params", declare("Days", Type="Number", **spec))
+    deps = make_deps(release)
+
+    with pytest.raises(InvalidOptions) as refused_plan:
+        plan(deps, request({"action": "install", "version": "2.8.0", "options": {"Days": value}}))
+
+    assert refused_plan.value.field == "options.Days"
+    assert said in str(refused_plan.value)
+    assert nothing_changed(deps)
+
+
 def test_an_unused_output_or_an_optional_parameter_is_no_reason_to_refuse(aws: None) -> None:
     release = with_template(platform(), "vpc", lambda t: t["Outputs"].update({"Spare": {"Value": "x"}}))
     release = with_template(release, "params", declare("Tuning", Default="off"))
