@@ -165,13 +165,19 @@ class PostgresServer:
 
     def admin(self, database: str = "postgres") -> pg8000.native.Connection:
         """A connection as the server's superuser."""
+        return self.connection(ADMIN, self.admin_password, database)
+
+    def connection(
+        self, user: str, password: str, database: str = "postgres", application: str = "dataall-sandbox"
+    ) -> pg8000.native.Connection:
+        """A connection to the server on 127.0.0.1, without TLS (the server has none)."""
         return pg8000.native.Connection(
-            user=ADMIN,
-            password=self.admin_password,
+            user=user,
+            password=password,
             host="127.0.0.1",
             port=self.port,
             database=database,
-            application_name="dataall-sandbox",
+            application_name=application,
             ssl_context=False,
             timeout=30,
         )

@@ -34,16 +34,9 @@ class PostgresCluster(PostgresServer):
 
     # ------------------------------------------------------------------ connections
     def connect(self, database: str = "postgres", *, admin: bool = False) -> pg8000.native.Connection:
-        return pg8000.native.Connection(
-            user=ADMIN if admin else OWNER,
-            password=self.admin_password if admin else self.owner_password,
-            host="127.0.0.1",
-            port=self.port,
-            database=database,
-            application_name="dataall-tests",
-            ssl_context=False,
-            timeout=30,
-        )
+        if admin:
+            return self.connection(ADMIN, self.admin_password, database, "dataall-tests")
+        return self.connection(OWNER, self.owner_password, database, "dataall-tests")
 
     def _create_owner(self) -> None:
         connection = self.connect(admin=True)

@@ -4,6 +4,7 @@ in the local AWS sandbox through the same code the CLI runs."""
 from __future__ import annotations
 
 import io
+import os
 import time
 import zipfile
 from collections.abc import Callable
@@ -125,3 +126,15 @@ def dataall_revisions(sandbox: Any, schema: str = "dev") -> dict[str, str]:
         finally:
             connection.close()
     return found
+
+
+def require_postgres_server(sandbox: Any) -> None:
+    """Skip where PostgreSQL is not installed (the sandbox falls back to SQLite); under CI, which
+    installs it, fail instead, so that these tests cannot pass by not running."""
+    mode = sandbox.databases.mode
+    if mode == "server":
+        return
+    reason = f"the sandbox keeps its clusters' data in {mode!r} mode: PostgreSQL is not installed"
+    if os.environ.get("CI"):
+        pytest.fail(reason + " (CI installs it)", pytrace=False)
+    pytest.skip(reason)

@@ -16,7 +16,7 @@ import pytest
 
 from installer.upstream import shared_upstream
 from sandbox import conformance
-from tests.sandbox.conftest import dataall_revisions
+from tests.sandbox.conftest import dataall_revisions, require_postgres_server
 
 ROOT = Path(__file__).resolve().parents[2]
 DATAALL = shared_upstream("2.9.0") / "cdk.out"
@@ -269,8 +269,7 @@ def test_data_alls_platform_installs_migrates_upgrades_and_deletes_as_synthesize
     PostgreSQL to each release's alembic head (2.8.0: ba2da94739ab, 2.9.0: 2258cd8d6e9f; the
     upstream README's). The delete turns the Aurora cluster's deletion protection off, as an
     operator must, and leaves nothing but what the templates retain."""
-    if sandbox.databases.mode != "server":
-        pytest.skip("PostgreSQL is not installed (CI installs it)")
+    require_postgres_server(sandbox)
     lines: list[str] = []
     patterns = ["*backend-stack", "*cloudfront-stack"]
     runner = conformance.Conformance(sandbox, log=lines.append)

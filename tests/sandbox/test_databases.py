@@ -22,7 +22,7 @@ import pytest
 from sandbox.databases import Databases
 from sandbox.postgres import PostgresMissing, find_binaries
 from tests.sandbox.cloudformation.conftest import body, settle
-from tests.sandbox.conftest import Clients, package
+from tests.sandbox.conftest import Clients, package, require_postgres_server
 
 try:
     PSQL = str(find_binaries() / "psql") if (find_binaries() / "psql").exists() else shutil.which("psql")
@@ -92,8 +92,7 @@ def cfn(clients: Clients) -> Any:
 
 @pytest.fixture
 def server_mode(sandbox: Any) -> Any:
-    if sandbox.databases.mode != "server":
-        pytest.skip(f"the sandbox keeps its clusters' data in {sandbox.databases.mode!r} mode")
+    require_postgres_server(sandbox)
     return sandbox
 
 
