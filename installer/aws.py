@@ -17,6 +17,8 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
+from installer.answers import Problem
+
 _CONFIG = Config(retries={"mode": "standard", "max_attempts": 10}, user_agent_extra="dataall-installer-cli")
 
 
@@ -62,14 +64,15 @@ def connect(
 ) -> Iterator[Aws]:
     """An `Aws` for one command; with `sandbox=True`, an embedded sandbox lives as long as it."""
     if sandbox and endpoint_url:
-        raise ValueError("--sandbox and --endpoint-url exclude each other: choose one endpoint")
+        raise Problem("InvalidArgument", "--sandbox and --endpoint-url exclude each other: choose one endpoint",
+                      field="--endpoint-url")  # fmt: skip
     if not sandbox:
         url = endpoint_url or os.environ.get("AWS_ENDPOINT_URL") or None
-        if faults:
-            if not url:
-                raise ValueError("--fault needs a sandbox: use --sandbox or a sandbox's --endpoint-url")
-            add_faults(url, faults)
-        yield Aws(region=region or default_region(), endpoint_url=url)
+        if faults and not url:
+            raise Problem("InvalidFault", "--fault needs a sandbox: use --sandbox or a sandbox's --endpoint-url",
+                          field="--fault")  # fmt: skip
+        with armed_faults(str(url), faults) if faults else contextlib.nullcontext():
+            yield Aws(region=region or default_region(), endpoint_url=url)
         return
     from sandbox.server import Sandbox
 
@@ -80,21 +83,40 @@ def connect(
         yield Aws(region=region or box.region, endpoint_url=box.endpoint)
 
 
-def add_faults(endpoint_url: str, specs: list[str]) -> None:
-    """Arm faults in a running sandbox (`dataall-installer sandbox serve`)."""
-    sandbox_control(endpoint_url, "faults", {"faults": specs})
+def add_faults(endpoint_url: str, specs: list[str]) -> list[str]:
+    """Arm faults in a running sandbox (`dataall-installer sandbox serve`); their ids."""
+    answer = sandbox_control(endpoint_url, "faults", {"faults": specs})
+    return [str(fault["id"]) for fault in answer.get("added", [])]
 
 
-def sandbox_control(endpoint_url: str, route: str, payload: Any = None, timeout: float = 30) -> Any:
-    """Ask a sandbox's control API (`/_sandbox/<route>`): POST `payload` as JSON, or GET without
-    one; the JSON answer."""
+def remove_faults(endpoint_url: str, ids: list[str]) -> None:
+    """Disarm the faults one command armed in a shared sandbox (spent or not)."""
+    if ids:
+        sandbox_control(endpoint_url, "faults", {"ids": ids}, method="DELETE")
+
+
+@contextlib.contextmanager
+def armed_faults(endpoint_url: str, specs: list[str] | None) -> Iterator[None]:
+    """Faults armed in a shared sandbox for one command: disarmed when it ends, however it ends."""
+    ids = add_faults(endpoint_url, specs) if specs else []
+    try:
+        yield
+    finally:
+        remove_faults(endpoint_url, ids)
+
+
+def sandbox_control(
+    endpoint_url: str, route: str, payload: Any = None, timeout: float = 30, method: str | None = None
+) -> Any:
+    """Ask a sandbox's control API (`/_sandbox/<route>`): POST `payload` as JSON (or `method`),
+    or GET without one; the JSON answer."""
     import json
     import urllib.request
 
     request = urllib.request.Request(  # noqa: S310 - the operator's own sandbox endpoint
         f"{endpoint_url.rstrip('/')}/_sandbox/{route}",
         data=None if payload is None else json.dumps(payload).encode(),
-        method="GET" if payload is None else "POST",
+        method=method or ("GET" if payload is None else "POST"),
         headers={"Content-Type": "application/json"},
     )
     with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310

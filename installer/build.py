@@ -31,7 +31,7 @@ BOOTSTRAP_TEMPLATE = "bootstrap.template.json"
 
 
 class BuildError(RuntimeError):
-    pass
+    code = "ReleaseInvalid"
 
 
 @dataclass(frozen=True)
@@ -50,8 +50,16 @@ class Release:
         manifest_path = path / MANIFEST_NAME
         if not manifest_path.exists():
             raise BuildError(f"{path} is not a release folder: it has no {MANIFEST_NAME}")
-        manifest = Manifest.from_json(manifest_path.read_bytes())
+        try:
+            manifest = Manifest.from_json(manifest_path.read_bytes())
+        except (ManifestError, ValueError) as error:
+            raise BuildError(f"{manifest_path}: {error}") from None
         return cls(path=path, manifest=manifest)
+
+    @property
+    def digest(self) -> str:
+        """The sha256 of the manifest, which names every file's sha256: the release's identity."""
+        return sha256_file(self.path / MANIFEST_NAME)
 
     def verify(self) -> None:
         """Every file the manifest lists is here with the right sha256."""

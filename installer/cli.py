@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import json
+import math
+import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 
 from installer import __version__
+from installer.answers import DEBUG_ENV, Problem, classify, emit, exit_code
 
 app = typer.Typer(
     name="dataall-installer",
@@ -45,17 +51,40 @@ ScaleOpt = Annotated[
 ]
 
 
-def _fail(message: str, code: int = 2) -> None:
-    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
-    raise typer.Exit(code)
+def _fail(
+    message: str, code: str = "InvalidArgument", *, field: str | None = None, status: str = "REFUSED"
+) -> NoReturn:
+    """End the command with a refusal (or `status`): see installer.answers."""
+    raise Problem(code, message, status=status, field=field)
 
 
-def _params(pairs: list[str] | None) -> dict[str, str]:
+def _answers(command: Callable[..., None]) -> Callable[..., None]:
+    """Every command answers in one shape (installer.answers): a Problem or any expected error
+    becomes a line on standard error, the JSON line with --json, and its exit code; no traceback
+    unless --debug."""
+
+    @functools.wraps(command)
+    def answered(*args: Any, **kwargs: Any) -> None:
+        try:
+            command(*args, **kwargs)
+        except (typer.Exit, typer.Abort):
+            raise
+        except (Exception, KeyboardInterrupt) as error:  # noqa: BLE001 - every error is answered, not lost
+            problem = classify(error)
+            code = emit(problem, json_mode=bool(kwargs.get("json_mode")), command=command.__name__, cause=error)
+            raise typer.Exit(code) from None
+
+    return answered
+
+
+def _params(pairs: list[str] | None, flag: str = "--param") -> dict[str, str]:
     result = {}
     for pair in pairs or []:
         key, sep, value = pair.partition("=")
         if not sep or not key:
-            _fail(f"--param {pair!r} is not KEY=VALUE")
+            _fail(f"{flag} {pair!r} is not KEY=VALUE", field=flag)
+        if key in result:
+            _fail(f"{flag} {key} is given twice", field=f"{flag} {key}")
         result[key] = value
     return result
 
@@ -119,6 +148,7 @@ def _release(path: Path | None, *, json_mode: bool, upstream: Path | None = None
 
 # ---------------------------------------------------------------------- build
 @app.command()
+@_answers
 def build(
     out: Annotated[Path, typer.Option("--out", help="Folder that receives release/<version>/.")] = DEFAULT_OUT,
     version: Annotated[str | None, typer.Option("--version", help="Release version (default: the source's).")] = None,
@@ -139,14 +169,25 @@ def build(
 # ---------------------------------------------------------------------- deploy
 BucketPrefixOpt = Annotated[str, typer.Option("--bucket-prefix", help="Release bucket: <prefix>-<region>.")]
 ParamOpt = Annotated[list[str] | None, typer.Option("--param", help="Bootstrap parameter KEY=VALUE (repeatable).")]
+ReplaceOpt = Annotated[
+    bool,
+    typer.Option(
+        "--replace",
+        help="Publish this release in place of a different one already published under the same version.",
+    ),
+]
 DatabaseOpt = Annotated[
     str | None, typer.Option("--database-url", help="Sandbox only: a PostgreSQL URL for the metadata database.")
 ]
 
 
 def _deploy_release(aws: Any, release: Any, installation: Any, params: dict[str, str], bucket_prefix: str,
-                    progress: Any, *, sandbox: bool = False) -> dict[str, Any]:  # fmt: skip
+                    progress: Any, *, sandbox: bool = False, replace: bool = False) -> dict[str, Any]:  # fmt: skip
     """Publish, create or update the bootstrap stack, follow the run it starts; the run's result.
+
+    When the bootstrap stack already names this release (nothing of it changed), the release
+    is either installed already (NOTHING_TO_DO, no run) or its last run did not succeed (a
+    failed upgrade, a refused run): a new run is started for it, as `run upgrade` would.
 
     `sandbox`: the embedded sandbox. A sandbox (embedded, or `sandbox serve` at the endpoint) is given
     an image root for each image the release names.
@@ -154,12 +195,12 @@ def _deploy_release(aws: Any, release: Any, installation: Any, params: dict[str,
     from installer.images import is_sandbox
     from installer.operations import RunReader, bootstrap_parameters, deploy_bootstrap, publish, result_document
 
+    parameters = bootstrap_parameters(release, installation, bucket_prefix, params)
     if sandbox or is_sandbox(aws.endpoint_url):
         _sandbox_images(aws, release, progress)
-    parameters = bootstrap_parameters(release, installation, bucket_prefix, params)
     where = aws.endpoint_url or f"AWS {aws.region}"
     progress.note(f"release {release.version} -> {where}")
-    bucket = publish(aws, release, bucket_prefix)
+    bucket = publish(aws, release, bucket_prefix, replace=replace)
     progress.note(f"published to s3://{bucket}")
     seen: list[str] = []
 
@@ -172,12 +213,71 @@ def _deploy_release(aws: Any, release: Any, installation: Any, params: dict[str,
     reader = RunReader(aws, installation, outputs)
     execution_arn = outputs.get("RunExecutionArn") if changed else None
     if not execution_arn:
-        progress.note("nothing the installer uses changed: no run started; the latest run:")
-        execution_arn = reader.latest_execution()
+        execution_arn = _run_for_unchanged_bootstrap(aws, reader, outputs, release, progress)
         if execution_arn is None:
-            _fail("no run has ever started in this installation")
-    view = progress.follow(reader, str(execution_arn))
+            return _nothing_to_do(reader, release)
+    view = _follow(progress, reader, str(execution_arn), aws, installation, embedded=sandbox)
     return result_document(view, reader.transitions(str(execution_arn)))
+
+
+def _run_for_unchanged_bootstrap(aws: Any, reader: Any, outputs: dict[str, str], release: Any,
+                                 progress: Any) -> str | None:  # fmt: skip
+    """The run to follow when the bootstrap stack did not change: one still going, else a new
+    one when the release is not the installed one (by content); None when it is."""
+    from installer.operations import start
+
+    latest = reader.latest_execution()
+    if latest is not None and reader.execution_status(latest) == "RUNNING":
+        progress.note("a run is going: following it")
+        return str(latest)
+    installed = reader.ledger.current_release()
+    if installed is None:
+        action, why = "install", "is not installed (nothing is)"
+    elif installed.version != release.version:
+        action, why = "upgrade", f"is not installed (installed: {installed.version})"
+    elif installed.manifest_sha256 not in (None, release.digest):
+        action, why = "upgrade", "was published again with other content"
+    else:
+        return None
+    progress.note(f"release {release.version} {why}: starting a new run ({action})")
+    return start(aws, outputs, {"action": action, "version": release.version, "source": "cli"})
+
+
+def _nothing_to_do(reader: Any, release: Any) -> dict[str, Any]:
+    return {
+        "status": "NOTHING_TO_DO",
+        "action": None,
+        "version": release.version,
+        "installed_version": release.version,
+        "message": f"release {release.version} is already installed: no run started",
+        "execution_arn": reader.latest_execution(),
+        "stages": {},
+        "actions": {},
+        "transitions": 0,
+        "duration_s": None,
+        "error": None,
+    }
+
+
+def _follow(progress: Any, reader: Any, execution_arn: str, aws: Any, installation: Any, *, embedded: bool) -> Any:
+    """Follow a run until it ends; Ctrl-C ends the command (INTERRUPTED), saying what becomes of
+    the run: discarded with the embedded sandbox, or still going at the endpoint."""
+    try:
+        return progress.follow(reader, execution_arn)
+    except KeyboardInterrupt:
+        if embedded:
+            message = f"interrupted: run {execution_arn.rsplit(':', 1)[-1]} is discarded with the embedded sandbox"
+            continues = False
+        else:
+            where = f" --endpoint-url {aws.endpoint_url}" if aws.endpoint_url else f" --region {aws.region}"
+            message = (
+                f"interrupted: the run {execution_arn.rsplit(':', 1)[-1]} goes on at "
+                f"{aws.endpoint_url or 'AWS ' + aws.region}; follow it with: dataall-installer status --follow"
+                f"{where} --prefix {installation.prefix} --env {installation.env}"
+            )
+            continues = True
+        raise Problem("Interrupted", message, status="INTERRUPTED",
+                      extra={"execution_arn": execution_arn, "run_continues": continues}) from None  # fmt: skip
 
 
 def _sandbox_images(aws: Any, release: Any, progress: Any) -> None:
@@ -190,6 +290,7 @@ def _sandbox_images(aws: Any, release: Any, progress: Any) -> None:
 
 
 @app.command()
+@_answers
 def deploy(
     sandbox: SandboxOpt = False,
     endpoint_url: EndpointOpt = None,
@@ -207,25 +308,59 @@ def deploy(
     fault: FaultOpt = None,
     scale: ScaleOpt = 0.01,
     database_url: DatabaseOpt = None,
+    replace: ReplaceOpt = False,
 ) -> None:
     """Create or update the bootstrap stack from a release, then follow the run it starts."""
     from installer.aws import connect
-    from installer.operations import Installation, OperationError
+    from installer.operations import Installation
     from installer.progress import Progress
 
+    params = _check_flags(sandbox=sandbox, endpoint_url=endpoint_url, fault=fault, param=param, scale=scale)
     release = _release(release_dir, json_mode=json_mode, upstream=upstream, synthetic=synthetic)
+    _check_fault_stages(fault, release.manifest)
     progress = Progress(json_mode=json_mode)
-    try:
-        with connect(sandbox=sandbox, endpoint_url=endpoint_url, region=region, scale=scale,
-                     faults=fault, database_url=database_url) as aws:  # fmt: skip
-            result = _deploy_release(aws, release, Installation(prefix, env), _params(param), bucket_prefix, progress,
-                                     sandbox=sandbox)  # fmt: skip
-    except (OperationError, ValueError) as error:
-        _fail(str(error))
-    _finish(result, json_mode, scale if sandbox else None)
+    with connect(sandbox=sandbox, endpoint_url=endpoint_url, region=region, scale=scale,
+                 faults=fault, database_url=database_url) as aws:  # fmt: skip
+        result = _deploy_release(aws, release, Installation(prefix, env), params, bucket_prefix, progress,
+                                 sandbox=sandbox, replace=replace)  # fmt: skip
+    _finish(result, json_mode, scale if sandbox else None, command="deploy")
+
+
+def _check_flags(*, sandbox: bool, endpoint_url: str | None, fault: list[str] | None, param: list[str] | None,
+                 scale: float = 0.01) -> dict[str, str]:  # fmt: skip
+    """What can be checked of the flags before anything is built or published; the parameters."""
+    import os
+
+    from sandbox.faults import FaultSpecError, parse_fault
+
+    if sandbox and endpoint_url:
+        _fail("--sandbox and --endpoint-url exclude each other: choose one endpoint", field="--endpoint-url")
+    for spec in fault or []:
+        try:
+            parse_fault(spec)
+        except FaultSpecError as error:
+            _fail(str(error), "InvalidFault", field="--fault")
+    if fault and not (sandbox or endpoint_url or os.environ.get("AWS_ENDPOINT_URL")):
+        _fail("--fault needs a sandbox: use --sandbox or a sandbox's --endpoint-url", "InvalidFault", field="--fault")
+    if not (math.isfinite(scale) and scale > 0):
+        _fail(f"--scale {scale}: wall seconds per modelled second must be a positive number", field="--scale")
+    return _params(param)
+
+
+def _check_fault_stages(fault: list[str] | None, manifest: Any) -> None:
+    """A fault naming a stage the release does not have would never fire: refused, naming it."""
+    from sandbox.faults import parse_fault
+
+    stages = {step.name for step in manifest.stages()}
+    for spec in fault or []:
+        stage = parse_fault(spec).stage
+        if stage != "*" and stage not in stages:
+            _fail(f"--fault {spec}: release {manifest.version} has no stage {stage!r} (its stages: "
+                  f"{', '.join(sorted(stages))})", "InvalidFault", field="--fault")  # fmt: skip
 
 
 @app.command()
+@_answers
 def upgrade(
     release_dir: Annotated[
         Path | None, typer.Option("--release", help="The release folder to upgrade to (default: build data.all).")
@@ -250,36 +385,36 @@ def upgrade(
     json_mode: JsonOpt = False,
     fault: FaultOpt = None,
     scale: ScaleOpt = 0.01,
+    replace: ReplaceOpt = False,
 ) -> None:
     """Upgrade an installation to a release (the bootstrap stack's ReleaseVersion changes).
 
-    With --sandbox the embedded sandbox is empty, so the previous release is installed first.
-    Faults are armed for the upgrade only.
+    After a failed upgrade, the same command starts a new run; to the installed release, it says
+    so (NOTHING_TO_DO). With --sandbox the embedded sandbox is empty, so the previous release is
+    installed first. Faults are armed for the upgrade only.
     """
-    from installer.aws import add_faults, connect
-    from installer.operations import Installation, OperationError, bootstrap_outputs
+    from installer.aws import armed_faults, connect
+    from installer.operations import Installation, bootstrap_outputs
     from installer.progress import Progress
 
+    params = _check_flags(sandbox=sandbox, endpoint_url=endpoint_url, fault=fault, param=param, scale=scale)
     target = _release(release_dir, json_mode=json_mode, upstream=upstream, synthetic=synthetic)
+    _check_fault_stages(fault, target.manifest)
     progress = Progress(json_mode=json_mode)
     installation = Installation(prefix, env)
-    try:
-        with connect(sandbox=sandbox, endpoint_url=endpoint_url, region=region, scale=scale) as aws:
-            if sandbox:
-                previous = _previous(from_dir, target, synthetic, json_mode=json_mode)
-                first = _deploy_release(aws, previous, installation, _params(param), bucket_prefix, progress,
-                                        sandbox=True)  # fmt: skip
-                if first["status"] != "SUCCEEDED":
-                    _fail(f"the first install failed: {first['error']}")
-            else:
-                bootstrap_outputs(aws, installation)  # an upgrade needs an installation
-            if fault:
-                add_faults(str(aws.endpoint_url), fault)
-            result = _deploy_release(aws, target, installation, _params(param), bucket_prefix, progress,
-                                     sandbox=sandbox)  # fmt: skip
-    except (OperationError, ValueError) as error:
-        _fail(str(error))
-    _finish(result, json_mode, scale if sandbox else None)
+    with connect(sandbox=sandbox, endpoint_url=endpoint_url, region=region, scale=scale) as aws:
+        if sandbox:
+            previous = _previous(from_dir, target, synthetic, json_mode=json_mode)
+            first = _deploy_release(aws, previous, installation, params, bucket_prefix, progress,
+                                    sandbox=True)  # fmt: skip
+            if first["status"] != "SUCCEEDED":
+                _fail(f"the first install failed: {first['error']}", "FirstInstallFailed", status="FAILED")
+        else:
+            bootstrap_outputs(aws, installation)  # an upgrade needs an installation
+        with armed_faults(str(aws.endpoint_url), fault) if fault else contextlib.nullcontext():
+            result = _deploy_release(aws, target, installation, params, bucket_prefix, progress,
+                                     sandbox=sandbox, replace=replace)  # fmt: skip
+    _finish(result, json_mode, scale if sandbox else None, command="upgrade")
 
 
 def _previous(from_dir: Path | None, target: Any, synthetic: bool, *, json_mode: bool) -> Any:
@@ -295,6 +430,7 @@ def _previous(from_dir: Path | None, target: Any, synthetic: bool, *, json_mode:
 
 
 @app.command()
+@_answers
 def uninstall(
     retain_data: Annotated[
         bool, typer.Option("--retain-data", help="Keep the stateful stages (database, search, buckets, users).")
@@ -310,7 +446,6 @@ def uninstall(
     from installer.aws import connect
     from installer.operations import (
         Installation,
-        OperationError,
         RunReader,
         bootstrap_outputs,
         delete_bootstrap,
@@ -321,22 +456,20 @@ def uninstall(
 
     installation = Installation(prefix, env)
     progress = Progress(json_mode=json_mode)
-    try:
-        with connect(sandbox=sandbox, endpoint_url=endpoint_url, region=region) as aws:
-            outputs = bootstrap_outputs(aws, installation)
-            execution_arn = start(aws, outputs, {"action": "uninstall", "source": "cli", "retain_data": retain_data})
-            reader = RunReader(aws, installation, outputs)
-            view = progress.follow(reader, execution_arn)
-            result = result_document(view, reader.transitions(execution_arn))
-            if result["status"] == "SUCCEEDED":
-                delete_bootstrap(aws, installation, lambda status: progress.note(f"bootstrap stack: {status}"))
-    except OperationError as error:
-        _fail(str(error))
-    _finish(result, json_mode)
+    with connect(sandbox=sandbox, endpoint_url=endpoint_url, region=region) as aws:
+        outputs = bootstrap_outputs(aws, installation)
+        execution_arn = start(aws, outputs, {"action": "uninstall", "source": "cli", "retain_data": retain_data})
+        reader = RunReader(aws, installation, outputs)
+        view = _follow(progress, reader, execution_arn, aws, installation, embedded=sandbox)
+        result = result_document(view, reader.transitions(execution_arn))
+        if result["status"] == "SUCCEEDED":
+            delete_bootstrap(aws, installation, lambda status: progress.note(f"bootstrap stack: {status}"))
+    _finish(result, json_mode, command="uninstall")
 
 
 # ---------------------------------------------------------------------- quick-create
 @app.command()
+@_answers
 def publish(
     bucket_prefix: BucketPrefixOpt = "dataall-installer-releases",
     regions: Annotated[str, typer.Option("--regions", help="Comma-separated regions, one bucket each.")] = "us-east-1",
@@ -367,6 +500,7 @@ def publish(
 
 
 @app.command()
+@_answers
 def link(
     template_url: Annotated[str, typer.Option("--template-url", help="S3 URL of bootstrap.template.json.")],
     region: Annotated[str, typer.Option("--region", help="Region of the console form.")],
@@ -379,16 +513,20 @@ def link(
     typer.echo(quick_create_url(region, template_url, stack_name, _params(param)))
 
 
-def _finish(result: dict[str, Any], json_mode: bool, scale: float | None = None) -> None:
-    """Print the result (the summary line, or the JSON document) and exit 0 only on success.
+def _finish(result: dict[str, Any], json_mode: bool, scale: float | None = None, *, command: str | None = None) -> None:
+    """Print the result (the summary line, or the JSON document) and exit with its status's code
+    (0 only when the run SUCCEEDED or nothing needed doing; see installer.answers).
 
     `scale`: the embedded sandbox's time scale, to give the run's modelled time (wall / scale).
     """
     duration = result.get("duration_s")
     if scale and duration is not None:
         result["modelled_s"] = round(duration / scale)
+    result["command"] = command
     if json_mode:
         sys.stdout.write(json.dumps(result, default=str) + "\n")
+    elif result["status"] == "NOTHING_TO_DO":
+        typer.echo(f"{result['message']} · NOTHING_TO_DO")
     else:
         stages = result.get("stages", {})
         skipped = sum(1 for stage in stages.values() if stage.get("status") == "SKIPPED")
@@ -404,7 +542,7 @@ def _finish(result: dict[str, Any], json_mode: bool, scale: float | None = None)
                 took += f" ({_minutes(result['modelled_s'])} modelled at scale {scale:g}, Lambda time unscaled)"
             parts.append(took)
         typer.echo(f"{result['action']} {result['version']}: {result['status']} · " + " · ".join(parts))
-    raise typer.Exit(0 if result["status"] == "SUCCEEDED" else 1)
+    raise typer.Exit(exit_code(str(result["status"])))
 
 
 def _count(number: int, noun: str) -> str:
@@ -418,6 +556,7 @@ def _minutes(seconds: float) -> str:
 
 # ---------------------------------------------------------------------- status
 @app.command()
+@_answers
 def status(
     sandbox: SandboxOpt = False,
     endpoint_url: EndpointOpt = None,
@@ -429,29 +568,28 @@ def status(
 ) -> None:
     """The latest run and every stage, from the ledger and Step Functions."""
     from installer.aws import connect
-    from installer.operations import Installation, OperationError, RunReader, bootstrap_outputs, result_document
+    from installer.operations import Installation, RunReader, bootstrap_outputs, result_document
     from installer.progress import Progress, render
 
     installation = Installation(prefix=prefix, env=env)
-    try:
-        with connect(sandbox=sandbox, endpoint_url=endpoint_url, region=region) as aws:
-            reader = RunReader(aws, installation, bootstrap_outputs(aws, installation))
-            execution_arn = reader.latest_execution()
-            if execution_arn is None:
-                _fail("no run has started in this installation yet")
-            progress = Progress(json_mode=json_mode)
-            if follow:
-                view = progress.follow(reader, str(execution_arn))
-            else:
-                view = reader.view(str(execution_arn))
-                progress.console.print(render(view))
-            result = result_document(view, reader.transitions(str(execution_arn)))
-            result["database"] = reader.database()
-            installed = reader.ledger.current_release()
-            result["installed_version"] = installed.version if installed else None
-            result["pivot_role"] = reader.pivot_role()
-    except OperationError as error:
-        _fail(str(error))
+    with connect(sandbox=sandbox, endpoint_url=endpoint_url, region=region) as aws:
+        reader = RunReader(aws, installation, bootstrap_outputs(aws, installation))
+        execution_arn = reader.latest_execution()
+        if execution_arn is None:
+            _fail("no run has started in this installation yet", "NoRun")
+        progress = Progress(json_mode=json_mode)
+        if follow:
+            view = _follow(progress, reader, str(execution_arn), aws, installation, embedded=sandbox)
+        else:
+            view = reader.view(str(execution_arn))
+            progress.console.print(render(view))
+        result = result_document(view, reader.transitions(str(execution_arn)))
+        result["command"] = "status"
+        result["database"] = reader.database()
+        installed = reader.ledger.current_release()
+        result["installed_version"] = installed.version if installed else None
+        result["options"] = reader.options(installed)
+        result["pivot_role"] = reader.pivot_role()
     if json_mode:
         sys.stdout.write(json.dumps(result, default=str) + "\n")
     else:
@@ -462,10 +600,13 @@ def status(
         )
         if result["pivot_role"]:
             typer.echo(f"pivot role: {result['pivot_role']['name']} ({len(result['pivot_role']['policies'])} policies)")
+        for name, option in sorted(result["options"].items()):
+            typer.echo(f"option {name} = {option['value']} ({option['source']})")
 
 
 # ---------------------------------------------------------------------- run
 @app.command()
+@_answers
 def run(
     action: Annotated[str, typer.Argument(help="install, upgrade, redeploy or uninstall")],
     version: Annotated[str | None, typer.Option("--version", help="Release version (upgrade, install).")] = None,
@@ -480,30 +621,33 @@ def run(
 ) -> None:
     """Start a run by hand (as from the console) and follow it."""
     from installer.aws import connect
-    from installer.operations import Installation, OperationError, RunReader, bootstrap_outputs, result_document, start
+    from installer.operations import Installation, RunReader, bootstrap_outputs, result_document, start
     from installer.progress import Progress
-    from lambdas.core.errors import InvalidInput
 
+    if action not in RUN_ACTIONS:
+        _fail(f"unknown action {action!r}: one of {', '.join(RUN_ACTIONS)}", "InvalidAction", field="ACTION")
+    _check_flags(sandbox=sandbox, endpoint_url=endpoint_url, fault=fault, param=None)
     document: dict[str, Any] = {"action": action, "source": "cli"}
     if version:
         document["version"] = version
     if option:
-        document["options"] = _params(option)
+        document["options"] = _params(option, "--option")
     installation = Installation(prefix=prefix, env=env)
-    try:
-        with connect(sandbox=sandbox, endpoint_url=endpoint_url, region=region, faults=fault) as aws:
-            outputs = bootstrap_outputs(aws, installation)
-            execution_arn = start(aws, outputs, document)
-            reader = RunReader(aws, installation, outputs)
-            view = Progress(json_mode=json_mode).follow(reader, execution_arn)
-            result = result_document(view, reader.transitions(execution_arn))
-    except (OperationError, InvalidInput, ValueError) as error:
-        _fail(str(error))
-    _finish(result, json_mode)
+    with connect(sandbox=sandbox, endpoint_url=endpoint_url, region=region, faults=fault) as aws:
+        outputs = bootstrap_outputs(aws, installation)
+        execution_arn = start(aws, outputs, document)
+        reader = RunReader(aws, installation, outputs)
+        view = _follow(Progress(json_mode=json_mode), reader, execution_arn, aws, installation, embedded=sandbox)
+        result = result_document(view, reader.transitions(execution_arn))
+    _finish(result, json_mode, command="run")
+
+
+RUN_ACTIONS = ("install", "upgrade", "redeploy", "uninstall")
 
 
 # ---------------------------------------------------------------------- sandbox
 @sandbox_app.command("serve")
+@_answers
 def sandbox_serve(
     port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 4566,
     host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
@@ -548,6 +692,7 @@ def sandbox_serve(
 
 
 @sandbox_app.command("conformance")
+@_answers
 def sandbox_conformance(
     assembly: Annotated[Path, typer.Option("--assembly", help="A CDK cloud assembly (cdk.out) to deploy.")],
     stack: Annotated[
@@ -620,8 +765,31 @@ def version() -> None:
     typer.echo(__version__)
 
 
+@app.callback()
+def _global_options(
+    debug: Annotated[bool, typer.Option("--debug", help="Show the traceback of any error.")] = False,
+) -> None:
+    if debug:
+        os.environ[DEBUG_ENV] = "1"
+
+
 def main() -> None:
-    app()
+    """The console script: every answer in one shape, a usage error included (exit 2, and the
+    JSON line when --json was given)."""
+    import click
+
+    argv = sys.argv[1:]
+    try:
+        code = app(standalone_mode=False)
+    except click.ClickException as error:
+        param = getattr(error, "param", None)
+        field = (param.opts[0] if param.opts else param.name) if param is not None else None
+        command = next((arg for arg in argv if not arg.startswith("-")), None)
+        problem = Problem("UsageError", error.format_message(), field=field)
+        code = emit(problem, json_mode="--json" in argv, command=command)
+    except click.Abort:
+        code = exit_code("INTERRUPTED")
+    sys.exit(code or 0)
 
 
 if __name__ == "__main__":

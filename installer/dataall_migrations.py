@@ -56,7 +56,7 @@ _SKIP = re.compile(r"(^|/)tests?(/|$)|\.pyo$")
 
 
 class PackageError(RuntimeError):
-    pass
+    code = "MigrationPackageInvalid"
 
 
 def runtime() -> str:

@@ -3,6 +3,7 @@ start runs, and read a run's state back from the ledger and Step Functions."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 import urllib.parse
@@ -13,8 +14,9 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from installer.answers import check_parameters
 from installer.aws import Aws
-from installer.build import Release
+from installer.build import MANIFEST_NAME, Release
 from lambdas.data.ledger import Ledger
 from lambdas.data.records import StepRecord
 from lambdas.data.releases import ReleaseStore, release_key
@@ -27,7 +29,13 @@ CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAN
 
 
 class OperationError(RuntimeError):
-    """Something the operator asked for cannot be done; the message says what and why."""
+    """Something the operator asked for cannot be done; the message says what and why, `code`
+    (machine-readable) and `field` (the flag or parameter at fault) what the answer names."""
+
+    def __init__(self, message: str, code: str = "OperationRefused", field: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.field = field
 
 
 @dataclass(frozen=True)
@@ -48,8 +56,11 @@ def release_bucket(aws: Aws, bucket_prefix: str) -> str:
     return f"{bucket_prefix}-{aws.region}"
 
 
-def publish(aws: Aws, release: Release, bucket_prefix: str = DEFAULT_BUCKET_PREFIX) -> str:
-    """Upload a release to `<bucket_prefix>-<region>` (created if missing); returns the bucket."""
+def publish(aws: Aws, release: Release, bucket_prefix: str = DEFAULT_BUCKET_PREFIX, *, replace: bool = False) -> str:
+    """Upload a release to `<bucket_prefix>-<region>` (created if missing); returns the bucket.
+
+    A release is its content: a different release already published under the same version is
+    refused (ReleaseConflict), unless `replace` (the operator's explicit `--replace`)."""
     release.verify()
     s3 = aws.client("s3")
     bucket = release_bucket(aws, bucket_prefix)
@@ -71,12 +82,32 @@ def publish(aws: Aws, release: Release, bucket_prefix: str = DEFAULT_BUCKET_PREF
                 "RestrictPublicBuckets": True,
             },
         )
+    _check_identity(s3, bucket, release, replace=replace)
     for name in release.files():
         key = release_key(release.version, name)
         if name.startswith("assets/") and _exists(s3, bucket, key):
             continue  # content-addressed: same key, same bytes
         s3.upload_file(str(release.path / name), bucket, key)
     return bucket
+
+
+def _check_identity(s3: Any, bucket: str, release: Release, *, replace: bool) -> None:
+    key = release_key(release.version, MANIFEST_NAME)
+    try:
+        published = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NotFound"):
+            return
+        raise
+    digest = hashlib.sha256(published).hexdigest()
+    if digest != release.digest and not replace:
+        raise OperationError(
+            f"release {release.version} is already published in s3://{bucket} with different content "
+            f"(manifest sha256 {digest[:12]}…, this one {release.digest[:12]}…): give the new one another "
+            "version, or --replace to publish it in place of the old one",
+            code="ReleaseConflict",
+            field="--release",
+        )
 
 
 def _exists(s3: Any, bucket: str, key: str) -> bool:
@@ -129,12 +160,24 @@ def template_url(aws: Aws, bucket: str, key: str) -> str:
 def bootstrap_parameters(
     release: Release, installation: Installation, bucket_prefix: str, params: dict[str, str]
 ) -> dict[str, str]:
+    """The bootstrap stack's parameters, each checked against the template's own constraints
+    before anything is published (the flags --prefix, --env, --bucket-prefix included)."""
     declared = release.bootstrap_template.get("Parameters", {})
     unknown = sorted(set(params) - set(declared))
     if unknown:
         raise OperationError(
-            f"unknown parameter(s) {', '.join(unknown)}; the bootstrap stack takes: {', '.join(sorted(declared))}"
+            f"unknown parameter(s) {', '.join(unknown)}; the bootstrap stack takes: {', '.join(sorted(declared))}",
+            code="InvalidParameter",
+            field=f"--param {unknown[0]}",
         )
+    check_parameters(declared, params)
+    given = {
+        "ResourcePrefix": (installation.prefix, "--prefix"),
+        "EnvName": (installation.env, "--env"),
+        "ReleaseBucketPrefix": (bucket_prefix, "--bucket-prefix"),
+    }
+    for key, (value, flag) in given.items():
+        check_parameters({key: declared.get(key, {})}, {key: value}, flag=flag)
     return {
         **params,
         "ResourcePrefix": installation.prefix,
@@ -282,10 +325,34 @@ def start(aws: Aws, outputs: dict[str, str], document: dict[str, Any]) -> str:
 class StageView:
     name: str
     stack: str
+    #: the stack's status (MISSING: installed, but the stack is gone); an action's step status
     status: str
     phase: str = ""
     elapsed: float | None = None
     kind: str = "stage"
+    #: what this run did to it: CREATED, UPDATED, UNCHANGED, DELETED, FAILED, RESTORED, RETAINED,
+    #: DOWNGRADED, IN_PROGRESS, PENDING, INTERRUPTED, NOT_RUN, SKIPPED, MISSING
+    outcome: str = ""
+
+
+#: a step's result or rollback as the outcome reads it
+_OUTCOMES = {"NO_CHANGES": "UNCHANGED", "FAILED": "FAILED"}
+
+
+def step_outcome(step: StepRecord | None, *, active: bool, run_status: str, refused: bool = False) -> str:
+    """What the run did to one step, from its ledger record (see StageView.outcome)."""
+    if refused:
+        return "NOT_RUN"
+    if step is not None and step.rolled_back:
+        rolled = str(step.rolled_back)
+        return "ROLLBACK_FAILED" if rolled == "FAILED" else rolled
+    if step is not None and step.result:
+        return _OUTCOMES.get(str(step.result), str(step.result))
+    if step is not None and step.started:
+        return "IN_PROGRESS" if run_status == "RUNNING" else "INTERRUPTED"
+    if active:
+        return "PENDING" if run_status == "RUNNING" else "NOT_RUN"
+    return "SKIPPED"
 
 
 @dataclass
@@ -322,13 +389,31 @@ class RunReader:
         self._manifests: dict[str, Manifest] = {}
 
     def latest_execution(self) -> str | None:
-        runs = self.ledger.latest_runs(1)
-        if runs:
-            return str(runs[0].execution_arn)
+        """The newest run: Step Functions lists them newest first, refused ones too (a run Plan
+        refused never reaches the ledger); the ledger's newest when the list is empty (a state
+        machine replaced since)."""
         executions = self.aws.client("stepfunctions").list_executions(
             stateMachineArn=self.outputs["StateMachineArn"], maxResults=1
         )["executions"]
-        return executions[0]["executionArn"] if executions else None
+        if executions:
+            return str(executions[0]["executionArn"])
+        runs = self.ledger.latest_runs(1)
+        return str(runs[0].execution_arn) if runs else None
+
+    def options(self, installed: Any) -> dict[str, dict[str, Any]]:
+        """The installed release's options: each one's value and where it came from (the run
+        that set it last, else the release's default)."""
+        if installed is None:
+            return {}
+        sources = installed.option_sources or {}
+        return {
+            name: {"value": value, "source": sources.get(name, "default")}
+            for name, value in sorted(installed.options.items())
+        }
+
+    def execution_status(self, execution_arn: str) -> str:
+        status: str = self.aws.client("stepfunctions").describe_execution(executionArn=execution_arn)["status"]
+        return status
 
     def manifest(self, version: str) -> Manifest | None:
         if version not in self._manifests:
@@ -361,19 +446,32 @@ class RunReader:
         active = [n for wave in meta.waves for n in wave] if meta else []
         names = list(manifest.steps) if manifest else active
         stacks = self.stacks()
+        installed = set(self.ledger.stages())
         now = datetime.now(UTC)
         views = []
         for name in names:
+            outcome = step_outcome(
+                steps.get(name),
+                active=name in active or name in (meta.unchanged if meta else []),
+                run_status=execution["status"],
+                refused=refusal is not None,
+            )
             if manifest is not None and not manifest.steps[name].is_stage:
-                views.append(self._action_view(name, steps.get(name), name in active, execution["status"], now))
+                view = self._action_view(name, steps.get(name), name in active, execution["status"], now)
+                view.outcome = outcome
+                views.append(view)
                 continue
             step = steps.get(name) or StepRecord(name=name)
             stack_name = self.installation.stage_stack(name)
             stack = stacks.get(stack_name)
             if stack is not None:
                 status = stack["StackStatus"]
-            elif step.rolled_back == "DELETED":
+            elif step.rolled_back == "DELETED" or step.result == "DELETED":
                 status = "DELETE_COMPLETE"
+            elif name in installed:
+                status = "MISSING"  # the ledger says it is installed; its stack is gone
+                if outcome in ("UNCHANGED", "SKIPPED", "NOT_RUN"):
+                    outcome = "MISSING"
             elif name in active or not meta:
                 status = "PENDING" if execution["status"] == "RUNNING" else "NOT_CREATED"
             else:
@@ -387,6 +485,7 @@ class RunReader:
                     status=status,
                     phase=step.result or step.phase or "",
                     elapsed=elapsed,
+                    outcome=outcome,
                 )
             )
         return RunView(
@@ -412,9 +511,9 @@ class RunReader:
             status = f"ROLLED_BACK ({step.rolled_back})"
         elif step.result:
             status = str(step.result)
-        elif record is not None:
+        elif record is not None and step.started:
             status = "IN_PROGRESS" if run_status == "RUNNING" else "INTERRUPTED"
-        elif active:
+        elif active or record is not None:
             status = "PENDING" if run_status == "RUNNING" else "NOT_RUN"
         else:
             status = "SKIPPED"
@@ -506,18 +605,26 @@ def result_document(view: RunView, transitions: int) -> dict[str, Any]:
     """The `--json` result: the last line a command prints."""
     error = None
     if view.error:
+        stage = view.error.get("stage")
+        code = view.error.get("code") or view.error.get("error") or ("StageFailed" if stage else view.status)
         error = {
-            "stage": view.error.get("stage"),
+            "code": code,
+            "message": view.error.get("reason") if stage is None else f"stage {stage}: {view.error.get('reason')}",
+            "stage": stage,
             "reason": view.error.get("reason"),
-            **{k: v for k, v in view.error.items() if k not in ("stage", "reason") and v not in (None, [], {})},
+            **{k: v for k, v in view.error.items() if k not in ("stage", "reason", "code") and v not in (None, [], {})},
         }
     return {
         "action": view.action,
         "status": view.status,
         "version": view.version,
         "execution_arn": view.execution_arn,
-        "stages": {s.name: {"stack": s.stack, "status": s.status} for s in view.stages if s.kind == "stage"},
-        "actions": {s.name: {"status": s.status} for s in view.stages if s.kind != "stage"},
+        "stages": {
+            s.name: {"stack": s.stack, "status": s.status, "outcome": s.outcome}
+            for s in view.stages
+            if s.kind == "stage"
+        },
+        "actions": {s.name: {"status": s.status, "outcome": s.outcome} for s in view.stages if s.kind != "stage"},
         "transitions": transitions,
         "duration_s": round((view.stopped - view.started).total_seconds(), 1)
         if view.started and view.stopped

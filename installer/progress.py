@@ -43,18 +43,33 @@ def _elapsed(seconds: float | None) -> str:
     return f"{minutes}:{secs:02d}"
 
 
+def failure_line(view: RunView) -> str:
+    """Why the run did not succeed: the stage at fault when there is one."""
+    error = view.error or {}
+    word = "refused" if view.status == "REFUSED" else "failed"
+    stage = error.get("stage")
+    return f"{word}: stage {stage}: {error.get('reason')}" if stage else f"{word}: {error.get('reason')}"
+
+
 def render(view: RunView) -> Group:
     table = Table(title=f"{view.action} {view.version}  ·  {view.run}", title_justify="left", expand=False)
     table.add_column("stage")
     table.add_column("stack status")
+    table.add_column("this run")
     table.add_column("step")
     table.add_column("elapsed", justify="right")
     for stage in view.stages:
-        table.add_row(stage.name, Text(stage.status, style=_style(stage.status)), stage.phase, _elapsed(stage.elapsed))
+        table.add_row(
+            stage.name,
+            Text(stage.status, style=_style(stage.status)),
+            stage.outcome,
+            stage.phase,
+            _elapsed(stage.elapsed),
+        )
     status = Text(f"run: {view.status}", style=_style(view.status.replace("SUCCEEDED", "COMPLETE")))
     parts: list[Any] = [table, status]
     if view.error:
-        parts.append(Text(f"failed: stage {view.error.get('stage')}: {view.error.get('reason')}", style="red"))
+        parts.append(Text(failure_line(view), style="red"))
     return Group(*parts)
 
 
@@ -90,8 +105,6 @@ class Progress:
             if view.finished or time.monotonic() > deadline:
                 self.console.print(f"run {view.run}: {view.status}", highlight=False)
                 if view.error:
-                    self.console.print(
-                        f"failed: stage {view.error.get('stage')}: {view.error.get('reason')}", highlight=False
-                    )
+                    self.console.print(failure_line(view), highlight=False)
                 return view
             time.sleep(self.interval)

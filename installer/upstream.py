@@ -52,6 +52,8 @@ SYNTH_REGION = "eu-west-1"
 class UpstreamError(RuntimeError):
     """An upstream that cannot be found, read or synthesized, naming the path and the reason."""
 
+    code = "UpstreamInvalid"
+
 
 @dataclass(frozen=True)
 class Upstream:

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import re
 import threading
-from dataclasses import asdict, dataclass
+import uuid
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 KINDS = ("create", "update", "timeout", "crash", "throttle", "rollback")
@@ -22,7 +24,7 @@ _SPEC = re.compile(r"^(?P<stage>\*|[a-z][a-z0-9-]*):(?P<kind>[a-z]+)(?:@(?P<coun
 
 
 class FaultSpecError(ValueError):
-    pass
+    code = "InvalidFault"
 
 
 @dataclass
@@ -32,6 +34,8 @@ class Fault:
     #: how many times it fires before it is spent; None = every time
     count: int | None = None
     fired: int = 0
+    #: who armed it may disarm it (a command's faults last for that command only)
+    id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
 
     @property
     def spent(self) -> bool:
@@ -74,6 +78,14 @@ class FaultRegistry:
     def clear(self) -> None:
         with self._lock:
             self._faults.clear()
+
+    def remove(self, ids: Iterable[str]) -> int:
+        """Disarm the faults with these ids (spent or not); how many were armed."""
+        gone = set(ids)
+        with self._lock:
+            before = len(self._faults)
+            self._faults = [f for f in self._faults if f.id not in gone]
+            return before - len(self._faults)
 
     def list(self) -> list[Fault]:
         with self._lock:

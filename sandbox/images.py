@@ -54,6 +54,8 @@ IMAGE_URI = re.compile(
 class ImageError(ValueError):
     """An image URI the sandbox cannot resolve to an image it holds."""
 
+    code = "InvalidImage"
+
 
 @dataclass(frozen=True)
 class ImageReference:

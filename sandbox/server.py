@@ -267,7 +267,11 @@ class Sandbox:
                 added = [self.faults.add(spec).to_dict() for spec in specs]
                 return "200 OK", {"added": added}
             if method == "DELETE":
-                self.faults.clear()
+                ids = json.loads(body or b"{}").get("ids")
+                if ids is None:
+                    self.faults.clear()
+                else:
+                    self.faults.remove(str(i) for i in ids)
             return "200 OK", {"faults": [f.to_dict() for f in self.faults.list()]}
         if route.startswith("cfn-response/") and method in ("PUT", "POST"):
             self.cloudformation.custom_resource_response(route.split("/", 1)[1], body)

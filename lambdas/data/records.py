@@ -95,6 +95,10 @@ class ReleaseRecord(Record):
     version: str
     options: dict[str, Any]
     run: str
+    #: the sha256 of the release's manifest: its content, not only its version
+    manifest_sha256: str | None = None
+    #: option -> who set it last ("<source> run <run>"); an option not named has its default
+    option_sources: dict[str, str] = {}
     updated_at: str | None = None  # stamped by the ledger
 
 
@@ -161,6 +165,10 @@ class RunRecord(RunUpdate):
     params: dict[str, Any] = {}
     #: the release installed before the run: {"version", "options"}
     previous: dict[str, Any] | None = None
+    #: the sha256 of the release's manifest Plan verified
+    manifest_sha256: str | None = None
+    #: the installed release's option_sources, with the options this run was given
+    option_sources: dict[str, str] = {}
     took_over_lock_from: str | None = None
     #: the run's steps in a topological order, what each waits for, and the steps left out
     order: list[str] = []

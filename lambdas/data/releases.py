@@ -44,6 +44,8 @@ class ReleaseStore:
         self.release_bucket = release_bucket
         #: the release files (not assets) `ensure` verified, by key: read once per call
         self._verified: dict[str, bytes] = {}
+        #: version -> the sha256 of the manifest `ensure` verified: the release's identity
+        self.digests: dict[str, str] = {}
 
     # ------------------------------------------------------------------ reading
     def _read(self, bucket: str, key: str) -> bytes:
@@ -71,16 +73,20 @@ class ReleaseStore:
     def ensure(self, version: str) -> Manifest:
         """The release `version`, present in the artifacts bucket and verified.
 
+        A release is its content, not only its version: the release bucket (the publisher's) is
+        asked first, so a release published again under the same version (explicitly: `publish
+        --replace`) replaces the copy kept in the artifacts bucket, whose files are verified
+        against the new manifest; the kept copy serves when the release bucket no longer has it.
         Raises ReleaseInvalid, naming the file, when it is in neither bucket or a file's
         sha256 differs from the manifest's.
         """
         manifest_key = release_key(version, "manifest.json")
-        try:
-            raw = self._read(self.bucket, manifest_key)
-            source = self.bucket
-        except ClientError as error:
-            if not _missing(error):
-                raise
+        published, kept = self._published(manifest_key), self._kept(manifest_key)
+        if published is not None and published != kept:
+            raw, source = published, self.release_bucket
+        elif kept is not None:
+            raw, source = kept, self.bucket
+        else:  # in neither: raises, naming both buckets
             raw, source = self._from_release_bucket(version, manifest_key), self.release_bucket
         try:
             manifest = Manifest.from_json(raw)
@@ -92,7 +98,26 @@ class ReleaseStore:
             self._verified_copy(source, release_key(version, name), digest, version, name)
         if source != self.bucket:
             self.s3.put_object(Bucket=self.bucket, Key=manifest_key, Body=raw)
+        self.digests[version] = hashlib.sha256(raw).hexdigest()
         return manifest
+
+    def _published(self, key: str) -> bytes | None:
+        if not self.release_bucket:
+            return None
+        try:
+            return self._read(self.release_bucket, key)
+        except ClientError as error:
+            if _missing(error):
+                return None
+            raise
+
+    def _kept(self, key: str) -> bytes | None:
+        try:
+            return self._read(self.bucket, key)
+        except ClientError as error:
+            if _missing(error):
+                return None
+            raise
 
     def _from_release_bucket(self, version: str, key: str) -> bytes:
         if not self.release_bucket:

@@ -118,6 +118,8 @@ def plan(deps: Deps, request: PlanRequest) -> dict[str, Any]:
                 options=chosen.options,
                 params=chosen.params,
                 previous={"version": current.version, "options": current.options} if current else None,
+                manifest_sha256=deps.store.digests.get(chosen.version),
+                option_sources=_option_sources(current, document, run),
                 took_over_lock_from=previous_holder.run if previous_holder else None,
                 order=chosen.order,
                 after=chosen.after,
@@ -137,6 +139,12 @@ def plan(deps: Deps, request: PlanRequest) -> dict[str, Any]:
         "steps": chosen.items(),
         "drift": bool(detections),
     }
+
+
+def _option_sources(current: ReleaseRecord | None, document: dict[str, Any], run: str) -> dict[str, str]:
+    """Who set each option last: the installed release's record, with this run's options on top."""
+    given = {name: f"{document.get('source', 'console')} run {run}" for name in document.get("options") or {}}
+    return {**(current.option_sources if current else {}), **given}
 
 
 def _context(deps: Deps, options: dict[str, OptionValue]) -> dict[str, OptionValue]:

@@ -91,7 +91,15 @@ def finalize(deps: Deps, request: FinalizeRequest) -> dict[str, Any]:
         deps.ledger.clear_current_release()
         report = None
     elif outcome == "SUCCEEDED":
-        deps.ledger.set_current_release(ReleaseRecord(version=meta.version, options=meta.options, run=request.run))
+        deps.ledger.set_current_release(
+            ReleaseRecord(
+                version=meta.version,
+                options=meta.options,
+                run=request.run,
+                manifest_sha256=meta.manifest_sha256,
+                option_sources=meta.option_sources,
+            )
+        )
         report = None
     else:
         report = failure_report(request.error, steps)

@@ -37,7 +37,11 @@ POLL_SECONDS = 15
 
 
 def decide(event: dict[str, Any]) -> dict[str, Any] | None:
-    """The run a CloudFormation request asks for, or None."""
+    """The run a CloudFormation request asks for, or None.
+
+    An update passes on only the options whose parameter changed in it: an option the stack did
+    not change keeps the installation's value, which a run started by hand (`run --option`) may
+    have set; no run reverts an option silently."""
     request = event["RequestType"]
     new = event.get("ResourceProperties", {})
     options = {k: v for k, v in (new.get("Options") or {}).items() if v != ""}
@@ -45,6 +49,8 @@ def decide(event: dict[str, Any]) -> dict[str, Any] | None:
         return {"action": "install", "version": new["ReleaseVersion"], "options": options, "source": "trigger"}
     if request == "Update":
         old = event.get("OldResourceProperties", {})
+        before = old.get("Options") or {}
+        options = {k: v for k, v in options.items() if before.get(k) != v}
         if new.get("ReleaseVersion") != old.get("ReleaseVersion"):
             return {"action": "upgrade", "version": new["ReleaseVersion"], "options": options, "source": "trigger"}
         if (new.get("Options") or {}) != (old.get("Options") or {}):
