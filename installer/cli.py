@@ -124,12 +124,12 @@ def _build(out: Path, version: str | None, upstream: Path | None, synthetic: boo
         try:
             source = resolve(upstream, version)
         except UpstreamError as error:
-            _fail(str(error))
+            _fail(str(error), "UpstreamInvalid", field="--upstream")
         if not quiet:
             typer.echo(f"building data.all {source.version} from {source.origin} ...")
         return build_dataall_release(out, source)
     except BuildError as error:
-        _fail(str(error))
+        _fail(str(error), "ReleaseInvalid", field="--upstream" if upstream is not None else None)
 
 
 def _release(path: Path | None, *, json_mode: bool, upstream: Path | None = None, synthetic: bool = False) -> Any:
@@ -140,9 +140,11 @@ def _release(path: Path | None, *, json_mode: bool, upstream: Path | None = None
         if upstream is not None or synthetic:
             _fail("--release names a built release: give it alone, without --upstream or --synthetic")
         try:
-            return Release.load(path)
+            release = Release.load(path)
+            release.verify()  # a damaged or tampered release is refused before anything starts
         except BuildError as error:
-            _fail(str(error))
+            _fail(str(error), "ReleaseInvalid", field="--release")
+        return release
     return _build(DEFAULT_OUT, None, upstream, synthetic, quiet=json_mode)
 
 

@@ -1,0 +1,225 @@
+"""One answer shape (issue 17, item 1): every command ends, on a refusal or an error as on
+success, with its status, a machine-readable `error.code`, the flag or file at fault and a
+sentence; with `--json` as one JSON object on the last line of standard output; exit codes by
+status; no traceback unless --debug. Flags are checked before anything is built: the unit
+tier's guard fails a test that reaches for a build, a process or the network, so each refusal
+here is proven to come first."""
+
+from __future__ import annotations
+
+import json
+import socket
+from typing import Any
+
+import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError
+from typer.testing import CliRunner
+
+from installer.answers import EXIT_CODES, Problem, check_parameters, classify, exit_code
+from installer.cli import _follow, app
+from installer.operations import StageView, step_outcome
+from lambdas.data.records import StepRecord
+
+runner = CliRunner()
+
+
+def answer(*args: str) -> tuple[int, dict[str, Any], str]:
+    """Exit code, the last JSON line, and standard error."""
+    result = runner.invoke(app, list(args))
+    lines = [line for line in result.stdout.splitlines() if line.strip()]
+    assert lines, f"no output at all: {result.output!r}"
+    assert "Traceback" not in result.output, result.output
+    return result.exit_code, json.loads(lines[-1]), result.stderr
+
+
+REFUSALS = [
+    (["deploy", "--param", "NoEquals", "--json", "--sandbox"], "InvalidArgument", "--param"),
+    (["deploy", "--param", "A=1", "--param", "A=2", "--json", "--sandbox"], "InvalidArgument", "--param A"),
+    (["deploy", "--fault", "vpc:explode", "--json", "--sandbox"], "InvalidFault", "--fault"),
+    (["deploy", "--fault", "not a fault", "--json", "--sandbox"], "InvalidFault", "--fault"),
+    (["deploy", "--sandbox", "--endpoint-url", "http://127.0.0.1:1", "--json"], "InvalidArgument", "--endpoint-url"),
+    (["deploy", "--sandbox", "--scale", "0", "--json"], "InvalidArgument", "--scale"),
+    (["deploy", "--synthetic", "--upstream", "x", "--json", "--sandbox"], "InvalidArgument", None),
+    (["upgrade", "--fault", "aurora:melt", "--json", "--sandbox"], "InvalidFault", "--fault"),
+    (["run", "reinstall", "--json", "--sandbox"], "InvalidAction", "ACTION"),
+    (["run", "redeploy", "--option", "=1", "--json", "--sandbox"], "InvalidArgument", "--option"),
+    (["deploy", "--release", "/nonexistent/release", "--json", "--sandbox"], "ReleaseInvalid", "--release"),
+]
+
+
+@pytest.mark.parametrize(("args", "code", "field"), REFUSALS, ids=[" ".join(a[:3]) for a, _, _ in REFUSALS])
+def test_a_refused_flag_ends_with_the_json_line_naming_it_before_anything_is_built(
+    args: list[str], code: str, field: str | None
+) -> None:
+    exit_status, document, stderr = answer(*args)
+    assert exit_status == EXIT_CODES["REFUSED"] == 2
+    assert document["status"] == "REFUSED"
+    assert document["error"]["code"] == code, document
+    assert document["error"].get("field") == field, document
+    assert document["error"]["message"] and document["command"] == args[0]
+    assert stderr.startswith("refused: ")
+
+
+def test_without_json_a_refusal_is_one_line_on_standard_error_and_nothing_on_standard_output() -> None:
+    result = runner.invoke(app, ["deploy", "--fault", "vpc:explode", "--sandbox"])
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr.strip().splitlines() == [
+        "refused: fault 'vpc:explode': unknown kind 'explode' (one of create, update, timeout, crash, throttle, "
+        "rollback) (--fault)"
+    ]
+
+
+def test_an_unreachable_endpoint_is_an_error_exit_3_with_no_traceback(
+    listening: set[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import installer.aws
+
+    # The CLI retries as the SDK's standard mode does (10 attempts, ~12 s of backoff here): one will do.
+    monkeypatch.setattr(installer.aws, "_CONFIG", installer.aws._CONFIG.merge(Config(retries={"max_attempts": 1})))
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    closed.listen()
+    port = closed.getsockname()[1]
+    closed.close()  # nothing answers there now
+    exit_status, document, _ = answer(
+        "status", "--endpoint-url", f"http://127.0.0.1:{port}", "--region", "eu-west-1", "--json"
+    )
+    assert exit_status == 3
+    assert document["status"] == "ERROR" and document["error"]["code"] == "EndpointUnreachable", document
+
+
+@pytest.mark.parametrize(
+    ("error", "code", "status"),
+    [
+        (NoCredentialsError(), "NoCredentials", "ERROR"),
+        (EndpointConnectionError(endpoint_url="https://x"), "EndpointUnreachable", "ERROR"),
+        (ClientError({"Error": {"Code": "AccessDenied", "Message": "no"}}, "PutObject"), "AccessDenied", "ERROR"),
+        (ClientError({"Error": {"Code": "ThrottlingException", "Message": "slow"}}, "Describe"), "Throttled", "ERROR"),
+        (ClientError({"Error": {"Code": "ExpiredToken", "Message": "old"}}, "X"), "InvalidCredentials", "ERROR"),
+        (KeyboardInterrupt(), "Interrupted", "INTERRUPTED"),
+        (RuntimeError("a bug"), "InternalError", "ERROR"),
+    ],
+)
+def test_expected_conditions_are_classified(error: BaseException, code: str, status: str) -> None:
+    problem = classify(error)
+    assert (problem.code, problem.status) == (code, status)
+    assert exit_code(status) in (3, 130)
+
+
+def test_a_refusal_of_the_workflow_keeps_its_name_and_field() -> None:
+    from lambdas.core.errors import InvalidOptions
+
+    problem = classify(InvalidOptions("options.X: unknown option", field="options.X"))
+    assert (problem.code, problem.status, problem.field) == ("InvalidOptions", "REFUSED", "options.X")
+
+
+DECLARED = {
+    "EnvName": {"Type": "String", "AllowedPattern": "[a-z][a-z0-9]{1,7}", "ConstraintDescription": "2-8 lowercase"},
+    "OnDelete": {"Type": "String", "AllowedValues": ["Retain", "Destroy"]},
+    "LogRetentionDays": {"Type": "Number", "MinValue": 1, "MaxValue": 3653},
+    "Email": {"Type": "String", "MaxLength": 10},
+}
+
+
+@pytest.mark.parametrize(
+    ("values", "field"),
+    [
+        ({"EnvName": "prod\n"}, "--param EnvName"),  # AllowedPattern matches the whole value
+        ({"EnvName": "xprodx-1"}, "--param EnvName"),
+        ({"OnDelete": "Keep"}, "--param OnDelete"),
+        ({"LogRetentionDays": "0"}, "--param LogRetentionDays"),
+        ({"LogRetentionDays": "nan"}, "--param LogRetentionDays"),
+        ({"LogRetentionDays": "ninety"}, "--param LogRetentionDays"),
+        ({"Email": "a" * 11}, "--param Email"),
+    ],
+)
+def test_bootstrap_parameters_are_checked_against_the_templates_own_constraints(
+    values: dict[str, str], field: str
+) -> None:
+    with pytest.raises(Problem) as refused:
+        check_parameters(DECLARED, values)
+    assert refused.value.code == "InvalidParameter" and refused.value.field == field
+
+
+def test_parameters_within_their_constraints_pass() -> None:
+    check_parameters(DECLARED, {"EnvName": "prod", "OnDelete": "Retain", "LogRetentionDays": "90", "Email": "a@b.c"})
+
+
+class _Interrupted:
+    def follow(self, reader: Any, execution_arn: str) -> Any:
+        raise KeyboardInterrupt
+
+
+class _Aws:
+    def __init__(self, endpoint_url: str | None) -> None:
+        self.endpoint_url, self.region = endpoint_url, "eu-west-1"
+
+
+class _Installation:
+    prefix, env = "dataall", "prod"
+
+
+ARN = "arn:aws:states:eu-west-1:000000000000:execution:installer:run-7"
+
+
+def test_ctrl_c_against_an_endpoint_says_the_run_goes_on_and_how_to_follow_it() -> None:
+    with pytest.raises(Problem) as stopped:
+        _follow(_Interrupted(), None, ARN, _Aws("http://127.0.0.1:4566"), _Installation(), embedded=False)
+    problem = stopped.value
+    assert problem.status == "INTERRUPTED" and exit_code(problem.status) == 130
+    assert problem.extra == {"execution_arn": ARN, "run_continues": True}
+    assert "run-7 goes on" in problem.message
+    assert "dataall-installer status --follow --endpoint-url http://127.0.0.1:4566" in problem.message
+
+
+def test_ctrl_c_with_the_embedded_sandbox_says_the_run_is_discarded() -> None:
+    with pytest.raises(Problem) as stopped:
+        _follow(_Interrupted(), None, ARN, _Aws("http://127.0.0.1:1"), _Installation(), embedded=True)
+    assert stopped.value.extra["run_continues"] is False
+    assert "discarded with the embedded sandbox" in stopped.value.message
+
+
+@pytest.mark.parametrize(
+    ("record", "active", "run_status", "outcome"),
+    [
+        (StepRecord(name="s", result="CREATED"), True, "SUCCEEDED", "CREATED"),
+        (StepRecord(name="s", result="NO_CHANGES"), True, "SUCCEEDED", "UNCHANGED"),
+        (StepRecord(name="s", result="UPDATED", rolled_back="RESTORED"), True, "FAILED", "RESTORED"),
+        (StepRecord(name="s", result="CREATED", rolled_back="DELETED"), True, "FAILED", "DELETED"),
+        (StepRecord(name="s", rolled_back="FAILED"), True, "FAILED", "ROLLBACK_FAILED"),
+        (StepRecord(name="s", started="2026-12-05T00:00:00Z"), True, "FAILED", "INTERRUPTED"),
+        (StepRecord(name="s", started="2026-12-05T00:00:00Z"), True, "RUNNING", "IN_PROGRESS"),
+        (StepRecord(name="s", planned=True), True, "FAILED", "NOT_RUN"),  # a migrate never started
+        (None, True, "RUNNING", "PENDING"),
+        (None, False, "SUCCEEDED", "SKIPPED"),
+    ],
+)
+def test_each_stage_has_this_runs_outcome(
+    record: StepRecord | None, active: bool, run_status: str, outcome: str
+) -> None:
+    assert step_outcome(record, active=active, run_status=run_status) == outcome
+
+
+def test_a_refused_run_did_nothing_to_any_stage() -> None:
+    assert step_outcome(StepRecord(name="s", result="UNCHANGED"), active=True, run_status="FAILED", refused=True) == (
+        "NOT_RUN"
+    )
+
+
+def test_the_stage_view_carries_the_outcome_into_the_json() -> None:
+    from tests.unit.test_cli_summary import view
+
+    from installer.operations import result_document
+
+    run = view(status="FAILED")
+    run.stages[0] = StageView(name="vpc", stack="dataall-prod-vpc", status="UPDATE_COMPLETE", outcome="RESTORED")
+    run.error = {"stage": "s3", "reason": "Resource handler returned message"}
+    document = result_document(run, 10)
+    assert document["stages"]["vpc"] == {
+        "stack": "dataall-prod-vpc",
+        "status": "UPDATE_COMPLETE",
+        "outcome": "RESTORED",
+    }
+    assert document["error"]["code"] == "StageFailed" and document["error"]["stage"] == "s3"
+    assert document["error"]["message"] == "stage s3: Resource handler returned message"
