@@ -208,9 +208,8 @@ def test_a_refused_run_did_nothing_to_any_stage() -> None:
 
 
 def test_the_stage_view_carries_the_outcome_into_the_json() -> None:
-    from tests.unit.test_cli_summary import view
-
     from installer.operations import result_document
+    from tests.unit.test_cli_summary import view
 
     run = view(status="FAILED")
     run.stages[0] = StageView(name="vpc", stack="dataall-prod-vpc", status="UPDATE_COMPLETE", outcome="RESTORED")
