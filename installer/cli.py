@@ -282,6 +282,76 @@ def upgrade(
     _finish(result, json_mode, scale if sandbox else None)
 
 
+AllowOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--allow-replacement",
+        help="STAGE/LogicalId: a resource holding data the run may replace or remove (repeatable; "
+        "the data-loss guard refuses any other).",
+    ),
+]
+
+
+@app.command()
+def plan(
+    release_dir: Annotated[
+        Path | None, typer.Option("--release", help="The release folder to preview (default: build data.all).")
+    ] = None,
+    from_dir: Annotated[
+        Path | None,
+        typer.Option("--from", help="With --sandbox: install this release folder first (as upgrade does)."),
+    ] = None,
+    upstream: UpstreamOpt = None,
+    synthetic: SyntheticOpt = False,
+    option: Annotated[list[str] | None, typer.Option("--option", help="Installer option KEY=VALUE.")] = None,
+    allow_replacement: AllowOpt = None,
+    sandbox: SandboxOpt = False,
+    endpoint_url: EndpointOpt = None,
+    region: RegionOpt = None,
+    prefix: PrefixOpt = "dataall",
+    env: EnvOpt = "prod",
+    param: ParamOpt = None,
+    bucket_prefix: BucketPrefixOpt = "dataall-installer-releases",
+    json_mode: JsonOpt = False,
+    scale: ScaleOpt = 0.01,
+) -> None:
+    """Show what a run to the release would change, stage by stage, from real change sets
+    (deleted afterwards: nothing is executed, the lock is released). Exit code 3: the data-loss
+    guard would refuse the run."""
+    from installer.aws import connect
+    from installer.operations import Installation, OperationError, bootstrap_outputs, plan_run, publish
+    from installer.preview_view import render
+    from installer.progress import Progress
+    from lambdas.core.errors import InvalidInput
+
+    target = _release(release_dir, json_mode=json_mode, upstream=upstream, synthetic=synthetic)
+    installation = Installation(prefix, env)
+    progress = Progress(json_mode=json_mode)
+    document: dict[str, Any] = {"action": "upgrade", "version": target.version, "source": "cli"}
+    if option:
+        document["options"] = _params(option)
+    if allow_replacement:
+        document["allow_replacement"] = list(allow_replacement)
+    try:
+        with connect(sandbox=sandbox, endpoint_url=endpoint_url, region=region, scale=scale) as aws:
+            if sandbox:
+                previous = _previous(from_dir, target, synthetic, json_mode=json_mode)
+                first = _deploy_release(aws, previous, installation, _params(param), bucket_prefix, progress,
+                                        sandbox=True)  # fmt: skip
+                if first["status"] != "SUCCEEDED":
+                    _fail(f"the first install failed: {first['error']}")
+            outputs = bootstrap_outputs(aws, installation)
+            publish(aws, target, bucket_prefix)
+            preview = plan_run(aws, outputs, document)
+    except (OperationError, InvalidInput, ValueError) as error:
+        _fail(str(error))
+    if json_mode:
+        sys.stdout.write(json.dumps(preview, default=str) + "\n")
+    else:
+        typer.echo(render(preview))
+    raise typer.Exit(3 if preview["refused"] else 0)
+
+
 def _previous(from_dir: Path | None, target: Any, synthetic: bool, *, json_mode: bool) -> Any:
     """The release an upgrade in the empty embedded sandbox starts from."""
     if from_dir is not None or synthetic:
@@ -477,6 +547,7 @@ def run(
     env: EnvOpt = "prod",
     json_mode: JsonOpt = False,
     fault: FaultOpt = None,
+    allow_replacement: AllowOpt = None,
 ) -> None:
     """Start a run by hand (as from the console) and follow it."""
     from installer.aws import connect
@@ -489,6 +560,8 @@ def run(
         document["version"] = version
     if option:
         document["options"] = _params(option)
+    if allow_replacement:
+        document["allow_replacement"] = list(allow_replacement)
     installation = Installation(prefix=prefix, env=env)
     try:
         with connect(sandbox=sandbox, endpoint_url=endpoint_url, region=region, faults=fault) as aws:

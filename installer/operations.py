@@ -525,3 +525,39 @@ def result_document(view: RunView, transitions: int) -> dict[str, Any]:
         "error": error,
         "drift": view.drift,
     }
+
+
+# ---------------------------------------------------------------------- plan
+def plan_run(aws: Aws, outputs: dict[str, str], document: dict[str, Any], timeout: float = 900) -> dict[str, Any]:
+    """A plan-only run: Plan describes the change sets of the run `document` asks for, deletes
+    them and releases the lock; the preview it kept in the artifacts bucket (`lambdas.run.preview`).
+
+    A run Plan refuses for any other reason (bad input, a run going, a release it cannot take)
+    raises OperationError naming it.
+    """
+    from lambdas.run.refusals import run_result
+
+    sfn = aws.client("stepfunctions")
+    execution_arn = start(aws, outputs, {**document, "plan_only": True})
+    deadline = time.monotonic() + timeout
+    while True:
+        execution = sfn.describe_execution(executionArn=execution_arn)
+        if execution["status"] != "RUNNING":
+            break
+        if time.monotonic() > deadline:
+            raise OperationError(f"the plan {execution_arn} did not finish within {timeout:.0f} s")
+        time.sleep(0.25)
+    result = run_result(execution) or {}
+    if execution["status"] != "SUCCEEDED":
+        detail = _execution_error(execution) or {}
+        raise OperationError(f"the plan failed: {detail.get('reason') or execution['status']}")
+    if result.get("status") == "REFUSED":
+        error = result.get("error") or {}
+        raise OperationError(f"refused ({error.get('code')}, {error.get('field')}): {error.get('reason')}")
+    key = str((result.get("preview") or {}).get("preview") or "")
+    if not key:
+        raise OperationError(f"the plan {execution_arn} ended without a preview: {result}")
+    body = aws.client("s3").get_object(Bucket=outputs["ArtifactsBucketName"], Key=key)["Body"].read()
+    preview: dict[str, Any] = json.loads(body)
+    preview["execution_arn"] = execution_arn
+    return preview
