@@ -575,6 +575,64 @@ def run(
     _finish(result, json_mode)
 
 
+def _answer(run_name: str, approve: bool, reason: str, sandbox: bool, endpoint_url: str | None, region: str | None,
+            prefix: str, env: str, json_mode: bool) -> None:  # fmt: skip
+    from installer.aws import connect
+    from installer.operations import (
+        Installation,
+        OperationError,
+        RunReader,
+        answer_approval,
+        bootstrap_outputs,
+        result_document,
+    )
+    from installer.progress import Progress
+
+    installation = Installation(prefix=prefix, env=env)
+    try:
+        with connect(sandbox=sandbox, endpoint_url=endpoint_url, region=region) as aws:
+            outputs = bootstrap_outputs(aws, installation)
+            reader = RunReader(aws, installation, outputs)
+            execution_arn = answer_approval(reader, run_name, approve=approve, reason=reason)
+            view = Progress(json_mode=json_mode).follow(reader, execution_arn)
+            result = result_document(view, reader.transitions(execution_arn))
+    except OperationError as error:
+        _fail(str(error))
+    _finish(result, json_mode)
+
+
+RunArg = Annotated[str, typer.Argument(help="The run (its execution name or ARN) waiting for approval.")]
+
+
+@app.command()
+def approve(
+    run_name: RunArg,
+    sandbox: SandboxOpt = False,
+    endpoint_url: EndpointOpt = None,
+    region: RegionOpt = None,
+    prefix: PrefixOpt = "dataall",
+    env: EnvOpt = "prod",
+    json_mode: JsonOpt = False,
+) -> None:
+    """Approve a run waiting after its plan (RequireApproval), then follow it."""
+    _answer(run_name, True, "", sandbox, endpoint_url, region, prefix, env, json_mode)
+
+
+@app.command()
+def reject(
+    run_name: RunArg,
+    reason: Annotated[str, typer.Option("--reason", help="Why (kept in the run's report).")] = "",
+    sandbox: SandboxOpt = False,
+    endpoint_url: EndpointOpt = None,
+    region: RegionOpt = None,
+    prefix: PrefixOpt = "dataall",
+    env: EnvOpt = "prod",
+    json_mode: JsonOpt = False,
+) -> None:
+    """Reject a run waiting after its plan: it ends REFUSED with nothing changed."""
+    _answer(run_name, False, reason, sandbox, endpoint_url, region, prefix, env, json_mode)
+
+
 # ---------------------------------------------------------------------- sandbox
 @sandbox_app.command("serve")
 def sandbox_serve(

@@ -561,3 +561,38 @@ def plan_run(aws: Aws, outputs: dict[str, str], document: dict[str, Any], timeou
     preview: dict[str, Any] = json.loads(body)
     preview["execution_arn"] = execution_arn
     return preview
+
+
+def answer_approval(reader: RunReader, run: str, *, approve: bool, reason: str = "") -> str:
+    """Approve or reject a run waiting after its plan (RequireApproval); its execution ARN.
+
+    The run's task token is in its ledger record; an answer to a run that no longer waits (it
+    timed out, was answered, or never asked) names why.
+    """
+    name = run.rsplit(":", 1)[-1]
+    record = reader.ledger.run(name)
+    if record is None:
+        raise OperationError(f"no run {name} in this installation's ledger")
+    if not record.approval_token or not record.execution_arn:
+        raise OperationError(f"run {name} did not ask for approval (RequireApproval is off, or nothing to change)")
+    sfn = reader.aws.client("stepfunctions")
+    status = sfn.describe_execution(executionArn=record.execution_arn)["status"]
+    if status != "RUNNING":
+        raise OperationError(f"run {name} no longer waits for an answer: it is {status}")
+    try:
+        if approve:
+            sfn.send_task_success(
+                taskToken=record.approval_token, output=json.dumps({"approved": True, "by": "dataall-installer"})
+            )
+        else:
+            sfn.send_task_failure(
+                taskToken=record.approval_token,
+                error="Rejected",
+                cause=(reason or "rejected with dataall-installer")[:256],
+            )
+    except ClientError as error:
+        code = error.response.get("Error", {}).get("Code")
+        if code in ("TaskTimedOut", "TaskDoesNotExist", "InvalidToken"):
+            raise OperationError(f"run {name} no longer waits for an answer ({code})") from None
+        raise
+    return record.execution_arn

@@ -110,6 +110,11 @@ def plan(deps: Deps, request: PlanRequest) -> dict[str, Any]:
             return _planned_only(deps, chosen, run, holder, allowed)
         if chosen.preview is not None:
             guard(chosen.preview, allowed)
+        approval: dict[str, Any] | None = None
+        key = None
+        if deps.settings.require_approval and chosen.order:
+            key = deps.store.save_preview(run, _preview_of(deps, chosen).to_json(allowed))
+            approval = {"preview": key, "timeout": deps.settings.approval_timeout}
         detections = start_detections(deps, deps.ledger.stages()) if chosen.action == "redeploy" else {}
         for name in chosen.unchanged:
             deps.ledger.update_step(
@@ -133,6 +138,7 @@ def plan(deps: Deps, request: PlanRequest) -> dict[str, Any]:
                 drift_detections=detections,
                 waves=chosen.levels(),
                 started=now_iso(),
+                approval_preview=key,
             )
         )
     except BaseException:
@@ -144,6 +150,8 @@ def plan(deps: Deps, request: PlanRequest) -> dict[str, Any]:
         "version": chosen.version,
         "steps": chosen.items(),
         "drift": bool(detections),
+        # RequireApproval: the run waits for a person's answer before any step (`lambdas.run.approval`)
+        "approval": approval,
     }
 
 
@@ -162,15 +170,19 @@ def guard(preview: Preview, allowed: list[str]) -> None:
     )
 
 
-def _planned_only(deps: Deps, chosen: Plan, run: str, holder: str, allowed: list[str]) -> dict[str, Any]:
-    """A plan-only run: the preview kept in the artifacts bucket, the lock released, no run recorded."""
-    preview = chosen.preview or Preview(
+def _preview_of(deps: Deps, chosen: Plan) -> Preview:
+    """The run's preview; an uninstall's is every stage it deletes."""
+    return chosen.preview or Preview(
         chosen.action,
         chosen.version,
         chosen.version,
         [StagePreview(name, "delete", deps.settings.stack_name(name)) for name in chosen.order],
     )
-    document = preview.to_json(allowed)
+
+
+def _planned_only(deps: Deps, chosen: Plan, run: str, holder: str, allowed: list[str]) -> dict[str, Any]:
+    """A plan-only run: the preview kept in the artifacts bucket, the lock released, no run recorded."""
+    document = _preview_of(deps, chosen).to_json(allowed)
     key = deps.store.save_preview(run, document)
     deps.ledger.release_lock(holder)
     return {

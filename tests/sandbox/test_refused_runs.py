@@ -298,3 +298,40 @@ def test_plan_refuses_the_run_naming_stage_resource_type_and_property_and_change
     assert (stacks(aws), installed.reader.ledger.current_release()) == before
     assert installed.reader.ledger.lock() is None
     assert change_sets(aws) == []
+
+
+# ---------------------------------------------------------------------- the approval gate
+# RequireApproval: a run that would change something waits after Plan on a task token
+# (https://docs.aws.amazon.com/step-functions/latest/dg/connect-to-resource.html#connect-wait-token);
+# rejected, it ends REFUSED with nothing changed (tests/sandbox/test_approval.py: approved, timed out).
+def awaiting_approval(installed: Outcome, execution_arn: str, timeout: float = 120) -> str:
+    """The run's name once it waits for an answer (its token in the ledger)."""
+    name = execution_arn.rsplit(":", 1)[-1]
+    deadline = time.monotonic() + timeout
+    while True:
+        record = installed.reader.ledger.run(name)
+        if record is not None and record.approval_token:
+            return name
+        assert time.monotonic() < deadline, f"run {name} never asked for approval"
+        time.sleep(0.1)
+
+
+def test_a_rejected_run_ends_refused_and_changes_nothing(aws: Aws, release: Any, installed: Outcome) -> None:
+    from installer.operations import answer_approval, start
+    from tests.sandbox.conftest import wait
+
+    assert deploy(aws, release, {"RequireApproval": "true"}).changed is False  # no run for this parameter
+    before = (stacks(aws), installed.reader.ledger.current_release())
+    execution_arn = start(aws, installed.outputs, {"action": "redeploy", "options": {"LogRetentionDays": 60}})
+    name = awaiting_approval(installed, execution_arn)
+
+    answer_approval(installed.reader, name, approve=False, reason="not on a Friday")
+
+    result = wait(installed.reader, execution_arn)
+    assert result["status"] == "REFUSED" and result["error"]["error"] == "Rejected", result
+    assert (stacks(aws), installed.reader.ledger.current_release()) == before
+    assert installed.reader.ledger.lock() is None
+    record = installed.reader.ledger.run(name)
+    assert record is not None and record.status == "REFUSED"
+    preview = json.loads(installed.reader.store.read(str(record.approval_preview)))
+    assert preview["action"] == "redeploy" and preview["stages"]
