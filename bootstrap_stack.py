@@ -285,10 +285,10 @@ class BootstrapStack(cdk.Stack):
             "ApprovalTimeoutSeconds",
             type="Number",
             default="86400",
-            min_value=60,
-            max_value=604800,
-            description="With RequireApproval: how long a run waits for an answer (60 s to 7 days); no answer "
-            "ends it with nothing changed",
+            # A list, so that the console offers the choices (1 minute to 7 days).
+            allowed_values=["60", "900", "3600", "14400", "43200", "86400", "259200", "604800"],
+            description="With RequireApproval: how long a run waits for an answer, in seconds (86400: a day); no "
+            "answer ends it with nothing changed",
         )
         self.options: dict[str, cdk.CfnParameter] = {}
         groups: dict[str, list[str]] = {}
