@@ -105,6 +105,8 @@ FUNCTIONS = (
     FunctionSpec("WaitTurn", "wait_turn", 60, 256, (Can.RUN_STEPS, Can.RESUME_STEPS)),
     FunctionSpec("AwaitStack", "await_stack", 60, 256, (Can.RUN_STEPS, Can.RESUME_STEPS)),
     FunctionSpec("CheckDrift", "check_drift", 120, 256, (Can.RUN_STEPS,)),
+    # RequireApproval: keeps the run's task token and asks a person (the ASL's AwaitApproval).
+    FunctionSpec("RequestApproval", "request_approval", 60, 256, (Can.RUN_STEPS, Can.NOTIFY)),
     # EventBridge calls it when a stage stack's status changes (`_stack_events`).
     FunctionSpec("StackChanged", "stack_changed", 60, 256, (Can.RUN_STEPS, Can.RESUME_STEPS), task=False),
     # The bootstrap stack's custom resource and the redeploy schedule start runs through it (`_trigger`).
@@ -209,6 +211,9 @@ class BootstrapStack(cdk.Stack):
         self.functions = {spec.module: self._function(spec, installer_code, layer) for spec in FUNCTIONS}
         self.pivot_role_provider = self.functions["pivot_role"]
         self.trigger_function = self.functions["trigger"]
+        # Only Plan reads them: whether a run waits for approval, and how long.
+        self.functions["plan"].add_environment("REQUIRE_APPROVAL", self.require_approval.value_as_string)
+        self.functions["plan"].add_environment("APPROVAL_TIMEOUT_SECONDS", self.approval_timeout.value_as_string)
         self._stack_events()
         self.state_machine = self._state_machine()
         for spec in FUNCTIONS:
@@ -267,6 +272,24 @@ class BootstrapStack(cdk.Stack):
             allowed_values=["Retain", "Destroy"],
             description="When this stack is deleted: Retain keeps the platform's stacks, Destroy removes them",
         )
+        self.require_approval = cdk.CfnParameter(
+            self,
+            "RequireApproval",
+            default="false",
+            allowed_values=["true", "false"],
+            description="true: every run that would change something waits after its plan for a person to approve "
+            "or reject it (dataall-installer approve|reject RUN); the notification carries the preview",
+        )
+        self.approval_timeout = cdk.CfnParameter(
+            self,
+            "ApprovalTimeoutSeconds",
+            type="Number",
+            default="86400",
+            # A list, so that the console offers the choices (1 minute to 7 days).
+            allowed_values=["60", "900", "3600", "14400", "43200", "86400", "259200", "604800"],
+            description="With RequireApproval: how long a run waits for an answer, in seconds (86400: a day); no "
+            "answer ends it with nothing changed",
+        )
         self.options: dict[str, cdk.CfnParameter] = {}
         groups: dict[str, list[str]] = {}
         labels: dict[str, dict[str, str]] = {}
@@ -298,6 +321,8 @@ class BootstrapStack(cdk.Stack):
             ("OnDelete", "When this stack is deleted"),
             ("RedeploySchedule", "Redeploy schedule"),
             ("RedeployTimezone", "Schedule time zone"),
+            ("RequireApproval", "Require approval"),
+            ("ApprovalTimeoutSeconds", "Approval timeout (seconds)"),
         ):
             labels[name] = {"default": label}
         self.template_options.metadata = {
@@ -312,6 +337,7 @@ class BootstrapStack(cdk.Stack):
                         "Label": {"default": "Scheduled redeploys"},
                         "Parameters": ["RedeploySchedule", "RedeployTimezone"],
                     },
+                    {"Label": {"default": "Approval"}, "Parameters": ["RequireApproval", "ApprovalTimeoutSeconds"]},
                     {"Label": {"default": "Release source"}, "Parameters": ["ReleaseBucketPrefix"]},
                 ],
                 "ParameterLabels": labels,

@@ -28,6 +28,7 @@ from typing import Any
 EXIT_CODES = {
     "SUCCEEDED": 0,
     "NOTHING_TO_DO": 0,
+    "PLANNED": 0,
     "FAILED": 1,
     "ROLLED_BACK": 1,
     "TIMED_OUT": 1,

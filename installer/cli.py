@@ -419,6 +419,82 @@ def upgrade(
     _finish(result, json_mode, scale if sandbox else None, command="upgrade")
 
 
+AllowOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--allow-replacement",
+        help="STAGE/LogicalId: a resource holding data the run may replace or remove (repeatable; "
+        "the data-loss guard refuses any other).",
+    ),
+]
+
+
+@app.command()
+@_answers
+def plan(
+    release_dir: Annotated[
+        Path | None, typer.Option("--release", help="The release folder to preview (default: build data.all).")
+    ] = None,
+    from_dir: Annotated[
+        Path | None,
+        typer.Option("--from", help="With --sandbox: install this release folder first (as upgrade does)."),
+    ] = None,
+    upstream: UpstreamOpt = None,
+    synthetic: SyntheticOpt = False,
+    option: Annotated[list[str] | None, typer.Option("--option", help="Installer option KEY=VALUE.")] = None,
+    allow_replacement: AllowOpt = None,
+    sandbox: SandboxOpt = False,
+    endpoint_url: EndpointOpt = None,
+    region: RegionOpt = None,
+    prefix: PrefixOpt = "dataall",
+    env: EnvOpt = "prod",
+    param: ParamOpt = None,
+    bucket_prefix: BucketPrefixOpt = "dataall-installer-releases",
+    json_mode: JsonOpt = False,
+    scale: ScaleOpt = 0.01,
+) -> None:
+    """Show what a run to the release would change, stage by stage, from real change sets
+    (deleted afterwards: nothing is executed, the lock is released). Exit code 3: the data-loss
+    guard would refuse the run (status REFUSED, exit code 2); else status PLANNED, exit code 0."""
+    from installer.aws import connect
+    from installer.operations import Installation, OperationError, bootstrap_outputs, plan_run, publish
+    from installer.preview_view import render
+    from installer.progress import Progress
+    from lambdas.core.errors import InvalidInput
+
+    params = _check_flags(sandbox=sandbox, endpoint_url=endpoint_url, fault=None, param=param, scale=scale)
+    options = _params(option, "--option")
+    target = _release(release_dir, json_mode=json_mode, upstream=upstream, synthetic=synthetic)
+    installation = Installation(prefix, env)
+    progress = Progress(json_mode=json_mode)
+    document: dict[str, Any] = {"action": "upgrade", "version": target.version, "source": "cli"}
+    if options:
+        document["options"] = options
+    if allow_replacement:
+        document["allow_replacement"] = list(allow_replacement)
+    try:
+        with connect(sandbox=sandbox, endpoint_url=endpoint_url, region=region, scale=scale) as aws:
+            if sandbox:
+                previous = _previous(from_dir, target, synthetic, json_mode=json_mode)
+                first = _deploy_release(aws, previous, installation, params, bucket_prefix, progress,
+                                        sandbox=True)  # fmt: skip
+                if first["status"] != "SUCCEEDED":
+                    _fail(f"the first install failed: {first['error']}", "FirstInstallFailed", status="FAILED")
+            outputs = bootstrap_outputs(aws, installation)
+            publish(aws, target, bucket_prefix)
+            preview = plan_run(aws, outputs, document)
+    except (InvalidInput, ValueError) as error:
+        _fail(str(error))
+    except OperationError as error:
+        _fail(str(error), error.code, field=error.field)
+    preview["status"] = "REFUSED" if preview["refused"] else "PLANNED"
+    if json_mode:
+        sys.stdout.write(json.dumps(preview, default=str) + "\n")
+    else:
+        typer.echo(render(preview))
+    raise typer.Exit(exit_code(preview["status"]))
+
+
 def _previous(from_dir: Path | None, target: Any, synthetic: bool, *, json_mode: bool) -> Any:
     """The release an upgrade in the empty embedded sandbox starts from."""
     if from_dir is not None or synthetic:
@@ -620,6 +696,7 @@ def run(
     env: EnvOpt = "prod",
     json_mode: JsonOpt = False,
     fault: FaultOpt = None,
+    allow_replacement: AllowOpt = None,
 ) -> None:
     """Start a run by hand (as from the console) and follow it."""
     from installer.aws import connect
@@ -634,6 +711,8 @@ def run(
         document["version"] = version
     if option:
         document["options"] = _params(option, "--option")
+    if allow_replacement:
+        document["allow_replacement"] = list(allow_replacement)
     installation = Installation(prefix=prefix, env=env)
     with connect(sandbox=sandbox, endpoint_url=endpoint_url, region=region, faults=fault) as aws:
         outputs = bootstrap_outputs(aws, installation)
@@ -645,6 +724,66 @@ def run(
 
 
 RUN_ACTIONS = ("install", "upgrade", "redeploy", "uninstall")
+
+
+def _answer(run_name: str, approve: bool, reason: str, sandbox: bool, endpoint_url: str | None, region: str | None,
+            prefix: str, env: str, json_mode: bool) -> None:  # fmt: skip
+    from installer.aws import connect
+    from installer.operations import (
+        Installation,
+        OperationError,
+        RunReader,
+        answer_approval,
+        bootstrap_outputs,
+        result_document,
+    )
+    from installer.progress import Progress
+
+    installation = Installation(prefix=prefix, env=env)
+    try:
+        with connect(sandbox=sandbox, endpoint_url=endpoint_url, region=region) as aws:
+            outputs = bootstrap_outputs(aws, installation)
+            reader = RunReader(aws, installation, outputs)
+            execution_arn = answer_approval(reader, run_name, approve=approve, reason=reason)
+            view = Progress(json_mode=json_mode).follow(reader, execution_arn)
+            result = result_document(view, reader.transitions(execution_arn))
+    except OperationError as error:
+        _fail(str(error), error.code, field=error.field)
+    _finish(result, json_mode, command="approve" if approve else "reject")
+
+
+RunArg = Annotated[str, typer.Argument(help="The run (its execution name or ARN) waiting for approval.")]
+
+
+@app.command()
+@_answers
+def approve(
+    run_name: RunArg,
+    sandbox: SandboxOpt = False,
+    endpoint_url: EndpointOpt = None,
+    region: RegionOpt = None,
+    prefix: PrefixOpt = "dataall",
+    env: EnvOpt = "prod",
+    json_mode: JsonOpt = False,
+) -> None:
+    """Approve a run waiting after its plan (RequireApproval), then follow it."""
+    _answer(run_name, True, "", sandbox, endpoint_url, region, prefix, env, json_mode)
+
+
+@app.command()
+@_answers
+def reject(
+    run_name: RunArg,
+    reason: Annotated[str, typer.Option("--reason", help="Why (kept in the run's report).")] = "",
+    sandbox: SandboxOpt = False,
+    endpoint_url: EndpointOpt = None,
+    region: RegionOpt = None,
+    prefix: PrefixOpt = "dataall",
+    env: EnvOpt = "prod",
+    json_mode: JsonOpt = False,
+) -> None:
+    """Reject a run waiting after its plan: it ends REFUSED with nothing changed."""
+    _answer(run_name, False, reason, sandbox, endpoint_url, region, prefix, env, json_mode)
 
 
 # ---------------------------------------------------------------------- sandbox

@@ -632,3 +632,86 @@ def result_document(view: RunView, transitions: int) -> dict[str, Any]:
         "error": error,
         "drift": view.drift,
     }
+
+
+# ---------------------------------------------------------------------- plan
+def plan_run(aws: Aws, outputs: dict[str, str], document: dict[str, Any], timeout: float = 900) -> dict[str, Any]:
+    """A plan-only run: Plan describes the change sets of the run `document` asks for, deletes
+    them and releases the lock; the preview it kept in the artifacts bucket (`lambdas.run.preview`).
+
+    A run Plan refuses for any other reason (bad input, a run going, a release it cannot take)
+    raises OperationError naming it.
+    """
+    from lambdas.run.refusals import run_result
+
+    sfn = aws.client("stepfunctions")
+    execution_arn = start(aws, outputs, {**document, "plan_only": True})
+    deadline = time.monotonic() + timeout
+    while True:
+        execution = sfn.describe_execution(executionArn=execution_arn)
+        if execution["status"] != "RUNNING":
+            break
+        if time.monotonic() > deadline:
+            raise OperationError(f"the plan {execution_arn} did not finish within {timeout:.0f} s")
+        time.sleep(0.25)
+    result = run_result(execution) or {}
+    if execution["status"] != "SUCCEEDED":
+        detail = _execution_error(execution) or {}
+        raise OperationError(f"the plan failed: {detail.get('reason') or execution['status']}", "PlanFailed")
+    if result.get("status") == "REFUSED":
+        error = result.get("error") or {}
+        raise OperationError(
+            f"refused ({error.get('code')}, {error.get('field')}): {error.get('reason')}",
+            str(error.get("code") or "PlanRefused"),
+            field=error.get("field"),
+        )
+    key = str((result.get("preview") or {}).get("preview") or "")
+    if not key:
+        raise OperationError(f"the plan {execution_arn} ended without a preview: {result}")
+    body = aws.client("s3").get_object(Bucket=outputs["ArtifactsBucketName"], Key=key)["Body"].read()
+    preview: dict[str, Any] = json.loads(body)
+    preview["execution_arn"] = execution_arn
+    return preview
+
+
+def answer_approval(reader: RunReader, run: str, *, approve: bool, reason: str = "") -> str:
+    """Approve or reject a run waiting after its plan (RequireApproval); its execution ARN.
+
+    The run's task token is in its ledger record; an answer to a run that no longer waits (it
+    timed out, was answered, or never asked) names why.
+    """
+    name = run.rsplit(":", 1)[-1]
+    record = reader.ledger.run(name)
+    if record is None:
+        raise OperationError(f"no run {name} in this installation's ledger", "NoSuchRun", field="RUN")
+    if not record.approval_token or not record.execution_arn:
+        raise OperationError(
+            f"run {name} did not ask for approval (RequireApproval is off, or nothing to change)",
+            "NotAwaitingApproval",
+            field="RUN",
+        )
+    sfn = reader.aws.client("stepfunctions")
+    status = sfn.describe_execution(executionArn=record.execution_arn)["status"]
+    if status != "RUNNING":
+        raise OperationError(
+            f"run {name} no longer waits for an answer: it is {status}", "NotAwaitingApproval", field="RUN"
+        )
+    try:
+        if approve:
+            sfn.send_task_success(
+                taskToken=record.approval_token, output=json.dumps({"approved": True, "by": "dataall-installer"})
+            )
+        else:
+            sfn.send_task_failure(
+                taskToken=record.approval_token,
+                error="Rejected",
+                cause=(reason or "rejected with dataall-installer")[:256],
+            )
+    except ClientError as error:
+        code = error.response.get("Error", {}).get("Code")
+        if code in ("TaskTimedOut", "TaskDoesNotExist", "InvalidToken"):
+            raise OperationError(
+                f"run {name} no longer waits for an answer ({code})", "NotAwaitingApproval", field="RUN"
+            ) from None
+        raise
+    return record.execution_arn

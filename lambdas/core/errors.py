@@ -40,6 +40,11 @@ class ReleaseInvalid(Refused):
     """The release is missing, or its files do not match the manifest; nothing was changed."""
 
 
+class DataAtRisk(Refused):
+    """The run would replace or remove a resource holding data that its input does not allow
+    (`allow_replacement`); nothing was changed."""
+
+
 class RunAborted(InstallerError):
     """The run is rolling back: a step that was still going makes no further change."""
 

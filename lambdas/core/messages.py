@@ -74,6 +74,15 @@ class TurnRequest(Model):
     token: str
 
 
+class ApprovalRequest(Model):
+    """A run parked after Plan until a person approves or rejects it (RequireApproval)."""
+
+    run: str
+    token: str
+    preview: str
+    timeout: int
+
+
 class DriftRequest(Model):
     run: str
 
@@ -87,5 +96,5 @@ class RollbackState(Model):
 
 class FinalizeRequest(Model):
     run: str
-    outcome: Literal["SUCCEEDED", "FAILED", "ROLLBACK_FAILED"]
+    outcome: Literal["SUCCEEDED", "FAILED", "ROLLBACK_FAILED", "REFUSED"]
     error: dict[str, Any] | None = None

@@ -18,6 +18,10 @@ class Settings(BaseModel):
     topic_arn: str = ""
     state_machine_arn: str = ""
     pivot_role_provider_arn: str = ""
+    #: RequireApproval: a run that would change something waits after Plan for a person's answer
+    require_approval: bool = False
+    #: ...for at most this long (seconds); no answer ends the run with nothing changed
+    approval_timeout: int = Field(default=86400, ge=1)
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -31,6 +35,8 @@ class Settings(BaseModel):
             topic_arn=os.environ.get("TOPIC_ARN", ""),
             state_machine_arn=os.environ.get("STATE_MACHINE_ARN", ""),
             pivot_role_provider_arn=os.environ.get("PIVOT_ROLE_PROVIDER_ARN", ""),
+            require_approval=os.environ.get("REQUIRE_APPROVAL", "false") == "true",
+            approval_timeout=int(os.environ.get("APPROVAL_TIMEOUT_SECONDS") or 86400),
         )
 
     def stack_name(self, stage: str) -> str:

@@ -149,6 +149,10 @@ class RunUpdate(Record):
     finished: str | None = None
     duration_seconds: int | None = None
     error: dict[str, Any] | None = None
+    #: RequireApproval: the task token the run waits on, when it asked, and its preview's key
+    approval_token: str | None = None
+    approval_requested: str | None = None
+    approval_preview: str | None = None
 
 
 class RunRecord(RunUpdate):

@@ -179,6 +179,16 @@ class ReleaseStore:
         self.s3.put_object(Bucket=self.bucket, Key=key, Body=body.encode())
         return key
 
+    def save_preview(self, run: str, preview: dict[str, Any]) -> str:
+        """What a run would change (`lambdas.run.preview`), for the reader of its result."""
+        key = f"runs/{run}/preview.json"
+        self.s3.put_object(Bucket=self.bucket, Key=key, Body=json.dumps(preview, sort_keys=True).encode())
+        return key
+
+    def read(self, key: str) -> bytes:
+        """A file of the artifacts bucket."""
+        return self._read(self.bucket, key)
+
     def rollback_point(self, key: str) -> RollbackPoint:
         return RollbackPoint.from_item(json.loads(self._read(self.bucket, key)), where=f"rollback point {key}")
 

@@ -27,7 +27,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         answer = refusal(error)
         logger.warning("run refused", extra={"refusal": answer, "execution": request.execution.name})
         metrics.add_metric(name="RunsRefused", unit="Count", value=1)
-        return {"refused": answer}
+        return {"refused": answer, "planned": None, "approval": None}
     metrics.add_metric(name="RunsPlanned", unit="Count", value=1)
     # Always present, so the state machine's choice reads it without a missing path.
-    return {**result, "refused": None}
+    return {"planned": None, "approval": None, **result, "refused": None}

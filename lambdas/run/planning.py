@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lambdas.core.deps import Deps
-from lambdas.core.errors import InvalidInput, InvalidOptions, ReleaseInvalid
+from lambdas.core.errors import DataAtRisk, InvalidInput, InvalidOptions, ReleaseInvalid
 from lambdas.core.messages import PlanRequest
 from lambdas.data.aws import ClientError
 from lambdas.data.ledger import now_iso
@@ -33,6 +33,7 @@ from lambdas.release.manifest import (
     topological_levels,
 )
 from lambdas.run.drift import start_detections
+from lambdas.run.preview import Preview, StagePreview, preview_run
 from lambdas.run.run_input import check_run_input, read_run_input
 
 
@@ -76,6 +77,8 @@ class Plan:
     op: str = "deploy"
     #: steps left out because they already run what the release asks
     unchanged: list[str] = field(default_factory=list)
+    #: what the run would change, from change sets (`lambdas.run.preview`)
+    preview: Preview | None = None
 
     def items(self) -> list[dict[str, Any]]:
         """The Map's items: one per step, small (state payloads are capped at 256 KB)."""
@@ -101,7 +104,17 @@ def plan(deps: Deps, request: PlanRequest) -> dict[str, Any]:
         if document["action"] == "uninstall":
             chosen = _plan_uninstall(deps, document, current)
         else:
-            chosen = _plan_deploy(deps, document, current)
+            chosen = _plan_deploy(deps, document, current, run)
+        allowed = list(document.get("allow_replacement") or [])
+        if document.get("plan_only"):
+            return _planned_only(deps, chosen, run, holder, allowed)
+        if chosen.preview is not None:
+            guard(chosen.preview, allowed)
+        approval: dict[str, Any] | None = None
+        key = None
+        if deps.settings.require_approval and chosen.order:
+            key = deps.store.save_preview(run, _preview_of(deps, chosen).to_json(allowed))
+            approval = {"preview": key, "timeout": deps.settings.approval_timeout}
         detections = start_detections(deps, deps.ledger.stages()) if chosen.action == "redeploy" else {}
         for name in chosen.unchanged:
             deps.ledger.update_step(
@@ -127,6 +140,7 @@ def plan(deps: Deps, request: PlanRequest) -> dict[str, Any]:
                 drift_detections=detections,
                 waves=chosen.levels(),
                 started=now_iso(),
+                approval_preview=key,
             )
         )
     except BaseException:
@@ -138,6 +152,48 @@ def plan(deps: Deps, request: PlanRequest) -> dict[str, Any]:
         "version": chosen.version,
         "steps": chosen.items(),
         "drift": bool(detections),
+        # RequireApproval: the run waits for a person's answer before any step (`lambdas.run.approval`)
+        "approval": approval,
+    }
+
+
+def guard(preview: Preview, allowed: list[str]) -> None:
+    """The data-loss guard: refuse a run that would replace or remove a resource holding data,
+    unless its input allows exactly that resource (`allow_replacement: ["stage/LogicalId"]`)."""
+    risks = [risk for risk in preview.at_risk() if risk.key not in set(allowed)]
+    if not risks:
+        return
+    listed = "; ".join(risk.sentence() for risk in risks[:10])
+    keys = ", ".join(f'"{risk.key}"' for risk in risks)
+    raise DataAtRisk(
+        f"the run would lose data: {listed}. Nothing was changed; to go ahead, start the run again with "
+        f"allow_replacement: [{keys}]",
+        field=f"stages.{risks[0].stage}.{risks[0].logical_id}",
+    )
+
+
+def _preview_of(deps: Deps, chosen: Plan) -> Preview:
+    """The run's preview; an uninstall's is every stage it deletes."""
+    return chosen.preview or Preview(
+        chosen.action,
+        chosen.version,
+        chosen.version,
+        [StagePreview(name, "delete", deps.settings.stack_name(name)) for name in chosen.order],
+    )
+
+
+def _planned_only(deps: Deps, chosen: Plan, run: str, holder: str, allowed: list[str]) -> dict[str, Any]:
+    """A plan-only run: the preview kept in the artifacts bucket, the lock released, no run recorded."""
+    document = _preview_of(deps, chosen).to_json(allowed)
+    key = deps.store.save_preview(run, document)
+    deps.ledger.release_lock(holder)
+    return {
+        "run": run,
+        "action": chosen.action,
+        "version": chosen.version,
+        "steps": [],
+        "drift": False,
+        "planned": {"preview": key, "at_risk": len(document["at_risk"]), "would_refuse": document["refused"]},
     }
 
 
@@ -161,7 +217,7 @@ def _context(deps: Deps, options: dict[str, OptionValue]) -> dict[str, OptionVal
     }
 
 
-def _plan_deploy(deps: Deps, document: dict[str, Any], current: ReleaseRecord | None) -> Plan:
+def _plan_deploy(deps: Deps, document: dict[str, Any], current: ReleaseRecord | None, run: str) -> Plan:
     action = document["action"]
     version = document.get("version") or (current.version if current else None)
     if not version:
@@ -178,6 +234,18 @@ def _plan_deploy(deps: Deps, document: dict[str, Any], current: ReleaseRecord | 
     _check_templates(manifest, bodies, params)
     unchanged = _unchanged(deps, manifest, version, order, params, bodies)
     included = [name for name in order if name not in unchanged]
+    _check_allowed(manifest, document.get("allow_replacement") or [])
+    preview = preview_run(
+        deps,
+        run=run,
+        manifest=manifest,
+        action=action,
+        order=order,
+        params=params,
+        bodies=bodies,
+        unchanged=unchanged,
+        from_version=current.version if current else None,
+    )
     return Plan(
         action=action,
         version=version,
@@ -187,7 +255,19 @@ def _plan_deploy(deps: Deps, document: dict[str, Any], current: ReleaseRecord | 
         after={n: sorted(d for d in active[n].dependencies() if d in included) for n in included},
         kinds={name: manifest.steps[name].kind for name in order},
         unchanged=sorted(unchanged),
+        preview=preview,
     )
+
+
+def _check_allowed(manifest: Manifest, allowed: list[str]) -> None:
+    """Each `allow_replacement` entry names a stage of the release (a typo must not pass silently)."""
+    for index, entry in enumerate(allowed):
+        stage = entry.split("/", 1)[0]
+        if stage not in manifest.steps or not manifest.steps[stage].is_stage:
+            raise InvalidInput(
+                f"allow_replacement.{index}: {entry!r} names no stage of release {manifest.version}",
+                field=f"allow_replacement.{index}",
+            )
 
 
 def _templates(deps: Deps, manifest: Manifest, version: str, order: list[str]) -> dict[str, str]:

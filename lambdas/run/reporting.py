@@ -101,6 +101,9 @@ def finalize(deps: Deps, request: FinalizeRequest) -> dict[str, Any]:
             )
         )
         report = None
+    elif outcome == "REFUSED":
+        # Not approved (rejected, or no answer in time): nothing changed, the refusal says why.
+        report = dict(request.error or {})
     else:
         report = failure_report(request.error, steps)
     duration = _seconds_since(meta.started)
@@ -141,7 +144,9 @@ def notify(deps: Deps, summary: dict[str, Any]) -> None:
                 changes = ", ".join(f"{d['path']} {d['expected']} -> {d['actual']}" for d in resource["differences"])
                 lines.append(f"  {resource['resource']} ({resource['type']}) {resource['status']} {changes}".rstrip())
     report = summary.get("error")
-    if report:
+    if report and status == "REFUSED":
+        lines += ["", f"Not run ({report.get('code')}): {report.get('reason')}", "Nothing was changed."]
+    elif report:
         lines += [
             "",
             f"Failed: stage {report.get('stage')}, resource {report.get('resource')}",

@@ -21,7 +21,9 @@ def start_run(sfn: Any, state_machine_arn: str, document: dict[str, Any]) -> str
     validate_input(document)
     response = sfn.start_execution(
         stateMachineArn=state_machine_arn,
-        name=execution_name(document["action"], document.get("version")),
+        name=execution_name(
+            ("plan-" if document.get("plan_only") else "") + document["action"], document.get("version")
+        ),
         input=json.dumps(document),
     )
     return str(response["executionArn"])

@@ -400,9 +400,7 @@ class Run:
             plan.before[logical_id] = _Before(record.provisioned, record.properties, metadata)
             provider = self.env.providers.provider(record.resource_type)
             old = record.properties or {}
-            replace = any(
-                old.get(name) != properties.get(name) for name in provider.replacement_properties(record.resource_type)
-            )
+            replace = bool(provider.create_only(record.resource_type).forcing(old, properties))
             self.stack.resource_event(record, "UPDATE_IN_PROGRESS")
             named = provider.name_property(record.resource_type)
             if replace and named and old.get(named) and old.get(named) == properties.get(named):

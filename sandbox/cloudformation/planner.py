@@ -18,6 +18,7 @@ from sandbox.cloudformation.errors import ValidationError
 from sandbox.cloudformation.intrinsics import Evaluator, ResourceResolver
 from sandbox.cloudformation.model import Deployment, Stack, StackResource
 from sandbox.cloudformation.providers.base import ResourceProvider
+from sandbox.cloudformation.resource_schemas import ABSENT
 from sandbox.cloudformation.template import resource_dependencies, topological_order
 
 
@@ -128,20 +129,22 @@ def _modification(
 ) -> dict[str, Any] | None:
     old = record.properties or {}
     new_body = resource.get("Properties") or {}
-    create_only = provider.replacement_properties(record.resource_type)
+    create_only = provider.create_only(record.resource_type)
     details: list[dict[str, Any]] = []
     replacement = "False"
     for name in sorted(set(old) | set(new_body)):
         try:
-            value = evaluator.evaluate(new_body[name]) if name in new_body else None
+            value = evaluator.evaluate(new_body[name]) if name in new_body else ABSENT
             dynamic = False
         except _Unknown:
             value, dynamic = None, True
-        if not dynamic and value == old.get(name):
+        if not dynamic and value == old.get(name, ABSENT):
             continue
-        recreation = "Always" if name in create_only else "Never"
-        if name in create_only:
-            replacement = "Conditional" if dynamic and replacement != "True" else "True"
+        # A value only the update knows may or may not change what cannot change: Conditional.
+        forces = name in create_only.names() if dynamic else create_only.forces(name, old.get(name, ABSENT), value)
+        recreation = "Always" if forces else "Never"
+        if forces:
+            replacement = "True" if not dynamic or replacement == "True" else "Conditional"
         details.append(
             {
                 "Target": {"Attribute": "Properties", "Name": name, "RequiresRecreation": recreation},

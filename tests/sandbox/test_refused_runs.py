@@ -9,17 +9,22 @@ over Step Functions' 256 KiB is refused by StartExecution itself, as AWS does.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 
 from installer.aws import Aws
+from installer.build import Release
+from installer.operations import plan_run, publish
 from lambdas.run.refusals import refused, run_result
-from tests.sandbox.conftest import Outcome, deploy
+from tests.sandbox.cloudformation.conftest import settle_change_set
+from tests.sandbox.conftest import INSTALLATION, Outcome, deploy, run
 
 pytestmark = pytest.mark.xdist_group("refused-runs")
 
@@ -179,3 +184,154 @@ def test_the_cli_reads_a_refused_run_as_refused_naming_the_field(aws: Aws, insta
 
         assert result["status"] == "REFUSED", result
         assert result["error"]["field"] == field and result["error"]["reason"].startswith("refused, nothing changed")
+
+
+# ---------------------------------------------------------------------- plan and the data-loss guard
+# A template edited to change the database's create-only `DatabaseName` (AWS::RDS::DBCluster:
+# "Update requires: Replacement",
+# https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-rds-dbcluster.html):
+# a plan-only run previews it from change sets it deletes; Plan refuses the run naming the
+# stage, resource, type and property, changing nothing (tests/sandbox/test_plan.py: allowed).
+def edited(release: Release, folder: Path, version: str, stage: str, edit: Callable[[dict[str, Any]], None]) -> Release:
+    """The release as `version`, with one stage's template edited (every other file linked)."""
+    manifest = json.loads((release.path / "manifest.json").read_text())
+    template_name = release.manifest.steps[stage].template
+    assert template_name is not None
+    for name in manifest["files"]:
+        target = folder / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if name != template_name:
+            target.symlink_to(release.path / name)
+    document = release.template(stage)
+    edit(document)
+    body = json.dumps(document, indent=1).encode()
+    (folder / template_name).write_bytes(body)
+    manifest["files"][template_name] = hashlib.sha256(body).hexdigest()
+    manifest["version"] = version
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    return Release.load(folder)
+
+
+def rename_database(template: dict[str, Any]) -> None:
+    template["Resources"]["Cluster"]["Properties"]["DatabaseName"] = "renamed"
+
+
+@pytest.fixture(scope="module")
+def renamed(aws: Aws, release: Release, tmp_path_factory: pytest.TempPathFactory) -> Release:
+    newer = edited(release, tmp_path_factory.mktemp("renamed"), "2.8.1", "aurora", rename_database)
+    publish(aws, newer)
+    return newer
+
+
+def change_sets(aws: Aws) -> list[str]:
+    cfn = aws.client("cloudformation")
+    return [
+        summary["ChangeSetName"]
+        for name in stacks(aws)
+        for summary in cfn.list_change_sets(StackName=name)["Summaries"]
+    ]
+
+
+def test_a_plan_previews_the_database_replacement_and_leaves_no_change_set_lock_or_run(
+    aws: Aws, installed: Outcome, renamed: Release
+) -> None:
+    before = (stacks(aws), ledger(aws, installed))
+
+    preview = plan_run(aws, installed.outputs, {"action": "upgrade", "version": renamed.version})
+
+    by_stage = {stage["stage"]: stage for stage in preview["stages"]}
+    cluster = next(r for r in by_stage["aurora"]["resources"] if r["logical_id"] == "Cluster")
+    assert by_stage["aurora"]["action"] == "update"
+    assert (cluster["action"], cluster["replacement"], cluster["forcing"]) == ("Modify", "True", ["DatabaseName"])
+    assert cluster["holds_data"] == "type"
+    assert {stage["action"] for name, stage in by_stage.items() if name != "aurora"} <= {"nothing", "run", "update"}
+    assert {risk["key"] for risk in preview["at_risk"]} >= {"aurora/Cluster"}
+    assert preview["refused"] is True
+    # Nothing executed, nothing kept: no change set, no lock, no run in the ledger, no stack touched.
+    assert change_sets(aws) == []
+    assert (stacks(aws), ledger(aws, installed)) == before
+
+
+def test_the_preview_says_what_the_change_set_says(aws: Aws, installed: Outcome, renamed: Release) -> None:
+    """The same change set created by hand: the same resources, actions, replacements."""
+    preview = plan_run(aws, installed.outputs, {"action": "upgrade", "version": renamed.version})
+    cfn = aws.client("cloudformation")
+    stack = INSTALLATION.stage_stack("aurora")
+    parameters = cfn.describe_stacks(StackName=stack)["Stacks"][0]["Parameters"]
+    cfn.create_change_set(
+        StackName=stack,
+        ChangeSetName="by-hand",
+        TemplateBody=(renamed.path / "blueprints" / "aurora.template.json").read_text(),
+        Parameters=[{"ParameterKey": p["ParameterKey"], "UsePreviousValue": True} for p in parameters],
+        Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"],
+    )
+    try:
+        described = settle_change_set(cfn, stack, "by-hand")
+    finally:
+        cfn.delete_change_set(StackName=stack, ChangeSetName="by-hand")
+
+    expected = {
+        (
+            c["ResourceChange"]["LogicalResourceId"],
+            c["ResourceChange"]["Action"],
+            c["ResourceChange"].get("Replacement"),
+        )
+        for c in described["Changes"]
+    }
+    aurora = next(stage for stage in preview["stages"] if stage["stage"] == "aurora")
+    assert {(r["logical_id"], r["action"], r["replacement"]) for r in aurora["resources"]} == expected
+
+
+def test_plan_refuses_the_run_naming_stage_resource_type_and_property_and_changes_nothing(
+    aws: Aws, installed: Outcome, renamed: Release
+) -> None:
+    before = (stacks(aws), installed.reader.ledger.current_release())
+
+    result = run(aws, installed, {"action": "upgrade", "version": renamed.version, "source": "cli"})
+
+    execution = aws.client("stepfunctions").describe_execution(executionArn=result["execution_arn"])
+    refusal = refused(execution)
+    assert execution["status"] == "SUCCEEDED" and result["status"] == "REFUSED"
+    assert refusal is not None and refusal["code"] == "DataAtRisk"
+    for named in ("stage aurora", "Cluster", "AWS::RDS::DBCluster", "DatabaseName", '"aurora/Cluster"'):
+        assert named in refusal["reason"]
+    assert (stacks(aws), installed.reader.ledger.current_release()) == before
+    assert installed.reader.ledger.lock() is None
+    assert change_sets(aws) == []
+
+
+# ---------------------------------------------------------------------- the approval gate
+# RequireApproval: a run that would change something waits after Plan on a task token
+# (https://docs.aws.amazon.com/step-functions/latest/dg/connect-to-resource.html#connect-wait-token);
+# rejected, it ends REFUSED with nothing changed (tests/sandbox/test_approval.py: approved, timed out).
+def awaiting_approval(installed: Outcome, execution_arn: str, timeout: float = 120) -> str:
+    """The run's name once it waits for an answer (its token in the ledger)."""
+    name = execution_arn.rsplit(":", 1)[-1]
+    deadline = time.monotonic() + timeout
+    while True:
+        record = installed.reader.ledger.run(name)
+        if record is not None and record.approval_token:
+            return name
+        assert time.monotonic() < deadline, f"run {name} never asked for approval"
+        time.sleep(0.1)
+
+
+def test_a_rejected_run_ends_refused_and_changes_nothing(aws: Aws, release: Any, installed: Outcome) -> None:
+    from installer.operations import answer_approval, start
+    from tests.sandbox.conftest import wait
+
+    assert deploy(aws, release, {"RequireApproval": "true"}).changed is False  # no run for this parameter
+    before = (stacks(aws), installed.reader.ledger.current_release())
+    execution_arn = start(aws, installed.outputs, {"action": "redeploy", "options": {"LogRetentionDays": 60}})
+    name = awaiting_approval(installed, execution_arn)
+
+    answer_approval(installed.reader, name, approve=False, reason="not on a Friday")
+
+    result = wait(installed.reader, execution_arn)
+    assert result["status"] == "REFUSED" and result["error"]["error"] == "Rejected", result
+    assert (stacks(aws), installed.reader.ledger.current_release()) == before
+    assert installed.reader.ledger.lock() is None
+    record = installed.reader.ledger.run(name)
+    assert record is not None and record.status == "REFUSED"
+    preview = json.loads(installed.reader.store.read(str(record.approval_preview)))
+    assert preview["action"] == "redeploy" and preview["stages"]

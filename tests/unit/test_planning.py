@@ -164,3 +164,31 @@ def test_plan_reads_each_release_template_once(deps: Deps, release: SmallRelease
     templates = [key for key in reads if key.endswith(".template.json")]
     assert templates, reads
     assert len(templates) == len(set(templates)), sorted(templates)
+
+
+def test_a_plan_only_run_keeps_its_preview_records_no_run_and_releases_the_lock(
+    deps: Deps, release: SmallRelease
+) -> None:
+    result = plan(deps, request({"action": "install", "version": release.version, "plan_only": True}))
+
+    planned = result["planned"]
+    preview = json.loads(deps.store.read(planned["preview"]))
+    stages = {stage["stage"]: stage for stage in preview["stages"]}
+    assert {stage["action"] for stage in stages.values()} <= {"create", "run"}
+    assert all(r["action"] == "Add" for stage in stages.values() for r in stage["resources"])
+    assert (planned["would_refuse"], preview["refused"], preview["at_risk"]) == (False, False, [])
+    assert result["steps"] == []
+    assert nothing_changed(deps)
+
+
+def test_allow_replacement_naming_no_stage_of_the_release_is_refused_and_changes_nothing(
+    deps: Deps, release: SmallRelease
+) -> None:
+    document = {"action": "install", "version": release.version, "allow_replacement": ["nosuchstage/Cluster"]}
+
+    with pytest.raises(InvalidInput) as refused:
+        plan(deps, request(document))
+
+    assert refused.value.field == "allow_replacement.0"
+    assert "nosuchstage/Cluster" in str(refused.value)
+    assert nothing_changed(deps)

@@ -15,6 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from sandbox.cloudformation.resource_schemas import CreateOnly
+
 
 @dataclass(frozen=True)
 class StackContext:
@@ -106,6 +108,11 @@ class ResourceProvider(ABC):
         return None
 
     def replacement_properties(self, resource_type: str) -> frozenset[str]:
-        """Properties whose change makes CloudFormation replace the resource."""
+        """Properties whose change makes CloudFormation replace a resource of a type without a
+        registry schema (`create_only` reads the schema first)."""
         name = self.name_property(resource_type)
         return frozenset({name}) if name else frozenset()
+
+    def create_only(self, resource_type: str) -> CreateOnly:
+        """The type's create-only properties: its registry schema's, else `replacement_properties`."""
+        return CreateOnly(resource_type, self.replacement_properties(resource_type))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -197,3 +198,76 @@ def test_deleting_a_change_set_the_stack_does_not_have_succeeds(cfn: Any) -> Non
 
     with pytest.raises(ClientError, match="Stack with id gone does not exist"):
         cfn.delete_change_set(StackName="gone", ChangeSetName="cdk-deploy-change-set")
+
+
+STATEFUL = {
+    "Db": {
+        "Type": "AWS::RDS::DBCluster",
+        "Properties": {
+            "Engine": "aurora-postgresql",
+            "DatabaseName": "dataall",
+            "MasterUsername": "admin",
+            "MasterUserPassword": "not-a-secret-1",
+            "BackupRetentionPeriod": 7,
+        },
+    },
+    "Bucket": {"Type": "AWS::S3::Bucket", "Properties": {"BucketName": "data-one"}},
+    "Secret": {"Type": "AWS::SecretsManager::Secret", "Properties": {"Name": "creds", "Description": "a"}},
+    "Key": {"Type": "AWS::KMS::Key", "Properties": {"KeyPolicy": {"Version": "2012-10-17", "Statement": []}}},
+    "Users": {"Type": "AWS::Cognito::UserPool", "Properties": {"UserPoolName": "users"}},
+}
+
+
+def _modified(described: dict[str, Any]) -> dict[str, tuple[str, list[tuple[str, str]]]]:
+    return {
+        c["ResourceChange"]["LogicalResourceId"]: (
+            c["ResourceChange"]["Replacement"],
+            [(d["Target"]["Name"], d["Target"]["RequiresRecreation"]) for d in c["ResourceChange"]["Details"]],
+        )
+        for c in described["Changes"]
+        if c["ResourceChange"]["Action"] == "Modify"
+    }
+
+
+def test_replacement_follows_the_resource_schemas_create_only_properties(cfn: Any) -> None:
+    """AWS: a change set's `Replacement` is True when a create-only property of the type's
+    schema changes (RequiresRecreation Always), False when only updatable ones do
+    (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/using-cfn-updating-stacks-changesets-samples.html):
+    DBCluster DatabaseName, S3 BucketName and Secret Name replace; DBCluster
+    BackupRetentionPeriod, Secret Description, a KMS key's Description and a user pool's
+    UserPoolName (updatable since the schema says so) do not."""
+    cfn.create_stack(StackName="data", TemplateBody=body(STATEFUL))
+    settle(cfn, "data")
+    changed: dict[str, Any] = json.loads(json.dumps(STATEFUL))
+    changed["Db"]["Properties"].update(DatabaseName="other", BackupRetentionPeriod=14)
+    changed["Bucket"]["Properties"]["BucketName"] = "data-two"
+    changed["Secret"]["Properties"].update(Name="creds2", Description="b")
+    changed["Key"]["Properties"]["Description"] = "the data key"
+    changed["Users"]["Properties"]["UserPoolName"] = "people"
+
+    cfn.create_change_set(StackName="data", ChangeSetName="next", TemplateBody=body(changed))
+
+    assert _modified(settle_change_set(cfn, "data", "next")) == {
+        "Db": ("True", [("BackupRetentionPeriod", "Never"), ("DatabaseName", "Always")]),
+        "Bucket": ("True", [("BucketName", "Always")]),
+        "Secret": ("True", [("Description", "Never"), ("Name", "Always")]),
+        "Key": ("False", [("Description", "Never")]),
+        "Users": ("False", [("UserPoolName", "Never")]),
+    }
+
+
+def test_a_create_only_property_known_only_during_the_update_is_a_conditional_replacement(cfn: Any) -> None:
+    """AWS: a create-only property that references a resource being replaced is evaluated
+    during the update (`Evaluation: Dynamic`), so the replacement is `Conditional`."""
+    bucket = STATEFUL["Bucket"]
+    secret = {"Type": "AWS::SecretsManager::Secret", "Properties": {"Name": {"Ref": "Bucket"}}}
+    cfn.create_stack(StackName="data", TemplateBody=body({"Bucket": bucket, "Secret": secret}))
+    settle(cfn, "data")
+    renamed = {"Type": "AWS::S3::Bucket", "Properties": {"BucketName": "data-two"}}
+
+    cfn.create_change_set(
+        StackName="data", ChangeSetName="next", TemplateBody=body({"Bucket": renamed, "Secret": secret})
+    )
+
+    modified = _modified(settle_change_set(cfn, "data", "next"))
+    assert modified["Secret"] == ("Conditional", [("Name", "Always")])

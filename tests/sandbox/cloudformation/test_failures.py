@@ -300,29 +300,27 @@ def test_a_new_name_replaces_the_resource_and_the_old_goes_in_cleanup(cfn: Any, 
 
 
 def test_a_custom_named_resource_that_needs_replacing_is_refused(cfn: Any) -> None:
-    """AWS: "CloudFormation cannot update a stack when a custom-named resource requires replacing"."""
-    group = {"Type": "AWS::Scheduler::ScheduleGroup", "Properties": {"Name": "group-a"}}
-    created(cfn, body({"Group": group}))
-    schedule: dict[str, Any] = {
-        "Type": "AWS::Scheduler::Schedule",
+    """AWS: "CloudFormation cannot update a stack when a custom-named resource requires replacing"
+    (a DB cluster parameter group's `Description` is create-only in its schema)."""
+    group: dict[str, Any] = {
+        "Type": "AWS::RDS::DBClusterParameterGroup",
         "Properties": {
-            "Name": "nightly",
-            "ScheduleExpression": "rate(1 day)",
-            "FlexibleTimeWindow": {"Mode": "OFF"},
-            "Target": {"Arn": "arn:aws:sqs:us-east-1:123456789012:q", "RoleArn": "arn:aws:iam::123456789012:role/r"},
+            "DBClusterParameterGroupName": "tuned",
+            "Description": "first",
+            "Family": "aurora-postgresql16",
+            "Parameters": {"log_statement": "ddl"},
         },
     }
-    cfn.update_stack(StackName=STACK, TemplateBody=body({"Group": group, "Schedule": schedule}))
-    assert settle(cfn, STACK)["StackStatus"] == "UPDATE_COMPLETE"
-    moved = {**schedule, "Properties": {**schedule["Properties"], "GroupName": "group-a"}}
+    created(cfn, body({"Group": group}))
+    described = {**group, "Properties": {**group["Properties"], "Description": "second"}}
 
-    cfn.update_stack(StackName=STACK, TemplateBody=body({"Group": group, "Schedule": moved}))
+    cfn.update_stack(StackName=STACK, TemplateBody=body({"Group": described}))
 
     assert settle(cfn, STACK)["StackStatus"] == "UPDATE_ROLLBACK_COMPLETE"
-    reason = next(r for lid, status, r in events(cfn, STACK) if lid == "Schedule" and status == "UPDATE_FAILED")
+    reason = next(r for lid, status, r in events(cfn, STACK) if lid == "Group" and status == "UPDATE_FAILED")
     assert reason == (
         "CloudFormation cannot update a stack when a custom-named resource requires replacing. "
-        "Rename nightly and update the stack again."
+        "Rename tuned and update the stack again."
     )
 
 
