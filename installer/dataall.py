@@ -255,7 +255,11 @@ def build_dataall_release(
         aurora = next(stage for stage in report.stages if stage.name == "aurora")
         actions.append(migrations.migrate_action([s.name for s in report.stages], aurora.name, aurora.template))
     bootstrap_template, installer_assets = _bootstrap(
-        upstream.version, layer=layer, nag=nag, database_names=_database_names(report.stages) if built else None
+        upstream.version,
+        layer=layer,
+        nag=nag,
+        database_names=_database_names(report.stages) if built else None,
+        stage_regions=tuple(sorted({stage.region for stage in report.stages if stage.region})),
     )
     return write_release(
         out_dir,
@@ -295,7 +299,12 @@ def _database_names(stages: list[Any]) -> DatabaseNames:
 
 
 def _bootstrap(
-    version: str, *, layer: bool, nag: bool, database_names: DatabaseNames | None = None
+    version: str,
+    *,
+    layer: bool,
+    nag: bool,
+    database_names: DatabaseNames | None = None,
+    stage_regions: tuple[str, ...] = (),
 ) -> tuple[dict[str, Any], dict[str, bytes]]:
     """The bootstrap stack's template for this release, and the installer's own assets."""
     os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
@@ -320,6 +329,7 @@ def _bootstrap(
             installer_code=installer_code,
             options={},
             database_names=database_names,
+            stage_regions=stage_regions,
         )
         template = synthesize(app, Path(cdk_out)).get_stack_by_name(stack.stack_name).template
     return template, {asset.key: asset.data for asset in assets}
