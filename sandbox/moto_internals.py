@@ -1362,6 +1362,10 @@ def fix_cognito_client_dates() -> None:
     CognitoIdpBackend.update_user_pool_client = update_user_pool_client  # type: ignore[method-assign]
 
 
+#: fixes installed once per process, by name
+_INSTALLED: set[str] = set()
+
+
 def fix_lambda_code_bucket_region() -> None:
     """A function's code is read only from a bucket in the function's own Region.
 
@@ -1376,9 +1380,12 @@ def fix_lambda_code_bucket_region() -> None:
     from moto.awslambda.models import LambdaFunction
     from moto.s3.models import s3_backends
 
-    original = LambdaFunction._set_function_code
-    if getattr(original, "_sandbox_fixed", False):
+    # a flag of its own, not a mark on the method: install_lambda_images wraps the same method
+    # (before or after this) and takes a `_sandbox_fixed` mark on it for its own
+    if "lambda_code_bucket_region" in _INSTALLED:
         return
+    _INSTALLED.add("lambda_code_bucket_region")
+    original = LambdaFunction._set_function_code
 
     def _set_function_code(self: Any, updated_spec: dict[str, Any]) -> None:
         bucket_name = updated_spec.get("S3Bucket") if isinstance(updated_spec, dict) else None
@@ -1391,5 +1398,4 @@ def fix_lambda_code_bucket_region() -> None:
                 )
         original(self, updated_spec)
 
-    _set_function_code._sandbox_fixed = True  # type: ignore[attr-defined]
     LambdaFunction._set_function_code = _set_function_code  # type: ignore[method-assign]
