@@ -173,11 +173,16 @@ class BootstrapStack(cdk.Stack):
         installer_code: Asset,
         options: dict[str, dict[str, Any]],
         database_names: DatabaseNames | None = None,
+        stage_regions: tuple[str, ...] = (),
         **kwargs: Any,
     ) -> None:
         """`database_names`: the migration function and the cluster a release names itself (data.all's
-        templates name theirs at synthesis); by default the installation's own, `<prefix>-<env>-…`."""
+        templates name theirs at synthesis); by default the installation's own, `<prefix>-<env>-…`.
+        `stage_regions`: the regions, besides the stack's own, where the release puts stages
+        (data.all's CloudFront stage: us-east-1); the workflow deploys there too, with the
+        installation's bucket in each (`<prefix>-<env>-<account>-<region>`) for what they read."""
         self.database_names = database_names
+        self.stage_regions = tuple(sorted(set(stage_regions)))
         super().__init__(
             scope,
             construct_id,
@@ -425,7 +430,7 @@ class BootstrapStack(cdk.Stack):
                 sid="StageServices",
                 actions=[f"{service}:*" for service in STAGE_SERVICES],
                 resources=["*"],
-                conditions={"StringEquals": {"aws:RequestedRegion": self.region}},
+                conditions={"StringEquals": {"aws:RequestedRegion": [self.region, *self.stage_regions]}},
             )
         )
         role.add_to_policy(
@@ -479,7 +484,7 @@ class BootstrapStack(cdk.Stack):
             iam.PolicyStatement(
                 sid="ReleaseTemplatesAndCode",
                 actions=["s3:GetObject", "s3:GetObjectVersion"],
-                resources=[self.artifacts.arn_for_objects("*")],
+                resources=[self.artifacts.arn_for_objects("*"), *[f"{b}/*" for b in self._regional_buckets()]],
             )
         )
         acknowledge(
@@ -496,9 +501,25 @@ class BootstrapStack(cdk.Stack):
                     for kind in ("role", "policy", "instance-profile")
                 ],
                 f"Resource::{arn_of(self.artifacts)}/*",
+                *[f"Resource::{finding}/*" for finding in self._regional_bucket_findings()],
             ],
         )
         return role
+
+    def _regional_buckets(self) -> list[str]:
+        """The ARN of the installation's bucket in each other region of the release's stages."""
+        return [
+            cdk.Fn.join(
+                "", ["arn:", cdk.Aws.PARTITION, ":s3:::", self.scope_prefix, "-", cdk.Aws.ACCOUNT_ID, "-", region]
+            )
+            for region in self.stage_regions
+        ]
+
+    def _regional_bucket_findings(self) -> list[str]:
+        return [
+            f"arn:<AWS::Partition>:s3:::<ResourcePrefix>-<EnvName>-<AWS::AccountId>-{region}"
+            for region in self.stage_regions
+        ]
 
     def _layer(self, context: BuildContext) -> lambda_.ILayerVersion | None:
         if context.layer is None:
@@ -621,39 +642,74 @@ class BootstrapStack(cdk.Stack):
         )
         self._allow(function, "Artifacts", ["s3:GetObject", "s3:PutObject"], [self.artifacts.arn_for_objects("*")])
         self._allow(function, "ArtifactsList", ["s3:ListBucket"], [self.artifacts.bucket_arn])
-        self._allow(
-            function,
-            "StageStacks",
-            [
-                "cloudformation:CreateChangeSet",
-                "cloudformation:DescribeChangeSet",
-                "cloudformation:ExecuteChangeSet",
-                "cloudformation:DeleteChangeSet",
-                "cloudformation:DescribeStacks",
-                "cloudformation:DescribeStackEvents",
-                "cloudformation:GetTemplate",
-                "cloudformation:UpdateStack",
-                "cloudformation:DeleteStack",
-                "cloudformation:CancelUpdateStack",
-                "cloudformation:ContinueUpdateRollback",
-                "cloudformation:UpdateTerminationProtection",
-                "cloudformation:DescribeStackResources",
-                "cloudformation:DetectStackDrift",
-                "cloudformation:DescribeStackDriftDetectionStatus",
-                "cloudformation:DescribeStackResourceDrifts",
-            ],
-            [stacks, change_sets],
-        )
+        self._allow(function, "StageStacks", self._stage_stack_actions(), [stacks, change_sets])
         self._allow(function, "PassServiceRole", ["iam:PassRole"], [self.service_role.role_arn])
+        self._can_run_steps_elsewhere(function)
+
+    @staticmethod
+    def _stage_stack_actions() -> list[str]:
+        return [
+            "cloudformation:CreateChangeSet",
+            "cloudformation:DescribeChangeSet",
+            "cloudformation:ExecuteChangeSet",
+            "cloudformation:DeleteChangeSet",
+            "cloudformation:DescribeStacks",
+            "cloudformation:DescribeStackEvents",
+            "cloudformation:GetTemplate",
+            "cloudformation:UpdateStack",
+            "cloudformation:DeleteStack",
+            "cloudformation:CancelUpdateStack",
+            "cloudformation:ContinueUpdateRollback",
+            "cloudformation:UpdateTerminationProtection",
+            "cloudformation:DescribeStackResources",
+            "cloudformation:DetectStackDrift",
+            "cloudformation:DescribeStackDriftDetectionStatus",
+            "cloudformation:DescribeStackResourceDrifts",
+        ]
+
+    def _can_run_steps_elsewhere(self, function: lambda_.Function) -> None:
+        """The stage stacks, and the installation's bucket, in the release's other regions."""
+        regional_findings: list[str] = []
+        if self.stage_regions:
+            buckets = self._regional_buckets()
+            self._allow(
+                function,
+                "StageStacksElsewhere",
+                self._stage_stack_actions(),
+                [
+                    self.format_arn(
+                        service="cloudformation", region=region, resource=kind, resource_name=f"{self.scope_prefix}-*/*"
+                    )
+                    for region in self.stage_regions
+                    for kind in ("stack", "changeSet")
+                ],
+            )
+            self._allow(
+                function,
+                "RegionalBuckets",
+                ["s3:CreateBucket", "s3:ListBucket", "s3:PutBucketPublicAccessBlock", "s3:PutBucketPolicy"],
+                buckets,
+            )
+            self._allow(function, "RegionalObjects", ["s3:GetObject", "s3:PutObject"], [f"{b}/*" for b in buckets])
+            regional_findings = [
+                *[f"Resource::{finding}/*" for finding in self._regional_bucket_findings()],
+                *[
+                    f"Resource::arn:<AWS::Partition>:cloudformation:{region}:<AWS::AccountId>:{kind}/<ResourcePrefix>-<EnvName>-*/*"
+                    for region in self.stage_regions
+                    for kind in ("stack", "changeSet")
+                ],
+            ]
         acknowledge(
             function.role,  # type: ignore[arg-type]
             "AwsSolutions-IAM5",
-            "Object keys of the installer's own artifacts bucket, and the stacks and change sets named "
-            "under the installation's prefix: the names are only known at run time, the prefix bounds them.",
+            "Object keys of the installer's own artifacts bucket (and of its bucket in each other region "
+            "of the release's stages), and the stacks and change sets named under the installation's "
+            "prefix: the names are only known at run time, the prefix bounds them.",
             findings=[
                 f"Resource::{arn_of(self.artifacts)}/*",
                 "Resource::arn:<AWS::Partition>:cloudformation:<AWS::Region>:<AWS::AccountId>:stack/<ResourcePrefix>-<EnvName>-*/*",
                 "Resource::arn:<AWS::Partition>:cloudformation:<AWS::Region>:<AWS::AccountId>:changeSet/<ResourcePrefix>-<EnvName>-*/*",
+                *regional_findings,
             ],
         )
 

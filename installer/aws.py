@@ -44,6 +44,10 @@ class Aws:
             self._clients[service] = self.session.client(service, endpoint_url=self.endpoint_url, config=_CONFIG)
         return self._clients[service]
 
+    def in_region(self, region: str) -> Aws:
+        """The same account and endpoint, in `region` (a stage that lives elsewhere)."""
+        return self if region == self.region else Aws(region=region, endpoint_url=self.endpoint_url)
+
     def table(self, name: str) -> Any:
         return self.session.resource("dynamodb", endpoint_url=self.endpoint_url, config=_CONFIG).Table(name)
 

@@ -13,8 +13,12 @@ Of data.all's assembly:
   all three and never migrates its database;
 - the CDK Pipelines stacks (cicd, its us-east-1 support stack) and the ECR stack are dropped:
   no build servers;
-- the CloudFront stage lives in us-east-1; until the workflow deploys a stage in another
-  region, it is left out and the build says so.
+- the CloudFront stage's stack (us-east-1) is split the same way: each nested stack a stage
+  in us-east-1 (the manifest's `region`), the backend's region it names the installer's
+  `HomeRegion` parameter (`rules.home_region_from_the_installer`); a stage that names it reaches
+  back into the backend (data.all's Cognito URL trigger reads the user pool's ids from SSM in
+  the backend's region), so it comes after every backend stage, as data.all's pipeline deploys
+  the CloudFront stage after the backend stage.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -47,6 +51,7 @@ NAMING = {
     "OpenSearch": "opensearch",
     "ParamStore": "params",
     migrations.MIGRATIONS_NESTED: migrations.MIGRATIONS_STAGE,
+    "CloudFront": "cloudfront",
 }
 #: Nested stacks the installer replaces.
 DROPPED_NESTED = {
@@ -65,8 +70,10 @@ DROPPED_STACKS = {
     "-cicd-stack": "data.all's CDK Pipelines stack: the installer deploys without build servers",
     "-support-us-east-1": "the cicd stack's cross-region support stack",
     "-ecr-stack": "the ECR repository of data.all's pipeline: the release names its images instead",
-    "-cloudfront-stack": "the CloudFront stage lives in us-east-1; the workflow deploys stages in its own region only",
 }
+#: data.all's stacks beside the backend, by the end of their stack name -> the name of their
+#: root's own stage (if any resources besides CDK's metadata remain in it).
+OTHER_STACKS = {"-cloudfront-stack": "frontend"}
 #: CloudFormation's creation timeout of a stage, in seconds (a database or a search domain takes long).
 TIMEOUTS = {"aurora": 3600, "opensearch": 3600}
 DEFAULT_TIMEOUT = 1800
@@ -117,13 +124,14 @@ def import_stages(assembly: CloudAssembly, package: migrations.MigrationPackage 
         if stack.stack_name.endswith(suffix)
     ]
     backend = backend_stack(assembly)
-    packaged = package_assets(backend.assets)
-    synthesis = rules.Synthesis(
-        account=backend.account,
-        region=backend.region,
-        asset_buckets=frozenset(asset.bucket for asset in backend.assets),
-        asset_keys={upstream: key for upstream, (key, _) in packaged.items()},
-    )
+    others = [
+        (stack, root)
+        for stack in assembly.stacks()
+        for suffix, root in OTHER_STACKS.items()
+        if stack.stack_name.endswith(suffix)
+    ]
+    packaged = package_assets([a for stack in [backend, *(o for o, _ in others)] for a in stack.assets])
+    synthesis = _synthesis(backend, packaged)
     drop = dict(DROPPED_NESTED)
     transforms = {}
     if package is None:
@@ -135,23 +143,60 @@ def import_stages(assembly: CloudAssembly, package: migrations.MigrationPackage 
     imported = split_stack(
         backend, root_name=ROOT_STAGE, drop=drop, naming=NAMING, synthesis=synthesis, transforms=transforms
     )
-    used = {a.key for stage in imported.stages for a in stage.assets}
+    stages = [replace(stage, region=None) for stage in imported.stages]  # the installation's own region
+    for stack, root in others:
+        elsewhere = split_stack(
+            stack,
+            root_name=root,
+            naming=NAMING,
+            synthesis=_synthesis(stack, packaged, home=backend),
+        )
+        backend_stages = tuple(stage.name for stage in imported.stages)
+        stages += [_reaching_home(stage, backend_stages, backend.region) for stage in elsewhere.stages]
+        dropped += elsewhere.dropped
+    used = {a.key for stage in stages for a in stage.assets}
     return ImportReport(
-        stages=imported.stages,
+        stages=stages,
         dropped=dropped + imported.dropped,
         assets={key: data for upstream, (key, data) in packaged.items() if upstream in used},
     )
+
+
+def _synthesis(
+    stack: StackArtifact, packaged: dict[str, tuple[str, bytes]], home: StackArtifact | None = None
+) -> rules.Synthesis:
+    """What `stack`'s synthesis baked in; `home`: the backend, when `stack` is of another region."""
+    return rules.Synthesis(
+        account=stack.account,
+        region=stack.region,
+        asset_buckets=frozenset(asset.bucket for asset in stack.assets),
+        asset_keys={upstream: key for upstream, (key, _) in packaged.items()},
+        home_region=home.region if home is not None and home.region != stack.region else "",
+    )
+
+
+def _reaching_home(stage: ImportedStage, backend_stages: tuple[str, ...], home: str) -> ImportedStage:
+    """A stage of another stack than the backend: in that stack's region (none: the backend's own);
+    after every backend stage when it names the backend's region (it reads what they made)."""
+    region = stage.region if stage.region != home else None
+    if rules.HOME_REGION not in stage.template.get("Parameters", {}):
+        return replace(stage, region=region)
+    return replace(stage, region=region, depends_on=tuple(sorted({*stage.depends_on, *backend_stages})))
 
 
 def stage_document(stage: ImportedStage) -> dict[str, Any]:
     parameters = dict(stage.parameters)
     if rules.ASSETS_BUCKET in stage.template.get("Parameters", {}):
         parameters[rules.ASSETS_BUCKET] = "${param:" + rules.ASSETS_BUCKET + "}"
+    if rules.HOME_REGION in stage.template.get("Parameters", {}):
+        parameters[rules.HOME_REGION] = "${param:Region}"
     capabilities = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"]
     if stage.template.get("Transform"):
         capabilities.append("CAPABILITY_AUTO_EXPAND")
+    region = {"region": stage.region} if stage.region else {}
     return {
         "name": stage.name,
+        **region,
         "description": f"data.all: {stage.source}",
         "template": f"blueprints/{stage.name}.template.json",
         "parameters": parameters,
@@ -210,7 +255,11 @@ def build_dataall_release(
         aurora = next(stage for stage in report.stages if stage.name == "aurora")
         actions.append(migrations.migrate_action([s.name for s in report.stages], aurora.name, aurora.template))
     bootstrap_template, installer_assets = _bootstrap(
-        upstream.version, layer=layer, nag=nag, database_names=_database_names(report.stages) if built else None
+        upstream.version,
+        layer=layer,
+        nag=nag,
+        database_names=_database_names(report.stages) if built else None,
+        stage_regions=tuple(sorted({stage.region for stage in report.stages if stage.region})),
     )
     return write_release(
         out_dir,
@@ -250,7 +299,12 @@ def _database_names(stages: list[Any]) -> DatabaseNames:
 
 
 def _bootstrap(
-    version: str, *, layer: bool, nag: bool, database_names: DatabaseNames | None = None
+    version: str,
+    *,
+    layer: bool,
+    nag: bool,
+    database_names: DatabaseNames | None = None,
+    stage_regions: tuple[str, ...] = (),
 ) -> tuple[dict[str, Any], dict[str, bytes]]:
     """The bootstrap stack's template for this release, and the installer's own assets."""
     os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
@@ -275,6 +329,7 @@ def _bootstrap(
             installer_code=installer_code,
             options={},
             database_names=database_names,
+            stage_regions=stage_regions,
         )
         template = synthesize(app, Path(cdk_out)).get_stack_by_name(stack.stack_name).template
     return template, {asset.key: asset.data for asset in assets}

@@ -7,7 +7,7 @@ import hashlib
 import json
 import time
 import urllib.parse
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -423,13 +423,16 @@ class RunReader:
                 return None
         return self._manifests[version]
 
-    def stacks(self) -> dict[str, dict[str, Any]]:
+    def stacks(self, regions: Iterable[str] = ()) -> dict[str, dict[str, Any]]:
+        """The installation's stacks, in its own region and in `regions` (where stages live too)."""
         prefix = f"{self.installation.prefix}-{self.installation.env}-"
         found: dict[str, dict[str, Any]] = {}
-        for page in self.aws.client("cloudformation").get_paginator("describe_stacks").paginate():
-            for stack in page["Stacks"]:
-                if stack["StackName"].startswith(prefix):
-                    found[stack["StackName"]] = stack
+        for region in sorted({self.aws.region, *regions}):
+            cfn = self.aws.in_region(region).client("cloudformation")
+            for page in cfn.get_paginator("describe_stacks").paginate():
+                for stack in page["Stacks"]:
+                    if stack["StackName"].startswith(prefix):
+                        found[stack["StackName"]] = stack
         return found
 
     def view(self, execution_arn: str) -> RunView:
@@ -445,7 +448,7 @@ class RunReader:
         manifest = self.manifest(version) if version else None
         active = [n for wave in meta.waves for n in wave] if meta else []
         names = list(manifest.steps) if manifest else active
-        stacks = self.stacks()
+        stacks = self.stacks({s.region for s in manifest.steps.values() if s.region} if manifest else ())
         installed = set(self.ledger.stages())
         now = datetime.now(UTC)
         views = []

@@ -1360,3 +1360,42 @@ def fix_cognito_client_dates() -> None:
     to_json._sandbox_fixed = True  # type: ignore[attr-defined]
     CognitoIdpUserPoolClient.to_json = to_json  # type: ignore[method-assign]
     CognitoIdpBackend.update_user_pool_client = update_user_pool_client  # type: ignore[method-assign]
+
+
+#: fixes installed once per process, by name
+_INSTALLED: set[str] = set()
+
+
+def fix_lambda_code_bucket_region() -> None:
+    """A function's code is read only from a bucket in the function's own Region.
+
+    AWS (Lambda API reference, FunctionCode: "S3Bucket — An Amazon S3 bucket in the same AWS
+    Region as your function"): CreateFunction and UpdateFunctionCode with a bucket of another
+    Region fail with InvalidParameterValueException, "Error occurred while GetObject. S3 Error
+    Code: PermanentRedirect. S3 Error Message: The bucket is in this region: <region>. Please use
+    this region to retry the request". moto 5.2.5 reads the object wherever the bucket is
+    ("FIXME: does not validate bucket region").
+    """
+    from moto.awslambda.exceptions import InvalidParameterValueException
+    from moto.awslambda.models import LambdaFunction
+    from moto.s3.models import s3_backends
+
+    # a flag of its own, not a mark on the method: install_lambda_images wraps the same method
+    # (before or after this) and takes a `_sandbox_fixed` mark on it for its own
+    if "lambda_code_bucket_region" in _INSTALLED:
+        return
+    _INSTALLED.add("lambda_code_bucket_region")
+    original = LambdaFunction._set_function_code
+
+    def _set_function_code(self: Any, updated_spec: dict[str, Any]) -> None:
+        bucket_name = updated_spec.get("S3Bucket") if isinstance(updated_spec, dict) else None
+        if bucket_name and not (updated_spec.get("DryRun")):
+            bucket = s3_backends[self.account_id][self.partition].buckets.get(bucket_name)
+            if bucket is not None and bucket.region_name != self.region:
+                raise InvalidParameterValueException(
+                    "Error occurred while GetObject. S3 Error Code: PermanentRedirect. S3 Error Message: "
+                    f"The bucket is in this region: {bucket.region_name}. Please use this region to retry the request"
+                )
+        original(self, updated_spec)
+
+    LambdaFunction._set_function_code = _set_function_code  # type: ignore[method-assign]

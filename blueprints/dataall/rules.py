@@ -27,6 +27,9 @@ class Synthesis:
     asset_buckets: frozenset[str]
     #: the upstream asset's object key -> the release's object key
     asset_keys: Mapping[str, str]
+    #: the region of the platform's home stack (data.all's backend), when this template's stack
+    #: was synthesized for another (its CloudFront stage, for us-east-1)
+    home_region: str = ""
 
 
 Rule = Callable[[dict[str, Any], Synthesis], None]
@@ -82,9 +85,43 @@ def account_and_region_neutral(template: dict[str, Any], synthesis: Synthesis) -
     _rewrite_strings(template, rewrite)
 
 
-#: In order. `assets_from_the_release` runs before `account_and_region_neutral`: the asset
-#: bucket's name holds the account and region too.
-RULES: tuple[Rule, ...] = (no_bootstrap_check, assets_from_the_release, account_and_region_neutral)
+#: The parameter the installer gives a stage of another region than the platform's home: the
+#: home region (the workflow's own), which the stage's resources name where they reach back.
+HOME_REGION = "HomeRegion"
+
+
+def home_region_from_the_installer(template: dict[str, Any], synthesis: Synthesis) -> None:
+    """In a stack synthesized for another region than the home stack's (data.all's CloudFront
+    stage, in us-east-1), the home region it names (data.all's backend region, where its
+    functions read the Cognito ids from SSM and its policies name the user pool) becomes the
+    `HomeRegion` parameter the installer passes: the region the platform is installed in."""
+    if not synthesis.home_region or synthesis.home_region == synthesis.region:
+        return
+    used = False
+
+    def rewrite(text: str) -> str:
+        nonlocal used
+        if synthesis.home_region not in text:
+            return text
+        used = True
+        return text.replace(synthesis.home_region, "${" + HOME_REGION + "}")
+
+    _rewrite_strings(template, rewrite)
+    if used:
+        template.setdefault("Parameters", {})[HOME_REGION] = {
+            "Type": "String",
+            "Description": "The region the platform is installed in (set by the installer)",
+        }
+
+
+#: In order. `assets_from_the_release` runs before the region rules: the asset bucket's name
+#: holds the account and region too.
+RULES: tuple[Rule, ...] = (
+    no_bootstrap_check,
+    assets_from_the_release,
+    home_region_from_the_installer,
+    account_and_region_neutral,
+)
 
 
 def apply(template: Mapping[str, Any], synthesis: Synthesis, rules: tuple[Rule, ...] = RULES) -> dict[str, Any]:

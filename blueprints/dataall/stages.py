@@ -40,7 +40,8 @@ class ImportedStage:
     name: str
     #: where it comes from: `stack-name` or `stack-name/Nested`
     source: str
-    region: str
+    #: the region of the stage's stack; None: the installation's own (the workflow's)
+    region: str | None
     template: dict[str, Any]
     parameters: dict[str, str]
     depends_on: tuple[str, ...]

@@ -6,7 +6,8 @@ Built once per cold start from the environment in AWS; tests build it from sandb
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from lambdas.core.settings import Settings, settings
@@ -14,6 +15,7 @@ from lambdas.data import aws
 from lambdas.data.ledger import Ledger
 from lambdas.data.releases import ReleaseStore
 from lambdas.data.stacks import Stacks
+from lambdas.release.manifest import OptionValue
 
 
 @dataclass
@@ -26,6 +28,38 @@ class Deps:
     sns: Any
     region: str
     account_id: str
+    #: (service, region) -> a client of that region, for a stage that lives in another region
+    regional_client: Callable[[str, str], Any] = field(default=aws.client, repr=False)
+    #: the region of the workflow itself (`region` is the stage's, in `in_region`'s copy)
+    home_region: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.home_region:
+            self.home_region = self.region
+
+    def in_region(self, region: str | None) -> Deps:
+        """These deps for a stage in `region`: CloudFormation and the stage's artifacts there; the
+        ledger, the release store's reads and everything else stay the workflow's own."""
+        if not region or region == self.region:
+            return self
+        return replace(
+            self,
+            stacks=Stacks(self.regional_client("cloudformation", region)),
+            store=self.store.regional(
+                self.regional_client("s3", region), self.settings.regional_bucket(self.account_id, region), region
+            ),
+            region=region,
+        )
+
+    def stage_context(self, params: Mapping[str, OptionValue]) -> dict[str, OptionValue]:
+        """A run's context parameters as a stage in these deps' region takes them: away from the
+        workflow's region, `AssetsBucket` is the installation's bucket there."""
+        return {**params, "AssetsBucket": self.store.assets_bucket} if self.away else dict(params)
+
+    @property
+    def away(self) -> bool:
+        """The stage these deps serve lives in another region than the workflow."""
+        return self.region != self.home_region
 
     @classmethod
     def from_env(cls, lambda_context: Any) -> Deps:

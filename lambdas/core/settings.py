@@ -42,6 +42,12 @@ class Settings(BaseModel):
     def stack_name(self, stage: str) -> str:
         return f"{self.resource_prefix}-{self.env_name}-{stage}"
 
+    def regional_bucket(self, account_id: str, region: str) -> str:
+        """The bucket holding, in another region, what a stage there reads: its template and its
+        Lambda code (Lambda takes code only from a bucket of the function's own region). At most
+        20 + 10 + 12 + 14 + 3 = 59 characters, within S3's 63."""
+        return f"{self.resource_prefix}-{self.env_name}-{account_id}-{region}"
+
 
 @cache
 def settings() -> Settings:

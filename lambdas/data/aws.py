@@ -21,8 +21,9 @@ BRIEF_RETRIES = frozenset({"cloudformation"})
 
 
 @cache
-def client(service: str) -> Any:
-    return boto3.client(service, config=_BRIEF if service in BRIEF_RETRIES else _CONFIG)
+def client(service: str, region: str | None = None) -> Any:
+    """A client of the function's own region, or of `region` (a stage that lives in another)."""
+    return boto3.client(service, region_name=region, config=_BRIEF if service in BRIEF_RETRIES else _CONFIG)
 
 
 @cache

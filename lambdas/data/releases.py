@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from functools import lru_cache
 from typing import Any
 
@@ -61,6 +62,15 @@ class ReleaseStore:
         key = release_key(version, path)
         data = self._verified.get(key)
         return (data if data is not None else self._read(self.bucket, key)).decode()
+
+    @property
+    def assets_bucket(self) -> str:
+        """The bucket a stage's templates read Lambda code from (its `AssetsBucket`)."""
+        return self.bucket
+
+    def regional(self, s3: Any, bucket: str, region: str) -> RegionalStore:
+        """This store, for a stage in `region`: what the stage reads is copied into `bucket` there."""
+        return RegionalStore(self, s3, bucket, region)
 
     def template_url(self, region: str, version: str, path: str) -> str:
         return self.url_for_key(region, release_key(version, path))
@@ -199,3 +209,102 @@ def _parse_manifest(raw: bytes) -> Manifest:
         return Manifest.from_json(raw)
     except ManifestError as error:
         raise ReleaseInvalid(str(error)) from None
+
+
+ASSET_KEY = re.compile(re.escape(ASSET_PREFIX) + r"[0-9a-f]{64}(?:\.[a-z0-9]+)?")
+
+
+class RegionalStore(ReleaseStore):
+    """The release store of a stage in another region than the workflow's.
+
+    Reads stay the workflow's (manifest, templates, rollback points, all in the artifacts bucket).
+    What CloudFormation and Lambda read for the stage is copied into the installation's bucket
+    in the stage's region first: its template (TemplateURL) and every asset the template names
+    (Lambda reads code only from a bucket in the function's own region:
+    https://docs.aws.amazon.com/lambda/latest/api/API_FunctionCode.html). The bucket is made on
+    first use, private (public access blocked) and TLS-only; assets are content-addressed
+    (`assets/<sha256>`), so one already there is not copied again.
+    """
+
+    def __init__(self, home: ReleaseStore, s3: Any, bucket: str, region: str) -> None:
+        super().__init__(home.s3, home.bucket, home.release_bucket)
+        self._verified = home._verified
+        self.regional_s3 = s3
+        self.regional_bucket = bucket
+        self.region = region
+        self._ready = False
+
+    @property
+    def assets_bucket(self) -> str:
+        return self.regional_bucket
+
+    def template_url(self, region: str, version: str, path: str) -> str:
+        key = release_key(version, path)
+        for asset in sorted(set(ASSET_KEY.findall(self.template_body(version, path)))):
+            self._copy(asset, always=False)
+        return self.url_for_key(region, key)
+
+    def url_for_key(self, region: str, key: str) -> str:
+        self._copy(key, always=True)
+        return f"https://{self.regional_bucket}.s3.{self.region}.amazonaws.com/{key}"
+
+    def _copy(self, key: str, *, always: bool) -> None:
+        self._ensure_bucket()
+        if not always and self._exists(key):
+            return
+        self.regional_s3.copy_object(
+            Bucket=self.regional_bucket, Key=key, CopySource={"Bucket": self.bucket, "Key": key}
+        )
+
+    def _exists(self, key: str) -> bool:
+        try:
+            self.regional_s3.head_object(Bucket=self.regional_bucket, Key=key)
+        except ClientError as error:
+            if _missing(error):
+                return False
+            raise
+        return True
+
+    def _ensure_bucket(self) -> None:
+        if self._ready:
+            return
+        try:
+            self.regional_s3.head_bucket(Bucket=self.regional_bucket)
+        except ClientError as error:
+            if not _missing(error):
+                raise
+            self._create_bucket()
+        self._ready = True
+
+    def _create_bucket(self) -> None:
+        # us-east-1 takes no LocationConstraint (https://docs.aws.amazon.com/AmazonS3/latest/API/API_CreateBucket.html)
+        where = {} if self.region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": self.region}}
+        try:
+            self.regional_s3.create_bucket(Bucket=self.regional_bucket, **where)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "BucketAlreadyOwnedByYou":
+                raise
+        self.regional_s3.put_public_access_block(
+            Bucket=self.regional_bucket,
+            PublicAccessBlockConfiguration={
+                "BlockPublicAcls": True,
+                "IgnorePublicAcls": True,
+                "BlockPublicPolicy": True,
+                "RestrictPublicBuckets": True,
+            },
+        )
+        arn = f"arn:aws:s3:::{self.regional_bucket}"
+        policy = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "TlsOnly",
+                    "Effect": "Deny",
+                    "Principal": "*",
+                    "Action": "s3:*",
+                    "Resource": [arn, f"{arn}/*"],
+                    "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                }
+            ],
+        }
+        self.regional_s3.put_bucket_policy(Bucket=self.regional_bucket, Policy=json.dumps(policy))

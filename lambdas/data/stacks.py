@@ -26,6 +26,12 @@ NO_CHANGES = "The submitted information didn't contain changes"
 THROTTLING = frozenset({"Throttling", "ThrottlingException", "TooManyRequestsException", "RequestLimitExceeded"})
 
 
+def region_of_stack(stack_id: str | None) -> str | None:
+    """`arn:aws:cloudformation:REGION:ACCOUNT:stack/NAME/ID` -> REGION (None: not a stack id)."""
+    parts = (stack_id or "").split(":")
+    return parts[3] if len(parts) > 5 and parts[2] == "cloudformation" and parts[3] else None
+
+
 def in_progress(status: str) -> bool:
     return status.endswith("_IN_PROGRESS") and status != "REVIEW_IN_PROGRESS"
 

@@ -148,6 +148,12 @@ class Step:
     outputs: tuple[str, ...] = ()
     capabilities: tuple[str, ...] = ()
     description: str = ""
+    #: the region the stage's stack lives in; None: the workflow's own region
+    region: str | None = None
+
+    def region_in(self, home: str) -> str:
+        """The region of the stage's stack, for a workflow running in `home`."""
+        return self.region or home
 
     @property
     def is_stage(self) -> bool:
@@ -210,6 +216,7 @@ class Manifest:
                 outputs=tuple(spec["outputs"]),
                 capabilities=tuple(spec.get("capabilities", ())),
                 description=spec.get("description", ""),
+                region=spec.get("region"),
             )
             cls._add(steps, step)
         for spec in document["actions"]:

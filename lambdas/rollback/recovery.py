@@ -21,7 +21,15 @@ from lambdas.core.messages import RollbackState
 from lambdas.data.aws import ClientError
 from lambdas.data.ledger import now_iso
 from lambdas.data.records import RecordInvalid, RollbackPoint, RunUpdate, StepRecord, StepUpdate
-from lambdas.data.stacks import FAILED_CREATE, STABLE, StackInfo, error_code, in_progress, normalized_sha256
+from lambdas.data.stacks import (
+    FAILED_CREATE,
+    STABLE,
+    StackInfo,
+    error_code,
+    in_progress,
+    normalized_sha256,
+    region_of_stack,
+)
 from lambdas.migration import step as migration
 
 POLL = 10
@@ -67,7 +75,7 @@ class Rollback:
         for record in steps.values():
             prepared = record.change_set_id or record.rollback_key
             if prepared and not record.executed and not record.rolled_back:
-                self._discard_change_set(record)
+                self._there(record)._discard_change_set(record)
         self.deps.ledger.update_run(self.run_id, RunUpdate(rollback_finished=now_iso()))
         return self.state.model_copy(update={"done": True, "wait": 0})
 
@@ -89,6 +97,20 @@ class Rollback:
                 action="run an install to create the stage again",
             )
             return None
+        return self._there(record)._undo_stage(record)
+
+    def _there(self, record: StepRecord) -> Rollback:
+        """This rollback with the deps of the stage's region (its stack's, else its release's)."""
+        region = region_of_stack(record.stack_id)
+        if region is None:
+            step = self._manifest().steps.get(record.name)
+            region = step.region if step is not None else None
+        there = self.deps.in_region(region)
+        if there is self.deps:
+            return self
+        return Rollback(there, self.state)
+
+    def _undo_stage(self, record: StepRecord) -> int | None:
         point = self.deps.store.rollback_point(_required(record.rollback_key, record, "rollback_key"))
         stack = self.deps.stacks.describe(record.stack_id or _required(record.stack_name, record, "stack_name"))
         if stack is not None and in_progress(stack.status):

@@ -14,7 +14,7 @@ from typing import Any
 from lambdas.core.deps import Deps
 from lambdas.data.aws import ClientError
 from lambdas.data.records import RunUpdate, StageRecord
-from lambdas.data.stacks import STABLE, guard_throttling
+from lambdas.data.stacks import STABLE, guard_throttling, region_of_stack
 
 POLL = 15
 
@@ -23,11 +23,12 @@ def start_detections(deps: Deps, stages: dict[str, StageRecord]) -> dict[str, st
     """Start a drift detection on every deployed stage whose stack is settled: {stage: id}."""
     started = {}
     for name in sorted(stages):
-        stack = deps.stacks.describe(deps.settings.stack_name(name))
+        there = deps.in_region(region_of_stack(stages[name].stack_id))
+        stack = there.stacks.describe(deps.settings.stack_name(name))
         if stack is None or stack.status not in STABLE:
             continue
         try:
-            answer = deps.stacks.cfn.detect_stack_drift(StackName=stack.stack_id)
+            answer = there.stacks.cfn.detect_stack_drift(StackName=stack.stack_id)
         except ClientError as error:
             guard_throttling(error)
             continue  # a detection already running on it (someone else's): not ours to report
@@ -40,9 +41,12 @@ def collect(deps: Deps, run: str) -> dict[str, Any]:
     meta = deps.ledger.run(run)
     detections = meta.drift_detections if meta is not None else {}
     report: dict[str, Any] = {}
+    stages = deps.ledger.stages() if detections else {}
     for stage, detection in sorted(detections.items()):
+        record = stages.get(stage)
+        there = deps.in_region(region_of_stack(record.stack_id) if record else None)
         try:
-            status = deps.stacks.cfn.describe_stack_drift_detection_status(StackDriftDetectionId=detection)
+            status = there.stacks.cfn.describe_stack_drift_detection_status(StackDriftDetectionId=detection)
         except ClientError as error:
             guard_throttling(error)
             report[stage] = {"status": "UNKNOWN", "reason": str(error)}
@@ -51,7 +55,7 @@ def collect(deps: Deps, run: str) -> dict[str, Any]:
             return {"done": False, "wait": POLL}
         report[stage] = {"status": status.get("StackDriftStatus", "UNKNOWN")}
         if status.get("StackDriftStatus") == "DRIFTED":
-            report[stage]["resources"] = _drifted_resources(deps, status["StackId"])
+            report[stage]["resources"] = _drifted_resources(there, status["StackId"])
     drifted = sorted(stage for stage, found in report.items() if found["status"] == "DRIFTED")
     deps.ledger.update_run(run, RunUpdate(drift=report, drifted_stages=drifted))
     return {"done": True, "wait": 0, "drifted": drifted}

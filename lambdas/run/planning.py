@@ -337,17 +337,20 @@ def _unchanged(
             continue
         if any(stage not in unchanged for stage, _ in step.stage_references()):
             continue
+        there = deps.in_region(step.region)
         try:
-            wanted = resolve_parameters(step, params, lambda stage, output: str(deployed[stage].outputs[output]))
+            wanted = resolve_parameters(
+                step, there.stage_context(params), lambda stage, output: str(deployed[stage].outputs[output])
+            )
         except KeyError:
             continue
         sha = normalized_sha256(bodies[name])
         if record.template_sha256 != sha or record.parameters != wanted:
             continue
-        stack = deps.stacks.describe(deps.settings.stack_name(name))
+        stack = there.stacks.describe(deps.settings.stack_name(name))
         if stack is None or stack.status not in STABLE or stack.parameters != wanted:
             continue
-        if normalized_sha256(deps.stacks.template(stack.stack_id)) != sha:
+        if normalized_sha256(there.stacks.template(stack.stack_id)) != sha:
             continue
         unchanged.add(name)
     return unchanged

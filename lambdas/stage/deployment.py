@@ -28,6 +28,7 @@ from lambdas.data.stacks import (
     error_code,
     in_progress,
     normalized_sha256,
+    region_of_stack,
 )
 from lambdas.release.manifest import Step, resolve_parameters
 from lambdas.stage.latency import LatencyModel, Operation, create_changes, expected_seconds
@@ -104,6 +105,14 @@ class StageDeployment:
         self.version: str = meta.version
         self.stack_name = deps.settings.stack_name(self.name)
         self.record = deps.ledger.step(self.run_id, self.name)
+        self.deps = deps.in_region(self._region())
+
+    def _region(self) -> str | None:
+        """The stage's region: its stack's, once one exists (a delete needs no release), else the release's."""
+        if self.state.step.op == "delete":
+            stage = self.deps.ledger.stage(self.name)
+            return region_of_stack(self.record.stack_id or (stage.stack_id if stage else None))
+        return region_of_stack(self.record.stack_id) or self.spec.region
 
     @cached_property
     def spec(self) -> Step:
@@ -126,7 +135,9 @@ class StageDeployment:
     def _desired(self) -> tuple[str, dict[str, str]]:
         """The release's template (its sha256) and the stage's resolved parameters."""
         body = self._template_body
-        params = resolve_parameters(self.spec, self.meta.params, outputs_reader(self.deps, self.name))
+        params = resolve_parameters(
+            self.spec, self.deps.stage_context(self.meta.params), outputs_reader(self.deps, self.name)
+        )
         return normalized_sha256(body), params
 
     def _record_stage(self, stack: StackInfo, sha: str, params: dict[str, str]) -> None:

@@ -25,7 +25,7 @@ from lambdas.core.phases import WATCHED_PHASES
 from lambdas.data.aws import ClientError
 from lambdas.data.ledger import now_iso
 from lambdas.data.records import StepUpdate
-from lambdas.data.stacks import error_code, in_progress
+from lambdas.data.stacks import Stacks, error_code, in_progress, region_of_stack
 
 #: A token whose task is gone: the wait timed out (the step polled) or its run ended.
 GONE = frozenset({"TaskTimedOut", "InvalidToken", "TaskDoesNotExist"})
@@ -38,10 +38,19 @@ def park(deps: Deps, state: StepState, token: str) -> bool:
         return False
     stack_name = deps.settings.stack_name(state.step.name)
     deps.ledger.park_on_stack(stack_name, token, state.run, state.step.name)
-    stack = deps.stacks.describe(stack_name)
+    stack = _stacks_of(deps, state).describe(stack_name)
     if stack is None or not in_progress(stack.status):
         resume(deps, stack_name, token)
     return True
+
+
+def _stacks_of(deps: Deps, state: StepState) -> Stacks:
+    """CloudFormation in the region of the step's stack. A stack in another region than the
+    workflow's sends its events to that region's bus, which the installation's rule does not
+    watch: such a step is resumed by its poll (the task's timeout)."""
+    record = deps.ledger.step(state.run, state.step.name)
+    stage = deps.ledger.stage(state.step.name) if record.stack_id is None else None
+    return deps.in_region(region_of_stack(record.stack_id or (stage.stack_id if stage else None))).stacks
 
 
 def stack_name_of(stack_id: str) -> str:

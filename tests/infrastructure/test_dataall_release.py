@@ -33,7 +33,10 @@ def test_every_nested_stack_of_the_backend_is_a_stage_of_the_release(dataall_rel
     assert counts == {
         "backend": 3, "vpc": 86, "params": 12, "s3": 20, "cognito": 32, "sqs": 9, "lambdas": 89, "ecs": 97,
         "aurora": 36, "migrations": 14, "dashboards": 30, "opensearch": 30,
+        "cloudfront": 19, "frontend-cognito-config": 11,
     }  # fmt: skip
+    regions = {step.name: step.region for step in dataall_release.manifest.stages() if step.region}
+    assert regions == {"cloudfront": "us-east-1", "frontend-cognito-config": "us-east-1"}
     assert dataall_release.manifest.steps["aurora"].stateful and not dataall_release.manifest.steps["vpc"].stateful
     assert set(dataall_release.manifest.steps["lambdas"].dependencies()) == {"cognito", "sqs", "vpc"}
 
@@ -41,18 +44,20 @@ def test_every_nested_stack_of_the_backend_is_a_stage_of_the_release(dataall_rel
 def test_the_import_keeps_data_alls_own_cdk_nag_suppressions(dataall_release: Any) -> None:
     upstream = resolve(None, "2.9.0").assembly
     backend = next(s for s in upstream.stacks() if s.stack_name.endswith("-backend-stack"))
+    cloudfront = next(s for s in upstream.stacks() if s.stack_name.endswith("-cloudfront-stack"))
     suppressed = {
         nested.construct_name: nested.template["Metadata"]["cdk_nag"]
-        for nested in backend.nested().values()
-        if nested.construct_name not in DROPPED_NESTED
+        for stack in (backend, cloudfront)
+        for nested in stack.nested().values()
+        if nested.construct_name not in DROPPED_NESTED and "cdk_nag" in nested.template.get("Metadata", {})
     }
     kept = {
         step.description.rpartition("/")[2]: dataall_release.template(step.name)["Metadata"]["cdk_nag"]
         for step in dataall_release.manifest.stages()
-        if step.name != "backend"
+        if step.name != "backend" and "cdk_nag" in dataall_release.template(step.name).get("Metadata", {})
     }
 
-    assert len(suppressed) == 11 and kept == suppressed
+    assert len(suppressed) == 13 and kept == suppressed
     assert dataall_release.template("backend")["Metadata"]["cdk_nag"] == backend.template["Metadata"]["cdk_nag"]
 
 
@@ -76,8 +81,32 @@ def test_the_release_says_nothing_of_the_synthesis_account_or_cdk_bootstrap(data
         assert "111111111111" not in text and "cdk-hnb659fds-assets" not in text, template.name
     manifest = json.loads((dataall_release.path / "manifest.json").read_text())
     assert {s["name"] for s in manifest["stages"] if "AssetsBucket" in s["parameters"]} == {
-        "params", "s3", "cognito", "lambdas", "opensearch", "migrations",
+        "params", "s3", "cognito", "lambdas", "opensearch", "migrations", "cloudfront", "frontend-cognito-config",
     }  # fmt: skip
+    # the CloudFront stage's templates name no region at all: us-east-1 is its own (AWS::Region), and
+    # the backend's is the installer's HomeRegion
+    for name in ("cloudfront", "frontend-cognito-config"):
+        text = (dataall_release.path / "blueprints" / f"{name}.template.json").read_text()
+        assert "us-east-1" not in text and "eu-west-1" not in text, name
+
+
+def test_the_steps_may_deploy_the_cloudfront_stage_in_us_east_1_and_nowhere_else(dataall_release: Any) -> None:
+    statements = {
+        statement["Sid"]: statement
+        for resource in dataall_release.bootstrap_template["Resources"].values()
+        if resource["Type"] == "AWS::IAM::Policy"
+        for statement in resource["Properties"]["PolicyDocument"]["Statement"]
+        if statement.get("Sid") in ("StageStacksElsewhere", "RegionalBuckets", "RegionalObjects", "StageServices")
+    }
+    text = json.dumps(statements["StageStacksElsewhere"]["Resource"])
+
+    assert ":cloudformation:us-east-1:" in text and "*" not in text.replace("-*/*", "")
+    assert "us-east-1" in json.dumps(statements["RegionalBuckets"]["Resource"])
+    assert set(statements["RegionalBuckets"]["Action"]) == {
+        "s3:CreateBucket", "s3:ListBucket", "s3:PutBucketPublicAccessBlock", "s3:PutBucketPolicy",
+    }  # fmt: skip
+    regions = statements["StageServices"]["Condition"]["StringEquals"]["aws:RequestedRegion"]
+    assert regions[1:] == ["us-east-1"]
 
 
 def test_data_alls_migration_function_runs_the_release_package_when_the_migrate_action_asks(

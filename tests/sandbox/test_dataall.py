@@ -45,9 +45,9 @@ def data_all_pace(sandbox: Any) -> Iterator[None]:
 
 def _created_as_templated(aws: Aws, release: Any) -> dict[str, tuple[int, int]]:
     """Stage -> (resources its template declares that its conditions keep, resources in the stack)."""
-    cfn = aws.client("cloudformation")
     counts = {}
     for stage in release.manifest.stages():
+        cfn = Aws(region=stage.region or aws.region, endpoint_url=aws.endpoint_url).client("cloudformation")
         template = json.loads((release.path / stage.template).read_text())
         declared = len(template["Resources"])
         stack = INSTALLATION.stage_stack(stage.name)
@@ -60,6 +60,21 @@ def _created_as_templated(aws: Aws, release: Any) -> dict[str, tuple[int, int]]:
         ]
         counts[stage.name] = (declared, len(complete))
     return counts
+
+
+def _distribution_domain(aws: Aws) -> str:
+    cloudfront = aws.client("cloudfront")
+    (distribution,) = cloudfront.list_distributions()["DistributionList"]["Items"]
+    return str(distribution["DomainName"])
+
+
+def _callback_urls(aws: Aws) -> list[str]:
+    """The callback URLs of data.all's user pool client (in the home region)."""
+    cognito = aws.client("cognito-idp")
+    (pool,) = cognito.list_user_pools(MaxResults=10)["UserPools"]
+    (client,) = cognito.list_user_pool_clients(UserPoolId=pool["Id"], MaxResults=10)["UserPoolClients"]
+    described = cognito.describe_user_pool_client(UserPoolId=pool["Id"], ClientId=client["ClientId"])
+    return list(described["UserPoolClient"].get("CallbackURLs", []))
 
 
 @dataclass
@@ -100,10 +115,33 @@ def _assert_as_seeded(
     ]
 
 
+#: data.all's own home region (its synthesis region): the installation's, not the sandbox's default,
+#: so that its CloudFront stage (us-east-1) lives in another region than the workflow.
+HOME = "eu-west-1"
+CLOUDFRONT_REGION = "us-east-1"
+
+
+def _everywhere(aws: Aws, state: Any) -> dict[str, Any]:
+    """`state(aws)` of the installation's region and of its CloudFront stage's, keyed `region/name`."""
+    east = Aws(region=CLOUDFRONT_REGION, endpoint_url=aws.endpoint_url)
+    return {f"{a.region}/{name}": value for a in (aws, east) for name, value in state(a).items()}
+
+
+def _regions_of_stages(aws: Aws, release: Any) -> dict[str, str]:
+    """Stage -> the region its stack is in (looked for in the installation's and in us-east-1)."""
+    found = {}
+    for region in (aws.region, CLOUDFRONT_REGION):
+        names = stack_names(Aws(region=region, endpoint_url=aws.endpoint_url))
+        found.update({s.name: region for s in release.manifest.stages() if INSTALLATION.stage_stack(s.name) in names})
+    return found
+
+
 def test_data_all_installs_upgrades_rolls_back_as_a_whole_and_uninstalls(sandbox: Any, data_all_pace: None) -> None:
-    aws = Aws(region=sandbox.region, endpoint_url=sandbox.endpoint)
+    aws = Aws(region=HOME, endpoint_url=sandbox.endpoint)
     older, newer = cached_dataall_release("2.8.0"), cached_dataall_release("2.9.0")
     last = [stage.name for stage in newer.manifest.stages()][-1]
+    away = {s.name for s in newer.manifest.stages() if s.region == CLOUDFRONT_REGION}
+    assert away == {"cloudfront", "frontend-cognito-config"} and last in away
     for release in (older, newer):
         register_sandbox_images(aws, release, lambda _: None)
 
@@ -115,7 +153,12 @@ def test_data_all_installs_upgrades_rolls_back_as_a_whole_and_uninstalls(sandbox
     assert list(dataall_revisions(sandbox).values()) == [HEADS[older.version]]
     counts = _created_as_templated(aws, older)
     assert all(declared == created for declared, created in counts.values()), counts
-    on_older = _state(aws)
+    regions = _regions_of_stages(aws, older)
+    assert regions == {s.name: CLOUDFRONT_REGION if s.name in away else HOME for s in older.manifest.stages()}
+    # data.all's Cognito URL trigger ran in us-east-1 and reached back to the user pool in the home
+    # region: its app client now calls back to the CloudFront distribution's domain
+    assert _callback_urls(aws) == [f"https://{_distribution_domain(aws)}"]
+    on_older = _everywhere(aws, _state)
     # rows in data.all's own tables, which the failed upgrade below must give back as they were
     database = _sandbox_database(sandbox)
     seed(database)
@@ -123,14 +166,17 @@ def test_data_all_installs_upgrades_rolls_back_as_a_whole_and_uninstalls(sandbox
 
     again = run(aws, installed, {"action": "redeploy"})
     assert again["status"] == "SUCCEEDED", again["error"]
-    assert _state(aws) == on_older
+    assert _everywhere(aws, _state) == on_older
 
     sandbox.faults.add(f"{last}:update")
     failed = deploy(aws, newer, {"OnDelete": "Destroy"})
     sandbox.faults.clear()
 
     assert failed.result["status"] == "FAILED" and failed.result["error"]["stage"] == last, failed.result
-    assert _state(aws) == on_older, _statuses(aws)
+    assert _everywhere(aws, _state) == on_older, _everywhere(aws, _statuses)
+    # the CloudFront stage changed in the upgrade and went back with the rest
+    steps = failed.reader.ledger.steps(failed.result["execution_arn"].rsplit(":", 1)[1])
+    assert {name: steps[name].rolled_back for name in away} == {"cloudfront": "RESTORED", last: "RESTORED"}, steps
     # the fault may end the run before or after migrate upgraded (migrate waits for its snapshot
     # while the last stage fails): either way the database is as it was; after: see the slow test
     migrated = _migrate_step(failed)
@@ -154,6 +200,7 @@ def test_data_all_installs_upgrades_rolls_back_as_a_whole_and_uninstalls(sandbox
     aws.client("cloudformation").delete_stack(StackName=INSTALLATION.stack_name)
     assert settle(aws, INSTALLATION.stack_name, timeout=600) == "DELETE_COMPLETE"
     assert stack_names(aws) == set()
+    assert stack_names(Aws(region=CLOUDFRONT_REGION, endpoint_url=sandbox.endpoint)) == set()
     # data.all's database has deletion protection on: the uninstall kept it (and its data).
     clusters = aws.client("rds").describe_db_clusters()["DBClusters"]
     assert [c["DeletionProtection"] for c in clusters] == [True]

@@ -13,6 +13,8 @@ from lambdas.core.deps import Deps
 from lambdas.core.messages import StepState
 from lambdas.core.settings import Settings
 from lambdas.data.ledger import Ledger
+from lambdas.data.records import StepUpdate
+from lambdas.data.releases import ReleaseStore
 from lambdas.data.stacks import StackInfo
 from lambdas.stage.events import on_status_change, park, resume, stack_name_of
 from tests.unit.conftest import ledger_table
@@ -126,3 +128,38 @@ def test_other_errors_of_send_task_success_are_raised(ledger: Ledger) -> None:
 )
 def test_the_stack_name_is_read_from_the_stack_id(stack_id: str, name: str) -> None:
     assert stack_name_of(stack_id) == name
+
+
+class FakeCloudFormation:
+    """CloudFormation of one region, holding one stack."""
+
+    def __init__(self, stack_id: str, status: str) -> None:
+        self.stack = {"StackName": stack_name_of(stack_id), "StackId": stack_id, "StackStatus": status}
+
+    def describe_stacks(self, StackName: str) -> dict[str, Any]:
+        return {"Stacks": [self.stack]}
+
+
+def test_a_step_whose_stack_lives_in_another_region_looks_at_it_there_and_waits_for_its_poll(
+    ledger: Ledger,
+) -> None:
+    """A stack in us-east-1 while the workflow runs in eu-west-1 (data.all's CloudFront stage): the
+    installation's rule never sees its events, and the workflow's own region does not hold it. Looking
+    there found no stack and resumed the step at once, again at every park: a loop of polls."""
+    sfn = FakeStepFunctions()
+    away = f"arn:aws:cloudformation:us-east-1:111122223333:stack/{STACK}/0f6a5a70-0000-0000-0000-000000000001"
+    ledger.update_step("run-1", "vpc", StepUpdate(stack_id=away))
+    regions: list[str] = []
+
+    def regional_client(service: str, region: str) -> Any:
+        regions.append(region)
+        return FakeCloudFormation(away, "CREATE_IN_PROGRESS")
+
+    settings = Settings(ledger_table="ledger", artifacts_bucket="artifacts", resource_prefix="dataall", env_name="test")
+    deps = Deps(settings, ledger, ReleaseStore(None, "artifacts"), FakeStacks(None), sfn, None, "eu-west-1",  # type: ignore[arg-type]
+                "111122223333", regional_client=regional_client)  # fmt: skip
+
+    assert park(deps, executing(), "token-1") is True
+
+    assert regions == ["us-east-1", "us-east-1"]  # its CloudFormation and its bucket's S3
+    assert sfn.sent == [], "the stack still works in us-east-1: the step stays parked until its poll"
