@@ -70,6 +70,20 @@ FIXED = {
     "REACT_APP_ENABLE_PIVOT_ROLE_AUTO_CREATE": "False",
     "REACT_APP_USERGUIDE_LINK": "https://data-dot-all.github.io/dataall/",
 }
+#: data.all's REACT_APP_* values the build leaves unset, as data.all's pipeline does for a Cognito
+#: installation: its custom auth provider (another bundle: the code picks its sign-in at build time)
+#: and the Redux dev tools (development only).
+UNSET = (
+    "REACT_APP_CUSTOM_AUTH",
+    "REACT_APP_CUSTOM_AUTH_URL",
+    "REACT_APP_CUSTOM_AUTH_REDIRECT_URL",
+    "REACT_APP_CUSTOM_AUTH_CLIENT_ID",
+    "REACT_APP_CUSTOM_AUTH_RESP_TYPES",
+    "REACT_APP_CUSTOM_AUTH_SCOPES",
+    "REACT_APP_CUSTOM_AUTH_EMAIL_CLAIM_MAPPING",
+    "REACT_APP_CUSTOM_AUTH_USERID_CLAIM_MAPPING",
+    "REACT_APP_ENABLE_REDUX_DEV_TOOLS",
+)
 #: The parts of data.all's source the build reads, besides `frontend/` itself.
 BESIDE = ("config.json", "version.json")
 #: Never part of the source's digest: what a build or a local run leaves in `frontend/`.
