@@ -14,6 +14,7 @@ import pytest
 
 from blueprints.assets import deterministic_zip
 from installer import frontend
+from lambdas.release.manifest import Manifest, ManifestError
 from lambdas.site.bundle import IMMUTABLE, METADATA_NAME, NO_CACHE, BundleError, configure
 
 UPSTREAM = Path(__file__).resolve().parents[2].parent / "shared" / "upstream" / "dataall"
@@ -231,3 +232,40 @@ def test_every_react_app_value_data_all_reads_is_a_placeholder_fixed_or_left_uns
     assert read <= ours | set(frontend.UNSET), sorted(read - ours - set(frontend.UNSET))
     assert written - set(frontend.UNSET) <= ours  # what data.all's pipeline writes for a Cognito installation
     assert not ours & set(frontend.UNSET)
+
+
+def _manifest(**extra: object) -> dict[str, object]:
+    stage = {
+        "name": "vpc",
+        "template": "blueprints/vpc.template.json",
+        "parameters": {},
+        "depends_on": [],
+        "stateful": False,
+        "timeout": 600,
+        "outputs": [],
+    }
+    document: dict[str, object] = {
+        "format": 1,
+        "name": "dataall",
+        "version": "2.9.0",
+        "options": {},
+        "stages": [stage],
+        "actions": [],
+        "files": {"blueprints/vpc.template.json": "0" * 64, f"assets/{'a' * 64}.zip": "a" * 64},
+    }
+    document.update(extra)
+    return document
+
+
+def test_the_manifest_names_the_sites_bundle_among_its_files() -> None:
+    manifest = Manifest.from_document(_manifest(site={"bundle": f"assets/{'a' * 64}.zip"}))
+
+    assert manifest.site_bundle == f"assets/{'a' * 64}.zip"
+    assert Manifest.from_document(_manifest()).site_bundle is None
+
+
+def test_a_site_bundle_that_is_not_a_release_file_is_refused() -> None:
+    with pytest.raises(ManifestError, match=rf"site's bundle assets/{'b' * 64}\.zip is not in files"):
+        Manifest.from_document(_manifest(site={"bundle": f"assets/{'b' * 64}.zip"}))
+    with pytest.raises(ManifestError, match=r"site\.bundle: 'index\.html' does not match"):
+        Manifest.from_document(_manifest(site={"bundle": "index.html"}))
