@@ -89,7 +89,9 @@ class SiteServer:
         self.requests: list[tuple[str, int]] = []
         self._server = ThreadingHTTPServer((host, port), self._handler())
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name="site-server", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="site-server", daemon=True
+        )
 
     @property
     def url(self) -> str:
