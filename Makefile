@@ -60,7 +60,8 @@ test-sandbox: setup
 test-faults: setup
 	$(BIN)/pytest -n $(PYTEST_WORKERS) -m faults --run-faults tests/sandbox/test_fault_matrix.py
 
-## test-slow: the slow end-to-end cases of the matrices `make test` samples (option combinations)
+## test-slow: the slow end-to-end cases of the matrices `make test` samples (option combinations), and
+## data.all's web UI in headless Chromium (needs `chromium`; its first run builds data.all's frontend)
 test-slow: setup
 	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup -m slow --run-slow tests/sandbox
 

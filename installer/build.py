@@ -205,8 +205,11 @@ def write_release(
     templates: dict[str, dict[str, Any]],
     bootstrap_template: dict[str, Any],
     assets: dict[str, bytes],
+    site: dict[str, str] | None = None,
 ) -> Release:
-    """Write `out_dir/<version>/` whole or not at all: every file, then the checked manifest."""
+    """Write `out_dir/<version>/` whole or not at all: every file, then the checked manifest.
+
+    `site` (`{"bundle": "assets/<sha256>.zip"}`, one of `assets`) names the web UI's bundle."""
     target = out_dir / version
     out_dir.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{version}-", dir=out_dir))
@@ -233,6 +236,8 @@ def write_release(
             "actions": actions,
             "files": files,
         }
+        if site is not None:
+            manifest["site"] = site
         try:
             checked = Manifest.from_document(manifest)
         except ManifestError as error:

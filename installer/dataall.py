@@ -34,7 +34,7 @@ from blueprints.assets import CDK_CONTEXT, LAMBDAS_DIR, AssetRegistry, build_lay
 from blueprints.dataall import migrations, rules
 from blueprints.dataall.stages import ImportedStage, split_stack
 from cloud_assembly.reader import CloudAssembly, FileAsset, StackArtifact
-from installer import dataall_migrations
+from installer import dataall_migrations, frontend
 from installer.build import BuildError, Release, synthesize, write_release
 from installer.upstream import Upstream
 
@@ -74,6 +74,10 @@ DROPPED_STACKS = {
 #: data.all's stacks beside the backend, by the end of their stack name -> the name of their
 #: root's own stage (if any resources besides CDK's metadata remain in it).
 OTHER_STACKS = {"-cloudfront-stack": "frontend"}
+#: Set to 1 to build data.all's web UI into the release (`installer.frontend`: data.all's frontend
+#: build, minutes the first time, then cached by its source's digest); off by default until the
+#: release deploys the CloudFront stage that serves it, so no test's release build runs it.
+SITE_ENV = "DATAALL_INSTALLER_SITE"
 #: CloudFormation's creation timeout of a stage, in seconds (a database or a search domain takes long).
 TIMEOUTS = {"aurora": 3600, "opensearch": 3600}
 DEFAULT_TIMEOUT = 1800
@@ -231,15 +235,40 @@ def migration_package(upstream: Upstream) -> tuple[migrations.MigrationPackage, 
     return migrations.MigrationPackage(key, dataall_migrations.runtime(), dataall_migrations.HANDLER), data
 
 
+def site_bundle(upstream: Upstream) -> tuple[str, bytes]:
+    """The release's web UI bundle (release key, bytes), built from data.all's source beside the assembly."""
+    source = upstream_source(upstream)
+    if source is None:
+        raise BuildError(
+            f"{upstream.origin}: no data.all source beside the assembly to build its web UI from "
+            f"(a `source/` holding frontend/); {SITE_ENV}=0 builds a release without it"
+        )
+    try:
+        bundle = frontend.build(source)
+    except frontend.FrontendBuildError as error:
+        raise BuildError(f"data.all's web UI: {error}") from error
+    return f"{ASSET_PREFIX}{bundle.sha256}.zip", bundle.data
+
+
 def build_dataall_release(
-    out_dir: Path, upstream: Upstream, *, layer: bool = True, nag: bool = True, migrate: bool | None = None
+    out_dir: Path,
+    upstream: Upstream,
+    *,
+    layer: bool = True,
+    nag: bool = True,
+    migrate: bool | None = None,
+    site: bool | None = None,
 ) -> Release:
     """Import data.all's assembly and write it as a release (`out_dir/<version>/`).
 
     With `migrate` (the default, unless `$DATAALL_INSTALLER_MIGRATE` is 0) the release has the
-    `migrations` stage and the `migrate` action, built from data.all's source beside the assembly."""
+    `migrations` stage and the `migrate` action, built from data.all's source beside the assembly.
+    With `site` (`$DATAALL_INSTALLER_SITE=1`) it ships data.all's web UI bundle, also from the source."""
     if migrate is None:
         migrate = os.environ.get(MIGRATE_ENV, "1") != "0"
+    if site is None:
+        site = os.environ.get(SITE_ENV, "0") == "1"
+    site_asset = site_bundle(upstream) if site else None
     built = migration_package(upstream) if migrate else None
     if migrate and built is None:
         raise BuildError(
@@ -271,7 +300,8 @@ def build_dataall_release(
         actions=actions,
         templates={f"blueprints/{stage.name}.template.json": stage.template for stage in report.stages},
         bootstrap_template=bootstrap_template,
-        assets={**report.assets, **installer_assets},
+        assets={**report.assets, **installer_assets, **dict([site_asset] if site_asset else [])},
+        site={"bundle": site_asset[0]} if site_asset else None,
     )
 
 

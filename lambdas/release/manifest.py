@@ -182,6 +182,8 @@ class Manifest:
     steps: Mapping[str, Step]
     files: Mapping[str, str]
     document: Mapping[str, Any]
+    #: The release file of data.all's web UI bundle, when the release ships one.
+    site_bundle: str | None = None
 
     # ----------------------------------------------------------------- loading
     @classmethod
@@ -238,6 +240,7 @@ class Manifest:
             steps=steps,
             files=dict(document["files"]),
             document=document,
+            site_bundle=document.get("site", {}).get("bundle"),
         )
         manifest.check()
         return manifest
@@ -266,6 +269,8 @@ class Manifest:
                 for option in _condition_options(condition)
                 if option not in self.options
             )
+        if self.site_bundle is not None and self.site_bundle not in self.files:
+            problems.append(f"the site's bundle {self.site_bundle} is not in files")
         if problems:
             raise ManifestError("; ".join(problems))
         cycle = find_cycle({name: step.dependencies() for name, step in self.steps.items()})
