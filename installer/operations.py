@@ -18,7 +18,7 @@ from installer.answers import check_parameters
 from installer.aws import Aws
 from installer.build import MANIFEST_NAME, Release
 from lambdas.data.ledger import Ledger
-from lambdas.data.records import StepRecord
+from lambdas.data.records import RunRecord, StepRecord
 from lambdas.data.releases import ReleaseStore, release_key
 from lambdas.data.stacks import FAILED_CREATE, in_progress
 from lambdas.release.manifest import Manifest
@@ -321,6 +321,10 @@ def start(aws: Aws, outputs: dict[str, str], document: dict[str, Any]) -> str:
 
 
 # ---------------------------------------------------------------------- reading a run
+#: The state machine's approval gate (state_machine/installer.asl.json).
+APPROVAL_STATE = "AwaitApproval"
+
+
 @dataclass
 class StageView:
     name: str
@@ -367,6 +371,8 @@ class RunView:
     started: datetime | None
     stopped: datetime | None
     drift: dict[str, Any] | None = None
+    #: a run waiting at its approval gate (RequireApproval): since when, its preview, how to answer
+    awaiting_approval: dict[str, Any] | None = None
 
     @property
     def finished(self) -> bool:
@@ -504,7 +510,31 @@ class RunReader:
             started=execution.get("startDate"),
             stopped=execution.get("stopDate"),
             drift=(meta.drift if meta else None) or None,
+            awaiting_approval=self._awaiting_approval(execution, meta),
         )
+
+    def _awaiting_approval(self, execution: dict[str, Any], meta: RunRecord | None) -> dict[str, Any] | None:
+        """The run waits for a person when it is running, asked for approval (its token is in the
+        ledger), and the last state it entered is still the approval gate (the history, read
+        whole: ordering and paging are all GetExecutionHistory needs)."""
+        if execution["status"] != "RUNNING" or meta is None or not meta.approval_token:
+            return None
+        last = None
+        pages = self.aws.client("stepfunctions").get_paginator("get_execution_history")
+        for page in pages.paginate(executionArn=execution["executionArn"]):
+            for event in page["events"]:
+                if event["type"].endswith(("StateEntered", "StateExited")):
+                    last = event
+        entered = (last or {}).get("stateEnteredEventDetails") or {}
+        if not (last and last["type"].endswith("StateEntered") and entered.get("name") == APPROVAL_STATE):
+            return None
+        run = meta.run
+        return {
+            "requested": meta.approval_requested,
+            "preview": meta.approval_preview,
+            "approve": f"dataall-installer approve {run}",
+            "reject": f"dataall-installer reject {run} [--reason TEXT]",
+        }
 
     @staticmethod
     def _action_view(name: str, record: StepRecord | None, active: bool, run_status: str, now: datetime) -> StageView:
@@ -634,6 +664,7 @@ def result_document(view: RunView, transitions: int) -> dict[str, Any]:
         else None,
         "error": error,
         "drift": view.drift,
+        **({"awaiting_approval": view.awaiting_approval} if view.awaiting_approval else {}),
     }
 
 

@@ -51,6 +51,13 @@ def failure_line(view: RunView) -> str:
     return f"{word}: stage {stage}: {error.get('reason')}" if stage else f"{word}: {error.get('reason')}"
 
 
+def approval_line(view: RunView) -> str:
+    """How to answer a run waiting at its approval gate."""
+    waiting = view.awaiting_approval or {}
+    since = f" since {waiting['requested']}" if waiting.get("requested") else ""
+    return f"waiting for approval{since}: {waiting.get('approve')}, or {waiting.get('reject')}"
+
+
 def render(view: RunView) -> Group:
     table = Table(title=f"{view.action} {view.version}  ·  {view.run}", title_justify="left", expand=False)
     table.add_column("stage")
@@ -68,6 +75,8 @@ def render(view: RunView) -> Group:
         )
     status = Text(f"run: {view.status}", style=_style(view.status.replace("SUCCEEDED", "COMPLETE")))
     parts: list[Any] = [table, status]
+    if view.awaiting_approval:
+        parts.append(Text(approval_line(view), style="yellow"))
     if view.error:
         parts.append(Text(failure_line(view), style="red"))
     return Group(*parts)
@@ -95,8 +104,12 @@ class Progress:
                         return view
                     time.sleep(self.interval)
         seen: dict[str, str] = {}
+        asked = False
         while True:
             view = look()
+            if view.awaiting_approval and not asked:
+                asked = True
+                self.console.print(approval_line(view), highlight=False)
             for stage in view.stages:
                 line = f"{stage.status} {stage.phase}".strip()
                 if seen.get(stage.name) != line:

@@ -18,9 +18,11 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
+from typer.testing import CliRunner
 
 from installer.aws import Aws
 from installer.build import Release
+from installer.cli import app
 from installer.operations import plan_run, publish
 from lambdas.run.refusals import refused, run_result
 from tests.sandbox.cloudformation.conftest import settle_change_set
@@ -324,14 +326,29 @@ def test_a_rejected_run_ends_refused_and_changes_nothing(aws: Aws, release: Any,
     before = (stacks(aws), installed.reader.ledger.current_release())
     execution_arn = start(aws, installed.outputs, {"action": "redeploy", "options": {"LogRetentionDays": 60}})
     name = awaiting_approval(installed, execution_arn)
+    shown = CliRunner().invoke(app, ["status", "--endpoint-url", str(aws.endpoint_url), "--env", INSTALLATION.env])
+    waiting = _status_json(aws)
 
     answer_approval(installed.reader, name, approve=False, reason="not on a Friday")
 
     result = wait(installed.reader, execution_arn)
     assert result["status"] == "REFUSED" and result["error"]["error"] == "Rejected", result
+    assert waiting["status"] == "RUNNING", waiting
+    assert waiting["awaiting_approval"]["approve"] == f"dataall-installer approve {name}", waiting
+    assert f"waiting for approval since {waiting['awaiting_approval']['requested']}" in shown.output, shown.output
+    assert "awaiting_approval" not in _status_json(aws)  # answered: it waits no more
     assert (stacks(aws), installed.reader.ledger.current_release()) == before
     assert installed.reader.ledger.lock() is None
     record = installed.reader.ledger.run(name)
     assert record is not None and record.status == "REFUSED"
     preview = json.loads(installed.reader.store.read(str(record.approval_preview)))
     assert preview["action"] == "redeploy" and preview["stages"]
+
+
+def _status_json(aws: Aws) -> dict[str, Any]:
+    answered = CliRunner().invoke(
+        app, ["status", "--endpoint-url", str(aws.endpoint_url), "--env", INSTALLATION.env, "--json"]
+    )
+    assert answered.exit_code == 0, answered.output
+    document: dict[str, Any] = json.loads(answered.output.strip().splitlines()[-1])
+    return document
