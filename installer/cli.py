@@ -7,6 +7,7 @@ import functools
 import json
 import math
 import os
+import signal
 import sys
 import time
 from collections.abc import Callable
@@ -800,8 +801,10 @@ def sandbox_serve(
         typer.Option("--image", help="URI=PATH: hold the image root PATH as the container image URI (repeatable)."),
     ] = None,
 ) -> None:
-    """Run a local AWS endpoint in the foreground until stopped (Ctrl-C)."""
+    """Run a local AWS endpoint until stopped (Ctrl-C, SIGINT or SIGTERM, in the foreground or in
+    the background): it stops with every process it started."""
     from installer.aws import quiet_sandbox_logs
+    from sandbox import processes
     from sandbox.images import ImageError, parse_image_option
     from sandbox.server import Sandbox
 
@@ -810,26 +813,33 @@ def sandbox_serve(
         images = [parse_image_option(option) for option in image or []]
     except ImageError as error:
         _fail(str(error))
-    box = Sandbox(host=host, port=port, scale=scale, latency=not no_latency)
-    box.start()
-    for spec in fault or []:
-        box.faults.add(spec)
-    for uri, root in images:
+    # Whatever leaves its parent under the sandbox (pg_ctl's server, a handler's daemon) stays in
+    # this process's tree, to be ended with it.
+    processes.become_subreaper()
+    with processes.stop_signals():  # a background job starts with SIGINT ignored: handle it anyway
+        box = Sandbox(host=host, port=port, scale=scale, latency=not no_latency)
         try:
-            registered = box.register_image(uri, root)
-        except ImageError as error:
-            box.stop()
-            _fail(str(error))
-        typer.echo(f"image {uri} ({registered.digest[:19]}…) from {registered.root}")
-    typer.echo(f"sandbox listening on {box.endpoint} (time scale {scale}); Ctrl-C stops it")
-    typer.echo(f"  export AWS_ENDPOINT_URL={box.endpoint} AWS_ACCESS_KEY_ID=sandbox AWS_SECRET_ACCESS_KEY=sandbox")
-    try:
-        while True:
-            time.sleep(3600)
-    except KeyboardInterrupt:
-        typer.echo("stopping the sandbox")
-    finally:
-        box.stop()
+            box.start()
+            for spec in fault or []:
+                box.faults.add(spec)
+            for uri, root in images:
+                try:
+                    registered = box.register_image(uri, root)
+                except ImageError as error:
+                    _fail(str(error))
+                typer.echo(f"image {uri} ({registered.digest[:19]}…) from {registered.root}")
+            typer.echo(f"sandbox listening on {box.endpoint} (time scale {scale}); Ctrl-C stops it")
+            typer.echo(
+                f"  export AWS_ENDPOINT_URL={box.endpoint} AWS_ACCESS_KEY_ID=sandbox AWS_SECRET_ACCESS_KEY=sandbox"
+            )
+            while True:
+                signal.pause()
+        except KeyboardInterrupt as stop:
+            typer.echo(f"stopping the sandbox ({getattr(stop, 'signal_name', 'SIGINT')})")
+        finally:
+            with processes.signals_held():
+                box.stop()
+                processes.end_descendants()
 
 
 @sandbox_app.command("conformance")

@@ -2,12 +2,17 @@
 
 A fault is `STAGE:KIND`. STAGE is a stage name (the stack `{prefix}-{env}-{stage}`) or `*`.
 Kinds:
-- `create`   a resource of the stage's stack fails on create (the stack rolls back)
-- `update`   a resource fails on update (UPDATE_ROLLBACK_COMPLETE)
-- `timeout`  the stack never finishes: it stays *_IN_PROGRESS past the stage timeout
+- `create`   a resource fails on the stack's create, which rolls back (ROLLBACK_COMPLETE);
+             updates leave it armed
+- `update`   an update fails on a resource (UPDATE_ROLLBACK_COMPLETE), whatever it changes: the
+             last resource it modifies or adds fails, or, when it only removes, the last one kept
+- `timeout`  the stack's create or update never finishes: it stays *_IN_PROGRESS past the stage timeout
 - `crash`    the workflow Lambda that works on this stage raises (an unhandled error)
 - `throttle` CloudFormation answers Throttling to calls about this stack, `count` times
-- `rollback` the update fails and so does CloudFormation's own rollback (UPDATE_ROLLBACK_FAILED)
+- `rollback` an update fails as with `update`, and so does CloudFormation's own rollback
+             (UPDATE_ROLLBACK_FAILED): on the first resource it restores, or on the stack when
+             the update only added resources; ContinueUpdateRollback finishes it
+Each failure's reason names the fault that struck (`Fault 'update' armed for stack …`).
 """
 
 from __future__ import annotations

@@ -36,15 +36,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sandbox import layers, moto_internals
+from sandbox import layers, moto_internals, processes
 from sandbox.host import SandboxHost
 from sandbox.images import Image
+from sandbox.processes import WarmLimits
 
 LOG = logging.getLogger("dataall_installer.sandbox.lambda")
 WORKER_SCRIPT = Path(__file__).with_name("lambda_worker.py")
 NODE_WORKER_SCRIPT = Path(__file__).with_name("lambda_worker_node.mjs")
 #: The AWS SDK for JavaScript v3 standing in for the one Lambda's Node.js runtimes provide (`make setup`).
 NODE_SDK = Path(__file__).with_name("node") / "node_modules"
+#: Concurrent invocations of one function (its pool's busy workers); more wait for one to finish.
 MAX_WORKERS_PER_FUNCTION = 16
 #: Lambda's Init phase may take 10 s ("Lambda execution environment lifecycle"); a function with a
 #: longer timeout keeps that long, so the sandbox is never stricter than it was with one clock.
@@ -84,7 +86,7 @@ class Invocation:
         }
 
 
-@dataclass
+@dataclass(eq=False)  # a worker is itself: kept in sets and as a key of the idle order
 class _Worker:
     process: subprocess.Popen[bytes]
     answers: Any  # the read end of the worker's answer pipe
@@ -97,8 +99,8 @@ class _Worker:
         return self.process.poll() is None
 
     def kill(self) -> None:
-        with contextlib.suppress(ProcessLookupError):
-            self.process.kill()
+        """End the worker and its process group (what its handler started goes too)."""
+        processes.end_group(self.process.pid)
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.process.wait(timeout=5)
         for stream in (self.process.stdin, self.answers):
@@ -113,23 +115,34 @@ class _Worker:
         return data.decode("utf-8", errors="replace")
 
 
-@dataclass
+@dataclass(eq=False)
 class _Pool:
+    """One function's workers (one configuration of it: code, environment, limits)."""
+
     key: str
+    #: idle workers, the most recently used last
     idle: list[_Worker] = field(default_factory=list)
     busy: int = 0
-    cond: threading.Condition = field(default_factory=threading.Condition)
 
 
 class LambdaRuntime:
     """Runs Lambda invocations for the sandbox (installed into moto by the server)."""
 
-    def __init__(self, host: SandboxHost) -> None:
+    def __init__(self, host: SandboxHost, limits: WarmLimits | None = None) -> None:
         self.host = host
+        self.limits = limits or WarmLimits()
         self.root = host.work_dir / "lambda"
         self.root.mkdir(parents=True, exist_ok=True)
         self._pools: dict[str, _Pool] = {}
-        self._lock = threading.Lock()
+        #: guards the pools, the idle order and the live workers; waited on for a pool's turn
+        self._lock = threading.Condition()
+        #: every idle worker with its pool, the least recently used first
+        self._idle: collections.OrderedDict[_Worker, _Pool] = collections.OrderedDict()
+        #: every worker started and not ended, busy or idle
+        self._live: set[_Worker] = set()
+        #: workers being started (they count against the total bound)
+        self._starting = 0
+        self._closed = False
         self._recent: collections.deque[Invocation] = collections.deque(maxlen=200)
         self.invocation_count = 0
         self.billed_ms_by_memory: collections.Counter[int] = collections.Counter()
@@ -233,34 +246,93 @@ class LambdaRuntime:
             return self._pools.setdefault(key, _Pool(key=key))
 
     def _acquire(self, pool: _Pool, details: dict[str, Any]) -> _Worker:
-        with pool.cond:
-            while True:
-                while pool.idle:
-                    worker = pool.idle.pop()
-                    if worker.alive():
-                        pool.busy += 1
-                        return worker
-                    worker.kill()
-                if pool.busy < MAX_WORKERS_PER_FUNCTION:
-                    pool.busy += 1
-                    break
-                pool.cond.wait()
+        """A warm worker of the pool, or a new one once the pool has a turn (at most
+        MAX_WORKERS_PER_FUNCTION busy); room for a new one is made by ending the least recently
+        used idle workers over the total bound."""
+        dead: list[_Worker] = []
+        reclaimed: list[_Worker] = []
         try:
-            return self._spawn(details)
+            with self._lock:
+                while True:
+                    self._refuse_when_closed()
+                    while pool.idle:
+                        worker = pool.idle.pop()
+                        del self._idle[worker]
+                        if worker.alive():
+                            pool.busy += 1
+                            return worker
+                        self._live.discard(worker)
+                        dead.append(worker)
+                    if pool.busy < MAX_WORKERS_PER_FUNCTION:
+                        break
+                    self._lock.wait()
+                pool.busy += 1
+                self._starting += 1
+                while self._idle and len(self._live) + self._starting > self.limits.total:
+                    reclaimed.append(self._forget_idle(next(iter(self._idle))))
+        finally:
+            for worker in (*dead, *reclaimed):
+                worker.kill()
+        if reclaimed:
+            LOG.debug("reclaimed %d idle workers (bound %d)", len(reclaimed), self.limits.total)
+        try:
+            worker = self._spawn(details)
         except BaseException:
-            with pool.cond:
+            with self._lock:
                 pool.busy -= 1
-                pool.cond.notify()
+                self._starting -= 1
+                self._lock.notify_all()
             raise
+        with self._lock:
+            self._starting -= 1
+            self._live.add(worker)
+            closed = self._closed
+        if closed:  # the sandbox stopped while the worker started: it must not outlive it
+            self._release(pool, worker, healthy=False)
+            self._refuse_when_closed()
+        return worker
 
     def _release(self, pool: _Pool, worker: _Worker, healthy: bool) -> None:
-        with pool.cond:
+        """Back to the pool's idle workers (the most recently used), unless it is unhealthy, the
+        sandbox stops, or it would pass its function's bound or the total: then it ends."""
+        with self._lock:
             pool.busy -= 1
-            if healthy and worker.alive():
+            keep = (
+                healthy
+                and not self._closed
+                and worker in self._live  # not ended by a reset meanwhile
+                and worker.alive()
+                and len(pool.idle) < self.limits.per_function
+                and len(self._live) + self._starting <= self.limits.total
+            )
+            if keep:
                 pool.idle.append(worker)
+                self._idle[worker] = pool
             else:
-                worker.kill()
-            pool.cond.notify()
+                self._live.discard(worker)
+            self._lock.notify_all()
+        if not keep:
+            worker.kill()
+
+    def _forget_idle(self, worker: _Worker) -> _Worker:
+        """Take an idle worker out of the runtime's books (under the lock); the caller ends it."""
+        pool = self._idle.pop(worker)
+        pool.idle.remove(worker)
+        self._live.discard(worker)
+        return worker
+
+    def _refuse_when_closed(self) -> None:
+        if self._closed:
+            raise RuntimeError("the sandbox is stopping: no new Lambda invocations")
+
+    def worker_counts(self) -> dict[str, int]:
+        """Live workers (`live`: busy and idle) and idle ones, across every function."""
+        with self._lock:
+            return {"live": len(self._live), "idle": len(self._idle), "starting": self._starting}
+
+    def worker_pids(self) -> list[int]:
+        with self._lock:
+            return sorted(worker.process.pid for worker in self._live)
 
     def _image(self, function: Any, details: dict[str, Any]) -> Image:
         """The image an image function resolved when it was created, if the sandbox and ECR still
@@ -309,22 +381,34 @@ class LambdaRuntime:
             command += [os.pathsep.join([*dependency_paths(), *layer_paths]), str(write_fd)]
         if layer_dir is not None and opt == layers.OPT:
             command = layers.mount_command(layer_dir, command)
-        with log_path.open("ab") as log:
-            process = subprocess.Popen(
-                command,
-                stdin=subprocess.PIPE,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env=env,
-                cwd=code_dir,
-                pass_fds=(write_fd,),
-            )
-        os.close(write_fd)
+        try:
+            with log_path.open("ab") as log:
+                process = subprocess.Popen(
+                    command,
+                    stdin=subprocess.PIPE,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    env=env,
+                    cwd=code_dir,
+                    pass_fds=(write_fd,),
+                    # its own process group: ended with what it started; a terminal's Ctrl-C
+                    # reaches the sandbox, which ends its workers, not each worker on its own
+                    process_group=0,
+                )
+        except BaseException:
+            os.close(read_fd)
+            raise
+        finally:
+            os.close(write_fd)
         worker = _Worker(process=process, answers=os.fdopen(read_fd, "rb"), log_path=log_path)
         # Lambda's Init phase (starting the runtime, loading the handler) has a limit of its own
         # and does not count against the invocation's timeout. A worker that is not ready by then,
         # or that died, is found out by the invocation that reads from it.
-        self._read_answer(worker, max(INIT_LIMIT_SECONDS, float(details["timeout"])), ready=True)
+        try:
+            self._read_answer(worker, max(INIT_LIMIT_SECONDS, float(details["timeout"])), ready=True)
+        except BaseException:
+            worker.kill()
+            raise
         return worker
 
     @staticmethod
@@ -414,21 +498,32 @@ class LambdaRuntime:
             return [record.to_dict() for record in self._recent]
 
     def reset(self) -> None:
-        self.shutdown()
+        """An empty account: every worker ended (busy ones too: their invocations fail), the
+        invocation records gone; the runtime goes on serving."""
+        self._end_workers()
         with self._lock:
             self._recent.clear()
             self.invocation_count = 0
             self.billed_ms_by_memory.clear()
 
     def shutdown(self) -> None:
+        """The sandbox's end: every worker ended with its process group, busy ones too, and no
+        new one started (an invocation still arriving is refused)."""
         with self._lock:
-            pools = list(self._pools.values())
-            self._pools.clear()
-        for pool in pools:
-            with pool.cond:
-                for worker in pool.idle:
-                    worker.kill()
+            self._closed = True
+            self._lock.notify_all()
+        self._end_workers()
+
+    def _end_workers(self) -> None:
+        with self._lock:
+            workers = list(self._live)
+            self._live.clear()
+            self._idle.clear()
+            for pool in self._pools.values():
                 pool.idle.clear()
+            self._pools.clear()
+        for worker in workers:
+            worker.kill()
 
 
 def timed_out(request_id: str, timeout: float) -> dict[str, Any]:

@@ -14,6 +14,7 @@ import os
 import pwd
 import secrets
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -21,6 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pg8000.native
+
+from sandbox import processes
 
 INSTALLATIONS = Path("/usr/lib/postgresql")
 SEARCH_PATTERN = f"{INSTALLATIONS}/*/bin"
@@ -83,6 +86,8 @@ class PostgresServer:
     root: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="dataall-pg-")))
     port: int = 0
     admin_password: str = field(default_factory=lambda: secrets.token_urlsafe(16))
+    #: the running server's pid (its process group's too)
+    postmaster: int | None = None
 
     @property
     def data_dir(self) -> Path:
@@ -141,6 +146,7 @@ class PostgresServer:
                 "start",
             )
             if started.returncode == 0:
+                self.postmaster = self._postmaster_pid()
                 self.started()
                 return self
             last_error = started.stderr + self.log()[-2000:]
@@ -153,9 +159,27 @@ class PostgresServer:
     def running(self) -> bool:
         return self.port != 0 and self.data_dir.exists()
 
+    def _postmaster_pid(self) -> int | None:
+        """The server's pid: the first line of its postmaster.pid (PostgreSQL documentation,
+        "Database File Layout")."""
+        try:
+            return int((self.data_dir / "postmaster.pid").read_text().splitlines()[0])
+        except (OSError, ValueError, IndexError):
+            return None
+
     def stop(self) -> None:
+        """Stop the server (immediate shutdown) and remove its files. Should `pg_ctl stop` fail,
+        the server and its backends are ended with their process group (pg_ctl starts the
+        postmaster in a session of its own); a subreaper reaps it."""
+        stopped = False
         if self.data_dir.exists():
-            self._run("pg_ctl", "-D", str(self.data_dir), "-m", "immediate", "-w", "stop")
+            stopped = self._run("pg_ctl", "-D", str(self.data_dir), "-m", "immediate", "-w", "stop").returncode == 0
+        if self.postmaster is not None:
+            if not stopped:
+                _end_postmaster(self.postmaster)
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(self.postmaster, os.WNOHANG)  # a zombie of its subreaper otherwise
+            self.postmaster = None
         shutil.rmtree(self.root, ignore_errors=True)
         self.port = 0
 
@@ -181,3 +205,17 @@ class PostgresServer:
             ssl_context=False,
             timeout=30,
         )
+
+
+def _end_postmaster(pid: int) -> None:
+    """SIGKILL to the server and its backends: its process group when it leads one (as pg_ctl
+    starts it), else the postmaster alone (its backends then end as they find it gone)."""
+    try:
+        group = os.getpgid(pid)
+    except ProcessLookupError:
+        return
+    if group == pid:
+        processes.end_group(pid)
+    else:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)

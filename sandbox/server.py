@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
-from sandbox import moto_internals
+from sandbox import moto_internals, processes
 from sandbox.clock import Clock
 from sandbox.databases import Databases, Mode
 from sandbox.faults import FaultRegistry, FaultSpecError
@@ -72,6 +72,7 @@ class Sandbox:
         work_dir: Path | None = None,
         database_url: str | None = None,
         database_mode: Mode | None = None,
+        warm_workers: processes.WarmLimits | None = None,
     ) -> None:
         self.host = host
         self.port = port or free_port(host)
@@ -80,6 +81,10 @@ class Sandbox:
         self.clock = Clock(scale)
         self.latency = latency
         self.faults = FaultRegistry()
+        #: The bounds of warm Lambda workers (default: `DATAALL_SANDBOX_WARM_WORKERS[_PER_FUNCTION]`).
+        self.warm_workers = warm_workers or processes.WarmLimits.from_environment()
+        #: SIGTERM and SIGINT stop the sandbox with its processes while it runs (`stop()` ends them).
+        self._signals = processes.StopSignals()
         #: Container images (`register_image`): image roots pushed to the sandbox's ECR.
         self.images = ImageRegistry(push=moto_internals.ecr_push_image, in_ecr=moto_internals.ecr_holds_image)
         #: Requests the sandbox itself failed on (each logged with its traceback).
@@ -119,50 +124,65 @@ class Sandbox:
         return self._cloudformation
 
     def start(self) -> Sandbox:
+        """Serve. From here until `stop()`, SIGTERM and SIGINT raise `processes.Stopped` (a
+        KeyboardInterrupt) in the main thread, even where SIGINT came ignored, so that the
+        sandbox's owner reaches `stop()`, which ends every process the sandbox started."""
         moto_internals.claim_process(self.endpoint)
-        from sandbox.cloudformation.service import CloudFormationService
-        from sandbox.lambda_runtime import LambdaRuntime
+        self._signals.install()
+        try:
+            from sandbox.cloudformation.service import CloudFormationService
+            from sandbox.lambda_runtime import LambdaRuntime
 
-        # moto's Step Functions interpreter calls Lambda back through this port.
-        os.environ["MOTO_PORT"] = str(self.port)
-        moto_internals.enable_stepfunctions_execution()
-        moto_internals.install_time_scale(self.clock)
-        moto_internals.fix_jsonpath_singleton()
-        moto_internals.fix_lambda_unknown_error()
-        moto_internals.fix_lambda_code_bucket_region()
-        moto_internals.fix_policy_conditions()
-        moto_internals.fix_s3_regional_arns()
-        moto_internals.fix_dynamodb_isolation()
-        moto_internals.fix_concurrent_requests()
-        moto_internals.install_ssm_service_settings()
-        moto_internals.fix_cognito_client_dates()
-        moto_internals.install_event_lambda_targets()
-        moto_internals.install_lambda_images(self._resolve_image, self._image_present)
-        self._runtime = LambdaRuntime(self)
-        moto_internals.install_lambda_runtime(self._runtime.invoke)
-        self._cloudformation = CloudFormationService(self)
-        self._moto_app = moto_internals.backend_app()
-        self._server = make_server(self.host, self.port, self.wsgi, threaded=True, request_handler=_QuietHandler)
-        self._thread = threading.Thread(target=self._server.serve_forever, name="sandbox-http", daemon=True)
-        self._thread.start()
-        LOG.info("sandbox listening on %s (time scale %s)", self.endpoint, self.clock.scale)
+            # moto's Step Functions interpreter calls Lambda back through this port.
+            os.environ["MOTO_PORT"] = str(self.port)
+            moto_internals.enable_stepfunctions_execution()
+            moto_internals.install_time_scale(self.clock)
+            moto_internals.fix_jsonpath_singleton()
+            moto_internals.fix_lambda_unknown_error()
+            moto_internals.fix_lambda_code_bucket_region()
+            moto_internals.fix_policy_conditions()
+            moto_internals.fix_s3_regional_arns()
+            moto_internals.fix_dynamodb_isolation()
+            moto_internals.fix_concurrent_requests()
+            moto_internals.install_ssm_service_settings()
+            moto_internals.fix_cognito_client_dates()
+            moto_internals.install_event_lambda_targets()
+            moto_internals.install_lambda_images(self._resolve_image, self._image_present)
+            self._runtime = LambdaRuntime(self, self.warm_workers)
+            moto_internals.install_lambda_runtime(self._runtime.invoke)
+            self._cloudformation = CloudFormationService(self)
+            self._moto_app = moto_internals.backend_app()
+            self._server = make_server(self.host, self.port, self.wsgi, threaded=True, request_handler=_QuietHandler)
+            self._thread = threading.Thread(target=self._server.serve_forever, name="sandbox-http", daemon=True)
+            self._thread.start()
+            LOG.info("sandbox listening on %s (time scale %s)", self.endpoint, self.clock.scale)
+        except BaseException:
+            self.stop()  # what started of it ends, and the signals are given back
+            raise
         return self
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-        if self._cloudformation is not None:
-            self._cloudformation.shutdown()
-        if self._runtime is not None:
-            self._runtime.shutdown()
-        self.databases.close()
-        moto_internals.reset_backends()
-        if self._tmp is not None:
-            self._tmp.cleanup()
-        moto_internals.release_process(self.endpoint)
+        """Stop serving and end every process the sandbox started: its Lambda workers (busy ones
+        too) with what they started, then its PostgreSQL server. A SIGTERM or SIGINT meanwhile
+        does not cut it short."""
+        with processes.signals_held():
+            server, self._server = self._server, None
+            if server is not None:
+                server.shutdown()
+                server.server_close()
+            if self._runtime is not None:
+                self._runtime.shutdown()  # first: the workers' invocations end, and the requests with them
+            thread, self._thread = self._thread, None
+            if thread is not None:
+                thread.join(timeout=10)
+            if self._cloudformation is not None:
+                self._cloudformation.shutdown()
+            self.databases.close()
+            moto_internals.reset_backends()
+            if self._tmp is not None:
+                self._tmp.cleanup()
+            moto_internals.release_process(self.endpoint)
+        self._signals.restore()
 
     def reset(self) -> None:
         """Back to an empty account: no stacks, no resources, no faults."""

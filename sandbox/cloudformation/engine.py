@@ -331,7 +331,8 @@ class Run:
     def create_task(
         self, logical_id: str, resource: Mapping[str, Any], deployment: Deployment, fault: str | None
     ) -> Task:
-        """Create one resource; `fault`: "create" fails it, "timeout" hangs it."""
+        """Create one resource; `fault`: "timeout" hangs it, any other kind ("create", or "update" and
+        "rollback" striking a resource an update adds) fails it, named as the fault armed."""
         resource_type = str(resource["Type"])
 
         def start() -> Step:
@@ -350,8 +351,8 @@ class Run:
                 return self._failing_step(record, "CREATE_FAILED", "create", error)
 
             def perform() -> None:
-                if fault == "create":
-                    raise injected_failure(self.stack.name, "create")
+                if fault is not None and fault != "timeout":
+                    raise injected_failure(self.stack.name, fault)
                 provider = self.env.providers.provider(resource_type)
                 provisioned = provider.create(self.request(logical_id, resource_type, properties))
                 with self.stack.lock:
@@ -395,7 +396,7 @@ class Run:
                 self.stack.resource_event(record, "UPDATE_IN_PROGRESS")
                 return self._failing_step(record, "UPDATE_FAILED", "update", error)
             unchanged = properties == record.properties and metadata == record.metadata
-            if unchanged and fault != "timeout":
+            if unchanged and fault is None:
                 return None
             plan.before[logical_id] = _Before(record.provisioned, record.properties, metadata)
             provider = self.env.providers.provider(record.resource_type)
@@ -827,12 +828,7 @@ class Engine:
                 tasks[logical_id] = run.update_task(logical_id, resources[logical_id], deployment, plan, fault_here)
             else:
                 plan.added.append(logical_id)
-                tasks[logical_id] = run.create_task(
-                    logical_id,
-                    resources[logical_id],
-                    deployment,
-                    "create" if fault_here in ("update", "rollback") else fault_here,
-                )
+                tasks[logical_id] = run.create_task(logical_id, resources[logical_id], deployment, fault_here)
         outcome = run.run_graph(tasks, graph)
         intent = run.take_intent()
         if intent == "shutdown":
@@ -923,6 +919,11 @@ class Engine:
         first = order[0] if fault and order else None
         run.failed.clear()
         plan.failed.clear()
+        if fault and not order:
+            # An update that only added resources changed none the rollback restores: the
+            # `rollback` fault fails the rollback itself (ContinueUpdateRollback finishes it).
+            stack.set_status("UPDATE_ROLLBACK_FAILED", injected_failure(stack.name, "rollback").reason)
+            return
         tasks = {
             logical_id: self._rollback_task(
                 run, plan, logical_id, resources[logical_id], skip=logical_id in skip, fault=logical_id == first
