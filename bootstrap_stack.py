@@ -70,6 +70,8 @@ class Can(StrEnum):
     KEEP_WAITING = "keep waiting"
     #: read the stages the ledger records (which ones an uninstall keeps)
     READ_STAGES = "read stages"
+    #: ask whether the resources a new stage names exist already (kept by an earlier uninstall)
+    FIND_NAMES_TAKEN = "find names taken"
     #: manage the pivot role, its policies, external id and StackSet; CloudFormation may invoke it
     MANAGE_PIVOT_ROLE = "manage pivot role"
 
@@ -96,7 +98,9 @@ class FunctionSpec:
 
 #: The installer's functions: a new workflow step is one row here, its handler module and its ASL state.
 FUNCTIONS = (
-    FunctionSpec("Plan", "plan", 300, 1024, (Can.RUN_STEPS, Can.READ_RELEASE, Can.CHECK_LOCK_HOLDER)),
+    FunctionSpec(
+        "Plan", "plan", 300, 1024, (Can.RUN_STEPS, Can.READ_RELEASE, Can.CHECK_LOCK_HOLDER, Can.FIND_NAMES_TAKEN)
+    ),
     FunctionSpec("DeployStage", "deploy_stage", 120, 512, (Can.RUN_STEPS, Can.RESUME_STEPS)),
     FunctionSpec("StageStatus", "stage_status", 120, 512, (Can.RUN_STEPS, Can.RESUME_STEPS)),
     FunctionSpec("Rollback", "rollback", 900, 512, (Can.RUN_STEPS, Can.MIGRATE_DATABASE)),
@@ -277,6 +281,14 @@ class BootstrapStack(cdk.Stack):
             allowed_values=["Retain", "Destroy"],
             description="When this stack is deleted: Retain keeps the platform's stacks, Destroy removes them",
         )
+        self.adopt_ledger = cdk.CfnParameter(
+            self,
+            "AdoptLedger",
+            default="false",
+            allowed_values=["true", "false"],
+            description="true: a ledger an earlier installation kept (<prefix>-<env>-installer-ledger) is used as it "
+            "is, with its history; false: the ledger is created (dataall-installer deploy chooses for you)",
+        )
         self.require_approval = cdk.CfnParameter(
             self,
             "RequireApproval",
@@ -324,6 +336,7 @@ class BootstrapStack(cdk.Stack):
             ("ReleaseBucketPrefix", "Release bucket prefix"),
             ("AdminEmail", "Administrator e-mail"),
             ("OnDelete", "When this stack is deleted"),
+            ("AdoptLedger", "Adopt a kept ledger"),
             ("RedeploySchedule", "Redeploy schedule"),
             ("RedeployTimezone", "Schedule time zone"),
             ("RequireApproval", "Require approval"),
@@ -335,7 +348,14 @@ class BootstrapStack(cdk.Stack):
                 "ParameterGroups": [
                     {
                         "Label": {"default": "Installation"},
-                        "Parameters": ["ResourcePrefix", "EnvName", "ReleaseVersion", "AdminEmail", "OnDelete"],
+                        "Parameters": [
+                            "ResourcePrefix",
+                            "EnvName",
+                            "ReleaseVersion",
+                            "AdminEmail",
+                            "OnDelete",
+                            "AdoptLedger",
+                        ],
                     },
                     *[{"Label": {"default": group}, "Parameters": names} for group, names in groups.items()],
                     {
@@ -359,7 +379,8 @@ class BootstrapStack(cdk.Stack):
             enforce_ssl=True,
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
             lifecycle_rules=[s3.LifecycleRule(expiration=cdk.Duration.days(365))],
-            removal_policy=cdk.RemovalPolicy.RETAIN,
+            # Kept on delete (RetainExceptOnCreate); a failed create of the stack removes it, new and empty.
+            removal_policy=cdk.RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
         )
         acknowledge(
             self.access_logs,
@@ -376,12 +397,17 @@ class BootstrapStack(cdk.Stack):
             server_access_logs_bucket=self.access_logs,
             server_access_logs_prefix="artifacts/",
             lifecycle_rules=[s3.LifecycleRule(noncurrent_version_expiration=cdk.Duration.days(90))],
-            removal_policy=cdk.RemovalPolicy.RETAIN,
+            removal_policy=cdk.RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
         )
-        self.ledger = dynamodb.Table(
+        # The ledger's name is fixed, so that a later installation finds it: an uninstall keeps it
+        # (history, what each stage runs, the retained stages), and a re-install adopts it
+        # (AdoptLedger=true) instead of failing on "already exists". Everything refers to it by that
+        # name, never through the resource, which an adopting stack does not create.
+        ledger_name = cdk.Fn.join("-", [self.scope_prefix, "installer-ledger"])
+        table = dynamodb.Table(
             self,
             "Ledger",
-            table_name=cdk.Fn.join("-", [self.scope_prefix, "installer-ledger"]),
+            table_name=ledger_name,
             partition_key=dynamodb.Attribute(name=ledger_table.PARTITION_KEY, type=dynamodb.AttributeType.STRING),
             sort_key=dynamodb.Attribute(name=ledger_table.SORT_KEY, type=dynamodb.AttributeType.STRING),
             billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
@@ -389,7 +415,19 @@ class BootstrapStack(cdk.Stack):
                 point_in_time_recovery_enabled=True
             ),
             time_to_live_attribute=ledger_table.TTL_ATTRIBUTE,
-            removal_policy=cdk.RemovalPolicy.RETAIN,
+            removal_policy=cdk.RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
+        )
+        creates_ledger = cdk.CfnCondition(
+            self,
+            "CreatesLedger",
+            expression=cdk.Fn.condition_equals(self.adopt_ledger.value_as_string, "false"),
+        )
+        table.node.default_child.cfn_options.condition = creates_ledger  # type: ignore[union-attr]
+        self.ledger_name = ledger_name
+        self.ledger = dynamodb.Table.from_table_arn(
+            self,
+            "LedgerByName",
+            self.format_arn(service="dynamodb", resource="table", resource_name=ledger_name),
         )
 
     def _notifications(self) -> None:
@@ -580,7 +618,7 @@ class BootstrapStack(cdk.Stack):
             environment={
                 "POWERTOOLS_SERVICE_NAME": "dataall-installer",
                 "POWERTOOLS_METRICS_NAMESPACE": "DataallInstaller",
-                "LEDGER_TABLE": self.ledger.table_name,
+                "LEDGER_TABLE": self.ledger_name,
                 "ARTIFACTS_BUCKET": self.artifacts.bucket_name,
                 "RELEASE_BUCKET": self.release_bucket.bucket_name,
                 "RESOURCE_PREFIX": self.prefix.value_as_string,
@@ -605,6 +643,7 @@ class BootstrapStack(cdk.Stack):
         grants = {
             Can.RUN_STEPS: self._can_run_steps,
             Can.READ_RELEASE: self._can_read_release,
+            Can.FIND_NAMES_TAKEN: self._can_find_names_taken,
             Can.CHECK_LOCK_HOLDER: self._can_check_lock_holder,
             Can.RESUME_STEPS: self._can_resume_steps,
             Can.MIGRATE_DATABASE: self._can_migrate_database,
@@ -769,6 +808,30 @@ class BootstrapStack(cdk.Stack):
     def _can_keep_waiting(self, function: lambda_.Function, spec: FunctionSpec) -> None:
         # By name: the function's own ARN attribute would make its policy depend on it, a cycle.
         self._allow(function, "KeepWaiting", ["lambda:InvokeFunction"], [self._function_arn(spec)])
+
+    def _can_find_names_taken(self, function: lambda_.Function, spec: FunctionSpec) -> None:
+        """Plan asks, before a stage is created, whether what its template names exists already
+        (`lambdas/run/collisions.py`): read-only lookups by name, in the stages' regions."""
+        self._allow(
+            function,
+            "NamesTaken",
+            [
+                "s3:ListBucket",
+                "logs:DescribeLogGroups",
+                "secretsmanager:DescribeSecret",
+                "dynamodb:DescribeTable",
+                "rds:DescribeDBClusters",
+                "es:DescribeDomain",
+            ],
+            ["*"],
+        )
+        acknowledge(
+            function.role,  # type: ignore[arg-type]
+            "AwsSolutions-IAM5",
+            "Plan looks up, read-only, whether a name a new stage's template gives is already taken; the "
+            "names come from the release (data.all names its own), so they cannot be scoped in advance.",
+            findings=["Resource::*"],
+        )
 
     def _can_read_stages(self, function: lambda_.Function, spec: FunctionSpec) -> None:
         self._allow(function, "RetainedStages", ["dynamodb:Scan", "dynamodb:GetItem"], [self.ledger.table_arn])
@@ -1027,7 +1090,7 @@ class BootstrapStack(cdk.Stack):
             value=self.state_machine.state_machine_arn,
             description="The installer workflow: start runs here",
         )
-        cdk.CfnOutput(self, "LedgerTableName", value=self.ledger.table_name, description="The installer's ledger")
+        cdk.CfnOutput(self, "LedgerTableName", value=self.ledger_name, description="The installer's ledger")
         cdk.CfnOutput(
             self,
             "ArtifactsBucketName",

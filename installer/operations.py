@@ -220,6 +220,8 @@ def deploy_bootstrap(
         cfn.delete_stack(StackName=existing["StackId"])
         _wait_stack(aws, existing["StackId"], on_status)
         existing = None
+    if existing is None:
+        parameters = _with_ledger_choice(aws, release, installation, parameters)
     given = [{"ParameterKey": k, "ParameterValue": v} for k, v in sorted(parameters.items())]
     if existing is None:
         cfn.create_stack(
@@ -262,6 +264,44 @@ def deploy_bootstrap(
     if existing is not None and started == _outputs(existing).get("RunExecutionArn", ""):
         started = ""  # the trigger was not updated: nothing the installer uses changed
     return bool(started), {**outputs, "RunExecutionArn": started}
+
+
+def ledger_table_name(installation: Installation) -> str:
+    """The ledger's fixed name (the bootstrap stack's `Ledger`): an uninstall keeps it."""
+    return f"{installation.prefix}-{installation.env}-installer-ledger"
+
+
+def _with_ledger_choice(
+    aws: Aws, release: Release, installation: Installation, parameters: dict[str, str]
+) -> dict[str, str]:
+    """A new bootstrap stack adopts the ledger an earlier installation kept (AdoptLedger=true), or
+    creates it; an explicit AdoptLedger that does not match what the account holds is refused
+    before anything is created, naming the table."""
+    if "AdoptLedger" not in release.bootstrap_template.get("Parameters", {}):
+        return parameters
+    table = ledger_table_name(installation)
+    try:
+        aws.client("dynamodb").describe_table(TableName=table)
+        kept = True
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") != "ResourceNotFoundException":
+            raise
+        kept = False
+    asked = parameters.get("AdoptLedger")
+    if asked == "false" and kept:
+        raise OperationError(
+            f"the ledger {table} of an earlier installation is still there (an uninstall keeps it): "
+            "leave AdoptLedger out (or true) to carry on with it, or delete the table first to start afresh",
+            code="LedgerExists",
+            field="--param AdoptLedger",
+        )
+    if asked == "true" and not kept:
+        raise OperationError(
+            f"AdoptLedger=true, but there is no ledger {table} to adopt in {aws.region}",
+            code="NoLedgerToAdopt",
+            field="--param AdoptLedger",
+        )
+    return {**parameters, "AdoptLedger": "true" if kept else "false"}
 
 
 def _outputs(stack: dict[str, Any]) -> dict[str, str]:

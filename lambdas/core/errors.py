@@ -45,6 +45,11 @@ class DataAtRisk(Refused):
     (`allow_replacement`); nothing was changed."""
 
 
+class NameTaken(Refused):
+    """A stage the run would create names a resource that already exists (one an uninstall kept,
+    or another's); nothing was changed."""
+
+
 class RunAborted(InstallerError):
     """The run is rolling back: a step that was still going makes no further change."""
 

@@ -32,6 +32,7 @@ from lambdas.release.manifest import (
     template_problems,
     topological_levels,
 )
+from lambdas.run.collisions import NamedResource, named_resources, refuse_collisions
 from lambdas.run.drift import start_detections
 from lambdas.run.preview import Preview, StagePreview, preview_run
 from lambdas.run.run_input import check_run_input, read_run_input
@@ -60,6 +61,10 @@ def execution_running(sfn: Any, execution_arn: str) -> bool:
         if error.response.get("Error", {}).get("Code") in ("ExecutionDoesNotExist", "InvalidArn"):
             return False
         raise
+
+
+#: a stage output that does not exist yet (its stage is created by this run)
+UNKNOWN = "\x00unknown"
 
 
 @dataclass
@@ -235,6 +240,7 @@ def _plan_deploy(deps: Deps, document: dict[str, Any], current: ReleaseRecord | 
     unchanged = _unchanged(deps, manifest, version, order, params, bodies)
     included = [name for name in order if name not in unchanged]
     _check_allowed(manifest, document.get("allow_replacement") or [])
+    _check_names_free(deps, manifest, included, params, bodies)
     preview = preview_run(
         deps,
         run=run,
@@ -257,6 +263,40 @@ def _plan_deploy(deps: Deps, document: dict[str, Any], current: ReleaseRecord | 
         unchanged=sorted(unchanged),
         preview=preview,
     )
+
+
+def _check_names_free(
+    deps: Deps, manifest: Manifest, included: list[str], params: dict[str, OptionValue], bodies: dict[str, str]
+) -> None:
+    """Refuse (NameTaken) a run whose new stages name resources that exist already: what an
+    earlier uninstall kept collides with them halfway through the run (`lambdas.run.collisions`)."""
+    deployed = deps.ledger.stages()
+    candidates: list[NamedResource] = []
+    regions: dict[str, str] = {}
+    for name in included:
+        step = manifest.steps[name]
+        if not step.is_stage or name not in bodies:
+            continue
+        there = deps.in_region(step.region)
+        stack_name = deps.settings.stack_name(name)
+        if there.stacks.describe(stack_name) is not None:
+            continue  # it exists: its resources are its own
+        parameters = resolve_parameters(
+            step,
+            there.stage_context(params),
+            lambda stage, output: str(deployed[stage].outputs.get(output, UNKNOWN)) if stage in deployed else UNKNOWN,
+        )
+        pseudo = {
+            "AWS::AccountId": deps.account_id,
+            "AWS::Region": there.region,
+            "AWS::Partition": "aws-cn" if there.region.startswith("cn-") else "aws",
+            "AWS::URLSuffix": "amazonaws.com.cn" if there.region.startswith("cn-") else "amazonaws.com",
+            "AWS::StackName": stack_name,
+        }
+        known = {key: value for key, value in parameters.items() if UNKNOWN not in value}
+        candidates += named_resources(name, json.loads(bodies[name]), known, pseudo)
+        regions[name] = there.region
+    refuse_collisions(candidates, deps.regional_client, regions)
 
 
 def _check_allowed(manifest: Manifest, allowed: list[str]) -> None:

@@ -140,7 +140,11 @@ def test_the_service_role_manages_iam_only_under_the_installation_prefix(bootstr
 def test_the_ledger_table_keeps_history_recoverable(bootstrap_template: dict[str, Any]) -> None:
     table = next(iter(resources(bootstrap_template, "AWS::DynamoDB::Table").values()))
     assert table["Properties"]["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
-    assert table["DeletionPolicy"] == "Retain"
+    # Kept by an uninstall, adopted by the next install (AdoptLedger); removed only when its own
+    # create is rolled back, new and empty (RetainExceptOnCreate).
+    assert table["DeletionPolicy"] == "RetainExceptOnCreate"
+    assert table["Condition"] == "CreatesLedger"
+    assert bootstrap_template["Conditions"]["CreatesLedger"] == {"Fn::Equals": [{"Ref": "AdoptLedger"}, "false"]}
     assert table["Properties"]["TimeToLiveSpecification"] == {"AttributeName": TTL_ATTRIBUTE, "Enabled": True}
 
 
