@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import string
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -194,6 +195,8 @@ def stage_document(stage: ImportedStage) -> dict[str, Any]:
         parameters[rules.ASSETS_BUCKET] = "${param:" + rules.ASSETS_BUCKET + "}"
     if rules.HOME_REGION in stage.template.get("Parameters", {}):
         parameters[rules.HOME_REGION] = "${param:Region}"
+    if rules.EXTERNAL_ID in stage.template.get("Parameters", {}):
+        parameters[rules.EXTERNAL_ID] = "${param:" + rules.EXTERNAL_ID + "}"
     capabilities = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"]
     if stage.template.get("Transform"):
         capabilities.append("CAPABILITY_AUTO_EXPAND")
@@ -210,6 +213,29 @@ def stage_document(stage: ImportedStage) -> dict[str, Any]:
         "outputs": sorted(stage.outputs),
         "capabilities": capabilities,
     }
+
+
+#: data.all's own external id (`deploy/stacks/param_store_stack.py` `_generate_external_id`):
+#: 32 characters of ASCII letters and digits.
+EXTERNAL_ID_ALPHABET = string.ascii_uppercase + string.ascii_lowercase + string.digits
+EXTERNAL_ID_LENGTH = 32
+
+
+def installation_values(stages: Iterable[ImportedStage]) -> dict[str, dict[str, Any]]:
+    """The manifest's per-installation values: the pivot role's external id, in data.all's alphabet
+    and length, adopted from data.all's SSM parameter when the account has one."""
+    for stage in stages:
+        name = rules.external_id_parameter(stage.template)
+        if name is not None:
+            return {
+                rules.EXTERNAL_ID: {
+                    "description": "the pivot role's external id (data.all's SSM parameter " + name + ")",
+                    "alphabet": EXTERNAL_ID_ALPHABET,
+                    "length": EXTERNAL_ID_LENGTH,
+                    "adopt_ssm_parameter": name,
+                }
+            }
+    return {}
 
 
 def upstream_source(upstream: Upstream) -> Path | None:
@@ -289,6 +315,7 @@ def build_dataall_release(
         nag=nag,
         database_names=_database_names(report.stages) if built else None,
         stage_regions=tuple(sorted({stage.region for stage in report.stages if stage.region})),
+        adopted_parameters=tuple(value["adopt_ssm_parameter"] for value in installation_values(report.stages).values()),
     )
     return write_release(
         out_dir,
@@ -302,6 +329,7 @@ def build_dataall_release(
         bootstrap_template=bootstrap_template,
         assets={**report.assets, **installer_assets, **dict([site_asset] if site_asset else [])},
         site={"bundle": site_asset[0]} if site_asset else None,
+        values=installation_values(report.stages),
     )
 
 
@@ -335,6 +363,7 @@ def _bootstrap(
     nag: bool,
     database_names: DatabaseNames | None = None,
     stage_regions: tuple[str, ...] = (),
+    adopted_parameters: tuple[str, ...] = (),
 ) -> tuple[dict[str, Any], dict[str, bytes]]:
     """The bootstrap stack's template for this release, and the installer's own assets."""
     os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
@@ -360,6 +389,7 @@ def _bootstrap(
             options={},
             database_names=database_names,
             stage_regions=stage_regions,
+            adopted_parameters=adopted_parameters,
         )
         template = synthesize(app, Path(cdk_out)).get_stack_by_name(stack.stack_name).template
     return template, {asset.key: asset.data for asset in assets}

@@ -114,10 +114,52 @@ def home_region_from_the_installer(template: dict[str, Any], synthesis: Synthesi
         }
 
 
+#: The parameter that takes the pivot role's external id, a per-installation value the installer
+#: makes at deploy time (`lambdas.run.installation_values`); the value of the manifest's `values`.
+EXTERNAL_ID = "PivotRoleExternalId"
+#: data.all's SSM parameter of the external id (`deploy/stacks/param_store_stack.py`).
+EXTERNAL_ID_PARAMETER = re.compile(r"/dataall/[A-Za-z0-9_.-]+/pivotRole/externalId")
+
+
+def external_id_from_the_installation(template: dict[str, Any], _synthesis: Synthesis) -> None:
+    """The pivot role's external id that data.all's synthesis drew (the literal `Value` of its
+    `/dataall/<env>/pivotRole/externalId` SSM parameter) becomes the NoEcho `PivotRoleExternalId`
+    parameter: a release is shared, its external id is each installation's own."""
+    used = False
+    for resource in template.get("Resources", {}).values():
+        properties = resource.get("Properties") or {}
+        if (
+            resource.get("Type") == "AWS::SSM::Parameter"
+            and isinstance(properties.get("Name"), str)
+            and EXTERNAL_ID_PARAMETER.fullmatch(properties["Name"])
+            and isinstance(properties.get("Value"), str)
+        ):
+            properties["Value"] = {"Ref": EXTERNAL_ID}
+            used = True
+    if used:
+        template.setdefault("Parameters", {})[EXTERNAL_ID] = {
+            "Type": "String",
+            "NoEcho": True,
+            # What STS takes as an external id.
+            "AllowedPattern": "[\\w+=,.@:/-]{2,1224}",
+            "Description": "The pivot role's external id, this installation's own (set by the installer)",
+        }
+
+
+def external_id_parameter(template: dict[str, Any]) -> str | None:
+    """The name of the SSM parameter that takes the external id in `template` (after the rules)."""
+    for resource in template.get("Resources", {}).values():
+        properties = resource.get("Properties") or {}
+        if resource.get("Type") == "AWS::SSM::Parameter" and properties.get("Value") == {"Ref": EXTERNAL_ID}:
+            return str(properties["Name"])
+    return None
+
+
 #: In order. `assets_from_the_release` runs before the region rules: the asset bucket's name
 #: holds the account and region too.
 RULES: tuple[Rule, ...] = (
     no_bootstrap_check,
+    external_id_from_the_installation,
     assets_from_the_release,
     home_region_from_the_installer,
     account_and_region_neutral,
