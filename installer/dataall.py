@@ -167,6 +167,12 @@ def import_stages(assembly: CloudAssembly, package: migrations.MigrationPackage 
     )
 
 
+def _platform_stacks(assembly: CloudAssembly) -> list[StackArtifact]:
+    """The stacks whose stages the release holds: the backend and its companions (CloudFront)."""
+    others = [s for s in assembly.stacks() if any(s.stack_name.endswith(suffix) for suffix in OTHER_STACKS)]
+    return [backend_stack(assembly), *others]
+
+
 def _synthesis(
     stack: StackArtifact, packaged: dict[str, tuple[str, bytes]], home: StackArtifact | None = None
 ) -> rules.Synthesis:
@@ -197,6 +203,8 @@ def stage_document(stage: ImportedStage) -> dict[str, Any]:
         parameters[rules.HOME_REGION] = "${param:Region}"
     if rules.EXTERNAL_ID in stage.template.get("Parameters", {}):
         parameters[rules.EXTERNAL_ID] = "${param:" + rules.EXTERNAL_ID + "}"
+    for layer in rules.layer_parameters(stage.template):
+        parameters[layer] = "${param:" + layer + "}"
     capabilities = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"]
     if stage.template.get("Transform"):
         capabilities.append("CAPABILITY_AUTO_EXPAND")
@@ -236,6 +244,31 @@ def installation_values(stages: Iterable[ImportedStage]) -> dict[str, dict[str, 
                 }
             }
     return {}
+
+
+def release_options(stacks: Iterable[StackArtifact]) -> dict[str, dict[str, Any]]:
+    """The release's options: each layer another account publishes per region (data.all's Klayers
+    `cryptography` layer), defaulting to the ARN synthesized for data.all's home region; Plan refuses
+    it for a stage of another region (`same_region`) until the operator gives that region's ARN."""
+    options: dict[str, dict[str, Any]] = {}
+    for stack in stacks:
+        synthesis = rules.Synthesis(
+            account=stack.account, region=stack.region, asset_buckets=frozenset(), asset_keys={}
+        )
+        templates = [stack.template, *(nested.template for nested in stack.nested().values())]
+        for name, arn in sorted(p for t in templates for p in rules.pinned_layers(t, synthesis).items()):
+            layer, region = arn.split(":")[6], arn.split(":")[3]
+            options[name] = {
+                "type": "string",
+                "default": arn,
+                "pattern": rules.LAYER_ARN,
+                "same_region": True,
+                "label": f"{layer} layer ARN",
+                "group": "data.all",
+                "description": f"The ARN of the Lambda layer {layer} in the installation's region "
+                f"(data.all looks it up at synthesis; the default is {region}'s)",
+            }
+    return options
 
 
 def upstream_source(upstream: Upstream) -> Path | None:
@@ -309,8 +342,10 @@ def build_dataall_release(
         report.assets[package.key] = data
         aurora = next(stage for stage in report.stages if stage.name == "aurora")
         actions.append(migrations.migrate_action([s.name for s in report.stages], aurora.name, aurora.template))
+    options = release_options(_platform_stacks(upstream.assembly))
     bootstrap_template, installer_assets = _bootstrap(
         upstream.version,
+        options=options,
         layer=layer,
         nag=nag,
         database_names=_database_names(report.stages) if built else None,
@@ -321,7 +356,7 @@ def build_dataall_release(
         out_dir,
         name=NAME,
         version=upstream.version,
-        options={},
+        options=options,
         rules=[],
         stages=[stage_document(stage) for stage in report.stages],
         actions=actions,
@@ -364,6 +399,7 @@ def _bootstrap(
     database_names: DatabaseNames | None = None,
     stage_regions: tuple[str, ...] = (),
     adopted_parameters: tuple[str, ...] = (),
+    options: dict[str, dict[str, Any]] | None = None,
 ) -> tuple[dict[str, Any], dict[str, bytes]]:
     """The bootstrap stack's template for this release, and the installer's own assets."""
     os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
@@ -386,7 +422,7 @@ def _bootstrap(
             context=context,
             version=version,
             installer_code=installer_code,
-            options={},
+            options=options or {},
             database_names=database_names,
             stage_regions=stage_regions,
             adopted_parameters=adopted_parameters,

@@ -155,11 +155,69 @@ def external_id_parameter(template: dict[str, Any]) -> str | None:
     return None
 
 
+#: A Lambda layer version's ARN (https://docs.aws.amazon.com/lambda/latest/api/API_LayerVersionsReferenceType.html).
+LAYER_ARN = r"arn:aws[a-zA-Z-]*:lambda:[a-z]{2}((-gov)|(-iso(b?)))?-[a-z]+-\d{1}:\d{12}:layer:[a-zA-Z0-9-_]+:[0-9]+"
+#: The suffix of the parameter that takes a layer published by another account.
+LAYER_PARAMETER_SUFFIX = "LayerArn"
+
+
+def layers_of_the_installations_region(template: dict[str, Any], synthesis: Synthesis) -> None:
+    """A layer another account publishes in each region under its own version numbers (data.all's
+    Klayers `cryptography` layer, looked up at synthesis in the synthesis region) becomes a
+    parameter, `<Layer>LayerArn`: the installer passes the release's option of that name, whose
+    default is the synthesized ARN (`pinned_layers`), which Plan refuses in another region unless
+    given that region's (Lambda takes layers of its function's own region only)."""
+    found = pinned_layers(template, synthesis)
+    for resource in template.get("Resources", {}).values():
+        properties = resource.get("Properties") or {}
+        if resource.get("Type") == "AWS::Lambda::Function" and isinstance(properties.get("Layers"), list):
+            properties["Layers"] = [
+                {"Ref": layer_parameter(layer.split(":")[6])} if layer in found.values() else layer
+                for layer in properties["Layers"]
+            ]
+    for parameter in found:
+        template.setdefault("Parameters", {})[parameter] = {
+            "Type": "String",
+            "AllowedPattern": LAYER_ARN,
+            "Description": "The ARN of a layer in the installation's region (set by the installer)",
+        }
+
+
+def pinned_layers(template: Mapping[str, Any], synthesis: Synthesis) -> dict[str, str]:
+    """The layers of another account than the synthesis's that the template's functions name by a
+    literal ARN (before the rules): parameter name -> ARN."""
+    found = {}
+    for resource in template.get("Resources", {}).values():
+        properties = resource.get("Properties") or {}
+        if resource.get("Type") != "AWS::Lambda::Function" or not isinstance(properties.get("Layers"), list):
+            continue
+        for layer in properties["Layers"]:
+            # the platform's own layers are the installation's (account_and_region_neutral)
+            if isinstance(layer, str) and re.fullmatch(LAYER_ARN, layer) and layer.split(":")[4] != synthesis.account:
+                found[layer_parameter(layer.split(":")[6])] = layer
+    return found
+
+
+def layer_parameter(layer_name: str) -> str:
+    """`Klayers-p312-cryptography` -> `KlayersP312CryptographyLayerArn`."""
+    return "".join(part[:1].upper() + part[1:] for part in re.split(r"[-_]", layer_name)) + LAYER_PARAMETER_SUFFIX
+
+
+def layer_parameters(template: Mapping[str, Any]) -> list[str]:
+    """The layer parameters `layers_of_the_installations_region` declared in `template`."""
+    return sorted(
+        name
+        for name, spec in (template.get("Parameters") or {}).items()
+        if name.endswith(LAYER_PARAMETER_SUFFIX) and spec.get("AllowedPattern") == LAYER_ARN
+    )
+
+
 #: In order. `assets_from_the_release` runs before the region rules: the asset bucket's name
 #: holds the account and region too.
 RULES: tuple[Rule, ...] = (
     no_bootstrap_check,
     external_id_from_the_installation,
+    layers_of_the_installations_region,
     assets_from_the_release,
     home_region_from_the_installer,
     account_and_region_neutral,

@@ -107,6 +107,8 @@ class Option:
     group: str = ""
     pattern: str | None = None
     allowed: tuple[OptionValue, ...] | None = None
+    #: its value is an ARN of the region of every stage that reads it (a Lambda layer's)
+    same_region: bool = False
 
     def coerce(self, value: Any) -> OptionValue:
         """The option's value from JSON or from a CloudFormation parameter string."""
@@ -221,6 +223,7 @@ class Manifest:
                 group=spec.get("group", ""),
                 pattern=spec.get("pattern"),
                 allowed=tuple(spec["allowed"]) if "allowed" in spec else None,
+                same_region=spec.get("same_region", False),
             )
             for name, spec in document["options"].items()
         }
@@ -380,6 +383,34 @@ class Manifest:
                         f"step {step.name!r} reads {stage}.{output}, but stage {stage!r} is off with these options"
                     )
         return active
+
+    def region_problems(self, options: Mapping[str, OptionValue], home: str) -> list[tuple[str, str]]:
+        """(option, reason) for every `same_region` option whose ARN is of another region than a
+        stage that reads it, for a workflow in `home` (Lambda takes a function's layers from its
+        own region only: https://docs.aws.amazon.com/lambda/latest/dg/chapter-layers.html)."""
+        problems = []
+        for name, option in sorted(self.options.items()):
+            if not option.same_region:
+                continue
+            value = str(options.get(name, option.default))
+            parts = value.split(":")
+            arn_region = parts[3] if len(parts) > 3 else ""
+            for step in self.active_steps(options).values():
+                reads = any(
+                    ("param", name) == found for v in step.parameters.values() for found in REFERENCE.findall(v)
+                )
+                region = step.region_in(home)
+                if reads and arn_region != region:
+                    problems.append(
+                        (
+                            name,
+                            f"option {name}: {value} is of {arn_region or 'no region'}, but stage {step.name} "
+                            f"is in {region}, and Lambda takes layers of its own region only; give {name} "
+                            f"the ARN of that layer in {region}",
+                        )
+                    )
+                    break
+        return problems
 
     def waves(self, options: Mapping[str, OptionValue]) -> list[list[str]]:
         """Topological levels of the active graph; a dependency that is off is ignored."""

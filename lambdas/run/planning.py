@@ -233,6 +233,10 @@ def _plan_deploy(deps: Deps, document: dict[str, Any], current: ReleaseRecord | 
         active = manifest.active_steps(options)
     except ManifestError as error:
         raise InvalidOptions(str(error), field=f"options.{error.option}" if error.option else "options") from None
+    elsewhere = manifest.region_problems(options, deps.region)
+    if elsewhere:
+        option, reason = elsewhere[0]
+        raise InvalidOptions(reason, field=f"options.{option}")
     made = installation_values.make(deps, manifest, run)
     params = {**_context(deps, options), **made.masked()}
     order = [name for level in manifest.waves(options) for name in level]

@@ -19,7 +19,7 @@ from blueprints.dataall.stages import split_stack
 from cloud_assembly.reader import CloudAssembly
 from installer.dataall import installation_values as manifest_values
 from lambdas.core.deps import Deps
-from lambdas.core.errors import ReleaseInvalid
+from lambdas.core.errors import InvalidOptions, ReleaseInvalid
 from lambdas.core.settings import Settings
 from lambdas.data.ledger import Ledger
 from lambdas.data.releases import ReleaseStore
@@ -240,3 +240,102 @@ def test_a_plan_only_run_keeps_no_value(deps: Deps) -> None:
     plan(deps, request({"action": "install", "version": "2.8.0", "plan_only": True}))
 
     assert deps.ledger.value(rules.EXTERNAL_ID) is None
+
+
+# ---------------------------------------------------------------------- region-specific layers
+KLAYERS = "arn:aws:lambda:eu-west-1:770693421928:layer:Klayers-p312-cryptography:1"
+LAYER_OPTION = "KlayersP312CryptographyLayerArn"
+
+
+def lambdas_template() -> dict[str, Any]:
+    return {
+        "Resources": {
+            "Authorizer": {
+                "Type": "AWS::Lambda::Function",
+                "Properties": {
+                    "Layers": [KLAYERS, "arn:aws:lambda:eu-west-1:111111111111:layer:own:3", {"Ref": "Local"}]
+                },
+            }
+        }
+    }
+
+
+def test_a_layer_another_account_publishes_per_region_becomes_an_option_defaulting_to_the_synthesized_arn() -> None:
+    synthesis = rules.Synthesis(account="111111111111", region="eu-west-1", asset_buckets=frozenset(), asset_keys={})
+
+    template = rules.apply(lambdas_template(), synthesis)
+
+    layers = template["Resources"]["Authorizer"]["Properties"]["Layers"]
+    assert layers[0] == {"Ref": LAYER_OPTION}
+    # the platform's own layer is the installation's account and region (account_and_region_neutral)
+    assert layers[1] == {"Fn::Sub": "arn:aws:lambda:${AWS::Region}:${AWS::AccountId}:layer:own:3"}
+    assert layers[2] == {"Ref": "Local"}
+    assert rules.layer_parameters(template) == [LAYER_OPTION]
+    assert rules.pinned_layers(lambdas_template(), synthesis) == {LAYER_OPTION: KLAYERS}
+    assert "eu-west-1" not in json.dumps(template)  # the synthesized ARN is the option's default alone
+
+
+@pytest.mark.skipif(not UPSTREAM.is_dir(), reason="../shared/upstream/dataall is not here")
+def test_data_alls_klayers_layer_is_an_option_of_its_release_and_no_longer_a_literal() -> None:
+    from installer.dataall import release_options, stage_document
+
+    assembly = CloudAssembly.load(UPSTREAM / "2.9.0" / "cdk.out")
+    (stack,) = [s for s in assembly.stacks() if s.stack_name.endswith("-backend-stack")]
+    synthesis = rules.Synthesis(account=stack.account, region=stack.region, asset_buckets=frozenset(), asset_keys={})
+    stages = split_stack(stack, root_name="backend", synthesis=synthesis).stages
+
+    options = release_options([stack])
+
+    assert list(options) == [LAYER_OPTION]
+    assert options[LAYER_OPTION]["default"] == KLAYERS and options[LAYER_OPTION]["same_region"] is True
+    (reader,) = [s for s in stages if LAYER_OPTION in json.dumps(s.template["Resources"])]
+    assert stage_document(reader)["parameters"][LAYER_OPTION] == "${param:" + LAYER_OPTION + "}"
+    assert all("770693421928" not in json.dumps(s.template["Resources"]) for s in stages)
+
+
+def layered_release(region: str | None = None) -> SmallRelease:
+    lambdas = stage("lambdas", parameters={LAYER_OPTION: "${param:" + LAYER_OPTION + "}"})
+    if region:
+        lambdas["region"] = region
+    return small_release(
+        stage("vpc"),
+        lambdas,
+        options={LAYER_OPTION: {"type": "string", "default": KLAYERS, "pattern": rules.LAYER_ARN, "same_region": True}},
+    )
+
+
+def test_the_synthesized_layer_is_taken_in_its_own_region() -> None:
+    manifest = layered_release().manifest
+
+    assert manifest.region_problems(manifest.resolve_options(), "eu-west-1") == []
+
+
+def test_another_region_refuses_the_synthesized_layer_naming_the_option_until_given_its_own() -> None:
+    manifest = layered_release().manifest
+
+    ((option, reason),) = manifest.region_problems(manifest.resolve_options(), "us-east-2")
+
+    assert option == LAYER_OPTION
+    assert "is of eu-west-1, but stage lambdas is in us-east-2" in reason and f"give {LAYER_OPTION}" in reason
+    given = manifest.resolve_options({LAYER_OPTION: KLAYERS.replace("eu-west-1", "us-east-2").replace(":1", ":7")})
+    assert manifest.region_problems(given, "us-east-2") == []
+
+
+def test_a_stage_in_another_region_than_the_workflow_needs_the_layer_of_its_own() -> None:
+    manifest = layered_release(region="us-east-1").manifest
+
+    assert [o for o, _ in manifest.region_problems(manifest.resolve_options(), "eu-west-1")] == [LAYER_OPTION]
+
+
+def test_plan_refuses_the_synthesized_layer_in_another_region_naming_the_option_and_changes_nothing(
+    deps: Deps,
+) -> None:
+    s3 = boto3.client("s3", region_name=REGION)
+    release = layered_release()
+    release.publish(s3, ARTIFACTS)
+
+    with pytest.raises(InvalidOptions, match=f"option {LAYER_OPTION}: .* is of eu-west-1") as refused:
+        plan(deps, request({"action": "install", "version": release.version}))
+
+    assert refused.value.field == f"options.{LAYER_OPTION}"
+    assert ledger_items(deps) == []
