@@ -74,6 +74,8 @@ class Can(StrEnum):
     FIND_NAMES_TAKEN = "find names taken"
     #: manage the pivot role, its policies, external id and StackSet; CloudFormation may invoke it
     MANAGE_PIVOT_ROLE = "manage pivot role"
+    #: read the SSM parameters a release adopts its per-installation values from (data.all's external id)
+    ADOPT_VALUES = "adopt values"
 
 
 @dataclass(frozen=True)
@@ -99,7 +101,11 @@ class FunctionSpec:
 #: The installer's functions: a new workflow step is one row here, its handler module and its ASL state.
 FUNCTIONS = (
     FunctionSpec(
-        "Plan", "plan", 300, 1024, (Can.RUN_STEPS, Can.READ_RELEASE, Can.CHECK_LOCK_HOLDER, Can.FIND_NAMES_TAKEN)
+        "Plan",
+        "plan",
+        300,
+        1024,
+        (Can.RUN_STEPS, Can.READ_RELEASE, Can.CHECK_LOCK_HOLDER, Can.FIND_NAMES_TAKEN, Can.ADOPT_VALUES),
     ),
     FunctionSpec("DeployStage", "deploy_stage", 120, 512, (Can.RUN_STEPS, Can.RESUME_STEPS)),
     FunctionSpec("StageStatus", "stage_status", 120, 512, (Can.RUN_STEPS, Can.RESUME_STEPS)),
@@ -178,6 +184,7 @@ class BootstrapStack(cdk.Stack):
         options: dict[str, dict[str, Any]],
         database_names: DatabaseNames | None = None,
         stage_regions: tuple[str, ...] = (),
+        adopted_parameters: tuple[str, ...] = (),
         **kwargs: Any,
     ) -> None:
         """`database_names`: the migration function and the cluster a release names itself (data.all's
@@ -186,6 +193,8 @@ class BootstrapStack(cdk.Stack):
         (data.all's CloudFront stage: us-east-1); the workflow deploys there too, with the
         installation's bucket in each (`<prefix>-<env>-<account>-<region>`) for what they read."""
         self.database_names = database_names
+        #: the SSM parameters the release adopts per-installation values from (`Manifest.values`)
+        self.adopted_parameters = tuple(sorted(set(adopted_parameters)))
         self.stage_regions = tuple(sorted(set(stage_regions)))
         super().__init__(
             scope,
@@ -653,6 +662,7 @@ class BootstrapStack(cdk.Stack):
             Can.KEEP_WAITING: self._can_keep_waiting,
             Can.READ_STAGES: self._can_read_stages,
             Can.MANAGE_PIVOT_ROLE: self._can_manage_pivot_role,
+            Can.ADOPT_VALUES: self._can_adopt_values,
         }
         for capability in spec.can:
             grants[capability](function, spec)
@@ -832,6 +842,18 @@ class BootstrapStack(cdk.Stack):
             "names come from the release (data.all names its own), so they cannot be scoped in advance.",
             findings=["Resource::*"],
         )
+
+    def _can_adopt_values(self, function: lambda_.Function, spec: FunctionSpec) -> None:
+        if self.adopted_parameters:
+            self._allow(
+                function,
+                "AdoptedValues",
+                ["ssm:GetParameter"],
+                [
+                    self.format_arn(service="ssm", resource="parameter", resource_name=name.lstrip("/"))
+                    for name in self.adopted_parameters
+                ],
+            )
 
     def _can_read_stages(self, function: lambda_.Function, spec: FunctionSpec) -> None:
         self._allow(function, "RetainedStages", ["dynamodb:Scan", "dynamodb:GetItem"], [self.ledger.table_arn])

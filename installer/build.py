@@ -206,6 +206,7 @@ def write_release(
     bootstrap_template: dict[str, Any],
     assets: dict[str, bytes],
     site: dict[str, str] | None = None,
+    values: dict[str, dict[str, Any]] | None = None,
 ) -> Release:
     """Write `out_dir/<version>/` whole or not at all: every file, then the checked manifest.
 
@@ -238,6 +239,8 @@ def write_release(
         }
         if site is not None:
             manifest["site"] = site
+        if values:
+            manifest["values"] = values
         try:
             checked = Manifest.from_document(manifest)
         except ManifestError as error:

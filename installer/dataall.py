@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import string
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -166,6 +167,12 @@ def import_stages(assembly: CloudAssembly, package: migrations.MigrationPackage 
     )
 
 
+def _platform_stacks(assembly: CloudAssembly) -> list[StackArtifact]:
+    """The stacks whose stages the release holds: the backend and its companions (CloudFront)."""
+    others = [s for s in assembly.stacks() if any(s.stack_name.endswith(suffix) for suffix in OTHER_STACKS)]
+    return [backend_stack(assembly), *others]
+
+
 def _synthesis(
     stack: StackArtifact, packaged: dict[str, tuple[str, bytes]], home: StackArtifact | None = None
 ) -> rules.Synthesis:
@@ -194,6 +201,10 @@ def stage_document(stage: ImportedStage) -> dict[str, Any]:
         parameters[rules.ASSETS_BUCKET] = "${param:" + rules.ASSETS_BUCKET + "}"
     if rules.HOME_REGION in stage.template.get("Parameters", {}):
         parameters[rules.HOME_REGION] = "${param:Region}"
+    if rules.EXTERNAL_ID in stage.template.get("Parameters", {}):
+        parameters[rules.EXTERNAL_ID] = "${param:" + rules.EXTERNAL_ID + "}"
+    for layer in rules.layer_parameters(stage.template):
+        parameters[layer] = "${param:" + layer + "}"
     capabilities = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"]
     if stage.template.get("Transform"):
         capabilities.append("CAPABILITY_AUTO_EXPAND")
@@ -210,6 +221,54 @@ def stage_document(stage: ImportedStage) -> dict[str, Any]:
         "outputs": sorted(stage.outputs),
         "capabilities": capabilities,
     }
+
+
+#: data.all's own external id (`deploy/stacks/param_store_stack.py` `_generate_external_id`):
+#: 32 characters of ASCII letters and digits.
+EXTERNAL_ID_ALPHABET = string.ascii_uppercase + string.ascii_lowercase + string.digits
+EXTERNAL_ID_LENGTH = 32
+
+
+def installation_values(stages: Iterable[ImportedStage]) -> dict[str, dict[str, Any]]:
+    """The manifest's per-installation values: the pivot role's external id, in data.all's alphabet
+    and length, adopted from data.all's SSM parameter when the account has one."""
+    for stage in stages:
+        name = rules.external_id_parameter(stage.template)
+        if name is not None:
+            return {
+                rules.EXTERNAL_ID: {
+                    "description": "the pivot role's external id (data.all's SSM parameter " + name + ")",
+                    "alphabet": EXTERNAL_ID_ALPHABET,
+                    "length": EXTERNAL_ID_LENGTH,
+                    "adopt_ssm_parameter": name,
+                }
+            }
+    return {}
+
+
+def release_options(stacks: Iterable[StackArtifact]) -> dict[str, dict[str, Any]]:
+    """The release's options: each layer another account publishes per region (data.all's Klayers
+    `cryptography` layer), defaulting to the ARN synthesized for data.all's home region; Plan refuses
+    it for a stage of another region (`same_region`) until the operator gives that region's ARN."""
+    options: dict[str, dict[str, Any]] = {}
+    for stack in stacks:
+        synthesis = rules.Synthesis(
+            account=stack.account, region=stack.region, asset_buckets=frozenset(), asset_keys={}
+        )
+        templates = [stack.template, *(nested.template for nested in stack.nested().values())]
+        for name, arn in sorted(p for t in templates for p in rules.pinned_layers(t, synthesis).items()):
+            layer, region = arn.split(":")[6], arn.split(":")[3]
+            options[name] = {
+                "type": "string",
+                "default": arn,
+                "pattern": rules.LAYER_ARN,
+                "same_region": True,
+                "label": f"{layer} layer ARN",
+                "group": "data.all",
+                "description": f"The ARN of the Lambda layer {layer} in the installation's region "
+                f"(data.all looks it up at synthesis; the default is {region}'s)",
+            }
+    return options
 
 
 def upstream_source(upstream: Upstream) -> Path | None:
@@ -283,18 +342,21 @@ def build_dataall_release(
         report.assets[package.key] = data
         aurora = next(stage for stage in report.stages if stage.name == "aurora")
         actions.append(migrations.migrate_action([s.name for s in report.stages], aurora.name, aurora.template))
+    options = release_options(_platform_stacks(upstream.assembly))
     bootstrap_template, installer_assets = _bootstrap(
         upstream.version,
+        options=options,
         layer=layer,
         nag=nag,
         database_names=_database_names(report.stages) if built else None,
         stage_regions=tuple(sorted({stage.region for stage in report.stages if stage.region})),
+        adopted_parameters=tuple(value["adopt_ssm_parameter"] for value in installation_values(report.stages).values()),
     )
     return write_release(
         out_dir,
         name=NAME,
         version=upstream.version,
-        options={},
+        options=options,
         rules=[],
         stages=[stage_document(stage) for stage in report.stages],
         actions=actions,
@@ -302,6 +364,7 @@ def build_dataall_release(
         bootstrap_template=bootstrap_template,
         assets={**report.assets, **installer_assets, **dict([site_asset] if site_asset else [])},
         site={"bundle": site_asset[0]} if site_asset else None,
+        values=installation_values(report.stages),
     )
 
 
@@ -335,6 +398,8 @@ def _bootstrap(
     nag: bool,
     database_names: DatabaseNames | None = None,
     stage_regions: tuple[str, ...] = (),
+    adopted_parameters: tuple[str, ...] = (),
+    options: dict[str, dict[str, Any]] | None = None,
 ) -> tuple[dict[str, Any], dict[str, bytes]]:
     """The bootstrap stack's template for this release, and the installer's own assets."""
     os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
@@ -357,9 +422,10 @@ def _bootstrap(
             context=context,
             version=version,
             installer_code=installer_code,
-            options={},
+            options=options or {},
             database_names=database_names,
             stage_regions=stage_regions,
+            adopted_parameters=adopted_parameters,
         )
         template = synthesize(app, Path(cdk_out)).get_stack_by_name(stack.stack_name).template
     return template, {asset.key: asset.data for asset in assets}

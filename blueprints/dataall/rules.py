@@ -114,10 +114,110 @@ def home_region_from_the_installer(template: dict[str, Any], synthesis: Synthesi
         }
 
 
+#: The parameter that takes the pivot role's external id, a per-installation value the installer
+#: makes at deploy time (`lambdas.run.installation_values`); the value of the manifest's `values`.
+EXTERNAL_ID = "PivotRoleExternalId"
+#: data.all's SSM parameter of the external id (`deploy/stacks/param_store_stack.py`).
+EXTERNAL_ID_PARAMETER = re.compile(r"/dataall/[A-Za-z0-9_.-]+/pivotRole/externalId")
+
+
+def external_id_from_the_installation(template: dict[str, Any], _synthesis: Synthesis) -> None:
+    """The pivot role's external id that data.all's synthesis drew (the literal `Value` of its
+    `/dataall/<env>/pivotRole/externalId` SSM parameter) becomes the NoEcho `PivotRoleExternalId`
+    parameter: a release is shared, its external id is each installation's own."""
+    used = False
+    for resource in template.get("Resources", {}).values():
+        properties = resource.get("Properties") or {}
+        if (
+            resource.get("Type") == "AWS::SSM::Parameter"
+            and isinstance(properties.get("Name"), str)
+            and EXTERNAL_ID_PARAMETER.fullmatch(properties["Name"])
+            and isinstance(properties.get("Value"), str)
+        ):
+            properties["Value"] = {"Ref": EXTERNAL_ID}
+            used = True
+    if used:
+        template.setdefault("Parameters", {})[EXTERNAL_ID] = {
+            "Type": "String",
+            "NoEcho": True,
+            # What STS takes as an external id.
+            "AllowedPattern": "[\\w+=,.@:/-]{2,1224}",
+            "Description": "The pivot role's external id, this installation's own (set by the installer)",
+        }
+
+
+def external_id_parameter(template: dict[str, Any]) -> str | None:
+    """The name of the SSM parameter that takes the external id in `template` (after the rules)."""
+    for resource in template.get("Resources", {}).values():
+        properties = resource.get("Properties") or {}
+        if resource.get("Type") == "AWS::SSM::Parameter" and properties.get("Value") == {"Ref": EXTERNAL_ID}:
+            return str(properties["Name"])
+    return None
+
+
+#: A Lambda layer version's ARN (https://docs.aws.amazon.com/lambda/latest/api/API_LayerVersionsReferenceType.html).
+LAYER_ARN = r"arn:aws[a-zA-Z-]*:lambda:[a-z]{2}((-gov)|(-iso(b?)))?-[a-z]+-\d{1}:\d{12}:layer:[a-zA-Z0-9-_]+:[0-9]+"
+#: The suffix of the parameter that takes a layer published by another account.
+LAYER_PARAMETER_SUFFIX = "LayerArn"
+
+
+def layers_of_the_installations_region(template: dict[str, Any], synthesis: Synthesis) -> None:
+    """A layer another account publishes in each region under its own version numbers (data.all's
+    Klayers `cryptography` layer, looked up at synthesis in the synthesis region) becomes a
+    parameter, `<Layer>LayerArn`: the installer passes the release's option of that name, whose
+    default is the synthesized ARN (`pinned_layers`), which Plan refuses in another region unless
+    given that region's (Lambda takes layers of its function's own region only)."""
+    found = pinned_layers(template, synthesis)
+    for resource in template.get("Resources", {}).values():
+        properties = resource.get("Properties") or {}
+        if resource.get("Type") == "AWS::Lambda::Function" and isinstance(properties.get("Layers"), list):
+            properties["Layers"] = [
+                {"Ref": layer_parameter(layer.split(":")[6])} if layer in found.values() else layer
+                for layer in properties["Layers"]
+            ]
+    for parameter in found:
+        template.setdefault("Parameters", {})[parameter] = {
+            "Type": "String",
+            "AllowedPattern": LAYER_ARN,
+            "Description": "The ARN of a layer in the installation's region (set by the installer)",
+        }
+
+
+def pinned_layers(template: Mapping[str, Any], synthesis: Synthesis) -> dict[str, str]:
+    """The layers of another account than the synthesis's that the template's functions name by a
+    literal ARN (before the rules): parameter name -> ARN."""
+    found = {}
+    for resource in template.get("Resources", {}).values():
+        properties = resource.get("Properties") or {}
+        if resource.get("Type") != "AWS::Lambda::Function" or not isinstance(properties.get("Layers"), list):
+            continue
+        for layer in properties["Layers"]:
+            # the platform's own layers are the installation's (account_and_region_neutral)
+            if isinstance(layer, str) and re.fullmatch(LAYER_ARN, layer) and layer.split(":")[4] != synthesis.account:
+                found[layer_parameter(layer.split(":")[6])] = layer
+    return found
+
+
+def layer_parameter(layer_name: str) -> str:
+    """`Klayers-p312-cryptography` -> `KlayersP312CryptographyLayerArn`."""
+    return "".join(part[:1].upper() + part[1:] for part in re.split(r"[-_]", layer_name)) + LAYER_PARAMETER_SUFFIX
+
+
+def layer_parameters(template: Mapping[str, Any]) -> list[str]:
+    """The layer parameters `layers_of_the_installations_region` declared in `template`."""
+    return sorted(
+        name
+        for name, spec in (template.get("Parameters") or {}).items()
+        if name.endswith(LAYER_PARAMETER_SUFFIX) and spec.get("AllowedPattern") == LAYER_ARN
+    )
+
+
 #: In order. `assets_from_the_release` runs before the region rules: the asset bucket's name
 #: holds the account and region too.
 RULES: tuple[Rule, ...] = (
     no_bootstrap_check,
+    external_id_from_the_installation,
+    layers_of_the_installations_region,
     assets_from_the_release,
     home_region_from_the_installer,
     account_and_region_neutral,

@@ -8,6 +8,7 @@
     RUN#<run>         META          a run: action, version, plan, status, error report     RunRecord
     RUN#<run>         STEP#<name>   a step of a run: phase, change set, rollback point...  StepRecord
     RUNS              <start>#<run> the run history, newest last                           RunIndexEntry
+    VALUE#<name>      CURRENT       a per-installation value (the pivot role's external id) ValueRecord
 
 Every item goes in and out as its record (`lambdas.data.records`): an unknown or missing key
 fails loudly. Version bookkeeping lives here, not in stack tags: a changed stack tag
@@ -36,6 +37,7 @@ from lambdas.data.records import (
     StageRecord,
     StepRecord,
     StepUpdate,
+    ValueRecord,
 )
 
 RUN_RETENTION_SECONDS = 400 * 24 * 3600
@@ -183,6 +185,27 @@ class Ledger:
 
     def delete_stage(self, name: str) -> None:
         self.table.delete_item(Key={"pk": f"STAGE#{name}", "sk": "CURRENT"})
+
+    # ------------------------------------------------------------------ per-installation values
+    def value(self, name: str) -> ValueRecord | None:
+        item = self._get(f"VALUE#{name}", "CURRENT")
+        return ValueRecord.from_item(item) if item else None
+
+    def keep_value(self, record: ValueRecord) -> ValueRecord:
+        """Keep `record` unless the installation has that value already: the one kept is returned
+        (a value, once made, is never replaced)."""
+        try:
+            self._put(
+                f"VALUE#{record.name}", "CURRENT", record.written(), ConditionExpression="attribute_not_exists(pk)"
+            )
+        except ClientError as error:
+            if not _conditional_failed(error):
+                raise
+            kept = self.value(record.name)
+            if kept is None:  # deleted between the two calls: nothing else makes values
+                raise
+            return kept
+        return record
 
     # ------------------------------------------------------------------ steps waiting on stacks
     def park_on_stack(self, stack_name: str, token: str, run: str, step: str) -> None:

@@ -9,6 +9,7 @@ written or read, never reads back as None.
     RUN#<run>       META            RunRecord   (RunUpdate: what a run writes after its plan)
     RUN#<run>       STEP#<name>     StepRecord  (StepUpdate: what a step writes as it goes)
     RUNS            <start>#<run>   RunIndexEntry
+    VALUE#<name>    CURRENT         ValueRecord
 
 A step's rollback point (kept in the artifacts bucket under its `rollback_key`) is a
 RollbackPoint. Every record carries `schema_version`; an item written before records had
@@ -116,6 +117,19 @@ class StageRecord(Record):
     stateful: bool
     run: str
     updated_at: str | None = None  # stamped by the ledger
+
+
+class ValueRecord(Record):
+    """A per-installation value (the pivot role's external id): made once, kept for good."""
+
+    name: str
+    value: str
+    #: "drawn" (a CSPRNG, by the installer) or "adopted" (read from the account, `source`)
+    origin: Literal["drawn", "adopted"]
+    #: the SSM parameter an adopted value was read from
+    source: str | None = None
+    run: str
+    created: str
 
 
 class StackWaiter(Record):

@@ -31,6 +31,11 @@ CONTEXT_PARAMETERS = (
     "DeletionProtection",
 )
 
+#: What CloudFormation shows of a NoEcho parameter's value (DescribeStacks), and what a run records
+#: and compares in place of an installation value: the value itself is given to CloudFormation alone.
+#: https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/parameters-section-structure.html#parameters-section-structure-properties
+NO_ECHO_MASK = "****"
+
 REFERENCE = re.compile(r"\$\{(param|stage):([^}]*)\}")
 STAGE_REFERENCE = re.compile(r"^([a-z][a-z0-9-]*)\.([A-Za-z0-9]+)$")
 
@@ -102,6 +107,8 @@ class Option:
     group: str = ""
     pattern: str | None = None
     allowed: tuple[OptionValue, ...] | None = None
+    #: its value is an ARN of the region of every stage that reads it (a Lambda layer's)
+    same_region: bool = False
 
     def coerce(self, value: Any) -> OptionValue:
         """The option's value from JSON or from a CloudFormation parameter string."""
@@ -131,6 +138,19 @@ class Option:
 
     def _refused(self, reason: str) -> ManifestError:
         return ManifestError(f"option {self.name}: {reason}", option=self.name)
+
+
+@dataclass(frozen=True)
+class InstallationValue:
+    """A value made once per installation at deploy time, never in a release (the pivot role's
+    external id): drawn from `alphabet` with a CSPRNG, `length` characters, unless the account
+    already holds one in the SSM parameter `adopt_ssm_parameter` (`lambdas.run.installation_values`)."""
+
+    name: str
+    alphabet: str
+    length: int
+    description: str = ""
+    adopt_ssm_parameter: str | None = None
 
 
 @dataclass(frozen=True)
@@ -184,6 +204,8 @@ class Manifest:
     document: Mapping[str, Any]
     #: The release file of data.all's web UI bundle, when the release ships one.
     site_bundle: str | None = None
+    #: per-installation values a stage may read as `${param:Name}` (`InstallationValue`)
+    values: Mapping[str, InstallationValue] = field(default_factory=dict)
 
     # ----------------------------------------------------------------- loading
     @classmethod
@@ -201,6 +223,7 @@ class Manifest:
                 group=spec.get("group", ""),
                 pattern=spec.get("pattern"),
                 allowed=tuple(spec["allowed"]) if "allowed" in spec else None,
+                same_region=spec.get("same_region", False),
             )
             for name, spec in document["options"].items()
         }
@@ -241,6 +264,16 @@ class Manifest:
             files=dict(document["files"]),
             document=document,
             site_bundle=document.get("site", {}).get("bundle"),
+            values={
+                name: InstallationValue(
+                    name=name,
+                    alphabet=spec["alphabet"],
+                    length=spec["length"],
+                    description=spec.get("description", ""),
+                    adopt_ssm_parameter=spec.get("adopt_ssm_parameter"),
+                )
+                for name, spec in document.get("values", {}).items()
+            },
         )
         manifest.check()
         return manifest
@@ -271,6 +304,16 @@ class Manifest:
             )
         if self.site_bundle is not None and self.site_bundle not in self.files:
             problems.append(f"the site's bundle {self.site_bundle} is not in files")
+        problems.extend(
+            f"value {name!r} is also an option or a parameter the installer gives"
+            for name in self.values
+            if name in self.options or name in CONTEXT_PARAMETERS
+        )
+        problems.extend(
+            f"value {value.name!r} has a repeated character in its alphabet"
+            for value in self.values.values()
+            if len(set(value.alphabet)) != len(value.alphabet)
+        )
         if problems:
             raise ManifestError("; ".join(problems))
         cycle = find_cycle({name: step.dependencies() for name, step in self.steps.items()})
@@ -281,7 +324,7 @@ class Manifest:
         problems = [
             f"step {step.name!r} depends on unknown step {dep!r}" for dep in step.depends_on if dep not in self.steps
         ]
-        known_params = set(CONTEXT_PARAMETERS) | set(self.options)
+        known_params = set(CONTEXT_PARAMETERS) | set(self.options) | set(self.values)
         for key, value in step.parameters.items():
             for kind, ref in REFERENCE.findall(value):
                 if kind == "param" and ref not in known_params:
@@ -341,6 +384,34 @@ class Manifest:
                     )
         return active
 
+    def region_problems(self, options: Mapping[str, OptionValue], home: str) -> list[tuple[str, str]]:
+        """(option, reason) for every `same_region` option whose ARN is of another region than a
+        stage that reads it, for a workflow in `home` (Lambda takes a function's layers from its
+        own region only: https://docs.aws.amazon.com/lambda/latest/dg/chapter-layers.html)."""
+        problems = []
+        for name, option in sorted(self.options.items()):
+            if not option.same_region:
+                continue
+            value = str(options.get(name, option.default))
+            parts = value.split(":")
+            arn_region = parts[3] if len(parts) > 3 else ""
+            for step in self.active_steps(options).values():
+                reads = any(
+                    ("param", name) == found for v in step.parameters.values() for found in REFERENCE.findall(v)
+                )
+                region = step.region_in(home)
+                if reads and arn_region != region:
+                    problems.append(
+                        (
+                            name,
+                            f"option {name}: {value} is of {arn_region or 'no region'}, but stage {step.name} "
+                            f"is in {region}, and Lambda takes layers of its own region only; give {name} "
+                            f"the ARN of that layer in {region}",
+                        )
+                    )
+                    break
+        return problems
+
     def waves(self, options: Mapping[str, OptionValue]) -> list[list[str]]:
         """Topological levels of the active graph; a dependency that is off is ignored."""
         active = self.active_steps(options)
@@ -349,6 +420,27 @@ class Manifest:
 
     def stages(self) -> list[Step]:
         return [s for s in self.steps.values() if s.is_stage]
+
+    def value_parameters(self, step: Step) -> dict[str, str]:
+        """The step's parameters that are an installation value (`${param:Value}` whole): key -> value name."""
+        found = {}
+        for key, text in step.parameters.items():
+            match = REFERENCE.fullmatch(text)
+            if match and match.group(1) == "param" and match.group(2) in self.values:
+                found[key] = match.group(2)
+        return found
+
+    def given_to_cloudformation(
+        self, step: Step, resolved: Mapping[str, str], values: Mapping[str, str]
+    ) -> dict[str, str]:
+        """The step's resolved parameters as CloudFormation takes them: each installation value
+        (recorded and compared as NO_ECHO_MASK) filled in from `values`."""
+        given = dict(resolved)
+        for key, name in self.value_parameters(step).items():
+            if name not in values:
+                raise ManifestError(f"step {step.name!r} reads installation value {name!r}, which is not made yet")
+            given[key] = values[name]
+        return given
 
 
 def topological_levels(deps: Mapping[str, Iterable[str]]) -> list[list[str]]:
@@ -477,6 +569,8 @@ def template_problems(
                 problems.append((field_name, f"template {step.template} declares no parameter {key}"))
                 continue
             reads = [ref for kind, ref in REFERENCE.findall(value) if kind == "stage"]
+            if known[key] == NO_ECHO_MASK:
+                continue  # an installation value: its plan never knows it (see NO_ECHO_MASK)
             reasons = (
                 _output_problems(reads, steps, templates) if reads else _constraint_problems(declared[key], known[key])
             )

@@ -31,6 +31,7 @@ from lambdas.data.stacks import (
     region_of_stack,
 )
 from lambdas.migration import step as migration
+from lambdas.release.manifest import NO_ECHO_MASK
 
 POLL = 10
 MAX_ROLLBACK_ATTEMPTS = 2
@@ -43,6 +44,19 @@ MAX_POLL = 60
 MAX_CREATE_WAITS = 70
 #: Calls a rollback waits for a busy migration function before it reports the snapshot.
 MAX_MIGRATION_WAITS = 20
+
+
+def restored_parameters(parameters: dict[str, str]) -> list[dict[str, Any]]:
+    """A rollback point's parameters for UpdateStack. DescribeStacks shows a NoEcho parameter as
+    NO_ECHO_MASK, so the point never held its value: it keeps the value the stack has
+    (`UsePreviousValue`), which an installation value never changes
+    (https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_Parameter.html)."""
+    return [
+        {"ParameterKey": key, "UsePreviousValue": True}
+        if value == NO_ECHO_MASK
+        else {"ParameterKey": key, "ParameterValue": value}
+        for key, value in sorted(parameters.items())
+    ]
 
 
 class Rollback:
@@ -212,7 +226,7 @@ class Rollback:
             "update_stack",
             StackName=stack.stack_id,
             TemplateURL=self.deps.store.url_for_key(self.deps.region, key),
-            Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in sorted(point.parameters.items())],
+            Parameters=restored_parameters(point.parameters),
             Tags=[{"Key": k, "Value": v} for k, v in sorted(point.tags.items())],
             Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"],
             **self.role,

@@ -32,6 +32,7 @@ from lambdas.release.manifest import (
     template_problems,
     topological_levels,
 )
+from lambdas.run import installation_values
 from lambdas.run.collisions import NamedResource, named_resources, refuse_collisions
 from lambdas.run.drift import start_detections
 from lambdas.run.preview import Preview, StagePreview, preview_run
@@ -84,6 +85,8 @@ class Plan:
     unchanged: list[str] = field(default_factory=list)
     #: what the run would change, from change sets (`lambdas.run.preview`)
     preview: Preview | None = None
+    #: the installation's values (never recorded: `params` holds their mask), kept if the run goes
+    values: installation_values.Made | None = field(default=None, repr=False)
 
     def items(self) -> list[dict[str, Any]]:
         """The Map's items: one per step, small (state payloads are capped at 256 KB)."""
@@ -115,6 +118,8 @@ def plan(deps: Deps, request: PlanRequest) -> dict[str, Any]:
             return _planned_only(deps, chosen, run, holder, allowed)
         if chosen.preview is not None:
             guard(chosen.preview, allowed)
+        if chosen.values is not None:
+            installation_values.keep(deps, chosen.values)
         approval: dict[str, Any] | None = None
         key = None
         if deps.settings.require_approval and chosen.order:
@@ -233,7 +238,12 @@ def _plan_deploy(deps: Deps, document: dict[str, Any], current: ReleaseRecord | 
         active = manifest.active_steps(options)
     except ManifestError as error:
         raise InvalidOptions(str(error), field=f"options.{error.option}" if error.option else "options") from None
-    params = _context(deps, options)
+    elsewhere = manifest.region_problems(options, deps.region)
+    if elsewhere:
+        option, reason = elsewhere[0]
+        raise InvalidOptions(reason, field=f"options.{option}")
+    made = installation_values.make(deps, manifest, run)
+    params = {**_context(deps, options), **made.masked()}
     order = [name for level in manifest.waves(options) for name in level]
     bodies = _templates(deps, manifest, version, order)
     _check_templates(manifest, bodies, params)
@@ -251,6 +261,7 @@ def _plan_deploy(deps: Deps, document: dict[str, Any], current: ReleaseRecord | 
         bodies=bodies,
         unchanged=unchanged,
         from_version=current.version if current else None,
+        values=made.values,
     )
     return Plan(
         action=action,
@@ -262,6 +273,7 @@ def _plan_deploy(deps: Deps, document: dict[str, Any], current: ReleaseRecord | 
         kinds={name: manifest.steps[name].kind for name in order},
         unchanged=sorted(unchanged),
         preview=preview,
+        values=made,
     )
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -229,6 +229,7 @@ def preview_run(
     unchanged: set[str] | list[str],
     from_version: str | None,
     sleep: Callable[[float], None] = time.sleep,
+    values: Mapping[str, str] | None = None,
 ) -> Preview:
     """Every stage of the run, what it would do, and for an update each resource's change."""
     deployed = deps.ledger.stages()
@@ -254,7 +255,7 @@ def preview_run(
                 stages[name] = StagePreview(name, "create", stack_name, adds, note)
                 continue
             try:
-                values = resolve_parameters(step, params, lambda s, o: str(deployed[s].outputs[o]))
+                resolved = resolve_parameters(step, params, lambda s, o: str(deployed[s].outputs[o]))
             except KeyError:
                 stages[name] = StagePreview(
                     name, "update", stack_name, note="reads outputs of a stage this run creates: known only then"
@@ -266,7 +267,10 @@ def preview_run(
                 ChangeSetName=f"{PREFIX}-{run}-{name}"[:128],
                 ChangeSetType="UPDATE",
                 TemplateURL=deps.store.template_url(deps.region, manifest.version, step.template),
-                Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in values.items()],
+                Parameters=[
+                    {"ParameterKey": k, "ParameterValue": v}
+                    for k, v in manifest.given_to_cloudformation(step, resolved, values or {}).items()
+                ],
                 Capabilities=list(step.capabilities),
                 Tags=[{"Key": "dataall-installer:stage", "Value": name}],
                 Description=f"dataall-installer plan {action} {manifest.version} ({run}): never executed",

@@ -30,7 +30,7 @@ from lambdas.data.stacks import (
     normalized_sha256,
     region_of_stack,
 )
-from lambdas.release.manifest import Step, resolve_parameters
+from lambdas.release.manifest import ManifestError, Step, resolve_parameters
 from lambdas.stage.latency import LatencyModel, Operation, create_changes, expected_seconds
 from lambdas.stage.outputs import outputs_reader
 
@@ -140,6 +140,16 @@ class StageDeployment:
         )
         return normalized_sha256(body), params
 
+    def _given_to_cloudformation(self, params: dict[str, str]) -> dict[str, str]:
+        """`params` (as recorded: an installation value masked) with the installation's values in."""
+        manifest = self.deps.store.manifest(self.version)
+        names = set(manifest.value_parameters(self.spec).values())
+        values = {name: record.value for name in names if (record := self.deps.ledger.value(name)) is not None}
+        try:
+            return manifest.given_to_cloudformation(self.spec, params, values)
+        except ManifestError as error:
+            raise StageFailed(self.name, str(error)) from None
+
     def _record_stage(self, stack: StackInfo, sha: str, params: dict[str, str]) -> None:
         self.deps.ledger.put_stage(
             StageRecord(
@@ -212,7 +222,7 @@ class StageDeployment:
             ChangeSetName=f"{self.run_id}-{self.name}"[:128],
             ChangeSetType=change_type,
             TemplateURL=self._template_url(),
-            Parameters=_parameters(params),
+            Parameters=_parameters(self._given_to_cloudformation(params)),
             Capabilities=list(self.spec.capabilities),
             Tags=[{"Key": INSTALLER_TAG, "Value": self.name}],
             Description=f"dataall-installer {self.meta.action} {self.version} ({self.run_id})",
@@ -277,7 +287,7 @@ class StageDeployment:
                 "create_stack",
                 StackName=self.stack_name,
                 TemplateURL=self._template_url(),
-                Parameters=_parameters(given),
+                Parameters=_parameters(self._given_to_cloudformation(given)),
                 Capabilities=list(self.spec.capabilities),
                 Tags=[{"Key": INSTALLER_TAG, "Value": self.name}],
                 TimeoutInMinutes=creation_timeout_minutes(self.spec.timeout),

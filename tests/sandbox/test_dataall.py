@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from blueprints.dataall import rules
 from installer.aws import Aws
 from installer.images import register_sandbox_images
 from installer.upstream import shared_upstream
@@ -136,6 +137,19 @@ def _regions_of_stages(aws: Aws, release: Any) -> dict[str, str]:
     return found
 
 
+def _external_id(aws: Aws, outcome: Any) -> str:
+    """The pivot role's external id: the installation's, as its ledger keeps it, which must be the
+    one data.all's SSM parameter holds, and nowhere in the run's record."""
+    kept = outcome.reader.ledger.value(rules.EXTERNAL_ID)
+    assert kept is not None
+    in_ssm = aws.client("ssm").get_parameter(Name="/dataall/dev/pivotRole/externalId")["Parameter"]["Value"]
+    assert in_ssm == kept.value
+    run_record = outcome.reader.ledger.run(outcome.result["execution_arn"].rsplit(":", 1)[1])
+    assert kept.value not in json.dumps(run_record.model_dump() if run_record else None)
+    assert kept.value not in json.dumps(outcome.result)
+    return kept.value
+
+
 def test_data_all_installs_upgrades_rolls_back_as_a_whole_and_uninstalls(sandbox: Any, data_all_pace: None) -> None:
     aws = Aws(region=HOME, endpoint_url=sandbox.endpoint)
     older, newer = cached_dataall_release("2.8.0"), cached_dataall_release("2.9.0")
@@ -158,6 +172,10 @@ def test_data_all_installs_upgrades_rolls_back_as_a_whole_and_uninstalls(sandbox
     # data.all's Cognito URL trigger ran in us-east-1 and reached back to the user pool in the home
     # region: its app client now calls back to the CloudFront distribution's domain
     assert _callback_urls(aws) == [f"https://{_distribution_domain(aws)}"]
+    # the pivot role's external id: this installation's own, drawn at deploy time, never the release's
+    external_id = _external_id(aws, installed)
+    assert len(external_id) == 32 and external_id.isalnum()
+    assert all(external_id.encode() not in path.read_bytes() for path in older.path.rglob("*") if path.is_file())
     on_older = _everywhere(aws, _state)
     # rows in data.all's own tables, which the failed upgrade below must give back as they were
     database = _sandbox_database(sandbox)
@@ -184,6 +202,7 @@ def test_data_all_installs_upgrades_rolls_back_as_a_whole_and_uninstalls(sandbox
     _assert_as_seeded(sandbox, database, checksums, roles, HEADS[older.version])
     current = failed.reader.ledger.current_release()
     assert current is not None and current.version == older.version
+    assert _external_id(aws, failed) == external_id
 
     upgraded = run(aws, failed, {"action": "upgrade", "version": newer.version})
     assert upgraded["status"] == "SUCCEEDED", upgraded["error"]
@@ -194,6 +213,10 @@ def test_data_all_installs_upgrades_rolls_back_as_a_whole_and_uninstalls(sandbox
     }  # fmt: skip
     installed_now = failed.reader.ledger.current_release()
     assert installed_now is not None and installed_now.version == newer.version
+    kept = failed.reader.ledger.value(rules.EXTERNAL_ID)
+    assert kept is not None and kept.value == external_id
+    in_ssm = aws.client("ssm").get_parameter(Name="/dataall/dev/pivotRole/externalId")["Parameter"]["Value"]
+    assert in_ssm == external_id
     counts = _created_as_templated(aws, newer)
     assert all(declared == created for declared, created in counts.values()), counts
 

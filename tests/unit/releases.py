@@ -76,6 +76,7 @@ def small_release(
     version: str = VERSION,
     options: dict[str, Any] | None = None,
     actions: tuple[dict[str, Any], ...] = (),
+    values: dict[str, Any] | None = None,
 ) -> SmallRelease:
     files = {s["template"]: template(tuple(s["outputs"]), tuple(s["parameters"])) for s in stages}
     document = {
@@ -88,6 +89,8 @@ def small_release(
         "actions": list(actions),
         "files": {name: sha256_bytes(body) for name, body in sorted(files.items())},
     }
+    if values:
+        document["values"] = values
     release = SmallRelease(version=version, document=document, files=files)
     assert release.manifest.version == version  # checked by the manifest's own loader
     return release
