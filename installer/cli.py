@@ -561,8 +561,12 @@ def publish(
     param: ParamOpt = None,
     public: Annotated[bool, typer.Option("--public", help="Let any account read the release (public link).")] = False,
     endpoint_url: EndpointOpt = None,
+    replace: ReplaceOpt = False,
 ) -> None:
-    """Upload a release to <bucket-prefix>-<region> buckets and print one quick-create URL per region."""
+    """Upload a release to <bucket-prefix>-<region> buckets and print one quick-create URL per region.
+
+    A different release already published under the same version is refused (ReleaseConflict)
+    unless --replace."""
     from installer.aws import Aws
     from installer.operations import make_public, public_template_url, quick_create_url
     from installer.operations import publish as upload
@@ -571,7 +575,7 @@ def publish(
     params = {"ReleaseBucketPrefix": bucket_prefix, **_params(param)}
     for region in [r.strip() for r in regions.split(",") if r.strip()]:
         aws = Aws(region=region, endpoint_url=endpoint_url)
-        bucket = upload(aws, release, bucket_prefix)
+        bucket = upload(aws, release, bucket_prefix, replace=replace)
         if public:
             make_public(aws, bucket)
         url = public_template_url(bucket, region, release.version)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import socket
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,6 +21,7 @@ from installer.answers import EXIT_CODES, Problem, check_parameters, classify, e
 from installer.cli import _follow, app
 from installer.operations import StageView, step_outcome
 from lambdas.data.records import StepRecord
+from lambdas.data.releases import release_key
 
 runner = CliRunner()
 
@@ -222,3 +224,32 @@ def test_the_stage_view_carries_the_outcome_into_the_json() -> None:
     }
     assert document["error"]["code"] == "StageFailed" and document["error"]["stage"] == "s3"
     assert document["error"]["message"] == "stage s3: Resource handler returned message"
+
+
+def _release_folder(folder: Path, release: Any) -> Path:
+    """A small release (tests.unit.releases) written as a release folder."""
+    for name, body in release.files.items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_bytes(body)
+    (folder / "manifest.json").write_text(json.dumps(release.document))
+    return folder
+
+
+def test_publish_refuses_other_content_under_a_published_version_unless_replace(aws: None, tmp_path: Path) -> None:
+    import boto3
+
+    from tests.unit.releases import small_release, stage
+
+    first = _release_folder(tmp_path / "first", small_release(stage("vpc")))
+    corrected = _release_folder(tmp_path / "corrected", small_release(stage("vpc"), stage("sqs")))
+    assert runner.invoke(app, ["publish", "--release", str(first)]).exit_code == 0
+
+    refused = runner.invoke(app, ["publish", "--release", str(corrected)])
+    replaced = runner.invoke(app, ["publish", "--release", str(corrected), "--replace"])
+
+    assert refused.exit_code == 2 and refused.stderr.startswith("refused: release 2.8.0 is already published")
+    assert "--replace" in refused.stderr and "Traceback" not in refused.output
+    assert replaced.exit_code == 0, replaced.output
+    body = boto3.client("s3").get_object(Bucket="dataall-installer-releases-us-east-1",
+                                         Key=release_key("2.8.0", "manifest.json"))["Body"].read()  # fmt: skip
+    assert body == (corrected / "manifest.json").read_bytes()
