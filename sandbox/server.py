@@ -32,6 +32,7 @@ from sandbox.databases import Databases, Mode
 from sandbox.faults import FaultRegistry, FaultSpecError
 from sandbox.images import Image, ImageError, ImageRegistry
 from sandbox.sigv4 import DEFAULT_REGION, service_of
+from sandbox.site import Distributions
 
 if TYPE_CHECKING:
     from sandbox.cloudformation.service import CloudFormationService
@@ -84,6 +85,7 @@ class Sandbox:
         self.images = ImageRegistry(push=moto_internals.ecr_push_image, in_ecr=moto_internals.ecr_holds_image)
         #: Requests the sandbox itself failed on (each logged with its traceback).
         self.internal_failures = 0
+        self.sites = Distributions(self._client)
         self._internal_failures_lock = threading.Lock()
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         if work_dir is None:
@@ -149,6 +151,7 @@ class Sandbox:
         return self
 
     def stop(self) -> None:
+        self.sites.stop()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -179,6 +182,18 @@ class Sandbox:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+    def _client(self, service: str) -> Any:
+        """A client of this sandbox, as a process given `client_environment` makes one."""
+        import boto3
+
+        return boto3.client(
+            service,
+            endpoint_url=self.endpoint,
+            region_name="us-east-1",
+            aws_access_key_id="sandbox",
+            aws_secret_access_key="sandbox",  # noqa: S106 - not a secret: a local endpoint
+        )
 
     def client_environment(self) -> dict[str, str]:
         """What a process needs in its environment to use this sandbox as its AWS."""
@@ -259,6 +274,11 @@ class Sandbox:
         start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(data)))])
         return [data]
 
+    def _look(self, route: str) -> Any:
+        if route.startswith("sites/"):  # a distribution's local URL, as its domain name serves it in AWS
+            return {"url": self.sites.url(route.split("/", 1)[1])}
+        return self.runtime.recent_logs()
+
     def _route(self, method: str, route: str, body: bytes) -> tuple[str, Any]:
         if route == "health":
             return "200 OK", {"status": "ok", "endpoint": self.endpoint, "scale": self.clock.scale}
@@ -280,8 +300,8 @@ class Sandbox:
         if route == "reset" and method == "POST":
             self.reset()
             return "200 OK", {}
-        if route == "lambda-logs":
-            return "200 OK", self.runtime.recent_logs()
+        if route == "lambda-logs" or route.startswith("sites/"):
+            return "200 OK", self._look(route)
         if route == "images":
             if method == "POST":
                 request = json.loads(body or b"{}")
