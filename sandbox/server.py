@@ -170,6 +170,7 @@ class Sandbox:
     def reset(self) -> None:
         """Back to an empty account: no stacks, no resources, no faults."""
         self.faults.clear()
+        self.sites.stop()  # an empty account has no distributions to serve
         if self._cloudformation is not None:
             self._cloudformation.reset()
         if self._runtime is not None:
