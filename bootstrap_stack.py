@@ -835,9 +835,16 @@ class BootstrapStack(cdk.Stack):
         buckets = self.format_arn(
             service="s3", region="", account="", resource=cdk.Fn.join("", [self.scope_prefix, "-", SITE_STAGE, "-*"])
         )
-        self._allow(function, "SiteObjects", ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"], [f"{buckets}/*"])
+        # DeleteObjectVersion and ListBucketVersions: a failed install's rollback takes every version
+        # of its site out of the versioned bucket, so that the stage's stack can delete it.
+        self._allow(
+            function,
+            "SiteObjects",
+            ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion"],
+            [f"{buckets}/*"],
+        )
         # A missing index.html answers 404, not 403, only to who may list the bucket.
-        self._allow(function, "SiteBucket", ["s3:ListBucket"], [buckets])
+        self._allow(function, "SiteBucket", ["s3:ListBucket", "s3:ListBucketVersions"], [buckets])
         distributions = self.format_arn(service="cloudfront", region="", resource="distribution", resource_name="*")
         self._allow(function, "SiteInvalidation", ["cloudfront:CreateInvalidation"], [distributions])
         acknowledge(

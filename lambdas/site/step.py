@@ -38,6 +38,8 @@ BUCKET = "SiteBucket"
 DISTRIBUTION = "DistributionId"
 #: CloudFront's API lives in us-east-1 (a global service).
 CLOUDFRONT_REGION = "us-east-1"
+#: Keys S3's DeleteObjects takes in one call.
+DELETE_BATCH = 1000
 NO_BUNDLE = (
     "release {version} ships no web UI bundle (built without DATAALL_INSTALLER_SITE=1): the site is not published"
 )
@@ -185,7 +187,11 @@ def restore(deps: Deps, meta: RunRecord, record: StepRecord) -> dict[str, Any]:
 
 
 def _remove(deps: Deps, meta: RunRecord, record: StepRecord) -> int:
-    """Take out of the site bucket what this run's bundle wrote (index.html first); 0 if it is gone."""
+    """Take out of the site bucket what this run's bundle wrote (index.html first), then every
+    version and delete marker of those keys: data.all's site bucket is versioned, and S3 deletes a
+    bucket (as the failed install's rollback of the stage that made it does) only once it holds no
+    version of any object (https://docs.aws.amazon.com/AmazonS3/latest/API/API_DeleteBucket.html).
+    0 if the bucket is gone."""
     if not record.site_bucket:
         return 0
     _, files = read_bundle(bundle_of(deps, deps.store.manifest(meta.version), record.name))
@@ -194,11 +200,31 @@ def _remove(deps: Deps, meta: RunRecord, record: StepRecord) -> int:
     try:
         for key in keys:
             s3.delete_object(Bucket=record.site_bucket, Key=key)
+        _purge_versions(s3, record.site_bucket, set(keys))
     except ClientError as error:
         if error_code(error) != "NoSuchBucket":
             raise
         return 0
     return len(keys)
+
+
+def _purge_versions(s3: Any, bucket: str, keys: set[str]) -> None:
+    """Every version and delete marker of `keys` in `bucket` deleted (none in an unversioned bucket)."""
+    found = [
+        {"Key": item["Key"], "VersionId": item["VersionId"]}
+        for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket)
+        for item in [*page.get("Versions", []), *page.get("DeleteMarkers", [])]
+        if item["Key"] in keys
+    ]
+    for start in range(0, len(found), DELETE_BATCH):
+        answer = s3.delete_objects(
+            Bucket=bucket, Delete={"Objects": found[start : start + DELETE_BATCH], "Quiet": True}
+        )
+        if answer.get("Errors"):
+            first = answer["Errors"][0]
+            raise RecordInvalid(
+                f"{bucket}: {len(answer['Errors'])} versions not deleted ({first.get('Code')}: {first.get('Message')})"
+            )
 
 
 def outputs_before(deps: Deps, run: str) -> Callable[[str, str], str]:

@@ -399,3 +399,27 @@ def test_a_failed_installs_rollback_takes_its_site_out_of_the_bucket(aws: tuple[
     assert deps.store.s3.list_objects_v2(Bucket=SITE_BUCKET)["KeyCount"] == 0
     record = deps.ledger.step("install-1", "site")
     assert record.rolled_back == "REMOVED" and record.reason and "no release was installed" in record.reason
+
+
+def test_a_failed_installs_rollback_leaves_no_version_of_its_site_in_a_versioned_bucket(
+    aws: tuple[Deps, str], tmp_path: Path
+) -> None:
+    """data.all's site bucket is versioned: S3 deletes a bucket only once no version or delete marker
+    is left in it (https://docs.aws.amazon.com/AmazonS3/latest/API/API_DeleteBucket.html), so the
+    rollback takes every version of what the run wrote, or the stage's stack could not go."""
+    deps, distribution = aws
+    s3 = deps.store.s3
+    s3.put_bucket_versioning(Bucket=SITE_BUCKET, VersioningConfiguration={"Status": "Enabled"})
+    s3.put_object(Bucket=SITE_BUCKET, Key="kept/by-someone-else.txt", Body=b"not the site's")
+    _release(deps, "2.9.0", _bundle(tmp_path, "b290", "main.290.js"))
+    _deployed(deps, "install-1", "2.9.0", distribution)
+    SiteStep(deps, _run(deps, "install-1", "2.9.0")).run()
+    s3.put_object(Bucket=SITE_BUCKET, Key="index.html", Body=b"a second version")
+
+    _rolled_back(deps, "install-1")
+
+    listing = s3.list_object_versions(Bucket=SITE_BUCKET)
+    left = [(v["Key"], "version") for v in listing.get("Versions", [])]
+    left += [(m["Key"], "delete marker") for m in listing.get("DeleteMarkers", [])]
+    assert left == [("kept/by-someone-else.txt", "version")]
+    assert deps.ledger.step("install-1", "site").rolled_back == "REMOVED"
