@@ -43,6 +43,8 @@ from lambdas.data import ledger_table
 ROOT = Path(__file__).resolve().parent
 ASL = ROOT / "state_machine" / "installer.asl.json"
 DEFAULT_RELEASE_BUCKET_PREFIX = "dataall-installer-releases"
+#: The stage whose stack makes the web UI's site bucket (data.all's CloudFront stage).
+SITE_STAGE = "cloudfront"
 
 
 class Can(StrEnum):
@@ -60,6 +62,8 @@ class Can(StrEnum):
     RESUME_STEPS = "resume steps"
     #: invoke the aurora stage's migration function and snapshot its cluster
     MIGRATE_DATABASE = "migrate database"
+    #: write data.all's web UI to the site bucket and invalidate its distribution (and put it back)
+    PUBLISH_SITE = "publish site"
     #: publish to the installer's topic
     NOTIFY = "notify"
     #: start runs of the state machine, whose ARN it reads from STATE_MACHINE_ARN
@@ -109,9 +113,10 @@ FUNCTIONS = (
     ),
     FunctionSpec("DeployStage", "deploy_stage", 120, 512, (Can.RUN_STEPS, Can.RESUME_STEPS)),
     FunctionSpec("StageStatus", "stage_status", 120, 512, (Can.RUN_STEPS, Can.RESUME_STEPS)),
-    FunctionSpec("Rollback", "rollback", 900, 512, (Can.RUN_STEPS, Can.MIGRATE_DATABASE)),
+    FunctionSpec("Rollback", "rollback", 900, 512, (Can.RUN_STEPS, Can.MIGRATE_DATABASE, Can.PUBLISH_SITE)),
     FunctionSpec("Finalize", "finalize", 120, 512, (Can.RUN_STEPS, Can.NOTIFY)),
     FunctionSpec("Migrate", "migrate", 900, 256, (Can.RUN_STEPS, Can.RESUME_STEPS, Can.MIGRATE_DATABASE)),
+    FunctionSpec("PublishSite", "publish_site", 300, 512, (Can.RUN_STEPS, Can.RESUME_STEPS, Can.PUBLISH_SITE)),
     FunctionSpec("WaitTurn", "wait_turn", 60, 256, (Can.RUN_STEPS, Can.RESUME_STEPS)),
     FunctionSpec("AwaitStack", "await_stack", 60, 256, (Can.RUN_STEPS, Can.RESUME_STEPS)),
     FunctionSpec("CheckDrift", "check_drift", 120, 256, (Can.RUN_STEPS,)),
@@ -656,6 +661,7 @@ class BootstrapStack(cdk.Stack):
             Can.CHECK_LOCK_HOLDER: self._can_check_lock_holder,
             Can.RESUME_STEPS: self._can_resume_steps,
             Can.MIGRATE_DATABASE: self._can_migrate_database,
+            Can.PUBLISH_SITE: self._can_publish_site,
             Can.NOTIFY: self._can_notify,
             Can.START_RUNS: self._can_start_runs,
             Can.FOLLOW_RUNS: self._can_follow_runs,
@@ -905,6 +911,37 @@ class BootstrapStack(cdk.Stack):
             findings=[
                 "Resource::arn:<AWS::Partition>:rds:<AWS::Region>:<AWS::AccountId>:cluster-snapshot:"
                 "<ResourcePrefix>-<EnvName>-*",
+            ],
+        )
+
+    def _can_publish_site(self, function: lambda_.Function, spec: FunctionSpec) -> None:
+        """The site bucket's objects (CloudFormation names the bucket after the stack of the stage that
+        makes it, `<prefix>-<env>-<stage>-…`) and invalidations of the distribution in front of it."""
+        buckets = self.format_arn(
+            service="s3", region="", account="", resource=cdk.Fn.join("", [self.scope_prefix, "-", SITE_STAGE, "-*"])
+        )
+        # DeleteObjectVersion and ListBucketVersions: a failed install's rollback takes every version
+        # of its site out of the versioned bucket, so that the stage's stack can delete it.
+        self._allow(
+            function,
+            "SiteObjects",
+            ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion"],
+            [f"{buckets}/*"],
+        )
+        # A missing index.html answers 404, not 403, only to who may list the bucket.
+        self._allow(function, "SiteBucket", ["s3:ListBucket", "s3:ListBucketVersions"], [buckets])
+        distributions = self.format_arn(service="cloudfront", region="", resource="distribution", resource_name="*")
+        self._allow(function, "SiteInvalidation", ["cloudfront:CreateInvalidation"], [distributions])
+        acknowledge(
+            function.role,  # type: ignore[arg-type]
+            "AwsSolutions-IAM5",
+            "The site bucket's objects (their keys are the release's bundle's), in the bucket CloudFormation "
+            "names after the site's stage stack; the distribution's id is only known once its stage is "
+            "deployed, and CreateInvalidation changes nothing but the cache.",
+            findings=[
+                f"Resource::arn:<AWS::Partition>:s3:::<ResourcePrefix>-<EnvName>-{SITE_STAGE}-*",
+                f"Resource::arn:<AWS::Partition>:s3:::<ResourcePrefix>-<EnvName>-{SITE_STAGE}-*/*",
+                "Resource::arn:<AWS::Partition>:cloudfront::<AWS::AccountId>:distribution/*",
             ],
         )
 

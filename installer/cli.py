@@ -246,6 +246,38 @@ def _run_for_unchanged_bootstrap(aws: Any, reader: Any, outputs: dict[str, str],
     return start(aws, outputs, {"action": action, "version": release.version, "source": "cli"})
 
 
+def _site(aws: Any, ledger: Any) -> dict[str, Any] | None:
+    """data.all's web UI as the installed release published it: its URL (in a sandbox, the local URL
+    serving the distribution as CloudFront serves its domain name in AWS), or why there is none;
+    None when the release has no site action."""
+    from installer.aws import sandbox_control
+    from installer.images import is_sandbox
+
+    installed = ledger.current_release()
+    if installed is None:
+        return None
+    step = next((s for s in ledger.steps(installed.run).values() if s.kind == "site"), None)
+    if step is None:
+        return None
+    if not step.distribution_id:
+        return {"url": None, "reason": step.reason or "the site was not published"}
+    if is_sandbox(aws.endpoint_url):
+        url = sandbox_control(str(aws.endpoint_url), f"sites/{step.distribution_id}")["url"]
+    else:
+        cloudfront = aws.in_region("us-east-1").client("cloudfront")  # CloudFront's API is in us-east-1
+        url = f"https://{cloudfront.get_distribution(Id=step.distribution_id)['Distribution']['DomainName']}/"
+    return {"url": url, "distribution_id": step.distribution_id, "bucket": step.site_bucket}
+
+
+def _site_line(site: dict[str, Any] | None, *, embedded: bool = False) -> str | None:
+    if site is None:
+        return None
+    if site["url"] is None:
+        return f"site: not published: {site['reason']}"
+    until = " (served while this command's embedded sandbox runs)" if embedded else ""
+    return f"site: {site['url']}{until}"
+
+
 def _nothing_to_do(reader: Any, release: Any) -> dict[str, Any]:
     return {
         "status": "NOTHING_TO_DO",
@@ -326,7 +358,9 @@ def deploy(
                  faults=fault, database_url=database_url) as aws:  # fmt: skip
         result = _deploy_release(aws, release, Installation(prefix, env), params, bucket_prefix, progress,
                                  sandbox=sandbox, replace=replace)  # fmt: skip
-    _finish(result, json_mode, scale if sandbox else None, command="deploy")
+        if result["status"] == "SUCCEEDED":
+            result["site"] = _site(aws, _ledger(aws, Installation(prefix, env)))
+    _finish(result, json_mode, scale if sandbox else None, command="deploy", embedded=sandbox)
 
 
 def _check_flags(*, sandbox: bool, endpoint_url: str | None, fault: list[str] | None, param: list[str] | None,
@@ -596,7 +630,14 @@ def link(
     typer.echo(quick_create_url(region, template_url, stack_name, _params(param)))
 
 
-def _finish(result: dict[str, Any], json_mode: bool, scale: float | None = None, *, command: str | None = None) -> None:
+def _ledger(aws: Any, installation: Any) -> Any:
+    from installer.operations import RunReader, bootstrap_outputs
+
+    return RunReader(aws, installation, bootstrap_outputs(aws, installation)).ledger
+
+
+def _finish(result: dict[str, Any], json_mode: bool, scale: float | None = None, *, command: str | None = None,
+            embedded: bool = False) -> None:  # fmt: skip
     """Print the result (the summary line, or the JSON document) and exit with its status's code
     (0 only when the run SUCCEEDED or nothing needed doing; see installer.answers).
 
@@ -625,6 +666,9 @@ def _finish(result: dict[str, Any], json_mode: bool, scale: float | None = None,
                 took += f" ({_minutes(result['modelled_s'])} modelled at scale {scale:g}, Lambda time unscaled)"
             parts.append(took)
         typer.echo(f"{result['action']} {result['version']}: {result['status']} · " + " · ".join(parts))
+        site = _site_line(result.get("site"), embedded=embedded)
+        if site:
+            typer.echo(site)
     raise typer.Exit(exit_code(str(result["status"])))
 
 
@@ -673,6 +717,7 @@ def status(
         result["installed_version"] = installed.version if installed else None
         result["options"] = reader.options(installed)
         result["pivot_role"] = reader.pivot_role()
+        result["site"] = _site(aws, reader.ledger)
     if json_mode:
         sys.stdout.write(json.dumps(result, default=str) + "\n")
     else:
@@ -685,6 +730,9 @@ def status(
             typer.echo(f"pivot role: {result['pivot_role']['name']} ({len(result['pivot_role']['policies'])} policies)")
         for name, option in sorted(result["options"].items()):
             typer.echo(f"option {name} = {option['value']} ({option['source']})")
+        site = _site_line(result["site"], embedded=sandbox)
+        if site:
+            typer.echo(site)
 
 
 # ---------------------------------------------------------------------- run

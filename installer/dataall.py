@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from blueprints.assets import CDK_CONTEXT, LAMBDAS_DIR, AssetRegistry, build_layer, layer_requirements, zip_tree
 from blueprints.dataall import migrations, rules
+from blueprints.dataall.site import SiteImportError, site_action
 from blueprints.dataall.stages import ImportedStage, split_stack
 from cloud_assembly.reader import CloudAssembly, FileAsset, StackArtifact
 from installer import dataall_migrations, frontend
@@ -342,6 +343,10 @@ def build_dataall_release(
         report.assets[package.key] = data
         aurora = next(stage for stage in report.stages if stage.name == "aurora")
         actions.append(migrations.migrate_action([s.name for s in report.stages], aurora.name, aurora.template))
+    try:
+        actions.append(site_action(report.stages))
+    except SiteImportError as error:
+        raise BuildError(f"data.all's web UI: {error}") from error
     options = release_options(_platform_stacks(upstream.assembly))
     bootstrap_template, installer_assets = _bootstrap(
         upstream.version,

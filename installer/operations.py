@@ -377,6 +377,8 @@ class StageView:
     #: what this run did to it: CREATED, UPDATED, UNCHANGED, DELETED, FAILED, RESTORED, RETAINED,
     #: DOWNGRADED, IN_PROGRESS, PENDING, INTERRUPTED, NOT_RUN, SKIPPED, MISSING
     outcome: str = ""
+    #: why an action did nothing (e.g. the site step of a release without a web UI bundle)
+    reason: str = ""
 
 
 #: a step's result or rollback as the outcome reads it
@@ -592,7 +594,10 @@ class RunReader:
             status = "SKIPPED"
         begun, ended = _parse_time(step.started), _parse_time(step.finished)
         elapsed = ((ended or now) - begun).total_seconds() if begun else None
-        return StageView(name=name, stack="", status=status, phase=step.phase or "", elapsed=elapsed, kind="action")
+        reason = (step.reason or "") if step.result == "SKIPPED" else ""
+        return StageView(
+            name=name, stack="", status=status, phase=step.phase or "", elapsed=elapsed, kind="action", reason=reason
+        )
 
     def database(self) -> dict[str, Any]:
         """The metadata database's revision and the release's head, asked of the migration function
@@ -697,7 +702,11 @@ def result_document(view: RunView, transitions: int) -> dict[str, Any]:
             for s in view.stages
             if s.kind == "stage"
         },
-        "actions": {s.name: {"status": s.status, "outcome": s.outcome} for s in view.stages if s.kind != "stage"},
+        "actions": {
+            s.name: {"status": s.status, "outcome": s.outcome, **({"reason": s.reason} if s.reason else {})}
+            for s in view.stages
+            if s.kind != "stage"
+        },
         "transitions": transitions,
         "duration_s": round((view.stopped - view.started).total_seconds(), 1)
         if view.started and view.stopped

@@ -32,6 +32,7 @@ from sandbox.databases import Databases, Mode
 from sandbox.faults import FaultRegistry, FaultSpecError
 from sandbox.images import Image, ImageError, ImageRegistry
 from sandbox.sigv4 import DEFAULT_REGION, service_of
+from sandbox.site import Distributions
 
 if TYPE_CHECKING:
     from sandbox.cloudformation.service import CloudFormationService
@@ -89,6 +90,7 @@ class Sandbox:
         self.images = ImageRegistry(push=moto_internals.ecr_push_image, in_ecr=moto_internals.ecr_holds_image)
         #: Requests the sandbox itself failed on (each logged with its traceback).
         self.internal_failures = 0
+        self.sites = Distributions(self._client)
         self._internal_failures_lock = threading.Lock()
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         if work_dir is None:
@@ -166,6 +168,7 @@ class Sandbox:
         too) with what they started, then its PostgreSQL server. A SIGTERM or SIGINT meanwhile
         does not cut it short."""
         with processes.signals_held():
+            self.sites.stop()
             server, self._server = self._server, None
             if server is not None:
                 server.shutdown()
@@ -187,6 +190,7 @@ class Sandbox:
     def reset(self) -> None:
         """Back to an empty account: no stacks, no resources, no faults."""
         self.faults.clear()
+        self.sites.stop()  # an empty account has no distributions to serve
         if self._cloudformation is not None:
             self._cloudformation.reset()
         if self._runtime is not None:
@@ -199,6 +203,18 @@ class Sandbox:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+    def _client(self, service: str) -> Any:
+        """A client of this sandbox, as a process given `client_environment` makes one."""
+        import boto3
+
+        return boto3.client(
+            service,
+            endpoint_url=self.endpoint,
+            region_name="us-east-1",
+            aws_access_key_id="sandbox",
+            aws_secret_access_key="sandbox",  # noqa: S106 - not a secret: a local endpoint
+        )
 
     def client_environment(self) -> dict[str, str]:
         """What a process needs in its environment to use this sandbox as its AWS."""
@@ -279,6 +295,11 @@ class Sandbox:
         start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(data)))])
         return [data]
 
+    def _look(self, route: str) -> Any:
+        if route.startswith("sites/"):  # a distribution's local URL, as its domain name serves it in AWS
+            return {"url": self.sites.url(route.split("/", 1)[1])}
+        return self.runtime.recent_logs()
+
     def _route(self, method: str, route: str, body: bytes) -> tuple[str, Any]:
         if route == "health":
             return "200 OK", {"status": "ok", "endpoint": self.endpoint, "scale": self.clock.scale}
@@ -300,8 +321,8 @@ class Sandbox:
         if route == "reset" and method == "POST":
             self.reset()
             return "200 OK", {}
-        if route == "lambda-logs":
-            return "200 OK", self.runtime.recent_logs()
+        if route == "lambda-logs" or route.startswith("sites/"):
+            return "200 OK", self._look(route)
         if route == "images":
             if method == "POST":
                 request = json.loads(body or b"{}")

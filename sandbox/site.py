@@ -158,3 +158,42 @@ class SiteServer:
                 pass
 
         return Handler
+
+
+def origin_bucket(config: Mapping[str, Any]) -> str:
+    """The bucket of a distribution's S3 origin (`<bucket>.s3.amazonaws.com`, `<bucket>.s3.<region>.amazonaws.com`)."""
+    for origin in config.get("Origins", {}).get("Items", []):
+        domain = str(origin.get("DomainName", ""))
+        bucket, marker, _ = domain.partition(".s3.")
+        if marker and bucket:
+            return bucket
+    raise ValueError(f"the distribution has no S3 origin: {config.get('Origins')}")
+
+
+class Distributions:
+    """A local URL for each CloudFront distribution of the sandbox, serving its S3 origin's bucket as
+    CloudFront serves it: the way the distribution's domain name (`d…cloudfront.net`) serves it in AWS.
+
+    `client(service)` gives a client of the sandbox (CloudFront's API, S3). Each distribution's server
+    is started on its first `url`, and reads the bucket on every request (a new site shows at once)."""
+
+    def __init__(self, client: Callable[[str], Any], host: str = "127.0.0.1") -> None:
+        self._client = client
+        self._host = host
+        self._servers: dict[str, SiteServer] = {}
+        self._lock = threading.Lock()
+
+    def url(self, distribution_id: str) -> str:
+        with self._lock:
+            if distribution_id not in self._servers:
+                config = self._client("cloudfront").get_distribution_config(Id=distribution_id)
+                bucket = origin_bucket(config["DistributionConfig"])
+                lookup = bucket_lookup(self._client("s3"), bucket)
+                self._servers[distribution_id] = SiteServer(lookup, host=self._host).start()
+            return self._servers[distribution_id].url
+
+    def stop(self) -> None:
+        with self._lock:
+            for server in self._servers.values():
+                server.stop()
+            self._servers.clear()

@@ -71,13 +71,14 @@ def cached_release(version: str | None = None, overrides: dict[str, Any] | None 
     return _built_once(key, lambda folder: build_release(folder, version, overrides=overrides))
 
 
-def cached_dataall_release(version: str) -> Any:
-    """data.all's release at `version`, imported from the shared upstream, built at most once."""
+def cached_dataall_release(version: str, *, site: bool = False) -> Any:
+    """data.all's release at `version`, imported from the shared upstream, built at most once; with
+    `site`, it ships data.all's web UI bundle (its frontend built, minutes the first time: slow tier)."""
     from installer.dataall import build_dataall_release
     from installer.upstream import resolve, shared_upstream
 
-    key = source_digest(json.dumps(["dataall", version, str(shared_upstream(version))]))
-    return _built_once(key, lambda folder: build_dataall_release(folder, resolve(None, version)))
+    key = source_digest(json.dumps(["dataall", version, str(shared_upstream(version)), *(["site"] if site else [])]))
+    return _built_once(key, lambda folder: build_dataall_release(folder, resolve(None, version), site=site))
 
 
 # ---------------------------------------------------------------------- the fault matrix

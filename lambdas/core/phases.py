@@ -89,8 +89,10 @@ MIGRATE = StepPhases(
         Phase.DONE: PhaseRule(Then.DONE),
     },
 )
+#: The site action publishes in one call (`lambdas.site.step`): done, or failed.
+SITE = StepPhases("site", {Phase.DONE: PhaseRule(Then.DONE)})
 #: Every kind of step the state machine runs, by `$.step.kind`.
-STEP_PHASES: Mapping[str, StepPhases] = {steps.kind: steps for steps in (STAGE, MIGRATE)}
+STEP_PHASES: Mapping[str, StepPhases] = {steps.kind: steps for steps in (STAGE, MIGRATE, SITE)}
 
 #: Phases in which a step waits on its stack's status (not, e.g., on a change set being
 #: computed: that changes no stack status, so the wait is a plain poll).

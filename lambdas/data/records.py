@@ -248,6 +248,13 @@ class StepUpdate(Record):
     revision: str | None = None
     applied: list[str] | None = None
     permissions: dict[str, Any] | None = None
+    # the site action: where it published, what, and the invalidation it asked for
+    site_bucket: str | None = None
+    site_region: str | None = None
+    distribution_id: str | None = None
+    site_digest: str | None = None
+    site_files: int | None = None
+    invalidation_id: str | None = None
     # the rollback: what it did to this step, and what is left for a person
     rolled_back: str | None = None
     rolled_back_at: str | None = None

@@ -17,6 +17,7 @@ import time
 from typing import Any
 
 from lambdas.core.deps import Deps
+from lambdas.core.errors import StageFailed
 from lambdas.core.messages import RollbackState
 from lambdas.data.aws import ClientError
 from lambdas.data.ledger import now_iso
@@ -32,6 +33,7 @@ from lambdas.data.stacks import (
 )
 from lambdas.migration import step as migration
 from lambdas.release.manifest import NO_ECHO_MASK
+from lambdas.site import step as site
 
 POLL = 10
 MAX_ROLLBACK_ATTEMPTS = 2
@@ -44,6 +46,8 @@ MAX_POLL = 60
 MAX_CREATE_WAITS = 70
 #: Calls a rollback waits for a busy migration function before it reports the snapshot.
 MAX_MIGRATION_WAITS = 20
+#: Actions undone before any stage, in this order.
+FIRST_UNDONE = {"migrate": 0, "site": 1}
 
 
 def restored_parameters(parameters: dict[str, str]) -> list[dict[str, Any]]:
@@ -80,8 +84,10 @@ class Rollback:
         # Newest first, but the database before any stage: its downgrade runs with the new
         # release's scripts (the migrations stage not yet put back), and no stage's old code
         # runs on the new schema (data.all #1500), whenever the stage finished.
+        # The site goes back next, while its bucket and the stages whose outputs it was configured
+        # with are still there (an install's site is taken out, so its bucket can go).
         pending.sort(key=lambda s: s.executed_at or "", reverse=True)
-        pending.sort(key=lambda s: s.kind != "migrate")
+        pending.sort(key=lambda s: FIRST_UNDONE.get(s.kind or "", len(FIRST_UNDONE)))
         for record in pending:
             wait = self._undo(record)
             if wait is not None:
@@ -103,6 +109,9 @@ class Rollback:
         """None when this stage is settled; else seconds to wait before the next call."""
         if record.kind == "migrate":
             return self._undo_migration(record)
+        if record.kind == "site":
+            self._undo_site(record)
+            return None
         if record.op == "delete":
             self._mark(
                 record,
@@ -247,6 +256,25 @@ class Rollback:
             return int(result.get("wait", POLL))
         self._mark(record, outcome, **result)
         return None
+
+    def _undo_site(self, record: StepRecord) -> None:
+        """The site of the release before this run back in its bucket (none before: this run's taken out)."""
+        meta = self.deps.ledger.run(self.run_id)
+        if meta is None:
+            raise RecordInvalid(f"run {self.run_id} has no record in the ledger: its release is unknown")
+        try:
+            done = site.restore(self.deps, meta, record)
+        except (StageFailed, RecordInvalid, ClientError) as error:
+            # The stages still go back; the site is left for a person (or the next run).
+            reason = error.report["reason"] if isinstance(error, StageFailed) else str(error)
+            self._mark(
+                record,
+                "FAILED",
+                reason=f"the site could not be put back: {reason}",
+                action="run a redeploy of the installed release: it publishes its site again",
+            )
+            return
+        self._mark(record, str(done.pop("outcome")), **done)
 
     # ------------------------------------------------------------------ helpers
     def _matches(self, stack: StackInfo, point: RollbackPoint) -> bool:

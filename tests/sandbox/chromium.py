@@ -38,7 +38,8 @@ class Chromium:
         path = executable()
         if path is None:
             raise BrowserError(f"no Chromium on this machine ({', '.join(EXECUTABLES)}): apt-get install chromium")
-        self._profile = tempfile.TemporaryDirectory(prefix="chromium-")
+        # Chromium's helper processes may still write to the profile as the browser exits.
+        self._profile = tempfile.TemporaryDirectory(prefix="chromium-", ignore_cleanup_errors=True)
         to_browser_r, self._to_browser = os.pipe()
         self._from_browser, from_browser_w = os.pipe()
 
@@ -118,8 +119,9 @@ class Chromium:
         result: dict[str, Any] = reply.get("result", {})
         return result
 
-    def open(self, url: str) -> None:
-        """A new page, attached, navigated to `url` and loaded."""
+    def open(self, url: str, timeout: float = 90) -> None:
+        """A new page, attached, navigated to `url` and loaded (within `timeout`: a loaded machine
+        takes long to start a renderer)."""
         target = self.send("Target.createTarget", {"url": "about:blank"}, session=False)["targetId"]
         self._session = self.send("Target.attachToTarget", {"targetId": target, "flatten": True}, session=False)[
             "sessionId"
@@ -127,7 +129,7 @@ class Chromium:
         for domain in ("Page", "Network", "Runtime"):
             self.send(f"{domain}.enable")
         self.send("Page.navigate", {"url": url})
-        self.wait_for_event("Page.loadEventFired")
+        self.wait_for_event("Page.loadEventFired", timeout=timeout)
 
     def wait_for_event(
         self, method: str, where: Callable[[dict[str, Any]], bool] = lambda _: True, timeout: float = 30

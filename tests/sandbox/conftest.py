@@ -7,7 +7,7 @@ import io
 import os
 import time
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,6 +60,16 @@ class Outcome:
     reader: RunReader
     outputs: dict[str, str]
     changed: bool = True
+
+
+@pytest.fixture
+def data_all_pace(sandbox: Any) -> Iterator[None]:
+    """The sandbox at 100x rather than the tests' 500x: data.all's custom resources (BucketDeployment's
+    `aws s3 sync`, the Node.js providers) take real seconds, which at 500x would count as most of a
+    stage's 1,800 modelled seconds."""
+    previous = sandbox.clock.rescale(0.01)
+    yield
+    sandbox.clock.rescale(previous)
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ upgrade again, uninstall (keeping what data.all protects against deletion: its d
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,16 +31,6 @@ pytestmark = [
     ),
     pytest.mark.xdist_group("dataall"),
 ]
-
-
-@pytest.fixture
-def data_all_pace(sandbox: Any) -> Iterator[None]:
-    """The sandbox at 100x rather than the tests' 500x: data.all's custom resources (BucketDeployment's
-    `aws s3 sync`, the Node.js providers) take real seconds, which at 500x would count as most of a
-    stage's 1,800 modelled seconds."""
-    previous = sandbox.clock.rescale(0.01)
-    yield
-    sandbox.clock.rescale(previous)
 
 
 def _created_as_templated(aws: Aws, release: Any) -> dict[str, tuple[int, int]]:

@@ -11,7 +11,15 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from sandbox.site import SECURITY_HEADERS, SiteObject, SiteServer, bucket_lookup, files_lookup
+from sandbox.site import (
+    SECURITY_HEADERS,
+    Distributions,
+    SiteObject,
+    SiteServer,
+    bucket_lookup,
+    files_lookup,
+    origin_bucket,
+)
 
 INDEX = SiteObject(b"<html><title>data.all</title></html>", "text/html; charset=utf-8", "no-cache")
 MAIN = SiteObject(b"console.log(1)", "application/javascript; charset=utf-8", "public, max-age=31536000, immutable")
@@ -73,3 +81,43 @@ def test_the_sandboxs_bucket_is_an_origin() -> None:
 
     assert lookup("index.html") == INDEX
     assert lookup("missing.js") is None
+
+
+def test_each_distribution_gets_a_local_url_serving_its_origin_bucket_as_its_domain_name_would() -> None:
+    """A distribution serves its S3 origin (https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/DownloadDistS3AndCustomOrigins.html):
+    the sandbox stands the distribution's domain name in with a local URL, reading the bucket on
+    each request, so a site published again shows at once."""
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket="dataall-test-cloudfront-site-1a2b")
+        s3.put_object(Bucket="dataall-test-cloudfront-site-1a2b", Key="index.html", Body=b"<title>one</title>")
+        cloudfront = boto3.client("cloudfront", region_name="us-east-1")
+        origin = {
+            "Id": "site",
+            "DomainName": "dataall-test-cloudfront-site-1a2b.s3.us-east-1.amazonaws.com",
+            "S3OriginConfig": {"OriginAccessIdentity": ""},
+        }
+        distribution = cloudfront.create_distribution(
+            DistributionConfig={
+                "CallerReference": "test",
+                "Comment": "",
+                "Enabled": True,
+                "Origins": {"Quantity": 1, "Items": [origin]},
+                "DefaultCacheBehavior": {"TargetOriginId": "site", "ViewerProtocolPolicy": "redirect-to-https"},
+            }
+        )["Distribution"]["Id"]
+        sites = Distributions({"s3": s3, "cloudfront": cloudfront}.__getitem__)
+        try:
+            url = sites.url(distribution)
+
+            assert sites.url(distribution) == url
+            assert _get(url + "console/environments")[:2] == (404, b"<title>one</title>")
+            s3.put_object(Bucket="dataall-test-cloudfront-site-1a2b", Key="index.html", Body=b"<title>two</title>")
+            assert _get(url)[:2] == (200, b"<title>two</title>")
+        finally:
+            sites.stop()
+
+
+def test_a_distribution_without_an_s3_origin_is_refused_by_name() -> None:
+    with pytest.raises(ValueError, match="no S3 origin"):
+        origin_bucket({"Origins": {"Quantity": 1, "Items": [{"Id": "api", "DomainName": "api.example.com"}]}})

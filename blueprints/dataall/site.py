@@ -1,0 +1,103 @@
+"""data.all's web UI as the installer publishes it: the `site` action.
+
+data.all's pipeline writes its frontend's `.env` from SSM parameters its stacks create
+(`deploy/configs/frontend_config.py`: `/dataall/{env}/cognito/userpool`, `…/cognito/appclient`,
+`…/cognito/domain`, `…/apiGateway/backendUrl`, and in us-east-1 `…/CloudfrontDistributionDomainName`),
+builds, syncs the build to `…/CloudfrontDistributionBucket` and invalidates
+`…/CloudfrontDistributionId`. The import finds, for each of those parameters, the stage output
+holding the same value, so the action's parameters read the stages' outputs (`${stage:…}`) and
+the Plan checks them like any other step's. The action runs after every stage it reads; the
+workflow publishes the release's prebuilt bundle (`lambdas.site`), nothing is built at deploy time.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import Any
+
+from blueprints.dataall.stages import ImportedStage
+
+ACTION = "site"
+ACTION_TIMEOUT = 900
+#: data.all's `reauth_ttl` default (minutes before the UI asks to sign in again for a sensitive action).
+REAUTH_TTL_MINUTES = "5"
+#: The SSM parameter (its name's end, after `/dataall/{env}/`) data.all's frontend config reads -> the
+#: action's parameter that takes the stage output holding the same value.
+FROM_PARAMETERS = {
+    "cognito/userpool": "UserPoolId",
+    "cognito/appclient": "AppClientId",
+    "cognito/domain": "CognitoDomainPrefix",
+    "apiGateway/backendUrl": "ApiUrl",
+    "CloudfrontDistributionId": "DistributionId",
+    "CloudfrontDistributionDomainName": "DistributionDomainName",
+    "CloudfrontDistributionBucket": "SiteBucket",
+}
+
+
+class SiteImportError(ValueError):
+    pass
+
+
+def _ssm_values(stage: ImportedStage) -> Iterable[tuple[str, str]]:
+    """(parameter name end, its Value as JSON) of the stage's SSM parameters named `/dataall/<env>/…`."""
+    for resource in stage.template.get("Resources", {}).values():
+        if resource.get("Type") != "AWS::SSM::Parameter":
+            continue
+        properties = resource.get("Properties", {})
+        name = properties.get("Name")
+        if isinstance(name, str) and name.startswith("/dataall/") and name.count("/") >= 3:
+            yield name.split("/", 3)[3], json.dumps(properties.get("Value"), sort_keys=True)
+
+
+def _references(stages: list[ImportedStage]) -> dict[str, str]:
+    """The action's parameter -> `${stage:S.Output}` whose value is that of data.all's SSM parameter."""
+    found: dict[str, str] = {}
+    for stage in stages:
+        outputs = {
+            json.dumps(spec.get("Value"), sort_keys=True): name
+            # the shortest name of outputs that share a value (`CognitoUserPoolId`, not CDK's reference)
+            for name, spec in sorted(stage.template.get("Outputs", {}).items(), key=lambda i: (-len(i[0]), i[0]))
+        }
+        for end, value in _ssm_values(stage):
+            parameter = FROM_PARAMETERS.get(end)
+            if parameter is None or parameter in found:
+                continue
+            output = outputs.get(value)
+            if output is None:
+                raise SiteImportError(
+                    f"stage {stage.name}: data.all's parameter …/{end} has no stage output of the same value"
+                )
+            found[parameter] = "${stage:" + stage.name + "." + output + "}"
+    missing = sorted(set(FROM_PARAMETERS.values()) - set(found))
+    if missing:
+        raise SiteImportError(f"no stage of the release gives the web UI's {', '.join(missing)}")
+    return found
+
+
+def site_action(stages: list[ImportedStage]) -> dict[str, Any]:
+    """The `site` action: data.all's frontend values (REACT_APP_*) from the stages' outputs, as its
+    `frontend_config.py` composes them, the site bucket and the distribution to invalidate."""
+    refs = _references(stages)
+    site_url = "https://" + refs["DistributionDomainName"]
+    return {
+        "name": ACTION,
+        "kind": "site",
+        "depends_on": [],
+        "description": "Publish data.all's web UI: the release's prebuilt bundle with this installation's "
+        "values, written to the site bucket (index.html last), then the distribution invalidated",
+        "parameters": {
+            "SiteBucket": refs["SiteBucket"],
+            "DistributionId": refs["DistributionId"],
+            "REACT_APP_GRAPHQL_API": refs["ApiUrl"] + "graphql/api",
+            "REACT_APP_SEARCH_API": refs["ApiUrl"] + "search/api",
+            "REACT_APP_REAUTH_TTL": REAUTH_TTL_MINUTES,
+            "REACT_APP_COGNITO_USER_POOL_ID": refs["UserPoolId"],
+            "REACT_APP_COGNITO_APP_CLIENT_ID": refs["AppClientId"],
+            "REACT_APP_COGNITO_DOMAIN": refs["CognitoDomainPrefix"] + ".auth.${param:Region}.amazoncognito.com",
+            "REACT_APP_COGNITO_REGION": "${param:Region}",
+            "REACT_APP_COGNITO_REDIRECT_SIGNIN": site_url,
+            "REACT_APP_COGNITO_REDIRECT_SIGNOUT": site_url,
+        },
+        "timeout": ACTION_TIMEOUT,
+    }

@@ -1,0 +1,252 @@
+"""The `site` step: data.all's web UI published for this installation, and put back on rollback.
+
+After every stage it reads (the site bucket and distribution, the user pool and its client, the
+API), the step takes the release's prebuilt bundle (`manifest.site_bundle`, verified against its
+sha256), puts this installation's values in place of its placeholders (`lambdas.site.bundle`),
+writes it to the site bucket and invalidates the distribution (`lambdas.site.publish`): nothing is
+built at deploy time. A release without a bundle (built without `DATAALL_INSTALLER_SITE=1`) skips
+the step, and the run's report says so. An upgrade publishes the new release's bundle over the old.
+
+Rollback (`restore`) puts back the site of the release the run started from: its bundle with the
+values its stages had before this run (each stage's rollback point keeps the outputs it had, a
+stage the run left alone has them still). A run with no release before it (an install) takes its
+site out of the bucket again, index.html first, so nothing serves a half-installed platform.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from lambdas.core.deps import Deps
+from lambdas.core.errors import StageFailed
+from lambdas.core.messages import StepState
+from lambdas.core.phases import Phase
+from lambdas.data.aws import ClientError
+from lambdas.data.ledger import now_iso
+from lambdas.data.records import RecordInvalid, RunRecord, StepRecord, StepUpdate
+from lambdas.data.releases import release_key
+from lambdas.data.stacks import error_code
+from lambdas.release.manifest import REFERENCE, Manifest, ManifestError, OptionValue, resolve_parameters
+from lambdas.site.bundle import BundleError, configure, read_bundle
+from lambdas.site.publish import INDEX, Published, publish
+from lambdas.stage.outputs import outputs_reader
+
+BUCKET = "SiteBucket"
+DISTRIBUTION = "DistributionId"
+#: CloudFront's API lives in us-east-1 (a global service).
+CLOUDFRONT_REGION = "us-east-1"
+#: Keys S3's DeleteObjects takes in one call.
+DELETE_BATCH = 1000
+NO_BUNDLE = (
+    "release {version} ships no web UI bundle (built without DATAALL_INSTALLER_SITE=1): the site is not published"
+)
+
+
+@dataclass(frozen=True)
+class SiteTarget:
+    """Where a release's site goes and what it carries, resolved for this installation."""
+
+    bucket: str
+    region: str
+    distribution_id: str | None
+    values: dict[str, str]
+
+
+def target(
+    deps: Deps,
+    manifest: Manifest,
+    name: str,
+    params: Mapping[str, OptionValue],
+    read: Callable[[str, str], str],
+) -> SiteTarget:
+    """The release's site action `name` resolved: its bucket (in the region of the stage that makes
+    it), its distribution, and the bundle's values (every other parameter)."""
+    spec = manifest.steps[name]
+    try:
+        values = resolve_parameters(spec, params, read)
+    except ManifestError as error:
+        raise StageFailed(name, str(error)) from None
+    bucket = values.pop(BUCKET, "")
+    distribution = values.pop(DISTRIBUTION, "") or None
+    if not bucket:
+        raise StageFailed(name, f"the release's {name} action gives no {BUCKET}")
+    stages = [ref.split(".", 1)[0] for kind, ref in REFERENCE.findall(spec.parameters[BUCKET]) if kind == "stage"]
+    maker = manifest.steps.get(stages[0]) if stages else None
+    region = maker.region_in(deps.home_region) if maker is not None else deps.home_region
+    return SiteTarget(bucket=bucket, region=region, distribution_id=distribution, values=values)
+
+
+def bundle_of(deps: Deps, manifest: Manifest, step: str) -> bytes:
+    """The release's bundle from the artifacts bucket, checked against the manifest's sha256."""
+    name = manifest.site_bundle
+    if name is None:
+        raise StageFailed(step, NO_BUNDLE.format(version=manifest.version))
+    data = deps.store.read(release_key(manifest.version, name))
+    if hashlib.sha256(data).hexdigest() != manifest.files.get(name):
+        raise StageFailed(step, f"{name} of release {manifest.version} does not match its sha256 in the manifest")
+    return data
+
+
+def published(deps: Deps, site: SiteTarget, bundle: bytes, run: str, step: str) -> Published:
+    """The bundle, configured with the site's values, in its bucket; the distribution invalidated."""
+    try:
+        files = configure(bundle, site.values)
+    except BundleError as error:
+        raise StageFailed(step, str(error)) from None
+    cloudfront = deps.regional_client("cloudfront", CLOUDFRONT_REGION) if site.distribution_id else None
+    return publish(
+        deps.regional_client("s3", site.region),
+        site.bucket,
+        files,
+        run=run,
+        cloudfront=cloudfront,
+        distribution_id=site.distribution_id,
+    )
+
+
+class SiteStep:
+    """The site step of one run: one call publishes (or skips) and is done."""
+
+    #: no phase in which it waits (see `lambdas.core.phases.SITE`)
+    ADVANCES: ClassVar[Mapping[Phase, str]] = {}
+
+    def __init__(self, deps: Deps, state: StepState) -> None:
+        self.deps = deps
+        self.state = state
+        self.run_id = state.run
+        self.name = state.step.name
+        meta = deps.ledger.run(self.run_id)
+        if meta is None:
+            raise StageFailed(self.name, f"run {self.run_id} has no record in the ledger")
+        self.meta = meta
+
+    def _next(self, phase: Phase, result: str) -> StepState:
+        return self.state.model_copy(
+            update={"phase": phase, "wait": 0, "polls": self.state.polls + 1, "result": result}
+        )
+
+    def run(self) -> StepState:
+        manifest = self.deps.store.manifest(self.meta.version)
+        ledger = self.deps.ledger
+        if manifest.site_bundle is None:
+            reason = NO_BUNDLE.format(version=manifest.version)
+            ledger.update_step(
+                self.run_id,
+                self.name,
+                StepUpdate(kind="site", result="SKIPPED", reason=reason, started=now_iso(), finished=now_iso()),
+            )
+            return self._next(Phase.DONE, "SKIPPED")
+        site = target(self.deps, manifest, self.name, self.meta.params, outputs_reader(self.deps, self.name))
+        bundle = bundle_of(self.deps, manifest, self.name)
+        ledger.update_step(
+            self.run_id,
+            self.name,
+            StepUpdate(
+                kind="site",
+                started=now_iso(),
+                site_bucket=site.bucket,
+                site_region=site.region,
+                distribution_id=site.distribution_id,
+            ),
+        )
+        with ledger.acting(self.run_id, self.name):
+            # Marked before the first write: a call that dies mid-way is still undone by a rollback.
+            ledger.update_step(self.run_id, self.name, StepUpdate(executed=True, executed_at=now_iso()))
+            done = published(self.deps, site, bundle, self.run_id, self.name)
+        result = "PUBLISHED" if done.changed else "UNCHANGED"
+        ledger.update_step(
+            self.run_id,
+            self.name,
+            StepUpdate(
+                result=result,
+                finished=now_iso(),
+                site_digest=done.digest,
+                site_files=done.written,
+                invalidation_id=done.invalidation_id,
+            ),
+        )
+        return self._next(Phase.DONE, result)
+
+
+def restore(deps: Deps, meta: RunRecord, record: StepRecord) -> dict[str, Any]:
+    """Rollback of the site step: the site of the release before this run, or none; the outcome
+    (`RESTORED`, `REMOVED`) and what it says, for the step's record."""
+    previous = (meta.previous or {}).get("version")
+    if previous:
+        manifest = deps.store.manifest(str(previous))
+        if manifest.site_bundle is not None and record.name in manifest.steps:
+            site = target(deps, manifest, record.name, meta.params, outputs_before(deps, meta.run))
+            done = published(deps, site, bundle_of(deps, manifest, record.name), meta.run, record.name)
+            return {"outcome": "RESTORED", "reason": f"the site of release {previous} is back ({done.digest[:12]})"}
+    removed = _remove(deps, meta, record)
+    before = f"release {previous} published no site" if previous else "no release was installed before this run"
+    return {"outcome": "REMOVED", "reason": f"{before}: the {removed} files this run wrote are removed"}
+
+
+def _remove(deps: Deps, meta: RunRecord, record: StepRecord) -> int:
+    """Take out of the site bucket what this run's bundle wrote (index.html first), then every
+    version and delete marker of those keys: data.all's site bucket is versioned, and S3 deletes a
+    bucket (as the failed install's rollback of the stage that made it does) only once it holds no
+    version of any object (https://docs.aws.amazon.com/AmazonS3/latest/API/API_DeleteBucket.html).
+    0 if the bucket is gone."""
+    if not record.site_bucket:
+        return 0
+    _, files = read_bundle(bundle_of(deps, deps.store.manifest(meta.version), record.name))
+    s3 = deps.regional_client("s3", record.site_region or deps.home_region)
+    keys = sorted(files, key=lambda key: (key != INDEX, key))
+    try:
+        for key in keys:
+            s3.delete_object(Bucket=record.site_bucket, Key=key)
+        _purge_versions(s3, record.site_bucket, set(keys))
+    except ClientError as error:
+        if error_code(error) != "NoSuchBucket":
+            raise
+        return 0
+    return len(keys)
+
+
+def _purge_versions(s3: Any, bucket: str, keys: set[str]) -> None:
+    """Every version and delete marker of `keys` in `bucket` deleted (none in an unversioned bucket)."""
+    found = [
+        {"Key": item["Key"], "VersionId": item["VersionId"]}
+        for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket)
+        for item in [*page.get("Versions", []), *page.get("DeleteMarkers", [])]
+        if item["Key"] in keys
+    ]
+    for start in range(0, len(found), DELETE_BATCH):
+        answer = s3.delete_objects(
+            Bucket=bucket, Delete={"Objects": found[start : start + DELETE_BATCH], "Quiet": True}
+        )
+        if answer.get("Errors"):
+            first = answer["Errors"][0]
+            raise RecordInvalid(
+                f"{bucket}: {len(answer['Errors'])} versions not deleted ({first.get('Code')}: {first.get('Message')})"
+            )
+
+
+def outputs_before(deps: Deps, run: str) -> Callable[[str, str], str]:
+    """`read(stage, output)` as the stages were before `run`: a stage the run changed from its
+    rollback point's ledger record, any other from the ledger."""
+    steps = deps.ledger.steps(run)
+    cache: dict[str, dict[str, str]] = {}
+
+    def read(name: str, output: str) -> str:
+        if name not in cache:
+            record = steps.get(name)
+            if record is not None and record.rollback_key and record.executed:
+                point = deps.store.rollback_point(record.rollback_key)
+                before = point.ledger.outputs if point.ledger is not None else None
+            else:
+                stage = deps.ledger.stage(name)
+                before = stage.outputs if stage is not None else None
+            if before is None:
+                raise RecordInvalid(f"stage {name} had no outputs before run {run}: its site cannot be put back")
+            cache[name] = {key: str(value) for key, value in before.items()}
+        if output not in cache[name]:
+            raise RecordInvalid(f"stage {name} had no output {output} before run {run}")
+        return cache[name][output]
+
+    return read
