@@ -35,7 +35,7 @@ from lambdas.data.ledger import epoch, now_iso
 from lambdas.data.records import StepRecord, StepUpdate
 from lambdas.data.stacks import THROTTLING, error_code, error_message
 from lambdas.release.manifest import Step, resolve_parameters
-from lambdas.stage.deployment import FIRST_POLL, MAX_POLL
+from lambdas.stage.deployment import FIRST_POLL, MAX_POLL, run_record
 from lambdas.stage.outputs import outputs_reader
 
 SNAPSHOT_POLL = 30
@@ -183,10 +183,8 @@ class MigrationStep:
         self.state = state
         self.run_id = state.run
         self.name = state.step.name
-        meta = deps.ledger.run(self.run_id)
-        if meta is None:
-            raise StageFailed(self.name, f"run {self.run_id} has no record in the ledger")
-        self.meta = meta
+        self.meta = run_record(deps, state)
+        meta = self.meta
         self.version: str = meta.version
         self.record = deps.ledger.step(self.run_id, self.name)
         self.clients = clients or default_clients()

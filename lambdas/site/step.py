@@ -32,6 +32,7 @@ from lambdas.data.stacks import error_code
 from lambdas.release.manifest import REFERENCE, Manifest, ManifestError, OptionValue, resolve_parameters
 from lambdas.site.bundle import BundleError, configure, read_bundle
 from lambdas.site.publish import INDEX, Published, publish
+from lambdas.stage.deployment import run_record
 from lambdas.stage.outputs import outputs_reader
 
 BUCKET = "SiteBucket"
@@ -118,10 +119,7 @@ class SiteStep:
         self.state = state
         self.run_id = state.run
         self.name = state.step.name
-        meta = deps.ledger.run(self.run_id)
-        if meta is None:
-            raise StageFailed(self.name, f"run {self.run_id} has no record in the ledger")
-        self.meta = meta
+        self.meta = run_record(deps, state)
 
     def _next(self, phase: Phase, result: str) -> StepState:
         return self.state.model_copy(

@@ -18,7 +18,7 @@ from lambdas.core.messages import StepState
 from lambdas.core.phases import STAGE, Phase
 from lambdas.data.aws import ClientError
 from lambdas.data.ledger import epoch, now_iso
-from lambdas.data.records import RollbackPoint, StageRecord, StepUpdate
+from lambdas.data.records import RollbackPoint, RunRecord, StageRecord, StepUpdate
 from lambdas.data.stacks import (
     FAILED_CREATE,
     NO_CHANGES,
@@ -90,6 +90,14 @@ def fallback_wait(poll: int) -> int:
     return max(poll, EVENT_FALLBACK)
 
 
+def run_record(deps: Deps, state: StepState) -> RunRecord:
+    """The ledger record of the run a step belongs to; a run without one fails the step."""
+    meta = deps.ledger.run(state.run)
+    if meta is None:
+        raise StageFailed(state.step.name, f"run {state.run} has no record in the ledger")
+    return meta
+
+
 class StageDeployment:
     """The deployment of one stage within one run."""
 
@@ -98,10 +106,8 @@ class StageDeployment:
         self.state = state
         self.run_id = state.run
         self.name = state.step.name
-        meta = deps.ledger.run(self.run_id)
-        if meta is None:
-            raise StageFailed(self.name, f"run {self.run_id} has no record in the ledger")
-        self.meta = meta
+        self.meta = run_record(deps, state)
+        meta = self.meta
         self.version: str = meta.version
         self.stack_name = deps.settings.stack_name(self.name)
         self.record = deps.ledger.step(self.run_id, self.name)
