@@ -64,6 +64,8 @@ class Can(StrEnum):
     MIGRATE_DATABASE = "migrate database"
     #: write data.all's web UI to the site bucket and invalidate its distribution (and put it back)
     PUBLISH_SITE = "publish site"
+    #: copy the release's images from the publisher's registry into the installation's repositories
+    COPY_IMAGES = "copy images"
     #: publish to the installer's topic
     NOTIFY = "notify"
     #: start runs of the state machine, whose ARN it reads from STATE_MACHINE_ARN
@@ -117,6 +119,7 @@ FUNCTIONS = (
     FunctionSpec("Finalize", "finalize", 120, 512, (Can.RUN_STEPS, Can.NOTIFY)),
     FunctionSpec("Migrate", "migrate", 900, 256, (Can.RUN_STEPS, Can.RESUME_STEPS, Can.MIGRATE_DATABASE)),
     FunctionSpec("PublishSite", "publish_site", 300, 512, (Can.RUN_STEPS, Can.RESUME_STEPS, Can.PUBLISH_SITE)),
+    FunctionSpec("CopyImages", "copy_images", 900, 1024, (Can.RUN_STEPS, Can.RESUME_STEPS, Can.COPY_IMAGES)),
     FunctionSpec("WaitTurn", "wait_turn", 60, 256, (Can.RUN_STEPS, Can.RESUME_STEPS)),
     FunctionSpec("AwaitStack", "await_stack", 60, 256, (Can.RUN_STEPS, Can.RESUME_STEPS)),
     FunctionSpec("CheckDrift", "check_drift", 120, 256, (Can.RUN_STEPS,)),
@@ -177,6 +180,17 @@ class DatabaseNames:
     cluster: str
 
 
+@dataclass(frozen=True)
+class ImageGrants:
+    """The images a release copies (`lambdas.images`): the publisher's registry and region, the
+    repositories, and the regions of the stages that run them."""
+
+    registry: str
+    region: str
+    repositories: tuple[str, ...]
+    regions: tuple[str, ...]
+
+
 class BootstrapStack(cdk.Stack):
     def __init__(
         self,
@@ -190,13 +204,16 @@ class BootstrapStack(cdk.Stack):
         database_names: DatabaseNames | None = None,
         stage_regions: tuple[str, ...] = (),
         adopted_parameters: tuple[str, ...] = (),
+        images: ImageGrants | None = None,
         **kwargs: Any,
     ) -> None:
         """`database_names`: the migration function and the cluster a release names itself (data.all's
         templates name theirs at synthesis); by default the installation's own, `<prefix>-<env>-…`.
         `stage_regions`: the regions, besides the stack's own, where the release puts stages
         (data.all's CloudFront stage: us-east-1); the workflow deploys there too, with the
-        installation's bucket in each (`<prefix>-<env>-<account>-<region>`) for what they read."""
+        installation's bucket in each (`<prefix>-<env>-<account>-<region>`) for what they read.
+        `images`: what the release's `images` action copies (none: the step may touch no registry)."""
+        self.images = images
         self.database_names = database_names
         #: the SSM parameters the release adopts per-installation values from (`Manifest.values`)
         self.adopted_parameters = tuple(sorted(set(adopted_parameters)))
@@ -662,6 +679,7 @@ class BootstrapStack(cdk.Stack):
             Can.RESUME_STEPS: self._can_resume_steps,
             Can.MIGRATE_DATABASE: self._can_migrate_database,
             Can.PUBLISH_SITE: self._can_publish_site,
+            Can.COPY_IMAGES: self._can_copy_images,
             Can.NOTIFY: self._can_notify,
             Can.START_RUNS: self._can_start_runs,
             Can.FOLLOW_RUNS: self._can_follow_runs,
@@ -943,6 +961,42 @@ class BootstrapStack(cdk.Stack):
                 f"Resource::arn:<AWS::Partition>:s3:::<ResourcePrefix>-<EnvName>-{SITE_STAGE}-*/*",
                 "Resource::arn:<AWS::Partition>:cloudfront::<AWS::AccountId>:distribution/*",
             ],
+        )
+
+    def _can_copy_images(self, function: lambda_.Function, spec: FunctionSpec) -> None:
+        """Pull the release's images from the publisher's repositories (whose repository policy must
+        let the installation's account pull), and create and push their namesakes in the
+        installation's registry of each region that runs them. Nothing else of ECR."""
+        if self.images is None or not self.images.repositories:
+            return
+        images = self.images
+        sources = [
+            self.format_arn(
+                service="ecr", region=images.region, account=images.registry, resource="repository", resource_name=name
+            )
+            for name in images.repositories
+        ]
+        self._allow(function, "PullFromPublisher", ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"], sources)
+        targets = [
+            self.format_arn(service="ecr", region=region, resource="repository", resource_name=name)
+            for region in (None, *images.regions)  # None: the stack's own region
+            for name in images.repositories
+        ]
+        self._allow(
+            function,
+            "PushToInstallation",
+            [
+                "ecr:DescribeRepositories",
+                "ecr:CreateRepository",
+                "ecr:SetRepositoryPolicy",
+                "ecr:DescribeImages",
+                "ecr:BatchCheckLayerAvailability",
+                "ecr:InitiateLayerUpload",
+                "ecr:UploadLayerPart",
+                "ecr:CompleteLayerUpload",
+                "ecr:PutImage",
+            ],
+            targets,
         )
 
     def _can_manage_pivot_role(self, provider: lambda_.Function, spec: FunctionSpec) -> None:

@@ -207,6 +207,7 @@ def write_release(
     assets: dict[str, bytes],
     site: dict[str, str] | None = None,
     values: dict[str, dict[str, Any]] | None = None,
+    images: dict[str, Any] | None = None,
 ) -> Release:
     """Write `out_dir/<version>/` whole or not at all: every file, then the checked manifest.
 
@@ -241,6 +242,8 @@ def write_release(
             manifest["site"] = site
         if values:
             manifest["values"] = values
+        if images is not None:
+            manifest["images"] = images
         try:
             checked = Manifest.from_document(manifest)
         except ManifestError as error:

@@ -38,10 +38,11 @@ from blueprints.dataall.stages import ImportedStage, split_stack
 from cloud_assembly.reader import CloudAssembly, FileAsset, StackArtifact
 from installer import dataall_migrations, frontend
 from installer.build import BuildError, Release, synthesize, write_release
+from installer.images import IMAGE_REGISTRY_ENV, IMAGES_ACTION, images_action, images_in_templates, pinned_images
 from installer.upstream import Upstream
 
 if TYPE_CHECKING:
-    from bootstrap_stack import DatabaseNames
+    from bootstrap_stack import DatabaseNames, ImageGrants
 
 NAME = "dataall"
 ROOT_STAGE = "backend"
@@ -196,7 +197,7 @@ def _reaching_home(stage: ImportedStage, backend_stages: tuple[str, ...], home: 
     return replace(stage, region=region, depends_on=tuple(sorted({*stage.depends_on, *backend_stages})))
 
 
-def stage_document(stage: ImportedStage) -> dict[str, Any]:
+def stage_document(stage: ImportedStage, *, after_images: bool = False) -> dict[str, Any]:
     parameters = dict(stage.parameters)
     if rules.ASSETS_BUCKET in stage.template.get("Parameters", {}):
         parameters[rules.ASSETS_BUCKET] = "${param:" + rules.ASSETS_BUCKET + "}"
@@ -216,7 +217,7 @@ def stage_document(stage: ImportedStage) -> dict[str, Any]:
         "description": f"data.all: {stage.source}",
         "template": f"blueprints/{stage.name}.template.json",
         "parameters": parameters,
-        "depends_on": list(stage.depends_on),
+        "depends_on": [*stage.depends_on, *([IMAGES_ACTION] if after_images else [])],
         "stateful": stage.stateful,
         "timeout": TIMEOUTS.get(stage.name, DEFAULT_TIMEOUT),
         "outputs": sorted(stage.outputs),
@@ -318,6 +319,7 @@ def build_dataall_release(
     nag: bool = True,
     migrate: bool | None = None,
     site: bool | None = None,
+    image_registry: str | None = None,
 ) -> Release:
     """Import data.all's assembly and write it as a release (`out_dir/<version>/`).
 
@@ -338,6 +340,12 @@ def build_dataall_release(
         )
     report = import_stages(upstream.assembly, built[0] if built else None)
     actions = []
+    found = images_in_templates({stage.name: stage.template for stage in report.stages})
+    registry = image_registry or os.environ.get(IMAGE_REGISTRY_ENV) or None
+    image_document = pinned_images(upstream.version, found, registry) if found else None
+    if found:
+        actions.append(images_action())
+    runs_images = {stage for image in found for stage in image.stages}
     if built is not None:
         package, data = built
         report.assets[package.key] = data
@@ -356,6 +364,7 @@ def build_dataall_release(
         database_names=_database_names(report.stages) if built else None,
         stage_regions=tuple(sorted({stage.region for stage in report.stages if stage.region})),
         adopted_parameters=tuple(value["adopt_ssm_parameter"] for value in installation_values(report.stages).values()),
+        images=_image_grants(image_document, report.stages),
     )
     return write_release(
         out_dir,
@@ -363,13 +372,30 @@ def build_dataall_release(
         version=upstream.version,
         options=options,
         rules=[],
-        stages=[stage_document(stage) for stage in report.stages],
+        stages=[stage_document(stage, after_images=stage.name in runs_images) for stage in report.stages],
         actions=actions,
         templates={f"blueprints/{stage.name}.template.json": stage.template for stage in report.stages},
         bootstrap_template=bootstrap_template,
         assets={**report.assets, **installer_assets, **dict([site_asset] if site_asset else [])},
         site={"bundle": site_asset[0]} if site_asset else None,
         values=installation_values(report.stages),
+        images=image_document,
+    )
+
+
+def _image_grants(document: dict[str, Any] | None, stages: list[Any]) -> ImageGrants | None:
+    """What the bootstrap stack grants the images step: the release's repositories in the publisher's
+    registry, and their namesakes in the regions of the stages that run them."""
+    from bootstrap_stack import ImageGrants
+
+    if not document:
+        return None
+    running = {stage for image in document["images"] for stage in image["stages"]}
+    return ImageGrants(
+        registry=document["registry"],
+        region=document["region"],
+        repositories=tuple(sorted({image["repository"] for image in document["images"]})),
+        regions=tuple(sorted({s.region for s in stages if s.name in running and s.region})),
     )
 
 
@@ -405,6 +431,7 @@ def _bootstrap(
     stage_regions: tuple[str, ...] = (),
     adopted_parameters: tuple[str, ...] = (),
     options: dict[str, dict[str, Any]] | None = None,
+    images: ImageGrants | None = None,
 ) -> tuple[dict[str, Any], dict[str, bytes]]:
     """The bootstrap stack's template for this release, and the installer's own assets."""
     os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
@@ -431,6 +458,7 @@ def _bootstrap(
             database_names=database_names,
             stage_regions=stage_regions,
             adopted_parameters=adopted_parameters,
+            images=images,
         )
         template = synthesize(app, Path(cdk_out)).get_stack_by_name(stack.stack_name).template
     return template, {asset.key: asset.data for asset in assets}

@@ -15,6 +15,7 @@ services are created, as ECS creates them without pulling the image).
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -60,6 +61,92 @@ def release_images(release: Any) -> list[ReleaseImage]:
     return [ReleaseImage(repository, tag, tuple(stages)) for (repository, tag), stages in found.items()]
 
 
+#: The region of the sandbox's publisher registry: where a release built without `--image-registry`
+#: says its images are (the sandbox's stand-ins), away from the installation's, as a publisher's is.
+SANDBOX_PUBLISHER_REGION = "us-west-2"
+#: `--image-registry`'s environment variable: `ACCOUNT:REGION` of the publisher's ECR registry.
+IMAGE_REGISTRY_ENV = "DATAALL_INSTALLER_IMAGE_REGISTRY"
+IMAGES_ACTION = "images"
+
+
+def images_in_templates(templates: dict[str, dict[str, Any]]) -> list[ReleaseImage]:
+    """Every ECR image the stages' templates (`stage name -> template`) name, in the order first named."""
+    found: dict[tuple[str, str], list[str]] = {}
+    for stage, template in templates.items():
+        text = json.dumps(template)
+        if ".dkr.ecr." not in text:
+            continue
+        for repository, tag in IMAGE_PATH.findall(text):
+            stages = found.setdefault((repository, tag), [])
+            if stage not in stages:
+                stages.append(stage)
+    return [ReleaseImage(repository, tag, tuple(stages)) for (repository, tag), stages in found.items()]
+
+
+def stand_in_identity(version: str, image: ReleaseImage) -> str:
+    """What the sandbox's stand-in of an image of data.all `version` is (its layer's content)."""
+    return f"data.all {version} {image.repository}:{image.tag}"
+
+
+def parse_image_registry(text: str) -> tuple[str, str]:
+    """`ACCOUNT:REGION` (or an ECR registry host, `ACCOUNT.dkr.ecr.REGION.amazonaws.com`)."""
+    host = re.fullmatch(r"(\d{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?", text)
+    plain = re.fullmatch(r"(\d{12}):([a-z]{2}(?:-gov|-iso[a-z]?)?-[a-z]+-\d)", text)
+    match = host or plain
+    if match is None:
+        raise ValueError(f"--image-registry takes ACCOUNT:REGION (the publisher's ECR registry), not {text!r}")
+    return match[1], match[2]
+
+
+def pinned_images(
+    version: str, images: list[ReleaseImage], registry: str | None, ecr: Callable[[str], Any] | None = None
+) -> dict[str, Any]:
+    """The manifest's `images`: each image with the digest the release pins, and the registry it is
+    copied from. With `registry` (`ACCOUNT:REGION`, the publisher pushed there) each digest is read
+    from it (DescribeImages by tag, through `ecr(region)`); without, the images are the sandbox's
+    stand-ins (`sandbox.images.stand_in_image`) in the sandbox's publisher registry, a release only
+    a sandbox installs: in AWS its copy step names the registry that does not hold them."""
+    from sandbox.images import stand_in_image
+    from sandbox.moto_internals import ACCOUNT_ID
+
+    if registry is None:
+        account, region = ACCOUNT_ID, SANDBOX_PUBLISHER_REGION
+        digests = {image: stand_in_image(stand_in_identity(version, image)).digest for image in images}
+    else:
+        account, region = parse_image_registry(registry)
+        if ecr is None:
+            import boto3
+
+            def ecr(region: str) -> Any:
+                return boto3.client("ecr", region_name=region)
+
+        client = ecr(region)
+        digests = {}
+        for image in images:
+            details = client.describe_images(
+                registryId=account, repositoryName=image.repository, imageIds=[{"imageTag": image.tag}]
+            )["imageDetails"]
+            digests[image] = str(details[0]["imageDigest"])
+    return {
+        "registry": account,
+        "region": region,
+        "images": [
+            {"repository": i.repository, "tag": i.tag, "digest": digests[i], "stages": list(i.stages)} for i in images
+        ],
+    }
+
+
+def images_action() -> dict[str, Any]:
+    return {
+        "name": IMAGES_ACTION,
+        "kind": "images",
+        "depends_on": [],
+        "description": "Copy the release's container images (pinned by digest) from the publisher's registry "
+        "into the installation's own, before the stages that run them",
+        "timeout": 1800,
+    }
+
+
 def dataall_source(version: str) -> Path | None:
     """data.all's source tree at `version` beside the project (the shared upstream), if present."""
     from installer.upstream import shared_upstream
@@ -76,21 +163,26 @@ def register_sandbox_images(
     source: Path | None = None,
     cache_dir: Path | None = None,
 ) -> list[str]:
-    """Register an image root for every image of `release` in the sandbox `aws` reaches (its
-    control API, as `sandbox serve --image` does); the URIs registered."""
+    """Put every image of `release` in the sandbox `aws` reaches, as its publisher would have: an
+    image root per image (data.all's Lambda image built from its source, an empty root for an image
+    only ECS runs), pushed through the sandbox's control API (as `sandbox serve --image` does) to
+    the registry the release names, as the stand-in image whose digest the release pins. The
+    workflow's `images` step copies each into the installation's registry, where Lambda resolves
+    it and the sandbox runs it from its root. The URIs pushed."""
     from sandbox.image_build import build_dataall_image_root, default_cache_dir
 
-    images = release_images(release)
-    if not images or not aws.endpoint_url:
+    manifest = release.manifest
+    if not manifest.images or manifest.image_registry is None or not aws.endpoint_url:
         return []
-    account = str(aws.client("sts").get_caller_identity()["Account"])
+    registry, region = manifest.image_registry
     source = source or dataall_source(release.version)
     cache = (cache_dir or default_cache_dir()).expanduser()
     empty = cache / "empty-root"
     empty.mkdir(parents=True, exist_ok=True)
-    registered = []
-    for image in images:
-        uri = image.uri(account, aws.region)
+    pushed = []
+    for pinned in manifest.images:
+        image = ReleaseImage(pinned.repository, pinned.tag, pinned.stages)
+        uri = image.uri(registry, region)
         if image.runs_on_lambda:
             if source is None:
                 raise FileNotFoundError(
@@ -103,9 +195,19 @@ def register_sandbox_images(
         else:
             note(f"image {image.repository}:{image.tag}: an empty root (the sandbox runs no ECS task)")
             root = empty
-        sandbox_control(aws.endpoint_url, "images", {"uri": uri, "root": str(root)})
-        registered.append(uri)
-    return registered
+        answer = sandbox_control(
+            aws.endpoint_url,
+            "images",
+            {"uri": uri, "root": str(root), "identity": stand_in_identity(release.version, image)},
+        )
+        held = {item["uri"]: item["digest"] for item in answer.get("images", [])} if isinstance(answer, dict) else {}
+        if held.get(uri) not in (None, pinned.digest):
+            raise ValueError(
+                f"image {image.repository}:{image.tag}: the sandbox's stand-in is {held.get(uri)}, the release pins "
+                f"{pinned.digest} (a release built with --image-registry names a publisher's own images)"
+            )
+        pushed.append(uri)
+    return pushed
 
 
 def is_sandbox(endpoint_url: str | None) -> bool:

@@ -23,12 +23,15 @@ The root's packages must suit this machine's Python, which stands in for the ima
 
 from __future__ import annotations
 
+import gzip
 import hashlib
+import io
 import json
 import re
 import sys
+import tarfile
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,6 +44,8 @@ AWS_BASE_IMAGE_CONFIG: dict[str, Any] = {
     "Env": [],
 }
 CONFIG_FILE = "image.json"
+#: The one file of a stand-in image's layer: the identity of the root it stands for.
+IDENTITY_FILE = ".sandbox-image-root"
 MANIFEST_MEDIA_TYPE = "application/vnd.docker.distribution.manifest.v2+json"
 CONFIG_MEDIA_TYPE = "application/vnd.docker.container.image.v1+json"
 LAYER_MEDIA_TYPE = "application/vnd.docker.image.rootfs.diff.tar.gzip"
@@ -135,10 +140,9 @@ class Image:
         return sorted(found, key=lambda p: (mine not in p.parts, str(p)))
 
 
-def root_manifest(root: Path) -> tuple[str, int]:
-    """(manifest, size) of a root: a Docker v2 manifest whose one layer's digest is the sha256 of
-    the root's file list (path, mode, content digest) and whose config is `image.json`'s digest.
-    The image's digest is the sha256 of this manifest, as ECR's is of the image's."""
+def root_identity(root: Path) -> tuple[str, int]:
+    """(identity, size) of a root: the sha256 of its file list (path, mode, content digest), and the
+    size of its files. A root whose files change has another identity, so another image digest."""
     files = hashlib.sha256()
     size = 0
     for path in sorted(p for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
@@ -146,28 +150,71 @@ def root_manifest(root: Path) -> tuple[str, int]:
         size += len(content)
         relative = path.relative_to(root).as_posix()
         files.update(f"{relative}\0{path.stat().st_mode & 0o111:o}\0{hashlib.sha256(content).hexdigest()}\n".encode())
-    config = (
-        (root / CONFIG_FILE).read_bytes()
-        if (root / CONFIG_FILE).is_file()
-        else json.dumps(AWS_BASE_IMAGE_CONFIG).encode()
-    )
-    manifest = {
-        "schemaVersion": 2,
-        "mediaType": MANIFEST_MEDIA_TYPE,
-        "config": {
-            "mediaType": CONFIG_MEDIA_TYPE,
-            "size": len(config),
-            "digest": f"sha256:{hashlib.sha256(config).hexdigest()}",
+    return files.hexdigest(), size
+
+
+@dataclass(frozen=True)
+class OciImage:
+    """An image as a registry holds it: its manifest (whose sha256 is the image's digest) and the
+    blobs the manifest names by digest (its config and its one layer)."""
+
+    manifest: str
+    digest: str
+    blobs: dict[str, bytes]
+
+    @property
+    def layer_digest(self) -> str:
+        return str(json.loads(self.manifest)["layers"][0]["digest"])
+
+
+def _digest(data: bytes) -> str:
+    return f"sha256:{hashlib.sha256(data).hexdigest()}"
+
+
+def stand_in_image(identity: str) -> OciImage:
+    """The image that stands for an image root in a registry: one layer, a gzipped tar holding the
+    file `IDENTITY_FILE` with `identity` (a digest-addressed reference to the root: the layer's
+    digest is how the sandbox finds the root again, wherever the image is copied), and an OCI-style
+    config naming the layer's uncompressed digest. Deterministic: the same identity gives the same
+    bytes, so a release can pin the digest before any registry holds the image."""
+    content = identity.encode()
+    tar_bytes = io.BytesIO()
+    with tarfile.open(fileobj=tar_bytes, mode="w", format=tarfile.USTAR_FORMAT) as archive:
+        info = tarfile.TarInfo(IDENTITY_FILE)
+        info.size, info.mode, info.mtime = len(content), 0o644, 0
+        archive.addfile(info, io.BytesIO(content))
+    tar = tar_bytes.getvalue()
+    layer = gzip.compress(tar, mtime=0)
+    config = json.dumps(
+        {"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": [_digest(tar)]}},
+        sort_keys=True,
+    ).encode()
+    manifest = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": MANIFEST_MEDIA_TYPE,
+            "config": {"mediaType": CONFIG_MEDIA_TYPE, "size": len(config), "digest": _digest(config)},
+            "layers": [{"mediaType": LAYER_MEDIA_TYPE, "size": len(layer), "digest": _digest(layer)}],
         },
-        "layers": [{"mediaType": LAYER_MEDIA_TYPE, "size": size, "digest": f"sha256:{files.hexdigest()}"}],
-    }
-    return json.dumps(manifest, sort_keys=True), size
+        sort_keys=True,
+    )
+    return OciImage(manifest, _digest(manifest.encode()), {_digest(config): config, _digest(layer): layer})
 
 
-#: Pushes an image's manifest to ECR: (account, region, repository, tag, manifest, digest).
-Pusher = Callable[[str, str, str, str, str, str], None]
+#: Pushes an image to ECR: (account, region, repository, tag, manifest, digest, blobs by digest).
+Pusher = Callable[[str, str, str, str, str, str, Mapping[str, bytes]], None]
 #: Whether ECR still holds an image: (account, region, repository, digest).
 Finder = Callable[[str, str, str, str], bool]
+#: The image ECR holds for a tag or a digest, as (digest, manifest): (account, region, repository,
+#: tag, digest); None if it holds none.
+Lookup = Callable[[str, str, str, "str | None", "str | None"], "tuple[str, str] | None"]
+
+
+@dataclass(frozen=True)
+class _Root:
+    root: Path
+    config: ImageConfig
+    size: int
 
 
 @dataclass
@@ -175,31 +222,42 @@ class ImageRegistry:
     """The sandbox's images: `uri -> root`, each also pushed to the sandbox's ECR.
 
     Registered images outlive `Sandbox.reset()` (they are the sandbox's set-up, like
-    `sandbox serve --image`): `republish` pushes them to the emptied ECR again.
+    `sandbox serve --image`): `republish` pushes them to the emptied ECR again. An image ECR holds
+    that was not registered under its URI (one the installer copied from another registry) is
+    found by its layer's digest: the layer of a stand-in image addresses the root it stands for.
     """
 
     push: Pusher | None = None
     in_ecr: Finder | None = None
+    lookup: Lookup | None = None
     _by_digest: dict[tuple[str, str, str, str], Image] = field(default_factory=dict)
     _by_tag: dict[tuple[str, str, str, str], str] = field(default_factory=dict)
+    _by_layer: dict[str, _Root] = field(default_factory=dict)
+    _blobs: dict[str, dict[str, bytes]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def register(self, uri: str, root: Path | str) -> Image:
+    def register(self, uri: str, root: Path | str, identity: str | None = None) -> Image:
         """Hold `root` as the image `uri` names (a tag: re-registering a tag moves it, as a push
-        does; functions created before keep the digest they resolved)."""
+        does; functions created before keep the digest they resolved). The image is the stand-in
+        of `identity` (default: the root's content, so a changed root is another image)."""
         reference = ImageReference.parse(uri)
         if reference.tag is None:
             raise ImageError(f"{uri}: register an image by tag; its digest is the sandbox's to compute")
         root = Path(root).resolve()
         if not root.is_dir():
             raise ImageError(f"image root {root} is not a folder")
-        manifest, size = root_manifest(root)
-        digest = f"sha256:{hashlib.sha256(manifest.encode()).hexdigest()}"
-        image = Image(reference, root, ImageConfig.of_root(root), digest, manifest, size)
+        if identity is None:
+            identity, size = root_identity(root)
+        else:
+            size = sum(p.stat().st_size for p in root.rglob("*") if p.is_file())
+        oci = stand_in_image(identity)
+        image = Image(reference, root, ImageConfig.of_root(root), oci.digest, oci.manifest, size)
         key = (reference.account, reference.region, reference.repository)
         with self._lock:
-            self._by_digest[(*key, digest)] = image
-            self._by_tag[(*key, reference.tag)] = digest
+            self._by_digest[(*key, oci.digest)] = image
+            self._by_tag[(*key, reference.tag)] = oci.digest
+            self._by_layer[oci.layer_digest] = _Root(image.root, image.config, size)
+            self._blobs[oci.digest] = oci.blobs
         self._publish(image, reference.tag)
         return image
 
@@ -219,6 +277,8 @@ class ImageRegistry:
         with self._lock:
             self._by_digest.clear()
             self._by_tag.clear()
+            self._by_layer.clear()
+            self._blobs.clear()
 
     def resolve(self, uri: str) -> Image:
         """The image a function's `ImageUri` names, as Lambda resolves it at CreateFunction: the
@@ -228,9 +288,12 @@ class ImageRegistry:
         with self._lock:
             digest = reference.digest or self._by_tag.get((*key, reference.tag or ""))
             image = self._by_digest.get((*key, digest)) if digest else None
-        if image is None or not self.holds(image.reference, image.digest):
+        if image is not None and self.holds(image.reference, image.digest):
+            return image
+        found = self._from_ecr(reference, reference.tag, reference.digest)
+        if found is None:
             raise ImageError(f"Source image {uri} is not valid. Provide a valid source image.")
-        return image
+        return found
 
     def by_digest(self, uri: str, digest: str) -> Image | None:
         """The image a function resolved (its URI's repository and the digest it keeps), if the
@@ -238,17 +301,37 @@ class ImageRegistry:
         reference = ImageReference.parse(uri)
         with self._lock:
             image = self._by_digest.get((reference.account, reference.region, reference.repository, digest))
-        if image is None or not self.holds(reference, digest):
-            return None
-        return image
+        if image is not None:
+            return image if self.holds(reference, digest) else None
+        return self._from_ecr(reference, None, digest)
 
     def holds(self, reference: ImageReference, digest: str) -> bool:
         return self.in_ecr is None or self.in_ecr(reference.account, reference.region, reference.repository, digest)
 
+    def _from_ecr(self, reference: ImageReference, tag: str | None, digest: str | None) -> Image | None:
+        """The image ECR holds in the URI's repository (copied there, not registered), run from the
+        root its layer's digest addresses; None if ECR holds none or no root is known for it."""
+        if self.lookup is None:
+            return None
+        found = self.lookup(reference.account, reference.region, reference.repository, tag, digest)
+        if found is None:
+            return None
+        image_digest, manifest = found
+        layers = [str(layer.get("digest")) for layer in json.loads(manifest).get("layers", [])]
+        with self._lock:
+            roots = [self._by_layer[layer] for layer in layers if layer in self._by_layer]
+        if len(roots) != 1:
+            return None
+        return Image(reference, roots[0].root, roots[0].config, image_digest, manifest, roots[0].size)
+
     def _publish(self, image: Image, tag: str) -> None:
         if self.push is not None:
             reference = image.reference
-            self.push(reference.account, reference.region, reference.repository, tag, image.manifest, image.digest)
+            with self._lock:
+                blobs = self._blobs.get(image.digest, {})
+            self.push(
+                reference.account, reference.region, reference.repository, tag, image.manifest, image.digest, blobs
+            )
 
 
 def parse_image_option(option: str) -> tuple[str, Path]:

@@ -13,7 +13,7 @@ import json
 import logging
 import re
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import moto
@@ -734,9 +734,18 @@ def lambda_function_not_active(state: str) -> Exception:
     return error
 
 
-def ecr_push_image(account_id: str, region: str, repository: str, tag: str, manifest: str, digest: str) -> None:
-    """Put an image manifest in an account's ECR repository (created if missing), as `docker push`
-    does, keeping the digest the sandbox computed.
+def ecr_push_image(
+    account_id: str,
+    region: str,
+    repository: str,
+    tag: str,
+    manifest: str,
+    digest: str,
+    blobs: Mapping[str, bytes] | None = None,
+) -> None:
+    """Put an image in an account's ECR repository (created if missing), as `docker push`
+    does: its blobs (config and layers) first, then its manifest, keeping the digest the sandbox
+    computed.
 
     AWS: a tag pushed again moves to the new image and the image it leaves stays in the
     repository, untagged (ECR user guide, "Image tag mutability"). moto 5.2.5 deleted it.
@@ -746,7 +755,11 @@ def ecr_push_image(account_id: str, region: str, repository: str, tag: str, mani
     ecr = backend("ecr", region, account_id)
     if repository not in ecr.repositories:
         ecr.create_repository(repository, account_id, {}, {}, "MUTABLE", [])
-    for image in ecr.repositories[repository].images:
+    found = ecr.repositories[repository]
+    for blob_digest, data in (blobs or {}).items():
+        _keep_blob(blob_digest, data)
+        found.layers[blob_digest] = len(data)
+    for image in found.images:
         if tag in image.image_tags and image.get_image_digest() != digest:
             image.image_tags.remove(tag)
             image.image_tag = image.image_tags[0] if image.image_tags else None
@@ -759,6 +772,108 @@ def ecr_holds_image(account_id: str, region: str, repository: str, digest: str) 
     ecr = backend("ecr", region, account_id)
     found = ecr.repositories.get(repository)
     return found is not None and any(image.get_image_digest() == digest for image in found.images)
+
+
+def ecr_image(
+    account_id: str, region: str, repository: str, tag: str | None, digest: str | None
+) -> tuple[str, str] | None:
+    """(digest, manifest) of the image an account's ECR repository holds for a tag or a digest."""
+    ecr = backend("ecr", region, account_id)
+    found = ecr.repositories.get(repository)
+    if found is None:
+        return None
+    for image in found.images:
+        if (digest is not None and image.get_image_digest() == digest) or (tag is not None and tag in image.image_tags):
+            return str(image.get_image_digest()), str(image.image_manifest)
+    return None
+
+
+#: Layer and config blobs ECR holds, by digest (content-addressed: one copy for every repository
+#: that holds the layer). moto 5.2.5 keeps only each layer's size.
+_ecr_blobs: dict[str, bytes] = {}
+_ecr_blobs_lock = threading.Lock()
+#: The sandbox's control route that serves a blob: what GetDownloadUrlForLayer answers.
+ECR_LAYER_ROUTE = "/_sandbox/ecr-layers/"
+
+
+def _keep_blob(digest: str, data: bytes) -> None:
+    with _ecr_blobs_lock:
+        _ecr_blobs[digest] = bytes(data)
+
+
+def ecr_blob(digest: str) -> bytes | None:
+    """A blob ECR holds, by digest (what a layer's download URL serves)."""
+    with _ecr_blobs_lock:
+        return _ecr_blobs.get(digest)
+
+
+def fix_ecr_layers() -> None:
+    """ECR's layer API and image digests as AWS has them.
+
+    AWS (Amazon ECR API reference): "GetDownloadUrlForLayer: Retrieves the pre-signed Amazon S3
+    download URL corresponding to an image layer. You can only get URLs for image layers that are
+    referenced in an image" (errors `LayersNotFoundException`, `LayerInaccessibleException`,
+    `RepositoryNotFoundException`); CompleteLayerUpload fails with `InvalidLayerException` when
+    "the layer digest calculation performed by Amazon ECR upon receipt of the image layer does not
+    match the digest specified"; an image's digest is the sha256 of its manifest (ECR user guide,
+    "Pulling an image": `@sha256:` is the manifest's digest, as in the OCI distribution spec).
+
+    moto 5.2.5: GetDownloadUrlForLayer raised NotImplementedError; CompleteLayerUpload kept the
+    layer's size only, and took any `layerDigests`; an image pushed without a digest got the
+    sha256 of its layers' digests joined. Here the uploaded bytes are kept (by digest), a layer the
+    repository holds is served at a URL of the sandbox itself (the request's host, as S3 serves
+    ECR's URLs in AWS), and an image's digest is its manifest's sha256.
+    """
+    import hashlib
+
+    from moto.core.exceptions import JsonRESTError
+    from moto.ecr.models import ECRBackend, Image
+    from moto.ecr.responses import ECRResponse
+
+    if getattr(ECRResponse, "_sandbox_layers", False):
+        return
+    original_complete = ECRBackend.complete_layer_upload
+
+    def complete_layer_upload(
+        self: Any, repository_name: str, upload_id: str, layer_digests: list[str], registry_id: str | None = None
+    ) -> dict[str, Any]:
+        repository = self._get_repository(repository_name, registry_id)
+        upload = repository.uploads.get(upload_id)
+        data = bytes(upload.layer_parts) if upload is not None else b""
+        computed = "sha256:" + hashlib.sha256(data).hexdigest()
+        if upload is not None and layer_digests and computed not in layer_digests:
+            raise JsonRESTError(
+                "InvalidLayerException",
+                f"The layer digest calculation performed by Amazon ECR ({computed}) does not match "
+                f"the digest specified ({', '.join(layer_digests)})",
+            )
+        answer: dict[str, Any] = original_complete(self, repository_name, upload_id, layer_digests, registry_id)
+        _keep_blob(answer["layerDigest"], data)
+        return answer
+
+    def get_download_url_for_layer(self: Any) -> Any:
+        from moto.core.responses import ActionResult
+
+        repository = self.ecr_backend._get_repository(self._get_param("repositoryName"), self._get_param("registryId"))
+        digest = str(self._get_param("layerDigest") or "")
+        if digest not in repository.layers:
+            raise JsonRESTError(
+                "LayersNotFoundException", f"The layer {digest} does not exist in the repository {repository.name}"
+            )
+        if ecr_blob(digest) is None:
+            raise JsonRESTError(
+                "LayerInaccessibleException", f"The layer {digest} is not available in the repository {repository.name}"
+            )
+        host = self.headers.get("Host") or "127.0.0.1"
+        return ActionResult({"downloadUrl": f"http://{host}{ECR_LAYER_ROUTE}{digest}", "layerDigest": digest})
+
+    def create_digest(self: Any) -> None:
+        self._image_digest = "sha256:" + hashlib.sha256(self.image_manifest.encode()).hexdigest()
+
+    ECRBackend.complete_layer_upload = complete_layer_upload  # type: ignore[method-assign]
+    ECRResponse.get_download_url_for_layer = get_download_url_for_layer  # type: ignore[method-assign]
+    Image._create_digest = create_digest  # type: ignore[method-assign]
+    ECRResponse._sandbox_layers = True  # type: ignore[attr-defined]
 
 
 # --------------------------------------------------------------------------- eventbridge

@@ -87,7 +87,9 @@ class Sandbox:
         #: SIGTERM and SIGINT stop the sandbox with its processes while it runs (`stop()` ends them).
         self._signals = processes.StopSignals()
         #: Container images (`register_image`): image roots pushed to the sandbox's ECR.
-        self.images = ImageRegistry(push=moto_internals.ecr_push_image, in_ecr=moto_internals.ecr_holds_image)
+        self.images = ImageRegistry(
+            push=moto_internals.ecr_push_image, in_ecr=moto_internals.ecr_holds_image, lookup=moto_internals.ecr_image
+        )
         #: Requests the sandbox itself failed on (each logged with its traceback).
         self.internal_failures = 0
         self.sites = Distributions(self._client)
@@ -150,6 +152,7 @@ class Sandbox:
             moto_internals.fix_cognito_client_dates()
             moto_internals.install_event_lambda_targets()
             moto_internals.install_lambda_images(self._resolve_image, self._image_present)
+            moto_internals.fix_ecr_layers()
             self._runtime = LambdaRuntime(self, self.warm_workers)
             moto_internals.install_lambda_runtime(self._runtime.invoke)
             self._cloudformation = CloudFormationService(self)
@@ -231,10 +234,11 @@ class Sandbox:
         moto_internals.invoke_function_async(function, region, event)
 
     # ------------------------------------------------------------------ container images
-    def register_image(self, uri: str, root: Path | str) -> Image:
+    def register_image(self, uri: str, root: Path | str, identity: str | None = None) -> Image:
         """Hold the image root `root` as the image `uri` (`ACCOUNT.dkr.ecr.REGION.SUFFIX/REPO:TAG`),
-        pushed to the sandbox's ECR: `PackageType: Image` functions naming it run from it."""
-        return self.images.register(uri, root)
+        pushed to the sandbox's ECR: `PackageType: Image` functions naming it run from it, and so
+        do functions naming a copy of it (`identity`: see `ImageRegistry.register`)."""
+        return self.images.register(uri, root, identity)
 
     def _resolve_image(self, uri: str, account_id: str, region: str) -> tuple[str, int]:
         """A function's ImageUri at CreateFunction: the image must be in the function's Region
@@ -253,6 +257,8 @@ class Sandbox:
     # ------------------------------------------------------------------ http
     def wsgi(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
+        if path.startswith(moto_internals.ECR_LAYER_ROUTE):
+            return _ecr_layer(start_response, path[len(moto_internals.ECR_LAYER_ROUTE) :])
         if path.startswith(CONTROL_PREFIX):
             return self._control(environ, start_response, path[len(CONTROL_PREFIX) :])
         if service_of(environ) == "cloudformation":
@@ -326,7 +332,7 @@ class Sandbox:
         if route == "images":
             if method == "POST":
                 request = json.loads(body or b"{}")
-                self.register_image(request["uri"], request["root"])
+                self.register_image(request["uri"], request["root"], request.get("identity"))
             return "200 OK", {"images": [_image_summary(image) for image in self.images.images()]}
         return "404 Not Found", {"error": f"no sandbox route {method} /{route}"}
 
@@ -379,6 +385,16 @@ def _aws_error(start_response: StartResponse, code: str, message: str) -> Iterab
     start_response(
         "400 Bad Request", [("Content-Type", "application/x-amz-json-1.0"), ("Content-Length", str(len(data)))]
     )
+    return [data]
+
+
+def _ecr_layer(start_response: StartResponse, digest: str) -> Iterable[bytes]:
+    """A layer's download URL (GetDownloadUrlForLayer): its bytes, as S3 serves ECR's in AWS."""
+    data = moto_internals.ecr_blob(digest)
+    if data is None:
+        start_response("404 Not Found", [("Content-Type", "text/plain"), ("Content-Length", "0")])
+        return [b""]
+    start_response("200 OK", [("Content-Type", "application/octet-stream"), ("Content-Length", str(len(data)))])
     return [data]
 
 

@@ -91,8 +91,10 @@ MIGRATE = StepPhases(
 )
 #: The site action publishes in one call (`lambdas.site.step`): done, or failed.
 SITE = StepPhases("site", {Phase.DONE: PhaseRule(Then.DONE)})
+#: The images action copies in one call (`lambdas.images.step`): done, or failed.
+IMAGES = StepPhases("images", {Phase.DONE: PhaseRule(Then.DONE)})
 #: Every kind of step the state machine runs, by `$.step.kind`.
-STEP_PHASES: Mapping[str, StepPhases] = {steps.kind: steps for steps in (STAGE, MIGRATE, SITE)}
+STEP_PHASES: Mapping[str, StepPhases] = {steps.kind: steps for steps in (STAGE, MIGRATE, SITE, IMAGES)}
 
 #: Phases in which a step waits on its stack's status (not, e.g., on a change set being
 #: computed: that changes no stack status, so the wait is a plain poll).

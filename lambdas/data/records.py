@@ -255,6 +255,8 @@ class StepUpdate(Record):
     site_digest: str | None = None
     site_files: int | None = None
     invalidation_id: str | None = None
+    # the images action: each image and region, and what the copy did
+    images: list[dict[str, Any]] | None = None
     # the rollback: what it did to this step, and what is left for a person
     rolled_back: str | None = None
     rolled_back_at: str | None = None

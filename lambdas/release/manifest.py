@@ -154,6 +154,21 @@ class InstallationValue:
 
 
 @dataclass(frozen=True)
+class ReleaseImage:
+    """A container image the release's stages run: repository and tag as the stages name them in
+    the installation's registry, the digest the release pins, the stages that run it."""
+
+    repository: str
+    tag: str
+    digest: str | None
+    stages: tuple[str, ...]
+
+    @property
+    def name(self) -> str:
+        return f"{self.repository}:{self.tag}"
+
+
+@dataclass(frozen=True)
 class Step:
     """A node of the release graph: a stage (one stack) or an action (e.g. `migrate`)."""
 
@@ -206,6 +221,10 @@ class Manifest:
     site_bundle: str | None = None
     #: per-installation values a stage may read as `${param:Name}` (`InstallationValue`)
     values: Mapping[str, InstallationValue] = field(default_factory=dict)
+    #: the container images the stages run (`ReleaseImage`), copied by the `images` action
+    images: tuple[ReleaseImage, ...] = ()
+    #: the publisher's registry the images are copied from: (registry id, region)
+    image_registry: tuple[str, str] | None = None
 
     # ----------------------------------------------------------------- loading
     @classmethod
@@ -274,6 +293,13 @@ class Manifest:
                 )
                 for name, spec in document.get("values", {}).items()
             },
+            images=tuple(
+                ReleaseImage(spec["repository"], spec["tag"], spec.get("digest"), tuple(spec["stages"]))
+                for spec in document.get("images", {}).get("images", [])
+            ),
+            image_registry=(document["images"]["registry"], document["images"]["region"])
+            if "images" in document
+            else None,
         )
         manifest.check()
         return manifest
@@ -314,11 +340,31 @@ class Manifest:
             for value in self.values.values()
             if len(set(value.alphabet)) != len(value.alphabet)
         )
+        problems.extend(self._image_problems())
         if problems:
             raise ManifestError("; ".join(problems))
         cycle = find_cycle({name: step.dependencies() for name, step in self.steps.items()})
         if cycle:
             raise ManifestError("dependency cycle: " + " -> ".join(cycle))
+
+    def _image_problems(self) -> list[str]:
+        """An image must be pinned by digest (the workflow copies and verifies nothing else), run by
+        stages of the release, and made available by an `images` action before each of them."""
+        problems = [
+            f"image {image.name} has no digest: the workflow copies an image only by the digest the "
+            "release pins (build the release with the publisher's registry, --image-registry)"
+            for image in self.images
+            if not image.digest
+        ]
+        copiers = {name for name, step in self.steps.items() if step.kind == "images"}
+        for image in self.images:
+            for stage in image.stages:
+                step = self.steps.get(stage)
+                if step is None or not step.is_stage:
+                    problems.append(f"image {image.name} names unknown stage {stage!r}")
+                elif not copiers & step.dependencies():
+                    problems.append(f"stage {stage!r} runs image {image.name} but depends on no images action")
+        return problems
 
     def _check_step(self, step: Step) -> list[str]:
         problems = [

@@ -31,6 +31,7 @@ from lambdas.data.stacks import (
     normalized_sha256,
     region_of_stack,
 )
+from lambdas.images import step as images
 from lambdas.migration import step as migration
 from lambdas.release.manifest import NO_ECHO_MASK
 from lambdas.site import step as site
@@ -111,6 +112,9 @@ class Rollback:
             return self._undo_migration(record)
         if record.kind == "site":
             self._undo_site(record)
+            return None
+        if record.kind == "images":
+            self._mark(record, "KEPT", reason=images.KEPT_REASON)
             return None
         if record.op == "delete":
             self._mark(

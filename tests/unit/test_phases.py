@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from lambdas.core.phases import MIGRATE, STAGE, STEP_PHASES, WATCHED_PHASES, Phase, StepPhases, Then
+from lambdas.images.step import ImagesStep
 from lambdas.migration.step import MigrationStep
 from lambdas.site.step import SiteStep
 from lambdas.stage.deployment import StageDeployment
@@ -20,10 +21,11 @@ from lambdas.stage.deployment import StageDeployment
 ROOT = Path(__file__).resolve().parents[2]
 ASL = json.loads((ROOT / "state_machine" / "installer.asl.json").read_text())
 #: Each kind's code: the module whose calls return the kind's phases, and its step class.
-CODE: dict[str, tuple[str, type[StageDeployment] | type[MigrationStep] | type[SiteStep]]] = {
+CODE: dict[str, tuple[str, type[StageDeployment] | type[MigrationStep] | type[SiteStep] | type[ImagesStep]]] = {
     "stage": ("lambdas/stage/deployment.py", StageDeployment),
     "migrate": ("lambdas/migration/step.py", MigrationStep),
     "site": ("lambdas/site/step.py", SiteStep),
+    "images": ("lambdas/images/step.py", ImagesStep),
 }
 
 

@@ -1,0 +1,25 @@
+"""Step: CopyImages. The release's images in the installation's own registry, before the stages that run them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lambdas.core.deps import Deps
+from lambdas.core.messages import StepState
+from lambdas.core.observability import logger, metrics, tracer
+from lambdas.images.step import ImagesStep
+from lambdas.run.turns import finished
+
+
+@logger.inject_lambda_context(log_event=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    state = StepState.model_validate(event)
+    logger.append_keys(run=state.run, stage=state.step.name)
+    deps = Deps.from_env(context)
+    result = ImagesStep(deps, state).run()
+    if result.result == "COPIED":
+        metrics.add_metric(name="ImagesCopied", unit="Count", value=1)
+    finished(deps, result.run, result.step.name)
+    return result.model_dump()

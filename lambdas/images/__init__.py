@@ -1,0 +1,1 @@
+"""The `images` action: the release's container images in the installation's own registry."""
