@@ -163,10 +163,12 @@ def source_manifest(source: Any, spec: ImageSpec) -> tuple[str, str]:
             acceptedMediaTypes=list(MANIFEST_MEDIA_TYPES),
         )
     except ClientError as error:
-        raise ImageCopyError(
-            f"image {spec.name}@{spec.digest}: the publisher's {where} answers {_code(error)}: "
-            f"{error.response.get('Error', {}).get('Message', '')}"
-        ) from None
+        message = f"{_code(error)}: {error.response.get('Error', {}).get('Message', '')}"
+        if _code(error) in ("RepositoryNotFoundException", "ImageNotFoundException"):
+            raise ImageCopyError(
+                f"image {spec.name}@{spec.digest} is not in the publisher's {where} ({message})"
+            ) from None
+        raise ImageCopyError(f"image {spec.name}@{spec.digest}: the publisher's {where} answers {message}") from None
     images = answer.get("images") or []
     if not images:
         failure = (answer.get("failures") or [{}])[0]

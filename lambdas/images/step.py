@@ -71,10 +71,10 @@ class ImagesStep:
     #: no phase in which it waits (see `lambdas.core.phases.IMAGES`)
     ADVANCES: ClassVar[Mapping[Phase, str]] = {}
 
-    def __init__(self, deps: Deps, state: StepState, fetch: Fetch = stream_url) -> None:
+    def __init__(self, deps: Deps, state: StepState, fetch: Fetch | None = None) -> None:
         self.deps = deps
         self.state = state
-        self.fetch = fetch
+        self.fetch = fetch or stream_url
         self.run_id = state.run
         self.name = state.step.name
         self.meta = run_record(deps, state)
