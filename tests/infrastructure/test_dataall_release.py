@@ -38,7 +38,7 @@ def test_every_nested_stack_of_the_backend_is_a_stage_of_the_release(dataall_rel
     regions = {step.name: step.region for step in dataall_release.manifest.stages() if step.region}
     assert regions == {"cloudfront": "us-east-1", "frontend-cognito-config": "us-east-1"}
     assert dataall_release.manifest.steps["aurora"].stateful and not dataall_release.manifest.steps["vpc"].stateful
-    assert set(dataall_release.manifest.steps["lambdas"].dependencies()) == {"cognito", "sqs", "vpc"}
+    assert set(dataall_release.manifest.steps["lambdas"].dependencies()) == {"cognito", "sqs", "vpc", "images"}
 
 
 def test_the_import_keeps_data_alls_own_cdk_nag_suppressions(dataall_release: Any) -> None:
@@ -147,3 +147,35 @@ def test_the_migrate_step_may_call_and_snapshot_what_data_alls_templates_name(da
     assert ":function:dataall-dev-migrations" in text
     assert ":cluster:dataall-dev-db-v2" in text
     assert "aurora" not in text
+
+
+def test_data_alls_images_are_pinned_copied_before_the_stages_that_run_them_and_granted_no_further(
+    dataall_release: Any,
+) -> None:
+    """Issue 18 item 5: each image the stages name (repository, tag) is pinned by digest with the
+    publisher's registry; the `images` action comes before every stage running one; the copy step may
+    pull those repositories from that registry and push their namesakes in the installation's."""
+    manifest = dataall_release.manifest
+    registry, region = manifest.image_registry
+    images = {image.name: image for image in manifest.images}
+    statements = {
+        statement["Sid"]: statement
+        for resource in dataall_release.bootstrap_template["Resources"].values()
+        if resource["Type"] == "AWS::IAM::Policy"
+        for statement in resource["Properties"]["PolicyDocument"]["Statement"]
+        if statement.get("Sid") in ("PullFromPublisher", "PushToInstallation")
+    }
+
+    assert set(images) == {"dataall-main-ecr-repository:lambdas-2.9.0", "dataall-main-ecr-repository:cdkproxy-2.9.0"}
+    assert all(re.fullmatch(r"sha256:[0-9a-f]{64}", image.digest or "") for image in images.values())
+    assert set(images["dataall-main-ecr-repository:lambdas-2.9.0"].stages) == {"lambdas"}
+    assert set(images["dataall-main-ecr-repository:cdkproxy-2.9.0"].stages) == {"ecs"}
+    for image in images.values():
+        for stage in image.stages:
+            assert "images" in manifest.steps[stage].depends_on, stage
+    pull = json.dumps(statements["PullFromPublisher"]["Resource"])
+    assert f":ecr:{region}:{registry}:repository/dataall-main-ecr-repository" in pull
+    assert set(statements["PullFromPublisher"]["Action"]) == {"ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"}
+    push = json.dumps(statements["PushToInstallation"]["Resource"])
+    assert "repository/dataall-main-ecr-repository" in push and "*" not in push
+    assert not any(action.endswith("*") for action in statements["PushToInstallation"]["Action"])
