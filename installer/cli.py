@@ -108,7 +108,26 @@ SyntheticOpt = Annotated[
 ]
 
 
-def _build(out: Path, version: str | None, upstream: Path | None, synthetic: bool, *, quiet: bool) -> Any:
+ImageRegistryOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--image-registry",
+        help="ACCOUNT:REGION of the ECR registry the publisher pushed data.all's images to (its repository "
+        "policy letting installation accounts pull): the release pins each image's digest as it holds it. "
+        "Default: $DATAALL_INSTALLER_IMAGE_REGISTRY, else the sandbox's stand-in images (a sandbox-only release).",
+    ),
+]
+
+
+def _build(
+    out: Path,
+    version: str | None,
+    upstream: Path | None,
+    synthetic: bool,
+    *,
+    quiet: bool,
+    image_registry: str | None = None,
+) -> Any:
     """Build a release: data.all from its upstream (the default), or the synthetic test fixture."""
     from installer.build import BuildError, build_release
 
@@ -128,7 +147,12 @@ def _build(out: Path, version: str | None, upstream: Path | None, synthetic: boo
             _fail(str(error), "UpstreamInvalid", field="--upstream")
         if not quiet:
             typer.echo(f"building data.all {source.version} from {source.origin} ...")
-        return build_dataall_release(out, source)
+        from installer.images import ImageRegistryError
+
+        try:
+            return build_dataall_release(out, source, image_registry=image_registry)
+        except ImageRegistryError as error:
+            _fail(str(error), "ReleaseInvalid", field="--image-registry")
     except BuildError as error:
         _fail(str(error), "ReleaseInvalid", field="--upstream" if upstream is not None else None)
 
@@ -157,11 +181,12 @@ def build(
     version: Annotated[str | None, typer.Option("--version", help="Release version (default: the source's).")] = None,
     upstream: UpstreamOpt = None,
     synthetic: SyntheticOpt = False,
+    image_registry: ImageRegistryOpt = None,
 ) -> None:
     """Build a release folder: data.all's own stacks from its source or cloud assembly (the default), as
     stage blueprints, assets and the bootstrap stack."""
     started = time.monotonic()
-    release = _build(out, version, upstream, synthetic, quiet=False)
+    release = _build(out, version, upstream, synthetic, quiet=False, image_registry=image_registry)
     stages = [s.name for s in release.manifest.stages()]
     typer.echo(
         f"release {release.version} -> {release.path} ({len(release.manifest.files)} files, "

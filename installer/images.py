@@ -69,6 +69,10 @@ IMAGE_REGISTRY_ENV = "DATAALL_INSTALLER_IMAGE_REGISTRY"
 IMAGES_ACTION = "images"
 
 
+class ImageRegistryError(ValueError):
+    """The publisher's registry named for a build cannot pin the release's images."""
+
+
 def images_in_templates(templates: dict[str, dict[str, Any]]) -> list[ReleaseImage]:
     """Every ECR image the stages' templates (`stage name -> template`) name, in the order first named."""
     found: dict[tuple[str, str], list[str]] = {}
@@ -94,7 +98,7 @@ def parse_image_registry(text: str) -> tuple[str, str]:
     plain = re.fullmatch(r"(\d{12}):([a-z]{2}(?:-gov|-iso[a-z]?)?-[a-z]+-\d)", text)
     match = host or plain
     if match is None:
-        raise ValueError(f"--image-registry takes ACCOUNT:REGION (the publisher's ECR registry), not {text!r}")
+        raise ImageRegistryError(f"--image-registry takes ACCOUNT:REGION (the publisher's ECR registry), not {text!r}")
     return match[1], match[2]
 
 
@@ -122,10 +126,18 @@ def pinned_images(
 
         client = ecr(region)
         digests = {}
+        from botocore.exceptions import BotoCoreError, ClientError
+
         for image in images:
-            details = client.describe_images(
-                registryId=account, repositoryName=image.repository, imageIds=[{"imageTag": image.tag}]
-            )["imageDetails"]
+            try:
+                details = client.describe_images(
+                    registryId=account, repositoryName=image.repository, imageIds=[{"imageTag": image.tag}]
+                )["imageDetails"]
+            except (ClientError, BotoCoreError) as error:
+                raise ImageRegistryError(
+                    f"image {image.repository}:{image.tag}: the publisher's registry {account} in {region} "
+                    f"does not give its digest ({error})"
+                ) from None
             digests[image] = str(details[0]["imageDigest"])
     return {
         "registry": account,

@@ -195,3 +195,45 @@ def test_plan_refuses_a_stored_release_whose_image_has_no_digest_before_anything
 
     with pytest.raises(ReleaseInvalid, match="has no digest"):
         deps.store.manifest("2.9.0")
+
+
+def test_the_build_pins_each_image_as_the_publishers_registry_holds_it_or_as_the_sandboxs_stand_in(
+    deps: Deps,
+) -> None:
+    from installer.images import (
+        SANDBOX_PUBLISHER_REGION,
+        ImageRegistryError,
+        images_in_templates,
+        pinned_images,
+        stand_in_identity,
+    )
+
+    uri = {
+        "Fn::Join": [
+            "",
+            [
+                {"Fn::Sub": "${AWS::AccountId}.dkr.ecr.${AWS::Region}."},
+                {"Ref": "AWS::URLSuffix"},
+                f"/{REPOSITORY}:{TAG}",
+            ],
+        ]
+    }
+    templates = {"lambdas": {"Resources": {"Api": {"Properties": {"Code": {"ImageUri": uri}}}}}}
+    found = images_in_templates(templates)
+    published(IMAGE)
+
+    pinned = pinned_images("2.9.0", found, f"{ACCOUNT}:{PUBLISHER_REGION}")
+    stand_ins = pinned_images("2.9.0", found, None)
+
+    assert [(i.repository, i.tag, i.stages) for i in found] == [(REPOSITORY, TAG, ("lambdas",))]
+    assert pinned == {
+        "registry": ACCOUNT,
+        "region": PUBLISHER_REGION,
+        "images": [{"repository": REPOSITORY, "tag": TAG, "digest": IMAGE.digest, "stages": ["lambdas"]}],
+    }
+    assert stand_ins["region"] == SANDBOX_PUBLISHER_REGION
+    assert stand_ins["images"][0]["digest"] == stand_in_image(stand_in_identity("2.9.0", found[0])).digest
+    with pytest.raises(ImageRegistryError, match="ACCOUNT:REGION"):
+        pinned_images("2.9.0", found, "my-registry")
+    with pytest.raises(ImageRegistryError, match=f"{REPOSITORY}:{TAG}: the publisher's registry"):
+        pinned_images("2.9.0", found, f"{ACCOUNT}:{REGION}")
