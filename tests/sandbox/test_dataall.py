@@ -153,6 +153,11 @@ def test_data_all_installs_upgrades_rolls_back_as_a_whole_and_uninstalls(sandbox
     assert installed.result["status"] == "SUCCEEDED", installed.result["error"]
     # data.all's own alembic chain, run by the migrate action in the sandbox's PostgreSQL
     assert installed.result["actions"]["migrate"]["status"] == "MIGRATED"
+    # data.all's images, copied from the publisher's registry into the installation's before lambdas and ecs
+    assert installed.result["actions"]["images"]["status"] == "COPIED"
+    held = aws.client("ecr").describe_images(repositoryName="dataall-main-ecr-repository")["imageDetails"]
+    pinned = {f"{i.repository}:{i.tag}": i.digest for i in older.manifest.images}
+    assert {f"dataall-main-ecr-repository:{t}": d["imageDigest"] for d in held for t in d["imageTags"]} == pinned
     assert list(dataall_revisions(sandbox).values()) == [HEADS[older.version]]
     counts = _created_as_templated(aws, older)
     assert all(declared == created for declared, created in counts.values()), counts
