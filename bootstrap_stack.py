@@ -988,6 +988,7 @@ class BootstrapStack(cdk.Stack):
             [
                 "ecr:DescribeRepositories",
                 "ecr:CreateRepository",
+                "ecr:GetRepositoryPolicy",
                 "ecr:SetRepositoryPolicy",
                 "ecr:DescribeImages",
                 "ecr:BatchCheckLayerAvailability",

@@ -137,7 +137,15 @@ def ensure_repository(ecr: Any, repository: str) -> bool:
             if _code(again) != "RepositoryAlreadyExistsException":  # another call made it meanwhile
                 raise
             arn = ecr.describe_repositories(repositoryNames=[repository])["repositories"][0]["repositoryArn"]
-    ecr.set_repository_policy(repositoryName=repository, policyText=lambda_pull_policy(str(arn)))
+    wanted = lambda_pull_policy(str(arn))
+    try:
+        held = ecr.get_repository_policy(repositoryName=repository)["policyText"]
+    except ClientError as error:
+        if _code(error) != "RepositoryPolicyNotFoundException":
+            raise
+        held = None
+    if held is None or json.loads(held) != json.loads(wanted):  # a redeploy writes nothing
+        ecr.set_repository_policy(repositoryName=repository, policyText=wanted)
     return created
 
 
