@@ -7,6 +7,7 @@ import functools
 import json
 import math
 import os
+import re
 import signal
 import sys
 import time
@@ -581,6 +582,62 @@ def uninstall(
 
 
 # ---------------------------------------------------------------------- quick-create
+#: CloudFormation's stack name: a letter, then letters, digits and hyphens, 128 characters at most.
+STACK_NAME_PATTERN = re.compile(r"[a-zA-Z][-a-zA-Z0-9]{0,127}")
+#: S3's bucket names (general purpose): 3-63 lower-case letters, digits, dots and hyphens, starting
+#: and ending with a letter or digit, no two dots in a row, not shaped like an IP address.
+BUCKET_NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+
+
+def _known_regions() -> set[str]:
+    """The regions the SDK knows (its own endpoint data: no request), in every partition."""
+    import botocore.session
+
+    session = botocore.session.get_session()
+    return {
+        region
+        for partition in session.get_available_partitions()
+        for region in session.get_available_regions("cloudformation", partition_name=partition)
+    }
+
+
+def _check_region(region: str, flag: str) -> None:
+    if region not in _known_regions():
+        _fail(f"{flag} {region!r} is not an AWS region (e.g. us-east-1, eu-west-1)", "InvalidRegion", field=flag)
+
+
+def _regions(text: str) -> list[str]:
+    regions = [region.strip() for region in text.split(",") if region.strip()]
+    if not regions:
+        _fail("--regions names no region: give one or more, comma-separated", "InvalidRegion", field="--regions")
+    for region in regions:
+        _check_region(region, "--regions")
+        if regions.count(region) > 1:
+            _fail(f"--regions names {region} twice", "InvalidRegion", field="--regions")
+    return regions
+
+
+def _check_stack_name(name: str) -> None:
+    if STACK_NAME_PATTERN.fullmatch(name) is None:
+        _fail(f"--stack-name {name!r}: a stack name is a letter, then letters, digits and hyphens "
+              "(128 characters at most)", field="--stack-name")  # fmt: skip
+
+
+def _check_bucket_prefix(bucket_prefix: str, regions: list[str], declared: dict[str, Any]) -> None:
+    """The prefix against the bootstrap template's own ReleaseBucketPrefix, and each bucket
+    `<prefix>-<region>` against S3's bucket names."""
+    from installer.answers import check_parameters
+
+    check_parameters({"ReleaseBucketPrefix": declared.get("ReleaseBucketPrefix", {})},
+                     {"ReleaseBucketPrefix": bucket_prefix}, flag="--bucket-prefix")  # fmt: skip
+    for region in regions:
+        bucket = f"{bucket_prefix}-{region}"
+        if (BUCKET_NAME_PATTERN.fullmatch(bucket) is None or ".." in bucket or ".-" in bucket or "-." in bucket
+                or re.fullmatch(r"[0-9.]+", bucket)):  # fmt: skip
+            _fail(f"--bucket-prefix {bucket_prefix!r}: the release bucket {bucket!r} is not a valid S3 bucket "
+                  "name (3-63 lower-case letters, digits, dots and hyphens)", field="--bucket-prefix")  # fmt: skip
+
+
 @app.command()
 @_answers
 def publish(
@@ -596,24 +653,51 @@ def publish(
     public: Annotated[bool, typer.Option("--public", help="Let any account read the release (public link).")] = False,
     endpoint_url: EndpointOpt = None,
     replace: ReplaceOpt = False,
+    json_mode: JsonOpt = False,
 ) -> None:
     """Upload a release to <bucket-prefix>-<region> buckets and print one quick-create URL per region.
 
-    A different release already published under the same version is refused (ReleaseConflict)
+    The regions, the stack name, --param values (against the bootstrap template's own
+    constraints) and the bucket prefix are checked before anything is built or uploaded. A
+    different release already published under the same version is refused (ReleaseConflict)
     unless --replace."""
     from installer.aws import Aws
-    from installer.operations import make_public, public_template_url, quick_create_url
+    from installer.operations import check_bootstrap_values, make_public, public_template_url, quick_create_url
     from installer.operations import publish as upload
 
-    release = _release(release_dir, json_mode=False)
-    params = {"ReleaseBucketPrefix": bucket_prefix, **_params(param)}
-    for region in [r.strip() for r in regions.split(",") if r.strip()]:
+    names = _regions(regions)
+    _check_stack_name(stack_name)
+    given = _params(param)
+    if "ReleaseBucketPrefix" in given:
+        _fail("the release bucket prefix is --bucket-prefix", field="--param ReleaseBucketPrefix")
+    release = _release(release_dir, json_mode=json_mode)
+    declared = release.bootstrap_template.get("Parameters", {})
+    check_bootstrap_values(declared, given)
+    _check_bucket_prefix(bucket_prefix, names, declared)
+    params = {"ReleaseBucketPrefix": bucket_prefix, **given}
+    published: list[dict[str, Any]] = []
+    for region in names:
         aws = Aws(region=region, endpoint_url=endpoint_url)
-        bucket = upload(aws, release, bucket_prefix, replace=replace)
-        if public:
-            make_public(aws, bucket)
+        try:
+            bucket = upload(aws, release, bucket_prefix, replace=replace)
+            if public:
+                make_public(aws, bucket)
+        except Exception as error:  # answered with what was published before it
+            problem = classify(error)
+            where = ", ".join(entry["region"] for entry in published)
+            problem.message += f" (region {region}; published before it: {where or 'none'})"
+            problem.extra["published"] = published
+            raise problem from error
         url = public_template_url(bucket, region, release.version)
-        typer.echo(f"{region}: {quick_create_url(region, url, stack_name, params)}")
+        link = quick_create_url(region, url, stack_name, params)
+        published.append({"region": region, "bucket": bucket, "template_url": url, "quick_create_url": link,
+                          "public": public})  # fmt: skip
+        if not json_mode:
+            typer.echo(f"{region}: {link}")
+    if json_mode:
+        result = {"status": "SUCCEEDED", "command": "publish", "version": release.version,
+                  "manifest_sha256": release.digest, "published": published, "error": None}  # fmt: skip
+        sys.stdout.write(json.dumps(result) + "\n")
 
 
 @app.command()
@@ -623,11 +707,21 @@ def link(
     region: Annotated[str, typer.Option("--region", help="Region of the console form.")],
     stack_name: Annotated[str, typer.Option("--stack-name", help="Stack name in the form.")] = "dataall-prod-installer",
     param: ParamOpt = None,
+    json_mode: JsonOpt = False,
 ) -> None:
     """Print the quick-create URL of a published bootstrap template."""
     from installer.operations import quick_create_url
 
-    typer.echo(quick_create_url(region, template_url, stack_name, _params(param)))
+    _check_region(region, "--region")
+    _check_stack_name(stack_name)
+    if not template_url.startswith("https://"):
+        _fail(f"--template-url {template_url!r}: the console reads the template from an https:// URL "
+              "(S3's, as publish prints it)", field="--template-url")  # fmt: skip
+    url = quick_create_url(region, template_url, stack_name, _params(param))
+    if json_mode:
+        sys.stdout.write(json.dumps({"status": "SUCCEEDED", "command": "link", "quick_create_url": url}) + "\n")
+    else:
+        typer.echo(url)
 
 
 def _ledger(aws: Any, installation: Any) -> Any:
