@@ -73,7 +73,8 @@ def _answers(command: Callable[..., None]) -> Callable[..., None]:
             raise
         except (Exception, KeyboardInterrupt) as error:  # noqa: BLE001 - every error is answered, not lost
             problem = classify(error)
-            code = emit(problem, json_mode=bool(kwargs.get("json_mode")), command=command.__name__, cause=error)
+            name = command.__name__.replace("_", " ")  # sandbox_serve: `sandbox serve`
+            code = emit(problem, json_mode=bool(kwargs.get("json_mode")), command=name, cause=error)
             raise typer.Exit(code) from None
 
     return answered
@@ -158,15 +159,23 @@ def build(
     version: Annotated[str | None, typer.Option("--version", help="Release version (default: the source's).")] = None,
     upstream: UpstreamOpt = None,
     synthetic: SyntheticOpt = False,
+    json_mode: JsonOpt = False,
 ) -> None:
     """Build a release folder: data.all's own stacks from its source or cloud assembly (the default), as
     stage blueprints, assets and the bootstrap stack."""
     started = time.monotonic()
-    release = _build(out, version, upstream, synthetic, quiet=False)
+    release = _build(out, version, upstream, synthetic, quiet=json_mode)
     stages = [s.name for s in release.manifest.stages()]
+    seconds = round(time.monotonic() - started, 1)
+    if json_mode:
+        result = {"status": "SUCCEEDED", "command": "build", "version": release.version, "path": str(release.path),
+                  "manifest_sha256": release.digest, "files": len(release.manifest.files), "stages": stages,
+                  "seconds": seconds}  # fmt: skip
+        sys.stdout.write(json.dumps(result) + "\n")
+        return
     typer.echo(
         f"release {release.version} -> {release.path} ({len(release.manifest.files)} files, "
-        f"{len(stages)} stages) in {time.monotonic() - started:.1f} s"
+        f"{len(stages)} stages) in {seconds:.1f} s"
     )
 
 
@@ -946,11 +955,14 @@ def sandbox_serve(
         list[str] | None,
         typer.Option("--image", help="URI=PATH: hold the image root PATH as the container image URI (repeatable)."),
     ] = None,
+    json_mode: JsonOpt = False,
 ) -> None:
     """Run a local AWS endpoint until stopped (Ctrl-C, SIGINT or SIGTERM, in the foreground or in
-    the background): it stops with every process it started."""
+    the background): it stops with every process it started. Its flags and its environment
+    (DATAALL_SANDBOX_WARM_*) are checked before it starts."""
     from installer.aws import quiet_sandbox_logs
     from sandbox import processes
+    from sandbox.faults import FaultSpecError, parse_fault
     from sandbox.images import ImageError, parse_image_option
     from sandbox.server import Sandbox
 
@@ -958,12 +970,22 @@ def sandbox_serve(
     try:
         images = [parse_image_option(option) for option in image or []]
     except ImageError as error:
-        _fail(str(error))
+        _fail(str(error), field="--image")
+    for spec in fault or []:
+        try:
+            parse_fault(spec)
+        except FaultSpecError as error:
+            _fail(str(error), "InvalidFault", field="--fault")
+    if not (math.isfinite(scale) and scale > 0):
+        _fail(f"--scale {scale}: wall seconds per modelled second must be a positive number", field="--scale")
+    if not 0 <= port <= 65535:
+        _fail(f"--port {port} is not a TCP port (0-65535)", field="--port")
+    warm_workers = processes.WarmLimits.from_environment()
     # Whatever leaves its parent under the sandbox (pg_ctl's server, a handler's daemon) stays in
     # this process's tree, to be ended with it.
     processes.become_subreaper()
     with processes.stop_signals():  # a background job starts with SIGINT ignored: handle it anyway
-        box = Sandbox(host=host, port=port, scale=scale, latency=not no_latency)
+        box = Sandbox(host=host, port=port, scale=scale, latency=not no_latency, warm_workers=warm_workers)
         try:
             box.start()
             for spec in fault or []:
@@ -1050,16 +1072,22 @@ def sandbox_conformance(
         f"{summary['stacks_complete']}/{summary['stacks']} stacks complete, "
         f"{summary['resources_complete']}/{summary['resources']} resources, {summary['seconds']} s"
     )
+    complete = summary["stacks_complete"] == summary["stacks"] and not summary.get("left")
     if json_mode:
-        typer.echo(json.dumps(summary))
-    if summary["stacks_complete"] != summary["stacks"] or summary.get("left"):
-        raise typer.Exit(1)
+        typer.echo(
+            json.dumps({"status": "SUCCEEDED" if complete else "FAILED", "command": "sandbox conformance", **summary})
+        )
+    if not complete:
+        raise typer.Exit(exit_code("FAILED"))
 
 
 @app.command()
-def version() -> None:
+def version(json_mode: JsonOpt = False) -> None:
     """The installer's own version."""
-    typer.echo(__version__)
+    if json_mode:
+        typer.echo(json.dumps({"status": "SUCCEEDED", "command": "version", "version": __version__}))
+    else:
+        typer.echo(__version__)
 
 
 @app.callback()
@@ -1072,20 +1100,26 @@ def _global_options(
 
 def main() -> None:
     """The console script: every answer in one shape, a usage error included (exit 2, and the
-    JSON line when --json was given)."""
+    JSON line when --json was given).
+
+    Typer 0.29 parses with a click of its own (`typer._click`): its usage errors are
+    `typer.TyperException`s, not `click.ClickException`s, and its Ctrl-C at a prompt `typer.Abort`."""
     import click
 
     argv = sys.argv[1:]
     try:
         code = app(standalone_mode=False)
-    except click.ClickException as error:
+    except (typer.Abort, click.Abort):
+        code = exit_code("INTERRUPTED")
+    except (typer.TyperException, click.ClickException) as error:
         param = getattr(error, "param", None)
         field = (param.opts[0] if param.opts else param.name) if param is not None else None
-        command = next((arg for arg in argv if not arg.startswith("-")), None)
-        problem = Problem("UsageError", error.format_message(), field=field)
+        field = field or getattr(error, "option_name", None)  # an option given a value it does not take
+        words = [arg for arg in argv if not arg.startswith("-")]
+        command = " ".join(words[:2]) if words[:1] == ["sandbox"] else next(iter(words), None)
+        message = error.format_message() if hasattr(error, "format_message") else str(error)
+        problem = Problem("UsageError", message, field=field)
         code = emit(problem, json_mode="--json" in argv, command=command)
-    except click.Abort:
-        code = exit_code("INTERRUPTED")
     sys.exit(code or 0)
 
 

@@ -400,3 +400,63 @@ def test_link_json_gives_the_quick_create_url() -> None:
 def test_link_refuses_a_bad_flag_naming_it(flags: list[str], field: str) -> None:
     exit_status, document, _ = answer("link", *flags, "--json")
     assert exit_status == 2 and document["status"] == "REFUSED" and document["error"]["field"] == field
+
+
+@pytest.mark.parametrize(
+    ("flags", "code", "field"),
+    [
+        (["--fault", "vpc:explode"], "InvalidFault", "--fault"),
+        (["--scale", "-1"], "InvalidArgument", "--scale"),
+        (["--port", "70000"], "InvalidArgument", "--port"),
+        (["--image", "no-path"], "InvalidArgument", "--image"),
+    ],
+)
+def test_sandbox_serve_refuses_a_bad_flag_before_it_starts(flags: list[str], code: str, field: str) -> None:
+    exit_status, document, _ = answer("sandbox", "serve", *flags, "--json")
+    assert exit_status == 2 and document["status"] == "REFUSED"
+    assert (document["command"], document["error"]["code"], document["error"]["field"]) == (
+        "sandbox serve",
+        code,
+        field,
+    )
+
+
+@pytest.mark.parametrize(
+    ("argv", "command", "field"),
+    [
+        (["sandbox", "serve", "--port", "many"], "sandbox serve", "--port"),
+        (["deploy", "--bogus"], "deploy", "--bogus"),
+        (["status", "--follow=yes"], "status", "--follow"),
+    ],
+)
+def test_the_console_script_answers_a_usage_error_with_the_json_line_and_no_traceback(
+    argv: list[str],
+    command: str,
+    field: str | None,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`main` (not the CliRunner): typer's own click raises its usage errors past click's classes."""
+    import sys
+
+    from installer.cli import main
+
+    monkeypatch.setattr(sys, "argv", ["dataall-installer", *argv, "--json"])
+    with pytest.raises(SystemExit) as ended:
+        main()
+    out, err = capsys.readouterr()
+    document = json.loads(out.splitlines()[-1])
+    assert ended.value.code == 2 and "Traceback" not in err and err.startswith("refused: ")
+    assert (document["status"], document["command"], document["error"]["code"]) == ("REFUSED", command, "UsageError")
+    assert document["error"].get("field") == field
+
+
+def test_version_json() -> None:
+    from installer import __version__
+
+    assert answer("version", "--json")[:2] == (0, {"status": "SUCCEEDED", "command": "version", "version": __version__})
+
+
+def test_build_refuses_two_releases_with_the_json_line() -> None:
+    exit_status, document, _ = answer("build", "--synthetic", "--upstream", "x", "--json")
+    assert exit_status == 2 and document["command"] == "build" and document["error"]["code"] == "InvalidArgument"
