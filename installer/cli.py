@@ -360,7 +360,9 @@ def deploy(
     from installer.operations import Installation
     from installer.progress import Progress
 
-    params = _check_flags(sandbox=sandbox, endpoint_url=endpoint_url, fault=fault, param=param, scale=scale)
+    params = _check_flags(
+        sandbox=sandbox, endpoint_url=endpoint_url, fault=fault, param=param, scale=scale, region=region
+    )
     release = _release(release_dir, json_mode=json_mode, upstream=upstream, synthetic=synthetic)
     _check_fault_stages(fault, release.manifest)
     progress = Progress(json_mode=json_mode)
@@ -374,11 +376,14 @@ def deploy(
 
 
 def _check_flags(*, sandbox: bool, endpoint_url: str | None, fault: list[str] | None, param: list[str] | None,
-                 scale: float = 0.01) -> dict[str, str]:  # fmt: skip
+                 scale: float = 0.01, region: str | None = None) -> dict[str, str]:  # fmt: skip
     """What can be checked of the flags before anything is built or published; the parameters."""
     import os
 
+    from installer.aws import check_region
     from sandbox.faults import FaultSpecError, parse_fault
+
+    check_region(region)
 
     if sandbox and endpoint_url:
         _fail("--sandbox and --endpoint-url exclude each other: choose one endpoint", field="--endpoint-url")
@@ -444,7 +449,9 @@ def upgrade(
     from installer.operations import Installation, bootstrap_outputs
     from installer.progress import Progress
 
-    params = _check_flags(sandbox=sandbox, endpoint_url=endpoint_url, fault=fault, param=param, scale=scale)
+    params = _check_flags(
+        sandbox=sandbox, endpoint_url=endpoint_url, fault=fault, param=param, scale=scale, region=region
+    )
     target = _release(release_dir, json_mode=json_mode, upstream=upstream, synthetic=synthetic)
     _check_fault_stages(fault, target.manifest)
     progress = Progress(json_mode=json_mode)
@@ -507,7 +514,9 @@ def plan(
     from installer.progress import Progress
     from lambdas.core.errors import InvalidInput
 
-    params = _check_flags(sandbox=sandbox, endpoint_url=endpoint_url, fault=None, param=param, scale=scale)
+    params = _check_flags(
+        sandbox=sandbox, endpoint_url=endpoint_url, fault=None, param=param, scale=scale, region=region
+    )
     options = _params(option, "--option")
     target = _release(release_dir, json_mode=json_mode, upstream=upstream, synthetic=synthetic)
     installation = Installation(prefix, env)
@@ -598,21 +607,10 @@ STACK_NAME_PATTERN = re.compile(r"[a-zA-Z][-a-zA-Z0-9]{0,127}")
 BUCKET_NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 
 
-def _known_regions() -> set[str]:
-    """The regions the SDK knows (its own endpoint data: no request), in every partition."""
-    import botocore.session
-
-    session = botocore.session.get_session()
-    return {
-        region
-        for partition in session.get_available_partitions()
-        for region in session.get_available_regions("cloudformation", partition_name=partition)
-    }
-
-
 def _check_region(region: str, flag: str) -> None:
-    if region not in _known_regions():
-        _fail(f"{flag} {region!r} is not an AWS region (e.g. us-east-1, eu-west-1)", "InvalidRegion", field=flag)
+    from installer.aws import check_region
+
+    check_region(region, flag)
 
 
 def _regions(text: str) -> list[str]:
@@ -861,7 +859,7 @@ def run(
 
     if action not in RUN_ACTIONS:
         _fail(f"unknown action {action!r}: one of {', '.join(RUN_ACTIONS)}", "InvalidAction", field="ACTION")
-    _check_flags(sandbox=sandbox, endpoint_url=endpoint_url, fault=fault, param=None)
+    _check_flags(sandbox=sandbox, endpoint_url=endpoint_url, fault=fault, param=None, region=region)
     document: dict[str, Any] = {"action": action, "source": "cli"}
     if version:
         document["version"] = version

@@ -47,6 +47,9 @@ REFUSALS = [
     (["run", "reinstall", "--json", "--sandbox"], "InvalidAction", "ACTION"),
     (["run", "redeploy", "--option", "=1", "--json", "--sandbox"], "InvalidArgument", "--option"),
     (["deploy", "--release", "/nonexistent/release", "--json", "--sandbox"], "ReleaseInvalid", "--release"),
+    (["status", "--region", "mars-north-1", "--json"], "InvalidRegion", "--region"),
+    (["deploy", "--region", "eu-west-9", "--json", "--sandbox"], "InvalidRegion", "--region"),  # before a build
+    (["uninstall", "--region", "us-east-1\n", "--json"], "InvalidRegion", "--region"),
 ]
 
 
