@@ -356,7 +356,8 @@ def bootstrap_outputs(aws: Aws, installation: Installation) -> dict[str, str]:
     if stack is None:
         raise OperationError(
             f"no installation here: stack {installation.stack_name} does not exist in {aws.region} "
-            "(deploy first, or pass --prefix/--env)"
+            "(deploy first, or pass --prefix/--env)",
+            code="NoInstallation",
         )
     return _outputs(stack)
 

@@ -463,3 +463,27 @@ def test_version_json() -> None:
 def test_build_refuses_two_releases_with_the_json_line() -> None:
     exit_status, document, _ = answer("build", "--synthetic", "--upstream", "x", "--json")
     assert exit_status == 2 and document["command"] == "build" and document["error"]["code"] == "InvalidArgument"
+
+
+def test_a_fault_naming_a_stage_the_release_does_not_have_is_refused_before_a_sandbox_starts(small: Path) -> None:
+    exit_status, document, _ = answer("deploy", "--release", str(small), "--fault", "aurora:create", "--sandbox",
+                                      "--json")  # fmt: skip
+    assert exit_status == 2 and document["error"]["code"] == "InvalidFault" and document["error"]["field"] == "--fault"
+    assert "has no stage 'aurora' (its stages: vpc)" in document["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    ("status", "error", "line"),
+    [
+        ("FAILED", {"stage": "s3", "reason": "bucket exists"}, "failed: stage s3: bucket exists"),
+        ("FAILED", {"reason": "Plan failed"}, "failed: Plan failed"),  # not "stage None"
+        ("REFUSED", {"stage": None, "reason": "a run is going"}, "refused: a run is going"),
+    ],
+)
+def test_the_failure_line_names_a_stage_only_when_there_is_one(status: str, error: dict[str, Any], line: str) -> None:
+    from installer.progress import failure_line
+    from tests.unit.test_cli_summary import view
+
+    run = view(status=status)
+    run.error = error
+    assert failure_line(run) == line
