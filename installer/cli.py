@@ -365,6 +365,7 @@ def deploy(
     )
     release = _release(release_dir, json_mode=json_mode, upstream=upstream, synthetic=synthetic)
     _check_fault_stages(fault, release.manifest)
+    _check_bootstrap(release, prefix, env, bucket_prefix, params)
     progress = Progress(json_mode=json_mode)
     with connect(sandbox=sandbox, endpoint_url=endpoint_url, region=region, scale=scale,
                  faults=fault, database_url=database_url) as aws:  # fmt: skip
@@ -397,6 +398,14 @@ def _check_flags(*, sandbox: bool, endpoint_url: str | None, fault: list[str] | 
     if not (math.isfinite(scale) and scale > 0):
         _fail(f"--scale {scale}: wall seconds per modelled second must be a positive number", field="--scale")
     return _params(param)
+
+
+def _check_bootstrap(release: Any, prefix: str, env: str, bucket_prefix: str, params: dict[str, str]) -> None:
+    """The bootstrap stack's parameters (--param, --prefix, --env, --bucket-prefix) against the
+    release's template, before a sandbox starts or anything is published."""
+    from installer.operations import Installation, bootstrap_parameters
+
+    bootstrap_parameters(release, Installation(prefix, env), bucket_prefix, params)
 
 
 def _check_fault_stages(fault: list[str] | None, manifest: Any) -> None:
@@ -454,6 +463,7 @@ def upgrade(
     )
     target = _release(release_dir, json_mode=json_mode, upstream=upstream, synthetic=synthetic)
     _check_fault_stages(fault, target.manifest)
+    _check_bootstrap(target, prefix, env, bucket_prefix, params)
     progress = Progress(json_mode=json_mode)
     installation = Installation(prefix, env)
     with connect(sandbox=sandbox, endpoint_url=endpoint_url, region=region, scale=scale) as aws:
@@ -519,6 +529,7 @@ def plan(
     )
     options = _params(option, "--option")
     target = _release(release_dir, json_mode=json_mode, upstream=upstream, synthetic=synthetic)
+    _check_bootstrap(target, prefix, env, bucket_prefix, params)
     installation = Installation(prefix, env)
     progress = Progress(json_mode=json_mode)
     document: dict[str, Any] = {"action": "upgrade", "version": target.version, "source": "cli"}

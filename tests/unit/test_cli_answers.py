@@ -487,3 +487,21 @@ def test_the_failure_line_names_a_stage_only_when_there_is_one(status: str, erro
     run = view(status=status)
     run.error = error
     assert failure_line(run) == line
+
+
+@pytest.mark.parametrize(
+    ("flags", "field"),
+    [
+        (["--param", "OnDelete=Keep"], "--param OnDelete"),
+        (["--param", "Colour=blue"], "--param Colour"),
+        (["--bucket-prefix", "Releases"], "--bucket-prefix"),
+    ],
+)
+@pytest.mark.parametrize("command", ["deploy", "upgrade", "plan"])
+def test_a_bootstrap_parameter_is_checked_against_the_releases_template_before_a_sandbox_starts(
+    small: Path, command: str, flags: list[str], field: str
+) -> None:
+    """The unit tier's guard fails a test that starts a sandbox or publishes: the refusal comes first."""
+    exit_status, document, _ = answer(command, "--release", str(small), *flags, "--sandbox", "--json")
+    assert exit_status == 2 and document["error"]["code"] == "InvalidParameter", document
+    assert (document["command"], document["error"]["field"]) == (command, field)
