@@ -119,16 +119,23 @@ def _build(out: Path, version: str | None, upstream: Path | None, synthetic: boo
             if not quiet:
                 typer.echo("building the synthetic release (CDK synthesis, cdk-nag) ...")
             return build_release(out, version)
-        from installer.dataall import build_dataall_release
+        from installer.dataall import SITE_ENV, build_dataall_release, site_wanted
         from installer.upstream import UpstreamError, resolve
 
         try:
             source = resolve(upstream, version)
         except UpstreamError as error:
             _fail(str(error), "UpstreamInvalid", field="--upstream")
+        # An operator's release ships data.all's web UI: without it there is no data.all to sign in to.
+        site = site_wanted(default=True)
         if not quiet:
-            typer.echo(f"building data.all {source.version} from {source.origin} ...")
-        return build_dataall_release(out, source)
+            with_site = (
+                f"with its web UI (the frontend build: minutes once, then cached; {SITE_ENV}=0 leaves it out)"
+                if site
+                else f"without its web UI ({SITE_ENV}=0)"
+            )
+            typer.echo(f"building data.all {source.version} from {source.origin} {with_site} ...")
+        return build_dataall_release(out, source, site=site)
     except BuildError as error:
         _fail(str(error), "ReleaseInvalid", field="--upstream" if upstream is not None else None)
 
