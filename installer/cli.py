@@ -351,6 +351,14 @@ def deploy(
     scale: ScaleOpt = 0.01,
     database_url: DatabaseOpt = None,
     replace: ReplaceOpt = False,
+    serve: Annotated[
+        bool,
+        typer.Option(
+            "--serve",
+            help="With --sandbox: after a run that succeeds, keep the embedded sandbox (and the site's URL) up "
+            "until Ctrl-C.",
+        ),
+    ] = False,
 ) -> None:
     """Create or update the bootstrap stack from a release, then follow the run it starts."""
     from installer.aws import connect
@@ -358,6 +366,8 @@ def deploy(
     from installer.progress import Progress
 
     params = _check_flags(sandbox=sandbox, endpoint_url=endpoint_url, fault=fault, param=param, scale=scale)
+    if serve and not sandbox:
+        _fail("--serve keeps this command's embedded sandbox up: it needs --sandbox", field="--serve")
     release = _release(release_dir, json_mode=json_mode, upstream=upstream, synthetic=synthetic)
     _check_fault_stages(fault, release.manifest)
     progress = Progress(json_mode=json_mode)
@@ -367,7 +377,20 @@ def deploy(
                                  sandbox=sandbox, replace=replace)  # fmt: skip
         if result["status"] == "SUCCEEDED":
             result["site"] = _site(aws, _ledger(aws, Installation(prefix, env)))
-    _finish(result, json_mode, scale if sandbox else None, command="deploy", embedded=sandbox)
+            if serve:
+                _report(result, json_mode, scale, command="deploy", embedded=True)
+                _serve_until_interrupted()
+    _finish(result, json_mode, scale if sandbox else None, command="deploy", embedded=sandbox, reported=serve)
+
+
+def _serve_until_interrupted(pause: Callable[[], Any] = signal.pause) -> None:
+    """`deploy --sandbox --serve`: the embedded sandbox (and the site's URL) up until Ctrl-C."""
+    typer.echo("the embedded sandbox serves on: Ctrl-C stops it", err=True)
+    try:
+        while True:
+            pause()
+    except KeyboardInterrupt:
+        typer.echo("stopping the embedded sandbox", err=True)
 
 
 def _check_flags(*, sandbox: bool, endpoint_url: str | None, fault: list[str] | None, param: list[str] | None,
@@ -644,12 +667,19 @@ def _ledger(aws: Any, installation: Any) -> Any:
 
 
 def _finish(result: dict[str, Any], json_mode: bool, scale: float | None = None, *, command: str | None = None,
-            embedded: bool = False) -> None:  # fmt: skip
-    """Print the result (the summary line, or the JSON document) and exit with its status's code
-    (0 only when the run SUCCEEDED or nothing needed doing; see installer.answers).
+            embedded: bool = False, reported: bool = False) -> None:  # fmt: skip
+    """Print the result (the summary line, or the JSON document; not again when `reported`) and exit
+    with its status's code (0 only when the run SUCCEEDED or nothing needed doing; see installer.answers).
 
     `scale`: the embedded sandbox's time scale, to give the run's modelled time (wall / scale).
     """
+    if not reported:
+        _report(result, json_mode, scale, command=command, embedded=embedded)
+    raise typer.Exit(exit_code(str(result["status"])))
+
+
+def _report(result: dict[str, Any], json_mode: bool, scale: float | None = None, *, command: str | None = None,
+            embedded: bool = False) -> None:  # fmt: skip
     duration = result.get("duration_s")
     if scale and duration is not None:
         result["modelled_s"] = round(duration / scale)
@@ -676,7 +706,6 @@ def _finish(result: dict[str, Any], json_mode: bool, scale: float | None = None,
         site = _site_line(result.get("site"), embedded=embedded)
         if site:
             typer.echo(site)
-    raise typer.Exit(exit_code(str(result["status"])))
 
 
 def _count(number: int, noun: str) -> str:

@@ -206,3 +206,23 @@ def test_the_operators_build_ships_the_web_ui_unless_told_not_to_and_a_build_in_
 
     assert asked == {"site": cli_builds_it}
     assert site_wanted(default=False) is code_builds_it
+
+
+def test_deploy_serve_keeps_the_embedded_sandbox_up_until_ctrl_c_then_lets_it_stop(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`make demo DEMO_FLAGS=--serve`: the site's URL stays up after the run until Ctrl-C, which ends
+    the wait (not the command: the sandbox then stops as its context closes)."""
+    from installer.cli import _serve_until_interrupted
+
+    pauses: list[int] = []
+
+    def pause() -> None:
+        pauses.append(1)
+        if len(pauses) == 3:
+            raise KeyboardInterrupt
+
+    _serve_until_interrupted(pause)
+
+    assert len(pauses) == 3
+    assert "Ctrl-C stops it" in capsys.readouterr().err
