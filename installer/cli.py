@@ -121,16 +121,23 @@ def _build(out: Path, version: str | None, upstream: Path | None, synthetic: boo
             if not quiet:
                 typer.echo("building the synthetic release (CDK synthesis, cdk-nag) ...")
             return build_release(out, version)
-        from installer.dataall import build_dataall_release
+        from installer.dataall import SITE_ENV, build_dataall_release, site_wanted
         from installer.upstream import UpstreamError, resolve
 
         try:
             source = resolve(upstream, version)
         except UpstreamError as error:
             _fail(str(error), "UpstreamInvalid", field="--upstream")
+        # An operator's release ships data.all's web UI: without it there is no data.all to sign in to.
+        site = site_wanted(default=True)
         if not quiet:
-            typer.echo(f"building data.all {source.version} from {source.origin} ...")
-        return build_dataall_release(out, source)
+            with_site = (
+                f"with its web UI (the frontend build: minutes once, then cached; {SITE_ENV}=0 leaves it out)"
+                if site
+                else f"without its web UI ({SITE_ENV}=0)"
+            )
+            typer.echo(f"building data.all {source.version} from {source.origin} {with_site} ...")
+        return build_dataall_release(out, source, site=site)
     except BuildError as error:
         _fail(str(error), "ReleaseInvalid", field="--upstream" if upstream is not None else None)
 
@@ -354,6 +361,14 @@ def deploy(
     scale: ScaleOpt = 0.01,
     database_url: DatabaseOpt = None,
     replace: ReplaceOpt = False,
+    serve: Annotated[
+        bool,
+        typer.Option(
+            "--serve",
+            help="With --sandbox: after a run that succeeds, keep the embedded sandbox (and the site's URL) up "
+            "until Ctrl-C.",
+        ),
+    ] = False,
 ) -> None:
     """Create or update the bootstrap stack from a release, then follow the run it starts."""
     from installer.aws import connect
@@ -363,6 +378,8 @@ def deploy(
     params = _check_flags(
         sandbox=sandbox, endpoint_url=endpoint_url, fault=fault, param=param, scale=scale, region=region
     )
+    if serve and not sandbox:
+        _fail("--serve keeps this command's embedded sandbox up: it needs --sandbox", field="--serve")
     release = _release(release_dir, json_mode=json_mode, upstream=upstream, synthetic=synthetic)
     _check_fault_stages(fault, release.manifest)
     _check_bootstrap(release, prefix, env, bucket_prefix, params)
@@ -373,7 +390,20 @@ def deploy(
                                  sandbox=sandbox, replace=replace)  # fmt: skip
         if result["status"] == "SUCCEEDED":
             result["site"] = _site(aws, _ledger(aws, Installation(prefix, env)))
-    _finish(result, json_mode, scale if sandbox else None, command="deploy", embedded=sandbox)
+            if serve:
+                _report(result, json_mode, scale, command="deploy", embedded=True)
+                _serve_until_interrupted()
+    _finish(result, json_mode, scale if sandbox else None, command="deploy", embedded=sandbox, reported=serve)
+
+
+def _serve_until_interrupted(pause: Callable[[], Any] = signal.pause) -> None:
+    """`deploy --sandbox --serve`: the embedded sandbox (and the site's URL) up until Ctrl-C."""
+    typer.echo("the embedded sandbox serves on: Ctrl-C stops it", err=True)
+    try:
+        while True:
+            pause()
+    except KeyboardInterrupt:
+        typer.echo("stopping the embedded sandbox", err=True)
 
 
 def _check_flags(*, sandbox: bool, endpoint_url: str | None, fault: list[str] | None, param: list[str] | None,
@@ -749,12 +779,19 @@ def _ledger(aws: Any, installation: Any) -> Any:
 
 
 def _finish(result: dict[str, Any], json_mode: bool, scale: float | None = None, *, command: str | None = None,
-            embedded: bool = False) -> None:  # fmt: skip
-    """Print the result (the summary line, or the JSON document) and exit with its status's code
-    (0 only when the run SUCCEEDED or nothing needed doing; see installer.answers).
+            embedded: bool = False, reported: bool = False) -> None:  # fmt: skip
+    """Print the result (the summary line, or the JSON document; not again when `reported`) and exit
+    with its status's code (0 only when the run SUCCEEDED or nothing needed doing; see installer.answers).
 
     `scale`: the embedded sandbox's time scale, to give the run's modelled time (wall / scale).
     """
+    if not reported:
+        _report(result, json_mode, scale, command=command, embedded=embedded)
+    raise typer.Exit(exit_code(str(result["status"])))
+
+
+def _report(result: dict[str, Any], json_mode: bool, scale: float | None = None, *, command: str | None = None,
+            embedded: bool = False) -> None:  # fmt: skip
     duration = result.get("duration_s")
     if scale and duration is not None:
         result["modelled_s"] = round(duration / scale)
@@ -781,7 +818,6 @@ def _finish(result: dict[str, Any], json_mode: bool, scale: float | None = None,
         site = _site_line(result.get("site"), embedded=embedded)
         if site:
             typer.echo(site)
-    raise typer.Exit(exit_code(str(result["status"])))
 
 
 def _count(number: int, noun: str) -> str:

@@ -42,6 +42,7 @@ REFUSALS = [
     (["deploy", "--fault", "not a fault", "--json", "--sandbox"], "InvalidFault", "--fault"),
     (["deploy", "--sandbox", "--endpoint-url", "http://127.0.0.1:1", "--json"], "InvalidArgument", "--endpoint-url"),
     (["deploy", "--sandbox", "--scale", "0", "--json"], "InvalidArgument", "--scale"),
+    (["deploy", "--serve", "--json"], "InvalidArgument", "--serve"),
     (["deploy", "--synthetic", "--upstream", "x", "--json", "--sandbox"], "InvalidArgument", None),
     (["upgrade", "--fault", "aurora:melt", "--json", "--sandbox"], "InvalidFault", "--fault"),
     (["run", "reinstall", "--json", "--sandbox"], "InvalidAction", "ACTION"),
