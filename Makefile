@@ -31,9 +31,15 @@ $(CDK_CLI_STAMP): $(CDK_CLI)/package.json $(CDK_CLI)/package-lock.json
 
 setup: $(STAMP) $(NODE_STAMP) $(CDK_CLI_STAMP)
 
-## demo: build the release and install it in an embedded sandbox, with live progress
+## demo: build the release (data.all's web UI included: its frontend build takes minutes once, then
+## is cached) and install it in an embedded sandbox, with live progress; it ends with the site's URL.
+## The region is the one data.all's release is synthesized for (installer/upstream.py SYNTH_REGION): its
+## Klayers layer ARN is that region's, and Plan refuses it for a stage of another region.
+## `make demo DEMO_FLAGS=--serve` keeps the embedded sandbox, and the site's URL, up until Ctrl-C.
+DEMO_REGION ?= eu-west-1
+DEMO_FLAGS ?=
 demo: setup
-	$(BIN)/dataall-installer deploy --sandbox
+	$(BIN)/dataall-installer deploy --sandbox --region $(DEMO_REGION) $(DEMO_FLAGS)
 
 ## test: the whole suite (unit, database, infrastructure, sandbox end-to-end)
 test: setup

@@ -939,7 +939,8 @@ class BootstrapStack(cdk.Stack):
             service="s3", region="", account="", resource=cdk.Fn.join("", [self.scope_prefix, "-", SITE_STAGE, "-*"])
         )
         # DeleteObjectVersion and ListBucketVersions: a failed install's rollback takes every version
-        # of its site out of the versioned bucket, so that the stage's stack can delete it.
+        # of its site out of the versioned bucket, and an uninstall every version and delete marker of
+        # the bucket, so that the stage's stack can delete it (S3 deletes no bucket holding versions).
         self._allow(
             function,
             "SiteObjects",

@@ -47,6 +47,8 @@ ROOT = Path(__file__).resolve().parent.parent
 #: modelled seconds pass 200 times faster: a ~30 min install takes ~1 min here
 DEFAULT_SCALE = 0.005
 INSTALLATION = Installation(prefix="dataall", env="bench")
+#: data.all's own home region (its synthesis region), so its CloudFront stage (us-east-1) is elsewhere
+DATAALL_HOME_REGION = "eu-west-1"
 #: wall seconds between two looks at a running execution
 POLL_SECONDS = 0.2
 #: wall seconds a run may take before the benchmark gives up
@@ -72,11 +74,20 @@ def argument_parser(
         help=f"sandbox time scale: wall seconds per modelled second (default {scale})",
     )
     if release_option:
-        parser.add_argument(
+        chosen = parser.add_mutually_exclusive_group()
+        chosen.add_argument(
             "--release",
             type=Path,
             default=None,
             help="a built release folder (default: the sources' release, built once and cached)",
+        )
+        chosen.add_argument(
+            "--dataall",
+            metavar="VERSION",
+            default=None,
+            help="data.all's own release at VERSION, imported from its upstream (../shared/upstream/dataall/"
+            "VERSION, $DATAALL_UPSTREAM), built once and cached; installed in its home region, "
+            f"{DATAALL_HOME_REGION}, with its CloudFront stage in us-east-1",
         )
     return parser
 
@@ -104,8 +115,18 @@ def source_release(version: str | None = None, overrides: Mapping[str, Any] | No
     return built
 
 
-def chosen_release(path: Path | None) -> Release:
+def chosen_release(path: Path | None, dataall: str | None = None) -> Release:
+    if dataall is not None:
+        from tests.conftest import cached_dataall_release
+
+        imported: Release = cached_dataall_release(dataall)
+        return imported
     return Release.load(path) if path is not None else source_release()
+
+
+def home_region(args: argparse.Namespace) -> str | None:
+    """The region to install in: data.all's home region for its own release, else the sandbox's."""
+    return DATAALL_HOME_REGION if getattr(args, "dataall", None) else None
 
 
 # --------------------------------------------------------------------------- figures
@@ -201,10 +222,10 @@ class BenchSandbox:
     """An embedded sandbox and one installation in it, deployed exactly as the CLI does
     (`installer.operations`: publish, create or update the bootstrap stack, start runs)."""
 
-    def __init__(self, scale: float) -> None:
+    def __init__(self, scale: float, region: str | None = None) -> None:
         self.scale = scale
         self.sandbox = Sandbox(scale=scale)
-        self.aws = Aws(region=self.sandbox.region, endpoint_url=self.sandbox.endpoint)
+        self.aws = Aws(region=region or self.sandbox.region, endpoint_url=self.sandbox.endpoint)
         self.outputs: dict[str, str] | None = None
 
     def __enter__(self) -> BenchSandbox:
@@ -241,9 +262,11 @@ class BenchSandbox:
         before = self.counters()
         return self._follow(start(self.aws, self.outputs, document), before, None)
 
-    def stack_events(self, stage: str) -> list[dict[str, Any]]:
-        """The stage stack's events, oldest first."""
-        cloudformation = self.aws.client("cloudformation")
+    def stack_events(self, stage: str, region: str | None = None) -> list[dict[str, Any]]:
+        """The stage stack's events, oldest first (its stack is in `region`, default the installation's)."""
+        cloudformation = Aws(region=region or self.aws.region, endpoint_url=self.aws.endpoint_url).client(
+            "cloudformation"
+        )
         events = cloudformation.describe_stack_events(StackName=INSTALLATION.stage_stack(stage))["StackEvents"]
         return list(reversed(events))
 

@@ -1,12 +1,17 @@
-"""A full install of the default release in the sandbox, against its floor.
+"""A full install of a release in the sandbox, against its floor.
 
-    python bench/install.py [--scale 0.2] [--release DIR]
+    python bench/install.py [--scale 0.2] [--release DIR | --dataall VERSION]
+
+The default release is the synthetic one (the project's re-creation of data.all's stacks, which
+installs in seconds); `--dataall 2.9.0` installs data.all's own release (its 14 stages, from
+../shared/upstream/dataall), in data.all's home region with its CloudFront stage in us-east-1.
 
 The last lines are the figures:
 
   install_s         the install run, modelled: the workflow's execution from its start to
                     its stop (Plan and Finalize included), wall time / scale. The bootstrap
                     stack that starts it is measured apart (bootstrap_s).
+  critical_path_by_stage  each stage of that chain with its modelled seconds.
   critical_path_s   the floor: the longest chain of steps that depend on each other (the
                     release graph, with the run's options), each step taking what the
                     sandbox's latency model says, with nothing for the installer itself.
@@ -72,6 +77,7 @@ from bench.common import (
     arguments,
     chosen_release,
     context_figures,
+    home_region,
     print_figures,
     transitions_lines,
 )
@@ -84,17 +90,23 @@ from lambdas.stage.latency import LatencyModel
 #: 0.005 a second of it is 200 modelled seconds) does not swamp the installer's own overhead.
 INSTALL_SCALE = 0.2
 
-#: data.all's stacks in the order its pipeline deploys them, as this release's steps
+#: data.all's stacks in the order its pipeline deploys them, as this release's steps (the synthetic
+#: release's names, and beside each the name of the stage imported from data.all's own stack)
 DATAALL_PIPELINE = (
     "vpc",
+    "backend",
     "aurora",
     "cognito",
     "container",
+    "ecs",
     "canaries",
     "rum",
     "migrate",
+    "migrations",
     "lambda-api",
+    "lambdas",
     "monitoring",
+    "dashboards",
     "opensearch",
     "params",
     "s3",
@@ -102,6 +114,7 @@ DATAALL_PIPELINE = (
     "sqs",
     "pivot-role",
     "cloudfront",
+    "frontend-cognito-config",
     "albfront",
 )
 
@@ -115,16 +128,29 @@ def floor_of(release: Release, install: RunMeasurement, model: LatencyModel) -> 
     for name in active:
         if steps[name].is_stage:
             continue
-        if steps[name].kind != "migrate":
+        if steps[name].kind == "migrate":
+            actions[name] = migrate_estimate(model, took_snapshot=bool(install.steps[name].snapshot_id))
+        elif install.steps[name].result == "SKIPPED":
+            actions[name] = 0.0  # e.g. a release built without data.all's web UI bundle: one Lambda call
+        else:
             raise BenchError(f"no estimate for a {steps[name].kind} action ({name})")
-        actions[name] = migrate_estimate(model, took_snapshot=bool(install.steps[name].snapshot_id))
     return release_floor(
         templates=templates,
-        parameters={name: install.steps[name].parameters or {} for name in templates},
+        parameters={name: unmasked(install.steps[name].parameters or {}) for name in templates},
         dependencies={name: steps[name].dependencies() for name in active},
         actions=actions,
         model=model,
     )
+
+
+#: What a run records of a NoEcho parameter (CloudFormation's mask), and what the floor gives it
+#: instead: a value's content does not change how long a stack takes, only its pattern must hold.
+MASK, STAND_IN = "****", "0" * 32
+
+
+def unmasked(parameters: Mapping[str, str]) -> dict[str, str]:
+    """The parameters a run gave a stage, with a stand-in for each NoEcho value it recorded masked."""
+    return {key: STAND_IN if value == MASK else value for key, value in parameters.items()}
 
 
 def pipeline_order(steps: Iterable[str], dependencies: Mapping[str, Iterable[str]]) -> list[str]:
@@ -234,12 +260,14 @@ def path_split(release: Release, install: RunMeasurement) -> tuple[float, float,
 
 def main() -> int:
     args = arguments(__doc__, scale=INSTALL_SCALE)
-    release = chosen_release(args.release)
+    release = chosen_release(args.release, args.dataall)
     model = LatencyModel.load()
-    with BenchSandbox(args.scale) as bench:
+    with BenchSandbox(args.scale, home_region(args)) as bench:
         install = bench.deploy(release)
         events = {
-            name: bench.stack_events(name) for name in install.active_steps if release.manifest.steps[name].is_stage
+            name: bench.stack_events(name, release.manifest.steps[name].region)
+            for name in install.active_steps
+            if release.manifest.steps[name].is_stage
         }
     floor = floor_of(release, install, model)
     plan = floor.schedule
@@ -262,6 +290,7 @@ def main() -> int:
             ("change_sets", install.change_sets_created),
             ("lambda_invocations", install.counters.lambda_invocations),
             ("critical_path", ">".join(plan.path)),
+            ("critical_path_by_stage", " ".join(f"{name}={plan.durations[name]:.0f}" for name in plan.path)),
             ("sequential_order", ">".join(order)),
             ("run_chain", ">".join(run_chain(release, install))),
             ("install_s", round(install.modelled_seconds, 1)),

@@ -31,6 +31,7 @@ from bench.common import (
     arguments,
     chosen_release,
     context_figures,
+    home_region,
     print_figures,
     transitions_lines,
 )
@@ -38,8 +39,8 @@ from bench.common import (
 
 def main() -> int:
     args = arguments(__doc__)
-    release = chosen_release(args.release)
-    with BenchSandbox(args.scale) as bench:
+    release = chosen_release(args.release, args.dataall)
+    with BenchSandbox(args.scale, home_region(args)) as bench:
         bench.deploy(release)
         redeploy = bench.run(dict(REDEPLOY))
     for line in transitions_lines(redeploy):

@@ -49,6 +49,7 @@ from bench.common import (
     argument_parser,
     chosen_release,
     context_figures,
+    home_region,
     parse,
     print_figures,
 )
@@ -226,8 +227,8 @@ def main() -> int:
         help="modelled seconds from a status change to its event invoking the target",
     )
     args = parse(parser)
-    release = chosen_release(args.release)
-    with BenchSandbox(args.scale) as bench:
+    release = chosen_release(args.release, args.dataall)
+    with BenchSandbox(args.scale, home_region(args)) as bench:
         install = bench.deploy(release)
         stages = [name for name in install.meta.order if release.manifest.steps[name].is_stage]
         events = {name: bench.stack_events(name) for name in stages}

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
+import botocore.session
 from botocore.config import Config
 
 from installer.answers import Problem
@@ -56,6 +57,23 @@ def default_region() -> str:
     return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
 
 
+def known_regions() -> set[str]:
+    """The regions the SDK knows (its own endpoint data: no request), in every partition."""
+    session = botocore.session.get_session()
+    return {
+        region
+        for partition in session.get_available_partitions()
+        for region in session.get_available_regions("cloudformation", partition_name=partition)
+    }
+
+
+def check_region(region: str | None, flag: str = "--region") -> None:
+    """A region AWS does not have is refused, named, before any request is made to it."""
+    if region is not None and region not in known_regions():
+        raise Problem("InvalidRegion", f"{flag} {region!r} is not an AWS region (e.g. us-east-1, eu-west-1)",
+                      field=flag)  # fmt: skip
+
+
 @contextlib.contextmanager
 def connect(
     *,
@@ -67,6 +85,7 @@ def connect(
     database_url: str | None = None,
 ) -> Iterator[Aws]:
     """An `Aws` for one command; with `sandbox=True`, an embedded sandbox lives as long as it."""
+    check_region(region)
     if sandbox and endpoint_url:
         raise Problem("InvalidArgument", "--sandbox and --endpoint-url exclude each other: choose one endpoint",
                       field="--endpoint-url")  # fmt: skip

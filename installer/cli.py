@@ -7,6 +7,7 @@ import functools
 import json
 import math
 import os
+import re
 import signal
 import sys
 import time
@@ -72,7 +73,8 @@ def _answers(command: Callable[..., None]) -> Callable[..., None]:
             raise
         except (Exception, KeyboardInterrupt) as error:  # noqa: BLE001 - every error is answered, not lost
             problem = classify(error)
-            code = emit(problem, json_mode=bool(kwargs.get("json_mode")), command=command.__name__, cause=error)
+            name = command.__name__.replace("_", " ")  # sandbox_serve: `sandbox serve`
+            code = emit(problem, json_mode=bool(kwargs.get("json_mode")), command=name, cause=error)
             raise typer.Exit(code) from None
 
     return answered
@@ -138,19 +140,28 @@ def _build(
             if not quiet:
                 typer.echo("building the synthetic release (CDK synthesis, cdk-nag) ...")
             return build_release(out, version)
-        from installer.dataall import build_dataall_release
+        from installer.dataall import SITE_ENV, build_dataall_release, site_wanted
         from installer.upstream import UpstreamError, resolve
 
         try:
             source = resolve(upstream, version)
         except UpstreamError as error:
             _fail(str(error), "UpstreamInvalid", field="--upstream")
+        # An operator's release ships data.all's web UI: without it there is no data.all to sign in to.
+        site = site_wanted(default=True)
         if not quiet:
-            typer.echo(f"building data.all {source.version} from {source.origin} ...")
+            with_site = (
+                f"with its web UI (the frontend build: minutes once, then cached; {SITE_ENV}=0 leaves it out)"
+                if site
+                else f"without its web UI ({SITE_ENV}=0)"
+            )
+            typer.echo(f"building data.all {source.version} from {source.origin} {with_site} ...")
         from installer.images import ImageRegistryError
 
         try:
-            return build_dataall_release(out, source, image_registry=image_registry)
+            if image_registry:
+                return build_dataall_release(out, source, site=site, image_registry=image_registry)
+            return build_dataall_release(out, source, site=site)
         except ImageRegistryError as error:
             _fail(str(error), "ReleaseInvalid", field="--image-registry")
     except BuildError as error:
@@ -181,16 +192,24 @@ def build(
     version: Annotated[str | None, typer.Option("--version", help="Release version (default: the source's).")] = None,
     upstream: UpstreamOpt = None,
     synthetic: SyntheticOpt = False,
+    json_mode: JsonOpt = False,
     image_registry: ImageRegistryOpt = None,
 ) -> None:
     """Build a release folder: data.all's own stacks from its source or cloud assembly (the default), as
     stage blueprints, assets and the bootstrap stack."""
     started = time.monotonic()
-    release = _build(out, version, upstream, synthetic, quiet=False, image_registry=image_registry)
+    release = _build(out, version, upstream, synthetic, quiet=json_mode, image_registry=image_registry)
     stages = [s.name for s in release.manifest.stages()]
+    seconds = round(time.monotonic() - started, 1)
+    if json_mode:
+        result = {"status": "SUCCEEDED", "command": "build", "version": release.version, "path": str(release.path),
+                  "manifest_sha256": release.digest, "files": len(release.manifest.files), "stages": stages,
+                  "seconds": seconds}  # fmt: skip
+        sys.stdout.write(json.dumps(result) + "\n")
+        return
     typer.echo(
         f"release {release.version} -> {release.path} ({len(release.manifest.files)} files, "
-        f"{len(stages)} stages) in {time.monotonic() - started:.1f} s"
+        f"{len(stages)} stages) in {seconds:.1f} s"
     )
 
 
@@ -369,15 +388,28 @@ def deploy(
     scale: ScaleOpt = 0.01,
     database_url: DatabaseOpt = None,
     replace: ReplaceOpt = False,
+    serve: Annotated[
+        bool,
+        typer.Option(
+            "--serve",
+            help="With --sandbox: after a run that succeeds, keep the embedded sandbox (and the site's URL) up "
+            "until Ctrl-C.",
+        ),
+    ] = False,
 ) -> None:
     """Create or update the bootstrap stack from a release, then follow the run it starts."""
     from installer.aws import connect
     from installer.operations import Installation
     from installer.progress import Progress
 
-    params = _check_flags(sandbox=sandbox, endpoint_url=endpoint_url, fault=fault, param=param, scale=scale)
+    params = _check_flags(
+        sandbox=sandbox, endpoint_url=endpoint_url, fault=fault, param=param, scale=scale, region=region
+    )
+    if serve and not sandbox:
+        _fail("--serve keeps this command's embedded sandbox up: it needs --sandbox", field="--serve")
     release = _release(release_dir, json_mode=json_mode, upstream=upstream, synthetic=synthetic)
     _check_fault_stages(fault, release.manifest)
+    _check_bootstrap(release, prefix, env, bucket_prefix, params)
     progress = Progress(json_mode=json_mode)
     with connect(sandbox=sandbox, endpoint_url=endpoint_url, region=region, scale=scale,
                  faults=fault, database_url=database_url) as aws:  # fmt: skip
@@ -385,15 +417,31 @@ def deploy(
                                  sandbox=sandbox, replace=replace)  # fmt: skip
         if result["status"] == "SUCCEEDED":
             result["site"] = _site(aws, _ledger(aws, Installation(prefix, env)))
-    _finish(result, json_mode, scale if sandbox else None, command="deploy", embedded=sandbox)
+            if serve:
+                _report(result, json_mode, scale, command="deploy", embedded=True)
+                _serve_until_interrupted()
+    _finish(result, json_mode, scale if sandbox else None, command="deploy", embedded=sandbox, reported=serve)
+
+
+def _serve_until_interrupted(pause: Callable[[], Any] = signal.pause) -> None:
+    """`deploy --sandbox --serve`: the embedded sandbox (and the site's URL) up until Ctrl-C."""
+    typer.echo("the embedded sandbox serves on: Ctrl-C stops it", err=True)
+    try:
+        while True:
+            pause()
+    except KeyboardInterrupt:
+        typer.echo("stopping the embedded sandbox", err=True)
 
 
 def _check_flags(*, sandbox: bool, endpoint_url: str | None, fault: list[str] | None, param: list[str] | None,
-                 scale: float = 0.01) -> dict[str, str]:  # fmt: skip
+                 scale: float = 0.01, region: str | None = None) -> dict[str, str]:  # fmt: skip
     """What can be checked of the flags before anything is built or published; the parameters."""
     import os
 
+    from installer.aws import check_region
     from sandbox.faults import FaultSpecError, parse_fault
+
+    check_region(region)
 
     if sandbox and endpoint_url:
         _fail("--sandbox and --endpoint-url exclude each other: choose one endpoint", field="--endpoint-url")
@@ -407,6 +455,14 @@ def _check_flags(*, sandbox: bool, endpoint_url: str | None, fault: list[str] | 
     if not (math.isfinite(scale) and scale > 0):
         _fail(f"--scale {scale}: wall seconds per modelled second must be a positive number", field="--scale")
     return _params(param)
+
+
+def _check_bootstrap(release: Any, prefix: str, env: str, bucket_prefix: str, params: dict[str, str]) -> None:
+    """The bootstrap stack's parameters (--param, --prefix, --env, --bucket-prefix) against the
+    release's template, before a sandbox starts or anything is published."""
+    from installer.operations import Installation, bootstrap_parameters
+
+    bootstrap_parameters(release, Installation(prefix, env), bucket_prefix, params)
 
 
 def _check_fault_stages(fault: list[str] | None, manifest: Any) -> None:
@@ -459,9 +515,12 @@ def upgrade(
     from installer.operations import Installation, bootstrap_outputs
     from installer.progress import Progress
 
-    params = _check_flags(sandbox=sandbox, endpoint_url=endpoint_url, fault=fault, param=param, scale=scale)
+    params = _check_flags(
+        sandbox=sandbox, endpoint_url=endpoint_url, fault=fault, param=param, scale=scale, region=region
+    )
     target = _release(release_dir, json_mode=json_mode, upstream=upstream, synthetic=synthetic)
     _check_fault_stages(fault, target.manifest)
+    _check_bootstrap(target, prefix, env, bucket_prefix, params)
     progress = Progress(json_mode=json_mode)
     installation = Installation(prefix, env)
     with connect(sandbox=sandbox, endpoint_url=endpoint_url, region=region, scale=scale) as aws:
@@ -522,9 +581,12 @@ def plan(
     from installer.progress import Progress
     from lambdas.core.errors import InvalidInput
 
-    params = _check_flags(sandbox=sandbox, endpoint_url=endpoint_url, fault=None, param=param, scale=scale)
+    params = _check_flags(
+        sandbox=sandbox, endpoint_url=endpoint_url, fault=None, param=param, scale=scale, region=region
+    )
     options = _params(option, "--option")
     target = _release(release_dir, json_mode=json_mode, upstream=upstream, synthetic=synthetic)
+    _check_bootstrap(target, prefix, env, bucket_prefix, params)
     installation = Installation(prefix, env)
     progress = Progress(json_mode=json_mode)
     document: dict[str, Any] = {"action": "upgrade", "version": target.version, "source": "cli"}
@@ -606,6 +668,51 @@ def uninstall(
 
 
 # ---------------------------------------------------------------------- quick-create
+#: CloudFormation's stack name: a letter, then letters, digits and hyphens, 128 characters at most.
+STACK_NAME_PATTERN = re.compile(r"[a-zA-Z][-a-zA-Z0-9]{0,127}")
+#: S3's bucket names (general purpose): 3-63 lower-case letters, digits, dots and hyphens, starting
+#: and ending with a letter or digit, no two dots in a row, not shaped like an IP address.
+BUCKET_NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+
+
+def _check_region(region: str, flag: str) -> None:
+    from installer.aws import check_region
+
+    check_region(region, flag)
+
+
+def _regions(text: str) -> list[str]:
+    regions = [region.strip() for region in text.split(",") if region.strip()]
+    if not regions:
+        _fail("--regions names no region: give one or more, comma-separated", "InvalidRegion", field="--regions")
+    for region in regions:
+        _check_region(region, "--regions")
+        if regions.count(region) > 1:
+            _fail(f"--regions names {region} twice", "InvalidRegion", field="--regions")
+    return regions
+
+
+def _check_stack_name(name: str) -> None:
+    if STACK_NAME_PATTERN.fullmatch(name) is None:
+        _fail(f"--stack-name {name!r}: a stack name is a letter, then letters, digits and hyphens "
+              "(128 characters at most)", field="--stack-name")  # fmt: skip
+
+
+def _check_bucket_prefix(bucket_prefix: str, regions: list[str], declared: dict[str, Any]) -> None:
+    """The prefix against the bootstrap template's own ReleaseBucketPrefix, and each bucket
+    `<prefix>-<region>` against S3's bucket names."""
+    from installer.answers import check_parameters
+
+    check_parameters({"ReleaseBucketPrefix": declared.get("ReleaseBucketPrefix", {})},
+                     {"ReleaseBucketPrefix": bucket_prefix}, flag="--bucket-prefix")  # fmt: skip
+    for region in regions:
+        bucket = f"{bucket_prefix}-{region}"
+        if (BUCKET_NAME_PATTERN.fullmatch(bucket) is None or ".." in bucket or ".-" in bucket or "-." in bucket
+                or re.fullmatch(r"[0-9.]+", bucket)):  # fmt: skip
+            _fail(f"--bucket-prefix {bucket_prefix!r}: the release bucket {bucket!r} is not a valid S3 bucket "
+                  "name (3-63 lower-case letters, digits, dots and hyphens)", field="--bucket-prefix")  # fmt: skip
+
+
 @app.command()
 @_answers
 def publish(
@@ -621,24 +728,51 @@ def publish(
     public: Annotated[bool, typer.Option("--public", help="Let any account read the release (public link).")] = False,
     endpoint_url: EndpointOpt = None,
     replace: ReplaceOpt = False,
+    json_mode: JsonOpt = False,
 ) -> None:
     """Upload a release to <bucket-prefix>-<region> buckets and print one quick-create URL per region.
 
-    A different release already published under the same version is refused (ReleaseConflict)
+    The regions, the stack name, --param values (against the bootstrap template's own
+    constraints) and the bucket prefix are checked before anything is built or uploaded. A
+    different release already published under the same version is refused (ReleaseConflict)
     unless --replace."""
     from installer.aws import Aws
-    from installer.operations import make_public, public_template_url, quick_create_url
+    from installer.operations import check_bootstrap_values, make_public, public_template_url, quick_create_url
     from installer.operations import publish as upload
 
-    release = _release(release_dir, json_mode=False)
-    params = {"ReleaseBucketPrefix": bucket_prefix, **_params(param)}
-    for region in [r.strip() for r in regions.split(",") if r.strip()]:
+    names = _regions(regions)
+    _check_stack_name(stack_name)
+    given = _params(param)
+    if "ReleaseBucketPrefix" in given:
+        _fail("the release bucket prefix is --bucket-prefix", field="--param ReleaseBucketPrefix")
+    release = _release(release_dir, json_mode=json_mode)
+    declared = release.bootstrap_template.get("Parameters", {})
+    check_bootstrap_values(declared, given)
+    _check_bucket_prefix(bucket_prefix, names, declared)
+    params = {"ReleaseBucketPrefix": bucket_prefix, **given}
+    published: list[dict[str, Any]] = []
+    for region in names:
         aws = Aws(region=region, endpoint_url=endpoint_url)
-        bucket = upload(aws, release, bucket_prefix, replace=replace)
-        if public:
-            make_public(aws, bucket)
+        try:
+            bucket = upload(aws, release, bucket_prefix, replace=replace)
+            if public:
+                make_public(aws, bucket)
+        except Exception as error:  # answered with what was published before it
+            problem = classify(error)
+            where = ", ".join(entry["region"] for entry in published)
+            problem.message += f" (region {region}; published before it: {where or 'none'})"
+            problem.extra["published"] = published
+            raise problem from error
         url = public_template_url(bucket, region, release.version)
-        typer.echo(f"{region}: {quick_create_url(region, url, stack_name, params)}")
+        link = quick_create_url(region, url, stack_name, params)
+        published.append({"region": region, "bucket": bucket, "template_url": url, "quick_create_url": link,
+                          "public": public})  # fmt: skip
+        if not json_mode:
+            typer.echo(f"{region}: {link}")
+    if json_mode:
+        result = {"status": "SUCCEEDED", "command": "publish", "version": release.version,
+                  "manifest_sha256": release.digest, "published": published, "error": None}  # fmt: skip
+        sys.stdout.write(json.dumps(result) + "\n")
 
 
 @app.command()
@@ -648,11 +782,21 @@ def link(
     region: Annotated[str, typer.Option("--region", help="Region of the console form.")],
     stack_name: Annotated[str, typer.Option("--stack-name", help="Stack name in the form.")] = "dataall-prod-installer",
     param: ParamOpt = None,
+    json_mode: JsonOpt = False,
 ) -> None:
     """Print the quick-create URL of a published bootstrap template."""
     from installer.operations import quick_create_url
 
-    typer.echo(quick_create_url(region, template_url, stack_name, _params(param)))
+    _check_region(region, "--region")
+    _check_stack_name(stack_name)
+    if not template_url.startswith("https://"):
+        _fail(f"--template-url {template_url!r}: the console reads the template from an https:// URL "
+              "(S3's, as publish prints it)", field="--template-url")  # fmt: skip
+    url = quick_create_url(region, template_url, stack_name, _params(param))
+    if json_mode:
+        sys.stdout.write(json.dumps({"status": "SUCCEEDED", "command": "link", "quick_create_url": url}) + "\n")
+    else:
+        typer.echo(url)
 
 
 def _ledger(aws: Any, installation: Any) -> Any:
@@ -662,12 +806,19 @@ def _ledger(aws: Any, installation: Any) -> Any:
 
 
 def _finish(result: dict[str, Any], json_mode: bool, scale: float | None = None, *, command: str | None = None,
-            embedded: bool = False) -> None:  # fmt: skip
-    """Print the result (the summary line, or the JSON document) and exit with its status's code
-    (0 only when the run SUCCEEDED or nothing needed doing; see installer.answers).
+            embedded: bool = False, reported: bool = False) -> None:  # fmt: skip
+    """Print the result (the summary line, or the JSON document; not again when `reported`) and exit
+    with its status's code (0 only when the run SUCCEEDED or nothing needed doing; see installer.answers).
 
     `scale`: the embedded sandbox's time scale, to give the run's modelled time (wall / scale).
     """
+    if not reported:
+        _report(result, json_mode, scale, command=command, embedded=embedded)
+    raise typer.Exit(exit_code(str(result["status"])))
+
+
+def _report(result: dict[str, Any], json_mode: bool, scale: float | None = None, *, command: str | None = None,
+            embedded: bool = False) -> None:  # fmt: skip
     duration = result.get("duration_s")
     if scale and duration is not None:
         result["modelled_s"] = round(duration / scale)
@@ -694,7 +845,6 @@ def _finish(result: dict[str, Any], json_mode: bool, scale: float | None = None,
         site = _site_line(result.get("site"), embedded=embedded)
         if site:
             typer.echo(site)
-    raise typer.Exit(exit_code(str(result["status"])))
 
 
 def _count(number: int, noun: str) -> str:
@@ -783,7 +933,7 @@ def run(
 
     if action not in RUN_ACTIONS:
         _fail(f"unknown action {action!r}: one of {', '.join(RUN_ACTIONS)}", "InvalidAction", field="ACTION")
-    _check_flags(sandbox=sandbox, endpoint_url=endpoint_url, fault=fault, param=None)
+    _check_flags(sandbox=sandbox, endpoint_url=endpoint_url, fault=fault, param=None, region=region)
     document: dict[str, Any] = {"action": action, "source": "cli"}
     if version:
         document["version"] = version
@@ -877,11 +1027,14 @@ def sandbox_serve(
         list[str] | None,
         typer.Option("--image", help="URI=PATH: hold the image root PATH as the container image URI (repeatable)."),
     ] = None,
+    json_mode: JsonOpt = False,
 ) -> None:
     """Run a local AWS endpoint until stopped (Ctrl-C, SIGINT or SIGTERM, in the foreground or in
-    the background): it stops with every process it started."""
+    the background): it stops with every process it started. Its flags and its environment
+    (DATAALL_SANDBOX_WARM_*) are checked before it starts."""
     from installer.aws import quiet_sandbox_logs
     from sandbox import processes
+    from sandbox.faults import FaultSpecError, parse_fault
     from sandbox.images import ImageError, parse_image_option
     from sandbox.server import Sandbox
 
@@ -889,12 +1042,22 @@ def sandbox_serve(
     try:
         images = [parse_image_option(option) for option in image or []]
     except ImageError as error:
-        _fail(str(error))
+        _fail(str(error), field="--image")
+    for spec in fault or []:
+        try:
+            parse_fault(spec)
+        except FaultSpecError as error:
+            _fail(str(error), "InvalidFault", field="--fault")
+    if not (math.isfinite(scale) and scale > 0):
+        _fail(f"--scale {scale}: wall seconds per modelled second must be a positive number", field="--scale")
+    if not 0 <= port <= 65535:
+        _fail(f"--port {port} is not a TCP port (0-65535)", field="--port")
+    warm_workers = processes.WarmLimits.from_environment()
     # Whatever leaves its parent under the sandbox (pg_ctl's server, a handler's daemon) stays in
     # this process's tree, to be ended with it.
     processes.become_subreaper()
     with processes.stop_signals():  # a background job starts with SIGINT ignored: handle it anyway
-        box = Sandbox(host=host, port=port, scale=scale, latency=not no_latency)
+        box = Sandbox(host=host, port=port, scale=scale, latency=not no_latency, warm_workers=warm_workers)
         try:
             box.start()
             for spec in fault or []:
@@ -981,16 +1144,22 @@ def sandbox_conformance(
         f"{summary['stacks_complete']}/{summary['stacks']} stacks complete, "
         f"{summary['resources_complete']}/{summary['resources']} resources, {summary['seconds']} s"
     )
+    complete = summary["stacks_complete"] == summary["stacks"] and not summary.get("left")
     if json_mode:
-        typer.echo(json.dumps(summary))
-    if summary["stacks_complete"] != summary["stacks"] or summary.get("left"):
-        raise typer.Exit(1)
+        typer.echo(
+            json.dumps({"status": "SUCCEEDED" if complete else "FAILED", "command": "sandbox conformance", **summary})
+        )
+    if not complete:
+        raise typer.Exit(exit_code("FAILED"))
 
 
 @app.command()
-def version() -> None:
+def version(json_mode: JsonOpt = False) -> None:
     """The installer's own version."""
-    typer.echo(__version__)
+    if json_mode:
+        typer.echo(json.dumps({"status": "SUCCEEDED", "command": "version", "version": __version__}))
+    else:
+        typer.echo(__version__)
 
 
 @app.callback()
@@ -1003,20 +1172,26 @@ def _global_options(
 
 def main() -> None:
     """The console script: every answer in one shape, a usage error included (exit 2, and the
-    JSON line when --json was given)."""
+    JSON line when --json was given).
+
+    Typer 0.29 parses with a click of its own (`typer._click`): its usage errors are
+    `typer.TyperException`s, not `click.ClickException`s, and its Ctrl-C at a prompt `typer.Abort`."""
     import click
 
     argv = sys.argv[1:]
     try:
         code = app(standalone_mode=False)
-    except click.ClickException as error:
+    except (typer.Abort, click.Abort):
+        code = exit_code("INTERRUPTED")
+    except (typer.TyperException, click.ClickException) as error:
         param = getattr(error, "param", None)
         field = (param.opts[0] if param.opts else param.name) if param is not None else None
-        command = next((arg for arg in argv if not arg.startswith("-")), None)
-        problem = Problem("UsageError", error.format_message(), field=field)
+        field = field or getattr(error, "option_name", None)  # an option given a value it does not take
+        words = [arg for arg in argv if not arg.startswith("-")]
+        command = " ".join(words[:2]) if words[:1] == ["sandbox"] else next(iter(words), None)
+        message = error.format_message() if hasattr(error, "format_message") else str(error)
+        problem = Problem("UsageError", message, field=field)
         code = emit(problem, json_mode="--json" in argv, command=command)
-    except click.Abort:
-        code = exit_code("INTERRUPTED")
     sys.exit(code or 0)
 
 

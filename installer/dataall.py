@@ -77,9 +77,9 @@ DROPPED_STACKS = {
 #: data.all's stacks beside the backend, by the end of their stack name -> the name of their
 #: root's own stage (if any resources besides CDK's metadata remain in it).
 OTHER_STACKS = {"-cloudfront-stack": "frontend"}
-#: Set to 1 to build data.all's web UI into the release (`installer.frontend`: data.all's frontend
-#: build, minutes the first time, then cached by its source's digest); off by default until the
-#: release deploys the CloudFront stage that serves it, so no test's release build runs it.
+#: 1 or 0: data.all's web UI built into the release or not (`installer.frontend`: data.all's frontend
+#: build, minutes the first time, then cached by its source's digest). Unset, the operator's
+#: commands build it (`site_wanted(default=True)`) and a build in code does not (the tests' releases).
 SITE_ENV = "DATAALL_INSTALLER_SITE"
 #: CloudFormation's creation timeout of a stage, in seconds (a database or a search domain takes long).
 TIMEOUTS = {"aurora": 3600, "opensearch": 3600}
@@ -311,6 +311,12 @@ def site_bundle(upstream: Upstream) -> tuple[str, bytes]:
     return f"{ASSET_PREFIX}{bundle.sha256}.zip", bundle.data
 
 
+def site_wanted(*, default: bool) -> bool:
+    """`$DATAALL_INSTALLER_SITE` (0 is off, anything else on), else `default`."""
+    value = os.environ.get(SITE_ENV, "")
+    return default if value == "" else value != "0"
+
+
 def build_dataall_release(
     out_dir: Path,
     upstream: Upstream,
@@ -325,11 +331,12 @@ def build_dataall_release(
 
     With `migrate` (the default, unless `$DATAALL_INSTALLER_MIGRATE` is 0) the release has the
     `migrations` stage and the `migrate` action, built from data.all's source beside the assembly.
-    With `site` (`$DATAALL_INSTALLER_SITE=1`) it ships data.all's web UI bundle, also from the source."""
+    With `site` (default: `$DATAALL_INSTALLER_SITE=1`, else off) it ships data.all's web UI bundle, also
+    from the source."""
     if migrate is None:
         migrate = os.environ.get(MIGRATE_ENV, "1") != "0"
     if site is None:
-        site = os.environ.get(SITE_ENV, "0") == "1"
+        site = site_wanted(default=False)
     site_asset = site_bundle(upstream) if site else None
     built = migration_package(upstream) if migrate else None
     if migrate and built is None:

@@ -163,14 +163,7 @@ def bootstrap_parameters(
     """The bootstrap stack's parameters, each checked against the template's own constraints
     before anything is published (the flags --prefix, --env, --bucket-prefix included)."""
     declared = release.bootstrap_template.get("Parameters", {})
-    unknown = sorted(set(params) - set(declared))
-    if unknown:
-        raise OperationError(
-            f"unknown parameter(s) {', '.join(unknown)}; the bootstrap stack takes: {', '.join(sorted(declared))}",
-            code="InvalidParameter",
-            field=f"--param {unknown[0]}",
-        )
-    check_parameters(declared, params)
+    check_bootstrap_values(declared, params)
     given = {
         "ResourcePrefix": (installation.prefix, "--prefix"),
         "EnvName": (installation.env, "--env"),
@@ -185,6 +178,18 @@ def bootstrap_parameters(
         "ReleaseVersion": release.version,
         "ReleaseBucketPrefix": bucket_prefix,
     }
+
+
+def check_bootstrap_values(declared: dict[str, Any], params: dict[str, str]) -> None:
+    """`--param` values: each a parameter the bootstrap template declares, within its constraints."""
+    unknown = sorted(set(params) - set(declared))
+    if unknown:
+        raise OperationError(
+            f"unknown parameter(s) {', '.join(unknown)}; the bootstrap stack takes: {', '.join(sorted(declared))}",
+            code="InvalidParameter",
+            field=f"--param {unknown[0]}",
+        )
+    check_parameters(declared, params)
 
 
 def stack_status(aws: Aws, name: str) -> dict[str, Any] | None:
@@ -351,7 +356,8 @@ def bootstrap_outputs(aws: Aws, installation: Installation) -> dict[str, str]:
     if stack is None:
         raise OperationError(
             f"no installation here: stack {installation.stack_name} does not exist in {aws.region} "
-            "(deploy first, or pass --prefix/--env)"
+            "(deploy first, or pass --prefix/--env)",
+            code="NoInstallation",
         )
     return _outputs(stack)
 

@@ -94,6 +94,8 @@ class _Worker:
     log_offset: int = 0
     #: what was read from the answer pipe past the last complete line
     pending: bytes = b""
+    #: when it last went idle (time.monotonic())
+    idle_since: float = 0.0
 
     def alive(self) -> bool:
         return self.process.poll() is None
@@ -146,6 +148,8 @@ class LambdaRuntime:
         self._recent: collections.deque[Invocation] = collections.deque(maxlen=200)
         self.invocation_count = 0
         self.billed_ms_by_memory: collections.Counter[int] = collections.Counter()
+        self._reclaimer = threading.Thread(target=self._reclaim_idle, name="lambda-idle-reclaimer", daemon=True)
+        self._reclaimer.start()
 
     # ------------------------------------------------------------------ moto hook
     def invoke(self, function: Any, event: Any) -> tuple[str, str | None, str]:
@@ -306,6 +310,7 @@ class LambdaRuntime:
                 and len(self._live) + self._starting <= self.limits.total
             )
             if keep:
+                worker.idle_since = time.monotonic()
                 pool.idle.append(worker)
                 self._idle[worker] = pool
             else:
@@ -313,6 +318,30 @@ class LambdaRuntime:
             self._lock.notify_all()
         if not keep:
             worker.kill()
+
+    def _reclaim_idle(self) -> None:
+        """Lambda reclaims an execution environment left idle: every worker idle for the limits'
+        `idle_seconds` ends (the least recently used first: the idle order is also the order in
+        which they went idle), until the runtime shuts down. Woken by every release, so a
+        shorter idle time set meanwhile counts from then."""
+        while True:
+            with self._lock:
+                if self._closed:
+                    return
+                now = time.monotonic()
+                idle_for = self.limits.idle_seconds
+                expired = []
+                while self._idle and next(iter(self._idle)).idle_since + idle_for <= now:
+                    expired.append(self._forget_idle(next(iter(self._idle))))
+                wait = next(iter(self._idle)).idle_since + idle_for - now if self._idle else idle_for
+            for worker in expired:
+                worker.kill()
+            if expired:
+                LOG.debug("reclaimed %d workers idle for %g s", len(expired), idle_for)
+            with self._lock:
+                if self._closed:
+                    return
+                self._lock.wait(max(wait, 0.05))
 
     def _forget_idle(self, worker: _Worker) -> _Worker:
         """Take an idle worker out of the runtime's books (under the lock); the caller ends it."""

@@ -19,6 +19,7 @@ import contextlib
 import ctypes
 import ctypes.util
 import logging
+import math
 import os
 import signal
 import sys
@@ -38,39 +39,74 @@ STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 #: The bounds of warm Lambda workers, from these variables of the sandbox's environment (`WarmLimits`).
 WARM_WORKERS_VARIABLE = "DATAALL_SANDBOX_WARM_WORKERS"
 WARM_WORKERS_PER_FUNCTION_VARIABLE = "DATAALL_SANDBOX_WARM_WORKERS_PER_FUNCTION"
+WARM_IDLE_SECONDS_VARIABLE = "DATAALL_SANDBOX_WARM_IDLE_SECONDS"
+
+
+class WarmLimitsError(ValueError):
+    """A bound of warm workers that is not one, named by its variable (`field`)."""
+
+    code = "InvalidEnvironment"
+
+    def __init__(self, message: str, field: str) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 @dataclass(frozen=True)
 class WarmLimits:
-    """How many live workers the sandbox keeps: `total` across every function, `per_function` idle
-    ones of one function. Lambda "reclaims" an idle execution environment when it chooses
+    """How many live workers the sandbox keeps, and for how long: `total` across every function,
+    `per_function` idle ones of one function, each idle one for `idle_seconds` of wall time. Lambda
+    "reclaims" an idle execution environment when it chooses, after minutes without an invocation
     (https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtime-environment.html, "Shutdown
-    phase"); the sandbox reclaims the least recently used idle worker once a bound is reached.
-    Busy workers are never ended for a bound: a burst of concurrent invocations may pass `total`
-    for as long as they run, and their workers end as they finish."""
+    phase"); the sandbox reclaims the least recently used idle worker once a bound is reached, and
+    any worker idle for `idle_seconds`, so a long-lived `sandbox serve` shrinks back when nothing
+    runs. Busy workers are never ended for a bound: a burst of concurrent invocations may pass
+    `total` for as long as they run, and their workers end as they finish."""
 
     total: int = 32
     per_function: int = 8
+    #: wall seconds, not modelled ones: what is reclaimed is this machine's memory
+    idle_seconds: float = 300.0
 
     def __post_init__(self) -> None:
         for name in ("total", "per_function"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"warm workers: {name} must be a whole number of at least 1, not {value!r}")
+        idle = self.idle_seconds
+        if isinstance(idle, bool) or not isinstance(idle, int | float) or not math.isfinite(idle) or idle <= 0:
+            raise ValueError(f"warm workers: idle_seconds must be a positive number of seconds, not {idle!r}")
 
     @classmethod
     def from_environment(cls, environ: dict[str, str] | None = None) -> WarmLimits:
-        """The bounds of `DATAALL_SANDBOX_WARM_WORKERS` and `..._PER_FUNCTION` (defaults where unset);
-        a value that is not a whole number of at least 1 is refused, naming its variable."""
+        """The bounds of `DATAALL_SANDBOX_WARM_WORKERS`, `..._PER_FUNCTION` and
+        `DATAALL_SANDBOX_WARM_IDLE_SECONDS` (defaults where unset); a bound that is not a whole
+        number of at least 1, or an idle time that is not a positive number of seconds, is refused
+        (`WarmLimitsError`), naming its variable."""
         environ = dict(os.environ if environ is None else environ)
-        values: dict[str, int] = {}
+        values: dict[str, Any] = {}
         for name, variable in (("total", WARM_WORKERS_VARIABLE), ("per_function", WARM_WORKERS_PER_FUNCTION_VARIABLE)):
             text = environ.get(variable)
             if text is None or text == "":
                 continue
             if not text.strip().isdigit() or int(text) < 1:
-                raise ValueError(f"{variable}={text!r}: the bound of warm Lambda workers must be a whole number >= 1")
+                raise WarmLimitsError(
+                    f"{variable}={text!r}: the bound of warm Lambda workers must be a whole number >= 1", variable
+                )
             values[name] = int(text)
+        text = environ.get(WARM_IDLE_SECONDS_VARIABLE)
+        if text:
+            try:
+                seconds = float(text)
+            except ValueError:
+                seconds = math.nan
+            if not (math.isfinite(seconds) and seconds > 0):
+                raise WarmLimitsError(
+                    f"{WARM_IDLE_SECONDS_VARIABLE}={text!r}: how long an idle Lambda worker is kept must be a "
+                    "positive number of seconds (e.g. 300)",
+                    WARM_IDLE_SECONDS_VARIABLE,
+                )
+            values["idle_seconds"] = seconds
         return cls(**values)
 
 

@@ -6,8 +6,11 @@ data.all's pipeline writes its frontend's `.env` from SSM parameters its stacks 
 builds, syncs the build to `…/CloudfrontDistributionBucket` and invalidates
 `…/CloudfrontDistributionId`. The import finds, for each of those parameters, the stage output
 holding the same value, so the action's parameters read the stages' outputs (`${stage:…}`) and
-the Plan checks them like any other step's. The action runs after every stage it reads; the
-workflow publishes the release's prebuilt bundle (`lambdas.site`), nothing is built at deploy time.
+the Plan checks them like any other step's. The action runs after every stage it reads and after
+every stage of the stack that makes the site bucket: data.all's pipeline publishes once its whole
+CloudFront stack is deployed, so its `FrontendCognitoConfig` has pointed Cognito's callback URLs at
+the distribution before a user reaches the site. The workflow publishes the release's prebuilt
+bundle (`lambdas.site`), nothing is built at deploy time.
 """
 
 from __future__ import annotations
@@ -75,15 +78,28 @@ def _references(stages: list[ImportedStage]) -> dict[str, str]:
     return found
 
 
+def _stack_of(stage: ImportedStage) -> str:
+    """The upstream stack a stage comes from (`stack-name` of `stack-name/Nested`)."""
+    return stage.source.split("/", 1)[0]
+
+
+def _published_after(stages: list[ImportedStage], bucket_ref: str) -> list[str]:
+    """Every stage of the upstream stack that makes the site bucket: data.all's pipeline deploys that
+    stack whole (its CloudFront stage), then syncs the site."""
+    maker = next(stage for stage in stages if bucket_ref.startswith("${stage:" + stage.name + "."))
+    return sorted(stage.name for stage in stages if _stack_of(stage) == _stack_of(maker))
+
+
 def site_action(stages: list[ImportedStage]) -> dict[str, Any]:
     """The `site` action: data.all's frontend values (REACT_APP_*) from the stages' outputs, as its
-    `frontend_config.py` composes them, the site bucket and the distribution to invalidate."""
+    `frontend_config.py` composes them, the site bucket and the distribution to invalidate; run after
+    the stack that makes the site bucket is deployed whole."""
     refs = _references(stages)
     site_url = "https://" + refs["DistributionDomainName"]
     return {
         "name": ACTION,
         "kind": "site",
-        "depends_on": [],
+        "depends_on": _published_after(stages, refs["SiteBucket"]),
         "description": "Publish data.all's web UI: the release's prebuilt bundle with this installation's "
         "values, written to the site bucket (index.html last), then the distribution invalidated",
         "parameters": {

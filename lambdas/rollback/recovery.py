@@ -108,6 +108,19 @@ class Rollback:
 
     def _undo(self, record: StepRecord) -> int | None:
         """None when this stage is settled; else seconds to wait before the next call."""
+        if record.op == "delete":
+            emptied = record.kind == "site"
+            self._mark(
+                record,
+                "IRREVERSIBLE",
+                reason="the uninstall emptied the site bucket"
+                if emptied
+                else "the uninstall deleted this stage's stack",
+                action="run a redeploy to publish the site again"
+                if emptied
+                else "run an install to create the stage again",
+            )
+            return None
         if record.kind == "migrate":
             return self._undo_migration(record)
         if record.kind == "site":
@@ -115,14 +128,6 @@ class Rollback:
             return None
         if record.kind == "images":
             self._mark(record, "KEPT", reason=images.KEPT_REASON)
-            return None
-        if record.op == "delete":
-            self._mark(
-                record,
-                "IRREVERSIBLE",
-                reason="the uninstall deleted this stage's stack",
-                action="run an install to create the stage again",
-            )
             return None
         return self._there(record)._undo_stage(record)
 

@@ -37,6 +37,7 @@ from lambdas.run.collisions import NamedResource, named_resources, refuse_collis
 from lambdas.run.drift import start_detections
 from lambdas.run.preview import Preview, StagePreview, preview_run
 from lambdas.run.run_input import check_run_input, read_run_input
+from lambdas.site.action import bucket_stage
 
 
 def validate_input(document: Any) -> dict[str, Any]:
@@ -188,7 +189,11 @@ def _preview_of(deps: Deps, chosen: Plan) -> Preview:
         chosen.action,
         chosen.version,
         chosen.version,
-        [StagePreview(name, "delete", deps.settings.stack_name(name)) for name in chosen.order],
+        [
+            StagePreview(name, "delete", deps.settings.stack_name(name))
+            for name in chosen.order
+            if chosen.kinds[name] == "stage"
+        ],
     )
 
 
@@ -414,12 +419,20 @@ def _plan_uninstall(deps: Deps, document: dict[str, Any], current: ReleaseRecord
     version = (current.version if current else None) or document.get("version") or ""
     retain = bool(document.get("retain_data"))
     doomed = sorted(n for n in deployed if not (retain and deployed[n].stateful))
+    kinds = {name: "stage" for name in doomed}
     needs: dict[str, set[str]] = {name: set() for name in doomed}
     if version and doomed:
         manifest = deps.store.ensure(version)
-        for name in doomed:
+        # The site bucket is versioned and its stack does not empty it: the site step empties it
+        # before the stage that makes it is deleted (S3 deletes no bucket holding versions).
+        for name, step in manifest.steps.items():
+            if step.kind == "site" and bucket_stage(manifest, name) in needs:
+                kinds[name] = "site"
+                needs[name] = set()
+        for name in kinds:
             if name in manifest.steps:
                 needs[name] = {d for d in manifest.steps[name].dependencies() if d in needs}
+    doomed = sorted(kinds)
     # A stage goes after every stage that needs it: the graph, reversed.
     after = {name: sorted(n for n, ds in needs.items() if name in ds) for name in doomed}
     order = [name for level in topological_levels({n: set(a) for n, a in after.items()}) for name in level]
@@ -430,6 +443,6 @@ def _plan_uninstall(deps: Deps, document: dict[str, Any], current: ReleaseRecord
         params={},
         order=order,
         after=after,
-        kinds={name: "stage" for name in doomed},
+        kinds=kinds,
         op="delete",
     )

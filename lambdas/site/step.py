@@ -4,8 +4,12 @@ After every stage it reads (the site bucket and distribution, the user pool and 
 API), the step takes the release's prebuilt bundle (`manifest.site_bundle`, verified against its
 sha256), puts this installation's values in place of its placeholders (`lambdas.site.bundle`),
 writes it to the site bucket and invalidates the distribution (`lambdas.site.publish`): nothing is
-built at deploy time. A release without a bundle (built without `DATAALL_INSTALLER_SITE=1`) skips
+built at deploy time. A release without a bundle (built with `DATAALL_INSTALLER_SITE=0`, or in code) skips
 the step, and the run's report says so. An upgrade publishes the new release's bundle over the old.
+
+An uninstall (the step with op `delete`, before the stage that makes the site bucket is deleted)
+empties the bucket: every object version and delete marker, as S3 deletes a versioned bucket only
+then and data.all's stack does not empty it (its bucket has no auto-delete).
 
 Rollback (`restore`) puts back the site of the release the run started from: its bundle with the
 values its stages had before this run (each stage's rollback point keeps the outputs it had, a
@@ -17,7 +21,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
 from lambdas.core.deps import Deps
@@ -29,20 +33,20 @@ from lambdas.data.ledger import now_iso
 from lambdas.data.records import RecordInvalid, RunRecord, StepRecord, StepUpdate
 from lambdas.data.releases import release_key
 from lambdas.data.stacks import error_code
-from lambdas.release.manifest import REFERENCE, Manifest, ManifestError, OptionValue, resolve_parameters
+from lambdas.release.manifest import Manifest, ManifestError, OptionValue, resolve_parameters
+from lambdas.site.action import BUCKET, DISTRIBUTION, bucket_stage
 from lambdas.site.bundle import BundleError, configure, read_bundle
 from lambdas.site.publish import INDEX, Published, publish
 from lambdas.stage.deployment import run_record
 from lambdas.stage.outputs import outputs_reader
 
-BUCKET = "SiteBucket"
-DISTRIBUTION = "DistributionId"
 #: CloudFront's API lives in us-east-1 (a global service).
 CLOUDFRONT_REGION = "us-east-1"
 #: Keys S3's DeleteObjects takes in one call.
 DELETE_BATCH = 1000
 NO_BUNDLE = (
-    "release {version} ships no web UI bundle (built without DATAALL_INSTALLER_SITE=1): the site is not published"
+    "release {version} ships no web UI bundle (built with DATAALL_INSTALLER_SITE=0, or in code without site=True): "
+    "the site is not published"
 )
 
 
@@ -74,10 +78,15 @@ def target(
     distribution = values.pop(DISTRIBUTION, "") or None
     if not bucket:
         raise StageFailed(name, f"the release's {name} action gives no {BUCKET}")
-    stages = [ref.split(".", 1)[0] for kind, ref in REFERENCE.findall(spec.parameters[BUCKET]) if kind == "stage"]
-    maker = manifest.steps.get(stages[0]) if stages else None
-    region = maker.region_in(deps.home_region) if maker is not None else deps.home_region
-    return SiteTarget(bucket=bucket, region=region, distribution_id=distribution, values=values)
+    return SiteTarget(
+        bucket=bucket, region=bucket_region(deps, manifest, name), distribution_id=distribution, values=values
+    )
+
+
+def bucket_region(deps: Deps, manifest: Manifest, name: str) -> str:
+    """The region of the site bucket: that of the stage that makes it."""
+    maker = manifest.steps.get(bucket_stage(manifest, name) or "")
+    return maker.region_in(deps.home_region) if maker is not None else deps.home_region
 
 
 def bundle_of(deps: Deps, manifest: Manifest, step: str) -> bytes:
@@ -127,6 +136,8 @@ class SiteStep:
         )
 
     def run(self) -> StepState:
+        if self.state.step.op == "delete":
+            return self._empty()
         manifest = self.deps.store.manifest(self.meta.version)
         ledger = self.deps.ledger
         if manifest.site_bundle is None:
@@ -168,6 +179,47 @@ class SiteStep:
         )
         return self._next(Phase.DONE, result)
 
+    def _empty(self) -> StepState:
+        """The uninstall's step: the site bucket emptied, so that its stage's stack can delete it."""
+        manifest = self.deps.store.manifest(self.meta.version)
+        ledger = self.deps.ledger
+        spec = manifest.steps[self.name]
+        only_bucket = replace(spec, parameters={BUCKET: spec.parameters.get(BUCKET, "")})
+        try:
+            bucket = resolve_parameters(only_bucket, {}, outputs_reader(self.deps, self.name))[BUCKET]
+        except ManifestError as error:
+            raise StageFailed(self.name, str(error)) from None
+        if not bucket:
+            raise StageFailed(self.name, f"the release's {self.name} action gives no {BUCKET}")
+        region = bucket_region(self.deps, manifest, self.name)
+        ledger.update_step(
+            self.run_id,
+            self.name,
+            StepUpdate(kind="site", op="delete", started=now_iso(), site_bucket=bucket, site_region=region),
+        )
+        with ledger.acting(self.run_id, self.name):
+            ledger.update_step(self.run_id, self.name, StepUpdate(executed=True, executed_at=now_iso()))
+            deleted = empty_bucket(self.deps.regional_client("s3", region), bucket)
+        reason = (
+            f"{bucket}: {deleted} object versions and delete markers deleted, so its stage can delete it"
+            if deleted is not None
+            else f"{bucket} is gone already"
+        )
+        ledger.update_step(self.run_id, self.name, StepUpdate(result="EMPTIED", reason=reason, finished=now_iso()))
+        return self._next(Phase.DONE, "EMPTIED")
+
+
+def empty_bucket(s3: Any, bucket: str) -> int | None:
+    """Every object version and delete marker of `bucket` deleted (S3's DeleteBucket refuses a bucket
+    holding any: https://docs.aws.amazon.com/AmazonS3/latest/API/API_DeleteBucket.html); how many,
+    None when the bucket is gone."""
+    try:
+        return _purge_versions(s3, bucket, None)
+    except ClientError as error:
+        if error_code(error) != "NoSuchBucket":
+            raise
+        return None
+
 
 def restore(deps: Deps, meta: RunRecord, record: StepRecord) -> dict[str, Any]:
     """Rollback of the site step: the site of the release before this run, or none; the outcome
@@ -206,13 +258,14 @@ def _remove(deps: Deps, meta: RunRecord, record: StepRecord) -> int:
     return len(keys)
 
 
-def _purge_versions(s3: Any, bucket: str, keys: set[str]) -> None:
-    """Every version and delete marker of `keys` in `bucket` deleted (none in an unversioned bucket)."""
+def _purge_versions(s3: Any, bucket: str, keys: set[str] | None) -> int:
+    """Every version and delete marker of `keys` (None: of every key) in `bucket` deleted; how many.
+    An unversioned bucket lists each object as its one version (`null`)."""
     found = [
         {"Key": item["Key"], "VersionId": item["VersionId"]}
         for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket)
         for item in [*page.get("Versions", []), *page.get("DeleteMarkers", [])]
-        if item["Key"] in keys
+        if keys is None or item["Key"] in keys
     ]
     for start in range(0, len(found), DELETE_BATCH):
         answer = s3.delete_objects(
@@ -223,6 +276,7 @@ def _purge_versions(s3: Any, bucket: str, keys: set[str]) -> None:
             raise RecordInvalid(
                 f"{bucket}: {len(answer['Errors'])} versions not deleted ({first.get('Code')}: {first.get('Message')})"
             )
+    return len(found)
 
 
 def outputs_before(deps: Deps, run: str) -> Callable[[str, str], str]:

@@ -149,6 +149,32 @@ def test_the_migrate_step_may_call_and_snapshot_what_data_alls_templates_name(da
     assert "aurora" not in text
 
 
+def test_the_site_is_published_after_data_alls_whole_cloudfront_stack_and_may_only_empty_its_bucket(
+    dataall_release: Any,
+) -> None:
+    """The site action runs after `frontend-cognito-config` (Cognito's callback URLs pointed at the
+    distribution), as data.all's pipeline syncs its site after its CloudFront stack; the function that
+    publishes it, and empties its bucket at an uninstall, may list and delete versions only in buckets
+    of the site's stage stack, and nothing else of S3."""
+    site = dataall_release.manifest.steps["site"]
+    assert set(site.depends_on) == {"cloudfront", "frontend-cognito-config"}
+    statements = {
+        statement["Sid"]: statement
+        for resource in dataall_release.bootstrap_template["Resources"].values()
+        if resource["Type"] == "AWS::IAM::Policy"
+        for statement in resource["Properties"]["PolicyDocument"]["Statement"]
+        if statement.get("Sid", "").startswith("Site")
+    }
+
+    assert set(statements) == {"SiteObjects", "SiteBucket", "SiteInvalidation"}
+    assert set(statements["SiteObjects"]["Action"]) == {
+        "s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion",
+    }  # fmt: skip
+    assert set(statements["SiteBucket"]["Action"]) == {"s3:ListBucket", "s3:ListBucketVersions"}
+    for sid, tail in (("SiteObjects", "-cloudfront-*/*"), ("SiteBucket", "-cloudfront-*")):
+        assert statements[sid]["Resource"]["Fn::Join"][1][-1] == tail, statements[sid]["Resource"]
+
+
 def test_data_alls_images_are_pinned_copied_before_the_stages_that_run_them_and_granted_no_further(
     dataall_release: Any,
 ) -> None:

@@ -255,6 +255,7 @@ def test_the_command_deploys_updates_and_deletes_printing_one_json_line(tmp_path
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     summary = json.loads(done.stdout.strip().splitlines()[-1])
     assert set(summary) >= {"stacks", "stacks_complete", "resources", "resources_complete", "failures", "seconds"}
+    assert (summary["status"], summary["command"]) == ("SUCCEEDED", "sandbox conformance")
     assert (summary["stacks"], summary["stacks_complete"]) == (2, 2)
     assert (summary["resources"], summary["resources_complete"]) == (5, 5)
     assert (summary["failures"], summary["left"], summary["retained"]) == ([], [], [])

@@ -1,9 +1,10 @@
 """data.all itself, installed by the installer in the sandbox: its own stacks, imported from its
 cloud assembly at two release tags (../shared/upstream/dataall), one stage per nested stack.
 
-One lifecycle, in the order an operator meets it: install the older release, redeploy it (no
-change), upgrade to the newer with a fault in its last stage (every stage back on the older),
-upgrade again, uninstall (keeping what data.all protects against deletion: its database).
+`make test` installs the newer release and redeploys it (no change). The slow tier runs one
+lifecycle, in the order an operator meets it: install the older release, redeploy it (no change),
+upgrade to the newer with a fault in its last stage (every stage back on the older), upgrade again,
+uninstall (keeping what data.all protects against deletion: its database).
 """
 
 from __future__ import annotations
@@ -139,6 +140,54 @@ def _external_id(aws: Aws, outcome: Any) -> str:
     return kept.value
 
 
+def _install(aws: Aws, sandbox: Any, release: Any) -> tuple[Any, str]:
+    """Install `release` (OnDelete Destroy) and check what every install of data.all must give: its
+    migrations at the release's head, every templated resource created, each stage in its region, the
+    Cognito URL trigger's callback and the installation's own external id. The run and that id."""
+    away = {s.name for s in release.manifest.stages() if s.region == CLOUDFRONT_REGION}
+    installed = deploy(aws, release, {"OnDelete": "Destroy"})
+
+    assert installed.result["status"] == "SUCCEEDED", installed.result["error"]
+    # data.all's own alembic chain, run by the migrate action in the sandbox's PostgreSQL
+    assert installed.result["actions"]["migrate"]["status"] == "MIGRATED"
+    # data.all's images, copied from the publisher's registry into the installation's before lambdas and ecs
+    assert installed.result["actions"]["images"]["status"] == "COPIED"
+    held = aws.client("ecr").describe_images(repositoryName="dataall-main-ecr-repository")["imageDetails"]
+    pinned = {f"{i.repository}:{i.tag}": i.digest for i in release.manifest.images}
+    assert {f"dataall-main-ecr-repository:{t}": d["imageDigest"] for d in held for t in d["imageTags"]} == pinned
+    assert list(dataall_revisions(sandbox).values()) == [HEADS[release.version]]
+    counts = _created_as_templated(aws, release)
+    assert all(declared == created for declared, created in counts.values()), counts
+    regions = _regions_of_stages(aws, release)
+    assert regions == {s.name: CLOUDFRONT_REGION if s.name in away else HOME for s in release.manifest.stages()}
+    # data.all's Cognito URL trigger ran in us-east-1 and reached back to the user pool in the home
+    # region: its app client now calls back to the CloudFront distribution's domain
+    assert _callback_urls(aws) == [f"https://{_distribution_domain(aws)}"]
+    # the pivot role's external id: this installation's own, drawn at deploy time, never the release's
+    external_id = _external_id(aws, installed)
+    assert len(external_id) == 32 and external_id.isalnum()
+    assert all(external_id.encode() not in path.read_bytes() for path in release.path.rglob("*") if path.is_file())
+    return installed, external_id
+
+
+def test_data_all_installs_every_resource_of_its_stacks_and_redeploys_unchanged(
+    sandbox: Any, data_all_pace: None
+) -> None:
+    """The default tier's sample of data.all itself: its newer release installed from nothing in two
+    regions, then a redeploy that changes nothing (the whole lifecycle is the slow test below)."""
+    aws = Aws(region=HOME, endpoint_url=sandbox.endpoint)
+    newer = cached_dataall_release("2.9.0")
+    register_sandbox_images(aws, newer, lambda _: None)
+    installed, _ = _install(aws, sandbox, newer)
+    on_newer = _everywhere(aws, _state)
+
+    again = run(aws, installed, {"action": "redeploy"})
+
+    assert again["status"] == "SUCCEEDED", again["error"]
+    assert _everywhere(aws, _state) == on_newer
+
+
+@pytest.mark.slow
 def test_data_all_installs_upgrades_rolls_back_as_a_whole_and_uninstalls(sandbox: Any, data_all_pace: None) -> None:
     aws = Aws(region=HOME, endpoint_url=sandbox.endpoint)
     older, newer = cached_dataall_release("2.8.0"), cached_dataall_release("2.9.0")
@@ -148,28 +197,7 @@ def test_data_all_installs_upgrades_rolls_back_as_a_whole_and_uninstalls(sandbox
     for release in (older, newer):
         register_sandbox_images(aws, release, lambda _: None)
 
-    installed = deploy(aws, older, {"OnDelete": "Destroy"})
-
-    assert installed.result["status"] == "SUCCEEDED", installed.result["error"]
-    # data.all's own alembic chain, run by the migrate action in the sandbox's PostgreSQL
-    assert installed.result["actions"]["migrate"]["status"] == "MIGRATED"
-    # data.all's images, copied from the publisher's registry into the installation's before lambdas and ecs
-    assert installed.result["actions"]["images"]["status"] == "COPIED"
-    held = aws.client("ecr").describe_images(repositoryName="dataall-main-ecr-repository")["imageDetails"]
-    pinned = {f"{i.repository}:{i.tag}": i.digest for i in older.manifest.images}
-    assert {f"dataall-main-ecr-repository:{t}": d["imageDigest"] for d in held for t in d["imageTags"]} == pinned
-    assert list(dataall_revisions(sandbox).values()) == [HEADS[older.version]]
-    counts = _created_as_templated(aws, older)
-    assert all(declared == created for declared, created in counts.values()), counts
-    regions = _regions_of_stages(aws, older)
-    assert regions == {s.name: CLOUDFRONT_REGION if s.name in away else HOME for s in older.manifest.stages()}
-    # data.all's Cognito URL trigger ran in us-east-1 and reached back to the user pool in the home
-    # region: its app client now calls back to the CloudFront distribution's domain
-    assert _callback_urls(aws) == [f"https://{_distribution_domain(aws)}"]
-    # the pivot role's external id: this installation's own, drawn at deploy time, never the release's
-    external_id = _external_id(aws, installed)
-    assert len(external_id) == 32 and external_id.isalnum()
-    assert all(external_id.encode() not in path.read_bytes() for path in older.path.rglob("*") if path.is_file())
+    installed, external_id = _install(aws, sandbox, older)
     on_older = _everywhere(aws, _state)
     # rows in data.all's own tables, which the failed upgrade below must give back as they were
     database = _sandbox_database(sandbox)

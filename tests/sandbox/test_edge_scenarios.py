@@ -165,17 +165,23 @@ def test_a_release_corrected_under_the_same_version_is_refused_unless_replaced_a
     runs_before = executions(aws, installed)
 
     refused_status, refused, _ = cli(aws, "upgrade", "--release", str(corrected.path))
-    published_status, _, said = cli(aws, "publish", "--release", str(corrected.path), json_mode=False)
+    published_status, published, said = cli(aws, "publish", "--release", str(corrected.path))
 
     assert refused_status == 2 and refused["status"] == "REFUSED", refused
     assert (refused["error"]["code"], refused["error"]["field"]) == ("ReleaseConflict", "--release"), refused
     assert "--replace" in refused["error"]["message"]
     assert published_status == 2 and said.startswith("refused: ") and "--replace" in said, said
+    assert (published["status"], published["error"]["code"], published["published"]) == (
+        "REFUSED",
+        "ReleaseConflict",
+        [],
+    ), published
     assert executions(aws, installed) == runs_before  # nothing started
     assert status(aws)["execution_arn"] == failed["execution_arn"]
 
-    replaced_status, _, said = cli(aws, "publish", "--release", str(corrected.path), "--replace", json_mode=False)
-    assert replaced_status == 0, said
+    replaced_status, replaced, said = cli(aws, "publish", "--release", str(corrected.path), "--replace")
+    assert replaced_status == 0 and replaced["status"] == "SUCCEEDED", said
+    assert replaced["manifest_sha256"] == corrected.digest
     # What the issue ran: `run upgrade --version 2.8.5` used the broken copy the failed run had kept.
     run_status, result, _ = cli(aws, "run", "upgrade", "--version", "2.8.5")
 

@@ -92,7 +92,7 @@ class Served:
 def serve() -> Iterator[Callable[..., Served]]:
     started: list[subprocess.Popen[str]] = []
 
-    def start(*, sigint_ignored: bool = False) -> Served:
+    def start(*, sigint_ignored: bool = False, env: dict[str, str] | None = None) -> Served:
         port = free_port()
         command = [sys.executable, "-m", "installer.cli", "sandbox", "serve", "--port", str(port)]
         if sigint_ignored:
@@ -100,7 +100,8 @@ def serve() -> Iterator[Callable[..., Served]]:
             # have SIGINT and SIGQUIT ignored" (POSIX, Shell Command Language, 2.9.3 Lists); an
             # ignored signal stays ignored across exec
             command = ["/bin/sh", "-c", 'trap "" INT QUIT; exec "$@"', "sh", *command]
-        process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                   env={**os.environ, **(env or {})})  # fmt: skip
         started.append(process)
         endpoint = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 60
@@ -210,9 +211,10 @@ PYTHON_ECHO = "def handler(event, context):\n    import time\n    time.sleep(eve
 
 
 @pytest.fixture
-def bounded(sandbox: Any, monkeypatch: pytest.MonkeyPatch) -> Callable[[int, int], Any]:
-    def bound(total: int, per_function: int) -> Any:
-        monkeypatch.setattr(sandbox.runtime, "limits", WarmLimits(total=total, per_function=per_function))
+def bounded(sandbox: Any, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Any]:
+    def bound(total: int, per_function: int, idle_seconds: float = 300) -> Any:
+        limits = WarmLimits(total=total, per_function=per_function, idle_seconds=idle_seconds)
+        monkeypatch.setattr(sandbox.runtime, "limits", limits)
         return sandbox.runtime
 
     return bound
@@ -233,7 +235,7 @@ def _invoke(clients: Clients, name: str, event: dict[str, Any] | None = None) ->
 
 
 def test_warm_workers_stay_at_the_total_bound_the_least_recently_used_reclaimed(
-    bounded: Callable[[int, int], Any], clients: Clients
+    bounded: Callable[..., Any], clients: Clients
 ) -> None:
     """More distinct functions than the bound: the live workers stay at the bound, and the one
     reclaimed each time is the least recently used idle one (its process gone)."""
@@ -260,7 +262,7 @@ def test_warm_workers_stay_at_the_total_bound_the_least_recently_used_reclaimed(
 
 
 def test_a_burst_of_one_function_keeps_only_its_bound_of_idle_workers(
-    bounded: Callable[[int, int], Any], clients: Clients
+    bounded: Callable[..., Any], clients: Clients
 ) -> None:
     """Four concurrent invocations need four workers; once done, the function keeps two warm."""
     runtime = bounded(10, 2)
@@ -276,3 +278,55 @@ def test_a_burst_of_one_function_keeps_only_its_bound_of_idle_workers(
         thread.join()
 
     assert runtime.worker_counts() == {"live": 2, "idle": 2, "starting": 0}
+
+
+def test_idle_workers_are_reclaimed_after_the_idle_time_and_busy_ones_are_not(
+    bounded: Callable[..., Any], clients: Clients
+) -> None:
+    """As Lambda reclaims idle execution environments: a worker idle for the idle time ends with
+    its process, one busy for longer than that is not ended, and the next invocation starts cold."""
+    runtime = bounded(10, 4, idle_seconds=1.0)
+    _create(clients, ["idle", "busy"])
+    _invoke(clients, "idle")
+    idle_pids = runtime.worker_pids()
+
+    _invoke(clients, "busy", {"sleep": 2})  # longer than the idle time: busy, so kept
+
+    assert runtime.worker_counts()["live"] >= 1
+    deadline = time.monotonic() + 10
+    while runtime.worker_counts()["live"]:
+        assert time.monotonic() < deadline, runtime.worker_counts()
+        time.sleep(0.05)
+    assert _alive(idle_pids) == []
+    _invoke(clients, "idle")  # cold again, and it works
+    assert runtime.worker_counts() == {"live": 1, "idle": 1, "starting": 0}
+    assert set(runtime.worker_pids()).isdisjoint(idle_pids)
+
+
+def _workers_under(pid: int) -> list[int]:
+    return [
+        child
+        for child in processes.descendants(pid)
+        if b"lambda_worker" in (Path("/proc") / str(child) / "cmdline").read_bytes()
+    ]
+
+
+def test_a_long_lived_sandbox_serve_shrinks_back_when_idle(serve: Callable[..., Served]) -> None:
+    """DATAALL_SANDBOX_WARM_IDLE_SECONDS reaches `sandbox serve`: its workers end once idle that long."""
+    served = serve(env={processes.WARM_IDLE_SECONDS_VARIABLE: "1"})
+    role = served.client("iam").create_role(RoleName="idle", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    served.client("lambda").create_function(
+        FunctionName="idle", Runtime="python3.11", Role=role, Handler="index.handler",
+        Code={"ZipFile": package({"index.py": PYTHON_ECHO})},
+    )  # fmt: skip
+    assert served.invoke("idle") == "ok"
+    workers = _workers_under(served.process.pid)
+    assert workers, "no warm worker after the invocation"
+
+    deadline = time.monotonic() + 15
+    while _workers_under(served.process.pid):
+        assert time.monotonic() < deadline, f"still warm after 15 s: {_workers_under(served.process.pid)}"
+        time.sleep(0.1)
+
+    assert _alive(workers) == []
+    assert served.invoke("idle") == "ok"  # a cold start serves it again

@@ -352,3 +352,32 @@ def _status_json(aws: Aws) -> dict[str, Any]:
     assert answered.exit_code == 0, answered.output
     document: dict[str, Any] = json.loads(answered.output.strip().splitlines()[-1])
     return document
+
+
+# ---------------------------------------------------------------------- status after a hand-made change
+@pytest.mark.slow  # a redeploy: 16 s on 2 loaded cores
+def test_a_stage_stack_deleted_by_hand_reads_missing_and_the_next_redeploy_puts_it_back(
+    aws: Aws, installed: Outcome
+) -> None:
+    """Issue 17 saw `SKIPPED` for a stage whose stack was deleted by hand: its stack's status is
+    MISSING (the ledger says it is installed, its stack is gone) beside what the last run did to
+    it, in the text and in `--json`, and a redeploy creates it again (Plan checks each stack
+    itself, not only the ledger)."""
+    cfn = aws.client("cloudformation")
+    stack = INSTALLATION.stage_stack("params")  # a stage no other stage reads
+    cfn.delete_stack(StackName=stack)
+    deadline = time.monotonic() + 60
+    while any(name == stack for name in stacks(aws)):
+        assert time.monotonic() < deadline, stacks(aws)[stack]
+        time.sleep(0.1)
+
+    shown = _status_json(aws)
+    text = CliRunner().invoke(app, ["status", "--endpoint-url", str(aws.endpoint_url), "--env", INSTALLATION.env])
+    result = run(aws, installed, {"action": "redeploy", "source": "cli"})
+
+    assert shown["stages"]["params"]["status"] == "MISSING", shown["stages"]
+    assert shown["stages"]["params"]["outcome"] == "CREATED"  # what the install did; the stack is gone since
+    assert any(" params " in line and " MISSING " in line for line in text.output.splitlines()), text.output
+    assert result["status"] == "SUCCEEDED", result["error"]
+    assert result["stages"]["params"]["outcome"] == "CREATED"
+    assert stacks(aws)[stack][0] == "CREATE_COMPLETE"

@@ -142,3 +142,21 @@ def test_the_template_is_not_changed_by_estimating_it() -> None:
     stack_create_estimate(NETWORK, {"Prod": "true", "Subnets": "subnet-1"}, MODEL)
 
     assert json.dumps(NETWORK, sort_keys=True) == before
+
+
+def test_a_noecho_value_the_run_recorded_masked_gets_a_stand_in_that_meets_its_pattern() -> None:
+    """The run records CloudFormation's mask for a NoEcho parameter (data.all's pivot-role external
+    id); the floor estimates the stack with a stand-in that its AllowedPattern accepts (the value's
+    content does not change how long a stack takes), and refuses nothing else for it."""
+    from bench.install import unmasked
+
+    template = {
+        "Parameters": {"ExternalId": {"Type": "String", "NoEcho": True, "AllowedPattern": "[\\w+=,.@:/-]{2,1224}"}},
+        "Resources": QUEUE["Resources"],
+    }
+    recorded = {"ExternalId": "****"}
+    with pytest.raises(Exception, match="ExternalId"):
+        stack_create_estimate(template, recorded, MODEL)
+    given = unmasked(recorded)
+    assert given["ExternalId"] != "****"
+    assert stack_create_estimate(template, given, MODEL).seconds == stack_create_estimate(QUEUE, {}, MODEL).seconds

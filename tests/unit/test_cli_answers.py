@@ -42,11 +42,15 @@ REFUSALS = [
     (["deploy", "--fault", "not a fault", "--json", "--sandbox"], "InvalidFault", "--fault"),
     (["deploy", "--sandbox", "--endpoint-url", "http://127.0.0.1:1", "--json"], "InvalidArgument", "--endpoint-url"),
     (["deploy", "--sandbox", "--scale", "0", "--json"], "InvalidArgument", "--scale"),
+    (["deploy", "--serve", "--json"], "InvalidArgument", "--serve"),
     (["deploy", "--synthetic", "--upstream", "x", "--json", "--sandbox"], "InvalidArgument", None),
     (["upgrade", "--fault", "aurora:melt", "--json", "--sandbox"], "InvalidFault", "--fault"),
     (["run", "reinstall", "--json", "--sandbox"], "InvalidAction", "ACTION"),
     (["run", "redeploy", "--option", "=1", "--json", "--sandbox"], "InvalidArgument", "--option"),
     (["deploy", "--release", "/nonexistent/release", "--json", "--sandbox"], "ReleaseInvalid", "--release"),
+    (["status", "--region", "mars-north-1", "--json"], "InvalidRegion", "--region"),
+    (["deploy", "--region", "eu-west-9", "--json", "--sandbox"], "InvalidRegion", "--region"),  # before a build
+    (["uninstall", "--region", "us-east-1\n", "--json"], "InvalidRegion", "--region"),
 ]
 
 
@@ -226,12 +230,28 @@ def test_the_stage_view_carries_the_outcome_into_the_json() -> None:
     assert document["error"]["message"] == "stage s3: Resource handler returned message"
 
 
+#: The bootstrap template's parameters as a release carries them (their constraints as
+#: bootstrap_stack.py declares them), for the checks publish makes before uploading anything.
+BOOTSTRAP = {
+    "Parameters": {
+        "ReleaseBucketPrefix": {"Type": "String", "AllowedPattern": "^[a-z0-9][a-z0-9.-]{1,40}[a-z0-9]$",
+                                "ConstraintDescription": "an S3 bucket name prefix"},
+        "AdminEmail": {"Type": "String", "AllowedPattern": r"^$|^[^@\s]+@[^@\s]+\.[^@\s]+$"},
+        "OnDelete": {"Type": "String", "AllowedValues": ["Retain", "Destroy"]},
+    }
+}  # fmt: skip
+
+
 def _release_folder(folder: Path, release: Any) -> Path:
-    """A small release (tests.unit.releases) written as a release folder."""
-    for name, body in release.files.items():
+    """A small release (tests.unit.releases) written as a release folder, with its bootstrap template."""
+    from lambdas.release.manifest import sha256_bytes
+
+    files = {**release.files, "bootstrap.template.json": json.dumps(BOOTSTRAP).encode()}
+    document = {**release.document, "files": {name: sha256_bytes(body) for name, body in sorted(files.items())}}
+    for name, body in files.items():
         (folder / name).parent.mkdir(parents=True, exist_ok=True)
         (folder / name).write_bytes(body)
-    (folder / "manifest.json").write_text(json.dumps(release.document))
+    (folder / "manifest.json").write_text(json.dumps(document))
     return folder
 
 
@@ -253,3 +273,236 @@ def test_publish_refuses_other_content_under_a_published_version_unless_replace(
     body = boto3.client("s3").get_object(Bucket="dataall-installer-releases-us-east-1",
                                          Key=release_key("2.8.0", "manifest.json"))["Body"].read()  # fmt: skip
     assert body == (corrected / "manifest.json").read_bytes()
+
+
+@pytest.fixture
+def small(tmp_path: Path) -> Path:
+    from tests.unit.releases import small_release, stage
+
+    return _release_folder(tmp_path / "small", small_release(stage("vpc")))
+
+
+def test_publish_json_names_each_regions_bucket_template_and_quick_create_link(aws: None, small: Path) -> None:
+    exit_status, document, _ = answer(
+        "publish", "--release", str(small), "--regions", "us-east-1, eu-west-1", "--param", "OnDelete=Destroy",
+        "--json",
+    )  # fmt: skip
+
+    assert exit_status == 0 and document["status"] == "SUCCEEDED" and document["error"] is None
+    assert (document["command"], document["version"]) == ("publish", "2.8.0")
+    assert len(document["manifest_sha256"]) == 64
+    assert [entry["region"] for entry in document["published"]] == ["us-east-1", "eu-west-1"]
+    ireland = document["published"][1]
+    assert ireland["bucket"] == "dataall-installer-releases-eu-west-1" and ireland["public"] is False
+    assert ireland["template_url"].endswith("/releases/2.8.0/bootstrap.template.json")
+    assert ireland["quick_create_url"].startswith("https://eu-west-1.console.aws.amazon.com/cloudformation/")
+    assert "param_OnDelete=Destroy" in ireland["quick_create_url"]
+    import boto3
+
+    objects = boto3.client("s3", region_name="eu-west-1").list_objects_v2(Bucket=ireland["bucket"])
+    assert objects["KeyCount"] > 0
+
+
+PUBLISH_REFUSALS = [
+    (["--regions", "us-east-1,mars-north-1"], "InvalidRegion", "--regions"),
+    (["--regions", "eu-west-1,eu-west-1"], "InvalidRegion", "--regions"),
+    (["--regions", " , "], "InvalidRegion", "--regions"),
+    (["--stack-name", "1-installer"], "InvalidArgument", "--stack-name"),
+    (["--bucket-prefix", "My_Releases"], "InvalidParameter", "--bucket-prefix"),
+    (["--bucket-prefix", "a" * 42 + "-releases"], "InvalidParameter", "--bucket-prefix"),
+    (["--bucket-prefix", "releases.", "--regions", "us-east-1"], "InvalidParameter", "--bucket-prefix"),
+    (["--bucket-prefix", "my..releases"], "InvalidArgument", "--bucket-prefix"),  # the pattern lets it by; S3 does not
+    (["--param", "OnDelete=Keep"], "InvalidParameter", "--param OnDelete"),
+    (["--param", "Colour=blue"], "InvalidParameter", "--param Colour"),
+    (["--param", "ReleaseBucketPrefix=x"], "InvalidArgument", "--param ReleaseBucketPrefix"),
+    (["--param", "NoEquals"], "InvalidArgument", "--param"),
+]
+
+
+@pytest.mark.parametrize(
+    ("flags", "code", "field"), PUBLISH_REFUSALS, ids=[" ".join(f)[:40] for f, _, _ in PUBLISH_REFUSALS]
+)
+def test_publish_refuses_a_bad_flag_with_the_json_line_before_uploading_anything(
+    aws: None, small: Path, flags: list[str], code: str, field: str
+) -> None:
+    import boto3
+
+    exit_status, document, stderr = answer("publish", "--release", str(small), *flags, "--json")
+
+    assert exit_status == 2 and document["status"] == "REFUSED", document
+    assert (document["command"], document["error"]["code"], document["error"]["field"]) == ("publish", code, field)
+    assert stderr.startswith("refused: ")
+    assert boto3.client("s3").list_buckets()["Buckets"] == []  # nothing published anywhere
+
+
+def test_publish_json_refuses_other_content_under_a_published_version_naming_replace(
+    aws: None, tmp_path: Path, small: Path
+) -> None:
+    from tests.unit.releases import small_release, stage
+
+    corrected = _release_folder(tmp_path / "corrected", small_release(stage("vpc"), stage("sqs")))
+    assert answer("publish", "--release", str(small), "--json")[0] == 0
+
+    exit_status, document, _ = answer("publish", "--release", str(corrected), "--json")
+
+    assert exit_status == 2 and document["status"] == "REFUSED"
+    assert document["error"]["code"] == "ReleaseConflict" and document["error"]["field"] == "--release"
+    assert "--replace" in document["error"]["message"]
+    assert document["published"] == []
+
+
+def test_publish_a_damaged_release_is_refused_before_any_upload(aws: None, small: Path) -> None:
+    (small / "bootstrap.template.json").write_text("{}")
+
+    exit_status, document, _ = answer("publish", "--release", str(small), "--json")
+
+    assert exit_status == 2 and document["error"]["code"] == "ReleaseInvalid", document
+    assert document["error"]["field"] == "--release"
+
+
+def test_an_aws_error_in_the_second_region_is_an_error_naming_what_was_published(
+    aws: None, small: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import installer.operations
+
+    upload = installer.operations.publish
+
+    def denied_in_ireland(aws: Any, release: Any, bucket_prefix: str, *, replace: bool = False) -> str:
+        if aws.region == "eu-west-1":
+            raise ClientError({"Error": {"Code": "AccessDenied", "Message": "not yours"}}, "CreateBucket")
+        return upload(aws, release, bucket_prefix, replace=replace)
+
+    monkeypatch.setattr(installer.operations, "publish", denied_in_ireland)
+
+    exit_status, document, stderr = answer("publish", "--release", str(small), "--regions", "us-east-1,eu-west-1",
+                                           "--json")  # fmt: skip
+
+    assert exit_status == 3 and document["status"] == "ERROR"
+    assert document["error"]["code"] == "AccessDenied"
+    assert "region eu-west-1; published before it: us-east-1" in document["error"]["message"]
+    assert [entry["region"] for entry in document["published"]] == ["us-east-1"]
+    assert stderr.startswith("error: ")
+
+
+LINK = "https://b.s3.eu-west-1.amazonaws.com/releases/2.8.0/bootstrap.template.json"
+
+
+def test_link_json_gives_the_quick_create_url() -> None:
+    exit_status, document, _ = answer("link", "--template-url", LINK, "--region", "eu-west-1", "--json")
+    assert exit_status == 0 and document["status"] == "SUCCEEDED" and document["command"] == "link"
+    assert document["quick_create_url"].startswith("https://eu-west-1.console.aws.amazon.com/")
+
+
+@pytest.mark.parametrize(
+    ("flags", "field"),
+    [
+        (["--template-url", LINK, "--region", "eu-wst-1"], "--region"),
+        (["--template-url", "s3://b/t.json", "--region", "eu-west-1"], "--template-url"),
+        (["--template-url", LINK, "--region", "eu-west-1", "--stack-name", "a_b"], "--stack-name"),
+    ],
+)
+def test_link_refuses_a_bad_flag_naming_it(flags: list[str], field: str) -> None:
+    exit_status, document, _ = answer("link", *flags, "--json")
+    assert exit_status == 2 and document["status"] == "REFUSED" and document["error"]["field"] == field
+
+
+@pytest.mark.parametrize(
+    ("flags", "code", "field"),
+    [
+        (["--fault", "vpc:explode"], "InvalidFault", "--fault"),
+        (["--scale", "-1"], "InvalidArgument", "--scale"),
+        (["--port", "70000"], "InvalidArgument", "--port"),
+        (["--image", "no-path"], "InvalidArgument", "--image"),
+    ],
+)
+def test_sandbox_serve_refuses_a_bad_flag_before_it_starts(flags: list[str], code: str, field: str) -> None:
+    exit_status, document, _ = answer("sandbox", "serve", *flags, "--json")
+    assert exit_status == 2 and document["status"] == "REFUSED"
+    assert (document["command"], document["error"]["code"], document["error"]["field"]) == (
+        "sandbox serve",
+        code,
+        field,
+    )
+
+
+@pytest.mark.parametrize(
+    ("argv", "command", "field"),
+    [
+        (["sandbox", "serve", "--port", "many"], "sandbox serve", "--port"),
+        (["deploy", "--bogus"], "deploy", "--bogus"),
+        (["status", "--follow=yes"], "status", "--follow"),
+    ],
+)
+def test_the_console_script_answers_a_usage_error_with_the_json_line_and_no_traceback(
+    argv: list[str],
+    command: str,
+    field: str | None,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`main` (not the CliRunner): typer's own click raises its usage errors past click's classes."""
+    import sys
+
+    from installer.cli import main
+
+    monkeypatch.setattr(sys, "argv", ["dataall-installer", *argv, "--json"])
+    with pytest.raises(SystemExit) as ended:
+        main()
+    out, err = capsys.readouterr()
+    document = json.loads(out.splitlines()[-1])
+    assert ended.value.code == 2 and "Traceback" not in err and err.startswith("refused: ")
+    assert (document["status"], document["command"], document["error"]["code"]) == ("REFUSED", command, "UsageError")
+    assert document["error"].get("field") == field
+
+
+def test_version_json() -> None:
+    from installer import __version__
+
+    assert answer("version", "--json")[:2] == (0, {"status": "SUCCEEDED", "command": "version", "version": __version__})
+
+
+def test_build_refuses_two_releases_with_the_json_line() -> None:
+    exit_status, document, _ = answer("build", "--synthetic", "--upstream", "x", "--json")
+    assert exit_status == 2 and document["command"] == "build" and document["error"]["code"] == "InvalidArgument"
+
+
+def test_a_fault_naming_a_stage_the_release_does_not_have_is_refused_before_a_sandbox_starts(small: Path) -> None:
+    exit_status, document, _ = answer("deploy", "--release", str(small), "--fault", "aurora:create", "--sandbox",
+                                      "--json")  # fmt: skip
+    assert exit_status == 2 and document["error"]["code"] == "InvalidFault" and document["error"]["field"] == "--fault"
+    assert "has no stage 'aurora' (its stages: vpc)" in document["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    ("status", "error", "line"),
+    [
+        ("FAILED", {"stage": "s3", "reason": "bucket exists"}, "failed: stage s3: bucket exists"),
+        ("FAILED", {"reason": "Plan failed"}, "failed: Plan failed"),  # not "stage None"
+        ("REFUSED", {"stage": None, "reason": "a run is going"}, "refused: a run is going"),
+    ],
+)
+def test_the_failure_line_names_a_stage_only_when_there_is_one(status: str, error: dict[str, Any], line: str) -> None:
+    from installer.progress import failure_line
+    from tests.unit.test_cli_summary import view
+
+    run = view(status=status)
+    run.error = error
+    assert failure_line(run) == line
+
+
+@pytest.mark.parametrize(
+    ("flags", "field"),
+    [
+        (["--param", "OnDelete=Keep"], "--param OnDelete"),
+        (["--param", "Colour=blue"], "--param Colour"),
+        (["--bucket-prefix", "Releases"], "--bucket-prefix"),
+    ],
+)
+@pytest.mark.parametrize("command", ["deploy", "upgrade", "plan"])
+def test_a_bootstrap_parameter_is_checked_against_the_releases_template_before_a_sandbox_starts(
+    small: Path, command: str, flags: list[str], field: str
+) -> None:
+    """The unit tier's guard fails a test that starts a sandbox or publishes: the refusal comes first."""
+    exit_status, document, _ = answer(command, "--release", str(small), *flags, "--sandbox", "--json")
+    assert exit_status == 2 and document["error"]["code"] == "InvalidParameter", document
+    assert (document["command"], document["error"]["field"]) == (command, field)

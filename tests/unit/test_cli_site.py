@@ -12,6 +12,7 @@ import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -176,3 +177,52 @@ def test_the_action_view_takes_the_reason_of_a_skipped_step_only() -> None:
 
     assert RunReader._action_view("site", skipped, True, "SUCCEEDED", now).reason == NOT_PUBLISHED
     assert RunReader._action_view("site", failed, True, "FAILED", now).reason == ""
+
+
+@pytest.mark.parametrize(
+    ("setting", "cli_builds_it", "code_builds_it"),
+    [(None, True, False), ("1", True, True), ("0", False, False)],
+)
+def test_the_operators_build_ships_the_web_ui_unless_told_not_to_and_a_build_in_code_does_not(
+    monkeypatch: pytest.MonkeyPatch, setting: str | None, cli_builds_it: bool, code_builds_it: bool
+) -> None:
+    """`make demo` (`dataall-installer deploy --sandbox`) and `dataall-installer build` build data.all's
+    frontend into the release by default; the tests' releases, built in code, stay without it unless
+    they ask (`site=True`), so no test tier runs yarn by accident."""
+    import installer.dataall
+    import installer.upstream
+    from installer.cli import _build
+    from installer.dataall import SITE_ENV, site_wanted
+
+    if setting is None:
+        monkeypatch.delenv(SITE_ENV, raising=False)
+    else:
+        monkeypatch.setenv(SITE_ENV, setting)
+    asked: dict[str, Any] = {}
+    monkeypatch.setattr(installer.upstream, "resolve", lambda path, version: SimpleNamespace(version="2.9.0"))
+    monkeypatch.setattr(installer.dataall, "build_dataall_release", lambda out, source, **kw: asked.update(kw))
+
+    _build(Path("unused"), None, None, False, quiet=True)
+
+    assert asked == {"site": cli_builds_it}
+    assert site_wanted(default=False) is code_builds_it
+
+
+def test_deploy_serve_keeps_the_embedded_sandbox_up_until_ctrl_c_then_lets_it_stop(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`make demo DEMO_FLAGS=--serve`: the site's URL stays up after the run until Ctrl-C, which ends
+    the wait (not the command: the sandbox then stops as its context closes)."""
+    from installer.cli import _serve_until_interrupted
+
+    pauses: list[int] = []
+
+    def pause() -> None:
+        pauses.append(1)
+        if len(pauses) == 3:
+            raise KeyboardInterrupt
+
+    _serve_until_interrupted(pause)
+
+    assert len(pauses) == 3
+    assert "Ctrl-C stops it" in capsys.readouterr().err

@@ -16,6 +16,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from blueprints.dataall.site import SiteImportError, site_action
@@ -27,12 +28,13 @@ from lambdas.core.messages import RollbackState, StepRef, StepState
 from lambdas.core.settings import Settings
 from lambdas.data.ledger import Ledger, now_iso
 from lambdas.data.ledger_table import attribute_definitions, key_schema
-from lambdas.data.records import RunRecord, StageRecord
+from lambdas.data.records import ReleaseRecord, RunRecord, StageRecord
 from lambdas.data.releases import ReleaseStore, release_key
 from lambdas.data.stacks import Stacks
 from lambdas.handlers import publish_site
-from lambdas.release.manifest import sha256_bytes
+from lambdas.release.manifest import Manifest, sha256_bytes
 from lambdas.rollback.recovery import Rollback
+from lambdas.run.planning import _plan_uninstall
 from lambdas.site.publish import DIGEST_METADATA
 from lambdas.site.step import SiteStep
 from tests.unit.test_site_bundle import _fake_build
@@ -172,7 +174,18 @@ def _release(deps: Deps, version: str, bundle: bytes | None) -> None:
         key = f"blueprints/{stage.name}.template.json"
         s3.put_object(Bucket=ARTIFACTS, Key=release_key(version, key), Body=TEMPLATE.encode())
         files[key] = sha256_bytes(TEMPLATE.encode())
-    document: dict[str, Any] = {
+    document = _document(version, STAGES, files)
+    if bundle is not None:
+        key = f"assets/{sha256_bytes(bundle)}.zip"
+        s3.put_object(Bucket=ARTIFACTS, Key=release_key(version, key), Body=bundle)
+        files[key] = sha256_bytes(bundle)
+        document["site"] = {"bundle": key}
+    s3.put_object(Bucket=ARTIFACTS, Key=release_key(version, "manifest.json"), Body=json.dumps(document).encode())
+
+
+def _document(version: str, stages: list[ImportedStage], files: dict[str, str]) -> dict[str, Any]:
+    """The manifest of a release with these stages and the site action the build makes of them."""
+    return {
         "format": 1,
         "name": "dataall",
         "version": version,
@@ -189,17 +202,11 @@ def _release(deps: Deps, version: str, bundle: bytes | None) -> None:
                 "outputs": sorted(stage.outputs),
                 **({"region": stage.region} if stage.region else {}),
             }
-            for stage in STAGES
+            for stage in stages
         ],
-        "actions": [site_action(STAGES)],
+        "actions": [site_action(stages)],
         "files": files,
     }
-    if bundle is not None:
-        key = f"assets/{sha256_bytes(bundle)}.zip"
-        s3.put_object(Bucket=ARTIFACTS, Key=release_key(version, key), Body=bundle)
-        files[key] = sha256_bytes(bundle)
-        document["site"] = {"bundle": key}
-    s3.put_object(Bucket=ARTIFACTS, Key=release_key(version, "manifest.json"), Body=json.dumps(document).encode())
 
 
 OUTPUTS = {
@@ -303,6 +310,34 @@ def test_the_build_reads_the_site_values_from_the_outputs_data_alls_ssm_paramete
     assert set(parameters) - {"SiteBucket", "DistributionId"} == set(frontend.PLACEHOLDERS)
 
 
+#: data.all's `FrontendCognitoConfig`, nested in its CloudFront stack beside `CloudFront`: a trigger
+#: that points the user pool client's callback URLs at the distribution (it reads SSM, no output).
+COGNITO_URLS = ImportedStage(
+    name="frontend-cognito-config",
+    source="cloudfront/FrontendCognitoConfig",
+    region="us-east-1",
+    template={"Resources": {"Trigger": {"Type": "Custom::Trigger", "Properties": {}}}},
+    parameters={},
+    depends_on=("cloudfront", "cognito", "lambdas"),
+    stateful=False,
+)
+
+
+def test_the_site_is_published_after_the_whole_stack_that_makes_its_bucket_cognitos_callback_urls_included() -> None:
+    """data.all's pipeline syncs its site once its CloudFront stack is deployed whole, so Cognito's
+    callback URLs point at the distribution before a user arrives; the action depends on every stage
+    of that stack, which it reads no output of, and on none of the backend's it does not read."""
+    stages = [*STAGES, COGNITO_URLS]
+    files = {f"blueprints/{stage.name}.template.json": sha256_bytes(TEMPLATE.encode()) for stage in stages}
+
+    action = site_action(stages)
+    manifest = Manifest.from_document(_document("2.9.0", stages, files))
+
+    assert action["depends_on"] == ["cloudfront", "frontend-cognito-config"]
+    assert manifest.steps["site"].dependencies() == {"cloudfront", "cognito", "frontend-cognito-config", "lambdas"}
+    assert site_action(STAGES)["depends_on"] == ["cloudfront"]
+
+
 def test_the_build_refuses_a_release_whose_stages_do_not_give_a_site_value() -> None:
     without_api = [stage for stage in STAGES if stage.name != "lambdas"]
 
@@ -342,7 +377,7 @@ def test_a_release_without_a_bundle_skips_the_site_and_the_step_says_why(aws: tu
 
     assert (done.phase, done.result) == ("done", "SKIPPED")
     record = deps.ledger.step("install-1", "site")
-    assert record.reason and "ships no web UI bundle" in record.reason and "DATAALL_INSTALLER_SITE=1" in record.reason
+    assert record.reason and "ships no web UI bundle" in record.reason and "DATAALL_INSTALLER_SITE=0" in record.reason
     assert not record.executed
     assert deps.store.s3.list_objects_v2(Bucket=SITE_BUCKET)["KeyCount"] == 0
 
@@ -423,3 +458,78 @@ def test_a_failed_installs_rollback_leaves_no_version_of_its_site_in_a_versioned
     left += [(m["Key"], "delete marker") for m in listing.get("DeleteMarkers", [])]
     assert left == [("kept/by-someone-else.txt", "version")]
     assert deps.ledger.step("install-1", "site").rolled_back == "REMOVED"
+
+
+def _uninstall(deps: Deps, run: str, version: str) -> StepState:
+    deps.ledger.put_run(RunRecord(run=run, action="uninstall", version=version, status="RUNNING", started=now_iso()))
+    return StepState(run=run, step=StepRef(name="site", kind="site", op="delete"))
+
+
+def test_an_uninstall_empties_the_site_bucket_before_the_stage_that_makes_it_is_deleted(aws: tuple[Deps, str]) -> None:
+    """data.all's site bucket is versioned and its stack does not empty it: CloudFormation's delete of
+    the `cloudfront` stage would fail on it. The uninstall's plan runs the site step (op delete) before
+    that stage, and after no other (nothing it reads goes first)."""
+    deps, distribution = aws
+    _release(deps, "2.9.0", None)
+    _deployed(deps, "install-1", "2.9.0", distribution)
+
+    installed = ReleaseRecord(version="2.9.0", options={}, run="install-1")
+
+    plan = _plan_uninstall(deps, {"action": "uninstall"}, installed)
+
+    assert plan.kinds == {"cloudfront": "stage", "cognito": "stage", "lambdas": "stage", "site": "site"}
+    assert plan.order[0] == "site" and plan.after["site"] == []
+    assert "site" in plan.after["cloudfront"]
+    assert [item for item in plan.items() if item["name"] == "site"] == [
+        {"name": "site", "kind": "site", "op": "delete", "waits": False}
+    ]
+    cloudfront = deps.ledger.stage("cloudfront")
+    assert cloudfront is not None
+    deps.ledger.put_stage(cloudfront.model_copy(update={"stateful": True}))
+    kept = _plan_uninstall(deps, {"action": "uninstall", "retain_data": True}, installed)
+    assert kept.kinds == {"cognito": "stage", "lambdas": "stage"}  # --retain-data keeps the bucket, and its site
+
+
+def test_the_uninstalls_site_step_deletes_every_version_and_delete_marker_so_s3_deletes_the_bucket(
+    aws: tuple[Deps, str], tmp_path: Path
+) -> None:
+    """S3's DeleteBucket refuses a bucket holding any object version or delete marker
+    (https://docs.aws.amazon.com/AmazonS3/latest/API/API_DeleteBucket.html): after the step, none is left,
+    whoever wrote it, and the bucket can be deleted. A bucket already gone is nothing to do."""
+    deps, distribution = aws
+    s3 = deps.store.s3
+    s3.put_bucket_versioning(Bucket=SITE_BUCKET, VersioningConfiguration={"Status": "Enabled"})
+    _release(deps, "2.8.0", _bundle(tmp_path, "b280", "main.280.js"))
+    _release(deps, "2.9.0", _bundle(tmp_path, "b290", "main.290.js"))
+    _deployed(deps, "install-1", "2.9.0", distribution)
+    SiteStep(deps, _run(deps, "install-1", "2.8.0")).run()
+    SiteStep(deps, _run(deps, "upgrade-2", "2.9.0", previous="2.8.0")).run()
+    s3.put_object(Bucket=SITE_BUCKET, Key="notes.txt", Body=b"someone else's")
+    s3.delete_object(Bucket=SITE_BUCKET, Key="notes.txt")
+    with pytest.raises(ClientError, match="BucketNotEmpty"):
+        s3.delete_bucket(Bucket=SITE_BUCKET)
+
+    done = SiteStep(deps, _uninstall(deps, "uninstall-3", "2.9.0")).run()
+
+    assert done.result == "EMPTIED"
+    listing = s3.list_object_versions(Bucket=SITE_BUCKET)
+    assert not listing.get("Versions") and not listing.get("DeleteMarkers")
+    record = deps.ledger.step("uninstall-3", "site")
+    assert (record.op, record.site_bucket, record.executed) == ("delete", SITE_BUCKET, True)
+    s3.delete_bucket(Bucket=SITE_BUCKET)
+    again = SiteStep(deps, _uninstall(deps, "uninstall-4", "2.9.0")).run()
+    assert again.result == "EMPTIED" and "gone already" in str(deps.ledger.step("uninstall-4", "site").reason)
+
+
+def test_a_failed_uninstalls_rollback_leaves_the_emptied_site_bucket_and_says_how_to_publish_again(
+    aws: tuple[Deps, str],
+) -> None:
+    deps, distribution = aws
+    _release(deps, "2.9.0", None)
+    _deployed(deps, "install-1", "2.9.0", distribution)
+    SiteStep(deps, _uninstall(deps, "uninstall-2", "2.9.0")).run()
+
+    _rolled_back(deps, "uninstall-2")
+
+    record = deps.ledger.step("uninstall-2", "site")
+    assert record.rolled_back == "IRREVERSIBLE" and "emptied the site bucket" in str(record.reason)

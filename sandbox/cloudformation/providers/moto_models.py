@@ -250,10 +250,22 @@ class MotoModelProvider(ResourceProvider):
         return default
 
     def _refuse_non_empty_bucket(self, bucket: str, region: str) -> None:
-        listing = self._clients("s3", region).list_objects_v2(Bucket=bucket, MaxKeys=1)
-        if listing.get("KeyCount", 0):
+        """S3 deletes a bucket only once it holds no object, no object version and no delete marker
+        (https://docs.aws.amazon.com/AmazonS3/latest/API/API_DeleteBucket.html); moto's own delete
+        from a template leaves such a bucket in place and reports it deleted."""
+        s3 = self._clients("s3", region)
+        if s3.list_objects_v2(Bucket=bucket, MaxKeys=1).get("KeyCount", 0):
             raise ResourceFailed(
                 handler_message("The bucket you tried to delete is not empty", service="S3", status=409)
+            )
+        versions = s3.list_object_versions(Bucket=bucket, MaxKeys=1)
+        if versions.get("Versions") or versions.get("DeleteMarkers"):
+            raise ResourceFailed(
+                handler_message(
+                    "The bucket you tried to delete is not empty. You must delete all versions in the bucket.",
+                    service="S3",
+                    status=409,
+                )
             )
 
 

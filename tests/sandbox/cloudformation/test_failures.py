@@ -258,6 +258,40 @@ def test_a_non_empty_bucket_fails_delete_and_retain_resources_finishes_it(cfn: A
     assert clients("s3").head_bucket(Bucket="kept-data")
 
 
+def test_a_bucket_holding_only_old_versions_and_delete_markers_fails_delete_as_s3s_delete_bucket_refuses_it(
+    cfn: Any, clients: Clients
+) -> None:
+    """AWS: S3's DeleteBucket refuses a bucket until every object version and delete marker is
+    deleted (https://docs.aws.amazon.com/AmazonS3/latest/API/API_DeleteBucket.html), so the stack's
+    delete fails on a versioned bucket whose objects were only deleted (moto deleted nothing and
+    reported the resource deleted); with every version gone the stack deletes it."""
+    versioned = {"BucketName": "site", "VersioningConfiguration": {"Status": "Enabled"}}
+    created(cfn, body({"Bucket": {"Type": "AWS::S3::Bucket", "Properties": versioned}}))
+    s3 = clients("s3")
+    s3.put_object(Bucket="site", Key="index.html", Body=b"1")
+    s3.delete_object(Bucket="site", Key="index.html")  # a delete marker over the version
+
+    cfn.delete_stack(StackName=STACK)
+    described = settle(cfn, STACK)
+
+    assert described["StackStatus"] == "DELETE_FAILED"
+    reason = next(r for lid, status, r in events(cfn, STACK) if status == "DELETE_FAILED" and lid == "Bucket")
+    assert "You must delete all versions in the bucket" in str(reason)
+    listed = s3.list_object_versions(Bucket="site")
+    s3.delete_objects(
+        Bucket="site",
+        Delete={
+            "Objects": [
+                {"Key": item["Key"], "VersionId": item["VersionId"]}
+                for item in [*listed.get("Versions", []), *listed.get("DeleteMarkers", [])]
+            ]
+        },
+    )
+    cfn.delete_stack(StackName=described["StackId"])
+    assert settle(cfn, described["StackId"])["StackStatus"] == "DELETE_COMPLETE"
+    assert "site" not in [bucket["Name"] for bucket in s3.list_buckets()["Buckets"]]
+
+
 def test_deletion_policy_retain_skips_the_resource(cfn: Any, clients: Clients) -> None:
     stack_id = created(
         cfn,

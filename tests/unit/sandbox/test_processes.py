@@ -42,10 +42,38 @@ def test_signals_held_note_a_signal_instead_of_raising_it() -> None:
 
 
 def test_warm_limits_come_from_the_environment_with_defaults() -> None:
-    assert WarmLimits.from_environment({}) == WarmLimits(total=32, per_function=8)
+    assert WarmLimits.from_environment({}) == WarmLimits(total=32, per_function=8, idle_seconds=300)
     assert WarmLimits.from_environment(
-        {processes.WARM_WORKERS_VARIABLE: "5", processes.WARM_WORKERS_PER_FUNCTION_VARIABLE: "2"}
-    ) == WarmLimits(total=5, per_function=2)
+        {
+            processes.WARM_WORKERS_VARIABLE: "5",
+            processes.WARM_WORKERS_PER_FUNCTION_VARIABLE: "2",
+            processes.WARM_IDLE_SECONDS_VARIABLE: "2.5",
+        }
+    ) == WarmLimits(total=5, per_function=2, idle_seconds=2.5)
+
+
+@pytest.mark.parametrize("value", ["0", "-5", "soon", "nan", "inf", "1e999"])
+def test_a_bad_warm_idle_time_is_refused_naming_its_variable(value: str) -> None:
+    with pytest.raises(processes.WarmLimitsError, match=processes.WARM_IDLE_SECONDS_VARIABLE) as refused:
+        WarmLimits.from_environment({processes.WARM_IDLE_SECONDS_VARIABLE: value})
+    assert refused.value.field == processes.WARM_IDLE_SECONDS_VARIABLE
+
+
+def test_sandbox_serve_refuses_a_bad_warm_variable_before_it_starts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The answer of installer.answers, naming the variable; the unit tier's guard proves no
+    sandbox (no socket, no process) was started."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from installer.cli import app
+
+    monkeypatch.setenv(processes.WARM_IDLE_SECONDS_VARIABLE, "never")
+    result = CliRunner().invoke(app, ["sandbox", "serve", "--json"])
+    document = json.loads(result.stdout.splitlines()[-1])
+    assert result.exit_code == 2 and document["status"] == "REFUSED", result.output
+    assert document["error"]["code"] == "InvalidEnvironment"
+    assert document["error"]["field"] == processes.WARM_IDLE_SECONDS_VARIABLE
 
 
 @pytest.mark.parametrize("value", ["0", "-1", "many", "2.5", " "])

@@ -1,0 +1,19 @@
+"""The release's site action as a manifest gives it: which parameter names the site bucket, the
+distribution to invalidate, and the stage that makes the bucket (Plan and the step both ask)."""
+
+from __future__ import annotations
+
+from lambdas.release.manifest import REFERENCE, Manifest
+
+BUCKET = "SiteBucket"
+DISTRIBUTION = "DistributionId"
+
+
+def bucket_stage(manifest: Manifest, name: str) -> str | None:
+    """The stage whose output names the site bucket of the release's site action `name` (it makes the bucket)."""
+    stages = [
+        ref.split(".", 1)[0]
+        for kind, ref in REFERENCE.findall(manifest.steps[name].parameters.get(BUCKET, ""))
+        if kind == "stage"
+    ]
+    return stages[0] if stages else None
