@@ -189,3 +189,26 @@ def test_get_download_url_for_layer_answers_a_url_serving_the_layer_only_for_a_l
     assert moto_internals.ecr_blob(layer) == image.blobs[layer]
     with pytest.raises(source.exceptions.ClientError, match="LayersNotFoundException"):
         source.get_download_url_for_layer(repositoryName=REPOSITORY, layerDigest="sha256:" + "1" * 64)
+
+
+class Calls:
+    """A client whose calls are recorded by name."""
+
+    def __init__(self, client: Any) -> None:
+        self.client, self.names = client, []  # type: ignore[var-annotated]
+
+    def __getattr__(self, name: str) -> Any:
+        self.names.append(name)
+        return getattr(self.client, name)
+
+
+def test_a_copy_of_an_image_already_there_only_reads_the_installations_registry(ecr: tuple[Any, Any]) -> None:
+    source, target = ecr
+    image = stand_in_image("dataall 2.9.0 lambdas")
+    publish(source, image)
+    copy_image(source, target, spec(image.digest), TARGET_REGION, Downloads())
+    watched = Calls(target)
+
+    copy_image(source, watched, spec(image.digest), TARGET_REGION, Downloads())
+
+    assert watched.names == ["describe_repositories", "get_repository_policy", "describe_images"]
