@@ -224,9 +224,10 @@ def test_a_variant_whose_template_is_missing_or_whose_condition_reads_an_unknown
 
 def test_a_variant_may_not_read_a_stage_output_its_stage_does_not() -> None:
     document = copy.deepcopy(variant_release().document)
+    parameters = {"X": "${stage:db.Id}", "Y": "${stage:api.Z}"}
     document["stages"][1]["variants"] = [
-        {"when": {"option": "ProdSizing"}, "template": "blueprints/api.template.json", "parameters": {"X": "${stage:db.Id}", "Y": "${stage:api.Z}"}}
-    ]  # fmt: skip
+        {"when": {"option": "ProdSizing"}, "template": "blueprints/api.template.json", "parameters": parameters}
+    ]
 
     with pytest.raises(ManifestError, match="a variant may not change the graph"):
         Manifest.from_document(document)
