@@ -40,7 +40,7 @@ from blueprints.dataall.stages import ImportedStage, split_stack
 from cloud_assembly.reader import CloudAssembly, FileAsset, StackArtifact
 from installer import dataall_migrations, frontend
 from installer.build import BuildError, Release, synthesize, write_release
-from installer.upstream import Upstream
+from installer.upstream import Upstream, UpstreamError
 from installer.upstream import synthesize as upstream_synthesize
 
 if TYPE_CHECKING:
@@ -374,7 +374,13 @@ def import_variants(
     imported = []
     for option in VARIANT_OPTIONS:
         for value in option.others:
-            folder = upstream_synthesize(source, upstream.version, environment={option.key: value})
+            try:
+                folder = upstream_synthesize(source, upstream.version, environment={option.key: value})
+            except UpstreamError as error:
+                raise BuildError(
+                    f"data.all's variant {option.key}={value} (option {option.option}): {error}; "
+                    f"{VARIANTS_ENV}=0 builds a release without variants (it then offers no {option.option})"
+                ) from error
             report = import_stages(CloudAssembly.load(folder), package, reuse=default.packaged)
             imported.append((option, value, report))
     return imported

@@ -69,6 +69,16 @@ def test_the_prod_sizing_variants_pass_cfn_lint_and_take_the_value_options_too()
     aurora: dict[str, Any] = json.loads((release.path / "blueprints/aurora.prodsizing-false.template.json").read_text())
     (cluster,) = [r for r in aurora["Resources"].values() if r["Type"] == "AWS::RDS::DBCluster"]
     assert cluster["Properties"]["ServerlessV2ScalingConfiguration"] == {"MaxCapacity": 8, "MinCapacity": 2}
+    # the quick-create form offers them, with the bounds Plan checks
+    parameters = release.bootstrap_template["Parameters"]
+    assert (
+        parameters["ProdSizing"]["AllowedValues"] == ["true", "false"] and parameters["ProdSizing"]["Default"] == "true"
+    )
+    assert (parameters["SessionTimeoutMinutes"]["MinValue"], parameters["SessionTimeoutMinutes"]["MaxValue"]) == (
+        60,
+        5256000,
+    )
+    assert "731" in parameters["LogRetentionDays"]["AllowedValues"]
     for name in ("ecs", "lambdas", "opensearch"):
         variant = json.loads((release.path / f"blueprints/{name}.prodsizing-false.template.json").read_text())
         assert rules.value_parameters(variant) == ["LogRetentionDays"], name

@@ -308,3 +308,22 @@ def test_an_integer_option_outside_its_bounds_is_refused_naming_them() -> None:
         manifest.resolve_options({"SessionTimeoutMinutes": "30"})
     with pytest.raises(ManifestError, match="100 is above its maximum 99"):
         manifest.resolve_options({"SessionTimeoutMinutes": 100})
+
+
+def test_a_variant_data_all_cannot_synthesize_fails_the_build_naming_the_option_and_the_way_around(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from installer import dataall
+    from installer.upstream import Upstream, UpstreamError
+
+    def offline(*_: Any, **__: Any) -> Path:
+        raise UpstreamError("pip install ... failed (1): no network")
+
+    monkeypatch.setattr(dataall, "upstream_source", lambda _: tmp_path)
+    monkeypatch.setattr(dataall, "upstream_synthesize", offline)
+    upstream = Upstream(version="2.9.0", assembly=None, origin=f"--upstream: {tmp_path}")  # type: ignore[arg-type]
+
+    with pytest.raises(
+        BuildError, match=r"prod_sizing=False \(option ProdSizing\): .*no network; DATAALL_INSTALLER_VARIANTS=0"
+    ):
+        dataall.import_variants(upstream, report(), None)
