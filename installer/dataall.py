@@ -18,7 +18,12 @@ Of data.all's assembly:
   `HomeRegion` parameter (`rules.home_region_from_the_installer`); a stage that names it reaches
   back into the backend (data.all's Cognito URL trigger reads the user pool's ids from SSM in
   the backend's region), so it comes after every backend stage, as data.all's pipeline deploys
-  the CloudFront stage after the backend stage.
+  the CloudFront stage after the backend stage;
+- data.all's options (README: "Options"): a context key whose value lands as a literal is a
+  template parameter made by a rule (`rules.session_timeout_from_the_option`, ...), filled by the
+  release's option of that name; a key that changes the templates' shape (`VARIANT_OPTIONS`:
+  `prod_sizing`) is a variant, data.all's source synthesized with it at build time, kept for the
+  stages whose template differs and chosen by Plan (`Manifest.chosen`).
 """
 
 from __future__ import annotations

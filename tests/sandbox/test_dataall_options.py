@@ -11,6 +11,7 @@ import pytest
 from installer.aws import Aws
 from installer.images import register_sandbox_images
 from installer.upstream import shared_upstream
+from lambdas.run.refusals import refused
 from tests.conftest import cached_dataall_release
 from tests.sandbox.conftest import INSTALLATION, deploy, run
 from tests.sandbox.test_dataall import HOME
@@ -68,6 +69,13 @@ def test_an_installed_data_all_takes_a_value_option_and_prod_sizing_changing_onl
     assert timeout["status"] == "SUCCEEDED", timeout["error"]
     assert _changed(installed, timeout, release) == {"cognito"}
     assert refresh_validity() == 120
+
+    # an option of data.all's that this release does not serve: refused by name, nothing changed
+    unserved = run(aws, installed, {"action": "redeploy", "options": {"InternetFacing": False}})
+    execution = aws.client("stepfunctions").describe_execution(executionArn=unserved["execution_arn"])
+    refusal = refused(execution)
+    assert refusal is not None and refusal["code"] == "InvalidOptions", refusal
+    assert refusal["field"] == "options.InternetFacing" and "this release accepts" in refusal["reason"]
 
     # the variant: data.all's prod_sizing off, in the stages whose template differs
     smaller = run(aws, installed, {"action": "redeploy", "options": {"ProdSizing": False}})
