@@ -86,6 +86,11 @@ def test_an_installed_data_all_takes_a_value_option_and_prod_sizing_changing_onl
     assert _stack_ids(aws, release) == stacks  # every stage updated in place, none replaced
     options = installed.reader.options(installed.reader.ledger.current_release())
     assert options["ProdSizing"]["value"] is False and options["SessionTimeoutMinutes"]["value"] == 120
+    assert options["ProdSizing"]["source"].endswith("run " + smaller["execution_arn"].rsplit(":", 1)[1])
+    assert options["SessionTimeoutMinutes"]["source"].endswith("run " + timeout["execution_arn"].rsplit(":", 1)[1])
+    # the bootstrap stack gave every option of its form (defaults included) to the install
+    assert options["LogRetentionDays"]["value"] == 731
+    assert options["LogRetentionDays"]["source"] == "trigger run " + installed.result["execution_arn"].rsplit(":", 1)[1]
 
     again = run(aws, installed, {"action": "redeploy"})
     assert again["status"] == "SUCCEEDED", again["error"]
