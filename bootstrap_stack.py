@@ -351,6 +351,10 @@ class BootstrapStack(cdk.Stack):
                 kwargs.update(type="Number", default=str(spec["default"]))
                 if "allowed" in spec:
                     kwargs["allowed_values"] = [str(v) for v in spec["allowed"]]
+                if "minimum" in spec:
+                    kwargs["min_value"] = spec["minimum"]
+                if "maximum" in spec:
+                    kwargs["max_value"] = spec["maximum"]
             else:
                 kwargs.update(type="String", default=spec["default"])
                 if "pattern" in spec:

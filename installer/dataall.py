@@ -18,15 +18,22 @@ Of data.all's assembly:
   `HomeRegion` parameter (`rules.home_region_from_the_installer`); a stage that names it reaches
   back into the backend (data.all's Cognito URL trigger reads the user pool's ids from SSM in
   the backend's region), so it comes after every backend stage, as data.all's pipeline deploys
-  the CloudFront stage after the backend stage.
+  the CloudFront stage after the backend stage;
+- data.all's options (README: "Options"): a context key whose value lands as a literal is a
+  template parameter made by a rule (`rules.session_timeout_from_the_option`, ...), filled by the
+  release's option of that name; a key that changes the templates' shape (`VARIANT_OPTIONS`:
+  `prod_sizing`) is a variant, data.all's source synthesized with it at build time, kept for the
+  stages whose template differs and chosen by Plan (`Manifest.chosen`).
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import re
 import string
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -39,7 +46,8 @@ from cloud_assembly.reader import CloudAssembly, FileAsset, StackArtifact
 from installer import dataall_migrations, frontend
 from installer.build import BuildError, Release, synthesize, write_release
 from installer.images import IMAGE_REGISTRY_ENV, IMAGES_ACTION, images_action, images_in_templates, pinned_images
-from installer.upstream import Upstream
+from installer.upstream import Upstream, UpstreamError
+from installer.upstream import synthesize as upstream_synthesize
 
 if TYPE_CHECKING:
     from bootstrap_stack import DatabaseNames, ImageGrants
@@ -92,6 +100,8 @@ class ImportReport:
     stages: list[ImportedStage]
     dropped: list[tuple[str, str]] = field(default_factory=list)
     assets: dict[str, bytes] = field(default_factory=dict)
+    #: every upstream asset packaged: upstream object key -> (release key, bytes)
+    packaged: dict[str, tuple[str, bytes]] = field(default_factory=dict)
 
 
 def backend_stack(assembly: CloudAssembly) -> StackArtifact:
@@ -119,11 +129,20 @@ def package_assets(assets: Iterable[FileAsset]) -> dict[str, tuple[str, bytes]]:
     return packaged
 
 
-def import_stages(assembly: CloudAssembly, package: migrations.MigrationPackage | None = None) -> ImportReport:
+def import_stages(
+    assembly: CloudAssembly,
+    package: migrations.MigrationPackage | None = None,
+    *,
+    settings: Mapping[str, Any] | None = None,
+    reuse: Mapping[str, tuple[str, bytes]] | None = None,
+) -> ImportReport:
     """data.all's platform as stages, with the assets they read, and what was left out.
 
     With `package` (the release's migration package), data.all's DbMigrations stack is the
-    `migrations` stage running it; without, it is dropped with the other triggers."""
+    `migrations` stage running it; without, it is dropped with the other triggers. `settings`: the
+    value keys the synthesis set (`rules.DATAALL_DEFAULTS` otherwise). `reuse`: assets packaged
+    already (another synthesis of the same source), kept under their release keys: CDK names an
+    asset by its source's hash, while pip's bundling writes bytes that differ on every synthesis."""
     dropped = [
         (stack.stack_name, why)
         for stack in assembly.stacks()
@@ -137,8 +156,13 @@ def import_stages(assembly: CloudAssembly, package: migrations.MigrationPackage 
         for suffix, root in OTHER_STACKS.items()
         if stack.stack_name.endswith(suffix)
     ]
-    packaged = package_assets([a for stack in [backend, *(o for o, _ in others)] for a in stack.assets])
-    synthesis = _synthesis(backend, packaged)
+    reused = dict(reuse or {})
+    assets = [a for stack in [backend, *(o for o, _ in others)] for a in stack.assets]
+    packaged = {
+        **package_assets([a for a in assets if a.key not in reused]),
+        **{a.key: reused[a.key] for a in assets if a.key in reused},
+    }
+    synthesis = _synthesis(backend, packaged, settings=settings)
     drop = dict(DROPPED_NESTED)
     transforms = {}
     if package is None:
@@ -156,7 +180,7 @@ def import_stages(assembly: CloudAssembly, package: migrations.MigrationPackage 
             stack,
             root_name=root,
             naming=NAMING,
-            synthesis=_synthesis(stack, packaged, home=backend),
+            synthesis=_synthesis(stack, packaged, home=backend, settings=settings),
         )
         backend_stages = tuple(stage.name for stage in imported.stages)
         stages += [_reaching_home(stage, backend_stages, backend.region) for stage in elsewhere.stages]
@@ -166,6 +190,7 @@ def import_stages(assembly: CloudAssembly, package: migrations.MigrationPackage 
         stages=stages,
         dropped=dropped + imported.dropped,
         assets={key: data for upstream, (key, data) in packaged.items() if upstream in used},
+        packaged=packaged,
     )
 
 
@@ -176,7 +201,10 @@ def _platform_stacks(assembly: CloudAssembly) -> list[StackArtifact]:
 
 
 def _synthesis(
-    stack: StackArtifact, packaged: dict[str, tuple[str, bytes]], home: StackArtifact | None = None
+    stack: StackArtifact,
+    packaged: dict[str, tuple[str, bytes]],
+    home: StackArtifact | None = None,
+    settings: Mapping[str, Any] | None = None,
 ) -> rules.Synthesis:
     """What `stack`'s synthesis baked in; `home`: the backend, when `stack` is of another region."""
     return rules.Synthesis(
@@ -185,6 +213,7 @@ def _synthesis(
         asset_buckets=frozenset(asset.bucket for asset in stack.assets),
         asset_keys={upstream: key for upstream, (key, _) in packaged.items()},
         home_region=home.region if home is not None and home.region != stack.region else "",
+        settings=dict(settings or {}),
     )
 
 
@@ -207,6 +236,8 @@ def stage_document(stage: ImportedStage, *, after_images: bool = False) -> dict[
         parameters[rules.EXTERNAL_ID] = "${param:" + rules.EXTERNAL_ID + "}"
     for layer in rules.layer_parameters(stage.template):
         parameters[layer] = "${param:" + layer + "}"
+    for option in rules.value_parameters(stage.template):
+        parameters[option] = "${param:" + option + "}"
     capabilities = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"]
     if stage.template.get("Transform"):
         capabilities.append("CAPABILITY_AUTO_EXPAND")
@@ -248,10 +279,129 @@ def installation_values(stages: Iterable[ImportedStage]) -> dict[str, dict[str, 
     return {}
 
 
-def release_options(stacks: Iterable[StackArtifact]) -> dict[str, dict[str, Any]]:
+@dataclass(frozen=True)
+class VariantOption:
+    """An option of data.all's that changes the shape of its templates: the release holds, for each
+    of `others`, the stages data.all's synthesis with `key` set to it makes differently."""
+
+    option: str
+    #: data.all's key in its target environment (`cdk.json` `DeploymentEnvironments`)
+    key: str
+    #: the value the upstream's cloud assembly was synthesized with (data.all's default)
+    default: bool
+    others: tuple[bool, ...]
+    description: str
+    label: str
+
+
+VARIANT_OPTIONS = (
+    VariantOption(
+        option="ProdSizing",
+        key="prod_sizing",
+        # deploy/stacks/pipeline.py: `prod_sizing=target_env.get('prod_sizing', True)`
+        default=True,
+        others=(False,),
+        label="Production sizing",
+        description="data.all's prod_sizing: Aurora's capacity (4-16 ACUs, else 2-8) and backups, "
+        "OpenSearch's dedicated masters and volume, Lambda and ECS memory and log level, the search "
+        "key kept on delete; false: a smaller, cheaper data.all (a variant of 5 stages)",
+    ),
+)
+#: Set to 0 to build data.all's release without its variants (no synthesis at build; the release
+#: then offers no variant option, and refuses one by name). Needs data.all's source beside the assembly.
+VARIANTS_ENV = "DATAALL_INSTALLER_VARIANTS"
+
+
+@dataclass(frozen=True)
+class StageVariant:
+    when: dict[str, Any]
+    stage: ImportedStage
+    #: the release file of its template
+    template: str
+
+
+def comparable(template: Mapping[str, Any]) -> str:
+    """A stage's template without what differs on every synthesis of the same source (README of
+    ../shared/upstream/dataall): CDK's analytics metadata, and the synthesis time data.all writes
+    into its Cognito URLs trigger (`frontend_cognito_config.py`), with the logical id of the
+    function's version, which hashes it."""
+    resources = {k: r for k, r in template.get("Resources", {}).items() if r.get("Type") != "AWS::CDK::Metadata"}
+    text = json.dumps({**template, "Resources": resources}, sort_keys=True)
+    text = re.sub(r'"timestamp": "\d{4}-\d\d-\d\dT[\d:.]+"', '"timestamp": "*"', text)
+    return re.sub(r"CurrentVersion([0-9A-F]{8})[0-9a-f]{32}", r"CurrentVersion\1*", text)
+
+
+def variant_template(stage: str, option: str, value: bool) -> str:
+    return f"blueprints/{stage}.{option.lower()}-{str(value).lower()}.template.json"
+
+
+def stage_variants(
+    default: ImportReport, others: Iterable[tuple[VariantOption, bool, ImportReport]]
+) -> dict[str, list[StageVariant]]:
+    """Per stage, the variants whose template differs from the default synthesis's (a stage with the
+    same template in every variant keeps one). A variant may change a stage's template and the
+    installer's parameters it takes, never its outputs, its place in the graph or its statefulness."""
+    by_name = {stage.name: stage for stage in default.stages}
+    found: dict[str, list[StageVariant]] = {}
+    for option, value, report in others:
+        names = [stage.name for stage in report.stages]
+        if names != list(by_name):
+            raise BuildError(f"{option.key}={value}: data.all's stages are {names}, not {list(by_name)}")
+        for stage in report.stages:
+            mine = by_name[stage.name]
+            if comparable(stage.template) == comparable(mine.template):
+                continue
+            same = (stage.outputs, stage.depends_on, stage.stateful, stage.region, stage.parameters) == (
+                mine.outputs, mine.depends_on, mine.stateful, mine.region, mine.parameters
+            )  # fmt: skip
+            if not same:
+                raise BuildError(
+                    f"{option.key}={value}: stage {stage.name} changes its outputs, inputs, dependencies or "
+                    "statefulness, which a variant may not (a run would compare it with another graph)"
+                )
+            found.setdefault(stage.name, []).append(
+                StageVariant(
+                    when={"option": option.option, "equals": value},
+                    stage=stage,
+                    template=variant_template(stage.name, option.option, value),
+                )
+            )
+    return found
+
+
+def import_variants(
+    upstream: Upstream, default: ImportReport, package: migrations.MigrationPackage | None
+) -> list[tuple[VariantOption, bool, ImportReport]]:
+    """data.all's source synthesized with each variant option's other values (`installer.upstream.
+    synthesize`: offline, cached), imported as the default is; [] without data.all's source."""
+    source = upstream_source(upstream)
+    if source is None:
+        return []
+    imported = []
+    for option in VARIANT_OPTIONS:
+        for value in option.others:
+            try:
+                folder = upstream_synthesize(source, upstream.version, environment={option.key: value})
+            except UpstreamError as error:
+                raise BuildError(
+                    f"data.all's variant {option.key}={value} (option {option.option}): {error}; "
+                    f"{VARIANTS_ENV}=0 builds a release without variants (it then offers no {option.option})"
+                ) from error
+            report = import_stages(CloudAssembly.load(folder), package, reuse=default.packaged)
+            imported.append((option, value, report))
+    return imported
+
+
+def release_options(
+    stacks: Iterable[StackArtifact],
+    stages: Iterable[ImportedStage] = (),
+    variants: Iterable[VariantOption] = (),
+) -> dict[str, dict[str, Any]]:
     """The release's options: each layer another account publishes per region (data.all's Klayers
     `cryptography` layer), defaulting to the ARN synthesized for data.all's home region; Plan refuses
-    it for a stage of another region (`same_region`) until the operator gives that region's ARN."""
+    it for a stage of another region (`same_region`) until the operator gives that region's ARN.
+    Then each value rule's parameter a stage declares (`rules.value_option`, defaulting to data.all's
+    value at synthesis), and each variant option the release holds variants of."""
     options: dict[str, dict[str, Any]] = {}
     for stack in stacks:
         synthesis = rules.Synthesis(
@@ -270,6 +420,17 @@ def release_options(stacks: Iterable[StackArtifact]) -> dict[str, dict[str, Any]
                 "description": f"The ARN of the Lambda layer {layer} in the installation's region "
                 f"(data.all looks it up at synthesis; the default is {region}'s)",
             }
+    defaults = rules.Synthesis(account="", region="", asset_buckets=frozenset(), asset_keys={})
+    for parameter in sorted({name for stage in stages for name in rules.value_parameters(stage.template)}):
+        options[parameter] = rules.value_option(parameter, defaults)
+    for variant in variants:
+        options[variant.option] = {
+            "type": "boolean",
+            "default": variant.default,
+            "label": variant.label,
+            "group": "data.all",
+            "description": variant.description,
+        }
     return options
 
 
@@ -326,13 +487,19 @@ def build_dataall_release(
     migrate: bool | None = None,
     site: bool | None = None,
     image_registry: str | None = None,
+    variants: bool | None = None,
 ) -> Release:
     """Import data.all's assembly and write it as a release (`out_dir/<version>/`).
 
     With `migrate` (the default, unless `$DATAALL_INSTALLER_MIGRATE` is 0) the release has the
     `migrations` stage and the `migrate` action, built from data.all's source beside the assembly.
     With `site` (default: `$DATAALL_INSTALLER_SITE=1`, else off) it ships data.all's web UI bundle, also
-    from the source."""
+    from the source.
+    With `variants` (the default, unless `$DATAALL_INSTALLER_VARIANTS` is 0) and data.all's source
+    beside the assembly, the stages that `VARIANT_OPTIONS` change have a variant each (data.all's
+    synthesis with the option's other value: about a minute the first time, then cached)."""
+    if variants is None:
+        variants = os.environ.get(VARIANTS_ENV, "1") != "0"
     if migrate is None:
         migrate = os.environ.get(MIGRATE_ENV, "1") != "0"
     if site is None:
@@ -346,6 +513,11 @@ def build_dataall_release(
             "that never migrates its database"
         )
     report = import_stages(upstream.assembly, built[0] if built else None)
+    synthesized = import_variants(upstream, report, built[0] if built else None) if variants else []
+    per_stage = stage_variants(report, synthesized)
+    for _, _, other in synthesized:
+        used = {a.key for stage in other.stages if stage.name in per_stage for a in stage.assets}
+        report.assets.update({key: data for name, (key, data) in other.packaged.items() if name in used})
     actions = []
     found = images_in_templates({stage.name: stage.template for stage in report.stages})
     registry = image_registry or os.environ.get(IMAGE_REGISTRY_ENV) or None
@@ -362,7 +534,9 @@ def build_dataall_release(
         actions.append(site_action(report.stages))
     except SiteImportError as error:
         raise BuildError(f"data.all's web UI: {error}") from error
-    options = release_options(_platform_stacks(upstream.assembly))
+    options = release_options(
+        _platform_stacks(upstream.assembly), report.stages, list(dict.fromkeys(o for o, _, _ in synthesized))
+    )
     bootstrap_template, installer_assets = _bootstrap(
         upstream.version,
         options=options,
@@ -379,9 +553,15 @@ def build_dataall_release(
         version=upstream.version,
         options=options,
         rules=[],
-        stages=[stage_document(stage, after_images=stage.name in runs_images) for stage in report.stages],
+        stages=[
+            _with_variants(stage_document(stage, after_images=stage.name in runs_images), per_stage.get(stage.name, []))
+            for stage in report.stages
+        ],
         actions=actions,
-        templates={f"blueprints/{stage.name}.template.json": stage.template for stage in report.stages},
+        templates={
+            **{f"blueprints/{stage.name}.template.json": stage.template for stage in report.stages},
+            **{variant.template: variant.stage.template for found in per_stage.values() for variant in found},
+        },
         bootstrap_template=bootstrap_template,
         assets={**report.assets, **installer_assets, **dict([site_asset] if site_asset else [])},
         site={"bundle": site_asset[0]} if site_asset else None,
@@ -404,6 +584,20 @@ def _image_grants(document: dict[str, Any] | None, stages: list[Any]) -> ImageGr
         repositories=tuple(sorted({image["repository"] for image in document["images"]})),
         regions=tuple(sorted({s.region for s in stages if s.name in running and s.region})),
     )
+
+
+def _with_variants(document: dict[str, Any], variants: list[StageVariant]) -> dict[str, Any]:
+    """A stage's manifest entry with its variants (their parameters, when they differ)."""
+    if not variants:
+        return document
+    entries = []
+    for variant in variants:
+        entry: dict[str, Any] = {"when": variant.when, "template": variant.template}
+        parameters = stage_document(variant.stage)["parameters"]
+        if parameters != document["parameters"]:
+            entry["parameters"] = parameters
+        entries.append(entry)
+    return {**document, "variants": entries}
 
 
 def _named(template: dict[str, Any], resource_type: str, name_property: str) -> str:

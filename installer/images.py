@@ -51,7 +51,7 @@ def release_images(release: Any) -> list[ReleaseImage]:
     """Every ECR image a stage template of `release` names, in the order first named."""
     found: dict[tuple[str, str], list[str]] = {}
     for stage in release.manifest.stages():
-        text = (release.path / stage.template).read_text()
+        text = "\n".join((release.path / template).read_text() for template in stage.templates())
         if ".dkr.ecr." not in text:
             continue
         for repository, tag in IMAGE_PATH.findall(text):

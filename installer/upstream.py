@@ -14,13 +14,16 @@ project when it is there, else a clone of the pinned tag whose commit is verifie
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from cloud_assembly.reader import AssemblyError, CloudAssembly
 
@@ -47,6 +50,8 @@ CDK_CLI_VERSION = "2.1149.0"
 #: What data.all's synthesis is told: the account and region are placeholders the import rewrites.
 SYNTH_ACCOUNT = "111111111111"
 SYNTH_REGION = "eu-west-1"
+#: data.all's one target environment (`deploy/app.py`'s default `DeploymentEnvironments` entry).
+SYNTH_ENVIRONMENT = {"envname": "dev", "account": SYNTH_ACCOUNT, "region": SYNTH_REGION}
 
 
 class UpstreamError(RuntimeError):
@@ -138,13 +143,26 @@ def clone(version: str) -> Path:
     return target
 
 
-def synthesize(source: Path, image_tag: str) -> Path:
+def synthesize(
+    source: Path,
+    image_tag: str,
+    *,
+    environment: Mapping[str, Any] | None = None,
+    context: Mapping[str, Any] | None = None,
+) -> Path:
     """data.all's `cdk synth`, offline, with its own toolchain; the cloud assembly (cached).
 
     `image_tag` names data.all's images (`lambdas-<tag>`, `cdkproxy-<tag>`), as its pipeline would.
+    `environment`: keys of data.all's one target environment (its `cdk.json` `DeploymentEnvironments`
+    entry, e.g. `prod_sizing`); `context`: top-level context keys (e.g. `log_retention_duration`).
+    Both go into the scratch copy's `cdk.json`, where the CLI keeps their JSON types (a `--context`
+    value is always a string). Without either, data.all synthesizes with its defaults.
     """
     requirements = source / "deploy" / "requirements.txt"
+    settings = synth_context(environment, context)
     digest = hashlib.sha256(f"{image_tag}\n{CDK_CLI_VERSION}\n".encode())
+    if settings:
+        digest.update(json.dumps(settings, sort_keys=True).encode())
     for file in sorted(p for p in source.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
         digest.update(file.relative_to(source).as_posix().encode())
         digest.update(file.read_bytes())
@@ -157,6 +175,10 @@ def synthesize(source: Path, image_tag: str) -> Path:
         work = Path(scratch) / "source"
         shutil.copytree(source, work, ignore=shutil.ignore_patterns("__pycache__", "node_modules", "cdk.out"))
         restore_symlinks(work)
+        if settings:
+            cdk_json = json.loads((work / "cdk.json").read_text())
+            cdk_json.setdefault("context", {}).update(settings)
+            (work / "cdk.json").write_text(json.dumps(cdk_json, indent=2))
         environment = {
             key: value
             for key, value in os.environ.items()
@@ -188,6 +210,14 @@ def synthesize(source: Path, image_tag: str) -> Path:
         )  # fmt: skip
         staging.replace(out)
     return out
+
+
+def synth_context(environment: Mapping[str, Any] | None, context: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The context keys a synthesis adds to data.all's `cdk.json` (none: data.all's defaults)."""
+    settings: dict[str, Any] = dict(context or {})
+    if environment:
+        settings["DeploymentEnvironments"] = [{**SYNTH_ENVIRONMENT, **environment}]
+    return settings
 
 
 def restore_symlinks(tree: Path) -> list[Path]:

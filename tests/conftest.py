@@ -19,6 +19,9 @@ from typing import Any
 import pytest
 
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+# data.all's releases in tests come from the shared cloud assemblies: no synthesis of its variants
+# unless a (slow) test asks for them (`cached_dataall_release(..., variants=True)`).
+os.environ.setdefault("DATAALL_INSTALLER_VARIANTS", "0")
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = (
@@ -71,14 +74,19 @@ def cached_release(version: str | None = None, overrides: dict[str, Any] | None 
     return _built_once(key, lambda folder: build_release(folder, version, overrides=overrides))
 
 
-def cached_dataall_release(version: str, *, site: bool = False) -> Any:
+def cached_dataall_release(version: str, *, site: bool = False, variants: bool = False) -> Any:
     """data.all's release at `version`, imported from the shared upstream, built at most once; with
-    `site`, it ships data.all's web UI bundle (its frontend built, minutes the first time: slow tier)."""
+    `site`, it ships data.all's web UI bundle (its frontend built, minutes the first time: slow tier);
+    with `variants`, its variant stages (data.all's source synthesized, about a minute the first time,
+    cached under ~/.cache/dataall-installer: slow tier)."""
     from installer.dataall import build_dataall_release
     from installer.upstream import resolve, shared_upstream
 
-    key = source_digest(json.dumps(["dataall", version, str(shared_upstream(version)), *(["site"] if site else [])]))
-    return _built_once(key, lambda folder: build_dataall_release(folder, resolve(None, version), site=site))
+    extra = [*(["site"] if site else []), *(["variants"] if variants else [])]
+    key = source_digest(json.dumps(["dataall", version, str(shared_upstream(version)), *extra]))
+    return _built_once(
+        key, lambda folder: build_dataall_release(folder, resolve(None, version), site=site, variants=variants)
+    )
 
 
 # ---------------------------------------------------------------------- the fault matrix

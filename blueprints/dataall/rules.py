@@ -1,8 +1,8 @@
 """What the import changes in an upstream template: each change is one rule, applied by code.
 
 Nothing of data.all's templates is edited by hand. `RULES` is the list the README shows; a
-rule never touches `Metadata`, `Mappings` or `Conditions` (CDK's region tables live there, and
-their values may not be intrinsic functions).
+rule never changes `Metadata`, `Mappings` or `Conditions` (CDK's region tables live there, and
+their values may not be intrinsic functions); one adds a mapping of its own.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 #: The context parameter the installer gives every stage: the bucket holding the release's assets.
@@ -30,6 +30,11 @@ class Synthesis:
     #: the region of the platform's home stack (data.all's backend), when this template's stack
     #: was synthesized for another (its CloudFront stage, for us-east-1)
     home_region: str = ""
+    #: the values data.all's value keys had at synthesis (`DATAALL_DEFAULTS` for any not given)
+    settings: Mapping[str, Any] = field(default_factory=dict)
+
+    def setting(self, key: str) -> Any:
+        return self.settings.get(key, DATAALL_DEFAULTS[key])
 
 
 Rule = Callable[[dict[str, Any], Synthesis], None]
@@ -212,12 +217,143 @@ def layer_parameters(template: Mapping[str, Any]) -> list[str]:
     )
 
 
+#: data.all's context keys whose value lands as a literal in its templates, and their defaults
+#: (`deploy/stacks/pipeline.py`: `target_env.get('cognito_user_session_timeout_inmins', 43200)`,
+#: `self.node.try_get_context('log_retention_duration') or logs.RetentionDays.TWO_YEARS.value`).
+SESSION_TIMEOUT_KEY = "cognito_user_session_timeout_inmins"
+LOG_RETENTION_KEY = "log_retention_duration"
+DATAALL_DEFAULTS: Mapping[str, Any] = {SESSION_TIMEOUT_KEY: 43200, LOG_RETENTION_KEY: "TWO_YEARS"}
+
+#: The parameter (and release option) of data.all's `cognito_user_session_timeout_inmins`.
+SESSION_TIMEOUT = "SessionTimeoutMinutes"
+#: Cognito's bounds of a refresh token's validity: 60 minutes to 10 years
+#: (https://docs.aws.amazon.com/cognito/latest/developerguide/amazon-cognito-user-pools-using-the-refresh-token.html).
+SESSION_TIMEOUT_BOUNDS = (60, 3650 * 24 * 60)
+
+
+def session_timeout_from_the_option(template: dict[str, Any], synthesis: Synthesis) -> None:
+    """data.all's `cognito_user_session_timeout_inmins` (its app client's refresh-token validity, in
+    minutes: `deploy/stacks/cognito.py`) becomes the `SessionTimeoutMinutes` parameter, which the
+    release's option of that name fills: a value, no other resource changes with it."""
+    minutes = synthesis.setting(SESSION_TIMEOUT_KEY)
+    used = False
+    for resource in template.get("Resources", {}).values():
+        properties = resource.get("Properties") or {}
+        units = properties.get("TokenValidityUnits") or {}
+        if (
+            resource.get("Type") == "AWS::Cognito::UserPoolClient"
+            and properties.get("RefreshTokenValidity") == minutes
+            and units.get("RefreshToken") == "minutes"
+        ):
+            properties["RefreshTokenValidity"] = {"Ref": SESSION_TIMEOUT}
+            used = True
+    if used:
+        template.setdefault("Parameters", {})[SESSION_TIMEOUT] = {
+            "Type": "Number",
+            "MinValue": SESSION_TIMEOUT_BOUNDS[0],
+            "MaxValue": SESSION_TIMEOUT_BOUNDS[1],
+            "Description": f"data.all's {SESSION_TIMEOUT_KEY}: how long a sign-in lasts (the app client's "
+            "refresh-token validity), in minutes (set by the installer from the release's option)",
+        }
+
+
+#: The parameter (and release option) of data.all's `log_retention_duration`, in days.
+LOG_RETENTION = "LogRetentionDays"
+#: CDK's `logs.RetentionDays` names (what data.all's `log_retention_duration` takes) and their days,
+#: CloudWatch Logs' retention values; `INFINITE` is left out (no `RetentionInDays`: another template).
+RETENTION_DAYS: Mapping[str, int] = {
+    "ONE_DAY": 1, "THREE_DAYS": 3, "FIVE_DAYS": 5, "ONE_WEEK": 7, "TWO_WEEKS": 14, "ONE_MONTH": 30,
+    "TWO_MONTHS": 60, "THREE_MONTHS": 90, "FOUR_MONTHS": 120, "FIVE_MONTHS": 150, "SIX_MONTHS": 180,
+    "ONE_YEAR": 365, "THIRTEEN_MONTHS": 400, "EIGHTEEN_MONTHS": 545, "TWO_YEARS": 731, "THREE_YEARS": 1096,
+    "FIVE_YEARS": 1827, "SIX_YEARS": 2192, "SEVEN_YEARS": 2557, "EIGHT_YEARS": 2922, "NINE_YEARS": 3288,
+    "TEN_YEARS": 3653,
+}  # fmt: skip
+#: The mapping the rule adds: days -> data.all's name, for what reads the name (its ECS tasks'
+#: `LOG_RETENTION`, which data.all's cdkproxy gives the log groups of the stacks it deploys).
+LOG_RETENTION_NAMES = "DataallLogRetentionNames"
+#: The environment variable of data.all's ECS tasks that carries `log_retention_duration` by name.
+LOG_RETENTION_VARIABLE = "LOG_RETENTION"
+
+
+def log_retention_from_the_option(template: dict[str, Any], synthesis: Synthesis) -> None:
+    """data.all's `log_retention_duration` (the retention of its log groups: VPC flow logs, API,
+    functions, ECS tasks, OpenSearch's application log; `deploy/stacks/*.py`) becomes the
+    `LogRetentionDays` parameter: each log group whose `RetentionInDays` is the synthesized value
+    takes it, and each ECS container's `LOG_RETENTION` (the name) takes that name by a mapping the
+    rule adds. Log groups data.all gives another retention (OpenSearch's slow logs: 30) keep theirs."""
+    name = synthesis.setting(LOG_RETENTION_KEY)
+    days = RETENTION_DAYS.get(name)
+    if days is None:
+        return
+    used = False
+    for resource in template.get("Resources", {}).values():
+        properties = resource.get("Properties") or {}
+        if resource.get("Type") == "AWS::Logs::LogGroup" and properties.get("RetentionInDays") == days:
+            properties["RetentionInDays"] = {"Ref": LOG_RETENTION}
+            used = True
+        if resource.get("Type") != "AWS::ECS::TaskDefinition":
+            continue
+        for container in properties.get("ContainerDefinitions") or []:
+            for variable in container.get("Environment") or []:
+                if variable.get("Name") == LOG_RETENTION_VARIABLE and variable.get("Value") == name:
+                    variable["Value"] = {"Fn::FindInMap": [LOG_RETENTION_NAMES, "Days", {"Ref": LOG_RETENTION}]}
+                    template.setdefault("Mappings", {})[LOG_RETENTION_NAMES] = {
+                        "Days": {str(d): n for n, d in RETENTION_DAYS.items()}
+                    }
+                    used = True
+    if used:
+        template.setdefault("Parameters", {})[LOG_RETENTION] = {
+            "Type": "Number",
+            "AllowedValues": [str(d) for d in RETENTION_DAYS.values()],
+            "Description": f"data.all's {LOG_RETENTION_KEY}, in days: how long its log groups keep events "
+            "(set by the installer from the release's option)",
+        }
+
+
+def value_option(parameter: str, synthesis: Synthesis) -> dict[str, Any]:
+    """The release's option filling a value rule's parameter, defaulting to the synthesized value."""
+    if parameter == SESSION_TIMEOUT:
+        low, high = SESSION_TIMEOUT_BOUNDS
+        return {
+            "type": "integer",
+            "default": int(synthesis.setting(SESSION_TIMEOUT_KEY)),
+            "minimum": low,
+            "maximum": high,
+            "label": "Session timeout (minutes)",
+            "group": "data.all",
+            "description": f"data.all's {SESSION_TIMEOUT_KEY}: how long a sign-in to data.all lasts, in "
+            f"minutes ({low} to {high})",
+        }
+    if parameter == LOG_RETENTION:
+        return {
+            "type": "integer",
+            "default": RETENTION_DAYS[synthesis.setting(LOG_RETENTION_KEY)],
+            "allowed": list(RETENTION_DAYS.values()),
+            "label": "Log retention (days)",
+            "group": "data.all",
+            "description": f"data.all's {LOG_RETENTION_KEY}, in days: how long data.all's log groups keep "
+            "events (CloudWatch Logs' retention values)",
+        }
+    raise KeyError(parameter)
+
+
+#: The parameters the value rules make, each filled by the release's option of the same name.
+VALUE_PARAMETERS = (SESSION_TIMEOUT, LOG_RETENTION)
+
+
+def value_parameters(template: Mapping[str, Any]) -> list[str]:
+    """The value rules' parameters `template` declares (after the rules)."""
+    return [name for name in VALUE_PARAMETERS if name in (template.get("Parameters") or {})]
+
+
 #: In order. `assets_from_the_release` runs before the region rules: the asset bucket's name
 #: holds the account and region too.
 RULES: tuple[Rule, ...] = (
     no_bootstrap_check,
     external_id_from_the_installation,
     layers_of_the_installations_region,
+    session_timeout_from_the_option,
+    log_retention_from_the_option,
     assets_from_the_release,
     home_region_from_the_installer,
     account_and_region_neutral,

@@ -11,7 +11,7 @@ import json
 import math
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -109,6 +109,9 @@ class Option:
     allowed: tuple[OptionValue, ...] | None = None
     #: its value is an ARN of the region of every stage that reads it (a Lambda layer's)
     same_region: bool = False
+    #: an integer option's bounds (inclusive)
+    minimum: int | None = None
+    maximum: int | None = None
 
     def coerce(self, value: Any) -> OptionValue:
         """The option's value from JSON or from a CloudFormation parameter string."""
@@ -119,15 +122,7 @@ class Option:
                 return value.lower() == "true"
             raise self._refused(f"{value!r} is not a boolean (true or false)")
         if self.type == "integer":
-            if isinstance(value, bool):
-                raise self._refused(f"{value!r} is not an integer")
-            try:
-                number = int(value)
-            except (TypeError, ValueError):
-                raise self._refused(f"{value!r} is not an integer") from None
-            if self.allowed is not None and number not in self.allowed:
-                raise self._refused(f"{number} is not one of {list(self.allowed)}")
-            return number
+            return self._integer(value)
         if not isinstance(value, str):
             raise self._refused(f"{value!r} is not a string")
         if self.pattern is not None and not re.fullmatch(self.pattern, value):
@@ -135,6 +130,21 @@ class Option:
         if self.allowed is not None and value not in self.allowed:
             raise self._refused(f"{value!r} is not one of {list(self.allowed)}")
         return value
+
+    def _integer(self, value: Any) -> int:
+        if isinstance(value, bool):
+            raise self._refused(f"{value!r} is not an integer")
+        try:
+            number = int(value)
+        except (TypeError, ValueError):
+            raise self._refused(f"{value!r} is not an integer") from None
+        if self.allowed is not None and number not in self.allowed:
+            raise self._refused(f"{number} is not one of {list(self.allowed)}")
+        if self.minimum is not None and number < self.minimum:
+            raise self._refused(f"{number} is below its minimum {self.minimum}")
+        if self.maximum is not None and number > self.maximum:
+            raise self._refused(f"{number} is above its maximum {self.maximum}")
+        return number
 
     def _refused(self, reason: str) -> ManifestError:
         return ManifestError(f"option {self.name}: {reason}", option=self.name)
@@ -169,6 +179,17 @@ class ReleaseImage:
 
 
 @dataclass(frozen=True)
+class Variant:
+    """Another template of a stage, for the options its condition holds for (a release built from
+    data.all's source synthesized with those options: `installer.dataall`)."""
+
+    when: Mapping[str, Any]
+    template: str
+    #: the stage's parameters with this template, when they differ from the stage's own
+    parameters: Mapping[str, str] | None = None
+
+
+@dataclass(frozen=True)
 class Step:
     """A node of the release graph: a stage (one stack) or an action (e.g. `migrate`)."""
 
@@ -185,6 +206,23 @@ class Step:
     description: str = ""
     #: the region the stage's stack lives in; None: the workflow's own region
     region: str | None = None
+    #: other templates of the stage, the first whose condition the options meet taking the place
+    #: of `template` (`chosen`)
+    variants: tuple[Variant, ...] = ()
+
+    def chosen(self, options: Mapping[str, Any]) -> Step:
+        """The stage as `options` have it: the template (and parameters) of its first variant whose
+        condition they meet, else its own."""
+        for variant in self.variants:
+            if evaluate(variant.when, options):
+                parameters = self.parameters if variant.parameters is None else variant.parameters
+                return replace(self, template=variant.template, parameters=dict(parameters), variants=())
+        return replace(self, variants=()) if self.variants else self
+
+    def templates(self) -> list[str]:
+        """Every template the stage may run: its own, then its variants'."""
+        own = [self.template] if self.template is not None else []
+        return [*own, *(variant.template for variant in self.variants)]
 
     def region_in(self, home: str) -> str:
         """The region of the stage's stack, for a workflow running in `home`."""
@@ -243,6 +281,8 @@ class Manifest:
                 pattern=spec.get("pattern"),
                 allowed=tuple(spec["allowed"]) if "allowed" in spec else None,
                 same_region=spec.get("same_region", False),
+                minimum=spec.get("minimum"),
+                maximum=spec.get("maximum"),
             )
             for name, spec in document["options"].items()
         }
@@ -261,6 +301,14 @@ class Manifest:
                 capabilities=tuple(spec.get("capabilities", ())),
                 description=spec.get("description", ""),
                 region=spec.get("region"),
+                variants=tuple(
+                    Variant(
+                        when=variant["when"],
+                        template=variant["template"],
+                        parameters=dict(variant["parameters"]) if "parameters" in variant else None,
+                    )
+                    for variant in spec.get("variants", ())
+                ),
             )
             cls._add(steps, step)
         for spec in document["actions"]:
@@ -377,8 +425,30 @@ class Manifest:
                     problems.append(f"step {step.name!r} parameter {key} reads unknown option {ref!r}")
                 if kind == "stage":
                     problems.extend(self._check_stage_reference(step, key, ref))
-        if step.template is not None and step.template not in self.files:
-            problems.append(f"stage {step.name!r} template {step.template} is not in files")
+        problems.extend(
+            f"stage {step.name!r} template {template} is not in files"
+            for template in step.templates()
+            if template not in self.files
+        )
+        for variant in step.variants:
+            problems.extend(
+                f"stage {step.name!r} variant {variant.template} reads unknown option {option!r}"
+                for option in _condition_options(variant.when)
+                if option not in self.options
+            )
+            for key, value in (variant.parameters or {}).items():
+                problems.extend(
+                    f"stage {step.name!r} variant {variant.template} parameter {key} reads unknown option {ref!r}"
+                    for kind, ref in REFERENCE.findall(value)
+                    if kind == "param" and ref not in known_params
+                )
+                if {ref for kind, ref in REFERENCE.findall(value) if kind == "stage"} - {
+                    ref for v in step.parameters.values() for kind, ref in REFERENCE.findall(v) if kind == "stage"
+                }:
+                    problems.append(
+                        f"stage {step.name!r} variant {variant.template} parameter {key} reads a stage output "
+                        "the stage itself does not: a variant may not change the graph"
+                    )
         problems.extend(
             f"step {step.name!r} condition reads unknown option {option!r}"
             for option in _condition_options(step.when)
@@ -420,8 +490,15 @@ class Manifest:
         return resolved
 
     # ----------------------------------------------------------------- graph
+    def chosen(self, options: Mapping[str, OptionValue]) -> Manifest:
+        """The manifest as `options` have it: each stage with the template of its variant they meet
+        (`Step.chosen`). What a run deploys, previews and compares is the chosen manifest's."""
+        if not any(step.variants for step in self.steps.values()):
+            return self
+        return replace(self, steps={name: step.chosen(options) for name, step in self.steps.items()})
+
     def active_steps(self, options: Mapping[str, OptionValue]) -> dict[str, Step]:
-        active = {n: s for n, s in self.steps.items() if s.when is None or evaluate(s.when, options)}
+        active = {n: s.chosen(options) for n, s in self.steps.items() if s.when is None or evaluate(s.when, options)}
         for step in active.values():
             for stage, output in step.stage_references():
                 if stage not in active:

@@ -237,12 +237,14 @@ def _plan_deploy(deps: Deps, document: dict[str, Any], current: ReleaseRecord | 
     version = document.get("version") or (current.version if current else None)
     if not version:
         raise InvalidInput(f"version: required for {action}, nothing is installed yet", field="version")
-    manifest = deps.store.ensure(version)
+    released = deps.store.ensure(version)
     try:
-        options = manifest.resolve_options(current.options if current else None, document.get("options"))
-        active = manifest.active_steps(options)
+        options = released.resolve_options(current.options if current else None, document.get("options"))
+        active = released.active_steps(options)
     except ManifestError as error:
         raise InvalidOptions(str(error), field=f"options.{error.option}" if error.option else "options") from None
+    # Each stage with its variant for these options: what the run checks, compares, previews and deploys.
+    manifest = released.chosen(options)
     elsewhere = manifest.region_problems(options, deps.region)
     if elsewhere:
         option, reason = elsewhere[0]

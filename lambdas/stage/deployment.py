@@ -122,8 +122,9 @@ class StageDeployment:
 
     @cached_property
     def spec(self) -> Step:
-        """The stage as the run's release describes it (not needed to delete a stage)."""
-        return self.deps.store.manifest(self.version).steps[self.name]
+        """The stage as the run's release describes it for the run's options (its variant's
+        template, if it has one for them); not needed to delete a stage."""
+        return self.deps.store.manifest(self.version).chosen(self.meta.options).steps[self.name]
 
     # ------------------------------------------------------------------ helpers
     def _next(self, phase: Phase, wait: int = 0, result: str | None = None) -> StepState:

@@ -59,3 +59,16 @@ def test_a_symlink_a_checkout_wrote_as_a_text_file_is_restored(tmp_path: Path) -
 
     assert restored == [placeholder] and placeholder.is_symlink() and placeholder.read_text() == "OPTIONS = 1\n"
     assert not (tmp_path / "deploy" / "note.txt").is_symlink()
+
+
+def test_a_synthesis_sets_data_alls_keys_in_its_one_target_environment_and_the_top_level_context() -> None:
+    settings = upstream.synth_context({"prod_sizing": False}, {"log_retention_duration": "ONE_YEAR"})
+
+    assert settings == {
+        "log_retention_duration": "ONE_YEAR",
+        # deploy/app.py's default entry, with the key: data.all reads prod_sizing from it
+        "DeploymentEnvironments": [
+            {"envname": "dev", "account": "111111111111", "region": "eu-west-1", "prod_sizing": False}
+        ],
+    }
+    assert upstream.synth_context(None, None) == {}  # data.all's defaults: its cdk.json as it is

@@ -1,0 +1,84 @@
+"""data.all's options against data.all's own synthesis (`installer.upstream.synthesize`: its
+source at ../shared/upstream/dataall/2.9.0, offline, cached under ~/.cache/dataall-installer): a
+value key changes nothing but what its rule makes a parameter; the ProdSizing variant's templates
+pass cfn-lint. Slow: each synthesis takes about a minute the first time."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from blueprints.dataall import rules
+from cloud_assembly.reader import CloudAssembly
+from installer.dataall import comparable, import_stages
+from installer.upstream import shared_upstream, synthesize
+from tests.conftest import cached_dataall_release
+
+SOURCE = shared_upstream("2.9.0") / "source"
+pytestmark = [
+    pytest.mark.skipif(not SOURCE.is_dir(), reason="../shared/upstream/dataall/2.9.0/source is not here"),
+    pytest.mark.slow,
+]
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_data_alls_value_keys_change_nothing_but_what_the_value_rules_make_parameters() -> None:
+    # Given data.all synthesized with its defaults and with both value keys set otherwise
+    settings = {rules.LOG_RETENTION_KEY: "ONE_YEAR", rules.SESSION_TIMEOUT_KEY: 120}
+    default = import_stages(CloudAssembly.load(synthesize(SOURCE, "2.9.0")))
+    changed = synthesize(
+        SOURCE,
+        "2.9.0",
+        environment={rules.SESSION_TIMEOUT_KEY: 120},
+        context={rules.LOG_RETENTION_KEY: "ONE_YEAR"},
+    )
+    raw = "".join(p.read_text() for p in changed.rglob("*backendstack*.nested.template.json"))
+    assert '"RetentionInDays": 365' in raw and '"RefreshTokenValidity": 120' in raw  # the keys took effect
+
+    # When both are imported, each with the values its synthesis had
+    other = import_stages(CloudAssembly.load(changed), settings=settings, reuse=default.packaged)
+
+    # Then every stage's template is the same: the rules took every literal the keys changed
+    assert [s.name for s in other.stages] == [s.name for s in default.stages]
+    pairs = zip(other.stages, default.stages, strict=True)
+    different = [s.name for s, d in pairs if comparable(s.template) != comparable(d.template)]
+    assert different == []
+    declared = sorted({p for s in default.stages for p in rules.value_parameters(s.template)})
+    assert declared == ["LogRetentionDays", "SessionTimeoutMinutes"]
+
+
+def test_the_prod_sizing_variants_pass_cfn_lint_and_take_the_value_options_too() -> None:
+    release = cached_dataall_release("2.9.0", variants=True)
+    variants = {v.template: step.name for step in release.manifest.stages() for v in step.variants}
+    assert sorted(variants.values()) == ["aurora", "ecs", "lambdas", "opensearch", "params"]
+    templates = [release.path / name for name in variants]
+
+    result = subprocess.run(
+        [str(Path(sys.executable).with_name("cfn-lint")), "--format", "parseable", *map(str, templates)],
+        capture_output=True, text=True, cwd=ROOT, check=False,
+    )  # fmt: skip
+
+    errors = [line for line in result.stdout.splitlines() if re.search(r":\d+:\d+:\d+:\d+:E\d+:", line)]
+    assert result.returncode & 2 == 0 and not errors, result.stdout
+    aurora: dict[str, Any] = json.loads((release.path / "blueprints/aurora.prodsizing-false.template.json").read_text())
+    (cluster,) = [r for r in aurora["Resources"].values() if r["Type"] == "AWS::RDS::DBCluster"]
+    assert cluster["Properties"]["ServerlessV2ScalingConfiguration"] == {"MaxCapacity": 8, "MinCapacity": 2}
+    # the quick-create form offers them, with the bounds Plan checks
+    parameters = release.bootstrap_template["Parameters"]
+    assert (
+        parameters["ProdSizing"]["AllowedValues"] == ["true", "false"] and parameters["ProdSizing"]["Default"] == "true"
+    )
+    assert (parameters["SessionTimeoutMinutes"]["MinValue"], parameters["SessionTimeoutMinutes"]["MaxValue"]) == (
+        60,
+        5256000,
+    )
+    assert "731" in parameters["LogRetentionDays"]["AllowedValues"]
+    for name in ("ecs", "lambdas", "opensearch"):
+        variant = json.loads((release.path / f"blueprints/{name}.prodsizing-false.template.json").read_text())
+        assert rules.value_parameters(variant) == ["LogRetentionDays"], name

@@ -1,0 +1,329 @@
+"""data.all's options (README: "Options"): the value rules that make a context key's literal a
+template parameter, the variants a release holds per stage, and the stage Plan takes for the
+resolved options."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from blueprints.dataall import rules
+from blueprints.dataall.stages import ImportedStage
+from installer.build import BuildError
+from installer.dataall import VARIANT_OPTIONS, ImportReport, import_stages, release_options, stage_variants
+from lambdas.core.errors import InvalidOptions, ReleaseInvalid
+from lambdas.release.manifest import Manifest, ManifestError, sha256_bytes
+from lambdas.run.planning import plan
+from tests.unit.conftest import REGION
+from tests.unit.releases import SmallRelease, stage, template
+from tests.unit.test_planning import ARTIFACTS, request
+
+UPSTREAM = Path(__file__).resolve().parents[2].parent / "shared" / "upstream" / "dataall"
+needs_upstream = pytest.mark.skipif(not UPSTREAM.is_dir(), reason="../shared/upstream/dataall is not here")
+SYNTHESIS = rules.Synthesis(account="111111111111", region="eu-west-1", asset_buckets=frozenset(), asset_keys={})
+
+
+def client(minutes: Any = 43200, units: str = "minutes") -> dict[str, Any]:
+    return {
+        "Type": "AWS::Cognito::UserPoolClient",
+        "Properties": {"RefreshTokenValidity": minutes, "TokenValidityUnits": {"RefreshToken": units}},
+    }
+
+
+def log_group(days: int) -> dict[str, Any]:
+    return {"Type": "AWS::Logs::LogGroup", "Properties": {"RetentionInDays": days}}
+
+
+def task(retention: str) -> dict[str, Any]:
+    environment = [{"Name": "envname", "Value": "dev"}, {"Name": "LOG_RETENTION", "Value": retention}]
+    return {"Type": "AWS::ECS::TaskDefinition", "Properties": {"ContainerDefinitions": [{"Environment": environment}]}}
+
+
+# ---------------------------------------------------------------------- value rules
+def test_the_app_clients_refresh_token_validity_becomes_the_session_timeout_parameter() -> None:
+    template = {"Resources": {"AppClient": client(), "Other": client(minutes=43200, units="days")}}
+
+    rules.session_timeout_from_the_option(template, SYNTHESIS)
+
+    assert template["Resources"]["AppClient"]["Properties"]["RefreshTokenValidity"] == {"Ref": "SessionTimeoutMinutes"}
+    assert template["Resources"]["Other"]["Properties"]["RefreshTokenValidity"] == 43200  # days: not data.all's key
+    assert template["Parameters"]["SessionTimeoutMinutes"] | {"Description": ""} == {
+        "Type": "Number", "MinValue": 60, "MaxValue": 5256000, "Description": "",
+    }  # fmt: skip
+
+
+def test_log_groups_of_the_synthesized_retention_and_the_ecs_tasks_name_take_the_log_retention_parameter() -> None:
+    template = {"Resources": {"Flow": log_group(731), "SlowLogs": log_group(30), "Tasks": task("TWO_YEARS")}}
+
+    rules.log_retention_from_the_option(template, SYNTHESIS)
+
+    resources = template["Resources"]
+    assert resources["Flow"]["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+    assert resources["SlowLogs"]["Properties"]["RetentionInDays"] == 30  # data.all's own fixed value: kept
+    environment = resources["Tasks"]["Properties"]["ContainerDefinitions"][0]["Environment"]
+    assert environment[1]["Value"] == {
+        "Fn::FindInMap": ["DataallLogRetentionNames", "Days", {"Ref": "LogRetentionDays"}]
+    }
+    assert template["Mappings"]["DataallLogRetentionNames"]["Days"]["731"] == "TWO_YEARS"
+    assert template["Parameters"]["LogRetentionDays"]["AllowedValues"][:3] == ["1", "3", "5"]
+
+
+def test_a_value_rule_takes_the_value_the_synthesis_was_given_not_data_alls_default() -> None:
+    synthesis = rules.Synthesis(
+        account="", region="", asset_buckets=frozenset(), asset_keys={},
+        settings={"log_retention_duration": "ONE_YEAR", "cognito_user_session_timeout_inmins": 120},
+    )  # fmt: skip
+    template = {"Resources": {"Year": log_group(365), "TwoYears": log_group(731), "AppClient": client(120)}}
+
+    changed = rules.apply(
+        template, synthesis, (rules.log_retention_from_the_option, rules.session_timeout_from_the_option)
+    )
+
+    assert changed["Resources"]["Year"]["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+    assert changed["Resources"]["TwoYears"]["Properties"]["RetentionInDays"] == 731
+    assert changed["Resources"]["AppClient"]["Properties"]["RefreshTokenValidity"] == {"Ref": "SessionTimeoutMinutes"}
+    assert rules.value_option("LogRetentionDays", synthesis)["default"] == 365
+    assert rules.value_option("SessionTimeoutMinutes", synthesis)["default"] == 120
+
+
+def test_a_template_without_the_literal_gains_no_parameter() -> None:
+    template: dict[str, Any] = {"Resources": {"SlowLogs": log_group(30), "AppClient": client(60)}}
+    before = copy.deepcopy(template)
+
+    result = rules.apply(
+        template, SYNTHESIS, (rules.log_retention_from_the_option, rules.session_timeout_from_the_option)
+    )
+
+    assert result == before
+
+
+@needs_upstream
+def test_data_alls_stages_take_the_value_options_where_its_keys_landed_and_no_literal_is_left() -> None:
+    from cloud_assembly.reader import CloudAssembly
+
+    report = import_stages(CloudAssembly.load(UPSTREAM / "2.9.0" / "cdk.out"))
+
+    declared = {s.name: rules.value_parameters(s.template) for s in report.stages if rules.value_parameters(s.template)}
+    assert declared == {
+        "vpc": ["LogRetentionDays"],
+        "cognito": ["SessionTimeoutMinutes"],
+        "lambdas": ["LogRetentionDays"],
+        "ecs": ["LogRetentionDays"],
+        "opensearch": ["LogRetentionDays"],
+    }
+    text = json.dumps([s.template["Resources"] for s in report.stages])
+    assert '"RetentionInDays": 731' not in text and '"TWO_YEARS"' not in text
+    assert '"RefreshTokenValidity": 43200' not in text
+    options = release_options([], report.stages, VARIANT_OPTIONS)
+    assert {name: spec["default"] for name, spec in options.items()} == {
+        "LogRetentionDays": 731, "SessionTimeoutMinutes": 43200, "ProdSizing": True,
+    }  # fmt: skip
+
+
+# ---------------------------------------------------------------------- variants of a stage
+def imported(name: str, resources: dict[str, Any], outputs: tuple[str, ...] = ("Id",)) -> ImportedStage:
+    body = {"Resources": resources, "Outputs": {o: {"Value": "x"} for o in outputs}}
+    return ImportedStage(name, f"stack/{name}", None, body, {}, (), False)
+
+
+def report(*stages: ImportedStage) -> ImportReport:
+    return ImportReport(stages=list(stages))
+
+
+def test_only_the_stages_whose_template_differs_get_a_variant_with_the_options_condition() -> None:
+    handle = {"H": {"Type": "AWS::CloudFormation::WaitConditionHandle"}}
+    timestamp = {"F": {"Type": "AWS::Lambda::Function", "Properties": {"Environment": {"Variables": {}}}}}
+    default = report(
+        imported("vpc", handle),
+        imported("aurora", {"C": {"Type": "AWS::RDS::DBCluster", "Properties": {"MinCapacity": 4}}}),
+        imported("front", {**timestamp, "T": {"Properties": {"timestamp": "2025-10-20T10:00:00.1"}}}),
+    )
+    prod_sizing = next(o for o in VARIANT_OPTIONS if o.option == "ProdSizing")
+    other = report(
+        imported("vpc", handle),
+        imported("aurora", {"C": {"Type": "AWS::RDS::DBCluster", "Properties": {"MinCapacity": 2}}}),
+        imported("front", {**timestamp, "T": {"Properties": {"timestamp": "2026-12-05T21:00:00.7"}}}),
+    )
+
+    variants = stage_variants(default, [(prod_sizing, False, other)])
+
+    assert list(variants) == ["aurora"]
+    (variant,) = variants["aurora"]
+    assert variant.when == {"option": "ProdSizing", "equals": False}
+    assert variant.template == "blueprints/aurora.prodsizing-false.template.json"
+
+
+def test_a_variant_that_changes_a_stages_outputs_is_refused_naming_the_key_and_stage() -> None:
+    prod_sizing = VARIANT_OPTIONS[0]
+    default = report(imported("aurora", {"C": {"Type": "X"}}, outputs=("Id",)))
+    other = report(imported("aurora", {"C": {"Type": "Y"}}, outputs=("Id", "More")))
+
+    with pytest.raises(BuildError, match="prod_sizing=False: stage aurora changes its outputs"):
+        stage_variants(default, [(prod_sizing, False, other)])
+
+
+# ---------------------------------------------------------------------- the manifest's variants
+def variant_release(variant_parameters: dict[str, str] | None = None, variant_declares: tuple[str, ...] = ()) -> Any:
+    """Two stages; `db` has a variant for ProdSizing=false whose template declares `variant_declares`."""
+    db = stage("db", parameters={"Size": "${param:ProdSizing}"}, outputs=("Id",))
+    variant: dict[str, Any] = {
+        "when": {"option": "ProdSizing", "equals": False},
+        "template": "blueprints/db.prodsizing-false.template.json",
+    }
+    if variant_parameters is not None:
+        variant["parameters"] = variant_parameters
+    db["variants"] = [variant]
+    files = {
+        "blueprints/db.template.json": template(("Id",), ("Size",)),
+        "blueprints/db.prodsizing-false.template.json": template(("Id",), variant_declares),
+        "blueprints/api.template.json": template((), ("Db",)),
+    }
+    document = {
+        "format": 1,
+        "name": "dataall",
+        "version": "2.9.0",
+        "options": {"ProdSizing": {"type": "boolean", "default": True}},
+        "rules": [],
+        "stages": [db, stage("api", parameters={"Db": "${stage:db.Id}"})],
+        "actions": [],
+        "files": {name: sha256_bytes(body) for name, body in sorted(files.items())},
+    }
+    return SmallRelease(version="2.9.0", document=document, files=files)
+
+
+def test_a_stage_runs_the_template_of_the_variant_its_options_meet_else_its_own() -> None:
+    manifest = variant_release(variant_parameters={}).manifest
+
+    small = manifest.chosen(manifest.resolve_options({"ProdSizing": "false"}))
+    default = manifest.chosen(manifest.resolve_options())
+
+    assert small.steps["db"].template == "blueprints/db.prodsizing-false.template.json"
+    assert small.steps["db"].parameters == {} and small.steps["db"].variants == ()
+    assert default.steps["db"].template == "blueprints/db.template.json"
+    assert default.steps["db"].parameters == {"Size": "${param:ProdSizing}"}
+    assert manifest.active_steps({"ProdSizing": False})["db"].template.endswith("prodsizing-false.template.json")
+    assert manifest.steps["db"].templates() == ["blueprints/db.template.json", small.steps["db"].template]
+
+
+def test_a_variant_whose_template_is_missing_or_whose_condition_reads_an_unknown_option_is_refused() -> None:
+    document = copy.deepcopy(variant_release().document)
+    document["stages"][0]["variants"][0]["when"] = {"option": "Tiny"}
+    del document["files"]["blueprints/db.prodsizing-false.template.json"]
+
+    with pytest.raises(ManifestError) as refused:
+        Manifest.from_document(document)
+
+    assert "template blueprints/db.prodsizing-false.template.json is not in files" in str(refused.value)
+    assert "reads unknown option 'Tiny'" in str(refused.value)
+
+
+def test_a_variant_may_not_read_a_stage_output_its_stage_does_not() -> None:
+    document = copy.deepcopy(variant_release().document)
+    parameters = {"X": "${stage:db.Id}", "Y": "${stage:api.Z}"}
+    document["stages"][1]["variants"] = [
+        {"when": {"option": "ProdSizing"}, "template": "blueprints/api.template.json", "parameters": parameters}
+    ]
+
+    with pytest.raises(ManifestError, match="a variant may not change the graph"):
+        Manifest.from_document(document)
+
+
+@pytest.fixture
+def publish(aws: None) -> Any:
+    def published(release: SmallRelease) -> None:
+        s3 = boto3.client("s3", region_name=REGION)
+        s3.create_bucket(Bucket=ARTIFACTS)
+        release.publish(s3, ARTIFACTS)
+
+    return published
+
+
+def _deps() -> Any:
+    from lambdas.core.deps import Deps
+    from lambdas.core.settings import Settings
+    from lambdas.data.ledger import Ledger
+    from lambdas.data.releases import ReleaseStore
+    from lambdas.data.stacks import Stacks
+    from tests.unit.conftest import ledger_table
+
+    return Deps(
+        settings=Settings(
+            ledger_table="dataall-test-installer-ledger", artifacts_bucket=ARTIFACTS, resource_prefix="dataall",
+            env_name="test",
+        ),
+        ledger=Ledger(ledger_table()),
+        store=ReleaseStore(boto3.client("s3", region_name=REGION), ARTIFACTS),
+        stacks=Stacks(boto3.client("cloudformation", region_name=REGION)),
+        sfn=boto3.client("stepfunctions", region_name=REGION),
+        sns=boto3.client("sns", region_name=REGION),
+        region=REGION,
+        account_id="000000000000",
+    )  # fmt: skip
+
+
+def test_plan_checks_the_template_of_the_variant_the_options_choose(publish: Any) -> None:
+    # Given a variant whose template does not declare the parameter its stage passes
+    release = variant_release(variant_declares=())
+    publish(release)
+    deps = _deps()
+
+    # When ProdSizing is off, Plan checks the variant's template and refuses it, naming it
+    with pytest.raises(ReleaseInvalid, match=r"template blueprints/db\.prodsizing-false\.template\.json declares no"):
+        plan(deps, request({"action": "install", "version": "2.9.0", "options": {"ProdSizing": False}}, "small-1"))
+
+    # Then with the default (on), the stage's own template passes
+    result = plan(deps, request({"action": "install", "version": "2.9.0"}, "default-1"))
+    assert [s["name"] for s in result["steps"]] == ["db", "api"]
+
+
+def test_plan_passes_a_variant_its_own_parameters(publish: Any) -> None:
+    release = variant_release(variant_parameters={}, variant_declares=())
+    publish(release)
+
+    result = plan(_deps(), request({"action": "install", "version": "2.9.0", "options": {"ProdSizing": False}}, "s-1"))
+
+    assert [s["name"] for s in result["steps"]] == ["db", "api"]
+
+
+def test_an_option_the_release_does_not_serve_is_refused_by_name(publish: Any) -> None:
+    publish(variant_release(variant_parameters={}))
+
+    with pytest.raises(
+        InvalidOptions, match=r"options\.InternetFacing: unknown option; this release accepts ProdSizing"
+    ):
+        plan(_deps(), request({"action": "install", "version": "2.9.0", "options": {"InternetFacing": False}}, "r-1"))
+
+
+def test_an_integer_option_outside_its_bounds_is_refused_naming_them() -> None:
+    document = copy.deepcopy(variant_release(variant_parameters={}).document)
+    document["options"]["SessionTimeoutMinutes"] = {"type": "integer", "default": 43200, "minimum": 60, "maximum": 99}
+    manifest = Manifest.from_document(document)
+
+    with pytest.raises(ManifestError, match="SessionTimeoutMinutes: 30 is below its minimum 60"):
+        manifest.resolve_options({"SessionTimeoutMinutes": "30"})
+    with pytest.raises(ManifestError, match="100 is above its maximum 99"):
+        manifest.resolve_options({"SessionTimeoutMinutes": 100})
+
+
+def test_a_variant_data_all_cannot_synthesize_fails_the_build_naming_the_option_and_the_way_around(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from installer import dataall
+    from installer.upstream import Upstream, UpstreamError
+
+    def offline(*_: Any, **__: Any) -> Path:
+        raise UpstreamError("pip install ... failed (1): no network")
+
+    monkeypatch.setattr(dataall, "upstream_source", lambda _: tmp_path)
+    monkeypatch.setattr(dataall, "upstream_synthesize", offline)
+    upstream = Upstream(version="2.9.0", assembly=None, origin=f"--upstream: {tmp_path}")  # type: ignore[arg-type]
+
+    with pytest.raises(
+        BuildError, match=r"prod_sizing=False \(option ProdSizing\): .*no network; DATAALL_INSTALLER_VARIANTS=0"
+    ):
+        dataall.import_variants(upstream, report(), None)
