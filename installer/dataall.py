@@ -204,6 +204,8 @@ def stage_document(stage: ImportedStage) -> dict[str, Any]:
         parameters[rules.HOME_REGION] = "${param:Region}"
     if rules.EXTERNAL_ID in stage.template.get("Parameters", {}):
         parameters[rules.EXTERNAL_ID] = "${param:" + rules.EXTERNAL_ID + "}"
+    if rules.S3_PREFIX_LIST in stage.template.get("Parameters", {}):
+        parameters[rules.S3_PREFIX_LIST] = "${param:" + rules.S3_PREFIX_LIST + "}"
     for layer in rules.layer_parameters(stage.template):
         parameters[layer] = "${param:" + layer + "}"
     capabilities = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"]

@@ -29,6 +29,8 @@ CONTEXT_PARAMETERS = (
     "AccountId",
     "PivotRoleProviderArn",
     "DeletionProtection",
+    # S3's AWS-managed prefix list in the stage's region (`lambdas.run.region_values`)
+    "S3PrefixListId",
 )
 
 #: What CloudFormation shows of a NoEcho parameter's value (DescribeStacks), and what a run records

@@ -32,7 +32,7 @@ from lambdas.release.manifest import (
     template_problems,
     topological_levels,
 )
-from lambdas.run import installation_values
+from lambdas.run import installation_values, region_values
 from lambdas.run.collisions import NamedResource, named_resources, refuse_collisions
 from lambdas.run.drift import start_detections
 from lambdas.run.preview import Preview, StagePreview, preview_run
@@ -247,8 +247,9 @@ def _plan_deploy(deps: Deps, document: dict[str, Any], current: ReleaseRecord | 
     if elsewhere:
         option, reason = elsewhere[0]
         raise InvalidOptions(reason, field=f"options.{option}")
+    regional = region_values.make(active, deps.region, deps.regional_client)
     made = installation_values.make(deps, manifest, run)
-    params = {**_context(deps, options), **made.masked()}
+    params = {**_context(deps, options), **regional, **made.masked()}
     order = [name for level in manifest.waves(options) for name in level]
     bodies = _templates(deps, manifest, version, order)
     _check_templates(manifest, bodies, params)
