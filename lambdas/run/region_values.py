@@ -16,14 +16,10 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from lambdas.core.deps import REGIONAL_SEPARATOR
-from lambdas.core.errors import Refused
+from lambdas.core.errors import RegionUnsupported
 from lambdas.release.manifest import REFERENCE, Step
 
 S3_PREFIX_LIST = "S3PrefixListId"
-
-
-class RegionUnsupported(Refused):
-    """A stage's region lacks what the release needs there (S3's AWS-managed prefix list); nothing was changed."""
 
 
 def s3_prefix_list(ec2: Any, region: str) -> str | None:

@@ -150,17 +150,17 @@ def _s3_prefix_list(aws: Aws) -> str:
     return str(lists["PrefixLists"][0]["PrefixListId"])
 
 
-def _s3_egress(aws: Aws) -> dict[str, list[tuple[str, int]]]:
-    """Each ECS task group's egress rules to a prefix list: (prefix list, port)."""
+def _s3_egress(aws: Aws) -> dict[str, tuple[tuple[str, int, str], ...]]:
+    """Each ECS task group's egress rules to a prefix list: (prefix list, port, description)."""
     groups = aws.client("ec2").describe_security_groups(
         Filters=[{"Name": "group-name", "Values": list(ECS_TASK_GROUPS)}]
     )["SecurityGroups"]
     return {
-        group["GroupName"]: [
-            (listed["PrefixListId"], rule["FromPort"])
+        group["GroupName"]: tuple(
+            (listed["PrefixListId"], rule["FromPort"], listed.get("Description", ""))
             for rule in group["IpPermissionsEgress"]
             for listed in rule.get("PrefixListIds", [])
-        ]
+        )
         for group in sorted(groups, key=lambda g: g["GroupName"])
     }
 
@@ -185,7 +185,8 @@ def _install(aws: Aws, sandbox: Any, release: Any) -> tuple[Any, str]:
     assert _callback_urls(aws) == [f"https://{_distribution_domain(aws)}"]
     # data.all's ECS task groups reach S3 by the prefix list of the installation's region, as its
     # online synthesis gives them (the import's rule; Plan looked the list up in that region)
-    assert _s3_egress(aws) == {group: [(_s3_prefix_list(aws), 443)] for group in ECS_TASK_GROUPS}
+    s3_egress = [(_s3_prefix_list(aws), 443, "Allow ECS Task to S3 Prefix List")]
+    assert _s3_egress(aws) == dict.fromkeys(ECS_TASK_GROUPS, tuple(s3_egress))
     # the pivot role's external id: this installation's own, drawn at deploy time, never the release's
     external_id = _external_id(aws, installed)
     assert len(external_id) == 32 and external_id.isalnum()

@@ -17,6 +17,7 @@ from blueprints.dataall.stages import ImportedStage
 from cloud_assembly.reader import CloudAssembly
 from installer.dataall import stage_document
 from lambdas.core.deps import Deps
+from lambdas.core.errors import RegionUnsupported
 from lambdas.core.settings import Settings
 from lambdas.data.ledger import Ledger
 from lambdas.data.releases import ReleaseStore
@@ -24,7 +25,6 @@ from lambdas.data.stacks import Stacks
 from lambdas.release.manifest import resolve_parameters
 from lambdas.run import region_values
 from lambdas.run.planning import plan
-from lambdas.run.region_values import RegionUnsupported
 from tests.unit.conftest import REGION, ledger_table
 from tests.unit.releases import SmallRelease, small_release, stage
 from tests.unit.test_planning import request
@@ -210,14 +210,16 @@ def test_plan_fills_the_prefix_list_of_the_stages_region_and_records_it_with_the
 
 def test_a_stage_of_another_region_reads_the_prefix_list_of_its_own_region(deps: Deps) -> None:
     release = prefix_list_release(region="eu-west-1")
+    release.publish(boto3.client("s3", region_name=REGION), ARTIFACTS)
 
-    values = region_values.make(release.manifest.steps, REGION, deps.regional_client)
+    plan(deps, request({"action": "install", "version": release.version}))
 
-    assert values == {"S3PrefixListId@eu-west-1": s3_list("eu-west-1")}
-    assert s3_list("eu-west-1") != s3_list(REGION)
+    run = deps.ledger.run("install-2-8-0-abc")
+    assert run is not None and run.params["S3PrefixListId@eu-west-1"] == s3_list("eu-west-1")
+    assert "S3PrefixListId" not in run.params and s3_list("eu-west-1") != s3_list(REGION)
     there = deps.in_region("eu-west-1")
     step = release.manifest.steps["ecs"]
-    assert resolve_parameters(step, there.stage_context(values), lambda s, o: "") == {
+    assert resolve_parameters(step, there.stage_context(run.params), lambda s, o: "") == {
         "S3PrefixListId": s3_list("eu-west-1")
     }
 
