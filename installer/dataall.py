@@ -345,7 +345,10 @@ def build_dataall_release(
             f"(a `source/` holding backend/migrations and config.json); {MIGRATE_ENV}=0 builds a release "
             "that never migrates its database"
         )
-    report = import_stages(upstream.assembly, built[0] if built else None)
+    try:
+        report = import_stages(upstream.assembly, built[0] if built else None)
+    except rules.RuleError as error:
+        raise BuildError(f"{upstream.origin}: the import of data.all's stacks: {error}") from error
     actions = []
     if built is not None:
         package, data = built
