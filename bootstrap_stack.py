@@ -82,6 +82,8 @@ class Can(StrEnum):
     MANAGE_PIVOT_ROLE = "manage pivot role"
     #: read the SSM parameters a release adopts its per-installation values from (data.all's external id)
     ADOPT_VALUES = "adopt values"
+    #: look up the region's AWS-managed prefix lists (S3's, for data.all's ECS task security groups)
+    FIND_PREFIX_LISTS = "find prefix lists"
 
 
 @dataclass(frozen=True)
@@ -111,7 +113,14 @@ FUNCTIONS = (
         "plan",
         300,
         1024,
-        (Can.RUN_STEPS, Can.READ_RELEASE, Can.CHECK_LOCK_HOLDER, Can.FIND_NAMES_TAKEN, Can.ADOPT_VALUES),
+        (
+            Can.RUN_STEPS,
+            Can.READ_RELEASE,
+            Can.CHECK_LOCK_HOLDER,
+            Can.FIND_NAMES_TAKEN,
+            Can.ADOPT_VALUES,
+            Can.FIND_PREFIX_LISTS,
+        ),
     ),
     FunctionSpec("DeployStage", "deploy_stage", 120, 512, (Can.RUN_STEPS, Can.RESUME_STEPS)),
     FunctionSpec("StageStatus", "stage_status", 120, 512, (Can.RUN_STEPS, Can.RESUME_STEPS)),
@@ -691,6 +700,7 @@ class BootstrapStack(cdk.Stack):
             Can.READ_STAGES: self._can_read_stages,
             Can.MANAGE_PIVOT_ROLE: self._can_manage_pivot_role,
             Can.ADOPT_VALUES: self._can_adopt_values,
+            Can.FIND_PREFIX_LISTS: self._can_find_prefix_lists,
         }
         for capability in spec.can:
             grants[capability](function, spec)
@@ -882,6 +892,19 @@ class BootstrapStack(cdk.Stack):
                     for name in self.adopted_parameters
                 ],
             )
+
+    def _can_find_prefix_lists(self, function: lambda_.Function, spec: FunctionSpec) -> None:
+        """Plan fills `S3PrefixListId` from DescribePrefixLists in the stage's region
+        (`lambdas/run/region_values.py`)."""
+        self._allow(function, "PrefixLists", ["ec2:DescribePrefixLists"], ["*"])
+        acknowledge(
+            function.role,  # type: ignore[arg-type]
+            "AwsSolutions-IAM5",
+            "ec2:DescribePrefixLists supports no resource-level permissions: EC2 requires the wildcard "
+            "resource for its Describe actions (https://docs.aws.amazon.com/service-authorization/latest/"
+            "reference/list_amazonec2.html).",
+            findings=["Resource::*"],
+        )
 
     def _can_read_stages(self, function: lambda_.Function, spec: FunctionSpec) -> None:
         self._allow(function, "RetainedStages", ["dynamodb:Scan", "dynamodb:GetItem"], [self.ledger.table_arn])

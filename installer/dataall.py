@@ -234,6 +234,8 @@ def stage_document(stage: ImportedStage, *, after_images: bool = False) -> dict[
         parameters[rules.HOME_REGION] = "${param:Region}"
     if rules.EXTERNAL_ID in stage.template.get("Parameters", {}):
         parameters[rules.EXTERNAL_ID] = "${param:" + rules.EXTERNAL_ID + "}"
+    if rules.S3_PREFIX_LIST in stage.template.get("Parameters", {}):
+        parameters[rules.S3_PREFIX_LIST] = "${param:" + rules.S3_PREFIX_LIST + "}"
     for layer in rules.layer_parameters(stage.template):
         parameters[layer] = "${param:" + layer + "}"
     for option in rules.value_parameters(stage.template):
@@ -512,7 +514,10 @@ def build_dataall_release(
             f"(a `source/` holding backend/migrations and config.json); {MIGRATE_ENV}=0 builds a release "
             "that never migrates its database"
         )
-    report = import_stages(upstream.assembly, built[0] if built else None)
+    try:
+        report = import_stages(upstream.assembly, built[0] if built else None)
+    except rules.RuleError as error:
+        raise BuildError(f"{upstream.origin}: the import of data.all's stacks: {error}") from error
     synthesized = import_variants(upstream, report, built[0] if built else None) if variants else []
     per_stage = stage_variants(report, synthesized)
     for _, _, other in synthesized:

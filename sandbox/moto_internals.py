@@ -1477,6 +1477,52 @@ def fix_cognito_client_dates() -> None:
     CognitoIdpBackend.update_user_pool_client = update_user_pool_client  # type: ignore[method-assign]
 
 
+# --------------------------------------------------------------------------- ec2
+def fix_prefix_list_rule_descriptions() -> None:
+    """A security group rule to a prefix list keeps its description: DescribeSecurityGroups answers it
+    in the rule's `PrefixListIds` entry and DescribeSecurityGroupRules in the rule's `Description`, as
+    AWS does (EC2 API reference, PrefixListId: `Description`, `PrefixListId`); moto 5.2.5 kept only
+    the id. data.all's ECS task groups name their S3 egress rule "Allow ECS Task to S3 Prefix List"."""
+    import inspect
+
+    from moto.ec2.models.security_groups import SecurityGroup, SecurityGroupRule
+
+    original_init = SecurityGroupRule.__init__
+    if getattr(original_init, "_sandbox_fixed", False):
+        return
+    signature = inspect.signature(original_init)
+    original_description = SecurityGroupRule.description
+    original_flattened = SecurityGroup._flattened_rules
+
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        original_init(self, *args, **kwargs)
+        given = signature.bind(self, *args, **kwargs).arguments.get("prefix_list_id") or {}
+        self.sandbox_prefix_list_description = given.get("Description")
+
+    def description(self: Any) -> str | None:
+        answer: str | None = original_description.fget(self)  # type: ignore[attr-defined]
+        return answer if answer is not None else self.__dict__.get("sandbox_prefix_list_description")
+
+    def _flattened_rules(self: Any, rules: list[Any]) -> list[Any]:
+        views: list[Any] = original_flattened(self, rules)
+        described = {
+            (rule.from_port, rule.to_port, rule.ip_protocol, rule.prefix_list_id): text
+            for rule in rules
+            if rule.prefix_list_id and (text := rule.__dict__.get("sandbox_prefix_list_description"))
+        }
+        for view in views:
+            for entry in view.prefix_list_ids:
+                text = described.get((view.from_port, view.to_port, view.ip_protocol, entry["PrefixListId"]))
+                if text:
+                    entry["Description"] = text
+        return views
+
+    __init__._sandbox_fixed = True  # type: ignore[attr-defined]
+    SecurityGroupRule.__init__ = __init__  # type: ignore[method-assign]
+    SecurityGroupRule.description = property(description)  # type: ignore[assignment,method-assign]
+    SecurityGroup._flattened_rules = _flattened_rules  # type: ignore[method-assign]
+
+
 #: fixes installed once per process, by name
 _INSTALLED: set[str] = set()
 

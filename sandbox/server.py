@@ -150,6 +150,7 @@ class Sandbox:
             moto_internals.fix_concurrent_requests()
             moto_internals.install_ssm_service_settings()
             moto_internals.fix_cognito_client_dates()
+            moto_internals.fix_prefix_list_rule_descriptions()
             moto_internals.install_event_lambda_targets()
             moto_internals.install_lambda_images(self._resolve_image, self._image_present)
             moto_internals.fix_ecr_layers()

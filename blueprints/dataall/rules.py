@@ -8,6 +8,7 @@ their values may not be intrinsic functions); one adds a mapping of its own.
 from __future__ import annotations
 
 import copy
+import hashlib
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -346,6 +347,99 @@ def value_parameters(template: Mapping[str, Any]) -> list[str]:
     return [name for name in VALUE_PARAMETERS if name in (template.get("Parameters") or {})]
 
 
+#: The parameter that takes the id of the AWS-managed prefix list of S3 in the stack's region
+#: (`com.amazonaws.<region>.s3`), which Plan looks up at deploy time (`lambdas.run.region_values`).
+S3_PREFIX_LIST = "S3PrefixListId"
+#: A prefix list's id (https://docs.aws.amazon.com/vpc/latest/APIReference/API_PrefixList.html).
+PREFIX_LIST_ID = "pl-[0-9a-f]{8}([0-9a-f]{9})?"
+#: data.all's ECS task security groups (`deploy/stacks/container.py`, `create_ecs_security_groups`:
+#: `ScheduledTasksSG<env>` and `ShareManagerSG<env>`, `allow_all_outbound=False`), by the construct
+#: path CDK writes in their `Metadata`: the nested stack's path, the group's construct id.
+ECS_TASK_GROUP_PATH = re.compile(
+    r"(?P<stack>.+/ECS)/(?P<group>(?P<kind>ScheduledTasksSG|ShareManagerSG)[A-Za-z0-9]*)/Resource"
+)
+#: data.all's description of the rule (`create_ecs_security_groups`).
+S3_EGRESS_DESCRIPTION = "Allow ECS Task to S3 Prefix List"
+#: The peer of a rule whose prefix list is a token, as CDK names it in the rule's construct id
+#: (`SecurityGroupBase.renderPeer`: the first unresolved peer of a group is `{IndirectPeer}`).
+_INDIRECT_PEER = "{IndirectPeer}"
+
+
+class RuleError(ValueError):
+    """An upstream template a rule cannot apply to as it expects: the import stops, naming what."""
+
+
+def s3_egress_of_the_installations_region(template: dict[str, Any], _synthesis: Synthesis) -> None:
+    """data.all's ECS task security groups get the egress rule its online synthesis gives them:
+    tcp/443 to S3's prefix list (`ec2.Peer.prefix_list(get_s3_prefix_list())`). Its offline
+    synthesis leaves the rule out (`ec2:DescribePrefixLists` fails, the id is `''`); a prefix
+    list's id is each region's own. So each group gets the `AWS::EC2::SecurityGroupEgress` CDK
+    synthesizes for a prefix list given as a token (the `S3PrefixListId` parameter, which Plan
+    fills in the stage's region), under the logical id and construct path CDK gives it; a rule
+    an online synthesis made takes the parameter in place of its literal id. In the template
+    holding data.all's ECS cluster, both groups must be found, or the import stops."""
+    resources = template.get("Resources", {})
+    if not any(r.get("Type") == "AWS::ECS::Cluster" for r in resources.values()):
+        return
+    groups = {}
+    for logical_id, resource in resources.items():
+        path = (resource.get("Metadata") or {}).get("aws:cdk:path", "")
+        found = ECS_TASK_GROUP_PATH.fullmatch(path) if isinstance(path, str) else None
+        if found and resource.get("Type") == "AWS::EC2::SecurityGroup":
+            if logical_id != cdk_logical_id([found["group"], "Resource"]):
+                raise RuleError(f"security group {logical_id} ({path}) is not where CDK puts data.all's group")
+            groups[logical_id] = found
+    kinds = sorted(found["kind"] for found in groups.values())
+    if kinds != ["ScheduledTasksSG", "ShareManagerSG"]:
+        raise RuleError(
+            "data.all's ECS stack has not the two task security groups (ScheduledTasksSG<env>, "
+            f"ShareManagerSG<env>) the S3 egress rule is for; found: {sorted(groups) or 'none'}"
+        )
+    for logical_id, found in groups.items():
+        group_id = {"Fn::GetAtt": [logical_id, "GroupId"]}
+        rule: dict[str, Any] = {
+            "Type": "AWS::EC2::SecurityGroupEgress",
+            "Properties": {
+                "Description": S3_EGRESS_DESCRIPTION,
+                "DestinationPrefixListId": {"Ref": S3_PREFIX_LIST},
+                "FromPort": 443,
+                "GroupId": group_id,
+                "IpProtocol": "tcp",
+                "ToPort": 443,
+            },
+        }
+        existing = [
+            body
+            for body in resources.values()
+            if body.get("Type") == "AWS::EC2::SecurityGroupEgress"
+            and (body.get("Properties") or {}).get("GroupId") == group_id
+            and isinstance((body.get("Properties") or {}).get("DestinationPrefixListId"), str)
+        ]
+        for body in existing:  # an online synthesis: its region's id becomes the installation's
+            body["Properties"]["DestinationPrefixListId"] = {"Ref": S3_PREFIX_LIST}
+        if not existing:
+            construct = [found["group"], f"to {_INDIRECT_PEER}:443"]
+            rule["Metadata"] = {"aws:cdk:path": "/".join([found["stack"], *construct])}
+            resources[cdk_logical_id(construct)] = rule
+    template.setdefault("Parameters", {})[S3_PREFIX_LIST] = {
+        "Type": "String",
+        "AllowedPattern": PREFIX_LIST_ID,
+        "Description": "The id of S3's AWS-managed prefix list (com.amazonaws.<region>.s3) in the stack's "
+        "region (set by the installer)",
+    }
+
+
+def cdk_logical_id(components: list[str]) -> str:
+    """The logical id CDK gives a construct at `components` (its path within its stack):
+    `makeUniqueId` of aws-cdk-lib's `private/uniqueid.ts`."""
+    components = [c for c in components if c != "Default"]
+    if len(components) == 1:
+        return re.sub("[^A-Za-z0-9]", "", components[0])
+    human = "".join(re.sub("[^A-Za-z0-9]", "", c) for c in components if c != "Resource")
+    digest = hashlib.md5("/".join(components).encode(), usedforsecurity=False).hexdigest()
+    return human[:240] + digest[:8].upper()
+
+
 #: In order. `assets_from_the_release` runs before the region rules: the asset bucket's name
 #: holds the account and region too.
 RULES: tuple[Rule, ...] = (
@@ -354,6 +448,7 @@ RULES: tuple[Rule, ...] = (
     layers_of_the_installations_region,
     session_timeout_from_the_option,
     log_retention_from_the_option,
+    s3_egress_of_the_installations_region,
     assets_from_the_release,
     home_region_from_the_installer,
     account_and_region_neutral,

@@ -17,6 +17,9 @@ from lambdas.data.releases import ReleaseStore
 from lambdas.data.stacks import Stacks
 from lambdas.release.manifest import OptionValue
 
+#: Between a context value's name and its region, in a run's parameters (`S3PrefixListId@us-east-1`).
+REGIONAL_SEPARATOR = "@"
+
 
 @dataclass
 class Deps:
@@ -53,8 +56,13 @@ class Deps:
 
     def stage_context(self, params: Mapping[str, OptionValue]) -> dict[str, OptionValue]:
         """A run's context parameters as a stage in these deps' region takes them: away from the
-        workflow's region, `AssetsBucket` is the installation's bucket there."""
-        return {**params, "AssetsBucket": self.store.assets_bucket} if self.away else dict(params)
+        workflow's region, `AssetsBucket` is the installation's bucket there, and a value the run
+        holds for that region (`Name@<region>`, `lambdas.run.region_values`) is `Name`."""
+        if not self.away:
+            return dict(params)
+        suffix = f"{REGIONAL_SEPARATOR}{self.region}"
+        regional = {key.removesuffix(suffix): value for key, value in params.items() if key.endswith(suffix)}
+        return {**params, **regional, "AssetsBucket": self.store.assets_bucket}
 
     @property
     def away(self) -> bool:

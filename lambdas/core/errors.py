@@ -50,6 +50,11 @@ class NameTaken(Refused):
     or another's); nothing was changed."""
 
 
+class RegionUnsupported(Refused):
+    """A stage's region lacks what the release needs there (S3's AWS-managed prefix list, for
+    data.all's ECS task security groups); nothing was changed."""
+
+
 class RunAborted(InstallerError):
     """The run is rolling back: a step that was still going makes no further change."""
 

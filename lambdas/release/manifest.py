@@ -29,6 +29,8 @@ CONTEXT_PARAMETERS = (
     "AccountId",
     "PivotRoleProviderArn",
     "DeletionProtection",
+    # S3's AWS-managed prefix list in the stage's region (`lambdas.run.region_values`)
+    "S3PrefixListId",
 )
 
 #: What CloudFormation shows of a NoEcho parameter's value (DescribeStacks), and what a run records
@@ -666,7 +668,10 @@ def resolve_parameters(
 
 
 def template_problems(
-    steps: Mapping[str, Step], templates: Mapping[str, Mapping[str, Any]], params: Mapping[str, OptionValue]
+    steps: Mapping[str, Step],
+    templates: Mapping[str, Mapping[str, Any]],
+    params: Mapping[str, OptionValue],
+    stage_params: Callable[[Step], Mapping[str, OptionValue]] | None = None,
 ) -> list[tuple[str, str]]:
     """(field, reason) for every way the stages' parameters disagree with their templates.
 
@@ -679,13 +684,14 @@ def template_problems(
     (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/parameters-section-structure.html),
     and every `${stage:name.Output}` names an output the template of `name` declares in its
     `Outputs` (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/outputs-section-structure.html).
+    `stage_params` gives a stage's own parameters, when they depend on its region.
     """
     problems: list[tuple[str, str]] = []
     for name in sorted(templates):
         step = steps[name]
         declared = templates[name].get("Parameters") or {}
         # A stage's output is not known before deploying: a value reading one is not checked.
-        known = resolve_parameters(step, params, lambda stage, output: "")
+        known = resolve_parameters(step, stage_params(step) if stage_params else params, lambda stage, output: "")
         for key, value in sorted(step.parameters.items()):
             field_name = f"stages.{name}.parameters.{key}"
             if key not in declared:

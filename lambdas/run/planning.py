@@ -32,7 +32,7 @@ from lambdas.release.manifest import (
     template_problems,
     topological_levels,
 )
-from lambdas.run import installation_values
+from lambdas.run import installation_values, region_values
 from lambdas.run.collisions import NamedResource, named_resources, refuse_collisions
 from lambdas.run.drift import start_detections
 from lambdas.run.preview import Preview, StagePreview, preview_run
@@ -249,11 +249,12 @@ def _plan_deploy(deps: Deps, document: dict[str, Any], current: ReleaseRecord | 
     if elsewhere:
         option, reason = elsewhere[0]
         raise InvalidOptions(reason, field=f"options.{option}")
+    regional = region_values.make(active, deps.region, deps.regional_client)
     made = installation_values.make(deps, manifest, run)
-    params = {**_context(deps, options), **made.masked()}
+    params = {**_context(deps, options), **regional, **made.masked()}
     order = [name for level in manifest.waves(options) for name in level]
     bodies = _templates(deps, manifest, version, order)
-    _check_templates(manifest, bodies, params)
+    _check_templates(deps, manifest, bodies, params)
     unchanged = _unchanged(deps, manifest, version, order, params, bodies)
     included = [name for name in order if name not in unchanged]
     _check_allowed(manifest, document.get("allow_replacement") or [])
@@ -338,7 +339,7 @@ def _templates(deps: Deps, manifest: Manifest, version: str, order: list[str]) -
     }
 
 
-def _check_templates(manifest: Manifest, bodies: dict[str, str], params: dict[str, OptionValue]) -> None:
+def _check_templates(deps: Deps, manifest: Manifest, bodies: dict[str, str], params: dict[str, OptionValue]) -> None:
     """Refuse, before any stage changes, what CloudFormation would refuse only mid-run.
 
     A stage reading an output its producer's template no longer declares was accepted,
@@ -354,7 +355,9 @@ def _check_templates(manifest: Manifest, bodies: dict[str, str], params: dict[st
                 field=manifest.steps[name].template,
             ) from None
         templates[name] = parsed if isinstance(parsed, dict) else {}
-    problems = template_problems(manifest.steps, templates, params)
+    problems = template_problems(
+        manifest.steps, templates, params, lambda step: deps.in_region(step.region).stage_context(params)
+    )
     for field_name, reason in problems:
         option = _option_behind(manifest, field_name)
         if option is not None and "the template's" in reason:

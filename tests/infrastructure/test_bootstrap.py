@@ -137,6 +137,20 @@ def test_the_service_role_manages_iam_only_under_the_installation_prefix(bootstr
             assert "ResourcePrefix" in json.dumps(resource) and "EnvName" in json.dumps(resource)
 
 
+def test_plan_may_look_up_prefix_lists_and_nothing_else_of_ec2(bootstrap_template: dict[str, Any]) -> None:
+    ec2 = {
+        (action, json.dumps(statement["Resource"]))
+        for name, policy in resources(bootstrap_template, "AWS::IAM::Policy").items()
+        if name.startswith("PlanRoleDefaultPolicy")
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        for action in (statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]])
+        if str(action).startswith("ec2:")
+    }
+
+    # EC2's Describe actions take no resource-level permissions: the wildcard is required.
+    assert ec2 == {("ec2:DescribePrefixLists", '"*"')}
+
+
 def test_the_ledger_table_keeps_history_recoverable(bootstrap_template: dict[str, Any]) -> None:
     table = next(iter(resources(bootstrap_template, "AWS::DynamoDB::Table").values()))
     assert table["Properties"]["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True

@@ -31,7 +31,7 @@ def test_every_nested_stack_of_the_backend_is_a_stage_of_the_release(dataall_rel
     }
 
     assert counts == {
-        "backend": 3, "vpc": 86, "params": 12, "s3": 20, "cognito": 32, "sqs": 9, "lambdas": 89, "ecs": 97,
+        "backend": 3, "vpc": 86, "params": 12, "s3": 20, "cognito": 32, "sqs": 9, "lambdas": 89, "ecs": 99,
         "aurora": 36, "migrations": 14, "dashboards": 30, "opensearch": 30,
         "cloudfront": 19, "frontend-cognito-config": 11,
     }  # fmt: skip
@@ -73,6 +73,25 @@ def test_cfn_lint_finds_no_error_in_the_imported_templates(dataall_release: Any)
     # engine version is a warning), 8 informational.
     errors = [line for line in result.stdout.splitlines() if re.search(r":\d+:\d+:\d+:\d+:E\d+:", line)]
     assert result.returncode & 2 == 0 and not errors, result.stdout
+
+
+def test_the_ecs_stage_gives_data_alls_task_groups_s3s_prefix_list_of_the_installations_region(
+    dataall_release: Any,
+) -> None:
+    ecs = dataall_release.template("ecs")
+    egress = [
+        r["Properties"]
+        for r in ecs["Resources"].values()
+        if r["Type"] == "AWS::EC2::SecurityGroupEgress" and "DestinationPrefixListId" in r["Properties"]
+    ]
+
+    assert sorted(e["GroupId"]["Fn::GetAtt"][0] for e in egress) == [
+        "ScheduledTasksSGdev5F5C6519", "ShareManagerSGdevE0EEE3CD"
+    ]  # fmt: skip
+    assert all(e["DestinationPrefixListId"] == {"Ref": "S3PrefixListId"} for e in egress)
+    assert dataall_release.manifest.steps["ecs"].parameters["S3PrefixListId"] == "${param:S3PrefixListId}"
+    readers = [s.name for s in dataall_release.manifest.stages() if "S3PrefixListId" in s.parameters]
+    assert readers == ["ecs"]
 
 
 def test_the_release_says_nothing_of_the_synthesis_account_or_cdk_bootstrap(dataall_release: Any) -> None:

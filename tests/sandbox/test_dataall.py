@@ -140,6 +140,31 @@ def _external_id(aws: Aws, outcome: Any) -> str:
     return kept.value
 
 
+#: data.all's ECS task security groups (`deploy/stacks/container.py`, `create_ecs_security_groups`)
+ECS_TASK_GROUPS = ("dataall-dev-ecs-share-manager-tasks-sg", "dataall-dev-ecs-tasks-sg")
+
+
+def _s3_prefix_list(aws: Aws) -> str:
+    name = f"com.amazonaws.{aws.region}.s3"
+    lists = aws.client("ec2").describe_prefix_lists(Filters=[{"Name": "prefix-list-name", "Values": [name]}])
+    return str(lists["PrefixLists"][0]["PrefixListId"])
+
+
+def _s3_egress(aws: Aws) -> dict[str, tuple[tuple[str, int, str], ...]]:
+    """Each ECS task group's egress rules to a prefix list: (prefix list, port, description)."""
+    groups = aws.client("ec2").describe_security_groups(
+        Filters=[{"Name": "group-name", "Values": list(ECS_TASK_GROUPS)}]
+    )["SecurityGroups"]
+    return {
+        group["GroupName"]: tuple(
+            (listed["PrefixListId"], rule["FromPort"], listed.get("Description", ""))
+            for rule in group["IpPermissionsEgress"]
+            for listed in rule.get("PrefixListIds", [])
+        )
+        for group in sorted(groups, key=lambda g: g["GroupName"])
+    }
+
+
 def _install(aws: Aws, sandbox: Any, release: Any) -> tuple[Any, str]:
     """Install `release` (OnDelete Destroy) and check what every install of data.all must give: its
     migrations at the release's head, every templated resource created, each stage in its region, the
@@ -163,6 +188,10 @@ def _install(aws: Aws, sandbox: Any, release: Any) -> tuple[Any, str]:
     # data.all's Cognito URL trigger ran in us-east-1 and reached back to the user pool in the home
     # region: its app client now calls back to the CloudFront distribution's domain
     assert _callback_urls(aws) == [f"https://{_distribution_domain(aws)}"]
+    # data.all's ECS task groups reach S3 by the prefix list of the installation's region, as its
+    # online synthesis gives them (the import's rule; Plan looked the list up in that region)
+    s3_egress = [(_s3_prefix_list(aws), 443, "Allow ECS Task to S3 Prefix List")]
+    assert _s3_egress(aws) == dict.fromkeys(ECS_TASK_GROUPS, tuple(s3_egress))
     # the pivot role's external id: this installation's own, drawn at deploy time, never the release's
     external_id = _external_id(aws, installed)
     assert len(external_id) == 32 and external_id.isalnum()

@@ -261,3 +261,45 @@ def test_a_state_machine_is_retagged_where_it_executes(aws: None) -> None:
 
     tags = moto_internals.stepfunctions_backend(REGION).get_tags_list_for_state_machine(arn)
     assert tags == [{"key": "team", "value": "platform"}]
+
+
+def test_each_region_answers_its_own_aws_managed_s3_prefix_list(aws: None) -> None:
+    """AWS (EC2 API, DescribePrefixLists: https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribePrefixLists.html):
+    the AWS-managed prefix lists of the region, `com.amazonaws.<region>.s3` among them, each region's
+    own id; the filter `prefix-list-name` finds it. moto 5.2.5 answers this unpatched."""
+    found = {}
+    for region in ("eu-west-1", REGION):
+        ec2 = boto3.client("ec2", region_name=region)
+        name = f"com.amazonaws.{region}.s3"
+        answer = ec2.describe_prefix_lists(Filters=[{"Name": "prefix-list-name", "Values": [name]}])["PrefixLists"]
+        assert [item["PrefixListName"] for item in answer] == [name]
+        found[region] = answer[0]["PrefixListId"]
+
+    assert len(set(found.values())) == 2
+    assert all(re.fullmatch(r"pl-[0-9a-f]{8}([0-9a-f]{9})?", pl) for pl in found.values())
+
+
+def test_an_egress_rule_to_a_prefix_list_keeps_its_description(aws: None) -> None:
+    """AWS (EC2 API, AuthorizeSecurityGroupEgress with `PrefixListIds`; PrefixListId:
+    https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_PrefixListId.html): the rule is
+    answered with its prefix list and description by DescribeSecurityGroups and
+    DescribeSecurityGroupRules (what CloudFormation's AWS::EC2::SecurityGroupEgress
+    `DestinationPrefixListId` makes)."""
+    moto_internals.fix_prefix_list_rule_descriptions()
+    ec2 = boto3.client("ec2", region_name=REGION)
+    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    group = ec2.create_security_group(GroupName="tasks", Description="tasks", VpcId=vpc)["GroupId"]
+    name = f"com.amazonaws.{REGION}.s3"
+    s3 = ec2.describe_prefix_lists(Filters=[{"Name": "prefix-list-name", "Values": [name]}])["PrefixLists"][0]
+    listed = {"PrefixListId": s3["PrefixListId"], "Description": "Allow ECS Task to S3 Prefix List"}
+
+    ec2.authorize_security_group_egress(
+        GroupId=group, IpPermissions=[{"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "PrefixListIds": [listed]}]
+    )
+
+    egress = ec2.describe_security_groups(GroupIds=[group])["SecurityGroups"][0]["IpPermissionsEgress"]
+    assert [(rule["FromPort"], rule["PrefixListIds"]) for rule in egress if rule["PrefixListIds"]] == [(443, [listed])]
+    rules = ec2.describe_security_group_rules(Filters=[{"Name": "group-id", "Values": [group]}])["SecurityGroupRules"]
+    assert [(r["PrefixListId"], r["Description"]) for r in rules if r.get("PrefixListId")] == [
+        (s3["PrefixListId"], "Allow ECS Task to S3 Prefix List")
+    ]
