@@ -80,6 +80,12 @@ def _answers(command: Callable[..., None]) -> Callable[..., None]:
     return answered
 
 
+def _json_line(document: dict[str, Any]) -> None:
+    """One JSON object on its own line of standard output, flushed (a reader may be waiting for it)."""
+    sys.stdout.write(json.dumps(document, default=str) + "\n")
+    sys.stdout.flush()
+
+
 def _params(pairs: list[str] | None, flag: str = "--param") -> dict[str, str]:
     result = {}
     for pair in pairs or []:
@@ -1015,6 +1021,27 @@ def reject(
 
 
 # ---------------------------------------------------------------------- sandbox
+def _serve_flags(image: list[str] | None, fault: list[str] | None, scale: float, port: int) -> list[Any]:
+    """`sandbox serve`'s flags checked before it starts; the images to hold."""
+    from sandbox.faults import FaultSpecError, parse_fault
+    from sandbox.images import ImageError, parse_image_option
+
+    try:
+        images = [parse_image_option(option) for option in image or []]
+    except ImageError as error:
+        _fail(str(error), field="--image")
+    for spec in fault or []:
+        try:
+            parse_fault(spec)
+        except FaultSpecError as error:
+            _fail(str(error), "InvalidFault", field="--fault")
+    if not (math.isfinite(scale) and scale > 0):
+        _fail(f"--scale {scale}: wall seconds per modelled second must be a positive number", field="--scale")
+    if not 0 <= port <= 65535:
+        _fail(f"--port {port} is not a TCP port (0-65535)", field="--port")
+    return images
+
+
 @sandbox_app.command("serve")
 @_answers
 def sandbox_serve(
@@ -1034,24 +1061,11 @@ def sandbox_serve(
     (DATAALL_SANDBOX_WARM_*) are checked before it starts."""
     from installer.aws import quiet_sandbox_logs
     from sandbox import processes
-    from sandbox.faults import FaultSpecError, parse_fault
-    from sandbox.images import ImageError, parse_image_option
+    from sandbox.images import ImageError
     from sandbox.server import Sandbox
 
     quiet_sandbox_logs()
-    try:
-        images = [parse_image_option(option) for option in image or []]
-    except ImageError as error:
-        _fail(str(error), field="--image")
-    for spec in fault or []:
-        try:
-            parse_fault(spec)
-        except FaultSpecError as error:
-            _fail(str(error), "InvalidFault", field="--fault")
-    if not (math.isfinite(scale) and scale > 0):
-        _fail(f"--scale {scale}: wall seconds per modelled second must be a positive number", field="--scale")
-    if not 0 <= port <= 65535:
-        _fail(f"--port {port} is not a TCP port (0-65535)", field="--port")
+    images = _serve_flags(image, fault, scale, port)
     warm_workers = processes.WarmLimits.from_environment()
     # Whatever leaves its parent under the sandbox (pg_ctl's server, a handler's daemon) stays in
     # this process's tree, to be ended with it.
@@ -1068,18 +1082,26 @@ def sandbox_serve(
                 except ImageError as error:
                     _fail(str(error))
                 typer.echo(f"image {uri} ({registered.digest[:19]}…) from {registered.root}")
-            typer.echo(f"sandbox listening on {box.endpoint} (time scale {scale}); Ctrl-C stops it")
+            typer.echo(f"sandbox listening on {box.endpoint} (time scale {scale}); Ctrl-C stops it", err=json_mode)
             typer.echo(
-                f"  export AWS_ENDPOINT_URL={box.endpoint} AWS_ACCESS_KEY_ID=sandbox AWS_SECRET_ACCESS_KEY=sandbox"
+                f"  export AWS_ENDPOINT_URL={box.endpoint} AWS_ACCESS_KEY_ID=sandbox AWS_SECRET_ACCESS_KEY=sandbox",
+                err=json_mode,
             )
+            if json_mode:  # a script that started it in the background reads the endpoint from this line
+                _json_line({"status": "RUNNING", "command": "sandbox serve", "endpoint": box.endpoint, "scale": scale})
             while True:
                 signal.pause()
         except KeyboardInterrupt as stop:
-            typer.echo(f"stopping the sandbox ({getattr(stop, 'signal_name', 'SIGINT')})")
+            stopped_by = getattr(stop, "signal_name", "SIGINT")
+            typer.echo(f"stopping the sandbox ({stopped_by})", err=json_mode)
         finally:
             with processes.signals_held():
                 box.stop()
                 processes.end_descendants()
+        if json_mode:  # the last line, as every command's: what ended it
+            _json_line(
+                {"status": "STOPPED", "command": "sandbox serve", "endpoint": box.endpoint, "signal": stopped_by}
+            )
 
 
 @sandbox_app.command("conformance")

@@ -92,9 +92,10 @@ class Served:
 def serve() -> Iterator[Callable[..., Served]]:
     started: list[subprocess.Popen[str]] = []
 
-    def start(*, sigint_ignored: bool = False, env: dict[str, str] | None = None) -> Served:
+    def start(*, sigint_ignored: bool = False, env: dict[str, str] | None = None, json_mode: bool = False) -> Served:
         port = free_port()
         command = [sys.executable, "-m", "installer.cli", "sandbox", "serve", "--port", str(port)]
+        command += ["--json"] if json_mode else []
         if sigint_ignored:
             # what `serve &` in a script gets: "If job control is disabled ... the command shall
             # have SIGINT and SIGQUIT ignored" (POSIX, Shell Command Language, 2.9.3 Lists); an
@@ -165,6 +166,32 @@ def test_sigterm_ends_sandbox_serve_with_its_lambda_workers_and_what_they_starte
     assert served.invoke("node-probe") == "node"
 
     _stop_and_assert_tree_gone(served, signal.SIGTERM, ("lambda_worker.py", "lambda_worker_node.mjs", "sleep 301"))
+
+
+def test_sandbox_serve_json_says_where_it_listens_then_ends_with_what_stopped_it(
+    serve: Callable[..., Served],
+) -> None:
+    """With --json, `sandbox serve` answers in the one shape of every command: a first line a script
+    that started it in the background reads the endpoint from (RUNNING), and a last line saying
+    what ended it (STOPPED, the signal); the sentences for a person go to standard error."""
+    served = serve(json_mode=True)
+    assert served.process.stdout is not None
+    # the fixture reads standard error and output as one stream: the sentences come first
+    line = served.process.stdout.readline()
+    while not line.startswith("{"):
+        assert line, "sandbox serve ended without its RUNNING line"
+        line = served.process.stdout.readline()
+    ready = json.loads(line)
+    assert ready == {"status": "RUNNING", "command": "sandbox serve", "endpoint": served.endpoint, "scale": 0.01}
+
+    served.process.send_signal(signal.SIGTERM)
+    rest, _ = served.process.communicate(timeout=20)
+
+    lines = [line for line in rest.splitlines() if line.strip()]
+    assert json.loads(lines[-1]) == {
+        "status": "STOPPED", "command": "sandbox serve", "endpoint": served.endpoint, "signal": "SIGTERM"
+    }  # fmt: skip
+    assert served.process.returncode == 0
 
 
 @pytest.mark.slow
