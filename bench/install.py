@@ -130,6 +130,11 @@ def floor_of(release: Release, install: RunMeasurement, model: LatencyModel) -> 
             continue
         if steps[name].kind == "migrate":
             actions[name] = migrate_estimate(model, took_snapshot=bool(install.steps[name].snapshot_id))
+        elif steps[name].kind == "images":
+            # the copy of the release's images into the installation's registry: not in the latency
+            # model (a transfer the sandbox's stand-in images make tiny), so no floor of its own; what
+            # it takes in the run counts as the installer's overhead (the ratio can only grow by it)
+            actions[name] = 0.0
         elif install.steps[name].result == "SKIPPED":
             actions[name] = 0.0  # e.g. a release built without data.all's web UI bundle: one Lambda call
         else:
