@@ -24,7 +24,12 @@ import pytest
 from moto import mock_aws
 
 import tests.conftest
+from lambdas.core.deps import Deps
+from lambdas.core.settings import Settings
+from lambdas.data.ledger import Ledger
 from lambdas.data.ledger_table import attribute_definitions, key_schema
+from lambdas.data.releases import ReleaseStore
+from lambdas.data.stacks import Stacks
 
 REGION = "us-east-1"
 LEDGER = "dataall-test-installer-ledger"
@@ -159,4 +164,23 @@ def ledger_table(name: str = LEDGER, dynamodb: Any = None) -> Any:
         KeySchema=key_schema(),
         AttributeDefinitions=attribute_definitions(),
         BillingMode="PAY_PER_REQUEST",
+    )
+
+
+def moto_deps(artifacts_bucket: str) -> Deps:
+    """The workflow's dependencies on moto (within `mock_aws`): a new ledger table, the release store
+    of `artifacts_bucket` (made by the caller), and clients of the tests' region (another region's
+    when a step asks for one)."""
+    return Deps(
+        settings=Settings(
+            ledger_table=LEDGER, artifacts_bucket=artifacts_bucket, resource_prefix="dataall", env_name="test"
+        ),
+        ledger=Ledger(ledger_table()),
+        store=ReleaseStore(boto3.client("s3", region_name=REGION), artifacts_bucket),
+        stacks=Stacks(boto3.client("cloudformation", region_name=REGION)),
+        sfn=boto3.client("stepfunctions", region_name=REGION),
+        sns=boto3.client("sns", region_name=REGION),
+        region=REGION,
+        account_id="000000000000",
+        regional_client=lambda service, region: boto3.client(service, region_name=region),
     )

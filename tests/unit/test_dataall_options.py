@@ -244,26 +244,9 @@ def publish(aws: None) -> Any:
 
 
 def _deps() -> Any:
-    from lambdas.core.deps import Deps
-    from lambdas.core.settings import Settings
-    from lambdas.data.ledger import Ledger
-    from lambdas.data.releases import ReleaseStore
-    from lambdas.data.stacks import Stacks
-    from tests.unit.conftest import ledger_table
+    from tests.unit.conftest import moto_deps
 
-    return Deps(
-        settings=Settings(
-            ledger_table="dataall-test-installer-ledger", artifacts_bucket=ARTIFACTS, resource_prefix="dataall",
-            env_name="test",
-        ),
-        ledger=Ledger(ledger_table()),
-        store=ReleaseStore(boto3.client("s3", region_name=REGION), ARTIFACTS),
-        stacks=Stacks(boto3.client("cloudformation", region_name=REGION)),
-        sfn=boto3.client("stepfunctions", region_name=REGION),
-        sns=boto3.client("sns", region_name=REGION),
-        region=REGION,
-        account_id="000000000000",
-    )  # fmt: skip
+    return moto_deps(ARTIFACTS)
 
 
 def test_plan_checks_the_template_of_the_variant_the_options_choose(publish: Any) -> None:

@@ -20,15 +20,11 @@ from cloud_assembly.reader import CloudAssembly
 from installer.dataall import installation_values as manifest_values
 from lambdas.core.deps import Deps
 from lambdas.core.errors import InvalidOptions, ReleaseInvalid
-from lambdas.core.settings import Settings
-from lambdas.data.ledger import Ledger
-from lambdas.data.releases import ReleaseStore
-from lambdas.data.stacks import Stacks
 from lambdas.release.manifest import NO_ECHO_MASK, InstallationValue, ManifestError
 from lambdas.rollback.recovery import restored_parameters
 from lambdas.run.installation_values import draw
 from lambdas.run.planning import plan
-from tests.unit.conftest import REGION, ledger_table
+from tests.unit.conftest import REGION, moto_deps
 from tests.unit.releases import SmallRelease, small_release, stage
 from tests.unit.test_planning import request
 
@@ -170,21 +166,7 @@ def deps(aws: None) -> Deps:
     s3.create_bucket(Bucket=ARTIFACTS)
     for version in ("2.8.0", "2.9.0"):
         release_with_value(version).publish(s3, ARTIFACTS)
-    settings = Settings(
-        ledger_table="dataall-test-installer-ledger", artifacts_bucket=ARTIFACTS, resource_prefix="dataall",
-        env_name="test",
-    )  # fmt: skip
-    return Deps(
-        settings=settings,
-        ledger=Ledger(ledger_table()),
-        store=ReleaseStore(s3, ARTIFACTS),
-        stacks=Stacks(boto3.client("cloudformation", region_name=REGION)),
-        sfn=boto3.client("stepfunctions", region_name=REGION),
-        sns=boto3.client("sns", region_name=REGION),
-        region=REGION,
-        account_id="000000000000",
-        regional_client=lambda service, region: boto3.client(service, region_name=region),
-    )
+    return moto_deps(ARTIFACTS)
 
 
 def ledger_items(deps: Deps) -> list[dict[str, Any]]:

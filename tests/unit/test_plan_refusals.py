@@ -20,13 +20,10 @@ from lambdas.core.deps import Deps
 from lambdas.core.errors import InvalidInput, InvalidOptions, LockHeld, ReleaseInvalid
 from lambdas.core.messages import PlanRequest
 from lambdas.core.settings import Settings
-from lambdas.data.ledger import Ledger
-from lambdas.data.releases import ReleaseStore
-from lambdas.data.stacks import Stacks
 from lambdas.release.manifest import sha256_bytes
 from lambdas.run.planning import plan
 from lambdas.run.refusals import refusal, refused, run_result
-from tests.unit.conftest import REGION, ledger_table
+from tests.unit.conftest import REGION, moto_deps
 from tests.unit.releases import SmallRelease, platform
 from tests.unit.test_planning import nothing_changed, request
 
@@ -47,21 +44,7 @@ def make_deps(release: SmallRelease) -> Deps:
     s3 = boto3.client("s3", region_name=REGION)
     s3.create_bucket(Bucket=ARTIFACTS)
     release.publish(s3, ARTIFACTS)
-    return Deps(
-        settings=Settings(
-            ledger_table="dataall-test-installer-ledger",
-            artifacts_bucket=ARTIFACTS,
-            resource_prefix="dataall",
-            env_name="test",
-        ),
-        ledger=Ledger(ledger_table()),
-        store=ReleaseStore(s3, ARTIFACTS),
-        stacks=Stacks(boto3.client("cloudformation", region_name=REGION)),
-        sfn=boto3.client("stepfunctions", region_name=REGION),
-        sns=boto3.client("sns", region_name=REGION),
-        region=REGION,
-        account_id="000000000000",
-    )
+    return moto_deps(ARTIFACTS)
 
 
 def drop_output(name: str) -> Any:

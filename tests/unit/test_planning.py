@@ -12,12 +12,9 @@ import pytest
 from lambdas.core.deps import Deps
 from lambdas.core.errors import InvalidInput, InvalidOptions, LockHeld, ReleaseInvalid
 from lambdas.core.messages import PlanRequest
-from lambdas.core.settings import Settings
-from lambdas.data.ledger import Ledger
-from lambdas.data.releases import ReleaseStore, release_key
-from lambdas.data.stacks import Stacks
+from lambdas.data.releases import release_key
 from lambdas.run.planning import plan
-from tests.unit.conftest import REGION, ledger_table
+from tests.unit.conftest import REGION, moto_deps
 from tests.unit.releases import SmallRelease, platform
 
 ARTIFACTS = "dataall-test-artifacts"
@@ -33,22 +30,7 @@ def deps(aws: None, release: SmallRelease) -> Deps:
     s3 = boto3.client("s3", region_name=REGION)
     s3.create_bucket(Bucket=ARTIFACTS)
     release.publish(s3, ARTIFACTS)
-    settings = Settings(
-        ledger_table="dataall-test-installer-ledger",
-        artifacts_bucket=ARTIFACTS,
-        resource_prefix="dataall",
-        env_name="test",
-    )
-    return Deps(
-        settings=settings,
-        ledger=Ledger(ledger_table()),
-        store=ReleaseStore(s3, ARTIFACTS),
-        stacks=Stacks(boto3.client("cloudformation", region_name=REGION)),
-        sfn=boto3.client("stepfunctions", region_name=REGION),
-        sns=boto3.client("sns", region_name=REGION),
-        region=REGION,
-        account_id="000000000000",
-    )
+    return moto_deps(ARTIFACTS)
 
 
 def request(document: dict[str, Any], name: str = "install-2-8-0-abc") -> PlanRequest:
