@@ -184,3 +184,22 @@ def moto_deps(artifacts_bucket: str) -> Deps:
         account_id="000000000000",
         regional_client=lambda service, region: boto3.client(service, region_name=region),
     )
+
+
+def site_distribution(origin_domain: str, *, root_object: str | None = None) -> dict[str, Any]:
+    """A CloudFront distribution (within `mock_aws`, in us-east-1) with one S3 origin, the site's
+    bucket by its domain name: the `Distribution` CreateDistribution answers."""
+    config: dict[str, Any] = {
+        "CallerReference": "test",
+        "Comment": "",
+        "Enabled": True,
+        "Origins": {
+            "Quantity": 1,
+            "Items": [{"Id": "site", "DomainName": origin_domain, "S3OriginConfig": {"OriginAccessIdentity": ""}}],
+        },
+        "DefaultCacheBehavior": {"TargetOriginId": "site", "ViewerProtocolPolicy": "redirect-to-https"},
+    }
+    if root_object is not None:
+        config["DefaultRootObject"] = root_object
+    created = boto3.client("cloudfront", region_name="us-east-1").create_distribution(DistributionConfig=config)
+    return dict(created["Distribution"])

@@ -16,7 +16,6 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-import boto3
 import pytest
 from moto import mock_aws
 
@@ -25,6 +24,7 @@ from installer.cli import _site, _site_line
 from installer.operations import RunView, StageView, result_document
 from lambdas.data.records import StepRecord
 from lambdas.site.step import NO_BUNDLE
+from tests.unit.conftest import site_distribution
 
 BUCKET = "dataall-test-cloudfront-site-1a2b"
 NOT_PUBLISHED = NO_BUNDLE.format(version="2.9.0")
@@ -74,21 +74,7 @@ def test_a_skipped_site_says_why_it_was_not_published() -> None:
 
 def test_in_aws_the_url_is_the_distributions_domain_name_read_in_us_east_1() -> None:
     with mock_aws():
-        cloudfront = boto3.client("cloudfront", region_name="us-east-1")
-        origin = {
-            "Id": "site",
-            "DomainName": f"{BUCKET}.s3.us-east-1.amazonaws.com",
-            "S3OriginConfig": {"OriginAccessIdentity": ""},
-        }
-        distribution = cloudfront.create_distribution(
-            DistributionConfig={
-                "CallerReference": "test",
-                "Comment": "",
-                "Enabled": True,
-                "Origins": {"Quantity": 1, "Items": [origin]},
-                "DefaultCacheBehavior": {"TargetOriginId": "site", "ViewerProtocolPolicy": "redirect-to-https"},
-            }
-        )["Distribution"]
+        distribution = site_distribution(f"{BUCKET}.s3.us-east-1.amazonaws.com")
 
         site = _site(Aws(region="eu-west-1"), _Ledger(_published(distribution["Id"])))
 

@@ -15,6 +15,7 @@ from moto import mock_aws
 from installer import frontend
 from lambdas.site.bundle import SiteFile, configure
 from lambdas.site.publish import DIGEST_METADATA, caller_reference, publish
+from tests.unit.conftest import site_distribution
 from tests.unit.test_site_bundle import VALUES, _fake_build
 
 BUCKET = "dataall-test-frontend"
@@ -26,21 +27,7 @@ def aws() -> Iterator[tuple[Any, Any, str]]:
         s3 = boto3.client("s3", region_name="us-east-1")
         s3.create_bucket(Bucket=BUCKET)
         cloudfront = boto3.client("cloudfront", region_name="us-east-1")
-        origin = {
-            "Id": "site",
-            "DomainName": f"{BUCKET}.s3.amazonaws.com",
-            "S3OriginConfig": {"OriginAccessIdentity": ""},
-        }
-        distribution = cloudfront.create_distribution(
-            DistributionConfig={
-                "CallerReference": "test",
-                "Comment": "",
-                "Enabled": True,
-                "DefaultRootObject": "index.html",
-                "Origins": {"Quantity": 1, "Items": [origin]},
-                "DefaultCacheBehavior": {"TargetOriginId": "site", "ViewerProtocolPolicy": "redirect-to-https"},
-            }
-        )["Distribution"]["Id"]
+        distribution = site_distribution(f"{BUCKET}.s3.amazonaws.com", root_object="index.html")["Id"]
         yield s3, cloudfront, distribution
 
 

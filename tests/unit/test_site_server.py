@@ -20,6 +20,7 @@ from sandbox.site import (
     files_lookup,
     origin_bucket,
 )
+from tests.unit.conftest import site_distribution
 
 INDEX = SiteObject(b"<html><title>data.all</title></html>", "text/html; charset=utf-8", "no-cache")
 MAIN = SiteObject(b"console.log(1)", "application/javascript; charset=utf-8", "public, max-age=31536000, immutable")
@@ -92,20 +93,7 @@ def test_each_distribution_gets_a_local_url_serving_its_origin_bucket_as_its_dom
         s3.create_bucket(Bucket="dataall-test-cloudfront-site-1a2b")
         s3.put_object(Bucket="dataall-test-cloudfront-site-1a2b", Key="index.html", Body=b"<title>one</title>")
         cloudfront = boto3.client("cloudfront", region_name="us-east-1")
-        origin = {
-            "Id": "site",
-            "DomainName": "dataall-test-cloudfront-site-1a2b.s3.us-east-1.amazonaws.com",
-            "S3OriginConfig": {"OriginAccessIdentity": ""},
-        }
-        distribution = cloudfront.create_distribution(
-            DistributionConfig={
-                "CallerReference": "test",
-                "Comment": "",
-                "Enabled": True,
-                "Origins": {"Quantity": 1, "Items": [origin]},
-                "DefaultCacheBehavior": {"TargetOriginId": "site", "ViewerProtocolPolicy": "redirect-to-https"},
-            }
-        )["Distribution"]["Id"]
+        distribution = site_distribution("dataall-test-cloudfront-site-1a2b.s3.us-east-1.amazonaws.com")["Id"]
         sites = Distributions({"s3": s3, "cloudfront": cloudfront}.__getitem__)
         try:
             url = sites.url(distribution)

@@ -37,6 +37,7 @@ from lambdas.rollback.recovery import Rollback
 from lambdas.run.planning import _plan_uninstall
 from lambdas.site.publish import DIGEST_METADATA
 from lambdas.site.step import SiteStep
+from tests.unit.conftest import site_distribution
 from tests.unit.test_site_bundle import _fake_build
 
 REGION = "us-east-1"
@@ -140,22 +141,7 @@ def aws() -> Iterator[tuple[Deps, str]]:
 
 
 def _distribution() -> str:
-    origin = {
-        "Id": "site",
-        "DomainName": f"{SITE_BUCKET}.s3.amazonaws.com",
-        "S3OriginConfig": {"OriginAccessIdentity": ""},
-    }
-    created = boto3.client("cloudfront", region_name=REGION).create_distribution(
-        DistributionConfig={
-            "CallerReference": "test",
-            "Comment": "",
-            "Enabled": True,
-            "DefaultRootObject": "index.html",
-            "Origins": {"Quantity": 1, "Items": [origin]},
-            "DefaultCacheBehavior": {"TargetOriginId": "site", "ViewerProtocolPolicy": "redirect-to-https"},
-        }
-    )
-    return str(created["Distribution"]["Id"])
+    return str(site_distribution(f"{SITE_BUCKET}.s3.amazonaws.com", root_object="index.html")["Id"])
 
 
 def _bundle(tmp_path: Path, name: str, main: str) -> bytes:
