@@ -16,7 +16,7 @@ and regional buckets): nothing in them is data of the platform.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import Any
 
 from lambdas.core.deps import Deps
 from lambdas.core.errors import StageFailed
@@ -27,7 +27,7 @@ from lambdas.data.ledger import now_iso
 from lambdas.data.records import StepUpdate
 from lambdas.images.copy import Copied, Fetch, ImageCopyError, ImageSpec, copy_image
 from lambdas.release.manifest import Manifest, ManifestError
-from lambdas.stage.deployment import run_record
+from lambdas.stage.deployment import OneCallStep
 
 #: What the rollback says of this step.
 KEPT_REASON = (
@@ -65,19 +65,13 @@ def make_available(deps: Deps, manifest: Manifest, options: Mapping[str, Any], f
     return done
 
 
-class ImagesStep:
-    """The images step of one run: one call copies what is missing, and is done."""
-
-    #: no phase in which it waits (see `lambdas.core.phases.IMAGES`)
-    ADVANCES: ClassVar[Mapping[Phase, str]] = {}
+class ImagesStep(OneCallStep):
+    """The images step of one run: one call copies what is missing, and is done (no phase in which
+    it waits: see `lambdas.core.phases.IMAGES`)."""
 
     def __init__(self, deps: Deps, state: StepState, fetch: Fetch | None = None) -> None:
-        self.deps = deps
-        self.state = state
+        super().__init__(deps, state)
         self.fetch = fetch or stream_url
-        self.run_id = state.run
-        self.name = state.step.name
-        self.meta = run_record(deps, state)
 
     def run(self) -> StepState:
         manifest = self.deps.store.manifest(self.meta.version)
@@ -98,8 +92,3 @@ class ImagesStep:
             StepUpdate(result=result, finished=now_iso(), images=[item.to_record() for item in done]),
         )
         return self._next(Phase.DONE, result)
-
-    def _next(self, phase: Phase, result: str) -> StepState:
-        return self.state.model_copy(
-            update={"phase": phase, "wait": 0, "polls": self.state.polls + 1, "result": result}
-        )

@@ -22,7 +22,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from typing import Any, ClassVar
+from typing import Any
 
 from lambdas.core.deps import Deps
 from lambdas.core.errors import StageFailed
@@ -37,7 +37,7 @@ from lambdas.release.manifest import Manifest, ManifestError, OptionValue, resol
 from lambdas.site.action import BUCKET, DISTRIBUTION, bucket_stage
 from lambdas.site.bundle import BundleError, configure, read_bundle
 from lambdas.site.publish import INDEX, Published, publish
-from lambdas.stage.deployment import run_record
+from lambdas.stage.deployment import OneCallStep
 from lambdas.stage.outputs import outputs_reader
 
 #: CloudFront's API lives in us-east-1 (a global service).
@@ -117,23 +117,9 @@ def published(deps: Deps, site: SiteTarget, bundle: bytes, run: str, step: str) 
     )
 
 
-class SiteStep:
-    """The site step of one run: one call publishes (or skips) and is done."""
-
-    #: no phase in which it waits (see `lambdas.core.phases.SITE`)
-    ADVANCES: ClassVar[Mapping[Phase, str]] = {}
-
-    def __init__(self, deps: Deps, state: StepState) -> None:
-        self.deps = deps
-        self.state = state
-        self.run_id = state.run
-        self.name = state.step.name
-        self.meta = run_record(deps, state)
-
-    def _next(self, phase: Phase, result: str) -> StepState:
-        return self.state.model_copy(
-            update={"phase": phase, "wait": 0, "polls": self.state.polls + 1, "result": result}
-        )
+class SiteStep(OneCallStep):
+    """The site step of one run: one call publishes (or skips) and is done (no phase in which it
+    waits: see `lambdas.core.phases.SITE`)."""
 
     def run(self) -> StepState:
         if self.state.step.op == "delete":

@@ -98,6 +98,26 @@ def run_record(deps: Deps, state: StepState) -> RunRecord:
     return meta
 
 
+class OneCallStep:
+    """A step of a run that is done in one call (an action such as `images` or `site`): its
+    dependencies, the state it was called with, its run's record, and the state it hands back."""
+
+    #: no phase in which it waits
+    ADVANCES: ClassVar[Mapping[Phase, str]] = {}
+
+    def __init__(self, deps: Deps, state: StepState) -> None:
+        self.deps = deps
+        self.state = state
+        self.run_id = state.run
+        self.name = state.step.name
+        self.meta = run_record(deps, state)
+
+    def _next(self, phase: Phase, result: str) -> StepState:
+        return self.state.model_copy(
+            update={"phase": phase, "wait": 0, "polls": self.state.polls + 1, "result": result}
+        )
+
+
 class StageDeployment:
     """The deployment of one stage within one run."""
 
