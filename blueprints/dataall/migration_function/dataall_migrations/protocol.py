@@ -1,9 +1,10 @@
 """What the installer's `migrate` step (`lambdas/migration/step.py`) sends a migration function:
 a command, its target revision, the lock and statement timeouts, checked here.
 
-Both migration functions speak it: this one and data.all's (`blueprints/dataall/migration_function`),
-whose package ships this module and `errors` (`installer/dataall_migrations.py`), so the step
-drives either alike. Standard library only: it runs beside either function's SQLAlchemy.
+data.all's migration function (`dataall_installer_migrate`, beside this package) speaks it: its
+package ships this module and `errors` (`installer/dataall_migrations.py`), as does the test
+fixture's synthetic migration function, so the step drives either alike. Standard library only:
+it runs beside either function's SQLAlchemy.
 """
 
 from __future__ import annotations
