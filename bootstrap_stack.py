@@ -149,36 +149,42 @@ FUNCTIONS = (
 )  # fmt: skip
 SPECS = {spec.module: spec for spec in FUNCTIONS}
 
-#: What the blueprints create, by service: the CloudFormation service role may do this, no more.
-STAGE_SERVICES = (
-    "apigateway",
-    "application-autoscaling",
-    "aoss",
-    "cloudfront",
-    "cloudwatch",
-    "cognito-idp",
-    "dynamodb",
-    "ec2",
-    "ecs",
-    "elasticloadbalancing",
-    "es",
-    "events",
-    "kms",
-    "lambda",
-    "logs",
-    "rds",
-    "rum",
-    "s3",
-    "scheduler",
-    "secretsmanager",
-    "sns",
-    "sqs",
-    "ssm",
-    "states",
-    "synthetics",
-    "wafv2",
-    "xray",
-)
+#: What the CloudFormation service role's managed policies may hold each (IAM's limit is 6,144
+#: characters without whitespace; the rest is left for the statement's region condition).
+POLICY_ACTION_CHARACTERS = 5000
+#: IAM's default quota of managed policies attached to one role.
+MAX_MANAGED_POLICIES = 10
+
+
+@dataclass(frozen=True)
+class StageGrants:
+    """What the CloudFormation service role may do for the release's stages: the handler permissions
+    of every resource type its templates hold (`installer.grants`), by how IAM can scope them."""
+
+    #: on any resource of the stages' regions
+    regional: tuple[str, ...] = ()
+    #: of the global services (CloudFront ...), whose requests name us-east-1 whatever the stack's region
+    global_actions: tuple[str, ...] = ()
+    #: IAM, on the installation's roles, policies and instance profiles and on `iam_names`
+    iam: tuple[str, ...] = ()
+    #: the IAM names the templates give themselves (`role/<name>`, `policy/<name>`, `instance-profile/<name>`)
+    iam_names: tuple[str, ...] = ()
+    #: IAM, on the service-linked roles (`role/aws-service-role/*`)
+    service_linked_roles: tuple[str, ...] = ()
+    #: IAM's actions that take no resource (ListRoles ...), on `*`
+    unscoped_iam: tuple[str, ...] = ()
+
+    def chunks(self, size: int = POLICY_ACTION_CHARACTERS) -> list[tuple[str, ...]]:
+        """`regional` in consecutive pieces of at most `size` characters (quotes and comma counted)."""
+        pieces: list[list[str]] = []
+        used = size
+        for action in self.regional:
+            if used + len(action) + 3 > size:
+                pieces.append([])
+                used = 0
+            pieces[-1].append(action)
+            used += len(action) + 3
+        return [tuple(piece) for piece in pieces]
 
 
 @dataclass(frozen=True)
@@ -214,6 +220,7 @@ class BootstrapStack(cdk.Stack):
         stage_regions: tuple[str, ...] = (),
         adopted_parameters: tuple[str, ...] = (),
         images: ImageGrants | None = None,
+        stage_grants: StageGrants | None = None,
         **kwargs: Any,
     ) -> None:
         """`database_names`: the migration function and the cluster a release names itself (data.all's
@@ -221,8 +228,12 @@ class BootstrapStack(cdk.Stack):
         `stage_regions`: the regions, besides the stack's own, where the release puts stages
         (data.all's CloudFront stage: us-east-1); the workflow deploys there too, with the
         installation's bucket in each (`<prefix>-<env>-<account>-<region>`) for what they read.
-        `images`: what the release's `images` action copies (none: the step may touch no registry)."""
+        `images`: what the release's `images` action copies (none: the step may touch no registry).
+        `stage_grants`: what the CloudFormation service role may do for the release's stages
+        (`installer.grants`, from its templates); none: nothing but reading the release's templates
+        and code, a stack that deploys no release (the CDK app's, `app.py`)."""
         self.images = images
+        self.stage_grants = stage_grants or StageGrants()
         self.database_names = database_names
         #: the SSM parameters the release adopts per-installation values from (`Manifest.values`)
         self.adopted_parameters = tuple(sorted(set(adopted_parameters)))
@@ -498,70 +509,78 @@ class BootstrapStack(cdk.Stack):
 
     # ------------------------------------------------------------------ roles
     def _cloudformation_service_role(self) -> iam.Role:
-        """The role CloudFormation uses for the stage stacks: the blueprints' services, in this
-        account and region, IAM only on names under the installation's prefix."""
+        """The role CloudFormation uses for the stage stacks: the handler permissions of the release's
+        resource types (`StageGrants`), in the stages' regions; IAM only on the installation's names
+        (its prefix, and those the templates give), the service-linked roles and IAM's lists."""
+        grants = self.stage_grants
         role = iam.Role(
             self,
             "CloudFormationServiceRole",
             assumed_by=iam.ServicePrincipal("cloudformation.amazonaws.com"),
             description="Used by CloudFormation to create the platform's stage stacks",
         )
+        regions = {"StringEquals": {"aws:RequestedRegion": [self.region, *self.stage_regions]}}
+        chunks = grants.chunks()
+        if len(chunks) > MAX_MANAGED_POLICIES:
+            raise ValueError(
+                f"the release's stage grants need {len(chunks)} managed policies, more than IAM's "
+                f"{MAX_MANAGED_POLICIES} per role"
+            )
+        for number, actions in enumerate(chunks, start=1):
+            policy = iam.ManagedPolicy(
+                self,
+                f"StageGrants{number}",
+                description=f"dataall-installer: the stage stacks' resource handlers, part {number} of {len(chunks)}",
+                statements=[
+                    iam.PolicyStatement(
+                        sid="StageResourceHandlers", actions=list(actions), resources=["*"], conditions=regions
+                    )
+                ],
+                roles=[role],
+            )
+            acknowledge(
+                policy,
+                "AwsSolutions-IAM5",
+                "The handler permissions of the release's resource types (the CloudFormation registry's), "
+                "each action by name, limited to the stages' regions: most create actions (EC2, RDS ...) take "
+                "no name to scope by before the resource exists.",
+                findings=["Resource::*"],
+            )
+        if grants.global_actions:
+            role.add_to_policy(
+                iam.PolicyStatement(sid="GlobalServices", actions=list(grants.global_actions), resources=["*"])
+            )
         scoped = f"{self.scope_prefix}-*"
-        role.add_to_policy(
-            iam.PolicyStatement(
-                sid="StageServices",
-                actions=[f"{service}:*" for service in STAGE_SERVICES],
-                resources=["*"],
-                conditions={"StringEquals": {"aws:RequestedRegion": [self.region, *self.stage_regions]}},
+        iam_resources = [
+            self.format_arn(service="iam", region="", resource=kind, resource_name=scoped)
+            for kind in ("role", "policy", "instance-profile")
+        ]
+        if grants.iam:
+            role.add_to_policy(
+                iam.PolicyStatement(
+                    sid="StageIamUnderPrefix",
+                    actions=list(grants.iam),
+                    resources=[
+                        *iam_resources,
+                        *[
+                            self.format_arn(service="iam", region="", resource=kind, resource_name=name)
+                            for kind, _, name in (entry.partition("/") for entry in grants.iam_names)
+                        ],
+                    ],
+                )
             )
-        )
-        role.add_to_policy(
-            iam.PolicyStatement(
-                sid="GlobalServices",
-                actions=["cloudfront:*", "wafv2:*", "iam:CreateServiceLinkedRole"],
-                resources=["*"],
+        if grants.service_linked_roles:
+            role.add_to_policy(
+                iam.PolicyStatement(
+                    sid="ServiceLinkedRoles",
+                    actions=list(grants.service_linked_roles),
+                    resources=[
+                        self.format_arn(service="iam", region="", resource="role", resource_name="aws-service-role/*")
+                    ],
+                )
             )
-        )
-        role.add_to_policy(
-            iam.PolicyStatement(
-                sid="StageRolesUnderPrefix",
-                actions=[
-                    "iam:CreateRole",
-                    "iam:DeleteRole",
-                    "iam:GetRole",
-                    "iam:UpdateRole",
-                    "iam:UpdateAssumeRolePolicy",
-                    "iam:TagRole",
-                    "iam:UntagRole",
-                    "iam:PassRole",
-                    "iam:PutRolePolicy",
-                    "iam:DeleteRolePolicy",
-                    "iam:GetRolePolicy",
-                    "iam:AttachRolePolicy",
-                    "iam:DetachRolePolicy",
-                    "iam:ListRolePolicies",
-                    "iam:ListAttachedRolePolicies",
-                    "iam:CreatePolicy",
-                    "iam:DeletePolicy",
-                    "iam:GetPolicy",
-                    "iam:GetPolicyVersion",
-                    "iam:CreatePolicyVersion",
-                    "iam:DeletePolicyVersion",
-                    "iam:ListPolicyVersions",
-                    "iam:TagPolicy",
-                    "iam:CreateInstanceProfile",
-                    "iam:DeleteInstanceProfile",
-                    "iam:GetInstanceProfile",
-                    "iam:AddRoleToInstanceProfile",
-                    "iam:RemoveRoleFromInstanceProfile",
-                ],
-                resources=[
-                    self.format_arn(service="iam", region="", resource="role", resource_name=scoped),
-                    self.format_arn(service="iam", region="", resource="policy", resource_name=scoped),
-                    self.format_arn(service="iam", region="", resource="instance-profile", resource_name=scoped),
-                ],
-            )
-        )
+        if grants.unscoped_iam:
+            role.add_to_policy(iam.PolicyStatement(sid="IamLists", actions=list(grants.unscoped_iam), resources=["*"]))
         role.add_to_policy(
             iam.PolicyStatement(
                 sid="ReleaseTemplatesAndCode",
@@ -572,16 +591,25 @@ class BootstrapStack(cdk.Stack):
         acknowledge(
             role,
             "AwsSolutions-IAM5",
-            "CloudFormation creates the platform's resources with this role: whole services are needed "
-            "(EC2, RDS ... have no name to scope by), limited to this region; IAM is limited to names "
-            "under the installation's prefix, S3 reads to the release's objects.",
+            "CloudFormation creates the platform's resources with this role: the handler permissions of the "
+            "release's resource types by name; the global services' and IAM's lists take no resource; IAM is "
+            "limited to names under the installation's prefix (and those the templates give), and to "
+            "service-linked roles; S3 reads to the release's objects.",
             findings=[
-                *[f"Action::{service}:*" for service in sorted({*STAGE_SERVICES, "cloudfront", "wafv2"})],
-                "Resource::*",
-                *[
-                    f"Resource::arn:<AWS::Partition>:iam::<AWS::AccountId>:{kind}/<ResourcePrefix>-<EnvName>-*"
-                    for kind in ("role", "policy", "instance-profile")
-                ],
+                *(["Resource::*"] if grants.global_actions or grants.unscoped_iam else []),
+                *(
+                    [
+                        f"Resource::arn:<AWS::Partition>:iam::<AWS::AccountId>:{kind}/<ResourcePrefix>-<EnvName>-*"
+                        for kind in ("role", "policy", "instance-profile")
+                    ]
+                    if grants.iam
+                    else []
+                ),
+                *(
+                    ["Resource::arn:<AWS::Partition>:iam::<AWS::AccountId>:role/aws-service-role/*"]
+                    if grants.service_linked_roles
+                    else []
+                ),
                 f"Resource::{arn_of(self.artifacts)}/*",
                 *[f"Resource::{finding}/*" for finding in self._regional_bucket_findings()],
             ],

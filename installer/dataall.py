@@ -43,14 +43,14 @@ from blueprints.dataall import migrations, rules
 from blueprints.dataall.site import SiteImportError, site_action
 from blueprints.dataall.stages import ImportedStage, split_stack
 from cloud_assembly.reader import CloudAssembly, FileAsset, StackArtifact
-from installer import dataall_migrations, frontend
+from installer import dataall_migrations, frontend, grants
 from installer.build import BuildError, Release, synthesize, write_release
 from installer.images import IMAGE_REGISTRY_ENV, IMAGES_ACTION, images_action, images_in_templates, pinned_images
 from installer.upstream import Upstream, UpstreamError
 from installer.upstream import synthesize as upstream_synthesize
 
 if TYPE_CHECKING:
-    from bootstrap_stack import DatabaseNames, ImageGrants
+    from bootstrap_stack import DatabaseNames, ImageGrants, StageGrants
 
 NAME = "dataall"
 ROOT_STAGE = "backend"
@@ -542,6 +542,10 @@ def build_dataall_release(
     options = release_options(
         _platform_stacks(upstream.assembly), report.stages, list(dict.fromkeys(o for o, _, _ in synthesized))
     )
+    templates = {
+        **{f"blueprints/{stage.name}.template.json": stage.template for stage in report.stages},
+        **{variant.template: variant.stage.template for found in per_stage.values() for variant in found},
+    }
     bootstrap_template, installer_assets = _bootstrap(
         upstream.version,
         options=options,
@@ -551,6 +555,7 @@ def build_dataall_release(
         stage_regions=tuple(sorted({stage.region for stage in report.stages if stage.region})),
         adopted_parameters=tuple(value["adopt_ssm_parameter"] for value in installation_values(report.stages).values()),
         images=_image_grants(image_document, report.stages),
+        stage_grants=grants.stage_grants(templates),
     )
     return write_release(
         out_dir,
@@ -563,10 +568,7 @@ def build_dataall_release(
             for stage in report.stages
         ],
         actions=actions,
-        templates={
-            **{f"blueprints/{stage.name}.template.json": stage.template for stage in report.stages},
-            **{variant.template: variant.stage.template for found in per_stage.values() for variant in found},
-        },
+        templates=templates,
         bootstrap_template=bootstrap_template,
         assets={**report.assets, **installer_assets, **dict([site_asset] if site_asset else [])},
         site={"bundle": site_asset[0]} if site_asset else None,
@@ -638,6 +640,7 @@ def _bootstrap(
     adopted_parameters: tuple[str, ...] = (),
     options: dict[str, dict[str, Any]] | None = None,
     images: ImageGrants | None = None,
+    stage_grants: StageGrants | None = None,
 ) -> tuple[dict[str, Any], dict[str, bytes]]:
     """The bootstrap stack's template for this release, and the installer's own assets."""
     os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
@@ -665,6 +668,7 @@ def _bootstrap(
             stage_regions=stage_regions,
             adopted_parameters=adopted_parameters,
             images=images,
+            stage_grants=stage_grants,
         )
         template = synthesize(app, Path(cdk_out)).get_stack_by_name(stack.stack_name).template
     return template, {asset.key: asset.data for asset in assets}
