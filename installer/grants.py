@@ -20,7 +20,6 @@ resource (a list) on `*`.
 from __future__ import annotations
 
 import re
-
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
