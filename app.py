@@ -3,9 +3,11 @@ into cdk.out/, for data.all's latest pinned release (`installer.upstream.LATEST`
 `ReleaseVersion` parameter's default).
 
 It is the stack's release-independent shape, with none of a release's own parts: no installer
-options, no grants for the release's migration function and cluster, its stage regions or its
-images. Those come from data.all's release itself, imported from its cloud assembly: reading them
-here would make every `cdk synth` import data.all (from a checkout or a clone of its tag, a
+options, no grants for the release's migration function and cluster, its stage regions, its images
+or its stages' resources (the CloudFormation service role's, derived from the release's templates by
+`installer.grants`: this stack's may read the release's objects and nothing more). Those come from
+data.all's release itself, imported from its cloud assembly: reading them here would make every
+`cdk synth` import data.all (from a checkout or a clone of its tag, a
 network fetch on a fresh machine) and build its migration package, and inventing them here would
 be a second copy that drifts. The bootstrap stack an operator creates (the quick-create template,
 `dataall-installer deploy`) is the release's own `bootstrap.template.json`, which

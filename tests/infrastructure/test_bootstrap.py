@@ -123,19 +123,34 @@ def test_no_policy_allows_every_action(bootstrap_template: dict[str, Any]) -> No
 
 
 def test_the_service_role_manages_iam_only_under_the_installation_prefix(bootstrap_template: dict[str, Any]) -> None:
-    policies = resources(bootstrap_template, "AWS::IAM::Policy")
+    """IAM's actions on the installation's names (its prefix, the names the templates give), on the
+    service-linked roles, and on `*` only those that take no resource (IamLists: iam:ListRoles)."""
     statements = [
         s
-        for p in policies.values()
-        if "CloudFormationServiceRole" in json.dumps(p["Properties"]["Roles"])
+        for p in [*resources(bootstrap_template, "AWS::IAM::Policy").values(),
+                  *resources(bootstrap_template, "AWS::IAM::ManagedPolicy").values()]
+        if "CloudFormationServiceRole" in json.dumps(p["Properties"].get("Roles", []))
         for s in p["Properties"]["PolicyDocument"]["Statement"]
-    ]
-    iam_statements = [s for s in statements if any(str(a).startswith("iam:") and a != "iam:CreateServiceLinkedRole"
-                                                   for a in s["Action"])]  # fmt: skip
-    assert iam_statements
-    for statement in iam_statements:
-        for resource in statement["Resource"]:
-            assert "ResourcePrefix" in json.dumps(resource) and "EnvName" in json.dumps(resource)
+    ]  # fmt: skip
+    iam_statements = {s["Sid"]: s for s in statements if any(str(a).startswith("iam:") for a in actions_of(s))}
+
+    assert "StageIamUnderPrefix" in iam_statements
+    assert set(iam_statements) <= {"StageIamUnderPrefix", "ServiceLinkedRoles", "IamLists"}
+    for resource in iam_statements["StageIamUnderPrefix"]["Resource"]:
+        assert "ResourcePrefix" in json.dumps(resource) and "EnvName" in json.dumps(resource)
+    if "ServiceLinkedRoles" in iam_statements:
+        assert ":role/aws-service-role/*" in json.dumps(iam_statements["ServiceLinkedRoles"]["Resource"])
+    if "IamLists" in iam_statements:
+        assert actions_of(iam_statements["IamLists"]) <= {
+            "iam:ListRoles",
+            "iam:ListPolicies",
+            "iam:ListInstanceProfiles",
+        }
+
+
+def actions_of(statement: dict[str, Any]) -> set[str]:
+    action = statement["Action"]
+    return set(action) if isinstance(action, list) else {action}
 
 
 def test_plan_may_look_up_prefix_lists_and_nothing_else_of_ec2(bootstrap_template: dict[str, Any]) -> None:
@@ -194,3 +209,10 @@ def test_the_cdk_app_synthesizes_the_bootstrap_stack_for_data_alls_latest_releas
     template = json.loads((tmp_path / "bootstrap.template.json").read_text())
     assert template["Parameters"]["ReleaseVersion"]["Default"] == LATEST
     assert resources(template, "AWS::StepFunctions::StateMachine")
+    # No release, no stage grants: the service role may read the release's objects and nothing more.
+    assert not resources(template, "AWS::IAM::ManagedPolicy")
+    service_role = next(p for p in resources(template, "AWS::IAM::Policy").values()
+                        if "CloudFormationServiceRole" in json.dumps(p["Properties"]["Roles"]))  # fmt: skip
+    assert [s["Sid"] for s in service_role["Properties"]["PolicyDocument"]["Statement"]] == [
+        "ReleaseTemplatesAndCode", "PivotRoleProvider",
+    ]  # fmt: skip

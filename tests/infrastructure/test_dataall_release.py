@@ -224,3 +224,87 @@ def test_data_alls_images_are_pinned_copied_before_the_stages_that_run_them_and_
     push = json.dumps(statements["PushToInstallation"]["Resource"])
     assert "repository/dataall-main-ecr-repository" in push and "*" not in push
     assert not any(action.endswith("*") for action in statements["PushToInstallation"]["Action"])
+
+
+def _service_role_statements(template: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """The CloudFormation service role's statements (its default policy, its managed policies) by Sid."""
+    found: dict[str, list[dict[str, Any]]] = {}
+    for resource in template["Resources"].values():
+        properties = resource["Properties"]
+        if resource["Type"] not in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
+            continue
+        if "CloudFormationServiceRole" not in json.dumps(properties.get("Roles", [])):
+            continue
+        for statement in properties["PolicyDocument"]["Statement"]:
+            found.setdefault(statement["Sid"], []).append(statement)
+    return found
+
+
+def _actions(statements: list[dict[str, Any]]) -> set[str]:
+    return {a for s in statements for a in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])}
+
+
+def test_the_service_role_may_do_exactly_what_the_release_s_resource_types_handlers_need(dataall_release: Any) -> None:
+    """The grants are derived from every template of the release (stages and variants): the registry's
+    handler permissions of each resource type, by name, in the stages' regions; nothing of a service
+    no template uses."""
+    from installer.grants import stage_grants
+
+    files = sorted((dataall_release.path / "blueprints").glob("*.template.json"))
+    templates = {path.name: json.loads(path.read_text()) for path in files}
+    types = {r["Type"] for t in templates.values() for r in t["Resources"].values()}
+    derived = stage_grants(templates)
+    statements = _service_role_statements(dataall_release.bootstrap_template)
+
+    # Every template file the release holds: its variants' too, when it is built with them.
+    assert _actions(statements["StageResourceHandlers"]) == set(derived.regional)
+    assert _actions(statements["GlobalServices"]) == set(derived.global_actions)
+    assert _actions(statements["StageIamUnderPrefix"]) == set(derived.iam)
+    assert _actions(statements["ServiceLinkedRoles"]) == set(derived.service_linked_roles)
+    assert _actions(statements["IamLists"]) == set(derived.unscoped_iam) == {"iam:ListRoles"}
+    for statement in statements["StageResourceHandlers"]:
+        assert statement["Resource"] == "*" and "aws:RequestedRegion" in statement["Condition"]["StringEquals"]
+    granted = {a for s in statements.values() for a in _actions(s)}
+    assert not [a for a in granted if "*" in a]
+    assert {
+        "rds:CreateDBCluster",
+        "es:CreateDomain",
+        "cognito-idp:CreateUserPool",
+        "serverlessrepo:GetApplication",
+    } <= granted
+    assert ("rum:CreateAppMonitor" in granted) == ("AWS::RUM::AppMonitor" in types)
+    assert ("synthetics:CreateCanary" in granted) == ("AWS::Synthetics::Canary" in types)
+    for service, prefix in (
+        ("dynamodb:", "AWS::DynamoDB::"),
+        ("states:", "AWS::StepFunctions::"),
+        ("scheduler:", "AWS::Scheduler::"),
+    ):
+        assert bool([a for a in granted if a.startswith(service)]) == any(t.startswith(prefix) for t in types), service
+
+
+def test_the_service_role_names_the_iam_roles_data_all_names_outside_the_installation_prefix(
+    dataall_release: Any,
+) -> None:
+    """data.all names some roles at synthesis (`dataall-dev-…`, and `dataall-rds-enhanced-monitoring-role-dev`,
+    which no `<prefix>-<env>-*` covers): the service role may manage those by name, and the service-linked
+    role data.all makes for OpenSearch under `aws-service-role/`."""
+    statements = _service_role_statements(dataall_release.bootstrap_template)
+    iam_resources = json.dumps(statements["StageIamUnderPrefix"][0]["Resource"])
+    linked = json.dumps(statements["ServiceLinkedRoles"][0]["Resource"])
+
+    assert ":role/dataall-rds-enhanced-monitoring-role-dev" in iam_resources
+    assert ":role/dataall-dev-ecs-tasks-role" in iam_resources
+    assert '{"Ref": "ResourcePrefix"}' in iam_resources and ":instance-profile/" in iam_resources
+    assert linked.endswith(':role/aws-service-role/*"]]}')
+
+
+def test_each_managed_policy_of_the_service_role_stays_under_iam_s_size_limit(dataall_release: Any) -> None:
+    policies = [
+        r["Properties"]["PolicyDocument"]
+        for r in dataall_release.bootstrap_template["Resources"].values()
+        if r["Type"] == "AWS::IAM::ManagedPolicy"
+    ]
+
+    assert 1 < len(policies) <= 10
+    # 6,144 characters without whitespace; the template's intrinsics are longer than the values they resolve to.
+    assert all(len(json.dumps(p, separators=(",", ":"))) < 6144 for p in policies)
