@@ -205,6 +205,25 @@ def conditions_match(condition: dict[str, Any], context: dict[str, str]) -> bool
     return True
 
 
+def role_policy_documents(role_arn: str) -> list[str] | None:
+    """The policy documents of a role (inline, then the default version of each attached managed
+    policy), as JSON text; None when the account has no such role."""
+    from moto.iam.models import iam_backends
+
+    parts = role_arn.split(":")
+    if len(parts) < 6 or not parts[5].startswith("role/"):
+        return None
+    partition, account_id, name = parts[1], parts[4], parts[5].rpartition("/")[2]
+    try:
+        role = iam_backends[account_id][partition].get_role(name)
+    except Exception:  # noqa: BLE001 - moto's NoSuchEntity: no such role
+        return None
+    documents = [str(document) for document in role.policies.values()]
+    for policy in role.managed_policies.values():
+        documents += [str(v.document) for v in policy.versions if v.version_id == policy.default_version_id]
+    return documents
+
+
 #: What AWS knows of every request to its endpoints, which the sandbox's HTTP cannot show.
 REQUEST_CONTEXT = {"aws:SecureTransport": "true"}
 

@@ -30,7 +30,7 @@ from botocore.exceptions import ClientError
 
 from lambdas.stage.latency import LatencyModel, Operation
 from sandbox.clock import Clock
-from sandbox.cloudformation import dynamic_references, names
+from sandbox.cloudformation import dynamic_references, names, service_role
 from sandbox.cloudformation.errors import CloudFormationError, TemplateError
 from sandbox.cloudformation.intrinsics import Evaluator
 from sandbox.cloudformation.model import Deployment, Stack, StackResource, now
@@ -279,6 +279,19 @@ class Run:
             cancel=self.stop,
         )
 
+    def authorize(self, role_arn: str | None, request: ResourceRequest, handler: str) -> None:
+        """Fail the resource as AWS does when the stack's service role may not do what its handler calls."""
+        reason = service_role.denial(
+            role_arn,
+            request.resource_type,
+            handler,
+            request.properties,
+            request.physical_name,
+            region=self.stack.context.region,
+        )
+        if reason is not None:
+            raise ResourceFailed(reason)
+
     def _resolve_dynamic(self, properties: dict[str, Any]) -> dict[str, Any]:
         region = self.stack.context.region
 
@@ -354,7 +367,9 @@ class Run:
                 if fault is not None and fault != "timeout":
                     raise injected_failure(self.stack.name, fault)
                 provider = self.env.providers.provider(resource_type)
-                provisioned = provider.create(self.request(logical_id, resource_type, properties))
+                request = self.request(logical_id, resource_type, properties)
+                self.authorize(deployment.role_arn, request, "create")
+                provisioned = provider.create(request)
                 with self.stack.lock:
                     record.provisioned = provisioned
                     record.properties = properties
@@ -420,6 +435,7 @@ class Run:
                     return
                 plan.applied.add(logical_id)
                 request = self.request(logical_id, record.resource_type, properties)
+                self.authorize(deployment.role_arn, request, "create" if replace else "update")
                 current = record.provisioned
                 assert current is not None  # only resources that exist are updated
                 if replace:
@@ -467,6 +483,7 @@ class Run:
             def perform() -> None:
                 provider = self.env.providers.provider(record.resource_type)
                 request = self.request(record.logical_id, record.resource_type, record.properties or {}, resolve=False)
+                self.authorize(self.stack.deployment.role_arn if self.stack.deployment else None, request, "delete")
                 provider.delete(request, provisioned, snapshot=snapshot)
                 self.stack.resource_event(record, "DELETE_COMPLETE")
 
