@@ -78,7 +78,7 @@ def test_a_role_without_a_handler_s_action_fails_the_resource_as_aws_does(client
 
     assert settle(cfn, "role-topic")["StackStatus"] == "ROLLBACK_COMPLETE"
     (reason,) = [
-        r for logical, status, r in events(cfn, "role-topic") if logical == "Topic" and status == "CREATE_FAILED"
+        str(r) for logical, status, r in events(cfn, "role-topic") if logical == "Topic" and status == "CREATE_FAILED"
     ]
     name = arn.rpartition("/")[2]
     assert f"assumed-role/{name}/AWSCloudFormation is not authorized to perform: sns:" in reason
