@@ -19,6 +19,7 @@ from blueprints.dataall import rules
 from installer.aws import Aws
 from installer.images import register_sandbox_images
 from installer.upstream import shared_upstream
+from sandbox import moto_internals
 from tests.conftest import cached_dataall_release
 from tests.database.dataall_chain import HEADS, Installation, seed
 from tests.sandbox.conftest import INSTALLATION, dataall_revisions, deploy, run
@@ -127,6 +128,19 @@ def _regions_of_stages(aws: Aws, release: Any) -> dict[str, str]:
     return found
 
 
+def _stage_roles(aws: Aws, release: Any, regions: dict[str, str]) -> set[str]:
+    """The service roles the stage stacks were deployed with (their RoleARN)."""
+    return {
+        str(
+            Aws(region=regions[s.name], endpoint_url=aws.endpoint_url)
+            .client("cloudformation")
+            .describe_stacks(StackName=INSTALLATION.stage_stack(s.name))["Stacks"][0]
+            .get("RoleARN")
+        )
+        for s in release.manifest.stages()
+    }
+
+
 def _external_id(aws: Aws, outcome: Any) -> str:
     """The pivot role's external id: the installation's, as its ledger keeps it, which must be the
     one data.all's SSM parameter holds, and nowhere in the run's record."""
@@ -185,6 +199,11 @@ def _install(aws: Aws, sandbox: Any, release: Any) -> tuple[Any, str]:
     assert all(declared == created for declared, created in counts.values()), counts
     regions = _regions_of_stages(aws, release)
     assert regions == {s.name: CLOUDFRONT_REGION if s.name in away else HOME for s in release.manifest.stages()}
+    # every stage stack was made with the installer's CloudFormation service role, whose policies (the
+    # release's derived grants) the sandbox's CloudFormation checked each resource's handlers against
+    (role,) = _stage_roles(aws, release, regions)
+    # (its own policy and the managed policies of the resources' handler permissions)
+    assert ":role/" in role and len(moto_internals.role_policy_documents(role) or []) > 1
     # data.all's Cognito URL trigger ran in us-east-1 and reached back to the user pool in the home
     # region: its app client now calls back to the CloudFront distribution's domain
     assert _callback_urls(aws) == [f"https://{_distribution_domain(aws)}"]
