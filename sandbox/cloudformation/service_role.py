@@ -82,7 +82,7 @@ def _listed(value: Any) -> tuple[str, ...]:
 
 
 @lru_cache(maxsize=64)
-def _statements(documents: tuple[str, ...]) -> tuple[_Statement, ...]:
+def parse_policies(documents: tuple[str, ...]) -> tuple[_Statement, ...]:
     return tuple(
         _Statement(statement)
         for document in documents
@@ -135,7 +135,7 @@ def denial(
     documents = moto_internals.role_policy_documents(role_arn)
     if documents is None:
         return None
-    statements = _statements(tuple(documents))
+    statements = parse_policies(tuple(documents))
     partition, account = role_arn.split(":")[1], role_arn.split(":")[4]
     if resource_type.startswith(CUSTOM_TYPES):
         token = str(properties.get("ServiceToken", ""))

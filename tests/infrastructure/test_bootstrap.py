@@ -116,7 +116,10 @@ def test_stage_stack_status_changes_reach_the_stack_event_function(bootstrap_tem
 
 
 def test_no_policy_allows_every_action(bootstrap_template: dict[str, Any]) -> None:
-    for name, policy in resources(bootstrap_template, "AWS::IAM::Policy").items():
+    policies = {**resources(bootstrap_template, "AWS::IAM::Policy"),
+                **resources(bootstrap_template, "AWS::IAM::ManagedPolicy")}  # fmt: skip
+    assert resources(bootstrap_template, "AWS::IAM::ManagedPolicy")
+    for name, policy in policies.items():
         for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
             actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
             assert "*" not in actions, name
