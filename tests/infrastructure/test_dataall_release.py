@@ -113,9 +113,10 @@ def test_the_steps_may_deploy_the_cloudfront_stage_in_us_east_1_and_nowhere_else
     statements = {
         statement["Sid"]: statement
         for resource in dataall_release.bootstrap_template["Resources"].values()
-        if resource["Type"] == "AWS::IAM::Policy"
+        if resource["Type"] in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy")
         for statement in resource["Properties"]["PolicyDocument"]["Statement"]
-        if statement.get("Sid") in ("StageStacksElsewhere", "RegionalBuckets", "RegionalObjects", "StageServices")
+        if statement.get("Sid")
+        in ("StageStacksElsewhere", "RegionalBuckets", "RegionalObjects", "StageResourceHandlers")
     }
     text = json.dumps(statements["StageStacksElsewhere"]["Resource"])
 
@@ -124,7 +125,7 @@ def test_the_steps_may_deploy_the_cloudfront_stage_in_us_east_1_and_nowhere_else
     assert set(statements["RegionalBuckets"]["Action"]) == {
         "s3:CreateBucket", "s3:ListBucket", "s3:PutBucketPublicAccessBlock", "s3:PutBucketPolicy",
     }  # fmt: skip
-    regions = statements["StageServices"]["Condition"]["StringEquals"]["aws:RequestedRegion"]
+    regions = statements["StageResourceHandlers"]["Condition"]["StringEquals"]["aws:RequestedRegion"]
     assert regions[1:] == ["us-east-1"]
 
 
