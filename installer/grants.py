@@ -34,7 +34,8 @@ if TYPE_CHECKING:
 SCHEMA_REGION = "us-east-1"
 HANDLERS = ("create", "read", "update", "delete", "list")
 #: An IAM action: a policy refuses anything else, and a few schemas list S3's REST operations too
-#: (AWS::Logs::LogGroup's `s3:REST.PUT.OBJECT`), which no policy can grant: they are left out.
+#: (AWS::Logs::LogGroup's `s3:REST.PUT.OBJECT`), which no policy can grant: they are left out, as
+#: are the API operations a schema lists that IAM defines no action for (`iam_defines`).
 ACTION = re.compile(r"[A-Za-z0-9-]+:[A-Za-z0-9]+")
 #: Services whose API lives in one Region whatever the stack's (aws:RequestedRegion is us-east-1).
 GLOBAL_SERVICES = frozenset({"cloudfront", "organizations", "route53", "waf", "shield"})
@@ -105,7 +106,7 @@ def handler_permissions(resource_type: str) -> frozenset[str] | None:
         _normal(permission)
         for name in HANDLERS
         for permission in (handlers.get(name) or {}).get("permissions", [])
-        if ACTION.fullmatch(permission)
+        if ACTION.fullmatch(permission) and iam_defines(permission)
     }
     return frozenset(found) if handlers else None
 
@@ -113,6 +114,23 @@ def handler_permissions(resource_type: str) -> frozenset[str] | None:
 def _normal(action: str) -> str:
     service, _, name = action.partition(":")
     return f"{service.lower()}:{name}"
+
+
+@cache
+def _defined_actions() -> frozenset[str]:
+    """Every action of the Service Authorization Reference, lower case, as cfn-lint ships it."""
+    from cfnlint.data import AdditionalSpecs
+    from cfnlint.helpers import load_resource
+
+    services = load_resource(AdditionalSpecs, "Policies.json")
+    return frozenset(f"{service}:{name}".lower() for service, spec in services.items() for name in spec["Actions"])
+
+
+def iam_defines(action: str) -> bool:
+    """Whether IAM defines the action. A few schemas list an API operation that another action
+    authorizes (S3::Bucket's `s3:DeleteBucketCors`, which `s3:PutBucketCORS` does): a policy that
+    names it grants nothing (and cfn-lint warns, W3037), so it is left out."""
+    return action.lower() in _defined_actions()
 
 
 @cache

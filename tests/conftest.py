@@ -33,6 +33,7 @@ SOURCES = (
     "state_machine",
     "installer/build.py",
     "installer/dataall.py",
+    "installer/grants.py",
     "installer/dataall_migrations.py",
     "tests/fixtures/synthetic",
     "cloud_assembly",

@@ -51,7 +51,22 @@ def handler_actions(resource_type: str, handler: str) -> tuple[str, ...] | None:
     if handler not in handlers:
         return None
     permissions = handlers[handler].get("permissions", [])
-    return tuple(dict.fromkeys(p for p in permissions if ACTION.fullmatch(p)))
+    return tuple(dict.fromkeys(p for p in permissions if ACTION.fullmatch(p) and _defined(p)))
+
+
+@lru_cache(maxsize=1)
+def _defined_actions() -> frozenset[str]:
+    from cfnlint.data import AdditionalSpecs
+    from cfnlint.helpers import load_resource
+
+    services = load_resource(AdditionalSpecs, "Policies.json")
+    return frozenset(f"{service}:{name}".lower() for service, spec in services.items() for name in spec["Actions"])
+
+
+def _defined(action: str) -> bool:
+    """Whether IAM defines the action (the Service Authorization Reference, as cfn-lint ships it): a
+    schema's API operation that another action authorizes (`s3:DeleteBucketCors`) is not asked for."""
+    return action.lower() in _defined_actions()
 
 
 class _Statement:

@@ -14,7 +14,7 @@ import pytest
 
 from bootstrap_stack import StageGrants
 from installer.build import BuildError
-from installer.grants import WITHOUT_HANDLERS, handler_permissions, stage_grants, type_permissions
+from installer.grants import WITHOUT_HANDLERS, handler_permissions, iam_defines, stage_grants, type_permissions
 
 
 def template(*resources: tuple[str, dict[str, Any]], transform: str | None = None) -> dict[str, Any]:
@@ -133,6 +133,10 @@ def test_what_no_policy_can_grant_is_left_out_and_one_spelling_kept() -> None:
     # The registry lists S3's REST operation `s3:REST.PUT.OBJECT` for log groups: not an IAM action.
     assert "logs:CreateLogGroup" in log_group and not [a for a in log_group if "." in a]
     assert [a.lower() for a in grants.global_actions].count("cloudfront:updatedistribution") == 1
+    # An API operation another action authorizes is no IAM action (S3's DeleteBucketCors: s3:PutBucketCORS).
+    bucket = type_permissions("AWS::S3::Bucket")
+    assert "s3:PutBucketCORS" in bucket and "s3:DeleteBucketCors" not in bucket
+    assert not iam_defines("cloudfront:CreateDistributionWithTags") and iam_defines("CLOUDFRONT:createdistribution")
     assert not [a for a in grants.regional if a.startswith("cloudfront:")]
 
 

@@ -56,3 +56,5 @@ def test_a_handler_s_actions_are_the_registry_s_minus_what_no_policy_can_grant()
     assert create is not None and "logs:CreateLogGroup" in create
     assert not [action for action in create if "." in action]
     assert handler_actions("AWS::CDK::Metadata", "create") is None
+    bucket = handler_actions("AWS::S3::Bucket", "delete") or ()
+    assert "s3:DeleteBucket" in bucket and not [a for a in bucket if a.lower() == "s3:deletebucketcors"]
