@@ -458,8 +458,12 @@ def compose_stages(
             texts[key] = comparable(by_combination[_key(combination)][name].template)
         return texts[key]
 
+    names = _stage_order(reports)
+    # stages some combinations lack: a stage may wait for one where it exists (data.all's CloudFront
+    # stage after every backend stage, RUM's too)
+    optional = {n for n in names if any(n not in by_combination[_key(c)] for c in every)}
     composed = []
-    for name in _stage_order(reports):
+    for name in names:
 
         def exists(combination: Combination, name: str = name) -> bool:
             return name in by_combination[_key(combination)]
@@ -468,13 +472,12 @@ def compose_stages(
             return text(combination, name)
 
         present = [c for c in every if exists(c)]
-        when = None
-        if len(present) != len(every):
-            place = _depending(options, every, exists)
-            clauses = [condition(list(s)) for s in sorted({_settings(place, c) for c in present})]
-            when = clauses[0] if len(clauses) == 1 else {"any": clauses}
+        when = None if len(present) == len(every) else _existing(options, every, exists)
         base_combination = present[0]
-        base = by_combination[_key(base_combination)][name]
+        waits = {d for c in present for d in by_combination[_key(c)][name].depends_on}
+        base = replace(by_combination[_key(base_combination)][name], depends_on=tuple(sorted(waits)))
+        if waits - set(by_combination[_key(base_combination)][name].depends_on) - optional:
+            raise BuildError(f"data.all's stage {name} depends on other stages in other combinations: {sorted(waits)}")
         shaping = _depending(options, present, shape)
         groups: dict[tuple[tuple[str, bool], ...], list[Combination]] = {}
         for combination in present:
@@ -490,7 +493,7 @@ def compose_stages(
             if shape(members[0]) == shape(base_combination):
                 continue
             stage = by_combination[_key(members[0])][name]
-            _check_variant(name, (members[0], stage), (base_combination, base), reports)
+            _check_variant(name, (members[0], stage), (base_combination, base), reports, optional)
             off = [(option, value) for option, value in settings if value != _default(options, option)]
             template = files.setdefault(shape(members[0]), variant_template(name, off))
             variants.append(StageVariant(when=condition(list(settings)), stage=stage, template=template))
@@ -498,6 +501,15 @@ def compose_stages(
         composed.append(ComposedStage(stage=base, when=when, variants=tuple(variants), outputs=tuple(sorted(outputs))))
     _check_exact(composed, reports)
     return composed
+
+
+def _existing(
+    options: Sequence[VariantOption], every: Sequence[Combination], exists: Callable[[Combination], bool]
+) -> dict[str, Any]:
+    """The condition of the combinations a stage exists in, on the options that add it."""
+    place = _depending(options, every, exists)
+    clauses = [condition(list(s)) for s in sorted({_settings(place, c) for c in every if exists(c)})]
+    return clauses[0] if len(clauses) == 1 else {"any": clauses}
 
 
 def _settings(options: Sequence[VariantOption], combination: Combination) -> tuple[tuple[str, bool], ...]:
@@ -534,11 +546,12 @@ def _check_variant(
     variant: tuple[Combination, ImportedStage],
     own: tuple[Combination, ImportedStage],
     reports: Sequence[tuple[Combination, ImportReport]],
+    optional: set[str],
 ) -> None:
     (combination, stage), (base_combination, base) = variant, own
     given = ", ".join(f"{option}={value}" for option, value in combination.items())
-    same = (stage.parameters, stage.depends_on, stage.stateful, stage.region) == (
-        base.parameters, base.depends_on, base.stateful, base.region
+    same = (stage.parameters, set(stage.depends_on) - optional, stage.stateful, stage.region) == (
+        base.parameters, set(base.depends_on) - optional, base.stateful, base.region
     )  # fmt: skip
     if not same:
         raise BuildError(

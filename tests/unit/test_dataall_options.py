@@ -181,7 +181,7 @@ def test_a_variant_that_changes_a_stages_dependencies_is_refused() -> None:
     default = report(imported("vpc", {}), imported("db", {"C": {"Type": "X"}}))
     moved = replace(imported("db", {"C": {"Type": "Y"}}), depends_on=("vpc",))
 
-    with pytest.raises(BuildError, match="stage db changes the stage outputs it reads, its dependencies"):
+    with pytest.raises(BuildError, match="stage db depends on other stages in other combinations"):
         compose_stages(
             [PROD_SIZING],
             [({"ProdSizing": True}, default), ({"ProdSizing": False}, report(imported("vpc", {}), moved))],
@@ -419,3 +419,20 @@ def test_a_variant_data_all_cannot_synthesize_fails_the_build_naming_the_option_
         BuildError, match=r"prod_sizing=False \(option ProdSizing\): .*no network; DATAALL_INSTALLER_VARIANTS=0"
     ):
         dataall.import_variants(upstream, report(), None)
+
+
+def test_a_stage_waits_for_a_stage_an_option_adds_where_it_exists_and_for_no_other_new_one() -> None:
+    def front(rum: bool) -> ImportedStage:
+        return replace(imported("front", {}), depends_on=("pool", "rum") if rum else ("pool",))
+
+    reports = [
+        (c, report(*synthesized(c["Size"], c["Rum"]).stages, front(c["Rum"]))) for c in combinations([SIZE, RUM])
+    ]
+
+    composed = {c.stage.name: c for c in compose_stages([SIZE, RUM], reports)}
+
+    assert composed["front"].stage.depends_on == ("pool", "rum") and not composed["front"].variants
+    moved = [(c, report(*r.stages[:-1], replace(r.stages[-1], depends_on=("db",) if c["Size"] is False else ())))
+             for c, r in reports]  # fmt: skip
+    with pytest.raises(BuildError, match="stage front depends on other stages in other combinations"):
+        compose_stages([SIZE, RUM], moved)
