@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Any
 
 from blueprints.assets import CDK_CONTEXT, LAMBDAS_DIR, AssetRegistry, build_layer, layer_requirements, zip_tree
 from blueprints.dataall import migrations, rules
-from blueprints.dataall.site import SiteImportError, site_action
+from blueprints.dataall.site import SiteImportError, site_action, with_rum_monitor
 from blueprints.dataall.stages import ImportedStage, split_stack
 from cloud_assembly.reader import CloudAssembly, FileAsset, StackArtifact
 from installer import dataall_migrations, frontend
@@ -328,7 +328,8 @@ VARIANT_OPTIONS = (
         others=(True,),
         label="CloudWatch RUM",
         description="data.all's enable_cw_rum: a CloudWatch RUM app monitor of the web UI (stage rum) "
-        "with its JS-errors alarm, and a Cognito identity pool whose guest role sends RUM events",
+        "with its JS-errors alarm, and a Cognito identity pool whose guest role sends RUM events; "
+        "needs EnableCloudWatchCanaries (data.all's Cognito trigger reads the canary user's secret)",
     ),
     VariantOption(
         option="EnableCloudWatchCanaries",
@@ -342,6 +343,40 @@ VARIANT_OPTIONS = (
         "SSM parameters",
     ),
 )
+#: Combinations of the variant options data.all cannot deploy, refused by Plan (InvalidOptions) with the reason.
+#: data.all 2.9.0's Cognito stack gives its config trigger `enable_cw_canaries=str(enable_cw_rum)`
+#: (deploy/stacks/cognito.py), and with it `True` the trigger reads the canary user's secret
+#: (deploy/custom_resources/cognito_config/cognito_users.py), which only the Secrets stack of
+#: `enable_cw_canaries` makes: the trigger fails, and with it the Cognito stack, in AWS as in the sandbox.
+OPTION_RULES: tuple[dict[str, Any], ...] = (
+    {
+        "when": {
+            "all": [
+                {"option": "EnableCloudWatchRum", "equals": True},
+                {"option": "EnableCloudWatchCanaries", "equals": False},
+            ]
+        },
+        "message": "EnableCloudWatchRum needs EnableCloudWatchCanaries: data.all's Cognito trigger reads the "
+        "canary user's secret whenever RUM is on (deploy/stacks/cognito.py passes it enable_cw_canaries="
+        "str(enable_cw_rum)), and only EnableCloudWatchCanaries makes that secret",
+    },
+)
+
+
+def option_rules(offered: Sequence[VariantOption]) -> list[dict[str, Any]]:
+    """The `OPTION_RULES` on options the release offers."""
+    names = {o.option for o in offered}
+    return [rule for rule in OPTION_RULES if set(_condition_names(rule["when"])) <= names]
+
+
+def _condition_names(condition: Mapping[str, Any]) -> list[str]:
+    if "all" in condition or "any" in condition:
+        return [n for c in condition.get("all", condition.get("any", [])) for n in _condition_names(c)]
+    if "not" in condition:
+        return _condition_names(condition["not"])
+    return [str(condition["option"])]
+
+
 #: Set to 0 to build data.all's release without its variants (no synthesis at build; the release
 #: then offers no variant option, and refuses one by name). Needs data.all's source beside the assembly.
 VARIANTS_ENV = "DATAALL_INSTALLER_VARIANTS"
@@ -765,7 +800,7 @@ def build_dataall_release(
         aurora = next(stage for stage in report.stages if stage.name == "aurora")
         actions.append(migrations.migrate_action([s.name for s in report.stages], aurora.name, aurora.template))
     try:
-        actions.append(site_action(report.stages))
+        actions.append(with_rum_monitor(site_action(report.stages), [c.stage for c in composed]))
     except SiteImportError as error:
         raise BuildError(f"data.all's web UI: {error}") from error
     options = release_options(_platform_stacks(upstream.assembly), [c.stage for c in composed], offered)
@@ -784,7 +819,7 @@ def build_dataall_release(
         name=NAME,
         version=upstream.version,
         options=options,
-        rules=[],
+        rules=option_rules(offered),
         stages=[
             _composed_document(stage_document(c.stage, after_images=c.stage.name in runs_images), c) for c in composed
         ],

@@ -23,6 +23,7 @@ from installer.dataall import (
     combinations,
     compose_stages,
     import_stages,
+    option_rules,
     release_options,
 )
 from lambdas.core.errors import InvalidOptions, ReleaseInvalid
@@ -436,3 +437,19 @@ def test_a_stage_waits_for_a_stage_an_option_adds_where_it_exists_and_for_no_oth
              for c, r in reports]  # fmt: skip
     with pytest.raises(BuildError, match="stage front depends on other stages in other combinations"):
         compose_stages([SIZE, RUM], moved)
+
+
+def test_rum_without_canaries_is_refused_naming_data_alls_reason_and_only_where_both_options_are_offered() -> None:
+    rules_offered = option_rules(VARIANT_OPTIONS)
+    manifest = Manifest.from_document(
+        {
+            "format": 1, "name": "dataall", "version": "2.9.0", "rules": rules_offered, "actions": [],
+            "options": release_options([], [], VARIANT_OPTIONS), "stages": [stage("vpc")],
+            "files": {"blueprints/vpc.template.json": "0" * 64},
+        }
+    )  # fmt: skip
+
+    with pytest.raises(ManifestError, match=r"EnableCloudWatchRum needs EnableCloudWatchCanaries: data\.all.s Cognito"):
+        manifest.resolve_options({"EnableCloudWatchRum": True})
+    assert manifest.resolve_options({"EnableCloudWatchRum": True, "EnableCloudWatchCanaries": True})
+    assert option_rules([PROD_SIZING]) == []

@@ -1040,3 +1040,42 @@ def test_an_identity_pool_role_attachment_sets_the_pools_roles(cfn: Any, clients
     assert roles["Roles"] == {"unauthenticated": ROLE_ARN}
     cfn.delete_stack(StackName="app")
     assert settle(cfn, made["StackId"])["StackStatus"] == "DELETE_COMPLETE"
+
+
+def test_a_hosted_rotation_of_the_secrets_manager_transform_creates(cfn: Any, clients: Clients) -> None:
+    """https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/transform-aws-secretsmanager.html:
+    `AWS::SecretsManager-2020-07-23` makes a rotation schedule's `HostedRotationLambda` a rotation function
+    (a Serverless Application Repository application); it needs CAPABILITY_AUTO_EXPAND. data.all's secrets
+    stage (its canary user) is such a template."""
+    template = body(
+        {
+            "Secret": {
+                "Type": "AWS::SecretsManager::Secret",
+                "Properties": {
+                    "Name": "dataall-dev-cognito-canary-user",
+                    "GenerateSecretString": {
+                        "SecretStringTemplate": json.dumps({"username": "cwcanary"}),
+                        "GenerateStringKey": "password",
+                        "PasswordLength": 12,
+                    },
+                },
+            },
+            "Rotation": {
+                "Type": "AWS::SecretsManager::RotationSchedule",
+                "Properties": {
+                    "SecretId": {"Ref": "Secret"},
+                    "HostedRotationLambda": {"RotationType": "PostgreSQLSingleUser"},
+                    "RotationRules": {"ScheduleExpression": "rate(90 days)"},
+                },
+            },
+        },
+        Transform="AWS::SecretsManager-2020-07-23",
+    )
+    with pytest.raises(ClientError, match="CAPABILITY_AUTO_EXPAND"):
+        cfn.create_stack(StackName="app", TemplateBody=template, Capabilities=["CAPABILITY_IAM"])
+
+    cfn.create_stack(StackName="app", TemplateBody=template, Capabilities=["CAPABILITY_AUTO_EXPAND"])
+
+    assert settle(cfn, "app")["StackStatus"] == "CREATE_COMPLETE"
+    secret = clients("secretsmanager").get_secret_value(SecretId="dataall-dev-cognito-canary-user")
+    assert json.loads(secret["SecretString"])["username"] == "cwcanary"
