@@ -115,6 +115,13 @@ def _resources(aws: Aws, stage: str) -> dict[str, tuple[str, str]]:
     return {r["LogicalResourceId"]: (r["ResourceType"], r["ResourceStatus"]) for r in listed}
 
 
+def _index(aws: Aws, installed: Any) -> str:
+    """The web UI's index.html, as the install's site step wrote it to the site bucket."""
+    step = installed.reader.ledger.steps(installed.result["execution_arn"].rsplit(":", 1)[1])["site"]
+    s3 = Aws(region=step.site_region or aws.region, endpoint_url=aws.endpoint_url).client("s3")
+    return str(s3.get_object(Bucket=step.site_bucket, Key="index.html")["Body"].read().decode())
+
+
 def test_data_all_with_cloudwatch_rum_and_small_sizing_installs_the_rum_stage_and_a_redeploy_without_deletes_it(
     sandbox: Any, data_all_pace: None
 ) -> None:
@@ -125,7 +132,7 @@ def test_data_all_with_cloudwatch_rum_and_small_sizing_installs_the_rum_stage_an
     leaves every other stage as it is."""
     started = time.monotonic()
     aws = Aws(region=HOME, endpoint_url=sandbox.endpoint)
-    release = cached_dataall_release("2.9.0", variants=True)
+    release = cached_dataall_release("2.9.0", variants=True, site=True)
     assert _varying(release, "EnableCloudWatchRum") == {"cognito", "dashboards"}
     register_sandbox_images(aws, release, lambda _: None)
     options = {"EnableCloudWatchRum": "true", "EnableCloudWatchCanaries": "true", "ProdSizing": "false"}
@@ -147,8 +154,14 @@ def test_data_all_with_cloudwatch_rum_and_small_sizing_installs_the_rum_stage_an
     described = aws.client("rum").get_app_monitor(Name=monitor["Properties"]["Name"])["AppMonitor"]
     assert described["AppMonitorConfiguration"]["IdentityPoolId"] == pool_id
     assert described["AppMonitorConfiguration"]["GuestRoleArn"] == guest_role
-    assert described["Domain"] == monitor["Properties"]["Domain"]
     assert described["Tags"] == {tag["Key"]: tag["Value"] for tag in monitor["Properties"]["Tags"]}
+    # the site step did what data.all's rum_config.py and frontend_config.py do after its frontend deploy
+    (distribution,) = aws.client("cloudfront").list_distributions()["DistributionList"]["Items"]
+    assert (monitor["Properties"]["Domain"], described["Domain"]) == (
+        "dataall.dev.change.me", "*." + distribution["DomainName"]
+    )  # fmt: skip
+    index = _index(aws, installed)
+    assert f"('cwr','{described['Id']}','1.0.0','{HOME}'," in index and f'identityPoolId:"{pool_id}"' in index
     roles = aws.client("cognito-identity").get_identity_pool_roles(IdentityPoolId=pool_id)["Roles"]
     assert roles == {"unauthenticated": guest_role}
     (alarm_spec,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::CloudWatch::Alarm"]
@@ -172,6 +185,7 @@ def test_data_all_with_cloudwatch_rum_and_small_sizing_installs_the_rum_stage_an
     assert aws.client("rum").list_app_monitors()["AppMonitorSummaries"] == []
     assert aws.client("cognito-identity").list_identity_pools(MaxResults=10)["IdentityPools"] == []
     assert installed.reader.ledger.stage("rum") is None
+    assert "AwsRumClient" not in _index(aws, installed)  # the site published again without RUM's snippet
     remaining = _stack_ids(aws, release, {"EnableCloudWatchCanaries": True})
     assert remaining == {name: stack for name, stack in stacks.items() if name != "rum"}  # none replaced
     (cluster,) = aws.client("rds").describe_db_clusters()["DBClusters"]
