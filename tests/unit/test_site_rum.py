@@ -4,12 +4,17 @@ its `deploy/configs/frontend_config.py` writes it."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
+from blueprints.dataall.site import with_rum_monitor
+from blueprints.dataall.stages import ImportedStage
 from lambdas.site import rum
 from lambdas.site.bundle import SiteFile
+from lambdas.site.step import _monitor_on
+from tests.unit.releases import small_release, stage
 
 MONITOR = {
     "Name": "dataall-dev-monitor",
@@ -84,3 +89,33 @@ def test_an_app_monitor_without_its_identity_pool_or_a_page_without_a_head_is_re
         rum.snippet({**MONITOR, "AppMonitorConfiguration": configuration}, "eu-west-1")
     with pytest.raises(rum.RumError, match="no </head>"):
         rum.with_snippet([SiteFile("index.html", b"<html></html>", "text/html", "x")], "cwr()")
+
+
+def test_the_site_configures_the_app_monitor_only_where_its_stage_is_on_for_the_runs_options() -> None:
+    release = small_release(
+        stage("vpc"),
+        stage("rum", when={"option": "Rum", "equals": True}),
+        options={"Rum": {"type": "boolean", "default": False}},
+    )
+    deps: Any = SimpleNamespace(home_region="eu-west-1")
+
+    on = _monitor_on(deps, release.manifest, "rum/dataall-dev-monitor", {"Rum": True, "Region": "eu-west-1"})
+    off = _monitor_on(deps, release.manifest, "rum/dataall-dev-monitor", {"Rum": False, "Region": "eu-west-1"})
+
+    assert (on, off) == (("dataall-dev-monitor", "eu-west-1"), None)
+    assert _monitor_on(deps, release.manifest, "", {"Rum": True}) is None  # a release without RUM
+
+
+def test_the_build_names_the_app_monitor_of_the_stage_that_makes_one_in_the_site_action() -> None:
+    monitor = {"Type": "AWS::RUM::AppMonitor", "Properties": {"Name": "dataall-dev-monitor", "Domain": "x"}}
+    stages = [
+        ImportedStage("vpc", "stack/Vpc", None, {"Resources": {}}, {}, (), False),
+        ImportedStage("rum", "stack/CWRumStack", None, {"Resources": {"M": monitor}}, {}, (), False),
+    ]
+    action = {"name": "site", "parameters": {"SiteBucket": "b"}}
+
+    assert with_rum_monitor(action, stages)["parameters"] == {
+        "SiteBucket": "b",
+        "RumAppMonitor": "rum/dataall-dev-monitor",
+    }
+    assert with_rum_monitor(action, stages[:1]) == action
