@@ -36,17 +36,19 @@ EVERY_VARIANT = {"prod_sizing": False, "enable_cw_rum": True, "enable_cw_canarie
 
 @pytest.mark.parametrize("variant", [{}, EVERY_VARIANT], ids=["defaults", "every variant option on"])
 def test_data_alls_value_keys_change_nothing_but_what_the_value_rules_make_parameters(variant: dict[str, Any]) -> None:
-    # Given data.all synthesized with its defaults (or its variant keys) and with both value keys set otherwise
-    settings = {rules.LOG_RETENTION_KEY: "ONE_YEAR", rules.SESSION_TIMEOUT_KEY: 120}
+    # Given data.all synthesized with its defaults (or its variant keys) and with the value keys set otherwise
+    throttling = {"global_rate_limit": 200, "global_burst_limit": 100}
+    settings = {rules.LOG_RETENTION_KEY: "ONE_YEAR", rules.SESSION_TIMEOUT_KEY: 120, rules.THROTTLING_KEY: throttling}
     default = import_stages(CloudAssembly.load(synthesize(SOURCE, "2.9.0", environment=variant or None)))
     changed = synthesize(
         SOURCE,
         "2.9.0",
-        environment={**variant, rules.SESSION_TIMEOUT_KEY: 120},
+        environment={**variant, rules.SESSION_TIMEOUT_KEY: 120, rules.THROTTLING_KEY: throttling},
         context={rules.LOG_RETENTION_KEY: "ONE_YEAR"},
     )
     raw = "".join(p.read_text() for p in changed.rglob("*backendstack*.nested.template.json"))
     assert '"RetentionInDays": 365' in raw and '"RefreshTokenValidity": 120' in raw  # the keys took effect
+    assert '"ThrottlingRateLimit": 200' in raw and '"ThrottlingBurstLimit": 100' in raw
 
     # When both are imported, each with the values its synthesis had
     other = import_stages(CloudAssembly.load(changed), settings=settings, reuse=default.packaged)
@@ -59,7 +61,7 @@ def test_data_alls_value_keys_change_nothing_but_what_the_value_rules_make_param
     different = [s.name for s, d in pairs if comparable(s.template) != comparable(d.template)]
     assert different == []
     declared = sorted({p for s in default.stages for p in rules.value_parameters(s.template)})
-    assert declared == ["LogRetentionDays", "SessionTimeoutMinutes"]
+    assert declared == ["ApiBurstLimit", "ApiRateLimit", "LogRetentionDays", "SessionTimeoutMinutes"]
 
 
 def test_the_variants_and_the_stages_options_add_pass_cfn_lint_and_take_the_value_options_too() -> None:
@@ -94,4 +96,5 @@ def test_the_variants_and_the_stages_options_add_pass_cfn_lint_and_take_the_valu
     assert "731" in parameters["LogRetentionDays"]["AllowedValues"]
     for name in ("ecs", "lambdas", "opensearch"):
         variant = json.loads((release.path / f"blueprints/{name}.prodsizing-false.template.json").read_text())
-        assert rules.value_parameters(variant) == ["LogRetentionDays"], name
+        throttled = ["ApiRateLimit", "ApiBurstLimit"] if name == "lambdas" else []
+        assert rules.value_parameters(variant) == ["LogRetentionDays", *throttled], name

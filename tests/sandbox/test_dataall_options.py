@@ -81,6 +81,16 @@ def test_an_installed_data_all_takes_a_value_option_and_prod_sizing_changing_onl
     assert _changed(installed, timeout, release) == {"cognito"}
     assert refresh_validity() == 120
 
+    # data.all's throttling: the API stage's method settings, in the lambdas stage alone
+    throttled = run(aws, installed, {"action": "redeploy", "options": {"ApiRateLimit": 200}})
+    assert throttled["status"] == "SUCCEEDED", throttled["error"]
+    assert _changed(installed, throttled, release) == {"lambdas"}
+    apigateway = aws.client("apigateway")
+    (api,) = apigateway.get_rest_apis()["items"]
+    (stage,) = apigateway.get_stages(restApiId=api["id"])["item"]
+    every = stage["methodSettings"]["*/*"]
+    assert (every["throttlingRateLimit"], every["throttlingBurstLimit"]) == (200.0, 5000)
+
     # an option of data.all's that this release does not serve: refused by name, nothing changed
     unserved = run(aws, installed, {"action": "redeploy", "options": {"InternetFacing": False}})
     execution = aws.client("stepfunctions").describe_execution(executionArn=unserved["execution_arn"])

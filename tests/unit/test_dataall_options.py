@@ -113,6 +113,48 @@ def test_a_template_without_the_literal_gains_no_parameter() -> None:
     assert result == before
 
 
+def api_stage(rate: Any = 10000, burst: Any = 5000, path: str = "/*") -> dict[str, Any]:
+    setting = {"HttpMethod": "*", "ResourcePath": path, "ThrottlingRateLimit": rate, "ThrottlingBurstLimit": burst}
+    return {"Type": "AWS::ApiGateway::Stage", "Properties": {"MethodSettings": [setting]}}
+
+
+def test_the_api_stages_throttling_of_every_method_becomes_the_rate_and_burst_parameters() -> None:
+    template = {"Resources": {"Stage": api_stage(), "OneMethod": api_stage(path="/~1graphql~1api")}}
+
+    rules.throttling_from_the_options(template, SYNTHESIS)
+
+    (setting,) = template["Resources"]["Stage"]["Properties"]["MethodSettings"]
+    assert (setting["ThrottlingRateLimit"], setting["ThrottlingBurstLimit"]) == (
+        {"Ref": "ApiRateLimit"}, {"Ref": "ApiBurstLimit"},
+    )  # fmt: skip
+    (other,) = template["Resources"]["OneMethod"]["Properties"]["MethodSettings"]
+    assert (other["ThrottlingRateLimit"], other["ThrottlingBurstLimit"]) == (10000, 5000)  # not every method's
+    assert {k: v["Type"] for k, v in template["Parameters"].items()} == {
+        "ApiBurstLimit": "Number",
+        "ApiRateLimit": "Number",
+    }
+
+
+def test_the_throttling_rule_takes_the_values_the_synthesis_had_and_leaves_other_literals() -> None:
+    # data.all synthesized with `throttling: {"global_rate_limit": 200}`: the burst stays data.all's default
+    synthesis = rules.Synthesis(
+        account="1", region="eu-west-1", asset_buckets=frozenset(), asset_keys={},
+        settings={rules.THROTTLING_KEY: {"global_rate_limit": 200}},
+    )  # fmt: skip
+    template = {"Resources": {"Stage": api_stage(rate=200, burst=5000), "Old": api_stage(rate=10000, burst=7)}}
+
+    rules.throttling_from_the_options(template, synthesis)
+
+    (setting,) = template["Resources"]["Stage"]["Properties"]["MethodSettings"]
+    assert setting["ThrottlingRateLimit"] == {"Ref": "ApiRateLimit"} and setting["ThrottlingBurstLimit"] == {
+        "Ref": "ApiBurstLimit"
+    }
+    (old,) = template["Resources"]["Old"]["Properties"]["MethodSettings"]
+    assert (old["ThrottlingRateLimit"], old["ThrottlingBurstLimit"]) == (10000, 7)
+    option = rules.value_option("ApiRateLimit", synthesis)
+    assert (option["default"], option["minimum"], option["type"]) == (200, 1, "integer")
+
+
 @needs_upstream
 def test_data_alls_stages_take_the_value_options_where_its_keys_landed_and_no_literal_is_left() -> None:
     from cloud_assembly.reader import CloudAssembly
@@ -123,17 +165,18 @@ def test_data_alls_stages_take_the_value_options_where_its_keys_landed_and_no_li
     assert declared == {
         "vpc": ["LogRetentionDays"],
         "cognito": ["SessionTimeoutMinutes"],
-        "lambdas": ["LogRetentionDays"],
+        "lambdas": ["LogRetentionDays", "ApiRateLimit", "ApiBurstLimit"],
         "ecs": ["LogRetentionDays"],
         "opensearch": ["LogRetentionDays"],
     }
     text = json.dumps([s.template["Resources"] for s in report.stages])
     assert '"RetentionInDays": 731' not in text and '"TWO_YEARS"' not in text
     assert '"RefreshTokenValidity": 43200' not in text
+    assert '"ThrottlingRateLimit": 10000' not in text and '"ThrottlingBurstLimit": 5000' not in text
     options = release_options([], report.stages, VARIANT_OPTIONS)
     assert {name: spec["default"] for name, spec in options.items()} == {
-        "LogRetentionDays": 731, "SessionTimeoutMinutes": 43200, "ProdSizing": True,
-        "EnableCloudWatchRum": False, "EnableCloudWatchCanaries": False,
+        "ApiBurstLimit": 5000, "ApiRateLimit": 10000, "LogRetentionDays": 731, "SessionTimeoutMinutes": 43200,
+        "ProdSizing": True, "EnableCloudWatchRum": False, "EnableCloudWatchCanaries": False,
     }  # fmt: skip
 
 

@@ -1006,15 +1006,55 @@ class FunctionVersion:
                 raise
 
 
+#: A `MethodSetting` property of CloudFormation's and the setting's path in UpdateStage's patch
+#: operations (`/{resource path}/{http method}/{setting}`):
+#: https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-apigateway-stage-methodsetting.html,
+#: https://docs.aws.amazon.com/apigateway/latest/api/patch-operations.html#UpdateStage-Patch
+METHOD_SETTING_PATHS = {
+    "ThrottlingRateLimit": "throttling/rateLimit",
+    "ThrottlingBurstLimit": "throttling/burstLimit",
+    "LoggingLevel": "logging/loglevel",
+    "DataTraceEnabled": "logging/dataTrace",
+    "MetricsEnabled": "metrics/enabled",
+    "CachingEnabled": "caching/enabled",
+    "CacheTtlInSeconds": "caching/ttlInSeconds",
+    "CacheDataEncrypted": "caching/dataEncrypted",
+}
+
+
+def method_setting_operations(settings: Any) -> list[dict[str, str]]:
+    """UpdateStage's `replace` operations that give a stage CloudFormation's `MethodSettings`. The
+    setting's `ResourcePath` is already `~1`-encoded, its leading slash that of the patch path
+    (`/*` with `*` is every resource and method, `/` the root resource)."""
+    operations = []
+    for setting in settings or []:
+        resource_path = str(setting.get("ResourcePath", "/*"))[1:] or "~1"
+        where = f"/{resource_path}/{setting.get('HttpMethod', '*')}"
+        for name, path in METHOD_SETTING_PATHS.items():
+            if name in setting:
+                value = setting[name]
+                text = str(value).lower() if isinstance(value, bool) else str(value)
+                operations.append({"op": "replace", "path": f"{where}/{path}", "value": text})
+    return operations
+
+
 class RestApiStage:
-    """AWS::ApiGateway::Stage: CreateStage (`Tags`, CloudFormation's list, as the API's map);
-    an update points the stage at its new deployment and description, and retags it.
-    `MethodSettings` and `AccessLogSetting` are kept as properties, not applied (moto's
-    stages do not act on them)."""
+    """AWS::ApiGateway::Stage: CreateStage (`Tags`, CloudFormation's list, as the API's map), then
+    its `MethodSettings` as UpdateStage's patch operations (the stage's `methodSettings`, as
+    GetStage reads them back); an update points the stage at its new deployment and description,
+    puts the settings again and retags it. A method setting the update drops is left on the stage;
+    `AccessLogSetting` is kept as a property, not applied."""
 
     def create(self, clients: ServiceClients, resource: Emulation) -> None:
         client = clients("apigateway", resource.region)
         client.create_stage(**api_params(client, "CreateStage", resource.properties))
+        settings = method_setting_operations(resource.prop("MethodSettings"))
+        if settings:
+            client.update_stage(
+                restApiId=str(resource.prop("RestApiId")),
+                stageName=str(resource.prop("StageName")),
+                patchOperations=settings,
+            )
 
     def update(self, clients: ServiceClients, resource: Emulation, previous: Emulation) -> None:
         client = clients("apigateway", resource.region)
@@ -1023,6 +1063,8 @@ class RestApiStage:
             for name, path in (("DeploymentId", "deploymentId"), ("Description", "description"))
             if resource.prop(name) != previous.prop(name)
         ]
+        if resource.prop("MethodSettings") != previous.prop("MethodSettings"):
+            operations += method_setting_operations(resource.prop("MethodSettings"))
         where = {"restApiId": str(resource.prop("RestApiId")), "stageName": str(resource.prop("StageName"))}
         if operations:
             client.update_stage(**where, patchOperations=operations)
