@@ -39,7 +39,7 @@ from lambdas.rollback.recovery import (
 )
 from tests.database.installer import LocalLambda
 from tests.unit.conftest import REGION, ledger_table, moto_aws
-from tests.unit.releases import platform
+from tests.unit.releases import platform, small_release, stage
 
 ACCOUNT = "123456789012"
 ARTIFACTS = "dataall-test-artifacts"
@@ -828,3 +828,33 @@ def test_a_stage_created_again_is_restored_with_its_ledger_record_naming_the_new
     restored = deps.ledger.stage("params")
     assert restored is not None and restored.stack_id == stack_id("params")
     assert restored.model_dump(exclude={"updated_at"}) == before.model_dump(exclude={"updated_at"})
+
+
+def test_a_stage_the_runs_release_has_no_more_is_created_again_as_the_release_before_it_made_it(
+    deps: Deps, moto: Moto
+) -> None:
+    # Given an upgrade from 2.8.5, which has a stage `search` (timeout 1200 s), to 2.9.0, which has
+    # none: the run deleted it, then failed
+    small_release(stage("vpc"), {**stage("search"), "timeout": 1200}, version="2.8.5").publish(moto.s3, ARTIFACTS)
+    workflow = Workflow(deps)
+    deps.ledger.put_run(
+        RunRecord(
+            run=RUN,
+            action="upgrade",
+            version=VERSION,
+            status="RUNNING",
+            started=now_iso(),
+            previous={"version": "2.8.5", "options": {}},
+        )
+    )
+    workflow.retired("search")
+    cloudformation = with_stacks(deps)
+
+    state = rollback_once(deps)
+
+    # Then the rollback creates it again from its rollback point, as the release before the run had it
+    [(operation, call)] = cloudformation.calls
+    assert operation == "create_stack" and call["StackName"] == stack_name("search")
+    assert call["Parameters"] == [{"ParameterKey": "Size", "ParameterValue": "small"}]
+    assert call["TimeoutInMinutes"] == 20
+    assert (state.done, deps.ledger.step(RUN, "search").rolled_back) == (False, None)
