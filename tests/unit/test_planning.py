@@ -332,3 +332,15 @@ def test_a_plan_only_run_previews_a_dropped_stage_as_deleted_with_every_resource
     [search] = [s for s in preview["stages"] if s["stage"] == "search"]
     assert search["action"] == "delete" and search["note"] == "release 2.9.0 has no stage search"
     assert [(r["logical_id"], r["action"]) for r in search["resources"]] == [("Queue", "Remove")]
+
+
+def test_an_uninstall_deletes_an_installed_stage_its_release_has_no_more_too(deps: Deps) -> None:
+    # Given 2.9.0 current, with `search` of 2.7.0 still installed (its deletion never ran)
+    platform("2.9.0").publish(boto3.client("s3", region_name=REGION), ARTIFACTS)
+    deps.ledger.set_current_release(ReleaseRecord(version="2.9.0", options={}, run="upgrade-before"))
+    for name in ("vpc", "search"):
+        installed(deps, name)
+
+    result = plan(deps, request({"action": "uninstall"}, "uninstall-1"))
+
+    assert {s["name"]: s["op"] for s in result["steps"]} == {"search": "delete", "vpc": "delete"}
