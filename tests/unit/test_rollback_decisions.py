@@ -24,10 +24,11 @@ from lambdas.core.deps import Deps
 from lambdas.core.messages import RollbackState
 from lambdas.core.settings import Settings
 from lambdas.data.ledger import Ledger, epoch, now_iso
-from lambdas.data.records import RollbackPoint, RunRecord, StageRecord, StepRecord, StepUpdate
+from lambdas.data.records import RollbackPoint, RunRecord, StageRecord, StepRecord, StepUpdate, ValueRecord
 from lambdas.data.releases import ReleaseStore
 from lambdas.data.stacks import Stacks, normalized_sha256
 from lambdas.migration.step import IN_PROGRESS_POLL, MigrationClients
+from lambdas.release.manifest import NO_ECHO_MASK
 from lambdas.rollback.recovery import (
     MAX_CREATE_WAITS,
     MAX_MIGRATION_WAITS,
@@ -273,7 +274,7 @@ class Workflow:
             ),
         )
 
-    def retired(self, stage: str, at: int = 1) -> None:
+    def retired(self, stage: str, at: int = 1, parameters: dict[str, str] | None = None) -> None:
         """A stage whose condition the run's options turned off: its rollback point, then DeleteStack
         (the stack gone, its ledger record with it)."""
         point = RollbackPoint(
@@ -281,7 +282,7 @@ class Workflow:
             stack_id=self.id(stage),
             status="UPDATE_COMPLETE",
             template=OLD,
-            parameters=OLD_PARAMETERS,
+            parameters=OLD_PARAMETERS if parameters is None else parameters,
             tags=TAGS,
             ledger=self.deployed_before(stage),
         )
@@ -858,3 +859,34 @@ def test_a_stage_the_runs_release_has_no_more_is_created_again_as_the_release_be
     assert call["Parameters"] == [{"ParameterKey": "Size", "ParameterValue": "small"}]
     assert call["TimeoutInMinutes"] == 20
     assert (state.done, deps.ledger.step(RUN, "search").rolled_back) == (False, None)
+
+
+def test_a_dropped_stage_gets_back_the_installation_value_the_release_before_the_run_gave_it(
+    deps: Deps, moto: Moto
+) -> None:
+    # Given 2.8.6, whose `search` stage reads the installation value Secret (its stack shows the
+    # mask), upgraded to 2.9.0, which has no `search`: the run deleted it, then failed
+    searched = stage("search", parameters={"Token": "${param:Secret}"})
+    values = {"Secret": {"alphabet": "ab", "length": 16}}
+    small_release(stage("vpc"), searched, version="2.8.6", values=values).publish(moto.s3, ARTIFACTS)
+    deps.ledger.keep_value(ValueRecord(name="Secret", value="ab" * 8, origin="drawn", run="install", created=now_iso()))
+    workflow = Workflow(deps)
+    deps.ledger.put_run(
+        RunRecord(
+            run=RUN,
+            action="upgrade",
+            version=VERSION,
+            status="RUNNING",
+            started=now_iso(),
+            previous={"version": "2.8.6", "options": {}},
+        )
+    )
+    workflow.retired("search", parameters={"Token": NO_ECHO_MASK})
+    cloudformation = with_stacks(deps)
+
+    rollback_once(deps)
+
+    # Then CreateStack gets the value itself (the ledger's), not its mask
+    [(operation, call)] = cloudformation.calls
+    assert operation == "create_stack"
+    assert call["Parameters"] == [{"ParameterKey": "Token", "ParameterValue": "ab" * 8}]
