@@ -52,6 +52,8 @@ STARTUP_ENVIRONMENT = {
     "TZ": ":UTC",
     "PYTHONDONTWRITEBYTECODE": "1",
 }
+#: Only in the fork server's own environment: a worker never sees it (its environment is replaced).
+FORK_SERVER_MARKER = "_SANDBOX_LAMBDA_FORK_SERVER"
 #: Variables the interpreter, the dynamic loader or botocore's import read once, when a process
 #: starts: a function that sets one otherwise than the fork server had it is spawned.
 _STARTUP_NAMES = ("LANG", "LC_ALL", "LC_CTYPE", "BOTO_DISABLE_CRT")
@@ -198,7 +200,7 @@ class ForkServer:
                     stdin=subprocess.DEVNULL,
                     stdout=log,
                     stderr=subprocess.STDOUT,
-                    env={**STARTUP_ENVIRONMENT, "HOME": str(self.root)},
+                    env={**STARTUP_ENVIRONMENT, "HOME": str(self.root), FORK_SERVER_MARKER: "1"},
                     cwd=self.root,
                     pass_fds=(theirs.fileno(),),
                     process_group=0,  # a terminal's Ctrl-C reaches the sandbox, which ends it

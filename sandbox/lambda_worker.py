@@ -35,6 +35,9 @@ import uuid
 #: function never sees: captured before anything changes `sys.path`.
 RUNTIME_PATH = sys.path[1:]
 FORK_SERVER = "--fork-server"
+#: LC_CTYPE as the interpreter set it when it started (PEP 538 coerces the C locale to C.UTF-8 and
+#: says so in the environment): a forked worker's interpreter started with the same locale.
+STARTUP_LC_CTYPE = os.environ.get("LC_CTYPE")
 #: What Lambda's Python runtime itself provides ("Lambda runtimes", the SDK for Python: boto3 and
 #: botocore with their dependencies): all a fork server imports before it forks a worker.
 RUNTIME_MODULES = (
@@ -250,6 +253,8 @@ def _forked_worker(spec: dict, fds: list[int], control: socket.socket, provided:
             signal.signal(signum, handler)
         os.environ.clear()
         os.environ.update(spec["environment"])
+        if STARTUP_LC_CTYPE is not None:
+            os.environ.setdefault("LC_CTYPE", STARTUP_LC_CTYPE)
         time.tzset()
         if spec.get("opt_folder"):
             _private_opt(spec["opt_folder"])
