@@ -418,8 +418,13 @@ class LambdaRuntime:
             if self.forks is not None:
                 unforkable = lambda_forks.startup_difference(env, layer_dir, opt)
                 if unforkable is None:
-                    spec = {"environment": env, "code_dir": str(code_dir), "dependency_paths": paths}
-                    spec["opt_folder"] = str(layer_dir) if layer_dir is not None and opt == layers.OPT else None
+                    private_opt = layer_dir is not None and opt == layers.OPT
+                    spec = {
+                        "environment": env,
+                        "code_dir": str(code_dir),
+                        "dependency_paths": paths,
+                        "opt_folder": str(layer_dir) if private_opt else None,
+                    }
                     return self._forked(spec, details, log_path, read_fd, write_fd)
                 LOG.debug("%s is spawned, not forked: its environment sets %s", details["name"], unforkable)
             command = [sys.executable, "-S", "-u", str(WORKER_SCRIPT), str(code_dir), paths, str(write_fd)]

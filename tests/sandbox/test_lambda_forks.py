@@ -15,12 +15,13 @@ from typing import Any
 
 import pytest
 
-from sandbox import layers, lambda_forks, processes
+from sandbox import lambda_forks, layers, processes
 from tests.sandbox.conftest import Clients, package
 
 WORLD = """
 import os, signal, sys, time
 
+SIGNALS = ("SIGINT", "SIGTERM", "SIGCHLD", "SIGPIPE", "SIGUSR1")
 IMPORTED_AT_INIT = sorted(name for name in ("pydantic", "aws_lambda_powertools", "lambdas") if name in sys.modules)
 
 
@@ -35,7 +36,7 @@ def handler(event, context):
         "path": sys.path,
         "cwd": os.getcwd(),
         "argv": sys.argv[1:],
-        "signals": {name: str(signal.getsignal(getattr(signal, name))) for name in ("SIGINT", "SIGTERM", "SIGCHLD", "SIGPIPE", "SIGUSR1")},
+        "signals": {name: str(signal.getsignal(getattr(signal, name))) for name in SIGNALS},
         "tzname": list(time.tzname),
         "stdin": os.readlink("/proc/self/fd/0").split(":")[0],
         "log": os.readlink("/proc/self/fd/1") == os.readlink("/proc/self/fd/2"),
@@ -204,7 +205,7 @@ def test_a_function_setting_a_variable_read_at_interpreter_start_is_spawned(
     sandbox: Any, clients: Clients, create: Callable[..., str]
 ) -> None:
     """PYTHONHASHSEED works only when the interpreter starts: such a worker is started afresh."""
-    handler = "import os, sys\n\ndef handler(event, context):\n    return [os.getppid(), sys.flags.hash_randomization]\n"
+    handler = "import os, sys\n\ndef handler(event, context):\n    return [os.getppid(), sys.flags.hash_randomization]"
     create("seeded", {"app.py": handler}, {"PYTHONHASHSEED": "0"})
 
     error, (ppid, randomized) = invoke(clients, "seeded")
