@@ -10,6 +10,9 @@ worker. Figures, per mode (`fork`: from the runtime's fork server; `spawn`: a fr
 `DATAALL_SANDBOX_LAMBDA_FORK=0`):
 
   serial_ms   one cold invocation at a time: the median of every function's
+  cpu_ms      the CPU time (user + system) each worker used for its start and its invocation, the
+              median: what the start costs whatever else this machine runs (a forked worker's
+              count starts at its fork)
   burst_s     all functions invoked at once (the first wave of an install: 14 workers starting
               together on this machine's cores): the wall time until the last answer
 """
@@ -19,6 +22,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import os
 import statistics
 import time
 import zipfile
@@ -65,6 +69,14 @@ def measure(fork: bool, functions: int, rounds: int) -> dict[str, float]:
             )  # fmt: skip
             return name
 
+        def cpu_ms(pids: set[int]) -> list[float]:
+            ticks = os.sysconf("SC_CLK_TCK")
+            used = []
+            for pid in pids:
+                fields = (Path("/proc") / str(pid) / "stat").read_text().rpartition(")")[2].split()
+                used.append((int(fields[11]) + int(fields[12])) * 1000 / ticks)
+            return used
+
         def invoke(name: str) -> float:
             started = time.perf_counter()
             answer: dict[str, Any] = client.invoke(FunctionName=name, Payload=b"{}")
@@ -75,14 +87,22 @@ def measure(fork: bool, functions: int, rounds: int) -> dict[str, float]:
         invoke(create("warm-up"))  # the sandbox's own first call (and the fork server's start)
         serial: list[float] = []
         bursts: list[float] = []
+        cpu: list[float] = []
         for round_ in range(rounds):
-            serial += [invoke(create(f"serial-{round_}-{n}")) for n in range(functions)]
+            for n in range(functions):
+                before = set(sandbox.runtime.worker_pids())
+                serial.append(invoke(create(f"serial-{round_}-{n}")))
+                cpu += cpu_ms(set(sandbox.runtime.worker_pids()) - before)
             names = [create(f"burst-{round_}-{n}") for n in range(functions)]
             started = time.perf_counter()
             with ThreadPoolExecutor(functions) as pool:
                 list(pool.map(invoke, names))
             bursts.append(time.perf_counter() - started)
-    return {"serial_ms": round(statistics.median(serial) * 1000), "burst_s": round(statistics.median(bursts), 2)}
+    return {
+        "serial_ms": round(statistics.median(serial) * 1000),
+        "cpu_ms": round(statistics.median(cpu)),
+        "burst_s": round(statistics.median(bursts), 2),
+    }
 
 
 def main() -> None:

@@ -20,8 +20,15 @@ every runtime module imported anew, as a fresh interpreter would.
 Spawned as before: container images (their own packages, none of this machine's) and functions
 whose environment sets what the interpreter reads only when it starts (`startup_difference`).
 Shared by forked workers and not by Lambda's environments: the hash seed of str/bytes (one per
-fork server) and the pages of the preloaded modules (copy-on-write). No loader data of botocore
-is preloaded: a worker reads the service models and endpoints it uses itself, as in AWS.
+fork server) and the pages of the preloaded modules (copy-on-write).
+
+Of botocore's data the fork server parses only its endpoints (`lambda_worker.SHARED_DATA`): the
+file every botocore session loads whatever it calls, the same in every environment (the runtime's
+botocore ships it), 40 ms a session and three sessions a DeployStage worker. A worker's sessions
+share that one parse, as one session's clients do (botocore's `instance_cache`); botocore writes
+into it when it resolves an endpoint, so it is shared pristine (the fork server resolves none)
+and a worker's writes stay in its own memory. Service models are not preloaded: they depend on
+what each function calls, and a worker reads them itself, as in AWS.
 """
 
 from __future__ import annotations

@@ -277,3 +277,47 @@ def test_a_forked_worker_sees_its_layers_at_its_own_opt(
     assert ppid == sandbox.runtime.forks.pid
     assert where == "/opt/python/layered.py"
     assert opt == ["python"]  # the layer, not this machine's /opt
+
+
+ENDPOINTS = """
+import json, os
+from collections import OrderedDict
+
+import boto3, botocore.session
+from botocore.loaders import Loader
+
+
+def handler(event, context):
+    data = botocore.session.Session().get_data("endpoints")
+    region = os.environ["AWS_REGION"]
+    entry = data["partitions"][0]["services"]["sqs"]["endpoints"][region]
+    pristine = "endpointName" not in entry
+    with open(os.path.join(Loader.BUILTIN_DATA_PATH, "endpoints.json")) as handle:
+        as_shipped = data == json.load(handle, object_pairs_hook=OrderedDict) and type(data) is OrderedDict
+    boto3.client("sqs")  # resolving its endpoint writes into the data, as botocore does
+    return {
+        "pristine_at_start": pristine,
+        "as_shipped": as_shipped,
+        "written_by_a_client": "endpointName" in entry,
+        "one_parse_for_every_session": botocore.session.Session().get_data("endpoints") is data,
+        "ppid": os.getppid(),
+    }
+"""
+
+
+def test_botocores_endpoints_are_parsed_once_by_the_fork_server_and_pristine_in_every_worker(
+    sandbox: Any, clients: Clients, create: Callable[..., str]
+) -> None:
+    """The endpoint data every botocore session loads is the file as botocore ships it, one parse
+    for every session of a worker (as one session's clients share it), and what a worker's
+    clients write into it is not seen by another worker."""
+    create("endpoints-1", {"app.py": ENDPOINTS})
+    create("endpoints-2", {"app.py": ENDPOINTS})
+
+    answers = [invoke(clients, name) for name in ("endpoints-1", "endpoints-2")]
+
+    for error, answer in answers:
+        assert error is None, answer
+        assert answer["ppid"] == sandbox.runtime.forks.pid
+        assert answer == answer | {"pristine_at_start": True, "as_shipped": True, "written_by_a_client": True}
+        assert answer["one_parse_for_every_session"] is True
