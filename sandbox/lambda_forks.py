@@ -66,6 +66,8 @@ FORK_SERVER_MARKER = "_SANDBOX_LAMBDA_FORK_SERVER"
 _STARTUP_NAMES = ("LANG", "LC_ALL", "LC_CTYPE", "BOTO_DISABLE_CRT")
 #: How long the fork server may take to import the runtime's modules, and to answer a fork.
 START_SECONDS, FORK_SECONDS = 30.0, 10.0
+#: How long a fork server told to stop (its control socket closed) may take before it is killed.
+STOP_SECONDS = 2.0
 #: `ForkedProcess.returncode` once it ended: the fork server reaps it, its status is not kept.
 ENDED = -1
 
@@ -229,8 +231,11 @@ class ForkServer:
         control, process = self._control, self._process
         self._control = self._process = None
         if control is not None:
-            control.close()
+            control.close()  # it ends on its own, having reaped its ended workers
         if process is not None:
-            processes.end_group(process.pid)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                process.wait(timeout=5)
+            try:
+                process.wait(timeout=STOP_SECONDS)
+            except subprocess.TimeoutExpired:
+                processes.end_group(process.pid)
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    process.wait(timeout=5)

@@ -205,6 +205,7 @@ def serve_forks(runtime_paths: str, control_fd: int) -> None:
             continue
         message, fds, _, _ = socket.recv_fds(control, 1 << 20, 3)
         if not message:
+            _reap()  # its ended workers are reaped here, not by whichever process adopts them
             return
         spec = json.loads(message)
         pid = os.fork()
