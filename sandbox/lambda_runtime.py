@@ -1,9 +1,9 @@
 """The sandbox's Lambda runtime: each function runs from its own deployment package.
 
 moto keeps the zip that CloudFormation (or CreateFunction) gave it; here that zip is
-unpacked and run by warm worker processes (`lambda_worker.py`; `lambda_worker_node.mjs` for
-Node.js functions), one per concurrent invocation, with the function's own environment
-variables and the sandbox as its AWS.
+unpacked and run by warm worker processes (`lambda_worker.py`, forked from the fork server of
+`sandbox.lambda_forks`; `lambda_worker_node.mjs` for Node.js functions), one per concurrent
+invocation, with the function's own environment variables and the sandbox as its AWS.
 A packaging mistake (a module left out of the zip, a wrong handler string) fails here
 as it fails in AWS. Third-party packages come from this machine's installation, standing
 in for the runtime's own and for layers the sandbox does not hold (another account's). The

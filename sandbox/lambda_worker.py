@@ -11,6 +11,10 @@ A container-image function is started with a fourth argument, its image root
 directories are the image's own site directories (their `.pth` files apply, as in the image's
 Python), and a handler module may come from anywhere in the image.
 
+As a fork server (`python -S lambda_worker.py --fork-server RUNTIME_PATHS FD`, started by
+`lambda_forks.ForkServer`) it imports what Lambda's Python runtime provides, then forks a worker
+for each request on the control socket FD; the forked worker runs as a spawned one does.
+
 Protocol: `{"ready": true}` on file descriptor FD once the handler is loaded (Lambda's Init
 phase), then one JSON request per line on stdin, one JSON answer per line on FD; the handler's
 prints and logs go to stdout/stderr (the runtime keeps them as the invocation's log).
