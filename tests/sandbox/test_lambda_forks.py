@@ -19,7 +19,7 @@ from sandbox import lambda_forks, layers, processes
 from tests.sandbox.conftest import Clients, package
 
 WORLD = """
-import os, signal, sys, time
+import os, random, signal, sys, time
 
 SIGNALS = ("SIGINT", "SIGTERM", "SIGCHLD", "SIGPIPE", "SIGUSR1")
 IMPORTED_AT_INIT = sorted(name for name in ("pydantic", "aws_lambda_powertools", "lambdas") if name in sys.modules)
@@ -43,6 +43,7 @@ def handler(event, context):
         "dont_write_bytecode": sys.dont_write_bytecode,
         "imported_at_init": IMPORTED_AT_INIT,
         "shared": shared.WHO,
+        "random": random.random(),
     }
 """
 
@@ -118,7 +119,9 @@ def test_a_forked_worker_is_the_world_a_fresh_worker_is(
 
     def same(world: dict[str, Any], name: str) -> dict[str, Any]:
         root = world["environment"]["LAMBDA_TASK_ROOT"]
-        text = json.dumps({k: v for k, v in world.items() if k not in ("pid", "ppid")}).replace(root, "<task root>")
+        text = json.dumps({k: v for k, v in world.items() if k not in ("pid", "ppid", "random")}).replace(
+            root, "<task root>"
+        )
         seen = json.loads(text.replace(name, "<name>"))
         seen["environment"].pop("_X_AMZN_TRACE_ID")
         seen["argv"].pop()  # the number of its answer pipe's descriptor
@@ -184,6 +187,7 @@ def test_two_functions_with_a_module_of_the_same_name_each_import_their_own(
 
     assert one["ppid"] == two["ppid"] == sandbox.runtime.forks.pid
     assert (one["shared"], two["shared"]) == ("one", "two")
+    assert one["random"] != two["random"]  # each its own random state, not the fork server's copy
 
 
 def test_a_package_holding_its_own_copy_of_a_runtime_module_imports_that_copy(
