@@ -1,6 +1,11 @@
 """What the benchmarks share: the release, an embedded sandbox driven as the CLI drives it,
 and the figures of a run.
 
+The release is data.all's own (`--dataall`, by default its latest pinned version), installed in its
+home region; `--release DIR` installs a built release folder, and `--synthetic` the tests' synthetic
+release (`tests/fixtures/synthetic`: data.all's stacks re-created small, a test fixture that builds
+and installs in seconds), for a quick look at the installer's own overhead.
+
 A run is measured from the execution's own start and stop dates (Step Functions' clock,
 milliseconds), never from how often this process looked: the benchmark polls only
 `DescribeExecution`, a few times a second, so that it does not slow the sandbox it
@@ -74,20 +79,23 @@ def argument_parser(
         help=f"sandbox time scale: wall seconds per modelled second (default {scale})",
     )
     if release_option:
+        from installer.upstream import LATEST
+
         chosen = parser.add_mutually_exclusive_group()
-        chosen.add_argument(
-            "--release",
-            type=Path,
-            default=None,
-            help="a built release folder (default: the sources' release, built once and cached)",
-        )
         chosen.add_argument(
             "--dataall",
             metavar="VERSION",
             default=None,
-            help="data.all's own release at VERSION, imported from its upstream (../shared/upstream/dataall/"
-            "VERSION, $DATAALL_UPSTREAM), built once and cached; installed in its home region, "
-            f"{DATAALL_HOME_REGION}, with its CloudFront stage in us-east-1",
+            help=f"data.all's own release at VERSION (the default: {LATEST}), imported from its upstream "
+            "(../shared/upstream/dataall/VERSION, $DATAALL_UPSTREAM), built once and cached; installed in its "
+            f"home region, {DATAALL_HOME_REGION}, with its CloudFront stage in us-east-1",
+        )
+        chosen.add_argument("--release", type=Path, default=None, help="a built release folder")
+        chosen.add_argument(
+            "--synthetic",
+            action="store_true",
+            help="the tests' synthetic release (tests/fixtures/synthetic, a test fixture: data.all's stacks "
+            "re-created small, built once and cached), installed in the sandbox's region: a quick run",
         )
     return parser
 
@@ -103,30 +111,35 @@ def arguments(doc: str | None, *, scale: float = DEFAULT_SCALE) -> argparse.Name
     return parse(argument_parser(doc, scale=scale))
 
 
-def source_release(version: str | None = None, overrides: Mapping[str, Any] | None = None) -> Release:
-    """The release of the current sources (with CDK context `overrides`), built at most once.
+def synthetic_release(version: str | None = None, overrides: Mapping[str, Any] | None = None) -> Release:
+    """The tests' synthetic release (a test fixture, `tests/fixtures/synthetic`) of the current
+    sources (with CDK context `overrides`), built at most once.
 
     The cache is the test suite's (`tests/conftest.py`, keyed by a digest of the sources):
     a release the tests built is reused here and the other way round.
     """
-    from tests.conftest import cached_release
+    from tests.conftest import cached_synthetic_release
 
-    built: Release = cached_release(version, dict(overrides) if overrides else None)
+    built: Release = cached_synthetic_release(version, dict(overrides) if overrides else None)
     return built
 
 
-def chosen_release(path: Path | None, dataall: str | None = None) -> Release:
-    if dataall is not None:
-        from tests.conftest import cached_dataall_release
+def chosen_release(args: argparse.Namespace) -> Release:
+    """`--release DIR`, `--synthetic`, else data.all's release (`--dataall`, by default the latest)."""
+    if args.release is not None:
+        return Release.load(args.release)
+    if args.synthetic:
+        return synthetic_release()
+    from installer.upstream import LATEST
+    from tests.conftest import cached_dataall_release
 
-        imported: Release = cached_dataall_release(dataall)
-        return imported
-    return Release.load(path) if path is not None else source_release()
+    imported: Release = cached_dataall_release(args.dataall or LATEST)
+    return imported
 
 
 def home_region(args: argparse.Namespace) -> str | None:
     """The region to install in: data.all's home region for its own release, else the sandbox's."""
-    return DATAALL_HOME_REGION if getattr(args, "dataall", None) else None
+    return None if args.release is not None or args.synthetic else DATAALL_HOME_REGION
 
 
 # --------------------------------------------------------------------------- figures

@@ -3,10 +3,12 @@ redeploy with nothing to do, one after the other in one sandbox.
 
     python bench/cost.py [--scale 0.005] [--stage params]
 
-- install: the default release, from an empty account (bootstrap stack, then its run);
+- install: the tests' synthetic release (`tests/fixtures/synthetic`, a test fixture: data.all's
+  stacks re-created small), from an empty account (bootstrap stack, then its run);
 - upgrade: a release that differs from it in exactly one stage (`--stage`, built with the
-  blueprints' touch hook, `blueprints.common.TOUCH_CONTEXT`: one inert resource added, a
-  real stack update), deployed as `dataall-installer upgrade` does: the bootstrap stack's
+  fixture's touch hook, `tests.fixtures.synthetic.common.TOUCH_CONTEXT`: one inert resource
+  added, a real stack update; data.all's release, imported from its cloud assembly, has no
+  such hook), deployed as `dataall-installer upgrade` does: the bootstrap stack's
   ReleaseVersion changes and its trigger starts the run. The benchmark checks that
   exactly that stage's template differs;
 - noop: `dataall-installer run redeploy` with nothing changed.
@@ -43,7 +45,7 @@ from bench.common import (
     figure,
     parse,
     print_figures,
-    source_release,
+    synthetic_release,
 )
 from installer.build import Release
 
@@ -109,11 +111,11 @@ def upgraded(release: Release, stage: str) -> Release:
     """The release with exactly `stage` changed, as the next patch version."""
     if stage not in release.manifest.steps or not release.manifest.steps[stage].is_stage:
         raise BenchError(f"{stage} is not a stage of release {release.version}")
-    # Here, not at the top: blueprints.common starts the CDK's Node process when imported, and
-    # bench.waiting (unit-tested without Node) reads this module's prices.
-    from blueprints.common import TOUCH_CONTEXT
+    # Here, not at the top: the fixture's stage base starts the CDK's Node process when imported,
+    # and bench.waiting (unit-tested without Node) reads this module's prices.
+    from tests.fixtures.synthetic.common import TOUCH_CONTEXT
 
-    variant = source_release(next_version(release.version), {TOUCH_CONTEXT: stage})
+    variant = synthetic_release(next_version(release.version), {TOUCH_CONTEXT: stage})
     changed = changed_stages(release, variant)
     if changed != [stage]:
         raise BenchError(f"the upgrade should change stage {stage} only, it changes: {', '.join(changed) or 'none'}")
@@ -142,7 +144,7 @@ def main() -> int:
         "--stage", default=DEFAULT_STAGE, help=f"the stage the upgrade changes (default {DEFAULT_STAGE})"
     )
     args = parse(parser)
-    release = source_release()
+    release = synthetic_release()
     variant = upgraded(release, args.stage)
     with BenchSandbox(args.scale) as bench:
         runs = {

@@ -22,7 +22,7 @@ the same at every time scale and is the sandbox's, not this machine's:
   ("AWS::RDS::DBClusterSnapshot", 180 s) when the run took one, and nothing more: the
   migration itself is Lambda time. The sandbox's RDS makes snapshots available at once,
   so this is the one figure the sandbox does not impose; `Schedule.slack` says whether it
-  can matter (in the default release migrate has minutes of slack).
+  can matter (in the synthetic test release migrate has minutes of slack).
 
 The floor has no Plan or Finalize and no polling: all of that is the installer's.
 """

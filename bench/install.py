@@ -1,10 +1,13 @@
 """A full install of a release in the sandbox, against its floor.
 
-    python bench/install.py [--scale 0.2] [--release DIR | --dataall VERSION]
+    python bench/install.py [--scale 0.2] [--dataall VERSION | --release DIR | --synthetic]
 
-The default release is the synthetic one (the project's re-creation of data.all's stacks, which
-installs in seconds); `--dataall 2.9.0` installs data.all's own release (its 14 stages, from
-../shared/upstream/dataall), in data.all's home region with its CloudFront stage in us-east-1.
+The release is data.all's own (`--dataall`, by default its latest pinned version, 2.9.0: its 14
+stages, from ../shared/upstream/dataall), installed in data.all's home region with its CloudFront
+stage in us-east-1. `--synthetic` installs instead the tests' synthetic release
+(`tests/fixtures/synthetic`, a test fixture: data.all's stacks re-created small, 16 stages that
+install in seconds), for a quick look at the installer's own overhead; its figures are not
+data.all's.
 
 The last lines are the figures:
 
@@ -90,8 +93,8 @@ from lambdas.stage.latency import LatencyModel
 #: 0.005 a second of it is 200 modelled seconds) does not swamp the installer's own overhead.
 INSTALL_SCALE = 0.2
 
-#: data.all's stacks in the order its pipeline deploys them, as this release's steps (the synthetic
-#: release's names, and beside each the name of the stage imported from data.all's own stack)
+#: data.all's stacks in the order its pipeline deploys them, as a release's steps: each under the
+#: synthetic release's name and, beside it, the name of the stage imported from data.all's stack
 DATAALL_PIPELINE = (
     "vpc",
     "backend",
@@ -265,7 +268,7 @@ def path_split(release: Release, install: RunMeasurement) -> tuple[float, float,
 
 def main() -> int:
     args = arguments(__doc__, scale=INSTALL_SCALE)
-    release = chosen_release(args.release, args.dataall)
+    release = chosen_release(args)
     model = LatencyModel.load()
     with BenchSandbox(args.scale, home_region(args)) as bench:
         install = bench.deploy(release)

@@ -1,6 +1,6 @@
-"""A redeploy with nothing to do: the default release installed, then redeployed unchanged.
+"""A redeploy with nothing to do: data.all's release (bench/common.py) installed, then redeployed unchanged.
 
-    python bench/noop.py [--scale 0.005] [--release DIR]
+    python bench/noop.py [--scale 0.005] [--dataall VERSION | --release DIR | --synthetic]
 
 This is what a scheduled redeploy costs on most days. The last lines are the figures of
 the redeploy run alone (the install before it is not counted):
@@ -39,7 +39,7 @@ from bench.common import (
 
 def main() -> int:
     args = arguments(__doc__)
-    release = chosen_release(args.release, args.dataall)
+    release = chosen_release(args)
     with BenchSandbox(args.scale, home_region(args)) as bench:
         bench.deploy(release)
         redeploy = bench.run(dict(REDEPLOY))

@@ -1,7 +1,7 @@
 """Waiting for CloudFormation: polling alone, against CloudFormation's "Stack Status Change"
 events through EventBridge resuming a `.waitForTaskToken` task, with polling as its fallback.
 
-    python bench/waiting.py [--scale 0.05] [--release DIR] [--event-latency 2]
+    python bench/waiting.py [--scale 0.05] [--dataall VERSION | --release DIR | --synthetic] [--event-latency 2]
 
 One install runs in the sandbox. Every stack operation a stage waited on (its create, and
 the parameter-only update that protects a stateful stage) is read back from the stack's own
@@ -227,7 +227,7 @@ def main() -> int:
         help="modelled seconds from a status change to its event invoking the target",
     )
     args = parse(parser)
-    release = chosen_release(args.release, args.dataall)
+    release = chosen_release(args)
     with BenchSandbox(args.scale, home_region(args)) as bench:
         install = bench.deploy(release)
         stages = [name for name in install.meta.order if release.manifest.steps[name].is_stage]

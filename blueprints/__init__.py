@@ -1,4 +1,5 @@
-"""The release content: one CDK stack per stage, the release registry, the Lambda code."""
+"""The release content: the import of data.all's stacks as stages (`dataall/`), what the CDK code
+shares (`common`), the packaging of Lambda code (`assets`)."""
 
 import os
 

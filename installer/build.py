@@ -1,4 +1,4 @@
-"""`dataall-installer build`: the source tree becomes a release folder.
+"""A release folder: its layout, its loading and checking, and how a build writes it.
 
 ```
 release/<version>/
@@ -8,21 +8,20 @@ release/<version>/
   bootstrap.template.json            the bootstrap stack, self-contained for quick-create
 ```
 
-One CDK synthesis makes every template (blueprints and bootstrap), with cdk-nag
-AwsSolutions attached: an unacknowledged finding fails the build.
+`dataall-installer build` writes data.all's release (`installer/dataall.py`); the tests' synthetic
+release (`tests/fixtures/synthetic/build.py`) is written the same way. Every CDK synthesis runs
+with cdk-nag AwsSolutions attached: an unacknowledged finding fails the build (`synthesize`).
 """
 
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from blueprints.assets import CDK_CONTEXT, LAMBDAS_DIR, AssetRegistry, build_layer, layer_requirements
 from lambdas.release.manifest import Manifest, ManifestError, sha256_file
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -118,79 +117,6 @@ def _validation_findings(report: Path) -> list[str]:
 def _write_json(path: Path, document: Any) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(document, indent=1, sort_keys=True) + "\n")
-
-
-def build_release(
-    out_dir: Path,
-    version: str | None = None,
-    *,
-    layer: bool = True,
-    nag: bool = True,
-    overrides: dict[str, Any] | None = None,
-) -> Release:
-    """Synthesize every template, package every asset, write and check the manifest.
-
-    `overrides` lets a test build a variant of the release (e.g. an upgrade that changes
-    one stage): it is passed to the blueprints as CDK context.
-    """
-    os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
-    import aws_cdk as cdk
-
-    import bootstrap_stack
-    from blueprints import release as source
-    from blueprints.common import BuildContext
-
-    version = version or source.VERSION
-    assets = AssetRegistry()
-    layer_asset = assets.add("layer", build_layer(list(layer_requirements()))) if layer else None
-    context = BuildContext(assets=assets, layer=layer_asset, nag=nag)
-    installer_code = assets.add_tree("installer-lambdas", [(LAMBDAS_DIR, "lambdas")])
-
-    with tempfile.TemporaryDirectory(prefix="cdk-out-") as cdk_out:
-        app = cdk.App(outdir=cdk_out, analytics_reporting=False, context={**CDK_CONTEXT, **(overrides or {})})
-        stacks = source.synthesize(app, context)
-        bootstrap = bootstrap_stack.BootstrapStack(
-            app,
-            "bootstrap",
-            context=context,
-            version=version,
-            installer_code=installer_code,
-            options=source.OPTIONS,
-        )
-        assembly = synthesize(app, Path(cdk_out))
-        templates = {name: assembly.get_stack_by_name(s.stack_name).template for name, s in stacks.items()}
-        bootstrap_template = assembly.get_stack_by_name(bootstrap.stack_name).template
-
-    stage_documents = []
-    for name, stack in stacks.items():
-        spec = stack.SPEC
-        document: dict[str, Any] = {
-            "name": name,
-            "description": spec.description,
-            "template": f"blueprints/{name}.template.json",
-            "parameters": dict(stack.wiring),
-            "depends_on": list(spec.depends_on),
-            "stateful": spec.stateful,
-            "timeout": spec.timeout,
-            "outputs": sorted(templates[name].get("Outputs", {})),
-            "capabilities": list(spec.capabilities),
-        }
-        if spec.when is not None:
-            document["when"] = dict(spec.when)
-        stage_documents.append(document)
-
-    return write_release(
-        out_dir,
-        name=source.NAME,
-        version=version,
-        options=source.OPTIONS,
-        rules=source.RULES,
-        stages=stage_documents,
-        actions=source.ACTIONS,
-        templates={f"blueprints/{name}.template.json": template for name, template in templates.items()},
-        bootstrap_template=bootstrap_template,
-        assets={asset.key: asset.data for asset in assets},
-    )
 
 
 def write_release(

@@ -106,14 +106,6 @@ UpstreamOpt = Annotated[
         "(default: $DATAALL_UPSTREAM, then ../shared/upstream/dataall/<version>, else a clone of the pinned tag).",
     ),
 ]
-SyntheticOpt = Annotated[
-    bool,
-    typer.Option(
-        "--synthetic",
-        help="The project's small synthetic release (its own re-creation of data.all's stacks, a test fixture) "
-        "instead of data.all.",
-    ),
-]
 
 
 ImageRegistryOpt = Annotated[
@@ -131,21 +123,14 @@ def _build(
     out: Path,
     version: str | None,
     upstream: Path | None,
-    synthetic: bool,
     *,
     quiet: bool,
     image_registry: str | None = None,
 ) -> Any:
-    """Build a release: data.all from its upstream (the default), or the synthetic test fixture."""
-    from installer.build import BuildError, build_release
+    """Build data.all's release from its upstream."""
+    from installer.build import BuildError
 
-    if synthetic and upstream is not None:
-        _fail("--synthetic and --upstream name two different releases: give one")
     try:
-        if synthetic:
-            if not quiet:
-                typer.echo("building the synthetic release (CDK synthesis, cdk-nag) ...")
-            return build_release(out, version)
         from installer.dataall import SITE_ENV, build_dataall_release, site_wanted
         from installer.upstream import UpstreamError, resolve
 
@@ -174,20 +159,20 @@ def _build(
         _fail(str(error), "ReleaseInvalid", field="--upstream" if upstream is not None else None)
 
 
-def _release(path: Path | None, *, json_mode: bool, upstream: Path | None = None, synthetic: bool = False) -> Any:
-    """The release folder given, else one built (data.all by default)."""
+def _release(path: Path | None, *, json_mode: bool, upstream: Path | None = None) -> Any:
+    """The release folder given, else data.all's, built."""
     from installer.build import BuildError, Release
 
     if path is not None:
-        if upstream is not None or synthetic:
-            _fail("--release names a built release: give it alone, without --upstream or --synthetic")
+        if upstream is not None:
+            _fail("--release names a built release: give it alone, without --upstream", field="--upstream")
         try:
             release = Release.load(path)
             release.verify()  # a damaged or tampered release is refused before anything starts
         except BuildError as error:
             _fail(str(error), "ReleaseInvalid", field="--release")
         return release
-    return _build(DEFAULT_OUT, None, upstream, synthetic, quiet=json_mode)
+    return _build(DEFAULT_OUT, None, upstream, quiet=json_mode)
 
 
 # ---------------------------------------------------------------------- build
@@ -197,14 +182,13 @@ def build(
     out: Annotated[Path, typer.Option("--out", help="Folder that receives release/<version>/.")] = DEFAULT_OUT,
     version: Annotated[str | None, typer.Option("--version", help="Release version (default: the source's).")] = None,
     upstream: UpstreamOpt = None,
-    synthetic: SyntheticOpt = False,
     json_mode: JsonOpt = False,
     image_registry: ImageRegistryOpt = None,
 ) -> None:
-    """Build a release folder: data.all's own stacks from its source or cloud assembly (the default), as
-    stage blueprints, assets and the bootstrap stack."""
+    """Build data.all's release folder: its own stacks from its source or cloud assembly, as stage
+    blueprints, assets and the bootstrap stack."""
     started = time.monotonic()
-    release = _build(out, version, upstream, synthetic, quiet=json_mode, image_registry=image_registry)
+    release = _build(out, version, upstream, quiet=json_mode, image_registry=image_registry)
     stages = [s.name for s in release.manifest.stages()]
     seconds = round(time.monotonic() - started, 1)
     if json_mode:
@@ -386,7 +370,6 @@ def deploy(
         Path | None, typer.Option("--release", help="A built release folder (default: build data.all).")
     ] = None,
     upstream: UpstreamOpt = None,
-    synthetic: SyntheticOpt = False,
     param: ParamOpt = None,
     bucket_prefix: BucketPrefixOpt = "dataall-installer-releases",
     json_mode: JsonOpt = False,
@@ -413,7 +396,7 @@ def deploy(
     )
     if serve and not sandbox:
         _fail("--serve keeps this command's embedded sandbox up: it needs --sandbox", field="--serve")
-    release = _release(release_dir, json_mode=json_mode, upstream=upstream, synthetic=synthetic)
+    release = _release(release_dir, json_mode=json_mode, upstream=upstream)
     _check_fault_stages(fault, release.manifest)
     _check_bootstrap(release, prefix, env, bucket_prefix, params)
     progress = Progress(json_mode=json_mode)
@@ -493,12 +476,10 @@ def upgrade(
         Path | None,
         typer.Option(
             "--from",
-            help="With --sandbox: install this release folder first (default: data.all's release before the "
-            "target's, or with --synthetic the same source).",
+            help="With --sandbox: install this release folder first (default: data.all's release before the target's).",
         ),
     ] = None,
     upstream: UpstreamOpt = None,
-    synthetic: SyntheticOpt = False,
     sandbox: SandboxOpt = False,
     endpoint_url: EndpointOpt = None,
     region: RegionOpt = None,
@@ -524,14 +505,14 @@ def upgrade(
     params = _check_flags(
         sandbox=sandbox, endpoint_url=endpoint_url, fault=fault, param=param, scale=scale, region=region
     )
-    target = _release(release_dir, json_mode=json_mode, upstream=upstream, synthetic=synthetic)
+    target = _release(release_dir, json_mode=json_mode, upstream=upstream)
     _check_fault_stages(fault, target.manifest)
     _check_bootstrap(target, prefix, env, bucket_prefix, params)
     progress = Progress(json_mode=json_mode)
     installation = Installation(prefix, env)
     with connect(sandbox=sandbox, endpoint_url=endpoint_url, region=region, scale=scale) as aws:
         if sandbox:
-            previous = _previous(from_dir, target, synthetic, json_mode=json_mode)
+            previous = _previous(from_dir, target, json_mode=json_mode)
             first = _deploy_release(aws, previous, installation, params, bucket_prefix, progress,
                                     sandbox=True)  # fmt: skip
             if first["status"] != "SUCCEEDED":
@@ -565,7 +546,6 @@ def plan(
         typer.Option("--from", help="With --sandbox: install this release folder first (as upgrade does)."),
     ] = None,
     upstream: UpstreamOpt = None,
-    synthetic: SyntheticOpt = False,
     option: Annotated[list[str] | None, typer.Option("--option", help="Installer option KEY=VALUE.")] = None,
     allow_replacement: AllowOpt = None,
     sandbox: SandboxOpt = False,
@@ -591,7 +571,7 @@ def plan(
         sandbox=sandbox, endpoint_url=endpoint_url, fault=None, param=param, scale=scale, region=region
     )
     options = _params(option, "--option")
-    target = _release(release_dir, json_mode=json_mode, upstream=upstream, synthetic=synthetic)
+    target = _release(release_dir, json_mode=json_mode, upstream=upstream)
     _check_bootstrap(target, prefix, env, bucket_prefix, params)
     installation = Installation(prefix, env)
     progress = Progress(json_mode=json_mode)
@@ -603,7 +583,7 @@ def plan(
     try:
         with connect(sandbox=sandbox, endpoint_url=endpoint_url, region=region, scale=scale) as aws:
             if sandbox:
-                previous = _previous(from_dir, target, synthetic, json_mode=json_mode)
+                previous = _previous(from_dir, target, json_mode=json_mode)
                 first = _deploy_release(aws, previous, installation, params, bucket_prefix, progress,
                                         sandbox=True)  # fmt: skip
                 if first["status"] != "SUCCEEDED":
@@ -623,16 +603,16 @@ def plan(
     raise typer.Exit(exit_code(preview["status"]))
 
 
-def _previous(from_dir: Path | None, target: Any, synthetic: bool, *, json_mode: bool) -> Any:
+def _previous(from_dir: Path | None, target: Any, *, json_mode: bool) -> Any:
     """The release an upgrade in the empty embedded sandbox starts from."""
-    if from_dir is not None or synthetic:
-        return _release(from_dir, json_mode=json_mode, synthetic=synthetic and from_dir is None)
+    if from_dir is not None:
+        return _release(from_dir, json_mode=json_mode)
     from installer.upstream import TAGS
 
     versions = [tag.version for tag in TAGS]
     if target.version not in versions or versions.index(target.version) == 0:
         _fail(f"no data.all release before {target.version} is known: name the first one with --from")
-    return _build(Path("dist/previous"), versions[versions.index(target.version) - 1], None, False, quiet=json_mode)
+    return _build(Path("dist/previous"), versions[versions.index(target.version) - 1], None, quiet=json_mode)
 
 
 @app.command()

@@ -7,8 +7,8 @@ timeout, a downgrade to a named revision, the permissions step in the same trans
 image cannot take the installer's runner without a container build, which the installer does
 without. The zip holds what data.all's image holds for this job: `backend/dataall`,
 `backend/migrations`, `config.json` and data.all's pinned `backend/requirements.txt`, plus the
-runner (`blueprints/dataall/migration_function`) with the modules it shares with the project's
-own migration function (`SHARED`: the protocol's checks and errors, standard library only). It
+runner (`blueprints/dataall/migration_function`) with the migration protocol's modules beside it
+(`SHARED`: the protocol's checks and errors, standard library only). It
 runs the same in Lambda (inside the VPC, in the DbMigrations stage data.all defines, with its
 role, security group and environment) and in the sandbox's Python runtime.
 
@@ -43,7 +43,7 @@ from blueprints.assets import default_cache_dir, deterministic_zip
 
 RUNNER = Path(__file__).resolve().parent.parent / "blueprints" / "dataall" / "migration_function"
 #: The project's migration function's modules the runner shares: its protocol's checks and errors.
-SHARED = Path(__file__).resolve().parent.parent / "blueprints" / "functions" / "migrations" / "dataall_migrations"
+SHARED = RUNNER / "dataall_migrations"
 SHARED_MODULES = ("__init__.py", "errors.py", "protocol.py")
 HANDLER = "dataall_installer_migrate.handler.handler"
 #: psycopg2-binary at the version data.all 2.9.0's `psycopg2-binary>=2.9.9` resolves to today.

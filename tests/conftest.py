@@ -1,9 +1,12 @@
 """Fixtures shared by every tier.
 
-The release is built (CDK synthesized, cdk-nag checked) once for a given source tree and
+Releases are built (CDK synthesized, cdk-nag checked) once for a given source tree and
 shared: by every test of the session, by the xdist workers (a file lock lets one build
-while the other waits), and by the next session while the sources are unchanged. The
-infrastructure tests read its templates, the sandbox tests install it.
+while the other waits), and by the next session while the sources are unchanged. The session's
+`release` is the synthetic one (`tests/fixtures/synthetic`: data.all's stacks re-created small,
+a test fixture that builds and installs in seconds); data.all's own release comes from
+`cached_dataall_release`. The infrastructure tests read their templates, the sandbox tests
+install them.
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ SOURCES = (
     "state_machine",
     "installer/build.py",
     "installer/dataall.py",
+    "installer/dataall_migrations.py",
+    "tests/fixtures/synthetic",
     "cloud_assembly",
     "bootstrap_stack.py",
     "constraints.txt",
@@ -66,9 +71,10 @@ def _built_once(key: str, build: Callable[[Path], Any]) -> Any:
         return build(folder)
 
 
-def cached_release(version: str | None = None, overrides: dict[str, Any] | None = None) -> Any:
-    """A release built from the current sources (and `overrides`), built at most once."""
-    from installer.build import build_release
+def cached_synthetic_release(version: str | None = None, overrides: dict[str, Any] | None = None) -> Any:
+    """The synthetic release (a test fixture) built from the current sources (with CDK context
+    `overrides`), built at most once."""
+    from tests.fixtures.synthetic.build import build_release
 
     key = source_digest(json.dumps([version, overrides], sort_keys=True))
     return _built_once(key, lambda folder: build_release(folder, version, overrides=overrides))
@@ -147,8 +153,8 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
 
 @pytest.fixture(scope="session")
 def release() -> Iterator[Any]:
-    """The default release (`dataall-installer build`)."""
-    yield cached_release()
+    """The synthetic release (`tests/fixtures/synthetic`), the fast one most tests install."""
+    yield cached_synthetic_release()
 
 
 @pytest.fixture(scope="session")

@@ -25,16 +25,32 @@ PACKAGES = (
     "app",
     "bench",
     "tools",
+    "tests",
 )
 #: What each room may not import (by prefix): the code that runs in AWS knows nothing of the
 #: operator's tools, the release content and the bootstrap stack nothing of the CLI, the local AWS
-#: nothing of the CLI or the release build.
+#: nothing of the CLI or the release build. No room of the product (what the package ships:
+#: everything but `bench` and `tests`) imports `tests`: its fixtures, the synthetic release among
+#: them, are the tests' own.
 FORBIDDEN: Mapping[str, tuple[str, ...]] = {
-    "lambdas": ("installer", "sandbox", "blueprints", "bootstrap_stack", "app", "bench", "tools"),
-    "blueprints": ("installer", "sandbox", "bench", "app"),
-    "bootstrap_stack": ("installer", "sandbox", "bench", "app"),
-    "sandbox": ("installer", "blueprints", "bootstrap_stack", "app", "bench"),
-    "cloud_assembly": ("lambdas", "sandbox", "installer", "blueprints", "bootstrap_stack", "app", "bench", "tools"),
+    "lambdas": ("installer", "sandbox", "blueprints", "bootstrap_stack", "app", "bench", "tools", "tests"),
+    "blueprints": ("installer", "sandbox", "bench", "app", "tests"),
+    "bootstrap_stack": ("installer", "sandbox", "bench", "app", "tests"),
+    "sandbox": ("installer", "blueprints", "bootstrap_stack", "app", "bench", "tests"),
+    "cloud_assembly": (
+        "lambdas",
+        "sandbox",
+        "installer",
+        "blueprints",
+        "bootstrap_stack",
+        "app",
+        "bench",
+        "tools",
+        "tests",
+    ),
+    "installer": ("bench", "app", "tests"),
+    "app": ("bench", "tests"),
+    "tools": ("bench", "tests"),
 }
 
 

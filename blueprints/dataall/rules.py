@@ -223,7 +223,15 @@ def layer_parameters(template: Mapping[str, Any]) -> list[str]:
 #: `self.node.try_get_context('log_retention_duration') or logs.RetentionDays.TWO_YEARS.value`).
 SESSION_TIMEOUT_KEY = "cognito_user_session_timeout_inmins"
 LOG_RETENTION_KEY = "log_retention_duration"
-DATAALL_DEFAULTS: Mapping[str, Any] = {SESSION_TIMEOUT_KEY: 43200, LOG_RETENTION_KEY: "TWO_YEARS"}
+#: data.all's `throttling` (`target_env.get('throttling', {})`): its API stage's throttling, each key
+#: defaulting to `deploy/stacks/lambda_api.py`'s `DEFAULT_API_RATE_LIMIT` / `DEFAULT_API_BURST_LIMIT`.
+THROTTLING_KEY = "throttling"
+THROTTLING_DEFAULTS: Mapping[str, int] = {"global_rate_limit": 10000, "global_burst_limit": 5000}
+DATAALL_DEFAULTS: Mapping[str, Any] = {
+    SESSION_TIMEOUT_KEY: 43200,
+    LOG_RETENTION_KEY: "TWO_YEARS",
+    THROTTLING_KEY: THROTTLING_DEFAULTS,
+}
 
 #: The parameter (and release option) of data.all's `cognito_user_session_timeout_inmins`.
 SESSION_TIMEOUT = "SessionTimeoutMinutes"
@@ -311,6 +319,48 @@ def log_retention_from_the_option(template: dict[str, Any], synthesis: Synthesis
         }
 
 
+#: The parameters (and release options) of data.all's `throttling` keys.
+API_RATE_LIMIT = "ApiRateLimit"
+API_BURST_LIMIT = "ApiBurstLimit"
+#: parameter -> (data.all's `throttling` key, the `MethodSetting` property it sets)
+#: (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-apigateway-stage-methodsetting.html).
+THROTTLING_PARAMETERS: Mapping[str, tuple[str, str]] = {
+    API_RATE_LIMIT: ("global_rate_limit", "ThrottlingRateLimit"),
+    API_BURST_LIMIT: ("global_burst_limit", "ThrottlingBurstLimit"),
+}
+
+
+def throttling(synthesis: Synthesis) -> dict[str, int]:
+    """data.all's `throttling` at synthesis, each key it leaves out at data.all's default."""
+    return {**THROTTLING_DEFAULTS, **synthesis.setting(THROTTLING_KEY)}
+
+
+def throttling_from_the_options(template: dict[str, Any], synthesis: Synthesis) -> None:
+    """data.all's `throttling` (`global_rate_limit`, `global_burst_limit`: `deploy/stacks/lambda_api.py`
+    gives them to its API's stage as the method setting of every resource and method, `/*` and `*`)
+    becomes the `ApiRateLimit` and `ApiBurstLimit` parameters: values, no other resource changes."""
+    values = throttling(synthesis)
+    declared = set()
+    for resource in template.get("Resources", {}).values():
+        if resource.get("Type") != "AWS::ApiGateway::Stage":
+            continue
+        for setting in (resource.get("Properties") or {}).get("MethodSettings") or []:
+            if (setting.get("HttpMethod"), setting.get("ResourcePath")) != ("*", "/*"):
+                continue
+            for parameter, (key, name) in THROTTLING_PARAMETERS.items():
+                if name in setting and setting[name] == values[key]:
+                    setting[name] = {"Ref": parameter}
+                    declared.add(parameter)
+    for parameter in sorted(declared):
+        key, name = THROTTLING_PARAMETERS[parameter]
+        template.setdefault("Parameters", {})[parameter] = {
+            "Type": "Number",
+            "MinValue": 1,
+            "Description": f"data.all's {THROTTLING_KEY}.{key}: its API stage's {name} for every method "
+            "(set by the installer from the release's option)",
+        }
+
+
 def value_option(parameter: str, synthesis: Synthesis) -> dict[str, Any]:
     """The release's option filling a value rule's parameter, defaulting to the synthesized value."""
     if parameter == SESSION_TIMEOUT:
@@ -335,11 +385,23 @@ def value_option(parameter: str, synthesis: Synthesis) -> dict[str, Any]:
             "description": f"data.all's {LOG_RETENTION_KEY}, in days: how long data.all's log groups keep "
             "events (CloudWatch Logs' retention values)",
         }
+    if parameter in THROTTLING_PARAMETERS:
+        key, name = THROTTLING_PARAMETERS[parameter]
+        what = "requests per second" if parameter == API_RATE_LIMIT else "requests at once (the burst)"
+        return {
+            "type": "integer",
+            "default": throttling(synthesis)[key],
+            "minimum": 1,
+            "label": f"API throttling: {what}",
+            "group": "data.all",
+            "description": f"data.all's {THROTTLING_KEY}.{key}: the {what} its API "
+            f"stage serves before API Gateway throttles ({name}; the account's own API Gateway quota still applies)",
+        }
     raise KeyError(parameter)
 
 
 #: The parameters the value rules make, each filled by the release's option of the same name.
-VALUE_PARAMETERS = (SESSION_TIMEOUT, LOG_RETENTION)
+VALUE_PARAMETERS = (SESSION_TIMEOUT, LOG_RETENTION, API_RATE_LIMIT, API_BURST_LIMIT)
 
 
 def value_parameters(template: Mapping[str, Any]) -> list[str]:
@@ -448,6 +510,7 @@ RULES: tuple[Rule, ...] = (
     layers_of_the_installations_region,
     session_timeout_from_the_option,
     log_retention_from_the_option,
+    throttling_from_the_options,
     s3_egress_of_the_installations_region,
     assets_from_the_release,
     home_region_from_the_installer,

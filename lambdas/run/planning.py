@@ -28,6 +28,7 @@ from lambdas.release.manifest import (
     Manifest,
     ManifestError,
     OptionValue,
+    Step,
     resolve_parameters,
     template_problems,
     topological_levels,
@@ -82,6 +83,8 @@ class Plan:
     after: dict[str, list[str]]
     kinds: dict[str, str]
     op: str = "deploy"
+    #: steps whose op is not `op`: a stage whose condition the run's options turn off is deleted
+    ops: dict[str, str] = field(default_factory=dict)
     #: steps left out because they already run what the release asks
     unchanged: list[str] = field(default_factory=list)
     #: what the run would change, from change sets (`lambdas.run.preview`)
@@ -91,7 +94,10 @@ class Plan:
 
     def items(self) -> list[dict[str, Any]]:
         """The Map's items: one per step, small (state payloads are capped at 256 KB)."""
-        return [{"name": n, "kind": self.kinds[n], "op": self.op, "waits": bool(self.after[n])} for n in self.order]
+        return [
+            {"name": n, "kind": self.kinds[n], "op": self.ops.get(n, self.op), "waits": bool(self.after[n])}
+            for n in self.order
+        ]
 
     def levels(self) -> list[list[str]]:
         return topological_levels({name: set(self.after[name]) for name in self.order}) if self.order else []
@@ -256,7 +262,8 @@ def _plan_deploy(deps: Deps, document: dict[str, Any], current: ReleaseRecord | 
     bodies = _templates(deps, manifest, version, order)
     _check_templates(deps, manifest, bodies, params)
     unchanged = _unchanged(deps, manifest, version, order, params, bodies)
-    included = [name for name in order if name not in unchanged]
+    retired = _retired(deps, manifest, active)
+    included = [*retired, *(name for name in order if name not in unchanged)]
     _check_allowed(manifest, document.get("allow_replacement") or [])
     _check_names_free(deps, manifest, included, params, bodies)
     preview = preview_run(
@@ -270,6 +277,7 @@ def _plan_deploy(deps: Deps, document: dict[str, Any], current: ReleaseRecord | 
         unchanged=unchanged,
         from_version=current.version if current else None,
         values=made.values,
+        retired=retired,
     )
     return Plan(
         action=action,
@@ -277,12 +285,40 @@ def _plan_deploy(deps: Deps, document: dict[str, Any], current: ReleaseRecord | 
         options=options,
         params=params,
         order=included,
-        after={n: sorted(d for d in active[n].dependencies() if d in included) for n in included},
-        kinds={name: manifest.steps[name].kind for name in order},
+        after=_after(manifest, active, retired, included),
+        kinds={name: manifest.steps[name].kind for name in [*retired, *order]},
         unchanged=sorted(unchanged),
         preview=preview,
         values=made,
+        ops={name: "delete" for name in retired},
     )
+
+
+def _retired(deps: Deps, manifest: Manifest, active: dict[str, Step]) -> list[str]:
+    """The installed stages of the release whose condition the run's options turn off: the run deletes
+    them (a rollback creates them again), the stages that read them first."""
+    installed = deps.ledger.stages()
+    off = {name for name, step in manifest.steps.items() if step.is_stage and name not in active and name in installed}
+    readers = {name: {d for d in manifest.steps[name].dependencies() if d in off} for name in off}
+    # a stage goes after the stages that read it: the graph, reversed
+    after = {name: {n for n, ds in readers.items() if name in ds} for name in off}
+    return [name for level in topological_levels(after) for name in level]
+
+
+def _after(
+    manifest: Manifest, active: dict[str, Step], retired: list[str], included: list[str]
+) -> dict[str, list[str]]:
+    """What each step of the run waits for: its dependencies the run deploys; a stage being deleted,
+    for the deleted stages that read it; a stage a deleted stage reads, for that deletion (data.all's
+    RUM monitor goes before the identity pool it names)."""
+    after: dict[str, set[str]] = {}
+    for name in included:
+        if name in retired:
+            after[name] = {n for n in retired if name in manifest.steps[n].dependencies()}
+        else:
+            after[name] = {d for d in active[name].dependencies() if d in included}
+            after[name] |= {n for n in retired if name in manifest.steps[n].dependencies()}
+    return {name: sorted(waits) for name, waits in after.items()}
 
 
 def _check_names_free(

@@ -337,7 +337,9 @@ class StageDeployment:
         return self._next(Phase.EXECUTING, next_poll(0, expected, 0))
 
     def _start_delete(self) -> StepState:
-        """Uninstall: delete the stage's stack (stateful resources keep their Retain/Snapshot)."""
+        """Delete the stage's stack (stateful resources keep their Retain/Snapshot): an uninstall's
+        stage, or one whose condition the run's options turn off (then its rollback point is kept
+        first: the run's rollback creates it again)."""
         if self.record.executed:
             return self._next(Phase.EXECUTING, FIRST_POLL)
         stack = self.deps.stacks.describe(self.stack_name)
@@ -347,6 +349,8 @@ class StageDeployment:
             return self._next(Phase.DONE, result="DELETED")
         if in_progress(stack.status):
             return self._next(Phase.BUSY, FIRST_POLL)
+        if self.meta.action != "uninstall" and self.record.rollback_key is None:
+            self._save_rollback_point(stack)
         if stack.parameters.get("DeletionProtection") == "true":
             self._unprotect(stack)
             return self._next(Phase.BUSY, FIRST_POLL)

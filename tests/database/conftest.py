@@ -14,10 +14,14 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-MIGRATIONS_PACKAGE = Path(__file__).resolve().parents[2] / "blueprints" / "functions" / "migrations"
-sys.path.insert(0, str(MIGRATIONS_PACKAGE))
+ROOT = Path(__file__).resolve().parents[2]
+#: The synthetic release's migration function (`synthetic_migrations`, a test fixture) and the
+#: migration protocol it speaks (`dataall_migrations`, the product's), as its package lays them out.
+MIGRATIONS_PACKAGE = ROOT / "tests" / "fixtures" / "synthetic" / "functions" / "migrations"
+PROTOCOL_PACKAGE = ROOT / "blueprints" / "dataall" / "migration_function"
+sys.path[:0] = [str(MIGRATIONS_PACKAGE), str(PROTOCOL_PACKAGE)]
 
-from dataall_migrations.database import Location, Timeouts, create_engine  # noqa: E402
+from synthetic_migrations.database import Location, Timeouts, create_engine  # noqa: E402
 
 from tests.database.postgres import PostgresCluster, PostgresMissing, running_cluster  # noqa: E402
 

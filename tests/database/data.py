@@ -13,7 +13,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from alembic import command
-from dataall_migrations.runner import Migrations, current_revision
+from synthetic_migrations.runner import Migrations, current_revision
 
 HERE = Path(__file__).resolve().parent
 #: A revision 0004 that alters tables, then breaks a CHECK constraint (SQL error midway).

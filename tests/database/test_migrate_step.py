@@ -1,6 +1,6 @@
 """The installer's migrate step driving the real migration function against a real PostgreSQL.
 
-The function runs in this process (`dataall_migrations.handler.handler`, as Lambda calls
+The function runs in this process (`synthetic_migrations.handler.handler`, as Lambda calls
 it) with its environment and its secret in moto's Secrets Manager; the step's snapshots,
 ledger and release are in moto too. What crosses between them is exactly what crosses
 in AWS: Invoke payloads, and errors as Lambda reports them.
@@ -18,11 +18,11 @@ from typing import Any
 import boto3
 import pytest
 import sqlalchemy as sa
-from dataall_migrations import handler as function
-from dataall_migrations.database import Location, Timeouts, create_engine
 from dataall_migrations.errors import BadRequest, DatabaseUnreachable
-from dataall_migrations.runner import Migrations
 from moto import mock_aws
+from synthetic_migrations import handler as function
+from synthetic_migrations.database import Location, Timeouts, create_engine
+from synthetic_migrations.runner import Migrations
 
 from lambdas.core.deps import Deps
 from lambdas.core.errors import StageFailed

@@ -12,8 +12,6 @@ import time
 
 import pytest
 import sqlalchemy as sa
-from dataall_migrations import permissions as release_permissions
-from dataall_migrations.database import Timeouts
 from dataall_migrations.errors import (
     MigrationFailed,
     MigrationInProgress,
@@ -21,7 +19,9 @@ from dataall_migrations.errors import (
     MigrationStatementTimeout,
     UnknownRevision,
 )
-from dataall_migrations.runner import ADVISORY_LOCK_KEY, VERSIONS, Migrations
+from synthetic_migrations import permissions as release_permissions
+from synthetic_migrations.database import Timeouts
+from synthetic_migrations.runner import ADVISORY_LOCK_KEY, VERSIONS, Migrations
 
 from tests.database.data import (
     DATASETS,

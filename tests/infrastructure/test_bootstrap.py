@@ -4,6 +4,7 @@ scoped roles, and the real ASL with every substitution filled."""
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -166,3 +167,30 @@ def test_the_ledger_table_has_the_keys_the_unit_tests_create_it_with(bootstrap_t
     table = next(iter(resources(bootstrap_template, "AWS::DynamoDB::Table").values()))
     assert table["Properties"]["KeySchema"] == key_schema()
     assert table["Properties"]["AttributeDefinitions"] == attribute_definitions()
+
+
+def test_the_cdk_app_synthesizes_the_bootstrap_stack_for_data_alls_latest_release_without_the_tests(
+    tmp_path: Path,
+) -> None:
+    """`cdk synth` (cdk.json's `python app.py`): the bootstrap stack alone, data.all's latest pinned
+    version its ReleaseVersion's default, and nothing of `tests` (the synthetic release) loaded."""
+    import subprocess
+    import sys
+
+    from installer.upstream import LATEST
+
+    run = (
+        "import runpy, sys; runpy.run_path('app.py', run_name='__main__'); "
+        "print(sorted(m for m in sys.modules if m == 'tests' or m.startswith('tests.')))"
+    )
+    environment = {**os.environ, "CDK_OUTDIR": str(tmp_path)}
+    done = subprocess.run(
+        [sys.executable, "-c", run], check=False, cwd=ROOT, env=environment, capture_output=True, text=True
+    )
+
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == "[]"
+    assert sorted(p.name for p in tmp_path.glob("*.template.json")) == ["bootstrap.template.json"]
+    template = json.loads((tmp_path / "bootstrap.template.json").read_text())
+    assert template["Parameters"]["ReleaseVersion"]["Default"] == LATEST
+    assert resources(template, "AWS::StepFunctions::StateMachine")

@@ -23,8 +23,8 @@ def synthesized(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[st
 
     from blueprints.assets import AssetRegistry
     from blueprints.common import BuildContext
-    from blueprints.stages.pivot_role import PivotRoleStage
     from installer.build import synthesize
+    from tests.fixtures.synthetic.stages.pivot_role import PivotRoleStage
 
     out = tmp_path_factory.mktemp("pivot-role")
     app = cdk.App(outdir=str(out), analytics_reporting=False)
@@ -95,7 +95,9 @@ def test_the_release_documents_are_passed_whole_and_split_into_a_few_policies(
 ) -> None:
     _, template, _ = synthesized
     documents = template["Resources"][role_id(template)]["Properties"]["PolicyDocuments"]
-    files = [json.loads(p.read_text()) for p in sorted(Path("blueprints/pivot_role/policies").glob("*.json"))]
+    files = [
+        json.loads(p.read_text()) for p in sorted(Path("tests/fixtures/synthetic/pivot_role/policies").glob("*.json"))
+    ]
     statements = statements_of(documents)
     values = {
         "Partition": "aws", "AccountId": "111122223333", "Region": "eu-west-1", "ResourcePrefix": "dataall",
@@ -122,8 +124,8 @@ def test_the_template_stays_far_below_cloudformations_limits(synthesized: tuple[
 
 def test_the_environment_accounts_template_is_cfn_lint_clean_and_fits_a_template_body(tmp_path: Path) -> None:
     """The template the provider generates for the StackSet, from the release's documents."""
-    from blueprints.stages.pivot_role import TRUSTED_SERVICES, policy_documents
     from lambdas.pivot_role.policies import MAX_TEMPLATE_BODY_BYTES, environment_template, minified, substitute
+    from tests.fixtures.synthetic.stages.pivot_role import TRUSTED_SERVICES, policy_documents
 
     static = {"ResourcePrefix": "dataall", "EnvName": "prod", "PivotRoleName": "dataall-prod-pivot-role",
               "PlatformAccountId": "111122223333"}  # fmt: skip

@@ -1,5 +1,6 @@
-"""The unit tier's small release (tests/unit/releases.py) keeps the real release's shape, so
-the unit tests that read it read what a built release holds."""
+"""The unit tier's small release (tests/unit/releases.py) keeps the shape of the synthetic release
+(tests/fixtures/synthetic, built by CDK synthesis as the sandbox tests install it), so the unit tests
+that read it read what a built release holds."""
 
 from __future__ import annotations
 

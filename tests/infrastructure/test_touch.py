@@ -18,8 +18,8 @@ def synthesized(context: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
     from blueprints.assets import AssetRegistry
     from blueprints.common import BuildContext
-    from blueprints.stages.secrets import SecretsStage
-    from blueprints.stages.sqs import SqsStage
+    from tests.fixtures.synthetic.stages.secrets import SecretsStage
+    from tests.fixtures.synthetic.stages.sqs import SqsStage
 
     app = cdk.App(analytics_reporting=False, context=context)
     build = BuildContext(assets=AssetRegistry(), nag=False)
@@ -29,7 +29,7 @@ def synthesized(context: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def test_touching_a_stage_adds_one_inert_resource_to_that_stage_only() -> None:
-    from blueprints.common import TOUCH_CONTEXT, TOUCH_LOGICAL_ID
+    from tests.fixtures.synthetic.common import TOUCH_CONTEXT, TOUCH_LOGICAL_ID
 
     plain = synthesized({})
     touched = synthesized({TOUCH_CONTEXT: "sqs"})
@@ -42,7 +42,7 @@ def test_touching_a_stage_adds_one_inert_resource_to_that_stage_only() -> None:
 
 
 def test_several_stages_can_be_touched_at_once() -> None:
-    from blueprints.common import TOUCH_CONTEXT, TOUCH_LOGICAL_ID
+    from tests.fixtures.synthetic.common import TOUCH_CONTEXT, TOUCH_LOGICAL_ID
 
     touched = synthesized({TOUCH_CONTEXT: "secrets, sqs"})
 

@@ -20,9 +20,9 @@ from typing import Any
 
 import pytest
 
-from blueprints.common import TOUCH_CONTEXT, TOUCH_REVISION_CONTEXT
 from installer.aws import Aws
-from tests.conftest import cached_release
+from tests.conftest import cached_synthetic_release
+from tests.fixtures.synthetic.common import TOUCH_CONTEXT, TOUCH_REVISION_CONTEXT
 from tests.sandbox.conftest import INSTALLATION, deploy, run, stateful_and_what_they_run_on
 
 pytestmark = pytest.mark.xdist_group("fault-matrix")
@@ -46,7 +46,7 @@ SAMPLE = {
 
 
 def _steps(kinds: tuple[str, ...], lifecycle: str) -> list[Any]:
-    release = cached_release()
+    release = cached_synthetic_release()
     manifest = release.manifest
     active = [name for wave in manifest.waves(manifest.resolve_options()) for name in wave]
     cases = []
@@ -122,9 +122,9 @@ def _statuses(aws: Aws) -> dict[str, str]:
 
 def _releases() -> tuple[Any, Any]:
     """A previous and a next release in which every stage changes (a real Modify in each)."""
-    stages = ",".join(step.name for step in cached_release().manifest.stages())
-    before = cached_release(version="2.8.0", overrides={TOUCH_CONTEXT: stages, TOUCH_REVISION_CONTEXT: "1"})
-    after = cached_release(version="2.9.0", overrides={TOUCH_CONTEXT: stages, TOUCH_REVISION_CONTEXT: "2"})
+    stages = ",".join(step.name for step in cached_synthetic_release().manifest.stages())
+    before = cached_synthetic_release(version="2.8.0", overrides={TOUCH_CONTEXT: stages, TOUCH_REVISION_CONTEXT: "1"})
+    after = cached_synthetic_release(version="2.9.0", overrides={TOUCH_CONTEXT: stages, TOUCH_REVISION_CONTEXT: "2"})
     return before, after
 
 

@@ -28,7 +28,7 @@ from installer.aws import Aws
 from lambdas.run.refusals import refused
 from sandbox.cloudformation.providers.registry import UnsupportedProvider
 from tests.sandbox.certificates import issued_certificate
-from tests.sandbox.conftest import INSTALLATION, Outcome, deploy
+from tests.sandbox.conftest import INSTALLATION, Outcome, deploy, run
 
 pytestmark = pytest.mark.sandbox
 
@@ -333,3 +333,32 @@ def test_every_resource_type_of_the_release_has_a_sandbox_provider(sandbox: Any,
 
     assert len(types) > 100
     assert unsupported == []
+
+
+# --------------------------------------------------------------------------- an option turned off again
+@pytest.mark.slow
+def test_a_stage_whose_option_a_failed_run_turned_off_is_deleted_then_created_again_by_the_rollback(
+    aws: Aws, release: Any, sandbox: Any
+) -> None:
+    """EnableRum=false on an installation with RUM deletes the rum stage first; when a later stage of
+    the same run fails, the rollback creates rum again from its rollback point (template, parameters,
+    tags), with a new app monitor, and the installation runs what it ran before."""
+    installed = deploy(aws, release, {"EnableRum": "true"})
+    assert installed.result["status"] == "SUCCEEDED", installed.result["error"]
+    cfn = aws.client("cloudformation")
+    (before,) = cfn.describe_stacks(StackName=INSTALLATION.stage_stack("rum"))["Stacks"]
+    sandbox.faults.add("container:update")
+
+    failed = run(aws, installed, {"action": "redeploy", "options": {"EnableRum": False, "ContainerImage": "other:1"}})
+
+    assert failed["status"] == "FAILED" and failed["error"]["stage"] == "container", failed["error"]
+    steps = installed.reader.ledger.steps(failed["execution_arn"].rsplit(":", 1)[1])
+    assert (steps["rum"].op, steps["rum"].result, steps["rum"].rolled_back) == ("delete", "DELETED", "RESTORED")
+    (after,) = cfn.describe_stacks(StackName=INSTALLATION.stage_stack("rum"))["Stacks"]
+    assert after["StackId"] != before["StackId"] and after["StackStatus"] == "CREATE_COMPLETE"
+    assert {p["ParameterKey"]: p.get("ParameterValue") for p in after["Parameters"]} == {
+        p["ParameterKey"]: p.get("ParameterValue") for p in before["Parameters"]
+    }
+    assert [m["Name"] for m in aws.client("rum").list_app_monitors()["AppMonitorSummaries"]] == [f"{SCOPE}-web"]
+    record = installed.reader.ledger.stage("rum")
+    assert record is not None and record.stack_id == after["StackId"]

@@ -15,7 +15,7 @@ from botocore.exceptions import ClientError
 from installer.aws import Aws
 from installer.operations import start
 from lambdas.run.refusals import refused
-from tests.conftest import cached_release
+from tests.conftest import cached_synthetic_release
 from tests.sandbox.conftest import INSTALLATION, Outcome, deploy, run, wait
 
 pytestmark = pytest.mark.xdist_group("ways-in")
@@ -73,7 +73,7 @@ def test_an_option_change_starts_a_redeploy_with_the_new_option(aws: Aws, releas
 
 
 def test_a_new_release_version_starts_an_upgrade(aws: Aws, installed: Outcome) -> None:
-    newer = cached_release(version="2.9.0")
+    newer = cached_synthetic_release(version="2.9.0")
 
     outcome = deploy(aws, newer, {"LogRetentionDays": "60"})
 
@@ -159,10 +159,10 @@ def test_a_redeploy_reports_drift_made_outside_cloudformation(aws: Aws, installe
 def test_the_schedule_starts_a_redeploy(aws: Aws, release: Any, installed: Outcome) -> None:
     # The release and options the schedule is added to (already there when this module's
     # tests ran in order; another module's test on this worker may have deployed in between).
-    current = deploy(aws, cached_release(version="2.9.0"), {"LogRetentionDays": "60"})
+    current = deploy(aws, cached_synthetic_release(version="2.9.0"), {"LogRetentionDays": "60"})
     assert not current.changed or current.result["status"] == "SUCCEEDED", current.result["error"]
 
-    outcome = deploy(aws, cached_release(version="2.9.0"),
+    outcome = deploy(aws, cached_synthetic_release(version="2.9.0"),
                      {"LogRetentionDays": "60", "RedeploySchedule": "cron(0 3 ? * SUN *)"})  # fmt: skip
     assert outcome.changed is False  # the schedule is not something a run uses
 

@@ -113,7 +113,7 @@ def unit_tier_boundary(monkeypatch: pytest.MonkeyPatch, listening: set[int]) -> 
     monkeypatch.setattr(socket.socket, "connect_ex", guarded_connect_ex)
     monkeypatch.setattr(socket, "getaddrinfo", guarded_getaddrinfo)
     monkeypatch.setattr(subprocess.Popen, "_execute_child", no_process)
-    monkeypatch.setattr(tests.conftest, "cached_release", no_build)
+    monkeypatch.setattr(tests.conftest, "cached_synthetic_release", no_build)
 
 
 @pytest.fixture(scope="session")

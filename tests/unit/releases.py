@@ -2,8 +2,9 @@
 loader, published to a moto bucket where the installer's steps read releases from.
 
 The unit tier builds no real release (CDK synthesis needs Node, the layer needs pip); a
-step that reads a release (plan, rollback) gets one of these instead. The real release's
-graph is checked by the build and installed by tests/sandbox.
+step that reads a release (plan, rollback) gets one of these instead. The built releases'
+graphs (data.all's, and the synthetic test fixture's) are checked by their builds and installed
+by tests/sandbox.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""The platform's own function code (blueprints/functions): authorizer, API, worker, page.
+"""The synthetic release's stand-in functions (tests/fixtures/synthetic/functions): authorizer,
+API, worker, page.
 
 Each function is a package at the root of its zip; the tests import it the same way, from
 its folder. JWTs are signed with an RSA key generated here, by `cryptography` (an
@@ -17,7 +18,7 @@ from typing import Any
 
 import pytest
 
-FUNCTIONS = Path(__file__).resolve().parents[2] / "blueprints" / "functions"
+FUNCTIONS = Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "synthetic" / "functions"
 for folder in ("api", "authorizer", "worker", "site", "canary/python"):
     sys.path.insert(0, str(FUNCTIONS / folder))
 

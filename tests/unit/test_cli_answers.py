@@ -43,7 +43,11 @@ REFUSALS = [
     (["deploy", "--sandbox", "--endpoint-url", "http://127.0.0.1:1", "--json"], "InvalidArgument", "--endpoint-url"),
     (["deploy", "--sandbox", "--scale", "0", "--json"], "InvalidArgument", "--scale"),
     (["deploy", "--serve", "--json"], "InvalidArgument", "--serve"),
-    (["deploy", "--synthetic", "--upstream", "x", "--json", "--sandbox"], "InvalidArgument", None),
+    (
+        ["deploy", "--release", "/some/release", "--upstream", "x", "--json", "--sandbox"],
+        "InvalidArgument",
+        "--upstream",
+    ),
     (["upgrade", "--fault", "aurora:melt", "--json", "--sandbox"], "InvalidFault", "--fault"),
     (["run", "reinstall", "--json", "--sandbox"], "InvalidAction", "ACTION"),
     (["run", "redeploy", "--option", "=1", "--json", "--sandbox"], "InvalidArgument", "--option"),
@@ -461,9 +465,34 @@ def test_version_json() -> None:
     assert answer("version", "--json")[:2] == (0, {"status": "SUCCEEDED", "command": "version", "version": __version__})
 
 
-def test_build_refuses_two_releases_with_the_json_line() -> None:
-    exit_status, document, _ = answer("build", "--synthetic", "--upstream", "x", "--json")
-    assert exit_status == 2 and document["command"] == "build" and document["error"]["code"] == "InvalidArgument"
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["build", "--synthetic"],
+        ["deploy", "--synthetic", "--sandbox"],
+        ["upgrade", "--synthetic", "--sandbox"],
+        ["plan", "--synthetic", "--sandbox"],
+    ],
+    ids=lambda argv: argv[0],
+)
+def test_the_synthetic_release_is_no_flag_of_the_product_a_stale_synthetic_is_a_usage_error_naming_it(
+    argv: list[str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The product installs data.all; the synthetic release is a test fixture (tests/fixtures/synthetic),
+    which tests build and hand over with --release DIR. `--synthetic` is refused as any unknown flag
+    is, before anything is built (the unit tier's guard fails a build)."""
+    import sys
+
+    from installer.cli import main
+
+    monkeypatch.setattr(sys, "argv", ["dataall-installer", *argv, "--json"])
+    with pytest.raises(SystemExit) as ended:
+        main()
+    out, err = capsys.readouterr()
+    document = json.loads(out.splitlines()[-1])
+    assert ended.value.code == 2 and "Traceback" not in err
+    assert (document["status"], document["command"], document["error"]["code"]) == ("REFUSED", argv[0], "UsageError")
+    assert document["error"]["field"] == "--synthetic" and "--synthetic" in document["error"]["message"]
 
 
 def test_a_fault_naming_a_stage_the_release_does_not_have_is_refused_before_a_sandbox_starts(small: Path) -> None:

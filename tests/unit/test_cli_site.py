@@ -188,7 +188,7 @@ def test_the_operators_build_ships_the_web_ui_unless_told_not_to_and_a_build_in_
     monkeypatch.setattr(installer.upstream, "resolve", lambda path, version: SimpleNamespace(version="2.9.0"))
     monkeypatch.setattr(installer.dataall, "build_dataall_release", lambda out, source, **kw: asked.update(kw))
 
-    _build(Path("unused"), None, None, False, quiet=True)
+    _build(Path("unused"), None, None, quiet=True)
 
     assert asked == {"site": cli_builds_it}
     assert site_wanted(default=False) is code_builds_it

@@ -18,6 +18,21 @@ def test_the_code_that_runs_in_aws_may_not_import_the_operators_tools() -> None:
     assert forbidden(edges) == ["lambdas.run.planning imports installer.build"]
 
 
+def test_no_room_of_the_product_imports_the_tests_but_the_benchmarks_may(tmp_path: Path) -> None:
+    # Given a product room and the benchmarks each importing the synthetic release, a test fixture
+    for room in ("installer", "bench", "tests", "tests/fixtures"):
+        (tmp_path / room).mkdir(parents=True, exist_ok=True)
+        (tmp_path / room / "__init__.py").write_text("")
+    (tmp_path / "tests" / "fixtures" / "synthetic.py").write_text("VERSION = '2.8.0'\n")
+    (tmp_path / "installer" / "cli.py").write_text("def build():\n    import tests.fixtures.synthetic\n")
+    (tmp_path / "bench" / "install.py").write_text("from tests.fixtures.synthetic import VERSION\n")
+
+    # When the graph is read, Then only the product's import is refused
+    assert forbidden(graph(tmp_path)) == ["installer.cli imports tests.fixtures.synthetic"]
+    for room in ("lambdas", "blueprints", "bootstrap_stack", "sandbox", "cloud_assembly", "installer", "app", "tools"):
+        assert forbidden({f"{room}.module": {"tests.conftest"}}) == [f"{room}.module imports tests.conftest"]
+
+
 def test_a_lazy_import_inside_a_function_counts(tmp_path: Path) -> None:
     (tmp_path / "lambdas").mkdir()
     (tmp_path / "lambdas" / "__init__.py").write_text("")

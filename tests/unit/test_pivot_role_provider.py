@@ -709,7 +709,9 @@ def test_a_stack_set_operation_that_outlasts_the_lambda_is_answered_failed_namin
 def test_the_provider_reads_the_release_documents_as_the_stage_passes_them() -> None:
     from pathlib import Path
 
-    files = [json.loads(p.read_text()) for p in sorted(Path("blueprints/pivot_role/policies").glob("*.json"))]
+    files = [
+        json.loads(p.read_text()) for p in sorted(Path("tests/fixtures/synthetic/pivot_role/policies").glob("*.json"))
+    ]
 
     assert len(statements_of(files)) > 20
 

@@ -10,12 +10,13 @@ import boto3
 import pytest
 
 from lambdas.core.deps import Deps
-from lambdas.core.errors import InvalidInput, InvalidOptions, LockHeld, ReleaseInvalid
+from lambdas.core.errors import DataAtRisk, InvalidInput, InvalidOptions, LockHeld, ReleaseInvalid
 from lambdas.core.messages import PlanRequest
+from lambdas.data.records import StageRecord
 from lambdas.data.releases import release_key
 from lambdas.run.planning import plan
 from tests.unit.conftest import REGION, moto_deps
-from tests.unit.releases import SmallRelease, platform
+from tests.unit.releases import SmallRelease, platform, small_release, stage
 
 ARTIFACTS = "dataall-test-artifacts"
 
@@ -173,4 +174,70 @@ def test_allow_replacement_naming_no_stage_of_the_release_is_refused_and_changes
 
     assert refused.value.field == "allow_replacement.0"
     assert "nosuchstage/Cluster" in str(refused.value)
+    assert nothing_changed(deps)
+
+
+def installed(deps: Deps, stage: str, stack_id: str | None = None) -> None:
+    deps.ledger.put_stage(
+        StageRecord(
+            stage=stage,
+            stack_name=f"dataall-test-{stage}",
+            stack_id=stack_id or f"arn:aws:cloudformation:{REGION}:000000000000:stack/dataall-test-{stage}/1",
+            version="2.8.0",
+            template_sha256="0" * 64,
+            parameters={},
+            outputs={},
+            status="CREATE_COMPLETE",
+            stateful=False,
+            run="install-2-8-0-before",
+        )
+    )
+
+
+def test_an_installed_stage_whose_condition_the_options_turn_off_is_deleted_first(
+    deps: Deps, release: SmallRelease
+) -> None:
+    installed(deps, "cloudfront")  # installed while InternetFacing was on
+
+    result = plan(deps, request({"action": "redeploy", "version": release.version, "options": {}}, "redeploy-1"))
+
+    steps = {s["name"]: s for s in result["steps"]}
+    assert steps["cloudfront"] == {"name": "cloudfront", "kind": "stage", "op": "delete", "waits": False}
+    assert {s["op"] for n, s in steps.items() if n != "cloudfront"} == {"deploy"}
+    run = deps.ledger.run("redeploy-1")
+    assert run is not None and run.order[0] == "cloudfront"
+    # lambda-api, which cloudfront reads, is deployed after cloudfront is gone
+    assert "cloudfront" in run.after["lambda-api"]
+
+
+def test_a_stage_whose_condition_is_off_and_that_is_not_installed_is_left_out(
+    deps: Deps, release: SmallRelease
+) -> None:
+    result = plan(deps, request({"action": "redeploy", "version": release.version, "options": {}}, "redeploy-2"))
+
+    assert "cloudfront" not in [s["name"] for s in result["steps"]]
+
+
+def test_turning_off_a_stage_that_holds_data_is_refused_naming_what_it_would_remove(deps: Deps) -> None:
+    # Given a release whose `store` stage (a bucket) exists only with Keep, installed with Keep on
+    release = small_release(
+        stage("vpc"),
+        stage("store", stateful=True, when={"option": "Keep", "equals": True}),
+        options={"Keep": {"type": "boolean", "default": True}},
+        version="2.9.0",
+    )
+    release.publish(boto3.client("s3", region_name=REGION), ARTIFACTS)
+    body = json.dumps({"Resources": {"Bucket": {"Type": "AWS::S3::Bucket"}}})
+    stack_id = boto3.client("cloudformation", region_name=REGION).create_stack(
+        StackName="dataall-test-store", TemplateBody=body
+    )["StackId"]
+    installed(deps, "store", stack_id=stack_id)
+
+    # When a redeploy turns Keep off
+    with pytest.raises(DataAtRisk) as refused_run:
+        plan(deps, request({"action": "redeploy", "version": "2.9.0", "options": {"Keep": False}}, "redeploy-3"))
+
+    # Then the data-loss guard refuses it, naming the bucket the stage's deletion would remove
+    assert refused_run.value.field == "stages.store.Bucket"
+    assert "stage store: Bucket (AWS::S3::Bucket, holds data: type) would be removed" in str(refused_run.value)
     assert nothing_changed(deps)

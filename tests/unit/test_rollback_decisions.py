@@ -120,6 +120,7 @@ class FakeCloudFormation:
             "continue_update_rollback",
             "update_termination_protection",
             "delete_change_set",
+            "create_stack",
         }
     )
 
@@ -271,6 +272,33 @@ class Workflow:
                 phase="executing",
             ),
         )
+
+    def retired(self, stage: str, at: int = 1) -> None:
+        """A stage whose condition the run's options turned off: its rollback point, then DeleteStack
+        (the stack gone, its ledger record with it)."""
+        point = RollbackPoint(
+            absent=False,
+            stack_id=self.id(stage),
+            status="UPDATE_COMPLETE",
+            template=OLD,
+            parameters=OLD_PARAMETERS,
+            tags=TAGS,
+            ledger=self.deployed_before(stage),
+        )
+        self._rollback_point(stage, point)
+        self.ledger.update_step(
+            RUN,
+            stage,
+            StepUpdate(
+                op="delete",
+                executed=True,
+                executed_at=_at(at),
+                stack_id=self.id(stage),
+                stack_name=stack_name(stage),
+                phase="executing",
+            ),
+        )
+        self.ledger.delete_stage(stage)
 
     def migrated(self, stage: str = "migrate", at: int = 1) -> None:
         """The migrate action: snapshot taken, the function called with the upgrade."""
@@ -764,3 +792,39 @@ def test_with_motos_cloudformation_a_run_is_undone_call_after_call_to_where_it_s
     assert normalized_sha256(deps.stacks.template(params.stack_id)) == normalized_sha256(OLD)
     marks = {name: step.rolled_back for name, step in deps.ledger.steps(RUN).items()}
     assert marks == {"vpc": "DELETED", "params": "RESTORED"}
+
+
+# ---------------------------------------------------------------------- a stage whose condition turned off
+def test_a_stage_the_run_deleted_as_its_condition_turned_off_is_created_again_from_its_rollback_point(
+    deps: Deps,
+) -> None:
+    Workflow(deps).retired("params")
+    cloudformation = with_stacks(deps)  # the delete went through: no stack
+
+    state = rollback_once(deps)
+
+    [(operation, call)] = cloudformation.calls
+    assert operation == "create_stack" and call["StackName"] == stack_name("params")
+    assert call["Parameters"] == [{"ParameterKey": "Size", "ParameterValue": "small"}]
+    assert call["Tags"] == [{"Key": k, "Value": v} for k, v in TAGS.items()]
+    key = call["TemplateURL"].split(".amazonaws.com/", 1)[1]
+    body = deps.store.s3.get_object(Bucket=ARTIFACTS, Key=key)["Body"].read().decode()
+    assert normalized_sha256(body) == normalized_sha256(OLD)
+    assert (state.done, deps.ledger.step(RUN, "params").rolled_back) == (False, None)  # waits for the create
+
+
+def test_a_stage_created_again_is_restored_with_its_ledger_record_naming_the_new_stack(deps: Deps) -> None:
+    workflow = Workflow(deps)
+    workflow.retired("params")
+    before = workflow.deployed_before("params")
+    deps.ledger.delete_stage("params")
+    again = FakeStack("params", "CREATE_COMPLETE", template=OLD, parameters=dict(OLD_PARAMETERS))
+    cloudformation = with_stacks(deps, again)
+
+    state = rollback_once(deps)
+
+    assert state.done and cloudformation.calls == []
+    assert deps.ledger.step(RUN, "params").rolled_back == "RESTORED"
+    restored = deps.ledger.stage("params")
+    assert restored is not None and restored.stack_id == stack_id("params")
+    assert restored.model_dump(exclude={"updated_at"}) == before.model_dump(exclude={"updated_at"})

@@ -18,7 +18,7 @@ from tests.unit.conftest import UnitTierBoundary
 
 def test_building_a_release_is_refused() -> None:
     with pytest.raises(UnitTierBoundary, match="builds no release"):
-        tests.conftest.cached_release()
+        tests.conftest.cached_synthetic_release()
 
 
 def test_starting_a_process_is_refused_naming_it() -> None:

@@ -510,6 +510,41 @@ class IdentityPool:
         return str(resource.prop("IdentityPoolName") or re.sub(r"[^\w ]", "_", resource.name))
 
 
+class IdentityPoolRoleAttachment:
+    """AWS::Cognito::IdentityPoolRoleAttachment: the pool's roles set with SetIdentityPoolRoles
+    (moto lacks it: `moto_internals.fix_cognito_identity_pool_roles`), taken off when it is deleted.
+    CloudFormation's `RoleMappings` is a map of any key to a mapping naming its `IdentityProvider`; the
+    API's is keyed by the provider
+    (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-cognito-identitypoolroleattachment.html)."""
+
+    def create(self, clients: ServiceClients, resource: Emulation) -> None:
+        mappings = {
+            str(mapping["IdentityProvider"]): {k: v for k, v in mapping.items() if k != "IdentityProvider"}
+            for mapping in (resource.prop("RoleMappings") or {}).values()
+        }
+        client = clients("cognito-identity", resource.region)
+        client.set_identity_pool_roles(
+            **api_params(
+                client,
+                "SetIdentityPoolRoles",
+                {"Roles": resource.prop("Roles") or {}, "RoleMappings": mappings},
+                IdentityPoolId=resource.prop("IdentityPoolId"),
+            )
+        )
+
+    def update(self, clients: ServiceClients, resource: Emulation, previous: Emulation) -> None:
+        self.create(clients, resource)
+
+    def delete(self, clients: ServiceClients, resource: Emulation, *, snapshot: bool) -> None:
+        try:
+            clients("cognito-identity", resource.region).set_identity_pool_roles(
+                IdentityPoolId=resource.prop("IdentityPoolId"), Roles={}
+            )
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "ResourceNotFoundException":
+                raise
+
+
 # --------------------------------------------------------------------------- synthetics
 class Canary:
     """AWS::Synthetics::Canary in CloudWatch Synthetics; `StartCanaryAfterCreation` starts it.
@@ -544,6 +579,33 @@ class Canary:
     def delete(self, clients: ServiceClients, resource: Emulation, *, snapshot: bool) -> None:
         """A canary already gone is deleted: CloudFormation takes "not found" as done."""
         moto_internals.synthetics_delete_canary(resource.region, resource.name, account_id=resource.account)
+
+
+# --------------------------------------------------------------------------- rum
+class AppMonitor:
+    """AWS::RUM::AppMonitor in CloudWatch RUM (the sandbox's own, `sandbox.rum`: moto has no RUM).
+    Ref: its name; Fn::GetAtt Id: the id CreateAppMonitor answers
+    (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-rum-appmonitor.html)."""
+
+    def create(self, clients: ServiceClients, resource: Emulation) -> None:
+        client = clients("rum", resource.region)
+        created = client.create_app_monitor(
+            **api_params(client, "CreateAppMonitor", resource.properties, Name=resource.name)
+        )
+        resource.data["id"] = created["Id"]
+
+    def update(self, clients: ServiceClients, resource: Emulation, previous: Emulation) -> None:
+        """UpdateAppMonitor: every property it takes; one it is not given goes back to the API's default."""
+        client = clients("rum", resource.region)
+        client.update_app_monitor(**api_params(client, "UpdateAppMonitor", resource.properties, Name=resource.name))
+
+    def delete(self, clients: ServiceClients, resource: Emulation, *, snapshot: bool) -> None:
+        """An app monitor already gone is deleted: CloudFormation takes "not found" as done."""
+        try:
+            clients("rum", resource.region).delete_app_monitor(Name=resource.name)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "ResourceNotFoundException":
+                raise
 
 
 # --------------------------------------------------------------------------- opensearch serverless
@@ -944,15 +1006,55 @@ class FunctionVersion:
                 raise
 
 
+#: A `MethodSetting` property of CloudFormation's and the setting's path in UpdateStage's patch
+#: operations (`/{resource path}/{http method}/{setting}`):
+#: https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-apigateway-stage-methodsetting.html,
+#: https://docs.aws.amazon.com/apigateway/latest/api/patch-operations.html#UpdateStage-Patch
+METHOD_SETTING_PATHS = {
+    "ThrottlingRateLimit": "throttling/rateLimit",
+    "ThrottlingBurstLimit": "throttling/burstLimit",
+    "LoggingLevel": "logging/loglevel",
+    "DataTraceEnabled": "logging/dataTrace",
+    "MetricsEnabled": "metrics/enabled",
+    "CachingEnabled": "caching/enabled",
+    "CacheTtlInSeconds": "caching/ttlInSeconds",
+    "CacheDataEncrypted": "caching/dataEncrypted",
+}
+
+
+def method_setting_operations(settings: Any) -> list[dict[str, str]]:
+    """UpdateStage's `replace` operations that give a stage CloudFormation's `MethodSettings`. The
+    setting's `ResourcePath` is already `~1`-encoded, its leading slash that of the patch path
+    (`/*` with `*` is every resource and method, `/` the root resource)."""
+    operations = []
+    for setting in settings or []:
+        resource_path = str(setting.get("ResourcePath", "/*"))[1:] or "~1"
+        where = f"/{resource_path}/{setting.get('HttpMethod', '*')}"
+        for name, path in METHOD_SETTING_PATHS.items():
+            if name in setting:
+                value = setting[name]
+                text = str(value).lower() if isinstance(value, bool) else str(value)
+                operations.append({"op": "replace", "path": f"{where}/{path}", "value": text})
+    return operations
+
+
 class RestApiStage:
-    """AWS::ApiGateway::Stage: CreateStage (`Tags`, CloudFormation's list, as the API's map);
-    an update points the stage at its new deployment and description, and retags it.
-    `MethodSettings` and `AccessLogSetting` are kept as properties, not applied (moto's
-    stages do not act on them)."""
+    """AWS::ApiGateway::Stage: CreateStage (`Tags`, CloudFormation's list, as the API's map), then
+    its `MethodSettings` as UpdateStage's patch operations (the stage's `methodSettings`, as
+    GetStage reads them back); an update points the stage at its new deployment and description,
+    puts the settings again and retags it. A method setting the update drops is left on the stage;
+    `AccessLogSetting` is kept as a property, not applied."""
 
     def create(self, clients: ServiceClients, resource: Emulation) -> None:
         client = clients("apigateway", resource.region)
         client.create_stage(**api_params(client, "CreateStage", resource.properties))
+        settings = method_setting_operations(resource.prop("MethodSettings"))
+        if settings:
+            client.update_stage(
+                restApiId=str(resource.prop("RestApiId")),
+                stageName=str(resource.prop("StageName")),
+                patchOperations=settings,
+            )
 
     def update(self, clients: ServiceClients, resource: Emulation, previous: Emulation) -> None:
         client = clients("apigateway", resource.region)
@@ -961,6 +1063,8 @@ class RestApiStage:
             for name, path in (("DeploymentId", "deploymentId"), ("Description", "description"))
             if resource.prop(name) != previous.prop(name)
         ]
+        if resource.prop("MethodSettings") != previous.prop("MethodSettings"):
+            operations += method_setting_operations(resource.prop("MethodSettings"))
         where = {"restApiId": str(resource.prop("RestApiId")), "stageName": str(resource.prop("StageName"))}
         if operations:
             client.update_stage(**where, patchOperations=operations)

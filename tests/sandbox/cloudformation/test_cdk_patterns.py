@@ -630,6 +630,64 @@ def test_a_stage_is_created_for_its_deployment_with_its_tags(cfn: Any, clients: 
     assert apigateway.get_tags(resourceArn=arn)["tags"] == {"team": "platform"}
 
 
+def test_a_stages_method_settings_are_the_stages_and_an_update_changes_them(cfn: Any, clients: Clients) -> None:
+    """AWS (`aws-properties-apigateway-stage-methodsetting`): `MethodSettings` with `ResourcePath`
+    `/*` and `HttpMethod` `*` apply to every method of the stage, as GetStage's `methodSettings`
+    (keyed `*/*`) reads them; throttling is a number the stack's parameter may give (data.all's
+    `throttling`, the installer's ApiRateLimit/ApiBurstLimit); an update puts the new values."""
+    setting = {
+        "HttpMethod": "*", "ResourcePath": "/*", "LoggingLevel": "INFO", "MetricsEnabled": True,
+        "DataTraceEnabled": False, "ThrottlingRateLimit": {"Ref": "Rate"}, "ThrottlingBurstLimit": 5000,
+    }  # fmt: skip
+    resources: dict[str, Any] = {
+        "Api": {"Type": "AWS::ApiGateway::RestApi", "Properties": {"Name": "api"}},
+        "Get": {
+            "Type": "AWS::ApiGateway::Method",
+            "Properties": {
+                "RestApiId": {"Ref": "Api"},
+                "ResourceId": {"Fn::GetAtt": ["Api", "RootResourceId"]},
+                "HttpMethod": "GET",
+                "AuthorizationType": "NONE",
+                "Integration": {"Type": "MOCK"},
+            },
+        },
+        "Deployment": {
+            "Type": "AWS::ApiGateway::Deployment",
+            "Properties": {"RestApiId": {"Ref": "Api"}},
+            "DependsOn": ["Get"],
+        },
+        "Stage": {
+            "Type": "AWS::ApiGateway::Stage",
+            "Properties": {
+                "RestApiId": {"Ref": "Api"},
+                "DeploymentId": {"Ref": "Deployment"},
+                "StageName": "prod",
+                "MethodSettings": [setting],
+            },
+        },
+    }
+    template = body(resources, Parameters={"Rate": {"Type": "Number"}}, Outputs={"Api": {"Value": {"Ref": "Api"}}})
+    cfn.create_stack(
+        StackName="app", TemplateBody=template, Parameters=[{"ParameterKey": "Rate", "ParameterValue": "10000"}]
+    )
+    found = settle(cfn, "app")
+    assert found["StackStatus"] == "CREATE_COMPLETE"
+    api_id = {o["OutputKey"]: o["OutputValue"] for o in found["Outputs"]}["Api"]
+    apigateway = clients("apigateway")
+
+    every = apigateway.get_stage(restApiId=api_id, stageName="prod")["methodSettings"]["*/*"]
+    assert (every["throttlingRateLimit"], every["throttlingBurstLimit"]) == (10000.0, 5000)
+    assert (every["loggingLevel"], every["metricsEnabled"], every["dataTraceEnabled"]) == ("INFO", True, False)
+
+    cfn.update_stack(
+        StackName="app", TemplateBody=template, Parameters=[{"ParameterKey": "Rate", "ParameterValue": "200"}]
+    )
+
+    assert settle(cfn, "app")["StackStatus"] == "UPDATE_COMPLETE"
+    every = apigateway.get_stage(restApiId=api_id, stageName="prod")["methodSettings"]["*/*"]
+    assert (every["throttlingRateLimit"], every["throttlingBurstLimit"]) == (200.0, 5000)
+
+
 # --------------------------------------------------------------------------- waf
 def test_a_web_acl_is_associated_with_a_user_pool(cfn: Any, clients: Clients) -> None:
     """AWS (`aws-resource-wafv2-webaclassociation`): the ACL protects the resource, as

@@ -9,9 +9,9 @@
     {"command": "downgrade", "revision": <revision, or null for base>, "lock_timeout_ms": ..., ...}
         -> {"previous": ..., "revision": ..., "applied": [...]}
 
-The same protocol as the project's own migration function, checked by the same code and failing
-with the same errors (`dataall_migrations.protocol` and `.errors`, shipped in this package), so
-the installer's `migrate` step (`lambdas/migration/step.py`) drives either. The database is the
+The installer's migration protocol, checked by its code and failing with its errors
+(`dataall_migrations.protocol` and `.errors`, shipped in this package), so the installer's
+`migrate` step (`lambdas/migration/step.py`) drives it as it drives any migration function. The database is the
 one data.all's settings name for `envname` (the function's environment, as data.all's trigger
 functions have it).
 """

@@ -37,12 +37,12 @@ from dataall_migrations.protocol import Timeouts
 
 LOG = logging.getLogger(__name__)
 #: The package's root: data.all's `dataall/`, `migrations/`, `config.json`, this package and the
-#: project's `dataall_migrations` modules it shares (`installer.dataall_migrations.SHARED`).
+#: migration protocol's `dataall_migrations` modules (`installer.dataall_migrations.SHARED`).
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPTS = Path(__file__).resolve().parent / "scripts"
 DATAALL_MIGRATIONS = ROOT / "migrations"
 DATAALL_VERSIONS = DATAALL_MIGRATIONS / "versions"
-#: The pg_advisory_xact_lock key one migration at a time holds (the same as the project's runner).
+#: The pg_advisory_xact_lock key one migration at a time holds (the same as the synthetic test fixture's runner).
 ADVISORY_LOCK_KEY = int.from_bytes(b"dataall-", "big") & 0x7FFF_FFFF_FFFF_FFFF
 LOCK_TIMEOUT = "55P03"
 QUERY_CANCELED = "57014"
