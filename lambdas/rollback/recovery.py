@@ -288,6 +288,8 @@ class Rollback:
             return POLL
         key = self.deps.store.save_template(self.run_id, record.name, _required(point.template, record, "template"))
         step, _ = self._step_before(record.name)
+        # A stateful stage's stack is termination-protected, as the stage step leaves it.
+        protected = {"EnableTerminationProtection": True} if step is not None and step.stateful else {}
         self.deps.stacks.call(
             "create_stack",
             StackName=record.stack_name,
@@ -299,6 +301,7 @@ class Rollback:
             Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"],
             OnFailure="ROLLBACK",
             **({"TimeoutInMinutes": max(1, -(-step.timeout // 60))} if step is not None else {}),
+            **protected,
             **self.role,
         )
         self._count_attempt(record)

@@ -858,7 +858,31 @@ def test_a_stage_the_runs_release_has_no_more_is_created_again_as_the_release_be
     assert operation == "create_stack" and call["StackName"] == stack_name("search")
     assert call["Parameters"] == [{"ParameterKey": "Size", "ParameterValue": "small"}]
     assert call["TimeoutInMinutes"] == 20
+    assert "EnableTerminationProtection" not in call  # a stateless stage
     assert (state.done, deps.ledger.step(RUN, "search").rolled_back) == (False, None)
+
+
+def test_a_stateful_stage_created_again_is_termination_protected_as_the_stage_step_leaves_it(
+    deps: Deps, moto: Moto
+) -> None:
+    # Given 2.8.7, whose stateful `store` stage (a bucket) the upgrade to 2.9.0 dropped and deleted
+    small_release(stage("vpc"), {**stage("store"), "stateful": True}, version="2.8.7").publish(moto.s3, ARTIFACTS)
+    workflow = Workflow(deps)
+    deps.ledger.put_run(
+        RunRecord(
+            run=RUN, action="upgrade", version=VERSION, status="RUNNING", started=now_iso(),
+            previous={"version": "2.8.7", "options": {}},
+        )
+    )  # fmt: skip
+    workflow.retired("store")
+    cloudformation = with_stacks(deps)
+
+    rollback_once(deps)
+
+    # Then CreateStack protects it at once, as the stage step protects a stateful stage it creates
+    [(operation, call)] = cloudformation.calls
+    assert operation == "create_stack" and call["StackName"] == stack_name("store")
+    assert call["EnableTerminationProtection"] is True
 
 
 def test_a_dropped_stage_gets_back_the_installation_value_the_release_before_the_run_gave_it(
