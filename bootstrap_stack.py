@@ -1006,16 +1006,22 @@ class BootstrapStack(cdk.Stack):
         self._allow(function, "SiteBucket", ["s3:ListBucket", "s3:ListBucketVersions"], [buckets])
         distributions = self.format_arn(service="cloudfront", region="", resource="distribution", resource_name="*")
         self._allow(function, "SiteInvalidation", ["cloudfront:CreateInvalidation"], [distributions])
+        # data.all's RUM app monitor (with EnableCloudWatchRum): pointed at the site's domain, read for
+        # the web client snippet (`lambdas.site.rum`, as data.all's rum_config.py and frontend_config.py)
+        monitors = self.format_arn(service="rum", resource="appmonitor", resource_name="*")
+        self._allow(function, "SiteRumMonitor", ["rum:GetAppMonitor", "rum:UpdateAppMonitor"], [monitors])
         acknowledge(
             function.role,  # type: ignore[arg-type]
             "AwsSolutions-IAM5",
             "The site bucket's objects (their keys are the release's bundle's), in the bucket CloudFormation "
             "names after the site's stage stack; the distribution's id is only known once its stage is "
-            "deployed, and CreateInvalidation changes nothing but the cache.",
+            "deployed, and CreateInvalidation changes nothing but the cache; data.all names its RUM app "
+            "monitor after its own synthesis' prefix, not the installation's.",
             findings=[
                 f"Resource::arn:<AWS::Partition>:s3:::<ResourcePrefix>-<EnvName>-{SITE_STAGE}-*",
                 f"Resource::arn:<AWS::Partition>:s3:::<ResourcePrefix>-<EnvName>-{SITE_STAGE}-*/*",
                 "Resource::arn:<AWS::Partition>:cloudfront::<AWS::AccountId>:distribution/*",
+                "Resource::arn:<AWS::Partition>:rum:<AWS::Region>:<AWS::AccountId>:appmonitor/*",
             ],
         )
 

@@ -33,14 +33,15 @@ import json
 import os
 import re
 import string
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from itertools import product
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from blueprints.assets import CDK_CONTEXT, LAMBDAS_DIR, AssetRegistry, build_layer, layer_requirements, zip_tree
 from blueprints.dataall import migrations, rules
-from blueprints.dataall.site import SiteImportError, site_action
+from blueprints.dataall.site import SiteImportError, site_action, with_rum_monitor
 from blueprints.dataall.stages import ImportedStage, split_stack
 from cloud_assembly.reader import CloudAssembly, FileAsset, StackArtifact
 from installer import dataall_migrations, frontend, grants
@@ -48,6 +49,7 @@ from installer.build import BuildError, Release, synthesize, write_release
 from installer.images import IMAGE_REGISTRY_ENV, IMAGES_ACTION, images_action, images_in_templates, pinned_images
 from installer.upstream import Upstream, UpstreamError
 from installer.upstream import synthesize as upstream_synthesize
+from lambdas.release.manifest import evaluate
 
 if TYPE_CHECKING:
     from bootstrap_stack import DatabaseNames, ImageGrants, StageGrants
@@ -63,6 +65,10 @@ NAMING = {
     "ParamStore": "params",
     migrations.MIGRATIONS_NESTED: migrations.MIGRATIONS_STAGE,
     "CloudFront": "cloudfront",
+    # under the options that add them (EnableCloudWatchRum, EnableCloudWatchCanaries)
+    "CWRumStack": "rum",
+    "CWCanariesStack": "canaries",
+    "Secrets": "secrets",
 }
 #: Nested stacks the installer replaces.
 DROPPED_NESTED = {
@@ -283,8 +289,9 @@ def installation_values(stages: Iterable[ImportedStage]) -> dict[str, dict[str, 
 
 @dataclass(frozen=True)
 class VariantOption:
-    """An option of data.all's that changes the shape of its templates: the release holds, for each
-    of `others`, the stages data.all's synthesis with `key` set to it makes differently."""
+    """An option of data.all's that changes the shape of its templates: the release holds the stages
+    data.all's synthesis makes differently with `key` set to each of `others` (in every combination
+    with the other variant options' values: `combinations`)."""
 
     option: str
     #: data.all's key in its target environment (`cdk.json` `DeploymentEnvironments`)
@@ -294,6 +301,10 @@ class VariantOption:
     others: tuple[bool, ...]
     description: str
     label: str
+
+    @property
+    def values(self) -> tuple[bool, ...]:
+        return (self.default, *self.others)
 
 
 VARIANT_OPTIONS = (
@@ -308,10 +319,70 @@ VARIANT_OPTIONS = (
         "OpenSearch's dedicated masters and volume, Lambda and ECS memory and log level, the search "
         "key kept on delete; false: a smaller, cheaper data.all (a variant of 5 stages)",
     ),
+    VariantOption(
+        option="EnableCloudWatchRum",
+        key="enable_cw_rum",
+        # deploy/stacks/pipeline.py: `enable_cw_rum=target_env.get('enable_cw_rum', False) and
+        # target_env.get('custom_auth', None) is None`: the installer's data.all always has Cognito.
+        default=False,
+        others=(True,),
+        label="CloudWatch RUM",
+        description="data.all's enable_cw_rum: a CloudWatch RUM app monitor of the web UI (stage rum) "
+        "with its JS-errors alarm, and a Cognito identity pool whose guest role sends RUM events; "
+        "needs EnableCloudWatchCanaries (data.all's Cognito trigger reads the canary user's secret)",
+    ),
+    VariantOption(
+        option="EnableCloudWatchCanaries",
+        key="enable_cw_canaries",
+        # deploy/stacks/pipeline.py: `enable_cw_canaries=target_env.get('enable_cw_canaries', False)`
+        default=False,
+        others=(True,),
+        label="CloudWatch Synthetics canaries",
+        description="data.all's enable_cw_canaries: an hourly Synthetics canary of the web UI (stage "
+        "canaries, created stopped) with its alarm, the secret of its test user (stage secrets) and its "
+        "SSM parameters",
+    ),
 )
+#: Combinations of the variant options data.all cannot deploy, refused by Plan (InvalidOptions) with the reason.
+#: data.all 2.9.0's Cognito stack gives its config trigger `enable_cw_canaries=str(enable_cw_rum)`
+#: (deploy/stacks/cognito.py), and with it `True` the trigger reads the canary user's secret
+#: (deploy/custom_resources/cognito_config/cognito_users.py), which only the Secrets stack of
+#: `enable_cw_canaries` makes: the trigger fails, and with it the Cognito stack, in AWS as in the sandbox.
+OPTION_RULES: tuple[dict[str, Any], ...] = (
+    {
+        "when": {
+            "all": [
+                {"option": "EnableCloudWatchRum", "equals": True},
+                {"option": "EnableCloudWatchCanaries", "equals": False},
+            ]
+        },
+        "message": "EnableCloudWatchRum needs EnableCloudWatchCanaries: data.all's Cognito trigger reads the "
+        "canary user's secret whenever RUM is on (deploy/stacks/cognito.py passes it enable_cw_canaries="
+        "str(enable_cw_rum)), and only EnableCloudWatchCanaries makes that secret",
+    },
+)
+
+
+def option_rules(offered: Sequence[VariantOption]) -> list[dict[str, Any]]:
+    """The `OPTION_RULES` on options the release offers."""
+    names = {o.option for o in offered}
+    return [rule for rule in OPTION_RULES if set(_condition_names(rule["when"])) <= names]
+
+
+def _condition_names(condition: Mapping[str, Any]) -> list[str]:
+    if "all" in condition or "any" in condition:
+        return [n for c in condition.get("all", condition.get("any", [])) for n in _condition_names(c)]
+    if "not" in condition:
+        return _condition_names(condition["not"])
+    return [str(condition["option"])]
+
+
 #: Set to 0 to build data.all's release without its variants (no synthesis at build; the release
 #: then offers no variant option, and refuses one by name). Needs data.all's source beside the assembly.
 VARIANTS_ENV = "DATAALL_INSTALLER_VARIANTS"
+
+#: The values of the variant options one synthesis was made with: option name -> value.
+Combination = Mapping[str, bool]
 
 
 @dataclass(frozen=True)
@@ -320,6 +391,19 @@ class StageVariant:
     stage: ImportedStage
     #: the release file of its template
     template: str
+
+
+@dataclass(frozen=True)
+class ComposedStage:
+    """A stage of the release across every combination of the variant options: the template of the
+    combination with the fewest options off their default (`stage`), the condition it exists under
+    (None: always), and its variants, each for the combinations whose template differs."""
+
+    stage: ImportedStage
+    when: dict[str, Any] | None
+    variants: tuple[StageVariant, ...]
+    #: every output the stage declares in any combination (Plan checks the chosen template's own)
+    outputs: tuple[str, ...]
 
 
 def comparable(template: Mapping[str, Any]) -> str:
@@ -333,64 +417,242 @@ def comparable(template: Mapping[str, Any]) -> str:
     return re.sub(r"CurrentVersion([0-9A-F]{8})[0-9a-f]{32}", r"CurrentVersion\1*", text)
 
 
-def variant_template(stage: str, option: str, value: bool) -> str:
-    return f"blueprints/{stage}.{option.lower()}-{str(value).lower()}.template.json"
+def combinations(options: Sequence[VariantOption]) -> list[dict[str, bool]]:
+    """Every combination of the options' values: the defaults first, then by how many options are
+    off their default (fewest first), then in the options' order."""
+    every = [
+        dict(zip([o.option for o in options], values, strict=True)) for values in product(*(o.values for o in options))
+    ]
+    return sorted(every, key=lambda c: _off_default(options, c))
 
 
-def stage_variants(
-    default: ImportReport, others: Iterable[tuple[VariantOption, bool, ImportReport]]
-) -> dict[str, list[StageVariant]]:
-    """Per stage, the variants whose template differs from the default synthesis's (a stage with the
-    same template in every variant keeps one). A variant may change a stage's template and the
-    installer's parameters it takes, never its outputs, its place in the graph or its statefulness."""
-    by_name = {stage.name: stage for stage in default.stages}
-    found: dict[str, list[StageVariant]] = {}
-    for option, value, report in others:
-        names = [stage.name for stage in report.stages]
-        if names != list(by_name):
-            raise BuildError(f"{option.key}={value}: data.all's stages are {names}, not {list(by_name)}")
-        for stage in report.stages:
-            mine = by_name[stage.name]
-            if comparable(stage.template) == comparable(mine.template):
+def _off_default(options: Sequence[VariantOption], combination: Combination) -> tuple[int, list[bool]]:
+    off = [combination[o.option] != o.default for o in options]
+    return sum(off), [not flag for flag in off]
+
+
+def variant_template(stage: str, settings: Iterable[tuple[str, bool]]) -> str:
+    """`blueprints/<stage>.<option>-<value>[.<option>-<value>...].template.json`."""
+    named = "".join(f".{option.lower()}-{str(value).lower()}" for option, value in settings)
+    return f"blueprints/{stage}{named}.template.json"
+
+
+def condition(settings: Sequence[tuple[str, bool]]) -> dict[str, Any]:
+    """A manifest condition that holds for exactly these option values (an `all` of them)."""
+    conditions = [{"option": option, "equals": value} for option, value in settings]
+    return conditions[0] if len(conditions) == 1 else {"all": conditions}
+
+
+def _depending(
+    options: Sequence[VariantOption],
+    among: Sequence[Combination],
+    value: Callable[[Combination], Any],
+) -> list[VariantOption]:
+    """The options that change `value` between two combinations of `among` differing in that option alone."""
+    keyed = {_key(c): c for c in among}
+    found = []
+    for option in options:
+        for combination in among:
+            for other in option.values:
+                flipped = keyed.get(_key({**combination, option.option: other}))
+                if flipped is not None and value(flipped) != value(combination):
+                    found.append(option)
+                    break
+            else:
                 continue
-            same = (stage.outputs, stage.depends_on, stage.stateful, stage.region, stage.parameters) == (
-                mine.outputs, mine.depends_on, mine.stateful, mine.region, mine.parameters
-            )  # fmt: skip
-            if not same:
-                raise BuildError(
-                    f"{option.key}={value}: stage {stage.name} changes its outputs, inputs, dependencies or "
-                    "statefulness, which a variant may not (a run would compare it with another graph)"
-                )
-            found.setdefault(stage.name, []).append(
-                StageVariant(
-                    when={"option": option.option, "equals": value},
-                    stage=stage,
-                    template=variant_template(stage.name, option.option, value),
-                )
-            )
+            break
     return found
 
 
+def _key(combination: Combination) -> tuple[tuple[str, bool], ...]:
+    return tuple(sorted(combination.items()))
+
+
+def compose_stages(
+    options: Sequence[VariantOption], reports: Sequence[tuple[Combination, ImportReport]]
+) -> list[ComposedStage]:
+    """The release's stages from data.all's synthesis in every combination of `options` (`reports`,
+    the defaults' first): a stage that exists in some combinations only gets the condition of those
+    (`when`); a stage whose template differs between combinations gets a variant per set of values of
+    the options that change it. Exact: the build checks that, for every combination, the manifest's
+    conditions choose the very stages and templates that combination's synthesis made.
+
+    A variant may change a stage's template and the installer's parameters it takes, and add (or lose)
+    outputs that a stage of its combination reads (the stages an option adds read them: data.all's RUM
+    stack reads the identity pool of `cognito`); never the stage outputs it reads, its place in the
+    graph, its region or its statefulness."""
+    if not reports or any(reports[0][0][o.option] != o.default for o in options):
+        raise BuildError("data.all's variants: the first synthesis must be the defaults'")
+    every = [combination for combination, _ in reports]
+    by_combination = {_key(c): {stage.name: stage for stage in report.stages} for c, report in reports}
+    texts: dict[tuple[Any, str], str] = {}
+
+    def text(combination: Combination, name: str) -> str:
+        key = (_key(combination), name)
+        if key not in texts:
+            texts[key] = comparable(by_combination[_key(combination)][name].template)
+        return texts[key]
+
+    names = _stage_order(reports)
+    # stages some combinations lack: a stage may wait for one where it exists (data.all's CloudFront
+    # stage after every backend stage, RUM's too)
+    optional = {n for n in names if any(n not in by_combination[_key(c)] for c in every)}
+    composed = []
+    for name in names:
+
+        def exists(combination: Combination, name: str = name) -> bool:
+            return name in by_combination[_key(combination)]
+
+        def shape(combination: Combination, name: str = name) -> str:
+            return text(combination, name)
+
+        present = [c for c in every if exists(c)]
+        when = None if len(present) == len(every) else _existing(options, every, exists)
+        base_combination = present[0]
+        waits = {d for c in present for d in by_combination[_key(c)][name].depends_on}
+        base = replace(by_combination[_key(base_combination)][name], depends_on=tuple(sorted(waits)))
+        if waits - set(by_combination[_key(base_combination)][name].depends_on) - optional:
+            raise BuildError(f"data.all's stage {name} depends on other stages in other combinations: {sorted(waits)}")
+        shaping = _depending(options, present, shape)
+        groups: dict[tuple[tuple[str, bool], ...], list[Combination]] = {}
+        for combination in present:
+            groups.setdefault(_settings(shaping, combination), []).append(combination)
+        variants = []
+        files: dict[str, str] = {}  # one file per template, whichever combinations share it
+        for settings, members in groups.items():
+            if any(shape(c) != shape(members[0]) for c in members):
+                raise BuildError(
+                    f"data.all's stage {name} differs between combinations {[dict(c) for c in members]} "
+                    f"of the same {dict(settings)}: its variants would not be exact"
+                )
+            if shape(members[0]) == shape(base_combination):
+                continue
+            stage = by_combination[_key(members[0])][name]
+            _check_variant(name, (members[0], stage), (base_combination, base), reports, optional)
+            off = [(option, value) for option, value in settings if value != _default(options, option)]
+            template = files.setdefault(shape(members[0]), variant_template(name, off))
+            variants.append(StageVariant(when=condition(list(settings)), stage=stage, template=template))
+        outputs = {*base.outputs, *(output for variant in variants for output in variant.stage.outputs)}
+        composed.append(ComposedStage(stage=base, when=when, variants=tuple(variants), outputs=tuple(sorted(outputs))))
+    _check_exact(composed, reports)
+    return composed
+
+
+def _existing(
+    options: Sequence[VariantOption], every: Sequence[Combination], exists: Callable[[Combination], bool]
+) -> dict[str, Any]:
+    """The condition of the combinations a stage exists in, on the options that add it."""
+    place = _depending(options, every, exists)
+    clauses = [condition(list(s)) for s in sorted({_settings(place, c) for c in every if exists(c)})]
+    return clauses[0] if len(clauses) == 1 else {"any": clauses}
+
+
+def _settings(options: Sequence[VariantOption], combination: Combination) -> tuple[tuple[str, bool], ...]:
+    return tuple((o.option, combination[o.option]) for o in options)
+
+
+def _default(options: Sequence[VariantOption], name: str) -> bool:
+    return next(o.default for o in options if o.option == name)
+
+
+def _stage_order(reports: Sequence[tuple[Combination, ImportReport]]) -> list[str]:
+    """Every stage name, in the defaults' order, a stage an option adds after the one it follows there."""
+    order: list[str] = []
+    for _, report in reports:
+        previous = None
+        for stage in report.stages:
+            if stage.name not in order:
+                order.insert(order.index(previous) + 1 if previous is not None else 0, stage.name)
+            previous = stage.name
+    return order
+
+
+def _reads(stages: Iterable[ImportedStage]) -> set[tuple[str, str]]:
+    return {
+        (match.group(1), match.group(2))
+        for stage in stages
+        for value in stage.parameters.values()
+        for match in re.finditer(r"\$\{stage:([a-z0-9-]+)\.([A-Za-z0-9]+)\}", value)
+    }
+
+
+def _check_variant(
+    name: str,
+    variant: tuple[Combination, ImportedStage],
+    own: tuple[Combination, ImportedStage],
+    reports: Sequence[tuple[Combination, ImportReport]],
+    optional: set[str],
+) -> None:
+    (combination, stage), (base_combination, base) = variant, own
+    given = ", ".join(f"{option}={value}" for option, value in combination.items())
+    same = (stage.parameters, set(stage.depends_on) - optional, stage.stateful, stage.region) == (
+        base.parameters, set(base.depends_on) - optional, base.stateful, base.region
+    )  # fmt: skip
+    if not same:
+        raise BuildError(
+            f"{given}: stage {name} changes the stage outputs it reads, its dependencies, region or "
+            "statefulness, which a variant may not (a run would compare it with another graph)"
+        )
+    read = {
+        output
+        for c, report in reports
+        if _key(c) in (_key(combination), _key(base_combination))
+        for stage_name, output in _reads(report.stages)
+        if stage_name == name
+    }
+    unread = (set(stage.outputs) ^ set(base.outputs)) - read
+    if unread:
+        raise BuildError(
+            f"{given}: stage {name} changes its outputs {sorted(unread)}, which no stage of that "
+            "combination reads: a variant changes outputs only for the stages an option adds"
+        )
+
+
+def _check_exact(composed: Sequence[ComposedStage], reports: Sequence[tuple[Combination, ImportReport]]) -> None:
+    """For every combination, the stages the conditions choose are the ones its synthesis made, each
+    with that synthesis's template."""
+    for combination, report in reports:
+        made = {stage.name: comparable(stage.template) for stage in report.stages}
+        chosen = {}
+        for entry in composed:
+            if entry.when is not None and not evaluate(entry.when, combination):
+                continue
+            picked = next((v.stage for v in entry.variants if evaluate(v.when, combination)), entry.stage)
+            chosen[entry.stage.name] = comparable(picked.template)
+        if chosen != made:
+            wrong = sorted(n for n in {*chosen, *made} if chosen.get(n) != made.get(n))
+            raise BuildError(
+                f"data.all's variants for {dict(combination)} choose other stages than its synthesis: {wrong}"
+            )
+
+
 def import_variants(
-    upstream: Upstream, default: ImportReport, package: migrations.MigrationPackage | None
-) -> list[tuple[VariantOption, bool, ImportReport]]:
-    """data.all's source synthesized with each variant option's other values (`installer.upstream.
-    synthesize`: offline, cached), imported as the default is; [] without data.all's source."""
+    upstream: Upstream,
+    default: ImportReport,
+    package: migrations.MigrationPackage | None,
+    options: Sequence[VariantOption] = VARIANT_OPTIONS,
+) -> list[tuple[Combination, ImportReport]]:
+    """data.all's source synthesized in every combination of the variant options' values but the
+    defaults' (`installer.upstream.synthesize`: offline, cached; 2^n - 1 syntheses of about 20 s
+    each), imported as the default is; [] without data.all's source."""
     source = upstream_source(upstream)
     if source is None:
         return []
-    imported = []
-    for option in VARIANT_OPTIONS:
-        for value in option.others:
-            try:
-                folder = upstream_synthesize(source, upstream.version, environment={option.key: value})
-            except UpstreamError as error:
-                raise BuildError(
-                    f"data.all's variant {option.key}={value} (option {option.option}): {error}; "
-                    f"{VARIANTS_ENV}=0 builds a release without variants (it then offers no {option.option})"
-                ) from error
-            report = import_stages(CloudAssembly.load(folder), package, reuse=default.packaged)
-            imported.append((option, value, report))
+    imported: list[tuple[Combination, ImportReport]] = []
+    for combination in combinations(options)[1:]:
+        environment = {o.key: combination[o.option] for o in options if combination[o.option] != o.default}
+        try:
+            folder = upstream_synthesize(source, upstream.version, environment=environment)
+        except UpstreamError as error:
+            given = ", ".join(
+                f"{o.key}={combination[o.option]} (option {o.option})" for o in options if o.key in environment
+            )
+            raise BuildError(
+                f"data.all's variant {given}: {error}; {VARIANTS_ENV}=0 builds a release without variants "
+                f"(it then offers no {', '.join(o.option for o in options)})"
+            ) from error
+        report = import_stages(CloudAssembly.load(folder), package, reuse=default.packaged)
+        imported.append((combination, report))
     return imported
 
 
@@ -519,9 +781,11 @@ def build_dataall_release(
     except rules.RuleError as error:
         raise BuildError(f"{upstream.origin}: the import of data.all's stacks: {error}") from error
     synthesized = import_variants(upstream, report, built[0] if built else None) if variants else []
-    per_stage = stage_variants(report, synthesized)
-    for _, _, other in synthesized:
-        used = {a.key for stage in other.stages if stage.name in per_stage for a in stage.assets}
+    offered = VARIANT_OPTIONS if synthesized else ()
+    composed = compose_stages(offered, [(combinations(offered)[0], report), *synthesized])
+    for _, other in synthesized:
+        written = {id(c.stage) for c in composed} | {id(v.stage) for c in composed for v in c.variants}
+        used = {a.key for stage in other.stages if id(stage) in written for a in stage.assets}
         report.assets.update({key: data for name, (key, data) in other.packaged.items() if name in used})
     actions = []
     found = images_in_templates({stage.name: stage.template for stage in report.stages})
@@ -536,15 +800,14 @@ def build_dataall_release(
         aurora = next(stage for stage in report.stages if stage.name == "aurora")
         actions.append(migrations.migrate_action([s.name for s in report.stages], aurora.name, aurora.template))
     try:
-        actions.append(site_action(report.stages))
+        actions.append(with_rum_monitor(site_action(report.stages), [c.stage for c in composed]))
     except SiteImportError as error:
         raise BuildError(f"data.all's web UI: {error}") from error
-    options = release_options(
-        _platform_stacks(upstream.assembly), report.stages, list(dict.fromkeys(o for o, _, _ in synthesized))
-    )
+    options = release_options(_platform_stacks(upstream.assembly), [c.stage for c in composed], offered)
+    # Every template the release holds (its stages, their variants): what the service role may deploy.
     templates = {
-        **{f"blueprints/{stage.name}.template.json": stage.template for stage in report.stages},
-        **{variant.template: variant.stage.template for found in per_stage.values() for variant in found},
+        **{f"blueprints/{c.stage.name}.template.json": c.stage.template for c in composed},
+        **{variant.template: variant.stage.template for c in composed for variant in c.variants},
     }
     bootstrap_template, installer_assets = _bootstrap(
         upstream.version,
@@ -562,10 +825,9 @@ def build_dataall_release(
         name=NAME,
         version=upstream.version,
         options=options,
-        rules=[],
+        rules=option_rules(offered),
         stages=[
-            _with_variants(stage_document(stage, after_images=stage.name in runs_images), per_stage.get(stage.name, []))
-            for stage in report.stages
+            _composed_document(stage_document(c.stage, after_images=c.stage.name in runs_images), c) for c in composed
         ],
         actions=actions,
         templates=templates,
@@ -593,18 +855,20 @@ def _image_grants(document: dict[str, Any] | None, stages: list[Any]) -> ImageGr
     )
 
 
-def _with_variants(document: dict[str, Any], variants: list[StageVariant]) -> dict[str, Any]:
-    """A stage's manifest entry with its variants (their parameters, when they differ)."""
-    if not variants:
+def _composed_document(document: dict[str, Any], composed: ComposedStage) -> dict[str, Any]:
+    """A stage's manifest entry with its condition and its variants (their parameters, when they differ)."""
+    if composed.when is not None:
+        document = {**document, "when": composed.when}
+    if not composed.variants:
         return document
     entries = []
-    for variant in variants:
+    for variant in composed.variants:
         entry: dict[str, Any] = {"when": variant.when, "template": variant.template}
         parameters = stage_document(variant.stage)["parameters"]
         if parameters != document["parameters"]:
             entry["parameters"] = parameters
         entries.append(entry)
-    return {**document, "variants": entries}
+    return {**document, "outputs": list(composed.outputs), "variants": entries}
 
 
 def _named(template: dict[str, Any], resource_type: str, name_property: str) -> str:

@@ -87,8 +87,14 @@ WITHOUT_HANDLERS: Mapping[str, WithoutHandlers] = {
 }
 #: `Custom::<name>` types are custom resources (AWS::CloudFormation::CustomResource).
 CUSTOM_PREFIX = "Custom::"
-#: The transforms a stage may declare: CloudFormation runs them; what they expand to is a type above.
-TRANSFORMS = frozenset({"AWS::Serverless-2016-10-31"})
+#: The transforms a stage may declare, and the types they add to the template: CloudFormation runs them.
+#: SAM's types are in the template already; the Secrets Manager transform makes a rotation schedule's
+#: `HostedRotationLambda` a rotation application of the Serverless Application Repository
+#: (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/transform-aws-secretsmanager.html).
+TRANSFORMS: Mapping[str, tuple[str, ...]] = {
+    "AWS::Serverless-2016-10-31": (),
+    "AWS::SecretsManager-2020-07-23": ("AWS::Serverless::Application",),
+}
 
 
 @cache
@@ -178,6 +184,8 @@ def stage_grants(templates: Mapping[str, Mapping[str, Any]]) -> StageGrants:
         for transform in _transforms(template):
             if transform not in TRANSFORMS:
                 raise BuildError(f"{file_name}: transform {transform} is not one the installer knows (TRANSFORMS)")
+            for expanded in TRANSFORMS[transform]:
+                actions |= type_permissions(expanded)
         for logical_id, resource in sorted(template.get("Resources", {}).items()):
             resource_type = str(resource.get("Type", ""))
             try:

@@ -1,9 +1,9 @@
 """The sandbox's Lambda runtime: each function runs from its own deployment package.
 
 moto keeps the zip that CloudFormation (or CreateFunction) gave it; here that zip is
-unpacked and run by warm worker processes (`lambda_worker.py`; `lambda_worker_node.mjs` for
-Node.js functions), one per concurrent invocation, with the function's own environment
-variables and the sandbox as its AWS.
+unpacked and run by warm worker processes (`lambda_worker.py`, forked from the fork server of
+`sandbox.lambda_forks`; `lambda_worker_node.mjs` for Node.js functions), one per concurrent
+invocation, with the function's own environment variables and the sandbox as its AWS.
 A packaging mistake (a module left out of the zip, a wrong handler string) fails here
 as it fails in AWS. Third-party packages come from this machine's installation, standing
 in for the runtime's own and for layers the sandbox does not hold (another account's). The
@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sandbox import layers, moto_internals, processes
+from sandbox import lambda_forks, layers, moto_internals, processes
 from sandbox.host import SandboxHost
 from sandbox.images import Image
 from sandbox.processes import WarmLimits
@@ -88,7 +88,7 @@ class Invocation:
 
 @dataclass(eq=False)  # a worker is itself: kept in sets and as a key of the idle order
 class _Worker:
-    process: subprocess.Popen[bytes]
+    process: subprocess.Popen[bytes] | lambda_forks.ForkedProcess
     answers: Any  # the read end of the worker's answer pipe
     log_path: Path
     log_offset: int = 0
@@ -145,6 +145,8 @@ class LambdaRuntime:
         #: workers being started (they count against the total bound)
         self._starting = 0
         self._closed = False
+        #: where Python workers are forked from (None: each is spawned as a fresh interpreter)
+        self.forks = lambda_forks.ForkServer(self.root, dependency_paths()) if self.limits.fork else None
         self._recent: collections.deque[Invocation] = collections.deque(maxlen=200)
         self.invocation_count = 0
         self.billed_ms_by_memory: collections.Counter[int] = collections.Counter()
@@ -338,6 +340,12 @@ class LambdaRuntime:
                 worker.kill()
             if expired:
                 LOG.debug("reclaimed %d workers idle for %g s", len(expired), idle_for)
+            # the fork server too, once it forked nothing for as long: an idle sandbox has no worker
+            if self.forks is not None and self.forks.pid is not None:
+                if self.forks.stop_if_unused_since(now - idle_for):
+                    LOG.debug("reclaimed the Lambda fork server, unused for %g s", idle_for)
+                else:
+                    wait = min(wait, self.forks.last_used + idle_for - now)
             with self._lock:
                 if self._closed:
                     return
@@ -406,8 +414,20 @@ class LambdaRuntime:
             command += [str(code_dir), str(write_fd)]
         else:
             layer_paths = layers.python_paths(opt, details["runtime"]) if opt else []
-            command = [sys.executable, "-S", "-u", str(WORKER_SCRIPT), str(code_dir)]
-            command += [os.pathsep.join([*dependency_paths(), *layer_paths]), str(write_fd)]
+            paths = os.pathsep.join([*dependency_paths(), *layer_paths])
+            if self.forks is not None:
+                unforkable = lambda_forks.startup_difference(env, layer_dir, opt)
+                if unforkable is None:
+                    private_opt = layer_dir is not None and opt == layers.OPT
+                    spec = {
+                        "environment": env,
+                        "code_dir": str(code_dir),
+                        "dependency_paths": paths,
+                        "opt_folder": str(layer_dir) if private_opt else None,
+                    }
+                    return self._forked(spec, details, log_path, read_fd, write_fd)
+                LOG.debug("%s is spawned, not forked: its environment sets %s", details["name"], unforkable)
+            command = [sys.executable, "-S", "-u", str(WORKER_SCRIPT), str(code_dir), paths, str(write_fd)]
         if layer_dir is not None and opt == layers.OPT:
             command = layers.mount_command(layer_dir, command)
         try:
@@ -429,7 +449,28 @@ class LambdaRuntime:
             raise
         finally:
             os.close(write_fd)
-        worker = _Worker(process=process, answers=os.fdopen(read_fd, "rb"), log_path=log_path)
+        return self._started(_Worker(process=process, answers=os.fdopen(read_fd, "rb"), log_path=log_path), details)
+
+    def _forked(
+        self, spec: dict[str, Any], details: dict[str, Any], log_path: Path, read_fd: int, write_fd: int
+    ) -> _Worker:
+        """A Python worker forked from the fork server: its stdin, answer pipe and log handed over."""
+        assert self.forks is not None
+        stdin_read, stdin_write = os.pipe()
+        try:
+            with log_path.open("ab") as log:
+                pid, pidfd = self.forks.fork(spec, stdin_read, write_fd, log.fileno())
+        except BaseException:
+            for fd in (read_fd, stdin_write):
+                os.close(fd)
+            raise
+        finally:
+            for fd in (stdin_read, write_fd):
+                os.close(fd)
+        process = lambda_forks.ForkedProcess(pid, pidfd, os.fdopen(stdin_write, "wb"))
+        return self._started(_Worker(process=process, answers=os.fdopen(read_fd, "rb"), log_path=log_path), details)
+
+    def _started(self, worker: _Worker, details: dict[str, Any]) -> _Worker:
         # Lambda's Init phase (starting the runtime, loading the handler) has a limit of its own
         # and does not count against the invocation's timeout. A worker that is not ready by then,
         # or that died, is found out by the invocation that reads from it.
@@ -542,6 +583,8 @@ class LambdaRuntime:
             self._closed = True
             self._lock.notify_all()
         self._end_workers()
+        if self.forks is not None:
+            self.forks.stop()
 
     def _end_workers(self) -> None:
         with self._lock:

@@ -1579,3 +1579,48 @@ def fix_lambda_code_bucket_region() -> None:
         original(self, updated_spec)
 
     LambdaFunction._set_function_code = _set_function_code  # type: ignore[method-assign]
+
+
+# --------------------------------------------------------------------------- cognito identity
+def fix_cognito_identity_pool_roles() -> None:
+    """SetIdentityPoolRoles and GetIdentityPoolRoles of Cognito identity, which moto 5.2.5 lacks.
+
+    AWS (https://docs.aws.amazon.com/cognitoidentity/latest/APIReference/API_SetIdentityPoolRoles.html):
+    "Sets the roles for an identity pool. These roles are used when making calls to
+    GetCredentialsForIdentity": `Roles` (`authenticated`, `unauthenticated`: role ARNs) and
+    `RoleMappings` replace what the pool had; a pool that does not exist is `ResourceNotFoundException`.
+    GetIdentityPoolRoles (API_GetIdentityPoolRoles.html) answers `IdentityPoolId`, `Roles` and
+    `RoleMappings`. Here they are kept on moto's pool object.
+    """
+    from moto.cognitoidentity.exceptions import ResourceNotFoundError
+    from moto.cognitoidentity.responses import CognitoIdentityResponse
+
+    if getattr(CognitoIdentityResponse, "_sandbox_roles", False):
+        return
+
+    def pool_of(response: Any) -> Any:
+        pool_id = response._get_param("IdentityPoolId")
+        pool = response.backend.identity_pools.get(pool_id)
+        if pool is None:
+            raise ResourceNotFoundError(pool_id)
+        return pool
+
+    def set_identity_pool_roles(self: Any) -> str:
+        pool = pool_of(self)
+        pool.sandbox_roles = dict(self._get_param("Roles") or {})
+        pool.sandbox_role_mappings = dict(self._get_param("RoleMappings") or {})
+        return ""
+
+    def get_identity_pool_roles(self: Any) -> str:
+        pool = pool_of(self)
+        return json.dumps(
+            {
+                "IdentityPoolId": pool.identity_pool_id,
+                "Roles": getattr(pool, "sandbox_roles", {}),
+                "RoleMappings": getattr(pool, "sandbox_role_mappings", {}),
+            }
+        )
+
+    CognitoIdentityResponse.set_identity_pool_roles = set_identity_pool_roles  # type: ignore[attr-defined]
+    CognitoIdentityResponse.get_identity_pool_roles = get_identity_pool_roles  # type: ignore[attr-defined]
+    CognitoIdentityResponse._sandbox_roles = True  # type: ignore[attr-defined]

@@ -40,6 +40,9 @@ STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 WARM_WORKERS_VARIABLE = "DATAALL_SANDBOX_WARM_WORKERS"
 WARM_WORKERS_PER_FUNCTION_VARIABLE = "DATAALL_SANDBOX_WARM_WORKERS_PER_FUNCTION"
 WARM_IDLE_SECONDS_VARIABLE = "DATAALL_SANDBOX_WARM_IDLE_SECONDS"
+#: `0` starts every Python Lambda worker as a fresh interpreter; `1` (the default) forks it from the
+#: runtime's fork server (`sandbox.lambda_forks`).
+LAMBDA_FORK_VARIABLE = "DATAALL_SANDBOX_LAMBDA_FORK"
 
 
 class WarmLimitsError(ValueError):
@@ -67,6 +70,8 @@ class WarmLimits:
     per_function: int = 8
     #: wall seconds, not modelled ones: what is reclaimed is this machine's memory
     idle_seconds: float = 300.0
+    #: Python workers forked from the runtime's fork server (False: each a fresh interpreter)
+    fork: bool = True
 
     def __post_init__(self) -> None:
         for name in ("total", "per_function"):
@@ -107,6 +112,15 @@ class WarmLimits:
                     WARM_IDLE_SECONDS_VARIABLE,
                 )
             values["idle_seconds"] = seconds
+        text = environ.get(LAMBDA_FORK_VARIABLE, "").strip()
+        if text not in ("", "0", "1"):
+            raise WarmLimitsError(
+                f"{LAMBDA_FORK_VARIABLE}={text!r}: 1 forks Python Lambda workers from the fork server, "
+                "0 starts each as a fresh interpreter",
+                LAMBDA_FORK_VARIABLE,
+            )
+        if text:
+            values["fork"] = text == "1"
         return cls(**values)
 
 

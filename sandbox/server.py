@@ -1,7 +1,8 @@
 """The sandbox: a local AWS endpoint for the installer, with no AWS account.
 
 One HTTP endpoint, like a regional AWS endpoint:
-- CloudFormation is the sandbox's own (`sandbox.cloudformation`): asynchronous
+- CloudFormation is the sandbox's own (`sandbox.cloudformation`), and so is CloudWatch RUM
+  (`sandbox.rum`, which moto lacks); CloudFormation: asynchronous
   stack operations on a latency model, failure and rollback states, custom resources,
   every resource type either created through moto or emulated, fault injection;
 - every other service is moto (server mode), with Step Functions executing real ASL and
@@ -31,6 +32,7 @@ from sandbox.clock import Clock
 from sandbox.databases import Databases, Mode
 from sandbox.faults import FaultRegistry, FaultSpecError
 from sandbox.images import Image, ImageError, ImageRegistry
+from sandbox.rum import RumService
 from sandbox.sigv4 import DEFAULT_REGION, service_of
 from sandbox.site import Distributions
 
@@ -109,6 +111,8 @@ class Sandbox:
         # Created in start(): they import moto, which is slow, and hook into it.
         self._runtime: LambdaRuntime | None = None
         self._cloudformation: CloudFormationService | None = None
+        #: CloudWatch RUM, which moto lacks (`sandbox.rum`)
+        self.rum = RumService()
 
     # ------------------------------------------------------------------ lifecycle
     @property
@@ -154,6 +158,7 @@ class Sandbox:
             moto_internals.install_event_lambda_targets()
             moto_internals.install_lambda_images(self._resolve_image, self._image_present)
             moto_internals.fix_ecr_layers()
+            moto_internals.fix_cognito_identity_pool_roles()
             self._runtime = LambdaRuntime(self, self.warm_workers)
             moto_internals.install_lambda_runtime(self._runtime.invoke)
             self._cloudformation = CloudFormationService(self)
@@ -195,6 +200,7 @@ class Sandbox:
         """Back to an empty account: no stacks, no resources, no faults."""
         self.faults.clear()
         self.sites.stop()  # an empty account has no distributions to serve
+        self.rum.reset()
         if self._cloudformation is not None:
             self._cloudformation.reset()
         if self._runtime is not None:
@@ -265,6 +271,8 @@ class Sandbox:
         if service_of(environ) == "cloudformation":
             result: Iterable[bytes] = self.cloudformation.wsgi(environ, start_response)
             return result
+        if service_of(environ) == "rum":
+            return self.rum.wsgi(environ, start_response)
         if service_of(environ) == "states" and environ.get("HTTP_X_AMZ_TARGET", "").endswith(".StartExecution"):
             refusal = _start_execution_refusal(environ)
             if refusal is not None:

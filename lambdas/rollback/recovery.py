@@ -108,6 +108,8 @@ class Rollback:
 
     def _undo(self, record: StepRecord) -> int | None:
         """None when this stage is settled; else seconds to wait before the next call."""
+        if record.op == "delete" and record.kind != "site" and record.rollback_key:
+            return self._there(record)._undo_delete(record)
         if record.op == "delete":
             emptied = record.kind == "site"
             self._mark(
@@ -252,6 +254,73 @@ class Rollback:
         self._count_attempt(record)
         return POLL
 
+    def _undo_delete(self, record: StepRecord) -> int | None:
+        """A stage the run deleted because it did not want it (its condition turned off, or the run's
+        release has it no more): created again from its rollback point (template, parameters, tags),
+        then its ledger record put back with the new stack's id."""
+        point = self.deps.store.rollback_point(_required(record.rollback_key, record, "rollback_key"))
+        stack = self.deps.stacks.describe(_required(record.stack_name, record, "stack_name"))
+        if stack is not None and in_progress(stack.status):
+            return POLL  # its delete (or its creation again) is still going
+        if stack is not None and stack.status in STABLE and self._matches(stack, point):
+            if point.ledger is not None:
+                self.deps.ledger.put_stage(
+                    point.ledger.model_copy(
+                        update={"stage": record.name, "stack_id": stack.stack_id, "outputs": stack.outputs}
+                    )
+                )
+            self._mark(record, "RESTORED")
+            return None
+        if stack is not None and (
+            (record.rollback_attempts or 0) >= MAX_ROLLBACK_ATTEMPTS or stack.status in FAILED_CREATE
+        ):
+            failure = self.deps.stacks.failure(stack.stack_id)
+            self._mark(
+                record,
+                "FAILED",
+                reason=failure["reason"] or stack.status,
+                resource=failure["resource"],
+                action=f"stack {stack.name} is {stack.status}: run a redeploy with the options before this run",
+            )
+            return None
+        if stack is not None:  # still there (its delete failed): the next call sees it settle or not
+            self._count_attempt(record)
+            return POLL
+        key = self.deps.store.save_template(self.run_id, record.name, _required(point.template, record, "template"))
+        step, _ = self._step_before(record.name)
+        # A stateful stage's stack is termination-protected, as the stage step leaves it.
+        protected = {"EnableTerminationProtection": True} if step is not None and step.stateful else {}
+        self.deps.stacks.call(
+            "create_stack",
+            StackName=record.stack_name,
+            TemplateURL=self.deps.store.url_for_key(self.deps.region, key),
+            Parameters=[
+                {"ParameterKey": k, "ParameterValue": v} for k, v in sorted(self._filled(record, point).items())
+            ],
+            Tags=[{"Key": k, "Value": v} for k, v in sorted(point.tags.items())],
+            Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"],
+            OnFailure="ROLLBACK",
+            **({"TimeoutInMinutes": max(1, -(-step.timeout // 60))} if step is not None else {}),
+            **protected,
+            **self.role,
+        )
+        self._count_attempt(record)
+        return POLL
+
+    def _filled(self, record: StepRecord, point: RollbackPoint) -> dict[str, str]:
+        """The point's parameters for CreateStack: an installation value (recorded as its NoEcho mask)
+        read from the ledger, as the stage step gives it."""
+        filled = dict(point.parameters)
+        step, manifest = self._step_before(record.name)
+        names = manifest.value_parameters(step) if step is not None else {}
+        for key, value in point.parameters.items():
+            if value == NO_ECHO_MASK:
+                kept = self.deps.ledger.value(names[key]) if key in names else None
+                if kept is None:
+                    raise RecordInvalid(f"stage {record.name} parameter {key}: its installation value is not kept")
+                filled[key] = kept.value
+        return filled
+
     def _undo_migration(self, record: StepRecord) -> int | None:
         """Downgrade the database to the revision it had before this run (or name the snapshot)."""
         result = migration.downgrade(self.deps, record)
@@ -305,6 +374,21 @@ class Rollback:
         if meta is None:
             raise RecordInvalid(f"run {self.run_id} has no record in the ledger: its release is unknown")
         return self.deps.store.manifest(meta.version)
+
+    def _step_before(self, name: str) -> tuple[Any, Any]:
+        """A deleted stage's step and its manifest: the run's release's, else (a stage that release
+        dropped) the release installed before the run, which made it."""
+        manifest = self._manifest()
+        step = manifest.steps.get(name)
+        meta = self.deps.ledger.run(self.run_id)
+        before = (meta.previous or {}).get("version") if meta is not None else None
+        if step is None and before and before != manifest.version:
+            try:
+                manifest = self.deps.store.manifest(str(before))
+            except ClientError:
+                return None, manifest
+            step = manifest.steps.get(name)
+        return step, manifest
 
     def _stateful(self, record: StepRecord) -> bool:
         step = self._manifest().steps.get(record.name)

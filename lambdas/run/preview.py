@@ -19,13 +19,13 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from lambdas.core.deps import Deps
 from lambdas.data.aws import ClientError
-from lambdas.data.stacks import NO_CHANGES, STABLE, error_code
+from lambdas.data.stacks import NO_CHANGES, STABLE, error_code, region_of_stack
 from lambdas.release.manifest import Manifest, OptionValue, resolve_parameters
 
 #: Resource types whose replacement or removal loses data (or the keys to it, or its users).
@@ -230,10 +230,23 @@ def preview_run(
     from_version: str | None,
     sleep: Callable[[float], None] = time.sleep,
     values: Mapping[str, str] | None = None,
+    retired: Sequence[str] = (),
+    absent: Collection[str] = (),
 ) -> Preview:
-    """Every stage of the run, what it would do, and for an update each resource's change."""
+    """Every stage of the run, what it would do, and for an update each resource's change; first the
+    stages it deletes (`retired`: their condition is off with the run's options, or the release has
+    them no more, `absent`), every resource of theirs removed."""
     deployed = deps.ledger.stages()
-    stages: dict[str, StagePreview] = {}
+    stages: dict[str, StagePreview] = {
+        name: _deleted(
+            deps,
+            name,
+            f"release {manifest.version} has no stage {name}"
+            if name in absent
+            else "its condition is off with the run's options",
+        )
+        for name in retired
+    }
     pending: dict[str, tuple[str, str | None]] = {}  # stage -> (change set id, current template)
     try:
         for name in order:
@@ -282,7 +295,22 @@ def preview_run(
     finally:
         for change_set_id, _ in pending.values():
             _delete_change_set(deps, change_set_id)
-    return Preview(action, manifest.version, from_version, [stages[name] for name in order])
+    return Preview(action, manifest.version, from_version, [stages[name] for name in [*retired, *order]])
+
+
+def _deleted(deps: Deps, name: str, why: str) -> StagePreview:
+    """A stage the run deletes: each resource of its stack's template removed."""
+    stack_name = deps.settings.stack_name(name)
+    record = deps.ledger.stage(name)
+    there = deps.in_region(region_of_stack(record.stack_id if record else None))
+    stack = there.stacks.describe(record.stack_id if record and record.stack_id else stack_name)
+    if stack is None:
+        return StagePreview(name, "delete", stack_name, note="its stack is gone already")
+    removed = [
+        ResourcePreview(lid, str(r.get("Type")), "Remove", holds_data=holds_data(str(r.get("Type")), r))
+        for lid, r in _resources(there.stacks.template(stack.stack_id)).items()
+    ]
+    return StagePreview(name, "delete", stack_name, removed, note=why)
 
 
 def _read_change_sets(

@@ -6,6 +6,8 @@ sha256), puts this installation's values in place of its placeholders (`lambdas.
 writes it to the site bucket and invalidates the distribution (`lambdas.site.publish`): nothing is
 built at deploy time. A release without a bundle (built with `DATAALL_INSTALLER_SITE=0`, or in code) skips
 the step, and the run's report says so. An upgrade publishes the new release's bundle over the old.
+With data.all's RUM stage on for the run's options, the app monitor is pointed at the site's domain and
+RUM's web client snippet goes into index.html, as data.all's pipeline does (`lambdas.site.rum`).
 
 An uninstall (the step with op `delete`, before the stage that makes the site bucket is deleted)
 empties the bucket: every object version and delete marker, as S3 deletes a versioned bucket only
@@ -34,12 +36,15 @@ from lambdas.data.records import RecordInvalid, RunRecord, StepRecord, StepUpdat
 from lambdas.data.releases import release_key
 from lambdas.data.stacks import error_code
 from lambdas.release.manifest import Manifest, ManifestError, OptionValue, resolve_parameters
+from lambdas.site import rum
 from lambdas.site.action import BUCKET, DISTRIBUTION, bucket_stage
 from lambdas.site.bundle import BundleError, configure, read_bundle
 from lambdas.site.publish import INDEX, Published, publish
 from lambdas.stage.deployment import OneCallStep
 from lambdas.stage.outputs import outputs_reader
 
+#: The site's own URL among its values (data.all's sign-in redirect: `https://<distribution domain>`).
+SITE_URL = "REACT_APP_COGNITO_REDIRECT_SIGNIN"
 #: CloudFront's API lives in us-east-1 (a global service).
 CLOUDFRONT_REGION = "us-east-1"
 #: Keys S3's DeleteObjects takes in one call.
@@ -58,6 +63,8 @@ class SiteTarget:
     region: str
     distribution_id: str | None
     values: dict[str, str]
+    #: data.all's RUM app monitor (name, region) when its stage is on for the run's options
+    rum_monitor: tuple[str, str] | None = None
 
 
 def target(
@@ -76,11 +83,28 @@ def target(
         raise StageFailed(name, str(error)) from None
     bucket = values.pop(BUCKET, "")
     distribution = values.pop(DISTRIBUTION, "") or None
+    monitor = values.pop(rum.MONITOR, "")
     if not bucket:
         raise StageFailed(name, f"the release's {name} action gives no {BUCKET}")
     return SiteTarget(
-        bucket=bucket, region=bucket_region(deps, manifest, name), distribution_id=distribution, values=values
+        bucket=bucket,
+        region=bucket_region(deps, manifest, name),
+        distribution_id=distribution,
+        values=values,
+        rum_monitor=_monitor_on(deps, manifest, monitor, params),
     )
+
+
+def _monitor_on(
+    deps: Deps, manifest: Manifest, monitor: str, params: Mapping[str, OptionValue]
+) -> tuple[str, str] | None:
+    """The app monitor (`stage/name`) as (name, region), when its stage is on for the run's options."""
+    stage, _, name = monitor.partition("/")
+    if not name:
+        return None
+    options = {key: value for key, value in params.items() if key in manifest.options}
+    active = manifest.active_steps(manifest.resolve_options(options))
+    return (name, active[stage].region_in(deps.home_region)) if stage in active else None
 
 
 def bucket_region(deps: Deps, manifest: Manifest, name: str) -> str:
@@ -104,7 +128,12 @@ def published(deps: Deps, site: SiteTarget, bundle: bytes, run: str, step: str) 
     """The bundle, configured with the site's values, in its bucket; the distribution invalidated."""
     try:
         files = configure(bundle, site.values)
-    except BundleError as error:
+        if site.rum_monitor is not None:
+            name, region = site.rum_monitor
+            domain = rum.monitor_domain(site.values.get(SITE_URL, ""))
+            monitor = rum.configure_monitor(deps.regional_client("rum", region), name, domain)
+            files = rum.with_snippet(files, rum.snippet(monitor, region))
+    except (BundleError, rum.RumError) as error:
         raise StageFailed(step, str(error)) from None
     cloudfront = deps.regional_client("cloudfront", CLOUDFRONT_REGION) if site.distribution_id else None
     return publish(

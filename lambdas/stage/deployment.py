@@ -337,7 +337,10 @@ class StageDeployment:
         return self._next(Phase.EXECUTING, next_poll(0, expected, 0))
 
     def _start_delete(self) -> StepState:
-        """Uninstall: delete the stage's stack (stateful resources keep their Retain/Snapshot)."""
+        """Delete the stage's stack (stateful resources keep their Retain/Snapshot): an uninstall's
+        stage, or one the run does not want: its condition off with the run's options, or absent
+        from the run's release (then its rollback point is kept first: the run's rollback creates
+        it again)."""
         if self.record.executed:
             return self._next(Phase.EXECUTING, FIRST_POLL)
         stack = self.deps.stacks.describe(self.stack_name)
@@ -347,6 +350,8 @@ class StageDeployment:
             return self._next(Phase.DONE, result="DELETED")
         if in_progress(stack.status):
             return self._next(Phase.BUSY, FIRST_POLL)
+        if self.meta.action != "uninstall" and self.record.rollback_key is None:
+            self._save_rollback_point(stack)
         if stack.parameters.get("DeletionProtection") == "true":
             self._unprotect(stack)
             return self._next(Phase.BUSY, FIRST_POLL)

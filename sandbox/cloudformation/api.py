@@ -47,7 +47,12 @@ from sandbox.cloudformation.template import (
 NAME_PATTERN = re.compile(r"[a-zA-Z][-a-zA-Z0-9]{0,127}")
 #: The SAM transform's types are providers' like any other (AWS::Serverless::Application is
 #: emulated, see `emulated_types`); one no provider knows fails its resource, naming the type.
-SUPPORTED_TRANSFORMS = frozenset({"AWS::LanguageExtensions", "AWS::Serverless-2016-10-31"})
+#: `AWS::SecretsManager-2020-07-23` makes a rotation schedule's `HostedRotationLambda` a rotation
+#: application of the Serverless Application Repository, which the sandbox answers for without making
+#: its function (`AWS::Serverless::Application` in `providers.emulated_types`).
+SUPPORTED_TRANSFORMS = frozenset(
+    {"AWS::LanguageExtensions", "AWS::Serverless-2016-10-31", "AWS::SecretsManager-2020-07-23"}
+)
 _S3_HOST = re.compile(r"^(?:(?P<bucket>.+)\.)?s3(?:[.-](?P<region>[a-z0-9-]+))?\.amazonaws\.com(?:\.cn)?$")
 
 

@@ -1,7 +1,8 @@
 """data.all's options against data.all's own synthesis (`installer.upstream.synthesize`: its
 source at ../shared/upstream/dataall/2.9.0, offline, cached under ~/.cache/dataall-installer): a
 value key changes nothing but what its rule makes a parameter; the ProdSizing variant's templates
-pass cfn-lint. Slow: each synthesis takes about a minute the first time."""
+pass cfn-lint, and so do the stages EnableCloudWatchRum and EnableCloudWatchCanaries add. Slow: each
+synthesis takes about 20 s the first time."""
 
 from __future__ import annotations
 
@@ -28,15 +29,21 @@ pytestmark = [
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_data_alls_value_keys_change_nothing_but_what_the_value_rules_make_parameters() -> None:
-    # Given data.all synthesized with its defaults and with both value keys set otherwise
+#: data.all's variant keys all off their default: the value rules must take the literals of the stages
+#: those options add (rum, canaries, secrets) too
+EVERY_VARIANT = {"prod_sizing": False, "enable_cw_rum": True, "enable_cw_canaries": True}
+
+
+@pytest.mark.parametrize("variant", [{}, EVERY_VARIANT], ids=["defaults", "every variant option on"])
+def test_data_alls_value_keys_change_nothing_but_what_the_value_rules_make_parameters(variant: dict[str, Any]) -> None:
+    # Given data.all synthesized with its defaults (or its variant keys) and with the value keys set otherwise
     throttling = {"global_rate_limit": 200, "global_burst_limit": 100}
     settings = {rules.LOG_RETENTION_KEY: "ONE_YEAR", rules.SESSION_TIMEOUT_KEY: 120, rules.THROTTLING_KEY: throttling}
-    default = import_stages(CloudAssembly.load(synthesize(SOURCE, "2.9.0")))
+    default = import_stages(CloudAssembly.load(synthesize(SOURCE, "2.9.0", environment=variant or None)))
     changed = synthesize(
         SOURCE,
         "2.9.0",
-        environment={rules.SESSION_TIMEOUT_KEY: 120, rules.THROTTLING_KEY: throttling},
+        environment={**variant, rules.SESSION_TIMEOUT_KEY: 120, rules.THROTTLING_KEY: throttling},
         context={rules.LOG_RETENTION_KEY: "ONE_YEAR"},
     )
     raw = "".join(p.read_text() for p in changed.rglob("*backendstack*.nested.template.json"))
@@ -48,6 +55,8 @@ def test_data_alls_value_keys_change_nothing_but_what_the_value_rules_make_param
 
     # Then every stage's template is the same: the rules took every literal the keys changed
     assert [s.name for s in other.stages] == [s.name for s in default.stages]
+    if variant:
+        assert {"rum", "canaries", "secrets"} <= {s.name for s in default.stages}
     pairs = zip(other.stages, default.stages, strict=True)
     different = [s.name for s, d in pairs if comparable(s.template) != comparable(d.template)]
     assert different == []
@@ -55,11 +64,15 @@ def test_data_alls_value_keys_change_nothing_but_what_the_value_rules_make_param
     assert declared == ["ApiBurstLimit", "ApiRateLimit", "LogRetentionDays", "SessionTimeoutMinutes"]
 
 
-def test_the_prod_sizing_variants_pass_cfn_lint_and_take_the_value_options_too() -> None:
+def test_the_variants_and_the_stages_options_add_pass_cfn_lint_and_take_the_value_options_too() -> None:
     release = cached_dataall_release("2.9.0", variants=True)
     variants = {v.template: step.name for step in release.manifest.stages() for v in step.variants}
-    assert sorted(variants.values()) == ["aurora", "ecs", "lambdas", "opensearch", "params"]
-    templates = [release.path / name for name in variants]
+    assert sorted(set(variants.values())) == [
+        "aurora", "cognito", "dashboards", "ecs", "lambdas", "opensearch", "params", "s3"
+    ]  # fmt: skip
+    added = {step.name: step.template for step in release.manifest.stages() if step.when is not None}
+    assert sorted(added) == ["canaries", "rum", "secrets"]
+    templates = [release.path / name for name in [*variants, *added.values()]]
 
     result = subprocess.run(
         [str(Path(sys.executable).with_name("cfn-lint")), "--format", "parseable", *map(str, templates)],

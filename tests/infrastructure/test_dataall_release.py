@@ -175,7 +175,7 @@ def test_the_site_is_published_after_data_alls_whole_cloudfront_stack_and_may_on
     """The site action runs after `frontend-cognito-config` (Cognito's callback URLs pointed at the
     distribution), as data.all's pipeline syncs its site after its CloudFront stack; the function that
     publishes it, and empties its bucket at an uninstall, may list and delete versions only in buckets
-    of the site's stage stack, and nothing else of S3."""
+    of the site's stage stack, and nothing else of S3; it may read and update RUM app monitors."""
     site = dataall_release.manifest.steps["site"]
     assert set(site.depends_on) == {"cloudfront", "frontend-cognito-config"}
     statements = {
@@ -186,7 +186,9 @@ def test_the_site_is_published_after_data_alls_whole_cloudfront_stack_and_may_on
         if statement.get("Sid", "").startswith("Site")
     }
 
-    assert set(statements) == {"SiteObjects", "SiteBucket", "SiteInvalidation"}
+    assert set(statements) == {"SiteObjects", "SiteBucket", "SiteInvalidation", "SiteRumMonitor"}
+    # data.all's RUM app monitor (EnableCloudWatchRum): read and pointed at the site's domain, nothing more
+    assert set(statements["SiteRumMonitor"]["Action"]) == {"rum:GetAppMonitor", "rum:UpdateAppMonitor"}
     assert set(statements["SiteObjects"]["Action"]) == {
         "s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion",
     }  # fmt: skip

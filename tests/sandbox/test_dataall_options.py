@@ -4,6 +4,8 @@ other stage is left as it is (UNCHANGED), and each changed stage is updated in p
 
 from __future__ import annotations
 
+import json
+import time
 from typing import Any
 
 import pytest
@@ -30,13 +32,22 @@ def _changed(outcome: Any, result: dict[str, Any], release: Any) -> set[str]:
     return {name for name, step in steps.items() if name in stages and step.result != "UNCHANGED"}
 
 
-def _stack_ids(aws: Aws, release: Any) -> dict[str, str]:
+def _stack_ids(aws: Aws, release: Any, options: dict[str, Any] | None = None) -> dict[str, str]:
+    """The stack id of every stage the options turn on (the defaults: the stages without a condition)."""
+    manifest = release.manifest
     ids = {}
-    for stage in release.manifest.stages():
+    for name, stage in manifest.active_steps(manifest.resolve_options(options)).items():
+        if not stage.is_stage:
+            continue
         cfn = Aws(region=stage.region or aws.region, endpoint_url=aws.endpoint_url).client("cloudformation")
-        (stack,) = cfn.describe_stacks(StackName=INSTALLATION.stage_stack(stage.name))["Stacks"]
-        ids[stage.name] = stack["StackId"]
+        (stack,) = cfn.describe_stacks(StackName=INSTALLATION.stage_stack(name))["Stacks"]
+        ids[name] = stack["StackId"]
     return ids
+
+
+def _varying(release: Any, option: str) -> set[str]:
+    """The stages with a variant for `option`."""
+    return {s.name for s in release.manifest.stages() if any(option in json.dumps(v.when) for v in s.variants)}
 
 
 def test_an_installed_data_all_takes_a_value_option_and_prod_sizing_changing_only_their_stages(
@@ -44,7 +55,7 @@ def test_an_installed_data_all_takes_a_value_option_and_prod_sizing_changing_onl
 ) -> None:
     aws = Aws(region=HOME, endpoint_url=sandbox.endpoint)
     release = cached_dataall_release("2.9.0", variants=True)
-    varying = {step.name for step in release.manifest.stages() if step.variants}
+    varying = _varying(release, "ProdSizing")
     assert varying == {"params", "lambdas", "ecs", "aurora", "opensearch"}
     register_sandbox_images(aws, release, lambda _: None)
     installed = deploy(aws, release, {"OnDelete": "Destroy"})
@@ -105,3 +116,88 @@ def test_an_installed_data_all_takes_a_value_option_and_prod_sizing_changing_onl
     again = run(aws, installed, {"action": "redeploy"})
     assert again["status"] == "SUCCEEDED", again["error"]
     assert _changed(installed, again, release) == set()
+
+
+def _resources(aws: Aws, stage: str) -> dict[str, tuple[str, str]]:
+    """The stage stack's resources: logical id -> (type, status)."""
+    cfn = aws.client("cloudformation")
+    listed = cfn.describe_stack_resources(StackName=INSTALLATION.stage_stack(stage))["StackResources"]
+    return {r["LogicalResourceId"]: (r["ResourceType"], r["ResourceStatus"]) for r in listed}
+
+
+def _index(aws: Aws, installed: Any) -> str:
+    """The web UI's index.html, as the install's site step wrote it to the site bucket."""
+    step = installed.reader.ledger.steps(installed.result["execution_arn"].rsplit(":", 1)[1])["site"]
+    s3 = Aws(region=step.site_region or aws.region, endpoint_url=aws.endpoint_url).client("s3")
+    return str(s3.get_object(Bucket=step.site_bucket, Key="index.html")["Body"].read().decode())
+
+
+def test_data_all_with_cloudwatch_rum_and_small_sizing_installs_the_rum_stage_and_a_redeploy_without_deletes_it(
+    sandbox: Any, data_all_pace: None
+) -> None:
+    """EnableCloudWatchRum=true with ProdSizing=false (data.all's enable_cw_rum and prod_sizing together: the
+    variants of their combination; with EnableCloudWatchCanaries, which data.all's RUM needs): the rum,
+    canaries and secrets stages with every resource of their templates, the app monitor wired to the identity
+    pool the cognito stage adds; RUM turned off again, the run deletes the rum stage, puts cognito back and
+    leaves every other stage as it is."""
+    started = time.monotonic()
+    aws = Aws(region=HOME, endpoint_url=sandbox.endpoint)
+    release = cached_dataall_release("2.9.0", variants=True, site=True)
+    assert _varying(release, "EnableCloudWatchRum") == {"cognito", "dashboards"}
+    register_sandbox_images(aws, release, lambda _: None)
+    options = {"EnableCloudWatchRum": "true", "EnableCloudWatchCanaries": "true", "ProdSizing": "false"}
+
+    installed = deploy(aws, release, {"OnDelete": "Destroy", **options})
+
+    assert installed.result["status"] == "SUCCEEDED", installed.result["error"]
+    for added in ("rum", "canaries", "secrets"):
+        template = release.template(added)
+        assert _resources(aws, added) == {
+            lid: (r["Type"], "CREATE_COMPLETE") for lid, r in template["Resources"].items()
+        }, added
+    template = release.template("rum")
+    cognito = {o["OutputKey"]: o["OutputValue"] for o in aws.client("cloudformation").describe_stacks(
+        StackName=INSTALLATION.stage_stack("cognito"))["Stacks"][0]["Outputs"]}  # fmt: skip
+    pool_id = next(v for k, v in cognito.items() if "IdentityPooldev" in k)
+    guest_role = next(v for k, v in cognito.items() if "IdentityPoolRoledev" in k)
+    (monitor,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::RUM::AppMonitor"]
+    described = aws.client("rum").get_app_monitor(Name=monitor["Properties"]["Name"])["AppMonitor"]
+    assert described["AppMonitorConfiguration"]["IdentityPoolId"] == pool_id
+    assert described["AppMonitorConfiguration"]["GuestRoleArn"] == guest_role
+    assert described["Tags"] == {tag["Key"]: tag["Value"] for tag in monitor["Properties"]["Tags"]}
+    # the site step did what data.all's rum_config.py and frontend_config.py do after its frontend deploy
+    (distribution,) = aws.client("cloudfront").list_distributions()["DistributionList"]["Items"]
+    assert (monitor["Properties"]["Domain"], described["Domain"]) == (
+        "dataall.dev.change.me", "*." + distribution["DomainName"]
+    )  # fmt: skip
+    index = _index(aws, installed)
+    assert f"('cwr','{described['Id']}','1.0.0','{HOME}'," in index and f'identityPoolId:"{pool_id}"' in index
+    roles = aws.client("cognito-identity").get_identity_pool_roles(IdentityPoolId=pool_id)["Roles"]
+    assert roles == {"unauthenticated": guest_role}
+    (alarm_spec,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::CloudWatch::Alarm"]
+    alarm_name = alarm_spec["Properties"]["AlarmName"]
+    (alarm,) = aws.client("cloudwatch").describe_alarms(AlarmNames=[alarm_name])["MetricAlarms"]
+    assert (alarm["Namespace"], alarm["MetricName"]) == ("AWS/RUM", "JsErrorCount") and alarm["AlarmActions"]
+    (parameter,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::SSM::Parameter"]
+    role_name = aws.client("ssm").get_parameter(Name=parameter["Properties"]["Name"])["Parameter"]["Value"]
+    assert aws.client("iam").get_role(RoleName=role_name)["Role"]["RoleName"] == role_name
+    (cluster,) = aws.client("rds").describe_db_clusters()["DBClusters"]
+    assert cluster["ServerlessV2ScalingConfiguration"] == {"MinCapacity": 2, "MaxCapacity": 8}  # ProdSizing=false
+    stacks = _stack_ids(aws, release, {"EnableCloudWatchRum": True, "EnableCloudWatchCanaries": True})
+    installed_at = time.monotonic()
+
+    off = run(aws, installed, {"action": "redeploy", "options": {"EnableCloudWatchRum": False}})
+
+    assert off["status"] == "SUCCEEDED", off["error"]
+    steps = installed.reader.ledger.steps(off["execution_arn"].rsplit(":", 1)[1])
+    assert steps["rum"].result == "DELETED"
+    assert _changed(installed, off, release) == {"rum", "cognito"}  # dashboards' topic output: canaries reads it
+    assert aws.client("rum").list_app_monitors()["AppMonitorSummaries"] == []
+    assert aws.client("cognito-identity").list_identity_pools(MaxResults=10)["IdentityPools"] == []
+    assert installed.reader.ledger.stage("rum") is None
+    assert "AwsRumClient" not in _index(aws, installed)  # the site published again without RUM's snippet
+    remaining = _stack_ids(aws, release, {"EnableCloudWatchCanaries": True})
+    assert remaining == {name: stack for name, stack in stacks.items() if name != "rum"}  # none replaced
+    (cluster,) = aws.client("rds").describe_db_clusters()["DBClusters"]
+    assert cluster["ServerlessV2ScalingConfiguration"] == {"MinCapacity": 2, "MaxCapacity": 8}  # kept
+    print(f"install {installed_at - started:.0f} s, redeploy without RUM {time.monotonic() - installed_at:.0f} s")

@@ -351,9 +351,9 @@ def test_a_long_lived_sandbox_serve_shrinks_back_when_idle(serve: Callable[..., 
     assert workers, "no warm worker after the invocation"
 
     deadline = time.monotonic() + 15
-    while _workers_under(served.process.pid):
-        assert time.monotonic() < deadline, f"still warm after 15 s: {_workers_under(served.process.pid)}"
+    # a worker that is exiting has no command line any more, and is not a zombie yet for a while
+    while _workers_under(served.process.pid) or _alive(workers):
+        assert time.monotonic() < deadline, f"still warm after 15 s: {_alive(workers)}"
         time.sleep(0.1)
 
-    assert _alive(workers) == []
     assert served.invoke("idle") == "ok"  # a cold start serves it again

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,16 @@ import pytest
 from blueprints.dataall import rules
 from blueprints.dataall.stages import ImportedStage
 from installer.build import BuildError
-from installer.dataall import VARIANT_OPTIONS, ImportReport, import_stages, release_options, stage_variants
+from installer.dataall import (
+    VARIANT_OPTIONS,
+    ImportReport,
+    VariantOption,
+    combinations,
+    compose_stages,
+    import_stages,
+    option_rules,
+    release_options,
+)
 from lambdas.core.errors import InvalidOptions, ReleaseInvalid
 from lambdas.release.manifest import Manifest, ManifestError, sha256_bytes
 from lambdas.run.planning import plan
@@ -25,6 +35,7 @@ from tests.unit.test_planning import ARTIFACTS, request
 
 UPSTREAM = Path(__file__).resolve().parents[2].parent / "shared" / "upstream" / "dataall"
 needs_upstream = pytest.mark.skipif(not UPSTREAM.is_dir(), reason="../shared/upstream/dataall is not here")
+PROD_SIZING = next(o for o in VARIANT_OPTIONS if o.option == "ProdSizing")
 SYNTHESIS = rules.Synthesis(account="111111111111", region="eu-west-1", asset_buckets=frozenset(), asset_keys={})
 
 
@@ -165,7 +176,7 @@ def test_data_alls_stages_take_the_value_options_where_its_keys_landed_and_no_li
     options = release_options([], report.stages, VARIANT_OPTIONS)
     assert {name: spec["default"] for name, spec in options.items()} == {
         "ApiBurstLimit": 5000, "ApiRateLimit": 10000, "LogRetentionDays": 731, "SessionTimeoutMinutes": 43200,
-        "ProdSizing": True,
+        "ProdSizing": True, "EnableCloudWatchRum": False, "EnableCloudWatchCanaries": False,
     }  # fmt: skip
 
 
@@ -187,28 +198,126 @@ def test_only_the_stages_whose_template_differs_get_a_variant_with_the_options_c
         imported("aurora", {"C": {"Type": "AWS::RDS::DBCluster", "Properties": {"MinCapacity": 4}}}),
         imported("front", {**timestamp, "T": {"Properties": {"timestamp": "2025-10-20T10:00:00.1"}}}),
     )
-    prod_sizing = next(o for o in VARIANT_OPTIONS if o.option == "ProdSizing")
     other = report(
         imported("vpc", handle),
         imported("aurora", {"C": {"Type": "AWS::RDS::DBCluster", "Properties": {"MinCapacity": 2}}}),
         imported("front", {**timestamp, "T": {"Properties": {"timestamp": "2026-12-05T21:00:00.7"}}}),
     )
 
-    variants = stage_variants(default, [(prod_sizing, False, other)])
+    composed = compose_stages([PROD_SIZING], [({"ProdSizing": True}, default), ({"ProdSizing": False}, other)])
 
-    assert list(variants) == ["aurora"]
-    (variant,) = variants["aurora"]
+    assert {c.stage.name: len(c.variants) for c in composed} == {"vpc": 0, "aurora": 1, "front": 0}
+    (variant,) = composed[1].variants
     assert variant.when == {"option": "ProdSizing", "equals": False}
     assert variant.template == "blueprints/aurora.prodsizing-false.template.json"
+    assert all(c.when is None for c in composed)
 
 
-def test_a_variant_that_changes_a_stages_outputs_is_refused_naming_the_key_and_stage() -> None:
-    prod_sizing = VARIANT_OPTIONS[0]
+def test_a_variant_that_changes_outputs_no_stage_of_its_combination_reads_is_refused_naming_the_stage() -> None:
     default = report(imported("aurora", {"C": {"Type": "X"}}, outputs=("Id",)))
     other = report(imported("aurora", {"C": {"Type": "Y"}}, outputs=("Id", "More")))
 
-    with pytest.raises(BuildError, match="prod_sizing=False: stage aurora changes its outputs"):
-        stage_variants(default, [(prod_sizing, False, other)])
+    with pytest.raises(BuildError, match=r"ProdSizing=False: stage aurora changes its outputs \['More'\]"):
+        compose_stages([PROD_SIZING], [({"ProdSizing": True}, default), ({"ProdSizing": False}, other)])
+
+
+def test_a_variant_that_changes_a_stages_dependencies_is_refused() -> None:
+    default = report(imported("vpc", {}), imported("db", {"C": {"Type": "X"}}))
+    moved = replace(imported("db", {"C": {"Type": "Y"}}), depends_on=("vpc",))
+
+    with pytest.raises(BuildError, match="stage db depends on other stages in other combinations"):
+        compose_stages(
+            [PROD_SIZING],
+            [({"ProdSizing": True}, default), ({"ProdSizing": False}, report(imported("vpc", {}), moved))],
+        )
+
+
+# Two options, as data.all's prod_sizing and enable_cw_rum: `db` changes with both, `pool` with
+# RUM alone and only in its outputs, which the stage RUM adds (`rum`) reads.
+SIZE = VariantOption("Size", "size", True, (False,), "", "")
+RUM = VariantOption("Rum", "rum", False, (True,), "", "")
+
+
+def synthesized(size: bool, rum: bool) -> ImportReport:
+    pool = imported("pool", {"P": {"Type": "AWS::Cognito::UserPool"}}, outputs=("Id", "Identity") if rum else ("Id",))
+    db = imported("db", {"C": {"Type": "AWS::RDS::DBCluster", "Properties": {"Size": size, "Rum": rum}}})
+    stages = [pool, db]
+    if rum:
+        monitor = {"M": {"Type": "AWS::RUM::AppMonitor", "Properties": {"Small": not size}}}
+        stages.append(
+            replace(imported("rum", monitor), parameters={"Pool": "${stage:pool.Identity}"}, depends_on=("pool",))
+        )
+    return report(*stages)
+
+
+def every_combination() -> list[tuple[dict[str, bool], ImportReport]]:
+    return [(c, synthesized(c["Size"], c["Rum"])) for c in combinations([SIZE, RUM])]
+
+
+def test_every_combination_of_the_variant_options_is_synthesized_the_defaults_first() -> None:
+    assert combinations([SIZE, RUM]) == [
+        {"Size": True, "Rum": False}, {"Size": False, "Rum": False},
+        {"Size": True, "Rum": True}, {"Size": False, "Rum": True},
+    ]  # fmt: skip
+
+
+def test_a_stage_changed_by_two_options_has_a_variant_per_combination_each_an_all_of_both_values() -> None:
+    composed = {c.stage.name: c for c in compose_stages([SIZE, RUM], every_combination())}
+
+    assert [(v.when, v.template) for v in composed["db"].variants] == [
+        ({"all": [{"option": "Size", "equals": False}, {"option": "Rum", "equals": False}]},
+         "blueprints/db.size-false.template.json"),
+        ({"all": [{"option": "Size", "equals": True}, {"option": "Rum", "equals": True}]},
+         "blueprints/db.rum-true.template.json"),
+        ({"all": [{"option": "Size", "equals": False}, {"option": "Rum", "equals": True}]},
+         "blueprints/db.size-false.rum-true.template.json"),
+    ]  # fmt: skip
+    # pool changes with Rum alone: one condition, Size left out
+    assert [v.when for v in composed["pool"].variants] == [{"option": "Rum", "equals": True}]
+
+
+def test_a_stage_an_option_adds_exists_under_that_condition_and_its_producer_declares_the_outputs_it_reads() -> None:
+    composed = {c.stage.name: c for c in compose_stages([SIZE, RUM], every_combination())}
+
+    rum = composed["rum"]
+    assert rum.when == {"option": "Rum", "equals": True}
+    assert rum.stage.template["Resources"]["M"]["Properties"] == {"Small": False}  # Size's default
+    assert [v.when for v in rum.variants] == [{"option": "Size", "equals": False}]
+    assert composed["pool"].when is None and composed["pool"].outputs == ("Id", "Identity")
+    assert composed["pool"].stage.outputs == ("Id",)
+
+
+def test_the_release_chooses_for_every_combination_the_stages_and_templates_of_its_own_synthesis() -> None:
+    document, files = composed_release(compose_stages([SIZE, RUM], every_combination()))
+    manifest = Manifest.from_document(document)
+
+    for combination, made in every_combination():
+        active = manifest.active_steps(combination)
+        assert sorted(active) == sorted(s.name for s in made.stages), combination
+        for stage_made in made.stages:
+            chosen = active[stage_made.name].template or ""
+            assert json.loads(files[chosen]) == stage_made.template, (combination, stage_made.name)
+
+
+def composed_release(composed: list[Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    """A manifest of the composed stages, and each template's text by its release file."""
+    files: dict[str, str] = {}
+    stages = []
+    for c in composed:
+        files[f"blueprints/{c.stage.name}.template.json"] = json.dumps(c.stage.template)
+        entry = stage(c.stage.name, parameters=c.stage.parameters, depends_on=c.stage.depends_on, outputs=c.outputs)
+        if c.when is not None:
+            entry["when"] = c.when
+        if c.variants:
+            entry["variants"] = [{"when": v.when, "template": v.template} for v in c.variants]
+            files.update({v.template: json.dumps(v.stage.template) for v in c.variants})
+        stages.append(entry)
+    options = {"Size": {"type": "boolean", "default": True}, "Rum": {"type": "boolean", "default": False}}
+    document = {
+        "format": 1, "name": "dataall", "version": "2.9.0", "options": options, "rules": [], "stages": stages,
+        "actions": [], "files": {name: sha256_bytes(text.encode()) for name, text in files.items()},
+    }  # fmt: skip
+    return document, files
 
 
 # ---------------------------------------------------------------------- the manifest's variants
@@ -354,3 +463,36 @@ def test_a_variant_data_all_cannot_synthesize_fails_the_build_naming_the_option_
         BuildError, match=r"prod_sizing=False \(option ProdSizing\): .*no network; DATAALL_INSTALLER_VARIANTS=0"
     ):
         dataall.import_variants(upstream, report(), None)
+
+
+def test_a_stage_waits_for_a_stage_an_option_adds_where_it_exists_and_for_no_other_new_one() -> None:
+    def front(rum: bool) -> ImportedStage:
+        return replace(imported("front", {}), depends_on=("pool", "rum") if rum else ("pool",))
+
+    reports = [
+        (c, report(*synthesized(c["Size"], c["Rum"]).stages, front(c["Rum"]))) for c in combinations([SIZE, RUM])
+    ]
+
+    composed = {c.stage.name: c for c in compose_stages([SIZE, RUM], reports)}
+
+    assert composed["front"].stage.depends_on == ("pool", "rum") and not composed["front"].variants
+    moved = [(c, report(*r.stages[:-1], replace(r.stages[-1], depends_on=("db",) if c["Size"] is False else ())))
+             for c, r in reports]  # fmt: skip
+    with pytest.raises(BuildError, match="stage front depends on other stages in other combinations"):
+        compose_stages([SIZE, RUM], moved)
+
+
+def test_rum_without_canaries_is_refused_naming_data_alls_reason_and_only_where_both_options_are_offered() -> None:
+    rules_offered = option_rules(VARIANT_OPTIONS)
+    manifest = Manifest.from_document(
+        {
+            "format": 1, "name": "dataall", "version": "2.9.0", "rules": rules_offered, "actions": [],
+            "options": release_options([], [], VARIANT_OPTIONS), "stages": [stage("vpc")],
+            "files": {"blueprints/vpc.template.json": "0" * 64},
+        }
+    )  # fmt: skip
+
+    with pytest.raises(ManifestError, match=r"EnableCloudWatchRum needs EnableCloudWatchCanaries: data\.all.s Cognito"):
+        manifest.resolve_options({"EnableCloudWatchRum": True})
+    assert manifest.resolve_options({"EnableCloudWatchRum": True, "EnableCloudWatchCanaries": True})
+    assert option_rules([PROD_SIZING]) == []

@@ -84,8 +84,13 @@ def test_types_without_handlers_take_their_row() -> None:
 
 def test_an_unknown_transform_fails_the_build() -> None:
     stage_grants({"d.template.json": template(("AWS::SQS::Queue", {}), transform="AWS::Serverless-2016-10-31")})
-    with pytest.raises(BuildError, match="transform AWS::SecretsManager-2020-07-23"):
-        stage_grants({"d.template.json": template(("AWS::SQS::Queue", {}), transform="AWS::SecretsManager-2020-07-23")})
+    with pytest.raises(BuildError, match="transform AWS::Include"):
+        stage_grants({"d.template.json": template(("AWS::SQS::Queue", {}), transform="AWS::Include")})
+    # A hosted rotation: the Serverless Application Repository's rotation application, a nested stack.
+    hosted = stage_grants(
+        {"d.template.json": template(("AWS::SQS::Queue", {}), transform="AWS::SecretsManager-2020-07-23")}
+    )
+    assert {"serverlessrepo:CreateCloudFormationTemplate", "cloudformation:CreateStack"} <= set(hosted.regional)
 
 
 def test_iam_follows_the_names_the_templates_give() -> None:

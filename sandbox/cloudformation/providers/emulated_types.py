@@ -440,7 +440,11 @@ def _types() -> list[EmulatedType]:
             attributes={"Id": _data("id"), "Name": services.IdentityPool.pool_name},
             service=services.IdentityPool(),
         ),
-        EmulatedType("AWS::Cognito::IdentityPoolRoleAttachment", physical_id=_prop("IdentityPoolId")),
+        EmulatedType(
+            "AWS::Cognito::IdentityPoolRoleAttachment",
+            physical_id=_prop("IdentityPoolId"),
+            service=services.IdentityPoolRoleAttachment(),
+        ),
         # ----------------------------------------------------------------- data
         EmulatedType(
             "AWS::RDS::DBCluster",
@@ -597,7 +601,11 @@ def _types() -> list[EmulatedType]:
             service=services.Canary(),
         ),
         EmulatedType(
-            "AWS::RUM::AppMonitor", physical_id=_name, name_property="Name", attributes={"Id": lambda r: r.uuid()}
+            "AWS::RUM::AppMonitor",
+            physical_id=_name,
+            name_property="Name",
+            attributes={"Id": _data("id")},
+            service=services.AppMonitor(),
         ),
         EmulatedType(
             "AWS::Lambda::Alias",

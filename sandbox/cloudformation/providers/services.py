@@ -510,6 +510,41 @@ class IdentityPool:
         return str(resource.prop("IdentityPoolName") or re.sub(r"[^\w ]", "_", resource.name))
 
 
+class IdentityPoolRoleAttachment:
+    """AWS::Cognito::IdentityPoolRoleAttachment: the pool's roles set with SetIdentityPoolRoles
+    (moto lacks it: `moto_internals.fix_cognito_identity_pool_roles`), taken off when it is deleted.
+    CloudFormation's `RoleMappings` is a map of any key to a mapping naming its `IdentityProvider`; the
+    API's is keyed by the provider
+    (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-cognito-identitypoolroleattachment.html)."""
+
+    def create(self, clients: ServiceClients, resource: Emulation) -> None:
+        mappings = {
+            str(mapping["IdentityProvider"]): {k: v for k, v in mapping.items() if k != "IdentityProvider"}
+            for mapping in (resource.prop("RoleMappings") or {}).values()
+        }
+        client = clients("cognito-identity", resource.region)
+        client.set_identity_pool_roles(
+            **api_params(
+                client,
+                "SetIdentityPoolRoles",
+                {"Roles": resource.prop("Roles") or {}, "RoleMappings": mappings},
+                IdentityPoolId=resource.prop("IdentityPoolId"),
+            )
+        )
+
+    def update(self, clients: ServiceClients, resource: Emulation, previous: Emulation) -> None:
+        self.create(clients, resource)
+
+    def delete(self, clients: ServiceClients, resource: Emulation, *, snapshot: bool) -> None:
+        try:
+            clients("cognito-identity", resource.region).set_identity_pool_roles(
+                IdentityPoolId=resource.prop("IdentityPoolId"), Roles={}
+            )
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "ResourceNotFoundException":
+                raise
+
+
 # --------------------------------------------------------------------------- synthetics
 class Canary:
     """AWS::Synthetics::Canary in CloudWatch Synthetics; `StartCanaryAfterCreation` starts it.
@@ -544,6 +579,33 @@ class Canary:
     def delete(self, clients: ServiceClients, resource: Emulation, *, snapshot: bool) -> None:
         """A canary already gone is deleted: CloudFormation takes "not found" as done."""
         moto_internals.synthetics_delete_canary(resource.region, resource.name, account_id=resource.account)
+
+
+# --------------------------------------------------------------------------- rum
+class AppMonitor:
+    """AWS::RUM::AppMonitor in CloudWatch RUM (the sandbox's own, `sandbox.rum`: moto has no RUM).
+    Ref: its name; Fn::GetAtt Id: the id CreateAppMonitor answers
+    (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-rum-appmonitor.html)."""
+
+    def create(self, clients: ServiceClients, resource: Emulation) -> None:
+        client = clients("rum", resource.region)
+        created = client.create_app_monitor(
+            **api_params(client, "CreateAppMonitor", resource.properties, Name=resource.name)
+        )
+        resource.data["id"] = created["Id"]
+
+    def update(self, clients: ServiceClients, resource: Emulation, previous: Emulation) -> None:
+        """UpdateAppMonitor: every property it takes; one it is not given goes back to the API's default."""
+        client = clients("rum", resource.region)
+        client.update_app_monitor(**api_params(client, "UpdateAppMonitor", resource.properties, Name=resource.name))
+
+    def delete(self, clients: ServiceClients, resource: Emulation, *, snapshot: bool) -> None:
+        """An app monitor already gone is deleted: CloudFormation takes "not found" as done."""
+        try:
+            clients("rum", resource.region).delete_app_monitor(Name=resource.name)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "ResourceNotFoundException":
+                raise
 
 
 # --------------------------------------------------------------------------- opensearch serverless

@@ -956,3 +956,126 @@ def test_deleting_a_cluster_removes_its_automated_backups_so_its_name_can_be_use
 
     assert [s["SnapshotType"] for s in rds.describe_db_cluster_snapshots()["DBClusterSnapshots"]] == ["manual"]
     assert deploy(cfn, cluster)["StackStatus"] == "CREATE_COMPLETE"
+
+
+# --------------------------------------------------------------------------- CloudWatch RUM (moto has none)
+def test_rum_app_monitors_answer_as_the_rum_api_does(clients: Clients) -> None:
+    """https://docs.aws.amazon.com/cloudwatchrum/latest/APIReference/API_CreateAppMonitor.html (a name taken:
+    ConflictException), API_GetAppMonitor.html (none: ResourceNotFoundException; State ACTIVE, the log group
+    of CwLogEnabled), API_UpdateAppMonitor.html (what it is given changes, the rest stays)."""
+    rum = clients("rum")
+    configuration = {"SessionSampleRate": 1.0, "Telemetries": ["errors"], "AllowCookies": True}
+    made = rum.create_app_monitor(Name="web-monitor", Domain="a.example.com", AppMonitorConfiguration=configuration,
+                                  CwLogEnabled=True, Tags={"team": "data"})  # fmt: skip
+
+    with pytest.raises(ClientError, match="ConflictException"):
+        rum.create_app_monitor(Name="web-monitor", Domain="b.example.com")
+    rum.update_app_monitor(Name="web-monitor", Domain="*.d111.cloudfront.net")
+    monitor = rum.get_app_monitor(Name="web-monitor")["AppMonitor"]
+
+    assert (monitor["Id"], monitor["State"], monitor["Domain"]) == (made["Id"], "ACTIVE", "*.d111.cloudfront.net")
+    assert monitor["AppMonitorConfiguration"] == configuration and monitor["Tags"] == {"team": "data"}
+    assert monitor["DataStorage"]["CwLog"]["CwLogEnabled"] is True
+    assert [s["Name"] for s in rum.list_app_monitors()["AppMonitorSummaries"]] == ["web-monitor"]
+    rum.delete_app_monitor(Name="web-monitor")
+    with pytest.raises(ClientError, match="ResourceNotFoundException"):
+        rum.get_app_monitor(Name="web-monitor")
+
+
+def test_a_rum_app_monitor_made_by_cloudformation_is_in_rum_ref_its_name_getatt_its_id(
+    cfn: Any, clients: Clients
+) -> None:
+    """https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-rum-appmonitor.html:
+    Ref returns the app monitor's name, Fn::GetAtt Id its id; an update of Domain updates it in place."""
+    monitor: dict[str, Any] = {
+        "Type": "AWS::RUM::AppMonitor",
+        "Properties": {
+            "Name": "dataall-dev-monitor",
+            "Domain": "dataall.dev.change.me",
+            "CwLogEnabled": True,
+            "AppMonitorConfiguration": {
+                "AllowCookies": True, "EnableXRay": True, "SessionSampleRate": 1,
+                "Telemetries": ["errors", "performance", "http"],
+                "IdentityPoolId": "eu-west-1:0f1e2d3c-0000-4000-8000-000000000000",
+                "GuestRoleArn": "arn:aws:iam::123456789012:role/dataall-dev-cognito-identity-pool-role",
+            },
+            "Tags": [{"Key": "Application", "Value": "dataall"}],
+        },
+    }  # fmt: skip
+    answers = {"Name": {"Value": {"Ref": "Monitor"}}, "Id": {"Value": {"Fn::GetAtt": ["Monitor", "Id"]}}}
+    made = deploy(cfn, {"Monitor": monitor}, answers)
+    found, rum = outputs(made), clients("rum")
+
+    described = rum.get_app_monitor(Name=found["Name"])["AppMonitor"]
+    assert (found["Name"], described["Id"]) == ("dataall-dev-monitor", found["Id"])
+    assert described["AppMonitorConfiguration"]["GuestRoleArn"].endswith("cognito-identity-pool-role")
+    assert described["AppMonitorConfiguration"]["SessionSampleRate"] == 1.0
+    assert described["Tags"] == {"Application": "dataall"}
+
+    monitor["Properties"]["Domain"] = "*.d111.cloudfront.net"
+    cfn.update_stack(StackName="app", TemplateBody=body({"Monitor": monitor}, Outputs=answers))
+    assert settle(cfn, "app")["StackStatus"] == "UPDATE_COMPLETE"
+    again = rum.get_app_monitor(Name="dataall-dev-monitor")["AppMonitor"]
+    assert (again["Id"], again["Domain"]) == (found["Id"], "*.d111.cloudfront.net")
+
+    cfn.delete_stack(StackName="app")
+    assert settle(cfn, made["StackId"])["StackStatus"] == "DELETE_COMPLETE"
+    assert rum.list_app_monitors()["AppMonitorSummaries"] == []
+
+
+def test_an_identity_pool_role_attachment_sets_the_pools_roles(cfn: Any, clients: Clients) -> None:
+    """https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-cognito-identitypoolroleattachment.html:
+    the pool's roles, as GetIdentityPoolRoles answers them (data.all's RUM guest role)."""
+    resources = {
+        "Guests": {"Type": "AWS::Cognito::IdentityPool", "Properties": {"AllowUnauthenticatedIdentities": True}},
+        "Attachment": {
+            "Type": "AWS::Cognito::IdentityPoolRoleAttachment",
+            "Properties": {"IdentityPoolId": {"Ref": "Guests"}, "Roles": {"unauthenticated": ROLE_ARN}},
+        },
+    }
+    made = deploy(cfn, resources, {"Pool": {"Value": {"Ref": "Guests"}}})
+
+    roles = clients("cognito-identity").get_identity_pool_roles(IdentityPoolId=outputs(made)["Pool"])
+
+    assert roles["Roles"] == {"unauthenticated": ROLE_ARN}
+    cfn.delete_stack(StackName="app")
+    assert settle(cfn, made["StackId"])["StackStatus"] == "DELETE_COMPLETE"
+
+
+def test_a_hosted_rotation_of_the_secrets_manager_transform_creates(cfn: Any, clients: Clients) -> None:
+    """https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/transform-aws-secretsmanager.html:
+    `AWS::SecretsManager-2020-07-23` makes a rotation schedule's `HostedRotationLambda` a rotation function
+    (a Serverless Application Repository application); it needs CAPABILITY_AUTO_EXPAND. data.all's secrets
+    stage (its canary user) is such a template."""
+    template = body(
+        {
+            "Secret": {
+                "Type": "AWS::SecretsManager::Secret",
+                "Properties": {
+                    "Name": "dataall-dev-cognito-canary-user",
+                    "GenerateSecretString": {
+                        "SecretStringTemplate": json.dumps({"username": "cwcanary"}),
+                        "GenerateStringKey": "password",
+                        "PasswordLength": 12,
+                    },
+                },
+            },
+            "Rotation": {
+                "Type": "AWS::SecretsManager::RotationSchedule",
+                "Properties": {
+                    "SecretId": {"Ref": "Secret"},
+                    "HostedRotationLambda": {"RotationType": "PostgreSQLSingleUser"},
+                    "RotationRules": {"ScheduleExpression": "rate(90 days)"},
+                },
+            },
+        },
+        Transform="AWS::SecretsManager-2020-07-23",
+    )
+    with pytest.raises(ClientError, match="CAPABILITY_AUTO_EXPAND"):
+        cfn.create_stack(StackName="app", TemplateBody=template, Capabilities=["CAPABILITY_IAM"])
+
+    cfn.create_stack(StackName="app", TemplateBody=template, Capabilities=["CAPABILITY_AUTO_EXPAND"])
+
+    assert settle(cfn, "app")["StackStatus"] == "CREATE_COMPLETE"
+    secret = clients("secretsmanager").get_secret_value(SecretId="dataall-dev-cognito-canary-user")
+    assert json.loads(secret["SecretString"])["username"] == "cwcanary"

@@ -52,6 +52,19 @@ def test_warm_limits_come_from_the_environment_with_defaults() -> None:
     ) == WarmLimits(total=5, per_function=2, idle_seconds=2.5)
 
 
+def test_python_workers_are_forked_unless_the_environment_says_0() -> None:
+    assert WarmLimits.from_environment({}).fork is True
+    assert WarmLimits.from_environment({processes.LAMBDA_FORK_VARIABLE: "1"}).fork is True
+    assert WarmLimits.from_environment({processes.LAMBDA_FORK_VARIABLE: "0"}).fork is False
+
+
+@pytest.mark.parametrize("value", ["yes", "true", "2", "off"])
+def test_a_bad_fork_setting_is_refused_naming_its_variable(value: str) -> None:
+    with pytest.raises(processes.WarmLimitsError, match=processes.LAMBDA_FORK_VARIABLE) as refused:
+        WarmLimits.from_environment({processes.LAMBDA_FORK_VARIABLE: value})
+    assert refused.value.field == processes.LAMBDA_FORK_VARIABLE
+
+
 @pytest.mark.parametrize("value", ["0", "-5", "soon", "nan", "inf", "1e999"])
 def test_a_bad_warm_idle_time_is_refused_naming_its_variable(value: str) -> None:
     with pytest.raises(processes.WarmLimitsError, match=processes.WARM_IDLE_SECONDS_VARIABLE) as refused:

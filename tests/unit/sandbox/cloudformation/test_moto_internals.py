@@ -303,3 +303,22 @@ def test_an_egress_rule_to_a_prefix_list_keeps_its_description(aws: None) -> Non
     assert [(r["PrefixListId"], r["Description"]) for r in rules if r.get("PrefixListId")] == [
         (s3["PrefixListId"], "Allow ECS Task to S3 Prefix List")
     ]
+
+
+def test_an_identity_pools_roles_are_set_and_read_as_set_identity_pool_roles_does(aws: None) -> None:
+    """AWS (Cognito identity API, SetIdentityPoolRoles / GetIdentityPoolRoles,
+    https://docs.aws.amazon.com/cognitoidentity/latest/APIReference/API_SetIdentityPoolRoles.html):
+    the roles replace the pool's; a pool that does not exist is ResourceNotFoundException."""
+    moto_internals.fix_cognito_identity_pool_roles()
+    identity = boto3.client("cognito-identity", region_name=REGION)
+    pool = identity.create_identity_pool(IdentityPoolName="guests", AllowUnauthenticatedIdentities=True)
+    guest = "arn:aws:iam::123456789012:role/dataall-dev-cognito-identity-pool-role"
+
+    identity.set_identity_pool_roles(IdentityPoolId=pool["IdentityPoolId"], Roles={"unauthenticated": guest})
+    roles = identity.get_identity_pool_roles(IdentityPoolId=pool["IdentityPoolId"])
+    identity.set_identity_pool_roles(IdentityPoolId=pool["IdentityPoolId"], Roles={})
+
+    assert roles["Roles"] == {"unauthenticated": guest} and roles["IdentityPoolId"] == pool["IdentityPoolId"]
+    assert identity.get_identity_pool_roles(IdentityPoolId=pool["IdentityPoolId"])["Roles"] == {}
+    with pytest.raises(ClientError, match="ResourceNotFoundException"):
+        identity.set_identity_pool_roles(IdentityPoolId=f"{REGION}:00000000-0000-4000-8000-000000000000", Roles={})
