@@ -15,6 +15,7 @@ import pytest
 
 from installer.dataall import DROPPED_NESTED, build_dataall_release
 from installer.upstream import resolve, shared_upstream
+from tests.conftest import cached_dataall_release
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.skipif(not shared_upstream("2.9.0").is_dir(), reason="../shared/upstream/dataall is not here")
@@ -247,19 +248,17 @@ def _actions(statements: list[dict[str, Any]]) -> set[str]:
     return {a for s in statements for a in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])}
 
 
-def test_the_service_role_may_do_exactly_what_the_release_s_resource_types_handlers_need(dataall_release: Any) -> None:
-    """The grants are derived from every template of the release (stages and variants): the registry's
-    handler permissions of each resource type, by name, in the stages' regions; nothing of a service
-    no template uses."""
+def _granted_exactly_as_derived(release: Any) -> tuple[set[str], set[str]]:
+    """The service role's statements hold exactly what `installer.grants` derives from every template
+    file the release holds (its stages, variants and option stages); the actions granted and the types."""
     from installer.grants import stage_grants
 
-    files = sorted((dataall_release.path / "blueprints").glob("*.template.json"))
+    files = sorted((release.path / "blueprints").glob("*.template.json"))
     templates = {path.name: json.loads(path.read_text()) for path in files}
     types = {r["Type"] for t in templates.values() for r in t["Resources"].values()}
     derived = stage_grants(templates)
-    statements = _service_role_statements(dataall_release.bootstrap_template)
+    statements = _service_role_statements(release.bootstrap_template)
 
-    # Every template file the release holds: its variants' too, when it is built with them.
     assert _actions(statements["StageResourceHandlers"]) == set(derived.regional)
     assert _actions(statements["GlobalServices"]) == set(derived.global_actions)
     assert _actions(statements["StageIamUnderPrefix"]) == set(derived.iam)
@@ -269,12 +268,16 @@ def test_the_service_role_may_do_exactly_what_the_release_s_resource_types_handl
         assert statement["Resource"] == "*" and "aws:RequestedRegion" in statement["Condition"]["StringEquals"]
     granted = {a for s in statements.values() for a in _actions(s)}
     assert not [a for a in granted if "*" in a]
-    assert {
-        "rds:CreateDBCluster",
-        "es:CreateDomain",
-        "cognito-idp:CreateUserPool",
-        "serverlessrepo:GetApplication",
-    } <= granted
+    return granted, types
+
+
+def test_the_service_role_may_do_exactly_what_the_release_s_resource_types_handlers_need(dataall_release: Any) -> None:
+    """The grants are derived from every template of the release: the registry's handler permissions of
+    each resource type, by name, in the stages' regions; nothing of a service no template uses."""
+    granted, types = _granted_exactly_as_derived(dataall_release)
+
+    assert {"rds:CreateDBCluster", "es:CreateDomain", "cognito-idp:CreateUserPool"} <= granted
+    assert "serverlessrepo:GetApplication" in granted  # Aurora's secret rotation (SAM's nested application)
     assert ("rum:CreateAppMonitor" in granted) == ("AWS::RUM::AppMonitor" in types)
     assert ("synthetics:CreateCanary" in granted) == ("AWS::Synthetics::Canary" in types)
     for service, prefix in (
@@ -283,6 +286,27 @@ def test_the_service_role_may_do_exactly_what_the_release_s_resource_types_handl
         ("scheduler:", "AWS::Scheduler::"),
     ):
         assert bool([a for a in granted if a.startswith(service)]) == any(t.startswith(prefix) for t in types), service
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not (shared_upstream("2.9.0") / "source").is_dir(), reason="data.all's source is not here")
+def test_the_service_role_covers_data_alls_variants_and_option_stages() -> None:
+    """With its variants and the stages its options add (RUM's app monitor and identity pool, the
+    canaries, their secret's hosted rotation through the Secrets Manager transform)."""
+    from installer.grants import type_permissions
+
+    release = cached_dataall_release("2.9.0", variants=True)
+
+    granted, types = _granted_exactly_as_derived(release)
+
+    assert {"AWS::RUM::AppMonitor", "AWS::Synthetics::Canary", "AWS::Cognito::IdentityPool"} <= types
+    assert {"rum:CreateAppMonitor", "synthetics:CreateCanary", "cognito-identity:CreateIdentityPool"} <= granted
+    assert "serverlessrepo:CreateCloudFormationTemplate" in granted
+    assert not [a for a in granted if a.startswith(("states:", "scheduler:"))]
+    # No DynamoDB type: the DynamoDB actions are those the RUM app monitor's handlers list (its items).
+    dynamodb = {a for a in granted if a.startswith("dynamodb:")}
+    assert dynamodb and dynamodb <= type_permissions("AWS::RUM::AppMonitor") and "dynamodb:CreateTable" not in dynamodb
+    assert not [t for t in types if t.startswith("AWS::DynamoDB::")]
 
 
 def test_the_service_role_names_the_iam_roles_data_all_names_outside_the_installation_prefix(
