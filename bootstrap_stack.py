@@ -521,6 +521,7 @@ class BootstrapStack(cdk.Stack):
         )
         regions = {"StringEquals": {"aws:RequestedRegion": [self.region, *self.stage_regions]}}
         chunks = grants.chunks()
+        self.stage_policies: list[iam.ManagedPolicy] = []
         if len(chunks) > MAX_MANAGED_POLICIES:
             raise ValueError(
                 f"the release's stage grants need {len(chunks)} managed policies, more than IAM's "
@@ -538,6 +539,7 @@ class BootstrapStack(cdk.Stack):
                 ],
                 roles=[role],
             )
+            self.stage_policies.append(policy)
             acknowledge(
                 policy,
                 "AwsSolutions-IAM5",
@@ -1204,6 +1206,9 @@ class BootstrapStack(cdk.Stack):
         for module, function in self.functions.items():
             if module != "trigger":
                 trigger.node.add_dependency(function)
+        # The stage stacks are created and deleted with CloudFormation's service role: its policies
+        # too (its default policy is the role's child), or a Destroy deletes them while it uninstalls.
+        trigger.node.add_dependency(self.service_role, *self.stage_policies)
         self.trigger = trigger
 
     def _schedule(self) -> None:

@@ -219,3 +219,21 @@ def test_the_cdk_app_synthesizes_the_bootstrap_stack_for_data_alls_latest_releas
     assert [s["Sid"] for s in service_role["Properties"]["PolicyDocument"]["Statement"]] == [
         "ReleaseTemplatesAndCode", "PivotRoleProvider",
     ]  # fmt: skip
+
+
+def test_an_uninstall_runs_while_the_service_role_may_still_delete_the_stages(
+    bootstrap_template: dict[str, Any],
+) -> None:
+    """A Destroy deletes the stage stacks while CloudFormation deletes the run's custom resource: the
+    service role and all its policies must outlive it (CloudFormation deletes a resource's dependencies
+    after it), or the stage stacks' deletes fail for want of their handlers' permissions."""
+    (run,) = resources(bootstrap_template, "Custom::InstallerRun").values()
+    policies = {
+        name
+        for kind in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy")
+        for name, policy in resources(bootstrap_template, kind).items()
+        if "CloudFormationServiceRole" in json.dumps(policy["Properties"].get("Roles", []))
+    }
+
+    assert len(policies) > 1
+    assert policies <= set(run["DependsOn"])
