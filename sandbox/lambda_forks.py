@@ -224,6 +224,9 @@ class ForkServer:
                     pass_fds=(theirs.fileno(),),
                     process_group=0,  # a terminal's Ctrl-C reaches the sandbox, which ends it
                 )
+        except BaseException:
+            ours.close()
+            raise
         finally:
             theirs.close()
         self._control = ours

@@ -1,0 +1,37 @@
+"""The fork server's handling of its own resources, without starting one."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sandbox import lambda_forks
+
+
+def test_a_fork_server_that_cannot_be_started_leaves_no_socket_open(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    made: list[socket.socket] = []
+    socketpair = socket.socketpair
+
+    def recorded(*args: Any) -> tuple[socket.socket, socket.socket]:
+        pair = socketpair(*args)
+        made.extend(pair)
+        return pair
+
+    def unstartable(*args: Any, **kwargs: Any) -> None:
+        raise OSError(8, "Exec format error")
+
+    monkeypatch.setattr(lambda_forks.socket, "socketpair", recorded)
+    monkeypatch.setattr(lambda_forks.subprocess, "Popen", unstartable)
+    server = lambda_forks.ForkServer(tmp_path, [])
+
+    with pytest.raises(lambda_forks.ForkServerError, match=r"failed twice .*Exec format error") as raised:
+        server.fork({}, 0, 1, 2)
+
+    assert raised.value.__cause__ is not None  # the failed start's frames are still held here
+    assert len(made) == 4  # two starts, a pair each
+    assert [sock.fileno() for sock in made] == [-1, -1, -1, -1]
