@@ -255,8 +255,9 @@ class Rollback:
         return POLL
 
     def _undo_delete(self, record: StepRecord) -> int | None:
-        """A stage the run deleted because its condition turned off: created again from its rollback
-        point (template, parameters, tags), then its ledger record put back with the new stack's id."""
+        """A stage the run deleted because it did not want it (its condition turned off, or the run's
+        release has it no more): created again from its rollback point (template, parameters, tags),
+        then its ledger record put back with the new stack's id."""
         point = self.deps.store.rollback_point(_required(record.rollback_key, record, "rollback_key"))
         stack = self.deps.stacks.describe(_required(record.stack_name, record, "stack_name"))
         if stack is not None and in_progress(stack.status):
@@ -286,7 +287,9 @@ class Rollback:
             self._count_attempt(record)
             return POLL
         key = self.deps.store.save_template(self.run_id, record.name, _required(point.template, record, "template"))
-        step = self._manifest().steps.get(record.name)
+        step, _ = self._step_before(record.name)
+        # A stateful stage's stack is termination-protected, as the stage step leaves it.
+        protected = {"EnableTerminationProtection": True} if step is not None and step.stateful else {}
         self.deps.stacks.call(
             "create_stack",
             StackName=record.stack_name,
@@ -298,6 +301,7 @@ class Rollback:
             Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"],
             OnFailure="ROLLBACK",
             **({"TimeoutInMinutes": max(1, -(-step.timeout // 60))} if step is not None else {}),
+            **protected,
             **self.role,
         )
         self._count_attempt(record)
@@ -307,8 +311,8 @@ class Rollback:
         """The point's parameters for CreateStack: an installation value (recorded as its NoEcho mask)
         read from the ledger, as the stage step gives it."""
         filled = dict(point.parameters)
-        step = self._manifest().steps.get(record.name)
-        names = self._manifest().value_parameters(step) if step is not None else {}
+        step, manifest = self._step_before(record.name)
+        names = manifest.value_parameters(step) if step is not None else {}
         for key, value in point.parameters.items():
             if value == NO_ECHO_MASK:
                 kept = self.deps.ledger.value(names[key]) if key in names else None
@@ -370,6 +374,21 @@ class Rollback:
         if meta is None:
             raise RecordInvalid(f"run {self.run_id} has no record in the ledger: its release is unknown")
         return self.deps.store.manifest(meta.version)
+
+    def _step_before(self, name: str) -> tuple[Any, Any]:
+        """A deleted stage's step and its manifest: the run's release's, else (a stage that release
+        dropped) the release installed before the run, which made it."""
+        manifest = self._manifest()
+        step = manifest.steps.get(name)
+        meta = self.deps.ledger.run(self.run_id)
+        before = (meta.previous or {}).get("version") if meta is not None else None
+        if step is None and before and before != manifest.version:
+            try:
+                manifest = self.deps.store.manifest(str(before))
+            except ClientError:
+                return None, manifest
+            step = manifest.steps.get(name)
+        return step, manifest
 
     def _stateful(self, record: StepRecord) -> bool:
         step = self._manifest().steps.get(record.name)

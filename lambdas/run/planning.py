@@ -262,9 +262,13 @@ def _plan_deploy(deps: Deps, document: dict[str, Any], current: ReleaseRecord | 
     bodies = _templates(deps, manifest, version, order)
     _check_templates(deps, manifest, bodies, params)
     unchanged = _unchanged(deps, manifest, version, order, params, bodies)
-    retired = _retired(deps, manifest, active)
-    included = [*retired, *(name for name in order if name not in unchanged)]
-    _check_allowed(manifest, document.get("allow_replacement") or [])
+    previous = _installed_manifest(deps, current, manifest)
+    retired = _retired(deps, manifest, active, previous)
+    absent = [name for name in retired if name not in manifest.steps]
+    deployed = [name for name in order if name not in unchanged]
+    after = _after(manifest, active, previous, retired, deployed)
+    included = _in_turn([*retired, *deployed], after)
+    _check_allowed(manifest, document.get("allow_replacement") or [], absent)
     _check_names_free(deps, manifest, included, params, bodies)
     preview = preview_run(
         deps,
@@ -278,6 +282,7 @@ def _plan_deploy(deps: Deps, document: dict[str, Any], current: ReleaseRecord | 
         from_version=current.version if current else None,
         values=made.values,
         retired=retired,
+        absent=absent,
     )
     return Plan(
         action=action,
@@ -285,8 +290,8 @@ def _plan_deploy(deps: Deps, document: dict[str, Any], current: ReleaseRecord | 
         options=options,
         params=params,
         order=included,
-        after=_after(manifest, active, retired, included),
-        kinds={name: manifest.steps[name].kind for name in [*retired, *order]},
+        after=after,
+        kinds={name: manifest.steps[name].kind if name in manifest.steps else "stage" for name in [*retired, *order]},
         unchanged=sorted(unchanged),
         preview=preview,
         values=made,
@@ -294,31 +299,92 @@ def _plan_deploy(deps: Deps, document: dict[str, Any], current: ReleaseRecord | 
     )
 
 
-def _retired(deps: Deps, manifest: Manifest, active: dict[str, Step]) -> list[str]:
-    """The installed stages of the release whose condition the run's options turn off: the run deletes
-    them (a rollback creates them again), the stages that read them first."""
+def _installed_manifest(deps: Deps, current: ReleaseRecord | None, manifest: Manifest) -> Manifest | None:
+    """The manifest of the release installed now (the run's own when it is the same version): what
+    says which stages a stage absent from the run's release reads, and which read it. None when
+    nothing is installed or its manifest is no longer in the artifacts bucket (then such a stage is
+    deleted without waiting for any other)."""
+    if current is None or current.version == manifest.version:
+        return manifest if current is not None else None
+    try:
+        return deps.store.manifest(current.version)
+    except (ClientError, ManifestError):
+        return None
+
+
+def _dependencies(name: str, manifest: Manifest, previous: Manifest | None) -> set[str]:
+    """What a stage reads: as the run's release has it, else (a stage it dropped) the installed one."""
+    for source in (manifest, previous):
+        if source is not None and name in source.steps:
+            return source.steps[name].dependencies()
+    return set()
+
+
+def _retired(deps: Deps, manifest: Manifest, active: dict[str, Step], previous: Manifest | None) -> list[str]:
+    """The installed stages the run does not want: their condition is off with the run's options, or
+    the run's release has no such stage (a new version dropped it; a downgrade to a release from
+    before it). The run deletes them (a rollback creates them again), the stages that read them first."""
     installed = deps.ledger.stages()
-    off = {name for name, step in manifest.steps.items() if step.is_stage and name not in active and name in installed}
-    readers = {name: {d for d in manifest.steps[name].dependencies() if d in off} for name in off}
+    off = {
+        name
+        for name in installed
+        if name not in active and (name not in manifest.steps or manifest.steps[name].is_stage)
+    }
+    readers = {name: _dependencies(name, manifest, previous) & off for name in off}
     # a stage goes after the stages that read it: the graph, reversed
     after = {name: {n for n, ds in readers.items() if name in ds} for name in off}
     return [name for level in topological_levels(after) for name in level]
 
 
 def _after(
-    manifest: Manifest, active: dict[str, Step], retired: list[str], included: list[str]
+    manifest: Manifest,
+    active: dict[str, Step],
+    previous: Manifest | None,
+    retired: list[str],
+    deployed: list[str],
 ) -> dict[str, list[str]]:
     """What each step of the run waits for: its dependencies the run deploys; a stage being deleted,
     for the deleted stages that read it; a stage a deleted stage reads, for that deletion (data.all's
-    RUM monitor goes before the identity pool it names)."""
+    RUM monitor goes before the identity pool it names).
+
+    A stage the run's release dropped also waits for the stages that read it in the installed
+    release and that the run updates: they are updated away from it before it goes. Where that and
+    "the stages it reads after it" make a cycle (a reader that also reads what it read), the reader's
+    update wins and the stage it read is updated before the deletion."""
+    included = [*retired, *deployed]
+    reads = {name: _dependencies(name, manifest, previous) for name in retired}
     after: dict[str, set[str]] = {}
-    for name in included:
-        if name in retired:
-            after[name] = {n for n in retired if name in manifest.steps[n].dependencies()}
-        else:
-            after[name] = {d for d in active[name].dependencies() if d in included}
-            after[name] |= {n for n in retired if name in manifest.steps[n].dependencies()}
-    return {name: sorted(waits) for name, waits in after.items()}
+    for name in retired:
+        after[name] = {n for n in retired if name in reads[n]}
+        if name not in manifest.steps and previous is not None:
+            after[name] |= {n for n in deployed if n in previous.steps and name in previous.steps[n].dependencies()}
+    for name in deployed:
+        after[name] = {d for d in active[name].dependencies() if d in included}
+    for name in deployed:
+        for gone in retired:
+            if name in reads[gone] and not _reaches(after, gone, name):
+                after[name].add(gone)
+    return {name: sorted(after[name]) for name in included}
+
+
+def _reaches(after: dict[str, set[str]], start: str, target: str) -> bool:
+    """Whether `start` waits, directly or through others, for `target`."""
+    seen: set[str] = set()
+    pending = [start]
+    while pending:
+        name = pending.pop()
+        if name == target:
+            return True
+        if name not in seen:
+            seen.add(name)
+            pending.extend(after.get(name, ()))
+    return False
+
+
+def _in_turn(names: list[str], after: dict[str, list[str]]) -> list[str]:
+    """`names` in an order where each comes after what it waits for (their order kept otherwise)."""
+    level = {name: index for index, names_at in enumerate(topological_levels(after)) for name in names_at}
+    return sorted(names, key=lambda name: level[name])
 
 
 def _check_names_free(
@@ -330,8 +396,8 @@ def _check_names_free(
     candidates: list[NamedResource] = []
     regions: dict[str, str] = {}
     for name in included:
-        step = manifest.steps[name]
-        if not step.is_stage or name not in bodies:
+        step = manifest.steps.get(name)
+        if step is None or not step.is_stage or name not in bodies:
             continue
         there = deps.in_region(step.region)
         stack_name = deps.settings.stack_name(name)
@@ -355,10 +421,13 @@ def _check_names_free(
     refuse_collisions(candidates, deps.regional_client, regions)
 
 
-def _check_allowed(manifest: Manifest, allowed: list[str]) -> None:
-    """Each `allow_replacement` entry names a stage of the release (a typo must not pass silently)."""
+def _check_allowed(manifest: Manifest, allowed: list[str], absent: list[str]) -> None:
+    """Each `allow_replacement` entry names a stage of the release, or an installed stage the run
+    deletes as the release has it no more (a typo must not pass silently)."""
     for index, entry in enumerate(allowed):
         stage = entry.split("/", 1)[0]
+        if stage in absent:
+            continue
         if stage not in manifest.steps or not manifest.steps[stage].is_stage:
             raise InvalidInput(
                 f"allow_replacement.{index}: {entry!r} names no stage of release {manifest.version}",

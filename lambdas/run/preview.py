@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -231,12 +231,22 @@ def preview_run(
     sleep: Callable[[float], None] = time.sleep,
     values: Mapping[str, str] | None = None,
     retired: Sequence[str] = (),
+    absent: Collection[str] = (),
 ) -> Preview:
     """Every stage of the run, what it would do, and for an update each resource's change; first the
-    stages it deletes (`retired`: their condition is off with the run's options), every resource of
-    theirs removed."""
+    stages it deletes (`retired`: their condition is off with the run's options, or the release has
+    them no more, `absent`), every resource of theirs removed."""
     deployed = deps.ledger.stages()
-    stages: dict[str, StagePreview] = {name: _deleted(deps, name) for name in retired}
+    stages: dict[str, StagePreview] = {
+        name: _deleted(
+            deps,
+            name,
+            f"release {manifest.version} has no stage {name}"
+            if name in absent
+            else "its condition is off with the run's options",
+        )
+        for name in retired
+    }
     pending: dict[str, tuple[str, str | None]] = {}  # stage -> (change set id, current template)
     try:
         for name in order:
@@ -288,7 +298,7 @@ def preview_run(
     return Preview(action, manifest.version, from_version, [stages[name] for name in [*retired, *order]])
 
 
-def _deleted(deps: Deps, name: str) -> StagePreview:
+def _deleted(deps: Deps, name: str, why: str) -> StagePreview:
     """A stage the run deletes: each resource of its stack's template removed."""
     stack_name = deps.settings.stack_name(name)
     record = deps.ledger.stage(name)
@@ -300,7 +310,7 @@ def _deleted(deps: Deps, name: str) -> StagePreview:
         ResourcePreview(lid, str(r.get("Type")), "Remove", holds_data=holds_data(str(r.get("Type")), r))
         for lid, r in _resources(there.stacks.template(stack.stack_id)).items()
     ]
-    return StagePreview(name, "delete", stack_name, removed, note="its condition is off with the run's options")
+    return StagePreview(name, "delete", stack_name, removed, note=why)
 
 
 def _read_change_sets(

@@ -338,8 +338,9 @@ class StageDeployment:
 
     def _start_delete(self) -> StepState:
         """Delete the stage's stack (stateful resources keep their Retain/Snapshot): an uninstall's
-        stage, or one whose condition the run's options turn off (then its rollback point is kept
-        first: the run's rollback creates it again)."""
+        stage, or one the run does not want: its condition off with the run's options, or absent
+        from the run's release (then its rollback point is kept first: the run's rollback creates
+        it again)."""
         if self.record.executed:
             return self._next(Phase.EXECUTING, FIRST_POLL)
         stack = self.deps.stacks.describe(self.stack_name)

@@ -27,6 +27,8 @@ import pytest
 from installer.aws import Aws
 from lambdas.run.refusals import refused
 from sandbox.cloudformation.providers.registry import UnsupportedProvider
+from tests.conftest import cached_synthetic_release
+from tests.fixtures.synthetic.common import WITHOUT_CONTEXT
 from tests.sandbox.certificates import issued_certificate
 from tests.sandbox.conftest import INSTALLATION, Outcome, deploy, run
 
@@ -362,3 +364,50 @@ def test_a_stage_whose_option_a_failed_run_turned_off_is_deleted_then_created_ag
     assert [m["Name"] for m in aws.client("rum").list_app_monitors()["AppMonitorSummaries"]] == [f"{SCOPE}-web"]
     record = installed.reader.ledger.stage("rum")
     assert record is not None and record.stack_id == after["StackId"]
+
+
+# --------------------------------------------------------------------------- a stage a new release drops
+@pytest.mark.slow
+def test_a_stage_an_upgrade_drops_is_deleted_and_created_again_when_the_upgrade_fails(
+    aws: Aws, release: Any, sandbox: Any
+) -> None:
+    """2.9.0 has no `params` stage (as a data.all version that drops a nested stack): the upgrade to
+    it deletes the installed one; when a later stage of that upgrade fails, the rollback creates it
+    again from its rollback point (the 2.8.0 template and parameters), the ledger naming the new
+    stack; the upgrade run again, it goes for good."""
+    newer = cached_synthetic_release(version="2.9.0", overrides={WITHOUT_CONTEXT: "params"})
+    assert "params" not in newer.manifest.steps
+    installed = deploy(aws, release)
+    assert installed.result["status"] == "SUCCEEDED", installed.result["error"]
+    cfn = aws.client("cloudformation")
+    (before,) = cfn.describe_stacks(StackName=INSTALLATION.stage_stack("params"))["Stacks"]
+    fault = sandbox.faults.add("container:update")
+
+    failed = deploy(aws, newer, {"ContainerImage": "other:1"}).result
+
+    assert (failed["action"], failed["status"]) == ("upgrade", "FAILED"), failed
+    assert failed["error"]["stage"] == "container", failed["error"]
+    steps = installed.reader.ledger.steps(failed["execution_arn"].rsplit(":", 1)[1])
+    assert (steps["params"].op, steps["params"].result, steps["params"].rolled_back) == (
+        "delete",
+        "DELETED",
+        "RESTORED",
+    )
+    (after,) = cfn.describe_stacks(StackName=INSTALLATION.stage_stack("params"))["Stacks"]
+    assert after["StackId"] != before["StackId"] and after["StackStatus"] == "CREATE_COMPLETE"
+    assert {p["ParameterKey"]: p.get("ParameterValue") for p in after["Parameters"]} == {
+        p["ParameterKey"]: p.get("ParameterValue") for p in before["Parameters"]
+    }
+    record = installed.reader.ledger.stage("params")
+    assert record is not None and record.stack_id == after["StackId"] and record.version == release.version
+    current = installed.reader.ledger.current_release()
+    assert current is not None and current.version == release.version
+    sandbox.faults.remove([fault.id])
+
+    done = run(aws, installed, {"action": "upgrade", "version": newer.version})
+
+    assert done["status"] == "SUCCEEDED", done["error"]
+    assert INSTALLATION.stage_stack("params") not in stage_stacks(aws, release)
+    assert installed.reader.ledger.stage("params") is None
+    current = installed.reader.ledger.current_release()
+    assert current is not None and current.version == newer.version

@@ -12,7 +12,7 @@ import pytest
 from lambdas.core.deps import Deps
 from lambdas.core.errors import DataAtRisk, InvalidInput, InvalidOptions, LockHeld, ReleaseInvalid
 from lambdas.core.messages import PlanRequest
-from lambdas.data.records import StageRecord
+from lambdas.data.records import ReleaseRecord, StageRecord
 from lambdas.data.releases import release_key
 from lambdas.run.planning import plan
 from tests.unit.conftest import REGION, moto_deps
@@ -241,3 +241,106 @@ def test_turning_off_a_stage_that_holds_data_is_refused_naming_what_it_would_rem
     assert refused_run.value.field == "stages.store.Bucket"
     assert "stage store: Bucket (AWS::S3::Bucket, holds data: type) would be removed" in str(refused_run.value)
     assert nothing_changed(deps)
+
+
+# ---------------------------------------------------------------------- a stage the release has no more
+def with_search(version: str, *, stateful: bool = False) -> SmallRelease:
+    """The platform with one stage more: `search`, on the network, read by the API (a release that
+    has it; the platform's own releases do not)."""
+    return small_release(
+        stage("vpc", outputs=("VpcId",)),
+        stage("aurora", depends_on=("vpc",), stateful=True, outputs=("ClusterIdentifier",)),
+        stage("s3", stateful=True, outputs=("BucketName",)),
+        stage("params", parameters={"Vpc": "${stage:vpc.VpcId}", "Bucket": "${stage:s3.BucketName}"}),
+        stage("search", depends_on=("vpc",), stateful=stateful, outputs=("Endpoint",)),
+        stage("lambda-api", depends_on=("aurora", "params"), parameters={"Search": "${stage:search.Endpoint}"}),
+        version=version,
+        options={"InternetFacing": {"type": "boolean", "default": False}},
+    )
+
+
+def installed_release(deps: Deps, release: SmallRelease, *stages: str) -> None:
+    """`release` installed: in the artifacts bucket, the ledger's current release, its stages."""
+    release.publish(boto3.client("s3", region_name=REGION), ARTIFACTS)
+    deps.ledger.set_current_release(ReleaseRecord(version=release.version, options={}, run="install-before"))
+    for name in stages:
+        installed(deps, name)
+
+
+@pytest.mark.parametrize(
+    ("installed_version", "to_version"),
+    [("2.7.0", "2.9.0"), ("3.0.0", "2.9.0")],
+    ids=["upgrade-to-a-release-without-it", "downgrade-to-a-release-from-before-it"],
+)
+def test_an_installed_stage_the_release_has_no_more_is_deleted_after_the_stages_that_read_it(
+    deps: Deps, installed_version: str, to_version: str
+) -> None:
+    # Given a release with `search` (read by lambda-api, reading vpc) installed
+    installed_release(deps, with_search(installed_version), "vpc", "aurora", "s3", "params", "search", "lambda-api")
+    platform(to_version).publish(boto3.client("s3", region_name=REGION), ARTIFACTS)
+
+    # When the run goes to a release that has no stage `search`
+    result = plan(deps, request({"action": "upgrade", "version": to_version}, "upgrade-1"))
+
+    # Then search is deleted, after lambda-api is updated away from it (vpc, which search reads and
+    # which lambda-api waits for, is updated first: the reader's update wins over "after it")
+    steps = {s["name"]: s for s in result["steps"]}
+    assert steps["search"] == {"name": "search", "kind": "stage", "op": "delete", "waits": True}
+    assert {s["op"] for n, s in steps.items() if n != "search"} == {"deploy"}
+    run = deps.ledger.run("upgrade-1")
+    assert run is not None and run.after["search"] == ["lambda-api"]
+    assert "search" not in run.after["vpc"]
+    assert run.order.index("search") > run.order.index("lambda-api")
+
+
+def test_a_dropped_stage_that_holds_data_is_refused_by_the_guard_unless_its_resource_is_allowed(deps: Deps) -> None:
+    # Given 2.7.0 installed with a stateful `search` that holds a bucket, and 2.9.0 without it
+    installed_release(deps, with_search("2.7.0", stateful=True))
+    platform("2.9.0").publish(boto3.client("s3", region_name=REGION), ARTIFACTS)
+    body = json.dumps({"Resources": {"Bucket": {"Type": "AWS::S3::Bucket"}}})
+    stack_id = boto3.client("cloudformation", region_name=REGION).create_stack(
+        StackName="dataall-test-search", TemplateBody=body
+    )["StackId"]
+    installed(deps, "search", stack_id=stack_id)
+
+    # When the upgrade runs without allowing it: refused, naming the bucket and why it would go
+    with pytest.raises(DataAtRisk) as refused_run:
+        plan(deps, request({"action": "upgrade", "version": "2.9.0"}, "upgrade-2"))
+    assert refused_run.value.field == "stages.search.Bucket"
+    assert "stage search: Bucket (AWS::S3::Bucket, holds data: type) would be removed" in str(refused_run.value)
+    assert nothing_changed(deps)
+
+    # Then with the bucket allowed (a stage of the installed release, not of 2.9.0) it goes ahead
+    document = {"action": "upgrade", "version": "2.9.0", "allow_replacement": ["search/Bucket"]}
+    result = plan(deps, request(document, "upgrade-3"))
+    assert {"name": "search", "kind": "stage", "op": "delete", "waits": True} in result["steps"]
+
+
+def test_a_plan_only_run_previews_a_dropped_stage_as_deleted_with_every_resource_removed(deps: Deps) -> None:
+    installed_release(deps, with_search("2.7.0"))
+    platform("2.9.0").publish(boto3.client("s3", region_name=REGION), ARTIFACTS)
+    body = json.dumps({"Resources": {"Queue": {"Type": "AWS::SQS::Queue"}}})
+    stack_id = boto3.client("cloudformation", region_name=REGION).create_stack(
+        StackName="dataall-test-search", TemplateBody=body
+    )["StackId"]
+    installed(deps, "search", stack_id=stack_id)
+
+    result = plan(deps, request({"action": "upgrade", "version": "2.9.0", "plan_only": True}, "upgrade-4"))
+
+    s3 = boto3.client("s3", region_name=REGION)
+    preview = json.loads(s3.get_object(Bucket=ARTIFACTS, Key=result["planned"]["preview"])["Body"].read())
+    [search] = [s for s in preview["stages"] if s["stage"] == "search"]
+    assert search["action"] == "delete" and search["note"] == "release 2.9.0 has no stage search"
+    assert [(r["logical_id"], r["action"]) for r in search["resources"]] == [("Queue", "Remove")]
+
+
+def test_an_uninstall_deletes_an_installed_stage_its_release_has_no_more_too(deps: Deps) -> None:
+    # Given 2.9.0 current, with `search` of 2.7.0 still installed (its deletion never ran)
+    platform("2.9.0").publish(boto3.client("s3", region_name=REGION), ARTIFACTS)
+    deps.ledger.set_current_release(ReleaseRecord(version="2.9.0", options={}, run="upgrade-before"))
+    for name in ("vpc", "search"):
+        installed(deps, name)
+
+    result = plan(deps, request({"action": "uninstall"}, "uninstall-1"))
+
+    assert {s["name"]: s["op"] for s in result["steps"]} == {"search": "delete", "vpc": "delete"}

@@ -24,10 +24,11 @@ from lambdas.core.deps import Deps
 from lambdas.core.messages import RollbackState
 from lambdas.core.settings import Settings
 from lambdas.data.ledger import Ledger, epoch, now_iso
-from lambdas.data.records import RollbackPoint, RunRecord, StageRecord, StepRecord, StepUpdate
+from lambdas.data.records import RollbackPoint, RunRecord, StageRecord, StepRecord, StepUpdate, ValueRecord
 from lambdas.data.releases import ReleaseStore
 from lambdas.data.stacks import Stacks, normalized_sha256
 from lambdas.migration.step import IN_PROGRESS_POLL, MigrationClients
+from lambdas.release.manifest import NO_ECHO_MASK
 from lambdas.rollback.recovery import (
     MAX_CREATE_WAITS,
     MAX_MIGRATION_WAITS,
@@ -39,7 +40,7 @@ from lambdas.rollback.recovery import (
 )
 from tests.database.installer import LocalLambda
 from tests.unit.conftest import REGION, ledger_table, moto_aws
-from tests.unit.releases import platform
+from tests.unit.releases import platform, small_release, stage
 
 ACCOUNT = "123456789012"
 ARTIFACTS = "dataall-test-artifacts"
@@ -192,14 +193,14 @@ class Workflow:
         self.ledger.put_stage(record)
         return record
 
-    def _existing_point(self, stage: str) -> RollbackPoint:
+    def _existing_point(self, stage: str, parameters: dict[str, str] | None = None) -> RollbackPoint:
         """The rollback point of a stage the previous run left deployed (`deployed_before`)."""
         return RollbackPoint(
             absent=False,
             stack_id=self.id(stage),
             status="UPDATE_COMPLETE",
             template=OLD,
-            parameters=OLD_PARAMETERS,
+            parameters=OLD_PARAMETERS if parameters is None else parameters,
             tags=TAGS,
             ledger=self.deployed_before(stage),
         )
@@ -276,10 +277,10 @@ class Workflow:
             ),
         )
 
-    def retired(self, stage: str, at: int = 1) -> None:
+    def retired(self, stage: str, at: int = 1, parameters: dict[str, str] | None = None) -> None:
         """A stage whose condition the run's options turned off: its rollback point, then DeleteStack
         (the stack gone, its ledger record with it)."""
-        self._rollback_point(stage, self._existing_point(stage))
+        self._rollback_point(stage, self._existing_point(stage, parameters))
         self.ledger.update_step(
             RUN,
             stage,
@@ -822,3 +823,88 @@ def test_a_stage_created_again_is_restored_with_its_ledger_record_naming_the_new
     restored = deps.ledger.stage("params")
     assert restored is not None and restored.stack_id == stack_id("params")
     assert restored.model_dump(exclude={"updated_at"}) == before.model_dump(exclude={"updated_at"})
+
+
+def test_a_stage_the_runs_release_has_no_more_is_created_again_as_the_release_before_it_made_it(
+    deps: Deps, moto: Moto
+) -> None:
+    # Given an upgrade from 2.8.5, which has a stage `search` (timeout 1200 s), to 2.9.0, which has
+    # none: the run deleted it, then failed
+    small_release(stage("vpc"), {**stage("search"), "timeout": 1200}, version="2.8.5").publish(moto.s3, ARTIFACTS)
+    workflow = Workflow(deps)
+    deps.ledger.put_run(
+        RunRecord(
+            run=RUN,
+            action="upgrade",
+            version=VERSION,
+            status="RUNNING",
+            started=now_iso(),
+            previous={"version": "2.8.5", "options": {}},
+        )
+    )
+    workflow.retired("search")
+    cloudformation = with_stacks(deps)
+
+    state = rollback_once(deps)
+
+    # Then the rollback creates it again from its rollback point, as the release before the run had it
+    [(operation, call)] = cloudformation.calls
+    assert operation == "create_stack" and call["StackName"] == stack_name("search")
+    assert call["Parameters"] == [{"ParameterKey": "Size", "ParameterValue": "small"}]
+    assert call["TimeoutInMinutes"] == 20
+    assert "EnableTerminationProtection" not in call  # a stateless stage
+    assert (state.done, deps.ledger.step(RUN, "search").rolled_back) == (False, None)
+
+
+def test_a_stateful_stage_created_again_is_termination_protected_as_the_stage_step_leaves_it(
+    deps: Deps, moto: Moto
+) -> None:
+    # Given 2.8.7, whose stateful `store` stage (a bucket) the upgrade to 2.9.0 dropped and deleted
+    small_release(stage("vpc"), {**stage("store"), "stateful": True}, version="2.8.7").publish(moto.s3, ARTIFACTS)
+    workflow = Workflow(deps)
+    deps.ledger.put_run(
+        RunRecord(
+            run=RUN, action="upgrade", version=VERSION, status="RUNNING", started=now_iso(),
+            previous={"version": "2.8.7", "options": {}},
+        )
+    )  # fmt: skip
+    workflow.retired("store")
+    cloudformation = with_stacks(deps)
+
+    rollback_once(deps)
+
+    # Then CreateStack protects it at once, as the stage step protects a stateful stage it creates
+    [(operation, call)] = cloudformation.calls
+    assert operation == "create_stack" and call["StackName"] == stack_name("store")
+    assert call["EnableTerminationProtection"] is True
+
+
+def test_a_dropped_stage_gets_back_the_installation_value_the_release_before_the_run_gave_it(
+    deps: Deps, moto: Moto
+) -> None:
+    # Given 2.8.6, whose `search` stage reads the installation value Secret (its stack shows the
+    # mask), upgraded to 2.9.0, which has no `search`: the run deleted it, then failed
+    searched = stage("search", parameters={"Token": "${param:Secret}"})
+    values = {"Secret": {"alphabet": "ab", "length": 16}}
+    small_release(stage("vpc"), searched, version="2.8.6", values=values).publish(moto.s3, ARTIFACTS)
+    deps.ledger.keep_value(ValueRecord(name="Secret", value="ab" * 8, origin="drawn", run="install", created=now_iso()))
+    workflow = Workflow(deps)
+    deps.ledger.put_run(
+        RunRecord(
+            run=RUN,
+            action="upgrade",
+            version=VERSION,
+            status="RUNNING",
+            started=now_iso(),
+            previous={"version": "2.8.6", "options": {}},
+        )
+    )
+    workflow.retired("search", parameters={"Token": NO_ECHO_MASK})
+    cloudformation = with_stacks(deps)
+
+    rollback_once(deps)
+
+    # Then CreateStack gets the value itself (the ledger's), not its mask
+    [(operation, call)] = cloudformation.calls
+    assert operation == "create_stack"
+    assert call["Parameters"] == [{"ParameterKey": "Token", "ParameterValue": "ab" * 8}]
