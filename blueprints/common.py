@@ -5,7 +5,7 @@ Lambda runtime. The bootstrap stack uses them; so does the synthetic release's s
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import aws_cdk as cdk
 from aws_cdk import aws_lambda as lambda_
@@ -21,7 +21,6 @@ class BuildContext:
     assets: AssetRegistry
     layer: Asset | None = None
     nag: bool = True
-    acknowledgements: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
 
 
 def acknowledge(scope: Construct, rule: str, reason: str, findings: list[str] | None = None) -> None:

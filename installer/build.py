@@ -24,7 +24,6 @@ from typing import Any
 
 from lambdas.release.manifest import Manifest, ManifestError, sha256_file
 
-ROOT = Path(__file__).resolve().parent.parent
 MANIFEST_NAME = "manifest.json"
 BOOTSTRAP_TEMPLATE = "bootstrap.template.json"
 

@@ -481,8 +481,10 @@ def compose_stages(
     outputs that a stage of its combination reads (the stages an option adds read them: data.all's RUM
     stack reads the identity pool of `cognito`); never the stage outputs it reads, its place in the
     graph, its region or its statefulness."""
-    if not reports or any(reports[0][0][o.option] != o.default for o in options):
-        raise BuildError("data.all's variants: the first synthesis must be the defaults'")
+    if not reports or any(reports[0][0].get(o.option) != o.default for o in options):
+        defaults = {o.option: o.default for o in options}
+        given = dict(reports[0][0]) if reports else "none"
+        raise BuildError(f"data.all's variants: the first synthesis must be the defaults' {defaults}, not {given}")
     every = [combination for combination, _ in reports]
     by_combination = {_key(c): {stage.name: stage for stage in report.stages} for c, report in reports}
     texts: dict[tuple[Any, str], str] = {}
@@ -511,8 +513,13 @@ def compose_stages(
         base_combination = present[0]
         waits = {d for c in present for d in by_combination[_key(c)][name].depends_on}
         base = replace(by_combination[_key(base_combination)][name], depends_on=tuple(sorted(waits)))
-        if waits - set(by_combination[_key(base_combination)][name].depends_on) - optional:
-            raise BuildError(f"data.all's stage {name} depends on other stages in other combinations: {sorted(waits)}")
+        extra = waits - set(by_combination[_key(base_combination)][name].depends_on) - optional
+        if extra:
+            where = [dict(c) for c in present if extra & set(by_combination[_key(c)][name].depends_on)]
+            raise BuildError(
+                f"data.all's stage {name} depends on other stages in other combinations: it waits for "
+                f"{sorted(extra)} in {where}, not in {dict(base_combination)}"
+            )
         shaping = _depending(options, present, shape)
         groups: dict[tuple[tuple[str, bool], ...], list[Combination]] = {}
         for combination in present:

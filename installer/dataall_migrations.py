@@ -42,7 +42,7 @@ from pathlib import Path
 from blueprints.assets import default_cache_dir, deterministic_zip
 
 RUNNER = Path(__file__).resolve().parent.parent / "blueprints" / "dataall" / "migration_function"
-#: The project's migration function's modules the runner shares: its protocol's checks and errors.
+#: The migration protocol's modules the runner ships beside it (`dataall_migrations`: its checks and errors).
 SHARED = RUNNER / "dataall_migrations"
 SHARED_MODULES = ("__init__.py", "errors.py", "protocol.py")
 HANDLER = "dataall_installer_migrate.handler.handler"

@@ -507,14 +507,16 @@ class RunReader:
         now = datetime.now(UTC)
         views = []
         for name in names:
+            # Until Plan has written the run, every step of the release is still to come.
+            planned = name in active or not meta
             outcome = step_outcome(
                 steps.get(name),
-                active=name in active or name in (meta.unchanged if meta else []),
+                active=planned or name in (meta.unchanged if meta else []),
                 run_status=execution["status"],
                 refused=refusal is not None,
             )
             if manifest is not None and not manifest.steps[name].is_stage:
-                view = self._action_view(name, steps.get(name), name in active, execution["status"], now)
+                view = self._action_view(name, steps.get(name), planned, execution["status"], now)
                 view.outcome = outcome
                 views.append(view)
                 continue
@@ -529,7 +531,7 @@ class RunReader:
                 status = "MISSING"  # the ledger says it is installed; its stack is gone
                 if outcome in ("UNCHANGED", "SKIPPED", "NOT_RUN"):
                     outcome = "MISSING"
-            elif name in active or not meta:
+            elif planned:
                 status = "PENDING" if execution["status"] == "RUNNING" else "NOT_CREATED"
             else:
                 status = "SKIPPED"

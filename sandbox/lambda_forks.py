@@ -73,7 +73,8 @@ ENDED = -1
 
 
 class ForkServerError(RuntimeError):
-    """The fork server could not be started or fork a worker (twice: it is restarted once)."""
+    """The fork server could not be started or fork a worker (twice: it is restarted once when it
+    failed before it had the request, never after: it may have forked the worker then)."""
 
 
 def startup_difference(environment: Mapping[str, str], opt_folder: Path | None, opt: Path | str | None) -> str | None:
@@ -163,9 +164,11 @@ class ForkServer:
         message = json.dumps(spec).encode()
         with self._lock:
             for attempt in (1, 2):
+                sent = False
                 try:
                     control = self._started()
                     socket.send_fds(control, [message], [stdin_fd, answer_fd, log_fd])
+                    sent = True
                     answer, fds, _, _ = socket.recv_fds(control, 1 << 16, 1)
                     if not answer or len(fds) != 1:
                         for fd in fds:
@@ -175,6 +178,13 @@ class ForkServer:
                     return int(json.loads(answer)["pid"]), fds[0]
                 except (OSError, ValueError, ForkServerError) as error:
                     self._stop_locked()
+                    if sent:
+                        # It may have forked a worker holding these very pipes: a second one forked
+                        # with them would read the requests meant for the first.
+                        raise ForkServerError(
+                            f"the sandbox's Lambda fork server took a worker's request but gave no answer "
+                            f"({error}); not asked again, as it may have forked that worker; see {self.log_path}"
+                        ) from error
                     if attempt == 2:
                         raise ForkServerError(
                             f"the sandbox's Lambda fork server failed twice ({error}); see {self.log_path}"
@@ -214,6 +224,9 @@ class ForkServer:
                     pass_fds=(theirs.fileno(),),
                     process_group=0,  # a terminal's Ctrl-C reaches the sandbox, which ends it
                 )
+        except BaseException:
+            ours.close()
+            raise
         finally:
             theirs.close()
         self._control = ours

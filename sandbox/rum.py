@@ -92,6 +92,10 @@ class RumService:
         raw = environ["wsgi.input"].read(length) if length else b""
         try:
             body = json.loads(raw) if raw else {}
+            if not isinstance(body, dict):
+                raise RumError(
+                    "ValidationException", 400, f"the request body is a JSON {type(body).__name__}, not an object"
+                )
             answer = self.call(method, path, body, region_of(environ))
         except RumError as error:
             return _respond(start_response, error.status, {"message": error.message}, error.code)
@@ -127,7 +131,12 @@ class RumService:
     def _create(self, body: dict[str, Any], region: str) -> dict[str, Any]:
         name = str(body.get("Name", ""))
         if not NAME.fullmatch(name):
-            raise RumError("ValidationException", 400, f"1 validation error detected: Value '{name}' at 'name' failed")
+            raise RumError(
+                "ValidationException",
+                400,
+                f"1 validation error detected: Value '{name}' at 'name' failed to satisfy constraint: Member must "
+                "have length between 1 and 255 and satisfy regular expression pattern: (?!\\.)[\\.\\-_#A-Za-z0-9]+",
+            )
         if not body.get("Domain") and not body.get("DomainList"):
             raise RumError("ValidationException", 400, "Either Domain or DomainList must be provided")
         if (region, name) in self._monitors:

@@ -14,9 +14,10 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jsonschema
+if TYPE_CHECKING:
+    import jsonschema
 
 SCHEMA_DIR = Path(__file__).parent / "schemas"
 
@@ -70,20 +71,34 @@ def _pattern_whole(validator: Any, pattern: str, instance: Any, schema: Mapping[
     anchor every pattern; this makes the anchoring exact.
     """
     if isinstance(instance, str) and not re.fullmatch(pattern, instance):
+        import jsonschema
+
         yield jsonschema.ValidationError(f"{instance!r} does not match {pattern!r}")
 
 
-FullmatchValidator = jsonschema.validators.extend(jsonschema.Draft202012Validator, {"pattern": _pattern_whole})
+@cache
+def _fullmatch_class() -> Any:
+    """The validator class, made on first use: importing jsonschema costs a cold start ~0.1 s of CPU,
+    which a Lambda that never validates a document (most of the workflow's) should not pay."""
+    import jsonschema
+
+    return jsonschema.validators.extend(jsonschema.Draft202012Validator, {"pattern": _pattern_whole})
 
 
 def fullmatch_validator(schema: Mapping[str, Any]) -> Any:
     """A Draft 2020-12 validator whose patterns must match the whole string."""
-    return FullmatchValidator(schema)
+    return _fullmatch_class()(schema)
+
+
+@cache
+def schema_validator(name: str) -> Any:
+    """The validator of the schema `name`, made once per process (a schema is read-only)."""
+    return fullmatch_validator(load_schema(name))
 
 
 def schema_errors(document: Any, schema_name: str) -> list[str]:
     """Every way `document` breaks the schema, each naming the field (`options.Foo: ...`)."""
-    validator = fullmatch_validator(load_schema(schema_name))
+    validator = schema_validator(schema_name)
     messages = []
     for error in sorted(validator.iter_errors(document), key=lambda e: list(e.absolute_path)):
         where = ".".join(str(p) for p in error.absolute_path) or "(top level)"

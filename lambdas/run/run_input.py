@@ -26,12 +26,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
-from typing import Any
-
-import jsonschema
+from typing import TYPE_CHECKING, Any
 
 from lambdas.core.errors import InvalidInput
-from lambdas.release.manifest import fullmatch_validator, load_schema
+from lambdas.release.manifest import schema_validator
+
+if TYPE_CHECKING:
+    import jsonschema
 
 MAX_INPUT_BYTES = 32 * 1024
 MAX_DEPTH = 8
@@ -144,7 +145,7 @@ def check_run_input(document: Any) -> dict[str, Any]:
 def run_input_problems(document: dict[str, Any]) -> Iterator[tuple[str, str]]:
     """(field, message) for every way the document breaks the run-input schema, and every
     option string over CloudFormation's 4,096 bytes (the schema counts characters)."""
-    validator = fullmatch_validator(load_schema("run-input"))
+    validator = schema_validator("run-input")
     for error in validator.iter_errors(document):
         yield _field(error), _message(error)
     options = document.get("options")

@@ -34,12 +34,12 @@ class RumError(ValueError):
     """An app monitor the web UI cannot be configured with, naming what is missing."""
 
 
-def monitor_domain(site_url: str) -> str:
+def monitor_domain(site_url: str, name: str = "the site's URL") -> str:
     """The app monitor's domain for the site at `site_url` (`https://d111.cloudfront.net`):
-    `*.d111.cloudfront.net`, as rum_config.py sets it."""
+    `*.d111.cloudfront.net`, as rum_config.py sets it. `name`: where the URL came from, for the error."""
     host = site_url.split("://", 1)[-1].split("/", 1)[0]
     if not host:
-        raise RumError(f"no host in the site's URL {site_url!r}")
+        raise RumError(f"{name}: no host in the site's URL {site_url!r}")
     return f"*.{host}"
 
 

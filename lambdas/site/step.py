@@ -130,7 +130,7 @@ def published(deps: Deps, site: SiteTarget, bundle: bytes, run: str, step: str) 
         files = configure(bundle, site.values)
         if site.rum_monitor is not None:
             name, region = site.rum_monitor
-            domain = rum.monitor_domain(site.values.get(SITE_URL, ""))
+            domain = rum.monitor_domain(site.values.get(SITE_URL, ""), SITE_URL)
             monitor = rum.configure_monitor(deps.regional_client("rum", region), name, domain)
             files = rum.with_snippet(files, rum.snippet(monitor, region))
     except (BundleError, rum.RumError) as error:

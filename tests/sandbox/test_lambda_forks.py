@@ -325,3 +325,41 @@ def test_botocores_endpoints_are_parsed_once_by_the_fork_server_and_pristine_in_
         assert answer["ppid"] == sandbox.runtime.forks.pid
         assert answer == answer | {"pristine_at_start": True, "as_shipped": True, "written_by_a_client": True}
         assert answer["one_parse_for_every_session"] is True
+
+
+#: A fork server that starts, takes each request (noting it in $HOME/requests) and never answers.
+SILENT_FORK_SERVER = """
+import json, os, socket, sys
+control = socket.socket(fileno=int(sys.argv[3]))
+control.sendall(json.dumps({"ready": True, "provided": []}).encode())
+while True:
+    message, fds, _, _ = socket.recv_fds(control, 1 << 20, 3)
+    if not message:
+        sys.exit(0)
+    with open(os.path.join(os.environ["HOME"], "requests"), "a") as noted:
+        noted.write("request\\n")
+"""
+
+
+def test_a_fork_server_that_took_the_request_and_gave_no_answer_is_not_asked_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """It may have forked a worker holding the request's pipes: a second server asked with the same
+    pipes would fork another worker reading the requests meant for the first."""
+    script = tmp_path / "silent_fork_server.py"
+    script.write_text(SILENT_FORK_SERVER)
+    monkeypatch.setattr(lambda_forks, "WORKER_SCRIPT", script)
+    monkeypatch.setattr(lambda_forks, "FORK_SECONDS", 0.3)
+    server = lambda_forks.ForkServer(tmp_path, [])
+    stdin_read, stdin_write = os.pipe()
+    answer_read, answer_write = os.pipe()
+    try:
+        with pytest.raises(lambda_forks.ForkServerError, match=r"gave no answer .*not asked again"):
+            server.fork({}, stdin_read, answer_write, answer_write)
+    finally:
+        server.stop()
+        for fd in (stdin_read, stdin_write, answer_read, answer_write):
+            os.close(fd)
+
+    assert (tmp_path / "requests").read_text() == "request\n"
+    assert server.pid is None

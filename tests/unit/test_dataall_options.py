@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -219,6 +220,15 @@ def test_a_variant_that_changes_outputs_no_stage_of_its_combination_reads_is_ref
 
     with pytest.raises(BuildError, match=r"ProdSizing=False: stage aurora changes its outputs \['More'\]"):
         compose_stages([PROD_SIZING], [({"ProdSizing": True}, default), ({"ProdSizing": False}, other)])
+
+
+def test_variants_whose_first_synthesis_is_not_the_defaults_are_refused_naming_both() -> None:
+    default = report(imported("vpc", {}))
+
+    with pytest.raises(BuildError, match=re.escape("defaults' {'ProdSizing': True}, not {'ProdSizing': False}")):
+        compose_stages([PROD_SIZING], [({"ProdSizing": False}, default), ({"ProdSizing": True}, default)])
+    with pytest.raises(BuildError, match=re.escape("defaults' {'ProdSizing': True}, not none")):
+        compose_stages([PROD_SIZING], [])
 
 
 def test_a_variant_that_changes_a_stages_dependencies_is_refused() -> None:
@@ -478,7 +488,13 @@ def test_a_stage_waits_for_a_stage_an_option_adds_where_it_exists_and_for_no_oth
     assert composed["front"].stage.depends_on == ("pool", "rum") and not composed["front"].variants
     moved = [(c, report(*r.stages[:-1], replace(r.stages[-1], depends_on=("db",) if c["Size"] is False else ())))
              for c, r in reports]  # fmt: skip
-    with pytest.raises(BuildError, match="stage front depends on other stages in other combinations"):
+    with pytest.raises(
+        BuildError,
+        match=re.escape(
+            "stage front depends on other stages in other combinations: it waits for ['db'] in "
+            "[{'Size': False, 'Rum': False}, {'Size': False, 'Rum': True}], not in {'Size': True, 'Rum': False}"
+        ),
+    ):
         compose_stages([SIZE, RUM], moved)
 
 

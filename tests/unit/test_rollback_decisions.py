@@ -193,6 +193,18 @@ class Workflow:
         self.ledger.put_stage(record)
         return record
 
+    def _existing_point(self, stage: str, parameters: dict[str, str] | None = None) -> RollbackPoint:
+        """The rollback point of a stage the previous run left deployed (`deployed_before`)."""
+        return RollbackPoint(
+            absent=False,
+            stack_id=self.id(stage),
+            status="UPDATE_COMPLETE",
+            template=OLD,
+            parameters=OLD_PARAMETERS if parameters is None else parameters,
+            tags=TAGS,
+            ledger=self.deployed_before(stage),
+        )
+
     def _rollback_point(self, stage: str, point: RollbackPoint) -> None:
         key = self.deps.store.save_rollback_point(RUN, stage, point)
         update = StepUpdate(rollback_key=key, started=now_iso(), started_epoch=epoch(), existed=not point.absent)
@@ -223,16 +235,7 @@ class Workflow:
         if change_type == "CREATE":
             self._rollback_point(stage, RollbackPoint(absent=True))
         else:
-            point = RollbackPoint(
-                absent=False,
-                stack_id=self.id(stage),
-                status="UPDATE_COMPLETE",
-                template=OLD,
-                parameters=OLD_PARAMETERS,
-                tags=TAGS,
-                ledger=self.deployed_before(stage),
-            )
-            self._rollback_point(stage, point)
+            self._rollback_point(stage, self._existing_point(stage))
         self.ledger.update_step(
             RUN,
             stage,
@@ -277,16 +280,7 @@ class Workflow:
     def retired(self, stage: str, at: int = 1, parameters: dict[str, str] | None = None) -> None:
         """A stage whose condition the run's options turned off: its rollback point, then DeleteStack
         (the stack gone, its ledger record with it)."""
-        point = RollbackPoint(
-            absent=False,
-            stack_id=self.id(stage),
-            status="UPDATE_COMPLETE",
-            template=OLD,
-            parameters=OLD_PARAMETERS if parameters is None else parameters,
-            tags=TAGS,
-            ledger=self.deployed_before(stage),
-        )
-        self._rollback_point(stage, point)
+        self._rollback_point(stage, self._existing_point(stage, parameters))
         self.ledger.update_step(
             RUN,
             stage,

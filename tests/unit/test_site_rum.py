@@ -119,3 +119,8 @@ def test_the_build_names_the_app_monitor_of_the_stage_that_makes_one_in_the_site
         "RumAppMonitor": "rum/dataall-dev-monitor",
     }
     assert with_rum_monitor(action, stages[:1]) == action
+
+
+def test_a_site_url_without_a_host_is_refused_naming_where_it_came_from() -> None:
+    with pytest.raises(rum.RumError, match=r"^REACT_APP_COGNITO_REDIRECT_SIGNIN: no host in the site's URL ''$"):
+        rum.monitor_domain("", "REACT_APP_COGNITO_REDIRECT_SIGNIN")

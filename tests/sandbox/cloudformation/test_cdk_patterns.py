@@ -586,10 +586,9 @@ def test_a_task_definition_answers_its_arn_as_an_attribute_too(cfn: Any) -> None
     assert found["Arn"].startswith("arn:aws:ecs:us-east-1:123456789012:task-definition/cdkproxy:")
 
 
-def test_a_stage_is_created_for_its_deployment_with_its_tags(cfn: Any, clients: Clients) -> None:
-    """AWS (`aws-resource-apigateway-stage`): the stage exists for its deployment; its `Tags`
-    (Key/Value pairs) are the stage's tags, as GetTags on its ARN lists them; an update retags."""
-    resources: dict[str, Any] = {
+def _api_with_stage(stage_properties: dict[str, Any]) -> dict[str, Any]:
+    """A REST API with one mock GET method, its deployment, and its stage `prod` with these properties too."""
+    return {
         "Api": {"Type": "AWS::ApiGateway::RestApi", "Properties": {"Name": "api"}},
         "Get": {
             "Type": "AWS::ApiGateway::Method",
@@ -612,10 +611,16 @@ def test_a_stage_is_created_for_its_deployment_with_its_tags(cfn: Any, clients: 
                 "RestApiId": {"Ref": "Api"},
                 "DeploymentId": {"Ref": "Deployment"},
                 "StageName": "prod",
-                "Tags": TAGS,
+                **stage_properties,
             },
         },
     }
+
+
+def test_a_stage_is_created_for_its_deployment_with_its_tags(cfn: Any, clients: Clients) -> None:
+    """AWS (`aws-resource-apigateway-stage`): the stage exists for its deployment; its `Tags`
+    (Key/Value pairs) are the stage's tags, as GetTags on its ARN lists them; an update retags."""
+    resources = _api_with_stage({"Tags": TAGS})
     api_id = outputs(deploy(cfn, resources, {"Api": {"Value": {"Ref": "Api"}}}))["Api"]
     apigateway = clients("apigateway")
     arn = f"arn:aws:apigateway:us-east-1::/restapis/{api_id}/stages/prod"
@@ -639,33 +644,7 @@ def test_a_stages_method_settings_are_the_stages_and_an_update_changes_them(cfn:
         "HttpMethod": "*", "ResourcePath": "/*", "LoggingLevel": "INFO", "MetricsEnabled": True,
         "DataTraceEnabled": False, "ThrottlingRateLimit": {"Ref": "Rate"}, "ThrottlingBurstLimit": 5000,
     }  # fmt: skip
-    resources: dict[str, Any] = {
-        "Api": {"Type": "AWS::ApiGateway::RestApi", "Properties": {"Name": "api"}},
-        "Get": {
-            "Type": "AWS::ApiGateway::Method",
-            "Properties": {
-                "RestApiId": {"Ref": "Api"},
-                "ResourceId": {"Fn::GetAtt": ["Api", "RootResourceId"]},
-                "HttpMethod": "GET",
-                "AuthorizationType": "NONE",
-                "Integration": {"Type": "MOCK"},
-            },
-        },
-        "Deployment": {
-            "Type": "AWS::ApiGateway::Deployment",
-            "Properties": {"RestApiId": {"Ref": "Api"}},
-            "DependsOn": ["Get"],
-        },
-        "Stage": {
-            "Type": "AWS::ApiGateway::Stage",
-            "Properties": {
-                "RestApiId": {"Ref": "Api"},
-                "DeploymentId": {"Ref": "Deployment"},
-                "StageName": "prod",
-                "MethodSettings": [setting],
-            },
-        },
-    }
+    resources = _api_with_stage({"MethodSettings": [setting]})
     template = body(resources, Parameters={"Rate": {"Type": "Number"}}, Outputs={"Api": {"Value": {"Ref": "Api"}}})
     cfn.create_stack(
         StackName="app", TemplateBody=template, Parameters=[{"ParameterKey": "Rate", "ParameterValue": "10000"}]
