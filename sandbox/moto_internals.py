@@ -100,6 +100,19 @@ def enable_stepfunctions_execution() -> None:
     default_user_config.setdefault("stepfunctions", {})["execute_state_machine"] = True
 
 
+# --------------------------------------------------------------------------- iam
+def load_aws_managed_policies() -> None:
+    """Give moto's IAM the AWS managed policies (moto's own copy of them), so a role may attach one.
+
+    AWS: every account has the AWS managed policies (`arn:aws:iam::aws:policy/...`), e.g. the
+    `AdministratorAccess` that CDK's bootstrap attaches to its CloudFormation execution role
+    (https://docs.aws.amazon.com/IAM/latest/UserGuide/access_policies_managed-vs-inline.html#aws-managed-policies);
+    stock moto has none unless asked (AttachRolePolicy answers NoSuchEntity), and the sandbox's
+    CloudFormation, which checks a stack's service role, then found no policy allowing anything.
+    """
+    default_user_config.setdefault("iam", {})["load_aws_managed_policies"] = True
+
+
 def stepfunctions_backend(region: str, account_id: str = ACCOUNT_ID) -> Any:
     """The executing Step Functions backend (the one the API answers from)."""
     from moto.stepfunctions.parser.models import stepfunctions_parser_backends

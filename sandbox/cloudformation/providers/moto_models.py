@@ -377,8 +377,20 @@ def _bucket_versioning(clients: ServiceClients, region: str, bucket: str, proper
         )
 
 
+def _role_managed_policies(clients: ServiceClients, region: str, role: str, properties: Mapping[str, Any]) -> None:
+    """A role's `ManagedPolicyArns`, attached (AttachRolePolicy is idempotent): customer managed
+    policies and AWS managed ones (CDK's bootstrap gives its CloudFormation execution role
+    `AdministratorAccess`). A policy an update drops from the list stays attached here."""
+    iam = clients("iam", region)
+    for arn in properties.get("ManagedPolicyArns") or []:
+        iam.attach_role_policy(RoleName=role, PolicyArn=str(arn))
+
+
 #: properties moto's model takes but does not apply, applied through the service's API
-_APPLIED_THROUGH_THE_API: dict[str, ApiApply] = {"AWS::S3::Bucket": _bucket_versioning}
+_APPLIED_THROUGH_THE_API: dict[str, ApiApply] = {
+    "AWS::S3::Bucket": _bucket_versioning,
+    "AWS::IAM::Role": _role_managed_policies,
+}
 
 
 # --------------------------------------------------------------------------- deletes

@@ -10,7 +10,7 @@ no longer exists.
 A reader names the properties it can read. A property the template sets that its reader
 does not name is not compared: a write-only one (a function's `Code`), or one the
 sandbox does not apply when it creates the resource, which would otherwise show as drift
-on every untouched stack. Among those: a role's `ManagedPolicyArns` (not attached) and
+on every untouched stack. Among those: a role's `ManagedPolicyArns` (attached, not read back) and
 `Policies` (GetRolePolicy answers the Python text of the document, not JSON), a function's
 `Layers`, `Architectures`, `TracingConfig` and `EphemeralStorage`, a table's
 `PointInTimeRecoverySpecification` and `TimeToLiveSpecification`, a bucket's

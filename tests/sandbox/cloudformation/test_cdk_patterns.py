@@ -867,3 +867,43 @@ def test_a_state_machine_is_retagged_by_a_stack_update(cfn: Any, clients: Client
     assert settle(cfn, "app")["StackStatus"] == "UPDATE_COMPLETE"
     found = clients("stepfunctions").list_tags_for_resource(resourceArn=_physical(cfn, "Machine"))["tags"]
     assert _pairs(found, "key", "value") == {"team": "platform"}
+
+
+# --------------------------------------------------------------------------- iam
+def test_a_roles_managed_policy_arns_are_attached_aws_managed_ones_too(cfn: Any, clients: Clients) -> None:
+    """AWS (`aws-resource-iam-role`, `ManagedPolicyArns`): each listed policy is attached to the role,
+    an AWS managed one (`arn:aws:iam::aws:policy/...`, as CDK's bootstrap gives its execution role)
+    as a customer managed one, as ListAttachedRolePolicies answers."""
+    resources: dict[str, Any] = {
+        "Reads": {
+            "Type": "AWS::IAM::ManagedPolicy",
+            "Properties": {
+                "PolicyDocument": {
+                    "Version": "2012-10-17",
+                    "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}],
+                }
+            },
+        },
+        "Role": {
+            "Type": "AWS::IAM::Role",
+            "Properties": {
+                "AssumeRolePolicyDocument": {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Principal": {"Service": "cloudformation.amazonaws.com"},
+                            "Action": "sts:AssumeRole",
+                        }
+                    ],
+                },
+                "ManagedPolicyArns": ["arn:aws:iam::aws:policy/AdministratorAccess", {"Ref": "Reads"}],
+            },
+        },
+    }
+    found = outputs(deploy(cfn, resources, {"Reads": {"Value": {"Ref": "Reads"}}, "Role": {"Value": {"Ref": "Role"}}}))
+    reads = found["Reads"]
+
+    attached = clients("iam").list_attached_role_policies(RoleName=found["Role"])["AttachedPolicies"]
+
+    assert sorted(p["PolicyArn"] for p in attached) == sorted(["arn:aws:iam::aws:policy/AdministratorAccess", reads])
