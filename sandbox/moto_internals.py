@@ -9,6 +9,7 @@ an upgrade of moto shows at once what moved.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 import re
@@ -101,16 +102,42 @@ def enable_stepfunctions_execution() -> None:
 
 
 # --------------------------------------------------------------------------- iam
-def load_aws_managed_policies() -> None:
-    """Give moto's IAM the AWS managed policies (moto's own copy of them), so a role may attach one.
+AWS_MANAGED_POLICY = "arn:aws:iam::aws:policy/"
+
+
+@functools.cache
+def _aws_managed_policies_data() -> dict[str, Any]:
+    from moto.iam.aws_managed_policies import aws_managed_policies_data
+
+    data: dict[str, Any] = json.loads(aws_managed_policies_data)
+    return data
+
+
+def ensure_aws_managed_policy(arn: str, account_id: str = ACCOUNT_ID) -> bool:
+    """Give moto's IAM the AWS managed policy `arn` (from moto's own copy of them), so a role may
+    attach it; False when moto knows no such policy (AttachRolePolicy then answers NoSuchEntity).
 
     AWS: every account has the AWS managed policies (`arn:aws:iam::aws:policy/...`), e.g. the
     `AdministratorAccess` that CDK's bootstrap attaches to its CloudFormation execution role
-    (https://docs.aws.amazon.com/IAM/latest/UserGuide/access_policies_managed-vs-inline.html#aws-managed-policies);
-    stock moto has none unless asked (AttachRolePolicy answers NoSuchEntity), and the sandbox's
-    CloudFormation, which checks a stack's service role, then found no policy allowing anything.
+    (https://docs.aws.amazon.com/IAM/latest/UserGuide/access_policies_managed-vs-inline.html#aws-managed-policies).
+    Stock moto has none unless told to load all of them into every account it makes (a second or
+    so each, paid by every test): the sandbox adds the one a template names, when it names it.
     """
-    default_user_config.setdefault("iam", {})["load_aws_managed_policies"] = True
+    from moto.iam.models import AWSManagedPolicy, iam_backends
+
+    if not arn.startswith(AWS_MANAGED_POLICY):
+        return False
+    iam = iam_backends[account_id]["aws"]
+    if arn in iam.managed_policies:
+        return True
+    name = arn.rsplit("/", 1)[1]
+    data = _aws_managed_policies_data().get(name)
+    if data is None or f"{AWS_MANAGED_POLICY}{data.get('Path', '/')[1:]}{name}" != arn:
+        return False
+    policy = AWSManagedPolicy.from_data(name, account_id, iam.region_name, data)
+    iam.aws_managed_policies.append(policy)
+    iam.managed_policies[policy.arn] = policy
+    return True
 
 
 def stepfunctions_backend(region: str, account_id: str = ACCOUNT_ID) -> Any:

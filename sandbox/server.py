@@ -144,7 +144,6 @@ class Sandbox:
             # moto's Step Functions interpreter calls Lambda back through this port.
             os.environ["MOTO_PORT"] = str(self.port)
             moto_internals.enable_stepfunctions_execution()
-            moto_internals.load_aws_managed_policies()
             moto_internals.install_time_scale(self.clock)
             moto_internals.fix_jsonpath_singleton()
             moto_internals.fix_lambda_unknown_error()

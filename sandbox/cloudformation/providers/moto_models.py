@@ -382,8 +382,13 @@ def _role_managed_policies(clients: ServiceClients, region: str, role: str, prop
     policies and AWS managed ones (CDK's bootstrap gives its CloudFormation execution role
     `AdministratorAccess`). A policy an update drops from the list stays attached here."""
     iam = clients("iam", region)
-    for arn in properties.get("ManagedPolicyArns") or []:
-        iam.attach_role_policy(RoleName=role, PolicyArn=str(arn))
+    arns = [str(arn) for arn in properties.get("ManagedPolicyArns") or []]
+    if any(arn.startswith(moto_internals.AWS_MANAGED_POLICY) for arn in arns):
+        account = iam.get_role(RoleName=role)["Role"]["Arn"].split(":")[4]
+        for arn in arns:
+            moto_internals.ensure_aws_managed_policy(arn, account)
+    for arn in arns:
+        iam.attach_role_policy(RoleName=role, PolicyArn=arn)
 
 
 #: properties moto's model takes but does not apply, applied through the service's API

@@ -324,23 +324,20 @@ def test_an_identity_pools_roles_are_set_and_read_as_set_identity_pool_roles_doe
         identity.set_identity_pool_roles(IdentityPoolId=f"{REGION}:00000000-0000-4000-8000-000000000000", Roles={})
 
 
-def test_a_role_attaches_an_aws_managed_policy_and_its_document_is_read_back() -> None:
+def test_a_role_attaches_an_aws_managed_policy_and_its_document_is_read_back(aws: None) -> None:
     """AWS: the AWS managed policies exist in every account (CDK's bootstrap attaches
     `AdministratorAccess` to its CloudFormation execution role); the sandbox's role check reads it."""
-    from unittest.mock import patch
+    iam = boto3.client("iam", region_name=REGION)
+    iam.create_role(RoleName="cfn-exec", AssumeRolePolicyDocument="{}")
+    admin = "arn:aws:iam::aws:policy/AdministratorAccess"
+    with pytest.raises(ClientError, match="NoSuchEntity"):  # stock moto has none
+        iam.attach_role_policy(RoleName="cfn-exec", PolicyArn=admin)
 
-    from moto import mock_aws
+    assert moto_internals.ensure_aws_managed_policy(admin, moto_internals.ACCOUNT_ID)
+    assert not moto_internals.ensure_aws_managed_policy("arn:aws:iam::aws:policy/NoSuchPolicy")
+    iam.attach_role_policy(RoleName="cfn-exec", PolicyArn=admin)
 
-    with patch.dict(moto_internals.default_user_config, {}):  # the setting is process-wide: undone after
-        moto_internals.load_aws_managed_policies()
-        with mock_aws():
-            iam = boto3.client("iam", region_name="us-east-1")
-            iam.create_role(RoleName="cfn-exec", AssumeRolePolicyDocument="{}")
-            iam.attach_role_policy(RoleName="cfn-exec", PolicyArn="arn:aws:iam::aws:policy/AdministratorAccess")
-            account = boto3.client("sts", region_name="us-east-1").get_caller_identity()["Account"]
-
-            documents = moto_internals.role_policy_documents(f"arn:aws:iam::{account}:role/cfn-exec")
-
+    documents = moto_internals.role_policy_documents(f"arn:aws:iam::{moto_internals.ACCOUNT_ID}:role/cfn-exec")
     assert documents is not None and [json.loads(d)["Statement"] for d in documents] == [
         [{"Action": "*", "Effect": "Allow", "Resource": "*"}]
     ]
