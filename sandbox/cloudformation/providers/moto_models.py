@@ -39,6 +39,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from sandbox import moto_internals
 from sandbox.cloudformation.providers.base import (
     Provisioned,
@@ -148,6 +150,13 @@ class MotoModelProvider(ResourceProvider):
         kind = request.resource_type
         if kind == "AWS::S3::Bucket":
             self._refuse_non_empty_bucket(current.physical_id, request.stack.region)
+        if kind == "AWS::IAM::Role":
+            _api_call(
+                kind,
+                lambda: _detach_managed_policies(
+                    self._clients, request.stack.region, current.physical_id, state.properties
+                ),
+            )
         deleted = _moto_call(
             kind,
             lambda: moto_internals.cfn_delete(
@@ -389,6 +398,19 @@ def _role_managed_policies(clients: ServiceClients, region: str, role: str, prop
             moto_internals.ensure_aws_managed_policy(arn, account)
     for arn in arns:
         iam.attach_role_policy(RoleName=role, PolicyArn=arn)
+
+
+def _detach_managed_policies(clients: ServiceClients, region: str, role: str, properties: Mapping[str, Any]) -> None:
+    """Before a role's delete, the policies its `ManagedPolicyArns` attached are detached, as
+    CloudFormation's role handler does (IAM's DeleteRole refuses a role with attached policies:
+    https://docs.aws.amazon.com/IAM/latest/APIReference/API_DeleteRole.html)."""
+    iam = clients("iam", region)
+    for arn in properties.get("ManagedPolicyArns") or []:
+        try:
+            iam.detach_role_policy(RoleName=role, PolicyArn=str(arn))
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "NoSuchEntity":
+                raise
 
 
 #: properties moto's model takes but does not apply, applied through the service's API

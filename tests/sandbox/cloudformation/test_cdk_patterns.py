@@ -901,9 +901,14 @@ def test_a_roles_managed_policy_arns_are_attached_aws_managed_ones_too(cfn: Any,
             },
         },
     }
-    found = outputs(deploy(cfn, resources, {"Reads": {"Value": {"Ref": "Reads"}}, "Role": {"Value": {"Ref": "Role"}}}))
+    described = deploy(cfn, resources, {"Reads": {"Value": {"Ref": "Reads"}}, "Role": {"Value": {"Ref": "Role"}}})
+    found = outputs(described)
     reads = found["Reads"]
 
     attached = clients("iam").list_attached_role_policies(RoleName=found["Role"])["AttachedPolicies"]
 
     assert sorted(p["PolicyArn"] for p in attached) == sorted(["arn:aws:iam::aws:policy/AdministratorAccess", reads])
+
+    # and the stack deletes: the role's policies are detached before DeleteRole, as AWS's handler does
+    cfn.delete_stack(StackName="app")
+    assert settle(cfn, described["StackId"])["StackStatus"] == "DELETE_COMPLETE"
