@@ -825,13 +825,8 @@ def test_a_stage_created_again_is_restored_with_its_ledger_record_naming_the_new
     assert restored.model_dump(exclude={"updated_at"}) == before.model_dump(exclude={"updated_at"})
 
 
-def test_a_stage_the_runs_release_has_no_more_is_created_again_as_the_release_before_it_made_it(
-    deps: Deps, moto: Moto
-) -> None:
-    # Given an upgrade from 2.8.5, which has a stage `search` (timeout 1200 s), to 2.9.0, which has
-    # none: the run deleted it, then failed
-    small_release(stage("vpc"), {**stage("search"), "timeout": 1200}, version="2.8.5").publish(moto.s3, ARTIFACTS)
-    workflow = Workflow(deps)
+def upgrading_from(deps: Deps, previous: str) -> None:
+    """The ledger's record of the run: an upgrade to VERSION from `previous`, still running."""
     deps.ledger.put_run(
         RunRecord(
             run=RUN,
@@ -839,9 +834,19 @@ def test_a_stage_the_runs_release_has_no_more_is_created_again_as_the_release_be
             version=VERSION,
             status="RUNNING",
             started=now_iso(),
-            previous={"version": "2.8.5", "options": {}},
+            previous={"version": previous, "options": {}},
         )
     )
+
+
+def test_a_stage_the_runs_release_has_no_more_is_created_again_as_the_release_before_it_made_it(
+    deps: Deps, moto: Moto
+) -> None:
+    # Given an upgrade from 2.8.5, which has a stage `search` (timeout 1200 s), to 2.9.0, which has
+    # none: the run deleted it, then failed
+    small_release(stage("vpc"), {**stage("search"), "timeout": 1200}, version="2.8.5").publish(moto.s3, ARTIFACTS)
+    workflow = Workflow(deps)
+    upgrading_from(deps, "2.8.5")
     workflow.retired("search")
     cloudformation = with_stacks(deps)
 
@@ -862,12 +867,7 @@ def test_a_stateful_stage_created_again_is_termination_protected_as_the_stage_st
     # Given 2.8.7, whose stateful `store` stage (a bucket) the upgrade to 2.9.0 dropped and deleted
     small_release(stage("vpc"), {**stage("store"), "stateful": True}, version="2.8.7").publish(moto.s3, ARTIFACTS)
     workflow = Workflow(deps)
-    deps.ledger.put_run(
-        RunRecord(
-            run=RUN, action="upgrade", version=VERSION, status="RUNNING", started=now_iso(),
-            previous={"version": "2.8.7", "options": {}},
-        )
-    )  # fmt: skip
+    upgrading_from(deps, "2.8.7")
     workflow.retired("store")
     cloudformation = with_stacks(deps)
 
@@ -889,16 +889,7 @@ def test_a_dropped_stage_gets_back_the_installation_value_the_release_before_the
     small_release(stage("vpc"), searched, version="2.8.6", values=values).publish(moto.s3, ARTIFACTS)
     deps.ledger.keep_value(ValueRecord(name="Secret", value="ab" * 8, origin="drawn", run="install", created=now_iso()))
     workflow = Workflow(deps)
-    deps.ledger.put_run(
-        RunRecord(
-            run=RUN,
-            action="upgrade",
-            version=VERSION,
-            status="RUNNING",
-            started=now_iso(),
-            previous={"version": "2.8.6", "options": {}},
-        )
-    )
+    upgrading_from(deps, "2.8.6")
     workflow.retired("search", parameters={"Token": NO_ECHO_MASK})
     cloudformation = with_stacks(deps)
 
