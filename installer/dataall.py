@@ -69,6 +69,8 @@ NAMING = {
     "CWRumStack": "rum",
     "CWCanariesStack": "canaries",
     "Secrets": "secrets",
+    # in place of OpenSearch (EnableOpenSearchServerless)
+    "OpenSearchServerless": "opensearch-serverless",
 }
 #: Nested stacks the installer replaces.
 DROPPED_NESTED = {
@@ -96,7 +98,7 @@ OTHER_STACKS = {"-cloudfront-stack": "frontend"}
 #: commands build it (`site_wanted(default=True)`) and a build in code does not (the tests' releases).
 SITE_ENV = "DATAALL_INSTALLER_SITE"
 #: CloudFormation's creation timeout of a stage, in seconds (a database or a search domain takes long).
-TIMEOUTS = {"aurora": 3600, "opensearch": 3600}
+TIMEOUTS = {"aurora": 3600, "opensearch": 3600, "opensearch-serverless": 3600}
 DEFAULT_TIMEOUT = 1800
 ASSET_PREFIX = "assets/"
 
@@ -342,6 +344,19 @@ VARIANT_OPTIONS = (
         "canaries, created stopped) with its alarm, the secret of its test user (stage secrets) and its "
         "SSM parameters",
     ),
+    VariantOption(
+        option="EnableOpenSearchServerless",
+        key="enable_opensearch_serverless",
+        # deploy/stacks/pipeline.py: `enable_opensearch_serverless=target_env.get('enable_opensearch_serverless',
+        # False)`; deploy/stacks/backend_stack.py makes OpenSearchServerlessStack instead of OpenSearchStack
+        default=False,
+        others=(True,),
+        label="OpenSearch Serverless",
+        description="data.all's enable_opensearch_serverless: its catalog search in an OpenSearch Serverless "
+        "collection (stage opensearch-serverless: the collection, its encryption, network and data access "
+        "policies, VPC endpoint and key) instead of an OpenSearch domain (stage opensearch), with the "
+        "collection's alarms; turning it on or off on an installation deletes the other stage and its index",
+    ),
 )
 #: Combinations of the variant options data.all cannot deploy, refused by Plan (InvalidOptions) with the reason.
 #: data.all 2.9.0's Cognito stack gives its config trigger `enable_cw_canaries=str(enable_cw_rum)`
@@ -583,6 +598,17 @@ def _reads(stages: Iterable[ImportedStage]) -> set[tuple[str, str]]:
     }
 
 
+def _steady(stage: ImportedStage, optional: set[str]) -> dict[str, str]:
+    """A stage's parameters but those reading a stage some combinations lack: where an option swaps one
+    stage for another (data.all's search domain for a serverless collection), the stages reading it read
+    the one their combination has (`dashboards`, its alarms); both are in their `depends_on`."""
+    return {
+        key: value
+        for key, value in stage.parameters.items()
+        if not any(m.group(1) in optional for m in re.finditer(r"\$\{stage:([a-z0-9-]+)\.", value))
+    }
+
+
 def _check_variant(
     name: str,
     variant: tuple[Combination, ImportedStage],
@@ -592,8 +618,8 @@ def _check_variant(
 ) -> None:
     (combination, stage), (base_combination, base) = variant, own
     given = ", ".join(f"{option}={value}" for option, value in combination.items())
-    same = (stage.parameters, set(stage.depends_on) - optional, stage.stateful, stage.region) == (
-        base.parameters, set(base.depends_on) - optional, base.stateful, base.region
+    same = (_steady(stage, optional), set(stage.depends_on) - optional, stage.stateful, stage.region) == (
+        _steady(base, optional), set(base.depends_on) - optional, base.stateful, base.region
     )  # fmt: skip
     if not same:
         raise BuildError(

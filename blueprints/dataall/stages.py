@@ -25,6 +25,7 @@ DATA_TYPES = frozenset(
         "AWS::RDS::DBCluster",
         "AWS::RDS::DBInstance",
         "AWS::OpenSearchService::Domain",
+        "AWS::OpenSearchServerless::Collection",
         "AWS::S3::Bucket",
         "AWS::Cognito::UserPool",
         "AWS::SecretsManager::Secret",

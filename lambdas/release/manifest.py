@@ -459,13 +459,18 @@ class Manifest:
                     for kind, ref in REFERENCE.findall(value)
                     if kind == "param" and ref not in known_params
                 )
-                if {ref for kind, ref in REFERENCE.findall(value) if kind == "stage"} - {
-                    ref for v in step.parameters.values() for kind, ref in REFERENCE.findall(v) if kind == "stage"
-                }:
-                    problems.append(
-                        f"stage {step.name!r} variant {variant.template} parameter {key} reads a stage output "
-                        "the stage itself does not: a variant may not change the graph"
-                    )
+                # a variant reads the stage outputs its stage reads, or those of a stage its stage waits for
+                # (data.all's dashboards read the search domain's stage, or in its place the collection's:
+                # both in its depends_on, each only where an option turns it on)
+                own = {ref for v in step.parameters.values() for kind, ref in REFERENCE.findall(v) if kind == "stage"}
+                for ref in {ref for kind, ref in REFERENCE.findall(value) if kind == "stage"} - own:
+                    if ref.split(".", 1)[0] not in step.depends_on:
+                        problems.append(
+                            f"stage {step.name!r} variant {variant.template} parameter {key} reads a stage output "
+                            "the stage itself does not: a variant may not change the graph"
+                        )
+                    else:
+                        problems.extend(self._check_stage_reference(step, key, ref))
         problems.extend(
             f"step {step.name!r} condition reads unknown option {option!r}"
             for option in _condition_options(step.when)

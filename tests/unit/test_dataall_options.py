@@ -15,17 +15,19 @@ import boto3
 import pytest
 
 from blueprints.dataall import rules
-from blueprints.dataall.stages import ImportedStage
+from blueprints.dataall.stages import DATA_TYPES, ImportedStage
 from installer.build import BuildError
 from installer.dataall import (
     VARIANT_OPTIONS,
     ImportReport,
     VariantOption,
+    _composed_document,
     combinations,
     compose_stages,
     import_stages,
     option_rules,
     release_options,
+    stage_document,
 )
 from lambdas.core.errors import InvalidOptions, ReleaseInvalid
 from lambdas.release.manifest import Manifest, ManifestError, sha256_bytes
@@ -178,6 +180,7 @@ def test_data_alls_stages_take_the_value_options_where_its_keys_landed_and_no_li
     assert {name: spec["default"] for name, spec in options.items()} == {
         "ApiBurstLimit": 5000, "ApiRateLimit": 10000, "LogRetentionDays": 731, "SessionTimeoutMinutes": 43200,
         "ProdSizing": True, "EnableCloudWatchRum": False, "EnableCloudWatchCanaries": False,
+        "EnableOpenSearchServerless": False,
     }  # fmt: skip
 
 
@@ -512,3 +515,109 @@ def test_rum_without_canaries_is_refused_naming_data_alls_reason_and_only_where_
         manifest.resolve_options({"EnableCloudWatchRum": True})
     assert manifest.resolve_options({"EnableCloudWatchRum": True, "EnableCloudWatchCanaries": True})
     assert option_rules([PROD_SIZING]) == []
+
+
+# An option that swaps one stage for another, as data.all's enable_opensearch_serverless: `search` (a
+# domain) without it, `collection` (a serverless collection) with it; `alarms` reads the one its
+# combination has, and `roles` declares the outputs `collection` reads only where it exists.
+SWAP = VariantOption("Swap", "swap", False, (True,), "", "")
+
+
+def swapped(size: bool, swap: bool) -> ImportReport:
+    roles = imported("roles", {"R": {"Type": "AWS::IAM::Role"}}, outputs=("Api", "Worker") if swap else ("Api",))
+    if swap:
+        searched = imported("collection", {"C": {"Type": "AWS::OpenSearchServerless::Collection"}})
+        searched = replace(searched, parameters={"Role": "${stage:roles.Worker}"}, depends_on=("roles",), stateful=True)
+        reads = {"Search": "${stage:collection.Id}"}
+    else:
+        searched = imported("search", {"D": {"Type": "AWS::OpenSearchService::Domain", "Properties": {"Big": size}}})
+        searched = replace(searched, parameters={"Role": "${stage:roles.Api}"}, depends_on=("roles",), stateful=True)
+        reads = {"Search": "${stage:search.Id}"}
+    alarms = imported("alarms", {"A": {"Type": "AWS::CloudWatch::Alarm", "Properties": {"Serverless": swap}}})
+    alarms = replace(alarms, parameters={"Topic": "${stage:roles.Api}", **reads}, depends_on=(searched.name, "roles"))
+    return report(roles, searched, alarms)
+
+
+def every_swap() -> list[tuple[dict[str, bool], ImportReport]]:
+    return [(c, swapped(c["Size"], c["Swap"])) for c in combinations([SIZE, SWAP])]
+
+
+def test_a_stage_an_option_swaps_for_another_exists_only_under_its_value_and_its_readers_read_the_one_there() -> None:
+    """data.all's enable_opensearch_serverless: the `opensearch` stage only when off, `opensearch-serverless`
+    only when on; `dashboards` has a variant reading the collection's stage, and waits for either."""
+    composed = {c.stage.name: c for c in compose_stages([SIZE, SWAP], every_swap())}
+
+    assert list(composed) == ["roles", "collection", "search", "alarms"]
+    assert composed["search"].when == {"option": "Swap", "equals": False}
+    assert composed["collection"].when == {"option": "Swap", "equals": True}
+    assert composed["collection"].stage.stateful and composed["search"].stage.stateful
+    assert composed["alarms"].stage.depends_on == ("collection", "roles", "search")
+    (variant,) = composed["alarms"].variants
+    assert variant.when == {"option": "Swap", "equals": True}
+    assert variant.stage.parameters == {"Topic": "${stage:roles.Api}", "Search": "${stage:collection.Id}"}
+    assert composed["roles"].outputs == ("Api", "Worker")  # the collection reads Worker where it exists
+
+
+def test_the_release_of_a_swapped_stage_chooses_for_every_combination_its_synthesis_stages_and_parameters() -> None:
+    composed = compose_stages([SIZE, SWAP], every_swap())
+    stages = [_composed_document(stage_document(c.stage), c) for c in composed]
+    files = {f"blueprints/{c.stage.name}.template.json": json.dumps(c.stage.template) for c in composed}
+    files.update({v.template: json.dumps(v.stage.template) for c in composed for v in c.variants})
+    options = {"Size": {"type": "boolean", "default": True}, "Swap": {"type": "boolean", "default": False}}
+    manifest = Manifest.from_document(
+        {
+            "format": 1, "name": "dataall", "version": "2.9.0", "options": options, "rules": [], "stages": stages,
+            "actions": [], "files": {name: sha256_bytes(text.encode()) for name, text in files.items()},
+        }
+    )  # fmt: skip
+
+    for combination, made in every_swap():
+        active = manifest.active_steps(combination)
+        assert sorted(active) == sorted(s.name for s in made.stages), combination
+        for stage_made in made.stages:
+            step = active[stage_made.name]
+            assert json.loads(files[step.template or ""]) == stage_made.template, (combination, stage_made.name)
+            assert step.parameters == stage_made.parameters, (combination, stage_made.name)
+    on = manifest.chosen({"Size": True, "Swap": True})
+    assert on.steps["alarms"].dependencies() == {"collection", "roles", "search"}  # `search` is off: not waited for
+    assert manifest.waves({"Size": True, "Swap": True}) == [["roles"], ["collection"], ["alarms"]]
+
+
+def test_a_variant_reading_a_stage_its_stage_does_not_wait_for_or_an_undeclared_output_is_refused() -> None:
+    composed = compose_stages([SIZE, SWAP], every_swap())
+    stages = [_composed_document(stage_document(c.stage), c) for c in composed]
+    alarms = next(s for s in stages if s["name"] == "alarms")
+    files = {s["template"]: "{}" for s in stages} | {v["template"]: "{}" for s in stages for v in s.get("variants", ())}
+    document = {
+        "format": 1, "name": "dataall", "version": "2.9.0", "rules": [], "stages": stages, "actions": [],
+        "options": {"Size": {"type": "boolean", "default": True}, "Swap": {"type": "boolean", "default": False}},
+        "files": {name: "0" * 64 for name in files},
+    }  # fmt: skip
+    Manifest.from_document(document)
+
+    alarms["variants"][0]["parameters"]["Search"] = "${stage:collection.Endpoint}"
+    with pytest.raises(ManifestError, match="reads output 'Endpoint' that stage 'collection' does not declare"):
+        Manifest.from_document(document)
+    alarms["depends_on"] = ["roles", "search"]
+    alarms["variants"][0]["parameters"]["Search"] = "${stage:collection.Id}"
+    with pytest.raises(ManifestError, match="a variant may not change the graph"):
+        Manifest.from_document(document)
+
+
+def test_a_variant_may_read_in_its_place_only_a_stage_some_combinations_lack() -> None:
+    """The readers' other parameters stay: a variant reading another always-there stage is refused."""
+    reports = every_swap()
+    moved = []
+    for combination, made in reports:
+        alarms = made.stages[-1]
+        if combination["Swap"]:
+            alarms = replace(alarms, parameters={**alarms.parameters, "Topic": "${stage:roles.Worker}"})
+        moved.append((combination, report(*made.stages[:-1], alarms)))
+
+    with pytest.raises(BuildError, match="stage alarms changes the stage outputs it reads"):
+        compose_stages([SIZE, SWAP], moved)
+
+
+def test_a_serverless_collection_makes_its_stage_hold_data() -> None:
+    """A collection holds the search index (CloudFormation deletes it with its stack), as a domain does."""
+    assert {"AWS::OpenSearchServerless::Collection", "AWS::OpenSearchService::Domain"} <= DATA_TYPES
