@@ -623,6 +623,39 @@ def test_an_opensearch_serverless_collection_and_its_policies_exist_in_the_servi
     deploy(cfn, serverless_template("catalog"), collection_outputs)
 
 
+def test_the_serverless_types_answer_ref_and_get_att_as_aws_documents_them(cfn: Any, clients: Clients) -> None:
+    """AWS: a collection's Ref is its id; Fn::GetAtt Id, Arn (`arn:aws:aoss:<region>:<account>:collection/<id>`),
+    CollectionEndpoint (`https://<id>.<region>.aoss.amazonaws.com`) and DashboardEndpoint (the same with
+    `/_dashboards`) are what BatchGetCollection answers
+    (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-opensearchserverless-collection.html);
+    a VPC endpoint's Ref and Fn::GetAtt Id are its id, `vpce-` and 17 hexadecimal digits, which data.all's network
+    policy names in SourceVPCEs
+    (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-opensearchserverless-vpcendpoint.html);
+    the policies are the service's under their name and type
+    (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-opensearchserverless-securitypolicy.html,
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-opensearchserverless-accesspolicy.html)."""
+    attributes = {
+        "Ref": {"Value": {"Ref": "Collection"}},
+        **{name: {"Value": {"Fn::GetAtt": ["Collection", name]}} for name in
+           ("Id", "Arn", "CollectionEndpoint", "DashboardEndpoint")},
+        "EndpointRef": {"Value": {"Ref": "Endpoint"}},
+        "EndpointId": {"Value": {"Fn::GetAtt": ["Endpoint", "Id"]}},
+    }  # fmt: skip
+
+    described = deploy(cfn, serverless_template("catalog"), attributes)
+
+    found = outputs(described)
+    (collection,) = clients("opensearchserverless").batch_get_collection(names=["catalog"])["collectionDetails"]
+    assert found["Ref"] == found["Id"] == collection["id"]
+    assert re.fullmatch(r"[a-z0-9]{20}", found["Id"])
+    assert found["Arn"] == f"arn:aws:aoss:us-east-1:123456789012:collection/{found['Id']}" == collection["arn"]
+    assert found["CollectionEndpoint"] == f"https://{found['Id']}.us-east-1.aoss.amazonaws.com"
+    assert found["DashboardEndpoint"] == f"https://{found['Id']}.us-east-1.aoss.amazonaws.com/_dashboards"
+    assert found["EndpointRef"] == found["EndpointId"] and re.fullmatch(r"vpce-[0-9a-f]{17}", found["EndpointId"])
+    network = clients("opensearchserverless").get_security_policy(name="catalog", type="network")
+    assert network["securityPolicyDetail"]["policy"][0]["SourceVPCEs"] == [found["EndpointId"]]
+
+
 def test_a_collection_deleted_by_hand_does_not_fail_the_stack_delete(cfn: Any, clients: Clients) -> None:
     """AWS: CloudFormation's delete takes the handler's "not found" as done."""
     described = deploy(cfn, serverless_template("catalog"), {"Id": {"Value": {"Ref": "Collection"}}})
