@@ -152,3 +152,18 @@ def test_the_regional_actions_split_into_policies_under_iam_s_size_limit() -> No
 
     assert [a for chunk in chunks for a in chunk] == list(grants.regional)
     assert all(sum(len(a) + 3 for a in chunk) <= 5000 for chunk in chunks) and len(chunks) == 5
+
+
+def test_the_serverless_search_stage_s_types_are_granted_what_their_handlers_document() -> None:
+    """data.all's opensearch-serverless stage (EnableOpenSearchServerless): the registry documents the handler
+    permissions of its four types (the collection's handlers create OpenSearch Serverless's service-linked role;
+    the VPC endpoint's make EC2 endpoints and a Route 53 private zone)."""
+    types = [f"AWS::OpenSearchServerless::{name}" for name in ("Collection", "SecurityPolicy", "AccessPolicy", "VpcEndpoint")]
+    grants = stage_grants({"blueprints/opensearch-serverless.template.json": template(*((t, {}) for t in types))})
+
+    for kind in types:
+        assert handler_permissions(kind), kind
+    assert {"aoss:CreateCollection", "aoss:BatchGetCollection", "aoss:DeleteCollection", "aoss:CreateSecurityPolicy",
+            "aoss:DeleteSecurityPolicy", "aoss:CreateAccessPolicy", "aoss:DeleteAccessPolicy",
+            "aoss:CreateVpcEndpoint", "aoss:DeleteVpcEndpoint", "ec2:CreateVpcEndpoint"} <= set(grants.regional)  # fmt: skip
+    assert "route53:CreateHostedZone" in every_action(grants) and grants.service_linked_roles
