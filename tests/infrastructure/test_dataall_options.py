@@ -30,8 +30,13 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 #: data.all's variant keys all off their default: the value rules must take the literals of the stages
-#: those options add (rum, canaries, secrets) too
-EVERY_VARIANT = {"prod_sizing": False, "enable_cw_rum": True, "enable_cw_canaries": True}
+#: those options add (rum, canaries, secrets, opensearch-serverless) too
+EVERY_VARIANT = {
+    "prod_sizing": False,
+    "enable_cw_rum": True,
+    "enable_cw_canaries": True,
+    "enable_opensearch_serverless": True,
+}
 
 
 @pytest.mark.parametrize("variant", [{}, EVERY_VARIANT], ids=["defaults", "every variant option on"])
@@ -56,7 +61,7 @@ def test_data_alls_value_keys_change_nothing_but_what_the_value_rules_make_param
     # Then every stage's template is the same: the rules took every literal the keys changed
     assert [s.name for s in other.stages] == [s.name for s in default.stages]
     if variant:
-        assert {"rum", "canaries", "secrets"} <= {s.name for s in default.stages}
+        assert {"rum", "canaries", "secrets", "opensearch-serverless"} <= {s.name for s in default.stages}
     pairs = zip(other.stages, default.stages, strict=True)
     different = [s.name for s, d in pairs if comparable(s.template) != comparable(d.template)]
     assert different == []

@@ -5,6 +5,7 @@ other stage is left as it is (UNCHANGED), and each changed stage is updated in p
 from __future__ import annotations
 
 import json
+import re
 import time
 from typing import Any
 
@@ -201,3 +202,98 @@ def test_data_all_with_cloudwatch_rum_and_small_sizing_installs_the_rum_stage_an
     (cluster,) = aws.client("rds").describe_db_clusters()["DBClusters"]
     assert cluster["ServerlessV2ScalingConfiguration"] == {"MinCapacity": 2, "MaxCapacity": 8}  # kept
     print(f"install {installed_at - started:.0f} s, redeploy without RUM {time.monotonic() - installed_at:.0f} s")
+
+
+def test_data_all_with_opensearch_serverless_installs_the_collection_stage_and_turning_it_off_needs_its_data_allowed(
+    sandbox: Any, data_all_pace: None
+) -> None:
+    """EnableOpenSearchServerless=true (data.all's enable_opensearch_serverless): the opensearch-serverless stage
+    with every resource of its template (its collection, encryption, network and data access policies, VPC endpoint
+    and key), no opensearch stage nor domain, data.all's search parameters naming the collection. Turned off, the
+    collection's stage goes: it holds data (the search index), so the data-loss guard refuses the run (DataAtRisk)
+    until allow_replacement names it; then the run deletes it and creates the domain's stage in its place."""
+    started = time.monotonic()
+    aws = Aws(region=HOME, endpoint_url=sandbox.endpoint)
+    release = cached_dataall_release("2.9.0", variants=True)
+    steps = release.manifest.steps
+    assert steps["opensearch-serverless"].when == {"option": "EnableOpenSearchServerless", "equals": True}
+    assert steps["opensearch"].when == {"option": "EnableOpenSearchServerless", "equals": False}
+    assert steps["opensearch-serverless"].stateful
+    register_sandbox_images(aws, release, lambda _: None)
+
+    installed = deploy(aws, release, {"OnDelete": "Destroy", "EnableOpenSearchServerless": "true"})
+
+    assert installed.result["status"] == "SUCCEEDED", installed.result["error"]
+    template = release.template("opensearch-serverless")
+    assert _resources(aws, "opensearch-serverless") == {
+        lid: (r["Type"], "CREATE_COMPLETE") for lid, r in template["Resources"].items()
+    }
+    types = {r["Type"] for r in template["Resources"].values()}
+    assert {
+        f"AWS::OpenSearchServerless::{t}" for t in ("Collection", "SecurityPolicy", "AccessPolicy", "VpcEndpoint")
+    } <= types
+    cfn = aws.client("cloudformation")
+    live = {s["StackName"] for s in cfn.list_stacks()["StackSummaries"] if s["StackStatus"] != "DELETE_COMPLETE"}
+    assert INSTALLATION.stage_stack("opensearch") not in live
+    assert aws.client("opensearch").list_domain_names()["DomainNames"] == []
+    (spec,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::OpenSearchServerless::Collection"]
+    aoss = aws.client("opensearchserverless")
+    (collection,) = aoss.batch_get_collection(names=[spec["Properties"]["Name"]])["collectionDetails"]
+    ssm = aws.client("ssm")
+    assert ssm.get_parameter(Name="/dataall/dev/elasticsearch/service")["Parameter"]["Value"] == "aoss"
+    endpoint = ssm.get_parameter(Name="/dataall/dev/elasticsearch/endpoint")["Parameter"]["Value"]
+    assert endpoint == f"{collection['id']}.{HOME}.aoss.amazonaws.com"
+    # the encryption policy gave the collection the stage's own key
+    (key_spec,) = [lid for lid, r in template["Resources"].items() if r["Type"] == "AWS::KMS::Key"]
+    stack = INSTALLATION.stage_stack("opensearch-serverless")
+    key = cfn.describe_stack_resource(StackName=stack, LogicalResourceId=key_spec)["StackResourceDetail"]
+    key = key["PhysicalResourceId"]
+    assert collection["kmsKeyArn"].endswith(f":key/{key}")
+    # dashboards took the collection's alarms (its variant reads the collection's id)
+    alarms = aws.client("cloudwatch").describe_alarms(AlarmNamePrefix="dataall-dev-opensearch-serverless-alarm")
+    assert len(alarms["MetricAlarms"]) == 3
+    assert all({"Name": "CollectionId", "Value": collection["id"]} in a["Dimensions"] for a in alarms["MetricAlarms"])
+    stacks = _stack_ids(aws, release, {"EnableOpenSearchServerless": True})
+    installed_at = time.monotonic()
+
+    # turned off without allow_replacement: refused, naming the collection; nothing changed
+    guarded = run(aws, installed, {"action": "redeploy", "options": {"EnableOpenSearchServerless": False}})
+
+    execution = aws.client("stepfunctions").describe_execution(executionArn=guarded["execution_arn"])
+    refusal = refused(execution)
+    assert guarded["status"] == "REFUSED" and refusal is not None and refusal["code"] == "DataAtRisk", refusal
+    named = sorted(set(re.findall(r'"(opensearch-serverless/[A-Za-z0-9]+)"', refusal["reason"])))
+    (collection_id,) = [lid for lid, r in template["Resources"].items() if r["Type"] == spec["Type"]]
+    assert f"opensearch-serverless/{collection_id}" in named, refusal["reason"]
+    assert _stack_ids(aws, release, {"EnableOpenSearchServerless": True}) == stacks
+    assert [c["id"] for c in aoss.list_collections()["collectionSummaries"]] == [collection["id"]]
+
+    off = run(
+        aws,
+        installed,
+        {"action": "redeploy", "options": {"EnableOpenSearchServerless": False}, "allow_replacement": named},
+    )
+
+    assert off["status"] == "SUCCEEDED", off["error"]
+    ran = installed.reader.ledger.steps(off["execution_arn"].rsplit(":", 1)[1])
+    assert (
+        ran["opensearch-serverless"].result == "DELETED"
+        and installed.reader.ledger.stage("opensearch-serverless") is None
+    )
+    assert aoss.list_collections()["collectionSummaries"] == []
+    (domain,) = aws.client("opensearch").list_domain_names()["DomainNames"]
+    # the domain's stage names its endpoint, and no search service (data.all then takes `es`)
+    assert ssm.get_parameter(Name="/dataall/dev/elasticsearch/endpoint")["Parameter"]["Value"] != endpoint
+    with pytest.raises(ssm.exceptions.ParameterNotFound):
+        ssm.get_parameter(Name="/dataall/dev/elasticsearch/service")
+    assert _resources(aws, "opensearch") == {
+        lid: (r["Type"], "CREATE_COMPLETE") for lid, r in release.template("opensearch")["Resources"].items()
+    }
+    # the domain's stage in place of the collection's; dashboards back to the domain's alarms, lambdas and ecs
+    # without the role outputs the collection's access policy read; the others as they were
+    assert _changed(installed, off, release) == {"opensearch-serverless", "opensearch", "dashboards", "lambdas", "ecs"}
+    remaining = _stack_ids(aws, release)
+    assert {n: s for n, s in remaining.items() if n != "opensearch"} == {
+        n: s for n, s in stacks.items() if n != "opensearch-serverless"
+    }  # none replaced
+    print(f"install {installed_at - started:.0f} s, off {time.monotonic() - installed_at:.0f} s ({domain})")

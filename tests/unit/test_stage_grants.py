@@ -158,12 +158,15 @@ def test_the_serverless_search_stage_s_types_are_granted_what_their_handlers_doc
     """data.all's opensearch-serverless stage (EnableOpenSearchServerless): the registry documents the handler
     permissions of its four types (the collection's handlers create OpenSearch Serverless's service-linked role;
     the VPC endpoint's make EC2 endpoints and a Route 53 private zone)."""
-    types = [f"AWS::OpenSearchServerless::{name}" for name in ("Collection", "SecurityPolicy", "AccessPolicy", "VpcEndpoint")]
+    types = [
+        f"AWS::OpenSearchServerless::{name}" for name in ("Collection", "SecurityPolicy", "AccessPolicy", "VpcEndpoint")
+    ]
     grants = stage_grants({"blueprints/opensearch-serverless.template.json": template(*((t, {}) for t in types))})
 
     for kind in types:
         assert handler_permissions(kind), kind
     assert {"aoss:CreateCollection", "aoss:BatchGetCollection", "aoss:DeleteCollection", "aoss:CreateSecurityPolicy",
             "aoss:DeleteSecurityPolicy", "aoss:CreateAccessPolicy", "aoss:DeleteAccessPolicy",
-            "aoss:CreateVpcEndpoint", "aoss:DeleteVpcEndpoint", "ec2:CreateVpcEndpoint"} <= set(grants.regional)  # fmt: skip
+            "aoss:CreateVpcEndpoint", "aoss:DeleteVpcEndpoint", "ec2:CreateVpcEndpoint"} <= set(
+                grants.regional)  # fmt: skip
     assert "route53:CreateHostedZone" in every_action(grants) and grants.service_linked_roles
