@@ -292,7 +292,8 @@ def test_the_service_role_may_do_exactly_what_the_release_s_resource_types_handl
 @pytest.mark.skipif(not (shared_upstream("2.9.0") / "source").is_dir(), reason="data.all's source is not here")
 def test_the_service_role_covers_data_alls_variants_and_option_stages() -> None:
     """With its variants and the stages its options add (RUM's app monitor and identity pool, the
-    canaries, their secret's hosted rotation through the Secrets Manager transform)."""
+    canaries, their secret's hosted rotation through the Secrets Manager transform, the OpenSearch
+    Serverless collection, its policies and VPC endpoint)."""
     from installer.grants import type_permissions
 
     release = cached_dataall_release("2.9.0", variants=True)
@@ -301,6 +302,11 @@ def test_the_service_role_covers_data_alls_variants_and_option_stages() -> None:
 
     assert {"AWS::RUM::AppMonitor", "AWS::Synthetics::Canary", "AWS::Cognito::IdentityPool"} <= types
     assert {"rum:CreateAppMonitor", "synthetics:CreateCanary", "cognito-identity:CreateIdentityPool"} <= granted
+    serverless = {
+        f"AWS::OpenSearchServerless::{t}" for t in ("Collection", "SecurityPolicy", "AccessPolicy", "VpcEndpoint")
+    }
+    assert serverless <= types
+    assert {"aoss:CreateCollection", "aoss:CreateAccessPolicy", "aoss:CreateVpcEndpoint"} <= granted
     assert "serverlessrepo:CreateCloudFormationTemplate" in granted
     assert not [a for a in granted if a.startswith(("states:", "scheduler:"))]
     # No DynamoDB type: the DynamoDB actions are those the RUM app monitor's handlers list (its items).
