@@ -13,6 +13,7 @@ reads nothing that changes is left out: a redeploy with nothing to do does nothi
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -266,7 +267,8 @@ def _plan_deploy(deps: Deps, document: dict[str, Any], current: ReleaseRecord | 
     retired = _retired(deps, manifest, active, previous)
     absent = [name for name in retired if name not in manifest.steps]
     deployed = [name for name in order if name not in unchanged]
-    after = _after(manifest, active, previous, retired, deployed)
+    created = [name for name in deployed if manifest.steps[name].is_stage and name not in deps.ledger.stages()]
+    after = _after(manifest, active, previous, retired, deployed, created)
     included = _in_turn([*retired, *deployed], after)
     _check_allowed(manifest, document.get("allow_replacement") or [], absent)
     _check_names_free(deps, manifest, included, params, bodies)
@@ -342,10 +344,14 @@ def _after(
     previous: Manifest | None,
     retired: list[str],
     deployed: list[str],
+    created: Collection[str] = (),
 ) -> dict[str, list[str]]:
     """What each step of the run waits for: its dependencies the run deploys; a stage being deleted,
     for the deleted stages that read it; a stage a deleted stage reads, for that deletion (data.all's
-    RUM monitor goes before the identity pool it names).
+    RUM monitor goes before the identity pool it names); a stage the run creates (`created`), for
+    every deletion it does not come before: a stage an option swaps in may name what the one it
+    replaces holds (data.all's search domain and serverless collection stages both make the SSM
+    parameter `/dataall/<env>/elasticsearch/endpoint`, which CloudFormation would refuse to create twice).
 
     A stage the run's release dropped also waits for the stages that read it in the installed
     release and that the run updates: they are updated away from it before it goes. Where that and
@@ -362,7 +368,7 @@ def _after(
         after[name] = {d for d in active[name].dependencies() if d in included}
     for name in deployed:
         for gone in retired:
-            if name in reads[gone] and not _reaches(after, gone, name):
+            if (name in reads[gone] or name in created) and not _reaches(after, gone, name):
                 after[name].add(gone)
     return {name: sorted(after[name]) for name in included}
 

@@ -243,6 +243,25 @@ def test_turning_off_a_stage_that_holds_data_is_refused_naming_what_it_would_rem
     assert nothing_changed(deps)
 
 
+def test_a_stage_an_option_swaps_in_is_created_after_the_one_it_replaces_is_deleted(deps: Deps) -> None:
+    """data.all's EnableOpenSearchServerless: the domain's stage and the collection's both make data.all's
+    search SSM parameters, so the one the run creates waits for the deletion of the one it turns off."""
+    release = small_release(
+        stage("vpc", outputs=("VpcId",)),
+        stage("search", when={"option": "Serverless", "equals": False}, outputs=("Id",)),
+        stage("collection", depends_on=("vpc",), when={"option": "Serverless", "equals": True}, outputs=("Id",)),
+        options={"Serverless": {"type": "boolean", "default": False}},
+        version="2.9.0",
+    )
+    installed_release(deps, release, "vpc", "collection")
+
+    plan(deps, request({"action": "redeploy", "version": "2.9.0", "options": {"Serverless": False}}, "swap-1"))
+
+    run = deps.ledger.run("swap-1")
+    assert run is not None and run.after["search"] == ["collection"]
+    assert run.order.index("collection") < run.order.index("search")
+
+
 # ---------------------------------------------------------------------- a stage the release has no more
 def with_search(version: str, *, stateful: bool = False) -> SmallRelease:
     """The platform with one stage more: `search`, on the network, read by the API (a release that
