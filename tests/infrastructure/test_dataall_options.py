@@ -1,8 +1,8 @@
 """data.all's options against data.all's own synthesis (`installer.upstream.synthesize`: its
 source at ../shared/upstream/dataall/2.9.0, offline, cached under ~/.cache/dataall-installer): a
 value key changes nothing but what its rule makes a parameter; the ProdSizing variant's templates
-pass cfn-lint, and so do the stages EnableCloudWatchRum and EnableCloudWatchCanaries add. Slow: each
-synthesis takes about 20 s the first time."""
+pass cfn-lint, and so do the stages EnableCloudWatchRum, EnableCloudWatchCanaries and
+EnableOpenSearchServerless add. Slow: each synthesis takes 20-60 s the first time."""
 
 from __future__ import annotations
 
@@ -73,10 +73,10 @@ def test_the_variants_and_the_stages_options_add_pass_cfn_lint_and_take_the_valu
     release = cached_dataall_release("2.9.0", variants=True)
     variants = {v.template: step.name for step in release.manifest.stages() for v in step.variants}
     assert sorted(set(variants.values())) == [
-        "aurora", "cognito", "dashboards", "ecs", "lambdas", "opensearch", "params", "s3"
+        "aurora", "cognito", "dashboards", "ecs", "lambdas", "opensearch", "opensearch-serverless", "params", "s3"
     ]  # fmt: skip
     added = {step.name: step.template for step in release.manifest.stages() if step.when is not None}
-    assert sorted(added) == ["canaries", "rum", "secrets"]
+    assert sorted(added) == ["canaries", "opensearch", "opensearch-serverless", "rum", "secrets"]
     templates = [release.path / name for name in [*variants, *added.values()]]
 
     result = subprocess.run(
