@@ -213,7 +213,8 @@ def test_data_all_with_opensearch_serverless_installs_the_collection_stage_and_t
     with every resource of its template (its collection, encryption, network and data access policies, VPC endpoint
     and key), no opensearch stage nor domain, data.all's search parameters naming the collection. Turned off, the
     collection's stage goes: it holds data (the search index), so the data-loss guard refuses the run (DataAtRisk)
-    until allow_replacement names it; then the run deletes it and creates the domain's stage in its place."""
+    until allow_replacement names it; then the run deletes it and creates the domain's stage in its place. Turned
+    on again, the domain's stage goes and the collection's comes back; data.all keeps its domain (Retain)."""
     started = time.monotonic()
     aws = Aws(region=HOME, endpoint_url=sandbox.endpoint)
     release = cached_dataall_release("2.9.0", variants=True)
@@ -298,4 +299,21 @@ def test_data_all_with_opensearch_serverless_installs_the_collection_stage_and_t
     assert {n: s for n, s in remaining.items() if n != "opensearch"} == {
         n: s for n, s in stacks.items() if n != "opensearch-serverless"
     }  # none replaced
-    print(f"install {installed_at - started:.0f} s, off {time.monotonic() - installed_at:.0f} s ({domain})")
+    off_at = time.monotonic()
+
+    # and on again: the domain's stage goes, its domain and key kept (data.all's DeletionPolicy Retain, so the guard
+    # lets it go), and the collection's stage comes back
+    on = run(aws, installed, {"action": "redeploy", "options": {"EnableOpenSearchServerless": True}})
+
+    assert on["status"] == "SUCCEEDED", on["error"]
+    assert installed.reader.ledger.steps(on["execution_arn"].rsplit(":", 1)[1])["opensearch"].result == "DELETED"
+    assert aws.client("opensearch").list_domain_names()["DomainNames"] == [domain]  # retained
+    (back,) = aoss.list_collections()["collectionSummaries"]
+    assert ssm.get_parameter(Name="/dataall/dev/elasticsearch/service")["Parameter"]["Value"] == "aoss"
+    assert ssm.get_parameter(Name="/dataall/dev/elasticsearch/endpoint")["Parameter"]["Value"] == (
+        f"{back['id']}.{HOME}.aoss.amazonaws.com"
+    )
+    print(
+        f"install {installed_at - started:.0f} s, off {off_at - installed_at:.0f} s, "
+        f"on {time.monotonic() - off_at:.0f} s ({domain})"
+    )
