@@ -214,7 +214,7 @@ def test_data_all_with_opensearch_serverless_installs_the_collection_stage_and_t
     and key), no opensearch stage nor domain, data.all's search parameters naming the collection. Turned off, the
     collection's stage goes: it holds data (the search index), so the data-loss guard refuses the run (DataAtRisk)
     until allow_replacement names it; then the run deletes it and creates the domain's stage in its place. Turned
-    on again, the domain's stage goes and the collection's comes back; data.all keeps its domain (Retain)."""
+    on again, the same the other way round; data.all's domain is kept (its DeletionPolicy Retain)."""
     started = time.monotonic()
     aws = Aws(region=HOME, endpoint_url=sandbox.endpoint)
     release = cached_dataall_release("2.9.0", variants=True)
@@ -301,9 +301,17 @@ def test_data_all_with_opensearch_serverless_installs_the_collection_stage_and_t
     }  # none replaced
     off_at = time.monotonic()
 
-    # and on again: the domain's stage goes, its domain and key kept (data.all's DeletionPolicy Retain, so the guard
-    # lets it go), and the collection's stage comes back
-    on = run(aws, installed, {"action": "redeploy", "options": {"EnableOpenSearchServerless": True}})
+    # and on again: the domain's stage holds data too (the guard names its domain), so it goes only when allowed;
+    # data.all's DeletionPolicy Retain keeps its domain, and the collection's stage comes back
+    again = {"action": "redeploy", "options": {"EnableOpenSearchServerless": True}}
+    guarded = run(aws, installed, again)
+    refusal = refused(aws.client("stepfunctions").describe_execution(executionArn=guarded["execution_arn"]))
+    assert refusal is not None and refusal["code"] == "DataAtRisk", refusal
+    (domain_id,) = [lid for lid, r in release.template("opensearch")["Resources"].items()
+                    if r["Type"] == "AWS::OpenSearchService::Domain"]  # fmt: skip
+    named = sorted(set(re.findall(r'"(opensearch/[A-Za-z0-9]+)"', refusal["reason"])))
+    assert f"opensearch/{domain_id}" in named, refusal["reason"]
+    on = run(aws, installed, {**again, "allow_replacement": named})
 
     assert on["status"] == "SUCCEEDED", on["error"]
     assert installed.reader.ledger.steps(on["execution_arn"].rsplit(":", 1)[1])["opensearch"].result == "DELETED"
