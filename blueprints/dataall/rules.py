@@ -238,6 +238,8 @@ ALLOWED_ORIGINS_KEY = "allowed_origins"
 #: data.all's `shared_dashboard_sessions` (`target_env.get('shared_dashboard_sessions', 'anonymous')`):
 #: the kind of QuickSight session of a shared dashboard.
 SHARED_DASHBOARDS_KEY = "shared_dashboard_sessions"
+#: data.all's `enable_pivot_role_auto_create` (`target_env.get('enable_pivot_role_auto_create', False)`).
+PIVOT_ROLE_AUTO_CREATE_KEY = "enable_pivot_role_auto_create"
 DATAALL_DEFAULTS: Mapping[str, Any] = {
     SESSION_TIMEOUT_KEY: 43200,
     LOG_RETENTION_KEY: "TWO_YEARS",
@@ -245,6 +247,7 @@ DATAALL_DEFAULTS: Mapping[str, Any] = {
     REAUTH_KEY: REAUTH_DEFAULTS,
     ALLOWED_ORIGINS_KEY: "*",
     SHARED_DASHBOARDS_KEY: "anonymous",
+    PIVOT_ROLE_AUTO_CREATE_KEY: False,
 }
 
 #: The parameter (and release option) of data.all's `cognito_user_session_timeout_inmins`.
@@ -536,6 +539,79 @@ def shared_dashboards_from_the_option(template: dict[str, Any], synthesis: Synth
         }
 
 
+#: The parameter (and release option) of data.all's `enable_pivot_role_auto_create`, and the condition
+#: the rule gives each template that reads it.
+PIVOT_ROLE_AUTO_CREATE = "EnablePivotRoleAutoCreate"
+PIVOT_ROLE_AUTO_CREATE_ON = "DataallPivotRoleAutoCreate"
+PIVOT_ROLE_SSM = re.compile(r"/dataall/[^/]+/pivotRole/(?P<which>enablePivotRoleAutoCreate|pivotRoleName)")
+
+
+def pivot_role_name(auto_create: bool) -> str:
+    """data.all's pivot role name (`deploy/stacks/backend_stack.py`: `dataallPivotRole{"-cdk" if
+    enable_pivot_role_auto_create else ""}`): the role its environment stacks make, or the operator does."""
+    return "dataallPivotRole" + ("-cdk" if auto_create else "")
+
+
+def _pivot_role_arn(auto_create: bool) -> str:
+    """The pivot roles data.all's API, worker and ECS tasks may assume, in any account
+    (`deploy/stacks/lambda_api.py`, `container.py`: `arn:aws:iam::*:role/{pivot_role_name}*`)."""
+    return f"arn:aws:iam::*:role/{pivot_role_name(auto_create)}*"
+
+
+def pivot_role_auto_create_from_the_option(template: dict[str, Any], synthesis: Synthesis) -> None:
+    """data.all's `enable_pivot_role_auto_create` (its environment stacks make the pivot role,
+    `dataallPivotRole-cdk`, in each account they link, instead of the operator making `dataallPivotRole`)
+    becomes the `EnablePivotRoleAutoCreate` parameter. What data.all's synthesis writes from it takes
+    either value by the condition the rule adds: its SSM parameters `…/pivotRole/enablePivotRoleAutoCreate`
+    (Python's `True`/`False`) and `…/pivotRole/pivotRoleName`, and the pivot role ARN its functions' and
+    tasks' policies may assume, each where it is exactly the synthesized value."""
+    on = bool(synthesis.setting(PIVOT_ROLE_AUTO_CREATE_KEY))
+
+    def either(when_on: str, when_off: str) -> dict[str, Any]:
+        return {"Fn::If": [PIVOT_ROLE_AUTO_CREATE_ON, when_on, when_off]}
+
+    arn, either_arn = _pivot_role_arn(on), either(_pivot_role_arn(True), _pivot_role_arn(False))
+    used = False
+
+    def walk(node: Any) -> Any:
+        nonlocal used
+        if node == arn:
+            used = True
+            return copy.deepcopy(either_arn)
+        if isinstance(node, list):
+            return [walk(item) for item in node]
+        if isinstance(node, dict):
+            return {key: walk(value) for key, value in node.items()}
+        return node
+
+    for resource in template.get("Resources", {}).values():
+        properties = resource.get("Properties") or {}
+        name = properties.get("Name")
+        found = (
+            PIVOT_ROLE_SSM.fullmatch(name)
+            if resource.get("Type") == "AWS::SSM::Parameter" and isinstance(name, str)
+            else None
+        )
+        if found and found["which"] == "enablePivotRoleAutoCreate" and properties.get("Value") == str(on):
+            properties["Value"] = either("True", "False")
+            used = True
+        elif found and found["which"] == "pivotRoleName" and properties.get("Value") == pivot_role_name(on):
+            properties["Value"] = either(pivot_role_name(True), pivot_role_name(False))
+            used = True
+        elif resource.get("Type") in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy", "AWS::IAM::Role"):
+            resource["Properties"] = walk(properties)
+    if used:
+        template.setdefault("Conditions", {})[PIVOT_ROLE_AUTO_CREATE_ON] = {
+            "Fn::Equals": [{"Ref": PIVOT_ROLE_AUTO_CREATE}, "true"]
+        }
+        template.setdefault("Parameters", {})[PIVOT_ROLE_AUTO_CREATE] = {
+            "Type": "String",
+            "AllowedValues": ["true", "false"],
+            "Description": f"data.all's {PIVOT_ROLE_AUTO_CREATE_KEY}: its environment stacks make the pivot role "
+            f"({pivot_role_name(True)}) in the accounts they link (set by the installer from the release's option)",
+        }
+
+
 def value_option(parameter: str, synthesis: Synthesis) -> dict[str, Any]:
     """The release's option filling a value rule's parameter, defaulting to the synthesized value."""
     if parameter == SESSION_TIMEOUT:
@@ -613,13 +689,23 @@ def value_option(parameter: str, synthesis: Synthesis) -> dict[str, Any]:
             "description": f"data.all's {SHARED_DASHBOARDS_KEY}: the QuickSight session a shared dashboard is "
             "embedded with, anonymous or reader",
         }
+    if parameter == PIVOT_ROLE_AUTO_CREATE:
+        return {
+            "type": "boolean",
+            "default": bool(synthesis.setting(PIVOT_ROLE_AUTO_CREATE_KEY)),
+            "label": "Create the pivot role in linked accounts",
+            "group": "data.all",
+            "description": f"data.all's {PIVOT_ROLE_AUTO_CREATE_KEY}: data.all makes its pivot role "
+            f"({pivot_role_name(True)}) in each account an environment links; false: the operator makes "
+            f"{pivot_role_name(False)} there from data.all's template",
+        }
     raise KeyError(parameter)
 
 
 #: The parameters the value rules make, each filled by the release's option of the same name.
 VALUE_PARAMETERS = (
     SESSION_TIMEOUT, LOG_RETENTION, API_RATE_LIMIT, API_BURST_LIMIT,
-    REAUTH_TTL, REAUTH_APIS, ALLOWED_ORIGINS, SHARED_DASHBOARDS,
+    REAUTH_TTL, REAUTH_APIS, ALLOWED_ORIGINS, SHARED_DASHBOARDS, PIVOT_ROLE_AUTO_CREATE,
 )  # fmt: skip
 
 
@@ -733,6 +819,7 @@ RULES: tuple[Rule, ...] = (
     reauth_from_the_options,
     allowed_origins_from_the_option,
     shared_dashboards_from_the_option,
+    pivot_role_auto_create_from_the_option,
     s3_egress_of_the_installations_region,
     assets_from_the_release,
     home_region_from_the_installer,

@@ -189,6 +189,7 @@ VALUE_RULES = (
     rules.reauth_from_the_options,
     rules.allowed_origins_from_the_option,
     rules.shared_dashboards_from_the_option,
+    rules.pivot_role_auto_create_from_the_option,
 )
 
 
@@ -279,6 +280,49 @@ def test_the_new_value_options_take_what_data_all_takes_and_refuse_the_rest_nami
             manifest.resolve_options({option: value})
 
 
+def pivot_role_templates(auto_create: bool) -> tuple[dict[str, Any], dict[str, Any]]:
+    """data.all's parameter stack and a function's policy as its synthesis writes them."""
+    name = "dataallPivotRole-cdk" if auto_create else "dataallPivotRole"
+    params = param_store(
+        ("Create", ssm_parameter("dataallCreationPivotRoledev", "/dataall/dev/pivotRole/enablePivotRoleAutoCreate",
+                                 str(auto_create))),
+        ("Name", ssm_parameter("dataallPivotRoleNamedev", "/dataall/dev/pivotRole/pivotRoleName", name)),
+    )  # fmt: skip
+    statement = {"Action": "sts:AssumeRole", "Effect": "Allow", "Resource": [f"arn:aws:iam::*:role/{name}*", "x"]}
+    policy = {"Type": "AWS::IAM::Policy", "Properties": {"PolicyDocument": {"Statement": [statement]}}}
+    return params, {"Resources": {"Policy": policy, "Api": api_function(envname="dev")}}
+
+
+def test_the_pivot_role_auto_create_option_takes_data_alls_names_and_arns_by_a_condition_either_way() -> None:
+    # Given data.all synthesized with enable_pivot_role_auto_create off (its default) and on
+    off = [rules.apply(t, SYNTHESIS, VALUE_RULES) for t in pivot_role_templates(False)]
+    on_synthesis = with_settings(enable_pivot_role_auto_create=True)
+    on = [rules.apply(t, on_synthesis, VALUE_RULES) for t in pivot_role_templates(True)]
+
+    # Then the rule makes both the same templates, each value chosen by the option's condition
+    assert off == on
+    params, policy = off
+    assert params["Resources"]["Name"]["Properties"]["Value"] == {
+        "Fn::If": ["DataallPivotRoleAutoCreate", "dataallPivotRole-cdk", "dataallPivotRole"]
+    }
+    assert params["Resources"]["Create"]["Properties"]["Value"] == {
+        "Fn::If": ["DataallPivotRoleAutoCreate", "True", "False"]
+    }
+    (statement,) = policy["Resources"]["Policy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert statement["Resource"] == [
+        {"Fn::If": ["DataallPivotRoleAutoCreate", "arn:aws:iam::*:role/dataallPivotRole-cdk*",
+                    "arn:aws:iam::*:role/dataallPivotRole*"]},
+        "x",
+    ]  # fmt: skip
+    for made in off:
+        assert made["Conditions"]["DataallPivotRoleAutoCreate"] == {
+            "Fn::Equals": [{"Ref": "EnablePivotRoleAutoCreate"}, "true"]
+        }
+        assert made["Parameters"]["EnablePivotRoleAutoCreate"]["AllowedValues"] == ["true", "false"]
+    option = rules.value_option("EnablePivotRoleAutoCreate", SYNTHESIS)
+    assert (option["type"], option["default"]) == ("boolean", False)
+
+
 def test_the_site_takes_the_reauth_window_of_the_option_where_the_release_offers_it() -> None:
     from blueprints.dataall.site import _reauth_ttl
 
@@ -299,21 +343,29 @@ def test_data_alls_stages_take_the_value_options_where_its_keys_landed_and_no_li
     assert declared == {
         "vpc": ["LogRetentionDays"],
         "cognito": ["SessionTimeoutMinutes"],
-        "params": ["ReauthApis", "SharedDashboardsSessions"],
-        "lambdas": ["LogRetentionDays", "ApiRateLimit", "ApiBurstLimit", "ReauthTtlMinutes", "AllowedOrigins"],
-        "ecs": ["LogRetentionDays"],
+        "params": ["ReauthApis", "SharedDashboardsSessions", "EnablePivotRoleAutoCreate"],
+        "lambdas": [
+            "LogRetentionDays",
+            "ApiRateLimit",
+            "ApiBurstLimit",
+            "ReauthTtlMinutes",
+            "AllowedOrigins",
+            "EnablePivotRoleAutoCreate",
+        ],
+        "ecs": ["LogRetentionDays", "EnablePivotRoleAutoCreate"],
         "opensearch": ["LogRetentionDays"],
     }
     text = json.dumps([s.template["Resources"] for s in report.stages])
     assert '"RetentionInDays": 731' not in text and '"TWO_YEARS"' not in text
     assert '"RefreshTokenValidity": 43200' not in text
     assert '"ThrottlingRateLimit": 10000' not in text and '"ThrottlingBurstLimit": 5000' not in text
+    assert "role/dataallPivotRole*" not in text.replace('"arn:aws:iam::*:role/dataallPivotRole*"]', "")
     assert '"REAUTH_TTL": "5"' not in text and '"ALLOWED_ORIGINS": "*"' not in text and '"anonymous"' not in text
     options = release_options([], report.stages, VARIANT_OPTIONS)
     assert {name: spec["default"] for name, spec in options.items()} == {
         "AllowedOrigins": "*", "ApiBurstLimit": 5000, "ApiRateLimit": 10000, "LogRetentionDays": 731,
         "ReauthApis": "", "ReauthTtlMinutes": 5, "SessionTimeoutMinutes": 43200,
-        "SharedDashboardsSessions": "anonymous",
+        "SharedDashboardsSessions": "anonymous", "EnablePivotRoleAutoCreate": False,
         "ProdSizing": True, "EnableCloudWatchRum": False, "EnableCloudWatchCanaries": False,
     }  # fmt: skip
 
