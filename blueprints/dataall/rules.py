@@ -227,10 +227,27 @@ LOG_RETENTION_KEY = "log_retention_duration"
 #: defaulting to `deploy/stacks/lambda_api.py`'s `DEFAULT_API_RATE_LIMIT` / `DEFAULT_API_BURST_LIMIT`.
 THROTTLING_KEY = "throttling"
 THROTTLING_DEFAULTS: Mapping[str, int] = {"global_rate_limit": 10000, "global_burst_limit": 5000}
+#: data.all's `reauth_config` (`target_env.get('reauth_config', None)`): `ttl`, the minutes a sign-in
+#: may perform a sensitive operation (`deploy/stacks/backend_stack.py`: `reauth_config.get('ttl', 5) if
+#: reauth_config else 5`), and `reauth_apis`, the GraphQL operations that need one (none unless given).
+REAUTH_KEY = "reauth_config"
+REAUTH_DEFAULTS: Mapping[str, Any] = {"ttl": 5, "reauth_apis": None}
+#: data.all's `allowed_origins` (`target_env.get('allowed_origins', '*')`): its API's and search proxy's
+#: `Access-Control-Allow-Origin`.
+ALLOWED_ORIGINS_KEY = "allowed_origins"
+#: data.all's `shared_dashboard_sessions` (`target_env.get('shared_dashboard_sessions', 'anonymous')`):
+#: the kind of QuickSight session of a shared dashboard.
+SHARED_DASHBOARDS_KEY = "shared_dashboard_sessions"
+#: data.all's `enable_pivot_role_auto_create` (`target_env.get('enable_pivot_role_auto_create', False)`).
+PIVOT_ROLE_AUTO_CREATE_KEY = "enable_pivot_role_auto_create"
 DATAALL_DEFAULTS: Mapping[str, Any] = {
     SESSION_TIMEOUT_KEY: 43200,
     LOG_RETENTION_KEY: "TWO_YEARS",
     THROTTLING_KEY: THROTTLING_DEFAULTS,
+    REAUTH_KEY: REAUTH_DEFAULTS,
+    ALLOWED_ORIGINS_KEY: "*",
+    SHARED_DASHBOARDS_KEY: "anonymous",
+    PIVOT_ROLE_AUTO_CREATE_KEY: False,
 }
 
 #: The parameter (and release option) of data.all's `cognito_user_session_timeout_inmins`.
@@ -361,6 +378,240 @@ def throttling_from_the_options(template: dict[str, Any], synthesis: Synthesis) 
         }
 
 
+#: The parameters (and release options) of data.all's `reauth_config` keys.
+REAUTH_TTL = "ReauthTtlMinutes"
+REAUTH_APIS = "ReauthApis"
+#: The environment variable of data.all's API function that carries `reauth_config.ttl`.
+REAUTH_TTL_VARIABLE = "REAUTH_TTL"
+#: GraphQL operation names (https://spec.graphql.org/October2021/#Name), comma-separated as data.all
+#: stores them (`','.join(reauth_apis)`), or none.
+REAUTH_APIS_PATTERN = r"([_A-Za-z][_0-9A-Za-z]*(,[_A-Za-z][_0-9A-Za-z]*)*)?"
+#: The condition the rule gives data.all's reauth SSM parameter, which it makes only when operations are given.
+REAUTH_APIS_GIVEN = "DataallReauthApisGiven"
+#: data.all's parameter stack and its SSM parameters, by the construct path CDK writes in their `Metadata`
+#: (`deploy/stacks/param_store_stack.py`), and their names `/dataall/<env>/…`.
+PARAM_STORE_PATH = re.compile(r"(?P<stack>.+/ParamStore)/(?P<construct>[^/]+)/Resource")
+DATAALL_PARAMETER_NAME = re.compile(r"/dataall/(?P<env>[^/]+)/.+")
+
+
+def reauth(synthesis: Synthesis) -> dict[str, Any]:
+    """data.all's `reauth_config` at synthesis, each key it leaves out at data.all's default."""
+    return {**REAUTH_DEFAULTS, **(synthesis.setting(REAUTH_KEY) or {})}
+
+
+def reauth_from_the_options(template: dict[str, Any], synthesis: Synthesis) -> None:
+    """data.all's `reauth_config` becomes two parameters. `ttl` (its API function's `REAUTH_TTL`,
+    `deploy/stacks/lambda_api.py`) is `ReauthTtlMinutes`. `reauth_apis` is `ReauthApis`: data.all's
+    parameter stack makes the SSM parameter `/dataall/<env>/reauth/apis` (its value the operations
+    joined by commas, which its API handler reads) only when operations are given, so the rule gives
+    that template the parameter as CDK synthesizes it (construct `ReAuthAPIs<env>`, its logical id and
+    path, the tags of its sibling parameters) under the condition that `ReauthApis` is not empty; a
+    synthesis that made it (with the operations the settings name) has its value become the parameter."""
+    values = reauth(synthesis)
+    resources = template.get("Resources", {})
+    ttl = False
+    for resource in resources.values():
+        if resource.get("Type") != "AWS::Lambda::Function":
+            continue
+        variables = ((resource.get("Properties") or {}).get("Environment") or {}).get("Variables") or {}
+        if variables.get(REAUTH_TTL_VARIABLE) == str(values["ttl"]):
+            variables[REAUTH_TTL_VARIABLE] = {"Ref": REAUTH_TTL}
+            ttl = True
+    if ttl:
+        template.setdefault("Parameters", {})[REAUTH_TTL] = {
+            "Type": "Number",
+            "MinValue": 1,
+            "Description": f"data.all's {REAUTH_KEY}.ttl: the minutes after a sign-in in which a user may run "
+            "the operations ReauthApis names before signing in again (set by the installer from the release's option)",
+        }
+    siblings = [
+        (found, resource)
+        for resource in resources.values()
+        if resource.get("Type") == "AWS::SSM::Parameter"
+        and isinstance(path := (resource.get("Metadata") or {}).get("aws:cdk:path"), str)
+        and (found := PARAM_STORE_PATH.fullmatch(path))
+    ]
+    if not siblings:
+        return
+    names = {
+        named["env"]
+        for _, resource in siblings
+        if isinstance(name := (resource.get("Properties") or {}).get("Name"), str)
+        and (named := DATAALL_PARAMETER_NAME.fullmatch(name))
+    }
+    if len(names) != 1:
+        raise RuleError(f"data.all's parameter stack names not one environment in its SSM parameters: {sorted(names)}")
+    (env,) = names
+    construct = f"ReAuthAPIs{env}"
+    logical_id = cdk_logical_id([construct, "Resource"])
+    name = f"/dataall/{env}/reauth/apis"
+    made = [key for key, r in resources.items() if (r.get("Properties") or {}).get("Name") == name]
+    given = ",".join(values["reauth_apis"] or [])
+    if made != ([logical_id] if given else []):
+        raise RuleError(
+            f"data.all's SSM parameter {name} is {made or 'missing'}, not where CDK puts it ({logical_id}) "
+            f"for the synthesis' reauth_apis {values['reauth_apis']}"
+        )
+    if made and resources[logical_id]["Properties"].get("Value") != given:
+        raise RuleError(f"data.all's SSM parameter {name} holds not the synthesis' reauth_apis {given!r}")
+    (anchor, sibling) = siblings[0]
+    properties: dict[str, Any] = {"Name": name}
+    if "Tags" in sibling.get("Properties", {}):
+        properties["Tags"] = copy.deepcopy(sibling["Properties"]["Tags"])
+    properties.update({"Type": "String", "Value": {"Ref": REAUTH_APIS}})
+    resources[logical_id] = {
+        "Type": "AWS::SSM::Parameter",
+        "Properties": properties,
+        "Metadata": {"aws:cdk:path": f"{anchor['stack']}/{construct}/Resource"},
+        "Condition": REAUTH_APIS_GIVEN,
+    }
+    given_condition = {"Fn::Not": [{"Fn::Equals": [{"Ref": REAUTH_APIS}, ""]}]}
+    template.setdefault("Conditions", {})[REAUTH_APIS_GIVEN] = given_condition
+    template.setdefault("Parameters", {})[REAUTH_APIS] = {
+        "Type": "String",
+        "AllowedPattern": REAUTH_APIS_PATTERN,
+        "Description": f"data.all's {REAUTH_KEY}.reauth_apis: the GraphQL operations, comma-separated, that need "
+        "a sign-in of at most ReauthTtlMinutes; none: no SSM parameter (set by"
+        " the installer from the release's option)",
+    }
+
+
+#: The parameter (and release option) of data.all's `allowed_origins`, and the environment variable of
+#: its API and search-proxy functions that carries it (`deploy/stacks/lambda_api.py`).
+ALLOWED_ORIGINS = "AllowedOrigins"
+ALLOWED_ORIGINS_VARIABLE = "ALLOWED_ORIGINS"
+#: `*` or one origin (https://fetch.spec.whatwg.org/#http-access-control-allow-origin: a single
+#: origin, `scheme://host[:port]`, or `*`), as `Access-Control-Allow-Origin` takes it.
+ALLOWED_ORIGINS_PATTERN = r"\*|https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?"
+
+
+def allowed_origins_from_the_option(template: dict[str, Any], synthesis: Synthesis) -> None:
+    """data.all's `allowed_origins` (its API's and search proxy's `Access-Control-Allow-Origin`, the
+    functions' `ALLOWED_ORIGINS`) becomes the `AllowedOrigins` parameter: a value, nothing else changes."""
+    value = synthesis.setting(ALLOWED_ORIGINS_KEY)
+    used = False
+    for resource in template.get("Resources", {}).values():
+        if resource.get("Type") != "AWS::Lambda::Function":
+            continue
+        variables = ((resource.get("Properties") or {}).get("Environment") or {}).get("Variables") or {}
+        if variables.get(ALLOWED_ORIGINS_VARIABLE) == value:
+            variables[ALLOWED_ORIGINS_VARIABLE] = {"Ref": ALLOWED_ORIGINS}
+            used = True
+    if used:
+        template.setdefault("Parameters", {})[ALLOWED_ORIGINS] = {
+            "Type": "String",
+            "AllowedPattern": ALLOWED_ORIGINS_PATTERN,
+            "Description": f"data.all's {ALLOWED_ORIGINS_KEY}: the Access-Control-Allow-Origin of its API and "
+            "search proxy, * or one origin (set by the installer from the release's option)",
+        }
+
+
+#: The parameter (and release option) of data.all's `shared_dashboard_sessions`, its values
+#: (`template_cdk.json`: `reader, anonymous`), and the SSM parameter that carries it.
+SHARED_DASHBOARDS = "SharedDashboardsSessions"
+SHARED_DASHBOARDS_VALUES = ("anonymous", "reader")
+SHARED_DASHBOARDS_PARAMETER = re.compile(r"/dataall/[^/]+/quicksight/sharedDashboardsSessions")
+
+
+def shared_dashboards_from_the_option(template: dict[str, Any], synthesis: Synthesis) -> None:
+    """data.all's `shared_dashboard_sessions` (the SSM parameter
+    `/dataall/<env>/quicksight/sharedDashboardsSessions` its dashboards module reads to embed a shared
+    QuickSight dashboard for an anonymous or a reader session) becomes the `SharedDashboardsSessions`
+    parameter: a value, nothing else changes."""
+    value = synthesis.setting(SHARED_DASHBOARDS_KEY)
+    used = False
+    for resource in template.get("Resources", {}).values():
+        properties = resource.get("Properties") or {}
+        if (
+            resource.get("Type") == "AWS::SSM::Parameter"
+            and isinstance(properties.get("Name"), str)
+            and SHARED_DASHBOARDS_PARAMETER.fullmatch(properties["Name"])
+            and properties.get("Value") == value
+        ):
+            properties["Value"] = {"Ref": SHARED_DASHBOARDS}
+            used = True
+    if used:
+        template.setdefault("Parameters", {})[SHARED_DASHBOARDS] = {
+            "Type": "String",
+            "AllowedValues": list(SHARED_DASHBOARDS_VALUES),
+            "Description": f"data.all's {SHARED_DASHBOARDS_KEY}: the QuickSight session of a shared dashboard "
+            "(set by the installer from the release's option)",
+        }
+
+
+#: The parameter (and release option) of data.all's `enable_pivot_role_auto_create`, and the condition
+#: the rule gives each template that reads it.
+PIVOT_ROLE_AUTO_CREATE = "EnablePivotRoleAutoCreate"
+PIVOT_ROLE_AUTO_CREATE_ON = "DataallPivotRoleAutoCreate"
+PIVOT_ROLE_SSM = re.compile(r"/dataall/[^/]+/pivotRole/(?P<which>enablePivotRoleAutoCreate|pivotRoleName)")
+
+
+def pivot_role_name(auto_create: bool) -> str:
+    """data.all's pivot role name (`deploy/stacks/backend_stack.py`: `dataallPivotRole{"-cdk" if
+    enable_pivot_role_auto_create else ""}`): the role its environment stacks make, or the operator does."""
+    return "dataallPivotRole" + ("-cdk" if auto_create else "")
+
+
+def _pivot_role_arn(auto_create: bool) -> str:
+    """The pivot roles data.all's API, worker and ECS tasks may assume, in any account
+    (`deploy/stacks/lambda_api.py`, `container.py`: `arn:aws:iam::*:role/{pivot_role_name}*`)."""
+    return f"arn:aws:iam::*:role/{pivot_role_name(auto_create)}*"
+
+
+def pivot_role_auto_create_from_the_option(template: dict[str, Any], synthesis: Synthesis) -> None:
+    """data.all's `enable_pivot_role_auto_create` (its environment stacks make the pivot role,
+    `dataallPivotRole-cdk`, in each account they link, instead of the operator making `dataallPivotRole`)
+    becomes the `EnablePivotRoleAutoCreate` parameter. What data.all's synthesis writes from it takes
+    either value by the condition the rule adds: its SSM parameters `…/pivotRole/enablePivotRoleAutoCreate`
+    (Python's `True`/`False`) and `…/pivotRole/pivotRoleName`, and the pivot role ARN its functions' and
+    tasks' policies may assume, each where it is exactly the synthesized value."""
+    on = bool(synthesis.setting(PIVOT_ROLE_AUTO_CREATE_KEY))
+
+    def either(when_on: str, when_off: str) -> dict[str, Any]:
+        return {"Fn::If": [PIVOT_ROLE_AUTO_CREATE_ON, when_on, when_off]}
+
+    arn, either_arn = _pivot_role_arn(on), either(_pivot_role_arn(True), _pivot_role_arn(False))
+    used = False
+
+    def walk(node: Any) -> Any:
+        nonlocal used
+        if node == arn:
+            used = True
+            return copy.deepcopy(either_arn)
+        if isinstance(node, list):
+            return [walk(item) for item in node]
+        if isinstance(node, dict):
+            return {key: walk(value) for key, value in node.items()}
+        return node
+
+    for resource in template.get("Resources", {}).values():
+        properties = resource.get("Properties") or {}
+        name = properties.get("Name")
+        found = (
+            PIVOT_ROLE_SSM.fullmatch(name)
+            if resource.get("Type") == "AWS::SSM::Parameter" and isinstance(name, str)
+            else None
+        )
+        if found and found["which"] == "enablePivotRoleAutoCreate" and properties.get("Value") == str(on):
+            properties["Value"] = either("True", "False")
+            used = True
+        elif found and found["which"] == "pivotRoleName" and properties.get("Value") == pivot_role_name(on):
+            properties["Value"] = either(pivot_role_name(True), pivot_role_name(False))
+            used = True
+        elif resource.get("Type") in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy", "AWS::IAM::Role"):
+            resource["Properties"] = walk(properties)
+    if used:
+        template.setdefault("Conditions", {})[PIVOT_ROLE_AUTO_CREATE_ON] = {
+            "Fn::Equals": [{"Ref": PIVOT_ROLE_AUTO_CREATE}, "true"]
+        }
+        template.setdefault("Parameters", {})[PIVOT_ROLE_AUTO_CREATE] = {
+            "Type": "String",
+            "AllowedValues": ["true", "false"],
+            "Description": f"data.all's {PIVOT_ROLE_AUTO_CREATE_KEY}: its environment stacks make the pivot role "
+            f"({pivot_role_name(True)}) in the accounts they link (set by the installer from the release's option)",
+        }
+
+
 def value_option(parameter: str, synthesis: Synthesis) -> dict[str, Any]:
     """The release's option filling a value rule's parameter, defaulting to the synthesized value."""
     if parameter == SESSION_TIMEOUT:
@@ -397,11 +648,65 @@ def value_option(parameter: str, synthesis: Synthesis) -> dict[str, Any]:
             "description": f"data.all's {THROTTLING_KEY}.{key}: the {what} its API "
             f"stage serves before API Gateway throttles ({name}; the account's own API Gateway quota still applies)",
         }
+    if parameter == REAUTH_TTL:
+        return {
+            "type": "integer",
+            "default": int(reauth(synthesis)["ttl"]),
+            "minimum": 1,
+            "label": "Re-authentication window (minutes)",
+            "group": "data.all",
+            "description": f"data.all's {REAUTH_KEY}.ttl: the minutes after signing in during which a user may run "
+            "the operations of ReauthApis (the web UI asks to sign in again after)",
+        }
+    if parameter == REAUTH_APIS:
+        return {
+            "type": "string",
+            "default": ",".join(reauth(synthesis)["reauth_apis"] or []),
+            "pattern": REAUTH_APIS_PATTERN,
+            "label": "Operations that need a recent sign-in",
+            "group": "data.all",
+            "description": f"data.all's {REAUTH_KEY}.reauth_apis: GraphQL operation names, comma-separated "
+            "(e.g. deleteDataset,removeDatasetStorageLocation), that need a sign-in of at most ReauthTtlMinutes; "
+            "empty: none",
+        }
+    if parameter == ALLOWED_ORIGINS:
+        return {
+            "type": "string",
+            "default": synthesis.setting(ALLOWED_ORIGINS_KEY),
+            "pattern": ALLOWED_ORIGINS_PATTERN,
+            "label": "Allowed origin of API calls (CORS)",
+            "group": "data.all",
+            "description": f"data.all's {ALLOWED_ORIGINS_KEY}: the Access-Control-Allow-Origin of its API and "
+            "search proxy, * or one origin such as https://dataall.example.com",
+        }
+    if parameter == SHARED_DASHBOARDS:
+        return {
+            "type": "string",
+            "default": synthesis.setting(SHARED_DASHBOARDS_KEY),
+            "allowed": list(SHARED_DASHBOARDS_VALUES),
+            "label": "Shared dashboards' sessions",
+            "group": "data.all",
+            "description": f"data.all's {SHARED_DASHBOARDS_KEY}: the QuickSight session a shared dashboard is "
+            "embedded with, anonymous or reader",
+        }
+    if parameter == PIVOT_ROLE_AUTO_CREATE:
+        return {
+            "type": "boolean",
+            "default": bool(synthesis.setting(PIVOT_ROLE_AUTO_CREATE_KEY)),
+            "label": "Create the pivot role in linked accounts",
+            "group": "data.all",
+            "description": f"data.all's {PIVOT_ROLE_AUTO_CREATE_KEY}: data.all makes its pivot role "
+            f"({pivot_role_name(True)}) in each account an environment links; false: the operator makes "
+            f"{pivot_role_name(False)} there from data.all's template",
+        }
     raise KeyError(parameter)
 
 
 #: The parameters the value rules make, each filled by the release's option of the same name.
-VALUE_PARAMETERS = (SESSION_TIMEOUT, LOG_RETENTION, API_RATE_LIMIT, API_BURST_LIMIT)
+VALUE_PARAMETERS = (
+    SESSION_TIMEOUT, LOG_RETENTION, API_RATE_LIMIT, API_BURST_LIMIT,
+    REAUTH_TTL, REAUTH_APIS, ALLOWED_ORIGINS, SHARED_DASHBOARDS, PIVOT_ROLE_AUTO_CREATE,
+)  # fmt: skip
 
 
 def value_parameters(template: Mapping[str, Any]) -> list[str]:
@@ -511,6 +816,10 @@ RULES: tuple[Rule, ...] = (
     session_timeout_from_the_option,
     log_retention_from_the_option,
     throttling_from_the_options,
+    reauth_from_the_options,
+    allowed_origins_from_the_option,
+    shared_dashboards_from_the_option,
+    pivot_role_auto_create_from_the_option,
     s3_egress_of_the_installations_region,
     assets_from_the_release,
     home_region_from_the_installer,

@@ -19,11 +19,13 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
+from blueprints.dataall import rules
 from blueprints.dataall.stages import ImportedStage
 
 ACTION = "site"
 ACTION_TIMEOUT = 900
-#: data.all's `reauth_ttl` default (minutes before the UI asks to sign in again for a sensitive action).
+#: data.all's `reauth_ttl` default (minutes before the UI asks to sign in again for a sensitive action),
+#: for a release whose API takes no `ReauthTtlMinutes` option.
 REAUTH_TTL_MINUTES = "5"
 #: The SSM parameter (its name's end, after `/dataall/{env}/`) data.all's frontend config reads -> the
 #: action's parameter that takes the stage output holding the same value.
@@ -90,6 +92,14 @@ def _published_after(stages: list[ImportedStage], bucket_ref: str) -> list[str]:
     return sorted(stage.name for stage in stages if _stack_of(stage) == _stack_of(maker))
 
 
+def _reauth_ttl(stages: list[ImportedStage]) -> str:
+    """The web UI's `REACT_APP_REAUTH_TTL`: the option the API's `REAUTH_TTL` takes (data.all's
+    pipeline exports one `reauth_config.ttl` to both), else data.all's default."""
+    if any(rules.REAUTH_TTL in stage.template.get("Parameters", {}) for stage in stages):
+        return "${param:" + rules.REAUTH_TTL + "}"
+    return REAUTH_TTL_MINUTES
+
+
 def site_action(stages: list[ImportedStage]) -> dict[str, Any]:
     """The `site` action: data.all's frontend values (REACT_APP_*) from the stages' outputs, as its
     `frontend_config.py` composes them, the site bucket and the distribution to invalidate; run after
@@ -107,7 +117,7 @@ def site_action(stages: list[ImportedStage]) -> dict[str, Any]:
             "DistributionId": refs["DistributionId"],
             "REACT_APP_GRAPHQL_API": refs["ApiUrl"] + "graphql/api",
             "REACT_APP_SEARCH_API": refs["ApiUrl"] + "search/api",
-            "REACT_APP_REAUTH_TTL": REAUTH_TTL_MINUTES,
+            "REACT_APP_REAUTH_TTL": _reauth_ttl(stages),
             "REACT_APP_COGNITO_USER_POOL_ID": refs["UserPoolId"],
             "REACT_APP_COGNITO_APP_CLIENT_ID": refs["AppClientId"],
             "REACT_APP_COGNITO_DOMAIN": refs["CognitoDomainPrefix"] + ".auth.${param:Region}.amazoncognito.com",

@@ -43,17 +43,25 @@ EVERY_VARIANT = {
 def test_data_alls_value_keys_change_nothing_but_what_the_value_rules_make_parameters(variant: dict[str, Any]) -> None:
     # Given data.all synthesized with its defaults (or its variant keys) and with the value keys set otherwise
     throttling = {"global_rate_limit": 200, "global_burst_limit": 100}
-    settings = {rules.LOG_RETENTION_KEY: "ONE_YEAR", rules.SESSION_TIMEOUT_KEY: 120, rules.THROTTLING_KEY: throttling}
+    keys = {
+        rules.SESSION_TIMEOUT_KEY: 120,
+        rules.THROTTLING_KEY: throttling,
+        rules.REAUTH_KEY: {"reauth_apis": ["deleteDataset", "createDataset"], "ttl": 15},
+        rules.ALLOWED_ORIGINS_KEY: "https://dataall.example.com",
+        rules.SHARED_DASHBOARDS_KEY: "reader",
+        rules.PIVOT_ROLE_AUTO_CREATE_KEY: True,
+    }
+    settings = {rules.LOG_RETENTION_KEY: "ONE_YEAR", **keys}
     default = import_stages(CloudAssembly.load(synthesize(SOURCE, "2.9.0", environment=variant or None)))
     changed = synthesize(
-        SOURCE,
-        "2.9.0",
-        environment={**variant, rules.SESSION_TIMEOUT_KEY: 120, rules.THROTTLING_KEY: throttling},
-        context={rules.LOG_RETENTION_KEY: "ONE_YEAR"},
+        SOURCE, "2.9.0", environment={**variant, **keys}, context={rules.LOG_RETENTION_KEY: "ONE_YEAR"}
     )
     raw = "".join(p.read_text() for p in changed.rglob("*backendstack*.nested.template.json"))
     assert '"RetentionInDays": 365' in raw and '"RefreshTokenValidity": 120' in raw  # the keys took effect
     assert '"ThrottlingRateLimit": 200' in raw and '"ThrottlingBurstLimit": 100' in raw
+    assert '"REAUTH_TTL": "15"' in raw and '"Value": "deleteDataset,createDataset"' in raw
+    assert '"ALLOWED_ORIGINS": "https://dataall.example.com"' in raw and '"Value": "reader"' in raw
+    assert '"arn:aws:iam::*:role/dataallPivotRole-cdk*"' in raw and '"Value": "dataallPivotRole-cdk"' in raw
 
     # When both are imported, each with the values its synthesis had
     other = import_stages(CloudAssembly.load(changed), settings=settings, reuse=default.packaged)
@@ -66,7 +74,10 @@ def test_data_alls_value_keys_change_nothing_but_what_the_value_rules_make_param
     different = [s.name for s, d in pairs if comparable(s.template) != comparable(d.template)]
     assert different == []
     declared = sorted({p for s in default.stages for p in rules.value_parameters(s.template)})
-    assert declared == ["ApiBurstLimit", "ApiRateLimit", "LogRetentionDays", "SessionTimeoutMinutes"]
+    assert declared == [
+        "AllowedOrigins", "ApiBurstLimit", "ApiRateLimit", "EnablePivotRoleAutoCreate", "LogRetentionDays",
+        "ReauthApis", "ReauthTtlMinutes", "SessionTimeoutMinutes", "SharedDashboardsSessions",
+    ]  # fmt: skip
 
 
 def test_the_variants_and_the_stages_options_add_pass_cfn_lint_and_take_the_value_options_too() -> None:

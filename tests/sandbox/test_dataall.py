@@ -35,14 +35,37 @@ pytestmark = [
 ]
 
 
+def _holds(condition: Any, conditions: dict[str, Any], parameters: dict[str, str]) -> bool:
+    """A template condition (`Fn::Equals`, `Fn::Not`, `Fn::And`, `Fn::Or` of `Ref`s and literals, or
+    another `Condition`) with the stack's parameters: what CloudFormation evaluates
+    (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/intrinsic-function-reference-conditions.html)."""
+    ((function, argument),) = condition.items()
+    if function == "Condition":
+        return _holds(conditions[argument], conditions, parameters)
+    if function == "Fn::Equals":
+        left, right = ((parameters[a["Ref"]] if isinstance(a, dict) else a) for a in argument)
+        return bool(left == right)
+    if function == "Fn::Not":
+        return not _holds(argument[0], conditions, parameters)
+    held = [_holds(a, conditions, parameters) for a in argument]
+    return all(held) if function == "Fn::And" else any(held)
+
+
 def _created_as_templated(aws: Aws, release: Any) -> dict[str, tuple[int, int]]:
     """Stage -> (resources its template declares that its conditions keep, resources in the stack)."""
     counts = {}
     for stage in release.manifest.stages():
         cfn = Aws(region=stage.region or aws.region, endpoint_url=aws.endpoint_url).client("cloudformation")
         template = json.loads((release.path / stage.template).read_text())
-        declared = len(template["Resources"])
         stack = INSTALLATION.stage_stack(stage.name)
+        (described,) = cfn.describe_stacks(StackName=stack)["Stacks"]
+        parameters = {p["ParameterKey"]: p.get("ParameterValue", "") for p in described.get("Parameters", [])}
+        conditions = template.get("Conditions", {})
+        declared = sum(
+            1
+            for resource in template["Resources"].values()
+            if "Condition" not in resource or _holds(conditions[resource["Condition"]], conditions, parameters)
+        )
         pages = cfn.get_paginator("list_stack_resources").paginate(StackName=stack)
         complete = [
             r

@@ -94,6 +94,38 @@ def test_an_installed_data_all_takes_a_value_option_and_prod_sizing_changing_onl
     every = stage["methodSettings"]["*/*"]
     assert (every["throttlingRateLimit"], every["throttlingBurstLimit"]) == (200.0, 5000)
 
+    # data.all's reauth_config, allowed_origins and shared_dashboard_sessions: params and lambdas alone;
+    # the reauth SSM parameter data.all makes only when operations are given comes, then goes
+    ssm, functions = aws.client("ssm"), aws.client("lambda")
+    reauth = "/dataall/dev/reauth/apis"
+    assert ssm.get_parameters(Names=[reauth])["InvalidParameters"] == [reauth]
+    values = {
+        "ReauthApis": "deleteDataset,createDataset",
+        "ReauthTtlMinutes": 15,
+        "AllowedOrigins": "https://dataall.example.com",
+        "SharedDashboardsSessions": "reader",
+    }
+    valued = run(aws, installed, {"action": "redeploy", "options": values})
+    assert valued["status"] == "SUCCEEDED", valued["error"]
+    assert _changed(installed, valued, release) == {"params", "lambdas"}
+    assert ssm.get_parameter(Name=reauth)["Parameter"]["Value"] == "deleteDataset,createDataset"
+    sessions = ssm.get_parameter(Name="/dataall/dev/quicksight/sharedDashboardsSessions")["Parameter"]["Value"]
+    assert sessions == "reader"
+    environments = [
+        functions.get_function_configuration(FunctionName=f["FunctionName"]).get("Environment", {}).get("Variables", {})
+        for f in functions.list_functions()["Functions"]
+    ]
+    api = [e for e in environments if "REAUTH_TTL" in e]
+    assert [e["REAUTH_TTL"] for e in api] == ["15"] and api[0]["ALLOWED_ORIGINS"] == "https://dataall.example.com"
+    assert (
+        sorted(e["ALLOWED_ORIGINS"] for e in environments if "ALLOWED_ORIGINS" in e)
+        == ["https://dataall.example.com"] * 2
+    )  # the API and its search proxy
+    none = run(aws, installed, {"action": "redeploy", "options": {"ReauthApis": ""}})
+    assert none["status"] == "SUCCEEDED", none["error"]
+    assert _changed(installed, none, release) == {"params"}
+    assert ssm.get_parameters(Names=[reauth])["InvalidParameters"] == [reauth]
+
     # an option of data.all's that this release does not serve: refused by name, nothing changed
     unserved = run(aws, installed, {"action": "redeploy", "options": {"InternetFacing": False}})
     execution = aws.client("stepfunctions").describe_execution(executionArn=unserved["execution_arn"])

@@ -158,6 +158,183 @@ def test_the_throttling_rule_takes_the_values_the_synthesis_had_and_leaves_other
     assert (option["default"], option["minimum"], option["type"]) == (200, 1, "integer")
 
 
+PARAM_STORE = "app/dataall-dev-backend-stage/backend-stack/ParamStore"
+
+
+def ssm_parameter(construct: str, name: str, value: str) -> dict[str, Any]:
+    return {
+        "Type": "AWS::SSM::Parameter",
+        "Properties": {"Name": name, "Tags": {"Application": "dataall-dev"}, "Type": "String", "Value": value},
+        "Metadata": {"aws:cdk:path": f"{PARAM_STORE}/{construct}/Resource"},
+    }
+
+
+def param_store(*extra: tuple[str, dict[str, Any]]) -> dict[str, Any]:
+    sessions = ssm_parameter(
+        "dataallQuicksightConfigurationdev", "/dataall/dev/quicksight/sharedDashboardsSessions", "anonymous"
+    )
+    return {"Resources": {"dataallQuicksightConfigurationdevA3C117E7": sessions, **dict(extra)}}
+
+
+def api_function(**variables: str) -> dict[str, Any]:
+    return {
+        "Type": "AWS::Lambda::Function",
+        "Properties": {"Environment": {"Variables": {"envname": "dev", **variables}}},
+    }
+
+
+def with_settings(**settings: Any) -> rules.Synthesis:
+    return rules.Synthesis(account="", region="", asset_buckets=frozenset(), asset_keys={}, settings=settings)
+
+
+VALUE_RULES = (
+    rules.reauth_from_the_options,
+    rules.allowed_origins_from_the_option,
+    rules.shared_dashboards_from_the_option,
+    rules.pivot_role_auto_create_from_the_option,
+)
+
+
+def test_data_alls_reauth_parameter_is_made_as_cdk_makes_it_under_the_condition_that_operations_are_given() -> None:
+    # Given data.all's parameter stack synthesized without reauth_apis (its default: no SSM parameter)
+    default = rules.apply(param_store(), SYNTHESIS, VALUE_RULES)
+    # and synthesized with two operations (data.all then makes `ReAuthAPIs<env>`)
+    made = ssm_parameter("ReAuthAPIsdev", "/dataall/dev/reauth/apis", "deleteDataset,createDataset")
+    given = rules.apply(
+        param_store((rules.cdk_logical_id(["ReAuthAPIsdev", "Resource"]), made)),
+        with_settings(reauth_config={"reauth_apis": ["deleteDataset", "createDataset"]}),
+        VALUE_RULES,
+    )
+
+    # Then both become the same template: the parameter, under the condition, its value the option
+    assert default == given
+    parameter = default["Resources"][rules.cdk_logical_id(["ReAuthAPIsdev", "Resource"])]
+    assert parameter["Condition"] == "DataallReauthApisGiven" and parameter["Properties"]["Value"] == {
+        "Ref": "ReauthApis"
+    }
+    assert parameter["Metadata"]["aws:cdk:path"] == f"{PARAM_STORE}/ReAuthAPIsdev/Resource"
+    assert parameter["Properties"]["Tags"] == {"Application": "dataall-dev"}
+    assert default["Conditions"]["DataallReauthApisGiven"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "ReauthApis"}, ""]}]}
+    sessions = default["Resources"]["dataallQuicksightConfigurationdevA3C117E7"]["Properties"]["Value"]
+    assert sessions == {"Ref": "SharedDashboardsSessions"}
+    assert sorted(default["Parameters"]) == ["ReauthApis", "SharedDashboardsSessions"]
+    assert default["Parameters"]["SharedDashboardsSessions"]["AllowedValues"] == ["anonymous", "reader"]
+
+
+def test_a_reauth_parameter_other_than_the_synthesis_had_stops_the_import_naming_it() -> None:
+    made = ssm_parameter("ReAuthAPIsdev", "/dataall/dev/reauth/apis", "deleteDataset")
+    elsewhere = param_store(("Moved", made))
+    right_place = param_store((rules.cdk_logical_id(["ReAuthAPIsdev", "Resource"]), made))
+
+    with pytest.raises(rules.RuleError, match=r"/dataall/dev/reauth/apis is \['Moved'\], not where CDK puts it"):
+        rules.apply(elsewhere, with_settings(reauth_config={"reauth_apis": ["deleteDataset"]}), VALUE_RULES)
+    with pytest.raises(rules.RuleError, match=r"is \['ReAuthAPIsdev.{8}'\], not where .* reauth_apis None"):
+        rules.apply(right_place, SYNTHESIS, VALUE_RULES)  # the settings say data.all had none
+    with pytest.raises(rules.RuleError, match="holds not the synthesis' reauth_apis 'createDataset'"):
+        rules.apply(right_place, with_settings(reauth_config={"reauth_apis": ["createDataset"]}), VALUE_RULES)
+
+
+def test_the_api_functions_reauth_ttl_and_allowed_origins_become_parameters_and_other_values_stay() -> None:
+    template = {
+        "Resources": {
+            "Api": api_function(REAUTH_TTL="5", ALLOWED_ORIGINS="*"),
+            "Search": api_function(ALLOWED_ORIGINS="*"),
+            "Other": api_function(REAUTH_TTL="7", ALLOWED_ORIGINS="https://elsewhere.example.com"),
+        }
+    }
+
+    result = rules.apply(template, SYNTHESIS, VALUE_RULES)
+
+    variables = {k: r["Properties"]["Environment"]["Variables"] for k, r in result["Resources"].items()}
+    assert variables["Api"] == {"envname": "dev", "REAUTH_TTL": {"Ref": "ReauthTtlMinutes"},
+                                "ALLOWED_ORIGINS": {"Ref": "AllowedOrigins"}}  # fmt: skip
+    assert variables["Search"]["ALLOWED_ORIGINS"] == {"Ref": "AllowedOrigins"}
+    assert variables["Other"] == template["Resources"]["Other"]["Properties"]["Environment"]["Variables"]
+    assert sorted(result["Parameters"]) == ["AllowedOrigins", "ReauthTtlMinutes"]
+    assert "Conditions" not in result  # no parameter stack here: no reauth SSM parameter
+
+
+@pytest.mark.parametrize(
+    ("option", "good", "bad"),
+    [
+        ("ReauthApis", ["", "deleteDataset", "deleteDataset,createDataset,_x1"],
+         ["delete Dataset", "a,,b", "a,", "1abc"]),
+        ("AllowedOrigins", ["*", "https://dataall.example.com", "http://localhost:3000"],
+         ["**", "dataall.example.com", "https://a.example.com/path", "https://a.com,https://b.com"]),
+        ("SharedDashboardsSessions", ["anonymous", "reader"], ["Reader", "author"]),
+        ("ReauthTtlMinutes", [1, "30"], [0, -5, "five"]),
+    ],
+)  # fmt: skip
+def test_the_new_value_options_take_what_data_all_takes_and_refuse_the_rest_naming_the_option(
+    option: str, good: list[Any], bad: list[Any]
+) -> None:
+    document = copy.deepcopy(variant_release(variant_parameters={}).document)
+    document["options"][option] = rules.value_option(option, SYNTHESIS)
+    manifest = Manifest.from_document(document)
+
+    for value in good:
+        assert manifest.resolve_options({option: value})[option] in (
+            value,
+            int(value) if option == "ReauthTtlMinutes" else value,
+        )
+    for value in bad:
+        with pytest.raises(ManifestError, match=f"option {option}: "):
+            manifest.resolve_options({option: value})
+
+
+def pivot_role_templates(auto_create: bool) -> tuple[dict[str, Any], dict[str, Any]]:
+    """data.all's parameter stack and a function's policy as its synthesis writes them."""
+    name = "dataallPivotRole-cdk" if auto_create else "dataallPivotRole"
+    params = param_store(
+        ("Create", ssm_parameter("dataallCreationPivotRoledev", "/dataall/dev/pivotRole/enablePivotRoleAutoCreate",
+                                 str(auto_create))),
+        ("Name", ssm_parameter("dataallPivotRoleNamedev", "/dataall/dev/pivotRole/pivotRoleName", name)),
+    )  # fmt: skip
+    statement = {"Action": "sts:AssumeRole", "Effect": "Allow", "Resource": [f"arn:aws:iam::*:role/{name}*", "x"]}
+    policy = {"Type": "AWS::IAM::Policy", "Properties": {"PolicyDocument": {"Statement": [statement]}}}
+    return params, {"Resources": {"Policy": policy, "Api": api_function(envname="dev")}}
+
+
+def test_the_pivot_role_auto_create_option_takes_data_alls_names_and_arns_by_a_condition_either_way() -> None:
+    # Given data.all synthesized with enable_pivot_role_auto_create off (its default) and on
+    off = [rules.apply(t, SYNTHESIS, VALUE_RULES) for t in pivot_role_templates(False)]
+    on_synthesis = with_settings(enable_pivot_role_auto_create=True)
+    on = [rules.apply(t, on_synthesis, VALUE_RULES) for t in pivot_role_templates(True)]
+
+    # Then the rule makes both the same templates, each value chosen by the option's condition
+    assert off == on
+    params, policy = off
+    assert params["Resources"]["Name"]["Properties"]["Value"] == {
+        "Fn::If": ["DataallPivotRoleAutoCreate", "dataallPivotRole-cdk", "dataallPivotRole"]
+    }
+    assert params["Resources"]["Create"]["Properties"]["Value"] == {
+        "Fn::If": ["DataallPivotRoleAutoCreate", "True", "False"]
+    }
+    (statement,) = policy["Resources"]["Policy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert statement["Resource"] == [
+        {"Fn::If": ["DataallPivotRoleAutoCreate", "arn:aws:iam::*:role/dataallPivotRole-cdk*",
+                    "arn:aws:iam::*:role/dataallPivotRole*"]},
+        "x",
+    ]  # fmt: skip
+    for made in off:
+        assert made["Conditions"]["DataallPivotRoleAutoCreate"] == {
+            "Fn::Equals": [{"Ref": "EnablePivotRoleAutoCreate"}, "true"]
+        }
+        assert made["Parameters"]["EnablePivotRoleAutoCreate"]["AllowedValues"] == ["true", "false"]
+    option = rules.value_option("EnablePivotRoleAutoCreate", SYNTHESIS)
+    assert (option["type"], option["default"]) == ("boolean", False)
+
+
+def test_the_site_takes_the_reauth_window_of_the_option_where_the_release_offers_it() -> None:
+    from blueprints.dataall.site import _reauth_ttl
+
+    with_option = imported("lambdas", {}, outputs=())
+    with_option.template["Parameters"] = {"ReauthTtlMinutes": {"Type": "Number"}}
+
+    assert _reauth_ttl([imported("vpc", {}), with_option]) == "${param:ReauthTtlMinutes}"
+    assert _reauth_ttl([imported("vpc", {})]) == "5"
+
+
 @needs_upstream
 def test_data_alls_stages_take_the_value_options_where_its_keys_landed_and_no_literal_is_left() -> None:
     from cloud_assembly.reader import CloudAssembly
@@ -168,17 +345,29 @@ def test_data_alls_stages_take_the_value_options_where_its_keys_landed_and_no_li
     assert declared == {
         "vpc": ["LogRetentionDays"],
         "cognito": ["SessionTimeoutMinutes"],
-        "lambdas": ["LogRetentionDays", "ApiRateLimit", "ApiBurstLimit"],
-        "ecs": ["LogRetentionDays"],
+        "params": ["ReauthApis", "SharedDashboardsSessions", "EnablePivotRoleAutoCreate"],
+        "lambdas": [
+            "LogRetentionDays",
+            "ApiRateLimit",
+            "ApiBurstLimit",
+            "ReauthTtlMinutes",
+            "AllowedOrigins",
+            "EnablePivotRoleAutoCreate",
+        ],
+        "ecs": ["LogRetentionDays", "EnablePivotRoleAutoCreate"],
         "opensearch": ["LogRetentionDays"],
     }
     text = json.dumps([s.template["Resources"] for s in report.stages])
     assert '"RetentionInDays": 731' not in text and '"TWO_YEARS"' not in text
     assert '"RefreshTokenValidity": 43200' not in text
     assert '"ThrottlingRateLimit": 10000' not in text and '"ThrottlingBurstLimit": 5000' not in text
+    assert "role/dataallPivotRole*" not in text.replace('"arn:aws:iam::*:role/dataallPivotRole*"]', "")
+    assert '"REAUTH_TTL": "5"' not in text and '"ALLOWED_ORIGINS": "*"' not in text and '"anonymous"' not in text
     options = release_options([], report.stages, VARIANT_OPTIONS)
     assert {name: spec["default"] for name, spec in options.items()} == {
-        "ApiBurstLimit": 5000, "ApiRateLimit": 10000, "LogRetentionDays": 731, "SessionTimeoutMinutes": 43200,
+        "AllowedOrigins": "*", "ApiBurstLimit": 5000, "ApiRateLimit": 10000, "LogRetentionDays": 731,
+        "ReauthApis": "", "ReauthTtlMinutes": 5, "SessionTimeoutMinutes": 43200,
+        "SharedDashboardsSessions": "anonymous", "EnablePivotRoleAutoCreate": False,
         "ProdSizing": True, "EnableCloudWatchRum": False, "EnableCloudWatchCanaries": False,
         "EnableOpenSearchServerless": False,
     }  # fmt: skip
