@@ -240,6 +240,9 @@ ALLOWED_ORIGINS_KEY = "allowed_origins"
 SHARED_DASHBOARDS_KEY = "shared_dashboard_sessions"
 #: data.all's `enable_pivot_role_auto_create` (`target_env.get('enable_pivot_role_auto_create', False)`).
 PIVOT_ROLE_AUTO_CREATE_KEY = "enable_pivot_role_auto_create"
+#: data.all's `custom_waf_rules` (`target_env.get('custom_waf_rules', None)`): of its keys, `allowed_ip_list`
+#: (IPv4 CIDRs) and `allowed_geo_list` (ISO 3166 alpha-2 codes) are options (`deploy/stacks/waf_rules.py`).
+WAF_KEY = "custom_waf_rules"
 DATAALL_DEFAULTS: Mapping[str, Any] = {
     SESSION_TIMEOUT_KEY: 43200,
     LOG_RETENTION_KEY: "TWO_YEARS",
@@ -248,6 +251,7 @@ DATAALL_DEFAULTS: Mapping[str, Any] = {
     ALLOWED_ORIGINS_KEY: "*",
     SHARED_DASHBOARDS_KEY: "anonymous",
     PIVOT_ROLE_AUTO_CREATE_KEY: False,
+    WAF_KEY: None,
 }
 
 #: The parameter (and release option) of data.all's `cognito_user_session_timeout_inmins`.
@@ -612,7 +616,197 @@ def pivot_role_auto_create_from_the_option(template: dict[str, Any], synthesis: 
         }
 
 
-def value_option(parameter: str, synthesis: Synthesis) -> dict[str, Any]:
+#: The parameters (and release options) of data.all's `custom_waf_rules` `allowed_ip_list` and `allowed_geo_list`.
+WAF_IP_RANGES = "WafAllowedIpRanges"
+WAF_COUNTRIES = "WafAllowedCountries"
+#: IPv4 CIDRs, comma-separated, or none: WAF takes any IPv4 range but /0
+#: (https://docs.aws.amazon.com/waf/latest/APIReference/API_IPSet.html).
+_OCTET = r"(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])"
+_CIDR = rf"{_OCTET}(\.{_OCTET}){{3}}/(3[0-2]|[12][0-9]|[1-9])"
+WAF_IP_RANGES_PATTERN = rf"({_CIDR}(,{_CIDR})*)?"
+#: The country codes WAF's GeoMatchStatement takes (botocore's `wafv2` model, shape `CountryCode`:
+#: https://docs.aws.amazon.com/waf/latest/APIReference/API_GeoMatchStatement.html), comma-separated, or none.
+_COUNTRY_CODES = (
+    "AF AX AL DZ AS AD AO AI AQ AG AR AM AW AU AT AZ BS BH BD BB BY BE BZ BJ BM BT BO BQ BA BW BV BR IO BN BG BF "
+    "BI KH CM CA CV KY CF TD CL CN CX CC CO KM CG CD CK CR CI HR CU CW CY CZ DK DJ DM DO EC EG SV GQ ER EE ET FK "
+    "FO FJ FI FR GF PF TF GA GM GE DE GH GI GR GL GD GP GU GT GG GN GW GY HT HM VA HN HK HU IS IN ID IR IQ IE IM "
+    "IL IT JM JP JE JO KZ KE KI KP KR KW KG LA LV LB LS LR LY LI LT LU MO MK MG MW MY MV ML MT MH MQ MR MU YT MX "
+    "FM MD MC MN ME MS MA MZ MM NA NR NP NL NC NZ NI NE NG NU NF MP NO OM PK PW PS PA PG PY PE PH PN PL PT PR QA "
+    "RE RO RU RW BL SH KN LC MF PM VC WS SM ST SA SN RS SC SL SG SX SK SI SB SO ZA GS SS ES LK SD SR SJ SZ SE CH "
+    "SY TW TJ TZ TH TL TG TK TO TT TN TR TM TC TV UG UA AE GB US UM UY UZ VU VE VN VG VI WF EH YE ZM ZW XK"
+)
+WAF_COUNTRY_CODES = tuple(_COUNTRY_CODES.split())
+_COUNTRY = "(" + "|".join(WAF_COUNTRY_CODES) + ")"
+WAF_COUNTRIES_PATTERN = rf"({_COUNTRY}(,{_COUNTRY})*)?"
+#: The conditions the rule gives each template holding one of data.all's WebACLs.
+WAF_IP_RANGES_GIVEN = "DataallWafIpRangesGiven"
+WAF_COUNTRIES_GIVEN = "DataallWafCountriesGiven"
+WAF_BOTH_GIVEN = "DataallWafBothGiven"
+WAF_EITHER_GIVEN = "DataallWafEitherGiven"
+#: data.all's WebACLs by construct id, and the IPSet each takes its `IPMatch` rule from: its construct id,
+#: name suffix (`{resource_prefix}-{envname}-…`), description (`{}`: envname) and scope
+#: (`deploy/stacks/lambda_api.py`, `cognito.py`, `cloudfront.py`).
+WAF_IP_SETS: Mapping[str, tuple[str, str, str, str]] = {
+    "ACL-ApiGW": ("DataallRegionalIPSet", "ipset-regional", "IP addresses allowed for Dataall {}", "REGIONAL"),
+    "ACL-Cognito": (
+        "DataallRegionalIPSet-Cognito",
+        "ipset-regional-cognito",
+        "IP addresses allowed for Dataall {} Cognito User Pool",
+        "REGIONAL",
+    ),
+    "ACL-Cloudfront": (
+        "DataallCloudfrontIPSet",
+        "ipset-cloudfront",
+        "IP addresses to allow for Dataall {}",
+        "CLOUDFRONT",
+    ),
+}
+
+
+def waf_rules(synthesis: Synthesis) -> tuple[list[str], list[str]]:
+    """data.all's `custom_waf_rules` `allowed_ip_list` and `allowed_geo_list` at synthesis (none: empty)."""
+    given = synthesis.setting(WAF_KEY) or {}
+    return list(given.get("allowed_ip_list") or []), list(given.get("allowed_geo_list") or [])
+
+
+def _waf_block(name: str, statement: dict[str, Any], priority: Any) -> dict[str, Any]:
+    """A rule of data.all's `get_waf_rules` blocking what `statement` does not match."""
+    return {
+        "Action": {"Block": {}},
+        "Name": name,
+        "Priority": priority,
+        "Statement": {"NotStatement": {"Statement": statement}},
+        "VisibilityConfig": {"CloudWatchMetricsEnabled": True, "MetricName": name, "SampledRequestsEnabled": True},
+    }
+
+
+def _split(parameter: str) -> dict[str, Any]:
+    return {"Fn::Split": [",", {"Ref": parameter}]}
+
+
+def _synthesized_custom_rules(
+    key: str, properties: dict[str, Any], resources: dict[str, Any], made_set: dict[str, Any], synthesis: Synthesis
+) -> list[dict[str, Any]]:
+    """The WebACL's rules after the custom ones data.all's synthesis put first, checked to be those of its
+    `custom_waf_rules` (and its IPSet the one CDK makes from them)."""
+    ip_list, geo_list = waf_rules(synthesis)
+    ip_set_id = cdk_logical_id([made_set["Metadata"]["aws:cdk:path"].rsplit("/", 1)[1]])
+    rules_ = list(properties.get("Rules") or [])
+    custom = ["GeoMatch"] * bool(geo_list) + ["IPMatch"] * bool(ip_list)
+    head = [r.get("Name") for r in rules_ if r.get("Name") in ("GeoMatch", "IPMatch")]
+    if head != custom or [r.get("Name") for r in rules_[: len(custom)]] != custom:
+        raise RuleError(f"data.all's WebACL {key} begins with rules {head}, not those of the synthesis' {WAF_KEY}")
+    if geo_list:
+        geo = rules_.pop(0)
+        if geo != _waf_block("GeoMatch", {"GeoMatchStatement": {"CountryCodes": geo_list}}, 0):
+            raise RuleError(f"data.all's WebACL {key} has a GeoMatch rule not of allowed_geo_list {geo_list}")
+    if ip_list:
+        ip = rules_.pop(0)
+        reference = {"IPSetReferenceStatement": {"Arn": {"Fn::GetAtt": [ip_set_id, "Arn"]}}}
+        if ip != _waf_block("IPMatch", reference, int(bool(geo_list))):
+            raise RuleError(f"data.all's WebACL {key} has an IPMatch rule not by its IPSet {ip_set_id}")
+        synthesized = {k: v for k, v in resources.get(ip_set_id, {}).items() if k != "Condition"}
+        expected = {k: v for k, v in made_set.items() if k != "Condition"}
+        expected["Properties"] = {**expected["Properties"], "Addresses": ip_list}
+        if synthesized != expected:
+            raise RuleError(f"data.all's IPSet {ip_set_id} is not as CDK synthesizes it from allowed_ip_list")
+    elif ip_set_id in resources:
+        raise RuleError(f"data.all's IPSet {ip_set_id} is there though the synthesis' allowed_ip_list is empty")
+    return rules_
+
+
+def waf_allowed_ranges_from_the_options(template: dict[str, Any], synthesis: Synthesis) -> None:
+    """data.all's `custom_waf_rules` `allowed_ip_list` and `allowed_geo_list` become the
+    `WafAllowedIpRanges` and `WafAllowedCountries` parameters (comma-separated; empty: no rule).
+    `get_waf_rules` puts, before the rules every WebACL has, a `GeoMatch` rule blocking requests from
+    other countries and an `IPMatch` rule blocking other addresses (by an IPSet each WebACL's stack makes
+    only for a list of addresses), and shifts the later rules' priorities by the number present. In each
+    of data.all's WebACLs (API Gateway's, Cognito's, CloudFront's) the rule puts both rules as
+    `Fn::If [condition, rule, AWS::NoValue]`, each later priority by `Fn::If` on whether both or either
+    are given, and the IPSet as CDK synthesizes it (logical id, path, the WebACL's tags) under the
+    condition that `WafAllowedIpRanges` is not empty; a synthesis that made them has them replaced."""
+    ip_list, geo_list = waf_rules(synthesis)
+    resources = template.get("Resources", {})
+    acls = [
+        (key, resource)
+        for key, resource in resources.items()
+        if resource.get("Type") == "AWS::WAFv2::WebACL"
+        and isinstance(path := (resource.get("Metadata") or {}).get("aws:cdk:path"), str)
+        and path.rsplit("/", 1)[-1] in WAF_IP_SETS
+    ]
+    for key, acl in acls:
+        stack, construct = acl["Metadata"]["aws:cdk:path"].rsplit("/", 1)
+        ip_set, suffix, description, scope = WAF_IP_SETS[construct]
+        ip_set_id = cdk_logical_id([ip_set])
+        properties = acl["Properties"]
+        tags = properties.get("Tags") or []
+        (application,) = [t["Value"] for t in tags if t.get("Key") == "Application"] or [None]
+        if not isinstance(application, str) or "-" not in application:
+            raise RuleError(f"data.all's WebACL {key} has no Application tag <resource_prefix>-<envname>")
+        envname = application.rsplit("-", 1)[1]
+        made_set: dict[str, Any] = {
+            "Type": "AWS::WAFv2::IPSet",
+            "Properties": {
+                "Addresses": _split(WAF_IP_RANGES),
+                "Description": description.format(envname),
+                "IPAddressVersion": "IPV4",
+                "Name": f"{application}-{suffix}",
+                "Scope": scope,
+                **({"Tags": copy.deepcopy(tags)} if tags else {}),
+            },
+            "Metadata": {"aws:cdk:path": f"{stack}/{ip_set}"},
+            "Condition": WAF_IP_RANGES_GIVEN,
+        }
+        rules_ = _synthesized_custom_rules(key, properties, resources, made_set, synthesis)
+        offset = bool(geo_list) + bool(ip_list)
+        if [r.get("Priority") for r in rules_] != list(range(offset, offset + len(rules_))):
+            raise RuleError(f"data.all's WebACL {key} has priorities not following its custom rules'")
+        for index, later in enumerate(rules_):
+            later["Priority"] = {
+                "Fn::If": [WAF_BOTH_GIVEN, index + 2, {"Fn::If": [WAF_EITHER_GIVEN, index + 1, index]}]
+            }
+        geo_rule = _waf_block("GeoMatch", {"GeoMatchStatement": {"CountryCodes": _split(WAF_COUNTRIES)}}, 0)
+        ip_rule = _waf_block(
+            "IPMatch",
+            {"IPSetReferenceStatement": {"Arn": {"Fn::GetAtt": [ip_set_id, "Arn"]}}},
+            {"Fn::If": [WAF_COUNTRIES_GIVEN, 1, 0]},
+        )
+        no_value = {"Ref": "AWS::NoValue"}
+        properties["Rules"] = [
+            {"Fn::If": [WAF_COUNTRIES_GIVEN, geo_rule, no_value]},
+            {"Fn::If": [WAF_IP_RANGES_GIVEN, ip_rule, no_value]},
+            *rules_,
+        ]
+        resources[ip_set_id] = made_set
+    if not acls:
+        return
+    given = {
+        WAF_IP_RANGES_GIVEN: {"Fn::Not": [{"Fn::Equals": [{"Ref": WAF_IP_RANGES}, ""]}]},
+        WAF_COUNTRIES_GIVEN: {"Fn::Not": [{"Fn::Equals": [{"Ref": WAF_COUNTRIES}, ""]}]},
+        WAF_BOTH_GIVEN: {"Fn::And": [{"Condition": WAF_IP_RANGES_GIVEN}, {"Condition": WAF_COUNTRIES_GIVEN}]},
+        WAF_EITHER_GIVEN: {"Fn::Or": [{"Condition": WAF_IP_RANGES_GIVEN}, {"Condition": WAF_COUNTRIES_GIVEN}]},
+    }
+    template.setdefault("Conditions", {}).update(given)
+    template.setdefault("Parameters", {}).update(
+        {
+            WAF_IP_RANGES: {
+                "Type": "String",
+                "AllowedPattern": WAF_IP_RANGES_PATTERN,
+                "Description": f"data.all's {WAF_KEY}.allowed_ip_list: the IPv4 CIDRs, comma-separated, its WebACLs "
+                "let in (others blocked); none: no such rule (set by the installer from the release's option)",
+            },
+            WAF_COUNTRIES: {
+                "Type": "String",
+                "AllowedPattern": WAF_COUNTRIES_PATTERN,
+                "Description": f"data.all's {WAF_KEY}.allowed_geo_list: the ISO 3166 alpha-2 country codes, "
+                "comma-separated, its WebACLs let in (others blocked); none: no such rule (set by the installer "
+                "from the release's option)",
+            },
+        }
+    )
+
+
+def value_option(parameter: str, synthesis: Synthesis) -> dict[str, Any]:  # noqa: PLR0911 (one per option)
     """The release's option filling a value rule's parameter, defaulting to the synthesized value."""
     if parameter == SESSION_TIMEOUT:
         low, high = SESSION_TIMEOUT_BOUNDS
@@ -699,6 +893,23 @@ def value_option(parameter: str, synthesis: Synthesis) -> dict[str, Any]:
             f"({pivot_role_name(True)}) in each account an environment links; false: the operator makes "
             f"{pivot_role_name(False)} there from data.all's template",
         }
+    if parameter in (WAF_IP_RANGES, WAF_COUNTRIES):
+        ip_list, geo_list = waf_rules(synthesis)
+        ranges = parameter == WAF_IP_RANGES
+        return {
+            "type": "string",
+            "default": ",".join(ip_list if ranges else geo_list),
+            "pattern": WAF_IP_RANGES_PATTERN if ranges else WAF_COUNTRIES_PATTERN,
+            "label": "Allowed IPv4 ranges (WAF)" if ranges else "Allowed countries (WAF)",
+            "group": "data.all",
+            "description": f"data.all's {WAF_KEY}.allowed_ip_list: IPv4 CIDRs, comma-separated (e.g. "
+            "203.0.113.0/24,198.51.100.7/32); data.all's WebACLs (API, Cognito, CloudFront) block any other "
+            "address; empty: no such rule"
+            if ranges
+            else f"data.all's {WAF_KEY}.allowed_geo_list: ISO 3166 alpha-2 country codes, comma-separated "
+            "(e.g. DE,FR); data.all's WebACLs (API, Cognito, CloudFront) block requests from any other country; "
+            "empty: no such rule",
+        }
     raise KeyError(parameter)
 
 
@@ -706,6 +917,7 @@ def value_option(parameter: str, synthesis: Synthesis) -> dict[str, Any]:
 VALUE_PARAMETERS = (
     SESSION_TIMEOUT, LOG_RETENTION, API_RATE_LIMIT, API_BURST_LIMIT,
     REAUTH_TTL, REAUTH_APIS, ALLOWED_ORIGINS, SHARED_DASHBOARDS, PIVOT_ROLE_AUTO_CREATE,
+    WAF_IP_RANGES, WAF_COUNTRIES,
 )  # fmt: skip
 
 
@@ -820,6 +1032,7 @@ RULES: tuple[Rule, ...] = (
     allowed_origins_from_the_option,
     shared_dashboards_from_the_option,
     pivot_role_auto_create_from_the_option,
+    waf_allowed_ranges_from_the_options,
     s3_egress_of_the_installations_region,
     assets_from_the_release,
     home_region_from_the_installer,

@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 import json
 import re
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -344,7 +345,7 @@ def test_data_alls_stages_take_the_value_options_where_its_keys_landed_and_no_li
     declared = {s.name: rules.value_parameters(s.template) for s in report.stages if rules.value_parameters(s.template)}
     assert declared == {
         "vpc": ["LogRetentionDays"],
-        "cognito": ["SessionTimeoutMinutes"],
+        "cognito": ["SessionTimeoutMinutes", "WafAllowedIpRanges", "WafAllowedCountries"],
         "params": ["ReauthApis", "SharedDashboardsSessions", "EnablePivotRoleAutoCreate"],
         "lambdas": [
             "LogRetentionDays",
@@ -353,9 +354,12 @@ def test_data_alls_stages_take_the_value_options_where_its_keys_landed_and_no_li
             "ReauthTtlMinutes",
             "AllowedOrigins",
             "EnablePivotRoleAutoCreate",
+            "WafAllowedIpRanges",
+            "WafAllowedCountries",
         ],
         "ecs": ["LogRetentionDays", "EnablePivotRoleAutoCreate"],
         "opensearch": ["LogRetentionDays"],
+        "cloudfront": ["WafAllowedIpRanges", "WafAllowedCountries"],
     }
     text = json.dumps([s.template["Resources"] for s in report.stages])
     assert '"RetentionInDays": 731' not in text and '"TWO_YEARS"' not in text
@@ -368,6 +372,7 @@ def test_data_alls_stages_take_the_value_options_where_its_keys_landed_and_no_li
         "AllowedOrigins": "*", "ApiBurstLimit": 5000, "ApiRateLimit": 10000, "LogRetentionDays": 731,
         "ReauthApis": "", "ReauthTtlMinutes": 5, "SessionTimeoutMinutes": 43200,
         "SharedDashboardsSessions": "anonymous", "EnablePivotRoleAutoCreate": False,
+        "WafAllowedIpRanges": "", "WafAllowedCountries": "",
         "ProdSizing": True, "EnableCloudWatchRum": False, "EnableCloudWatchCanaries": False,
         "EnableOpenSearchServerless": False,
     }  # fmt: skip
@@ -810,3 +815,159 @@ def test_a_variant_may_read_in_its_place_only_a_stage_some_combinations_lack() -
 def test_a_serverless_collection_makes_its_stage_hold_data() -> None:
     """A collection holds the search index (CloudFormation deletes it with its stack), as a domain does."""
     assert {"AWS::OpenSearchServerless::Collection", "AWS::OpenSearchService::Domain"} <= DATA_TYPES
+
+
+# ---------------------------------------------------------------------- custom_waf_rules
+CLOUDFRONT_STACK = "dataall-main-cicd-stack/dataall-dev-cloudfront-stage/cloudfront-stack/CloudFront"
+
+
+def waf_template(ip_list: list[str], geo_list: list[str]) -> dict[str, Any]:
+    """data.all's CloudFront WebACL (two of its managed rules) as `get_waf_rules` synthesizes it."""
+
+    def visibility(name: str) -> dict[str, Any]:
+        return {"CloudWatchMetricsEnabled": True, "MetricName": name, "SampledRequestsEnabled": True}
+
+    def block(name: str, statement: dict[str, Any], priority: int) -> dict[str, Any]:
+        return {
+            "Action": {"Block": {}},
+            "Name": name,
+            "Priority": priority,
+            "Statement": {"NotStatement": {"Statement": statement}},
+            "VisibilityConfig": visibility(name),
+        }
+
+    tags = [{"Key": "Application", "Value": "dataall-dev"}]
+    made: list[dict[str, Any]] = []
+    resources: dict[str, Any] = {}
+    if geo_list:
+        made.append(block("GeoMatch", {"GeoMatchStatement": {"CountryCodes": geo_list}}, len(made)))
+    if ip_list:
+        arn = {"Fn::GetAtt": ["DataallCloudfrontIPSet", "Arn"]}
+        made.append(block("IPMatch", {"IPSetReferenceStatement": {"Arn": arn}}, len(made)))
+        resources["DataallCloudfrontIPSet"] = {
+            "Type": "AWS::WAFv2::IPSet",
+            "Properties": {"Addresses": ip_list, "Description": "IP addresses to allow for Dataall dev",
+                           "IPAddressVersion": "IPV4", "Name": "dataall-dev-ipset-cloudfront", "Scope": "CLOUDFRONT",
+                           "Tags": tags},
+            "Metadata": {"aws:cdk:path": f"{CLOUDFRONT_STACK}/DataallCloudfrontIPSet"},
+        }  # fmt: skip
+    for name in ("AWSManagedRulesAdminProtectionRuleSet", "AWSManagedRulesAmazonIpReputationList"):
+        made.append(
+            {"Name": f"AWS-{name}", "OverrideAction": {"None": {}}, "Priority": len(made),
+             "Statement": {"ManagedRuleGroupStatement": {"Name": name, "VendorName": "AWS"}},
+             "VisibilityConfig": visibility(f"AWS-{name}")}
+        )  # fmt: skip
+    resources["ACLCloudfront"] = {
+        "Type": "AWS::WAFv2::WebACL",
+        "Properties": {"DefaultAction": {"Allow": {}}, "Rules": made, "Scope": "CLOUDFRONT", "Tags": tags},
+        "Metadata": {"aws:cdk:path": f"{CLOUDFRONT_STACK}/ACL-Cloudfront"},
+    }
+    return {"Resources": resources}
+
+
+def resolved(template: dict[str, Any], parameters: dict[str, str]) -> dict[str, Any]:
+    """`template`'s resources as CloudFormation makes them for `parameters` (the rule's intrinsics only)."""
+    conditions: dict[str, bool] = {}
+    refs: dict[str, Any] = {**parameters, "AWS::NoValue": None}
+
+    def value(node: Any) -> Any:
+        if isinstance(node, list):
+            return [v for v in map(value, node) if v is not None]
+        if not isinstance(node, dict):
+            return node
+        if "Ref" in node:
+            return refs.get(node["Ref"], node)
+        return call(node)
+
+    functions: dict[str, Callable[[Any], Any]] = {
+        "Fn::Split": lambda args: value(args[1]).split(args[0]),
+        "Fn::If": lambda args: value(args[1] if conditions[args[0]] else args[2]),
+        "Fn::Not": lambda args: not value(args[0]),
+        "Fn::Equals": lambda args: value(args[0]) == value(args[1]),
+        "Fn::And": lambda args: all(map(value, args)),
+        "Fn::Or": lambda args: any(map(value, args)),
+        "Condition": lambda name: conditions[name],
+    }
+
+    def call(node: dict[str, Any]) -> Any:
+        if len(node) == 1 and (name := next(iter(node))) in functions:
+            return functions[name](node[name])
+        return {k: value(v) for k, v in node.items()}
+
+    for name, condition in template.get("Conditions", {}).items():
+        conditions[name] = value(condition)
+    return {
+        key: value({k: v for k, v in r.items() if k != "Condition"})
+        for key, r in template["Resources"].items()
+        if conditions.get(r.get("Condition", ""), True)
+    }
+
+
+WAF_SETTINGS = [([], []), (["10.0.0.0/8", "192.168.1.0/24"], ["DE", "FR"]), (["10.0.0.0/8"], []), ([], ["DE"])]
+
+
+@pytest.mark.parametrize(("ip_list", "geo_list"), WAF_SETTINGS[1:], ids=["both", "ip ranges", "countries"])
+def test_the_waf_options_make_data_alls_synthesis_with_custom_waf_rules_and_without_the_same_template(
+    ip_list: list[str], geo_list: list[str]
+) -> None:
+    # Given data.all's WebACL synthesized without custom_waf_rules and with them
+    waf = {"allowed_ip_list": ip_list, "allowed_geo_list": geo_list}
+    default = rules.apply(waf_template([], []), SYNTHESIS, (rules.waf_allowed_ranges_from_the_options,))
+    given = rules.apply(
+        waf_template(ip_list, geo_list),
+        with_settings(custom_waf_rules=waf),
+        (rules.waf_allowed_ranges_from_the_options,),
+    )
+
+    # Then the rule makes both the same template
+    assert given == default
+    assert default["Parameters"]["WafAllowedIpRanges"]["AllowedPattern"] == rules.WAF_IP_RANGES_PATTERN
+    assert default["Resources"]["DataallCloudfrontIPSet"]["Condition"] == "DataallWafIpRangesGiven"
+    option = rules.value_option("WafAllowedIpRanges", with_settings(custom_waf_rules=waf))
+    assert (option["type"], option["default"]) == ("string", ",".join(ip_list))
+    assert rules.value_option("WafAllowedCountries", SYNTHESIS)["default"] == ""
+
+
+@pytest.mark.parametrize(("ip_list", "geo_list"), WAF_SETTINGS, ids=["none", "both", "ip ranges", "countries"])
+def test_the_waf_options_make_what_data_all_synthesizes_for_each_combination(
+    ip_list: list[str], geo_list: list[str]
+) -> None:
+    made = rules.apply(waf_template([], []), SYNTHESIS, (rules.waf_allowed_ranges_from_the_options,))
+
+    deployed = resolved(made, {"WafAllowedIpRanges": ",".join(ip_list), "WafAllowedCountries": ",".join(geo_list)})
+
+    assert deployed == waf_template(ip_list, geo_list)["Resources"]
+
+
+def test_a_waf_synthesis_the_settings_do_not_describe_is_refused() -> None:
+    waf = {"allowed_ip_list": ["10.0.0.0/8"], "allowed_geo_list": ["DE"]}
+    only = (rules.waf_allowed_ranges_from_the_options,)
+    with pytest.raises(rules.RuleError, match=r"begins with rules \['GeoMatch', 'IPMatch'\], not those"):
+        rules.apply(waf_template(["10.0.0.0/8"], ["DE"]), SYNTHESIS, only)
+    with pytest.raises(rules.RuleError, match="GeoMatch rule not of allowed_geo_list"):
+        rules.apply(waf_template(["10.0.0.0/8"], ["FR"]), with_settings(custom_waf_rules=waf), only)
+    with pytest.raises(rules.RuleError, match="IPSet DataallCloudfrontIPSet is not as CDK synthesizes it"):
+        rules.apply(waf_template(["10.1.0.0/16"], ["DE"]), with_settings(custom_waf_rules=waf), only)
+
+
+@pytest.mark.parametrize(
+    ("option", "good", "bad"),
+    [
+        ("WafAllowedIpRanges", ["", "10.0.0.0/8", "203.0.113.0/24,198.51.100.7/32"],
+         ["10.0.0.0", "10.0.0.0/0", "10.0.0.0/33", "256.0.0.0/8", "10.0.0.0/8,", "10.0.0.0/8 ,1.2.3.4/32",
+          "2001:db8::/32"]),
+        ("WafAllowedCountries", ["", "DE", "DE,FR,US"], ["de", "DEU", "D", "DE,", "ZZ", "DE FR"]),
+    ],
+)  # fmt: skip
+def test_the_waf_options_take_what_waf_takes_and_refuse_the_rest_naming_the_option(
+    option: str, good: list[str], bad: list[str]
+) -> None:
+    document = copy.deepcopy(variant_release(variant_parameters={}).document)
+    document["options"][option] = rules.value_option(option, SYNTHESIS)
+    manifest = Manifest.from_document(document)
+
+    for value in good:
+        assert manifest.resolve_options({option: value})[option] == value
+    for value in bad:
+        with pytest.raises(ManifestError, match=f"option {option}: "):
+            manifest.resolve_options({option: value})
