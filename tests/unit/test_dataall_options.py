@@ -859,7 +859,13 @@ def waf_template(ip_list: list[str], geo_list: list[str]) -> dict[str, Any]:
         )  # fmt: skip
     resources["ACLCloudfront"] = {
         "Type": "AWS::WAFv2::WebACL",
-        "Properties": {"DefaultAction": {"Allow": {}}, "Rules": made, "Scope": "CLOUDFRONT", "Tags": tags},
+        "Properties": {
+            "DefaultAction": {"Allow": {}},
+            "Rules": made,
+            "Scope": "CLOUDFRONT",
+            "Tags": tags,
+            "VisibilityConfig": visibility("waf-cloudfront"),
+        },
         "Metadata": {"aws:cdk:path": f"{CLOUDFRONT_STACK}/ACL-Cloudfront"},
     }
     return {"Resources": resources}

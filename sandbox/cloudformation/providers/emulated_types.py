@@ -349,7 +349,7 @@ def _types() -> list[EmulatedType]:
         ),
         # ----------------------------------------------------------------- security
         _waf("AWS::WAFv2::WebACL", "webacl", services.WebAcl()),
-        _waf("AWS::WAFv2::IPSet", "ipset"),
+        _waf("AWS::WAFv2::IPSet", "ipset", services.IpSet()),
         _waf("AWS::WAFv2::RuleGroup", "rulegroup"),
         EmulatedType(
             "AWS::WAFv2::WebACLAssociation",

@@ -1128,6 +1128,43 @@ class WebAcl:
         return {"Name": resource.name, "Scope": str(resource.prop("Scope")), "Id": resource.uuid()}
 
 
+class IpSet:
+    """AWS::WAFv2::IPSet in WAFv2 (CreateIPSet, its `Tags` with it): the id WAF draws is the one `Ref`
+    (`name|id|scope`) and `Fn::GetAtt Arn` carry, so a WebACL's IPSetReferenceStatement names the set
+    GetIPSet answers. An update puts the addresses and description under its lock token (UpdateIPSet,
+    https://docs.aws.amazon.com/waf/latest/APIReference/API_UpdateIPSet.html) and retags it."""
+
+    def create(self, clients: ServiceClients, resource: Emulation) -> None:
+        client = clients("wafv2", resource.region)
+        summary = client.create_ip_set(**api_params(client, "CreateIPSet", resource.properties, Name=resource.name))[
+            "Summary"
+        ]
+        resource.data["uuid"] = summary["Id"]
+
+    def update(self, clients: ServiceClients, resource: Emulation, previous: Emulation) -> None:
+        client = clients("wafv2", resource.region)
+        where = WebAcl._where(resource)
+        lock = client.get_ip_set(**where)["LockToken"]
+        client.update_ip_set(**api_params(client, "UpdateIPSet", resource.properties, **where, LockToken=lock))
+        arn = client.get_ip_set(**where)["IPSet"]["ARN"]
+        tags = tag_map(resource.prop("Tags"), resource.resource_type)
+        dropped = sorted(set(tag_map(previous.prop("Tags"), resource.resource_type)) - set(tags))
+        if dropped:
+            client.untag_resource(ResourceARN=arn, TagKeys=dropped)
+        if tags:
+            client.tag_resource(ResourceARN=arn, Tags=[{"Key": key, "Value": value} for key, value in tags.items()])
+
+    def delete(self, clients: ServiceClients, resource: Emulation, *, snapshot: bool) -> None:
+        client = clients("wafv2", resource.region)
+        where = WebAcl._where(resource)
+        try:
+            lock = client.get_ip_set(**where)["LockToken"]
+            client.delete_ip_set(**where, LockToken=lock)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "WAFNonexistentItemException":
+                raise
+
+
 class WebAclAssociation:
     """AWS::WAFv2::WebACLAssociation: AssociateWebACL (an API Gateway stage, a user pool, a load
     balancer ...); GetWebACLForResource then answers the ACL. Both properties replace it."""

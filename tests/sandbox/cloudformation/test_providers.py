@@ -1112,3 +1112,50 @@ def test_a_hosted_rotation_of_the_secrets_manager_transform_creates(cfn: Any, cl
     assert settle(cfn, "app")["StackStatus"] == "CREATE_COMPLETE"
     secret = clients("secretsmanager").get_secret_value(SecretId="dataall-dev-cognito-canary-user")
     assert json.loads(secret["SecretString"])["username"] == "cwcanary"
+
+
+def test_an_ip_set_is_in_wafv2_and_a_web_acls_rules_by_conditions_reference_it(cfn: Any, clients: Clients) -> None:
+    """AWS: an AWS::WAFv2::IPSet is an IP set GetIPSet answers, updated in place with its addresses
+    (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-wafv2-ipset.html), and a
+    WebACL's rule may reference it (IPSetReferenceStatement, by its ARN); `Fn::If` with `AWS::NoValue` drops
+    a rule from the list. data.all's WebACL as the WAF options' rule makes it."""
+    from blueprints.dataall import rules
+    from tests.unit.test_dataall_options import SYNTHESIS, waf_template
+
+    template = rules.apply(waf_template([], []), SYNTHESIS, (rules.waf_allowed_ranges_from_the_options,))
+    waf = clients("wafv2")
+
+    def put(ranges: str, countries: str, *, create: bool = False) -> None:
+        parameters = [
+            {"ParameterKey": "WafAllowedIpRanges", "ParameterValue": ranges},
+            {"ParameterKey": "WafAllowedCountries", "ParameterValue": countries},
+        ]
+        (cfn.create_stack if create else cfn.update_stack)(
+            StackName="app", TemplateBody=json.dumps(template), Parameters=parameters
+        )
+        described = settle(cfn, "app")
+        assert described["StackStatus"] in ("CREATE_COMPLETE", "UPDATE_COMPLETE"), events(cfn, "app")
+
+    def acl_rules() -> list[tuple[str, int]]:
+        (summary,) = waf.list_web_acls(Scope="CLOUDFRONT")["WebACLs"]
+        acl = waf.get_web_acl(Name=summary["Name"], Scope="CLOUDFRONT", Id=summary["Id"])["WebACL"]
+        return [(rule["Name"], rule["Priority"]) for rule in acl["Rules"]]
+
+    put("10.0.0.0/8,192.168.1.0/24", "DE", create=True)
+    (summary,) = waf.list_ip_sets(Scope="CLOUDFRONT")["IPSets"]
+    ip_set = waf.get_ip_set(Name=summary["Name"], Scope="CLOUDFRONT", Id=summary["Id"])["IPSet"]
+    assert (ip_set["Name"], ip_set["Addresses"]) == ("dataall-dev-ipset-cloudfront", ["10.0.0.0/8", "192.168.1.0/24"])
+    assert acl_rules() == [
+        ("GeoMatch", 0), ("IPMatch", 1),
+        ("AWS-AWSManagedRulesAdminProtectionRuleSet", 2), ("AWS-AWSManagedRulesAmazonIpReputationList", 3),
+    ]  # fmt: skip
+
+    put("10.0.0.0/8", "DE")
+    updated = waf.get_ip_set(Name=summary["Name"], Scope="CLOUDFRONT", Id=summary["Id"])["IPSet"]
+    assert updated["Addresses"] == ["10.0.0.0/8"]
+
+    put("", "")
+    assert waf.list_ip_sets(Scope="CLOUDFRONT")["IPSets"] == []
+    assert acl_rules() == [
+        ("AWS-AWSManagedRulesAdminProtectionRuleSet", 0), ("AWS-AWSManagedRulesAmazonIpReputationList", 1)
+    ]  # fmt: skip
