@@ -111,11 +111,15 @@ def test_the_variants_and_the_stages_options_add_pass_cfn_lint_and_take_the_valu
         5256000,
     )
     assert "731" in parameters["LogRetentionDays"]["AllowedValues"]
-    for name in ("ecs", "lambdas", "opensearch"):
+    expected = {
+        "ecs": ["LogRetentionDays", "EnablePivotRoleAutoCreate"],
+        "lambdas": ["LogRetentionDays", "ApiRateLimit", "ApiBurstLimit", "ReauthTtlMinutes", "AllowedOrigins",
+                    "EnablePivotRoleAutoCreate", "WafAllowedIpRanges", "WafAllowedCountries"],
+        "opensearch": ["LogRetentionDays"],
+    }  # fmt: skip
+    for name, declared in expected.items():
         variant = json.loads((release.path / f"blueprints/{name}.prodsizing-false.template.json").read_text())
-        throttled = ["ApiRateLimit", "ApiBurstLimit"] if name == "lambdas" else []
-        waf = [rules.WAF_IP_RANGES, rules.WAF_COUNTRIES] if name == "lambdas" else []
-        assert rules.value_parameters(variant) == ["LogRetentionDays", *throttled, *waf], name
+        assert rules.value_parameters(variant) == declared, name
 
 
 #: data.all's `custom_waf_rules` with both of the keys that are options, and with one alone

@@ -126,6 +126,28 @@ def test_an_installed_data_all_takes_a_value_option_and_prod_sizing_changing_onl
     assert _changed(installed, none, release) == {"params"}
     assert ssm.get_parameters(Names=[reauth])["InvalidParameters"] == [reauth]
 
+    # data.all's custom_waf_rules: the stages of its three WebACLs alone; each WebACL blocks other countries
+    # and addresses first, by an IPSet in WAFv2 holding them (CloudFront's in us-east-1)
+    waf = {"WafAllowedIpRanges": "203.0.113.0/24,198.51.100.7/32", "WafAllowedCountries": "DE,FR"}
+    walled = run(aws, installed, {"action": "redeploy", "options": waf})
+    assert walled["status"] == "SUCCEEDED", walled["error"]
+    assert _changed(installed, walled, release) == {"lambdas", "cognito", "cloudfront"}
+    for scope, client in (
+        ("REGIONAL", aws.client("wafv2")),
+        ("CLOUDFRONT", aws.in_region("us-east-1").client("wafv2")),
+    ):
+        sets = client.list_ip_sets(Scope=scope)["IPSets"]
+        assert len(sets) == (2 if scope == "REGIONAL" else 1), sets
+        for found in sets:
+            ip_set = client.get_ip_set(Name=found["Name"], Scope=scope, Id=found["Id"])["IPSet"]
+            assert ip_set["Addresses"] == ["203.0.113.0/24", "198.51.100.7/32"]
+        for summary in client.list_web_acls(Scope=scope)["WebACLs"]:
+            acl = client.get_web_acl(Name=summary["Name"], Scope=scope, Id=summary["Id"])["WebACL"]
+            first = [(r["Name"], r["Priority"]) for r in acl["Rules"][:3]]
+            assert first == [("GeoMatch", 0), ("IPMatch", 1), ("AWS-AWSManagedRulesAdminProtectionRuleSet", 2)]
+            geo = acl["Rules"][0]["Statement"]["NotStatement"]["Statement"]["GeoMatchStatement"]["CountryCodes"]
+            assert geo == ["DE", "FR"]
+
     # an option of data.all's that this release does not serve: refused by name, nothing changed
     unserved = run(aws, installed, {"action": "redeploy", "options": {"InternetFacing": False}})
     execution = aws.client("stepfunctions").describe_execution(executionArn=unserved["execution_arn"])
