@@ -132,17 +132,17 @@ def test_an_installed_data_all_takes_a_value_option_and_prod_sizing_changing_onl
     walled = run(aws, installed, {"action": "redeploy", "options": waf})
     assert walled["status"] == "SUCCEEDED", walled["error"]
     assert _changed(installed, walled, release) == {"lambdas", "cognito", "cloudfront"}
-    for scope, client in (
+    for scope, wafv2 in (
         ("REGIONAL", aws.client("wafv2")),
         ("CLOUDFRONT", aws.in_region("us-east-1").client("wafv2")),
     ):
-        sets = client.list_ip_sets(Scope=scope)["IPSets"]
+        sets = wafv2.list_ip_sets(Scope=scope)["IPSets"]
         assert len(sets) == (2 if scope == "REGIONAL" else 1), sets
         for found in sets:
-            ip_set = client.get_ip_set(Name=found["Name"], Scope=scope, Id=found["Id"])["IPSet"]
+            ip_set = wafv2.get_ip_set(Name=found["Name"], Scope=scope, Id=found["Id"])["IPSet"]
             assert ip_set["Addresses"] == ["203.0.113.0/24", "198.51.100.7/32"]
-        for summary in client.list_web_acls(Scope=scope)["WebACLs"]:
-            acl = client.get_web_acl(Name=summary["Name"], Scope=scope, Id=summary["Id"])["WebACL"]
+        for summary in wafv2.list_web_acls(Scope=scope)["WebACLs"]:
+            acl = wafv2.get_web_acl(Name=summary["Name"], Scope=scope, Id=summary["Id"])["WebACL"]
             first = [(r["Name"], r["Priority"]) for r in acl["Rules"][:3]]
             assert first == [("GeoMatch", 0), ("IPMatch", 1), ("AWS-AWSManagedRulesAdminProtectionRuleSet", 2)]
             geo = acl["Rules"][0]["Statement"]["NotStatement"]["Statement"]["GeoMatchStatement"]["CountryCodes"]
