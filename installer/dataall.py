@@ -34,6 +34,7 @@ import os
 import re
 import string
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from itertools import product
 from pathlib import Path
@@ -659,6 +660,22 @@ def _check_exact(composed: Sequence[ComposedStage], reports: Sequence[tuple[Comb
             )
 
 
+#: How many of data.all's variant syntheses run at once (each a `cdk synth`, about one core and 0.5 GB):
+#: by default as many as the machine has cores, at most 4.
+SYNTH_JOBS_ENV = "DATAALL_INSTALLER_SYNTH_JOBS"
+
+
+def synth_jobs() -> int:
+    """`DATAALL_INSTALLER_SYNTH_JOBS`, else the machine's cores (1 to 4); a value that is not a positive
+    integer is refused, naming the variable."""
+    given = os.environ.get(SYNTH_JOBS_ENV)
+    if given is None:
+        return max(1, min(4, os.cpu_count() or 1))
+    if not given.isdigit() or int(given) < 1:
+        raise BuildError(f"{SYNTH_JOBS_ENV}={given!r}: give the number of syntheses to run at once (1 or more)")
+    return int(given)
+
+
 def import_variants(
     upstream: Upstream,
     default: ImportReport,
@@ -666,16 +683,19 @@ def import_variants(
     options: Sequence[VariantOption] = VARIANT_OPTIONS,
 ) -> list[tuple[Combination, ImportReport]]:
     """data.all's source synthesized in every combination of the variant options' values but the
-    defaults' (`installer.upstream.synthesize`: offline, cached; 2^n - 1 syntheses of about 20 s
-    each), imported as the default is; [] without data.all's source."""
+    defaults' (`installer.upstream.synthesize`: offline, cached; 2^n - 1 syntheses of 20-60 s each,
+    `synth_jobs()` at a time), imported as the default is, in the combinations' order; [] without
+    data.all's source."""
     source = upstream_source(upstream)
     if source is None:
         return []
-    imported: list[tuple[Combination, ImportReport]] = []
-    for combination in combinations(options)[1:]:
+    others = combinations(options)[1:]
+    jobs = synth_jobs()
+
+    def synthesized(combination: Combination) -> Path:
         environment = {o.key: combination[o.option] for o in options if combination[o.option] != o.default}
         try:
-            folder = upstream_synthesize(source, upstream.version, environment=environment)
+            return upstream_synthesize(source, upstream.version, environment=environment)
         except UpstreamError as error:
             given = ", ".join(
                 f"{o.key}={combination[o.option]} (option {o.option})" for o in options if o.key in environment
@@ -684,9 +704,13 @@ def import_variants(
                 f"data.all's variant {given}: {error}; {VARIANTS_ENV}=0 builds a release without variants "
                 f"(it then offers no {', '.join(o.option for o in options)})"
             ) from error
-        report = import_stages(CloudAssembly.load(folder), package, reuse=default.packaged)
-        imported.append((combination, report))
-    return imported
+
+    with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="dataall-synth") as pool:
+        folders = list(pool.map(synthesized, others))
+    return [
+        (combination, import_stages(CloudAssembly.load(folder), package, reuse=default.packaged))
+        for combination, folder in zip(others, folders, strict=True)
+    ]
 
 
 def release_options(

@@ -20,6 +20,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -143,6 +144,9 @@ def clone(version: str) -> Path:
     return target
 
 
+_TOOLCHAIN = threading.Lock()
+
+
 def synthesize(
     source: Path,
     image_tag: str,
@@ -169,8 +173,9 @@ def synthesize(
     out = cache_dir() / "cdk.out" / digest.hexdigest()[:16]
     if (out / "manifest.json").is_file():
         return out
-    venv = _toolchain_venv(requirements)
-    cli = _cdk_cli()
+    with _TOOLCHAIN:  # syntheses in threads (`installer.dataall.import_variants`) install it once
+        venv = _toolchain_venv(requirements)
+        cli = _cdk_cli()
     with tempfile.TemporaryDirectory(prefix="dataall-synth-") as scratch:
         work = Path(scratch) / "source"
         shutil.copytree(source, work, ignore=shutil.ignore_patterns("__pycache__", "node_modules", "cdk.out"))

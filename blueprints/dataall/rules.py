@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -127,19 +127,25 @@ EXTERNAL_ID = "PivotRoleExternalId"
 EXTERNAL_ID_PARAMETER = re.compile(r"/dataall/[A-Za-z0-9_.-]+/pivotRole/externalId")
 
 
-def external_id_from_the_installation(template: dict[str, Any], _synthesis: Synthesis) -> None:
-    """The pivot role's external id that data.all's synthesis drew (the literal `Value` of its
-    `/dataall/<env>/pivotRole/externalId` SSM parameter) becomes the NoEcho `PivotRoleExternalId`
-    parameter: a release is shared, its external id is each installation's own."""
-    used = False
+def ssm_parameters(template: Mapping[str, Any], name: re.Pattern[str]) -> Iterator[dict[str, Any]]:
+    """The properties of the template's SSM parameters whose `Name` is a string `name` matches whole."""
     for resource in template.get("Resources", {}).values():
         properties = resource.get("Properties") or {}
         if (
             resource.get("Type") == "AWS::SSM::Parameter"
             and isinstance(properties.get("Name"), str)
-            and EXTERNAL_ID_PARAMETER.fullmatch(properties["Name"])
-            and isinstance(properties.get("Value"), str)
+            and name.fullmatch(properties["Name"])
         ):
+            yield properties
+
+
+def external_id_from_the_installation(template: dict[str, Any], _synthesis: Synthesis) -> None:
+    """The pivot role's external id that data.all's synthesis drew (the literal `Value` of its
+    `/dataall/<env>/pivotRole/externalId` SSM parameter) becomes the NoEcho `PivotRoleExternalId`
+    parameter: a release is shared, its external id is each installation's own."""
+    used = False
+    for properties in ssm_parameters(template, EXTERNAL_ID_PARAMETER):
+        if isinstance(properties.get("Value"), str):
             properties["Value"] = {"Ref": EXTERNAL_ID}
             used = True
     if used:
@@ -524,14 +530,8 @@ def shared_dashboards_from_the_option(template: dict[str, Any], synthesis: Synth
     parameter: a value, nothing else changes."""
     value = synthesis.setting(SHARED_DASHBOARDS_KEY)
     used = False
-    for resource in template.get("Resources", {}).values():
-        properties = resource.get("Properties") or {}
-        if (
-            resource.get("Type") == "AWS::SSM::Parameter"
-            and isinstance(properties.get("Name"), str)
-            and SHARED_DASHBOARDS_PARAMETER.fullmatch(properties["Name"])
-            and properties.get("Value") == value
-        ):
+    for properties in ssm_parameters(template, SHARED_DASHBOARDS_PARAMETER):
+        if properties.get("Value") == value:
             properties["Value"] = {"Ref": SHARED_DASHBOARDS}
             used = True
     if used:

@@ -104,10 +104,14 @@ def test_an_installed_data_all_takes_a_value_option_and_prod_sizing_changing_onl
         "ReauthTtlMinutes": 15,
         "AllowedOrigins": "https://dataall.example.com",
         "SharedDashboardsSessions": "reader",
+        "EnablePivotRoleAutoCreate": True,
     }
     valued = run(aws, installed, {"action": "redeploy", "options": values})
     assert valued["status"] == "SUCCEEDED", valued["error"]
-    assert _changed(installed, valued, release) == {"params", "lambdas"}
+    assert _changed(installed, valued, release) == {"params", "lambdas", "ecs"}
+    pivot_role = "/dataall/dev/pivotRole/"
+    assert ssm.get_parameter(Name=pivot_role + "pivotRoleName")["Parameter"]["Value"] == "dataallPivotRole-cdk"
+    assert ssm.get_parameter(Name=pivot_role + "enablePivotRoleAutoCreate")["Parameter"]["Value"] == "True"
     assert ssm.get_parameter(Name=reauth)["Parameter"]["Value"] == "deleteDataset,createDataset"
     sessions = ssm.get_parameter(Name="/dataall/dev/quicksight/sharedDashboardsSessions")["Parameter"]["Value"]
     assert sessions == "reader"

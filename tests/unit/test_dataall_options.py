@@ -672,6 +672,57 @@ def test_a_variant_data_all_cannot_synthesize_fails_the_build_naming_the_option_
         dataall.import_variants(upstream, report(), None)
 
 
+@pytest.mark.parametrize("jobs", ["1", "3"])
+def test_the_variants_are_synthesized_jobs_at_a_time_and_imported_in_the_combinations_order(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, jobs: str
+) -> None:
+    import threading
+    import time
+
+    from installer import dataall
+    from installer.upstream import Upstream
+
+    running, most, lock = 0, 0, threading.Lock()
+
+    def synthesize(_: Path, __: str, *, environment: dict[str, Any]) -> Path:
+        nonlocal running, most
+        with lock:
+            running += 1
+            most = max(most, running)
+        time.sleep(0.05)
+        with lock:
+            running -= 1
+        return Path(json.dumps(environment, sort_keys=True))
+
+    monkeypatch.setenv("DATAALL_INSTALLER_SYNTH_JOBS", jobs)
+    monkeypatch.setattr(dataall, "upstream_source", lambda _: tmp_path)
+    monkeypatch.setattr(dataall, "upstream_synthesize", synthesize)
+    monkeypatch.setattr(dataall.CloudAssembly, "load", staticmethod(str))
+    monkeypatch.setattr(dataall, "import_stages", lambda assembly, *_, **__: assembly)
+    upstream = Upstream(version="2.9.0", assembly=None, origin=f"--upstream: {tmp_path}")  # type: ignore[arg-type]
+
+    imported = dataall.import_variants(upstream, report(), None, [SIZE, RUM])
+
+    assert imported == [
+        ({"Size": False, "Rum": False}, '{"size": false}'),
+        ({"Size": True, "Rum": True}, '{"rum": true}'),
+        ({"Size": False, "Rum": True}, '{"rum": true, "size": false}'),
+    ]
+    assert most == min(int(jobs), 3)
+
+
+@pytest.mark.parametrize("given", ["0", "two", "-1", ""])
+def test_a_synthesis_job_count_that_is_not_a_positive_integer_is_refused_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch, given: str
+) -> None:
+    from installer import dataall
+
+    monkeypatch.setenv("DATAALL_INSTALLER_SYNTH_JOBS", given)
+
+    with pytest.raises(BuildError, match=f"DATAALL_INSTALLER_SYNTH_JOBS={given!r}: give the number"):
+        dataall.synth_jobs()
+
+
 def test_a_stage_waits_for_a_stage_an_option_adds_where_it_exists_and_for_no_other_new_one() -> None:
     def front(rum: bool) -> ImportedStage:
         return replace(imported("front", {}), depends_on=("pool", "rum") if rum else ("pool",))
