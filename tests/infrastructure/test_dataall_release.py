@@ -32,9 +32,9 @@ def test_every_nested_stack_of_the_backend_is_a_stage_of_the_release(dataall_rel
     }
 
     assert counts == {
-        "backend": 3, "vpc": 86, "params": 13, "s3": 20, "cognito": 32, "sqs": 9, "lambdas": 89, "ecs": 99,
+        "backend": 3, "vpc": 86, "params": 13, "s3": 20, "cognito": 33, "sqs": 9, "lambdas": 90, "ecs": 99,
         "aurora": 36, "migrations": 14, "dashboards": 30, "opensearch": 30,
-        "cloudfront": 19, "frontend-cognito-config": 11,
+        "cloudfront": 20, "frontend-cognito-config": 11,
     }  # fmt: skip
     regions = {step.name: step.region for step in dataall_release.manifest.stages() if step.region}
     assert regions == {"cloudfront": "us-east-1", "frontend-cognito-config": "us-east-1"}
