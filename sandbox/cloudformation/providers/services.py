@@ -1088,24 +1088,33 @@ class RestApiStage:
 
 
 # --------------------------------------------------------------------------- waf
-class WebAcl:
-    """AWS::WAFv2::WebACL in WAFv2 (CreateWebACL, its `Tags` with it): the id WAF draws is the
-    one `Ref` (`name|id|scope`) and `Fn::GetAtt Arn` carry. An update puts the ACL again under
-    its lock token and retags it."""
+class _WafEntity:
+    """A WAFv2 entity made by its Create call (its `Tags` with it): the id WAF draws is the one `Ref`
+    (`name|id|scope`) and `Fn::GetAtt Arn` carry. An update puts it again under its lock token and
+    retags it; a delete takes its lock token first. `kind` names the API's calls (`WebACL`, `IPSet`)."""
+
+    kind = ""
+    #: boto3's method name ending of each kind (`create_web_acl`, `get_ip_set`)
+    _METHODS = {"WebACL": "_web_acl", "IPSet": "_ip_set"}
+
+    def _call(self, client: Any, verb: str, **params: Any) -> Any:
+        return getattr(client, verb.lower() + self._METHODS[self.kind])(**params)
 
     def create(self, clients: ServiceClients, resource: Emulation) -> None:
         client = clients("wafv2", resource.region)
-        summary = client.create_web_acl(**api_params(client, "CreateWebACL", resource.properties, Name=resource.name))[
-            "Summary"
-        ]
-        resource.data["uuid"] = summary["Id"]
+        made = self._call(
+            client, "Create", **api_params(client, f"Create{self.kind}", resource.properties, Name=resource.name)
+        )
+        resource.data["uuid"] = made["Summary"]["Id"]
 
     def update(self, clients: ServiceClients, resource: Emulation, previous: Emulation) -> None:
         client = clients("wafv2", resource.region)
         where = self._where(resource)
-        lock = client.get_web_acl(**where)["LockToken"]
-        client.update_web_acl(**api_params(client, "UpdateWebACL", resource.properties, **where, LockToken=lock))
-        arn = client.get_web_acl(**where)["WebACL"]["ARN"]
+        lock = self._call(client, "Get", **where)["LockToken"]
+        self._call(
+            client, "Update", **api_params(client, f"Update{self.kind}", resource.properties, **where, LockToken=lock)
+        )
+        arn = self._call(client, "Get", **where)[self.kind]["ARN"]
         tags = tag_map(resource.prop("Tags"), resource.resource_type)
         dropped = sorted(set(tag_map(previous.prop("Tags"), resource.resource_type)) - set(tags))
         if dropped:
@@ -1117,8 +1126,8 @@ class WebAcl:
         client = clients("wafv2", resource.region)
         where = self._where(resource)
         try:
-            lock = client.get_web_acl(**where)["LockToken"]
-            client.delete_web_acl(**where, LockToken=lock)
+            lock = self._call(client, "Get", **where)["LockToken"]
+            self._call(client, "Delete", **where, LockToken=lock)
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") != "WAFNonexistentItemException":
                 raise
@@ -1128,41 +1137,18 @@ class WebAcl:
         return {"Name": resource.name, "Scope": str(resource.prop("Scope")), "Id": resource.uuid()}
 
 
-class IpSet:
-    """AWS::WAFv2::IPSet in WAFv2 (CreateIPSet, its `Tags` with it): the id WAF draws is the one `Ref`
-    (`name|id|scope`) and `Fn::GetAtt Arn` carry, so a WebACL's IPSetReferenceStatement names the set
-    GetIPSet answers. An update puts the addresses and description under its lock token (UpdateIPSet,
-    https://docs.aws.amazon.com/waf/latest/APIReference/API_UpdateIPSet.html) and retags it."""
+class WebAcl(_WafEntity):
+    """AWS::WAFv2::WebACL in WAFv2 (CreateWebACL, UpdateWebACL, DeleteWebACL)."""
 
-    def create(self, clients: ServiceClients, resource: Emulation) -> None:
-        client = clients("wafv2", resource.region)
-        summary = client.create_ip_set(**api_params(client, "CreateIPSet", resource.properties, Name=resource.name))[
-            "Summary"
-        ]
-        resource.data["uuid"] = summary["Id"]
+    kind = "WebACL"
 
-    def update(self, clients: ServiceClients, resource: Emulation, previous: Emulation) -> None:
-        client = clients("wafv2", resource.region)
-        where = WebAcl._where(resource)
-        lock = client.get_ip_set(**where)["LockToken"]
-        client.update_ip_set(**api_params(client, "UpdateIPSet", resource.properties, **where, LockToken=lock))
-        arn = client.get_ip_set(**where)["IPSet"]["ARN"]
-        tags = tag_map(resource.prop("Tags"), resource.resource_type)
-        dropped = sorted(set(tag_map(previous.prop("Tags"), resource.resource_type)) - set(tags))
-        if dropped:
-            client.untag_resource(ResourceARN=arn, TagKeys=dropped)
-        if tags:
-            client.tag_resource(ResourceARN=arn, Tags=[{"Key": key, "Value": value} for key, value in tags.items()])
 
-    def delete(self, clients: ServiceClients, resource: Emulation, *, snapshot: bool) -> None:
-        client = clients("wafv2", resource.region)
-        where = WebAcl._where(resource)
-        try:
-            lock = client.get_ip_set(**where)["LockToken"]
-            client.delete_ip_set(**where, LockToken=lock)
-        except ClientError as error:
-            if error.response.get("Error", {}).get("Code") != "WAFNonexistentItemException":
-                raise
+class IpSet(_WafEntity):
+    """AWS::WAFv2::IPSet in WAFv2 (CreateIPSet; UpdateIPSet puts the addresses and description under
+    its lock token, https://docs.aws.amazon.com/waf/latest/APIReference/API_UpdateIPSet.html), so a
+    WebACL's IPSetReferenceStatement names the set GetIPSet answers."""
+
+    kind = "IPSet"
 
 
 class WebAclAssociation:
