@@ -154,7 +154,7 @@ def build_layer(requirements: list[str], cache_dir: Path | None = None) -> bytes
             shutil.rmtree(junk)
         data = zip_tree([(target, "python")])
     cache.parent.mkdir(parents=True, exist_ok=True)
-    partial = cache.with_suffix(".partial")
+    partial = cache.with_suffix(f".{os.getpid()}.partial")  # builds side by side each write their own
     partial.write_bytes(data)
     partial.replace(cache)
     return data

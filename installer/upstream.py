@@ -13,6 +13,8 @@ project when it is there, else a clone of the pinned tag whose commit is verifie
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
@@ -21,7 +23,7 @@ import subprocess
 import sys
 import tempfile
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -173,9 +175,36 @@ def synthesize(
     out = cache_dir() / "cdk.out" / digest.hexdigest()[:16]
     if (out / "manifest.json").is_file():
         return out
-    with _TOOLCHAIN:  # syntheses in threads (`installer.dataall.import_variants`) install it once
+    # Syntheses in threads (`installer.dataall.import_variants`) and in other processes (another
+    # build, a test worker) install the toolchain once and make each cached assembly once.
+    with _TOOLCHAIN, cache_lock("toolchain"):
         venv = _toolchain_venv(requirements)
         cli = _cdk_cli()
+    with cache_lock(f"cdk.out-{out.name}"):
+        if (out / "manifest.json").is_file():  # made by another process while this one waited
+            return out
+        _synthesize_into(out, source, image_tag, settings, venv, cli)
+    return out
+
+
+@contextlib.contextmanager
+def cache_lock(name: str) -> Iterator[None]:
+    """The cache entry `name` to this thread alone, across processes (an exclusive `flock` on a file
+    beside the cache; the kernel releases it when a process holding it dies)."""
+    locks = cache_dir() / "locks"
+    locks.mkdir(parents=True, exist_ok=True)
+    with (locks / f"{name}.lock").open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _synthesize_into(
+    out: Path, source: Path, image_tag: str, settings: Mapping[str, Any], venv: Path, cli: Path
+) -> None:
+    """data.all's `cdk synth` of a scratch copy of `source` into `out`, which appears whole or not at all."""
     with tempfile.TemporaryDirectory(prefix="dataall-synth-") as scratch:
         work = Path(scratch) / "source"
         shutil.copytree(source, work, ignore=shutil.ignore_patterns("__pycache__", "node_modules", "cdk.out"))
@@ -205,16 +234,19 @@ def synthesize(
                 "PATH": f"{venv / 'bin'}{os.pathsep}{environment.get('PATH', '')}",
             }
         )
-        staging = out.with_name(out.name + ".partial")
-        shutil.rmtree(staging, ignore_errors=True)
-        app = f"{venv / 'bin' / 'python'} {Path(__file__).with_name('dataall_offline.py')}"
-        _run(
-            [str(cli), "synth", "--quiet", "--no-notices", "--app", app, "--context", f"image_tag={image_tag}",
-             "--output", str(staging)],
-            cwd=work, env=environment,
-        )  # fmt: skip
-        staging.replace(out)
-    return out
+        out.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f"{out.name}.partial-", dir=out.parent))
+        try:
+            app = f"{venv / 'bin' / 'python'} {Path(__file__).with_name('dataall_offline.py')}"
+            _run(
+                [str(cli), "synth", "--quiet", "--no-notices", "--app", app, "--context", f"image_tag={image_tag}",
+                 "--output", str(staging)],
+                cwd=work, env=environment,
+            )  # fmt: skip
+            shutil.rmtree(out, ignore_errors=True)  # what a synthesis killed before it was whole left
+            staging.replace(out)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
 
 
 def synth_context(environment: Mapping[str, Any] | None, context: Mapping[str, Any] | None) -> dict[str, Any]:

@@ -37,6 +37,7 @@ def _comparable(template: dict[str, Any]) -> str:
     return re.sub(r"assets/[0-9a-f]{64}", "assets/*", text)
 
 
+@pytest.mark.slow  # a synthesis (and, on a new machine, data.all's toolchain): `make test` uses ../shared's assemblies
 @pytest.mark.skipif(not SOURCE.is_dir(), reason="../shared/upstream/dataall/2.9.0/source is not here")
 def test_the_source_tree_synthesizes_to_the_platform_of_its_cloud_assembly() -> None:
     synthesized = import_stages(load(synthesize(SOURCE, "2.9.0")))

@@ -262,6 +262,9 @@ def test_the_command_deploys_updates_and_deletes_printing_one_json_line(tmp_path
     assert summary["seconds"] > 0
 
 
+# slow: 76-109 s; `make test` keeps data.all's stacks created one nested stack at a time
+# (tests/sandbox/cloudformation/test_cdk_output.py) and installed by the installer (tests/sandbox/test_dataall.py)
+@pytest.mark.slow
 @pytest.mark.skipif(not (DATAALL.is_dir() and OLDER.is_dir()), reason="data.all's cloud assemblies are not there")
 def test_data_alls_platform_installs_migrates_upgrades_and_deletes_as_synthesized(sandbox: Any) -> None:
     """data.all's backend and cloudfront stacks (541 resources, nested stacks included) at 2.8.0,

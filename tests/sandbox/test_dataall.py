@@ -256,6 +256,14 @@ def test_data_all_installs_every_resource_of_its_stacks_and_redeploys_unchanged(
 
     assert again["status"] == "SUCCEEDED", again["error"]
     assert _everywhere(aws, _state) == on_newer
+    # nothing changed: every stage UNCHANGED, and no change set executed nor left behind
+    steps = installed.reader.ledger.steps(again["execution_arn"].rsplit(":", 1)[1])
+    regions = _regions_of_stages(aws, newer)  # the stages installed (an option off leaves some out)
+    assert {name: steps[name].result for name in regions if name in steps} == dict.fromkeys(regions, "UNCHANGED")
+    assert [name for name, step in steps.items() if step.change_set_id] == []
+    for stage, region in regions.items():
+        cfn = Aws(region=region, endpoint_url=aws.endpoint_url).client("cloudformation")
+        assert cfn.list_change_sets(StackName=INSTALLATION.stage_stack(stage))["Summaries"] == [], stage
 
 
 @pytest.mark.slow

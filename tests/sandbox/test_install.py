@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import pytest
+
 from installer.aws import Aws
 from tests.sandbox.conftest import INSTALLATION, deploy, run, stateful_and_what_they_run_on
 
@@ -64,6 +66,7 @@ def test_an_install_from_nothing_creates_every_stage_with_its_outputs_wired(aws:
     assert pivot_role["name"].startswith(f"{INSTALLATION.prefix}-{INSTALLATION.env}-")
 
 
+@pytest.mark.slow  # in `make test`, data.all's own redeploy (tests/sandbox/test_dataall.py) executes no change set
 def test_nothing_changed_means_no_run_and_a_redeploy_executes_no_change_set(aws: Aws, release: Any) -> None:
     first = deploy(aws, release)
     assert first.result["status"] == "SUCCEEDED"

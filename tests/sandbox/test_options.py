@@ -234,6 +234,7 @@ def test_canaries_rum_serverless_search_production_sizing_and_a_domain_on_cloudf
     assert len(nat_gateways(aws, network["VpcId"])) == 2
 
 
+@pytest.mark.slow  # 36-41 s: an install of its own
 def test_an_install_into_an_existing_vpc_creates_no_network_and_federates_an_oidc_provider(
     aws: Aws, release: Any
 ) -> None:

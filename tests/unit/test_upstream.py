@@ -4,6 +4,9 @@ name what is wrong."""
 from __future__ import annotations
 
 import json
+import multiprocessing
+import os
+import time
 from pathlib import Path
 
 import pytest
@@ -72,3 +75,36 @@ def test_a_synthesis_sets_data_alls_keys_in_its_one_target_environment_and_the_t
         ],
     }
     assert upstream.synth_context(None, None) == {}  # data.all's defaults: its cdk.json as it is
+
+
+def test_two_processes_wanting_one_synthesis_make_it_once_and_both_get_it_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A build and a test worker (or two builds) synthesizing the same source at once: one synthesizes,
+    the other waits for it and takes the cached assembly (before the lock, the second one's rename
+    onto the first one's folder failed with ENOTEMPTY)."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    source = tmp_path / "source"
+    (source / "deploy").mkdir(parents=True)
+    (source / "deploy" / "requirements.txt").write_text("aws-cdk-lib\n")
+    (source / "cdk.json").write_text("{}")
+    calls = tmp_path / "calls"
+    monkeypatch.setattr(upstream, "_toolchain_venv", lambda requirements: tmp_path / "venv")
+    monkeypatch.setattr(upstream, "_cdk_cli", lambda: tmp_path / "cdk")
+
+    def synth(command: list[str], *, cwd: Path | None = None, env: dict[str, str] | None = None) -> str:
+        with calls.open("a") as record:
+            record.write(f"{os.getpid()}\n")
+        output = Path(command[command.index("--output") + 1])
+        time.sleep(0.5)  # long enough for the other process to want it too
+        (output / "manifest.json").write_text(json.dumps({"version": "45.0.0", "artifacts": {}}))
+        return ""
+
+    monkeypatch.setattr(upstream, "_run", synth)
+
+    with multiprocessing.get_context("fork").Pool(2) as pool:
+        made = pool.starmap(upstream.synthesize, [(source, "2.9.0")] * 2)
+
+    assert made[0] == made[1] and (made[0] / "manifest.json").is_file()
+    assert len(calls.read_text().splitlines()) == 1
+    assert [p.name for p in made[0].parent.iterdir()] == [made[0].name]  # no staging folder left
