@@ -111,6 +111,9 @@ def test_the_variants_and_the_stages_options_add_pass_cfn_lint_and_take_the_valu
         5256000,
     )
     assert "731" in parameters["LogRetentionDays"]["AllowedValues"]
+    assert (parameters["WafRateLimit"]["MinValue"], parameters["WafRateLimit"]["MaxValue"]) == (10, 2000000000)
+    assert parameters["WafRateLimitWindow"]["AllowedValues"] == ["60", "120", "300", "600"]
+    assert (parameters["WafRateLimit"]["Default"], parameters["WafRateLimitWindow"]["Default"]) == ("1000", "300")
     expected = {
         "ecs": ["LogRetentionDays", "EnablePivotRoleAutoCreate"],
         "lambdas": ["LogRetentionDays", "ApiRateLimit", "ApiBurstLimit", "ReauthTtlMinutes", "AllowedOrigins",
