@@ -937,7 +937,7 @@ def waf_template(ip_list: list[str], geo_list: list[str]) -> dict[str, Any]:
     return {"Resources": resources}
 
 
-def resolved(template: dict[str, Any], parameters: dict[str, str]) -> dict[str, Any]:
+def resolved(template: dict[str, Any], parameters: dict[str, Any]) -> dict[str, Any]:
     """`template`'s resources as CloudFormation makes them for `parameters` (the rule's intrinsics only)."""
     conditions: dict[str, bool] = {}
     refs: dict[str, Any] = {**parameters, "AWS::NoValue": None}
@@ -1126,7 +1126,7 @@ def test_the_default_window_leaves_the_window_out_as_data_alls_synthesis_does() 
     300 (the option's default), the rule's template leaves it out too; data.all synthesized with
     rate_limit_window 300 writes it, which WAF takes as the same window."""
     made = rules.apply(rate_limited_template(), SYNTHESIS, WAF_RULES)
-    options = {"WafAllowedIpRanges": "", "WafAllowedCountries": "", "WafRateLimit": 1000}
+    options: dict[str, Any] = {"WafAllowedIpRanges": "", "WafAllowedCountries": "", "WafRateLimit": 1000}
 
     assert "EvaluationWindowSec" not in _rate_statement(resolved(made, {**options, "WafRateLimitWindow": 300}))
     assert _rate_statement(resolved(made, {**options, "WafRateLimitWindow": 60}))["EvaluationWindowSec"] == 60
