@@ -246,8 +246,9 @@ ALLOWED_ORIGINS_KEY = "allowed_origins"
 SHARED_DASHBOARDS_KEY = "shared_dashboard_sessions"
 #: data.all's `enable_pivot_role_auto_create` (`target_env.get('enable_pivot_role_auto_create', False)`).
 PIVOT_ROLE_AUTO_CREATE_KEY = "enable_pivot_role_auto_create"
-#: data.all's `custom_waf_rules` (`target_env.get('custom_waf_rules', None)`): of its keys, `allowed_ip_list`
-#: (IPv4 CIDRs) and `allowed_geo_list` (ISO 3166 alpha-2 codes) are options (`deploy/stacks/waf_rules.py`).
+#: data.all's `custom_waf_rules` (`target_env.get('custom_waf_rules', None)`): its keys `allowed_ip_list`
+#: (IPv4 CIDRs), `allowed_geo_list` (ISO 3166 alpha-2 codes), `rate_limit` and `rate_limit_window` are
+#: options (`deploy/stacks/waf_rules.py`).
 WAF_KEY = "custom_waf_rules"
 DATAALL_DEFAULTS: Mapping[str, Any] = {
     SESSION_TIMEOUT_KEY: 43200,
@@ -806,6 +807,98 @@ def waf_allowed_ranges_from_the_options(template: dict[str, Any], synthesis: Syn
     )
 
 
+#: The parameters (and release options) of data.all's `custom_waf_rules` `rate_limit` and `rate_limit_window`.
+WAF_RATE_LIMIT = "WafRateLimit"
+WAF_RATE_LIMIT_WINDOW = "WafRateLimitWindow"
+#: data.all's `DEFAULT_WAF_RATE_LIMIT` (`deploy/stacks/waf_rules.py`), and the evaluation window WAF takes
+#: when a rate-based statement gives none (data.all gives none unless `rate_limit_window` is set).
+WAF_RATE_LIMIT_DEFAULT = 1000
+WAF_RATE_LIMIT_WINDOW_DEFAULT = 300
+#: WAF's bounds of a rate-based statement's `Limit` and its `EvaluationWindowSec` values
+#: (https://docs.aws.amazon.com/waf/latest/APIReference/API_RateBasedStatement.html).
+WAF_RATE_LIMIT_BOUNDS = (10, 2_000_000_000)
+WAF_RATE_LIMIT_WINDOWS = (60, 120, 300, 600)
+#: The condition the rule gives each template holding a rate-limited WebACL: a window other than WAF's default.
+WAF_RATE_LIMIT_WINDOW_GIVEN = "DataallWafRateLimitWindowGiven"
+#: data.all's WebACLs that end with its rate-based rule, by construct id, and the `name` `get_waf_rules` is
+#: given for each (the rule is `{name}RateLimit`; CloudFront's WebACL has none).
+WAF_RATE_LIMITED: Mapping[str, str] = {"ACL-ApiGW": "APIGateway", "ACL-Cognito": "Cognito"}
+
+
+def waf_rate_limit(synthesis: Synthesis) -> tuple[int, int | None]:
+    """data.all's `custom_waf_rules` `rate_limit` and `rate_limit_window` at synthesis (not set: data.all's
+    default limit, no window)."""
+    given = synthesis.setting(WAF_KEY) or {}
+    return given.get("rate_limit", WAF_RATE_LIMIT_DEFAULT), given.get("rate_limit_window")
+
+
+def waf_rate_limit_from_the_options(template: dict[str, Any], synthesis: Synthesis) -> None:
+    """data.all's `custom_waf_rules` `rate_limit` and `rate_limit_window` become the `WafRateLimit` and
+    `WafRateLimitWindow` parameters. `get_waf_rules` ends API Gateway's and Cognito's WebACLs with the rule
+    `{name}RateLimit` blocking an IP address over `rate_limit` requests (`RateBasedStatement`, `Limit`), in
+    `rate_limit_window` seconds when given (`EvaluationWindowSec`; WAF's default, 300, when left out). The
+    rule checks that rule's statement is the synthesis' and makes its `Limit` the parameter and its window
+    `Fn::If` on a window other than 300 (the parameter, else `AWS::NoValue`), so the default template is
+    data.all's own; a synthesis with either key set is checked to hold it, then takes the same form."""
+    limit, window = waf_rate_limit(synthesis)
+    synthesized = {
+        "AggregateKeyType": "IP",
+        "Limit": limit,
+        **({} if window is None else {"EvaluationWindowSec": window}),
+    }
+    used = False
+    for key, acl in template.get("Resources", {}).items():
+        path = (acl.get("Metadata") or {}).get("aws:cdk:path")
+        if acl.get("Type") != "AWS::WAFv2::WebACL" or not isinstance(path, str):
+            continue
+        name = WAF_RATE_LIMITED.get(path.rsplit("/", 1)[-1])
+        if name is None:
+            continue
+        found = [r for r in (acl.get("Properties") or {}).get("Rules") or [] if r.get("Name") == f"{name}RateLimit"]
+        if len(found) != 1:
+            raise RuleError(f"data.all's WebACL {key} has {len(found)} rules {name}RateLimit, not one")
+        (rule,) = found
+        if rule.get("Statement") != {"RateBasedStatement": synthesized}:
+            raise RuleError(
+                f"data.all's WebACL {key} has a {name}RateLimit rule not of the synthesis' {WAF_KEY} "
+                f"rate_limit {limit} and rate_limit_window {window}: {rule.get('Statement')}"
+            )
+        rule["Statement"] = {
+            "RateBasedStatement": {
+                "AggregateKeyType": "IP",
+                "Limit": {"Ref": WAF_RATE_LIMIT},
+                "EvaluationWindowSec": {
+                    "Fn::If": [WAF_RATE_LIMIT_WINDOW_GIVEN, {"Ref": WAF_RATE_LIMIT_WINDOW}, {"Ref": "AWS::NoValue"}]
+                },
+            }
+        }
+        used = True
+    if not used:
+        return
+    template.setdefault("Conditions", {})[WAF_RATE_LIMIT_WINDOW_GIVEN] = {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": WAF_RATE_LIMIT_WINDOW}, str(WAF_RATE_LIMIT_WINDOW_DEFAULT)]}]
+    }
+    template.setdefault("Parameters", {}).update(
+        {
+            WAF_RATE_LIMIT: {
+                "Type": "Number",
+                "MinValue": WAF_RATE_LIMIT_BOUNDS[0],
+                "MaxValue": WAF_RATE_LIMIT_BOUNDS[1],
+                "Description": f"data.all's {WAF_KEY}.rate_limit: the requests one IP address may make in the "
+                "evaluation window before its API's and Cognito's WebACLs block it (set by the installer from the "
+                "release's option)",
+            },
+            WAF_RATE_LIMIT_WINDOW: {
+                "Type": "Number",
+                "AllowedValues": [str(s) for s in WAF_RATE_LIMIT_WINDOWS],
+                "Description": f"data.all's {WAF_KEY}.rate_limit_window: the seconds WafRateLimit counts over "
+                f"({WAF_RATE_LIMIT_WINDOW_DEFAULT}: WAF's default, as data.all leaves it unset) (set by the "
+                "installer from the release's option)",
+            },
+        }
+    )
+
+
 def value_option(parameter: str, synthesis: Synthesis) -> dict[str, Any]:  # noqa: PLR0911 (one per option)
     """The release's option filling a value rule's parameter, defaulting to the synthesized value."""
     if parameter == SESSION_TIMEOUT:
@@ -910,6 +1003,30 @@ def value_option(parameter: str, synthesis: Synthesis) -> dict[str, Any]:  # noq
             "(e.g. DE,FR); data.all's WebACLs (API, Cognito, CloudFront) block requests from any other country; "
             "empty: no such rule",
         }
+    if parameter == WAF_RATE_LIMIT:
+        low, high = WAF_RATE_LIMIT_BOUNDS
+        return {
+            "type": "integer",
+            "default": int(waf_rate_limit(synthesis)[0]),
+            "minimum": low,
+            "maximum": high,
+            "label": "Rate limit per IP address (WAF)",
+            "group": "data.all",
+            "description": f"data.all's {WAF_KEY}.rate_limit: the requests one IP address may make in "
+            f"WafRateLimitWindow seconds before data.all's API and Cognito WebACLs block it ({low} to {high})",
+        }
+    if parameter == WAF_RATE_LIMIT_WINDOW:
+        window = waf_rate_limit(synthesis)[1]
+        return {
+            "type": "integer",
+            "default": WAF_RATE_LIMIT_WINDOW_DEFAULT if window is None else int(window),
+            "allowed": list(WAF_RATE_LIMIT_WINDOWS),
+            "label": "Rate limit's window, seconds (WAF)",
+            "group": "data.all",
+            "description": f"data.all's {WAF_KEY}.rate_limit_window: the seconds over which WAF counts an IP "
+            f"address's requests against WafRateLimit (WAF's values; {WAF_RATE_LIMIT_WINDOW_DEFAULT} is WAF's "
+            "default, data.all's when unset)",
+        }
     raise KeyError(parameter)
 
 
@@ -917,7 +1034,7 @@ def value_option(parameter: str, synthesis: Synthesis) -> dict[str, Any]:  # noq
 VALUE_PARAMETERS = (
     SESSION_TIMEOUT, LOG_RETENTION, API_RATE_LIMIT, API_BURST_LIMIT,
     REAUTH_TTL, REAUTH_APIS, ALLOWED_ORIGINS, SHARED_DASHBOARDS, PIVOT_ROLE_AUTO_CREATE,
-    WAF_IP_RANGES, WAF_COUNTRIES,
+    WAF_IP_RANGES, WAF_COUNTRIES, WAF_RATE_LIMIT, WAF_RATE_LIMIT_WINDOW,
 )  # fmt: skip
 
 
@@ -1033,6 +1150,7 @@ RULES: tuple[Rule, ...] = (
     shared_dashboards_from_the_option,
     pivot_role_auto_create_from_the_option,
     waf_allowed_ranges_from_the_options,
+    waf_rate_limit_from_the_options,
     s3_egress_of_the_installations_region,
     assets_from_the_release,
     home_region_from_the_installer,

@@ -77,7 +77,7 @@ def test_data_alls_value_keys_change_nothing_but_what_the_value_rules_make_param
     assert declared == [
         "AllowedOrigins", "ApiBurstLimit", "ApiRateLimit", "EnablePivotRoleAutoCreate", "LogRetentionDays",
         "ReauthApis", "ReauthTtlMinutes", "SessionTimeoutMinutes", "SharedDashboardsSessions",
-        "WafAllowedCountries", "WafAllowedIpRanges",
+        "WafAllowedCountries", "WafAllowedIpRanges", "WafRateLimit", "WafRateLimitWindow",
     ]  # fmt: skip
 
 
@@ -111,10 +111,14 @@ def test_the_variants_and_the_stages_options_add_pass_cfn_lint_and_take_the_valu
         5256000,
     )
     assert "731" in parameters["LogRetentionDays"]["AllowedValues"]
+    assert (parameters["WafRateLimit"]["MinValue"], parameters["WafRateLimit"]["MaxValue"]) == (10, 2000000000)
+    assert parameters["WafRateLimitWindow"]["AllowedValues"] == ["60", "120", "300", "600"]
+    assert (parameters["WafRateLimit"]["Default"], parameters["WafRateLimitWindow"]["Default"]) == ("1000", "300")
     expected = {
         "ecs": ["LogRetentionDays", "EnablePivotRoleAutoCreate"],
         "lambdas": ["LogRetentionDays", "ApiRateLimit", "ApiBurstLimit", "ReauthTtlMinutes", "AllowedOrigins",
-                    "EnablePivotRoleAutoCreate", "WafAllowedIpRanges", "WafAllowedCountries"],
+                    "EnablePivotRoleAutoCreate", "WafAllowedIpRanges", "WafAllowedCountries", "WafRateLimit",
+                    "WafRateLimitWindow"],
         "opensearch": ["LogRetentionDays"],
     }  # fmt: skip
     for name, declared in expected.items():
@@ -122,19 +126,34 @@ def test_the_variants_and_the_stages_options_add_pass_cfn_lint_and_take_the_valu
         assert rules.value_parameters(variant) == declared, name
 
 
-#: data.all's `custom_waf_rules` with both of the keys that are options, and with one alone
-WAF_BOTH = {"allowed_ip_list": ["10.0.0.0/8", "192.168.1.0/24"], "allowed_geo_list": ["DE", "FR"]}
+#: data.all's `custom_waf_rules` with every key (each an option), and with one alone
+WAF_EVERY = {
+    "allowed_ip_list": ["10.0.0.0/8", "192.168.1.0/24"],
+    "allowed_geo_list": ["DE", "FR"],
+    "rate_limit": 500,
+    "rate_limit_window": 120,
+}
 WAF_IP_ONLY = {"allowed_ip_list": ["10.0.0.0/8"]}
 
 
-@pytest.mark.parametrize("waf", [WAF_BOTH, WAF_IP_ONLY], ids=["ip ranges and countries", "ip ranges alone"])
-def test_data_alls_custom_waf_rules_change_nothing_but_what_the_waf_rule_makes_parameters(waf: dict[str, Any]) -> None:
+@pytest.mark.parametrize("waf", [WAF_EVERY, WAF_IP_ONLY], ids=["every key", "ip ranges alone"])
+def test_data_alls_custom_waf_rules_change_nothing_but_what_the_waf_rules_make_parameters(waf: dict[str, Any]) -> None:
     # Given data.all synthesized with its defaults and with custom_waf_rules set
     default = import_stages(CloudAssembly.load(synthesize(SOURCE, "2.9.0")))
     changed = synthesize(SOURCE, "2.9.0", environment={rules.WAF_KEY: waf})
     raw = "".join(p.read_text() for p in changed.rglob("*.nested.template.json"))
     assert raw.count('"AWS::WAFv2::IPSet"') == 3 and raw.count('"Name": "IPMatch"') == 3  # the keys took effect
     assert raw.count('"Name": "GeoMatch"') == (3 if "allowed_geo_list" in waf else 0)
+    statements = [
+        rule["Statement"]["RateBasedStatement"]
+        for p in changed.rglob("*.nested.template.json")
+        for resource in json.loads(p.read_text()).get("Resources", {}).values()
+        if resource["Type"] == "AWS::WAFv2::WebACL"
+        for rule in resource["Properties"]["Rules"]
+        if "RateBasedStatement" in rule["Statement"]
+    ]
+    limited = {"Limit": 500, "EvaluationWindowSec": 120} if "rate_limit" in waf else {"Limit": 1000}
+    assert statements == [{"AggregateKeyType": "IP", **limited}] * 2  # the API's and Cognito's rate-based rules
 
     # When both are imported, each with the values its synthesis had
     other = import_stages(CloudAssembly.load(changed), settings={rules.WAF_KEY: waf}, reuse=default.packaged)
@@ -142,10 +161,10 @@ def test_data_alls_custom_waf_rules_change_nothing_but_what_the_waf_rule_makes_p
     # Then every stage's template is the same: the WebACLs' stages take both options, by conditions
     pairs = zip(other.stages, default.stages, strict=True)
     assert [s.name for s, d in pairs if comparable(s.template) != comparable(d.template)] == []
-    holding = {s.name for s in default.stages if rules.WAF_IP_RANGES in rules.value_parameters(s.template)}
-    assert holding == {"lambdas", "cognito", "cloudfront"}
-    assert all(
-        rules.value_parameters(s.template)[-2:] == [rules.WAF_IP_RANGES, rules.WAF_COUNTRIES]
+    waf_options = [rules.WAF_IP_RANGES, rules.WAF_COUNTRIES, rules.WAF_RATE_LIMIT, rules.WAF_RATE_LIMIT_WINDOW]
+    holding = {
+        s.name: [p for p in rules.value_parameters(s.template) if p in waf_options]
         for s in default.stages
-        if s.name in holding
-    )
+        if set(waf_options) & set(rules.value_parameters(s.template))
+    }
+    assert holding == {"lambdas": waf_options, "cognito": waf_options, "cloudfront": waf_options[:2]}

@@ -152,6 +152,36 @@ def test_an_installed_data_all_takes_a_value_option_and_prod_sizing_changing_onl
             geo = acl["Rules"][0]["Statement"]["NotStatement"]["Statement"]["GeoMatchStatement"]["CountryCodes"]
             assert geo == ["DE", "FR"]
 
+    # data.all's rate_limit and rate_limit_window: the rate-based rule ending the API's and Cognito's WebACLs, in
+    # their two stages alone (CloudFront's WebACL has none); WAF's default window, 300, is left out as data.all does
+    def rate_rules() -> dict[str, tuple[int, dict[str, Any]]]:
+        wafv2 = aws.client("wafv2")
+        found = {}
+        for summary in wafv2.list_web_acls(Scope="REGIONAL")["WebACLs"]:
+            acl = wafv2.get_web_acl(Name=summary["Name"], Scope="REGIONAL", Id=summary["Id"])["WebACL"]
+            last = acl["Rules"][-1]
+            found[last["Name"]] = (last["Priority"], last["Statement"]["RateBasedStatement"])
+        return found
+
+    assert rate_rules() == {
+        "APIGatewayRateLimit": (8, {"AggregateKeyType": "IP", "Limit": 1000}),
+        "CognitoRateLimit": (5, {"AggregateKeyType": "IP", "Limit": 1000}),
+    }
+    limited = run(aws, installed, {"action": "redeploy", "options": {"WafRateLimit": 500, "WafRateLimitWindow": 120}})
+    assert limited["status"] == "SUCCEEDED", limited["error"]
+    assert _changed(installed, limited, release) == {"lambdas", "cognito"}
+    statement = {"AggregateKeyType": "IP", "Limit": 500, "EvaluationWindowSec": 120}
+    assert rate_rules() == {"APIGatewayRateLimit": (8, statement), "CognitoRateLimit": (5, statement)}
+    # out of WAF's bounds: refused by name before anything changes
+    for bad in ({"WafRateLimit": 5}, {"WafRateLimitWindow": 90}):
+        refused_run = run(aws, installed, {"action": "redeploy", "options": bad})
+        execution = aws.client("stepfunctions").describe_execution(executionArn=refused_run["execution_arn"])
+        refusal = refused(execution)
+        assert refusal is not None and refusal["code"] == "InvalidOptions", refusal
+        assert refusal["field"] == f"options.{next(iter(bad))}", refusal
+        assert _changed(installed, refused_run, release) == set()
+    assert rate_rules() == {"APIGatewayRateLimit": (8, statement), "CognitoRateLimit": (5, statement)}
+
     # an option of data.all's that this release does not serve: refused by name, nothing changed
     unserved = run(aws, installed, {"action": "redeploy", "options": {"InternetFacing": False}})
     execution = aws.client("stepfunctions").describe_execution(executionArn=unserved["execution_arn"])

@@ -268,6 +268,8 @@ def test_the_api_functions_reauth_ttl_and_allowed_origins_become_parameters_and_
          ["10.0.0.0", "10.0.0.0/0", "10.0.0.0/33", "256.0.0.0/8", "10.0.0.0/8,", "10.0.0.0/8 ,1.2.3.4/32",
           "2001:db8::/32"]),
         ("WafAllowedCountries", ["", "DE", "DE,FR,US"], ["de", "DEU", "D", "DE,", "ZZ", "DE FR"]),
+        ("WafRateLimit", [10, "1000", 2000000000], [9, 0, -1000, 2000000001, "many", "1e3"]),
+        ("WafRateLimitWindow", [60, "120", 300, 600], [0, 30, 180, 900, "five"]),
     ],
 )  # fmt: skip
 def test_the_new_value_options_take_what_data_all_takes_and_refuse_the_rest_naming_the_option(
@@ -280,7 +282,7 @@ def test_the_new_value_options_take_what_data_all_takes_and_refuse_the_rest_nami
     for value in good:
         assert manifest.resolve_options({option: value})[option] in (
             value,
-            int(value) if option == "ReauthTtlMinutes" else value,
+            int(value) if document["options"][option]["type"] == "integer" else value,
         )
     for value in bad:
         with pytest.raises(ManifestError, match=f"option {option}: "):
@@ -349,7 +351,13 @@ def test_data_alls_stages_take_the_value_options_where_its_keys_landed_and_no_li
     declared = {s.name: rules.value_parameters(s.template) for s in report.stages if rules.value_parameters(s.template)}
     assert declared == {
         "vpc": ["LogRetentionDays"],
-        "cognito": ["SessionTimeoutMinutes", "WafAllowedIpRanges", "WafAllowedCountries"],
+        "cognito": [
+            "SessionTimeoutMinutes",
+            "WafAllowedIpRanges",
+            "WafAllowedCountries",
+            "WafRateLimit",
+            "WafRateLimitWindow",
+        ],
         "params": ["ReauthApis", "SharedDashboardsSessions", "EnablePivotRoleAutoCreate"],
         "lambdas": [
             "LogRetentionDays",
@@ -360,6 +368,8 @@ def test_data_alls_stages_take_the_value_options_where_its_keys_landed_and_no_li
             "EnablePivotRoleAutoCreate",
             "WafAllowedIpRanges",
             "WafAllowedCountries",
+            "WafRateLimit",
+            "WafRateLimitWindow",
         ],
         "ecs": ["LogRetentionDays", "EnablePivotRoleAutoCreate"],
         "opensearch": ["LogRetentionDays"],
@@ -368,6 +378,7 @@ def test_data_alls_stages_take_the_value_options_where_its_keys_landed_and_no_li
     text = json.dumps([s.template["Resources"] for s in report.stages])
     assert '"RetentionInDays": 731' not in text and '"TWO_YEARS"' not in text
     assert '"RefreshTokenValidity": 43200' not in text
+    assert '"Limit": 1000' not in text and '"RateBasedStatement"' in text  # the API's and Cognito's WebACLs
     assert '"ThrottlingRateLimit": 10000' not in text and '"ThrottlingBurstLimit": 5000' not in text
     assert "role/dataallPivotRole*" not in text.replace('"arn:aws:iam::*:role/dataallPivotRole*"]', "")
     assert '"REAUTH_TTL": "5"' not in text and '"ALLOWED_ORIGINS": "*"' not in text and '"anonymous"' not in text
@@ -376,7 +387,7 @@ def test_data_alls_stages_take_the_value_options_where_its_keys_landed_and_no_li
         "AllowedOrigins": "*", "ApiBurstLimit": 5000, "ApiRateLimit": 10000, "LogRetentionDays": 731,
         "ReauthApis": "", "ReauthTtlMinutes": 5, "SessionTimeoutMinutes": 43200,
         "SharedDashboardsSessions": "anonymous", "EnablePivotRoleAutoCreate": False,
-        "WafAllowedIpRanges": "", "WafAllowedCountries": "",
+        "WafAllowedIpRanges": "", "WafAllowedCountries": "", "WafRateLimit": 1000, "WafRateLimitWindow": 300,
         "ProdSizing": True, "EnableCloudWatchRum": False, "EnableCloudWatchCanaries": False,
         "EnableOpenSearchServerless": False,
     }  # fmt: skip
@@ -926,7 +937,7 @@ def waf_template(ip_list: list[str], geo_list: list[str]) -> dict[str, Any]:
     return {"Resources": resources}
 
 
-def resolved(template: dict[str, Any], parameters: dict[str, str]) -> dict[str, Any]:
+def resolved(template: dict[str, Any], parameters: dict[str, Any]) -> dict[str, Any]:
     """`template`'s resources as CloudFormation makes them for `parameters` (the rule's intrinsics only)."""
     conditions: dict[str, bool] = {}
     refs: dict[str, Any] = {**parameters, "AWS::NoValue": None}
@@ -944,7 +955,7 @@ def resolved(template: dict[str, Any], parameters: dict[str, str]) -> dict[str, 
         "Fn::Split": lambda args: value(args[1]).split(args[0]),
         "Fn::If": lambda args: value(args[1] if conditions[args[0]] else args[2]),
         "Fn::Not": lambda args: not value(args[0]),
-        "Fn::Equals": lambda args: value(args[0]) == value(args[1]),
+        "Fn::Equals": lambda args: str(value(args[0])) == str(value(args[1])),  # as CloudFormation: text
         "Fn::And": lambda args: all(map(value, args)),
         "Fn::Or": lambda args: any(map(value, args)),
         "Condition": lambda name: conditions[name],
@@ -953,7 +964,7 @@ def resolved(template: dict[str, Any], parameters: dict[str, str]) -> dict[str, 
     def call(node: dict[str, Any]) -> Any:
         if len(node) == 1 and (name := next(iter(node))) in functions:
             return functions[name](node[name])
-        return {k: value(v) for k, v in node.items()}
+        return {k: v for k, v in ((k, value(v)) for k, v in node.items()) if v is not None}  # AWS::NoValue
 
     for name, condition in template.get("Conditions", {}).items():
         conditions[name] = value(condition)
@@ -1009,3 +1020,133 @@ def test_a_waf_synthesis_the_settings_do_not_describe_is_refused() -> None:
         rules.apply(waf_template(["10.0.0.0/8"], ["FR"]), with_settings(custom_waf_rules=waf), only)
     with pytest.raises(rules.RuleError, match="IPSet DataallCloudfrontIPSet is not as CDK synthesizes it"):
         rules.apply(waf_template(["10.1.0.0/16"], ["DE"]), with_settings(custom_waf_rules=waf), only)
+
+
+COGNITO_STACK = "dataall-main-cicd-stack/dataall-dev-backend-stage/backend-stack/Cognito"
+WAF_RULES = (rules.waf_allowed_ranges_from_the_options, rules.waf_rate_limit_from_the_options)
+
+
+def rate_limited_template(limit: int = 1000, window: int | None = None) -> dict[str, Any]:
+    """data.all's Cognito WebACL (its managed rules, then its rate-based rule) as `get_waf_rules`
+    synthesizes it for `rate_limit` and `rate_limit_window` (None: not given)."""
+
+    def visibility(name: str) -> dict[str, Any]:
+        return {"CloudWatchMetricsEnabled": True, "MetricName": name, "SampledRequestsEnabled": True}
+
+    managed = ["AWSManagedRulesAdminProtectionRuleSet", "AWSManagedRulesAmazonIpReputationList",
+               "AWSManagedRulesKnownBadInputsRuleSet"]  # fmt: skip
+    made: list[dict[str, Any]] = [
+        {"Name": f"AWS-{name}", "OverrideAction": {"None": {}}, "Priority": priority,
+         "Statement": {"ManagedRuleGroupStatement": {"Name": name, "VendorName": "AWS"}},
+         "VisibilityConfig": visibility(f"AWS-{name}")}
+        for priority, name in enumerate(managed)
+    ]  # fmt: skip
+    statement = {
+        "AggregateKeyType": "IP",
+        "Limit": limit,
+        **({} if window is None else {"EvaluationWindowSec": window}),
+    }
+    made.append(
+        {"Action": {"Block": {}}, "Name": "CognitoRateLimit", "Priority": len(made),
+         "Statement": {"RateBasedStatement": statement}, "VisibilityConfig": visibility("WAFCognitoRateLimitdev")}
+    )  # fmt: skip
+    acl = {
+        "Type": "AWS::WAFv2::WebACL",
+        "Properties": {
+            "DefaultAction": {"Allow": {}},
+            "Rules": made,
+            "Scope": "REGIONAL",
+            "Tags": [{"Key": "Application", "Value": "dataall-dev"}],
+            "VisibilityConfig": visibility("waf-cognito"),
+        },
+        "Metadata": {"aws:cdk:path": f"{COGNITO_STACK}/ACL-Cognito"},
+    }
+    return {"Resources": {"ACLCognito": acl}}
+
+
+def _rate_statement(resources: dict[str, Any]) -> dict[str, Any]:
+    (rule,) = [r for r in resources["ACLCognito"]["Properties"]["Rules"] if r.get("Name") == "CognitoRateLimit"]
+    return dict(rule["Statement"]["RateBasedStatement"])
+
+
+@pytest.mark.parametrize(("limit", "window"), [(500, 120), (1000, 600), (20000, None), (1000, 300)])
+def test_the_waf_rate_limit_options_make_data_alls_synthesis_with_rate_limit_and_without_the_same_template(
+    limit: int, window: int | None
+) -> None:
+    # Given data.all's WebACL synthesized without custom_waf_rules and with rate_limit (and rate_limit_window)
+    waf: dict[str, Any] = {"rate_limit": limit, **({} if window is None else {"rate_limit_window": window})}
+    default = rules.apply(rate_limited_template(), SYNTHESIS, WAF_RULES)
+    given = rules.apply(rate_limited_template(limit, window), with_settings(custom_waf_rules=waf), WAF_RULES)
+
+    # Then the rules make both the same template, the limit and the window by the parameters
+    assert given == default
+    assert _rate_statement(default["Resources"]) == {
+        "AggregateKeyType": "IP",
+        "Limit": {"Ref": "WafRateLimit"},
+        "EvaluationWindowSec": {"Fn::If": ["DataallWafRateLimitWindowGiven", {"Ref": "WafRateLimitWindow"},
+                                           {"Ref": "AWS::NoValue"}]},
+    }  # fmt: skip
+    parameters = default["Parameters"]
+    assert (parameters["WafRateLimit"]["MinValue"], parameters["WafRateLimit"]["MaxValue"]) == (10, 2000000000)
+    assert parameters["WafRateLimitWindow"]["AllowedValues"] == ["60", "120", "300", "600"]
+    assert rules.value_parameters(default) == ["WafAllowedIpRanges", "WafAllowedCountries", "WafRateLimit",
+                                               "WafRateLimitWindow"]  # fmt: skip
+    # and each option defaults to the value its synthesis had (data.all's 1000, WAF's 300 when not given)
+    settings = with_settings(custom_waf_rules=waf)
+    limit_option, window_option = (rules.value_option(p, settings) for p in ("WafRateLimit", "WafRateLimitWindow"))
+    assert (limit_option["type"], limit_option["default"], limit_option["minimum"], limit_option["maximum"]) == (
+        "integer", limit, 10, 2000000000,
+    )  # fmt: skip
+    assert (window_option["type"], window_option["default"], window_option["allowed"]) == (
+        "integer", window or 300, [60, 120, 300, 600],
+    )  # fmt: skip
+    assert (rules.value_option("WafRateLimit", SYNTHESIS)["default"],
+            rules.value_option("WafRateLimitWindow", SYNTHESIS)["default"]) == (1000, 300)  # fmt: skip
+
+
+@pytest.mark.parametrize(("limit", "window"), [(1000, None), (500, 120), (2000000000, 60), (10, 600)])
+def test_the_waf_rate_limit_options_make_what_data_all_synthesizes_for_them(limit: int, window: int | None) -> None:
+    made = rules.apply(rate_limited_template(), SYNTHESIS, WAF_RULES)
+
+    deployed = resolved(
+        made,
+        {
+            "WafAllowedIpRanges": "",
+            "WafAllowedCountries": "",
+            "WafRateLimit": limit,
+            "WafRateLimitWindow": window or 300,
+        },
+    )
+
+    assert deployed == rate_limited_template(limit, window)["Resources"]
+
+
+def test_the_default_window_leaves_the_window_out_as_data_alls_synthesis_does() -> None:
+    """data.all gives no EvaluationWindowSec unless rate_limit_window is set: WAF then counts over 300 s. Given
+    300 (the option's default), the rule's template leaves it out too; data.all synthesized with
+    rate_limit_window 300 writes it, which WAF takes as the same window."""
+    made = rules.apply(rate_limited_template(), SYNTHESIS, WAF_RULES)
+    options: dict[str, Any] = {"WafAllowedIpRanges": "", "WafAllowedCountries": "", "WafRateLimit": 1000}
+
+    assert "EvaluationWindowSec" not in _rate_statement(resolved(made, {**options, "WafRateLimitWindow": 300}))
+    assert _rate_statement(resolved(made, {**options, "WafRateLimitWindow": 60}))["EvaluationWindowSec"] == 60
+
+
+def test_a_rate_limit_synthesis_the_settings_do_not_describe_is_refused() -> None:
+    only = (rules.waf_rate_limit_from_the_options,)
+    with pytest.raises(rules.RuleError, match="CognitoRateLimit rule not of the synthesis' custom_waf_rules"):
+        rules.apply(rate_limited_template(500), SYNTHESIS, only)
+    with pytest.raises(rules.RuleError, match="rate_limit 500 and rate_limit_window None"):
+        rules.apply(rate_limited_template(500, 120), with_settings(custom_waf_rules={"rate_limit": 500}), only)
+    with pytest.raises(rules.RuleError, match="rate_limit 1000 and rate_limit_window 120"):
+        rules.apply(rate_limited_template(), with_settings(custom_waf_rules={"rate_limit_window": 120}), only)
+    without = rate_limited_template()
+    without["Resources"]["ACLCognito"]["Properties"]["Rules"].pop()
+    with pytest.raises(rules.RuleError, match="has 0 rules CognitoRateLimit, not one"):
+        rules.apply(without, SYNTHESIS, only)
+
+
+def test_cloudfronts_web_acl_has_no_rate_limit_and_gains_no_rate_limit_parameter() -> None:
+    made = rules.apply(waf_template([], []), SYNTHESIS, (rules.waf_rate_limit_from_the_options,))
+
+    assert made == waf_template([], [])

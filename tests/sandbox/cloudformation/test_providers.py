@@ -1159,3 +1159,43 @@ def test_an_ip_set_is_in_wafv2_and_a_web_acls_rules_by_conditions_reference_it(c
     assert acl_rules() == [
         ("AWS-AWSManagedRulesAdminProtectionRuleSet", 0), ("AWS-AWSManagedRulesAmazonIpReputationList", 1)
     ]  # fmt: skip
+
+
+def test_a_web_acls_rate_based_rule_takes_the_rate_limit_options_numbers(cfn: Any, clients: Clients) -> None:
+    """AWS: a Number parameter fills a rate-based statement's `Limit` and `EvaluationWindowSec` (integers in
+    WAFv2's API); `Fn::If` with `AWS::NoValue` leaves the window out, which WAF then takes as 300
+    (https://docs.aws.amazon.com/waf/latest/APIReference/API_RateBasedStatement.html). data.all's Cognito
+    WebACL as the WAF options' rules make it."""
+    from blueprints.dataall import rules
+    from tests.unit.test_dataall_options import SYNTHESIS, WAF_RULES, rate_limited_template
+
+    template = rules.apply(rate_limited_template(), SYNTHESIS, WAF_RULES)
+    waf = clients("wafv2")
+
+    def put(limit: str, window: str, *, create: bool = False) -> dict[str, Any]:
+        given = {"WafAllowedIpRanges": "", "WafAllowedCountries": "", "WafRateLimit": limit,
+                 "WafRateLimitWindow": window}  # fmt: skip
+        (cfn.create_stack if create else cfn.update_stack)(
+            StackName="app",
+            TemplateBody=json.dumps(template),
+            Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in given.items()],
+        )
+        described = settle(cfn, "app")
+        assert described["StackStatus"] in ("CREATE_COMPLETE", "UPDATE_COMPLETE"), events(cfn, "app")
+        (summary,) = waf.list_web_acls(Scope="REGIONAL")["WebACLs"]
+        acl = waf.get_web_acl(Name=summary["Name"], Scope="REGIONAL", Id=summary["Id"])["WebACL"]
+        assert [r["Name"] for r in acl["Rules"]][-1] == "CognitoRateLimit"
+        return dict(acl["Rules"][-1]["Statement"]["RateBasedStatement"])
+
+    assert put("500", "120", create=True) == {"AggregateKeyType": "IP", "Limit": 500, "EvaluationWindowSec": 120}
+    assert put("1000", "300") == {"AggregateKeyType": "IP", "Limit": 1000}
+
+    with pytest.raises(ClientError, match="WafRateLimit"):
+        cfn.update_stack(
+            StackName="app",
+            TemplateBody=json.dumps(template),
+            Parameters=[{"ParameterKey": "WafRateLimit", "ParameterValue": "5"},
+                        {"ParameterKey": "WafRateLimitWindow", "ParameterValue": "300"},
+                        {"ParameterKey": "WafAllowedIpRanges", "ParameterValue": ""},
+                        {"ParameterKey": "WafAllowedCountries", "ParameterValue": ""}],
+        )  # fmt: skip
