@@ -12,6 +12,7 @@ import contextlib
 import functools
 import json
 import logging
+import os
 import re
 import threading
 from collections.abc import Callable, Iterator, Mapping
@@ -48,7 +49,30 @@ def backend_app() -> Any:
         app.config["PROPAGATE_EXCEPTIONS"] = True
         return app
 
-    return DomainDispatcherApplication(create_app)
+    return _Dispatcher(create_app)
+
+
+class _Dispatcher(DomainDispatcherApplication):
+    """moto's dispatcher, remembering the backend of each host it has seen. moto's own looks it up
+    on every request (a listing of moto's package folder, then its services' URL patterns one by
+    one) while it holds its one lock: every request of the sandbox waited on the others' lookups."""
+
+    #: hosts remembered at most (a host is a service's endpoint, or a bucket's virtual host)
+    REMEMBERED = 4096
+
+    def __init__(self, create_app: Any) -> None:
+        super().__init__(create_app)
+        self._backends: dict[str, Any] = {}
+
+    def get_backend_for_host(self, host: str | None) -> Any:
+        if host is None:
+            return None
+        if host in self._backends:  # called under moto's dispatcher lock (`get_application`)
+            return self._backends[host]
+        found = super().get_backend_for_host(host)
+        if len(self._backends) < self.REMEMBERED:
+            self._backends[host] = found
+        return found
 
 
 def reset_backends() -> None:
@@ -460,6 +484,36 @@ def install_lambda_runtime(invoke: LambdaInvoker) -> None:
 
     LambdaFunction._invoke_lambda = _invoke_lambda  # type: ignore[method-assign]
     LambdaFunction.invoke = invoke_function  # type: ignore[method-assign]
+
+
+def reuse_stepfunctions_lambda_clients() -> None:
+    """One boto3 Lambda client per Region and endpoint for moto's Step Functions interpreter.
+
+    moto 5.2.5 makes a new client for every `lambda:invoke` task it runs (`boto_client_for`, which
+    loads Lambda's service model each time: about a tenth of the sandbox's CPU in an install); a
+    botocore client is thread-safe, so one per (Region, endpoint) serves every task. The workflow
+    has no other service integration (`state_machine/`: `lambda:invoke` and its
+    `.waitForTaskToken` only), so only the Lambda tasks' module is given it."""
+    from moto.core.models import botocore_stubber
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+    from moto.stepfunctions.parser.asl.utils import boto_client
+
+    original = boto_client.boto_client_for
+    if getattr(lambda_eval_utils.boto_client_for, "_sandbox_fixed", False):
+        return
+    clients: dict[tuple[Any, ...], Any] = {}
+    guard = threading.Lock()
+
+    def boto_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
+        # moto's own ignores `state_credentials`; its endpoint is MOTO_PORT's (a sandbox's port)
+        key = (region, service, os.environ.get("MOTO_PORT"), botocore_stubber.enabled)
+        with guard:
+            if key not in clients:
+                clients[key] = original(region=region, service=service, state_credentials=state_credentials)
+            return clients[key]
+
+    boto_client_for._sandbox_fixed = True  # type: ignore[attr-defined]
+    lambda_eval_utils.boto_client_for = boto_client_for  # type: ignore[assignment]
 
 
 def lambda_invalid_runtime(runtime: str) -> Exception:

@@ -147,6 +147,7 @@ class Sandbox:
             moto_internals.install_time_scale(self.clock)
             moto_internals.fix_jsonpath_singleton()
             moto_internals.fix_lambda_unknown_error()
+            moto_internals.reuse_stepfunctions_lambda_clients()
             moto_internals.fix_lambda_code_bucket_region()
             moto_internals.fix_policy_conditions()
             moto_internals.fix_s3_regional_arns()

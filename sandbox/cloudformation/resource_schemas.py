@@ -13,6 +13,7 @@ The schemas are the registry's own, as cfn-lint ships them (pinned); a type with
 from __future__ import annotations
 
 import json
+import threading
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -25,15 +26,25 @@ ABSENT: Any = object()
 Path = tuple[str, ...]
 
 
+#: The schemas are read once: a stack's resources start in many threads at once, and each
+#: reading them itself (`functools.cache` does not hold back the others) cost seconds of CPU.
+_READING = threading.Lock()
+
+
 @cache
 def _index() -> dict[str, str]:
     providers = resources.files("cfnlint.data.schemas.providers").joinpath(f"{_REGION}.json")
     return dict(json.loads(providers.read_text()))
 
 
-@cache
 def schema(resource_type: str) -> dict[str, Any] | None:
     """The registry's schema of the type, or None (a custom or unknown type)."""
+    with _READING:
+        return _schema(resource_type)
+
+
+@cache
+def _schema(resource_type: str) -> dict[str, Any] | None:
     digest = _index().get(resource_type)
     if digest is None:
         return None
