@@ -4,9 +4,9 @@ name what is wrong."""
 from __future__ import annotations
 
 import json
-import multiprocessing
-import os
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -77,12 +77,13 @@ def test_a_synthesis_sets_data_alls_keys_in_its_one_target_environment_and_the_t
     assert upstream.synth_context(None, None) == {}  # data.all's defaults: its cdk.json as it is
 
 
-def test_two_processes_wanting_one_synthesis_make_it_once_and_both_get_it_whole(
+def test_two_builds_wanting_one_synthesis_make_it_once_and_both_get_it_whole(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A build and a test worker (or two builds) synthesizing the same source at once: one synthesizes,
     the other waits for it and takes the cached assembly (before the lock, the second one's rename
-    onto the first one's folder failed with ENOTEMPTY)."""
+    onto the first one's folder failed with ENOTEMPTY). The lock is a `flock` on a file each caller
+    opens, which holds threads apart as it does processes: two threads stand for the two builds."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     source = tmp_path / "source"
     (source / "deploy").mkdir(parents=True)
@@ -94,7 +95,7 @@ def test_two_processes_wanting_one_synthesis_make_it_once_and_both_get_it_whole(
 
     def synth(command: list[str], *, cwd: Path | None = None, env: dict[str, str] | None = None) -> str:
         with calls.open("a") as record:
-            record.write(f"{os.getpid()}\n")
+            record.write(f"{threading.get_ident()}\n")
         output = Path(command[command.index("--output") + 1])
         time.sleep(0.5)  # long enough for the other process to want it too
         (output / "manifest.json").write_text(json.dumps({"version": "45.0.0", "artifacts": {}}))
@@ -102,8 +103,9 @@ def test_two_processes_wanting_one_synthesis_make_it_once_and_both_get_it_whole(
 
     monkeypatch.setattr(upstream, "_run", synth)
 
-    with multiprocessing.get_context("fork").Pool(2) as pool:
-        made = pool.starmap(upstream.synthesize, [(source, "2.9.0")] * 2)
+    monkeypatch.setattr(upstream, "_TOOLCHAIN", threading.Lock())
+    with ThreadPoolExecutor(2) as pool:
+        made = list(pool.map(lambda _: upstream.synthesize(source, "2.9.0"), range(2)))
 
     assert made[0] == made[1] and (made[0] / "manifest.json").is_file()
     assert len(calls.read_text().splitlines()) == 1
