@@ -513,7 +513,7 @@ def reuse_stepfunctions_lambda_clients() -> None:
             return clients[key]
 
     boto_client_for._sandbox_fixed = True  # type: ignore[attr-defined]
-    lambda_eval_utils.boto_client_for = boto_client_for  # type: ignore[assignment]
+    lambda_eval_utils.boto_client_for = boto_client_for
 
 
 def lambda_invalid_runtime(runtime: str) -> Exception:

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from moto.moto_server import werkzeug_app
+from moto.moto_server.werkzeug_app import create_backend_app
 from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
 from moto.stepfunctions.parser.asl.utils import boto_client
 
@@ -37,7 +38,7 @@ def test_moto_looks_a_hosts_backend_up_under_its_dispatcher_lock_on_every_reques
 
 def test_the_dispatcher_answers_as_motos_and_looks_each_host_up_once(monkeypatch: pytest.MonkeyPatch) -> None:
     app = moto_internals.backend_app()
-    plain = werkzeug_app.DomainDispatcherApplication(lambda service: None)
+    plain = werkzeug_app.DomainDispatcherApplication(create_backend_app)  # moto's own, as `moto_server` makes it
     listed: list[int] = []
     original = werkzeug_app.backends.list_of_moto_modules
 
