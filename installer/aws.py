@@ -8,13 +8,16 @@ credentials.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
+import botocore.loaders
 import botocore.session
 from botocore.config import Config
 
@@ -23,34 +26,64 @@ from installer.answers import Problem
 _CONFIG = Config(retries={"mode": "standard", "max_attempts": 10}, user_agent_extra="dataall-installer-cli")
 
 
+@functools.cache
+def _sdk_data() -> botocore.loaders.Loader:
+    """The SDK's service models and endpoint rules, read once per process and shared by every session
+    (a session's own loader parses its endpoint rules again: tens of milliseconds per session)."""
+    return botocore.loaders.create_loader(os.environ.get("AWS_DATA_PATH"))
+
+
+def new_session(**kwargs: Any) -> boto3.session.Session:
+    """`boto3.session.Session(**kwargs)`, on the process's one copy of the SDK's data."""
+    core = botocore.session.Session()
+    core.register_component("data_loader", _sdk_data())
+    session = boto3.session.Session(botocore_session=core, **kwargs)
+    paths = _sdk_data().search_paths  # boto3 adds its own data folder to the loader each session
+    if len(paths) != len(set(paths)):
+        paths[:] = list(dict.fromkeys(paths))
+    return session
+
+
 @dataclass
 class Aws:
     region: str
     endpoint_url: str | None = None
-    _clients: dict[str, Any] = field(default_factory=dict)
+    _clients: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    _session: boto3.session.Session | None = field(default=None, repr=False, compare=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     @property
     def session(self) -> boto3.session.Session:
-        if self.endpoint_url and not os.environ.get("AWS_ACCESS_KEY_ID"):
-            # A local endpoint accepts any credentials; don't make the operator invent some.
-            return boto3.session.Session(
-                aws_access_key_id="sandbox",
-                aws_secret_access_key="sandbox",  # noqa: S106 - not a secret: a local endpoint
-                region_name=self.region,
-            )
-        return boto3.session.Session(region_name=self.region)
+        """One session per `Aws` (a session makes clients one thread at a time: boto3's sessions
+        are not thread-safe, their clients are)."""
+        with self._lock:
+            if self._session is None:
+                if self.endpoint_url and not os.environ.get("AWS_ACCESS_KEY_ID"):
+                    # A local endpoint accepts any credentials; don't make the operator invent some.
+                    self._session = new_session(
+                        aws_access_key_id="sandbox",
+                        aws_secret_access_key="sandbox",  # noqa: S106 - not a secret: a local endpoint
+                        region_name=self.region,
+                    )
+                else:
+                    self._session = new_session(region_name=self.region)
+            return self._session
 
     def client(self, service: str) -> Any:
-        if service not in self._clients:
-            self._clients[service] = self.session.client(service, endpoint_url=self.endpoint_url, config=_CONFIG)
-        return self._clients[service]
+        session = self.session
+        with self._lock:
+            if service not in self._clients:
+                self._clients[service] = session.client(service, endpoint_url=self.endpoint_url, config=_CONFIG)
+            return self._clients[service]
 
     def in_region(self, region: str) -> Aws:
         """The same account and endpoint, in `region` (a stage that lives elsewhere)."""
         return self if region == self.region else Aws(region=region, endpoint_url=self.endpoint_url)
 
     def table(self, name: str) -> Any:
-        return self.session.resource("dynamodb", endpoint_url=self.endpoint_url, config=_CONFIG).Table(name)
+        session = self.session
+        with self._lock:
+            return session.resource("dynamodb", endpoint_url=self.endpoint_url, config=_CONFIG).Table(name)
 
 
 def default_region() -> str:
