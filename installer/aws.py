@@ -48,9 +48,10 @@ def new_session(**kwargs: Any) -> boto3.session.Session:
 class Aws:
     region: str
     endpoint_url: str | None = None
-    _clients: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
-    _session: boto3.session.Session | None = field(default=None, repr=False, compare=False)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+    # made by this `Aws` for its region and endpoint, never copied into another (`init=False`)
+    _clients: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
+    _session: boto3.session.Session | None = field(default=None, init=False, repr=False, compare=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
 
     @property
     def session(self) -> boto3.session.Session:

@@ -3,6 +3,7 @@ the SDK's data, and clients that still are what boto3 makes."""
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 
 import pytest
@@ -55,3 +56,14 @@ def test_an_aws_against_aws_takes_the_operators_credentials(monkeypatch: pytest.
 
     assert aws.session.get_credentials().access_key == "AKIDEXAMPLE"
     assert Aws(region="eu-west-1") == aws  # equality is the region and endpoint, not the cached session
+
+
+def test_an_aws_for_another_region_makes_its_own_clients() -> None:
+    here = Aws(region="eu-west-1", endpoint_url="http://127.0.0.1:9")
+    client = here.client("sqs")
+
+    there = dataclasses.replace(here, region="us-east-1")
+
+    assert there.client("sqs") is not client and there.client("sqs").meta.region_name == "us-east-1"
+    assert here.in_region("us-east-1").client("sqs").meta.region_name == "us-east-1"
+    assert here.in_region("eu-west-1") is here
