@@ -1,8 +1,11 @@
 """data.all's options against data.all's own synthesis (`installer.upstream.synthesize`: its
-source at ../shared/upstream/dataall/2.9.0, offline, cached under ~/.cache/dataall-installer): a
-value key changes nothing but what its rule makes a parameter; the ProdSizing variant's templates
-pass cfn-lint, and so do the stages EnableCloudWatchRum, EnableCloudWatchCanaries and
-EnableOpenSearchServerless add. Slow: each synthesis takes 20-60 s the first time."""
+source at ../shared/upstream/dataall/<version>, offline, cached under ~/.cache/dataall-installer): a
+value key, and each of `custom_waf_rules`' keys, changes nothing but what its rule makes a parameter,
+for both releases a release carries (2.8.0, what an upgrade starts from and a rollback returns to, and
+2.9.0), so no option is silently ignored by either; the ProdSizing variant's templates (2.9.0's) pass
+cfn-lint, and so do the stages EnableCloudWatchRum, EnableCloudWatchCanaries and
+EnableOpenSearchServerless add. Slow: each synthesis takes 20-60 s the first time (2.8.0 has a
+toolchain of its own: its `deploy/requirements.txt` pins aws-cdk-lib 2.177.0, 2.9.0's 2.208.0)."""
 
 from __future__ import annotations
 
@@ -21,12 +24,23 @@ from installer.dataall import comparable, import_stages
 from installer.upstream import shared_upstream, synthesize
 from tests.conftest import cached_dataall_release
 
-SOURCE = shared_upstream("2.9.0") / "source"
-pytestmark = [
-    pytest.mark.skipif(not SOURCE.is_dir(), reason="../shared/upstream/dataall/2.9.0/source is not here"),
-    pytest.mark.slow,
-]
+#: the releases the installer carries: 2.8.0 (what an upgrade starts from and a rollback returns to) and 2.9.0
+VERSIONS = ("2.8.0", "2.9.0")
+SOURCES = {version: shared_upstream(version) / "source" for version in VERSIONS}
+pytestmark = [pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def _here(version: str) -> pytest.MarkDecorator:
+    return pytest.mark.skipif(
+        not SOURCES[version].is_dir(), reason=f"../shared/upstream/dataall/{version}/source is not here"
+    )
+
+
+#: a case for each release, by its version (`data.all 2.8.0`, `data.all 2.9.0`)
+EACH_VERSION = pytest.mark.parametrize(
+    "version", [pytest.param(v, id=f"data.all {v}", marks=_here(v)) for v in VERSIONS]
+)
 
 
 #: data.all's variant keys all off their default: the value rules must take the literals of the stages
@@ -39,23 +53,28 @@ EVERY_VARIANT = {
 }
 
 
+#: data.all's value keys (of its target environment) set otherwise than its defaults, and its top-level one
+VALUE_KEYS = {
+    rules.SESSION_TIMEOUT_KEY: 120,
+    rules.THROTTLING_KEY: {"global_rate_limit": 200, "global_burst_limit": 100},
+    rules.REAUTH_KEY: {"reauth_apis": ["deleteDataset", "createDataset"], "ttl": 15},
+    rules.ALLOWED_ORIGINS_KEY: "https://dataall.example.com",
+    rules.SHARED_DASHBOARDS_KEY: "reader",
+    rules.PIVOT_ROLE_AUTO_CREATE_KEY: True,
+}
+VALUE_CONTEXT = {rules.LOG_RETENTION_KEY: "ONE_YEAR"}
+
+
 @pytest.mark.parametrize("variant", [{}, EVERY_VARIANT], ids=["defaults", "every variant option on"])
-def test_data_alls_value_keys_change_nothing_but_what_the_value_rules_make_parameters(variant: dict[str, Any]) -> None:
+@EACH_VERSION
+def test_data_alls_value_keys_change_nothing_but_what_the_value_rules_make_parameters(
+    version: str, variant: dict[str, Any]
+) -> None:
     # Given data.all synthesized with its defaults (or its variant keys) and with the value keys set otherwise
-    throttling = {"global_rate_limit": 200, "global_burst_limit": 100}
-    keys = {
-        rules.SESSION_TIMEOUT_KEY: 120,
-        rules.THROTTLING_KEY: throttling,
-        rules.REAUTH_KEY: {"reauth_apis": ["deleteDataset", "createDataset"], "ttl": 15},
-        rules.ALLOWED_ORIGINS_KEY: "https://dataall.example.com",
-        rules.SHARED_DASHBOARDS_KEY: "reader",
-        rules.PIVOT_ROLE_AUTO_CREATE_KEY: True,
-    }
-    settings = {rules.LOG_RETENTION_KEY: "ONE_YEAR", **keys}
-    default = import_stages(CloudAssembly.load(synthesize(SOURCE, "2.9.0", environment=variant or None)))
-    changed = synthesize(
-        SOURCE, "2.9.0", environment={**variant, **keys}, context={rules.LOG_RETENTION_KEY: "ONE_YEAR"}
-    )
+    source, keys = SOURCES[version], VALUE_KEYS
+    settings = {**VALUE_CONTEXT, **keys}
+    default = import_stages(CloudAssembly.load(synthesize(source, version, environment=variant or None)))
+    changed = synthesize(source, version, environment={**variant, **keys}, context=VALUE_CONTEXT)
     raw = "".join(p.read_text() for p in changed.rglob("*backendstack*.nested.template.json"))
     assert '"RetentionInDays": 365' in raw and '"RefreshTokenValidity": 120' in raw  # the keys took effect
     assert '"ThrottlingRateLimit": 200' in raw and '"ThrottlingBurstLimit": 100' in raw
@@ -81,6 +100,7 @@ def test_data_alls_value_keys_change_nothing_but_what_the_value_rules_make_param
     ]  # fmt: skip
 
 
+@_here("2.9.0")
 def test_the_variants_and_the_stages_options_add_pass_cfn_lint_and_take_the_value_options_too() -> None:
     release = cached_dataall_release("2.9.0", variants=True)
     variants = {v.template: step.name for step in release.manifest.stages() for v in step.variants}
@@ -137,10 +157,13 @@ WAF_IP_ONLY = {"allowed_ip_list": ["10.0.0.0/8"]}
 
 
 @pytest.mark.parametrize("waf", [WAF_EVERY, WAF_IP_ONLY], ids=["every key", "ip ranges alone"])
-def test_data_alls_custom_waf_rules_change_nothing_but_what_the_waf_rules_make_parameters(waf: dict[str, Any]) -> None:
+@EACH_VERSION
+def test_data_alls_custom_waf_rules_change_nothing_but_what_the_waf_rules_make_parameters(
+    version: str, waf: dict[str, Any]
+) -> None:
     # Given data.all synthesized with its defaults and with custom_waf_rules set
-    default = import_stages(CloudAssembly.load(synthesize(SOURCE, "2.9.0")))
-    changed = synthesize(SOURCE, "2.9.0", environment={rules.WAF_KEY: waf})
+    default = import_stages(CloudAssembly.load(synthesize(SOURCES[version], version)))
+    changed = synthesize(SOURCES[version], version, environment={rules.WAF_KEY: waf})
     raw = "".join(p.read_text() for p in changed.rglob("*.nested.template.json"))
     assert raw.count('"AWS::WAFv2::IPSet"') == 3 and raw.count('"Name": "IPMatch"') == 3  # the keys took effect
     assert raw.count('"Name": "GeoMatch"') == (3 if "allowed_geo_list" in waf else 0)
