@@ -337,8 +337,9 @@ def test_a_fault_after_data_alls_migration_downgrades_it_with_every_seeded_row(
     """Issue 19's check through the installer: 2.8.0 installed and seeded; the upgrade to 2.9.0 has
     its opensearch stage hang (`timeout`: it fails at its stage timeout, 3,600 modelled seconds,
     after data.all's migration upgraded the database); the rollback downgrades the database with
-    2.9.0's scripts before any stage goes back, to 2.8.0's head with every seeded row."""
-    aws = Aws(region=sandbox.region, endpoint_url=sandbox.endpoint)
+    2.9.0's scripts before any stage goes back, to 2.8.0's head with every seeded row. In data.all's home
+    region: its release names the Klayers layer of that region, which Plan refuses elsewhere."""
+    aws = Aws(region=HOME, endpoint_url=sandbox.endpoint)
     older, newer = cached_dataall_release("2.8.0"), cached_dataall_release("2.9.0")
     for release in (older, newer):
         register_sandbox_images(aws, release, lambda _: None)
