@@ -22,7 +22,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -146,9 +145,6 @@ def clone(version: str) -> Path:
     return target
 
 
-_TOOLCHAIN = threading.Lock()
-
-
 def synthesize(
     source: Path,
     image_tag: str,
@@ -176,8 +172,9 @@ def synthesize(
     if (out / "manifest.json").is_file():
         return out
     # Syntheses in threads (`installer.dataall.import_variants`) and in other processes (another
-    # build, a test worker) install the toolchain once and make each cached assembly once.
-    with _TOOLCHAIN, cache_lock("toolchain"):
+    # build, a test worker) install the toolchain once and make each cached assembly once: a `flock`
+    # on a file each caller opens holds threads apart as it does processes.
+    with cache_lock("toolchain"):
         venv = _toolchain_venv(requirements)
         cli = _cdk_cli()
     with cache_lock(f"cdk.out-{out.name}"):

@@ -716,6 +716,19 @@ def _synthesized_custom_rules(
     return rules_
 
 
+def _web_acls(template: dict[str, Any], constructs: Mapping[str, Any]) -> list[tuple[str, dict[str, Any], str]]:
+    """data.all's WebACLs of `constructs` (by construct id, the last part of their CDK path) in the template:
+    each one's logical id, resource and construct id."""
+    found = []
+    for key, resource in template.get("Resources", {}).items():
+        path = (resource.get("Metadata") or {}).get("aws:cdk:path")
+        if resource.get("Type") == "AWS::WAFv2::WebACL" and isinstance(path, str):
+            construct = path.rsplit("/", 1)[-1]
+            if construct in constructs:
+                found.append((key, resource, construct))
+    return found
+
+
 def waf_allowed_ranges_from_the_options(template: dict[str, Any], synthesis: Synthesis) -> None:
     """data.all's `custom_waf_rules` `allowed_ip_list` and `allowed_geo_list` become the
     `WafAllowedIpRanges` and `WafAllowedCountries` parameters (comma-separated; empty: no rule).
@@ -728,14 +741,8 @@ def waf_allowed_ranges_from_the_options(template: dict[str, Any], synthesis: Syn
     condition that `WafAllowedIpRanges` is not empty; a synthesis that made them has them replaced."""
     ip_list, geo_list = waf_rules(synthesis)
     resources = template.get("Resources", {})
-    acls = [
-        (key, resource)
-        for key, resource in resources.items()
-        if resource.get("Type") == "AWS::WAFv2::WebACL"
-        and isinstance(path := (resource.get("Metadata") or {}).get("aws:cdk:path"), str)
-        and path.rsplit("/", 1)[-1] in WAF_IP_SETS
-    ]
-    for key, acl in acls:
+    acls = _web_acls(template, WAF_IP_SETS)
+    for key, acl, _ in acls:
         stack, construct = acl["Metadata"]["aws:cdk:path"].rsplit("/", 1)
         ip_set, suffix, description, scope = WAF_IP_SETS[construct]
         ip_set_id = cdk_logical_id([ip_set])
@@ -846,14 +853,9 @@ def waf_rate_limit_from_the_options(template: dict[str, Any], synthesis: Synthes
         "Limit": limit,
         **({} if window is None else {"EvaluationWindowSec": window}),
     }
-    used = False
-    for key, acl in template.get("Resources", {}).items():
-        path = (acl.get("Metadata") or {}).get("aws:cdk:path")
-        if acl.get("Type") != "AWS::WAFv2::WebACL" or not isinstance(path, str):
-            continue
-        name = WAF_RATE_LIMITED.get(path.rsplit("/", 1)[-1])
-        if name is None:
-            continue
+    acls = _web_acls(template, WAF_RATE_LIMITED)
+    for key, acl, construct in acls:
+        name = WAF_RATE_LIMITED[construct]
         found = [r for r in (acl.get("Properties") or {}).get("Rules") or [] if r.get("Name") == f"{name}RateLimit"]
         if len(found) != 1:
             raise RuleError(f"data.all's WebACL {key} has {len(found)} rules {name}RateLimit, not one")
@@ -872,8 +874,7 @@ def waf_rate_limit_from_the_options(template: dict[str, Any], synthesis: Synthes
                 },
             }
         }
-        used = True
-    if not used:
+    if not acls:
         return
     template.setdefault("Conditions", {})[WAF_RATE_LIMIT_WINDOW_GIVEN] = {
         "Fn::Not": [{"Fn::Equals": [{"Ref": WAF_RATE_LIMIT_WINDOW}, str(WAF_RATE_LIMIT_WINDOW_DEFAULT)]}]

@@ -97,13 +97,12 @@ def test_two_builds_wanting_one_synthesis_make_it_once_and_both_get_it_whole(
         with calls.open("a") as record:
             record.write(f"{threading.get_ident()}\n")
         output = Path(command[command.index("--output") + 1])
-        time.sleep(0.5)  # long enough for the other process to want it too
+        time.sleep(0.5)  # long enough for the other build to want it too
         (output / "manifest.json").write_text(json.dumps({"version": "45.0.0", "artifacts": {}}))
         return ""
 
     monkeypatch.setattr(upstream, "_run", synth)
 
-    monkeypatch.setattr(upstream, "_TOOLCHAIN", threading.Lock())
     with ThreadPoolExecutor(2) as pool:
         made = list(pool.map(lambda _: upstream.synthesize(source, "2.9.0"), range(2)))
 
