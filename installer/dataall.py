@@ -304,10 +304,17 @@ class VariantOption:
     others: tuple[bool, ...]
     description: str
     label: str
+    #: the value data.all's `key` is synthesized with for each value of the option, where it is not the
+    #: option's own (a key that takes a setting, not a flag: `custom_domain` takes a hosted zone)
+    key_values: tuple[tuple[bool, Any], ...] = ()
 
     @property
     def values(self) -> tuple[bool, ...]:
         return (self.default, *self.others)
+
+    def key_value(self, value: bool) -> Any:
+        """data.all's value of `key` when the option is `value`."""
+        return dict(self.key_values).get(value, value)
 
 
 VARIANT_OPTIONS = (
@@ -358,6 +365,21 @@ VARIANT_OPTIONS = (
         "policies, VPC endpoint and key) instead of an OpenSearch domain (stage opensearch), with the "
         "collection's alarms; turning it on or off on an installation deletes the other stage and its index",
     ),
+    VariantOption(
+        option=rules.CUSTOM_DOMAIN_ENABLED,
+        key=rules.CUSTOM_DOMAIN_KEY,
+        # deploy/stacks/pipeline.py: `custom_domain=target_env.get('custom_domain', None)`, a hosted zone's
+        # `hosted_zone_name` and `hosted_zone_id`; synthesized with a placeholder zone, which the rule
+        # `custom_domain_from_the_options` makes the CustomDomainName and CustomDomainHostedZoneId parameters
+        default=False,
+        others=(True,),
+        key_values=((True, rules.CUSTOM_DOMAIN_PLACEHOLDER),),
+        label="Custom domain",
+        description="data.all's custom_domain: its web UI served at CustomDomainName (a public Route 53 hosted "
+        "zone of the account, CustomDomainHostedZoneId) with an ACM certificate validated in the zone, the "
+        "zone's alias record to the distribution, and data.all's links and Cognito callbacks at that name "
+        "(stages params, lambdas, ecs, cloudfront, frontend-cognito-config)",
+    ),
 )
 #: Combinations of the variant options data.all cannot deploy, refused by Plan (InvalidOptions) with the reason.
 #: data.all 2.9.0's Cognito stack gives its config trigger `enable_cw_canaries=str(enable_cw_rum)`
@@ -376,12 +398,43 @@ OPTION_RULES: tuple[dict[str, Any], ...] = (
         "canary user's secret whenever RUM is on (deploy/stacks/cognito.py passes it enable_cw_canaries="
         "str(enable_cw_rum)), and only EnableCloudWatchCanaries makes that secret",
     },
+    {
+        "when": {
+            "all": [
+                {"option": rules.CUSTOM_DOMAIN_ENABLED, "equals": True},
+                {
+                    "any": [
+                        {"option": rules.CUSTOM_DOMAIN_NAME, "equals": ""},
+                        {"option": rules.CUSTOM_DOMAIN_ZONE, "equals": ""},
+                    ]
+                },
+            ]
+        },
+        "message": f"{rules.CUSTOM_DOMAIN_ENABLED} needs {rules.CUSTOM_DOMAIN_NAME} (the name of a public Route 53 "
+        f"hosted zone of the account, which data.all's web UI is served at) and {rules.CUSTOM_DOMAIN_ZONE} (that "
+        "zone's id): data.all's custom_domain takes both",
+    },
+    {
+        "when": {
+            "all": [
+                {"option": rules.CUSTOM_DOMAIN_ENABLED, "equals": False},
+                {
+                    "any": [
+                        {"option": rules.CUSTOM_DOMAIN_NAME, "not_equals": ""},
+                        {"option": rules.CUSTOM_DOMAIN_ZONE, "not_equals": ""},
+                    ]
+                },
+            ]
+        },
+        "message": f"{rules.CUSTOM_DOMAIN_NAME} and {rules.CUSTOM_DOMAIN_ZONE} take effect with "
+        f"{rules.CUSTOM_DOMAIN_ENABLED}=true only: set it, or leave both empty",
+    },
 )
 
 
-def option_rules(offered: Sequence[VariantOption]) -> list[dict[str, Any]]:
-    """The `OPTION_RULES` on options the release offers."""
-    names = {o.option for o in offered}
+def option_rules(offered: Sequence[VariantOption] | Iterable[str]) -> list[dict[str, Any]]:
+    """The `OPTION_RULES` on options the release offers (variant options, or the names of all its options)."""
+    names = {o.option if isinstance(o, VariantOption) else o for o in offered}
     return [rule for rule in OPTION_RULES if set(_condition_names(rule["when"])) <= names]
 
 
@@ -434,10 +487,15 @@ def comparable(template: Mapping[str, Any]) -> str:
 
 
 def combinations(options: Sequence[VariantOption]) -> list[dict[str, bool]]:
-    """Every combination of the options' values: the defaults first, then by how many options are
-    off their default (fewest first), then in the options' order."""
+    """Every combination of the options' values but those an `OPTION_RULES` entry on these options refuses
+    (Plan refuses them, so no synthesis is made of them): the defaults first, then by how many options
+    are off their default (fewest first), then in the options' order."""
+    refused = option_rules(options)
     every = [
-        dict(zip([o.option for o in options], values, strict=True)) for values in product(*(o.values for o in options))
+        combination
+        for values in product(*(o.values for o in options))
+        for combination in [dict(zip([o.option for o in options], values, strict=True))]
+        if not any(evaluate(rule["when"], combination) for rule in refused)
     ]
     return sorted(every, key=lambda c: _off_default(options, c))
 
@@ -692,8 +750,11 @@ def import_variants(
     others = combinations(options)[1:]
     jobs = synth_jobs()
 
+    def settings(combination: Combination) -> dict[str, Any]:
+        return {o.key: o.key_value(combination[o.option]) for o in options if combination[o.option] != o.default}
+
     def synthesized(combination: Combination) -> Path:
-        environment = {o.key: combination[o.option] for o in options if combination[o.option] != o.default}
+        environment = settings(combination)
         try:
             return upstream_synthesize(source, upstream.version, environment=environment)
         except UpstreamError as error:
@@ -708,7 +769,10 @@ def import_variants(
     with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="dataall-synth") as pool:
         folders = list(pool.map(synthesized, others))
     return [
-        (combination, import_stages(CloudAssembly.load(folder), package, reuse=default.packaged))
+        (
+            combination,
+            import_stages(CloudAssembly.load(folder), package, settings=settings(combination), reuse=default.packaged),
+        )
         for combination, folder in zip(others, folders, strict=True)
     ]
 
@@ -860,7 +924,8 @@ def build_dataall_release(
         actions.append(with_rum_monitor(site_action(report.stages), [c.stage for c in composed]))
     except SiteImportError as error:
         raise BuildError(f"data.all's web UI: {error}") from error
-    options = release_options(_platform_stacks(upstream.assembly), [c.stage for c in composed], offered)
+    every_stage = [*(c.stage for c in composed), *(v.stage for c in composed for v in c.variants)]
+    options = release_options(_platform_stacks(upstream.assembly), every_stage, offered)
     # Every template the release holds (its stages, their variants): what the service role may deploy.
     templates = {
         **{f"blueprints/{c.stage.name}.template.json": c.stage.template for c in composed},
@@ -882,7 +947,7 @@ def build_dataall_release(
         name=NAME,
         version=upstream.version,
         options=options,
-        rules=option_rules(offered),
+        rules=option_rules(options),
         stages=[
             _composed_document(stage_document(c.stage, after_images=c.stage.name in runs_images), c) for c in composed
         ],

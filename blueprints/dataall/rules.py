@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import json
 import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -250,6 +251,9 @@ PIVOT_ROLE_AUTO_CREATE_KEY = "enable_pivot_role_auto_create"
 #: (IPv4 CIDRs), `allowed_geo_list` (ISO 3166 alpha-2 codes), `rate_limit` and `rate_limit_window` are
 #: options (`deploy/stacks/waf_rules.py`).
 WAF_KEY = "custom_waf_rules"
+#: data.all's `custom_domain` (`target_env.get('custom_domain', None)`): `hosted_zone_name` and
+#: `hosted_zone_id` of the Route 53 zone its web UI is served at (`deploy/stacks/cloudfront.py`).
+CUSTOM_DOMAIN_KEY = "custom_domain"
 DATAALL_DEFAULTS: Mapping[str, Any] = {
     SESSION_TIMEOUT_KEY: 43200,
     LOG_RETENTION_KEY: "TWO_YEARS",
@@ -259,6 +263,7 @@ DATAALL_DEFAULTS: Mapping[str, Any] = {
     SHARED_DASHBOARDS_KEY: "anonymous",
     PIVOT_ROLE_AUTO_CREATE_KEY: False,
     WAF_KEY: None,
+    CUSTOM_DOMAIN_KEY: None,
 }
 
 #: The parameter (and release option) of data.all's `cognito_user_session_timeout_inmins`.
@@ -900,7 +905,68 @@ def waf_rate_limit_from_the_options(template: dict[str, Any], synthesis: Synthes
     )
 
 
-def value_option(parameter: str, synthesis: Synthesis) -> dict[str, Any]:  # noqa: PLR0911 (one per option)
+#: The release's option that turns data.all's `custom_domain` on (a variant: `installer.dataall`), and the
+#: parameters (and options) of the zone's name and id.
+CUSTOM_DOMAIN_ENABLED = "EnableCustomDomain"
+CUSTOM_DOMAIN_NAME = "CustomDomainName"
+CUSTOM_DOMAIN_ZONE = "CustomDomainHostedZoneId"
+#: The zone data.all's custom-domain variant is synthesized with: names no real zone has (RFC 2606's
+#: `.invalid`; a zone id Route 53 never draws, its letters spelling what it is), so that the rule finds
+#: every place data.all puts them and nothing else.
+CUSTOM_DOMAIN_PLACEHOLDER: Mapping[str, str] = {
+    "hosted_zone_name": "custom-domain.dataall-installer.invalid",
+    "hosted_zone_id": "ZDATAALLINSTALLERZONEID",
+}
+#: A DNS name of at least two labels, lower case, as Route 53 gives a hosted zone's name (without its
+#: final dot; https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/DomainNameFormat.html), and a
+#: hosted zone's id (https://docs.aws.amazon.com/Route53/latest/APIReference/API_HostedZone.html: up to
+#: 32 characters; AWS's are `Z` and upper-case letters and digits).
+CUSTOM_DOMAIN_NAME_PATTERN = r"([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,61}[a-z0-9]"
+CUSTOM_DOMAIN_ZONE_PATTERN = r"Z[A-Z0-9]{1,31}"
+
+
+def custom_domain_from_the_options(template: dict[str, Any], synthesis: Synthesis) -> None:
+    """data.all's `custom_domain`, in the variant synthesized with it (`CUSTOM_DOMAIN_PLACEHOLDER`): the
+    zone's name and id, wherever data.all puts them (the distribution's alias, the ACM certificate's names
+    and validation zone, the alias record, the SSM parameter its Cognito trigger reads, the
+    `frontend_domain_url` and sender address of its API and ECS tasks, the RUM monitor's domain), become
+    the `CustomDomainName` and `CustomDomainHostedZoneId` parameters, which the release's options fill.
+    A synthesis without `custom_domain` has neither: nothing changes."""
+    domain = synthesis.setting(CUSTOM_DOMAIN_KEY)
+    if not domain:
+        return
+    name, zone = str(domain["hosted_zone_name"]), str(domain["hosted_zone_id"])
+    used: set[str] = set()
+
+    def rewrite(text: str) -> str:
+        for literal, parameter in ((name, CUSTOM_DOMAIN_NAME), (zone, CUSTOM_DOMAIN_ZONE)):
+            if literal in text:
+                used.add(parameter)
+                text = text.replace(literal, "${" + parameter + "}")
+        return text
+
+    _rewrite_strings(template, rewrite)
+    left = [literal for literal in (name, zone) if literal in json.dumps(template)]
+    if left:
+        raise RuleError(f"custom_domain: {left} remain outside the template's resources and outputs")
+    parameters = template.setdefault("Parameters", {}) if used else {}
+    if CUSTOM_DOMAIN_NAME in used:
+        parameters[CUSTOM_DOMAIN_NAME] = {
+            "Type": "String",
+            "AllowedPattern": CUSTOM_DOMAIN_NAME_PATTERN,
+            "Description": f"data.all's {CUSTOM_DOMAIN_KEY}.hosted_zone_name: the name data.all's web UI is "
+            "served at, a public Route 53 hosted zone's (set by the installer from the release's option)",
+        }
+    if CUSTOM_DOMAIN_ZONE in used:
+        parameters[CUSTOM_DOMAIN_ZONE] = {
+            "Type": "String",
+            "AllowedPattern": CUSTOM_DOMAIN_ZONE_PATTERN,
+            "Description": f"data.all's {CUSTOM_DOMAIN_KEY}.hosted_zone_id: the id of CustomDomainName's "
+            "hosted zone (set by the installer from the release's option)",
+        }
+
+
+def value_option(parameter: str, synthesis: Synthesis) -> dict[str, Any]:  # noqa: C901, PLR0911 (one per option)
     """The release's option filling a value rule's parameter, defaulting to the synthesized value."""
     if parameter == SESSION_TIMEOUT:
         low, high = SESSION_TIMEOUT_BOUNDS
@@ -1028,6 +1094,23 @@ def value_option(parameter: str, synthesis: Synthesis) -> dict[str, Any]:  # noq
             f"address's requests against WafRateLimit (WAF's values; {WAF_RATE_LIMIT_WINDOW_DEFAULT} is WAF's "
             "default, data.all's when unset)",
         }
+    if parameter in (CUSTOM_DOMAIN_NAME, CUSTOM_DOMAIN_ZONE):
+        domain = synthesis.setting(CUSTOM_DOMAIN_KEY) or {}
+        named = parameter == CUSTOM_DOMAIN_NAME
+        pattern = CUSTOM_DOMAIN_NAME_PATTERN if named else CUSTOM_DOMAIN_ZONE_PATTERN
+        return {
+            "type": "string",
+            "default": str(domain.get("hosted_zone_name" if named else "hosted_zone_id", "")),
+            "pattern": f"({pattern})?",
+            "label": "Custom domain name" if named else "Custom domain's hosted zone id",
+            "group": "data.all",
+            "description": f"With {CUSTOM_DOMAIN_ENABLED}: data.all's {CUSTOM_DOMAIN_KEY}.hosted_zone_name, "
+            "the name of a public Route 53 hosted zone of the account (e.g. dataall.example.com), which data.all's "
+            "web UI is served at"
+            if named
+            else f"With {CUSTOM_DOMAIN_ENABLED}: data.all's {CUSTOM_DOMAIN_KEY}.hosted_zone_id, the id of "
+            f"{CUSTOM_DOMAIN_NAME}'s hosted zone (e.g. Z0123456789ABCDEFGHIJ); Plan checks the zone has that name",
+        }
     raise KeyError(parameter)
 
 
@@ -1036,6 +1119,7 @@ VALUE_PARAMETERS = (
     SESSION_TIMEOUT, LOG_RETENTION, API_RATE_LIMIT, API_BURST_LIMIT,
     REAUTH_TTL, REAUTH_APIS, ALLOWED_ORIGINS, SHARED_DASHBOARDS, PIVOT_ROLE_AUTO_CREATE,
     WAF_IP_RANGES, WAF_COUNTRIES, WAF_RATE_LIMIT, WAF_RATE_LIMIT_WINDOW,
+    CUSTOM_DOMAIN_NAME, CUSTOM_DOMAIN_ZONE,
 )  # fmt: skip
 
 
@@ -1152,6 +1236,7 @@ RULES: tuple[Rule, ...] = (
     pivot_role_auto_create_from_the_option,
     waf_allowed_ranges_from_the_options,
     waf_rate_limit_from_the_options,
+    custom_domain_from_the_options,
     s3_egress_of_the_installations_region,
     assets_from_the_release,
     home_region_from_the_installer,

@@ -389,7 +389,7 @@ def test_data_alls_stages_take_the_value_options_where_its_keys_landed_and_no_li
         "SharedDashboardsSessions": "anonymous", "EnablePivotRoleAutoCreate": False,
         "WafAllowedIpRanges": "", "WafAllowedCountries": "", "WafRateLimit": 1000, "WafRateLimitWindow": 300,
         "ProdSizing": True, "EnableCloudWatchRum": False, "EnableCloudWatchCanaries": False,
-        "EnableOpenSearchServerless": False,
+        "EnableOpenSearchServerless": False, "EnableCustomDomain": False,
     }  # fmt: skip
 
 
@@ -1150,3 +1150,142 @@ def test_cloudfronts_web_acl_has_no_rate_limit_and_gains_no_rate_limit_parameter
     made = rules.apply(waf_template([], []), SYNTHESIS, (rules.waf_rate_limit_from_the_options,))
 
     assert made == waf_template([], [])
+
+
+# ---------------------------------------------------------------------- custom domain
+CUSTOM_DOMAIN = next(o for o in VARIANT_OPTIONS if o.option == rules.CUSTOM_DOMAIN_ENABLED)
+ZONE = rules.CUSTOM_DOMAIN_PLACEHOLDER
+
+
+def custom_domain_template(name: str, zone: str) -> dict[str, Any]:
+    """Where data.all 2.9.0 puts its custom_domain (deploy/stacks/cloudfront.py, lambda_api.py, container.py)."""
+    return {
+        "Resources": {
+            "Certificate": {
+                "Type": "AWS::CertificateManager::Certificate",
+                "Properties": {
+                    "DomainName": name,
+                    "SubjectAlternativeNames": [f"*.{name}"],
+                    "DomainValidationOptions": [{"DomainName": name, "HostedZoneId": zone}],
+                    "ValidationMethod": "DNS",
+                },
+            },
+            "Alias": {
+                "Type": "AWS::Route53::RecordSet",
+                "Properties": {"Name": f"{name}.", "HostedZoneId": zone, "Type": "A"},
+            },
+            "Api": {
+                "Type": "AWS::Lambda::Function",
+                "Properties": {"Environment": {"Variables": {"frontend_domain_url": f"https://{name}"}}},
+            },
+            "Sender": {
+                "Type": "AWS::ECS::TaskDefinition",
+                "Properties": {"ContainerDefinitions": [{"Environment": [{"Name": "x", "Value": f"noreply@{name}"}]}]},
+            },
+        }
+    }
+
+
+def test_the_custom_domain_variants_zone_becomes_the_two_parameters_wherever_data_all_put_it() -> None:
+    # Given a template of the variant synthesized with the placeholder zone
+    name, zone = ZONE["hosted_zone_name"], ZONE["hosted_zone_id"]
+    synthesis = replace(SYNTHESIS, settings={rules.CUSTOM_DOMAIN_KEY: dict(ZONE)})
+
+    # When the rules apply
+    result = rules.apply(custom_domain_template(name, zone), synthesis)
+
+    # Then no literal of the zone is left, and each place reads the parameters
+    text = json.dumps(result)
+    assert name not in text and zone not in text
+    resources = result["Resources"]
+    certificate = resources["Certificate"]["Properties"]
+    assert certificate["DomainName"] == {"Ref": "CustomDomainName"}
+    assert certificate["SubjectAlternativeNames"] == [{"Fn::Sub": "*.${CustomDomainName}"}]
+    assert certificate["DomainValidationOptions"] == [
+        {"DomainName": {"Ref": "CustomDomainName"}, "HostedZoneId": {"Ref": "CustomDomainHostedZoneId"}}
+    ]
+    assert resources["Alias"]["Properties"]["Name"] == {"Fn::Sub": "${CustomDomainName}."}
+    assert resources["Api"]["Properties"]["Environment"]["Variables"]["frontend_domain_url"] == {
+        "Fn::Sub": "https://${CustomDomainName}"
+    }
+    assert rules.value_parameters(result) == ["CustomDomainName", "CustomDomainHostedZoneId"]
+    pattern = result["Parameters"]["CustomDomainName"]["AllowedPattern"]
+    assert re.fullmatch(pattern, "dataall.example.com") and not re.fullmatch(pattern, "")
+    assert not re.fullmatch(pattern, "Data All.example.com") and not re.fullmatch(pattern, "localhost")
+    zone_pattern = result["Parameters"]["CustomDomainHostedZoneId"]["AllowedPattern"]
+    assert re.fullmatch(zone_pattern, "Z0429479X5OZXTXD0OTE") and not re.fullmatch(zone_pattern, "zone-1")
+
+
+def test_a_synthesis_without_custom_domain_is_left_as_it_is_and_a_zone_the_rule_cannot_reach_is_refused() -> None:
+    # A synthesis without custom_domain: the same names are data.all's own, not the option's
+    untouched = custom_domain_template(ZONE["hosted_zone_name"], ZONE["hosted_zone_id"])
+    assert rules.apply(untouched, SYNTHESIS) == untouched | {}
+    # The zone in a place the rules never rewrite (Mappings): refused, naming what is left
+    synthesis = replace(SYNTHESIS, settings={rules.CUSTOM_DOMAIN_KEY: dict(ZONE)})
+    mapped = {**untouched, "Mappings": {"M": {"k": {"v": ZONE["hosted_zone_name"]}}}}
+    with pytest.raises(rules.RuleError, match=r"custom_domain: \['custom-domain\.dataall-installer\.invalid'\]"):
+        rules.custom_domain_from_the_options(copy.deepcopy(mapped), synthesis)
+
+
+def test_the_custom_domain_variant_is_synthesized_with_the_placeholder_zone_and_its_options_default_empty() -> None:
+    assert CUSTOM_DOMAIN.key == "custom_domain" and CUSTOM_DOMAIN.default is False
+    assert CUSTOM_DOMAIN.key_value(True) == ZONE and CUSTOM_DOMAIN.key_value(False) is False
+    assert PROD_SIZING.key_value(False) is False
+    options = release_options([], [ImportedStage("cloudfront", "s", None, rules.apply(
+        custom_domain_template(ZONE["hosted_zone_name"], ZONE["hosted_zone_id"]),
+        replace(SYNTHESIS, settings={rules.CUSTOM_DOMAIN_KEY: dict(ZONE)})), {}, (), False)], [CUSTOM_DOMAIN])  # fmt: skip
+    assert {n: (o["type"], o["default"]) for n, o in options.items()} == {
+        "CustomDomainName": ("string", ""), "CustomDomainHostedZoneId": ("string", ""),
+        "EnableCustomDomain": ("boolean", False),
+    }  # fmt: skip
+    assert re.fullmatch(options["CustomDomainName"]["pattern"], "")
+
+
+def custom_domain_manifest() -> Manifest:
+    offered = ["EnableCustomDomain", "CustomDomainName", "CustomDomainHostedZoneId", "ProdSizing"]
+    document = {
+        "format": 1, "name": "dataall", "version": "2.9.0", "rules": option_rules(offered), "actions": [],
+        "options": {
+            "EnableCustomDomain": {"type": "boolean", "default": False},
+            "CustomDomainName": {"type": "string", "default": ""},
+            "CustomDomainHostedZoneId": {"type": "string", "default": ""},
+        },
+        "stages": [stage("vpc")], "files": {"blueprints/vpc.template.json": "0" * 64},
+    }  # fmt: skip
+    return Manifest.from_document(document)
+
+
+@pytest.mark.parametrize(
+    "given",
+    [
+        {"EnableCustomDomain": True},
+        {"EnableCustomDomain": True, "CustomDomainName": "dataall.example.com"},
+        {"EnableCustomDomain": True, "CustomDomainHostedZoneId": "Z0429479X5OZXTXD0OTE"},
+    ],
+    ids=["neither", "no zone id", "no name"],
+)
+def test_a_custom_domain_without_its_zone_is_refused_naming_both_options(given: dict[str, Any]) -> None:
+    with pytest.raises(ManifestError, match=r"EnableCustomDomain needs CustomDomainName \(the name of a public"):
+        custom_domain_manifest().resolve_options(given)
+
+
+def test_a_zone_given_without_the_custom_domain_is_refused_not_ignored() -> None:
+    manifest = custom_domain_manifest()
+    for given in ({"CustomDomainName": "dataall.example.com"}, {"CustomDomainHostedZoneId": "Z0429479X5OZXTXD0OTE"}):
+        with pytest.raises(ManifestError, match=r"take effect with EnableCustomDomain=true only"):
+            manifest.resolve_options(given)
+    both = {"CustomDomainName": "dataall.example.com", "CustomDomainHostedZoneId": "Z0429479X5OZXTXD0OTE"}
+    assert manifest.resolve_options({"EnableCustomDomain": True, **both})["CustomDomainName"] == "dataall.example.com"
+    assert manifest.resolve_options({})["EnableCustomDomain"] is False
+
+
+def test_combinations_plan_refuses_are_not_synthesized() -> None:
+    by_name = {o.option: o for o in VARIANT_OPTIONS}
+    rum, canaries = by_name["EnableCloudWatchRum"], by_name["EnableCloudWatchCanaries"]
+    assert combinations([rum, canaries]) == [
+        {"EnableCloudWatchRum": False, "EnableCloudWatchCanaries": False},
+        {"EnableCloudWatchRum": False, "EnableCloudWatchCanaries": True},
+        {"EnableCloudWatchRum": True, "EnableCloudWatchCanaries": True},
+    ]
+    # every variant option: 2^5 combinations less the 8 with RUM and no canaries
+    assert len(combinations(VARIANT_OPTIONS)) == 24
