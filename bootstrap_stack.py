@@ -84,6 +84,8 @@ class Can(StrEnum):
     ADOPT_VALUES = "adopt values"
     #: look up the region's AWS-managed prefix lists (S3's, for data.all's ECS task security groups)
     FIND_PREFIX_LISTS = "find prefix lists"
+    #: read the Route 53 hosted zone an option names (data.all's custom domain)
+    FIND_HOSTED_ZONES = "find hosted zones"
 
 
 @dataclass(frozen=True)
@@ -120,6 +122,7 @@ FUNCTIONS = (
             Can.FIND_NAMES_TAKEN,
             Can.ADOPT_VALUES,
             Can.FIND_PREFIX_LISTS,
+            Can.FIND_HOSTED_ZONES,
         ),
     ),
     FunctionSpec("DeployStage", "deploy_stage", 120, 512, (Can.RUN_STEPS, Can.RESUME_STEPS)),
@@ -731,6 +734,7 @@ class BootstrapStack(cdk.Stack):
             Can.MANAGE_PIVOT_ROLE: self._can_manage_pivot_role,
             Can.ADOPT_VALUES: self._can_adopt_values,
             Can.FIND_PREFIX_LISTS: self._can_find_prefix_lists,
+            Can.FIND_HOSTED_ZONES: self._can_find_hosted_zones,
         }
         for capability in spec.can:
             grants[capability](function, spec)
@@ -922,6 +926,19 @@ class BootstrapStack(cdk.Stack):
                     for name in self.adopted_parameters
                 ],
             )
+
+    def _can_find_hosted_zones(self, function: lambda_.Function, spec: FunctionSpec) -> None:
+        """Plan checks the hosted zone of data.all's custom domain with GetHostedZone
+        (`lambdas/run/hosted_zones.py`): any zone of the account, since the operator names it at deploy time."""
+        zones = self.format_arn(service="route53", region="", account="", resource="hostedzone", resource_name="*")
+        self._allow(function, "HostedZones", ["route53:GetHostedZone"], [zones])
+        acknowledge(
+            function.role,  # type: ignore[arg-type]
+            "AwsSolutions-IAM5",
+            "Read-only GetHostedZone of the zone an operator names as an option at deploy time (data.all's "
+            "custom domain), which the bootstrap stack cannot know; no other Route 53 action.",
+            findings=["Resource::arn:<AWS::Partition>:route53:::hostedzone/*"],
+        )
 
     def _can_find_prefix_lists(self, function: lambda_.Function, spec: FunctionSpec) -> None:
         """Plan fills `S3PrefixListId` from DescribePrefixLists in the stage's region
