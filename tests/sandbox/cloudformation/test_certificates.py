@@ -14,7 +14,6 @@ https://docs.aws.amazon.com/acm/latest/userguide/dns-validation.html).
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -276,7 +275,6 @@ def test_data_alls_custom_domain_cloudfront_stack_creates_and_deletes(
     from installer.upstream import shared_upstream, synthesize
     from tests.sandbox.cloudformation.test_cdk_output import _publish_assets
 
-    started = time.monotonic()
     assembly = synthesize(
         Path(shared_upstream("2.9.0")) / "source", "2.9.0", environment={"custom_domain": CUSTOM_DOMAIN}
     )
@@ -305,4 +303,3 @@ def test_data_alls_custom_domain_cloudfront_stack_creates_and_deletes(
     cfn.delete_stack(StackName=stack_id)
     assert settle(cfn, stack_id, timeout=300)["StackStatus"] == "DELETE_COMPLETE", events(cfn, stack_id)
     assert clients("acm", REGION).list_certificates()["CertificateSummaryList"] == []
-    print(f"custom-domain CloudFront stack: {time.monotonic() - started:.1f} s")
