@@ -797,7 +797,8 @@ class Certificate:
     the stack wait, up to days; the sandbox fails the resource naming it instead. A zone id that
     does not exist fails it with Route 53's NoSuchHostedZone. A delete leaves the validation
     records in the zone, as CloudFormation does (another certificate for the same names shares
-    them, and would not renew without them)
+    them, and would not renew without them; aws-cloudformation/cloudformation-coverage-roadmap#837,
+    #1603)
     (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-certificatemanager-certificate.html,
     https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-properties-certificatemanager-certificate-domainvalidationoption.html).
     """
