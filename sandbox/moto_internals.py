@@ -1718,3 +1718,38 @@ def fix_cognito_identity_pool_roles() -> None:
     CognitoIdentityResponse.set_identity_pool_roles = set_identity_pool_roles  # type: ignore[attr-defined]
     CognitoIdentityResponse.get_identity_pool_roles = get_identity_pool_roles  # type: ignore[attr-defined]
     CognitoIdentityResponse._sandbox_roles = True  # type: ignore[attr-defined]
+
+
+# --------------------------------------------------------------------------- acm
+def acm_issue_certificate(region: str, arn: str, account_id: str = ACCOUNT_ID) -> bool:
+    """Issue a requested certificate whose DNS validation records are in place; False when
+    there is no such certificate, or it is not waiting for validation.
+
+    AWS: ACM issues an `AMAZON_ISSUED` certificate (Status ISSUED, each name's ValidationStatus
+    SUCCESS) once it finds each name's validation CNAME in DNS
+    (https://docs.aws.amazon.com/acm/latest/userguide/dns-validation.html). moto has no DNS to
+    look in: it leaves the certificate PENDING_VALIDATION (until `ACM_VALIDATION_WAIT` has
+    passed, then issues it whatever DNS says); the sandbox's CloudFormation looks in its Route 53
+    and issues it here.
+    """
+    bundle = backend("acm", region, account_id)._certificates.get(arn)
+    if bundle is None or bundle.type != "AMAZON_ISSUED" or bundle.status != "PENDING_VALIDATION":
+        return False
+    bundle.status = "ISSUED"
+    return True
+
+
+def acm_update_certificate_options(
+    region: str, arn: str, options: Mapping[str, str], account_id: str = ACCOUNT_ID
+) -> bool:
+    """UpdateCertificateOptions of ACM (`CertificateTransparencyLoggingPreference`), which moto
+    lacks; False when there is no such certificate.
+
+    AWS: the options change in place, and DescribeCertificate answers them under `Options`
+    (https://docs.aws.amazon.com/acm/latest/APIReference/API_UpdateCertificateOptions.html).
+    """
+    bundle = backend("acm", region, account_id)._certificates.get(arn)
+    if bundle is None:
+        return False
+    bundle.cert_options.update(options)
+    return True

@@ -536,6 +536,13 @@ def _types() -> list[EmulatedType]:
             service=services.Distribution(),
         ),
         EmulatedType(
+            "AWS::CertificateManager::Certificate",
+            physical_id=_data("arn"),
+            attributes={"CertificateArn": _data("arn")},
+            service=services.Certificate(),
+            tagger=EMULATED_TAGGERS["AWS::CertificateManager::Certificate"],
+        ),
+        EmulatedType(
             "AWS::CloudFront::OriginAccessControl",
             physical_id=lambda r: "E" + r.random("id", 13, UPPER_ALNUM),
             attributes={"Id": _physical},

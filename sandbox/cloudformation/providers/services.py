@@ -777,6 +777,164 @@ class Distribution:
         return distribution_config
 
 
+# --------------------------------------------------------------------------- certificates
+#: The TTL of the validation records CloudFormation writes (ACM's console writes 300 too).
+VALIDATION_RECORD_TTL = 300
+
+
+def _fqdn(name: str) -> str:
+    return name.lower().rstrip(".") + "."
+
+
+class Certificate:
+    """AWS::CertificateManager::Certificate: RequestCertificate, then DNS validation in Route 53.
+
+    As CloudFormation's handler does: for each of `DomainValidationOptions` naming a
+    `HostedZoneId`, the name's validation CNAME (DescribeCertificate's `ResourceRecord`) is
+    written into that zone (ChangeResourceRecordSets UPSERT; `*.zone` and `zone` share one
+    record), and the resource completes once ACM has issued the certificate, that is once every
+    name's record is in the public hosted zone for that name. In AWS a name without one makes
+    the stack wait, up to days; the sandbox fails the resource naming it instead. A zone id that
+    does not exist fails it with Route 53's NoSuchHostedZone. A delete leaves the validation
+    records in the zone, as CloudFormation does (another certificate for the same names shares
+    them, and would not renew without them; aws-cloudformation/cloudformation-coverage-roadmap#837,
+    #1603)
+    (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-certificatemanager-certificate.html,
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-properties-certificatemanager-certificate-domainvalidationoption.html).
+    """
+
+    def create(self, clients: ServiceClients, resource: Emulation) -> None:
+        acm = clients("acm", resource.region)
+        method = str(resource.prop("ValidationMethod") or "EMAIL").upper()
+        properties = {key: value for key, value in resource.properties.items() if key != "DomainValidationOptions"}
+        if method == "EMAIL":  # the API takes the options only for email validation (ValidationDomain)
+            properties["DomainValidationOptions"] = [
+                option for option in resource.prop("DomainValidationOptions") or [] if option.get("ValidationDomain")
+            ] or None
+        preference = resource.prop("CertificateTransparencyLoggingPreference")
+        arn = acm.request_certificate(
+            **api_params(
+                acm,
+                "RequestCertificate",
+                properties,
+                Options={"CertificateTransparencyLoggingPreference": preference} if preference else None,
+            )
+        )["CertificateArn"]
+        resource.data["arn"] = arn
+        try:
+            self._validate(clients, resource, acm, arn)
+        except (ResourceFailed, ClientError):
+            # nothing the rollback would delete: a request left behind would be a stray certificate
+            acm.delete_certificate(CertificateArn=arn)
+            raise
+
+    def _validate(self, clients: ServiceClients, resource: Emulation, acm: Any, arn: str) -> None:
+        described = acm.describe_certificate(CertificateArn=arn)["Certificate"]
+        if described.get("Status") == "ISSUED":  # a private CA's certificate needs no validation
+            return
+        records = {
+            str(option["DomainName"]).lower(): option["ResourceRecord"]
+            for option in described.get("DomainValidationOptions", [])
+            if option.get("ResourceRecord")
+        }
+        route53 = clients("route53", resource.region)
+        if str(resource.prop("ValidationMethod") or "").upper() == "DNS":
+            for option in resource.prop("DomainValidationOptions") or []:
+                record = records.get(str(option.get("DomainName", "")).lower())
+                if option.get("HostedZoneId") and record:
+                    self._write(route53, str(option["HostedZoneId"]), record)
+        missing = [name for name, record in records.items() if not self._published(route53, record)]
+        if missing:
+            raise ResourceFailed(
+                handler_message(
+                    f"Certificate {arn} is not validated: no DNS validation record in a Route 53 hosted zone for "
+                    f"{', '.join(sorted(missing))} (give its HostedZoneId in DomainValidationOptions; in AWS the "
+                    "stack would wait for the record, the sandbox does not)"
+                )
+            )
+        moto_internals.acm_issue_certificate(resource.region, arn, account_id=resource.account)
+
+    @staticmethod
+    def _write(route53: Any, zone_id: str, record: dict[str, str]) -> None:
+        change = {
+            "Action": "UPSERT",
+            "ResourceRecordSet": {
+                "Name": record["Name"],
+                "Type": record["Type"],
+                "TTL": VALIDATION_RECORD_TTL,
+                "ResourceRecords": [{"Value": record["Value"]}],
+            },
+        }
+        try:
+            route53.change_resource_record_sets(HostedZoneId=zone_id, ChangeBatch={"Changes": [change]})
+        except ClientError as error:
+            details = error.response.get("Error", {})
+            if details.get("Code") != "NoSuchHostedZone":
+                raise
+            raise ResourceFailed(
+                handler_message(
+                    f"NoSuchHostedZone: {details.get('Message') or f'No hosted zone found with ID: {zone_id}'}",
+                    service="Route53",
+                    status=404,
+                )
+            ) from error
+
+    @staticmethod
+    def _published(route53: Any, record: dict[str, str]) -> bool:
+        """Whether the record is in the public hosted zone for its name (the zone with the
+        longest name the record's name ends in), as DNS would answer it."""
+        name = _fqdn(record["Name"])
+        zones = [
+            zone
+            for page in route53.get_paginator("list_hosted_zones").paginate()
+            for zone in page["HostedZones"]
+            if not zone.get("Config", {}).get("PrivateZone")
+            and (name == _fqdn(zone["Name"]) or name.endswith("." + _fqdn(zone["Name"])))
+        ]
+        if not zones:
+            return False
+        zone = max(zones, key=lambda found: len(found["Name"]))
+        for page in route53.get_paginator("list_resource_record_sets").paginate(HostedZoneId=zone["Id"]):
+            for found in page["ResourceRecordSets"]:
+                values = {_fqdn(value["Value"]) for value in found.get("ResourceRecords", [])}
+                if (
+                    _fqdn(found["Name"]) == name
+                    and found["Type"] == record["Type"]
+                    and _fqdn(record["Value"]) in values
+                ):
+                    return True
+        return False
+
+    def update(self, clients: ServiceClients, resource: Emulation, previous: Emulation) -> None:
+        """In place: `CertificateTransparencyLoggingPreference` (UpdateCertificateOptions; moto lacks
+        it) and `Tags` (the tagger); every other property replaces the certificate."""
+        preference = resource.prop("CertificateTransparencyLoggingPreference")
+        if preference and preference != previous.prop("CertificateTransparencyLoggingPreference"):
+            moto_internals.acm_update_certificate_options(
+                resource.region,
+                resource.data["arn"],
+                {"CertificateTransparencyLoggingPreference": str(preference)},
+                account_id=resource.account,
+            )
+
+    def delete(self, clients: ServiceClients, resource: Emulation, *, snapshot: bool) -> None:
+        """DeleteCertificate, refused while a CloudFront distribution uses it, as ACM refuses it
+        (ResourceInUseException; in a stack the distribution that refers to it goes first)."""
+        arn = resource.data["arn"]
+        cloudfront = clients("cloudfront", CLOUDFRONT_CERTIFICATE_REGION)
+        for page in cloudfront.get_paginator("list_distributions").paginate():
+            for item in page.get("DistributionList", {}).get("Items", []):
+                config = cloudfront.get_distribution_config(Id=item["Id"])["DistributionConfig"]
+                if config.get("ViewerCertificate", {}).get("ACMCertificateArn") == arn:
+                    raise ResourceFailed(
+                        handler_message(
+                            f"ResourceInUseException: Certificate {arn} in account {resource.account} is in use.",
+                            service="Acm",
+                        )
+                    )
+        _ignore_missing(lambda: clients("acm", resource.region).delete_certificate(CertificateArn=arn))
+
+
 # --------------------------------------------------------------------------- security group rules
 class SecurityGroupRule:
     """AWS::EC2::SecurityGroupIngress / SecurityGroupEgress: one rule of a security group,

@@ -340,6 +340,13 @@ EMULATED_TAGGERS: Mapping[str, Tagger] = {
         lambda client, arn, tags: client.tag_resource(SecretId=arn, Tags=_pairs(tags)),
         lambda client, arn, keys: client.untag_resource(SecretId=arn, TagKeys=keys),
     ),
+    "AWS::CertificateManager::Certificate": Tagger(
+        "acm",
+        lambda acm, arn, tags: acm.add_tags_to_certificate(CertificateArn=arn, Tags=_pairs(tags)),
+        lambda acm, arn, keys: acm.remove_tags_from_certificate(
+            CertificateArn=arn, Tags=[{"Key": key} for key in keys]
+        ),
+    ),
     "AWS::CloudWatch::Alarm": _arn_tagger(
         "cloudwatch",
         lambda client, arn, tags: client.tag_resource(ResourceARN=arn, Tags=_pairs(tags)),

@@ -341,3 +341,48 @@ def test_a_role_attaches_an_aws_managed_policy_and_its_document_is_read_back(aws
     assert documents is not None and [json.loads(d)["Statement"] for d in documents] == [
         [{"Action": "*", "Effect": "Allow", "Resource": "*"}]
     ]
+
+
+def test_a_requested_certificate_waits_for_validation_until_the_sandbox_issues_it(aws: None) -> None:
+    """AWS (ACM DNS validation, https://docs.aws.amazon.com/acm/latest/userguide/dns-validation.html):
+    a requested certificate is PENDING_VALIDATION, each name with the CNAME to add (`*.zone` and
+    `zone` the same one), until ACM finds the records; then ISSUED, each name's validation SUCCESS.
+    An imported certificate, or one already issued, is not issued again."""
+    acm = boto3.client("acm", region_name=REGION)
+    arn = acm.request_certificate(
+        DomainName="example.com", SubjectAlternativeNames=["*.example.com"], ValidationMethod="DNS"
+    )["CertificateArn"]
+    pending = acm.describe_certificate(CertificateArn=arn)["Certificate"]
+
+    assert pending["Status"] == "PENDING_VALIDATION"
+    assert {option["ValidationStatus"] for option in pending["DomainValidationOptions"]} == {"PENDING_VALIDATION"}
+    assert len({option["ResourceRecord"]["Name"] for option in pending["DomainValidationOptions"]}) == 1
+    assert {option["ResourceRecord"]["Type"] for option in pending["DomainValidationOptions"]} == {"CNAME"}
+
+    assert moto_internals.acm_issue_certificate(REGION, arn)
+    issued = acm.describe_certificate(CertificateArn=arn)["Certificate"]
+    assert issued["Status"] == "ISSUED"
+    assert {option["ValidationStatus"] for option in issued["DomainValidationOptions"]} == {"SUCCESS"}
+    assert not moto_internals.acm_issue_certificate(REGION, arn)
+    assert not moto_internals.acm_issue_certificate(REGION, arn.replace(REGION, "eu-west-1"))
+
+
+def test_a_certificates_transparency_logging_preference_is_updated_in_place(aws: None) -> None:
+    """AWS (UpdateCertificateOptions, which moto lacks): DescribeCertificate's `Options` answer the
+    new preference, the certificate unchanged otherwise."""
+    acm = boto3.client("acm", region_name=REGION)
+    arn = acm.request_certificate(DomainName="example.com", ValidationMethod="DNS")["CertificateArn"]
+    assert not _moto_has_update_certificate_options()  # the day moto has it, the provider should call it
+
+    assert moto_internals.acm_update_certificate_options(
+        REGION, arn, {"CertificateTransparencyLoggingPreference": "DISABLED"}
+    )
+    options = acm.describe_certificate(CertificateArn=arn)["Certificate"]["Options"]
+    assert options["CertificateTransparencyLoggingPreference"] == "DISABLED"
+    assert not moto_internals.acm_update_certificate_options(REGION, arn + "-gone", {})
+
+
+def _moto_has_update_certificate_options() -> bool:
+    from moto.acm.responses import AWSCertificateManagerResponse
+
+    return hasattr(AWSCertificateManagerResponse, "update_certificate_options")
