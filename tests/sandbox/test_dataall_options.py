@@ -17,7 +17,7 @@ from installer.upstream import shared_upstream
 from lambdas.run.refusals import refused
 from tests.conftest import cached_dataall_release
 from tests.sandbox.conftest import INSTALLATION, deploy, run
-from tests.sandbox.test_dataall import HOME
+from tests.sandbox.test_dataall import CLOUDFRONT_REGION, HOME, _callback_urls
 
 pytestmark = [
     pytest.mark.skipif(not shared_upstream("2.9.0").is_dir(), reason="../shared/upstream/dataall is not here"),
@@ -413,3 +413,70 @@ def test_data_all_with_opensearch_serverless_installs_the_collection_stage_and_t
         f"install {installed_at - started:.0f} s, off {off_at - installed_at:.0f} s, "
         f"on {time.monotonic() - off_at:.0f} s ({domain})"
     )
+
+
+def test_data_all_with_a_custom_domain_serves_its_web_ui_at_the_zones_name_with_a_certificate_validated_there(
+    sandbox: Any, data_all_pace: None
+) -> None:
+    """EnableCustomDomain (data.all's custom_domain) with a public hosted zone of the account: Plan refuses a zone
+    of another name before anything changes; with the right one, data.all's CloudFront stage gets an ACM
+    certificate (us-east-1) of the name and `*.` the name, validated by DNS in the zone (its CNAME there), the
+    distribution answers at the name with it, the zone's A record is an alias of the distribution, and data.all's
+    own code takes the name: its SSM parameter, the API's `frontend_domain_url`, and the Cognito callbacks its
+    URL trigger sets (https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/CNAMEs.html,
+    https://docs.aws.amazon.com/acm/latest/userguide/dns-validation.html)."""
+    aws = Aws(region=HOME, endpoint_url=sandbox.endpoint)
+    release = cached_dataall_release("2.9.0", variants=True)
+    assert _varying(release, "EnableCustomDomain") >= {"params", "lambdas", "ecs", "cloudfront"}
+    register_sandbox_images(aws, release, lambda _: None)
+    route53 = aws.client("route53")
+    name = "dataall.example.com"
+
+    def zone(zone_name: str) -> str:
+        made = route53.create_hosted_zone(Name=zone_name, CallerReference=zone_name)
+        return str(made["HostedZone"]["Id"]).rsplit("/", 1)[-1]
+
+    right, other = zone(name), zone("other.example.com")
+    options = {"OnDelete": "Destroy", "EnableCustomDomain": "true", "CustomDomainName": name}
+
+    refused_run = deploy(aws, release, {**options, "CustomDomainHostedZoneId": other})
+
+    assert refused_run.result["status"] == "REFUSED", refused_run.result
+    execution = aws.client("stepfunctions").describe_execution(executionArn=refused_run.result["execution_arn"])
+    refusal = refused(execution)
+    assert refusal is not None and refusal["field"] == "options.CustomDomainHostedZoneId", refusal
+    assert "is other.example.com, not CustomDomainName dataall.example.com" in refusal["reason"]
+    assert refused_run.reader.ledger.stages() == {}
+
+    installed = deploy(aws, release, {**options, "CustomDomainHostedZoneId": right})
+
+    assert installed.result["status"] == "SUCCEEDED", installed.result["error"]
+    east = Aws(region=CLOUDFRONT_REGION, endpoint_url=sandbox.endpoint)
+    resolved = release.manifest.resolve_options({"EnableCustomDomain": True, "CustomDomainName": name,
+                                                 "CustomDomainHostedZoneId": right})  # fmt: skip
+    chosen = release.manifest.chosen(resolved).steps["cloudfront"].template
+    template = json.loads((release.path / str(chosen)).read_text())
+    assert "AWS::CertificateManager::Certificate" in {r["Type"] for r in template["Resources"].values()}
+    listed = east.client("cloudformation").describe_stack_resources(StackName=INSTALLATION.stage_stack("cloudfront"))
+    assert {r["LogicalResourceId"]: r["ResourceStatus"] for r in listed["StackResources"]} == dict.fromkeys(
+        template["Resources"], "CREATE_COMPLETE"
+    )
+    (distribution,) = east.client("cloudfront").list_distributions()["DistributionList"]["Items"]
+    assert distribution["Aliases"]["Items"] == [name]
+    arn = distribution["ViewerCertificate"]["ACMCertificateArn"]
+    certificate = east.client("acm").describe_certificate(CertificateArn=arn)["Certificate"]
+    assert arn.split(":")[3] == CLOUDFRONT_REGION and certificate["Status"] == "ISSUED"
+    assert (certificate["DomainName"], certificate["SubjectAlternativeNames"]) == (name, [name, f"*.{name}"])
+    records = route53.list_resource_record_sets(HostedZoneId=right)["ResourceRecordSets"]
+    (alias,) = [r for r in records if r["Type"] == "A"]
+    assert alias["Name"] == f"{name}." and alias["AliasTarget"]["DNSName"].rstrip(".") == distribution["DomainName"]
+    validation = {o["ResourceRecord"]["Name"] for o in certificate["DomainValidationOptions"]}
+    assert len(validation) == 1 and validation <= {r["Name"] for r in records if r["Type"] == "CNAME"}
+    other_records = route53.list_resource_record_sets(HostedZoneId=other)["ResourceRecordSets"]
+    assert {r["Type"] for r in other_records} == {"NS", "SOA"}  # nothing written in the other zone
+    ssm = aws.client("ssm")
+    assert ssm.get_parameter(Name="/dataall/dev/frontend/custom_domain_name")["Parameter"]["Value"] == name
+    functions = aws.client("lambda").list_functions()["Functions"]
+    (api,) = [f for f in functions if f["FunctionName"].endswith("graphql")]
+    assert api["Environment"]["Variables"]["frontend_domain_url"] == f"https://{name}"
+    assert _callback_urls(aws) == [f"https://{name}"]
