@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from blueprints.dataall.site import with_rum_monitor
+from blueprints.dataall.site import SiteImportError, with_rum_monitor
 from blueprints.dataall.stages import ImportedStage
 from lambdas.site import rum
 from lambdas.site.bundle import SiteFile
@@ -119,6 +119,13 @@ def test_the_build_names_the_app_monitor_of_the_stage_that_makes_one_in_the_site
         "RumAppMonitor": "rum/dataall-dev-monitor",
     }
     assert with_rum_monitor(action, stages[:1]) == action
+    # the stage's variant (EnableCustomDomain gives the monitor another domain) names the same monitor
+    variant = {"Type": "AWS::RUM::AppMonitor", "Properties": {"Name": "dataall-dev-monitor", "Domain": "y"}}
+    both = [*stages, ImportedStage("rum", "stack/CWRumStack", None, {"Resources": {"M": variant}}, {}, (), False)]
+    assert with_rum_monitor(action, both)["parameters"]["RumAppMonitor"] == "rum/dataall-dev-monitor"
+    other = {"Type": "AWS::RUM::AppMonitor", "Properties": {"Name": "dataall-dev-other", "Domain": "y"}}
+    with pytest.raises(SiteImportError, match="more than one RUM app monitor"):
+        with_rum_monitor(action, [*stages, ImportedStage("x", "s/X", None, {"Resources": {"M": other}}, {}, (), False)])
 
 
 def test_a_site_url_without_a_host_is_refused_naming_where_it_came_from() -> None:
