@@ -36,12 +36,14 @@ HANDOVER_MARGIN_SECONDS = 60
 POLL_SECONDS = 15
 
 
-def decide(event: dict[str, Any]) -> dict[str, Any] | None:
+def decide(event: dict[str, Any], *, installed: bool = True) -> dict[str, Any] | None:
     """The run a CloudFormation request asks for, or None.
 
     An update passes on only the options whose parameter changed in it: an option the stack did
     not change keeps the installation's value, which a run started by hand (`run --option`) may
-    have set; no run reverts an option silently."""
+    have set; no run reverts an option silently. With nothing `installed` (the stack's install was
+    refused, or failed and rolled back), there is no installation's value to keep: an update that
+    changes what the installer uses installs, with every option of the stack, as its Create would."""
     request = event["RequestType"]
     new = event.get("ResourceProperties", {})
     options = {k: v for k, v in (new.get("Options") or {}).items() if v != ""}
@@ -49,6 +51,9 @@ def decide(event: dict[str, Any]) -> dict[str, Any] | None:
         return {"action": "install", "version": new["ReleaseVersion"], "options": options, "source": "trigger"}
     if request == "Update":
         old = event.get("OldResourceProperties", {})
+        ours = ("ReleaseVersion", "Options")
+        if not installed and any(new.get(key) != old.get(key) for key in ours):
+            return {"action": "install", "version": new["ReleaseVersion"], "options": options, "source": "trigger"}
         before = old.get("Options") or {}
         options = {k: v for k, v in options.items() if before.get(k) != v}
         if new.get("ReleaseVersion") != old.get("ReleaseVersion"):
@@ -134,7 +139,8 @@ def custom_resource(trigger: Trigger, event: dict[str, Any], context: Any) -> st
     if event.get("WaitFor"):
         follow_uninstall(trigger, event, context, event["WaitFor"])
         return None
-    document = decide(event)
+    installed = event["RequestType"] != "Update" or trigger.ledger.current_release() is not None
+    document = decide(event, installed=installed)
     state_machine = event["ResourceProperties"]["StateMachineArn"]
     if document is None:
         if event["RequestType"] == "Delete":

@@ -45,6 +45,19 @@ def test_an_update_of_nothing_the_installer_uses_starts_no_run(change: dict[str,
     assert decide(event("Update", {**BASE, **change}, BASE)) is None
 
 
+def test_with_nothing_installed_an_update_installs_with_every_option_of_the_stack() -> None:
+    # the install was refused (a wrong hosted zone, say): the operator corrects one parameter
+    corrected = {**BASE, "Options": {**BASE["Options"], "LogRetentionDays": "90"}}
+
+    run = decide(event("Update", corrected, BASE), installed=False)
+
+    assert run == {
+        "action": "install", "version": "2.8.0", "source": "trigger",
+        "options": {"ProdSizing": "false", "LogRetentionDays": "90"},
+    }  # fmt: skip
+    assert decide(event("Update", {**BASE, "OnDelete": "Destroy"}, BASE), installed=False) is None
+
+
 def test_empty_options_are_left_to_the_release_defaults() -> None:
     run = decide(event("Create", {**BASE, "Options": {"ExistingVpcId": "", "ProdSizing": "true"}}))
 
