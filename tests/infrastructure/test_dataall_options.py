@@ -105,7 +105,8 @@ def test_the_variants_and_the_stages_options_add_pass_cfn_lint_and_take_the_valu
     release = cached_dataall_release("2.9.0", variants=True)
     variants = {v.template: step.name for step in release.manifest.stages() for v in step.variants}
     assert sorted(set(variants.values())) == [
-        "aurora", "cognito", "dashboards", "ecs", "lambdas", "opensearch", "opensearch-serverless", "params", "s3"
+        "aurora", "cloudfront", "cognito", "dashboards", "ecs", "frontend-cognito-config", "lambdas", "opensearch",
+        "opensearch-serverless", "params", "rum", "s3",
     ]  # fmt: skip
     added = {step.name: step.template for step in release.manifest.stages() if step.when is not None}
     assert sorted(added) == ["canaries", "opensearch", "opensearch-serverless", "rum", "secrets"]
@@ -134,6 +135,9 @@ def test_the_variants_and_the_stages_options_add_pass_cfn_lint_and_take_the_valu
     assert (parameters["WafRateLimit"]["MinValue"], parameters["WafRateLimit"]["MaxValue"]) == (10, 2000000000)
     assert parameters["WafRateLimitWindow"]["AllowedValues"] == ["60", "120", "300", "600"]
     assert (parameters["WafRateLimit"]["Default"], parameters["WafRateLimitWindow"]["Default"]) == ("1000", "300")
+    custom = [parameters[n] for n in ("EnableCustomDomain", "CustomDomainName", "CustomDomainHostedZoneId")]
+    assert [p["Default"] for p in custom] == ["false", "", ""]
+    assert custom[2]["AllowedPattern"] == "(Z[A-Z0-9]{1,31})?" and re.fullmatch(custom[1]["AllowedPattern"], "a.b.io")
     expected = {
         "ecs": ["LogRetentionDays", "EnablePivotRoleAutoCreate"],
         "lambdas": ["LogRetentionDays", "ApiRateLimit", "ApiBurstLimit", "ReauthTtlMinutes", "AllowedOrigins",
@@ -191,3 +195,50 @@ def test_data_alls_custom_waf_rules_change_nothing_but_what_the_waf_rules_make_p
         if set(waf_options) & set(rules.value_parameters(s.template))
     }
     assert holding == {"lambdas": waf_options, "cognito": waf_options, "cloudfront": waf_options[:2]}
+
+
+#: data.all's `custom_domain` with another zone than the one the variant is synthesized with
+OTHER_ZONE = {"hosted_zone_name": "data.corp.example.com", "hosted_zone_id": "Z0987654321ZYXWVUTSRQ"}
+
+
+@pytest.mark.parametrize("variant", [{}, EVERY_VARIANT], ids=["defaults", "every variant option on"])
+@EACH_VERSION
+def test_data_alls_custom_domain_changes_nothing_but_what_the_rule_makes_its_zones_parameters(
+    version: str, variant: dict[str, Any]
+) -> None:
+    """The EnableCustomDomain variant (data.all synthesized with the placeholder zone) and data.all synthesized
+    with another zone are the same stages after the rule: every place data.all puts the zone's name or id
+    (with every other variant key on too: RUM's monitor domain) takes the option's value."""
+    source, placeholder = SOURCES[version], dict(rules.CUSTOM_DOMAIN_PLACEHOLDER)
+    default = import_stages(CloudAssembly.load(synthesize(source, version, environment=variant or None)))
+    synthesized = {
+        name: synthesize(source, version, environment={**variant, rules.CUSTOM_DOMAIN_KEY: zone})
+        for name, zone in (("placeholder", placeholder), ("other", OTHER_ZONE))
+    }
+    raw = "".join(p.read_text() for p in synthesized["other"].rglob("*.template.json"))
+    assert raw.count('"Z0987654321ZYXWVUTSRQ"') == 2 and '"https://data.corp.example.com"' in raw  # the key took effect
+
+    variant_stages, other = (
+        import_stages(CloudAssembly.load(synthesized[name]), settings={rules.CUSTOM_DOMAIN_KEY: zone},
+                      reuse=default.packaged).stages
+        for name, zone in (("placeholder", placeholder), ("other", OTHER_ZONE))
+    )  # fmt: skip
+
+    assert [s.name for s in variant_stages] == [s.name for s in default.stages]
+    pairs = zip(variant_stages, other, strict=True)
+    assert [s.name for s, o in pairs if comparable(s.template) != comparable(o.template)] == []
+    changed = {
+        s.name
+        for s, d in zip(variant_stages, default.stages, strict=True)
+        if comparable(s.template) != comparable(d.template)
+    }
+    assert {"params", "lambdas", "ecs", "cloudfront", "frontend-cognito-config"} <= changed
+    assert changed <= {"params", "lambdas", "ecs", "cloudfront", "frontend-cognito-config", "rum"}
+    taking = {s.name: [p for p in rules.value_parameters(s.template) if p.startswith("CustomDomain")]
+              for s in variant_stages if "CustomDomainName" in s.template.get("Parameters", {})}  # fmt: skip
+    assert taking["cloudfront"] == ["CustomDomainName", "CustomDomainHostedZoneId"]
+    assert {taking[n][0] for n in ("params", "lambdas", "ecs")} == {"CustomDomainName"}
+    if variant:
+        assert "rum" in taking
+    text = json.dumps([s.template for s in variant_stages])
+    assert placeholder["hosted_zone_name"] not in text and placeholder["hosted_zone_id"] not in text
