@@ -1394,8 +1394,8 @@ def test_a_zone_given_without_the_custom_domain_is_refused_not_ignored() -> None
             manifest.resolve_options(given)
     both = {"CustomDomainName": "dataall.example.com", "CustomDomainHostedZoneId": "Z0429479X5OZXTXD0OTE"}
     assert manifest.resolve_options({"EnableCustomDomain": True, **both})["CustomDomainName"] == "dataall.example.com"
-    given = {"EnableCustomDomain": True, **both, "CustomDomainCertificateArn": CERTIFICATE_ARN}
-    assert manifest.resolve_options(given)["CustomDomainCertificateArn"] == CERTIFICATE_ARN
+    certified: dict[str, Any] = {"EnableCustomDomain": True, **both, "CustomDomainCertificateArn": CERTIFICATE_ARN}
+    assert manifest.resolve_options(certified)["CustomDomainCertificateArn"] == CERTIFICATE_ARN
     assert manifest.resolve_options({})["EnableCustomDomain"] is False
 
 
