@@ -11,11 +11,13 @@ from typing import Any
 
 import pytest
 
+from blueprints.dataall import rules
 from installer.aws import Aws
 from installer.images import register_sandbox_images
 from installer.upstream import shared_upstream
 from lambdas.run.refusals import refused
 from tests.conftest import cached_dataall_release
+from tests.sandbox.certificates import issued_certificate
 from tests.sandbox.conftest import INSTALLATION, deploy, run
 from tests.sandbox.test_dataall import HOME
 
@@ -413,3 +415,59 @@ def test_data_all_with_opensearch_serverless_installs_the_collection_stage_and_t
         f"install {installed_at - started:.0f} s, off {off_at - installed_at:.0f} s, "
         f"on {time.monotonic() - off_at:.0f} s ({domain})"
     )
+
+
+def test_data_all_on_a_custom_domain_with_the_operators_certificate_requests_none_and_one_not_covering_it_is_refused(
+    sandbox: Any, data_all_pace: None
+) -> None:
+    """EnableCustomDomain=true with CustomDomainCertificateArn (data.all's custom_domain.certificate_arn): a
+    certificate that does not cover CustomDomainName is refused by Plan (InvalidOptions, naming the option)
+    before any stage is made; the account's ISSUED certificate of the name installs data.all with no
+    certificate of its own in the cloudfront stage, the distribution serving the one given at the name."""
+    started = time.monotonic()
+    aws = Aws(region=HOME, endpoint_url=sandbox.endpoint)
+    east = Aws(region="us-east-1", endpoint_url=sandbox.endpoint)
+    release = cached_dataall_release("2.9.0", variants=True)
+    assert release.manifest.options["CustomDomainCertificateArn"].default == ""
+    register_sandbox_images(aws, release, lambda _: None)
+    domain = "dataall.example.com"
+    zone = aws.client("route53").create_hosted_zone(Name=domain, CallerReference=domain)["HostedZone"]
+    options = {
+        "OnDelete": "Destroy",
+        "EnableCustomDomain": "true",
+        "CustomDomainName": domain,
+        "CustomDomainHostedZoneId": str(zone["Id"]).rsplit("/", 1)[-1],
+    }
+    elsewhere = issued_certificate(east.client("acm"), "other.example.com")
+
+    refused_install = deploy(aws, release, {**options, "CustomDomainCertificateArn": elsewhere})
+
+    result = refused_install.result
+    refusal = refused(aws.client("stepfunctions").describe_execution(executionArn=result["execution_arn"]))
+    assert result["status"] == "REFUSED" and refusal is not None, result
+    assert (refusal["code"], refusal["field"]) == ("InvalidOptions", "options.CustomDomainCertificateArn"), refusal
+    assert "none of which covers CustomDomainName dataall.example.com" in refusal["reason"]
+    assert refused_install.reader.ledger.stages() == {} and refused_install.reader.ledger.lock() is None
+    listed = east.client("cloudformation").list_stacks()["StackSummaries"]
+    assert not [s for s in listed if s["StackName"] == INSTALLATION.stage_stack("cloudfront")]
+    certificate = issued_certificate(east.client("acm"), domain, f"*.{domain}")
+
+    installed = deploy(aws, release, {**options, "CustomDomainCertificateArn": certificate})
+
+    assert installed.result["status"] == "SUCCEEDED", installed.result["error"]
+    given = {k: v for k, v in options.items() if k != "OnDelete"} | {"CustomDomainCertificateArn": certificate}
+    front = release.manifest.chosen(release.manifest.resolve_options(given)).steps["cloudfront"].template
+    assert front is not None and front != release.manifest.steps["cloudfront"].template  # the variant's
+    variant = json.loads((release.path / front).read_text())
+    requested = [lid for lid, r in variant["Resources"].items() if r["Type"] == "AWS::CertificateManager::Certificate"]
+    assert [variant["Resources"][lid]["Condition"] for lid in requested] == [rules.CUSTOM_DOMAIN_CERTIFICATE_REQUESTED]
+    made = _resources(east, "cloudfront")
+    assert not set(requested) & set(made) and set(made) < set(variant["Resources"])
+    assert {status for _, status in made.values()} == {"CREATE_COMPLETE"}
+    certificates = east.client("acm").list_certificates()["CertificateSummaryList"]
+    assert {c["CertificateArn"] for c in certificates} == {elsewhere, certificate}  # none requested
+    (distribution,) = aws.client("cloudfront").list_distributions()["DistributionList"]["Items"]
+    config = aws.client("cloudfront").get_distribution_config(Id=distribution["Id"])["DistributionConfig"]
+    assert config["Aliases"]["Items"] == [domain]
+    assert config["ViewerCertificate"]["ACMCertificateArn"] == certificate
+    print(f"refused and installed in {time.monotonic() - started:.0f} s")
