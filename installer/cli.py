@@ -299,7 +299,10 @@ def _site(aws: Any, ledger: Any) -> dict[str, Any] | None:
         url = sandbox_control(str(aws.endpoint_url), f"sites/{step.distribution_id}")["url"]
     else:
         cloudfront = aws.in_region("us-east-1").client("cloudfront")  # CloudFront's API is in us-east-1
-        url = f"https://{cloudfront.get_distribution(Id=step.distribution_id)['Distribution']['DomainName']}/"
+        distribution = cloudfront.get_distribution(Id=step.distribution_id)["Distribution"]
+        # served at its alternate domain name when it has one (data.all's custom domain)
+        aliases = distribution["DistributionConfig"].get("Aliases", {}).get("Items") or [distribution["DomainName"]]
+        url = f"https://{aliases[0]}/"
     return {"url": url, "distribution_id": step.distribution_id, "bucket": step.site_bucket}
 
 

@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any
 
 from blueprints.assets import CDK_CONTEXT, LAMBDAS_DIR, AssetRegistry, build_layer, layer_requirements, zip_tree
 from blueprints.dataall import migrations, rules
-from blueprints.dataall.site import SiteImportError, site_action, with_rum_monitor
+from blueprints.dataall.site import SiteImportError, site_action, with_custom_domain, with_rum_monitor
 from blueprints.dataall.stages import ImportedStage, split_stack
 from cloud_assembly.reader import CloudAssembly, FileAsset, StackArtifact
 from installer import dataall_migrations, frontend, grants
@@ -921,12 +921,12 @@ def build_dataall_release(
         report.assets[package.key] = data
         aurora = next(stage for stage in report.stages if stage.name == "aurora")
         actions.append(migrations.migrate_action([s.name for s in report.stages], aurora.name, aurora.template))
+    every = [*(c.stage for c in composed), *(v.stage for c in composed for v in c.variants)]
     try:
-        actions.append(with_rum_monitor(site_action(report.stages), [c.stage for c in composed]))
+        actions.append(with_custom_domain(with_rum_monitor(site_action(report.stages), every), every))
     except SiteImportError as error:
         raise BuildError(f"data.all's web UI: {error}") from error
-    every_stage = [*(c.stage for c in composed), *(v.stage for c in composed for v in c.variants)]
-    options = release_options(_platform_stacks(upstream.assembly), every_stage, offered)
+    options = release_options(_platform_stacks(upstream.assembly), every, offered)
     # Every template the release holds (its stages, their variants): what the service role may deploy.
     templates = {
         **{f"blueprints/{c.stage.name}.template.json": c.stage.template for c in composed},

@@ -34,6 +34,9 @@ class Synthesis:
     home_region: str = ""
     #: the values data.all's value keys had at synthesis (`DATAALL_DEFAULTS` for any not given)
     settings: Mapping[str, Any] = field(default_factory=dict)
+    #: the `envname` of data.all's one target environment at synthesis (`installer.upstream.SYNTH_ENVIRONMENT`,
+    #: as ../shared/upstream/dataall's assemblies were made)
+    envname: str = "dev"
 
     def setting(self, key: str) -> Any:
         return self.settings.get(key, DATAALL_DEFAULTS[key])
@@ -754,9 +757,11 @@ def waf_allowed_ranges_from_the_options(template: dict[str, Any], synthesis: Syn
         properties = acl["Properties"]
         tags = properties.get("Tags") or []
         (application,) = [t["Value"] for t in tags if t.get("Key") == "Application"] or [None]
-        if not isinstance(application, str) or "-" not in application:
-            raise RuleError(f"data.all's WebACL {key} has no Application tag <resource_prefix>-<envname>")
-        envname = application.rsplit("-", 1)[1]
+        envname = synthesis.envname
+        if not isinstance(application, str) or not application.endswith(f"-{envname}"):
+            raise RuleError(
+                f"data.all's WebACL {key} has no Application tag <resource_prefix>-{envname} (its synthesis' envname)"
+            )
         made_set: dict[str, Any] = {
             "Type": "AWS::WAFv2::IPSet",
             "Properties": {

@@ -131,6 +131,8 @@ def site_action(stages: list[ImportedStage]) -> dict[str, Any]:
 
 #: The site action's parameter naming data.all's RUM app monitor (`lambdas.site.rum.MONITOR`).
 RUM_MONITOR = "RumAppMonitor"
+#: The site action's parameter taking the custom domain's name (`lambdas.site.action.CUSTOM_DOMAIN`).
+CUSTOM_DOMAIN = "CustomDomainName"
 
 
 def with_rum_monitor(action: dict[str, Any], stages: Iterable[ImportedStage]) -> dict[str, Any]:
@@ -150,3 +152,14 @@ def with_rum_monitor(action: dict[str, Any], stages: Iterable[ImportedStage]) ->
     if not found:
         return action
     return {**action, "parameters": {**action["parameters"], RUM_MONITOR: found[0]}}
+
+
+def with_custom_domain(action: dict[str, Any], stages: Iterable[ImportedStage]) -> dict[str, Any]:
+    """The site action taking the custom domain's name (`CustomDomainName`: empty without one), when a stage
+    of the release (a variant of EnableCustomDomain) takes it: the site step then makes the web UI's sign-in
+    and sign-out redirect `https://<name>`, as data.all's `frontend_config.py` reads
+    `/dataall/<env>/frontend/custom_domain_name` instead of the distribution's domain."""
+    if not any(rules.CUSTOM_DOMAIN_NAME in stage.template.get("Parameters", {}) for stage in stages):
+        return action
+    taken = "${param:" + rules.CUSTOM_DOMAIN_NAME + "}"
+    return {**action, "parameters": {**action["parameters"], CUSTOM_DOMAIN: taken}}

@@ -7,6 +7,10 @@ from lambdas.release.manifest import REFERENCE, Manifest
 
 BUCKET = "SiteBucket"
 DISTRIBUTION = "DistributionId"
+#: The name the site is served at when the installation has one (data.all's custom domain; empty without):
+#: the web UI's sign-in and sign-out redirect is then `https://<name>`, as data.all's `frontend_config.py`
+#: takes `/dataall/<env>/frontend/custom_domain_name` in place of the distribution's domain.
+CUSTOM_DOMAIN = "CustomDomainName"
 
 
 def bucket_stage(manifest: Manifest, name: str) -> str | None:

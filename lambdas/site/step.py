@@ -37,14 +37,16 @@ from lambdas.data.releases import release_key
 from lambdas.data.stacks import error_code
 from lambdas.release.manifest import Manifest, ManifestError, OptionValue, resolve_parameters
 from lambdas.site import rum
-from lambdas.site.action import BUCKET, DISTRIBUTION, bucket_stage
+from lambdas.site.action import BUCKET, CUSTOM_DOMAIN, DISTRIBUTION, bucket_stage
 from lambdas.site.bundle import BundleError, configure, read_bundle
 from lambdas.site.publish import INDEX, Published, publish
 from lambdas.stage.deployment import OneCallStep
 from lambdas.stage.outputs import outputs_reader
 
-#: The site's own URL among its values (data.all's sign-in redirect: `https://<distribution domain>`).
+#: The site's own URL among its values (data.all's sign-in redirect: `https://<distribution domain>`, or
+#: `https://<custom domain>`), and its sign-out redirect (the same URL).
 SITE_URL = "REACT_APP_COGNITO_REDIRECT_SIGNIN"
+SIGN_OUT_URL = "REACT_APP_COGNITO_REDIRECT_SIGNOUT"
 #: CloudFront's API lives in us-east-1 (a global service).
 CLOUDFRONT_REGION = "us-east-1"
 #: Keys S3's DeleteObjects takes in one call.
@@ -84,6 +86,9 @@ def target(
     bucket = values.pop(BUCKET, "")
     distribution = values.pop(DISTRIBUTION, "") or None
     monitor = values.pop(rum.MONITOR, "")
+    domain = values.pop(CUSTOM_DOMAIN, "")
+    if domain:
+        values[SITE_URL] = values[SIGN_OUT_URL] = f"https://{domain}"
     if not bucket:
         raise StageFailed(name, f"the release's {name} action gives no {BUCKET}")
     return SiteTarget(

@@ -19,7 +19,7 @@ from lambdas.run.refusals import refused
 from tests.conftest import cached_dataall_release
 from tests.sandbox.certificates import issued_certificate
 from tests.sandbox.conftest import INSTALLATION, deploy, run
-from tests.sandbox.test_dataall import HOME
+from tests.sandbox.test_dataall import CLOUDFRONT_REGION, HOME, _callback_urls
 
 pytestmark = [
     pytest.mark.skipif(not shared_upstream("2.9.0").is_dir(), reason="../shared/upstream/dataall is not here"),
@@ -417,57 +417,125 @@ def test_data_all_with_opensearch_serverless_installs_the_collection_stage_and_t
     )
 
 
-def test_data_all_on_a_custom_domain_with_the_operators_certificate_requests_none_and_one_not_covering_it_is_refused(
+def test_data_all_with_a_custom_domain_serves_its_web_ui_at_the_zones_name_with_a_certificate_validated_there(
     sandbox: Any, data_all_pace: None
 ) -> None:
-    """EnableCustomDomain=true with CustomDomainCertificateArn (data.all's custom_domain.certificate_arn): a
-    certificate that does not cover CustomDomainName is refused by Plan (InvalidOptions, naming the option)
-    before any stage is made; the account's ISSUED certificate of the name installs data.all with no
-    certificate of its own in the cloudfront stage, the distribution serving the one given at the name."""
+    """EnableCustomDomain (data.all's custom_domain) with a public hosted zone of the account: Plan refuses a zone
+    of another name before anything changes; with the right one, data.all's CloudFront stage gets an ACM
+    certificate (us-east-1) of the name and `*.` the name, validated by DNS in the zone (its CNAME there), the
+    distribution answers at the name with it, the zone's A record is an alias of the distribution, and data.all's
+    own code takes the name: its SSM parameter, the API's `frontend_domain_url`, and the Cognito callbacks its
+    URL trigger sets (https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/CNAMEs.html,
+    https://docs.aws.amazon.com/acm/latest/userguide/dns-validation.html)."""
+    aws = Aws(region=HOME, endpoint_url=sandbox.endpoint)
+    release = cached_dataall_release("2.9.0", variants=True)
+    assert _varying(release, "EnableCustomDomain") >= {"params", "lambdas", "ecs", "cloudfront"}
+    register_sandbox_images(aws, release, lambda _: None)
+    route53 = aws.client("route53")
+    name = "dataall.example.com"
+
+    def zone(zone_name: str) -> str:
+        made = route53.create_hosted_zone(Name=zone_name, CallerReference=zone_name)
+        return str(made["HostedZone"]["Id"]).rsplit("/", 1)[-1]
+
+    right, other = zone(name), zone("other.example.com")
+    options = {"OnDelete": "Destroy", "EnableCustomDomain": "true", "CustomDomainName": name}
+
+    refused_run = deploy(aws, release, {**options, "CustomDomainHostedZoneId": other})
+
+    assert refused_run.result["status"] == "REFUSED", refused_run.result
+    execution = aws.client("stepfunctions").describe_execution(executionArn=refused_run.result["execution_arn"])
+    refusal = refused(execution)
+    assert refusal is not None and refusal["field"] == "options.CustomDomainHostedZoneId", refusal
+    assert "is other.example.com, not CustomDomainName dataall.example.com" in refusal["reason"]
+    assert refused_run.reader.ledger.stages() == {}
+
+    installed = deploy(aws, release, {**options, "CustomDomainHostedZoneId": right})
+
+    assert installed.result["status"] == "SUCCEEDED", installed.result["error"]
+    east = Aws(region=CLOUDFRONT_REGION, endpoint_url=sandbox.endpoint)
+    resolved = release.manifest.resolve_options({"EnableCustomDomain": True, "CustomDomainName": name,
+                                                 "CustomDomainHostedZoneId": right})  # fmt: skip
+    chosen = release.manifest.chosen(resolved).steps["cloudfront"].template
+    template = json.loads((release.path / str(chosen)).read_text())
+    assert "AWS::CertificateManager::Certificate" in {r["Type"] for r in template["Resources"].values()}
+    listed = east.client("cloudformation").describe_stack_resources(StackName=INSTALLATION.stage_stack("cloudfront"))
+    assert {r["LogicalResourceId"]: r["ResourceStatus"] for r in listed["StackResources"]} == dict.fromkeys(
+        template["Resources"], "CREATE_COMPLETE"
+    )
+    (distribution,) = east.client("cloudfront").list_distributions()["DistributionList"]["Items"]
+    assert distribution["Aliases"]["Items"] == [name]
+    arn = distribution["ViewerCertificate"]["ACMCertificateArn"]
+    certificate = east.client("acm").describe_certificate(CertificateArn=arn)["Certificate"]
+    assert arn.split(":")[3] == CLOUDFRONT_REGION and certificate["Status"] == "ISSUED"
+    assert (certificate["DomainName"], certificate["SubjectAlternativeNames"]) == (name, [name, f"*.{name}"])
+    records = route53.list_resource_record_sets(HostedZoneId=right)["ResourceRecordSets"]
+    (alias,) = [r for r in records if r["Type"] == "A"]
+    assert alias["Name"] == f"{name}." and alias["AliasTarget"]["DNSName"].rstrip(".") == distribution["DomainName"]
+    validation = {o["ResourceRecord"]["Name"] for o in certificate["DomainValidationOptions"]}
+    assert len(validation) == 1 and validation <= {r["Name"] for r in records if r["Type"] == "CNAME"}
+    other_records = route53.list_resource_record_sets(HostedZoneId=other)["ResourceRecordSets"]
+    assert {r["Type"] for r in other_records} == {"NS", "SOA"}  # nothing written in the other zone
+    ssm = aws.client("ssm")
+    assert ssm.get_parameter(Name="/dataall/dev/frontend/custom_domain_name")["Parameter"]["Value"] == name
+    functions = aws.client("lambda").list_functions()["Functions"]
+    (api,) = [f for f in functions if f["FunctionName"].endswith("graphql")]
+    assert api["Environment"]["Variables"]["frontend_domain_url"] == f"https://{name}"
+    assert _callback_urls(aws) == [f"https://{name}"]
+
+
+def test_data_all_on_a_custom_domain_with_the_operators_certificate_requests_none_and_refuses_one_not_covering_it(
+    sandbox: Any, data_all_pace: None
+) -> None:
+    """EnableCustomDomain with CustomDomainCertificateArn (data.all's custom_domain.certificate_arn), the account's
+    ISSUED certificate (us-east-1) of the name: data.all's CloudFront stage requests none (its certificate's
+    condition is false), and the distribution answers at the name with the one given. A redeploy with a
+    certificate that does not cover the name is refused by Plan (InvalidOptions, naming the option) before
+    anything changes (https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/cnames-and-https-requirements.html)."""
     started = time.monotonic()
     aws = Aws(region=HOME, endpoint_url=sandbox.endpoint)
-    east = Aws(region="us-east-1", endpoint_url=sandbox.endpoint)
+    east = Aws(region=CLOUDFRONT_REGION, endpoint_url=sandbox.endpoint)
     release = cached_dataall_release("2.9.0", variants=True)
     assert release.manifest.options["CustomDomainCertificateArn"].default == ""
     register_sandbox_images(aws, release, lambda _: None)
-    domain = "dataall.example.com"
-    zone = aws.client("route53").create_hosted_zone(Name=domain, CallerReference=domain)["HostedZone"]
-    options = {
-        "OnDelete": "Destroy",
-        "EnableCustomDomain": "true",
-        "CustomDomainName": domain,
-        "CustomDomainHostedZoneId": str(zone["Id"]).rsplit("/", 1)[-1],
+    name = "dataall.example.com"
+    zone = str(aws.client("route53").create_hosted_zone(Name=name, CallerReference=name)["HostedZone"]["Id"])
+    acm = east.client("acm")
+    certificate = issued_certificate(acm, name, f"*.{name}")
+    options: dict[str, Any] = {
+        "EnableCustomDomain": True,
+        "CustomDomainName": name,
+        "CustomDomainHostedZoneId": zone.rsplit("/", 1)[-1],
+        "CustomDomainCertificateArn": certificate,
     }
-    elsewhere = issued_certificate(east.client("acm"), "other.example.com")
 
-    refused_install = deploy(aws, release, {**options, "CustomDomainCertificateArn": elsewhere})
-
-    result = refused_install.result
-    refusal = refused(aws.client("stepfunctions").describe_execution(executionArn=result["execution_arn"]))
-    assert result["status"] == "REFUSED" and refusal is not None, result
-    assert (refusal["code"], refusal["field"]) == ("InvalidOptions", "options.CustomDomainCertificateArn"), refusal
-    assert "none of which covers CustomDomainName dataall.example.com" in refusal["reason"]
-    assert refused_install.reader.ledger.stages() == {} and refused_install.reader.ledger.lock() is None
-    listed = east.client("cloudformation").list_stacks()["StackSummaries"]
-    assert not [s for s in listed if s["StackName"] == INSTALLATION.stage_stack("cloudfront")]
-    certificate = issued_certificate(east.client("acm"), domain, f"*.{domain}")
-
-    installed = deploy(aws, release, {**options, "CustomDomainCertificateArn": certificate})
+    installed = deploy(aws, release, {"OnDelete": "Destroy", **options, "EnableCustomDomain": "true"})
 
     assert installed.result["status"] == "SUCCEEDED", installed.result["error"]
-    given = {k: v for k, v in options.items() if k != "OnDelete"} | {"CustomDomainCertificateArn": certificate}
-    front = release.manifest.chosen(release.manifest.resolve_options(given)).steps["cloudfront"].template
+    front = release.manifest.chosen(release.manifest.resolve_options(options)).steps["cloudfront"].template
     assert front is not None and front != release.manifest.steps["cloudfront"].template  # the variant's
     variant = json.loads((release.path / front).read_text())
     requested = [lid for lid, r in variant["Resources"].items() if r["Type"] == "AWS::CertificateManager::Certificate"]
     assert [variant["Resources"][lid]["Condition"] for lid in requested] == [rules.CUSTOM_DOMAIN_CERTIFICATE_REQUESTED]
     made = _resources(east, "cloudfront")
-    assert not set(requested) & set(made) and set(made) < set(variant["Resources"])
+    assert requested and not set(requested) & set(made) and set(made) < set(variant["Resources"])
     assert {status for _, status in made.values()} == {"CREATE_COMPLETE"}
-    certificates = east.client("acm").list_certificates()["CertificateSummaryList"]
-    assert {c["CertificateArn"] for c in certificates} == {elsewhere, certificate}  # none requested
-    (distribution,) = aws.client("cloudfront").list_distributions()["DistributionList"]["Items"]
-    config = aws.client("cloudfront").get_distribution_config(Id=distribution["Id"])["DistributionConfig"]
-    assert config["Aliases"]["Items"] == [domain]
-    assert config["ViewerCertificate"]["ACMCertificateArn"] == certificate
-    print(f"refused and installed in {time.monotonic() - started:.0f} s")
+    assert [c["CertificateArn"] for c in acm.list_certificates()["CertificateSummaryList"]] == [certificate]
+    (distribution,) = east.client("cloudfront").list_distributions()["DistributionList"]["Items"]
+    assert distribution["Aliases"]["Items"] == [name]
+    assert distribution["ViewerCertificate"]["ACMCertificateArn"] == certificate
+    stacks = _stack_ids(aws, release, options)
+    installed_at = time.monotonic()
+    elsewhere = issued_certificate(acm, "other.example.com")
+
+    refused_run = run(aws, installed, {"action": "redeploy", "options": {"CustomDomainCertificateArn": elsewhere}})
+
+    refusal = refused(aws.client("stepfunctions").describe_execution(executionArn=refused_run["execution_arn"]))
+    assert refused_run["status"] == "REFUSED" and refusal is not None, refused_run
+    assert (refusal["code"], refusal["field"]) == ("InvalidOptions", "options.CustomDomainCertificateArn"), refusal
+    assert "for other.example.com, none of which covers CustomDomainName dataall.example.com" in refusal["reason"]
+    assert _changed(installed, refused_run, release) == set() and installed.reader.ledger.lock() is None
+    assert _stack_ids(aws, release, options) == stacks
+    (distribution,) = east.client("cloudfront").list_distributions()["DistributionList"]["Items"]
+    assert distribution["ViewerCertificate"]["ACMCertificateArn"] == certificate
+    print(f"install {installed_at - started:.0f} s, refused redeploy {time.monotonic() - installed_at:.0f} s")

@@ -186,7 +186,9 @@ def moto_deps(artifacts_bucket: str) -> Deps:
     )
 
 
-def site_distribution(origin_domain: str, *, root_object: str | None = None) -> dict[str, Any]:
+def site_distribution(
+    origin_domain: str, *, root_object: str | None = None, aliases: tuple[str, ...] = ()
+) -> dict[str, Any]:
     """A CloudFront distribution (within `mock_aws`, in us-east-1) with one S3 origin, the site's
     bucket by its domain name: the `Distribution` CreateDistribution answers."""
     config: dict[str, Any] = {
@@ -201,5 +203,7 @@ def site_distribution(origin_domain: str, *, root_object: str | None = None) -> 
     }
     if root_object is not None:
         config["DefaultRootObject"] = root_object
+    if aliases:
+        config["Aliases"] = {"Quantity": len(aliases), "Items": list(aliases)}
     created = boto3.client("cloudfront", region_name="us-east-1").create_distribution(DistributionConfig=config)
     return dict(created["Distribution"])

@@ -87,6 +87,17 @@ def test_in_aws_the_url_is_the_distributions_domain_name_read_in_us_east_1() -> 
     assert _site_line(site) == f"site: https://{distribution['DomainName']}/"
 
 
+def test_in_aws_a_distribution_with_an_alternate_domain_name_is_served_there() -> None:
+    # data.all's custom domain: the distribution's alias (https://docs.aws.amazon.com/AmazonCloudFront/latest/
+    # DeveloperGuide/CNAMEs.html) is where its users go, and where Cognito calls back
+    with mock_aws():
+        distribution = site_distribution(f"{BUCKET}.s3.us-east-1.amazonaws.com", aliases=("dataall.example.com",))
+
+        site = _site(Aws(region="eu-west-1"), _Ledger(_published(distribution["Id"])))
+
+    assert site is not None and site["url"] == "https://dataall.example.com/"
+
+
 @pytest.fixture
 def control() -> Iterator[tuple[str, list[str]]]:
     """A sandbox's control API as `_site` asks it (health, then `sites/<id>`): its endpoint and the

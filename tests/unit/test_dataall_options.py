@@ -1409,3 +1409,13 @@ def test_combinations_plan_refuses_are_not_synthesized() -> None:
     ]
     # every variant option: 2^5 combinations less the 8 with RUM and no canaries
     assert len(combinations(VARIANT_OPTIONS)) == 24
+
+
+def test_a_web_acl_tagged_for_another_envname_than_the_synthesis_stops_the_import_naming_it() -> None:
+    # the IPSet's description carries the synthesis' envname, which the WebACL's Application tag must end with
+    template = waf_template([], [])
+    assert rules.apply(template, SYNTHESIS)["Resources"]["DataallCloudfrontIPSet"]["Properties"]["Description"] == (
+        "IP addresses to allow for Dataall dev"
+    )
+    with pytest.raises(rules.RuleError, match=r"WebACL ACLCloudfront has no Application tag <resource_prefix>-prod"):
+        rules.waf_allowed_ranges_from_the_options(copy.deepcopy(template), replace(SYNTHESIS, envname="prod"))

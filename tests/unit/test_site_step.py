@@ -19,7 +19,7 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from blueprints.dataall.site import SiteImportError, site_action
+from blueprints.dataall.site import SiteImportError, site_action, with_custom_domain
 from blueprints.dataall.stages import ImportedStage
 from installer import frontend
 from lambdas.core.deps import Deps
@@ -152,8 +152,10 @@ def _bundle(tmp_path: Path, name: str, main: str) -> bytes:
     return frontend.package(build, name.ljust(64, "0"))
 
 
-def _release(deps: Deps, version: str, bundle: bytes | None) -> None:
-    """A release in the artifacts bucket with data.all's three stages the site reads and the action."""
+def _release(deps: Deps, version: str, bundle: bytes | None, *, custom_domain: bool = False) -> None:
+    """A release in the artifacts bucket with data.all's three stages the site reads and the action (with
+    `custom_domain`, the action takes the option CustomDomainName, as the build makes it for a release whose
+    stages' EnableCustomDomain variants take it)."""
     s3 = deps.store.s3
     files = {}
     for stage in STAGES:
@@ -161,6 +163,12 @@ def _release(deps: Deps, version: str, bundle: bytes | None) -> None:
         s3.put_object(Bucket=ARTIFACTS, Key=release_key(version, key), Body=TEMPLATE.encode())
         files[key] = sha256_bytes(TEMPLATE.encode())
     document = _document(version, STAGES, files)
+    if custom_domain:
+        taking = ImportedStage(
+            "cloudfront", "f/CloudFront", None, {"Parameters": {"CustomDomainName": {}}}, {}, (), False
+        )
+        document["actions"] = [with_custom_domain(document["actions"][0], [taking])]
+        document["options"] = {"CustomDomainName": {"type": "string", "default": ""}}
     if bundle is not None:
         key = f"assets/{sha256_bytes(bundle)}.zip"
         s3.put_object(Bucket=ARTIFACTS, Key=release_key(version, key), Body=bundle)
@@ -233,7 +241,9 @@ def _deployed(deps: Deps, run: str, version: str, distribution: str) -> None:
         )
 
 
-def _run(deps: Deps, run: str, version: str, previous: str | None = None) -> StepState:
+def _run(
+    deps: Deps, run: str, version: str, previous: str | None = None, params: dict[str, str] | None = None
+) -> StepState:
     deps.ledger.put_run(
         RunRecord(
             run=run,
@@ -241,7 +251,7 @@ def _run(deps: Deps, run: str, version: str, previous: str | None = None) -> Ste
             version=version,
             status="RUNNING",
             started=now_iso(),
-            params={"Region": REGION},
+            params={"Region": REGION, **(params or {})},
             previous={"version": previous, "options": {}} if previous else None,
         )
     )
@@ -352,6 +362,33 @@ def test_the_site_is_published_with_this_installations_values_and_the_distributi
     assert _invalidations(distribution) == 1
     record = deps.ledger.step("install-1", "site")
     assert record.executed and record.site_bucket == SITE_BUCKET and record.invalidation_id
+
+
+@pytest.mark.parametrize(
+    ("name", "url"),
+    [("dataall.example.com", "https://dataall.example.com"), ("", "https://d111111abcdef8.cloudfront.net")],
+)
+def test_with_a_custom_domain_the_web_ui_signs_in_and_out_at_the_name_as_data_alls_frontend_config_does(
+    aws: tuple[Deps, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, url: str
+) -> None:
+    # data.all's frontend_config.py: with custom_domain, the redirects are https://<custom_domain_name>
+    deps, distribution = aws
+    _release(deps, "2.9.0", _bundle(tmp_path, "b290", "main.290.js"), custom_domain=True)
+    _deployed(deps, "install-1", "2.9.0", distribution)
+    state = _run(deps, "install-1", "2.9.0", params={"CustomDomainName": name})
+    monkeypatch.setattr(publish_site.Deps, "from_env", classmethod(lambda cls, context: deps))
+
+    answer = publish_site.handler(state.model_dump(), _context())
+
+    assert (answer["phase"], answer["result"]) == ("done", "PUBLISHED")
+    main = _served(deps, "static/js/main.290.js")
+    assert (
+        f'REACT_APP_COGNITO_REDIRECT_SIGNIN:"{url}"' in main and f'REACT_APP_COGNITO_REDIRECT_SIGNOUT:"{url}"' in main
+    )
+
+
+def test_a_release_whose_stages_take_no_custom_domain_gives_its_site_none() -> None:
+    assert "CustomDomainName" not in with_custom_domain(site_action(STAGES), STAGES)["parameters"]
 
 
 def test_a_release_without_a_bundle_skips_the_site_and_the_step_says_why(aws: tuple[Deps, str]) -> None:
