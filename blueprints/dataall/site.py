@@ -140,13 +140,17 @@ def with_rum_monitor(action: dict[str, Any], stages: Iterable[ImportedStage]) ->
     the release (one an option adds) makes one: the site step points it at the site's domain and puts
     RUM's snippet in the web UI where that stage is on, as data.all's pipeline runs rum_config.py and
     frontend_config.py with `enable_cw_rum`."""
-    found = [
-        f"{stage.name}/{resource['Properties']['Name']}"
-        for stage in stages
-        for resource in stage.template.get("Resources", {}).values()
-        if resource.get("Type") == "AWS::RUM::AppMonitor"
-        and isinstance(resource.get("Properties", {}).get("Name"), str)
-    ]
+    # A stage and its variants name one monitor (the rum stage's EnableCustomDomain variant gives it the
+    # name's domain): the same `stage/name` once.
+    found = list(
+        dict.fromkeys(
+            f"{stage.name}/{resource['Properties']['Name']}"
+            for stage in stages
+            for resource in stage.template.get("Resources", {}).values()
+            if resource.get("Type") == "AWS::RUM::AppMonitor"
+            and isinstance(resource.get("Properties", {}).get("Name"), str)
+        )
+    )
     if len(found) > 1:
         raise SiteImportError(f"more than one RUM app monitor: {found}")
     if not found:

@@ -4,12 +4,13 @@ its `deploy/configs/frontend_config.py` writes it."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
-from blueprints.dataall.site import with_rum_monitor
+from blueprints.dataall.site import SiteImportError, with_rum_monitor
 from blueprints.dataall.stages import ImportedStage
 from lambdas.site import rum
 from lambdas.site.bundle import SiteFile
@@ -119,6 +120,12 @@ def test_the_build_names_the_app_monitor_of_the_stage_that_makes_one_in_the_site
         "RumAppMonitor": "rum/dataall-dev-monitor",
     }
     assert with_rum_monitor(action, stages[:1]) == action
+    variant = replace(stages[1], template={"Resources": {"M": {**monitor, "Properties": {**monitor["Properties"],
+                                                                                         "Domain": "y"}}}})  # fmt: skip
+    assert with_rum_monitor(action, [*stages, variant])["parameters"]["RumAppMonitor"] == "rum/dataall-dev-monitor"
+    other = replace(variant, name="rum2")
+    with pytest.raises(SiteImportError, match="more than one RUM app monitor"):
+        with_rum_monitor(action, [*stages, other])
 
 
 def test_a_site_url_without_a_host_is_refused_naming_where_it_came_from() -> None:
