@@ -108,7 +108,10 @@ def test_the_site_configures_the_app_monitor_only_where_its_stage_is_on_for_the_
 
 
 def test_the_build_names_the_app_monitor_of_the_stage_that_makes_one_in_the_site_action() -> None:
-    monitor = {"Type": "AWS::RUM::AppMonitor", "Properties": {"Name": "dataall-dev-monitor", "Domain": "x"}}
+    monitor: dict[str, Any] = {
+        "Type": "AWS::RUM::AppMonitor",
+        "Properties": {"Name": "dataall-dev-monitor", "Domain": "x"},
+    }
     stages = [
         ImportedStage("vpc", "stack/Vpc", None, {"Resources": {}}, {}, (), False),
         ImportedStage("rum", "stack/CWRumStack", None, {"Resources": {"M": monitor}}, {}, (), False),
