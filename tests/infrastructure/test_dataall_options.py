@@ -105,7 +105,8 @@ def test_the_variants_and_the_stages_options_add_pass_cfn_lint_and_take_the_valu
     release = cached_dataall_release("2.9.0", variants=True)
     variants = {v.template: step.name for step in release.manifest.stages() for v in step.variants}
     assert sorted(set(variants.values())) == [
-        "aurora", "cognito", "dashboards", "ecs", "lambdas", "opensearch", "opensearch-serverless", "params", "s3"
+        "aurora", "cloudfront", "cognito", "dashboards", "ecs", "frontend-cognito-config", "lambdas", "opensearch",
+        "opensearch-serverless", "params", "rum", "s3",
     ]  # fmt: skip
     added = {step.name: step.template for step in release.manifest.stages() if step.when is not None}
     assert sorted(added) == ["canaries", "opensearch", "opensearch-serverless", "rum", "secrets"]
@@ -134,6 +135,11 @@ def test_the_variants_and_the_stages_options_add_pass_cfn_lint_and_take_the_valu
     assert (parameters["WafRateLimit"]["MinValue"], parameters["WafRateLimit"]["MaxValue"]) == (10, 2000000000)
     assert parameters["WafRateLimitWindow"]["AllowedValues"] == ["60", "120", "300", "600"]
     assert (parameters["WafRateLimit"]["Default"], parameters["WafRateLimitWindow"]["Default"]) == ("1000", "300")
+    certificate = parameters["CustomDomainCertificateArn"]
+    assert (
+        certificate["Default"] == ""
+        and certificate["AllowedPattern"] == f"({rules.CUSTOM_DOMAIN_CERTIFICATE_PATTERN})?"
+    )
     expected = {
         "ecs": ["LogRetentionDays", "EnablePivotRoleAutoCreate"],
         "lambdas": ["LogRetentionDays", "ApiRateLimit", "ApiBurstLimit", "ReauthTtlMinutes", "AllowedOrigins",
