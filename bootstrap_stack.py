@@ -86,6 +86,8 @@ class Can(StrEnum):
     FIND_PREFIX_LISTS = "find prefix lists"
     #: read the Route 53 hosted zone an option names (data.all's custom domain)
     FIND_HOSTED_ZONES = "find hosted zones"
+    #: read the ACM certificate an option names (data.all's custom domain's own certificate)
+    FIND_CERTIFICATES = "find certificates"
 
 
 @dataclass(frozen=True)
@@ -123,6 +125,7 @@ FUNCTIONS = (
             Can.ADOPT_VALUES,
             Can.FIND_PREFIX_LISTS,
             Can.FIND_HOSTED_ZONES,
+            Can.FIND_CERTIFICATES,
         ),
     ),
     FunctionSpec("DeployStage", "deploy_stage", 120, 512, (Can.RUN_STEPS, Can.RESUME_STEPS)),
@@ -735,6 +738,7 @@ class BootstrapStack(cdk.Stack):
             Can.ADOPT_VALUES: self._can_adopt_values,
             Can.FIND_PREFIX_LISTS: self._can_find_prefix_lists,
             Can.FIND_HOSTED_ZONES: self._can_find_hosted_zones,
+            Can.FIND_CERTIFICATES: self._can_find_certificates,
         }
         for capability in spec.can:
             grants[capability](function, spec)
@@ -938,6 +942,20 @@ class BootstrapStack(cdk.Stack):
             "Read-only GetHostedZone of the zone an operator names as an option at deploy time (data.all's "
             "custom domain), which the bootstrap stack cannot know; no other Route 53 action.",
             findings=["Resource::arn:<AWS::Partition>:route53:::hostedzone/*"],
+        )
+
+    def _can_find_certificates(self, function: lambda_.Function, spec: FunctionSpec) -> None:
+        """Plan checks the ACM certificate of data.all's custom domain with DescribeCertificate
+        (`lambdas/run/certificates.py`): any certificate of the account in us-east-1, where CloudFront takes
+        its certificates from, since the operator names it at deploy time."""
+        certificates = self.format_arn(service="acm", region="us-east-1", resource="certificate", resource_name="*")
+        self._allow(function, "Certificates", ["acm:DescribeCertificate"], [certificates])
+        acknowledge(
+            function.role,  # type: ignore[arg-type]
+            "AwsSolutions-IAM5",
+            "Read-only DescribeCertificate of the us-east-1 certificate an operator names as an option at deploy "
+            "time (data.all's custom domain), which the bootstrap stack cannot know; no other ACM action.",
+            findings=["Resource::arn:<AWS::Partition>:acm:us-east-1:<AWS::AccountId>:certificate/*"],
         )
 
     def _can_find_prefix_lists(self, function: lambda_.Function, spec: FunctionSpec) -> None:

@@ -422,12 +422,13 @@ OPTION_RULES: tuple[dict[str, Any], ...] = (
                     "any": [
                         {"option": rules.CUSTOM_DOMAIN_NAME, "not_equals": ""},
                         {"option": rules.CUSTOM_DOMAIN_ZONE, "not_equals": ""},
+                        {"option": rules.CUSTOM_DOMAIN_CERTIFICATE, "not_equals": ""},
                     ]
                 },
             ]
         },
-        "message": f"{rules.CUSTOM_DOMAIN_NAME} and {rules.CUSTOM_DOMAIN_ZONE} take effect with "
-        f"{rules.CUSTOM_DOMAIN_ENABLED}=true only: set it, or leave both empty",
+        "message": f"{rules.CUSTOM_DOMAIN_NAME}, {rules.CUSTOM_DOMAIN_ZONE} and {rules.CUSTOM_DOMAIN_CERTIFICATE} "
+        f"take effect with {rules.CUSTOM_DOMAIN_ENABLED}=true only: set it, or leave them empty",
     },
 )
 

@@ -971,7 +971,126 @@ def custom_domain_from_the_options(template: dict[str, Any], synthesis: Synthesi
         }
 
 
-def value_option(parameter: str, synthesis: Synthesis) -> dict[str, Any]:  # noqa: C901, PLR0911 (one per option)
+#: The parameter (and release option) of data.all's `custom_domain.certificate_arn`: an ACM certificate of
+#: the account in us-east-1, where CloudFront takes its certificates from
+#: (https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/cnames-and-https-requirements.html);
+#: empty, data.all requests one.
+CUSTOM_DOMAIN_CERTIFICATE = "CustomDomainCertificateArn"
+CUSTOM_DOMAIN_CERTIFICATE_PATTERN = r"arn:aws[a-z-]*:acm:us-east-1:[0-9]{12}:certificate/[0-9a-f-]+"
+#: The condition the rule gives the template holding data.all's certificate: no certificate ARN given.
+CUSTOM_DOMAIN_CERTIFICATE_REQUESTED = "DataallCustomDomainCertificateRequested"
+#: data.all's construct id of the certificate it requests, or imports by ARN (`deploy/stacks/cloudfront.py`).
+CUSTOM_DOMAIN_CERTIFICATE_CONSTRUCT = "CustomDomainCertificate"
+
+
+def custom_domain_certificate_from_the_option(template: dict[str, Any], synthesis: Synthesis) -> None:
+    """data.all's `custom_domain.certificate_arn` becomes the `CustomDomainCertificateArn` parameter
+    (empty: data.all requests the certificate). Without the key, data.all's CloudFront stack requests an ACM
+    certificate of the name validated in the zone (`CustomDomainCertificate`) and gives the distribution its
+    `Ref`; with it, it makes no certificate and gives the distribution the ARN
+    (`acm.Certificate.from_certificate_arn`). In the variant synthesized without the key the rule gives the
+    certificate the condition that the parameter is empty, and each `Ref` of it becomes
+    `Fn::If [condition, Ref certificate, Ref CustomDomainCertificateArn]`; a reference the condition cannot
+    follow (`Fn::GetAtt`, `DependsOn`, an `Fn::Sub` variable) stops the import. A synthesis with the key is
+    checked to hold no certificate and takes the parameter where it holds the ARN. A synthesis without
+    `custom_domain`, or a template without the certificate or the ARN: nothing changes."""
+    domain = synthesis.setting(CUSTOM_DOMAIN_KEY)
+    if not domain:
+        return
+    certificates = [
+        key
+        for key, resource in template.get("Resources", {}).items()
+        if resource.get("Type") == "AWS::CertificateManager::Certificate"
+        and _construct_id(resource) == CUSTOM_DOMAIN_CERTIFICATE_CONSTRUCT
+    ]
+    arn = str(domain.get("certificate_arn") or "")
+    if arn:
+        if certificates:
+            raise RuleError(
+                f"custom_domain: certificate {certificates} made though the synthesis' certificate_arn is set"
+            )
+        _certificate_arn_given(template, arn)
+        return
+    if not certificates:
+        return
+    if len(certificates) > 1:
+        raise RuleError(f"custom_domain: {len(certificates)} certificates {certificates}, not data.all's one")
+    (certificate,) = certificates
+    resources = template["Resources"]
+    if "Condition" in resources[certificate]:
+        raise RuleError(f"custom_domain: data.all's certificate {certificate} has a condition of its own")
+    chosen = {"Fn::If": [CUSTOM_DOMAIN_CERTIFICATE_REQUESTED, {"Ref": certificate}, {"Ref": CUSTOM_DOMAIN_CERTIFICATE}]}
+    for section in ("Resources", "Outputs"):
+        for key, body in template.get(section, {}).items():
+            depends = body.get("DependsOn") or []
+            if certificate in ([depends] if isinstance(depends, str) else depends):
+                raise RuleError(f"custom_domain: {key} depends on certificate {certificate}, which may not be made")
+            for part in ("Properties", "Value", "Export"):
+                if part in body:
+                    body[part] = _certificate_chosen(body[part], certificate, chosen)
+    resources[certificate]["Condition"] = CUSTOM_DOMAIN_CERTIFICATE_REQUESTED
+    template.setdefault("Conditions", {})[CUSTOM_DOMAIN_CERTIFICATE_REQUESTED] = {
+        "Fn::Equals": [{"Ref": CUSTOM_DOMAIN_CERTIFICATE}, ""]
+    }
+    _declare_certificate_parameter(template)
+
+
+def _construct_id(resource: Mapping[str, Any]) -> str:
+    """The construct id of a CDK L1 resource (`…/<construct>/Resource`), from its `Metadata` path."""
+    path = (resource.get("Metadata") or {}).get("aws:cdk:path")
+    parts = path.split("/") if isinstance(path, str) else []
+    return parts[-2] if len(parts) >= 2 and parts[-1] == "Resource" else ""
+
+
+def _certificate_chosen(node: Any, certificate: str, chosen: dict[str, Any]) -> Any:
+    """`node` with each `Ref` of `certificate` made `chosen`; any other reference to it refused."""
+    if isinstance(node, list):
+        return [_certificate_chosen(item, certificate, chosen) for item in node]
+    if isinstance(node, str):
+        if "${" + certificate in node:
+            raise RuleError(f"custom_domain: an Fn::Sub reads certificate {certificate}, which may not be made")
+        return node
+    if not isinstance(node, dict):
+        return node
+    if node == {"Ref": certificate}:
+        return copy.deepcopy(chosen)
+    attribute = node.get("Fn::GetAtt")
+    of = attribute.split(".")[0] if isinstance(attribute, str) else attribute[0] if attribute else None
+    if of == certificate:
+        raise RuleError(f"custom_domain: Fn::GetAtt of certificate {certificate}, which may not be made")
+    return {key: _certificate_chosen(value, certificate, chosen) for key, value in node.items()}
+
+
+def _certificate_arn_given(template: dict[str, Any], arn: str) -> None:
+    """In a synthesis with `certificate_arn`: the ARN, wherever data.all put it, becomes the parameter."""
+    used = False
+
+    def rewrite(text: str) -> str:
+        nonlocal used
+        if arn not in text:
+            return text
+        used = True
+        return text.replace(arn, "${" + CUSTOM_DOMAIN_CERTIFICATE + "}")
+
+    _rewrite_strings(template, rewrite)
+    if arn in json.dumps(template):
+        raise RuleError(f"custom_domain: certificate_arn {arn} remains outside the template's resources and outputs")
+    if used:
+        _declare_certificate_parameter(template)
+
+
+def _declare_certificate_parameter(template: dict[str, Any]) -> None:
+    template.setdefault("Parameters", {})[CUSTOM_DOMAIN_CERTIFICATE] = {
+        "Type": "String",
+        "Default": "",
+        "AllowedPattern": f"({CUSTOM_DOMAIN_CERTIFICATE_PATTERN})?",
+        "Description": f"data.all's {CUSTOM_DOMAIN_KEY}.certificate_arn: the ARN of the account's ACM certificate "
+        "in us-east-1 that CloudFront serves CustomDomainName with; empty: data.all requests one, validated by "
+        "DNS in the zone (set by the installer from the release's option)",
+    }
+
+
+def value_option(parameter: str, synthesis: Synthesis) -> dict[str, Any]:  # noqa: C901, PLR0911, PLR0912 (one per option)
     """The release's option filling a value rule's parameter, defaulting to the synthesized value."""
     if parameter == SESSION_TIMEOUT:
         low, high = SESSION_TIMEOUT_BOUNDS
@@ -1116,6 +1235,19 @@ def value_option(parameter: str, synthesis: Synthesis) -> dict[str, Any]:  # noq
             else f"With {CUSTOM_DOMAIN_ENABLED}: data.all's {CUSTOM_DOMAIN_KEY}.hosted_zone_id, the id of "
             f"{CUSTOM_DOMAIN_NAME}'s hosted zone (e.g. Z0123456789ABCDEFGHIJ); Plan checks the zone has that name",
         }
+    if parameter == CUSTOM_DOMAIN_CERTIFICATE:
+        return {
+            "type": "string",
+            "default": str((synthesis.setting(CUSTOM_DOMAIN_KEY) or {}).get("certificate_arn") or ""),
+            "pattern": f"({CUSTOM_DOMAIN_CERTIFICATE_PATTERN})?",
+            "label": "Custom domain's certificate ARN",
+            "group": "data.all",
+            "description": f"With {CUSTOM_DOMAIN_ENABLED}: data.all's {CUSTOM_DOMAIN_KEY}.certificate_arn, the ARN "
+            f"of an ACM certificate of the account in us-east-1 covering {CUSTOM_DOMAIN_NAME} (its own, e.g. "
+            "imported from an enterprise CA, or one shared by several names), which CloudFront serves the web UI "
+            "with; empty: data.all requests one, validated by DNS in the zone. Plan checks it is ISSUED and covers "
+            "the name",
+        }
     raise KeyError(parameter)
 
 
@@ -1124,7 +1256,7 @@ VALUE_PARAMETERS = (
     SESSION_TIMEOUT, LOG_RETENTION, API_RATE_LIMIT, API_BURST_LIMIT,
     REAUTH_TTL, REAUTH_APIS, ALLOWED_ORIGINS, SHARED_DASHBOARDS, PIVOT_ROLE_AUTO_CREATE,
     WAF_IP_RANGES, WAF_COUNTRIES, WAF_RATE_LIMIT, WAF_RATE_LIMIT_WINDOW,
-    CUSTOM_DOMAIN_NAME, CUSTOM_DOMAIN_ZONE,
+    CUSTOM_DOMAIN_NAME, CUSTOM_DOMAIN_ZONE, CUSTOM_DOMAIN_CERTIFICATE,
 )  # fmt: skip
 
 
@@ -1242,6 +1374,7 @@ RULES: tuple[Rule, ...] = (
     waf_allowed_ranges_from_the_options,
     waf_rate_limit_from_the_options,
     custom_domain_from_the_options,
+    custom_domain_certificate_from_the_option,
     s3_egress_of_the_installations_region,
     assets_from_the_release,
     home_region_from_the_installer,

@@ -170,6 +170,23 @@ def test_plan_may_look_up_prefix_lists_and_nothing_else_of_ec2(bootstrap_templat
     assert ec2 == {("ec2:DescribePrefixLists", '"*"')}
 
 
+def test_plan_may_describe_the_accounts_us_east_1_certificates_and_nothing_else_of_acm(
+    bootstrap_template: dict[str, Any],
+) -> None:
+    acm = {
+        (action, json.dumps(statement["Resource"]))
+        for name, policy in resources(bootstrap_template, "AWS::IAM::Policy").items()
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        for action in actions_of(statement)
+        if str(action).startswith("acm:")
+    }
+
+    # CloudFront takes certificates from us-east-1 only: data.all's custom domain's own (lambdas/run/certificates.py)
+    arn = {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":acm:us-east-1:", {"Ref": "AWS::AccountId"},
+                             ":certificate/*"]]}  # fmt: skip
+    assert acm == {("acm:DescribeCertificate", json.dumps(arn))}
+
+
 def test_the_ledger_table_keeps_history_recoverable(bootstrap_template: dict[str, Any]) -> None:
     table = next(iter(resources(bootstrap_template, "AWS::DynamoDB::Table").values()))
     assert table["Properties"]["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True

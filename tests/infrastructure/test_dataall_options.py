@@ -138,6 +138,11 @@ def test_the_variants_and_the_stages_options_add_pass_cfn_lint_and_take_the_valu
     custom = [parameters[n] for n in ("EnableCustomDomain", "CustomDomainName", "CustomDomainHostedZoneId")]
     assert [p["Default"] for p in custom] == ["false", "", ""]
     assert custom[2]["AllowedPattern"] == "(Z[A-Z0-9]{1,31})?" and re.fullmatch(custom[1]["AllowedPattern"], "a.b.io")
+    certificate = parameters["CustomDomainCertificateArn"]
+    assert (
+        certificate["Default"] == ""
+        and certificate["AllowedPattern"] == f"({rules.CUSTOM_DOMAIN_CERTIFICATE_PATTERN})?"
+    )
     expected = {
         "ecs": ["LogRetentionDays", "EnablePivotRoleAutoCreate"],
         "lambdas": ["LogRetentionDays", "ApiRateLimit", "ApiBurstLimit", "ReauthTtlMinutes", "AllowedOrigins",
@@ -236,9 +241,95 @@ def test_data_alls_custom_domain_changes_nothing_but_what_the_rule_makes_its_zon
     assert changed <= {"params", "lambdas", "ecs", "cloudfront", "frontend-cognito-config", "rum"}
     taking = {s.name: [p for p in rules.value_parameters(s.template) if p.startswith("CustomDomain")]
               for s in variant_stages if "CustomDomainName" in s.template.get("Parameters", {})}  # fmt: skip
-    assert taking["cloudfront"] == ["CustomDomainName", "CustomDomainHostedZoneId"]
+    assert taking["cloudfront"] == ["CustomDomainName", "CustomDomainHostedZoneId", "CustomDomainCertificateArn"]
     assert {taking[n][0] for n in ("params", "lambdas", "ecs")} == {"CustomDomainName"}
     if variant:
         assert "rum" in taking
     text = json.dumps([s.template for s in variant_stages])
     assert placeholder["hosted_zone_name"] not in text and placeholder["hosted_zone_id"] not in text
+
+
+#: an ACM certificate ARN of us-east-1, where CloudFront takes certificates from (of another account than
+#: data.all's offline synthesis', 111111111111, so that no rule but the certificate's takes it)
+CERTIFICATE_ARN = "arn:aws:acm:us-east-1:123456789012:certificate/0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9"
+
+
+def _certificate_given(template: dict[str, Any], arn: str) -> dict[str, Any]:
+    """`template` as CloudFormation makes it with `CustomDomainCertificateArn` = `arn`: the condition of
+    the certificate false (the resources under it gone, its `Fn::If`s their third argument), the parameter's
+    `Ref`s its value, neither declared."""
+    condition, parameter = rules.CUSTOM_DOMAIN_CERTIFICATE_REQUESTED, rules.CUSTOM_DOMAIN_CERTIFICATE
+
+    def value(node: Any) -> Any:
+        if isinstance(node, list):
+            return [value(item) for item in node]
+        if not isinstance(node, dict):
+            return node
+        if node == {"Ref": parameter}:
+            return arn
+        if list(node) == ["Fn::If"] and node["Fn::If"][0] == condition:
+            return value(node["Fn::If"][2])
+        return {key: value(item) for key, item in node.items()}
+
+    result = {
+        **template,
+        "Resources": {k: value(r) for k, r in template["Resources"].items() if r.get("Condition") != condition},
+        "Outputs": value(template.get("Outputs", {})),
+        "Parameters": {k: p for k, p in template.get("Parameters", {}).items() if k != parameter},
+        "Conditions": {k: c for k, c in template.get("Conditions", {}).items() if k != condition},
+    }
+    return {key: part for key, part in result.items() if part or key == "Resources"}
+
+
+@EACH_VERSION
+def test_data_alls_certificate_arn_is_the_custom_domain_variant_without_its_certificate_and_only_in_cloudfront(
+    version: str, tmp_path: Path
+) -> None:
+    # Given data.all synthesized with the custom-domain variant's placeholder zone, and with a certificate too
+    placeholder = {rules.CUSTOM_DOMAIN_KEY: dict(rules.CUSTOM_DOMAIN_PLACEHOLDER)}
+    own = {rules.CUSTOM_DOMAIN_KEY: {**rules.CUSTOM_DOMAIN_PLACEHOLDER, "certificate_arn": CERTIFICATE_ARN}}
+    variant = import_stages(
+        CloudAssembly.load(synthesize(SOURCES[version], version, environment=placeholder)), settings=placeholder
+    )
+    changed = synthesize(SOURCES[version], version, environment=own)
+    raw = "".join(p.read_text() for p in changed.rglob("*.nested.template.json"))
+    assert '"AWS::CertificateManager::Certificate"' not in raw  # the key took effect
+    assert raw.count(f'"AcmCertificateArn": "{CERTIFICATE_ARN}"') == 1
+
+    # When it is imported with its settings
+    other = import_stages(CloudAssembly.load(changed), settings=own, reuse=variant.packaged)
+
+    # Then each stage is the variant's with the certificate's condition false and the parameter the ARN;
+    # only the cloudfront stage differs, and only it takes the option
+    pairs = list(zip(other.stages, variant.stages, strict=True))
+    assert [s.name for s, _ in pairs] == [s.name for s in variant.stages]
+    resolved = [
+        s.name
+        for s, d in pairs
+        if comparable(_certificate_given(s.template, CERTIFICATE_ARN))
+        != comparable(_certificate_given(d.template, CERTIFICATE_ARN))
+    ]
+    assert resolved == []
+    assert [s.name for s, d in pairs if comparable(s.template) != comparable(d.template)] == ["cloudfront"]
+    declaring = [
+        s.name for s in variant.stages if rules.CUSTOM_DOMAIN_CERTIFICATE in rules.value_parameters(s.template)
+    ]
+    assert declaring == ["cloudfront"]
+    front = next(s.template for s in variant.stages if s.name == "cloudfront")
+    (certificate,) = [k for k, r in front["Resources"].items() if r["Type"] == "AWS::CertificateManager::Certificate"]
+    assert front["Resources"][certificate]["Condition"] == rules.CUSTOM_DOMAIN_CERTIFICATE_REQUESTED
+    (distribution,) = [r for r in front["Resources"].values() if r["Type"] == "AWS::CloudFront::Distribution"]
+    assert distribution["Properties"]["DistributionConfig"]["ViewerCertificate"]["AcmCertificateArn"] == {
+        "Fn::If": [
+            rules.CUSTOM_DOMAIN_CERTIFICATE_REQUESTED,
+            {"Ref": certificate},
+            {"Ref": "CustomDomainCertificateArn"},
+        ]
+    }
+    written = tmp_path / "cloudfront.template.json"
+    written.write_text(json.dumps(front))
+    linted = subprocess.run(
+        [str(Path(sys.executable).with_name("cfn-lint")), "--format", "parseable", str(written)],
+        capture_output=True, text=True, cwd=ROOT, check=False,
+    )  # fmt: skip
+    assert linted.returncode & 2 == 0, linted.stdout

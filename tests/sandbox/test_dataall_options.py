@@ -11,11 +11,13 @@ from typing import Any
 
 import pytest
 
+from blueprints.dataall import rules
 from installer.aws import Aws
 from installer.images import register_sandbox_images
 from installer.upstream import shared_upstream
 from lambdas.run.refusals import refused
 from tests.conftest import cached_dataall_release
+from tests.sandbox.certificates import issued_certificate
 from tests.sandbox.conftest import INSTALLATION, deploy, run
 from tests.sandbox.test_dataall import CLOUDFRONT_REGION, HOME, _callback_urls
 
@@ -481,3 +483,60 @@ def test_data_all_with_a_custom_domain_serves_its_web_ui_at_the_zones_name_with_
     (api,) = [f for f in functions if f["FunctionName"].endswith("graphql")]
     assert api["Environment"]["Variables"]["frontend_domain_url"] == f"https://{name}"
     assert _callback_urls(aws) == [f"https://{name}"]
+
+
+def test_data_all_on_a_custom_domain_with_the_operators_certificate_requests_none_and_refuses_one_not_covering_it(
+    sandbox: Any, data_all_pace: None
+) -> None:
+    """EnableCustomDomain with CustomDomainCertificateArn (data.all's custom_domain.certificate_arn), the account's
+    ISSUED certificate (us-east-1) of the name: data.all's CloudFront stage requests none (its certificate's
+    condition is false), and the distribution answers at the name with the one given. A redeploy with a
+    certificate that does not cover the name is refused by Plan (InvalidOptions, naming the option) before
+    anything changes (https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/cnames-and-https-requirements.html)."""
+    started = time.monotonic()
+    aws = Aws(region=HOME, endpoint_url=sandbox.endpoint)
+    east = Aws(region=CLOUDFRONT_REGION, endpoint_url=sandbox.endpoint)
+    release = cached_dataall_release("2.9.0", variants=True)
+    assert release.manifest.options["CustomDomainCertificateArn"].default == ""
+    register_sandbox_images(aws, release, lambda _: None)
+    name = "dataall.example.com"
+    zone = str(aws.client("route53").create_hosted_zone(Name=name, CallerReference=name)["HostedZone"]["Id"])
+    acm = east.client("acm")
+    certificate = issued_certificate(acm, name, f"*.{name}")
+    options: dict[str, Any] = {
+        "EnableCustomDomain": True,
+        "CustomDomainName": name,
+        "CustomDomainHostedZoneId": zone.rsplit("/", 1)[-1],
+        "CustomDomainCertificateArn": certificate,
+    }
+
+    installed = deploy(aws, release, {"OnDelete": "Destroy", **options, "EnableCustomDomain": "true"})
+
+    assert installed.result["status"] == "SUCCEEDED", installed.result["error"]
+    front = release.manifest.chosen(release.manifest.resolve_options(options)).steps["cloudfront"].template
+    assert front is not None and front != release.manifest.steps["cloudfront"].template  # the variant's
+    variant = json.loads((release.path / front).read_text())
+    requested = [lid for lid, r in variant["Resources"].items() if r["Type"] == "AWS::CertificateManager::Certificate"]
+    assert [variant["Resources"][lid]["Condition"] for lid in requested] == [rules.CUSTOM_DOMAIN_CERTIFICATE_REQUESTED]
+    made = _resources(east, "cloudfront")
+    assert requested and not set(requested) & set(made) and set(made) < set(variant["Resources"])
+    assert {status for _, status in made.values()} == {"CREATE_COMPLETE"}
+    assert [c["CertificateArn"] for c in acm.list_certificates()["CertificateSummaryList"]] == [certificate]
+    (distribution,) = east.client("cloudfront").list_distributions()["DistributionList"]["Items"]
+    assert distribution["Aliases"]["Items"] == [name]
+    assert distribution["ViewerCertificate"]["ACMCertificateArn"] == certificate
+    stacks = _stack_ids(aws, release, options)
+    installed_at = time.monotonic()
+    elsewhere = issued_certificate(acm, "other.example.com")
+
+    refused_run = run(aws, installed, {"action": "redeploy", "options": {"CustomDomainCertificateArn": elsewhere}})
+
+    refusal = refused(aws.client("stepfunctions").describe_execution(executionArn=refused_run["execution_arn"]))
+    assert refused_run["status"] == "REFUSED" and refusal is not None, refused_run
+    assert (refusal["code"], refusal["field"]) == ("InvalidOptions", "options.CustomDomainCertificateArn"), refusal
+    assert "for other.example.com, none of which covers CustomDomainName dataall.example.com" in refusal["reason"]
+    assert _changed(installed, refused_run, release) == set() and installed.reader.ledger.lock() is None
+    assert _stack_ids(aws, release, options) == stacks
+    (distribution,) = east.client("cloudfront").list_distributions()["DistributionList"]["Items"]
+    assert distribution["ViewerCertificate"]["ACMCertificateArn"] == certificate
+    print(f"install {installed_at - started:.0f} s, refused redeploy {time.monotonic() - installed_at:.0f} s")

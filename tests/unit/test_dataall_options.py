@@ -1231,9 +1231,11 @@ def test_the_custom_domain_variant_is_synthesized_with_the_placeholder_zone_and_
     assert CUSTOM_DOMAIN.key == "custom_domain" and CUSTOM_DOMAIN.default is False
     assert CUSTOM_DOMAIN.key_value(True) == ZONE and CUSTOM_DOMAIN.key_value(False) is False
     assert PROD_SIZING.key_value(False) is False
-    options = release_options([], [ImportedStage("cloudfront", "s", None, rules.apply(
+    made = rules.apply(
         custom_domain_template(ZONE["hosted_zone_name"], ZONE["hosted_zone_id"]),
-        replace(SYNTHESIS, settings={rules.CUSTOM_DOMAIN_KEY: dict(ZONE)})), {}, (), False)], [CUSTOM_DOMAIN])  # fmt: skip
+        replace(SYNTHESIS, settings={rules.CUSTOM_DOMAIN_KEY: dict(ZONE)}),
+    )
+    options = release_options([], [ImportedStage("cloudfront", "s", None, made, {}, (), False)], [CUSTOM_DOMAIN])
     assert {n: (o["type"], o["default"]) for n, o in options.items()} == {
         "CustomDomainName": ("string", ""), "CustomDomainHostedZoneId": ("string", ""),
         "EnableCustomDomain": ("boolean", False),
@@ -1241,14 +1243,126 @@ def test_the_custom_domain_variant_is_synthesized_with_the_placeholder_zone_and_
     assert re.fullmatch(options["CustomDomainName"]["pattern"], "")
 
 
+# ---------------------------------------------------------------------- custom domain's own certificate
+CERTIFICATE_ARN = "arn:aws:acm:us-east-1:123456789012:certificate/0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9"
+CERTIFICATE_PATH = f"{CLOUDFRONT_STACK}/CustomDomainCertificate/Resource"
+
+
+def certificate_template(arn: str = "") -> dict[str, Any]:
+    """data.all's CloudFront stack with its custom_domain (deploy/stacks/cloudfront.py): the certificate it
+    requests and the distribution's `Ref` of it, or, with `certificate_arn`, that ARN and no certificate."""
+    name, zone = ZONE["hosted_zone_name"], ZONE["hosted_zone_id"]
+    requested = custom_domain_template(name, zone)["Resources"]["Certificate"]
+    viewer = {"AcmCertificateArn": arn or {"Ref": "CustomDomainCertificate9BDD02ED"}, "SslSupportMethod": "sni-only"}
+    resources: dict[str, Any] = {
+        "Distribution": {
+            "Type": "AWS::CloudFront::Distribution",
+            "Properties": {"DistributionConfig": {"Aliases": [name], "ViewerCertificate": viewer}},
+        },
+        "Output": {"Type": "AWS::SSM::Parameter", "Properties": {"Value": {"Fn::GetAtt": ["Distribution", "Id"]}}},
+    }
+    if not arn:
+        resources["CustomDomainCertificate9BDD02ED"] = {**requested, "Metadata": {"aws:cdk:path": CERTIFICATE_PATH}}
+    return {"Resources": resources}
+
+
+def domain_settings(arn: str = "") -> rules.Synthesis:
+    domain = {**ZONE, **({"certificate_arn": arn} if arn else {})}
+    return replace(SYNTHESIS, settings={rules.CUSTOM_DOMAIN_KEY: domain})
+
+
+CERTIFICATE_RULES = (rules.custom_domain_from_the_options, rules.custom_domain_certificate_from_the_option)
+
+
+def test_the_variants_certificate_is_made_only_without_the_certificate_arn_option_which_the_distribution_takes() -> (
+    None
+):
+    # Given the custom-domain variant's CloudFront template, synthesized without certificate_arn
+    made = rules.apply(certificate_template(), domain_settings(), CERTIFICATE_RULES)
+
+    # Then the certificate is made under a condition, the distribution takes it or the option's ARN
+    certificate = made["Resources"]["CustomDomainCertificate9BDD02ED"]
+    assert certificate["Condition"] == "DataallCustomDomainCertificateRequested"
+    assert made["Conditions"] == {
+        "DataallCustomDomainCertificateRequested": {"Fn::Equals": [{"Ref": "CustomDomainCertificateArn"}, ""]}
+    }
+    viewer = made["Resources"]["Distribution"]["Properties"]["DistributionConfig"]["ViewerCertificate"]
+    assert viewer["AcmCertificateArn"] == {
+        "Fn::If": [
+            "DataallCustomDomainCertificateRequested",
+            {"Ref": "CustomDomainCertificate9BDD02ED"},
+            {"Ref": "CustomDomainCertificateArn"},
+        ]
+    }
+    parameter = made["Parameters"]["CustomDomainCertificateArn"]
+    assert parameter["Default"] == "" and rules.value_parameters(made)[-1] == "CustomDomainCertificateArn"
+    assert re.fullmatch(parameter["AllowedPattern"], CERTIFICATE_ARN) and re.fullmatch(parameter["AllowedPattern"], "")
+    for wrong in ("arn:aws:acm:eu-west-1:123456789012:certificate/0f1e", "arn:aws:iam::123456789012:role/x"):
+        assert not re.fullmatch(parameter["AllowedPattern"], wrong)
+    assert re.fullmatch(parameter["AllowedPattern"], "arn:aws-cn:acm:us-east-1:123456789012:certificate/ab-12")
+    # And each value of the option makes what data.all synthesizes for it
+    assert resolved(made, {"CustomDomainCertificateArn": ""}) == resolved(
+        rules.apply(certificate_template(), domain_settings(), (rules.custom_domain_from_the_options,)), {}
+    )
+    with_arn = rules.apply(certificate_template(CERTIFICATE_ARN), domain_settings(CERTIFICATE_ARN), CERTIFICATE_RULES)
+    assert resolved(made, {"CustomDomainCertificateArn": CERTIFICATE_ARN}) == resolved(
+        with_arn, {"CustomDomainCertificateArn": CERTIFICATE_ARN}
+    )
+    assert with_arn["Resources"]["Distribution"]["Properties"]["DistributionConfig"]["ViewerCertificate"][
+        "AcmCertificateArn"
+    ] == {"Ref": "CustomDomainCertificateArn"}  # the synthesis' ARN, checked to be where data.all puts it
+
+
+def test_the_certificate_rule_leaves_other_templates_and_refuses_references_its_condition_cannot_follow() -> None:
+    # Without custom_domain, or a template without the certificate: nothing changes
+    plain = certificate_template()
+    assert rules.apply(plain, SYNTHESIS, (rules.custom_domain_certificate_from_the_option,)) == plain
+    other = {"Resources": {"Api": custom_domain_template("a.b", "Z1")["Resources"]["Api"]}}
+    assert rules.apply(other, domain_settings(), (rules.custom_domain_certificate_from_the_option,)) == other
+    # A reference that would dangle when the certificate is not made
+    for reference, expected in (
+        ({"Fn::GetAtt": ["CustomDomainCertificate9BDD02ED", "Arn"]}, "Fn::GetAtt of certificate"),
+        ({"Fn::Sub": "${CustomDomainCertificate9BDD02ED}"}, "an Fn::Sub reads certificate"),
+    ):
+        template = certificate_template()
+        template["Resources"]["Output"]["Properties"]["Value"] = reference
+        with pytest.raises(rules.RuleError, match=expected):
+            rules.custom_domain_certificate_from_the_option(template, domain_settings())
+    template = certificate_template()
+    template["Resources"]["Output"]["DependsOn"] = ["CustomDomainCertificate9BDD02ED"]
+    with pytest.raises(rules.RuleError, match="Output depends on certificate"):
+        rules.custom_domain_certificate_from_the_option(template, domain_settings())
+    # A synthesis with certificate_arn that made a certificate all the same
+    with pytest.raises(rules.RuleError, match="made though the synthesis' certificate_arn is set"):
+        rules.custom_domain_certificate_from_the_option(certificate_template(), domain_settings(CERTIFICATE_ARN))
+
+
+def test_the_certificate_option_defaults_empty_and_is_offered_where_the_variant_declares_it() -> None:
+    option = rules.value_option("CustomDomainCertificateArn", SYNTHESIS)
+    assert (option["type"], option["default"]) == ("string", "")
+    assert "custom_domain.certificate_arn" in option["description"]
+    assert re.fullmatch(option["pattern"], CERTIFICATE_ARN) and re.fullmatch(option["pattern"], "")
+    made = rules.apply(certificate_template(), domain_settings(), CERTIFICATE_RULES)
+    options = release_options([], [ImportedStage("cloudfront", "s", None, made, {}, (), False)], [CUSTOM_DOMAIN])
+    assert options["CustomDomainCertificateArn"]["default"] == ""
+    assert (
+        stage_document(ImportedStage("cloudfront", "s", None, made, {}, (), False))["parameters"][
+            "CustomDomainCertificateArn"
+        ]
+        == "${param:CustomDomainCertificateArn}"
+    )
+
+
 def custom_domain_manifest() -> Manifest:
-    offered = ["EnableCustomDomain", "CustomDomainName", "CustomDomainHostedZoneId", "ProdSizing"]
+    offered = ["EnableCustomDomain", "CustomDomainName", "CustomDomainHostedZoneId", "CustomDomainCertificateArn",
+               "ProdSizing"]  # fmt: skip
     document = {
         "format": 1, "name": "dataall", "version": "2.9.0", "rules": option_rules(offered), "actions": [],
         "options": {
             "EnableCustomDomain": {"type": "boolean", "default": False},
             "CustomDomainName": {"type": "string", "default": ""},
             "CustomDomainHostedZoneId": {"type": "string", "default": ""},
+            "CustomDomainCertificateArn": {"type": "string", "default": ""},
         },
         "stages": [stage("vpc")], "files": {"blueprints/vpc.template.json": "0" * 64},
     }  # fmt: skip
@@ -1271,11 +1385,17 @@ def test_a_custom_domain_without_its_zone_is_refused_naming_both_options(given: 
 
 def test_a_zone_given_without_the_custom_domain_is_refused_not_ignored() -> None:
     manifest = custom_domain_manifest()
-    for given in ({"CustomDomainName": "dataall.example.com"}, {"CustomDomainHostedZoneId": "Z0429479X5OZXTXD0OTE"}):
-        with pytest.raises(ManifestError, match=r"take effect with EnableCustomDomain=true only"):
+    for given in (
+        {"CustomDomainName": "dataall.example.com"},
+        {"CustomDomainHostedZoneId": "Z0429479X5OZXTXD0OTE"},
+        {"CustomDomainCertificateArn": CERTIFICATE_ARN},
+    ):
+        with pytest.raises(ManifestError, match=r"CustomDomainCertificateArn take effect with EnableCustomDomain=true"):
             manifest.resolve_options(given)
     both = {"CustomDomainName": "dataall.example.com", "CustomDomainHostedZoneId": "Z0429479X5OZXTXD0OTE"}
     assert manifest.resolve_options({"EnableCustomDomain": True, **both})["CustomDomainName"] == "dataall.example.com"
+    certified: dict[str, Any] = {"EnableCustomDomain": True, **both, "CustomDomainCertificateArn": CERTIFICATE_ARN}
+    assert manifest.resolve_options(certified)["CustomDomainCertificateArn"] == CERTIFICATE_ARN
     assert manifest.resolve_options({})["EnableCustomDomain"] is False
 
 

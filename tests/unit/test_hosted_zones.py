@@ -68,7 +68,7 @@ def test_plan_takes_the_accounts_public_zone_of_that_name(deps: Deps) -> None:
 @pytest.mark.parametrize(
     ("made", "given", "expected"),
     [
-        (None, "Z0000000000000000NONE", r"the account has no Route 53 hosted zone 'Z0000000000000000NONE' \(NoSuchHostedZone\)"),
+        (None, "Z0000000000000000NONE", r"has no Route 53 hosted zone 'Z0000000000000000NONE' \(NoSuchHostedZone\)"),
         ("other.example.com", None, r"is other\.example\.com, not CustomDomainName dataall\.example\.com"),
         ("dataall.example.com.private", None, r"is private: ACM validates the certificate"),
     ],
@@ -90,7 +90,12 @@ def test_without_the_custom_domain_route53_is_never_asked(deps: Deps) -> None:
     release = custom_domain_release()
     release.publish(boto3.client("s3", region_name=REGION), ARTIFACTS)
     asked: list[str] = []
-    deps.regional_client = lambda service, region: asked.append(service) or boto3.client(service, region_name=region)
+
+    def asking(service: str, region: str) -> Any:
+        asked.append(service)
+        return boto3.client(service, region_name=region)
+
+    deps.regional_client = asking
 
     plan(deps, request({"action": "install", "version": release.version}))
 
