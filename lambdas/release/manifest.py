@@ -262,6 +262,10 @@ class Step:
     def dependencies(self) -> set[str]:
         return set(self.depends_on) | {stage for stage, _ in self.stage_references()}
 
+    def reads_param(self, name: str) -> bool:
+        """Whether one of this step's parameters reads `${param:<name>}` (an option, or a value Plan makes)."""
+        return any(("param", name) == found for value in self.parameters.values() for found in REFERENCE.findall(value))
+
 
 @dataclass(frozen=True)
 class Manifest:
@@ -541,11 +545,8 @@ class Manifest:
             parts = value.split(":")
             arn_region = parts[3] if len(parts) > 3 else ""
             for step in self.active_steps(options).values():
-                reads = any(
-                    ("param", name) == found for v in step.parameters.values() for found in REFERENCE.findall(v)
-                )
                 region = step.region_in(home)
-                if reads and arn_region != region:
+                if step.reads_param(name) and arn_region != region:
                     problems.append(
                         (
                             name,

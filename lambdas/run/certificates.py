@@ -16,7 +16,7 @@ from typing import Any
 
 from lambdas.core.errors import InvalidOptions
 from lambdas.data.certificates import certificate
-from lambdas.release.manifest import REFERENCE, OptionValue, Step
+from lambdas.release.manifest import OptionValue, Step
 
 ARN = "CustomDomainCertificateArn"
 NAME = "CustomDomainName"
@@ -39,11 +39,7 @@ def check(steps: Iterable[Step], options: Mapping[str, OptionValue], account: st
     """Refuse the run (InvalidOptions) unless the certificate the steps read is the account's, in us-east-1,
     ISSUED, and covers `CustomDomainName`; nothing to check when no step reads `CustomDomainCertificateArn`
     or it is empty (data.all requests the certificate). `acm`: region -> an ACM client of that region."""
-    readers = [
-        step.name
-        for step in steps
-        if ("param", ARN) in (found for value in step.parameters.values() for found in REFERENCE.findall(value))
-    ]
+    readers = [step.name for step in steps if step.reads_param(ARN)]
     arn = str(options.get(ARN, ""))
     if not readers or not arn:
         return

@@ -15,7 +15,7 @@ from typing import Any
 
 from lambdas.core.errors import InvalidOptions
 from lambdas.data.hosted_zones import hosted_zone
-from lambdas.release.manifest import REFERENCE, OptionValue, Step
+from lambdas.release.manifest import OptionValue, Step
 
 ZONE = "CustomDomainHostedZoneId"
 NAME = "CustomDomainName"
@@ -24,11 +24,7 @@ NAME = "CustomDomainName"
 def check(steps: Iterable[Step], options: Mapping[str, OptionValue], route53: Callable[[], Any]) -> None:
     """Refuse the run (InvalidOptions) unless the zone the steps read is a public zone of the account
     named `CustomDomainName`; nothing to check when no step reads `CustomDomainHostedZoneId`."""
-    readers = [
-        step.name
-        for step in steps
-        if ("param", ZONE) in (found for value in step.parameters.values() for found in REFERENCE.findall(value))
-    ]
+    readers = [step.name for step in steps if step.reads_param(ZONE)]
     if not readers:
         return
     zone, name = str(options.get(ZONE, "")), str(options.get(NAME, "")).rstrip(".").lower()

@@ -18,7 +18,7 @@ from typing import Any
 from lambdas.core.deps import REGIONAL_SEPARATOR
 from lambdas.core.errors import RegionUnsupported
 from lambdas.data.prefix_lists import s3_prefix_list
-from lambdas.release.manifest import REFERENCE, Step
+from lambdas.release.manifest import Step
 
 S3_PREFIX_LIST = "S3PrefixListId"
 
@@ -28,7 +28,7 @@ def make(steps: Mapping[str, Step], home: str, regional_client: Callable[[str, s
     of the regions whose stages (of `steps`, the run's) read it; none when no stage does."""
     readers: dict[str, str] = {}
     for step in steps.values():
-        if (("param", S3_PREFIX_LIST)) in (f for v in step.parameters.values() for f in REFERENCE.findall(v)):
+        if step.reads_param(S3_PREFIX_LIST):
             readers.setdefault(step.region_in(home), step.name)
     values = {}
     for region, stage in sorted(readers.items()):
