@@ -96,7 +96,7 @@ def test_data_alls_value_keys_change_nothing_but_what_the_value_rules_make_param
     assert declared == [
         "AllowedOrigins", "ApiBurstLimit", "ApiRateLimit", "EnablePivotRoleAutoCreate", "LogRetentionDays",
         "ReauthApis", "ReauthTtlMinutes", "SessionTimeoutMinutes", "SharedDashboardsSessions",
-        "WafAllowedCountries", "WafAllowedIpRanges", "WafRateLimit", "WafRateLimitWindow",
+        "VpcRestrictedNacl", "WafAllowedCountries", "WafAllowedIpRanges", "WafRateLimit", "WafRateLimitWindow",
     ]  # fmt: skip
 
 

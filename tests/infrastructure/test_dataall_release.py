@@ -32,7 +32,7 @@ def test_every_nested_stack_of_the_backend_is_a_stage_of_the_release(dataall_rel
     }
 
     assert counts == {
-        "backend": 3, "vpc": 86, "params": 13, "s3": 20, "cognito": 33, "sqs": 9, "lambdas": 90, "ecs": 99,
+        "backend": 3, "vpc": 96, "params": 13, "s3": 20, "cognito": 33, "sqs": 9, "lambdas": 90, "ecs": 99,
         "aurora": 36, "migrations": 14, "dashboards": 30, "opensearch": 30,
         "cloudfront": 20, "frontend-cognito-config": 11,
     }  # fmt: skip
