@@ -242,3 +242,27 @@ def test_data_alls_custom_domain_changes_nothing_but_what_the_rule_makes_its_zon
         assert "rum" in taking
     text = json.dumps([s.template for s in variant_stages])
     assert placeholder["hosted_zone_name"] not in text and placeholder["hosted_zone_id"] not in text
+
+
+@EACH_VERSION
+def test_data_alls_vpc_restricted_nacl_changes_nothing_but_what_the_rule_makes_conditional(version: str) -> None:
+    # Given data.all synthesized with its defaults and with vpc_restricted_nacl
+    default = import_stages(CloudAssembly.load(synthesize(SOURCES[version], version)))
+    changed = synthesize(SOURCES[version], version, environment={rules.VPC_RESTRICTED_NACL_KEY: True})
+    (vpc,) = [json.loads(p.read_text()) for p in changed.rglob("*backendstackVpc*.nested.template.json")]
+    types = [r["Type"] for r in vpc["Resources"].values()]
+    assert types.count("AWS::EC2::NetworkAcl") == 1 and types.count("AWS::EC2::NetworkAclEntry") == 5  # it took effect
+    assert types.count("AWS::EC2::SubnetNetworkAclAssociation") == 4
+
+    # When both are imported, each with the value its synthesis had
+    settings = {rules.VPC_RESTRICTED_NACL_KEY: True}
+    other = import_stages(CloudAssembly.load(changed), settings=settings, reuse=default.packaged)
+
+    # Then every stage's template is the same: the vpc stage holds the NACL under the option's condition
+    pairs = zip(other.stages, default.stages, strict=True)
+    assert [s.name for s, d in pairs if comparable(s.template) != comparable(d.template)] == []
+    holding = [s.name for s in default.stages if rules.VPC_RESTRICTED_NACL in rules.value_parameters(s.template)]
+    assert holding == ["vpc"]
+    (stage,) = [s for s in default.stages if s.name == "vpc"]
+    conditioned = [r["Type"] for r in stage.template["Resources"].values() if r.get("Condition")]
+    assert sorted(conditioned) == sorted(t for t in types if "NetworkAcl" in t)
