@@ -1303,13 +1303,14 @@ def test_a_web_acl_tagged_for_another_envname_than_the_synthesis_stops_the_impor
 
 # ---------------------------------------------------------------------- vpc_restricted_nacl
 VPC_STACK = "dataall-main-cicd-stack/dataall-dev-backend-stage/backend-stack/Vpc"
-#: data.all's subnets as CDK names them (logical id, construct) and the logical id of the restricted NACL's
-#: association with each (`DefaultAssociation` and the subnet's unique id), from data.all 2.9.0's synthesis
+#: data.all's subnets as CDK names them (logical id, construct), the end of the logical id of the restricted NACL's
+#: association with each (`DefaultAssociation` and the subnet's unique id) and their CIDRs, from data.all 2.9.0's
+#: synthesis
 SUBNETS = {
-    "VPCPrivateSubnet1Subnet8BCA10E0": ("PrivateSubnet1", "94E178A89D21933A"),
-    "VPCPrivateSubnet2SubnetCFCDAA7A": ("PrivateSubnet2", "615F7B02F44AD615"),
-    "VPCPublicSubnet1SubnetB4246D30": ("PublicSubnet1", "2B0958A0CDA7785D"),
-    "VPCPublicSubnet2Subnet74179F39": ("PublicSubnet2", "8126ADFB87AC8C93"),
+    "VPCPrivateSubnet1Subnet8BCA10E0": ("PrivateSubnet1", "94E178A89D21933A", "172.31.32.0/24"),
+    "VPCPrivateSubnet2SubnetCFCDAA7A": ("PrivateSubnet2", "615F7B02F44AD615", "172.31.33.0/24"),
+    "VPCPublicSubnet1SubnetB4246D30": ("PublicSubnet1", "2B0958A0CDA7785D", "172.31.0.0/20"),
+    "VPCPublicSubnet2Subnet74179F39": ("PublicSubnet2", "8126ADFB87AC8C93", "172.31.16.0/20"),
 }
 NACL_ENTRIES = {
     "RestrictedNACLentryOutbound689B5161": ("entryOutbound", True, 100, -1, None, "0.0.0.0/0"),
@@ -1331,10 +1332,10 @@ def vpc_template(restricted_nacl: bool) -> dict[str, Any]:
             "Metadata": {"aws:cdk:path": f"{VPC_STACK}/VPC/Resource"},
         }
     }
-    for logical_id, (construct, _) in SUBNETS.items():
+    for logical_id, (construct, _, cidr) in SUBNETS.items():
         resources[logical_id] = {
             "Type": "AWS::EC2::Subnet",
-            "Properties": {"Tags": tags, "VpcId": {"Ref": "VPCB9E5F0B4"}},
+            "Properties": {"CidrBlock": cidr, "Tags": tags, "VpcId": {"Ref": "VPCB9E5F0B4"}},
             "Metadata": {"aws:cdk:path": f"{VPC_STACK}/VPC/{construct}/Subnet"},
         }
     if not restricted_nacl:
@@ -1348,7 +1349,7 @@ def vpc_template(restricted_nacl: bool) -> dict[str, Any]:
         },
         "Metadata": {"aws:cdk:path": f"{VPC_STACK}/RestrictedNACL/Resource"},
     }
-    for subnet, (construct, digest) in SUBNETS.items():
+    for subnet, (construct, digest, _) in SUBNETS.items():
         unique = f"dataallmaincicdstackdataalldevbackendstagebackendstackVpcVPC{construct}{digest[:8]}"
         resources[f"RestrictedNACLDefaultAssociation{unique}{digest[8:]}"] = {
             "Type": "AWS::EC2::SubnetNetworkAclAssociation",
