@@ -981,7 +981,7 @@ VPC_RESTRICTED_NACL = "VpcRestrictedNacl"
 VPC_RESTRICTED_NACL_ON = "DataallVpcRestrictedNacl"
 #: data.all's VPC (`deploy/stacks/vpc.py`, `create_new_vpc`: `ec2.Vpc(self, 'VPC', ...)`) and its subnets
 #: (its subnet configurations `Public` and `Private`), by the construct paths CDK writes in their `Metadata`.
-DATAALL_VPC_PATH = re.compile(r"(?P<stack>.+)/(?P<construct>VPC)/Resource")
+DATAALL_VPC_PATH = re.compile(r"(?P<stack>.+)/VPC/Resource")
 DATAALL_SUBNET = re.compile(r"(?P<kind>Private|Public)Subnet[0-9]+")
 #: data.all's network ACL (`create_new_vpc` with `restricted_nacl`): its construct id, its name's suffix
 #: (`{resource_prefix}-{envname}-restrictedNACL`), the construct id CDK's `NetworkAcl` gives its subnet
