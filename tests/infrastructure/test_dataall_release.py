@@ -95,6 +95,28 @@ def test_the_ecs_stage_gives_data_alls_task_groups_s3s_prefix_list_of_the_instal
     assert readers == ["ecs"]
 
 
+def test_the_vpc_stage_takes_the_restricted_nacl_option_which_the_quick_create_form_offers(
+    dataall_release: Any,
+) -> None:
+    vpc = dataall_release.template("vpc")
+    conditioned = sorted(
+        r["Type"] for r in vpc["Resources"].values() if r.get("Condition") == "DataallVpcRestrictedNacl"
+    )
+
+    assert (
+        conditioned
+        == ["AWS::EC2::NetworkAcl"] + ["AWS::EC2::NetworkAclEntry"] * 5 + ["AWS::EC2::SubnetNetworkAclAssociation"] * 4
+    )
+    assert dataall_release.manifest.steps["vpc"].parameters["VpcRestrictedNacl"] == "${param:VpcRestrictedNacl}"
+    readers = [s.name for s in dataall_release.manifest.stages() if "VpcRestrictedNacl" in s.parameters]
+    assert readers == ["vpc"]
+    form = dataall_release.bootstrap_template
+    parameter = form["Parameters"]["VpcRestrictedNacl"]
+    assert (parameter["AllowedValues"], parameter["Default"]) == (["true", "false"], "false")
+    groups = form["Metadata"]["AWS::CloudFormation::Interface"]["ParameterGroups"]
+    assert any(g["Label"]["default"] == "data.all" and "VpcRestrictedNacl" in g["Parameters"] for g in groups)
+
+
 def test_the_release_says_nothing_of_the_synthesis_account_or_cdk_bootstrap(dataall_release: Any) -> None:
     for template in (dataall_release.path / "blueprints").glob("*.json"):
         text = template.read_text()
