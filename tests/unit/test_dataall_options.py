@@ -1332,10 +1332,10 @@ def vpc_template(restricted_nacl: bool) -> dict[str, Any]:
             "Metadata": {"aws:cdk:path": f"{VPC_STACK}/VPC/Resource"},
         }
     }
-    for logical_id, (construct, _, cidr) in SUBNETS.items():
+    for logical_id, (construct, _, block) in SUBNETS.items():
         resources[logical_id] = {
             "Type": "AWS::EC2::Subnet",
-            "Properties": {"CidrBlock": cidr, "Tags": tags, "VpcId": {"Ref": "VPCB9E5F0B4"}},
+            "Properties": {"CidrBlock": block, "Tags": tags, "VpcId": {"Ref": "VPCB9E5F0B4"}},
             "Metadata": {"aws:cdk:path": f"{VPC_STACK}/VPC/{construct}/Subnet"},
         }
     if not restricted_nacl:
