@@ -257,6 +257,9 @@ WAF_KEY = "custom_waf_rules"
 #: data.all's `custom_domain` (`target_env.get('custom_domain', None)`): `hosted_zone_name` and
 #: `hosted_zone_id` of the Route 53 zone its web UI is served at (`deploy/stacks/cloudfront.py`).
 CUSTOM_DOMAIN_KEY = "custom_domain"
+#: data.all's `vpc_restricted_nacl` (`target_env.get('vpc_restricted_nacl', False)`): a network ACL of its own
+#: on its new VPC's subnets (`deploy/stacks/vpc.py`, `create_new_vpc`).
+VPC_RESTRICTED_NACL_KEY = "vpc_restricted_nacl"
 DATAALL_DEFAULTS: Mapping[str, Any] = {
     SESSION_TIMEOUT_KEY: 43200,
     LOG_RETENTION_KEY: "TWO_YEARS",
@@ -267,6 +270,7 @@ DATAALL_DEFAULTS: Mapping[str, Any] = {
     PIVOT_ROLE_AUTO_CREATE_KEY: False,
     WAF_KEY: None,
     CUSTOM_DOMAIN_KEY: None,
+    VPC_RESTRICTED_NACL_KEY: False,
 }
 
 #: The parameter (and release option) of data.all's `cognito_user_session_timeout_inmins`.
@@ -1090,6 +1094,162 @@ def _declare_certificate_parameter(template: dict[str, Any]) -> None:
     }
 
 
+#: The parameter (and release option) of data.all's `vpc_restricted_nacl`, and the condition the rule gives
+#: the template holding data.all's VPC.
+VPC_RESTRICTED_NACL = "VpcRestrictedNacl"
+VPC_RESTRICTED_NACL_ON = "DataallVpcRestrictedNacl"
+#: data.all's VPC (`deploy/stacks/vpc.py`, `create_new_vpc`: `ec2.Vpc(self, 'VPC', ...)`) and its subnets
+#: (its subnet configurations `Public` and `Private`), by the construct paths CDK writes in their `Metadata`.
+DATAALL_VPC_PATH = re.compile(r"(?P<stack>.+)/VPC/Resource")
+DATAALL_SUBNET = re.compile(r"(?P<kind>Private|Public)Subnet[0-9]+")
+#: data.all's network ACL (`create_new_vpc` with `restricted_nacl`): its construct id, its name's suffix
+#: (`{resource_prefix}-{envname}-restrictedNACL`), the construct id CDK's `NetworkAcl` gives its subnet
+#: associations (`DefaultAssociation` and the subnet's unique id: `Subnet.associateNetworkAcl`), and its
+#: entries (`nacl.add_entry`): construct id, egress, rule number, protocol (-1: all), ports, CIDR (none: the
+#: VPC's).
+RESTRICTED_NACL = "RestrictedNACL"
+RESTRICTED_NACL_SUFFIX = "restrictedNACL"
+RESTRICTED_NACL_ASSOCIATION = "DefaultAssociation"
+RESTRICTED_NACL_ENTRIES: tuple[tuple[str, bool, int, int, tuple[int, int] | None, str | None], ...] = (
+    ("entryOutbound", True, 100, -1, None, "0.0.0.0/0"),
+    ("entryInboundHTTPS", False, 100, 6, (443, 443), "0.0.0.0/0"),
+    ("entryInboundHTTP", False, 101, 6, (80, 80), "0.0.0.0/0"),
+    ("entryInboundCustomTCP", False, 102, 6, (1024, 65535), "0.0.0.0/0"),
+    ("entryInboundAllInVPC", False, 103, -1, None, None),
+)
+
+
+def _dataall_vpc(resources: Mapping[str, Any]) -> tuple[str, str] | None:
+    """data.all's VPC in `resources`, found by its construct path: its logical id and its nested stack's path."""
+    found = []
+    for logical_id, resource in resources.items():
+        path = (resource.get("Metadata") or {}).get("aws:cdk:path")
+        matched = DATAALL_VPC_PATH.fullmatch(path) if isinstance(path, str) else None
+        if matched and resource.get("Type") == "AWS::EC2::VPC":
+            found.append((logical_id, matched["stack"]))
+    if len(found) > 1:
+        raise RuleError(f"more than one VPC of data.all's construct path: {sorted(k for k, _ in found)}")
+    if found and found[0][0] != cdk_logical_id(["VPC", "Resource"]):
+        raise RuleError(f"VPC {found[0][0]} is not where CDK puts data.all's VPC")
+    return found[0] if found else None
+
+
+def _dataall_subnets(resources: Mapping[str, Any], vpc_id: str, stack: str) -> list[tuple[str, str]]:
+    """data.all's private then public subnets of its VPC (the order `create_new_vpc` selects them in): each
+    one's logical id and construct path; the import stops without both kinds."""
+    subnets: dict[str, list[tuple[str, str, str]]] = {"Private": [], "Public": []}
+    for logical_id, resource in resources.items():
+        path = (resource.get("Metadata") or {}).get("aws:cdk:path")
+        prefix, _, rest = path.partition(f"{stack}/VPC/") if isinstance(path, str) else ("", "", "")
+        construct, _, leaf = rest.partition("/")
+        matched = DATAALL_SUBNET.fullmatch(construct)
+        if resource.get("Type") != "AWS::EC2::Subnet" or prefix or not matched or leaf != "Subnet":
+            continue
+        if (resource.get("Properties") or {}).get("VpcId") != {"Ref": vpc_id}:
+            raise RuleError(f"data.all's subnet {logical_id} is not in its VPC {vpc_id}")
+        subnets[matched["kind"]].append((construct, logical_id, f"{stack}/VPC/{construct}"))
+    if not subnets["Private"] or not subnets["Public"]:
+        raise RuleError(
+            f"data.all's VPC {vpc_id} has not the private and public subnets its restricted NACL is for; "
+            f"found: {sorted(k for kind in subnets.values() for _, k, _ in kind) or 'none'}"
+        )
+    return [(k, p) for kind in ("Private", "Public") for _, k, p in sorted(subnets[kind], key=_subnet_number)]
+
+
+def _subnet_number(subnet: tuple[str, str, str]) -> int:
+    return int(re.sub("[^0-9]", "", subnet[0]))
+
+
+def _restricted_nacl(resources: Mapping[str, Any], synthesis: Synthesis) -> dict[str, dict[str, Any]] | None:
+    """What CDK synthesizes for data.all's `vpc_restricted_nacl` in the template holding its VPC (none
+    there: None), each resource under the option's condition."""
+    vpc = _dataall_vpc(resources)
+    if vpc is None:
+        return None
+    vpc_id, stack = vpc
+    subnets = _dataall_subnets(resources, vpc_id, stack)
+    tags = (resources[vpc_id].get("Properties") or {}).get("Tags") or []
+    (application,) = [t["Value"] for t in tags if t.get("Key") == "Application"] or [None]
+    if not isinstance(application, str) or not application.endswith(f"-{synthesis.envname}"):
+        raise RuleError(
+            f"data.all's VPC {vpc_id} has no Application tag <resource_prefix>-{synthesis.envname} "
+            "(its synthesis' envname)"
+        )
+    nacl_tags = [t for t in tags if t.get("Key") != "Name"]
+    nacl_tags.append({"Key": "Name", "Value": f"{application}-{RESTRICTED_NACL_SUFFIX}"})
+    nacl_id = cdk_logical_id([RESTRICTED_NACL, "Resource"])
+
+    def made(construct: list[str], kind: str, properties: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        return cdk_logical_id([RESTRICTED_NACL, *construct]), {
+            "Type": f"AWS::EC2::{kind}",
+            "Properties": properties,
+            "Metadata": {"aws:cdk:path": "/".join([stack, RESTRICTED_NACL, *construct])},
+            "Condition": VPC_RESTRICTED_NACL_ON,
+        }
+
+    nacl = {"Tags": sorted(copy.deepcopy(nacl_tags), key=lambda t: str(t["Key"])), "VpcId": {"Ref": vpc_id}}
+    entries = [
+        made(
+            [construct, "Resource"],
+            "NetworkAclEntry",
+            {
+                "CidrBlock": cidr or {"Fn::GetAtt": [vpc_id, "CidrBlock"]},
+                "Egress": egress,
+                "NetworkAclId": {"Ref": nacl_id},
+                **({"PortRange": {"From": ports[0], "To": ports[1]}} if ports else {}),
+                "Protocol": protocol,
+                "RuleAction": "allow",
+                "RuleNumber": number,
+            },
+        )
+        for construct, egress, number, protocol, ports, cidr in RESTRICTED_NACL_ENTRIES
+    ]
+    associations = [
+        made(
+            [RESTRICTED_NACL_ASSOCIATION + cdk_logical_id(path.split("/")), "Resource"],
+            "SubnetNetworkAclAssociation",
+            {"NetworkAclId": {"Ref": nacl_id}, "SubnetId": {"Ref": subnet_id}},
+        )
+        for subnet_id, path in subnets
+    ]
+    return dict([made(["Resource"], "NetworkAcl", nacl), *associations, *entries])
+
+
+def restricted_nacl_from_the_option(template: dict[str, Any], synthesis: Synthesis) -> None:
+    """data.all's `vpc_restricted_nacl` (its new VPC's private and public subnets get a network ACL of
+    their own, `<resource_prefix>-<envname>-restrictedNACL`: all egress; ingress tcp 443, 80 and
+    1024-65535 from anywhere and all from the VPC's CIDR) becomes the `VpcRestrictedNacl` parameter. In the
+    template holding data.all's VPC (found by its construct path) the rule gives the NACL, its entries and
+    its subnet associations as CDK synthesizes them (logical ids, construct paths, the VPC's tags), each
+    under the condition that `VpcRestrictedNacl` is true; a synthesis that made them has them replaced
+    (checked to be exactly those). The import stops if the VPC has not both kinds of subnets."""
+    resources = template.get("Resources", {})
+    wanted = _restricted_nacl(resources, synthesis)
+    if wanted is None:
+        return
+    synthesized = {k: r for k, r in resources.items() if k in wanted}
+    if synthesis.setting(VPC_RESTRICTED_NACL_KEY):
+        expected = {k: {p: v for p, v in r.items() if p != "Condition"} for k, r in wanted.items()}
+        if synthesized != expected:
+            raise RuleError(f"data.all's restricted NACL is not as CDK synthesizes it for {VPC_RESTRICTED_NACL_KEY}")
+    elif synthesized:
+        raise RuleError(
+            f"data.all's NACL {sorted(synthesized)} is there though the synthesis' {VPC_RESTRICTED_NACL_KEY} is off"
+        )
+    resources.update(wanted)
+    template.setdefault("Conditions", {})[VPC_RESTRICTED_NACL_ON] = {
+        "Fn::Equals": [{"Ref": VPC_RESTRICTED_NACL}, "true"]
+    }
+    template.setdefault("Parameters", {})[VPC_RESTRICTED_NACL] = {
+        "Type": "String",
+        "AllowedValues": ["true", "false"],
+        "Default": "false",
+        "Description": f"data.all's {VPC_RESTRICTED_NACL_KEY}: its VPC's subnets get a network ACL of their own "
+        "(all egress; ingress tcp 443, 80 and 1024-65535, and all from the VPC) (set by the installer from the "
+        "release's option)",
+    }
+
+
 def value_option(parameter: str, synthesis: Synthesis) -> dict[str, Any]:  # noqa: C901, PLR0911, PLR0912 (one per option)
     """The release's option filling a value rule's parameter, defaulting to the synthesized value."""
     if parameter == SESSION_TIMEOUT:
@@ -1248,6 +1408,16 @@ def value_option(parameter: str, synthesis: Synthesis) -> dict[str, Any]:  # noq
             "with; empty: data.all requests one, validated by DNS in the zone. Plan checks it is ISSUED and covers "
             "the name",
         }
+    if parameter == VPC_RESTRICTED_NACL:
+        return {
+            "type": "boolean",
+            "default": bool(synthesis.setting(VPC_RESTRICTED_NACL_KEY)),
+            "label": "Restricted network ACL on the VPC's subnets",
+            "group": "data.all",
+            "description": f"data.all's {VPC_RESTRICTED_NACL_KEY}: its VPC's private and public subnets get a "
+            f"network ACL of their own (<prefix>-<env>-{RESTRICTED_NACL_SUFFIX}: all egress; ingress tcp 443, 80 "
+            "and 1024-65535, and all from the VPC's CIDR) in place of the VPC's default one",
+        }
     raise KeyError(parameter)
 
 
@@ -1256,7 +1426,7 @@ VALUE_PARAMETERS = (
     SESSION_TIMEOUT, LOG_RETENTION, API_RATE_LIMIT, API_BURST_LIMIT,
     REAUTH_TTL, REAUTH_APIS, ALLOWED_ORIGINS, SHARED_DASHBOARDS, PIVOT_ROLE_AUTO_CREATE,
     WAF_IP_RANGES, WAF_COUNTRIES, WAF_RATE_LIMIT, WAF_RATE_LIMIT_WINDOW,
-    CUSTOM_DOMAIN_NAME, CUSTOM_DOMAIN_ZONE, CUSTOM_DOMAIN_CERTIFICATE,
+    CUSTOM_DOMAIN_NAME, CUSTOM_DOMAIN_ZONE, CUSTOM_DOMAIN_CERTIFICATE, VPC_RESTRICTED_NACL,
 )  # fmt: skip
 
 
@@ -1375,6 +1545,7 @@ RULES: tuple[Rule, ...] = (
     waf_rate_limit_from_the_options,
     custom_domain_from_the_options,
     custom_domain_certificate_from_the_option,
+    restricted_nacl_from_the_option,
     s3_egress_of_the_installations_region,
     assets_from_the_release,
     home_region_from_the_installer,

@@ -96,7 +96,7 @@ def test_data_alls_value_keys_change_nothing_but_what_the_value_rules_make_param
     assert declared == [
         "AllowedOrigins", "ApiBurstLimit", "ApiRateLimit", "EnablePivotRoleAutoCreate", "LogRetentionDays",
         "ReauthApis", "ReauthTtlMinutes", "SessionTimeoutMinutes", "SharedDashboardsSessions",
-        "WafAllowedCountries", "WafAllowedIpRanges", "WafRateLimit", "WafRateLimitWindow",
+        "VpcRestrictedNacl", "WafAllowedCountries", "WafAllowedIpRanges", "WafRateLimit", "WafRateLimitWindow",
     ]  # fmt: skip
 
 
@@ -333,3 +333,27 @@ def test_data_alls_certificate_arn_is_the_custom_domain_variant_without_its_cert
         capture_output=True, text=True, cwd=ROOT, check=False,
     )  # fmt: skip
     assert linted.returncode & 2 == 0, linted.stdout
+
+
+@EACH_VERSION
+def test_data_alls_vpc_restricted_nacl_changes_nothing_but_what_the_rule_makes_conditional(version: str) -> None:
+    # Given data.all synthesized with its defaults and with vpc_restricted_nacl
+    default = import_stages(CloudAssembly.load(synthesize(SOURCES[version], version)))
+    changed = synthesize(SOURCES[version], version, environment={rules.VPC_RESTRICTED_NACL_KEY: True})
+    (vpc,) = [json.loads(p.read_text()) for p in changed.rglob("*backendstackVpc*.nested.template.json")]
+    types = [r["Type"] for r in vpc["Resources"].values()]
+    assert types.count("AWS::EC2::NetworkAcl") == 1 and types.count("AWS::EC2::NetworkAclEntry") == 5  # it took effect
+    assert types.count("AWS::EC2::SubnetNetworkAclAssociation") == 4
+
+    # When both are imported, each with the value its synthesis had
+    settings = {rules.VPC_RESTRICTED_NACL_KEY: True}
+    other = import_stages(CloudAssembly.load(changed), settings=settings, reuse=default.packaged)
+
+    # Then every stage's template is the same: the vpc stage holds the NACL under the option's condition
+    pairs = zip(other.stages, default.stages, strict=True)
+    assert [s.name for s, d in pairs if comparable(s.template) != comparable(d.template)] == []
+    holding = [s.name for s in default.stages if rules.VPC_RESTRICTED_NACL in rules.value_parameters(s.template)]
+    assert holding == ["vpc"]
+    (stage,) = [s for s in default.stages if s.name == "vpc"]
+    conditioned = [r["Type"] for r in stage.template["Resources"].values() if r.get("Condition")]
+    assert sorted(conditioned) == sorted(t for t in types if "NetworkAcl" in t)

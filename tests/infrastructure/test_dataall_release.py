@@ -32,7 +32,7 @@ def test_every_nested_stack_of_the_backend_is_a_stage_of_the_release(dataall_rel
     }
 
     assert counts == {
-        "backend": 3, "vpc": 86, "params": 13, "s3": 20, "cognito": 33, "sqs": 9, "lambdas": 90, "ecs": 99,
+        "backend": 3, "vpc": 96, "params": 13, "s3": 20, "cognito": 33, "sqs": 9, "lambdas": 90, "ecs": 99,
         "aurora": 36, "migrations": 14, "dashboards": 30, "opensearch": 30,
         "cloudfront": 20, "frontend-cognito-config": 11,
     }  # fmt: skip
@@ -93,6 +93,28 @@ def test_the_ecs_stage_gives_data_alls_task_groups_s3s_prefix_list_of_the_instal
     assert dataall_release.manifest.steps["ecs"].parameters["S3PrefixListId"] == "${param:S3PrefixListId}"
     readers = [s.name for s in dataall_release.manifest.stages() if "S3PrefixListId" in s.parameters]
     assert readers == ["ecs"]
+
+
+def test_the_vpc_stage_takes_the_restricted_nacl_option_which_the_quick_create_form_offers(
+    dataall_release: Any,
+) -> None:
+    vpc = dataall_release.template("vpc")
+    conditioned = sorted(
+        r["Type"] for r in vpc["Resources"].values() if r.get("Condition") == "DataallVpcRestrictedNacl"
+    )
+
+    assert (
+        conditioned
+        == ["AWS::EC2::NetworkAcl"] + ["AWS::EC2::NetworkAclEntry"] * 5 + ["AWS::EC2::SubnetNetworkAclAssociation"] * 4
+    )
+    assert dataall_release.manifest.steps["vpc"].parameters["VpcRestrictedNacl"] == "${param:VpcRestrictedNacl}"
+    readers = [s.name for s in dataall_release.manifest.stages() if "VpcRestrictedNacl" in s.parameters]
+    assert readers == ["vpc"]
+    form = dataall_release.bootstrap_template
+    parameter = form["Parameters"]["VpcRestrictedNacl"]
+    assert (parameter["AllowedValues"], parameter["Default"]) == (["true", "false"], "false")
+    groups = form["Metadata"]["AWS::CloudFormation::Interface"]["ParameterGroups"]
+    assert any(g["Label"]["default"] == "data.all" and "VpcRestrictedNacl" in g["Parameters"] for g in groups)
 
 
 def test_the_release_says_nothing_of_the_synthesis_account_or_cdk_bootstrap(dataall_release: Any) -> None:

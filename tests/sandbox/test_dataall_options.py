@@ -545,3 +545,62 @@ def test_data_all_on_a_custom_domain_with_the_operators_certificate_requests_non
     (distribution,) = east.client("cloudfront").list_distributions()["DistributionList"]["Items"]
     assert distribution["ViewerCertificate"]["ACMCertificateArn"] == certificate
     print(f"install {installed_at - started:.0f} s, refused redeploy {time.monotonic() - installed_at:.0f} s")
+
+
+def test_data_all_with_a_restricted_nacl_has_it_on_its_four_subnets_and_a_redeploy_without_gives_them_back(
+    sandbox: Any, data_all_pace: None
+) -> None:
+    """VpcRestrictedNacl=true (data.all's vpc_restricted_nacl): data.all's network ACL, with its five entries, is
+    associated with the VPC's four subnets; turned off again, the run updates the vpc stage alone, the ACL is
+    gone and the subnets are back on the VPC's default network ACL."""
+    started = time.monotonic()
+    aws = Aws(region=HOME, endpoint_url=sandbox.endpoint)
+    release = cached_dataall_release("2.9.0")
+    register_sandbox_images(aws, release, lambda _: None)
+
+    installed = deploy(aws, release, {"OnDelete": "Destroy", rules.VPC_RESTRICTED_NACL: "true"})
+
+    assert installed.result["status"] == "SUCCEEDED", installed.result["error"]
+    template = release.template("vpc")
+    assert _resources(aws, "vpc") == {
+        lid: (r["Type"], "CREATE_COMPLETE") for lid, r in template["Resources"].items()
+    }  # every resource, the conditioned ones too
+    ec2 = aws.client("ec2")
+    listed = aws.client("cloudformation").describe_stack_resources(StackName=INSTALLATION.stage_stack("vpc"))
+    (vpc_id,) = [r["PhysicalResourceId"] for r in listed["StackResources"] if r["ResourceType"] == "AWS::EC2::VPC"]
+    in_vpc = [{"Name": "vpc-id", "Values": [vpc_id]}]
+    subnets = sorted(s["SubnetId"] for s in ec2.describe_subnets(Filters=in_vpc)["Subnets"])
+    assert len(subnets) == 4
+
+    def acls() -> dict[str, dict[str, Any]]:
+        described = ec2.describe_network_acls(Filters=in_vpc)["NetworkAcls"]
+        return {"default" if acl["IsDefault"] else "restricted": acl for acl in described}
+
+    restricted = acls()["restricted"]
+    assert {"Key": "Name", "Value": "dataall-dev-restrictedNACL"} in restricted["Tags"]
+    assert sorted(a["SubnetId"] for a in restricted["Associations"]) == subnets
+    entries = sorted(
+        (e["Egress"], e["RuleNumber"], e["Protocol"], e["CidrBlock"], str(e.get("PortRange", "")))
+        for e in restricted["Entries"]
+        if e["RuleNumber"] < 32767
+    )
+    assert entries == [
+        (False, 100, "6", "0.0.0.0/0", "{'From': 443, 'To': 443}"),
+        (False, 101, "6", "0.0.0.0/0", "{'From': 80, 'To': 80}"),
+        (False, 102, "6", "0.0.0.0/0", "{'From': 1024, 'To': 65535}"),
+        (False, 103, "-1", "172.31.0.0/16", ""),
+        (True, 100, "-1", "0.0.0.0/0", ""),
+    ]
+    assert acls()["default"]["Associations"] == []
+    stacks = _stack_ids(aws, release)
+    installed_at = time.monotonic()
+
+    off = run(aws, installed, {"action": "redeploy", "options": {rules.VPC_RESTRICTED_NACL: False}})
+
+    assert off["status"] == "SUCCEEDED", off["error"]
+    assert _changed(installed, off, release) == {"vpc"}
+    assert sorted(acls()) == ["default"]
+    assert sorted(a["SubnetId"] for a in acls()["default"]["Associations"]) == subnets
+    assert not any("NetworkAcl" in kind for kind, _ in _resources(aws, "vpc").values())
+    assert _stack_ids(aws, release) == stacks  # updated in place
+    print(f"install {installed_at - started:.0f} s, redeploy without the NACL {time.monotonic() - installed_at:.0f} s")

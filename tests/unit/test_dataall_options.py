@@ -350,7 +350,7 @@ def test_data_alls_stages_take_the_value_options_where_its_keys_landed_and_no_li
 
     declared = {s.name: rules.value_parameters(s.template) for s in report.stages if rules.value_parameters(s.template)}
     assert declared == {
-        "vpc": ["LogRetentionDays"],
+        "vpc": ["LogRetentionDays", "VpcRestrictedNacl"],
         "cognito": [
             "SessionTimeoutMinutes",
             "WafAllowedIpRanges",
@@ -389,7 +389,7 @@ def test_data_alls_stages_take_the_value_options_where_its_keys_landed_and_no_li
         "SharedDashboardsSessions": "anonymous", "EnablePivotRoleAutoCreate": False,
         "WafAllowedIpRanges": "", "WafAllowedCountries": "", "WafRateLimit": 1000, "WafRateLimitWindow": 300,
         "ProdSizing": True, "EnableCloudWatchRum": False, "EnableCloudWatchCanaries": False,
-        "EnableOpenSearchServerless": False, "EnableCustomDomain": False,
+        "EnableOpenSearchServerless": False, "EnableCustomDomain": False, "VpcRestrictedNacl": False,
     }  # fmt: skip
 
 
@@ -1419,3 +1419,147 @@ def test_a_web_acl_tagged_for_another_envname_than_the_synthesis_stops_the_impor
     )
     with pytest.raises(rules.RuleError, match=r"WebACL ACLCloudfront has no Application tag <resource_prefix>-prod"):
         rules.waf_allowed_ranges_from_the_options(copy.deepcopy(template), replace(SYNTHESIS, envname="prod"))
+
+
+# ---------------------------------------------------------------------- vpc_restricted_nacl
+VPC_STACK = "dataall-main-cicd-stack/dataall-dev-backend-stage/backend-stack/Vpc"
+#: data.all's subnets as CDK names them (logical id, construct), the end of the logical id of the restricted NACL's
+#: association with each (`DefaultAssociation` and the subnet's unique id) and their CIDRs, from data.all 2.9.0's
+#: synthesis
+SUBNETS = {
+    "VPCPrivateSubnet1Subnet8BCA10E0": ("PrivateSubnet1", "94E178A89D21933A", "172.31.32.0/24"),
+    "VPCPrivateSubnet2SubnetCFCDAA7A": ("PrivateSubnet2", "615F7B02F44AD615", "172.31.33.0/24"),
+    "VPCPublicSubnet1SubnetB4246D30": ("PublicSubnet1", "2B0958A0CDA7785D", "172.31.0.0/20"),
+    "VPCPublicSubnet2Subnet74179F39": ("PublicSubnet2", "8126ADFB87AC8C93", "172.31.16.0/20"),
+}
+NACL_ENTRIES = {
+    "RestrictedNACLentryOutbound689B5161": ("entryOutbound", True, 100, -1, None, "0.0.0.0/0"),
+    "RestrictedNACLentryInboundHTTPS3FF3CD6F": ("entryInboundHTTPS", False, 100, 6, 443, "0.0.0.0/0"),
+    "RestrictedNACLentryInboundHTTPAF12D5DC": ("entryInboundHTTP", False, 101, 6, 80, "0.0.0.0/0"),
+    "RestrictedNACLentryInboundCustomTCPA7BDA106": ("entryInboundCustomTCP", False, 102, 6, 1024, "0.0.0.0/0"),
+    "RestrictedNACLentryInboundAllInVPCAE60C914": ("entryInboundAllInVPC", False, 103, -1, None, None),
+}
+
+
+def vpc_template(restricted_nacl: bool) -> dict[str, Any]:
+    """data.all's Vpc nested stack (its VPC, subnets, and with `vpc_restricted_nacl` its network ACL) as
+    data.all 2.9.0's synthesis writes it."""
+    tags = [{"Key": "Application", "Value": "dataall-dev"}]
+    resources: dict[str, Any] = {
+        "VPCB9E5F0B4": {
+            "Type": "AWS::EC2::VPC",
+            "Properties": {"CidrBlock": "172.31.0.0/16", "Tags": [*tags, {"Key": "Name", "Value": f"{VPC_STACK}/VPC"}]},
+            "Metadata": {"aws:cdk:path": f"{VPC_STACK}/VPC/Resource"},
+        }
+    }
+    for logical_id, (construct, _, block) in SUBNETS.items():
+        resources[logical_id] = {
+            "Type": "AWS::EC2::Subnet",
+            "Properties": {"CidrBlock": block, "Tags": tags, "VpcId": {"Ref": "VPCB9E5F0B4"}},
+            "Metadata": {"aws:cdk:path": f"{VPC_STACK}/VPC/{construct}/Subnet"},
+        }
+    if not restricted_nacl:
+        return {"Resources": resources}
+    nacl = {"Ref": "RestrictedNACL83C09979"}
+    resources["RestrictedNACL83C09979"] = {
+        "Type": "AWS::EC2::NetworkAcl",
+        "Properties": {
+            "Tags": [*tags, {"Key": "Name", "Value": "dataall-dev-restrictedNACL"}],
+            "VpcId": {"Ref": "VPCB9E5F0B4"},
+        },
+        "Metadata": {"aws:cdk:path": f"{VPC_STACK}/RestrictedNACL/Resource"},
+    }
+    for subnet, (construct, digest, _) in SUBNETS.items():
+        unique = f"dataallmaincicdstackdataalldevbackendstagebackendstackVpcVPC{construct}{digest[:8]}"
+        resources[f"RestrictedNACLDefaultAssociation{unique}{digest[8:]}"] = {
+            "Type": "AWS::EC2::SubnetNetworkAclAssociation",
+            "Properties": {"NetworkAclId": nacl, "SubnetId": {"Ref": subnet}},
+            "Metadata": {"aws:cdk:path": f"{VPC_STACK}/RestrictedNACL/DefaultAssociation{unique}/Resource"},
+        }
+    for logical_id, (construct, egress, number, protocol, port, cidr) in NACL_ENTRIES.items():
+        ports = {"PortRange": {"From": port, "To": 65535 if port == 1024 else port}} if port else {}
+        resources[logical_id] = {
+            "Type": "AWS::EC2::NetworkAclEntry",
+            "Properties": {
+                "CidrBlock": cidr or {"Fn::GetAtt": ["VPCB9E5F0B4", "CidrBlock"]},
+                "Egress": egress,
+                "NetworkAclId": nacl,
+                **ports,
+                "Protocol": protocol,
+                "RuleAction": "allow",
+                "RuleNumber": number,
+            },
+            "Metadata": {"aws:cdk:path": f"{VPC_STACK}/RestrictedNACL/{construct}/Resource"},
+        }
+    return {"Resources": resources}
+
+
+NACL_RULE = (rules.restricted_nacl_from_the_option,)
+
+
+@pytest.mark.parametrize("on", [True, False], ids=["true", "false"])
+def test_the_restricted_nacl_option_makes_what_data_all_synthesizes_with_vpc_restricted_nacl_and_without(
+    on: bool,
+) -> None:
+    made = rules.apply(vpc_template(False), SYNTHESIS, NACL_RULE)
+
+    deployed = resolved(made, {"VpcRestrictedNacl": "true" if on else "false"})
+
+    assert deployed == vpc_template(on)["Resources"]
+    assert made["Parameters"]["VpcRestrictedNacl"] | {"Description": ""} == {
+        "Type": "String", "AllowedValues": ["true", "false"], "Default": "false", "Description": "",
+    }  # fmt: skip
+    assert made["Conditions"]["DataallVpcRestrictedNacl"] == {"Fn::Equals": [{"Ref": "VpcRestrictedNacl"}, "true"]}
+
+
+def test_a_synthesis_with_vpc_restricted_nacl_gets_the_same_template_and_the_option_defaults_to_false() -> None:
+    default = rules.apply(vpc_template(False), SYNTHESIS, NACL_RULE)
+
+    on = rules.apply(vpc_template(True), with_settings(vpc_restricted_nacl=True), NACL_RULE)
+
+    assert on == default
+    conditioned = sorted(k for k, r in on["Resources"].items() if r.get("Condition") == "DataallVpcRestrictedNacl")
+    assert len(conditioned) == 10 and "RestrictedNACL83C09979" in conditioned
+    option = rules.value_option("VpcRestrictedNacl", SYNTHESIS)
+    assert (option["type"], option["default"], option["group"]) == ("boolean", False, "data.all")
+    assert "vpc_restricted_nacl" in option["description"]
+    assert rules.value_option("VpcRestrictedNacl", with_settings(vpc_restricted_nacl=True))["default"] is True
+
+
+def test_a_template_without_data_alls_vpc_is_left_as_it_is() -> None:
+    other = {"Resources": {"Flow": log_group(731), "Vpc": {"Type": "AWS::EC2::VPC", "Properties": {}}}}
+
+    assert rules.apply(other, SYNTHESIS, NACL_RULE) == other
+
+
+def test_a_data_all_vpc_not_of_the_shape_the_rule_expects_stops_the_import_naming_it() -> None:
+    no_subnets = vpc_template(False)
+    no_subnets["Resources"] = {k: r for k, r in no_subnets["Resources"].items() if k not in SUBNETS}
+    with pytest.raises(rules.RuleError, match=r"VPC VPCB9E5F0B4 has not the private and public subnets .* none"):
+        rules.apply(no_subnets, SYNTHESIS, NACL_RULE)
+    private_only = vpc_template(False)
+    del (
+        private_only["Resources"]["VPCPublicSubnet1SubnetB4246D30"],
+        private_only["Resources"]["VPCPublicSubnet2Subnet74179F39"],
+    )
+    with pytest.raises(rules.RuleError, match="has not the private and public subnets"):
+        rules.apply(private_only, SYNTHESIS, NACL_RULE)
+    elsewhere = vpc_template(False)
+    elsewhere["Resources"]["VPCPublicSubnet1SubnetB4246D30"]["Properties"]["VpcId"] = "vpc-0123"
+    with pytest.raises(rules.RuleError, match="subnet VPCPublicSubnet1SubnetB4246D30 is not in its VPC"):
+        rules.apply(elsewhere, SYNTHESIS, NACL_RULE)
+    renamed = vpc_template(False)
+    renamed["Resources"]["MyVpc"] = renamed["Resources"].pop("VPCB9E5F0B4")
+    with pytest.raises(rules.RuleError, match=r"VPC MyVpc is not where CDK puts data\.all's VPC"):
+        rules.apply(renamed, SYNTHESIS, NACL_RULE)
+    with pytest.raises(rules.RuleError, match="has no Application tag <resource_prefix>-prod"):
+        rules.apply(vpc_template(False), replace(SYNTHESIS, envname="prod"), NACL_RULE)
+
+
+def test_a_restricted_nacl_synthesis_the_settings_do_not_describe_is_refused() -> None:
+    with pytest.raises(rules.RuleError, match=r"NACL \['RestrictedNACL83C09979', .* is there though .* off"):
+        rules.apply(vpc_template(True), SYNTHESIS, NACL_RULE)
+    other_rule = vpc_template(True)
+    other_rule["Resources"]["RestrictedNACLentryInboundHTTPAF12D5DC"]["Properties"]["RuleAction"] = "deny"
+    with pytest.raises(rules.RuleError, match="restricted NACL is not as CDK synthesizes it for vpc_restricted_nacl"):
+        rules.apply(other_rule, with_settings(vpc_restricted_nacl=True), NACL_RULE)

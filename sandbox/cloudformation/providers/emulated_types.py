@@ -277,15 +277,25 @@ def _types() -> list[EmulatedType]:
         _security_group_rule("AWS::EC2::SecurityGroupIngress", "ingress"),
         _security_group_rule("AWS::EC2::SecurityGroupEgress", "egress"),
         EmulatedType(
-            "AWS::EC2::NetworkAcl", physical_id=lambda r: f"acl-{r.random('id', 17, HEX)}", attributes={"Id": _physical}
+            "AWS::EC2::NetworkAcl",
+            physical_id=_data("id"),
+            attributes={"Id": _physical},
+            create_only=frozenset({"VpcId"}),
+            service=services.NetworkAcl(),
+            tagger=EMULATED_TAGGERS["AWS::EC2::NetworkAcl"],
         ),
         EmulatedType(
-            "AWS::EC2::NetworkAclEntry", physical_id=lambda r: f"{r.prop('NetworkAclId')}|{r.prop('RuleNumber')}"
+            "AWS::EC2::NetworkAclEntry",
+            physical_id=lambda r: f"{r.prop('NetworkAclId')}|{r.prop('RuleNumber')}",
+            create_only=frozenset({"NetworkAclId", "Egress", "RuleNumber"}),
+            service=services.NetworkAclEntry(),
         ),
         EmulatedType(
             "AWS::EC2::SubnetNetworkAclAssociation",
-            physical_id=lambda r: f"aclassoc-{r.random('id', 17, HEX)}",
+            physical_id=_data("id"),
             attributes={"AssociationId": _physical},
+            create_only=frozenset({"SubnetId", "NetworkAclId"}),
+            service=services.SubnetNetworkAclAssociation(),
         ),
         EmulatedType("AWS::ElasticLoadBalancingV2::ListenerCertificate", physical_id=_prop("ListenerArn")),
         EmulatedType("AWS::ECS::ClusterCapacityProviderAssociations", physical_id=_prop("Cluster")),

@@ -1021,6 +1021,119 @@ class SecurityGroupRule:
         return permission
 
 
+# --------------------------------------------------------------------------- network ACLs
+class NetworkAcl:
+    """AWS::EC2::NetworkAcl: CreateNetworkAcl in its VPC, its `Tags` as the call's TagSpecifications (an
+    update retags it: the type's tagger); Ref is its id. EC2 refuses to delete one a subnet is still
+    associated with (DependencyViolation), as CloudFormation's handler then fails."""
+
+    def create(self, clients: ServiceClients, resource: Emulation) -> None:
+        tags = [{"Key": k, "Value": v} for k, v in tag_map(resource.prop("Tags"), resource.resource_type).items()]
+        answer = clients("ec2", resource.region).create_network_acl(
+            VpcId=str(resource.prop("VpcId")),
+            TagSpecifications=[{"ResourceType": "network-acl", "Tags": tags}] if tags else [],
+        )
+        resource.data["id"] = answer["NetworkAcl"]["NetworkAclId"]
+
+    def update(self, clients: ServiceClients, resource: Emulation, previous: Emulation) -> None:
+        """`Tags` alone changes in place (`VpcId` replaces the ACL), through the type's tagger."""
+
+    def delete(self, clients: ServiceClients, resource: Emulation, *, snapshot: bool) -> None:
+        ec2 = clients("ec2", resource.region)
+        _ignore_missing(
+            lambda: ec2.delete_network_acl(NetworkAclId=resource.data["id"]), "InvalidNetworkAclID.NotFound"
+        )
+
+
+class NetworkAclEntry:
+    """AWS::EC2::NetworkAclEntry: CreateNetworkAclEntry (the type's `Icmp` is the API's `IcmpTypeCode`, its
+    integer `Protocol` the API's string); an update is ReplaceNetworkAclEntry (`NetworkAclId`, `Egress` and
+    `RuleNumber` replace the entry); a delete of an entry whose ACL is gone is done."""
+
+    def create(self, clients: ServiceClients, resource: Emulation) -> None:
+        clients("ec2", resource.region).create_network_acl_entry(**self._entry(resource))
+
+    def update(self, clients: ServiceClients, resource: Emulation, previous: Emulation) -> None:
+        clients("ec2", resource.region).replace_network_acl_entry(**self._entry(resource))
+
+    def delete(self, clients: ServiceClients, resource: Emulation, *, snapshot: bool) -> None:
+        ec2 = clients("ec2", resource.region)
+        entry = self._entry(resource)
+        _ignore_missing(
+            lambda: ec2.delete_network_acl_entry(
+                NetworkAclId=entry["NetworkAclId"], RuleNumber=entry["RuleNumber"], Egress=entry["Egress"]
+            ),
+            "InvalidNetworkAclID.NotFound",
+            "InvalidNetworkAclEntry.NotFound",
+        )
+
+    @staticmethod
+    def _entry(resource: Emulation) -> dict[str, Any]:
+        entry: dict[str, Any] = {
+            "NetworkAclId": str(resource.prop("NetworkAclId")),
+            "RuleNumber": int(resource.prop("RuleNumber")),
+            "Protocol": str(resource.prop("Protocol")),
+            "RuleAction": str(resource.prop("RuleAction")),
+            "Egress": str(resource.prop("Egress", False)).lower() == "true",
+        }
+        for name in ("CidrBlock", "Ipv6CidrBlock"):
+            if resource.prop(name) is not None:
+                entry[name] = str(resource.prop(name))
+        if resource.prop("PortRange") is not None:
+            entry["PortRange"] = {k: int(v) for k, v in resource.prop("PortRange").items()}
+        if resource.prop("Icmp") is not None:
+            entry["IcmpTypeCode"] = {k: int(v) for k, v in resource.prop("Icmp").items()}
+        return entry
+
+
+class SubnetNetworkAclAssociation:
+    """AWS::EC2::SubnetNetworkAclAssociation: a subnet is always associated with one network ACL (its VPC's
+    default one until told otherwise), so the handler replaces the subnet's association
+    (ReplaceNetworkAclAssociation) and a delete gives the subnet back to its VPC's default network ACL
+    (https://docs.aws.amazon.com/vpc/latest/userguide/vpc-network-acls.html: "each subnet ... must be
+    associated with a network ACL. If you don't explicitly associate a subnet with a network ACL, the subnet is
+    automatically associated with the default network ACL"); Ref is the new association's id."""
+
+    def create(self, clients: ServiceClients, resource: Emulation) -> None:
+        ec2, subnet = clients("ec2", resource.region), str(resource.prop("SubnetId"))
+        current = self._associations(ec2, "association.subnet-id", subnet, lambda a: a.get("SubnetId") == subnet)
+        if not current:
+            raise ResourceFailed(handler_message(f"The subnet ID '{subnet}' does not exist", service="EC2", status=400))
+        (association_id, _), *_ = current
+        answer = ec2.replace_network_acl_association(
+            AssociationId=association_id, NetworkAclId=str(resource.prop("NetworkAclId"))
+        )
+        resource.data["id"] = answer["NewAssociationId"]
+
+    def update(self, clients: ServiceClients, resource: Emulation, previous: Emulation) -> None:
+        """Both properties replace the association: nothing changes in place."""
+
+    def delete(self, clients: ServiceClients, resource: Emulation, *, snapshot: bool) -> None:
+        """Back to the VPC's default network ACL; an association already gone (its subnet deleted, or
+        associated elsewhere since) is done."""
+        ec2, association = clients("ec2", resource.region), str(resource.data["id"])
+        found = self._associations(
+            ec2, "association.association-id", association, lambda a: a.get("NetworkAclAssociationId") == association
+        )
+        if not found:
+            return
+        (_, vpc_id), *_ = found
+        filters = [{"Name": "vpc-id", "Values": [vpc_id]}, {"Name": "default", "Values": ["true"]}]
+        (default,) = ec2.describe_network_acls(Filters=filters)["NetworkAcls"]
+        ec2.replace_network_acl_association(AssociationId=association, NetworkAclId=default["NetworkAclId"])
+
+    @staticmethod
+    def _associations(ec2: Any, name: str, value: str, matches: Any) -> list[tuple[str, str]]:
+        """The associations `matches` picks, of the network ACLs the filter finds: each one's id and VPC."""
+        acls = ec2.describe_network_acls(Filters=[{"Name": name, "Values": [value]}])["NetworkAcls"]
+        return [
+            (str(a["NetworkAclAssociationId"]), str(acl["VpcId"]))
+            for acl in acls
+            for a in acl.get("Associations") or []
+            if matches(a)
+        ]
+
+
 # --------------------------------------------------------------------------- cloudtrail
 class Trail:
     """AWS::CloudTrail::Trail: CreateTrail (its `Tags` as the API's `TagsList`), then what the

@@ -335,6 +335,7 @@ def moto_model_tags(resource_type: str, value: Any) -> Any:
 
 #: emulated types whose service binding's update takes no tags: how their service retags them
 EMULATED_TAGGERS: Mapping[str, Tagger] = {
+    "AWS::EC2::NetworkAcl": _EC2,
     "AWS::SecretsManager::Secret": Tagger(
         "secretsmanager",
         lambda client, arn, tags: client.tag_resource(SecretId=arn, Tags=_pairs(tags)),

@@ -116,6 +116,13 @@ TAGGED: list[tuple[str, dict[str, Any], dict[str, Any], Reader, str]] = [
         _ec2,
         "aws-resource-ec2-subnet",
     ),
+    (
+        "AWS::EC2::NetworkAcl",
+        {"VpcId": {"Ref": "Vpc"}, "Tags": TAGS},
+        {"Vpc": VPC},
+        _ec2,
+        "aws-resource-ec2-networkacl",
+    ),
     ("AWS::S3::Bucket", {"Tags": TAGS}, {}, _s3, "aws-resource-s3-bucket"),
     ("AWS::SQS::Queue", {"Tags": TAGS}, {}, _sqs, "aws-resource-sqs-queue"),
     ("AWS::SNS::Topic", {"Tags": TAGS}, {}, _sns, "aws-resource-sns-topic"),

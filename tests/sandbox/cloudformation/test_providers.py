@@ -1199,3 +1199,56 @@ def test_a_web_acls_rate_based_rule_takes_the_rate_limit_options_numbers(cfn: An
                         {"ParameterKey": "WafAllowedIpRanges", "ParameterValue": ""},
                         {"ParameterKey": "WafAllowedCountries", "ParameterValue": ""}],
         )  # fmt: skip
+
+
+def test_a_network_acl_its_entries_and_subnet_associations_are_in_ec2_and_a_delete_gives_back_the_default(
+    cfn: Any, clients: Clients
+) -> None:
+    """AWS: an AWS::EC2::NetworkAcl is a network ACL of its VPC (Ref its id), each AWS::EC2::NetworkAclEntry a rule
+    of it (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-ec2-networkaclentry.html),
+    and an AWS::EC2::SubnetNetworkAclAssociation replaces the subnet's association (Ref the association's id);
+    a subnet is always associated with one network ACL, its VPC's default one unless told otherwise
+    (https://docs.aws.amazon.com/vpc/latest/userguide/vpc-network-acls.html), so deleting the association
+    gives it back to the default. data.all's VPC as the VpcRestrictedNacl option's rule makes it."""
+    from blueprints.dataall import rules
+    from tests.unit.test_dataall_options import SYNTHESIS, vpc_template
+
+    template = rules.apply(vpc_template(False), SYNTHESIS, (rules.restricted_nacl_from_the_option,))
+    template["Outputs"] = {"Subnets": {"Value": {"Fn::Join": [",", [{"Ref": k} for k in sorted(
+        k for k, r in template["Resources"].items() if r["Type"] == "AWS::EC2::Subnet")]]}}}  # fmt: skip
+    ec2 = clients("ec2")
+
+    def put(restricted: str, *, create: bool = False) -> dict[str, str]:
+        (cfn.create_stack if create else cfn.update_stack)(
+            StackName="app",
+            TemplateBody=json.dumps(template),
+            Parameters=[{"ParameterKey": "VpcRestrictedNacl", "ParameterValue": restricted}],
+        )
+        described = settle(cfn, "app")
+        assert described["StackStatus"] in ("CREATE_COMPLETE", "UPDATE_COMPLETE"), events(cfn, "app")
+        return outputs(described)
+
+    def acls(subnets: list[str]) -> dict[str, Any]:
+        filters = [{"Name": "association.subnet-id", "Values": subnets}]
+        return {acl["NetworkAclId"]: acl for acl in ec2.describe_network_acls(Filters=filters)["NetworkAcls"]}
+
+    subnets = put("true", create=True)["Subnets"].split(",")
+    (acl,) = acls(subnets).values()
+    assert not acl["IsDefault"] and {"Key": "Name", "Value": "dataall-dev-restrictedNACL"} in acl["Tags"]
+    assert sorted(a["SubnetId"] for a in acl["Associations"]) == sorted(subnets)
+    entries = {(e["Egress"], e["RuleNumber"]): e for e in acl["Entries"] if e["RuleNumber"] < 32767}
+    assert sorted(entries) == [(False, 100), (False, 101), (False, 102), (False, 103), (True, 100)]
+    assert (entries[False, 102]["Protocol"], entries[False, 102]["PortRange"]) == ("6", {"From": 1024, "To": 65535})
+    assert entries[False, 103]["CidrBlock"] == "172.31.0.0/16" and entries[True, 100]["Protocol"] == "-1"
+    resources = cfn.describe_stack_resources(StackName="app")["StackResources"]
+    physical = {r["ResourceType"]: r["PhysicalResourceId"] for r in resources}
+    assert physical["AWS::EC2::NetworkAcl"] == acl["NetworkAclId"]
+    associations = {a["NetworkAclAssociationId"] for a in acl["Associations"]}
+    assert {r["PhysicalResourceId"] for r in resources if r["ResourceType"].endswith("AclAssociation")} == associations
+
+    put("false")
+    (default,) = acls(subnets).values()
+    assert default["IsDefault"] and sorted(a["SubnetId"] for a in default["Associations"]) == sorted(subnets)
+    assert acl["NetworkAclId"] not in {a["NetworkAclId"] for a in ec2.describe_network_acls()["NetworkAcls"]}
+    assert not any("NetworkAcl" in r["ResourceType"] for r in cfn.describe_stack_resources(StackName="app")[
+        "StackResources"])  # fmt: skip
