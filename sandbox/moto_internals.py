@@ -215,6 +215,29 @@ def fix_jsonpath_singleton() -> None:
 
     json_path._sandbox_is_multi_select = _is_multi_select  # type: ignore[attr-defined]
     json_path.extract_json.__code__ = _aws_extract_json.__code__
+    cache_jsonpath_parses()
+
+
+#: How many distinct JSONPaths the sandbox keeps parsed (a state machine's paths are few).
+JSONPATH_CACHE_SIZE = 4096
+
+
+def cache_jsonpath_parses() -> None:
+    """Each JSONPath of a state machine is parsed once, not at every state it is evaluated in.
+
+    moto 5.2.5's `extract_json` parses its path (`jsonpath_ng.ext.parse`) on every call, and each
+    parse builds a new ply lexer: a tenth of the sandbox's CPU in an install. A parsed path is not
+    changed by `find`, so the parse of a path string is kept and shared (what AWS selects is the
+    same: the same parser makes it).
+    """
+    from moto.stepfunctions.parser.asl.utils import json_path
+
+    parse = json_path.parse
+    if getattr(parse, "_sandbox_fixed", False):
+        return
+    cached = functools.lru_cache(maxsize=JSONPATH_CACHE_SIZE)(parse)
+    cached._sandbox_fixed = True  # type: ignore[attr-defined]
+    json_path.parse = cached
 
 
 def _aws_extract_json(path: str, data: Any) -> Any:
