@@ -152,6 +152,7 @@ class Sandbox:
             moto_internals.fix_policy_conditions()
             moto_internals.fix_s3_regional_arns()
             moto_internals.fix_dynamodb_isolation()
+            moto_internals.fast_dynamodb_attribute_values()
             moto_internals.fix_concurrent_requests()
             moto_internals.install_ssm_service_settings()
             moto_internals.fix_cognito_client_dates()

@@ -12,6 +12,7 @@ install them.
 from __future__ import annotations
 
 import fcntl
+import gc
 import hashlib
 import json
 import os
@@ -124,10 +125,26 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         items[:] = kept
 
 
+#: The cyclic garbage collector's thresholds in a test process (CPython's: 700, 10, 10). A test
+#: process holds most of a million objects (moto's backends and service models, the CDK's and the
+#: sandbox's modules), and each full collection walked them all: a fifth of the CPU of a synthetic
+#: install went to the collector. Rarer collections, and the objects made before the tests (the
+#: imports, the session's sandbox) left out of them (`gc.freeze`), collect the same garbage.
+GC_THRESHOLDS = (20_000, 50, 50)
+
+
+def settle_collector() -> None:
+    """What exists now stays: the collector no longer walks it (`gc.freeze`)."""
+    gc.collect()
+    gc.freeze()
+
+
 def pytest_collection_finish(session: pytest.Session) -> None:
     """Under `--dist loadgroup`, every test marked `xdist_group` must carry its group in its node id
     (how pytest-xdist keeps a group on one worker). pytest 9.2 ignored xdist 3.8's renaming: each
     group's module fixtures (a whole install) ran on both workers."""
+    gc.set_threshold(*GC_THRESHOLDS)
+    settle_collector()
     config = session.config
     if not (hasattr(config, "workerinput") and config.getvalue("loadgroup")):
         return
@@ -173,6 +190,7 @@ def sandbox_session() -> Iterator[Any]:
     quiet_sandbox_logs()
     box = Sandbox(scale=0.002)
     box.start()
+    settle_collector()
     yield box
     box.stop()
 

@@ -85,13 +85,16 @@ class Installation:
         )
         secrets = session.client("secretsmanager", endpoint_url=self.endpoint)
         ssm = session.client("ssm", endpoint_url=self.endpoint)
-        arn = secrets.create_secret(
-            Name=f"{self.envname}-aurora-db-credentials",
-            SecretString=json.dumps({"username": OWNER, "password": self.postgres.owner_password}),
-        )["ARN"]
+        name = f"{self.envname}-aurora-db-credentials"
+        value = json.dumps({"username": OWNER, "password": self.postgres.owner_password})
+        try:
+            arn = secrets.create_secret(Name=name, SecretString=value)["ARN"]
+        except secrets.exceptions.ResourceExistsException:
+            # the envname of an earlier test whose database this one's copies (`installed`)
+            arn = secrets.put_secret_value(SecretId=name, SecretString=value)["ARN"]
         host = f"dataall-{self.envname}-db.cluster-c1a2b3c4d5e6.{REGION}.rds.amazonaws.com"
         for path, value in (("hostname", host), ("db", self.database), ("dbcreds", arn)):
-            ssm.put_parameter(Name=f"/dataall/{self.envname}/aurora/{path}", Value=value, Type="String")
+            ssm.put_parameter(Name=f"/dataall/{self.envname}/aurora/{path}", Value=value, Type="String", Overwrite=True)
 
     def environment(self, package: Package) -> dict[str, str]:
         keep = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "TMPDIR")}

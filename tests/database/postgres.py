@@ -45,11 +45,14 @@ class PostgresCluster(PostgresServer):
         finally:
             connection.close()
 
-    def create_database(self) -> str:
+    def create_database(self, template: str | None = None) -> str:
+        """A new database; with `template`, a copy of that database (PostgreSQL's file-level copy,
+        which no session may be connected to meanwhile): its schemas, rows and functions."""
         name = f"dataall_{uuid.uuid4().hex[:12]}"
+        copied = f" TEMPLATE {template}" if template else ""
         connection = self.connect(admin=True)
         try:
-            connection.run(f"CREATE DATABASE {name} OWNER {OWNER}")
+            connection.run(f"CREATE DATABASE {name}{copied} OWNER {OWNER}")
         finally:
             connection.close()
         return name

@@ -70,13 +70,39 @@ def dataall(postgres: PostgresCluster, pg_database: str, aws_endpoint: str) -> I
     return installation
 
 
-@pytest.fixture
-def installed(dataall: Installation, packages: dict[str, Package]) -> Installation:
-    """data.all 2.8.0 installed (its whole chain from an empty database) and seeded."""
-    result = dataall.call(packages[OLDER], {"command": "upgrade"})
+@pytest.fixture(scope="session")
+def installed_once(
+    postgres: PostgresCluster, aws_endpoint: str, packages: dict[str, Package]
+) -> Iterator[Installation]:
+    """data.all 2.8.0 installed (its whole chain from an empty database) and seeded, once: each
+    test's `installed` is a copy of this database."""
+    database = postgres.create_database()
+    installation = Installation(postgres=postgres, database=database, endpoint=aws_endpoint)
+    installation.publish_settings()
+    result = installation.call(packages[OLDER], {"command": "upgrade"})
     assert result["previous"] is None and result["revision"] == HEADS[OLDER]
-    seed(dataall)
-    return dataall
+    seed(installation)
+    yield installation
+    postgres.drop_database(database)
+
+
+@pytest.fixture
+def installed(installed_once: Installation) -> Iterator[Installation]:
+    """data.all 2.8.0 installed (its whole chain from an empty database) and seeded: a copy of
+    `installed_once`'s database (`CREATE DATABASE ... TEMPLATE`), with its envname (data.all's
+    schema, and the schema its trigger functions name), the settings pointing at the copy."""
+    postgres = installed_once.postgres
+    database = postgres.create_database(template=installed_once.database)
+    installation = Installation(
+        postgres=postgres,
+        database=database,
+        endpoint=installed_once.endpoint,
+        envname=installed_once.envname,
+        timings=dict(installed_once.timings),
+    )
+    installation.publish_settings()
+    yield installation
+    postgres.drop_database(database)
 
 
 def report(name: str, installation: Installation, **more: Any) -> None:
