@@ -935,13 +935,12 @@ class BootstrapStack(cdk.Stack):
         """Plan checks the hosted zone of data.all's custom domain with GetHostedZone
         (`lambdas/run/hosted_zones.py`): any zone of the account, since the operator names it at deploy time."""
         zones = self.format_arn(service="route53", region="", account="", resource="hostedzone", resource_name="*")
-        self._allow(function, "HostedZones", ["route53:GetHostedZone"], [zones])
-        acknowledge(
-            function.role,  # type: ignore[arg-type]
-            "AwsSolutions-IAM5",
-            "Read-only GetHostedZone of the zone an operator names as an option at deploy time (data.all's "
-            "custom domain), which the bootstrap stack cannot know; no other Route 53 action.",
-            findings=["Resource::arn:<AWS::Partition>:route53:::hostedzone/*"],
+        self._allow_read_of_what_an_option_names(
+            function,
+            "HostedZones",
+            "route53:GetHostedZone",
+            zones,
+            "Resource::arn:<AWS::Partition>:route53:::hostedzone/*",
         )
 
     def _can_find_certificates(self, function: lambda_.Function, spec: FunctionSpec) -> None:
@@ -949,13 +948,27 @@ class BootstrapStack(cdk.Stack):
         (`lambdas/run/certificates.py`): any certificate of the account in us-east-1, where CloudFront takes
         its certificates from, since the operator names it at deploy time."""
         certificates = self.format_arn(service="acm", region="us-east-1", resource="certificate", resource_name="*")
-        self._allow(function, "Certificates", ["acm:DescribeCertificate"], [certificates])
+        self._allow_read_of_what_an_option_names(
+            function,
+            "Certificates",
+            "acm:DescribeCertificate",
+            certificates,
+            "Resource::arn:<AWS::Partition>:acm:us-east-1:<AWS::AccountId>:certificate/*",
+        )
+
+    def _allow_read_of_what_an_option_names(
+        self, function: lambda_.Function, sid: str, action: str, resources: str, finding: str
+    ) -> None:
+        """One read-only action on any resource of a kind, which an option names at deploy time (data.all's
+        custom domain), acknowledged to cdk-nag as such."""
+        self._allow(function, sid, [action], [resources])
+        service, verb = action.split(":")
         acknowledge(
             function.role,  # type: ignore[arg-type]
             "AwsSolutions-IAM5",
-            "Read-only DescribeCertificate of the us-east-1 certificate an operator names as an option at deploy "
-            "time (data.all's custom domain), which the bootstrap stack cannot know; no other ACM action.",
-            findings=["Resource::arn:<AWS::Partition>:acm:us-east-1:<AWS::AccountId>:certificate/*"],
+            f"Read-only {verb} of the resource an operator names as an option at deploy time (data.all's custom "
+            f"domain), which the bootstrap stack cannot know; no other {service} action.",
+            findings=[finding],
         )
 
     def _can_find_prefix_lists(self, function: lambda_.Function, spec: FunctionSpec) -> None:

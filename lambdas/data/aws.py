@@ -7,8 +7,9 @@ with a longer back-off, in Wait time that costs nothing.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
-from typing import Any
+from typing import Any, TypeVar
 
 import boto3
 from botocore.config import Config
@@ -33,7 +34,21 @@ def table(name: str) -> Any:
 
 #: What the domain rooms catch: an AWS error answer, and a call that got no answer in time.
 #: They import these names from here, so this room alone depends on boto3 and botocore.
-__all__ = ["ClientError", "ConnectionError", "ReadTimeoutError", "client", "configured_client", "table"]
+__all__ = ["ClientError", "ConnectionError", "ReadTimeoutError", "client", "configured_client", "found", "table"]
+
+T = TypeVar("T")
+
+
+def found(call: Callable[[], T], missing: tuple[str, ...]) -> tuple[T | None, str]:
+    """`call()`'s answer, or None and the error code when AWS answers one of `missing` (the thing asked for is
+    not there); any other error is raised."""
+    try:
+        return call(), ""
+    except ClientError as error:
+        code = str(error.response.get("Error", {}).get("Code", ""))
+        if code not in missing:
+            raise
+        return None, code
 
 
 def configured_client(service: str, *, read_timeout: int | None = None, max_attempts: int | None = None) -> Any:

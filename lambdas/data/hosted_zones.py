@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from botocore.exceptions import ClientError
+from lambdas.data.aws import found
 
 #: Route 53's answers for an id the account has no zone of (NoSuchHostedZone; a malformed id: InvalidInput).
 _NOT_THERE = ("NoSuchHostedZone", "InvalidInput")
@@ -14,10 +14,4 @@ def hosted_zone(route53: Any, zone_id: str) -> tuple[dict[str, Any] | None, str]
     """The hosted zone `zone_id` (GetHostedZone's `HostedZone`, its `Config` included), or None and Route 53's
     code when the account has none of that id.
     https://docs.aws.amazon.com/Route53/latest/APIReference/API_GetHostedZone.html"""
-    try:
-        return dict(route53.get_hosted_zone(Id=zone_id)["HostedZone"]), ""
-    except ClientError as error:
-        code = str(error.response.get("Error", {}).get("Code", ""))
-        if code not in _NOT_THERE:
-            raise
-        return None, code
+    return found(lambda: dict(route53.get_hosted_zone(Id=zone_id)["HostedZone"]), _NOT_THERE)
