@@ -220,7 +220,9 @@ def test_a_held_lock_fails_the_migration_within_its_lock_timeout(
     assert failure.value.error_type == "MigrationLockTimeout"
     assert "waited more than 1000 ms" in failure.value.message
     assert "consumptionrole (AccessShareLock)" in failure.value.message
-    assert elapsed < 30  # the function's start (data.all's imports) and 1 s of waiting
+    # the function's start (data.all's imports, ~4 s on an idle machine, 32 s seen under load 10) and 1 s of
+    # waiting: without the lock timeout the upgrade would wait for the holder for ever
+    assert elapsed < 90
     assert installed.revision() == HEADS[OLDER]
     assert installed.checksums() == checksums
     report("held lock", installed, failed_after=round(elapsed, 2))
