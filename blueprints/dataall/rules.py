@@ -728,13 +728,30 @@ def _synthesized_custom_rules(
     return rules_
 
 
+def _cdk_path(resource: Mapping[str, Any]) -> str | None:
+    """A resource's construct path, as CDK writes it in its `Metadata`."""
+    path = (resource.get("Metadata") or {}).get("aws:cdk:path")
+    return path if isinstance(path, str) else None
+
+
+def _application(tags: list[dict[str, Any]], what: str, synthesis: Synthesis) -> str:
+    """The `Application` tag data.all gives `what` (`<resource_prefix>-<envname>`, which names the resources the
+    rules add beside it), checked to end with the synthesis' envname."""
+    (application,) = [t["Value"] for t in tags if t.get("Key") == "Application"] or [None]
+    if not isinstance(application, str) or not application.endswith(f"-{synthesis.envname}"):
+        raise RuleError(
+            f"data.all's {what} has no Application tag <resource_prefix>-{synthesis.envname} (its synthesis' envname)"
+        )
+    return application
+
+
 def _web_acls(template: dict[str, Any], constructs: Mapping[str, Any]) -> list[tuple[str, dict[str, Any], str]]:
     """data.all's WebACLs of `constructs` (by construct id, the last part of their CDK path) in the template:
     each one's logical id, resource and construct id."""
     found = []
     for key, resource in template.get("Resources", {}).items():
-        path = (resource.get("Metadata") or {}).get("aws:cdk:path")
-        if resource.get("Type") == "AWS::WAFv2::WebACL" and isinstance(path, str):
+        path = _cdk_path(resource)
+        if resource.get("Type") == "AWS::WAFv2::WebACL" and path is not None:
             construct = path.rsplit("/", 1)[-1]
             if construct in constructs:
                 found.append((key, resource, construct))
@@ -760,12 +777,8 @@ def waf_allowed_ranges_from_the_options(template: dict[str, Any], synthesis: Syn
         ip_set_id = cdk_logical_id([ip_set])
         properties = acl["Properties"]
         tags = properties.get("Tags") or []
-        (application,) = [t["Value"] for t in tags if t.get("Key") == "Application"] or [None]
         envname = synthesis.envname
-        if not isinstance(application, str) or not application.endswith(f"-{envname}"):
-            raise RuleError(
-                f"data.all's WebACL {key} has no Application tag <resource_prefix>-{envname} (its synthesis' envname)"
-            )
+        application = _application(tags, f"WebACL {key}", synthesis)
         made_set: dict[str, Any] = {
             "Type": "AWS::WAFv2::IPSet",
             "Properties": {
@@ -944,20 +957,8 @@ def custom_domain_from_the_options(template: dict[str, Any], synthesis: Synthesi
     domain = synthesis.setting(CUSTOM_DOMAIN_KEY)
     if not domain:
         return
-    name, zone = str(domain["hosted_zone_name"]), str(domain["hosted_zone_id"])
-    used: set[str] = set()
-
-    def rewrite(text: str) -> str:
-        for literal, parameter in ((name, CUSTOM_DOMAIN_NAME), (zone, CUSTOM_DOMAIN_ZONE)):
-            if literal in text:
-                used.add(parameter)
-                text = text.replace(literal, "${" + parameter + "}")
-        return text
-
-    _rewrite_strings(template, rewrite)
-    left = [literal for literal in (name, zone) if literal in json.dumps(template)]
-    if left:
-        raise RuleError(f"custom_domain: {left} remain outside the template's resources and outputs")
+    literals = {str(domain["hosted_zone_name"]): CUSTOM_DOMAIN_NAME, str(domain["hosted_zone_id"]): CUSTOM_DOMAIN_ZONE}
+    used = _literals_to_parameters(template, literals)
     parameters = template.setdefault("Parameters", {}) if used else {}
     if CUSTOM_DOMAIN_NAME in used:
         parameters[CUSTOM_DOMAIN_NAME] = {
@@ -1041,8 +1042,7 @@ def custom_domain_certificate_from_the_option(template: dict[str, Any], synthesi
 
 def _construct_id(resource: Mapping[str, Any]) -> str:
     """The construct id of a CDK L1 resource (`…/<construct>/Resource`), from its `Metadata` path."""
-    path = (resource.get("Metadata") or {}).get("aws:cdk:path")
-    parts = path.split("/") if isinstance(path, str) else []
+    parts = (_cdk_path(resource) or "").split("/")
     return parts[-2] if len(parts) >= 2 and parts[-1] == "Resource" else ""
 
 
@@ -1067,20 +1067,28 @@ def _certificate_chosen(node: Any, certificate: str, chosen: dict[str, Any]) -> 
 
 def _certificate_arn_given(template: dict[str, Any], arn: str) -> None:
     """In a synthesis with `certificate_arn`: the ARN, wherever data.all put it, becomes the parameter."""
-    used = False
+    if _literals_to_parameters(template, {arn: CUSTOM_DOMAIN_CERTIFICATE}):
+        _declare_certificate_parameter(template)
+
+
+def _literals_to_parameters(template: dict[str, Any], literals: Mapping[str, str]) -> set[str]:
+    """Each string of the template's resources and outputs holding one of `literals` (a value data.all's
+    `custom_domain` put there) takes its parameter in its place; the parameters used. The import stops if a
+    literal is left anywhere else (Metadata, Mappings, Conditions: no rule rewrites them)."""
+    used: set[str] = set()
 
     def rewrite(text: str) -> str:
-        nonlocal used
-        if arn not in text:
-            return text
-        used = True
-        return text.replace(arn, "${" + CUSTOM_DOMAIN_CERTIFICATE + "}")
+        for literal, parameter in literals.items():
+            if literal in text:
+                used.add(parameter)
+                text = text.replace(literal, "${" + parameter + "}")
+        return text
 
     _rewrite_strings(template, rewrite)
-    if arn in json.dumps(template):
-        raise RuleError(f"custom_domain: certificate_arn {arn} remains outside the template's resources and outputs")
-    if used:
-        _declare_certificate_parameter(template)
+    left = [literal for literal in literals if literal in json.dumps(template)]
+    if left:
+        raise RuleError(f"custom_domain: {left} remain outside the template's resources and outputs")
+    return used
 
 
 def _declare_certificate_parameter(template: dict[str, Any]) -> None:
@@ -1123,8 +1131,8 @@ def _dataall_vpc(resources: Mapping[str, Any]) -> tuple[str, str] | None:
     """data.all's VPC in `resources`, found by its construct path: its logical id and its nested stack's path."""
     found = []
     for logical_id, resource in resources.items():
-        path = (resource.get("Metadata") or {}).get("aws:cdk:path")
-        matched = DATAALL_VPC_PATH.fullmatch(path) if isinstance(path, str) else None
+        path = _cdk_path(resource)
+        matched = DATAALL_VPC_PATH.fullmatch(path) if path is not None else None
         if matched and resource.get("Type") == "AWS::EC2::VPC":
             found.append((logical_id, matched["stack"]))
     if len(found) > 1:
@@ -1139,8 +1147,8 @@ def _dataall_subnets(resources: Mapping[str, Any], vpc_id: str, stack: str) -> l
     one's logical id and construct path; the import stops without both kinds."""
     subnets: dict[str, list[tuple[str, str, str]]] = {"Private": [], "Public": []}
     for logical_id, resource in resources.items():
-        path = (resource.get("Metadata") or {}).get("aws:cdk:path")
-        prefix, _, rest = path.partition(f"{stack}/VPC/") if isinstance(path, str) else ("", "", "")
+        path = _cdk_path(resource)
+        prefix, _, rest = path.partition(f"{stack}/VPC/") if path is not None else ("", "", "")
         construct, _, leaf = rest.partition("/")
         matched = DATAALL_SUBNET.fullmatch(construct)
         if resource.get("Type") != "AWS::EC2::Subnet" or prefix or not matched or leaf != "Subnet":
@@ -1169,12 +1177,7 @@ def _restricted_nacl(resources: Mapping[str, Any], synthesis: Synthesis) -> dict
     vpc_id, stack = vpc
     subnets = _dataall_subnets(resources, vpc_id, stack)
     tags = (resources[vpc_id].get("Properties") or {}).get("Tags") or []
-    (application,) = [t["Value"] for t in tags if t.get("Key") == "Application"] or [None]
-    if not isinstance(application, str) or not application.endswith(f"-{synthesis.envname}"):
-        raise RuleError(
-            f"data.all's VPC {vpc_id} has no Application tag <resource_prefix>-{synthesis.envname} "
-            "(its synthesis' envname)"
-        )
+    application = _application(tags, f"VPC {vpc_id}", synthesis)
     nacl_tags = [t for t in tags if t.get("Key") != "Name"]
     nacl_tags.append({"Key": "Name", "Value": f"{application}-{RESTRICTED_NACL_SUFFIX}"})
     nacl_id = cdk_logical_id([RESTRICTED_NACL, "Resource"])
