@@ -423,12 +423,14 @@ OPTION_RULES: tuple[dict[str, Any], ...] = (
                         {"option": rules.CUSTOM_DOMAIN_NAME, "not_equals": ""},
                         {"option": rules.CUSTOM_DOMAIN_ZONE, "not_equals": ""},
                         {"option": rules.CUSTOM_DOMAIN_CERTIFICATE, "not_equals": ""},
+                        {"option": rules.CUSTOM_DOMAIN_SENDER, "not_equals": rules.CUSTOM_DOMAIN_SENDER_DEFAULT},
                     ]
                 },
             ]
         },
-        "message": f"{rules.CUSTOM_DOMAIN_NAME}, {rules.CUSTOM_DOMAIN_ZONE} and {rules.CUSTOM_DOMAIN_CERTIFICATE} "
-        f"take effect with {rules.CUSTOM_DOMAIN_ENABLED}=true only: set it, or leave them empty",
+        "message": f"{rules.CUSTOM_DOMAIN_NAME}, {rules.CUSTOM_DOMAIN_ZONE}, {rules.CUSTOM_DOMAIN_CERTIFICATE} and "
+        f"{rules.CUSTOM_DOMAIN_SENDER} take effect with {rules.CUSTOM_DOMAIN_ENABLED}=true only: set it, or leave "
+        f"them empty ({rules.CUSTOM_DOMAIN_SENDER}: {rules.CUSTOM_DOMAIN_SENDER_DEFAULT})",
     },
 )
 
@@ -448,8 +450,36 @@ def _condition_names(condition: Mapping[str, Any]) -> list[str]:
 
 
 #: Set to 0 to build data.all's release without its variants (no synthesis at build; the release
-#: then offers no variant option, and refuses one by name). Needs data.all's source beside the assembly.
+#: then offers no variant option, and refuses one by name), or to a comma-separated list of variant
+#: options to offer those alone (2^n syntheses of n options, less those Plan refuses). Needs data.all's
+#: source beside the assembly.
 VARIANTS_ENV = "DATAALL_INSTALLER_VARIANTS"
+
+
+def variant_options(selected: bool | Sequence[str] | None = None) -> tuple[VariantOption, ...]:
+    """The variant options a build offers: every one (`True`), none (`False`), those named (in
+    `VARIANT_OPTIONS`' order); `None` reads `$DATAALL_INSTALLER_VARIANTS` (`1`, `0` or names; default all).
+    A name that is no variant option, or a selection an `OPTION_RULES` entry ties to an option left out
+    (RUM without the canaries it needs), is refused naming it: the release could not offer it whole."""
+    if selected is None:
+        given = os.environ.get(VARIANTS_ENV, "1").strip()
+        selected = given != "0" if given in ("", "0", "1") else [n.strip() for n in given.split(",") if n.strip()]
+    if isinstance(selected, bool):
+        return VARIANT_OPTIONS if selected else ()
+    names = set(selected)
+    known = [o.option for o in VARIANT_OPTIONS]
+    unknown = sorted(names - set(known))
+    if unknown:
+        raise BuildError(f"{VARIANTS_ENV}: {', '.join(unknown)} is not a variant option (they are {', '.join(known)})")
+    for rule in OPTION_RULES:
+        tied = {n for n in _condition_names(rule["when"]) if n in known}
+        if tied & names and not tied <= names:
+            raise BuildError(
+                f"{VARIANTS_ENV}: {', '.join(sorted(tied & names))} without {', '.join(sorted(tied - names))}: "
+                f"{rule['message']}"
+            )
+    return tuple(o for o in VARIANT_OPTIONS if o.option in names)
+
 
 #: The values of the variant options one synthesis was made with: option name -> value.
 Combination = Mapping[str, bool]
@@ -873,7 +903,7 @@ def build_dataall_release(
     migrate: bool | None = None,
     site: bool | None = None,
     image_registry: str | None = None,
-    variants: bool | None = None,
+    variants: bool | Sequence[str] | None = None,
 ) -> Release:
     """Import data.all's assembly and write it as a release (`out_dir/<version>/`).
 
@@ -881,11 +911,11 @@ def build_dataall_release(
     `migrations` stage and the `migrate` action, built from data.all's source beside the assembly.
     With `site` (default: `$DATAALL_INSTALLER_SITE=1`, else off) it ships data.all's web UI bundle, also
     from the source.
-    With `variants` (the default, unless `$DATAALL_INSTALLER_VARIANTS` is 0) and data.all's source
-    beside the assembly, the stages that `VARIANT_OPTIONS` change have a variant each (data.all's
-    synthesis with the option's other value: about a minute the first time, then cached)."""
-    if variants is None:
-        variants = os.environ.get(VARIANTS_ENV, "1") != "0"
+    With `variants` (the default, unless `$DATAALL_INSTALLER_VARIANTS` is 0 or names some:
+    `variant_options`) and data.all's source beside the assembly, the stages that the variant options
+    change have a variant each (data.all's synthesis with the option's other value: about a minute the
+    first time, then cached)."""
+    chosen = variant_options(variants)
     if migrate is None:
         migrate = os.environ.get(MIGRATE_ENV, "1") != "0"
     if site is None:
@@ -902,8 +932,8 @@ def build_dataall_release(
         report = import_stages(upstream.assembly, built[0] if built else None)
     except rules.RuleError as error:
         raise BuildError(f"{upstream.origin}: the import of data.all's stacks: {error}") from error
-    synthesized = import_variants(upstream, report, built[0] if built else None) if variants else []
-    offered = VARIANT_OPTIONS if synthesized else ()
+    synthesized = import_variants(upstream, report, built[0] if built else None, chosen) if chosen else []
+    offered = chosen if synthesized else ()
     composed = compose_stages(offered, [(combinations(offered)[0], report), *synthesized])
     for _, other in synthesized:
         written = {id(c.stage) for c in composed} | {id(v.stage) for c in composed for v in c.variants}

@@ -82,15 +82,17 @@ def cached_synthetic_release(version: str | None = None, overrides: dict[str, An
     return _built_once(key, lambda folder: build_release(folder, version, overrides=overrides))
 
 
-def cached_dataall_release(version: str, *, site: bool = False, variants: bool = False) -> Any:
+def cached_dataall_release(version: str, *, site: bool = False, variants: bool | tuple[str, ...] = False) -> Any:
     """data.all's release at `version`, imported from the shared upstream, built at most once; with
     `site`, it ships data.all's web UI bundle (its frontend built, minutes the first time: slow tier);
     with `variants`, its variant stages (data.all's source synthesized, about a minute the first time,
-    cached under ~/.cache/dataall-installer: slow tier)."""
+    cached under ~/.cache/dataall-installer: slow tier): all (`True`) or those of the variant options
+    named."""
     from installer.dataall import build_dataall_release
     from installer.upstream import resolve, shared_upstream
 
-    extra = [*(["site"] if site else []), *(["variants"] if variants else [])]
+    chosen = ["variants"] if variants is True else [f"variants={','.join(sorted(variants))}"] if variants else []
+    extra = [*(["site"] if site else []), *chosen]
     key = source_digest(json.dumps(["dataall", version, str(shared_upstream(version)), *extra]))
     return _built_once(
         key, lambda folder: build_dataall_release(folder, resolve(None, version), site=site, variants=variants)

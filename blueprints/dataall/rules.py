@@ -945,6 +945,14 @@ CUSTOM_DOMAIN_PLACEHOLDER: Mapping[str, str] = {
 #: 32 characters; AWS's are `Z` and upper-case letters and digits).
 CUSTOM_DOMAIN_NAME_PATTERN = r"([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,61}[a-z0-9]"
 CUSTOM_DOMAIN_ZONE_PATTERN = r"Z[A-Z0-9]{1,31}"
+#: data.all's `custom_domain.email_notification_sender_email_id`: the local part of the address its
+#: notification e-mails are sent from (`<id>@<hosted_zone_name>`), `noreply` when unset; the parameter (and
+#: option) that takes it, and its form: an RFC 5321 dot-atom of at most 64 characters, of the characters SES
+#: takes without quoting (https://docs.aws.amazon.com/ses/latest/dg/verify-addresses-and-domains.html).
+CUSTOM_DOMAIN_SENDER_KEY = "email_notification_sender_email_id"
+CUSTOM_DOMAIN_SENDER_DEFAULT = "noreply"
+CUSTOM_DOMAIN_SENDER = "CustomDomainEmailSenderId"
+CUSTOM_DOMAIN_SENDER_PATTERN = r"(?=.{1,64}$)[A-Za-z0-9_%+-]+(\.[A-Za-z0-9_%+-]+)*"
 
 
 def custom_domain_from_the_options(template: dict[str, Any], synthesis: Synthesis) -> None:
@@ -957,7 +965,12 @@ def custom_domain_from_the_options(template: dict[str, Any], synthesis: Synthesi
     domain = synthesis.setting(CUSTOM_DOMAIN_KEY)
     if not domain:
         return
-    literals = {str(domain["hosted_zone_name"]): CUSTOM_DOMAIN_NAME, str(domain["hosted_zone_id"]): CUSTOM_DOMAIN_ZONE}
+    name, sender = str(domain["hosted_zone_name"]), _custom_domain_sender(domain)
+    literals = {
+        f"{sender}@{name}": _variable(CUSTOM_DOMAIN_SENDER) + "@" + _variable(CUSTOM_DOMAIN_NAME),
+        name: _variable(CUSTOM_DOMAIN_NAME),
+        str(domain["hosted_zone_id"]): _variable(CUSTOM_DOMAIN_ZONE),
+    }
     used = _literals_to_parameters(template, literals)
     parameters = template.setdefault("Parameters", {}) if used else {}
     if CUSTOM_DOMAIN_NAME in used:
@@ -974,6 +987,25 @@ def custom_domain_from_the_options(template: dict[str, Any], synthesis: Synthesi
             "Description": f"data.all's {CUSTOM_DOMAIN_KEY}.hosted_zone_id: the id of CustomDomainName's "
             "hosted zone (set by the installer from the release's option)",
         }
+    if CUSTOM_DOMAIN_SENDER in used:
+        parameters[CUSTOM_DOMAIN_SENDER] = {
+            "Type": "String",
+            "AllowedPattern": CUSTOM_DOMAIN_SENDER_PATTERN,
+            "Description": f"data.all's {CUSTOM_DOMAIN_KEY}.{CUSTOM_DOMAIN_SENDER_KEY}: the part before the @ of "
+            "the address data.all's notification e-mails are sent from, at CustomDomainName (set by the installer "
+            "from the release's option)",
+        }
+
+
+def _custom_domain_sender(domain: Mapping[str, Any]) -> str:
+    """data.all's sender id of a `custom_domain` (`deploy/stacks/backend_stack.py`, `container.py`:
+    `custom_domain.get('email_notification_sender_email_id', 'noreply')`)."""
+    return str(domain.get(CUSTOM_DOMAIN_SENDER_KEY, CUSTOM_DOMAIN_SENDER_DEFAULT))
+
+
+def _variable(parameter: str) -> str:
+    """A parameter as an `Fn::Sub` variable."""
+    return "${" + parameter + "}"
 
 
 #: The parameter (and release option) of data.all's `custom_domain.certificate_arn`: an ACM certificate of
@@ -1067,21 +1099,22 @@ def _certificate_chosen(node: Any, certificate: str, chosen: dict[str, Any]) -> 
 
 def _certificate_arn_given(template: dict[str, Any], arn: str) -> None:
     """In a synthesis with `certificate_arn`: the ARN, wherever data.all put it, becomes the parameter."""
-    if _literals_to_parameters(template, {arn: CUSTOM_DOMAIN_CERTIFICATE}):
+    if _literals_to_parameters(template, {arn: _variable(CUSTOM_DOMAIN_CERTIFICATE)}):
         _declare_certificate_parameter(template)
 
 
 def _literals_to_parameters(template: dict[str, Any], literals: Mapping[str, str]) -> set[str]:
     """Each string of the template's resources and outputs holding one of `literals` (a value data.all's
-    `custom_domain` put there) takes its parameter in its place; the parameters used. The import stops if a
+    `custom_domain` put there) takes its replacement (`${Parameter}` variables) in its place, in the order
+    given; the parameters used. The import stops if a
     literal is left anywhere else (Metadata, Mappings, Conditions: no rule rewrites them)."""
     used: set[str] = set()
 
     def rewrite(text: str) -> str:
-        for literal, parameter in literals.items():
+        for literal, replacement in literals.items():
             if literal in text:
-                used.add(parameter)
-                text = text.replace(literal, "${" + parameter + "}")
+                used.update(_ONE_VARIABLE.findall(replacement))
+                text = text.replace(literal, replacement)
         return text
 
     _rewrite_strings(template, rewrite)
@@ -1411,6 +1444,17 @@ def value_option(parameter: str, synthesis: Synthesis) -> dict[str, Any]:  # noq
             "with; empty: data.all requests one, validated by DNS in the zone. Plan checks it is ISSUED and covers "
             "the name",
         }
+    if parameter == CUSTOM_DOMAIN_SENDER:
+        return {
+            "type": "string",
+            "default": _custom_domain_sender(synthesis.setting(CUSTOM_DOMAIN_KEY) or {}),
+            "pattern": CUSTOM_DOMAIN_SENDER_PATTERN,
+            "label": "Custom domain's e-mail sender",
+            "group": "data.all",
+            "description": f"With {CUSTOM_DOMAIN_ENABLED}: data.all's {CUSTOM_DOMAIN_KEY}.{CUSTOM_DOMAIN_SENDER_KEY}, "
+            f"the part before the @ of the address data.all's notification e-mails are sent from "
+            f"(<id>@{CUSTOM_DOMAIN_NAME}; data.all's default {CUSTOM_DOMAIN_SENDER_DEFAULT})",
+        }
     if parameter == VPC_RESTRICTED_NACL:
         return {
             "type": "boolean",
@@ -1429,7 +1473,7 @@ VALUE_PARAMETERS = (
     SESSION_TIMEOUT, LOG_RETENTION, API_RATE_LIMIT, API_BURST_LIMIT,
     REAUTH_TTL, REAUTH_APIS, ALLOWED_ORIGINS, SHARED_DASHBOARDS, PIVOT_ROLE_AUTO_CREATE,
     WAF_IP_RANGES, WAF_COUNTRIES, WAF_RATE_LIMIT, WAF_RATE_LIMIT_WINDOW,
-    CUSTOM_DOMAIN_NAME, CUSTOM_DOMAIN_ZONE, CUSTOM_DOMAIN_CERTIFICATE, VPC_RESTRICTED_NACL,
+    CUSTOM_DOMAIN_NAME, CUSTOM_DOMAIN_ZONE, CUSTOM_DOMAIN_CERTIFICATE, CUSTOM_DOMAIN_SENDER, VPC_RESTRICTED_NACL,
 )  # fmt: skip
 
 

@@ -138,6 +138,8 @@ def test_the_variants_and_the_stages_options_add_pass_cfn_lint_and_take_the_valu
     custom = [parameters[n] for n in ("EnableCustomDomain", "CustomDomainName", "CustomDomainHostedZoneId")]
     assert [p["Default"] for p in custom] == ["false", "", ""]
     assert custom[2]["AllowedPattern"] == "(Z[A-Z0-9]{1,31})?" and re.fullmatch(custom[1]["AllowedPattern"], "a.b.io")
+    sender = parameters["CustomDomainEmailSenderId"]
+    assert sender["Default"] == "noreply" and sender["AllowedPattern"] == rules.CUSTOM_DOMAIN_SENDER_PATTERN
     certificate = parameters["CustomDomainCertificateArn"]
     assert (
         certificate["Default"] == ""
@@ -203,7 +205,12 @@ def test_data_alls_custom_waf_rules_change_nothing_but_what_the_waf_rules_make_p
 
 
 #: data.all's `custom_domain` with another zone than the one the variant is synthesized with
-OTHER_ZONE = {"hosted_zone_name": "data.corp.example.com", "hosted_zone_id": "Z0987654321ZYXWVUTSRQ"}
+#: (and another sender id than data.all's `noreply`, which the variant is synthesized with)
+OTHER_ZONE = {
+    "hosted_zone_name": "data.corp.example.com",
+    "hosted_zone_id": "Z0987654321ZYXWVUTSRQ",
+    rules.CUSTOM_DOMAIN_SENDER_KEY: "data-all.alerts",
+}
 
 
 @pytest.mark.parametrize("variant", [{}, EVERY_VARIANT], ids=["defaults", "every variant option on"])
@@ -222,6 +229,7 @@ def test_data_alls_custom_domain_changes_nothing_but_what_the_rule_makes_its_zon
     }
     raw = "".join(p.read_text() for p in synthesized["other"].rglob("*.template.json"))
     assert raw.count('"Z0987654321ZYXWVUTSRQ"') == 2 and '"https://data.corp.example.com"' in raw  # the key took effect
+    assert '"data-all.alerts@data.corp.example.com"' in raw and "noreply@data.corp" not in raw
 
     variant_stages, other = (
         import_stages(CloudAssembly.load(synthesized[name]), settings={rules.CUSTOM_DOMAIN_KEY: zone},
@@ -243,6 +251,9 @@ def test_data_alls_custom_domain_changes_nothing_but_what_the_rule_makes_its_zon
               for s in variant_stages if "CustomDomainName" in s.template.get("Parameters", {})}  # fmt: skip
     assert taking["cloudfront"] == ["CustomDomainName", "CustomDomainHostedZoneId", "CustomDomainCertificateArn"]
     assert {taking[n][0] for n in ("params", "lambdas", "ecs")} == {"CustomDomainName"}
+    # the notification sender: data.all's email_sender_id of its ECS tasks (its API's only with the SES stack of
+    # the email notifications module, off in data.all's config.json: 'none' then)
+    assert [n for n, taken in taking.items() if rules.CUSTOM_DOMAIN_SENDER in taken] == ["ecs"]
     if variant:
         assert "rum" in taking
     text = json.dumps([s.template for s in variant_stages])

@@ -28,6 +28,11 @@ pytestmark = [
 ]
 
 
+#: A release offering the custom-domain variant alone: one synthesis of data.all besides its default one
+#: (`installer.dataall.variant_options`), not the 23 of every variant option.
+CUSTOM_DOMAIN_ONLY = (rules.CUSTOM_DOMAIN_ENABLED,)
+
+
 def _changed(outcome: Any, result: dict[str, Any], release: Any) -> set[str]:
     """The stages a run deployed (not left UNCHANGED)."""
     steps = outcome.reader.ledger.steps(result["execution_arn"].rsplit(":", 1)[1])
@@ -431,7 +436,7 @@ def test_data_all_with_a_custom_domain_serves_its_web_ui_at_the_zones_name_with_
     URL trigger sets (https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/CNAMEs.html,
     https://docs.aws.amazon.com/acm/latest/userguide/dns-validation.html)."""
     aws = Aws(region=HOME, endpoint_url=sandbox.endpoint)
-    release = cached_dataall_release("2.9.0", variants=True)
+    release = cached_dataall_release("2.9.0", variants=CUSTOM_DOMAIN_ONLY)
     assert _varying(release, "EnableCustomDomain") >= {"params", "lambdas", "ecs", "cloudfront"}
     register_sandbox_images(aws, release, lambda _: None)
     route53 = aws.client("route53")
@@ -504,7 +509,7 @@ def test_data_all_on_a_custom_domain_with_the_operators_certificate_requests_non
     started = time.monotonic()
     aws = Aws(region=HOME, endpoint_url=sandbox.endpoint)
     east = Aws(region=CLOUDFRONT_REGION, endpoint_url=sandbox.endpoint)
-    release = cached_dataall_release("2.9.0", variants=True)
+    release = cached_dataall_release("2.9.0", variants=CUSTOM_DOMAIN_ONLY)
     assert release.manifest.options["CustomDomainCertificateArn"].default == ""
     register_sandbox_images(aws, release, lambda _: None)
     name = "dataall.example.com"
@@ -607,3 +612,64 @@ def test_data_all_with_a_restricted_nacl_has_it_on_its_four_subnets_and_a_redepl
     assert not any("NetworkAcl" in kind for kind, _ in _resources(aws, "vpc").values())
     assert _stack_ids(aws, release) == stacks  # updated in place
     print(f"install {installed_at - started:.0f} s, redeploy without the NACL {time.monotonic() - installed_at:.0f} s")
+
+
+def test_data_all_on_a_custom_domain_upgrades_from_2_8_0_to_2_9_0_keeping_its_name_certificate_and_record(
+    sandbox: Any, data_all_pace: None
+) -> None:
+    """The path an operator of data.all on a custom domain takes (data.all #1947): 2.8.0 installed with
+    EnableCustomDomain, then the 2.9.0 release deployed with the same options. Each release's variant is its own
+    synthesis of data.all with the placeholder zone; after the upgrade the web UI is at the same name with the same
+    ACM certificate (not requested again: CloudFormation replaces a certificate only when its names change), the
+    zone holds the one alias record and the one validation record, data.all's code still takes the name, and the
+    stages are 2.9.0's."""
+    aws = Aws(region=HOME, endpoint_url=sandbox.endpoint)
+    older = cached_dataall_release("2.8.0", variants=CUSTOM_DOMAIN_ONLY)
+    newer = cached_dataall_release("2.9.0", variants=CUSTOM_DOMAIN_ONLY)
+    offered = {"EnableCustomDomain", "CustomDomainName", "CustomDomainHostedZoneId", "CustomDomainEmailSenderId",
+               "CustomDomainCertificateArn"}  # fmt: skip
+    for release in (older, newer):
+        assert {o for o in release.manifest.options if o.startswith(("Enable", "CustomDomain"))} == offered
+        register_sandbox_images(aws, release, lambda _: None)
+    route53, east = aws.client("route53"), Aws(region=CLOUDFRONT_REGION, endpoint_url=sandbox.endpoint)
+    name = "dataall.example.com"
+    zone = str(route53.create_hosted_zone(Name=name, CallerReference=name)["HostedZone"]["Id"]).rsplit("/", 1)[-1]
+    options = {
+        "OnDelete": "Destroy", "EnableCustomDomain": "true", "CustomDomainName": name,
+        "CustomDomainHostedZoneId": zone, "CustomDomainEmailSenderId": "data-all.alerts",
+    }  # fmt: skip
+
+    def served() -> tuple[list[str], str, list[tuple[str, str]], str, list[str]]:
+        (distribution,) = east.client("cloudfront").list_distributions()["DistributionList"]["Items"]
+        records = route53.list_resource_record_sets(HostedZoneId=zone)["ResourceRecordSets"]
+        ecs = aws.client("ecs")
+        definitions = [
+            ecs.describe_task_definition(taskDefinition=arn)["taskDefinition"]
+            for arn in ecs.list_task_definitions(status="ACTIVE")["taskDefinitionArns"]
+        ]
+        # every ECS task of data.all sends as the option says (container.py's email_sender_id)
+        senders = {e["value"] for d in definitions for c in d["containerDefinitions"] for e in c.get("environment", [])
+                   if e["name"] == "email_sender_id"}  # fmt: skip
+        return (
+            distribution["Aliases"]["Items"],
+            distribution["ViewerCertificate"]["ACMCertificateArn"],
+            sorted((r["Name"], r["Type"]) for r in records if r["Type"] in ("A", "CNAME")),
+            ",".join(sorted(senders)),
+            _callback_urls(aws),
+        )
+
+    installed = deploy(aws, older, options)
+    assert installed.result["status"] == "SUCCEEDED", installed.result["error"]
+    before = served()
+    assert before[0] == [name] and before[3] == f"data-all.alerts@{name}" and before[4] == [f"https://{name}"]
+    assert [n for n, t in before[2] if t == "A"] == [f"{name}."]
+
+    upgraded = deploy(aws, newer, options)
+
+    assert upgraded.result["status"] == "SUCCEEDED", upgraded.result["error"]
+    assert served() == before
+    (certificate,) = east.client("acm").list_certificates()["CertificateSummaryList"]
+    assert certificate["CertificateArn"] == before[1]
+    parameter = aws.client("ssm").get_parameter(Name="/dataall/dev/frontend/custom_domain_name")["Parameter"]
+    assert parameter["Value"] == name
+    assert {record.version for record in upgraded.reader.ledger.stages().values()} == {newer.version}

@@ -29,6 +29,7 @@ from installer.dataall import (
     option_rules,
     release_options,
     stage_document,
+    variant_options,
 )
 from lambdas.core.errors import InvalidOptions, ReleaseInvalid
 from lambdas.release.manifest import Manifest, ManifestError, sha256_bytes
@@ -1208,7 +1209,12 @@ def test_the_custom_domain_variants_zone_becomes_the_two_parameters_wherever_dat
     assert resources["Api"]["Properties"]["Environment"]["Variables"]["frontend_domain_url"] == {
         "Fn::Sub": "https://${CustomDomainName}"
     }
-    assert rules.value_parameters(result) == ["CustomDomainName", "CustomDomainHostedZoneId"]
+    assert resources["Sender"]["Properties"]["ContainerDefinitions"][0]["Environment"][0]["Value"] == {
+        "Fn::Sub": "${CustomDomainEmailSenderId}@${CustomDomainName}"
+    }
+    assert rules.value_parameters(result) == [
+        "CustomDomainName", "CustomDomainHostedZoneId", "CustomDomainEmailSenderId"
+    ]  # fmt: skip
     pattern = result["Parameters"]["CustomDomainName"]["AllowedPattern"]
     assert re.fullmatch(pattern, "dataall.example.com") and not re.fullmatch(pattern, "")
     assert not re.fullmatch(pattern, "Data All.example.com") and not re.fullmatch(pattern, "localhost")
@@ -1238,9 +1244,46 @@ def test_the_custom_domain_variant_is_synthesized_with_the_placeholder_zone_and_
     options = release_options([], [ImportedStage("cloudfront", "s", None, made, {}, (), False)], [CUSTOM_DOMAIN])
     assert {n: (o["type"], o["default"]) for n, o in options.items()} == {
         "CustomDomainName": ("string", ""), "CustomDomainHostedZoneId": ("string", ""),
-        "EnableCustomDomain": ("boolean", False),
+        "CustomDomainEmailSenderId": ("string", "noreply"), "EnableCustomDomain": ("boolean", False),
     }  # fmt: skip
     assert re.fullmatch(options["CustomDomainName"]["pattern"], "")
+
+
+@pytest.mark.parametrize("sender", ["alerts", "data.all-notifications"])
+def test_custom_domains_sender_id_becomes_its_parameter_and_the_synthesized_one_its_default(sender: str) -> None:
+    # data.all synthesized with another sender id (custom_domain.email_notification_sender_email_id):
+    # the same template after the rule as the variant's, synthesized without it (data.all's noreply)
+    name, zone = ZONE["hosted_zone_name"], ZONE["hosted_zone_id"]
+    given = rules.apply(
+        custom_domain_template(name, zone) | {},
+        replace(SYNTHESIS, settings={rules.CUSTOM_DOMAIN_KEY: {**ZONE, "email_notification_sender_email_id": sender}}),
+    )
+    template = custom_domain_template(name, zone)
+    for container in template["Resources"]["Sender"]["Properties"]["ContainerDefinitions"]:
+        container["Environment"][0]["Value"] = f"{sender}@{name}"
+    other = rules.apply(
+        template,
+        replace(SYNTHESIS, settings={rules.CUSTOM_DOMAIN_KEY: {**ZONE, "email_notification_sender_email_id": sender}}),
+    )
+    variant = rules.apply(
+        custom_domain_template(name, zone), replace(SYNTHESIS, settings={rules.CUSTOM_DOMAIN_KEY: dict(ZONE)})
+    )
+    assert other == variant
+    # the template synthesized with noreply but read as sender's: the sender is not found, its parameter not made
+    assert "CustomDomainEmailSenderId" not in given["Parameters"]
+    # the option's default is the synthesis' sender, and its pattern a dot-atom of at most 64 characters
+    option = rules.value_option(
+        "CustomDomainEmailSenderId",
+        replace(SYNTHESIS, settings={rules.CUSTOM_DOMAIN_KEY: {**ZONE, "email_notification_sender_email_id": sender}}),
+    )
+    assert option["default"] == sender
+    assert rules.value_option("CustomDomainEmailSenderId", SYNTHESIS)["default"] == "noreply"
+    pattern = variant["Parameters"]["CustomDomainEmailSenderId"]["AllowedPattern"]
+    assert pattern == option["pattern"]
+    for good in ("noreply", "data.all-notifications", "a+b_c%d", "x" * 64):
+        assert re.fullmatch(pattern, good), good
+    for bad in ("", "x" * 65, "no reply", ".noreply", "noreply.", "a..b", "noreply@example.com", "é"):
+        assert not re.fullmatch(pattern, bad), bad
 
 
 # ---------------------------------------------------------------------- custom domain's own certificate
@@ -1355,7 +1398,7 @@ def test_the_certificate_option_defaults_empty_and_is_offered_where_the_variant_
 
 def custom_domain_manifest() -> Manifest:
     offered = ["EnableCustomDomain", "CustomDomainName", "CustomDomainHostedZoneId", "CustomDomainCertificateArn",
-               "ProdSizing"]  # fmt: skip
+               "CustomDomainEmailSenderId", "ProdSizing"]  # fmt: skip
     document = {
         "format": 1, "name": "dataall", "version": "2.9.0", "rules": option_rules(offered), "actions": [],
         "options": {
@@ -1363,6 +1406,7 @@ def custom_domain_manifest() -> Manifest:
             "CustomDomainName": {"type": "string", "default": ""},
             "CustomDomainHostedZoneId": {"type": "string", "default": ""},
             "CustomDomainCertificateArn": {"type": "string", "default": ""},
+            "CustomDomainEmailSenderId": {"type": "string", "default": "noreply"},
         },
         "stages": [stage("vpc")], "files": {"blueprints/vpc.template.json": "0" * 64},
     }  # fmt: skip
@@ -1389,13 +1433,17 @@ def test_a_zone_given_without_the_custom_domain_is_refused_not_ignored() -> None
         {"CustomDomainName": "dataall.example.com"},
         {"CustomDomainHostedZoneId": "Z0429479X5OZXTXD0OTE"},
         {"CustomDomainCertificateArn": CERTIFICATE_ARN},
+        {"CustomDomainEmailSenderId": "data-all"},
     ):
-        with pytest.raises(ManifestError, match=r"CustomDomainCertificateArn take effect with EnableCustomDomain=true"):
+        with pytest.raises(ManifestError, match=r"CustomDomainEmailSenderId take effect with EnableCustomDomain=true"):
             manifest.resolve_options(given)
+    assert manifest.resolve_options({"CustomDomainEmailSenderId": "noreply"})["EnableCustomDomain"] is False
     both = {"CustomDomainName": "dataall.example.com", "CustomDomainHostedZoneId": "Z0429479X5OZXTXD0OTE"}
     assert manifest.resolve_options({"EnableCustomDomain": True, **both})["CustomDomainName"] == "dataall.example.com"
     certified: dict[str, Any] = {"EnableCustomDomain": True, **both, "CustomDomainCertificateArn": CERTIFICATE_ARN}
     assert manifest.resolve_options(certified)["CustomDomainCertificateArn"] == CERTIFICATE_ARN
+    sender: dict[str, Any] = {"EnableCustomDomain": True, **both, "CustomDomainEmailSenderId": "data-all"}
+    assert manifest.resolve_options(sender)["CustomDomainEmailSenderId"] == "data-all"
     assert manifest.resolve_options({})["EnableCustomDomain"] is False
 
 
@@ -1409,6 +1457,30 @@ def test_combinations_plan_refuses_are_not_synthesized() -> None:
     ]
     # every variant option: 2^5 combinations less the 8 with RUM and no canaries
     assert len(combinations(VARIANT_OPTIONS)) == 24
+
+
+def test_a_build_offers_the_variant_options_it_is_given_and_refuses_a_selection_it_could_not_offer_whole(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    names = [o.option for o in VARIANT_OPTIONS]
+    assert [o.option for o in variant_options(True)] == names and variant_options(False) == ()
+    # named: in the release's order, and their combinations alone are synthesized
+    chosen = variant_options(["EnableCustomDomain", "ProdSizing"])
+    assert [o.option for o in chosen] == ["ProdSizing", "EnableCustomDomain"]
+    assert len(combinations(chosen)) == 4
+    # from the environment: 1, 0, unset, or names
+    for given, expected in (("1", names), ("0", []), ("", names), (" EnableCustomDomain ,", ["EnableCustomDomain"])):
+        monkeypatch.setenv("DATAALL_INSTALLER_VARIANTS", given)
+        assert [o.option for o in variant_options()] == expected, given
+    monkeypatch.delenv("DATAALL_INSTALLER_VARIANTS")
+    assert [o.option for o in variant_options()] == names
+    # a name that is no variant option: refused naming it and the ones there are
+    with pytest.raises(BuildError, match=r"DATAALL_INSTALLER_VARIANTS: CustomDomainName is not a variant option"):
+        variant_options(["EnableCustomDomain", "CustomDomainName"])
+    # RUM without the canaries an OPTION_RULES entry ties it to: the release could not offer it
+    with pytest.raises(BuildError, match=r"EnableCloudWatchRum without EnableCloudWatchCanaries: EnableCloudWatchRum"):
+        variant_options(["EnableCloudWatchRum"])
+    assert len(combinations(variant_options(["EnableCloudWatchRum", "EnableCloudWatchCanaries"]))) == 3
 
 
 def test_a_web_acl_tagged_for_another_envname_than_the_synthesis_stops_the_import_naming_it() -> None:
