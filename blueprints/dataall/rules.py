@@ -1669,6 +1669,19 @@ def value_option(parameter: str, synthesis: Synthesis) -> dict[str, Any]:  # noq
             f"network ACL of their own (<prefix>-<env>-{RESTRICTED_NACL_SUFFIX}: all egress; ingress tcp 443, 80 "
             "and 1024-65535, and all from the VPC's CIDR) in place of the VPC's default one",
         }
+    if parameter == VPC_ID:
+        return {
+            "type": "string",
+            "default": str(synthesis.setting(VPC_ID_KEY) or ""),
+            "pattern": f"({VPC_ID_PATTERN})?",
+            "label": "Existing VPC (id)",
+            "group": "data.all",
+            "description": f"data.all's {VPC_ID_KEY}: a VPC of the account in the installation's region that "
+            "data.all's endpoints, functions, ECS tasks, database and search domain go in (its private subnets: as "
+            "many as data.all's own VPC has, each in a zone of its own; Plan checks), with no VPC, NAT gateway nor "
+            f"flow log made; empty: data.all makes its own VPC. Not with {VPC_RESTRICTED_NACL} (data.all makes its "
+            "NACL on its own VPC only)",
+        }
     raise KeyError(parameter)
 
 
@@ -1677,7 +1690,7 @@ VALUE_PARAMETERS = (
     SESSION_TIMEOUT, LOG_RETENTION, API_RATE_LIMIT, API_BURST_LIMIT,
     REAUTH_TTL, REAUTH_APIS, ALLOWED_ORIGINS, SHARED_DASHBOARDS, PIVOT_ROLE_AUTO_CREATE,
     WAF_IP_RANGES, WAF_COUNTRIES, WAF_RATE_LIMIT, WAF_RATE_LIMIT_WINDOW,
-    CUSTOM_DOMAIN_NAME, CUSTOM_DOMAIN_ZONE, CUSTOM_DOMAIN_CERTIFICATE, VPC_RESTRICTED_NACL,
+    CUSTOM_DOMAIN_NAME, CUSTOM_DOMAIN_ZONE, CUSTOM_DOMAIN_CERTIFICATE, VPC_RESTRICTED_NACL, VPC_ID,
 )  # fmt: skip
 
 
