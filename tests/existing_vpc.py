@@ -74,15 +74,14 @@ def _value(node: Any, values: Mapping[str, Any], conditions: Mapping[str, Any]) 
         return [item for item in items if item is not _GONE]
     if not isinstance(node, dict):
         return node
-    if list(node) == ["Ref"] and node["Ref"] == "AWS::NoValue":
-        return _GONE
     if list(node) == ["Ref"] and node["Ref"] in values:
         return values[node["Ref"]]
     if list(node) == ["Fn::If"] and node["Fn::If"][0] in conditions:
         name, then, otherwise = node["Fn::If"]
-        return _value(then if _condition(conditions[name], values, conditions) else otherwise, values, conditions)
+        chosen = then if _condition(conditions[name], values, conditions) else otherwise
+        return _GONE if chosen == {"Ref": "AWS::NoValue"} else _value(chosen, values, conditions)
     result = {key: _value(item, values, conditions) for key, item in node.items()}
-    if list(result) == ["Fn::Join"]:
+    if list(result) == ["Fn::Join"] and result != node:  # a join of what the values made literals
         separator, items = result["Fn::Join"]
         if isinstance(items, list) and all(isinstance(item, str) for item in items):
             return separator.join(items)
