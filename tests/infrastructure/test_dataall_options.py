@@ -96,7 +96,7 @@ def test_data_alls_value_keys_change_nothing_but_what_the_value_rules_make_param
     declared = sorted({p for s in default.stages for p in rules.value_parameters(s.template)})
     assert declared == [
         "AllowedOrigins", "ApiBurstLimit", "ApiRateLimit", "EnablePivotRoleAutoCreate", "LogRetentionDays",
-        "ReauthApis", "ReauthTtlMinutes", "SessionTimeoutMinutes", "SharedDashboardsSessions",
+        "ReauthApis", "ReauthTtlMinutes", "SessionTimeoutMinutes", "SharedDashboardsSessions", "VpcId",
         "VpcRestrictedNacl", "WafAllowedCountries", "WafAllowedIpRanges", "WafRateLimit", "WafRateLimitWindow",
     ]  # fmt: skip
 
