@@ -46,6 +46,7 @@ def is_context_parameter(name: str) -> bool:
     """Whether the installer itself gives stages the parameter `name` (`CONTEXT_PARAMETERS`, `CONTEXT_PARAMETER`)."""
     return name in CONTEXT_PARAMETERS or CONTEXT_PARAMETER.fullmatch(name) is not None
 
+
 #: What CloudFormation shows of a NoEcho parameter's value (DescribeStacks), and what a run records
 #: and compares in place of an installation value: the value itself is given to CloudFormation alone.
 #: https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/parameters-section-structure.html#parameters-section-structure-properties

@@ -156,7 +156,9 @@ def actions_of(statement: dict[str, Any]) -> set[str]:
     return set(action) if isinstance(action, list) else {action}
 
 
-def test_plan_may_look_up_prefix_lists_and_read_vpcs_and_nothing_else_of_ec2(bootstrap_template: dict[str, Any]) -> None:
+def test_plan_may_look_up_prefix_lists_and_read_vpcs_and_nothing_else_of_ec2(
+    bootstrap_template: dict[str, Any],
+) -> None:
     ec2 = {
         (action, json.dumps(statement["Resource"]))
         for name, policy in resources(bootstrap_template, "AWS::IAM::Policy").items()
