@@ -44,11 +44,16 @@ def is_vpc_parameter(name: str) -> bool:
 
 
 def make(
-    steps: Iterable[Step], options: Mapping[str, OptionValue], home: str, regional_client: Callable[[str, str], Any]
+    steps: Iterable[Step],
+    options: Mapping[str, OptionValue],
+    home: str,
+    regional_client: Callable[[str, str], Any],
+    installed: Mapping[str, OptionValue] | None = None,
 ) -> dict[str, str]:
     """The VPC's values for the steps that read them (none: nothing), empty without `VpcId` (data.all makes its
     own VPC); refuses the run (InvalidOptions, `options.VpcId`) when the VPC, read with EC2 in the reading stage's
-    region, cannot take data.all's templates."""
+    region, cannot take data.all's templates, or when it is not the VPC of the installed release's options
+    (`installed`): data.all's VPC is chosen at install."""
     readers = [step for step in steps if step.reads_param(CIDR)]
     if not readers:
         return {}
@@ -56,11 +61,29 @@ def make(
     while any(step.reads_param(private_subnet(count + 1)) for step in readers):
         count += 1
     vpc_id = str(options.get(VPC_ID, "") or "")
+    if installed is not None:
+        _refuse_a_move(str(installed.get(VPC_ID, "") or ""), vpc_id)
     names = [CIDR, PRIVATE_ROUTE_TABLES, PUBLIC_SUBNETS, *(private_subnet(n) for n in range(1, count + 1))]
     if not vpc_id:
         return dict.fromkeys(names, "")
     stage = readers[0]
     return _values(regional_client("ec2", stage.region_in(home)), vpc_id, count, stage.name)
+
+
+def _refuse_a_move(before: str, after: str) -> None:
+    """data.all's VPC holds its database, search domain, functions and endpoints, and none moves to another VPC by
+    a stack update: their security groups are replaced (AWS::EC2::SecurityGroup `VpcId`: "Update requires:
+    Replacement", https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-ec2-securitygroup.html),
+    an Aurora cluster's DB subnet group takes no subnets of another VPC, and data.all's own VPC, deleted, would
+    take what is in it. An installed data.all keeps the VPC it was installed in."""
+    if before != after:
+        shown = {before: before or "data.all's own VPC", after: after or "data.all's own VPC (no VpcId)"}
+        raise InvalidOptions(
+            f"{VPC_ID}: data.all is installed in {shown[before]}, not {shown[after]}; the VPC is chosen at install "
+            "(data.all's database, search domain, functions and endpoints are in it, and a stack update cannot move "
+            "them to another): uninstall, then install in the other VPC; nothing was changed",
+            field=f"options.{VPC_ID}",
+        )
 
 
 def _refuse(vpc_id: str, why: str) -> InvalidOptions:

@@ -258,7 +258,8 @@ def _plan_deploy(deps: Deps, document: dict[str, Any], current: ReleaseRecord | 
         raise InvalidOptions(reason, field=f"options.{option}")
     regional = region_values.make(active, deps.region, deps.regional_client)
     steps = [manifest.steps[name] for name in active if name in manifest.steps]
-    regional.update(existing_vpc.make(steps, options, deps.region, deps.regional_client))
+    installed = current.options if current else None
+    regional.update(existing_vpc.make(steps, options, deps.region, deps.regional_client, installed))
     hosted_zones.check(steps, options, lambda: deps.regional_client("route53", deps.region))
     certificates.check(steps, options, deps.account_id, lambda region: deps.regional_client("acm", region))
     made = installation_values.make(deps, manifest, run)

@@ -22,6 +22,7 @@ from cloud_assembly.reader import CloudAssembly
 from installer.dataall import OPTION_RULES, stage_document
 from lambdas.core.deps import Deps
 from lambdas.core.errors import InvalidOptions
+from lambdas.data.records import ReleaseRecord
 from lambdas.release.manifest import evaluate, resolve_parameters
 from lambdas.run import existing_vpc
 from lambdas.run.planning import plan
@@ -365,5 +366,40 @@ def test_plan_refuses_a_vpc_of_another_shape_naming_the_option_and_changes_nothi
     with pytest.raises(InvalidOptions, match=f"VpcId {vpc_id}: {expected}") as refused:
         install(deps, vpc_id)
 
+    assert refused.value.field == "options.VpcId" and str(refused.value).endswith("nothing was changed")
+    assert deps.ledger.lock() is None and deps.ledger.latest_runs(5) == []
+
+
+@pytest.mark.parametrize(
+    ("installed_in", "asked", "refusal"),
+    [
+        ("first", "second", r"VpcId: data\.all is installed in vpc-\w+, not vpc-\w+; the VPC is chosen at install"),
+        ("first", "", r"VpcId: data\.all is installed in vpc-\w+, not data\.all's own VPC \(no VpcId\)"),
+        ("", "second", r"VpcId: data\.all is installed in data\.all's own VPC, not vpc-\w+"),
+        ("first", "first", None),
+        ("", "", None),
+        (None, "", None),  # installed by a release without the option: data.all's own VPC
+    ],
+    ids=["another", "back to its own", "away from its own", "the same", "its own kept", "before the option"],
+)
+def test_an_installed_data_all_keeps_its_vpc_a_run_moving_it_is_refused_before_anything_changes(
+    deps: Deps, installed_in: str | None, asked: str, refusal: str | None
+) -> None:
+    """data.all's database, search domain and functions do not move to another VPC by a stack update (their
+    security groups' `VpcId` "Update requires: Replacement",
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-ec2-securitygroup.html): Plan
+    refuses it, naming the option, before anything changes."""
+    vpcs = {"first": operators_vpc()["vpc"], "second": operators_vpc()["vpc"], "": ""}
+    options = {} if installed_in is None else {"VpcId": vpcs[installed_in]}
+    deps.ledger.set_current_release(ReleaseRecord(version=vpc_release().version, options=options, run="install-1"))
+    document = {"action": "redeploy", "options": {"VpcId": vpcs[asked]}}
+
+    if refusal is None:
+        plan(deps, request(document, name="redeploy-abc"))
+        run = deps.ledger.run("redeploy-abc")
+        assert run is not None and run.params["VpcId"] == vpcs[asked]
+        return
+    with pytest.raises(InvalidOptions, match=refusal) as refused:
+        plan(deps, request(document, name="redeploy-abc"))
     assert refused.value.field == "options.VpcId" and str(refused.value).endswith("nothing was changed")
     assert deps.ledger.lock() is None and deps.ledger.latest_runs(5) == []
