@@ -673,10 +673,13 @@ def test_data_all_with_an_api_custom_domain_serves_its_api_at_the_name_and_a_red
         """The web UI's API URL, as the site step configures its bundle from the stages' outputs."""
         params = {**release.manifest.resolve_options({**options}), "Region": HOME}
         ledger = installed.reader.ledger
-        values = resolve_parameters(
-            release.manifest.steps["site"], params, lambda s, o: str(ledger.stage(s).outputs[o])
-        )
-        return values["REACT_APP_GRAPHQL_API"]
+
+        def output(stage: str, name: str) -> str:
+            record = ledger.stage(stage)
+            assert record is not None, stage
+            return str(record.outputs[name])
+
+        return resolve_parameters(release.manifest.steps["site"], params, output)["REACT_APP_GRAPHQL_API"]
 
     assert site_api_url() == f"https://{name}/graphql/api"
     stacks = _stack_ids(aws, release)
