@@ -94,7 +94,8 @@ def test_data_alls_value_keys_change_nothing_but_what_the_value_rules_make_param
     assert different == []
     declared = sorted({p for s in default.stages for p in rules.value_parameters(s.template)})
     assert declared == [
-        "AllowedOrigins", "ApiBurstLimit", "ApiRateLimit", "EnablePivotRoleAutoCreate", "LogRetentionDays",
+        "AllowedOrigins", "ApiBurstLimit", "ApiCustomDomainCertificateArn", "ApiCustomDomainHostedZoneId",
+        "ApiCustomDomainName", "ApiRateLimit", "EnablePivotRoleAutoCreate", "LogRetentionDays",
         "ReauthApis", "ReauthTtlMinutes", "SessionTimeoutMinutes", "SharedDashboardsSessions",
         "VpcRestrictedNacl", "WafAllowedCountries", "WafAllowedIpRanges", "WafRateLimit", "WafRateLimitWindow",
     ]  # fmt: skip
@@ -147,7 +148,8 @@ def test_the_variants_and_the_stages_options_add_pass_cfn_lint_and_take_the_valu
         "ecs": ["LogRetentionDays", "EnablePivotRoleAutoCreate"],
         "lambdas": ["LogRetentionDays", "ApiRateLimit", "ApiBurstLimit", "ReauthTtlMinutes", "AllowedOrigins",
                     "EnablePivotRoleAutoCreate", "WafAllowedIpRanges", "WafAllowedCountries", "WafRateLimit",
-                    "WafRateLimitWindow"],
+                    "WafRateLimitWindow", "ApiCustomDomainName", "ApiCustomDomainHostedZoneId",
+                    "ApiCustomDomainCertificateArn"],
         "opensearch": ["LogRetentionDays"],
     }  # fmt: skip
     for name, declared in expected.items():
