@@ -56,8 +56,9 @@ ZONE_OPTIONS = (WEB_UI, API)
 
 
 def check(steps: Iterable[Step], options: Mapping[str, OptionValue], route53: Callable[[], Any]) -> None:
-    """Refuse the run (InvalidOptions) unless each zone the steps read (`ZONE_OPTIONS`, given) is a public zone of
-    the account named by its name option; nothing to check when no step reads the zone's option."""
+    """Refuse the run (InvalidOptions) unless each zone the steps read (`ZONE_OPTIONS`) is a public zone of the
+    account named by its name option; nothing to check when no step reads the zone's option, or neither it nor the
+    name is given."""
     steps = list(steps)
     for option in ZONE_OPTIONS:
         _check(option, steps, options, route53)
@@ -68,7 +69,7 @@ def _check(
 ) -> None:
     readers = [step.name for step in steps if step.reads_param(option.zone)]
     zone, name = str(options.get(option.zone, "")), str(options.get(option.name, "")).rstrip(".").lower()
-    if not readers or not zone:
+    if not readers or not (zone or name):  # neither given: no custom domain (the API's options are read always)
         return
     field = f"options.{option.zone}"
     found, code = hosted_zone(route53(), zone)
