@@ -446,6 +446,38 @@ OPTION_RULES: tuple[dict[str, Any], ...] = (
         "data.all makes no network ACL (deploy/stacks/vpc.py makes it with its own VPC); leave "
         f"{rules.VPC_RESTRICTED_NACL} false, or {rules.VPC_ID} empty",
     },
+    # data.all's apigw_custom_domain takes its three keys together (deploy/stacks/lambda_api.py reads each)
+    {
+        "when": {
+            "all": [
+                {"option": rules.API_DOMAIN_NAME, "not_equals": ""},
+                {
+                    "any": [
+                        {"option": rules.API_DOMAIN_ZONE, "equals": ""},
+                        {"option": rules.API_DOMAIN_CERTIFICATE, "equals": ""},
+                    ]
+                },
+            ]
+        },
+        "message": f"{rules.API_DOMAIN_NAME} needs {rules.API_DOMAIN_ZONE} (the id of the public Route 53 hosted zone "
+        f"of that name, which gets its alias record) and {rules.API_DOMAIN_CERTIFICATE} (an ACM certificate of the "
+        "account in us-east-1 covering the name): data.all's apigw_custom_domain takes all three",
+    },
+    {
+        "when": {
+            "all": [
+                {"option": rules.API_DOMAIN_NAME, "equals": ""},
+                {
+                    "any": [
+                        {"option": rules.API_DOMAIN_ZONE, "not_equals": ""},
+                        {"option": rules.API_DOMAIN_CERTIFICATE, "not_equals": ""},
+                    ]
+                },
+            ]
+        },
+        "message": f"{rules.API_DOMAIN_ZONE} and {rules.API_DOMAIN_CERTIFICATE} take effect with "
+        f"{rules.API_DOMAIN_NAME} only: set it, or leave them empty",
+    },
 )
 
 

@@ -1493,6 +1493,38 @@ def aoss_delete_security_policy(region: str, name: str, policy_type: str, accoun
     return False
 
 
+def apigateway_disable_execute_api_endpoint(
+    region: str, rest_api_id: str, disabled: bool, *, account_id: str = ACCOUNT_ID
+) -> bool:
+    """A REST API's `disableExecuteApiEndpoint`, which moto's CloudFormation model ignores and its UpdateRestApi
+    sets to `bool` of the patch's text (`"false"` made it true); False when there is no such API."""
+    api = backend("apigateway", region, account_id).apis.get(rest_api_id)
+    if api is None:
+        return False
+    api.disableExecuteApiEndpoint = disabled
+    return True
+
+
+def apigateway_update_domain_name(
+    region: str,
+    domain_name: str,
+    *,
+    certificate_arn: str | None,
+    regional_certificate_arn: str | None,
+    security_policy: str | None,
+    account_id: str = ACCOUNT_ID,
+) -> bool:
+    """UpdateDomainName of API Gateway (a custom domain name's certificates and TLS policy), which moto lacks; the
+    name keeps its distribution and regional domain names, as in AWS. False when there is no such name."""
+    domain = backend("apigateway", region, account_id).domain_names.get(domain_name)
+    if domain is None:
+        return False
+    domain.certificate_arn = certificate_arn
+    domain.regional_certificate_arn = regional_certificate_arn
+    domain.security_policy = security_policy
+    return True
+
+
 def aoss_update_collection(region: str, collection_id: str, *, description: str, account_id: str = ACCOUNT_ID) -> bool:
     """UpdateCollection of OpenSearch Serverless (its description), which moto lacks; False when
     there is no such collection."""

@@ -263,6 +263,10 @@ VPC_RESTRICTED_NACL_KEY = "vpc_restricted_nacl"
 #: data.all's `vpc_id` (`target_env.get('vpc_id')`): the operator's VPC, which data.all looks up at synthesis
 #: (`ec2.Vpc.from_lookup`) in place of making its own (`deploy/stacks/vpc.py`).
 VPC_ID_KEY = "vpc_id"
+#: data.all's `apigw_custom_domain` (`target_env.get('apigw_custom_domain')`): its API served at
+#: `hosted_zone_name` (the zone's own name) with the ACM certificate `certificate_arn`, the zone `hosted_zone_id`
+#: holding its alias record (`deploy/stacks/lambda_api.py`, `set_up_graphql_api_gateway`).
+API_CUSTOM_DOMAIN_KEY = "apigw_custom_domain"
 DATAALL_DEFAULTS: Mapping[str, Any] = {
     SESSION_TIMEOUT_KEY: 43200,
     LOG_RETENTION_KEY: "TWO_YEARS",
@@ -275,6 +279,7 @@ DATAALL_DEFAULTS: Mapping[str, Any] = {
     CUSTOM_DOMAIN_KEY: None,
     VPC_RESTRICTED_NACL_KEY: False,
     VPC_ID_KEY: None,
+    API_CUSTOM_DOMAIN_KEY: None,
 }
 
 #: The parameter (and release option) of data.all's `cognito_user_session_timeout_inmins`.
@@ -1534,6 +1539,254 @@ def _declare_vpc_parameters(template: dict[str, Any], private: list[int], *, pub
         }
 
 
+#: The parameters (and release options) of data.all's `apigw_custom_domain`: the API's domain name (a public hosted
+#: zone's own name, as data.all gives `hosted_zone_name` as the domain name), the zone's id, and the ACM certificate
+#: (us-east-1, where an edge-optimized custom domain name takes its certificate from:
+#: https://docs.aws.amazon.com/apigateway/latest/developerguide/how-to-edge-optimized-custom-domain-name.html);
+#: the conditions the rule gives the template holding data.all's API: the name given, or not.
+API_DOMAIN_NAME = "ApiCustomDomainName"
+API_DOMAIN_ZONE = "ApiCustomDomainHostedZoneId"
+API_DOMAIN_CERTIFICATE = "ApiCustomDomainCertificateArn"
+API_DOMAIN_ON = "DataallApiCustomDomain"
+API_DOMAIN_OFF = "DataallApiExecuteApiEndpoint"
+#: The output the rule gives that template: the URL data.all's web UI calls its API at (the value of its SSM
+#: parameter `/dataall/<env>/apiGateway/backendUrl`, which the `site` action reads from a stage output).
+API_BACKEND_URL_OUTPUT = "DataallBackendUrl"
+#: data.all's constructs (`set_up_graphql_api_gateway`): its RestApi `<resource_prefix>-<envname>-api`, its
+#: `add_domain_name('ApiGwCustomDomainName', ...)` (EDGE, TLS_1_2; CDK's `DomainName` maps the API's deployment
+#: stage at the root: its `BasePathMapping` `Map:<base path>=><the API's unique id>`, the `/` written `--`), the
+#: `r53.ARecord(self, 'ApiGwARecordId', ...)` alias to it, and the SSM parameter `BackendApi`.
+DATAALL_API_PATH = re.compile(r"(?P<stack>.+)/(?P<api>[^/]+-api)/Resource")
+API_DOMAIN_CONSTRUCT = "ApiGwCustomDomainName"
+API_RECORD_CONSTRUCT = "ApiGwARecordId"
+API_BACKEND_URL = re.compile(r"/dataall/[^/]+/apiGateway/backendUrl")
+#: An edge-optimized API's alias target: the CloudFront distribution API Gateway makes for the domain name.
+API_DOMAIN_ALIAS = ("DistributionDomainName", "DistributionHostedZoneId")
+_DEPLOYMENT_HASH = re.compile(r"[0-9a-f]{32}")
+
+
+@dataclass(frozen=True)
+class _DataallApi:
+    """data.all's RestApi in a template and what the custom domain rule changes beside it."""
+
+    api: str
+    #: the construct path of the API's nested stack, and the API's construct id
+    stack: str
+    construct: str
+    deployment: str
+    stage: str
+    backend_url: str
+    #: the API's `Endpoint` output (CDK's `RestApi.url`): the execute-api URL
+    endpoint: str
+
+
+def _dataall_api(template: Mapping[str, Any]) -> _DataallApi | None:
+    """data.all's RestApi in `template` (none: None), found by its construct path, with its deployment, stage,
+    backend URL parameter and endpoint output; the import stops if one is not where CDK puts it."""
+    resources = template.get("Resources", {})
+    apis = []
+    for key, resource in resources.items():
+        path = _cdk_path(resource)
+        matched = DATAALL_API_PATH.fullmatch(path) if path is not None else None
+        if resource.get("Type") == "AWS::ApiGateway::RestApi" and matched:
+            apis.append((key, matched["stack"], matched["api"]))
+    if not apis:
+        return None
+    if len(apis) > 1:
+        raise RuleError(f"{API_CUSTOM_DOMAIN_KEY}: more than one RestApi of data.all's construct path: {apis}")
+    ((api, stack, construct),) = apis
+    if api != cdk_logical_id([construct, "Resource"]):
+        raise RuleError(f"{API_CUSTOM_DOMAIN_KEY}: RestApi {api} is not where CDK puts data.all's API {construct}")
+
+    def one(kind: str, what: str, test: Callable[[str, dict[str, Any]], bool]) -> str:
+        found = sorted(k for k, r in resources.items() if r.get("Type") == kind and test(k, r))
+        if len(found) != 1:
+            raise RuleError(f"{API_CUSTOM_DOMAIN_KEY}: data.all's API {api} has not one {what}: {found or 'none'}")
+        return found[0]
+
+    def of_api(_key: str, resource: dict[str, Any]) -> bool:
+        return (resource.get("Properties") or {}).get("RestApiId") == {"Ref": api}
+
+    deployment = one("AWS::ApiGateway::Deployment", "deployment", of_api)
+    original = cdk_logical_id([construct, "Deployment", "Resource"])
+    if not (deployment.startswith(original) and _DEPLOYMENT_HASH.fullmatch(deployment[len(original) :])):
+        raise RuleError(f"{API_CUSTOM_DOMAIN_KEY}: deployment {deployment} is not where CDK puts data.all's API's")
+    stage = one(
+        "AWS::ApiGateway::Stage",
+        "stage of its deployment",
+        lambda k, r: of_api(k, r) and r["Properties"].get("DeploymentId") == {"Ref": deployment},
+    )
+    backend_url = one(
+        "AWS::SSM::Parameter",
+        "SSM parameter /dataall/<env>/apiGateway/backendUrl",
+        lambda _k, r: API_BACKEND_URL.fullmatch(str((r.get("Properties") or {}).get("Name"))) is not None,
+    )
+    endpoint = cdk_logical_id([construct, "Endpoint"])
+    if endpoint not in template.get("Outputs", {}):
+        raise RuleError(f"{API_CUSTOM_DOMAIN_KEY}: data.all's API {api} has no Endpoint output {endpoint}")
+    return _DataallApi(api, stack, construct, deployment, stage, backend_url, endpoint)
+
+
+def _api_custom_domain(
+    template: Mapping[str, Any], found: _DataallApi, name: Any, zone: Any, certificate: Any
+) -> dict[str, dict[str, Any]]:
+    """The resources CDK synthesizes for data.all's `apigw_custom_domain` of `name`, `zone` and `certificate` (the
+    synthesis' literals, or the parameters), without a condition."""
+    resources = template["Resources"]
+    tags = copy.deepcopy((resources[found.api].get("Properties") or {}).get("Tags"))
+    domain_construct = [found.construct, API_DOMAIN_CONSTRUCT]
+    domain = cdk_logical_id([*domain_construct, "Resource"])
+    mapping_construct = [*domain_construct, "Map:--=>" + cdk_logical_id(f"{found.stack}/{found.construct}".split("/"))]
+    record_name = f"{name}." if isinstance(name, str) else {"Fn::Sub": "${" + API_DOMAIN_NAME + "}."}
+
+    def path(construct: list[str]) -> dict[str, str]:
+        return {"aws:cdk:path": "/".join([found.stack, *construct, "Resource"])}
+
+    return {
+        domain: {
+            "Type": "AWS::ApiGateway::DomainName",
+            "Properties": {
+                "CertificateArn": certificate,
+                "DomainName": name,
+                "EndpointConfiguration": {"Types": ["EDGE"]},
+                "SecurityPolicy": "TLS_1_2",
+                **({"Tags": tags} if tags else {}),
+            },
+            "Metadata": path(domain_construct),
+        },
+        cdk_logical_id([*mapping_construct, "Resource"]): {
+            "Type": "AWS::ApiGateway::BasePathMapping",
+            "Properties": {
+                "DomainName": {"Ref": domain},
+                "RestApiId": {"Ref": found.api},
+                "Stage": {"Ref": found.stage},
+            },
+            "Metadata": path(mapping_construct),
+        },
+        cdk_logical_id([API_RECORD_CONSTRUCT, "Resource"]): {
+            "Type": "AWS::Route53::RecordSet",
+            "Properties": {
+                "AliasTarget": {
+                    "DNSName": {"Fn::GetAtt": [domain, API_DOMAIN_ALIAS[0]]},
+                    "HostedZoneId": {"Fn::GetAtt": [domain, API_DOMAIN_ALIAS[1]]},
+                },
+                "HostedZoneId": zone,
+                "Name": record_name,
+                "Type": "A",
+            },
+            "Metadata": path([API_RECORD_CONSTRUCT]),
+        },
+    }
+
+
+def _api_deployment_on(deployment: str) -> str:
+    """The logical id of data.all's API's deployment with the custom domain: CDK hashes the RestApi's properties
+    (`DisableExecuteApiEndpoint`) into it, so that a change makes a new deployment, which the stage then serves (API
+    Gateway applies a disabled execute-api endpoint only when the API is deployed again:
+    https://docs.aws.amazon.com/apigateway/latest/developerguide/rest-api-disable-default-endpoint.html). CDK's
+    hash of its other parts cannot be recomputed from the template: the rule derives one from the synthesized id."""
+    digest = hashlib.md5(f"{deployment}/{API_DOMAIN_ON}".encode(), usedforsecurity=False).hexdigest()
+    return deployment[:-32] + digest
+
+
+def api_custom_domain_from_the_options(template: dict[str, Any], synthesis: Synthesis) -> None:
+    """data.all's `apigw_custom_domain` becomes the `ApiCustomDomainName`, `ApiCustomDomainHostedZoneId` and
+    `ApiCustomDomainCertificateArn` parameters. In the template holding data.all's RestApi (found by its construct
+    path) the rule gives, under the condition that `ApiCustomDomainName` is given, what CDK synthesizes for the key
+    (logical ids, construct paths, the API's tags): the edge-optimized `AWS::ApiGateway::DomainName` of the name
+    with the certificate (TLS 1.2), its `BasePathMapping` of the API's stage at the root, and the zone's alias `A`
+    record to it; the RestApi's `DisableExecuteApiEndpoint` and the value of data.all's SSM parameter
+    `/dataall/<env>/apiGateway/backendUrl` (`https://<name>/`, else the execute-api URL) become `Fn::If` on it,
+    and so does the stage's deployment: the API's deployment, and under the condition a second one (a new
+    deployment when the option changes, as CDK's hash of the RestApi makes one). The output `DataallBackendUrl`
+    holds that URL (the `site` action's API URL). A synthesis with the key is checked to hold exactly what CDK
+    makes of it, then takes the same form; the import stops if anything else reads the deployment."""
+    found = _dataall_api(template)
+    if found is None:
+        return
+    resources = template["Resources"]
+    domain = synthesis.setting(API_CUSTOM_DOMAIN_KEY)
+    parameters = ({"Ref": API_DOMAIN_NAME}, {"Ref": API_DOMAIN_ZONE}, {"Ref": API_DOMAIN_CERTIFICATE})
+    wanted = _api_custom_domain(template, found, *parameters)
+    domain_id = next(iter(wanted))
+    on_url = {"Fn::Join": ["", ["https://", {"Ref": domain_id}, "/"]]}
+    endpoint_url = template["Outputs"][found.endpoint]["Value"]
+    api_properties = resources[found.api].setdefault("Properties", {})
+    backend = resources[found.backend_url]["Properties"]
+    synthesized = {k: r for k, r in resources.items() if k in wanted}
+    if domain:
+        literals = (domain["hosted_zone_name"], domain["hosted_zone_id"], domain["certificate_arn"])
+        expected = _api_custom_domain(template, found, *map(str, literals))
+        if synthesized != expected or (api_properties.get("DisableExecuteApiEndpoint"), backend.get("Value")) != (
+            True,
+            on_url,
+        ):
+            raise RuleError(f"data.all's API custom domain is not as CDK synthesizes it for {API_CUSTOM_DOMAIN_KEY}")
+    elif (
+        synthesized
+        or api_properties.get("DisableExecuteApiEndpoint") is not False
+        or backend.get("Value") != (endpoint_url)
+    ):
+        raise RuleError(
+            f"data.all's API {found.api} is not as CDK synthesizes it without {API_CUSTOM_DOMAIN_KEY}: "
+            f"custom domain resources {sorted(synthesized)}, DisableExecuteApiEndpoint "
+            f"{api_properties.get('DisableExecuteApiEndpoint')!r}, backendUrl not the API's endpoint"
+        )
+    deployment, on_deployment = found.deployment, _api_deployment_on(found.deployment)
+    for section in ("Resources", "Outputs"):
+        for key, body in template.get(section, {}).items():
+            depends = body.get("DependsOn") or []
+            read = deployment in ([depends] if isinstance(depends, str) else depends)
+            if read or (key != found.stage and deployment in json.dumps(body.get("Properties", body.get("Value")))):
+                raise RuleError(f"{API_CUSTOM_DOMAIN_KEY}: {key} reads data.all's API deployment {deployment}")
+    resources[on_deployment] = {**copy.deepcopy(resources[deployment]), "Condition": API_DOMAIN_ON}
+    resources[deployment]["Condition"] = API_DOMAIN_OFF
+    resources[found.stage]["Properties"]["DeploymentId"] = {
+        "Fn::If": [API_DOMAIN_ON, {"Ref": on_deployment}, {"Ref": deployment}]
+    }
+    resources.update({k: {**r, "Condition": API_DOMAIN_ON} for k, r in wanted.items()})
+    api_properties["DisableExecuteApiEndpoint"] = {"Fn::If": [API_DOMAIN_ON, True, False]}
+    backend_url = {"Fn::If": [API_DOMAIN_ON, on_url, copy.deepcopy(endpoint_url)]}
+    backend["Value"] = backend_url
+    template["Outputs"][API_BACKEND_URL_OUTPUT] = {
+        "Description": "The URL data.all's web UI calls its API at (its SSM parameter …/apiGateway/backendUrl)",
+        "Value": copy.deepcopy(backend_url),
+    }
+    template.setdefault("Conditions", {}).update(
+        {
+            API_DOMAIN_ON: {"Fn::Not": [{"Fn::Equals": [{"Ref": API_DOMAIN_NAME}, ""]}]},
+            API_DOMAIN_OFF: {"Fn::Equals": [{"Ref": API_DOMAIN_NAME}, ""]},
+        }
+    )
+    template.setdefault("Parameters", {}).update(
+        {
+            API_DOMAIN_NAME: {
+                "Type": "String",
+                "Default": "",
+                "AllowedPattern": f"({CUSTOM_DOMAIN_NAME_PATTERN})?",
+                "Description": f"data.all's {API_CUSTOM_DOMAIN_KEY}.hosted_zone_name: the name data.all's API is "
+                "served at, a public Route 53 hosted zone's; empty: the API's execute-api endpoint (set by the "
+                "installer from the release's option)",
+            },
+            API_DOMAIN_ZONE: {
+                "Type": "String",
+                "Default": "",
+                "AllowedPattern": f"({CUSTOM_DOMAIN_ZONE_PATTERN})?",
+                "Description": f"data.all's {API_CUSTOM_DOMAIN_KEY}.hosted_zone_id: the id of ApiCustomDomainName's "
+                "hosted zone, which gets the name's alias record (set by the installer from the release's option)",
+            },
+            API_DOMAIN_CERTIFICATE: {
+                "Type": "String",
+                "Default": "",
+                "AllowedPattern": f"({CUSTOM_DOMAIN_CERTIFICATE_PATTERN})?",
+                "Description": f"data.all's {API_CUSTOM_DOMAIN_KEY}.certificate_arn: the ARN of the account's ACM "
+                "certificate in us-east-1 covering ApiCustomDomainName (set by the installer from the release's "
+                "option)",
+            },
+        }
+    )
+
+
 def value_option(parameter: str, synthesis: Synthesis) -> dict[str, Any]:  # noqa: C901, PLR0911, PLR0912 (one per option)
     """The release's option filling a value rule's parameter, defaulting to the synthesized value."""
     if parameter == SESSION_TIMEOUT:
@@ -1726,6 +1979,39 @@ def value_option(parameter: str, synthesis: Synthesis) -> dict[str, Any]:  # noq
             f"flow log made; empty: data.all makes its own VPC. Not with {VPC_RESTRICTED_NACL} (data.all makes its "
             "NACL on its own VPC only)",
         }
+    if parameter in (API_DOMAIN_NAME, API_DOMAIN_ZONE, API_DOMAIN_CERTIFICATE):
+        key, pattern, label, what = {
+            API_DOMAIN_NAME: (
+                "hosted_zone_name",
+                CUSTOM_DOMAIN_NAME_PATTERN,
+                "API's custom domain name",
+                "the name of a public Route 53 hosted zone of the account (e.g. api.dataall.example.com), which "
+                "data.all's API is served at, edge-optimized (its execute-api endpoint then disabled); empty: the "
+                "execute-api endpoint. With it, ApiCustomDomainHostedZoneId and ApiCustomDomainCertificateArn",
+            ),
+            API_DOMAIN_ZONE: (
+                "hosted_zone_id",
+                CUSTOM_DOMAIN_ZONE_PATTERN,
+                "API's custom domain's hosted zone id",
+                f"the id of {API_DOMAIN_NAME}'s hosted zone (e.g. Z0123456789ABCDEFGHIJ), which gets the name's alias "
+                "record; Plan checks the zone is public and has that name",
+            ),
+            API_DOMAIN_CERTIFICATE: (
+                "certificate_arn",
+                CUSTOM_DOMAIN_CERTIFICATE_PATTERN,
+                "API's custom domain's certificate ARN",
+                f"the ARN of an ACM certificate of the account in us-east-1 covering {API_DOMAIN_NAME}, which API "
+                "Gateway serves the edge-optimized name with; Plan checks it is ISSUED and covers the name",
+            ),
+        }[parameter]
+        return {
+            "type": "string",
+            "default": str((synthesis.setting(API_CUSTOM_DOMAIN_KEY) or {}).get(key) or ""),
+            "pattern": f"({pattern})?",
+            "label": label,
+            "group": "data.all",
+            "description": f"data.all's {API_CUSTOM_DOMAIN_KEY}.{key}: {what}",
+        }
     raise KeyError(parameter)
 
 
@@ -1735,7 +2021,7 @@ VALUE_PARAMETERS = (
     REAUTH_TTL, REAUTH_APIS, ALLOWED_ORIGINS, SHARED_DASHBOARDS, PIVOT_ROLE_AUTO_CREATE,
     WAF_IP_RANGES, WAF_COUNTRIES, WAF_RATE_LIMIT, WAF_RATE_LIMIT_WINDOW,
     CUSTOM_DOMAIN_NAME, CUSTOM_DOMAIN_ZONE, CUSTOM_DOMAIN_CERTIFICATE, CUSTOM_DOMAIN_SENDER, VPC_RESTRICTED_NACL,
-    VPC_ID,
+    VPC_ID, API_DOMAIN_NAME, API_DOMAIN_ZONE, API_DOMAIN_CERTIFICATE,
 )  # fmt: skip
 
 
@@ -1856,6 +2142,7 @@ RULES: tuple[Rule, ...] = (
     custom_domain_certificate_from_the_option,
     restricted_nacl_from_the_option,
     existing_vpc_from_the_option,
+    api_custom_domain_from_the_options,
     s3_egress_of_the_installations_region,
     assets_from_the_release,
     home_region_from_the_installer,

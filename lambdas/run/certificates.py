@@ -1,27 +1,55 @@
-"""The ACM certificate an installation names for its custom domain, checked by Plan before anything changes.
+"""The ACM certificates an installation names for its custom domains, checked by Plan before anything changes.
 
 data.all's `custom_domain.certificate_arn` (the release's `CustomDomainCertificateArn`): its CloudFront
 stage makes no certificate and gives the distribution that one
 (`blueprints.dataall.rules.custom_domain_certificate_from_the_option`). CloudFront takes a certificate of
 the distribution's account, in us-east-1, issued, whose names cover each of the distribution's alternate
-domain names (https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/cnames-and-https-requirements.html);
-any other fails the stage late in the run, after every backend stage: Plan refuses the run first, naming
-the option.
+domain names (https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/cnames-and-https-requirements.html).
+data.all's `apigw_custom_domain.certificate_arn` (`ApiCustomDomainCertificateArn`): its lambdas stage gives the
+API's edge-optimized domain name that certificate (`blueprints.dataall.rules.api_custom_domain_from_the_options`),
+which API Gateway takes from us-east-1 too, issued, covering the name
+(https://docs.aws.amazon.com/apigateway/latest/developerguide/how-to-edge-optimized-custom-domain-name.html).
+Any other fails the stage late in the run: Plan refuses the run first, naming the option.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from lambdas.core.errors import InvalidOptions
 from lambdas.data.certificates import certificate
 from lambdas.release.manifest import OptionValue, Step
 
-ARN = "CustomDomainCertificateArn"
-NAME = "CustomDomainName"
-#: The region CloudFront takes ACM certificates from.
+#: The region CloudFront, and API Gateway for an edge-optimized custom domain name, take ACM certificates from.
 REGION = "us-east-1"
+
+
+@dataclass(frozen=True)
+class CertificateOption:
+    """A certificate ARN option, the option naming what it must cover, and what the refusals say of them."""
+
+    arn: str
+    name: str
+    #: who serves the certificate: `the only ones <serves>`, `<Serves> serves only an issued certificate`
+    serves: str
+    server: str
+
+
+WEB_UI = CertificateOption(
+    arn="CustomDomainCertificateArn",
+    name="CustomDomainName",
+    serves="CloudFront serves stage {stage}'s distribution with",
+    server="CloudFront",
+)
+API = CertificateOption(
+    arn="ApiCustomDomainCertificateArn",
+    name="ApiCustomDomainName",
+    serves="API Gateway serves stage {stage}'s edge-optimized custom domain name with",
+    server="API Gateway",
+)
+CERTIFICATE_OPTIONS = (WEB_UI, API)
 
 
 def covers(pattern: str, name: str) -> bool:
@@ -36,33 +64,47 @@ def covers(pattern: str, name: str) -> bool:
 
 
 def check(steps: Iterable[Step], options: Mapping[str, OptionValue], account: str, acm: Callable[[str], Any]) -> None:
-    """Refuse the run (InvalidOptions) unless the certificate the steps read is the account's, in us-east-1,
-    ISSUED, and covers `CustomDomainName`; nothing to check when no step reads `CustomDomainCertificateArn`
-    or it is empty (data.all requests the certificate). `acm`: region -> an ACM client of that region."""
-    readers = [step.name for step in steps if step.reads_param(ARN)]
-    arn = str(options.get(ARN, ""))
+    """Refuse the run (InvalidOptions) unless each certificate the steps read (`CERTIFICATE_OPTIONS`) is the
+    account's, in us-east-1, ISSUED, and covers its name option; nothing to check when no step reads the option or
+    it is empty (data.all then requests the web UI's certificate; the API has no custom domain).
+    `acm`: region -> an ACM client of that region."""
+    steps = list(steps)
+    for option in CERTIFICATE_OPTIONS:
+        _check(option, steps, options, account, acm)
+
+
+def _check(
+    option: CertificateOption,
+    steps: list[Step],
+    options: Mapping[str, OptionValue],
+    account: str,
+    acm: Callable[[str], Any],
+) -> None:
+    readers = [step.name for step in steps if step.reads_param(option.arn)]
+    arn = str(options.get(option.arn, ""))
     if not readers or not arn:
         return
-    name = str(options.get(NAME, "")).rstrip(".").lower()
-    field = f"options.{ARN}"
+    name = str(options.get(option.name, "")).rstrip(".").lower()
+    field = f"options.{option.arn}"
     parts = arn.split(":")
     region, owner = (parts[3], parts[4]) if len(parts) > 5 else ("", "")
     if region != REGION or owner != account:
         raise InvalidOptions(
-            f"{ARN}: {arn} is not a certificate of account {account} in {REGION}, the only ones CloudFront "
-            f"serves stage {readers[0]}'s distribution with; nothing was changed",
+            f"{option.arn}: {arn} is not a certificate of account {account} in {REGION}, the only ones "
+            f"{option.serves.format(stage=readers[0])}; nothing was changed",
             field=field,
         )
     found, code = certificate(acm(REGION), arn)
     if found is None:
         raise InvalidOptions(
-            f"{ARN}: the account has no ACM certificate {arn} in {REGION} ({code}); nothing was changed", field=field
+            f"{option.arn}: the account has no ACM certificate {arn} in {REGION} ({code}); nothing was changed",
+            field=field,
         )
     status = str(found.get("Status", ""))
     if status != "ISSUED":
         raise InvalidOptions(
-            f"{ARN}: certificate {arn} is {status}, not ISSUED: CloudFront serves only an issued certificate; "
-            "nothing was changed",
+            f"{option.arn}: certificate {arn} is {status}, not ISSUED: {option.server} serves only an issued "
+            "certificate; nothing was changed",
             field=field,
         )
     names = list(
@@ -70,7 +112,7 @@ def check(steps: Iterable[Step], options: Mapping[str, OptionValue], account: st
     )
     if not any(covers(pattern, name) for pattern in names if pattern):
         raise InvalidOptions(
-            f"{ARN}: certificate {arn} is for {', '.join(names)}, none of which covers {NAME} {name}: CloudFront "
-            "takes a certificate only for the names it covers; nothing was changed",
+            f"{option.arn}: certificate {arn} is for {', '.join(names)}, none of which covers {option.name} {name}: "
+            f"{option.server} takes a certificate only for the names it covers; nothing was changed",
             field=field,
         )

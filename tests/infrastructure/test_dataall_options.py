@@ -95,7 +95,8 @@ def test_data_alls_value_keys_change_nothing_but_what_the_value_rules_make_param
     assert different == []
     declared = sorted({p for s in default.stages for p in rules.value_parameters(s.template)})
     assert declared == [
-        "AllowedOrigins", "ApiBurstLimit", "ApiRateLimit", "EnablePivotRoleAutoCreate", "LogRetentionDays",
+        "AllowedOrigins", "ApiBurstLimit", "ApiCustomDomainCertificateArn", "ApiCustomDomainHostedZoneId",
+        "ApiCustomDomainName", "ApiRateLimit", "EnablePivotRoleAutoCreate", "LogRetentionDays",
         "ReauthApis", "ReauthTtlMinutes", "SessionTimeoutMinutes", "SharedDashboardsSessions", "VpcId",
         "VpcRestrictedNacl", "WafAllowedCountries", "WafAllowedIpRanges", "WafRateLimit", "WafRateLimitWindow",
     ]  # fmt: skip
@@ -150,7 +151,8 @@ def test_the_variants_and_the_stages_options_add_pass_cfn_lint_and_take_the_valu
         "ecs": ["LogRetentionDays", "EnablePivotRoleAutoCreate"],
         "lambdas": ["LogRetentionDays", "ApiRateLimit", "ApiBurstLimit", "ReauthTtlMinutes", "AllowedOrigins",
                     "EnablePivotRoleAutoCreate", "WafAllowedIpRanges", "WafAllowedCountries", "WafRateLimit",
-                    "WafRateLimitWindow"],
+                    "WafRateLimitWindow", "ApiCustomDomainName", "ApiCustomDomainHostedZoneId",
+                    "ApiCustomDomainCertificateArn"],
         "opensearch": ["LogRetentionDays"],
     }  # fmt: skip
     for name, declared in expected.items():
@@ -457,3 +459,61 @@ def test_data_alls_vpc_id_is_the_vpc_stage_with_its_vpc_left_out_and_every_stage
     assert different == []
     declaring = [s.name for s in default.stages if rules.VPC_ID in rules.value_parameters(s.template)]
     assert declaring == ["vpc"]
+
+
+#: data.all's `apigw_custom_domain` as an operator sets it (its API at the zone's own name, the certificate in
+#: us-east-1)
+API_CUSTOM_DOMAIN = {
+    "hosted_zone_name": "api.dataall.example.com",
+    "hosted_zone_id": "Z0123456789ABCDEFAPI",
+    "certificate_arn": CERTIFICATE_ARN,
+}
+
+
+def _deployments_by_condition(template: dict[str, Any]) -> dict[str, Any]:
+    """`template` with data.all's API deployments named by their condition: the rule keeps the synthesized
+    deployment's logical id (CDK's hash of the RestApi, which the key changes) and derives the other's from it."""
+    text = json.dumps(template)
+    for key, resource in template.get("Resources", {}).items():
+        if resource["Type"] == "AWS::ApiGateway::Deployment" and resource.get("Condition"):
+            text = text.replace(key, "Deployment" + resource["Condition"])
+    return dict(json.loads(text))
+
+
+@EACH_VERSION
+def test_data_alls_apigw_custom_domain_changes_nothing_but_what_the_rule_makes_conditional(version: str) -> None:
+    # Given data.all synthesized with its defaults and with apigw_custom_domain
+    default = import_stages(CloudAssembly.load(synthesize(SOURCES[version], version)))
+    settings = {rules.API_CUSTOM_DOMAIN_KEY: API_CUSTOM_DOMAIN}
+    changed = synthesize(SOURCES[version], version, environment=settings)
+    (raw,) = [json.loads(p.read_text()) for p in changed.rglob("*backendstackLambdas*.nested.template.json")]
+    made = {r["Type"]: r["Properties"] for r in raw["Resources"].values()}
+    assert made["AWS::ApiGateway::DomainName"]["DomainName"] == "api.dataall.example.com"  # the key took effect
+    assert made["AWS::ApiGateway::RestApi"]["DisableExecuteApiEndpoint"] is True
+    assert made["AWS::Route53::RecordSet"]["HostedZoneId"] == "Z0123456789ABCDEFAPI"
+
+    # When both are imported, each with the value its synthesis had
+    other = import_stages(CloudAssembly.load(changed), settings=settings, reuse=default.packaged)
+
+    # Then every stage's template is the same but for the API deployment's name: the lambdas stage holds the domain
+    # name, its mapping, the alias record and a second deployment under the option's condition
+    pairs = list(zip(other.stages, default.stages, strict=True))
+    assert [s.name for s, _ in pairs] == [s.name for s in default.stages]
+    differing = [
+        s.name
+        for s, d in pairs
+        if comparable(_deployments_by_condition(s.template)) != comparable(_deployments_by_condition(d.template))
+    ]
+    assert differing == []
+    holding = [s.name for s in default.stages if rules.API_DOMAIN_NAME in rules.value_parameters(s.template)]
+    assert holding == ["lambdas"]
+    (stage,) = [s for s in default.stages if s.name == "lambdas"]
+    conditioned = sorted(r["Type"] for r in stage.template["Resources"].values() if r.get("Condition"))
+    assert conditioned == [
+        "AWS::ApiGateway::BasePathMapping",
+        "AWS::ApiGateway::Deployment",
+        "AWS::ApiGateway::Deployment",
+        "AWS::ApiGateway::DomainName",
+        "AWS::Route53::RecordSet",
+        "AWS::WAFv2::IPSet",
+    ]

@@ -32,7 +32,7 @@ def test_every_nested_stack_of_the_backend_is_a_stage_of_the_release(dataall_rel
     }
 
     assert counts == {
-        "backend": 3, "vpc": 96, "params": 13, "s3": 20, "cognito": 33, "sqs": 9, "lambdas": 90, "ecs": 99,
+        "backend": 3, "vpc": 96, "params": 13, "s3": 20, "cognito": 33, "sqs": 9, "lambdas": 94, "ecs": 99,
         "aurora": 36, "migrations": 14, "dashboards": 30, "opensearch": 30,
         "cloudfront": 20, "frontend-cognito-config": 11,
     }  # fmt: skip
@@ -145,6 +145,37 @@ def test_the_vpc_stage_takes_the_existing_vpc_option_which_the_quick_create_form
     assert any(g["Label"]["default"] == "data.all" and "VpcId" in g["Parameters"] for g in groups)
     refusing = [m for _, m in dataall_release.manifest.rules if "VpcId" in m and "VpcRestrictedNacl" in m]
     assert len(refusing) == 1
+
+
+def test_the_lambdas_stage_takes_the_api_custom_domain_options_which_the_quick_create_form_offers(
+    dataall_release: Any,
+) -> None:
+    lambdas = dataall_release.template("lambdas")
+    conditioned = sorted(
+        r["Type"] for r in lambdas["Resources"].values() if r.get("Condition") == "DataallApiCustomDomain"
+    )
+    names = ("ApiCustomDomainName", "ApiCustomDomainHostedZoneId", "ApiCustomDomainCertificateArn")
+
+    assert conditioned == ["AWS::ApiGateway::BasePathMapping", "AWS::ApiGateway::Deployment",
+                           "AWS::ApiGateway::DomainName", "AWS::Route53::RecordSet"]  # fmt: skip
+    for name in names:
+        assert dataall_release.manifest.steps["lambdas"].reads_param(name)
+        assert [s.name for s in dataall_release.manifest.stages() if name in s.parameters] == ["lambdas"]
+    site = dataall_release.manifest.steps["site"].parameters
+    assert site["REACT_APP_GRAPHQL_API"] == "${stage:lambdas.DataallBackendUrl}graphql/api"
+    form = dataall_release.bootstrap_template
+    groups = form["Metadata"]["AWS::CloudFormation::Interface"]["ParameterGroups"]
+    (group,) = [g for g in groups if g["Label"]["default"] == "data.all"]
+    assert set(names) <= set(group["Parameters"])
+    assert {form["Parameters"][name]["Default"] for name in names} == {""}
+    assert lambdas["Conditions"]["DataallApiCustomDomain"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "ApiCustomDomainName"}, ""]}]
+    }
+    messages = [message for _, message in dataall_release.manifest.rules]
+    assert any(m.startswith("ApiCustomDomainName needs ApiCustomDomainHostedZoneId") for m in messages)
+    assert any(
+        m.startswith("ApiCustomDomainHostedZoneId and ApiCustomDomainCertificateArn take effect") for m in messages
+    )
 
 
 def test_the_release_says_nothing_of_the_synthesis_account_or_cdk_bootstrap(dataall_release: Any) -> None:

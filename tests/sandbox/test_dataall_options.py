@@ -15,6 +15,7 @@ from blueprints.dataall import rules
 from installer.aws import Aws
 from installer.images import register_sandbox_images
 from installer.upstream import shared_upstream
+from lambdas.release.manifest import resolve_parameters
 from lambdas.run.refusals import refused
 from tests.conftest import cached_dataall_release
 from tests.sandbox.certificates import issued_certificate
@@ -771,3 +772,95 @@ def test_data_all_in_the_operators_vpc_makes_no_vpc_puts_its_endpoints_and_funct
     # data.all's endpoints went with the vpc stage (EC2 lists a deleted endpoint for a while, as `deleted`)
     assert {e["State"].lower() for e in ec2.describe_vpc_endpoints()["VpcEndpoints"]} == {"deleted"}
     print(f"install {installed_at - started:.0f} s, refusals and uninstall {time.monotonic() - installed_at:.0f} s")
+
+
+def test_data_all_with_an_api_custom_domain_serves_its_api_at_the_name_and_a_redeploy_without_gives_it_back(
+    sandbox: Any, data_all_pace: None
+) -> None:
+    """ApiCustomDomainName, ApiCustomDomainHostedZoneId and ApiCustomDomainCertificateArn (data.all's
+    apigw_custom_domain): an incomplete set is refused by name before anything changes; given, the lambdas stage
+    makes the API's edge-optimized domain name with the certificate, its base path mapping of the API's stage, and
+    the zone's alias A record to its distribution, disables the execute-api endpoint, and data.all's backendUrl
+    parameter and the web UI's API URL are https://<name>/
+    (https://docs.aws.amazon.com/apigateway/latest/developerguide/how-to-edge-optimized-custom-domain-name.html);
+    emptied again, a redeploy updates the lambdas stage alone, in place, and the execute-api URL is back."""
+    started = time.monotonic()
+    aws = Aws(region=HOME, endpoint_url=sandbox.endpoint)
+    east = Aws(region=CLOUDFRONT_REGION, endpoint_url=sandbox.endpoint)
+    release = cached_dataall_release("2.9.0")
+    register_sandbox_images(aws, release, lambda _: None)
+    name = "api.dataall.example.com"
+    route53, apigateway, ssm = aws.client("route53"), aws.client("apigateway"), aws.client("ssm")
+    zone = str(route53.create_hosted_zone(Name=name, CallerReference=name)["HostedZone"]["Id"]).rsplit("/", 1)[-1]
+    certificate = issued_certificate(east.client("acm"), name)
+    options = {
+        rules.API_DOMAIN_NAME: name,
+        rules.API_DOMAIN_ZONE: zone,
+        rules.API_DOMAIN_CERTIFICATE: certificate,
+    }
+
+    refused_run = deploy(
+        aws, release, {"OnDelete": "Destroy", rules.API_DOMAIN_NAME: name, rules.API_DOMAIN_ZONE: zone}
+    )
+
+    assert refused_run.result["status"] == "REFUSED", refused_run.result
+    refusal = refused(aws.client("stepfunctions").describe_execution(executionArn=refused_run.result["execution_arn"]))
+    assert refusal is not None and refusal["code"] == "InvalidOptions", refusal
+    assert "ApiCustomDomainName needs ApiCustomDomainHostedZoneId" in refusal["reason"]
+    assert refused_run.reader.ledger.stages() == {}
+
+    installed = deploy(aws, release, {"OnDelete": "Destroy", **options})
+
+    assert installed.result["status"] == "SUCCEEDED", installed.result["error"]
+    template = release.template("lambdas")
+    made = {lid: (r["Type"], "CREATE_COMPLETE") for lid, r in template["Resources"].items()
+            if r.get("Condition") in (None, rules.API_DOMAIN_ON)}  # fmt: skip
+    assert _resources(aws, "lambdas") == made  # the domain name, mapping, record, the custom domain's deployment
+    domain = apigateway.get_domain_name(domainName=name)
+    assert (domain["certificateArn"], domain["endpointConfiguration"]["types"]) == (certificate, ["EDGE"])
+    (api,) = apigateway.get_rest_apis()["items"]
+    assert api["disableExecuteApiEndpoint"] is True
+    (mapping,) = apigateway.get_base_path_mappings(domainName=name)["items"]
+    assert (mapping["restApiId"], mapping["stage"]) == (api["id"], "prod")
+    (record,) = [
+        r for r in route53.list_resource_record_sets(HostedZoneId=zone)["ResourceRecordSets"] if r["Type"] == "A"
+    ]
+    assert (
+        record["Name"] == f"{name}."
+        and record["AliasTarget"]["DNSName"].rstrip(".") == domain["distributionDomainName"]
+    )
+    assert record["AliasTarget"]["HostedZoneId"] == "Z2FDTNDATAQYW2"
+    backend_url = "/dataall/dev/apiGateway/backendUrl"
+    assert ssm.get_parameter(Name=backend_url)["Parameter"]["Value"] == f"https://{name}/"
+
+    def site_api_url() -> str:
+        """The web UI's API URL, as the site step configures its bundle from the stages' outputs."""
+        params = {**release.manifest.resolve_options({**options}), "Region": HOME}
+        ledger = installed.reader.ledger
+
+        def output(stage: str, name: str) -> str:
+            record = ledger.stage(stage)
+            assert record is not None, stage
+            return str(record.outputs[name])
+
+        return resolve_parameters(release.manifest.steps["site"], params, output)["REACT_APP_GRAPHQL_API"]
+
+    assert site_api_url() == f"https://{name}/graphql/api"
+    stacks = _stack_ids(aws, release)
+    installed_at = time.monotonic()
+
+    off = run(aws, installed, {"action": "redeploy", "options": dict.fromkeys(options, "")})
+
+    assert off["status"] == "SUCCEEDED", off["error"]
+    assert _changed(installed, off, release) == {"lambdas"}
+    assert _stack_ids(aws, release) == stacks  # updated in place
+    assert apigateway.get_domain_names()["items"] == []
+    assert [
+        r for r in route53.list_resource_record_sets(HostedZoneId=zone)["ResourceRecordSets"] if r["Type"] == "A"
+    ] == []
+    (kept,) = apigateway.get_rest_apis()["items"]
+    assert kept["id"] == api["id"] and kept["disableExecuteApiEndpoint"] is False
+    url = f"https://{api['id']}.execute-api.{HOME}.amazonaws.com/prod/"
+    assert ssm.get_parameter(Name=backend_url)["Parameter"]["Value"] == url
+    assert site_api_url() == url + "graphql/api"
+    print(f"install {installed_at - started:.0f} s, redeploy without it {time.monotonic() - installed_at:.0f} s")

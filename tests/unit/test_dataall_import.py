@@ -61,13 +61,15 @@ def test_every_nested_stack_of_the_backend_is_a_stage_with_all_its_resources(ver
     # The counts of ../shared/upstream/dataall/README.md: 508 with the root's nested-stack resources.
     assert counts == {
         "backend": 3, "vpc": 96, "param-store": 13, "s3-resources": 20, "cognito": 33, "sqs-stack": 9,
-        "lambdas": 90, "ecs": 99, "aurora": 36, "cw-dashboards": 30, "open-search": 30,
+        "lambdas": 94, "ecs": 99, "aurora": 36, "cw-dashboards": 30, "open-search": 30,
     }  # fmt: skip
     # and the two egress rules of `s3_egress_of_the_installations_region`, the reauth SSM parameter of
     # `reauth_from_the_options` (under its condition: data.all makes it only when operations are given),
     # the IPSets of `waf_allowed_ranges_from_the_options` of the API's and Cognito's WebACLs (likewise), and
-    # the network ACL of `restricted_nacl_from_the_option` with its 5 entries and 4 subnet associations (likewise)
-    assert sum(counts.values()) + 17 * 3 + 13 == 508 + 2 + 1 + 2 + 10
+    # the network ACL of `restricted_nacl_from_the_option` with its 5 entries and 4 subnet associations (likewise),
+    # and the API's domain name, base path mapping, alias record and second deployment of
+    # `api_custom_domain_from_the_options` (likewise)
+    assert sum(counts.values()) + 17 * 3 + 13 == 508 + 2 + 1 + 2 + 10 + 4
     conditional = sorted({s.name for s in backend.stages for r in s.template["Resources"].values() if "Condition" in r})
     assert conditional == ["cognito", "lambdas", "param-store", "vpc"]
     assert sorted(what.split("/")[1] for what, _ in backend.dropped) == sorted(TRIGGERS)

@@ -371,6 +371,9 @@ def test_data_alls_stages_take_the_value_options_where_its_keys_landed_and_no_li
             "WafAllowedCountries",
             "WafRateLimit",
             "WafRateLimitWindow",
+            "ApiCustomDomainName",
+            "ApiCustomDomainHostedZoneId",
+            "ApiCustomDomainCertificateArn",
         ],
         "ecs": ["LogRetentionDays", "EnablePivotRoleAutoCreate"],
         "opensearch": ["LogRetentionDays"],
@@ -391,6 +394,7 @@ def test_data_alls_stages_take_the_value_options_where_its_keys_landed_and_no_li
         "WafAllowedIpRanges": "", "WafAllowedCountries": "", "WafRateLimit": 1000, "WafRateLimitWindow": 300,
         "ProdSizing": True, "EnableCloudWatchRum": False, "EnableCloudWatchCanaries": False,
         "EnableOpenSearchServerless": False, "EnableCustomDomain": False, "VpcRestrictedNacl": False, "VpcId": "",
+        "ApiCustomDomainName": "", "ApiCustomDomainHostedZoneId": "", "ApiCustomDomainCertificateArn": "",
     }  # fmt: skip
 
 
@@ -953,6 +957,11 @@ def resolved(template: dict[str, Any], parameters: dict[str, Any]) -> dict[str, 
         return call(node)
 
     functions: dict[str, Callable[[Any], Any]] = {
+        "Fn::Sub": lambda text: (
+            re.sub(r"\$\{([A-Za-z0-9]+)\}", lambda m: str(refs[m[1]]), text)
+            if all(name in refs for name in re.findall(r"\$\{([A-Za-z0-9]+)\}", text))
+            else {"Fn::Sub": text}
+        ),
         "Fn::Split": lambda args: value(args[1]).split(args[0]),
         "Fn::If": lambda args: value(args[1] if conditions[args[0]] else args[2]),
         "Fn::Not": lambda args: not value(args[0]),
@@ -1635,3 +1644,256 @@ def test_a_restricted_nacl_synthesis_the_settings_do_not_describe_is_refused() -
     other_rule["Resources"]["RestrictedNACLentryInboundHTTPAF12D5DC"]["Properties"]["RuleAction"] = "deny"
     with pytest.raises(rules.RuleError, match="restricted NACL is not as CDK synthesizes it for vpc_restricted_nacl"):
         rules.apply(other_rule, with_settings(vpc_restricted_nacl=True), NACL_RULE)
+
+
+# ---------------------------------------------------------------------- apigw_custom_domain
+LAMBDAS_STACK = "dataall-main-cicd-stack/dataall-dev-backend-stage/backend-stack/Lambdas"
+API, STAGE, BACKEND_URL = "dataalldevapiF167349C", "dataalldevapiDeploymentStageprodE0313A5B", "BackendApiED3D8698"
+ENDPOINT = "dataalldevapiEndpointA2AFC1F5"
+#: the API's deployment as data.all 2.9.0's synthesis names it without apigw_custom_domain and with it (CDK hashes
+#: the RestApi's properties into it)
+DEPLOYMENT = {False: "dataalldevapiDeployment2B729EF7595670f43c5d503d7a32accf71cd1bf4",
+              True: "dataalldevapiDeployment2B729EF768fa76eae31af2dcb10033532e759640"}  # fmt: skip
+API_DOMAIN = "dataalldevapiApiGwCustomDomainNameFAE3CA8D"
+API_MAPPING = (
+    "dataalldevapiApiGwCustomDomainNameMapdataallmaincicdstackdataalldevbackendstagebackendstackLambdasdataalldevapi"
+    "90C50956231B1B96"
+)
+API_RECORD = "ApiGwARecordId61914A25"
+API_SETTINGS = {
+    "hosted_zone_name": "api.dataall.example.com",
+    "hosted_zone_id": "Z0123456789ABCDEFAPI",
+    "certificate_arn": CERTIFICATE_ARN,
+}
+API_RULE = (rules.api_custom_domain_from_the_options,)
+
+
+def lambdas_template(custom_domain: dict[str, str] | None) -> dict[str, Any]:
+    """data.all's Lambdas nested stack (its API, deployment, stage, backend URL parameter, and with
+    `apigw_custom_domain` its domain name, base path mapping and alias record) as data.all 2.9.0's synthesis writes
+    them."""
+    tags = [{"Key": "Application", "Value": "dataall-dev"}]
+    deployment = DEPLOYMENT[custom_domain is not None]
+    endpoint = {
+        "Fn::Join": ["", ["https://", {"Ref": API}, ".execute-api.eu-west-1.", {"Ref": "AWS::URLSuffix"}, "/",
+                          {"Ref": STAGE}, "/"]]
+    }  # fmt: skip
+    url = {"Fn::Join": ["", ["https://", {"Ref": API_DOMAIN}, "/"]]} if custom_domain else endpoint
+    resources: dict[str, Any] = {
+        API: {
+            "Type": "AWS::ApiGateway::RestApi",
+            "Properties": {"DisableExecuteApiEndpoint": custom_domain is not None, "Name": "dataall-dev-api",
+                           "Tags": tags},
+            "Metadata": {"aws:cdk:path": f"{LAMBDAS_STACK}/dataall-dev-api/Resource"},
+        },
+        deployment: {
+            "Type": "AWS::ApiGateway::Deployment",
+            "Properties": {"Description": "Automatically created by the RestApi construct", "RestApiId": {"Ref": API}},
+            "DependsOn": ["dataalldevapigraphql4B42E066"],
+            "Metadata": {"aws:cdk:path": f"{LAMBDAS_STACK}/dataall-dev-api/Deployment/Resource"},
+        },
+        STAGE: {
+            "Type": "AWS::ApiGateway::Stage",
+            "Properties": {"DeploymentId": {"Ref": deployment}, "RestApiId": {"Ref": API}, "StageName": "prod",
+                           "Tags": tags},
+            "Metadata": {"aws:cdk:path": f"{LAMBDAS_STACK}/dataall-dev-api/DeploymentStage.prod/Resource"},
+        },
+        BACKEND_URL: {
+            "Type": "AWS::SSM::Parameter",
+            "Properties": {"Name": "/dataall/dev/apiGateway/backendUrl", "Tags": {"Application": "dataall-dev"},
+                           "Type": "String", "Value": url},
+            "Metadata": {"aws:cdk:path": f"{LAMBDAS_STACK}/BackendApi/Resource"},
+        },
+    }  # fmt: skip
+    outputs = {ENDPOINT: {"Value": endpoint}, "Urldev": {"Value": endpoint}}
+    if not custom_domain:
+        return {"Resources": resources, "Outputs": outputs}
+    resources[API_DOMAIN] = {
+        "Type": "AWS::ApiGateway::DomainName",
+        "Properties": {
+            "CertificateArn": custom_domain["certificate_arn"],
+            "DomainName": custom_domain["hosted_zone_name"],
+            "EndpointConfiguration": {"Types": ["EDGE"]},
+            "SecurityPolicy": "TLS_1_2",
+            "Tags": tags,
+        },
+        "Metadata": {"aws:cdk:path": f"{LAMBDAS_STACK}/dataall-dev-api/ApiGwCustomDomainName/Resource"},
+    }
+    resources[API_MAPPING] = {
+        "Type": "AWS::ApiGateway::BasePathMapping",
+        "Properties": {"DomainName": {"Ref": API_DOMAIN}, "RestApiId": {"Ref": API}, "Stage": {"Ref": STAGE}},
+        "Metadata": {
+            "aws:cdk:path": f"{LAMBDAS_STACK}/dataall-dev-api/ApiGwCustomDomainName/Map:--=>"
+            "dataallmaincicdstackdataalldevbackendstagebackendstackLambdasdataalldevapi90C50956/Resource"
+        },
+    }
+    resources[API_RECORD] = {
+        "Type": "AWS::Route53::RecordSet",
+        "Properties": {
+            "AliasTarget": {
+                "DNSName": {"Fn::GetAtt": [API_DOMAIN, "DistributionDomainName"]},
+                "HostedZoneId": {"Fn::GetAtt": [API_DOMAIN, "DistributionHostedZoneId"]},
+            },
+            "HostedZoneId": custom_domain["hosted_zone_id"],
+            "Name": custom_domain["hosted_zone_name"] + ".",
+            "Type": "A",
+        },
+        "Metadata": {"aws:cdk:path": f"{LAMBDAS_STACK}/ApiGwARecordId/Resource"},
+    }
+    return {"Resources": resources, "Outputs": outputs}
+
+
+def api_parameters(custom_domain: dict[str, str] | None) -> dict[str, str]:
+    given = custom_domain or dict.fromkeys(API_SETTINGS, "")
+    return {
+        "ApiCustomDomainName": given["hosted_zone_name"],
+        "ApiCustomDomainHostedZoneId": given["hosted_zone_id"],
+        "ApiCustomDomainCertificateArn": given["certificate_arn"],
+    }
+
+
+def named_deployments(resources: dict[str, Any]) -> dict[str, Any]:
+    """`resources` with the API's deployment under the name `Deployment` (its logical id is CDK's hash, which
+    differs with and without the key)."""
+    (deployment,) = [k for k, r in resources.items() if r["Type"] == "AWS::ApiGateway::Deployment"]
+    return json.loads(json.dumps(resources).replace(deployment, "Deployment"))
+
+
+@pytest.mark.parametrize("on", [True, False], ids=["given", "empty"])
+def test_the_api_custom_domain_options_make_what_data_all_synthesizes_with_apigw_custom_domain_and_without(
+    on: bool,
+) -> None:
+    # Given data.all's API template synthesized without apigw_custom_domain, after the rule
+    made = rules.apply(lambdas_template(None), SYNTHESIS, API_RULE)
+
+    # When CloudFormation resolves it with the options given (or left empty)
+    given = API_SETTINGS if on else None
+    deployed = resolved(made, api_parameters(given))
+
+    # Then it is data.all's synthesis with the key (or without), but for the deployment's name
+    assert named_deployments(deployed) == named_deployments(lambdas_template(given)["Resources"])
+    deployments = [k for k, r in made["Resources"].items() if r["Type"] == "AWS::ApiGateway::Deployment"]
+    assert len(deployments) == 2 and DEPLOYMENT[False] in deployments  # the default one keeps data.all's name
+    assert made["Conditions"]["DataallApiCustomDomain"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "ApiCustomDomainName"},
+                                                                                         ""]}]}  # fmt: skip
+    assert {made["Parameters"][p]["Default"] for p in api_parameters(None)} == {""}
+    output = {"Resources": {"Url": made["Outputs"]["DataallBackendUrl"]}, "Conditions": made["Conditions"]}
+    url = resolved(output, api_parameters(given))["Url"]
+    assert url["Value"] == deployed[BACKEND_URL]["Properties"]["Value"]
+
+
+def test_a_new_deployment_is_made_when_the_api_custom_domain_comes_or_goes() -> None:
+    made = rules.apply(lambdas_template(None), SYNTHESIS, API_RULE)
+
+    on, off = (resolved(made, api_parameters(given)) for given in (API_SETTINGS, None))
+
+    deployment_on = on[STAGE]["Properties"]["DeploymentId"]["Ref"]
+    deployment_off = off[STAGE]["Properties"]["DeploymentId"]["Ref"]
+    assert deployment_off == DEPLOYMENT[False] and deployment_on != deployment_off
+    assert deployment_on in on and deployment_off not in on and deployment_on not in off
+    assert re.fullmatch(r"dataalldevapiDeployment2B729EF7[0-9a-f]{32}", deployment_on)
+
+
+def deployments_by_condition(template: dict[str, Any]) -> dict[str, Any]:
+    """`template` with each of the API's deployments named by its condition (the rule keeps the synthesized one's
+    name, CDK's hash of the RestApi, which differs with and without the key, and derives the other's from it)."""
+    text = json.dumps(template)
+    for key, resource in template["Resources"].items():
+        if resource["Type"] == "AWS::ApiGateway::Deployment":
+            text = text.replace(key, "Deployment" + resource.get("Condition", ""))
+    return dict(json.loads(text))
+
+
+def test_a_synthesis_with_apigw_custom_domain_is_checked_and_gets_the_same_template_but_for_its_deployments_name() -> (
+    None
+):
+    default = rules.apply(lambdas_template(None), SYNTHESIS, API_RULE)
+
+    on = rules.apply(lambdas_template(API_SETTINGS), with_settings(apigw_custom_domain=API_SETTINGS), API_RULE)
+
+    assert on != default and deployments_by_condition(on) == deployments_by_condition(default)
+    resources = default["Resources"].values()
+    conditioned = sorted(r["Type"] for r in resources if r.get("Condition") == "DataallApiCustomDomain")
+    assert conditioned == ["AWS::ApiGateway::BasePathMapping", "AWS::ApiGateway::Deployment",
+                           "AWS::ApiGateway::DomainName", "AWS::Route53::RecordSet"]  # fmt: skip
+
+
+def test_an_api_custom_domain_synthesis_the_settings_do_not_describe_is_refused() -> None:
+    with pytest.raises(rules.RuleError, match=r"API dataalldevapiF167349C is not as CDK synthesizes it without"):
+        rules.apply(lambdas_template(API_SETTINGS), SYNTHESIS, API_RULE)
+    other_zone = with_settings(apigw_custom_domain={**API_SETTINGS, "hosted_zone_id": "ZOTHER"})
+    with pytest.raises(rules.RuleError, match="API custom domain is not as CDK synthesizes it for apigw_custom_domain"):
+        rules.apply(lambdas_template(API_SETTINGS), other_zone, API_RULE)
+    regional = lambdas_template(API_SETTINGS)
+    regional["Resources"][API_DOMAIN]["Properties"]["EndpointConfiguration"] = {"Types": ["REGIONAL"]}
+    with pytest.raises(rules.RuleError, match="API custom domain is not as CDK synthesizes it"):
+        rules.apply(regional, with_settings(apigw_custom_domain=API_SETTINGS), API_RULE)
+
+
+def test_an_api_the_rule_cannot_follow_stops_the_import_naming_it() -> None:
+    assert rules.apply({"Resources": {"Flow": log_group(731)}}, SYNTHESIS, API_RULE) == {
+        "Resources": {"Flow": log_group(731)}
+    }
+    read = lambdas_template(None)
+    read["Outputs"]["Deployed"] = {"Value": {"Ref": DEPLOYMENT[False]}}
+    with pytest.raises(rules.RuleError, match=r"Deployed reads data\.all's API deployment"):
+        rules.apply(read, SYNTHESIS, API_RULE)
+    no_url = lambdas_template(None)
+    del no_url["Resources"][BACKEND_URL]
+    with pytest.raises(rules.RuleError, match="has not one SSM parameter /dataall/<env>/apiGateway/backendUrl: none"):
+        rules.apply(no_url, SYNTHESIS, API_RULE)
+    renamed = lambdas_template(None)
+    renamed["Resources"]["MyApi"] = renamed["Resources"].pop(API)
+    with pytest.raises(rules.RuleError, match=r"RestApi MyApi is not where CDK puts data\.all's API dataall-dev-api"):
+        rules.apply(renamed, SYNTHESIS, API_RULE)
+
+
+def test_the_api_custom_domain_options_default_empty_are_offered_in_the_data_all_group_and_fill_the_stage() -> None:
+    made = rules.apply(lambdas_template(None), SYNTHESIS, API_RULE)
+    stage_ = ImportedStage("lambdas", "s", None, made, {}, (), False)
+
+    options = release_options([], [stage_])
+
+    for name in api_parameters(None):
+        assert (options[name]["type"], options[name]["default"], options[name]["group"]) == ("string", "", "data.all")
+        assert "apigw_custom_domain" in options[name]["description"]
+        assert stage_document(stage_)["parameters"][name] == "${param:" + name + "}"
+    assert re.fullmatch(options["ApiCustomDomainName"]["pattern"], "api.dataall.example.com")
+    assert re.fullmatch(options["ApiCustomDomainCertificateArn"]["pattern"], CERTIFICATE_ARN)
+    assert not re.fullmatch(
+        options["ApiCustomDomainCertificateArn"]["pattern"], CERTIFICATE_ARN.replace("us-east-1", "eu-west-1")
+    )
+
+
+def api_domain_manifest() -> Manifest:
+    offered = ["ApiCustomDomainName", "ApiCustomDomainHostedZoneId", "ApiCustomDomainCertificateArn"]
+    document = {
+        "format": 1, "name": "dataall", "version": "2.9.0", "rules": option_rules(offered), "actions": [],
+        "options": {name: {"type": "string", "default": ""} for name in offered},
+        "stages": [stage("vpc")], "files": {"blueprints/vpc.template.json": "0" * 64},
+    }  # fmt: skip
+    return Manifest.from_document(document)
+
+
+@pytest.mark.parametrize(
+    "given",
+    [
+        {"ApiCustomDomainName": "api.dataall.example.com"},
+        {"ApiCustomDomainName": "api.dataall.example.com", "ApiCustomDomainHostedZoneId": "Z0123456789ABCDEFAPI"},
+        {"ApiCustomDomainName": "api.dataall.example.com", "ApiCustomDomainCertificateArn": CERTIFICATE_ARN},
+    ],
+    ids=["name alone", "no certificate", "no zone"],
+)
+def test_an_api_custom_domain_without_its_zone_or_certificate_is_refused_naming_them(given: dict[str, Any]) -> None:
+    with pytest.raises(ManifestError, match=r"ApiCustomDomainName needs ApiCustomDomainHostedZoneId \(the id"):
+        api_domain_manifest().resolve_options(given)
+
+
+def test_an_api_zone_or_certificate_without_the_name_is_refused_not_ignored() -> None:
+    manifest = api_domain_manifest()
+    for given in ({"ApiCustomDomainHostedZoneId": "Z0123456789ABCDEFAPI"}, {"ApiCustomDomainCertificateArn": "x"}):
+        with pytest.raises(ManifestError, match=r"take effect with ApiCustomDomainName only"):
+            manifest.resolve_options(given)
+    complete = api_parameters(API_SETTINGS)
+    assert manifest.resolve_options(complete) == complete
+    assert manifest.resolve_options({}) == api_parameters(None)

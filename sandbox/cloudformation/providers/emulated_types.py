@@ -347,15 +347,19 @@ def _types() -> list[EmulatedType]:
             "AWS::ApiGateway::DomainName",
             physical_id=_prop("DomainName"),
             attributes={
-                "DistributionDomainName": lambda r: f"d{r.random('cf', 13)}.cloudfront.net",
-                "RegionalDomainName": lambda r: f"d-{r.random('regional', 10)}.execute-api.{r.region}.amazonaws.com",
-                "DistributionHostedZoneId": lambda r: "Z2FDTNDATAQYW2",
-                "RegionalHostedZoneId": lambda r: "Z1UJRXOUMOOFQ8",
+                "DistributionDomainName": _data("domain", "distributionDomainName"),
+                "DistributionHostedZoneId": _data("domain", "distributionHostedZoneId"),
+                "RegionalDomainName": _data("domain", "regionalDomainName"),
+                "RegionalHostedZoneId": _data("domain", "regionalHostedZoneId"),
             },
+            create_only=frozenset({"DomainName"}),
+            service=services.RestApiDomainName(),
         ),
         EmulatedType(
             "AWS::ApiGateway::BasePathMapping",
             physical_id=lambda r: f"{r.prop('DomainName')}/{r.prop('BasePath', '(none)')}",
+            create_only=frozenset({"DomainName", "BasePath"}),
+            service=services.RestApiBasePathMapping(),
         ),
         # ----------------------------------------------------------------- security
         _waf("AWS::WAFv2::WebACL", "webacl", services.WebAcl()),

@@ -18,6 +18,9 @@ the AWS behaviour it restores:
   a Number parameter is text, which moto kept: DescribeLogGroups answered "90");
 - `AWS::ApiGateway::RestApi` `EndpointConfiguration` in the API's keys (`types`), so
   GetRestApi answers the endpoint type (moto kept CloudFormation's `Types`, and answered none);
+- `AWS::ApiGateway::RestApi` `DisableExecuteApiEndpoint` applied (moto's model ignored it), and an update of
+  the API changes it in place (its name, description and that flag), keeping its id, resources and methods, as
+  the handler does (moto's model cannot update, and a remake gave the API a new id its methods did not name);
 - `AWS::ElasticLoadBalancingV2::LoadBalancer` `Fn::GetAtt CanonicalHostedZoneID`,
   `LoadBalancerFullName` and `SecurityGroups` (moto raises for all three);
 - `AWS::Lambda::Permission`'s statement carries the physical id as its `Sid`, so the
@@ -121,6 +124,17 @@ class MotoModelProvider(ResourceProvider):
 
     def update(self, request: ResourceRequest, current: Provisioned, previous: Mapping[str, Any]) -> Provisioned:
         state: MotoResource = current.state
+        in_place = _UPDATED_THROUGH_THE_API.get(request.resource_type)
+        if in_place is not None:
+            region = request.stack.region
+            _api_call(
+                request.resource_type,
+                lambda: in_place(self._clients, region, current.physical_id, request.properties, previous),
+            )
+            properties = self._complete(request, state.name)
+            updated = Provisioned(current.physical_id, MotoResource(state.model, properties, state.name, state.region))
+            self._tag(request, updated, before=tag_map(previous.get("Tags"), request.resource_type))
+            return updated
         if not moto_internals.cfn_supports_update(request.resource_type):
             # moto cannot change this type in place: remove and make it again under the
             # same name, as CloudFormation's handler would have changed it
@@ -414,10 +428,38 @@ def _detach_managed_policies(clients: ServiceClients, region: str, role: str, pr
 
 
 #: properties moto's model takes but does not apply, applied through the service's API
+def _rest_api_endpoint(clients: ServiceClients, region: str, api_id: str, properties: Mapping[str, Any]) -> None:
+    """`DisableExecuteApiEndpoint` (a boolean, or CloudFormation's text of one from a parameter)."""
+    disabled = str(properties.get("DisableExecuteApiEndpoint", False)).lower() == "true"
+    account = clients("sts", region).get_caller_identity()["Account"]
+    moto_internals.apigateway_disable_execute_api_endpoint(region, api_id, disabled, account_id=account)
+
+
 _APPLIED_THROUGH_THE_API: dict[str, ApiApply] = {
     "AWS::S3::Bucket": _bucket_versioning,
     "AWS::IAM::Role": _role_managed_policies,
+    "AWS::ApiGateway::RestApi": _rest_api_endpoint,
 }
+
+ApiUpdate = Callable[[ServiceClients, str, str, Mapping[str, Any], Mapping[str, Any]], None]
+
+
+def _update_rest_api(
+    clients: ServiceClients, region: str, api_id: str, properties: Mapping[str, Any], previous: Mapping[str, Any]
+) -> None:
+    """UpdateRestApi's `replace` of its name and description, and the execute-api endpoint's flag."""
+    operations = [
+        {"op": "replace", "path": path, "value": str(properties.get(name) or "")}
+        for name, path in (("Name", "/name"), ("Description", "/description"))
+        if properties.get(name) != previous.get(name)
+    ]
+    if operations:
+        clients("apigateway", region).update_rest_api(restApiId=api_id, patchOperations=operations)
+    _rest_api_endpoint(clients, region, api_id, properties)
+
+
+#: Types moto's models cannot update, changed in place through the service's API.
+_UPDATED_THROUGH_THE_API: dict[str, ApiUpdate] = {"AWS::ApiGateway::RestApi": _update_rest_api}
 
 
 # --------------------------------------------------------------------------- deletes

@@ -1254,6 +1254,128 @@ class RestApiAuthorizer:
                 raise
 
 
+#: The hosted zone of every edge-optimized custom domain name's CloudFront distribution, its alias target's zone
+#: (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-apigateway-domainname.html#aws-resource-apigateway-domainname-return-values).
+EDGE_HOSTED_ZONE_ID = "Z2FDTNDATAQYW2"
+#: The region an edge-optimized custom domain name takes its ACM certificate from
+#: (https://docs.aws.amazon.com/apigateway/latest/developerguide/how-to-edge-optimized-custom-domain-name.html).
+EDGE_CERTIFICATE_REGION = "us-east-1"
+
+
+def _bad_domain_request(message: str) -> ResourceFailed:
+    return ResourceFailed(handler_message(message, service="ApiGateway"))
+
+
+class RestApiDomainName:
+    """AWS::ApiGateway::DomainName through API Gateway's CreateDomainName (`Ref`: the name; `Fn::GetAtt`
+    `DistributionDomainName`, `DistributionHostedZoneId` (CloudFront's, `Z2FDTNDATAQYW2`, for an edge-optimized
+    name), `RegionalDomainName` and `RegionalHostedZoneId`: what GetDomainName answers). Its certificate is
+    checked as API Gateway checks it (moto does not): an edge-optimized name (EDGE, the default endpoint type)
+    takes `CertificateArn`, an ACM certificate of the account in us-east-1; a regional one
+    `RegionalCertificateArn`, of the stack's region; either issued and covering the name
+    (https://docs.aws.amazon.com/apigateway/latest/developerguide/how-to-edge-optimized-custom-domain-name.html,
+    https://docs.aws.amazon.com/apigateway/latest/developerguide/how-to-custom-domains.html). An update changes the
+    certificates and the TLS policy in place (UpdateDomainName); the name itself replaces the resource."""
+
+    def create(self, clients: ServiceClients, resource: Emulation) -> None:
+        self._check_certificate(clients, resource)
+        client = clients("apigateway", resource.region)
+        client.create_domain_name(**api_params(client, "CreateDomainName", resource.properties))
+        self._read(client, resource)
+
+    def update(self, clients: ServiceClients, resource: Emulation, previous: Emulation) -> None:
+        self._check_certificate(clients, resource)
+        name = str(resource.prop("DomainName"))
+        if not moto_internals.apigateway_update_domain_name(
+            resource.region,
+            name,
+            certificate_arn=resource.prop("CertificateArn"),
+            regional_certificate_arn=resource.prop("RegionalCertificateArn"),
+            security_policy=resource.prop("SecurityPolicy"),
+            account_id=resource.account,
+        ):
+            raise ResourceFailed(handler_message("Invalid domain name identifier specified", service="ApiGateway",
+                                                 status=404))  # fmt: skip
+        self._read(clients("apigateway", resource.region), resource)
+
+    def delete(self, clients: ServiceClients, resource: Emulation, *, snapshot: bool) -> None:
+        """A name already gone is deleted: CloudFormation takes "not found" as done."""
+        try:
+            clients("apigateway", resource.region).delete_domain_name(domainName=str(resource.prop("DomainName")))
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "NotFoundException":
+                raise
+
+    @staticmethod
+    def _read(client: Any, resource: Emulation) -> None:
+        found = client.get_domain_name(domainName=str(resource.prop("DomainName")))
+        resource.data["domain"] = {
+            key: found.get(key)
+            for key in ("distributionDomainName", "distributionHostedZoneId", "regionalDomainName",
+                        "regionalHostedZoneId")
+        }  # fmt: skip
+
+    @staticmethod
+    def _check_certificate(clients: ServiceClients, resource: Emulation) -> None:
+        types = (resource.prop("EndpointConfiguration") or {}).get("Types") or ["EDGE"]
+        kind = str(types[0])
+        if kind not in ("EDGE", "REGIONAL"):
+            return
+        edge = kind == "EDGE"
+        arn = str(resource.prop("CertificateArn" if edge else "RegionalCertificateArn") or "")
+        region = EDGE_CERTIFICATE_REGION if edge else resource.region
+        if not arn:
+            raise _bad_domain_request(f"A certificate was not provided for the endpoint type {kind}.")
+        parts = arn.split(":")
+        if parts[3:4] != [region]:
+            raise _bad_domain_request(f"Invalid certificate ARN: {arn}. Certificate must be in '{region}'.")
+        if parts[4:5] != [resource.account]:
+            raise _bad_domain_request("The certificate provided must be owned by the account creating the domain.")
+        try:
+            described = clients("acm", region).describe_certificate(CertificateArn=arn)["Certificate"]
+        except ClientError as error:
+            raise _bad_domain_request(f"Invalid certificate ARN: {arn}. Certificate not found.") from error
+        if described.get("Status") != "ISSUED":
+            raise _bad_domain_request(f"Invalid certificate ARN: {arn}. Certificate is {described.get('Status')}, "
+                                      "not ISSUED.")  # fmt: skip
+        name = str(resource.prop("DomainName"))
+        names = [described.get("DomainName", ""), *described.get("SubjectAlternativeNames", [])]
+        if not any(_covers(pattern, name) for pattern in names if pattern):
+            raise _bad_domain_request(f"The certificate {arn} does not cover the domain name {name}.")
+
+
+class RestApiBasePathMapping:
+    """AWS::ApiGateway::BasePathMapping through API Gateway's CreateBasePathMapping (the domain name, API and
+    stage must exist, as in AWS); an update points it at its new API or stage (UpdateBasePathMapping); a delete
+    of a mapping whose name is already gone is done."""
+
+    def create(self, clients: ServiceClients, resource: Emulation) -> None:
+        client = clients("apigateway", resource.region)
+        client.create_base_path_mapping(**api_params(client, "CreateBasePathMapping", resource.properties))
+
+    def update(self, clients: ServiceClients, resource: Emulation, previous: Emulation) -> None:
+        operations = [
+            {"op": "replace", "path": path, "value": str(resource.prop(name))}
+            for name, path in (("RestApiId", "/restapiId"), ("Stage", "/stage"))
+            if resource.prop(name) != previous.prop(name)
+        ]
+        if operations:
+            clients("apigateway", resource.region).update_base_path_mapping(
+                **self._where(previous), patchOperations=operations
+            )
+
+    def delete(self, clients: ServiceClients, resource: Emulation, *, snapshot: bool) -> None:
+        try:
+            clients("apigateway", resource.region).delete_base_path_mapping(**self._where(resource))
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "NotFoundException":
+                raise
+
+    @staticmethod
+    def _where(resource: Emulation) -> dict[str, str]:
+        return {"domainName": str(resource.prop("DomainName")), "basePath": str(resource.prop("BasePath") or "(none)")}
+
+
 # --------------------------------------------------------------------------- lambda versions
 class FunctionVersion:
     """AWS::Lambda::Version: PublishVersion (Ref and `Fn::GetAtt FunctionArn`: the version's ARN,

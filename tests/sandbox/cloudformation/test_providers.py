@@ -1252,3 +1252,125 @@ def test_a_network_acl_its_entries_and_subnet_associations_are_in_ec2_and_a_dele
     assert acl["NetworkAclId"] not in {a["NetworkAclId"] for a in ec2.describe_network_acls()["NetworkAcls"]}
     assert not any("NetworkAcl" in r["ResourceType"] for r in cfn.describe_stack_resources(StackName="app")[
         "StackResources"])  # fmt: skip
+
+
+def api_custom_domain_template() -> dict[str, Any]:
+    """data.all's API as the ApiCustomDomain options' rule makes it (its RestApi, deployments, stage, backend URL
+    parameter; under the condition, the edge-optimized domain name, its base path mapping and alias record)."""
+    from blueprints.dataall import rules
+    from tests.unit.test_dataall_options import SYNTHESIS, lambdas_template
+
+    template = rules.apply(lambdas_template(None), SYNTHESIS, (rules.api_custom_domain_from_the_options,))
+    for resource in template["Resources"].values():
+        if "DependsOn" in resource:  # data.all's methods: one here
+            resource["DependsOn"] = ["Method"]
+    template["Resources"]["Method"] = {
+        "Type": "AWS::ApiGateway::Method",
+        "Properties": {
+            "RestApiId": {"Ref": "dataalldevapiF167349C"},
+            "ResourceId": {"Fn::GetAtt": ["dataalldevapiF167349C", "RootResourceId"]},
+            "HttpMethod": "GET",
+            "AuthorizationType": "NONE",
+            "Integration": {"Type": "MOCK"},
+        },
+    }
+    return template
+
+
+def api_domain_parameters(name: str = "", zone: str = "", certificate: str = "") -> list[dict[str, str]]:
+    given = {
+        "ApiCustomDomainName": name,
+        "ApiCustomDomainHostedZoneId": zone,
+        "ApiCustomDomainCertificateArn": certificate,
+    }
+    return [{"ParameterKey": key, "ParameterValue": value} for key, value in given.items()]
+
+
+def test_an_edge_custom_domain_name_its_mapping_and_alias_record_are_made_and_go_with_the_api_custom_domain(
+    cfn: Any, clients: Clients
+) -> None:
+    """AWS: an AWS::ApiGateway::DomainName is API Gateway's custom domain name (Ref the name); an edge-optimized one
+    (https://docs.aws.amazon.com/apigateway/latest/developerguide/how-to-edge-optimized-custom-domain-name.html)
+    takes its ACM certificate from us-east-1 and is served by a CloudFront distribution whose domain
+    (`Fn::GetAtt DistributionDomainName`) a Route 53 alias record targets in CloudFront's hosted zone
+    (`DistributionHostedZoneId`, Z2FDTNDATAQYW2:
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-apigateway-domainname.html); an
+    AWS::ApiGateway::BasePathMapping maps the API's stage at its root (CreateBasePathMapping). data.all's API as
+    the ApiCustomDomain options' rule makes it: with the name given, the domain name, mapping and A record exist
+    and the execute-api endpoint is disabled; emptied again, they are gone."""
+    name = "api.dataall.example.com"
+    route53, apigateway = clients("route53"), clients("apigateway")
+    zone = str(route53.create_hosted_zone(Name=name, CallerReference=name)["HostedZone"]["Id"]).rsplit("/", 1)[-1]
+    certificate = issued_certificate(clients("acm"), name)
+    template = json.dumps(api_custom_domain_template())
+
+    cfn.create_stack(StackName="app", TemplateBody=template, Parameters=api_domain_parameters(name, zone, certificate))
+    described = settle(cfn, "app")
+
+    assert described["StackStatus"] == "CREATE_COMPLETE", [e for e in events(cfn, "app") if "FAILED" in e[1]]
+    found = apigateway.get_domain_name(domainName=name)
+    assert found["certificateArn"] == certificate and found["endpointConfiguration"]["types"] == ["EDGE"]
+    assert (found["distributionHostedZoneId"], found["securityPolicy"]) == ("Z2FDTNDATAQYW2", "TLS_1_2")
+    (api,) = apigateway.get_rest_apis()["items"]
+    assert api["disableExecuteApiEndpoint"] is True
+    deployment = apigateway.get_stage(restApiId=api["id"], stageName="prod")["deploymentId"]
+    (mapping,) = apigateway.get_base_path_mappings(domainName=name)["items"]
+    assert (mapping["restApiId"], mapping["stage"]) == (api["id"], "prod")
+    (record,) = [
+        r for r in route53.list_resource_record_sets(HostedZoneId=zone)["ResourceRecordSets"] if r["Type"] == "A"
+    ]
+    assert record["Name"] == f"{name}." and record["AliasTarget"]["HostedZoneId"] == "Z2FDTNDATAQYW2"
+    assert record["AliasTarget"]["DNSName"].rstrip(".") == found["distributionDomainName"]
+    assert outputs(described)["DataallBackendUrl"] == f"https://{name}/"
+
+    cfn.update_stack(StackName="app", TemplateBody=template, Parameters=api_domain_parameters())
+    described = settle(cfn, "app")
+
+    assert described["StackStatus"] == "UPDATE_COMPLETE", [e for e in events(cfn, "app") if "FAILED" in e[1]]
+    assert apigateway.get_domain_names()["items"] == []
+    assert [
+        r for r in route53.list_resource_record_sets(HostedZoneId=zone)["ResourceRecordSets"] if r["Type"] == "A"
+    ] == []
+    (kept,) = apigateway.get_rest_apis()["items"]
+    assert kept["id"] == api["id"] and kept["disableExecuteApiEndpoint"] is False  # updated in place
+    assert apigateway.get_stage(restApiId=api["id"], stageName="prod")["deploymentId"] != deployment  # redeployed
+    assert [d["id"] for d in apigateway.get_deployments(restApiId=api["id"])["items"]] != [deployment]
+    assert outputs(described)["DataallBackendUrl"] == f"https://{api['id']}.execute-api.eu-west-1.amazonaws.com/prod/"
+
+
+@pytest.mark.parametrize(
+    ("certificate", "reason"),
+    [
+        ("issued-elsewhere:api.example.com", "Certificate must be in 'us-east-1'"),
+        ("requested:api.example.com", "Certificate is PENDING_VALIDATION, not ISSUED"),
+        ("issued:other.example.com", "does not cover the domain name api.example.com"),
+        ("missing:api.example.com", "Certificate not found"),
+        ("none:", "A certificate was not provided for the endpoint type EDGE"),
+    ],
+)
+def test_an_edge_custom_domain_name_takes_only_an_issued_us_east_1_certificate_covering_it(
+    cfn: Any, clients: Clients, certificate: str, reason: str
+) -> None:
+    """AWS: an edge-optimized custom domain name takes an ACM certificate of the account in us-east-1
+    (https://docs.aws.amazon.com/apigateway/latest/developerguide/how-to-edge-optimized-custom-domain-name.html),
+    issued and covering the name (BadRequestException otherwise: `Invalid certificate ARN: <arn>. Certificate must
+    be in 'us-east-1'.`, `A certificate was not provided for the endpoint type EDGE.`); moto checks none of it."""
+    kind, _, name = certificate.partition(":")
+    arn = {
+        "issued-elsewhere": lambda: issued_certificate(clients("acm", "eu-west-1"), name),
+        "requested": lambda: clients("acm").request_certificate(DomainName=name)["CertificateArn"],
+        "issued": lambda: issued_certificate(clients("acm"), name),
+        "missing": lambda: "arn:aws:acm:us-east-1:123456789012:certificate/0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9",
+        "none": lambda: None,
+    }[kind]()
+    domain = {"DomainName": "api.example.com", "EndpointConfiguration": {"Types": ["EDGE"]}}
+
+    properties = {**domain, **({"CertificateArn": arn} if arn else {})}
+    cfn.create_stack(StackName="app", TemplateBody=body({"Domain": {"Type": "AWS::ApiGateway::DomainName",
+                                                                    "Properties": properties}}))  # fmt: skip
+    described = settle(cfn, "app")
+
+    assert described["StackStatus"] == "ROLLBACK_COMPLETE"
+    (failure,) = [e for e in events(cfn, "app") if e[0] == "Domain" and e[1] == "CREATE_FAILED"]
+    assert reason in str(failure[2]) and "Service: ApiGateway" in str(failure[2])
+    assert clients("apigateway").get_domain_names()["items"] == []

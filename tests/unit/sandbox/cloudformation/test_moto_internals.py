@@ -386,3 +386,34 @@ def _moto_has_update_certificate_options() -> bool:
     from moto.acm.responses import AWSCertificateManagerResponse
 
     return hasattr(AWSCertificateManagerResponse, "update_certificate_options")
+
+
+def test_a_rest_apis_execute_api_endpoint_and_a_custom_domain_names_certificate_change_in_the_backend(
+    aws: None,
+) -> None:
+    """What moto's API Gateway lacks: `disableExecuteApiEndpoint` set as given (moto's CloudFormation model ignores it,
+    its UpdateRestApi takes `bool` of the text, so "false" disabled it too), and UpdateDomainName's certificate and
+    TLS policy (the name keeping its distribution domain name, as in AWS)."""
+    apigateway = boto3.client("apigateway", region_name=REGION)
+    api = apigateway.create_rest_api(name="api")["id"]
+    apigateway.update_rest_api(restApiId=api, patchOperations=[{"op": "replace", "path": "/disableExecuteApiEndpoint",
+                                                                "value": "false"}])  # fmt: skip
+    assert apigateway.get_rest_api(restApiId=api)["disableExecuteApiEndpoint"] is True  # moto's quirk, still there
+
+    assert moto_internals.apigateway_disable_execute_api_endpoint(REGION, api, False)
+    assert apigateway.get_rest_api(restApiId=api)["disableExecuteApiEndpoint"] is False
+    assert moto_internals.apigateway_disable_execute_api_endpoint(REGION, api, True)
+    assert apigateway.get_rest_api(restApiId=api)["disableExecuteApiEndpoint"] is True
+    assert not moto_internals.apigateway_disable_execute_api_endpoint(REGION, "missing", True)
+
+    made = apigateway.create_domain_name(domainName="api.example.com", certificateArn="arn:one",
+                                         endpointConfiguration={"types": ["EDGE"]})  # fmt: skip
+    assert moto_internals.apigateway_update_domain_name(
+        REGION, "api.example.com", certificate_arn="arn:two", regional_certificate_arn=None, security_policy="TLS_1_2"
+    )
+    found = apigateway.get_domain_name(domainName="api.example.com")
+    assert (found["certificateArn"], found["securityPolicy"]) == ("arn:two", "TLS_1_2")
+    assert found["distributionDomainName"] == made["distributionDomainName"]
+    assert not moto_internals.apigateway_update_domain_name(
+        REGION, "missing.example.com", certificate_arn=None, regional_certificate_arn=None, security_policy=None
+    )
