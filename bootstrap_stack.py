@@ -978,26 +978,24 @@ class BootstrapStack(cdk.Stack):
     def _can_find_vpcs(self, function: lambda_.Function, spec: FunctionSpec) -> None:
         """Plan reads the VPC `VpcId` names, its subnets and route tables, as CDK's VPC lookup does
         (`lambdas/run/existing_vpc.py`): DescribeVpcs, DescribeSubnets, DescribeRouteTables and nothing else."""
-        self._allow(function, "Vpcs", ["ec2:DescribeVpcs", "ec2:DescribeSubnets", "ec2:DescribeRouteTables"], ["*"])
-        acknowledge(
-            function.role,  # type: ignore[arg-type]
-            "AwsSolutions-IAM5",
-            "ec2:DescribeVpcs, DescribeSubnets and DescribeRouteTables support no resource-level permissions: EC2 "
-            "requires the wildcard resource for its Describe actions (https://docs.aws.amazon.com/service-"
-            "authorization/latest/reference/list_amazonec2.html).",
-            findings=["Resource::*"],
+        self._allow_ec2_describe(
+            function, "Vpcs", ["ec2:DescribeVpcs", "ec2:DescribeSubnets", "ec2:DescribeRouteTables"]
         )
 
     def _can_find_prefix_lists(self, function: lambda_.Function, spec: FunctionSpec) -> None:
         """Plan fills `S3PrefixListId` from DescribePrefixLists in the stage's region
         (`lambdas/run/region_values.py`)."""
-        self._allow(function, "PrefixLists", ["ec2:DescribePrefixLists"], ["*"])
+        self._allow_ec2_describe(function, "PrefixLists", ["ec2:DescribePrefixLists"])
+
+    def _allow_ec2_describe(self, function: lambda_.Function, sid: str, actions: list[str]) -> None:
+        """EC2's Describe `actions` on the wildcard resource, which they require, acknowledged to cdk-nag."""
+        self._allow(function, sid, actions, ["*"])
         acknowledge(
             function.role,  # type: ignore[arg-type]
             "AwsSolutions-IAM5",
-            "ec2:DescribePrefixLists supports no resource-level permissions: EC2 requires the wildcard "
-            "resource for its Describe actions (https://docs.aws.amazon.com/service-authorization/latest/"
-            "reference/list_amazonec2.html).",
+            f"{', '.join(actions)}: EC2's Describe actions support no resource-level permissions and require the "
+            "wildcard resource (https://docs.aws.amazon.com/service-authorization/latest/reference/"
+            "list_amazonec2.html).",
             findings=["Resource::*"],
         )
 
