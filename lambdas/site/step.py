@@ -77,9 +77,11 @@ def target(
     read: Callable[[str, str], str],
 ) -> SiteTarget:
     """The release's site action `name` resolved: its bucket (in the region of the stage that makes
-    it), its distribution, and the bundle's values (every other parameter)."""
-    spec = manifest.steps[name]
+    it), its distribution, and the bundle's values (every other parameter), with the parameters of its
+    variant for the run's options, if it has one (data.all's custom auth: no Cognito values)."""
     try:
+        options = {key: value for key, value in params.items() if key in manifest.options}
+        spec = manifest.steps[name].chosen(manifest.resolve_options(options))
         values = resolve_parameters(spec, params, read)
     except ManifestError as error:
         raise StageFailed(name, str(error)) from None
@@ -87,7 +89,7 @@ def target(
     distribution = values.pop(DISTRIBUTION, "") or None
     monitor = values.pop(rum.MONITOR, "")
     domain = values.pop(CUSTOM_DOMAIN, "")
-    if domain:
+    if domain and SITE_URL in values:
         values[SITE_URL] = values[SIGN_OUT_URL] = f"https://{domain}"
     if not bucket:
         raise StageFailed(name, f"the release's {name} action gives no {BUCKET}")
