@@ -955,8 +955,9 @@ def migration_package(upstream: Upstream) -> tuple[migrations.MigrationPackage, 
     return migrations.MigrationPackage(key, dataall_migrations.runtime(), dataall_migrations.HANDLER), data
 
 
-def site_bundle(upstream: Upstream) -> tuple[str, bytes]:
-    """The release's web UI bundle (release key, bytes), built from data.all's source beside the assembly."""
+def site_bundle(upstream: Upstream, *, custom_auth: bool = False) -> tuple[str, bytes]:
+    """The release's web UI bundle (release key, bytes), built from data.all's source beside the assembly;
+    with `custom_auth`, the one signing in at data.all's custom auth provider (`frontend.build`)."""
     source = upstream_source(upstream)
     if source is None:
         raise BuildError(
@@ -964,7 +965,7 @@ def site_bundle(upstream: Upstream) -> tuple[str, bytes]:
             f"(a `source/` holding frontend/); {SITE_ENV}=0 builds a release without it"
         )
     try:
-        bundle = frontend.build(source)
+        bundle = frontend.build(source, custom_auth=custom_auth)
     except frontend.FrontendBuildError as error:
         raise BuildError(f"data.all's web UI: {error}") from error
     return f"{ASSET_PREFIX}{bundle.sha256}.zip", bundle.data
@@ -1021,6 +1022,12 @@ def build_dataall_release(
         written = {id(c.stage) for c in composed} | {id(v.stage) for c in composed for v in c.variants}
         used = {a.key for stage in other.stages if id(stage) in written for a in stage.assets}
         report.assets.update({key: data for name, (key, data) in other.packaged.items() if name in used})
+    # data.all's web UI with its custom auth provider: another build, published where EnableCustomAuth is on
+    custom_auth_site = (
+        site_bundle(upstream, custom_auth=True)
+        if site_asset and any(o.option == rules.CUSTOM_AUTH_ENABLED for o in offered)
+        else None
+    )
     actions = []
     found = images_in_templates({stage.name: stage.template for stage in report.stages})
     registry = image_registry or os.environ.get(IMAGE_REGISTRY_ENV) or None
@@ -1036,10 +1043,11 @@ def build_dataall_release(
     every = [*(c.stage for c in composed), *(v.stage for c in composed for v in c.variants)]
     try:
         web_ui = with_custom_domain(with_rum_monitor(site_action(report.stages), every), every)
-        actions.append(with_custom_auth(web_ui, every))
+        actions.append(with_custom_auth(web_ui, every, bundle=custom_auth_site[0] if custom_auth_site else None))
     except SiteImportError as error:
         raise BuildError(f"data.all's web UI: {error}") from error
     options = release_options(_platform_stacks(upstream.assembly), every, offered)
+    site_assets = dict([site_asset] if site_asset else []) | dict([custom_auth_site] if custom_auth_site else [])
     # Every template the release holds (its stages, their variants): what the service role may deploy.
     templates = {
         **{f"blueprints/{c.stage.name}.template.json": c.stage.template for c in composed},
@@ -1068,7 +1076,7 @@ def build_dataall_release(
         actions=actions,
         templates=templates,
         bootstrap_template=bootstrap_template,
-        assets={**report.assets, **installer_assets, **dict([site_asset] if site_asset else [])},
+        assets={**report.assets, **installer_assets, **site_assets},
         site={"bundle": site_asset[0]} if site_asset else None,
         values=installation_values(report.stages),
         images=image_document,
