@@ -1164,7 +1164,7 @@ CUSTOM_AUTH_PLACEHOLDER: Mapping[str, Any] = {
     "url": "https://issuer.custom-auth.dataall-installer.invalid",
     "redirect_url": "https://redirect.custom-auth.dataall-installer.invalid",
     "client_id": "dataall-installer-custom-auth-client-id",
-    "response_types": "dataall-installer-custom-auth-response-types",
+    "response_types": "dataall_installer_custom_auth_response_types",
     "scopes": "dataall-installer-custom-auth-scopes",
     "claims_mapping": {
         "user_id": "dataall-installer-custom-auth-user-id-claim",
