@@ -537,7 +537,9 @@ def variant_options(selected: bool | Sequence[str] | None = None) -> tuple[Varia
     chosen = tuple(o for o in VARIANT_OPTIONS if o.option in names)
     defaults = {o.option: o.default for o in VARIANT_OPTIONS if o.option not in names}
     between = [rule for rule in OPTION_RULES if set(_condition_names(rule["when"])) <= set(known)]
-    every = [dict(zip([o.option for o in chosen], values, strict=True)) for values in product(*(o.values for o in chosen))]
+    every = [
+        dict(zip([o.option for o in chosen], values, strict=True)) for values in product(*(o.values for o in chosen))
+    ]
     for option in chosen:
         refusing = {
             id(rule): rule

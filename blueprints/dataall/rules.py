@@ -1189,23 +1189,40 @@ CUSTOM_AUTH_PATTERNS: Mapping[str, str] = {
     "CustomAuthEmailClaim": r"[A-Za-z0-9_.:/-]{1,256}",
 }
 CUSTOM_AUTH_DESCRIPTIONS: Mapping[str, tuple[str, str]] = {
-    "CustomAuthProvider": ("Identity provider's name", "the identity provider's name (e.g. Okta), which data.all's "
-                           "API and search proxy take as their `custom_auth` and its web UI as REACT_APP_CUSTOM_AUTH"),
-    "CustomAuthUrl": ("Identity provider's issuer URL", "the OIDC issuer's https URL (its "
-                      ".well-known/openid-configuration is there), which data.all's API authorizer checks tokens "
-                      "against"),
-    "CustomAuthRedirectUrl": ("Sign-in redirect URL", "the https URL the identity provider sends the user back to "
-                              "after signing in: data.all's web UI (its distribution's or custom domain's URL)"),
-    "CustomAuthClientId": ("Identity provider's client id", "the id of data.all's OIDC client at the identity "
-                           "provider, the audience data.all's API authorizer checks"),
-    "CustomAuthResponseTypes": ("OIDC response types", "the OIDC response types of the web UI's sign-in, "
-                                "space-separated (e.g. code)"),
-    "CustomAuthScopes": ("OIDC scopes", "the scopes the web UI asks for, space-separated (e.g. openid email "
-                         "profile)"),
-    "CustomAuthUserIdClaim": ("User id claim", "the token's claim holding the user's id (e.g. sub), which "
-                              "data.all's API authorizer and web UI read"),
-    "CustomAuthEmailClaim": ("E-mail claim", "the token's claim holding the user's e-mail address (e.g. email), "
-                             "which data.all's API authorizer and web UI read"),
+    "CustomAuthProvider": (
+        "Identity provider's name",
+        "the identity provider's name (e.g. Okta), which data.all's "
+        "API and search proxy take as their `custom_auth` and its web UI as REACT_APP_CUSTOM_AUTH",
+    ),
+    "CustomAuthUrl": (
+        "Identity provider's issuer URL",
+        "the OIDC issuer's https URL (its "
+        ".well-known/openid-configuration is there), which data.all's API authorizer checks tokens "
+        "against",
+    ),
+    "CustomAuthRedirectUrl": (
+        "Sign-in redirect URL",
+        "the https URL the identity provider sends the user back to "
+        "after signing in: data.all's web UI (its distribution's or custom domain's URL)",
+    ),
+    "CustomAuthClientId": (
+        "Identity provider's client id",
+        "the id of data.all's OIDC client at the identity provider, the audience data.all's API authorizer checks",
+    ),
+    "CustomAuthResponseTypes": (
+        "OIDC response types",
+        "the OIDC response types of the web UI's sign-in, space-separated (e.g. code)",
+    ),
+    "CustomAuthScopes": ("OIDC scopes", "the scopes the web UI asks for, space-separated (e.g. openid email profile)"),
+    "CustomAuthUserIdClaim": (
+        "User id claim",
+        "the token's claim holding the user's id (e.g. sub), which data.all's API authorizer and web UI read",
+    ),
+    "CustomAuthEmailClaim": (
+        "E-mail claim",
+        "the token's claim holding the user's e-mail address (e.g. email), "
+        "which data.all's API authorizer and web UI read",
+    ),
 }
 
 
@@ -1213,8 +1230,9 @@ def custom_auth_values(custom_auth: Mapping[str, Any]) -> dict[str, str]:
     """data.all's `custom_auth` as the custom-auth parameters take it: parameter -> value."""
     claims = custom_auth.get("claims_mapping") or {}
     return {
-        parameter: str(claims.get(key.split(".", 1)[1], "") if key.startswith("claims_mapping.") else
-                       custom_auth.get(key, ""))
+        parameter: str(
+            claims.get(key.split(".", 1)[1], "") if key.startswith("claims_mapping.") else custom_auth.get(key, "")
+        )
         for key, parameter in CUSTOM_AUTH_PARAMETERS.items()
     }
 

@@ -187,7 +187,10 @@ def _check_values(metadata: BundleMetadata, values: Mapping[str, str]) -> None:
     for name in sorted(set(values) & set(metadata.placeholders)):
         value = values[name]
         if not isinstance(value, str) or not VALUE.fullmatch(value):
-            problems.append(f"{name}: {value!r} is not a value the site can carry (URL characters, single spaces between them, 1 to 2048)")
+            problems.append(
+                f"{name}: {value!r} is not a value the site can carry "
+                "(URL characters, single spaces between them, 1 to 2048)"
+            )
     if problems:
         raise BundleError("the site's values: " + "; ".join(problems))
 

@@ -426,8 +426,10 @@ def test_data_alls_custom_auth_changes_nothing_but_what_the_rule_makes_its_provi
     by_name = {s.name: s for s in default.stages}
     changed = {s.name for s in variant_stages if comparable(s.template) != comparable(by_name[s.name].template)}
     assert changed == {"backend", "lambdas"}
-    taking = {s.name: [p for p in rules.value_parameters(s.template) if p.startswith("CustomAuth")]
-              for s in variant_stages if any(p.startswith("CustomAuth") for p in rules.value_parameters(s.template))}  # fmt: skip
+    taken = {
+        s.name: [p for p in rules.value_parameters(s.template) if p.startswith("CustomAuth")] for s in variant_stages
+    }
+    taking = {name: parameters for name, parameters in taken.items() if parameters}
     assert taking == {
         "lambdas": ["CustomAuthProvider", "CustomAuthUrl", "CustomAuthClientId", "CustomAuthUserIdClaim",
                     "CustomAuthEmailClaim"]

@@ -7,13 +7,13 @@ from __future__ import annotations
 import copy
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
 import pytest
 
 from blueprints.dataall import rules
-from blueprints.dataall.stages import ImportedStage
 from installer.build import BuildError
 from installer.dataall import VARIANT_OPTIONS, combinations, option_rules, release_options, variant_options
 from lambdas.release.manifest import Manifest, ManifestError
@@ -77,7 +77,7 @@ def lambdas_template(custom_auth: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def with_idp(custom_auth: dict[str, Any]) -> rules.Synthesis:
+def with_idp(custom_auth: Mapping[str, Any]) -> rules.Synthesis:
     return replace(SYNTHESIS, settings={rules.CUSTOM_AUTH_KEY: copy.deepcopy(custom_auth)})
 
 
@@ -186,8 +186,10 @@ def test_the_release_offers_every_custom_auth_option_with_the_variant_option_and
         **{name: ("string", "") for name in rules.CUSTOM_AUTH_PARAMETERS.values()},
         "EnableCustomAuth": ("boolean", False),
     }
-    assert release_options([], [], [o for o in VARIANT_OPTIONS if o is not CUSTOM_AUTH]).keys().isdisjoint(
-        rules.CUSTOM_AUTH_PARAMETERS.values()
+    assert (
+        release_options([], [], [o for o in VARIANT_OPTIONS if o is not CUSTOM_AUTH])
+        .keys()
+        .isdisjoint(rules.CUSTOM_AUTH_PARAMETERS.values())
     )
 
 
@@ -245,7 +247,7 @@ def test_custom_auth_with_every_value_is_accepted_and_its_stages_are_chosen() ->
     assert sorted(manifest.active_steps(manifest.resolve_options({}))) == ["cognito", "lambdas", "vpc"]
 
 
-SITE = {
+SITE: dict[str, Any] = {
     "name": "site", "kind": "site", "depends_on": ["cognito", "lambdas"], "timeout": 900,
     "parameters": {"REACT_APP_GRAPHQL_API": "${stage:lambdas.Url}graphql/api",
                    "REACT_APP_COGNITO_USER_POOL_ID": "${stage:cognito.PoolId}"},
@@ -270,7 +272,9 @@ def test_an_actions_variant_is_chosen_as_a_stages_is_so_it_reads_no_stage_its_op
 def test_an_actions_variant_reading_an_option_the_release_lacks_is_refused() -> None:
     wrong = copy.deepcopy(SITE)
     wrong["variants"][0]["parameters"]["REACT_APP_CUSTOM_AUTH_URL"] = "${param:CustomAuthIssuer}"
-    with pytest.raises(ManifestError, match=r"parameter REACT_APP_CUSTOM_AUTH_URL reads unknown option 'CustomAuthIssuer'"):
+    with pytest.raises(
+        ManifestError, match=r"parameter REACT_APP_CUSTOM_AUTH_URL reads unknown option 'CustomAuthIssuer'"
+    ):
         custom_auth_manifest(site=wrong).check()
 
 

@@ -449,7 +449,10 @@ def test_with_custom_auth_the_web_ui_of_the_providers_build_takes_its_values_and
     assert 'REACT_APP_CUSTOM_AUTH_URL:"https://example.okta.com/oauth2/default"' in main
     assert 'REACT_APP_CUSTOM_AUTH_REDIRECT_URL:"https://d111111abcdef8.cloudfront.net"' in main
     assert 'REACT_APP_CUSTOM_AUTH_CLIENT_ID:"0oa1b2c3d4e5f6g7h8i9"' in main
-    assert 'REACT_APP_CUSTOM_AUTH_RESP_TYPES:"code"' in main and 'REACT_APP_CUSTOM_AUTH_SCOPES:"openid email profile"' in main
+    assert (
+        'REACT_APP_CUSTOM_AUTH_RESP_TYPES:"code"' in main
+        and 'REACT_APP_CUSTOM_AUTH_SCOPES:"openid email profile"' in main
+    )
     assert 'REACT_APP_CUSTOM_AUTH_USERID_CLAIM_MAPPING:"sub"' in main
     assert 'REACT_APP_CUSTOM_AUTH_EMAIL_CLAIM_MAPPING:"email"' in main
     assert f'REACT_APP_GRAPHQL_API:"{API}graphql/api"' in main
@@ -467,7 +470,9 @@ def test_a_release_whose_stages_take_no_custom_auth_gives_its_site_no_variant() 
 
 def test_the_site_actions_custom_auth_variant_drops_every_cognito_value_and_reads_no_cognito_output() -> None:
     taking = ImportedStage("lambdas", "b/Lambdas", None, {"Parameters": {"CustomAuthUrl": {}}}, {}, (), False)
-    action = with_custom_auth(with_custom_domain(site_action(STAGES), [taking]), [*STAGES, taking], bundle="assets/c.zip")
+    action = with_custom_auth(
+        with_custom_domain(site_action(STAGES), [taking]), [*STAGES, taking], bundle="assets/c.zip"
+    )
     (variant,) = action["variants"]
     assert variant["when"] == {"option": "EnableCustomAuth", "equals": True}
     parameters = variant["parameters"]
