@@ -558,6 +558,22 @@ def test_a_failed_installs_rollback_takes_its_site_out_of_the_bucket(aws: tuple[
     assert record.rolled_back == "REMOVED" and record.reason and "no release was installed" in record.reason
 
 
+def test_a_failed_custom_auth_installs_rollback_takes_the_custom_auth_bundles_files_out(
+    aws: tuple[Deps, str], tmp_path: Path
+) -> None:
+    # the files to take out are those of the bundle the run published: the custom-auth build's, not the release's own
+    deps, distribution = aws
+    _custom_auth_release(deps, "2.9.0", _bundle(tmp_path, "b290", "main.290.js"), _custom_auth_bundle(tmp_path))
+    _deployed(deps, "install-1", "2.9.0", distribution)
+    deps.ledger.delete_stage("cognito")
+    SiteStep(deps, _run(deps, "install-1", "2.9.0", params={"EnableCustomAuth": True, **IDP})).run()  # type: ignore[dict-item]
+    assert "static/js/main.1a2b.js" in {o["Key"] for o in deps.store.s3.list_objects_v2(Bucket=SITE_BUCKET)["Contents"]}
+
+    _rolled_back(deps, "install-1")
+
+    assert deps.store.s3.list_objects_v2(Bucket=SITE_BUCKET)["KeyCount"] == 0
+
+
 def test_a_failed_installs_rollback_leaves_no_version_of_its_site_in_a_versioned_bucket(
     aws: tuple[Deps, str], tmp_path: Path
 ) -> None:
