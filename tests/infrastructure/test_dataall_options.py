@@ -105,11 +105,13 @@ def test_the_variants_and_the_stages_options_add_pass_cfn_lint_and_take_the_valu
     release = cached_dataall_release("2.9.0", variants=True)
     variants = {v.template: step.name for step in release.manifest.stages() for v in step.variants}
     assert sorted(set(variants.values())) == [
-        "aurora", "cloudfront", "cognito", "dashboards", "ecs", "frontend-cognito-config", "lambdas", "opensearch",
-        "opensearch-serverless", "params", "rum", "s3",
+        "aurora", "backend", "cloudfront", "cognito", "dashboards", "ecs", "frontend-cognito-config", "lambdas",
+        "opensearch", "opensearch-serverless", "params", "rum", "s3",
     ]  # fmt: skip
     added = {step.name: step.template for step in release.manifest.stages() if step.when is not None}
-    assert sorted(added) == ["canaries", "opensearch", "opensearch-serverless", "rum", "secrets"]
+    assert sorted(added) == [
+        "canaries", "cognito", "frontend-cognito-config", "opensearch", "opensearch-serverless", "rum", "secrets"
+    ]  # fmt: skip
     templates = [release.path / name for name in [*variants, *added.values()]]
 
     result = subprocess.run(
@@ -135,6 +137,10 @@ def test_the_variants_and_the_stages_options_add_pass_cfn_lint_and_take_the_valu
     assert (parameters["WafRateLimit"]["MinValue"], parameters["WafRateLimit"]["MaxValue"]) == (10, 2000000000)
     assert parameters["WafRateLimitWindow"]["AllowedValues"] == ["60", "120", "300", "600"]
     assert (parameters["WafRateLimit"]["Default"], parameters["WafRateLimitWindow"]["Default"]) == ("1000", "300")
+    idp = {n: parameters[n] for n in rules.CUSTOM_AUTH_PARAMETERS.values()}
+    assert parameters["EnableCustomAuth"]["Default"] == "false" and {p["Default"] for p in idp.values()} == {""}
+    assert re.fullmatch(idp["CustomAuthScopes"]["AllowedPattern"], "openid email profile")
+    assert not re.fullmatch(idp["CustomAuthUrl"]["AllowedPattern"], "http://idp.example.com")
     custom = [parameters[n] for n in ("EnableCustomDomain", "CustomDomainName", "CustomDomainHostedZoneId")]
     assert [p["Default"] for p in custom] == ["false", "", ""]
     assert custom[2]["AllowedPattern"] == "(Z[A-Z0-9]{1,31})?" and re.fullmatch(custom[1]["AllowedPattern"], "a.b.io")

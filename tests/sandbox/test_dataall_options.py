@@ -29,7 +29,7 @@ pytestmark = [
 
 
 #: A release offering the custom-domain variant alone: one synthesis of data.all besides its default one
-#: (`installer.dataall.variant_options`), not the 23 of every variant option.
+#: (`installer.dataall.variant_options`), not the 31 of every variant option.
 CUSTOM_DOMAIN_ONLY = (rules.CUSTOM_DOMAIN_ENABLED,)
 
 
