@@ -88,6 +88,8 @@ class Can(StrEnum):
     FIND_HOSTED_ZONES = "find hosted zones"
     #: read the ACM certificate an option names (data.all's custom domain's own certificate)
     FIND_CERTIFICATES = "find certificates"
+    #: read the VPC an option names, its subnets and route tables (data.all's existing VPC)
+    FIND_VPCS = "find vpcs"
 
 
 @dataclass(frozen=True)
@@ -126,6 +128,7 @@ FUNCTIONS = (
             Can.FIND_PREFIX_LISTS,
             Can.FIND_HOSTED_ZONES,
             Can.FIND_CERTIFICATES,
+            Can.FIND_VPCS,
         ),
     ),
     FunctionSpec("DeployStage", "deploy_stage", 120, 512, (Can.RUN_STEPS, Can.RESUME_STEPS)),
@@ -739,6 +742,7 @@ class BootstrapStack(cdk.Stack):
             Can.FIND_PREFIX_LISTS: self._can_find_prefix_lists,
             Can.FIND_HOSTED_ZONES: self._can_find_hosted_zones,
             Can.FIND_CERTIFICATES: self._can_find_certificates,
+            Can.FIND_VPCS: self._can_find_vpcs,
         }
         for capability in spec.can:
             grants[capability](function, spec)
@@ -969,6 +973,19 @@ class BootstrapStack(cdk.Stack):
             f"Read-only {verb} of the resource an operator names as an option at deploy time (data.all's custom "
             f"domain), which the bootstrap stack cannot know; no other {service} action.",
             findings=[finding],
+        )
+
+    def _can_find_vpcs(self, function: lambda_.Function, spec: FunctionSpec) -> None:
+        """Plan reads the VPC `VpcId` names, its subnets and route tables, as CDK's VPC lookup does
+        (`lambdas/run/existing_vpc.py`): DescribeVpcs, DescribeSubnets, DescribeRouteTables and nothing else."""
+        self._allow(function, "Vpcs", ["ec2:DescribeVpcs", "ec2:DescribeSubnets", "ec2:DescribeRouteTables"], ["*"])
+        acknowledge(
+            function.role,  # type: ignore[arg-type]
+            "AwsSolutions-IAM5",
+            "ec2:DescribeVpcs, DescribeSubnets and DescribeRouteTables support no resource-level permissions: EC2 "
+            "requires the wildcard resource for its Describe actions (https://docs.aws.amazon.com/service-"
+            "authorization/latest/reference/list_amazonec2.html).",
+            findings=["Resource::*"],
         )
 
     def _can_find_prefix_lists(self, function: lambda_.Function, spec: FunctionSpec) -> None:

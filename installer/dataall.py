@@ -253,6 +253,8 @@ def stage_document(stage: ImportedStage, *, after_images: bool = False) -> dict[
         parameters[rules.S3_PREFIX_LIST] = "${param:" + rules.S3_PREFIX_LIST + "}"
     for layer in rules.layer_parameters(stage.template):
         parameters[layer] = "${param:" + layer + "}"
+    for value in rules.vpc_context_parameters(stage.template):
+        parameters[value] = "${param:" + value + "}"
     for option in rules.value_parameters(stage.template):
         parameters[option] = "${param:" + option + "}"
     capabilities = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"]
@@ -492,6 +494,18 @@ OPTION_RULES: tuple[dict[str, Any], ...] = (
         },
         "message": f"{', '.join(rules.CUSTOM_AUTH_PARAMETERS.values())} take effect with "
         f"{rules.CUSTOM_AUTH_ENABLED}=true only: set it, or leave them empty",
+    },
+    # deploy/stacks/vpc.py makes the restricted NACL in `create_new_vpc` only: with `vpc_id` data.all makes none.
+    {
+        "when": {
+            "all": [
+                {"option": rules.VPC_RESTRICTED_NACL, "equals": True},
+                {"option": rules.VPC_ID, "not_equals": ""},
+            ]
+        },
+        "message": f"{rules.VPC_RESTRICTED_NACL} takes effect on the VPC data.all makes only: with {rules.VPC_ID} "
+        "data.all makes no network ACL (deploy/stacks/vpc.py makes it with its own VPC); leave "
+        f"{rules.VPC_RESTRICTED_NACL} false, or {rules.VPC_ID} empty",
     },
 )
 

@@ -56,6 +56,17 @@ SYNTH_REGION = "eu-west-1"
 SYNTH_ENVIRONMENT = {"envname": "dev", "account": SYNTH_ACCOUNT, "region": SYNTH_REGION}
 
 
+def vpc_lookup_context(
+    vpc: Mapping[str, Any], account: str = SYNTH_ACCOUNT, region: str = SYNTH_REGION
+) -> dict[str, Any]:
+    """The context entry that answers data.all's `ec2.Vpc.from_lookup(self, 'vpc', vpc_id=...)` (its `vpc_id`)
+    offline: CDK's key for the lookup (`ContextProvider.getKey`: the provider, then the props sorted, a filter's
+    keys under `filter.`) and `vpc`, the answer of the CLI's VPC context provider (`vpcId`, `vpcCidrBlock`,
+    `subnetGroups`, ...). Given as `synthesize(..., context=...)`, no lookup is made."""
+    key = f"vpc-provider:account={account}:filter.vpc-id={vpc['vpcId']}:region={region}:returnAsymmetricSubnets=true"
+    return {key: dict(vpc)}
+
+
 class UpstreamError(RuntimeError):
     """An upstream that cannot be found, read or synthesized, naming the path and the reason."""
 

@@ -264,6 +264,9 @@ VPC_RESTRICTED_NACL_KEY = "vpc_restricted_nacl"
 #: of its Cognito user pool (`deploy/stacks/pipeline.py` checks its keys; `backend_stack.py`, `lambda_api.py`,
 #: `cloudfront_stack.py`, `deploy/configs/frontend_config.py`).
 CUSTOM_AUTH_KEY = "custom_auth"
+#: data.all's `vpc_id` (`target_env.get('vpc_id')`): the operator's VPC, which data.all looks up at synthesis
+#: (`ec2.Vpc.from_lookup`) in place of making its own (`deploy/stacks/vpc.py`).
+VPC_ID_KEY = "vpc_id"
 DATAALL_DEFAULTS: Mapping[str, Any] = {
     SESSION_TIMEOUT_KEY: 43200,
     LOG_RETENTION_KEY: "TWO_YEARS",
@@ -276,6 +279,7 @@ DATAALL_DEFAULTS: Mapping[str, Any] = {
     CUSTOM_DOMAIN_KEY: None,
     VPC_RESTRICTED_NACL_KEY: False,
     CUSTOM_AUTH_KEY: None,
+    VPC_ID_KEY: None,
 }
 
 #: The parameter (and release option) of data.all's `cognito_user_session_timeout_inmins`.
@@ -1413,6 +1417,250 @@ def restricted_nacl_from_the_option(template: dict[str, Any], synthesis: Synthes
     }
 
 
+#: The parameter (and release option) of data.all's `vpc_id` ("": data.all makes its VPC), the condition the rule
+#: gives what data.all makes only for its own VPC, and the parameters Plan fills from the operator's VPC
+#: (`lambdas.run.existing_vpc`): its CIDR, its private subnets (one parameter each, as many as data.all's VPC has,
+#: in the order CDK's lookup gives them), their route tables (CDK's gateway endpoint takes each table once) and its
+#: public subnets (comma-separated, maybe none).
+VPC_ID = "VpcId"
+VPC_NEW = "DataallNewVpc"
+VPC_PUBLIC_SUBNETS_GIVEN = "DataallVpcPublicSubnets"
+VPC_CIDR = "VpcCidrBlock"
+VPC_PRIVATE_ROUTE_TABLES = "VpcPrivateRouteTableIds"
+VPC_PUBLIC_SUBNETS = "VpcPublicSubnetIds"
+VPC_ID_PATTERN = "vpc-[0-9a-f]{8}([0-9a-f]{9})?"
+#: A private subnet's parameter: `VpcPrivateSubnet<n>Id`, n from 1.
+VPC_PRIVATE_SUBNET = re.compile(r"VpcPrivateSubnet(?P<n>[1-9][0-9]*)Id")
+#: data.all's subnets and their route tables in its VPC, by the construct paths CDK writes.
+DATAALL_SUBNET_PART = re.compile(r"(?P<kind>Private|Public)Subnet(?P<n>[0-9]+)/(?P<part>Subnet|RouteTable)")
+
+
+def vpc_private_subnet(n: int) -> str:
+    return f"VpcPrivateSubnet{n}Id"
+
+
+def vpc_context_parameters(template: Mapping[str, Any]) -> list[str]:
+    """The parameters of the operator's VPC (Plan's) `template` declares, after the rules."""
+    declared = template.get("Parameters") or {}
+    fixed = [VPC_CIDR, VPC_PRIVATE_ROUTE_TABLES, VPC_PUBLIC_SUBNETS]
+    subnets = sorted((p for p in declared if VPC_PRIVATE_SUBNET.fullmatch(p)), key=lambda p: int(re.sub(r"\D", "", p)))
+    return [p for p in fixed if p in declared] + subnets
+
+
+def _new_vpc_only(resources: Mapping[str, Any], vpc_id: str, stack: str) -> set[str]:
+    """What data.all makes only for a VPC of its own (`create_new_vpc`): the VPC and its parts (CDK's constructs
+    under it: subnets, route tables, routes, NAT gateway, EIP, internet gateway; not the endpoints data.all adds to
+    any VPC) and its flow log with the log's group and role (a restricted NACL has its own condition)."""
+    made = set()
+    for key, resource in resources.items():
+        path = _cdk_path(resource) or ""
+        if path.startswith(f"{stack}/VPC/") and resource.get("Type") != "AWS::EC2::VPCEndpoint":
+            made.add(key)
+    for key, resource in resources.items():
+        properties = resource.get("Properties") or {}
+        if resource.get("Type") == "AWS::EC2::FlowLog" and properties.get("ResourceId") == {"Ref": vpc_id}:
+            made.add(key)
+            made.update(
+                _referenced(properties.get("LogGroupName")) | _referenced(properties.get("DeliverLogsPermissionArn"))
+            )
+    return made
+
+
+def _referenced(node: Any) -> set[str]:
+    """The logical ids `node` reads by `Ref` or `Fn::GetAtt`."""
+    if isinstance(node, list):
+        return {k for item in node for k in _referenced(item)}
+    if not isinstance(node, dict):
+        return set()
+    if list(node) == ["Ref"] and isinstance(node["Ref"], str):
+        return {node["Ref"]}
+    if list(node) == ["Fn::GetAtt"]:
+        attribute = node["Fn::GetAtt"]
+        return {attribute.split(".")[0] if isinstance(attribute, str) else attribute[0]}
+    return {k for value in node.values() for k in _referenced(value)}
+
+
+def _read_with_the_operators_vpc(node: Any) -> set[str]:
+    """The logical ids `node` reads by `Ref` or `Fn::GetAtt` where `DataallNewVpc` is false."""
+    if isinstance(node, list):
+        return {k for item in node for k in _read_with_the_operators_vpc(item)}
+    if not isinstance(node, dict):
+        return set()
+    if list(node) == ["Fn::If"] and node["Fn::If"][0] == VPC_NEW:
+        return _read_with_the_operators_vpc(node["Fn::If"][2])
+    if list(node) in (["Ref"], ["Fn::GetAtt"]):
+        return _referenced(node)
+    return {k for value in node.values() for k in _read_with_the_operators_vpc(value)}
+
+
+def _either(made: Any, given: Any) -> dict[str, Any]:
+    return {"Fn::If": [VPC_NEW, made, given]}
+
+
+@dataclass
+class _NewVpc:
+    """data.all's own VPC in the template holding it: what `create_new_vpc` makes, and what each reference to it
+    becomes with the operator's VPC."""
+
+    vpc_id: str
+    made: set[str]
+    #: a reference (as JSON) -> what takes its place with the operator's VPC
+    given: dict[str, Any]
+    private: list[int]
+    private_tables: set[str]
+    public_subnets: set[str]
+    name_tags: list[dict[str, Any]]
+
+
+def _new_vpc(resources: Mapping[str, Any], vpc_id: str, stack: str) -> _NewVpc:
+    made = _new_vpc_only(resources, vpc_id, stack)
+    conditioned = [k for k in made if "Condition" in resources[k]]
+    if conditioned:
+        raise RuleError(f"data.all's VPC resources {sorted(conditioned)} have conditions of their own")
+    given: dict[str, Any] = {json.dumps({"Ref": vpc_id}): {"Ref": VPC_ID}}
+    given[json.dumps({"Fn::GetAtt": [vpc_id, "CidrBlock"]})] = {"Ref": VPC_CIDR}
+    tags = (resources[vpc_id].get("Properties") or {}).get("Tags") or []
+    found = _NewVpc(vpc_id, made, given, [], set(), set(), [t for t in tags if t.get("Key") == "Name"])
+    for key in made:
+        part = DATAALL_SUBNET_PART.fullmatch((_cdk_path(resources[key]) or "").removeprefix(f"{stack}/VPC/"))
+        if part is None:
+            continue
+        if part["kind"] == "Private" and part["part"] == "Subnet":
+            found.private.append(int(part["n"]))
+            given[json.dumps({"Ref": key})] = {"Ref": vpc_private_subnet(int(part["n"]))}
+        elif part["kind"] == "Private":
+            found.private_tables.add(key)
+        elif part["part"] == "Subnet":
+            found.public_subnets.add(key)
+    if not found.private or sorted(found.private) != list(range(1, len(found.private) + 1)):
+        raise RuleError(f"data.all's VPC {vpc_id} has private subnets {sorted(found.private)}, not 1 to n")
+    return found
+
+
+def _with_the_operators_vpc(node: Any, vpc: _NewVpc, holder: str, public_holders: set[str]) -> Any:
+    """`node` with each reference to `vpc`'s parts `Fn::If` on `DataallNewVpc`: the part, or what takes its place."""
+    if isinstance(node, list):
+        tables = [_referenced(i) for i in node if isinstance(i, dict)]
+        if node and len(tables) == len(node) and all(read and read <= vpc.private_tables for read in tables):
+            return _either(node, {"Ref": VPC_PRIVATE_ROUTE_TABLES})
+        return [
+            _either(i, {"Ref": "AWS::NoValue"}) if i in vpc.name_tags else
+            _with_the_operators_vpc(i, vpc, holder, public_holders)
+            for i in node
+        ]  # fmt: skip
+    if not isinstance(node, dict):
+        return node
+    text = json.dumps(node)
+    if text in vpc.given:
+        return _either(node, vpc.given[text])
+    read = _referenced(node)
+    if read and read <= vpc.public_subnets and "Fn::Join" in node:
+        public_holders.add(holder)
+        return _either(node, {"Ref": VPC_PUBLIC_SUBNETS})
+    return {k: _with_the_operators_vpc(v, vpc, holder, public_holders) for k, v in node.items()}
+
+
+def _nothing_else_read(key: str, body: Mapping[str, Any], made: set[str]) -> None:
+    depends = body.get("DependsOn") or []
+    reads = _read_with_the_operators_vpc({k: v for k, v in body.items() if k not in ("Metadata", "DependsOn")})
+    left = (reads | set([depends] if isinstance(depends, str) else depends)) & made
+    if left:
+        raise RuleError(f"{key} reads {sorted(left)}, which data.all makes only for a VPC of its own")
+    text = json.dumps({k: v for k, v in body.items() if k != "Metadata"})
+    subbed = sorted(m for m in made if "${" + m in text)
+    if subbed:
+        raise RuleError(f"{key} reads {subbed} in an Fn::Sub, which data.all makes only for a VPC of its own")
+
+
+def _one_ingress_from_the_cidr(resources: Mapping[str, Any], vpc: _NewVpc) -> None:
+    """CDK gives the endpoints' group one ingress rule from the VPC's CIDR per peer it cannot compare (a token);
+    with the CIDR a literal (a looked-up VPC), one: the first is kept, the others made only with the new VPC."""
+    cidr = _either({"Fn::GetAtt": [vpc.vpc_id, "CidrBlock"]}, {"Ref": VPC_CIDR})
+    seen: list[Any] = []
+    for key, resource in resources.items():
+        properties = resource.get("Properties") or {}
+        if resource.get("Type") != "AWS::EC2::SecurityGroupIngress" or properties.get("CidrIp") != cidr:
+            continue
+        if properties not in seen:
+            seen.append(properties)
+        elif "Condition" in resource:
+            raise RuleError(f"data.all's ingress rule {key} has a condition of its own")
+        else:
+            resource["Condition"] = VPC_NEW
+
+
+def existing_vpc_from_the_option(template: dict[str, Any], synthesis: Synthesis) -> None:
+    """data.all's `vpc_id` becomes the `VpcId` parameter: empty (its default), data.all makes its VPC as it
+    does without the key; given, it makes none and its endpoints, security group, SSM parameters and outputs take
+    the operator's VPC, as data.all's synthesis with the VPC looked up makes them. In the template holding
+    data.all's VPC (found by its construct path), what `create_new_vpc` makes takes the condition `DataallNewVpc`
+    (`VpcId` empty), and each reference to it from what data.all makes for any VPC becomes `Fn::If` on that
+    condition: the VPC's `Ref` and CIDR (`VpcId`, `VpcCidrBlock`), each private subnet
+    (`VpcPrivateSubnet<n>Id`), the private route tables' list (`VpcPrivateRouteTableIds`), the public subnets'
+    list (`VpcPublicSubnetIds`; what holds it exists only with some: `DataallVpcPublicSubnets`), the VPC's `Name`
+    tag CDK gives its children (none on a looked-up VPC's); of the endpoints' group's identical ingress rules
+    from the VPC's CIDR one is kept (`_one_ingress_from_the_cidr`). Any other reference to what the condition
+    leaves out stops the import, as does a synthesis that made a VPC though it was given one. data.all's restricted
+    NACL is made only on its own VPC (its condition and `DataallNewVpc`)."""
+    resources = template.get("Resources", {})
+    found = _dataall_vpc(resources)
+    if found is None:
+        return
+    if synthesis.setting(VPC_ID_KEY):
+        raise RuleError(f"data.all's VPC is made though the synthesis' {VPC_ID_KEY} is set")
+    vpc = _new_vpc(resources, *found)
+    nacl = {k for k, r in resources.items() if r.get("Condition") == VPC_RESTRICTED_NACL_ON}
+    public_holders: set[str] = set()
+    for section in ("Resources", "Outputs"):
+        for key, body in template.get(section, {}).items():
+            if section == "Resources" and (key in vpc.made or key in nacl):
+                continue
+            for part in ("Properties", "Value", "Export"):
+                if part in body:
+                    body[part] = _with_the_operators_vpc(body[part], vpc, f"{section}/{key}", public_holders)
+            _nothing_else_read(key, body, vpc.made)
+    for holder in sorted(public_holders):
+        section, _, key = holder.partition("/")
+        if "Condition" in template[section][key]:
+            raise RuleError(f"{key}, holding the public subnets, has a condition of its own")
+        template[section][key]["Condition"] = VPC_PUBLIC_SUBNETS_GIVEN
+    _one_ingress_from_the_cidr(resources, vpc)
+    for key in vpc.made:
+        resources[key]["Condition"] = VPC_NEW
+    _declare_vpc_parameters(template, sorted(vpc.private), public=bool(public_holders))
+
+
+def _declare_vpc_parameters(template: dict[str, Any], private: list[int], *, public: bool) -> None:
+    conditions = template.setdefault("Conditions", {})
+    conditions[VPC_NEW] = {"Fn::Equals": [{"Ref": VPC_ID}, ""]}
+    if public:
+        conditions[VPC_PUBLIC_SUBNETS_GIVEN] = {
+            "Fn::Or": [{"Condition": VPC_NEW}, {"Fn::Not": [{"Fn::Equals": [{"Ref": VPC_PUBLIC_SUBNETS}, ""]}]}]
+        }
+    if VPC_RESTRICTED_NACL_ON in conditions:  # data.all makes its NACL only on a VPC of its own
+        conditions[VPC_RESTRICTED_NACL_ON] = {"Fn::And": [conditions[VPC_RESTRICTED_NACL_ON], {"Condition": VPC_NEW}]}
+    parameters = template.setdefault("Parameters", {})
+    parameters[VPC_ID] = {
+        "Type": "String",
+        "Default": "",
+        "AllowedPattern": f"({VPC_ID_PATTERN})?",
+        "Description": f"data.all's {VPC_ID_KEY}: the operator's VPC data.all's endpoints, functions, tasks, "
+        "database and search domain go in; empty: data.all makes its own (set by the installer from the release's "
+        "option)",
+    }
+    for name, kind, what in (
+        (VPC_CIDR, "String", "its CIDR block"),
+        (VPC_PRIVATE_ROUTE_TABLES, "CommaDelimitedList", "its private subnets' route tables, each once"),
+        (VPC_PUBLIC_SUBNETS, "String", "its public subnets, comma-separated (maybe none)"),
+        *((vpc_private_subnet(n), "String", f"its private subnet {n}, in CDK's lookup order") for n in private),
+    ):
+        parameters[name] = {
+            "Type": kind,
+            "Default": "",
+            "Description": f"With {VPC_ID}: {what} (set by the installer from the VPC)",
+        }
+
+
 def value_option(parameter: str, synthesis: Synthesis) -> dict[str, Any]:  # noqa: C901, PLR0911, PLR0912 (one per option)
     """The release's option filling a value rule's parameter, defaulting to the synthesized value."""
     if parameter == SESSION_TIMEOUT:
@@ -1603,6 +1851,19 @@ def value_option(parameter: str, synthesis: Synthesis) -> dict[str, Any]:  # noq
             "description": f"With {CUSTOM_AUTH_ENABLED}: data.all's {CUSTOM_AUTH_KEY}.{_custom_auth_key(parameter)}, "
             f"{what}",
         }
+    if parameter == VPC_ID:
+        return {
+            "type": "string",
+            "default": str(synthesis.setting(VPC_ID_KEY) or ""),
+            "pattern": f"({VPC_ID_PATTERN})?",
+            "label": "Existing VPC (id)",
+            "group": "data.all",
+            "description": f"data.all's {VPC_ID_KEY}: a VPC of the account in the installation's region that "
+            "data.all's endpoints, functions, ECS tasks, database and search domain go in (its private subnets: as "
+            "many as data.all's own VPC has, each in a zone of its own; Plan checks), with no VPC, NAT gateway nor "
+            f"flow log made; empty: data.all makes its own VPC. Not with {VPC_RESTRICTED_NACL} (data.all makes its "
+            "NACL on its own VPC only)",
+        }
     raise KeyError(parameter)
 
 
@@ -1617,6 +1878,7 @@ VALUE_PARAMETERS = (
     WAF_IP_RANGES, WAF_COUNTRIES, WAF_RATE_LIMIT, WAF_RATE_LIMIT_WINDOW,
     CUSTOM_DOMAIN_NAME, CUSTOM_DOMAIN_ZONE, CUSTOM_DOMAIN_CERTIFICATE, CUSTOM_DOMAIN_SENDER, VPC_RESTRICTED_NACL,
     *CUSTOM_AUTH_PARAMETERS.values(),
+    VPC_ID,
 )  # fmt: skip
 
 
@@ -1737,6 +1999,7 @@ RULES: tuple[Rule, ...] = (
     custom_domain_certificate_from_the_option,
     custom_auth_from_the_options,
     restricted_nacl_from_the_option,
+    existing_vpc_from_the_option,
     s3_egress_of_the_installations_region,
     assets_from_the_release,
     home_region_from_the_installer,

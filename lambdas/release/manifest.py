@@ -32,7 +32,20 @@ CONTEXT_PARAMETERS = (
     "DeletionProtection",
     # S3's AWS-managed prefix list in the stage's region (`lambdas.run.region_values`)
     "S3PrefixListId",
+    # the operator's VPC (`VpcId`): its CIDR, private route tables and public subnets
+    # (`lambdas.run.existing_vpc`), and each private subnet (`VpcPrivateSubnet<n>Id`, CONTEXT_PARAMETER)
+    "VpcCidrBlock",
+    "VpcPrivateRouteTableIds",
+    "VpcPublicSubnetIds",
 )
+#: Context parameters of a numbered family (the operator's VPC's private subnets, as many as the release takes).
+CONTEXT_PARAMETER = re.compile(r"VpcPrivateSubnet[1-9][0-9]*Id")
+
+
+def is_context_parameter(name: str) -> bool:
+    """Whether the installer itself gives stages the parameter `name` (`CONTEXT_PARAMETERS`, `CONTEXT_PARAMETER`)."""
+    return name in CONTEXT_PARAMETERS or CONTEXT_PARAMETER.fullmatch(name) is not None
+
 
 #: What CloudFormation shows of a NoEcho parameter's value (DescribeStacks), and what a run records
 #: and compares in place of an installation value: the value itself is given to CloudFormation alone.
@@ -409,7 +422,7 @@ class Manifest:
         problems.extend(
             f"value {name!r} is also an option or a parameter the installer gives"
             for name in self.values
-            if name in self.options or name in CONTEXT_PARAMETERS
+            if name in self.options or is_context_parameter(name)
         )
         problems.extend(
             f"value {value.name!r} has a repeated character in its alphabet"
@@ -449,7 +462,7 @@ class Manifest:
         known_params = set(CONTEXT_PARAMETERS) | set(self.options) | set(self.values)
         for key, value in step.parameters.items():
             for kind, ref in REFERENCE.findall(value):
-                if kind == "param" and ref not in known_params:
+                if kind == "param" and ref not in known_params and not is_context_parameter(ref):
                     problems.append(f"step {step.name!r} parameter {key} reads unknown option {ref!r}")
                 if kind == "stage":
                     problems.extend(self._check_stage_reference(step, key, ref))

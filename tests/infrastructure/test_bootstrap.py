@@ -156,7 +156,9 @@ def actions_of(statement: dict[str, Any]) -> set[str]:
     return set(action) if isinstance(action, list) else {action}
 
 
-def test_plan_may_look_up_prefix_lists_and_nothing_else_of_ec2(bootstrap_template: dict[str, Any]) -> None:
+def test_plan_may_look_up_prefix_lists_and_read_vpcs_and_nothing_else_of_ec2(
+    bootstrap_template: dict[str, Any],
+) -> None:
     ec2 = {
         (action, json.dumps(statement["Resource"]))
         for name, policy in resources(bootstrap_template, "AWS::IAM::Policy").items()
@@ -166,8 +168,12 @@ def test_plan_may_look_up_prefix_lists_and_nothing_else_of_ec2(bootstrap_templat
         if str(action).startswith("ec2:")
     }
 
-    # EC2's Describe actions take no resource-level permissions: the wildcard is required.
-    assert ec2 == {("ec2:DescribePrefixLists", '"*"')}
+    # EC2's Describe actions take no resource-level permissions: the wildcard is required. The VPC reads are
+    # CDK's VPC lookup's (the operator's VpcId: lambdas/run/existing_vpc.py).
+    assert ec2 == {
+        (action, '"*"')
+        for action in ("ec2:DescribePrefixLists", "ec2:DescribeVpcs", "ec2:DescribeSubnets", "ec2:DescribeRouteTables")
+    }
 
 
 def test_plan_may_describe_the_accounts_us_east_1_certificates_and_nothing_else_of_acm(

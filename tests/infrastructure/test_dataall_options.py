@@ -21,7 +21,8 @@ import pytest
 from blueprints.dataall import rules
 from cloud_assembly.reader import CloudAssembly
 from installer.dataall import comparable, import_stages
-from installer.upstream import shared_upstream, synthesize
+from installer.upstream import shared_upstream, synthesize, vpc_lookup_context
+from tests import existing_vpc as operators
 from tests.conftest import cached_dataall_release
 
 #: the releases the installer carries: 2.8.0 (what an upgrade starts from and a rollback returns to) and 2.9.0
@@ -95,7 +96,7 @@ def test_data_alls_value_keys_change_nothing_but_what_the_value_rules_make_param
     declared = sorted({p for s in default.stages for p in rules.value_parameters(s.template)})
     assert declared == [
         "AllowedOrigins", "ApiBurstLimit", "ApiRateLimit", "EnablePivotRoleAutoCreate", "LogRetentionDays",
-        "ReauthApis", "ReauthTtlMinutes", "SessionTimeoutMinutes", "SharedDashboardsSessions",
+        "ReauthApis", "ReauthTtlMinutes", "SessionTimeoutMinutes", "SharedDashboardsSessions", "VpcId",
         "VpcRestrictedNacl", "WafAllowedCountries", "WafAllowedIpRanges", "WafRateLimit", "WafRateLimitWindow",
     ]  # fmt: skip
 
@@ -445,3 +446,91 @@ def test_data_alls_custom_auth_changes_nothing_but_what_the_rule_makes_its_provi
     assert '"AWS::Cognito::UserPool"' not in text and "${stage:cognito." not in json.dumps(
         [s.parameters for s in variant_stages]
     )
+
+
+def _looked_up_as_the_release_names_it(template: dict[str, Any], stack: str) -> dict[str, Any]:
+    """A template of data.all's synthesis with `vpc_id` with the logical ids and construct paths the release's
+    vpc stage gives the same resources: the endpoints CDK puts under the looked-up VPC's construct (`vpc`, where
+    data.all's own is `VPC`), and the endpoints' group's ingress rule from the VPC's CIDR, which CDK names after
+    the CIDR when it is a literal and `{IndirectPeer}` when a token."""
+
+    def path(of: str) -> str:
+        of = of.replace(f"{stack}/vpc/", f"{stack}/VPC/")
+        return re.sub(r"/vpc-sg/from [0-9._]+:443$", "/vpc-sg/from {IndirectPeer}:443", of)
+
+    renamed = {}
+    for key, resource in template["Resources"].items():
+        old = resource.get("Metadata", {}).get("aws:cdk:path", "")
+        new = path(old)
+        renamed[key] = rules.cdk_logical_id(new.removeprefix(f"{stack}/").split("/")) if new != old else key
+    text = json.dumps(template)
+    for old_id, new_id in renamed.items():
+        text = text.replace(f'"{old_id}"', f'"{new_id}"')
+    result: dict[str, Any] = json.loads(text)
+    for resource in result["Resources"].values():
+        if "aws:cdk:path" in resource.get("Metadata", {}):
+            resource["Metadata"]["aws:cdk:path"] = path(resource["Metadata"]["aws:cdk:path"])
+    return result
+
+
+@pytest.mark.parametrize("public", [True, False], ids=["with public subnets", "private subnets only"])
+@EACH_VERSION
+def test_data_alls_vpc_id_is_the_vpc_stage_with_its_vpc_left_out_and_every_stage_takes_the_operators_vpc(
+    version: str, public: bool
+) -> None:
+    """data.all synthesized with `vpc_id` (its `Vpc.from_lookup` answered offline with a placeholder VPC:
+    tests/existing_vpc.py) is the default import with `VpcId` and the values Plan fills for that VPC: the vpc
+    stage without what `create_new_vpc` makes (the same endpoints, group and SSM parameters under the release's
+    logical ids), every other stage with the values it read from the vpc stage's outputs as the literals data.all's
+    lookup gave it."""
+    source = SOURCES[version]
+    default = import_stages(CloudAssembly.load(synthesize(source, version)))
+    looked_up = synthesize(
+        source,
+        version,
+        environment={rules.VPC_ID_KEY: operators.VPC},
+        context=vpc_lookup_context(operators.lookup(public)),
+    )
+    (raw,) = [json.loads(p.read_text()) for p in looked_up.rglob("*backendstackVpc*.nested.template.json")]
+    types = {r["Type"] for r in raw["Resources"].values()}
+    assert "AWS::EC2::VPC" not in types and "AWS::EC2::Subnet" not in types  # the key took effect
+    assert f'"VpcId": "{operators.VPC}"' in json.dumps(raw)
+
+    other = import_stages(
+        CloudAssembly.load(looked_up), settings={rules.VPC_ID_KEY: operators.VPC}, reuse=default.packaged
+    )
+
+    assert [s.name for s in other.stages] == [s.name for s in default.stages]
+    values = {**operators.parameters(public), rules.VPC_RESTRICTED_NACL: "false"}
+    stages = {s.name: s for s in default.stages}
+    vpc = operators.resolved(stages["vpc"].template, values)
+    # the outputs that carried data.all's VPC to the other stages are the operator's VPC's literals
+    carried = {k: o["Value"] for k, o in vpc["Outputs"].items() if "Export" not in o and isinstance(o["Value"], str)}
+    assert sorted(carried.values()) == sorted([operators.VPC, *(s for s, *_ in operators.PRIVATE)])
+    different = []
+    for looked in other.stages:
+        if looked.name == "vpc":
+            expected = {**vpc, "Outputs": {k: o for k, o in vpc["Outputs"].items() if k not in carried}}
+            # the flow log's retention is the only parameter left that nothing reads without data.all's own VPC
+            assert expected["Parameters"].pop("LogRetentionDays") and '"LogRetentionDays"' not in json.dumps(expected)
+            vpc_path = stages["vpc"].template["Resources"]
+            stack_path = next(
+                r["Metadata"]["aws:cdk:path"] for r in vpc_path.values() if r["Type"] == "AWS::EC2::VPC"
+            ).removesuffix("/VPC/Resource")
+            got = _looked_up_as_the_release_names_it(looked.template, stack_path)
+            if comparable(got) != comparable({k: v for k, v in expected.items() if v or k == "Resources"}):
+                different.append(looked.name)
+            continue
+        stage = stages[looked.name]
+        given = {
+            p: carried[ref.removeprefix("${stage:vpc.").removesuffix("}")]
+            for p, ref in stage.parameters.items()
+            if ref.startswith("${stage:vpc.") and ref.removeprefix("${stage:vpc.").removesuffix("}") in carried
+        }
+        resolved = operators.resolved(stage.template, given)
+        kept = {p: ref for p, ref in stage.parameters.items() if p not in given}
+        if comparable(resolved) != comparable(looked.template) or kept != looked.parameters:
+            different.append(looked.name)
+    assert different == []
+    declaring = [s.name for s in default.stages if rules.VPC_ID in rules.value_parameters(s.template)]
+    assert declaring == ["vpc"]

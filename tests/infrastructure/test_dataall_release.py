@@ -117,6 +117,36 @@ def test_the_vpc_stage_takes_the_restricted_nacl_option_which_the_quick_create_f
     assert any(g["Label"]["default"] == "data.all" and "VpcRestrictedNacl" in g["Parameters"] for g in groups)
 
 
+def test_the_vpc_stage_takes_the_existing_vpc_option_which_the_quick_create_form_offers_and_plans_values(
+    dataall_release: Any,
+) -> None:
+    vpc = dataall_release.template("vpc")
+    made = sorted({r["Type"] for r in vpc["Resources"].values() if r.get("Condition") == "DataallNewVpc"})
+
+    assert made == [
+        "AWS::EC2::EIP", "AWS::EC2::FlowLog", "AWS::EC2::InternetGateway", "AWS::EC2::NatGateway", "AWS::EC2::Route",
+        "AWS::EC2::RouteTable", "AWS::EC2::SecurityGroupIngress", "AWS::EC2::Subnet",
+        "AWS::EC2::SubnetRouteTableAssociation", "AWS::EC2::VPC", "AWS::EC2::VPCGatewayAttachment", "AWS::IAM::Role",
+        "AWS::Logs::LogGroup",
+    ]  # fmt: skip
+    assert vpc["Conditions"]["DataallVpcRestrictedNacl"]["Fn::And"][1] == {"Condition": "DataallNewVpc"}
+    parameters = dataall_release.manifest.steps["vpc"].parameters
+    assert {k: v for k, v in parameters.items() if k.startswith("Vpc") and k != "VpcRestrictedNacl"} == {
+        name: "${param:" + name + "}"
+        for name in ("VpcId", "VpcCidrBlock", "VpcPrivateRouteTableIds", "VpcPublicSubnetIds", "VpcPrivateSubnet1Id",
+                     "VpcPrivateSubnet2Id")
+    }  # fmt: skip
+    readers = [s.name for s in dataall_release.manifest.stages() if "VpcId" in s.parameters]
+    assert readers == ["vpc"]
+    form = dataall_release.bootstrap_template
+    parameter = form["Parameters"]["VpcId"]
+    assert (parameter["Default"], parameter["AllowedPattern"]) == ("", "(vpc-[0-9a-f]{8}([0-9a-f]{9})?)?")
+    groups = form["Metadata"]["AWS::CloudFormation::Interface"]["ParameterGroups"]
+    assert any(g["Label"]["default"] == "data.all" and "VpcId" in g["Parameters"] for g in groups)
+    refusing = [m for _, m in dataall_release.manifest.rules if "VpcId" in m and "VpcRestrictedNacl" in m]
+    assert len(refusing) == 1
+
+
 def test_the_release_says_nothing_of_the_synthesis_account_or_cdk_bootstrap(dataall_release: Any) -> None:
     for template in (dataall_release.path / "blueprints").glob("*.json"):
         text = template.read_text()

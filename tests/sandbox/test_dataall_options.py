@@ -20,6 +20,7 @@ from tests.conftest import cached_dataall_release
 from tests.sandbox.certificates import issued_certificate
 from tests.sandbox.conftest import INSTALLATION, deploy, run
 from tests.sandbox.test_dataall import CLOUDFRONT_REGION, HOME, _callback_urls
+from tests.sandbox.test_ways_in import settle
 
 pytestmark = [
     pytest.mark.skipif(not shared_upstream("2.9.0").is_dir(), reason="../shared/upstream/dataall is not here"),
@@ -629,7 +630,9 @@ def test_data_all_on_a_custom_domain_upgrades_from_2_8_0_to_2_9_0_keeping_its_na
     offered = {"EnableCustomDomain", "CustomDomainName", "CustomDomainHostedZoneId", "CustomDomainEmailSenderId",
                "CustomDomainCertificateArn"}  # fmt: skip
     for release in (older, newer):
-        assert {o for o in release.manifest.options if o.startswith(("Enable", "CustomDomain"))} == offered
+        # the custom domain's options, and no other variant option
+        assert offered <= set(release.manifest.options), list(release.manifest.options)
+        assert not {"ProdSizing", "EnableCloudWatchRum", "EnableOpenSearchServerless"} & set(release.manifest.options)
         register_sandbox_images(aws, release, lambda _: None)
     route53, east = aws.client("route53"), Aws(region=CLOUDFRONT_REGION, endpoint_url=sandbox.endpoint)
     name = "dataall.example.com"
@@ -739,3 +742,98 @@ def test_data_all_with_custom_auth_installs_no_user_pool_its_authorizer_takes_th
     assert 'response_type:"code",scope:"openid email profile"' in script
     assert 'REACT_APP_CUSTOM_AUTH_EMAIL_CLAIM_MAPPING:"email"' in script and "__DATAALL_" not in script
     assert "amazoncognito.com" not in script
+
+
+def _operators_vpc(aws: Aws) -> dict[str, Any]:
+    """A VPC as an operator's network team gives one: two private subnets in two zones routing to a NAT gateway
+    (one route table each), a public subnet routing to an internet gateway."""
+    ec2 = aws.client("ec2")
+    vpc_id = ec2.create_vpc(CidrBlock="10.50.0.0/16")["Vpc"]["VpcId"]
+    gateway = ec2.create_internet_gateway()["InternetGateway"]["InternetGatewayId"]
+    ec2.attach_internet_gateway(InternetGatewayId=gateway, VpcId=vpc_id)
+    public = ec2.create_subnet(VpcId=vpc_id, CidrBlock="10.50.100.0/24", AvailabilityZone=f"{HOME}a")["Subnet"]
+    table = ec2.create_route_table(VpcId=vpc_id)["RouteTable"]["RouteTableId"]
+    ec2.create_route(RouteTableId=table, DestinationCidrBlock="0.0.0.0/0", GatewayId=gateway)
+    ec2.associate_route_table(RouteTableId=table, SubnetId=public["SubnetId"])
+    address = ec2.allocate_address(Domain="vpc")["AllocationId"]
+    nat = ec2.create_nat_gateway(SubnetId=public["SubnetId"], AllocationId=address)["NatGateway"]["NatGatewayId"]
+    private, tables = [], []
+    for n, zone in enumerate("ab"):
+        made = ec2.create_subnet(VpcId=vpc_id, CidrBlock=f"10.50.{n}.0/24", AvailabilityZone=f"{HOME}{zone}")
+        routes = ec2.create_route_table(VpcId=vpc_id)["RouteTable"]["RouteTableId"]
+        ec2.create_route(RouteTableId=routes, DestinationCidrBlock="0.0.0.0/0", NatGatewayId=nat)
+        ec2.associate_route_table(RouteTableId=routes, SubnetId=made["Subnet"]["SubnetId"])
+        private.append(made["Subnet"]["SubnetId"])
+        tables.append(routes)
+    return {"vpc": vpc_id, "private": private, "tables": tables, "public": public["SubnetId"]}
+
+
+def test_data_all_in_the_operators_vpc_makes_no_vpc_puts_its_endpoints_and_functions_there_and_leaves_it(
+    sandbox: Any, data_all_pace: None
+) -> None:
+    """VpcId (data.all's vpc_id): the vpc stage makes no VPC, subnet, NAT gateway nor flow log; data.all's
+    endpoints, its functions, its database's subnet group and its search domain are in the operator's VPC and
+    private subnets, data.all's SSM parameters name them; VpcRestrictedNacl with it, and a VPC of another shape, are
+    refused by name before anything changes; the uninstall leaves the operator's VPC."""
+    started = time.monotonic()
+    aws = Aws(region=HOME, endpoint_url=sandbox.endpoint)
+    release = cached_dataall_release("2.9.0")
+    register_sandbox_images(aws, release, lambda _: None)
+    operators = _operators_vpc(aws)
+    ec2 = aws.client("ec2")
+
+    installed = deploy(aws, release, {"OnDelete": "Destroy", rules.VPC_ID: operators["vpc"]})
+
+    assert installed.result["status"] == "SUCCEEDED", installed.result["error"]
+    template = release.template("vpc")
+    assert _resources(aws, "vpc") == {
+        lid: (r["Type"], "CREATE_COMPLETE")
+        for lid, r in template["Resources"].items()
+        if r.get("Condition") not in (rules.VPC_NEW, rules.VPC_RESTRICTED_NACL_ON)
+    }  # no VPC, subnet, route table, NAT gateway, flow log nor NACL
+    assert [v["VpcId"] for v in ec2.describe_vpcs()["Vpcs"] if not v.get("IsDefault")] == [operators["vpc"]]
+    endpoints = ec2.describe_vpc_endpoints()["VpcEndpoints"]
+    assert len(endpoints) == 29 and {e["VpcId"] for e in endpoints} == {operators["vpc"]}
+    interface = [e for e in endpoints if e["VpcEndpointType"] == "Interface"]
+    assert all(sorted(e["SubnetIds"]) == sorted(operators["private"]) for e in interface)
+    (gateway,) = [e for e in endpoints if e["VpcEndpointType"] == "Gateway"]
+    assert sorted(gateway["RouteTableIds"]) == sorted(operators["tables"])
+    ssm = aws.client("ssm")
+    assert ssm.get_parameter(Name="/dataall/dev/vpc/vpc_id")["Parameter"]["Value"] == operators["vpc"]
+    assert ssm.get_parameter(Name="/dataall/dev/vpc/private_subnets")["Parameter"]["Value"] == ",".join(
+        operators["private"]
+    )
+    assert ssm.get_parameter(Name="/dataall/dev/vpc/public_subnets")["Parameter"]["Value"] == operators["public"]
+    functions = aws.client("lambda").list_functions()["Functions"]
+    in_vpc = [f for f in functions if (f.get("VpcConfig") or {}).get("SubnetIds")]
+    assert in_vpc and all(sorted(f["VpcConfig"]["SubnetIds"]) == sorted(operators["private"]) for f in in_vpc)
+    # (moto's Lambda answers a fixed VpcConfig.VpcId, vpc-123abc: the subnets and groups say where they are)
+    (subnet_group,) = aws.client("rds").describe_db_subnet_groups()["DBSubnetGroups"]
+    assert subnet_group["VpcId"] == operators["vpc"]
+    assert sorted(s["SubnetIdentifier"] for s in subnet_group["Subnets"]) == sorted(operators["private"])
+    groups = ec2.describe_security_groups(Filters=[{"Name": "group-name", "Values": ["dataall-dev-*"]}])
+    assert {g["VpcId"] for g in groups["SecurityGroups"]} == {operators["vpc"]}
+    installed_at = time.monotonic()
+
+    def refusal_of(document: dict[str, Any]) -> dict[str, Any]:
+        refused_run = run(aws, installed, {"action": "redeploy", **document})
+        execution = aws.client("stepfunctions").describe_execution(executionArn=refused_run["execution_arn"])
+        refusal = refused(execution)
+        assert refusal is not None and refusal["code"] == "InvalidOptions", refusal
+        assert _changed(installed, refused_run, release) == set()
+        return refusal
+
+    with_nacl = refusal_of({"options": {rules.VPC_RESTRICTED_NACL: True}})
+    assert "VpcRestrictedNacl" in with_nacl["reason"] and "VpcId" in with_nacl["reason"], with_nacl
+    third = ec2.create_subnet(VpcId=operators["vpc"], CidrBlock="10.50.2.0/24", AvailabilityZone=f"{HOME}c")
+    ec2.associate_route_table(RouteTableId=operators["tables"][0], SubnetId=third["Subnet"]["SubnetId"])
+    reshaped = refusal_of({})
+    assert reshaped["field"] == "options.VpcId" and "has 3 private subnets" in reshaped["reason"], reshaped
+    assert "the release takes 2" in reshaped["reason"]
+
+    aws.client("cloudformation").delete_stack(StackName=INSTALLATION.stack_name)
+    assert settle(aws, INSTALLATION.stack_name, timeout=600) == "DELETE_COMPLETE"
+    assert [v["VpcId"] for v in ec2.describe_vpcs()["Vpcs"] if not v.get("IsDefault")] == [operators["vpc"]]
+    # data.all's endpoints went with the vpc stage (EC2 lists a deleted endpoint for a while, as `deleted`)
+    assert {e["State"].lower() for e in ec2.describe_vpc_endpoints()["VpcEndpoints"]} == {"deleted"}
+    print(f"install {installed_at - started:.0f} s, refusals and uninstall {time.monotonic() - installed_at:.0f} s")

@@ -1,0 +1,31 @@
+"""EC2's VPCs, their subnets and route tables, read by the VPC's id."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lambdas.data.aws import found
+
+#: EC2's answers for a VPC id the account has none of in the region (a malformed id: InvalidVpcID.Malformed).
+_NOT_THERE = ("InvalidVpcID.NotFound", "InvalidVpcID.Malformed")
+
+
+def vpc(ec2: Any, vpc_id: str) -> tuple[dict[str, Any] | None, str]:
+    """The VPC `vpc_id` (DescribeVpcs' `Vpc`), or None and EC2's code when the region has none of that id.
+    https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeVpcs.html"""
+    answer, code = found(lambda: ec2.describe_vpcs(VpcIds=[vpc_id]).get("Vpcs") or [], _NOT_THERE)
+    return (dict(answer[0]), code) if answer else (None, code or "InvalidVpcID.NotFound")
+
+
+def subnets(ec2: Any, vpc_id: str) -> list[dict[str, Any]]:
+    """The VPC's subnets, in EC2's order (DescribeSubnets, every page).
+    https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeSubnets.html"""
+    pages = ec2.get_paginator("describe_subnets").paginate(Filters=[{"Name": "vpc-id", "Values": [vpc_id]}])
+    return [dict(subnet) for page in pages for subnet in page.get("Subnets", [])]
+
+
+def route_tables(ec2: Any, vpc_id: str) -> list[dict[str, Any]]:
+    """The VPC's route tables (DescribeRouteTables, every page).
+    https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeRouteTables.html"""
+    pages = ec2.get_paginator("describe_route_tables").paginate(Filters=[{"Name": "vpc-id", "Values": [vpc_id]}])
+    return [dict(table) for page in pages for table in page.get("RouteTables", [])]
