@@ -42,7 +42,13 @@ from typing import TYPE_CHECKING, Any
 
 from blueprints.assets import CDK_CONTEXT, LAMBDAS_DIR, AssetRegistry, build_layer, layer_requirements, zip_tree
 from blueprints.dataall import migrations, rules
-from blueprints.dataall.site import SiteImportError, site_action, with_custom_domain, with_rum_monitor
+from blueprints.dataall.site import (
+    SiteImportError,
+    site_action,
+    with_custom_auth,
+    with_custom_domain,
+    with_rum_monitor,
+)
 from blueprints.dataall.stages import ImportedStage, split_stack
 from cloud_assembly.reader import CloudAssembly, FileAsset, StackArtifact
 from installer import dataall_migrations, frontend, grants
@@ -335,7 +341,7 @@ VARIANT_OPTIONS = (
         option="EnableCloudWatchRum",
         key="enable_cw_rum",
         # deploy/stacks/pipeline.py: `enable_cw_rum=target_env.get('enable_cw_rum', False) and
-        # target_env.get('custom_auth', None) is None`: the installer's data.all always has Cognito.
+        # target_env.get('custom_auth', None) is None`: refused with EnableCustomAuth (OPTION_RULES), not dropped.
         default=False,
         others=(True,),
         label="CloudWatch RUM",
@@ -346,7 +352,8 @@ VARIANT_OPTIONS = (
     VariantOption(
         option="EnableCloudWatchCanaries",
         key="enable_cw_canaries",
-        # deploy/stacks/pipeline.py: `enable_cw_canaries=target_env.get('enable_cw_canaries', False)`
+        # deploy/stacks/pipeline.py: `enable_cw_canaries=target_env.get('enable_cw_canaries', False) and
+        # target_env.get('custom_auth', None) is None`: refused with EnableCustomAuth (OPTION_RULES), not dropped
         default=False,
         others=(True,),
         label="CloudWatch Synthetics canaries",
@@ -381,6 +388,22 @@ VARIANT_OPTIONS = (
         "zone of the account, CustomDomainHostedZoneId) with an ACM certificate validated in the zone, the "
         "zone's alias record to the distribution, and data.all's links and Cognito callbacks at that name "
         "(stages params, lambdas, ecs, cloudfront, frontend-cognito-config)",
+    ),
+    VariantOption(
+        option=rules.CUSTOM_AUTH_ENABLED,
+        key=rules.CUSTOM_AUTH_KEY,
+        # deploy/stacks/pipeline.py: `custom_auth=target_env.get('custom_auth', None)`, an OIDC identity provider's
+        # keys; synthesized with a placeholder provider, whose every value the rule `custom_auth_from_the_options`
+        # makes a parameter (CustomAuthProvider, CustomAuthUrl, ...)
+        default=False,
+        others=(True,),
+        key_values=((True, rules.CUSTOM_AUTH_PLACEHOLDER),),
+        label="Custom authentication (OIDC)",
+        description="data.all's custom_auth: users sign in at an external OIDC identity provider (CustomAuthUrl, "
+        "CustomAuthClientId, ...) instead of data.all's Cognito user pool: no stages cognito and "
+        "frontend-cognito-config, data.all's API authorizer checks the provider's tokens, and the web UI signs in "
+        "there; refused with EnableCloudWatchRum and EnableCloudWatchCanaries (data.all's RUM and canaries need "
+        "its Cognito)",
     ),
 )
 #: Combinations of the variant options data.all cannot deploy, refused by Plan (InvalidOptions) with the reason.
@@ -433,6 +456,44 @@ OPTION_RULES: tuple[dict[str, Any], ...] = (
         "message": f"{rules.CUSTOM_DOMAIN_NAME}, {rules.CUSTOM_DOMAIN_ZONE}, {rules.CUSTOM_DOMAIN_CERTIFICATE} and "
         f"{rules.CUSTOM_DOMAIN_SENDER} take effect with {rules.CUSTOM_DOMAIN_ENABLED}=true only: set it, or leave "
         f"them empty ({rules.CUSTOM_DOMAIN_SENDER}: {rules.CUSTOM_DOMAIN_SENDER_DEFAULT})",
+    },
+    *(
+        {
+            "when": {
+                "all": [
+                    {"option": rules.CUSTOM_AUTH_ENABLED, "equals": True},
+                    {"option": variant, "equals": True},
+                ]
+            },
+            "message": f"{variant} cannot be combined with {rules.CUSTOM_AUTH_ENABLED}: data.all {what} its Cognito "
+            f"user pool, which custom_auth replaces (deploy/stacks/pipeline.py turns {key} off whenever custom_auth "
+            "is set)",
+        }
+        for variant, key, what in (
+            ("EnableCloudWatchRum", "enable_cw_rum", "sends RUM events through an identity pool of"),
+            ("EnableCloudWatchCanaries", "enable_cw_canaries", "signs its canary's test user in at"),
+        )
+    ),
+    {
+        "when": {
+            "all": [
+                {"option": rules.CUSTOM_AUTH_ENABLED, "equals": True},
+                {"any": [{"option": name, "equals": ""} for name in rules.CUSTOM_AUTH_PARAMETERS.values()]},
+            ]
+        },
+        "message": f"{rules.CUSTOM_AUTH_ENABLED} needs every one of "
+        f"{', '.join(rules.CUSTOM_AUTH_PARAMETERS.values())}: data.all's custom_auth takes all of them "
+        "(deploy/stacks/pipeline.py refuses it without one)",
+    },
+    {
+        "when": {
+            "all": [
+                {"option": rules.CUSTOM_AUTH_ENABLED, "equals": False},
+                {"any": [{"option": name, "not_equals": ""} for name in rules.CUSTOM_AUTH_PARAMETERS.values()]},
+            ]
+        },
+        "message": f"{', '.join(rules.CUSTOM_AUTH_PARAMETERS.values())} take effect with "
+        f"{rules.CUSTOM_AUTH_ENABLED}=true only: set it, or leave them empty",
     },
     # deploy/stacks/vpc.py makes the restricted NACL in `create_new_vpc` only: with `vpc_id` data.all makes none.
     {
@@ -505,8 +566,10 @@ VARIANTS_ENV = "DATAALL_INSTALLER_VARIANTS"
 def variant_options(selected: bool | Sequence[str] | None = None) -> tuple[VariantOption, ...]:
     """The variant options a build offers: every one (`True`), none (`False`), those named (in
     `VARIANT_OPTIONS`' order); `None` reads `$DATAALL_INSTALLER_VARIANTS` (`1`, `0` or names; default all).
-    A name that is no variant option, or a selection an `OPTION_RULES` entry ties to an option left out
-    (RUM without the canaries it needs), is refused naming it: the release could not offer it whole."""
+    A name that is no variant option, or a selection of which an option could never be on, an `OPTION_RULES`
+    entry refusing it with an option left out at its default (RUM without the canaries it needs), is refused
+    naming it: the release could not offer it whole. (An entry refusing two options together, as EnableCustomAuth
+    with RUM, does not tie them: either is offered alone.)"""
     if selected is None:
         given = os.environ.get(VARIANTS_ENV, "1").strip()
         selected = given != "0" if given in ("", "0", "1") else [n.strip() for n in given.split(",") if n.strip()]
@@ -517,14 +580,30 @@ def variant_options(selected: bool | Sequence[str] | None = None) -> tuple[Varia
     unknown = sorted(names - set(known))
     if unknown:
         raise BuildError(f"{VARIANTS_ENV}: {', '.join(unknown)} is not a variant option (they are {', '.join(known)})")
-    for rule in OPTION_RULES:
-        tied = {n for n in _condition_names(rule["when"]) if n in known}
-        if tied & names and not tied <= names:
-            raise BuildError(
-                f"{VARIANTS_ENV}: {', '.join(sorted(tied & names))} without {', '.join(sorted(tied - names))}: "
-                f"{rule['message']}"
-            )
-    return tuple(o for o in VARIANT_OPTIONS if o.option in names)
+    chosen = tuple(o for o in VARIANT_OPTIONS if o.option in names)
+    defaults = {o.option: o.default for o in VARIANT_OPTIONS if o.option not in names}
+    between = [rule for rule in OPTION_RULES if set(_condition_names(rule["when"])) <= set(known)]
+    every = [
+        dict(zip([o.option for o in chosen], values, strict=True)) for values in product(*(o.values for o in chosen))
+    ]
+    for option in chosen:
+        refusing = {
+            id(rule): rule
+            for combination in every
+            if combination[option.option] != option.default
+            for rule in between
+            if evaluate(rule["when"], {**defaults, **combination})
+        }
+        allowed = [
+            c
+            for c in every
+            if c[option.option] != option.default and not any(evaluate(r["when"], {**defaults, **c}) for r in between)
+        ]
+        if not allowed:
+            rule = next(iter(refusing.values()))
+            left_out = sorted(n for n in _condition_names(rule["when"]) if n not in names)
+            raise BuildError(f"{VARIANTS_ENV}: {option.option} without {', '.join(left_out)}: {rule['message']}")
+    return chosen
 
 
 #: The values of the variant options one synthesis was made with: option name -> value.
@@ -863,7 +942,8 @@ def release_options(
     `cryptography` layer), defaulting to the ARN synthesized for data.all's home region; Plan refuses
     it for a stage of another region (`same_region`) until the operator gives that region's ARN.
     Then each value rule's parameter a stage declares (`rules.value_option`, defaulting to data.all's
-    value at synthesis), and each variant option the release holds variants of."""
+    value at synthesis), and each variant option the release holds variants of; with EnableCustomAuth, every
+    custom-auth option (those only the web UI takes, as CustomAuthScopes, are in no template)."""
     options: dict[str, dict[str, Any]] = {}
     for stack in stacks:
         synthesis = rules.Synthesis(
@@ -883,7 +963,11 @@ def release_options(
                 f"(data.all looks it up at synthesis; the default is {region}'s)",
             }
     defaults = rules.Synthesis(account="", region="", asset_buckets=frozenset(), asset_keys={})
-    for parameter in sorted({name for stage in stages for name in rules.value_parameters(stage.template)}):
+    variants = tuple(variants)
+    parameters = {name for stage in stages for name in rules.value_parameters(stage.template)}
+    if any(variant.option == rules.CUSTOM_AUTH_ENABLED for variant in variants):
+        parameters |= set(rules.CUSTOM_AUTH_PARAMETERS.values())
+    for parameter in sorted(parameters):
         options[parameter] = rules.value_option(parameter, defaults)
     for variant in variants:
         options[variant.option] = {
@@ -919,8 +1003,9 @@ def migration_package(upstream: Upstream) -> tuple[migrations.MigrationPackage, 
     return migrations.MigrationPackage(key, dataall_migrations.runtime(), dataall_migrations.HANDLER), data
 
 
-def site_bundle(upstream: Upstream) -> tuple[str, bytes]:
-    """The release's web UI bundle (release key, bytes), built from data.all's source beside the assembly."""
+def site_bundle(upstream: Upstream, *, custom_auth: bool = False) -> tuple[str, bytes]:
+    """The release's web UI bundle (release key, bytes), built from data.all's source beside the assembly;
+    with `custom_auth`, the one signing in at data.all's custom auth provider (`frontend.build`)."""
     source = upstream_source(upstream)
     if source is None:
         raise BuildError(
@@ -928,7 +1013,7 @@ def site_bundle(upstream: Upstream) -> tuple[str, bytes]:
             f"(a `source/` holding frontend/); {SITE_ENV}=0 builds a release without it"
         )
     try:
-        bundle = frontend.build(source)
+        bundle = frontend.build(source, custom_auth=custom_auth)
     except frontend.FrontendBuildError as error:
         raise BuildError(f"data.all's web UI: {error}") from error
     return f"{ASSET_PREFIX}{bundle.sha256}.zip", bundle.data
@@ -985,6 +1070,12 @@ def build_dataall_release(
         written = {id(c.stage) for c in composed} | {id(v.stage) for c in composed for v in c.variants}
         used = {a.key for stage in other.stages if id(stage) in written for a in stage.assets}
         report.assets.update({key: data for name, (key, data) in other.packaged.items() if name in used})
+    # data.all's web UI with its custom auth provider: another build, published where EnableCustomAuth is on
+    custom_auth_site = (
+        site_bundle(upstream, custom_auth=True)
+        if site_asset and any(o.option == rules.CUSTOM_AUTH_ENABLED for o in offered)
+        else None
+    )
     actions = []
     found = images_in_templates({stage.name: stage.template for stage in report.stages})
     registry = image_registry or os.environ.get(IMAGE_REGISTRY_ENV) or None
@@ -999,10 +1090,12 @@ def build_dataall_release(
         actions.append(migrations.migrate_action([s.name for s in report.stages], aurora.name, aurora.template))
     every = [*(c.stage for c in composed), *(v.stage for c in composed for v in c.variants)]
     try:
-        actions.append(with_custom_domain(with_rum_monitor(site_action(report.stages), every), every))
+        web_ui = with_custom_domain(with_rum_monitor(site_action(report.stages), every), every)
+        actions.append(with_custom_auth(web_ui, every, bundle=custom_auth_site[0] if custom_auth_site else None))
     except SiteImportError as error:
         raise BuildError(f"data.all's web UI: {error}") from error
     options = release_options(_platform_stacks(upstream.assembly), every, offered)
+    site_assets = dict([site_asset] if site_asset else []) | dict([custom_auth_site] if custom_auth_site else [])
     # Every template the release holds (its stages, their variants): what the service role may deploy.
     templates = {
         **{f"blueprints/{c.stage.name}.template.json": c.stage.template for c in composed},
@@ -1031,7 +1124,7 @@ def build_dataall_release(
         actions=actions,
         templates=templates,
         bootstrap_template=bootstrap_template,
-        assets={**report.assets, **installer_assets, **dict([site_asset] if site_asset else [])},
+        assets={**report.assets, **installer_assets, **site_assets},
         site={"bundle": site_asset[0]} if site_asset else None,
         values=installation_values(report.stages),
         images=image_document,

@@ -84,6 +84,30 @@ UNSET = (
     "REACT_APP_CUSTOM_AUTH_USERID_CLAIM_MAPPING",
     "REACT_APP_ENABLE_REDUX_DEV_TOOLS",
 )
+#: The bundle of a custom-auth installation (data.all's `custom_auth`: its code picks its sign-in at build time,
+#: so another build): tokens for the API's values and the identity provider's, which data.all's
+#: `frontend_config.py` writes with `custom_auth` in place of the Cognito values (those left unset).
+CUSTOM_AUTH = (
+    "REACT_APP_CUSTOM_AUTH",
+    "REACT_APP_CUSTOM_AUTH_URL",
+    "REACT_APP_CUSTOM_AUTH_REDIRECT_URL",
+    "REACT_APP_CUSTOM_AUTH_CLIENT_ID",
+    "REACT_APP_CUSTOM_AUTH_RESP_TYPES",
+    "REACT_APP_CUSTOM_AUTH_SCOPES",
+    "REACT_APP_CUSTOM_AUTH_EMAIL_CLAIM_MAPPING",
+    "REACT_APP_CUSTOM_AUTH_USERID_CLAIM_MAPPING",
+)
+CUSTOM_AUTH_PLACEHOLDERS = {
+    **{name: token for name, token in PLACEHOLDERS.items() if not name.startswith("REACT_APP_COGNITO_")},
+    **{name: f"__DATAALL_{name.removeprefix('REACT_APP_')}__" for name in CUSTOM_AUTH},
+}
+
+
+def placeholders(custom_auth: bool = False) -> dict[str, str]:
+    """The tokens of a bundle: Cognito's sign-in (data.all's default), or its custom auth provider's."""
+    return dict(CUSTOM_AUTH_PLACEHOLDERS if custom_auth else PLACEHOLDERS)
+
+
 #: The parts of data.all's source the build reads, besides `frontend/` itself.
 BESIDE = ("config.json", "version.json")
 #: Never part of the source's digest: what a build or a local run leaves in `frontend/`.
@@ -129,28 +153,28 @@ def _source_files(source: Path) -> Iterator[tuple[str, Path]]:
         yield name, source / name
 
 
-def recipe() -> dict[str, object]:
+def recipe(*, custom_auth: bool = False) -> dict[str, object]:
     """Everything besides the source that decides what the build produces."""
     return {
         "recipe": RECIPE_VERSION,
         "yarn": YARN_VERSION,
         "node": _node_major(),
-        "env": env_file(),
+        "env": env_file(custom_auth=custom_auth),
     }
 
 
-def source_digest(source: Path) -> str:
+def source_digest(source: Path, *, custom_auth: bool = False) -> str:
     """The digest of data.all's frontend source and of this recipe: the cache's key."""
-    digest = hashlib.sha256(json.dumps(recipe(), sort_keys=True).encode())
+    digest = hashlib.sha256(json.dumps(recipe(custom_auth=custom_auth), sort_keys=True).encode())
     for name, path in _source_files(source):
         digest.update(name.encode() + b"\0" + hashlib.sha256(path.read_bytes()).digest())
     return digest.hexdigest()
 
 
-def env_file() -> str:
+def env_file(*, custom_auth: bool = False) -> str:
     """`frontend/.env` as data.all's `frontend_config.py` writes it, tokens for the installation's values."""
     lines = [f"{name}={value}" for name, value in FIXED.items()]
-    lines += [f"{name}={token}" for name, token in PLACEHOLDERS.items()]
+    lines += [f"{name}={token}" for name, token in placeholders(custom_auth).items()]
     return "\n".join(lines) + "\n"
 
 
@@ -162,11 +186,12 @@ def _node_major() -> str:
     return version.lstrip("v").split(".")[0]
 
 
-def build(source: Path, cache_dir: Path | None = None, *, log: Path | None = None) -> Bundle:
-    """data.all's frontend bundle for `source`: from the cache, or built (minutes) and cached."""
+def build(source: Path, cache_dir: Path | None = None, *, log: Path | None = None, custom_auth: bool = False) -> Bundle:
+    """data.all's frontend bundle for `source`: from the cache, or built (minutes) and cached; with
+    `custom_auth`, the bundle signing in at data.all's custom auth provider (`CUSTOM_AUTH_PLACEHOLDERS`)."""
     started = time.monotonic()
     cache = cache_dir or default_cache_dir()
-    digest = source_digest(source)
+    digest = source_digest(source, custom_auth=custom_auth)
     bundle = cache / "bundles" / f"{digest[:24]}.zip"
     if bundle.exists():
         return Bundle(bundle.read_bytes(), digest, time.monotonic() - started, cached=True)
@@ -175,14 +200,14 @@ def build(source: Path, cache_dir: Path | None = None, *, log: Path | None = Non
         fcntl.flock(lock, fcntl.LOCK_EX)  # test tiers and builds side by side: one builds, the others wait
         if bundle.exists():
             return Bundle(bundle.read_bytes(), digest, time.monotonic() - started, cached=True)
-        data = _build(source, cache, digest, log)
+        data = _build(source, cache, digest, log, custom_auth=custom_auth)
         partial = bundle.with_suffix(f".{os.getpid()}.partial")
         partial.write_bytes(data)
         partial.replace(bundle)
     return Bundle(data, digest, time.monotonic() - started, cached=False)
 
 
-def _build(source: Path, cache: Path, digest: str, log: Path | None) -> bytes:
+def _build(source: Path, cache: Path, digest: str, log: Path | None, *, custom_auth: bool = False) -> bytes:
     yarn = _yarn(cache)
     work_root = cache / "work"
     work_root.mkdir(parents=True, exist_ok=True)
@@ -193,7 +218,7 @@ def _build(source: Path, cache: Path, digest: str, log: Path | None) -> bytes:
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(path, target)
         frontend = work / "frontend"
-        (frontend / ".env").write_text(env_file())
+        (frontend / ".env").write_text(env_file(custom_auth=custom_auth))
         environment = _environment(cache)
         log_path = log or cache / "logs" / f"{digest[:24]}.log"
         log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -212,21 +237,22 @@ def _build(source: Path, cache: Path, digest: str, log: Path | None) -> bytes:
                     raise FrontendBuildError(
                         f"data.all's frontend build failed at `{' '.join(command[1:])}` (log: {log_path}):\n{tail}"
                     )
-        return package(frontend / "build", digest)
+        return package(frontend / "build", digest, custom_auth=custom_auth)
 
 
-def package(build_dir: Path, digest: str) -> bytes:
+def package(build_dir: Path, digest: str, *, custom_auth: bool = False) -> bytes:
     """The bundle: react-scripts' `build/` zipped deterministically, with what the configuration
     needs to know (the tokens and the values baked in) as `METADATA_NAME`. Every token must be in
     the bundle: one the minifier folded away would leave its value unconfigurable."""
+    tokens = placeholders(custom_auth)
     entries = []
     found: set[str] = set()
     for path in sorted(build_dir.rglob("*")):
         if path.is_file():
             data = path.read_bytes()
-            found.update(name for name, token in PLACEHOLDERS.items() if token.encode() in data)
+            found.update(name for name, token in tokens.items() if token.encode() in data)
             entries.append((path.relative_to(build_dir).as_posix(), data, 0o644))
-    missing = sorted(set(PLACEHOLDERS) - found)
+    missing = sorted(set(tokens) - found)
     if missing:
         raise FrontendBuildError(
             f"the frontend bundle lost the token of {', '.join(missing)}: the build settled it "
@@ -234,7 +260,7 @@ def package(build_dir: Path, digest: str) -> bytes:
         )
     if not any(name == "index.html" for name, _, _ in entries):
         raise FrontendBuildError(f"{build_dir} has no index.html: not a react-scripts build")
-    metadata = BundleMetadata(placeholders=dict(PLACEHOLDERS), fixed=dict(FIXED), source_digest=digest)
+    metadata = BundleMetadata(placeholders=tokens, fixed=dict(FIXED), source_digest=digest)
     entries.append((METADATA_NAME, metadata.to_json().encode(), 0o644))
     return deterministic_zip(entries)
 

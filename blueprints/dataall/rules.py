@@ -260,6 +260,10 @@ CUSTOM_DOMAIN_KEY = "custom_domain"
 #: data.all's `vpc_restricted_nacl` (`target_env.get('vpc_restricted_nacl', False)`): a network ACL of its own
 #: on its new VPC's subnets (`deploy/stacks/vpc.py`, `create_new_vpc`).
 VPC_RESTRICTED_NACL_KEY = "vpc_restricted_nacl"
+#: data.all's `custom_auth` (`target_env.get('custom_auth', None)`): an external OIDC identity provider in place
+#: of its Cognito user pool (`deploy/stacks/pipeline.py` checks its keys; `backend_stack.py`, `lambda_api.py`,
+#: `cloudfront_stack.py`, `deploy/configs/frontend_config.py`).
+CUSTOM_AUTH_KEY = "custom_auth"
 #: data.all's `vpc_id` (`target_env.get('vpc_id')`): the operator's VPC, which data.all looks up at synthesis
 #: (`ec2.Vpc.from_lookup`) in place of making its own (`deploy/stacks/vpc.py`).
 VPC_ID_KEY = "vpc_id"
@@ -278,6 +282,7 @@ DATAALL_DEFAULTS: Mapping[str, Any] = {
     WAF_KEY: None,
     CUSTOM_DOMAIN_KEY: None,
     VPC_RESTRICTED_NACL_KEY: False,
+    CUSTOM_AUTH_KEY: None,
     VPC_ID_KEY: None,
     API_CUSTOM_DOMAIN_KEY: None,
 }
@@ -1112,9 +1117,11 @@ def _certificate_arn_given(template: dict[str, Any], arn: str) -> None:
         _declare_certificate_parameter(template)
 
 
-def _literals_to_parameters(template: dict[str, Any], literals: Mapping[str, str]) -> set[str]:
+def _literals_to_parameters(
+    template: dict[str, Any], literals: Mapping[str, str], *, what: str = CUSTOM_DOMAIN_KEY
+) -> set[str]:
     """Each string of the template's resources and outputs holding one of `literals` (a value data.all's
-    `custom_domain` put there) takes its replacement (`${Parameter}` variables) in its place, in the order
+    `what` put there) takes its replacement (`${Parameter}` variables) in its place, in the order
     given; the parameters used. The import stops if a
     literal is left anywhere else (Metadata, Mappings, Conditions: no rule rewrites them)."""
     used: set[str] = set()
@@ -1129,7 +1136,7 @@ def _literals_to_parameters(template: dict[str, Any], literals: Mapping[str, str
     _rewrite_strings(template, rewrite)
     left = [literal for literal in literals if literal in json.dumps(template)]
     if left:
-        raise RuleError(f"custom_domain: {left} remain outside the template's resources and outputs")
+        raise RuleError(f"{what}: {left} remain outside the template's resources and outputs")
     return used
 
 
@@ -1142,6 +1149,126 @@ def _declare_certificate_parameter(template: dict[str, Any]) -> None:
         "in us-east-1 that CloudFront serves CustomDomainName with; empty: data.all requests one, validated by "
         "DNS in the zone (set by the installer from the release's option)",
     }
+
+
+#: The release's option that turns data.all's `custom_auth` on (a variant: `installer.dataall`), and the
+#: parameters (and options) of its keys: data.all's key (a `claims_mapping` key as `claims_mapping.<key>`) ->
+#: parameter.
+CUSTOM_AUTH_ENABLED = "EnableCustomAuth"
+CUSTOM_AUTH_PARAMETERS: Mapping[str, str] = {
+    "provider": "CustomAuthProvider",
+    "url": "CustomAuthUrl",
+    "redirect_url": "CustomAuthRedirectUrl",
+    "client_id": "CustomAuthClientId",
+    "response_types": "CustomAuthResponseTypes",
+    "scopes": "CustomAuthScopes",
+    "claims_mapping.user_id": "CustomAuthUserIdClaim",
+    "claims_mapping.email": "CustomAuthEmailClaim",
+}
+#: The identity provider data.all's custom-auth variant is synthesized with: every value unique, none inside
+#: another, its URLs of RFC 2606's `.invalid`, so that the rule finds every place data.all puts them and
+#: nothing else.
+CUSTOM_AUTH_PLACEHOLDER: Mapping[str, Any] = {
+    "provider": "dataall-installer-custom-auth-provider",
+    "url": "https://issuer.custom-auth.dataall-installer.invalid",
+    "redirect_url": "https://redirect.custom-auth.dataall-installer.invalid",
+    "client_id": "dataall-installer-custom-auth-client-id",
+    "response_types": "dataall_installer_custom_auth_response_types",
+    "scopes": "dataall-installer-custom-auth-scopes",
+    "claims_mapping": {
+        "user_id": "dataall-installer-custom-auth-user-id-claim",
+        "email": "dataall-installer-custom-auth-email-claim",
+    },
+}
+
+
+#: What each custom-auth parameter takes (an option's pattern, a parameter's AllowedPattern): an https URL of
+#: the issuer and of the web UI's redirect; OAuth 2.0's space-separated response types and scopes (RFC 6749
+#: 3.1.1, 3.3: scope tokens of characters that need no escaping in the web UI's JavaScript); a JWT claim's name,
+#: a client id and a provider's name, without spaces or quotes (the web UI takes them as they are).
+_HTTPS_URL = r"https://[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?(:[0-9]{1,5})?(/[A-Za-z0-9._~%+=:@,;!$&*()/-]*)?"
+CUSTOM_AUTH_PATTERNS: Mapping[str, str] = {
+    "CustomAuthProvider": r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}",
+    "CustomAuthUrl": _HTTPS_URL,
+    "CustomAuthRedirectUrl": _HTTPS_URL,
+    "CustomAuthClientId": r"[A-Za-z0-9._~:@+=/-]{1,256}",
+    "CustomAuthResponseTypes": r"[a-z_]+( [a-z_]+)*",
+    "CustomAuthScopes": r"[A-Za-z0-9._:/-]+( [A-Za-z0-9._:/-]+)*",
+    "CustomAuthUserIdClaim": r"[A-Za-z0-9_.:/-]{1,256}",
+    "CustomAuthEmailClaim": r"[A-Za-z0-9_.:/-]{1,256}",
+}
+CUSTOM_AUTH_DESCRIPTIONS: Mapping[str, tuple[str, str]] = {
+    "CustomAuthProvider": (
+        "Identity provider's name",
+        "the identity provider's name (e.g. Okta), which data.all's "
+        "API and search proxy take as their `custom_auth` and its web UI as REACT_APP_CUSTOM_AUTH",
+    ),
+    "CustomAuthUrl": (
+        "Identity provider's issuer URL",
+        "the OIDC issuer's https URL (its "
+        ".well-known/openid-configuration is there), which data.all's API authorizer checks tokens "
+        "against",
+    ),
+    "CustomAuthRedirectUrl": (
+        "Sign-in redirect URL",
+        "the https URL the identity provider sends the user back to "
+        "after signing in: data.all's web UI (its distribution's or custom domain's URL)",
+    ),
+    "CustomAuthClientId": (
+        "Identity provider's client id",
+        "the id of data.all's OIDC client at the identity provider, the audience data.all's API authorizer checks",
+    ),
+    "CustomAuthResponseTypes": (
+        "OIDC response types",
+        "the OIDC response types of the web UI's sign-in, space-separated (e.g. code)",
+    ),
+    "CustomAuthScopes": ("OIDC scopes", "the scopes the web UI asks for, space-separated (e.g. openid email profile)"),
+    "CustomAuthUserIdClaim": (
+        "User id claim",
+        "the token's claim holding the user's id (e.g. sub), which data.all's API authorizer and web UI read",
+    ),
+    "CustomAuthEmailClaim": (
+        "E-mail claim",
+        "the token's claim holding the user's e-mail address (e.g. email), "
+        "which data.all's API authorizer and web UI read",
+    ),
+}
+
+
+def custom_auth_values(custom_auth: Mapping[str, Any]) -> dict[str, str]:
+    """data.all's `custom_auth` as the custom-auth parameters take it: parameter -> value."""
+    claims = custom_auth.get("claims_mapping") or {}
+    return {
+        parameter: str(
+            claims.get(key.split(".", 1)[1], "") if key.startswith("claims_mapping.") else custom_auth.get(key, "")
+        )
+        for key, parameter in CUSTOM_AUTH_PARAMETERS.items()
+    }
+
+
+def custom_auth_from_the_options(template: dict[str, Any], synthesis: Synthesis) -> None:
+    """data.all's `custom_auth`, in the variant synthesized with it (`CUSTOM_AUTH_PLACEHOLDER`): each of its
+    values, wherever data.all puts it (its API authorizer's `custom_auth_provider`, `custom_auth_url`,
+    `custom_auth_client` and one variable per `claims_mapping` key; the `custom_auth` of its API handler and
+    search proxy), becomes its parameter (`CustomAuthProvider`, `CustomAuthUrl`, ...), which the release's
+    option of that name fills; the import stops if one is left where no rule rewrites (Metadata, Mappings,
+    Conditions). A synthesis without `custom_auth` has none: nothing changes."""
+    custom_auth = synthesis.setting(CUSTOM_AUTH_KEY)
+    if not custom_auth:
+        return
+    literals = {
+        value: _variable(parameter)
+        for parameter, value in sorted(custom_auth_values(custom_auth).items(), key=lambda i: -len(i[1]))
+        if value
+    }
+    used = _literals_to_parameters(template, literals, what=CUSTOM_AUTH_KEY)
+    for parameter in sorted(used):
+        template.setdefault("Parameters", {})[parameter] = {
+            "Type": "String",
+            "AllowedPattern": CUSTOM_AUTH_PATTERNS[parameter],
+            "Description": f"data.all's {CUSTOM_AUTH_KEY}: {CUSTOM_AUTH_DESCRIPTIONS[parameter][1]} (set by the "
+            "installer from the release's option)",
+        }
 
 
 #: The parameter (and release option) of data.all's `vpc_restricted_nacl`, and the condition the rule gives
@@ -1966,6 +2093,17 @@ def value_option(parameter: str, synthesis: Synthesis) -> dict[str, Any]:  # noq
             f"network ACL of their own (<prefix>-<env>-{RESTRICTED_NACL_SUFFIX}: all egress; ingress tcp 443, 80 "
             "and 1024-65535, and all from the VPC's CIDR) in place of the VPC's default one",
         }
+    if parameter in CUSTOM_AUTH_PATTERNS:
+        label, what = CUSTOM_AUTH_DESCRIPTIONS[parameter]
+        return {
+            "type": "string",
+            "default": custom_auth_values(synthesis.setting(CUSTOM_AUTH_KEY) or {})[parameter],
+            "pattern": f"({CUSTOM_AUTH_PATTERNS[parameter]})?",
+            "label": label,
+            "group": "data.all",
+            "description": f"With {CUSTOM_AUTH_ENABLED}: data.all's {CUSTOM_AUTH_KEY}.{_custom_auth_key(parameter)}, "
+            f"{what}",
+        }
     if parameter == VPC_ID:
         return {
             "type": "string",
@@ -2015,12 +2153,17 @@ def value_option(parameter: str, synthesis: Synthesis) -> dict[str, Any]:  # noq
     raise KeyError(parameter)
 
 
+def _custom_auth_key(parameter: str) -> str:
+    return next(key for key, name in CUSTOM_AUTH_PARAMETERS.items() if name == parameter)
+
+
 #: The parameters the value rules make, each filled by the release's option of the same name.
 VALUE_PARAMETERS = (
     SESSION_TIMEOUT, LOG_RETENTION, API_RATE_LIMIT, API_BURST_LIMIT,
     REAUTH_TTL, REAUTH_APIS, ALLOWED_ORIGINS, SHARED_DASHBOARDS, PIVOT_ROLE_AUTO_CREATE,
     WAF_IP_RANGES, WAF_COUNTRIES, WAF_RATE_LIMIT, WAF_RATE_LIMIT_WINDOW,
     CUSTOM_DOMAIN_NAME, CUSTOM_DOMAIN_ZONE, CUSTOM_DOMAIN_CERTIFICATE, CUSTOM_DOMAIN_SENDER, VPC_RESTRICTED_NACL,
+    *CUSTOM_AUTH_PARAMETERS.values(),
     VPC_ID, API_DOMAIN_NAME, API_DOMAIN_ZONE, API_DOMAIN_CERTIFICATE,
 )  # fmt: skip
 
@@ -2140,6 +2283,7 @@ RULES: tuple[Rule, ...] = (
     waf_rate_limit_from_the_options,
     custom_domain_from_the_options,
     custom_domain_certificate_from_the_option,
+    custom_auth_from_the_options,
     restricted_nacl_from_the_option,
     existing_vpc_from_the_option,
     api_custom_domain_from_the_options,

@@ -165,3 +165,52 @@ def with_custom_domain(action: dict[str, Any], stages: Iterable[ImportedStage]) 
         return action
     taken = "${param:" + rules.CUSTOM_DOMAIN_NAME + "}"
     return {**action, "parameters": {**action["parameters"], CUSTOM_DOMAIN: taken}}
+
+
+#: The web UI's values data.all's `frontend_config.py` writes with `custom_auth` (REACT_APP_CUSTOM_AUTH_*), each
+#: from the custom-auth option of the same key, in place of its Cognito values (and redirects: the provider's).
+CUSTOM_AUTH_VALUES = {
+    "REACT_APP_CUSTOM_AUTH": "provider",
+    "REACT_APP_CUSTOM_AUTH_URL": "url",
+    "REACT_APP_CUSTOM_AUTH_REDIRECT_URL": "redirect_url",
+    "REACT_APP_CUSTOM_AUTH_CLIENT_ID": "client_id",
+    "REACT_APP_CUSTOM_AUTH_RESP_TYPES": "response_types",
+    "REACT_APP_CUSTOM_AUTH_SCOPES": "scopes",
+    "REACT_APP_CUSTOM_AUTH_EMAIL_CLAIM_MAPPING": "claims_mapping.email",
+    "REACT_APP_CUSTOM_AUTH_USERID_CLAIM_MAPPING": "claims_mapping.user_id",
+}
+#: The site action's parameter naming the release file of the bundle it publishes (`lambdas.site.action.BUNDLE`).
+SITE_BUNDLE = "SiteBundle"
+#: The site action's parameters data.all's web UI takes with Cognito only: its pool, client, domain, region and
+#: redirects, and what the site step makes the redirects of (the custom domain) or points at the site (RUM, which
+#: EnableCustomAuth refuses).
+COGNITO_ONLY = (
+    "REACT_APP_COGNITO_USER_POOL_ID",
+    "REACT_APP_COGNITO_APP_CLIENT_ID",
+    "REACT_APP_COGNITO_DOMAIN",
+    "REACT_APP_COGNITO_REGION",
+    "REACT_APP_COGNITO_REDIRECT_SIGNIN",
+    "REACT_APP_COGNITO_REDIRECT_SIGNOUT",
+    CUSTOM_DOMAIN,
+    RUM_MONITOR,
+)
+
+
+def with_custom_auth(
+    action: dict[str, Any], stages: Iterable[ImportedStage], *, bundle: str | None = None
+) -> dict[str, Any]:
+    """The site action with a variant for EnableCustomAuth, when a stage of the release (a variant of it) takes
+    data.all's `custom_auth`: as data.all's `frontend_config.py` writes the web UI's `.env` with `custom_auth`,
+    its REACT_APP_CUSTOM_AUTH_* values from the options (`CustomAuthProvider`, ...) and none of Cognito's (no
+    stage `cognito` to read them from), the API's and the rest as they are; `bundle`, the release file of the web
+    UI built for a custom auth provider (`SiteBundle`: its code picks its sign-in at build time), when the release
+    ships one."""
+    if not any(rules.CUSTOM_AUTH_PARAMETERS["url"] in stage.template.get("Parameters", {}) for stage in stages):
+        return action
+    parameters = {key: value for key, value in action["parameters"].items() if key not in COGNITO_ONLY}
+    for name, key in CUSTOM_AUTH_VALUES.items():
+        parameters[name] = "${param:" + rules.CUSTOM_AUTH_PARAMETERS[key] + "}"
+    if bundle is not None:
+        parameters[SITE_BUNDLE] = bundle
+    variant = {"when": {"option": rules.CUSTOM_AUTH_ENABLED, "equals": True}, "parameters": parameters}
+    return {**action, "variants": [*action.get("variants", []), variant]}

@@ -211,10 +211,12 @@ class ReleaseImage:
 @dataclass(frozen=True)
 class Variant:
     """Another template of a stage, for the options its condition holds for (a release built from
-    data.all's source synthesized with those options: `installer.dataall`)."""
+    data.all's source synthesized with those options: `installer.dataall`); of an action, other
+    parameters (data.all's web UI signing in at its custom auth provider instead of Cognito)."""
 
     when: Mapping[str, Any]
-    template: str
+    #: None: an action's variant (its parameters alone)
+    template: str | None
     #: the stage's parameters with this template, when they differ from the stage's own
     parameters: Mapping[str, str] | None = None
 
@@ -241,18 +243,19 @@ class Step:
     variants: tuple[Variant, ...] = ()
 
     def chosen(self, options: Mapping[str, Any]) -> Step:
-        """The stage as `options` have it: the template (and parameters) of its first variant whose
-        condition they meet, else its own."""
+        """The step as `options` have it: the template (and parameters) of its first variant whose
+        condition they meet (an action's: its parameters), else its own."""
         for variant in self.variants:
             if evaluate(variant.when, options):
                 parameters = self.parameters if variant.parameters is None else variant.parameters
-                return replace(self, template=variant.template, parameters=dict(parameters), variants=())
+                template = self.template if variant.template is None else variant.template
+                return replace(self, template=template, parameters=dict(parameters), variants=())
         return replace(self, variants=()) if self.variants else self
 
     def templates(self) -> list[str]:
         """Every template the stage may run: its own, then its variants'."""
         own = [self.template] if self.template is not None else []
-        return [*own, *(variant.template for variant in self.variants)]
+        return [*own, *(variant.template for variant in self.variants if variant.template is not None)]
 
     def region_in(self, home: str) -> str:
         """The region of the stage's stack, for a workflow running in `home`."""
@@ -354,6 +357,10 @@ class Manifest:
                 parameters=dict(spec.get("parameters", {})),
                 when=spec.get("when"),
                 description=spec.get("description", ""),
+                variants=tuple(
+                    Variant(when=variant["when"], template=None, parameters=dict(variant["parameters"]))
+                    for variant in spec.get("variants", ())
+                ),
             )
             cls._add(steps, step)
         manifest = cls(

@@ -11,6 +11,9 @@ DISTRIBUTION = "DistributionId"
 #: the web UI's sign-in and sign-out redirect is then `https://<name>`, as data.all's `frontend_config.py`
 #: takes `/dataall/<env>/frontend/custom_domain_name` in place of the distribution's domain.
 CUSTOM_DOMAIN = "CustomDomainName"
+#: The release file of the bundle the action publishes, when not the release's own (`manifest.site_bundle`):
+#: data.all's web UI signing in at its custom auth provider is another build (the variant of EnableCustomAuth).
+BUNDLE = "SiteBundle"
 
 
 def bucket_stage(manifest: Manifest, name: str) -> str | None:

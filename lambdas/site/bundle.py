@@ -31,8 +31,11 @@ TOKEN = re.compile(rb"__DATAALL_[A-Z0-9_]+__")
 _TOKEN_TEXT = re.compile(r"__DATAALL_[A-Z0-9_]+__")
 _NAME = re.compile(r"[A-Z][A-Z0-9_]*")
 #: What a value may hold: it lands inside JavaScript string literals and HTML as it is, so nothing
-#: that would need escaping there (quotes, backslash, angle brackets, braces, spaces, controls).
-VALUE = re.compile(r"[A-Za-z0-9._~:/?#\[\]@!$&()*+,;=%-]{1,2048}")
+#: that would need escaping there (quotes, backslash, angle brackets, braces, controls), and spaces only
+#: one at a time between other characters (OAuth's space-separated scopes and response types of a custom
+#: auth provider).
+_VALUE_CHARACTERS = r"[A-Za-z0-9._~:/?#\[\]@!$&()*+,;=%-]"
+VALUE = re.compile(rf"(?=.{{1,2048}}$){_VALUE_CHARACTERS}+( {_VALUE_CHARACTERS}+)*", re.DOTALL)
 NO_CACHE = "no-cache"
 IMMUTABLE = "public, max-age=31536000, immutable"
 CONTENT_TYPES = {
@@ -184,7 +187,10 @@ def _check_values(metadata: BundleMetadata, values: Mapping[str, str]) -> None:
     for name in sorted(set(values) & set(metadata.placeholders)):
         value = values[name]
         if not isinstance(value, str) or not VALUE.fullmatch(value):
-            problems.append(f"{name}: {value!r} is not a value the site can carry (URL characters, 1 to 2048)")
+            problems.append(
+                f"{name}: {value!r} is not a value the site can carry "
+                "(URL characters, single spaces between them, 1 to 2048)"
+            )
     if problems:
         raise BundleError("the site's values: " + "; ".join(problems))
 

@@ -37,7 +37,7 @@ from lambdas.data.releases import release_key
 from lambdas.data.stacks import error_code
 from lambdas.release.manifest import Manifest, ManifestError, OptionValue, resolve_parameters
 from lambdas.site import rum
-from lambdas.site.action import BUCKET, CUSTOM_DOMAIN, DISTRIBUTION, bucket_stage
+from lambdas.site.action import BUCKET, BUNDLE, CUSTOM_DOMAIN, DISTRIBUTION, bucket_stage
 from lambdas.site.bundle import BundleError, configure, read_bundle
 from lambdas.site.publish import INDEX, Published, publish
 from lambdas.stage.deployment import OneCallStep
@@ -67,6 +67,8 @@ class SiteTarget:
     values: dict[str, str]
     #: data.all's RUM app monitor (name, region) when its stage is on for the run's options
     rum_monitor: tuple[str, str] | None = None
+    #: the release file of the bundle, when not the release's own (`BUNDLE`: data.all's custom auth)
+    bundle: str | None = None
 
 
 def target(
@@ -77,17 +79,20 @@ def target(
     read: Callable[[str, str], str],
 ) -> SiteTarget:
     """The release's site action `name` resolved: its bucket (in the region of the stage that makes
-    it), its distribution, and the bundle's values (every other parameter)."""
-    spec = manifest.steps[name]
+    it), its distribution, and the bundle's values (every other parameter), with the parameters of its
+    variant for the run's options, if it has one (data.all's custom auth: no Cognito values)."""
     try:
+        options = {key: value for key, value in params.items() if key in manifest.options}
+        spec = manifest.steps[name].chosen(manifest.resolve_options(options))
         values = resolve_parameters(spec, params, read)
     except ManifestError as error:
         raise StageFailed(name, str(error)) from None
     bucket = values.pop(BUCKET, "")
+    bundle = values.pop(BUNDLE, "") or None
     distribution = values.pop(DISTRIBUTION, "") or None
     monitor = values.pop(rum.MONITOR, "")
     domain = values.pop(CUSTOM_DOMAIN, "")
-    if domain:
+    if domain and SITE_URL in values:
         values[SITE_URL] = values[SIGN_OUT_URL] = f"https://{domain}"
     if not bucket:
         raise StageFailed(name, f"the release's {name} action gives no {BUCKET}")
@@ -97,6 +102,7 @@ def target(
         distribution_id=distribution,
         values=values,
         rum_monitor=_monitor_on(deps, manifest, monitor, params),
+        bundle=bundle,
     )
 
 
@@ -112,16 +118,28 @@ def _monitor_on(
     return (name, active[stage].region_in(deps.home_region)) if stage in active else None
 
 
+def bundle_file(manifest: Manifest, name: str, params: Mapping[str, OptionValue]) -> str | None:
+    """The release file of the bundle the site action `name` publishes for the run's options (None: the
+    release's own)."""
+    options = {key: value for key, value in params.items() if key in manifest.options}
+    try:
+        spec = manifest.steps[name].chosen(manifest.resolve_options(options))
+    except ManifestError:
+        return None
+    return spec.parameters.get(BUNDLE) or None
+
+
 def bucket_region(deps: Deps, manifest: Manifest, name: str) -> str:
     """The region of the site bucket: that of the stage that makes it."""
     maker = manifest.steps.get(bucket_stage(manifest, name) or "")
     return maker.region_in(deps.home_region) if maker is not None else deps.home_region
 
 
-def bundle_of(deps: Deps, manifest: Manifest, step: str) -> bytes:
-    """The release's bundle from the artifacts bucket, checked against the manifest's sha256."""
-    name = manifest.site_bundle
-    if name is None:
+def bundle_of(deps: Deps, manifest: Manifest, step: str, bundle: str | None = None) -> bytes:
+    """The release's bundle (`bundle`, else its own) from the artifacts bucket, checked against the
+    manifest's sha256."""
+    name = bundle or manifest.site_bundle
+    if manifest.site_bundle is None or name is None:
         raise StageFailed(step, NO_BUNDLE.format(version=manifest.version))
     data = deps.store.read(release_key(manifest.version, name))
     if hashlib.sha256(data).hexdigest() != manifest.files.get(name):
@@ -169,7 +187,7 @@ class SiteStep(OneCallStep):
             )
             return self._next(Phase.DONE, "SKIPPED")
         site = target(self.deps, manifest, self.name, self.meta.params, outputs_reader(self.deps, self.name))
-        bundle = bundle_of(self.deps, manifest, self.name)
+        bundle = bundle_of(self.deps, manifest, self.name, site.bundle)
         ledger.update_step(
             self.run_id,
             self.name,
@@ -249,7 +267,7 @@ def restore(deps: Deps, meta: RunRecord, record: StepRecord) -> dict[str, Any]:
         manifest = deps.store.manifest(str(previous))
         if manifest.site_bundle is not None and record.name in manifest.steps:
             site = target(deps, manifest, record.name, meta.params, outputs_before(deps, meta.run))
-            done = published(deps, site, bundle_of(deps, manifest, record.name), meta.run, record.name)
+            done = published(deps, site, bundle_of(deps, manifest, record.name, site.bundle), meta.run, record.name)
             return {"outcome": "RESTORED", "reason": f"the site of release {previous} is back ({done.digest[:12]})"}
     removed = _remove(deps, meta, record)
     before = f"release {previous} published no site" if previous else "no release was installed before this run"
@@ -264,7 +282,8 @@ def _remove(deps: Deps, meta: RunRecord, record: StepRecord) -> int:
     0 if the bucket is gone."""
     if not record.site_bucket:
         return 0
-    _, files = read_bundle(bundle_of(deps, deps.store.manifest(meta.version), record.name))
+    manifest = deps.store.manifest(meta.version)
+    _, files = read_bundle(bundle_of(deps, manifest, record.name, bundle_file(manifest, record.name, meta.params)))
     s3 = deps.regional_client("s3", record.site_region or deps.home_region)
     keys = sorted(files, key=lambda key: (key != INDEX, key))
     try:

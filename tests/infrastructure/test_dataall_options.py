@@ -107,11 +107,13 @@ def test_the_variants_and_the_stages_options_add_pass_cfn_lint_and_take_the_valu
     release = cached_dataall_release("2.9.0", variants=True)
     variants = {v.template: step.name for step in release.manifest.stages() for v in step.variants}
     assert sorted(set(variants.values())) == [
-        "aurora", "cloudfront", "cognito", "dashboards", "ecs", "frontend-cognito-config", "lambdas", "opensearch",
-        "opensearch-serverless", "params", "rum", "s3",
+        "aurora", "backend", "cloudfront", "cognito", "dashboards", "ecs", "frontend-cognito-config", "lambdas",
+        "opensearch", "opensearch-serverless", "params", "rum", "s3",
     ]  # fmt: skip
     added = {step.name: step.template for step in release.manifest.stages() if step.when is not None}
-    assert sorted(added) == ["canaries", "opensearch", "opensearch-serverless", "rum", "secrets"]
+    assert sorted(added) == [
+        "canaries", "cognito", "frontend-cognito-config", "opensearch", "opensearch-serverless", "rum", "secrets"
+    ]  # fmt: skip
     templates = [release.path / name for name in [*variants, *added.values()]]
 
     result = subprocess.run(
@@ -137,6 +139,10 @@ def test_the_variants_and_the_stages_options_add_pass_cfn_lint_and_take_the_valu
     assert (parameters["WafRateLimit"]["MinValue"], parameters["WafRateLimit"]["MaxValue"]) == (10, 2000000000)
     assert parameters["WafRateLimitWindow"]["AllowedValues"] == ["60", "120", "300", "600"]
     assert (parameters["WafRateLimit"]["Default"], parameters["WafRateLimitWindow"]["Default"]) == ("1000", "300")
+    idp = {n: parameters[n] for n in rules.CUSTOM_AUTH_PARAMETERS.values()}
+    assert parameters["EnableCustomAuth"]["Default"] == "false" and {p["Default"] for p in idp.values()} == {""}
+    assert re.fullmatch(idp["CustomAuthScopes"]["AllowedPattern"], "openid email profile")
+    assert not re.fullmatch(idp["CustomAuthUrl"]["AllowedPattern"], "http://idp.example.com")
     custom = [parameters[n] for n in ("EnableCustomDomain", "CustomDomainName", "CustomDomainHostedZoneId")]
     assert [p["Default"] for p in custom] == ["false", "", ""]
     assert custom[2]["AllowedPattern"] == "(Z[A-Z0-9]{1,31})?" and re.fullmatch(custom[1]["AllowedPattern"], "a.b.io")
@@ -371,6 +377,77 @@ def test_data_alls_vpc_restricted_nacl_changes_nothing_but_what_the_rule_makes_c
     (stage,) = [s for s in default.stages if s.name == "vpc"]
     conditioned = [r["Type"] for r in stage.template["Resources"].values() if r.get("Condition")]
     assert sorted(conditioned) == sorted(t for t in types if "NetworkAcl" in t)
+
+
+#: data.all's `custom_auth` with another identity provider than the placeholder the variant is synthesized with:
+#: values as unique (an operator's own, "email", "sub", are words data.all's templates hold elsewhere)
+OTHER_IDP = {
+    "provider": "OtherIdentityProvider",
+    "url": "https://login.other-idp.invalid/oauth2/v2.0",
+    "redirect_url": "https://ui.other-idp.invalid",
+    "client_id": "a1b2c3d4-e5f6-7a8b-9c0d-e1f2a3b4c5d6",
+    "response_types": "id_token token",
+    "scopes": "openid other.read",
+    "claims_mapping": {"user_id": "other_user_claim", "email": "other_email_claim"},
+}
+#: the other variant keys custom auth may be combined with (data.all's pipeline turns RUM and the canaries off
+#: with it: Plan refuses those), all off their default
+WITH_CUSTOM_AUTH = {
+    "prod_sizing": False,
+    "enable_opensearch_serverless": True,
+    rules.CUSTOM_DOMAIN_KEY: dict(rules.CUSTOM_DOMAIN_PLACEHOLDER),
+}
+
+
+@pytest.mark.parametrize("variant", [{}, WITH_CUSTOM_AUTH], ids=["defaults", "every variant option it allows on"])
+@EACH_VERSION
+def test_data_alls_custom_auth_changes_nothing_but_what_the_rule_makes_its_providers_parameters(
+    version: str, variant: dict[str, Any]
+) -> None:
+    """The EnableCustomAuth variant (data.all synthesized with the placeholder provider) and data.all synthesized
+    with another provider are the same stages after the rule; they lack the stages of data.all's Cognito
+    (cognito, frontend-cognito-config), and only the backend's root (no Cognito nested stack) and lambdas (the
+    authorizer, the API handler and search proxy) change, lambdas alone taking the options."""
+    source, placeholder = SOURCES[version], dict(rules.CUSTOM_AUTH_PLACEHOLDER)
+    settings = {key: value for key, value in variant.items() if key in rules.DATAALL_DEFAULTS}
+    default = import_stages(
+        CloudAssembly.load(synthesize(source, version, environment=variant or None)), settings=settings
+    )
+    synthesized = {
+        name: synthesize(source, version, environment={**variant, rules.CUSTOM_AUTH_KEY: idp})
+        for name, idp in (("placeholder", placeholder), ("other", OTHER_IDP))
+    }
+    raw = "".join(p.read_text() for p in synthesized["other"].rglob("*.template.json"))
+    assert '"custom_auth_url": "https://login.other-idp.invalid/oauth2/v2.0"' in raw  # the key took effect
+    assert '"other_email_claim"' in raw and '"AWS::Cognito::UserPool"' not in raw
+
+    variant_stages, other = (
+        import_stages(CloudAssembly.load(synthesized[name]), settings={**settings, rules.CUSTOM_AUTH_KEY: idp},
+                      reuse=default.packaged).stages
+        for name, idp in (("placeholder", placeholder), ("other", OTHER_IDP))
+    )  # fmt: skip
+
+    names = [s.name for s in default.stages]
+    assert [s.name for s in variant_stages] == [n for n in names if n not in ("cognito", "frontend-cognito-config")]
+    assert {"cognito", "frontend-cognito-config"} <= set(names)
+    pairs = zip(variant_stages, other, strict=True)
+    assert [s.name for s, o in pairs if comparable(s.template) != comparable(o.template)] == []
+    by_name = {s.name: s for s in default.stages}
+    changed = {s.name for s in variant_stages if comparable(s.template) != comparable(by_name[s.name].template)}
+    assert changed == {"backend", "lambdas"}
+    taken = {
+        s.name: [p for p in rules.value_parameters(s.template) if p.startswith("CustomAuth")] for s in variant_stages
+    }
+    taking = {name: parameters for name, parameters in taken.items() if parameters}
+    assert taking == {
+        "lambdas": ["CustomAuthProvider", "CustomAuthUrl", "CustomAuthClientId", "CustomAuthUserIdClaim",
+                    "CustomAuthEmailClaim"]
+    }  # fmt: skip
+    text = json.dumps([s.template for s in variant_stages])
+    assert "dataall-installer-custom-auth" not in text and "custom-auth.dataall-installer.invalid" not in text
+    assert '"AWS::Cognito::UserPool"' not in text and "${stage:cognito." not in json.dumps(
+        [s.parameters for s in variant_stages]
+    )
 
 
 def _looked_up_as_the_release_names_it(template: dict[str, Any], stack: str) -> dict[str, Any]:

@@ -31,7 +31,7 @@ pytestmark = [
 
 
 #: A release offering the custom-domain variant alone: one synthesis of data.all besides its default one
-#: (`installer.dataall.variant_options`), not the 23 of every variant option.
+#: (`installer.dataall.variant_options`), not the 31 of every variant option.
 CUSTOM_DOMAIN_ONLY = (rules.CUSTOM_DOMAIN_ENABLED,)
 
 
@@ -677,6 +677,72 @@ def test_data_all_on_a_custom_domain_upgrades_from_2_8_0_to_2_9_0_keeping_its_na
     parameter = aws.client("ssm").get_parameter(Name="/dataall/dev/frontend/custom_domain_name")["Parameter"]
     assert parameter["Value"] == name
     assert {record.version for record in upgraded.reader.ledger.stages().values()} == {newer.version}
+
+
+#: A release offering the custom-auth variant alone (one synthesis of data.all besides its default one).
+CUSTOM_AUTH_ONLY = (rules.CUSTOM_AUTH_ENABLED,)
+#: An operator's OIDC identity provider, as the release's options take it.
+IDP = {
+    "CustomAuthProvider": "Okta",
+    "CustomAuthUrl": "https://example.okta.com/oauth2/default",
+    "CustomAuthRedirectUrl": "https://dataall.example.com",
+    "CustomAuthClientId": "0oa1b2c3d4e5f6g7h8i9",
+    "CustomAuthResponseTypes": "code",
+    "CustomAuthScopes": "openid email profile",
+    "CustomAuthUserIdClaim": "sub",
+    "CustomAuthEmailClaim": "email",
+}
+
+
+def test_data_all_with_custom_auth_installs_no_user_pool_its_authorizer_takes_the_provider_and_so_does_its_web_ui(
+    sandbox: Any, data_all_pace: None
+) -> None:
+    """EnableCustomAuth (data.all's custom_auth): Plan refuses it without every one of the provider's values before
+    anything changes; with them, data.all installs without its Cognito stages (no user pool), its API's custom
+    authorizer checks the provider's tokens (its issuer, client and claims in its environment), its API handler
+    and search proxy know the provider, and the web UI published is data.all's custom-auth build with the
+    provider's values (data.all's frontend_config.py with custom_auth: REACT_APP_CUSTOM_AUTH_*, no Cognito)."""
+    aws = Aws(region=HOME, endpoint_url=sandbox.endpoint)
+    release = cached_dataall_release("2.9.0", site=True, variants=CUSTOM_AUTH_ONLY)
+    assert _varying(release, "EnableCustomAuth") == {"backend", "lambdas"}
+    register_sandbox_images(aws, release, lambda _: None)
+    options = {"OnDelete": "Destroy", "EnableCustomAuth": "true", **IDP}
+
+    refused_run = deploy(aws, release, {**options, "CustomAuthScopes": ""})
+
+    assert refused_run.result["status"] == "REFUSED", refused_run.result
+    execution = aws.client("stepfunctions").describe_execution(executionArn=refused_run.result["execution_arn"])
+    refusal = refused(execution)
+    assert refusal is not None and "EnableCustomAuth needs every one of" in refusal["reason"], refusal
+    assert refused_run.reader.ledger.stages() == {}
+
+    installed = deploy(aws, release, options)
+
+    assert installed.result["status"] == "SUCCEEDED", installed.result["error"]
+    stages = set(installed.reader.ledger.stages())
+    assert "lambdas" in stages and not stages & {"cognito", "frontend-cognito-config"}
+    assert aws.client("cognito-idp").list_user_pools(MaxResults=60)["UserPools"] == []
+    functions = aws.client("lambda").list_functions()["Functions"]
+    variables = {f["FunctionName"]: f.get("Environment", {}).get("Variables", {}) for f in functions}
+    (authorizer,) = [v for v in variables.values() if "custom_auth_url" in v]
+    assert {k: authorizer[k] for k in ("custom_auth_provider", "custom_auth_url", "custom_auth_client")} == {
+        "custom_auth_provider": "Okta",
+        "custom_auth_url": "https://example.okta.com/oauth2/default",
+        "custom_auth_client": "0oa1b2c3d4e5f6g7h8i9",
+    }
+    assert (authorizer["user_id"], authorizer["email"]) == ("sub", "email")
+    (api,) = [v for name, v in variables.items() if name.endswith("graphql")]
+    assert api["custom_auth"] == "Okta"
+    step = installed.reader.ledger.steps(installed.result["execution_arn"].rsplit(":", 1)[1])["site"]
+    s3 = Aws(region=step.site_region or aws.region, endpoint_url=aws.endpoint_url).client("s3")
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=step.site_bucket)["Contents"]]
+    (main,) = [k for k in keys if re.fullmatch(r"static/js/main\.[0-9a-f]+\.js", k)]
+    script = s3.get_object(Bucket=step.site_bucket, Key=main)["Body"].read().decode()
+    assert 'authority:"https://example.okta.com/oauth2/default"' in script
+    assert 'client_id:"0oa1b2c3d4e5f6g7h8i9"' in script and 'redirect_uri:"https://dataall.example.com"' in script
+    assert 'response_type:"code",scope:"openid email profile"' in script
+    assert 'REACT_APP_CUSTOM_AUTH_EMAIL_CLAIM_MAPPING:"email"' in script and "__DATAALL_" not in script
+    assert "amazoncognito.com" not in script
 
 
 def _operators_vpc(aws: Aws) -> dict[str, Any]:

@@ -395,6 +395,8 @@ def test_data_alls_stages_take_the_value_options_where_its_keys_landed_and_no_li
         "ProdSizing": True, "EnableCloudWatchRum": False, "EnableCloudWatchCanaries": False,
         "EnableOpenSearchServerless": False, "EnableCustomDomain": False, "VpcRestrictedNacl": False, "VpcId": "",
         "ApiCustomDomainName": "", "ApiCustomDomainHostedZoneId": "", "ApiCustomDomainCertificateArn": "",
+        # offered with EnableCustomAuth (those of the web UI alone are in no template), empty without it
+        "EnableCustomAuth": False, **{name: "" for name in rules.CUSTOM_AUTH_PARAMETERS.values()},
     }  # fmt: skip
 
 
@@ -1464,8 +1466,9 @@ def test_combinations_plan_refuses_are_not_synthesized() -> None:
         {"EnableCloudWatchRum": False, "EnableCloudWatchCanaries": True},
         {"EnableCloudWatchRum": True, "EnableCloudWatchCanaries": True},
     ]
-    # every variant option: 2^5 combinations less the 8 with RUM and no canaries
-    assert len(combinations(VARIANT_OPTIONS)) == 24
+    # every variant option: of the 2^5 combinations without custom auth, the 24 without RUM-and-no-canaries;
+    # with it, the 2^3 of the options it allows (neither RUM nor the canaries): 31 syntheses besides the defaults
+    assert len(combinations(VARIANT_OPTIONS)) == 24 + 8
 
 
 def test_a_build_offers_the_variant_options_it_is_given_and_refuses_a_selection_it_could_not_offer_whole(

@@ -114,10 +114,19 @@ def test_a_value_the_build_settled_otherwise_is_refused_and_the_same_one_accepte
     assert configure(bundle, {**VALUES, "REACT_APP_ENABLE_PIVOT_ROLE_AUTO_CREATE": "False"})
 
 
-@pytest.mark.parametrize("value", ['https://x"y', "https://x'y", "a b", "<script>", "a\\b", "", "x" * 2049, "${x}"])
+@pytest.mark.parametrize(
+    "value",
+    ['https://x"y', "https://x'y", "a  b", " a", "a ", "a\tb", "a\nb", "<script>", "a\\b", "", "x" * 2049, "${x}"],
+)
 def test_a_value_that_would_need_escaping_is_refused(bundle: bytes, value: str) -> None:
     with pytest.raises(BundleError, match=r"REACT_APP_SEARCH_API: .* is not a value the site can carry"):
         configure(bundle, {**VALUES, "REACT_APP_SEARCH_API": value})
+
+
+def test_single_spaces_between_words_are_carried_as_oauth_scopes_have_them(bundle: bytes) -> None:
+    # a custom auth provider's scopes and response types are space-separated (RFC 6749 3.3)
+    files = configure(bundle, {**VALUES, "REACT_APP_SEARCH_API": "openid email profile"})
+    assert any(b"openid email profile" in f.body for f in files)
 
 
 def test_a_token_the_metadata_does_not_declare_is_refused_naming_it_and_its_file(bundle: bytes) -> None:
@@ -179,7 +188,7 @@ def test_the_cache_is_hit_on_an_unchanged_frontend_and_missed_on_a_changed_one(
     monkeypatch.setattr(frontend, "_node_major", lambda: "20")
     builds: list[str] = []
 
-    def fake_build(source: Path, cache: Path, digest: str, log: Path | None) -> bytes:
+    def fake_build(source: Path, cache: Path, digest: str, log: Path | None, *, custom_auth: bool = False) -> bytes:
         builds.append(digest)
         return f"bundle of {digest}".encode()
 
@@ -201,6 +210,20 @@ def test_the_cache_is_hit_on_an_unchanged_frontend_and_missed_on_a_changed_one(
     assert (first.cached, again.cached, changed.cached, version_changed.cached) == (False, True, False, False)
     assert again.data == first.data and again.digest == first.digest
     assert len(set(builds)) == 3
+    # the web UI of a custom auth provider is another build of the same source, cached under its own key
+    custom_auth = frontend.build(source, cache, custom_auth=True)
+    assert not custom_auth.cached and custom_auth.digest not in builds[:3] and frontend.build(source, cache).cached
+    assert frontend.build(source, cache, custom_auth=True).cached and len(set(builds)) == 4
+
+
+def test_a_custom_auth_bundle_takes_the_providers_values_and_none_of_cognitos() -> None:
+    # data.all's frontend_config.py with custom_auth: REACT_APP_CUSTOM_AUTH_* in place of REACT_APP_COGNITO_*
+    env = frontend.env_file(custom_auth=True)
+    names = {line.split("=", 1)[0] for line in env.splitlines()}
+    assert set(frontend.CUSTOM_AUTH) <= names and not any(name.startswith("REACT_APP_COGNITO_") for name in names)
+    assert {"REACT_APP_GRAPHQL_API", "REACT_APP_SEARCH_API", "REACT_APP_REAUTH_TTL"} <= names
+    assert "REACT_APP_CUSTOM_AUTH" not in frontend.env_file()
+    assert frontend.placeholders(custom_auth=True)["REACT_APP_CUSTOM_AUTH_SCOPES"] == "__DATAALL_CUSTOM_AUTH_SCOPES__"
 
 
 def test_the_recipe_is_part_of_the_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -19,7 +19,8 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from blueprints.dataall.site import SiteImportError, site_action, with_custom_domain
+from blueprints.dataall import rules
+from blueprints.dataall.site import SiteImportError, site_action, with_custom_auth, with_custom_domain
 from blueprints.dataall.stages import ImportedStage
 from installer import frontend
 from lambdas.core.deps import Deps
@@ -387,6 +388,104 @@ def test_with_a_custom_domain_the_web_ui_signs_in_and_out_at_the_name_as_data_al
     )
 
 
+#: An identity provider's values (data.all's custom_auth), as the options give them.
+IDP = {
+    "CustomAuthProvider": "Okta",
+    "CustomAuthUrl": "https://example.okta.com/oauth2/default",
+    "CustomAuthRedirectUrl": "https://d111111abcdef8.cloudfront.net",
+    "CustomAuthClientId": "0oa1b2c3d4e5f6g7h8i9",
+    "CustomAuthResponseTypes": "code",
+    "CustomAuthScopes": "openid email profile",
+    "CustomAuthUserIdClaim": "sub",
+    "CustomAuthEmailClaim": "email",
+}
+
+
+def _custom_auth_bundle(tmp_path: Path) -> bytes:
+    """A bundle of the custom-auth build in miniature: its tokens (`frontend.placeholders(custom_auth=True)`)."""
+    build = _fake_build(tmp_path / "custom-auth")
+    env = ",".join(f'{name}:"{token}"' for name, token in frontend.placeholders(custom_auth=True).items())
+    (build / "static" / "js" / "main.1a2b.js").write_text(f"var e={{{env}}};console.log(e)")
+    return frontend.package(build, "c" * 64, custom_auth=True)
+
+
+def _custom_auth_release(deps: Deps, version: str, bundle: bytes, custom_auth_bundle: bytes) -> None:
+    """A release whose `lambdas` stage has an EnableCustomAuth variant taking the IdP's values: its cognito stage
+    off with it, its site action with the variant the build makes (the custom-auth bundle, the IdP's values)."""
+    _release(deps, version, bundle)
+    s3 = deps.store.s3
+    document = json.loads(s3.get_object(Bucket=ARTIFACTS, Key=release_key(version, "manifest.json"))["Body"].read())
+    key = f"assets/{sha256_bytes(custom_auth_bundle)}.zip"
+    s3.put_object(Bucket=ARTIFACTS, Key=release_key(version, key), Body=custom_auth_bundle)
+    document["files"][key] = sha256_bytes(custom_auth_bundle)
+    taking = ImportedStage("lambdas", "b/Lambdas", None, {"Parameters": {"CustomAuthUrl": {}}}, {}, (), False)
+    document["actions"] = [with_custom_auth(document["actions"][0], [*STAGES, taking], bundle=key)]
+    document["options"] = {
+        "EnableCustomAuth": {"type": "boolean", "default": False},
+        **{name: {"type": "string", "default": ""} for name in rules.CUSTOM_AUTH_PARAMETERS.values()},
+    }
+    for entry in document["stages"]:
+        if entry["name"] == "cognito":
+            entry["when"] = {"option": "EnableCustomAuth", "equals": False}
+    s3.put_object(Bucket=ARTIFACTS, Key=release_key(version, "manifest.json"), Body=json.dumps(document).encode())
+
+
+def test_with_custom_auth_the_web_ui_of_the_providers_build_takes_its_values_and_none_of_cognitos(
+    aws: tuple[Deps, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # data.all's frontend_config.py with custom_auth: REACT_APP_CUSTOM_AUTH_* from its keys, no Cognito value
+    deps, distribution = aws
+    _custom_auth_release(deps, "2.9.0", _bundle(tmp_path, "b290", "main.290.js"), _custom_auth_bundle(tmp_path))
+    _deployed(deps, "install-1", "2.9.0", distribution)
+    deps.ledger.delete_stage("cognito")  # no user pool: the site reads none of its outputs
+    state = _run(deps, "install-1", "2.9.0", params={"EnableCustomAuth": True, **IDP})  # type: ignore[dict-item]
+    monkeypatch.setattr(publish_site.Deps, "from_env", classmethod(lambda cls, context: deps))
+
+    answer = publish_site.handler(state.model_dump(), _context())
+
+    assert (answer["phase"], answer["result"]) == ("done", "PUBLISHED")
+    main = _served(deps, "static/js/main.1a2b.js")  # the custom-auth bundle's, not the Cognito one's main.290.js
+    assert 'REACT_APP_CUSTOM_AUTH:"Okta"' in main
+    assert 'REACT_APP_CUSTOM_AUTH_URL:"https://example.okta.com/oauth2/default"' in main
+    assert 'REACT_APP_CUSTOM_AUTH_REDIRECT_URL:"https://d111111abcdef8.cloudfront.net"' in main
+    assert 'REACT_APP_CUSTOM_AUTH_CLIENT_ID:"0oa1b2c3d4e5f6g7h8i9"' in main
+    assert (
+        'REACT_APP_CUSTOM_AUTH_RESP_TYPES:"code"' in main
+        and 'REACT_APP_CUSTOM_AUTH_SCOPES:"openid email profile"' in main
+    )
+    assert 'REACT_APP_CUSTOM_AUTH_USERID_CLAIM_MAPPING:"sub"' in main
+    assert 'REACT_APP_CUSTOM_AUTH_EMAIL_CLAIM_MAPPING:"email"' in main
+    assert f'REACT_APP_GRAPHQL_API:"{API}graphql/api"' in main
+    assert "COGNITO" not in main and "__DATAALL_" not in main
+    # the same release without custom auth publishes the Cognito bundle with the user pool's values
+    _deployed(deps, "upgrade-1", "2.9.0", distribution)
+    state = _run(deps, "upgrade-1", "2.9.0")
+    assert publish_site.handler(state.model_dump(), _context())["result"] == "PUBLISHED"
+    assert 'REACT_APP_COGNITO_USER_POOL_ID:"us-east-1_Sandb0xPl"' in _served(deps, "static/js/main.290.js")
+
+
+def test_a_release_whose_stages_take_no_custom_auth_gives_its_site_no_variant() -> None:
+    assert "variants" not in with_custom_auth(site_action(STAGES), STAGES)
+
+
+def test_the_site_actions_custom_auth_variant_drops_every_cognito_value_and_reads_no_cognito_output() -> None:
+    taking = ImportedStage("lambdas", "b/Lambdas", None, {"Parameters": {"CustomAuthUrl": {}}}, {}, (), False)
+    action = with_custom_auth(
+        with_custom_domain(site_action(STAGES), [taking]), [*STAGES, taking], bundle="assets/c.zip"
+    )
+    (variant,) = action["variants"]
+    assert variant["when"] == {"option": "EnableCustomAuth", "equals": True}
+    parameters = variant["parameters"]
+    assert not [key for key in parameters if "COGNITO" in key] and "CustomDomainName" not in parameters
+    assert "${stage:cognito." not in json.dumps(parameters)
+    assert parameters["REACT_APP_CUSTOM_AUTH_SCOPES"] == "${param:CustomAuthScopes}"
+    assert parameters["REACT_APP_CUSTOM_AUTH_USERID_CLAIM_MAPPING"] == "${param:CustomAuthUserIdClaim}"
+    assert parameters["SiteBundle"] == "assets/c.zip"
+    assert {k: v for k, v in parameters.items() if not k.startswith("REACT_APP_CUSTOM_AUTH") and k != "SiteBundle"} == {
+        k: v for k, v in action["parameters"].items() if "COGNITO" not in k and k != "CustomDomainName"
+    }
+
+
 def test_a_release_whose_stages_take_no_custom_domain_gives_its_site_none() -> None:
     assert "CustomDomainName" not in with_custom_domain(site_action(STAGES), STAGES)["parameters"]
 
@@ -457,6 +556,22 @@ def test_a_failed_installs_rollback_takes_its_site_out_of_the_bucket(aws: tuple[
     assert deps.store.s3.list_objects_v2(Bucket=SITE_BUCKET)["KeyCount"] == 0
     record = deps.ledger.step("install-1", "site")
     assert record.rolled_back == "REMOVED" and record.reason and "no release was installed" in record.reason
+
+
+def test_a_failed_custom_auth_installs_rollback_takes_the_custom_auth_bundles_files_out(
+    aws: tuple[Deps, str], tmp_path: Path
+) -> None:
+    # the files to take out are those of the bundle the run published: the custom-auth build's, not the release's own
+    deps, distribution = aws
+    _custom_auth_release(deps, "2.9.0", _bundle(tmp_path, "b290", "main.290.js"), _custom_auth_bundle(tmp_path))
+    _deployed(deps, "install-1", "2.9.0", distribution)
+    deps.ledger.delete_stage("cognito")
+    SiteStep(deps, _run(deps, "install-1", "2.9.0", params={"EnableCustomAuth": True, **IDP})).run()  # type: ignore[dict-item]
+    assert "static/js/main.1a2b.js" in {o["Key"] for o in deps.store.s3.list_objects_v2(Bucket=SITE_BUCKET)["Contents"]}
+
+    _rolled_back(deps, "install-1")
+
+    assert deps.store.s3.list_objects_v2(Bucket=SITE_BUCKET)["KeyCount"] == 0
 
 
 def test_a_failed_installs_rollback_leaves_no_version_of_its_site_in_a_versioned_bucket(
