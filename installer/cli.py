@@ -149,10 +149,12 @@ def _build(
             typer.echo(f"building data.all {source.version} from {source.origin} {with_site} ...")
         from installer.images import ImageRegistryError
 
+        # a first build synthesizes data.all's variants and builds its web UI: minutes, told as each ends
+        progress = None if quiet else typer.echo
         try:
             if image_registry:
-                return build_dataall_release(out, source, site=site, image_registry=image_registry)
-            return build_dataall_release(out, source, site=site)
+                return build_dataall_release(out, source, site=site, image_registry=image_registry, progress=progress)
+            return build_dataall_release(out, source, site=site, progress=progress)
         except ImageRegistryError as error:
             _fail(str(error), "ReleaseInvalid", field="--image-registry")
     except BuildError as error:

@@ -33,6 +33,8 @@ import json
 import os
 import re
 import string
+import threading
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -879,6 +881,28 @@ def _check_exact(composed: Sequence[ComposedStage], reports: Sequence[tuple[Comb
 SYNTH_JOBS_ENV = "DATAALL_INSTALLER_SYNTH_JOBS"
 
 
+#: Where a build tells what it has done (the CLI prints it; a first build runs for minutes).
+Progress = Callable[[str], None]
+
+
+class _Counter:
+    """How many of `total` things are done, counted across threads."""
+
+    def __init__(self, total: int) -> None:
+        self.total, self._done, self._lock = total, 0, threading.Lock()
+
+    def next(self) -> int:
+        with self._lock:
+            self._done += 1
+            return self._done
+
+
+def _took(started: float) -> str:
+    """ "cached", or how long a build step took."""
+    seconds = time.monotonic() - started
+    return "cached" if seconds < 1 else f"built in {int(seconds // 60)} min {int(seconds % 60)} s"
+
+
 def synth_jobs() -> int:
     """`DATAALL_INSTALLER_SYNTH_JOBS`, else the machine's cores (1 to 4); a value that is not a positive
     integer is refused, naming the variable."""
@@ -895,24 +919,32 @@ def import_variants(
     default: ImportReport,
     package: migrations.MigrationPackage | None,
     options: Sequence[VariantOption] = VARIANT_OPTIONS,
+    progress: Progress | None = None,
 ) -> list[tuple[Combination, ImportReport]]:
     """data.all's source synthesized in every combination of the variant options' values but the
     defaults' (`installer.upstream.synthesize`: offline, cached; 2^n - 1 syntheses of 20-60 s each,
     `synth_jobs()` at a time), imported as the default is, in the combinations' order; [] without
-    data.all's source."""
+    data.all's source. `progress` hears of each synthesis as it ends (a first build takes minutes)."""
     source = upstream_source(upstream)
     if source is None:
         return []
     others = combinations(options)[1:]
     jobs = synth_jobs()
+    done = _Counter(len(others))
 
     def settings(combination: Combination) -> dict[str, Any]:
         return {o.key: o.key_value(combination[o.option]) for o in options if combination[o.option] != o.default}
 
     def synthesized(combination: Combination) -> Path:
         environment = settings(combination)
+        started = time.monotonic()
         try:
-            return upstream_synthesize(source, upstream.version, environment=environment)
+            folder = upstream_synthesize(source, upstream.version, environment=environment)
+            if progress is not None:
+                changed = ", ".join(f"{o.option}={str(combination[o.option]).lower()}" for o in options
+                                    if combination[o.option] != o.default)  # fmt: skip
+                progress(f"data.all's variant {done.next()}/{done.total} ({changed}): {_took(started)}")
+            return folder
         except UpstreamError as error:
             given = ", ".join(
                 f"{o.key}={combination[o.option]} (option {o.option})" for o in options if o.key in environment
@@ -1003,7 +1035,9 @@ def migration_package(upstream: Upstream) -> tuple[migrations.MigrationPackage, 
     return migrations.MigrationPackage(key, dataall_migrations.runtime(), dataall_migrations.HANDLER), data
 
 
-def site_bundle(upstream: Upstream, *, custom_auth: bool = False) -> tuple[str, bytes]:
+def site_bundle(
+    upstream: Upstream, *, custom_auth: bool = False, progress: Progress | None = None
+) -> tuple[str, bytes]:
     """The release's web UI bundle (release key, bytes), built from data.all's source beside the assembly;
     with `custom_auth`, the one signing in at data.all's custom auth provider (`frontend.build`)."""
     source = upstream_source(upstream)
@@ -1012,10 +1046,13 @@ def site_bundle(upstream: Upstream, *, custom_auth: bool = False) -> tuple[str, 
             f"{upstream.origin}: no data.all source beside the assembly to build its web UI from "
             f"(a `source/` holding frontend/); {SITE_ENV}=0 builds a release without it"
         )
+    started = time.monotonic()
     try:
         bundle = frontend.build(source, custom_auth=custom_auth)
     except frontend.FrontendBuildError as error:
         raise BuildError(f"data.all's web UI: {error}") from error
+    if progress is not None:
+        progress(f"data.all's web UI{' (custom auth)' if custom_auth else ''}: {_took(started)}")
     return f"{ASSET_PREFIX}{bundle.sha256}.zip", bundle.data
 
 
@@ -1035,6 +1072,7 @@ def build_dataall_release(
     site: bool | None = None,
     image_registry: str | None = None,
     variants: bool | Sequence[str] | None = None,
+    progress: Progress | None = None,
 ) -> Release:
     """Import data.all's assembly and write it as a release (`out_dir/<version>/`).
 
@@ -1045,13 +1083,13 @@ def build_dataall_release(
     With `variants` (the default, unless `$DATAALL_INSTALLER_VARIANTS` is 0 or names some:
     `variant_options`) and data.all's source beside the assembly, the stages that the variant options
     change have a variant each (data.all's synthesis with the option's other value: about a minute the
-    first time, then cached)."""
+    first time, then cached). `progress` hears of each web UI build and synthesis as it ends."""
     chosen = variant_options(variants)
     if migrate is None:
         migrate = os.environ.get(MIGRATE_ENV, "1") != "0"
     if site is None:
         site = site_wanted(default=False)
-    site_asset = site_bundle(upstream) if site else None
+    site_asset = site_bundle(upstream, progress=progress) if site else None
     built = migration_package(upstream) if migrate else None
     if migrate and built is None:
         raise BuildError(
@@ -1063,7 +1101,7 @@ def build_dataall_release(
         report = import_stages(upstream.assembly, built[0] if built else None)
     except rules.RuleError as error:
         raise BuildError(f"{upstream.origin}: the import of data.all's stacks: {error}") from error
-    synthesized = import_variants(upstream, report, built[0] if built else None, chosen) if chosen else []
+    synthesized = import_variants(upstream, report, built[0] if built else None, chosen, progress) if chosen else []
     offered = chosen if synthesized else ()
     composed = compose_stages(offered, [(combinations(offered)[0], report), *synthesized])
     for _, other in synthesized:
@@ -1072,7 +1110,7 @@ def build_dataall_release(
         report.assets.update({key: data for name, (key, data) in other.packaged.items() if name in used})
     # data.all's web UI with its custom auth provider: another build, published where EnableCustomAuth is on
     custom_auth_site = (
-        site_bundle(upstream, custom_auth=True)
+        site_bundle(upstream, custom_auth=True, progress=progress)
         if site_asset and any(o.option == rules.CUSTOM_AUTH_ENABLED for o in offered)
         else None
     )

@@ -17,6 +17,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+import typer
 from moto import mock_aws
 
 from installer.aws import Aws
@@ -196,13 +197,20 @@ def test_the_operators_build_ships_the_web_ui_unless_told_not_to_and_a_build_in_
     else:
         monkeypatch.setenv(SITE_ENV, setting)
     asked: dict[str, Any] = {}
-    monkeypatch.setattr(installer.upstream, "resolve", lambda path, version: SimpleNamespace(version="2.9.0"))
+    monkeypatch.setattr(
+        installer.upstream,
+        "resolve",
+        lambda path, version: SimpleNamespace(version="2.9.0", origin="the shared upstream"),
+    )
     monkeypatch.setattr(installer.dataall, "build_dataall_release", lambda out, source, **kw: asked.update(kw))
 
     _build(Path("unused"), None, None, quiet=True)
 
-    assert asked == {"site": cli_builds_it}
+    assert asked == {"site": cli_builds_it, "progress": None}
     assert site_wanted(default=False) is code_builds_it
+    # not quiet (`make demo`, `dataall-installer build`): each web UI build and synthesis is printed as it ends
+    _build(Path("unused"), None, None, quiet=False)
+    assert asked["progress"] is typer.echo
 
 
 def test_deploy_serve_keeps_the_embedded_sandbox_up_until_ctrl_c_then_lets_it_stop(

@@ -723,7 +723,9 @@ def test_the_variants_are_synthesized_jobs_at_a_time_and_imported_in_the_combina
     monkeypatch.setattr(dataall, "import_stages", lambda assembly, *_, **__: assembly)
     upstream = Upstream(version="2.9.0", assembly=None, origin=f"--upstream: {tmp_path}")  # type: ignore[arg-type]
 
-    imported = dataall.import_variants(upstream, report(), None, [SIZE, RUM])
+    told: list[str] = []
+
+    imported = dataall.import_variants(upstream, report(), None, [SIZE, RUM], told.append)
 
     assert imported == [
         ({"Size": False, "Rum": False}, '{"size": false}'),
@@ -731,6 +733,11 @@ def test_the_variants_are_synthesized_jobs_at_a_time_and_imported_in_the_combina
         ({"Size": False, "Rum": True}, '{"rum": true, "size": false}'),
     ]
     assert most == min(int(jobs), 3)
+    # each synthesis told as it ends, counted across the threads, with the options it changes
+    assert sorted(m.split(" (")[0] for m in told) == [f"data.all's variant {n}/3" for n in (1, 2, 3)]
+    assert sorted(m.split(" (", 1)[1] for m in told) == [
+        "Rum=true): cached", "Size=false): cached", "Size=false, Rum=true): cached"
+    ]  # fmt: skip
 
 
 @pytest.mark.parametrize("given", ["0", "two", "-1", ""])
