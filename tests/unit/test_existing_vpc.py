@@ -54,14 +54,20 @@ def data_alls_vpc_stack(version: str = "2.9.0") -> dict[str, Any]:
 def new_vpc(template: dict[str, Any], nacl: bool = False) -> dict[str, Any]:
     """`template` as CloudFormation makes it without `VpcId` (data.all's own VPC)."""
     values = {name: "" for name in rules.vpc_context_parameters(template)}
-    return operators.resolved(template, {**values, rules.VPC_ID: "", rules.VPC_RESTRICTED_NACL: str(nacl).lower()})
+    return operators.resolved(
+        template, {**values, rules.VPC_ID: "", rules.VPC_ENDPOINTS_SG: "", rules.VPC_RESTRICTED_NACL: str(nacl).lower()}
+    )
 
 
 def with_nacl(template: dict[str, Any], on: bool) -> dict[str, Any]:
     return operators.resolved(template, {rules.VPC_RESTRICTED_NACL: str(on).lower()})
 
 
-WITHOUT_THE_RULE = tuple(rule for rule in rules.RULES if rule is not rules.existing_vpc_from_the_option)
+WITHOUT_THE_RULE = tuple(
+    rule
+    for rule in rules.RULES
+    if rule not in (rules.existing_vpc_from_the_option, rules.vpc_endpoints_sg_from_the_option)
+)
 
 
 # ---------------------------------------------------------------------- the import's rule
@@ -140,7 +146,7 @@ def test_the_vpc_stage_takes_the_option_and_the_values_plan_fills() -> None:
     assert {k: v for k, v in parameters.items() if k.startswith("Vpc")} == {
         name: "${param:" + name + "}"
         for name in ["VpcCidrBlock", "VpcPrivateRouteTableIds", "VpcPublicSubnetIds", "VpcPrivateSubnet1Id",
-                     "VpcPrivateSubnet2Id", "VpcRestrictedNacl", "VpcId"]
+                     "VpcPrivateSubnet2Id", "VpcRestrictedNacl", "VpcId", "VpcEndpointsSecurityGroupId"]
     }  # fmt: skip
     assert template["Parameters"]["VpcPrivateRouteTableIds"]["Type"] == "CommaDelimitedList"
     assert rules.value_option(rules.VPC_ID, SYNTHESIS)["pattern"] == "(vpc-[0-9a-f]{8}([0-9a-f]{9})?)?"
