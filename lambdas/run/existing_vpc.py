@@ -88,9 +88,9 @@ def _refuse_other_endpoints(before: str, after: str) -> None:
         shown = {before: before or "data.all's own endpoints", after: after or "data.all's own endpoints (none given)"}
         raise InvalidOptions(
             f"{ENDPOINTS_GROUP}: data.all is installed with {shown[before]}, not {shown[after]}; the VPC's endpoints "
-            "are chosen at install (data.all's own, with private DNS, and the VPC's cannot both serve it, and data.all's "
-            "functions' security groups read the endpoints' group): uninstall, then install with the other; nothing "
-            "was changed",
+            "are chosen at install (data.all's own, with private DNS, and the VPC's cannot both serve it, and "
+            "data.all's functions' security groups read the endpoints' group): uninstall, then install with the "
+            "other; nothing was changed",
             field=f"options.{ENDPOINTS_GROUP}",
         )
 

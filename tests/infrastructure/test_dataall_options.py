@@ -524,9 +524,11 @@ def _the_operators_vpc_is_data_alls_synthesis(version: str, public: bool, group:
         [operators.VPC, *(s for s, *_ in operators.PRIVATE), *([group] if group else [])]
     )
     different = []
-    for looked in other.stages:
+    for synthesized in other.stages:
         # data.all's endpoints made in the operator's VPC are under the endpoints' condition in this import too
-        looked = replace(looked, template=operators.resolved(looked.template, {rules.VPC_ENDPOINTS_SG: group}))
+        looked = replace(
+            synthesized, template=operators.resolved(synthesized.template, {rules.VPC_ENDPOINTS_SG: group})
+        )
         if looked.name == "vpc":
             expected = {**vpc, "Outputs": {k: o for k, o in vpc["Outputs"].items() if k not in carried}}
             # the flow log's retention is the only parameter left that nothing reads without data.all's own VPC

@@ -486,7 +486,8 @@ def test_a_stage_reading_the_endpoints_group_makes_no_rule_on_the_operators_and_
         ({"Type": "AWS::SSM::Parameter", "Properties": {"Value": {"Ref": "VPCathena88B049E3"}}}, "VPCathena88B049E3"),
         ({"Type": "AWS::SSM::Parameter", "Properties": {"Value": {"Fn::Sub": "${vpcsg90F3EB1C.GroupId}"}}},
          "vpcsg90F3EB1C"),
-        ({"Type": "AWS::SSM::Parameter", "Properties": {"Value": "x"}, "DependsOn": ["VPCs3DF27C0CB"]}, "VPCs3DF27C0CB"),
+        ({"Type": "AWS::SSM::Parameter", "Properties": {"Value": "x"}, "DependsOn": ["VPCs3DF27C0CB"]},
+         "VPCs3DF27C0CB"),
     ],
     ids=["a ref", "an Fn::Sub", "a DependsOn"],
 )  # fmt: skip
