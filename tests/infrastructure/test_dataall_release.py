@@ -131,7 +131,8 @@ def test_the_vpc_stage_takes_the_existing_vpc_option_which_the_quick_create_form
     ]  # fmt: skip
     assert vpc["Conditions"]["DataallVpcRestrictedNacl"]["Fn::And"][1] == {"Condition": "DataallNewVpc"}
     parameters = dataall_release.manifest.steps["vpc"].parameters
-    assert {k: v for k, v in parameters.items() if k.startswith("Vpc") and k not in ("VpcRestrictedNacl", "VpcEndpointsSecurityGroupId")} == {
+    options = ("VpcRestrictedNacl", "VpcEndpointsSecurityGroupId")
+    assert {k: v for k, v in parameters.items() if k.startswith("Vpc") and k not in options} == {
         name: "${param:" + name + "}"
         for name in ("VpcId", "VpcCidrBlock", "VpcPrivateRouteTableIds", "VpcPublicSubnetIds", "VpcPrivateSubnet1Id",
                      "VpcPrivateSubnet2Id")
