@@ -1730,10 +1730,16 @@ def vpc_endpoints_sg_from_the_option(template: dict[str, Any], synthesis: Synthe
         raise RuleError(f"data.all's endpoints' group is there though the synthesis' {VPC_ENDPOINTS_SG_KEY} is set")
     if group is not None:
         _endpoints_made_with_the_option(template, group)
-    for reference in references:
-        for key, resource in resources.items():
-            if (resource.get("Properties") or {}).get("GroupId") == {"Ref": reference}:
-                _made_with_the_endpoints(key, resource, VPC_ENDPOINTS_MADE)
+    on_the_group = [
+        key
+        for reference in references
+        for key, resource in resources.items()
+        if (resource.get("Properties") or {}).get("GroupId") == {"Ref": reference}
+    ]
+    for key in on_the_group:
+        _made_with_the_endpoints(key, resources[key], VPC_ENDPOINTS_MADE)
+    if group is None and not on_the_group:  # a reader of the group's id alone (an OpenSearch Serverless endpoint)
+        return
     conditions = template.setdefault("Conditions", {})
     conditions[VPC_ENDPOINTS_MADE] = {"Fn::Equals": [{"Ref": VPC_ENDPOINTS_SG}, ""]}
     if any(r.get("Condition") == VPC_NEW_ENDPOINTS_MADE for r in resources.values()):
