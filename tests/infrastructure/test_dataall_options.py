@@ -98,8 +98,9 @@ def test_data_alls_value_keys_change_nothing_but_what_the_value_rules_make_param
     assert declared == [
         "AllowedOrigins", "ApiBurstLimit", "ApiCustomDomainCertificateArn", "ApiCustomDomainHostedZoneId",
         "ApiCustomDomainName", "ApiRateLimit", "EnablePivotRoleAutoCreate", "LogRetentionDays",
-        "ReauthApis", "ReauthTtlMinutes", "SessionTimeoutMinutes", "SharedDashboardsSessions", "VpcId",
-        "VpcRestrictedNacl", "WafAllowedCountries", "WafAllowedIpRanges", "WafRateLimit", "WafRateLimitWindow",
+        "ReauthApis", "ReauthTtlMinutes", "SessionTimeoutMinutes", "SharedDashboardsSessions",
+        "VpcEndpointsSecurityGroupId", "VpcId", "VpcRestrictedNacl", "WafAllowedCountries", "WafAllowedIpRanges",
+        "WafRateLimit", "WafRateLimitWindow",
     ]  # fmt: skip
 
 
@@ -155,11 +156,11 @@ def test_the_variants_and_the_stages_options_add_pass_cfn_lint_and_take_the_valu
         and certificate["AllowedPattern"] == f"({rules.CUSTOM_DOMAIN_CERTIFICATE_PATTERN})?"
     )
     expected = {
-        "ecs": ["LogRetentionDays", "EnablePivotRoleAutoCreate"],
+        "ecs": ["LogRetentionDays", "EnablePivotRoleAutoCreate", "VpcEndpointsSecurityGroupId"],
         "lambdas": ["LogRetentionDays", "ApiRateLimit", "ApiBurstLimit", "ReauthTtlMinutes", "AllowedOrigins",
                     "EnablePivotRoleAutoCreate", "WafAllowedIpRanges", "WafAllowedCountries", "WafRateLimit",
-                    "WafRateLimitWindow", "ApiCustomDomainName", "ApiCustomDomainHostedZoneId",
-                    "ApiCustomDomainCertificateArn"],
+                    "WafRateLimitWindow", "VpcEndpointsSecurityGroupId", "ApiCustomDomainName",
+                    "ApiCustomDomainHostedZoneId", "ApiCustomDomainCertificateArn"],
         "opensearch": ["LogRetentionDays"],
     }  # fmt: skip
     for name, declared in expected.items():
