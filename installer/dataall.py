@@ -509,6 +509,19 @@ OPTION_RULES: tuple[dict[str, Any], ...] = (
         "data.all makes no network ACL (deploy/stacks/vpc.py makes it with its own VPC); leave "
         f"{rules.VPC_RESTRICTED_NACL} false, or {rules.VPC_ID} empty",
     },
+    # deploy/stacks/vpc.py: vpc_endpoints_sg is the group of the endpoints of the VPC vpc_id names; without it,
+    # data.all would make its own VPC and no endpoints in it
+    {
+        "when": {
+            "all": [
+                {"option": rules.VPC_ENDPOINTS_SG, "not_equals": ""},
+                {"option": rules.VPC_ID, "equals": ""},
+            ]
+        },
+        "message": f"{rules.VPC_ENDPOINTS_SG} names the endpoints' group of the operator's VPC: it takes effect with "
+        f"{rules.VPC_ID} only (data.all's own VPC has data.all's endpoints); give {rules.VPC_ID}, or leave "
+        f"{rules.VPC_ENDPOINTS_SG} empty",
+    },
     # data.all's apigw_custom_domain takes its three keys together (deploy/stacks/lambda_api.py reads each)
     {
         "when": {

@@ -41,10 +41,16 @@ def lookup(public: bool = True) -> dict[str, Any]:
             "subnetGroups": groups}  # fmt: skip
 
 
-def parameters(public: bool = True) -> dict[str, Any]:
-    """What Plan fills for that VPC (a CommaDelimitedList as the list CloudFormation makes of it)."""
+#: the security group of that VPC's own endpoints (`VpcEndpointsSecurityGroupId`, data.all's `vpc_endpoints_sg`)
+ENDPOINTS_GROUP = "sg-0da7a1100000000e1"
+
+
+def parameters(public: bool = True, endpoints_group: str = "") -> dict[str, Any]:
+    """The options `VpcId` and `VpcEndpointsSecurityGroupId` (empty: data.all makes its endpoints) and what Plan
+    fills for that VPC (a CommaDelimitedList as the list CloudFormation makes of it)."""
     return {
         rules.VPC_ID: VPC,
+        rules.VPC_ENDPOINTS_SG: endpoints_group,
         rules.VPC_CIDR: CIDR,
         rules.VPC_PRIVATE_ROUTE_TABLES: [rt for *_, rt in PRIVATE],
         rules.VPC_PUBLIC_SUBNETS: ",".join(s for s, *_ in PUBLIC) if public else "",

@@ -267,6 +267,10 @@ CUSTOM_AUTH_KEY = "custom_auth"
 #: data.all's `vpc_id` (`target_env.get('vpc_id')`): the operator's VPC, which data.all looks up at synthesis
 #: (`ec2.Vpc.from_lookup`) in place of making its own (`deploy/stacks/vpc.py`).
 VPC_ID_KEY = "vpc_id"
+#: data.all's `vpc_endpoints_sg` (`target_env.get('vpc_endpoints_sg')`, meaningful with `vpc_id` only): the operator's
+#: security group of the VPC's own endpoints, which data.all's functions and tasks reach (`deploy/stacks/vpc.py`:
+#: `SecurityGroup.from_security_group_id(..., mutable=False)`), in place of the endpoints and group it makes.
+VPC_ENDPOINTS_SG_KEY = "vpc_endpoints_sg"
 #: data.all's `apigw_custom_domain` (`target_env.get('apigw_custom_domain')`): its API served at
 #: `hosted_zone_name` (the zone's own name) with the ACM certificate `certificate_arn`, the zone `hosted_zone_id`
 #: holding its alias record (`deploy/stacks/lambda_api.py`, `set_up_graphql_api_gateway`).
@@ -284,6 +288,7 @@ DATAALL_DEFAULTS: Mapping[str, Any] = {
     VPC_RESTRICTED_NACL_KEY: False,
     CUSTOM_AUTH_KEY: None,
     VPC_ID_KEY: None,
+    VPC_ENDPOINTS_SG_KEY: None,
     API_CUSTOM_DOMAIN_KEY: None,
 }
 
@@ -1666,6 +1671,134 @@ def _declare_vpc_parameters(template: dict[str, Any], private: list[int], *, pub
         }
 
 
+#: The parameter (and release option) of data.all's `vpc_endpoints_sg` ("": data.all makes its endpoints and their
+#: group), the condition the rule gives what data.all makes only then, and that with its own VPC too (the endpoints'
+#: group's ingress rules CDK makes one per token peer: `_one_ingress_from_the_cidr`).
+VPC_ENDPOINTS_SG = "VpcEndpointsSecurityGroupId"
+VPC_ENDPOINTS_MADE = "DataallVpcEndpointsMade"
+VPC_NEW_ENDPOINTS_MADE = "DataallNewVpcEndpointsMade"
+SECURITY_GROUP_ID_PATTERN = "sg-[0-9a-f]{8}([0-9a-f]{9})?"
+#: data.all's endpoints' group (`ec2.SecurityGroup(self, 'vpc-sg', ...)` in its Vpc stack), by its construct path, and
+#: the parameter CDK gives a sibling nested stack reading its `GroupId` (the Vpc stack's output named after the
+#: group's unique id: `<...>Vpcvpcsg<hash>GroupId`).
+DATAALL_VPCE_GROUP_PATH = re.compile(r"(?P<stack>.+/Vpc)/vpc-sg/Resource")
+DATAALL_VPCE_GROUP_REFERENCE = re.compile(r"referenceto.*VpcNestedStack.*Outputs.*Vpcvpcsg[0-9A-F]{8}GroupId")
+DATAALL_VPCE_GROUP_OUTPUT = re.compile(r".*Vpcvpcsg[0-9A-F]{8}GroupId")
+
+
+def _endpoints_group(resources: Mapping[str, Any]) -> str | None:
+    """data.all's endpoints' security group in `resources` (found by its construct path), if there."""
+    found = [
+        key
+        for key, resource in resources.items()
+        if resource.get("Type") == "AWS::EC2::SecurityGroup"
+        and DATAALL_VPCE_GROUP_PATH.fullmatch(_cdk_path(resource) or "")
+    ]
+    if len(found) > 1:
+        raise RuleError(f"more than one security group of data.all's endpoints' construct path: {sorted(found)}")
+    return found[0] if found else None
+
+
+def _made_with_the_endpoints(key: str, resource: dict[str, Any], condition: str) -> None:
+    """`resource` made only with data.all's endpoints: `condition`, or with its own VPC's condition both."""
+    if resource.get("Condition") == VPC_NEW:
+        resource["Condition"] = VPC_NEW_ENDPOINTS_MADE
+    elif "Condition" in resource:
+        raise RuleError(f"{key}, made with data.all's endpoints, has a condition of its own")
+    else:
+        resource["Condition"] = condition
+
+
+def vpc_endpoints_sg_from_the_option(template: dict[str, Any], synthesis: Synthesis) -> None:
+    """data.all's `vpc_endpoints_sg` becomes the `VpcEndpointsSecurityGroupId` parameter: empty (its default),
+    data.all makes its endpoints and their group as without the key; given (with `VpcId`: the operator's VPC has its
+    own endpoints), it makes neither and its functions' and tasks' groups reach the operator's group, as data.all's
+    synthesis with the group imported (`mutable=False`) makes them. In the template holding data.all's endpoints'
+    group (found by its construct path), the group, its ingress rules and every VPC endpoint take the condition
+    `DataallVpcEndpointsMade` (the parameter empty; those of data.all's own VPC `DataallNewVpcEndpointsMade`, both),
+    and the output other stages read the group's id from becomes `Fn::If` on it: the group, or the parameter. In a
+    template reading that output (a function's or task's group), the rules *on* the group (`GroupId` it: an
+    imported immutable group takes none) take the condition; those on the reader's own group, to or from it, are
+    kept. Any other reference to what the condition leaves out stops the import, as does a synthesis that made the
+    group though its `vpc_endpoints_sg` was set."""
+    resources = template.get("Resources", {})
+    group = _endpoints_group(resources)
+    references = [p for p in template.get("Parameters") or {} if DATAALL_VPCE_GROUP_REFERENCE.fullmatch(p)]
+    if group is None and not references:
+        return
+    if synthesis.setting(VPC_ENDPOINTS_SG_KEY):
+        raise RuleError(f"data.all's endpoints' group is there though the synthesis' {VPC_ENDPOINTS_SG_KEY} is set")
+    if group is not None:
+        _endpoints_made_with_the_option(template, group)
+    on_the_group = [
+        key
+        for reference in references
+        for key, resource in resources.items()
+        if (resource.get("Properties") or {}).get("GroupId") == {"Ref": reference}
+    ]
+    for key in on_the_group:
+        _made_with_the_endpoints(key, resources[key], VPC_ENDPOINTS_MADE)
+    if group is None and not on_the_group:  # a reader of the group's id alone (an OpenSearch Serverless endpoint)
+        return
+    conditions = template.setdefault("Conditions", {})
+    conditions[VPC_ENDPOINTS_MADE] = {"Fn::Equals": [{"Ref": VPC_ENDPOINTS_SG}, ""]}
+    if any(r.get("Condition") == VPC_NEW_ENDPOINTS_MADE for r in resources.values()):
+        conditions[VPC_NEW_ENDPOINTS_MADE] = {"Fn::And": [{"Condition": VPC_NEW}, {"Condition": VPC_ENDPOINTS_MADE}]}
+    template.setdefault("Parameters", {})[VPC_ENDPOINTS_SG] = {
+        "Type": "String",
+        "Default": "",
+        "AllowedPattern": f"({SECURITY_GROUP_ID_PATTERN})?",
+        "Description": f"data.all's {VPC_ENDPOINTS_SG_KEY}, with {VPC_ID}: the security group of the operator's VPC's "
+        "own endpoints, which data.all's functions and tasks reach; empty: data.all makes its endpoints and their "
+        "group (set by the installer from the release's option)",
+    }
+
+
+def _endpoints_made_with_the_option(template: dict[str, Any], group: str) -> None:
+    resources = template["Resources"]
+    made = {group} | {k for k, r in resources.items() if r.get("Type") == "AWS::EC2::VPCEndpoint"}
+    made |= {
+        k
+        for k, r in resources.items()
+        if r.get("Type") in ("AWS::EC2::SecurityGroupIngress", "AWS::EC2::SecurityGroupEgress")
+        and _referenced((r.get("Properties") or {}).get("GroupId")) == {group}
+    }
+    for key in sorted(made):
+        _made_with_the_endpoints(key, resources[key], VPC_ENDPOINTS_MADE)
+    given = {"Fn::GetAtt": [group, "GroupId"]}
+    outputs = template.get("Outputs") or {}
+    for key, output in outputs.items():
+        if output.get("Value") == given and DATAALL_VPCE_GROUP_OUTPUT.fullmatch(key) and "Export" not in output:
+            output["Value"] = {"Fn::If": [VPC_ENDPOINTS_MADE, given, {"Ref": VPC_ENDPOINTS_SG}]}
+    for section in ("Resources", "Outputs"):
+        for key, body in template.get(section, {}).items():
+            if section == "Resources" and key in made:
+                continue
+            reads = _read_without_the_endpoints({k: v for k, v in body.items() if k != "Metadata"})
+            left = reads & made
+            depends = body.get("DependsOn") or []
+            left |= set([depends] if isinstance(depends, str) else depends) & made
+            if left:
+                raise RuleError(f"{key} reads {sorted(left)}, which data.all makes only with its own endpoints")
+            text = json.dumps({k: v for k, v in body.items() if k != "Metadata"})
+            subbed = sorted(m for m in made if "${" + m in text)
+            if subbed:
+                raise RuleError(f"{key} reads {subbed} in an Fn::Sub, which data.all makes only with its own endpoints")
+
+
+def _read_without_the_endpoints(node: Any) -> set[str]:
+    """The logical ids `node` reads by `Ref` or `Fn::GetAtt` where `DataallVpcEndpointsMade` is false."""
+    if isinstance(node, list):
+        return {k for item in node for k in _read_without_the_endpoints(item)}
+    if not isinstance(node, dict):
+        return set()
+    if list(node) == ["Fn::If"] and node["Fn::If"][0] == VPC_ENDPOINTS_MADE:
+        return _read_without_the_endpoints(node["Fn::If"][2])
+    if list(node) in (["Ref"], ["Fn::GetAtt"]):
+        return _referenced(node)
+    return {k for value in node.values() for k in _read_without_the_endpoints(value)}
+
+
 #: The parameters (and release options) of data.all's `apigw_custom_domain`: the API's domain name (a public hosted
 #: zone's own name, as data.all gives `hosted_zone_name` as the domain name), the zone's id, and the ACM certificate
 #: (us-east-1, where an edge-optimized custom domain name takes its certificate from:
@@ -2117,6 +2250,18 @@ def value_option(parameter: str, synthesis: Synthesis) -> dict[str, Any]:  # noq
             f"flow log made; empty: data.all makes its own VPC. Not with {VPC_RESTRICTED_NACL} (data.all makes its "
             "NACL on its own VPC only)",
         }
+    if parameter == VPC_ENDPOINTS_SG:
+        return {
+            "type": "string",
+            "default": str(synthesis.setting(VPC_ENDPOINTS_SG_KEY) or ""),
+            "pattern": f"({SECURITY_GROUP_ID_PATTERN})?",
+            "label": "Existing VPC's endpoints' security group (id)",
+            "group": "data.all",
+            "description": f"data.all's {VPC_ENDPOINTS_SG_KEY}, with {VPC_ID} only: the security group of the "
+            "operator's VPC's own endpoints (a group of that VPC; Plan checks), which data.all's functions and ECS "
+            "tasks reach on tcp 443; data.all then makes no VPC endpoints nor their group. Empty: data.all makes its "
+            "29 endpoints and their group in the VPC. Chosen at install",
+        }
     if parameter in (API_DOMAIN_NAME, API_DOMAIN_ZONE, API_DOMAIN_CERTIFICATE):
         key, pattern, label, what = {
             API_DOMAIN_NAME: (
@@ -2164,7 +2309,7 @@ VALUE_PARAMETERS = (
     WAF_IP_RANGES, WAF_COUNTRIES, WAF_RATE_LIMIT, WAF_RATE_LIMIT_WINDOW,
     CUSTOM_DOMAIN_NAME, CUSTOM_DOMAIN_ZONE, CUSTOM_DOMAIN_CERTIFICATE, CUSTOM_DOMAIN_SENDER, VPC_RESTRICTED_NACL,
     *CUSTOM_AUTH_PARAMETERS.values(),
-    VPC_ID, API_DOMAIN_NAME, API_DOMAIN_ZONE, API_DOMAIN_CERTIFICATE,
+    VPC_ID, VPC_ENDPOINTS_SG, API_DOMAIN_NAME, API_DOMAIN_ZONE, API_DOMAIN_CERTIFICATE,
 )  # fmt: skip
 
 
@@ -2286,6 +2431,7 @@ RULES: tuple[Rule, ...] = (
     custom_auth_from_the_options,
     restricted_nacl_from_the_option,
     existing_vpc_from_the_option,
+    vpc_endpoints_sg_from_the_option,
     api_custom_domain_from_the_options,
     s3_egress_of_the_installations_region,
     assets_from_the_release,

@@ -29,3 +29,17 @@ def route_tables(ec2: Any, vpc_id: str) -> list[dict[str, Any]]:
     https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeRouteTables.html"""
     pages = ec2.get_paginator("describe_route_tables").paginate(Filters=[{"Name": "vpc-id", "Values": [vpc_id]}])
     return [dict(table) for page in pages for table in page.get("RouteTables", [])]
+
+
+#: EC2's answers for a security group id the account has none of in the region.
+_NO_GROUP = ("InvalidGroup.NotFound", "InvalidGroupId.Malformed", "InvalidGroupId.NotFound")
+
+
+def security_group(ec2: Any, group_id: str) -> tuple[dict[str, Any] | None, str]:
+    """The security group `group_id` (DescribeSecurityGroups' `SecurityGroup`), or None and EC2's code when the
+    region has none of that id.
+    https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeSecurityGroups.html"""
+    answer, code = found(
+        lambda: ec2.describe_security_groups(GroupIds=[group_id]).get("SecurityGroups") or [], _NO_GROUP
+    )
+    return (dict(answer[0]), code) if answer else (None, code or "InvalidGroup.NotFound")

@@ -10,7 +10,9 @@ table routes to an internet gateway; Private if it routes 0.0.0.0/0 to a NAT or 
 Isolated), grouped by type and `aws-cdk:subnet-name` tag (in EC2's order), each group's subnets by zone. The
 release's templates hold as many private subnets as data.all's own VPC has (`VpcPrivateSubnet<n>Id`): a VPC of
 another shape, or one whose private subnets share a zone (data.all's endpoints take one subnet per zone), is
-refused by name, as is a VPC the region does not have.
+refused by name, as is a VPC the region does not have. With `VpcEndpointsSecurityGroupId` (data.all's
+`vpc_endpoints_sg`: the VPC has its own endpoints, and data.all makes none) the group is read too: one the region
+lacks, or of another VPC, is refused by name.
 """
 
 from __future__ import annotations
@@ -20,10 +22,11 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from lambdas.core.errors import InvalidOptions
-from lambdas.data.vpcs import route_tables, subnets, vpc
+from lambdas.data.vpcs import route_tables, security_group, subnets, vpc
 from lambdas.release.manifest import OptionValue, Step
 
 VPC_ID = "VpcId"
+ENDPOINTS_GROUP = "VpcEndpointsSecurityGroupId"
 CIDR = "VpcCidrBlock"
 PRIVATE_ROUTE_TABLES = "VpcPrivateRouteTableIds"
 PUBLIC_SUBNETS = "VpcPublicSubnetIds"
@@ -61,13 +64,50 @@ def make(
     while any(step.reads_param(private_subnet(count + 1)) for step in readers):
         count += 1
     vpc_id = str(options.get(VPC_ID, "") or "")
+    group = str(options.get(ENDPOINTS_GROUP, "") or "")
     if installed is not None:
         _refuse_a_move(str(installed.get(VPC_ID, "") or ""), vpc_id)
+        _refuse_other_endpoints(str(installed.get(ENDPOINTS_GROUP, "") or ""), group)
     names = [CIDR, PRIVATE_ROUTE_TABLES, PUBLIC_SUBNETS, *(private_subnet(n) for n in range(1, count + 1))]
     if not vpc_id:
         return dict.fromkeys(names, "")
     stage = readers[0]
-    return _values(regional_client("ec2", stage.region_in(home)), vpc_id, count, stage.name)
+    ec2 = regional_client("ec2", stage.region_in(home))
+    values = _values(ec2, vpc_id, count, stage.name)
+    if group:
+        _check_the_endpoints_group(ec2, group, vpc_id)
+    return values
+
+
+def _refuse_other_endpoints(before: str, after: str) -> None:
+    """The endpoints data.all's functions and tasks reach are chosen at install, as the VPC is: data.all's own (its
+    29 endpoints, with private DNS) and the operator's cannot both serve a VPC (an interface endpoint's private DNS
+    name is one per service and VPC), and the group data.all made is read by the rules of its functions' groups in
+    later stages, which the vpc stage's update would delete it under."""
+    if before != after:
+        shown = {before: before or "data.all's own endpoints", after: after or "data.all's own endpoints (none given)"}
+        raise InvalidOptions(
+            f"{ENDPOINTS_GROUP}: data.all is installed with {shown[before]}, not {shown[after]}; the VPC's endpoints "
+            "are chosen at install (data.all's own, with private DNS, and the VPC's cannot both serve it, and "
+            "data.all's functions' security groups read the endpoints' group): uninstall, then install with the "
+            "other; nothing was changed",
+            field=f"options.{ENDPOINTS_GROUP}",
+        )
+
+
+def _check_the_endpoints_group(ec2: Any, group: str, vpc_id: str) -> None:
+    found, code = security_group(ec2, group)
+    if found is None:
+        why = f"the region has no such security group ({code})"
+    elif found.get("VpcId") != vpc_id:
+        why = f"it is a group of {found.get('VpcId') or 'no VPC'}, not of {VPC_ID} {vpc_id}"
+    else:
+        return
+    raise InvalidOptions(
+        f"{ENDPOINTS_GROUP} {group}: {why}; it names the security group of the endpoints of the operator's VPC, which "
+        "data.all's functions and tasks reach; nothing was changed",
+        field=f"options.{ENDPOINTS_GROUP}",
+    )
 
 
 def _refuse_a_move(before: str, after: str) -> None:

@@ -13,6 +13,7 @@ import json
 import re
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -97,8 +98,9 @@ def test_data_alls_value_keys_change_nothing_but_what_the_value_rules_make_param
     assert declared == [
         "AllowedOrigins", "ApiBurstLimit", "ApiCustomDomainCertificateArn", "ApiCustomDomainHostedZoneId",
         "ApiCustomDomainName", "ApiRateLimit", "EnablePivotRoleAutoCreate", "LogRetentionDays",
-        "ReauthApis", "ReauthTtlMinutes", "SessionTimeoutMinutes", "SharedDashboardsSessions", "VpcId",
-        "VpcRestrictedNacl", "WafAllowedCountries", "WafAllowedIpRanges", "WafRateLimit", "WafRateLimitWindow",
+        "ReauthApis", "ReauthTtlMinutes", "SessionTimeoutMinutes", "SharedDashboardsSessions",
+        "VpcEndpointsSecurityGroupId", "VpcId", "VpcRestrictedNacl", "WafAllowedCountries", "WafAllowedIpRanges",
+        "WafRateLimit", "WafRateLimitWindow",
     ]  # fmt: skip
 
 
@@ -154,11 +156,11 @@ def test_the_variants_and_the_stages_options_add_pass_cfn_lint_and_take_the_valu
         and certificate["AllowedPattern"] == f"({rules.CUSTOM_DOMAIN_CERTIFICATE_PATTERN})?"
     )
     expected = {
-        "ecs": ["LogRetentionDays", "EnablePivotRoleAutoCreate"],
+        "ecs": ["LogRetentionDays", "EnablePivotRoleAutoCreate", "VpcEndpointsSecurityGroupId"],
         "lambdas": ["LogRetentionDays", "ApiRateLimit", "ApiBurstLimit", "ReauthTtlMinutes", "AllowedOrigins",
                     "EnablePivotRoleAutoCreate", "WafAllowedIpRanges", "WafAllowedCountries", "WafRateLimit",
-                    "WafRateLimitWindow", "ApiCustomDomainName", "ApiCustomDomainHostedZoneId",
-                    "ApiCustomDomainCertificateArn"],
+                    "WafRateLimitWindow", "VpcEndpointsSecurityGroupId", "ApiCustomDomainName",
+                    "ApiCustomDomainHostedZoneId", "ApiCustomDomainCertificateArn"],
         "opensearch": ["LogRetentionDays"],
     }  # fmt: skip
     for name, declared in expected.items():
@@ -475,42 +477,59 @@ def _looked_up_as_the_release_names_it(template: dict[str, Any], stack: str) -> 
     return result
 
 
-@pytest.mark.parametrize("public", [True, False], ids=["with public subnets", "private subnets only"])
-@EACH_VERSION
-def test_data_alls_vpc_id_is_the_vpc_stage_with_its_vpc_left_out_and_every_stage_takes_the_operators_vpc(
-    version: str, public: bool
-) -> None:
-    """data.all synthesized with `vpc_id` (its `Vpc.from_lookup` answered offline with a placeholder VPC:
-    tests/existing_vpc.py) is the default import with `VpcId` and the values Plan fills for that VPC: the vpc
-    stage without what `create_new_vpc` makes (the same endpoints, group and SSM parameters under the release's
-    logical ids), every other stage with the values it read from the vpc stage's outputs as the literals data.all's
-    lookup gave it."""
+def _named_as_the_release_names_them(template: dict[str, Any], release: dict[str, Any]) -> dict[str, Any]:
+    """A template of data.all's synthesis with `vpc_endpoints_sg` with the logical ids and construct paths the
+    release's stage gives the same resources: the rules on a function's or task's group to and from the endpoints'
+    group, which CDK names after the peer's unique id (the imported group's `VpceSg`, data.all's own `vpc-sg`)."""
+    ids = {r["Metadata"]["aws:cdk:path"]: k for k, r in release["Resources"].items() if "Metadata" in r}
+    own = {found for path in ids for found in re.findall(r"Vpcvpcsg[0-9A-F]{8}", path)}
+    if not own:
+        return template
+    (group,) = own
+    renamed = {}
+    for key, resource in template["Resources"].items():
+        old = resource.get("Metadata", {}).get("aws:cdk:path", "")
+        new = re.sub(r"VpcVpceSg[0-9A-F]{8}", group, old)
+        if new != old:
+            renamed[key] = (ids.get(new, key), new)
+    result: dict[str, Any] = json.loads(json.dumps(template))
+    for old_id, (new_id, path) in renamed.items():
+        body = result["Resources"].pop(old_id)
+        body["Metadata"]["aws:cdk:path"] = path
+        result["Resources"][new_id] = body
+    return result
+
+
+def _the_operators_vpc_is_data_alls_synthesis(version: str, public: bool, group: str) -> None:
     source = SOURCES[version]
     default = import_stages(CloudAssembly.load(synthesize(source, version)))
+    environment = {rules.VPC_ID_KEY: operators.VPC, **({rules.VPC_ENDPOINTS_SG_KEY: group} if group else {})}
     looked_up = synthesize(
-        source,
-        version,
-        environment={rules.VPC_ID_KEY: operators.VPC},
-        context=vpc_lookup_context(operators.lookup(public)),
+        source, version, environment=environment, context=vpc_lookup_context(operators.lookup(public))
     )
     (raw,) = [json.loads(p.read_text()) for p in looked_up.rglob("*backendstackVpc*.nested.template.json")]
     types = {r["Type"] for r in raw["Resources"].values()}
     assert "AWS::EC2::VPC" not in types and "AWS::EC2::Subnet" not in types  # the key took effect
-    assert f'"VpcId": "{operators.VPC}"' in json.dumps(raw)
+    assert f'"{operators.VPC}"' in json.dumps(raw)  # its SSM parameter, its endpoints' VpcId
+    assert ("AWS::EC2::VPCEndpoint" in types) is not bool(group)  # so did vpc_endpoints_sg
 
-    other = import_stages(
-        CloudAssembly.load(looked_up), settings={rules.VPC_ID_KEY: operators.VPC}, reuse=default.packaged
-    )
+    other = import_stages(CloudAssembly.load(looked_up), settings=environment, reuse=default.packaged)
 
     assert [s.name for s in other.stages] == [s.name for s in default.stages]
-    values = {**operators.parameters(public), rules.VPC_RESTRICTED_NACL: "false"}
+    values = {**operators.parameters(public, group), rules.VPC_RESTRICTED_NACL: "false"}
     stages = {s.name: s for s in default.stages}
     vpc = operators.resolved(stages["vpc"].template, values)
-    # the outputs that carried data.all's VPC to the other stages are the operator's VPC's literals
+    # the outputs that carried data.all's VPC (and the endpoints' group) to the other stages are the operator's
     carried = {k: o["Value"] for k, o in vpc["Outputs"].items() if "Export" not in o and isinstance(o["Value"], str)}
-    assert sorted(carried.values()) == sorted([operators.VPC, *(s for s, *_ in operators.PRIVATE)])
+    assert sorted(carried.values()) == sorted(
+        [operators.VPC, *(s for s, *_ in operators.PRIVATE), *([group] if group else [])]
+    )
     different = []
-    for looked in other.stages:
+    for synthesized in other.stages:
+        # data.all's endpoints made in the operator's VPC are under the endpoints' condition in this import too
+        looked = replace(
+            synthesized, template=operators.resolved(synthesized.template, {rules.VPC_ENDPOINTS_SG: group})
+        )
         if looked.name == "vpc":
             expected = {**vpc, "Outputs": {k: o for k, o in vpc["Outputs"].items() if k not in carried}}
             # the flow log's retention is the only parameter left that nothing reads without data.all's own VPC
@@ -529,13 +548,46 @@ def test_data_alls_vpc_id_is_the_vpc_stage_with_its_vpc_left_out_and_every_stage
             for p, ref in stage.parameters.items()
             if ref.startswith("${stage:vpc.") and ref.removeprefix("${stage:vpc.").removesuffix("}") in carried
         }
-        resolved = operators.resolved(stage.template, given)
+        resolved = operators.resolved(stage.template, {**given, rules.VPC_ENDPOINTS_SG: group})
         kept = {p: ref for p, ref in stage.parameters.items() if p not in given}
-        if comparable(resolved) != comparable(looked.template) or kept != looked.parameters:
+        got = _named_as_the_release_names_them(looked.template, stage.template)
+        if comparable(resolved) != comparable(got) or kept != looked.parameters:
             different.append(looked.name)
     assert different == []
     declaring = [s.name for s in default.stages if rules.VPC_ID in rules.value_parameters(s.template)]
     assert declaring == ["vpc"]
+
+
+@pytest.mark.parametrize("public", [True, False], ids=["with public subnets", "private subnets only"])
+@EACH_VERSION
+def test_data_alls_vpc_id_is_the_vpc_stage_with_its_vpc_left_out_and_every_stage_takes_the_operators_vpc(
+    version: str, public: bool
+) -> None:
+    """data.all synthesized with `vpc_id` (its `Vpc.from_lookup` answered offline with a placeholder VPC:
+    tests/existing_vpc.py) is the default import with `VpcId` and the values Plan fills for that VPC: the vpc
+    stage without what `create_new_vpc` makes (the same endpoints, group and SSM parameters under the release's
+    logical ids), every other stage with the values it read from the vpc stage's outputs as the literals data.all's
+    lookup gave it."""
+    _the_operators_vpc_is_data_alls_synthesis(version, public, "")
+
+
+@EACH_VERSION
+def test_data_alls_vpc_endpoints_sg_is_the_vpc_stage_without_its_endpoints_and_the_rules_on_their_group(
+    version: str,
+) -> None:
+    """data.all synthesized with `vpc_id` and `vpc_endpoints_sg` (the operator's VPC has its own endpoints and their
+    group) is the default import with `VpcId`, `VpcEndpointsSecurityGroupId` and the values Plan fills: the vpc
+    stage without data.all's 29 endpoints, their group and its ingress rule, its output the operator's group; every
+    other stage without the rules on the endpoints' group (an imported immutable group takes none) and with its
+    functions' and tasks' rules to and from it reading the operator's group."""
+    _the_operators_vpc_is_data_alls_synthesis(version, True, operators.ENDPOINTS_GROUP)
+    declaring = [
+        s.name
+        for s in import_stages(CloudAssembly.load(synthesize(SOURCES[version], version))).stages
+        if rules.VPC_ENDPOINTS_SG in rules.value_parameters(s.template)
+    ]
+    # and `migrations` (its function's group), which an import without the release's migration package leaves out
+    assert declaring == ["vpc", "lambdas", "ecs"]
 
 
 #: data.all's `apigw_custom_domain` as an operator sets it (its API at the zone's own name, the certificate in

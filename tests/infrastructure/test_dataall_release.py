@@ -125,13 +125,14 @@ def test_the_vpc_stage_takes_the_existing_vpc_option_which_the_quick_create_form
 
     assert made == [
         "AWS::EC2::EIP", "AWS::EC2::FlowLog", "AWS::EC2::InternetGateway", "AWS::EC2::NatGateway", "AWS::EC2::Route",
-        "AWS::EC2::RouteTable", "AWS::EC2::SecurityGroupIngress", "AWS::EC2::Subnet",
+        "AWS::EC2::RouteTable", "AWS::EC2::Subnet",
         "AWS::EC2::SubnetRouteTableAssociation", "AWS::EC2::VPC", "AWS::EC2::VPCGatewayAttachment", "AWS::IAM::Role",
         "AWS::Logs::LogGroup",
     ]  # fmt: skip
     assert vpc["Conditions"]["DataallVpcRestrictedNacl"]["Fn::And"][1] == {"Condition": "DataallNewVpc"}
     parameters = dataall_release.manifest.steps["vpc"].parameters
-    assert {k: v for k, v in parameters.items() if k.startswith("Vpc") and k != "VpcRestrictedNacl"} == {
+    options = ("VpcRestrictedNacl", "VpcEndpointsSecurityGroupId")
+    assert {k: v for k, v in parameters.items() if k.startswith("Vpc") and k not in options} == {
         name: "${param:" + name + "}"
         for name in ("VpcId", "VpcCidrBlock", "VpcPrivateRouteTableIds", "VpcPublicSubnetIds", "VpcPrivateSubnet1Id",
                      "VpcPrivateSubnet2Id")
@@ -145,6 +146,32 @@ def test_the_vpc_stage_takes_the_existing_vpc_option_which_the_quick_create_form
     assert any(g["Label"]["default"] == "data.all" and "VpcId" in g["Parameters"] for g in groups)
     refusing = [m for _, m in dataall_release.manifest.rules if "VpcId" in m and "VpcRestrictedNacl" in m]
     assert len(refusing) == 1
+
+
+def test_the_endpoints_group_option_leaves_out_data_alls_endpoints_and_the_rules_on_their_group(
+    dataall_release: Any,
+) -> None:
+    vpc = dataall_release.template("vpc")
+    made = sorted(r["Type"] for r in vpc["Resources"].values() if r.get("Condition") == "DataallVpcEndpointsMade")
+    both = sorted(r["Type"] for r in vpc["Resources"].values() if r.get("Condition") == "DataallNewVpcEndpointsMade")
+
+    # the 29 endpoints, their group and its one ingress rule; the 27 more CDK gives data.all's own VPC's CIDR
+    assert made == ["AWS::EC2::SecurityGroup", "AWS::EC2::SecurityGroupIngress"] + ["AWS::EC2::VPCEndpoint"] * 29
+    assert both == ["AWS::EC2::SecurityGroupIngress"] * 27
+    readers = [s.name for s in dataall_release.manifest.stages() if "VpcEndpointsSecurityGroupId" in s.parameters]
+    assert readers == ["vpc", "lambdas", "ecs", "migrations"]
+    for name in readers[1:]:
+        template = dataall_release.template(name)
+        conditioned = [r for r in template["Resources"].values() if r.get("Condition") == "DataallVpcEndpointsMade"]
+        assert conditioned and {r["Type"] for r in conditioned} <= {
+            "AWS::EC2::SecurityGroupIngress",
+            "AWS::EC2::SecurityGroupEgress",
+        }
+    form = dataall_release.bootstrap_template
+    parameter = form["Parameters"]["VpcEndpointsSecurityGroupId"]
+    assert (parameter["Default"], parameter["AllowedPattern"]) == ("", "(sg-[0-9a-f]{8}([0-9a-f]{9})?)?")
+    refusing = [m for _, m in dataall_release.manifest.rules if m.startswith("VpcEndpointsSecurityGroupId")]
+    assert len(refusing) == 1 and "VpcId" in refusing[0]
 
 
 def test_the_lambdas_stage_takes_the_api_custom_domain_options_which_the_quick_create_form_offers(

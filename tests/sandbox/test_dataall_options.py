@@ -790,7 +790,7 @@ def test_data_all_in_the_operators_vpc_makes_no_vpc_puts_its_endpoints_and_funct
     assert _resources(aws, "vpc") == {
         lid: (r["Type"], "CREATE_COMPLETE")
         for lid, r in template["Resources"].items()
-        if r.get("Condition") not in (rules.VPC_NEW, rules.VPC_RESTRICTED_NACL_ON)
+        if r.get("Condition") not in (rules.VPC_NEW, rules.VPC_RESTRICTED_NACL_ON, rules.VPC_NEW_ENDPOINTS_MADE)
     }  # no VPC, subnet, route table, NAT gateway, flow log nor NACL
     assert [v["VpcId"] for v in ec2.describe_vpcs()["Vpcs"] if not v.get("IsDefault")] == [operators["vpc"]]
     endpoints = ec2.describe_vpc_endpoints()["VpcEndpoints"]
@@ -838,6 +838,71 @@ def test_data_all_in_the_operators_vpc_makes_no_vpc_puts_its_endpoints_and_funct
     # data.all's endpoints went with the vpc stage (EC2 lists a deleted endpoint for a while, as `deleted`)
     assert {e["State"].lower() for e in ec2.describe_vpc_endpoints()["VpcEndpoints"]} == {"deleted"}
     print(f"install {installed_at - started:.0f} s, refusals and uninstall {time.monotonic() - installed_at:.0f} s")
+
+
+def test_data_all_in_the_operators_vpc_with_its_own_endpoints_makes_none_and_its_functions_reach_the_operators_group(
+    sandbox: Any, data_all_pace: None
+) -> None:
+    """VpcEndpointsSecurityGroupId (data.all's vpc_endpoints_sg) with VpcId: data.all makes no VPC endpoint nor
+    endpoints' group; its functions' and tasks' groups reach the operator's group (egress tcp 443 to it, ingress tcp
+    1024-65535 from it) and add no rule to it; a redeploy giving data.all's own endpoints back is refused by name
+    before anything changes; the uninstall leaves the operator's group."""
+    started = time.monotonic()
+    aws = Aws(region=HOME, endpoint_url=sandbox.endpoint)
+    release = cached_dataall_release("2.9.0")
+    register_sandbox_images(aws, release, lambda _: None)
+    operators = _operators_vpc(aws)
+    ec2 = aws.client("ec2")
+    group = ec2.create_security_group(
+        GroupName="operators-endpoints", Description="the VPC's own endpoints", VpcId=operators["vpc"]
+    )["GroupId"]
+    options = {rules.VPC_ID: operators["vpc"], rules.VPC_ENDPOINTS_SG: group}
+
+    installed = deploy(aws, release, {"OnDelete": "Destroy", **options})
+
+    assert installed.result["status"] == "SUCCEEDED", installed.result["error"]
+    left_out = (rules.VPC_NEW, rules.VPC_RESTRICTED_NACL_ON, rules.VPC_ENDPOINTS_MADE, rules.VPC_NEW_ENDPOINTS_MADE)
+    assert _resources(aws, "vpc") == {
+        lid: (r["Type"], "CREATE_COMPLETE")
+        for lid, r in release.template("vpc")["Resources"].items()
+        if r.get("Condition") not in left_out
+    }  # SSM parameters and CDK's metadata alone
+    assert ec2.describe_vpc_endpoints()["VpcEndpoints"] == []
+    groups = ec2.describe_security_groups(Filters=[{"Name": "group-name", "Values": ["dataall-dev-*"]}])
+    assert "dataall-dev-vpce-sg" not in {g["GroupName"] for g in groups["SecurityGroups"]}
+
+    def reaching(permissions: list[dict[str, Any]]) -> set[tuple[int, int]]:
+        return {
+            (p["FromPort"], p["ToPort"])
+            for p in permissions
+            if any(pair.get("GroupId") == group for pair in p.get("UserIdGroupPairs") or [])
+        }
+
+    reaching_groups = {
+        g["GroupName"]: (reaching(g["IpPermissionsEgress"]), reaching(g["IpPermissions"]))
+        for g in groups["SecurityGroups"]
+        if reaching(g["IpPermissionsEgress"])
+    }
+    # the API's, worker's and search proxy's, the two ECS tasks', the migration function's
+    assert len(reaching_groups) == 6, reaching_groups
+    assert all(egress == {(443, 443)} and ingress == {(1024, 65535)} for egress, ingress in reaching_groups.values()), (
+        reaching_groups
+    )
+    (operators_group,) = ec2.describe_security_groups(GroupIds=[group])["SecurityGroups"]
+    assert operators_group["IpPermissions"] == []  # data.all adds no rule to the operator's group
+    installed_at = time.monotonic()
+
+    refused_run = run(aws, installed, {"action": "redeploy", "options": {rules.VPC_ENDPOINTS_SG: ""}})
+    refusal = refused(aws.client("stepfunctions").describe_execution(executionArn=refused_run["execution_arn"]))
+    assert refusal is not None and refusal["code"] == "InvalidOptions", refusal
+    assert refusal["field"] == "options.VpcEndpointsSecurityGroupId", refusal
+    assert "the VPC's endpoints are chosen at install" in refusal["reason"], refusal
+    assert _changed(installed, refused_run, release) == set()
+
+    aws.client("cloudformation").delete_stack(StackName=INSTALLATION.stack_name)
+    assert settle(aws, INSTALLATION.stack_name, timeout=600) == "DELETE_COMPLETE"
+    assert [g["GroupId"] for g in ec2.describe_security_groups(GroupIds=[group])["SecurityGroups"]] == [group]
+    print(f"install {installed_at - started:.0f} s, refusal and uninstall {time.monotonic() - installed_at:.0f} s")
 
 
 def test_data_all_with_an_api_custom_domain_serves_its_api_at_the_name_and_a_redeploy_without_gives_it_back(

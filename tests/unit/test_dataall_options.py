@@ -351,7 +351,7 @@ def test_data_alls_stages_take_the_value_options_where_its_keys_landed_and_no_li
 
     declared = {s.name: rules.value_parameters(s.template) for s in report.stages if rules.value_parameters(s.template)}
     assert declared == {
-        "vpc": ["LogRetentionDays", "VpcRestrictedNacl", "VpcId"],
+        "vpc": ["LogRetentionDays", "VpcRestrictedNacl", "VpcId", "VpcEndpointsSecurityGroupId"],
         "cognito": [
             "SessionTimeoutMinutes",
             "WafAllowedIpRanges",
@@ -371,11 +371,12 @@ def test_data_alls_stages_take_the_value_options_where_its_keys_landed_and_no_li
             "WafAllowedCountries",
             "WafRateLimit",
             "WafRateLimitWindow",
+            "VpcEndpointsSecurityGroupId",
             "ApiCustomDomainName",
             "ApiCustomDomainHostedZoneId",
             "ApiCustomDomainCertificateArn",
         ],
-        "ecs": ["LogRetentionDays", "EnablePivotRoleAutoCreate"],
+        "ecs": ["LogRetentionDays", "EnablePivotRoleAutoCreate", "VpcEndpointsSecurityGroupId"],
         "opensearch": ["LogRetentionDays"],
         "cloudfront": ["WafAllowedIpRanges", "WafAllowedCountries"],
     }
@@ -394,6 +395,7 @@ def test_data_alls_stages_take_the_value_options_where_its_keys_landed_and_no_li
         "WafAllowedIpRanges": "", "WafAllowedCountries": "", "WafRateLimit": 1000, "WafRateLimitWindow": 300,
         "ProdSizing": True, "EnableCloudWatchRum": False, "EnableCloudWatchCanaries": False,
         "EnableOpenSearchServerless": False, "EnableCustomDomain": False, "VpcRestrictedNacl": False, "VpcId": "",
+            "VpcEndpointsSecurityGroupId": "",
         "ApiCustomDomainName": "", "ApiCustomDomainHostedZoneId": "", "ApiCustomDomainCertificateArn": "",
         # offered with EnableCustomAuth (those of the web UI alone are in no template), empty without it
         "EnableCustomAuth": False, **{name: "" for name in rules.CUSTOM_AUTH_PARAMETERS.values()},

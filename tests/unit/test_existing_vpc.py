@@ -54,14 +54,20 @@ def data_alls_vpc_stack(version: str = "2.9.0") -> dict[str, Any]:
 def new_vpc(template: dict[str, Any], nacl: bool = False) -> dict[str, Any]:
     """`template` as CloudFormation makes it without `VpcId` (data.all's own VPC)."""
     values = {name: "" for name in rules.vpc_context_parameters(template)}
-    return operators.resolved(template, {**values, rules.VPC_ID: "", rules.VPC_RESTRICTED_NACL: str(nacl).lower()})
+    return operators.resolved(
+        template, {**values, rules.VPC_ID: "", rules.VPC_ENDPOINTS_SG: "", rules.VPC_RESTRICTED_NACL: str(nacl).lower()}
+    )
 
 
 def with_nacl(template: dict[str, Any], on: bool) -> dict[str, Any]:
     return operators.resolved(template, {rules.VPC_RESTRICTED_NACL: str(on).lower()})
 
 
-WITHOUT_THE_RULE = tuple(rule for rule in rules.RULES if rule is not rules.existing_vpc_from_the_option)
+WITHOUT_THE_RULE = tuple(
+    rule
+    for rule in rules.RULES
+    if rule not in (rules.existing_vpc_from_the_option, rules.vpc_endpoints_sg_from_the_option)
+)
 
 
 # ---------------------------------------------------------------------- the import's rule
@@ -140,7 +146,7 @@ def test_the_vpc_stage_takes_the_option_and_the_values_plan_fills() -> None:
     assert {k: v for k, v in parameters.items() if k.startswith("Vpc")} == {
         name: "${param:" + name + "}"
         for name in ["VpcCidrBlock", "VpcPrivateRouteTableIds", "VpcPublicSubnetIds", "VpcPrivateSubnet1Id",
-                     "VpcPrivateSubnet2Id", "VpcRestrictedNacl", "VpcId"]
+                     "VpcPrivateSubnet2Id", "VpcRestrictedNacl", "VpcId", "VpcEndpointsSecurityGroupId"]
     }  # fmt: skip
     assert template["Parameters"]["VpcPrivateRouteTableIds"]["Type"] == "CommaDelimitedList"
     assert rules.value_option(rules.VPC_ID, SYNTHESIS)["pattern"] == "(vpc-[0-9a-f]{8}([0-9a-f]{9})?)?"
@@ -189,7 +195,7 @@ def test_a_template_without_data_alls_vpc_is_left_as_it_is() -> None:
 
 
 def test_the_restricted_nacl_with_an_existing_vpc_is_refused_by_a_rule_naming_both() -> None:
-    (rule,) = [r for r in OPTION_RULES if "VpcId" in json.dumps(r["when"])]
+    (rule,) = [r for r in OPTION_RULES if "VpcRestrictedNacl" in json.dumps(r["when"])]
 
     assert evaluate(rule["when"], {"VpcRestrictedNacl": True, "VpcId": operators.VPC})
     assert not evaluate(rule["when"], {"VpcRestrictedNacl": True, "VpcId": ""})
@@ -403,3 +409,206 @@ def test_an_installed_data_all_keeps_its_vpc_a_run_moving_it_is_refused_before_a
         plan(deps, request(document, name="redeploy-abc"))
     assert refused.value.field == "options.VpcId" and str(refused.value).endswith("nothing was changed")
     assert deps.ledger.lock() is None and deps.ledger.latest_runs(5) == []
+
+
+# ---------------------------------------------------------------------- the operator's endpoints (vpc_endpoints_sg)
+GROUP = operators.ENDPOINTS_GROUP
+
+
+def data_alls_stack(name: str, version: str = "2.9.0") -> dict[str, Any]:
+    backend = CloudAssembly.load(UPSTREAM / version / "cdk.out").stack(BACKEND)
+    (found,) = [nested for nested in backend.nested().values() if nested.construct_name == name]
+    return found.template
+
+
+def with_the_operators_endpoints(template: dict[str, Any], group: str = GROUP) -> dict[str, Any]:
+    """`template` as CloudFormation makes it with the operator's VPC and (given) its endpoints' group."""
+    values = {**operators.parameters(endpoints_group=group), rules.VPC_RESTRICTED_NACL: "false"}
+    return operators.resolved(template, values)
+
+
+@needs_upstream
+@pytest.mark.parametrize("version", ["2.8.0", "2.9.0"])
+def test_with_the_operators_endpoints_group_the_vpc_stage_makes_no_endpoints_nor_group_and_outputs_the_operators(
+    version: str,
+) -> None:
+    template = rules.apply(data_alls_vpc_stack(version), SYNTHESIS)
+
+    made = with_the_operators_endpoints(template)
+
+    types = sorted({r["Type"] for r in made["Resources"].values()})
+    assert types == ["AWS::CDK::Metadata", "AWS::SSM::Parameter"]
+    (output,) = [k for k in made["Outputs"] if k.endswith("GroupId")]
+    assert made["Outputs"][output]["Value"] == GROUP and "Export" not in made["Outputs"][output]
+    assert template["Parameters"][rules.VPC_ENDPOINTS_SG]["Default"] == ""
+    # without the group, the stage is what the VpcId rule alone made of it: the 29 endpoints, their group, one rule
+    alone = tuple(rule for rule in rules.RULES if rule is not rules.vpc_endpoints_sg_from_the_option)
+    before = with_the_operators_endpoints(rules.apply(data_alls_vpc_stack(version), SYNTHESIS, alone), "")
+    assert with_the_operators_endpoints(template, "") == {
+        **before,
+        "Parameters": {k: p for k, p in before["Parameters"].items() if k != rules.VPC_ENDPOINTS_SG},
+    }
+    assert len([r for r in before["Resources"].values() if r["Type"] == "AWS::EC2::VPCEndpoint"]) == 29
+
+
+@needs_upstream
+@pytest.mark.parametrize("version", ["2.8.0", "2.9.0"])
+@pytest.mark.parametrize("name", ["Lambdas", "ECS"])
+def test_a_stage_reading_the_endpoints_group_makes_no_rule_on_the_operators_and_keeps_its_own_groups_rules(
+    version: str, name: str
+) -> None:
+    upstream = data_alls_stack(name, version)
+    (reference,) = [p for p in upstream["Parameters"] if rules.DATAALL_VPCE_GROUP_REFERENCE.fullmatch(p)]
+    template = rules.apply(upstream, SYNTHESIS)
+
+    given = operators.resolved(template, {reference: GROUP, rules.VPC_ENDPOINTS_SG: GROUP})
+    made = operators.resolved(template, {reference: "sg-made", rules.VPC_ENDPOINTS_SG: ""})
+
+    def rules_on(resources: dict[str, Any], group: str) -> list[str]:
+        return sorted(k for k, r in resources.items() if (r.get("Properties") or {}).get("GroupId") == group)
+
+    def reaching(resources: dict[str, Any], group: str) -> list[str]:
+        return sorted(k for k, r in resources.items() if group in (r.get("Properties") or {}).values() and
+                      (r.get("Properties") or {}).get("GroupId") != group)  # fmt: skip
+
+    functions = {"Lambdas": 3, "ECS": 2}[name]  # the API, worker and search proxy; the two task groups
+    assert rules_on(given["Resources"], GROUP) == []  # an imported immutable group takes no rule
+    assert len(rules_on(made["Resources"], "sg-made")) == 2 * functions  # to it on 443, from it on 1024-65535
+    assert len(reaching(given["Resources"], GROUP)) == 2 * functions
+    assert reaching(given["Resources"], GROUP) == reaching(made["Resources"], "sg-made")
+    assert set(made["Resources"]) - set(given["Resources"]) == set(rules_on(made["Resources"], "sg-made"))
+
+
+@needs_upstream
+@pytest.mark.parametrize(
+    ("body", "named"),
+    [
+        ({"Type": "AWS::SSM::Parameter", "Properties": {"Value": {"Ref": "VPCathena88B049E3"}}}, "VPCathena88B049E3"),
+        ({"Type": "AWS::SSM::Parameter", "Properties": {"Value": {"Fn::Sub": "${vpcsg90F3EB1C.GroupId}"}}},
+         "vpcsg90F3EB1C"),
+        ({"Type": "AWS::SSM::Parameter", "Properties": {"Value": "x"}, "DependsOn": ["VPCs3DF27C0CB"]},
+         "VPCs3DF27C0CB"),
+    ],
+    ids=["a ref", "an Fn::Sub", "a DependsOn"],
+)  # fmt: skip
+def test_anything_else_reading_the_endpoints_or_their_group_stops_the_import_naming_it(
+    body: dict[str, Any], named: str
+) -> None:
+    with pytest.raises(rules.RuleError, match=f"Reader reads .*{named}.*only with its own endpoints"):
+        rules.apply(reading(data_alls_vpc_stack(), "Reader", body), SYNTHESIS)
+
+
+@needs_upstream
+def test_a_synthesis_that_made_the_endpoints_group_though_given_one_stops_the_import() -> None:
+    given = replace(SYNTHESIS, settings={rules.VPC_ENDPOINTS_SG_KEY: GROUP})
+
+    for name in ("Lambdas",):
+        with pytest.raises(rules.RuleError, match="endpoints' group is there though the synthesis' vpc_endpoints_sg"):
+            rules.apply(data_alls_stack(name), given)
+
+
+def test_the_endpoints_group_without_an_existing_vpc_is_refused_by_a_rule_naming_both() -> None:
+    (rule,) = [r for r in OPTION_RULES if rules.VPC_ENDPOINTS_SG in json.dumps(r["when"])]
+
+    assert evaluate(rule["when"], {rules.VPC_ENDPOINTS_SG: GROUP, "VpcId": ""})
+    assert not evaluate(rule["when"], {rules.VPC_ENDPOINTS_SG: GROUP, "VpcId": operators.VPC})
+    assert not evaluate(rule["when"], {rules.VPC_ENDPOINTS_SG: "", "VpcId": ""})
+    assert rules.VPC_ENDPOINTS_SG in rule["message"] and "VpcId" in rule["message"]
+    assert rules.value_option(rules.VPC_ENDPOINTS_SG, SYNTHESIS)["pattern"] == "(sg-[0-9a-f]{8}([0-9a-f]{9})?)?"
+
+
+def endpoints_release() -> SmallRelease:
+    names = ["VpcId", "VpcEndpointsSecurityGroupId", "VpcCidrBlock", "VpcPrivateRouteTableIds", "VpcPublicSubnetIds",
+             "VpcPrivateSubnet1Id", "VpcPrivateSubnet2Id"]  # fmt: skip
+    vpc = stage("vpc", parameters={name: "${param:" + name + "}" for name in names})
+    options = {
+        "VpcId": {"type": "string", "default": ""},
+        "VpcEndpointsSecurityGroupId": {"type": "string", "default": ""},
+    }
+    return small_release(vpc, stage("lambdas", depends_on=("vpc",)), options=options)
+
+
+@pytest.fixture
+def endpoints_deps(aws: None) -> Deps:
+    boto3.client("s3", region_name=REGION).create_bucket(Bucket=ARTIFACTS)
+    endpoints_release().publish(boto3.client("s3", region_name=REGION), ARTIFACTS)
+    return moto_deps(ARTIFACTS)
+
+
+def a_group(vpc_id: str) -> str:
+    ec2 = boto3.client("ec2", region_name=REGION)
+    return str(ec2.create_security_group(GroupName=f"endpoints-{vpc_id}", Description="x", VpcId=vpc_id)["GroupId"])
+
+
+def test_plan_takes_the_operators_endpoints_group_of_its_vpc(endpoints_deps: Deps) -> None:
+    made = operators_vpc()
+    group = a_group(made["vpc"])
+    options = {"VpcId": made["vpc"], "VpcEndpointsSecurityGroupId": group}
+
+    plan(endpoints_deps, request({"action": "install", "version": endpoints_release().version, "options": options}))
+
+    run = endpoints_deps.ledger.run("install-2-8-0-abc")
+    assert run is not None and run.params["VpcEndpointsSecurityGroupId"] == group
+    assert run.params["VpcPrivateSubnet1Id"] == made["private"][0]
+
+
+@pytest.mark.parametrize(
+    ("whose", "expected"),
+    [
+        ("another vpc's", r"it is a group of vpc-\w+, not of VpcId vpc-\w+"),
+        ("none", r"the region has no such security group \(InvalidGroup.NotFound\)"),
+    ],
+)
+def test_plan_refuses_an_endpoints_group_not_of_the_operators_vpc_naming_the_option_and_changes_nothing(
+    endpoints_deps: Deps, whose: str, expected: str
+) -> None:
+    made = operators_vpc()
+    group = a_group(operators_vpc()["vpc"]) if whose != "none" else "sg-0123456789abcdef0"
+    options = {"VpcId": made["vpc"], "VpcEndpointsSecurityGroupId": group}
+
+    with pytest.raises(InvalidOptions, match=f"VpcEndpointsSecurityGroupId {group}: {expected}") as refused:
+        plan(endpoints_deps, request({"action": "install", "version": endpoints_release().version, "options": options}))
+
+    assert refused.value.field == "options.VpcEndpointsSecurityGroupId"
+    assert str(refused.value).endswith("nothing was changed")
+    assert endpoints_deps.ledger.lock() is None and endpoints_deps.ledger.latest_runs(5) == []
+
+
+@pytest.mark.parametrize(
+    ("installed_with", "asked", "refusal"),
+    [
+        ("first", "second", r"installed with sg-\w+, not sg-\w+; the VPC's endpoints are chosen at install"),
+        ("first", "", r"installed with sg-\w+, not data\.all's own endpoints \(none given\)"),
+        ("", "second", r"installed with data\.all's own endpoints, not sg-\w+"),
+        ("first", "first", None),
+        ("", "", None),
+        (None, "", None),  # installed by a release without the option: data.all's own endpoints
+    ],
+    ids=["another", "back to its own", "away from its own", "the same", "its own kept", "before the option"],
+)
+def test_an_installed_data_all_keeps_its_endpoints_a_run_changing_them_is_refused_before_anything_changes(
+    endpoints_deps: Deps, installed_with: str | None, asked: str, refusal: str | None
+) -> None:
+    """data.all's endpoints (private DNS) and the operator's cannot both serve the VPC, and the group data.all made
+    is read by its functions' groups' rules in later stages: Plan refuses a change, naming the option."""
+    vpc_id = operators_vpc()["vpc"]
+    ec2 = boto3.client("ec2", region_name=REGION)
+    second = ec2.create_security_group(GroupName="second", Description="x", VpcId=vpc_id)["GroupId"]
+    groups = {"first": a_group(vpc_id), "second": second, "": ""}
+    options = {
+        "VpcId": vpc_id,
+        **({} if installed_with is None else {"VpcEndpointsSecurityGroupId": groups[installed_with]}),
+    }
+    release = endpoints_release()
+    endpoints_deps.ledger.set_current_release(ReleaseRecord(version=release.version, options=options, run="install-1"))
+    document = {"action": "redeploy", "options": {"VpcId": vpc_id, "VpcEndpointsSecurityGroupId": groups[asked]}}
+
+    if refusal is None:
+        plan(endpoints_deps, request(document, name="redeploy-abc"))
+        run = endpoints_deps.ledger.run("redeploy-abc")
+        assert run is not None and run.params["VpcEndpointsSecurityGroupId"] == groups[asked]
+        return
+    with pytest.raises(InvalidOptions, match=f"VpcEndpointsSecurityGroupId: data\\.all is {refusal}") as refused:
+        plan(endpoints_deps, request(document, name="redeploy-abc"))
+    assert refused.value.field == "options.VpcEndpointsSecurityGroupId"
+    assert endpoints_deps.ledger.lock() is None and endpoints_deps.ledger.latest_runs(5) == []
