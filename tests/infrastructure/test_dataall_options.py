@@ -377,7 +377,10 @@ def test_data_alls_vpc_restricted_nacl_changes_nothing_but_what_the_rule_makes_c
     holding = [s.name for s in default.stages if rules.VPC_RESTRICTED_NACL in rules.value_parameters(s.template)]
     assert holding == ["vpc"]
     (stage,) = [s for s in default.stages if s.name == "vpc"]
-    conditioned = [r["Type"] for r in stage.template["Resources"].values() if r.get("Condition")]
+    # (the NACL's condition; data.all's own VPC and endpoints have theirs: VpcId, VpcEndpointsSecurityGroupId)
+    conditioned = [
+        r["Type"] for r in stage.template["Resources"].values() if r.get("Condition") == rules.VPC_RESTRICTED_NACL_ON
+    ]
     assert sorted(conditioned) == sorted(t for t in types if "NetworkAcl" in t)
 
 
@@ -637,7 +640,13 @@ def test_data_alls_apigw_custom_domain_changes_nothing_but_what_the_rule_makes_c
     holding = [s.name for s in default.stages if rules.API_DOMAIN_NAME in rules.value_parameters(s.template)]
     assert holding == ["lambdas"]
     (stage,) = [s for s in default.stages if s.name == "lambdas"]
-    conditioned = sorted(r["Type"] for r in stage.template["Resources"].values() if r.get("Condition"))
+    # (the API domain's conditions, and the WAF IPSet's; the functions' rules on data.all's endpoints group have
+    # VpcEndpointsSecurityGroupId's)
+    conditioned = sorted(
+        r["Type"]
+        for r in stage.template["Resources"].values()
+        if r.get("Condition") not in (None, rules.VPC_ENDPOINTS_MADE)
+    )
     assert conditioned == [
         "AWS::ApiGateway::BasePathMapping",
         "AWS::ApiGateway::Deployment",
