@@ -1490,17 +1490,18 @@ def _referenced(node: Any) -> set[str]:
     return {k for value in node.values() for k in _referenced(value)}
 
 
-def _read_with_the_operators_vpc(node: Any) -> set[str]:
-    """The logical ids `node` reads by `Ref` or `Fn::GetAtt` where `DataallNewVpc` is false."""
+def _read_where_false(node: Any, condition: str) -> set[str]:
+    """The logical ids `node` reads by `Ref` or `Fn::GetAtt` where `condition` is false (an `Fn::If` on it reads
+    its third argument)."""
     if isinstance(node, list):
-        return {k for item in node for k in _read_with_the_operators_vpc(item)}
+        return {k for item in node for k in _read_where_false(item, condition)}
     if not isinstance(node, dict):
         return set()
-    if list(node) == ["Fn::If"] and node["Fn::If"][0] == VPC_NEW:
-        return _read_with_the_operators_vpc(node["Fn::If"][2])
+    if list(node) == ["Fn::If"] and node["Fn::If"][0] == condition:
+        return _read_where_false(node["Fn::If"][2], condition)
     if list(node) in (["Ref"], ["Fn::GetAtt"]):
         return _referenced(node)
-    return {k for value in node.values() for k in _read_with_the_operators_vpc(value)}
+    return {k for value in node.values() for k in _read_where_false(value, condition)}
 
 
 def _either(made: Any, given: Any) -> dict[str, Any]:
@@ -1570,16 +1571,20 @@ def _with_the_operators_vpc(node: Any, vpc: _NewVpc, holder: str, public_holders
     return {k: _with_the_operators_vpc(v, vpc, holder, public_holders) for k, v in node.items()}
 
 
-def _nothing_else_read(key: str, body: Mapping[str, Any], made: set[str]) -> None:
+def _nothing_else_read(
+    key: str, body: Mapping[str, Any], made: set[str], condition: str = VPC_NEW, which: str = "for a VPC of its own"
+) -> None:
+    """`body` (resource or output `key`) reads nothing of `made` where `condition` is false: no `Ref`, `Fn::GetAtt`,
+    `DependsOn` nor `Fn::Sub` variable (the import stops, naming them: data.all makes them only `which`)."""
     depends = body.get("DependsOn") or []
-    reads = _read_with_the_operators_vpc({k: v for k, v in body.items() if k not in ("Metadata", "DependsOn")})
+    reads = _read_where_false({k: v for k, v in body.items() if k not in ("Metadata", "DependsOn")}, condition)
     left = (reads | set([depends] if isinstance(depends, str) else depends)) & made
     if left:
-        raise RuleError(f"{key} reads {sorted(left)}, which data.all makes only for a VPC of its own")
+        raise RuleError(f"{key} reads {sorted(left)}, which data.all makes only {which}")
     text = json.dumps({k: v for k, v in body.items() if k != "Metadata"})
     subbed = sorted(m for m in made if "${" + m in text)
     if subbed:
-        raise RuleError(f"{key} reads {subbed} in an Fn::Sub, which data.all makes only for a VPC of its own")
+        raise RuleError(f"{key} reads {subbed} in an Fn::Sub, which data.all makes only {which}")
 
 
 def _one_ingress_from_the_cidr(resources: Mapping[str, Any], vpc: _NewVpc) -> None:
@@ -1774,29 +1779,7 @@ def _endpoints_made_with_the_option(template: dict[str, Any], group: str) -> Non
         for key, body in template.get(section, {}).items():
             if section == "Resources" and key in made:
                 continue
-            reads = _read_without_the_endpoints({k: v for k, v in body.items() if k != "Metadata"})
-            left = reads & made
-            depends = body.get("DependsOn") or []
-            left |= set([depends] if isinstance(depends, str) else depends) & made
-            if left:
-                raise RuleError(f"{key} reads {sorted(left)}, which data.all makes only with its own endpoints")
-            text = json.dumps({k: v for k, v in body.items() if k != "Metadata"})
-            subbed = sorted(m for m in made if "${" + m in text)
-            if subbed:
-                raise RuleError(f"{key} reads {subbed} in an Fn::Sub, which data.all makes only with its own endpoints")
-
-
-def _read_without_the_endpoints(node: Any) -> set[str]:
-    """The logical ids `node` reads by `Ref` or `Fn::GetAtt` where `DataallVpcEndpointsMade` is false."""
-    if isinstance(node, list):
-        return {k for item in node for k in _read_without_the_endpoints(item)}
-    if not isinstance(node, dict):
-        return set()
-    if list(node) == ["Fn::If"] and node["Fn::If"][0] == VPC_ENDPOINTS_MADE:
-        return _read_without_the_endpoints(node["Fn::If"][2])
-    if list(node) in (["Ref"], ["Fn::GetAtt"]):
-        return _referenced(node)
-    return {k for value in node.values() for k in _read_without_the_endpoints(value)}
+            _nothing_else_read(key, body, made, VPC_ENDPOINTS_MADE, "with its own endpoints")
 
 
 #: The parameters (and release options) of data.all's `apigw_custom_domain`: the API's domain name (a public hosted
