@@ -70,20 +70,6 @@ FIXED = {
     "REACT_APP_ENABLE_PIVOT_ROLE_AUTO_CREATE": "False",
     "REACT_APP_USERGUIDE_LINK": "https://data-dot-all.github.io/dataall/",
 }
-#: data.all's REACT_APP_* values the build leaves unset, as data.all's pipeline does for a Cognito
-#: installation: its custom auth provider (another bundle: the code picks its sign-in at build time)
-#: and the Redux dev tools (development only).
-UNSET = (
-    "REACT_APP_CUSTOM_AUTH",
-    "REACT_APP_CUSTOM_AUTH_URL",
-    "REACT_APP_CUSTOM_AUTH_REDIRECT_URL",
-    "REACT_APP_CUSTOM_AUTH_CLIENT_ID",
-    "REACT_APP_CUSTOM_AUTH_RESP_TYPES",
-    "REACT_APP_CUSTOM_AUTH_SCOPES",
-    "REACT_APP_CUSTOM_AUTH_EMAIL_CLAIM_MAPPING",
-    "REACT_APP_CUSTOM_AUTH_USERID_CLAIM_MAPPING",
-    "REACT_APP_ENABLE_REDUX_DEV_TOOLS",
-)
 #: The bundle of a custom-auth installation (data.all's `custom_auth`: its code picks its sign-in at build time,
 #: so another build): tokens for the API's values and the identity provider's, which data.all's
 #: `frontend_config.py` writes with `custom_auth` in place of the Cognito values (those left unset).
@@ -97,6 +83,10 @@ CUSTOM_AUTH = (
     "REACT_APP_CUSTOM_AUTH_EMAIL_CLAIM_MAPPING",
     "REACT_APP_CUSTOM_AUTH_USERID_CLAIM_MAPPING",
 )
+#: data.all's REACT_APP_* values the build leaves unset, as data.all's pipeline does for a Cognito
+#: installation: its custom auth provider's (`CUSTOM_AUTH`, the other bundle's) and the Redux dev tools
+#: (development only).
+UNSET = (*CUSTOM_AUTH, "REACT_APP_ENABLE_REDUX_DEV_TOOLS")
 CUSTOM_AUTH_PLACEHOLDERS = {
     **{name: token for name, token in PLACEHOLDERS.items() if not name.startswith("REACT_APP_COGNITO_")},
     **{name: f"__DATAALL_{name.removeprefix('REACT_APP_')}__" for name in CUSTOM_AUTH},
