@@ -22,6 +22,7 @@ from tests.sandbox.certificates import issued_certificate
 from tests.sandbox.conftest import INSTALLATION, deploy, run
 from tests.sandbox.test_dataall import CLOUDFRONT_REGION, HOME, _callback_urls
 from tests.sandbox.test_ways_in import settle
+from tests.unit.test_dataall_custom_auth import OKTA_OPTIONS
 
 pytestmark = [
     pytest.mark.skipif(not shared_upstream("2.9.0").is_dir(), reason="../shared/upstream/dataall is not here"),
@@ -682,16 +683,7 @@ def test_data_all_on_a_custom_domain_upgrades_from_2_8_0_to_2_9_0_keeping_its_na
 #: A release offering the custom-auth variant alone (one synthesis of data.all besides its default one).
 CUSTOM_AUTH_ONLY = (rules.CUSTOM_AUTH_ENABLED,)
 #: An operator's OIDC identity provider, as the release's options take it.
-IDP = {
-    "CustomAuthProvider": "Okta",
-    "CustomAuthUrl": "https://example.okta.com/oauth2/default",
-    "CustomAuthRedirectUrl": "https://dataall.example.com",
-    "CustomAuthClientId": "0oa1b2c3d4e5f6g7h8i9",
-    "CustomAuthResponseTypes": "code",
-    "CustomAuthScopes": "openid email profile",
-    "CustomAuthUserIdClaim": "sub",
-    "CustomAuthEmailClaim": "email",
-}
+IDP = OKTA_OPTIONS
 
 
 def test_data_all_with_custom_auth_installs_no_user_pool_its_authorizer_takes_the_provider_and_so_does_its_web_ui(
