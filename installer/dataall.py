@@ -602,20 +602,11 @@ def variant_options(selected: bool | Sequence[str] | None = None) -> tuple[Varia
         dict(zip([o.option for o in chosen], values, strict=True)) for values in product(*(o.values for o in chosen))
     ]
     for option in chosen:
-        refusing = {
-            id(rule): rule
-            for combination in every
-            if combination[option.option] != option.default
-            for rule in between
-            if evaluate(rule["when"], {**defaults, **combination})
-        }
-        allowed = [
-            c
-            for c in every
-            if c[option.option] != option.default and not any(evaluate(r["when"], {**defaults, **c}) for r in between)
-        ]
-        if not allowed:
-            rule = next(iter(refusing.values()))
+        # the combinations with the option on, the options left out at their defaults: one Plan accepts?
+        on = [{**defaults, **c} for c in every if c[option.option] != option.default]
+        refusing = [next((r for r in between if evaluate(r["when"], c)), None) for c in on]
+        rule = refusing[0]
+        if rule is not None and all(refusing):
             left_out = sorted(n for n in _condition_names(rule["when"]) if n not in names)
             raise BuildError(f"{VARIANTS_ENV}: {option.option} without {', '.join(left_out)}: {rule['message']}")
     return chosen
