@@ -35,7 +35,7 @@ import re
 import string
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from itertools import product
@@ -100,8 +100,14 @@ DROPPED_STACKS = {
     "-ecr-stack": "the ECR repository of data.all's pipeline: the release names its images instead",
 }
 #: data.all's stacks beside the backend, by the end of their stack name -> the name of their
-#: root's own stage (if any resources besides CDK's metadata remain in it).
-OTHER_STACKS = {"-cloudfront-stack": "frontend"}
+#: root's own stage (if any resources besides CDK's metadata remain in it): its CloudFront stage
+#: (us-east-1), or with `internet_facing=false` its albfront stage (the web UI behind an internal load
+#: balancer, in the backend's region; deploy/stacks/pipeline.py makes one or the other).
+OTHER_STACKS = {"-cloudfront-stack": "frontend", "-albfront-stack": "albfront"}
+#: Stage names of those stacks' nested stacks where `NAMING`'s would clash: the albfront stack's
+#: `FrontendCognitoConfig` runs in the backend's region, the CloudFront stack's of that name in us-east-1
+#: (a stage keeps one region in every combination of the options).
+OTHER_NAMING = {"-albfront-stack": {"FrontendCognitoConfig": "albfront-cognito-config"}}
 #: 1 or 0: data.all's web UI built into the release or not (`installer.frontend`: data.all's frontend
 #: build, minutes the first time, then cached by its source's digest). Unset, the operator's
 #: commands build it (`site_wanted(default=True)`) and a build in code does not (the tests' releases).
@@ -192,16 +198,18 @@ def import_stages(
         backend, root_name=ROOT_STAGE, drop=drop, naming=NAMING, synthesis=synthesis, transforms=transforms
     )
     stages = [replace(stage, region=None) for stage in imported.stages]  # the installation's own region
+    backend_stages = tuple(stage.name for stage in imported.stages)
     for stack, root in others:
+        suffix = next(s for s in OTHER_STACKS if stack.stack_name.endswith(s))
         elsewhere = split_stack(
             stack,
             root_name=root,
-            naming=NAMING,
+            naming={**NAMING, **OTHER_NAMING.get(suffix, {})},
             synthesis=_synthesis(stack, packaged, home=backend, settings=settings),
         )
-        backend_stages = tuple(stage.name for stage in imported.stages)
         stages += [_reaching_home(stage, backend_stages, backend.region) for stage in elsewhere.stages]
         dropped += elsewhere.dropped
+    _check_imports(stages)
     used = {a.key for stage in stages for a in stage.assets}
     return ImportReport(
         stages=stages,
@@ -236,11 +244,45 @@ def _synthesis(
 
 def _reaching_home(stage: ImportedStage, backend_stages: tuple[str, ...], home: str) -> ImportedStage:
     """A stage of another stack than the backend: in that stack's region (none: the backend's own);
-    after every backend stage when it names the backend's region (it reads what they made)."""
+    after every backend stage when it names the backend's region (it reads what they made), or is in
+    it: data.all's pipeline deploys its albfront stage after its backend stage, and what the albfront
+    stack reads of it is not all in references (its service joins the ECS cluster by name)."""
     region = stage.region if stage.region != home else None
-    if rules.HOME_REGION not in stage.template.get("Parameters", {}):
+    if rules.HOME_REGION not in stage.template.get("Parameters", {}) and region is not None:
         return replace(stage, region=region)
     return replace(stage, region=region, depends_on=tuple(sorted({*stage.depends_on, *backend_stages})))
+
+
+def _check_imports(stages: Sequence[ImportedStage]) -> None:
+    """Every `Fn::ImportValue` of a stage names an export of a stage it depends on, in its region:
+    CloudFormation resolves an import when the stack is deployed, so the exporting stage must be there
+    first (data.all's dashboards import the API's web ACL; its albfront stack the VPC's and the
+    access-logs bucket's)."""
+    exports = {
+        (stage.region, output["Export"]["Name"]): stage.name
+        for stage in stages
+        for output in stage.template.get("Outputs", {}).values()
+        if isinstance(output.get("Export", {}).get("Name"), str)
+    }
+    for stage in stages:
+        for name in sorted(set(_imported(stage.template.get("Resources", {})))):
+            maker = exports.get((stage.region, name)) if isinstance(name, str) else None
+            if maker is None or maker not in stage.depends_on:
+                made = f"by stage {maker}, which it does not depend on" if maker else "by no stage in its region"
+                raise BuildError(f"data.all's stage {stage.name} imports {name!r}, exported {made}")
+
+
+def _imported(node: Any) -> Iterator[Any]:
+    """The names `Fn::ImportValue` takes anywhere in `node`."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "Fn::ImportValue":
+                yield value
+            else:
+                yield from _imported(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _imported(item)
 
 
 def stage_document(stage: ImportedStage, *, after_images: bool = False) -> dict[str, Any]:
@@ -408,12 +450,42 @@ VARIANT_OPTIONS = (
         "its Cognito)",
     ),
 )
+#: data.all's `internet_facing` (deploy/stacks/pipeline.py: `target_env.get('internet_facing', True)`): false
+#: makes its API a private one behind an `execute-api` VPC endpoint (stage lambdas), leaves out the Cognito sync
+#: of CloudFront's URLs (cognito), and serves its web UI from an internal load balancer in front of an ECS
+#: service of data.all's frontend image (its albfront stack: stages albfront and albfront-cognito-config, in
+#: place of cloudfront and frontend-cognito-config). Its stages are imported and tested, but no release offers
+#: it yet (not in `VARIANT_OPTIONS`): data.all's pipeline builds that frontend image per installation, with the
+#: installation's API URL and Cognito ids in its bundle, and the installer does not make it yet.
+INTERNET_FACING = VariantOption(
+    option="InternetFacing",
+    key="internet_facing",
+    default=True,
+    others=(False,),
+    label="Internet-facing",
+    description="data.all's internet_facing: true serves the web UI from CloudFront and the API on the internet; "
+    "false makes the API private (an execute-api VPC endpoint in data.all's VPC) and serves the web UI from an "
+    "internal load balancer at CustomDomainName (needs EnableCustomDomain)",
+)
 #: Combinations of the variant options data.all cannot deploy, refused by Plan (InvalidOptions) with the reason.
 #: data.all 2.9.0's Cognito stack gives its config trigger `enable_cw_canaries=str(enable_cw_rum)`
 #: (deploy/stacks/cognito.py), and with it `True` the trigger reads the canary user's secret
 #: (deploy/custom_resources/cognito_config/cognito_users.py), which only the Secrets stack of
 #: `enable_cw_canaries` makes: the trigger fails, and with it the Cognito stack, in AWS as in the sandbox.
 OPTION_RULES: tuple[dict[str, Any], ...] = (
+    # deploy/stacks/albfront_stack.py raises "custom_domain['hosted_zone_name'] ... is REQUIRED when
+    # internet_facing=false": the internal load balancer is reached at the zone's name alone
+    {
+        "when": {
+            "all": [
+                {"option": INTERNET_FACING.option, "equals": False},
+                {"option": rules.CUSTOM_DOMAIN_ENABLED, "equals": False},
+            ]
+        },
+        "message": f"{INTERNET_FACING.option}=false needs {rules.CUSTOM_DOMAIN_ENABLED}: data.all serves its private "
+        f"web UI from an internal load balancer at {rules.CUSTOM_DOMAIN_NAME} alone (deploy/stacks/albfront_stack.py "
+        "requires custom_domain when internet_facing=false)",
+    },
     {
         "when": {
             "all": [
@@ -830,6 +902,17 @@ def _steady(stage: ImportedStage, optional: set[str]) -> dict[str, str]:
     }
 
 
+def _stages_read(stage: ImportedStage, optional: set[str]) -> set[str]:
+    """The stages whose outputs `stage`'s parameters read (`_steady`'s): a variant may read other
+    outputs of the same stages (data.all's private API reads the VPC's CIDR block for its endpoint's
+    group), which its parameters carry, not other stages."""
+    return {
+        match.group(1)
+        for value in _steady(stage, optional).values()
+        for match in re.finditer(r"\$\{stage:([a-z0-9-]+)\.", value)
+    }
+
+
 def _check_variant(
     name: str,
     variant: tuple[Combination, ImportedStage],
@@ -839,12 +922,12 @@ def _check_variant(
 ) -> None:
     (combination, stage), (base_combination, base) = variant, own
     given = ", ".join(f"{option}={value}" for option, value in combination.items())
-    same = (_steady(stage, optional), set(stage.depends_on) - optional, stage.stateful, stage.region) == (
-        _steady(base, optional), set(base.depends_on) - optional, base.stateful, base.region
+    same = (_stages_read(stage, optional), set(stage.depends_on) - optional, stage.stateful, stage.region) == (
+        _stages_read(base, optional), set(base.depends_on) - optional, base.stateful, base.region
     )  # fmt: skip
     if not same:
         raise BuildError(
-            f"{given}: stage {name} changes the stage outputs it reads, its dependencies, region or "
+            f"{given}: stage {name} changes the stages it reads, its dependencies, region or "
             "statefulness, which a variant may not (a run would compare it with another graph)"
         )
     read = {

@@ -655,3 +655,50 @@ def test_data_alls_apigw_custom_domain_changes_nothing_but_what_the_rule_makes_c
         "AWS::Route53::RecordSet",
         "AWS::WAFv2::IPSet",
     ]
+
+
+@EACH_VERSION
+def test_data_alls_internet_facing_false_is_its_albfront_stages_a_private_api_and_no_cloudfront(version: str) -> None:
+    """data.all synthesized with `internet_facing=false` (and the custom domain it requires) imports to its albfront
+    stack's stages in the backend's region, after every backend stage (data.all's pipeline order), in place of the
+    CloudFront stages; its API private behind an execute-api endpoint; and the variants compose exactly with the
+    other combinations' synthesis (what InternetFacing will offer once the installer makes its web UI image)."""
+    from installer.dataall import INTERNET_FACING, VARIANT_OPTIONS, combinations, compose_stages
+    from installer.images import images_in_templates
+
+    source = SOURCES[version]
+    options = [next(o for o in VARIANT_OPTIONS if o.option == rules.CUSTOM_DOMAIN_ENABLED), INTERNET_FACING]
+    default = import_stages(CloudAssembly.load(synthesize(source, version)))
+    reports = [(combinations(options)[0], default)]
+    for combination in combinations(options)[1:]:
+        environment = {o.key: o.key_value(combination[o.option]) for o in options if combination[o.option] != o.default}
+        assembly = CloudAssembly.load(synthesize(source, version, environment=environment))
+        reports.append((combination, import_stages(assembly, settings=environment, reuse=default.packaged)))
+    assert [c for c, _ in reports][-1] == {rules.CUSTOM_DOMAIN_ENABLED: True, INTERNET_FACING.option: False}
+    private = {stage.name: stage for stage in reports[-1][1].stages}
+    backend = [s.name for s in default.stages if s.region is None]
+
+    composed = {c.stage.name: c for c in compose_stages(options, reports)}  # exact for every combination
+
+    assert {"albfront", "albfront-cognito-config"} <= set(private) and not {
+        "cloudfront",
+        "frontend-cognito-config",
+    } & set(private)
+    for name in ("albfront", "albfront-cognito-config"):
+        assert private[name].region is None and set(backend) <= set(private[name].depends_on), name
+        assert composed[name].when == {"option": INTERNET_FACING.option, "equals": False}
+    assert composed["cloudfront"].when == {"option": INTERNET_FACING.option, "equals": True}
+    resources = private["albfront"].template["Resources"]
+    (balancer,) = [r for r in resources.values() if r["Type"] == "AWS::ElasticLoadBalancingV2::LoadBalancer"]
+    assert balancer["Properties"]["Scheme"] == "internal"
+    (image,) = images_in_templates({"albfront": private["albfront"].template})
+    assert (image.repository, image.tag) == ("dataall-main-ecr-repository", f"frontend-{version}")
+    api = private["lambdas"].template["Resources"]
+    (rest_api,) = [r["Properties"] for r in api.values() if r["Type"] == "AWS::ApiGateway::RestApi"]
+    (endpoint_id,) = [k for k, r in api.items() if r["Type"] == "AWS::EC2::VPCEndpoint"]
+    assert rest_api["EndpointConfiguration"] == {"Types": ["PRIVATE"], "VpcEndpointIds": [{"Ref": endpoint_id}]}
+    assert "aws:SourceVpce" in json.dumps(rest_api["Policy"])
+    assert "execute-api" in json.dumps(api[endpoint_id]["Properties"]["ServiceName"])
+    assert not [
+        r for r in private["cognito"].template["Resources"].values() if r["Type"] == "Custom::SchemaHandlerResource"
+    ]

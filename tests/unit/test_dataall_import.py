@@ -219,3 +219,48 @@ def test_the_readme_lists_every_rule_of_the_import_in_order() -> None:
     positions = [readme.find(f"`{rule.__name__}`") for rule in rules.RULES]
 
     assert -1 not in positions and positions == sorted(positions)
+
+
+# ---------------------------------------------------------------------- stacks beside the backend
+def _stage(name: str, *, region: str | None = None, depends_on: tuple[str, ...] = (), **template: Any) -> Any:
+    from blueprints.dataall.stages import ImportedStage
+
+    return ImportedStage(
+        name=name, source=name, region=region, template=template, parameters={}, depends_on=depends_on, stateful=False
+    )
+
+
+EXPORTING = {"Outputs": {"VpcId": {"Value": "vpc-1", "Export": {"Name": "dataall-dev-vpcId"}}}}
+IMPORTING = {"Resources": {"Group": {"Type": "AWS::EC2::SecurityGroup", "Properties": {
+    "VpcId": {"Fn::ImportValue": "dataall-dev-vpcId"}}}}}  # fmt: skip
+
+
+def test_a_stage_importing_an_export_must_depend_on_the_stage_that_makes_it() -> None:
+    """CloudFormation resolves `Fn::ImportValue` when the importing stack deploys: the exporter comes first."""
+    from installer.build import BuildError
+    from installer.dataall import _check_imports
+
+    _check_imports([_stage("vpc", **EXPORTING), _stage("albfront", depends_on=("vpc",), **IMPORTING)])
+    with pytest.raises(BuildError, match="stage albfront imports 'dataall-dev-vpcId', exported by stage vpc, which"):
+        _check_imports([_stage("vpc", **EXPORTING), _stage("albfront", **IMPORTING)])
+    with pytest.raises(BuildError, match="stage albfront imports 'dataall-dev-vpcId', exported by no stage in its"):
+        _check_imports(
+            [_stage("vpc", region="us-east-1", **EXPORTING), _stage("albfront", depends_on=("vpc",), **IMPORTING)]
+        )
+
+
+def test_a_stack_beside_the_backend_in_its_region_waits_for_every_backend_stage() -> (
+    None
+):
+    """data.all's pipeline deploys its albfront stage after its backend stage; the albfront service joins the
+    ECS cluster by name, which no reference says. Its CloudFront stage (us-east-1) waits only when it reads
+    the backend's region (the Cognito URLs trigger)."""
+    from installer.dataall import _reaching_home
+
+    backend = ("ecs", "vpc")
+    same = _reaching_home(_stage("albfront", region="eu-west-1"), backend, "eu-west-1")
+    assert (same.region, same.depends_on) == (None, ("ecs", "vpc"))
+    away = _reaching_home(_stage("cloudfront", region="us-east-1"), backend, "eu-west-1")
+    assert (away.region, away.depends_on) == ("us-east-1", ())
+    reading = _stage("config", region="us-east-1", Parameters={rules.HOME_REGION: {"Type": "String"}})
+    assert _reaching_home(reading, backend, "eu-west-1").depends_on == ("ecs", "vpc")

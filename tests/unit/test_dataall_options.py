@@ -880,17 +880,36 @@ def test_a_variant_reading_a_stage_its_stage_does_not_wait_for_or_an_undeclared_
         Manifest.from_document(document)
 
 
-def test_a_variant_may_read_in_its_place_only_a_stage_some_combinations_lack() -> None:
-    """The readers' other parameters stay: a variant reading another always-there stage is refused."""
-    reports = every_swap()
+def test_a_variant_may_read_other_outputs_of_the_stages_its_stage_reads_and_its_parameters_carry_them() -> None:
+    """data.all's private API reads the VPC's CIDR block, which its public one does not: the graph is the same."""
     moved = []
-    for combination, made in reports:
+    for combination, made in every_swap():
         alarms = made.stages[-1]
         if combination["Swap"]:
             alarms = replace(alarms, parameters={**alarms.parameters, "Topic": "${stage:roles.Worker}"})
         moved.append((combination, report(*made.stages[:-1], alarms)))
 
-    with pytest.raises(BuildError, match="stage alarms changes the stage outputs it reads"):
+    composed = {c.stage.name: c for c in compose_stages([SIZE, SWAP], moved)}
+
+    (variant,) = composed["alarms"].variants
+    assert variant.stage.parameters["Topic"] == "${stage:roles.Worker}"
+    assert composed["alarms"].stage.parameters["Topic"] == "${stage:roles.Api}"
+    document = _composed_document(stage_document(composed["alarms"].stage), composed["alarms"])
+    assert document["variants"][0]["parameters"]["Topic"] == "${stage:roles.Worker}"
+
+
+def test_a_variant_may_read_in_its_place_only_a_stage_some_combinations_lack() -> None:
+    """A variant reading an always-there stage its stage does not read is refused: it would change the graph."""
+    moved = []
+    for combination, made in every_swap():
+        alarms = made.stages[-1]
+        others = {k: v for k, v in alarms.parameters.items() if k != "Topic"}
+        alarms = replace(
+            alarms, parameters={**others, "Topic": "${stage:roles.Worker}"} if combination["Swap"] else others
+        )
+        moved.append((combination, report(*made.stages[:-1], alarms)))
+
+    with pytest.raises(BuildError, match="stage alarms changes the stages it reads"):
         compose_stages([SIZE, SWAP], moved)
 
 
