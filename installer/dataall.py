@@ -1212,7 +1212,8 @@ def build_dataall_release(
         used = {a.key for stage in other.stages if id(stage) in written for a in stage.assets}
         report.assets.update({key: data for name, (key, data) in other.packaged.items() if name in used})
     actions = []
-    found = images_in_templates({stage.name: stage.template for stage in report.stages})
+    every = [*(c.stage for c in composed), *(v.stage for c in composed for v in c.variants)]
+    found = images_in_templates((stage.name, stage.template) for stage in every)
     registry = image_registry or os.environ.get(IMAGE_REGISTRY_ENV) or None
     image_document = pinned_images(upstream.version, found, registry) if found else None
     if found:
@@ -1223,7 +1224,6 @@ def build_dataall_release(
         report.assets[package.key] = data
         aurora = next(stage for stage in report.stages if stage.name == "aurora")
         actions.append(migrations.migrate_action([s.name for s in report.stages], aurora.name, aurora.template))
-    every = [*(c.stage for c in composed), *(v.stage for c in composed for v in c.variants)]
     try:
         web_ui = with_custom_domain(with_rum_monitor(site_action(report.stages), every), every)
         actions.append(with_custom_auth(web_ui, every, bundle=custom_auth_site[0] if custom_auth_site else None))
