@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -73,14 +73,11 @@ class ImageRegistryError(ValueError):
     """The publisher's registry named for a build cannot pin the release's images."""
 
 
-def images_in_templates(
-    templates: Mapping[str, dict[str, Any]] | Iterable[tuple[str, dict[str, Any]]],
-) -> list[ReleaseImage]:
-    """Every ECR image the stages' templates (`stage name -> template`, or `(stage name, template)` pairs: a
-    stage's variants name images its own template may not) name, in the order first named."""
+def images_in_templates(templates: Iterable[tuple[str, dict[str, Any]]]) -> list[ReleaseImage]:
+    """Every ECR image the stages' templates (`(stage name, template)` pairs: a stage's variants may name
+    images its own template does not) name, in the order first named."""
     found: dict[tuple[str, str], list[str]] = {}
-    pairs = templates.items() if isinstance(templates, Mapping) else templates
-    for stage, template in pairs:
+    for stage, template in templates:
         text = json.dumps(template)
         if ".dkr.ecr." not in text:
             continue

@@ -691,7 +691,7 @@ def test_data_alls_internet_facing_false_is_its_albfront_stages_a_private_api_an
     resources = private["albfront"].template["Resources"]
     (balancer,) = [r for r in resources.values() if r["Type"] == "AWS::ElasticLoadBalancingV2::LoadBalancer"]
     assert balancer["Properties"]["Scheme"] == "internal"
-    (image,) = images_in_templates({"albfront": private["albfront"].template})
+    (image,) = images_in_templates([("albfront", private["albfront"].template)])
     assert (image.repository, image.tag) == ("dataall-main-ecr-repository", f"frontend-{version}")
     api = private["lambdas"].template["Resources"]
     (rest_api,) = [r["Properties"] for r in api.values() if r["Type"] == "AWS::ApiGateway::RestApi"]

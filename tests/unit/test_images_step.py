@@ -220,7 +220,7 @@ def test_the_build_pins_each_image_as_the_publishers_registry_holds_it_or_as_the
         ]
     }
     templates = {"lambdas": {"Resources": {"Api": {"Properties": {"Code": {"ImageUri": uri}}}}}}
-    found = images_in_templates(templates)
+    found = images_in_templates(templates.items())
     published(IMAGE)
 
     pinned = pinned_images("2.9.0", found, f"{ACCOUNT}:{PUBLISHER_REGION}")
