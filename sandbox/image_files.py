@@ -114,10 +114,19 @@ def apply_layer(view: dict[str, _Entry], layer: bytes) -> None:
         entry = _entry(view, member, content)
         if entry is None:
             continue
-        held = view.get(path)
-        if held is not None and held.kind == "dir" and entry.kind != "dir":
-            _hide(view, path)  # a file (or link) replacing a folder hides what the folder held
+        if entry.kind != "dir":
+            _hide(view, path, itself=False)  # a file (or link) replacing a folder hides what it held
+        for parent in _parents(path):
+            if parent in view and view[parent].kind != "dir":
+                del view[parent]  # and a folder replacing a file (its entry implied by its own)
         view[path] = entry
+
+
+def _parents(path: str) -> list[str]:
+    parents = []
+    while path := posixpath.dirname(path):
+        parents.append(path)
+    return parents
 
 
 def file_system(layers: Iterable[bytes]) -> dict[str, _Entry]:
