@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -191,13 +191,22 @@ def source_manifest(source: Any, spec: ImageSpec) -> tuple[str, str]:
             f"image {spec.name}: the publisher's {where} serves a manifest whose digest is {actual}, "
             f"not {spec.digest} as the release pins"
         )
-    media_type = str(images[0].get("imageManifestMediaType") or json.loads(manifest).get("mediaType") or "")
+    media_type = manifest_media_type(images[0], f"{spec.name}@{spec.digest}")
+    return manifest, media_type
+
+
+def manifest_media_type(image: Mapping[str, Any], name: str) -> str:
+    """The media type of an image BatchGetImage answers (its `imageManifestMediaType`, else the
+    manifest's own `mediaType`), refused unless a single-platform image manifest: a manifest list
+    or an image index names no layers of its own."""
+    manifest = str(image["imageManifest"])
+    media_type = str(image.get("imageManifestMediaType") or json.loads(manifest).get("mediaType") or "")
     if media_type and media_type not in MANIFEST_MEDIA_TYPES:
         raise ImageCopyError(
-            f"image {spec.name}@{spec.digest} is a {media_type}, not a single-platform image manifest: "
+            f"image {name} is a {media_type}, not a single-platform image manifest: "
             "pin the digest of the platform's image (linux/amd64 or linux/arm64) in the release"
         )
-    return manifest, media_type
+    return media_type
 
 
 def blobs_of(manifest: str) -> list[str]:
@@ -231,19 +240,18 @@ def _parts(chunks: Iterable[bytes], size: int) -> Iterator[bytes]:
         yield bytes(buffer)
 
 
-def copy_blob(source: Any, target: Any, spec: ImageSpec, digest: str, fetch: Fetch) -> int:
-    """One blob streamed from the source's download URL into the target; the bytes copied."""
-    url = source.get_download_url_for_layer(
-        registryId=spec.source_registry, repositoryName=spec.repository, layerDigest=digest
-    )["downloadUrl"]
-    upload = target.initiate_layer_upload(repositoryName=spec.repository)
+def upload_blob(target: Any, repository: str, chunks: Iterable[bytes], digest: str, name: str) -> int:
+    """One blob uploaded into the target's repository in parts (InitiateLayerUpload, UploadLayerPart
+    of at most the part size ECR answers, CompleteLayerUpload), its digest checked on the way and
+    by ECR on completion; the bytes uploaded. `name` names the image in errors."""
+    upload = target.initiate_layer_upload(repositoryName=repository)
     upload_id = upload["uploadId"]
     part_size = min(int(upload.get("partSize") or MAX_PART_BYTES), MAX_PART_BYTES)
     hashed = hashlib.sha256()
     sent = 0
-    for part in _parts(fetch(url), part_size):
+    for part in _parts(chunks, part_size):
         target.upload_layer_part(
-            repositoryName=spec.repository,
+            repositoryName=repository,
             uploadId=upload_id,
             partFirstByte=sent,
             partLastByte=sent + len(part) - 1,
@@ -251,13 +259,43 @@ def copy_blob(source: Any, target: Any, spec: ImageSpec, digest: str, fetch: Fet
         )
         hashed.update(part)
         sent += len(part)
-    downloaded = "sha256:" + hashed.hexdigest()
-    if downloaded != digest:
-        raise ImageCopyError(f"image {spec.name}: the blob downloaded for {digest} has the digest {downloaded}")
-    done = target.complete_layer_upload(repositoryName=spec.repository, uploadId=upload_id, layerDigests=[digest])
+    uploaded = "sha256:" + hashed.hexdigest()
+    if uploaded != digest:
+        raise ImageCopyError(f"image {name}: the blob downloaded for {digest} has the digest {uploaded}")
+    done = target.complete_layer_upload(repositoryName=repository, uploadId=upload_id, layerDigests=[digest])
     if done.get("layerDigest") != digest:
-        raise ImageCopyError(f"image {spec.name}: ECR stored the blob {digest} as {done.get('layerDigest')}")
+        raise ImageCopyError(f"image {name}: ECR stored the blob {digest} as {done.get('layerDigest')}")
     return sent
+
+
+def blob_chunks(ecr: Any, repository: str, digest: str, fetch: Fetch, registry: str | None = None) -> Iterable[bytes]:
+    """The bytes of a blob a repository holds, streamed from the URL GetDownloadUrlForLayer answers
+    (a config blob is a blob like a layer: ECR serves both so)."""
+    where: dict[str, str] = {"registryId": registry} if registry else {}
+    url = ecr.get_download_url_for_layer(repositoryName=repository, layerDigest=digest, **where)["downloadUrl"]
+    return fetch(url)
+
+
+def copy_blob(source: Any, target: Any, spec: ImageSpec, digest: str, fetch: Fetch) -> int:
+    """One blob streamed from the source's download URL into the target; the bytes copied."""
+    chunks = blob_chunks(source, spec.repository, digest, fetch, registry=spec.source_registry)
+    return upload_blob(target, spec.repository, chunks, digest, spec.name)
+
+
+def put_manifest(target: Any, repository: str, tag: str, manifest: str, media_type: str) -> str:
+    """PutImage of `manifest` under `tag`; the digest the repository holds under the tag afterwards
+    (a concurrent call that put it first leaves ECR answering ImageAlreadyExistsException or, tags
+    being immutable, ImageTagAlreadyExistsException: the tag's digest is then read)."""
+    put: dict[str, Any] = {"repositoryName": repository, "imageManifest": manifest, "imageTag": tag}
+    if media_type:
+        put["imageManifestMediaType"] = media_type
+    try:
+        answer = target.put_image(**put)
+        return str(answer["image"]["imageId"]["imageDigest"])
+    except ClientError as error:
+        if _code(error) not in ("ImageAlreadyExistsException", "ImageTagAlreadyExistsException"):
+            raise
+        return digest_of_tag(target, repository, tag) or ""
 
 
 def copy_image(source: Any, target: Any, spec: ImageSpec, region: str, fetch: Fetch) -> Copied:
@@ -277,16 +315,7 @@ def copy_image(source: Any, target: Any, spec: ImageSpec, region: str, fetch: Fe
     missing = missing_blobs(target, spec.repository, blobs_of(manifest))
     for digest in missing:
         copied += copy_blob(source, target, spec, digest, fetch)
-    put: dict[str, Any] = {"repositoryName": spec.repository, "imageManifest": manifest, "imageTag": spec.tag}
-    if media_type:
-        put["imageManifestMediaType"] = media_type
-    try:
-        answer = target.put_image(**put)
-        stored = str(answer["image"]["imageId"]["imageDigest"])
-    except ClientError as error:
-        if _code(error) not in ("ImageAlreadyExistsException", "ImageTagAlreadyExistsException"):
-            raise
-        stored = digest_of_tag(target, spec.repository, spec.tag) or ""  # a concurrent call pushed it
+    stored = put_manifest(target, spec.repository, spec.tag, manifest, media_type)
     if stored != spec.digest:
         raise ImageCopyError(
             f"image {spec.name} in the installation's registry in {region} has the digest {stored}, "
