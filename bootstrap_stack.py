@@ -90,6 +90,9 @@ class Can(StrEnum):
     FIND_CERTIFICATES = "find certificates"
     #: read the VPC an option names, its subnets and route tables (data.all's existing VPC)
     FIND_VPCS = "find vpcs"
+    #: read the release's web UI bundle and add it in a layer to the release's frontend image in the
+    #: installation's registry (data.all's private web UI); CloudFormation may invoke it
+    MAKE_FRONTEND_IMAGE = "make frontend image"
 
 
 @dataclass(frozen=True)
@@ -154,6 +157,11 @@ FUNCTIONS = (
     # The pivot-role stage's custom resources (their ServiceToken).
     FunctionSpec(
         "PivotRoleProvider", "pivot_role", 900, 256, (Can.MANAGE_PIVOT_ROLE,), task=False, name="installer-pivot-role"
+    ),
+    # The albfront stage's custom resource (its ServiceToken): data.all's frontend image with the installation's web UI.
+    FunctionSpec(
+        "FrontendImageProvider", "frontend_image", 300, 512, (Can.MAKE_FRONTEND_IMAGE,), task=False,
+        name="installer-frontend-image",
     ),
 )  # fmt: skip
 SPECS = {spec.module: spec for spec in FUNCTIONS}
@@ -277,6 +285,7 @@ class BootstrapStack(cdk.Stack):
         self.service_role = self._cloudformation_service_role()
         layer = self._layer(context)
         self.pivot_role_arn = self._function_arn(SPECS["pivot_role"])
+        self.frontend_image_arn = self._function_arn(SPECS["frontend_image"])
         self.functions = {spec.module: self._function(spec, installer_code, layer) for spec in FUNCTIONS}
         self.pivot_role_provider = self.functions["pivot_role"]
         self.trigger_function = self.functions["trigger"]
@@ -709,6 +718,7 @@ class BootstrapStack(cdk.Stack):
                 "CLOUDFORMATION_ROLE_ARN": self.service_role.role_arn,
                 "TOPIC_ARN": self.topic.topic_arn,
                 "PIVOT_ROLE_PROVIDER_ARN": self.pivot_role_arn,
+                "FRONTEND_IMAGE_PROVIDER_ARN": self.frontend_image_arn,
             },
         )
         acknowledge(
@@ -743,6 +753,7 @@ class BootstrapStack(cdk.Stack):
             Can.FIND_HOSTED_ZONES: self._can_find_hosted_zones,
             Can.FIND_CERTIFICATES: self._can_find_certificates,
             Can.FIND_VPCS: self._can_find_vpcs,
+            Can.MAKE_FRONTEND_IMAGE: self._can_make_frontend_image,
         }
         for capability in spec.can:
             grants[capability](function, spec)
@@ -1091,6 +1102,38 @@ class BootstrapStack(cdk.Stack):
                 "Resource::arn:<AWS::Partition>:cloudfront::<AWS::AccountId>:distribution/*",
                 "Resource::arn:<AWS::Partition>:rum:<AWS::Region>:<AWS::AccountId>:appmonitor/*",
             ],
+        )
+
+    def _can_make_frontend_image(self, function: lambda_.Function, spec: FunctionSpec) -> None:
+        """Read the release's web UI bundle (an asset of the artifacts bucket) and put the installation's
+        frontend image beside the release's, in the installation's repositories of the stack's own region
+        (`lambdas.site.image`); CloudFormation, deploying the albfront stage, invokes it."""
+        self.service_role.add_to_policy(
+            iam.PolicyStatement(
+                sid="FrontendImageProvider", actions=["lambda:InvokeFunction"], resources=[self.frontend_image_arn]
+            )
+        )
+        self._allow(function, "ReleaseBundle", ["s3:GetObject"], [self.artifacts.arn_for_objects("assets/*")])
+        if self.images is None or not self.images.repositories:
+            return
+        repositories = [
+            self.format_arn(service="ecr", resource="repository", resource_name=name)
+            for name in self.images.repositories
+        ]
+        self._allow(
+            function,
+            "FrontendImage",
+            [
+                "ecr:DescribeImages",
+                "ecr:BatchGetImage",
+                "ecr:GetDownloadUrlForLayer",
+                "ecr:BatchCheckLayerAvailability",
+                "ecr:InitiateLayerUpload",
+                "ecr:UploadLayerPart",
+                "ecr:CompleteLayerUpload",
+                "ecr:PutImage",
+            ],
+            repositories,
         )
 
     def _can_copy_images(self, function: lambda_.Function, spec: FunctionSpec) -> None:

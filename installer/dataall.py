@@ -46,6 +46,8 @@ from blueprints.assets import CDK_CONTEXT, LAMBDAS_DIR, AssetRegistry, build_lay
 from blueprints.dataall import migrations, rules
 from blueprints.dataall.site import (
     SiteImportError,
+    frontend_image_of_the_installation,
+    runs_frontend_image,
     site_action,
     with_custom_auth,
     with_custom_domain,
@@ -369,6 +371,22 @@ class VariantOption:
         return dict(self.key_values).get(value, value)
 
 
+#: data.all's `internet_facing` (deploy/stacks/pipeline.py: `target_env.get('internet_facing', True)`): false
+#: makes its API a private one behind an `execute-api` VPC endpoint (stage lambdas), leaves out the Cognito sync
+#: of CloudFront's URLs (cognito), and serves its web UI from an internal load balancer in front of an ECS
+#: service of data.all's frontend image (its albfront stack: stages albfront and albfront-cognito-config, in
+#: place of cloudfront and frontend-cognito-config). data.all's pipeline builds that frontend image per
+#: installation; the installer makes it from the release's (`frontend_image_of_the_installation`).
+INTERNET_FACING = VariantOption(
+    option="InternetFacing",
+    key="internet_facing",
+    default=True,
+    others=(False,),
+    label="Internet-facing",
+    description="data.all's internet_facing: true serves the web UI from CloudFront and the API on the internet; "
+    "false makes the API private (an execute-api VPC endpoint in data.all's VPC) and serves the web UI from an "
+    "internal load balancer at CustomDomainName (needs EnableCustomDomain)",
+)
 VARIANT_OPTIONS = (
     VariantOption(
         option="ProdSizing",
@@ -449,23 +467,7 @@ VARIANT_OPTIONS = (
         "there; refused with EnableCloudWatchRum and EnableCloudWatchCanaries (data.all's RUM and canaries need "
         "its Cognito)",
     ),
-)
-#: data.all's `internet_facing` (deploy/stacks/pipeline.py: `target_env.get('internet_facing', True)`): false
-#: makes its API a private one behind an `execute-api` VPC endpoint (stage lambdas), leaves out the Cognito sync
-#: of CloudFront's URLs (cognito), and serves its web UI from an internal load balancer in front of an ECS
-#: service of data.all's frontend image (its albfront stack: stages albfront and albfront-cognito-config, in
-#: place of cloudfront and frontend-cognito-config). Its stages are imported and tested, but no release offers
-#: it yet (not in `VARIANT_OPTIONS`): data.all's pipeline builds that frontend image per installation, with the
-#: installation's API URL and Cognito ids in its bundle, and the installer does not make it yet.
-INTERNET_FACING = VariantOption(
-    option="InternetFacing",
-    key="internet_facing",
-    default=True,
-    others=(False,),
-    label="Internet-facing",
-    description="data.all's internet_facing: true serves the web UI from CloudFront and the API on the internet; "
-    "false makes the API private (an execute-api VPC endpoint in data.all's VPC) and serves the web UI from an "
-    "internal load balancer at CustomDomainName (needs EnableCustomDomain)",
+    INTERNET_FACING,
 )
 #: Combinations of the variant options data.all cannot deploy, refused by Plan (InvalidOptions) with the reason.
 #: data.all 2.9.0's Cognito stack gives its config trigger `enable_cw_canaries=str(enable_cw_rum)`
@@ -486,6 +488,43 @@ OPTION_RULES: tuple[dict[str, Any], ...] = (
         f"web UI from an internal load balancer at {rules.CUSTOM_DOMAIN_NAME} alone (deploy/stacks/albfront_stack.py "
         "requires custom_domain when internet_facing=false)",
     },
+    # What the installer does not install with a private data.all yet, refused by name rather than half-made.
+    *(
+        {
+            "when": {"all": [{"option": INTERNET_FACING.option, "equals": False}, condition]},
+            "message": f"{name} is not installed with {INTERNET_FACING.option}=false yet: {why}",
+        }
+        for condition, name, why in (
+            (
+                {"option": "EnableCloudWatchRum", "equals": True},
+                "EnableCloudWatchRum",
+                "data.all's pipeline configures RUM for the load balancer's web UI in a step of its own "
+                "(cw_rum_config_action) that the installer does not run",
+            ),
+            (
+                {"option": "EnableCloudWatchCanaries", "equals": True},
+                "EnableCloudWatchCanaries",
+                "data.all's canary signs in at the web UI, which the internal load balancer serves only in the VPC",
+            ),
+            (
+                {"option": rules.CUSTOM_AUTH_ENABLED, "equals": True},
+                rules.CUSTOM_AUTH_ENABLED,
+                "the installation's frontend image is made from the release's Cognito web UI",
+            ),
+            (
+                {"option": rules.CUSTOM_DOMAIN_CERTIFICATE, "not_equals": ""},
+                rules.CUSTOM_DOMAIN_CERTIFICATE,
+                "data.all's load balancer would take a certificate of the installation's region, and the option "
+                "names one in us-east-1 for CloudFront; leave it empty and data.all requests one in the zone",
+            ),
+            (
+                {"option": rules.API_DOMAIN_NAME, "not_equals": ""},
+                rules.API_DOMAIN_NAME,
+                "data.all's private API takes a private custom domain name, and the release's rule makes an "
+                "edge-optimized one",
+            ),
+        )
+    ),
     {
         "when": {
             "all": [
@@ -1207,6 +1246,7 @@ def build_dataall_release(
     finally:
         beside.shutdown(wait=False, cancel_futures=True)
     composed = compose_stages(offered, [(combinations(offered)[0], report), *synthesized])
+    composed = _running_the_installations_frontend(composed, site_asset[0] if site_asset else None)
     for _, other in synthesized:
         written = {id(c.stage) for c in composed} | {id(v.stage) for c in composed for v in c.variants}
         used = {a.key for stage in other.stages if id(stage) in written for a in stage.assets}
@@ -1224,11 +1264,7 @@ def build_dataall_release(
         report.assets[package.key] = data
         aurora = next(stage for stage in report.stages if stage.name == "aurora")
         actions.append(migrations.migrate_action([s.name for s in report.stages], aurora.name, aurora.template))
-    try:
-        web_ui = with_custom_domain(with_rum_monitor(site_action(report.stages), every), every)
-        actions.append(with_custom_auth(web_ui, every, bundle=custom_auth_site[0] if custom_auth_site else None))
-    except SiteImportError as error:
-        raise BuildError(f"data.all's web UI: {error}") from error
+    actions.append(_site_action(report.stages, every, offered, custom_auth_site[0] if custom_auth_site else None))
     options = release_options(_platform_stacks(upstream.assembly), every, offered)
     site_assets = dict([site_asset] if site_asset else []) | dict([custom_auth_site] if custom_auth_site else [])
     # Every template the release holds (its stages, their variants): what the service role may deploy.
@@ -1264,6 +1300,42 @@ def build_dataall_release(
         values=installation_values(report.stages),
         images=image_document,
     )
+
+
+def _site_action(
+    stages: list[ImportedStage], every: list[ImportedStage], offered: Sequence[VariantOption], custom_auth: str | None
+) -> dict[str, Any]:
+    """The `site` action (data.all's web UI published to its CloudFront site), with its variants; where
+    the release offers InternetFacing, on its CloudFront combinations only (a private data.all's web UI is
+    in its frontend image: `_running_the_installations_frontend`)."""
+    try:
+        web_ui = with_custom_domain(with_rum_monitor(site_action(stages), every), every)
+        action = with_custom_auth(web_ui, every, bundle=custom_auth)
+    except SiteImportError as error:
+        raise BuildError(f"data.all's web UI: {error}") from error
+    if INTERNET_FACING in offered:
+        action = {**action, "when": {"option": INTERNET_FACING.option, "equals": True}}
+    return action
+
+
+def _running_the_installations_frontend(composed: list[ComposedStage], bundle: str | None) -> list[ComposedStage]:
+    """The stages (and variants) that run data.all's frontend image running the installation's instead
+    (`frontend_image_of_the_installation`: its albfront stage, with `internet_facing=false`), with the
+    release's web UI `bundle` in it."""
+    stages = [*(c.stage for c in composed), *(v.stage for c in composed for v in c.variants)]
+
+    def made(stage: ImportedStage) -> ImportedStage:
+        if not runs_frontend_image(stage.template):
+            return stage
+        try:
+            return frontend_image_of_the_installation(stage, stages, bundle)
+        except SiteImportError as error:
+            raise BuildError(f"data.all's private web UI: {error}") from error
+
+    return [
+        replace(c, stage=made(c.stage), variants=tuple(replace(v, stage=made(v.stage)) for v in c.variants))
+        for c in composed
+    ]
 
 
 def _image_grants(document: dict[str, Any] | None, stages: list[Any]) -> ImageGrants | None:

@@ -16,7 +16,9 @@ bundle (`lambdas.site`), nothing is built at deploy time.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from typing import Any
 
 from blueprints.dataall import rules
@@ -55,8 +57,9 @@ def _ssm_values(stage: ImportedStage) -> Iterable[tuple[str, str]]:
             yield name.split("/", 3)[3], json.dumps(properties.get("Value"), sort_keys=True)
 
 
-def _references(stages: list[ImportedStage]) -> dict[str, str]:
-    """The action's parameter -> `${stage:S.Output}` whose value is that of data.all's SSM parameter."""
+def _references(stages: list[ImportedStage], wanted: Iterable[str] = FROM_PARAMETERS.values()) -> dict[str, str]:
+    """The action's parameter -> `${stage:S.Output}` whose value is that of data.all's SSM parameter (each of
+    `wanted`: the site bucket's and the distribution's are a CloudFront stage's)."""
     found: dict[str, str] = {}
     for stage in stages:
         outputs = {
@@ -74,7 +77,8 @@ def _references(stages: list[ImportedStage]) -> dict[str, str]:
                     f"stage {stage.name}: data.all's parameter …/{end} has no stage output of the same value"
                 )
             found[parameter] = "${stage:" + stage.name + "." + output + "}"
-    missing = sorted(set(FROM_PARAMETERS.values()) - set(found))
+    found = {parameter: ref for parameter, ref in found.items() if parameter in set(wanted)}
+    missing = sorted(set(wanted) - set(found))
     if missing:
         raise SiteImportError(f"no stage of the release gives the web UI's {', '.join(missing)}")
     return found
@@ -105,7 +109,6 @@ def site_action(stages: list[ImportedStage]) -> dict[str, Any]:
     `frontend_config.py` composes them, the site bucket and the distribution to invalidate; run after
     the stack that makes the site bucket is deployed whole."""
     refs = _references(stages)
-    site_url = "https://" + refs["DistributionDomainName"]
     return {
         "name": ACTION,
         "kind": "site",
@@ -115,17 +118,25 @@ def site_action(stages: list[ImportedStage]) -> dict[str, Any]:
         "parameters": {
             "SiteBucket": refs["SiteBucket"],
             "DistributionId": refs["DistributionId"],
-            "REACT_APP_GRAPHQL_API": refs["ApiUrl"] + "graphql/api",
-            "REACT_APP_SEARCH_API": refs["ApiUrl"] + "search/api",
-            "REACT_APP_REAUTH_TTL": _reauth_ttl(stages),
-            "REACT_APP_COGNITO_USER_POOL_ID": refs["UserPoolId"],
-            "REACT_APP_COGNITO_APP_CLIENT_ID": refs["AppClientId"],
-            "REACT_APP_COGNITO_DOMAIN": refs["CognitoDomainPrefix"] + ".auth.${param:Region}.amazoncognito.com",
-            "REACT_APP_COGNITO_REGION": "${param:Region}",
-            "REACT_APP_COGNITO_REDIRECT_SIGNIN": site_url,
-            "REACT_APP_COGNITO_REDIRECT_SIGNOUT": site_url,
+            **web_ui_values(stages, refs, "https://" + refs["DistributionDomainName"]),
         },
         "timeout": ACTION_TIMEOUT,
+    }
+
+
+def web_ui_values(stages: list[ImportedStage], refs: Mapping[str, str], site_url: str) -> dict[str, str]:
+    """data.all's web UI's values (REACT_APP_*, as its `frontend_config.py` writes them) from the stages'
+    outputs (`refs`: `_references`), the installer's parameters and the site's own URL."""
+    return {
+        "REACT_APP_GRAPHQL_API": refs["ApiUrl"] + "graphql/api",
+        "REACT_APP_SEARCH_API": refs["ApiUrl"] + "search/api",
+        "REACT_APP_REAUTH_TTL": _reauth_ttl(stages),
+        "REACT_APP_COGNITO_USER_POOL_ID": refs["UserPoolId"],
+        "REACT_APP_COGNITO_APP_CLIENT_ID": refs["AppClientId"],
+        "REACT_APP_COGNITO_DOMAIN": refs["CognitoDomainPrefix"] + ".auth.${param:Region}.amazoncognito.com",
+        "REACT_APP_COGNITO_REGION": "${param:Region}",
+        "REACT_APP_COGNITO_REDIRECT_SIGNIN": site_url,
+        "REACT_APP_COGNITO_REDIRECT_SIGNOUT": site_url,
     }
 
 
@@ -214,3 +225,100 @@ def with_custom_auth(
         parameters[SITE_BUNDLE] = bundle
     variant = {"when": {"option": rules.CUSTOM_AUTH_ENABLED, "equals": True}, "parameters": parameters}
     return {**action, "variants": [*action.get("variants", []), variant]}
+
+
+# ---------------------------------------------------------------------- the private web UI's image
+#: data.all's frontend image, as its albfront stack runs it (deploy/stacks/albfront_stack.py:
+#: `ContainerImage.from_ecr_repository(ecr_repository, tag=f'frontend-{image_tag}')`): the tag's prefix.
+FRONTEND_TAG_PREFIX = "frontend-"
+#: `/REPOSITORY:frontend-TAG` in the image URI CDK joins.
+_FRONTEND_IMAGE = re.compile(r'"/([a-z0-9][a-z0-9._/-]*):(' + FRONTEND_TAG_PREFIX + r'[A-Za-z0-9_.-]{1,119})"')
+#: The custom resource that makes the installation's frontend image (`lambdas.site.image`), and its logical id.
+FRONTEND_IMAGE_TYPE = "Custom::DataallFrontendImage"
+FRONTEND_IMAGE = "InstallationFrontendImage"
+#: The installer's context parameter: the ARN of its function serving that resource.
+FRONTEND_IMAGE_PROVIDER = "FrontendImageProviderArn"
+#: Where data.all's frontend image serves the web UI from (frontend/docker/prod/Dockerfile:
+#: `cp -av build/. /usr/share/nginx/html/`, nginx.config's `root`).
+NGINX_ROOT = "usr/share/nginx/html"
+
+
+def value_parameter(name: str) -> str:
+    """The albfront stage's parameter taking the web UI's value `name`: `REACT_APP_GRAPHQL_API` -> `SiteGraphqlApi`."""
+    return "Site" + "".join(word.capitalize() for word in name.removeprefix("REACT_APP_").split("_"))
+
+
+def runs_frontend_image(template: Mapping[str, Any]) -> bool:
+    """Whether a stage's ECS task runs data.all's frontend image (its albfront stage)."""
+    return any(
+        _FRONTEND_IMAGE.search(json.dumps(container.get("Image")))
+        for resource in template.get("Resources", {}).values()
+        if resource.get("Type") == "AWS::ECS::TaskDefinition"
+        for container in resource.get("Properties", {}).get("ContainerDefinitions", [])
+    )
+
+
+def frontend_image_of_the_installation(
+    stage: ImportedStage, stages: list[ImportedStage], bundle: str | None
+) -> ImportedStage:
+    """data.all's albfront stage running the installation's own frontend image.
+
+    data.all's pipeline builds the frontend image per installation: its web UI bundle holds the
+    installation's API URL and Cognito ids (`frontend_config.py`, then `docker build`). The installer
+    builds nothing at deploy time: the stage gets the custom resource `InstallationFrontendImage`
+    (`Custom::DataallFrontendImage`, served by the installer's function `FrontendImageProviderArn`
+    names), which makes that image from the release's (`BaseImage`, which the `images` step copies
+    into the installation's registry) by adding one layer holding the release's web UI `bundle` with
+    this installation's values (`Values`, parameters reading the stages' outputs, as the `site`
+    action's do; the site is `https://<CustomDomainName>`) under data.all's nginx root; its task
+    definition runs that image by digest (`ImageUri`). A value that changes is a new image and a new
+    task definition; CloudFormation's rollback puts the one before back. Without a `bundle` (a release
+    built without its web UI) the resource answers the release's image itself."""
+    template = json.loads(json.dumps(stage.template))
+    resources = template["Resources"]
+    containers = [
+        container
+        for resource in resources.values()
+        if resource.get("Type") == "AWS::ECS::TaskDefinition"
+        for container in resource.get("Properties", {}).get("ContainerDefinitions", [])
+        if _FRONTEND_IMAGE.search(json.dumps(container.get("Image")))
+    ]
+    if len(containers) != 1:
+        raise SiteImportError(f"stage {stage.name}: expected one container of data.all's frontend image, "
+                              f"found {len(containers)}")  # fmt: skip
+    (container,) = containers
+    refs = _references(stages, ("ApiUrl", "UserPoolId", "AppClientId", "CognitoDomainPrefix"))
+    values = web_ui_values(stages, refs, "https://${param:" + rules.CUSTOM_DOMAIN_NAME + "}")
+    parameters = template.setdefault("Parameters", {})
+    parameters[FRONTEND_IMAGE_PROVIDER] = {
+        "Type": "String",
+        "Description": "The installer's function that makes the installation's frontend image (set by the installer)",
+    }
+    parameters.setdefault(
+        rules.ASSETS_BUCKET,
+        {"Type": "String", "Description": "The bucket that holds the release's assets (set by the installer)"},
+    )
+    for name in values:
+        parameters[value_parameter(name)] = {
+            "Type": "String",
+            "Description": f"data.all's web UI's {name} (set by the installer from the stages' outputs)",
+        }
+    properties: dict[str, Any] = {
+        "ServiceToken": {"Ref": FRONTEND_IMAGE_PROVIDER},
+        "BaseImage": container["Image"],
+        "Root": NGINX_ROOT,
+        "Values": {name: {"Ref": value_parameter(name)} for name in values},
+    }
+    if bundle is not None:
+        properties["Bundle"] = {"Bucket": {"Ref": rules.ASSETS_BUCKET}, "Key": bundle}
+    resources[FRONTEND_IMAGE] = {"Type": FRONTEND_IMAGE_TYPE, "Properties": properties}
+    container["Image"] = {"Fn::GetAtt": [FRONTEND_IMAGE, "ImageUri"]}
+    return replace(
+        stage,
+        template=template,
+        parameters={
+            **stage.parameters,
+            FRONTEND_IMAGE_PROVIDER: "${param:" + FRONTEND_IMAGE_PROVIDER + "}",
+            **{value_parameter(name): value for name, value in values.items()},
+        },
+    )

@@ -18,6 +18,7 @@ class Settings(BaseModel):
     topic_arn: str = ""
     state_machine_arn: str = ""
     pivot_role_provider_arn: str = ""
+    frontend_image_provider_arn: str = ""
     #: RequireApproval: a run that would change something waits after Plan for a person's answer
     require_approval: bool = False
     #: ...for at most this long (seconds); no answer ends the run with nothing changed
@@ -35,6 +36,7 @@ class Settings(BaseModel):
             topic_arn=os.environ.get("TOPIC_ARN", ""),
             state_machine_arn=os.environ.get("STATE_MACHINE_ARN", ""),
             pivot_role_provider_arn=os.environ.get("PIVOT_ROLE_PROVIDER_ARN", ""),
+            frontend_image_provider_arn=os.environ.get("FRONTEND_IMAGE_PROVIDER_ARN", ""),
             require_approval=os.environ.get("REQUIRE_APPROVAL", "false") == "true",
             approval_timeout=int(os.environ.get("APPROVAL_TIMEOUT_SECONDS") or 86400),
         )

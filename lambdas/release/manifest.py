@@ -29,6 +29,8 @@ CONTEXT_PARAMETERS = (
     "Region",
     "AccountId",
     "PivotRoleProviderArn",
+    # the installer's function making data.all's private web UI image (`lambdas.site.image`)
+    "FrontendImageProviderArn",
     "DeletionProtection",
     # S3's AWS-managed prefix list in the stage's region (`lambdas.run.region_values`)
     "S3PrefixListId",

@@ -234,6 +234,7 @@ def _context(deps: Deps, options: dict[str, OptionValue]) -> dict[str, OptionVal
         "Region": deps.region,
         "AccountId": deps.account_id,
         "PivotRoleProviderArn": deps.settings.pivot_role_provider_arn,
+        "FrontendImageProviderArn": deps.settings.frontend_image_provider_arn,
         # Off only while an uninstall deletes a stage (see StageDeployment._start_delete).
         "DeletionProtection": "true",
     }

@@ -399,6 +399,7 @@ def test_data_alls_stages_take_the_value_options_where_its_keys_landed_and_no_li
         "ApiCustomDomainName": "", "ApiCustomDomainHostedZoneId": "", "ApiCustomDomainCertificateArn": "",
         # offered with EnableCustomAuth (those of the web UI alone are in no template), empty without it
         "EnableCustomAuth": False, **{name: "" for name in rules.CUSTOM_AUTH_PARAMETERS.values()},
+        "InternetFacing": True,
     }  # fmt: skip
 
 
@@ -1495,8 +1496,14 @@ def test_combinations_plan_refuses_are_not_synthesized() -> None:
         {"EnableCloudWatchRum": True, "EnableCloudWatchCanaries": True},
     ]
     # every variant option: of the 2^5 combinations without custom auth, the 24 without RUM-and-no-canaries;
-    # with it, the 2^3 of the options it allows (neither RUM nor the canaries): 31 syntheses besides the defaults
-    assert len(combinations(VARIANT_OPTIONS)) == 24 + 8
+    # with it, the 2^3 of the options it allows (neither RUM nor the canaries); InternetFacing=false, the 2^2 of
+    # the options it allows (the custom domain on; no RUM, canaries, custom auth): 35 syntheses besides the defaults
+    every = combinations(VARIANT_OPTIONS)
+    assert len(every) == 24 + 8 + 4
+    private = [c for c in every if not c["InternetFacing"]]
+    assert len(private) == 4
+    assert {(c["EnableCustomDomain"], c["EnableCloudWatchRum"], c["EnableCloudWatchCanaries"],
+             c["EnableCustomAuth"]) for c in private} == {(True, False, False, False)}  # fmt: skip
 
 
 def test_a_build_offers_the_variant_options_it_is_given_and_refuses_a_selection_it_could_not_offer_whole(
