@@ -238,6 +238,7 @@ class BootstrapStack(cdk.Stack):
         adopted_parameters: tuple[str, ...] = (),
         images: ImageGrants | None = None,
         stage_grants: StageGrants | None = None,
+        frontend_image: bool = False,
         **kwargs: Any,
     ) -> None:
         """`database_names`: the migration function and the cluster a release names itself (data.all's
@@ -248,8 +249,11 @@ class BootstrapStack(cdk.Stack):
         `images`: what the release's `images` action copies (none: the step may touch no registry).
         `stage_grants`: what the CloudFormation service role may do for the release's stages
         (`installer.grants`, from its templates); none: nothing but reading the release's templates
-        and code, a stack that deploys no release (the CDK app's, `app.py`)."""
+        and code, a stack that deploys no release (the CDK app's, `app.py`).
+        `frontend_image`: a stage of the release holds `Custom::DataallFrontendImage` (data.all's private web
+        UI), so CloudFormation may invoke its provider."""
         self.images = images
+        self.frontend_image = frontend_image
         self.stage_grants = stage_grants or StageGrants()
         self.database_names = database_names
         #: the SSM parameters the release adopts per-installation values from (`Manifest.values`)
@@ -1107,13 +1111,22 @@ class BootstrapStack(cdk.Stack):
     def _can_make_frontend_image(self, function: lambda_.Function, spec: FunctionSpec) -> None:
         """Read the release's web UI bundle (an asset of the artifacts bucket) and put the installation's
         frontend image beside the release's, in the installation's repositories of the stack's own region
-        (`lambdas.site.image`); CloudFormation, deploying the albfront stage, invokes it."""
-        self.service_role.add_to_policy(
-            iam.PolicyStatement(
-                sid="FrontendImageProvider", actions=["lambda:InvokeFunction"], resources=[self.frontend_image_arn]
+        (`lambdas.site.image`); CloudFormation, deploying the albfront stage, invokes it (a release without
+        that stage: nothing invokes it)."""
+        if self.frontend_image:
+            self.service_role.add_to_policy(
+                iam.PolicyStatement(
+                    sid="FrontendImageProvider", actions=["lambda:InvokeFunction"], resources=[self.frontend_image_arn]
+                )
             )
-        )
         self._allow(function, "ReleaseBundle", ["s3:GetObject"], [self.artifacts.arn_for_objects("assets/*")])
+        acknowledge(
+            function.role,  # type: ignore[arg-type]
+            "AwsSolutions-IAM5",
+            "The release's assets: the web UI bundle's key is its content's digest, known to the release, not "
+            "to the bootstrap stack.",
+            findings=[f"Resource::{arn_of(self.artifacts)}/assets/*"],
+        )
         if self.images is None or not self.images.repositories:
             return
         repositories = [

@@ -45,6 +45,7 @@ from typing import TYPE_CHECKING, Any
 from blueprints.assets import CDK_CONTEXT, LAMBDAS_DIR, AssetRegistry, build_layer, layer_requirements, zip_tree
 from blueprints.dataall import migrations, rules
 from blueprints.dataall.site import (
+    FRONTEND_IMAGE,
     SiteImportError,
     frontend_image_of_the_installation,
     runs_frontend_image,
@@ -1282,6 +1283,7 @@ def build_dataall_release(
         adopted_parameters=tuple(value["adopt_ssm_parameter"] for value in installation_values(report.stages).values()),
         images=_image_grants(image_document, report.stages),
         stage_grants=grants.stage_grants(templates),
+        frontend_image=any(FRONTEND_IMAGE in t.get("Resources", {}) for t in templates.values()),
     )
     return write_release(
         out_dir,
@@ -1404,6 +1406,7 @@ def _bootstrap(
     options: dict[str, dict[str, Any]] | None = None,
     images: ImageGrants | None = None,
     stage_grants: StageGrants | None = None,
+    frontend_image: bool = False,
 ) -> tuple[dict[str, Any], dict[str, bytes]]:
     """The bootstrap stack's template for this release, and the installer's own assets."""
     os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
@@ -1432,6 +1435,7 @@ def _bootstrap(
             adopted_parameters=adopted_parameters,
             images=images,
             stage_grants=stage_grants,
+            frontend_image=frontend_image,
         )
         template = synthesize(app, Path(cdk_out)).get_stack_by_name(stack.stack_name).template
     return template, {asset.key: asset.data for asset in assets}
