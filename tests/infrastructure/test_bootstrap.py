@@ -46,7 +46,8 @@ def test_the_console_form_groups_and_labels_every_parameter(bootstrap_template: 
 
 def test_lambda_code_comes_from_the_regional_release_bucket(bootstrap_template: dict[str, Any], release: Any) -> None:
     functions = resources(bootstrap_template, "AWS::Lambda::Function")
-    assert len(functions) == 16  # 12 workflow steps, the stack-event target, the trigger, the pivot-role and frontend-image providers
+    # 12 workflow steps, the stack-event target, the trigger, the pivot-role and frontend-image providers
+    assert len(functions) == 16
     for function in functions.values():
         code = function["Properties"]["Code"]
         assert code["S3Bucket"] == {"Fn::Sub": "${ReleaseBucketPrefix}-${AWS::Region}"}
