@@ -1898,3 +1898,113 @@ def acm_update_certificate_options(
         return False
     bundle.cert_options.update(options)
     return True
+
+
+# --------------------------------------------------------------------------- elastic load balancing
+#: Route 53's hosted zone of each Region's Application Load Balancers, the one an alias record to a
+#: balancer names (Elastic Load Balancing endpoints and quotas,
+#: https://docs.aws.amazon.com/general/latest/gr/elb.html#elb_region)
+APPLICATION_LOAD_BALANCER_ZONES = {
+    "af-south-1": "Z268VQBMOI5EKX",
+    "ap-east-1": "Z3DQVH9N71FHZ0",
+    "ap-northeast-1": "Z14GRHDCWA56QT",
+    "ap-northeast-2": "ZWKZPGTI48KDX",
+    "ap-northeast-3": "Z5LXEXXYW11ES",
+    "ap-south-1": "ZP97RAFLXTNZK",
+    "ap-southeast-1": "Z1LMS91P8CMLE5",
+    "ap-southeast-2": "Z1GM3OXH4ZPM65",
+    "ap-southeast-3": "Z08888821HLRG5A9ZRTER",
+    "ca-central-1": "ZQSVJUPU6J1EY",
+    "cn-north-1": "Z1GDH35T77C1KE",
+    "cn-northwest-1": "ZM7IZAIOVVDZF",
+    "eu-central-1": "Z215JYRZR1TBD5",
+    "eu-north-1": "Z23TAZ6LKFMNIO",
+    "eu-south-1": "Z3ULH7SSC9OV64",
+    "eu-west-1": "Z32O12XQLNTSW2",
+    "eu-west-2": "ZHURV8PSTC4K8",
+    "eu-west-3": "Z3Q77PNBQS71R4",
+    "me-south-1": "ZS929ML54UICD",
+    "sa-east-1": "Z2P70J7HTTTPLU",
+    "us-east-1": "Z35SXDOTRQ7X7K",
+    "us-east-2": "Z3AADJGX6KTTL2",
+    "us-gov-east-1": "Z166TLBEWOO7G0",
+    "us-gov-west-1": "Z33AYJ8TM3BH4J",
+    "us-west-1": "Z368ELLRRE2KJ0",
+    "us-west-2": "Z1H1FL5HABSF5",
+}
+
+
+def fix_elbv2_application_dns_names() -> None:
+    """CreateLoadBalancer gives an Application Load Balancer AWS's DNS name and hosted zone.
+
+    AWS: `<name>-<number>.<region>.elb.amazonaws.com`, and `internal-<name>-<number>...` for an
+    internal one (Elastic Load Balancing User Guide for Application Load Balancers: "Internet-facing
+    load balancers" / "Internal load balancers"), in the Region's Route 53 zone for Application Load
+    Balancers (`APPLICATION_LOAD_BALANCER_ZONES`), which an alias record to the balancer names. moto
+    answered `<name>-1.<region>...` whatever the scheme, and `Z2P70J7EXAMPLE` for every Region.
+    """
+    from moto.elbv2.models import ELBv2Backend
+    from moto.moto_api._internal import mock_random
+
+    if getattr(ELBv2Backend.create_load_balancer, "_sandbox_fixed", False):
+        return
+    original = ELBv2Backend.create_load_balancer
+
+    @functools.wraps(original)
+    def create_load_balancer(self: Any, *args: Any, **kwargs: Any) -> Any:
+        balancer = original(self, *args, **kwargs)
+        if balancer.type == "application":
+            prefix = "internal-" if balancer.scheme == "internal" else ""
+            number = mock_random.randint(10**9, 2 * 10**9 - 1)
+            balancer.dns_name = f"{prefix}{balancer.name}-{number}.{self.region_name}.elb.amazonaws.com"
+            balancer.canonical_hosted_zone_id = APPLICATION_LOAD_BALANCER_ZONES.get(
+                self.region_name, balancer.canonical_hosted_zone_id
+            )
+        return balancer
+
+    create_load_balancer._sandbox_fixed = True  # type: ignore[attr-defined]
+    ELBv2Backend.create_load_balancer = create_load_balancer  # type: ignore[method-assign]
+
+
+# --------------------------------------------------------------------------- api gateway: private APIs
+def fix_private_rest_api_deployments() -> None:
+    """CreateDeployment refuses a PRIVATE REST API that has no resource policy.
+
+    AWS: a private API is reachable only as its resource policy allows, and API Gateway will not
+    deploy one without a policy: `BadRequestException: Private REST API doesn't have a resource
+    policy attached to it` (API Gateway Developer Guide: "Private REST APIs in API Gateway",
+    https://docs.aws.amazon.com/apigateway/latest/developerguide/apigateway-private-apis.html).
+    moto deployed it.
+    """
+    from moto.apigateway.exceptions import BadRequestException
+    from moto.apigateway.models import APIGatewayBackend
+
+    if getattr(APIGatewayBackend.create_deployment, "_sandbox_fixed", False):
+        return
+    original = APIGatewayBackend.create_deployment
+
+    @functools.wraps(original)
+    def create_deployment(self: Any, function_id: str, *args: Any, **kwargs: Any) -> Any:
+        api = self.get_rest_api(function_id)
+        if "PRIVATE" in (api.endpoint_configuration or {}).get("types", []) and not api.policy:
+            raise BadRequestException("Private REST API doesn't have a resource policy attached to it")
+        return original(self, function_id, *args, **kwargs)
+
+    create_deployment._sandbox_fixed = True  # type: ignore[attr-defined]
+    APIGatewayBackend.create_deployment = create_deployment  # type: ignore[method-assign]
+
+
+def apigateway_set_endpoint_configuration(
+    region: str, rest_api_id: str, configuration: Mapping[str, Any], *, account_id: str = ACCOUNT_ID
+) -> bool:
+    """A REST API's endpoint types and VPC endpoints, changed in place; False when there is no such API.
+
+    AWS: UpdateRestApi changes them in place (`/endpointConfiguration/types/{type}` replaced,
+    `/endpointConfiguration/vpcEndpointIds` added and removed), and GetRestApi answers the new ones.
+    moto's UpdateRestApi takes the types only, and none of the endpoint ids.
+    """
+    api = backend("apigateway", region, account_id).apis.get(rest_api_id)
+    if api is None:
+        return False
+    api.endpoint_configuration = {key: list(value) for key, value in configuration.items()}
+    return True

@@ -41,6 +41,8 @@ class CloudFormationService:
         # What moto's services get wrong for the resources templates make and name.
         moto_internals.fix_route53_zone_ids()
         moto_internals.fix_aoss_collection_encryption()
+        moto_internals.fix_elbv2_application_dns_names()
+        moto_internals.fix_private_rest_api_deployments()
         self.databases = host.databases
         clients = ServiceClients(host.endpoint, self.databases)
         self.custom_resources = CustomResourceProvider(host.invoke_lambda_async, host.endpoint, host.clock.wall)

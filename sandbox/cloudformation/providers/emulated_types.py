@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sandbox.cloudformation.providers import services
+from sandbox.cloudformation.providers import load_balancers, services
 from sandbox.cloudformation.providers.base import ResourceFailed, handler_message
 from sandbox.cloudformation.providers.clients import ServiceClients
 from sandbox.cloudformation.providers.emulated import (
@@ -297,7 +297,54 @@ def _types() -> list[EmulatedType]:
             create_only=frozenset({"SubnetId", "NetworkAclId"}),
             service=services.SubnetNetworkAclAssociation(),
         ),
+        # ----------------------------------------------------------------- load balancing (see `load_balancers`)
+        EmulatedType(
+            "AWS::ElasticLoadBalancingV2::LoadBalancer",
+            physical_id=_data("arn"),
+            name_property="Name",
+            attributes={
+                "LoadBalancerArn": _data("arn"),
+                "DNSName": _data("dns_name"),
+                "CanonicalHostedZoneID": _data("zone"),
+                "LoadBalancerName": _data("name"),
+                "LoadBalancerFullName": _data("full_name"),
+                "SecurityGroups": _data("security_groups"),
+            },
+            create_only=frozenset({"Type", "Scheme"}),
+            service=load_balancers.LoadBalancer(),
+            tagger=EMULATED_TAGGERS["AWS::ElasticLoadBalancingV2::LoadBalancer"],
+        ),
+        EmulatedType(
+            "AWS::ElasticLoadBalancingV2::TargetGroup",
+            physical_id=_data("arn"),
+            name_property="Name",
+            attributes={
+                "TargetGroupArn": _data("arn"),
+                "TargetGroupName": _data("name"),
+                "TargetGroupFullName": _data("full_name"),
+                "LoadBalancerArns": _data("load_balancers"),
+            },
+            create_only=frozenset({"TargetType", "ProtocolVersion", "Port", "VpcId", "Protocol", "IpAddressType"}),
+            service=load_balancers.TargetGroup(),
+            tagger=EMULATED_TAGGERS["AWS::ElasticLoadBalancingV2::TargetGroup"],
+        ),
+        EmulatedType(
+            "AWS::ElasticLoadBalancingV2::Listener",
+            physical_id=_data("arn"),
+            attributes={"ListenerArn": _data("arn")},
+            create_only=frozenset({"LoadBalancerArn"}),
+            service=load_balancers.Listener(),
+        ),
         EmulatedType("AWS::ElasticLoadBalancingV2::ListenerCertificate", physical_id=_prop("ListenerArn")),
+        EmulatedType(
+            "AWS::ECS::Service",
+            physical_id=_data("arn"),
+            name_property="ServiceName",
+            attributes={"ServiceArn": _data("arn"), "Name": _data("name")},
+            create_only=frozenset({"Cluster", "Role", "SchedulingStrategy"}),
+            service=load_balancers.EcsService(),
+            tagger=EMULATED_TAGGERS["AWS::ECS::Service"],
+        ),
         EmulatedType("AWS::ECS::ClusterCapacityProviderAssociations", physical_id=_prop("Cluster")),
         EmulatedType("AWS::ECS::CapacityProvider", physical_id=_name, name_property="Name"),
         EmulatedType(

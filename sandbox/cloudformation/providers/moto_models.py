@@ -21,8 +21,9 @@ the AWS behaviour it restores:
 - `AWS::ApiGateway::RestApi` `DisableExecuteApiEndpoint` applied (moto's model ignored it), and an update of
   the API changes it in place (its name, description and that flag), keeping its id, resources and methods, as
   the handler does (moto's model cannot update, and a remake gave the API a new id its methods did not name);
-- `AWS::ElasticLoadBalancingV2::LoadBalancer` `Fn::GetAtt CanonicalHostedZoneID`,
-  `LoadBalancerFullName` and `SecurityGroups` (moto raises for all three);
+- `AWS::ApiGateway::RestApi` `Policy` (the resource policy, which moto's model ignored: GetRestApi answered
+  none, and a PRIVATE API, which API Gateway deploys only with one, could not be deployed), put as JSON
+  text; an update puts the new policy and endpoint configuration (`Types`, `VpcEndpointIds`) in place;
 - `AWS::Lambda::Permission`'s statement carries the physical id as its `Sid`, so the
   delete removes it (moto drew a random one, and the delete could not find it);
 - `Tags`, in whichever shape the type documents, are applied through the service's own tag
@@ -31,7 +32,8 @@ the AWS behaviour it restores:
 - types moto's models create but cannot delete (route tables, internet gateways, managed
   policies ...) are deleted through the service's API, so a stack delete leaves nothing.
 
-`AWS::RDS::DBInstance` is not made here: see `services.DBInstance`.
+`AWS::RDS::DBInstance` is not made here: see `services.DBInstance`; nor are Elastic Load Balancing v2's
+balancers, target groups and listeners, and `AWS::ECS::Service`: see `load_balancers`.
 """
 
 from __future__ import annotations
@@ -352,19 +354,6 @@ def _subnet_attribute(field: str) -> AttributeOverride:
     return read
 
 
-def _load_balancer_attribute(read_field: Callable[[dict[str, Any]], Any]) -> AttributeOverride:
-    def read(clients: ServiceClients, current: Provisioned, state: MotoResource) -> Any:
-        elbv2 = clients("elbv2", state.region)
-        return read_field(elbv2.describe_load_balancers(LoadBalancerArns=[current.physical_id])["LoadBalancers"][0])
-
-    return read
-
-
-def _load_balancer_full_name(balancer: dict[str, Any]) -> str:
-    """`app/<name>/<id>`: the ARN's resource after `loadbalancer/` (CloudWatch's dimension)."""
-    return str(balancer["LoadBalancerArn"]).split(":loadbalancer/", 1)[1]
-
-
 def _property(name: str) -> AttributeOverride:
     return lambda clients, current, state: state.properties[name]
 
@@ -372,15 +361,6 @@ def _property(name: str) -> AttributeOverride:
 _ATTRIBUTES: dict[tuple[str, str], AttributeOverride] = {
     ("AWS::EC2::Subnet", "AvailabilityZone"): _subnet_attribute("AvailabilityZone"),
     ("AWS::EC2::Subnet", "VpcId"): _subnet_attribute("VpcId"),
-    ("AWS::ElasticLoadBalancingV2::LoadBalancer", "CanonicalHostedZoneID"): _load_balancer_attribute(
-        lambda balancer: balancer["CanonicalHostedZoneId"]
-    ),
-    ("AWS::ElasticLoadBalancingV2::LoadBalancer", "LoadBalancerFullName"): _load_balancer_attribute(
-        _load_balancer_full_name
-    ),
-    ("AWS::ElasticLoadBalancingV2::LoadBalancer", "SecurityGroups"): _load_balancer_attribute(
-        lambda balancer: balancer.get("SecurityGroups", [])
-    ),
     ("AWS::KMS::Key", "KeyId"): lambda clients, current, state: current.physical_id,
     ("AWS::ECS::TaskDefinition", "TaskDefinitionArn"): lambda clients, current, state: current.physical_id,
     ("AWS::SSM::Parameter", "Type"): _property("Type"),
@@ -429,10 +409,18 @@ def _detach_managed_policies(clients: ServiceClients, region: str, role: str, pr
 
 #: properties moto's model takes but does not apply, applied through the service's API
 def _rest_api_endpoint(clients: ServiceClients, region: str, api_id: str, properties: Mapping[str, Any]) -> None:
-    """`DisableExecuteApiEndpoint` (a boolean, or CloudFormation's text of one from a parameter)."""
+    """`DisableExecuteApiEndpoint` (a boolean, or CloudFormation's text of one from a parameter), and the
+    resource `Policy` (an object, or JSON text), put with UpdateRestApi's `replace /policy`: GetRestApi
+    answers it as JSON text, as in AWS."""
     disabled = str(properties.get("DisableExecuteApiEndpoint", False)).lower() == "true"
     account = clients("sts", region).get_caller_identity()["Account"]
     moto_internals.apigateway_disable_execute_api_endpoint(region, api_id, disabled, account_id=account)
+    policy = properties.get("Policy")
+    if policy:
+        text = policy if isinstance(policy, str) else json.dumps(policy)
+        clients("apigateway", region).update_rest_api(
+            restApiId=api_id, patchOperations=[{"op": "replace", "path": "/policy", "value": text}]
+        )
 
 
 _APPLIED_THROUGH_THE_API: dict[str, ApiApply] = {
@@ -447,7 +435,8 @@ ApiUpdate = Callable[[ServiceClients, str, str, Mapping[str, Any], Mapping[str, 
 def _update_rest_api(
     clients: ServiceClients, region: str, api_id: str, properties: Mapping[str, Any], previous: Mapping[str, Any]
 ) -> None:
-    """UpdateRestApi's `replace` of its name and description, and the execute-api endpoint's flag."""
+    """UpdateRestApi's `replace` of its name and description, the execute-api endpoint's flag and the resource
+    policy, and a new endpoint configuration (its types and VPC endpoints) in place, as UpdateRestApi changes it."""
     operations = [
         {"op": "replace", "path": path, "value": str(properties.get(name) or "")}
         for name, path in (("Name", "/name"), ("Description", "/description"))
@@ -455,6 +444,15 @@ def _update_rest_api(
     ]
     if operations:
         clients("apigateway", region).update_rest_api(restApiId=api_id, patchOperations=operations)
+    given = properties.get("EndpointConfiguration")
+    if given and given != previous.get("EndpointConfiguration"):
+        account = clients("sts", region).get_caller_identity()["Account"]
+        configuration = {
+            key: list(given[name])
+            for name, key in (("Types", "types"), ("VpcEndpointIds", "vpcEndpointIds"))
+            if name in given
+        }
+        moto_internals.apigateway_set_endpoint_configuration(region, api_id, configuration, account_id=account)
     _rest_api_endpoint(clients, region, api_id, properties)
 
 

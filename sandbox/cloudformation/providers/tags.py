@@ -273,16 +273,12 @@ MOTO_MODEL_TAGGERS: Mapping[str, Tagger] = {
     "AWS::Events::Rule": _EVENTS,
     "AWS::Events::EventBus": _EVENTS,
     "AWS::ECS::Cluster": _ECS,
-    "AWS::ECS::Service": _arn_tagger("ecs", _ECS.tag, _ECS.untag, lambda target: target.physical_id),
     "AWS::ECS::TaskDefinition": _arn_tagger("ecs", _ECS.tag, _ECS.untag, lambda target: target.physical_id),
     "AWS::ECR::Repository": _arn_tagger(
         "ecr",
         lambda ecr, arn, tags: ecr.tag_resource(resourceArn=arn, tags=_pairs(tags)),
         lambda ecr, arn, keys: ecr.untag_resource(resourceArn=arn, tagKeys=keys),
     ),
-    "AWS::ElasticLoadBalancingV2::LoadBalancer": _ELBV2,
-    "AWS::ElasticLoadBalancingV2::TargetGroup": _ELBV2,
-    "AWS::ElasticLoadBalancingV2::Listener": _ELBV2,
     "AWS::ElasticLoadBalancing::LoadBalancer": Tagger(
         "elb",
         lambda elb, name, tags: elb.add_tags(LoadBalancerNames=[name], Tags=_pairs(tags)),
@@ -336,6 +332,9 @@ def moto_model_tags(resource_type: str, value: Any) -> Any:
 #: emulated types whose service binding's update takes no tags: how their service retags them
 EMULATED_TAGGERS: Mapping[str, Tagger] = {
     "AWS::EC2::NetworkAcl": _EC2,
+    "AWS::ElasticLoadBalancingV2::LoadBalancer": _ELBV2,
+    "AWS::ElasticLoadBalancingV2::TargetGroup": _ELBV2,
+    "AWS::ECS::Service": _arn_tagger("ecs", _ECS.tag, _ECS.untag, lambda target: target.physical_id),
     "AWS::SecretsManager::Secret": Tagger(
         "secretsmanager",
         lambda client, arn, tags: client.tag_resource(SecretId=arn, Tags=_pairs(tags)),
