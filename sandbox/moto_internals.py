@@ -2008,3 +2008,27 @@ def apigateway_set_endpoint_configuration(
         return False
     api.endpoint_configuration = {key: list(value) for key, value in configuration.items()}
     return True
+
+
+# --------------------------------------------------------------------------- ecs
+def fix_ecs_deleted_services_unlisted() -> None:
+    """ListServices leaves out deleted services.
+
+    AWS: a deleted service moves to DRAINING, then INACTIVE, "and the service is no longer visible
+    in the console or in the ListServices API operation"; DescribeServices still answers it for a
+    while (Amazon ECS API Reference: DeleteService). moto marked it INACTIVE and kept listing it, so a
+    stack delete seemed to leave its service behind.
+    """
+    from moto.ecs.models import EC2ContainerServiceBackend
+
+    if getattr(EC2ContainerServiceBackend.list_services, "_sandbox_fixed", False):
+        return
+    original = EC2ContainerServiceBackend.list_services
+
+    @functools.wraps(original)
+    def list_services(self: Any, *args: Any, **kwargs: Any) -> list[str]:
+        inactive = {service.arn for service in self.services.values() if service.status == "INACTIVE"}
+        return [arn for arn in original(self, *args, **kwargs) if arn not in inactive]
+
+    list_services._sandbox_fixed = True  # type: ignore[attr-defined]
+    EC2ContainerServiceBackend.list_services = list_services  # type: ignore[method-assign]

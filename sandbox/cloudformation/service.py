@@ -43,6 +43,7 @@ class CloudFormationService:
         moto_internals.fix_aoss_collection_encryption()
         moto_internals.fix_elbv2_application_dns_names()
         moto_internals.fix_private_rest_api_deployments()
+        moto_internals.fix_ecs_deleted_services_unlisted()
         self.databases = host.databases
         clients = ServiceClients(host.endpoint, self.databases)
         self.custom_resources = CustomResourceProvider(host.invoke_lambda_async, host.endpoint, host.clock.wall)

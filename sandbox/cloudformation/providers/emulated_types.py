@@ -337,6 +337,13 @@ def _types() -> list[EmulatedType]:
         ),
         EmulatedType("AWS::ElasticLoadBalancingV2::ListenerCertificate", physical_id=_prop("ListenerArn")),
         EmulatedType(
+            "AWS::ECS::TaskDefinition",
+            physical_id=_data("arn"),
+            attributes={"TaskDefinitionArn": _data("arn")},
+            service=load_balancers.TaskDefinition(),
+            tagger=EMULATED_TAGGERS["AWS::ECS::TaskDefinition"],
+        ),
+        EmulatedType(
             "AWS::ECS::Service",
             physical_id=_data("arn"),
             name_property="ServiceName",

@@ -1,12 +1,12 @@
 """Elastic Load Balancing v2 and the ECS services behind it, made through the services' public APIs.
 
 CloudFormation's handlers of these types call Elastic Load Balancing's and ECS's APIs; so do these
-bindings, in moto's backends, where DescribeLoadBalancers, DescribeTargetGroups and DescribeServices
-then see what the stack made. moto's own CloudFormation models of these types left out most of their
-properties (a balancer's `Type` and `LoadBalancerAttributes`, a target group's
-`TargetGroupAttributes` and `Targets`, a service's `LoadBalancers`, `LaunchType` and
-`NetworkConfiguration`), could not update a target group or a balancer, and could delete neither a
-target group nor a service.
+bindings, in moto's backends, where DescribeLoadBalancers, DescribeTargetGroups, DescribeTaskDefinition
+and DescribeServices then see what the stack made. moto's own CloudFormation models of these types left
+out most of their properties (a balancer's `Type` and `LoadBalancerAttributes`, a target group's
+`TargetGroupAttributes` and `Targets`, a task definition's `NetworkMode`, `Cpu` and roles, a service's
+`LoadBalancers`, `LaunchType` and `NetworkConfiguration`), could not update a target group or a
+balancer, and could delete neither a target group nor a service.
 
 - `AWS::ElasticLoadBalancingV2::LoadBalancer`: CreateLoadBalancer, then ModifyLoadBalancerAttributes;
   an update sets its security groups, subnets, address type and attributes in place (`Name`, `Type`
@@ -15,6 +15,7 @@ target group nor a service.
   RegisterTargets; an update changes the health check in place (ModifyTargetGroup) and registers the
   difference of `Targets`; Ref is its ARN.
 - `AWS::ElasticLoadBalancingV2::Listener`: CreateListener, ModifyListener, DeleteListener; Ref its ARN.
+- `AWS::ECS::TaskDefinition`: RegisterTaskDefinition with every property; Ref is its ARN.
 - `AWS::ECS::Service`: CreateService, refused as ECS refuses it (below); the sandbox runs no task
   (no image is pulled), so the service stays with its tasks pending; Ref is its ARN.
 """
@@ -176,7 +177,29 @@ class Listener:
         _missing_is_done(lambda: client.delete_listener(ListenerArn=resource.data["arn"]), "ListenerNotFound")
 
 
-# --------------------------------------------------------------------------- ecs services
+# --------------------------------------------------------------------------- ecs
+class TaskDefinition:
+    """AWS::ECS::TaskDefinition (Amazon ECS API Reference: RegisterTaskDefinition, DeregisterTaskDefinition): every
+    property given (moto's model registered the family, containers, volumes and memory only, so DescribeTaskDefinition
+    answered no `networkMode`, `cpu`, `requiresCompatibilities` or roles). Every property but `Tags` replaces it (a
+    new revision); deleting it deregisters its revision (INACTIVE, as in AWS). Ref is its ARN."""
+
+    def create(self, clients: ServiceClients, resource: Emulation) -> None:
+        ecs = clients("ecs", resource.region)
+        family = resource.prop("Family") or resource.name
+        made = ecs.register_task_definition(
+            **api_params(ecs, "RegisterTaskDefinition", resource.properties, family=str(family))
+        )["taskDefinition"]
+        resource.data["arn"] = made["taskDefinitionArn"]
+
+    def update(self, clients: ServiceClients, resource: Emulation, previous: Emulation) -> None:
+        """Nothing changes in place but `Tags` (retagged by the type's tagger)."""
+
+    def delete(self, clients: ServiceClients, resource: Emulation, *, snapshot: bool) -> None:
+        ecs = clients("ecs", resource.region)
+        _missing_is_done(lambda: ecs.deregister_task_definition(taskDefinition=resource.data["arn"]), "ClientException")
+
+
 class EcsService:
     """AWS::ECS::Service (Amazon ECS API Reference: CreateService, UpdateService, DeleteService).
 

@@ -13,7 +13,6 @@ the AWS behaviour it restores:
   policy is kept as JSON text (GetKeyPolicy answers text), and `Fn::GetAtt KeyId`;
 - `AWS::EC2::Subnet` `Fn::GetAtt AvailabilityZone` and `VpcId` (moto has neither);
 - `AWS::SSM::Parameter` `Fn::GetAtt Type` and `Value`;
-- `AWS::ECS::TaskDefinition` `Fn::GetAtt TaskDefinitionArn` (its Ref, the ARN);
 - `AWS::Logs::LogGroup` `RetentionInDays` as the integer of the type's schema (a `Ref` to
   a Number parameter is text, which moto kept: DescribeLogGroups answered "90");
 - `AWS::ApiGateway::RestApi` `EndpointConfiguration` in the API's keys (`types`), so
@@ -33,7 +32,7 @@ the AWS behaviour it restores:
   policies ...) are deleted through the service's API, so a stack delete leaves nothing.
 
 `AWS::RDS::DBInstance` is not made here: see `services.DBInstance`; nor are Elastic Load Balancing v2's
-balancers, target groups and listeners, and `AWS::ECS::Service`: see `load_balancers`.
+balancers, target groups and listeners, and ECS's task definitions and services: see `load_balancers`.
 """
 
 from __future__ import annotations
@@ -362,7 +361,6 @@ _ATTRIBUTES: dict[tuple[str, str], AttributeOverride] = {
     ("AWS::EC2::Subnet", "AvailabilityZone"): _subnet_attribute("AvailabilityZone"),
     ("AWS::EC2::Subnet", "VpcId"): _subnet_attribute("VpcId"),
     ("AWS::KMS::Key", "KeyId"): lambda clients, current, state: current.physical_id,
-    ("AWS::ECS::TaskDefinition", "TaskDefinitionArn"): lambda clients, current, state: current.physical_id,
     ("AWS::SSM::Parameter", "Type"): _property("Type"),
     ("AWS::SSM::Parameter", "Value"): _property("Value"),
 }

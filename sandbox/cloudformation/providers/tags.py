@@ -273,7 +273,6 @@ MOTO_MODEL_TAGGERS: Mapping[str, Tagger] = {
     "AWS::Events::Rule": _EVENTS,
     "AWS::Events::EventBus": _EVENTS,
     "AWS::ECS::Cluster": _ECS,
-    "AWS::ECS::TaskDefinition": _arn_tagger("ecs", _ECS.tag, _ECS.untag, lambda target: target.physical_id),
     "AWS::ECR::Repository": _arn_tagger(
         "ecr",
         lambda ecr, arn, tags: ecr.tag_resource(resourceArn=arn, tags=_pairs(tags)),
@@ -335,6 +334,7 @@ EMULATED_TAGGERS: Mapping[str, Tagger] = {
     "AWS::ElasticLoadBalancingV2::LoadBalancer": _ELBV2,
     "AWS::ElasticLoadBalancingV2::TargetGroup": _ELBV2,
     "AWS::ECS::Service": _arn_tagger("ecs", _ECS.tag, _ECS.untag, lambda target: target.physical_id),
+    "AWS::ECS::TaskDefinition": _arn_tagger("ecs", _ECS.tag, _ECS.untag, lambda target: target.physical_id),
     "AWS::SecretsManager::Secret": Tagger(
         "secretsmanager",
         lambda client, arn, tags: client.tag_resource(SecretId=arn, Tags=_pairs(tags)),
