@@ -417,3 +417,80 @@ def test_a_rest_apis_execute_api_endpoint_and_a_custom_domain_names_certificate_
     assert not moto_internals.apigateway_update_domain_name(
         REGION, "missing.example.com", certificate_arn=None, regional_certificate_arn=None, security_policy=None
     )
+
+
+def test_an_application_load_balancers_dns_name_and_zone_are_awss(aws: None) -> None:
+    """Elastic Load Balancing API Reference: CreateLoadBalancer; Elastic Load Balancing endpoints and quotas. AWS
+    names an internal Application Load Balancer `internal-<name>-<number>.<region>.elb.amazonaws.com`, an
+    internet-facing one without `internal-`, in the Region's Route 53 zone of Application Load Balancers (moto:
+    `<name>-1...` and `Z2P70J7EXAMPLE` in every Region)."""
+    moto_internals.fix_elbv2_application_dns_names()
+    ec2, elbv2 = boto3.client("ec2", region_name="eu-west-1"), boto3.client("elbv2", region_name="eu-west-1")
+    vpc = ec2.create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
+    subnets = [
+        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.9.{n}.0/24", AvailabilityZone=f"eu-west-1{zone}")["Subnet"][
+            "SubnetId"
+        ]
+        for n, zone in ((0, "a"), (1, "b"))
+    ]
+
+    (internal,) = elbv2.create_load_balancer(Name="site", Subnets=subnets, Scheme="internal")["LoadBalancers"]
+    (public,) = elbv2.create_load_balancer(Name="public", Subnets=subnets)["LoadBalancers"]
+
+    assert re.fullmatch(r"internal-site-\d{10}\.eu-west-1\.elb\.amazonaws\.com", internal["DNSName"])
+    assert re.fullmatch(r"public-\d{10}\.eu-west-1\.elb\.amazonaws\.com", public["DNSName"])
+    assert internal["CanonicalHostedZoneId"] == public["CanonicalHostedZoneId"] == "Z32O12XQLNTSW2"
+    assert moto_internals.APPLICATION_LOAD_BALANCER_ZONES["us-east-1"] == "Z35SXDOTRQ7X7K"
+
+
+def test_a_private_rest_api_deploys_only_with_a_resource_policy_and_its_endpoints_change_in_place(aws: None) -> None:
+    """API Gateway Developer Guide: "Private REST APIs in API Gateway" (CreateDeployment of a PRIVATE API without a
+    resource policy: BadRequestException "Private REST API doesn't have a resource policy attached to it"; moto
+    deployed it); API Gateway API Reference: UpdateRestApi (the endpoint types and VPC endpoint ids change in
+    place, and GetRestApi answers them; moto's patch took the types only)."""
+    moto_internals.fix_private_rest_api_deployments()
+    apigateway = boto3.client("apigateway", region_name=REGION)
+    private = {"types": ["PRIVATE"], "vpcEndpointIds": ["vpce-1"]}
+    api = apigateway.create_rest_api(name="api", endpointConfiguration=private)["id"]
+    root = apigateway.get_resources(restApiId=api)["items"][0]["id"]
+    apigateway.put_method(restApiId=api, resourceId=root, httpMethod="GET", authorizationType="NONE")
+    apigateway.put_integration(restApiId=api, resourceId=root, httpMethod="GET", type="MOCK")
+
+    with pytest.raises(ClientError, match="Private REST API doesn't have a resource policy attached to it"):
+        apigateway.create_deployment(restApiId=api, stageName="prod")
+    allow = {"Effect": "Allow", "Principal": "*", "Action": "execute-api:Invoke", "Resource": "execute-api:/*"}
+    policy = {"Version": "2012-10-17", "Statement": [allow]}
+    apigateway.update_rest_api(restApiId=api, patchOperations=[{"op": "replace", "path": "/policy",
+                                                                "value": json.dumps(policy)}])  # fmt: skip
+    assert apigateway.create_deployment(restApiId=api, stageName="prod")["id"]
+
+    assert moto_internals.apigateway_set_endpoint_configuration(
+        REGION, api, {"types": ["PRIVATE"], "vpcEndpointIds": ["vpce-1", "vpce-2"]}
+    )
+    assert apigateway.get_rest_api(restApiId=api)["endpointConfiguration"] == {
+        "types": ["PRIVATE"],
+        "vpcEndpointIds": ["vpce-1", "vpce-2"],
+    }
+    assert not moto_internals.apigateway_set_endpoint_configuration(REGION, "missing", {"types": ["REGIONAL"]})
+    public = apigateway.create_rest_api(name="public", endpointConfiguration={"types": ["REGIONAL"]})["id"]
+    root = apigateway.get_resources(restApiId=public)["items"][0]["id"]
+    apigateway.put_method(restApiId=public, resourceId=root, httpMethod="GET", authorizationType="NONE")
+    apigateway.put_integration(restApiId=public, resourceId=root, httpMethod="GET", type="MOCK")
+    assert apigateway.create_deployment(restApiId=public, stageName="prod")["id"]  # a public API needs no policy
+
+
+def test_a_deleted_ecs_service_leaves_list_services_and_stays_inactive_in_describe_services(aws: None) -> None:
+    """Amazon ECS API Reference: DeleteService: a deleted service is no longer in ListServices, and DescribeServices
+    answers it INACTIVE for a while (moto kept listing it)."""
+    moto_internals.fix_ecs_deleted_services_unlisted()
+    ecs = boto3.client("ecs", region_name=REGION)
+    ecs.create_cluster(clusterName="cluster")
+    ecs.register_task_definition(family="web", containerDefinitions=[{"name": "web", "image": "site", "memory": 512}])
+    kept = ecs.create_service(cluster="cluster", serviceName="kept", taskDefinition="web", desiredCount=1)
+    gone = ecs.create_service(cluster="cluster", serviceName="gone", taskDefinition="web", desiredCount=1)
+
+    ecs.delete_service(cluster="cluster", service="gone", force=True)
+
+    assert ecs.list_services(cluster="cluster")["serviceArns"] == [kept["service"]["serviceArn"]]
+    (found,) = ecs.describe_services(cluster="cluster", services=["gone"])["services"]
+    assert (found["serviceArn"], found["status"]) == (gone["service"]["serviceArn"], "INACTIVE")
