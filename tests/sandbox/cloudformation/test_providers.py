@@ -1374,3 +1374,163 @@ def test_an_edge_custom_domain_name_takes_only_an_issued_us_east_1_certificate_c
     (failure,) = [e for e in events(cfn, "app") if e[0] == "Domain" and e[1] == "CREATE_FAILED"]
     assert reason in str(failure[2]) and "Service: ApiGateway" in str(failure[2])
     assert clients("apigateway").get_domain_names()["items"] == []
+
+
+def private_api_template(*, policy: bool = True, endpoints: int = 1) -> dict[str, Any]:
+    """data.all's API for `internet_facing=false`: a PRIVATE REST API reached through an execute-api interface
+    endpoint in the VPC, with a resource policy denying every call that does not come through that endpoint."""
+    resources: dict[str, Any] = {
+        "Vpc": {
+            "Type": "AWS::EC2::VPC",
+            "Properties": {"CidrBlock": "10.6.0.0/16", "EnableDnsSupport": True, "EnableDnsHostnames": True},
+        },
+        **{
+            f"Private{n}": {
+                "Type": "AWS::EC2::Subnet",
+                "Properties": {
+                    "VpcId": {"Ref": "Vpc"},
+                    "CidrBlock": f"10.6.{n}.0/24",
+                    "AvailabilityZone": {"Fn::Select": [n, {"Fn::GetAZs": ""}]},
+                },
+            }
+            for n in (0, 1)
+        },
+        "EndpointGroup": {
+            "Type": "AWS::EC2::SecurityGroup",
+            "Properties": {"GroupDescription": "execute-api endpoint", "VpcId": {"Ref": "Vpc"}},
+        },
+        **{
+            f"Endpoint{n}": {
+                "Type": "AWS::EC2::VPCEndpoint",
+                "Properties": {
+                    "VpcEndpointType": "Interface",
+                    "ServiceName": {"Fn::Sub": "com.amazonaws.${AWS::Region}.execute-api"},
+                    "PrivateDnsEnabled": True,
+                    "VpcId": {"Ref": "Vpc"},
+                    "SubnetIds": [{"Ref": "Private0"}, {"Ref": "Private1"}],
+                    "SecurityGroupIds": [{"Fn::GetAtt": ["EndpointGroup", "GroupId"]}],
+                },
+            }
+            for n in range(endpoints)
+        },
+        "Api": {
+            "Type": "AWS::ApiGateway::RestApi",
+            "Properties": {
+                "Name": "dataall-test-api",
+                "EndpointConfiguration": {
+                    "Types": ["PRIVATE"],
+                    "VpcEndpointIds": [{"Ref": f"Endpoint{n}"} for n in range(endpoints)],
+                },
+            },
+        },
+        "Health": {
+            "Type": "AWS::ApiGateway::Method",
+            "Properties": {
+                "RestApiId": {"Ref": "Api"},
+                "ResourceId": {"Fn::GetAtt": ["Api", "RootResourceId"]},
+                "HttpMethod": "GET",
+                "AuthorizationType": "NONE",
+                "Integration": {"Type": "MOCK"},
+            },
+        },
+        "Deployment": {
+            "Type": "AWS::ApiGateway::Deployment",
+            "DependsOn": ["Health"],
+            "Properties": {"RestApiId": {"Ref": "Api"}},
+        },
+        "Stage": {
+            "Type": "AWS::ApiGateway::Stage",
+            "Properties": {"RestApiId": {"Ref": "Api"}, "DeploymentId": {"Ref": "Deployment"}, "StageName": "prod"},
+        },
+    }
+    if policy:
+        resources["Api"]["Properties"]["Policy"] = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Deny",
+                    "Principal": {"AWS": "*"},
+                    "Action": "execute-api:Invoke",
+                    "Resource": "execute-api:/*",
+                    "Condition": {"StringNotEquals": {"aws:SourceVpce": {"Ref": "Endpoint0"}}},
+                },
+                {
+                    "Effect": "Allow",
+                    "Principal": {"AWS": "*"},
+                    "Action": "execute-api:Invoke",
+                    "Resource": "execute-api:/*",
+                },
+            ],
+        }
+    return {
+        "Resources": resources,
+        "Outputs": {
+            "Api": {"Value": {"Ref": "Api"}},
+            **{f"Endpoint{n}": {"Value": {"Ref": f"Endpoint{n}"}} for n in range(endpoints)},
+        },
+    }
+
+
+def test_a_private_api_behind_an_execute_api_endpoint_answers_its_endpoints_and_policy(
+    cfn: Any, clients: Clients
+) -> None:
+    """API Gateway Developer Guide: "Private REST APIs in API Gateway" (a PRIVATE API names the interface VPC
+    endpoints of `com.amazonaws.<region>.execute-api` that reach it, and its resource policy says who may call it);
+    API Gateway API Reference: GetRestApi (answers `endpointConfiguration` with `types` and `vpcEndpointIds`, and
+    `policy` as JSON text), UpdateRestApi (a new policy and a new endpoint list change in place, the API keeping its
+    id); Amazon EC2 API Reference: CreateVpcEndpoint (an Interface endpoint with private DNS in the subnets and
+    security group given)."""
+    template = private_api_template()
+    cfn.create_stack(StackName="app", TemplateBody=json.dumps(template))
+    described = settle(cfn, "app")
+
+    assert described["StackStatus"] == "CREATE_COMPLETE", [e for e in events(cfn, "app") if "FAILED" in e[1]]
+    found = outputs(described)
+    apigateway = clients("apigateway")
+    api = apigateway.get_rest_api(restApiId=found["Api"])
+    assert api["endpointConfiguration"] == {"types": ["PRIVATE"], "vpcEndpointIds": [found["Endpoint0"]]}
+    policy = json.loads(api["policy"])
+    (deny, allow) = policy["Statement"]
+    assert deny["Condition"] == {"StringNotEquals": {"aws:SourceVpce": found["Endpoint0"]}}
+    assert (deny["Effect"], allow["Effect"], allow["Resource"]) == ("Deny", "Allow", "execute-api:/*")
+    assert apigateway.get_stage(restApiId=found["Api"], stageName="prod")["deploymentId"]
+    (endpoint,) = clients("ec2").describe_vpc_endpoints(VpcEndpointIds=[found["Endpoint0"]])["VpcEndpoints"]
+    assert (endpoint["VpcEndpointType"], endpoint["ServiceName"]) == (
+        "Interface",
+        "com.amazonaws.us-east-1.execute-api",
+    )
+    assert (endpoint["PrivateDnsEnabled"], len(endpoint["SubnetIds"]), len(endpoint["Groups"])) == (True, 2, 1)
+
+    changed = private_api_template(endpoints=2)
+    changed["Resources"]["Api"]["Properties"]["Policy"]["Statement"][0]["Condition"]["StringNotEquals"][
+        "aws:SourceVpce"
+    ] = [{"Ref": "Endpoint0"}, {"Ref": "Endpoint1"}]
+    cfn.update_stack(StackName="app", TemplateBody=json.dumps(changed))
+    described = settle(cfn, "app")
+
+    assert described["StackStatus"] == "UPDATE_COMPLETE", [e for e in events(cfn, "app") if "FAILED" in e[1]]
+    updated = outputs(described)
+    kept = apigateway.get_rest_api(restApiId=found["Api"])
+    assert updated["Api"] == found["Api"]
+    assert kept["endpointConfiguration"]["vpcEndpointIds"] == [updated["Endpoint0"], updated["Endpoint1"]]
+    (deny, _) = json.loads(kept["policy"])["Statement"]
+    assert deny["Condition"]["StringNotEquals"]["aws:SourceVpce"] == [updated["Endpoint0"], updated["Endpoint1"]]
+
+    cfn.delete_stack(StackName="app")
+    assert settle(cfn, described["StackId"])["StackStatus"] == "DELETE_COMPLETE"
+    assert apigateway.get_rest_apis()["items"] == []
+    endpoints = clients("ec2").describe_vpc_endpoints()["VpcEndpoints"]
+    assert {e["State"] for e in endpoints} <= {"deleted"}
+
+
+def test_a_private_api_without_a_resource_policy_is_not_deployed(cfn: Any) -> None:
+    """API Gateway Developer Guide: "Private REST APIs in API Gateway": API Gateway deploys a PRIVATE API only with
+    a resource policy; CreateDeployment answers BadRequestException "Private REST API doesn't have a resource
+    policy attached to it", and the stack rolls back."""
+    cfn.create_stack(StackName="app", TemplateBody=json.dumps(private_api_template(policy=False)))
+    described = settle(cfn, "app")
+
+    assert described["StackStatus"] == "ROLLBACK_COMPLETE"
+    ((_, _, reason),) = [e for e in events(cfn, "app") if e[0] == "Deployment" and e[1] == "CREATE_FAILED"]
+    assert "Private REST API doesn't have a resource policy attached to it" in str(reason)
+    assert "Service: ApiGateway, Status Code: 400" in str(reason)
