@@ -23,6 +23,10 @@ the AWS behaviour it restores:
 - `AWS::ApiGateway::RestApi` `Policy` (the resource policy, which moto's model ignored: GetRestApi answered
   none, and a PRIVATE API, which API Gateway deploys only with one, could not be deployed), put as JSON
   text; an update puts the new policy and endpoint configuration (`Types`, `VpcEndpointIds`) in place;
+- `AWS::EC2::VPC` `EnableDnsSupport` and `EnableDnsHostnames` applied (moto's model ignored them), and changed in
+  place by an update;
+- `AWS::EC2::VPCEndpoint` updated in place (ModifyVpcEndpoint: subnets, security groups, route tables, policy),
+  keeping its id (moto's model cannot update, and a remake gave the endpoint a new id);
 - `AWS::Lambda::Permission`'s statement carries the physical id as its `Sid`, so the
   delete removes it (moto drew a random one, and the delete could not find it);
 - `Tags`, in whichever shape the type documents, are applied through the service's own tag
@@ -421,10 +425,21 @@ def _rest_api_endpoint(clients: ServiceClients, region: str, api_id: str, proper
         )
 
 
+def _vpc_dns(clients: ServiceClients, region: str, vpc: str, properties: Mapping[str, Any]) -> None:
+    """`EnableDnsSupport` and `EnableDnsHostnames` (ModifyVpcAttribute takes one attribute a call), which moto's model
+    ignored: DescribeVpcAttribute answered AWS's defaults for a new VPC (support on, host names off) whatever the
+    template said. A flag the template leaves out keeps AWS's default."""
+    ec2 = clients("ec2", region)
+    for name in ("EnableDnsSupport", "EnableDnsHostnames"):
+        if properties.get(name) is not None:
+            ec2.modify_vpc_attribute(VpcId=vpc, **{name: {"Value": str(properties[name]).lower() == "true"}})
+
+
 _APPLIED_THROUGH_THE_API: dict[str, ApiApply] = {
     "AWS::S3::Bucket": _bucket_versioning,
     "AWS::IAM::Role": _role_managed_policies,
     "AWS::ApiGateway::RestApi": _rest_api_endpoint,
+    "AWS::EC2::VPC": _vpc_dns,
 }
 
 ApiUpdate = Callable[[ServiceClients, str, str, Mapping[str, Any], Mapping[str, Any]], None]
@@ -454,8 +469,44 @@ def _update_rest_api(
     _rest_api_endpoint(clients, region, api_id, properties)
 
 
+def _update_vpc(
+    clients: ServiceClients, region: str, vpc: str, properties: Mapping[str, Any], previous: Mapping[str, Any]
+) -> None:
+    """A VPC's DNS flags, changed in place (its CIDR block and tenancy replace it; tags are retagged)."""
+    _vpc_dns(clients, region, vpc, properties)
+
+
+def _update_vpc_endpoint(
+    clients: ServiceClients, region: str, endpoint: str, properties: Mapping[str, Any], previous: Mapping[str, Any]
+) -> None:
+    """ModifyVpcEndpoint: the subnets, security groups and route tables added and removed, a new policy put; the
+    endpoint keeps its id, as in AWS (its service, type and VPC replace it). moto's model could not update, and a
+    remake gave the endpoint a new id. A new `PrivateDnsEnabled` is not applied (moto's ModifyVpcEndpoint ignores
+    it)."""
+    params: dict[str, Any] = {}
+    for name, add, remove in (
+        ("SubnetIds", "AddSubnetIds", "RemoveSubnetIds"),
+        ("SecurityGroupIds", "AddSecurityGroupIds", "RemoveSecurityGroupIds"),
+        ("RouteTableIds", "AddRouteTableIds", "RemoveRouteTableIds"),
+    ):
+        now, before = [str(v) for v in properties.get(name) or []], [str(v) for v in previous.get(name) or []]
+        if [v for v in now if v not in before]:
+            params[add] = [v for v in now if v not in before]
+        if [v for v in before if v not in now]:
+            params[remove] = [v for v in before if v not in now]
+    policy = properties.get("PolicyDocument")
+    if policy is not None and policy != previous.get("PolicyDocument"):
+        params["PolicyDocument"] = policy if isinstance(policy, str) else json.dumps(policy)
+    if params:
+        clients("ec2", region).modify_vpc_endpoint(VpcEndpointId=endpoint, **params)
+
+
 #: Types moto's models cannot update, changed in place through the service's API.
-_UPDATED_THROUGH_THE_API: dict[str, ApiUpdate] = {"AWS::ApiGateway::RestApi": _update_rest_api}
+_UPDATED_THROUGH_THE_API: dict[str, ApiUpdate] = {
+    "AWS::ApiGateway::RestApi": _update_rest_api,
+    "AWS::EC2::VPC": _update_vpc,
+    "AWS::EC2::VPCEndpoint": _update_vpc_endpoint,
+}
 
 
 # --------------------------------------------------------------------------- deletes

@@ -1466,6 +1466,7 @@ def private_api_template(*, policy: bool = True, endpoints: int = 1) -> dict[str
         "Resources": resources,
         "Outputs": {
             "Api": {"Value": {"Ref": "Api"}},
+            "Vpc": {"Value": {"Ref": "Vpc"}},
             **{f"Endpoint{n}": {"Value": {"Ref": f"Endpoint{n}"}} for n in range(endpoints)},
         },
     }
@@ -1479,7 +1480,9 @@ def test_a_private_api_behind_an_execute_api_endpoint_answers_its_endpoints_and_
     API Gateway API Reference: GetRestApi (answers `endpointConfiguration` with `types` and `vpcEndpointIds`, and
     `policy` as JSON text), UpdateRestApi (a new policy and a new endpoint list change in place, the API keeping its
     id); Amazon EC2 API Reference: CreateVpcEndpoint (an Interface endpoint with private DNS in the subnets and
-    security group given)."""
+    security group given), ModifyVpcEndpoint (its subnets change in place, keeping its id), DescribeVpcAttribute
+    (the VPC's `EnableDnsSupport` and `EnableDnsHostnames` as the template sets them, both of which private DNS
+    needs: AWS PrivateLink Guide: "Access an AWS service using an interface VPC endpoint")."""
     template = private_api_template()
     cfn.create_stack(StackName="app", TemplateBody=json.dumps(template))
     described = settle(cfn, "app")
@@ -1500,18 +1503,25 @@ def test_a_private_api_behind_an_execute_api_endpoint_answers_its_endpoints_and_
         "com.amazonaws.us-east-1.execute-api",
     )
     assert (endpoint["PrivateDnsEnabled"], len(endpoint["SubnetIds"]), len(endpoint["Groups"])) == (True, 2, 1)
+    ec2 = clients("ec2")
+    for attribute in ("enableDnsSupport", "enableDnsHostnames"):  # what private DNS needs of the VPC
+        described_attribute = ec2.describe_vpc_attribute(VpcId=found["Vpc"], Attribute=attribute)
+        assert described_attribute[attribute[0].upper() + attribute[1:]]["Value"] is True, attribute
 
     changed = private_api_template(endpoints=2)
     changed["Resources"]["Api"]["Properties"]["Policy"]["Statement"][0]["Condition"]["StringNotEquals"][
         "aws:SourceVpce"
     ] = [{"Ref": "Endpoint0"}, {"Ref": "Endpoint1"}]
+    changed["Resources"]["Endpoint0"]["Properties"]["SubnetIds"] = [{"Ref": "Private0"}]
     cfn.update_stack(StackName="app", TemplateBody=json.dumps(changed))
     described = settle(cfn, "app")
 
     assert described["StackStatus"] == "UPDATE_COMPLETE", [e for e in events(cfn, "app") if "FAILED" in e[1]]
     updated = outputs(described)
     kept = apigateway.get_rest_api(restApiId=found["Api"])
-    assert updated["Api"] == found["Api"]
+    assert (updated["Api"], updated["Endpoint0"]) == (found["Api"], found["Endpoint0"])  # both changed in place
+    (endpoint,) = clients("ec2").describe_vpc_endpoints(VpcEndpointIds=[found["Endpoint0"]])["VpcEndpoints"]
+    assert len(endpoint["SubnetIds"]) == 1
     assert kept["endpointConfiguration"]["vpcEndpointIds"] == [updated["Endpoint0"], updated["Endpoint1"]]
     (deny, _) = json.loads(kept["policy"])["Statement"]
     assert deny["Condition"]["StringNotEquals"]["aws:SourceVpce"] == [updated["Endpoint0"], updated["Endpoint1"]]
