@@ -1966,6 +1966,34 @@ def fix_elbv2_application_dns_names() -> None:
     ELBv2Backend.create_load_balancer = create_load_balancer  # type: ignore[method-assign]
 
 
+def fix_elbv2_deletion_protection() -> None:
+    """DeleteLoadBalancer refuses a balancer whose `deletion_protection.enabled` attribute is true.
+
+    AWS: "You can't delete a load balancer if deletion protection is enabled" (User Guide for Application Load
+    Balancers: "Deletion protection"); the call answers OperationNotPermitted, and a stack delete fails on the
+    balancer until the attribute is turned off. moto deleted it.
+    """
+    from moto.elbv2.exceptions import ELBClientError
+    from moto.elbv2.models import ELBv2Backend
+
+    if getattr(ELBv2Backend.delete_load_balancer, "_sandbox_fixed", False):
+        return
+    original = ELBv2Backend.delete_load_balancer
+
+    @functools.wraps(original)
+    def delete_load_balancer(self: Any, arn: str) -> None:
+        balancer = self.load_balancers.get(arn)
+        if balancer is not None and balancer.attrs.get("deletion_protection.enabled") == "true":
+            raise ELBClientError(
+                "OperationNotPermitted",
+                f"Load balancer '{arn}' cannot be deleted because deletion protection is enabled",
+            )
+        original(self, arn)
+
+    delete_load_balancer._sandbox_fixed = True  # type: ignore[attr-defined]
+    ELBv2Backend.delete_load_balancer = delete_load_balancer  # type: ignore[method-assign]
+
+
 # --------------------------------------------------------------------------- api gateway: private APIs
 def fix_private_rest_api_deployments() -> None:
     """CreateDeployment refuses a PRIVATE REST API that has no resource policy.

@@ -42,6 +42,7 @@ class CloudFormationService:
         moto_internals.fix_route53_zone_ids()
         moto_internals.fix_aoss_collection_encryption()
         moto_internals.fix_elbv2_application_dns_names()
+        moto_internals.fix_elbv2_deletion_protection()
         moto_internals.fix_private_rest_api_deployments()
         moto_internals.fix_ecs_deleted_services_unlisted()
         self.databases = host.databases

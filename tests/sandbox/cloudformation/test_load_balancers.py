@@ -480,3 +480,29 @@ def test_a_target_groups_targets_are_registered_and_an_update_registers_the_diff
     assert updated["StackStatus"] == "UPDATE_COMPLETE", failed(clients)
     assert outputs(updated)["Targets"] == created["Targets"]
     assert registered() == ["10.4.1.10", "10.4.1.20"]
+
+
+def test_a_balancer_with_deletion_protection_fails_its_stacks_delete_until_protection_is_off(clients: Clients) -> None:
+    """User Guide for Application Load Balancers: "Deletion protection" (a protected balancer cannot be deleted);
+    Elastic Load Balancing API Reference: DeleteLoadBalancer (OperationNotPermitted). The stack's delete fails on
+    the balancer (DELETE_FAILED); with the attribute turned off, a second delete removes it."""
+    template = albfront_template()
+    template["Resources"]["Balancer"]["Properties"]["LoadBalancerAttributes"][0]["Value"] = "true"
+    created = outputs(apply(clients, template, hosted_zone(clients)))
+    cfn, elbv2 = clients("cloudformation", REGION), clients("elbv2", REGION)
+
+    cfn.delete_stack(StackName="albfront")
+    described = settle(cfn, "albfront")
+
+    assert described["StackStatus"] == "DELETE_FAILED"
+    ((_, _, reason),) = [event for event in failed(clients) if event[0] == "Balancer"]
+    assert f"Load balancer '{created['Arn']}' cannot be deleted because deletion protection is enabled" in str(reason)
+    assert [b["LoadBalancerArn"] for b in elbv2.describe_load_balancers()["LoadBalancers"]] == [created["Arn"]]
+
+    elbv2.modify_load_balancer_attributes(
+        LoadBalancerArn=created["Arn"], Attributes=[{"Key": "deletion_protection.enabled", "Value": "false"}]
+    )
+    cfn.delete_stack(StackName="albfront")
+
+    assert settle(cfn, described["StackId"])["StackStatus"] == "DELETE_COMPLETE"
+    assert elbv2.describe_load_balancers()["LoadBalancers"] == []

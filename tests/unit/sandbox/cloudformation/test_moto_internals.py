@@ -443,6 +443,30 @@ def test_an_application_load_balancers_dns_name_and_zone_are_awss(aws: None) -> 
     assert moto_internals.APPLICATION_LOAD_BALANCER_ZONES["us-east-1"] == "Z35SXDOTRQ7X7K"
 
 
+def test_a_balancer_with_deletion_protection_is_not_deleted(aws: None) -> None:
+    """User Guide for Application Load Balancers: "Deletion protection"; Elastic Load Balancing API Reference:
+    DeleteLoadBalancer answers OperationNotPermitted while `deletion_protection.enabled` is true (moto deleted it)."""
+    moto_internals.fix_elbv2_deletion_protection()
+    ec2, elbv2 = boto3.client("ec2", region_name=REGION), boto3.client("elbv2", region_name=REGION)
+    vpc = ec2.create_vpc(CidrBlock="10.8.0.0/16")["Vpc"]["VpcId"]
+    subnets = [
+        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.8.{n}.0/24", AvailabilityZone=f"{REGION}{zone}")["Subnet"][
+            "SubnetId"
+        ]
+        for n, zone in ((0, "a"), (1, "b"))
+    ]
+    arn = elbv2.create_load_balancer(Name="kept", Subnets=subnets)["LoadBalancers"][0]["LoadBalancerArn"]
+    protection = [{"Key": "deletion_protection.enabled", "Value": "true"}]
+    elbv2.modify_load_balancer_attributes(LoadBalancerArn=arn, Attributes=protection)
+
+    with pytest.raises(ClientError, match="cannot be deleted because deletion protection is enabled"):
+        elbv2.delete_load_balancer(LoadBalancerArn=arn)
+    protection[0]["Value"] = "false"
+    elbv2.modify_load_balancer_attributes(LoadBalancerArn=arn, Attributes=protection)
+    elbv2.delete_load_balancer(LoadBalancerArn=arn)
+    assert elbv2.describe_load_balancers()["LoadBalancers"] == []
+
+
 def test_a_private_rest_api_deploys_only_with_a_resource_policy_and_its_endpoints_change_in_place(aws: None) -> None:
     """API Gateway Developer Guide: "Private REST APIs in API Gateway" (CreateDeployment of a PRIVATE API without a
     resource policy: BadRequestException "Private REST API doesn't have a resource policy attached to it"; moto
