@@ -22,7 +22,8 @@ the AWS behaviour it restores:
   the handler does (moto's model cannot update, and a remake gave the API a new id its methods did not name);
 - `AWS::ApiGateway::RestApi` `Policy` (the resource policy, which moto's model ignored: GetRestApi answered
   none, and a PRIVATE API, which API Gateway deploys only with one, could not be deployed), put as JSON
-  text; an update puts the new policy and endpoint configuration (`Types`, `VpcEndpointIds`) in place;
+  text with its `execute-api:/...` shorthand expanded to the API's ARN, as API Gateway keeps it; an update
+  puts the new policy and endpoint configuration (`Types`, `VpcEndpointIds`) in place;
 - `AWS::EC2::VPC` `EnableDnsSupport` and `EnableDnsHostnames` applied (moto's model ignored them), and changed in
   place by an update;
 - `AWS::EC2::VPCEndpoint` updated in place (ModifyVpcEndpoint: subnets, security groups, route tables, policy),
@@ -419,10 +420,34 @@ def _rest_api_endpoint(clients: ServiceClients, region: str, api_id: str, proper
     moto_internals.apigateway_disable_execute_api_endpoint(region, api_id, disabled, account_id=account)
     policy = properties.get("Policy")
     if policy:
-        text = policy if isinstance(policy, str) else json.dumps(policy)
+        document = json.loads(policy) if isinstance(policy, str) else copy.deepcopy(dict(policy))
+        partition = "aws-cn" if region.startswith("cn-") else "aws"
+        _expand_execute_api(document, f"arn:{partition}:execute-api:{region}:{account}:{api_id}")
         clients("apigateway", region).update_rest_api(
-            restApiId=api_id, patchOperations=[{"op": "replace", "path": "/policy", "value": text}]
+            restApiId=api_id, patchOperations=[{"op": "replace", "path": "/policy", "value": json.dumps(document)}]
         )
+
+
+def _expand_execute_api(document: dict[str, Any], api_arn: str) -> None:
+    """The policy's `execute-api:` shorthand resources as API Gateway keeps them: `execute-api:/*` becomes
+    `arn:aws:execute-api:<region>:<account>:<api id>/*`, the rest of the path kept (API Gateway Developer Guide:
+    "API Gateway resource policy examples": the shorthand names the API the policy is attached to; GetRestApi
+    answers the full ARN)."""
+    statements = document.get("Statement")
+    for statement in statements if isinstance(statements, list) else [statements]:
+        if not isinstance(statement, dict):
+            continue
+        for key in ("Resource", "NotResource"):
+            value = statement.get(key)
+            if isinstance(value, str) and value.startswith("execute-api:"):
+                statement[key] = api_arn + value.removeprefix("execute-api:")
+            elif isinstance(value, list):
+                statement[key] = [
+                    api_arn + item.removeprefix("execute-api:")
+                    if isinstance(item, str) and item.startswith("execute-api:")
+                    else item
+                    for item in value
+                ]
 
 
 def _vpc_dns(clients: ServiceClients, region: str, vpc: str, properties: Mapping[str, Any]) -> None:

@@ -1476,13 +1476,14 @@ def test_a_private_api_behind_an_execute_api_endpoint_answers_its_endpoints_and_
     cfn: Any, clients: Clients
 ) -> None:
     """API Gateway Developer Guide: "Private REST APIs in API Gateway" (a PRIVATE API names the interface VPC
-    endpoints of `com.amazonaws.<region>.execute-api` that reach it, and its resource policy says who may call it);
+    endpoints of `com.amazonaws.<region>.execute-api` that reach it, and its resource policy says who may call it).
     API Gateway API Reference: GetRestApi (answers `endpointConfiguration` with `types` and `vpcEndpointIds`, and
-    `policy` as JSON text), UpdateRestApi (a new policy and a new endpoint list change in place, the API keeping its
-    id); Amazon EC2 API Reference: CreateVpcEndpoint (an Interface endpoint with private DNS in the subnets and
-    security group given), ModifyVpcEndpoint (its subnets change in place, keeping its id), DescribeVpcAttribute
-    (the VPC's `EnableDnsSupport` and `EnableDnsHostnames` as the template sets them, both of which private DNS
-    needs: AWS PrivateLink Guide: "Access an AWS service using an interface VPC endpoint")."""
+    `policy` as JSON text, its `execute-api:/*` shorthand expanded to the API's ARN: API Gateway Developer Guide,
+    "API Gateway resource policy examples"), UpdateRestApi (a new policy and a new endpoint list change in place,
+    the API keeping its id). Amazon EC2 API Reference: CreateVpcEndpoint (an Interface endpoint with private DNS in
+    the subnets and security group given), ModifyVpcEndpoint (its subnets change in place, keeping its id),
+    DescribeVpcAttribute (the VPC's `EnableDnsSupport` and `EnableDnsHostnames` as the template sets them, both of
+    which private DNS needs: AWS PrivateLink Guide, "Access an AWS service using an interface VPC endpoint")."""
     template = private_api_template()
     cfn.create_stack(StackName="app", TemplateBody=json.dumps(template))
     described = settle(cfn, "app")
@@ -1495,7 +1496,9 @@ def test_a_private_api_behind_an_execute_api_endpoint_answers_its_endpoints_and_
     policy = json.loads(api["policy"])
     (deny, allow) = policy["Statement"]
     assert deny["Condition"] == {"StringNotEquals": {"aws:SourceVpce": found["Endpoint0"]}}
-    assert (deny["Effect"], allow["Effect"], allow["Resource"]) == ("Deny", "Allow", "execute-api:/*")
+    # API Gateway keeps the `execute-api:` shorthand as the API's own ARN
+    arn = f"arn:aws:execute-api:us-east-1:123456789012:{found['Api']}/*"
+    assert (deny["Effect"], deny["Resource"], allow["Effect"], allow["Resource"]) == ("Deny", arn, "Allow", arn)
     assert apigateway.get_stage(restApiId=found["Api"], stageName="prod")["deploymentId"]
     (endpoint,) = clients("ec2").describe_vpc_endpoints(VpcEndpointIds=[found["Endpoint0"]])["VpcEndpoints"]
     assert (endpoint["VpcEndpointType"], endpoint["ServiceName"]) == (
