@@ -506,3 +506,30 @@ def test_a_balancer_with_deletion_protection_fails_its_stacks_delete_until_prote
 
     assert settle(cfn, described["StackId"])["StackStatus"] == "DELETE_COMPLETE"
     assert elbv2.describe_load_balancers()["LoadBalancers"] == []
+
+
+def test_a_new_image_registers_a_new_revision_the_service_moves_to_and_the_old_one_is_deregistered(
+    clients: Clients,
+) -> None:
+    """An upgrade's new frontend image: AWS CloudFormation template reference, AWS::ECS::TaskDefinition
+    (`ContainerDefinitions` update requires Replacement: a new revision of the family, Ref its ARN), Amazon ECS API
+    Reference: UpdateService (the service moves to the new revision in place), DeregisterTaskDefinition (the
+    replaced revision, deleted in the update's cleanup, is INACTIVE)."""
+    template = albfront_template()
+    zone = hosted_zone(clients)
+    created = outputs(apply(clients, template, zone))
+    ecs = clients("ecs", REGION)
+    first = described_service(clients, created["Service"])["taskDefinition"]
+    template["Resources"]["TaskDefinition"]["Properties"]["ContainerDefinitions"][0]["Image"] = {
+        "Fn::Sub": "${AWS::AccountId}.dkr.ecr.${AWS::Region}.amazonaws.com/site:frontend-next"
+    }
+
+    updated = apply(clients, template, zone, create=False)
+
+    assert updated["StackStatus"] == "UPDATE_COMPLETE", failed(clients)
+    second = described_service(clients, created["Service"])["taskDefinition"]
+    assert (first.rsplit(":", 1)[1], second.rsplit(":", 1)[1]) == ("1", "2")
+    assert first.rsplit(":", 1)[0] == second.rsplit(":", 1)[0]  # the same family
+    revision = ecs.describe_task_definition(taskDefinition=second)["taskDefinition"]
+    assert revision["containerDefinitions"][0]["image"].endswith("/site:frontend-next")
+    assert ecs.describe_task_definition(taskDefinition=first)["taskDefinition"]["status"] == "INACTIVE"
