@@ -16,8 +16,9 @@ balancer, and could delete neither a target group nor a service.
   difference of `Targets`; Ref is its ARN.
 - `AWS::ElasticLoadBalancingV2::Listener`: CreateListener, ModifyListener, DeleteListener; Ref its ARN.
 - `AWS::ECS::TaskDefinition`: RegisterTaskDefinition with every property; Ref is its ARN.
-- `AWS::ECS::Service`: CreateService, refused as ECS refuses it (below); the sandbox runs no task
-  (no image is pulled), so the service stays with its tasks pending; Ref is its ARN.
+- `AWS::ECS::Service`: CreateService, refused as ECS refuses it (below); the sandbox runs no task and
+  pulls no image (moto counts the desired tasks pending after CreateService, running after an
+  UpdateService); Ref is its ARN.
 """
 
 from __future__ import annotations
