@@ -249,9 +249,7 @@ def test_a_stage_importing_an_export_must_depend_on_the_stage_that_makes_it() ->
         )
 
 
-def test_a_stack_beside_the_backend_in_its_region_waits_for_every_backend_stage() -> (
-    None
-):
+def test_a_stack_beside_the_backend_in_its_region_waits_for_every_backend_stage() -> None:
     """data.all's pipeline deploys its albfront stage after its backend stage; the albfront service joins the
     ECS cluster by name, which no reference says. Its CloudFront stage (us-east-1) waits only when it reads
     the backend's region (the Cognito URLs trigger)."""
