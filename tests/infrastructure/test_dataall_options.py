@@ -110,11 +110,12 @@ def test_the_variants_and_the_stages_options_add_pass_cfn_lint_and_take_the_valu
     variants = {v.template: step.name for step in release.manifest.stages() for v in step.variants}
     assert sorted(set(variants.values())) == [
         "aurora", "backend", "cloudfront", "cognito", "dashboards", "ecs", "frontend-cognito-config", "lambdas",
-        "opensearch", "opensearch-serverless", "params", "rum", "s3",
+        "opensearch", "opensearch-serverless", "params", "rum", "s3", "vpc",
     ]  # fmt: skip
     added = {step.name: step.template for step in release.manifest.stages() if step.when is not None}
     assert sorted(added) == [
-        "canaries", "cognito", "frontend-cognito-config", "opensearch", "opensearch-serverless", "rum", "secrets"
+        "albfront", "albfront-cognito-config", "canaries", "cloudfront", "cognito", "frontend-cognito-config",
+        "opensearch", "opensearch-serverless", "rum", "secrets",
     ]  # fmt: skip
     templates = [release.path / name for name in [*variants, *added.values()]]
 

@@ -988,3 +988,72 @@ def test_data_all_with_an_api_custom_domain_serves_its_api_at_the_name_and_a_red
     assert ssm.get_parameter(Name=backend_url)["Parameter"]["Value"] == url
     assert site_api_url() == url + "graphql/api"
     print(f"install {installed_at - started:.0f} s, redeploy without it {time.monotonic() - installed_at:.0f} s")
+
+
+#: A release offering data.all's private web UI: the custom domain it needs, and InternetFacing (two syntheses).
+PRIVATE_ONLY = (rules.CUSTOM_DOMAIN_ENABLED, "InternetFacing")
+
+
+def test_a_private_data_all_serves_the_installations_web_ui_from_its_internal_load_balancer_and_a_private_api(
+    sandbox: Any, data_all_pace: None
+) -> None:
+    """InternetFacing=false (data.all's internet_facing): its albfront stage in place of CloudFront: an internal
+    Application Load Balancer at the custom domain (the zone's alias record) in front of an ECS service whose task
+    runs the installation's frontend image, which the installer's custom resource made from the release's image
+    and web UI with the installation's API URL and Cognito ids (data.all's pipeline builds it per installation);
+    the API private behind an execute-api endpoint (API Gateway developer guide, "Private REST APIs"). A redeploy
+    changes nothing."""
+    from lambdas.site.image import RESOURCE_TYPE
+    from sandbox.image_files import image_file
+
+    aws = Aws(region=HOME, endpoint_url=sandbox.endpoint)
+    release = cached_dataall_release("2.9.0", site=True, variants=PRIVATE_ONLY)
+    register_sandbox_images(aws, release, lambda _: None)
+    route53 = aws.client("route53")
+    name = "dataall.corp.example.com"
+    zone = str(route53.create_hosted_zone(Name=name, CallerReference=name)["HostedZone"]["Id"]).rsplit("/", 1)[-1]
+    options = {"OnDelete": "Destroy", "EnableCustomDomain": "true", "CustomDomainName": name,
+               "CustomDomainHostedZoneId": zone, "InternetFacing": "false"}  # fmt: skip
+
+    installed = deploy(aws, release, options)
+
+    assert installed.result["status"] == "SUCCEEDED", installed.result["error"]
+    stages = installed.reader.ledger.stages()
+    assert {"albfront", "albfront-cognito-config"} <= set(stages) and not {
+        "cloudfront",
+        "frontend-cognito-config",
+    } & set(stages)
+    east = Aws(region=CLOUDFRONT_REGION, endpoint_url=sandbox.endpoint).client("cloudformation")
+    assert east.describe_stacks()["Stacks"] == []  # nothing in us-east-1
+    (balancer,) = aws.client("elbv2").describe_load_balancers()["LoadBalancers"]
+    assert balancer["Scheme"] == "internal" and balancer["Type"] == "application"
+    records = route53.list_resource_record_sets(HostedZoneId=zone)["ResourceRecordSets"]
+    (alias,) = [r for r in records if r["Type"] == "A"]
+    assert alias["AliasTarget"]["DNSName"].rstrip(".").lower() == f"dualstack.{balancer['DNSName']}".lower()
+    ecs = aws.client("ecs")
+    (service,) = ecs.describe_services(cluster="dataall-dev-cluster", services=["frontend-dev"])["services"]
+    task = ecs.describe_task_definition(taskDefinition=service["taskDefinition"])["taskDefinition"]
+    (image,) = [c["image"] for c in task["containerDefinitions"]]
+    repository, digest = image.split("/", 1)[1].split("@")
+    api = aws.client("apigateway")
+    (rest_api,) = api.get_rest_apis()["items"]
+    assert rest_api["endpointConfiguration"]["types"] == ["PRIVATE"]
+    (endpoint,) = rest_api["endpointConfiguration"]["vpcEndpointIds"]
+    (vpce,) = aws.client("ec2").describe_vpc_endpoints(VpcEndpointIds=[endpoint])["VpcEndpoints"]
+    assert vpce["ServiceName"] == f"com.amazonaws.{HOME}.execute-api" and vpce["PrivateDnsEnabled"]
+    # the task's image holds the web UI with this installation's values, at data.all's nginx root
+    files = [f for f in json.loads(json.dumps(release.manifest.files)) if f.startswith("assets/")]
+    assert files and RESOURCE_TYPE in (release.path / "blueprints/albfront.template.json").read_text()
+    url = aws.client("ssm").get_parameter(Name="/dataall/dev/apiGateway/backendUrl")["Parameter"]["Value"]
+    index = image_file(HOME, repository, digest, "usr/share/nginx/html/index.html") or b""
+    scripts = re.findall(rb'src="/(static/js/main\.[0-9a-f]+\.js)"', index)
+    assert scripts, index[:500]
+    main = image_file(HOME, repository, digest, "usr/share/nginx/html/" + scripts[0].decode()) or b""
+    assert f"{url}graphql/api".encode() in main and b"__DATAALL_" not in main
+    assert f"https://{name}".encode() in main
+    assert _callback_urls(aws) == [f"https://{name}"]  # data.all's FrontendCognitoConfig of its albfront stack
+
+    again = run(aws, installed, {"action": "redeploy"})
+
+    assert again["status"] == "SUCCEEDED", again["error"]
+    assert _changed(installed, again, release) == set()
