@@ -34,7 +34,7 @@ from lambdas.release.manifest import (
     template_problems,
     topological_levels,
 )
-from lambdas.run import certificates, existing_vpc, hosted_zones, installation_values, region_values
+from lambdas.run import certificates, existing_vpc, hosted_zones, installation_values, internet_facing, region_values
 from lambdas.run.collisions import NamedResource, named_resources, refuse_collisions
 from lambdas.run.drift import start_detections
 from lambdas.run.preview import Preview, StagePreview, preview_run
@@ -260,6 +260,7 @@ def _plan_deploy(deps: Deps, document: dict[str, Any], current: ReleaseRecord | 
     regional = region_values.make(active, deps.region, deps.regional_client)
     steps = [manifest.steps[name] for name in active if name in manifest.steps]
     installed = current.options if current else None
+    internet_facing.check(options, installed)
     regional.update(existing_vpc.make(steps, options, deps.region, deps.regional_client, installed))
     hosted_zones.check(steps, options, lambda: deps.regional_client("route53", deps.region))
     certificates.check(steps, options, deps.account_id, lambda region: deps.regional_client("acm", region))

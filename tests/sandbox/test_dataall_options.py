@@ -1054,6 +1054,11 @@ def test_a_private_data_all_serves_the_installations_web_ui_from_its_internal_lo
     assert _callback_urls(aws) == [f"https://{name}"]  # data.all's FrontendCognitoConfig of its albfront stack
 
     again = run(aws, installed, {"action": "redeploy"})
+    public = run(aws, installed, {"action": "redeploy", "options": {"InternetFacing": True}})
 
     assert again["status"] == "SUCCEEDED", again["error"]
     assert _changed(installed, again, release) == set()
+    assert public["status"] == "REFUSED", public  # chosen at install: the albfront stages stay, nothing changed
+    refusal = refused(aws.client("stepfunctions").describe_execution(executionArn=public["execution_arn"]))
+    assert refusal is not None and refusal["field"] == "options.InternetFacing", refusal
+    assert set(installed.reader.ledger.stages()) == set(stages)
