@@ -109,8 +109,8 @@ def platform(version: str = VERSION) -> SmallRelease:
         stage(
             "cloudfront",
             depends_on=("lambda-api",),
-            when={"option": "InternetFacing", "equals": True},
+            when={"option": "EnableFront", "equals": True},
         ),
         version=version,
-        options={"InternetFacing": {"type": "boolean", "default": False}},
+        options={"EnableFront": {"type": "boolean", "default": False}},
     )

@@ -65,7 +65,7 @@ def test_a_valid_install_takes_the_lock_and_plans_every_step_after_what_it_waits
     run = deps.ledger.run("install-2-8-0-abc")
     assert run is not None and run.status == "RUNNING" and run.params["ResourcePrefix"] == "dataall"
     assert run.after["lambda-api"] == sorted(active["lambda-api"].dependencies())
-    assert "cloudfront" not in run.order  # left out: InternetFacing is off
+    assert "cloudfront" not in run.order  # left out: EnableFront is off
 
 
 @pytest.mark.parametrize(
@@ -197,7 +197,7 @@ def installed(deps: Deps, stage: str, stack_id: str | None = None) -> None:
 def test_an_installed_stage_whose_condition_the_options_turn_off_is_deleted_first(
     deps: Deps, release: SmallRelease
 ) -> None:
-    installed(deps, "cloudfront")  # installed while InternetFacing was on
+    installed(deps, "cloudfront")  # installed while EnableFront was on
 
     result = plan(deps, request({"action": "redeploy", "version": release.version, "options": {}}, "redeploy-1"))
 
@@ -274,7 +274,7 @@ def with_search(version: str, *, stateful: bool = False) -> SmallRelease:
         stage("search", depends_on=("vpc",), stateful=stateful, outputs=("Endpoint",)),
         stage("lambda-api", depends_on=("aurora", "params"), parameters={"Search": "${stage:search.Endpoint}"}),
         version=version,
-        options={"InternetFacing": {"type": "boolean", "default": False}},
+        options={"EnableFront": {"type": "boolean", "default": False}},
     )
 
 
