@@ -230,8 +230,8 @@ def _stage(name: str, *, region: str | None = None, depends_on: tuple[str, ...] 
     )
 
 
-EXPORTING = {"Outputs": {"VpcId": {"Value": "vpc-1", "Export": {"Name": "dataall-dev-vpcId"}}}}
-IMPORTING = {"Resources": {"Group": {"Type": "AWS::EC2::SecurityGroup", "Properties": {
+EXPORTING: dict[str, Any] = {"Outputs": {"VpcId": {"Value": "vpc-1", "Export": {"Name": "dataall-dev-vpcId"}}}}
+IMPORTING: dict[str, Any] = {"Resources": {"Group": {"Type": "AWS::EC2::SecurityGroup", "Properties": {
     "VpcId": {"Fn::ImportValue": "dataall-dev-vpcId"}}}}}  # fmt: skip
 
 

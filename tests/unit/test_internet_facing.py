@@ -13,9 +13,9 @@ def test_an_installed_data_all_keeps_the_web_ui_it_was_installed_with() -> None:
     check({"InternetFacing": False}, None)  # an install chooses
     check({"InternetFacing": False}, {"InternetFacing": False})
     check({"ProdSizing": True}, {"ProdSizing": True})  # a release not offering it
-    with pytest.raises(InvalidOptions, match="installed private .* not internet-facing") as refused:
+    with pytest.raises(InvalidOptions, match=r"installed private .* not internet-facing") as refused:
         check({"InternetFacing": True}, {"InternetFacing": False})
     assert refused.value.field == "options.InternetFacing"
     # a data.all installed before the option was offered was internet-facing
-    with pytest.raises(InvalidOptions, match="installed internet-facing .* not private"):
+    with pytest.raises(InvalidOptions, match=r"installed internet-facing .* not private"):
         check({"InternetFacing": False}, {"ProdSizing": True})
