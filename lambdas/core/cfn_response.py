@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from lambdas.core.observability import logger
+from lambdas.core.observability import logger, metrics
 
 #: CloudFormation refuses an answer larger than this.
 RESPONSE_LIMIT_BYTES = 4096
@@ -165,3 +165,22 @@ def serve(
     finally:
         watchdog.cancel()
     return responder.status or "UNANSWERED"
+
+
+def answer_request(
+    event: dict[str, Any], context: Any, work: Callable[[Deadline], Outcome], *, failed_physical_id: str, metric: str
+) -> str:
+    """A custom resource provider's handler: the request logged, `serve`d, and counted (`metric`, or
+    `<metric>Failed` when the answer was not SUCCESS)."""
+    logger.info(
+        "custom resource request",
+        extra={
+            "request": event.get("RequestType"),
+            "resource_type": event.get("ResourceType"),
+            "logical_id": event.get("LogicalResourceId"),
+            "physical_id": event.get("PhysicalResourceId"),
+        },
+    )
+    status = serve(event, context, work, failed_physical_id=failed_physical_id)
+    metrics.add_metric(name=metric if status == "SUCCESS" else f"{metric}Failed", unit="Count", value=1)
+    return status

@@ -19,20 +19,10 @@ from lambdas.site import image
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: Any) -> None:
-    logger.info(
-        "custom resource request",
-        extra={
-            "request": event.get("RequestType"),
-            "resource_type": event.get("ResourceType"),
-            "logical_id": event.get("LogicalResourceId"),
-            "physical_id": event.get("PhysicalResourceId"),
-        },
-    )
-    status = cfn_response.serve(
+    cfn_response.answer_request(
         event,
         context,
         lambda deadline: image.handle(event, image.Services.from_context(context), deadline),
         failed_physical_id=str(event.get("PhysicalResourceId") or f"{event.get('LogicalResourceId')}-failed"),
+        metric="FrontendImageRequests",
     )
-    name = "FrontendImageRequests" if status == "SUCCESS" else "FrontendImageRequestsFailed"
-    metrics.add_metric(name=name, unit="Count", value=1)

@@ -19,20 +19,10 @@ from lambdas.pivot_role import resources as pivot_resources
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: Any) -> None:
-    logger.info(
-        "custom resource request",
-        extra={
-            "request": event.get("RequestType"),
-            "resource_type": event.get("ResourceType"),
-            "logical_id": event.get("LogicalResourceId"),
-            "physical_id": event.get("PhysicalResourceId"),
-        },
-    )
-    status = cfn_response.serve(
+    cfn_response.answer_request(
         event,
         context,
         lambda deadline: pivot_resources.handle(event, pivot_resources.Services.from_context(context), deadline),
         failed_physical_id=pivot_resources.failed_physical_id(event),
+        metric="PivotRoleRequests",
     )
-    name = "PivotRoleRequests" if status == "SUCCESS" else "PivotRoleRequestsFailed"
-    metrics.add_metric(name=name, unit="Count", value=1)

@@ -994,6 +994,15 @@ def test_data_all_with_an_api_custom_domain_serves_its_api_at_the_name_and_a_red
 PRIVATE_ONLY = (rules.CUSTOM_DOMAIN_ENABLED, "InternetFacing")
 
 
+def _private(route53: Any) -> tuple[str, str, dict[str, str]]:
+    """A public hosted zone of the account, and the options installing a private data.all at its name."""
+    name = "dataall.corp.example.com"
+    zone = str(route53.create_hosted_zone(Name=name, CallerReference=name)["HostedZone"]["Id"]).rsplit("/", 1)[-1]
+    options = {"OnDelete": "Destroy", "EnableCustomDomain": "true", "CustomDomainName": name,
+               "CustomDomainHostedZoneId": zone, "InternetFacing": "false"}  # fmt: skip
+    return name, zone, options
+
+
 def test_a_private_data_all_serves_the_installations_web_ui_from_its_internal_load_balancer_and_a_private_api(
     sandbox: Any, data_all_pace: None
 ) -> None:
@@ -1010,10 +1019,7 @@ def test_a_private_data_all_serves_the_installations_web_ui_from_its_internal_lo
     release = cached_dataall_release("2.9.0", site=True, variants=PRIVATE_ONLY)
     register_sandbox_images(aws, release, lambda _: None)
     route53 = aws.client("route53")
-    name = "dataall.corp.example.com"
-    zone = str(route53.create_hosted_zone(Name=name, CallerReference=name)["HostedZone"]["Id"]).rsplit("/", 1)[-1]
-    options = {"OnDelete": "Destroy", "EnableCustomDomain": "true", "CustomDomainName": name,
-               "CustomDomainHostedZoneId": zone, "InternetFacing": "false"}  # fmt: skip
+    name, zone, options = _private(route53)
 
     installed = deploy(aws, release, options)
 
@@ -1079,11 +1085,7 @@ def test_a_private_data_all_upgrades_its_frontend_image_and_a_failed_upgrade_put
     newer = cached_dataall_release("2.9.0", variants=PRIVATE_ONLY)
     for release in (older, newer):
         register_sandbox_images(aws, release, lambda _: None)
-    route53 = aws.client("route53")
-    name = "dataall.corp.example.com"
-    zone = str(route53.create_hosted_zone(Name=name, CallerReference=name)["HostedZone"]["Id"]).rsplit("/", 1)[-1]
-    options = {"OnDelete": "Destroy", "EnableCustomDomain": "true", "CustomDomainName": name,
-               "CustomDomainHostedZoneId": zone, "InternetFacing": "false"}  # fmt: skip
+    *_, options = _private(aws.client("route53"))
     ecs = aws.client("ecs")
 
     def frontend() -> tuple[str, str]:
