@@ -362,6 +362,9 @@ class VariantOption:
     #: the value data.all's `key` is synthesized with for each value of the option, where it is not the
     #: option's own (a key that takes a setting, not a flag: `custom_domain` takes a hosted zone)
     key_values: tuple[tuple[bool, Any], ...] = ()
+    #: what else data.all is synthesized with for a value of the option: keys of other settings (a mapping
+    #: merged into the setting of that key) that data.all needs with it
+    with_keys: tuple[tuple[bool, Mapping[str, Mapping[str, Any]]], ...] = ()
 
     @property
     def values(self) -> tuple[bool, ...]:
@@ -383,6 +386,10 @@ INTERNET_FACING = VariantOption(
     key="internet_facing",
     default=True,
     others=(False,),
+    # data.all's internal load balancer listens on HTTPS only with custom_domain's certificate_arn (else HTTP on
+    # 80, which its security groups, open on tcp 443 alone, let nobody reach): synthesized with a placeholder ARN,
+    # which the rule `custom_domain_certificate_from_the_option` makes CustomDomainCertificateArn
+    with_keys=((False, {rules.CUSTOM_DOMAIN_KEY: {"certificate_arn": rules.CUSTOM_DOMAIN_CERTIFICATE_PLACEHOLDER}}),),
     label="Internet-facing",
     description="data.all's internet_facing: true serves the web UI from CloudFront and the API on the internet; "
     "false makes the API private (an execute-api VPC endpoint in data.all's VPC) and serves the web UI from an "
@@ -489,6 +496,21 @@ OPTION_RULES: tuple[dict[str, Any], ...] = (
         f"web UI from an internal load balancer at {rules.CUSTOM_DOMAIN_NAME} alone (deploy/stacks/albfront_stack.py "
         "requires custom_domain when internet_facing=false)",
     },
+    # deploy/stacks/albfront_stack.py gives its load balancer a certificate (an HTTPS listener on 443) only with
+    # custom_domain's certificate_arn; without, its listener is HTTP on 80, which its own security groups (tcp 443
+    # from the VPC) let nobody reach: a web UI installed unreachable
+    {
+        "when": {
+            "all": [
+                {"option": INTERNET_FACING.option, "equals": False},
+                {"option": rules.CUSTOM_DOMAIN_CERTIFICATE, "equals": ""},
+            ]
+        },
+        "message": f"{INTERNET_FACING.option}=false needs {rules.CUSTOM_DOMAIN_CERTIFICATE}, an ACM certificate of the "
+        f"account in the installation's region covering {rules.CUSTOM_DOMAIN_NAME}: data.all's internal load balancer "
+        "serves HTTPS only with it (deploy/stacks/albfront_stack.py; without, it listens on HTTP port 80, which its "
+        "security groups, open on tcp 443 alone, let nobody reach)",
+    },
     # What the installer does not install with a private data.all yet, refused by name rather than half-made.
     *(
         {
@@ -511,12 +533,6 @@ OPTION_RULES: tuple[dict[str, Any], ...] = (
                 {"option": rules.CUSTOM_AUTH_ENABLED, "equals": True},
                 rules.CUSTOM_AUTH_ENABLED,
                 "the installation's frontend image is made from the release's Cognito web UI",
-            ),
-            (
-                {"option": rules.CUSTOM_DOMAIN_CERTIFICATE, "not_equals": ""},
-                rules.CUSTOM_DOMAIN_CERTIFICATE,
-                "data.all's load balancer would take a certificate of the installation's region, and the option "
-                "names one in us-east-1 for CloudFront; leave it empty and data.all requests one in the zone",
             ),
             (
                 {"option": rules.API_DOMAIN_NAME, "not_equals": ""},
@@ -777,6 +793,18 @@ def combinations(options: Sequence[VariantOption]) -> list[dict[str, bool]]:
 def _off_default(options: Sequence[VariantOption], combination: Combination) -> tuple[int, list[bool]]:
     off = [combination[o.option] != o.default for o in options]
     return sum(off), [not flag for flag in off]
+
+
+def synthesis_settings(options: Sequence[VariantOption], combination: Combination) -> dict[str, Any]:
+    """data.all's keys a combination of the variant options is synthesized with: each option off its default
+    sets its key (`key_value`), and the keys it needs with that value (`with_keys`) are merged in."""
+    settings = {o.key: o.key_value(combination[o.option]) for o in options if combination[o.option] != o.default}
+    for option in options:
+        for value, keys in option.with_keys:
+            if combination[option.option] == value:
+                for key, extra in keys.items():
+                    settings[key] = {**(settings.get(key) or {}), **extra}
+    return settings
 
 
 def variant_template(stage: str, settings: Iterable[tuple[str, bool]]) -> str:
@@ -1060,7 +1088,7 @@ def import_variants(
     done = _Counter(len(others))
 
     def settings(combination: Combination) -> dict[str, Any]:
-        return {o.key: o.key_value(combination[o.option]) for o in options if combination[o.option] != o.default}
+        return synthesis_settings(options, combination)
 
     def synthesized(combination: Combination) -> Path:
         environment = settings(combination)

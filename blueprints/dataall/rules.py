@@ -1028,11 +1028,21 @@ def _variable(parameter: str) -> str:
 
 
 #: The parameter (and release option) of data.all's `custom_domain.certificate_arn`: an ACM certificate of
-#: the account in us-east-1, where CloudFront takes its certificates from
-#: (https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/cnames-and-https-requirements.html);
-#: empty, data.all requests one.
+#: the account, in us-east-1 where CloudFront takes its certificates from
+#: (https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/cnames-and-https-requirements.html), or,
+#: with `internet_facing=false`, in the installation's region, where its internal load balancer takes it
+#: (https://docs.aws.amazon.com/elasticloadbalancing/latest/application/https-listener-certificates.html): the
+#: pattern takes any region, Plan checks which (`lambdas.run.certificates`); empty, data.all requests one.
 CUSTOM_DOMAIN_CERTIFICATE = "CustomDomainCertificateArn"
-CUSTOM_DOMAIN_CERTIFICATE_PATTERN = r"arn:aws[a-z-]*:acm:us-east-1:[0-9]{12}:certificate/[0-9a-f-]+"
+CUSTOM_DOMAIN_CERTIFICATE_PATTERN = r"arn:aws[a-z-]*:acm:[a-z]{2}(-[a-z]+)+-[0-9]:[0-9]{12}:certificate/[0-9a-f-]+"
+#: An edge-optimized name's certificate (CloudFront's, API Gateway's): of us-east-1 alone.
+EDGE_CERTIFICATE_PATTERN = r"arn:aws[a-z-]*:acm:us-east-1:[0-9]{12}:certificate/[0-9a-f-]+"
+#: The certificate ARN data.all's `internet_facing=false` variant is synthesized with (its load balancer listens on
+#: HTTPS only with one: `installer.dataall.INTERNET_FACING`): an ARN no account holds, which the rule makes
+#: `CustomDomainCertificateArn` wherever data.all puts it.
+CUSTOM_DOMAIN_CERTIFICATE_PLACEHOLDER = (
+    "arn:aws:acm:us-east-1:000000000000:certificate/00000000-da7a-a11f-0000-1ace0fce7ace"
+)
 #: The condition the rule gives the template holding data.all's certificate: no certificate ARN given.
 CUSTOM_DOMAIN_CERTIFICATE_REQUESTED = "DataallCustomDomainCertificateRequested"
 #: data.all's construct id of the certificate it requests, or imports by ARN (`deploy/stacks/cloudfront.py`).
@@ -1151,8 +1161,9 @@ def _declare_certificate_parameter(template: dict[str, Any]) -> None:
         "Default": "",
         "AllowedPattern": f"({CUSTOM_DOMAIN_CERTIFICATE_PATTERN})?",
         "Description": f"data.all's {CUSTOM_DOMAIN_KEY}.certificate_arn: the ARN of the account's ACM certificate "
-        "in us-east-1 that CloudFront serves CustomDomainName with; empty: data.all requests one, validated by "
-        "DNS in the zone (set by the installer from the release's option)",
+        "that CloudFront (in us-east-1) or data.all's internal load balancer (in the installation's region) serves "
+        "CustomDomainName with; empty: data.all requests one, validated by DNS in the zone (set by the installer "
+        "from the release's option)",
     }
 
 
@@ -2021,7 +2032,7 @@ def api_custom_domain_from_the_options(template: dict[str, Any], synthesis: Synt
             API_DOMAIN_CERTIFICATE: {
                 "Type": "String",
                 "Default": "",
-                "AllowedPattern": f"({CUSTOM_DOMAIN_CERTIFICATE_PATTERN})?",
+                "AllowedPattern": f"({EDGE_CERTIFICATE_PATTERN})?",
                 "Description": f"data.all's {API_CUSTOM_DOMAIN_KEY}.certificate_arn: the ARN of the account's ACM "
                 "certificate in us-east-1 covering ApiCustomDomainName (set by the installer from the release's "
                 "option)",
@@ -2176,17 +2187,19 @@ def value_option(parameter: str, synthesis: Synthesis) -> dict[str, Any]:  # noq
             f"{CUSTOM_DOMAIN_NAME}'s hosted zone (e.g. Z0123456789ABCDEFGHIJ); Plan checks the zone has that name",
         }
     if parameter == CUSTOM_DOMAIN_CERTIFICATE:
+        given = str((synthesis.setting(CUSTOM_DOMAIN_KEY) or {}).get("certificate_arn") or "")
         return {
             "type": "string",
-            "default": str((synthesis.setting(CUSTOM_DOMAIN_KEY) or {}).get("certificate_arn") or ""),
+            "default": "" if given == CUSTOM_DOMAIN_CERTIFICATE_PLACEHOLDER else given,
             "pattern": f"({CUSTOM_DOMAIN_CERTIFICATE_PATTERN})?",
             "label": "Custom domain's certificate ARN",
             "group": "data.all",
             "description": f"With {CUSTOM_DOMAIN_ENABLED}: data.all's {CUSTOM_DOMAIN_KEY}.certificate_arn, the ARN "
-            f"of an ACM certificate of the account in us-east-1 covering {CUSTOM_DOMAIN_NAME} (its own, e.g. "
-            "imported from an enterprise CA, or one shared by several names), which CloudFront serves the web UI "
-            "with; empty: data.all requests one, validated by DNS in the zone. Plan checks it is ISSUED and covers "
-            "the name",
+            f"of an ACM certificate of the account covering {CUSTOM_DOMAIN_NAME} (its own, e.g. imported from an "
+            "enterprise CA, or one shared by several names), which CloudFront serves the web UI with (a certificate "
+            "in us-east-1), or with InternetFacing=false data.all's internal load balancer (in the installation's "
+            "region; required then); empty: data.all requests one, validated by DNS in the zone. Plan checks it is "
+            "ISSUED and covers the name",
         }
     if parameter == CUSTOM_DOMAIN_SENDER:
         return {
@@ -2264,7 +2277,7 @@ def value_option(parameter: str, synthesis: Synthesis) -> dict[str, Any]:  # noq
             ),
             API_DOMAIN_CERTIFICATE: (
                 "certificate_arn",
-                CUSTOM_DOMAIN_CERTIFICATE_PATTERN,
+                EDGE_CERTIFICATE_PATTERN,
                 "API's custom domain's certificate ARN",
                 f"the ARN of an ACM certificate of the account in us-east-1 covering {API_DOMAIN_NAME}, which API "
                 "Gateway serves the edge-optimized name with; Plan checks it is ISSUED and covers the name",

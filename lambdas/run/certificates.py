@@ -9,6 +9,9 @@ data.all's `apigw_custom_domain.certificate_arn` (`ApiCustomDomainCertificateArn
 API's edge-optimized domain name that certificate (`blueprints.dataall.rules.api_custom_domain_from_the_options`),
 which API Gateway takes from us-east-1 too, issued, covering the name
 (https://docs.aws.amazon.com/apigateway/latest/developerguide/how-to-edge-optimized-custom-domain-name.html).
+With `InternetFacing=false` the web UI's certificate is its internal load balancer's HTTPS listener's, which
+Elastic Load Balancing takes from the load balancer's own region, the installation's
+(https://docs.aws.amazon.com/elasticloadbalancing/latest/application/https-listener-certificates.html).
 Any other fails the stage late in the run: Plan refuses the run first, naming the option.
 """
 
@@ -50,6 +53,14 @@ API = CertificateOption(
     server="API Gateway",
 )
 CERTIFICATE_OPTIONS = (WEB_UI, API)
+#: The web UI's certificate with a private data.all (`InternetFacing=false`): its internal load balancer's.
+PRIVATE_WEB_UI = CertificateOption(
+    arn=WEB_UI.arn,
+    name=WEB_UI.name,
+    serves="data.all's internal load balancer serves stage {stage}'s HTTPS listener with",
+    server="Elastic Load Balancing",
+)
+INTERNET_FACING = "InternetFacing"
 
 
 def covers(pattern: str, name: str) -> bool:
@@ -63,14 +74,19 @@ def covers(pattern: str, name: str) -> bool:
     return pattern.startswith("*.") and bool(label and dot) and pattern[2:] == parent
 
 
-def check(steps: Iterable[Step], options: Mapping[str, OptionValue], account: str, acm: Callable[[str], Any]) -> None:
+def check(
+    steps: Iterable[Step], options: Mapping[str, OptionValue], account: str, acm: Callable[[str], Any], home: str
+) -> None:
     """Refuse the run (InvalidOptions) unless each certificate the steps read (`CERTIFICATE_OPTIONS`) is the
-    account's, in us-east-1, ISSUED, and covers its name option; nothing to check when no step reads the option or
-    it is empty (data.all then requests the web UI's certificate; the API has no custom domain).
-    `acm`: region -> an ACM client of that region."""
+    account's, in us-east-1 (the web UI's of a private data.all: in `home`, the installation's region), ISSUED, and
+    covers its name option; nothing to check when no step reads the option or it is empty (data.all then requests
+    the web UI's certificate; the API has no custom domain). `acm`: region -> an ACM client of that region."""
     steps = list(steps)
     for option in CERTIFICATE_OPTIONS:
-        _check(option, steps, options, account, acm)
+        if option is WEB_UI and options.get(INTERNET_FACING) is False:
+            _check(PRIVATE_WEB_UI, steps, options, account, acm, home)
+        else:
+            _check(option, steps, options, account, acm, REGION)
 
 
 def _check(
@@ -79,6 +95,7 @@ def _check(
     options: Mapping[str, OptionValue],
     account: str,
     acm: Callable[[str], Any],
+    region: str,
 ) -> None:
     readers = [step.name for step in steps if step.reads_param(option.arn)]
     arn = str(options.get(option.arn, ""))
@@ -87,17 +104,17 @@ def _check(
     name = str(options.get(option.name, "")).rstrip(".").lower()
     field = f"options.{option.arn}"
     parts = arn.split(":")
-    region, owner = (parts[3], parts[4]) if len(parts) > 5 else ("", "")
-    if region != REGION or owner != account:
+    given, owner = (parts[3], parts[4]) if len(parts) > 5 else ("", "")
+    if given != region or owner != account:
         raise InvalidOptions(
-            f"{option.arn}: {arn} is not a certificate of account {account} in {REGION}, the only ones "
+            f"{option.arn}: {arn} is not a certificate of account {account} in {region}, the only ones "
             f"{option.serves.format(stage=readers[0])}; nothing was changed",
             field=field,
         )
-    found, code = certificate(acm(REGION), arn)
+    found, code = certificate(acm(region), arn)
     if found is None:
         raise InvalidOptions(
-            f"{option.arn}: the account has no ACM certificate {arn} in {REGION} ({code}); nothing was changed",
+            f"{option.arn}: the account has no ACM certificate {arn} in {region} ({code}); nothing was changed",
             field=field,
         )
     status = str(found.get("Status", ""))

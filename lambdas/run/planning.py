@@ -263,7 +263,7 @@ def _plan_deploy(deps: Deps, document: dict[str, Any], current: ReleaseRecord | 
     internet_facing.check(options, installed)
     regional.update(existing_vpc.make(steps, options, deps.region, deps.regional_client, installed))
     hosted_zones.check(steps, options, lambda: deps.regional_client("route53", deps.region))
-    certificates.check(steps, options, deps.account_id, lambda region: deps.regional_client("acm", region))
+    certificates.check(steps, options, deps.account_id, lambda region: deps.regional_client("acm", region), deps.region)
     made = installation_values.make(deps, manifest, run)
     params = {**_context(deps, options), **regional, **made.masked()}
     order = [name for level in manifest.waves(options) for name in level]

@@ -664,7 +664,7 @@ def test_data_alls_internet_facing_false_is_its_albfront_stages_a_private_api_an
     stack's stages in the backend's region, after every backend stage (data.all's pipeline order), in place of the
     CloudFront stages; its API private behind an execute-api endpoint; and the variants compose exactly with the
     other combinations' synthesis (what InternetFacing will offer once the installer makes its web UI image)."""
-    from installer.dataall import INTERNET_FACING, VARIANT_OPTIONS, combinations, compose_stages
+    from installer.dataall import INTERNET_FACING, VARIANT_OPTIONS, combinations, compose_stages, synthesis_settings
     from installer.images import images_in_templates
 
     source = SOURCES[version]
@@ -672,7 +672,7 @@ def test_data_alls_internet_facing_false_is_its_albfront_stages_a_private_api_an
     default = import_stages(CloudAssembly.load(synthesize(source, version)))
     reports = [(combinations(options)[0], default)]
     for combination in combinations(options)[1:]:
-        environment = {o.key: o.key_value(combination[o.option]) for o in options if combination[o.option] != o.default}
+        environment = synthesis_settings(options, combination)
         assembly = CloudAssembly.load(synthesize(source, version, environment=environment))
         reports.append((combination, import_stages(assembly, settings=environment, reuse=default.packaged)))
     assert [c for c, _ in reports][-1] == {rules.CUSTOM_DOMAIN_ENABLED: True, INTERNET_FACING.option: False}

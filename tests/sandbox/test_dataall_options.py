@@ -994,12 +994,15 @@ def test_data_all_with_an_api_custom_domain_serves_its_api_at_the_name_and_a_red
 PRIVATE_ONLY = (rules.CUSTOM_DOMAIN_ENABLED, "InternetFacing")
 
 
-def _private(route53: Any) -> tuple[str, str, dict[str, str]]:
-    """A public hosted zone of the account, and the options installing a private data.all at its name."""
+def _private(aws: Aws) -> tuple[str, str, dict[str, str]]:
+    """A public hosted zone of the account and an issued certificate of its name in the installation's region
+    (the internal load balancer's HTTPS listener's), and the options installing a private data.all at the name."""
     name = "dataall.corp.example.com"
-    zone = str(route53.create_hosted_zone(Name=name, CallerReference=name)["HostedZone"]["Id"]).rsplit("/", 1)[-1]
+    made = aws.client("route53").create_hosted_zone(Name=name, CallerReference=name)
+    zone = str(made["HostedZone"]["Id"]).rsplit("/", 1)[-1]
     options = {"OnDelete": "Destroy", "EnableCustomDomain": "true", "CustomDomainName": name,
-               "CustomDomainHostedZoneId": zone, "InternetFacing": "false"}  # fmt: skip
+               "CustomDomainHostedZoneId": zone, "InternetFacing": "false",
+               "CustomDomainCertificateArn": issued_certificate(aws.client("acm"), name)}  # fmt: skip
     return name, zone, options
 
 
@@ -1019,7 +1022,12 @@ def test_a_private_data_all_serves_the_installations_web_ui_from_its_internal_lo
     release = cached_dataall_release("2.9.0", site=True, variants=PRIVATE_ONLY)
     register_sandbox_images(aws, release, lambda _: None)
     route53 = aws.client("route53")
-    name, zone, options = _private(route53)
+    name, zone, options = _private(aws)
+    unreachable = deploy(aws, release, {**options, "CustomDomainCertificateArn": ""})
+    assert unreachable.result["status"] == "REFUSED", unreachable.result
+    why = refused(aws.client("stepfunctions").describe_execution(executionArn=unreachable.result["execution_arn"]))
+    assert why is not None and "InternetFacing=false needs CustomDomainCertificateArn" in why["reason"], why
+    assert unreachable.reader.ledger.stages() == {}
 
     installed = deploy(aws, release, options)
 
@@ -1031,8 +1039,12 @@ def test_a_private_data_all_serves_the_installations_web_ui_from_its_internal_lo
     } & set(stages)
     east = Aws(region=CLOUDFRONT_REGION, endpoint_url=sandbox.endpoint).client("cloudformation")
     assert east.describe_stacks()["Stacks"] == []  # nothing in us-east-1
-    (balancer,) = aws.client("elbv2").describe_load_balancers()["LoadBalancers"]
+    elbv2 = aws.client("elbv2")
+    (balancer,) = elbv2.describe_load_balancers()["LoadBalancers"]
     assert balancer["Scheme"] == "internal" and balancer["Type"] == "application"
+    (listener,) = elbv2.describe_listeners(LoadBalancerArn=balancer["LoadBalancerArn"])["Listeners"]
+    assert (listener["Protocol"], listener["Port"]) == ("HTTPS", 443)  # what its security groups open
+    assert [c["CertificateArn"] for c in listener["Certificates"]] == [options["CustomDomainCertificateArn"]]
     records = route53.list_resource_record_sets(HostedZoneId=zone)["ResourceRecordSets"]
     (alias,) = [r for r in records if r["Type"] == "A"]
     assert alias["AliasTarget"]["DNSName"].rstrip(".").lower() == f"dualstack.{balancer['DNSName']}".lower()
@@ -1085,7 +1097,7 @@ def test_a_private_data_all_upgrades_its_frontend_image_and_a_failed_upgrade_put
     newer = cached_dataall_release("2.9.0", variants=PRIVATE_ONLY)
     for release in (older, newer):
         register_sandbox_images(aws, release, lambda _: None)
-    *_, options = _private(aws.client("route53"))
+    *_, options = _private(aws)
     ecs = aws.client("ecs")
 
     def frontend() -> tuple[str, str]:

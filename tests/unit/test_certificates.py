@@ -127,3 +127,33 @@ def test_a_wildcard_covers_one_label_below_its_parent_only() -> None:
     assert covers("*.example.com", "dataall.example.com") and covers("dataall.example.com", "DATAALL.example.com.")
     assert not covers("*.example.com", "example.com") and not covers("*.example.com", "a.dataall.example.com")
     assert not covers("*.example.com", ".example.com") and not covers("dataall.example.com", "example.com")
+
+
+def test_a_private_data_alls_certificate_is_of_the_installations_region_as_its_load_balancer_takes_it(
+    aws: None,
+) -> None:
+    """Elastic Load Balancing takes an HTTPS listener's certificate from the load balancer's own region
+    (https://docs.aws.amazon.com/elasticloadbalancing/latest/application/https-listener-certificates.html): with
+    InternetFacing=false the web UI's certificate is checked in the installation's region, not CloudFront's."""
+    from lambdas.release.manifest import Step
+    from lambdas.run.certificates import check
+
+    home = "eu-west-1"
+    albfront = Step(name="albfront", kind="stage", depends_on=(), timeout=60,
+                    parameters={"CustomDomainCertificateArn": "${param:CustomDomainCertificateArn}"})  # fmt: skip
+    at_home = issued_certificate(boto3.client("acm", region_name=home), NAME)
+    east = issued_certificate(acm(), NAME)
+
+    def options(arn: str, internet_facing: bool) -> dict[str, Any]:
+        return {"CustomDomainName": NAME, "CustomDomainCertificateArn": arn, "InternetFacing": internet_facing}
+
+    def client(region: str) -> Any:
+        return boto3.client("acm", region_name=region)
+
+    check([albfront], options(at_home, False), ACCOUNT, client, home)
+    check([albfront], options(east, True), ACCOUNT, client, home)
+    with pytest.raises(InvalidOptions, match=r"not a certificate of account 123456789012 in eu-west-1, the only ones "
+                       r"data\.all's internal load balancer serves stage albfront's HTTPS listener with"):  # fmt: skip
+        check([albfront], options(east, False), ACCOUNT, client, home)
+    with pytest.raises(InvalidOptions, match=r"in us-east-1, the only ones CloudFront serves"):
+        check([albfront], options(at_home, True), ACCOUNT, client, home)
