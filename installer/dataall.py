@@ -489,6 +489,18 @@ OPTION_RULES: tuple[dict[str, Any], ...] = (
         f"web UI from an internal load balancer at {rules.CUSTOM_DOMAIN_NAME} alone (deploy/stacks/albfront_stack.py "
         "requires custom_domain when internet_facing=false)",
     },
+    # deploy/stacks/lambda_api.py reads apig_vpce only for a private API (`if not internet_facing: if apig_vpce:`)
+    {
+        "when": {
+            "all": [
+                {"option": INTERNET_FACING.option, "equals": True},
+                {"option": rules.API_VPC_ENDPOINT, "not_equals": ""},
+            ]
+        },
+        "message": f"{rules.API_VPC_ENDPOINT} takes effect with {INTERNET_FACING.option}=false only: it names the "
+        "execute-api endpoint data.all's private API is reached through (deploy/stacks/lambda_api.py reads "
+        f"apig_vpce only when internet_facing is false); set {INTERNET_FACING.option}=false, or leave it empty",
+    },
     # What the installer does not install with a private data.all yet, refused by name rather than half-made.
     *(
         {
