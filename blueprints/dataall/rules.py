@@ -2035,7 +2035,6 @@ def api_custom_domain_from_the_options(template: dict[str, Any], synthesis: Synt
     )
 
 
-
 #: The parameter (and release option) of data.all's `apig_vpce` ("": data.all makes its API's endpoint), the condition
 #: the rule gives what data.all makes only then, and an interface endpoint's id as EC2 draws it
 #: (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_VpcEndpoint.html).
@@ -2136,6 +2135,7 @@ def api_vpc_endpoint_from_the_option(template: dict[str, Any], synthesis: Synthe
         "private API is reached through; empty: data.all makes one in its VPC (set by the installer from the "
         "release's option)",
     }
+
 
 def value_option(parameter: str, synthesis: Synthesis) -> dict[str, Any]:  # noqa: C901, PLR0911, PLR0912 (one per option)
     """The release's option filling a value rule's parameter, defaulting to the synthesized value."""

@@ -42,7 +42,8 @@ def _api_policy(endpoint: Any) -> dict[str, Any]:
         "Statement": [
             {"Action": "execute-api:Invoke", "Condition": {"StringNotEquals": {"aws:SourceVpce": endpoint}},
              "Effect": "Deny", "Principal": {"AWS": "*"}, "Resource": "execute-api:/*"},
-            {"Action": "execute-api:Invoke", "Effect": "Allow", "Principal": {"AWS": "*"}, "Resource": "execute-api:/*"},
+            {"Action": "execute-api:Invoke", "Effect": "Allow", "Principal": {"AWS": "*"},
+             "Resource": "execute-api:/*"},
         ],
         "Version": "2012-10-17",
     }  # fmt: skip
