@@ -1062,3 +1062,45 @@ def test_a_private_data_all_serves_the_installations_web_ui_from_its_internal_lo
     refusal = refused(aws.client("stepfunctions").describe_execution(executionArn=public["execution_arn"]))
     assert refusal is not None and refusal["field"] == "options.InternetFacing", refusal
     assert set(installed.reader.ledger.stages()) == set(stages)
+
+
+def test_a_private_data_all_with_the_operators_api_endpoint_makes_none_and_its_api_names_that_one(
+    sandbox: Any, data_all_pace: None
+) -> None:
+    """ApiVpcEndpointId (data.all's apig_vpce) with InternetFacing=false: the operator's execute-api interface endpoint
+    (here in a VPC of its own: data.all's VPC is made by the install) is the private API's, its endpoint configuration
+    and resource policy naming it, and data.all makes no endpoint nor its security group. Chosen at install: a
+    redeploy back to data.all's own endpoint is refused, nothing changed."""
+    aws = Aws(region=HOME, endpoint_url=sandbox.endpoint)
+    release = cached_dataall_release("2.9.0", site=True, variants=PRIVATE_ONLY)
+    register_sandbox_images(aws, release, lambda _: None)
+    ec2 = aws.client("ec2")
+    network = ec2.create_vpc(CidrBlock="10.77.0.0/16")["Vpc"]["VpcId"]
+    service = f"com.amazonaws.{HOME}.execute-api"
+    made = ec2.create_vpc_endpoint(VpcId=network, ServiceName=service, VpcEndpointType="Interface")["VpcEndpoint"]
+    endpoint = made["VpcEndpointId"]
+    route53 = aws.client("route53")
+    name = "dataall.corp.example.com"
+    zone = str(route53.create_hosted_zone(Name=name, CallerReference=name)["HostedZone"]["Id"]).rsplit("/", 1)[-1]
+    options = {"OnDelete": "Destroy", "EnableCustomDomain": "true", "CustomDomainName": name,
+               "CustomDomainHostedZoneId": zone, "InternetFacing": "false",
+               rules.API_VPC_ENDPOINT: endpoint}  # fmt: skip
+
+    installed = deploy(aws, release, options)
+
+    assert installed.result["status"] == "SUCCEEDED", installed.result["error"]
+    executes = ec2.describe_vpc_endpoints(Filters=[{"Name": "service-name", "Values": [service]}])["VpcEndpoints"]
+    assert [e["VpcEndpointId"] for e in executes if e["State"] != "deleted"] == [endpoint]  # data.all made none
+    groups = [g["GroupName"] for g in ec2.describe_security_groups()["SecurityGroups"]]
+    assert not [g for g in groups if "APIVpcEndpoint" in g]
+    (rest_api,) = aws.client("apigateway").get_rest_apis()["items"]
+    assert rest_api["endpointConfiguration"] == {"types": ["PRIVATE"], "vpcEndpointIds": [endpoint]}
+    assert endpoint in rest_api["policy"] and set(re.findall(r"vpce-[0-9a-f]+", rest_api["policy"])) == {endpoint}
+
+    own = run(aws, installed, {"action": "redeploy", "options": {rules.API_VPC_ENDPOINT: ""}})
+
+    assert own["status"] == "REFUSED", own  # chosen at install: nothing changed
+    refusal = refused(aws.client("stepfunctions").describe_execution(executionArn=own["execution_arn"]))
+    assert refusal is not None and refusal["field"] == f"options.{rules.API_VPC_ENDPOINT}", refusal
+    (kept,) = aws.client("apigateway").get_rest_apis()["items"]
+    assert kept["endpointConfiguration"]["vpcEndpointIds"] == [endpoint]
