@@ -501,6 +501,19 @@ OPTION_RULES: tuple[dict[str, Any], ...] = (
         "execute-api endpoint data.all's private API is reached through (deploy/stacks/lambda_api.py reads "
         f"apig_vpce only when internet_facing is false); set {INTERNET_FACING.option}=false, or leave it empty",
     },
+    # deploy/stacks/albfront_stack.py (allow_alb_access) reads ip_ranges; pipeline.py makes that stack only with
+    # internet_facing=false
+    {
+        "when": {
+            "all": [
+                {"option": INTERNET_FACING.option, "equals": True},
+                {"option": rules.LOAD_BALANCER_IP_RANGES, "not_equals": ""},
+            ]
+        },
+        "message": f"{rules.LOAD_BALANCER_IP_RANGES} takes effect with {INTERNET_FACING.option}=false only: it names "
+        "the ranges data.all's internal load balancer admits (deploy/stacks/albfront_stack.py, made only when "
+        f"internet_facing is false); set {INTERNET_FACING.option}=false, or leave it empty",
+    },
     # What the installer does not install with a private data.all yet, refused by name rather than half-made.
     *(
         {

@@ -764,3 +764,50 @@ def test_data_alls_apig_vpce_is_the_private_lambdas_stage_without_its_endpoint_t
     (output,) = [name for name in unread if not name.startswith("${")]
     assert sorted(unread) == sorted([output, "${stage:" + output + "}"]) and output.startswith("vpc."), unread
     assert output.endswith("CidrBlock"), unread
+
+
+#: data.all's `ip_ranges` of one range and of two (each its own synthesis: CDK adds one ingress entry per range)
+IP_RANGES = (["10.10.0.0/16"], ["10.10.0.0/16", "192.168.4.0/24"])
+
+
+@pytest.mark.parametrize("ranges", IP_RANGES, ids=["one range", "two ranges"])
+@_here("2.9.0")
+def test_data_alls_ip_ranges_are_the_albfront_groups_slots_the_option_fills(ranges: list[str]) -> None:
+    """data.all synthesized with `internet_facing=false` and `ip_ranges` differs from its private synthesis in its
+    albfront load balancer's and web UI service's groups alone (an ingress entry per range); after the rule both import
+    to the same stages (the ranges' slots), and those slots, the option given the ranges, are the synthesis' entries."""
+    version = "2.9.0"
+    source = SOURCES[version]
+    private = import_stages(CloudAssembly.load(synthesize(source, version, environment=PRIVATE)), settings=PRIVATE)
+    settings = {**PRIVATE, rules.IP_RANGES_KEY: ranges}
+    changed = synthesize(source, version, environment=settings)
+    (raw,) = [
+        json.loads(p.read_text()) for p in changed.rglob("*albfrontstack*.template.json") if "nested" not in p.name
+    ]
+    synthesized = {
+        r["Metadata"]["aws:cdk:path"]: r["Properties"]["SecurityGroupIngress"]
+        for r in raw["Resources"].values()
+        if r["Type"] == "AWS::EC2::SecurityGroup"
+    }
+    cidrs = {
+        path: [e["CidrIp"] for e in ingress if isinstance(e["CidrIp"], str)] for path, ingress in synthesized.items()
+    }
+    assert sorted(cidrs.values()) == [ranges, ranges]  # the key took effect, on two groups
+
+    other = import_stages(CloudAssembly.load(changed), settings=settings, reuse=private.packaged)
+
+    pairs = list(zip(other.stages, private.stages, strict=True))
+    assert [s.name for s, p in pairs if comparable(s.template) != comparable(p.template)] == []
+    declaring = [s.name for s in private.stages if rules.LOAD_BALANCER_IP_RANGES in rules.value_parameters(s.template)]
+    assert declaring == ["albfront"]
+    (albfront,) = [s.template for s in private.stages if s.name == "albfront"]
+    given = operators.resolved(albfront, {rules.LOAD_BALANCER_IP_RANGES: ",".join(ranges)})
+    taken = {
+        r["Metadata"]["aws:cdk:path"]: r["Properties"]["SecurityGroupIngress"]
+        for r in given["Resources"].values()
+        if r["Type"] == "AWS::EC2::SecurityGroup"
+    }
+    assert taken == synthesized
+    none = operators.resolved(albfront, {rules.LOAD_BALANCER_IP_RANGES: ""})
+    assert [len(r["Properties"]["SecurityGroupIngress"]) for r in none["Resources"].values()
+            if r["Type"] == "AWS::EC2::SecurityGroup"] == [1, 1]  # fmt: skip
