@@ -2148,7 +2148,11 @@ def api_vpc_endpoint_from_the_option(template: dict[str, Any], synthesis: Synthe
 #: (slots), the n-th made when the list has an n-th range; the pattern refuses more.
 LOAD_BALANCER_IP_RANGES = "LoadBalancerAllowedIpRanges"
 LOAD_BALANCER_IP_RANGES_SLOTS = 10
-LOAD_BALANCER_IP_RANGES_PATTERN = rf"({_CIDR}(,{_CIDR}){{0,{LOAD_BALANCER_IP_RANGES_SLOTS - 1}}})?"
+#: Each range once (a lookahead refusing a range given again: CDK makes one rule of a range data.all's list repeats,
+#: where each slot would make its own entry).
+LOAD_BALANCER_IP_RANGES_PATTERN = (
+    r"(?!(.*,)?([^,]+),(.*,)?\2(,|$))" + rf"({_CIDR}(,{_CIDR}){{0,{LOAD_BALANCER_IP_RANGES_SLOTS - 1}}})?"
+)
 #: data.all's albfront groups that `allow_alb_access` gives the ranges: the load balancer's (CDK's
 #: `ApplicationLoadBalancedFargateService` makes it at `FrontEndService<env>/LB/SecurityGroup`) and the service's
 #: (`FargateTaskFrontendSG`), by their construct paths; and the rule it gives each range (`Peer.ipv4(ip_range)`,
