@@ -771,12 +771,11 @@ IP_RANGES = (["10.10.0.0/16"], ["10.10.0.0/16", "192.168.4.0/24"])
 
 
 @pytest.mark.parametrize("ranges", IP_RANGES, ids=["one range", "two ranges"])
-@_here("2.9.0")
-def test_data_alls_ip_ranges_are_the_albfront_groups_slots_the_option_fills(ranges: list[str]) -> None:
+@EACH_VERSION
+def test_data_alls_ip_ranges_are_the_albfront_groups_slots_the_option_fills(version: str, ranges: list[str]) -> None:
     """data.all synthesized with `internet_facing=false` and `ip_ranges` differs from its private synthesis in its
     albfront load balancer's and web UI service's groups alone (an ingress entry per range); after the rule both import
     to the same stages (the ranges' slots), and those slots, the option given the ranges, are the synthesis' entries."""
-    version = "2.9.0"
     source = SOURCES[version]
     private = import_stages(CloudAssembly.load(synthesize(source, version, environment=PRIVATE)), settings=PRIVATE)
     settings = {**PRIVATE, rules.IP_RANGES_KEY: ranges}
