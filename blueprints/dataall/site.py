@@ -248,14 +248,20 @@ def value_parameter(name: str) -> str:
     return "Site" + "".join(word.capitalize() for word in name.removeprefix("REACT_APP_").split("_"))
 
 
-def runs_frontend_image(template: Mapping[str, Any]) -> bool:
-    """Whether a stage's ECS task runs data.all's frontend image (its albfront stage)."""
-    return any(
-        _FRONTEND_IMAGE.search(json.dumps(container.get("Image")))
+def _frontend_containers(template: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The containers of a stage's ECS task definitions that run data.all's frontend image."""
+    return [
+        container
         for resource in template.get("Resources", {}).values()
         if resource.get("Type") == "AWS::ECS::TaskDefinition"
         for container in resource.get("Properties", {}).get("ContainerDefinitions", [])
-    )
+        if _FRONTEND_IMAGE.search(json.dumps(container.get("Image")))
+    ]
+
+
+def runs_frontend_image(template: Mapping[str, Any]) -> bool:
+    """Whether a stage's ECS task runs data.all's frontend image (its albfront stage)."""
+    return bool(_frontend_containers(template))
 
 
 def frontend_image_of_the_installation(
@@ -276,13 +282,7 @@ def frontend_image_of_the_installation(
     built without its web UI) the resource answers the release's image itself."""
     template = json.loads(json.dumps(stage.template))
     resources = template["Resources"]
-    containers = [
-        container
-        for resource in resources.values()
-        if resource.get("Type") == "AWS::ECS::TaskDefinition"
-        for container in resource.get("Properties", {}).get("ContainerDefinitions", [])
-        if _FRONTEND_IMAGE.search(json.dumps(container.get("Image")))
-    ]
+    containers = _frontend_containers(template)
     if len(containers) != 1:
         raise SiteImportError(f"stage {stage.name}: expected one container of data.all's frontend image, "
                               f"found {len(containers)}")  # fmt: skip

@@ -1125,3 +1125,63 @@ def test_a_private_data_all_with_the_operators_api_endpoint_and_ip_ranges(sandbo
     assert refusal is not None and refusal["field"] == f"options.{rules.API_VPC_ENDPOINT}", refusal
     (kept,) = aws.client("apigateway").get_rest_apis()["items"]
     assert kept["endpointConfiguration"]["vpcEndpointIds"] == [endpoint]
+
+
+def test_a_private_data_all_upgrades_its_frontend_image_and_a_failed_upgrade_puts_the_one_before_back(
+    sandbox: Any, data_all_pace: None
+) -> None:
+    """A private data.all (InternetFacing=false) installed at 2.8.0 runs the installation's image of 2.8.0's
+    frontend; an upgrade to 2.9.0 failing in its albfront stage rolls every stage back, the service to the image
+    before (the rollback's update of the custom resource answers the same image: the same base and files make the
+    same digest); the upgrade again runs 2.9.0's; the uninstall leaves no stack. (Releases without their web UI:
+    the resource answers the release's image itself; the install test checks the web UI in it.)"""
+    from tests.sandbox.test_ways_in import stack_names
+
+    aws = Aws(region=HOME, endpoint_url=sandbox.endpoint)
+    older = cached_dataall_release("2.8.0", variants=PRIVATE_ONLY)
+    newer = cached_dataall_release("2.9.0", variants=PRIVATE_ONLY)
+    for release in (older, newer):
+        register_sandbox_images(aws, release, lambda _: None)
+    route53 = aws.client("route53")
+    name = "dataall.corp.example.com"
+    zone = str(route53.create_hosted_zone(Name=name, CallerReference=name)["HostedZone"]["Id"]).rsplit("/", 1)[-1]
+    options = {"OnDelete": "Destroy", "EnableCustomDomain": "true", "CustomDomainName": name,
+               "CustomDomainHostedZoneId": zone, "InternetFacing": "false"}  # fmt: skip
+    ecs = aws.client("ecs")
+
+    def frontend() -> tuple[str, str]:
+        """The image the web UI's service runs, and the tag ECR holds it under."""
+        (service,) = ecs.describe_services(cluster="dataall-dev-cluster", services=["frontend-dev"])["services"]
+        task = ecs.describe_task_definition(taskDefinition=service["taskDefinition"])["taskDefinition"]
+        (image,) = [c["image"] for c in task["containerDefinitions"]]
+        repository, digest = image.split("/", 1)[1].split("@")
+        (held,) = aws.client("ecr").describe_images(repositoryName=repository, imageIds=[{"imageDigest": digest}])[
+            "imageDetails"
+        ]
+        return image, ",".join(sorted(held.get("imageTags", [])))
+
+    installed = deploy(aws, older, options)
+    assert installed.result["status"] == "SUCCEEDED", installed.result["error"]
+    before = frontend()
+    assert "frontend-2.8.0" in before[1].split(","), before
+
+    sandbox.faults.add("albfront:update")
+    failed = deploy(aws, newer, options)
+    sandbox.faults.clear()
+
+    assert failed.result["status"] == "FAILED" and failed.result["error"]["stage"] == "albfront", failed.result
+    assert frontend() == before
+    current = failed.reader.ledger.current_release()
+    assert current is not None and current.version == older.version
+    assert {record.version for record in failed.reader.ledger.stages().values()} == {older.version}
+
+    upgraded = run(aws, failed, {"action": "upgrade", "version": newer.version})
+
+    assert upgraded["status"] == "SUCCEEDED", upgraded["error"]
+    after = frontend()
+    assert after[0] != before[0] and "frontend-2.9.0" in after[1].split(","), after
+    assert {record.version for record in failed.reader.ledger.stages().values()} == {newer.version}
+
+    aws.client("cloudformation").delete_stack(StackName=INSTALLATION.stack_name)
+    assert settle(aws, INSTALLATION.stack_name, timeout=600) == "DELETE_COMPLETE"
+    assert stack_names(aws) == set()
