@@ -992,12 +992,19 @@ class BootstrapStack(cdk.Stack):
 
     def _can_find_vpcs(self, function: lambda_.Function, spec: FunctionSpec) -> None:
         """Plan reads the VPC `VpcId` names, its subnets and route tables, as CDK's VPC lookup does, and the
-        endpoints' group `VpcEndpointsSecurityGroupId` names (`lambdas/run/existing_vpc.py`): DescribeVpcs,
-        DescribeSubnets, DescribeRouteTables, DescribeSecurityGroups and nothing else."""
+        endpoints' group `VpcEndpointsSecurityGroupId` names (`lambdas/run/existing_vpc.py`), and the API's endpoint
+        `ApiVpcEndpointId` names (`lambdas/run/api_vpc_endpoint.py`): DescribeVpcs, DescribeSubnets,
+        DescribeRouteTables, DescribeSecurityGroups, DescribeVpcEndpoints and nothing else."""
         self._allow_ec2_describe(
             function,
             "Vpcs",
-            ["ec2:DescribeVpcs", "ec2:DescribeSubnets", "ec2:DescribeRouteTables", "ec2:DescribeSecurityGroups"],
+            [
+                "ec2:DescribeVpcs",
+                "ec2:DescribeSubnets",
+                "ec2:DescribeRouteTables",
+                "ec2:DescribeSecurityGroups",
+                "ec2:DescribeVpcEndpoints",
+            ],
         )
 
     def _can_find_prefix_lists(self, function: lambda_.Function, spec: FunctionSpec) -> None:

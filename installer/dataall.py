@@ -511,6 +511,31 @@ OPTION_RULES: tuple[dict[str, Any], ...] = (
         "serves HTTPS only with it (deploy/stacks/albfront_stack.py; without, it listens on HTTP port 80, which its "
         "security groups, open on tcp 443 alone, let nobody reach)",
     },
+    # deploy/stacks/lambda_api.py reads apig_vpce only for a private API (`if not internet_facing: if apig_vpce:`)
+    {
+        "when": {
+            "all": [
+                {"option": INTERNET_FACING.option, "equals": True},
+                {"option": rules.API_VPC_ENDPOINT, "not_equals": ""},
+            ]
+        },
+        "message": f"{rules.API_VPC_ENDPOINT} takes effect with {INTERNET_FACING.option}=false only: it names the "
+        "execute-api endpoint data.all's private API is reached through (deploy/stacks/lambda_api.py reads "
+        f"apig_vpce only when internet_facing is false); set {INTERNET_FACING.option}=false, or leave it empty",
+    },
+    # deploy/stacks/albfront_stack.py (allow_alb_access) reads ip_ranges; pipeline.py makes that stack only with
+    # internet_facing=false
+    {
+        "when": {
+            "all": [
+                {"option": INTERNET_FACING.option, "equals": True},
+                {"option": rules.LOAD_BALANCER_IP_RANGES, "not_equals": ""},
+            ]
+        },
+        "message": f"{rules.LOAD_BALANCER_IP_RANGES} takes effect with {INTERNET_FACING.option}=false only: it names "
+        "the ranges data.all's internal load balancer admits (deploy/stacks/albfront_stack.py, made only when "
+        f"internet_facing is false); set {INTERNET_FACING.option}=false, or leave it empty",
+    },
     # What the installer does not install with a private data.all yet, refused by name rather than half-made.
     *(
         {

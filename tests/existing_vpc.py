@@ -6,6 +6,7 @@ place), for the tests that compare the release's vpc stage with data.all's synth
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -86,7 +87,22 @@ def _value(node: Any, values: Mapping[str, Any], conditions: Mapping[str, Any]) 
         name, then, otherwise = node["Fn::If"]
         chosen = then if _condition(conditions[name], values, conditions) else otherwise
         return _GONE if chosen == {"Ref": "AWS::NoValue"} else _value(chosen, values, conditions)
-    result = {key: _value(item, values, conditions) for key, item in node.items()}
+    if list(node) == ["Fn::Sub"] and isinstance(node["Fn::Sub"], str):  # of the values' variables alone
+        names = re.findall(r"\$\{([^}!]+)\}", node["Fn::Sub"])
+        if names and all(name in values and isinstance(values[name], str) for name in names):
+            return re.sub(r"\$\{([^}!]+)\}", lambda m: str(values[m[1]]), node["Fn::Sub"])
+    return _literal({key: _value(item, values, conditions) for key, item in node.items()}, node)
+
+
+def _literal(result: dict[str, Any], node: Mapping[str, Any]) -> Any:
+    """`result` (`node` with the values in place) evaluated where the values made a function's arguments literals
+    (`Fn::Split` of a string, `Fn::Select` of a list, `Fn::Join` of strings); else without what `AWS::NoValue` left."""
+    if list(result) == ["Fn::Split"] and isinstance(result["Fn::Split"][1], str):
+        separator, joined = result["Fn::Split"]
+        return joined.split(separator)
+    if list(result) == ["Fn::Select"] and isinstance(result["Fn::Select"][1], list):
+        index, items = result["Fn::Select"]
+        return items[int(index)]
     if list(result) == ["Fn::Join"] and result != node:  # a join of what the values made literals
         separator, items = result["Fn::Join"]
         if isinstance(items, list) and all(isinstance(item, str) for item in items):
@@ -96,8 +112,9 @@ def _value(node: Any, values: Mapping[str, Any], conditions: Mapping[str, Any]) 
 
 def resolved(template: Mapping[str, Any], values: Mapping[str, Any]) -> dict[str, Any]:
     """`template` as CloudFormation makes it with the parameters `values`: each condition that reads only them
-    evaluated, the resources and outputs it leaves out gone, their `Fn::If`s chosen, their `Ref`s the values,
-    `Fn::Join`s of literals joined; the parameters given and the conditions evaluated no longer declared."""
+    evaluated, the resources and outputs it leaves out gone, their `Fn::If`s chosen, their `Ref`s (and `Fn::Sub`
+    variables) the values, `Fn::Join`s, `Fn::Split`s and `Fn::Select`s of literals made; the parameters given and the
+    conditions evaluated no longer declared."""
     conditions = template.get("Conditions") or {}
     known = {name for name in conditions if _decidable(conditions[name], values, conditions)}
     kept = {name: c for name, c in conditions.items() if name not in known}
@@ -125,5 +142,6 @@ def resolved(template: Mapping[str, Any], values: Mapping[str, Any]) -> dict[str
 def _decidable(node: Any, values: Mapping[str, Any], conditions: Mapping[str, Any]) -> bool:
     text = json.dumps(node)
     refs = [part.split('"')[0] for part in text.split('{"Ref": "')[1:]]
+    refs += [name for name in re.findall(r"\$\{([^}!]+)\}", text) if not name.startswith("AWS::")]
     names = [part.split('"')[0] for part in text.split('{"Condition": "')[1:]]
     return all(r in values for r in refs) and all(_decidable(conditions[n], values, conditions) for n in names)

@@ -275,6 +275,15 @@ VPC_ENDPOINTS_SG_KEY = "vpc_endpoints_sg"
 #: `hosted_zone_name` (the zone's own name) with the ACM certificate `certificate_arn`, the zone `hosted_zone_id`
 #: holding its alias record (`deploy/stacks/lambda_api.py`, `set_up_graphql_api_gateway`).
 API_CUSTOM_DOMAIN_KEY = "apigw_custom_domain"
+#: data.all's `apig_vpce` (`target_env.get('apig_vpce')`, read only with `internet_facing=false`): the operator's
+#: `execute-api` interface endpoint its private API takes (`deploy/stacks/lambda_api.py`,
+#: `InterfaceVpcEndpoint.from_interface_vpc_endpoint_attributes`), in place of the endpoint and group it makes.
+API_VPC_ENDPOINT_KEY = "apig_vpce"
+#: data.all's `ip_ranges` (`target_env.get('ip_ranges')`, read by its albfront stack only, `internet_facing=false`): the
+#: CIDR ranges its internal load balancer and web UI service admit on tcp 443 beside the VPC's CIDR
+#: (`deploy/stacks/albfront_stack.py`, `allow_alb_access`; `lambda_api.py`'s `get_api_resource_policy` takes them too,
+#: but nothing calls it).
+IP_RANGES_KEY = "ip_ranges"
 DATAALL_DEFAULTS: Mapping[str, Any] = {
     SESSION_TIMEOUT_KEY: 43200,
     LOG_RETENTION_KEY: "TWO_YEARS",
@@ -290,6 +299,8 @@ DATAALL_DEFAULTS: Mapping[str, Any] = {
     VPC_ID_KEY: None,
     VPC_ENDPOINTS_SG_KEY: None,
     API_CUSTOM_DOMAIN_KEY: None,
+    API_VPC_ENDPOINT_KEY: None,
+    IP_RANGES_KEY: None,
 }
 
 #: The parameter (and release option) of data.all's `cognito_user_session_timeout_inmins`.
@@ -2041,6 +2052,208 @@ def api_custom_domain_from_the_options(template: dict[str, Any], synthesis: Synt
     )
 
 
+#: The parameter (and release option) of data.all's `apig_vpce` ("": data.all makes its API's endpoint), the condition
+#: the rule gives what data.all makes only then, and an interface endpoint's id as EC2 draws it
+#: (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_VpcEndpoint.html).
+API_VPC_ENDPOINT = "ApiVpcEndpointId"
+API_VPC_ENDPOINT_MADE = "DataallApiVpcEndpointMade"
+VPC_ENDPOINT_ID_PATTERN = "vpce-[0-9a-f]{8}([0-9a-f]{9})?"
+#: data.all's private API's endpoint (`InterfaceVpcEndpoint(self, f'APIVpcEndpoint{envname}', ...,
+#: service=InterfaceVpcEndpointAwsService.APIGATEWAY)` in its Lambdas stack) by its construct path; CDK makes its
+#: security group at `<endpoint>/SecurityGroup`.
+DATAALL_API_ENDPOINT_PATH = re.compile(r"(?P<endpoint>.+/APIVpcEndpoint[^/]*)/Resource")
+
+
+def _api_endpoint(resources: Mapping[str, Any]) -> tuple[str, str] | None:
+    """data.all's private API's `execute-api` endpoint in `resources` (found by its construct path) and its security
+    group, if there; the import stops if they are not as CDK makes them."""
+    found = [
+        (key, matched["endpoint"])
+        for key, resource in resources.items()
+        if resource.get("Type") == "AWS::EC2::VPCEndpoint"
+        for matched in [DATAALL_API_ENDPOINT_PATH.fullmatch(_cdk_path(resource) or "")]
+        if matched
+    ]
+    if not found:
+        return None
+    if len(found) > 1:
+        raise RuleError(f"{API_VPC_ENDPOINT_KEY}: more than one endpoint of data.all's API's construct path: {found}")
+    ((endpoint, path),) = found
+    properties = resources[endpoint].get("Properties") or {}
+    if properties.get("VpcEndpointType") != "Interface" or not str(properties.get("ServiceName")).endswith(
+        ".execute-api"
+    ):
+        raise RuleError(f"{API_VPC_ENDPOINT_KEY}: {endpoint} is not an Interface endpoint of execute-api")
+    groups = [
+        key
+        for key, resource in resources.items()
+        if resource.get("Type") == "AWS::EC2::SecurityGroup" and _cdk_path(resource) == f"{path}/SecurityGroup/Resource"
+    ]
+    if len(groups) != 1 or properties.get("SecurityGroupIds") != [{"Fn::GetAtt": [groups[0], "GroupId"]}]:
+        raise RuleError(f"{API_VPC_ENDPOINT_KEY}: {endpoint} has not the one security group CDK makes it: {groups}")
+    return endpoint, groups[0]
+
+
+def _with_the_operators_endpoint(node: Any, endpoint: str) -> Any:
+    """`node` with each reference to the endpoint's id (`Ref`, `Fn::GetAtt Id`) `Fn::If` on its condition: the
+    endpoint, or the `ApiVpcEndpointId` parameter."""
+    if isinstance(node, list):
+        return [_with_the_operators_endpoint(item, endpoint) for item in node]
+    if not isinstance(node, dict):
+        return node
+    if node in ({"Ref": endpoint}, {"Fn::GetAtt": [endpoint, "Id"]}):
+        return {"Fn::If": [API_VPC_ENDPOINT_MADE, node, {"Ref": API_VPC_ENDPOINT}]}
+    return {key: _with_the_operators_endpoint(value, endpoint) for key, value in node.items()}
+
+
+def api_vpc_endpoint_from_the_option(template: dict[str, Any], synthesis: Synthesis) -> None:
+    """data.all's `apig_vpce` becomes the `ApiVpcEndpointId` parameter: empty (its default), data.all's private API
+    (`internet_facing=false`) has the `execute-api` interface endpoint data.all makes for it (private DNS, in its
+    VPC's private subnets) and that endpoint's security group (https from the VPC's CIDR), as without the key; given,
+    it makes neither and the API takes the operator's endpoint, as data.all's synthesis with the endpoint imported
+    (`from_interface_vpc_endpoint_attributes`) makes it. In the template holding data.all's API endpoint (found by
+    its construct path), the endpoint, its group and any rule on the group take the condition
+    `DataallApiVpcEndpointMade` (the parameter empty), and each reference to the endpoint's id (the RestApi's
+    `EndpointConfiguration.VpcEndpointIds`, its resource policy's `aws:SourceVpce`) becomes `Fn::If` on it: the
+    endpoint, or the parameter. Any other reference to what the condition leaves out stops the import, as does a
+    synthesis that made the endpoint though its `apig_vpce` was set. (Private APIs:
+    https://docs.aws.amazon.com/apigateway/latest/developerguide/apigateway-private-apis.html.)"""
+    resources = template.get("Resources", {})
+    found = _api_endpoint(resources)
+    if found is None:
+        return
+    if synthesis.setting(API_VPC_ENDPOINT_KEY):
+        raise RuleError(f"data.all's API endpoint is there though the synthesis' {API_VPC_ENDPOINT_KEY} is set")
+    endpoint, group = found
+    made = {endpoint, group} | {
+        key
+        for key, resource in resources.items()
+        if resource.get("Type") in ("AWS::EC2::SecurityGroupIngress", "AWS::EC2::SecurityGroupEgress")
+        and _referenced((resource.get("Properties") or {}).get("GroupId")) == {group}
+    }
+    for key in sorted(made):
+        if "Condition" in resources[key]:
+            raise RuleError(f"{key}, made with data.all's API endpoint, has a condition of its own")
+        resources[key]["Condition"] = API_VPC_ENDPOINT_MADE
+    for section in ("Resources", "Outputs"):
+        for key, body in template.get(section, {}).items():
+            if section == "Resources" and key in made:
+                continue
+            for part in ("Properties", "Value", "Export"):
+                if part in body:
+                    body[part] = _with_the_operators_endpoint(body[part], endpoint)
+            _nothing_else_read(key, body, made, API_VPC_ENDPOINT_MADE, f"without {API_VPC_ENDPOINT_KEY}")
+    template.setdefault("Conditions", {})[API_VPC_ENDPOINT_MADE] = {"Fn::Equals": [{"Ref": API_VPC_ENDPOINT}, ""]}
+    template.setdefault("Parameters", {})[API_VPC_ENDPOINT] = {
+        "Type": "String",
+        "Default": "",
+        "AllowedPattern": f"({VPC_ENDPOINT_ID_PATTERN})?",
+        "Description": f"data.all's {API_VPC_ENDPOINT_KEY}: the operator's execute-api interface endpoint data.all's "
+        "private API is reached through; empty: data.all makes one in its VPC (set by the installer from the "
+        "release's option)",
+    }
+
+
+#: The parameter (and release option) of data.all's `ip_ranges`, comma-separated ("": none, data.all's default), and
+#: how many ranges it takes: CloudFormation has no loop, so the rule gives each group that many conditional entries
+#: (slots), the n-th made when the list has an n-th range; the pattern refuses more.
+LOAD_BALANCER_IP_RANGES = "LoadBalancerAllowedIpRanges"
+LOAD_BALANCER_IP_RANGES_SLOTS = 10
+#: Each range once (a lookahead refusing a range given again: CDK makes one rule of a range data.all's list repeats,
+#: where each slot would make its own entry).
+LOAD_BALANCER_IP_RANGES_PATTERN = (
+    r"(?!(.*,)?([^,]+),(.*,)?\2(,|$))" + rf"({_CIDR}(,{_CIDR}){{0,{LOAD_BALANCER_IP_RANGES_SLOTS - 1}}})?"
+)
+#: data.all's albfront groups that `allow_alb_access` gives the ranges: the load balancer's (CDK's
+#: `ApplicationLoadBalancedFargateService` makes it at `FrontEndService<env>/LB/SecurityGroup`) and the service's
+#: (`FargateTaskFrontendSG`), by their construct paths; and the rule it gives each range (`Peer.ipv4(ip_range)`,
+#: `Port.tcp(443)`, inline: the group is of the same stack).
+DATAALL_ALB_GROUP_PATHS = (
+    re.compile(r".+/FrontEndService[^/]*/LB/SecurityGroup/Resource"),
+    re.compile(r".+/FargateTaskFrontendSG/Resource"),
+)
+_ALB_ACCESS = {"Description": "Allow inbound HTTPS", "FromPort": 443, "IpProtocol": "tcp", "ToPort": 443}
+
+
+def load_balancer_ip_range_given(n: int) -> str:
+    """The condition of the n-th slot (from 1): the option holds an n-th range."""
+    return f"DataallLoadBalancerIpRange{n}Given"
+
+
+def _ip_range(n: int) -> dict[str, Any]:
+    """The n-th range of the option: the list padded with as many empty ranges as there are slots, so that
+    `Fn::Select` never reads past its end (CloudFormation refuses that: "Fn::Select cannot select nonexistent value"),
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/intrinsic-function-reference-select.html)."""
+    padded = {"Fn::Sub": "${" + LOAD_BALANCER_IP_RANGES + "}" + "," * LOAD_BALANCER_IP_RANGES_SLOTS}
+    return {"Fn::Select": [n - 1, {"Fn::Split": [",", padded]}]}
+
+
+def _alb_groups(resources: Mapping[str, Any]) -> list[str]:
+    """data.all's albfront load balancer's and service's security groups in `resources` (none, or both, in that
+    order)."""
+    found = [
+        [
+            k
+            for k, r in resources.items()
+            if r.get("Type") == "AWS::EC2::SecurityGroup" and path.fullmatch(_cdk_path(r) or "")
+        ]
+        for path in DATAALL_ALB_GROUP_PATHS
+    ]
+    if not any(found):
+        return []
+    if [len(keys) for keys in found] != [1, 1]:
+        raise RuleError(
+            f"{IP_RANGES_KEY}: not one load balancer group and one service group of data.all's albfront: {found}"
+        )
+    return [keys[0] for keys in found]
+
+
+def load_balancer_ip_ranges_from_the_option(template: dict[str, Any], synthesis: Synthesis) -> None:
+    """data.all's `ip_ranges` becomes the `LoadBalancerAllowedIpRanges` parameter (comma-separated, at most
+    `LOAD_BALANCER_IP_RANGES_SLOTS`). In the template holding data.all's albfront load balancer
+    (`internet_facing=false`), its group and the web UI service's (found by their construct paths) each get, before
+    their ingress from the VPC's CIDR, the entry `allow_alb_access` gives a range (tcp 443, "Allow inbound HTTPS")
+    once per slot: `Fn::If` on the slot's condition (the parameter holds an n-th range), the entry with the n-th range,
+    else `AWS::NoValue`; without the option the groups are data.all's. A synthesis with the key is checked to hold
+    exactly its ranges' entries there, in its order, then takes the same form; the import stops if a group has other
+    entries than data.all's."""
+    resources = template.get("Resources", {})
+    groups = _alb_groups(resources)
+    if not groups:
+        return
+    ranges = list(dict.fromkeys(synthesis.setting(IP_RANGES_KEY) or []))  # CDK makes a rule once
+    slots = [
+        {"Fn::If": [load_balancer_ip_range_given(n), {"CidrIp": _ip_range(n), **_ALB_ACCESS}, {"Ref": "AWS::NoValue"}]}
+        for n in range(1, LOAD_BALANCER_IP_RANGES_SLOTS + 1)
+    ]
+    for group in groups:
+        properties = resources[group].setdefault("Properties", {})
+        ingress = properties.get("SecurityGroupIngress") or []
+        given = [{"CidrIp": cidr, **_ALB_ACCESS} for cidr in ranges]
+        rest = ingress[len(given) :]  # then the one from the VPC's CIDR, a token (the vpc stage's export)
+        if (
+            ingress[: len(given)] != given
+            or [{k: v for k, v in e.items() if k != "CidrIp"} for e in rest] != [_ALB_ACCESS]
+            or isinstance(rest[0].get("CidrIp"), str)
+        ):
+            raise RuleError(
+                f"{IP_RANGES_KEY}: data.all's albfront group {group} has not the ingress CDK synthesizes for "
+                f"{ranges or 'no ranges'} and the VPC's CIDR: {ingress}"
+            )
+        properties["SecurityGroupIngress"] = [*copy.deepcopy(slots), *rest]
+    conditions = template.setdefault("Conditions", {})
+    for n in range(1, LOAD_BALANCER_IP_RANGES_SLOTS + 1):
+        conditions[load_balancer_ip_range_given(n)] = {"Fn::Not": [{"Fn::Equals": [_ip_range(n), ""]}]}
+    template.setdefault("Parameters", {})[LOAD_BALANCER_IP_RANGES] = {
+        "Type": "String",
+        "Default": "",
+        "AllowedPattern": LOAD_BALANCER_IP_RANGES_PATTERN,
+        "Description": f"data.all's {IP_RANGES_KEY}: IPv4 CIDR ranges, comma-separated, at most "
+        f"{LOAD_BALANCER_IP_RANGES_SLOTS}, that data.all's internal load balancer and web UI service admit on tcp 443 "
+        "beside the VPC's CIDR (set by the installer from the release's option)",
+    }
+
+
 def value_option(parameter: str, synthesis: Synthesis) -> dict[str, Any]:  # noqa: C901, PLR0911, PLR0912 (one per option)
     """The release's option filling a value rule's parameter, defaulting to the synthesized value."""
     if parameter == SESSION_TIMEOUT:
@@ -2291,6 +2504,30 @@ def value_option(parameter: str, synthesis: Synthesis) -> dict[str, Any]:  # noq
             "group": "data.all",
             "description": f"data.all's {API_CUSTOM_DOMAIN_KEY}.{key}: {what}",
         }
+    if parameter == API_VPC_ENDPOINT:
+        return {
+            "type": "string",
+            "default": str(synthesis.setting(API_VPC_ENDPOINT_KEY) or ""),
+            "pattern": f"({VPC_ENDPOINT_ID_PATTERN})?",
+            "label": "API's VPC endpoint (id)",
+            "group": "data.all",
+            "description": f"With InternetFacing=false only: data.all's {API_VPC_ENDPOINT_KEY}, an execute-api "
+            "interface endpoint of the account in the installation's region (in VpcId's VPC when given; Plan checks) "
+            "that data.all's private API is reached through, its resource policy refusing any other; data.all then "
+            "makes no endpoint nor its security group. Empty: data.all makes one in its VPC. Chosen at install",
+        }
+    if parameter == LOAD_BALANCER_IP_RANGES:
+        return {
+            "type": "string",
+            "default": ",".join(synthesis.setting(IP_RANGES_KEY) or []),
+            "pattern": LOAD_BALANCER_IP_RANGES_PATTERN,
+            "label": "Load balancer's allowed IP ranges",
+            "group": "data.all",
+            "description": f"With InternetFacing=false only: data.all's {IP_RANGES_KEY}, IPv4 CIDR ranges "
+            f"(a.b.c.d/1-32), comma-separated, at most {LOAD_BALANCER_IP_RANGES_SLOTS}, each given once, that reach "
+            "data.all's internal load balancer and its web UI service on tcp 443 besides the VPC's CIDR (e.g. the "
+            "corporate network's, over a VPN or Direct Connect); default none",
+        }
     raise KeyError(parameter)
 
 
@@ -2305,7 +2542,8 @@ VALUE_PARAMETERS = (
     WAF_IP_RANGES, WAF_COUNTRIES, WAF_RATE_LIMIT, WAF_RATE_LIMIT_WINDOW,
     CUSTOM_DOMAIN_NAME, CUSTOM_DOMAIN_ZONE, CUSTOM_DOMAIN_CERTIFICATE, CUSTOM_DOMAIN_SENDER, VPC_RESTRICTED_NACL,
     *CUSTOM_AUTH_PARAMETERS.values(),
-    VPC_ID, VPC_ENDPOINTS_SG, API_DOMAIN_NAME, API_DOMAIN_ZONE, API_DOMAIN_CERTIFICATE,
+    VPC_ID, VPC_ENDPOINTS_SG, API_DOMAIN_NAME, API_DOMAIN_ZONE, API_DOMAIN_CERTIFICATE, API_VPC_ENDPOINT,
+    LOAD_BALANCER_IP_RANGES,
 )  # fmt: skip
 
 
@@ -2429,6 +2667,8 @@ RULES: tuple[Rule, ...] = (
     existing_vpc_from_the_option,
     vpc_endpoints_sg_from_the_option,
     api_custom_domain_from_the_options,
+    api_vpc_endpoint_from_the_option,
+    load_balancer_ip_ranges_from_the_option,
     s3_egress_of_the_installations_region,
     assets_from_the_release,
     home_region_from_the_installer,

@@ -43,3 +43,17 @@ def security_group(ec2: Any, group_id: str) -> tuple[dict[str, Any] | None, str]
         lambda: ec2.describe_security_groups(GroupIds=[group_id]).get("SecurityGroups") or [], _NO_GROUP
     )
     return (dict(answer[0]), code) if answer else (None, code or "InvalidGroup.NotFound")
+
+
+#: EC2's answers for a VPC endpoint id the account has none of in the region.
+_NO_ENDPOINT = ("InvalidVpcEndpointId.NotFound", "InvalidVpcEndpointId.Malformed", "InvalidVpcEndpoint.NotFound")
+
+
+def vpc_endpoint(ec2: Any, endpoint_id: str) -> tuple[dict[str, Any] | None, str]:
+    """The VPC endpoint `endpoint_id` (DescribeVpcEndpoints' `VpcEndpoint`), or None and EC2's code when the region
+    has none of that id.
+    https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeVpcEndpoints.html"""
+    answer, code = found(
+        lambda: ec2.describe_vpc_endpoints(VpcEndpointIds=[endpoint_id]).get("VpcEndpoints") or [], _NO_ENDPOINT
+    )
+    return (dict(answer[0]), code) if answer else (None, code or "InvalidVpcEndpointId.NotFound")

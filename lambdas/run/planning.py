@@ -34,7 +34,15 @@ from lambdas.release.manifest import (
     template_problems,
     topological_levels,
 )
-from lambdas.run import certificates, existing_vpc, hosted_zones, installation_values, internet_facing, region_values
+from lambdas.run import (
+    api_vpc_endpoint,
+    certificates,
+    existing_vpc,
+    hosted_zones,
+    installation_values,
+    internet_facing,
+    region_values,
+)
 from lambdas.run.collisions import NamedResource, named_resources, refuse_collisions
 from lambdas.run.drift import start_detections
 from lambdas.run.preview import Preview, StagePreview, preview_run
@@ -264,6 +272,7 @@ def _plan_deploy(deps: Deps, document: dict[str, Any], current: ReleaseRecord | 
     regional.update(existing_vpc.make(steps, options, deps.region, deps.regional_client, installed))
     hosted_zones.check(steps, options, lambda: deps.regional_client("route53", deps.region))
     certificates.check(steps, options, deps.account_id, lambda region: deps.regional_client("acm", region), deps.region)
+    api_vpc_endpoint.check(steps, options, deps.region, deps.regional_client, installed)
     made = installation_values.make(deps, manifest, run)
     params = {**_context(deps, options), **regional, **made.masked()}
     order = [name for level in manifest.waves(options) for name in level]

@@ -171,11 +171,12 @@ def test_plan_may_look_up_prefix_lists_and_read_vpcs_and_nothing_else_of_ec2(
 
     # EC2's Describe actions take no resource-level permissions: the wildcard is required. The VPC reads are
     # CDK's VPC lookup's (the operator's VpcId: lambdas/run/existing_vpc.py), and the endpoints' group's
-    # (VpcEndpointsSecurityGroupId)
+    # (VpcEndpointsSecurityGroupId), and the private API's endpoint's (ApiVpcEndpointId:
+    # lambdas/run/api_vpc_endpoint.py)
     assert ec2 == {
         (action, '"*"')
         for action in ("ec2:DescribePrefixLists", "ec2:DescribeVpcs", "ec2:DescribeSubnets", "ec2:DescribeRouteTables",
-                       "ec2:DescribeSecurityGroups")
+                       "ec2:DescribeSecurityGroups", "ec2:DescribeVpcEndpoints")
     }  # fmt: skip
 
 

@@ -697,9 +697,116 @@ def test_data_alls_internet_facing_false_is_its_albfront_stages_a_private_api_an
     api = private["lambdas"].template["Resources"]
     (rest_api,) = [r["Properties"] for r in api.values() if r["Type"] == "AWS::ApiGateway::RestApi"]
     (endpoint_id,) = [k for k, r in api.items() if r["Type"] == "AWS::EC2::VPCEndpoint"]
-    assert rest_api["EndpointConfiguration"] == {"Types": ["PRIVATE"], "VpcEndpointIds": [{"Ref": endpoint_id}]}
+    # (data.all's own endpoint, or the operator's: ApiVpcEndpointId)
+    either = {"Fn::If": [rules.API_VPC_ENDPOINT_MADE, {"Ref": endpoint_id}, {"Ref": rules.API_VPC_ENDPOINT}]}
+    assert rest_api["EndpointConfiguration"] == {"Types": ["PRIVATE"], "VpcEndpointIds": [either]}
     assert "aws:SourceVpce" in json.dumps(rest_api["Policy"])
     assert "execute-api" in json.dumps(api[endpoint_id]["Properties"]["ServiceName"])
     assert not [
         r for r in private["cognito"].template["Resources"].values() if r["Type"] == "Custom::SchemaHandlerResource"
     ]
+
+
+#: data.all's private API (`internet_facing=false`, with the custom domain it requires: the variant's placeholder zone),
+#: and the operator's execute-api endpoint it takes with `apig_vpce` (an id of the form EC2 draws, `da7a11`)
+PRIVATE = {"internet_facing": False, rules.CUSTOM_DOMAIN_KEY: dict(rules.CUSTOM_DOMAIN_PLACEHOLDER)}
+OPERATORS_API_ENDPOINT = "vpce-0da7a1100000000a1"
+
+
+@EACH_VERSION
+def test_data_alls_apig_vpce_is_the_private_lambdas_stage_without_its_endpoint_the_api_naming_the_operators(
+    version: str,
+) -> None:
+    """data.all synthesized with `internet_facing=false` and `apig_vpce` is its private import with `ApiVpcEndpointId`:
+    the lambdas stage without the execute-api endpoint data.all makes and its security group, the RestApi's endpoint
+    configuration and resource policy naming the operator's endpoint; but for the API deployment's name (CDK hashes
+    the RestApi's properties into it) and the VPC's CIDR, which only the endpoint's group read: the lambdas stage still
+    declares the parameter reading it and the vpc stage still has the output, read by nothing then."""
+    source = SOURCES[version]
+    private = import_stages(CloudAssembly.load(synthesize(source, version, environment=PRIVATE)), settings=PRIVATE)
+    settings = {**PRIVATE, rules.API_VPC_ENDPOINT_KEY: OPERATORS_API_ENDPOINT}
+    changed = synthesize(source, version, environment=settings)
+    (raw,) = [json.loads(p.read_text()) for p in changed.rglob("*backendstackLambdas*.nested.template.json")]
+    types = [r["Type"] for r in raw["Resources"].values()]
+    assert "AWS::EC2::VPCEndpoint" not in types  # the key took effect
+    (api,) = [r["Properties"] for r in raw["Resources"].values() if r["Type"] == "AWS::ApiGateway::RestApi"]
+    assert api["EndpointConfiguration"] == {"Types": ["PRIVATE"], "VpcEndpointIds": [OPERATORS_API_ENDPOINT]}
+
+    other = import_stages(CloudAssembly.load(changed), settings=settings, reuse=private.packaged)
+
+    assert [s.name for s in other.stages] == [s.name for s in private.stages]
+    by_name = {s.name: s for s in private.stages}
+    declaring = [s.name for s in private.stages if rules.API_VPC_ENDPOINT in rules.value_parameters(s.template)]
+    assert declaring == ["lambdas"]
+    lambdas = by_name["lambdas"].template
+    made = sorted(r["Type"] for r in lambdas["Resources"].values() if r.get("Condition") == rules.API_VPC_ENDPOINT_MADE)
+    assert made == ["AWS::EC2::SecurityGroup", "AWS::EC2::VPCEndpoint"]
+    different, unread = [], []
+    for got in other.stages:
+        expected = operators.resolved(by_name[got.name].template, {rules.API_VPC_ENDPOINT: OPERATORS_API_ENDPOINT})
+        parameters = dict(by_name[got.name].parameters)
+        left = sorted(set(expected.get("Parameters", {})) - set(got.template.get("Parameters", {})))
+        for name in left:  # declared, read by nothing once the operator's endpoint is given
+            assert f'"{name}"' not in json.dumps([expected["Resources"], expected.get("Outputs")]), name
+            del expected["Parameters"][name]
+            unread.append(parameters.pop(name))
+        gone = sorted(set(expected.get("Outputs", {})) - set(got.template.get("Outputs", {})))
+        for name in gone:
+            unread.append(f"{got.name}.{name}")
+            del expected["Outputs"][name]
+        expected = {k: v for k, v in expected.items() if v or k == "Resources"}
+        if comparable(_deployments_by_condition(expected)) != comparable(_deployments_by_condition(got.template)):
+            different.append(got.name)
+        elif parameters != got.parameters:
+            different.append(f"{got.name} (parameters)")
+    assert different == []
+    # the VPC's CIDR: the output of the vpc stage the lambdas stage's parameter reads, and nothing else
+    (output,) = [name for name in unread if not name.startswith("${")]
+    assert sorted(unread) == sorted([output, "${stage:" + output + "}"]) and output.startswith("vpc."), unread
+    assert output.endswith("CidrBlock"), unread
+
+
+#: data.all's `ip_ranges` of one range and of two (each its own synthesis: CDK adds one ingress entry per range)
+IP_RANGES = (["10.10.0.0/16"], ["10.10.0.0/16", "192.168.4.0/24"])
+
+
+@pytest.mark.parametrize("ranges", IP_RANGES, ids=["one range", "two ranges"])
+@EACH_VERSION
+def test_data_alls_ip_ranges_are_the_albfront_groups_slots_the_option_fills(version: str, ranges: list[str]) -> None:
+    """data.all synthesized with `internet_facing=false` and `ip_ranges` differs from its private synthesis in its
+    albfront load balancer's and web UI service's groups alone (an ingress entry per range); after the rule both import
+    to the same stages (the ranges' slots), and those slots, the option given the ranges, are the synthesis' entries."""
+    source = SOURCES[version]
+    private = import_stages(CloudAssembly.load(synthesize(source, version, environment=PRIVATE)), settings=PRIVATE)
+    settings = {**PRIVATE, rules.IP_RANGES_KEY: ranges}
+    changed = synthesize(source, version, environment=settings)
+    (raw,) = [
+        json.loads(p.read_text()) for p in changed.rglob("*albfrontstack*.template.json") if "nested" not in p.name
+    ]
+    synthesized = {
+        r["Metadata"]["aws:cdk:path"]: r["Properties"]["SecurityGroupIngress"]
+        for r in raw["Resources"].values()
+        if r["Type"] == "AWS::EC2::SecurityGroup"
+    }
+    cidrs = {
+        path: [e["CidrIp"] for e in ingress if isinstance(e["CidrIp"], str)] for path, ingress in synthesized.items()
+    }
+    assert sorted(cidrs.values()) == [ranges, ranges]  # the key took effect, on two groups
+
+    other = import_stages(CloudAssembly.load(changed), settings=settings, reuse=private.packaged)
+
+    pairs = list(zip(other.stages, private.stages, strict=True))
+    assert [s.name for s, p in pairs if comparable(s.template) != comparable(p.template)] == []
+    declaring = [s.name for s in private.stages if rules.LOAD_BALANCER_IP_RANGES in rules.value_parameters(s.template)]
+    assert declaring == ["albfront"]
+    (albfront,) = [s.template for s in private.stages if s.name == "albfront"]
+    given = operators.resolved(albfront, {rules.LOAD_BALANCER_IP_RANGES: ",".join(ranges)})
+    taken = {
+        r["Metadata"]["aws:cdk:path"]: r["Properties"]["SecurityGroupIngress"]
+        for r in given["Resources"].values()
+        if r["Type"] == "AWS::EC2::SecurityGroup"
+    }
+    assert taken == synthesized
+    none = operators.resolved(albfront, {rules.LOAD_BALANCER_IP_RANGES: ""})
+    assert [len(r["Properties"]["SecurityGroupIngress"]) for r in none["Resources"].values()
+            if r["Type"] == "AWS::EC2::SecurityGroup"] == [1, 1]  # fmt: skip

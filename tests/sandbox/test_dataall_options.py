@@ -1082,6 +1082,65 @@ def test_a_private_data_all_serves_the_installations_web_ui_from_its_internal_lo
     assert set(installed.reader.ledger.stages()) == set(stages)
 
 
+def test_a_private_data_all_with_the_operators_api_endpoint_and_ip_ranges(sandbox: Any, data_all_pace: None) -> None:
+    """ApiVpcEndpointId (data.all's apig_vpce) with InternetFacing=false: the operator's execute-api interface endpoint
+    (here in a VPC of its own: data.all's VPC is made by the install) is the private API's, its endpoint configuration
+    and resource policy naming it, and data.all makes no endpoint nor its security group. LoadBalancerAllowedIpRanges
+    (data.all's ip_ranges): the internal load balancer's group and the web UI service's admit each range on tcp 443
+    beside the VPC's CIDR; other ranges update the albfront stage alone, in place. The API's endpoint is chosen at
+    install: a redeploy back to data.all's own endpoint is refused, nothing changed."""
+    aws = Aws(region=HOME, endpoint_url=sandbox.endpoint)
+    release = cached_dataall_release("2.9.0", site=True, variants=PRIVATE_ONLY)
+    register_sandbox_images(aws, release, lambda _: None)
+    ec2 = aws.client("ec2")
+    network = ec2.create_vpc(CidrBlock="10.77.0.0/16")["Vpc"]["VpcId"]
+    service = f"com.amazonaws.{HOME}.execute-api"
+    made = ec2.create_vpc_endpoint(VpcId=network, ServiceName=service, VpcEndpointType="Interface")["VpcEndpoint"]
+    endpoint = made["VpcEndpointId"]
+    ranges = "10.10.0.0/16,192.168.4.0/24"
+    *_, private = _private(aws)
+    options = {**private, rules.API_VPC_ENDPOINT: endpoint, rules.LOAD_BALANCER_IP_RANGES: ranges}
+
+    def admitted() -> list[list[str]]:
+        """The CIDRs each albfront group (the service's, the load balancer's) admits on tcp 443."""
+        groups = ec2.describe_security_groups()["SecurityGroups"]
+        albfront = [g for g in groups if g["GroupName"] == "dataall-dev-albfront-service-sg"]
+        albfront += [g for g in groups if "FrontEndServicedevLB" in g["Description"]]
+        return [
+            sorted(r["CidrIp"] for p in g["IpPermissions"] if p.get("FromPort") == 443 for r in p["IpRanges"])
+            for g in albfront
+        ]
+
+    installed = deploy(aws, release, options)
+
+    assert installed.result["status"] == "SUCCEEDED", installed.result["error"]
+    executes = ec2.describe_vpc_endpoints(Filters=[{"Name": "service-name", "Values": [service]}])["VpcEndpoints"]
+    assert [e["VpcEndpointId"] for e in executes if e["State"] != "deleted"] == [endpoint]  # data.all made none
+    groups = [g["GroupName"] for g in ec2.describe_security_groups()["SecurityGroups"]]
+    assert not [g for g in groups if "APIVpcEndpoint" in g]
+    (rest_api,) = aws.client("apigateway").get_rest_apis()["items"]
+    assert rest_api["endpointConfiguration"] == {"types": ["PRIVATE"], "vpcEndpointIds": [endpoint]}
+    assert endpoint in rest_api["policy"] and set(re.findall(r"vpce-[0-9a-f]+", rest_api["policy"])) == {endpoint}
+    vpc_cidr = aws.client("ssm").get_parameter(Name="/dataall/dev/vpc/vpc_id")  # data.all's own VPC's CIDR
+    (cidr,) = [v["CidrBlock"] for v in ec2.describe_vpcs(VpcIds=[vpc_cidr["Parameter"]["Value"]])["Vpcs"]]
+    assert admitted() == [sorted([*ranges.split(","), cidr])] * 2
+    chosen = {key: value for key, value in options.items() if key != "OnDelete"}  # the release's options
+    stacks = _stack_ids(aws, release, chosen)
+
+    other = run(aws, installed, {"action": "redeploy", "options": {rules.LOAD_BALANCER_IP_RANGES: "172.20.0.0/16"}})
+    own = run(aws, installed, {"action": "redeploy", "options": {rules.API_VPC_ENDPOINT: ""}})
+
+    assert other["status"] == "SUCCEEDED", other["error"]
+    assert _changed(installed, other, release) == {"albfront"}
+    assert _stack_ids(aws, release, chosen) == stacks  # updated in place
+    assert admitted() == [sorted(["172.20.0.0/16", cidr])] * 2
+    assert own["status"] == "REFUSED", own  # chosen at install: nothing changed
+    refusal = refused(aws.client("stepfunctions").describe_execution(executionArn=own["execution_arn"]))
+    assert refusal is not None and refusal["field"] == f"options.{rules.API_VPC_ENDPOINT}", refusal
+    (kept,) = aws.client("apigateway").get_rest_apis()["items"]
+    assert kept["endpointConfiguration"]["vpcEndpointIds"] == [endpoint]
+
+
 def test_a_private_data_all_upgrades_its_frontend_image_and_a_failed_upgrade_puts_the_one_before_back(
     sandbox: Any, data_all_pace: None
 ) -> None:

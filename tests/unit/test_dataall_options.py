@@ -1380,7 +1380,9 @@ def test_the_variants_certificate_is_made_only_without_the_certificate_arn_optio
     parameter = made["Parameters"]["CustomDomainCertificateArn"]
     assert parameter["Default"] == "" and rules.value_parameters(made)[-1] == "CustomDomainCertificateArn"
     assert re.fullmatch(parameter["AllowedPattern"], CERTIFICATE_ARN) and re.fullmatch(parameter["AllowedPattern"], "")
-    for wrong in ("arn:aws:acm:eu-west-1:123456789012:certificate/0f1e", "arn:aws:iam::123456789012:role/x"):
+    # any region's: CloudFront's (us-east-1) or a private data.all's load balancer's (Plan checks which)
+    assert re.fullmatch(parameter["AllowedPattern"], "arn:aws:acm:eu-west-1:123456789012:certificate/0f1e")
+    for wrong in ("arn:aws:acm:eu-west:123456789012:certificate/0f1e", "arn:aws:iam::123456789012:role/x"):
         assert not re.fullmatch(parameter["AllowedPattern"], wrong)
     assert re.fullmatch(parameter["AllowedPattern"], "arn:aws-cn:acm:us-east-1:123456789012:certificate/ab-12")
     # And each value of the option makes what data.all synthesizes for it
