@@ -7,9 +7,9 @@ With `internet_facing=false` data.all's API is a PRIVATE REST API, reachable onl
 Given `apig_vpce`, data.all makes no endpoint and names that one
 (`blueprints.dataall.rules.api_vpc_endpoint_from_the_option`): one the region lacks, of another service, a Gateway
 endpoint, or one gone, fails the lambdas stage late in the run or leaves the API unreachable, so Plan refuses it
-first, naming the option. With `VpcId` the endpoint must be of that VPC, where data.all's web UI and functions are;
-with data.all's own VPC, which the install makes, Plan can only check that the endpoint exists and serves
-execute-api.
+first, naming the option. The endpoint may be of any VPC of the region: a private API is reached through an endpoint
+wherever its callers' network is (a shared-services VPC joined by peering or a transit gateway, the VPC `VpcId`
+names, or another), which the resource policy admits by the endpoint's id, not its VPC.
 
 Chosen at install: the resource policy names the endpoint, and API Gateway applies a changed policy only when the API
 is deployed again (https://docs.aws.amazon.com/apigateway/latest/developerguide/apigateway-resource-policies-create-attach.html),
@@ -28,7 +28,6 @@ from lambdas.data.vpcs import vpc_endpoint
 from lambdas.release.manifest import OptionValue, Step
 
 OPTION = "ApiVpcEndpointId"
-VPC_ID = "VpcId"
 #: the states of an endpoint that serves no request, nor will (DescribeVpcEndpoints' `State`)
 GONE = ("deleting", "deleted", "rejected", "failed", "expired")
 
@@ -41,8 +40,8 @@ def check(
     installed: Mapping[str, OptionValue] | None = None,
 ) -> None:
     """Refuse the run (InvalidOptions, `options.ApiVpcEndpointId`) when the endpoint, read with EC2 in the region of
-    the stage reading it, is not an available Interface endpoint of that region's execute-api (of `VpcId`'s VPC when
-    given), or when it is not the endpoint of the installed release's options (`installed`)."""
+    the stage reading it, is not an available Interface endpoint of that region's execute-api, or when it is not the
+    endpoint of the installed release's options (`installed`)."""
     if OPTION not in options:  # a release not offering it
         return
     endpoint = str(options.get(OPTION, "") or "")
@@ -55,7 +54,6 @@ def check(
     region = stage.region_in(home)
     found, code = vpc_endpoint(regional_client("ec2", region), endpoint)
     service = f"com.amazonaws.{region}.execute-api"
-    vpc_id = str(options.get(VPC_ID, "") or "")
     if found is None:
         why = f"the region {region} has no such VPC endpoint ({code})"
     elif found.get("ServiceName") != service or found.get("VpcEndpointType") != "Interface":
@@ -63,8 +61,6 @@ def check(
         why = f"it is a {kind} endpoint of {of}, not an Interface endpoint of {service}"
     elif str(found.get("State", "")).lower() in GONE:
         why = f"it is {found.get('State')}"
-    elif vpc_id and found.get("VpcId") != vpc_id:
-        why = f"it is an endpoint of {found.get('VpcId')}, not of {VPC_ID} {vpc_id}, which data.all is in"
     else:
         return
     raise InvalidOptions(

@@ -229,11 +229,13 @@ def _install(deps: Deps, options: dict[str, str]) -> None:
     plan(deps, request({"action": "install", "version": endpoint_release().version, "options": options}))
 
 
-@pytest.mark.parametrize("in_its_vpc", [False, True], ids=["data.all's own VPC", "VpcId's VPC"])
-def test_plan_takes_an_interface_endpoint_of_execute_api(endpoint_deps: Deps, in_its_vpc: bool) -> None:
+@pytest.mark.parametrize("where", ["own", "same", "other"], ids=["data.all's own VPC", "VpcId's VPC", "another VPC"])
+def test_plan_takes_an_interface_endpoint_of_execute_api_of_any_vpc(endpoint_deps: Deps, where: str) -> None:
+    """A private API is reached through an endpoint wherever its callers are (a shared-services VPC too)."""
     endpoint, vpc_id = an_endpoint()
+    vpc = {"own": {}, "same": {"VpcId": vpc_id}, "other": {"VpcId": an_endpoint()[1]}}[where]
 
-    _install(endpoint_deps, {rules.API_VPC_ENDPOINT: endpoint, **({"VpcId": vpc_id} if in_its_vpc else {})})
+    _install(endpoint_deps, {rules.API_VPC_ENDPOINT: endpoint, **vpc})
 
     run = endpoint_deps.ledger.run("install-2-8-0-abc")
     assert run is not None and run.params[rules.API_VPC_ENDPOINT] == endpoint
@@ -246,19 +248,17 @@ def test_plan_takes_an_interface_endpoint_of_execute_api(endpoint_deps: Deps, in
         ("sqs", rf"it is a Interface endpoint of com.amazonaws.{REGION}.sqs, not an Interface endpoint of "
                 rf"com.amazonaws.{REGION}.execute-api"),
         ("gateway", rf"it is a Gateway endpoint of com.amazonaws.{REGION}.s3, not an Interface endpoint"),
-        ("another vpc's", r"it is an endpoint of vpc-\w+, not of VpcId vpc-\w+, which data.all is in"),
     ],
 )  # fmt: skip
 def test_plan_refuses_an_endpoint_that_cannot_serve_the_private_api_naming_the_option_and_changes_nothing(
     endpoint_deps: Deps, whose: str, expected: str
 ) -> None:
-    endpoint, vpc_id = {
+    endpoint, _ = {
         "none": ("vpce-0123456789abcdef0", ""),
         "sqs": an_endpoint("sqs"),
         "gateway": an_endpoint("s3", "Gateway"),
-        "another vpc's": (an_endpoint()[0], an_endpoint()[1]),
     }[whose]
-    options = {rules.API_VPC_ENDPOINT: endpoint, **({"VpcId": vpc_id} if whose == "another vpc's" else {})}
+    options = {rules.API_VPC_ENDPOINT: endpoint}
 
     with pytest.raises(InvalidOptions, match=f"ApiVpcEndpointId {endpoint}: {expected}") as refused:
         _install(endpoint_deps, options)
