@@ -26,6 +26,7 @@ from typing import Any
 from lambdas.core.errors import InvalidOptions
 from lambdas.data.vpcs import vpc_endpoint
 from lambdas.release.manifest import OptionValue, Step
+from lambdas.run.refusals import refuse_a_change
 
 OPTION = "ApiVpcEndpointId"
 #: the states of an endpoint that serves no request, nor will (DescribeVpcEndpoints' `State`)
@@ -71,12 +72,9 @@ def check(
 
 
 def _refuse_a_change(before: str, after: str) -> None:
-    if before != after:
-        shown = {before: before or "data.all's own endpoint", after: after or "data.all's own endpoint (none given)"}
-        raise InvalidOptions(
-            f"{OPTION}: data.all's API is installed behind {shown[before]}, not {shown[after]}; the API's endpoint is "
-            "chosen at install (its resource policy names it, and API Gateway applies a changed policy only on a new "
-            "deployment; data.all's own endpoint and one of the operator's with private DNS cannot serve one VPC): "
-            "uninstall, then install with the other; nothing was changed",
-            field=f"options.{OPTION}",
-        )
+    refuse_a_change(
+        OPTION, before, after, installed="data.all's API is installed behind", own="data.all's own endpoint",
+        why="the API's endpoint is chosen at install (its resource policy names it, and API Gateway applies a changed "
+        "policy only on a new deployment; data.all's own endpoint and one of the operator's with private DNS cannot "
+        "serve one VPC)",
+    )  # fmt: skip

@@ -24,6 +24,7 @@ from typing import Any
 from lambdas.core.errors import InvalidOptions
 from lambdas.data.vpcs import route_tables, security_group, subnets, vpc
 from lambdas.release.manifest import OptionValue, Step
+from lambdas.run.refusals import refuse_a_change
 
 VPC_ID = "VpcId"
 ENDPOINTS_GROUP = "VpcEndpointsSecurityGroupId"
@@ -84,15 +85,11 @@ def _refuse_other_endpoints(before: str, after: str) -> None:
     29 endpoints, with private DNS) and the operator's cannot both serve a VPC (an interface endpoint's private DNS
     name is one per service and VPC), and the group data.all made is read by the rules of its functions' groups in
     later stages, which the vpc stage's update would delete it under."""
-    if before != after:
-        shown = {before: before or "data.all's own endpoints", after: after or "data.all's own endpoints (none given)"}
-        raise InvalidOptions(
-            f"{ENDPOINTS_GROUP}: data.all is installed with {shown[before]}, not {shown[after]}; the VPC's endpoints "
-            "are chosen at install (data.all's own, with private DNS, and the VPC's cannot both serve it, and "
-            "data.all's functions' security groups read the endpoints' group): uninstall, then install with the "
-            "other; nothing was changed",
-            field=f"options.{ENDPOINTS_GROUP}",
-        )
+    refuse_a_change(
+        ENDPOINTS_GROUP, before, after, installed="data.all is installed with", own="data.all's own endpoints",
+        why="the VPC's endpoints are chosen at install (data.all's own, with private DNS, and the VPC's cannot both "
+        "serve it, and data.all's functions' security groups read the endpoints' group)",
+    )  # fmt: skip
 
 
 def _check_the_endpoints_group(ec2: Any, group: str, vpc_id: str) -> None:
@@ -116,14 +113,11 @@ def _refuse_a_move(before: str, after: str) -> None:
     Replacement", https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-ec2-securitygroup.html),
     an Aurora cluster's DB subnet group takes no subnets of another VPC, and data.all's own VPC, deleted, would
     take what is in it. An installed data.all keeps the VPC it was installed in."""
-    if before != after:
-        shown = {before: before or "data.all's own VPC", after: after or "data.all's own VPC (no VpcId)"}
-        raise InvalidOptions(
-            f"{VPC_ID}: data.all is installed in {shown[before]}, not {shown[after]}; the VPC is chosen at install "
-            "(data.all's database, search domain, functions and endpoints are in it, and a stack update cannot move "
-            "them to another): uninstall, then install in the other VPC; nothing was changed",
-            field=f"options.{VPC_ID}",
-        )
+    refuse_a_change(
+        VPC_ID, before, after, installed="data.all is installed in", own="data.all's own VPC", none="no VpcId",
+        why="the VPC is chosen at install (data.all's database, search domain, functions and endpoints are in it, and "
+        "a stack update cannot move them to another)", then="install in the other VPC",
+    )  # fmt: skip
 
 
 def _refuse(vpc_id: str, why: str) -> InvalidOptions:

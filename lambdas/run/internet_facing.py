@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from lambdas.core.errors import InvalidOptions
 from lambdas.release.manifest import OptionValue
+from lambdas.run.refusals import refuse_a_change
 
 OPTION = "InternetFacing"
 
@@ -23,13 +23,11 @@ def check(options: Mapping[str, OptionValue], installed: Mapping[str, OptionValu
     a release installed before the option was offered was internet-facing."""
     if installed is None or OPTION not in options:
         return
-    before, after = bool(installed.get(OPTION, True)), bool(options[OPTION])
-    if before != after:
-        shown = {True: "internet-facing (its web UI on CloudFront, its API public)",
-                 False: "private (its web UI behind an internal load balancer, its API private)"}  # fmt: skip
-        raise InvalidOptions(
-            f"{OPTION}: data.all is installed {shown[before]}, not {shown[after]}; this is chosen at install (the "
-            "web UI's stacks and the API's endpoint type differ, and switching would delete the site of the one): "
-            "uninstall, then install with the other; nothing was changed",
-            field=f"options.{OPTION}",
-        )
+    shown = {True: "internet-facing (its web UI on CloudFront, its API public)",
+             False: "private (its web UI behind an internal load balancer, its API private)"}  # fmt: skip
+    before, after = shown[bool(installed.get(OPTION, True))], shown[bool(options[OPTION])]
+    refuse_a_change(
+        OPTION, before, after, installed="data.all is installed", own="",
+        why="this is chosen at install (the web UI's stacks and the API's endpoint type differ, and switching would "
+        "delete the site of the one)",
+    )  # fmt: skip

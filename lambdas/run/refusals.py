@@ -55,3 +55,25 @@ def refused(execution: dict[str, Any]) -> dict[str, Any] | None:
         return None
     error = result.get("error")
     return error if isinstance(error, dict) else {"code": "Refused", "field": None, "reason": ""}
+
+
+def refuse_a_change(
+    option: str,
+    before: str,
+    after: str,
+    *,
+    installed: str,
+    own: str,
+    why: str,
+    none: str = "none given",
+    then: str = "install with the other",
+) -> None:
+    """Refuse (InvalidOptions, `options.<option>`) a run giving an installed data.all another value of an option it
+    keeps from its install: `installed` says how it is installed (`data.all is installed in`), `own` what an empty
+    value stands for (`data.all's own VPC`), `why` why it is chosen at install, `then` what to do instead."""
+    if before != after:
+        raise InvalidOptions(
+            f"{option}: {installed} {before or own}, not {after or f'{own} ({none})'}; {why}: uninstall, then {then}; "
+            "nothing was changed",
+            field=f"options.{option}",
+        )
