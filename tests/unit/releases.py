@@ -109,8 +109,8 @@ def platform(version: str = VERSION) -> SmallRelease:
         stage(
             "cloudfront",
             depends_on=("lambda-api",),
-            when={"option": "EnableFront", "equals": True},
+            when={"option": "InternetFacing", "equals": True},
         ),
         version=version,
-        options={"EnableFront": {"type": "boolean", "default": False}},
+        options={"InternetFacing": {"type": "boolean", "default": False}},
     )

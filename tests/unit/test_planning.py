@@ -65,7 +65,7 @@ def test_a_valid_install_takes_the_lock_and_plans_every_step_after_what_it_waits
     run = deps.ledger.run("install-2-8-0-abc")
     assert run is not None and run.status == "RUNNING" and run.params["ResourcePrefix"] == "dataall"
     assert run.after["lambda-api"] == sorted(active["lambda-api"].dependencies())
-    assert "cloudfront" not in run.order  # left out: EnableFront is off
+    assert "cloudfront" not in run.order  # left out: InternetFacing is off
 
 
 @pytest.mark.parametrize(
@@ -197,7 +197,7 @@ def installed(deps: Deps, stage: str, stack_id: str | None = None) -> None:
 def test_an_installed_stage_whose_condition_the_options_turn_off_is_deleted_first(
     deps: Deps, release: SmallRelease
 ) -> None:
-    installed(deps, "cloudfront")  # installed while EnableFront was on
+    installed(deps, "cloudfront")  # installed while InternetFacing was on
 
     result = plan(deps, request({"action": "redeploy", "version": release.version, "options": {}}, "redeploy-1"))
 
@@ -274,14 +274,16 @@ def with_search(version: str, *, stateful: bool = False) -> SmallRelease:
         stage("search", depends_on=("vpc",), stateful=stateful, outputs=("Endpoint",)),
         stage("lambda-api", depends_on=("aurora", "params"), parameters={"Search": "${stage:search.Endpoint}"}),
         version=version,
-        options={"EnableFront": {"type": "boolean", "default": False}},
+        options={"InternetFacing": {"type": "boolean", "default": False}},
     )
 
 
 def installed_release(deps: Deps, release: SmallRelease, *stages: str) -> None:
     """`release` installed: in the artifacts bucket, the ledger's current release, its stages."""
     release.publish(boto3.client("s3", region_name=REGION), ARTIFACTS)
-    deps.ledger.set_current_release(ReleaseRecord(version=release.version, options={}, run="install-before"))
+    # as Plan records it: the options the install resolved, each release option at its default here
+    options = dict(release.manifest.resolve_options(None))
+    deps.ledger.set_current_release(ReleaseRecord(version=release.version, options=options, run="install-before"))
     for name in stages:
         installed(deps, name)
 
