@@ -192,12 +192,12 @@ def test_an_installed_data_all_takes_a_value_option_and_prod_sizing_changing_onl
         assert _changed(installed, refused_run, release) == set()
     assert rate_rules() == {"APIGatewayRateLimit": (8, statement), "CognitoRateLimit": (5, statement)}
 
-    # an option of data.all's that this release does not serve: refused by name, nothing changed
-    unserved = run(aws, installed, {"action": "redeploy", "options": {"InternetFacing": False}})
+    # a key of data.all's that no release serves (its aurora_migration_enabled): refused by name, nothing changed
+    unserved = run(aws, installed, {"action": "redeploy", "options": {"AuroraMigrationEnabled": True}})
     execution = aws.client("stepfunctions").describe_execution(executionArn=unserved["execution_arn"])
     refusal = refused(execution)
     assert refusal is not None and refusal["code"] == "InvalidOptions", refusal
-    assert refusal["field"] == "options.InternetFacing" and "this release accepts" in refusal["reason"]
+    assert refusal["field"] == "options.AuroraMigrationEnabled" and "this release accepts" in refusal["reason"]
 
     # the variant: data.all's prod_sizing off, in the stages whose template differs
     smaller = run(aws, installed, {"action": "redeploy", "options": {"ProdSizing": False}})
