@@ -15,6 +15,7 @@ bundle (`lambdas.site`), nothing is built at deploy time.
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from collections.abc import Iterable, Mapping
@@ -77,8 +78,9 @@ def _references(stages: list[ImportedStage], wanted: Iterable[str] = FROM_PARAME
                     f"stage {stage.name}: data.all's parameter …/{end} has no stage output of the same value"
                 )
             found[parameter] = "${stage:" + stage.name + "." + output + "}"
-    found = {parameter: ref for parameter, ref in found.items() if parameter in set(wanted)}
-    missing = sorted(set(wanted) - set(found))
+    asked = set(wanted)
+    found = {parameter: ref for parameter, ref in found.items() if parameter in asked}
+    missing = sorted(asked - set(found))
     if missing:
         raise SiteImportError(f"no stage of the release gives the web UI's {', '.join(missing)}")
     return found
@@ -280,7 +282,7 @@ def frontend_image_of_the_installation(
     definition runs that image by digest (`ImageUri`). A value that changes is a new image and a new
     task definition; CloudFormation's rollback puts the one before back. Without a `bundle` (a release
     built without its web UI) the resource answers the release's image itself."""
-    template = json.loads(json.dumps(stage.template))
+    template = copy.deepcopy(stage.template)
     resources = template["Resources"]
     containers = _frontend_containers(template)
     if len(containers) != 1:

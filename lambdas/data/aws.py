@@ -7,6 +7,7 @@ with a longer back-off, in Wait time that costs nothing.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from functools import cache
 from typing import Any, TypeVar
@@ -27,6 +28,18 @@ def client(service: str, region: str | None = None) -> Any:
     return boto3.client(service, region_name=region, config=_BRIEF if service in BRIEF_RETRIES else _CONFIG)
 
 
+def own_identity(context: Any) -> tuple[str, str, str]:
+    """(partition, region, account) of the running function: from its ARN (the invocation's context), else
+    (a call outside Lambda) STS's caller identity and `AWS_REGION`; `AWS_REGION` wins when set."""
+    parts = str(getattr(context, "invoked_function_arn", "") or "").split(":")
+    if len(parts) > 4 and parts[4]:
+        partition, region, account = parts[1], parts[3], parts[4]
+    else:
+        identity = client("sts").get_caller_identity()
+        partition, account, region = str(identity["Arn"]).split(":")[1], str(identity["Account"]), ""
+    return partition, os.environ.get("AWS_REGION") or region, account
+
+
 @cache
 def table(name: str) -> Any:
     return boto3.resource("dynamodb", config=_CONFIG).Table(name)
@@ -34,7 +47,16 @@ def table(name: str) -> Any:
 
 #: What the domain rooms catch: an AWS error answer, and a call that got no answer in time.
 #: They import these names from here, so this room alone depends on boto3 and botocore.
-__all__ = ["ClientError", "ConnectionError", "ReadTimeoutError", "client", "configured_client", "found", "table"]
+__all__ = [
+    "ClientError",
+    "ConnectionError",
+    "ReadTimeoutError",
+    "client",
+    "configured_client",
+    "found",
+    "own_identity",
+    "table",
+]
 
 T = TypeVar("T")
 

@@ -8,7 +8,6 @@ without it is never adopted on Create nor removed on Delete.
 from __future__ import annotations
 
 import json
-import os
 import re
 import time
 import urllib.parse
@@ -71,14 +70,7 @@ class Services:
 
     @classmethod
     def from_context(cls, context: Any) -> Services:
-        arn = str(getattr(context, "invoked_function_arn", "") or "")
-        parts = arn.split(":")
-        if len(parts) > 4 and parts[4]:
-            partition, region, account_id = parts[1], parts[3], parts[4]
-        else:
-            identity = aws.client("sts").get_caller_identity()
-            partition, account_id = identity["Arn"].split(":")[1], identity["Account"]
-            region = os.environ.get("AWS_REGION", "")
+        partition, region, account_id = aws.own_identity(context)
         return cls(
             iam=aws.client("iam"),
             ssm=aws.client("ssm"),
@@ -86,7 +78,7 @@ class Services:
             s3=aws.client("s3"),
             partition=partition,
             account_id=account_id,
-            region=os.environ.get("AWS_REGION") or region,
+            region=region,
         )
 
     def arn(self, service: str, resource: str, *, region: str = "", account: str | None = None) -> str:

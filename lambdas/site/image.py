@@ -24,7 +24,6 @@ without its web UI) the answer is the release's image itself.
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -62,12 +61,7 @@ class Services:
     @classmethod
     def from_context(cls, context: Any) -> Services:
         """The clients of the function's own account and region (its ARN says which)."""
-        parts = str(getattr(context, "invoked_function_arn", "") or "").split(":")
-        if len(parts) > 4 and parts[4]:
-            account_id, region = parts[4], parts[3]
-        else:
-            account_id, region = str(aws.client("sts").get_caller_identity()["Account"]), ""
-        region = os.environ.get("AWS_REGION") or region
+        _, region, account_id = aws.own_identity(context)
         return cls(ecr=aws.client("ecr"), s3=aws.client("s3"), account_id=account_id, region=region)
 
 
