@@ -204,6 +204,12 @@ class StageGrants:
         return [tuple(piece) for piece in pieces]
 
 
+def installation_name(name: str) -> str:
+    """A name the release gives as a template over the installation's names (`${ResourcePrefix}`, `${EnvName}`:
+    `blueprints.dataall.rules.name_template`), as this stack's own parameters of those names make it."""
+    return cdk.Fn.sub(name) if "${" in name else name
+
+
 @dataclass(frozen=True)
 class DatabaseNames:
     """What the migrate step calls and snapshots, when the release names them."""
@@ -587,7 +593,9 @@ class BootstrapStack(cdk.Stack):
                     resources=[
                         *iam_resources,
                         *[
-                            self.format_arn(service="iam", region="", resource=kind, resource_name=name)
+                            self.format_arn(
+                                service="iam", region="", resource=kind, resource_name=installation_name(name)
+                            )
                             for kind, _, name in (entry.partition("/") for entry in grants.iam_names)
                         ],
                     ],
@@ -945,7 +953,7 @@ class BootstrapStack(cdk.Stack):
                 "AdoptedValues",
                 ["ssm:GetParameter"],
                 [
-                    self.format_arn(service="ssm", resource="parameter", resource_name=name.lstrip("/"))
+                    self.format_arn(service="ssm", resource="parameter", resource_name=installation_name(name.lstrip("/")))
                     for name in self.adopted_parameters
                 ],
             )
@@ -1040,7 +1048,7 @@ class BootstrapStack(cdk.Stack):
                         service="lambda",
                         resource="function",
                         arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
-                        resource_name=names.migration_function
+                        resource_name=installation_name(names.migration_function)
                         if names
                         else cdk.Fn.join("-", [self.scope_prefix, "migrations"]),
                     )
@@ -1056,7 +1064,9 @@ class BootstrapStack(cdk.Stack):
                         service="rds",
                         resource="cluster",
                         arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
-                        resource_name=names.cluster if names else cdk.Fn.join("-", [self.scope_prefix, "aurora"]),
+                        resource_name=installation_name(names.cluster)
+                        if names
+                        else cdk.Fn.join("-", [self.scope_prefix, "aurora"]),
                     ),
                     self.format_arn(
                         service="rds",

@@ -59,7 +59,7 @@ from cloud_assembly.reader import CloudAssembly, FileAsset, StackArtifact
 from installer import dataall_migrations, frontend, grants
 from installer.build import BuildError, Release, synthesize, write_release
 from installer.images import IMAGE_REGISTRY_ENV, IMAGES_ACTION, images_action, images_in_templates, pinned_images
-from installer.upstream import Upstream, UpstreamError
+from installer.upstream import SYNTH_ENVIRONMENT, Upstream, UpstreamError
 from installer.upstream import synthesize as upstream_synthesize
 from lambdas.release.manifest import evaluate
 
@@ -242,6 +242,8 @@ def _synthesis(
         asset_keys={upstream: key for upstream, (key, _) in packaged.items()},
         home_region=home.region if home is not None and home.region != stack.region else "",
         settings=dict(settings or {}),
+        envname=str((settings or {}).get("envname", SYNTH_ENVIRONMENT["envname"])),
+        resource_prefix=str((settings or {}).get("resource_prefix", rules.Synthesis.resource_prefix)),
     )
 
 
@@ -262,17 +264,24 @@ def _check_imports(stages: Sequence[ImportedStage]) -> None:
     first (data.all's dashboards import the API's web ACL; its albfront stack the VPC's and the
     access-logs bucket's)."""
     exports = {
-        (stage.region, output["Export"]["Name"]): stage.name
+        (stage.region, _export_key(output["Export"]["Name"])): stage.name
         for stage in stages
         for output in stage.template.get("Outputs", {}).values()
-        if isinstance(output.get("Export", {}).get("Name"), str)
+        if "Name" in output.get("Export", {})
     }
     for stage in stages:
-        for name in sorted(set(_imported(stage.template.get("Resources", {})))):
-            maker = exports.get((stage.region, name)) if isinstance(name, str) else None
+        for key in sorted({_export_key(name) for name in _imported(stage.template.get("Resources", {}))}):
+            name = json.loads(key)
+            maker = exports.get((stage.region, key))
             if maker is None or maker not in stage.depends_on:
                 made = f"by stage {maker}, which it does not depend on" if maker else "by no stage in its region"
                 raise BuildError(f"data.all's stage {stage.name} imports {name!r}, exported {made}")
+
+
+def _export_key(name: Any) -> str:
+    """An export's name as a key: a string, or what CloudFormation computes it from (the names rule's `Fn::Sub`
+    of the installation's `EnvName`), the same in the exporting and the importing template."""
+    return json.dumps(name, sort_keys=True)
 
 
 def _imported(node: Any) -> Iterator[Any]:
@@ -1431,9 +1440,12 @@ def _named(template: dict[str, Any], resource_type: str, name_property: str) -> 
         for resource in template.get("Resources", {}).values()
         if resource.get("Type") == resource_type
     ]
-    if len(names) != 1 or not isinstance(names[0], str):
-        raise BuildError(f"expected one {resource_type} with a literal {name_property}, found {names!r}")
-    return names[0]
+    if len(names) != 1:
+        raise BuildError(f"expected one {resource_type} with a {name_property}, found {names!r}")
+    try:
+        return rules.name_template(names[0])
+    except rules.RuleError as error:
+        raise BuildError(f"{resource_type} {name_property}: {error}") from error
 
 
 def _database_names(stages: list[Any]) -> DatabaseNames:

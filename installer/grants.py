@@ -26,6 +26,7 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from installer.build import BuildError
+from blueprints.dataall import rules
 
 if TYPE_CHECKING:
     from bootstrap_stack import StageGrants
@@ -264,6 +265,11 @@ def _iam_name(file_name: str, logical_id: str, resource: Mapping[str, Any]) -> s
         return set()
     if _under_prefix(name):
         return set()
+    if isinstance(name, dict) and "Fn::Sub" in name:
+        try:  # a name of the installation's names that is not under its prefix (`dataall-…-role-${EnvName}`)
+            name = rules.name_template(name)
+        except rules.RuleError:
+            pass
     if not isinstance(name, str):
         raise BuildError(
             f"{file_name} {logical_id}: {resource['Type']} {kind[1]} is computed ({name!r}): the service role "

@@ -37,6 +37,8 @@ class Synthesis:
     #: the `envname` of data.all's one target environment at synthesis (`installer.upstream.SYNTH_ENVIRONMENT`,
     #: as ../shared/upstream/dataall's assemblies were made)
     envname: str = "dev"
+    #: data.all's `resource_prefix` at synthesis (its `cdk.json` context; its default, as ../shared's were made)
+    resource_prefix: str = "dataall"
 
     def setting(self, key: str) -> Any:
         return self.settings.get(key, DATAALL_DEFAULTS[key])
@@ -163,12 +165,26 @@ def external_id_from_the_installation(template: dict[str, Any], _synthesis: Synt
 
 
 def external_id_parameter(template: dict[str, Any]) -> str | None:
-    """The name of the SSM parameter that takes the external id in `template` (after the rules)."""
+    """The name of the SSM parameter that takes the external id in `template` (after the rules), as a
+    `name_template` (`/dataall/${EnvName}/pivotRole/externalId`)."""
     for resource in template.get("Resources", {}).values():
         properties = resource.get("Properties") or {}
         if resource.get("Type") == "AWS::SSM::Parameter" and properties.get("Value") == {"Ref": EXTERNAL_ID}:
-            return str(properties["Name"])
+            return name_template(properties["Name"])
     return None
+
+
+def name_template(value: Any) -> str:
+    """A name data.all's template gives, as a template over the installation's names: a literal as it is, the
+    names rule's `Fn::Sub` of `${ResourcePrefix}`/`${EnvName}` as its text (what the bootstrap stack's own `Fn::Sub`
+    and the workflow's `resolve_name` make of it); any other value is refused, naming it."""
+    if isinstance(value, str) and "${" not in value:
+        return value
+    text = value.get("Fn::Sub") if isinstance(value, dict) and len(value) == 1 else None
+    variables = set(_ONE_VARIABLE.findall(text.replace("${!", "")) if isinstance(text, str) else ["?"])
+    if not isinstance(text, str) or not variables <= {RESOURCE_PREFIX, ENV_NAME}:
+        raise RuleError(f"the name {value!r} is not a literal nor made of the installation's names alone")
+    return text
 
 
 #: A Lambda layer version's ARN (https://docs.aws.amazon.com/lambda/latest/api/API_LayerVersionsReferenceType.html).
@@ -2634,6 +2650,186 @@ def s3_egress_of_the_installations_region(template: dict[str, Any], _synthesis: 
     }
 
 
+#: The context parameters the installer gives every stage with the installation's names: the bootstrap stack's
+#: `ResourcePrefix` and `EnvName` (`lambdas.release.manifest.CONTEXT_PARAMETERS`), data.all's `resource_prefix` and
+#: `envname`.
+RESOURCE_PREFIX = "ResourcePrefix"
+ENV_NAME = "EnvName"
+#: The condition the names rule gives a template whose IAM policies name data.all's prefix beside a wildcard.
+PREFIX_AS_SYNTHESIZED = "DataallResourcePrefixAsSynthesized"
+#: The root of data.all's SSM parameters, `/dataall/<envname>/…`: a literal in its source, not its `resource_prefix`.
+SSM_ROOT = "dataall"
+_PREFIX, _ENV = "${" + RESOURCE_PREFIX + "}", "${" + ENV_NAME + "}"
+_NAME_PARAMETERS = {
+    RESOURCE_PREFIX: "The installation's resource prefix, data.all's resource_prefix (set by the installer)",
+    ENV_NAME: "The installation's environment name, data.all's envname (set by the installer)",
+}
+
+
+def _name_rewrites(synthesis: Synthesis) -> list[tuple[re.Pattern[str], str]]:
+    """The forms data.all's source gives `resource_prefix` and `envname` in its templates' strings (its
+    `deploy/stacks`), most specific first: each pattern over the synthesis' values and its replacement."""
+    p, e = re.escape(synthesis.resource_prefix), re.escape(synthesis.envname)
+    word_end = "(?![A-Za-z0-9])"
+    return [
+        # log groups `/{resource_prefix}/{envname}/ecs/…` (`container.py`), `{resource_prefix}/{envname}/flowlogs`
+        # (`vpc.py`), by ARN
+        (re.compile(rf"(log-group:/?){p}/{e}/"), rf"\g<1>{_PREFIX}/{_ENV}/"),
+        # SSM parameters `/dataall/{envname}/…` (`param_store_stack.py` and every reader): `dataall` a literal
+        (re.compile(rf"/{SSM_ROOT}/{e}/"), f"/{SSM_ROOT}/{_ENV}/"),
+        # the names of nearly everything: `{resource_prefix}-{envname}-…`
+        (re.compile(rf"{p}-{e}{word_end}"), f"{_PREFIX}-{_ENV}"),
+        # `dataall-rds-enhanced-monitoring-role-{envname}` (`aurora.py`), `frontend-{envname}` (`albfront_stack.py`)
+        (re.compile(rf"(rds-enhanced-monitoring-role-|(?<![A-Za-z0-9-])frontend-){e}{word_end}"), rf"\g<1>{_ENV}"),
+        # the database `{envname}db` (`aurora.py`) and its subnet group's description
+        (re.compile(rf"^{e}db{word_end}"), f"{_ENV}db"),
+        # descriptions: SSM's `… for environment {envname}` (`param_store_stack.py`), WAF's IP sets' `… for Dataall
+        # {envname}…` (`lambda_api.py`, `cognito.py`, `cloudfront.py`)
+        (re.compile(rf"(for environment |for Dataall ){e}{word_end}"), rf"\g<1>{_ENV}"),
+        # export names, inline policy and metric names `CognitoUserPoolId{envname}`, `WAFCognitoRateLimit{envname}`
+        (re.compile(rf"^([A-Z][A-Za-z]*[a-z]){e}$"), rf"\g<1>{_ENV}"),
+        # the values themselves: the functions' and tasks' `envname`, the `resourcePrefix` parameter, metric namespaces
+        (re.compile(rf"^{e}$"), _ENV),
+        (re.compile(rf"^{p}$"), _PREFIX),
+        # the KMS aliases `alias/{resource_prefix}-lambda-env-var-key` (`lambda_api.py`, `trigger_function_stack.py`)
+        (re.compile(rf"^alias/{p}-"), f"alias/{_PREFIX}-"),
+    ]
+
+
+def _cognito_domain(template: dict[str, Any], synthesis: Synthesis) -> None:
+    """data.all's Cognito domain prefix, `{resource_prefix without -}{envname}{region without -}{account}`
+    (`cognito.py`), as CloudFormation computes it from the installation's names, region and account."""
+    made = (
+        synthesis.resource_prefix.replace("-", "")
+        + synthesis.envname
+        + synthesis.region.replace("-", "")
+        + synthesis.account
+    )
+    for resource in template.get("Resources", {}).values():
+        properties = resource.get("Properties") or {}
+        if resource.get("Type") == "AWS::Cognito::UserPoolDomain" and properties.get("Domain") == made:
+            properties["Domain"] = {
+                "Fn::Join": [
+                    "",
+                    [
+                        {"Fn::Join": ["", {"Fn::Split": ["-", {"Ref": RESOURCE_PREFIX}]}]},
+                        {"Ref": ENV_NAME},
+                        {"Fn::Join": ["", {"Fn::Split": ["-", {"Ref": "AWS::Region"}]}]},
+                        {"Ref": "AWS::AccountId"},
+                    ],
+                ]
+            }
+
+
+def _log_groups(template: dict[str, Any], synthesis: Synthesis) -> None:
+    """data.all's log groups `/{resource_prefix}/{envname}/…` (`container.py`, `opensearch.py`) and
+    `{resource_prefix}/{envname}/…` (`vpc.py`, `lambda_api.py`): alike in the default synthesis to its SSM
+    parameters' `/dataall/{envname}/…`, told apart by what they name."""
+    made = re.compile(rf"^(/?){re.escape(synthesis.resource_prefix)}/{re.escape(synthesis.envname)}/")
+    for resource in template.get("Resources", {}).values():
+        properties = resource.get("Properties") or {}
+        name = properties.get("LogGroupName")
+        if resource.get("Type") == "AWS::Logs::LogGroup" and isinstance(name, str) and made.match(name):
+            properties["LogGroupName"] = {"Fn::Sub": made.sub(rf"\g<1>{_PREFIX}/{_ENV}/", name.replace("${", "${!"))}
+
+
+def _prefix_wildcards(template: dict[str, Any], synthesis: Synthesis) -> bool:
+    """IAM resources naming data.all's prefix beside a wildcard (`parameter/*dataall*`, `cluster:dataall*`):
+    data.all writes some with its `resource_prefix` and some with the literal `dataall`, which its default
+    synthesis cannot tell apart (CDK merges the two alike). Each keeps what it is and, when the installation's
+    prefix is another, gains that prefix's: a grant of data.all's, never one less. True when one was found."""
+    p = re.escape(synthesis.resource_prefix)
+    wildcard = re.compile(rf"\*{p}|{p}\*")
+    found = False
+
+    def widened(resource: Any) -> list[Any]:
+        nonlocal found
+        if not isinstance(resource, str) or not wildcard.search(resource):
+            return [resource]
+        found = True
+        other = wildcard.sub(lambda m: m.group(0).replace(synthesis.resource_prefix, _PREFIX), resource)
+        return [resource, {"Fn::If": [PREFIX_AS_SYNTHESIZED, {"Ref": "AWS::NoValue"}, {"Fn::Sub": other}]}]
+
+    def visit(node: Any) -> None:
+        if isinstance(node, list):
+            for item in node:
+                visit(item)
+        elif isinstance(node, dict):
+            statements = node.get("Statement")
+            if isinstance(statements, list):
+                for statement in statements:
+                    for key in ("Resource", "NotResource"):
+                        value = statement.get(key) if isinstance(statement, dict) else None
+                        if isinstance(value, (str, list)):
+                            items = value if isinstance(value, list) else [value]
+                            wider = [w for item in items for w in widened(item)]
+                            if len(wider) != len(items):
+                                statement[key] = wider
+            for key, value in node.items():
+                if key not in ("Metadata", "Statement"):
+                    visit(value)
+
+    for resource in template.get("Resources", {}).values():
+        visit(resource.get("Properties"))
+    return found
+
+
+#: envname as a word of its own (not `UserPooldev…`, a construct's id): what the names rule leaves behind it.
+def _leftover_envname(synthesis: Synthesis) -> re.Pattern[str]:
+    return re.compile(rf"(?<![A-Za-z0-9]){re.escape(synthesis.envname)}(?![A-Za-z0-9])")
+
+
+def names_of_the_installation(template: dict[str, Any], synthesis: Synthesis) -> None:
+    """data.all's names are the installation's: what its source builds from `resource_prefix` and `envname`
+    (`{resource_prefix}-{envname}-…` names, `/dataall/{envname}/…` SSM parameters, `/{resource_prefix}/{envname}/…`
+    log groups, the `{envname}db` database, `…{envname}` exports, the functions' `envname`, the Cognito domain
+    prefix: `_name_rewrites`, `_cognito_domain`) takes the `ResourcePrefix` and `EnvName` parameters the installer
+    gives every stage (its bootstrap stack's), in strings (`Fn::Sub`) and the exports they import; IAM wildcards
+    over the prefix keep the synthesized one and gain the installation's (`_prefix_wildcards`). Construct ids
+    (logical ids, CDK's generated names) keep the synthesis' values. A string still holding the synthesis'
+    envname as a word afterwards stops the import, naming it."""
+    _cognito_domain(template, synthesis)
+    _log_groups(template, synthesis)
+    if _prefix_wildcards(template, synthesis):
+        template.setdefault("Conditions", {})[PREFIX_AS_SYNTHESIZED] = {
+            "Fn::Equals": [{"Ref": RESOURCE_PREFIX}, synthesis.resource_prefix]
+        }
+    rewrites = _name_rewrites(synthesis)
+
+    def rewrite(text: str) -> str:
+        for pattern, replacement in rewrites:
+            text = pattern.sub(replacement, text)
+        return text
+
+    _rewrite_strings(template, rewrite, imports=True)
+    leftover = _leftover_envname(synthesis)
+    for section in ("Resources", "Outputs"):
+        for key, body in template.get(section, {}).items():
+            for text in _strings({k: v for k, v in body.items() if k in ("Properties", "Value", "Export")}):
+                if leftover.search(text):
+                    raise RuleError(
+                        f"{section[:-1].lower()} {key}: {text[:120]!r} holds data.all's envname "
+                        f"{synthesis.envname!r} in a form the names rule does not know"
+                    )
+    text = json.dumps(template)
+    for parameter, description in _NAME_PARAMETERS.items():
+        if "${" + parameter + "}" in text or json.dumps({"Ref": parameter}) in text:
+            template.setdefault("Parameters", {})[parameter] = {"Type": "String", "Description": description}
+
+
+def _strings(node: Any) -> Iterator[str]:
+    """The string values under `node` but names: `Ref`, `Fn::GetAtt`, `Condition`, `DependsOn`, mapping names."""
+    if isinstance(node, str):
+        yield node
+    elif isinstance(node, list):
+        for item in node:
+            yield from _strings(item)
+    elif isinstance(node, dict):
+        for key, value in node.items():
+            if key not in ("Ref", "Fn::GetAtt", "Condition", "DependsOn", "Fn::FindInMap", "Metadata"):
+                yield from _strings(value)
+
+
 def cdk_logical_id(components: list[str]) -> str:
     """The logical id CDK gives a construct at `components` (its path within its stack):
     `makeUniqueId` of aws-cdk-lib's `private/uniqueid.ts`."""
@@ -2670,6 +2866,7 @@ RULES: tuple[Rule, ...] = (
     api_vpc_endpoint_from_the_option,
     load_balancer_ip_ranges_from_the_option,
     s3_egress_of_the_installations_region,
+    names_of_the_installation,
     assets_from_the_release,
     home_region_from_the_installer,
     account_and_region_neutral,
@@ -2684,38 +2881,44 @@ def apply(template: Mapping[str, Any], synthesis: Synthesis, rules: tuple[Rule, 
     return result
 
 
-def _rewrite_strings(template: dict[str, Any], rewrite: Callable[[str], str]) -> None:
+def _rewrite_strings(template: dict[str, Any], rewrite: Callable[[str], str], *, imports: bool = False) -> None:
     """Apply `rewrite` to every string value of the template's resources and outputs.
 
     `rewrite` may put `${AWS::Region}`-style variables into a string: a plain string that gains
     one becomes an `Fn::Sub` (with its own `${` escaped as `${!`), a string that is already an
     `Fn::Sub` template takes them as they are. Resource `Metadata`, and `Ref`, `Fn::GetAtt`,
-    `Condition` (names, not values), are left alone.
+    `Condition` (names, not values), are left alone; so are the export names `Fn::ImportValue` takes, but
+    with `imports` (a rule that renames exports renames what imports them).
     """
     for section in ("Resources", "Outputs"):
         for body in template.get(section, {}).values():
             for key in list(body):
                 if key in ("Properties", "Value", "Export"):
-                    body[key] = _walk(body[key], rewrite, in_sub=False)
+                    body[key] = _walk(body[key], rewrite, in_sub=False, imports=imports)
 
 
-def _walk(node: Any, rewrite: Callable[[str], str], *, in_sub: bool) -> Any:
+def _walk(node: Any, rewrite: Callable[[str], str], *, in_sub: bool, imports: bool = False) -> Any:
     if isinstance(node, str):
         return _string(node, rewrite, in_sub=in_sub)
     if isinstance(node, list):
-        return [_walk(item, rewrite, in_sub=False) for item in node]
+        return [_walk(item, rewrite, in_sub=False, imports=imports) for item in node]
     if not isinstance(node, dict):
         return node
     if len(node) == 1:
         ((key, value),) = node.items()
-        if key in ("Ref", "Fn::GetAtt", "Condition", "Fn::ImportValue"):
+        if key in ("Ref", "Fn::GetAtt", "Condition") or (key == "Fn::ImportValue" and not imports):
             return node
         if key == "Fn::Sub" and isinstance(value, str):
             return {key: _string(value, rewrite, in_sub=True)}
         if key == "Fn::Sub" and isinstance(value, list) and value:
             first, *rest = value
-            return {key: [_string(first, rewrite, in_sub=True), *[_walk(v, rewrite, in_sub=False) for v in rest]]}
-    return {k: _walk(v, rewrite, in_sub=False) for k, v in node.items()}
+            return {
+                key: [
+                    _string(first, rewrite, in_sub=True),
+                    *[_walk(v, rewrite, in_sub=False, imports=imports) for v in rest],
+                ]
+            }
+    return {k: _walk(v, rewrite, in_sub=False, imports=imports) for k, v in node.items()}
 
 
 def _string(text: str, rewrite: Callable[[str], str], *, in_sub: bool) -> Any:

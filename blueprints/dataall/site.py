@@ -53,8 +53,11 @@ def _ssm_values(stage: ImportedStage) -> Iterable[tuple[str, str]]:
         if resource.get("Type") != "AWS::SSM::Parameter":
             continue
         properties = resource.get("Properties", {})
-        name = properties.get("Name")
-        if isinstance(name, str) and name.startswith("/dataall/") and name.count("/") >= 3:
+        try:
+            name = rules.name_template(properties.get("Name"))
+        except rules.RuleError:
+            continue
+        if name.startswith(f"/{rules.SSM_ROOT}/") and name.count("/") >= 3:
             yield name.split("/", 3)[3], json.dumps(properties.get("Value"), sort_keys=True)
 
 

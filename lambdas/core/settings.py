@@ -44,6 +44,11 @@ class Settings(BaseModel):
     def stack_name(self, stage: str) -> str:
         return f"{self.resource_prefix}-{self.env_name}-{stage}"
 
+    def installation_name(self, template: str) -> str:
+        """A name the release gives as a template over the installation's names (`/dataall/${EnvName}/…`, as
+        CloudFormation's `Fn::Sub` of the stage's `ResourcePrefix` and `EnvName` parameters makes it)."""
+        return template.replace("${ResourcePrefix}", self.resource_prefix).replace("${EnvName}", self.env_name)
+
     def regional_bucket(self, account_id: str, region: str) -> str:
         """The bucket holding, in another region, what a stage there reads: its template and its
         Lambda code (Lambda takes code only from a bucket of the function's own region). At most

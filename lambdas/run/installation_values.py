@@ -90,17 +90,18 @@ def _adopted(deps: Deps, spec: InstallationValue, run: str) -> ValueRecord | Non
     if spec.adopt_ssm_parameter is None:
         return None
     ssm = deps.regional_client("ssm", deps.home_region)
-    value = read_parameter(ssm, spec.adopt_ssm_parameter)
+    parameter = deps.settings.installation_name(spec.adopt_ssm_parameter)
+    value = read_parameter(ssm, parameter)
     if value is None:
         return None
     if not EXTERNAL_ID.fullmatch(value):
         # Never the value in the message: it is a secret, even when malformed.
         raise ReleaseInvalid(
-            f"the account's SSM parameter {spec.adopt_ssm_parameter} holds a {spec.name} that is not "
+            f"the account's SSM parameter {parameter} holds a {spec.name} that is not "
             f"2 to 1,224 of the characters STS takes in an external id ({len(value)} characters); "
             "correct or delete it, then run again",
             field=f"values.{spec.name}",
         )
     return ValueRecord(
-        name=spec.name, value=value, origin="adopted", source=spec.adopt_ssm_parameter, run=run, created=now_iso()
+        name=spec.name, value=value, origin="adopted", source=parameter, run=run, created=now_iso()
     )
