@@ -174,6 +174,13 @@ def external_id_parameter(template: dict[str, Any]) -> str | None:
     return None
 
 
+def name_parameters(template: str) -> str:
+    """A `name_template` as the manifest's actions take it: `${param:ResourcePrefix}`, `${param:EnvName}`."""
+    for parameter in (RESOURCE_PREFIX, ENV_NAME, RESOURCE_PREFIX_FIRST_6):
+        template = template.replace("${" + parameter + "}", "${param:" + parameter + "}")
+    return template
+
+
 def name_template(value: Any) -> str:
     """A name data.all's template gives, as a template over the installation's names: a literal as it is, the
     names rule's `Fn::Sub` of `${ResourcePrefix}`/`${EnvName}` as its text (what the bootstrap stack's own `Fn::Sub`
@@ -182,7 +189,7 @@ def name_template(value: Any) -> str:
         return value
     text = value.get("Fn::Sub") if isinstance(value, dict) and len(value) == 1 else None
     variables = set(_ONE_VARIABLE.findall(text.replace("${!", "")) if isinstance(text, str) else ["?"])
-    if not isinstance(text, str) or not variables <= {RESOURCE_PREFIX, ENV_NAME}:
+    if not isinstance(text, str) or not variables <= {RESOURCE_PREFIX, ENV_NAME, RESOURCE_PREFIX_FIRST_6}:
         raise RuleError(f"the name {value!r} is not a literal nor made of the installation's names alone")
     return text
 
@@ -2655,6 +2662,9 @@ def s3_egress_of_the_installations_region(template: dict[str, Any], _synthesis: 
 #: `envname`.
 RESOURCE_PREFIX = "ResourcePrefix"
 ENV_NAME = "EnvName"
+#: ... and the prefix's first 6 characters (data.all's canary: `{resource_prefix[:6]}-{envname}-canary`,
+#: `cw_canaries.py`; CloudFormation has no substring function).
+RESOURCE_PREFIX_FIRST_6 = "ResourcePrefixFirst6"
 #: The condition the names rule gives a template whose IAM policies name data.all's prefix beside a wildcard.
 PREFIX_AS_SYNTHESIZED = "DataallResourcePrefixAsSynthesized"
 #: The root of data.all's SSM parameters, `/dataall/<envname>/…`: a literal in its source, not its `resource_prefix`.
@@ -2663,6 +2673,7 @@ _PREFIX, _ENV = "${" + RESOURCE_PREFIX + "}", "${" + ENV_NAME + "}"
 _NAME_PARAMETERS = {
     RESOURCE_PREFIX: "The installation's resource prefix, data.all's resource_prefix (set by the installer)",
     ENV_NAME: "The installation's environment name, data.all's envname (set by the installer)",
+    RESOURCE_PREFIX_FIRST_6: "The first 6 characters of the installation's resource prefix (set by the installer)",
 }
 
 
@@ -2679,6 +2690,12 @@ def _name_rewrites(synthesis: Synthesis) -> list[tuple[re.Pattern[str], str]]:
         (re.compile(rf"/{SSM_ROOT}/{e}/"), f"/{SSM_ROOT}/{_ENV}/"),
         # the names of nearly everything: `{resource_prefix}-{envname}-…`
         (re.compile(rf"{p}-{e}{word_end}"), f"{_PREFIX}-{_ENV}"),
+        # the RUM app monitor's placeholder domain `{resource_prefix}.{envname}.change.me` (`cw_rum.py`), which the
+        # site step makes the web UI's
+        (re.compile(rf"^{p}\.{e}\.change\.me$"), f"{_PREFIX}.{_ENV}.change.me"),
+        # the canary `{resource_prefix[:6]}-{envname}-canary` (`cw_canaries.py`)
+        (re.compile(rf"(?<![A-Za-z0-9-]){re.escape(synthesis.resource_prefix[:6])}-{e}-canary"),
+         "${" + RESOURCE_PREFIX_FIRST_6 + "}-" + _ENV + "-canary"),  # fmt: skip
         # `dataall-rds-enhanced-monitoring-role-{envname}` (`aurora.py`), `frontend-{envname}` (`albfront_stack.py`)
         (re.compile(rf"(rds-enhanced-monitoring-role-|(?<![A-Za-z0-9-])frontend-){e}{word_end}"), rf"\g<1>{_ENV}"),
         # the database `{envname}db` (`aurora.py`) and its subnet group's description

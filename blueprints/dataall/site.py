@@ -157,12 +157,11 @@ def with_rum_monitor(action: dict[str, Any], stages: Iterable[ImportedStage]) ->
     RUM's snippet in the web UI where that stage is on, as data.all's pipeline runs rum_config.py and
     frontend_config.py with `enable_cw_rum`."""
     found = sorted(
-        {  # a stage's variants name the same monitor
-            f"{stage.name}/{resource['Properties']['Name']}"
+        {  # a stage's variants name the same monitor; its name the installation's (`${param:EnvName}`)
+            f"{stage.name}/{rules.name_parameters(rules.name_template(resource['Properties']['Name']))}"
             for stage in stages
             for resource in stage.template.get("Resources", {}).values()
-            if resource.get("Type") == "AWS::RUM::AppMonitor"
-            and isinstance(resource.get("Properties", {}).get("Name"), str)
+            if resource.get("Type") == "AWS::RUM::AppMonitor" and "Name" in resource.get("Properties", {})
         }
     )
     if len(found) > 1:

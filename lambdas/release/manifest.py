@@ -25,6 +25,8 @@ SCHEMA_DIR = Path(__file__).parent / "schemas"
 CONTEXT_PARAMETERS = (
     "ResourcePrefix",
     "EnvName",
+    # the prefix's first 6 characters: data.all names its canary `{resource_prefix[:6]}-{envname}-canary`
+    "ResourcePrefixFirst6",
     "AssetsBucket",
     "Region",
     "AccountId",

@@ -238,6 +238,7 @@ def _context(deps: Deps, options: dict[str, OptionValue]) -> dict[str, OptionVal
         **options,
         "ResourcePrefix": deps.settings.resource_prefix,
         "EnvName": deps.settings.env_name,
+        "ResourcePrefixFirst6": deps.settings.resource_prefix[:6],
         "AssetsBucket": deps.settings.artifacts_bucket,
         "Region": deps.region,
         "AccountId": deps.account_id,
