@@ -50,6 +50,9 @@ def parameters(public: bool = True, endpoints_group: str = "") -> dict[str, Any]
     """The options `VpcId` and `VpcEndpointsSecurityGroupId` (empty: data.all makes its endpoints) and what Plan
     fills for that VPC (a CommaDelimitedList as the list CloudFormation makes of it)."""
     return {
+        # the installation's names, as data.all's synthesis had them (the names rule's parameters)
+        rules.RESOURCE_PREFIX: "dataall",
+        rules.ENV_NAME: "dev",
         rules.VPC_ID: VPC,
         rules.VPC_ENDPOINTS_SG: endpoints_group,
         rules.VPC_CIDR: CIDR,

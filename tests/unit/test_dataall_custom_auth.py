@@ -89,7 +89,7 @@ def test_the_custom_auth_variants_every_value_becomes_its_parameter_wherever_dat
     assert "dataall-installer" not in json.dumps(result)
     variables = result["Resources"]["Authorizer"]["Properties"]["Environment"]["Variables"]
     assert variables == {
-        "envname": "dev",
+        "envname": {"Ref": "EnvName"},  # the names rule's: the installation's
         "custom_auth_provider": {"Ref": "CustomAuthProvider"},
         "custom_auth_url": {"Ref": "CustomAuthUrl"},
         "custom_auth_client": {"Ref": "CustomAuthClientId"},
@@ -135,7 +135,10 @@ def test_data_all_synthesized_with_another_provider_makes_the_same_template_afte
 def test_a_synthesis_without_custom_auth_is_left_as_it_is_and_a_value_the_rule_cannot_reach_is_refused() -> None:
     # without custom_auth, the same strings are data.all's own: nothing changes
     untouched = lambdas_template(dict(PLACEHOLDER))
-    assert rules.apply(untouched, SYNTHESIS) == untouched
+    applied = rules.apply(untouched, SYNTHESIS)
+    assert applied["Resources"]["Authorizer"]["Properties"]["Environment"]["Variables"]["envname"] == {"Ref": "EnvName"}
+    applied["Resources"]["Authorizer"]["Properties"]["Environment"]["Variables"]["envname"] = "dev"
+    assert {k: v for k, v in applied.items() if k != "Parameters"} == untouched  # but the names rule's envname
     # a placeholder value where no rule rewrites (Mappings): the import stops, naming it
     mapped = {**lambdas_template(dict(PLACEHOLDER)), "Mappings": {"M": {"k": {"v": PLACEHOLDER["client_id"]}}}}
     with pytest.raises(rules.RuleError, match=r"custom_auth: \['dataall-installer-custom-auth-client-id'\]"):

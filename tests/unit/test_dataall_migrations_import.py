@@ -54,8 +54,9 @@ def test_db_migrations_keeps_data_alls_function_without_the_trigger_that_migrate
     assert function["Code"] == {"S3Bucket": {"Ref": "AssetsBucket"}, "S3Key": "assets/abc.zip"}
     assert "PackageType" not in function and "ImageConfig" not in function
     assert (function["Runtime"], function["Handler"], function["Timeout"]) == (PACKAGE.runtime, PACKAGE.handler, 840)
-    assert function["FunctionName"] == "dataall-dev-migrations"
-    assert function["Environment"]["Variables"]["envname"] == "dev" and function["VpcConfig"]["SubnetIds"]
+    # the installation's names (`<ResourcePrefix>-<EnvName>-migrations`, the migrate step's grant)
+    assert function["FunctionName"] == {"Fn::Sub": "${ResourcePrefix}-${EnvName}-migrations"}
+    assert function["Environment"]["Variables"]["envname"] == {"Ref": "EnvName"} and function["VpcConfig"]["SubnetIds"]
     assert stage.template["Outputs"]["MigrationFunctionName"] == {
         "Description": "data.all's migration function, invoked by the installer's migrate action",
         "Value": {"Ref": next(n for n, b in resources.items() if b["Type"] == "AWS::Lambda::Function")},

@@ -1535,9 +1535,9 @@ def test_a_build_offers_the_variant_options_it_is_given_and_refuses_a_selection_
 def test_a_web_acl_tagged_for_another_envname_than_the_synthesis_stops_the_import_naming_it() -> None:
     # the IPSet's description carries the synthesis' envname, which the WebACL's Application tag must end with
     template = waf_template([], [])
-    assert rules.apply(template, SYNTHESIS)["Resources"]["DataallCloudfrontIPSet"]["Properties"]["Description"] == (
-        "IP addresses to allow for Dataall dev"
-    )
+    assert rules.apply(template, SYNTHESIS)["Resources"]["DataallCloudfrontIPSet"]["Properties"]["Description"] == {
+        "Fn::Sub": "IP addresses to allow for Dataall ${EnvName}"  # the names rule's, after the WAF rule's
+    }
     with pytest.raises(rules.RuleError, match=r"WebACL ACLCloudfront has no Application tag <resource_prefix>-prod"):
         rules.waf_allowed_ranges_from_the_options(copy.deepcopy(template), replace(SYNTHESIS, envname="prod"))
 

@@ -31,9 +31,13 @@ from tests.unit.test_planning import request
 UPSTREAM = Path(__file__).resolve().parents[2].parent / "shared" / "upstream" / "dataall"
 NO_SYNTHESIS = rules.Synthesis(account="", region="", asset_buckets=frozenset(), asset_keys={})
 ARTIFACTS = "dataall-test-artifacts"
-ADOPT = "/dataall/dev/pivotRole/externalId"
+#: data.all's SSM parameter of the external id as its synthesis names it, as a release names it (the names
+#: rule's: the installation's EnvName), and as the unit tier's installation (`env_name="test"`) has it
+SYNTHESIZED = "/dataall/dev/pivotRole/externalId"
+ADOPT_TEMPLATE = "/dataall/${EnvName}/pivotRole/externalId"
+ADOPT = "/dataall/test/pivotRole/externalId"
 ALPHABET = string.ascii_uppercase + string.ascii_lowercase + string.digits
-VALUES = {rules.EXTERNAL_ID: {"alphabet": ALPHABET, "length": 32, "adopt_ssm_parameter": ADOPT}}
+VALUES = {rules.EXTERNAL_ID: {"alphabet": ALPHABET, "length": 32, "adopt_ssm_parameter": ADOPT_TEMPLATE}}
 
 
 def param_store(value: Any = "owCGJPSOz4Gam17qR64f3qya7IeyDq9L") -> dict[str, Any]:
@@ -41,7 +45,7 @@ def param_store(value: Any = "owCGJPSOz4Gam17qR64f3qya7IeyDq9L") -> dict[str, An
         "Resources": {
             "ExternalId": {
                 "Type": "AWS::SSM::Parameter",
-                "Properties": {"Name": ADOPT, "Type": "String", "Value": value},
+                "Properties": {"Name": SYNTHESIZED, "Type": "String", "Value": value},
             },
             "Other": {
                 "Type": "AWS::SSM::Parameter",
@@ -62,13 +66,13 @@ def test_the_external_id_drawn_at_synthesis_becomes_a_noecho_parameter_of_the_in
     # https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/parameters-section-structure.html (NoEcho)
     assert declared["NoEcho"] is True and declared["Type"] == "String"
     assert "owCGJPSOz4Gam17qR64f3qya7IeyDq9L" not in json.dumps(template)
-    assert rules.external_id_parameter(template) == ADOPT
+    assert rules.external_id_parameter(template) == ADOPT_TEMPLATE
 
 
 def test_a_template_without_data_alls_external_id_is_left_as_it_is() -> None:
     template = rules.apply(param_store({"Ref": "Given"}), NO_SYNTHESIS)
 
-    assert "Parameters" not in template
+    assert rules.EXTERNAL_ID not in template["Parameters"]  # the names rule's EnvName alone
     assert rules.external_id_parameter(template) is None
 
 
@@ -87,10 +91,10 @@ def test_data_alls_release_names_its_external_id_in_data_alls_alphabet_and_lengt
 
     assert values == {
         rules.EXTERNAL_ID: {
-            "description": f"the pivot role's external id (data.all's SSM parameter {ADOPT})",
+            "description": f"the pivot role's external id (data.all's SSM parameter {ADOPT_TEMPLATE})",
             "alphabet": ALPHABET,
             "length": 32,
-            "adopt_ssm_parameter": ADOPT,
+            "adopt_ssm_parameter": ADOPT_TEMPLATE,
         }
     }
     assert all(drawn not in json.dumps(s.template) for s in stages)
