@@ -255,16 +255,17 @@ def test_data_alls_migration_function_runs_the_release_package_when_the_migrate_
     assert function["Code"]["S3Key"].startswith("assets/") and "ImageUri" not in function["Code"]
     assert (dataall_release.path / function["Code"]["S3Key"]).is_file()
     assert function["Handler"] == "dataall_installer_migrate.handler.handler"
-    assert function["FunctionName"] == "dataall-dev-migrations" and function["Timeout"] == 840
-    assert function["Environment"]["Variables"]["envname"] == "dev" and function["VpcConfig"]["SubnetIds"]
+    assert function["FunctionName"] == {"Fn::Sub": "${ResourcePrefix}-${EnvName}-migrations"}
+    assert function["Timeout"] == 840
+    assert function["Environment"]["Variables"]["envname"] == {"Ref": "EnvName"} and function["VpcConfig"]["SubnetIds"]
     assert set(migrate.dependencies()) == {"migrations", "aurora"}
     assert migrate.parameters["FunctionName"] == "${stage:migrations.MigrationFunctionName}"
     assert migrate.parameters["ClusterIdentifier"].startswith("${stage:aurora.")
 
 
 def test_the_migrate_step_may_call_and_snapshot_what_data_alls_templates_name(dataall_release: Any) -> None:
-    """data.all names its migration function and its cluster at synthesis (`dataall-dev-…`), not
-    after the installation's prefix: the bootstrap stack grants the migrate step those."""
+    """data.all names its migration function and its cluster (`<prefix>-<env>-…`, the installation's names by the
+    names rule): the bootstrap stack grants the migrate step those, from its own ResourcePrefix and EnvName."""
     statements = [
         statement
         for resource in dataall_release.bootstrap_template["Resources"].values()
@@ -275,8 +276,8 @@ def test_the_migrate_step_may_call_and_snapshot_what_data_alls_templates_name(da
     text = json.dumps(statements)
 
     assert {statement["Sid"] for statement in statements} == {"MigrationFunction", "ClusterSnapshots"}
-    assert ":function:dataall-dev-migrations" in text
-    assert ":cluster:dataall-dev-db-v2" in text
+    assert '":function:", {"Fn::Sub": "${ResourcePrefix}-${EnvName}-migrations"}' in text
+    assert '":cluster:", {"Fn::Sub": "${ResourcePrefix}-${EnvName}-db-v2"}' in text
     assert "aurora" not in text
 
 
@@ -428,15 +429,16 @@ def test_the_service_role_covers_data_alls_variants_and_option_stages() -> None:
 def test_the_service_role_names_the_iam_roles_data_all_names_outside_the_installation_prefix(
     dataall_release: Any,
 ) -> None:
-    """data.all names some roles at synthesis (`dataall-dev-…`, and `dataall-rds-enhanced-monitoring-role-dev`,
-    which no `<prefix>-<env>-*` covers): the service role may manage those by name, and the service-linked
-    role data.all makes for OpenSearch under `aws-service-role/`."""
+    """data.all names some roles outside the installation's prefix (`dataall-rds-enhanced-monitoring-role-<env>`,
+    which no `<prefix>-<env>-*` covers): the service role may manage those by name (of the bootstrap stack's own
+    EnvName), and the service-linked role data.all makes for OpenSearch under `aws-service-role/`; its
+    `<prefix>-<env>-…` roles are under the prefix."""
     statements = _service_role_statements(dataall_release.bootstrap_template)
     iam_resources = json.dumps(statements["StageIamUnderPrefix"][0]["Resource"])
     linked = json.dumps(statements["ServiceLinkedRoles"][0]["Resource"])
 
-    assert ":role/dataall-rds-enhanced-monitoring-role-dev" in iam_resources
-    assert ":role/dataall-dev-ecs-tasks-role" in iam_resources
+    assert '":role/", {"Fn::Sub": "dataall-rds-enhanced-monitoring-role-${EnvName}"}' in iam_resources
+    assert "dataall-dev" not in iam_resources and "ecs-tasks-role" not in iam_resources
     assert '{"Ref": "ResourcePrefix"}' in iam_resources and ":instance-profile/" in iam_resources
     assert linked.endswith(':role/aws-service-role/*"]]}')
 

@@ -103,9 +103,9 @@ class _SandboxServer:
 
 
 def _sandbox_database(sandbox: Any) -> Installation:
-    """data.all's database in the sandbox's server (its schema is its envname, `dev`)."""
+    """data.all's database in the sandbox's server (its schema is its envname, the installation's `EnvName`, `test`)."""
     (name,) = dataall_revisions(sandbox)
-    return Installation(postgres=_SandboxServer(sandbox), database=name, endpoint=sandbox.endpoint, envname="dev")  # type: ignore[arg-type]
+    return Installation(postgres=_SandboxServer(sandbox), database=name, endpoint=sandbox.endpoint, envname="test")  # type: ignore[arg-type]
 
 
 def _migrate_step(outcome: Any) -> Any:
@@ -169,7 +169,7 @@ def _external_id(aws: Aws, outcome: Any) -> str:
     one data.all's SSM parameter holds, and nowhere in the run's record."""
     kept = outcome.reader.ledger.value(rules.EXTERNAL_ID)
     assert kept is not None
-    in_ssm = aws.client("ssm").get_parameter(Name="/dataall/dev/pivotRole/externalId")["Parameter"]["Value"]
+    in_ssm = aws.client("ssm").get_parameter(Name="/dataall/test/pivotRole/externalId")["Parameter"]["Value"]
     assert in_ssm == kept.value
     run_record = outcome.reader.ledger.run(outcome.result["execution_arn"].rsplit(":", 1)[1])
     assert kept.value not in json.dumps(run_record.model_dump() if run_record else None)
@@ -178,7 +178,7 @@ def _external_id(aws: Aws, outcome: Any) -> str:
 
 
 #: data.all's ECS task security groups (`deploy/stacks/container.py`, `create_ecs_security_groups`)
-ECS_TASK_GROUPS = ("dataall-dev-ecs-share-manager-tasks-sg", "dataall-dev-ecs-tasks-sg")
+ECS_TASK_GROUPS = ("dataall-test-ecs-share-manager-tasks-sg", "dataall-test-ecs-tasks-sg")
 
 
 def _s3_prefix_list(aws: Aws) -> str:
@@ -310,13 +310,13 @@ def test_data_all_installs_upgrades_rolls_back_as_a_whole_and_uninstalls(sandbox
     assert list(dataall_revisions(sandbox).values()) == [HEADS[newer.version]]
     # what `dataall-installer status` shows, asked of data.all's own migration function
     assert failed.reader.database() == {
-        "revision": HEADS[newer.version], "head": HEADS[newer.version], "function": "dataall-dev-migrations"
+        "revision": HEADS[newer.version], "head": HEADS[newer.version], "function": "dataall-test-migrations"
     }  # fmt: skip
     installed_now = failed.reader.ledger.current_release()
     assert installed_now is not None and installed_now.version == newer.version
     kept = failed.reader.ledger.value(rules.EXTERNAL_ID)
     assert kept is not None and kept.value == external_id
-    in_ssm = aws.client("ssm").get_parameter(Name="/dataall/dev/pivotRole/externalId")["Parameter"]["Value"]
+    in_ssm = aws.client("ssm").get_parameter(Name="/dataall/test/pivotRole/externalId")["Parameter"]["Value"]
     assert in_ssm == external_id
     counts = _created_as_templated(aws, newer)
     assert all(declared == created for declared, created in counts.values()), counts

@@ -107,7 +107,7 @@ def test_an_installed_data_all_takes_a_value_option_and_prod_sizing_changing_onl
     # data.all's reauth_config, allowed_origins and shared_dashboard_sessions: params and lambdas alone;
     # the reauth SSM parameter data.all makes only when operations are given comes, then goes
     ssm, functions = aws.client("ssm"), aws.client("lambda")
-    reauth = "/dataall/dev/reauth/apis"
+    reauth = "/dataall/test/reauth/apis"
     assert ssm.get_parameters(Names=[reauth])["InvalidParameters"] == [reauth]
     values = {
         "ReauthApis": "deleteDataset,createDataset",
@@ -119,11 +119,11 @@ def test_an_installed_data_all_takes_a_value_option_and_prod_sizing_changing_onl
     valued = run(aws, installed, {"action": "redeploy", "options": values})
     assert valued["status"] == "SUCCEEDED", valued["error"]
     assert _changed(installed, valued, release) == {"params", "lambdas", "ecs"}
-    pivot_role = "/dataall/dev/pivotRole/"
+    pivot_role = "/dataall/test/pivotRole/"
     assert ssm.get_parameter(Name=pivot_role + "pivotRoleName")["Parameter"]["Value"] == "dataallPivotRole-cdk"
     assert ssm.get_parameter(Name=pivot_role + "enablePivotRoleAutoCreate")["Parameter"]["Value"] == "True"
     assert ssm.get_parameter(Name=reauth)["Parameter"]["Value"] == "deleteDataset,createDataset"
-    sessions = ssm.get_parameter(Name="/dataall/dev/quicksight/sharedDashboardsSessions")["Parameter"]["Value"]
+    sessions = ssm.get_parameter(Name="/dataall/test/quicksight/sharedDashboardsSessions")["Parameter"]["Value"]
     assert sessions == "reader"
     environments = [
         functions.get_function_configuration(FunctionName=f["FunctionName"]).get("Environment", {}).get("Variables", {})
@@ -344,8 +344,8 @@ def test_data_all_with_opensearch_serverless_installs_the_collection_stage_and_t
     aoss = aws.client("opensearchserverless")
     (collection,) = aoss.batch_get_collection(names=[spec["Properties"]["Name"]])["collectionDetails"]
     ssm = aws.client("ssm")
-    assert ssm.get_parameter(Name="/dataall/dev/elasticsearch/service")["Parameter"]["Value"] == "aoss"
-    endpoint = ssm.get_parameter(Name="/dataall/dev/elasticsearch/endpoint")["Parameter"]["Value"]
+    assert ssm.get_parameter(Name="/dataall/test/elasticsearch/service")["Parameter"]["Value"] == "aoss"
+    endpoint = ssm.get_parameter(Name="/dataall/test/elasticsearch/endpoint")["Parameter"]["Value"]
     assert endpoint == f"{collection['id']}.{HOME}.aoss.amazonaws.com"
     # the encryption policy gave the collection the stage's own key
     (key_spec,) = [lid for lid, r in template["Resources"].items() if r["Type"] == "AWS::KMS::Key"]
@@ -354,7 +354,7 @@ def test_data_all_with_opensearch_serverless_installs_the_collection_stage_and_t
     key = key["PhysicalResourceId"]
     assert collection["kmsKeyArn"].endswith(f":key/{key}")
     # dashboards took the collection's alarms (its variant reads the collection's id)
-    alarms = aws.client("cloudwatch").describe_alarms(AlarmNamePrefix="dataall-dev-opensearch-serverless-alarm")
+    alarms = aws.client("cloudwatch").describe_alarms(AlarmNamePrefix="dataall-test-opensearch-serverless-alarm")
     assert len(alarms["MetricAlarms"]) == 3
     assert all({"Name": "CollectionId", "Value": collection["id"]} in a["Dimensions"] for a in alarms["MetricAlarms"])
     stacks = _stack_ids(aws, release, {"EnableOpenSearchServerless": True})
@@ -387,9 +387,9 @@ def test_data_all_with_opensearch_serverless_installs_the_collection_stage_and_t
     assert aoss.list_collections()["collectionSummaries"] == []
     (domain,) = aws.client("opensearch").list_domain_names()["DomainNames"]
     # the domain's stage names its endpoint, and no search service (data.all then takes `es`)
-    assert ssm.get_parameter(Name="/dataall/dev/elasticsearch/endpoint")["Parameter"]["Value"] != endpoint
+    assert ssm.get_parameter(Name="/dataall/test/elasticsearch/endpoint")["Parameter"]["Value"] != endpoint
     with pytest.raises(ssm.exceptions.ParameterNotFound):
-        ssm.get_parameter(Name="/dataall/dev/elasticsearch/service")
+        ssm.get_parameter(Name="/dataall/test/elasticsearch/service")
     assert _resources(aws, "opensearch") == {
         lid: (r["Type"], "CREATE_COMPLETE") for lid, r in release.template("opensearch")["Resources"].items()
     }
@@ -418,8 +418,8 @@ def test_data_all_with_opensearch_serverless_installs_the_collection_stage_and_t
     assert installed.reader.ledger.steps(on["execution_arn"].rsplit(":", 1)[1])["opensearch"].result == "DELETED"
     assert aws.client("opensearch").list_domain_names()["DomainNames"] == [domain]  # retained
     (back,) = aoss.list_collections()["collectionSummaries"]
-    assert ssm.get_parameter(Name="/dataall/dev/elasticsearch/service")["Parameter"]["Value"] == "aoss"
-    assert ssm.get_parameter(Name="/dataall/dev/elasticsearch/endpoint")["Parameter"]["Value"] == (
+    assert ssm.get_parameter(Name="/dataall/test/elasticsearch/service")["Parameter"]["Value"] == "aoss"
+    assert ssm.get_parameter(Name="/dataall/test/elasticsearch/endpoint")["Parameter"]["Value"] == (
         f"{back['id']}.{HOME}.aoss.amazonaws.com"
     )
     print(
@@ -494,7 +494,7 @@ def test_data_all_with_a_custom_domain_serves_its_web_ui_at_the_zones_name_with_
     other_records = route53.list_resource_record_sets(HostedZoneId=other)["ResourceRecordSets"]
     assert {r["Type"] for r in other_records} == {"NS", "SOA"}  # nothing written in the other zone
     ssm = aws.client("ssm")
-    assert ssm.get_parameter(Name="/dataall/dev/frontend/custom_domain_name")["Parameter"]["Value"] == name
+    assert ssm.get_parameter(Name="/dataall/test/frontend/custom_domain_name")["Parameter"]["Value"] == name
     functions = aws.client("lambda").list_functions()["Functions"]
     (api,) = [f for f in functions if f["FunctionName"].endswith("graphql")]
     assert api["Environment"]["Variables"]["frontend_domain_url"] == f"https://{name}"
@@ -588,7 +588,7 @@ def test_data_all_with_a_restricted_nacl_has_it_on_its_four_subnets_and_a_redepl
         return {"default" if acl["IsDefault"] else "restricted": acl for acl in described}
 
     restricted = acls()["restricted"]
-    assert {"Key": "Name", "Value": "dataall-dev-restrictedNACL"} in restricted["Tags"]
+    assert {"Key": "Name", "Value": "dataall-test-restrictedNACL"} in restricted["Tags"]
     assert sorted(a["SubnetId"] for a in restricted["Associations"]) == subnets
     entries = sorted(
         (e["Egress"], e["RuleNumber"], e["Protocol"], e["CidrBlock"], str(e.get("PortRange", "")))
@@ -675,7 +675,7 @@ def test_data_all_on_a_custom_domain_upgrades_from_2_8_0_to_2_9_0_keeping_its_na
     assert served() == before
     (certificate,) = east.client("acm").list_certificates()["CertificateSummaryList"]
     assert certificate["CertificateArn"] == before[1]
-    parameter = aws.client("ssm").get_parameter(Name="/dataall/dev/frontend/custom_domain_name")["Parameter"]
+    parameter = aws.client("ssm").get_parameter(Name="/dataall/test/frontend/custom_domain_name")["Parameter"]
     assert parameter["Value"] == name
     assert {record.version for record in upgraded.reader.ledger.stages().values()} == {newer.version}
 
@@ -792,11 +792,11 @@ def test_data_all_in_the_operators_vpc_makes_no_vpc_puts_its_endpoints_and_funct
     (gateway,) = [e for e in endpoints if e["VpcEndpointType"] == "Gateway"]
     assert sorted(gateway["RouteTableIds"]) == sorted(operators["tables"])
     ssm = aws.client("ssm")
-    assert ssm.get_parameter(Name="/dataall/dev/vpc/vpc_id")["Parameter"]["Value"] == operators["vpc"]
-    assert ssm.get_parameter(Name="/dataall/dev/vpc/private_subnets")["Parameter"]["Value"] == ",".join(
+    assert ssm.get_parameter(Name="/dataall/test/vpc/vpc_id")["Parameter"]["Value"] == operators["vpc"]
+    assert ssm.get_parameter(Name="/dataall/test/vpc/private_subnets")["Parameter"]["Value"] == ",".join(
         operators["private"]
     )
-    assert ssm.get_parameter(Name="/dataall/dev/vpc/public_subnets")["Parameter"]["Value"] == operators["public"]
+    assert ssm.get_parameter(Name="/dataall/test/vpc/public_subnets")["Parameter"]["Value"] == operators["public"]
     functions = aws.client("lambda").list_functions()["Functions"]
     in_vpc = [f for f in functions if (f.get("VpcConfig") or {}).get("SubnetIds")]
     assert in_vpc and all(sorted(f["VpcConfig"]["SubnetIds"]) == sorted(operators["private"]) for f in in_vpc)
@@ -804,7 +804,7 @@ def test_data_all_in_the_operators_vpc_makes_no_vpc_puts_its_endpoints_and_funct
     (subnet_group,) = aws.client("rds").describe_db_subnet_groups()["DBSubnetGroups"]
     assert subnet_group["VpcId"] == operators["vpc"]
     assert sorted(s["SubnetIdentifier"] for s in subnet_group["Subnets"]) == sorted(operators["private"])
-    groups = ec2.describe_security_groups(Filters=[{"Name": "group-name", "Values": ["dataall-dev-*"]}])
+    groups = ec2.describe_security_groups(Filters=[{"Name": "group-name", "Values": ["dataall-test-*"]}])
     assert {g["VpcId"] for g in groups["SecurityGroups"]} == {operators["vpc"]}
     installed_at = time.monotonic()
 
@@ -860,8 +860,8 @@ def test_data_all_in_the_operators_vpc_with_its_own_endpoints_makes_none_and_its
         if r.get("Condition") not in left_out
     }  # SSM parameters and CDK's metadata alone
     assert ec2.describe_vpc_endpoints()["VpcEndpoints"] == []
-    groups = ec2.describe_security_groups(Filters=[{"Name": "group-name", "Values": ["dataall-dev-*"]}])
-    assert "dataall-dev-vpce-sg" not in {g["GroupName"] for g in groups["SecurityGroups"]}
+    groups = ec2.describe_security_groups(Filters=[{"Name": "group-name", "Values": ["dataall-test-*"]}])
+    assert "dataall-test-vpce-sg" not in {g["GroupName"] for g in groups["SecurityGroups"]}
 
     def reaching(permissions: list[dict[str, Any]]) -> set[tuple[int, int]]:
         return {
@@ -954,7 +954,7 @@ def test_data_all_with_an_api_custom_domain_serves_its_api_at_the_name_and_a_red
         and record["AliasTarget"]["DNSName"].rstrip(".") == domain["distributionDomainName"]
     )
     assert record["AliasTarget"]["HostedZoneId"] == "Z2FDTNDATAQYW2"
-    backend_url = "/dataall/dev/apiGateway/backendUrl"
+    backend_url = "/dataall/test/apiGateway/backendUrl"
     assert ssm.get_parameter(Name=backend_url)["Parameter"]["Value"] == f"https://{name}/"
 
     def site_api_url() -> str:
@@ -1049,7 +1049,7 @@ def test_a_private_data_all_serves_the_installations_web_ui_from_its_internal_lo
     (alias,) = [r for r in records if r["Type"] == "A"]
     assert alias["AliasTarget"]["DNSName"].rstrip(".").lower() == f"dualstack.{balancer['DNSName']}".lower()
     ecs = aws.client("ecs")
-    (service,) = ecs.describe_services(cluster="dataall-dev-cluster", services=["frontend-dev"])["services"]
+    (service,) = ecs.describe_services(cluster="dataall-test-cluster", services=["frontend-test"])["services"]
     task = ecs.describe_task_definition(taskDefinition=service["taskDefinition"])["taskDefinition"]
     (image,) = [c["image"] for c in task["containerDefinitions"]]
     repository, digest = image.split("/", 1)[1].split("@")
@@ -1062,7 +1062,7 @@ def test_a_private_data_all_serves_the_installations_web_ui_from_its_internal_lo
     # the task's image holds the web UI with this installation's values, at data.all's nginx root
     files = [f for f in json.loads(json.dumps(release.manifest.files)) if f.startswith("assets/")]
     assert files and RESOURCE_TYPE in (release.path / "blueprints/albfront.template.json").read_text()
-    url = aws.client("ssm").get_parameter(Name="/dataall/dev/apiGateway/backendUrl")["Parameter"]["Value"]
+    url = aws.client("ssm").get_parameter(Name="/dataall/test/apiGateway/backendUrl")["Parameter"]["Value"]
     index = image_file(HOME, repository, digest, "usr/share/nginx/html/index.html") or b""
     scripts = re.findall(rb'src="/(static/js/main\.[0-9a-f]+\.js)"', index)
     assert scripts, index[:500]
@@ -1104,7 +1104,7 @@ def test_a_private_data_all_with_the_operators_api_endpoint_and_ip_ranges(sandbo
     def admitted() -> list[list[str]]:
         """The CIDRs each albfront group (the service's, the load balancer's) admits on tcp 443."""
         groups = ec2.describe_security_groups()["SecurityGroups"]
-        albfront = [g for g in groups if g["GroupName"] == "dataall-dev-albfront-service-sg"]
+        albfront = [g for g in groups if g["GroupName"] == "dataall-test-albfront-service-sg"]
         albfront += [g for g in groups if "FrontEndServicedevLB" in g["Description"]]
         return [
             sorted(r["CidrIp"] for p in g["IpPermissions"] if p.get("FromPort") == 443 for r in p["IpRanges"])
@@ -1121,7 +1121,7 @@ def test_a_private_data_all_with_the_operators_api_endpoint_and_ip_ranges(sandbo
     (rest_api,) = aws.client("apigateway").get_rest_apis()["items"]
     assert rest_api["endpointConfiguration"] == {"types": ["PRIVATE"], "vpcEndpointIds": [endpoint]}
     assert endpoint in rest_api["policy"] and set(re.findall(r"vpce-[0-9a-f]+", rest_api["policy"])) == {endpoint}
-    vpc_cidr = aws.client("ssm").get_parameter(Name="/dataall/dev/vpc/vpc_id")  # data.all's own VPC's CIDR
+    vpc_cidr = aws.client("ssm").get_parameter(Name="/dataall/test/vpc/vpc_id")  # data.all's own VPC's CIDR
     (cidr,) = [v["CidrBlock"] for v in ec2.describe_vpcs(VpcIds=[vpc_cidr["Parameter"]["Value"]])["Vpcs"]]
     assert admitted() == [sorted([*ranges.split(","), cidr])] * 2
     chosen = {key: value for key, value in options.items() if key != "OnDelete"}  # the release's options
@@ -1161,7 +1161,7 @@ def test_a_private_data_all_upgrades_its_frontend_image_and_a_failed_upgrade_put
 
     def frontend() -> tuple[str, str]:
         """The image the web UI's service runs, and the tag ECR holds it under."""
-        (service,) = ecs.describe_services(cluster="dataall-dev-cluster", services=["frontend-dev"])["services"]
+        (service,) = ecs.describe_services(cluster="dataall-test-cluster", services=["frontend-test"])["services"]
         task = ecs.describe_task_definition(taskDefinition=service["taskDefinition"])["taskDefinition"]
         (image,) = [c["image"] for c in task["containerDefinitions"]]
         repository, digest = image.split("/", 1)[1].split("@")
