@@ -953,7 +953,9 @@ class BootstrapStack(cdk.Stack):
                 "AdoptedValues",
                 ["ssm:GetParameter"],
                 [
-                    self.format_arn(service="ssm", resource="parameter", resource_name=installation_name(name.lstrip("/")))
+                    self.format_arn(
+                        service="ssm", resource="parameter", resource_name=installation_name(name.lstrip("/"))
+                    )
                     for name in self.adopted_parameters
                 ],
             )

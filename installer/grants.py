@@ -19,14 +19,15 @@ resource (a list) on `*`.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from installer.build import BuildError
 from blueprints.dataall import rules
+from installer.build import BuildError
 
 if TYPE_CHECKING:
     from bootstrap_stack import StageGrants
@@ -266,10 +267,9 @@ def _iam_name(file_name: str, logical_id: str, resource: Mapping[str, Any]) -> s
     if _under_prefix(name):
         return set()
     if isinstance(name, dict) and "Fn::Sub" in name:
-        try:  # a name of the installation's names that is not under its prefix (`dataall-…-role-${EnvName}`)
+        # a name of the installation's names that is not under its prefix (`dataall-…-role-${EnvName}`)
+        with contextlib.suppress(rules.RuleError):
             name = rules.name_template(name)
-        except rules.RuleError:
-            pass
     if not isinstance(name, str):
         raise BuildError(
             f"{file_name} {logical_id}: {resource['Type']} {kind[1]} is computed ({name!r}): the service role "

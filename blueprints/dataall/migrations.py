@@ -91,7 +91,9 @@ def migration_function_from_the_release(template: dict[str, Any], package: Migra
     # The name the installer's migrate step may invoke (`<prefix>-<env>-migrations`, its role's grant); data.all
     # named it after its trigger's handler. Its variables are the installation's names (the names rule's).
     if (prefix, env) == ({"Ref": rules.RESOURCE_PREFIX}, {"Ref": rules.ENV_NAME}):
-        properties["FunctionName"] = {"Fn::Sub": f"${{{rules.RESOURCE_PREFIX}}}-${{{rules.ENV_NAME}}}-{MIGRATIONS_STAGE}"}
+        properties["FunctionName"] = {
+            "Fn::Sub": f"${{{rules.RESOURCE_PREFIX}}}-${{{rules.ENV_NAME}}}-{MIGRATIONS_STAGE}"
+        }
     elif isinstance(prefix, str) and isinstance(env, str):
         properties["FunctionName"] = f"{prefix}-{env}-{MIGRATIONS_STAGE}"
     properties["Timeout"] = FUNCTION_TIMEOUT_SECONDS

@@ -2694,8 +2694,10 @@ def _name_rewrites(synthesis: Synthesis) -> list[tuple[re.Pattern[str], str]]:
         # site step makes the web UI's
         (re.compile(rf"^{p}\.{e}\.change\.me$"), f"{_PREFIX}.{_ENV}.change.me"),
         # the canary `{resource_prefix[:6]}-{envname}-canary` (`cw_canaries.py`)
-        (re.compile(rf"(?<![A-Za-z0-9-]){re.escape(synthesis.resource_prefix[:6])}-{e}-canary"),
-         "${" + RESOURCE_PREFIX_FIRST_6 + "}-" + _ENV + "-canary"),  # fmt: skip
+        (
+            re.compile(rf"(?<![A-Za-z0-9-]){re.escape(synthesis.resource_prefix[:6])}-{e}-canary"),
+            "${" + RESOURCE_PREFIX_FIRST_6 + "}-" + _ENV + "-canary",
+        ),
         # `dataall-rds-enhanced-monitoring-role-{envname}` (`aurora.py`), `frontend-{envname}` (`albfront_stack.py`)
         (re.compile(rf"(rds-enhanced-monitoring-role-|(?<![A-Za-z0-9-])frontend-){e}{word_end}"), rf"\g<1>{_ENV}"),
         # the database `{envname}db` (`aurora.py`) and its subnet group's description
@@ -2767,28 +2769,29 @@ def _prefix_wildcards(template: dict[str, Any], synthesis: Synthesis) -> bool:
         other = wildcard.sub(lambda m: m.group(0).replace(synthesis.resource_prefix, _PREFIX), resource)
         return [resource, {"Fn::If": [PREFIX_AS_SYNTHESIZED, {"Ref": "AWS::NoValue"}, {"Fn::Sub": other}]}]
 
-    def visit(node: Any) -> None:
-        if isinstance(node, list):
-            for item in node:
-                visit(item)
-        elif isinstance(node, dict):
-            statements = node.get("Statement")
-            if isinstance(statements, list):
-                for statement in statements:
-                    for key in ("Resource", "NotResource"):
-                        value = statement.get(key) if isinstance(statement, dict) else None
-                        if isinstance(value, (str, list)):
-                            items = value if isinstance(value, list) else [value]
-                            wider = [w for item in items for w in widened(item)]
-                            if len(wider) != len(items):
-                                statement[key] = wider
-            for key, value in node.items():
-                if key not in ("Metadata", "Statement"):
-                    visit(value)
-
     for resource in template.get("Resources", {}).values():
-        visit(resource.get("Properties"))
+        for statement in _policy_statements(resource.get("Properties")):
+            value = statement.get("Resource")
+            if isinstance(value, (str, list)):
+                items = value if isinstance(value, list) else [value]
+                wider = [w for item in items for w in widened(item)]
+                if len(wider) != len(items):
+                    statement["Resource"] = wider
     return found
+
+
+def _policy_statements(node: Any) -> Iterator[dict[str, Any]]:
+    """The statements of every IAM policy document under `node` (a dict holding a `Statement` list)."""
+    if isinstance(node, list):
+        for item in node:
+            yield from _policy_statements(item)
+    elif isinstance(node, dict):
+        statements = node.get("Statement")
+        if isinstance(statements, list):
+            yield from (statement for statement in statements if isinstance(statement, dict))
+        for key, value in node.items():
+            if key not in ("Metadata", "Statement"):
+                yield from _policy_statements(value)
 
 
 #: envname as a word of its own (not `UserPooldev…`, a construct's id): what the names rule leaves behind it.

@@ -102,6 +102,4 @@ def _adopted(deps: Deps, spec: InstallationValue, run: str) -> ValueRecord | Non
             "correct or delete it, then run again",
             field=f"values.{spec.name}",
         )
-    return ValueRecord(
-        name=spec.name, value=value, origin="adopted", source=parameter, run=run, created=now_iso()
-    )
+    return ValueRecord(name=spec.name, value=value, origin="adopted", source=parameter, run=run, created=now_iso())

@@ -51,25 +51,36 @@ def _template() -> dict[str, Any]:
             "Canary": _resource("AWS::Synthetics::Canary", Name="dataal-dev-canary"),
             "Monitor": _resource("AWS::RUM::AppMonitor", Name="dataall-dev-monitor", Domain="dataall.dev.change.me"),
             "Acl": _resource("AWS::WAFv2::WebACL", MetricName="WAFCognitoRateLimitdev"),
-            "Dashboard": _resource("AWS::CloudWatch::Alarm", Namespace="dataall", MetricName="x", Dimensions=[
-                {"Name": "ApiName", "Value": {"Fn::ImportValue": "dataall-dev-api-webacl"}}]),  # fmt: skip
+            "Dashboard": _resource(
+                "AWS::CloudWatch::Alarm",
+                Namespace="dataall",
+                MetricName="x",
+                Dimensions=[{"Name": "ApiName", "Value": {"Fn::ImportValue": "dataall-dev-api-webacl"}}],
+            ),
             "Sub": _resource("AWS::SSM::Parameter", Name={"Fn::Sub": "/dataall/dev/x/${AWS::Region}"}, Value="v"),
             "Policy": _resource(
                 "AWS::IAM::Policy",
                 PolicyName="ECSTaskRoledevDefaultPolicy5B2CEBBE",  # CDK's, from a construct id: kept
                 PolicyDocument={
                     "Statement": [
-                        {"Effect": "Allow", "Action": "ssm:GetParameter",
-                         "Resource": "arn:aws:ssm:*:111111111111:parameter/*dataall*"},
-                        {"Effect": "Allow", "Action": "rds:*", "Resource": [
-                            "arn:aws:rds:*:111111111111:cluster:dataall*",
-                            "arn:aws:logs:eu-west-1:111111111111:log-group:/dataall/dev/ecs/*",
-                            "arn:aws:ssm:eu-west-1:111111111111:parameter/dataall/dev/*",
-                            "arn:aws:s3:::dataall-docs/*",
-                        ]},
+                        {
+                            "Effect": "Allow",
+                            "Action": "ssm:GetParameter",
+                            "Resource": "arn:aws:ssm:*:111111111111:parameter/*dataall*",
+                        },
+                        {
+                            "Effect": "Allow",
+                            "Action": "rds:*",
+                            "Resource": [
+                                "arn:aws:rds:*:111111111111:cluster:dataall*",
+                                "arn:aws:logs:eu-west-1:111111111111:log-group:/dataall/dev/ecs/*",
+                                "arn:aws:ssm:eu-west-1:111111111111:parameter/dataall/dev/*",
+                                "arn:aws:s3:::dataall-docs/*",
+                            ],
+                        },
                     ]
                 },
-            ),  # fmt: skip
+            ),
         },
         "Outputs": {
             "UserPool": {"Value": {"Ref": "Pool"}, "Export": {"Name": "CognitoUserPoolIddev"}},
@@ -95,13 +106,17 @@ def test_each_form_of_data_alls_names_takes_the_installations_resource_prefix_an
     )
     assert _properties(result, "Prefix")["Value"] == {"Ref": "ResourcePrefix"}
     # a log group's `/{resource_prefix}/{envname}/`, alike in the synthesis to an SSM path, is the prefix's
-    assert _properties(result, "EcsLogs")["LogGroupName"] == {"Fn::Sub": "/${ResourcePrefix}/${EnvName}/ecs/share-manager"}
+    assert _properties(result, "EcsLogs")["LogGroupName"] == {
+        "Fn::Sub": "/${ResourcePrefix}/${EnvName}/ecs/share-manager"
+    }
     assert _properties(result, "FlowLogs")["LogGroupName"] == {"Fn::Sub": "${ResourcePrefix}/${EnvName}/flowlogs"}
     assert _properties(result, "Db") == {
         "DatabaseName": {"Fn::Sub": "${EnvName}db"},
         "DBClusterIdentifier": {"Fn::Sub": "${ResourcePrefix}-${EnvName}-db-v2"},
     }
-    assert _properties(result, "Monitoring")["RoleName"] == {"Fn::Sub": "dataall-rds-enhanced-monitoring-role-${EnvName}"}
+    assert _properties(result, "Monitoring")["RoleName"] == {
+        "Fn::Sub": "dataall-rds-enhanced-monitoring-role-${EnvName}"
+    }
     assert _properties(result, "Function")["Environment"]["Variables"] == {
         "envname": {"Ref": "EnvName"},
         "resource_prefix": {"Ref": "ResourcePrefix"},
@@ -146,11 +161,14 @@ def test_iam_wildcards_over_the_prefix_keep_the_synthesized_one_and_gain_the_ins
     # synthesis merges alike: a grant of data.all's is never taken away, the installation's prefix's is added
     added = {"Fn::If": ["DataallResourcePrefixAsSynthesized", {"Ref": "AWS::NoValue"},
                         {"Fn::Sub": "arn:aws:ssm:*:${AWS::AccountId}:parameter/*${ResourcePrefix}*"}]}  # fmt: skip
-    assert first["Resource"] == ["arn:aws:ssm:*:${AWS::AccountId}:parameter/*dataall*", added] or first[
-        "Resource"
-    ] == [{"Fn::Sub": "arn:aws:ssm:*:${AWS::AccountId}:parameter/*dataall*"}, added]
+    assert first["Resource"] == ["arn:aws:ssm:*:${AWS::AccountId}:parameter/*dataall*", added] or first["Resource"] == [
+        {"Fn::Sub": "arn:aws:ssm:*:${AWS::AccountId}:parameter/*dataall*"},
+        added,
+    ]
     cluster, logs, ssm, pivot = [r for r in second["Resource"] if not (isinstance(r, dict) and "Fn::If" in r)]
-    assert logs == {"Fn::Sub": "arn:aws:logs:${AWS::Region}:${AWS::AccountId}:log-group:/${ResourcePrefix}/${EnvName}/ecs/*"}
+    assert logs == {
+        "Fn::Sub": "arn:aws:logs:${AWS::Region}:${AWS::AccountId}:log-group:/${ResourcePrefix}/${EnvName}/ecs/*"
+    }
     assert ssm == {"Fn::Sub": "arn:aws:ssm:${AWS::Region}:${AWS::AccountId}:parameter/dataall/${EnvName}/*"}
     assert pivot == "arn:aws:s3:::dataall-docs/*"  # `dataall` neither beside a wildcard nor the env's: left
     assert len(second["Resource"]) == 5 and cluster == {"Fn::Sub": "arn:aws:rds:*:${AWS::AccountId}:cluster:dataall*"}
@@ -179,13 +197,18 @@ def test_a_synthesis_of_other_names_is_rewritten_from_its_own() -> None:
 def test_a_name_template_is_a_literal_or_an_fn_sub_of_the_installations_names_alone() -> None:
     assert rules.name_template("dataallPivotRole") == "dataallPivotRole"
     assert rules.name_template({"Fn::Sub": "${ResourcePrefix}-${EnvName}-x"}) == "${ResourcePrefix}-${EnvName}-x"
-    assert rules.name_parameters("${ResourcePrefix}-${EnvName}-monitor") == "${param:ResourcePrefix}-${param:EnvName}-monitor"
+    assert (
+        rules.name_parameters("${ResourcePrefix}-${EnvName}-monitor")
+        == "${param:ResourcePrefix}-${param:EnvName}-monitor"
+    )
     for computed in ({"Fn::Sub": "${AWS::Region}-x"}, {"Ref": "Other"}, {"Fn::Join": ["-", ["a", "b"]]}):
         with pytest.raises(rules.RuleError, match="not a literal nor made of the installation's names alone"):
             rules.name_template(computed)
     # the workflow makes the same name CloudFormation's Fn::Sub makes of the stage's parameters
     settings = Settings(ledger_table="ledger", artifacts_bucket="bucket", resource_prefix="acme", env_name="prod")
-    assert settings.installation_name("/dataall/${EnvName}/pivotRole/externalId") == "/dataall/prod/pivotRole/externalId"
+    assert (
+        settings.installation_name("/dataall/${EnvName}/pivotRole/externalId") == "/dataall/prod/pivotRole/externalId"
+    )
     assert settings.installation_name("${ResourcePrefix}-${EnvName}-migrations") == "acme-prod-migrations"
 
 
@@ -200,7 +223,9 @@ def test_data_alls_release_keeps_no_name_of_its_synthesis(version: str) -> None:
     rewritten = sum(text.count("${EnvName}") + text.count('"Ref": "EnvName"') for text in texts.values())
     assert rewritten > 500  # the names of nearly every resource (a count, not a fixed figure of data.all's)
     assert all(
-        {"ResourcePrefix", "EnvName"} <= set(stage.template["Parameters"]) for stage in stages if "EnvName" in texts[stage.name]
+        {"ResourcePrefix", "EnvName"} <= set(stage.template["Parameters"])
+        for stage in stages
+        if "EnvName" in texts[stage.name]
     )
 
 
