@@ -42,6 +42,23 @@ def test_every_nested_stack_of_the_backend_is_a_stage_of_the_release(dataall_rel
     assert set(dataall_release.manifest.steps["lambdas"].dependencies()) == {"cognito", "sqs", "vpc", "images"}
 
 
+def test_every_stage_gives_each_parameter_its_template_requires(dataall_release: Any) -> None:
+    """A parameter without a `Default` the stage does not give refuses the run at Plan (CloudFormation would
+    refuse the change set): the build gives each (options, context parameters such as the names rule's
+    `ResourcePrefix` and `EnvName`, other stages' outputs)."""
+    missing = {
+        step.name: sorted(
+            name
+            for name, spec in (dataall_release.template(step.name).get("Parameters") or {}).items()
+            if "Default" not in spec and name not in step.parameters
+        )
+        for step in dataall_release.manifest.stages()
+    }
+    assert {name: needed for name, needed in missing.items() if needed} == {}
+    given = {name for step in dataall_release.manifest.stages() for name in step.parameters}
+    assert {"ResourcePrefix", "EnvName"} <= given
+
+
 def test_the_import_keeps_data_alls_own_cdk_nag_suppressions(dataall_release: Any) -> None:
     upstream = resolve(None, "2.9.0").assembly
     backend = next(s for s in upstream.stacks() if s.stack_name.endswith("-backend-stack"))
