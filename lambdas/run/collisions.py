@@ -35,10 +35,16 @@ class NamedResource:
 
 
 def named_resources(
-    stage: str, template: Mapping[str, Any], parameters: Mapping[str, str], pseudo: Mapping[str, str]
+    stage: str,
+    template: Mapping[str, Any],
+    parameters: Mapping[str, str],
+    pseudo: Mapping[str, str],
+    properties: Mapping[str, str] | None = None,
 ) -> list[NamedResource]:
     """The resources of a stage's template whose name is known before deploying: a literal, or
-    built (`Ref`, `Fn::Join`, `Fn::Sub`) from the stage's parameters and pseudo parameters."""
+    built (`Ref`, `Fn::Join`, `Fn::Split`, `Fn::Sub`) from the stage's parameters and pseudo parameters.
+    `properties`: resource type -> the property that names it (the types `exists` knows, by default)."""
+    naming = properties if properties is not None else {kind: named[0] for kind, named in NAME_PROPERTIES.items()}
     values = dict(pseudo)
     for key, declaration in (template.get("Parameters") or {}).items():
         if key in parameters:
@@ -47,11 +53,11 @@ def named_resources(
             values[key] = str(declaration["Default"])
     found = []
     for logical_id, resource in (template.get("Resources") or {}).items():
-        if not isinstance(resource, Mapping) or resource.get("Type") not in NAME_PROPERTIES:
+        if not isinstance(resource, Mapping) or resource.get("Type") not in naming:
             continue
         if "Condition" in resource:
             continue  # whether it is created at all depends on the stack's conditions
-        value = (resource.get("Properties") or {}).get(NAME_PROPERTIES[resource["Type"]][0])
+        value = (resource.get("Properties") or {}).get(naming[resource["Type"]])
         if value is None:
             continue  # CloudFormation makes up a unique name
         try:
@@ -71,10 +77,24 @@ def _evaluate(value: Any, values: Mapping[str, str]) -> str:
             return values[argument]
         if function == "Fn::Join" and isinstance(argument, list) and len(argument) == 2:
             delimiter, parts = argument
-            if isinstance(delimiter, str) and isinstance(parts, list):
-                return delimiter.join(_evaluate(part, values) for part in parts)
+            if isinstance(delimiter, str):
+                return delimiter.join(_evaluate_list(parts, values))
         if function == "Fn::Sub" and isinstance(argument, str):
             return _substitute(argument, values)
+    raise Unresolved(str(value))
+
+
+def _evaluate_list(value: Any, values: Mapping[str, str]) -> list[str]:
+    """A list of strings: a literal list (each item evaluated) or an `Fn::Split` (data.all's Cognito
+    domain prefix joins the parts of the prefix and the region split at their dashes)."""
+    if isinstance(value, list):
+        return [_evaluate(item, values) for item in value]
+    if isinstance(value, Mapping) and len(value) == 1:
+        ((function, argument),) = value.items()
+        if function == "Fn::Split" and isinstance(argument, list) and len(argument) == 2:
+            delimiter, source = argument
+            if isinstance(delimiter, str) and delimiter:
+                return _evaluate(source, values).split(delimiter)
     raise Unresolved(str(value))
 
 

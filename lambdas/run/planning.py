@@ -13,7 +13,7 @@ reads nothing that changes is left out: a redeploy with nothing to do does nothi
 from __future__ import annotations
 
 import json
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,7 +22,7 @@ from lambdas.core.errors import DataAtRisk, InvalidInput, InvalidOptions, Releas
 from lambdas.core.messages import PlanRequest
 from lambdas.data.aws import ClientError
 from lambdas.data.ledger import now_iso
-from lambdas.data.records import ReleaseRecord, RunRecord, StepUpdate
+from lambdas.data.records import ReleaseRecord, RunRecord, StageRecord, StepUpdate
 from lambdas.data.stacks import STABLE, normalized_sha256
 from lambdas.release.manifest import (
     REFERENCE,
@@ -45,6 +45,7 @@ from lambdas.run import (
 )
 from lambdas.run.collisions import NamedResource, named_resources, refuse_collisions
 from lambdas.run.drift import start_detections
+from lambdas.run.name_limits import Misfit, misfits, refuse_misfits
 from lambdas.run.preview import Preview, StagePreview, preview_run
 from lambdas.run.run_input import check_run_input, read_run_input
 from lambdas.site.action import bucket_stage
@@ -288,6 +289,7 @@ def _plan_deploy(deps: Deps, document: dict[str, Any], current: ReleaseRecord | 
     after = _after(manifest, active, previous, retired, deployed, created)
     included = _in_turn([*retired, *deployed], after)
     _check_allowed(manifest, document.get("allow_replacement") or [], absent)
+    _check_names_fit(deps, manifest, deployed, params, bodies)
     _check_names_free(deps, manifest, included, params, bodies)
     preview = preview_run(
         deps,
@@ -410,12 +412,29 @@ def _in_turn(names: list[str], after: dict[str, list[str]]) -> list[str]:
     return sorted(names, key=lambda name: level[name])
 
 
+def _check_names_fit(
+    deps: Deps, manifest: Manifest, deployed: list[str], params: dict[str, OptionValue], bodies: dict[str, str]
+) -> None:
+    """Refuse (InvalidInput) a run whose stages give a resource a name longer than AWS takes for its type
+    (`lambdas.run.name_limits`): data.all's names are made of the installation's ResourcePrefix and EnvName,
+    and CloudFormation would refuse one only once its stage is changing. No AWS call."""
+    found: list[Misfit] = []
+    installed = deps.ledger.stages()
+    for name in deployed:
+        step = manifest.steps.get(name)
+        if step is None or not step.is_stage or name not in bodies:
+            continue
+        parameters, pseudo, _ = _known_names(deps, step, params, installed)
+        found += misfits(name, json.loads(bodies[name]), parameters, pseudo)
+    refuse_misfits(found, deps.settings.resource_prefix, deps.settings.env_name)
+
+
 def _check_names_free(
     deps: Deps, manifest: Manifest, included: list[str], params: dict[str, OptionValue], bodies: dict[str, str]
 ) -> None:
     """Refuse (NameTaken) a run whose new stages name resources that exist already: what an
     earlier uninstall kept collides with them halfway through the run (`lambdas.run.collisions`)."""
-    deployed = deps.ledger.stages()
+    installed = deps.ledger.stages()
     candidates: list[NamedResource] = []
     regions: dict[str, str] = {}
     for name in included:
@@ -423,25 +442,34 @@ def _check_names_free(
         if step is None or not step.is_stage or name not in bodies:
             continue
         there = deps.in_region(step.region)
-        stack_name = deps.settings.stack_name(name)
-        if there.stacks.describe(stack_name) is not None:
+        if there.stacks.describe(deps.settings.stack_name(name)) is not None:
             continue  # it exists: its resources are its own
-        parameters = resolve_parameters(
-            step,
-            there.stage_context(params),
-            lambda stage, output: str(deployed[stage].outputs.get(output, UNKNOWN)) if stage in deployed else UNKNOWN,
-        )
-        pseudo = {
-            "AWS::AccountId": deps.account_id,
-            "AWS::Region": there.region,
-            "AWS::Partition": "aws-cn" if there.region.startswith("cn-") else "aws",
-            "AWS::URLSuffix": "amazonaws.com.cn" if there.region.startswith("cn-") else "amazonaws.com",
-            "AWS::StackName": stack_name,
-        }
-        known = {key: value for key, value in parameters.items() if UNKNOWN not in value}
-        candidates += named_resources(name, json.loads(bodies[name]), known, pseudo)
-        regions[name] = there.region
+        parameters, pseudo, region = _known_names(deps, step, params, installed)
+        candidates += named_resources(name, json.loads(bodies[name]), parameters, pseudo)
+        regions[name] = region
     refuse_collisions(candidates, deps.regional_client, regions)
+
+
+def _known_names(
+    deps: Deps, step: Step, params: dict[str, OptionValue], deployed: Mapping[str, StageRecord]
+) -> tuple[dict[str, str], dict[str, str], str]:
+    """What a stage's names are made of before it deploys: its parameters known now (an output of a
+    stage not `deployed` yet is not), its pseudo parameters, and its region."""
+    there = deps.in_region(step.region)
+    parameters = resolve_parameters(
+        step,
+        there.stage_context(params),
+        lambda stage, output: str(deployed[stage].outputs.get(output, UNKNOWN)) if stage in deployed else UNKNOWN,
+    )
+    pseudo = {
+        "AWS::AccountId": deps.account_id,
+        "AWS::Region": there.region,
+        "AWS::Partition": "aws-cn" if there.region.startswith("cn-") else "aws",
+        "AWS::URLSuffix": "amazonaws.com.cn" if there.region.startswith("cn-") else "amazonaws.com",
+        "AWS::StackName": deps.settings.stack_name(step.name),
+    }
+    known = {key: value for key, value in parameters.items() if UNKNOWN not in value}
+    return known, pseudo, there.region
 
 
 def _check_allowed(manifest: Manifest, allowed: list[str], absent: list[str]) -> None:
