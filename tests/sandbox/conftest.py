@@ -119,9 +119,9 @@ def run(aws: Aws, outcome: Outcome, document: dict[str, Any]) -> dict[str, Any]:
     return wait(outcome.reader, start(aws, outcome.outputs, document))
 
 
-def dataall_revisions(sandbox: Any, schema: str = "dev") -> dict[str, str]:
-    """database -> the alembic revision data.all's schema (its `envname`) is at, in the sandbox's
-    PostgreSQL server."""
+def dataall_revisions(sandbox: Any, schema: str = INSTALLATION.env) -> dict[str, str]:
+    """database -> the alembic revision data.all's schema (its `envname`: the installation's EnvName) is at, in
+    the sandbox's PostgreSQL server."""
     server = sandbox.databases.server
     assert server is not None, "no PostgreSQL cluster was created"
     admin = server.admin()
