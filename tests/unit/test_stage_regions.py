@@ -171,7 +171,13 @@ def test_datalls_cloudfront_stage_is_imported_into_us_east_1_after_the_backend(v
     assert counts == {"cloudfront": (AWAY, 20), "frontend-cognito-config": (AWAY, 11)}
     assert not any(what.endswith("-cloudfront-stack") for what, _ in report.dropped)
     config = away["frontend-cognito-config"]
-    assert config["parameters"] == {"AssetsBucket": "${param:AssetsBucket}", "HomeRegion": "${param:Region}"}
+    assert config["parameters"] == {
+        "AssetsBucket": "${param:AssetsBucket}",
+        "HomeRegion": "${param:Region}",
+        # the installation's names (the names rule's)
+        "ResourcePrefix": "${param:ResourcePrefix}",
+        "EnvName": "${param:EnvName}",
+    }
     backend = {name for name in documents if name not in away}
     assert set(config["depends_on"]) == backend | {"cloudfront"}
     assert away["cloudfront"]["depends_on"] == [] and "HomeRegion" not in away["cloudfront"]["parameters"]
