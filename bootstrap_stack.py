@@ -318,7 +318,8 @@ class BootstrapStack(cdk.Stack):
             "ResourcePrefix",
             default="dataall",
             allowed_pattern="^[a-z][a-z0-9-]{1,19}$",
-            description="Prefix of every name the installer creates (lower case, 2-20 characters)",
+            description="Prefix of every name the installer and data.all create, data.all's resource_prefix "
+            "(lower case, 2-20 characters; Plan refuses one that makes a name of data.all's too long for AWS)",
             constraint_description="lower-case letters, digits and hyphens, starting with a letter, 2-20 characters",
         )
         self.env_name = cdk.CfnParameter(
@@ -326,7 +327,8 @@ class BootstrapStack(cdk.Stack):
             "EnvName",
             default="prod",
             allowed_pattern="^[a-z][a-z0-9]{0,9}$",
-            description="Environment name: dev, test, prod ... (part of every stack name)",
+            description="Environment name: dev, test, prod ... data.all's envname (part of every stack and "
+            "resource name, its SSM parameters /dataall/<env>/..., its database schema); chosen at install",
             constraint_description="lower-case letters and digits, starting with a letter, 1-10 characters",
         )
         self.release_version = cdk.CfnParameter(

@@ -270,6 +270,7 @@ def _plan_deploy(deps: Deps, document: dict[str, Any], current: ReleaseRecord | 
     regional = region_values.make(active, deps.region, deps.regional_client)
     steps = [manifest.steps[name] for name in active if name in manifest.steps]
     installed = current.options if current else None
+    _check_names_kept(deps)
     internet_facing.check(options, installed)
     regional.update(existing_vpc.make(steps, options, deps.region, deps.regional_client, installed))
     hosted_zones.check(steps, options, lambda: deps.regional_client("route53", deps.region))
@@ -470,6 +471,26 @@ def _known_names(
     }
     known = {key: value for key, value in parameters.items() if UNKNOWN not in value}
     return known, pseudo, there.region
+
+
+def _check_names_kept(deps: Deps) -> None:
+    """Refuse (InvalidInput) a run after the bootstrap stack's `ResourcePrefix` or `EnvName` changed: they name
+    every stage's stack and data.all's resources (its SSM parameters, its database schema), so the run would make
+    a second data.all beside the first, which would keep running unseen. The ledger's stages say what they were."""
+    moved = sorted(
+        (record.stage, record.stack_name)
+        for record in deps.ledger.stages().values()
+        if record.stack_name != deps.settings.stack_name(record.stage)
+    )
+    if moved:
+        stage, stack = moved[0]
+        raise InvalidInput(
+            f"ResourcePrefix/EnvName: the installation's stacks are named {stack} (stage {stage}) and the bootstrap "
+            f"stack now names them {deps.settings.stack_name(stage)}: ResourcePrefix and EnvName name every stack "
+            "and data.all's resources and are chosen at install. Nothing was changed; set them back on the "
+            "bootstrap stack (or uninstall first, under the old ones)",
+            field="ResourcePrefix",
+        )
 
 
 def _check_allowed(manifest: Manifest, allowed: list[str], absent: list[str]) -> None:

@@ -3,6 +3,7 @@ each with a message that names what is wrong, and changes nothing when it does."
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
@@ -365,3 +366,17 @@ def test_an_uninstall_deletes_an_installed_stage_its_release_has_no_more_too(dep
     result = plan(deps, request({"action": "uninstall"}, "uninstall-1"))
 
     assert {s["name"]: s["op"] for s in result["steps"]} == {"search": "delete", "vpc": "delete"}
+
+
+def test_a_run_after_the_installations_names_changed_is_refused_naming_them_and_changes_nothing(deps: Deps) -> None:
+    # Given stages installed as dataall-test-<stage>, then the bootstrap stack's EnvName changed to prod
+    installed_release(deps, platform("2.8.0"), "vpc", "aurora")
+    renamed = deps.settings.model_copy(update={"env_name": "prod"})
+    moved = dataclasses.replace(deps, settings=renamed)
+
+    # When a run plans: refused, naming the stack as it is and as the bootstrap stack would name it
+    with pytest.raises(InvalidInput, match=r"stacks are named dataall-test-aurora .* now names them dataall-prod-aurora"):
+        plan(moved, request({"action": "redeploy"}, "redeploy-1"))
+    assert moved.ledger.run("redeploy-1") is None
+    # and with the names it was installed under, the same run plans
+    assert plan(deps, request({"action": "redeploy"}, "redeploy-2"))["action"] == "redeploy"
