@@ -375,7 +375,8 @@ def test_a_run_after_the_installations_names_changed_is_refused_naming_them_and_
     moved = dataclasses.replace(deps, settings=renamed)
 
     # When a run plans: refused, naming the stack as it is and as the bootstrap stack would name it
-    with pytest.raises(InvalidInput, match=r"stacks are named dataall-test-aurora .* now names them dataall-prod-aurora"):
+    named = r"stacks are named dataall-test-aurora .* now names them dataall-prod-aurora"
+    with pytest.raises(InvalidInput, match=named):
         plan(moved, request({"action": "redeploy"}, "redeploy-1"))
     assert moved.ledger.run("redeploy-1") is None
     # and with the names it was installed under, the same run plans
