@@ -46,13 +46,16 @@ def lookup(public: bool = True) -> dict[str, Any]:
 ENDPOINTS_GROUP = "sg-0da7a1100000000e1"
 
 
+#: the installation's names as data.all's synthesis had them (`resource_prefix`, `envname`): what the names rule's
+#: parameters make of a template to compare it with data.all's own
+SYNTHESIZED_NAMES = {rules.RESOURCE_PREFIX: "dataall", rules.ENV_NAME: "dev"}
+
+
 def parameters(public: bool = True, endpoints_group: str = "") -> dict[str, Any]:
     """The options `VpcId` and `VpcEndpointsSecurityGroupId` (empty: data.all makes its endpoints) and what Plan
     fills for that VPC (a CommaDelimitedList as the list CloudFormation makes of it)."""
     return {
-        # the installation's names, as data.all's synthesis had them (the names rule's parameters)
-        rules.RESOURCE_PREFIX: "dataall",
-        rules.ENV_NAME: "dev",
+        **SYNTHESIZED_NAMES,
         rules.VPC_ID: VPC,
         rules.VPC_ENDPOINTS_SG: endpoints_group,
         rules.VPC_CIDR: CIDR,

@@ -532,7 +532,10 @@ def _the_operators_vpc_is_data_alls_synthesis(version: str, public: bool, group:
     for synthesized in other.stages:
         # data.all's endpoints made in the operator's VPC are under the endpoints' condition in this import too
         looked = replace(
-            synthesized, template=operators.resolved(synthesized.template, {rules.VPC_ENDPOINTS_SG: group})
+            synthesized,
+            template=operators.resolved(
+                synthesized.template, {rules.VPC_ENDPOINTS_SG: group, **operators.SYNTHESIZED_NAMES}
+            ),
         )
         if looked.name == "vpc":
             expected = {**vpc, "Outputs": {k: o for k, o in vpc["Outputs"].items() if k not in carried}}
@@ -552,7 +555,9 @@ def _the_operators_vpc_is_data_alls_synthesis(version: str, public: bool, group:
             for p, ref in stage.parameters.items()
             if ref.startswith("${stage:vpc.") and ref.removeprefix("${stage:vpc.").removesuffix("}") in carried
         }
-        resolved = operators.resolved(stage.template, {**given, rules.VPC_ENDPOINTS_SG: group})
+        resolved = operators.resolved(
+            stage.template, {**given, rules.VPC_ENDPOINTS_SG: group, **operators.SYNTHESIZED_NAMES}
+        )
         kept = {p: ref for p, ref in stage.parameters.items() if p not in given}
         got = _named_as_the_release_names_them(looked.template, stage.template)
         if comparable(resolved) != comparable(got) or kept != looked.parameters:
@@ -800,13 +805,15 @@ def test_data_alls_ip_ranges_are_the_albfront_groups_slots_the_option_fills(vers
     declaring = [s.name for s in private.stages if rules.LOAD_BALANCER_IP_RANGES in rules.value_parameters(s.template)]
     assert declaring == ["albfront"]
     (albfront,) = [s.template for s in private.stages if s.name == "albfront"]
-    given = operators.resolved(albfront, {rules.LOAD_BALANCER_IP_RANGES: ",".join(ranges)})
+    given = operators.resolved(
+        albfront, {rules.LOAD_BALANCER_IP_RANGES: ",".join(ranges), **operators.SYNTHESIZED_NAMES}
+    )
     taken = {
         r["Metadata"]["aws:cdk:path"]: r["Properties"]["SecurityGroupIngress"]
         for r in given["Resources"].values()
         if r["Type"] == "AWS::EC2::SecurityGroup"
     }
     assert taken == synthesized
-    none = operators.resolved(albfront, {rules.LOAD_BALANCER_IP_RANGES: ""})
+    none = operators.resolved(albfront, {rules.LOAD_BALANCER_IP_RANGES: "", **operators.SYNTHESIZED_NAMES})
     assert [len(r["Properties"]["SecurityGroupIngress"]) for r in none["Resources"].values()
             if r["Type"] == "AWS::EC2::SecurityGroup"] == [1, 1]  # fmt: skip
