@@ -92,12 +92,14 @@ def wait(reader: RunReader, execution_arn: str, timeout: float = 600) -> dict[st
     return result_document(view, reader.transitions(execution_arn))
 
 
-def deploy(aws: Aws, release: Any, params: dict[str, str] | None = None) -> Outcome:
+def deploy(
+    aws: Aws, release: Any, params: dict[str, str] | None = None, installation: Installation = INSTALLATION
+) -> Outcome:
     """`dataall-installer deploy`: publish, create or update the bootstrap stack, follow the run."""
     bucket = publish(aws, release, DEFAULT_BUCKET_PREFIX)
-    parameters = bootstrap_parameters(release, INSTALLATION, DEFAULT_BUCKET_PREFIX, params or {})
-    changed, outputs = deploy_bootstrap(aws, release, INSTALLATION, bucket, parameters)
-    reader = RunReader(aws, INSTALLATION, outputs)
+    parameters = bootstrap_parameters(release, installation, DEFAULT_BUCKET_PREFIX, params or {})
+    changed, outputs = deploy_bootstrap(aws, release, installation, bucket, parameters)
+    reader = RunReader(aws, installation, outputs)
     if not changed:
         return Outcome(result={}, reader=reader, outputs=outputs, changed=False)
     return Outcome(result=wait(reader, outputs["RunExecutionArn"]), reader=reader, outputs=outputs)

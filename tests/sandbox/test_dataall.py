@@ -18,6 +18,7 @@ import pytest
 from blueprints.dataall import rules
 from installer.aws import Aws
 from installer.images import register_sandbox_images
+from installer.operations import Installation as Names
 from installer.upstream import shared_upstream
 from sandbox import moto_internals
 from tests.conftest import cached_dataall_release
@@ -361,3 +362,47 @@ def test_a_fault_after_data_alls_migration_downgrades_it_with_every_seeded_row(
     assert sorted(migrated.applied or []) == sorted(["a1b2c3d4e5f7", "77c3f1b2bec8", "89c3bfe59cad", "2258cd8d6e9f"])
     assert migrated.rolled_back == "DOWNGRADED", migrated
     _assert_as_seeded(sandbox, database, checksums, roles, HEADS[older.version])
+
+
+@pytest.mark.slow
+def test_two_data_alls_live_in_one_account_and_region_each_under_its_own_names(
+    sandbox: Any, data_all_pace: None
+) -> None:
+    """data.all's names are the installation's (the import's `names_of_the_installation`): a dev and a prod
+    installation, each with its bootstrap stack's ResourcePrefix and EnvName, install side by side in one account
+    and region, each with its own resources, SSM parameters and database schema; one's uninstall leaves the other
+    whole."""
+    aws = Aws(region=HOME, endpoint_url=sandbox.endpoint)
+    release = cached_dataall_release("2.9.0")
+    register_sandbox_images(aws, release, lambda _: None)
+    dev, prod = Names(prefix="acme", env="dev"), Names(prefix="beta", env="prod")
+
+    first = deploy(aws, release, {"OnDelete": "Destroy"}, installation=dev)
+    second = deploy(aws, release, {"OnDelete": "Destroy"}, installation=prod)
+
+    assert first.result["status"] == "SUCCEEDED", first.result["error"]
+    assert second.result["status"] == "SUCCEEDED", second.result["error"]
+    ssm = aws.client("ssm")
+    urls = {env: ssm.get_parameter(Name=f"/dataall/{env}/apiGateway/backendUrl")["Parameter"]["Value"]
+            for env in ("dev", "prod")}  # fmt: skip
+    assert urls["dev"] != urls["prod"]
+    queues = aws.client("sqs").list_queues()["QueueUrls"]
+    assert {q.rsplit("/", 1)[1] for q in queues} >= {"acme-dev-queue.fifo", "beta-prod-queue.fifo"}
+    functions = {f["FunctionName"] for f in aws.client("lambda").list_functions()["Functions"]}
+    assert {"acme-dev-migrations", "beta-prod-migrations"} <= functions
+    # each database migrated in its own schema (data.all's `envname`)
+    assert list(dataall_revisions(sandbox, "dev").values()) == [HEADS[release.version]]
+    assert list(dataall_revisions(sandbox, "prod").values()) == [HEADS[release.version]]
+    stacks = stack_names(aws)
+    assert {n.split("-", 2)[0] + "-" + n.split("-", 2)[1] for n in stacks} == {"acme-dev", "beta-prod"}
+
+    aws.client("cloudformation").delete_stack(StackName=dev.stack_name)
+    assert settle(aws, dev.stack_name, timeout=600) == "DELETE_COMPLETE"
+
+    assert stack_names(aws) == {n for n in stacks if n.startswith("beta-prod-")}
+    again = run(aws, second, {"action": "redeploy"})
+    assert again["status"] == "SUCCEEDED", again["error"]
+    steps = second.reader.ledger.steps(again["execution_arn"].rsplit(":", 1)[1])
+    stages = {name for name, step in release.manifest.steps.items() if step.is_stage}
+    assert {step.result for name, step in steps.items() if name in stages} == {"UNCHANGED"}
+    assert list(dataall_revisions(sandbox, "prod").values()) == [HEADS[release.version]]
