@@ -14,6 +14,7 @@ from typing import Any
 import boto3
 import pytest
 
+from blueprints.dataall import rules
 from installer.aws import Aws
 from installer.operations import (
     DEFAULT_BUCKET_PREFIX,
@@ -119,6 +120,18 @@ def stateful_and_what_they_run_on(release: Any) -> set[str]:
 def run(aws: Aws, outcome: Outcome, document: dict[str, Any]) -> dict[str, Any]:
     """`dataall-installer run ...` against an installation."""
     return wait(outcome.reader, start(aws, outcome.outputs, document))
+
+
+def installed_name(value: Any, installation: Installation = INSTALLATION) -> str:
+    """A name a release's template gives (a literal, or the names rule's `Fn::Sub` of `${ResourcePrefix}` and
+    `${EnvName}`) as the installation's stage has it."""
+    text = rules.name_template(value)
+    first6 = installation.prefix[:6]
+    return (
+        text.replace("${ResourcePrefixFirst6}", first6)
+        .replace("${ResourcePrefix}", installation.prefix)
+        .replace("${EnvName}", installation.env)
+    )
 
 
 def dataall_revisions(sandbox: Any, schema: str = INSTALLATION.env) -> dict[str, str]:

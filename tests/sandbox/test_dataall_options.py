@@ -19,7 +19,7 @@ from lambdas.release.manifest import resolve_parameters
 from lambdas.run.refusals import refused
 from tests.conftest import cached_dataall_release
 from tests.sandbox.certificates import issued_certificate
-from tests.sandbox.conftest import INSTALLATION, deploy, run
+from tests.sandbox.conftest import INSTALLATION, deploy, installed_name, run
 from tests.sandbox.test_dataall import CLOUDFRONT_REGION, HOME, _callback_urls
 from tests.sandbox.test_ways_in import settle
 from tests.unit.test_dataall_custom_auth import OKTA_OPTIONS
@@ -265,25 +265,27 @@ def test_data_all_with_cloudwatch_rum_and_small_sizing_installs_the_rum_stage_an
     pool_id = next(v for k, v in cognito.items() if "IdentityPooldev" in k)
     guest_role = next(v for k, v in cognito.items() if "IdentityPoolRoledev" in k)
     (monitor,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::RUM::AppMonitor"]
-    described = aws.client("rum").get_app_monitor(Name=monitor["Properties"]["Name"])["AppMonitor"]
+    described = aws.client("rum").get_app_monitor(Name=installed_name(monitor["Properties"]["Name"]))["AppMonitor"]
     assert described["AppMonitorConfiguration"]["IdentityPoolId"] == pool_id
     assert described["AppMonitorConfiguration"]["GuestRoleArn"] == guest_role
-    assert described["Tags"] == {tag["Key"]: tag["Value"] for tag in monitor["Properties"]["Tags"]}
+    assert described["Tags"] == {tag["Key"]: installed_name(tag["Value"]) for tag in monitor["Properties"]["Tags"]}
     # the site step did what data.all's rum_config.py and frontend_config.py do after its frontend deploy
     (distribution,) = aws.client("cloudfront").list_distributions()["DistributionList"]["Items"]
-    assert (monitor["Properties"]["Domain"], described["Domain"]) == (
-        "dataall.dev.change.me", "*." + distribution["DomainName"]
+    assert (installed_name(monitor["Properties"]["Domain"]), described["Domain"]) == (
+        "dataall.test.change.me", "*." + distribution["DomainName"]
     )  # fmt: skip
     index = _index(aws, installed)
     assert f"('cwr','{described['Id']}','1.0.0','{HOME}'," in index and f'identityPoolId:"{pool_id}"' in index
     roles = aws.client("cognito-identity").get_identity_pool_roles(IdentityPoolId=pool_id)["Roles"]
     assert roles == {"unauthenticated": guest_role}
     (alarm_spec,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::CloudWatch::Alarm"]
-    alarm_name = alarm_spec["Properties"]["AlarmName"]
+    alarm_name = installed_name(alarm_spec["Properties"]["AlarmName"])
     (alarm,) = aws.client("cloudwatch").describe_alarms(AlarmNames=[alarm_name])["MetricAlarms"]
     assert (alarm["Namespace"], alarm["MetricName"]) == ("AWS/RUM", "JsErrorCount") and alarm["AlarmActions"]
     (parameter,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::SSM::Parameter"]
-    role_name = aws.client("ssm").get_parameter(Name=parameter["Properties"]["Name"])["Parameter"]["Value"]
+    role_name = aws.client("ssm").get_parameter(Name=installed_name(parameter["Properties"]["Name"]))["Parameter"][
+        "Value"
+    ]
     assert aws.client("iam").get_role(RoleName=role_name)["Role"]["RoleName"] == role_name
     (cluster,) = aws.client("rds").describe_db_clusters()["DBClusters"]
     assert cluster["ServerlessV2ScalingConfiguration"] == {"MinCapacity": 2, "MaxCapacity": 8}  # ProdSizing=false
@@ -342,7 +344,7 @@ def test_data_all_with_opensearch_serverless_installs_the_collection_stage_and_t
     assert aws.client("opensearch").list_domain_names()["DomainNames"] == []
     (spec,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::OpenSearchServerless::Collection"]
     aoss = aws.client("opensearchserverless")
-    (collection,) = aoss.batch_get_collection(names=[spec["Properties"]["Name"]])["collectionDetails"]
+    (collection,) = aoss.batch_get_collection(names=[installed_name(spec["Properties"]["Name"])])["collectionDetails"]
     ssm = aws.client("ssm")
     assert ssm.get_parameter(Name="/dataall/test/elasticsearch/service")["Parameter"]["Value"] == "aoss"
     endpoint = ssm.get_parameter(Name="/dataall/test/elasticsearch/endpoint")["Parameter"]["Value"]
