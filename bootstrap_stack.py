@@ -926,7 +926,9 @@ class BootstrapStack(cdk.Stack):
 
     def _can_find_names_taken(self, function: lambda_.Function, spec: FunctionSpec) -> None:
         """Plan asks, before a stage is created, whether what its template names exists already
-        (`lambdas/run/collisions.py`): read-only lookups by name, in the stages' regions."""
+        (`lambdas/run/collisions.py`): read-only lookups by name, in the stages' regions. Besides what an
+        uninstall keeps, what another installation holds: KMS aliases and CloudFormation exports (listed),
+        SSM parameters (their metadata, never their values: DescribeParameters), IAM roles."""
         self._allow(
             function,
             "NamesTaken",
@@ -937,6 +939,10 @@ class BootstrapStack(cdk.Stack):
                 "dynamodb:DescribeTable",
                 "rds:DescribeDBClusters",
                 "es:DescribeDomain",
+                "kms:ListAliases",
+                "ssm:DescribeParameters",
+                "iam:GetRole",
+                "cloudformation:ListExports",
             ],
             ["*"],
         )
@@ -944,7 +950,8 @@ class BootstrapStack(cdk.Stack):
             function.role,  # type: ignore[arg-type]
             "AwsSolutions-IAM5",
             "Plan looks up, read-only, whether a name a new stage's template gives is already taken; the "
-            "names come from the release (data.all names its own), so they cannot be scoped in advance.",
+            "names come from the release (data.all names its own), so they cannot be scoped in advance; "
+            "KMS's ListAliases, SSM's DescribeParameters and CloudFormation's ListExports take no resource.",
             findings=["Resource::*"],
         )
 

@@ -23,7 +23,7 @@ from lambdas.core.messages import PlanRequest
 from lambdas.data.aws import ClientError
 from lambdas.data.ledger import now_iso
 from lambdas.data.records import ReleaseRecord, RunRecord, StageRecord, StepUpdate
-from lambdas.data.stacks import STABLE, normalized_sha256
+from lambdas.data.stacks import STABLE, normalized_sha256, region_of_stack
 from lambdas.release.manifest import (
     REFERENCE,
     Manifest,
@@ -43,7 +43,7 @@ from lambdas.run import (
     internet_facing,
     region_values,
 )
-from lambdas.run.collisions import NamedResource, named_resources, refuse_collisions
+from lambdas.run.collisions import NamedResource, freed_by_deleting, named_resources, refuse_collisions
 from lambdas.run.drift import start_detections
 from lambdas.run.name_limits import Misfit, misfits, refuse_misfits
 from lambdas.run.preview import Preview, StagePreview, preview_run
@@ -291,7 +291,7 @@ def _plan_deploy(deps: Deps, document: dict[str, Any], current: ReleaseRecord | 
     included = _in_turn([*retired, *deployed], after)
     _check_allowed(manifest, document.get("allow_replacement") or [], absent)
     _check_names_fit(deps, manifest, deployed, params, bodies)
-    _check_names_free(deps, manifest, included, params, bodies)
+    _check_names_free(deps, manifest, included, params, bodies, retired)
     preview = preview_run(
         deps,
         run=run,
@@ -431,10 +431,17 @@ def _check_names_fit(
 
 
 def _check_names_free(
-    deps: Deps, manifest: Manifest, included: list[str], params: dict[str, OptionValue], bodies: dict[str, str]
+    deps: Deps,
+    manifest: Manifest,
+    included: list[str],
+    params: dict[str, OptionValue],
+    bodies: dict[str, str],
+    retired: Collection[str] = (),
 ) -> None:
     """Refuse (NameTaken) a run whose new stages name resources that exist already: what an
-    earlier uninstall kept collides with them halfway through the run (`lambdas.run.collisions`)."""
+    earlier uninstall kept, or another installation in the account and region holds, collides with
+    them halfway through the run (`lambdas.run.collisions`). What the stages the run deletes
+    (`retired`, deleted before any is created) hold is theirs to free."""
     installed = deps.ledger.stages()
     candidates: list[NamedResource] = []
     regions: dict[str, str] = {}
@@ -448,7 +455,16 @@ def _check_names_free(
         parameters, pseudo, region = _known_names(deps, step, params, installed)
         candidates += named_resources(name, json.loads(bodies[name]), parameters, pseudo)
         regions[name] = region
-    refuse_collisions(candidates, deps.regional_client, regions)
+    if not candidates:
+        return
+    freed: set[tuple[str, str, str]] = set()
+    for name in retired:
+        record = installed.get(name)
+        region = region_of_stack(record.stack_id if record else None) or deps.region
+        stack = deps.in_region(region).stacks.describe(record.stack_id if record else deps.settings.stack_name(name))
+        if stack is not None:
+            freed |= freed_by_deleting(deps.in_region(region).stacks, stack.stack_id, region)
+    refuse_collisions(candidates, deps.regional_client, regions, freed)
 
 
 def _known_names(

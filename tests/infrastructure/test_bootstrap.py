@@ -180,6 +180,34 @@ def test_plan_may_look_up_prefix_lists_and_read_vpcs_and_nothing_else_of_ec2(
     }  # fmt: skip
 
 
+def test_plan_may_look_up_names_read_only_and_never_read_an_ssm_parameters_value(
+    bootstrap_template: dict[str, Any],
+) -> None:
+    """Plan's name check (`lambdas/run/collisions.py`): what an uninstall keeps, and what another
+    installation in the account and region holds (KMS aliases, SSM parameters, IAM roles, exports)."""
+    (names,) = [
+        statement
+        for name, policy in resources(bootstrap_template, "AWS::IAM::Policy").items()
+        if name.startswith("PlanRoleDefaultPolicy")
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        if statement.get("Sid") == "NamesTaken"
+    ]
+
+    assert names["Resource"] == "*"
+    assert actions_of(names) == {
+        "s3:ListBucket",
+        "logs:DescribeLogGroups",
+        "secretsmanager:DescribeSecret",
+        "dynamodb:DescribeTable",
+        "rds:DescribeDBClusters",
+        "es:DescribeDomain",
+        "kms:ListAliases",
+        "ssm:DescribeParameters",  # metadata: ssm:GetParameter on `*` would read every parameter's value
+        "iam:GetRole",
+        "cloudformation:ListExports",
+    }
+
+
 def test_plan_may_describe_the_accounts_us_east_1_certificates_and_nothing_else_of_acm(
     bootstrap_template: dict[str, Any],
 ) -> None:
