@@ -942,6 +942,8 @@ class BootstrapStack(cdk.Stack):
                 "kms:ListAliases",
                 "ssm:DescribeParameters",
                 "iam:GetRole",
+                # whether the account has a service-linked role a stage makes (`lambdas/run/service_linked_roles.py`)
+                "iam:ListRoles",
                 "cloudformation:ListExports",
             ],
             ["*"],

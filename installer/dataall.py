@@ -307,7 +307,8 @@ def stage_document(stage: ImportedStage, *, after_images: bool = False) -> dict[
         parameters[rules.EXTERNAL_ID] = "${param:" + rules.EXTERNAL_ID + "}"
     if rules.S3_PREFIX_LIST in stage.template.get("Parameters", {}):
         parameters[rules.S3_PREFIX_LIST] = "${param:" + rules.S3_PREFIX_LIST + "}"
-    for name in (rules.RESOURCE_PREFIX, rules.ENV_NAME, rules.RESOURCE_PREFIX_FIRST_6):  # the names rule's
+    made = tuple(parameter for parameter, _ in rules.SERVICE_LINKED_ROLES.values())
+    for name in (rules.RESOURCE_PREFIX, rules.ENV_NAME, rules.RESOURCE_PREFIX_FIRST_6, *made):  # context
         if name in stage.template.get("Parameters", {}):
             parameters[name] = "${param:" + name + "}"
     for layer in rules.layer_parameters(stage.template):

@@ -2850,6 +2850,45 @@ def _strings(node: Any) -> Iterator[str]:
                 yield from _strings(value)
 
 
+#: The service-linked roles data.all's templates make (`AWS::IAM::ServiceLinkedRole`, by service): the context
+#: parameter that says whether the stage makes it, and the role's name, which IAM gives it in the account
+#: (https://docs.aws.amazon.com/opensearch-service/latest/developerguide/slr.html), under the path
+#: `/aws-service-role/<service>/`, by which Plan looks for it.
+SERVICE_LINKED_ROLES: Mapping[str, tuple[str, str]] = {
+    "opensearchservice.amazonaws.com": ("OpenSearchServiceLinkedRoleMade", "AWSServiceRoleForAmazonOpenSearchService"),
+}
+
+
+def service_linked_role_condition(parameter: str) -> str:
+    return f"Dataall{parameter}"
+
+
+def service_linked_roles_when_missing(template: dict[str, Any], _synthesis: Synthesis) -> None:
+    """A service-linked role is the account's, one per service: data.all's OpenSearch stack makes the OpenSearch
+    one unconditionally (`opensearch.py`), so in an account that has it already (any OpenSearch domain made it,
+    or another data.all) the stage fails at create ("has been taken in this account"). Each gets the condition
+    that its context parameter (`SERVICE_LINKED_ROLES`) is `true`, which Plan fills: true when the stage made it
+    (its stack holds it) or the account has none, false when the account has it from elsewhere. A service the
+    table does not know stops the import, naming it."""
+    for key, resource in template.get("Resources", {}).items():
+        if resource.get("Type") != "AWS::IAM::ServiceLinkedRole":
+            continue
+        service = str((resource.get("Properties") or {}).get("AWSServiceName"))
+        if service not in SERVICE_LINKED_ROLES:
+            raise RuleError(f"resource {key}: a service-linked role of {service!r}, which no rule knows")
+        if "Condition" in resource:
+            raise RuleError(f"resource {key}: a service-linked role with a condition of its own")
+        parameter, role = SERVICE_LINKED_ROLES[service]
+        resource["Condition"] = service_linked_role_condition(parameter)
+        template.setdefault("Conditions", {})[resource["Condition"]] = {"Fn::Equals": [{"Ref": parameter}, "true"]}
+        template.setdefault("Parameters", {})[parameter] = {
+            "Type": "String",
+            "AllowedValues": ["true", "false"],
+            "Description": f"Whether the stage makes the account's {role} (set by the installer: false when the "
+            "account has it from elsewhere)",
+        }
+
+
 def cdk_logical_id(components: list[str]) -> str:
     """The logical id CDK gives a construct at `components` (its path within its stack):
     `makeUniqueId` of aws-cdk-lib's `private/uniqueid.ts`."""
@@ -2886,6 +2925,7 @@ RULES: tuple[Rule, ...] = (
     api_vpc_endpoint_from_the_option,
     load_balancer_ip_ranges_from_the_option,
     s3_egress_of_the_installations_region,
+    service_linked_roles_when_missing,
     names_of_the_installation,
     assets_from_the_release,
     home_region_from_the_installer,

@@ -27,6 +27,8 @@ CONTEXT_PARAMETERS = (
     "EnvName",
     # the prefix's first 6 characters: data.all names its canary `{resource_prefix[:6]}-{envname}-canary`
     "ResourcePrefixFirst6",
+    # whether a stage makes the account's OpenSearch service-linked role (`lambdas.run.service_linked_roles`)
+    "OpenSearchServiceLinkedRoleMade",
     "AssetsBucket",
     "Region",
     "AccountId",

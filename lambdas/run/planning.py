@@ -42,6 +42,7 @@ from lambdas.run import (
     installation_values,
     internet_facing,
     region_values,
+    service_linked_roles,
 )
 from lambdas.run.collisions import NamedResource, freed_by_deleting, named_resources, refuse_collisions
 from lambdas.run.drift import start_detections
@@ -273,6 +274,8 @@ def _plan_deploy(deps: Deps, document: dict[str, Any], current: ReleaseRecord | 
     _check_names_kept(deps)
     internet_facing.check(options, installed)
     regional.update(existing_vpc.make(steps, options, deps.region, deps.regional_client, installed))
+    iam = lambda: deps.regional_client("iam", deps.region)  # noqa: E731 - looked up only when a stage needs it
+    regional.update(service_linked_roles.make({step.name: step for step in steps}, deps.ledger, iam))
     hosted_zones.check(steps, options, lambda: deps.regional_client("route53", deps.region))
     certificates.check(steps, options, deps.account_id, lambda region: deps.regional_client("acm", region), deps.region)
     api_vpc_endpoint.check(steps, options, deps.region, deps.regional_client, installed)

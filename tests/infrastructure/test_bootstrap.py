@@ -204,6 +204,7 @@ def test_plan_may_look_up_names_read_only_and_never_read_an_ssm_parameters_value
         "kms:ListAliases",
         "ssm:DescribeParameters",  # metadata: ssm:GetParameter on `*` would read every parameter's value
         "iam:GetRole",
+        "iam:ListRoles",  # a service-linked role the account has (by its path: its name is IAM's)
         "cloudformation:ListExports",
     }
 

@@ -395,6 +395,15 @@ def test_two_data_alls_live_in_one_account_and_region_each_under_its_own_names(
     assert list(dataall_revisions(sandbox, "prod").values()) == [HEADS[release.version]]
     stacks = stack_names(aws)
     assert {n.split("-", 2)[0] + "-" + n.split("-", 2)[1] for n in stacks} == {"acme-dev", "beta-prod"}
+    # a third sharing dev's prefix would take its KMS aliases (data.all names them by the prefix alone): refused
+    # at Plan, naming one, before anything changed
+    qa = Names(prefix="acme", env="qa")
+    third = deploy(aws, release, {"OnDelete": "Destroy"}, installation=qa)
+    assert third.result["status"] == "REFUSED" and third.result["error"]["code"] == "NameTaken", third.result
+    assert "alias/acme-lambda-env-var-key" in third.result["error"]["reason"]
+    assert stack_names(aws) == stacks | {qa.stack_name}
+    aws.client("cloudformation").delete_stack(StackName=qa.stack_name)
+    assert settle(aws, qa.stack_name, timeout=600) == "DELETE_COMPLETE"
 
     aws.client("cloudformation").delete_stack(StackName=dev.stack_name)
     assert settle(aws, dev.stack_name, timeout=600) == "DELETE_COMPLETE"

@@ -69,10 +69,11 @@ def test_every_nested_stack_of_the_backend_is_a_stage_with_all_its_resources(ver
     # the network ACL of `restricted_nacl_from_the_option` with its 5 entries and 4 subnet associations (likewise),
     # and the API's domain name, base path mapping, alias record and second deployment of
     # `api_custom_domain_from_the_options` (likewise); `vpc_endpoints_sg_from_the_option` puts the ECS tasks' and
-    # the functions' rules on data.all's endpoints group under its condition too
+    # the functions' rules on data.all's endpoints group under its condition too; OpenSearch's service-linked role
+    # is made under the condition of `service_linked_roles_when_missing`
     assert sum(counts.values()) + 17 * 3 + 13 == 508 + 2 + 1 + 2 + 10 + 4
     conditional = sorted({s.name for s in backend.stages for r in s.template["Resources"].values() if "Condition" in r})
-    assert conditional == ["cognito", "ecs", "lambdas", "param-store", "vpc"]
+    assert conditional == ["cognito", "ecs", "lambdas", "open-search", "param-store", "vpc"]
     assert sorted(what.split("/")[1] for what, _ in backend.dropped) == sorted(TRIGGERS)
 
 
