@@ -2794,8 +2794,8 @@ def _policy_statements(node: Any) -> Iterator[dict[str, Any]]:
                 yield from _policy_statements(value)
 
 
-#: envname as a word of its own (not `UserPooldev…`, a construct's id): what the names rule leaves behind it.
 def _leftover_envname(synthesis: Synthesis) -> re.Pattern[str]:
+    """envname as a word of its own (not `UserPooldev…`, a construct's id): what the names rule leaves behind it."""
     return re.compile(rf"(?<![A-Za-z0-9]){re.escape(synthesis.envname)}(?![A-Za-z0-9])")
 
 

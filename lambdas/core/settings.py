@@ -47,7 +47,11 @@ class Settings(BaseModel):
     def installation_name(self, template: str) -> str:
         """A name the release gives as a template over the installation's names (`/dataall/${EnvName}/…`, as
         CloudFormation's `Fn::Sub` of the stage's `ResourcePrefix` and `EnvName` parameters makes it)."""
-        return template.replace("${ResourcePrefix}", self.resource_prefix).replace("${EnvName}", self.env_name)
+        names = {"ResourcePrefix": self.resource_prefix, "EnvName": self.env_name}
+        names["ResourcePrefixFirst6"] = self.resource_prefix[:6]  # as Plan gives stages (`planning._context`)
+        for name, value in names.items():
+            template = template.replace("${" + name + "}", value)
+        return template
 
     def regional_bucket(self, account_id: str, region: str) -> str:
         """The bucket holding, in another region, what a stage there reads: its template and its

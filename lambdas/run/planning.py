@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from lambdas.core.deps import Deps
@@ -271,11 +272,11 @@ def _plan_deploy(deps: Deps, document: dict[str, Any], current: ReleaseRecord | 
     regional = region_values.make(active, deps.region, deps.regional_client)
     steps = [manifest.steps[name] for name in active if name in manifest.steps]
     installed = current.options if current else None
-    _check_names_kept(deps)
+    records = deps.ledger.stages()  # what each stage runs now: read once (Plan writes no stage record)
+    _check_names_kept(deps, records)
     internet_facing.check(options, installed)
     regional.update(existing_vpc.make(steps, options, deps.region, deps.regional_client, installed))
-    iam = lambda: deps.regional_client("iam", deps.region)  # noqa: E731 - looked up only when a stage needs it
-    regional.update(service_linked_roles.make({step.name: step for step in steps}, deps.ledger, iam))
+    regional.update(service_linked_roles.make(steps, records, partial(deps.regional_client, "iam", deps.region)))
     hosted_zones.check(steps, options, lambda: deps.regional_client("route53", deps.region))
     certificates.check(steps, options, deps.account_id, lambda region: deps.regional_client("acm", region), deps.region)
     api_vpc_endpoint.check(steps, options, deps.region, deps.regional_client, installed)
@@ -289,7 +290,7 @@ def _plan_deploy(deps: Deps, document: dict[str, Any], current: ReleaseRecord | 
     retired = _retired(deps, manifest, active, previous)
     absent = [name for name in retired if name not in manifest.steps]
     deployed = [name for name in order if name not in unchanged]
-    created = [name for name in deployed if manifest.steps[name].is_stage and name not in deps.ledger.stages()]
+    created = [name for name in deployed if manifest.steps[name].is_stage and name not in records]
     after = _after(manifest, active, previous, retired, deployed, created)
     included = _in_turn([*retired, *deployed], after)
     _check_allowed(manifest, document.get("allow_replacement") or [], absent)
@@ -492,13 +493,13 @@ def _known_names(
     return known, pseudo, there.region
 
 
-def _check_names_kept(deps: Deps) -> None:
+def _check_names_kept(deps: Deps, records: Mapping[str, StageRecord]) -> None:
     """Refuse (InvalidInput) a run after the bootstrap stack's `ResourcePrefix` or `EnvName` changed: they name
     every stage's stack and data.all's resources (its SSM parameters, its database schema), so the run would make
     a second data.all beside the first, which would keep running unseen. The ledger's stages say what they were."""
     moved = sorted(
         (record.stage, record.stack_name)
-        for record in deps.ledger.stages().values()
+        for record in records.values()
         if record.stack_name != deps.settings.stack_name(record.stage)
     )
     if moved:

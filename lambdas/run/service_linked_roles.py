@@ -12,10 +12,10 @@ elsewhere. The value never flips for an installed stage, so a redeploy never del
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from lambdas.data.ledger import Ledger
+from lambdas.data.records import StageRecord
 from lambdas.release.manifest import Step
 
 #: The parameter -> the role's service (as `blueprints.dataall.rules.SERVICE_LINKED_ROLES`, which Lambda code may
@@ -23,15 +23,16 @@ from lambdas.release.manifest import Step
 ROLES = {"OpenSearchServiceLinkedRoleMade": "opensearchservice.amazonaws.com"}
 
 
-def make(steps: Mapping[str, Step], ledger: Ledger, iam: Callable[[], Any]) -> dict[str, str]:
-    """Each parameter of `ROLES` a stage of the run reads: "true" or "false"."""
+def make(steps: Iterable[Step], records: Mapping[str, StageRecord], iam: Callable[[], Any]) -> dict[str, str]:
+    """Each parameter of `ROLES` a stage of the run reads: "true" or "false". `records`: what each installed stage
+    runs now (the ledger's)."""
+    steps = list(steps)
     values: dict[str, str] = {}
     for parameter, service in ROLES.items():
-        readers = [step.name for step in steps.values() if step.reads_param(parameter)]
+        readers = [step.name for step in steps if step.reads_param(parameter)]
         if not readers:
             continue
-        recorded = [ledger.stage(name) for name in readers]
-        made = [r.parameters.get(parameter, "true") for r in recorded if r is not None]
+        made = [records[name].parameters.get(parameter, "true") for name in readers if name in records]
         values[parameter] = "true" if "true" in made else "false" if made else _missing(iam(), service)
     return values
 

@@ -48,37 +48,35 @@ class _Step:
         return self.reads and name == PARAMETER
 
 
-class _Ledger:
-    def __init__(self, **parameters: dict[str, str]) -> None:
-        self.records = {
-            name: StageRecord(stage=name, stack_name=f"x-{name}", stack_id="id", version="1", template_sha256="0",
-                              parameters=given, outputs={}, status="CREATE_COMPLETE", stateful=True, run="r")
-            for name, given in parameters.items()
-        }  # fmt: skip
-
-    def stage(self, name: str) -> StageRecord | None:
-        return self.records.get(name)
+def _records(**parameters: dict[str, str]) -> dict[str, StageRecord]:
+    """The ledger's stage records: each stage installed with these parameters."""
+    return {
+        name: StageRecord(stage=name, stack_name=f"x-{name}", stack_id="id", version="1", template_sha256="0",
+                          parameters=given, outputs={}, status="CREATE_COMPLETE", stateful=True, run="r")
+        for name, given in parameters.items()
+    }  # fmt: skip
 
 
 @mock_aws
 def test_plan_makes_the_role_only_where_the_account_has_none_and_never_flips_an_installed_stage() -> None:
     iam = boto3.client("iam", region_name=REGION)
-    steps: Any = {"opensearch": _Step("opensearch")}
+    steps: Any = [_Step("opensearch")]
 
     # a new stage, no role in the account: the stage makes it
-    assert service_linked_roles.make(steps, _Ledger(), lambda: iam) == {PARAMETER: "true"}  # type: ignore[arg-type]
+    assert service_linked_roles.make(steps, _records(), lambda: iam) == {PARAMETER: "true"}
     # the account has it (another domain made it, or another installation): the stage leaves it be
     iam.create_service_linked_role(AWSServiceName="opensearchservice.amazonaws.com")
-    assert service_linked_roles.make(steps, _Ledger(), lambda: iam) == {PARAMETER: "false"}  # type: ignore[arg-type]
+    assert service_linked_roles.make(steps, _records(), lambda: iam) == {PARAMETER: "false"}
     # an installed stage keeps what it was installed with, whatever the account holds now: a redeploy never
     # deletes the role it made, nor makes one beside another's (a stage of a release before the rule made it)
     made, left, older = (
-        _Ledger(opensearch={PARAMETER: "true"}),
-        _Ledger(opensearch={PARAMETER: "false"}),
-        _Ledger(opensearch={}),
+        _records(opensearch={PARAMETER: "true"}),
+        _records(opensearch={PARAMETER: "false"}),
+        _records(opensearch={}),
     )
-    assert service_linked_roles.make(steps, made, lambda: iam) == {PARAMETER: "true"}  # type: ignore[arg-type]
-    assert service_linked_roles.make(steps, left, lambda: iam) == {PARAMETER: "false"}  # type: ignore[arg-type]
-    assert service_linked_roles.make(steps, older, lambda: iam) == {PARAMETER: "true"}  # type: ignore[arg-type]
+    assert service_linked_roles.make(steps, made, lambda: iam) == {PARAMETER: "true"}
+    assert service_linked_roles.make(steps, left, lambda: iam) == {PARAMETER: "false"}
+    assert service_linked_roles.make(steps, older, lambda: iam) == {PARAMETER: "true"}
     # no stage reads it: no value, no IAM call
-    assert service_linked_roles.make({"vpc": _Step("vpc", reads=False)}, _Ledger(), lambda: 1 / 0) == {}  # type: ignore[arg-type,dict-item]
+    vpc: Any = [_Step("vpc", reads=False)]
+    assert service_linked_roles.make(vpc, _records(), lambda: 1 / 0) == {}
